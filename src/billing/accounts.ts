@@ -1,0 +1,44 @@
+/** Accounts are the billed entity: a person's own, or a team's shared. Keyed by the host app's id. */
+import { z } from 'zod';
+import { BillingError } from '../core/errors.ts';
+import { assertTimeZone } from '../core/periods.ts';
+import { parseInput } from '../core/usage.ts';
+import type { Context } from './context.ts';
+import { ACCOUNT_COLUMNS, accountFromRow, type Account, type AccountRow } from './rows.ts';
+import { accountNotFound } from './terms.ts';
+
+export const accountInputSchema = z
+  .object({
+    id: z.string().trim().min(1, 'must not be empty').max(200),
+    kind: z.enum(['personal', 'team']),
+    name: z.string().max(200).optional(),
+    timeZone: z.string().max(100).optional(),
+  })
+  .strict();
+export type AccountInput = z.input<typeof accountInputSchema>;
+
+/** Create the account on the default plan, or update its kind, name and time zone. */
+export async function upsertAccount(ctx: Context, input: AccountInput): Promise<Account> {
+  const account = parseInput(accountInputSchema, input, 'account');
+  if (account.timeZone !== undefined) assertTimeZone(account.timeZone);
+  return ctx.sql.transaction(async (tx) => {
+    const [row] = await tx.query<AccountRow & { plan_id: number }>(
+      `INSERT INTO accounts AS a (id, kind, name, time_zone, plan_id, created_at)
+       SELECT $1, $2, COALESCE($3, ''), COALESCE($4, 'UTC'), s.default_plan_id, $5 FROM settings s WHERE s.default_plan_id IS NOT NULL
+       ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, name = COALESCE($3, a.name), time_zone = COALESCE($4, a.time_zone)
+       RETURNING ${ACCOUNT_COLUMNS}, a.plan_id`,
+      [account.id, account.kind, account.name ?? null, account.timeZone ?? null, ctx.clock()],
+    );
+    if (!row) {
+      throw new BillingError('plan_not_found', 'There is no default plan for new accounts: apply a preset or set settings.defaultPlan first');
+    }
+    await tx.query('INSERT INTO account_balances (account_id) VALUES ($1) ON CONFLICT DO NOTHING', [account.id]);
+    return accountFromRow(row);
+  });
+}
+
+export async function getAccount(ctx: Context, accountId: string): Promise<Account> {
+  const [row] = await ctx.sql.query<AccountRow & { plan_id: number }>(`SELECT ${ACCOUNT_COLUMNS}, a.plan_id FROM accounts a WHERE a.id = $1`, [accountId]);
+  if (!row) throw accountNotFound(accountId);
+  return accountFromRow(row);
+}

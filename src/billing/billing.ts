@@ -1,0 +1,100 @@
+/**
+ * createBilling: the library's front door. Opens the database (migrating it), and returns
+ * the facade every integration calls: the gate (authorize, settle, release, record), reads,
+ * the fake processor's checkout, and the admin operations.
+ */
+import type { PackInput } from '../core/pack.ts';
+import type { PlanInput, PlanStatus } from '../core/plan.ts';
+import type { PricingMode, SettingsInput } from '../core/settings.ts';
+import type { TokenUsage } from '../core/usage.ts';
+import { openDatabase, DEFAULT_DATABASE_URL } from '../db/connect.ts';
+import type { Sql } from '../db/sql.ts';
+import { fakeCancel, fakePurchase, fakeSubscribe } from '../processors/fake.ts';
+import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
+import { authorize, type AuthorizeInput } from './authorize.ts';
+import * as catalog from './catalog.ts';
+import { record, release, settle, type ChargeOptions, type RecordInput } from './charge.ts';
+import type { Clock, Context } from './context.ts';
+import { grant } from './grants.ts';
+import { applyPreset } from './presets.ts';
+import { PriceBook } from './price-lookup.ts';
+import { balance, usage } from './reads.ts';
+import { reconcile } from './reconcile.ts';
+import { refund } from './refunds.ts';
+import { lockGate } from './terms.ts';
+import { z } from 'zod';
+import { parseInput } from '../core/usage.ts';
+import type { Micros } from '../core/money.ts';
+
+export interface BillingOptions {
+  /** memory://, pglite://PATH (default ./.tollgate) or postgres://…; or an open connection. */
+  database?: string | Sql;
+  /** Injected time, for tests and replays. */
+  clock?: Clock;
+  /** Connections in the PostgreSQL pool. */
+  poolSize?: number;
+}
+
+const creditInputSchema = z
+  .object({
+    source: z.enum(['bonus', 'adjustment']),
+    amountMicros: z.number().int('must be whole micro-dollars').positive('must be more than zero').max(Number.MAX_SAFE_INTEGER),
+    reference: z.string().min(1, 'must not be empty: it makes the grant happen once').max(200),
+    expiresAt: z.coerce.date().nullable().optional(),
+  })
+  .strict();
+
+export async function createBilling(options: BillingOptions = {}) {
+  const sql = typeof options.database === 'object' ? options.database : await openDatabase(options.database ?? DEFAULT_DATABASE_URL, { poolSize: options.poolSize });
+  const prices = new PriceBook(sql);
+  await prices.reload();
+  const ctx: Context = { sql, clock: options.clock ?? (() => new Date()), prices };
+
+  return {
+    sql,
+    // Accounts
+    upsertAccount: (input: AccountInput) => upsertAccount(ctx, input),
+    getAccount: (accountId: string) => getAccount(ctx, accountId),
+    // The gate
+    authorize: (accountId: string, input: AuthorizeInput) => authorize(ctx, accountId, input),
+    settle: (holdId: string, usage: TokenUsage, opts: ChargeOptions) => settle(ctx, holdId, usage, opts),
+    release: (holdId: string) => release(ctx, holdId),
+    record: (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountId, input, opts),
+    refund: (usageEventId: number, input?: { amountMicros?: number }) => refund(ctx, usageEventId, input),
+    // Reads
+    balance: (accountId: string) => balance(ctx, accountId),
+    usage: (accountId: string, query: { from: Date | string; to: Date | string; groupBy?: 'model' | 'day' }) => usage(ctx, accountId, query),
+    reconcile: (accountId: string) => reconcile(ctx, accountId),
+    // Checkout through the fake processor (real processors plug in behind the same calls)
+    subscribe: (accountId: string, planSlug: string) => fakeSubscribe(ctx, accountId, planSlug),
+    purchase: (accountId: string, packSlug: string) => fakePurchase(ctx, accountId, packSlug),
+    cancel: (accountId: string, opts?: { immediately?: boolean }) => fakeCancel(ctx, accountId, opts),
+    /** A gift or correction of value (bonus or adjustment), once per reference. */
+    credit: async (accountId: string, input: z.input<typeof creditInputSchema>) => {
+      const c = parseInput(creditInputSchema, input, 'credit');
+      return sql.transaction(async (tx) => {
+        const now = ctx.clock();
+        await lockGate(tx, accountId, now); // the account must exist
+        return grant(tx, { accountId, source: c.source, amountMicros: c.amountMicros as Micros, reference: `${c.source}:${c.reference}`, now, expiresAt: c.expiresAt ?? null });
+      });
+    },
+    // Admin
+    admin: {
+      listPlans: (filter?: { status?: PlanStatus }) => catalog.listPlans(sql, filter),
+      getPlan: (slug: string) => catalog.findPlan(sql, slug),
+      createPlan: (input: PlanInput) => catalog.createPlan(sql, input),
+      updatePlan: (slug: string, patch: Partial<Omit<PlanInput, 'slug'>>) => catalog.updatePlan(sql, slug, patch),
+      listPacks: (filter?: { status?: 'active' | 'archived' }) => catalog.listPacks(sql, filter),
+      getPack: (slug: string) => catalog.findPack(sql, slug),
+      createPack: (input: PackInput) => catalog.createPack(sql, input),
+      updatePack: (slug: string, patch: Partial<Omit<PackInput, 'slug'>>) => catalog.updatePack(sql, slug, patch),
+      getSettings: () => catalog.getSettings(sql),
+      updateSettings: (input: SettingsInput) => catalog.updateSettings(sql, input),
+      setModelPrice: (input: Parameters<typeof catalog.setModelPrice>[1]) => catalog.setModelPrice(ctx, input),
+      applyPreset: (mode: PricingMode) => applyPreset(ctx, mode),
+    },
+    close: () => sql.close(),
+  };
+}
+
+export type Billing = Awaited<ReturnType<typeof createBilling>>;

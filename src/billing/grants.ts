@@ -1,0 +1,76 @@
+/**
+ * Grants add value: a bucket and its ledger entry, written once per reference (the payment,
+ * or plan:period for an allowance), so a retried grant is a no-op. New value pays the
+ * account's debt before anything else.
+ */
+import { allowanceReference, DEFAULT_PRIORITY, type BucketSource } from '../core/bucket.ts';
+import type { Micros } from '../core/money.ts';
+import { includedMicros } from '../core/plan.ts';
+import type { Sql } from '../db/sql.ts';
+import type { Terms } from './terms.ts';
+
+export interface GrantInput {
+  accountId: string;
+  source: BucketSource;
+  amountMicros: Micros;
+  reference: string;
+  now: Date;
+  startsAt?: Date;
+  expiresAt?: Date | null;
+  priority?: number;
+  planId?: number | null;
+  packId?: number | null;
+}
+
+export interface GrantResult {
+  bucketId: number;
+  created: boolean;
+  debtPaidMicros: number;
+}
+
+export async function grant(tx: Sql, g: GrantInput): Promise<GrantResult> {
+  const [inserted] = await tx.query<{ id: number }>(
+    `INSERT INTO buckets (account_id, source, amount_micros, remaining_micros, priority, starts_at, expires_at, reference, plan_id, pack_id, created_at)
+     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (account_id, reference) DO NOTHING RETURNING id`,
+    [
+      g.accountId, g.source, g.amountMicros, g.priority ?? DEFAULT_PRIORITY[g.source], g.startsAt ?? g.now, g.expiresAt ?? null,
+      g.reference, g.planId ?? null, g.packId ?? null, g.now,
+    ],
+  );
+  if (!inserted) {
+    const [existing] = await tx.query<{ id: number }>('SELECT id FROM buckets WHERE account_id = $1 AND reference = $2', [g.accountId, g.reference]);
+    return { bucketId: existing!.id, created: false, debtPaidMicros: 0 };
+  }
+  const [balance] = await tx.query<{ debt_micros: number }>('SELECT debt_micros FROM account_balances WHERE account_id = $1 FOR UPDATE', [g.accountId]);
+  const pay = Math.min(balance!.debt_micros, g.amountMicros);
+  await tx.query(
+    `WITH entries AS (
+       INSERT INTO ledger_entries (account_id, bucket_id, amount_micros, kind, created_at)
+       SELECT $1, e.bucket_id, e.amount, e.kind, $5
+       FROM (VALUES ($2::bigint, $3::bigint, 'grant'), ($2, -$4::bigint, 'debt_payment'), (NULL, $4, 'debt_payment')) AS e (bucket_id, amount, kind)
+       WHERE e.amount <> 0
+     ), paid AS (
+       UPDATE buckets SET remaining_micros = remaining_micros - $4 WHERE id = $2 AND $4 > 0
+     )
+     UPDATE account_balances SET debt_micros = debt_micros - $4 WHERE account_id = $1 AND $4 > 0`,
+    [g.accountId, inserted.id, g.amountMicros, pay, g.now],
+  );
+  return { bucketId: inserted.id, created: true, debtPaidMicros: pay };
+}
+
+/** Open the current period's allowance if the plan includes value and it is not open yet. */
+export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult | undefined> {
+  const amount = includedMicros(terms.plan);
+  if (amount <= 0) return undefined;
+  return grant(tx, {
+    accountId: terms.account.id,
+    source: 'allowance',
+    amountMicros: amount,
+    reference: allowanceReference(terms.plan.id, terms.period.start),
+    now: terms.now,
+    startsAt: terms.period.start,
+    expiresAt: terms.period.end,
+    planId: terms.plan.id,
+  });
+}

@@ -1,0 +1,36 @@
+/** A paid pack becomes a bucket of value, once per payment. */
+import { BillingError } from '../core/errors.ts';
+import { packValueMicros, type Pack } from '../core/pack.ts';
+import { isFree } from '../core/plan.ts';
+import type { Sql } from '../db/sql.ts';
+import { grant, type GrantResult } from './grants.ts';
+import { lockGate } from './terms.ts';
+
+/** Is this pack for sale to this account now? Throws the reason when not. */
+export async function assertPackPurchasable(tx: Sql, accountId: string, pack: Pack, now: Date): Promise<void> {
+  if (pack.status !== 'active') throw new BillingError('pack_not_found', `The pack "${pack.slug}" is no longer sold`, { slug: pack.slug });
+  const terms = await lockGate(tx, accountId, now);
+  if (pack.requiresPlan && (isFree(terms.plan) || terms.planEnded)) {
+    throw new BillingError('pack_requires_plan', `The pack "${pack.slug}" is an add-on to a paid plan: subscribe first`, { slug: pack.slug });
+  }
+}
+
+export async function creditPack(
+  tx: Sql,
+  accountId: string,
+  pack: Pack,
+  payment: { processor: string; processorRef: string; amountCents: number; now: Date },
+): Promise<GrantResult & { valueMicros: number }> {
+  await tx.query(
+    `INSERT INTO payments (account_id, processor, processor_ref, kind, pack_id, amount_cents, status, created_at)
+     VALUES ($1, $2, $3, 'pack', $4, $5, 'succeeded', $6) ON CONFLICT (processor, processor_ref) DO NOTHING`,
+    [accountId, payment.processor, payment.processorRef, pack.id, payment.amountCents, payment.now],
+  );
+  const valueMicros = packValueMicros(pack);
+  const expiresAt = pack.expiresAfterDays ? new Date(payment.now.getTime() + pack.expiresAfterDays * 86_400_000) : null;
+  const result = await grant(tx, {
+    accountId, source: 'pack', amountMicros: valueMicros, reference: `payment:${payment.processor}:${payment.processorRef}`,
+    now: payment.now, expiresAt, packId: pack.id,
+  });
+  return { ...result, valueMicros };
+}

@@ -1,0 +1,78 @@
+/**
+ * An account's terms at a moment: its account row, the plan in force, the settings and the
+ * current day and billing period. Loaded with one of the account's two mutexes held:
+ *   - the gate mutex (the accounts row): authorize, plan changes;
+ *   - the ledger mutex (the account_balances row): every movement of value.
+ * Always gate before ledger, never the other way, so the two cannot deadlock. A canceled
+ * plan past its end reads as the default plan here; authorize writes that switch down.
+ */
+import { BillingError } from '../core/errors.ts';
+import { billingPeriod, dayPeriod, type Period } from '../core/periods.ts';
+import type { Plan } from '../core/plan.ts';
+import type { Settings } from '../core/settings.ts';
+import type { Sql } from '../db/sql.ts';
+import {
+  ACCOUNT_COLUMNS, PLAN_COLUMNS, SETTINGS_COLUMNS, accountFromRow, planFromRow, settingsFromRow,
+  type Account, type AccountRow, type PlanRow, type SettingsRow,
+} from './rows.ts';
+
+export interface Terms {
+  account: Account;
+  plan: Plan;
+  settings: Settings;
+  /** The canceled plan has run out and the default plan applies. */
+  planEnded: boolean;
+  day: Period;
+  period: Period;
+  now: Date;
+}
+
+export type TermsRow = AccountRow & PlanRow & SettingsRow & { account_plan_id: number; plan_ended: boolean };
+
+export const TERMS_SELECT = `${ACCOUNT_COLUMNS}, a.plan_id AS account_plan_id, ${PLAN_COLUMNS}, ${SETTINGS_COLUMNS},
+  COALESCE(a.plan_ends_at <= $2, false) AS plan_ended
+  FROM accounts a CROSS JOIN settings s
+  JOIN plans p ON p.id = CASE WHEN a.plan_ends_at <= $2 AND s.default_plan_id IS NOT NULL THEN s.default_plan_id ELSE a.plan_id END`;
+
+export function termsFromRow(row: TermsRow, now: Date): Terms {
+  const account = accountFromRow({ ...row, plan_id: row.account_plan_id });
+  const planEnded = row.plan_ended;
+  const anchor = planEnded ? null : account.planAnchorAt;
+  return {
+    account,
+    plan: planFromRow(row),
+    settings: settingsFromRow(row),
+    planEnded,
+    day: dayPeriod(now, account.timeZone),
+    period: billingPeriod(anchor, now, account.timeZone),
+    now,
+  };
+}
+
+export function accountNotFound(accountId: string): BillingError {
+  return new BillingError('account_not_found', `No account "${accountId}": create it with upsertAccount first`, { accountId });
+}
+
+/** Lock the gate mutex and read the terms. */
+export async function lockGate(tx: Sql, accountId: string, now: Date): Promise<Terms> {
+  const [row] = await tx.query<TermsRow>(`SELECT ${TERMS_SELECT} WHERE a.id = $1 FOR UPDATE OF a`, [accountId, now]);
+  if (!row) throw accountNotFound(accountId);
+  return termsFromRow(row, now);
+}
+
+/** Lock the ledger mutex and read the terms and the debt. */
+export async function lockLedger(tx: Sql, accountId: string, now: Date): Promise<Terms & { debtMicros: number }> {
+  const [row] = await tx.query<TermsRow & { debt_micros: number }>(
+    `SELECT b.debt_micros, ${TERMS_SELECT} JOIN account_balances b ON b.account_id = a.id WHERE a.id = $1 FOR UPDATE OF b`,
+    [accountId, now],
+  );
+  if (!row) throw accountNotFound(accountId);
+  return { ...termsFromRow(row, now), debtMicros: row.debt_micros };
+}
+
+/** Write down a plan that ran out: the account moves to the default plan. Gate mutex held. */
+export async function applyPlanEnd(tx: Sql, terms: Terms): Promise<void> {
+  if (!terms.planEnded) return;
+  await tx.query(`UPDATE accounts SET plan_id = $2, plan_anchor_at = NULL, plan_ends_at = NULL WHERE id = $1`, [terms.account.id, terms.plan.id]);
+  await tx.query(`UPDATE subscriptions SET status = 'canceled' WHERE account_id = $1 AND status = 'active'`, [terms.account.id]);
+}

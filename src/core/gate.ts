@@ -1,0 +1,120 @@
+/**
+ * The gate's rules, pure: given what an account has, is using and may use, may this call go
+ * ahead? Checked in this order, the first failure wins:
+ *   model allowed by the plan → model has a price → no unpaid debt → daily limits →
+ *   monthly limits → enough value for the hold.
+ * Limits count what was used in the window, plus every open hold, plus this call's estimate.
+ */
+import { formatUsd, type Micros } from './money.ts';
+import type { Period } from './periods.ts';
+import type { Limit, Plan } from './plan.ts';
+import { refuse, type Refusal, type RefusalCode, type Remedy } from './refusal.ts';
+
+export interface Amounts {
+  valueMicros: number;
+  tokens: number;
+}
+
+export interface GateState {
+  plan: Plan;
+  modelAllowed: boolean;
+  modelPriced: boolean;
+  /** Value in buckets this plan may draw from right now. */
+  usableMicros: number;
+  debtMicros: number;
+  held: Amounts;
+  used: { day: Amounts; month: Amounts };
+  day: Period;
+  period: Period;
+}
+
+export interface GateFailure {
+  code: RefusalCode;
+  resetsAt?: Date;
+  limit?: Limit;
+}
+
+/** Value left for new holds: usable buckets less open holds less debt. Never below zero. */
+export function availableMicros(state: Pick<GateState, 'usableMicros' | 'held' | 'debtMicros'>): Micros {
+  return Math.max(0, state.usableMicros - state.held.valueMicros - state.debtMicros) as Micros;
+}
+
+export function checkGate(state: GateState, estimate: Amounts): GateFailure | undefined {
+  if (!state.modelAllowed) return { code: 'model_not_allowed' };
+  if (!state.modelPriced) return { code: 'unknown_model' };
+  if (state.debtMicros > 0) return { code: 'debt' };
+  for (const window of ['day', 'month'] as const) {
+    for (const limit of state.plan.limits.filter((l) => l.window === window)) {
+      const key = limit.unit === 'usd' ? 'valueMicros' : 'tokens';
+      const wanted = state.used[window][key] + state.held[key] + estimate[key];
+      if (wanted > limit.amount) {
+        return {
+          code: window === 'day' ? 'daily_limit' : 'monthly_limit',
+          resetsAt: window === 'day' ? state.day.end : state.period.end,
+          limit,
+        };
+      }
+    }
+  }
+  if (availableMicros(state) < estimate.valueMicros) return { code: 'insufficient_balance' };
+  return undefined;
+}
+
+/** What the catalog offers this account, for choosing a remedy. */
+export interface Offers {
+  packs: boolean;
+  upgrade: boolean;
+}
+
+export function remedyFor(failure: GateFailure, state: GateState, offers: Offers): Remedy {
+  const nextAllowance: Remedy | undefined =
+    state.plan.priceCents - state.plan.surchargeCents > 0 || state.plan.includedMicrosOverride ? { kind: 'wait_until', at: state.period.end } : undefined;
+  const buyPack: Remedy | undefined = offers.packs && state.plan.overage === 'credits' ? { kind: 'buy_pack' } : undefined;
+  const upgrade: Remedy | undefined = offers.upgrade ? { kind: 'upgrade' } : undefined;
+  switch (failure.code) {
+    case 'model_not_allowed':
+      return upgrade ?? { kind: 'contact_support' };
+    case 'unknown_model':
+      return { kind: 'contact_support' };
+    case 'daily_limit':
+      return { kind: 'wait_until', at: failure.resetsAt! };
+    case 'monthly_limit':
+      return upgrade ?? { kind: 'wait_until', at: failure.resetsAt! };
+    case 'debt':
+      return (offers.packs ? { kind: 'buy_pack' } : undefined) ?? nextAllowance ?? upgrade ?? { kind: 'contact_support' };
+    case 'insufficient_balance':
+      return buyPack ?? upgrade ?? nextAllowance ?? { kind: 'contact_support' };
+  }
+}
+
+function describeLimit(limit: Limit): string {
+  const amount = limit.unit === 'usd' ? formatUsd(limit.amount) : `${limit.amount.toLocaleString('en-US')} tokens`;
+  return `${limit.window === 'day' ? 'daily' : 'monthly'} limit of ${amount}`;
+}
+
+function describeRemedy(remedy: Remedy): string {
+  switch (remedy.kind) {
+    case 'buy_pack':
+      return 'Buy a credit pack to continue.';
+    case 'upgrade':
+      return 'Upgrade the plan to continue.';
+    case 'wait_until':
+      return `More becomes available at ${remedy.at.toISOString()}.`;
+    case 'contact_support':
+      return 'Contact support.';
+  }
+}
+
+export function refusalFor(failure: GateFailure, state: GateState, offers: Offers, model: string): Refusal {
+  const remedy = remedyFor(failure, state, offers);
+  const then = describeRemedy(remedy);
+  const messages: Record<RefusalCode, string> = {
+    model_not_allowed: `The ${state.plan.name} plan does not include the model "${model}".`,
+    unknown_model: `The model "${model}" has no price, so it cannot be billed.`,
+    debt: `This account owes ${formatUsd(state.debtMicros)} from earlier usage.`,
+    daily_limit: failure.limit ? `This account has reached its ${describeLimit(failure.limit)}.` : 'Daily limit reached.',
+    monthly_limit: failure.limit ? `This account has reached its ${describeLimit(failure.limit)}.` : 'Monthly limit reached.',
+    insufficient_balance: `This account has ${formatUsd(availableMicros(state))} of usage left, not enough for this request.`,
+  };
+  return refuse(failure.code, `${messages[failure.code]} ${then}`, remedy, failure.resetsAt);
+}

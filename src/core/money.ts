@@ -1,0 +1,90 @@
+/**
+ * Money inside Tollgate is an integer count of micro-dollars (µ$, 1e-6 USD) held in a JS number
+ * and checked with Number.isSafeInteger at every boundary: exact up to about $9 billion.
+ * Prices per token are finer than a micro-dollar, so pricing works in bigint pico-dollars
+ * (1e-12 USD) and rounds once, in a named direction, when it turns into micro-dollars.
+ */
+import { BillingError } from './errors.ts';
+
+declare const microsBrand: unique symbol;
+/** Integer micro-dollars. Signed: ledger entries debit with negative amounts. */
+export type Micros = number & { readonly [microsBrand]: true };
+
+export const MICROS_PER_CENT = 10_000;
+export const MICROS_PER_DOLLAR = 1_000_000;
+export const PICOS_PER_MICRO = 1_000_000n;
+export const BPS_PER_UNIT = 10_000;
+
+export function asMicros(value: number, field = 'amount'): Micros {
+  if (!Number.isSafeInteger(value)) {
+    throw new BillingError('invalid_input', `${field} must be a whole number of micro-dollars within ±2^53, got ${String(value)}`);
+  }
+  return value as Micros;
+}
+
+export function nonNegativeMicros(value: number, field = 'amount'): Micros {
+  const micros = asMicros(value, field);
+  if (micros < 0) throw new BillingError('invalid_input', `${field} must not be negative, got ${micros}`);
+  return micros;
+}
+
+export function centsToMicros(cents: number): Micros {
+  return asMicros(cents * MICROS_PER_CENT, 'cents');
+}
+
+/** Micro-dollars to cents, rounded up: what a processor charges must cover the value granted. */
+export function microsToCentsCeil(micros: Micros): number {
+  return Math.ceil(micros / MICROS_PER_CENT);
+}
+
+export function sumMicros(values: Iterable<number>): Micros {
+  let total = 0;
+  for (const v of values) total += v;
+  return asMicros(total, 'sum');
+}
+
+/** Division of non-negative bigints, rounding up. */
+export function ceilDiv(numerator: bigint, denominator: bigint): bigint {
+  return (numerator + denominator - 1n) / denominator;
+}
+
+/** Division of non-negative bigints, rounding half up. */
+export function roundDiv(numerator: bigint, denominator: bigint): bigint {
+  return (numerator * 2n + denominator) / (denominator * 2n);
+}
+
+export function picosToMicrosRounded(picos: bigint): Micros {
+  return bigintToMicros(roundDiv(picos, PICOS_PER_MICRO));
+}
+
+export function bigintToMicros(value: bigint): Micros {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new BillingError('invalid_input', 'amount exceeds 2^53 micro-dollars (about $9 billion)');
+  }
+  return Number(value) as Micros;
+}
+
+/**
+ * Usage value charged for a provider cost: value = cost / (1 − margin), rounded UP to the
+ * micro-dollar so that rounding never sells usage below its cost. At 50% margin, $10 of
+ * provider cost is $20 of usage value.
+ */
+export function valueFromCost(costPicos: bigint, marginBps: number): Micros {
+  const keptBps = BigInt(BPS_PER_UNIT - marginBps);
+  return bigintToMicros(ceilDiv(costPicos * BigInt(BPS_PER_UNIT), keptBps * PICOS_PER_MICRO));
+}
+
+/** The provider cost a value buys at a margin, rounded down (the inverse of valueFromCost). */
+export function costFromValue(value: Micros, marginBps: number): Micros {
+  return bigintToMicros((BigInt(value) * BigInt(BPS_PER_UNIT - marginBps)) / BigInt(BPS_PER_UNIT));
+}
+
+export function formatUsd(micros: number): string {
+  const sign = micros < 0 ? '-' : '';
+  const abs = Math.abs(micros);
+  const dollars = Math.floor(abs / MICROS_PER_DOLLAR);
+  const rest = String(abs % MICROS_PER_DOLLAR).padStart(6, '0');
+  const cents = rest.slice(0, 2);
+  const finer = rest.slice(2).replace(/0+$/, '');
+  return `${sign}$${dollars.toLocaleString('en-US')}.${cents}${finer}`;
+}

@@ -1,0 +1,56 @@
+/**
+ * Time windows. Days are calendar days in the account's time zone. Months are the plan's
+ * billing period: calendar months in the account's time zone for a plan without a
+ * subscription anchor (the free plan), else whole months counted from the anchor
+ * (Jan 31 → Feb 28 → Mar 31, as processors bill).
+ */
+import { Temporal } from 'temporal-polyfill';
+import { BillingError } from './errors.ts';
+
+export interface Period {
+  start: Date;
+  end: Date;
+}
+
+function zoned(at: Date, timeZone: string): Temporal.ZonedDateTime {
+  return Temporal.Instant.fromEpochMilliseconds(at.getTime()).toZonedDateTimeISO(timeZone);
+}
+
+function toDate(z: Temporal.ZonedDateTime): Date {
+  return new Date(z.epochMilliseconds);
+}
+
+export function assertTimeZone(timeZone: string): string {
+  try {
+    Temporal.Now.instant().toZonedDateTimeISO(timeZone);
+    return timeZone;
+  } catch {
+    throw new BillingError('invalid_input', `Unknown time zone "${timeZone}": use an IANA name such as "UTC" or "Europe/Paris"`);
+  }
+}
+
+export function dayPeriod(at: Date, timeZone: string): Period {
+  const start = zoned(at, timeZone).startOfDay();
+  return { start: toDate(start), end: toDate(start.add({ days: 1 }).startOfDay()) };
+}
+
+export function calendarMonthPeriod(at: Date, timeZone: string): Period {
+  const start = zoned(at, timeZone).with({ day: 1 }).startOfDay();
+  return { start: toDate(start), end: toDate(start.add({ months: 1 }).startOfDay()) };
+}
+
+/** The month-long period, counted from `anchor`, that contains `at` (at ≥ anchor). */
+export function anchoredMonthPeriod(anchor: Date, at: Date): Period {
+  const origin = zoned(anchor, 'UTC');
+  const elapsed = zoned(at, 'UTC');
+  let months = (elapsed.year - origin.year) * 12 + (elapsed.month - origin.month);
+  const startOf = (k: number) => toDate(origin.add({ months: k }));
+  if (months < 0) months = 0;
+  while (months > 0 && startOf(months) > at) months -= 1;
+  while (startOf(months + 1) <= at) months += 1;
+  return { start: startOf(months), end: startOf(months + 1) };
+}
+
+export function billingPeriod(anchor: Date | null, at: Date, timeZone: string): Period {
+  return anchor ? anchoredMonthPeriod(anchor, at) : calendarMonthPeriod(at, timeZone);
+}

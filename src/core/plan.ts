@@ -1,0 +1,88 @@
+/**
+ * A plan is what an account is on: a monthly price, the usage value it includes, its limits,
+ * whether usage may spill into prepaid credit (overage) and which models it allows.
+ */
+import { z } from 'zod';
+import { centsToMicros, type Micros } from './money.ts';
+
+export const PLAN_STATUSES = ['active', 'legacy', 'archived'] as const;
+export type PlanStatus = (typeof PLAN_STATUSES)[number];
+
+const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1–63 lowercase letters, digits, "-" or "_"');
+const cents = z.number().int('must be whole cents').nonnegative('must not be negative').max(100_000_000_00, 'is too large');
+const micros = z.number().int('must be whole micro-dollars').nonnegative('must not be negative').max(Number.MAX_SAFE_INTEGER, 'must be below 2^53');
+
+export const limitSchema = z
+  .object({
+    window: z.enum(['day', 'month']),
+    /** usd: amount is micro-dollars of usage value; tokens: amount is input + output tokens. */
+    unit: z.enum(['usd', 'tokens']),
+    amount: micros,
+  })
+  .strict();
+export type Limit = z.infer<typeof limitSchema>;
+
+export const planInputSchema = z
+  .object({
+    slug,
+    name: z.string().trim().min(1, 'must not be empty').max(100),
+    status: z.enum(PLAN_STATUSES).default('active'),
+    priceCents: cents,
+    surchargeCents: cents.default(0),
+    /** Usage value included each period; defaults to price − surcharge. */
+    includedMicros: micros.nullable().optional(),
+    limits: z.array(limitSchema).max(8).default([]),
+    overage: z.enum(['block', 'credits']).default('block'),
+    /** Model patterns ("gpt-4o-mini", "claude-*"); empty allows every model. */
+    models: z.array(z.string().trim().min(1).max(200)).max(100).default([]),
+    processorPrices: z.record(z.string(), z.string()).default({}),
+    public: z.boolean().default(true),
+    sort: z.number().int().default(0),
+  })
+  .strict()
+  .refine((p) => p.surchargeCents <= p.priceCents, {
+    message: 'surchargeCents must not exceed priceCents (the surcharge is the part of the price that is not usage)',
+    path: ['surchargeCents'],
+  });
+export type PlanInput = z.input<typeof planInputSchema>;
+
+export interface Plan {
+  id: number;
+  slug: string;
+  name: string;
+  status: PlanStatus;
+  priceCents: number;
+  surchargeCents: number;
+  /** Explicit included value, or null when it follows price − surcharge. */
+  includedMicrosOverride: Micros | null;
+  limits: Limit[];
+  overage: 'block' | 'credits';
+  models: string[];
+  processorPrices: Record<string, string>;
+  public: boolean;
+  sort: number;
+}
+
+/** Usage value a plan grants each period: explicit, or price − surcharge (a $20 plan with a $10 surcharge includes $10). */
+export function includedMicros(plan: Pick<Plan, 'priceCents' | 'surchargeCents' | 'includedMicrosOverride'>): Micros {
+  return plan.includedMicrosOverride ?? centsToMicros(plan.priceCents - plan.surchargeCents);
+}
+
+export function isFree(plan: Pick<Plan, 'priceCents'>): boolean {
+  return plan.priceCents === 0;
+}
+
+function patternToRegExp(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`, 'i');
+}
+
+/** A model is allowed when the list is empty or a pattern matches its id or "provider/id". */
+export function modelAllowed(plan: Pick<Plan, 'models'>, model: string, provider?: string): boolean {
+  if (plan.models.length === 0) return true;
+  const names = provider ? [model, `${provider}/${model}`] : [model];
+  return plan.models.some((pattern) => {
+    const re = patternToRegExp(pattern);
+    return names.some((name) => re.test(name));
+  });
+}

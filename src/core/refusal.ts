@@ -1,0 +1,25 @@
+/**
+ * The gate's "no" is a value, not an exception: a stable code, a sentence a person can read,
+ * and what they can do about it.
+ */
+export const REFUSAL_CODES = ['insufficient_balance', 'daily_limit', 'monthly_limit', 'model_not_allowed', 'unknown_model', 'debt'] as const;
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
+
+export type Remedy =
+  | { kind: 'buy_pack' }
+  | { kind: 'upgrade' }
+  | { kind: 'wait_until'; at: Date }
+  | { kind: 'contact_support' };
+
+export interface Refusal {
+  ok: false;
+  code: RefusalCode;
+  message: string;
+  remedy: Remedy;
+  /** When the refusing window resets (limits), or when new allowance arrives. */
+  resetsAt?: Date;
+}
+
+export function refuse(code: RefusalCode, message: string, remedy: Remedy, resetsAt?: Date): Refusal {
+  return resetsAt ? { ok: false, code, message, remedy, resetsAt } : { ok: false, code, message, remedy };
+}

@@ -1,0 +1,45 @@
+/** The one row of admin settings that shape pricing for every account. */
+import { z } from 'zod';
+import type { Micros } from './money.ts';
+import type { PriceEntry } from './price-book.ts';
+
+export const PRICING_MODES = ['usage-subscription', 'credit-packs', 'subscription-plus-packs', 'tiers'] as const;
+export type PricingMode = (typeof PRICING_MODES)[number];
+
+export interface Settings {
+  /** Share of the usage value that is margin, in basis points: 5000 = 50%, so $10 of cost sells as $20. */
+  marginBps: number;
+  displayUnit: 'usd' | 'credits';
+  /** What one display credit is worth. */
+  creditValueMicros: Micros;
+  defaultPlanId: number | null;
+  unknownModelPolicy: 'refuse' | 'fallback';
+  /** Rates charged for a model the price book does not know, when the policy is fallback. */
+  fallbackPrice: PriceEntry | null;
+  /** Hold placed when the caller cannot say how large a call will be. */
+  minHoldMicros: Micros;
+  /** A hold left open this long lapses (its caller is presumed dead). */
+  holdTtlSeconds: number;
+  pricingMode: PricingMode | null;
+}
+
+const micros = z.number().int('must be whole micro-dollars').nonnegative('must not be negative').max(Number.MAX_SAFE_INTEGER, 'must be below 2^53');
+
+export const settingsInputSchema = z
+  .object({
+    marginBps: z
+      .number()
+      .int('must be whole basis points (5000 = 50%)')
+      .min(0, 'margin must not be negative')
+      .max(9999, 'margin must be below 100% (10000 bps): at 100% no price covers the cost'),
+    displayUnit: z.enum(['usd', 'credits']),
+    creditValueMicros: micros.positive('must be more than zero'),
+    defaultPlan: z.string().min(1),
+    unknownModelPolicy: z.enum(['refuse', 'fallback']),
+    fallbackRates: z.unknown().nullable(),
+    minHoldMicros: micros,
+    holdTtlSeconds: z.number().int().min(10, 'must be at least 10 seconds').max(7 * 24 * 3600, 'must be at most a week'),
+  })
+  .partial()
+  .strict();
+export type SettingsInput = z.input<typeof settingsInputSchema>;

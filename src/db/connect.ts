@@ -1,0 +1,23 @@
+/**
+ * Database URLs:
+ *   memory://         PGlite in memory (tests, demos)
+ *   pglite://PATH     PGlite on disk (the default, ./.tollgate)
+ *   postgres://…      a PostgreSQL server — use this for real money (PGlite never fsyncs)
+ */
+import { BillingError } from '../core/errors.ts';
+import { migrate } from './migrate.ts';
+import { openPglite } from './pglite.ts';
+import { connectPostgres } from './postgres.ts';
+import type { Sql } from './sql.ts';
+
+export const DEFAULT_DATABASE_URL = 'pglite://./.tollgate';
+
+export async function openDatabase(url: string = DEFAULT_DATABASE_URL, options: { poolSize?: number } = {}): Promise<Sql> {
+  let sql: Sql;
+  if (url === 'memory://') sql = await openPglite(undefined);
+  else if (url.startsWith('pglite://')) sql = await openPglite(url.slice('pglite://'.length) || './.tollgate');
+  else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) sql = connectPostgres(url, { max: options.poolSize });
+  else throw new BillingError('invalid_input', `Unsupported database URL "${url}": use memory://, pglite://PATH or postgres://…`);
+  await migrate(sql);
+  return sql;
+}

@@ -1,0 +1,58 @@
+import pg from 'pg';
+import { parseInt8, type Sql } from './sql.ts';
+
+const INT8_OID = 20;
+
+function types(): pg.CustomTypesConfig {
+  return {
+    getTypeParser: ((oid: number, format?: string) =>
+      oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+  };
+}
+
+/** Retried once more: a deadlock or serialization failure is safe to run again from the top. */
+const RETRYABLE = new Set(['40001', '40P01']);
+
+export function connectPostgres(url: string, options: { max?: number } = {}): Sql {
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, types: types() });
+  return {
+    engine: 'postgres',
+    async query(text, params) {
+      const result = await pool.query(text, params as unknown[]);
+      return result.rows;
+    },
+    async exec(text) {
+      await pool.query(text);
+    },
+    async transaction(work) {
+      for (let attempt = 1; ; attempt++) {
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          const tx: Sql = {
+            engine: 'postgres',
+            async query(text, params) {
+              return (await client.query(text, params as unknown[])).rows;
+            },
+            async exec(text) {
+              await client.query(text);
+            },
+            transaction: (inner) => inner(tx),
+            close: async () => {},
+          };
+          const result = await work(tx);
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {});
+          const code = (error as { code?: string }).code;
+          if (attempt < 3 && code && RETRYABLE.has(code)) continue;
+          throw error;
+        } finally {
+          client.release();
+        }
+      }
+    },
+    close: () => pool.end(),
+  };
+}

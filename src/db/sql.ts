@@ -1,0 +1,21 @@
+/**
+ * One small interface over both engines: PGlite (embedded, PostgreSQL in WASM) and a
+ * PostgreSQL server through node-postgres. Both speak the same SQL with $n parameters, so
+ * every statement in Tollgate is written once.
+ */
+export interface Sql {
+  readonly engine: 'pglite' | 'postgres';
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** Several statements without parameters (migrations). */
+  exec(text: string): Promise<void>;
+  /** Run `work` in one transaction; rolled back if it throws. */
+  transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** int8 arrives as text; Tollgate's amounts are safe integers, and anything else is a bug worth a loud stop. */
+export function parseInt8(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new Error(`int8 value ${text} is outside the safe integer range`);
+  return value;
+}

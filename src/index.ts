@@ -1,0 +1,16 @@
+export { createBilling, type Billing, type BillingOptions } from './billing/billing.ts';
+export type { AuthorizeInput, AuthorizeResult, Hold } from './billing/authorize.ts';
+export type { Charge, ChargeOptions, RecordInput } from './billing/charge.ts';
+export type { Balance, BucketView, LimitView, UsageRow } from './billing/reads.ts';
+export type { Reconciliation } from './billing/reconcile.ts';
+export type { RefundResult } from './billing/refunds.ts';
+export type { Account } from './billing/rows.ts';
+export { BillingError, ERROR_CODES, isBillingError, type ErrorCode } from './core/errors.ts';
+export { REFUSAL_CODES, type Refusal, type RefusalCode, type Remedy } from './core/refusal.ts';
+export { formatUsd, type Micros } from './core/money.ts';
+export type { Plan, PlanInput, Limit } from './core/plan.ts';
+export type { Pack, PackInput } from './core/pack.ts';
+export type { Settings, PricingMode } from './core/settings.ts';
+export type { PriceEntry } from './core/price-book.ts';
+export type { TokenUsage } from './core/usage.ts';
+export { PRESETS } from './core/presets.ts';
