@@ -1,0 +1,99 @@
+/**
+ * Test harness: every suite runs on PGlite, and on PostgreSQL too when TEST_DATABASE_URL is
+ * set (each suite in a schema of its own, dropped afterwards). One database per suite,
+ * emptied before each test, with a clock the test moves by hand.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { createBilling, type Billing } from '../../src/index.ts';
+import { openDatabase } from '../../src/db/connect.ts';
+import type { Sql } from '../../src/db/sql.ts';
+
+export const POSTGRES_URL = process.env.TEST_DATABASE_URL;
+
+export interface Engine {
+  name: 'pglite' | 'postgres';
+  open(): Promise<{ sql: Sql; drop(): Promise<void> }>;
+}
+
+const pglite: Engine = {
+  name: 'pglite',
+  async open() {
+    const sql = await openDatabase('memory://');
+    return { sql, drop: () => sql.close() };
+  },
+};
+
+export function postgresSchemaUrl(base: string, schema: string): string {
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+const postgres: Engine = {
+  name: 'postgres',
+  async open() {
+    const schema = `tollgate_test_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.end();
+    const sql = await openDatabase(postgresSchemaUrl(POSTGRES_URL!, schema), { poolSize: 20 });
+    return {
+      sql,
+      async drop() {
+        await sql.close();
+        const c = new pg.Client({ connectionString: POSTGRES_URL });
+        await c.connect();
+        await c.query(`DROP SCHEMA ${schema} CASCADE`);
+        await c.end();
+      },
+    };
+  },
+};
+
+if (!POSTGRES_URL) {
+  console.warn('\n[tollgate tests] TEST_DATABASE_URL is not set: the PostgreSQL runs are SKIPPED, PGlite runs only.\n');
+}
+
+export const ENGINES: Engine[] = POSTGRES_URL ? [pglite, postgres] : [pglite];
+
+export class TestClock {
+  constructor(public now: Date = new Date('2026-03-10T12:00:00Z')) {}
+  readonly read = () => new Date(this.now.getTime());
+  set(iso: string) {
+    this.now = new Date(iso);
+  }
+  advance(ms: number) {
+    this.now = new Date(this.now.getTime() + ms);
+  }
+}
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+
+const TABLES = 'ledger_entries, usage_windows, usage_events, holds, buckets, payments, subscriptions, account_balances, accounts, model_prices, packs, plans, settings';
+
+/**
+ * Registers hooks in the calling describe block; the returned object is filled in before
+ * each test with a fresh billing facade on an empty catalog.
+ */
+export function useBilling(engine: Engine): { billing: Billing; clock: TestClock; sql: Sql } {
+  const state = { clock: new TestClock() } as { billing: Billing; clock: TestClock; sql: Sql };
+  let db: Awaited<ReturnType<Engine['open']>>;
+  beforeAll(async () => {
+    db = await engine.open();
+    state.sql = db.sql;
+  });
+  beforeEach(async () => {
+    await db.sql.exec(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE; INSERT INTO settings (id) VALUES (true);`);
+    state.clock = new TestClock();
+    state.billing = await createBilling({ database: db.sql, clock: state.clock.read });
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  return state;
+}
