@@ -1,7 +1,8 @@
 /**
  * Where a model's price comes from, first match wins:
  *   1. an admin override for (provider, model) effective at that moment;
- *   2. an admin override for the model under any provider;
+ *   2. an admin override for the model without a provider (or, when the caller names no
+ *      provider, under any provider);
  *   3. the bundled genai-prices data;
  *   4. the settings' fallback price, when the unknown-model policy says so.
  * Otherwise the model is unknown and the gate refuses it: never a free call.
@@ -23,6 +24,7 @@ interface OverrideRow {
 
 export class PriceBook {
   #overrides = new Map<string, OverrideRow[]>();
+  #byModel = new Map<string, OverrideRow[]>();
   #loadedAt = 0;
 
   constructor(private readonly sql: Sql) {}
@@ -30,11 +32,14 @@ export class PriceBook {
   async reload(): Promise<void> {
     const rows = await this.sql.query<OverrideRow>('SELECT provider, model, effective_from, price FROM model_prices ORDER BY effective_from DESC');
     const overrides = new Map<string, OverrideRow[]>();
+    const byModel = new Map<string, OverrideRow[]>();
     for (const row of rows) {
       const key = keyOf(row.provider, row.model);
       overrides.set(key, [...(overrides.get(key) ?? []), row]);
+      byModel.set(row.model.toLowerCase(), [...(byModel.get(row.model.toLowerCase()) ?? []), row]);
     }
     this.#overrides = overrides;
+    this.#byModel = byModel;
     this.#loadedAt = Date.now();
   }
 
@@ -45,7 +50,9 @@ export class PriceBook {
 
   /** The price of `model` at `at`, or undefined when nothing prices it. */
   find(model: string, provider: string | undefined, at: Date, settings: Pick<Settings, 'unknownModelPolicy' | 'fallbackPrice'>): PriceEntry | undefined {
-    const override = (provider ? this.#override(provider, model, at) : undefined) ?? this.#override('', model, at);
+    const override = provider
+      ? (this.#override(provider, model, at) ?? this.#override('', model, at))
+      : (this.#override('', model, at) ?? this.#byModel.get(model.toLowerCase())?.find((row) => row.effective_from <= at)?.price);
     if (override) return override;
     const bundled = bundledPrice(model, provider, at);
     if (bundled) return bundled;
