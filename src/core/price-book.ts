@@ -246,7 +246,7 @@ const rateSchema = z.unknown().transform((value, ctx): Rate => {
 const priceEntryInputSchema = z
   .object({
     source: z.enum(['override', 'fallback']),
-    provider: z.string().trim().min(1, 'must not be empty'),
+    provider: z.string().trim().max(100), // '' applies to the model under any provider
     model: z.string().trim().min(1, 'must not be empty'),
     effectiveFrom: z.iso
       .datetime({ offset: true, message: 'must be an ISO date-time' })

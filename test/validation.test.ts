@@ -1,0 +1,168 @@
+/** Bad input gets a typed error with a code, and writes nothing. */
+import { describe, expect, it } from 'vitest';
+import { BillingError, type Billing } from '../src/index.ts';
+import { ENGINES, useBilling } from './support/harness.ts';
+import type { Sql } from '../src/db/sql.ts';
+
+async function rowCounts(sql: Sql) {
+  const [row] = await sql.query(
+    `SELECT (SELECT count(*) FROM buckets) AS buckets, (SELECT count(*) FROM holds) AS holds, (SELECT count(*) FROM usage_events) AS events,
+            (SELECT count(*) FROM ledger_entries) AS entries, (SELECT count(*) FROM usage_windows) AS windows, (SELECT count(*) FROM plans) AS plans,
+            (SELECT count(*) FROM packs) AS packs, (SELECT count(*) FROM accounts) AS accounts, (SELECT sum(remaining_micros) FROM buckets) AS remaining`,
+  );
+  return row;
+}
+
+for (const engine of ENGINES) {
+  describe(`bad input on ${engine.name}`, () => {
+    const t = useBilling(engine);
+
+    async function setup(): Promise<Billing> {
+      await t.billing.admin.applyPreset('credit-packs');
+      await t.billing.upsertAccount({ id: 'acme', kind: 'team' });
+      await t.billing.credit('acme', { source: 'bonus', amountMicros: 5_000_000, reference: 'gift' });
+      return t.billing;
+    }
+
+    /** The call must fail with this code and leave every table as it was. */
+    async function refusedWithoutWrites(code: string, call: () => Promise<unknown>) {
+      const before = await rowCounts(t.sql);
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, 'expected a BillingError').toBeInstanceOf(BillingError);
+      expect((error as BillingError).code).toBe(code);
+      expect((error as BillingError).message.length).toBeGreaterThan(10);
+      expect(await rowCounts(t.sql)).toEqual(before);
+    }
+
+    it('refuses bad token counts on authorize, settle and record', async () => {
+      const billing = await setup();
+      const auth = await billing.authorize('acme', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 10 });
+      if (!auth.ok) throw new Error(auth.message);
+      const bad: unknown[] = [
+        { inputTokens: -1, outputTokens: 1 },
+        { inputTokens: 1.5, outputTokens: 1 },
+        { inputTokens: 2 ** 53, outputTokens: 1 },
+        { inputTokens: '10', outputTokens: 1 },
+        { inputTokens: 10 },
+        { inputTokens: 10, outputTokens: 1, cacheReadTokens: 11 },
+        { inputTokens: 10, outputTokens: 1, reasoningTokens: 2 },
+        { inputTokens: 10, outputTokens: 1, surprise: 1 },
+        null,
+      ];
+      for (const usage of bad) {
+        await refusedWithoutWrites('invalid_input', () => billing.settle(auth.hold.id, usage as never, { idempotencyKey: 'k' }));
+        await refusedWithoutWrites('invalid_input', () => billing.record('acme', { model: 'gpt-4o-mini', usage: usage as never }, { idempotencyKey: 'k' }));
+      }
+      for (const input of [{ model: 'gpt-4o-mini', inputTokens: -5 }, { model: 'gpt-4o-mini', maxOutputTokens: 0.5 }, { model: '' }, { model: 42 }, {}]) {
+        await refusedWithoutWrites('invalid_input', () => billing.authorize('acme', input as never));
+      }
+      await refusedWithoutWrites('invalid_input', () => billing.settle(auth.hold.id, { inputTokens: 1, outputTokens: 1 }, { idempotencyKey: '' }));
+      await refusedWithoutWrites('invalid_input', () => billing.settle(auth.hold.id, { inputTokens: 1, outputTokens: 1 }, {} as never));
+    });
+
+    it('refuses unknown accounts, holds and released holds', async () => {
+      const billing = await setup();
+      await refusedWithoutWrites('account_not_found', () => billing.authorize('nobody', { model: 'gpt-4o-mini' }));
+      await refusedWithoutWrites('account_not_found', () => billing.record('nobody', { model: 'gpt-4o-mini', usage: { inputTokens: 1, outputTokens: 1 } }, { idempotencyKey: 'x' }));
+      await refusedWithoutWrites('account_not_found', () => billing.balance('nobody'));
+      await refusedWithoutWrites('account_not_found', () => billing.purchase('nobody', 'credits-10'));
+      await refusedWithoutWrites('account_not_found', () => billing.credit('nobody', { source: 'bonus', amountMicros: 1, reference: 'r' }));
+      await refusedWithoutWrites('hold_not_found', () => billing.settle('hold_nope', { inputTokens: 1, outputTokens: 1 }, { idempotencyKey: 'x' }));
+      const auth = await billing.authorize('acme', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 10 });
+      if (!auth.ok) throw new Error(auth.message);
+      await billing.release(auth.hold.id);
+      await refusedWithoutWrites('hold_released', () => billing.settle(auth.hold.id, { inputTokens: 1, outputTokens: 1 }, { idempotencyKey: 'x' }));
+    });
+
+    it('refuses amounts past 2^53 and of the wrong type', async () => {
+      const billing = await setup();
+      await refusedWithoutWrites('invalid_input', () => billing.credit('acme', { source: 'bonus', amountMicros: 2 ** 53, reference: 'huge' }));
+      await refusedWithoutWrites('invalid_input', () => billing.credit('acme', { source: 'bonus', amountMicros: -1, reference: 'neg' }));
+      await refusedWithoutWrites('invalid_input', () => billing.credit('acme', { source: 'bonus', amountMicros: 1.25, reference: 'frac' }));
+      await refusedWithoutWrites('invalid_input', () => billing.credit('acme', { source: 'pack' as never, amountMicros: 1, reference: 'sneaky' }));
+      await refusedWithoutWrites('invalid_input', () => billing.refund(1.5 as never));
+      await refusedWithoutWrites('invalid_input', () => billing.admin.createPack({ slug: 'big', name: 'Big', priceCents: 1, valueMicros: 2 ** 60 }));
+    });
+
+    it('validates plans, packs and settings with messages that say what to fix', async () => {
+      const billing = await setup();
+      await refusedWithoutWrites('invalid_input', () => billing.admin.createPlan({ slug: 'neg', name: 'Neg', priceCents: -100 }));
+      const surcharge = billing.admin.createPlan({ slug: 'over', name: 'Over', priceCents: 1000, surchargeCents: 1500 });
+      await expect(surcharge).rejects.toThrow(/surchargeCents must not exceed priceCents/);
+      await refusedWithoutWrites('invalid_input', () => billing.admin.createPlan({ slug: 'Bad Slug', name: 'x', priceCents: 0 }));
+      await refusedWithoutWrites('slug_taken', () => billing.admin.createPlan({ slug: 'payg', name: 'again', priceCents: 0 }));
+      await refusedWithoutWrites('plan_not_found', () => billing.admin.updatePlan('nope', { name: 'x' }));
+      await refusedWithoutWrites('plan_not_found', () => billing.subscribe('acme', 'nope'));
+      await refusedWithoutWrites('pack_not_found', () => billing.purchase('acme', 'nope'));
+      await refusedWithoutWrites('invalid_input', () => billing.admin.createPack({ slug: 'free-pack', name: 'Free', priceCents: 0 }));
+      await expect(billing.admin.updateSettings({ marginBps: 10_000 })).rejects.toThrow(/margin must be below 100%/);
+      await expect(billing.admin.updateSettings({ marginBps: -1 })).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(billing.admin.updateSettings({ defaultPlan: 'nope' })).rejects.toMatchObject({ code: 'plan_not_found' });
+      await expect(billing.admin.updateSettings({ unknownModelPolicy: 'fallback' })).rejects.toThrow(/needs fallbackRates/);
+      await expect(billing.admin.applyPreset('everything-free' as never)).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(billing.upsertAccount({ id: 'tz', kind: 'team', timeZone: 'Mars/Olympus' })).rejects.toThrow(/Unknown time zone/);
+      await expect(billing.upsertAccount({ id: 'k', kind: 'robot' as never })).rejects.toMatchObject({ code: 'invalid_input' });
+      expect((await billing.admin.getSettings()).marginBps).toBe(5000);
+    });
+  });
+
+  describe(`unknown models on ${engine.name}`, () => {
+    const t = useBilling(engine);
+
+    it('refuses a model without a price, or charges the explicit fallback: never free', async () => {
+      const { billing } = t;
+      await billing.admin.applyPreset('credit-packs');
+      await billing.upsertAccount({ id: 'acme', kind: 'team' });
+      await billing.credit('acme', { source: 'bonus', amountMicros: 5_000_000, reference: 'gift' });
+      const refused = await billing.authorize('acme', { model: 'mystery-9000', inputTokens: 10, maxOutputTokens: 10 });
+      expect(refused).toMatchObject({ ok: false, code: 'unknown_model' });
+      await expect(
+        billing.record('acme', { model: 'mystery-9000', usage: { inputTokens: 10, outputTokens: 10 } }, { idempotencyKey: 'u' }),
+      ).rejects.toMatchObject({ code: 'unknown_model' });
+      expect(await t.sql.query('SELECT * FROM usage_events')).toEqual([]);
+
+      await billing.admin.updateSettings({ unknownModelPolicy: 'fallback', fallbackRates: { input: '10', output: '30' } });
+      const auth = await billing.authorize('acme', { model: 'mystery-9000', inputTokens: 1000, maxOutputTokens: 1000 });
+      if (!auth.ok) throw new Error(auth.message);
+      const charge = await billing.settle(auth.hold.id, { inputTokens: 1000, outputTokens: 1000 }, { idempotencyKey: 'f' });
+      expect(charge).toMatchObject({ costMicros: 40_000, valueMicros: 80_000 });
+    });
+
+    it('an admin price override takes effect from its date; earlier usage keeps its price', async () => {
+      const { billing, clock } = t;
+      await billing.admin.applyPreset('credit-packs');
+      await billing.upsertAccount({ id: 'acme', kind: 'team' });
+      await billing.credit('acme', { source: 'bonus', amountMicros: 50_000_000, reference: 'gift' });
+      const usage = { inputTokens: 1_000_000, outputTokens: 0 };
+      const before = await billing.record('acme', { model: 'gpt-4o-mini', usage }, { idempotencyKey: 'before' });
+      expect(before.costMicros).toBe(150_000); // the bundled $0.15 per million
+      await billing.admin.setModelPrice({ model: 'gpt-4o-mini', effectiveFrom: '2026-03-11T00:00:00Z', rates: { input: '0.1', output: '0.4' } });
+      expect((await billing.record('acme', { model: 'gpt-4o-mini', usage }, { idempotencyKey: 'same-day' })).costMicros).toBe(150_000);
+      clock.set('2026-03-12T00:00:00Z');
+      expect((await billing.record('acme', { model: 'gpt-4o-mini', usage }, { idempotencyKey: 'after' })).costMicros).toBe(100_000);
+      const [snapshot] = await t.sql.query<{ price: { source: string } }>('SELECT price FROM usage_events WHERE idempotency_key = $1', ['before']);
+      expect(snapshot!.price.source).toBe('bundled');
+      await expect(billing.admin.setModelPrice({ model: 'x', effectiveFrom: 'soon', rates: { input: '1', output: '1' } })).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(billing.admin.setModelPrice({ model: 'x', effectiveFrom: '2026-01-01', rates: { input: '-1', output: '1' } })).rejects.toMatchObject({ code: 'invalid_input' });
+    });
+
+    it('limits in tokens count used, held and asked-for tokens', async () => {
+      const { billing } = t;
+      await billing.admin.createPlan({ slug: 'capped', name: 'Capped', priceCents: 0, includedMicros: 10_000_000, limits: [{ window: 'day', unit: 'tokens', amount: 10_000 }] });
+      await billing.admin.updateSettings({ defaultPlan: 'capped' });
+      await billing.upsertAccount({ id: 'acme', kind: 'team' });
+      const first = await billing.authorize('acme', { model: 'gpt-4o-mini', inputTokens: 4000, maxOutputTokens: 2000 });
+      expect(first.ok).toBe(true);
+      const second = await billing.authorize('acme', { model: 'gpt-4o-mini', inputTokens: 3000, maxOutputTokens: 2000 });
+      expect(second).toMatchObject({ ok: false, code: 'daily_limit' }); // 6,000 held + 5,000 asked > 10,000
+      if (!first.ok) return;
+      await billing.settle(first.hold.id, { inputTokens: 4000, outputTokens: 500 }, { idempotencyKey: 'one' });
+      expect((await billing.authorize('acme', { model: 'gpt-4o-mini', inputTokens: 3000, maxOutputTokens: 2000 })).ok).toBe(true);
+      const limits = (await billing.balance('acme')).limits;
+      expect(limits).toEqual([{ window: 'day', unit: 'tokens', amount: 10_000, used: 4500, held: 5000, resetsAt: new Date('2026-03-11T00:00:00Z') }]);
+    });
+  });
+}
