@@ -1,0 +1,91 @@
+/**
+ * `npm run bench`: the gate's throughput and latency on PostgreSQL and PGlite, next to
+ * pgbench's ceiling for this machine. Prints a table and writes bench/results/latest.json.
+ *
+ *   BENCH_DATABASE_URL   PostgreSQL server (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test)
+ *   BENCH_SECONDS        measured seconds per scenario (default 8), after BENCH_WARMUP_SECONDS (default 1)
+ *   BENCH_ACCOUNTS       accounts for the spread-out scenarios (default 1000)
+ *   PGBENCH              the pgbench binary (default pgbench on the PATH)
+ */
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import pg from 'pg';
+import { runLoad } from './load.ts';
+import { machineCeiling, PGBENCH, type Ceiling } from './pgbench.ts';
+import { evaluateTargets, formatReport, type ScenarioKind, type ScenarioResult } from './report.ts';
+import { checkLedger, HOT_ACCOUNT, openFunded, pairOn, pgliteDirectory, postgresSchema, randomOf, recordOn, type BenchDatabase } from './scenarios.ts';
+
+const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const config = {
+  seconds: setting('BENCH_SECONDS', 8),
+  warmupSeconds: setting('BENCH_WARMUP_SECONDS', 1),
+  workers: 8,
+  accounts: setting('BENCH_ACCOUNTS', 1_000),
+  poolSize: 16,
+  reconcileSample: 20,
+};
+const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+async function postgresVersion(url: string): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    return (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+  } catch {
+    return null;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+const accountIds = Array.from({ length: config.accounts }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
+const SCENARIOS: { kind: ScenarioKind; name: string; accounts: () => string }[] = [
+  { kind: 'pairs-across', name: `authorize+settle, ${config.accounts} accounts`, accounts: randomOf(accountIds) },
+  { kind: 'pairs-hot', name: 'authorize+settle, 1 hot account', accounts: () => HOT_ACCOUNT },
+  { kind: 'record', name: `record, ${config.accounts} accounts`, accounts: randomOf(accountIds) },
+];
+
+async function benchEngine(database: BenchDatabase, ceiling: Ceiling): Promise<ScenarioResult[]> {
+  log(`${database.engine}: creating and funding ${config.accounts + 1} accounts`);
+  const billing = await openFunded(database, [...accountIds, HOT_ACCOUNT], config.poolSize);
+  const results: ScenarioResult[] = [];
+  try {
+    for (const s of SCENARIOS) {
+      log(`${database.engine}: ${s.name} (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
+      const operation = s.kind === 'record' ? recordOn(billing, s.accounts) : pairOn(billing, s.accounts);
+      const load = await runLoad(operation, config);
+      const sample = s.kind === 'pairs-hot' ? [HOT_ACCOUNT] : [HOT_ACCOUNT, ...accountIds.slice(0, config.reconcileSample)];
+      const ledger = await checkLedger(billing, sample);
+      const ratioToPgbench = 'tps' in ceiling ? load.opsPerSecond / ceiling.tps : null;
+      results.push({ kind: s.kind, scenario: s.name, engine: database.engine, ...load, ratioToPgbench, ledger });
+    }
+  } finally {
+    await billing.close();
+    await database.drop();
+  }
+  return results;
+}
+
+const postgres = await postgresVersion(serverUrl);
+let ceiling: Ceiling;
+if (!postgres) {
+  log(`PostgreSQL unreachable at ${serverUrl}: its scenarios and the pgbench ceiling are SKIPPED`);
+  ceiling = { skipped: `PostgreSQL unreachable at ${serverUrl}` };
+} else {
+  log(`machine ceiling: pgbench simple-update, ${PGBENCH.clients} clients, ${PGBENCH.seconds}s`);
+  ceiling = await machineCeiling(serverUrl).catch((error: Error) => ({ skipped: `pgbench failed: ${error.message}` }));
+}
+
+const results: ScenarioResult[] = [];
+if (postgres) results.push(...(await benchEngine(await postgresSchema(serverUrl), ceiling)));
+results.push(...(await benchEngine(await pgliteDirectory(), ceiling)));
+
+const targets = evaluateTargets(results, ceiling);
+console.log(`\n${formatReport(results, ceiling, targets)}\n`);
+
+const machine = { node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), postgres };
+const report = { date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ...ceiling }, results, targets };
+const file = new URL('./results/latest.json', import.meta.url);
+await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+log(`wrote ${file.pathname}`);
