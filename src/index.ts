@@ -1,6 +1,6 @@
 export { createBilling, type Billing, type BillingOptions } from './billing/billing.ts';
 export type { AuthorizeInput, AuthorizeResult, Hold } from './billing/authorize.ts';
-export type { Charge, ChargeOptions, RecordInput } from './billing/charge.ts';
+export type { Charge, ChargeOptions, RecordBatchItem, RecordInput } from './billing/charge.ts';
 export type { Balance, BucketView, LimitView, UsageRow } from './billing/reads.ts';
 export type { Reconciliation } from './billing/reconcile.ts';
 export type { RefundResult } from './billing/refunds.ts';

@@ -41,8 +41,8 @@ for (const engine of ENGINES) {
       await expect(billing.settle(auth.hold.id, { inputTokens: 1000, outputTokens: 10 }, { idempotencyKey: 'twice' })).rejects.toMatchObject({
         code: 'hold_settled',
       });
-      const [{ n }] = await t.sql.query<{ n: number }>('SELECT count(*)::bigint AS n FROM usage_events');
-      expect(n).toBe(1);
+      const [events] = await t.sql.query<{ n: number }>('SELECT count(*)::bigint AS n FROM usage_events');
+      expect(events!.n).toBe(1);
     });
 
     it('a key used by record cannot be reused by a settle', async () => {

@@ -13,7 +13,7 @@ import { fakeCancel, fakePurchase, fakeSubscribe } from '../processors/fake.ts';
 import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
 import { authorize, type AuthorizeInput } from './authorize.ts';
 import * as catalog from './catalog.ts';
-import { record, release, settle, type ChargeOptions, type RecordInput } from './charge.ts';
+import { record, recordBatch, release, settle, type ChargeOptions, type RecordBatchItem, type RecordInput } from './charge.ts';
 import type { Clock, Context } from './context.ts';
 import { grant } from './grants.ts';
 import { applyPreset } from './presets.ts';
@@ -60,6 +60,7 @@ export async function createBilling(options: BillingOptions = {}) {
     settle: (holdId: string, usage: TokenUsage, opts: ChargeOptions) => settle(ctx, holdId, usage, opts),
     release: (holdId: string) => release(ctx, holdId),
     record: (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountId, input, opts),
+    recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
     refund: (usageEventId: number, input?: { amountMicros?: number }) => refund(ctx, usageEventId, input),
     // Reads
     balance: (accountId: string) => balance(ctx, accountId),

@@ -1,21 +1,18 @@
 /**
  * Charging real usage: settle (against a hold), record (without one) and release.
  * One transaction with the ledger mutex held: price the usage, draw its value from the
- * usable buckets in burn order, and write the usage event, its ledger entries, the window
- * counters and the hold's end in a single statement. What the buckets cannot cover becomes
- * debt, never a free call. The idempotency key makes a retry return the first result.
+ * usable buckets in burn order, and write it all in one statement (charge-write.ts). What
+ * the buckets cannot cover becomes debt, never a free call. The idempotency key makes a
+ * retry return the first result.
  */
 import { z } from 'zod';
-import { allocate, type DrawableBucket } from '../core/allocate.ts';
-import { allowanceReference, usableSources } from '../core/bucket.ts';
 import { BillingError } from '../core/errors.ts';
-import { valueFromCost, type Micros } from '../core/money.ts';
-import { costOf, type PriceEntry } from '../core/price-book.ts';
-import { parseInput, tokenUsageSchema, totalTokens, type TokenUsage } from '../core/usage.ts';
+import type { Micros } from '../core/money.ts';
+import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import type { Sql } from '../db/sql.ts';
+import { loadBucketPool, prepareCharge, writeCharges, type ChargeRequest, type PreparedCharge } from './charge-write.ts';
 import type { Context } from './context.ts';
-import { openAllowance } from './grants.ts';
-import { TERMS_SELECT, lockLedger, termsFromRow, type Terms, type TermsRow } from './terms.ts';
+import { TERMS_SELECT, lockLedger, termsFromRow, type TermsRow } from './terms.ts';
 
 export interface Charge {
   usageEventId: number;
@@ -46,91 +43,6 @@ const recordInputSchema = z
   })
   .strict();
 export type RecordInput = z.input<typeof recordInputSchema>;
-
-interface BucketRow {
-  allowance_opened: boolean;
-  id: number | null;
-  priority: number;
-  expires_at: Date | null;
-  created_at: Date;
-  remaining_micros: number;
-}
-
-async function usableBuckets(tx: Sql, terms: Terms): Promise<{ buckets: DrawableBucket[]; allowanceOpened: boolean }> {
-  const rows = await tx.query<BucketRow>(
-    `SELECT x.allowance_opened, b.id, b.priority, b.expires_at, b.created_at, b.remaining_micros
-     FROM (SELECT EXISTS (SELECT 1 FROM buckets WHERE account_id = $1 AND reference = $4) AS allowance_opened) x
-     LEFT JOIN buckets b ON b.account_id = $1 AND b.remaining_micros > 0 AND b.starts_at <= $2
-       AND (b.expires_at IS NULL OR b.expires_at > $2) AND b.source = ANY ($3::text[])`,
-    [terms.account.id, terms.now, usableSources(terms.plan.overage), allowanceReference(terms.plan.id, terms.period.start)],
-  );
-  const buckets = rows
-    .filter((r) => r.id !== null)
-    .map((r) => ({ id: r.id!, priority: r.priority, expiresAt: r.expires_at, createdAt: r.created_at, remainingMicros: r.remaining_micros as Micros }));
-  return { buckets, allowanceOpened: rows[0]!.allowance_opened };
-}
-
-interface ChargeWrite {
-  terms: Terms;
-  holdId: string | null;
-  userId: string | null;
-  model: string;
-  price: PriceEntry;
-  usage: TokenUsage;
-  options: z.output<typeof chargeOptionsSchema>;
-}
-
-async function writeCharge(tx: Sql, c: ChargeWrite): Promise<Charge> {
-  const { terms, usage } = c;
-  let { buckets, allowanceOpened } = await usableBuckets(tx, terms);
-  if (!allowanceOpened && (await openAllowance(tx, terms))?.created) ({ buckets } = await usableBuckets(tx, terms));
-  const cost = costOf(c.price, usage);
-  const value = valueFromCost(cost.costPicos, terms.settings.marginBps);
-  const { allocations, shortfallMicros } = allocate(buckets, value);
-  const [event] = await tx.query<{ id: number }>(
-    `WITH event AS (
-       INSERT INTO usage_events (account_id, idempotency_key, hold_id, user_id, model, provider, input_tokens, output_tokens,
-         cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros, value_micros, margin_bps, price, metadata, occurred_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id
-     ), draws AS (
-       SELECT * FROM unnest($18::bigint[], $19::bigint[]) AS d (bucket_id, amount)
-     ), debit AS (
-       UPDATE buckets b SET remaining_micros = b.remaining_micros - d.amount FROM draws d WHERE b.id = d.bucket_id
-     ), entries AS (
-       INSERT INTO ledger_entries (account_id, bucket_id, amount_micros, kind, usage_event_id, created_at)
-       SELECT $1, d.bucket_id, -d.amount, 'usage', event.id, $17
-       FROM (SELECT bucket_id, amount FROM draws UNION ALL SELECT NULL, $20::bigint WHERE $20::bigint > 0) d, event
-     ), debt AS (
-       UPDATE account_balances SET debt_micros = debt_micros + $20 WHERE account_id = $1 AND $20::bigint > 0
-     ), windows AS (
-       INSERT INTO usage_windows (account_id, window_kind, starts_at, value_micros, tokens)
-       VALUES ($1, 'day', $21, $13, $23), ($1, 'month', $22, $13, $23)
-       ON CONFLICT (account_id, window_kind, starts_at)
-       DO UPDATE SET value_micros = usage_windows.value_micros + EXCLUDED.value_micros, tokens = usage_windows.tokens + EXCLUDED.tokens
-     ), hold AS (
-       UPDATE holds SET status = 'settled', resolved_at = $17, usage_event_id = event.id FROM event WHERE holds.id = $3
-     )
-     SELECT id FROM event`,
-    [
-      terms.account.id, c.options.idempotencyKey, c.holdId, c.userId, c.model, c.price.provider, usage.inputTokens, usage.outputTokens,
-      usage.cacheReadTokens ?? null, usage.cacheWriteTokens ?? null, usage.reasoningTokens ?? null, cost.costMicros, value,
-      terms.settings.marginBps, JSON.stringify(c.price), JSON.stringify(c.options.metadata ?? {}), terms.now,
-      allocations.map((a) => a.bucketId), allocations.map((a) => a.amountMicros), shortfallMicros,
-      terms.day.start, terms.period.start, totalTokens(usage),
-    ],
-  );
-  return {
-    usageEventId: event!.id,
-    accountId: terms.account.id,
-    holdId: c.holdId,
-    model: c.model,
-    provider: c.price.provider,
-    costMicros: cost.costMicros,
-    valueMicros: value,
-    debtMicros: shortfallMicros,
-    replayed: false,
-  };
-}
 
 interface EventRow {
   id: number;
@@ -196,6 +108,21 @@ interface HoldLockRow extends TermsRow {
   hold_event_key: string | null;
 }
 
+/** Charge one request; the ledger mutex of its account is held. */
+async function chargeOne(tx: Sql, request: ChargeRequest): Promise<Charge> {
+  const pool = await loadBucketPool(tx, [request.terms]);
+  const charge = prepareCharge(pool, request);
+  const [usageEventId] = await writeCharges(tx, [charge]);
+  return chargeResult(charge, usageEventId!, false);
+}
+
+function chargeResult(c: PreparedCharge, usageEventId: number, replayed: boolean): Charge {
+  return {
+    usageEventId, accountId: c.terms.account.id, holdId: c.holdId, model: c.model, provider: c.price.provider,
+    costMicros: c.costMicros, valueMicros: c.valueMicros, debtMicros: c.shortfallMicros, replayed,
+  };
+}
+
 export async function settle(ctx: Context, holdId: string, usageInput: TokenUsage, optionsInput: ChargeOptions): Promise<Charge> {
   const id = parseInput(z.string().min(1, 'must not be empty').max(200), holdId, 'hold id');
   const usage = parseInput(tokenUsageSchema, usageInput, 'usage');
@@ -228,7 +155,9 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
       // Priced as of authorization: the price the gate weighed is the price charged.
       const price = prices.find(row.hold_model, row.hold_provider, row.hold_created_at, terms.settings);
       if (!price) throw new BillingError('unknown_model', `The model "${row.hold_model}" no longer has a price: restore its price, then settle again`);
-      return writeCharge(tx, { terms, holdId: id, userId: row.hold_user_id, model: row.hold_model, price, usage, options });
+      return chargeOne(tx, {
+        terms, idempotencyKey: options.idempotencyKey, holdId: id, userId: row.hold_user_id, model: row.hold_model, price, usage, metadata: options.metadata ?? {},
+      });
     });
   } catch (error) {
     if (accountId && isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, id, model, usage);
@@ -250,12 +179,86 @@ export async function record(ctx: Context, accountId: string, input: RecordInput
           model: request.model,
         });
       }
-      return writeCharge(tx, { terms, holdId: null, userId: request.userId ?? null, model: request.model, price, usage: request.usage, options });
+      return chargeOne(tx, {
+        terms, idempotencyKey: options.idempotencyKey, holdId: null, userId: request.userId ?? null, model: request.model, price, usage: request.usage,
+        metadata: options.metadata ?? {},
+      });
     });
   } catch (error) {
     if (isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, null, request.model, request.usage);
     throw error;
   }
+}
+
+const batchItemSchema = recordInputSchema.extend({ accountId: z.string().min(1).max(200), idempotencyKey, metadata: metadata.optional() }).strict();
+export type RecordBatchItem = z.input<typeof batchItemSchema>;
+
+/**
+ * Record many usages, across accounts, in one transaction and one write. All or nothing: a
+ * bad item, an unknown account or model, or a reused key with other usage fails the whole
+ * batch with the item's index, and nothing is written. Items whose key was already charged
+ * with the same usage come back as replays.
+ */
+export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[]): Promise<Charge[]> {
+  const items = parseInput(z.array(batchItemSchema).max(10_000, 'at most 10,000 items per batch'), input, 'record batch');
+  if (items.length === 0) return [];
+  const prices = await ctx.prices.fresh();
+  return ctx.sql.transaction(async (tx) => {
+    const now = ctx.clock();
+    const accountIds = [...new Set(items.map((i) => i.accountId))].sort();
+    // Locked in id order, so two batches over the same accounts cannot deadlock.
+    const rows = await tx.query<TermsRow & { debt_micros: number }>(
+      `SELECT b.debt_micros, ${TERMS_SELECT} JOIN account_balances b ON b.account_id = a.id WHERE a.id = ANY ($1::text[]) ORDER BY a.id FOR UPDATE OF b`,
+      [accountIds, now],
+    );
+    const terms = new Map(rows.map((r) => [r.id, termsFromRow(r, now)]));
+    const missing = accountIds.find((id) => !terms.has(id));
+    if (missing) throw new BillingError('account_not_found', `No account "${missing}": create it with upsertAccount first`, { accountId: missing });
+    const earlier = await tx.query<EventRow & { idempotency_key: string }>(
+      `${EVENT_SELECT.replace('SELECT e.id,', 'SELECT e.idempotency_key, e.id,')}
+       WHERE (e.account_id, e.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [items.map((i) => i.accountId), items.map((i) => i.idempotencyKey)],
+    );
+    const seen = new Map(earlier.map((e) => [`${e.account_id}\u0000${e.idempotency_key}`, e]));
+    const pool = await loadBucketPool(tx, [...terms.values()]);
+    // Each item is answered by an earlier event (a replay) or by one of the charges written now.
+    const answers: (Charge | { written: number; replayed: boolean })[] = [];
+    const fresh = new Map<string, { written: number; item: (typeof items)[number] }>();
+    const prepared: PreparedCharge[] = [];
+    for (const [index, item] of items.entries()) {
+      const key = `${item.accountId}\u0000${item.idempotencyKey}`;
+      const conflict = () =>
+        new BillingError('idempotency_conflict', `Item ${index}: idempotency key "${item.idempotencyKey}" was already used for a different charge`, { index });
+      const old = seen.get(key);
+      if (old) {
+        if (old.hold_id !== null || old.model !== item.model || !sameUsage(old, item.usage)) throw conflict();
+        answers.push(replay(old));
+        continue;
+      }
+      const twin = fresh.get(key);
+      if (twin) {
+        if (twin.item.model !== item.model || JSON.stringify(twin.item.usage) !== JSON.stringify(item.usage)) throw conflict();
+        answers.push({ written: twin.written, replayed: true });
+        continue;
+      }
+      const accountTerms = terms.get(item.accountId)!;
+      const price = prices.find(item.model, item.provider, now, accountTerms.settings);
+      if (!price) throw new BillingError('unknown_model', `Item ${index}: the model "${item.model}" has no price`, { index, model: item.model });
+      fresh.set(key, { written: prepared.length, item });
+      answers.push({ written: prepared.length, replayed: false });
+      prepared.push(
+        prepareCharge(pool, {
+          terms: accountTerms, idempotencyKey: item.idempotencyKey, holdId: null, userId: item.userId ?? null, model: item.model, price,
+          usage: item.usage, metadata: item.metadata ?? {},
+        }),
+      );
+    }
+    const ids = await writeCharges(tx, prepared);
+    return answers.map((answer) => {
+      if (!('written' in answer)) return answer;
+      return chargeResult(prepared[answer.written]!, ids[answer.written]!, answer.replayed);
+    });
+  });
 }
 
 export async function release(ctx: Context, holdId: string): Promise<{ holdId: string; status: 'released' }> {
