@@ -116,6 +116,21 @@ for (const engine of ENGINES) {
       ]);
     });
 
+    it('overage "block" never spills into purchased credit; "credits" does', async () => {
+      const billing = await setup(0);
+      await billing.admin.createPlan({ slug: 'capped', name: 'Capped', priceCents: 500, overage: 'block' });
+      await billing.subscribe('acme', 'capped');
+      await billing.purchase('acme', 'credits-10');
+      await mustCall(billing, 'acme', 2_500_000); // the $5 allowance
+      const refusal = await mustRefuse(billing, 'acme', 1);
+      expect(refusal).toMatchObject({ code: 'insufficient_balance' });
+      const b = await billing.balance('acme');
+      expect(b.buckets.map((x) => [x.source, x.remainingMicros, x.usable])).toEqual([['pack', 10_000_000, false]]);
+      await billing.admin.updatePlan('capped', { overage: 'credits' });
+      await mustCall(billing, 'acme', 1);
+      expect((await billing.balance('acme')).availableMicros).toBe(10_000_000 - 2);
+    });
+
     it('expired value is unusable', async () => {
       const billing = await setup(0);
       await billing.credit('acme', { source: 'bonus', amountMicros: 5_000_000, reference: 'short', expiresAt: new Date('2026-03-11T00:00:00Z') });
