@@ -105,7 +105,6 @@ interface HoldLockRow extends TermsRow {
   hold_provider: string;
   hold_user_id: string | null;
   hold_created_at: Date;
-  hold_event_key: string | null;
 }
 
 /** Charge one request; the ledger mutex of its account is held. */
@@ -135,7 +134,7 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
       const now = ctx.clock();
       const [row] = await tx.query<HoldLockRow>(
         `SELECT b.debt_micros, h.status AS hold_status, h.model AS hold_model, h.provider AS hold_provider, h.user_id AS hold_user_id,
-           h.created_at AS hold_created_at, (SELECT idempotency_key FROM usage_events WHERE id = h.usage_event_id) AS hold_event_key,
+           h.created_at AS hold_created_at,
            ${TERMS_SELECT}
            JOIN holds h ON h.account_id = a.id JOIN account_balances b ON b.account_id = a.id
          WHERE h.id = $1 FOR UPDATE OF h, b`,
@@ -148,7 +147,13 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
         throw new BillingError('hold_released', `Hold "${id}" was released, so it cannot be settled: use record for usage without a hold`, { holdId: id });
       }
       if (row.hold_status === 'settled') {
-        if (row.hold_event_key === options.idempotencyKey) return replayOrConflict(tx, row.id, options.idempotencyKey, id, model, usage);
+        // Read the key in a statement of its own: when the SELECT above waited for the hold's lock, READ COMMITTED showed
+        // it the winner's update of the hold, but its subquery kept the older snapshot without the winner's usage event.
+        const [settledBy] = await tx.query<{ idempotency_key: string }>(
+          'SELECT e.idempotency_key FROM holds h JOIN usage_events e ON e.id = h.usage_event_id WHERE h.id = $1',
+          [id],
+        );
+        if (settledBy?.idempotency_key === options.idempotencyKey) return replayOrConflict(tx, row.id, options.idempotencyKey, id, model, usage);
         throw new BillingError('hold_settled', `Hold "${id}" is already settled (with another idempotency key)`, { holdId: id });
       }
       const terms = termsFromRow(row, now);
