@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { parseInt8, type Sql } from './sql.ts';
 
@@ -10,6 +11,21 @@ function types(): pg.CustomTypesConfig {
   };
 }
 
+/**
+ * Statements with parameters run as named prepared statements, so each connection parses and
+ * plans a statement once: for Tollgate's few, fixed statements that is most of their cost.
+ */
+const names = new Map<string, string>();
+function prepared(text: string, params: readonly unknown[] | undefined): pg.QueryConfig {
+  if (!params) return { text };
+  let name = names.get(text);
+  if (!name) {
+    name = `tollgate_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    names.set(text, name);
+  }
+  return { name, text, values: params as unknown[] };
+}
+
 /** Retried once more: a deadlock or serialization failure is safe to run again from the top. */
 const RETRYABLE = new Set(['40001', '40P01']);
 
@@ -18,7 +34,7 @@ export function connectPostgres(url: string, options: { max?: number } = {}): Sq
   return {
     engine: 'postgres',
     async query(text, params) {
-      const result = await pool.query(text, params as unknown[]);
+      const result = await pool.query(prepared(text, params));
       return result.rows;
     },
     async exec(text) {
@@ -32,7 +48,7 @@ export function connectPostgres(url: string, options: { max?: number } = {}): Sq
           const tx: Sql = {
             engine: 'postgres',
             async query(text, params) {
-              return (await client.query(text, params as unknown[])).rows;
+              return (await client.query(prepared(text, params))).rows;
             },
             async exec(text) {
               await client.query(text);
