@@ -11,7 +11,8 @@ import { costOf, type PriceEntry } from '../core/price-book.ts';
 import { totalTokens, type TokenUsage } from '../core/usage.ts';
 import type { Sql } from '../db/sql.ts';
 import { openAllowance } from './grants.ts';
-import type { Terms } from './terms.ts';
+import { TERMS_COLUMNS, TERMS_FROM, termsFromRow, type Terms, type TermsRow } from './terms.ts';
+import { includedMicros } from '../core/plan.ts';
 
 export interface ChargeRequest {
   terms: Terms;
@@ -34,44 +35,70 @@ export interface PreparedCharge extends ChargeRequest {
 /** Usable buckets of each account, as a pool that preparing charges draws down in memory. */
 export type BucketPool = Map<string, DrawableBucket[]>;
 
-interface BucketRow {
-  account_id: string;
-  id: number;
-  source: string;
-  priority: number;
-  expires_at: Date | null;
-  created_at: Date;
-  remaining_micros: number;
+/**
+ * The ledger side of an account, as columns of a query over `accounts a` joined to
+ * `account_balances b` (with `$2` the moment): its version, debt, the newest allowance and
+ * the buckets usable now. Read with the terms in one statement, it is one snapshot.
+ */
+export const LEDGER_COLUMNS = `b.ledger_version, b.debt_micros,
+  (SELECT ledger_version FROM account_balances WHERE account_id = a.id) AS snapshot_ledger_version,
+  (SELECT reference FROM buckets WHERE account_id = a.id AND source = 'allowance' ORDER BY created_at DESC, id DESC LIMIT 1) AS last_allowance,
+  (SELECT json_agg(json_build_object('id', x.id, 'source', x.source, 'priority', x.priority, 'expiresAt', x.expires_at,
+     'createdAt', x.created_at, 'remaining', x.remaining_micros))
+   FROM buckets x WHERE x.account_id = a.id AND x.remaining_micros > 0 AND x.starts_at <= $2 AND (x.expires_at IS NULL OR x.expires_at > $2)) AS buckets`;
+
+export interface LedgerRow {
+  ledger_version: number;
+  snapshot_ledger_version: number;
+  debt_micros: number;
+  last_allowance: string | null;
+  buckets: { id: number; source: string; priority: number; expiresAt: string | null; createdAt: string; remaining: number }[] | null;
+}
+
+export interface LedgerState {
+  terms: Terms;
+  version: number;
+  /** False when a lock waited for another writer: the buckets read may be stale, read again. */
+  consistent: boolean;
+  allowanceOpen: boolean;
+  buckets: DrawableBucket[];
+}
+
+export function ledgerFromRow(terms: Terms, row: LedgerRow): LedgerState {
+  const usable = new Set<string>(usableSources(terms.plan.overage));
+  return {
+    terms,
+    version: row.ledger_version,
+    consistent: row.ledger_version === row.snapshot_ledger_version,
+    allowanceOpen: includedMicros(terms.plan) === 0 || row.last_allowance === allowanceReference(terms.plan.id, terms.period.start),
+    buckets: (row.buckets ?? [])
+      .filter((b) => usable.has(b.source))
+      .map((b) => ({
+        id: b.id, priority: b.priority, expiresAt: b.expiresAt ? new Date(b.expiresAt) : null, createdAt: new Date(b.createdAt), remainingMicros: b.remaining as Micros,
+      })),
+  };
+}
+
+/** Read the ledger state of accounts (no lock; the caller holds their ledger mutexes or writes with a version guard). */
+export async function readLedger(sql: Sql, accountIds: readonly string[], now: Date): Promise<Map<string, LedgerState>> {
+  const rows = await sql.query<TermsRow & LedgerRow>(
+    `SELECT ${LEDGER_COLUMNS}, ${TERMS_COLUMNS} FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id WHERE a.id = ANY ($1::text[])`,
+    [accountIds, now],
+  );
+  return new Map(rows.map((row) => [row.id, ledgerFromRow(termsFromRow(row, now), row)]));
 }
 
 /**
- * Open any missing allowance of the accounts' current periods, then read their usable
- * buckets. The ledger mutexes of all the accounts must be held.
+ * With the ledger mutexes held: open any missing allowance of the accounts' current periods,
+ * and return their usable buckets as a pool (read again where the lock found them stale).
  */
-export async function loadBucketPool(tx: Sql, accounts: Terms[]): Promise<BucketPool> {
-  const read = () =>
-    tx.query<BucketRow & { allowance_missing: boolean }>(
-      `SELECT t.account_id, b.id, b.source, b.priority, b.expires_at, b.created_at, b.remaining_micros,
-         NOT EXISTS (SELECT 1 FROM buckets x WHERE x.account_id = t.account_id AND x.reference = t.allowance) AS allowance_missing
-       FROM unnest($1::text[], $2::text[]) AS t (account_id, allowance)
-       LEFT JOIN buckets b ON b.account_id = t.account_id AND b.remaining_micros > 0 AND b.starts_at <= $3
-         AND (b.expires_at IS NULL OR b.expires_at > $3)`,
-      [accounts.map((a) => a.account.id), accounts.map((a) => allowanceReference(a.plan.id, a.period.start)), accounts[0]!.now],
-    );
-  let rows = await read();
-  const missing = new Set(rows.filter((r) => r.allowance_missing).map((r) => r.account_id));
-  let opened = false;
-  for (const terms of accounts.filter((a) => missing.has(a.account.id))) {
-    opened = (await openAllowance(tx, terms))?.created === true || opened;
+export async function bucketPool(tx: Sql, states: LedgerState[]): Promise<BucketPool> {
+  let stale = states.filter((s) => !s.consistent);
+  for (const state of states.filter((s) => !s.allowanceOpen)) {
+    if ((await openAllowance(tx, state.terms))?.created) stale.push(state);
   }
-  if (opened) rows = await read();
-  const usable = new Map(accounts.map((a) => [a.account.id, new Set<string>(usableSources(a.plan.overage))]));
-  const pool: BucketPool = new Map(accounts.map((a) => [a.account.id, []]));
-  for (const r of rows) {
-    if (r.id === null || !usable.get(r.account_id)!.has(r.source)) continue;
-    pool.get(r.account_id)!.push({ id: r.id, priority: r.priority, expiresAt: r.expires_at, createdAt: r.created_at, remainingMicros: r.remaining_micros as Micros });
-  }
-  return pool;
+  const fresh = stale.length > 0 ? await readLedger(tx, [...new Set(stale.map((s) => s.terms.account.id))], states[0]!.terms.now) : new Map();
+  return new Map(states.map((s) => [s.terms.account.id, (fresh.get(s.terms.account.id) ?? s).buckets]));
 }
 
 /** Price a usage and draw its value from the account's pool (which it reduces). */
@@ -87,8 +114,17 @@ export function prepareCharge(pool: BucketPool, request: ChargeRequest): Prepare
   return { ...request, costMicros: cost.costMicros, valueMicros, allocations, shortfallMicros };
 }
 
-/** Write prepared charges; returns their usage event ids in order. */
-export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[]): Promise<number[]> {
+/**
+ * Write prepared charges; returns their usage event ids in order. With `expectedVersions`,
+ * an account's charges are written only if its ledger version is still the one read (else
+ * they are left out of the result); without, the caller holds the ledger mutexes.
+ */
+export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], expectedVersions?: ReadonlyMap<string, number>): Promise<number[]> {
+  const accounts = [...new Set(charges.map((c) => c.terms.account.id))].map((account_id) => ({
+    account_id,
+    expected_version: expectedVersions?.get(account_id) ?? null,
+    shortfall: charges.filter((c) => c.terms.account.id === account_id).reduce((sum, c) => sum + c.shortfallMicros, 0),
+  }));
   const events = charges.map((c, ord) => ({
     ord,
     account_id: c.terms.account.id,
@@ -123,32 +159,33 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[]):
          occurred_at timestamptz, day_start timestamptz, period_start timestamptz)
      ), draws AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb) AS d (ord int, bucket_id bigint, amount bigint)
-     ), event AS (
-       INSERT INTO usage_events (account_id, idempotency_key, hold_id, user_id, model, provider, input_tokens, output_tokens,
-         cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros, value_micros, margin_bps, price, metadata, occurred_at)
-       SELECT account_id, idempotency_key, hold_id, user_id, model, provider, input_tokens, output_tokens,
-         cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros, value_micros, margin_bps, price, metadata, occurred_at
-       FROM input ORDER BY ord
-       RETURNING id, account_id, idempotency_key
+     ), guard AS (
+       -- Moves each account's ledger version (and debt): only where the version read still holds.
+       UPDATE account_balances b SET ledger_version = b.ledger_version + 1, debt_micros = b.debt_micros + v.shortfall
+       FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, expected_version bigint, shortfall bigint)
+       WHERE b.account_id = v.account_id AND (v.expected_version IS NULL OR b.ledger_version = v.expected_version)
+       RETURNING b.account_id
      ), ev AS (
-       SELECT input.*, event.id AS event_id FROM input JOIN event USING (account_id, idempotency_key)
+       SELECT input.*, nextval(pg_get_serial_sequence('usage_events', 'id')) AS event_id FROM input JOIN guard USING (account_id)
+     ), event AS (
+       INSERT INTO usage_events (id, account_id, idempotency_key, hold_id, user_id, model, provider, input_tokens, output_tokens,
+         cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros, value_micros, margin_bps, price, metadata, occurred_at)
+       SELECT event_id, account_id, idempotency_key, hold_id, user_id, model, provider, input_tokens, output_tokens,
+         cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros, value_micros, margin_bps, price, metadata, occurred_at
+       FROM ev ORDER BY ord
      ), debit AS (
        UPDATE buckets b SET remaining_micros = b.remaining_micros - d.total
-       FROM (SELECT bucket_id, sum(amount) AS total FROM draws GROUP BY bucket_id) d WHERE b.id = d.bucket_id
+       FROM (SELECT bucket_id, sum(amount) AS total FROM draws JOIN ev USING (ord) GROUP BY bucket_id) d WHERE b.id = d.bucket_id
      ), entries AS (
        INSERT INTO ledger_entries (account_id, bucket_id, amount_micros, kind, usage_event_id, created_at)
        SELECT ev.account_id, d.bucket_id, -d.amount, 'usage', ev.event_id, ev.occurred_at FROM draws d JOIN ev USING (ord)
        UNION ALL
        SELECT account_id, NULL, -shortfall_micros, 'usage', event_id, occurred_at FROM ev WHERE shortfall_micros > 0
-     ), debt AS (
-       UPDATE account_balances b SET debt_micros = b.debt_micros + s.total
-       FROM (SELECT account_id, sum(shortfall_micros) AS total FROM input WHERE shortfall_micros > 0 GROUP BY account_id) s
-       WHERE b.account_id = s.account_id
      ), windows AS (
        INSERT INTO usage_windows (account_id, window_kind, starts_at, value_micros, tokens)
        SELECT account_id, kind, starts_at, sum(value_micros), sum(tokens) FROM (
-         SELECT account_id, 'day' AS kind, day_start AS starts_at, value_micros, tokens FROM input
-         UNION ALL SELECT account_id, 'month', period_start, value_micros, tokens FROM input
+         SELECT account_id, 'day' AS kind, day_start AS starts_at, value_micros, tokens FROM ev
+         UNION ALL SELECT account_id, 'month', period_start, value_micros, tokens FROM ev
        ) w GROUP BY account_id, kind, starts_at
        ON CONFLICT (account_id, window_kind, starts_at)
        DO UPDATE SET value_micros = usage_windows.value_micros + EXCLUDED.value_micros, tokens = usage_windows.tokens + EXCLUDED.tokens
@@ -156,7 +193,7 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[]):
        UPDATE holds h SET status = 'settled', resolved_at = ev.occurred_at, usage_event_id = ev.event_id FROM ev WHERE h.id = ev.hold_id
      )
      SELECT ord, event_id AS id FROM ev ORDER BY ord`,
-    [JSON.stringify(events), JSON.stringify(draws)],
+    [JSON.stringify(events), JSON.stringify(draws), JSON.stringify(accounts)],
   );
   return rows.map((r) => r.id);
 }

@@ -10,9 +10,12 @@ import { BillingError } from '../core/errors.ts';
 import type { Micros } from '../core/money.ts';
 import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import type { Sql } from '../db/sql.ts';
-import { loadBucketPool, prepareCharge, writeCharges, type ChargeRequest, type PreparedCharge } from './charge-write.ts';
+import {
+  LEDGER_COLUMNS, bucketPool, ledgerFromRow, prepareCharge, readLedger, writeCharges,
+  type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
+} from './charge-write.ts';
 import type { Context } from './context.ts';
-import { TERMS_SELECT, lockLedger, termsFromRow, type TermsRow } from './terms.ts';
+import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type TermsRow } from './terms.ts';
 
 export interface Charge {
   usageEventId: number;
@@ -98,8 +101,7 @@ function isKeyConflict(error: unknown): boolean {
   return (error as { code?: string; constraint?: string }).code === '23505';
 }
 
-interface HoldLockRow extends TermsRow {
-  debt_micros: number;
+interface HoldRow extends TermsRow, LedgerRow {
   hold_status: 'open' | 'settled' | 'released';
   hold_model: string;
   hold_provider: string;
@@ -107,9 +109,37 @@ interface HoldLockRow extends TermsRow {
   hold_created_at: Date;
 }
 
-/** Charge one request; the ledger mutex of its account is held. */
-async function chargeOne(tx: Sql, request: ChargeRequest): Promise<Charge> {
-  const pool = await loadBucketPool(tx, [request.terms]);
+const HOLD_SELECT = `SELECT h.status AS hold_status, h.model AS hold_model, h.provider AS hold_provider, h.user_id AS hold_user_id,
+    h.created_at AS hold_created_at, ${LEDGER_COLUMNS}, ${TERMS_COLUMNS}
+  FROM ${TERMS_FROM} JOIN holds h ON h.account_id = a.id JOIN account_balances b ON b.account_id = a.id
+  WHERE h.id = $1`;
+
+const LEDGER_SELECT = `SELECT ${LEDGER_COLUMNS}, ${TERMS_COLUMNS} FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id
+  WHERE a.id = ANY ($1::text[]) ORDER BY a.id`;
+
+/** Lock the ledger mutexes of accounts, in id order so that two callers cannot deadlock. */
+async function lockLedgers(tx: Sql, accountIds: readonly string[], now: Date): Promise<Map<string, LedgerState>> {
+  const rows = await tx.query<TermsRow & LedgerRow>(`${LEDGER_SELECT} FOR UPDATE OF b`, [[...accountIds].sort(), now]);
+  const states = new Map(rows.map((row) => [row.id, ledgerFromRow(termsFromRow(row, now), row)]));
+  const missing = accountIds.find((id) => !states.has(id));
+  if (missing) throw accountNotFound(missing);
+  return states;
+}
+
+/**
+ * Charge one request in one statement without a lock, if its account's ledger is as `ledger`
+ * read it: undefined when another writer came in between (or there is an allowance to open).
+ */
+async function chargeOptimistically(sql: Sql, ledger: LedgerState, request: ChargeRequest): Promise<Charge | undefined> {
+  if (!ledger.allowanceOpen) return undefined;
+  const charge = prepareCharge(new Map([[ledger.terms.account.id, ledger.buckets]]), request);
+  const [usageEventId] = await writeCharges(sql, [charge], new Map([[ledger.terms.account.id, ledger.version]]));
+  return usageEventId === undefined ? undefined : chargeResult(charge, usageEventId, false);
+}
+
+/** Charge one request with its account's ledger mutex held. */
+async function chargeLocked(tx: Sql, ledger: LedgerState, request: ChargeRequest): Promise<Charge> {
+  const pool = await bucketPool(tx, [ledger]);
   const charge = prepareCharge(pool, request);
   const [usageEventId] = await writeCharges(tx, [charge]);
   return chargeResult(charge, usageEventId!, false);
@@ -122,50 +152,54 @@ function chargeResult(c: PreparedCharge, usageEventId: number, replayed: boolean
   };
 }
 
+function holdNotFound(id: string): BillingError {
+  return new BillingError('hold_not_found', `No hold "${id}": authorize first and settle the hold id it returns`, { holdId: id });
+}
+
 export async function settle(ctx: Context, holdId: string, usageInput: TokenUsage, optionsInput: ChargeOptions): Promise<Charge> {
   const id = parseInput(z.string().min(1, 'must not be empty').max(200), holdId, 'hold id');
   const usage = parseInput(tokenUsageSchema, usageInput, 'usage');
   const options = parseInput(chargeOptionsSchema, optionsInput, 'settle options');
   const prices = await ctx.prices.fresh();
-  let accountId: string | undefined;
-  let model = '';
+  const now = ctx.clock();
+  const requestFor = (row: HoldRow): ChargeRequest => {
+    const terms = termsFromRow(row, now);
+    // Priced as of authorization: the price the gate weighed is the price charged.
+    const price = prices.find(row.hold_model, row.hold_provider, row.hold_created_at, terms.settings);
+    if (!price) throw new BillingError('unknown_model', `The model "${row.hold_model}" no longer has a price: restore its price, then settle again`);
+    return { terms, idempotencyKey: options.idempotencyKey, holdId: id, userId: row.hold_user_id, model: row.hold_model, price, usage, metadata: options.metadata ?? {} };
+  };
+  const [seen] = await ctx.sql.query<HoldRow>(HOLD_SELECT, [id, now]);
+  if (!seen) throw holdNotFound(id);
   try {
+    if (seen.hold_status === 'open') {
+      const request = requestFor(seen);
+      const charged = await chargeOptimistically(ctx.sql, ledgerFromRow(request.terms, seen), request);
+      if (charged) return charged;
+    }
     return await ctx.sql.transaction(async (tx) => {
-      const now = ctx.clock();
-      const [row] = await tx.query<HoldLockRow>(
-        `SELECT b.debt_micros, h.status AS hold_status, h.model AS hold_model, h.provider AS hold_provider, h.user_id AS hold_user_id,
-           h.created_at AS hold_created_at,
-           ${TERMS_SELECT}
-           JOIN holds h ON h.account_id = a.id JOIN account_balances b ON b.account_id = a.id
-         WHERE h.id = $1 FOR UPDATE OF h, b`,
-        [id, now],
-      );
-      if (!row) throw new BillingError('hold_not_found', `No hold "${id}": authorize first and settle the hold id it returns`, { holdId: id });
-      accountId = row.id;
-      model = row.hold_model;
+      // The ledger mutex first, then the hold: every writer takes them in this order.
+      await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [seen.id]);
+      const [row] = await tx.query<HoldRow>(`${HOLD_SELECT} FOR UPDATE OF h`, [id, now]);
+      if (!row) throw holdNotFound(id);
       if (row.hold_status === 'released') {
         throw new BillingError('hold_released', `Hold "${id}" was released, so it cannot be settled: use record for usage without a hold`, { holdId: id });
       }
       if (row.hold_status === 'settled') {
         // Read the key in a statement of its own: when the SELECT above waited for the hold's lock, READ COMMITTED showed
-        // it the winner's update of the hold, but its subquery kept the older snapshot without the winner's usage event.
+        // it the winner's update of the hold, but its subqueries kept the older snapshot without the winner's usage event.
         const [settledBy] = await tx.query<{ idempotency_key: string }>(
           'SELECT e.idempotency_key FROM holds h JOIN usage_events e ON e.id = h.usage_event_id WHERE h.id = $1',
           [id],
         );
-        if (settledBy?.idempotency_key === options.idempotencyKey) return replayOrConflict(tx, row.id, options.idempotencyKey, id, model, usage);
+        if (settledBy?.idempotency_key === options.idempotencyKey) return replayOrConflict(tx, row.id, options.idempotencyKey, id, row.hold_model, usage);
         throw new BillingError('hold_settled', `Hold "${id}" is already settled (with another idempotency key)`, { holdId: id });
       }
-      const terms = termsFromRow(row, now);
-      // Priced as of authorization: the price the gate weighed is the price charged.
-      const price = prices.find(row.hold_model, row.hold_provider, row.hold_created_at, terms.settings);
-      if (!price) throw new BillingError('unknown_model', `The model "${row.hold_model}" no longer has a price: restore its price, then settle again`);
-      return chargeOne(tx, {
-        terms, idempotencyKey: options.idempotencyKey, holdId: id, userId: row.hold_user_id, model: row.hold_model, price, usage, metadata: options.metadata ?? {},
-      });
+      const request = requestFor(row);
+      return chargeLocked(tx, ledgerFromRow(request.terms, row), request);
     });
   } catch (error) {
-    if (accountId && isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, id, model, usage);
+    if (isKeyConflict(error)) return replayOrConflict(ctx.sql, seen.id, options.idempotencyKey, id, seen.hold_model, usage);
     throw error;
   }
 }
@@ -175,19 +209,27 @@ export async function record(ctx: Context, accountId: string, input: RecordInput
   const request = parseInput(recordInputSchema, input, 'record request');
   const options = parseInput(chargeOptionsSchema, optionsInput, 'record options');
   const prices = await ctx.prices.fresh();
-  try {
-    return await ctx.sql.transaction(async (tx) => {
-      const terms = await lockLedger(tx, accountId, ctx.clock());
-      const price = prices.find(request.model, request.provider, terms.now, terms.settings);
-      if (!price) {
-        throw new BillingError('unknown_model', `The model "${request.model}" has no price: add one to the price book or set a fallback price, then record again`, {
-          model: request.model,
-        });
-      }
-      return chargeOne(tx, {
-        terms, idempotencyKey: options.idempotencyKey, holdId: null, userId: request.userId ?? null, model: request.model, price, usage: request.usage,
-        metadata: options.metadata ?? {},
+  const now = ctx.clock();
+  const requestFor = (ledger: LedgerState): ChargeRequest => {
+    const price = prices.find(request.model, request.provider, now, ledger.terms.settings);
+    if (!price) {
+      throw new BillingError('unknown_model', `The model "${request.model}" has no price: add one to the price book or set a fallback price, then record again`, {
+        model: request.model,
       });
+    }
+    return {
+      terms: ledger.terms, idempotencyKey: options.idempotencyKey, holdId: null, userId: request.userId ?? null, model: request.model, price,
+      usage: request.usage, metadata: options.metadata ?? {},
+    };
+  };
+  try {
+    const seen = (await readLedger(ctx.sql, [accountId], now)).get(accountId);
+    if (!seen) throw accountNotFound(accountId);
+    const charged = await chargeOptimistically(ctx.sql, seen, requestFor(seen));
+    if (charged) return charged;
+    return await ctx.sql.transaction(async (tx) => {
+      const ledger = (await lockLedgers(tx, [accountId], now)).get(accountId)!;
+      return chargeLocked(tx, ledger, requestFor(ledger));
     });
   } catch (error) {
     if (isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, null, request.model, request.usage);
@@ -210,22 +252,14 @@ export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[
   const prices = await ctx.prices.fresh();
   return ctx.sql.transaction(async (tx) => {
     const now = ctx.clock();
-    const accountIds = [...new Set(items.map((i) => i.accountId))].sort();
-    // Locked in id order, so two batches over the same accounts cannot deadlock.
-    const rows = await tx.query<TermsRow & { debt_micros: number }>(
-      `SELECT b.debt_micros, ${TERMS_SELECT} JOIN account_balances b ON b.account_id = a.id WHERE a.id = ANY ($1::text[]) ORDER BY a.id FOR UPDATE OF b`,
-      [accountIds, now],
-    );
-    const terms = new Map(rows.map((r) => [r.id, termsFromRow(r, now)]));
-    const missing = accountIds.find((id) => !terms.has(id));
-    if (missing) throw new BillingError('account_not_found', `No account "${missing}": create it with upsertAccount first`, { accountId: missing });
+    const ledgers = await lockLedgers(tx, [...new Set(items.map((i) => i.accountId))], now);
     const earlier = await tx.query<EventRow & { idempotency_key: string }>(
       `${EVENT_SELECT.replace('SELECT e.id,', 'SELECT e.idempotency_key, e.id,')}
        WHERE (e.account_id, e.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
       [items.map((i) => i.accountId), items.map((i) => i.idempotencyKey)],
     );
     const seen = new Map(earlier.map((e) => [`${e.account_id}\u0000${e.idempotency_key}`, e]));
-    const pool = await loadBucketPool(tx, [...terms.values()]);
+    const pool = await bucketPool(tx, [...ledgers.values()]);
     // Each item is answered by an earlier event (a replay) or by one of the charges written now.
     const answers: (Charge | { written: number; replayed: boolean })[] = [];
     const fresh = new Map<string, { written: number; item: (typeof items)[number] }>();
@@ -246,7 +280,7 @@ export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[
         answers.push({ written: twin.written, replayed: true });
         continue;
       }
-      const accountTerms = terms.get(item.accountId)!;
+      const accountTerms = ledgers.get(item.accountId)!.terms;
       const price = prices.find(item.model, item.provider, now, accountTerms.settings);
       if (!price) throw new BillingError('unknown_model', `Item ${index}: the model "${item.model}" has no price`, { index, model: item.model });
       fresh.set(key, { written: prepared.length, item });
@@ -268,13 +302,19 @@ export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[
 
 export async function release(ctx: Context, holdId: string): Promise<{ holdId: string; status: 'released' }> {
   const id = parseInput(z.string().min(1, 'must not be empty').max(200), holdId, 'hold id');
-  const [released] = await ctx.sql.query<{ id: string }>(
-    `UPDATE holds SET status = 'released', resolved_at = $2 WHERE id = $1 AND status = 'open' RETURNING id`,
-    [id, ctx.clock()],
-  );
-  if (released) return { holdId: id, status: 'released' };
-  const [row] = await ctx.sql.query<{ status: string }>('SELECT status FROM holds WHERE id = $1', [id]);
-  if (!row) throw new BillingError('hold_not_found', `No hold "${id}"`, { holdId: id });
-  if (row.status === 'settled') throw new BillingError('hold_settled', `Hold "${id}" is already settled; refund its usage event instead`, { holdId: id });
+  const [hold] = await ctx.sql.query<{ account_id: string; status: string }>('SELECT account_id, status FROM holds WHERE id = $1', [id]);
+  if (!hold) throw new BillingError('hold_not_found', `No hold "${id}"`, { holdId: id });
+  const status = hold.status !== 'open' ? hold.status : await ctx.sql.transaction(async (tx) => {
+    // The ledger mutex first, as settle takes it; closing the hold moves the ledger version so
+    // that an optimistic settle of it cannot go through.
+    await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1', [hold.account_id]);
+    const [closed] = await tx.query<{ status: string }>(
+      `UPDATE holds SET status = CASE WHEN status = 'open' THEN 'released' ELSE status END, resolved_at = COALESCE(resolved_at, $2)
+       WHERE id = $1 RETURNING status`,
+      [id, ctx.clock()],
+    );
+    return closed!.status;
+  });
+  if (status === 'settled') throw new BillingError('hold_settled', `Hold "${id}" is already settled; refund its usage event instead`, { holdId: id });
   return { holdId: id, status: 'released' };
 }

@@ -53,7 +53,7 @@ export async function grant(tx: Sql, g: GrantInput): Promise<GrantResult> {
      ), paid AS (
        UPDATE buckets SET remaining_micros = remaining_micros - $4 WHERE id = $2 AND $4 > 0
      )
-     UPDATE account_balances SET debt_micros = debt_micros - $4 WHERE account_id = $1 AND $4 > 0`,
+     UPDATE account_balances SET debt_micros = debt_micros - $4, ledger_version = ledger_version + 1 WHERE account_id = $1`,
     [g.accountId, inserted.id, g.amountMicros, pay, g.now],
   );
   return { bucketId: inserted.id, created: true, debtPaidMicros: pay };

@@ -1,14 +1,14 @@
 /** Read-only views of an account: what it has now, and what it used. Reads never write. */
 import { z } from 'zod';
-import { allowanceReference, usableSources, type BucketSource } from '../core/bucket.ts';
+import { usableSources, type BucketSource } from '../core/bucket.ts';
 import { availableMicros } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
 import type { Period } from '../core/periods.ts';
 import { includedMicros, type Limit, type Plan } from '../core/plan.ts';
 import { parseInput } from '../core/usage.ts';
 import type { Context } from './context.ts';
-import { gateState, readSnapshot } from './snapshot.ts';
-import { TERMS_SELECT, accountNotFound, termsFromRow, type TermsRow } from './terms.ts';
+import { readGate } from './snapshot.ts';
+import { accountNotFound } from './terms.ts';
 
 export interface BucketView {
   /** null for this period's allowance that opens on the account's next call. */
@@ -42,10 +42,7 @@ export interface Balance {
 
 export async function balance(ctx: Context, accountId: string): Promise<Balance> {
   const now = ctx.clock();
-  const [row] = await ctx.sql.query<TermsRow>(`SELECT ${TERMS_SELECT} WHERE a.id = $1`, [accountId, now]);
-  if (!row) throw accountNotFound(accountId);
-  const terms = termsFromRow(row, now);
-  const snap = await readSnapshot(ctx.sql, terms);
+  const { terms, state, allowanceOpen } = await readGate(ctx.sql, accountId, now);
   const usable = new Set(usableSources(terms.plan.overage));
   const rows = await ctx.sql.query<{ id: number; source: BucketSource; amount_micros: number; remaining_micros: number; starts_at: Date; expires_at: Date | null }>(
     `SELECT id, source, amount_micros, remaining_micros, starts_at, expires_at FROM buckets
@@ -56,25 +53,23 @@ export async function balance(ctx: Context, accountId: string): Promise<Balance>
     id: b.id, source: b.source, amountMicros: b.amount_micros as Micros, remainingMicros: b.remaining_micros as Micros,
     startsAt: b.starts_at, expiresAt: b.expires_at, usable: usable.has(b.source) && b.starts_at <= now,
   }));
-  const state = gateState(terms, snap, { allowed: true, priced: true });
-  const pending = (snap.allowance_opened ? 0 : includedMicros(terms.plan)) as Micros;
+  const pending = (allowanceOpen ? 0 : includedMicros(terms.plan)) as Micros;
   if (pending > 0) {
     // Opening it will pay any debt first, as the next call will.
     buckets.unshift({ id: null, source: 'allowance', amountMicros: pending, remainingMicros: pending, startsAt: terms.period.start, expiresAt: terms.period.end, usable: true });
-    state.usableMicros += pending;
   }
-  const held = { valueMicros: snap.held_micros, tokens: snap.held_tokens };
+  const withPending = { ...state, usableMicros: state.usableMicros + pending };
   return {
     accountId,
     plan: terms.plan,
     period: terms.period,
-    availableMicros: availableMicros(state),
-    heldMicros: snap.held_micros as Micros,
-    debtMicros: Math.max(0, snap.debt_micros - pending) as Micros,
+    availableMicros: availableMicros(withPending),
+    heldMicros: state.held.valueMicros as Micros,
+    debtMicros: Math.max(0, state.debtMicros - pending) as Micros,
     buckets,
     limits: terms.plan.limits.map((limit) => {
       const key = limit.unit === 'usd' ? 'valueMicros' : 'tokens';
-      return { ...limit, used: state.used[limit.window][key], held: held[key], resetsAt: limit.window === 'day' ? terms.day.end : terms.period.end };
+      return { ...limit, used: state.used[limit.window][key], held: state.held[key], resetsAt: limit.window === 'day' ? terms.day.end : terms.period.end };
     }),
   };
 }

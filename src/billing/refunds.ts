@@ -86,7 +86,7 @@ export async function refund(ctx: Context, usageEventId: number, input: z.input<
        ), credit AS (
          UPDATE buckets b SET remaining_micros = b.remaining_micros + r.amount FROM back r WHERE b.id = r.bucket_id
        ), forgiven AS (
-         UPDATE account_balances SET debt_micros = debt_micros - $4 WHERE account_id = $1 AND $4::bigint > 0
+         UPDATE account_balances SET debt_micros = debt_micros - $4, ledger_version = ledger_version + 1 WHERE account_id = $1
        )
        UPDATE usage_events SET refunded_micros = refunded_micros + $7 WHERE id = $5`,
       [terms.account.id, toBuckets.map((b) => b.bucketId), toBuckets.map((b) => b.amountMicros), debtForgiven, eventId, terms.now, amount],

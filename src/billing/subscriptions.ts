@@ -20,6 +20,8 @@ export interface Subscription {
 }
 
 async function lapseCurrentAllowance(tx: Sql, terms: Terms): Promise<void> {
+  // The ledger mutex before any bucket, the order every writer of value keeps.
+  await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [terms.account.id]);
   await tx.query(`UPDATE buckets SET expires_at = $3 WHERE account_id = $1 AND reference = $2 AND (expires_at IS NULL OR expires_at > $3)`, [
     terms.account.id,
     allowanceReference(terms.plan.id, terms.period.start),
@@ -35,7 +37,7 @@ export async function activatePlan(tx: Sql, accountId: string, plan: Plan, payme
   }
   await lapseCurrentAllowance(tx, before);
   await tx.query(`UPDATE subscriptions SET status = 'canceled', cancel_at = $2 WHERE account_id = $1 AND status = 'active'`, [accountId, payment.now]);
-  await tx.query(`UPDATE accounts SET plan_id = $2, plan_anchor_at = $3, plan_ends_at = NULL WHERE id = $1`, [
+  await tx.query(`UPDATE accounts SET plan_id = $2, plan_anchor_at = $3, plan_ends_at = NULL, gate_version = gate_version + 1 WHERE id = $1`, [
     accountId,
     plan.id,
     isFree(plan) ? null : payment.now,
@@ -59,7 +61,7 @@ export async function cancelPlan(tx: Sql, accountId: string, options: { now: Dat
   }
   const endsAt = options.immediately ? options.now : terms.period.end;
   if (options.immediately) await lapseCurrentAllowance(tx, terms);
-  await tx.query(`UPDATE accounts SET plan_ends_at = $2 WHERE id = $1`, [accountId, endsAt]);
+  await tx.query(`UPDATE accounts SET plan_ends_at = $2, gate_version = gate_version + 1 WHERE id = $1`, [accountId, endsAt]);
   await tx.query(`UPDATE subscriptions SET cancel_at = $2 WHERE account_id = $1 AND status = 'active'`, [accountId, endsAt]);
   return { accountId, plan: terms.plan, periodStart: terms.period.start, periodEnd: terms.period.end, endsAt };
 }

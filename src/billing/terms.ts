@@ -29,10 +29,12 @@ export interface Terms {
 
 export type TermsRow = AccountRow & PlanRow & SettingsRow & { account_plan_id: number; plan_ended: boolean };
 
-export const TERMS_SELECT = `${ACCOUNT_COLUMNS}, a.plan_id AS account_plan_id, ${PLAN_COLUMNS}, ${SETTINGS_COLUMNS},
-  COALESCE(a.plan_ends_at <= $2, false) AS plan_ended
-  FROM accounts a CROSS JOIN settings s
+/** Columns and joins of an account's terms; `$2` is the moment they are read for. */
+export const TERMS_COLUMNS = `${ACCOUNT_COLUMNS}, a.plan_id AS account_plan_id, ${PLAN_COLUMNS}, ${SETTINGS_COLUMNS},
+  COALESCE(a.plan_ends_at <= $2, false) AS plan_ended`;
+export const TERMS_FROM = `accounts a CROSS JOIN settings s
   JOIN plans p ON p.id = CASE WHEN a.plan_ends_at <= $2 AND s.default_plan_id IS NOT NULL THEN s.default_plan_id ELSE a.plan_id END`;
+export const TERMS_SELECT = `${TERMS_COLUMNS} FROM ${TERMS_FROM}`;
 
 export function termsFromRow(row: TermsRow, now: Date): Terms {
   const account = accountFromRow({ ...row, plan_id: row.account_plan_id });
@@ -73,6 +75,9 @@ export async function lockLedger(tx: Sql, accountId: string, now: Date): Promise
 /** Write down a plan that ran out: the account moves to the default plan. Gate mutex held. */
 export async function applyPlanEnd(tx: Sql, terms: Terms): Promise<void> {
   if (!terms.planEnded) return;
-  await tx.query(`UPDATE accounts SET plan_id = $2, plan_anchor_at = NULL, plan_ends_at = NULL WHERE id = $1`, [terms.account.id, terms.plan.id]);
+  await tx.query(`UPDATE accounts SET plan_id = $2, plan_anchor_at = NULL, plan_ends_at = NULL, gate_version = gate_version + 1 WHERE id = $1`, [
+    terms.account.id,
+    terms.plan.id,
+  ]);
   await tx.query(`UPDATE subscriptions SET status = 'canceled' WHERE account_id = $1 AND status = 'active'`, [terms.account.id]);
 }
