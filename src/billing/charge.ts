@@ -119,7 +119,7 @@ const LEDGER_SELECT = `SELECT ${LEDGER_COLUMNS}, ${TERMS_COLUMNS} FROM ${TERMS_F
 
 /** Lock the ledger mutexes of accounts, in id order so that two callers cannot deadlock. */
 async function lockLedgers(tx: Sql, accountIds: readonly string[], now: Date): Promise<Map<string, LedgerState>> {
-  const rows = await tx.query<TermsRow & LedgerRow>(`${LEDGER_SELECT} FOR UPDATE OF b`, [[...accountIds].sort(), now]);
+  const rows = await tx.query<TermsRow & LedgerRow>(`${LEDGER_SELECT} FOR NO KEY UPDATE OF b`, [[...accountIds].sort(), now]);
   const states = new Map(rows.map((row) => [row.id, ledgerFromRow(termsFromRow(row, now), row)]));
   const missing = accountIds.find((id) => !states.has(id));
   if (missing) throw accountNotFound(missing);
@@ -179,8 +179,8 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
     }
     return await ctx.sql.transaction(async (tx) => {
       // The ledger mutex first, then the hold: every writer takes them in this order.
-      await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [seen.id]);
-      const [row] = await tx.query<HoldRow>(`${HOLD_SELECT} FOR UPDATE OF h`, [id, now]);
+      await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [seen.id]);
+      const [row] = await tx.query<HoldRow>(`${HOLD_SELECT} FOR NO KEY UPDATE OF h`, [id, now]);
       if (!row) throw holdNotFound(id);
       if (row.hold_status === 'released') {
         throw new BillingError('hold_released', `Hold "${id}" was released, so it cannot be settled: use record for usage without a hold`, { holdId: id });

@@ -29,6 +29,8 @@ export interface GrantResult {
 }
 
 export async function grant(tx: Sql, g: GrantInput): Promise<GrantResult> {
+  // The ledger mutex before the bucket, the order every writer of value keeps.
+  const [balance] = await tx.query<{ debt_micros: number }>('SELECT debt_micros FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [g.accountId]);
   const [inserted] = await tx.query<{ id: number }>(
     `INSERT INTO buckets (account_id, source, amount_micros, remaining_micros, priority, starts_at, expires_at, reference, plan_id, pack_id, created_at)
      VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -42,7 +44,6 @@ export async function grant(tx: Sql, g: GrantInput): Promise<GrantResult> {
     const [existing] = await tx.query<{ id: number }>('SELECT id FROM buckets WHERE account_id = $1 AND reference = $2', [g.accountId, g.reference]);
     return { bucketId: existing!.id, created: false, debtPaidMicros: 0 };
   }
-  const [balance] = await tx.query<{ debt_micros: number }>('SELECT debt_micros FROM account_balances WHERE account_id = $1 FOR UPDATE', [g.accountId]);
   const pay = Math.min(balance!.debt_micros, g.amountMicros);
   await tx.query(
     `WITH entries AS (

@@ -66,7 +66,7 @@ const GATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
  * the lock had to wait for another writer, `consistent` says whether to read again.
  */
 export async function readGate(sql: Sql, accountId: string, now: Date, lock = false): Promise<GateSnapshot> {
-  const [row] = await sql.query<GateRow>(lock ? `${GATE_SELECT} FOR UPDATE OF a` : GATE_SELECT, [accountId, now]);
+  const [row] = await sql.query<GateRow>(lock ? `${GATE_SELECT} FOR NO KEY UPDATE OF a` : GATE_SELECT, [accountId, now]);
   if (!row) throw accountNotFound(accountId);
   const terms = termsFromRow(row, now);
   const sameStart = (a: Date | null, b: Date) => a !== null && a.getTime() === b.getTime();

@@ -21,7 +21,7 @@ export interface Subscription {
 
 async function lapseCurrentAllowance(tx: Sql, terms: Terms): Promise<void> {
   // The ledger mutex before any bucket, the order every writer of value keeps.
-  await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [terms.account.id]);
+  await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [terms.account.id]);
   await tx.query(`UPDATE buckets SET expires_at = $3 WHERE account_id = $1 AND reference = $2 AND (expires_at IS NULL OR expires_at > $3)`, [
     terms.account.id,
     allowanceReference(terms.plan.id, terms.period.start),

@@ -57,7 +57,7 @@ export function accountNotFound(accountId: string): BillingError {
 
 /** Lock the gate mutex and read the terms. */
 export async function lockGate(tx: Sql, accountId: string, now: Date): Promise<Terms> {
-  const [row] = await tx.query<TermsRow>(`SELECT ${TERMS_SELECT} WHERE a.id = $1 FOR UPDATE OF a`, [accountId, now]);
+  const [row] = await tx.query<TermsRow>(`SELECT ${TERMS_SELECT} WHERE a.id = $1 FOR NO KEY UPDATE OF a`, [accountId, now]);
   if (!row) throw accountNotFound(accountId);
   return termsFromRow(row, now);
 }
@@ -65,7 +65,7 @@ export async function lockGate(tx: Sql, accountId: string, now: Date): Promise<T
 /** Lock the ledger mutex and read the terms and the debt. */
 export async function lockLedger(tx: Sql, accountId: string, now: Date): Promise<Terms & { debtMicros: number }> {
   const [row] = await tx.query<TermsRow & { debt_micros: number }>(
-    `SELECT b.debt_micros, ${TERMS_SELECT} JOIN account_balances b ON b.account_id = a.id WHERE a.id = $1 FOR UPDATE OF b`,
+    `SELECT b.debt_micros, ${TERMS_SELECT} JOIN account_balances b ON b.account_id = a.id WHERE a.id = $1 FOR NO KEY UPDATE OF b`,
     [accountId, now],
   );
   if (!row) throw accountNotFound(accountId);
