@@ -29,18 +29,40 @@ export function assertTimeZone(timeZone: string): string {
   }
 }
 
-export function dayPeriod(at: Date, timeZone: string): Period {
-  const start = zoned(at, timeZone).startOfDay();
-  return { start: toDate(start), end: toDate(start.add({ days: 1 }).startOfDay()) };
+/**
+ * Time-zone arithmetic costs tens of microseconds and every AI call asks for the same few
+ * periods, so the last period computed per key is kept while `at` stays inside it.
+ */
+function remembered(compute: (at: Date, key: string) => Period): (at: Date, key: string) => Period {
+  const last = new Map<string, Period>();
+  return (at, key) => {
+    const hit = last.get(key);
+    if (hit && hit.start <= at && at < hit.end) return hit;
+    const period = compute(at, key);
+    if (last.size > 10_000) last.clear();
+    last.set(key, period);
+    return period;
+  };
 }
 
-export function calendarMonthPeriod(at: Date, timeZone: string): Period {
+export const dayPeriod: (at: Date, timeZone: string) => Period = remembered((at, timeZone) => {
+  const start = zoned(at, timeZone).startOfDay();
+  return { start: toDate(start), end: toDate(start.add({ days: 1 }).startOfDay()) };
+});
+
+export const calendarMonthPeriod: (at: Date, timeZone: string) => Period = remembered((at, timeZone) => {
   const start = zoned(at, timeZone).with({ day: 1 }).startOfDay();
   return { start: toDate(start), end: toDate(start.add({ months: 1 }).startOfDay()) };
-}
+});
+
+const anchoredMonth = remembered((at, anchorIso) => computeAnchoredMonth(new Date(anchorIso), at));
 
 /** The month-long period, counted from `anchor`, that contains `at` (at ≥ anchor). */
 export function anchoredMonthPeriod(anchor: Date, at: Date): Period {
+  return anchoredMonth(at, anchor.toISOString());
+}
+
+function computeAnchoredMonth(anchor: Date, at: Date): Period {
   const origin = zoned(anchor, 'UTC');
   const elapsed = zoned(at, 'UTC');
   let months = (elapsed.year - origin.year) * 12 + (elapsed.month - origin.month);
