@@ -57,20 +57,19 @@ export function formatReport(results: readonly ScenarioResult[], ceiling: Ceilin
     'tps' in ceiling
       ? `Machine ceiling: ${ceiling.tps.toFixed(0)} TPS (${ceiling.command}, latency avg ${ceiling.latencyMs ?? '?'} ms)`
       : `Machine ceiling: SKIPPED — ${ceiling.skipped}`;
+  // A run whose ledger does not reconcile has no numbers worth printing.
   const rows = results.map((r) => [
     r.scenario,
     r.engine,
-    r.opsPerSecond.toFixed(0),
-    r.ratioToPgbench === null ? '—' : `${r.ratioToPgbench.toFixed(2)}×`,
-    ms(r.latency.authorize),
-    ms(r.latency.settle ?? r.latency.record),
-    ms(r.latency.op),
+    ...(r.ledger.ok
+      ? [r.opsPerSecond.toFixed(0), r.ratioToPgbench === null ? '—' : `${r.ratioToPgbench.toFixed(2)}×`, ms(r.latency.authorize), ms(r.latency.settle ?? r.latency.record), ms(r.latency.op)]
+      : ['—', '—', '—', '—', '—']),
     String(r.refused),
     String(r.errors),
     r.ledger.ok ? `ok (${r.ledger.accountsReconciled})` : 'CORRUPT',
   ]);
   const header = ['scenario', 'engine', 'ops/s', 'vs pgbench', 'authorize p50/p99 ms', 'settle|record p50/p99 ms', 'op p50/p99 ms', 'refused', 'errors', 'ledger'];
-  const targetRows = targets.map((t) => [t.target, `${t.engine}, ${t.scenario}`, Number.isNaN(t.value) ? '—' : t.value.toFixed(2), t.verdict]);
+  const targetRows = targets.map((t) => [t.target, `${t.engine}, ${t.scenario}`, Number.isNaN(t.value) || t.verdict === 'INVALID' ? '—' : t.value.toFixed(2), t.verdict]);
   const problems = results.flatMap((r) => [
     ...(r.firstError ? [`${r.engine} ${r.scenario}: first error: ${r.firstError}`] : []),
     ...r.ledger.problems.slice(0, 5).map((p) => `${r.engine} ${r.scenario}: ledger: ${p}`),

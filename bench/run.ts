@@ -5,6 +5,7 @@
  *   BENCH_DATABASE_URL   PostgreSQL server (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test)
  *   BENCH_SECONDS        measured seconds per scenario (default 8), after BENCH_WARMUP_SECONDS (default 1)
  *   BENCH_ACCOUNTS       accounts for the spread-out scenarios (default 1000)
+ *   BENCH_PGLITE         disk (default: a temporary pglite:// directory) or memory
  *   PGBENCH              the pgbench binary (default pgbench on the PATH)
  */
 import { writeFile } from 'node:fs/promises';
@@ -12,8 +13,8 @@ import os from 'node:os';
 import pg from 'pg';
 import { runLoad } from './load.ts';
 import { machineCeiling, PGBENCH, type Ceiling } from './pgbench.ts';
-import { evaluateTargets, formatReport, type ScenarioKind, type ScenarioResult } from './report.ts';
-import { checkLedger, HOT_ACCOUNT, openFunded, pairOn, pgliteDirectory, postgresSchema, randomOf, recordOn, type BenchDatabase } from './scenarios.ts';
+import { evaluateTargets, formatReport, isValid, type ScenarioKind, type ScenarioResult } from './report.ts';
+import { checkLedger, HOT_ACCOUNT, openFunded, pairOn, pgliteDatabase, postgresSchema, randomOf, recordOn, type BenchDatabase } from './scenarios.ts';
 
 const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const config = {
@@ -23,6 +24,7 @@ const config = {
   accounts: setting('BENCH_ACCOUNTS', 1_000),
   poolSize: 16,
   reconcileSample: 20,
+  pglite: process.env.BENCH_PGLITE === 'memory' ? ('memory' as const) : ('disk' as const),
 };
 const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -48,8 +50,11 @@ const SCENARIOS: { kind: ScenarioKind; name: string; accounts: () => string }[] 
 
 async function benchEngine(database: BenchDatabase, ceiling: Ceiling): Promise<ScenarioResult[]> {
   log(`${database.engine}: creating and funding ${config.accounts + 1} accounts`);
-  const billing = await openFunded(database, [...accountIds, HOT_ACCOUNT], config.poolSize);
   const results: ScenarioResult[] = [];
+  const billing = await openFunded(database, [...accountIds, HOT_ACCOUNT], config.poolSize).catch(async (error) => {
+    await database.drop();
+    throw error;
+  });
   try {
     for (const s of SCENARIOS) {
       log(`${database.engine}: ${s.name} (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
@@ -79,13 +84,17 @@ if (!postgres) {
 
 const results: ScenarioResult[] = [];
 if (postgres) results.push(...(await benchEngine(await postgresSchema(serverUrl), ceiling)));
-results.push(...(await benchEngine(await pgliteDirectory(), ceiling)));
+results.push(...(await benchEngine(await pgliteDatabase(config.pglite), ceiling)));
 
 const targets = evaluateTargets(results, ceiling);
 console.log(`\n${formatReport(results, ceiling, targets)}\n`);
 
 const machine = { node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), postgres };
-const report = { date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ...ceiling }, results, targets };
+const report = { date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ...ceiling }, results: results.map((r) => ({ ...r, valid: isValid(r) })), targets };
 const file = new URL('./results/latest.json', import.meta.url);
 await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
 log(`wrote ${file.pathname}`);
+if (!results.every(isValid)) {
+  log('INVALID run: refusals, errors or a ledger that does not reconcile (see above)');
+  process.exitCode = 1;
+}

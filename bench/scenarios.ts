@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createBilling, type Billing } from '../src/index.ts';
-import type { Operation } from './load.ts';
+import type { Operation, Step } from './load.ts';
 
 export type EngineName = 'postgres' | 'pglite';
 
@@ -32,7 +32,9 @@ export async function postgresSchema(serverUrl: string): Promise<BenchDatabase> 
   return { engine: 'postgres', url: url.toString(), drop: () => admin(`DROP SCHEMA ${schema} CASCADE`) };
 }
 
-export async function pgliteDirectory(): Promise<BenchDatabase> {
+/** PGlite on disk in a temporary directory (as deployed: pglite://PATH), or in memory. */
+export async function pgliteDatabase(storage: 'disk' | 'memory'): Promise<BenchDatabase> {
+  if (storage === 'memory') return { engine: 'pglite', url: 'memory://', drop: async () => {} };
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-bench-'));
   return { engine: 'pglite', url: `pglite://${dir}`, drop: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -46,7 +48,7 @@ const nextKey = () => `bench-${++sequence}`;
 const between = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
 
 /** A call as an app makes it: a prompt of up to 2k tokens, a 500-token cap, and what it really used. */
-async function pair(billing: Billing, accountId: string, step: Parameters<Operation>[0] = (_, work) => work()): Promise<boolean> {
+async function pair(billing: Billing, accountId: string, step: Step = (_, work) => work()): Promise<boolean> {
   const inputTokens = between(200, 2_000);
   const auth = await step('authorize', () => billing.authorize(accountId, { model: MODEL, inputTokens, maxOutputTokens: 500 }));
   if (!auth.ok) return false;

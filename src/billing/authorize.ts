@@ -100,13 +100,14 @@ export async function authorize(ctx: Context, accountId: string, input: Authoriz
 
   // Optimistic: one read, then one insert that succeeds only if no other hold or plan change
   // came in between. No transaction, no lock, two round trips.
-  const snap = await readGate(ctx.sql, accountId, now);
-  if (snap.allowanceOpen && !snap.terms.planEnded) {
-    const price = prices.find(request.model, request.provider, now, snap.terms.settings);
-    const decision = decide(snap, request, price);
-    if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(ctx.sql, snap.terms), request.model);
-    if (await placeHold(ctx.sql, decision.hold, request.userId, now, snap.gateVersion)) return { ok: true, hold: decision.hold };
-  }
+  const optimistic = await ctx.sql.uninterrupted(async (sql): Promise<AuthorizeResult | undefined> => {
+    const snap = await readGate(sql, accountId, now);
+    if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
+    const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings));
+    if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
+    return (await placeHold(sql, decision.hold, request.userId, now, snap.gateVersion)) ? { ok: true, hold: decision.hold } : undefined;
+  });
+  if (optimistic) return optimistic;
 
   // Contended, or there is bookkeeping to write first: take the gate mutex.
   return ctx.sql.transaction(async (tx) => {

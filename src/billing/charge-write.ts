@@ -163,7 +163,8 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
        -- Moves each account's ledger version (and debt): only where the version read still holds.
        UPDATE account_balances b SET ledger_version = b.ledger_version + 1, debt_micros = b.debt_micros + v.shortfall
        FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, expected_version bigint, shortfall bigint)
-       WHERE b.account_id = v.account_id AND (v.expected_version IS NULL OR b.ledger_version = v.expected_version)
+       WHERE b.account_id = v.account_id AND b.account_id = ANY ($4::text[]) -- an index scan, not a hash join over every account
+         AND (v.expected_version IS NULL OR b.ledger_version = v.expected_version)
        RETURNING b.account_id
      ), ev AS (
        SELECT input.*, nextval(pg_get_serial_sequence('usage_events', 'id')) AS event_id FROM input JOIN guard USING (account_id)
@@ -193,7 +194,7 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
        UPDATE holds h SET status = 'settled', resolved_at = ev.occurred_at, usage_event_id = ev.event_id FROM ev WHERE h.id = ev.hold_id
      )
      SELECT ord, event_id AS id FROM ev ORDER BY ord`,
-    [JSON.stringify(events), JSON.stringify(draws), JSON.stringify(accounts)],
+    [JSON.stringify(events), JSON.stringify(draws), JSON.stringify(accounts), accounts.map((a) => a.account_id)],
   );
   return rows.map((r) => r.id);
 }

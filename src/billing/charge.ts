@@ -169,17 +169,22 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
     if (!price) throw new BillingError('unknown_model', `The model "${row.hold_model}" no longer has a price: restore its price, then settle again`);
     return { terms, idempotencyKey: options.idempotencyKey, holdId: id, userId: row.hold_user_id, model: row.hold_model, price, usage, metadata: options.metadata ?? {} };
   };
-  const [seen] = await ctx.sql.query<HoldRow>(HOLD_SELECT, [id, now]);
-  if (!seen) throw holdNotFound(id);
+  let accountId: string | undefined;
+  let model = '';
   try {
-    if (seen.hold_status === 'open') {
+    const charged = await ctx.sql.uninterrupted(async (sql) => {
+      const [seen] = await sql.query<HoldRow>(HOLD_SELECT, [id, now]);
+      if (!seen) throw holdNotFound(id);
+      accountId = seen.id;
+      model = seen.hold_model;
+      if (seen.hold_status !== 'open') return undefined;
       const request = requestFor(seen);
-      const charged = await chargeOptimistically(ctx.sql, ledgerFromRow(request.terms, seen), request);
-      if (charged) return charged;
-    }
+      return chargeOptimistically(sql, ledgerFromRow(request.terms, seen), request);
+    });
+    if (charged) return charged;
     return await ctx.sql.transaction(async (tx) => {
       // The ledger mutex first, then the hold: every writer takes them in this order.
-      await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [seen.id]);
+      await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [accountId]);
       const [row] = await tx.query<HoldRow>(`${HOLD_SELECT} FOR NO KEY UPDATE OF h`, [id, now]);
       if (!row) throw holdNotFound(id);
       if (row.hold_status === 'released') {
@@ -199,7 +204,7 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
       return chargeLocked(tx, ledgerFromRow(request.terms, row), request);
     });
   } catch (error) {
-    if (isKeyConflict(error)) return replayOrConflict(ctx.sql, seen.id, options.idempotencyKey, id, seen.hold_model, usage);
+    if (accountId && isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, id, model, usage);
     throw error;
   }
 }
@@ -223,9 +228,11 @@ export async function record(ctx: Context, accountId: string, input: RecordInput
     };
   };
   try {
-    const seen = (await readLedger(ctx.sql, [accountId], now)).get(accountId);
-    if (!seen) throw accountNotFound(accountId);
-    const charged = await chargeOptimistically(ctx.sql, seen, requestFor(seen));
+    const charged = await ctx.sql.uninterrupted(async (sql) => {
+      const seen = (await readLedger(sql, [accountId], now)).get(accountId);
+      if (!seen) throw accountNotFound(accountId);
+      return chargeOptimistically(sql, seen, requestFor(seen));
+    });
     if (charged) return charged;
     return await ctx.sql.transaction(async (tx) => {
       const ledger = (await lockLedgers(tx, [accountId], now)).get(accountId)!;

@@ -1,27 +1,94 @@
-import { PGlite, types } from '@electric-sql/pglite';
+/**
+ * PGlite, the embedded engine: PostgreSQL in WASM on one connection, one statement at a time.
+ *
+ * Its query() re-parses and re-plans every statement; Tollgate runs a few fixed statements
+ * over and over, so statements with parameters are prepared once by name and then only bound
+ * and executed (about three times the throughput). That talks the wire protocol through
+ * execProtocol, and takes PGlite's own query and transaction locks the way query() does;
+ * those two lock helpers are internal to PGlite, hence the pinned version in package.json.
+ */
+import { PGlite, parse, protocol, types } from '@electric-sql/pglite';
 import { parseInt8, type Sql } from './sql.ts';
 
-/** PGlite runs one transaction at a time, so its transactions need no retry. */
+interface PgliteLocks {
+  _runExclusiveQuery<T>(fn: () => Promise<T>): Promise<T>;
+  _runExclusiveTransaction<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+interface Prepared {
+  name: string;
+  paramTypes: number[];
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 export async function openPglite(dataDir: string | undefined): Promise<Sql> {
   const db = await PGlite.create(dataDir, { parsers: { [types.INT8]: parseInt8 } });
-  const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Pick<Sql, 'query' | 'exec'> => ({
-    async query(text, params) {
-      return (await q.query(text, params as unknown[])).rows as never[];
-    },
-    async exec(text) {
-      await q.exec(text);
-    },
-  });
-  const sql: Sql = {
+  const locks = db as unknown as PgliteLocks;
+  const { serialize } = protocol;
+  const statements = new Map<string, Prepared>();
+  let inTransaction = false;
+
+  /** Run one statement; the caller holds PGlite's locks. */
+  async function run(text: string, params: readonly unknown[] = []): Promise<never[]> {
+    let statement = statements.get(text);
+    if (!statement) {
+      const name = `tollgate_${statements.size}`;
+      const described = await db.execProtocol(concat([serialize.parse({ name, text }), serialize.describe({ type: 'S', name }), serialize.sync()]), {
+        syncToFs: false,
+      });
+      const description = described.messages.find((m) => m.name === 'parameterDescription') as unknown as { dataTypeIDs: number[] };
+      statement = { name, paramTypes: description.dataTypeIDs };
+      statements.set(text, statement);
+    }
+    const serializers = db.serializers as Record<number, (value: unknown) => string>;
+    const values = params.map((value, i) => (value === null || value === undefined ? null : (serializers[statement.paramTypes[i]!] ?? String)(value)));
+    const result = await db.execProtocol(
+      concat([serialize.bind({ statement: statement.name, values: values as string[] }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]),
+      { syncToFs: !inTransaction },
+    );
+    return (parse.parseResults(result.messages, db.parsers)[0]?.rows ?? []) as never[];
+  }
+
+  /** Statements while this process already holds PGlite's locks (a transaction, or uninterrupted work). */
+  const holding: Sql = {
     engine: 'pglite',
-    ...wrap(db),
+    query: (text, params) => run(text, params),
+    exec: async (text) => {
+      await db.exec(text);
+    },
+    transaction: (work) => work(holding),
+    uninterrupted: (work) => work(holding),
+    close: async () => {},
+  };
+  const exclusively = <T>(work: () => Promise<T>) => locks._runExclusiveTransaction(() => locks._runExclusiveQuery(work));
+
+  return {
+    engine: 'pglite',
+    query: (text, params) => exclusively(() => run(text, params)),
+    exec: async (text) => {
+      await db.exec(text);
+    },
     transaction(work) {
       return db.transaction(async (t) => {
-        const tx: Sql = { engine: 'pglite', ...wrap(t), transaction: (inner) => inner(tx), close: async () => {} };
-        return work(tx);
+        inTransaction = true;
+        try {
+          return await work({ ...holding, exec: async (text) => void (await t.exec(text)) });
+        } finally {
+          inTransaction = false;
+        }
       });
     },
+    // One connection: holding its locks is all it takes for nothing to come in between.
+    uninterrupted: (work) => exclusively(() => work(holding)),
     close: () => db.close(),
   };
-  return sql;
 }

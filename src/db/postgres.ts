@@ -31,7 +31,7 @@ const RETRYABLE = new Set(['40001', '40P01']);
 
 export function connectPostgres(url: string, options: { max?: number } = {}): Sql {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, types: types() });
-  return {
+  const sql: Sql = {
     engine: 'postgres',
     async query(text, params) {
       const result = await pool.query(prepared(text, params));
@@ -54,6 +54,7 @@ export function connectPostgres(url: string, options: { max?: number } = {}): Sq
               await client.query(text);
             },
             transaction: (inner) => inner(tx),
+            uninterrupted: (inner) => inner(tx),
             close: async () => {},
           };
           const result = await work(tx);
@@ -69,6 +70,8 @@ export function connectPostgres(url: string, options: { max?: number } = {}): Sq
         }
       }
     },
+    uninterrupted: (work) => work(sql),
     close: () => pool.end(),
   };
+  return sql;
 }

@@ -10,6 +10,12 @@ export interface Sql {
   exec(text: string): Promise<void>;
   /** Run `work` in one transaction; rolled back if it throws. */
   transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
+  /**
+   * Run `work` with no other statement of this process in between, where that costs nothing
+   * (PGlite's single connection); on a server, just run it. Optimistic read-then-write calls
+   * use it so that on PGlite they never lose their race.
+   */
+  uninterrupted<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
