@@ -13,7 +13,10 @@ import { fakeCancel, fakePurchase, fakeSubscribe } from '../processors/fake.ts';
 import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
 import { authorize, type AuthorizeInput } from './authorize.ts';
 import * as catalog from './catalog.ts';
-import { record, recordBatch, release, settle, type ChargeOptions, type RecordBatchItem, type RecordInput } from './charge.ts';
+import {
+  record, recordBatch, release, settle, settleBatch, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleInput,
+} from './charge.ts';
+import { Combiner } from './combiner.ts';
 import type { Clock, Context } from './context.ts';
 import { grant } from './grants.ts';
 import { applyPreset } from './presets.ts';
@@ -48,7 +51,12 @@ export async function createBilling(options: BillingOptions = {}) {
   const sql = typeof options.database === 'object' ? options.database : await openDatabase(options.database ?? DEFAULT_DATABASE_URL, { poolSize: options.poolSize });
   const prices = new PriceBook(sql);
   await prices.reload();
-  const ctx: Context = { sql, clock: options.clock ?? (() => new Date()), prices };
+  const ctx: Context = {
+    sql,
+    clock: options.clock ?? (() => new Date()),
+    prices,
+    settles: new Combiner((inputs: SettleInput[]) => settleBatch(ctx, inputs)),
+  };
 
   return {
     sql,

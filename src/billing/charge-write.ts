@@ -117,9 +117,13 @@ export function prepareCharge(pool: BucketPool, request: ChargeRequest): Prepare
 /**
  * Write prepared charges; returns their usage event ids in order. With `expectedVersions`,
  * an account's charges are written only if its ledger version is still the one read (else
- * they are left out of the result); without, the caller holds the ledger mutexes.
+ * their ids are undefined); without, the caller holds the ledger mutexes.
  */
-export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], expectedVersions?: ReadonlyMap<string, number>): Promise<number[]> {
+export async function writeCharges(
+  tx: Sql,
+  charges: readonly PreparedCharge[],
+  expectedVersions?: ReadonlyMap<string, number>,
+): Promise<(number | undefined)[]> {
   const accounts = [...new Set(charges.map((c) => c.terms.account.id))].map((account_id) => ({
     account_id,
     expected_version: expectedVersions?.get(account_id) ?? null,
@@ -196,5 +200,6 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
      SELECT ord, event_id AS id FROM ev ORDER BY ord`,
     [JSON.stringify(events), JSON.stringify(draws), JSON.stringify(accounts), accounts.map((a) => a.account_id)],
   );
-  return rows.map((r) => r.id);
+  const written = new Map(rows.map((r) => [r.ord, r.id]));
+  return charges.map((_, ord) => written.get(ord));
 }

@@ -12,8 +12,10 @@ import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts'
 import type { Sql } from '../db/sql.ts';
 import {
   LEDGER_COLUMNS, bucketPool, ledgerFromRow, prepareCharge, readLedger, writeCharges,
-  type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
+  type BucketPool, type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
 } from './charge-write.ts';
+import type { PriceBook } from './price-lookup.ts';
+import { outcomeOf } from './combiner.ts';
 import type { Context } from './context.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type TermsRow } from './terms.ts';
 
@@ -114,6 +116,8 @@ const HOLD_SELECT = `SELECT h.status AS hold_status, h.model AS hold_model, h.pr
   FROM ${TERMS_FROM} JOIN holds h ON h.account_id = a.id JOIN account_balances b ON b.account_id = a.id
   WHERE h.id = $1`;
 
+const HOLDS_SELECT = HOLD_SELECT.replace('WHERE h.id = $1', 'WHERE h.id = ANY ($1::text[])').replace('SELECT h.status', 'SELECT h.id AS hold_id, h.status');
+
 const LEDGER_SELECT = `SELECT ${LEDGER_COLUMNS}, ${TERMS_COLUMNS} FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id
   WHERE a.id = ANY ($1::text[]) ORDER BY a.id`;
 
@@ -156,19 +160,86 @@ function holdNotFound(id: string): BillingError {
   return new BillingError('hold_not_found', `No hold "${id}": authorize first and settle the hold id it returns`, { holdId: id });
 }
 
+export interface SettleInput {
+  id: string;
+  usage: TokenUsage;
+  options: z.output<typeof chargeOptionsSchema>;
+}
+
+/** Settle: validated here, then charged together with the settles that arrive meanwhile. */
 export async function settle(ctx: Context, holdId: string, usageInput: TokenUsage, optionsInput: ChargeOptions): Promise<Charge> {
   const id = parseInput(z.string().min(1, 'must not be empty').max(200), holdId, 'hold id');
   const usage = parseInput(tokenUsageSchema, usageInput, 'usage');
   const options = parseInput(chargeOptionsSchema, optionsInput, 'settle options');
+  return ctx.settles.submit({ id, usage, options });
+}
+
+/** The charge request for a hold row: priced as of authorization, the price the gate weighed. */
+function settleRequest(prices: PriceBook, row: HoldRow, input: SettleInput, now: Date): ChargeRequest {
+  const terms = termsFromRow(row, now);
+  const price = prices.find(row.hold_model, row.hold_provider, row.hold_created_at, terms.settings);
+  if (!price) throw new BillingError('unknown_model', `The model "${row.hold_model}" no longer has a price: restore its price, then settle again`);
+  return {
+    terms, idempotencyKey: input.options.idempotencyKey, holdId: input.id, userId: row.hold_user_id, model: row.hold_model, price,
+    usage: input.usage, metadata: input.options.metadata ?? {},
+  };
+}
+
+/**
+ * Settle many holds in one read and one version-guarded write. Returns the charges it made by
+ * input index; anything else (a hold not open, a second settle of one hold, an account whose
+ * ledger moved, an error) is left for settleAlone, which gives each its precise answer.
+ */
+export async function settleTogether(ctx: Context, inputs: readonly SettleInput[]): Promise<Map<number, Charge>> {
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  const requestFor = (row: HoldRow): ChargeRequest => {
-    const terms = termsFromRow(row, now);
-    // Priced as of authorization: the price the gate weighed is the price charged.
-    const price = prices.find(row.hold_model, row.hold_provider, row.hold_created_at, terms.settings);
-    if (!price) throw new BillingError('unknown_model', `The model "${row.hold_model}" no longer has a price: restore its price, then settle again`);
-    return { terms, idempotencyKey: options.idempotencyKey, holdId: id, userId: row.hold_user_id, model: row.hold_model, price, usage, metadata: options.metadata ?? {} };
-  };
+  const done = new Map<number, Charge>();
+  try {
+    await ctx.sql.uninterrupted(async (sql) => {
+      const rows = await sql.query<HoldRow & { hold_id: string }>(HOLDS_SELECT, [inputs.map((i) => i.id), now]);
+      const holds = new Map(rows.map((row) => [row.hold_id, row]));
+      const pools: BucketPool = new Map();
+      const versions = new Map<string, number>();
+      const batch: { index: number; charge: PreparedCharge }[] = [];
+      const taken = new Set<string>();
+      for (const [index, input] of inputs.entries()) {
+        const row = holds.get(input.id);
+        if (!row || row.hold_status !== 'open' || taken.has(input.id)) continue;
+        const ledger = ledgerFromRow(termsFromRow(row, now), row);
+        const price = prices.find(row.hold_model, row.hold_provider, row.hold_created_at, ledger.terms.settings);
+        if (!ledger.allowanceOpen || !price) continue;
+        taken.add(input.id);
+        if (!pools.has(row.id)) {
+          pools.set(row.id, ledger.buckets);
+          versions.set(row.id, ledger.version);
+        }
+        batch.push({ index, charge: prepareCharge(pools, settleRequest(prices, row, input, now)) });
+      }
+      if (batch.length === 0) return;
+      const ids = await writeCharges(sql, batch.map((b) => b.charge), versions);
+      batch.forEach((b, i) => {
+        if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
+      });
+    });
+  } catch (error) {
+    if (!isKeyConflict(error)) throw error;
+    done.clear(); // one reused key failed the whole statement: each goes alone and gets its own answer
+  }
+  return done;
+}
+
+/** A batch of settles: together where they can be, each alone where they cannot. */
+export async function settleBatch(ctx: Context, inputs: SettleInput[]) {
+  const together = inputs.length > 1 ? await settleTogether(ctx, inputs) : new Map<number, Charge>();
+  return Promise.all(inputs.map((input, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => settleAlone(ctx, input)))));
+}
+
+/** One settle: optimistic first, then under the ledger mutex. */
+export async function settleAlone(ctx: Context, input: SettleInput): Promise<Charge> {
+  const { id, usage, options } = input;
+  const prices = await ctx.prices.fresh();
+  const now = ctx.clock();
+  const requestFor = (row: HoldRow): ChargeRequest => settleRequest(prices, row, input, now);
   let accountId: string | undefined;
   let model = '';
   try {

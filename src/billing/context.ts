@@ -1,5 +1,7 @@
 /** What every billing operation needs: the database, the clock and the price book. */
 import type { Sql } from '../db/sql.ts';
+import type { Charge, SettleInput } from './charge.ts';
+import type { Combiner } from './combiner.ts';
 import type { PriceBook } from './price-lookup.ts';
 
 export type Clock = () => Date;
@@ -8,4 +10,6 @@ export interface Context {
   sql: Sql;
   clock: Clock;
   prices: PriceBook;
+  /** Settles in flight in this process, written together. */
+  settles: Combiner<SettleInput, Charge>;
 }
