@@ -14,7 +14,8 @@ import type { Refusal } from '../core/refusal.ts';
 import { parseInput } from '../core/usage.ts';
 import type { Context } from './context.ts';
 import { openAllowance } from './grants.ts';
-import { readGate, readOffers, type GateSnapshot } from './snapshot.ts';
+import { outcomeOf } from './combiner.ts';
+import { readGate, readGates, readOffers, type GateSnapshot } from './snapshot.ts';
 import { applyPlanEnd } from './terms.ts';
 import type { Sql } from '../db/sql.ts';
 
@@ -43,7 +44,7 @@ export interface Hold {
 
 export type AuthorizeResult = { ok: true; hold: Hold } | Refusal;
 
-interface Request {
+export interface AuthorizeRequest {
   accountId: string;
   model: string;
   provider?: string;
@@ -55,7 +56,7 @@ interface Request {
 type Decision = { ok: true; hold: Hold } | { ok: false; failure: GateFailure; state: GateState };
 
 /** The gate's verdict on a snapshot: pure but for the hold id. */
-function decide(snap: GateSnapshot, request: Request, price: PriceEntry | undefined): Decision {
+function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined): Decision {
   const { terms } = snap;
   const known = request.inputTokens !== undefined && request.maxOutputTokens !== undefined;
   const worstCase = price ? valueFromCost(worstCaseCostOf(price, request.inputTokens ?? 0, request.maxOutputTokens ?? 0), terms.settings.marginBps) : 0;
@@ -80,21 +81,87 @@ function decide(snap: GateSnapshot, request: Request, price: PriceEntry | undefi
   };
 }
 
-/** Insert the hold if the gate version is still `expected` (null: the caller holds the mutex). */
-async function placeHold(sql: Sql, hold: Hold, userId: string | undefined, now: Date, expected: number | null): Promise<boolean> {
-  const rows = await sql.query(
-    `WITH gate AS (
-       UPDATE accounts SET gate_version = gate_version + 1 WHERE id = $2 AND ($10::bigint IS NULL OR gate_version = $10) RETURNING id
+/**
+ * Insert holds, each only if its account's gate version is still the one read (`expected`;
+ * none given: the caller holds the gate mutex). Returns the accounts whose holds went in.
+ */
+async function placeHolds(sql: Sql, holds: readonly { hold: Hold; userId?: string }[], now: Date, expected?: ReadonlyMap<string, number>): Promise<Set<string>> {
+  const accounts = [...new Set(holds.map((h) => h.hold.accountId))];
+  const rows = await sql.query<{ account_id: string }>(
+    `WITH input AS (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS i (
+         id text, account_id text, model text, provider text, user_id text, amount_micros bigint, tokens bigint, expires_at timestamptz)
+     ), gate AS (
+       UPDATE accounts a SET gate_version = a.gate_version + 1
+       FROM jsonb_to_recordset($2::jsonb) AS v (account_id text, expected_version bigint)
+       WHERE a.id = v.account_id AND a.id = ANY ($3::text[]) AND (v.expected_version IS NULL OR a.gate_version = v.expected_version)
+       RETURNING a.id
      )
      INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, expires_at, created_at)
-     SELECT $1, gate.id, $3, $4, $5, $6, $7, $8, $9 FROM gate RETURNING id`,
-    [hold.id, hold.accountId, hold.model, hold.provider, userId ?? null, hold.amountMicros, hold.tokens, hold.expiresAt, now, expected],
+     SELECT i.id, i.account_id, i.model, i.provider, i.user_id, i.amount_micros, i.tokens, i.expires_at, $4 FROM input i JOIN gate ON gate.id = i.account_id
+     RETURNING account_id`,
+    [
+      JSON.stringify(
+        holds.map(({ hold, userId }) => ({
+          id: hold.id, account_id: hold.accountId, model: hold.model, provider: hold.provider, user_id: userId ?? null,
+          amount_micros: hold.amountMicros, tokens: hold.tokens, expires_at: hold.expiresAt.toISOString(),
+        })),
+      ),
+      JSON.stringify(accounts.map((account_id) => ({ account_id, expected_version: expected?.get(account_id) ?? null }))),
+      accounts,
+      now,
+    ],
   );
-  return rows.length === 1;
+  return new Set(rows.map((r) => r.account_id));
 }
 
+/** Authorize: validated here, then decided together with the calls that arrive meanwhile. */
 export async function authorize(ctx: Context, accountId: string, input: AuthorizeInput): Promise<AuthorizeResult> {
-  const request: Request = { accountId, ...parseInput(authorizeInputSchema, input, 'authorize request') };
+  return ctx.authorizes.submit({ accountId, ...parseInput(authorizeInputSchema, input, 'authorize request') });
+}
+
+/** A batch of authorizations: together where they can be, each alone where they cannot. */
+export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[]) {
+  const together = requests.length > 1 ? await authorizeTogether(ctx, requests) : new Map<number, AuthorizeResult>();
+  return Promise.all(requests.map((r, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => authorizeAlone(ctx, r)))));
+}
+
+/**
+ * Decide many requests on one snapshot of their accounts, in arrival order, each seeing the
+ * holds admitted before it; then place the holds in one statement guarded by each account's
+ * gate version. An account whose version moved, or that has bookkeeping to write first, is
+ * left for authorizeAlone.
+ */
+async function authorizeTogether(ctx: Context, requests: readonly AuthorizeRequest[]): Promise<Map<number, AuthorizeResult>> {
+  const prices = await ctx.prices.fresh();
+  const now = ctx.clock();
+  return ctx.sql.uninterrupted(async (sql) => {
+    const snaps = await readGates(sql, requests.map((r) => r.accountId), now);
+    const decided: { index: number; accountId: string; result: AuthorizeResult; userId?: string }[] = [];
+    for (const [index, request] of requests.entries()) {
+      const snap = snaps.get(request.accountId);
+      if (!snap || !snap.allowanceOpen || snap.terms.planEnded) continue;
+      const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings));
+      if (decision.ok) {
+        snap.state.held.valueMicros += decision.hold.amountMicros;
+        snap.state.held.tokens += decision.hold.tokens;
+        decided.push({ index, accountId: request.accountId, result: { ok: true, hold: decision.hold }, userId: request.userId });
+      } else {
+        const refusal = refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
+        decided.push({ index, accountId: request.accountId, result: refusal });
+      }
+    }
+    const holds = decided.flatMap((d) => (d.result.ok ? [{ hold: d.result.hold, userId: d.userId }] : []));
+    const withHolds = new Set(holds.map((h) => h.hold.accountId));
+    const placed = holds.length ? await placeHolds(sql, holds, now, new Map([...withHolds].map((id) => [id, snaps.get(id)!.gateVersion]))) : new Set<string>();
+    // An account's answers stand if its holds went in, or if it had none to place (refusals read one snapshot).
+    return new Map(decided.filter((d) => !withHolds.has(d.accountId) || placed.has(d.accountId)).map((d) => [d.index, d.result]));
+  });
+}
+
+/** One authorization: optimistic first, then under the gate mutex. */
+export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
+  const { accountId } = request;
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
 
@@ -105,7 +172,8 @@ export async function authorize(ctx: Context, accountId: string, input: Authoriz
     if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
     const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings));
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
-    return (await placeHold(sql, decision.hold, request.userId, now, snap.gateVersion)) ? { ok: true, hold: decision.hold } : undefined;
+    const placed = await placeHolds(sql, [{ hold: decision.hold, userId: request.userId }], now, new Map([[accountId, snap.gateVersion]]));
+    return placed.has(accountId) ? { ok: true, hold: decision.hold } : undefined;
   });
   if (optimistic) return optimistic;
 
@@ -118,7 +186,7 @@ export async function authorize(ctx: Context, accountId: string, input: Authoriz
     const price = prices.find(request.model, request.provider, now, locked.terms.settings);
     const decision = decide(locked, request, price);
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(tx, locked.terms), request.model);
-    await placeHold(tx, decision.hold, request.userId, now, null);
+    await placeHolds(tx, [{ hold: decision.hold, userId: request.userId }], now);
     return { ok: true as const, hold: decision.hold };
   });
 }

@@ -11,7 +11,7 @@ import { openDatabase, DEFAULT_DATABASE_URL } from '../db/connect.ts';
 import type { Sql } from '../db/sql.ts';
 import { fakeCancel, fakePurchase, fakeSubscribe } from '../processors/fake.ts';
 import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
-import { authorize, type AuthorizeInput } from './authorize.ts';
+import { authorize, authorizeBatch, type AuthorizeInput, type AuthorizeRequest } from './authorize.ts';
 import * as catalog from './catalog.ts';
 import {
   record, recordBatch, release, settle, settleBatch, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleInput,
@@ -55,6 +55,7 @@ export async function createBilling(options: BillingOptions = {}) {
     sql,
     clock: options.clock ?? (() => new Date()),
     prices,
+    authorizes: new Combiner((requests: AuthorizeRequest[]) => authorizeBatch(ctx, requests)),
     settles: new Combiner((inputs: SettleInput[]) => settleBatch(ctx, inputs)),
   };
 

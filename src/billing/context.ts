@@ -1,5 +1,6 @@
 /** What every billing operation needs: the database, the clock and the price book. */
 import type { Sql } from '../db/sql.ts';
+import type { AuthorizeRequest, AuthorizeResult } from './authorize.ts';
 import type { Charge, SettleInput } from './charge.ts';
 import type { Combiner } from './combiner.ts';
 import type { PriceBook } from './price-lookup.ts';
@@ -10,6 +11,8 @@ export interface Context {
   sql: Sql;
   clock: Clock;
   prices: PriceBook;
+  /** Authorizations in flight in this process, decided together. */
+  authorizes: Combiner<AuthorizeRequest, AuthorizeResult>;
   /** Settles in flight in this process, written together. */
   settles: Combiner<SettleInput, Charge>;
 }
