@@ -64,6 +64,17 @@ export const recordOn = (billing: Billing, pick: () => string): Operation => asy
   return true;
 };
 
+export const BATCH_SIZE = 100;
+
+/** One recordBatch of BATCH_SIZE usages over random accounts; the scenario counts events, not batches. */
+export const recordBatchOn = (billing: Billing, pick: () => string): Operation => async (step) => {
+  const items = Array.from({ length: BATCH_SIZE }, () => ({
+    accountId: pick(), model: MODEL, usage: { inputTokens: between(200, 2_000), outputTokens: between(50, 500) }, idempotencyKey: nextKey(),
+  }));
+  await step('recordBatch', () => billing.recordBatch(items));
+  return true;
+};
+
 export const randomOf = (ids: readonly string[]) => () => ids[Math.floor(Math.random() * ids.length)]!;
 
 /** Run `work` on every item, `concurrency` at a time. */
