@@ -26,7 +26,6 @@ export interface TargetResult {
 export const isValid = (r: ScenarioResult) => r.refused === 0 && r.errors === 0 && r.ledger.ok;
 
 export function evaluateTargets(results: readonly ScenarioResult[], ceiling: Ceiling): TargetResult[] {
-  const pgbenchTps = 'tps' in ceiling ? ceiling.tps : null;
   const targets: TargetResult[] = [];
   const check = (target: string, applies: (r: ScenarioResult) => boolean, value: (r: ScenarioResult) => number | null, pass: (v: number) => boolean) => {
     for (const r of results.filter(applies)) {

@@ -1,7 +1,7 @@
 /** Authorizations that arrive together are decided together, each seeing the holds before it. */
 import { describe, expect, it } from 'vitest';
 import { ENGINES, useBilling } from './support/harness.ts';
-import { addTestModel } from './support/spend.ts';
+import { fundedAccounts } from './support/spend.ts';
 
 for (const engine of ENGINES) {
   describe(`authorizations together on ${engine.name}`, () => {
@@ -9,13 +9,7 @@ for (const engine of ENGINES) {
 
     it('never admits more holds than the value covers, and answers each call', async () => {
       const { billing } = t;
-      await billing.admin.applyPreset('credit-packs');
-      await billing.admin.updatePlan('payg', { includedMicros: 0 });
-      await addTestModel(billing);
-      for (const id of ['a', 'b']) {
-        await billing.upsertAccount({ id, kind: 'team' });
-        await billing.credit(id, { source: 'bonus', amountMicros: 3_000_000, reference: 'gift' });
-      }
+      await fundedAccounts(billing, ['a', 'b'], 3_000_000);
       // Each call holds $1 (500k input tokens at $2 of value per million): a and b can each afford three.
       const ask = (id: string) => billing.authorize(id, { model: 'test-model', inputTokens: 500_000, maxOutputTokens: 0 });
       const results = await Promise.allSettled([...Array.from({ length: 6 }, () => ask('a')), ...Array.from({ length: 4 }, () => ask('b')), ask('ghost')]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ENGINES, useBilling } from './support/harness.ts';
-import { addTestModel } from './support/spend.ts';
+import { fundedAccounts } from './support/spend.ts';
 
 for (const engine of ENGINES) {
   describe(`recordBatch on ${engine.name}`, () => {
@@ -8,13 +8,7 @@ for (const engine of ENGINES) {
 
     async function setup() {
       const { billing } = t;
-      await billing.admin.applyPreset('credit-packs');
-      await billing.admin.updatePlan('payg', { includedMicros: 0 });
-      await addTestModel(billing);
-      for (const id of ['a', 'b']) {
-        await billing.upsertAccount({ id, kind: 'team' });
-        await billing.credit(id, { source: 'bonus', amountMicros: 3_000_000, reference: 'gift' });
-      }
+      await fundedAccounts(billing, ['a', 'b'], 3_000_000);
       return billing;
     }
 

@@ -1,7 +1,7 @@
 /** Settles that arrive together are written together, and each still gets its own answer. */
 import { describe, expect, it } from 'vitest';
 import { ENGINES, useBilling } from './support/harness.ts';
-import { addTestModel } from './support/spend.ts';
+import { fundedAccounts } from './support/spend.ts';
 
 for (const engine of ENGINES) {
   describe(`settles together on ${engine.name}`, () => {
@@ -9,13 +9,7 @@ for (const engine of ENGINES) {
 
     it('charges each hold once, replays duplicates, refuses a released hold', async () => {
       const { billing } = t;
-      await billing.admin.applyPreset('credit-packs');
-      await billing.admin.updatePlan('payg', { includedMicros: 0 });
-      await addTestModel(billing);
-      for (const id of ['a', 'b']) {
-        await billing.upsertAccount({ id, kind: 'team' });
-        await billing.credit(id, { source: 'bonus', amountMicros: 5_000_000, reference: 'gift' });
-      }
+      await fundedAccounts(billing, ['a', 'b'], 5_000_000);
       const holds = [];
       for (let i = 0; i < 10; i++) {
         const auth = await billing.authorize(i % 3 === 0 ? 'b' : 'a', { model: 'test-model', inputTokens: 100_000, maxOutputTokens: 0 });

@@ -13,9 +13,8 @@ import { fakeCancel, fakePurchase, fakeSubscribe } from '../processors/fake.ts';
 import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
 import { authorize, authorizeBatch, type AuthorizeInput, type AuthorizeRequest } from './authorize.ts';
 import * as catalog from './catalog.ts';
-import {
-  record, recordBatch, release, settle, settleBatch, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleInput,
-} from './charge.ts';
+import { record, recordBatch, type ChargeOptions, type RecordBatchItem, type RecordInput } from './charge.ts';
+import { release, settle, settleBatch, type SettleInput } from './settle.ts';
 import { Combiner } from './combiner.ts';
 import type { Clock, Context } from './context.ts';
 import { grant } from './grants.ts';

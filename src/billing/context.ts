@@ -1,7 +1,8 @@
 /** What every billing operation needs: the database, the clock and the price book. */
 import type { Sql } from '../db/sql.ts';
 import type { AuthorizeRequest, AuthorizeResult } from './authorize.ts';
-import type { Charge, SettleInput } from './charge.ts';
+import type { Charge } from './charge.ts';
+import type { SettleInput } from './settle.ts';
 import type { Combiner } from './combiner.ts';
 import type { PriceBook } from './price-lookup.ts';
 

@@ -28,3 +28,14 @@ export async function mustRefuse(billing: Billing, accountId: string, inputToken
   if (auth.ok) throw new Error('expected a refusal');
   return auth;
 }
+
+/** Pay-as-you-go with no allowance, test-model priced, and each account given `amountMicros` of bonus value. */
+export async function fundedAccounts(billing: Billing, ids: readonly string[], amountMicros: number) {
+  await billing.admin.applyPreset('credit-packs');
+  await billing.admin.updatePlan('payg', { includedMicros: 0 });
+  await addTestModel(billing);
+  for (const id of ids) {
+    await billing.upsertAccount({ id, kind: 'team' });
+    await billing.credit(id, { source: 'bonus', amountMicros, reference: 'gift' });
+  }
+}
