@@ -32,6 +32,8 @@ export interface LoadOptions {
   workers: number;
   seconds: number;
   warmupSeconds: number;
+  /** Paced: start at most this many operations per second in all (open loop); default as fast as they go. */
+  ratePerSecond?: number;
 }
 
 const MAX_ERRORS = 100;
@@ -43,7 +45,7 @@ export function percentiles(samples: readonly number[]): Percentiles {
   return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: at(1) };
 }
 
-export async function runLoad(operation: Operation, { workers, seconds, warmupSeconds }: LoadOptions): Promise<LoadResult> {
+export async function runLoad(operation: Operation, { workers, seconds, warmupSeconds, ratePerSecond }: LoadOptions): Promise<LoadResult> {
   const samples: Record<string, number[]> = { op: [] };
   let ops = 0;
   let refused = 0;
@@ -52,8 +54,16 @@ export async function runLoad(operation: Operation, { workers, seconds, warmupSe
   const measureFrom = performance.now() + warmupSeconds * 1000;
   let stopAt = measureFrom + seconds * 1000;
 
-  async function worker(): Promise<void> {
+  // Paced runs give each worker its own schedule, so a slow call does not delay the next start.
+  const intervalMs = ratePerSecond ? (1000 * workers) / ratePerSecond : 0;
+  async function worker(index: number): Promise<void> {
+    let nextStart = performance.now() + (intervalMs * index) / workers;
     while (performance.now() < stopAt) {
+      if (intervalMs) {
+        const wait = nextStart - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        nextStart += intervalMs;
+      }
       const began = performance.now();
       const steps: [string, number][] = [];
       const step: Step = async (name, work) => {
@@ -76,7 +86,7 @@ export async function runLoad(operation: Operation, { workers, seconds, warmupSe
     }
   }
 
-  await Promise.all(Array.from({ length: workers }, worker));
+  await Promise.all(Array.from({ length: workers }, (_, i) => worker(i)));
   const elapsed = Math.max(0, performance.now() - measureFrom) / 1000;
   const latency = Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, percentiles(list)]));
   return { seconds: elapsed, ops, opsPerSecond: elapsed > 0 ? ops / elapsed : 0, refused, errors, firstError, latency };

@@ -3,7 +3,7 @@ import type { LoadResult, Percentiles } from './load.ts';
 import type { Ceiling } from './pgbench.ts';
 import type { EngineName, LedgerCheck } from './scenarios.ts';
 
-export type ScenarioKind = 'pairs-across' | 'pairs-hot' | 'record' | 'record-batch';
+export type ScenarioKind = 'pairs-across' | 'pairs-hot' | 'pairs-paced' | 'record' | 'record-batch';
 
 export interface ScenarioResult extends LoadResult {
   kind: ScenarioKind;
@@ -36,10 +36,12 @@ export function evaluateTargets(results: readonly ScenarioResult[], ceiling: Cei
   };
   const postgres = (kind: ScenarioKind) => (r: ScenarioResult) => r.engine === 'postgres' && r.kind === kind;
   const pairs = (r: ScenarioResult) => r.kind === 'pairs-across' || r.kind === 'pairs-hot';
+  const anyPairs = (r: ScenarioResult) => pairs(r) || r.kind === 'pairs-paced';
   check('pairs/s across accounts ≥ 0.5 × pgbench TPS', postgres('pairs-across'), (r) => r.ratioToPgbench, (v) => v >= 0.5);
   check('hot account ≥ 1,000 pairs/s', postgres('pairs-hot'), (r) => r.opsPerSecond, (v) => v >= 1_000);
   check('PGlite ≥ 1,500 pairs/s', (r) => r.engine === 'pglite' && pairs(r), (r) => r.opsPerSecond, (v) => v >= 1_500);
-  check('authorize p99 ≤ 3 ms on PostgreSQL', (r) => r.engine === 'postgres' && pairs(r), (r) => r.latency.authorize?.p99 ?? NaN, (v) => v <= 3);
+  // Reported at saturation (mostly queueing) and paced below it (the latency a caller sees).
+  check('authorize p99 ≤ 3 ms on PostgreSQL', (r) => r.engine === 'postgres' && anyPairs(r), (r) => r.latency.authorize?.p99 ?? NaN, (v) => v <= 3);
   return targets;
 }
 

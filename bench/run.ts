@@ -5,6 +5,7 @@
  *   BENCH_DATABASE_URL   PostgreSQL server (default TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test)
  *   BENCH_SECONDS        measured seconds per scenario (default 8), after BENCH_WARMUP_SECONDS (default 1)
  *   BENCH_ACCOUNTS       accounts for the spread-out scenarios (default 1000)
+ *   BENCH_PACED_RATE     pairs/s of the paced (below saturation) latency scenario (default 400)
  *   BENCH_PGLITE         disk (default: a temporary pglite:// directory) or memory
  *   PGBENCH              the pgbench binary (default pgbench on the PATH)
  */
@@ -24,6 +25,8 @@ const config = {
   accounts: setting('BENCH_ACCOUNTS', 1_000),
   poolSize: 16,
   reconcileSample: 20,
+  /** Latency below saturation: pairs started per second in the paced scenario. */
+  pacedRate: setting('BENCH_PACED_RATE', 400),
   pglite: process.env.BENCH_PGLITE === 'memory' ? ('memory' as const) : ('disk' as const),
 };
 const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -45,6 +48,7 @@ const accountIds = Array.from({ length: config.accounts }, (_, i) => `bench-${St
 const SCENARIOS: { kind: ScenarioKind; name: string; accounts: () => string }[] = [
   { kind: 'pairs-across', name: `authorize+settle, ${config.accounts} accounts`, accounts: randomOf(accountIds) },
   { kind: 'pairs-hot', name: 'authorize+settle, 1 hot account', accounts: () => HOT_ACCOUNT },
+  { kind: 'pairs-paced', name: `authorize+settle paced at ${config.pacedRate}/s, ${config.accounts} accounts`, accounts: randomOf(accountIds) },
   { kind: 'record', name: `record, ${config.accounts} accounts`, accounts: randomOf(accountIds) },
   { kind: 'record-batch', name: `recordBatch ×${BATCH_SIZE} (events/s), ${config.accounts} accounts`, accounts: randomOf(accountIds) },
 ];
@@ -59,8 +63,11 @@ async function benchEngine(database: BenchDatabase, ceiling: Ceiling): Promise<S
   try {
     for (const s of SCENARIOS) {
       log(`${database.engine}: ${s.name} (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
-      const operation = { record: recordOn, 'record-batch': recordBatchOn, 'pairs-across': pairOn, 'pairs-hot': pairOn }[s.kind](billing, s.accounts);
-      const run = await runLoad(operation, config);
+      const operation = { record: recordOn, 'record-batch': recordBatchOn, 'pairs-across': pairOn, 'pairs-hot': pairOn, 'pairs-paced': pairOn }[s.kind](
+        billing,
+        s.accounts,
+      );
+      const run = await runLoad(operation, { ...config, ratePerSecond: s.kind === 'pairs-paced' ? config.pacedRate : undefined });
       // A batch scenario reports events per second; its latencies stay per batch.
       const load = s.kind === 'record-batch' ? { ...run, opsPerSecond: run.opsPerSecond * BATCH_SIZE } : run;
       const sample = s.kind === 'pairs-hot' ? [HOT_ACCOUNT] : [HOT_ACCOUNT, ...accountIds.slice(0, config.reconcileSample)];
