@@ -122,7 +122,8 @@ export async function authorize(ctx: Context, accountId: string, input: Authoriz
 
 /** A batch of authorizations: together where they can be, each alone where they cannot. */
 export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[]) {
-  const together = requests.length > 1 ? await authorizeTogether(ctx, requests) : new Map<number, AuthorizeResult>();
+  // A batch that fails as a whole wrote nothing: each request then goes alone.
+  const together = requests.length > 1 ? await authorizeTogether(ctx, requests).catch(() => new Map<number, AuthorizeResult>()) : new Map<number, AuthorizeResult>();
   return Promise.all(requests.map((r, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => authorizeAlone(ctx, r)))));
 }
 

@@ -96,9 +96,10 @@ export async function settleTogether(ctx: Context, inputs: readonly SettleInput[
         if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
       });
     });
-  } catch (error) {
-    if (!isKeyConflict(error)) throw error;
-    done.clear(); // one reused key failed the whole statement: each goes alone and gets its own answer
+  } catch {
+    // The statement failed as a whole (a reused key, a deadlock): nothing was written, and each
+    // goes alone, where it gets its own answer and its own retries.
+    done.clear();
   }
   return done;
 }
