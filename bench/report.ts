@@ -25,7 +25,7 @@ export interface TargetResult {
 /** A run with refusals, errors or a ledger that does not reconcile proves nothing. */
 export const isValid = (r: ScenarioResult) => r.refused === 0 && r.errors === 0 && r.ledger.ok;
 
-export function evaluateTargets(results: readonly ScenarioResult[], ceiling: Ceiling): TargetResult[] {
+export function evaluateTargets(results: readonly ScenarioResult[]): TargetResult[] {
   const targets: TargetResult[] = [];
   const check = (target: string, applies: (r: ScenarioResult) => boolean, value: (r: ScenarioResult) => number | null, pass: (v: number) => boolean) => {
     for (const r of results.filter(applies)) {

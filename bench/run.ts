@@ -96,7 +96,7 @@ const results: ScenarioResult[] = [];
 if (postgres) results.push(...(await benchEngine(await postgresSchema(serverUrl), ceiling)));
 results.push(...(await benchEngine(await pgliteDatabase(config.pglite), ceiling)));
 
-const targets = evaluateTargets(results, ceiling);
+const targets = evaluateTargets(results);
 console.log(`\n${formatReport(results, ceiling, targets)}\n`);
 
 const machine = { node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), postgres };
