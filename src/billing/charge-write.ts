@@ -11,7 +11,7 @@ import { costOf, type PriceEntry } from '../core/price-book.ts';
 import { totalTokens, type TokenUsage } from '../core/usage.ts';
 import type { Sql } from '../db/sql.ts';
 import { openAllowance } from './grants.ts';
-import { TERMS_COLUMNS, TERMS_FROM, termsFromRow, type Terms, type TermsRow } from './terms.ts';
+import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type Terms, type TermsRow } from './terms.ts';
 import { includedMicros } from '../core/plan.ts';
 
 export interface ChargeRequest {
@@ -58,6 +58,7 @@ export interface LedgerRow {
 export interface LedgerState {
   terms: Terms;
   version: number;
+  debtMicros: number;
   /** False when a lock waited for another writer: the buckets read may be stale, read again. */
   consistent: boolean;
   allowanceOpen: boolean;
@@ -69,6 +70,7 @@ export function ledgerFromRow(terms: Terms, row: LedgerRow): LedgerState {
   return {
     terms,
     version: row.ledger_version,
+    debtMicros: row.debt_micros,
     consistent: row.ledger_version === row.snapshot_ledger_version,
     allowanceOpen: includedMicros(terms.plan) === 0 || row.last_allowance === allowanceReference(terms.plan.id, terms.period.start),
     buckets: (row.buckets ?? [])
@@ -79,13 +81,20 @@ export function ledgerFromRow(terms: Terms, row: LedgerRow): LedgerState {
   };
 }
 
-/** Read the ledger state of accounts (no lock; the caller holds their ledger mutexes or writes with a version guard). */
-export async function readLedger(sql: Sql, accountIds: readonly string[], now: Date): Promise<Map<string, LedgerState>> {
-  const rows = await sql.query<TermsRow & LedgerRow>(
-    `SELECT ${LEDGER_COLUMNS}, ${TERMS_COLUMNS} FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id WHERE a.id = ANY ($1::text[])`,
-    [accountIds, now],
-  );
-  return new Map(rows.map((row) => [row.id, ledgerFromRow(termsFromRow(row, now), row)]));
+const LEDGER_SELECT = `SELECT ${LEDGER_COLUMNS}, ${TERMS_COLUMNS} FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id
+  WHERE a.id = ANY ($1::text[]) ORDER BY a.id`;
+
+/**
+ * Read the ledger state of accounts. Without `lock`, the caller writes with a version guard;
+ * with it, their ledger mutexes are taken, in id order so that two callers cannot deadlock,
+ * and every account must exist.
+ */
+export async function readLedger(sql: Sql, accountIds: readonly string[], now: Date, lock = false): Promise<Map<string, LedgerState>> {
+  const rows = await sql.query<TermsRow & LedgerRow>(lock ? `${LEDGER_SELECT} FOR NO KEY UPDATE OF b` : LEDGER_SELECT, [[...new Set(accountIds)].sort(), now]);
+  const states = new Map(rows.map((row) => [row.id, ledgerFromRow(termsFromRow(row, now), row)]));
+  const missing = lock ? accountIds.find((id) => !states.has(id)) : undefined;
+  if (missing) throw accountNotFound(missing);
+  return states;
 }
 
 /**

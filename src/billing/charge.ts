@@ -10,12 +10,9 @@ import { BillingError } from '../core/errors.ts';
 import type { Micros } from '../core/money.ts';
 import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import type { Sql } from '../db/sql.ts';
-import {
-  LEDGER_COLUMNS, bucketPool, ledgerFromRow, prepareCharge, readLedger, writeCharges,
-  type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
-} from './charge-write.ts';
+import { bucketPool, prepareCharge, readLedger, writeCharges, type ChargeRequest, type LedgerState, type PreparedCharge } from './charge-write.ts';
 import type { Context } from './context.ts';
-import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type TermsRow } from './terms.ts';
+import { accountNotFound } from './terms.ts';
 
 export interface Charge {
   usageEventId: number;
@@ -101,18 +98,6 @@ export function isKeyConflict(error: unknown): boolean {
   return (error as { code?: string; constraint?: string }).code === '23505';
 }
 
-const LEDGER_SELECT = `SELECT ${LEDGER_COLUMNS}, ${TERMS_COLUMNS} FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id
-  WHERE a.id = ANY ($1::text[]) ORDER BY a.id`;
-
-/** Lock the ledger mutexes of accounts, in id order so that two callers cannot deadlock. */
-async function lockLedgers(tx: Sql, accountIds: readonly string[], now: Date): Promise<Map<string, LedgerState>> {
-  const rows = await tx.query<TermsRow & LedgerRow>(`${LEDGER_SELECT} FOR NO KEY UPDATE OF b`, [[...accountIds].sort(), now]);
-  const states = new Map(rows.map((row) => [row.id, ledgerFromRow(termsFromRow(row, now), row)]));
-  const missing = accountIds.find((id) => !states.has(id));
-  if (missing) throw accountNotFound(missing);
-  return states;
-}
-
 /**
  * Charge one request in one statement without a lock, if its account's ledger is as `ledger`
  * read it: undefined when another writer came in between (or there is an allowance to open).
@@ -165,7 +150,7 @@ export async function record(ctx: Context, accountId: string, input: RecordInput
     });
     if (charged) return charged;
     return await ctx.sql.transaction(async (tx) => {
-      const ledger = (await lockLedgers(tx, [accountId], now)).get(accountId)!;
+      const ledger = (await readLedger(tx, [accountId], now, true)).get(accountId)!;
       return chargeLocked(tx, ledger, requestFor(ledger));
     });
   } catch (error) {
@@ -189,7 +174,7 @@ export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[
   const prices = await ctx.prices.fresh();
   return ctx.sql.transaction(async (tx) => {
     const now = ctx.clock();
-    const ledgers = await lockLedgers(tx, [...new Set(items.map((i) => i.accountId))], now);
+    const ledgers = await readLedger(tx, items.map((i) => i.accountId), now, true);
     const earlier = await tx.query<EventRow & { idempotency_key: string }>(
       `${EVENT_SELECT.replace('SELECT e.id,', 'SELECT e.idempotency_key, e.id,')}
        WHERE (e.account_id, e.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,

@@ -9,7 +9,7 @@ import type { Micros } from '../core/money.ts';
 import { parseInput } from '../core/usage.ts';
 import type { Context } from './context.ts';
 import { grant } from './grants.ts';
-import { lockLedger } from './terms.ts';
+import { readLedger } from './charge-write.ts';
 
 const refundInputSchema = z
   .object({ amountMicros: z.number().int('must be whole micro-dollars').positive('must be more than zero').max(Number.MAX_SAFE_INTEGER).optional() })
@@ -35,7 +35,7 @@ export async function refund(ctx: Context, usageEventId: number, input: z.input<
   const [owner] = await ctx.sql.query<{ account_id: string }>('SELECT account_id FROM usage_events WHERE id = $1', [eventId]);
   if (!owner) throw new BillingError('usage_event_not_found', `No usage event ${eventId}`, { usageEventId: eventId });
   return ctx.sql.transaction(async (tx) => {
-    const terms = await lockLedger(tx, owner.account_id, ctx.clock());
+    const { terms, debtMicros } = (await readLedger(tx, [owner.account_id], ctx.clock(), true)).get(owner.account_id)!;
     const [event] = await tx.query<{ value_micros: number; refunded_micros: number }>(
       'SELECT value_micros, refunded_micros FROM usage_events WHERE id = $1',
       [eventId],
@@ -55,7 +55,7 @@ export async function refund(ctx: Context, usageEventId: number, input: z.input<
     // Earlier refunds unwound the latest draws first; skip what they covered.
     let skip = event!.refunded_micros;
     let left = amount;
-    let debt = terms.debtMicros;
+    let debt = debtMicros;
     let toRefundBucket = 0;
     let debtForgiven = 0;
     const toBuckets: { bucketId: number; amountMicros: Micros }[] = [];

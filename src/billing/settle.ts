@@ -14,7 +14,8 @@ import { LEDGER_COLUMNS, ledgerFromRow, prepareCharge, writeCharges, type Bucket
 import { outcomeOf } from './combiner.ts';
 import type { Context } from './context.ts';
 import type { PriceBook } from './price-lookup.ts';
-import { TERMS_COLUMNS, TERMS_FROM, termsFromRow, type TermsRow } from './terms.ts';
+import type { PriceEntry } from '../core/price-book.ts';
+import { TERMS_COLUMNS, TERMS_FROM, termsFromRow, type Terms, type TermsRow } from './terms.ts';
 
 interface HoldRow extends TermsRow, LedgerRow {
   hold_status: 'open' | 'settled' | 'released';
@@ -49,10 +50,13 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
   return ctx.settles.submit({ id, usage, options });
 }
 
-/** The charge request for a hold row: priced as of authorization, the price the gate weighed. */
-function settleRequest(prices: PriceBook, row: HoldRow, input: SettleInput, now: Date): ChargeRequest {
-  const terms = termsFromRow(row, now);
-  const price = prices.find(row.hold_model, row.hold_provider, row.hold_created_at, terms.settings);
+/** The price of a hold's usage: as of authorization, the price the gate weighed. */
+function holdPrice(prices: PriceBook, row: HoldRow, terms: Terms): PriceEntry | undefined {
+  return prices.find(row.hold_model, row.hold_provider, row.hold_created_at, terms.settings);
+}
+
+/** The charge request for a hold row. */
+function settleRequest(row: HoldRow, input: SettleInput, terms: Terms, price: PriceEntry | undefined): ChargeRequest {
   if (!price) throw new BillingError('unknown_model', `The model "${row.hold_model}" no longer has a price: restore its price, then settle again`);
   return {
     terms, idempotencyKey: input.options.idempotencyKey, holdId: input.id, userId: row.hold_user_id, model: row.hold_model, price,
@@ -81,14 +85,14 @@ export async function settleTogether(ctx: Context, inputs: readonly SettleInput[
         const row = holds.get(input.id);
         if (!row || row.hold_status !== 'open' || taken.has(input.id)) continue;
         const ledger = ledgerFromRow(termsFromRow(row, now), row);
-        const price = prices.find(row.hold_model, row.hold_provider, row.hold_created_at, ledger.terms.settings);
+        const price = holdPrice(prices, row, ledger.terms);
         if (!ledger.allowanceOpen || !price) continue;
         taken.add(input.id);
         if (!pools.has(row.id)) {
           pools.set(row.id, ledger.buckets);
           versions.set(row.id, ledger.version);
         }
-        batch.push({ index, charge: prepareCharge(pools, settleRequest(prices, row, input, now)) });
+        batch.push({ index, charge: prepareCharge(pools, settleRequest(row, input, ledger.terms, price)) });
       }
       if (batch.length === 0) return;
       const ids = await writeCharges(sql, batch.map((b) => b.charge), versions);
@@ -115,7 +119,10 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
   const { id, usage, options } = input;
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  const requestFor = (row: HoldRow): ChargeRequest => settleRequest(prices, row, input, now);
+  const requestFor = (row: HoldRow): ChargeRequest => {
+    const terms = termsFromRow(row, now);
+    return settleRequest(row, input, terms, holdPrice(prices, row, terms));
+  };
   let accountId: string | undefined;
   let model = '';
   try {
@@ -138,8 +145,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
         throw new BillingError('hold_released', `Hold "${id}" was released, so it cannot be settled: use record for usage without a hold`, { holdId: id });
       }
       if (row.hold_status === 'settled') {
-        // Read the key in a statement of its own: when the SELECT above waited for the hold's lock, READ COMMITTED showed
-        // it the winner's update of the hold, but its subqueries kept the older snapshot without the winner's usage event.
+        // The key that settled it: a retry with the same key gets the first answer.
         const [settledBy] = await tx.query<{ idempotency_key: string }>(
           'SELECT e.idempotency_key FROM holds h JOIN usage_events e ON e.id = h.usage_event_id WHERE h.id = $1',
           [id],

@@ -62,16 +62,6 @@ export async function lockGate(tx: Sql, accountId: string, now: Date): Promise<T
   return termsFromRow(row, now);
 }
 
-/** Lock the ledger mutex and read the terms and the debt. */
-export async function lockLedger(tx: Sql, accountId: string, now: Date): Promise<Terms & { debtMicros: number }> {
-  const [row] = await tx.query<TermsRow & { debt_micros: number }>(
-    `SELECT b.debt_micros, ${TERMS_SELECT} JOIN account_balances b ON b.account_id = a.id WHERE a.id = $1 FOR NO KEY UPDATE OF b`,
-    [accountId, now],
-  );
-  if (!row) throw accountNotFound(accountId);
-  return { ...termsFromRow(row, now), debtMicros: row.debt_micros };
-}
-
 /** Write down a plan that ran out: the account moves to the default plan. Gate mutex held. */
 export async function applyPlanEnd(tx: Sql, terms: Terms): Promise<void> {
   if (!terms.planEnded) return;

@@ -22,25 +22,8 @@ export function asMicros(value: number, field = 'amount'): Micros {
   return value as Micros;
 }
 
-export function nonNegativeMicros(value: number, field = 'amount'): Micros {
-  const micros = asMicros(value, field);
-  if (micros < 0) throw new BillingError('invalid_input', `${field} must not be negative, got ${micros}`);
-  return micros;
-}
-
 export function centsToMicros(cents: number): Micros {
   return asMicros(cents * MICROS_PER_CENT, 'cents');
-}
-
-/** Micro-dollars to cents, rounded up: what a processor charges must cover the value granted. */
-export function microsToCentsCeil(micros: Micros): number {
-  return Math.ceil(micros / MICROS_PER_CENT);
-}
-
-export function sumMicros(values: Iterable<number>): Micros {
-  let total = 0;
-  for (const v of values) total += v;
-  return asMicros(total, 'sum');
 }
 
 /** Division of non-negative bigints, rounding up. */
