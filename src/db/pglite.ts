@@ -8,7 +8,7 @@
  * those two lock helpers are internal to PGlite, hence the pinned version in package.json.
  */
 import { PGlite, parse, protocol, types } from '@electric-sql/pglite';
-import { parseInt8, type Sql } from './sql.ts';
+import { parseInt8, SESSION_SETTINGS, type Sql } from './sql.ts';
 
 interface PgliteLocks {
   _runExclusiveQuery<T>(fn: () => Promise<T>): Promise<T>;
@@ -32,6 +32,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 export async function openPglite(dataDir: string | undefined): Promise<Sql> {
   const db = await PGlite.create(dataDir, { parsers: { [types.INT8]: parseInt8 } });
+  await db.exec(Object.entries(SESSION_SETTINGS).map(([name, value]) => `SET ${name} = '${value}';`).join('\n'));
   const locks = db as unknown as PgliteLocks;
   const { serialize } = protocol;
   const statements = new Map<string, Prepared>();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { parseInt8, type Sql } from './sql.ts';
+import { parseInt8, SESSION_SETTINGS, type Sql } from './sql.ts';
 
 const INT8_OID = 20;
 
@@ -30,17 +30,18 @@ function prepared(text: string, params: readonly unknown[] | undefined): pg.Quer
 const RETRYABLE = new Set(['40001', '40P01']);
 
 /**
- * Tollgate's statements are short; the planner's guesses on small, fresh tables can cross the
- * JIT threshold and spend 25 ms compiling a 0.1 ms query. Off for Tollgate's connections.
+ * The session settings (sql.ts) and jit=off: the planner's guesses on small, fresh tables can
+ * cross the JIT threshold and spend 25 ms compiling a 0.1 ms query.
  */
-function withoutJit(url: string): string {
+function tuned(url: string): string {
   const parsed = new URL(url);
-  parsed.searchParams.set('options', [parsed.searchParams.get('options'), '-c jit=off'].filter(Boolean).join(' '));
+  const settings = Object.entries({ ...SESSION_SETTINGS, jit: 'off' }).map(([name, value]) => `-c ${name}=${value}`);
+  parsed.searchParams.set('options', [parsed.searchParams.get('options'), ...settings].filter(Boolean).join(' '));
   return parsed.toString();
 }
 
 export function connectPostgres(url: string, options: { max?: number } = {}): Sql {
-  const pool = new pg.Pool({ connectionString: withoutJit(url), max: options.max ?? 10, types: types() });
+  const pool = new pg.Pool({ connectionString: tuned(url), max: options.max ?? 10, types: types() });
   const sql: Sql = {
     engine: 'postgres',
     async query(text, params) {

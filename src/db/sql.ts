@@ -25,3 +25,13 @@ export function parseInt8(text: string): number {
   if (!Number.isSafeInteger(value)) throw new Error(`int8 value ${text} is outside the safe integer range`);
   return value;
 }
+
+/**
+ * Session settings for Tollgate's connections on both engines. Tollgate runs a few short,
+ * fixed statements, prepared once per connection:
+ *   - plan_cache_mode=force_generic_plan: each is planned once. Left on auto, statements over
+ *     `= ANY ($1)` were re-planned on every execution (a fifth of the server's CPU under load);
+ *   - random_page_cost=1.1: the ledger's working set is in memory, and at the default (4, for
+ *     spinning disks) those generic plans chose sequential scans over index lookups.
+ */
+export const SESSION_SETTINGS: Record<string, string> = { plan_cache_mode: 'force_generic_plan', random_page_cost: '1.1' };
