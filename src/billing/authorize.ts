@@ -15,7 +15,8 @@ import { parseInput } from '../core/usage.ts';
 import type { Context } from './context.ts';
 import { openAllowance } from './grants.ts';
 import { outcomeOf } from './combiner.ts';
-import { readGate, readGates, readOffers, type GateSnapshot } from './snapshot.ts';
+import { readGate, readOffers, readStates, type GateSnapshot } from './snapshot.ts';
+import { gateSnapshot, type AccountState, type Guard, type StateHold } from './account-state.ts';
 import { applyPlanEnd } from './terms.ts';
 import type { Sql } from '../db/sql.ts';
 
@@ -82,10 +83,10 @@ function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry
 }
 
 /**
- * Insert holds, each only if its account's gate version is still the one read (`expected`;
- * none given: the caller holds the gate mutex). Returns the accounts whose holds went in.
+ * Insert holds, each only if its account's versions are still the ones its guard names (no
+ * guard: the caller holds the gate mutex). Returns the accounts whose holds went in.
  */
-async function placeHolds(sql: Sql, holds: readonly { hold: Hold; userId?: string }[], now: Date, expected?: ReadonlyMap<string, number>): Promise<Set<string>> {
+async function placeHolds(sql: Sql, holds: readonly { hold: Hold; userId?: string }[], now: Date, guards?: ReadonlyMap<string, Guard>): Promise<Set<string>> {
   const accounts = [...new Set(holds.map((h) => h.hold.accountId))];
   const rows = await sql.query<{ account_id: string }>(
     `WITH input AS (
@@ -93,8 +94,12 @@ async function placeHolds(sql: Sql, holds: readonly { hold: Hold; userId?: strin
          id text, account_id text, model text, provider text, user_id text, amount_micros bigint, tokens bigint, expires_at timestamptz)
      ), gate AS (
        UPDATE accounts a SET gate_version = a.gate_version + 1
-       FROM jsonb_to_recordset($2::jsonb) AS v (account_id text, expected_version bigint)
-       WHERE a.id = v.account_id AND a.id = ANY ($3::text[]) AND (v.expected_version IS NULL OR a.gate_version = v.expected_version)
+       FROM jsonb_to_recordset($2::jsonb) AS v (account_id text, gate bigint, ledger bigint, terms bigint, catalog bigint)
+       WHERE a.id = v.account_id AND a.id = ANY ($3::text[])
+         AND (v.gate IS NULL OR a.gate_version = v.gate)
+         AND (v.terms IS NULL OR a.terms_version = v.terms)
+         AND (v.ledger IS NULL OR v.ledger = (SELECT ledger_version FROM account_balances WHERE account_id = a.id))
+         AND (v.catalog IS NULL OR v.catalog = (SELECT catalog_version FROM settings))
        RETURNING a.id
      )
      INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, expires_at, created_at)
@@ -107,7 +112,7 @@ async function placeHolds(sql: Sql, holds: readonly { hold: Hold; userId?: strin
           amount_micros: hold.amountMicros, tokens: hold.tokens, expires_at: hold.expiresAt.toISOString(),
         })),
       ),
-      JSON.stringify(accounts.map((account_id) => ({ account_id, expected_version: expected?.get(account_id) ?? null }))),
+      JSON.stringify(accounts.map((account_id) => ({ account_id, ...guards?.get(account_id) }))),
       accounts,
       now,
     ],
@@ -123,21 +128,31 @@ export async function authorize(ctx: Context, accountId: string, input: Authoriz
 /** A batch of authorizations: together where they can be, each alone where they cannot. */
 export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[]) {
   // A batch that fails as a whole wrote nothing: each request then goes alone.
-  const together = requests.length > 1 ? await authorizeTogether(ctx, requests).catch(() => new Map<number, AuthorizeResult>()) : new Map<number, AuthorizeResult>();
+  const together = await authorizeTogether(ctx, requests).catch(() => new Map<number, AuthorizeResult>());
   return Promise.all(requests.map((r, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => authorizeAlone(ctx, r)))));
 }
 
 /**
  * Decide many requests on one snapshot of their accounts, in arrival order, each seeing the
  * holds admitted before it; then place the holds in one statement guarded by each account's
- * gate version. An account whose version moved, or that has bookkeeping to write first, is
- * left for authorizeAlone.
+ * versions. Accounts this process knows are not read at all, and their guard is every version
+ * of what it knew; accounts read now are guarded by their gate version alone, as the read is
+ * a snapshot of this moment. An account whose guard failed, or that has bookkeeping to write
+ * first, is left for authorizeAlone.
  */
 async function authorizeTogether(ctx: Context, requests: readonly AuthorizeRequest[]): Promise<Map<number, AuthorizeResult>> {
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
   return ctx.sql.uninterrupted(async (sql) => {
-    const snaps = await readGates(sql, requests.map((r) => r.accountId), now);
+    const accountIds = [...new Set(requests.map((r) => r.accountId))];
+    const known = new Map(accountIds.flatMap((id) => {
+      const state = ctx.known.getSteady(id, now);
+      return state ? [[id, state] as const] : [];
+    }));
+    const unknown = accountIds.filter((id) => !known.has(id));
+    const read = unknown.length > 0 ? await readStates(sql, unknown, now) : new Map<string, AccountState>();
+    const states = new Map([...known, ...read]);
+    const snaps = new Map([...states].map(([id, state]) => [id, gateSnapshot(state, now)]));
     const decided: { index: number; accountId: string; result: AuthorizeResult; userId?: string }[] = [];
     for (const [index, request] of requests.entries()) {
       const snap = snaps.get(request.accountId);
@@ -147,6 +162,9 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
         snap.state.held.valueMicros += decision.hold.amountMicros;
         snap.state.held.tokens += decision.hold.tokens;
         decided.push({ index, accountId: request.accountId, result: { ok: true, hold: decision.hold }, userId: request.userId });
+      } else if (known.has(request.accountId)) {
+        // A refusal writes nothing that a guard could check: it is given on a fresh read.
+        ctx.known.forget(request.accountId);
       } else {
         const refusal = refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
         decided.push({ index, accountId: request.accountId, result: refusal });
@@ -154,10 +172,27 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
     }
     const holds = decided.flatMap((d) => (d.result.ok ? [{ hold: d.result.hold, userId: d.userId }] : []));
     const withHolds = new Set(holds.map((h) => h.hold.accountId));
-    const placed = holds.length ? await placeHolds(sql, holds, now, new Map([...withHolds].map((id) => [id, snaps.get(id)!.gateVersion]))) : new Set<string>();
+    const guards = new Map([...withHolds].map((id): [string, Guard] => [id, known.has(id) ? known.get(id)!.versions : { gate: states.get(id)!.versions.gate }]));
+    const placed = holds.length ? await placeHolds(sql, holds, now, guards) : new Set<string>();
+    for (const id of withHolds) {
+      if (!placed.has(id)) {
+        ctx.known.forget(id);
+        continue;
+      }
+      const mine = holds.filter((h) => h.hold.accountId === id).map(({ hold, userId }) => stateHold(hold, userId, now));
+      ctx.known.holdsPlaced(id, states.get(id)!.versions.gate, mine, read.get(id));
+    }
+    for (const [id, state] of read) if (!withHolds.has(id)) ctx.known.remember(state);
     // An account's answers stand if its holds went in, or if it had none to place (refusals read one snapshot).
     return new Map(decided.filter((d) => !withHolds.has(d.accountId) || placed.has(d.accountId)).map((d) => [d.index, d.result]));
   });
+}
+
+function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold {
+  return {
+    id: hold.id, amountMicros: hold.amountMicros, tokens: hold.tokens, expiresAt: hold.expiresAt, model: hold.model, provider: hold.provider,
+    userId: userId ?? null, createdAt: now,
+  };
 }
 
 /** One authorization: optimistic first, then under the gate mutex. */
@@ -165,6 +200,7 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
   const { accountId } = request;
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
+  ctx.known.forget(accountId);
 
   // Optimistic: one read, then one insert that succeeds only if no other hold or plan change
   // came in between. No transaction, no lock, two round trips.
@@ -173,7 +209,7 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
     if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
     const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings));
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
-    const placed = await placeHolds(sql, [{ hold: decision.hold, userId: request.userId }], now, new Map([[accountId, snap.gateVersion]]));
+    const placed = await placeHolds(sql, [{ hold: decision.hold, userId: request.userId }], now, new Map([[accountId, { gate: snap.versions.gate }]]));
     return placed.has(accountId) ? { ok: true, hold: decision.hold } : undefined;
   });
   if (optimistic) return optimistic;

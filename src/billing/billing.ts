@@ -18,6 +18,7 @@ import { release, settle, settleBatch, type SettleInput } from './settle.ts';
 import { Combiner } from './combiner.ts';
 import type { Clock, Context } from './context.ts';
 import { grant } from './grants.ts';
+import { KnownAccounts } from './known-accounts.ts';
 import { applyPreset } from './presets.ts';
 import { PriceBook } from './price-lookup.ts';
 import { balance, usage } from './reads.ts';
@@ -56,6 +57,7 @@ export async function createBilling(options: BillingOptions = {}) {
     prices,
     authorizes: new Combiner((requests: AuthorizeRequest[]) => authorizeBatch(ctx, requests)),
     settles: new Combiner((inputs: SettleInput[]) => settleBatch(ctx, inputs)),
+    known: new KnownAccounts(),
   };
 
   return {

@@ -13,6 +13,7 @@ import type { Sql } from '../db/sql.ts';
 import { openAllowance } from './grants.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type Terms, type TermsRow } from './terms.ts';
 import { includedMicros } from '../core/plan.ts';
+import type { Guard } from './account-state.ts';
 
 export interface ChargeRequest {
   terms: Terms;
@@ -124,18 +125,16 @@ export function prepareCharge(pool: BucketPool, request: ChargeRequest): Prepare
 }
 
 /**
- * Write prepared charges; returns their usage event ids in order. With `expectedVersions`,
- * an account's charges are written only if its ledger version is still the one read (else
+ * Write prepared charges; returns their usage event ids in order. With `guards`, an account's
+ * charges are written only if the versions its guard names are still the ones read (else
  * their ids are undefined); without, the caller holds the ledger mutexes.
  */
-export async function writeCharges(
-  tx: Sql,
-  charges: readonly PreparedCharge[],
-  expectedVersions?: ReadonlyMap<string, number>,
-): Promise<(number | undefined)[]> {
+export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], guards?: ReadonlyMap<string, Guard>): Promise<(number | undefined)[]> {
   const accounts = [...new Set(charges.map((c) => c.terms.account.id))].map((account_id) => ({
     account_id,
-    expected_version: expectedVersions?.get(account_id) ?? null,
+    ledger: guards?.get(account_id)?.ledger ?? null,
+    terms: guards?.get(account_id)?.terms ?? null,
+    catalog: guards?.get(account_id)?.catalog ?? null,
     shortfall: charges.filter((c) => c.terms.account.id === account_id).reduce((sum, c) => sum + c.shortfallMicros, 0),
   }));
   const events = charges.map((c, ord) => ({
@@ -173,11 +172,13 @@ export async function writeCharges(
      ), draws AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb) AS d (ord int, bucket_id bigint, amount bigint)
      ), guard AS (
-       -- Moves each account's ledger version (and debt): only where the version read still holds.
+       -- Moves each account's ledger version (and debt): only where the versions read still hold.
        UPDATE account_balances b SET ledger_version = b.ledger_version + 1, debt_micros = b.debt_micros + v.shortfall
-       FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, expected_version bigint, shortfall bigint)
+       FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, ledger bigint, terms bigint, catalog bigint, shortfall bigint)
        WHERE b.account_id = v.account_id AND b.account_id = ANY ($4::text[]) -- an index scan, not a hash join over every account
-         AND (v.expected_version IS NULL OR b.ledger_version = v.expected_version)
+         AND (v.ledger IS NULL OR b.ledger_version = v.ledger)
+         AND (v.terms IS NULL OR v.terms = (SELECT terms_version FROM accounts WHERE id = b.account_id))
+         AND (v.catalog IS NULL OR v.catalog = (SELECT catalog_version FROM settings))
        RETURNING b.account_id
      ), ev AS (
        SELECT input.*, nextval(pg_get_serial_sequence('usage_events', 'id')) AS event_id FROM input JOIN guard USING (account_id)

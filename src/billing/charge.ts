@@ -105,7 +105,7 @@ export function isKeyConflict(error: unknown): boolean {
 export async function chargeOptimistically(sql: Sql, ledger: LedgerState, request: ChargeRequest): Promise<Charge | undefined> {
   if (!ledger.allowanceOpen) return undefined;
   const charge = prepareCharge(new Map([[ledger.terms.account.id, ledger.buckets]]), request);
-  const [usageEventId] = await writeCharges(sql, [charge], new Map([[ledger.terms.account.id, ledger.version]]));
+  const [usageEventId] = await writeCharges(sql, [charge], new Map([[ledger.terms.account.id, { ledger: ledger.version }]]));
   return usageEventId === undefined ? undefined : chargeResult(charge, usageEventId, false);
 }
 
@@ -142,6 +142,7 @@ export async function record(ctx: Context, accountId: string, input: RecordInput
       usage: request.usage, metadata: options.metadata ?? {},
     };
   };
+  ctx.known.forget(accountId);
   try {
     const charged = await ctx.sql.uninterrupted(async (sql) => {
       const seen = (await readLedger(sql, [accountId], now)).get(accountId);
@@ -172,6 +173,7 @@ export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[
   const items = parseInput(z.array(batchItemSchema).max(10_000, 'at most 10,000 items per batch'), input, 'record batch');
   if (items.length === 0) return [];
   const prices = await ctx.prices.fresh();
+  for (const item of items) ctx.known.forget(item.accountId);
   return ctx.sql.transaction(async (tx) => {
     const now = ctx.clock();
     const ledgers = await readLedger(tx, items.map((i) => i.accountId), now, true);

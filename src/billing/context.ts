@@ -5,6 +5,7 @@ import type { Charge } from './charge.ts';
 import type { SettleInput } from './settle.ts';
 import type { Combiner } from './combiner.ts';
 import type { PriceBook } from './price-lookup.ts';
+import type { KnownAccounts } from './known-accounts.ts';
 
 export type Clock = () => Date;
 
@@ -16,4 +17,6 @@ export interface Context {
   authorizes: Combiner<AuthorizeRequest, AuthorizeResult>;
   /** Settles in flight in this process, written together. */
   settles: Combiner<SettleInput, Charge>;
+  /** The accounts this process served last, as it left them. */
+  known: KnownAccounts;
 }

@@ -10,7 +10,10 @@ import {
   chargeLocked, chargeOptimistically, chargeOptionsSchema, chargeResult, isKeyConflict, replayOrConflict,
   type Charge, type ChargeOptions,
 } from './charge.ts';
-import { LEDGER_COLUMNS, ledgerFromRow, prepareCharge, writeCharges, type BucketPool, type ChargeRequest, type LedgerRow, type PreparedCharge } from './charge-write.ts';
+import {
+  LEDGER_COLUMNS, ledgerFromRow, prepareCharge, writeCharges, type BucketPool, type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
+} from './charge-write.ts';
+import { ledgerOf, type AccountState, type Guard, type StateHold } from './account-state.ts';
 import { outcomeOf } from './combiner.ts';
 import type { Context } from './context.ts';
 import type { PriceBook } from './price-lookup.ts';
@@ -65,20 +68,24 @@ function settleRequest(row: HoldRow, input: SettleInput, terms: Terms, price: Pr
 }
 
 /**
- * Settle many holds in one read and one version-guarded write. Returns the charges it made by
- * input index; anything else (a hold not open, a second settle of one hold, an account whose
- * ledger moved, an error) is left for settleAlone, which gives each its precise answer.
+ * Settle many holds in one version-guarded write: on what this process knows of their
+ * accounts when it knows every one of them, else after one read. Returns the charges it made
+ * by input index; anything else (a hold not open, a second settle of one hold, an account
+ * whose ledger moved, an error) is left for settleAlone, which gives each its precise answer.
  */
 export async function settleTogether(ctx: Context, inputs: readonly SettleInput[]): Promise<Map<number, Charge>> {
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
+  const known = knownHolds(ctx, inputs, now);
+  if (known) return settleKnown(ctx, inputs, known, prices, now);
+  if (inputs.length < 2) return new Map();
   const done = new Map<number, Charge>();
   try {
     await ctx.sql.uninterrupted(async (sql) => {
       const rows = await sql.query<HoldRow & { hold_id: string }>(HOLDS_SELECT, [inputs.map((i) => i.id), now]);
       const holds = new Map(rows.map((row) => [row.hold_id, row]));
       const pools: BucketPool = new Map();
-      const versions = new Map<string, number>();
+      const guards = new Map<string, Guard>();
       const batch: { index: number; charge: PreparedCharge }[] = [];
       const taken = new Set<string>();
       for (const [index, input] of inputs.entries()) {
@@ -90,15 +97,16 @@ export async function settleTogether(ctx: Context, inputs: readonly SettleInput[
         taken.add(input.id);
         if (!pools.has(row.id)) {
           pools.set(row.id, ledger.buckets);
-          versions.set(row.id, ledger.version);
+          guards.set(row.id, { ledger: ledger.version });
         }
         batch.push({ index, charge: prepareCharge(pools, settleRequest(row, input, ledger.terms, price)) });
       }
       if (batch.length === 0) return;
-      const ids = await writeCharges(sql, batch.map((b) => b.charge), versions);
+      const ids = await writeCharges(sql, batch.map((b) => b.charge), guards);
       batch.forEach((b, i) => {
         if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
       });
+      rememberCharges(ctx, batch.map((b, i) => ({ charge: b.charge, written: ids[i] !== undefined })), guards);
     });
   } catch {
     // The statement failed as a whole (a reused key, a deadlock): nothing was written, and each
@@ -108,9 +116,75 @@ export async function settleTogether(ctx: Context, inputs: readonly SettleInput[
   return done;
 }
 
+/** The known state and hold of every input, or undefined if this process does not know them all. */
+function knownHolds(ctx: Context, inputs: readonly SettleInput[], now: Date): { state: AccountState; hold: StateHold }[] | undefined {
+  const known: { state: AccountState; hold: StateHold }[] = [];
+  for (const input of inputs) {
+    const accountId = ctx.known.accountOfHold(input.id);
+    const state = accountId === undefined ? undefined : ctx.known.get(accountId, now);
+    const hold = state?.holds.find((h) => h.id === input.id);
+    if (!hold) return undefined;
+    known.push({ state: state!, hold });
+  }
+  return known;
+}
+
+/** Settle on known state: no read, one write guarded by every version of what was known. */
+async function settleKnown(
+  ctx: Context, inputs: readonly SettleInput[], known: readonly { state: AccountState; hold: StateHold }[], prices: PriceBook, now: Date,
+): Promise<Map<number, Charge>> {
+  const pools: BucketPool = new Map();
+  const guards = new Map<string, Guard>();
+  const ledgers = new Map<string, LedgerState>();
+  const batch: { index: number; charge: PreparedCharge }[] = [];
+  const taken = new Set<string>();
+  for (const [index, input] of inputs.entries()) {
+    const { state, hold } = known[index]!;
+    const accountId = state.termsRow.id;
+    if (taken.has(input.id)) continue;
+    if (!ledgers.has(accountId)) {
+      const ledger = ledgerOf(state, now);
+      ledgers.set(accountId, ledger);
+      pools.set(accountId, ledger.buckets);
+      guards.set(accountId, { ledger: state.versions.ledger, terms: state.versions.terms, catalog: state.versions.catalog });
+    }
+    const ledger = ledgers.get(accountId)!;
+    const price = prices.find(hold.model, hold.provider, hold.createdAt, ledger.terms.settings);
+    if (!ledger.allowanceOpen || !price) continue;
+    taken.add(input.id);
+    const request: ChargeRequest = {
+      terms: ledger.terms, idempotencyKey: input.options.idempotencyKey, holdId: input.id, userId: hold.userId, model: hold.model, price,
+      usage: input.usage, metadata: input.options.metadata ?? {},
+    };
+    batch.push({ index, charge: prepareCharge(pools, request) });
+  }
+  const done = new Map<number, Charge>();
+  if (batch.length === 0) return done;
+  try {
+    const ids = await ctx.known.charging(guards.keys(), () => ctx.sql.uninterrupted((sql) => writeCharges(sql, batch.map((b) => b.charge), guards)));
+    batch.forEach((b, i) => {
+      if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
+    });
+    rememberCharges(ctx, batch.map((b, i) => ({ charge: b.charge, written: ids[i] !== undefined })), guards);
+  } catch {
+    for (const id of guards.keys()) ctx.known.forget(id);
+    done.clear();
+  }
+  return done;
+}
+
+/** Bring what this process knows forward by the charges it wrote; forget accounts whose guard failed. */
+function rememberCharges(ctx: Context, charges: readonly { charge: PreparedCharge; written: boolean }[], guards: ReadonlyMap<string, Guard>): void {
+  for (const [accountId, guard] of guards) {
+    const mine = charges.filter((c) => c.charge.terms.account.id === accountId);
+    if (mine.every((c) => c.written)) ctx.known.chargesWritten(accountId, guard.ledger!, mine.map((c) => c.charge));
+    else ctx.known.forget(accountId);
+  }
+}
+
 /** A batch of settles: together where they can be, each alone where they cannot. */
 export async function settleBatch(ctx: Context, inputs: SettleInput[]) {
-  const together = inputs.length > 1 ? await settleTogether(ctx, inputs) : new Map<number, Charge>();
+  const together = await settleTogether(ctx, inputs);
   return Promise.all(inputs.map((input, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => settleAlone(ctx, input)))));
 }
 
@@ -131,6 +205,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
       if (!seen) throw holdNotFound(id);
       accountId = seen.id;
       model = seen.hold_model;
+      ctx.known.forget(accountId);
       if (seen.hold_status !== 'open') return undefined;
       const request = requestFor(seen);
       return chargeOptimistically(sql, ledgerFromRow(request.terms, seen), request);
@@ -166,6 +241,7 @@ export async function release(ctx: Context, holdId: string): Promise<{ holdId: s
   const id = parseInput(z.string().min(1, 'must not be empty').max(200), holdId, 'hold id');
   const [hold] = await ctx.sql.query<{ account_id: string; status: string }>('SELECT account_id, status FROM holds WHERE id = $1', [id]);
   if (!hold) throw new BillingError('hold_not_found', `No hold "${id}"`, { holdId: id });
+  ctx.known.forget(hold.account_id);
   const status = hold.status !== 'open' ? hold.status : await ctx.sql.transaction(async (tx) => {
     // The ledger mutex first, as settle takes it; closing the hold moves the ledger version so
     // that an optimistic settle of it cannot go through.

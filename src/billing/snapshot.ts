@@ -1,106 +1,77 @@
 /**
- * What the gate weighs for an account — its terms, usable value, open holds, debt and this
- * window's usage — read in ONE statement, so it is one consistent snapshot.
+ * An account's state (account-state.ts) — its terms, versions, buckets with value left, open
+ * holds, debt and this window's usage — read in ONE statement, so it is one consistent snapshot.
  */
-import { allowanceReference, usableSources } from '../core/bucket.ts';
-import type { GateState, Offers } from '../core/gate.ts';
-import { includedMicros } from '../core/plan.ts';
+import type { BucketSource } from '../core/bucket.ts';
+import type { Offers } from '../core/gate.ts';
+import type { Micros } from '../core/money.ts';
 import type { Sql } from '../db/sql.ts';
-import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type Terms, type TermsRow } from './terms.ts';
+import { gateSnapshot, type AccountState, type GateSnapshot } from './account-state.ts';
+import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, type Terms, type TermsRow } from './terms.ts';
 
-interface GateRow extends TermsRow {
+export type { GateSnapshot } from './account-state.ts';
+
+interface StateRow extends TermsRow {
   gate_version: number;
   snapshot_gate_version: number;
+  ledger_version: number;
   debt_micros: number;
-  always_micros: number;
-  prepaid_micros: number;
-  held_micros: number;
-  held_tokens: number;
-  day_starts_at: Date | null;
-  day_micros: number;
-  day_tokens: number;
-  month_starts_at: Date | null;
-  month_micros: number;
-  month_tokens: number;
   last_allowance: string | null;
+  buckets: { id: number; source: BucketSource; priority: number; startsAt: string; expiresAt: string | null; createdAt: string; remaining: number }[] | null;
+  holds: { id: string; amount: number; tokens: number; expiresAt: string; model: string; provider: string; userId: string | null; createdAt: string }[] | null;
+  windows: { kind: 'day' | 'month'; startsAt: string; value: number; tokens: number }[] | null;
 }
 
-export interface GateSnapshot {
-  terms: Terms;
-  gateVersion: number;
-  /** False when the version locked differs from the one the rest was read at: read again. */
-  consistent: boolean;
-  /** This period's allowance is open (or the plan includes none). */
-  allowanceOpen: boolean;
-  state: Omit<GateState, 'modelAllowed' | 'modelPriced'>;
-}
-
-const PREPAID = `'{pack,recharge}'::text[]`;
-
-const GATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
+const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
     (SELECT gate_version FROM accounts WHERE id = a.id) AS snapshot_gate_version,
-    (SELECT debt_micros FROM account_balances WHERE account_id = a.id) AS debt_micros,
-    COALESCE(u.always, 0)::bigint AS always_micros, COALESCE(u.prepaid, 0)::bigint AS prepaid_micros,
-    COALESCE(h.micros, 0)::bigint AS held_micros, COALESCE(h.tokens, 0)::bigint AS held_tokens,
-    d.starts_at AS day_starts_at, COALESCE(d.value_micros, 0) AS day_micros, COALESCE(d.tokens, 0) AS day_tokens,
-    m.starts_at AS month_starts_at, COALESCE(m.value_micros, 0) AS month_micros, COALESCE(m.tokens, 0) AS month_tokens,
-    (SELECT reference FROM buckets WHERE account_id = a.id AND source = 'allowance' ORDER BY created_at DESC, id DESC LIMIT 1) AS last_allowance
-  FROM ${TERMS_FROM}
-  LEFT JOIN LATERAL (
-    SELECT sum(remaining_micros) FILTER (WHERE source <> ALL (${PREPAID})) AS always, sum(remaining_micros) FILTER (WHERE source = ANY (${PREPAID})) AS prepaid
-    FROM buckets WHERE account_id = a.id AND remaining_micros > 0 AND starts_at <= $2 AND (expires_at IS NULL OR expires_at > $2)
-  ) u ON true
-  LEFT JOIN LATERAL (
-    SELECT sum(amount_micros) AS micros, sum(tokens) AS tokens FROM holds WHERE account_id = a.id AND status = 'open' AND expires_at > $2
-  ) h ON true
-  LEFT JOIN LATERAL (
-    SELECT starts_at, value_micros, tokens FROM usage_windows WHERE account_id = a.id AND window_kind = 'day' AND starts_at <= $2 ORDER BY starts_at DESC LIMIT 1
-  ) d ON true
-  LEFT JOIN LATERAL (
-    SELECT starts_at, value_micros, tokens FROM usage_windows WHERE account_id = a.id AND window_kind = 'month' AND starts_at <= $2 ORDER BY starts_at DESC LIMIT 1
-  ) m ON true
+    b.ledger_version, b.debt_micros,
+    (SELECT reference FROM buckets WHERE account_id = a.id AND source = 'allowance' ORDER BY created_at DESC, id DESC LIMIT 1) AS last_allowance,
+    (SELECT json_agg(json_build_object('id', x.id, 'source', x.source, 'priority', x.priority, 'startsAt', x.starts_at, 'expiresAt', x.expires_at,
+       'createdAt', x.created_at, 'remaining', x.remaining_micros))
+     FROM buckets x WHERE x.account_id = a.id AND x.remaining_micros > 0 AND (x.expires_at IS NULL OR x.expires_at > $2)) AS buckets,
+    (SELECT json_agg(json_build_object('id', h.id, 'amount', h.amount_micros, 'tokens', h.tokens, 'expiresAt', h.expires_at, 'model', h.model,
+       'provider', h.provider, 'userId', h.user_id, 'createdAt', h.created_at))
+     FROM holds h WHERE h.account_id = a.id AND h.status = 'open' AND h.expires_at > $2) AS holds,
+    -- The windows that can be current: which one is depends on the account's time zone and anchor.
+    (SELECT json_agg(json_build_object('kind', w.window_kind, 'startsAt', w.starts_at, 'value', w.value_micros, 'tokens', w.tokens))
+     FROM usage_windows w WHERE w.account_id = a.id AND w.starts_at <= $2
+       AND w.starts_at > $2 - CASE w.window_kind WHEN 'day' THEN interval '2 days' ELSE interval '32 days' END) AS windows
+  FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id
   WHERE a.id = $1`;
 
 /**
- * Read the gate's snapshot. With `lock`, the account row (the gate mutex) is locked too; if
- * the lock had to wait for another writer, `consistent` says whether to read again.
+ * Read an account's gate snapshot. With `lock`, the account row (the gate mutex) is locked
+ * too; if the lock had to wait for another writer, `consistent` is false: read again.
  */
-export async function readGate(sql: Sql, accountId: string, now: Date, lock = false): Promise<GateSnapshot> {
-  const [row] = await sql.query<GateRow>(lock ? `${GATE_SELECT} FOR NO KEY UPDATE OF a` : GATE_SELECT, [accountId, now]);
+export async function readGate(sql: Sql, accountId: string, now: Date, lock = false): Promise<GateSnapshot & { consistent: boolean }> {
+  const [row] = await sql.query<StateRow>(lock ? `${STATE_SELECT} FOR NO KEY UPDATE OF a` : STATE_SELECT, [accountId, now]);
   if (!row) throw accountNotFound(accountId);
-  return gateFromRow(row, now);
+  return { ...gateSnapshot(stateFromRow(row), now), consistent: row.gate_version === row.snapshot_gate_version };
 }
 
-const GATES_SELECT = GATE_SELECT.replace('WHERE a.id = $1', 'WHERE a.id = ANY ($1::text[])');
+const STATES_SELECT = STATE_SELECT.replace('WHERE a.id = $1', 'WHERE a.id = ANY ($1::text[])');
 
-/** The snapshots of several accounts, in one statement (no lock). Unknown ids are left out. */
-export async function readGates(sql: Sql, accountIds: readonly string[], now: Date): Promise<Map<string, GateSnapshot>> {
-  const rows = await sql.query<GateRow>(GATES_SELECT, [[...new Set(accountIds)], now]);
-  return new Map(rows.map((row) => [row.id, gateFromRow(row, now)]));
+/** The states of several accounts, in one statement (no lock). Unknown ids are left out. */
+export async function readStates(sql: Sql, accountIds: readonly string[], now: Date): Promise<Map<string, AccountState>> {
+  const rows = await sql.query<StateRow>(STATES_SELECT, [[...new Set(accountIds)], now]);
+  return new Map(rows.map((row) => [row.id, stateFromRow(row)]));
 }
 
-function gateFromRow(row: GateRow, now: Date): GateSnapshot {
-  const terms = termsFromRow(row, now);
-  const sameStart = (a: Date | null, b: Date) => a !== null && a.getTime() === b.getTime();
-  const day = sameStart(row.day_starts_at, terms.day.start);
-  const month = sameStart(row.month_starts_at, terms.period.start);
+function stateFromRow(row: StateRow): AccountState {
   return {
-    terms,
-    gateVersion: row.gate_version,
-    consistent: row.gate_version === row.snapshot_gate_version,
-    allowanceOpen: includedMicros(terms.plan) === 0 || row.last_allowance === allowanceReference(terms.plan.id, terms.period.start),
-    state: {
-      plan: terms.plan,
-      usableMicros: row.always_micros + (usableSources(terms.plan.overage).includes('pack') ? row.prepaid_micros : 0),
-      debtMicros: row.debt_micros,
-      held: { valueMicros: row.held_micros, tokens: row.held_tokens },
-      used: {
-        day: { valueMicros: day ? row.day_micros : 0, tokens: day ? row.day_tokens : 0 },
-        month: { valueMicros: month ? row.month_micros : 0, tokens: month ? row.month_tokens : 0 },
-      },
-      day: terms.day,
-      period: terms.period,
-    },
+    termsRow: row,
+    versions: { gate: row.gate_version, ledger: row.ledger_version, terms: row.terms_version, catalog: row.catalog_version },
+    debtMicros: row.debt_micros,
+    lastAllowance: row.last_allowance,
+    buckets: (row.buckets ?? []).map((b) => ({
+      id: b.id, source: b.source, priority: b.priority, startsAt: new Date(b.startsAt), expiresAt: b.expiresAt ? new Date(b.expiresAt) : null,
+      createdAt: new Date(b.createdAt), remainingMicros: b.remaining as Micros,
+    })),
+    holds: (row.holds ?? []).map((h) => ({
+      id: h.id, amountMicros: h.amount as Micros, tokens: h.tokens, expiresAt: new Date(h.expiresAt), model: h.model, provider: h.provider,
+      userId: h.userId, createdAt: new Date(h.createdAt),
+    })),
+    windows: (row.windows ?? []).map((w) => ({ kind: w.kind, startsAt: new Date(w.startsAt), valueMicros: w.value, tokens: w.tokens })),
   };
 }
 

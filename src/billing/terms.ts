@@ -27,11 +27,13 @@ export interface Terms {
   now: Date;
 }
 
-export type TermsRow = AccountRow & PlanRow & SettingsRow & { account_plan_id: number; plan_ended: boolean };
+export type TermsRow = AccountRow &
+  PlanRow &
+  SettingsRow & { account_plan_id: number; plan_ended: boolean; terms_version: number; catalog_version: number };
 
 /** Columns and joins of an account's terms; `$2` is the moment they are read for. */
 export const TERMS_COLUMNS = `${ACCOUNT_COLUMNS}, a.plan_id AS account_plan_id, ${PLAN_COLUMNS}, ${SETTINGS_COLUMNS},
-  COALESCE(a.plan_ends_at <= $2, false) AS plan_ended`;
+  COALESCE(a.plan_ends_at <= $2, false) AS plan_ended, a.terms_version, s.catalog_version`;
 export const TERMS_FROM = `accounts a CROSS JOIN settings s
   JOIN plans p ON p.id = CASE WHEN a.plan_ends_at <= $2 AND s.default_plan_id IS NOT NULL THEN s.default_plan_id ELSE a.plan_id END`;
 export const TERMS_SELECT = `${TERMS_COLUMNS} FROM ${TERMS_FROM}`;

@@ -1,0 +1,160 @@
+/**
+ * An account as the gate and the ledger weigh it: its terms, open holds, buckets with value
+ * left, debt and this window's usage, exact as of its four versions. It is read from the
+ * database in one statement (snapshot.ts), or remembered by this process (known-accounts.ts)
+ * and brought forward by the writes this process makes itself. What the gate and a charge
+ * need is derived from it here, the same way whichever of the two it came from.
+ */
+import { allowanceReference, usableSources, type BucketSource } from '../core/bucket.ts';
+import type { GateState } from '../core/gate.ts';
+import type { Micros } from '../core/money.ts';
+import { includedMicros } from '../core/plan.ts';
+import { totalTokens } from '../core/usage.ts';
+import type { LedgerState, PreparedCharge } from './charge-write.ts';
+import { termsFromRow, type Terms, type TermsRow } from './terms.ts';
+
+/**
+ * What a write made on remembered state must find unchanged: the gate (holds, plan), the
+ * ledger (value), the account's terms and the catalog (plans, settings).
+ */
+export interface Versions {
+  gate: number;
+  ledger: number;
+  terms: number;
+  catalog: number;
+}
+
+/** The versions a write requires to be unchanged; a version left out is not checked. */
+export type Guard = Partial<Versions>;
+
+export interface StateBucket {
+  id: number;
+  source: BucketSource;
+  priority: number;
+  startsAt: Date;
+  expiresAt: Date | null;
+  createdAt: Date;
+  remainingMicros: Micros;
+}
+
+export interface StateHold {
+  id: string;
+  amountMicros: Micros;
+  tokens: number;
+  expiresAt: Date;
+  model: string;
+  provider: string;
+  userId: string | null;
+  createdAt: Date;
+}
+
+export interface UsageWindow {
+  kind: 'day' | 'month';
+  startsAt: Date;
+  valueMicros: number;
+  tokens: number;
+}
+
+export interface AccountState {
+  termsRow: TermsRow;
+  versions: Versions;
+  debtMicros: number;
+  /** The reference of the newest allowance bucket, to tell whether this period's is open. */
+  lastAllowance: string | null;
+  /** Buckets with value left that had not expired when read. */
+  buckets: readonly StateBucket[];
+  /** Holds open and not lapsed when read. */
+  holds: readonly StateHold[];
+  /** Usage counters of the recent day and month windows; the current ones are found by their start. */
+  windows: readonly UsageWindow[];
+}
+
+export interface GateSnapshot {
+  terms: Terms;
+  versions: Versions;
+  /** This period's allowance is open (or the plan includes none). */
+  allowanceOpen: boolean;
+  state: Omit<GateState, 'modelAllowed' | 'modelPriced'>;
+}
+
+const usableAt = (b: StateBucket, now: Date) => b.remainingMicros > 0 && b.startsAt <= now && (b.expiresAt === null || b.expiresAt > now);
+const windowAt = (windows: readonly UsageWindow[], kind: UsageWindow['kind'], start: Date) =>
+  windows.find((w) => w.kind === kind && w.startsAt.getTime() === start.getTime());
+
+function allowanceOpen(state: AccountState, terms: Terms): boolean {
+  return includedMicros(terms.plan) === 0 || state.lastAllowance === allowanceReference(terms.plan.id, terms.period.start);
+}
+
+/** What the gate weighs at `now`. */
+export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
+  const terms = termsFromRow(state.termsRow, now);
+  const sources = new Set(usableSources(terms.plan.overage));
+  const usable = state.buckets.filter((b) => sources.has(b.source) && usableAt(b, now));
+  const open = state.holds.filter((h) => h.expiresAt > now);
+  const day = windowAt(state.windows, 'day', terms.day.start);
+  const month = windowAt(state.windows, 'month', terms.period.start);
+  return {
+    terms,
+    versions: state.versions,
+    allowanceOpen: allowanceOpen(state, terms),
+    state: {
+      plan: terms.plan,
+      usableMicros: usable.reduce((sum, b) => sum + b.remainingMicros, 0),
+      debtMicros: state.debtMicros,
+      held: { valueMicros: open.reduce((sum, h) => sum + h.amountMicros, 0), tokens: open.reduce((sum, h) => sum + h.tokens, 0) },
+      used: {
+        day: { valueMicros: day?.valueMicros ?? 0, tokens: day?.tokens ?? 0 },
+        month: { valueMicros: month?.valueMicros ?? 0, tokens: month?.tokens ?? 0 },
+      },
+      day: terms.day,
+      period: terms.period,
+    },
+  };
+}
+
+/** What a charge draws on at `now`: the buckets this plan may spend, as fresh objects to draw down. */
+export function ledgerOf(state: AccountState, now: Date): LedgerState {
+  const terms = termsFromRow(state.termsRow, now);
+  const sources = new Set(usableSources(terms.plan.overage));
+  return {
+    terms,
+    version: state.versions.ledger,
+    debtMicros: state.debtMicros,
+    consistent: true,
+    allowanceOpen: allowanceOpen(state, terms),
+    buckets: state.buckets
+      .filter((b) => sources.has(b.source) && usableAt(b, now))
+      .map((b) => ({ id: b.id, priority: b.priority, expiresAt: b.expiresAt, createdAt: b.createdAt, remainingMicros: b.remainingMicros })),
+  };
+}
+
+/** The state after this process placed `holds` on the account (its gate version moved by one). */
+export function withHolds(state: AccountState, holds: readonly StateHold[]): AccountState {
+  return { ...state, versions: { ...state.versions, gate: state.versions.gate + 1 }, holds: [...state.holds, ...holds] };
+}
+
+/** The state after this process wrote `charges` on the account (its ledger version moved by one). */
+export function withCharges(state: AccountState, charges: readonly PreparedCharge[]): AccountState {
+  const drawn = new Map<number, number>();
+  for (const a of charges.flatMap((c) => c.allocations)) drawn.set(a.bucketId, (drawn.get(a.bucketId) ?? 0) + a.amountMicros);
+  const settled = new Set(charges.map((c) => c.holdId));
+  let windows = [...state.windows];
+  const add = (kind: UsageWindow['kind'], startsAt: Date, valueMicros: number, tokens: number) => {
+    const current = windowAt(windows, kind, startsAt);
+    const others = windows.filter((w) => w !== current && (w.kind !== kind || w.startsAt > startsAt));
+    windows = [...others, { kind, startsAt, valueMicros: (current?.valueMicros ?? 0) + valueMicros, tokens: (current?.tokens ?? 0) + tokens }];
+  };
+  for (const c of charges) {
+    const tokens = totalTokens(c.usage);
+    add('day', c.terms.day.start, c.valueMicros, tokens);
+    add('month', c.terms.period.start, c.valueMicros, tokens);
+  }
+  return {
+    ...state,
+    versions: { ...state.versions, ledger: state.versions.ledger + 1 },
+    debtMicros: state.debtMicros + charges.reduce((sum, c) => sum + c.shortfallMicros, 0),
+    buckets: state.buckets.map((b) => (drawn.has(b.id) ? { ...b, remainingMicros: (b.remainingMicros - drawn.get(b.id)!) as Micros } : b)),
+    holds: state.holds.filter((h) => !settled.has(h.id)),
+    windows,
+  };
+}

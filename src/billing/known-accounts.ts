@@ -1,0 +1,92 @@
+/**
+ * What this process knows of the accounts it served last: their state as read, brought
+ * forward by the holds and charges it wrote itself. An authorize or a settle on a known
+ * account skips its read and writes in one statement, guarded by the versions of what it
+ * knew; if any moved (another process, an admin, a grant), the write changes nothing and the
+ * call reads afresh. So remembering never changes an answer, it only saves a round trip.
+ */
+import { withCharges, withHolds, type AccountState, type StateHold } from './account-state.ts';
+import type { PreparedCharge } from './charge-write.ts';
+
+const ACCOUNTS = 10_000;
+const HOLDS = 100_000;
+
+export class KnownAccounts {
+  #states = new Map<string, AccountState>();
+  #holdAccounts = new Map<string, string>();
+  /** Accounts with a charge of this process in flight: their ledger is about to move. */
+  #charging = new Map<string, number>();
+
+  /** The account's state, if known and still usable at `now` (a plan past its end needs bookkeeping first). */
+  get(accountId: string, now: Date): AccountState | undefined {
+    const state = this.#states.get(accountId);
+    if (!state) return undefined;
+    const endsAt = state.termsRow.plan_ends_at;
+    if (endsAt && endsAt <= now) return undefined;
+    // Most recently used last: the first entry is the one to evict.
+    this.#states.delete(accountId);
+    this.#states.set(accountId, state);
+    return state;
+  }
+
+  /** Known, and no charge of this process is moving its ledger right now. */
+  getSteady(accountId: string, now: Date): AccountState | undefined {
+    return this.#charging.has(accountId) ? undefined : this.get(accountId, now);
+  }
+
+  accountOfHold(holdId: string): string | undefined {
+    return this.#holdAccounts.get(holdId);
+  }
+
+  remember(state: AccountState): void {
+    const id = state.termsRow.id;
+    this.#states.delete(id);
+    this.#states.set(id, state);
+    if (this.#states.size > ACCOUNTS) this.#states.delete(this.#states.keys().next().value!);
+    for (const hold of state.holds) this.#rememberHold(hold.id, id);
+  }
+
+  forget(accountId: string): void {
+    this.#states.delete(accountId);
+  }
+
+  /**
+   * Holds went in on an account whose gate version was `gate`, decided on `read`: the state
+   * known now, if it is at that gate version, or else what was read, gains the holds.
+   */
+  holdsPlaced(accountId: string, gate: number, holds: readonly StateHold[], read?: AccountState): void {
+    const known = this.#states.get(accountId);
+    const base = known?.versions.gate === gate ? known : read?.versions.gate === gate ? read : undefined;
+    if (base) this.remember(withHolds(base, holds));
+    else this.forget(accountId);
+  }
+
+  /** Charges went in on an account whose ledger version was `ledger`. */
+  chargesWritten(accountId: string, ledger: number, charges: readonly PreparedCharge[]): void {
+    for (const c of charges) if (c.holdId) this.#holdAccounts.delete(c.holdId);
+    const known = this.#states.get(accountId);
+    if (known?.versions.ledger === ledger) this.remember(withCharges(known, charges));
+    else this.forget(accountId);
+  }
+
+  /** Run a charge on the account's known ledger; meanwhile authorizations read it afresh. */
+  async charging<T>(accountIds: Iterable<string>, work: () => Promise<T>): Promise<T> {
+    const ids = [...new Set(accountIds)];
+    for (const id of ids) this.#charging.set(id, (this.#charging.get(id) ?? 0) + 1);
+    try {
+      return await work();
+    } finally {
+      for (const id of ids) {
+        const left = this.#charging.get(id)! - 1;
+        if (left > 0) this.#charging.set(id, left);
+        else this.#charging.delete(id);
+      }
+    }
+  }
+
+  #rememberHold(holdId: string, accountId: string): void {
+    if (this.#holdAccounts.has(holdId)) return;
+    this.#holdAccounts.set(holdId, accountId);
+    if (this.#holdAccounts.size > HOLDS) this.#holdAccounts.delete(this.#holdAccounts.keys().next().value!);
+  }
+}

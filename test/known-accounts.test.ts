@@ -1,0 +1,117 @@
+/**
+ * A process remembers the accounts it served and skips their reads; two facades over one
+ * database stand for two processes. Whatever the other one changes — value spent or granted,
+ * holds placed, the account's terms, the catalog — the first sees at once, because every
+ * write it makes on what it remembers is guarded by the versions of what it remembered.
+ */
+import { describe, expect, it } from 'vitest';
+import { createBilling, type Billing } from '../src/index.ts';
+import type { Sql } from '../src/db/sql.ts';
+import { ENGINES, useBilling } from './support/harness.ts';
+import { fundedAccounts, mustCall } from './support/spend.ts';
+
+/** test-model at the default 50% margin: each input token is 2 µ$ of value. */
+const tokensFor = (micros: number) => micros / 2;
+
+/** The same database, counting the statements run through it. */
+function counting(sql: Sql): { sql: Sql; count: () => number } {
+  let statements = 0;
+  const wrap = (inner: Sql): Sql => ({
+    ...inner,
+    query: (text, params) => {
+      statements++;
+      return inner.query(text, params);
+    },
+    transaction: (work) => inner.transaction((tx) => work(wrap(tx))),
+    uninterrupted: (work) => inner.uninterrupted((s) => work(wrap(s))),
+  });
+  return { sql: wrap(sql), count: () => statements };
+}
+
+for (const engine of ENGINES) {
+  describe(`accounts this process knows, on ${engine.name}`, () => {
+    const t = useBilling(engine);
+    const otherProcess = () => createBilling({ database: t.sql, clock: t.clock.read });
+
+    async function knownAccount(billing: Billing, micros: number) {
+      await fundedAccounts(billing, ['a'], micros);
+      await mustCall(billing, 'a', 1_000); // now this process knows the account
+    }
+
+    it('authorizes and settles a known account in one statement each', async () => {
+      await knownAccount(t.billing, 5_000_000);
+      const { sql, count } = counting(t.sql);
+      const billing = await createBilling({ database: sql, clock: t.clock.read });
+      await mustCall(billing, 'a', 1_000); // learns the account
+      const before = count();
+      const auth = await billing.authorize('a', { model: 'test-model', provider: 'test', inputTokens: 1_000, maxOutputTokens: 0 });
+      expect(auth.ok).toBe(true);
+      expect(count() - before).toBe(1);
+      if (!auth.ok) return;
+      await billing.settle(auth.hold.id, { inputTokens: 1_000, outputTokens: 0 }, { idempotencyKey: 'one-statement' });
+      expect(count() - before).toBe(2);
+      expect((await billing.reconcile('a')).problems).toEqual([]);
+    });
+
+    it('sees value another process spent', async () => {
+      await knownAccount(t.billing, 1_000_000);
+      const other = await otherProcess();
+      await other.record('a', { model: 'test-model', provider: 'test', usage: { inputTokens: tokensFor(900_000), outputTokens: 0 } }, { idempotencyKey: 'elsewhere' });
+      const auth = await t.billing.authorize('a', { model: 'test-model', provider: 'test', inputTokens: tokensFor(500_000), maxOutputTokens: 0 });
+      expect(auth).toMatchObject({ ok: false, code: 'insufficient_balance' });
+    });
+
+    it('counts holds another process placed', async () => {
+      await knownAccount(t.billing, 1_000_000);
+      const other = await otherProcess();
+      const theirs = await other.authorize('a', { model: 'test-model', provider: 'test', inputTokens: tokensFor(800_000), maxOutputTokens: 0 });
+      expect(theirs.ok).toBe(true);
+      const mine = await t.billing.authorize('a', { model: 'test-model', provider: 'test', inputTokens: tokensFor(500_000), maxOutputTokens: 0 });
+      expect(mine).toMatchObject({ ok: false, code: 'insufficient_balance' });
+    });
+
+    it('spends value another process granted at once', async () => {
+      await knownAccount(t.billing, 100_000);
+      const other = await otherProcess();
+      await other.credit('a', { source: 'bonus', amountMicros: 5_000_000, reference: 'top-up' });
+      const charge = await mustCall(t.billing, 'a', tokensFor(1_000_000));
+      expect(charge.debtMicros).toBe(0);
+    });
+
+    it('charges at a margin an admin set elsewhere, even for a hold authorized before', async () => {
+      await knownAccount(t.billing, 5_000_000);
+      const auth = await t.billing.authorize('a', { model: 'test-model', provider: 'test', inputTokens: 100_000, maxOutputTokens: 0 });
+      if (!auth.ok) throw new Error(auth.message);
+      const other = await otherProcess();
+      await other.admin.updateSettings({ marginBps: 0 });
+      const charge = await t.billing.settle(auth.hold.id, { inputTokens: 100_000, outputTokens: 0 }, { idempotencyKey: 'after-margin' });
+      expect(charge).toMatchObject({ costMicros: 100_000, valueMicros: 100_000 });
+    });
+
+    it("counts usage in the day of the account's new time zone, changed elsewhere", async () => {
+      await knownAccount(t.billing, 5_000_000);
+      await t.billing.admin.updatePlan('payg', { limits: [{ window: 'day', unit: 'usd', amount: 3_000_000 }] });
+      await mustCall(t.billing, 'a', 1_000); // known again, under the new plan terms
+      const auth = await t.billing.authorize('a', { model: 'test-model', provider: 'test', inputTokens: 100_000, maxOutputTokens: 0 });
+      if (!auth.ok) throw new Error(auth.message);
+      const other = await otherProcess();
+      // 12:00 UTC is 21:00 in Tokyo: a Tokyo day began at 15:00 UTC the day before.
+      await other.upsertAccount({ id: 'a', kind: 'team', timeZone: 'Asia/Tokyo' });
+      await t.billing.settle(auth.hold.id, { inputTokens: 100_000, outputTokens: 0 }, { idempotencyKey: 'tokyo' });
+      const day = (await t.billing.balance('a')).limits.find((l) => l.window === 'day')!;
+      expect(day).toMatchObject({ used: 200_000, resetsAt: new Date('2026-03-10T15:00:00Z') });
+    });
+
+    it('a settle on a known account that another process just charged reads afresh and charges once', async () => {
+      await knownAccount(t.billing, 5_000_000);
+      const auth = await t.billing.authorize('a', { model: 'test-model', provider: 'test', inputTokens: 100_000, maxOutputTokens: 0 });
+      if (!auth.ok) throw new Error(auth.message);
+      const other = await otherProcess();
+      const first = await other.settle(auth.hold.id, { inputTokens: 100_000, outputTokens: 0 }, { idempotencyKey: 'raced' });
+      const again = await t.billing.settle(auth.hold.id, { inputTokens: 100_000, outputTokens: 0 }, { idempotencyKey: 'raced' });
+      expect(again).toMatchObject({ usageEventId: first.usageEventId, replayed: true });
+      expect((await t.billing.balance('a')).availableMicros).toBe(5_000_000 - 2_000 - 200_000);
+      expect((await t.billing.reconcile('a')).problems).toEqual([]);
+    });
+  });
+}
