@@ -128,9 +128,14 @@ export function ledgerOf(state: AccountState, now: Date): LedgerState {
   };
 }
 
-/** The state after this process placed `holds` on the account (its gate version moved by one). */
+/**
+ * The state after this process placed `holds` on the account (its gate version moved by one).
+ * Holds that had lapsed by then are dropped: a settle of one of them reads afresh.
+ */
 export function withHolds(state: AccountState, holds: readonly StateHold[]): AccountState {
-  return { ...state, versions: { ...state.versions, gate: state.versions.gate + 1 }, holds: [...state.holds, ...holds] };
+  const at = Math.min(...holds.map((h) => h.createdAt.getTime()));
+  const open = state.holds.filter((h) => h.expiresAt.getTime() > at);
+  return { ...state, versions: { ...state.versions, gate: state.versions.gate + 1 }, holds: [...open, ...holds] };
 }
 
 /** The state after this process wrote `charges` on the account (its ledger version moved by one). */
