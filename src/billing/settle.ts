@@ -13,7 +13,7 @@ import {
 import {
   LEDGER_COLUMNS, ledgerFromRow, prepareCharge, writeCharges, type BucketPool, type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
 } from './charge-write.ts';
-import { ledgerOf, type AccountState, type Guard, type StateHold } from './account-state.ts';
+import { ledgerOf, type Guard, type StateHold } from './account-state.ts';
 import { outcomeOf } from './combiner.ts';
 import type { Context } from './context.ts';
 import type { PriceBook } from './price-lookup.ts';
@@ -53,18 +53,32 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
   return ctx.settles.submit({ id, usage, options });
 }
 
-/** The price of a hold's usage: as of authorization, the price the gate weighed. */
-function holdPrice(prices: PriceBook, row: HoldRow, terms: Terms): PriceEntry | undefined {
-  return prices.find(row.hold_model, row.hold_provider, row.hold_created_at, terms.settings);
+/** What a settle needs of its hold: who asked for which model, and when (the price the gate weighed). */
+type HeldCall = Pick<StateHold, 'model' | 'provider' | 'userId' | 'createdAt'>;
+
+function heldCall(row: HoldRow): HeldCall {
+  return { model: row.hold_model, provider: row.hold_provider, userId: row.hold_user_id, createdAt: row.hold_created_at };
 }
 
-/** The charge request for a hold row. */
-function settleRequest(row: HoldRow, input: SettleInput, terms: Terms, price: PriceEntry | undefined): ChargeRequest {
-  if (!price) throw new BillingError('unknown_model', `The model "${row.hold_model}" no longer has a price: restore its price, then settle again`);
+/** The price of a hold's usage: as of authorization, the price the gate weighed. */
+function holdPrice(prices: PriceBook, hold: HeldCall, terms: Terms): PriceEntry | undefined {
+  return prices.find(hold.model, hold.provider, hold.createdAt, terms.settings);
+}
+
+/** The charge request for a hold. */
+function settleRequest(hold: HeldCall, input: SettleInput, terms: Terms, price: PriceEntry | undefined): ChargeRequest {
+  if (!price) throw new BillingError('unknown_model', `The model "${hold.model}" no longer has a price: restore its price, then settle again`);
   return {
-    terms, idempotencyKey: input.options.idempotencyKey, holdId: input.id, userId: row.hold_user_id, model: row.hold_model, price,
+    terms, idempotencyKey: input.options.idempotencyKey, holdId: input.id, userId: hold.userId, model: hold.model, price,
     usage: input.usage, metadata: input.options.metadata ?? {},
   };
+}
+
+/** An open hold with its account's ledger, and the versions a write on that ledger must find. */
+interface Settleable {
+  hold: HeldCall;
+  ledger: LedgerState;
+  guard: Guard;
 }
 
 /**
@@ -77,109 +91,78 @@ export async function settleTogether(ctx: Context, inputs: readonly SettleInput[
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
   const known = knownHolds(ctx, inputs, now);
-  if (known) return settleKnown(ctx, inputs, known, prices, now);
-  if (inputs.length < 2) return new Map();
-  const done = new Map<number, Charge>();
+  if (!known && inputs.length < 2) return new Map();
   try {
-    await ctx.sql.uninterrupted(async (sql) => {
+    if (known) return await ctx.known.charging(new Set(known.map((k) => k.ledger.terms.account.id)), () => chargeTogether(ctx, inputs, known, prices));
+    return await ctx.sql.uninterrupted(async (sql) => {
       const rows = await sql.query<HoldRow & { hold_id: string }>(HOLDS_SELECT, [inputs.map((i) => i.id), now]);
       const holds = new Map(rows.map((row) => [row.hold_id, row]));
-      const pools: BucketPool = new Map();
-      const guards = new Map<string, Guard>();
-      const batch: { index: number; charge: PreparedCharge }[] = [];
-      const taken = new Set<string>();
-      for (const [index, input] of inputs.entries()) {
+      const read = inputs.map((input): Settleable | undefined => {
         const row = holds.get(input.id);
-        if (!row || row.hold_status !== 'open' || taken.has(input.id)) continue;
+        if (!row || row.hold_status !== 'open') return undefined;
         const ledger = ledgerFromRow(termsFromRow(row, now), row);
-        const price = holdPrice(prices, row, ledger.terms);
-        if (!ledger.allowanceOpen || !price) continue;
-        taken.add(input.id);
-        if (!pools.has(row.id)) {
-          pools.set(row.id, ledger.buckets);
-          guards.set(row.id, { ledger: ledger.version });
-        }
-        batch.push({ index, charge: prepareCharge(pools, settleRequest(row, input, ledger.terms, price)) });
-      }
-      if (batch.length === 0) return;
-      const ids = await writeCharges(sql, batch.map((b) => b.charge), guards);
-      batch.forEach((b, i) => {
-        if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
+        return { hold: heldCall(row), ledger, guard: { ledger: ledger.version } };
       });
-      rememberCharges(ctx, batch.map((b, i) => ({ charge: b.charge, written: ids[i] !== undefined })), guards);
+      return chargeTogether(ctx, inputs, read, prices, sql);
     });
   } catch {
     // The statement failed as a whole (a reused key, a deadlock): nothing was written, and each
     // goes alone, where it gets its own answer and its own retries.
-    done.clear();
+    return new Map();
   }
-  return done;
 }
 
-/** The known state and hold of every input, or undefined if this process does not know them all. */
-function knownHolds(ctx: Context, inputs: readonly SettleInput[], now: Date): { state: AccountState; hold: StateHold }[] | undefined {
-  const known: { state: AccountState; hold: StateHold }[] = [];
+/** Every input's hold and ledger as this process knows them, or undefined if it does not know them all. */
+function knownHolds(ctx: Context, inputs: readonly SettleInput[], now: Date): Settleable[] | undefined {
+  const known: Settleable[] = [];
   for (const input of inputs) {
     const accountId = ctx.known.accountOfHold(input.id);
     const state = accountId === undefined ? undefined : ctx.known.get(accountId, now);
     const hold = state?.holds.find((h) => h.id === input.id);
     if (!hold) return undefined;
-    known.push({ state: state!, hold });
+    known.push({ hold, ledger: ledgerOf(state!, now), guard: { ledger: state!.versions.ledger, terms: state!.versions.terms, catalog: state!.versions.catalog } });
   }
   return known;
 }
 
-/** Settle on known state: no read, one write guarded by every version of what was known. */
-async function settleKnown(
-  ctx: Context, inputs: readonly SettleInput[], known: readonly { state: AccountState; hold: StateHold }[], prices: PriceBook, now: Date,
+/**
+ * Price each settle and draw it from its account's ledger (the first one given for the
+ * account), then write them all in one statement guarded per account.
+ */
+async function chargeTogether(
+  ctx: Context, inputs: readonly SettleInput[], settleables: readonly (Settleable | undefined)[], prices: PriceBook, sql = ctx.sql,
 ): Promise<Map<number, Charge>> {
   const pools: BucketPool = new Map();
   const guards = new Map<string, Guard>();
-  const ledgers = new Map<string, LedgerState>();
   const batch: { index: number; charge: PreparedCharge }[] = [];
   const taken = new Set<string>();
   for (const [index, input] of inputs.entries()) {
-    const { state, hold } = known[index]!;
-    const accountId = state.termsRow.id;
-    if (taken.has(input.id)) continue;
-    if (!ledgers.has(accountId)) {
-      const ledger = ledgerOf(state, now);
-      ledgers.set(accountId, ledger);
-      pools.set(accountId, ledger.buckets);
-      guards.set(accountId, { ledger: state.versions.ledger, terms: state.versions.terms, catalog: state.versions.catalog });
-    }
-    const ledger = ledgers.get(accountId)!;
-    const price = prices.find(hold.model, hold.provider, hold.createdAt, ledger.terms.settings);
+    const settleable = settleables[index];
+    if (!settleable || taken.has(input.id)) continue;
+    const { hold, ledger, guard } = settleable;
+    const accountId = ledger.terms.account.id;
+    const price = holdPrice(prices, hold, ledger.terms);
     if (!ledger.allowanceOpen || !price) continue;
     taken.add(input.id);
-    const request: ChargeRequest = {
-      terms: ledger.terms, idempotencyKey: input.options.idempotencyKey, holdId: input.id, userId: hold.userId, model: hold.model, price,
-      usage: input.usage, metadata: input.options.metadata ?? {},
-    };
-    batch.push({ index, charge: prepareCharge(pools, request) });
+    if (!pools.has(accountId)) {
+      pools.set(accountId, ledger.buckets);
+      guards.set(accountId, guard);
+    }
+    batch.push({ index, charge: prepareCharge(pools, settleRequest(hold, input, ledger.terms, price)) });
   }
   const done = new Map<number, Charge>();
   if (batch.length === 0) return done;
-  try {
-    const ids = await ctx.known.charging(guards.keys(), () => ctx.sql.uninterrupted((sql) => writeCharges(sql, batch.map((b) => b.charge), guards)));
-    batch.forEach((b, i) => {
-      if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
-    });
-    rememberCharges(ctx, batch.map((b, i) => ({ charge: b.charge, written: ids[i] !== undefined })), guards);
-  } catch {
-    for (const id of guards.keys()) ctx.known.forget(id);
-    done.clear();
-  }
-  return done;
-}
-
-/** Bring what this process knows forward by the charges it wrote; forget accounts whose guard failed. */
-function rememberCharges(ctx: Context, charges: readonly { charge: PreparedCharge; written: boolean }[], guards: ReadonlyMap<string, Guard>): void {
+  const ids = await writeCharges(sql, batch.map((b) => b.charge), guards);
+  batch.forEach((b, i) => {
+    if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
+  });
+  // Bring what this process knows forward by the charges written; forget accounts whose guard failed.
   for (const [accountId, guard] of guards) {
-    const mine = charges.filter((c) => c.charge.terms.account.id === accountId);
+    const mine = batch.flatMap((b, i) => (b.charge.terms.account.id === accountId ? [{ charge: b.charge, written: ids[i] !== undefined }] : []));
     if (mine.every((c) => c.written)) ctx.known.chargesWritten(accountId, guard.ledger!, mine.map((c) => c.charge));
     else ctx.known.forget(accountId);
   }
+  return done;
 }
 
 /** A batch of settles: together where they can be, each alone where they cannot. */
@@ -195,7 +178,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
   const now = ctx.clock();
   const requestFor = (row: HoldRow): ChargeRequest => {
     const terms = termsFromRow(row, now);
-    return settleRequest(row, input, terms, holdPrice(prices, row, terms));
+    return settleRequest(heldCall(row), input, terms, holdPrice(prices, heldCall(row), terms));
   };
   let accountId: string | undefined;
   let model = '';
