@@ -168,6 +168,26 @@ for (const engine of ENGINES) {
       expect((await billing.reconcile('acme')).problems).toEqual([]);
     });
 
+    it('reconcile finds a projection that disagrees with the ledger, and a fact that refers to another account', async () => {
+      const billing = await setup();
+      await billing.upsertAccount({ id: 'other', kind: 'personal' });
+      await billing.credit('other', { source: 'bonus', amountMicros: 1_000_000, reference: 'welcome' });
+      const charge = await mustCall(billing, 'acme', 1000, 500);
+      const otherCharge = await mustCall(billing, 'other', 1000, 500);
+      expect((await billing.reconcile('acme')).problems).toEqual([]);
+      const [bucket] = await billing.sql.query<{ id: number }>(`SELECT id FROM buckets WHERE account_id = 'other'`);
+      const [hold] = await billing.sql.query<{ hold_id: string }>('SELECT hold_id FROM usage_events WHERE id = $1', [otherCharge.usageEventId]);
+      await billing.sql.query(`UPDATE ledger_entries SET bucket_id = $1 WHERE usage_event_id = $2`, [bucket!.id, charge.usageEventId]);
+      await billing.sql.query(`UPDATE usage_events SET hold_id = $1 WHERE id = $2`, [hold!.hold_id, charge.usageEventId]);
+      const { ok, problems } = await billing.reconcile('acme');
+      expect(ok).toBe(false);
+      expect(problems).toEqual([
+        expect.stringMatching(/^bucket \d+: remaining \d+ ≠ ledger sum \d+$/), // the debit no longer counts against acme's bucket
+        expect.stringMatching(new RegExp(`^ledger entry \\d+: bucket ${bucket!.id} is missing or another account's$`)),
+        `usage event ${charge.usageEventId}: hold ${hold!.hold_id} is missing or another account's`,
+      ]);
+    });
+
     it('a plan canceled at period end runs to the end, then falls back to the default plan', async () => {
       const { billing, clock } = t;
       await billing.admin.applyPreset('tiers');

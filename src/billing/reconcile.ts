@@ -1,7 +1,10 @@
 /**
  * Proof that the projections agree with the append-only ledger: every bucket's remaining
- * value and the account's debt are sums of entries, every bucket's first entry is its
- * grant, and every usage event's value is what its entries drew.
+ * value and the account's debt are sums of the account's entries, every bucket's first entry
+ * is its grant, and every usage event's value is what its entries drew. And that the
+ * account's facts refer only to its own: each entry's bucket and usage event, each usage
+ * event's hold, belong to the same account (stronger than foreign keys, which the hot path
+ * does without: see migration 0004).
  */
 import type { Context } from './context.ts';
 import { accountNotFound } from './terms.ts';
@@ -21,7 +24,7 @@ export async function reconcile(ctx: Context, accountId: string): Promise<Reconc
       `SELECT b.id, b.amount_micros, b.remaining_micros,
          COALESCE(sum(l.amount_micros), 0)::bigint AS ledger,
          COALESCE(sum(l.amount_micros) FILTER (WHERE l.kind = 'grant'), 0)::bigint AS granted
-       FROM buckets b LEFT JOIN ledger_entries l ON l.bucket_id = b.id WHERE b.account_id = $1 GROUP BY b.id ORDER BY b.id`,
+       FROM buckets b LEFT JOIN ledger_entries l ON l.account_id = $1 AND l.bucket_id = b.id WHERE b.account_id = $1 GROUP BY b.id ORDER BY b.id`,
       [accountId],
     );
     for (const b of buckets) {
@@ -46,6 +49,19 @@ export async function reconcile(ctx: Context, accountId: string): Promise<Reconc
       if (e.value_micros !== e.drawn) problems.push(`usage event ${e.id}: value ${e.value_micros} ≠ drawn ${e.drawn}`);
       if (e.refunded_micros !== e.returned) problems.push(`usage event ${e.id}: refunded ${e.refunded_micros} ≠ returned ${e.returned}`);
     }
+    const strays = await tx.query<{ what: string; id: number; ref: string }>(
+      `SELECT 'ledger entry' AS what, l.id, 'bucket ' || l.bucket_id AS ref FROM ledger_entries l LEFT JOIN buckets b ON b.id = l.bucket_id
+       WHERE l.account_id = $1 AND l.bucket_id IS NOT NULL AND b.account_id IS DISTINCT FROM $1
+       UNION ALL
+       SELECT 'ledger entry', l.id, 'usage event ' || l.usage_event_id FROM ledger_entries l LEFT JOIN usage_events e ON e.id = l.usage_event_id
+       WHERE l.account_id = $1 AND l.usage_event_id IS NOT NULL AND e.account_id IS DISTINCT FROM $1
+       UNION ALL
+       SELECT 'usage event', e.id, 'hold ' || e.hold_id FROM usage_events e LEFT JOIN holds h ON h.id = e.hold_id
+       WHERE e.account_id = $1 AND e.hold_id IS NOT NULL AND h.account_id IS DISTINCT FROM $1
+       ORDER BY 1, 2`,
+      [accountId],
+    );
+    for (const s of strays) problems.push(`${s.what} ${s.id}: ${s.ref} is missing or another account's`);
     return { accountId, ok: problems.length === 0, problems };
   });
 }
