@@ -1,6 +1,7 @@
 /** The results as a table, and the spec's targets as PASS / MISS. */
 import type { LoadResult, Percentiles } from './load.ts';
 import type { Ceiling } from './pgbench.ts';
+import type { CommitFloor } from './commit-floor.ts';
 import type { EngineName, LedgerCheck } from './scenarios.ts';
 
 export type ScenarioKind = 'pairs-across' | 'pairs-hot' | 'pairs-paced' | 'record' | 'record-batch';
@@ -53,11 +54,15 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-export function formatReport(results: readonly ScenarioResult[], ceiling: Ceiling, targets: readonly TargetResult[]): string {
+export function formatReport(results: readonly ScenarioResult[], ceiling: Ceiling, floor: CommitFloor, targets: readonly TargetResult[]): string {
   const ceilingLine =
     'tps' in ceiling
       ? `Machine ceiling: ${ceiling.tps.toFixed(0)} TPS (${ceiling.command}, latency avg ${ceiling.latencyMs ?? '?'} ms)`
       : `Machine ceiling: SKIPPED — ${ceiling.skipped}`;
+  const floorLine =
+    'latency' in floor
+      ? `Durable commit floor: ${ms(floor.latency)} ms p50 / p99 (one-row UPDATE, its own transaction, paced at ${floor.ratePerSecond}/s)`
+      : `Durable commit floor: SKIPPED — ${floor.skipped}`;
   // A run whose ledger does not reconcile has no numbers worth printing.
   const rows = results.map((r) => [
     r.scenario,
@@ -75,5 +80,5 @@ export function formatReport(results: readonly ScenarioResult[], ceiling: Ceilin
     ...(r.firstError ? [`${r.engine} ${r.scenario}: first error: ${r.firstError}`] : []),
     ...r.ledger.problems.slice(0, 5).map((p) => `${r.engine} ${r.scenario}: ledger: ${p}`),
   ]);
-  return [ceilingLine, '', table(header, rows), '', table(['target', 'measured on', 'value', 'verdict'], targetRows), ...(problems.length ? ['', ...problems] : [])].join('\n');
+  return [ceilingLine, floorLine, '', table(header, rows), '', table(['target', 'measured on', 'value', 'verdict'], targetRows), ...(problems.length ? ['', ...problems] : [])].join('\n');
 }

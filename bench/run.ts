@@ -14,6 +14,7 @@ import os from 'node:os';
 import pg from 'pg';
 import { runLoad } from './load.ts';
 import { machineCeiling, PGBENCH, type Ceiling } from './pgbench.ts';
+import { commitFloor, type CommitFloor } from './commit-floor.ts';
 import { evaluateTargets, formatReport, isValid, type ScenarioKind, type ScenarioResult } from './report.ts';
 import { BATCH_SIZE, checkLedger, HOT_ACCOUNT, openFunded, pairOn, pgliteDatabase, postgresSchema, randomOf, recordBatchOn, recordOn, type BenchDatabase } from './scenarios.ts';
 
@@ -84,12 +85,16 @@ async function benchEngine(database: BenchDatabase, ceiling: Ceiling): Promise<S
 
 const postgres = await postgresVersion(serverUrl);
 let ceiling: Ceiling;
+let floor: CommitFloor;
 if (!postgres) {
   log(`PostgreSQL unreachable at ${serverUrl}: its scenarios and the pgbench ceiling are SKIPPED`);
   ceiling = { skipped: `PostgreSQL unreachable at ${serverUrl}` };
+  floor = { skipped: ceiling.skipped };
 } else {
   log(`machine ceiling: pgbench simple-update, ${PGBENCH.clients} clients, ${PGBENCH.seconds}s`);
   ceiling = await machineCeiling(serverUrl).catch((error: Error) => ({ skipped: `pgbench failed: ${error.message}` }));
+  log(`durable commit floor: one-row updates paced at ${config.pacedRate}/s (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
+  floor = 'tps' in ceiling ? await commitFloor(serverUrl, { ...config, ratePerSecond: config.pacedRate }) : { skipped: 'needs pgbench\'s tables' };
 }
 
 const results: ScenarioResult[] = [];
@@ -97,10 +102,10 @@ if (postgres) results.push(...(await benchEngine(await postgresSchema(serverUrl)
 results.push(...(await benchEngine(await pgliteDatabase(config.pglite), ceiling)));
 
 const targets = evaluateTargets(results);
-console.log(`\n${formatReport(results, ceiling, targets)}\n`);
+console.log(`\n${formatReport(results, ceiling, floor, targets)}\n`);
 
 const machine = { node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), postgres };
-const report = { date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ...ceiling }, results: results.map((r) => ({ ...r, valid: isValid(r) })), targets };
+const report = { date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ...ceiling }, commitFloor: floor, results: results.map((r) => ({ ...r, valid: isValid(r) })), targets };
 const file = new URL('./results/latest.json', import.meta.url);
 await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
 log(`wrote ${file.pathname}`);
