@@ -181,7 +181,7 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
          AND (v.catalog IS NULL OR v.catalog = (SELECT catalog_version FROM settings))
        RETURNING b.account_id
      ), ev AS (
-       SELECT input.*, nextval(pg_get_serial_sequence('usage_events', 'id')) AS event_id FROM input JOIN guard USING (account_id)
+       SELECT input.*, nextval('usage_events_id_seq') AS event_id FROM input JOIN guard USING (account_id) -- named: resolved once, when prepared
      ), event AS (
        INSERT INTO usage_events (id, account_id, idempotency_key, hold_id, user_id, model, provider, input_tokens, output_tokens,
          cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros, value_micros, margin_bps, price, metadata, occurred_at)
