@@ -1,0 +1,60 @@
+/** Natural batching, without a database: who goes in which batch, and how answers come back. */
+import { describe, expect, it } from 'vitest';
+import { Combiner, outcomeOf } from '../src/billing/combiner.ts';
+
+/** A combiner that doubles its inputs, after a pause that stands for a statement, and records each batch. */
+function doubling() {
+  const batches: number[][] = [];
+  const combiner = new Combiner<number, number>(async (inputs) => {
+    batches.push(inputs);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return Promise.all(inputs.map((n) => outcomeOf(async () => {
+      if (n < 0) throw new Error(`negative: ${n}`);
+      return n * 2;
+    })));
+  });
+  return { combiner, batches };
+}
+
+describe('natural batching', () => {
+  it('calls made in one tick go in one batch, each answered with its own result', async () => {
+    const { combiner, batches } = doubling();
+    expect(await Promise.all([1, 2, 3, 4, 5].map((n) => combiner.submit(n)))).toEqual([2, 4, 6, 8, 10]);
+    expect(batches).toEqual([[1, 2, 3, 4, 5]]);
+  });
+
+  it('callers answered by one batch who call again at once go together in the next', async () => {
+    const { combiner, batches } = doubling();
+    const worker = async (id: number) => {
+      for (let round = 0; round < 3; round++) await combiner.submit(id * 10 + round);
+    };
+    await Promise.all([1, 2, 3, 4].map(worker));
+    expect(batches.map((b) => b.length)).toEqual([4, 4, 4]);
+  });
+
+  it('calls that arrive while a batch is written wait for the next one', async () => {
+    const { combiner, batches } = doubling();
+    const first = combiner.submit(1);
+    await new Promise((resolve) => setTimeout(resolve, 1)); // the first batch is being written
+    const later = [combiner.submit(2), combiner.submit(3)];
+    expect(await Promise.all([first, ...later])).toEqual([2, 4, 6]);
+    expect(batches).toEqual([[1], [2, 3]]);
+  });
+
+  it("one call's failure is its own; a batch that throws fails only its calls", async () => {
+    const { combiner } = doubling();
+    const results = await Promise.allSettled([combiner.submit(1), combiner.submit(-1), combiner.submit(2)]);
+    expect(results).toEqual([
+      { status: 'fulfilled', value: 2 },
+      { status: 'rejected', reason: new Error('negative: -1') },
+      { status: 'fulfilled', value: 4 },
+    ]);
+    let calls = 0;
+    const failing = new Combiner<number, number>(async () => {
+      if (++calls === 1) throw new Error('statement failed');
+      return [{ ok: true, value: 0 }];
+    });
+    await expect(failing.submit(1)).rejects.toThrow('statement failed');
+    expect(await failing.submit(2)).toBe(0); // the next batch runs
+  });
+});
