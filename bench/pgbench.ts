@@ -11,7 +11,19 @@ const run = promisify(execFile);
 
 export const PGBENCH = { database: 'tollgate_pgbench', scale: 10, clients: 8, threads: 2, seconds: 10 };
 
-export type Ceiling = { tps: number; latencyMs: number | null; command: string } | { skipped: string };
+export type Ceiling = { tps: number; latencyMs: number | null; command: string; runs?: number[] } | { skipped: string };
+
+/**
+ * The ceiling of two pgbench runs, one just before and one just after the scenario compared
+ * to it: their mean. A shared virtual machine's speed drifts by minutes; bracketing the
+ * scenario keeps the ratio to what the machine could do at that time.
+ */
+export function bracketed(before: Ceiling, after: Ceiling): Ceiling {
+  if (!('tps' in before)) return before;
+  if (!('tps' in after)) return after;
+  const mean = (a: number | null, b: number | null) => (a === null || b === null ? null : Number(((a + b) / 2).toFixed(3)));
+  return { tps: (before.tps + after.tps) / 2, latencyMs: mean(before.latencyMs, after.latencyMs), command: before.command, runs: [before.tps, after.tps] };
+}
 
 /** libpq's environment for a postgres:// URL, so pgbench connects where the bench does. */
 function libpqEnv(url: URL): NodeJS.ProcessEnv {

@@ -57,7 +57,9 @@ function table(header: string[], rows: string[][]): string {
 export function formatReport(results: readonly ScenarioResult[], ceiling: Ceiling, floor: CommitFloor, targets: readonly TargetResult[]): string {
   const ceilingLine =
     'tps' in ceiling
-      ? `Machine ceiling: ${ceiling.tps.toFixed(0)} TPS (${ceiling.command}, latency avg ${ceiling.latencyMs ?? '?'} ms)`
+      ? `Machine ceiling: ${ceiling.tps.toFixed(0)} TPS (${ceiling.command}, latency avg ${ceiling.latencyMs ?? '?'} ms${
+          ceiling.runs ? `; mean of ${ceiling.runs.map((t) => t.toFixed(0)).join(' just before and ')} just after the across-accounts scenario` : ''
+        })`
       : `Machine ceiling: SKIPPED — ${ceiling.skipped}`;
   const floorLine =
     'latency' in floor

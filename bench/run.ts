@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import pg from 'pg';
 import { runLoad } from './load.ts';
-import { machineCeiling, PGBENCH, type Ceiling } from './pgbench.ts';
+import { bracketed, machineCeiling, PGBENCH, type Ceiling } from './pgbench.ts';
 import { commitFloor, type CommitFloor } from './commit-floor.ts';
 import { evaluateTargets, formatReport, isValid, type ScenarioKind, type ScenarioResult } from './report.ts';
 import { BATCH_SIZE, checkLedger, HOT_ACCOUNT, openFunded, pairOn, pgliteDatabase, postgresSchema, randomOf, recordBatchOn, recordOn, type BenchDatabase } from './scenarios.ts';
@@ -54,52 +54,71 @@ const SCENARIOS: { kind: ScenarioKind; name: string; accounts: () => string }[] 
   { kind: 'record-batch', name: `recordBatch ×${BATCH_SIZE} (events/s), ${config.accounts} accounts`, accounts: randomOf(accountIds) },
 ];
 
-async function benchEngine(database: BenchDatabase, ceiling: Ceiling): Promise<ScenarioResult[]> {
+/** What is measured of the machine itself, next to the scenarios it bounds (PostgreSQL only). */
+interface MachineProbes {
+  ceiling: () => Promise<Ceiling>;
+  floor: () => Promise<CommitFloor>;
+}
+
+interface EngineRun {
+  results: Omit<ScenarioResult, 'ratioToPgbench'>[];
+  ceiling?: Ceiling;
+  floor?: CommitFloor;
+}
+
+async function benchEngine(database: BenchDatabase, probes?: MachineProbes): Promise<EngineRun> {
   log(`${database.engine}: creating and funding ${config.accounts + 1} accounts`);
-  const results: ScenarioResult[] = [];
+  const run: EngineRun = { results: [] };
   const billing = await openFunded(database, [...accountIds, HOT_ACCOUNT], config.poolSize).catch(async (error) => {
     await database.drop();
     throw error;
   });
   try {
     for (const s of SCENARIOS) {
-      log(`${database.engine}: ${s.name} (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
       const operation = { record: recordOn, 'record-batch': recordBatchOn, 'pairs-across': pairOn, 'pairs-hot': pairOn, 'pairs-paced': pairOn }[s.kind](
         billing,
         s.accounts,
       );
-      const run = await runLoad(operation, { ...config, ratePerSecond: s.kind === 'pairs-paced' ? config.pacedRate : undefined });
+      // The ceiling brackets the scenario compared to it; the floor goes just before the paced one.
+      const before = probes && s.kind === 'pairs-across' ? await probes.ceiling() : undefined;
+      if (probes && s.kind === 'pairs-paced') run.floor = await probes.floor();
+      log(`${database.engine}: ${s.name} (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
+      const measured = await runLoad(operation, { ...config, ratePerSecond: s.kind === 'pairs-paced' ? config.pacedRate : undefined });
+      if (before) run.ceiling = bracketed(before, await probes!.ceiling());
       // A batch scenario reports events per second; its latencies stay per batch.
-      const load = s.kind === 'record-batch' ? { ...run, opsPerSecond: run.opsPerSecond * BATCH_SIZE } : run;
+      const load = s.kind === 'record-batch' ? { ...measured, opsPerSecond: measured.opsPerSecond * BATCH_SIZE } : measured;
       const sample = s.kind === 'pairs-hot' ? [HOT_ACCOUNT] : [HOT_ACCOUNT, ...accountIds.slice(0, config.reconcileSample)];
       const ledger = await checkLedger(billing, sample);
-      const ratioToPgbench = 'tps' in ceiling ? load.opsPerSecond / ceiling.tps : null;
-      results.push({ kind: s.kind, scenario: s.name, engine: database.engine, ...load, ratioToPgbench, ledger });
+      run.results.push({ kind: s.kind, scenario: s.name, engine: database.engine, ...load, ledger });
     }
   } finally {
     await billing.close();
     await database.drop();
   }
-  return results;
+  return run;
 }
 
 const postgres = await postgresVersion(serverUrl);
-let ceiling: Ceiling;
-let floor: CommitFloor;
-if (!postgres) {
-  log(`PostgreSQL unreachable at ${serverUrl}: its scenarios and the pgbench ceiling are SKIPPED`);
-  ceiling = { skipped: `PostgreSQL unreachable at ${serverUrl}` };
-  floor = { skipped: ceiling.skipped };
-} else {
-  log(`machine ceiling: pgbench simple-update, ${PGBENCH.clients} clients, ${PGBENCH.seconds}s`);
-  ceiling = await machineCeiling(serverUrl).catch((error: Error) => ({ skipped: `pgbench failed: ${error.message}` }));
-  log(`durable commit floor: one-row updates paced at ${config.pacedRate}/s (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
-  floor = 'tps' in ceiling ? await commitFloor(serverUrl, { ...config, ratePerSecond: config.pacedRate }) : { skipped: 'needs pgbench\'s tables' };
-}
-
-const results: ScenarioResult[] = [];
-if (postgres) results.push(...(await benchEngine(await postgresSchema(serverUrl), ceiling)));
-results.push(...(await benchEngine(await pgliteDatabase(config.pglite), ceiling)));
+const probes: MachineProbes = {
+  ceiling: async () => {
+    log(`machine ceiling: pgbench simple-update, ${PGBENCH.clients} clients, ${PGBENCH.seconds}s`);
+    return machineCeiling(serverUrl).catch((error: Error) => ({ skipped: `pgbench failed: ${error.message}` }));
+  },
+  floor: async () => {
+    log(`durable commit floor: one-row updates paced at ${config.pacedRate}/s (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
+    return commitFloor(serverUrl, { ...config, ratePerSecond: config.pacedRate });
+  },
+};
+const unreachable = `PostgreSQL unreachable at ${serverUrl}`;
+if (!postgres) log(`${unreachable}: its scenarios and the pgbench ceiling are SKIPPED`);
+const onPostgres: EngineRun = postgres ? await benchEngine(await postgresSchema(serverUrl), probes) : { results: [] };
+const onPglite = await benchEngine(await pgliteDatabase(config.pglite));
+const ceiling: Ceiling = onPostgres.ceiling ?? { skipped: unreachable };
+const floor: CommitFloor = onPostgres.floor ?? { skipped: unreachable };
+const results: ScenarioResult[] = [...onPostgres.results, ...onPglite.results].map((r) => ({
+  ...r,
+  ratioToPgbench: 'tps' in ceiling ? r.opsPerSecond / ceiling.tps : null,
+}));
 
 const targets = evaluateTargets(results);
 console.log(`\n${formatReport(results, ceiling, floor, targets)}\n`);
