@@ -162,6 +162,7 @@ export async function record(ctx: Context, accountId: string, input: RecordInput
 
 const batchItemSchema = recordInputSchema.extend({ accountId: z.string().min(1).max(200), idempotencyKey, metadata: metadata.optional() }).strict();
 export type RecordBatchItem = z.input<typeof batchItemSchema>;
+const batchSchema = z.array(batchItemSchema).max(10_000, 'at most 10,000 items per batch');
 
 /**
  * Record many usages, across accounts, in one transaction and one write. All or nothing: a
@@ -170,7 +171,7 @@ export type RecordBatchItem = z.input<typeof batchItemSchema>;
  * with the same usage come back as replays.
  */
 export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[]): Promise<Charge[]> {
-  const items = parseInput(z.array(batchItemSchema).max(10_000, 'at most 10,000 items per batch'), input, 'record batch');
+  const items = parseInput(batchSchema, input, 'record batch');
   if (items.length === 0) return [];
   const prices = await ctx.prices.fresh();
   for (const item of items) ctx.known.forget(item.accountId);

@@ -11,6 +11,7 @@ import type { Context } from './context.ts';
 import { grant } from './grants.ts';
 import { readLedger } from './charge-write.ts';
 
+const usageEventIdSchema = z.number().int().positive();
 const refundInputSchema = z
   .object({ amountMicros: z.number().int('must be whole micro-dollars').positive('must be more than zero').max(Number.MAX_SAFE_INTEGER).optional() })
   .strict();
@@ -30,7 +31,7 @@ interface DrawRow {
 }
 
 export async function refund(ctx: Context, usageEventId: number, input: z.input<typeof refundInputSchema> = {}): Promise<RefundResult> {
-  const eventId = parseInput(z.number().int().positive(), usageEventId, 'usage event id');
+  const eventId = parseInput(usageEventIdSchema, usageEventId, 'usage event id');
   const { amountMicros } = parseInput(refundInputSchema, input, 'refund');
   const [owner] = await ctx.sql.query<{ account_id: string }>('SELECT account_id FROM usage_events WHERE id = $1', [eventId]);
   if (!owner) throw new BillingError('usage_event_not_found', `No usage event ${eventId}`, { usageEventId: eventId });

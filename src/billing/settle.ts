@@ -35,6 +35,9 @@ const HOLD_SELECT = `SELECT h.status AS hold_status, h.model AS hold_model, h.pr
 
 const HOLDS_SELECT = HOLD_SELECT.replace('WHERE h.id = $1', 'WHERE h.id = ANY ($1::text[])').replace('SELECT h.status', 'SELECT h.id AS hold_id, h.status');
 
+// Schemas are built once: building one costs more than parsing with it.
+const holdIdSchema = z.string().min(1, 'must not be empty').max(200);
+
 function holdNotFound(id: string): BillingError {
   return new BillingError('hold_not_found', `No hold "${id}": authorize first and settle the hold id it returns`, { holdId: id });
 }
@@ -47,7 +50,7 @@ export interface SettleInput {
 
 /** Settle: validated here, then charged together with the settles that arrive meanwhile. */
 export async function settle(ctx: Context, holdId: string, usageInput: TokenUsage, optionsInput: ChargeOptions): Promise<Charge> {
-  const id = parseInput(z.string().min(1, 'must not be empty').max(200), holdId, 'hold id');
+  const id = parseInput(holdIdSchema, holdId, 'hold id');
   const usage = parseInput(tokenUsageSchema, usageInput, 'usage');
   const options = parseInput(chargeOptionsSchema, optionsInput, 'settle options');
   return ctx.settles.submit({ id, usage, options });
@@ -221,7 +224,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
 }
 
 export async function release(ctx: Context, holdId: string): Promise<{ holdId: string; status: 'released' }> {
-  const id = parseInput(z.string().min(1, 'must not be empty').max(200), holdId, 'hold id');
+  const id = parseInput(holdIdSchema, holdId, 'hold id');
   const [hold] = await ctx.sql.query<{ account_id: string; status: string }>('SELECT account_id, status FROM holds WHERE id = $1', [id]);
   if (!hold) throw new BillingError('hold_not_found', `No hold "${id}"`, { holdId: id });
   ctx.known.forget(hold.account_id);
