@@ -54,13 +54,15 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-export function formatReport(results: readonly ScenarioResult[], ceiling: Ceiling, floor: CommitFloor, targets: readonly TargetResult[]): string {
-  const ceilingLine =
-    'tps' in ceiling
-      ? `Machine ceiling: ${ceiling.tps.toFixed(0)} TPS (${ceiling.command}, latency avg ${ceiling.latencyMs ?? '?'} ms${
-          ceiling.runs ? `; mean of ${ceiling.runs.map((t) => t.toFixed(0)).join(' just before and ')} just after the across-accounts scenario` : ''
-        })`
-      : `Machine ceiling: SKIPPED — ${ceiling.skipped}`;
+export function formatReport(
+  results: readonly ScenarioResult[], ceilings: Record<EngineName, Ceiling>, floor: CommitFloor, targets: readonly TargetResult[],
+): string {
+  const ceilingLine = (engine: EngineName) => {
+    const ceiling = ceilings[engine];
+    if (!('tps' in ceiling)) return `Machine ceiling for ${engine}: SKIPPED — ${ceiling.skipped}`;
+    const bracket = ceiling.runs ? `; mean of ${ceiling.runs.map((t) => t.toFixed(0)).join(' just before and ')} just after ${engine}'s across-accounts scenario` : '';
+    return `Machine ceiling for ${engine}: ${ceiling.tps.toFixed(0)} TPS (${ceiling.command}, latency avg ${ceiling.latencyMs ?? '?'} ms${bracket})`;
+  };
   const floorLine =
     'latency' in floor
       ? `Durable commit floor: ${ms(floor.latency)} ms p50 / p99 (one-row UPDATE, its own transaction, paced at ${floor.ratePerSecond}/s)`
@@ -82,5 +84,5 @@ export function formatReport(results: readonly ScenarioResult[], ceiling: Ceilin
     ...(r.firstError ? [`${r.engine} ${r.scenario}: first error: ${r.firstError}`] : []),
     ...r.ledger.problems.slice(0, 5).map((p) => `${r.engine} ${r.scenario}: ledger: ${p}`),
   ]);
-  return [ceilingLine, floorLine, '', table(header, rows), '', table(['target', 'measured on', 'value', 'verdict'], targetRows), ...(problems.length ? ['', ...problems] : [])].join('\n');
+  return [ceilingLine('postgres'), ceilingLine('pglite'), floorLine, '', table(header, rows), '', table(['target', 'measured on', 'value', 'verdict'], targetRows), ...(problems.length ? ['', ...problems] : [])].join('\n');
 }

@@ -57,7 +57,7 @@ const SCENARIOS: { kind: ScenarioKind; name: string; accounts: () => string }[] 
 /** What is measured of the machine itself, next to the scenarios it bounds (PostgreSQL only). */
 interface MachineProbes {
   ceiling: () => Promise<Ceiling>;
-  floor: () => Promise<CommitFloor>;
+  floor?: () => Promise<CommitFloor>;
 }
 
 interface EngineRun {
@@ -81,7 +81,7 @@ async function benchEngine(database: BenchDatabase, probes?: MachineProbes): Pro
       );
       // The ceiling brackets the scenario compared to it; the floor goes just before the paced one.
       const before = probes && s.kind === 'pairs-across' ? await probes.ceiling() : undefined;
-      if (probes && s.kind === 'pairs-paced') run.floor = await probes.floor();
+      if (probes?.floor && s.kind === 'pairs-paced') run.floor = await probes.floor();
       log(`${database.engine}: ${s.name} (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
       const measured = await runLoad(operation, { ...config, ratePerSecond: s.kind === 'pairs-paced' ? config.pacedRate : undefined });
       if (before) run.ceiling = bracketed(before, await probes!.ceiling());
@@ -112,19 +112,21 @@ const probes: MachineProbes = {
 const unreachable = `PostgreSQL unreachable at ${serverUrl}`;
 if (!postgres) log(`${unreachable}: its scenarios and the pgbench ceiling are SKIPPED`);
 const onPostgres: EngineRun = postgres ? await benchEngine(await postgresSchema(serverUrl), probes) : { results: [] };
-const onPglite = await benchEngine(await pgliteDatabase(config.pglite));
-const ceiling: Ceiling = onPostgres.ceiling ?? { skipped: unreachable };
+// PGlite's scenarios run on the same machine minutes later: their ceiling is measured around them too.
+const onPglite = await benchEngine(await pgliteDatabase(config.pglite), postgres ? { ceiling: probes.ceiling } : undefined);
+const skipped: Ceiling = { skipped: unreachable };
+const ceilings = { postgres: onPostgres.ceiling ?? skipped, pglite: onPglite.ceiling ?? skipped };
 const floor: CommitFloor = onPostgres.floor ?? { skipped: unreachable };
-const results: ScenarioResult[] = [...onPostgres.results, ...onPglite.results].map((r) => ({
-  ...r,
-  ratioToPgbench: 'tps' in ceiling ? r.opsPerSecond / ceiling.tps : null,
-}));
+const results: ScenarioResult[] = [...onPostgres.results, ...onPglite.results].map((r) => {
+  const ceiling = ceilings[r.engine];
+  return { ...r, ratioToPgbench: 'tps' in ceiling ? r.opsPerSecond / ceiling.tps : null };
+});
 
 const targets = evaluateTargets(results);
-console.log(`\n${formatReport(results, ceiling, floor, targets)}\n`);
+console.log(`\n${formatReport(results, ceilings, floor, targets)}\n`);
 
 const machine = { node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), postgres };
-const report = { date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ...ceiling }, commitFloor: floor, results: results.map((r) => ({ ...r, valid: isValid(r) })), targets };
+const report = { date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ceilings }, commitFloor: floor, results: results.map((r) => ({ ...r, valid: isValid(r) })), targets };
 const file = new URL('./results/latest.json', import.meta.url);
 await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
 log(`wrote ${file.pathname}`);
