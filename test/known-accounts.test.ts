@@ -53,6 +53,37 @@ for (const engine of ENGINES) {
       expect((await billing.reconcile('a')).problems).toEqual([]);
     });
 
+    it('records on an account it learned from a record in one statement, and charges a record and a settle that come together in one', async () => {
+      await fundedAccounts(t.billing, ['a'], 5_000_000);
+      const { sql, count } = counting(t.sql);
+      const billing = await createBilling({ database: sql, clock: t.clock.read });
+      const usage = { inputTokens: 1_000, outputTokens: 0 }; // 2,000 µ$ of value each
+      const record = (key: string) => billing.record('a', { model: 'test-model', provider: 'test', usage }, { idempotencyKey: key });
+      await record('first'); // read, then write: now the account is known
+      let before = count();
+      await record('second');
+      expect(count() - before).toBe(1);
+      const auth = await billing.authorize('a', { model: 'test-model', provider: 'test', inputTokens: 1_000, maxOutputTokens: 0 });
+      if (!auth.ok) throw new Error(auth.message);
+      before = count();
+      const [settled, recorded] = await Promise.all([billing.settle(auth.hold.id, usage, { idempotencyKey: 'settled' }), record('third')]);
+      expect(count() - before).toBe(1);
+      expect([settled.holdId, recorded.holdId]).toEqual([auth.hold.id, null]);
+      expect(await record('third')).toMatchObject({ usageEventId: recorded.usageEventId, replayed: true });
+      expect((await billing.balance('a')).availableMicros).toBe(5_000_000 - 4 * 2_000);
+      expect((await billing.reconcile('a')).problems).toEqual([]);
+    });
+
+    it('a record on a known account draws first on credit another process granted that expires sooner', async () => {
+      await knownAccount(t.billing, 1_000_000);
+      const other = await otherProcess();
+      await other.credit('a', { source: 'bonus', amountMicros: 300_000, reference: 'expiring', expiresAt: new Date('2026-03-20T00:00:00Z') });
+      await t.billing.record('a', { model: 'test-model', provider: 'test', usage: { inputTokens: tokensFor(200_000), outputTokens: 0 } }, { idempotencyKey: 'here' });
+      const buckets = (await t.billing.balance('a')).buckets.map((b) => [b.expiresAt === null ? 'lasting' : 'expiring', b.remainingMicros]);
+      expect(buckets).toEqual([['expiring', 100_000], ['lasting', 1_000_000 - 2_000]]);
+      expect((await t.billing.reconcile('a')).problems).toEqual([]);
+    });
+
     it('sees value another process spent', async () => {
       await knownAccount(t.billing, 1_000_000);
       const other = await otherProcess();

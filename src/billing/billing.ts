@@ -14,7 +14,7 @@ import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
 import { authorize, authorizeBatch, type AuthorizeInput, type AuthorizeRequest } from './authorize.ts';
 import * as catalog from './catalog.ts';
 import { record, recordBatch, type ChargeOptions, type RecordBatchItem, type RecordInput } from './charge.ts';
-import { release, settle, settleBatch, type SettleInput } from './settle.ts';
+import { chargeBatch, release, settle, type ChargeInput } from './settle.ts';
 import { Combiner } from './combiner.ts';
 import type { Clock, Context } from './context.ts';
 import { grant } from './grants.ts';
@@ -56,7 +56,7 @@ export async function createBilling(options: BillingOptions = {}) {
     clock: options.clock ?? (() => new Date()),
     prices,
     authorizes: new Combiner((requests: AuthorizeRequest[]) => authorizeBatch(ctx, requests)),
-    settles: new Combiner((inputs: SettleInput[]) => settleBatch(ctx, inputs)),
+    charges: new Combiner((inputs: ChargeInput[]) => chargeBatch(ctx, inputs)),
     known: new KnownAccounts(),
   };
 

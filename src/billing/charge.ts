@@ -13,6 +13,8 @@ import type { Sql } from '../db/sql.ts';
 import { bucketPool, prepareCharge, readLedger, writeCharges, type ChargeRequest, type LedgerState, type PreparedCharge } from './charge-write.ts';
 import type { Context } from './context.ts';
 import { accountNotFound } from './terms.ts';
+import { ledgerOf, withCharges } from './account-state.ts';
+import { readStates } from './snapshot.ts';
 
 export interface Charge {
   usageEventId: number;
@@ -124,30 +126,58 @@ export function chargeResult(c: PreparedCharge, usageEventId: number, replayed: 
   };
 }
 
-/** Charge usage that had no hold (a call the gate did not see). It is not refused: it happened. */
+/** A record on its way to the charge batch (settle.ts): validated, with its account. */
+export interface RecordCall {
+  kind: 'record';
+  accountId: string;
+  call: { model: string; provider: string | undefined; userId?: string };
+  usage: TokenUsage;
+  options: z.output<typeof chargeOptionsSchema>;
+}
+
+export function unpriced(model: string): BillingError {
+  return new BillingError('unknown_model', `The model "${model}" has no price: add one to the price book or set a fallback price, then record again`, { model });
+}
+
+/**
+ * Charge usage that had no hold (a call the gate did not see). It is not refused: it happened.
+ * Validated here, then charged together with the settles and records that arrive meanwhile.
+ */
 export async function record(ctx: Context, accountId: string, input: RecordInput, optionsInput: ChargeOptions): Promise<Charge> {
-  const request = parseInput(recordInputSchema, input, 'record request');
+  const { model, provider, userId, usage } = parseInput(recordInputSchema, input, 'record request');
   const options = parseInput(chargeOptionsSchema, optionsInput, 'record options');
+  return ctx.charges.submit({ kind: 'record', accountId, call: { model, provider, userId }, usage, options });
+}
+
+/**
+ * One record: an optimistic charge on a fresh read of the whole account, then under the
+ * ledger mutex. The account's state, read and charged, is remembered, so that its next calls
+ * skip the read.
+ */
+export async function recordAlone(ctx: Context, input: RecordCall): Promise<Charge> {
+  const { accountId, call, usage, options } = input;
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
   const requestFor = (ledger: LedgerState): ChargeRequest => {
-    const price = prices.find(request.model, request.provider, now, ledger.terms.settings);
-    if (!price) {
-      throw new BillingError('unknown_model', `The model "${request.model}" has no price: add one to the price book or set a fallback price, then record again`, {
-        model: request.model,
-      });
-    }
+    const price = prices.find(call.model, call.provider, now, ledger.terms.settings);
+    if (!price) throw unpriced(call.model);
     return {
-      terms: ledger.terms, idempotencyKey: options.idempotencyKey, holdId: null, userId: request.userId ?? null, model: request.model, price,
-      usage: request.usage, metadata: options.metadata ?? {},
+      terms: ledger.terms, idempotencyKey: options.idempotencyKey, holdId: null, userId: call.userId ?? null, model: call.model, price,
+      usage, metadata: options.metadata ?? {},
     };
   };
   ctx.known.forget(accountId);
   try {
     const charged = await ctx.sql.uninterrupted(async (sql) => {
-      const seen = (await readLedger(sql, [accountId], now)).get(accountId);
-      if (!seen) throw accountNotFound(accountId);
-      return chargeOptimistically(sql, seen, requestFor(seen));
+      const state = (await readStates(sql, [accountId], now)).get(accountId);
+      if (!state) throw accountNotFound(accountId);
+      const ledger = ledgerOf(state, now);
+      if (!ledger.allowanceOpen) return undefined;
+      const charge = prepareCharge(new Map([[accountId, ledger.buckets]]), requestFor(ledger));
+      const [usageEventId] = await writeCharges(sql, [charge], new Map([[accountId, { ledger: ledger.version }]]));
+      if (usageEventId === undefined) return undefined;
+      ctx.known.remember(withCharges(state, [charge]));
+      return chargeResult(charge, usageEventId, false);
     });
     if (charged) return charged;
     return await ctx.sql.transaction(async (tx) => {
@@ -155,7 +185,7 @@ export async function record(ctx: Context, accountId: string, input: RecordInput
       return chargeLocked(tx, ledger, requestFor(ledger));
     });
   } catch (error) {
-    if (isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, null, request.model, request.usage);
+    if (isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, null, call.model, usage);
     throw error;
   }
 }

@@ -2,7 +2,7 @@
 import type { Sql } from '../db/sql.ts';
 import type { AuthorizeRequest, AuthorizeResult } from './authorize.ts';
 import type { Charge } from './charge.ts';
-import type { SettleInput } from './settle.ts';
+import type { ChargeInput } from './settle.ts';
 import type { Combiner } from './combiner.ts';
 import type { PriceBook } from './price-lookup.ts';
 import type { KnownAccounts } from './known-accounts.ts';
@@ -15,8 +15,8 @@ export interface Context {
   prices: PriceBook;
   /** Authorizations in flight in this process, decided together. */
   authorizes: Combiner<AuthorizeRequest, AuthorizeResult>;
-  /** Settles in flight in this process, written together. */
-  settles: Combiner<SettleInput, Charge>;
+  /** Settles and records in flight in this process, written together. */
+  charges: Combiner<ChargeInput, Charge>;
   /** The accounts this process served last, as it left them. */
   known: KnownAccounts;
 }

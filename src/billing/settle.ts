@@ -1,19 +1,20 @@
 /**
  * Settling holds: settle (the real usage of an authorized call, charged once per idempotency
- * key) and release (a hold that was not used). Settles that arrive together are written
- * together; what a batch cannot settle for certain is settled alone, which answers precisely.
+ * key) and release (a hold that was not used). Settles that arrive together, and records
+ * (usage without a hold, charge.ts), are written together; what a batch cannot charge for
+ * certain is charged alone, which answers precisely.
  */
 import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
 import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import {
-  chargeLocked, chargeOptimistically, chargeOptionsSchema, chargeResult, isKeyConflict, replayOrConflict,
-  type Charge, type ChargeOptions,
+  chargeLocked, chargeOptimistically, chargeOptionsSchema, chargeResult, isKeyConflict, recordAlone, replayOrConflict, unpriced,
+  type Charge, type ChargeOptions, type RecordCall,
 } from './charge.ts';
 import {
   LEDGER_COLUMNS, ledgerFromRow, prepareCharge, writeCharges, type BucketPool, type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
 } from './charge-write.ts';
-import { ledgerOf, type Guard, type StateHold } from './account-state.ts';
+import { ledgerOf, type Guard } from './account-state.ts';
 import { outcomeOf } from './combiner.ts';
 import type { Context } from './context.ts';
 import type { PriceBook } from './price-lookup.ts';
@@ -43,21 +44,33 @@ function holdNotFound(id: string): BillingError {
 }
 
 export interface SettleInput {
+  kind: 'settle';
   id: string;
   usage: TokenUsage;
   options: z.output<typeof chargeOptionsSchema>;
 }
 
-/** Settle: validated here, then charged together with the settles that arrive meanwhile. */
+/** A usage to charge together with others: a hold's (settle) or one without a hold (record). */
+export type ChargeInput = SettleInput | RecordCall;
+
+/** Settle: validated here, then charged together with the settles and records that arrive meanwhile. */
 export async function settle(ctx: Context, holdId: string, usageInput: TokenUsage, optionsInput: ChargeOptions): Promise<Charge> {
   const id = parseInput(holdIdSchema, holdId, 'hold id');
   const usage = parseInput(tokenUsageSchema, usageInput, 'usage');
   const options = parseInput(chargeOptionsSchema, optionsInput, 'settle options');
-  return ctx.settles.submit({ id, usage, options });
+  return ctx.charges.submit({ kind: 'settle', id, usage, options });
 }
 
-/** What a settle needs of its hold: who asked for which model, and when (the price the gate weighed). */
-type HeldCall = Pick<StateHold, 'model' | 'provider' | 'userId' | 'createdAt'>;
+/**
+ * What a charge needs of its call: who asked for which model, and when — for a settle, when
+ * its hold was placed (the price the gate weighed); for a record, now.
+ */
+interface HeldCall {
+  model: string;
+  provider: string | undefined;
+  userId: string | null;
+  createdAt: Date;
+}
 
 function heldCall(row: HoldRow): HeldCall {
   return { model: row.hold_model, provider: row.hold_provider, userId: row.hold_user_id, createdAt: row.hold_created_at };
@@ -68,16 +81,20 @@ function holdPrice(prices: PriceBook, hold: HeldCall, terms: Terms): PriceEntry 
   return prices.find(hold.model, hold.provider, hold.createdAt, terms.settings);
 }
 
-/** The charge request for a hold. */
-function settleRequest(hold: HeldCall, input: SettleInput, terms: Terms, price: PriceEntry | undefined): ChargeRequest {
-  if (!price) throw new BillingError('unknown_model', `The model "${hold.model}" no longer has a price: restore its price, then settle again`);
+/** The charge request for a settle or a record. */
+function chargeRequest(hold: HeldCall, input: ChargeInput, terms: Terms, price: PriceEntry | undefined): ChargeRequest {
+  if (!price) throw input.kind === 'settle' ? noLongerPriced(hold.model) : unpriced(hold.model);
   return {
-    terms, idempotencyKey: input.options.idempotencyKey, holdId: input.id, userId: hold.userId, model: hold.model, price,
-    usage: input.usage, metadata: input.options.metadata ?? {},
+    terms, idempotencyKey: input.options.idempotencyKey, holdId: input.kind === 'settle' ? input.id : null, userId: hold.userId, model: hold.model,
+    price, usage: input.usage, metadata: input.options.metadata ?? {},
   };
 }
 
-/** An open hold with its account's ledger, and the versions a write on that ledger must find. */
+function noLongerPriced(model: string): BillingError {
+  return new BillingError('unknown_model', `The model "${model}" no longer has a price: restore its price, then settle again`);
+}
+
+/** A call to charge with its account's ledger, and the versions a write on that ledger must find. */
 interface Settleable {
   hold: HeldCall;
   ledger: LedgerState;
@@ -85,23 +102,25 @@ interface Settleable {
 }
 
 /**
- * Settle many holds in one version-guarded write: on what this process knows of their
- * accounts when it knows every one of them, else after one read. Returns the charges it made
- * by input index; anything else (a hold not open, a second settle of one hold, an account
- * whose ledger moved, an error) is left for settleAlone, which gives each its precise answer.
+ * Charge many settles and records in one version-guarded write: on what this process knows
+ * of their accounts when it knows every one of them, else (settles only) after one read of
+ * their holds. Returns the charges it made by input index; anything else (a hold not open, a
+ * second settle of one hold, an account whose ledger moved, an error) is left to be charged
+ * alone, which gives each its precise answer.
  */
-export async function settleTogether(ctx: Context, inputs: readonly SettleInput[]): Promise<Map<number, Charge>> {
+export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeInput[]): Promise<Map<number, Charge>> {
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  const known = knownHolds(ctx, inputs, now);
+  const known = knownCalls(ctx, inputs, now);
   if (!known && inputs.length < 2) return new Map();
   try {
     if (known) return await ctx.known.charging(new Set(known.map((k) => k.ledger.terms.account.id)), () => chargeTogether(ctx, inputs, known, prices));
     return await ctx.sql.uninterrupted(async (sql) => {
-      const rows = await sql.query<HoldRow & { hold_id: string }>(HOLDS_SELECT, [inputs.map((i) => i.id), now]);
+      const settles = inputs.flatMap((i) => (i.kind === 'settle' ? [i.id] : []));
+      const rows = settles.length > 0 ? await sql.query<HoldRow & { hold_id: string }>(HOLDS_SELECT, [settles, now]) : [];
       const holds = new Map(rows.map((row) => [row.hold_id, row]));
       const read = inputs.map((input): Settleable | undefined => {
-        const row = holds.get(input.id);
+        const row = input.kind === 'settle' ? holds.get(input.id) : undefined;
         if (!row || row.hold_status !== 'open') return undefined;
         const ledger = ledgerFromRow(termsFromRow(row, now), row);
         return { hold: heldCall(row), ledger, guard: { ledger: ledger.version } };
@@ -115,25 +134,27 @@ export async function settleTogether(ctx: Context, inputs: readonly SettleInput[
   }
 }
 
-/** Every input's hold and ledger as this process knows them, or undefined if it does not know them all. */
-function knownHolds(ctx: Context, inputs: readonly SettleInput[], now: Date): Settleable[] | undefined {
+/** Every input's call and ledger as this process knows them, or undefined if it does not know them all. */
+function knownCalls(ctx: Context, inputs: readonly ChargeInput[], now: Date): Settleable[] | undefined {
   const known: Settleable[] = [];
   for (const input of inputs) {
-    const accountId = ctx.known.accountOfHold(input.id);
+    const accountId = input.kind === 'settle' ? ctx.known.accountOfHold(input.id) : input.accountId;
     const state = accountId === undefined ? undefined : ctx.known.get(accountId, now);
-    const hold = state?.holds.find((h) => h.id === input.id);
+    if (!state) return undefined;
+    const hold: HeldCall | undefined =
+      input.kind === 'settle' ? state.holds.find((h) => h.id === input.id) : { ...input.call, userId: input.call.userId ?? null, createdAt: now };
     if (!hold) return undefined;
-    known.push({ hold, ledger: ledgerOf(state!, now), guard: { ledger: state!.versions.ledger, terms: state!.versions.terms, catalog: state!.versions.catalog } });
+    known.push({ hold, ledger: ledgerOf(state, now), guard: { ledger: state.versions.ledger, terms: state.versions.terms, catalog: state.versions.catalog } });
   }
   return known;
 }
 
 /**
- * Price each settle and draw it from its account's ledger (the first one given for the
+ * Price each call and draw it from its account's ledger (the first one given for the
  * account), then write them all in one statement guarded per account.
  */
 async function chargeTogether(
-  ctx: Context, inputs: readonly SettleInput[], settleables: readonly (Settleable | undefined)[], prices: PriceBook, sql = ctx.sql,
+  ctx: Context, inputs: readonly ChargeInput[], settleables: readonly (Settleable | undefined)[], prices: PriceBook, sql = ctx.sql,
 ): Promise<Map<number, Charge>> {
   const pools: BucketPool = new Map();
   const guards = new Map<string, Guard>();
@@ -141,17 +162,17 @@ async function chargeTogether(
   const taken = new Set<string>();
   for (const [index, input] of inputs.entries()) {
     const settleable = settleables[index];
-    if (!settleable || taken.has(input.id)) continue;
+    if (!settleable || (input.kind === 'settle' && taken.has(input.id))) continue;
     const { hold, ledger, guard } = settleable;
     const accountId = ledger.terms.account.id;
     const price = holdPrice(prices, hold, ledger.terms);
     if (!ledger.allowanceOpen || !price) continue;
-    taken.add(input.id);
+    if (input.kind === 'settle') taken.add(input.id);
     if (!pools.has(accountId)) {
       pools.set(accountId, ledger.buckets);
       guards.set(accountId, guard);
     }
-    batch.push({ index, charge: prepareCharge(pools, settleRequest(hold, input, ledger.terms, price)) });
+    batch.push({ index, charge: prepareCharge(pools, chargeRequest(hold, input, ledger.terms, price)) });
   }
   const done = new Map<number, Charge>();
   if (batch.length === 0) return done;
@@ -168,10 +189,16 @@ async function chargeTogether(
   return done;
 }
 
-/** A batch of settles: together where they can be, each alone where they cannot. */
-export async function settleBatch(ctx: Context, inputs: SettleInput[]) {
-  const together = await settleTogether(ctx, inputs);
-  return Promise.all(inputs.map((input, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => settleAlone(ctx, input)))));
+/** A batch of settles and records: together where they can be, each alone where they cannot. */
+export async function chargeBatch(ctx: Context, inputs: ChargeInput[]) {
+  const together = await chargeTogetherBatch(ctx, inputs);
+  return Promise.all(
+    inputs.map((input, i) =>
+      together.has(i)
+        ? { ok: true as const, value: together.get(i)! }
+        : outcomeOf(() => (input.kind === 'settle' ? settleAlone(ctx, input) : recordAlone(ctx, input))),
+    ),
+  );
 }
 
 /** One settle: optimistic first, then under the ledger mutex. */
@@ -181,7 +208,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
   const now = ctx.clock();
   const requestFor = (row: HoldRow): ChargeRequest => {
     const terms = termsFromRow(row, now);
-    return settleRequest(heldCall(row), input, terms, holdPrice(prices, heldCall(row), terms));
+    return chargeRequest(heldCall(row), input, terms, holdPrice(prices, heldCall(row), terms));
   };
   let accountId: string | undefined;
   let model = '';
