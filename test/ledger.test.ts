@@ -188,6 +188,20 @@ for (const engine of ENGINES) {
       ]);
     });
 
+    it('an immediate cancel closes the allowance and moves the ledger version, so that no charge read before it draws on it', async () => {
+      const { billing } = t;
+      await billing.admin.applyPreset('tiers');
+      await billing.upsertAccount({ id: 'acme', kind: 'team' });
+      await billing.subscribe('acme', 'starter');
+      const version = async () => (await billing.sql.query<{ v: number }>(`SELECT ledger_version AS v FROM account_balances WHERE account_id = 'acme'`))[0]!.v;
+      const before = await version();
+      expect((await billing.balance('acme')).buckets.map((b) => [b.source, b.id !== null])).toEqual([['allowance', true]]);
+      await billing.cancel('acme', { immediately: true });
+      expect(await version()).toBeGreaterThan(before); // an optimistic charge guarded by `before` now writes nothing
+      // What is left is the free plan's allowance, not opened yet (no id), not the starter's.
+      expect((await billing.balance('acme')).buckets.map((b) => [b.id, b.amountMicros])).toEqual([[null, 500_000]]);
+    });
+
     it('a plan canceled at period end runs to the end, then falls back to the default plan', async () => {
       const { billing, clock } = t;
       await billing.admin.applyPreset('tiers');

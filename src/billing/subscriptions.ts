@@ -20,8 +20,10 @@ export interface Subscription {
 }
 
 async function lapseCurrentAllowance(tx: Sql, terms: Terms): Promise<void> {
-  // The ledger mutex before any bucket, the order every writer of value keeps.
-  await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [terms.account.id]);
+  // The ledger mutex before any bucket, the order every writer of value keeps. Closing a bucket
+  // changes what can be drawn, so it moves the ledger version: a charge read before it and
+  // written after (guarded by that version) must not draw on the closed allowance.
+  await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1', [terms.account.id]);
   await tx.query(`UPDATE buckets SET expires_at = $3 WHERE account_id = $1 AND reference = $2 AND (expires_at IS NULL OR expires_at > $3)`, [
     terms.account.id,
     allowanceReference(terms.plan.id, terms.period.start),
