@@ -1,6 +1,6 @@
 /** Natural batching, without a database: who goes in which batch, and how answers come back. */
-import { describe, expect, it } from 'vitest';
-import { Combiner, outcomeOf } from '../src/billing/combiner.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { Combiner, outcomeOf, type BatchAnswer } from '../src/billing/combiner.ts';
 
 /** A combiner that doubles its inputs, after a pause that stands for a statement, and records each batch. */
 function doubling() {
@@ -49,12 +49,41 @@ describe('natural batching', () => {
       { status: 'rejected', reason: new Error('negative: -1') },
       { status: 'fulfilled', value: 4 },
     ]);
-    let calls = 0;
-    const failing = new Combiner<number, number>(async () => {
-      if (++calls === 1) throw new Error('statement failed');
-      return [{ ok: true, value: 0 }];
+    let batches = 0;
+    const failing = new Combiner<number, number>(async (inputs) => {
+      if (++batches === 1) throw new Error('statement failed');
+      return inputs.map(() => ({ ok: true, value: 0 }));
     });
-    await expect(failing.submit(1)).rejects.toThrow('statement failed');
-    expect(await failing.submit(2)).toBe(0); // the next batch runs
+    const first = await Promise.allSettled([failing.submit(1), failing.submit(2)]);
+    expect(first).toEqual([{ status: 'rejected', reason: new Error('statement failed') }, { status: 'rejected', reason: new Error('statement failed') }]);
+    expect(await Promise.all([failing.submit(3), failing.submit(4)])).toEqual([0, 0]); // the next batch runs
+  });
+
+  it('a call the batch hands on to be done alone does not hold up the next batch', async () => {
+    const answered: string[] = [];
+    let releaseSlow: () => void = () => {};
+    const combiner = new Combiner<string, string>(async (inputs) =>
+      inputs.map((input): BatchAnswer<string> =>
+        input === 'slow' ? new Promise((resolve) => (releaseSlow = () => resolve({ ok: true, value: input }))) : { ok: true, value: input },
+      ),
+    );
+    const note = (p: Promise<string>) => p.then((value) => answered.push(value));
+    const slow = note(combiner.submit('slow'));
+    await note(combiner.submit('fast'));
+    await note(combiner.submit('next batch'));
+    expect(answered).toEqual(['fast', 'next batch']);
+    releaseSlow();
+    await slow;
+    expect(answered).toEqual(['fast', 'next batch', 'slow']);
+  });
+
+  it('batches under fake timers, as an application testing its own code may install them', async () => {
+    vi.useFakeTimers();
+    try {
+      const combiner = new Combiner<number, number>(async (inputs) => inputs.map((n) => ({ ok: true, value: n + 1 })));
+      expect(await Promise.all([combiner.submit(1), combiner.submit(2)])).toEqual([2, 3]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -129,7 +129,7 @@ export async function authorize(ctx: Context, accountId: string, input: Authoriz
 export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[]) {
   // A batch that fails as a whole wrote nothing: each request then goes alone.
   const together = await authorizeTogether(ctx, requests).catch(() => new Map<number, AuthorizeResult>());
-  return Promise.all(requests.map((r, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => authorizeAlone(ctx, r)))));
+  return requests.map((r, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => authorizeAlone(ctx, r))));
 }
 
 /**

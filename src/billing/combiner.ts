@@ -4,6 +4,9 @@
  * system pays next to no latency for it; a busy one pays one statement and one commit for
  * many calls.
  */
+// Node's own, not the global that test fake timers replace: a batch must not wait on a fake clock.
+import { setImmediate } from 'node:timers';
+
 type Outcome<Out> = { ok: true; value: Out } | { ok: false; error: unknown };
 
 interface Waiting<In, Out> {
@@ -12,12 +15,19 @@ interface Waiting<In, Out> {
   reject: (error: unknown) => void;
 }
 
+/**
+ * A batch's answer for each of its calls: an outcome, or a promise of one for a call the batch
+ * handed on to be done alone. The next batch does not wait for those: one call waiting on a
+ * lock must not hold up the calls of every other account.
+ */
+export type BatchAnswer<Out> = Outcome<Out> | Promise<Outcome<Out>>;
+
 export class Combiner<In, Out> {
   #waiting: Waiting<In, Out>[] = [];
   #busy = false;
 
   constructor(
-    private readonly runBatch: (inputs: In[]) => Promise<Outcome<Out>[]>,
+    private readonly runBatch: (inputs: In[]) => Promise<BatchAnswer<Out>[]>,
     private readonly maxBatch = 100,
   ) {}
 
@@ -36,17 +46,13 @@ export class Combiner<In, Out> {
         // tick, get to submit theirs and go in this batch instead of waiting out the next.
         await new Promise((resolve) => setImmediate(resolve));
         const batch = this.#waiting.splice(0, this.maxBatch);
-        let outcomes: Outcome<Out>[];
+        let answers: BatchAnswer<Out>[];
         try {
-          outcomes = await this.runBatch(batch.map((w) => w.input));
+          answers = await this.runBatch(batch.map((w) => w.input));
         } catch (error) {
-          outcomes = batch.map(() => ({ ok: false, error }));
+          answers = batch.map(() => ({ ok: false, error }));
         }
-        batch.forEach((w, i) => {
-          const outcome = outcomes[i]!;
-          if (outcome.ok) w.resolve(outcome.value);
-          else w.reject(outcome.error);
-        });
+        batch.forEach((w, i) => void Promise.resolve(answers[i]!).then((outcome) => (outcome.ok ? w.resolve(outcome.value) : w.reject(outcome.error))));
       }
     } finally {
       this.#busy = false;

@@ -192,12 +192,10 @@ async function chargeTogether(
 /** A batch of settles and records: together where they can be, each alone where they cannot. */
 export async function chargeBatch(ctx: Context, inputs: ChargeInput[]) {
   const together = await chargeTogetherBatch(ctx, inputs);
-  return Promise.all(
-    inputs.map((input, i) =>
-      together.has(i)
-        ? { ok: true as const, value: together.get(i)! }
-        : outcomeOf(() => (input.kind === 'settle' ? settleAlone(ctx, input) : recordAlone(ctx, input))),
-    ),
+  return inputs.map((input, i) =>
+    together.has(i)
+      ? { ok: true as const, value: together.get(i)! }
+      : outcomeOf(() => (input.kind === 'settle' ? settleAlone(ctx, input) : recordAlone(ctx, input))),
   );
 }
 
