@@ -74,6 +74,21 @@ for (const engine of ENGINES) {
       expect((await billing.reconcile('a')).problems).toEqual([]);
     });
 
+    it('charges the calls on known accounts together when a call on an account it does not know comes with them', async () => {
+      await fundedAccounts(t.billing, ['a', 'b', 'c'], 5_000_000);
+      const { sql, count } = counting(t.sql);
+      const billing = await createBilling({ database: sql, clock: t.clock.read });
+      const usage = { inputTokens: 1_000, outputTokens: 0 };
+      const record = (id: string, key: string) => billing.record(id, { model: 'test-model', provider: 'test', usage }, { idempotencyKey: key });
+      await record('a', 'learn-a');
+      await record('b', 'learn-b');
+      const before = count();
+      const charges = await Promise.all([record('a', 'x'), record('b', 'x'), record('c', 'x')]);
+      expect(charges.map((c) => c.accountId)).toEqual(['a', 'b', 'c']);
+      expect(count() - before).toBe(3); // a and b in one statement; c alone: a read, then a write
+      for (const id of ['a', 'b', 'c']) expect((await billing.reconcile(id)).problems).toEqual([]);
+    });
+
     it('a record on a known account draws first on credit another process granted that expires sooner', async () => {
       await knownAccount(t.billing, 1_000_000);
       const other = await otherProcess();
@@ -116,6 +131,15 @@ for (const engine of ENGINES) {
       const other = await otherProcess();
       await other.admin.updateSettings({ marginBps: 0 });
       const charge = await t.billing.settle(auth.hold.id, { inputTokens: 100_000, outputTokens: 0 }, { idempotencyKey: 'after-margin' });
+      expect(charge).toMatchObject({ costMicros: 100_000, valueMicros: 100_000 });
+    });
+
+    it('records on a known account at a margin an admin set elsewhere', async () => {
+      await knownAccount(t.billing, 5_000_000);
+      await t.billing.record('a', { model: 'test-model', provider: 'test', usage: { inputTokens: 1_000, outputTokens: 0 } }, { idempotencyKey: 'before' });
+      const other = await otherProcess();
+      await other.admin.updateSettings({ marginBps: 0 });
+      const charge = await t.billing.record('a', { model: 'test-model', provider: 'test', usage: { inputTokens: 100_000, outputTokens: 0 } }, { idempotencyKey: 'after' });
       expect(charge).toMatchObject({ costMicros: 100_000, valueMicros: 100_000 });
     });
 

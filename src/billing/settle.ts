@@ -17,6 +17,7 @@ import {
 import { ledgerOf, type Guard } from './account-state.ts';
 import { outcomeOf } from './combiner.ts';
 import type { Context } from './context.ts';
+import type { Sql } from '../db/sql.ts';
 import type { PriceBook } from './price-lookup.ts';
 import type { PriceEntry } from '../core/price-book.ts';
 import { TERMS_COLUMNS, TERMS_FROM, termsFromRow, type Terms, type TermsRow } from './terms.ts';
@@ -102,31 +103,34 @@ interface Settleable {
 }
 
 /**
- * Charge many settles and records in one version-guarded write: on what this process knows
- * of their accounts when it knows every one of them, else (settles only) after one read of
- * their holds. Returns the charges it made by input index; anything else (a hold not open, a
- * second settle of one hold, an account whose ledger moved, an error) is left to be charged
- * alone, which gives each its precise answer.
+ * Charge many settles and records in one version-guarded write: each on what this process
+ * knows of its account, or else (settles) on one read of the holds it does not know. Returns
+ * the charges it made by input index; anything else (a record on an account it does not know,
+ * a hold not open, a second settle of one hold, an account whose ledger moved, an error) is
+ * left to be charged alone, which gives each its precise answer.
  */
 export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeInput[]): Promise<Map<number, Charge>> {
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  const known = knownCalls(ctx, inputs, now);
-  if (!known && inputs.length < 2) return new Map();
-  try {
-    if (known) return await ctx.known.charging(new Set(known.map((k) => k.ledger.terms.account.id)), () => chargeTogether(ctx, inputs, known, prices));
-    return await ctx.sql.uninterrupted(async (sql) => {
-      const settles = inputs.flatMap((i) => (i.kind === 'settle' ? [i.id] : []));
-      const rows = settles.length > 0 ? await sql.query<HoldRow & { hold_id: string }>(HOLDS_SELECT, [settles, now]) : [];
-      const holds = new Map(rows.map((row) => [row.hold_id, row]));
-      const read = inputs.map((input): Settleable | undefined => {
-        const row = input.kind === 'settle' ? holds.get(input.id) : undefined;
-        if (!row || row.hold_status !== 'open') return undefined;
-        const ledger = ledgerFromRow(termsFromRow(row, now), row);
-        return { hold: heldCall(row), ledger, guard: { ledger: ledger.version } };
-      });
-      return chargeTogether(ctx, inputs, read, prices, sql);
+  const known = inputs.map((input) => knownCall(ctx, input, now));
+  const unknownHolds = inputs.flatMap((input, i) => (!known[i] && input.kind === 'settle' ? [input.id] : []));
+  // Nothing known and one hold to read: alone does the same read, and answers precisely.
+  if (!known.some(Boolean) && unknownHolds.length < 2) return new Map();
+  const charge = async (sql: Sql) => {
+    const rows = unknownHolds.length > 0 ? await sql.query<HoldRow & { hold_id: string }>(HOLDS_SELECT, [unknownHolds, now]) : [];
+    const holds = new Map(rows.map((row) => [row.hold_id, row]));
+    const settleables = inputs.map((input, i): Settleable | undefined => {
+      if (known[i]) return known[i];
+      const row = input.kind === 'settle' ? holds.get(input.id) : undefined;
+      if (!row || row.hold_status !== 'open') return undefined;
+      const ledger = ledgerFromRow(termsFromRow(row, now), row);
+      return { hold: heldCall(row), ledger, guard: { ledger: ledger.version } };
     });
+    const knownAccounts = new Set(known.flatMap((k) => (k ? [k.ledger.terms.account.id] : [])));
+    return ctx.known.charging(knownAccounts, () => chargeTogether(ctx, inputs, settleables, prices, sql));
+  };
+  try {
+    return await (unknownHolds.length > 0 ? ctx.sql.uninterrupted(charge) : charge(ctx.sql));
   } catch {
     // The statement failed as a whole (a reused key, a deadlock): nothing was written, and each
     // goes alone, where it gets its own answer and its own retries.
@@ -134,24 +138,22 @@ export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeI
   }
 }
 
-/** Every input's call and ledger as this process knows them, or undefined if it does not know them all. */
-function knownCalls(ctx: Context, inputs: readonly ChargeInput[], now: Date): Settleable[] | undefined {
-  const known: Settleable[] = [];
-  for (const input of inputs) {
-    const accountId = input.kind === 'settle' ? ctx.known.accountOfHold(input.id) : input.accountId;
-    const state = accountId === undefined ? undefined : ctx.known.get(accountId, now);
-    if (!state) return undefined;
-    const hold: HeldCall | undefined =
-      input.kind === 'settle' ? state.holds.find((h) => h.id === input.id) : { ...input.call, userId: input.call.userId ?? null, createdAt: now };
-    if (!hold) return undefined;
-    known.push({ hold, ledger: ledgerOf(state, now), guard: { ledger: state.versions.ledger, terms: state.versions.terms, catalog: state.versions.catalog } });
-  }
-  return known;
+/** A call's account ledger and what it needs of its hold, as this process knows them; undefined if it does not. */
+function knownCall(ctx: Context, input: ChargeInput, now: Date): Settleable | undefined {
+  const accountId = input.kind === 'settle' ? ctx.known.accountOfHold(input.id) : input.accountId;
+  const state = accountId === undefined ? undefined : ctx.known.get(accountId, now);
+  if (!state) return undefined;
+  const hold: HeldCall | undefined =
+    input.kind === 'settle' ? state.holds.find((h) => h.id === input.id) : { ...input.call, userId: input.call.userId ?? null, createdAt: now };
+  if (!hold) return undefined;
+  return { hold, ledger: ledgerOf(state, now), guard: { ledger: state.versions.ledger, terms: state.versions.terms, catalog: state.versions.catalog } };
 }
 
 /**
  * Price each call and draw it from its account's ledger (the first one given for the
- * account), then write them all in one statement guarded per account.
+ * account), then write them all in one statement guarded per account. A call whose account's
+ * ledger came from elsewhere (remembered for one call, read for another) under other versions
+ * is left to be charged alone: one guard must cover everything an account's charges relied on.
  */
 async function chargeTogether(
   ctx: Context, inputs: readonly ChargeInput[], settleables: readonly (Settleable | undefined)[], prices: PriceBook, sql = ctx.sql,
@@ -166,7 +168,7 @@ async function chargeTogether(
     const { hold, ledger, guard } = settleable;
     const accountId = ledger.terms.account.id;
     const price = holdPrice(prices, hold, ledger.terms);
-    if (!ledger.allowanceOpen || !price) continue;
+    if (!ledger.allowanceOpen || !price || (guards.has(accountId) && !sameGuard(guards.get(accountId)!, guard))) continue;
     if (input.kind === 'settle') taken.add(input.id);
     if (!pools.has(accountId)) {
       pools.set(accountId, ledger.buckets);
@@ -188,6 +190,8 @@ async function chargeTogether(
   }
   return done;
 }
+
+const sameGuard = (a: Guard, b: Guard) => a.ledger === b.ledger && a.terms === b.terms && a.catalog === b.catalog && a.gate === b.gate;
 
 /** A batch of settles and records: together where they can be, each alone where they cannot. */
 export async function chargeBatch(ctx: Context, inputs: ChargeInput[]) {
