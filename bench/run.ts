@@ -81,7 +81,10 @@ async function benchEngine(database: BenchDatabase, probes?: MachineProbes): Pro
       );
       // The ceiling brackets the scenario compared to it; the floor goes just before the paced one.
       const before = probes && s.kind === 'pairs-across' ? await probes.ceiling() : undefined;
-      if (probes?.floor && s.kind === 'pairs-paced') run.floor = await probes.floor();
+      if (probes?.floor && s.kind === 'pairs-paced') {
+        // The floor updates pgbench's table: without a ceiling there is none.
+        run.floor = run.ceiling && 'tps' in run.ceiling ? await probes.floor() : { skipped: 'needs pgbench, whose table it updates' };
+      }
       log(`${database.engine}: ${s.name} (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
       const measured = await runLoad(operation, { ...config, ratePerSecond: s.kind === 'pairs-paced' ? config.pacedRate : undefined });
       if (before) run.ceiling = bracketed(before, await probes!.ceiling());

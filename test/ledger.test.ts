@@ -179,10 +179,12 @@ for (const engine of ENGINES) {
       const [hold] = await billing.sql.query<{ hold_id: string }>('SELECT hold_id FROM usage_events WHERE id = $1', [otherCharge.usageEventId]);
       await billing.sql.query(`UPDATE ledger_entries SET bucket_id = $1 WHERE usage_event_id = $2`, [bucket!.id, charge.usageEventId]);
       await billing.sql.query(`UPDATE usage_events SET hold_id = $1 WHERE id = $2`, [hold!.hold_id, charge.usageEventId]);
+      const [own] = await billing.sql.query<{ id: string }>(`SELECT id FROM holds WHERE usage_event_id = $1`, [charge.usageEventId]);
       const { ok, problems } = await billing.reconcile('acme');
       expect(ok).toBe(false);
       expect(problems).toEqual([
         expect.stringMatching(/^bucket \d+: remaining \d+ ≠ ledger sum \d+$/), // the debit no longer counts against acme's bucket
+        `hold ${own!.id} settled by usage event ${charge.usageEventId}, which is missing, another account's or another hold's`,
         expect.stringMatching(new RegExp(`^ledger entry \\d+: bucket ${bucket!.id} is missing or another account's$`)),
         `usage event ${charge.usageEventId}: hold ${hold!.hold_id} is missing or another account's`,
       ]);

@@ -3,8 +3,10 @@
  * value and the account's debt are sums of the account's entries, every bucket's first entry
  * is its grant, and every usage event's value is what its entries drew. And that the
  * account's facts refer only to its own: each entry's bucket and usage event, each usage
- * event's hold, belong to the same account (stronger than foreign keys, which the hot path
- * does without: see migration 0004).
+ * event's hold, belong to the same account, and a settled hold names the event that settled
+ * it. (The hot path has no foreign keys, see migration 0004; these checks say more than they
+ * did about what references what, though nothing here finds a row filed under an account id
+ * that does not exist: no write takes its account from anywhere but a guarded row.)
  */
 import type { Context } from './context.ts';
 import { accountNotFound } from './terms.ts';
@@ -49,7 +51,7 @@ export async function reconcile(ctx: Context, accountId: string): Promise<Reconc
       if (e.value_micros !== e.drawn) problems.push(`usage event ${e.id}: value ${e.value_micros} ≠ drawn ${e.drawn}`);
       if (e.refunded_micros !== e.returned) problems.push(`usage event ${e.id}: refunded ${e.refunded_micros} ≠ returned ${e.returned}`);
     }
-    const strays = await tx.query<{ what: string; id: number; ref: string }>(
+    const strays = await tx.query<{ what: string; id: number | null; ref: string }>(
       `SELECT 'ledger entry' AS what, l.id, 'bucket ' || l.bucket_id AS ref FROM ledger_entries l LEFT JOIN buckets b ON b.id = l.bucket_id
        WHERE l.account_id = $1 AND l.bucket_id IS NOT NULL AND b.account_id IS DISTINCT FROM $1
        UNION ALL
@@ -58,10 +60,15 @@ export async function reconcile(ctx: Context, accountId: string): Promise<Reconc
        UNION ALL
        SELECT 'usage event', e.id, 'hold ' || e.hold_id FROM usage_events e LEFT JOIN holds h ON h.id = e.hold_id
        WHERE e.account_id = $1 AND e.hold_id IS NOT NULL AND h.account_id IS DISTINCT FROM $1
+       UNION ALL
+       SELECT 'hold', NULL, h.id || ' settled by usage event ' || h.usage_event_id FROM holds h LEFT JOIN usage_events e ON e.id = h.usage_event_id
+       WHERE h.account_id = $1 AND h.usage_event_id IS NOT NULL AND (e.account_id IS DISTINCT FROM $1 OR e.hold_id IS DISTINCT FROM h.id)
        ORDER BY 1, 2`,
       [accountId],
     );
-    for (const s of strays) problems.push(`${s.what} ${s.id}: ${s.ref} is missing or another account's`);
+    for (const s of strays) {
+      problems.push(s.id === null ? `${s.what} ${s.ref}, which is missing, another account's or another hold's` : `${s.what} ${s.id}: ${s.ref} is missing or another account's`);
+    }
     return { accountId, ok: problems.length === 0, problems };
   });
 }

@@ -4,8 +4,8 @@
 -- hold from the account's own open holds. Their foreign keys re-checked that, row by row,
 -- through a trigger and a share lock each, for a quarter of those statements' server time;
 -- and they could only say that a referenced row exists, not that it belongs to the same
--- account. reconcile() now proves the stronger property (see reconcile.ts). Accounts,
--- buckets, holds and usage events are never deleted.
+-- account. reconcile() checks that (see reconcile.ts). Accounts, buckets, holds and usage
+-- events are never deleted.
 ALTER TABLE holds DROP CONSTRAINT holds_account_id_fkey;
 ALTER TABLE usage_events DROP CONSTRAINT usage_events_account_id_fkey;
 ALTER TABLE usage_events DROP CONSTRAINT usage_events_hold_id_fkey;
