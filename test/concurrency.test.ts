@@ -4,7 +4,8 @@
  * the same hold. Skipped, with a note, when TEST_DATABASE_URL is not set.
  */
 import { describe, expect, it } from 'vitest';
-import { BillingError, REFUSAL_CODES, type Charge, type TokenUsage } from '../src/index.ts';
+import { BillingError, createBilling, REFUSAL_CODES, type Billing, type Charge, type TokenUsage } from '../src/index.ts';
+import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, POSTGRES_URL, useBilling } from './support/harness.ts';
 
 const postgres = ENGINES.find((e) => e.name === 'postgres');
@@ -31,6 +32,22 @@ function prng(seed: number): () => number {
 
 /** Value at $1/M input, $2/M output and the default 50% margin: 2 µ$ per input token, 4 per output token. */
 const valueOf = (u: { inputTokens: number; outputTokens: number }) => 2 * u.inputTokens + 4 * u.outputTokens;
+
+/** What the database holds for an account, summed: value granted and left, debt, usage events, holds. */
+async function ledgerTotals(sql: Sql, account: string) {
+  const [totals] = await sql.query<{ granted: number; remaining: number; debt: number; events: number; value: number; open: number; holds: number }>(
+    `SELECT
+       (SELECT COALESCE(sum(amount_micros), 0) FROM buckets WHERE account_id = $1)::bigint AS granted,
+       (SELECT COALESCE(sum(remaining_micros), 0) FROM buckets WHERE account_id = $1)::bigint AS remaining,
+       (SELECT debt_micros FROM account_balances WHERE account_id = $1) AS debt,
+       (SELECT count(*) FROM usage_events WHERE account_id = $1)::bigint AS events,
+       (SELECT COALESCE(sum(value_micros), 0) FROM usage_events WHERE account_id = $1)::bigint AS value,
+       (SELECT count(*) FROM holds WHERE account_id = $1 AND status = 'open')::bigint AS open,
+       (SELECT count(*) FROM holds WHERE account_id = $1)::bigint AS holds`,
+    [account],
+  );
+  return totals!;
+}
 
 describe.skipIf(!postgres)(`concurrency on postgres${postgres ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)'}`, () => {
   const t = useBilling(postgres!);
@@ -113,17 +130,7 @@ describe.skipIf(!postgres)(`concurrency on postgres${postgres ? '' : ' (SKIPPED:
     // first, and whether the last long calls overran at all, depends on timing.)
     if (codes.has('debt')) expect(shortfalls).toBeGreaterThan(0);
     const sql = t.sql;
-    const [totals] = await sql.query<{ granted: number; remaining: number; debt: number; events: number; value: number; open: number; holds: number }>(
-      `SELECT
-         (SELECT COALESCE(sum(amount_micros), 0) FROM buckets WHERE account_id = 'team')::bigint AS granted,
-         (SELECT COALESCE(sum(remaining_micros), 0) FROM buckets WHERE account_id = 'team')::bigint AS remaining,
-         (SELECT debt_micros FROM account_balances WHERE account_id = 'team') AS debt,
-         (SELECT count(*) FROM usage_events WHERE account_id = 'team')::bigint AS events,
-         (SELECT COALESCE(sum(value_micros), 0) FROM usage_events WHERE account_id = 'team')::bigint AS value,
-         (SELECT count(*) FROM holds WHERE account_id = 'team' AND status = 'open')::bigint AS open,
-         (SELECT count(*) FROM holds WHERE account_id = 'team')::bigint AS holds`,
-    );
-    const db = totals!;
+    const db = await ledgerTotals(sql, 'team');
     expect(db.debt).toBe(shortfalls);
     expect(db.granted).toBe(Math.floor(wouldCost / 2));
     // Value: everything settled came out of the buckets or is owed.
@@ -144,6 +151,64 @@ describe.skipIf(!postgres)(`concurrency on postgres${postgres ? '' : ' (SKIPPED:
     const reconciliation = await billing.reconcile('team');
     expect(reconciliation.problems).toEqual([]);
     expect(reconciliation.ok).toBe(true);
+  });
+
+  it('two processes, pairs and records mixed, on one team account that runs out: every call charged once, the ledger whole', async () => {
+    const random = prng(20261121);
+    const CALLS = 1_200;
+    const script = Array.from({ length: CALLS }, (_, i) => {
+      const inputTokens = 200 + Math.floor(random() * 1_800);
+      const maxOutputTokens = 100 + Math.floor(random() * 900);
+      const outputTokens = Math.floor(maxOutputTokens * (random() < 0.2 ? 1 + random() * 4 : random()));
+      return { key: `call-${i}`, record: random() < 0.3, inputTokens, maxOutputTokens, usage: { inputTokens, outputTokens } satisfies TokenUsage };
+    });
+    const wouldCost = script.reduce((sum, c) => sum + valueOf(c.usage), 0);
+    const first = await setup('team', Math.floor(wouldCost / 2));
+    // A second facade over the same database: another process, with its own remembered accounts and batches.
+    const second = await createBilling({ database: t.sql, clock: t.clock.read });
+    const charges: Charge[] = [];
+    const errors: unknown[] = [];
+    let refused = 0;
+    let next = 0;
+    async function worker(billing: Billing) {
+      while (next < CALLS) {
+        const call = script[next++]!;
+        try {
+          if (call.record) {
+            charges.push(await billing.record('team', { model: MODEL, provider: PROVIDER, usage: call.usage }, { idempotencyKey: call.key }));
+            continue;
+          }
+          const auth = await billing.authorize('team', { model: MODEL, provider: PROVIDER, inputTokens: call.inputTokens, maxOutputTokens: call.maxOutputTokens });
+          if (!auth.ok) refused += 1;
+          else charges.push(await billing.settle(auth.hold.id, call.usage, { idempotencyKey: call.key }));
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w % 2 === 0 ? first : second)));
+
+    expect(errors).toEqual([]);
+    expect(refused).toBeGreaterThan(0); // the value ran out and the gate closed
+    expect(charges.length + refused).toBe(CALLS);
+    expect(charges.every((c) => !c.replayed)).toBe(true);
+    const db = await ledgerTotals(t.sql, 'team');
+    const charged = charges.reduce((sum, c) => sum + c.valueMicros, 0);
+    expect(db.events).toBe(charges.length);
+    expect(db.value).toBe(charged);
+    expect(charged).toBe(db.granted - db.remaining + db.debt); // drawn from the buckets, or owed
+    expect(db.debt).toBe(charges.reduce((sum, c) => sum + c.debtMicros, 0));
+    expect(db.open).toBe(0);
+    const byKey = new Map(script.map((c) => [c.key, c]));
+    const events = await t.sql.query<{ idempotency_key: string; value_micros: number; hold_id: string | null }>(
+      `SELECT idempotency_key, value_micros, hold_id FROM usage_events WHERE account_id = 'team'`,
+    );
+    for (const e of events) {
+      const call = byKey.get(e.idempotency_key)!;
+      expect(e.value_micros, e.idempotency_key).toBe(valueOf(call.usage));
+      expect(e.hold_id === null, e.idempotency_key).toBe(call.record);
+    }
+    expect((await first.reconcile('team')).problems).toEqual([]);
   });
 
   it('concurrent settles of one hold (and records) with one key write one usage event and all answer with it', async () => {
