@@ -96,7 +96,7 @@ function noLongerPriced(model: string): BillingError {
 }
 
 /** A call to charge with its account's ledger, and the versions a write on that ledger must find. */
-interface Settleable {
+interface Chargeable {
   hold: HeldCall;
   ledger: LedgerState;
   guard: Guard;
@@ -119,7 +119,7 @@ export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeI
   const charge = async (sql: Sql) => {
     const rows = unknownHolds.length > 0 ? await sql.query<HoldRow & { hold_id: string }>(HOLDS_SELECT, [unknownHolds, now]) : [];
     const holds = new Map(rows.map((row) => [row.hold_id, row]));
-    const settleables = inputs.map((input, i): Settleable | undefined => {
+    const chargeables = inputs.map((input, i): Chargeable | undefined => {
       if (known[i]) return known[i];
       const row = input.kind === 'settle' ? holds.get(input.id) : undefined;
       if (!row || row.hold_status !== 'open') return undefined;
@@ -127,7 +127,7 @@ export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeI
       return { hold: heldCall(row), ledger, guard: { ledger: ledger.version } };
     });
     const knownAccounts = new Set(known.flatMap((k) => (k ? [k.ledger.terms.account.id] : [])));
-    return ctx.known.charging(knownAccounts, () => chargeTogether(ctx, inputs, settleables, prices, sql));
+    return ctx.known.charging(knownAccounts, () => chargeTogether(ctx, inputs, chargeables, prices, sql));
   };
   try {
     return await (unknownHolds.length > 0 ? ctx.sql.uninterrupted(charge) : charge(ctx.sql));
@@ -139,7 +139,7 @@ export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeI
 }
 
 /** A call's account ledger and what it needs of its hold, as this process knows them; undefined if it does not. */
-function knownCall(ctx: Context, input: ChargeInput, now: Date): Settleable | undefined {
+function knownCall(ctx: Context, input: ChargeInput, now: Date): Chargeable | undefined {
   const accountId = input.kind === 'settle' ? ctx.known.accountOfHold(input.id) : input.accountId;
   const state = accountId === undefined ? undefined : ctx.known.get(accountId, now);
   if (!state) return undefined;
@@ -156,16 +156,16 @@ function knownCall(ctx: Context, input: ChargeInput, now: Date): Settleable | un
  * is left to be charged alone: one guard must cover everything an account's charges relied on.
  */
 async function chargeTogether(
-  ctx: Context, inputs: readonly ChargeInput[], settleables: readonly (Settleable | undefined)[], prices: PriceBook, sql = ctx.sql,
+  ctx: Context, inputs: readonly ChargeInput[], chargeables: readonly (Chargeable | undefined)[], prices: PriceBook, sql = ctx.sql,
 ): Promise<Map<number, Charge>> {
   const pools: BucketPool = new Map();
   const guards = new Map<string, Guard>();
   const batch: { index: number; charge: PreparedCharge }[] = [];
   const taken = new Set<string>();
   for (const [index, input] of inputs.entries()) {
-    const settleable = settleables[index];
-    if (!settleable || (input.kind === 'settle' && taken.has(input.id))) continue;
-    const { hold, ledger, guard } = settleable;
+    const chargeable = chargeables[index];
+    if (!chargeable || (input.kind === 'settle' && taken.has(input.id))) continue;
+    const { hold, ledger, guard } = chargeable;
     const accountId = ledger.terms.account.id;
     const price = holdPrice(prices, hold, ledger.terms);
     if (!ledger.allowanceOpen || !price || (guards.has(accountId) && !sameGuard(guards.get(accountId)!, guard))) continue;
