@@ -89,6 +89,21 @@ for (const engine of ENGINES) {
       for (const id of ['a', 'b', 'c']) expect((await billing.reconcile(id)).problems).toEqual([]);
     });
 
+    it('a key repeated within one batch is charged once; the batch still goes in one statement', async () => {
+      await fundedAccounts(t.billing, ['a'], 5_000_000);
+      const { sql, count } = counting(t.sql);
+      const billing = await createBilling({ database: sql, clock: t.clock.read });
+      const usage = { inputTokens: 1_000, outputTokens: 0 };
+      const record = (key: string) => billing.record('a', { model: 'test-model', provider: 'test', usage }, { idempotencyKey: key });
+      await record('learn');
+      const before = count();
+      const [first, other, again, andAgain] = await Promise.all([record('twice'), record('once'), record('twice'), record('twice')]);
+      // The batch writes 'twice' and 'once' together; each repeat goes alone: a read, a write the key refuses, the first answer.
+      expect(count() - before).toBe(1 + 2 * 3);
+      expect([other.replayed, first.replayed, again, andAgain]).toEqual([false, false, { ...first, replayed: true }, { ...first, replayed: true }]);
+      expect((await billing.balance('a')).availableMicros).toBe(5_000_000 - 3 * 2_000);
+    });
+
     it('a record on a known account draws first on credit another process granted that expires sooner', async () => {
       await knownAccount(t.billing, 1_000_000);
       const other = await otherProcess();

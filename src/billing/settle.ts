@@ -162,14 +162,18 @@ async function chargeTogether(
   const guards = new Map<string, Guard>();
   const batch: { index: number; charge: PreparedCharge }[] = [];
   const taken = new Set<string>();
+  const keys = new Set<string>(); // a key twice in one batch would fail the statement for all: the second goes alone, to be replayed
   for (const [index, input] of inputs.entries()) {
     const chargeable = chargeables[index];
     if (!chargeable || (input.kind === 'settle' && taken.has(input.id))) continue;
     const { hold, ledger, guard } = chargeable;
     const accountId = ledger.terms.account.id;
+    const key = `${accountId}\u0000${input.options.idempotencyKey}`;
+    if (keys.has(key)) continue;
     const price = holdPrice(prices, hold, ledger.terms);
     if (!ledger.allowanceOpen || !price || (guards.has(accountId) && !sameGuard(guards.get(accountId)!, guard))) continue;
     if (input.kind === 'settle') taken.add(input.id);
+    keys.add(key);
     if (!pools.has(accountId)) {
       pools.set(accountId, ledger.buckets);
       guards.set(accountId, guard);
