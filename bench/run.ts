@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import pg from 'pg';
 import { runLoad } from './load.ts';
-import { bracketed, machineCeiling, PGBENCH, type Ceiling } from './pgbench.ts';
+import { bracketed, checkpoint, machineCeiling, PGBENCH, type Ceiling } from './pgbench.ts';
 import { commitFloor, type CommitFloor } from './commit-floor.ts';
 import { evaluateTargets, formatReport, isValid, type ScenarioKind, type ScenarioResult } from './report.ts';
 import { BATCH_SIZE, checkLedger, HOT_ACCOUNT, openFunded, pairOn, pgliteDatabase, postgresSchema, randomOf, recordBatchOn, recordOn, type BenchDatabase } from './scenarios.ts';
@@ -85,6 +85,7 @@ async function benchEngine(database: BenchDatabase, probes?: MachineProbes): Pro
         // The floor updates pgbench's table: without a ceiling there is none.
         run.floor = run.ceiling && 'tps' in run.ceiling ? await probes.floor() : { skipped: 'needs pgbench, whose table it updates' };
       }
+      if (database.engine === 'postgres') await checkpoint(serverUrl);
       log(`${database.engine}: ${s.name} (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
       const measured = await runLoad(operation, { ...config, ratePerSecond: s.kind === 'pairs-paced' ? config.pacedRate : undefined });
       if (before) run.ceiling = bracketed(before, await probes!.ceiling());
@@ -109,6 +110,7 @@ const probes: MachineProbes = {
   },
   floor: async () => {
     log(`durable commit floor: one-row updates paced at ${config.pacedRate}/s (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
+    await checkpoint(serverUrl);
     return commitFloor(serverUrl, { ...config, ratePerSecond: config.pacedRate });
   },
 };
