@@ -81,8 +81,8 @@ const usableAt = (b: StateBucket, now: Date) => b.remainingMicros > 0 && b.start
 const windowAt = (windows: readonly UsageWindow[], kind: UsageWindow['kind'], start: Date) =>
   windows.find((w) => w.kind === kind && w.startsAt.getTime() === start.getTime());
 
-function allowanceOpen(state: AccountState, terms: Terms): boolean {
-  return includedMicros(terms.plan) === 0 || state.lastAllowance === allowanceReference(terms.plan.id, terms.period.start);
+function allowanceOpen(lastAllowance: string | null, terms: Terms): boolean {
+  return includedMicros(terms.plan) === 0 || lastAllowance === allowanceReference(terms.plan.id, terms.period.start);
 }
 
 /** What the gate weighs at `now`. */
@@ -96,7 +96,7 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
   return {
     terms,
     versions: state.versions,
-    allowanceOpen: allowanceOpen(state, terms),
+    allowanceOpen: allowanceOpen(state.lastAllowance, terms),
     state: {
       plan: terms.plan,
       usableMicros: usable.reduce((sum, b) => sum + b.remainingMicros, 0),
@@ -114,16 +114,26 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
 
 /** What a charge draws on at `now`: the buckets this plan may spend, as fresh objects to draw down. */
 export function ledgerOf(state: AccountState, now: Date): LedgerState {
-  const terms = termsFromRow(state.termsRow, now);
+  const { versions, debtMicros, lastAllowance, buckets } = state;
+  return ledgerFrom(termsFromRow(state.termsRow, now), { version: versions.ledger, debtMicros, lastAllowance, buckets });
+}
+
+/**
+ * A charge's ledger from its parts, however they were read, at the terms' moment. `consistent`
+ * is false when they were read under a lock that had to wait: read again before drawing.
+ */
+export function ledgerFrom(
+  terms: Terms, parts: { version: number; debtMicros: number; lastAllowance: string | null; buckets: readonly StateBucket[] }, consistent = true,
+): LedgerState {
   const sources = new Set(usableSources(terms.plan.overage));
   return {
     terms,
-    version: state.versions.ledger,
-    debtMicros: state.debtMicros,
-    consistent: true,
-    allowanceOpen: allowanceOpen(state, terms),
-    buckets: state.buckets
-      .filter((b) => sources.has(b.source) && usableAt(b, now))
+    version: parts.version,
+    debtMicros: parts.debtMicros,
+    consistent,
+    allowanceOpen: allowanceOpen(parts.lastAllowance, terms),
+    buckets: parts.buckets
+      .filter((b) => sources.has(b.source) && usableAt(b, terms.now))
       .map((b) => ({ id: b.id, priority: b.priority, expiresAt: b.expiresAt, createdAt: b.createdAt, remainingMicros: b.remainingMicros })),
   };
 }

@@ -5,15 +5,14 @@
  * recordBatch writes many. Round trips, not rows, are what a charge costs.
  */
 import { allocate, type DrawableBucket, type Allocation } from '../core/allocate.ts';
-import { allowanceReference, usableSources } from '../core/bucket.ts';
 import { valueFromCost, type Micros } from '../core/money.ts';
 import { costOf, type PriceEntry } from '../core/price-book.ts';
 import { totalTokens, type TokenUsage } from '../core/usage.ts';
 import type { Sql } from '../db/sql.ts';
 import { openAllowance } from './grants.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type Terms, type TermsRow } from './terms.ts';
-import { includedMicros } from '../core/plan.ts';
-import type { Guard } from './account-state.ts';
+import { ledgerFrom, type Guard } from './account-state.ts';
+import { BUCKETS_COLUMN, LAST_ALLOWANCE_COLUMN, bucketsFromRow, type BucketRow } from './snapshot.ts';
 
 export interface ChargeRequest {
   terms: Terms;
@@ -43,17 +42,14 @@ export type BucketPool = Map<string, DrawableBucket[]>;
  */
 export const LEDGER_COLUMNS = `b.ledger_version, b.debt_micros,
   (SELECT ledger_version FROM account_balances WHERE account_id = a.id) AS snapshot_ledger_version,
-  (SELECT reference FROM buckets WHERE account_id = a.id AND source = 'allowance' ORDER BY created_at DESC, id DESC LIMIT 1) AS last_allowance,
-  (SELECT json_agg(json_build_object('id', x.id, 'source', x.source, 'priority', x.priority, 'expiresAt', x.expires_at,
-     'createdAt', x.created_at, 'remaining', x.remaining_micros))
-   FROM buckets x WHERE x.account_id = a.id AND x.remaining_micros > 0 AND x.starts_at <= $2 AND (x.expires_at IS NULL OR x.expires_at > $2)) AS buckets`;
+  ${LAST_ALLOWANCE_COLUMN}, ${BUCKETS_COLUMN}`;
 
 export interface LedgerRow {
   ledger_version: number;
   snapshot_ledger_version: number;
   debt_micros: number;
   last_allowance: string | null;
-  buckets: { id: number; source: string; priority: number; expiresAt: string | null; createdAt: string; remaining: number }[] | null;
+  buckets: BucketRow[] | null;
 }
 
 export interface LedgerState {
@@ -67,19 +63,8 @@ export interface LedgerState {
 }
 
 export function ledgerFromRow(terms: Terms, row: LedgerRow): LedgerState {
-  const usable = new Set<string>(usableSources(terms.plan.overage));
-  return {
-    terms,
-    version: row.ledger_version,
-    debtMicros: row.debt_micros,
-    consistent: row.ledger_version === row.snapshot_ledger_version,
-    allowanceOpen: includedMicros(terms.plan) === 0 || row.last_allowance === allowanceReference(terms.plan.id, terms.period.start),
-    buckets: (row.buckets ?? [])
-      .filter((b) => usable.has(b.source))
-      .map((b) => ({
-        id: b.id, priority: b.priority, expiresAt: b.expiresAt ? new Date(b.expiresAt) : null, createdAt: new Date(b.createdAt), remainingMicros: b.remaining as Micros,
-      })),
-  };
+  const parts = { version: row.ledger_version, debtMicros: row.debt_micros, lastAllowance: row.last_allowance, buckets: bucketsFromRow(row.buckets) };
+  return ledgerFrom(terms, parts, row.ledger_version === row.snapshot_ledger_version);
 }
 
 const LEDGER_SELECT = `SELECT ${LEDGER_COLUMNS}, ${TERMS_COLUMNS} FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id

@@ -12,7 +12,9 @@ import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts'
 import type { Sql } from '../db/sql.ts';
 import { bucketPool, prepareCharge, readLedger, writeCharges, type ChargeRequest, type LedgerState, type PreparedCharge } from './charge-write.ts';
 import type { Context } from './context.ts';
-import { accountNotFound } from './terms.ts';
+import { accountNotFound, type Terms } from './terms.ts';
+import type { PriceBook } from './price-lookup.ts';
+import type { PriceEntry } from '../core/price-book.ts';
 import { ledgerOf, withCharges } from './account-state.ts';
 import { readStates } from './snapshot.ts';
 
@@ -102,13 +104,20 @@ export function isKeyConflict(error: unknown): boolean {
 
 /**
  * Charge one request in one statement without a lock, if its account's ledger is as `ledger`
- * read it: undefined when another writer came in between (or there is an allowance to open).
+ * read it: the charge written, or undefined when another writer came in between (or there is
+ * an allowance to open).
  */
-export async function chargeOptimistically(sql: Sql, ledger: LedgerState, request: ChargeRequest): Promise<Charge | undefined> {
+export async function chargeOptimistically(sql: Sql, ledger: LedgerState, request: ChargeRequest): Promise<Written | undefined> {
   if (!ledger.allowanceOpen) return undefined;
-  const charge = prepareCharge(new Map([[ledger.terms.account.id, ledger.buckets]]), request);
-  const [usageEventId] = await writeCharges(sql, [charge], new Map([[ledger.terms.account.id, { ledger: ledger.version }]]));
-  return usageEventId === undefined ? undefined : chargeResult(charge, usageEventId, false);
+  const prepared = prepareCharge(new Map([[ledger.terms.account.id, ledger.buckets]]), request);
+  const [usageEventId] = await writeCharges(sql, [prepared], new Map([[ledger.terms.account.id, { ledger: ledger.version }]]));
+  return usageEventId === undefined ? undefined : { prepared, charge: chargeResult(prepared, usageEventId, false) };
+}
+
+/** A charge written: its answer, and what was drawn (to bring remembered state forward). */
+export interface Written {
+  prepared: PreparedCharge;
+  charge: Charge;
 }
 
 /** Charge one request with its account's ledger mutex held. */
@@ -135,8 +144,38 @@ export interface RecordCall {
   options: z.output<typeof chargeOptionsSchema>;
 }
 
-export function unpriced(model: string): BillingError {
-  return new BillingError('unknown_model', `The model "${model}" has no price: add one to the price book or set a fallback price, then record again`, { model });
+/**
+ * What a charge needs of its call: who asked for which model, and when it is priced — for a
+ * settle, when its hold was placed (the price the gate weighed); for a record, now.
+ */
+export interface ChargedCall {
+  model: string;
+  provider: string | undefined;
+  userId: string | null;
+  createdAt: Date;
+}
+
+export function recordedCall(record: RecordCall, now: Date): ChargedCall {
+  return { model: record.call.model, provider: record.call.provider, userId: record.call.userId ?? null, createdAt: now };
+}
+
+export function callPrice(prices: PriceBook, call: ChargedCall, terms: Terms): PriceEntry | undefined {
+  return prices.find(call.model, call.provider, call.createdAt, terms.settings);
+}
+
+/** The charge request for a call; without a price, an error that says what to do (never a free call). */
+export function chargeRequest(
+  call: ChargedCall, holdId: string | null, input: Pick<RecordCall, 'usage' | 'options'>, terms: Terms, price: PriceEntry | undefined,
+): ChargeRequest {
+  if (!price) {
+    throw holdId === null
+      ? new BillingError('unknown_model', `The model "${call.model}" has no price: add one to the price book or set a fallback price, then record again`, { model: call.model })
+      : new BillingError('unknown_model', `The model "${call.model}" no longer has a price: restore its price, then settle again`);
+  }
+  return {
+    terms, idempotencyKey: input.options.idempotencyKey, holdId, userId: call.userId, model: call.model, price, usage: input.usage,
+    metadata: input.options.metadata ?? {},
+  };
 }
 
 /**
@@ -158,31 +197,21 @@ export async function recordAlone(ctx: Context, input: RecordCall): Promise<Char
   const { accountId, call, usage, options } = input;
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  const requestFor = (ledger: LedgerState): ChargeRequest => {
-    const price = prices.find(call.model, call.provider, now, ledger.terms.settings);
-    if (!price) throw unpriced(call.model);
-    return {
-      terms: ledger.terms, idempotencyKey: options.idempotencyKey, holdId: null, userId: call.userId ?? null, model: call.model, price,
-      usage, metadata: options.metadata ?? {},
-    };
-  };
+  const requestFor = (terms: Terms) => chargeRequest(recordedCall(input, now), null, input, terms, callPrice(prices, recordedCall(input, now), terms));
   ctx.known.forget(accountId);
   try {
     const charged = await ctx.sql.uninterrupted(async (sql) => {
       const state = (await readStates(sql, [accountId], now)).get(accountId);
       if (!state) throw accountNotFound(accountId);
       const ledger = ledgerOf(state, now);
-      if (!ledger.allowanceOpen) return undefined;
-      const charge = prepareCharge(new Map([[accountId, ledger.buckets]]), requestFor(ledger));
-      const [usageEventId] = await writeCharges(sql, [charge], new Map([[accountId, { ledger: ledger.version }]]));
-      if (usageEventId === undefined) return undefined;
-      ctx.known.remember(withCharges(state, [charge]));
-      return chargeResult(charge, usageEventId, false);
+      const written = await chargeOptimistically(sql, ledger, requestFor(ledger.terms));
+      if (written) ctx.known.remember(withCharges(state, [written.prepared]));
+      return written?.charge;
     });
     if (charged) return charged;
     return await ctx.sql.transaction(async (tx) => {
       const ledger = (await readLedger(tx, [accountId], now, true)).get(accountId)!;
-      return chargeLocked(tx, ledger, requestFor(ledger));
+      return chargeLocked(tx, ledger, requestFor(ledger.terms));
     });
   } catch (error) {
     if (isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, null, call.model, usage);

@@ -8,19 +8,18 @@ import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
 import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import {
-  chargeLocked, chargeOptimistically, chargeOptionsSchema, chargeResult, isKeyConflict, recordAlone, replayOrConflict, unpriced,
-  type Charge, type ChargeOptions, type RecordCall,
+  callPrice, chargeLocked, chargeOptimistically, chargeOptionsSchema, chargeRequest, chargeResult, isKeyConflict, recordAlone, recordedCall,
+  replayOrConflict, type Charge, type ChargedCall, type ChargeOptions, type RecordCall,
 } from './charge.ts';
 import {
   LEDGER_COLUMNS, ledgerFromRow, prepareCharge, writeCharges, type BucketPool, type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
 } from './charge-write.ts';
-import { ledgerOf, type Guard } from './account-state.ts';
+import { ledgerOf, type AccountState, type Guard } from './account-state.ts';
 import { outcomeOf } from './combiner.ts';
 import type { Context } from './context.ts';
 import type { Sql } from '../db/sql.ts';
 import type { PriceBook } from './price-lookup.ts';
-import type { PriceEntry } from '../core/price-book.ts';
-import { TERMS_COLUMNS, TERMS_FROM, termsFromRow, type Terms, type TermsRow } from './terms.ts';
+import { TERMS_COLUMNS, TERMS_FROM, termsFromRow, type TermsRow } from './terms.ts';
 
 interface HoldRow extends TermsRow, LedgerRow {
   hold_status: 'open' | 'settled' | 'released';
@@ -62,42 +61,13 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
   return ctx.charges.submit({ kind: 'settle', id, usage, options });
 }
 
-/**
- * What a charge needs of its call: who asked for which model, and when — for a settle, when
- * its hold was placed (the price the gate weighed); for a record, now.
- */
-interface HeldCall {
-  model: string;
-  provider: string | undefined;
-  userId: string | null;
-  createdAt: Date;
-}
-
-function heldCall(row: HoldRow): HeldCall {
+function heldCall(row: HoldRow): ChargedCall {
   return { model: row.hold_model, provider: row.hold_provider, userId: row.hold_user_id, createdAt: row.hold_created_at };
-}
-
-/** The price of a hold's usage: as of authorization, the price the gate weighed. */
-function holdPrice(prices: PriceBook, hold: HeldCall, terms: Terms): PriceEntry | undefined {
-  return prices.find(hold.model, hold.provider, hold.createdAt, terms.settings);
-}
-
-/** The charge request for a settle or a record. */
-function chargeRequest(hold: HeldCall, input: ChargeInput, terms: Terms, price: PriceEntry | undefined): ChargeRequest {
-  if (!price) throw input.kind === 'settle' ? noLongerPriced(hold.model) : unpriced(hold.model);
-  return {
-    terms, idempotencyKey: input.options.idempotencyKey, holdId: input.kind === 'settle' ? input.id : null, userId: hold.userId, model: hold.model,
-    price, usage: input.usage, metadata: input.options.metadata ?? {},
-  };
-}
-
-function noLongerPriced(model: string): BillingError {
-  return new BillingError('unknown_model', `The model "${model}" no longer has a price: restore its price, then settle again`);
 }
 
 /** A call to charge with its account's ledger, and the versions a write on that ledger must find. */
 interface Chargeable {
-  hold: HeldCall;
+  hold: ChargedCall;
   ledger: LedgerState;
   guard: Guard;
 }
@@ -112,7 +82,8 @@ interface Chargeable {
 export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeInput[]): Promise<Map<number, Charge>> {
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  const known = inputs.map((input) => knownCall(ctx, input, now));
+  const ledgers = new Map<string, KnownLedger | undefined>(); // each known account's, derived once per batch
+  const known = inputs.map((input) => knownCall(ctx, input, now, ledgers));
   const unknownHolds = inputs.flatMap((input, i) => (!known[i] && input.kind === 'settle' ? [input.id] : []));
   // Nothing known and one hold to read: alone does the same read, and answers precisely.
   if (!known.some(Boolean) && unknownHolds.length < 2) return new Map();
@@ -138,15 +109,21 @@ export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeI
   }
 }
 
+/** A known account as a batch charges it: its state, and the ledger and guard derived from it once. */
+type KnownLedger = Pick<Chargeable, 'ledger' | 'guard'> & { holds: AccountState['holds'] };
+
 /** A call's account ledger and what it needs of its hold, as this process knows them; undefined if it does not. */
-function knownCall(ctx: Context, input: ChargeInput, now: Date): Chargeable | undefined {
+function knownCall(ctx: Context, input: ChargeInput, now: Date, ledgers: Map<string, KnownLedger | undefined>): Chargeable | undefined {
   const accountId = input.kind === 'settle' ? ctx.known.accountOfHold(input.id) : input.accountId;
-  const state = accountId === undefined ? undefined : ctx.known.get(accountId, now);
-  if (!state) return undefined;
-  const hold: HeldCall | undefined =
-    input.kind === 'settle' ? state.holds.find((h) => h.id === input.id) : { ...input.call, userId: input.call.userId ?? null, createdAt: now };
-  if (!hold) return undefined;
-  return { hold, ledger: ledgerOf(state, now), guard: { ledger: state.versions.ledger, terms: state.versions.terms, catalog: state.versions.catalog } };
+  if (accountId === undefined) return undefined;
+  if (!ledgers.has(accountId)) {
+    const state = ctx.known.get(accountId, now);
+    const guard = state && { ledger: state.versions.ledger, terms: state.versions.terms, catalog: state.versions.catalog };
+    ledgers.set(accountId, state && { ledger: ledgerOf(state, now), guard: guard!, holds: state.holds });
+  }
+  const known = ledgers.get(accountId);
+  const hold = input.kind === 'settle' ? known?.holds.find((h) => h.id === input.id) : known && recordedCall(input, now);
+  return hold && { hold, ledger: known!.ledger, guard: known!.guard };
 }
 
 /**
@@ -170,7 +147,7 @@ async function chargeTogether(
     const accountId = ledger.terms.account.id;
     const key = `${accountId}\u0000${input.options.idempotencyKey}`;
     if (keys.has(key)) continue;
-    const price = holdPrice(prices, hold, ledger.terms);
+    const price = callPrice(prices, hold, ledger.terms);
     if (!ledger.allowanceOpen || !price || (guards.has(accountId) && !sameGuard(guards.get(accountId)!, guard))) continue;
     if (input.kind === 'settle') taken.add(input.id);
     keys.add(key);
@@ -178,7 +155,7 @@ async function chargeTogether(
       pools.set(accountId, ledger.buckets);
       guards.set(accountId, guard);
     }
-    batch.push({ index, charge: prepareCharge(pools, chargeRequest(hold, input, ledger.terms, price)) });
+    batch.push({ index, charge: prepareCharge(pools, chargeRequest(hold, input.kind === 'settle' ? input.id : null, input, ledger.terms, price)) });
   }
   const done = new Map<number, Charge>();
   if (batch.length === 0) return done;
@@ -214,7 +191,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
   const now = ctx.clock();
   const requestFor = (row: HoldRow): ChargeRequest => {
     const terms = termsFromRow(row, now);
-    return chargeRequest(heldCall(row), input, terms, holdPrice(prices, heldCall(row), terms));
+    return chargeRequest(heldCall(row), id, input, terms, callPrice(prices, heldCall(row), terms));
   };
   let accountId: string | undefined;
   let model = '';
@@ -227,7 +204,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
       ctx.known.forget(accountId);
       if (seen.hold_status !== 'open') return undefined;
       const request = requestFor(seen);
-      return chargeOptimistically(sql, ledgerFromRow(request.terms, seen), request);
+      return (await chargeOptimistically(sql, ledgerFromRow(request.terms, seen), request))?.charge;
     });
     if (charged) return charged;
     return await ctx.sql.transaction(async (tx) => {

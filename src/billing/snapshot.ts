@@ -6,10 +6,31 @@ import type { BucketSource } from '../core/bucket.ts';
 import type { Offers } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
 import type { Sql } from '../db/sql.ts';
-import { gateSnapshot, type AccountState, type GateSnapshot } from './account-state.ts';
+import { gateSnapshot, type AccountState, type GateSnapshot, type StateBucket } from './account-state.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, type Terms, type TermsRow } from './terms.ts';
 
 export type { GateSnapshot } from './account-state.ts';
+
+/**
+ * The ledger's part of an account's state, as columns over `buckets` for the account `a.id`
+ * at the moment `$2`: the newest allowance (to tell whether this period's is open) and the
+ * buckets with value left that have not expired. Read by the gate (below) and by charges
+ * (charge-write.ts) alike.
+ */
+export const LAST_ALLOWANCE_COLUMN =
+  `(SELECT reference FROM buckets WHERE account_id = a.id AND source = 'allowance' ORDER BY created_at DESC, id DESC LIMIT 1) AS last_allowance`;
+export const BUCKETS_COLUMN = `(SELECT json_agg(json_build_object('id', x.id, 'source', x.source, 'priority', x.priority, 'startsAt', x.starts_at,
+     'expiresAt', x.expires_at, 'createdAt', x.created_at, 'remaining', x.remaining_micros))
+   FROM buckets x WHERE x.account_id = a.id AND x.remaining_micros > 0 AND (x.expires_at IS NULL OR x.expires_at > $2)) AS buckets`;
+
+export type BucketRow = { id: number; source: BucketSource; priority: number; startsAt: string; expiresAt: string | null; createdAt: string; remaining: number };
+
+export function bucketsFromRow(rows: readonly BucketRow[] | null): StateBucket[] {
+  return (rows ?? []).map((b) => ({
+    id: b.id, source: b.source, priority: b.priority, startsAt: new Date(b.startsAt), expiresAt: b.expiresAt ? new Date(b.expiresAt) : null,
+    createdAt: new Date(b.createdAt), remainingMicros: b.remaining as Micros,
+  }));
+}
 
 interface StateRow extends TermsRow {
   gate_version: number;
@@ -17,7 +38,7 @@ interface StateRow extends TermsRow {
   ledger_version: number;
   debt_micros: number;
   last_allowance: string | null;
-  buckets: { id: number; source: BucketSource; priority: number; startsAt: string; expiresAt: string | null; createdAt: string; remaining: number }[] | null;
+  buckets: BucketRow[] | null;
   holds: { id: string; amount: number; tokens: number; expiresAt: string; model: string; provider: string; userId: string | null; createdAt: string }[] | null;
   windows: { kind: 'day' | 'month'; startsAt: string; value: number; tokens: number }[] | null;
 }
@@ -25,10 +46,8 @@ interface StateRow extends TermsRow {
 const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
     (SELECT gate_version FROM accounts WHERE id = a.id) AS snapshot_gate_version,
     b.ledger_version, b.debt_micros,
-    (SELECT reference FROM buckets WHERE account_id = a.id AND source = 'allowance' ORDER BY created_at DESC, id DESC LIMIT 1) AS last_allowance,
-    (SELECT json_agg(json_build_object('id', x.id, 'source', x.source, 'priority', x.priority, 'startsAt', x.starts_at, 'expiresAt', x.expires_at,
-       'createdAt', x.created_at, 'remaining', x.remaining_micros))
-     FROM buckets x WHERE x.account_id = a.id AND x.remaining_micros > 0 AND (x.expires_at IS NULL OR x.expires_at > $2)) AS buckets,
+    ${LAST_ALLOWANCE_COLUMN},
+    ${BUCKETS_COLUMN},
     (SELECT json_agg(json_build_object('id', h.id, 'amount', h.amount_micros, 'tokens', h.tokens, 'expiresAt', h.expires_at, 'model', h.model,
        'provider', h.provider, 'userId', h.user_id, 'createdAt', h.created_at))
      FROM holds h WHERE h.account_id = a.id AND h.status = 'open' AND h.expires_at > $2) AS holds,
@@ -63,10 +82,7 @@ function stateFromRow(row: StateRow): AccountState {
     versions: { gate: row.gate_version, ledger: row.ledger_version, terms: row.terms_version, catalog: row.catalog_version },
     debtMicros: row.debt_micros,
     lastAllowance: row.last_allowance,
-    buckets: (row.buckets ?? []).map((b) => ({
-      id: b.id, source: b.source, priority: b.priority, startsAt: new Date(b.startsAt), expiresAt: b.expiresAt ? new Date(b.expiresAt) : null,
-      createdAt: new Date(b.createdAt), remainingMicros: b.remaining as Micros,
-    })),
+    buckets: bucketsFromRow(row.buckets),
     holds: (row.holds ?? []).map((h) => ({
       id: h.id, amountMicros: h.amount as Micros, tokens: h.tokens, expiresAt: new Date(h.expiresAt), model: h.model, provider: h.provider,
       userId: h.userId, createdAt: new Date(h.createdAt),
