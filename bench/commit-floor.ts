@@ -1,18 +1,22 @@
 /**
- * The machine's latency floor for a durable write: one-row UPDATEs of pgbench's table, each
- * its own transaction, started at the paced scenario's rate by the same load generator. No
- * call that waits for its commit to be flushed can have a lower p99 here, so the authorize
- * p99 target is read against it.
+ * The machine's latency floor for a write: one-row UPDATEs of pgbench's table, each its own
+ * transaction, started at the paced scenario's rate by the same load generator. Measured
+ * twice: with the commit flushed to disk (durable: no settle can beat it) and without
+ * (asynchronous, as holds commit: no authorize can beat it). The authorize p99 target is
+ * read against the second.
  */
 import pg from 'pg';
 import { runLoad, type Percentiles } from './load.ts';
 import { PGBENCH } from './pgbench.ts';
 
-export type CommitFloor = { ratePerSecond: number; latency: Percentiles } | { skipped: string };
+export type CommitFloor = { ratePerSecond: number; synchronousCommit: boolean; latency: Percentiles } | { skipped: string };
 
-export async function commitFloor(serverUrl: string, options: { ratePerSecond: number; workers: number; seconds: number; warmupSeconds: number }): Promise<CommitFloor> {
+export async function commitFloor(
+  serverUrl: string, options: { ratePerSecond: number; workers: number; seconds: number; warmupSeconds: number; synchronousCommit: boolean },
+): Promise<CommitFloor> {
   const url = new URL(serverUrl);
   url.pathname = `/${PGBENCH.database}`;
+  if (!options.synchronousCommit) url.searchParams.set('options', '-c synchronous_commit=off');
   const pool = new pg.Pool({ connectionString: url.toString(), max: options.workers });
   try {
     const rows = PGBENCH.scale * 100_000;
@@ -26,7 +30,7 @@ export async function commitFloor(serverUrl: string, options: { ratePerSecond: n
       options,
     );
     if (run.errors > 0) return { skipped: `the floor's updates failed: ${run.firstError}` };
-    return { ratePerSecond: options.ratePerSecond, latency: run.latency.commit! };
+    return { ratePerSecond: options.ratePerSecond, synchronousCommit: options.synchronousCommit, latency: run.latency.commit! };
   } catch (error) {
     return { skipped: `could not measure the commit floor: ${(error as Error).message}` };
   } finally {

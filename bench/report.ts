@@ -55,7 +55,7 @@ function table(header: string[], rows: string[][]): string {
 }
 
 export function formatReport(
-  results: readonly ScenarioResult[], ceilings: Record<EngineName, Ceiling>, floor: CommitFloor, targets: readonly TargetResult[],
+  results: readonly ScenarioResult[], ceilings: Record<EngineName, Ceiling>, floors: readonly CommitFloor[], targets: readonly TargetResult[],
 ): string {
   const ceilingLine = (engine: EngineName) => {
     const ceiling = ceilings[engine];
@@ -63,10 +63,11 @@ export function formatReport(
     const bracket = ceiling.runs ? `; mean of ${ceiling.runs.map((t) => t.toFixed(0)).join(' just before and ')} just after ${engine}'s across-accounts scenario` : '';
     return `Machine ceiling for ${engine}: ${ceiling.tps.toFixed(0)} TPS (${ceiling.command}, latency avg ${ceiling.latencyMs ?? '?'} ms${bracket})`;
   };
-  const floorLine =
+  const floorLines = floors.map((floor) =>
     'latency' in floor
-      ? `Durable commit floor: ${ms(floor.latency)} ms p50 / p99 (one-row UPDATE, its own transaction, paced at ${floor.ratePerSecond}/s)`
-      : `Durable commit floor: SKIPPED — ${floor.skipped}`;
+      ? `${floor.synchronousCommit ? 'Durable' : 'Asynchronous'} commit floor: ${ms(floor.latency)} ms p50 / p99 (one-row UPDATE, its own transaction, paced at ${floor.ratePerSecond}/s)`
+      : `Commit floor: SKIPPED — ${floor.skipped}`,
+  );
   // A run whose ledger does not reconcile has no numbers worth printing.
   const rows = results.map((r) => [
     r.scenario,
@@ -84,5 +85,5 @@ export function formatReport(
     ...(r.firstError ? [`${r.engine} ${r.scenario}: first error: ${r.firstError}`] : []),
     ...r.ledger.problems.slice(0, 5).map((p) => `${r.engine} ${r.scenario}: ledger: ${p}`),
   ]);
-  return [ceilingLine('postgres'), ceilingLine('pglite'), floorLine, '', table(header, rows), '', table(['target', 'measured on', 'value', 'verdict'], targetRows), ...(problems.length ? ['', ...problems] : [])].join('\n');
+  return [ceilingLine('postgres'), ceilingLine('pglite'), ...floorLines, '', table(header, rows), '', table(['target', 'measured on', 'value', 'verdict'], targetRows), ...(problems.length ? ['', ...problems] : [])].join('\n');
 }

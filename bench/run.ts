@@ -57,13 +57,13 @@ const SCENARIOS: { kind: ScenarioKind; name: string; accounts: () => string }[] 
 /** What is measured of the machine itself, next to the scenarios it bounds (PostgreSQL only). */
 interface MachineProbes {
   ceiling: () => Promise<Ceiling>;
-  floor?: () => Promise<CommitFloor>;
+  floors?: () => Promise<CommitFloor[]>;
 }
 
 interface EngineRun {
   results: Omit<ScenarioResult, 'ratioToPgbench'>[];
   ceiling?: Ceiling;
-  floor?: CommitFloor;
+  floors?: CommitFloor[];
 }
 
 async function benchEngine(database: BenchDatabase, probes?: MachineProbes): Promise<EngineRun> {
@@ -79,11 +79,11 @@ async function benchEngine(database: BenchDatabase, probes?: MachineProbes): Pro
         billing,
         s.accounts,
       );
-      // The ceiling brackets the scenario compared to it; the floor goes just before the paced one.
+      // The ceiling brackets the scenario compared to it; the floors go just before the paced one.
       const before = probes && s.kind === 'pairs-across' ? await probes.ceiling() : undefined;
-      if (probes?.floor && s.kind === 'pairs-paced') {
-        // The floor updates pgbench's table: without a ceiling there is none.
-        run.floor = run.ceiling && 'tps' in run.ceiling ? await probes.floor() : { skipped: 'needs pgbench, whose table it updates' };
+      if (probes?.floors && s.kind === 'pairs-paced') {
+        // The floors update pgbench's table: without a ceiling there are none.
+        run.floors = run.ceiling && 'tps' in run.ceiling ? await probes.floors() : [{ skipped: 'needs pgbench, whose table it updates' }];
       }
       if (database.engine === 'postgres') await checkpoint(serverUrl);
       log(`${database.engine}: ${s.name} (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
@@ -108,10 +108,14 @@ const probes: MachineProbes = {
     log(`machine ceiling: pgbench simple-update, ${PGBENCH.clients} clients, ${PGBENCH.seconds}s`);
     return machineCeiling(serverUrl).catch((error: Error) => ({ skipped: `pgbench failed: ${error.message}` }));
   },
-  floor: async () => {
-    log(`durable commit floor: one-row updates paced at ${config.pacedRate}/s (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
-    await checkpoint(serverUrl);
-    return commitFloor(serverUrl, { ...config, ratePerSecond: config.pacedRate });
+  floors: async () => {
+    const floors: CommitFloor[] = [];
+    for (const synchronousCommit of [true, false]) {
+      log(`${synchronousCommit ? 'durable' : 'asynchronous'} commit floor: one-row updates paced at ${config.pacedRate}/s (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
+      await checkpoint(serverUrl);
+      floors.push(await commitFloor(serverUrl, { ...config, ratePerSecond: config.pacedRate, synchronousCommit }));
+    }
+    return floors;
   },
 };
 const unreachable = `PostgreSQL unreachable at ${serverUrl}`;
@@ -121,17 +125,17 @@ const onPostgres: EngineRun = postgres ? await benchEngine(await postgresSchema(
 const onPglite = await benchEngine(await pgliteDatabase(config.pglite), postgres ? { ceiling: probes.ceiling } : undefined);
 const skipped: Ceiling = { skipped: unreachable };
 const ceilings = { postgres: onPostgres.ceiling ?? skipped, pglite: onPglite.ceiling ?? skipped };
-const floor: CommitFloor = onPostgres.floor ?? { skipped: unreachable };
+const floors: CommitFloor[] = onPostgres.floors ?? [{ skipped: unreachable }];
 const results: ScenarioResult[] = [...onPostgres.results, ...onPglite.results].map((r) => {
   const ceiling = ceilings[r.engine];
   return { ...r, ratioToPgbench: 'tps' in ceiling ? r.opsPerSecond / ceiling.tps : null };
 });
 
 const targets = evaluateTargets(results);
-console.log(`\n${formatReport(results, ceilings, floor, targets)}\n`);
+console.log(`\n${formatReport(results, ceilings, floors, targets)}\n`);
 
 const machine = { node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), postgres };
-const report = { date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ceilings }, commitFloor: floor, results: results.map((r) => ({ ...r, valid: isValid(r) })), targets };
+const report = { date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ceilings }, commitFloors: floors, results: results.map((r) => ({ ...r, valid: isValid(r) })), targets };
 const file = new URL('./results/latest.json', import.meta.url);
 await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
 log(`wrote ${file.pathname}`);

@@ -24,6 +24,9 @@ function counting(sql: Sql): { sql: Sql; count: () => number } {
     },
     transaction: (work) => inner.transaction((tx) => work(wrap(tx))),
     uninterrupted: (work) => inner.uninterrupted((s) => work(wrap(s))),
+    get asyncCommit() {
+      return wrap(inner.asyncCommit);
+    },
   });
   return { sql: wrap(sql), count: () => statements };
 }

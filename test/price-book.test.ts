@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { calcPrice, waitForUpdate, type ModelPrice, type TieredPrices } from '@pydantic/genai-prices';
 import { isBillingError } from '../src/core/errors.ts';
 import type { TokenUsage } from '../src/core/usage.ts';
+import { PriceBook } from '../src/billing/price-lookup.ts';
+import type { Sql } from '../src/db/sql.ts';
 import { bundledPrice, costOf, priceEntryFromRates, worstCaseCostOf, type PriceEntry, type PriceEntryInput, type Rate } from '../src/core/price-book.ts';
 
 const AT = new Date('2025-09-01T12:00:00Z');
@@ -318,5 +320,44 @@ describe('priceEntryFromRates', () => {
     expectInvalid(() => priceEntryFromRates({ ...base, model: ' ', rates: { input: '1', output: '1' } }), /model: must not be empty/);
     expectInvalid(() => priceEntryFromRates({ ...base, effectiveFrom: 'yesterday', rates: { input: '1', output: '1' } }), /effectiveFrom/);
     expectInvalid(() => priceEntryFromRates({ ...base, source: 'bundled', rates: { input: '1', output: '1' } } as unknown as PriceEntryInput), /source/);
+  });
+});
+
+describe('the price book cache', () => {
+  /** A database that answers the overrides query only when the test says so, counting the queries. */
+  function slowDatabase() {
+    const pending: (() => void)[] = [];
+    const sql = {
+      queries: 0,
+      query: () => {
+        sql.queries++;
+        return new Promise<never[]>((resolve) => pending.push(() => resolve([])));
+      },
+    };
+    return { sql, answer: () => pending.splice(0).forEach((go) => go()) };
+  }
+
+  it('waits for its first load only; later reloads run in the background, one at a time', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const { sql, answer } = slowDatabase();
+      const book = new PriceBook(sql as unknown as Sql);
+      const first = book.fresh();
+      expect(sql.queries).toBe(1);
+      answer();
+      await first;
+      await book.fresh();
+      expect(sql.queries).toBe(1); // loaded just now
+      vi.setSystemTime(Date.now() + 10_000);
+      // Stale: calls get the book at once while one reload runs.
+      expect(await Promise.all([book.fresh(), book.fresh(), book.fresh()])).toEqual([book, book, book]);
+      expect(sql.queries).toBe(2);
+      answer();
+      await new Promise((settled) => setImmediate(settled));
+      await book.fresh();
+      expect(sql.queries).toBe(2); // reloaded: fresh again
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

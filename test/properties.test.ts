@@ -1,7 +1,8 @@
 /**
  * Model-based properties of the gate and the ledger. fast-check draws random command
  * sequences (grants, authorize, settle, release, record, refund, clock jumps across hold
- * TTLs, bucket expiry and month boundaries); each run drives a fresh account through them
+ * TTLs, bucket expiry and month boundaries, and database crashes that lose the latest open
+ * holds, which commit without waiting for the disk); each run drives a fresh account through them
  * next to a small in-memory model of what the library promises, and after every step checks:
  *   - the model and the database agree on every bucket's remaining value, the debt, the
  *     holds and the usage events, and balance() reports what the model expects;
@@ -14,7 +15,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BillingError, REFUSAL_CODES, type Billing, type Charge, type TokenUsage } from '../src/index.ts';
+import { BillingError, createBilling, REFUSAL_CODES, type Billing, type Charge, type TokenUsage } from '../src/index.ts';
 import { DAY, ENGINES, HOUR, MINUTE, useBilling, type TestClock } from './support/harness.ts';
 import type { Sql } from '../src/db/sql.ts';
 
@@ -40,7 +41,8 @@ type Step =
   | { t: 'release'; pick: number; preferOpen: boolean }
   | { t: 'record'; inputTokens: number; outputTokens: number; mode: 'fresh' | 'replay' | 'conflict'; pick: number }
   | { t: 'refund'; pick: number; amount: 'full' | 'excess' | number }
-  | { t: 'jump'; ms: number };
+  | { t: 'jump'; ms: number }
+  | { t: 'crash'; lose: number };
 
 const tokensArb = fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 3_000_000 }));
 
@@ -106,9 +108,12 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   },
 );
 
+/** A database crash loses the latest open holds, up to `lose` of them; the application restarts. */
+const crashArb: fc.Arbitrary<Step> = fc.record({ t: fc.constant('crash' as const), lose: fc.integer({ min: 1, max: 3 }) });
+
 // 2026-01-01 .. 2027-01-01, at any millisecond
 const startArb = fc.integer({ min: Date.UTC(2026, 0, 1), max: Date.UTC(2027, 0, 1) });
-const stepsArb = fc.array(stepArb, { minLength: 20, maxLength: 40 });
+const stepsArb = fc.array(fc.oneof({ weight: 40, arbitrary: stepArb }, { weight: 1, arbitrary: crashArb }), { minLength: 20, maxLength: 40 });
 
 // ---------------------------------------------------------------------------------------------
 // The model
@@ -128,7 +133,10 @@ interface MBucket {
 interface MHold {
   id: string;
   amount: number;
+  createdAt: number;
   expiresAt: number;
+  /** Lost in a crash: no row until a settle or release writes it back, reserving nothing. */
+  lost?: 'lost' | 'restored';
   inputTokens: number | undefined;
   maxOutputTokens: number | undefined;
   status: 'open' | 'settled' | 'released';
@@ -309,6 +317,16 @@ async function runStep(run: Run, step: Step): Promise<void> {
       if (m.holds.some((h) => h.status === 'open' && h.expiresAt > before && h.expiresAt <= m.now)) see(m, 'open hold lapsed');
       return;
     }
+    case 'crash': {
+      const lost = m.holds.filter((h) => h.status === 'open' && !h.lost).slice(-step.lose);
+      for (const hold of lost) {
+        await run.sql.query('DELETE FROM holds WHERE id = $1', [hold.id]);
+        Object.assign(hold, { lost: 'lost', amount: 0, expiresAt: hold.createdAt });
+        see(m, 'open hold lost in a crash');
+      }
+      run.billing = await createBilling({ database: run.sql, clock: run.clock.read });
+      return;
+    }
     case 'bonus': {
       const again = step.again && m.bonusRefs.length > 0;
       const reference = again ? m.bonusRefs[m.bonusRefs.length - 1]! : `gift-${m.bonusRefs.length + 1}`;
@@ -353,7 +371,7 @@ async function runStep(run: Run, step: Step): Promise<void> {
         expect(result.hold.amountMicros).toBe(estimate);
         expect(result.hold.expiresAt.getTime()).toBe(m.now + terms.holdTtlMs);
         see(m, known ? 'authorized' : 'authorized with the minimum hold');
-        m.holds.push({ id: result.hold.id, amount: estimate, expiresAt: m.now + terms.holdTtlMs, inputTokens: step.inputTokens, maxOutputTokens: step.maxOutputTokens, status: 'open' });
+        m.holds.push({ id: result.hold.id, amount: estimate, createdAt: m.now, expiresAt: m.now + terms.holdTtlMs, inputTokens: step.inputTokens, maxOutputTokens: step.maxOutputTokens, status: 'open' });
       }
       return;
     }
@@ -364,6 +382,10 @@ async function runStep(run: Run, step: Step): Promise<void> {
         return;
       }
       let usage = usageFor(step.usage, hold);
+      if (hold.lost === 'lost') {
+        hold.lost = 'restored';
+        see(m, 'settle of a lost hold');
+      }
       if (hold.status === 'released') {
         await expectBillingError(billing.settle(hold.id, usage, { idempotencyKey: `k-${++m.keys}` }), 'hold_released');
         see(m, 'settle of a released hold');
@@ -412,6 +434,10 @@ async function runStep(run: Run, step: Step): Promise<void> {
       if (!hold) {
         await expectBillingError(billing.release(`hold_missing_${step.pick}`), 'hold_not_found');
         return;
+      }
+      if (hold.lost === 'lost') {
+        hold.lost = 'restored';
+        see(m, 'release of a lost hold');
       }
       if (hold.status === 'settled') {
         await expectBillingError(billing.release(hold.id), 'hold_settled');
@@ -560,7 +586,7 @@ async function checkInvariants(run: Run, after: string): Promise<void> {
     [account],
   );
   expect(Object.fromEntries(holds.map((h) => [h.id, [h.status, h.amount_micros, h.usage_event_id]])), ctx).toEqual(
-    Object.fromEntries(m.holds.map((h) => [h.id, [h.status, h.amount, h.event?.id ?? null]])),
+    Object.fromEntries(m.holds.filter((h) => h.lost !== 'lost').map((h) => [h.id, [h.status, h.amount, h.event?.id ?? null]])),
   );
 
   // Usage events: none lost, none duplicated, each as charged and refunded.

@@ -2,15 +2,17 @@
  * authorize: may this account make this AI call? Either a hold sized to the call's worst
  * case, or a refusal that says why and what to do. Concurrent calls on one team account see
  * each other's holds: a hold is placed only against the gate version its decision read,
- * and under contention the gate mutex (the account row) serializes them.
+ * and under contention the gate mutex (the account row) serializes them. A hold commits
+ * without waiting for the disk: it reserves value but moves none, and its id carries what its
+ * settle needs should a crash lose it (lost-holds.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { checkGate, refusalFor, type Amounts, type GateFailure, type GateState } from '../core/gate.ts';
 import { valueFromCost, type Micros } from '../core/money.ts';
 import { modelAllowed } from '../core/plan.ts';
 import { worstCaseCostOf, type PriceEntry } from '../core/price-book.ts';
 import type { Refusal } from '../core/refusal.ts';
+import { newHoldId } from '../core/hold-id.ts';
 import { parseInput } from '../core/usage.ts';
 import type { Context } from './context.ts';
 import { openAllowance } from './grants.ts';
@@ -56,7 +58,7 @@ export interface AuthorizeRequest {
 
 type Decision = { ok: true; hold: Hold } | { ok: false; failure: GateFailure; state: GateState };
 
-/** The gate's verdict on a snapshot: pure but for the hold id. */
+/** The gate's verdict on a snapshot: pure but for the hold id's random part. */
 function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined): Decision {
   const { terms } = snap;
   const known = request.inputTokens !== undefined && request.maxOutputTokens !== undefined;
@@ -68,13 +70,14 @@ function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry
   const state: GateState = { ...snap.state, modelAllowed: modelAllowed(terms.plan, request.model, request.provider), modelPriced: price !== undefined };
   const failure = checkGate(state, estimate);
   if (failure) return { ok: false, failure, state };
+  const provider = request.provider ?? price!.provider;
   return {
     ok: true,
     hold: {
-      id: `hold_${randomUUID()}`,
+      id: newHoldId({ accountId: request.accountId, model: request.model, provider, userId: request.userId ?? null, createdAt: terms.now }),
       accountId: request.accountId,
       model: request.model,
-      provider: request.provider ?? price!.provider,
+      provider,
       amountMicros: estimate.valueMicros as Micros,
       tokens: estimate.tokens,
       expiresAt: new Date(terms.now.getTime() + terms.settings.holdTtlSeconds * 1000),
@@ -143,7 +146,7 @@ export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[])
 async function authorizeTogether(ctx: Context, requests: readonly AuthorizeRequest[]): Promise<Map<number, AuthorizeResult>> {
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  return ctx.sql.uninterrupted(async (sql) => {
+  return ctx.sql.asyncCommit.uninterrupted(async (sql) => {
     const accountIds = [...new Set(requests.map((r) => r.accountId))];
     const known = new Map(accountIds.flatMap((id) => {
       const state = ctx.known.getSteady(id, now);
@@ -203,8 +206,9 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
   ctx.known.forget(accountId);
 
   // Optimistic: one read, then one insert that succeeds only if no other hold or plan change
-  // came in between. No transaction, no lock, two round trips.
-  const optimistic = await ctx.sql.uninterrupted(async (sql): Promise<AuthorizeResult | undefined> => {
+  // came in between. No transaction, no lock, two round trips; the hold commits without
+  // waiting for the disk (docs/design.md).
+  const optimistic = await ctx.sql.asyncCommit.uninterrupted(async (sql): Promise<AuthorizeResult | undefined> => {
     const snap = await readGate(sql, accountId, now);
     if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
     const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings));

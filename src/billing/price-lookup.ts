@@ -6,8 +6,9 @@
  *   3. the bundled genai-prices data;
  *   4. the settings' fallback price, when the unknown-model policy says so.
  * Otherwise the model is unknown and the gate refuses it: never a free call.
- * Overrides are cached in memory; this process reloads them after its own writes and at
- * most every few seconds for writes from other processes.
+ * Overrides are cached in memory; this process reloads them after its own writes, and in
+ * the background every few seconds for writes from other processes, so that no call waits
+ * for that reload.
  */
 import { bundledPrice, type PriceEntry } from '../core/price-book.ts';
 import type { Settings } from '../core/settings.ts';
@@ -26,6 +27,7 @@ export class PriceBook {
   #overrides = new Map<string, OverrideRow[]>();
   #byModel = new Map<string, OverrideRow[]>();
   #loadedAt = 0;
+  #reloading: Promise<void> | undefined;
 
   constructor(private readonly sql: Sql) {}
 
@@ -43,8 +45,19 @@ export class PriceBook {
     this.#loadedAt = Date.now();
   }
 
+  /**
+   * The book as loaded, with a reload started if it is more than a few seconds old (one at a
+   * time; one that fails is tried again by the next call). Only the first load is waited for.
+   */
   async fresh(): Promise<this> {
-    if (Date.now() - this.#loadedAt > RELOAD_AFTER_MS) await this.reload();
+    if (this.#loadedAt === 0) await this.reload();
+    else if (Date.now() - this.#loadedAt > RELOAD_AFTER_MS) {
+      this.#reloading ??= this.reload()
+        .catch(() => {})
+        .finally(() => {
+          this.#reloading = undefined;
+        });
+    }
     return this;
   }
 

@@ -16,6 +16,7 @@ import {
 } from './charge-write.ts';
 import { ledgerOf, type AccountState, type Guard } from './account-state.ts';
 import { outcomeOf } from './combiner.ts';
+import { restoreLostHold } from './lost-holds.ts';
 import type { Context } from './context.ts';
 import type { Sql } from '../db/sql.ts';
 import type { PriceBook } from './price-lookup.ts';
@@ -37,7 +38,7 @@ const HOLD_SELECT = `SELECT h.status AS hold_status, h.model AS hold_model, h.pr
 const HOLDS_SELECT = HOLD_SELECT.replace('WHERE h.id = $1', 'WHERE h.id = ANY ($1::text[])').replace('SELECT h.status', 'SELECT h.id AS hold_id, h.status');
 
 // Schemas are built once: building one costs more than parsing with it.
-const holdIdSchema = z.string().min(1, 'must not be empty').max(200);
+const holdIdSchema = z.string().min(1, 'must not be empty').max(4000);
 
 function holdNotFound(id: string): BillingError {
   return new BillingError('hold_not_found', `No hold "${id}": authorize first and settle the hold id it returns`, { holdId: id });
@@ -197,7 +198,8 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
   let model = '';
   try {
     const charged = await ctx.sql.uninterrupted(async (sql) => {
-      const [seen] = await sql.query<HoldRow>(HOLD_SELECT, [id, now]);
+      let [seen] = await sql.query<HoldRow>(HOLD_SELECT, [id, now]);
+      if (!seen && (await restoreLostHold(sql, id))) [seen] = await sql.query<HoldRow>(HOLD_SELECT, [id, now]);
       if (!seen) throw holdNotFound(id);
       accountId = seen.id;
       model = seen.hold_model;
@@ -235,7 +237,9 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
 
 export async function release(ctx: Context, holdId: string): Promise<{ holdId: string; status: 'released' }> {
   const id = parseInput(holdIdSchema, holdId, 'hold id');
-  const [hold] = await ctx.sql.query<{ account_id: string; status: string }>('SELECT account_id, status FROM holds WHERE id = $1', [id]);
+  const read = () => ctx.sql.query<{ account_id: string; status: string }>('SELECT account_id, status FROM holds WHERE id = $1', [id]);
+  let [hold] = await read();
+  if (!hold && (await restoreLostHold(ctx.sql, id))) [hold] = await read();
   if (!hold) throw new BillingError('hold_not_found', `No hold "${id}"`, { holdId: id });
   ctx.known.forget(hold.account_id);
   const status = hold.status !== 'open' ? hold.status : await ctx.sql.transaction(async (tx) => {

@@ -68,11 +68,14 @@ export async function openPglite(dataDir: string | undefined): Promise<Sql> {
     },
     transaction: (work) => work(holding),
     uninterrupted: (work) => work(holding),
+    get asyncCommit() {
+      return holding;
+    },
     close: async () => {},
   };
   const exclusively = <T>(work: () => Promise<T>) => locks._runExclusiveTransaction(() => locks._runExclusiveQuery(work));
 
-  return {
+  const sql: Sql = {
     engine: 'pglite',
     query: (text, params) => exclusively(() => run(text, params)),
     exec: async (text) => {
@@ -90,6 +93,10 @@ export async function openPglite(dataDir: string | undefined): Promise<Sql> {
     },
     // One connection: holding its locks is all it takes for nothing to come in between.
     uninterrupted: (work) => exclusively(() => work(holding)),
+    get asyncCommit() {
+      return sql;
+    },
     close: () => db.close(),
   };
+  return sql;
 }

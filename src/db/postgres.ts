@@ -33,15 +33,29 @@ const RETRYABLE = new Set(['40001', '40P01']);
  * The session settings (sql.ts) and jit=off: the planner's guesses on small, fresh tables can
  * cross the JIT threshold and spend 25 ms compiling a 0.1 ms query.
  */
-function tuned(url: string): string {
+function tuned(url: string, extra: Record<string, string> = {}): string {
   const parsed = new URL(url);
-  const settings = Object.entries({ ...SESSION_SETTINGS, jit: 'off' }).map(([name, value]) => `-c ${name}=${value}`);
+  const settings = Object.entries({ ...SESSION_SETTINGS, jit: 'off', ...extra }).map(([name, value]) => `-c ${name}=${value}`);
   parsed.searchParams.set('options', [parsed.searchParams.get('options'), ...settings].filter(Boolean).join(' '));
   return parsed.toString();
 }
 
+/**
+ * Two pools on one server: the durable one, and a smaller one whose sessions commit
+ * asynchronously (Sql.asyncCommit). Their connections open on first use.
+ */
 export function connectPostgres(url: string, options: { max?: number } = {}): Sql {
-  const pool = new pg.Pool({ connectionString: tuned(url), max: options.max ?? 10, types: types() });
+  const max = options.max ?? 10;
+  const durable = new pg.Pool({ connectionString: tuned(url), max, types: types() });
+  const asynchronous = new pg.Pool({ connectionString: tuned(url, { synchronous_commit: 'off' }), max: Math.max(2, Math.ceil(max / 2)), types: types() });
+  const close = async () => {
+    await Promise.all([durable.end(), asynchronous.end()]);
+  };
+  return poolSql(durable, close, poolSql(asynchronous, close));
+}
+
+/** Statements on a pool; a transaction on one of its connections. */
+function poolSql(pool: pg.Pool, close: () => Promise<void>, asyncCommit?: Sql): Sql {
   const sql: Sql = {
     engine: 'postgres',
     async query(text, params) {
@@ -66,6 +80,10 @@ export function connectPostgres(url: string, options: { max?: number } = {}): Sq
             },
             transaction: (inner) => inner(tx),
             uninterrupted: (inner) => inner(tx),
+            // Inside a transaction everything commits with it.
+            get asyncCommit() {
+              return tx;
+            },
             close: async () => {},
           };
           const result = await work(tx);
@@ -82,7 +100,10 @@ export function connectPostgres(url: string, options: { max?: number } = {}): Sq
       }
     },
     uninterrupted: (work) => work(sql),
-    close: () => pool.end(),
+    get asyncCommit() {
+      return asyncCommit ?? sql;
+    },
+    close,
   };
   return sql;
 }

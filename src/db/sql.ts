@@ -16,6 +16,13 @@ export interface Sql {
    * use it so that on PGlite they never lose their race.
    */
   uninterrupted<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
+  /**
+   * The same database, where a commit returns before it reaches the disk (PostgreSQL's
+   * asynchronous commit): for writes whose loss in a crash costs no money. A later durable
+   * commit flushes them too, so nothing durable ever rests on a lost write. PGlite never
+   * fsyncs, so there it is the same handle.
+   */
+  readonly asyncCommit: Sql;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,43 @@
+/**
+ * A hold's id carries what its settle needs: the account, the model and provider, the user,
+ * and the moment it was priced. Holds are committed without waiting for the disk, so a
+ * database crash can lose one; its settle then charges the usage from the id itself rather
+ * than leave it unbilled. The random part makes each id unique. An id is not a credential:
+ * whoever may settle may also record usage on any account.
+ */
+import { randomBytes } from 'node:crypto';
+
+export interface HeldCall {
+  accountId: string;
+  model: string;
+  provider: string;
+  userId: string | null;
+  createdAt: Date;
+}
+
+const PREFIX = 'hold_';
+const UNIQUE_CHARS = 22; // 16 random bytes in base64url
+
+export function newHoldId(call: HeldCall): string {
+  const described = [call.accountId, call.model, call.provider, call.userId, call.createdAt.getTime()];
+  return `${PREFIX}${randomBytes(16).toString('base64url')}.${Buffer.from(JSON.stringify(described)).toString('base64url')}`;
+}
+
+/** The call a hold id describes, or undefined if it is not an id Tollgate issued. */
+export function heldCallOf(id: string): HeldCall | undefined {
+  const dot = PREFIX.length + UNIQUE_CHARS;
+  if (!id.startsWith(PREFIX) || id[dot] !== '.') return undefined;
+  let described: unknown;
+  try {
+    described = JSON.parse(Buffer.from(id.slice(dot + 1), 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(described) || described.length !== 5) return undefined;
+  const [accountId, model, provider, userId, createdAt] = described as unknown[];
+  const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+  if (!text(accountId) || !text(model) || !text(provider) || !(userId === null || text(userId))) return undefined;
+  const at = new Date(typeof createdAt === 'number' ? createdAt : NaN);
+  if (Number.isNaN(at.getTime())) return undefined;
+  return { accountId, model, provider, userId, createdAt: at };
+}

@@ -1,0 +1,162 @@
+/**
+ * Holds commit without waiting for the disk, so a database crash can lose the last ones. A
+ * lost hold is simulated by deleting its row, as a crash would leave the table: its settle
+ * must still charge the usage once, at the hold's price, and its release and second settle
+ * must get the answers they would have had.
+ */
+import { describe, expect, it } from 'vitest';
+import { createBilling, type Billing } from '../src/index.ts';
+import { heldCallOf, newHoldId } from '../src/core/hold-id.ts';
+import type { Sql } from '../src/db/sql.ts';
+import { ENGINES, MINUTE, useBilling } from './support/harness.ts';
+import { fundedAccounts } from './support/spend.ts';
+
+describe('hold ids', () => {
+  const call = { accountId: 'team-é', model: 'claude-sonnet-4-5', provider: 'anthropic', userId: 'u"1', createdAt: new Date('2026-03-10T12:00:00.123Z') };
+
+  it('carry the call they hold for, and are unique', () => {
+    const id = newHoldId(call);
+    expect(heldCallOf(id)).toEqual(call);
+    expect(heldCallOf(newHoldId({ ...call, userId: null }))).toEqual({ ...call, userId: null });
+    expect(newHoldId(call)).not.toBe(id);
+  });
+
+  it('describe nothing when they are not ids Tollgate issued', () => {
+    const id = newHoldId(call);
+    const payload = (value: unknown) => `${id.slice(0, id.indexOf('.') + 1)}${Buffer.from(JSON.stringify(value)).toString('base64url')}`;
+    for (const bad of [
+      'hold_nope',
+      'hold_missing_3',
+      id.slice(1),
+      id.replace('.', '-'),
+      `${id.slice(0, id.indexOf('.') + 1)}%%%`,
+      payload(['a', 'm', 'p', null]),
+      payload(['a', 'm', 'p', null, 'yesterday']),
+      payload(['', 'm', 'p', null, 0]),
+      payload(['a', 'm', 'p', 7, 0]),
+      payload(['a', 'm', 'p', null, 1e300]),
+      payload({ accountId: 'a' }),
+    ]) {
+      expect(heldCallOf(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+/** The same database, noting which statements went through its asynchronous-commit handle. */
+function watching(sql: Sql): { sql: Sql; asyncStatements: string[] } {
+  const asyncStatements: string[] = [];
+  const wrap = (inner: Sql, async: boolean): Sql => ({
+    ...inner,
+    query: (text, params) => {
+      if (async) asyncStatements.push(text);
+      return inner.query(text, params);
+    },
+    transaction: (work) => inner.transaction((tx) => work(wrap(tx, async))),
+    uninterrupted: (work) => inner.uninterrupted((s) => work(wrap(s, async))),
+    get asyncCommit() {
+      return wrap(inner.asyncCommit, true);
+    },
+  });
+  return { sql: wrap(sql, false), asyncStatements };
+}
+
+for (const engine of ENGINES) {
+  describe(`holds lost in a crash, on ${engine.name}`, () => {
+    const t = useBilling(engine);
+    const usage = { inputTokens: 1_000, outputTokens: 500 };
+    /** A process that never saw the hold: it knows only the database. */
+    const otherProcess = () => createBilling({ database: t.sql, clock: t.clock.read });
+    const lose = (holdId: string) => t.sql.query('DELETE FROM holds WHERE id = $1', [holdId]);
+    const eventsOf = (holdId: string) => t.sql.query<{ id: number; user_id: string | null }>('SELECT id, user_id FROM usage_events WHERE hold_id = $1', [holdId]);
+
+    async function holdOn(billing: Billing, accountId = 'acme') {
+      const auth = await billing.authorize(accountId, { model: 'test-model', provider: 'test', inputTokens: 1_000, maxOutputTokens: 1_000, userId: 'ann' });
+      if (!auth.ok) throw new Error(auth.message);
+      return auth.hold;
+    }
+
+    it('places holds through the asynchronous-commit handle, and charges through the durable one', async () => {
+      await fundedAccounts(t.billing, ['acme'], 5_000_000);
+      const { sql, asyncStatements } = watching(t.sql);
+      const billing = await createBilling({ database: sql, clock: t.clock.read });
+      const hold = await holdOn(billing);
+      expect(asyncStatements.some((s) => s.includes('INSERT INTO holds'))).toBe(true);
+      await billing.settle(hold.id, usage, { idempotencyKey: 'durable' });
+      expect(asyncStatements.some((s) => s.includes('INSERT INTO usage_events') || s.includes('ledger_entries'))).toBe(false);
+    });
+
+    it("a lost hold's settle charges its usage once, at the hold's price and for its user", async () => {
+      await fundedAccounts(t.billing, ['acme'], 5_000_000);
+      const kept = await holdOn(t.billing);
+      const lost = await holdOn(t.billing);
+      await lose(lost.id);
+      // The price doubles after the holds were placed: both settle at the price they were placed at.
+      t.clock.advance(MINUTE);
+      await t.billing.admin.setModelPrice({ provider: 'test', model: 'test-model', effectiveFrom: t.clock.read().toISOString(), rates: { input: '2', output: '4' } });
+      const billing = await otherProcess();
+      const keptCharge = await billing.settle(kept.id, usage, { idempotencyKey: 'kept' });
+      const lostCharge = await billing.settle(lost.id, usage, { idempotencyKey: 'lost' });
+      expect(lostCharge).toMatchObject({ holdId: lost.id, accountId: 'acme', model: 'test-model', replayed: false });
+      expect(lostCharge.costMicros).toBe(keptCharge.costMicros);
+      expect(lostCharge.valueMicros).toBe(4_000); // (1,000 × $1 + 500 × $2) per million, at a 50% margin
+      expect(await eventsOf(lost.id)).toEqual([{ id: lostCharge.usageEventId, user_id: 'ann' }]);
+
+      expect(await billing.settle(lost.id, usage, { idempotencyKey: 'lost' })).toEqual({ ...lostCharge, replayed: true });
+      await expect(billing.settle(lost.id, usage, { idempotencyKey: 'again' })).rejects.toMatchObject({ code: 'hold_settled' });
+      await expect(billing.release(lost.id)).rejects.toMatchObject({ code: 'hold_settled' });
+      expect(await eventsOf(lost.id)).toHaveLength(1);
+      expect((await billing.balance('acme')).availableMicros).toBe(5_000_000 - 8_000);
+      expect((await billing.reconcile('acme')).problems).toEqual([]);
+    });
+
+    it('a lost hold that is released cannot be settled afterwards', async () => {
+      await fundedAccounts(t.billing, ['acme'], 5_000_000);
+      const lost = await holdOn(t.billing);
+      await lose(lost.id);
+      const billing = await otherProcess();
+      expect(await billing.release(lost.id)).toEqual({ holdId: lost.id, status: 'released' });
+      await expect(billing.settle(lost.id, usage, { idempotencyKey: 'late' })).rejects.toMatchObject({ code: 'hold_released' });
+      expect(await eventsOf(lost.id)).toHaveLength(0);
+      expect(await billing.balance('acme')).toMatchObject({ availableMicros: 5_000_000, heldMicros: 0 });
+    });
+
+    it('a lost hold settled by the process that remembered it is not charged again by another', async () => {
+      await fundedAccounts(t.billing, ['acme'], 5_000_000);
+      const lost = await holdOn(t.billing);
+      await lose(lost.id);
+      const first = await t.billing.settle(lost.id, usage, { idempotencyKey: 'remembered' });
+      expect(first.valueMicros).toBe(4_000);
+      const billing = await otherProcess();
+      await expect(billing.settle(lost.id, usage, { idempotencyKey: 'elsewhere' })).rejects.toMatchObject({ code: 'hold_settled' });
+      expect(await billing.settle(lost.id, usage, { idempotencyKey: 'remembered' })).toEqual({ ...first, replayed: true });
+      expect(await eventsOf(lost.id)).toHaveLength(1);
+      expect((await billing.reconcile('acme')).problems).toEqual([]);
+    });
+
+    it('an id that names no account, or that Tollgate did not issue, is not found, and nothing is written', async () => {
+      await fundedAccounts(t.billing, ['acme'], 5_000_000);
+      const billing = await otherProcess();
+      const ghost = newHoldId({ accountId: 'nobody', model: 'test-model', provider: 'test', userId: null, createdAt: t.clock.read() });
+      const count = async () => (await t.sql.query<{ n: number }>('SELECT (SELECT count(*) FROM holds) + (SELECT count(*) FROM usage_events) AS n'))[0]!.n;
+      const before = await count();
+      for (const id of [ghost, 'hold_nope']) {
+        await expect(billing.settle(id, usage, { idempotencyKey: `k-${id}` })).rejects.toMatchObject({ code: 'hold_not_found' });
+        await expect(billing.release(id)).rejects.toMatchObject({ code: 'hold_not_found' });
+      }
+      expect(await count()).toBe(before);
+    });
+  });
+}
+
+for (const engine of ENGINES.filter((e) => e.name === 'postgres')) {
+  describe('the asynchronous-commit handle on postgres', () => {
+    const t = useBilling(engine);
+
+    it('commits without waiting for the disk; the durable handle and its transactions wait', async () => {
+      const setting = async (sql: Sql) => (await sql.query<{ synchronous_commit: string }>('SHOW synchronous_commit'))[0]!.synchronous_commit;
+      expect(await setting(t.sql.asyncCommit)).toBe('off');
+      expect(await setting(t.sql)).toBe('on');
+      expect(await t.sql.transaction((tx) => setting(tx.asyncCommit))).toBe('on');
+    });
+  });
+}
