@@ -88,8 +88,9 @@ async function eachConcurrently<T>(items: readonly T[], concurrency: number, wor
 
 /**
  * Open billing on an empty database, apply the credit-packs preset (payg: every model, overage
- * from credits) and fund every account generously. One call per account first, so the
- * allowance and the usage windows exist before the clock starts, as in a running app.
+ * from credits) and fund every account generously. Two calls per account first, as in a
+ * running app: the first opens the allowance and the usage windows, and leaves the account to
+ * be read afresh; the second makes this process know it.
  */
 export async function openFunded(database: BenchDatabase, accountIds: readonly string[], poolSize: number): Promise<Billing> {
   const billing = await createBilling({ database: database.url, poolSize });
@@ -97,7 +98,7 @@ export async function openFunded(database: BenchDatabase, accountIds: readonly s
   await eachConcurrently(accountIds, 8, async (id) => {
     await billing.upsertAccount({ id, kind: 'team' });
     await billing.credit(id, { source: 'bonus', amountMicros: FUNDING_MICROS, reference: 'bench-funding' });
-    if (!(await pair(billing, id))) throw new Error(`account ${id} was refused while priming`);
+    for (let call = 0; call < 2; call++) if (!(await pair(billing, id))) throw new Error(`account ${id} was refused while priming`);
   });
   return billing;
 }
