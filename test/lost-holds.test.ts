@@ -126,11 +126,27 @@ for (const engine of ENGINES) {
       await lose(lost.id);
       const first = await t.billing.settle(lost.id, usage, { idempotencyKey: 'remembered' });
       expect(first.valueMicros).toBe(4_000);
+      // The charge wrote the hold back, settled: the ledger reconciles at once.
+      expect(await t.sql.query('SELECT status, amount_micros, usage_event_id FROM holds WHERE id = $1', [lost.id])).toEqual([
+        { status: 'settled', amount_micros: 0, usage_event_id: first.usageEventId },
+      ]);
+      expect((await t.billing.reconcile('acme')).problems).toEqual([]);
       const billing = await otherProcess();
       await expect(billing.settle(lost.id, usage, { idempotencyKey: 'elsewhere' })).rejects.toMatchObject({ code: 'hold_settled' });
       expect(await billing.settle(lost.id, usage, { idempotencyKey: 'remembered' })).toEqual({ ...first, replayed: true });
       expect(await eventsOf(lost.id)).toHaveLength(1);
       expect((await billing.reconcile('acme')).problems).toEqual([]);
+    });
+
+    it('refuses a call whose names are too long to carry in a hold id, and writes nothing', async () => {
+      const account = 'é'.repeat(200); // 400 bytes
+      await fundedAccounts(t.billing, [account], 5_000_000);
+      const long = { model: 'test-model', provider: 'test', inputTokens: 1, maxOutputTokens: 1, userId: '\u0001'.repeat(200) }; // 1,200 bytes as JSON
+      await expect(t.billing.authorize(account, long)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/too long/) });
+      expect(await t.sql.query('SELECT id FROM holds')).toEqual([]);
+      const fits = await t.billing.authorize(account, { ...long, userId: 'u'.repeat(200) });
+      expect(fits.ok).toBe(true);
+      if (fits.ok) expect((await t.billing.settle(fits.hold.id, { inputTokens: 1, outputTokens: 1 }, { idempotencyKey: 'long' })).holdId).toBe(fits.hold.id);
     });
 
     it('an id that names no account, or that Tollgate did not issue, is not found, and nothing is written', async () => {
@@ -157,6 +173,7 @@ for (const engine of ENGINES.filter((e) => e.name === 'postgres')) {
       expect(await setting(t.sql.asyncCommit)).toBe('off');
       expect(await setting(t.sql)).toBe('on');
       expect(await t.sql.transaction((tx) => setting(tx.asyncCommit))).toBe('on');
+      expect(await t.sql.asyncCommit.transaction((tx) => setting(tx))).toBe('on');
     });
   });
 }

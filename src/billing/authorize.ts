@@ -12,7 +12,8 @@ import { valueFromCost, type Micros } from '../core/money.ts';
 import { modelAllowed } from '../core/plan.ts';
 import { worstCaseCostOf, type PriceEntry } from '../core/price-book.ts';
 import type { Refusal } from '../core/refusal.ts';
-import { newHoldId } from '../core/hold-id.ts';
+import { fitsHoldId, newHoldId } from '../core/hold-id.ts';
+import { BillingError } from '../core/errors.ts';
 import { parseInput } from '../core/usage.ts';
 import type { Context } from './context.ts';
 import { openAllowance } from './grants.ts';
@@ -125,7 +126,13 @@ async function placeHolds(sql: Sql, holds: readonly { hold: Hold; userId?: strin
 
 /** Authorize: validated here, then decided together with the calls that arrive meanwhile. */
 export async function authorize(ctx: Context, accountId: string, input: AuthorizeInput): Promise<AuthorizeResult> {
-  return ctx.authorizes.submit({ accountId, ...parseInput(authorizeInputSchema, input, 'authorize request') });
+  const request = { accountId, ...parseInput(authorizeInputSchema, input, 'authorize request') };
+  if (!fitsHoldId({ ...request, userId: request.userId ?? null })) {
+    throw new BillingError('invalid_input', 'The account id, model, provider and user id are too long together to name in a hold id: shorten them', {
+      issues: ['account id, model, provider and user id: at most 1,500 bytes together as JSON'],
+    });
+  }
+  return ctx.authorizes.submit(request);
 }
 
 /** A batch of authorizations: together where they can be, each alone where they cannot. */

@@ -21,6 +21,8 @@ export interface ChargeRequest {
   userId: string | null;
   model: string;
   price: PriceEntry;
+  /** The moment the price is taken at: the hold's placing for a settle, now for a record. */
+  pricedAt: Date;
   usage: TokenUsage;
   metadata: Record<string, unknown>;
 }
@@ -143,6 +145,7 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
     price: c.price,
     metadata: c.metadata,
     occurred_at: c.terms.now.toISOString(),
+    priced_at: c.pricedAt.toISOString(),
     day_start: c.terms.day.start.toISOString(),
     period_start: c.terms.period.start.toISOString(),
   }));
@@ -153,7 +156,7 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
          ord int, account_id text, idempotency_key text, hold_id text, user_id text, model text, provider text,
          input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, reasoning_tokens bigint,
          tokens bigint, cost_micros bigint, value_micros bigint, shortfall_micros bigint, margin_bps int, price jsonb, metadata jsonb,
-         occurred_at timestamptz, day_start timestamptz, period_start timestamptz)
+         occurred_at timestamptz, priced_at timestamptz, day_start timestamptz, period_start timestamptz)
      ), draws AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb) AS d (ord int, bucket_id bigint, amount bigint)
      ), guard AS (
@@ -190,7 +193,10 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
        ON CONFLICT (account_id, window_kind, starts_at)
        DO UPDATE SET value_micros = usage_windows.value_micros + EXCLUDED.value_micros, tokens = usage_windows.tokens + EXCLUDED.tokens
      ), settled AS (
-       UPDATE holds h SET status = 'settled', resolved_at = ev.occurred_at, usage_event_id = ev.event_id FROM ev WHERE h.id = ev.hold_id
+       -- A hold a crash lost while this process still knew it comes back, settled and reserving nothing (lost-holds.ts).
+       INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, status, expires_at, created_at, resolved_at, usage_event_id)
+       SELECT hold_id, account_id, model, provider, user_id, 0, 0, 'settled', priced_at, priced_at, occurred_at, event_id FROM ev WHERE hold_id IS NOT NULL
+       ON CONFLICT (id) DO UPDATE SET status = 'settled', resolved_at = EXCLUDED.resolved_at, usage_event_id = EXCLUDED.usage_event_id
      )
      SELECT ord, event_id AS id FROM ev ORDER BY ord`,
     [JSON.stringify(events), JSON.stringify(draws), JSON.stringify(accounts), accounts.map((a) => a.account_id)],

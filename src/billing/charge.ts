@@ -173,8 +173,8 @@ export function chargeRequest(
       : new BillingError('unknown_model', `The model "${call.model}" no longer has a price: restore its price, then settle again`);
   }
   return {
-    terms, idempotencyKey: input.options.idempotencyKey, holdId, userId: call.userId, model: call.model, price, usage: input.usage,
-    metadata: input.options.metadata ?? {},
+    terms, idempotencyKey: input.options.idempotencyKey, holdId, userId: call.userId, model: call.model, price, pricedAt: call.createdAt,
+    usage: input.usage, metadata: input.options.metadata ?? {},
   };
 }
 
@@ -272,7 +272,7 @@ export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[
       prepared.push(
         prepareCharge(pool, {
           terms: accountTerms, idempotencyKey: item.idempotencyKey, holdId: null, userId: item.userId ?? null, model: item.model, price,
-          usage: item.usage, metadata: item.metadata ?? {},
+          pricedAt: now, usage: item.usage, metadata: item.metadata ?? {},
         }),
       );
     }

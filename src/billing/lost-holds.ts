@@ -10,7 +10,7 @@ import type { Sql } from '../db/sql.ts';
 /**
  * Write back the hold `id` names, if it is an id Tollgate issued for an existing account.
  * It reserves nothing (it lapsed at its start), and it comes back settled if a usage event
- * already names it: a process that still remembered it may have charged it. Under the
+ * already names it (looked for from a day before the hold, in case clocks disagree). Under the
  * account's ledger mutex, whose version every charge guards on, so no charge of it can slip
  * in between the look and the write. Returns whether the account exists.
  */
@@ -23,7 +23,7 @@ export async function restoreLostHold(sql: Sql, id: string): Promise<boolean> {
     await tx.query(
       `INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, status, expires_at, created_at, resolved_at, usage_event_id)
        SELECT $1, $2, $3, $4, $5, 0, 0, CASE WHEN e.id IS NULL THEN 'open' ELSE 'settled' END, $6, $6, e.occurred_at, e.id
-       FROM (SELECT) AS one LEFT JOIN usage_events e ON e.account_id = $2 AND e.occurred_at >= $6 AND e.hold_id = $1
+       FROM (SELECT) AS one LEFT JOIN usage_events e ON e.account_id = $2 AND e.occurred_at >= $6::timestamptz - interval '1 day' AND e.hold_id = $1
        ON CONFLICT (id) DO NOTHING`,
       [id, call.accountId, call.model, call.provider, call.userId, call.createdAt],
     );

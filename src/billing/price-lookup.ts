@@ -47,7 +47,8 @@ export class PriceBook {
 
   /**
    * The book as loaded, with a reload started if it is more than a few seconds old (one at a
-   * time; one that fails is tried again by the next call). Only the first load is waited for.
+   * time; one that fails, the database being away, is tried again by the next call, and the
+   * book stays as it was). Only the first load is waited for.
    */
   async fresh(): Promise<this> {
     if (this.#loadedAt === 0) await this.reload();

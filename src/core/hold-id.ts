@@ -18,23 +18,33 @@ export interface HeldCall {
 const PREFIX = 'hold_';
 const UNIQUE_CHARS = 22; // 16 random bytes in base64url
 
+/** What an id describes, as JSON; at most this many bytes, so that an id fits a btree index entry (2,704 bytes). */
+const MAX_DESCRIBED_BYTES = 1_500;
+
+const described = (call: HeldCall) => JSON.stringify([call.accountId, call.model, call.provider, call.userId, call.createdAt.getTime()]);
+
+/** Whether a call's names are short enough for its hold id; a provider not named yet (the price's) counts as 100 characters. */
+export function fitsHoldId(call: { accountId: string; model: string; provider?: string; userId: string | null }): boolean {
+  const longest = { ...call, provider: call.provider ?? 'x'.repeat(100), createdAt: new Date(8.64e15) };
+  return Buffer.byteLength(described(longest)) <= MAX_DESCRIBED_BYTES;
+}
+
 export function newHoldId(call: HeldCall): string {
-  const described = [call.accountId, call.model, call.provider, call.userId, call.createdAt.getTime()];
-  return `${PREFIX}${randomBytes(16).toString('base64url')}.${Buffer.from(JSON.stringify(described)).toString('base64url')}`;
+  return `${PREFIX}${randomBytes(16).toString('base64url')}.${Buffer.from(described(call)).toString('base64url')}`;
 }
 
 /** The call a hold id describes, or undefined if it is not an id Tollgate issued. */
 export function heldCallOf(id: string): HeldCall | undefined {
   const dot = PREFIX.length + UNIQUE_CHARS;
   if (!id.startsWith(PREFIX) || id[dot] !== '.') return undefined;
-  let described: unknown;
+  let fields: unknown;
   try {
-    described = JSON.parse(Buffer.from(id.slice(dot + 1), 'base64url').toString('utf8'));
+    fields = JSON.parse(Buffer.from(id.slice(dot + 1), 'base64url').toString('utf8'));
   } catch {
     return undefined;
   }
-  if (!Array.isArray(described) || described.length !== 5) return undefined;
-  const [accountId, model, provider, userId, createdAt] = described as unknown[];
+  if (!Array.isArray(fields) || fields.length !== 5) return undefined;
+  const [accountId, model, provider, userId, createdAt] = fields as unknown[];
   const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
   if (!text(accountId) || !text(model) || !text(provider) || !(userId === null || text(userId))) return undefined;
   const at = new Date(typeof createdAt === 'number' ? createdAt : NaN);

@@ -85,7 +85,14 @@ export async function openPglite(dataDir: string | undefined): Promise<Sql> {
       return db.transaction(async (t) => {
         inTransaction = true;
         try {
-          return await work({ ...holding, exec: async (text) => void (await t.exec(text)) });
+          const tx: Sql = {
+            ...holding,
+            exec: async (text) => void (await t.exec(text)),
+            get asyncCommit() {
+              return tx;
+            },
+          };
+          return await work(tx);
         } finally {
           inTransaction = false;
         }

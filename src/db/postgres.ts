@@ -51,11 +51,17 @@ export function connectPostgres(url: string, options: { max?: number } = {}): Sq
   const close = async () => {
     await Promise.all([durable.end(), asynchronous.end()]);
   };
-  return poolSql(durable, close, poolSql(asynchronous, close));
+  const sql: Sql = poolSql(durable, close, { asyncCommit: () => asyncCommit });
+  // Only single statements commit asynchronously: a transaction there is a durable one.
+  const asyncCommit: Sql = poolSql(asynchronous, close, { transactions: () => sql });
+  return sql;
 }
 
-/** Statements on a pool; a transaction on one of its connections. */
-function poolSql(pool: pg.Pool, close: () => Promise<void>, asyncCommit?: Sql): Sql {
+/**
+ * Statements on a pool; a transaction on one of its connections, unless `transactions` names
+ * the handle they run on; `asyncCommit`, the handle for asynchronous commits (else this one).
+ */
+function poolSql(pool: pg.Pool, close: () => Promise<void>, handles: { asyncCommit?: () => Sql; transactions?: () => Sql } = {}): Sql {
   const sql: Sql = {
     engine: 'postgres',
     async query(text, params) {
@@ -66,6 +72,7 @@ function poolSql(pool: pg.Pool, close: () => Promise<void>, asyncCommit?: Sql): 
       await pool.query(text);
     },
     async transaction(work) {
+      if (handles.transactions) return handles.transactions().transaction(work);
       for (let attempt = 1; ; attempt++) {
         const client = await pool.connect();
         try {
@@ -101,7 +108,7 @@ function poolSql(pool: pg.Pool, close: () => Promise<void>, asyncCommit?: Sql): 
     },
     uninterrupted: (work) => work(sql),
     get asyncCommit() {
-      return asyncCommit ?? sql;
+      return handles.asyncCommit?.() ?? sql;
     },
     close,
   };

@@ -19,8 +19,8 @@ export interface Sql {
   /**
    * The same database, where a commit returns before it reaches the disk (PostgreSQL's
    * asynchronous commit): for writes whose loss in a crash costs no money. A later durable
-   * commit flushes them too, so nothing durable ever rests on a lost write. PGlite never
-   * fsyncs, so there it is the same handle.
+   * commit flushes them too. Only its single statements commit asynchronously: a transaction
+   * begun on it is a durable one. On PGlite it is the same handle.
    */
   readonly asyncCommit: Sql;
   close(): Promise<void>;
