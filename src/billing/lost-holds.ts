@@ -8,25 +8,17 @@ import { heldCallOf } from '../core/hold-id.ts';
 import type { Sql } from '../db/sql.ts';
 
 /**
- * Write back the hold `id` names, if it is an id Tollgate issued for an existing account.
- * It reserves nothing (it lapsed at its start), and it comes back settled if a usage event
- * already names it (looked for from a day before the hold, in case clocks disagree). Under the
- * account's ledger mutex, whose version every charge guards on, so no charge of it can slip
- * in between the look and the write. Returns whether the account exists.
+ * Write back, open and reserving nothing (it lapsed at its start), the hold `id` names, if it
+ * is an id Tollgate issued for an existing account and no row has it. No usage event can name
+ * a hold without a row: a charge that settles a hold writes its row in the same statement.
  */
-export async function restoreLostHold(sql: Sql, id: string): Promise<boolean> {
+export async function restoreLostHold(sql: Sql, id: string): Promise<void> {
   const call = heldCallOf(id);
-  if (!call) return false;
-  return sql.transaction(async (tx) => {
-    const [locked] = await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1 RETURNING account_id', [call.accountId]);
-    if (!locked) return false;
-    await tx.query(
-      `INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, status, expires_at, created_at, resolved_at, usage_event_id)
-       SELECT $1, $2, $3, $4, $5, 0, 0, CASE WHEN e.id IS NULL THEN 'open' ELSE 'settled' END, $6, $6, e.occurred_at, e.id
-       FROM (SELECT) AS one LEFT JOIN usage_events e ON e.account_id = $2 AND e.occurred_at >= $6::timestamptz - interval '1 day' AND e.hold_id = $1
-       ON CONFLICT (id) DO NOTHING`,
-      [id, call.accountId, call.model, call.provider, call.userId, call.createdAt],
-    );
-    return true;
-  });
+  if (!call) return;
+  await sql.query(
+    `INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, expires_at, created_at)
+     SELECT $1, a.id, $3, $4, $5, 0, 0, $6, $6 FROM accounts a WHERE a.id = $2
+     ON CONFLICT (id) DO NOTHING`,
+    [id, call.accountId, call.model, call.provider, call.userId, call.createdAt],
+  );
 }

@@ -199,7 +199,10 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
   try {
     const charged = await ctx.sql.uninterrupted(async (sql) => {
       let [seen] = await sql.query<HoldRow>(HOLD_SELECT, [id, now]);
-      if (!seen && (await restoreLostHold(sql, id))) [seen] = await sql.query<HoldRow>(HOLD_SELECT, [id, now]);
+      if (!seen) {
+        await restoreLostHold(sql, id);
+        [seen] = await sql.query<HoldRow>(HOLD_SELECT, [id, now]);
+      }
       if (!seen) throw holdNotFound(id);
       accountId = seen.id;
       model = seen.hold_model;
@@ -239,7 +242,10 @@ export async function release(ctx: Context, holdId: string): Promise<{ holdId: s
   const id = parseInput(holdIdSchema, holdId, 'hold id');
   const read = () => ctx.sql.query<{ account_id: string; status: string }>('SELECT account_id, status FROM holds WHERE id = $1', [id]);
   let [hold] = await read();
-  if (!hold && (await restoreLostHold(ctx.sql, id))) [hold] = await read();
+  if (!hold) {
+    await restoreLostHold(ctx.sql, id);
+    [hold] = await read();
+  }
   if (!hold) throw new BillingError('hold_not_found', `No hold "${id}"`, { holdId: id });
   ctx.known.forget(hold.account_id);
   const status = hold.status !== 'open' ? hold.status : await ctx.sql.transaction(async (tx) => {
