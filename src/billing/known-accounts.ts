@@ -9,11 +9,9 @@ import { withCharges, withHolds, type AccountState, type StateHold } from './acc
 import type { PreparedCharge } from './charge-write.ts';
 
 const ACCOUNTS = 10_000;
-const HOLDS = 100_000;
 
 export class KnownAccounts {
   #states = new Map<string, AccountState>();
-  #holdAccounts = new Map<string, string>();
   /** Accounts with a charge of this process in flight: their ledger is about to move. */
   #charging = new Map<string, number>();
 
@@ -34,16 +32,11 @@ export class KnownAccounts {
     return this.#charging.has(accountId) ? undefined : this.get(accountId, now);
   }
 
-  accountOfHold(holdId: string): string | undefined {
-    return this.#holdAccounts.get(holdId);
-  }
-
   remember(state: AccountState): void {
     const id = state.termsRow.id;
     this.#states.delete(id);
     this.#states.set(id, state);
     if (this.#states.size > ACCOUNTS) this.#states.delete(this.#states.keys().next().value!);
-    for (const hold of state.holds) this.#rememberHold(hold.id, id);
   }
 
   forget(accountId: string): void {
@@ -63,7 +56,6 @@ export class KnownAccounts {
 
   /** Charges went in on an account whose ledger version was `ledger`. */
   chargesWritten(accountId: string, ledger: number, charges: readonly PreparedCharge[]): void {
-    for (const c of charges) if (c.holdId) this.#holdAccounts.delete(c.holdId);
     const known = this.#states.get(accountId);
     if (known?.versions.ledger === ledger) this.remember(withCharges(known, charges));
     else this.forget(accountId);
@@ -82,11 +74,5 @@ export class KnownAccounts {
         else this.#charging.delete(id);
       }
     }
-  }
-
-  #rememberHold(holdId: string, accountId: string): void {
-    if (this.#holdAccounts.has(holdId)) return;
-    this.#holdAccounts.set(holdId, accountId);
-    if (this.#holdAccounts.size > HOLDS) this.#holdAccounts.delete(this.#holdAccounts.keys().next().value!);
   }
 }

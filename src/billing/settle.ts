@@ -17,6 +17,7 @@ import {
 import { ledgerOf, type AccountState, type Guard } from './account-state.ts';
 import { outcomeOf } from './combiner.ts';
 import { restoreLostHold } from './lost-holds.ts';
+import { heldCallOf } from '../core/hold-id.ts';
 import type { Context } from './context.ts';
 import type { Sql } from '../db/sql.ts';
 import type { PriceBook } from './price-lookup.ts';
@@ -115,7 +116,7 @@ type KnownLedger = Pick<Chargeable, 'ledger' | 'guard'> & { holds: AccountState[
 
 /** A call's account ledger and what it needs of its hold, as this process knows them; undefined if it does not. */
 function knownCall(ctx: Context, input: ChargeInput, now: Date, ledgers: Map<string, KnownLedger | undefined>): Chargeable | undefined {
-  const accountId = input.kind === 'settle' ? ctx.known.accountOfHold(input.id) : input.accountId;
+  const accountId = input.kind === 'settle' ? heldCallOf(input.id)?.accountId : input.accountId; // a hold's id names its account
   if (accountId === undefined) return undefined;
   if (!ledgers.has(accountId)) {
     const state = ctx.known.get(accountId, now);
