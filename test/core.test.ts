@@ -1,9 +1,10 @@
-/** The pure core: money, burn order and periods. */
+/** The pure core: money, burn order, periods and usage windows. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allocate, burnOrder, type DrawableBucket } from '../src/core/allocate.ts';
 import { costFromValue, formatUsd, valueFromCost, type Micros } from '../src/core/money.ts';
 import { anchoredMonthPeriod, calendarMonthPeriod, dayPeriod } from '../src/core/periods.ts';
+import { NO_USAGE, batchOf, countBatch, usedIn, type CountedUsage, type UsageWindows } from '../src/core/usage-windows.ts';
 
 const d = (iso: string) => new Date(iso);
 
@@ -86,5 +87,72 @@ describe('periods', () => {
     expect(dayPeriod(d('2026-03-29T12:00:00Z'), 'Europe/Paris')).toEqual({ start: d('2026-03-28T23:00:00Z'), end: d('2026-03-29T22:00:00Z') });
     expect(calendarMonthPeriod(d('2026-03-31T23:30:00Z'), 'Europe/Paris')).toEqual({ start: d('2026-03-31T22:00:00Z'), end: d('2026-04-30T22:00:00Z') });
     expect(calendarMonthPeriod(d('2026-03-31T23:30:00Z'), 'UTC')).toEqual({ start: d('2026-03-01T00:00:00Z'), end: d('2026-04-01T00:00:00Z') });
+  });
+});
+
+describe('usage windows', () => {
+  const usage = (at: string, dayStart: string, monthStart: string, valueMicros: number, tokens = valueMicros / 10): CountedUsage => ({
+    at: d(at), dayStart: d(dayStart), monthStart: d(monthStart), valueMicros, tokens,
+  });
+  const count = (windows: UsageWindows, ...usages: CountedUsage[]) => countBatch(windows, batchOf(usages));
+  const march = '2026-03-01T00:00:00Z';
+  const tenth = '2026-03-10T00:00:00Z';
+  const eleventh = '2026-03-11T00:00:00Z';
+
+  it('adds usage in the current windows and counts nothing for a window that is not the one kept', () => {
+    let w = count(NO_USAGE, usage('2026-03-10T09:00:00Z', tenth, march, 100));
+    w = count(w, usage('2026-03-10T10:00:00Z', tenth, march, 50));
+    expect(usedIn(w, 'day', d(tenth))).toEqual({ valueMicros: 150, tokens: 15 });
+    expect(usedIn(w, 'month', d(march))).toEqual({ valueMicros: 150, tokens: 15 });
+    expect(usedIn(w, 'day', d(eleventh))).toEqual({ valueMicros: 0, tokens: 0 });
+  });
+
+  it('starts a new day at its first usage and keeps the month going', () => {
+    let w = count(NO_USAGE, usage('2026-03-10T23:59:00Z', tenth, march, 100));
+    w = count(w, usage('2026-03-11T00:01:00Z', eleventh, march, 30));
+    expect(usedIn(w, 'day', d(eleventh)).valueMicros).toBe(30);
+    expect(usedIn(w, 'month', d(march)).valueMicros).toBe(130);
+    expect(w.usageAt).toEqual(d('2026-03-11T00:01:00Z'));
+  });
+
+  it('leaves out late usage of a past window instead of resetting the current one', () => {
+    let w = count(NO_USAGE, usage('2026-03-11T00:01:00Z', eleventh, march, 30));
+    // A process whose clock lags still says it is the 10th.
+    w = count(w, usage('2026-03-10T23:59:59Z', tenth, march, 100));
+    expect(usedIn(w, 'day', d(eleventh)).valueMicros).toBe(30);
+    expect(usedIn(w, 'month', d(march)).valueMicros).toBe(130); // the same month: it still counts there
+    expect(w.usageAt).toEqual(d('2026-03-11T00:01:00Z'));
+  });
+
+  it('moves to a window that starts earlier when the usage is newer (a new time zone, a plan that ended)', () => {
+    let w = count(NO_USAGE, usage('2026-03-10T12:00:00Z', '2026-03-10T05:00:00Z', '2026-03-05T12:00:00Z', 100));
+    w = count(w, usage('2026-03-10T12:01:00Z', tenth, march, 7));
+    expect(usedIn(w, 'day', d(tenth)).valueMicros).toBe(7);
+    expect(usedIn(w, 'month', d(march)).valueMicros).toBe(7);
+  });
+
+  it("counts a batch by its newest usage's windows, with the rest of the batch that fell in them", () => {
+    const batch = batchOf([
+      usage('2026-03-10T23:59:58Z', tenth, march, 1),
+      usage('2026-03-11T00:00:01Z', eleventh, march, 20),
+      usage('2026-03-11T00:00:00Z', eleventh, march, 300),
+    ]);
+    expect(batch).toEqual({
+      at: d('2026-03-11T00:00:01Z'),
+      day: { startsAt: d(eleventh), valueMicros: 320, tokens: 32 },
+      month: { startsAt: d(march), valueMicros: 321, tokens: 32.1 },
+    });
+  });
+
+  it('counts the same totals one by one as in one batch, when the usages share their windows', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ minute: fc.nat(600), value: fc.nat(1_000_000) }), { minLength: 1, maxLength: 20 }), (calls) => {
+        const usages = calls.map((c) => usage(new Date(d(tenth).getTime() + c.minute * 60_000).toISOString(), tenth, march, c.value, c.value));
+        const oneByOne = usages.reduce((w, u) => count(w, u), NO_USAGE);
+        const together = count(NO_USAGE, ...usages);
+        expect(oneByOne.day).toEqual(together.day);
+        expect(oneByOne.month).toEqual(together.month);
+      }),
+    );
   });
 });

@@ -40,5 +40,34 @@ for (const engine of ENGINES) {
         await db.drop();
       }
     });
+
+    it('0005 carries each account\'s newest day and month usage onto its balance row', async () => {
+      const db = await engine.open({ through: '0004_hot_path_integrity.sql' });
+      try {
+        await db.sql.exec(`
+          INSERT INTO plans (id, slug, name, price_cents) VALUES (1, 'free', 'Free', 0);
+          INSERT INTO accounts (id, kind, plan_id) VALUES ('a', 'team', 1), ('idle', 'personal', 1);
+          INSERT INTO account_balances (account_id) VALUES ('a'), ('idle');
+          INSERT INTO usage_windows (account_id, window_kind, starts_at, value_micros, tokens) VALUES
+            ('a', 'day', '2026-03-09T00:00:00Z', 111, 11), ('a', 'day', '2026-03-10T00:00:00Z', 222, 22),
+            ('a', 'month', '2026-02-01T00:00:00Z', 333, 33), ('a', 'month', '2026-03-01T00:00:00Z', 444, 44);
+          INSERT INTO usage_events (account_id, idempotency_key, model, provider, input_tokens, output_tokens, cost_micros, value_micros,
+            margin_bps, price, occurred_at) VALUES ('a', 'k', 'm', 'p', 1, 1, 1, 2, 5000, '{}', '2026-03-10T08:30:00Z');`);
+        expect(await migrate(db.sql)).toEqual(migrationFiles().filter((f) => f > '0004_hot_path_integrity.sql'));
+        const rows = await db.sql.query(
+          `SELECT account_id, day_starts_at, day_value_micros, day_tokens, month_starts_at, month_value_micros, month_tokens, usage_at
+           FROM account_balances ORDER BY account_id`,
+        );
+        expect(rows).toEqual([
+          {
+            account_id: 'a', day_starts_at: new Date('2026-03-10T00:00:00Z'), day_value_micros: 222, day_tokens: 22,
+            month_starts_at: new Date('2026-03-01T00:00:00Z'), month_value_micros: 444, month_tokens: 44, usage_at: new Date('2026-03-10T08:30:00Z'),
+          },
+          { account_id: 'idle', day_starts_at: null, day_value_micros: 0, day_tokens: 0, month_starts_at: null, month_value_micros: 0, month_tokens: 0, usage_at: null },
+        ]);
+      } finally {
+        await db.drop();
+      }
+    });
   });
 }

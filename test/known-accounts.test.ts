@@ -175,6 +175,22 @@ for (const engine of ENGINES) {
       expect(day).toMatchObject({ used: 200_000, resetsAt: new Date('2026-03-10T15:00:00Z') });
     });
 
+    it("leaves out of the new day's usage a charge from a process whose clock still says yesterday", async () => {
+      await knownAccount(t.billing, 5_000_000);
+      await t.billing.admin.updatePlan('payg', { limits: [{ window: 'day', unit: 'usd', amount: 3_000_000 }] });
+      t.clock.set('2026-03-11T00:00:01Z');
+      const today = await mustCall(t.billing, 'a', 100_000);
+      const lagging = await createBilling({ database: t.sql, clock: () => new Date('2026-03-10T23:59:59Z') });
+      const late = await lagging.record('a', { model: 'test-model', provider: 'test', usage: { inputTokens: 50_000, outputTokens: 0 } }, { idempotencyKey: 'late' });
+      await mustCall(t.billing, 'a', 1_000); // this process, which knew the account, reads it afresh
+      const limits = (await t.billing.balance('a')).limits;
+      expect(limits.find((l) => l.window === 'day')!.used).toBe(today.valueMicros + 2_000);
+      const fresh = await otherProcess();
+      expect((await fresh.balance('a')).limits.find((l) => l.window === 'day')!.used).toBe(today.valueMicros + 2_000);
+      expect(late.valueMicros).toBe(100_000);
+      expect((await t.billing.reconcile('a')).problems).toEqual([]);
+    });
+
     it('a settle on a known account that another process just charged reads afresh and charges once', async () => {
       await knownAccount(t.billing, 5_000_000);
       const auth = await t.billing.authorize('a', { model: 'test-model', provider: 'test', inputTokens: 100_000, maxOutputTokens: 0 });

@@ -1,6 +1,6 @@
 /**
  * An account as the gate and the ledger weigh it: its terms, open holds, buckets with value
- * left, debt and this window's usage, exact as of its four versions. It is read from the
+ * left, debt and its usage counters, exact as of its four versions. It is read from the
  * database in one statement (snapshot.ts), or remembered by this process (known-accounts.ts)
  * and brought forward by the writes this process makes itself. What the gate and a charge
  * need is derived from it here, the same way whichever of the two it came from.
@@ -10,6 +10,7 @@ import type { GateState } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
 import { includedMicros } from '../core/plan.ts';
 import { totalTokens } from '../core/usage.ts';
+import { batchOf, countBatch, usedIn, type UsageBatch, type UsageWindows } from '../core/usage-windows.ts';
 import type { LedgerState, PreparedCharge } from './charge-write.ts';
 import { termsFromRow, type Terms, type TermsRow } from './terms.ts';
 
@@ -48,13 +49,6 @@ export interface StateHold {
   createdAt: Date;
 }
 
-export interface UsageWindow {
-  kind: 'day' | 'month';
-  startsAt: Date;
-  valueMicros: number;
-  tokens: number;
-}
-
 export interface AccountState {
   termsRow: TermsRow;
   versions: Versions;
@@ -65,8 +59,8 @@ export interface AccountState {
   buckets: readonly StateBucket[];
   /** Holds open and not lapsed when read. */
   holds: readonly StateHold[];
-  /** Usage counters of the recent day and month windows; the current ones are found by their start. */
-  windows: readonly UsageWindow[];
+  /** Usage counters of the current day and month windows. */
+  windows: UsageWindows;
 }
 
 export interface GateSnapshot {
@@ -78,8 +72,6 @@ export interface GateSnapshot {
 }
 
 const usableAt = (b: StateBucket, now: Date) => b.remainingMicros > 0 && b.startsAt <= now && (b.expiresAt === null || b.expiresAt > now);
-const windowAt = (windows: readonly UsageWindow[], kind: UsageWindow['kind'], start: Date) =>
-  windows.find((w) => w.kind === kind && w.startsAt.getTime() === start.getTime());
 
 function allowanceOpen(lastAllowance: string | null, terms: Terms): boolean {
   return includedMicros(terms.plan) === 0 || lastAllowance === allowanceReference(terms.plan.id, terms.period.start);
@@ -91,8 +83,6 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
   const sources = new Set(usableSources(terms.plan.overage));
   const usable = state.buckets.filter((b) => sources.has(b.source) && usableAt(b, now));
   const open = state.holds.filter((h) => h.expiresAt > now);
-  const day = windowAt(state.windows, 'day', terms.day.start);
-  const month = windowAt(state.windows, 'month', terms.period.start);
   return {
     terms,
     versions: state.versions,
@@ -102,10 +92,7 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
       usableMicros: usable.reduce((sum, b) => sum + b.remainingMicros, 0),
       debtMicros: state.debtMicros,
       held: { valueMicros: open.reduce((sum, h) => sum + h.amountMicros, 0), tokens: open.reduce((sum, h) => sum + h.tokens, 0) },
-      used: {
-        day: { valueMicros: day?.valueMicros ?? 0, tokens: day?.tokens ?? 0 },
-        month: { valueMicros: month?.valueMicros ?? 0, tokens: month?.tokens ?? 0 },
-      },
+      used: { day: usedIn(state.windows, 'day', terms.day.start), month: usedIn(state.windows, 'month', terms.period.start) },
       day: terms.day,
       period: terms.period,
     },
@@ -148,28 +135,22 @@ export function withHolds(state: AccountState, holds: readonly StateHold[]): Acc
   return { ...state, versions: { ...state.versions, gate: state.versions.gate + 1 }, holds: [...open, ...holds] };
 }
 
+/** Charges as the usage counters count them (core/usage-windows.ts). */
+export function usageBatchOf(charges: readonly PreparedCharge[]): UsageBatch {
+  return batchOf(charges.map((c) => ({ at: c.terms.now, dayStart: c.terms.day.start, monthStart: c.terms.period.start, valueMicros: c.valueMicros, tokens: totalTokens(c.usage) })));
+}
+
 /** The state after this process wrote `charges` on the account (its ledger version moved by one). */
 export function withCharges(state: AccountState, charges: readonly PreparedCharge[]): AccountState {
   const drawn = new Map<number, number>();
   for (const a of charges.flatMap((c) => c.allocations)) drawn.set(a.bucketId, (drawn.get(a.bucketId) ?? 0) + a.amountMicros);
   const settled = new Set(charges.map((c) => c.holdId));
-  let windows = [...state.windows];
-  const add = (kind: UsageWindow['kind'], startsAt: Date, valueMicros: number, tokens: number) => {
-    const current = windowAt(windows, kind, startsAt);
-    const others = windows.filter((w) => w !== current && (w.kind !== kind || w.startsAt > startsAt));
-    windows = [...others, { kind, startsAt, valueMicros: (current?.valueMicros ?? 0) + valueMicros, tokens: (current?.tokens ?? 0) + tokens }];
-  };
-  for (const c of charges) {
-    const tokens = totalTokens(c.usage);
-    add('day', c.terms.day.start, c.valueMicros, tokens);
-    add('month', c.terms.period.start, c.valueMicros, tokens);
-  }
   return {
     ...state,
     versions: { ...state.versions, ledger: state.versions.ledger + 1 },
     debtMicros: state.debtMicros + charges.reduce((sum, c) => sum + c.shortfallMicros, 0),
     buckets: state.buckets.map((b) => (drawn.has(b.id) ? { ...b, remainingMicros: (b.remainingMicros - drawn.get(b.id)!) as Micros } : b)),
     holds: state.holds.filter((h) => !settled.has(h.id)),
-    windows,
+    windows: countBatch(state.windows, usageBatchOf(charges)),
   };
 }

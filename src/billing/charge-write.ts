@@ -1,17 +1,18 @@
 /**
  * Writing charges, set-based: any number of priced usages, across any accounts whose ledger
  * mutex the caller holds, in ONE statement — usage events, their ledger entries, bucket
- * debits, debt, window counters and settled holds. settle and record write a batch of one;
+ * debits, debt, usage counters and settled holds. settle and record write a batch of one;
  * recordBatch writes many. Round trips, not rows, are what a charge costs.
  */
 import { allocate, type DrawableBucket, type Allocation } from '../core/allocate.ts';
 import { valueFromCost, type Micros } from '../core/money.ts';
 import { costOf, type PriceEntry } from '../core/price-book.ts';
-import { totalTokens, type TokenUsage } from '../core/usage.ts';
+import type { TokenUsage } from '../core/usage.ts';
+import type { UsageBatch } from '../core/usage-windows.ts';
 import type { Sql } from '../db/sql.ts';
 import { openAllowance } from './grants.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type Terms, type TermsRow } from './terms.ts';
-import { ledgerFrom, type Guard } from './account-state.ts';
+import { ledgerFrom, usageBatchOf, type Guard } from './account-state.ts';
 import { BUCKETS_COLUMN, LAST_ALLOWANCE_COLUMN, bucketsFromRow, type BucketRow } from './snapshot.ts';
 
 export interface ChargeRequest {
@@ -33,6 +34,12 @@ export interface PreparedCharge extends ChargeRequest {
   allocations: Allocation[];
   shortfallMicros: Micros;
 }
+
+const windowColumns = (batch: UsageBatch) => ({
+  usage_at: batch.at.toISOString(),
+  day_start: batch.day.startsAt.toISOString(), day_value: batch.day.valueMicros, day_tokens: batch.day.tokens,
+  month_start: batch.month.startsAt.toISOString(), month_value: batch.month.valueMicros, month_tokens: batch.month.tokens,
+});
 
 /** Usable buckets of each account, as a pool that preparing charges draws down in memory. */
 export type BucketPool = Map<string, DrawableBucket[]>;
@@ -123,6 +130,7 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
     terms: guards?.get(account_id)?.terms ?? null,
     catalog: guards?.get(account_id)?.catalog ?? null,
     shortfall: charges.filter((c) => c.terms.account.id === account_id).reduce((sum, c) => sum + c.shortfallMicros, 0),
+    ...windowColumns(usageBatchOf(charges.filter((c) => c.terms.account.id === account_id))),
   }));
   const events = charges.map((c, ord) => ({
     ord,
@@ -137,7 +145,6 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
     cache_read_tokens: c.usage.cacheReadTokens ?? null,
     cache_write_tokens: c.usage.cacheWriteTokens ?? null,
     reasoning_tokens: c.usage.reasoningTokens ?? null,
-    tokens: totalTokens(c.usage),
     cost_micros: c.costMicros,
     value_micros: c.valueMicros,
     shortfall_micros: c.shortfallMicros,
@@ -146,8 +153,6 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
     metadata: c.metadata,
     occurred_at: c.terms.now.toISOString(),
     priced_at: c.pricedAt.toISOString(),
-    day_start: c.terms.day.start.toISOString(),
-    period_start: c.terms.period.start.toISOString(),
   }));
   const draws = charges.flatMap((c, ord) => c.allocations.map((a) => ({ ord, bucket_id: a.bucketId, amount: a.amountMicros })));
   const rows = await tx.query<{ ord: number; id: number }>(
@@ -155,14 +160,28 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS i (
          ord int, account_id text, idempotency_key text, hold_id text, user_id text, model text, provider text,
          input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint, reasoning_tokens bigint,
-         tokens bigint, cost_micros bigint, value_micros bigint, shortfall_micros bigint, margin_bps int, price jsonb, metadata jsonb,
-         occurred_at timestamptz, priced_at timestamptz, day_start timestamptz, period_start timestamptz)
+         cost_micros bigint, value_micros bigint, shortfall_micros bigint, margin_bps int, price jsonb, metadata jsonb,
+         occurred_at timestamptz, priced_at timestamptz)
      ), draws AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb) AS d (ord int, bucket_id bigint, amount bigint)
      ), guard AS (
-       -- Moves each account's ledger version (and debt): only where the versions read still hold.
-       UPDATE account_balances b SET ledger_version = b.ledger_version + 1, debt_micros = b.debt_micros + v.shortfall
-       FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, ledger bigint, terms bigint, catalog bigint, shortfall bigint)
+       -- Moves each account's ledger version, debt and usage counters: only where the versions read
+       -- still hold. The counters follow core/usage-windows.ts: the same window adds; another
+       -- replaces if the usage is at least as new as the newest counted; else they stay.
+       UPDATE account_balances b SET ledger_version = b.ledger_version + 1, debt_micros = b.debt_micros + v.shortfall,
+         day_value_micros = CASE WHEN b.day_starts_at = v.day_start THEN b.day_value_micros + v.day_value
+           WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.day_value ELSE b.day_value_micros END,
+         day_tokens = CASE WHEN b.day_starts_at = v.day_start THEN b.day_tokens + v.day_tokens
+           WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.day_tokens ELSE b.day_tokens END,
+         day_starts_at = CASE WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.day_start ELSE b.day_starts_at END,
+         month_value_micros = CASE WHEN b.month_starts_at = v.month_start THEN b.month_value_micros + v.month_value
+           WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.month_value ELSE b.month_value_micros END,
+         month_tokens = CASE WHEN b.month_starts_at = v.month_start THEN b.month_tokens + v.month_tokens
+           WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.month_tokens ELSE b.month_tokens END,
+         month_starts_at = CASE WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.month_start ELSE b.month_starts_at END,
+         usage_at = GREATEST(b.usage_at, v.usage_at)
+       FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, ledger bigint, terms bigint, catalog bigint, shortfall bigint,
+         usage_at timestamptz, day_start timestamptz, day_value bigint, day_tokens bigint, month_start timestamptz, month_value bigint, month_tokens bigint)
        WHERE b.account_id = v.account_id AND b.account_id = ANY ($4::text[]) -- an index scan, not a hash join over every account
          AND (v.ledger IS NULL OR b.ledger_version = v.ledger)
          AND (v.terms IS NULL OR v.terms = (SELECT terms_version FROM accounts WHERE id = b.account_id))
@@ -184,14 +203,6 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
        SELECT ev.account_id, d.bucket_id, -d.amount, 'usage', ev.event_id, ev.occurred_at FROM draws d JOIN ev USING (ord)
        UNION ALL
        SELECT account_id, NULL, -shortfall_micros, 'usage', event_id, occurred_at FROM ev WHERE shortfall_micros > 0
-     ), windows AS (
-       INSERT INTO usage_windows (account_id, window_kind, starts_at, value_micros, tokens)
-       SELECT account_id, kind, starts_at, sum(value_micros), sum(tokens) FROM (
-         SELECT account_id, 'day' AS kind, day_start AS starts_at, value_micros, tokens FROM ev
-         UNION ALL SELECT account_id, 'month', period_start, value_micros, tokens FROM ev
-       ) w GROUP BY account_id, kind, starts_at
-       ON CONFLICT (account_id, window_kind, starts_at)
-       DO UPDATE SET value_micros = usage_windows.value_micros + EXCLUDED.value_micros, tokens = usage_windows.tokens + EXCLUDED.tokens
      ), settled AS (
        -- A hold a crash lost while this process still knew it comes back, settled and reserving nothing (lost-holds.ts).
        INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, status, expires_at, created_at, resolved_at, usage_event_id)

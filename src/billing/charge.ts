@@ -66,7 +66,7 @@ interface EventRow {
 
 const EVENT_SELECT = `SELECT e.id, e.account_id, e.hold_id, e.model, e.provider, e.input_tokens, e.output_tokens, e.cache_read_tokens,
   e.cache_write_tokens, e.reasoning_tokens, e.cost_micros, e.value_micros,
-  COALESCE((SELECT -sum(amount_micros) FROM ledger_entries l WHERE l.usage_event_id = e.id AND l.bucket_id IS NULL AND l.kind = 'usage'), 0)::bigint AS shortfall_micros
+  COALESCE((SELECT -sum(amount_micros) FROM ledger_entries l WHERE l.account_id = e.account_id AND l.usage_event_id = e.id AND l.bucket_id IS NULL AND l.kind = 'usage'), 0)::bigint AS shortfall_micros
   FROM usage_events e`;
 
 function sameUsage(row: EventRow, usage: TokenUsage): boolean {

@@ -41,8 +41,8 @@ export async function reconcile(ctx: Context, accountId: string): Promise<Reconc
     if (debt && debt.debt_micros !== debt.ledger) problems.push(`debt ${debt.debt_micros} ≠ ledger sum ${debt.ledger}`);
     const events = await tx.query<{ id: number; value_micros: number; drawn: number; refunded_micros: number; returned: number }>(
       `SELECT e.id, e.value_micros, e.refunded_micros,
-         COALESCE((SELECT -sum(amount_micros) FROM ledger_entries WHERE usage_event_id = e.id AND kind = 'usage'), 0)::bigint AS drawn,
-         (COALESCE((SELECT sum(amount_micros) FROM ledger_entries WHERE usage_event_id = e.id AND kind = 'refund'), 0)
+         COALESCE((SELECT -sum(amount_micros) FROM ledger_entries WHERE account_id = e.account_id AND usage_event_id = e.id AND kind = 'usage'), 0)::bigint AS drawn,
+         (COALESCE((SELECT sum(amount_micros) FROM ledger_entries WHERE account_id = e.account_id AND usage_event_id = e.id AND kind = 'refund'), 0)
           + COALESCE((SELECT sum(amount_micros) FROM buckets WHERE account_id = e.account_id AND reference LIKE 'refund:' || e.id || ':%'), 0))::bigint AS returned
        FROM usage_events e WHERE e.account_id = $1`,
       [accountId],

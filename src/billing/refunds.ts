@@ -50,8 +50,8 @@ export async function refund(ctx: Context, usageEventId: number, input: z.input<
     }
     const draws = await tx.query<DrawRow>(
       `SELECT l.bucket_id, -l.amount_micros AS drawn, b.expires_at FROM ledger_entries l LEFT JOIN buckets b ON b.id = l.bucket_id
-       WHERE l.usage_event_id = $1 AND l.kind = 'usage' ORDER BY l.id DESC`,
-      [eventId],
+       WHERE l.account_id = $2 AND l.usage_event_id = $1 AND l.kind = 'usage' ORDER BY l.id DESC`,
+      [eventId, owner.account_id],
     );
     // Earlier refunds unwound the latest draws first; skip what they covered.
     let skip = event!.refunded_micros;

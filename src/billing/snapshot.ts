@@ -1,6 +1,6 @@
 /**
  * An account's state (account-state.ts) — its terms, versions, buckets with value left, open
- * holds, debt and this window's usage — read in ONE statement, so it is one consistent snapshot.
+ * holds, debt and its usage counters — read in ONE statement, so it is one consistent snapshot.
  */
 import type { BucketSource } from '../core/bucket.ts';
 import type { Offers } from '../core/gate.ts';
@@ -40,7 +40,13 @@ interface StateRow extends TermsRow {
   last_allowance: string | null;
   buckets: BucketRow[] | null;
   holds: { id: string; amount: number; tokens: number; expiresAt: string; model: string; provider: string; userId: string | null; createdAt: string }[] | null;
-  windows: { kind: 'day' | 'month'; startsAt: string; value: number; tokens: number }[] | null;
+  day_starts_at: Date | null;
+  day_value_micros: number;
+  day_tokens: number;
+  month_starts_at: Date | null;
+  month_value_micros: number;
+  month_tokens: number;
+  usage_at: Date | null;
 }
 
 const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
@@ -51,10 +57,7 @@ const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
     (SELECT json_agg(json_build_object('id', h.id, 'amount', h.amount_micros, 'tokens', h.tokens, 'expiresAt', h.expires_at, 'model', h.model,
        'provider', h.provider, 'userId', h.user_id, 'createdAt', h.created_at))
      FROM holds h WHERE h.account_id = a.id AND h.status = 'open' AND h.expires_at > $2) AS holds,
-    -- The windows that can be current: which one is depends on the account's time zone and anchor.
-    (SELECT json_agg(json_build_object('kind', w.window_kind, 'startsAt', w.starts_at, 'value', w.value_micros, 'tokens', w.tokens))
-     FROM usage_windows w WHERE w.account_id = a.id AND w.starts_at <= $2
-       AND w.starts_at > $2 - CASE w.window_kind WHEN 'day' THEN interval '2 days' ELSE interval '32 days' END) AS windows
+    b.day_starts_at, b.day_value_micros, b.day_tokens, b.month_starts_at, b.month_value_micros, b.month_tokens, b.usage_at
   FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id
   WHERE a.id = $1`;
 
@@ -87,7 +90,11 @@ function stateFromRow(row: StateRow): AccountState {
       id: h.id, amountMicros: h.amount as Micros, tokens: h.tokens, expiresAt: new Date(h.expiresAt), model: h.model, provider: h.provider,
       userId: h.userId, createdAt: new Date(h.createdAt),
     })),
-    windows: (row.windows ?? []).map((w) => ({ kind: w.kind, startsAt: new Date(w.startsAt), valueMicros: w.value, tokens: w.tokens })),
+    windows: {
+      day: row.day_starts_at && { startsAt: row.day_starts_at, valueMicros: row.day_value_micros, tokens: row.day_tokens },
+      month: row.month_starts_at && { startsAt: row.month_starts_at, valueMicros: row.month_value_micros, tokens: row.month_tokens },
+      usageAt: row.usage_at,
+    },
   };
 }
 

@@ -13,13 +13,14 @@ export function migrationFiles(): string[] {
   return readdirSync(DIRECTORY).filter((f) => f.endsWith('.sql')).sort();
 }
 
-export async function migrate(sql: Sql): Promise<string[]> {
+/** Apply the migrations not applied yet, in order; with `through`, only up to that file (to test a migration on older data). */
+export async function migrate(sql: Sql, options: { through?: string } = {}): Promise<string[]> {
   return sql.transaction(async (tx) => {
     if (tx.engine === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
     await tx.query('CREATE TABLE IF NOT EXISTS tollgate_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
     const done = new Set((await tx.query<{ name: string }>('SELECT name FROM tollgate_migrations')).map((r) => r.name));
     const applied: string[] = [];
-    for (const file of migrationFiles()) {
+    for (const file of migrationFiles().filter((f) => options.through === undefined || f <= options.through)) {
       if (done.has(file)) continue;
       await tx.exec(readFileSync(DIRECTORY + file, 'utf8'));
       await tx.query('INSERT INTO tollgate_migrations (name) VALUES ($1)', [file]);

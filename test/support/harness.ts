@@ -7,20 +7,24 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { createBilling, type Billing } from '../../src/index.ts';
-import { openDatabase } from '../../src/db/connect.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { openPglite } from '../../src/db/pglite.ts';
+import { connectPostgres } from '../../src/db/postgres.ts';
 import type { Sql } from '../../src/db/sql.ts';
 
 export const POSTGRES_URL = process.env.TEST_DATABASE_URL;
 
 export interface Engine {
   name: 'pglite' | 'postgres';
-  open(): Promise<{ sql: Sql; drop(): Promise<void> }>;
+  /** A fresh database with every migration applied, or those `through` the one named. */
+  open(options?: { through?: string }): Promise<{ sql: Sql; drop(): Promise<void> }>;
 }
 
 const pglite: Engine = {
   name: 'pglite',
-  async open() {
-    const sql = await openDatabase('memory://');
+  async open({ through } = {}) {
+    const sql = await openPglite(undefined);
+    await migrate(sql, { through });
     return { sql, drop: () => sql.close() };
   },
 };
@@ -33,13 +37,14 @@ export function postgresSchemaUrl(base: string, schema: string): string {
 
 const postgres: Engine = {
   name: 'postgres',
-  async open() {
+  async open({ through } = {}) {
     const schema = `tollgate_test_${randomBytes(6).toString('hex')}`;
     const admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
     await admin.end();
-    const sql = await openDatabase(postgresSchemaUrl(POSTGRES_URL!, schema), { poolSize: 20 });
+    const sql = connectPostgres(postgresSchemaUrl(POSTGRES_URL!, schema), { max: 20 });
+    await migrate(sql, { through });
     return {
       sql,
       async drop() {
@@ -74,7 +79,7 @@ export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 
-const TABLES = 'ledger_entries, usage_windows, usage_events, holds, buckets, payments, subscriptions, account_balances, accounts, model_prices, packs, plans, settings';
+const TABLES = 'ledger_entries, usage_events, holds, buckets, payments, subscriptions, account_balances, accounts, model_prices, packs, plans, settings';
 
 /**
  * Registers hooks in the calling describe block; the returned object is filled in before
