@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { BillingError, createBilling, REFUSAL_CODES, type Billing, type Charge, type TokenUsage } from '../src/index.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, POSTGRES_URL, useBilling } from './support/harness.ts';
+import { holdKey } from '../src/core/hold-id.ts';
 
 const postgres = ENGINES.find((e) => e.name === 'postgres');
 if (!POSTGRES_URL) {
@@ -229,7 +230,7 @@ describe.skipIf(!postgres)(`concurrency on postgres${postgres ? '' : ' (SKIPPED:
       expect(new Set(charges.map((c) => c.usageEventId)).size).toBe(1);
       expect(charges.filter((c) => !c.replayed)).toHaveLength(1);
       for (const c of charges) expect(c).toEqual({ ...charges.find((x) => !x.replayed)!, replayed: c.replayed });
-      const [row] = await t.sql.query<{ n: number }>('SELECT count(*)::bigint AS n FROM usage_events WHERE hold_id = $1', [auth.hold.id]);
+      const [row] = await t.sql.query<{ n: number }>('SELECT count(*)::bigint AS n FROM usage_events WHERE hold_id = $1', [holdKey(auth.hold.id)]);
       expect(row!.n).toBe(1);
     }
     // The same for record, which has no hold to lock: the key alone must make it happen once.
@@ -263,8 +264,8 @@ describe.skipIf(!postgres)(`concurrency on postgres${postgres ? '' : ' (SKIPPED:
         i % 2 === 0
           ? await Promise.allSettled([billing.settle(id, usage, { idempotencyKey: `race-${i}` }), billing.release(id)])
           : await Promise.allSettled([billing.release(id), billing.settle(id, usage, { idempotencyKey: `race-${i}` })]).then(([r, s]) => [s, r] as const);
-      const [hold] = await t.sql.query<{ status: string; usage_event_id: number | null }>('SELECT status, usage_event_id FROM holds WHERE id = $1', [id]);
-      const [events] = await t.sql.query<{ n: number }>('SELECT count(*)::bigint AS n FROM usage_events WHERE hold_id = $1', [id]);
+      const [hold] = await t.sql.query<{ status: string; usage_event_id: number | null }>('SELECT status, usage_event_id FROM holds WHERE id = $1', [holdKey(id)]);
+      const [events] = await t.sql.query<{ n: number }>('SELECT count(*)::bigint AS n FROM usage_events WHERE hold_id = $1', [holdKey(id)]);
       if (settle!.status === 'fulfilled') {
         // The settle won: the release must say so, and the usage is charged once.
         expect(release!.status, `trial ${i}`).toBe('rejected');

@@ -6,6 +6,8 @@ import { openDatabase } from '../src/db/connect.ts';
 import { migrate, migrationFiles } from '../src/db/migrate.ts';
 import { createBilling } from '../src/index.ts';
 import { ENGINES } from './support/harness.ts';
+import { fundedAccounts } from './support/spend.ts';
+import { holdKey } from '../src/core/hold-id.ts';
 
 describe('database URLs', () => {
   it('keeps data in a pglite:// directory across reopening', async () => {
@@ -36,6 +38,28 @@ for (const engine of ENGINES) {
         const applied = await db.sql.query<{ name: string }>('SELECT name FROM tollgate_migrations ORDER BY name');
         expect(applied.map((r) => r.name)).toEqual(migrationFiles());
         expect(await migrate(db.sql)).toEqual([]);
+      } finally {
+        await db.drop();
+      }
+    });
+
+    it('0006 keys holds by the part of their id before the description; ids issued before still settle and release', async () => {
+      const db = await engine.open({ through: '0005_windows_on_balances.sql' });
+      try {
+        const billing = await createBilling({ database: db.sql, clock: () => new Date('2026-03-10T12:00:00Z') });
+        await fundedAccounts(billing, ['a'], 5_000_000);
+        const ask = { model: 'test-model', provider: 'test', inputTokens: 1_000, maxOutputTokens: 0 };
+        const [first, second] = [await billing.authorize('a', ask), await billing.authorize('a', ask)];
+        if (!first.ok || !second.ok) throw new Error('refused');
+        // As the ids were stored before: whole.
+        for (const { hold } of [first, second]) await db.sql.query('UPDATE holds SET id = $1 WHERE id = $2', [hold.id, holdKey(hold.id)]);
+        expect(await migrate(db.sql)).toEqual(migrationFiles().filter((f) => f > '0005_windows_on_balances.sql'));
+        expect((await db.sql.query<{ id: string }>('SELECT id FROM holds ORDER BY id')).map((h) => h.id)).toEqual([first, second].map((a) => holdKey(a.hold.id)).sort());
+        const after = await createBilling({ database: db.sql, clock: () => new Date('2026-03-10T12:00:00Z') });
+        expect(await after.settle(first.hold.id, { inputTokens: 1_000, outputTokens: 0 }, { idempotencyKey: 'k' })).toMatchObject({ holdId: first.hold.id, replayed: false });
+        expect(await after.settle(first.hold.id, { inputTokens: 1_000, outputTokens: 0 }, { idempotencyKey: 'k' })).toMatchObject({ holdId: first.hold.id, replayed: true });
+        expect(await after.release(second.hold.id)).toEqual({ holdId: second.hold.id, status: 'released' });
+        expect((await after.reconcile('a')).problems).toEqual([]);
       } finally {
         await db.drop();
       }

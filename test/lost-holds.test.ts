@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createBilling, type Billing } from '../src/index.ts';
-import { heldCallOf, newHoldId } from '../src/core/hold-id.ts';
+import { heldCallOf, holdKey, newHoldId } from '../src/core/hold-id.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, MINUTE, useBilling } from './support/harness.ts';
 import { fundedAccounts } from './support/spend.ts';
@@ -19,6 +19,20 @@ describe('hold ids', () => {
     expect(heldCallOf(id)).toEqual(call);
     expect(heldCallOf(newHoldId({ ...call, userId: null }))).toEqual({ ...call, userId: null });
     expect(newHoldId(call)).not.toBe(id);
+  });
+
+  it('are known by a short key, in the order they were placed', () => {
+    const ids = [0, 1, 2, 1_000, 86_400_000].map((ms) => newHoldId({ ...call, createdAt: new Date(call.createdAt.getTime() + ms) }));
+    const keys = ids.map(holdKey);
+    expect(keys.every((key, i) => key.length === 31 && ids[i]!.startsWith(`${key}.`))).toBe(true);
+    expect([...keys].reverse().sort()).toEqual(keys);
+    expect(holdKey('hold_issued-before-keys')).toBe('hold_issued-before-keys');
+  });
+
+  it('issued with an older, shorter random part still describe their call', () => {
+    const older = `hold_${'A'.repeat(22)}${newHoldId(call).slice(holdKey(newHoldId(call)).length)}`;
+    expect(holdKey(older)).toBe(`hold_${'A'.repeat(22)}`);
+    expect(heldCallOf(older)).toEqual(call);
   });
 
   it('describe nothing when they are not ids Tollgate issued', () => {
@@ -66,8 +80,8 @@ for (const engine of ENGINES) {
     const usage = { inputTokens: 1_000, outputTokens: 500 };
     /** A process that never saw the hold: it knows only the database. */
     const otherProcess = () => createBilling({ database: t.sql, clock: t.clock.read });
-    const lose = (holdId: string) => t.sql.query('DELETE FROM holds WHERE id = $1', [holdId]);
-    const eventsOf = (holdId: string) => t.sql.query<{ id: number; user_id: string | null }>('SELECT id, user_id FROM usage_events WHERE hold_id = $1', [holdId]);
+    const lose = (holdId: string) => t.sql.query('DELETE FROM holds WHERE id = $1', [holdKey(holdId)]);
+    const eventsOf = (holdId: string) => t.sql.query<{ id: number; user_id: string | null }>('SELECT id, user_id FROM usage_events WHERE hold_id = $1', [holdKey(holdId)]);
 
     async function holdOn(billing: Billing, accountId = 'acme') {
       const auth = await billing.authorize(accountId, { model: 'test-model', provider: 'test', inputTokens: 1_000, maxOutputTokens: 1_000, userId: 'ann' });
@@ -127,7 +141,7 @@ for (const engine of ENGINES) {
       const first = await t.billing.settle(lost.id, usage, { idempotencyKey: 'remembered' });
       expect(first.valueMicros).toBe(4_000);
       // The charge wrote the hold back, settled: the ledger reconciles at once.
-      expect(await t.sql.query('SELECT status, amount_micros, usage_event_id FROM holds WHERE id = $1', [lost.id])).toEqual([
+      expect(await t.sql.query('SELECT status, amount_micros, usage_event_id FROM holds WHERE id = $1', [holdKey(lost.id)])).toEqual([
         { status: 'settled', amount_micros: 0, usage_event_id: first.usageEventId },
       ]);
       expect((await t.billing.reconcile('acme')).problems).toEqual([]);

@@ -18,6 +18,7 @@ import { describe, expect, it } from 'vitest';
 import { BillingError, createBilling, REFUSAL_CODES, type Billing, type Charge, type TokenUsage } from '../src/index.ts';
 import { DAY, ENGINES, HOUR, MINUTE, useBilling, type TestClock } from './support/harness.ts';
 import type { Sql } from '../src/db/sql.ts';
+import { holdKey } from '../src/core/hold-id.ts';
 
 const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 40);
 const MODEL = 'prop-model';
@@ -320,7 +321,7 @@ async function runStep(run: Run, step: Step): Promise<void> {
     case 'crash': {
       const lost = m.holds.filter((h) => h.status === 'open' && !h.lost).slice(-step.lose);
       for (const hold of lost) {
-        await run.sql.query('DELETE FROM holds WHERE id = $1', [hold.id]);
+        await run.sql.query('DELETE FROM holds WHERE id = $1', [holdKey(hold.id)]);
         Object.assign(hold, { lost: 'lost', amount: 0, expiresAt: hold.createdAt });
         see(m, 'open hold lost in a crash');
       }
@@ -586,7 +587,7 @@ async function checkInvariants(run: Run, after: string): Promise<void> {
     [account],
   );
   expect(Object.fromEntries(holds.map((h) => [h.id, [h.status, h.amount_micros, h.usage_event_id]])), ctx).toEqual(
-    Object.fromEntries(m.holds.filter((h) => h.lost !== 'lost').map((h) => [h.id, [h.status, h.amount, h.event?.id ?? null]])),
+    Object.fromEntries(m.holds.filter((h) => h.lost !== 'lost').map((h) => [holdKey(h.id), [h.status, h.amount, h.event?.id ?? null]])),
   );
 
   // Usage events: none lost, none duplicated, each as charged and refunded.

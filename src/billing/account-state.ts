@@ -9,6 +9,7 @@ import { allowanceReference, usableSources, type BucketSource } from '../core/bu
 import type { GateState } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
 import { includedMicros } from '../core/plan.ts';
+import { holdKey } from '../core/hold-id.ts';
 import { totalTokens } from '../core/usage.ts';
 import { batchOf, countBatch, usedIn, type UsageBatch, type UsageWindows } from '../core/usage-windows.ts';
 import type { LedgerState, PreparedCharge } from './charge-write.ts';
@@ -39,6 +40,7 @@ export interface StateBucket {
 }
 
 export interface StateHold {
+  /** The hold's key (core/hold-id.ts). */
   id: string;
   amountMicros: Micros;
   tokens: number;
@@ -144,7 +146,7 @@ export function usageBatchOf(charges: readonly PreparedCharge[]): UsageBatch {
 export function withCharges(state: AccountState, charges: readonly PreparedCharge[]): AccountState {
   const drawn = new Map<number, number>();
   for (const a of charges.flatMap((c) => c.allocations)) drawn.set(a.bucketId, (drawn.get(a.bucketId) ?? 0) + a.amountMicros);
-  const settled = new Set(charges.map((c) => c.holdId));
+  const settled = new Set(charges.map((c) => c.holdId && holdKey(c.holdId)));
   return {
     ...state,
     versions: { ...state.versions, ledger: state.versions.ledger + 1 },

@@ -12,7 +12,7 @@ import { valueFromCost, type Micros } from '../core/money.ts';
 import { modelAllowed } from '../core/plan.ts';
 import { worstCaseCostOf, type PriceEntry } from '../core/price-book.ts';
 import type { Refusal } from '../core/refusal.ts';
-import { fitsHoldId, newHoldId } from '../core/hold-id.ts';
+import { fitsHoldId, holdKey, newHoldId } from '../core/hold-id.ts';
 import { BillingError } from '../core/errors.ts';
 import { parseInput } from '../core/usage.ts';
 import type { Context } from './context.ts';
@@ -112,7 +112,7 @@ async function placeHolds(sql: Sql, holds: readonly { hold: Hold; userId?: strin
     [
       JSON.stringify(
         holds.map(({ hold, userId }) => ({
-          id: hold.id, account_id: hold.accountId, model: hold.model, provider: hold.provider, user_id: userId ?? null,
+          id: holdKey(hold.id), account_id: hold.accountId, model: hold.model, provider: hold.provider, user_id: userId ?? null,
           amount_micros: hold.amountMicros, tokens: hold.tokens, expires_at: hold.expiresAt.toISOString(),
         })),
       ),
@@ -200,7 +200,7 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
 
 function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold {
   return {
-    id: hold.id, amountMicros: hold.amountMicros, tokens: hold.tokens, expiresAt: hold.expiresAt, model: hold.model, provider: hold.provider,
+    id: holdKey(hold.id), amountMicros: hold.amountMicros, tokens: hold.tokens, expiresAt: hold.expiresAt, model: hold.model, provider: hold.provider,
     userId: userId ?? null, createdAt: now,
   };
 }

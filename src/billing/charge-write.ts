@@ -9,6 +9,7 @@ import { valueFromCost, type Micros } from '../core/money.ts';
 import { costOf, type PriceEntry } from '../core/price-book.ts';
 import type { TokenUsage } from '../core/usage.ts';
 import type { UsageBatch } from '../core/usage-windows.ts';
+import { holdKey } from '../core/hold-id.ts';
 import type { Sql } from '../db/sql.ts';
 import { openAllowance } from './grants.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type Terms, type TermsRow } from './terms.ts';
@@ -136,7 +137,7 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
     ord,
     account_id: c.terms.account.id,
     idempotency_key: c.idempotencyKey,
-    hold_id: c.holdId,
+    hold_id: c.holdId && holdKey(c.holdId),
     user_id: c.userId,
     model: c.model,
     provider: c.price.provider,

@@ -17,6 +17,7 @@ import type { PriceBook } from './price-lookup.ts';
 import type { PriceEntry } from '../core/price-book.ts';
 import { ledgerOf, withCharges } from './account-state.ts';
 import { readStates } from './snapshot.ts';
+import { holdKey } from '../core/hold-id.ts';
 
 export interface Charge {
   usageEventId: number;
@@ -90,7 +91,8 @@ function replay(row: EventRow): Charge {
 export async function replayOrConflict(sql: Sql, accountId: string, key: string, holdId: string | null, model: string, usage: TokenUsage): Promise<Charge> {
   const [row] = await sql.query<EventRow>(`${EVENT_SELECT} WHERE e.account_id = $1 AND e.idempotency_key = $2`, [accountId, key]);
   if (!row) throw new Error(`usage event for idempotency key ${key} vanished`);
-  if (row.hold_id === holdId && row.model === model && sameUsage(row, usage)) return replay(row);
+  // The database knows a hold by its key; the answer names it as the caller did.
+  if (row.hold_id === (holdId && holdKey(holdId)) && row.model === model && sameUsage(row, usage)) return { ...replay(row), holdId };
   throw new BillingError(
     'idempotency_conflict',
     `Idempotency key "${key}" was already used for a different charge (usage event ${row.id}): use a new key for a new charge`,

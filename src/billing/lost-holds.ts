@@ -4,7 +4,7 @@
  * hold back from its id and then go on as if it had never been lost: the usage is charged
  * once, at the hold's price, and a release or a second settle gets the answer it would have.
  */
-import { heldCallOf } from '../core/hold-id.ts';
+import { heldCallOf, holdKey } from '../core/hold-id.ts';
 import type { Sql } from '../db/sql.ts';
 
 /**
@@ -19,6 +19,6 @@ export async function restoreLostHold(sql: Sql, id: string): Promise<void> {
     `INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, expires_at, created_at)
      SELECT $1, a.id, $3, $4, $5, 0, 0, $6, $6 FROM accounts a WHERE a.id = $2
      ON CONFLICT (id) DO NOTHING`,
-    [id, call.accountId, call.model, call.provider, call.userId, call.createdAt],
+    [holdKey(id), call.accountId, call.model, call.provider, call.userId, call.createdAt],
   );
 }

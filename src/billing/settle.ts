@@ -17,7 +17,7 @@ import {
 import { ledgerOf, type AccountState, type Guard } from './account-state.ts';
 import { outcomeOf } from './combiner.ts';
 import { restoreLostHold } from './lost-holds.ts';
-import { heldCallOf } from '../core/hold-id.ts';
+import { heldCallOf, holdKey } from '../core/hold-id.ts';
 import type { Context } from './context.ts';
 import type { Sql } from '../db/sql.ts';
 import type { PriceBook } from './price-lookup.ts';
@@ -86,7 +86,7 @@ export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeI
   const now = ctx.clock();
   const ledgers = new Map<string, KnownLedger | undefined>(); // each known account's, derived once per batch
   const known = inputs.map((input) => knownCall(ctx, input, now, ledgers));
-  const unknownHolds = inputs.flatMap((input, i) => (!known[i] && input.kind === 'settle' ? [input.id] : []));
+  const unknownHolds = inputs.flatMap((input, i) => (!known[i] && input.kind === 'settle' ? [holdKey(input.id)] : []));
   // Nothing known and one hold to read: alone does the same read, and answers precisely.
   if (!known.some(Boolean) && unknownHolds.length < 2) return new Map();
   const charge = async (sql: Sql) => {
@@ -94,7 +94,7 @@ export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeI
     const holds = new Map(rows.map((row) => [row.hold_id, row]));
     const chargeables = inputs.map((input, i): Chargeable | undefined => {
       if (known[i]) return known[i];
-      const row = input.kind === 'settle' ? holds.get(input.id) : undefined;
+      const row = input.kind === 'settle' ? holds.get(holdKey(input.id)) : undefined;
       if (!row || row.hold_status !== 'open') return undefined;
       const ledger = ledgerFromRow(termsFromRow(row, now), row);
       return { hold: heldCall(row), ledger, guard: { ledger: ledger.version } };
@@ -124,7 +124,7 @@ function knownCall(ctx: Context, input: ChargeInput, now: Date, ledgers: Map<str
     ledgers.set(accountId, state && { ledger: ledgerOf(state, now), guard: guard!, holds: state.holds });
   }
   const known = ledgers.get(accountId);
-  const hold = input.kind === 'settle' ? known?.holds.find((h) => h.id === input.id) : known && recordedCall(input, now);
+  const hold = input.kind === 'settle' ? known?.holds.find((h) => h.id === holdKey(input.id)) : known && recordedCall(input, now);
   return hold && { hold, ledger: known!.ledger, guard: known!.guard };
 }
 
@@ -189,6 +189,7 @@ export async function chargeBatch(ctx: Context, inputs: ChargeInput[]) {
 /** One settle: optimistic first, then under the ledger mutex. */
 export async function settleAlone(ctx: Context, input: SettleInput): Promise<Charge> {
   const { id, usage, options } = input;
+  const key = holdKey(id);
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
   const requestFor = (row: HoldRow): ChargeRequest => {
@@ -199,10 +200,10 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
   let model = '';
   try {
     const charged = await ctx.sql.uninterrupted(async (sql) => {
-      let [seen] = await sql.query<HoldRow>(HOLD_SELECT, [id, now]);
+      let [seen] = await sql.query<HoldRow>(HOLD_SELECT, [key, now]);
       if (!seen) {
         await restoreLostHold(sql, id);
-        [seen] = await sql.query<HoldRow>(HOLD_SELECT, [id, now]);
+        [seen] = await sql.query<HoldRow>(HOLD_SELECT, [key, now]);
       }
       if (!seen) throw holdNotFound(id);
       accountId = seen.id;
@@ -216,7 +217,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
     return await ctx.sql.transaction(async (tx) => {
       // The ledger mutex first, then the hold: every writer takes them in this order.
       await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [accountId]);
-      const [row] = await tx.query<HoldRow>(`${HOLD_SELECT} FOR NO KEY UPDATE OF h`, [id, now]);
+      const [row] = await tx.query<HoldRow>(`${HOLD_SELECT} FOR NO KEY UPDATE OF h`, [key, now]);
       if (!row) throw holdNotFound(id);
       if (row.hold_status === 'released') {
         throw new BillingError('hold_released', `Hold "${id}" was released, so it cannot be settled: use record for usage without a hold`, { holdId: id });
@@ -225,7 +226,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
         // The key that settled it: a retry with the same key gets the first answer.
         const [settledBy] = await tx.query<{ idempotency_key: string }>(
           'SELECT e.idempotency_key FROM holds h JOIN usage_events e ON e.id = h.usage_event_id WHERE h.id = $1',
-          [id],
+          [key],
         );
         if (settledBy?.idempotency_key === options.idempotencyKey) return replayOrConflict(tx, row.id, options.idempotencyKey, id, row.hold_model, usage);
         throw new BillingError('hold_settled', `Hold "${id}" is already settled (with another idempotency key)`, { holdId: id });
@@ -241,7 +242,8 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
 
 export async function release(ctx: Context, holdId: string): Promise<{ holdId: string; status: 'released' }> {
   const id = parseInput(holdIdSchema, holdId, 'hold id');
-  const read = () => ctx.sql.query<{ account_id: string; status: string }>('SELECT account_id, status FROM holds WHERE id = $1', [id]);
+  const key = holdKey(id);
+  const read = () => ctx.sql.query<{ account_id: string; status: string }>('SELECT account_id, status FROM holds WHERE id = $1', [key]);
   let [hold] = await read();
   if (!hold) {
     await restoreLostHold(ctx.sql, id);
@@ -256,7 +258,7 @@ export async function release(ctx: Context, holdId: string): Promise<{ holdId: s
     const [closed] = await tx.query<{ status: string }>(
       `UPDATE holds SET status = CASE WHEN status = 'open' THEN 'released' ELSE status END, resolved_at = COALESCE(resolved_at, $2)
        WHERE id = $1 RETURNING status`,
-      [id, ctx.clock()],
+      [key, ctx.clock()],
     );
     return closed!.status;
   });
