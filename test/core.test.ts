@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { allocate, burnOrder, type DrawableBucket } from '../src/core/allocate.ts';
 import { costFromValue, formatUsd, valueFromCost, type Micros } from '../src/core/money.ts';
 import { anchoredMonthPeriod, calendarMonthPeriod, dayPeriod } from '../src/core/periods.ts';
-import { NO_USAGE, batchOf, countBatch, usedIn, type CountedUsage, type UsageWindows } from '../src/core/usage-windows.ts';
+import { NO_USAGE, countUsage, usedIn, windowsFromJson, type CountedUsage, type UsageWindows } from '../src/core/usage-windows.ts';
 
 const d = (iso: string) => new Date(iso);
 
@@ -91,68 +91,70 @@ describe('periods', () => {
 });
 
 describe('usage windows', () => {
-  const usage = (at: string, dayStart: string, monthStart: string, valueMicros: number, tokens = valueMicros / 10): CountedUsage => ({
-    at: d(at), dayStart: d(dayStart), monthStart: d(monthStart), valueMicros, tokens,
+  const usage = (at: string, dayStart: string, monthStart: string, valueMicros: number): CountedUsage => ({
+    at: d(at), dayStart: d(dayStart), monthStart: d(monthStart), valueMicros, tokens: valueMicros / 10,
   });
-  const count = (windows: UsageWindows, ...usages: CountedUsage[]) => countBatch(windows, batchOf(usages));
+  const count = (windows: UsageWindows, ...usages: CountedUsage[]) => usages.reduce(countUsage, windows);
   const march = '2026-03-01T00:00:00Z';
-  const tenth = '2026-03-10T00:00:00Z';
-  const eleventh = '2026-03-11T00:00:00Z';
+  const [ninth, tenth, eleventh] = ['2026-03-09T00:00:00Z', '2026-03-10T00:00:00Z', '2026-03-11T00:00:00Z'];
+  const used = (w: UsageWindows, kind: 'day' | 'month', start: string) => usedIn(w, kind, d(start)).valueMicros;
 
-  it('adds usage in the current windows and counts nothing for a window that is not the one kept', () => {
-    let w = count(NO_USAGE, usage('2026-03-10T09:00:00Z', tenth, march, 100));
-    w = count(w, usage('2026-03-10T10:00:00Z', tenth, march, 50));
+  it('adds usage in the current windows and counts nothing for a window that is not kept', () => {
+    const w = count(NO_USAGE, usage('2026-03-10T09:00:00Z', tenth, march, 100), usage('2026-03-10T10:00:00Z', tenth, march, 50));
     expect(usedIn(w, 'day', d(tenth))).toEqual({ valueMicros: 150, tokens: 15 });
     expect(usedIn(w, 'month', d(march))).toEqual({ valueMicros: 150, tokens: 15 });
-    expect(usedIn(w, 'day', d(eleventh))).toEqual({ valueMicros: 0, tokens: 0 });
+    expect(used(w, 'day', eleventh)).toBe(0);
+    expect(used(w, 'day', ninth)).toBe(0);
   });
 
-  it('starts a new day at its first usage and keeps the month going', () => {
-    let w = count(NO_USAGE, usage('2026-03-10T23:59:00Z', tenth, march, 100));
-    w = count(w, usage('2026-03-11T00:01:00Z', eleventh, march, 30));
-    expect(usedIn(w, 'day', d(eleventh)).valueMicros).toBe(30);
-    expect(usedIn(w, 'month', d(march)).valueMicros).toBe(130);
+  it('starts a new day at its first usage, keeps the one before, and keeps the month going', () => {
+    const w = count(NO_USAGE, usage('2026-03-10T23:59:00Z', tenth, march, 100), usage('2026-03-11T00:01:00Z', eleventh, march, 30));
+    expect([used(w, 'day', tenth), used(w, 'day', eleventh), used(w, 'month', march)]).toEqual([100, 30, 130]);
     expect(w.usageAt).toEqual(d('2026-03-11T00:01:00Z'));
   });
 
-  it('leaves out late usage of a past window instead of resetting the current one', () => {
-    let w = count(NO_USAGE, usage('2026-03-11T00:01:00Z', eleventh, march, 30));
-    // A process whose clock lags still says it is the 10th.
-    w = count(w, usage('2026-03-10T23:59:59Z', tenth, march, 100));
-    expect(usedIn(w, 'day', d(eleventh)).valueMicros).toBe(30);
-    expect(usedIn(w, 'month', d(march)).valueMicros).toBe(130); // the same month: it still counts there
+  it("counts usage of the day before in that day, when a process's clock lags past midnight", () => {
+    let w = count(NO_USAGE, usage('2026-03-10T20:00:00Z', tenth, march, 100), usage('2026-03-11T00:01:00Z', eleventh, march, 30));
+    w = count(w, usage('2026-03-10T23:59:59Z', tenth, march, 5));
+    expect([used(w, 'day', tenth), used(w, 'day', eleventh), used(w, 'month', march)]).toEqual([105, 30, 135]);
     expect(w.usageAt).toEqual(d('2026-03-11T00:01:00Z'));
+  });
+
+  it('leaves out late usage of a window no longer kept', () => {
+    let w = count(NO_USAGE, usage('2026-03-10T12:00:00Z', tenth, march, 100), usage('2026-03-11T12:00:00Z', eleventh, march, 30));
+    w = count(w, usage('2026-03-09T23:00:00Z', ninth, march, 7));
+    expect([used(w, 'day', ninth), used(w, 'day', tenth), used(w, 'day', eleventh), used(w, 'month', march)]).toEqual([0, 100, 30, 137]);
   });
 
   it('moves to a window that starts earlier when the usage is newer (a new time zone, a plan that ended)', () => {
-    let w = count(NO_USAGE, usage('2026-03-10T12:00:00Z', '2026-03-10T05:00:00Z', '2026-03-05T12:00:00Z', 100));
+    const anchored = '2026-03-05T12:00:00Z';
+    let w = count(NO_USAGE, usage('2026-03-10T12:00:00Z', '2026-03-10T05:00:00Z', anchored, 100));
     w = count(w, usage('2026-03-10T12:01:00Z', tenth, march, 7));
-    expect(usedIn(w, 'day', d(tenth)).valueMicros).toBe(7);
-    expect(usedIn(w, 'month', d(march)).valueMicros).toBe(7);
+    expect([used(w, 'day', tenth), used(w, 'month', march), used(w, 'month', anchored)]).toEqual([7, 7, 100]);
+    w = count(w, usage('2026-03-10T12:02:00Z', tenth, march, 1));
+    expect([used(w, 'day', tenth), used(w, 'month', march)]).toEqual([8, 8]);
   });
 
-  it("counts a batch by its newest usage's windows, with the rest of the batch that fell in them", () => {
-    const batch = batchOf([
-      usage('2026-03-10T23:59:58Z', tenth, march, 1),
-      usage('2026-03-11T00:00:01Z', eleventh, march, 20),
-      usage('2026-03-11T00:00:00Z', eleventh, march, 300),
-    ]);
-    expect(batch).toEqual({
-      at: d('2026-03-11T00:00:01Z'),
-      day: { startsAt: d(eleventh), valueMicros: 320, tokens: 32 },
-      month: { startsAt: d(march), valueMicros: 321, tokens: 32.1 },
-    });
-  });
-
-  it('counts the same totals one by one as in one batch, when the usages share their windows', () => {
+  it('in any order, counts every usage of the two latest days exactly once', () => {
+    const days = [ninth, tenth, eleventh];
     fc.assert(
-      fc.property(fc.array(fc.record({ minute: fc.nat(600), value: fc.nat(1_000_000) }), { minLength: 1, maxLength: 20 }), (calls) => {
-        const usages = calls.map((c) => usage(new Date(d(tenth).getTime() + c.minute * 60_000).toISOString(), tenth, march, c.value, c.value));
-        const oneByOne = usages.reduce((w, u) => count(w, u), NO_USAGE);
-        const together = count(NO_USAGE, ...usages);
-        expect(oneByOne.day).toEqual(together.day);
-        expect(oneByOne.month).toEqual(together.month);
-      }),
+      fc.property(
+        fc
+          .array(fc.record({ day: fc.integer({ min: 1, max: 2 }), second: fc.nat(86_399), value: fc.nat(1_000_000) }), { maxLength: 30 })
+          .chain((calls) => fc.tuple(fc.constant(calls), fc.shuffledSubarray(calls, { minLength: calls.length, maxLength: calls.length }))),
+        ([calls, arrival]) => {
+          const usageOf = (c: (typeof calls)[number]) => usage(new Date(d(days[c.day]!).getTime() + c.second * 1000).toISOString(), days[c.day]!, march, c.value);
+          const w = count(NO_USAGE, ...arrival.map(usageOf));
+          for (const day of [1, 2]) expect(used(w, 'day', days[day]!)).toBe(calls.filter((c) => c.day === day).reduce((sum, c) => sum + c.value, 0));
+          expect(used(w, 'month', march)).toBe(calls.reduce((sum, c) => sum + c.value, 0));
+        },
+      ),
     );
+  });
+
+  it('survive being stored as JSON', () => {
+    const w = count(NO_USAGE, usage('2026-03-10T23:59:00Z', tenth, march, 100), usage('2026-03-11T00:01:00Z', eleventh, march, 30));
+    expect(windowsFromJson(JSON.parse(JSON.stringify(w)))).toEqual(w);
+    expect(windowsFromJson(null)).toEqual(NO_USAGE);
   });
 });

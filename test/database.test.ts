@@ -8,6 +8,7 @@ import { createBilling } from '../src/index.ts';
 import { ENGINES } from './support/harness.ts';
 import { fundedAccounts } from './support/spend.ts';
 import { holdKey } from '../src/core/hold-id.ts';
+import { NO_USAGE, windowsFromJson } from '../src/core/usage-windows.ts';
 
 describe('database URLs', () => {
   it('keeps data in a pglite:// directory across reopening', async () => {
@@ -49,13 +50,24 @@ for (const engine of ENGINES) {
         const billing = await createBilling({ database: db.sql, clock: () => new Date('2026-03-10T12:00:00Z') });
         await fundedAccounts(billing, ['a'], 5_000_000);
         const ask = { model: 'test-model', provider: 'test', inputTokens: 1_000, maxOutputTokens: 0 };
-        const [first, second] = [await billing.authorize('a', ask), await billing.authorize('a', ask)];
-        if (!first.ok || !second.ok) throw new Error('refused');
+        const [settled, first, second] = [await billing.authorize('a', ask), await billing.authorize('a', ask), await billing.authorize('a', ask)];
+        if (!settled.ok || !first.ok || !second.ok) throw new Error('refused');
+        const used = { inputTokens: 1_000, outputTokens: 0 };
+        const charge = await billing.settle(settled.hold.id, used, { idempotencyKey: 'before' });
         // As the ids were stored before: whole.
-        for (const { hold } of [first, second]) await db.sql.query('UPDATE holds SET id = $1 WHERE id = $2', [hold.id, holdKey(hold.id)]);
+        for (const { hold } of [settled, first, second]) await db.sql.query('UPDATE holds SET id = $1 WHERE id = $2', [hold.id, holdKey(hold.id)]);
+        await db.sql.query('UPDATE usage_events SET hold_id = $1 WHERE id = $2', [settled.hold.id, charge.usageEventId]);
+        // Two made-up ids with one key: they keep their whole ids rather than fail the migration.
+        await db.sql.exec(`INSERT INTO holds (id, account_id, model, provider, amount_micros, tokens, expires_at, created_at) VALUES
+          ('hold_made-up.one', 'a', 'm', 'p', 0, 0, now(), now()), ('hold_made-up.two', 'a', 'm', 'p', 0, 0, now(), now())`);
         expect(await migrate(db.sql)).toEqual(migrationFiles().filter((f) => f > '0005_windows_on_balances.sql'));
-        expect((await db.sql.query<{ id: string }>('SELECT id FROM holds ORDER BY id')).map((h) => h.id)).toEqual([first, second].map((a) => holdKey(a.hold.id)).sort());
+        expect((await db.sql.query<{ id: string }>('SELECT id FROM holds ORDER BY id')).map((h) => h.id)).toEqual(
+          [...[settled, first, second].map((a) => holdKey(a.hold.id)), 'hold_made-up.one', 'hold_made-up.two'].sort(),
+        );
+        expect(await db.sql.query('SELECT hold_id FROM usage_events')).toEqual([{ hold_id: holdKey(settled.hold.id) }]);
         const after = await createBilling({ database: db.sql, clock: () => new Date('2026-03-10T12:00:00Z') });
+        expect(await after.settle(settled.hold.id, used, { idempotencyKey: 'before' })).toEqual({ ...charge, replayed: true });
+        await expect(after.settle(settled.hold.id, used, { idempotencyKey: 'again' })).rejects.toMatchObject({ code: 'hold_settled' });
         expect(await after.settle(first.hold.id, { inputTokens: 1_000, outputTokens: 0 }, { idempotencyKey: 'k' })).toMatchObject({ holdId: first.hold.id, replayed: false });
         expect(await after.settle(first.hold.id, { inputTokens: 1_000, outputTokens: 0 }, { idempotencyKey: 'k' })).toMatchObject({ holdId: first.hold.id, replayed: true });
         expect(await after.release(second.hold.id)).toEqual({ holdId: second.hold.id, status: 'released' });
@@ -65,7 +77,7 @@ for (const engine of ENGINES) {
       }
     });
 
-    it('0005 carries each account\'s newest day and month usage onto its balance row', async () => {
+    it('0005 carries each account\'s two newest day and month windows onto its balance row', async () => {
       const db = await engine.open({ through: '0004_hot_path_integrity.sql' });
       try {
         await db.sql.exec(`
@@ -78,16 +90,15 @@ for (const engine of ENGINES) {
           INSERT INTO usage_events (account_id, idempotency_key, model, provider, input_tokens, output_tokens, cost_micros, value_micros,
             margin_bps, price, occurred_at) VALUES ('a', 'k', 'm', 'p', 1, 1, 1, 2, 5000, '{}', '2026-03-10T08:30:00Z');`);
         expect(await migrate(db.sql)).toEqual(migrationFiles().filter((f) => f > '0004_hot_path_integrity.sql'));
-        const rows = await db.sql.query(
-          `SELECT account_id, day_starts_at, day_value_micros, day_tokens, month_starts_at, month_value_micros, month_tokens, usage_at
-           FROM account_balances ORDER BY account_id`,
-        );
-        expect(rows).toEqual([
-          {
-            account_id: 'a', day_starts_at: new Date('2026-03-10T00:00:00Z'), day_value_micros: 222, day_tokens: 22,
-            month_starts_at: new Date('2026-03-01T00:00:00Z'), month_value_micros: 444, month_tokens: 44, usage_at: new Date('2026-03-10T08:30:00Z'),
-          },
-          { account_id: 'idle', day_starts_at: null, day_value_micros: 0, day_tokens: 0, month_starts_at: null, month_value_micros: 0, month_tokens: 0, usage_at: null },
+        const rows = await db.sql.query<{ account_id: string; usage_windows: unknown }>('SELECT account_id, usage_windows FROM account_balances ORDER BY account_id');
+        const window = (start: string, valueMicros: number, tokens: number) => ({ startsAt: new Date(start), valueMicros, tokens });
+        expect(rows.map((r) => [r.account_id, windowsFromJson(r.usage_windows)])).toEqual([
+          ['a', {
+            day: { current: window('2026-03-10T00:00:00Z', 222, 22), previous: window('2026-03-09T00:00:00Z', 111, 11) },
+            month: { current: window('2026-03-01T00:00:00Z', 444, 44), previous: window('2026-02-01T00:00:00Z', 333, 33) },
+            usageAt: new Date('2026-03-10T08:30:00Z'),
+          }],
+          ['idle', NO_USAGE],
         ]);
       } finally {
         await db.drop();

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createBilling, type Billing } from '../src/index.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
-import { fundedAccounts, mustCall } from './support/spend.ts';
+import { fundedAccounts, mustCall, mustRefuse } from './support/spend.ts';
 
 /** test-model at the default 50% margin: each input token is 2 µ$ of value. */
 const tokensFor = (micros: number) => micros / 2;
@@ -189,6 +189,21 @@ for (const engine of ENGINES) {
       expect((await fresh.balance('a')).limits.find((l) => l.window === 'day')!.used).toBe(today.valueMicros + 2_000);
       expect(late.valueMicros).toBe(100_000);
       expect((await t.billing.reconcile('a')).problems).toEqual([]);
+    });
+
+    it("keeps enforcing today's limit after a process whose clock runs fast has started tomorrow", async () => {
+      await knownAccount(t.billing, 5_000_000);
+      await t.billing.admin.updatePlan('payg', { limits: [{ window: 'day', unit: 'usd', amount: 500_000 }] });
+      t.clock.set('2026-03-10T23:55:00Z');
+      await mustCall(t.billing, 'a', 100_000); // 202,000 µ$ of today's 500,000, with the 2,000 that made it known
+      const fast = await createBilling({ database: t.sql, clock: () => new Date('2026-03-11T00:00:00Z') });
+      await mustCall(fast, 'a', 100_000); // tomorrow's, by its clock
+      t.clock.set('2026-03-10T23:56:00Z');
+      await mustCall(t.billing, 'a', 100_000); // 402,000 µ$ today
+      expect(await mustRefuse(t.billing, 'a', 100_000)).toMatchObject({ code: 'daily_limit' });
+      expect((await (await otherProcess()).balance('a')).limits.find((l) => l.window === 'day')).toMatchObject({ used: 402_000 });
+      t.clock.set('2026-03-11T00:00:30Z');
+      expect((await t.billing.balance('a')).limits.find((l) => l.window === 'day')).toMatchObject({ used: 200_000 });
     });
 
     it('a settle on a known account that another process just charged reads afresh and charges once', async () => {

@@ -7,7 +7,7 @@ import type { Sql } from '../src/db/sql.ts';
 async function rowCounts(sql: Sql) {
   const [row] = await sql.query(
     `SELECT (SELECT count(*) FROM buckets) AS buckets, (SELECT count(*) FROM holds) AS holds, (SELECT count(*) FROM usage_events) AS events,
-            (SELECT count(*) FROM ledger_entries) AS entries, (SELECT string_agg(concat_ws('/', ledger_version, debt_micros, day_value_micros, day_tokens, month_value_micros, month_tokens), ',')
+            (SELECT count(*) FROM ledger_entries) AS entries, (SELECT string_agg(concat_ws('/', account_id, ledger_version, debt_micros, usage_windows), ',' ORDER BY account_id)
               FROM account_balances) AS balances, (SELECT count(*) FROM plans) AS plans,
             (SELECT count(*) FROM packs) AS packs, (SELECT count(*) FROM accounts) AS accounts, (SELECT sum(remaining_micros) FROM buckets) AS remaining`,
   );

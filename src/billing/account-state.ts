@@ -11,7 +11,7 @@ import type { Micros } from '../core/money.ts';
 import { includedMicros } from '../core/plan.ts';
 import { holdKey } from '../core/hold-id.ts';
 import { totalTokens } from '../core/usage.ts';
-import { batchOf, countBatch, usedIn, type UsageBatch, type UsageWindows } from '../core/usage-windows.ts';
+import { countUsage, usedIn, type CountedUsage, type UsageWindows } from '../core/usage-windows.ts';
 import type { LedgerState, PreparedCharge } from './charge-write.ts';
 import { termsFromRow, type Terms, type TermsRow } from './terms.ts';
 
@@ -28,6 +28,9 @@ export interface Versions {
 
 /** The versions a write requires to be unchanged; a version left out is not checked. */
 export type Guard = Partial<Versions>;
+
+/** A guard for a write on the ledger: its version is always checked. */
+export type LedgerGuard = Guard & { ledger: number };
 
 export interface StateBucket {
   id: number;
@@ -103,8 +106,8 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
 
 /** What a charge draws on at `now`: the buckets this plan may spend, as fresh objects to draw down. */
 export function ledgerOf(state: AccountState, now: Date): LedgerState {
-  const { versions, debtMicros, lastAllowance, buckets } = state;
-  return ledgerFrom(termsFromRow(state.termsRow, now), { version: versions.ledger, debtMicros, lastAllowance, buckets });
+  const { versions, debtMicros, lastAllowance, buckets, windows } = state;
+  return ledgerFrom(termsFromRow(state.termsRow, now), { version: versions.ledger, debtMicros, lastAllowance, buckets, windows });
 }
 
 /**
@@ -112,7 +115,9 @@ export function ledgerOf(state: AccountState, now: Date): LedgerState {
  * is false when they were read under a lock that had to wait: read again before drawing.
  */
 export function ledgerFrom(
-  terms: Terms, parts: { version: number; debtMicros: number; lastAllowance: string | null; buckets: readonly StateBucket[] }, consistent = true,
+  terms: Terms,
+  parts: { version: number; debtMicros: number; lastAllowance: string | null; buckets: readonly StateBucket[]; windows: UsageWindows },
+  consistent = true,
 ): LedgerState {
   const sources = new Set(usableSources(terms.plan.overage));
   return {
@@ -121,6 +126,7 @@ export function ledgerFrom(
     debtMicros: parts.debtMicros,
     consistent,
     allowanceOpen: allowanceOpen(parts.lastAllowance, terms),
+    windows: parts.windows,
     buckets: parts.buckets
       .filter((b) => sources.has(b.source) && usableAt(b, terms.now))
       .map((b) => ({ id: b.id, priority: b.priority, expiresAt: b.expiresAt, createdAt: b.createdAt, remainingMicros: b.remainingMicros })),
@@ -137,9 +143,9 @@ export function withHolds(state: AccountState, holds: readonly StateHold[]): Acc
   return { ...state, versions: { ...state.versions, gate: state.versions.gate + 1 }, holds: [...open, ...holds] };
 }
 
-/** Charges as the usage counters count them (core/usage-windows.ts). */
-export function usageBatchOf(charges: readonly PreparedCharge[]): UsageBatch {
-  return batchOf(charges.map((c) => ({ at: c.terms.now, dayStart: c.terms.day.start, monthStart: c.terms.period.start, valueMicros: c.valueMicros, tokens: totalTokens(c.usage) })));
+/** A charge as the usage counters see it. */
+export function countedUsage(c: PreparedCharge): CountedUsage {
+  return { at: c.terms.now, dayStart: c.terms.day.start, monthStart: c.terms.period.start, valueMicros: c.valueMicros, tokens: totalTokens(c.usage) };
 }
 
 /** The state after this process wrote `charges` on the account (its ledger version moved by one). */
@@ -153,6 +159,6 @@ export function withCharges(state: AccountState, charges: readonly PreparedCharg
     debtMicros: state.debtMicros + charges.reduce((sum, c) => sum + c.shortfallMicros, 0),
     buckets: state.buckets.map((b) => (drawn.has(b.id) ? { ...b, remainingMicros: (b.remainingMicros - drawn.get(b.id)!) as Micros } : b)),
     holds: state.holds.filter((h) => !settled.has(h.id)),
-    windows: countBatch(state.windows, usageBatchOf(charges)),
+    windows: charges.reduce((windows, c) => countUsage(windows, countedUsage(c)), state.windows),
   };
 }

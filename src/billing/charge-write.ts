@@ -8,12 +8,12 @@ import { allocate, type DrawableBucket, type Allocation } from '../core/allocate
 import { valueFromCost, type Micros } from '../core/money.ts';
 import { costOf, type PriceEntry } from '../core/price-book.ts';
 import type { TokenUsage } from '../core/usage.ts';
-import type { UsageBatch } from '../core/usage-windows.ts';
+import { countUsage, windowsFromJson, type UsageWindows } from '../core/usage-windows.ts';
 import { holdKey } from '../core/hold-id.ts';
 import type { Sql } from '../db/sql.ts';
 import { openAllowance } from './grants.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type Terms, type TermsRow } from './terms.ts';
-import { ledgerFrom, usageBatchOf, type Guard } from './account-state.ts';
+import { countedUsage, ledgerFrom, type LedgerGuard } from './account-state.ts';
 import { BUCKETS_COLUMN, LAST_ALLOWANCE_COLUMN, bucketsFromRow, type BucketRow } from './snapshot.ts';
 
 export interface ChargeRequest {
@@ -36,14 +36,11 @@ export interface PreparedCharge extends ChargeRequest {
   shortfallMicros: Micros;
 }
 
-const windowColumns = (batch: UsageBatch) => ({
-  usage_at: batch.at.toISOString(),
-  day_start: batch.day.startsAt.toISOString(), day_value: batch.day.valueMicros, day_tokens: batch.day.tokens,
-  month_start: batch.month.startsAt.toISOString(), month_value: batch.month.valueMicros, month_tokens: batch.month.tokens,
-});
-
-/** Usable buckets of each account, as a pool that preparing charges draws down in memory. */
-export type BucketPool = Map<string, DrawableBucket[]>;
+/**
+ * Each account's ledger as a batch of charges draws it down in memory, before one statement
+ * writes them all: its usable buckets, and its usage counters with the charges counted in.
+ */
+export type LedgerPool = Map<string, { buckets: DrawableBucket[]; windows: UsageWindows }>;
 
 /**
  * The ledger side of an account, as columns of a query over `accounts a` joined to
@@ -52,12 +49,13 @@ export type BucketPool = Map<string, DrawableBucket[]>;
  */
 export const LEDGER_COLUMNS = `b.ledger_version, b.debt_micros,
   (SELECT ledger_version FROM account_balances WHERE account_id = a.id) AS snapshot_ledger_version,
-  ${LAST_ALLOWANCE_COLUMN}, ${BUCKETS_COLUMN}`;
+  b.usage_windows, ${LAST_ALLOWANCE_COLUMN}, ${BUCKETS_COLUMN}`;
 
 export interface LedgerRow {
   ledger_version: number;
   snapshot_ledger_version: number;
   debt_micros: number;
+  usage_windows: unknown;
   last_allowance: string | null;
   buckets: BucketRow[] | null;
 }
@@ -70,10 +68,14 @@ export interface LedgerState {
   consistent: boolean;
   allowanceOpen: boolean;
   buckets: DrawableBucket[];
+  windows: UsageWindows;
 }
 
 export function ledgerFromRow(terms: Terms, row: LedgerRow): LedgerState {
-  const parts = { version: row.ledger_version, debtMicros: row.debt_micros, lastAllowance: row.last_allowance, buckets: bucketsFromRow(row.buckets) };
+  const parts = {
+    version: row.ledger_version, debtMicros: row.debt_micros, lastAllowance: row.last_allowance, buckets: bucketsFromRow(row.buckets),
+    windows: windowsFromJson(row.usage_windows),
+  };
   return ledgerFrom(terms, parts, row.ledger_version === row.snapshot_ledger_version);
 }
 
@@ -93,45 +95,55 @@ export async function readLedger(sql: Sql, accountIds: readonly string[], now: D
   return states;
 }
 
+/** The accounts' ledgers, as read, for a batch to draw down. */
+export function ledgerPool(states: Iterable<LedgerState>): LedgerPool {
+  return new Map([...states].map((s) => [s.terms.account.id, { buckets: s.buckets, windows: s.windows }]));
+}
+
 /**
  * With the ledger mutexes held: open any missing allowance of the accounts' current periods,
- * and return their usable buckets as a pool (read again where the lock found them stale).
+ * and return their ledgers as a pool (read again where the lock found them stale).
  */
-export async function bucketPool(tx: Sql, states: LedgerState[]): Promise<BucketPool> {
+export async function lockedLedgerPool(tx: Sql, states: LedgerState[]): Promise<LedgerPool> {
   let stale = states.filter((s) => !s.consistent);
   for (const state of states.filter((s) => !s.allowanceOpen)) {
     if ((await openAllowance(tx, state.terms))?.created) stale.push(state);
   }
   const fresh = stale.length > 0 ? await readLedger(tx, [...new Set(stale.map((s) => s.terms.account.id))], states[0]!.terms.now) : new Map();
-  return new Map(states.map((s) => [s.terms.account.id, (fresh.get(s.terms.account.id) ?? s).buckets]));
+  return ledgerPool(states.map((s) => fresh.get(s.terms.account.id) ?? s));
 }
 
-/** Price a usage and draw its value from the account's pool (which it reduces). */
-export function prepareCharge(pool: BucketPool, request: ChargeRequest): PreparedCharge {
+/** Price a usage, draw its value from the account's pool and count it there. */
+export function prepareCharge(pool: LedgerPool, request: ChargeRequest): PreparedCharge {
   const cost = costOf(request.price, request.usage);
   const valueMicros = valueFromCost(cost.costPicos, request.terms.settings.marginBps);
-  const buckets = pool.get(request.terms.account.id)!;
-  const { allocations, shortfallMicros } = allocate(buckets, valueMicros);
+  const ledger = pool.get(request.terms.account.id)!;
+  const { allocations, shortfallMicros } = allocate(ledger.buckets, valueMicros);
   for (const a of allocations) {
-    const bucket = buckets.find((b) => b.id === a.bucketId)!;
+    const bucket = ledger.buckets.find((b) => b.id === a.bucketId)!;
     bucket.remainingMicros = (bucket.remainingMicros - a.amountMicros) as Micros;
   }
-  return { ...request, costMicros: cost.costMicros, valueMicros, allocations, shortfallMicros };
+  const charge = { ...request, costMicros: cost.costMicros, valueMicros, allocations, shortfallMicros };
+  ledger.windows = countUsage(ledger.windows, countedUsage(charge));
+  return charge;
 }
 
 /**
- * Write prepared charges; returns their usage event ids in order. With `guards`, an account's
- * charges are written only if the versions its guard names are still the ones read (else
- * their ids are undefined); without, the caller holds the ledger mutexes.
+ * Write charges prepared on `pool`; returns their usage event ids in order. With `guards`, an
+ * account's charges are written only if the ledger version (and any other version) its guard
+ * names is still the one read (else their ids are undefined); without, the caller holds the
+ * ledger mutexes. Either way the account's usage counters become the pool's.
  */
-export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], guards?: ReadonlyMap<string, Guard>): Promise<(number | undefined)[]> {
+export async function writeCharges(
+  tx: Sql, charges: readonly PreparedCharge[], pool: LedgerPool, guards?: ReadonlyMap<string, LedgerGuard>,
+): Promise<(number | undefined)[]> {
   const accounts = [...new Set(charges.map((c) => c.terms.account.id))].map((account_id) => ({
     account_id,
     ledger: guards?.get(account_id)?.ledger ?? null,
     terms: guards?.get(account_id)?.terms ?? null,
     catalog: guards?.get(account_id)?.catalog ?? null,
     shortfall: charges.filter((c) => c.terms.account.id === account_id).reduce((sum, c) => sum + c.shortfallMicros, 0),
-    ...windowColumns(usageBatchOf(charges.filter((c) => c.terms.account.id === account_id))),
+    windows: pool.get(account_id)!.windows,
   }));
   const events = charges.map((c, ord) => ({
     ord,
@@ -167,22 +179,9 @@ export async function writeCharges(tx: Sql, charges: readonly PreparedCharge[], 
        SELECT * FROM jsonb_to_recordset($2::jsonb) AS d (ord int, bucket_id bigint, amount bigint)
      ), guard AS (
        -- Moves each account's ledger version, debt and usage counters: only where the versions read
-       -- still hold. The counters follow core/usage-windows.ts: the same window adds; another
-       -- replaces if the usage is at least as new as the newest counted; else they stay.
-       UPDATE account_balances b SET ledger_version = b.ledger_version + 1, debt_micros = b.debt_micros + v.shortfall,
-         day_value_micros = CASE WHEN b.day_starts_at = v.day_start THEN b.day_value_micros + v.day_value
-           WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.day_value ELSE b.day_value_micros END,
-         day_tokens = CASE WHEN b.day_starts_at = v.day_start THEN b.day_tokens + v.day_tokens
-           WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.day_tokens ELSE b.day_tokens END,
-         day_starts_at = CASE WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.day_start ELSE b.day_starts_at END,
-         month_value_micros = CASE WHEN b.month_starts_at = v.month_start THEN b.month_value_micros + v.month_value
-           WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.month_value ELSE b.month_value_micros END,
-         month_tokens = CASE WHEN b.month_starts_at = v.month_start THEN b.month_tokens + v.month_tokens
-           WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.month_tokens ELSE b.month_tokens END,
-         month_starts_at = CASE WHEN b.usage_at IS NULL OR v.usage_at >= b.usage_at THEN v.month_start ELSE b.month_starts_at END,
-         usage_at = GREATEST(b.usage_at, v.usage_at)
-       FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, ledger bigint, terms bigint, catalog bigint, shortfall bigint,
-         usage_at timestamptz, day_start timestamptz, day_value bigint, day_tokens bigint, month_start timestamptz, month_value bigint, month_tokens bigint)
+       -- still hold, so the counters written are those counted from what was read (or locked).
+       UPDATE account_balances b SET ledger_version = b.ledger_version + 1, debt_micros = b.debt_micros + v.shortfall, usage_windows = v.windows
+       FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, ledger bigint, terms bigint, catalog bigint, shortfall bigint, windows jsonb)
        WHERE b.account_id = v.account_id AND b.account_id = ANY ($4::text[]) -- an index scan, not a hash join over every account
          AND (v.ledger IS NULL OR b.ledger_version = v.ledger)
          AND (v.terms IS NULL OR v.terms = (SELECT terms_version FROM accounts WHERE id = b.account_id))

@@ -10,7 +10,7 @@ import { BillingError } from '../core/errors.ts';
 import type { Micros } from '../core/money.ts';
 import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import type { Sql } from '../db/sql.ts';
-import { bucketPool, prepareCharge, readLedger, writeCharges, type ChargeRequest, type LedgerState, type PreparedCharge } from './charge-write.ts';
+import { ledgerPool, lockedLedgerPool, prepareCharge, readLedger, writeCharges, type ChargeRequest, type LedgerState, type PreparedCharge } from './charge-write.ts';
 import type { Context } from './context.ts';
 import { accountNotFound, type Terms } from './terms.ts';
 import type { PriceBook } from './price-lookup.ts';
@@ -111,8 +111,9 @@ export function isKeyConflict(error: unknown): boolean {
  */
 export async function chargeOptimistically(sql: Sql, ledger: LedgerState, request: ChargeRequest): Promise<Written | undefined> {
   if (!ledger.allowanceOpen) return undefined;
-  const prepared = prepareCharge(new Map([[ledger.terms.account.id, ledger.buckets]]), request);
-  const [usageEventId] = await writeCharges(sql, [prepared], new Map([[ledger.terms.account.id, { ledger: ledger.version }]]));
+  const pool = ledgerPool([ledger]);
+  const prepared = prepareCharge(pool, request);
+  const [usageEventId] = await writeCharges(sql, [prepared], pool, new Map([[ledger.terms.account.id, { ledger: ledger.version }]]));
   return usageEventId === undefined ? undefined : { prepared, charge: chargeResult(prepared, usageEventId, false) };
 }
 
@@ -124,9 +125,9 @@ export interface Written {
 
 /** Charge one request with its account's ledger mutex held. */
 export async function chargeLocked(tx: Sql, ledger: LedgerState, request: ChargeRequest): Promise<Charge> {
-  const pool = await bucketPool(tx, [ledger]);
+  const pool = await lockedLedgerPool(tx, [ledger]);
   const charge = prepareCharge(pool, request);
-  const [usageEventId] = await writeCharges(tx, [charge]);
+  const [usageEventId] = await writeCharges(tx, [charge], pool);
   return chargeResult(charge, usageEventId!, false);
 }
 
@@ -245,7 +246,7 @@ export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[
       [items.map((i) => i.accountId), items.map((i) => i.idempotencyKey)],
     );
     const seen = new Map(earlier.map((e) => [`${e.account_id}\u0000${e.idempotency_key}`, e]));
-    const pool = await bucketPool(tx, [...ledgers.values()]);
+    const pool = await lockedLedgerPool(tx, [...ledgers.values()]);
     // Each item is answered by an earlier event (a replay) or by one of the charges written now.
     const answers: (Charge | { written: number; replayed: boolean })[] = [];
     const fresh = new Map<string, { written: number; item: (typeof items)[number] }>();
@@ -278,7 +279,7 @@ export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[
         }),
       );
     }
-    const ids = await writeCharges(tx, prepared);
+    const ids = await writeCharges(tx, prepared, pool);
     return answers.map((answer) => {
       if (!('written' in answer)) return answer;
       return chargeResult(prepared[answer.written]!, ids[answer.written]!, answer.replayed);

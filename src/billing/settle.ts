@@ -12,9 +12,9 @@ import {
   replayOrConflict, type Charge, type ChargedCall, type ChargeOptions, type RecordCall,
 } from './charge.ts';
 import {
-  LEDGER_COLUMNS, ledgerFromRow, prepareCharge, writeCharges, type BucketPool, type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
+  LEDGER_COLUMNS, ledgerFromRow, prepareCharge, writeCharges, type LedgerPool, type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
 } from './charge-write.ts';
-import { ledgerOf, type AccountState, type Guard } from './account-state.ts';
+import { ledgerOf, type AccountState, type Guard, type LedgerGuard } from './account-state.ts';
 import { outcomeOf } from './combiner.ts';
 import { restoreLostHold } from './lost-holds.ts';
 import { heldCallOf, holdKey } from '../core/hold-id.ts';
@@ -71,7 +71,7 @@ function heldCall(row: HoldRow): ChargedCall {
 interface Chargeable {
   hold: ChargedCall;
   ledger: LedgerState;
-  guard: Guard;
+  guard: LedgerGuard;
 }
 
 /**
@@ -137,31 +137,31 @@ function knownCall(ctx: Context, input: ChargeInput, now: Date, ledgers: Map<str
 async function chargeTogether(
   ctx: Context, inputs: readonly ChargeInput[], chargeables: readonly (Chargeable | undefined)[], prices: PriceBook, sql = ctx.sql,
 ): Promise<Map<number, Charge>> {
-  const pools: BucketPool = new Map();
-  const guards = new Map<string, Guard>();
+  const pools: LedgerPool = new Map();
+  const guards = new Map<string, LedgerGuard>();
   const batch: { index: number; charge: PreparedCharge }[] = [];
   const taken = new Set<string>();
   const keys = new Set<string>(); // a key twice in one batch would fail the statement for all: the second goes alone, to be replayed
   for (const [index, input] of inputs.entries()) {
     const chargeable = chargeables[index];
-    if (!chargeable || (input.kind === 'settle' && taken.has(input.id))) continue;
+    if (!chargeable || (input.kind === 'settle' && taken.has(holdKey(input.id)))) continue;
     const { hold, ledger, guard } = chargeable;
     const accountId = ledger.terms.account.id;
     const key = `${accountId}\u0000${input.options.idempotencyKey}`;
     if (keys.has(key)) continue;
     const price = callPrice(prices, hold, ledger.terms);
     if (!ledger.allowanceOpen || !price || (guards.has(accountId) && !sameGuard(guards.get(accountId)!, guard))) continue;
-    if (input.kind === 'settle') taken.add(input.id);
+    if (input.kind === 'settle') taken.add(holdKey(input.id)); // one hold, however its id was written
     keys.add(key);
     if (!pools.has(accountId)) {
-      pools.set(accountId, ledger.buckets);
+      pools.set(accountId, { buckets: ledger.buckets, windows: ledger.windows });
       guards.set(accountId, guard);
     }
     batch.push({ index, charge: prepareCharge(pools, chargeRequest(hold, input.kind === 'settle' ? input.id : null, input, ledger.terms, price)) });
   }
   const done = new Map<number, Charge>();
   if (batch.length === 0) return done;
-  const ids = await writeCharges(sql, batch.map((b) => b.charge), guards);
+  const ids = await writeCharges(sql, batch.map((b) => b.charge), pools, guards);
   batch.forEach((b, i) => {
     if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
   });

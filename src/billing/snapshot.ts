@@ -5,6 +5,7 @@
 import type { BucketSource } from '../core/bucket.ts';
 import type { Offers } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
+import { windowsFromJson } from '../core/usage-windows.ts';
 import type { Sql } from '../db/sql.ts';
 import { gateSnapshot, type AccountState, type GateSnapshot, type StateBucket } from './account-state.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, type Terms, type TermsRow } from './terms.ts';
@@ -40,13 +41,7 @@ interface StateRow extends TermsRow {
   last_allowance: string | null;
   buckets: BucketRow[] | null;
   holds: { id: string; amount: number; tokens: number; expiresAt: string; model: string; provider: string; userId: string | null; createdAt: string }[] | null;
-  day_starts_at: Date | null;
-  day_value_micros: number;
-  day_tokens: number;
-  month_starts_at: Date | null;
-  month_value_micros: number;
-  month_tokens: number;
-  usage_at: Date | null;
+  usage_windows: unknown;
 }
 
 const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
@@ -57,7 +52,7 @@ const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
     (SELECT json_agg(json_build_object('id', h.id, 'amount', h.amount_micros, 'tokens', h.tokens, 'expiresAt', h.expires_at, 'model', h.model,
        'provider', h.provider, 'userId', h.user_id, 'createdAt', h.created_at))
      FROM holds h WHERE h.account_id = a.id AND h.status = 'open' AND h.expires_at > $2) AS holds,
-    b.day_starts_at, b.day_value_micros, b.day_tokens, b.month_starts_at, b.month_value_micros, b.month_tokens, b.usage_at
+    b.usage_windows
   FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id
   WHERE a.id = $1`;
 
@@ -90,11 +85,7 @@ function stateFromRow(row: StateRow): AccountState {
       id: h.id, amountMicros: h.amount as Micros, tokens: h.tokens, expiresAt: new Date(h.expiresAt), model: h.model, provider: h.provider,
       userId: h.userId, createdAt: new Date(h.createdAt),
     })),
-    windows: {
-      day: row.day_starts_at && { startsAt: row.day_starts_at, valueMicros: row.day_value_micros, tokens: row.day_tokens },
-      month: row.month_starts_at && { startsAt: row.month_starts_at, valueMicros: row.month_value_micros, tokens: row.month_tokens },
-      usageAt: row.usage_at,
-    },
+    windows: windowsFromJson(row.usage_windows),
   };
 }
 

@@ -22,7 +22,7 @@ export interface HeldCall {
 
 const PREFIX = 'hold_';
 
-/** What an id describes, as JSON; at most this many bytes, so that an id fits a btree index entry (2,704 bytes). */
+/** What an id describes, as JSON; at most this many bytes, so that an id stays a token an app can pass around. */
 const MAX_DESCRIBED_BYTES = 1_500;
 
 const described = (call: HeldCall) => JSON.stringify([call.accountId, call.model, call.provider, call.userId, call.createdAt.getTime()]);

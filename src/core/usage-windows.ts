@@ -1,12 +1,15 @@
 /**
- * The usage counters a plan's limits weigh: the value and tokens used in the account's current
- * day and current month (its plan period). Only the current window of each kind is kept; a
- * window is known by its start, which depends on the account's time zone and plan anchor.
+ * The usage counters a plan's limits weigh: the value and tokens used in the account's day
+ * and in its month (its plan period). A window is known by its start, which depends on the
+ * account's time zone and plan anchor. Two windows of each kind are kept, the current one and
+ * the one before it, so that usage near a boundary counts in its own window even when the
+ * processes' clocks disagree a little about which side of midnight they are on.
  *
- * Counting is by the newest usage: usage in the window counted adds to it; usage in another
- * window replaces it if it is at least as new as the newest counted (the day moved on, or the
- * plan or time zone changed); older usage in another window (a process whose clock lags at
- * midnight) belongs to a past window and is left out, rather than reset the current one.
+ * Usage in a kept window adds to it. Usage in a window that starts later moves the windows on.
+ * Usage in an earlier window moves them on too if it is at least as new as the newest usage
+ * counted: the time zone or plan changed, and days or months now start earlier. Older usage of
+ * an earlier window is late (a process whose clock lags): it becomes the previous window if it
+ * is later than the one kept there, and is left out if it is older still, a window long past.
  */
 export interface WindowCount {
   startsAt: Date;
@@ -14,18 +17,23 @@ export interface WindowCount {
   tokens: number;
 }
 
+export interface WindowPair {
+  current: WindowCount | null;
+  previous: WindowCount | null;
+}
+
 export interface UsageWindows {
-  day: WindowCount | null;
-  month: WindowCount | null;
+  day: WindowPair;
+  month: WindowPair;
   /** When the newest usage counted happened. */
   usageAt: Date | null;
 }
 
 export type WindowKind = 'day' | 'month';
 
-export const NO_USAGE: UsageWindows = { day: null, month: null, usageAt: null };
+export const NO_USAGE: UsageWindows = { day: { current: null, previous: null }, month: { current: null, previous: null }, usageAt: null };
 
-/** A charge as the counters see it. */
+/** A charge as the counters see it: when it happened, the windows it falls in, what it used. */
 export interface CountedUsage {
   at: Date;
   dayStart: Date;
@@ -34,40 +42,43 @@ export interface CountedUsage {
   tokens: number;
 }
 
-/** Charges written together, as one update: the newest one's windows, and what of the rest fell in them. */
-export interface UsageBatch {
-  at: Date;
-  day: WindowCount;
-  month: WindowCount;
+const sameStart = (w: WindowCount | null, start: Date): boolean => w !== null && w.startsAt.getTime() === start.getTime();
+
+function countIn(pair: WindowPair, start: Date, usage: CountedUsage, newest: boolean): WindowPair {
+  const added = (w: WindowCount): WindowCount => ({ startsAt: w.startsAt, valueMicros: w.valueMicros + usage.valueMicros, tokens: w.tokens + usage.tokens });
+  if (sameStart(pair.current, start)) return { current: added(pair.current!), previous: pair.previous };
+  if (sameStart(pair.previous, start)) return { current: pair.current, previous: added(pair.previous!) };
+  const fresh: WindowCount = { startsAt: start, valueMicros: usage.valueMicros, tokens: usage.tokens };
+  if (pair.current === null || start > pair.current.startsAt || newest) return { current: fresh, previous: pair.current };
+  if (pair.previous === null || start > pair.previous.startsAt) return { current: pair.current, previous: fresh };
+  return pair;
 }
 
-export function batchOf(usages: readonly CountedUsage[]): UsageBatch {
-  const newest = usages.reduce((a, b) => (b.at >= a.at ? b : a));
-  const sumIn = (start: (u: CountedUsage) => Date): WindowCount => {
-    const inWindow = usages.filter((u) => start(u).getTime() === start(newest).getTime());
-    return { startsAt: start(newest), valueMicros: inWindow.reduce((s, u) => s + u.valueMicros, 0), tokens: inWindow.reduce((s, u) => s + u.tokens, 0) };
-  };
-  return { at: newest.at, day: sumIn((u) => u.dayStart), month: sumIn((u) => u.monthStart) };
-}
-
-/** The counters after a batch of charges; the charge statement applies the same rule in SQL (charge-write.ts). */
-export function countBatch(windows: UsageWindows, batch: UsageBatch): UsageWindows {
-  const newer = windows.usageAt === null || batch.at >= windows.usageAt;
-  const next = (current: WindowCount | null, added: WindowCount): WindowCount | null => {
-    if (current && current.startsAt.getTime() === added.startsAt.getTime()) {
-      return { startsAt: current.startsAt, valueMicros: current.valueMicros + added.valueMicros, tokens: current.tokens + added.tokens };
-    }
-    return newer ? added : current;
-  };
+/** The counters after one more charge. */
+export function countUsage(windows: UsageWindows, usage: CountedUsage): UsageWindows {
+  const newest = windows.usageAt === null || usage.at >= windows.usageAt;
   return {
-    day: next(windows.day, batch.day),
-    month: next(windows.month, batch.month),
-    usageAt: newer ? batch.at : windows.usageAt,
+    day: countIn(windows.day, usage.dayStart, usage, newest),
+    month: countIn(windows.month, usage.monthStart, usage, newest),
+    usageAt: newest ? usage.at : windows.usageAt,
   };
 }
 
-/** What the window of `kind` that starts at `start` has used: nothing if it is not the one counted. */
+/** What the window of `kind` that starts at `start` has used: nothing if it is not one of those kept. */
 export function usedIn(windows: UsageWindows, kind: WindowKind, start: Date): { valueMicros: number; tokens: number } {
-  const window = windows[kind];
-  return window && window.startsAt.getTime() === start.getTime() ? { valueMicros: window.valueMicros, tokens: window.tokens } : { valueMicros: 0, tokens: 0 };
+  const { current, previous } = windows[kind];
+  const window = sameStart(current, start) ? current : sameStart(previous, start) ? previous : null;
+  return window ? { valueMicros: window.valueMicros, tokens: window.tokens } : { valueMicros: 0, tokens: 0 };
 }
+
+/** The counters as stored (JSON, dates as ISO strings); null is no usage yet. */
+export function windowsFromJson(json: unknown): UsageWindows {
+  if (json === null || json === undefined) return NO_USAGE;
+  const stored = json as { day: StoredPair; month: StoredPair; usageAt: string | null };
+  const count = (w: StoredCount | null): WindowCount | null => w && { startsAt: new Date(w.startsAt), valueMicros: w.valueMicros, tokens: w.tokens };
+  const pair = (p: StoredPair): WindowPair => ({ current: count(p.current), previous: count(p.previous) });
+  return { day: pair(stored.day), month: pair(stored.month), usageAt: stored.usageAt === null ? null : new Date(stored.usageAt) };
+}
+
+type StoredCount = { startsAt: string; valueMicros: number; tokens: number };
+type StoredPair = { current: StoredCount | null; previous: StoredCount | null };

@@ -1,27 +1,22 @@
 -- A limit's usage counters ride on the row every charge already updates. Each charge upserted
 -- two rows of usage_windows (the day's and the period's), a fifth of the charge statement's
--- server time; now the guard's update of account_balances carries them. Only the current
--- window of each kind is kept: usage by day or month for any other time comes from the usage
--- events, as it always did. `usage_at` is the newest usage counted: a charge for another window
--- replaces the counters only if it is at least as new (core/usage-windows.ts).
-ALTER TABLE account_balances
-  ADD COLUMN day_starts_at        timestamptz,
-  ADD COLUMN day_value_micros     bigint NOT NULL DEFAULT 0,
-  ADD COLUMN day_tokens           bigint NOT NULL DEFAULT 0,
-  ADD COLUMN month_starts_at      timestamptz,
-  ADD COLUMN month_value_micros   bigint NOT NULL DEFAULT 0,
-  ADD COLUMN month_tokens         bigint NOT NULL DEFAULT 0,
-  ADD COLUMN usage_at             timestamptz;
+-- server time; now the version guard's update of account_balances writes them, as counted in
+-- TypeScript from the state the guard vouches for (core/usage-windows.ts). The counters keep the
+-- current and the previous window of each kind:
+--   {"day": {"current": {"startsAt", "valueMicros", "tokens"} | null, "previous": … | null},
+--    "month": {…}, "usageAt": the newest usage counted}
+-- Usage by day or month for any other time comes from the usage events, as it always did.
+ALTER TABLE account_balances ADD COLUMN usage_windows jsonb;
 
-UPDATE account_balances b SET day_starts_at = w.starts_at, day_value_micros = w.value_micros, day_tokens = w.tokens
-FROM (SELECT DISTINCT ON (account_id) * FROM usage_windows WHERE window_kind = 'day' ORDER BY account_id, starts_at DESC) w
-WHERE w.account_id = b.account_id;
-
-UPDATE account_balances b SET month_starts_at = w.starts_at, month_value_micros = w.value_micros, month_tokens = w.tokens
-FROM (SELECT DISTINCT ON (account_id) * FROM usage_windows WHERE window_kind = 'month' ORDER BY account_id, starts_at DESC) w
-WHERE w.account_id = b.account_id;
-
-UPDATE account_balances b SET usage_at = (SELECT max(occurred_at) FROM usage_events e WHERE e.account_id = b.account_id);
+UPDATE account_balances b SET usage_windows = jsonb_build_object(
+  'day', (SELECT jsonb_build_object('current', w[1], 'previous', w[2]) FROM (
+    SELECT array_agg(jsonb_build_object('startsAt', starts_at, 'valueMicros', value_micros, 'tokens', tokens) ORDER BY starts_at DESC) AS w
+    FROM usage_windows WHERE account_id = b.account_id AND window_kind = 'day') d),
+  'month', (SELECT jsonb_build_object('current', w[1], 'previous', w[2]) FROM (
+    SELECT array_agg(jsonb_build_object('startsAt', starts_at, 'valueMicros', value_micros, 'tokens', tokens) ORDER BY starts_at DESC) AS w
+    FROM usage_windows WHERE account_id = b.account_id AND window_kind = 'month') m),
+  'usageAt', (SELECT max(occurred_at) FROM usage_events WHERE account_id = b.account_id))
+WHERE EXISTS (SELECT 1 FROM usage_windows WHERE account_id = b.account_id);
 
 DROP TABLE usage_windows;
 
