@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { allocate, burnOrder, type DrawableBucket } from '../src/core/allocate.ts';
 import { costFromValue, formatUsd, valueFromCost, type Micros } from '../src/core/money.ts';
 import { anchoredMonthPeriod, calendarMonthPeriod, dayPeriod } from '../src/core/periods.ts';
-import { NO_USAGE, countUsage, usedIn, windowsFromJson, type CountedUsage, type UsageWindows } from '../src/core/usage-windows.ts';
+import { NO_USAGE, countUsage, usedIn, type CountedUsage, type UsageWindows } from '../src/core/usage-windows.ts';
 
 const d = (iso: string) => new Date(iso);
 
@@ -150,11 +150,5 @@ describe('usage windows', () => {
         },
       ),
     );
-  });
-
-  it('survive being stored as JSON', () => {
-    const w = count(NO_USAGE, usage('2026-03-10T23:59:00Z', tenth, march, 100), usage('2026-03-11T00:01:00Z', eleventh, march, 30));
-    expect(windowsFromJson(JSON.parse(JSON.stringify(w)))).toEqual(w);
-    expect(windowsFromJson(null)).toEqual(NO_USAGE);
   });
 });

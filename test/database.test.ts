@@ -8,7 +8,8 @@ import { createBilling } from '../src/index.ts';
 import { ENGINES } from './support/harness.ts';
 import { fundedAccounts } from './support/spend.ts';
 import { holdKey } from '../src/core/hold-id.ts';
-import { NO_USAGE, windowsFromJson } from '../src/core/usage-windows.ts';
+import { NO_USAGE } from '../src/core/usage-windows.ts';
+import { WINDOW_COLUMNS, windowsFromRow, type WindowRow } from '../src/billing/window-columns.ts';
 
 describe('database URLs', () => {
   it('keeps data in a pglite:// directory across reopening', async () => {
@@ -90,9 +91,9 @@ for (const engine of ENGINES) {
           INSERT INTO usage_events (account_id, idempotency_key, model, provider, input_tokens, output_tokens, cost_micros, value_micros,
             margin_bps, price, occurred_at) VALUES ('a', 'k', 'm', 'p', 1, 1, 1, 2, 5000, '{}', '2026-03-10T08:30:00Z');`);
         expect(await migrate(db.sql)).toEqual(migrationFiles().filter((f) => f > '0004_hot_path_integrity.sql'));
-        const rows = await db.sql.query<{ account_id: string; usage_windows: unknown }>('SELECT account_id, usage_windows FROM account_balances ORDER BY account_id');
+        const rows = await db.sql.query<WindowRow & { account_id: string }>(`SELECT account_id, ${WINDOW_COLUMNS} FROM account_balances b ORDER BY account_id`);
         const window = (start: string, valueMicros: number, tokens: number) => ({ startsAt: new Date(start), valueMicros, tokens });
-        expect(rows.map((r) => [r.account_id, windowsFromJson(r.usage_windows)])).toEqual([
+        expect(rows.map((r) => [r.account_id, windowsFromRow(r)])).toEqual([
           ['a', {
             day: { current: window('2026-03-10T00:00:00Z', 222, 22), previous: window('2026-03-09T00:00:00Z', 111, 11) },
             month: { current: window('2026-03-01T00:00:00Z', 444, 44), previous: window('2026-02-01T00:00:00Z', 333, 33) },

@@ -3,12 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { BillingError, type Billing } from '../src/index.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 import type { Sql } from '../src/db/sql.ts';
+import { WINDOW_COLUMNS } from '../src/billing/window-columns.ts';
 
 async function rowCounts(sql: Sql) {
   const [row] = await sql.query(
     `SELECT (SELECT count(*) FROM buckets) AS buckets, (SELECT count(*) FROM holds) AS holds, (SELECT count(*) FROM usage_events) AS events,
-            (SELECT count(*) FROM ledger_entries) AS entries, (SELECT string_agg(concat_ws('/', account_id, ledger_version, debt_micros, usage_windows), ',' ORDER BY account_id)
-              FROM account_balances) AS balances, (SELECT count(*) FROM plans) AS plans,
+            (SELECT count(*) FROM ledger_entries) AS entries, (SELECT string_agg(concat_ws('/', b.account_id, b.ledger_version, b.debt_micros, ${WINDOW_COLUMNS}), ',' ORDER BY b.account_id)
+              FROM account_balances b) AS balances, (SELECT count(*) FROM plans) AS plans,
             (SELECT count(*) FROM packs) AS packs, (SELECT count(*) FROM accounts) AS accounts, (SELECT sum(remaining_micros) FROM buckets) AS remaining`,
   );
   return row;

@@ -8,7 +8,8 @@ import { allocate, type DrawableBucket, type Allocation } from '../core/allocate
 import { valueFromCost, type Micros } from '../core/money.ts';
 import { costOf, type PriceEntry } from '../core/price-book.ts';
 import type { TokenUsage } from '../core/usage.ts';
-import { countUsage, windowsFromJson, type UsageWindows } from '../core/usage-windows.ts';
+import { countUsage, type UsageWindows } from '../core/usage-windows.ts';
+import { WINDOW_COLUMNS, WINDOW_RECORD, WINDOW_SET, windowFields, windowsFromRow, type WindowRow } from './window-columns.ts';
 import { holdKey } from '../core/hold-id.ts';
 import type { Sql } from '../db/sql.ts';
 import { openAllowance } from './grants.ts';
@@ -49,13 +50,12 @@ export type LedgerPool = Map<string, { buckets: DrawableBucket[]; windows: Usage
  */
 export const LEDGER_COLUMNS = `b.ledger_version, b.debt_micros,
   (SELECT ledger_version FROM account_balances WHERE account_id = a.id) AS snapshot_ledger_version,
-  b.usage_windows, ${LAST_ALLOWANCE_COLUMN}, ${BUCKETS_COLUMN}`;
+  ${WINDOW_COLUMNS}, ${LAST_ALLOWANCE_COLUMN}, ${BUCKETS_COLUMN}`;
 
-export interface LedgerRow {
+export interface LedgerRow extends WindowRow {
   ledger_version: number;
   snapshot_ledger_version: number;
   debt_micros: number;
-  usage_windows: unknown;
   last_allowance: string | null;
   buckets: BucketRow[] | null;
 }
@@ -74,7 +74,7 @@ export interface LedgerState {
 export function ledgerFromRow(terms: Terms, row: LedgerRow): LedgerState {
   const parts = {
     version: row.ledger_version, debtMicros: row.debt_micros, lastAllowance: row.last_allowance, buckets: bucketsFromRow(row.buckets),
-    windows: windowsFromJson(row.usage_windows),
+    windows: windowsFromRow(row),
   };
   return ledgerFrom(terms, parts, row.ledger_version === row.snapshot_ledger_version);
 }
@@ -143,7 +143,7 @@ export async function writeCharges(
     terms: guards?.get(account_id)?.terms ?? null,
     catalog: guards?.get(account_id)?.catalog ?? null,
     shortfall: charges.filter((c) => c.terms.account.id === account_id).reduce((sum, c) => sum + c.shortfallMicros, 0),
-    windows: pool.get(account_id)!.windows,
+    ...windowFields(pool.get(account_id)!.windows),
   }));
   const events = charges.map((c, ord) => ({
     ord,
@@ -180,8 +180,8 @@ export async function writeCharges(
      ), guard AS (
        -- Moves each account's ledger version, debt and usage counters: only where the versions read
        -- still hold, so the counters written are those counted from what was read (or locked).
-       UPDATE account_balances b SET ledger_version = b.ledger_version + 1, debt_micros = b.debt_micros + v.shortfall, usage_windows = v.windows
-       FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, ledger bigint, terms bigint, catalog bigint, shortfall bigint, windows jsonb)
+       UPDATE account_balances b SET ledger_version = b.ledger_version + 1, debt_micros = b.debt_micros + v.shortfall, ${WINDOW_SET}
+       FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, ledger bigint, terms bigint, catalog bigint, shortfall bigint, ${WINDOW_RECORD})
        WHERE b.account_id = v.account_id AND b.account_id = ANY ($4::text[]) -- an index scan, not a hash join over every account
          AND (v.ledger IS NULL OR b.ledger_version = v.ledger)
          AND (v.terms IS NULL OR v.terms = (SELECT terms_version FROM accounts WHERE id = b.account_id))

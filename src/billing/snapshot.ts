@@ -5,10 +5,10 @@
 import type { BucketSource } from '../core/bucket.ts';
 import type { Offers } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
-import { windowsFromJson } from '../core/usage-windows.ts';
 import type { Sql } from '../db/sql.ts';
 import { gateSnapshot, type AccountState, type GateSnapshot, type StateBucket } from './account-state.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, type Terms, type TermsRow } from './terms.ts';
+import { WINDOW_COLUMNS, windowsFromRow, type WindowRow } from './window-columns.ts';
 
 export type { GateSnapshot } from './account-state.ts';
 
@@ -33,7 +33,7 @@ export function bucketsFromRow(rows: readonly BucketRow[] | null): StateBucket[]
   }));
 }
 
-interface StateRow extends TermsRow {
+interface StateRow extends TermsRow, WindowRow {
   gate_version: number;
   snapshot_gate_version: number;
   ledger_version: number;
@@ -41,7 +41,6 @@ interface StateRow extends TermsRow {
   last_allowance: string | null;
   buckets: BucketRow[] | null;
   holds: { id: string; amount: number; tokens: number; expiresAt: string; model: string; provider: string; userId: string | null; createdAt: string }[] | null;
-  usage_windows: unknown;
 }
 
 const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
@@ -52,7 +51,7 @@ const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
     (SELECT json_agg(json_build_object('id', h.id, 'amount', h.amount_micros, 'tokens', h.tokens, 'expiresAt', h.expires_at, 'model', h.model,
        'provider', h.provider, 'userId', h.user_id, 'createdAt', h.created_at))
      FROM holds h WHERE h.account_id = a.id AND h.status = 'open' AND h.expires_at > $2) AS holds,
-    b.usage_windows
+    ${WINDOW_COLUMNS}
   FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id
   WHERE a.id = $1`;
 
@@ -85,7 +84,7 @@ function stateFromRow(row: StateRow): AccountState {
       id: h.id, amountMicros: h.amount as Micros, tokens: h.tokens, expiresAt: new Date(h.expiresAt), model: h.model, provider: h.provider,
       userId: h.userId, createdAt: new Date(h.createdAt),
     })),
-    windows: windowsFromJson(row.usage_windows),
+    windows: windowsFromRow(row),
   };
 }
 

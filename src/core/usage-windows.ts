@@ -70,15 +70,3 @@ export function usedIn(windows: UsageWindows, kind: WindowKind, start: Date): { 
   const window = sameStart(current, start) ? current : sameStart(previous, start) ? previous : null;
   return window ? { valueMicros: window.valueMicros, tokens: window.tokens } : { valueMicros: 0, tokens: 0 };
 }
-
-/** The counters as stored (JSON, dates as ISO strings); null is no usage yet. */
-export function windowsFromJson(json: unknown): UsageWindows {
-  if (json === null || json === undefined) return NO_USAGE;
-  const stored = json as { day: StoredPair; month: StoredPair; usageAt: string | null };
-  const count = (w: StoredCount | null): WindowCount | null => w && { startsAt: new Date(w.startsAt), valueMicros: w.valueMicros, tokens: w.tokens };
-  const pair = (p: StoredPair): WindowPair => ({ current: count(p.current), previous: count(p.previous) });
-  return { day: pair(stored.day), month: pair(stored.month), usageAt: stored.usageAt === null ? null : new Date(stored.usageAt) };
-}
-
-type StoredCount = { startsAt: string; valueMicros: number; tokens: number };
-type StoredPair = { current: StoredCount | null; previous: StoredCount | null };
