@@ -204,9 +204,14 @@ export async function writeCharges(
        UNION ALL
        SELECT account_id, NULL, -shortfall_micros, 'usage', event_id, occurred_at FROM ev WHERE shortfall_micros > 0
      ), settled AS (
-       -- A hold a crash lost while this process still knew it comes back, settled and reserving nothing (lost-holds.ts).
+       UPDATE holds h SET status = 'settled', resolved_at = ev.occurred_at, usage_event_id = ev.event_id FROM ev WHERE h.id = ev.hold_id
+       RETURNING h.id
+     ), restored AS (
+       -- A hold a crash lost while this process still knew it comes back, settled and reserving
+       -- nothing (lost-holds.ts); settled over one another process wrote back meanwhile.
        INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, status, expires_at, created_at, resolved_at, usage_event_id)
-       SELECT hold_id, account_id, model, provider, user_id, 0, 0, 'settled', priced_at, priced_at, occurred_at, event_id FROM ev WHERE hold_id IS NOT NULL
+       SELECT hold_id, account_id, model, provider, user_id, 0, 0, 'settled', priced_at, priced_at, occurred_at, event_id FROM ev
+       WHERE hold_id IS NOT NULL AND hold_id NOT IN (SELECT id FROM settled)
        ON CONFLICT (id) DO UPDATE SET status = 'settled', resolved_at = EXCLUDED.resolved_at, usage_event_id = EXCLUDED.usage_event_id
      )
      SELECT ord, event_id AS id FROM ev ORDER BY ord`,
