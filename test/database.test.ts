@@ -83,11 +83,12 @@ for (const engine of ENGINES) {
       try {
         await db.sql.exec(`
           INSERT INTO plans (id, slug, name, price_cents) VALUES (1, 'free', 'Free', 0);
-          INSERT INTO accounts (id, kind, plan_id) VALUES ('a', 'team', 1), ('idle', 'personal', 1);
-          INSERT INTO account_balances (account_id) VALUES ('a'), ('idle');
+          INSERT INTO accounts (id, kind, plan_id) VALUES ('a', 'team', 1), ('idle', 'personal', 1), ('monthly', 'team', 1);
+          INSERT INTO account_balances (account_id) VALUES ('a'), ('idle'), ('monthly');
           INSERT INTO usage_windows (account_id, window_kind, starts_at, value_micros, tokens) VALUES
-            ('a', 'day', '2026-03-09T00:00:00Z', 111, 11), ('a', 'day', '2026-03-10T00:00:00Z', 222, 22),
-            ('a', 'month', '2026-02-01T00:00:00Z', 333, 33), ('a', 'month', '2026-03-01T00:00:00Z', 444, 44);
+            ('a', 'day', '2026-03-08T00:00:00Z', 999, 99), ('a', 'day', '2026-03-09T00:00:00Z', 111, 11), ('a', 'day', '2026-03-10T00:00:00Z', 222, 22),
+            ('a', 'month', '2026-02-01T00:00:00Z', 333, 33), ('a', 'month', '2026-03-01T00:00:00Z', 444, 44),
+            ('monthly', 'month', '2026-03-01T00:00:00Z', 5, 1);
           INSERT INTO usage_events (account_id, idempotency_key, model, provider, input_tokens, output_tokens, cost_micros, value_micros,
             margin_bps, price, occurred_at) VALUES ('a', 'k', 'm', 'p', 1, 1, 1, 2, 5000, '{}', '2026-03-10T08:30:00Z');`);
         expect(await migrate(db.sql)).toEqual(migrationFiles().filter((f) => f > '0004_hot_path_integrity.sql'));
@@ -100,6 +101,7 @@ for (const engine of ENGINES) {
             usageAt: new Date('2026-03-10T08:30:00Z'),
           }],
           ['idle', NO_USAGE],
+          ['monthly', { day: { current: null, previous: null }, month: { current: window('2026-03-01T00:00:00Z', 5, 1), previous: null }, usageAt: null }],
         ]);
       } finally {
         await db.drop();

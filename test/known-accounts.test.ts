@@ -188,6 +188,8 @@ for (const engine of ENGINES) {
       const fresh = await otherProcess();
       expect((await fresh.balance('a')).limits.find((l) => l.window === 'day')!.used).toBe(today.valueMicros + 2_000);
       expect(late.valueMicros).toBe(100_000);
+      // Counted in the day it happened in, by the lagging process's clock.
+      expect((await lagging.balance('a')).limits.find((l) => l.window === 'day')!.used).toBe(2_000 + late.valueMicros);
       expect((await t.billing.reconcile('a')).problems).toEqual([]);
     });
 

@@ -64,7 +64,7 @@ export interface AccountState {
   buckets: readonly StateBucket[];
   /** Holds open and not lapsed when read. */
   holds: readonly StateHold[];
-  /** Usage counters of the current day and month windows. */
+  /** Usage counters of the current and previous day and month windows. */
   windows: UsageWindows;
 }
 

@@ -137,14 +137,19 @@ export function prepareCharge(pool: LedgerPool, request: ChargeRequest): Prepare
 export async function writeCharges(
   tx: Sql, charges: readonly PreparedCharge[], pool: LedgerPool, guards?: ReadonlyMap<string, LedgerGuard>,
 ): Promise<(number | undefined)[]> {
-  const accounts = [...new Set(charges.map((c) => c.terms.account.id))].map((account_id) => ({
-    account_id,
-    ledger: guards?.get(account_id)?.ledger ?? null,
-    terms: guards?.get(account_id)?.terms ?? null,
-    catalog: guards?.get(account_id)?.catalog ?? null,
-    shortfall: charges.filter((c) => c.terms.account.id === account_id).reduce((sum, c) => sum + c.shortfallMicros, 0),
-    ...windowFields(pool.get(account_id)!.windows),
-  }));
+  const accounts = [...new Set(charges.map((c) => c.terms.account.id))].map((account_id) => {
+    // The counters are written whole: unguarded, they would overwrite another writer's.
+    if (guards && !guards.has(account_id)) throw new Error(`charges for account ${account_id} have no guard`);
+    const guard = guards?.get(account_id);
+    return {
+      account_id,
+      ledger: guard?.ledger ?? null,
+      terms: guard?.terms ?? null,
+      catalog: guard?.catalog ?? null,
+      shortfall: charges.filter((c) => c.terms.account.id === account_id).reduce((sum, c) => sum + c.shortfallMicros, 0),
+      ...windowFields(pool.get(account_id)!.windows),
+    };
+  });
   const events = charges.map((c, ord) => ({
     ord,
     account_id: c.terms.account.id,

@@ -168,7 +168,7 @@ async function chargeTogether(
   // Bring what this process knows forward by the charges written; forget accounts whose guard failed.
   for (const [accountId, guard] of guards) {
     const mine = batch.flatMap((b, i) => (b.charge.terms.account.id === accountId ? [{ charge: b.charge, written: ids[i] !== undefined }] : []));
-    if (mine.every((c) => c.written)) ctx.known.chargesWritten(accountId, guard.ledger!, mine.map((c) => c.charge));
+    if (mine.every((c) => c.written)) ctx.known.chargesWritten(accountId, guard.ledger, mine.map((c) => c.charge));
     else ctx.known.forget(accountId);
   }
   return done;

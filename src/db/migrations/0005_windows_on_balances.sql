@@ -20,19 +20,36 @@ ALTER TABLE account_balances
   ADD COLUMN previous_month_tokens         bigint NOT NULL DEFAULT 0,
   ADD COLUMN usage_at                      timestamptz;
 
-CREATE TEMPORARY TABLE newest_windows ON COMMIT DROP AS
-  SELECT *, row_number() OVER (PARTITION BY account_id, window_kind ORDER BY starts_at DESC) AS age FROM usage_windows;
-
-UPDATE account_balances b SET day_starts_at = w.starts_at, day_value_micros = w.value_micros, day_tokens = w.tokens
-FROM newest_windows w WHERE w.account_id = b.account_id AND w.window_kind = 'day' AND w.age = 1;
-UPDATE account_balances b SET previous_day_starts_at = w.starts_at, previous_day_value_micros = w.value_micros, previous_day_tokens = w.tokens
-FROM newest_windows w WHERE w.account_id = b.account_id AND w.window_kind = 'day' AND w.age = 2;
-UPDATE account_balances b SET month_starts_at = w.starts_at, month_value_micros = w.value_micros, month_tokens = w.tokens
-FROM newest_windows w WHERE w.account_id = b.account_id AND w.window_kind = 'month' AND w.age = 1;
-UPDATE account_balances b SET previous_month_starts_at = w.starts_at, previous_month_value_micros = w.value_micros, previous_month_tokens = w.tokens
-FROM newest_windows w WHERE w.account_id = b.account_id AND w.window_kind = 'month' AND w.age = 2;
-UPDATE account_balances b SET usage_at = (SELECT max(occurred_at) FROM usage_events e WHERE e.account_id = b.account_id)
-WHERE EXISTS (SELECT 1 FROM newest_windows w WHERE w.account_id = b.account_id);
+-- Each account's two newest windows of each kind, in one pass over its balance row.
+UPDATE account_balances b SET
+  day_starts_at = w.day_starts_at, day_value_micros = w.day_value_micros, day_tokens = w.day_tokens,
+  previous_day_starts_at = w.previous_day_starts_at, previous_day_value_micros = w.previous_day_value_micros,
+  previous_day_tokens = w.previous_day_tokens,
+  month_starts_at = w.month_starts_at, month_value_micros = w.month_value_micros, month_tokens = w.month_tokens,
+  previous_month_starts_at = w.previous_month_starts_at, previous_month_value_micros = w.previous_month_value_micros,
+  previous_month_tokens = w.previous_month_tokens,
+  usage_at = (SELECT max(occurred_at) FROM usage_events e WHERE e.account_id = b.account_id)
+FROM (
+  SELECT account_id,
+    max(starts_at) FILTER (WHERE kind_age = 'day 1') AS day_starts_at,
+    coalesce(max(value_micros) FILTER (WHERE kind_age = 'day 1'), 0) AS day_value_micros,
+    coalesce(max(tokens) FILTER (WHERE kind_age = 'day 1'), 0) AS day_tokens,
+    max(starts_at) FILTER (WHERE kind_age = 'day 2') AS previous_day_starts_at,
+    coalesce(max(value_micros) FILTER (WHERE kind_age = 'day 2'), 0) AS previous_day_value_micros,
+    coalesce(max(tokens) FILTER (WHERE kind_age = 'day 2'), 0) AS previous_day_tokens,
+    max(starts_at) FILTER (WHERE kind_age = 'month 1') AS month_starts_at,
+    coalesce(max(value_micros) FILTER (WHERE kind_age = 'month 1'), 0) AS month_value_micros,
+    coalesce(max(tokens) FILTER (WHERE kind_age = 'month 1'), 0) AS month_tokens,
+    max(starts_at) FILTER (WHERE kind_age = 'month 2') AS previous_month_starts_at,
+    coalesce(max(value_micros) FILTER (WHERE kind_age = 'month 2'), 0) AS previous_month_value_micros,
+    coalesce(max(tokens) FILTER (WHERE kind_age = 'month 2'), 0) AS previous_month_tokens
+  FROM (
+    SELECT *, window_kind || ' ' || row_number() OVER (PARTITION BY account_id, window_kind ORDER BY starts_at DESC) AS kind_age
+    FROM usage_windows
+  ) ranked
+  GROUP BY account_id
+) w
+WHERE w.account_id = b.account_id;
 
 DROP TABLE usage_windows;
 
