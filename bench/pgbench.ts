@@ -4,14 +4,23 @@
  * fraction of what this PostgreSQL on this machine can do at all.
  */
 import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { percentiles } from './load.ts';
 
 const run = promisify(execFile);
 
 export const PGBENCH = { database: 'tollgate_pgbench', scale: 10, clients: 8, threads: 2, seconds: 10 };
 
-export type Ceiling = { tps: number; latencyMs: number | null; command: string; runs?: number[] } | { skipped: string };
+export type Ceiling =
+  | { tps: number; latencyMs: number | null; latencyP50Ms?: number; latencyP99Ms?: number; command: string; runs?: number[] }
+  | { skipped: string };
+
+/** pgbench logs this share of its transactions, enough for a p99 at no cost to its speed. */
+const LOGGED_SHARE = 0.1;
 
 /**
  * The ceiling of two pgbench runs, one just before and one just after the scenario compared
@@ -21,8 +30,15 @@ export type Ceiling = { tps: number; latencyMs: number | null; command: string; 
 export function bracketed(before: Ceiling, after: Ceiling): Ceiling {
   if (!('tps' in before)) return before;
   if (!('tps' in after)) return after;
-  const mean = (a: number | null, b: number | null) => (a === null || b === null ? null : Number(((a + b) / 2).toFixed(3)));
-  return { tps: (before.tps + after.tps) / 2, latencyMs: mean(before.latencyMs, after.latencyMs), command: before.command, runs: [before.tps, after.tps] };
+  const mean = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null ? null : Number(((a + b) / 2).toFixed(3)));
+  return {
+    tps: (before.tps + after.tps) / 2,
+    latencyMs: mean(before.latencyMs, after.latencyMs),
+    latencyP50Ms: mean(before.latencyP50Ms, after.latencyP50Ms) ?? undefined,
+    latencyP99Ms: mean(before.latencyP99Ms, after.latencyP99Ms) ?? undefined,
+    command: before.command,
+    runs: [before.tps, after.tps],
+  };
 }
 
 /** libpq's environment for a postgres:// URL, so pgbench connects where the bench does. */
@@ -82,9 +98,31 @@ export async function machineCeiling(serverUrl: string, pgbench = process.env.PG
   }
   await checkpoint(serverUrl);
   const args = ['-b', 'simple-update', '-c', String(clients), '-j', String(threads), '-T', String(seconds), database];
-  const { stdout } = await run(pgbench, args, { env });
-  const tps = /^tps = ([\d.]+)/m.exec(stdout);
-  if (!tps) return { skipped: `could not read the TPS from pgbench's output:\n${stdout}` };
-  const latency = /^latency average = ([\d.]+) ms/m.exec(stdout);
-  return { tps: Number(tps[1]), latencyMs: latency ? Number(latency[1]) : null, command: `pgbench ${args.join(' ')}` };
+  const logs = await mkdtemp(join(tmpdir(), 'tollgate-pgbench-'));
+  try {
+    const logging = ['--log', `--sampling-rate=${LOGGED_SHARE}`, `--log-prefix=${join(logs, 'log')}`];
+    const { stdout } = await run(pgbench, [...logging, ...args], { env });
+    const tps = /^tps = ([\d.]+)/m.exec(stdout);
+    if (!tps) return { skipped: `could not read the TPS from pgbench's output:\n${stdout}` };
+    const latency = /^latency average = ([\d.]+) ms/m.exec(stdout);
+    const sampled = percentiles(await loggedLatencies(logs));
+    return {
+      tps: Number(tps[1]), latencyMs: latency ? Number(latency[1]) : null, latencyP50Ms: sampled.p50, latencyP99Ms: sampled.p99,
+      command: `pgbench ${args.join(' ')}`,
+    };
+  } finally {
+    await rm(logs, { recursive: true, force: true });
+  }
+}
+
+/** Transaction latencies in ms from pgbench's logs: the third field of each line, in µs. */
+async function loggedLatencies(directory: string): Promise<number[]> {
+  const latencies: number[] = [];
+  for (const file of await readdir(directory)) {
+    for (const line of (await readFile(join(directory, file), 'utf8')).split('\n')) {
+      const micros = Number(line.split(' ')[2]);
+      if (line && Number.isFinite(micros)) latencies.push(micros / 1000);
+    }
+  }
+  return latencies;
 }
