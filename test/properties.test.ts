@@ -5,7 +5,8 @@
  * holds, which commit without waiting for the disk); each run drives a fresh account through them
  * next to a small in-memory model of what the library promises, and after every step checks:
  *   - the model and the database agree on every bucket's remaining value, the debt, the
- *     holds and the usage events, and balance() reports what the model expects;
+ *     holds and the usage events, and balance() reports what the model expects, each limit's
+ *     usage in its day and month included;
  *   - every authorize outcome is the one the model predicts, and every refusal carries a code
  *     from the closed list;
  *   - reconcile() finds no problem;
@@ -146,6 +147,8 @@ interface MHold {
 
 interface MEvent {
   id: number;
+  /** When it was charged: the windows it counts in. */
+  at: number;
   key: string;
   holdId: string | null;
   usage: TokenUsage;
@@ -191,6 +194,11 @@ function priced(usage: { inputTokens: number; outputTokens: number }, marginBps:
   const value = (picos * 10_000n + kept - 1n) / kept; // rounded up
   const cost = (picos * 2n + 1_000_000n) / 2_000_000n; // rounded half up
   return { value: Number(value), cost: Number(cost) };
+}
+
+function dayOf(at: number): { start: number; end: number } {
+  const start = Math.floor(at / DAY) * DAY;
+  return { start, end: start + DAY };
 }
 
 function monthOf(at: number): { start: number; end: number } {
@@ -258,7 +266,7 @@ function modelCharge(m: Model, terms: Terms, usage: TokenUsage, key: string, hol
   }
   m.debt += left;
   m.shortfalls += left;
-  return { key, holdId, usage, value, cost, shortfall: left, refunded: 0, draws };
+  return { at: m.now, key, holdId, usage, value, cost, shortfall: left, refunded: 0, draws };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,6 +322,7 @@ async function runStep(run: Run, step: Step): Promise<void> {
       run.clock.advance(step.ms);
       m.now = run.clock.now.getTime();
       if (monthOf(before).start !== monthOf(m.now).start) see(m, 'jump across a month boundary');
+      else if (dayOf(before).start !== dayOf(m.now).start) see(m, 'jump across a day boundary');
       if ([...m.buckets.values()].some((b) => b.remaining > 0 && b.expiresAt !== null && b.expiresAt > before && b.expiresAt <= m.now)) see(m, 'bucket expired with value left');
       if (m.holds.some((h) => h.status === 'open' && h.expiresAt > before && h.expiresAt <= m.now)) see(m, 'open hold lapsed');
       return;
@@ -572,6 +581,17 @@ async function checkInvariants(run: Run, after: string): Promise<void> {
     debt: Math.max(0, m.debt - pending),
   });
 
+  // Each limit's usage is the value, or the tokens, charged in its window (UTC days, calendar
+  // months), whatever crashes, restarts and clock jumps came between; refunds leave it alone.
+  const used = (window: { start: number; end: number }) => {
+    const charged = m.events.filter((e) => e.at >= window.start && e.at < window.end);
+    return { usd: charged.reduce((s, e) => s + e.value, 0), tokens: charged.reduce((s, e) => s + e.usage.inputTokens + e.usage.outputTokens, 0) };
+  };
+  const expectedUsed = { day: used(dayOf(m.now)), month: used(monthOf(m.now)) };
+  expect(Object.fromEntries(balance.limits.map((l) => [`${l.window} ${l.unit}`, l.used])), ctx).toEqual({
+    'day usd': expectedUsed.day.usd, 'day tokens': expectedUsed.day.tokens, 'month usd': expectedUsed.month.usd, 'month tokens': expectedUsed.month.tokens,
+  });
+
   // Every bucket, expired ones included, holds what the model says.
   const buckets = await sql.query<{ reference: string; amount_micros: number; remaining_micros: number }>(
     'SELECT reference, amount_micros, remaining_micros FROM buckets WHERE account_id = $1',
@@ -639,6 +659,11 @@ for (const engine of ENGINES) {
         await billing.admin.applyPreset('credit-packs');
         await billing.admin.createPack({ slug: TINY_PACK.slug, name: 'Tiny', priceCents: TINY_PACK.priceCents, valueMicros: TINY_PACK.valueMicros, expiresAfterDays: TINY_PACK.expiresAfterDays });
         await billing.admin.setModelPrice({ provider: PROVIDER, model: MODEL, effectiveFrom: '2020-01-01T00:00:00Z', rates: { input: '0.15', output: '0.6' } });
+        // Limits that never bind, so that their counters are checked without changing a decision.
+        const never = 1_000_000_000_000_000;
+        await billing.admin.updatePlan('payg', {
+          limits: (['day', 'month'] as const).flatMap((window) => (['usd', 'tokens'] as const).map((unit) => ({ window, unit, amount: never }))),
+        });
         const plan = await billing.admin.getPlan('payg');
         expect(plan.overage).toBe('credits');
         const bigPack = await billing.admin.getPack(BIG_PACK.slug);
