@@ -137,6 +137,9 @@ export function prepareCharge(pool: LedgerPool, request: ChargeRequest): Prepare
 export async function writeCharges(
   tx: Sql, charges: readonly PreparedCharge[], pool: LedgerPool, guards?: ReadonlyMap<string, LedgerGuard>,
 ): Promise<(number | undefined)[]> {
+  // The statement settles each hold it names: one named twice would be charged twice.
+  const holds = charges.flatMap((c) => (c.holdId ? [holdKey(c.holdId)] : []));
+  if (new Set(holds).size !== holds.length) throw new Error('two charges for one hold in one write');
   const accounts = [...new Set(charges.map((c) => c.terms.account.id))].map((account_id) => {
     // The counters are written whole: unguarded, they would overwrite another writer's.
     if (guards && !guards.has(account_id)) throw new Error(`charges for account ${account_id} have no guard`);
