@@ -7,7 +7,7 @@
  * settle needs should a crash lose it (lost-holds.ts).
  */
 import { z } from 'zod';
-import { checkGate, refusalFor, type Amounts, type GateFailure, type GateState } from '../core/gate.ts';
+import { checkGate, hasHeadroom, refusalFor, type Amounts, type GateFailure, type GateState } from '../core/gate.ts';
 import { valueFromCost, type Micros } from '../core/money.ts';
 import { modelAllowed } from '../core/plan.ts';
 import { worstCaseCostOf, type PriceEntry } from '../core/price-book.ts';
@@ -19,9 +19,10 @@ import type { Context } from './context.ts';
 import { openAllowance } from './grants.ts';
 import { outcomeOf } from './combiner.ts';
 import { readGate, readOffers, readStates, type GateSnapshot } from './snapshot.ts';
-import { gateSnapshot, type AccountState, type Guard, type StateHold } from './account-state.ts';
+import { gateSnapshot, type AccountState, type Guard, type StateHold, type Versions } from './account-state.ts';
 import { applyPlanEnd } from './terms.ts';
 import type { Sql } from '../db/sql.ts';
+import type { PriceBook } from './price-lookup.ts';
 
 const tokens = z.number().int('must be a whole number of tokens').nonnegative('must not be negative').max(Number.MAX_SAFE_INTEGER);
 
@@ -59,8 +60,11 @@ export interface AuthorizeRequest {
 
 type Decision = { ok: true; hold: Hold } | { ok: false; failure: GateFailure; state: GateState };
 
-/** The gate's verdict on a snapshot: pure but for the hold id's random part. */
-function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined): Decision {
+/**
+ * The gate's verdict on a snapshot: pure but for the hold id's random part. With `headroom`,
+ * the call must also leave room for HEADROOM_CALLS more like it (core/gate.ts).
+ */
+function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined, headroom = false): Decision {
   const { terms } = snap;
   const known = request.inputTokens !== undefined && request.maxOutputTokens !== undefined;
   const worstCase = price ? valueFromCost(worstCaseCostOf(price, request.inputTokens ?? 0, request.maxOutputTokens ?? 0), terms.settings.marginBps) : 0;
@@ -69,7 +73,7 @@ function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry
     tokens: (request.inputTokens ?? 0) + (request.maxOutputTokens ?? 0),
   };
   const state: GateState = { ...snap.state, modelAllowed: modelAllowed(terms.plan, request.model, request.provider), modelPriced: price !== undefined };
-  const failure = checkGate(state, estimate);
+  const failure = checkGate(state, estimate) ?? (headroom && !hasHeadroom(state, estimate) ? { code: 'insufficient_balance' as const } : undefined);
   if (failure) return { ok: false, failure, state };
   const provider = request.provider ?? price!.provider;
   return {
@@ -86,16 +90,26 @@ function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry
   };
 }
 
+/** A hold to write, and the user it was placed for. */
+export interface HoldToWrite {
+  hold: Hold;
+  userId?: string;
+  createdAt: Date;
+}
+
 /**
  * Insert holds, each only if its account's versions are still the ones its guard names (no
- * guard: the caller holds the gate mutex). Returns the accounts whose holds went in.
+ * guard: the caller holds the gate mutex, or the holds were answered ahead). Returns the
+ * accounts whose holds went in, with the versions the write left them at. A hold a charge
+ * has already written back, settled (charge-write.ts), stays as that charge left it.
  */
-async function placeHolds(sql: Sql, holds: readonly { hold: Hold; userId?: string }[], now: Date, guards?: ReadonlyMap<string, Guard>): Promise<Set<string>> {
+export async function placeHolds(sql: Sql, holds: readonly HoldToWrite[], guards?: ReadonlyMap<string, Guard>): Promise<Map<string, Versions>> {
   const accounts = [...new Set(holds.map((h) => h.hold.accountId))];
-  const rows = await sql.query<{ account_id: string }>(
+  const rows = await sql.query<{ id: string; gate: number; ledger: number; terms: number; catalog: number }>(
     `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS i (
-         id text, account_id text, model text, provider text, user_id text, amount_micros bigint, tokens bigint, expires_at timestamptz)
+         id text, account_id text, model text, provider text, user_id text, amount_micros bigint, tokens bigint, expires_at timestamptz,
+         created_at timestamptz)
      ), gate AS (
        UPDATE accounts a SET gate_version = a.gate_version + 1
        FROM jsonb_to_recordset($2::jsonb) AS v (account_id text, gate bigint, ledger bigint, terms bigint, catalog bigint)
@@ -104,27 +118,33 @@ async function placeHolds(sql: Sql, holds: readonly { hold: Hold; userId?: strin
          AND (v.terms IS NULL OR a.terms_version = v.terms)
          AND (v.ledger IS NULL OR v.ledger = (SELECT ledger_version FROM account_balances WHERE account_id = a.id))
          AND (v.catalog IS NULL OR v.catalog = (SELECT catalog_version FROM settings))
-       RETURNING a.id
+       RETURNING a.id, a.gate_version AS gate, a.terms_version AS terms,
+         (SELECT ledger_version FROM account_balances WHERE account_id = a.id) AS ledger, (SELECT catalog_version FROM settings) AS catalog
+     ), placed AS (
+       INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, expires_at, created_at)
+       SELECT i.id, i.account_id, i.model, i.provider, i.user_id, i.amount_micros, i.tokens, i.expires_at, i.created_at
+       FROM input i JOIN gate ON gate.id = i.account_id
+       ON CONFLICT (id) DO NOTHING
      )
-     INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, expires_at, created_at)
-     SELECT i.id, i.account_id, i.model, i.provider, i.user_id, i.amount_micros, i.tokens, i.expires_at, $4 FROM input i JOIN gate ON gate.id = i.account_id
-     RETURNING account_id`,
+     SELECT id, gate, ledger, terms, catalog FROM gate`,
     [
       JSON.stringify(
-        holds.map(({ hold, userId }) => ({
+        holds.map(({ hold, userId, createdAt }) => ({
           id: holdKey(hold.id), account_id: hold.accountId, model: hold.model, provider: hold.provider, user_id: userId ?? null,
-          amount_micros: hold.amountMicros, tokens: hold.tokens, expires_at: hold.expiresAt.toISOString(),
+          amount_micros: hold.amountMicros, tokens: hold.tokens, expires_at: hold.expiresAt.toISOString(), created_at: createdAt.toISOString(),
         })),
       ),
       JSON.stringify(accounts.map((account_id) => ({ account_id, ...guards?.get(account_id) }))),
       accounts,
-      now,
     ],
   );
-  return new Set(rows.map((r) => r.account_id));
+  return new Map(rows.map(({ id, ...versions }) => [id, versions]));
 }
 
-/** Authorize: validated here, then decided together with the calls that arrive meanwhile. */
+/**
+ * Authorize: validated here, then answered ahead of its write where it can be, or else decided
+ * together with the calls that arrive meanwhile.
+ */
 export async function authorize(ctx: Context, accountId: string, input: AuthorizeInput): Promise<AuthorizeResult> {
   const request = { accountId, ...parseInput(authorizeInputSchema, input, 'authorize request') };
   if (!fitsHoldId({ ...request, userId: request.userId ?? null })) {
@@ -132,11 +152,33 @@ export async function authorize(ctx: Context, accountId: string, input: Authoriz
       issues: ['account id, model, provider and user id: at most 1,500 bytes together as JSON'],
     });
   }
-  return ctx.authorizes.submit(request);
+  return answerAhead(ctx, request, await ctx.prices.fresh()) ?? ctx.authorizes.submit(request);
+}
+
+/**
+ * An account this process knows, as the database confirmed it within the lease, with room for
+ * HEADROOM_CALLS more calls like this one: the call is admitted on that state at once and its
+ * hold written behind it (holds-behind.ts), so the gate adds no round trip to the AI call. A
+ * write from elsewhere meanwhile cannot make the answer wrong unless it spends that room;
+ * anything closer to a limit or to the balance is decided on a guarded write, as are refusals.
+ */
+function answerAhead(ctx: Context, request: AuthorizeRequest, prices: PriceBook): AuthorizeResult | undefined {
+  const now = ctx.clock();
+  const state = ctx.known.getConfirmed(request.accountId, now);
+  if (!state) return undefined;
+  const snap = gateSnapshot(state, now);
+  if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
+  const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings), true);
+  if (!decision.ok) return undefined;
+  ctx.known.holdsAhead(request.accountId, [stateHold(decision.hold, request.userId, now)]);
+  ctx.holdsBehind.write({ hold: decision.hold, userId: request.userId, createdAt: now });
+  return { ok: true, hold: decision.hold };
 }
 
 /** A batch of authorizations: together where they can be, each alone where they cannot. */
 export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[]) {
+  // Decided on the database's holds: first those answered ahead must be in it.
+  await ctx.holdsBehind.written();
   // A batch that fails as a whole wrote nothing: each request then goes alone.
   const together = await authorizeTogether(ctx, requests).catch(() => new Map<number, AuthorizeResult>());
   return requests.map((r, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => authorizeAlone(ctx, r))));
@@ -180,10 +222,10 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
         decided.push({ index, accountId: request.accountId, result: refusal });
       }
     }
-    const holds = decided.flatMap((d) => (d.result.ok ? [{ hold: d.result.hold, userId: d.userId }] : []));
+    const holds = decided.flatMap((d) => (d.result.ok ? [{ hold: d.result.hold, userId: d.userId, createdAt: now }] : []));
     const withHolds = new Set(holds.map((h) => h.hold.accountId));
     const guards = new Map([...withHolds].map((id): [string, Guard] => [id, known.has(id) ? known.get(id)!.versions : { gate: states.get(id)!.versions.gate }]));
-    const placed = holds.length ? await placeHolds(sql, holds, now, guards) : new Set<string>();
+    const placed = holds.length ? await placeHolds(sql, holds, guards) : new Map<string, Versions>();
     for (const id of withHolds) {
       if (!placed.has(id)) {
         ctx.known.forget(id);
@@ -209,8 +251,9 @@ function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold
 export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const { accountId } = request;
   const prices = await ctx.prices.fresh();
-  const now = ctx.clock();
   ctx.known.forget(accountId);
+  await ctx.holdsBehind.written(); // read below, the holds answered ahead must be there
+  const now = ctx.clock();
 
   // Optimistic: one read, then one insert that succeeds only if no other hold or plan change
   // came in between. No transaction, no lock, two round trips; the hold commits without
@@ -220,7 +263,7 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
     if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
     const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings));
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
-    const placed = await placeHolds(sql, [{ hold: decision.hold, userId: request.userId }], now, new Map([[accountId, { gate: snap.versions.gate }]]));
+    const placed = await placeHolds(sql, [{ hold: decision.hold, userId: request.userId, createdAt: now }], new Map([[accountId, { gate: snap.versions.gate }]]));
     return placed.has(accountId) ? { ok: true, hold: decision.hold } : undefined;
   });
   if (optimistic) return optimistic;
@@ -234,7 +277,7 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
     const price = prices.find(request.model, request.provider, now, locked.terms.settings);
     const decision = decide(locked, request, price);
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(tx, locked.terms), request.model);
-    await placeHolds(tx, [{ hold: decision.hold, userId: request.userId }], now);
+    await placeHolds(tx, [{ hold: decision.hold, userId: request.userId, createdAt: now }]);
     return { ok: true as const, hold: decision.hold };
   });
 }

@@ -19,6 +19,7 @@ import { Combiner } from './combiner.ts';
 import type { Clock, Context } from './context.ts';
 import { grant } from './grants.ts';
 import { KnownAccounts } from './known-accounts.ts';
+import { HoldsBehind } from './holds-behind.ts';
 import { applyPreset } from './presets.ts';
 import { PriceBook } from './price-lookup.ts';
 import { balance, usage } from './reads.ts';
@@ -51,19 +52,35 @@ export async function createBilling(options: BillingOptions = {}) {
   const sql = typeof options.database === 'object' ? options.database : await openDatabase(options.database ?? DEFAULT_DATABASE_URL, { poolSize: options.poolSize });
   const prices = new PriceBook(sql);
   await prices.reload();
+  const known = new KnownAccounts();
   const ctx: Context = {
     sql,
     clock: options.clock ?? (() => new Date()),
     prices,
     authorizes: new Combiner((requests: AuthorizeRequest[]) => authorizeBatch(ctx, requests)),
     charges: new Combiner((inputs: ChargeInput[]) => chargeBatch(ctx, inputs)),
-    known: new KnownAccounts(),
+    known,
+    holdsBehind: new HoldsBehind(sql, known),
   };
+  // A write beside the gate's own moves versions that what this process knows was read at:
+  // an answer given ahead of its write must not be given on what it knew before.
+  // Every account when `accountOf` names none.
+  const changing = <A extends unknown[], R>(work: (...args: A) => Promise<R>, accountOf: (...args: NoInfer<A>) => string | undefined = () => undefined) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await work(...args);
+      } finally {
+        const accountId = accountOf(...args);
+        if (accountId === undefined) known.forgetAll();
+        else known.forget(accountId);
+      }
+    };
+  const firstArgument = (accountId: string, ..._rest: unknown[]) => accountId;
 
   return {
     sql,
     // Accounts
-    upsertAccount: (input: AccountInput) => upsertAccount(ctx, input),
+    upsertAccount: changing((input: AccountInput) => upsertAccount(ctx, input), (input) => input.id),
     getAccount: (accountId: string) => getAccount(ctx, accountId),
     // The gate
     authorize: (accountId: string, input: AuthorizeInput) => authorize(ctx, accountId, input),
@@ -71,40 +88,46 @@ export async function createBilling(options: BillingOptions = {}) {
     release: (holdId: string) => release(ctx, holdId),
     record: (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountId, input, opts),
     recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
-    refund: (usageEventId: number, input?: { amountMicros?: number }) => refund(ctx, usageEventId, input),
+    refund: changing((usageEventId: number, input?: { amountMicros?: number }) => refund(ctx, usageEventId, input)),
     // Reads
-    balance: (accountId: string) => balance(ctx, accountId),
+    balance: async (accountId: string) => {
+      await ctx.holdsBehind.written(); // this process's own holds show at once
+      return balance(ctx, accountId);
+    },
     usage: (accountId: string, query: { from: Date | string; to: Date | string; groupBy?: 'model' | 'day' }) => usage(ctx, accountId, query),
     reconcile: (accountId: string) => reconcile(ctx, accountId),
     // Checkout through the fake processor (real processors plug in behind the same calls)
-    subscribe: (accountId: string, planSlug: string) => fakeSubscribe(ctx, accountId, planSlug),
-    purchase: (accountId: string, packSlug: string) => fakePurchase(ctx, accountId, packSlug),
-    cancel: (accountId: string, opts?: { immediately?: boolean }) => fakeCancel(ctx, accountId, opts),
+    subscribe: changing((accountId: string, planSlug: string) => fakeSubscribe(ctx, accountId, planSlug), firstArgument),
+    purchase: changing((accountId: string, packSlug: string) => fakePurchase(ctx, accountId, packSlug), firstArgument),
+    cancel: changing((accountId: string, opts?: { immediately?: boolean }) => fakeCancel(ctx, accountId, opts), firstArgument),
     /** A gift or correction of value (bonus or adjustment), once per reference. */
-    credit: async (accountId: string, input: z.input<typeof creditInputSchema>) => {
+    credit: changing(async (accountId: string, input: z.input<typeof creditInputSchema>) => {
       const c = parseInput(creditInputSchema, input, 'credit');
       return sql.transaction(async (tx) => {
         const now = ctx.clock();
         await lockGate(tx, accountId, now); // the account must exist
         return grant(tx, { accountId, source: c.source, amountMicros: c.amountMicros as Micros, reference: `${c.source}:${c.reference}`, now, expiresAt: c.expiresAt ?? null });
       });
-    },
+    }, firstArgument),
     // Admin
     admin: {
       listPlans: (filter?: { status?: PlanStatus }) => catalog.listPlans(sql, filter),
       getPlan: (slug: string) => catalog.findPlan(sql, slug),
-      createPlan: (input: PlanInput) => catalog.createPlan(sql, input),
-      updatePlan: (slug: string, patch: Partial<Omit<PlanInput, 'slug'>>) => catalog.updatePlan(sql, slug, patch),
+      createPlan: changing((input: PlanInput) => catalog.createPlan(sql, input)),
+      updatePlan: changing((slug: string, patch: Partial<Omit<PlanInput, 'slug'>>) => catalog.updatePlan(sql, slug, patch)),
       listPacks: (filter?: { status?: 'active' | 'archived' }) => catalog.listPacks(sql, filter),
       getPack: (slug: string) => catalog.findPack(sql, slug),
-      createPack: (input: PackInput) => catalog.createPack(sql, input),
-      updatePack: (slug: string, patch: Partial<Omit<PackInput, 'slug'>>) => catalog.updatePack(sql, slug, patch),
+      createPack: changing((input: PackInput) => catalog.createPack(sql, input)),
+      updatePack: changing((slug: string, patch: Partial<Omit<PackInput, 'slug'>>) => catalog.updatePack(sql, slug, patch)),
       getSettings: () => catalog.getSettings(sql),
-      updateSettings: (input: SettingsInput) => catalog.updateSettings(sql, input),
-      setModelPrice: (input: Parameters<typeof catalog.setModelPrice>[1]) => catalog.setModelPrice(ctx, input),
-      applyPreset: (mode: PricingMode) => applyPreset(ctx, mode),
+      updateSettings: changing((input: SettingsInput) => catalog.updateSettings(sql, input)),
+      setModelPrice: changing((input: Parameters<typeof catalog.setModelPrice>[1]) => catalog.setModelPrice(ctx, input)),
+      applyPreset: changing((mode: PricingMode) => applyPreset(ctx, mode)),
     },
-    close: () => sql.close(),
+    close: async () => {
+      await ctx.holdsBehind.written();
+      await sql.close();
+    },
   };
 }
 

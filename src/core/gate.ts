@@ -60,6 +60,18 @@ export function checkGate(state: GateState, estimate: Amounts): GateFailure | un
   return undefined;
 }
 
+/**
+ * How many more calls like this one must still fit, after it, for the gate to answer it
+ * before its hold is written (billing/authorize.ts). Far from every limit, a hold written a
+ * round trip later cannot change the answer unless other processes spend that much meanwhile.
+ */
+export const HEADROOM_CALLS = 10;
+
+/** The call passes the gate, with room left for HEADROOM_CALLS more like it. */
+export function hasHeadroom(state: GateState, estimate: Amounts): boolean {
+  return checkGate(state, { valueMicros: estimate.valueMicros * (1 + HEADROOM_CALLS), tokens: estimate.tokens * (1 + HEADROOM_CALLS) }) === undefined;
+}
+
 /** What the catalog offers this account, for choosing a remedy. */
 export interface Offers {
   packs: boolean;

@@ -1,0 +1,182 @@
+/**
+ * An authorization on an account this process knows, with room for many more like it, is
+ * answered before its hold is written; the hold is written behind it. Near a limit or the
+ * balance, for an account not known or not confirmed lately, and after any change this
+ * process makes, the gate decides on a guarded write as before.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { createBilling, type Billing } from '../src/index.ts';
+import { LEASE_MS } from '../src/billing/known-accounts.ts';
+import type { Sql } from '../src/db/sql.ts';
+import { ENGINES, useBilling } from './support/harness.ts';
+import { fundedAccounts, mustCall } from './support/spend.ts';
+
+/** test-model at the default 50% margin: each input token is 2 µ$ of value. */
+const tokensFor = (micros: number) => micros / 2;
+
+/** The same database, with the handle that writes holds able to stop and go on. */
+function pausable(sql: Sql) {
+  let paused: Promise<void> | undefined;
+  let resume = () => {};
+  const holding: Sql = {
+    ...sql.asyncCommit,
+    query: async (text, params) => {
+      while (paused) await paused;
+      return sql.asyncCommit.query(text, params);
+    },
+    uninterrupted: async (work) => {
+      while (paused) await paused;
+      return sql.asyncCommit.uninterrupted(work);
+    },
+  };
+  // Closing it leaves the suite's database open.
+  const wrapped: Sql = { ...sql, asyncCommit: holding, close: async () => {} };
+  return {
+    sql: wrapped,
+    pause() {
+      paused = new Promise((resolve) => (resume = () => { paused = undefined; resolve(); }));
+    },
+    resume: () => resume(),
+  };
+}
+
+/** 'pending' if `promise` has not settled within a few turns of the event loop and a short while. */
+async function within<T>(promise: Promise<T>, ms = 50): Promise<T | 'pending'> {
+  return Promise.race([promise, new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms))]);
+}
+
+const ask = (billing: Billing, micros: number) => billing.authorize('a', { model: 'test-model', provider: 'test', inputTokens: tokensFor(micros), maxOutputTokens: 0 });
+
+for (const engine of ENGINES) {
+  describe(`answers ahead of the hold's write, on ${engine.name}`, () => {
+    const t = useBilling(engine);
+    afterEach(() => vi.restoreAllMocks());
+
+    /** A second facade over the database whose hold writes the test can stop, knowing account a. */
+    async function knowing(micros: number) {
+      await fundedAccounts(t.billing, ['a'], micros);
+      const db = pausable(t.sql);
+      const billing = await createBilling({ database: db.sql, clock: t.clock.read });
+      await mustCall(billing, 'a', 1_000); // now it knows the account: 2,000 µ$ spent
+      return { billing, ...db };
+    }
+
+    const openHolds = async () =>
+      (await t.sql.query<{ id: string; status: string; amount_micros: number }>(`SELECT id, status, amount_micros FROM holds WHERE status = 'open'`)).length;
+
+    it('answers a call with room for ten more like it before its hold is written, and writes it behind', async () => {
+      const { billing, pause, resume } = await knowing(5_000_000);
+      pause();
+      const auth = await within(ask(billing, 400_000)); // 4,400,000 µ$ for it and ten more: there are 4,998,000
+      expect(auth).toMatchObject({ ok: true, hold: { amountMicros: 400_000 } });
+      expect(await openHolds()).toBe(0); // not written yet
+      resume();
+      expect(await billing.balance('a')).toMatchObject({ heldMicros: 400_000, availableMicros: 4_998_000 - 400_000 });
+      expect(await openHolds()).toBe(1);
+      // Another process sees it and counts it.
+      const other = await createBilling({ database: t.sql, clock: t.clock.read });
+      expect(await other.authorize('a', { model: 'test-model', provider: 'test', inputTokens: tokensFor(4_700_000), maxOutputTokens: 0 })).toMatchObject({
+        ok: false, code: 'insufficient_balance',
+      });
+    });
+
+    it('decides on a guarded write, waiting for it, when fewer than ten more like it would fit', async () => {
+      const { billing, pause, resume } = await knowing(5_000_000);
+      pause();
+      const pending = ask(billing, 460_000); // 5,060,000 µ$ for it and ten more: there are 4,998,000
+      expect(await within(pending)).toBe('pending');
+      resume();
+      expect(await pending).toMatchObject({ ok: true, hold: { amountMicros: 460_000 } });
+      expect(await openHolds()).toBe(1);
+    });
+
+    it('counts holds answered ahead in the next decisions, before they are written', async () => {
+      const { billing, pause, resume } = await knowing(5_000_000);
+      pause();
+      const ahead = await Promise.all(Array.from({ length: 5 }, () => within(ask(billing, 100_000))));
+      expect(ahead.every((a) => a !== 'pending' && a.ok)).toBe(true);
+      // 500,000 held: 4,498,000 left, and 420,000 with ten more like it no longer fits.
+      const near = ask(billing, 420_000);
+      expect(await within(near)).toBe('pending');
+      resume();
+      expect(await near).toMatchObject({ ok: true });
+      expect(await billing.balance('a')).toMatchObject({ heldMicros: 920_000 });
+      expect(await openHolds()).toBe(6);
+    });
+
+    it('a settle that reaches its hold before the write charges it once, and the write then leaves it settled', async () => {
+      const { billing, pause, resume } = await knowing(5_000_000);
+      pause();
+      const auth = await ask(billing, 100_000);
+      if (!auth.ok) throw new Error(auth.message);
+      const charge = await billing.settle(auth.hold.id, { inputTokens: tokensFor(60_000), outputTokens: 0 }, { idempotencyKey: 'first' });
+      expect(charge).toMatchObject({ valueMicros: 60_000, holdId: auth.hold.id });
+      resume();
+      expect(await billing.balance('a')).toMatchObject({ heldMicros: 0, availableMicros: 4_998_000 - 60_000 });
+      const [row] = await t.sql.query<{ status: string }>('SELECT status FROM holds WHERE id = $1', [auth.hold.id.split('.')[0]]);
+      expect(row).toEqual({ status: 'settled' });
+      await expect(billing.settle(auth.hold.id, { inputTokens: 1, outputTokens: 0 }, { idempotencyKey: 'second' })).rejects.toMatchObject({ code: 'hold_settled' });
+      expect((await billing.reconcile('a')).problems).toEqual([]);
+    });
+
+    it('a release that reaches its hold before the write releases it, and the write leaves it released', async () => {
+      const { billing, pause, resume } = await knowing(5_000_000);
+      pause();
+      const auth = await ask(billing, 100_000);
+      if (!auth.ok) throw new Error(auth.message);
+      expect(await billing.release(auth.hold.id)).toEqual({ holdId: auth.hold.id, status: 'released' });
+      resume();
+      expect(await billing.balance('a')).toMatchObject({ heldMicros: 0, availableMicros: 4_998_000 });
+      await expect(billing.settle(auth.hold.id, { inputTokens: 1, outputTokens: 0 }, { idempotencyKey: 'late' })).rejects.toMatchObject({ code: 'hold_released' });
+      expect((await billing.reconcile('a')).problems).toEqual([]);
+    });
+
+    it('an answer ahead on value another process spent meanwhile is charged as debt, and the first write after it ends such answers', async () => {
+      const { billing } = await knowing(5_000_000);
+      const other = await createBilling({ database: t.sql, clock: t.clock.read });
+      await other.record('a', { model: 'test-model', provider: 'test', usage: { inputTokens: tokensFor(4_998_000), outputTokens: 0 } }, { idempotencyKey: 'all' });
+      const stale = await ask(billing, 2_000); // what this process knows still shows 4,998,000
+      expect(stale.ok).toBe(true);
+      await billing.balance('a'); // its hold is written, and the write found the ledger moved elsewhere
+      expect(await ask(billing, 2_000)).toMatchObject({ ok: false, code: 'insufficient_balance' });
+      if (!stale.ok) return;
+      const charge = await billing.settle(stale.hold.id, { inputTokens: tokensFor(2_000), outputTokens: 0 }, { idempotencyKey: 'stale' });
+      expect(charge).toMatchObject({ valueMicros: 2_000, debtMicros: 2_000 });
+      expect(await ask(billing, 2)).toMatchObject({ ok: false, code: 'debt' });
+      expect((await billing.reconcile('a')).problems).toEqual([]);
+    });
+
+    it('does not answer ahead on what the database last confirmed longer ago than the lease', async () => {
+      const { billing, pause, resume } = await knowing(5_000_000);
+      const started = performance.now();
+      vi.spyOn(performance, 'now').mockImplementation(() => started + LEASE_MS + 1);
+      pause();
+      const pending = ask(billing, 1_000);
+      expect(await within(pending)).toBe('pending');
+      resume();
+      expect(await pending).toMatchObject({ ok: true });
+      pause();
+      expect(await within(ask(billing, 1_000))).toMatchObject({ ok: true }); // confirmed again by that write
+      resume();
+    });
+
+    it('a change this process makes is seen by its next call at once', async () => {
+      const { billing } = await knowing(5_000_000);
+      await billing.admin.updatePlan('payg', { models: ['other-model'] });
+      expect(await ask(billing, 1_000)).toMatchObject({ ok: false, code: 'model_not_allowed' });
+      await billing.admin.updatePlan('payg', { models: [] });
+      await mustCall(billing, 'a', 1_000);
+      await billing.admin.updatePlan('payg', { limits: [{ window: 'day', unit: 'usd', amount: 5_000 }] });
+      expect(await ask(billing, 2_000)).toMatchObject({ ok: false, code: 'daily_limit' });
+    });
+
+    it('closing writes the holds answered ahead first', async () => {
+      const { billing } = await knowing(5_000_000);
+      const auth = await ask(billing, 100_000);
+      expect(auth.ok).toBe(true);
+      await billing.close();
+      expect(await openHolds()).toBe(1);
+    });
+  });
+}
