@@ -30,8 +30,7 @@ function pausable(sql: Sql) {
       return sql.asyncCommit.uninterrupted(work);
     },
   };
-  // Closing it leaves the suite's database open.
-  const wrapped: Sql = { ...sql, asyncCommit: holding, close: async () => {} };
+  const wrapped: Sql = { ...sql, asyncCommit: holding };
   return {
     sql: wrapped,
     pause() {
@@ -51,15 +50,26 @@ const ask = (billing: Billing, micros: number) => billing.authorize('a', { model
 for (const engine of ENGINES) {
   describe(`answers ahead of the hold's write, on ${engine.name}`, () => {
     const t = useBilling(engine);
-    afterEach(() => vi.restoreAllMocks());
+    const opened: Billing[] = [];
+    afterEach(async () => {
+      vi.restoreAllMocks();
+      for (const billing of opened.splice(0)) await billing.close(); // as the harness closes its own
+    });
 
-    /** A second facade over the database whose hold writes the test can stop, knowing account a. */
-    async function knowing(micros: number) {
-      await fundedAccounts(t.billing, ['a'], micros);
+    /** Another facade over the database, whose hold writes the test can stop. */
+    async function facade() {
       const db = pausable(t.sql);
       const billing = await createBilling({ database: db.sql, clock: t.clock.read });
-      await mustCall(billing, 'a', 1_000); // now it knows the account: 2,000 µ$ spent
+      opened.push(billing);
       return { billing, ...db };
+    }
+
+    /** Such a facade, knowing account a. */
+    async function knowing(micros: number) {
+      await fundedAccounts(t.billing, ['a'], micros);
+      const opened = await facade();
+      await mustCall(opened.billing, 'a', 1_000); // now it knows the account: 2,000 µ$ spent
+      return opened;
     }
 
     const openHolds = async () =>
@@ -75,7 +85,7 @@ for (const engine of ENGINES) {
       expect(await billing.balance('a')).toMatchObject({ heldMicros: 400_000, availableMicros: 4_998_000 - 400_000 });
       expect(await openHolds()).toBe(1);
       // Another process sees it and counts it.
-      const other = await createBilling({ database: t.sql, clock: t.clock.read });
+      const { billing: other } = await facade();
       expect(await other.authorize('a', { model: 'test-model', provider: 'test', inputTokens: tokensFor(4_700_000), maxOutputTokens: 0 })).toMatchObject({
         ok: false, code: 'insufficient_balance',
       });
@@ -134,7 +144,7 @@ for (const engine of ENGINES) {
 
     it('an answer ahead on value another process spent meanwhile is charged as debt, and the first write after it ends such answers', async () => {
       const { billing } = await knowing(5_000_000);
-      const other = await createBilling({ database: t.sql, clock: t.clock.read });
+      const { billing: other } = await facade();
       await other.record('a', { model: 'test-model', provider: 'test', usage: { inputTokens: tokensFor(4_998_000), outputTokens: 0 } }, { idempotencyKey: 'all' });
       const stale = await ask(billing, 2_000); // what this process knows still shows 4,998,000
       expect(stale.ok).toBe(true);
@@ -169,6 +179,28 @@ for (const engine of ENGINES) {
       await mustCall(billing, 'a', 1_000);
       await billing.admin.updatePlan('payg', { limits: [{ window: 'day', unit: 'usd', amount: 5_000 }] });
       expect(await ask(billing, 2_000)).toMatchObject({ ok: false, code: 'daily_limit' });
+    });
+
+    it('pairs whose settles race their holds\' writes charge every call once and leave no hold open', async () => {
+      await fundedAccounts(t.billing, ['a', 'b', 'c'], 50_000_000);
+      const { billing } = await facade();
+      const ids = ['a', 'b', 'c'];
+      for (const id of ids) await mustCall(billing, id, 1_000); // known: each of the 160 calls below is answered ahead
+      const worker = async (w: number) => {
+        for (let i = 0; i < 20; i++) {
+          const id = ids[(w + i) % ids.length]!;
+          const auth = await billing.authorize(id, { model: 'test-model', provider: 'test', inputTokens: 5_000, maxOutputTokens: 0 });
+          if (!auth.ok) throw new Error(auth.message);
+          await billing.settle(auth.hold.id, { inputTokens: 5_000, outputTokens: 0 }, { idempotencyKey: `race-${w}-${i}` });
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
+      await billing.balance('a'); // every hold written
+      const holds = await t.sql.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM holds GROUP BY status`);
+      expect(holds).toEqual([{ status: 'settled', n: 3 + 8 * 20 }]);
+      const available = await Promise.all(ids.map(async (id) => (await billing.balance(id)).availableMicros));
+      expect(available.reduce((sum, a) => sum + a, 0)).toBe(3 * 50_000_000 - 3 * 2_000 - 8 * 20 * 10_000);
+      for (const id of ids) expect((await billing.reconcile(id)).problems).toEqual([]);
     });
 
     it('closing writes the holds answered ahead first', async () => {

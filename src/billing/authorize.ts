@@ -1,8 +1,10 @@
 /**
  * authorize: may this account make this AI call? Either a hold sized to the call's worst
- * case, or a refusal that says why and what to do. Concurrent calls on one team account see
- * each other's holds: a hold is placed only against the gate version its decision read,
- * and under contention the gate mutex (the account row) serializes them. A hold commits
+ * case, or a refusal that says why and what to do. Far from every limit, a call on an account
+ * this process knows is answered at once and its hold written behind (answerAhead). Otherwise
+ * concurrent calls on one team account see each other's holds: a hold is placed only against
+ * the gate version its decision read, and under contention the gate mutex (the account row)
+ * serializes them. A hold commits
  * without waiting for the disk: it reserves value but moves none, and its id carries what its
  * settle needs should a crash lose it (lost-holds.ts).
  */
@@ -124,6 +126,7 @@ export async function placeHolds(sql: Sql, holds: readonly HoldToWrite[], guards
        INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, expires_at, created_at)
        SELECT i.id, i.account_id, i.model, i.provider, i.user_id, i.amount_micros, i.tokens, i.expires_at, i.created_at
        FROM input i JOIN gate ON gate.id = i.account_id
+       ORDER BY i.id -- in key order, as a charge writes back holds (charge-write.ts)
        ON CONFLICT (id) DO NOTHING
      )
      SELECT id, gate, ledger, terms, catalog FROM gate`,

@@ -31,7 +31,7 @@ import { parseInput } from '../core/usage.ts';
 import type { Micros } from '../core/money.ts';
 
 export interface BillingOptions {
-  /** memory://, pglite://PATH (default ./.tollgate) or postgres://…; or an open connection. */
+  /** memory://, pglite://PATH (default ./.tollgate) or postgres://…; or an open connection, which stays the caller's to close. */
   database?: string | Sql;
   /** Injected time, for tests and replays. */
   clock?: Clock;
@@ -49,7 +49,8 @@ const creditInputSchema = z
   .strict();
 
 export async function createBilling(options: BillingOptions = {}) {
-  const sql = typeof options.database === 'object' ? options.database : await openDatabase(options.database ?? DEFAULT_DATABASE_URL, { poolSize: options.poolSize });
+  const given = typeof options.database === 'object' ? options.database : undefined;
+  const sql = given ?? (await openDatabase(typeof options.database === 'string' ? options.database : DEFAULT_DATABASE_URL, { poolSize: options.poolSize }));
   const prices = new PriceBook(sql);
   await prices.reload();
   const known = new KnownAccounts();
@@ -124,9 +125,10 @@ export async function createBilling(options: BillingOptions = {}) {
       setModelPrice: changing((input: Parameters<typeof catalog.setModelPrice>[1]) => catalog.setModelPrice(ctx, input)),
       applyPreset: changing((mode: PricingMode) => applyPreset(ctx, mode)),
     },
+    /** Writes the holds answered ahead, then closes the database if it opened it (a connection passed in stays open). */
     close: async () => {
       await ctx.holdsBehind.written();
-      await sql.close();
+      if (!given) await sql.close();
     },
   };
 }

@@ -220,6 +220,7 @@ export async function writeCharges(
        INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, status, expires_at, created_at, resolved_at, usage_event_id)
        SELECT hold_id, account_id, model, provider, user_id, 0, 0, 'settled', priced_at, priced_at, occurred_at, event_id FROM ev
        WHERE hold_id IS NOT NULL AND hold_id NOT IN (SELECT id FROM settled)
+       ORDER BY hold_id -- in key order, as holds are written (authorize.ts): two writers of one hold never wait on each other in a cycle
        ON CONFLICT (id) DO UPDATE SET status = 'settled', resolved_at = EXCLUDED.resolved_at, usage_event_id = EXCLUDED.usage_event_id
      )
      SELECT ord, event_id AS id FROM ev ORDER BY ord`,

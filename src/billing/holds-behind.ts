@@ -1,10 +1,11 @@
 /**
  * The holds of authorizations answered ahead of their write (authorize.ts), written behind
  * them: those that arrive together in one statement, one statement at a time, committed
- * without waiting for the disk like every hold. A hold a settle reaches first is written by
- * that settle's own statement (charge-write.ts), and this write then leaves it alone; one
- * this write never lands (the database away, a crash) is a lost hold, which settle and
- * release write back from its id (lost-holds.ts).
+ * without waiting for the disk like every hold. A settle or release may reach a hold before
+ * its write does, or a write may never land (the database away, a crash): either way settle
+ * and release write the hold back from its id (charge-write.ts, lost-holds.ts), and this
+ * write then leaves it as they left it. Both write holds in key order, so two writers of
+ * one batch of holds wait on each other at most one way round.
  */
 import { Combiner, type BatchAnswer } from './combiner.ts';
 import { placeHolds, type HoldToWrite } from './authorize.ts';

@@ -80,15 +80,17 @@ export class KnownAccounts {
 
   /**
    * A write of holds answered ahead landed, and left the account at `after`. If that is just
-   * its own move of the gate version (and of the ledger's by a charge of this process still
-   * in flight), what this process knows stands, confirmed; anything else moved it from
-   * elsewhere, and the account is read afresh next time.
+   * its own move of the gate version, what this process knows stands, confirmed; anything else
+   * moved it from elsewhere, and the account is read afresh next time. The ledger's version
+   * may also be behind what this process knows (its own charge landed after the write read
+   * it) or ahead while a charge of its own is in flight: a charge from elsewhere makes that
+   * charge's guard fail.
    */
   holdsWritten(accountId: string, after: Versions): void {
     const known = this.#states.get(accountId);
     if (!known) return;
     const { gate, ledger, terms, catalog } = known.versions;
-    const ledgerStands = after.ledger === ledger || this.#charging.has(accountId);
+    const ledgerStands = after.ledger <= ledger || this.#charging.has(accountId);
     if (after.gate === gate + 1 && after.terms === terms && after.catalog === catalog && ledgerStands) {
       this.remember({ ...known, versions: { ...known.versions, gate: after.gate } });
     } else {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { createBilling, type Billing } from '../../src/index.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { openPglite } from '../../src/db/pglite.ts';
@@ -96,6 +96,9 @@ export function useBilling(engine: Engine): { billing: Billing; clock: TestClock
     await db.sql.exec(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE; INSERT INTO settings (id) VALUES (true);`);
     state.clock = new TestClock();
     state.billing = await createBilling({ database: db.sql, clock: state.clock.read });
+  });
+  afterEach(async () => {
+    await state.billing?.close(); // the holds it answered ahead are written before the next test empties the tables
   });
   afterAll(async () => {
     await db?.drop();
