@@ -106,7 +106,8 @@ export interface HoldToWrite {
  * has already written back, settled (charge-write.ts), stays as that charge left it.
  */
 export async function placeHolds(sql: Sql, holds: readonly HoldToWrite[], guards?: ReadonlyMap<string, Guard>): Promise<Map<string, Versions>> {
-  const accounts = [...new Set(holds.map((h) => h.hold.accountId))];
+  // In id order, the order the accounts' rows are locked in: two writes of holds never wait on each other in a cycle.
+  const accounts = [...new Set(holds.map((h) => h.hold.accountId))].sort();
   const rows = await sql.query<{ id: string; gate: number; ledger: number; terms: number; catalog: number }>(
     `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS i (
@@ -180,8 +181,6 @@ function answerAhead(ctx: Context, request: AuthorizeRequest, prices: PriceBook)
 
 /** A batch of authorizations: together where they can be, each alone where they cannot. */
 export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[]) {
-  // Decided on the database's holds: first those answered ahead must be in it.
-  await ctx.holdsBehind.written();
   // A batch that fails as a whole wrote nothing: each request then goes alone.
   const together = await authorizeTogether(ctx, requests).catch(() => new Map<number, AuthorizeResult>());
   return requests.map((r, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => authorizeAlone(ctx, r))));
@@ -192,20 +191,20 @@ export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[])
  * holds admitted before it; then place the holds in one statement guarded by each account's
  * versions. Accounts this process knows are not read at all, and their guard is every version
  * of what it knew; accounts read now are guarded by their gate version alone, as the read is
- * a snapshot of this moment. An account whose guard failed, or that has bookkeeping to write
- * first, is left for authorizeAlone.
+ * a snapshot of this moment, with the holds answered ahead that it cannot have yet. An account
+ * whose guard failed, or that has bookkeeping to write first, is left for authorizeAlone.
  */
 async function authorizeTogether(ctx: Context, requests: readonly AuthorizeRequest[]): Promise<Map<number, AuthorizeResult>> {
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  return ctx.sql.asyncCommit.uninterrupted(async (sql) => {
-    const accountIds = [...new Set(requests.map((r) => r.accountId))];
+  const accountIds = [...new Set(requests.map((r) => r.accountId))];
+  return ctx.known.deciding(accountIds, () => ctx.sql.asyncCommit.uninterrupted(async (sql) => {
     const known = new Map(accountIds.flatMap((id) => {
       const state = ctx.known.getSteady(id, now);
       return state ? [[id, state] as const] : [];
     }));
     const unknown = accountIds.filter((id) => !known.has(id));
-    const read = unknown.length > 0 ? await readStates(sql, unknown, now) : new Map<string, AccountState>();
+    const read = new Map([...(unknown.length > 0 ? await readStates(sql, unknown, now) : [])].map(([id, state]) => [id, ctx.known.withAhead(state)]));
     const states = new Map([...known, ...read]);
     const snaps = new Map([...states].map(([id, state]) => [id, gateSnapshot(state, now)]));
     const decided: { index: number; accountId: string; result: AuthorizeResult; userId?: string }[] = [];
@@ -235,12 +234,12 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
         continue;
       }
       const mine = holds.filter((h) => h.hold.accountId === id).map(({ hold, userId }) => stateHold(hold, userId, now));
-      ctx.known.holdsPlaced(id, states.get(id)!.versions.gate, mine, read.get(id));
+      ctx.known.holdsPlaced(id, states.get(id)!.versions.gate, mine, placed.get(id)!, read.get(id));
     }
     for (const [id, state] of read) if (!withHolds.has(id)) ctx.known.remember(state);
     // An account's answers stand if its holds went in, or if it had none to place (refusals read one snapshot).
     return new Map(decided.filter((d) => !withHolds.has(d.accountId) || placed.has(d.accountId)).map((d) => [d.index, d.result]));
-  });
+  }));
 }
 
 function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold {
@@ -250,19 +249,26 @@ function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold
   };
 }
 
-/** One authorization: optimistic first, then under the gate mutex. */
-export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
+/**
+ * One authorization: optimistic first, then under the gate mutex. What it reads counts the
+ * holds answered ahead that the database cannot have yet.
+ */
+export function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
+  ctx.known.forget(request.accountId);
+  return ctx.known.deciding([request.accountId], () => authorizeAloneDeciding(ctx, request));
+}
+
+async function authorizeAloneDeciding(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const { accountId } = request;
   const prices = await ctx.prices.fresh();
-  ctx.known.forget(accountId);
-  await ctx.holdsBehind.written(); // read below, the holds answered ahead must be there
   const now = ctx.clock();
+  const ahead = (state: AccountState) => ctx.known.withAhead(state);
 
   // Optimistic: one read, then one insert that succeeds only if no other hold or plan change
   // came in between. No transaction, no lock, two round trips; the hold commits without
   // waiting for the disk (docs/design.md).
   const optimistic = await ctx.sql.asyncCommit.uninterrupted(async (sql): Promise<AuthorizeResult | undefined> => {
-    const snap = await readGate(sql, accountId, now);
+    const snap = await readGate(sql, accountId, now, false, ahead);
     if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
     const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings));
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
@@ -273,10 +279,10 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
 
   // Contended, or there is bookkeeping to write first: take the gate mutex.
   return ctx.sql.transaction(async (tx) => {
-    let locked = await readGate(tx, accountId, now, true);
+    let locked = await readGate(tx, accountId, now, true, ahead);
     if (locked.terms.planEnded) await applyPlanEnd(tx, locked.terms);
     if (!locked.allowanceOpen) await openAllowance(tx, locked.terms);
-    if (!locked.consistent || locked.terms.planEnded || !locked.allowanceOpen) locked = await readGate(tx, accountId, now);
+    if (!locked.consistent || locked.terms.planEnded || !locked.allowanceOpen) locked = await readGate(tx, accountId, now, false, ahead);
     const price = prices.find(request.model, request.provider, now, locked.terms.settings);
     const decision = decide(locked, request, price);
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(tx, locked.terms), request.model);

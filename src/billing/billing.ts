@@ -64,24 +64,28 @@ export async function createBilling(options: BillingOptions = {}) {
     holdsBehind: new HoldsBehind(sql, known),
   };
   // A write beside the gate's own moves versions that what this process knows was read at:
-  // an answer given ahead of its write must not be given on what it knew before.
-  // Every account when `accountOf` names none.
-  const changing = <A extends unknown[], R>(work: (...args: A) => Promise<R>, accountOf: (...args: NoInfer<A>) => string | undefined = () => undefined) =>
+  // an answer given ahead of its write must not be given on what it knew before. `accountOf`
+  // names the account changed (none: every account); after a failure, every account.
+  const changing = <A extends unknown[], R>(work: (...args: A) => Promise<R>, accountOf: (result: R, args: NoInfer<A>) => string | undefined = () => undefined) =>
     async (...args: A): Promise<R> => {
+      let result: R;
       try {
-        return await work(...args);
-      } finally {
-        const accountId = accountOf(...args);
-        if (accountId === undefined) known.forgetAll();
-        else known.forget(accountId);
+        result = await work(...args);
+      } catch (error) {
+        known.forgetAll();
+        throw error;
       }
+      const accountId = accountOf(result, args);
+      if (accountId === undefined) known.forgetAll();
+      else known.forget(accountId);
+      return result;
     };
-  const firstArgument = (accountId: string, ..._rest: unknown[]) => accountId;
+  const firstArgument = (_result: unknown, [accountId]: readonly [string, ...unknown[]]) => accountId;
 
   return {
     sql,
     // Accounts
-    upsertAccount: changing((input: AccountInput) => upsertAccount(ctx, input), (input) => input.id),
+    upsertAccount: changing((input: AccountInput) => upsertAccount(ctx, input), (account) => account.id),
     getAccount: (accountId: string) => getAccount(ctx, accountId),
     // The gate
     authorize: (accountId: string, input: AuthorizeInput) => authorize(ctx, accountId, input),

@@ -11,6 +11,7 @@ import { Combiner, type BatchAnswer } from './combiner.ts';
 import { placeHolds, type HoldToWrite } from './authorize.ts';
 import type { KnownAccounts } from './known-accounts.ts';
 import type { Sql } from '../db/sql.ts';
+import { holdKey } from '../core/hold-id.ts';
 
 export class HoldsBehind {
   readonly #writer: Combiner<HoldToWrite, void>;
@@ -31,17 +32,24 @@ export class HoldsBehind {
 }
 
 async function writeBehind(sql: Sql, known: KnownAccounts, holds: HoldToWrite[]): Promise<BatchAnswer<void>[]> {
-  const accounts = new Set(holds.map((h) => h.hold.accountId));
-  try {
-    const placed = await placeHolds(sql.asyncCommit, holds);
-    for (const id of accounts) {
-      const after = placed.get(id);
-      if (after) known.holdsWritten(id, after);
-      else known.forget(id);
+  // A hold this process settled or released meanwhile has its row already.
+  const open = holds.filter((h) => known.isAhead(h.hold.accountId, holdKey(h.hold.id)));
+  const keys = new Map<string, string[]>();
+  for (const h of open) keys.set(h.hold.accountId, [...(keys.get(h.hold.accountId) ?? []), holdKey(h.hold.id)]);
+  if (open.length > 0) {
+    // Once more after a failure (a deadlock with a charge over the same holds, a dropped
+    // connection): the write is idempotent.
+    const placed = await placeHolds(sql.asyncCommit, open).catch(() => placeHolds(sql.asyncCommit, open)).catch(() => undefined);
+    for (const [accountId, written] of keys) {
+      const after = placed?.get(accountId);
+      if (after) {
+        known.holdsWritten(accountId, written, after);
+      } else {
+        // Lost, as in a crash: a settle or release writes each back; until then nothing counts them.
+        known.holdsClosed(accountId, written);
+        known.forget(accountId);
+      }
     }
-  } catch {
-    // Lost, as in a crash: the settle writes each back. Until then nothing here counts them.
-    for (const id of accounts) known.forget(id);
   }
   return holds.map(() => ({ ok: true, value: undefined }));
 }

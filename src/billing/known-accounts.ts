@@ -28,6 +28,10 @@ export class KnownAccounts {
   #confirmedAt = new Map<string, number>();
   /** Accounts with a charge of this process in flight: their ledger is about to move. */
   #charging = new Map<string, number>();
+  /** Accounts with a guarded authorization of this process in flight: no answers ahead meanwhile. */
+  #deciding = new Map<string, number>();
+  /** Holds answered ahead and not yet written nor closed, by account and key: no read has them. */
+  #ahead = new Map<string, Map<string, StateHold>>();
 
   /** The account's state, if known and still usable at `now` (a plan past its end needs bookkeeping first). */
   get(accountId: string, now: Date): AccountState | undefined {
@@ -41,10 +45,11 @@ export class KnownAccounts {
     return state;
   }
 
-  /** Known, and confirmed by the database within the lease. */
+  /** Known, confirmed by the database within the lease, and no guarded authorization of it in flight. */
   getConfirmed(accountId: string, now: Date): AccountState | undefined {
     const at = this.#confirmedAt.get(accountId);
-    return at !== undefined && performance.now() - at <= LEASE_MS ? this.get(accountId, now) : undefined;
+    if (at === undefined || performance.now() - at > LEASE_MS || this.#deciding.has(accountId)) return undefined;
+    return this.get(accountId, now);
   }
 
   /** Known, and no charge of this process is moving its ledger right now. */
@@ -52,13 +57,26 @@ export class KnownAccounts {
     return this.#charging.has(accountId) ? undefined : this.get(accountId, now);
   }
 
-  /** The account's state as read, or as a write that found every version it named left it. */
-  remember(state: AccountState): void {
+  /**
+   * The account's state as read, or as a write left it. `confirmed`: the write found every
+   * version it expected (or returned them as expected), so the state is the database's as of
+   * now; a read is not, as a change made since it began may have been forgotten already.
+   */
+  remember(state: AccountState, confirmed = false): void {
     const id = state.termsRow.id;
     this.#states.delete(id);
-    this.#states.set(id, state);
-    this.#confirmedAt.set(id, performance.now());
+    this.#states.set(id, this.withAhead(state));
+    if (confirmed) this.#confirmedAt.set(id, performance.now());
+    else this.#confirmedAt.delete(id);
     if (this.#states.size > ACCOUNTS) this.forget(this.#states.keys().next().value!);
+  }
+
+  /** A state read from the database, with the holds answered ahead that it cannot have yet. */
+  withAhead(state: AccountState): AccountState {
+    const ahead = this.#ahead.get(state.termsRow.id);
+    if (!ahead) return state;
+    const missing = [...ahead.values()].filter((h) => !state.holds.some((held) => held.id === h.id));
+    return missing.length > 0 ? { ...state, holds: [...state.holds, ...missing] } : state;
   }
 
   forget(accountId: string): void {
@@ -74,8 +92,24 @@ export class KnownAccounts {
 
   /** Holds answered ahead of their write: counted at once; the versions move when it lands. */
   holdsAhead(accountId: string, holds: readonly StateHold[]): void {
+    const ahead = this.#ahead.get(accountId) ?? new Map<string, StateHold>();
+    for (const h of holds) ahead.set(h.id, h);
+    this.#ahead.set(accountId, ahead);
     const known = this.#states.get(accountId);
     if (known) this.#states.set(accountId, withHolds(known, holds, 0));
+  }
+
+  /** Still to be written: answered ahead, and neither written nor settled or released since. */
+  isAhead(accountId: string, key: string): boolean {
+    return this.#ahead.get(accountId)?.has(key) ?? false;
+  }
+
+  /** Holds answered ahead that are written, settled or released, or lost: reads have them from now on, or never will. */
+  holdsClosed(accountId: string, keys: Iterable<string>): void {
+    const ahead = this.#ahead.get(accountId);
+    if (!ahead) return;
+    for (const key of keys) ahead.delete(key);
+    if (ahead.size === 0) this.#ahead.delete(accountId);
   }
 
   /**
@@ -86,48 +120,61 @@ export class KnownAccounts {
    * it) or ahead while a charge of its own is in flight: a charge from elsewhere makes that
    * charge's guard fail.
    */
-  holdsWritten(accountId: string, after: Versions): void {
+  holdsWritten(accountId: string, keys: readonly string[], after: Versions): void {
+    this.holdsClosed(accountId, keys);
     const known = this.#states.get(accountId);
     if (!known) return;
-    const { gate, ledger, terms, catalog } = known.versions;
-    const ledgerStands = after.ledger <= ledger || this.#charging.has(accountId);
-    if (after.gate === gate + 1 && after.terms === terms && after.catalog === catalog && ledgerStands) {
-      this.remember({ ...known, versions: { ...known.versions, gate: after.gate } });
-    } else {
-      this.forget(accountId);
-    }
+    if (this.#onlyGateMoved(accountId, known.versions, after)) this.remember({ ...known, versions: { ...known.versions, gate: after.gate } }, true);
+    else this.forget(accountId);
+  }
+
+  /** `after` is `before` with one move of the gate version: this process's own write of holds. */
+  #onlyGateMoved(accountId: string, before: Versions, after: Versions): boolean {
+    const ledgerStands = after.ledger <= before.ledger || this.#charging.has(accountId);
+    return after.gate === before.gate + 1 && after.terms === before.terms && after.catalog === before.catalog && ledgerStands;
   }
 
   /**
-   * Holds went in on an account whose gate version was `gate`, decided on `read`: the state
-   * known now, if it is at that gate version, or else what was read, gains the holds.
+   * Holds went in on an account whose gate version was `gate`, decided on `read`, and the
+   * write left it at `after`: the state known now, if it is at that gate version, or else what
+   * was read, gains the holds, confirmed if nothing else moved it.
    */
-  holdsPlaced(accountId: string, gate: number, holds: readonly StateHold[], read?: AccountState): void {
+  holdsPlaced(accountId: string, gate: number, holds: readonly StateHold[], after: Versions, read?: AccountState): void {
     const known = this.#states.get(accountId);
     const base = known?.versions.gate === gate ? known : read?.versions.gate === gate ? read : undefined;
-    if (base) this.remember(withHolds(base, holds));
+    if (base && this.#onlyGateMoved(accountId, base.versions, after)) this.remember(withHolds(base, holds), true);
     else this.forget(accountId);
   }
 
   /** Charges went in on an account whose ledger version was `ledger`. */
   chargesWritten(accountId: string, ledger: number, charges: readonly PreparedCharge[]): void {
     const known = this.#states.get(accountId);
-    if (known?.versions.ledger === ledger) this.remember(withCharges(known, charges));
+    if (known?.versions.ledger === ledger) this.remember(withCharges(known, charges), true);
     else this.forget(accountId);
   }
 
   /** Run a charge on the account's known ledger; meanwhile authorizations read it afresh. */
-  async charging<T>(accountIds: Iterable<string>, work: () => Promise<T>): Promise<T> {
-    const ids = [...new Set(accountIds)];
-    for (const id of ids) this.#charging.set(id, (this.#charging.get(id) ?? 0) + 1);
-    try {
-      return await work();
-    } finally {
-      for (const id of ids) {
-        const left = this.#charging.get(id)! - 1;
-        if (left > 0) this.#charging.set(id, left);
-        else this.#charging.delete(id);
-      }
+  charging<T>(accountIds: Iterable<string>, work: () => Promise<T>): Promise<T> {
+    return during(this.#charging, accountIds, work);
+  }
+
+  /** Run a guarded authorization: meanwhile no call on its accounts is answered ahead, on a state that lacks its holds. */
+  deciding<T>(accountIds: Iterable<string>, work: () => Promise<T>): Promise<T> {
+    return during(this.#deciding, accountIds, work);
+  }
+}
+
+/** Count each account in `counts` while `work` runs. */
+async function during<T>(counts: Map<string, number>, accountIds: Iterable<string>, work: () => Promise<T>): Promise<T> {
+  const ids = [...new Set(accountIds)];
+  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+  try {
+    return await work();
+  } finally {
+    for (const id of ids) {
+      const left = counts.get(id)! - 1;
+      if (left > 0) counts.set(id, left);
+      else counts.delete(id);
     }
   }
 }

@@ -163,7 +163,9 @@ async function chargeTogether(
   if (batch.length === 0) return done;
   const ids = await writeCharges(sql, batch.map((b) => b.charge), pools, guards);
   batch.forEach((b, i) => {
-    if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
+    if (ids[i] === undefined) return;
+    done.set(b.index, chargeResult(b.charge, ids[i]!, false));
+    if (b.charge.holdId) ctx.known.holdsClosed(b.charge.terms.account.id, [holdKey(b.charge.holdId)]);
   });
   // Bring what this process knows forward by the charges written; forget accounts whose guard failed.
   for (const [accountId, guard] of guards) {
@@ -213,7 +215,10 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
       const request = requestFor(seen);
       return (await chargeOptimistically(sql, ledgerFromRow(request.terms, seen), request))?.charge;
     });
-    if (charged) return charged;
+    if (charged) {
+      ctx.known.holdsClosed(accountId!, [key]);
+      return charged;
+    }
     return await ctx.sql.transaction(async (tx) => {
       // The ledger mutex first, then the hold: every writer takes them in this order.
       await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [accountId]);
@@ -232,7 +237,9 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
         throw new BillingError('hold_settled', `Hold "${id}" is already settled (with another idempotency key)`, { holdId: id });
       }
       const request = requestFor(row);
-      return chargeLocked(tx, ledgerFromRow(request.terms, row), request);
+      const locked = await chargeLocked(tx, ledgerFromRow(request.terms, row), request);
+      ctx.known.holdsClosed(row.id, [key]);
+      return locked;
     });
   } catch (error) {
     if (accountId && isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, id, model, usage);
@@ -262,6 +269,7 @@ export async function release(ctx: Context, holdId: string): Promise<{ holdId: s
     );
     return closed!.status;
   });
+  ctx.known.holdsClosed(hold.account_id, [key]);
   if (status === 'settled') throw new BillingError('hold_settled', `Hold "${id}" is already settled; refund its usage event instead`, { holdId: id });
   return { holdId: id, status: 'released' };
 }
