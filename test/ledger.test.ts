@@ -140,6 +140,51 @@ for (const engine of ENGINES) {
       expect((await mustRefuse(billing, 'acme', 1)).code).toBe('insufficient_balance');
     });
 
+    const entriesOf = async (reference: string) =>
+      (
+        await t.sql.query<{ kind: string; amount_micros: number; created_at: Date }>(
+          `SELECT l.kind, l.amount_micros, l.created_at FROM ledger_entries l JOIN buckets b ON b.id = l.bucket_id
+           WHERE b.account_id = 'acme' AND b.reference = $1 ORDER BY l.id`,
+          [reference],
+        )
+      ).map((e) => [e.kind, e.amount_micros, e.created_at.toISOString()]);
+
+    it('value that expires unspent is written off in the ledger, once', async () => {
+      const billing = await setup(0);
+      await billing.credit('acme', { source: 'bonus', amountMicros: 5_000_000, reference: 'short', expiresAt: new Date('2026-03-11T00:00:00Z') });
+      await mustCall(billing, 'acme', 1_000_000); // $2 of it spent
+      expect(await billing.expireCredit()).toEqual({ buckets: 0, amountMicros: 0 }); // not yet expired
+      t.clock.set('2026-03-12T00:00:00Z');
+      expect(await billing.expireCredit()).toEqual({ buckets: 1, amountMicros: 3_000_000 });
+      expect(await entriesOf('bonus:short')).toEqual([
+        ['grant', 5_000_000, '2026-03-10T12:00:00.000Z'],
+        ['usage', -2_000_000, '2026-03-10T12:00:00.000Z'],
+        ['expiry', -3_000_000, '2026-03-11T00:00:00.000Z'], // when it expired
+      ]);
+      expect(await billing.expireCredit()).toEqual({ buckets: 0, amountMicros: 0 });
+      expect((await billing.balance('acme')).availableMicros).toBe(0);
+      expect((await billing.reconcile('acme')).problems).toEqual([]);
+    });
+
+    it("a new period writes off what is left of the last one's allowance as it opens", async () => {
+      const { billing } = t;
+      await billing.admin.applyPreset('credit-packs');
+      await billing.admin.updatePlan('payg', { includedMicros: 1_000_000 });
+      await addTestModel(billing);
+      await billing.upsertAccount({ id: 'acme', kind: 'team' });
+      await mustCall(billing, 'acme', 100_000); // 200,000 of March's 1,000,000
+      t.clock.set('2026-04-02T09:00:00Z');
+      await mustCall(billing, 'acme', 1); // opens April's
+      const [march] = (await t.sql.query<{ reference: string }>(`SELECT reference FROM buckets WHERE source = 'allowance' ORDER BY id`)).map((b) => b.reference);
+      expect(await entriesOf(march!)).toEqual([
+        ['grant', 1_000_000, '2026-03-10T12:00:00.000Z'],
+        ['usage', -200_000, '2026-03-10T12:00:00.000Z'],
+        ['expiry', -800_000, '2026-04-01T00:00:00.000Z'],
+      ]);
+      expect((await billing.balance('acme')).availableMicros).toBe(1_000_000 - 2);
+      expect((await billing.reconcile('acme')).problems).toEqual([]);
+    });
+
     it('refunds go back to the bucket they came from, or to a refund bucket if it expired', async () => {
       const billing = await setup(0);
       await billing.credit('acme', { source: 'bonus', amountMicros: 4_000_000, reference: 'a', expiresAt: new Date('2026-03-20T00:00:00Z') });

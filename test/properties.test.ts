@@ -11,7 +11,7 @@
  *     from the closed list;
  *   - reconcile() finds no problem;
  *   - no usage event is lost or duplicated, replays answer with the first event;
- *   - value is conserved: charged − refunded = granted − remaining (expired included) + debt,
+ *   - value is conserved: charged − refunded + expired = granted − remaining + debt,
  *     so it never exceeds granted + debt; debt only ever comes from a charge's shortfall.
  */
 import fc from 'fast-check';
@@ -167,6 +167,8 @@ interface Model {
   debt: number;
   /** Sum of every charge's shortfall: the only way debt can arise. */
   shortfalls: number;
+  /** Value written off as expired, when a new period opened. */
+  expired: number;
   holds: MHold[];
   events: MEvent[];
   bonusRefs: string[];
@@ -225,6 +227,14 @@ function ensureAllowance(m: Model, terms: Terms) {
   const { start, end } = monthOf(m.now);
   if ([...m.buckets.values()].some((b) => b.source === 'allowance')) see(m, 'allowance of a later month opened');
   modelGrant(m, { ref, source: 'allowance', amount: terms.allowanceMicros, priority: 0, startsAt: start, expiresAt: end });
+  // A new period writes off what expired unspent before it.
+  for (const b of m.buckets.values()) {
+    if (b.remaining > 0 && b.expiresAt !== null && b.expiresAt <= m.now) {
+      see(m, 'expired value written off');
+      m.expired += b.remaining;
+      b.remaining = 0;
+    }
+  }
 }
 
 function usable(m: Model): MBucket[] {
@@ -557,6 +567,7 @@ interface Totals {
   remaining: number;
   debt: number;
   shortfalls: number;
+  expired: number;
   negative_remaining: number;
 }
 
@@ -629,6 +640,7 @@ async function checkInvariants(run: Run, after: string): Promise<void> {
        (SELECT COALESCE(sum(remaining_micros), 0) FROM buckets WHERE account_id = $1)::bigint AS remaining,
        (SELECT debt_micros FROM account_balances WHERE account_id = $1) AS debt,
        (SELECT COALESCE(-sum(amount_micros), 0) FROM ledger_entries WHERE account_id = $1 AND bucket_id IS NULL AND kind = 'usage')::bigint AS shortfalls,
+       (SELECT COALESCE(-sum(amount_micros), 0) FROM ledger_entries WHERE account_id = $1 AND kind = 'expiry')::bigint AS expired,
        (SELECT count(*) FROM buckets WHERE account_id = $1 AND remaining_micros < 0)::bigint AS negative_remaining`,
     [account],
   );
@@ -636,8 +648,9 @@ async function checkInvariants(run: Run, after: string): Promise<void> {
   expect(t.events, ctx).toBe(m.events.length);
   expect(t.debt, ctx).toBe(m.debt);
   expect(t.negative_remaining).toBe(0);
-  // Net value consumed is exactly what was granted and is gone, plus what is owed...
-  expect(t.charged - t.refunded, ctx).toBe(t.granted - t.remaining + t.debt);
+  // Net value consumed, and written off, is exactly what was granted and is gone, plus what is owed...
+  expect(t.expired, ctx).toBe(m.expired);
+  expect(t.charged - t.refunded + t.expired, ctx).toBe(t.granted - t.remaining + t.debt);
   // ...so it never exceeds what was granted plus the debt.
   expect(t.charged - t.refunded).toBeLessThanOrEqual(t.granted + t.debt);
   // Debt only arises from a charge's shortfall.
@@ -689,7 +702,7 @@ for (const engine of ENGINES) {
             t.clock.now = new Date(start);
             const account = `prop-${engine.name}-${runs}`;
             await billing.upsertAccount({ id: account, kind: runs % 2 ? 'team' : 'personal' });
-            const m: Model = { now: start, buckets: new Map(), seq: 0, debt: 0, shortfalls: 0, holds: [], events: [], bonusRefs: [], keys: 0, refusals, seen };
+            const m: Model = { now: start, buckets: new Map(), seq: 0, debt: 0, shortfalls: 0, expired: 0, holds: [], events: [], bonusRefs: [], keys: 0, refusals, seen };
             const run: Run = { billing, sql, clock: t.clock, account, terms, m };
             let sawDebt = false;
             for (const [i, step] of script.entries()) {

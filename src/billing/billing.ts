@@ -18,6 +18,7 @@ import { chargeBatch, release, settle, type ChargeInput } from './settle.ts';
 import { Combiner } from './combiner.ts';
 import type { Clock, Context } from './context.ts';
 import { grant } from './grants.ts';
+import { expireCredit } from './expiry.ts';
 import { KnownAccounts } from './known-accounts.ts';
 import { HoldsBehind } from './holds-behind.ts';
 import { applyPreset } from './presets.ts';
@@ -101,6 +102,12 @@ export async function createBilling(options: BillingOptions = {}) {
     },
     usage: (accountId: string, query: { from: Date | string; to: Date | string; groupBy?: 'model' | 'day' }) => usage(ctx, accountId, query),
     reconcile: (accountId: string) => reconcile(ctx, accountId),
+    /**
+     * Write off in the ledger the value left in buckets that have expired, on every account;
+     * run it daily. The gate never spends expired value either way; a new period writes off the
+     * last one's as it opens.
+     */
+    expireCredit: changing(() => expireCredit(sql, ctx.clock())),
     // Checkout through the fake processor (real processors plug in behind the same calls)
     subscribe: changing((accountId: string, planSlug: string) => fakeSubscribe(ctx, accountId, planSlug), firstArgument),
     purchase: changing((accountId: string, packSlug: string) => fakePurchase(ctx, accountId, packSlug), firstArgument),

@@ -8,6 +8,7 @@ import type { Micros } from '../core/money.ts';
 import { includedMicros } from '../core/plan.ts';
 import type { Sql } from '../db/sql.ts';
 import type { Terms } from './terms.ts';
+import { expireBuckets } from './expiry.ts';
 
 export interface GrantInput {
   accountId: string;
@@ -60,11 +61,14 @@ export async function grant(tx: Sql, g: GrantInput): Promise<GrantResult> {
   return { bucketId: inserted.id, created: true, debtPaidMicros: pay };
 }
 
-/** Open the current period's allowance if the plan includes value and it is not open yet. */
+/**
+ * Open the current period's allowance if the plan includes value and it is not open yet; a
+ * new period is also when what expired with the last one is written off (expiry.ts).
+ */
 export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult | undefined> {
   const amount = includedMicros(terms.plan);
   if (amount <= 0) return undefined;
-  return grant(tx, {
+  const opened = await grant(tx, {
     accountId: terms.account.id,
     source: 'allowance',
     amountMicros: amount,
@@ -74,4 +78,6 @@ export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult 
     expiresAt: terms.period.end,
     planId: terms.plan.id,
   });
+  if (opened.created) await expireBuckets(tx, [terms.account.id], terms.now);
+  return opened;
 }
