@@ -84,6 +84,8 @@ const MODELS: [string, string, boolean?][] = [
   ['google/gemini-2.5-flash-lite', 'openrouter'], // cache write 0.08333333333333334: finer than a pico per token
   ['perplexity/sonar-deep-research', 'openrouter'], // a reasoning rate
   ['sonar-deep-research', 'perplexity'],
+  ['sonar', 'perplexity'], // a fee per request
+  ['sonar-pro', 'perplexity'],
   ['deepseek-chat', 'deepseek'],
 ];
 
@@ -99,6 +101,17 @@ describe('costOf matches genai-prices on bundled models', () => {
     expect(entries.some((e) => e?.rates.cacheRead !== undefined && e.rates.cacheWrite !== undefined)).toBe(true);
     expect(entries.some((e) => e?.rates.reasoning !== undefined)).toBe(true);
     expect(entries.some((e) => e?.rates.cacheWrite === '0.08333333333333334')).toBe(true);
+    expect(entries.some((e) => e?.rates.requests !== undefined)).toBe(true);
+  });
+
+  it('charges a request fee once per call, and holds it', () => {
+    const sonar = bundledPrice('sonar', 'perplexity', AT)!;
+    expect(sonar.rates.requests).toBe('12'); // $12 per thousand requests: 12,000 µ$ a call
+    expect(costOf(sonar, { inputTokens: 0, outputTokens: 0 }).costMicros).toBe(12_000);
+    expect(costOf(sonar, { inputTokens: 1_000, outputTokens: 0 }).costMicros).toBe(12_000 + 1_000);
+    expect(worstCaseCostOf(sonar, 1_000, 0)).toBe(13_000n * 1_000_000n);
+    const own = priceEntryFromRates({ source: 'override', provider: 'p', model: 'm', rates: { input: '1', output: '1', requests: '5' } });
+    expect(costOf(own, { inputTokens: 0, outputTokens: 0 }).costMicros).toBe(5_000);
   });
 
   for (const [model, provider, tiered] of MODELS) {

@@ -47,6 +47,8 @@ export interface PriceRates {
   readonly cacheRead?: Rate;
   readonly cacheWrite?: Rate;
   readonly reasoning?: Rate;
+  /** Dollars per thousand requests (genai-prices' requests_kcount): a fee on every call, whatever its tokens. */
+  readonly requests?: Rate;
 }
 
 export interface PriceEntry {
@@ -69,6 +71,8 @@ export interface Cost {
 export const MAX_RATE_DECIMALS = 18;
 const YOCTOS_PER_DOLLAR_PER_MTOK = 10n ** BigInt(MAX_RATE_DECIMALS);
 const YOCTOS_PER_PICO = 10n ** 12n;
+/** A request rate is $ per thousand requests: one request costs a thousand times what a token at that $/Mtok does. */
+const YOCTOS_PER_REQUEST_RATE = 1000n;
 const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
 
 // ---------------------------------------------------------------------------------------------
@@ -91,6 +95,7 @@ export function costOf(entry: PriceEntry, usage: TokenUsage): Cost {
   if (rates.cacheRead !== undefined) yoctos += BigInt(cacheRead) * rateYoctos(rates.cacheRead, input);
   if (rates.cacheWrite !== undefined) yoctos += BigInt(cacheWrite) * rateYoctos(rates.cacheWrite, input);
   if (rates.reasoning !== undefined) yoctos += BigInt(reasoning) * rateYoctos(rates.reasoning, input);
+  if (rates.requests !== undefined) yoctos += rateYoctos(rates.requests, input) * YOCTOS_PER_REQUEST_RATE;
 
   const costPicos = roundDiv(yoctos, YOCTOS_PER_PICO);
   return { costPicos, costMicros: picosToMicrosRounded(costPicos) };
@@ -111,7 +116,8 @@ export function worstCaseCostOf(entry: PriceEntry, inputTokens: number, maxOutpu
     list.reduce<bigint>((max, rate) => (rate === undefined ? max : bigMax(max, maxRateYoctos(rate, input))), 0n);
   const inputRate = dearest([rates.input, rates.cacheRead, rates.cacheWrite]);
   const outputRate = dearest([rates.output, rates.reasoning]);
-  return ceilDiv(BigInt(input) * inputRate + BigInt(output) * outputRate, YOCTOS_PER_PICO);
+  const request = rates.requests === undefined ? 0n : maxRateYoctos(rates.requests, input) * YOCTOS_PER_REQUEST_RATE;
+  return ceilDiv(BigInt(input) * inputRate + BigInt(output) * outputRate + request, YOCTOS_PER_PICO);
 }
 
 /** A rate in yocto-dollars per token, for a request with `inputTokens` total input tokens. */
@@ -259,6 +265,7 @@ const priceEntryInputSchema = z
         cacheRead: rateSchema.optional(),
         cacheWrite: rateSchema.optional(),
         reasoning: rateSchema.optional(),
+        requests: rateSchema.optional(),
       })
       .strict(),
   })
@@ -272,7 +279,7 @@ export interface PriceEntryInput {
   provider: string;
   model: string;
   effectiveFrom?: string;
-  rates: { input: RateInput; output: RateInput; cacheRead?: RateInput; cacheWrite?: RateInput; reasoning?: RateInput };
+  rates: { input: RateInput; output: RateInput; cacheRead?: RateInput; cacheWrite?: RateInput; reasoning?: RateInput; requests?: RateInput };
 }
 
 /** Validate admin-supplied rates into a PriceEntry (input is re-checked at run time); bad input throws invalid_input. */
@@ -283,6 +290,7 @@ export function priceEntryFromRates(input: PriceEntryInput): PriceEntry {
     const rate = parsed.rates[key];
     if (rate !== undefined) rates[key] = rate;
   }
+  if (parsed.rates.requests !== undefined) rates.requests = parsed.rates.requests;
   return {
     source: parsed.source,
     provider: parsed.provider,
@@ -316,8 +324,9 @@ export function bundledPrice(model: string, provider: string | undefined, at: Da
 
 function entryFromCatalog(found: CatalogPrice): PriceEntry | null {
   const { price } = found;
-  // Price keys with no token dimension here (audio, images, searches, requests, 1h cache writes)
-  // do not apply to a TokenUsage: genai-prices charges those tokens within their totals too.
+  // Price keys with no token dimension here (audio, images, searches, 1h cache writes) do not
+  // apply to a TokenUsage: genai-prices charges those tokens within their totals too. A
+  // request fee applies to every call, as genai-prices counts one request per usage.
   if (price.input_mtok === undefined || price.output_mtok === undefined) return null;
   const rates: { -readonly [K in keyof PriceRates]: PriceRates[K] } = {
     input: catalogRate(price, 'input_mtok'),
@@ -326,6 +335,7 @@ function entryFromCatalog(found: CatalogPrice): PriceEntry | null {
   if (price.cache_read_mtok !== undefined) rates.cacheRead = catalogRate(price, 'cache_read_mtok');
   if (price.cache_write_mtok !== undefined) rates.cacheWrite = catalogRate(price, 'cache_write_mtok');
   if (price.output_reasoning_mtok !== undefined) rates.reasoning = catalogRate(price, 'output_reasoning_mtok');
+  if (price.requests_kcount !== undefined) rates.requests = catalogRate(price, 'requests_kcount');
   return deepFreeze({
     source: 'bundled',
     provider: found.provider,
