@@ -102,13 +102,16 @@ export interface HoldToWrite {
 /**
  * Insert holds, each only if its account's versions are still the ones its guard names (no
  * guard: the caller holds the gate mutex, or the holds were answered ahead). Returns the
- * accounts whose holds went in, with the versions the write left them at. A hold a charge
- * has already written back, settled (charge-write.ts), stays as that charge left it.
+ * accounts whose holds went in, with the versions the write left them at and the keys of the
+ * holds it inserted. A hold that has a row already (a charge or a release wrote it back,
+ * charge-write.ts, lost-holds.ts) stays as that left it.
  */
-export async function placeHolds(sql: Sql, holds: readonly HoldToWrite[], guards?: ReadonlyMap<string, Guard>): Promise<Map<string, Versions>> {
+export async function placeHolds(
+  sql: Sql, holds: readonly HoldToWrite[], guards?: ReadonlyMap<string, Guard>,
+): Promise<Map<string, Versions & { inserted: string[] }>> {
   // In id order, the order the accounts' rows are locked in: two writes of holds never wait on each other in a cycle.
   const accounts = [...new Set(holds.map((h) => h.hold.accountId))].sort();
-  const rows = await sql.query<{ id: string; gate: number; ledger: number; terms: number; catalog: number }>(
+  const rows = await sql.query<{ id: string; gate: number; ledger: number; terms: number; catalog: number; inserted: string[] }>(
     `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS i (
          id text, account_id text, model text, provider text, user_id text, amount_micros bigint, tokens bigint, expires_at timestamptz,
@@ -129,8 +132,10 @@ export async function placeHolds(sql: Sql, holds: readonly HoldToWrite[], guards
        FROM input i JOIN gate ON gate.id = i.account_id
        ORDER BY i.id -- in key order, as a charge writes back holds (charge-write.ts)
        ON CONFLICT (id) DO NOTHING
+       RETURNING id, account_id
      )
-     SELECT id, gate, ledger, terms, catalog FROM gate`,
+     SELECT id, gate, ledger, terms, catalog, (SELECT COALESCE(json_agg(placed.id), '[]') FROM placed WHERE placed.account_id = gate.id) AS inserted
+     FROM gate`,
     [
       JSON.stringify(
         holds.map(({ hold, userId, createdAt }) => ({
@@ -204,6 +209,7 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
       return state ? [[id, state] as const] : [];
     }));
     const unknown = accountIds.filter((id) => !known.has(id));
+    const since = ctx.known.stamp();
     const read = new Map([...(unknown.length > 0 ? await readStates(sql, unknown, now) : [])].map(([id, state]) => [id, ctx.known.withAhead(state)]));
     const states = new Map([...known, ...read]);
     const snaps = new Map([...states].map(([id, state]) => [id, gateSnapshot(state, now)]));
@@ -227,16 +233,16 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
     const holds = decided.flatMap((d) => (d.result.ok ? [{ hold: d.result.hold, userId: d.userId, createdAt: now }] : []));
     const withHolds = new Set(holds.map((h) => h.hold.accountId));
     const guards = new Map([...withHolds].map((id): [string, Guard] => [id, known.has(id) ? known.get(id)!.versions : { gate: states.get(id)!.versions.gate }]));
-    const placed = holds.length ? await placeHolds(sql, holds, guards) : new Map<string, Versions>();
+    const placed = holds.length ? await placeHolds(sql, holds, guards) : new Map<string, Versions & { inserted: string[] }>();
     for (const id of withHolds) {
       if (!placed.has(id)) {
         ctx.known.forget(id);
         continue;
       }
       const mine = holds.filter((h) => h.hold.accountId === id).map(({ hold, userId }) => stateHold(hold, userId, now));
-      ctx.known.holdsPlaced(id, states.get(id)!.versions.gate, mine, placed.get(id)!, read.get(id));
+      ctx.known.holdsPlaced(id, states.get(id)!.versions.gate, mine, placed.get(id)!, read.get(id), since);
     }
-    for (const [id, state] of read) if (!withHolds.has(id)) ctx.known.remember(state);
+    for (const [id, state] of read) if (!withHolds.has(id)) ctx.known.remember(state, false, since);
     // An account's answers stand if its holds went in, or if it had none to place (refusals read one snapshot).
     return new Map(decided.filter((d) => !withHolds.has(d.accountId) || placed.has(d.accountId)).map((d) => [d.index, d.result]));
   }));
@@ -253,9 +259,15 @@ function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold
  * One authorization: optimistic first, then under the gate mutex. What it reads counts the
  * holds answered ahead that the database cannot have yet.
  */
-export function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
+export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
   ctx.known.forget(request.accountId);
-  return ctx.known.deciding([request.accountId], () => authorizeAloneDeciding(ctx, request));
+  try {
+    return await ctx.known.deciding([request.accountId], () => authorizeAloneDeciding(ctx, request));
+  } finally {
+    // Its hold is in no state this process knows: a read of the account begun meanwhile, in a
+    // later batch, may lack it, and must not be remembered.
+    ctx.known.changed(request.accountId);
+  }
 }
 
 async function authorizeAloneDeciding(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {

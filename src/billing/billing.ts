@@ -73,12 +73,10 @@ export async function createBilling(options: BillingOptions = {}) {
       try {
         result = await work(...args);
       } catch (error) {
-        known.forgetAll();
+        known.changed();
         throw error;
       }
-      const accountId = accountOf(result, args);
-      if (accountId === undefined) known.forgetAll();
-      else known.forget(accountId);
+      known.changed(accountOf(result, args));
       return result;
     };
   const firstArgument = (_result: unknown, [accountId]: readonly [string, ...unknown[]]) => accountId;

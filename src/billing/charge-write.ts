@@ -140,7 +140,8 @@ export async function writeCharges(
   // The statement settles each hold it names: one named twice would be charged twice.
   const holds = charges.flatMap((c) => (c.holdId ? [holdKey(c.holdId)] : []));
   if (new Set(holds).size !== holds.length) throw new Error('two charges for one hold in one write');
-  const accounts = [...new Set(charges.map((c) => c.terms.account.id))].map((account_id) => {
+  // In id order, the order every writer of value locks balance rows in (expiry.ts, readLedger).
+  const accounts = [...new Set(charges.map((c) => c.terms.account.id))].sort().map((account_id) => {
     // The counters are written whole: unguarded, they would overwrite another writer's.
     if (guards && !guards.has(account_id)) throw new Error(`charges for account ${account_id} have no guard`);
     const guard = guards?.get(account_id);
@@ -194,6 +195,9 @@ export async function writeCharges(
          AND (v.ledger IS NULL OR b.ledger_version = v.ledger)
          AND (v.terms IS NULL OR v.terms = (SELECT terms_version FROM accounts WHERE id = b.account_id))
          AND (v.catalog IS NULL OR v.catalog = (SELECT catalog_version FROM settings))
+         -- Every hold it settles is open, or has no row yet (lost, or still being written): one
+         -- settled or released elsewhere is left for the settle alone, which says so.
+         AND NOT EXISTS (SELECT 1 FROM input i JOIN holds h ON h.id = i.hold_id WHERE i.account_id = b.account_id AND h.status <> 'open')
        RETURNING b.account_id
      ), ev AS (
        SELECT input.*, nextval('usage_events_id_seq') AS event_id FROM input JOIN guard USING (account_id) -- named: resolved once, when prepared

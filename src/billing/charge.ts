@@ -203,12 +203,13 @@ export async function recordAlone(ctx: Context, input: RecordCall): Promise<Char
   const requestFor = (terms: Terms) => chargeRequest(recordedCall(input, now), null, input, terms, callPrice(prices, recordedCall(input, now), terms));
   ctx.known.forget(accountId);
   try {
+    const since = ctx.known.stamp();
     const charged = await ctx.sql.uninterrupted(async (sql) => {
       const state = (await readStates(sql, [accountId], now)).get(accountId);
       if (!state) throw accountNotFound(accountId);
       const ledger = ledgerOf(state, now);
       const written = await chargeOptimistically(sql, ledger, requestFor(ledger.terms));
-      if (written) ctx.known.remember(withCharges(state, [written.prepared]));
+      if (written) ctx.known.remember(withCharges(state, [written.prepared]), false, since);
       return written?.charge;
     });
     if (charged) return charged;

@@ -32,6 +32,10 @@ export class KnownAccounts {
   #deciding = new Map<string, number>();
   /** Holds answered ahead and not yet written nor closed, by account and key: no read has them. */
   #ahead = new Map<string, Map<string, StateHold>>();
+  /** Counts the changes this process made beside the gate; each account's last, and every account's. */
+  #changes = 0;
+  #changedAt = new Map<string, number>();
+  #everyChangedAt = 0;
 
   /** The account's state, if known and still usable at `now` (a plan past its end needs bookkeeping first). */
   get(accountId: string, now: Date): AccountState | undefined {
@@ -62,8 +66,12 @@ export class KnownAccounts {
    * version it expected (or returned them as expected), so the state is the database's as of
    * now; a read is not, as a change made since it began may have been forgotten already.
    */
-  remember(state: AccountState, confirmed = false): void {
+  remember(state: AccountState, confirmed = false, readSince?: number): void {
     const id = state.termsRow.id;
+    if (readSince !== undefined && this.#changedSince(id, readSince)) {
+      this.forget(id);
+      return;
+    }
     this.#states.delete(id);
     this.#states.set(id, this.withAhead(state));
     if (confirmed) this.#confirmedAt.set(id, performance.now());
@@ -88,6 +96,37 @@ export class KnownAccounts {
   forgetAll(): void {
     this.#states.clear();
     this.#confirmedAt.clear();
+  }
+
+  /** A mark to take before a read whose state will be remembered (`readSince`). */
+  stamp(): number {
+    return this.#changes;
+  }
+
+  /**
+   * This process changed the account beside the gate (every account, without one): it is
+   * forgotten, and so is any read of it begun before now, when it comes to be remembered.
+   */
+  changed(accountId?: string): void {
+    this.#changes++;
+    if (accountId === undefined) {
+      this.#everyChangedAt = this.#changes;
+      this.forgetAll();
+      return;
+    }
+    this.#changedAt.delete(accountId);
+    this.#changedAt.set(accountId, this.#changes);
+    // Oldest first: an account whose mark is dropped counts as changed at the newest mark dropped.
+    if (this.#changedAt.size > ACCOUNTS) {
+      const [oldest, at] = this.#changedAt.entries().next().value!;
+      this.#changedAt.delete(oldest);
+      this.#everyChangedAt = Math.max(this.#everyChangedAt, at);
+    }
+    this.forget(accountId);
+  }
+
+  #changedSince(accountId: string, since: number): boolean {
+    return this.#everyChangedAt > since || (this.#changedAt.get(accountId) ?? 0) > since;
   }
 
   /** Holds answered ahead of their write: counted at once; the versions move when it lands. */
@@ -120,11 +159,16 @@ export class KnownAccounts {
    * it) or ahead while a charge of its own is in flight: a charge from elsewhere makes that
    * charge's guard fail.
    */
-  holdsWritten(accountId: string, keys: readonly string[], after: Versions): void {
+  holdsWritten(accountId: string, keys: readonly string[], after: Versions & { inserted: readonly string[] }): void {
+    // A hold that had a row already was settled or released meanwhile: by this process, which
+    // knows it, or elsewhere, and then what this process knows of it is stale.
+    const inserted = new Set(after.inserted);
+    const elsewhere = keys.some((key) => !inserted.has(key) && this.isAhead(accountId, key));
     this.holdsClosed(accountId, keys);
     const known = this.#states.get(accountId);
     if (!known) return;
-    if (this.#onlyGateMoved(accountId, known.versions, after)) this.remember({ ...known, versions: { ...known.versions, gate: after.gate } }, true);
+    const stands = !elsewhere && this.#onlyGateMoved(accountId, known.versions, after);
+    if (stands) this.remember({ ...known, versions: { ...known.versions, gate: after.gate } }, true);
     else this.forget(accountId);
   }
 
@@ -139,10 +183,10 @@ export class KnownAccounts {
    * write left it at `after`: the state known now, if it is at that gate version, or else what
    * was read, gains the holds, confirmed if nothing else moved it.
    */
-  holdsPlaced(accountId: string, gate: number, holds: readonly StateHold[], after: Versions, read?: AccountState): void {
+  holdsPlaced(accountId: string, gate: number, holds: readonly StateHold[], after: Versions, read?: AccountState, readSince?: number): void {
     const known = this.#states.get(accountId);
     const base = known?.versions.gate === gate ? known : read?.versions.gate === gate ? read : undefined;
-    if (base && this.#onlyGateMoved(accountId, base.versions, after)) this.remember(withHolds(base, holds), true);
+    if (base && this.#onlyGateMoved(accountId, base.versions, after)) this.remember(withHolds(base, holds), true, base === read ? readSince : undefined);
     else this.forget(accountId);
   }
 
