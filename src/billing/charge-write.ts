@@ -197,7 +197,7 @@ export async function writeCharges(
          AND (v.catalog IS NULL OR v.catalog = (SELECT catalog_version FROM settings))
          -- Every hold it settles is open, or has no row yet (lost, or still being written): one
          -- settled or released elsewhere is left for the settle alone, which says so.
-         AND NOT EXISTS (SELECT 1 FROM input i JOIN holds h ON h.id = i.hold_id WHERE i.account_id = b.account_id AND h.status <> 'open')
+         AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.id = ANY ($5::text[]) AND h.account_id = b.account_id AND h.status <> 'open') -- by key, not a scan
        RETURNING b.account_id
      ), ev AS (
        SELECT input.*, nextval('usage_events_id_seq') AS event_id FROM input JOIN guard USING (account_id) -- named: resolved once, when prepared
@@ -228,7 +228,7 @@ export async function writeCharges(
        ON CONFLICT (id) DO UPDATE SET status = 'settled', resolved_at = EXCLUDED.resolved_at, usage_event_id = EXCLUDED.usage_event_id
      )
      SELECT ord, event_id AS id FROM ev ORDER BY ord`,
-    [JSON.stringify(events), JSON.stringify(draws), JSON.stringify(accounts), accounts.map((a) => a.account_id)],
+    [JSON.stringify(events), JSON.stringify(draws), JSON.stringify(accounts), accounts.map((a) => a.account_id), holds],
   );
   const written = new Map(rows.map((r) => [r.ord, r.id]));
   return charges.map((_, ord) => written.get(ord));

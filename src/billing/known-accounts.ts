@@ -161,9 +161,10 @@ export class KnownAccounts {
    */
   holdsWritten(accountId: string, keys: readonly string[], after: Versions & { inserted: readonly string[] }): void {
     // A hold that had a row already was settled or released meanwhile: by this process, which
-    // knows it, or elsewhere, and then what this process knows of it is stale.
+    // closed it or has a charge of it in flight (whose guard tells if another moved the ledger),
+    // or elsewhere, and then what this process knows of it is stale.
     const inserted = new Set(after.inserted);
-    const elsewhere = keys.some((key) => !inserted.has(key) && this.isAhead(accountId, key));
+    const elsewhere = !this.#charging.has(accountId) && keys.some((key) => !inserted.has(key) && this.isAhead(accountId, key));
     this.holdsClosed(accountId, keys);
     const known = this.#states.get(accountId);
     if (!known) return;
