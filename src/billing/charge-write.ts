@@ -197,7 +197,8 @@ export async function writeCharges(
          AND (v.catalog IS NULL OR v.catalog = (SELECT catalog_version FROM settings))
          -- Every hold it settles is open, or has no row yet (lost, or still being written): one
          -- settled or released elsewhere is left for the settle alone, which says so.
-         AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.id = ANY ($5::text[]) AND h.account_id = b.account_id AND h.status <> 'open') -- by key, not a scan
+         -- (Not correlated: one lookup by key of the batch's holds, not one per account.)
+         AND b.account_id NOT IN (SELECT h.account_id FROM holds h WHERE h.id = ANY ($5::text[]) AND h.status <> 'open')
        RETURNING b.account_id
      ), ev AS (
        SELECT input.*, nextval('usage_events_id_seq') AS event_id FROM input JOIN guard USING (account_id) -- named: resolved once, when prepared
