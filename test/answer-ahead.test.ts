@@ -149,6 +149,18 @@ for (const engine of ENGINES) {
       expect(await openHolds()).toBe(6);
     });
 
+    it('a record that reads the account afresh remembers it with the holds answered ahead not yet written', async () => {
+      const { billing, pause, resume } = await knowing(5_000_000);
+      pause();
+      expect(await within(ask(billing, 400_000))).toMatchObject({ ok: true });
+      await billing.upsertAccount({ id: 'a', kind: 'team' }); // forgotten: the record below reads afresh
+      await billing.record('a', { model: 'test-model', provider: 'test', usage: { inputTokens: tokensFor(1_000), outputTokens: 0 } }, { idempotencyKey: 'r' });
+      // 4,998,000 − 1,000 recorded − 400,000 held ahead = 4,597,000: not enough for 4,600,000.
+      expect(await within(ask(billing, 4_600_000))).toMatchObject({ ok: false, code: 'insufficient_balance' });
+      resume();
+      expect(await billing.balance('a')).toMatchObject({ heldMicros: 400_000, availableMicros: 4_597_000 });
+    });
+
     it('answers none ahead on an account while a guarded authorization of it is in flight', async () => {
       const { billing, pause, resume } = await knowing(5_000_000);
       pause('guarded');
