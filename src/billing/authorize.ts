@@ -9,7 +9,7 @@
  * settle needs should a crash lose it (lost-holds.ts).
  */
 import { z } from 'zod';
-import { checkGate, hasHeadroom, refusalFor, type Amounts, type GateFailure, type GateState } from '../core/gate.ts';
+import { checkGate, checkGateWithHeadroom, refusalFor, type Amounts, type GateFailure, type GateState } from '../core/gate.ts';
 import { valueFromCost, type Micros } from '../core/money.ts';
 import { modelAllowed } from '../core/plan.ts';
 import { worstCaseCostOf, type PriceEntry } from '../core/price-book.ts';
@@ -62,11 +62,8 @@ export interface AuthorizeRequest {
 
 type Decision = { ok: true; hold: Hold } | { ok: false; failure: GateFailure; state: GateState };
 
-/**
- * The gate's verdict on a snapshot: pure but for the hold id's random part. With `headroom`,
- * the call must also leave room for HEADROOM_CALLS more like it (core/gate.ts).
- */
-function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined, headroom = false): Decision {
+/** The gate's verdict on a snapshot, by `rules`: pure but for the hold id's random part. */
+function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined, rules = checkGate): Decision {
   const { terms } = snap;
   const known = request.inputTokens !== undefined && request.maxOutputTokens !== undefined;
   const worstCase = price ? valueFromCost(worstCaseCostOf(price, request.inputTokens ?? 0, request.maxOutputTokens ?? 0), terms.settings.marginBps) : 0;
@@ -75,7 +72,7 @@ function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry
     tokens: (request.inputTokens ?? 0) + (request.maxOutputTokens ?? 0),
   };
   const state: GateState = { ...snap.state, modelAllowed: modelAllowed(terms.plan, request.model, request.provider), modelPriced: price !== undefined };
-  const failure = checkGate(state, estimate) ?? (headroom && !hasHeadroom(state, estimate) ? { code: 'insufficient_balance' as const } : undefined);
+  const failure = rules(state, estimate);
   if (failure) return { ok: false, failure, state };
   const provider = request.provider ?? price!.provider;
   return {
@@ -177,7 +174,7 @@ function answerAhead(ctx: Context, request: AuthorizeRequest, prices: PriceBook)
   if (!state) return undefined;
   const snap = gateSnapshot(state, now);
   if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
-  const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings), true);
+  const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings), checkGateWithHeadroom);
   if (!decision.ok) return undefined;
   ctx.known.holdsAhead(request.accountId, [stateHold(decision.hold, request.userId, now)]);
   ctx.holdsBehind.write({ hold: decision.hold, userId: request.userId, createdAt: now });

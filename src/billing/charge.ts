@@ -205,8 +205,9 @@ export async function recordAlone(ctx: Context, input: RecordCall): Promise<Char
   try {
     const since = ctx.known.stamp();
     const charged = await ctx.sql.uninterrupted(async (sql) => {
-      const state = (await readStates(sql, [accountId], now)).get(accountId);
-      if (!state) throw accountNotFound(accountId);
+      const read = (await readStates(sql, [accountId], now)).get(accountId);
+      if (!read) throw accountNotFound(accountId);
+      const state = ctx.known.withAhead(read);
       const ledger = ledgerOf(state, now);
       const written = await chargeOptimistically(sql, ledger, requestFor(ledger.terms));
       if (written) ctx.known.remember(withCharges(state, [written.prepared]), false, since);

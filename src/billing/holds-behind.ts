@@ -35,7 +35,10 @@ async function writeBehind(sql: Sql, known: KnownAccounts, holds: HoldToWrite[])
   // A hold this process settled or released meanwhile has its row already.
   const open = holds.filter((h) => known.isAhead(h.hold.accountId, holdKey(h.hold.id)));
   const keys = new Map<string, string[]>();
-  for (const h of open) keys.set(h.hold.accountId, [...(keys.get(h.hold.accountId) ?? []), holdKey(h.hold.id)]);
+  for (const h of open) {
+    if (!keys.has(h.hold.accountId)) keys.set(h.hold.accountId, []);
+    keys.get(h.hold.accountId)!.push(holdKey(h.hold.id));
+  }
   if (open.length > 0) {
     // Once more after a failure (a deadlock with a charge over the same holds, a dropped
     // connection): the write is idempotent.

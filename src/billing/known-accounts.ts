@@ -22,10 +22,15 @@ const ACCOUNTS = 10_000;
  */
 export const LEASE_MS = 5_000;
 
+interface Known {
+  state: AccountState;
+  /** When the database last confirmed its versions (performance.now()); none for a read. */
+  confirmedAt?: number;
+}
+
 export class KnownAccounts {
-  #states = new Map<string, AccountState>();
-  /** When the database last confirmed each known account's versions (performance.now()). */
-  #confirmedAt = new Map<string, number>();
+  /** Most recently used last: the first entry is the one to evict. */
+  #known = new Map<string, Known>();
   /** Accounts with a charge of this process in flight: their ledger is about to move. */
   #charging = new Map<string, number>();
   /** Accounts with a guarded authorization of this process in flight: no answers ahead meanwhile. */
@@ -39,21 +44,24 @@ export class KnownAccounts {
 
   /** The account's state, if known and still usable at `now` (a plan past its end needs bookkeeping first). */
   get(accountId: string, now: Date): AccountState | undefined {
-    const state = this.#states.get(accountId);
-    if (!state) return undefined;
-    const endsAt = state.termsRow.plan_ends_at;
-    if (endsAt && endsAt <= now) return undefined;
-    // Most recently used last: the first entry is the one to evict.
-    this.#states.delete(accountId);
-    this.#states.set(accountId, state);
-    return state;
+    return this.#use(accountId, now)?.state;
   }
 
   /** Known, confirmed by the database within the lease, and no guarded authorization of it in flight. */
   getConfirmed(accountId: string, now: Date): AccountState | undefined {
-    const at = this.#confirmedAt.get(accountId);
-    if (at === undefined || performance.now() - at > LEASE_MS || this.#deciding.has(accountId)) return undefined;
-    return this.get(accountId, now);
+    if (this.#deciding.has(accountId)) return undefined;
+    const known = this.#use(accountId, now);
+    return known?.confirmedAt !== undefined && performance.now() - known.confirmedAt <= LEASE_MS ? known.state : undefined;
+  }
+
+  #use(accountId: string, now: Date): Known | undefined {
+    const known = this.#known.get(accountId);
+    if (!known) return undefined;
+    const endsAt = known.state.termsRow.plan_ends_at;
+    if (endsAt && endsAt <= now) return undefined;
+    this.#known.delete(accountId);
+    this.#known.set(accountId, known);
+    return known;
   }
 
   /** Known, and no charge of this process is moving its ledger right now. */
@@ -72,14 +80,15 @@ export class KnownAccounts {
       this.forget(id);
       return;
     }
-    this.#states.delete(id);
-    this.#states.set(id, this.withAhead(state));
-    if (confirmed) this.#confirmedAt.set(id, performance.now());
-    else this.#confirmedAt.delete(id);
-    if (this.#states.size > ACCOUNTS) this.forget(this.#states.keys().next().value!);
+    this.#known.delete(id);
+    this.#known.set(id, confirmed ? { state, confirmedAt: performance.now() } : { state });
+    if (this.#known.size > ACCOUNTS) this.forget(this.#known.keys().next().value!);
   }
 
-  /** A state read from the database, with the holds answered ahead that it cannot have yet. */
+  /**
+   * A state read from the database, with the holds answered ahead that it cannot have yet:
+   * every read that is decided on or remembered goes through it.
+   */
   withAhead(state: AccountState): AccountState {
     const ahead = this.#ahead.get(state.termsRow.id);
     if (!ahead) return state;
@@ -88,14 +97,12 @@ export class KnownAccounts {
   }
 
   forget(accountId: string): void {
-    this.#states.delete(accountId);
-    this.#confirmedAt.delete(accountId);
+    this.#known.delete(accountId);
   }
 
   /** Every account: after a change to the catalog, which every account's terms name. */
   forgetAll(): void {
-    this.#states.clear();
-    this.#confirmedAt.clear();
+    this.#known.clear();
   }
 
   /** A mark to take before a read whose state will be remembered (`readSince`). */
@@ -134,8 +141,8 @@ export class KnownAccounts {
     const ahead = this.#ahead.get(accountId) ?? new Map<string, StateHold>();
     for (const h of holds) ahead.set(h.id, h);
     this.#ahead.set(accountId, ahead);
-    const known = this.#states.get(accountId);
-    if (known) this.#states.set(accountId, withHolds(known, holds, 0));
+    const known = this.#known.get(accountId);
+    if (known) known.state = withHolds(known.state, holds, 0);
   }
 
   /** Still to be written: answered ahead, and neither written nor settled or released since. */
@@ -166,7 +173,7 @@ export class KnownAccounts {
     const inserted = new Set(after.inserted);
     const elsewhere = !this.#charging.has(accountId) && keys.some((key) => !inserted.has(key) && this.isAhead(accountId, key));
     this.holdsClosed(accountId, keys);
-    const known = this.#states.get(accountId);
+    const known = this.#known.get(accountId)?.state;
     if (!known) return;
     const stands = !elsewhere && this.#onlyGateMoved(accountId, known.versions, after);
     if (stands) this.remember({ ...known, versions: { ...known.versions, gate: after.gate } }, true);
@@ -185,7 +192,7 @@ export class KnownAccounts {
    * was read, gains the holds, confirmed if nothing else moved it.
    */
   holdsPlaced(accountId: string, gate: number, holds: readonly StateHold[], after: Versions, read?: AccountState, readSince?: number): void {
-    const known = this.#states.get(accountId);
+    const known = this.#known.get(accountId)?.state;
     const base = known?.versions.gate === gate ? known : read?.versions.gate === gate ? read : undefined;
     if (base && this.#onlyGateMoved(accountId, base.versions, after)) this.remember(withHolds(base, holds), true, base === read ? readSince : undefined);
     else this.forget(accountId);
@@ -193,7 +200,7 @@ export class KnownAccounts {
 
   /** Charges went in on an account whose ledger version was `ledger`. */
   chargesWritten(accountId: string, ledger: number, charges: readonly PreparedCharge[]): void {
-    const known = this.#states.get(accountId);
+    const known = this.#known.get(accountId)?.state;
     if (known?.versions.ledger === ledger) this.remember(withCharges(known, charges), true);
     else this.forget(accountId);
   }

@@ -60,7 +60,10 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
   const id = parseInput(holdIdSchema, holdId, 'hold id');
   const usage = parseInput(tokenUsageSchema, usageInput, 'usage');
   const options = parseInput(chargeOptionsSchema, optionsInput, 'settle options');
-  return ctx.charges.submit({ kind: 'settle', id, usage, options });
+  const charge = await ctx.charges.submit({ kind: 'settle', id, usage, options });
+  // Settled, however it was charged: its row is written, whether its write behind has landed or not.
+  ctx.known.holdsClosed(charge.accountId, [holdKey(id)]);
+  return charge;
 }
 
 function heldCall(row: HoldRow): ChargedCall {
@@ -163,9 +166,7 @@ async function chargeTogether(
   if (batch.length === 0) return done;
   const ids = await writeCharges(sql, batch.map((b) => b.charge), pools, guards);
   batch.forEach((b, i) => {
-    if (ids[i] === undefined) return;
-    done.set(b.index, chargeResult(b.charge, ids[i]!, false));
-    if (b.charge.holdId) ctx.known.holdsClosed(b.charge.terms.account.id, [holdKey(b.charge.holdId)]);
+    if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
   });
   // Bring what this process knows forward by the charges written; forget accounts whose guard failed.
   for (const [accountId, guard] of guards) {
@@ -215,10 +216,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
       const request = requestFor(seen);
       return (await chargeOptimistically(sql, ledgerFromRow(request.terms, seen), request))?.charge;
     });
-    if (charged) {
-      ctx.known.holdsClosed(accountId!, [key]);
-      return charged;
-    }
+    if (charged) return charged;
     return await ctx.sql.transaction(async (tx) => {
       // The ledger mutex first, then the hold: every writer takes them in this order.
       await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [accountId]);
@@ -237,9 +235,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
         throw new BillingError('hold_settled', `Hold "${id}" is already settled (with another idempotency key)`, { holdId: id });
       }
       const request = requestFor(row);
-      const locked = await chargeLocked(tx, ledgerFromRow(request.terms, row), request);
-      ctx.known.holdsClosed(row.id, [key]);
-      return locked;
+      return chargeLocked(tx, ledgerFromRow(request.terms, row), request);
     });
   } catch (error) {
     if (accountId && isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, id, model, usage);

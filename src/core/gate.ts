@@ -67,9 +67,9 @@ export function checkGate(state: GateState, estimate: Amounts): GateFailure | un
  */
 export const HEADROOM_CALLS = 10;
 
-/** The call passes the gate, with room left for HEADROOM_CALLS more like it. */
-export function hasHeadroom(state: GateState, estimate: Amounts): boolean {
-  return checkGate(state, { valueMicros: estimate.valueMicros * (1 + HEADROOM_CALLS), tokens: estimate.tokens * (1 + HEADROOM_CALLS) }) === undefined;
+/** checkGate, with room left after the call for HEADROOM_CALLS more like it. */
+export function checkGateWithHeadroom(state: GateState, estimate: Amounts): GateFailure | undefined {
+  return checkGate(state, { valueMicros: estimate.valueMicros * (1 + HEADROOM_CALLS), tokens: estimate.tokens * (1 + HEADROOM_CALLS) });
 }
 
 /** What the catalog offers this account, for choosing a remedy. */
