@@ -6,52 +6,61 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createBilling, type Billing } from '../src/index.ts';
-import { heldCallOf, holdKey, newHoldId } from '../src/core/hold-id.ts';
+import { randomBytes } from 'node:crypto';
+import { HoldIds, holdKey } from '../src/core/hold-id.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, MINUTE, useBilling } from './support/harness.ts';
 import { fundedAccounts } from './support/spend.ts';
 
 describe('hold ids', () => {
   const call = { accountId: 'team-é', model: 'claude-sonnet-4-5', provider: 'anthropic', userId: 'u"1', createdAt: new Date('2026-03-10T12:00:00.123Z') };
+  const ids = new HoldIds(randomBytes(32));
 
   it('carry the call they hold for, and are unique', () => {
-    const id = newHoldId(call);
-    expect(heldCallOf(id)).toEqual(call);
-    expect(heldCallOf(newHoldId({ ...call, userId: null }))).toEqual({ ...call, userId: null });
-    expect(newHoldId(call)).not.toBe(id);
+    const id = ids.issue(call);
+    expect(ids.open(id)).toEqual({ key: holdKey(id), call });
+    expect(ids.open(ids.issue({ ...call, userId: null }))?.call).toEqual({ ...call, userId: null });
+    expect(ids.issue(call)).not.toBe(id);
   });
 
   it('are known by a short key, in the order they were placed', () => {
-    const ids = [0, 1, 2, 1_000, 86_400_000].map((ms) => newHoldId({ ...call, createdAt: new Date(call.createdAt.getTime() + ms) }));
-    const keys = ids.map(holdKey);
-    expect(keys.every((key, i) => key.length === 31 && ids[i]!.startsWith(`${key}.`))).toBe(true);
+    const issued = [0, 1, 2, 1_000, 86_400_000].map((ms) => ids.issue({ ...call, createdAt: new Date(call.createdAt.getTime() + ms) }));
+    const keys = issued.map(holdKey);
+    expect(keys.every((key, i) => key.length === 31 && issued[i]!.startsWith(`${key}.`))).toBe(true);
     expect([...keys].reverse().sort()).toEqual(keys);
-    expect(holdKey('hold_issued-before-keys')).toBe('hold_issued-before-keys');
   });
 
-  it('issued with an older, shorter random part still describe their call', () => {
-    const older = `hold_${'A'.repeat(22)}${newHoldId(call).slice(holdKey(newHoldId(call)).length)}`;
-    expect(holdKey(older)).toBe(`hold_${'A'.repeat(22)}`);
-    expect(heldCallOf(older)).toEqual(call);
+  it('show nobody the account or the user they name', () => {
+    const named = { ...call, accountId: 'alice@example.com', userId: 'bob@example.com' };
+    const id = ids.issue(named);
+    const decoded = Buffer.from(id.slice(id.indexOf('.') + 1), 'base64url').toString('latin1');
+    for (const text of [id, decoded]) {
+      expect(text).not.toContain('alice');
+      expect(text).not.toContain('bob');
+      expect(text).not.toContain('claude');
+    }
   });
 
-  it('describe nothing when they are not ids Tollgate issued', () => {
-    const id = newHoldId(call);
-    const payload = (value: unknown) => `${id.slice(0, id.indexOf('.') + 1)}${Buffer.from(JSON.stringify(value)).toString('base64url')}`;
+  it('open to nothing when this key did not issue them, or when they were altered', () => {
+    const id = ids.issue(call);
+    const [key, sealed] = id.split('.') as [string, string];
+    const flipped = Buffer.from(sealed, 'base64url');
+    flipped[20]! ^= 1;
+    const readable = `${key}.${Buffer.from(JSON.stringify([call.accountId, call.model, call.provider, call.userId, call.createdAt.getTime()])).toString('base64url')}`;
+    const other = ids.issue({ ...call, accountId: 'other' });
     for (const bad of [
+      new HoldIds(randomBytes(32)).issue(call), // another database's key
+      `${key}.${flipped.toString('base64url')}`,
+      `${holdKey(other)}.${sealed}`, // a description moved onto another hold's key
+      readable, // the form ids had before they were sealed
+      key,
       'hold_nope',
-      'hold_missing_3',
       id.slice(1),
       id.replace('.', '-'),
-      `${id.slice(0, id.indexOf('.') + 1)}%%%`,
-      payload(['a', 'm', 'p', null]),
-      payload(['a', 'm', 'p', null, 'yesterday']),
-      payload(['', 'm', 'p', null, 0]),
-      payload(['a', 'm', 'p', 7, 0]),
-      payload(['a', 'm', 'p', null, 1e300]),
-      payload({ accountId: 'a' }),
+      `${key}.%%%`,
+      `${key}.`,
     ]) {
-      expect(heldCallOf(bad), bad).toBeUndefined();
+      expect(ids.open(bad), bad).toBeUndefined();
     }
   });
 });
@@ -166,10 +175,12 @@ for (const engine of ENGINES) {
     it('an id that names no account, or that Tollgate did not issue, is not found, and nothing is written', async () => {
       await fundedAccounts(t.billing, ['acme'], 5_000_000);
       const billing = await otherProcess();
-      const ghost = newHoldId({ accountId: 'nobody', model: 'test-model', provider: 'test', userId: null, createdAt: t.clock.read() });
+      const [secret] = await t.sql.query<{ value: Uint8Array }>("SELECT value FROM secrets WHERE name = 'hold_ids'");
+      const ghost = new HoldIds(secret!.value).issue({ accountId: 'nobody', model: 'test-model', provider: 'test', userId: null, createdAt: t.clock.read() });
+      const forged = new HoldIds(randomBytes(32)).issue({ accountId: 'acme', model: 'test-model', provider: 'test', userId: null, createdAt: t.clock.read() });
       const count = async () => (await t.sql.query<{ n: number }>('SELECT (SELECT count(*) FROM holds) + (SELECT count(*) FROM usage_events) AS n'))[0]!.n;
       const before = await count();
-      for (const id of [ghost, 'hold_nope']) {
+      for (const id of [ghost, forged, holdKey(forged), 'hold_nope']) {
         await expect(billing.settle(id, usage, { idempotencyKey: `k-${id}` })).rejects.toMatchObject({ code: 'hold_not_found' });
         await expect(billing.release(id)).rejects.toMatchObject({ code: 'hold_not_found' });
       }

@@ -43,23 +43,23 @@ for (const engine of ENGINES) {
       expect((await billing.reconcile('b')).problems).toEqual([]);
     });
 
-    it('charges a hold once when one batch names it by its id and by its bare key', async () => {
+    it('charges a hold once when one batch names it twice, and takes a bare key for no hold', async () => {
       const { billing } = t;
       await fundedAccounts(billing, ['a'], 5_000_000);
-      const [known, unknown] = [await billing.authorize('a', { model: 'test-model', inputTokens: 1_000, maxOutputTokens: 0 }), await billing.authorize('a', { model: 'test-model', inputTokens: 1_000, maxOutputTokens: 0 })];
-      if (!known.ok || !unknown.ok) throw new Error('refused');
+      const [held, other] = [await billing.authorize('a', { model: 'test-model', inputTokens: 1_000, maxOutputTokens: 0 }), await billing.authorize('a', { model: 'test-model', inputTokens: 1_000, maxOutputTokens: 0 })];
+      if (!held.ok || !other.ok) throw new Error('refused');
       const usage = { inputTokens: 1_000, outputTokens: 0 };
-      // A process that knows neither hold reads both spellings' rows in one batch: one hold, one charge.
-      const other = await createBilling({ database: t.sql, clock: t.clock.read });
+      // A process that knows neither hold reads them in one batch: one hold, one charge.
+      const elsewhere = await createBilling({ database: t.sql, clock: t.clock.read });
       const results = await Promise.allSettled([
-        other.settle(holdKey(known.hold.id), usage, { idempotencyKey: 'by-key' }),
-        other.settle(known.hold.id, usage, { idempotencyKey: 'by-id' }),
-        other.settle(holdKey(unknown.hold.id), usage, { idempotencyKey: 'other' }),
+        elsewhere.settle(held.hold.id, usage, { idempotencyKey: 'first' }),
+        elsewhere.settle(held.hold.id, usage, { idempotencyKey: 'second' }),
+        elsewhere.settle(holdKey(other.hold.id), usage, { idempotencyKey: 'bare' }),
       ]);
       const outcomes = results.slice(0, 2).map((r) => (r.status === 'fulfilled' ? 'charged' : (r.reason as { code: string }).code)).sort();
       expect(outcomes).toEqual(['charged', 'hold_settled']);
-      expect(results[2]).toMatchObject({ status: 'fulfilled', value: { holdId: holdKey(unknown.hold.id), replayed: false } });
-      expect(await billing.balance('a')).toMatchObject({ availableMicros: 5_000_000 - 2 * 2_000, heldMicros: 0 });
+      expect(results[2]).toMatchObject({ status: 'rejected', reason: { code: 'hold_not_found' } });
+      expect(await billing.balance('a')).toMatchObject({ availableMicros: 5_000_000 - 2 * 2_000, heldMicros: 2_000 });
       expect((await billing.reconcile('a')).problems).toEqual([]);
     });
   });

@@ -134,14 +134,14 @@ export function ledgerFrom(
 }
 
 /**
- * The state after this process placed `holds` on the account, its gate version moved by
- * `gateMoves` (a statement moves it by one; holds answered ahead move it when written).
+ * The state after this process placed `holds` on the account in one statement, which moved
+ * its gate version by one.
  * Holds that had lapsed by then are dropped: a settle of one of them reads afresh.
  */
-export function withHolds(state: AccountState, holds: readonly StateHold[], gateMoves = 1): AccountState {
+export function withHolds(state: AccountState, holds: readonly StateHold[]): AccountState {
   const at = Math.min(...holds.map((h) => h.createdAt.getTime()));
   const open = state.holds.filter((h) => h.expiresAt.getTime() > at);
-  return { ...state, versions: { ...state.versions, gate: state.versions.gate + gateMoves }, holds: [...open, ...holds] };
+  return { ...state, versions: { ...state.versions, gate: state.versions.gate + 1 }, holds: [...open, ...holds] };
 }
 
 /** A charge as the usage counters see it. */

@@ -1,22 +1,23 @@
 /**
  * authorize: may this account make this AI call? Either a hold sized to the call's worst
- * case, or a refusal that says why and what to do. Far from every limit, a call on an account
- * this process knows is answered at once and its hold written behind (answerAhead). Otherwise
- * concurrent calls on one team account see each other's holds: a hold is placed only against
- * the gate version its decision read, and under contention the gate mutex (the account row)
- * serializes them. A hold commits
- * without waiting for the disk: it reserves value but moves none, and its id carries what its
- * settle needs should a crash lose it (lost-holds.ts).
+ * case, or a refusal that says why and what to do. Every answer is decided on a state whose
+ * versions the hold's own write then checks: concurrent calls on one team account, in this
+ * process or any other, see each other's holds, and a change of plan, limits, models or
+ * settings committed before the write is honoured by it. Under contention the gate mutex (the
+ * account row) serializes them. A hold commits without waiting for the disk: it reserves value
+ * but moves none, and its id carries what its settle needs should a crash lose it
+ * (lost-holds.ts).
  */
 import { z } from 'zod';
-import { checkGate, checkGateWithHeadroom, refusalFor, type Amounts, type GateFailure, type GateState } from '../core/gate.ts';
+import { checkGate, refusalFor, type Amounts, type GateFailure, type GateState } from '../core/gate.ts';
 import { valueFromCost, type Micros } from '../core/money.ts';
 import { modelAllowed } from '../core/plan.ts';
 import { worstCaseCostOf, type PriceEntry } from '../core/price-book.ts';
 import type { Refusal } from '../core/refusal.ts';
-import { fitsHoldId, holdKey, newHoldId } from '../core/hold-id.ts';
+import { fitsHoldId, holdKey, type HoldIds } from '../core/hold-id.ts';
 import { BillingError } from '../core/errors.ts';
 import { parseInput } from '../core/usage.ts';
+import { idSchema, modelSchema, plain, providerSchema, tokenCount } from '../core/input.ts';
 import type { Context } from './context.ts';
 import { openAllowance } from './grants.ts';
 import { outcomeOf } from './combiner.ts';
@@ -24,19 +25,18 @@ import { readGate, readOffers, readStates, type GateSnapshot } from './snapshot.
 import { gateSnapshot, type AccountState, type Guard, type StateHold, type Versions } from './account-state.ts';
 import { applyPlanEnd } from './terms.ts';
 import type { Sql } from '../db/sql.ts';
-import type { PriceBook } from './price-lookup.ts';
 
-const tokens = z.number().int('must be a whole number of tokens').nonnegative('must not be negative').max(Number.MAX_SAFE_INTEGER);
-
-export const authorizeInputSchema = z
-  .object({
-    model: z.string().trim().min(1, 'must name a model').max(200),
-    provider: z.string().trim().min(1).max(100).optional(),
-    inputTokens: tokens.optional(),
-    maxOutputTokens: tokens.optional(),
-    userId: z.string().min(1).max(200).optional(),
-  })
-  .strict();
+export const authorizeInputSchema = plain(
+  z
+    .object({
+      model: modelSchema,
+      provider: providerSchema.optional(),
+      inputTokens: tokenCount.optional(),
+      maxOutputTokens: tokenCount.optional(),
+      userId: idSchema.optional(),
+    })
+    .strict(),
+);
 export type AuthorizeInput = z.input<typeof authorizeInputSchema>;
 
 export interface Hold {
@@ -62,8 +62,8 @@ export interface AuthorizeRequest {
 
 type Decision = { ok: true; hold: Hold } | { ok: false; failure: GateFailure; state: GateState };
 
-/** The gate's verdict on a snapshot, by `rules`: pure but for the hold id's random part. */
-function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined, rules = checkGate): Decision {
+/** The gate's verdict on a snapshot: pure but for the hold id's random parts. */
+function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined, holdIds: HoldIds): Decision {
   const { terms } = snap;
   const known = request.inputTokens !== undefined && request.maxOutputTokens !== undefined;
   const worstCase = price ? valueFromCost(worstCaseCostOf(price, request.inputTokens ?? 0, request.maxOutputTokens ?? 0), terms.settings.marginBps) : 0;
@@ -72,13 +72,13 @@ function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry
     tokens: (request.inputTokens ?? 0) + (request.maxOutputTokens ?? 0),
   };
   const state: GateState = { ...snap.state, modelAllowed: modelAllowed(terms.plan, request.model, request.provider), modelPriced: price !== undefined };
-  const failure = rules(state, estimate);
+  const failure = checkGate(state, estimate);
   if (failure) return { ok: false, failure, state };
   const provider = request.provider ?? price!.provider;
   return {
     ok: true,
     hold: {
-      id: newHoldId({ accountId: request.accountId, model: request.model, provider, userId: request.userId ?? null, createdAt: terms.now }),
+      id: holdIds.issue({ accountId: request.accountId, model: request.model, provider, userId: request.userId ?? null, createdAt: terms.now }),
       accountId: request.accountId,
       model: request.model,
       provider,
@@ -98,7 +98,7 @@ export interface HoldToWrite {
 
 /**
  * Insert holds, each only if its account's versions are still the ones its guard names (no
- * guard: the caller holds the gate mutex, or the holds were answered ahead). Returns the
+ * guard: the caller holds the gate mutex). Returns the
  * accounts whose holds went in, with the versions the write left them at and the keys of the
  * holds it inserted. A hold that has a row already (a charge or a release wrote it back,
  * charge-write.ts, lost-holds.ts) stays as that left it.
@@ -147,10 +147,7 @@ export async function placeHolds(
   return new Map(rows.map(({ id, ...versions }) => [id, versions]));
 }
 
-/**
- * Authorize: validated here, then answered ahead of its write where it can be, or else decided
- * together with the calls that arrive meanwhile.
- */
+/** Authorize: validated here, then decided together with the calls that arrive meanwhile. */
 export async function authorize(ctx: Context, accountId: string, input: AuthorizeInput): Promise<AuthorizeResult> {
   const request = { accountId, ...parseInput(authorizeInputSchema, input, 'authorize request') };
   if (!fitsHoldId({ ...request, userId: request.userId ?? null })) {
@@ -158,27 +155,7 @@ export async function authorize(ctx: Context, accountId: string, input: Authoriz
       issues: ['account id, model, provider and user id: at most 1,500 bytes together as JSON'],
     });
   }
-  return answerAhead(ctx, request, await ctx.prices.fresh()) ?? ctx.authorizes.submit(request);
-}
-
-/**
- * An account this process knows, as the database confirmed it within the lease, with room for
- * HEADROOM_CALLS more calls like this one: the call is admitted on that state at once and its
- * hold written behind it (holds-behind.ts), so the gate adds no round trip to the AI call. A
- * write from elsewhere meanwhile cannot make the answer wrong unless it spends that room;
- * anything closer to a limit or to the balance is decided on a guarded write, as are refusals.
- */
-function answerAhead(ctx: Context, request: AuthorizeRequest, prices: PriceBook): AuthorizeResult | undefined {
-  const now = ctx.clock();
-  const state = ctx.known.getConfirmed(request.accountId, now);
-  if (!state) return undefined;
-  const snap = gateSnapshot(state, now);
-  if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
-  const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings), checkGateWithHeadroom);
-  if (!decision.ok) return undefined;
-  ctx.known.holdsAhead(request.accountId, [stateHold(decision.hold, request.userId, now)]);
-  ctx.holdsBehind.write({ hold: decision.hold, userId: request.userId, createdAt: now });
-  return { ok: true, hold: decision.hold };
+  return ctx.authorizes.submit(request);
 }
 
 /** A batch of authorizations: together where they can be, each alone where they cannot. */
@@ -192,29 +169,28 @@ export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[])
  * Decide many requests on one snapshot of their accounts, in arrival order, each seeing the
  * holds admitted before it; then place the holds in one statement guarded by each account's
  * versions. Accounts this process knows are not read at all, and their guard is every version
- * of what it knew; accounts read now are guarded by their gate version alone, as the read is
- * a snapshot of this moment, with the holds answered ahead that it cannot have yet. An account
- * whose guard failed, or that has bookkeeping to write first, is left for authorizeAlone.
+ * of what it knew; accounts read now are guarded by their gate, terms and catalog versions (a
+ * charge meanwhile only turns a hold into a debit no larger, docs/design.md). An account whose
+ * guard failed, or that has bookkeeping to write first, is left for authorizeAlone.
  */
 async function authorizeTogether(ctx: Context, requests: readonly AuthorizeRequest[]): Promise<Map<number, AuthorizeResult>> {
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
   const accountIds = [...new Set(requests.map((r) => r.accountId))];
-  return ctx.known.deciding(accountIds, () => ctx.sql.asyncCommit.uninterrupted(async (sql) => {
+  return ctx.sql.asyncCommit.uninterrupted(async (sql) => {
     const known = new Map(accountIds.flatMap((id) => {
       const state = ctx.known.getSteady(id, now);
       return state ? [[id, state] as const] : [];
     }));
     const unknown = accountIds.filter((id) => !known.has(id));
-    const since = ctx.known.stamp();
-    const read = new Map([...(unknown.length > 0 ? await readStates(sql, unknown, now) : [])].map(([id, state]) => [id, ctx.known.withAhead(state)]));
+    const read = unknown.length > 0 ? await readStates(sql, unknown, now) : new Map<string, AccountState>();
     const states = new Map([...known, ...read]);
     const snaps = new Map([...states].map(([id, state]) => [id, gateSnapshot(state, now)]));
     const decided: { index: number; accountId: string; result: AuthorizeResult; userId?: string }[] = [];
     for (const [index, request] of requests.entries()) {
       const snap = snaps.get(request.accountId);
       if (!snap || !snap.allowanceOpen || snap.terms.planEnded) continue;
-      const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings));
+      const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings), ctx.holdIds);
       if (decision.ok) {
         snap.state.held.valueMicros += decision.hold.amountMicros;
         snap.state.held.tokens += decision.hold.tokens;
@@ -229,7 +205,10 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
     }
     const holds = decided.flatMap((d) => (d.result.ok ? [{ hold: d.result.hold, userId: d.userId, createdAt: now }] : []));
     const withHolds = new Set(holds.map((h) => h.hold.accountId));
-    const guards = new Map([...withHolds].map((id): [string, Guard] => [id, known.has(id) ? known.get(id)!.versions : { gate: states.get(id)!.versions.gate }]));
+    const guards = new Map([...withHolds].map((id): [string, Guard] => {
+      const { gate, terms, catalog, ledger } = states.get(id)!.versions;
+      return [id, known.has(id) ? { gate, terms, catalog, ledger } : { gate, terms, catalog }];
+    }));
     const placed = holds.length ? await placeHolds(sql, holds, guards) : new Map<string, Versions & { inserted: string[] }>();
     for (const id of withHolds) {
       if (!placed.has(id)) {
@@ -237,12 +216,12 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
         continue;
       }
       const mine = holds.filter((h) => h.hold.accountId === id).map(({ hold, userId }) => stateHold(hold, userId, now));
-      ctx.known.holdsPlaced(id, states.get(id)!.versions.gate, mine, placed.get(id)!, read.get(id), since);
+      ctx.known.holdsPlaced(id, states.get(id)!.versions.gate, mine, placed.get(id)!, read.get(id));
     }
-    for (const [id, state] of read) if (!withHolds.has(id)) ctx.known.remember(state, false, since);
+    for (const [id, state] of read) if (!withHolds.has(id)) ctx.known.remember(state);
     // An account's answers stand if its holds went in, or if it had none to place (refusals read one snapshot).
     return new Map(decided.filter((d) => !withHolds.has(d.accountId) || placed.has(d.accountId)).map((d) => [d.index, d.result]));
-  }));
+  });
 }
 
 function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold {
@@ -252,48 +231,35 @@ function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold
   };
 }
 
-/**
- * One authorization: optimistic first, then under the gate mutex. What it reads counts the
- * holds answered ahead that the database cannot have yet.
- */
+/** One authorization: optimistic first, then under the gate mutex. */
 export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
-  ctx.known.forget(request.accountId);
-  try {
-    return await ctx.known.deciding([request.accountId], () => authorizeAloneDeciding(ctx, request));
-  } finally {
-    // Its hold is in no state this process knows: a read of the account begun meanwhile, in a
-    // later batch, may lack it, and must not be remembered.
-    ctx.known.changed(request.accountId);
-  }
-}
-
-async function authorizeAloneDeciding(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const { accountId } = request;
+  ctx.known.forget(accountId);
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  const ahead = (state: AccountState) => ctx.known.withAhead(state);
 
-  // Optimistic: one read, then one insert that succeeds only if no other hold or plan change
-  // came in between. No transaction, no lock, two round trips; the hold commits without
+  // Optimistic: one read, then one insert that succeeds only if no other hold, plan or catalog
+  // change came in between. No transaction, no lock, two round trips; the hold commits without
   // waiting for the disk (docs/design.md).
   const optimistic = await ctx.sql.asyncCommit.uninterrupted(async (sql): Promise<AuthorizeResult | undefined> => {
-    const snap = await readGate(sql, accountId, now, false, ahead);
+    const snap = await readGate(sql, accountId, now);
     if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
-    const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings));
+    const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings), ctx.holdIds);
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
-    const placed = await placeHolds(sql, [{ hold: decision.hold, userId: request.userId, createdAt: now }], new Map([[accountId, { gate: snap.versions.gate }]]));
+    const { gate, terms, catalog } = snap.versions;
+    const placed = await placeHolds(sql, [{ hold: decision.hold, userId: request.userId, createdAt: now }], new Map([[accountId, { gate, terms, catalog }]]));
     return placed.has(accountId) ? { ok: true, hold: decision.hold } : undefined;
   });
   if (optimistic) return optimistic;
 
   // Contended, or there is bookkeeping to write first: take the gate mutex.
   return ctx.sql.transaction(async (tx) => {
-    let locked = await readGate(tx, accountId, now, true, ahead);
+    let locked = await readGate(tx, accountId, now, true);
     if (locked.terms.planEnded) await applyPlanEnd(tx, locked.terms);
     if (!locked.allowanceOpen) await openAllowance(tx, locked.terms);
-    if (!locked.consistent || locked.terms.planEnded || !locked.allowanceOpen) locked = await readGate(tx, accountId, now, false, ahead);
+    if (!locked.consistent || locked.terms.planEnded || !locked.allowanceOpen) locked = await readGate(tx, accountId, now);
     const price = prices.find(request.model, request.provider, now, locked.terms.settings);
-    const decision = decide(locked, request, price);
+    const decision = decide(locked, request, price, ctx.holdIds);
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(tx, locked.terms), request.model);
     await placeHolds(tx, [{ hold: decision.hold, userId: request.userId, createdAt: now }]);
     return { ok: true as const, hold: decision.hold };

@@ -4,7 +4,7 @@
  * the fake processor's checkout, and the admin operations.
  */
 import type { PackInput } from '../core/pack.ts';
-import type { PlanInput, PlanStatus } from '../core/plan.ts';
+import { PLAN_STATUSES, type PlanInput, type PlanStatus } from '../core/plan.ts';
 import type { PricingMode, SettingsInput } from '../core/settings.ts';
 import type { TokenUsage } from '../core/usage.ts';
 import { openDatabase, DEFAULT_DATABASE_URL } from '../db/connect.ts';
@@ -20,7 +20,7 @@ import type { Clock, Context } from './context.ts';
 import { grant } from './grants.ts';
 import { expireCredit } from './expiry.ts';
 import { KnownAccounts } from './known-accounts.ts';
-import { HoldsBehind } from './holds-behind.ts';
+import { HoldIds } from '../core/hold-id.ts';
 import { applyPreset } from './presets.ts';
 import { PriceBook } from './price-lookup.ts';
 import { balance, usage } from './reads.ts';
@@ -28,7 +28,7 @@ import { reconcile } from './reconcile.ts';
 import { refund } from './refunds.ts';
 import { lockGate } from './terms.ts';
 import { z } from 'zod';
-import { parseInput } from '../core/usage.ts';
+import { holdIdSchema, idSchema, instant, micros, parseInput, plain, slugSchema, text } from '../core/input.ts';
 import type { Micros } from '../core/money.ts';
 
 export interface BillingOptions {
@@ -40,14 +40,25 @@ export interface BillingOptions {
   poolSize?: number;
 }
 
-const creditInputSchema = z
-  .object({
-    source: z.enum(['bonus', 'adjustment']),
-    amountMicros: z.number().int('must be whole micro-dollars').positive('must be more than zero').max(Number.MAX_SAFE_INTEGER),
-    reference: z.string().min(1, 'must not be empty: it makes the grant happen once').max(200),
-    expiresAt: z.coerce.date().nullable().optional(),
-  })
-  .strict();
+const creditInputSchema = plain(
+  z
+    .object({
+      source: z.enum(['bonus', 'adjustment']),
+      amountMicros: micros.positive('must be more than zero'),
+      reference: text(200).min(1, 'must not be empty: it makes the grant happen once'),
+      expiresAt: instant.nullable().optional(),
+    })
+    .strict(),
+);
+
+// The facade's other arguments, checked before anything is read or written (core/input.ts).
+const accountIdOf = (value: unknown) => parseInput(idSchema, value, 'account id');
+const holdIdOf = (value: unknown) => parseInput(holdIdSchema, value, 'hold id');
+const slugOf = (value: unknown, what: 'plan slug' | 'pack slug') => parseInput(slugSchema, value, what);
+const cancelOptionsSchema = plain(z.object({ immediately: z.boolean({ error: 'must be true or false' }).optional() }).strict()).optional();
+const filterSchema = <S extends string>(statuses: readonly [S, ...S[]]) => plain(z.object({ status: z.enum(statuses).optional() }).strict()).optional();
+const planFilterSchema = filterSchema(PLAN_STATUSES);
+const packFilterSchema = filterSchema(['active', 'archived']);
 
 export async function createBilling(options: BillingOptions = {}) {
   const given = typeof options.database === 'object' ? options.database : undefined;
@@ -62,21 +73,17 @@ export async function createBilling(options: BillingOptions = {}) {
     authorizes: new Combiner((requests: AuthorizeRequest[]) => authorizeBatch(ctx, requests)),
     charges: new Combiner((inputs: ChargeInput[]) => chargeBatch(ctx, inputs)),
     known,
-    holdsBehind: new HoldsBehind(sql, known),
+    holdIds: new HoldIds(await readHoldIdKey(sql)),
   };
-  // A write beside the gate's own moves versions that what this process knows was read at:
-  // an answer given ahead of its write must not be given on what it knew before. `accountOf`
-  // names the account changed (none: every account); after a failure, every account.
+  // A write beside the gate's own moves versions of what this process knows: forgetting the
+  // account (`accountOf`; none: every account) saves its next call a write whose guard would
+  // fail. Only a saving: every decision on what a process knows is checked by its write.
   const changing = <A extends unknown[], R>(work: (...args: A) => Promise<R>, accountOf: (result: R, args: NoInfer<A>) => string | undefined = () => undefined) =>
     async (...args: A): Promise<R> => {
-      let result: R;
-      try {
-        result = await work(...args);
-      } catch (error) {
-        known.changed();
-        throw error;
-      }
-      known.changed(accountOf(result, args));
+      const result = await work(...args);
+      const accountId = accountOf(result, args);
+      if (accountId === undefined) known.forgetAll();
+      else known.forget(accountId);
       return result;
     };
   const firstArgument = (_result: unknown, [accountId]: readonly [string, ...unknown[]]) => accountId;
@@ -85,21 +92,18 @@ export async function createBilling(options: BillingOptions = {}) {
     sql,
     // Accounts
     upsertAccount: changing((input: AccountInput) => upsertAccount(ctx, input), (account) => account.id),
-    getAccount: (accountId: string) => getAccount(ctx, accountId),
+    getAccount: async (accountId: string) => getAccount(ctx, accountIdOf(accountId)),
     // The gate
-    authorize: (accountId: string, input: AuthorizeInput) => authorize(ctx, accountId, input),
-    settle: (holdId: string, usage: TokenUsage, opts: ChargeOptions) => settle(ctx, holdId, usage, opts),
-    release: (holdId: string) => release(ctx, holdId),
-    record: (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountId, input, opts),
+    authorize: async (accountId: string, input: AuthorizeInput) => authorize(ctx, accountIdOf(accountId), input),
+    settle: async (holdId: string, usage: TokenUsage, opts: ChargeOptions) => settle(ctx, holdIdOf(holdId), usage, opts),
+    release: async (holdId: string) => release(ctx, holdIdOf(holdId)),
+    record: async (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountIdOf(accountId), input, opts),
     recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
     refund: changing((usageEventId: number, input?: { amountMicros?: number }) => refund(ctx, usageEventId, input)),
     // Reads
-    balance: async (accountId: string) => {
-      await ctx.holdsBehind.written(); // this process's own holds show at once
-      return balance(ctx, accountId);
-    },
-    usage: (accountId: string, query: { from: Date | string; to: Date | string; groupBy?: 'model' | 'day' }) => usage(ctx, accountId, query),
-    reconcile: (accountId: string) => reconcile(ctx, accountId),
+    balance: async (accountId: string) => balance(ctx, accountIdOf(accountId)),
+    usage: async (accountId: string, query: { from: Date | string; to: Date | string; groupBy?: 'model' | 'day' }) => usage(ctx, accountIdOf(accountId), query),
+    reconcile: async (accountId: string) => reconcile(ctx, accountIdOf(accountId)),
     /**
      * Write off in the ledger the value left in buckets that have expired, on every account;
      * run it daily. The gate never spends expired value either way; a new period writes off the
@@ -107,39 +111,46 @@ export async function createBilling(options: BillingOptions = {}) {
      */
     expireCredit: changing(() => expireCredit(sql, ctx.clock())),
     // Checkout through the fake processor (real processors plug in behind the same calls)
-    subscribe: changing((accountId: string, planSlug: string) => fakeSubscribe(ctx, accountId, planSlug), firstArgument),
-    purchase: changing((accountId: string, packSlug: string) => fakePurchase(ctx, accountId, packSlug), firstArgument),
-    cancel: changing((accountId: string, opts?: { immediately?: boolean }) => fakeCancel(ctx, accountId, opts), firstArgument),
+    subscribe: changing((accountId: string, planSlug: string) => fakeSubscribe(ctx, accountIdOf(accountId), slugOf(planSlug, 'plan slug')), firstArgument),
+    purchase: changing((accountId: string, packSlug: string) => fakePurchase(ctx, accountIdOf(accountId), slugOf(packSlug, 'pack slug')), firstArgument),
+    cancel: changing((accountId: string, opts?: { immediately?: boolean }) => fakeCancel(ctx, accountIdOf(accountId), parseInput(cancelOptionsSchema, opts, 'cancel options')), firstArgument),
     /** A gift or correction of value (bonus or adjustment), once per reference. */
     credit: changing(async (accountId: string, input: z.input<typeof creditInputSchema>) => {
+      const id = accountIdOf(accountId);
       const c = parseInput(creditInputSchema, input, 'credit');
       return sql.transaction(async (tx) => {
         const now = ctx.clock();
-        await lockGate(tx, accountId, now); // the account must exist
-        return grant(tx, { accountId, source: c.source, amountMicros: c.amountMicros as Micros, reference: `${c.source}:${c.reference}`, now, expiresAt: c.expiresAt ?? null });
+        await lockGate(tx, id, now); // the account must exist
+        return grant(tx, { accountId: id, source: c.source, amountMicros: c.amountMicros as Micros, reference: `${c.source}:${c.reference}`, now, expiresAt: c.expiresAt ?? null });
       });
     }, firstArgument),
     // Admin
     admin: {
-      listPlans: (filter?: { status?: PlanStatus }) => catalog.listPlans(sql, filter),
-      getPlan: (slug: string) => catalog.findPlan(sql, slug),
+      listPlans: async (filter?: { status?: PlanStatus }) => catalog.listPlans(sql, parseInput(planFilterSchema, filter, 'plan filter')),
+      getPlan: async (slug: string) => catalog.findPlan(sql, slugOf(slug, 'plan slug')),
       createPlan: changing((input: PlanInput) => catalog.createPlan(sql, input)),
-      updatePlan: changing((slug: string, patch: Partial<Omit<PlanInput, 'slug'>>) => catalog.updatePlan(sql, slug, patch)),
-      listPacks: (filter?: { status?: 'active' | 'archived' }) => catalog.listPacks(sql, filter),
-      getPack: (slug: string) => catalog.findPack(sql, slug),
+      updatePlan: changing((slug: string, patch: Partial<Omit<PlanInput, 'slug'>>) => catalog.updatePlan(sql, slugOf(slug, 'plan slug'), patch)),
+      listPacks: async (filter?: { status?: 'active' | 'archived' }) => catalog.listPacks(sql, parseInput(packFilterSchema, filter, 'pack filter')),
+      getPack: async (slug: string) => catalog.findPack(sql, slugOf(slug, 'pack slug')),
       createPack: changing((input: PackInput) => catalog.createPack(sql, input)),
-      updatePack: changing((slug: string, patch: Partial<Omit<PackInput, 'slug'>>) => catalog.updatePack(sql, slug, patch)),
+      updatePack: changing((slug: string, patch: Partial<Omit<PackInput, 'slug'>>) => catalog.updatePack(sql, slugOf(slug, 'pack slug'), patch)),
       getSettings: () => catalog.getSettings(sql),
       updateSettings: changing((input: SettingsInput) => catalog.updateSettings(sql, input)),
       setModelPrice: changing((input: Parameters<typeof catalog.setModelPrice>[1]) => catalog.setModelPrice(ctx, input)),
       applyPreset: changing((mode: PricingMode) => applyPreset(ctx, mode)),
     },
-    /** Writes the holds answered ahead, then closes the database if it opened it (a connection passed in stays open). */
+    /** Closes the database if it opened it (a connection passed in stays open). */
     close: async () => {
-      await ctx.holdsBehind.written();
       if (!given) await sql.close();
     },
   };
+}
+
+/** The key hold ids are sealed with: one per database (migration 0008), so every process opens every id. */
+async function readHoldIdKey(sql: Sql): Promise<Uint8Array> {
+  const [row] = await sql.query<{ value: Uint8Array }>("SELECT value FROM secrets WHERE name = 'hold_ids'");
+  if (!row) throw new Error('the hold id key is missing: the database was not migrated');
+  return row.value;
 }
 
 export type Billing = Awaited<ReturnType<typeof createBilling>>;

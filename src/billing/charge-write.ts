@@ -195,8 +195,8 @@ export async function writeCharges(
          AND (v.ledger IS NULL OR b.ledger_version = v.ledger)
          AND (v.terms IS NULL OR v.terms = (SELECT terms_version FROM accounts WHERE id = b.account_id))
          AND (v.catalog IS NULL OR v.catalog = (SELECT catalog_version FROM settings))
-         -- Every hold it settles is open, or has no row yet (lost, or still being written): one
-         -- settled or released elsewhere is left for the settle alone, which says so.
+         -- Every hold it settles is open, or has no row (a crash lost it): one settled or
+         -- released elsewhere is left for the settle alone, which says so.
          -- (Not correlated: one lookup by key of the batch's holds, not one per account.)
          AND b.account_id NOT IN (SELECT h.account_id FROM holds h WHERE h.id = ANY ($5::text[]) AND h.status <> 'open')
        RETURNING b.account_id

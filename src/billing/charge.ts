@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
 import type { Micros } from '../core/money.ts';
+import { idSchema, metadataSchema, modelSchema, plain, providerSchema } from '../core/input.ts';
 import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import type { Sql } from '../db/sql.ts';
 import { ledgerPool, lockedLedgerPool, prepareCharge, readLedger, writeCharges, type ChargeRequest, type LedgerState, type PreparedCharge } from './charge-write.ts';
@@ -33,20 +34,12 @@ export interface Charge {
   replayed: boolean;
 }
 
-const idempotencyKey = z.string().min(1, 'must not be empty').max(200);
-const metadata = z.record(z.string(), z.unknown()).refine((m) => JSON.stringify(m).length <= 8_000, 'must serialize to at most 8,000 characters');
-
-export const chargeOptionsSchema = z.object({ idempotencyKey, metadata: metadata.optional() }).strict();
+const chargeOptionsShape = { idempotencyKey: idSchema, metadata: metadataSchema.optional() };
+export const chargeOptionsSchema = plain(z.object(chargeOptionsShape).strict());
 export type ChargeOptions = z.input<typeof chargeOptionsSchema>;
 
-const recordInputSchema = z
-  .object({
-    model: z.string().trim().min(1, 'must name a model').max(200),
-    provider: z.string().trim().min(1).max(100).optional(),
-    usage: tokenUsageSchema,
-    userId: z.string().min(1).max(200).optional(),
-  })
-  .strict();
+const recordInputShape = { model: modelSchema, provider: providerSchema.optional(), usage: tokenUsageSchema, userId: idSchema.optional() };
+const recordInputSchema = plain(z.object(recordInputShape).strict());
 export type RecordInput = z.input<typeof recordInputSchema>;
 
 interface EventRow {
@@ -203,14 +196,12 @@ export async function recordAlone(ctx: Context, input: RecordCall): Promise<Char
   const requestFor = (terms: Terms) => chargeRequest(recordedCall(input, now), null, input, terms, callPrice(prices, recordedCall(input, now), terms));
   ctx.known.forget(accountId);
   try {
-    const since = ctx.known.stamp();
     const charged = await ctx.sql.uninterrupted(async (sql) => {
-      const read = (await readStates(sql, [accountId], now)).get(accountId);
-      if (!read) throw accountNotFound(accountId);
-      const state = ctx.known.withAhead(read);
+      const state = (await readStates(sql, [accountId], now)).get(accountId);
+      if (!state) throw accountNotFound(accountId);
       const ledger = ledgerOf(state, now);
       const written = await chargeOptimistically(sql, ledger, requestFor(ledger.terms));
-      if (written) ctx.known.remember(withCharges(state, [written.prepared]), false, since);
+      if (written) ctx.known.remember(withCharges(state, [written.prepared]));
       return written?.charge;
     });
     if (charged) return charged;
@@ -224,9 +215,9 @@ export async function recordAlone(ctx: Context, input: RecordCall): Promise<Char
   }
 }
 
-const batchItemSchema = recordInputSchema.extend({ accountId: z.string().min(1).max(200), idempotencyKey, metadata: metadata.optional() }).strict();
+const batchItemSchema = plain(z.object({ ...recordInputShape, ...chargeOptionsShape, accountId: idSchema }).strict());
 export type RecordBatchItem = z.input<typeof batchItemSchema>;
-const batchSchema = z.array(batchItemSchema).max(10_000, 'at most 10,000 items per batch');
+const batchSchema = z.array(batchItemSchema, { error: 'must be an array of usages' }).max(10_000, 'at most 10,000 items per batch');
 
 /**
  * Record many usages, across accounts, in one transaction and one write. All or nothing: a

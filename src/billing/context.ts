@@ -6,7 +6,7 @@ import type { ChargeInput } from './settle.ts';
 import type { Combiner } from './combiner.ts';
 import type { PriceBook } from './price-lookup.ts';
 import type { KnownAccounts } from './known-accounts.ts';
-import type { HoldsBehind } from './holds-behind.ts';
+import type { HoldIds } from '../core/hold-id.ts';
 
 export type Clock = () => Date;
 
@@ -20,6 +20,6 @@ export interface Context {
   charges: Combiner<ChargeInput, Charge>;
   /** The accounts this process served last, as it left them. */
   known: KnownAccounts;
-  /** Holds of authorizations answered ahead, being written. */
-  holdsBehind: HoldsBehind;
+  /** Issues and opens hold ids with the database's key. */
+  holdIds: HoldIds;
 }

@@ -17,7 +17,7 @@ import {
 import { ledgerOf, type AccountState, type Guard, type LedgerGuard } from './account-state.ts';
 import { outcomeOf } from './combiner.ts';
 import { restoreLostHold } from './lost-holds.ts';
-import { heldCallOf, holdKey } from '../core/hold-id.ts';
+import type { HeldCall } from '../core/hold-id.ts';
 import type { Context } from './context.ts';
 import type { Sql } from '../db/sql.ts';
 import type { PriceBook } from './price-lookup.ts';
@@ -48,6 +48,9 @@ function holdNotFound(id: string): BillingError {
 export interface SettleInput {
   kind: 'settle';
   id: string;
+  /** The hold's key and the call its id describes (core/hold-id.ts). */
+  key: string;
+  held: HeldCall;
   usage: TokenUsage;
   options: z.output<typeof chargeOptionsSchema>;
 }
@@ -57,13 +60,18 @@ export type ChargeInput = SettleInput | RecordCall;
 
 /** Settle: validated here, then charged together with the settles and records that arrive meanwhile. */
 export async function settle(ctx: Context, holdId: string, usageInput: TokenUsage, optionsInput: ChargeOptions): Promise<Charge> {
-  const id = parseInput(holdIdSchema, holdId, 'hold id');
+  const { id, key, call } = openHoldId(ctx, holdId);
   const usage = parseInput(tokenUsageSchema, usageInput, 'usage');
   const options = parseInput(chargeOptionsSchema, optionsInput, 'settle options');
-  const charge = await ctx.charges.submit({ kind: 'settle', id, usage, options });
-  // Settled, however it was charged: its row is written, whether its write behind has landed or not.
-  ctx.known.holdsClosed(charge.accountId, [holdKey(id)]);
-  return charge;
+  return ctx.charges.submit({ kind: 'settle', id, key, held: call, usage, options });
+}
+
+/** A hold id this database's key issued, opened; any other is hold_not_found, whatever it names. */
+function openHoldId(ctx: Context, holdId: string): { id: string; key: string; call: HeldCall } {
+  const id = parseInput(holdIdSchema, holdId, 'hold id');
+  const opened = ctx.holdIds.open(id);
+  if (!opened) throw holdNotFound(id);
+  return { id, ...opened };
 }
 
 function heldCall(row: HoldRow): ChargedCall {
@@ -89,7 +97,7 @@ export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeI
   const now = ctx.clock();
   const ledgers = new Map<string, KnownLedger | undefined>(); // each known account's, derived once per batch
   const known = inputs.map((input) => knownCall(ctx, input, now, ledgers));
-  const unknownHolds = inputs.flatMap((input, i) => (!known[i] && input.kind === 'settle' ? [holdKey(input.id)] : []));
+  const unknownHolds = inputs.flatMap((input, i) => (!known[i] && input.kind === 'settle' ? [input.key] : []));
   // Nothing known and one hold to read: alone does the same read, and answers precisely.
   if (!known.some(Boolean) && unknownHolds.length < 2) return new Map();
   const charge = async (sql: Sql) => {
@@ -97,7 +105,7 @@ export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeI
     const holds = new Map(rows.map((row) => [row.hold_id, row]));
     const chargeables = inputs.map((input, i): Chargeable | undefined => {
       if (known[i]) return known[i];
-      const row = input.kind === 'settle' ? holds.get(holdKey(input.id)) : undefined;
+      const row = input.kind === 'settle' ? holds.get(input.key) : undefined;
       if (!row || row.hold_status !== 'open') return undefined;
       const ledger = ledgerFromRow(termsFromRow(row, now), row);
       return { hold: heldCall(row), ledger, guard: { ledger: ledger.version } };
@@ -119,15 +127,14 @@ type KnownLedger = Pick<Chargeable, 'ledger' | 'guard'> & { holds: AccountState[
 
 /** A call's account ledger and what it needs of its hold, as this process knows them; undefined if it does not. */
 function knownCall(ctx: Context, input: ChargeInput, now: Date, ledgers: Map<string, KnownLedger | undefined>): Chargeable | undefined {
-  const accountId = input.kind === 'settle' ? heldCallOf(input.id)?.accountId : input.accountId; // a hold's id names its account
-  if (accountId === undefined) return undefined;
+  const accountId = input.kind === 'settle' ? input.held.accountId : input.accountId; // a hold's id names its account
   if (!ledgers.has(accountId)) {
     const state = ctx.known.get(accountId, now);
     const guard = state && { ledger: state.versions.ledger, terms: state.versions.terms, catalog: state.versions.catalog };
     ledgers.set(accountId, state && { ledger: ledgerOf(state, now), guard: guard!, holds: state.holds });
   }
   const known = ledgers.get(accountId);
-  const hold = input.kind === 'settle' ? known?.holds.find((h) => h.id === holdKey(input.id)) : known && recordedCall(input, now);
+  const hold = input.kind === 'settle' ? known?.holds.find((h) => h.id === input.key) : known && recordedCall(input, now);
   return hold && { hold, ledger: known!.ledger, guard: known!.guard };
 }
 
@@ -147,14 +154,14 @@ async function chargeTogether(
   const keys = new Set<string>(); // a key twice in one batch would fail the statement for all: the second goes alone, to be replayed
   for (const [index, input] of inputs.entries()) {
     const chargeable = chargeables[index];
-    if (!chargeable || (input.kind === 'settle' && taken.has(holdKey(input.id)))) continue;
+    if (!chargeable || (input.kind === 'settle' && taken.has(input.key))) continue;
     const { hold, ledger, guard } = chargeable;
     const accountId = ledger.terms.account.id;
     const key = `${accountId}\u0000${input.options.idempotencyKey}`;
     if (keys.has(key)) continue;
     const price = callPrice(prices, hold, ledger.terms);
     if (!ledger.allowanceOpen || !price || (guards.has(accountId) && !sameGuard(guards.get(accountId)!, guard))) continue;
-    if (input.kind === 'settle') taken.add(holdKey(input.id)); // one hold, however its id was written
+    if (input.kind === 'settle') taken.add(input.key);
     keys.add(key);
     if (!pools.has(accountId)) {
       pools.set(accountId, { buckets: ledger.buckets, windows: ledger.windows });
@@ -191,8 +198,7 @@ export async function chargeBatch(ctx: Context, inputs: ChargeInput[]) {
 
 /** One settle: optimistic first, then under the ledger mutex. */
 export async function settleAlone(ctx: Context, input: SettleInput): Promise<Charge> {
-  const { id, usage, options } = input;
-  const key = holdKey(id);
+  const { id, key, usage, options } = input;
   const prices = await ctx.prices.fresh();
   const now = ctx.clock();
   const requestFor = (row: HoldRow): ChargeRequest => {
@@ -205,7 +211,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
     const charged = await ctx.sql.uninterrupted(async (sql) => {
       let [seen] = await sql.query<HoldRow>(HOLD_SELECT, [key, now]);
       if (!seen) {
-        await restoreLostHold(sql, id);
+        await restoreLostHold(sql, key, input.held);
         [seen] = await sql.query<HoldRow>(HOLD_SELECT, [key, now]);
       }
       if (!seen) throw holdNotFound(id);
@@ -244,12 +250,11 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
 }
 
 export async function release(ctx: Context, holdId: string): Promise<{ holdId: string; status: 'released' }> {
-  const id = parseInput(holdIdSchema, holdId, 'hold id');
-  const key = holdKey(id);
+  const { id, key, call } = openHoldId(ctx, holdId);
   const read = () => ctx.sql.query<{ account_id: string; status: string }>('SELECT account_id, status FROM holds WHERE id = $1', [key]);
   let [hold] = await read();
   if (!hold) {
-    await restoreLostHold(ctx.sql, id);
+    await restoreLostHold(ctx.sql, key, call);
     [hold] = await read();
   }
   if (!hold) throw new BillingError('hold_not_found', `No hold "${id}"`, { holdId: id });
@@ -265,7 +270,6 @@ export async function release(ctx: Context, holdId: string): Promise<{ holdId: s
     );
     return closed!.status;
   });
-  ctx.known.holdsClosed(hold.account_id, [key]);
   if (status === 'settled') throw new BillingError('hold_settled', `Hold "${id}" is already settled; refund its usage event instead`, { holdId: id });
   return { holdId: id, status: 'released' };
 }

@@ -57,15 +57,12 @@ const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
 
 /**
  * Read an account's gate snapshot. With `lock`, the account row (the gate mutex) is locked
- * too; if the lock had to wait for another writer, `consistent` is false: read again. `adjust`
- * adds to the state what the database cannot have yet (holds answered ahead).
+ * too; if the lock had to wait for another writer, `consistent` is false: read again.
  */
-export async function readGate(
-  sql: Sql, accountId: string, now: Date, lock = false, adjust: (state: AccountState) => AccountState = (state) => state,
-): Promise<GateSnapshot & { consistent: boolean }> {
+export async function readGate(sql: Sql, accountId: string, now: Date, lock = false): Promise<GateSnapshot & { consistent: boolean }> {
   const [row] = await sql.query<StateRow>(lock ? `${STATE_SELECT} FOR NO KEY UPDATE OF a` : STATE_SELECT, [accountId, now]);
   if (!row) throw accountNotFound(accountId);
-  return { ...gateSnapshot(adjust(stateFromRow(row)), now), consistent: row.gate_version === row.snapshot_gate_version };
+  return { ...gateSnapshot(stateFromRow(row), now), consistent: row.gate_version === row.snapshot_gate_version };
 }
 
 const STATES_SELECT = STATE_SELECT.replace('WHERE a.id = $1', 'WHERE a.id = ANY ($1::text[])');

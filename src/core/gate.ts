@@ -60,18 +60,6 @@ export function checkGate(state: GateState, estimate: Amounts): GateFailure | un
   return undefined;
 }
 
-/**
- * How many more calls like this one must still fit, after it, for the gate to answer it
- * before its hold is written (billing/authorize.ts). Far from every limit, a hold written a
- * round trip later cannot change the answer unless other processes spend that much meanwhile.
- */
-export const HEADROOM_CALLS = 10;
-
-/** checkGate, with room left after the call for HEADROOM_CALLS more like it. */
-export function checkGateWithHeadroom(state: GateState, estimate: Amounts): GateFailure | undefined {
-  return checkGate(state, { valueMicros: estimate.valueMicros * (1 + HEADROOM_CALLS), tokens: estimate.tokens * (1 + HEADROOM_CALLS) });
-}
-
 /** What the catalog offers this account, for choosing a remedy. */
 export interface Offers {
   packs: boolean;

@@ -2,14 +2,16 @@
  * A hold's id carries what its settle needs: the account, the model and provider, the user,
  * and the moment it was priced. Holds are committed without waiting for the disk, so a
  * database crash can lose one; its settle then charges the usage from the id itself rather
- * than leave it unbilled. An id is not a credential: whoever may settle may also record usage
- * on any account.
+ * than leave it unbilled. That description is sealed (AES-256-GCM, with a key every process
+ * reads from the database): an id shows nobody which account or user it names, and an id the
+ * library did not issue, or one altered, opens to nothing and is `hold_not_found`.
  *
- * The database knows a hold by its key, the id up to the description: `hold_` and a ULID, so
+ * The database knows a hold by its key, the id up to the sealed part: `hold_` and a ULID, so
  * keys are short and ordered by the time the hold was placed, and the holds index grows at one
- * end instead of taking each new key on a random page.
+ * end instead of taking each new key on a random page. The key is bound to the sealed part
+ * (as its associated data), so a description cannot be moved onto another hold's key.
  */
-import { randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { ulid } from 'ulid';
 
 export interface HeldCall {
@@ -21,6 +23,9 @@ export interface HeldCall {
 }
 
 const PREFIX = 'hold_';
+const KEY_LENGTH = 26;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
 
 /** What an id describes, as JSON; at most this many bytes, so that an id stays a token an app can pass around. */
 const MAX_DESCRIBED_BYTES = 1_500;
@@ -34,46 +39,62 @@ export function fitsHoldId(call: { accountId: string; model: string; provider?: 
 }
 
 /**
- * Random fractions for the ULID's random part, from the system's secure source drawn 4 KB at a
- * time: left to itself, the library asks it for one byte per character, a system call each, and
- * that was a twelfth of this process's time under load. A byte / 256 picks one of the 32
- * characters uniformly.
+ * Random bytes from the system's secure source drawn 4 KB at a time: one system call per
+ * draw was a twelfth of this process's time under load (ULIDs ask for a byte per character).
  */
 const pool = Buffer.alloc(4096);
 let drawn = pool.length;
-function randomFraction(): number {
+function randomByte(): number {
   if (drawn === pool.length) {
     randomFillSync(pool);
     drawn = 0;
   }
-  return pool[drawn++]! / 256;
+  return pool[drawn++]!;
 }
+/** A byte / 256 picks one of the ULID's 32 characters uniformly. */
+const randomFraction = () => randomByte() / 256;
+const randomBytes = (n: number) => Buffer.from(Array.from({ length: n }, randomByte));
 
-export function newHoldId(call: HeldCall): string {
-  return `${PREFIX}${ulid(call.createdAt.getTime(), randomFraction)}.${Buffer.from(described(call)).toString('base64url')}`;
-}
-
-/** What the database knows a hold by: its id up to the description (an id without one is all key). */
+/** What the database knows a hold by: its id up to the sealed description. */
 export function holdKey(id: string): string {
   const dot = id.indexOf('.');
   return dot === -1 ? id : id.slice(0, dot);
 }
 
-/** The call a hold id describes, or undefined if it is not an id Tollgate issued. */
-export function heldCallOf(id: string): HeldCall | undefined {
-  const dot = id.indexOf('.');
-  if (!id.startsWith(PREFIX) || dot <= PREFIX.length) return undefined;
-  let fields: unknown;
-  try {
-    fields = JSON.parse(Buffer.from(id.slice(dot + 1), 'base64url').toString('utf8'));
-  } catch {
-    return undefined;
+/** Issues and opens hold ids with one database's key. */
+export class HoldIds {
+  readonly #key: Buffer;
+
+  constructor(key: Uint8Array) {
+    if (key.length !== 32) throw new Error('a hold id key is 32 bytes');
+    this.#key = Buffer.from(key);
   }
-  if (!Array.isArray(fields) || fields.length !== 5) return undefined;
-  const [accountId, model, provider, userId, createdAt] = fields as unknown[];
-  const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-  if (!text(accountId) || !text(model) || !text(provider) || !(userId === null || text(userId))) return undefined;
-  const at = new Date(typeof createdAt === 'number' ? createdAt : NaN);
-  if (Number.isNaN(at.getTime())) return undefined;
-  return { accountId, model, provider, userId, createdAt: at };
+
+  issue(call: HeldCall): string {
+    const key = `${PREFIX}${ulid(call.createdAt.getTime(), randomFraction)}`;
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, nonce).setAAD(Buffer.from(key));
+    const sealed = Buffer.concat([nonce, cipher.update(described(call), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return `${key}.${sealed.toString('base64url')}`;
+  }
+
+  /** The hold's key and the call its id describes, or undefined if this database's key did not issue it. */
+  open(id: string): { key: string; call: HeldCall } | undefined {
+    const dot = id.indexOf('.');
+    if (dot !== PREFIX.length + KEY_LENGTH || !id.startsWith(PREFIX)) return undefined;
+    const key = id.slice(0, dot);
+    const sealed = Buffer.from(id.slice(dot + 1), 'base64url');
+    if (sealed.length <= NONCE_BYTES + TAG_BYTES) return undefined;
+    let fields: unknown;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.#key, sealed.subarray(0, NONCE_BYTES)).setAAD(Buffer.from(key));
+      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+      const plain = Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+      fields = JSON.parse(plain.toString('utf8'));
+    } catch {
+      return undefined; // not sealed with this key, or altered
+    }
+    const [accountId, model, provider, userId, createdAt] = fields as [string, string, string, string | null, number];
+    return { key, call: { accountId, model, provider, userId, createdAt: new Date(createdAt) } };
+  }
 }
