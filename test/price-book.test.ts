@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { calcPrice, waitForUpdate, type ModelPrice, type TieredPrices } from '@pydantic/genai-prices';
 import { isBillingError } from '../src/core/errors.ts';
@@ -337,40 +337,31 @@ describe('priceEntryFromRates', () => {
 });
 
 describe('the price book cache', () => {
-  /** A database that answers the overrides query only when the test says so, counting the queries. */
-  function slowDatabase() {
-    const pending: (() => void)[] = [];
-    const sql = {
+  /** A database at catalog version `catalog`, counting the queries it answers. */
+  function countingDatabase() {
+    const db = {
+      catalog: 0,
       queries: 0,
-      query: () => {
-        sql.queries++;
-        return new Promise<never[]>((resolve) => pending.push(() => resolve([])));
+      query: async (text: string) => {
+        db.queries++;
+        return text.includes('catalog_version') ? [{ catalog_version: db.catalog }] : [];
       },
     };
-    return { sql, answer: () => pending.splice(0).forEach((go) => go()) };
+    return db;
   }
 
-  it('waits for its first load only; later reloads run in the background, one at a time', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    try {
-      const { sql, answer } = slowDatabase();
-      const book = new PriceBook(sql as unknown as Sql);
-      const first = book.fresh();
-      expect(sql.queries).toBe(1);
-      answer();
-      await first;
-      await book.fresh();
-      expect(sql.queries).toBe(1); // loaded just now
-      vi.setSystemTime(Date.now() + 10_000);
-      // Stale: calls get the book at once while one reload runs.
-      expect(await Promise.all([book.fresh(), book.fresh(), book.fresh()])).toEqual([book, book, book]);
-      expect(sql.queries).toBe(2);
-      answer();
-      await new Promise((settled) => setImmediate(settled));
-      await book.fresh();
-      expect(sql.queries).toBe(2); // reloaded: fresh again
-    } finally {
-      vi.useRealTimers();
-    }
+  it('reloads only for a decision that read a newer catalog than the one it holds', async () => {
+    const db = countingDatabase();
+    const book = new PriceBook(db as unknown as Sql);
+    await book.reload();
+    const loaded = db.queries;
+    expect(await book.atLeast(0)).toBe(book);
+    expect(db.queries).toBe(loaded); // as new as what was read: no query
+    db.catalog = 3; // an override set by another process
+    await book.atLeast(3);
+    expect(db.queries).toBe(2 * loaded);
+    await book.atLeast(2);
+    await book.atLeast(3);
+    expect(db.queries).toBe(2 * loaded);
   });
 });

@@ -174,7 +174,6 @@ export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[])
  * guard failed, or that has bookkeeping to write first, is left for authorizeAlone.
  */
 async function authorizeTogether(ctx: Context, requests: readonly AuthorizeRequest[]): Promise<Map<number, AuthorizeResult>> {
-  const prices = await ctx.prices.fresh();
   const now = ctx.clock();
   const accountIds = [...new Set(requests.map((r) => r.accountId))];
   return ctx.sql.asyncCommit.uninterrupted(async (sql) => {
@@ -186,6 +185,7 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
     const read = unknown.length > 0 ? await readStates(sql, unknown, now) : new Map<string, AccountState>();
     const states = new Map([...known, ...read]);
     const snaps = new Map([...states].map(([id, state]) => [id, gateSnapshot(state, now)]));
+    const prices = await ctx.prices.atLeast(Math.max(...[...states.values()].map((state) => state.versions.catalog)), sql);
     const decided: { index: number; accountId: string; result: AuthorizeResult; userId?: string }[] = [];
     for (const [index, request] of requests.entries()) {
       const snap = snaps.get(request.accountId);
@@ -235,7 +235,6 @@ function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold
 export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const { accountId } = request;
   ctx.known.forget(accountId);
-  const prices = await ctx.prices.fresh();
   const now = ctx.clock();
 
   // Optimistic: one read, then one insert that succeeds only if no other hold, plan or catalog
@@ -244,6 +243,7 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
   const optimistic = await ctx.sql.asyncCommit.uninterrupted(async (sql): Promise<AuthorizeResult | undefined> => {
     const snap = await readGate(sql, accountId, now);
     if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
+    const prices = await ctx.prices.atLeast(snap.terms.catalogVersion, sql);
     const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings), ctx.holdIds);
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
     const { gate, terms, catalog } = snap.versions;
@@ -258,6 +258,7 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
     if (locked.terms.planEnded) await applyPlanEnd(tx, locked.terms);
     if (!locked.allowanceOpen) await openAllowance(tx, locked.terms);
     if (!locked.consistent || locked.terms.planEnded || !locked.allowanceOpen) locked = await readGate(tx, accountId, now);
+    const prices = await ctx.prices.atLeast(locked.terms.catalogVersion, tx);
     const price = prices.find(request.model, request.provider, now, locked.terms.settings);
     const decision = decide(locked, request, price, ctx.holdIds);
     if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(tx, locked.terms), request.model);

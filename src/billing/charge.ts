@@ -191,23 +191,25 @@ export async function record(ctx: Context, accountId: string, input: RecordInput
  */
 export async function recordAlone(ctx: Context, input: RecordCall): Promise<Charge> {
   const { accountId, call, usage, options } = input;
-  const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  const requestFor = (terms: Terms) => chargeRequest(recordedCall(input, now), null, input, terms, callPrice(prices, recordedCall(input, now), terms));
+  const requestFor = async (sql: Sql, terms: Terms) => {
+    const prices = await ctx.prices.atLeast(terms.catalogVersion, sql);
+    return chargeRequest(recordedCall(input, now), null, input, terms, callPrice(prices, recordedCall(input, now), terms));
+  };
   ctx.known.forget(accountId);
   try {
     const charged = await ctx.sql.uninterrupted(async (sql) => {
       const state = (await readStates(sql, [accountId], now)).get(accountId);
       if (!state) throw accountNotFound(accountId);
       const ledger = ledgerOf(state, now);
-      const written = await chargeOptimistically(sql, ledger, requestFor(ledger.terms));
+      const written = await chargeOptimistically(sql, ledger, await requestFor(sql, ledger.terms));
       if (written) ctx.known.remember(withCharges(state, [written.prepared]));
       return written?.charge;
     });
     if (charged) return charged;
     return await ctx.sql.transaction(async (tx) => {
       const ledger = (await readLedger(tx, [accountId], now, true)).get(accountId)!;
-      return chargeLocked(tx, ledger, requestFor(ledger.terms));
+      return chargeLocked(tx, ledger, await requestFor(tx, ledger.terms));
     });
   } catch (error) {
     if (isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, null, call.model, usage);
@@ -228,7 +230,6 @@ const batchSchema = z.array(batchItemSchema, { error: 'must be an array of usage
 export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[]): Promise<Charge[]> {
   const items = parseInput(batchSchema, input, 'record batch');
   if (items.length === 0) return [];
-  const prices = await ctx.prices.fresh();
   for (const item of items) ctx.known.forget(item.accountId);
   return ctx.sql.transaction(async (tx) => {
     const now = ctx.clock();
@@ -240,6 +241,7 @@ export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[
     );
     const seen = new Map(earlier.map((e) => [`${e.account_id}\u0000${e.idempotency_key}`, e]));
     const pool = await lockedLedgerPool(tx, [...ledgers.values()]);
+    const prices = await ctx.prices.atLeast(Math.max(...[...ledgers.values()].map((l) => l.terms.catalogVersion)), tx);
     // Each item is answered by an earlier event (a replay) or by one of the charges written now.
     const answers: (Charge | { written: number; replayed: boolean })[] = [];
     const fresh = new Map<string, { written: number; item: (typeof items)[number] }>();

@@ -6,15 +6,14 @@
  *   3. the bundled genai-prices data;
  *   4. the settings' fallback price, when the unknown-model policy says so.
  * Otherwise the model is unknown and the gate refuses it: never a free call.
- * Overrides are cached in memory; this process reloads them after its own writes, and in
- * the background every few seconds for writes from other processes, so that no call waits
- * for that reload.
+ * Overrides are cached in memory, as of a catalog version: every change to them moves it
+ * (migration 0009), and every decision reads it with the account's terms, so a decision on a
+ * newer catalog than the book's reloads the book first (`atLeast`). An override set anywhere
+ * binds every process's next answer, and no call waits for a reload otherwise.
  */
 import { bundledPrice, type PriceEntry } from '../core/price-book.ts';
 import type { Settings } from '../core/settings.ts';
 import type { Sql } from '../db/sql.ts';
-
-const RELOAD_AFTER_MS = 5_000;
 
 interface OverrideRow {
   provider: string;
@@ -26,13 +25,18 @@ interface OverrideRow {
 export class PriceBook {
   #overrides = new Map<string, OverrideRow[]>();
   #byModel = new Map<string, OverrideRow[]>();
-  #loadedAt = 0;
-  #reloading: Promise<void> | undefined;
+  /** The catalog version the overrides are as of (or newer). */
+  #catalog = -1;
 
   constructor(private readonly sql: Sql) {}
 
-  async reload(): Promise<void> {
-    const rows = await this.sql.query<OverrideRow>('SELECT provider, model, effective_from, price FROM model_prices ORDER BY effective_from DESC');
+  /** Load the overrides; `sql` is the handle to read them on (one a caller holds, on PGlite). */
+  async reload(sql = this.sql): Promise<void> {
+    // The version first: the rows read after it are at least as new.
+    const [settings] = await sql.query<{ catalog_version: number }>('SELECT catalog_version FROM settings');
+    const rows = await sql.query<OverrideRow>('SELECT provider, model, effective_from, price FROM model_prices ORDER BY effective_from DESC');
+    const catalog = settings?.catalog_version ?? 0;
+    if (catalog < this.#catalog) return; // a reload that read later has landed already
     const overrides = new Map<string, OverrideRow[]>();
     const byModel = new Map<string, OverrideRow[]>();
     for (const row of rows) {
@@ -42,23 +46,12 @@ export class PriceBook {
     }
     this.#overrides = overrides;
     this.#byModel = byModel;
-    this.#loadedAt = Date.now();
+    this.#catalog = catalog;
   }
 
-  /**
-   * The book as loaded, with a reload started if it is more than a few seconds old (one at a
-   * time; one that fails, the database being away, is tried again by the next call, and the
-   * book stays as it was). Only the first load is waited for.
-   */
-  async fresh(): Promise<this> {
-    if (this.#loadedAt === 0) await this.reload();
-    else if (Date.now() - this.#loadedAt > RELOAD_AFTER_MS) {
-      this.#reloading ??= this.reload()
-        .catch(() => {})
-        .finally(() => {
-          this.#reloading = undefined;
-        });
-    }
+  /** The book, reloaded first if it is older than `catalogVersion`, the version a decision read. */
+  async atLeast(catalogVersion: number, sql = this.sql): Promise<this> {
+    if (this.#catalog < catalogVersion) await this.reload(sql);
     return this;
   }
 

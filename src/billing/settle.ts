@@ -93,7 +93,6 @@ interface Chargeable {
  * left to be charged alone, which gives each its precise answer.
  */
 export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeInput[]): Promise<Map<number, Charge>> {
-  const prices = await ctx.prices.fresh();
   const now = ctx.clock();
   const ledgers = new Map<string, KnownLedger | undefined>(); // each known account's, derived once per batch
   const known = inputs.map((input) => knownCall(ctx, input, now, ledgers));
@@ -111,6 +110,7 @@ export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeI
       return { hold: heldCall(row), ledger, guard: { ledger: ledger.version } };
     });
     const knownAccounts = new Set(known.flatMap((k) => (k ? [k.ledger.terms.account.id] : [])));
+    const prices = await ctx.prices.atLeast(Math.max(...chargeables.map((c) => c?.ledger.terms.catalogVersion ?? 0)), sql);
     return ctx.known.charging(knownAccounts, () => chargeTogether(ctx, inputs, chargeables, prices, sql));
   };
   try {
@@ -199,10 +199,10 @@ export async function chargeBatch(ctx: Context, inputs: ChargeInput[]) {
 /** One settle: optimistic first, then under the ledger mutex. */
 export async function settleAlone(ctx: Context, input: SettleInput): Promise<Charge> {
   const { id, key, usage, options } = input;
-  const prices = await ctx.prices.fresh();
   const now = ctx.clock();
-  const requestFor = (row: HoldRow): ChargeRequest => {
+  const requestFor = async (sql: Sql, row: HoldRow): Promise<ChargeRequest> => {
     const terms = termsFromRow(row, now);
+    const prices = await ctx.prices.atLeast(terms.catalogVersion, sql);
     return chargeRequest(heldCall(row), id, input, terms, callPrice(prices, heldCall(row), terms));
   };
   let accountId: string | undefined;
@@ -219,7 +219,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
       model = seen.hold_model;
       ctx.known.forget(accountId);
       if (seen.hold_status !== 'open') return undefined;
-      const request = requestFor(seen);
+      const request = await requestFor(sql, seen);
       return (await chargeOptimistically(sql, ledgerFromRow(request.terms, seen), request))?.charge;
     });
     if (charged) return charged;
@@ -240,7 +240,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
         if (settledBy?.idempotency_key === options.idempotencyKey) return replayOrConflict(tx, row.id, options.idempotencyKey, id, row.hold_model, usage);
         throw new BillingError('hold_settled', `Hold "${id}" is already settled (with another idempotency key)`, { holdId: id });
       }
-      const request = requestFor(row);
+      const request = await requestFor(tx, row);
       return chargeLocked(tx, ledgerFromRow(request.terms, row), request);
     });
   } catch (error) {

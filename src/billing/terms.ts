@@ -25,6 +25,8 @@ export interface Terms {
   day: Period;
   period: Period;
   now: Date;
+  /** The catalog version they were read at: prices are looked up in a book at least as new. */
+  catalogVersion: number;
 }
 
 export type TermsRow = AccountRow &
@@ -50,6 +52,7 @@ export function termsFromRow(row: TermsRow, now: Date): Terms {
     day: dayPeriod(now, account.timeZone),
     period: billingPeriod(anchor, now, account.timeZone),
     now,
+    catalogVersion: row.catalog_version,
   };
 }
 

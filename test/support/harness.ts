@@ -16,8 +16,8 @@ export const POSTGRES_URL = process.env.TEST_DATABASE_URL;
 
 export interface Engine {
   name: 'pglite' | 'postgres';
-  /** A fresh database with every migration applied, or those `through` the one named. */
-  open(options?: { through?: string }): Promise<{ sql: Sql; drop(): Promise<void> }>;
+  /** A fresh database with every migration applied, or those `through` the one named; on PostgreSQL, its URL for other processes. */
+  open(options?: { through?: string }): Promise<{ sql: Sql; url?: string; drop(): Promise<void> }>;
 }
 
 const pglite: Engine = {
@@ -43,10 +43,12 @@ const postgres: Engine = {
     await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
     await admin.end();
-    const sql = connectPostgres(postgresSchemaUrl(POSTGRES_URL!, schema), { max: 20 });
+    const url = postgresSchemaUrl(POSTGRES_URL!, schema);
+    const sql = connectPostgres(url, { max: 20 });
     await migrate(sql, { through });
     return {
       sql,
+      url,
       async drop() {
         await sql.close();
         const c = new pg.Client({ connectionString: POSTGRES_URL });
