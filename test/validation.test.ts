@@ -4,6 +4,7 @@ import { BillingError, type Billing } from '../src/index.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { WINDOW_COLUMNS } from '../src/billing/window-columns.ts';
+import { MAX_CALL_TOKENS } from '../src/core/input.ts';
 
 async function rowCounts(sql: Sql) {
   const [row] = await sql.query(
@@ -108,6 +109,119 @@ for (const engine of ENGINES) {
       await expect(billing.upsertAccount({ id: 'tz', kind: 'team', timeZone: 'Mars/Olympus' })).rejects.toThrow(/Unknown time zone/);
       await expect(billing.upsertAccount({ id: 'k', kind: 'robot' as never })).rejects.toMatchObject({ code: 'invalid_input' });
       expect((await billing.admin.getSettings()).marginBps).toBe(5000);
+    });
+
+    /** The error names the field and says what to fix. */
+    async function invalid(call: () => Promise<unknown>, field: RegExp) {
+      await refusedWithoutWrites('invalid_input', call);
+      await expect(call()).rejects.toThrow(field);
+    }
+
+    it('a settle with metadata the database cannot store is invalid input, and its retry with clean metadata charges once', async () => {
+      const billing = await setup();
+      const auth = await billing.authorize('acme', { model: 'gpt-4o-mini', inputTokens: 100, maxOutputTokens: 100 });
+      if (!auth.ok) throw new Error(auth.message);
+      const usage = { inputTokens: 100, outputTokens: 40 };
+      for (const metadata of [{ title: 'caf\ud83d' }, { 'caf\udc00': 1 }, { title: 'a\u0000b' }, { nested: [{ deep: 'x\ud800' }] }, { n: 1n }, { list: [1, undefined] }]) {
+        await invalid(() => billing.settle(auth.hold.id, usage, { idempotencyKey: 'msg-1', metadata: metadata as never }), /metadata/);
+      }
+      const first = await billing.settle(auth.hold.id, usage, { idempotencyKey: 'msg-1', metadata: { title: 'café 😀' } });
+      const again = await billing.settle(auth.hold.id, usage, { idempotencyKey: 'msg-1', metadata: { title: 'café 😀' } });
+      expect(again).toEqual({ ...first, replayed: true });
+      expect(await t.sql.query('SELECT metadata FROM usage_events')).toEqual([{ metadata: { title: 'café 😀' } }]);
+      expect((await billing.reconcile('acme')).ok).toBe(true);
+    });
+
+    it('refuses NUL, unpaired surrogates and non-strings in ids, keys, user ids and model names', async () => {
+      const billing = await setup();
+      const usage = { inputTokens: 1, outputTokens: 1 };
+      for (const id of ['ac\u0000me', 'acme\ud800', '\udfffacme', Symbol('acme'), 42, null, '', 'x'.repeat(201)]) {
+        await invalid(() => billing.balance(id as never), /account id/);
+        await invalid(() => billing.authorize(id as never, { model: 'gpt-4o-mini' }), /account id/);
+        await invalid(() => billing.record(id as never, { model: 'gpt-4o-mini', usage }, { idempotencyKey: 'k' }), /account id/);
+        await invalid(() => billing.upsertAccount({ id: id as never, kind: 'team' }), /id/);
+        await invalid(() => billing.credit(id as never, { source: 'bonus', amountMicros: 1, reference: 'r' }), /account id/);
+        if (id !== 'x'.repeat(201)) await invalid(() => billing.settle(id as never, usage, { idempotencyKey: 'k' }), /hold id/);
+      }
+      const bad = 'k\u0000';
+      await invalid(() => billing.record('acme', { model: 'gpt-4o-mini', usage }, { idempotencyKey: bad }), /idempotencyKey/);
+      await invalid(() => billing.record('acme', { model: 'gpt-4o-mini\u0000', usage }, { idempotencyKey: 'k' }), /model/);
+      await invalid(() => billing.record('acme', { model: 'gpt-4o-mini', usage, userId: 'u\ud83d' }, { idempotencyKey: 'k' }), /userId/);
+      await invalid(() => billing.authorize('acme', { model: 'gpt-4o-mini', userId: bad }), /userId/);
+      await invalid(() => billing.credit('acme', { source: 'bonus', amountMicros: 1, reference: bad }), /reference/);
+      await invalid(() => billing.recordBatch([{ accountId: 'acme', model: 'gpt-4o-mini', usage, idempotencyKey: 'k', metadata: { a: bad } }]), /0\.metadata\.a/);
+      await invalid(() => billing.admin.createPlan({ slug: 'nul', name: 'N\u0000', priceCents: 0 }), /name/);
+      await invalid(() => billing.admin.setModelPrice({ model: 'x\ud800', effectiveFrom: '2026-01-01', rates: { input: '1', output: '1' } }), /model/);
+      // An id that differs from another only by an unpaired surrogate is not read as that other account.
+      expect((await billing.balance('acme')).accountId).toBe('acme');
+      await invalid(() => billing.balance('acme\ud800'), /well-formed/);
+    });
+
+    it('refuses sort orders beyond 32 bits, dates far from now, bigints and non-date expiries', async () => {
+      const billing = await setup();
+      await invalid(() => billing.admin.createPlan({ slug: 'big-sort', name: 'Big', priceCents: 0, sort: 2 ** 31 }), /sort/);
+      await invalid(() => billing.admin.createPack({ slug: 'big-sort', name: 'Big', priceCents: 100, sort: -(2 ** 31) - 1 }), /sort/);
+      await invalid(() => billing.admin.updatePlan('payg', { sort: 2 ** 31 }), /sort/);
+      for (const far of [new Date(-8.64e15), new Date(8.64e15), new Date('1999-12-31T23:59:59Z'), '2200-01-01T00:00:00Z', new Date(Number.NaN)]) {
+        await invalid(() => billing.usage('acme', { from: far, to: '2026-04-01' }), /from/);
+        await invalid(() => billing.credit('acme', { source: 'bonus', amountMicros: 1, reference: 'far', expiresAt: far }), /expiresAt/);
+        await invalid(() => billing.admin.setModelPrice({ model: 'x', effectiveFrom: far, rates: { input: '1', output: '1' } }), /effectiveFrom/);
+      }
+      for (const notADate of [true, 0, 1_773_000_000_000, 'next tuesday', '2026-03-01 12:00', {}]) {
+        await invalid(() => billing.credit('acme', { source: 'bonus', amountMicros: 1, reference: 'when', expiresAt: notADate as never }), /expiresAt/);
+      }
+      await invalid(() => billing.credit('acme', { source: 'bonus', amountMicros: 10n as never, reference: 'big' }), /amountMicros/);
+      await invalid(() => billing.record('acme', { model: 'gpt-4o-mini', usage: { inputTokens: 1n as never, outputTokens: 1 } }, { idempotencyKey: 'k' }), /inputTokens/);
+      // Dates that are fine: a Date, an ISO date, an ISO date-time with its offset.
+      await billing.credit('acme', { source: 'bonus', amountMicros: 1, reference: 'iso', expiresAt: '2026-04-01T00:00:00+02:00' });
+      expect((await billing.usage('acme', { from: '2026-03-01', to: new Date('2026-04-01T00:00:00Z') })).total.events).toBe(0);
+    });
+
+    it('refuses arguments of the wrong type that used to do nothing', async () => {
+      const billing = await setup();
+      const charge = await billing.record('acme', { model: 'gpt-4o-mini', usage: { inputTokens: 1000, outputTokens: 10 } }, { idempotencyKey: 'k' });
+      const settings = await billing.admin.getSettings();
+      await invalid(() => billing.admin.updateSettings('' as never), /settings/);
+      await invalid(() => billing.admin.updateSettings([] as never), /settings/);
+      await invalid(() => billing.admin.updateSettings({ pricingMode: 'everything-free' as never }), /pricingMode/);
+      await invalid(() => billing.admin.updatePlan('payg', 42 as never), /plan changes/);
+      await invalid(() => billing.admin.updatePack('credits-10', 'cheaper' as never), /pack changes/);
+      await invalid(() => billing.refund(charge.usageEventId, new Date() as never), /refund/);
+      await invalid(() => billing.refund('abc' as never), /usage event id/);
+      await invalid(() => billing.admin.getPlan(42 as never), /plan slug/);
+      await invalid(() => billing.admin.getPack({} as never), /pack slug/);
+      await invalid(() => billing.admin.listPlans({ status: 42 } as never), /status/);
+      await invalid(() => billing.cancel('acme', { immediately: 'yes' } as never), /immediately/);
+      await invalid(() => billing.subscribe('acme', Symbol('plus') as never), /plan slug/);
+      const auth = await billing.authorize('acme', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 10 });
+      if (!auth.ok) throw new Error(auth.message);
+      await invalid(() => billing.settle(auth.hold.id, new Date() as never, { idempotencyKey: 'k' }), /usage/);
+      expect(await billing.admin.getSettings()).toEqual(settings);
+    });
+
+    it('a call with more tokens than any model takes is invalid input, and the account keeps working', async () => {
+      const billing = await setup();
+      await billing.admin.setModelPrice({ model: 'free-model', effectiveFrom: '2020-01-01T00:00:00Z', rates: { input: '0', output: '0' } });
+      for (const usage of [
+        { inputTokens: 2 ** 53 - 1, outputTokens: 0 },
+        { inputTokens: MAX_CALL_TOKENS + 1, outputTokens: 0 },
+        { inputTokens: 0, outputTokens: MAX_CALL_TOKENS + 1 },
+      ]) {
+        await invalid(() => billing.record('acme', { model: 'free-model', usage }, { idempotencyKey: 'huge' }), /at most 1,000,000,000 tokens/);
+      }
+      await invalid(() => billing.authorize('acme', { model: 'free-model', inputTokens: 2 ** 53 - 1 }), /inputTokens/);
+      await invalid(() => billing.authorize('acme', { model: 'free-model', maxOutputTokens: MAX_CALL_TOKENS + 1 }), /maxOutputTokens/);
+      // The most a call may report, many times over: every read and every call goes on working.
+      const available = (await billing.balance('acme')).availableMicros;
+      const most = { inputTokens: MAX_CALL_TOKENS, outputTokens: MAX_CALL_TOKENS, cacheReadTokens: MAX_CALL_TOKENS, reasoningTokens: MAX_CALL_TOKENS };
+      for (let i = 0; i < 5; i++) await billing.record('acme', { model: 'free-model', usage: most }, { idempotencyKey: `most-${i}` });
+      expect((await billing.usage('acme', { from: '2026-03-01', to: '2026-04-01' })).total.inputTokens).toBe(5 * MAX_CALL_TOKENS);
+      expect((await billing.balance('acme')).availableMicros).toBe(available);
+      const auth = await billing.authorize('acme', { model: 'gpt-4o-mini', inputTokens: 1000, maxOutputTokens: 100 });
+      if (!auth.ok) throw new Error(auth.message);
+      await billing.settle(auth.hold.id, { inputTokens: 1000, outputTokens: 100 }, { idempotencyKey: 'after' });
+      await billing.record('acme', { model: 'gpt-4o-mini', usage: { inputTokens: 10, outputTokens: 10 } }, { idempotencyKey: 'after-2' });
+      expect((await billing.reconcile('acme')).ok).toBe(true);
     });
   });
 

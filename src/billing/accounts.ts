@@ -2,19 +2,21 @@
 import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
 import { assertTimeZone } from '../core/periods.ts';
-import { parseInput } from '../core/usage.ts';
+import { idSchema, parseInput, plain, text } from '../core/input.ts';
 import type { Context } from './context.ts';
 import { ACCOUNT_COLUMNS, accountFromRow, type Account, type AccountRow } from './rows.ts';
 import { accountNotFound } from './terms.ts';
 
-export const accountInputSchema = z
-  .object({
-    id: z.string().trim().min(1, 'must not be empty').max(200),
-    kind: z.enum(['personal', 'team']),
-    name: z.string().max(200).optional(),
-    timeZone: z.string().max(100).optional(),
-  })
-  .strict();
+export const accountInputSchema = plain(
+  z
+    .object({
+      id: idSchema.trim().min(1, 'must not be empty'),
+      kind: z.enum(['personal', 'team']),
+      name: text(200).optional(),
+      timeZone: text(100).optional(),
+    })
+    .strict(),
+);
 export type AccountInput = z.input<typeof accountInputSchema>;
 
 /** Create the account on the default plan, or update its kind, name and time zone. */

@@ -3,12 +3,15 @@ import { BillingError } from '../core/errors.ts';
 import { packInputSchema, type Pack, type PackInput } from '../core/pack.ts';
 import { planInputSchema, type Plan, type PlanInput, type PlanStatus } from '../core/plan.ts';
 import { priceEntryFromRates, type PriceEntry } from '../core/price-book.ts';
-import { settingsInputSchema, type PricingMode, type Settings, type SettingsInput } from '../core/settings.ts';
-import { parseInput } from '../core/usage.ts';
+import { settingsInputSchema, type Settings, type SettingsInput } from '../core/settings.ts';
+import { instant, isPlainObject, modelSchema, parseInput, plain, text } from '../core/input.ts';
 import type { Sql } from '../db/sql.ts';
 import type { Context } from './context.ts';
 import { PACK_COLUMNS, PLAN_COLUMNS, SETTINGS_COLUMNS, packFromRow, planFromRow, settingsFromRow, type PackRow, type PlanRow, type SettingsRow } from './rows.ts';
 import { z } from 'zod';
+
+/** A patch is a plain object: anything else would merge as no change at all. */
+const patchSchema = z.custom<Record<string, unknown>>(isPlainObject, { message: 'must be a plain object of the fields to change' });
 
 function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string }).code === '23505';
@@ -66,8 +69,9 @@ export async function createPlan(sql: Sql, input: PlanInput): Promise<Plan> {
 
 /** Change a plan. Accounts on it feel the change from their next call. */
 export async function updatePlan(sql: Sql, slug: string, patch: Partial<Omit<PlanInput, 'slug'>>): Promise<Plan> {
+  const changes = parseInput(patchSchema, patch, 'plan changes');
   const current = await findPlan(sql, slug);
-  const plan = parseInput(planInputSchema, { ...planToInput(current), ...patch, slug }, 'plan');
+  const plan = parseInput(planInputSchema, { ...planToInput(current), ...changes, slug }, 'plan');
   await sql.query(
     `UPDATE plans SET slug = $1, name = $2, status = $3, price_cents = $4, surcharge_cents = $5, included_micros = $6, limits = $7,
        overage = $8, models = $9, processor_prices = $10, public = $11, sort = $12 WHERE id = $13`,
@@ -113,11 +117,12 @@ export async function createPack(sql: Sql, input: PackInput): Promise<Pack> {
 }
 
 export async function updatePack(sql: Sql, slug: string, patch: Partial<Omit<PackInput, 'slug'>>): Promise<Pack> {
+  const changes = parseInput(patchSchema, patch, 'pack changes');
   const current = await findPack(sql, slug);
   const merged = {
     slug, name: current.name, status: current.status, priceCents: current.priceCents, valueMicros: current.valueMicrosOverride,
     expiresAfterDays: current.expiresAfterDays, requiresPlan: current.requiresPlan, processorPrices: current.processorPrices,
-    public: current.public, sort: current.sort, ...patch,
+    public: current.public, sort: current.sort, ...changes,
   };
   const pack = parseInput(packInputSchema, merged, 'pack');
   await sql.query(
@@ -133,9 +138,8 @@ export async function getSettings(sql: Sql): Promise<Settings> {
   return settingsFromRow(row!);
 }
 
-export async function updateSettings(sql: Sql, input: SettingsInput & { pricingMode?: PricingMode | null }): Promise<Settings> {
-  const { pricingMode, ...rest } = input;
-  const patch = parseInput(settingsInputSchema, rest, 'settings');
+export async function updateSettings(sql: Sql, input: SettingsInput): Promise<Settings> {
+  const { pricingMode, ...patch } = parseInput(settingsInputSchema, input, 'settings');
   const current = await getSettings(sql);
   const defaultPlanId = patch.defaultPlan === undefined ? current.defaultPlanId : (await findPlan(sql, patch.defaultPlan)).id;
   let fallbackPrice: PriceEntry | null = current.fallbackPrice;
@@ -158,14 +162,16 @@ export async function updateSettings(sql: Sql, input: SettingsInput & { pricingM
   return getSettings(sql);
 }
 
-const modelPriceInputSchema = z
-  .object({
-    provider: z.string().trim().max(100).default(''),
-    model: z.string().trim().min(1, 'must name a model').max(200),
-    effectiveFrom: z.coerce.date({ message: 'must be a date' }),
-    rates: z.unknown(),
-  })
-  .strict();
+const modelPriceInputSchema = plain(
+  z
+    .object({
+      provider: text(100).trim().default(''),
+      model: modelSchema,
+      effectiveFrom: instant,
+      rates: z.unknown(),
+    })
+    .strict(),
+);
 
 /** Override the price of a model from a moment on. Earlier usage keeps the price it was charged at. */
 export async function setModelPrice(ctx: Context, input: z.input<typeof modelPriceInputSchema>): Promise<PriceEntry> {

@@ -5,7 +5,7 @@ import { availableMicros } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
 import type { Period } from '../core/periods.ts';
 import { includedMicros, type Limit, type Plan } from '../core/plan.ts';
-import { parseInput } from '../core/usage.ts';
+import { instant, parseInput, plain } from '../core/input.ts';
 import type { Context } from './context.ts';
 import { readGate } from './snapshot.ts';
 import { accountNotFound } from './terms.ts';
@@ -74,14 +74,16 @@ export async function balance(ctx: Context, accountId: string): Promise<Balance>
   };
 }
 
-const usageQuerySchema = z
-  .object({
-    from: z.coerce.date({ message: 'must be a date' }),
-    to: z.coerce.date({ message: 'must be a date' }),
-    groupBy: z.enum(['model', 'day']).default('model'),
-  })
-  .strict()
-  .refine((q) => q.from <= q.to, { message: 'from must not be after to', path: ['from'] });
+const usageQuerySchema = plain(
+  z
+    .object({
+      from: instant,
+      to: instant,
+      groupBy: z.enum(['model', 'day']).default('model'),
+    })
+    .strict()
+    .refine((q) => q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
+);
 
 export interface UsageRow {
   /** The model id, or the day (YYYY-MM-DD in the account's time zone). */
@@ -97,35 +99,33 @@ export interface UsageRow {
   refundedMicros: Micros;
 }
 
+/** A sum of a column, as numeric (no overflow), saturated at 2^53 − 1 so that it reads back as a safe integer. */
+const saturatedSum = (column: string) => `LEAST(COALESCE(sum(${column}), 0), ${Number.MAX_SAFE_INTEGER})::bigint`;
+
+/**
+ * Usage by model or by day, and its total (the rollup's row). Each figure is a sum over usage
+ * events and saturates at 2^53 − 1: beyond that it is not a usable number anyway.
+ */
 export async function usage(ctx: Context, accountId: string, query: z.input<typeof usageQuerySchema>): Promise<{ rows: UsageRow[]; total: UsageRow }> {
   const q = parseInput(usageQuerySchema, query, 'usage query');
   const [account] = await ctx.sql.query<{ time_zone: string }>('SELECT time_zone FROM accounts WHERE id = $1', [accountId]);
   if (!account) throw accountNotFound(accountId);
   const key = q.groupBy === 'model' ? 'model' : `to_char(occurred_at AT TIME ZONE $4, 'YYYY-MM-DD')`;
-  const rows = await ctx.sql.query<Record<string, number | string>>(
-    `SELECT ${key} AS key, count(*)::bigint AS events,
-       COALESCE(sum(input_tokens), 0)::bigint AS input, COALESCE(sum(output_tokens), 0)::bigint AS output,
-       COALESCE(sum(cache_read_tokens), 0)::bigint AS cache_read, COALESCE(sum(cache_write_tokens), 0)::bigint AS cache_write,
-       COALESCE(sum(reasoning_tokens), 0)::bigint AS reasoning, COALESCE(sum(cost_micros), 0)::bigint AS cost,
-       COALESCE(sum(value_micros), 0)::bigint AS value, COALESCE(sum(refunded_micros), 0)::bigint AS refunded
+  const rows = await ctx.sql.query<Record<string, number | string | boolean>>(
+    `SELECT ${key} AS key, GROUPING(${key}) = 1 AS total, count(*)::bigint AS events,
+       ${saturatedSum('input_tokens')} AS input, ${saturatedSum('output_tokens')} AS output,
+       ${saturatedSum('cache_read_tokens')} AS cache_read, ${saturatedSum('cache_write_tokens')} AS cache_write,
+       ${saturatedSum('reasoning_tokens')} AS reasoning, ${saturatedSum('cost_micros')} AS cost,
+       ${saturatedSum('value_micros')} AS value, ${saturatedSum('refunded_micros')} AS refunded
      FROM usage_events WHERE account_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-     GROUP BY 1 ORDER BY 1`,
+     GROUP BY ROLLUP (${key}) ORDER BY 2, 1`,
     q.groupBy === 'day' ? [accountId, q.from, q.to, account.time_zone] : [accountId, q.from, q.to],
   );
-  const toRow = (r: Record<string, number | string>): UsageRow => ({
-    key: String(r.key), events: Number(r.events), inputTokens: Number(r.input), outputTokens: Number(r.output),
+  const toRow = (r: Record<string, number | string | boolean>): UsageRow => ({
+    key: r.total ? 'total' : String(r.key), events: Number(r.events), inputTokens: Number(r.input), outputTokens: Number(r.output),
     cacheReadTokens: Number(r.cache_read), cacheWriteTokens: Number(r.cache_write), reasoningTokens: Number(r.reasoning),
     costMicros: Number(r.cost) as Micros, valueMicros: Number(r.value) as Micros, refundedMicros: Number(r.refunded) as Micros,
   });
   const list = rows.map(toRow);
-  const total = list.reduce<UsageRow>(
-    (t, r) => ({
-      key: 'total', events: t.events + r.events, inputTokens: t.inputTokens + r.inputTokens, outputTokens: t.outputTokens + r.outputTokens,
-      cacheReadTokens: t.cacheReadTokens + r.cacheReadTokens, cacheWriteTokens: t.cacheWriteTokens + r.cacheWriteTokens,
-      reasoningTokens: t.reasoningTokens + r.reasoningTokens, costMicros: (t.costMicros + r.costMicros) as Micros,
-      valueMicros: (t.valueMicros + r.valueMicros) as Micros, refundedMicros: (t.refundedMicros + r.refundedMicros) as Micros,
-    }),
-    { key: 'total', events: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, costMicros: 0 as Micros, valueMicros: 0 as Micros, refundedMicros: 0 as Micros },
-  );
-  return { rows: list, total };
+  return { rows: list.slice(0, -1), total: list.at(-1)! };
 }

@@ -6,15 +6,12 @@
 import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
 import type { Micros } from '../core/money.ts';
-import { parseInput } from '../core/usage.ts';
+import { micros, parseInput, plain, rowId } from '../core/input.ts';
 import type { Context } from './context.ts';
 import { grant } from './grants.ts';
 import { readLedger } from './charge-write.ts';
 
-const usageEventIdSchema = z.number().int().positive();
-const refundInputSchema = z
-  .object({ amountMicros: z.number().int('must be whole micro-dollars').positive('must be more than zero').max(Number.MAX_SAFE_INTEGER).optional() })
-  .strict();
+const refundInputSchema = plain(z.object({ amountMicros: micros.positive('must be more than zero').optional() }).strict());
 
 export interface RefundResult {
   usageEventId: number;
@@ -31,7 +28,7 @@ interface DrawRow {
 }
 
 export async function refund(ctx: Context, usageEventId: number, input: z.input<typeof refundInputSchema> = {}): Promise<RefundResult> {
-  const eventId = parseInput(usageEventIdSchema, usageEventId, 'usage event id');
+  const eventId = parseInput(rowId, usageEventId, 'usage event id');
   const { amountMicros } = parseInput(refundInputSchema, input, 'refund');
   const [owner] = await ctx.sql.query<{ account_id: string }>('SELECT account_id FROM usage_events WHERE id = $1', [eventId]);
   if (!owner) throw new BillingError('usage_event_not_found', `No usage event ${eventId}`, { usageEventId: eventId });

@@ -115,7 +115,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * instance, whose fields it does not see, and would read them as an empty object.
  */
 export function plain<T extends z.ZodType>(schema: T) {
-  return z.custom<z.input<T>>(isPlainObject, { message: 'must be a plain object ({ … })' }).pipe(schema);
+  return z.custom<z.input<T>>(isPlainObject, { message: 'must be a plain object ({ … })' }).pipe(schema as z.ZodType<z.output<T>, z.input<T>>);
 }
 
 /** The first reason `value` is not plain JSON that PostgreSQL's jsonb can store, with where. */
@@ -172,6 +172,7 @@ export function parseInput<T>(schema: z.ZodType<T>, value: unknown, what: string
     throw new BillingError('invalid_input', `Invalid ${what}: it could not be read (${reason}): pass plain data`, { issues: [`${what}: could not be read`] });
   }
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.map(String).join('.') || what}: ${issue.message}`);
-  throw new BillingError('invalid_input', `Invalid ${what}: ${problems.join('; ')}`, { issues: problems });
+  const fields = result.error.issues.map((issue) => ({ field: issue.path.map(String).join('.'), message: issue.message }));
+  const said = fields.map(({ field, message }) => (field ? `${field}: ${message}` : message));
+  throw new BillingError('invalid_input', `Invalid ${what}: ${said.join('; ')}`, { issues: fields.map(({ field, message }) => `${field || what}: ${message}`) });
 }

@@ -1,23 +1,27 @@
 /** A credit pack: a one-time purchase that adds a bucket of usage value. */
 import { z } from 'zod';
+import { cents, int4, micros, plain, slugSchema, text } from './input.ts';
 import { centsToMicros, type Micros } from './money.ts';
+import { processorPricesSchema } from './plan.ts';
 
-export const packInputSchema = z
-  .object({
-    slug: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1–63 lowercase letters, digits, "-" or "_"'),
-    name: z.string().trim().min(1, 'must not be empty').max(100),
-    status: z.enum(['active', 'archived']).default('active'),
-    priceCents: z.number().int('must be whole cents').positive('must be more than zero').max(100_000_000_00),
-    /** Usage value granted; defaults to the price, more is a bonus. */
-    valueMicros: z.number().int().positive('must be more than zero').max(Number.MAX_SAFE_INTEGER).nullable().optional(),
-    expiresAfterDays: z.number().int().positive('must be at least one day').max(3650).nullable().optional(),
-    /** Sold only as an add-on to a paid plan. */
-    requiresPlan: z.boolean().default(false),
-    processorPrices: z.record(z.string(), z.string()).default({}),
-    public: z.boolean().default(true),
-    sort: z.number().int().default(0),
-  })
-  .strict();
+export const packInputSchema = plain(
+  z
+    .object({
+      slug: slugSchema,
+      name: text(100).trim().min(1, 'must not be empty'),
+      status: z.enum(['active', 'archived']).default('active'),
+      priceCents: cents.positive('must be more than zero'),
+      /** Usage value granted; defaults to the price, more is a bonus. */
+      valueMicros: micros.positive('must be more than zero').nullable().optional(),
+      expiresAfterDays: z.number().int('must be whole days').positive('must be at least one day').max(3650, 'must be at most 3,650 days (ten years)').nullable().optional(),
+      /** Sold only as an add-on to a paid plan. */
+      requiresPlan: z.boolean().default(false),
+      processorPrices: processorPricesSchema.default({}),
+      public: z.boolean().default(true),
+      sort: int4.default(0),
+    })
+    .strict(),
+);
 export type PackInput = z.input<typeof packInputSchema>;
 
 export interface Pack {

@@ -3,47 +3,51 @@
  * whether usage may spill into prepaid credit (overage) and which models it allows.
  */
 import { z } from 'zod';
+import { cents, int4, micros, modelSchema, plain, slugSchema, text } from './input.ts';
 import { centsToMicros, type Micros } from './money.ts';
 
 export const PLAN_STATUSES = ['active', 'legacy', 'archived'] as const;
 export type PlanStatus = (typeof PLAN_STATUSES)[number];
 
-const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1–63 lowercase letters, digits, "-" or "_"');
-const cents = z.number().int('must be whole cents').nonnegative('must not be negative').max(100_000_000_00, 'is too large');
-const micros = z.number().int('must be whole micro-dollars').nonnegative('must not be negative').max(Number.MAX_SAFE_INTEGER, 'must be below 2^53');
-
-export const limitSchema = z
-  .object({
-    window: z.enum(['day', 'month']),
-    /** usd: amount is micro-dollars of usage value; tokens: amount is input + output tokens. */
-    unit: z.enum(['usd', 'tokens']),
-    amount: micros,
-  })
-  .strict();
+export const limitSchema = plain(
+  z
+    .object({
+      window: z.enum(['day', 'month']),
+      /** usd: amount is micro-dollars of usage value; tokens: amount is input + output tokens. */
+      unit: z.enum(['usd', 'tokens']),
+      amount: micros,
+    })
+    .strict(),
+);
 export type Limit = z.infer<typeof limitSchema>;
 
-export const planInputSchema = z
-  .object({
-    slug,
-    name: z.string().trim().min(1, 'must not be empty').max(100),
-    status: z.enum(PLAN_STATUSES).default('active'),
-    priceCents: cents,
-    surchargeCents: cents.default(0),
-    /** Usage value included each period; defaults to price − surcharge. */
-    includedMicros: micros.nullable().optional(),
-    limits: z.array(limitSchema).max(8).default([]),
-    overage: z.enum(['block', 'credits']).default('block'),
-    /** Model patterns ("gpt-4o-mini", "claude-*"); empty allows every model. */
-    models: z.array(z.string().trim().min(1).max(200)).max(100).default([]),
-    processorPrices: z.record(z.string(), z.string()).default({}),
-    public: z.boolean().default(true),
-    sort: z.number().int().default(0),
-  })
-  .strict()
-  .refine((p) => p.surchargeCents <= p.priceCents, {
-    message: 'surchargeCents must not exceed priceCents (the surcharge is the part of the price that is not usage)',
-    path: ['surchargeCents'],
-  });
+/** What a processor calls each plan or pack (its price ids), by processor. */
+export const processorPricesSchema = plain(z.record(text(100).min(1, 'must name a processor'), text(200)).refine((m) => Object.keys(m).length <= 20, 'at most 20 processors'));
+
+export const planInputSchema = plain(
+  z
+    .object({
+      slug: slugSchema,
+      name: text(100).trim().min(1, 'must not be empty'),
+      status: z.enum(PLAN_STATUSES).default('active'),
+      priceCents: cents,
+      surchargeCents: cents.default(0),
+      /** Usage value included each period; defaults to price − surcharge. */
+      includedMicros: micros.nullable().optional(),
+      limits: z.array(limitSchema).max(8).default([]),
+      overage: z.enum(['block', 'credits']).default('block'),
+      /** Model patterns ("gpt-4o-mini", "claude-*"); empty allows every model. */
+      models: z.array(modelSchema).max(100).default([]),
+      processorPrices: processorPricesSchema.default({}),
+      public: z.boolean().default(true),
+      sort: int4.default(0),
+    })
+    .strict()
+    .refine((p) => p.surchargeCents <= p.priceCents, {
+      message: 'surchargeCents must not exceed priceCents (the surcharge is the part of the price that is not usage)',
+      path: ['surchargeCents'],
+    }),
+);
 export type PlanInput = z.input<typeof planInputSchema>;
 
 export interface Plan {

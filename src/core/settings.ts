@@ -1,5 +1,6 @@
 /** The one row of admin settings that shape pricing for every account. */
 import { z } from 'zod';
+import { micros, plain, slugSchema } from './input.ts';
 import type { Micros } from './money.ts';
 import type { PriceEntry } from './price-book.ts';
 
@@ -23,23 +24,25 @@ export interface Settings {
   pricingMode: PricingMode | null;
 }
 
-const micros = z.number().int('must be whole micro-dollars').nonnegative('must not be negative').max(Number.MAX_SAFE_INTEGER, 'must be below 2^53');
-
-export const settingsInputSchema = z
-  .object({
-    marginBps: z
-      .number()
-      .int('must be whole basis points (5000 = 50%)')
-      .min(0, 'margin must not be negative')
-      .max(9999, 'margin must be below 100% (10000 bps): at 100% no price covers the cost'),
-    displayUnit: z.enum(['usd', 'credits']),
-    creditValueMicros: micros.positive('must be more than zero'),
-    defaultPlan: z.string().min(1),
-    unknownModelPolicy: z.enum(['refuse', 'fallback']),
-    fallbackRates: z.unknown().nullable(),
-    minHoldMicros: micros,
-    holdTtlSeconds: z.number().int().min(10, 'must be at least 10 seconds').max(7 * 24 * 3600, 'must be at most a week'),
-  })
-  .partial()
-  .strict();
+export const settingsInputSchema = plain(
+  z
+    .object({
+      marginBps: z
+        .number({ error: 'must be a number of basis points' })
+        .int('must be whole basis points (5000 = 50%)')
+        .min(0, 'margin must not be negative')
+        .max(9999, 'margin must be below 100% (10000 bps): at 100% no price covers the cost'),
+      displayUnit: z.enum(['usd', 'credits']),
+      creditValueMicros: micros.positive('must be more than zero'),
+      defaultPlan: slugSchema,
+      unknownModelPolicy: z.enum(['refuse', 'fallback']),
+      fallbackRates: z.unknown().nullable(),
+      minHoldMicros: micros,
+      holdTtlSeconds: z.number({ error: 'must be a number of seconds' }).int('must be whole seconds').min(10, 'must be at least 10 seconds').max(7 * 24 * 3600, 'must be at most a week'),
+      /** The preset the catalog came from, as applyPreset records it. */
+      pricingMode: z.enum(PRICING_MODES).nullable(),
+    })
+    .partial()
+    .strict(),
+);
 export type SettingsInput = z.input<typeof settingsInputSchema>;
