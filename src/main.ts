@@ -1,22 +1,99 @@
 /**
- * `npm start`: open the embedded database and show what is here. The HTTP server, admin
- * panel and chat app build on this library.
+ * `npm start`: the Tollgate server. Reads its configuration (the environment, and `.env` when
+ * there is one), prepares the database (migrations, the first pricing preset, credentials),
+ * prints where to go and how to get in, and serves: in this process, or in WEB_CONCURRENCY
+ * worker processes (node:cluster) on one PostgreSQL database.
  */
-import { createBilling, formatUsd } from './index.ts';
+import cluster from 'node:cluster';
+import { existsSync } from 'node:fs';
+import pino from 'pino';
+import { createBilling } from './billing/billing.ts';
+import { formatUsd } from './core/money.ts';
+import { ConfigError, loadConfig, type Config } from './server/config.ts';
+import { loadCredentials } from './server/credentials.ts';
+import { serveHere } from './server/serve.ts';
 
-const database = process.env.DATABASE_URL ?? 'pglite://./.tollgate';
-const billing = await createBilling({ database });
-const settings = await billing.admin.getSettings();
-if (!settings.pricingMode) await billing.admin.applyPreset('subscription-plus-packs');
+if (existsSync('.env')) process.loadEnvFile('.env');
 
-const plans = await billing.admin.listPlans({ status: 'active' });
-const packs = await billing.admin.listPacks({ status: 'active' });
-const margin = (await billing.admin.getSettings()).marginBps / 100;
-console.log(`Tollgate — billing for AI apps
-database: ${database}
-pricing mode: ${(await billing.admin.getSettings()).pricingMode}, margin ${margin}%
-plans: ${plans.map((p) => `${p.name} (${formatUsd(p.priceCents * 10_000)}/month)`).join(', ')}
-packs: ${packs.map((p) => `${p.name} (${formatUsd(p.priceCents * 10_000)})`).join(', ') || 'none'}
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`Tollgate cannot start: ${error.message}`);
+  process.exit(1);
+}
+const logger = pino({ level: config.logLevel });
 
-Use it as a library: import { createBilling } from 'tollgate' — see README.md.`);
-await billing.close();
+/** First start: migrate, price with a preset, and generate what was not configured; then say how to get in. */
+async function prepare(config: Config): Promise<string> {
+  const billing = await createBilling({ database: config.databaseUrl });
+  try {
+    if (!(await billing.admin.getSettings()).pricingMode) await billing.admin.applyPreset('subscription-plus-packs');
+    const { generated } = await loadCredentials(billing.sql, config);
+    const settings = await billing.admin.getSettings();
+    const plans = await billing.admin.listPlans({ status: 'active' });
+    const lines = [
+      `pricing mode: ${settings.pricingMode}, margin ${settings.marginBps / 100}%`,
+      `plans: ${plans.map((p) => `${p.name} (${formatUsd(p.priceCents * 10_000)}/month)`).join(', ')}`,
+    ];
+    if (generated.adminPassword) lines.push(`admin password (shown once, stored hashed): ${generated.adminPassword}`);
+    else if (!config.adminPassword) lines.push('admin password: the one printed on first start (set TOLLGATE_ADMIN_PASSWORD to choose one)');
+    if (generated.apiKey) lines.push(`API secret key (shown once, stored hashed): ${generated.apiKey}`);
+    else if (!config.secretKey) lines.push('API secret key: the one printed on first start (set TOLLGATE_SECRET_KEY to choose one)');
+    return lines.join('\n');
+  } finally {
+    await billing.close();
+  }
+}
+
+function banner(port: number, details: string) {
+  const base = `http://${config.host}:${port}`;
+  console.log(`Tollgate — billing for AI apps
+database: ${config.databaseUrl}
+${details}
+
+admin panel: ${base}/admin
+API:         ${base}/v1  (docs: ${base}/v1/docs, OpenAPI: ${base}/v1/openapi.json)
+health:      ${base}/healthz
+`);
+}
+
+if (cluster.isPrimary) {
+  const details = await prepare(config);
+  if (config.workers === 1) {
+    const server = await serveHere(config, logger);
+    banner(server.port, details);
+    const stop = async (signal: string) => {
+      logger.info({ signal }, 'shutting down: finishing requests in flight');
+      await server.close();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  } else {
+    for (let i = 0; i < config.workers; i++) cluster.fork();
+    let stopping = false;
+    cluster.on('exit', (worker, code) => {
+      if (stopping) return;
+      logger.error({ pid: worker.process.pid, code }, 'worker died: starting another');
+      cluster.fork();
+    });
+    banner(config.port, `${details}\nworkers: ${config.workers}`);
+    const stop = (signal: NodeJS.Signals) => {
+      stopping = true;
+      logger.info({ signal }, 'shutting down workers');
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  }
+} else {
+  const server = await serveHere(config, logger);
+  const stop = async () => {
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}

@@ -1,0 +1,55 @@
+/**
+ * The server's configuration, from the environment (and a `.env` file, which main.ts loads).
+ * Everything has an embedded default except what a real deployment must choose; a value that
+ * is malformed, or a configuration only half set, stops the start with a message naming the
+ * variable to fix.
+ */
+import { DEFAULT_DATABASE_URL } from '../db/connect.ts';
+
+export interface Config {
+  databaseUrl: string;
+  port: number;
+  host: string;
+  /** The API's secret key; unset: one is generated on first start and stored hashed. */
+  secretKey?: string;
+  /** The admin panel's password; unset: one is generated on first start and stored hashed. */
+  adminPassword?: string;
+  /** Server processes (node:cluster); more than one needs PostgreSQL. */
+  workers: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, not "${raw}"`);
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  if (!/^(memory:\/\/|pglite:\/\/|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL must be postgres://…, pglite://PATH or memory://, not "${databaseUrl}"`);
+  }
+  const secretKey = env.TOLLGATE_SECRET_KEY || undefined;
+  const adminPassword = env.TOLLGATE_ADMIN_PASSWORD || undefined;
+  if (secretKey !== undefined && secretKey.length < 24) throw new ConfigError('TOLLGATE_SECRET_KEY must be at least 24 characters (a random string; unset it to have one generated)');
+  if (adminPassword !== undefined && adminPassword.length < 12) throw new ConfigError('TOLLGATE_ADMIN_PASSWORD must be at least 12 characters');
+  // One set without the other is a deployment half done: say which is missing.
+  if (secretKey !== undefined && adminPassword === undefined) throw new ConfigError('TOLLGATE_SECRET_KEY is set but TOLLGATE_ADMIN_PASSWORD is not: set both, or neither to have both generated');
+  if (adminPassword !== undefined && secretKey === undefined) throw new ConfigError('TOLLGATE_ADMIN_PASSWORD is set but TOLLGATE_SECRET_KEY is not: set both, or neither to have both generated');
+  const workers = wholeNumber(env, 'WEB_CONCURRENCY', 1, 1, 64);
+  if (workers > 1 && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(`WEB_CONCURRENCY=${workers} needs a PostgreSQL DATABASE_URL: the embedded database takes one process`);
+  }
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
+  return { databaseUrl, port: wholeNumber(env, 'PORT', 3000, 0, 65_535), host: env.HOST || '127.0.0.1', secretKey, adminPassword, workers, logLevel };
+}
