@@ -7,6 +7,7 @@
  *   BENCH_ACCOUNTS       accounts for the spread-out scenarios (default 1000)
  *   BENCH_PACED_RATE     pairs/s of the paced (below saturation) latency scenario (default 400)
  *   BENCH_PGLITE         disk (default: a temporary pglite:// directory) or memory
+ *   BENCH_ONLY           http: only the server's scenario (no library figure to compare it with)
  *   PGBENCH              the pgbench binary (default pgbench on the PATH)
  */
 import { writeFile } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { runLoad } from './load.ts';
 import { bracketed, checkpoint, machineCeiling, PGBENCH, type Ceiling } from './pgbench.ts';
 import { commitFloor, type CommitFloor } from './commit-floor.ts';
 import { evaluateTargets, formatReport, isValid, type ScenarioKind, type ScenarioResult } from './report.ts';
+import { benchHttp, type HttpResult } from './http.ts';
 import { BATCH_SIZE, checkLedger, HOT_ACCOUNT, openFunded, pairOn, pgliteDatabase, postgresSchema, randomOf, recordBatchOn, recordOn, type BenchDatabase } from './scenarios.ts';
 
 const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -120,9 +122,15 @@ const probes: MachineProbes = {
 };
 const unreachable = `PostgreSQL unreachable at ${serverUrl}`;
 if (!postgres) log(`${unreachable}: its scenarios and the pgbench ceiling are SKIPPED`);
-const onPostgres: EngineRun = postgres ? await benchEngine(await postgresSchema(serverUrl), probes) : { results: [] };
+const httpOnly = process.env.BENCH_ONLY === 'http';
+const onPostgres: EngineRun = postgres && !httpOnly ? await benchEngine(await postgresSchema(serverUrl), probes) : { results: [] };
+let http: HttpResult | undefined;
+if (postgres) {
+  log(`postgres: the server over loopback, authorize+settle by HTTP, ${config.workers} connections (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
+  http = await benchHttp(await postgresSchema(serverUrl), accountIds, { connections: config.workers, seconds: config.seconds, warmupSeconds: config.warmupSeconds });
+}
 // PGlite's scenarios run on the same machine minutes later: their ceiling is measured around them too.
-const onPglite = await benchEngine(await pgliteDatabase(config.pglite), postgres ? { ceiling: probes.ceiling } : undefined);
+const onPglite = httpOnly ? { results: [] } : await benchEngine(await pgliteDatabase(config.pglite), postgres ? { ceiling: probes.ceiling } : undefined);
 const skipped: Ceiling = { skipped: unreachable };
 const ceilings = { postgres: onPostgres.ceiling ?? skipped, pglite: onPglite.ceiling ?? skipped };
 const floors: CommitFloor[] = onPostgres.floors ?? [{ skipped: unreachable }];
@@ -133,13 +141,24 @@ const results: ScenarioResult[] = [...onPostgres.results, ...onPglite.results].m
 
 const targets = evaluateTargets(results);
 console.log(`\n${formatReport(results, ceilings, floors, targets)}\n`);
+const library = results.find((r) => r.kind === 'pairs-across' && r.engine === 'postgres');
+const serverRatio = http && library ? http.pairsPerSecond / library.opsPerSecond : null;
+if (http) {
+  const l = http.latencyMs;
+  console.log(`HTTP authorize+settle over loopback (PostgreSQL, ${config.accounts} accounts): ${http.pairsPerSecond.toFixed(0)} pairs/s` +
+    (library ? `, ${(100 * serverRatio!).toFixed(0)}% of the library's ${library.opsPerSecond.toFixed(0)} (target ≥ 60%)` : '') +
+    `; per request p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms; non-2xx ${http.non2xx}, errors ${http.errors}; ledger ${http.ledger.ok ? 'reconciled' : `NOT reconciled: ${http.ledger.problems.join('; ')}`}\n`);
+}
 
 const machine = { node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), postgres };
-const report = { date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ceilings }, commitFloors: floors, results: results.map((r) => ({ ...r, valid: isValid(r) })), targets };
+const report = {
+  date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ceilings }, commitFloors: floors, results: results.map((r) => ({ ...r, valid: isValid(r) })), targets,
+  http: http ? { ...http, ratioToLibrary: serverRatio } : null,
+};
 const file = new URL('./results/latest.json', import.meta.url);
 await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
 log(`wrote ${file.pathname}`);
-if (!results.every(isValid)) {
+if (!results.every(isValid) || (http && (!http.ledger.ok || http.non2xx > 0 || http.errors > 0))) {
   log('INVALID run: refusals, errors or a ledger that does not reconcile (see above)');
   process.exitCode = 1;
 }
