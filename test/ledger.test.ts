@@ -154,7 +154,9 @@ for (const engine of ENGINES) {
       await billing.credit('acme', { source: 'bonus', amountMicros: 5_000_000, reference: 'short', expiresAt: new Date('2026-03-11T00:00:00Z') });
       await mustCall(billing, 'acme', 1_000_000); // $2 of it spent
       expect(await billing.expireCredit()).toEqual({ buckets: 0, amountMicros: 0 }); // not yet expired
-      t.clock.set('2026-03-12T00:00:00Z');
+      t.clock.set('2026-03-17T23:59:59Z');
+      expect(await billing.expireCredit()).toEqual({ buckets: 0, amountMicros: 0 }); // expired less than a week ago
+      t.clock.set('2026-03-18T00:00:00Z');
       expect(await billing.expireCredit()).toEqual({ buckets: 1, amountMicros: 3_000_000 });
       expect(await entriesOf('bonus:short')).toEqual([
         ['grant', 5_000_000, '2026-03-10T12:00:00.000Z'],
@@ -166,7 +168,7 @@ for (const engine of ENGINES) {
       expect((await billing.reconcile('acme')).problems).toEqual([]);
     });
 
-    it("a new period writes off what is left of the last one's allowance as it opens", async () => {
+    it("a new period leaves what is left of the last one's allowance to expireCredit, a week on", async () => {
       const { billing } = t;
       await billing.admin.applyPreset('credit-packs');
       await billing.admin.updatePlan('payg', { includedMicros: 1_000_000 });
@@ -176,12 +178,12 @@ for (const engine of ENGINES) {
       t.clock.set('2026-04-02T09:00:00Z');
       await mustCall(billing, 'acme', 1); // opens April's
       const [march] = (await t.sql.query<{ reference: string }>(`SELECT reference FROM buckets WHERE source = 'allowance' ORDER BY id`)).map((b) => b.reference);
-      expect(await entriesOf(march!)).toEqual([
-        ['grant', 1_000_000, '2026-03-10T12:00:00.000Z'],
-        ['usage', -200_000, '2026-03-10T12:00:00.000Z'],
-        ['expiry', -800_000, '2026-04-01T00:00:00.000Z'],
-      ]);
-      expect((await billing.balance('acme')).availableMicros).toBe(1_000_000 - 2);
+      const spent = [['grant', 1_000_000, '2026-03-10T12:00:00.000Z'], ['usage', -200_000, '2026-03-10T12:00:00.000Z']];
+      expect(await entriesOf(march!)).toEqual(spent);
+      expect((await billing.balance('acme')).availableMicros).toBe(1_000_000 - 2); // March's is not usable in April either way
+      t.clock.set('2026-04-08T09:00:00Z');
+      expect(await billing.expireCredit()).toEqual({ buckets: 1, amountMicros: 800_000 });
+      expect(await entriesOf(march!)).toEqual([...spent, ['expiry', -800_000, '2026-04-01T00:00:00.000Z']]);
       expect((await billing.reconcile('acme')).problems).toEqual([]);
     });
 

@@ -1,12 +1,14 @@
 /**
  * Model-based properties of the gate and the ledger. fast-check draws random command
- * sequences (grants, authorize, settle, release, record, refund, clock jumps across hold
- * TTLs, bucket expiry and month boundaries, and database crashes that lose the latest open
+ * sequences (grants, authorize, settle, release, record, refund, expireCredit, clock jumps across
+ * hold TTLs, bucket expiry and month boundaries, and database crashes that lose the latest open
  * holds, which commit without waiting for the disk); each run drives a fresh account through them
- * next to a small in-memory model of what the library promises, and after every step checks:
+ * next to a small in-memory model of what the library promises, through three processes whose
+ * clocks are up to a few seconds apart, and after every step checks:
  *   - the model and the database agree on every bucket's remaining value, the debt, the
  *     holds and the usage events, and balance() reports what the model expects, each limit's
- *     usage in its day and month included;
+ *     usage in its day and month included (give or take the usage within the clocks'
+ *     tolerance of its edges, which processes whose clocks disagree may count either side);
  *   - every authorize outcome is the one the model predicts, and every refusal carries a code
  *     from the closed list;
  *   - reconcile() finds no problem;
@@ -18,6 +20,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BillingError, createBilling, REFUSAL_CODES, type Billing, type Charge, type TokenUsage } from '../src/index.ts';
 import { DAY, ENGINES, HOUR, MINUTE, useBilling, type TestClock } from './support/harness.ts';
+import { CLOCK_TOLERANCE_MS, EXPIRY_GRACE_MS } from '../src/core/time.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { holdKey } from '../src/core/hold-id.ts';
 
@@ -44,7 +47,9 @@ type Step =
   | { t: 'record'; inputTokens: number; outputTokens: number; mode: 'fresh' | 'replay' | 'conflict'; pick: number }
   | { t: 'refund'; pick: number; amount: 'full' | 'excess' | number }
   | { t: 'jump'; ms: number }
-  | { t: 'crash'; lose: number };
+  | { t: 'crash'; lose: number }
+  | { t: 'expire' }
+  | { t: 'edge'; month: boolean; before: number };
 
 const tokensArb = fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 3_000_000 }));
 
@@ -108,6 +113,11 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
       ms: fc.oneof(fc.integer({ min: MINUTE, max: 2 * HOUR }), fc.integer({ min: HOUR, max: 2 * DAY }), fc.integer({ min: DAY, max: 40 * DAY })),
     }),
   },
+  { weight: 1, arbitrary: fc.constant({ t: 'expire' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('edge' as const), month: fc.boolean(), before: fc.integer({ min: 0, max: 4000 }) }),
+  },
 );
 
 /** A database crash loses the latest open holds, up to `lose` of them; the application restarts. */
@@ -116,6 +126,9 @@ const crashArb: fc.Arbitrary<Step> = fc.record({ t: fc.constant('crash' as const
 // 2026-01-01 .. 2027-01-01, at any millisecond
 const startArb = fc.integer({ min: Date.UTC(2026, 0, 1), max: Date.UTC(2027, 0, 1) });
 const stepsArb = fc.array(fc.oneof({ weight: 40, arbitrary: stepArb }, { weight: 1, arbitrary: crashArb }), { minLength: 20, maxLength: 40 });
+/** The other two processes' clocks, ahead of or behind the first's, and which process runs each step. */
+const skewsArb = fc.tuple(fc.integer({ min: -3000, max: 3000 }), fc.integer({ min: -3000, max: 3000 }));
+const viasArb = fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 40, maxLength: 40 });
 
 // ---------------------------------------------------------------------------------------------
 // The model
@@ -167,7 +180,7 @@ interface Model {
   debt: number;
   /** Sum of every charge's shortfall: the only way debt can arise. */
   shortfalls: number;
-  /** Value written off as expired, when a new period opened. */
+  /** Value written off as expired, by expireCredit. */
   expired: number;
   holds: MHold[];
   events: MEvent[];
@@ -227,19 +240,11 @@ function ensureAllowance(m: Model, terms: Terms) {
   const { start, end } = monthOf(m.now);
   if ([...m.buckets.values()].some((b) => b.source === 'allowance')) see(m, 'allowance of a later month opened');
   modelGrant(m, { ref, source: 'allowance', amount: terms.allowanceMicros, priority: 0, startsAt: start, expiresAt: end });
-  // A new period writes off what expired unspent before it.
-  for (const b of m.buckets.values()) {
-    if (b.remaining > 0 && b.expiresAt !== null && b.expiresAt <= m.now) {
-      see(m, 'expired value written off');
-      m.expired += b.remaining;
-      b.remaining = 0;
-    }
-  }
 }
 
 function usable(m: Model): MBucket[] {
   return [...m.buckets.values()]
-    .filter((b) => b.remaining > 0 && b.startsAt <= m.now && (b.expiresAt === null || b.expiresAt > m.now))
+    .filter((b) => b.remaining > 0 && b.startsAt <= m.now + CLOCK_TOLERANCE_MS && (b.expiresAt === null || b.expiresAt > m.now))
     .sort(
       (a, b) =>
         a.priority - b.priority ||
@@ -284,11 +289,36 @@ function modelCharge(m: Model, terms: Terms, usage: TokenUsage, key: string, hol
 
 interface Run {
   billing: Billing;
+  /** Two more processes on the database, their clocks `skew` ms from the first's. */
+  others: Other[];
   sql: Sql;
   clock: TestClock;
   account: string;
   terms: Terms;
   m: Model;
+}
+
+interface Other {
+  billing: Billing;
+  skew: number;
+  /** The process restarts (after a crash of the database). */
+  restart(): Promise<void>;
+}
+
+/** Run a step through process `via` (0: the first), the model at that process's time. */
+async function runVia(run: Run, step: Step, via: number): Promise<void> {
+  const other = step.t === 'jump' || step.t === 'edge' || step.t === 'crash' ? undefined : run.others[via - 1];
+  if (!other) return runStep(run, step);
+  const first = { billing: run.billing, now: run.m.now };
+  run.billing = other.billing;
+  run.m.now += other.skew;
+  if (other.skew !== 0) see(run.m, other.skew > 0 ? 'step by a process whose clock runs ahead' : 'step by a process whose clock runs behind');
+  try {
+    await runStep(run, step);
+  } finally {
+    run.billing = first.billing;
+    run.m.now = first.now;
+  }
 }
 
 async function expectBillingError(promise: Promise<unknown>, code: string): Promise<void> {
@@ -345,6 +375,25 @@ async function runStep(run: Run, step: Step): Promise<void> {
         see(m, 'open hold lost in a crash');
       }
       run.billing = await createBilling({ database: run.sql, clock: run.clock.read });
+      for (const other of run.others) await other.restart();
+      return;
+    }
+    case 'edge': {
+      // To just before the next day or month: the processes' clocks fall either side of it.
+      const next = step.month ? monthOf(m.now).end : dayOf(m.now).end;
+      return runStep(run, { t: 'jump', ms: Math.max(1, next - step.before - m.now) });
+    }
+    case 'expire': {
+      // Every account's buckets expired a week ago are written off (this run's are checked).
+      await billing.expireCredit();
+      for (const b of m.buckets.values()) {
+        if (b.remaining > 0 && b.expiresAt !== null && b.expiresAt <= m.now - EXPIRY_GRACE_MS) {
+          see(m, 'expired value written off');
+          m.expired += b.remaining;
+          b.remaining = 0;
+        }
+      }
+      if ([...m.buckets.values()].some((b) => b.remaining > 0 && b.expiresAt !== null && b.expiresAt <= m.now)) see(m, 'expired value kept for the grace');
       return;
     }
     case 'bonus': {
@@ -594,14 +643,25 @@ async function checkInvariants(run: Run, after: string): Promise<void> {
 
   // Each limit's usage is the value, or the tokens, charged in its window (UTC days, calendar
   // months), whatever crashes, restarts and clock jumps came between; refunds leave it alone.
-  const used = (window: { start: number; end: number }) => {
-    const charged = m.events.filter((e) => e.at >= window.start && e.at < window.end);
+  // Processes whose clocks disagree may count usage within the tolerance of a window's edges in
+  // the window next to it: never less than the window's own, never more than that as well.
+  const used = (window: { start: number; end: number }, widen = 0) => {
+    const charged = m.events.filter((e) => e.at >= window.start - widen && e.at < window.end + widen);
     return { usd: charged.reduce((s, e) => s + e.value, 0), tokens: charged.reduce((s, e) => s + e.usage.inputTokens + e.usage.outputTokens, 0) };
   };
-  const expectedUsed = { day: used(dayOf(m.now)), month: used(monthOf(m.now)) };
-  expect(Object.fromEntries(balance.limits.map((l) => [`${l.window} ${l.unit}`, l.used])), ctx).toEqual({
-    'day usd': expectedUsed.day.usd, 'day tokens': expectedUsed.day.tokens, 'month usd': expectedUsed.month.usd, 'month tokens': expectedUsed.month.tokens,
-  });
+  const counted = Object.fromEntries(balance.limits.map((l) => [`${l.window} ${l.unit}`, l.used]));
+  for (const [window, of] of [['day', dayOf(m.now)], ['month', monthOf(m.now)]] as const) {
+    const [own, near] = [used(of), used(of, CLOCK_TOLERANCE_MS)];
+    for (const unit of ['usd', 'tokens'] as const) {
+      const key = `${window} ${unit}`;
+      if (own[unit] === near[unit]) expect(counted[key], `${ctx}: ${key}`).toBe(own[unit]);
+      else {
+        expect(counted[key], `${ctx}: ${key}`).toBeGreaterThanOrEqual(own[unit]);
+        expect(counted[key], `${ctx}: ${key}`).toBeLessThanOrEqual(near[unit]);
+        if (counted[key] !== own[unit]) see(m, `usage near a ${window}'s edge counted in the ${window} next to it`);
+      }
+    }
+  }
 
   // Every bucket, expired ones included, holds what the model says.
   const buckets = await sql.query<{ reference: string; amount_micros: number; remaining_micros: number }>(
@@ -691,23 +751,36 @@ for (const engine of ENGINES) {
         };
         expect(terms.allowanceMicros).toBe(100_000);
 
+        // Two more processes on the database, each with a clock of its own (set for each run).
+        const others = await Promise.all(
+          [0, 1].map(async () => {
+            const other = { skew: 0 } as Other;
+            const clock = () => new Date(t.clock.now.getTime() + other.skew);
+            other.restart = async () => {
+              other.billing = await createBilling({ database: sql, clock });
+            };
+            await other.restart();
+            return other;
+          }),
+        );
         let runs = 0;
         let steps = 0;
         const refusals = new Map<string, number>();
         const seen = new Map<string, number>();
         let debtRuns = 0;
         await fc.assert(
-          fc.asyncProperty(startArb, stepsArb, async (start, script) => {
+          fc.asyncProperty(startArb, stepsArb, skewsArb, viasArb, async (start, script, skews, vias) => {
             runs += 1;
             t.clock.now = new Date(start);
             const account = `prop-${engine.name}-${runs}`;
             await billing.upsertAccount({ id: account, kind: runs % 2 ? 'team' : 'personal' });
             const m: Model = { now: start, buckets: new Map(), seq: 0, debt: 0, shortfalls: 0, expired: 0, holds: [], events: [], bonusRefs: [], keys: 0, refusals, seen };
-            const run: Run = { billing, sql, clock: t.clock, account, terms, m };
+            skews.forEach((skew, k) => (others[k]!.skew = skew));
+            const run: Run = { billing, others, sql, clock: t.clock, account, terms, m };
             let sawDebt = false;
             for (const [i, step] of script.entries()) {
-              await runStep(run, step);
-              await checkInvariants(run, `step ${i} ${JSON.stringify(step)}`);
+              await runVia(run, step, vias[i]!);
+              await checkInvariants(run, `step ${i} ${JSON.stringify(step)} via ${vias[i]} (skews ${skews})`);
               steps += 1;
               sawDebt ||= m.debt > 0;
             }

@@ -11,6 +11,7 @@ import type { Micros } from '../core/money.ts';
 import { includedMicros } from '../core/plan.ts';
 import { holdKey } from '../core/hold-id.ts';
 import { totalTokens } from '../core/usage.ts';
+import { hasStarted } from '../core/time.ts';
 import { countUsage, usedIn, type CountedUsage, type UsageWindows } from '../core/usage-windows.ts';
 import type { LedgerState, PreparedCharge } from './charge-write.ts';
 import { termsFromRow, type Terms, type TermsRow } from './terms.ts';
@@ -58,8 +59,8 @@ export interface AccountState {
   termsRow: TermsRow;
   versions: Versions;
   debtMicros: number;
-  /** The reference of the newest allowance bucket, to tell whether this period's is open. */
-  lastAllowance: string | null;
+  /** The references of the allowances not expired when read, to tell whether this period's is open. */
+  allowances: readonly string[];
   /** Buckets with value left that had not expired when read. */
   buckets: readonly StateBucket[];
   /** Holds open and not lapsed when read. */
@@ -76,10 +77,11 @@ export interface GateSnapshot {
   state: Omit<GateState, 'modelAllowed' | 'modelPriced'>;
 }
 
-const usableAt = (b: StateBucket, now: Date) => b.remainingMicros > 0 && b.startsAt <= now && (b.expiresAt === null || b.expiresAt > now);
+/** A bucket opened by a process whose clock runs ahead is usable here too (core/time.ts). */
+const usableAt = (b: StateBucket, now: Date) => b.remainingMicros > 0 && hasStarted(b.startsAt, now) && (b.expiresAt === null || b.expiresAt > now);
 
-function allowanceOpen(lastAllowance: string | null, terms: Terms): boolean {
-  return includedMicros(terms.plan) === 0 || lastAllowance === allowanceReference(terms.plan.id, terms.period.start);
+function allowanceOpen(allowances: readonly string[], terms: Terms): boolean {
+  return includedMicros(terms.plan) === 0 || allowances.includes(allowanceReference(terms.plan.id, terms.period.start));
 }
 
 /** What the gate weighs at `now`. */
@@ -91,13 +93,13 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
   return {
     terms,
     versions: state.versions,
-    allowanceOpen: allowanceOpen(state.lastAllowance, terms),
+    allowanceOpen: allowanceOpen(state.allowances, terms),
     state: {
       plan: terms.plan,
       usableMicros: usable.reduce((sum, b) => sum + b.remainingMicros, 0),
       debtMicros: state.debtMicros,
       held: { valueMicros: open.reduce((sum, h) => sum + h.amountMicros, 0), tokens: open.reduce((sum, h) => sum + h.tokens, 0) },
-      used: { day: usedIn(state.windows, 'day', terms.day.start), month: usedIn(state.windows, 'month', terms.period.start) },
+      used: { day: usedIn(state.windows, 'day', terms.day.start, now), month: usedIn(state.windows, 'month', terms.period.start, now) },
       day: terms.day,
       period: terms.period,
     },
@@ -106,8 +108,8 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
 
 /** What a charge draws on at `now`: the buckets this plan may spend, as fresh objects to draw down. */
 export function ledgerOf(state: AccountState, now: Date): LedgerState {
-  const { versions, debtMicros, lastAllowance, buckets, windows } = state;
-  return ledgerFrom(termsFromRow(state.termsRow, now), { version: versions.ledger, debtMicros, lastAllowance, buckets, windows });
+  const { versions, debtMicros, allowances, buckets, windows } = state;
+  return ledgerFrom(termsFromRow(state.termsRow, now), { version: versions.ledger, debtMicros, allowances, buckets, windows });
 }
 
 /**
@@ -116,7 +118,7 @@ export function ledgerOf(state: AccountState, now: Date): LedgerState {
  */
 export function ledgerFrom(
   terms: Terms,
-  parts: { version: number; debtMicros: number; lastAllowance: string | null; buckets: readonly StateBucket[]; windows: UsageWindows },
+  parts: { version: number; debtMicros: number; allowances: readonly string[]; buckets: readonly StateBucket[]; windows: UsageWindows },
   consistent = true,
 ): LedgerState {
   const sources = new Set(usableSources(terms.plan.overage));
@@ -125,7 +127,7 @@ export function ledgerFrom(
     version: parts.version,
     debtMicros: parts.debtMicros,
     consistent,
-    allowanceOpen: allowanceOpen(parts.lastAllowance, terms),
+    allowanceOpen: allowanceOpen(parts.allowances, terms),
     windows: parts.windows,
     buckets: parts.buckets
       .filter((b) => sources.has(b.source) && usableAt(b, terms.now))

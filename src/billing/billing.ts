@@ -7,6 +7,7 @@ import type { PackInput } from '../core/pack.ts';
 import { PLAN_STATUSES, type PlanInput, type PlanStatus } from '../core/plan.ts';
 import type { PricingMode, SettingsInput } from '../core/settings.ts';
 import type { TokenUsage } from '../core/usage.ts';
+import { databaseClock } from '../db/clock.ts';
 import { openDatabase, DEFAULT_DATABASE_URL } from '../db/connect.ts';
 import type { Sql } from '../db/sql.ts';
 import { fakeCancel, fakePurchase, fakeSubscribe } from '../processors/fake.ts';
@@ -34,7 +35,10 @@ import type { Micros } from '../core/money.ts';
 export interface BillingOptions {
   /** memory://, pglite://PATH (default ./.tollgate) or postgres://…; or an open connection, which stays the caller's to close. */
   database?: string | Sql;
-  /** Injected time, for tests and replays. */
+  /**
+   * Injected time, for tests and replays. Without it, a process bills at the database's time
+   * (PostgreSQL's clock, kept in sync: db/clock.ts), or at its own on PGlite, which runs in it.
+   */
   clock?: Clock;
   /** Connections in the PostgreSQL pool. */
   poolSize?: number;
@@ -65,10 +69,11 @@ export async function createBilling(options: BillingOptions = {}) {
   const sql = given ?? (await openDatabase(typeof options.database === 'string' ? options.database : DEFAULT_DATABASE_URL, { poolSize: options.poolSize }));
   const prices = new PriceBook(sql);
   await prices.reload();
+  const synced = !options.clock && sql.engine === 'postgres' ? await databaseClock(sql) : undefined;
   const known = new KnownAccounts();
   const ctx: Context = {
     sql,
-    clock: options.clock ?? (() => new Date()),
+    clock: options.clock ?? (synced ? () => synced.now() : () => new Date()),
     prices,
     authorizes: new Combiner((requests: AuthorizeRequest[]) => authorizeBatch(ctx, requests)),
     charges: new Combiner((inputs: ChargeInput[]) => chargeBatch(ctx, inputs)),
@@ -90,6 +95,8 @@ export async function createBilling(options: BillingOptions = {}) {
 
   return {
     sql,
+    /** The time this facade bills at: the database's on PostgreSQL, unless a clock was given. */
+    now: () => ctx.clock(),
     // Accounts
     upsertAccount: changing((input: AccountInput) => upsertAccount(ctx, input), (account) => account.id),
     getAccount: async (accountId: string) => getAccount(ctx, accountIdOf(accountId)),
@@ -139,8 +146,9 @@ export async function createBilling(options: BillingOptions = {}) {
       setModelPrice: changing((input: Parameters<typeof catalog.setModelPrice>[1]) => catalog.setModelPrice(ctx, input)),
       applyPreset: changing((mode: PricingMode) => applyPreset(ctx, mode)),
     },
-    /** Closes the database if it opened it (a connection passed in stays open). */
+    /** Stops the clock's sync, and closes the database if it opened it (a connection passed in stays open). */
     close: async () => {
+      await synced?.stop();
       if (!given) await sql.close();
     },
   };

@@ -15,7 +15,7 @@ import type { Sql } from '../db/sql.ts';
 import { openAllowance } from './grants.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type Terms, type TermsRow } from './terms.ts';
 import { countedUsage, ledgerFrom, type LedgerGuard } from './account-state.ts';
-import { BUCKETS_COLUMN, LAST_ALLOWANCE_COLUMN, bucketsFromRow, type BucketRow } from './snapshot.ts';
+import { ALLOWANCES_COLUMN, BUCKETS_COLUMN, bucketsFromRow, type BucketRow } from './snapshot.ts';
 
 export interface ChargeRequest {
   terms: Terms;
@@ -45,18 +45,18 @@ export type LedgerPool = Map<string, { buckets: DrawableBucket[]; windows: Usage
 
 /**
  * The ledger side of an account, as columns of a query over `accounts a` joined to
- * `account_balances b` (with `$2` the moment): its version, debt, the newest allowance and
+ * `account_balances b` (with `$2` the moment): its version, debt, the allowances not expired and
  * the buckets usable now. Read with the terms in one statement, it is one snapshot.
  */
 export const LEDGER_COLUMNS = `b.ledger_version, b.debt_micros,
   (SELECT ledger_version FROM account_balances WHERE account_id = a.id) AS snapshot_ledger_version,
-  ${WINDOW_COLUMNS}, ${LAST_ALLOWANCE_COLUMN}, ${BUCKETS_COLUMN}`;
+  ${WINDOW_COLUMNS}, ${ALLOWANCES_COLUMN}, ${BUCKETS_COLUMN}`;
 
 export interface LedgerRow extends WindowRow {
   ledger_version: number;
   snapshot_ledger_version: number;
   debt_micros: number;
-  last_allowance: string | null;
+  allowances: string[];
   buckets: BucketRow[] | null;
 }
 
@@ -73,7 +73,7 @@ export interface LedgerState {
 
 export function ledgerFromRow(terms: Terms, row: LedgerRow): LedgerState {
   const parts = {
-    version: row.ledger_version, debtMicros: row.debt_micros, lastAllowance: row.last_allowance, buckets: bucketsFromRow(row.buckets),
+    version: row.ledger_version, debtMicros: row.debt_micros, allowances: row.allowances, buckets: bucketsFromRow(row.buckets),
     windows: windowsFromRow(row),
   };
   return ledgerFrom(terms, parts, row.ledger_version === row.snapshot_ledger_version);

@@ -2,9 +2,11 @@
  * Expired value leaves its bucket through the ledger: an 'expiry' entry, dated when the
  * bucket expired, takes what was left, so the ledger tells where every micro-dollar granted
  * went (spent, refunded, owed or expired). The gate never draws on an expired bucket either
- * way; this is the bookkeeping, written when an account's next period opens, and for every
- * account by expireCredit, which an app runs now and then (a daily job).
+ * way; this is the bookkeeping, written by expireCredit, which an app runs daily, once a bucket
+ * has been expired for EXPIRY_GRACE_MS (core/time.ts): a clock that ran ahead and was set back
+ * has then written off nothing the account still had. No call of the gate writes it off.
  */
+import { EXPIRY_GRACE_MS } from '../core/time.ts';
 import type { Sql } from '../db/sql.ts';
 
 export interface Expired {
@@ -15,11 +17,14 @@ export interface Expired {
 
 const ACCOUNTS_PER_TRANSACTION = 500;
 
+/** Buckets that expired by this moment are written off at `now`. */
+const writtenOffBy = (now: Date): Date => new Date(now.getTime() - EXPIRY_GRACE_MS);
+
 /**
  * With the accounts' ledger mutexes held: write off the value left in their buckets that
- * expired by `now`, moving their ledger versions.
+ * expired by `before`, moving their ledger versions.
  */
-export async function expireBuckets(tx: Sql, accountIds: readonly string[], now: Date): Promise<Expired[]> {
+async function expireBuckets(tx: Sql, accountIds: readonly string[], before: Date): Promise<Expired[]> {
   const rows = await tx.query<{ account_id: string; id: number; amount: number }>(
     `WITH due AS (
        SELECT id, account_id, remaining_micros AS amount, expires_at FROM buckets
@@ -34,13 +39,17 @@ export async function expireBuckets(tx: Sql, accountIds: readonly string[], now:
        UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id IN (SELECT account_id FROM due)
      )
      SELECT account_id, id, amount FROM due ORDER BY account_id, id`,
-    [accountIds, now],
+    [accountIds, before],
   );
   return rows.map((r) => ({ accountId: r.account_id, bucketId: r.id, amountMicros: r.amount }));
 }
 
-/** Write off expired value on every account, a few hundred accounts per transaction. */
+/**
+ * Write off the value of buckets expired for EXPIRY_GRACE_MS by `now`, on every account, a few
+ * hundred accounts per transaction.
+ */
 export async function expireCredit(sql: Sql, now: Date): Promise<{ buckets: number; amountMicros: number }> {
+  const before = writtenOffBy(now);
   const total = { buckets: 0, amountMicros: 0 };
   for (;;) {
     const expired = await sql.transaction(async (tx) => {
@@ -49,9 +58,9 @@ export async function expireCredit(sql: Sql, now: Date): Promise<{ buckets: numb
         `SELECT account_id FROM account_balances
          WHERE account_id IN (SELECT account_id FROM buckets WHERE remaining_micros > 0 AND expires_at <= $1)
          ORDER BY account_id LIMIT $2 FOR NO KEY UPDATE`,
-        [now, ACCOUNTS_PER_TRANSACTION],
+        [before, ACCOUNTS_PER_TRANSACTION],
       );
-      return locked.length > 0 ? expireBuckets(tx, locked.map((r) => r.account_id), now) : [];
+      return locked.length > 0 ? expireBuckets(tx, locked.map((r) => r.account_id), before) : [];
     });
     if (expired.length === 0) return total;
     total.buckets += expired.length;

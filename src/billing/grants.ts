@@ -8,7 +8,6 @@ import type { Micros } from '../core/money.ts';
 import { includedMicros } from '../core/plan.ts';
 import type { Sql } from '../db/sql.ts';
 import type { Terms } from './terms.ts';
-import { expireBuckets } from './expiry.ts';
 
 export interface GrantInput {
   accountId: string;
@@ -62,13 +61,15 @@ export async function grant(tx: Sql, g: GrantInput): Promise<GrantResult> {
 }
 
 /**
- * Open the current period's allowance if the plan includes value and it is not open yet; a
- * new period is also when what expired with the last one is written off (expiry.ts).
+ * Open the current period's allowance if the plan includes value and it is not open yet. It
+ * starts at the period's start, whenever it is opened. What the last period left is written
+ * off later, by expireCredit (expiry.ts): a period opened by a clock that ran ahead writes off
+ * nothing.
  */
 export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult | undefined> {
   const amount = includedMicros(terms.plan);
   if (amount <= 0) return undefined;
-  const opened = await grant(tx, {
+  return grant(tx, {
     accountId: terms.account.id,
     source: 'allowance',
     amountMicros: amount,
@@ -78,6 +79,4 @@ export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult 
     expiresAt: terms.period.end,
     planId: terms.plan.id,
   });
-  if (opened.created) await expireBuckets(tx, [terms.account.id], terms.now);
-  return opened;
 }

@@ -5,6 +5,7 @@ import { availableMicros } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
 import type { Period } from '../core/periods.ts';
 import { includedMicros, type Limit, type Plan } from '../core/plan.ts';
+import { hasStarted } from '../core/time.ts';
 import { instant, parseInput, plain } from '../core/input.ts';
 import type { Context } from './context.ts';
 import { readGate } from './snapshot.ts';
@@ -51,7 +52,7 @@ export async function balance(ctx: Context, accountId: string): Promise<Balance>
   );
   const buckets: BucketView[] = rows.map((b) => ({
     id: b.id, source: b.source, amountMicros: b.amount_micros as Micros, remainingMicros: b.remaining_micros as Micros,
-    startsAt: b.starts_at, expiresAt: b.expires_at, usable: usable.has(b.source) && b.starts_at <= now,
+    startsAt: b.starts_at, expiresAt: b.expires_at, usable: usable.has(b.source) && hasStarted(b.starts_at, now),
   }));
   const pending = (allowanceOpen ? 0 : includedMicros(terms.plan)) as Micros;
   if (pending > 0) {

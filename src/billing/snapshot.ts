@@ -14,12 +14,12 @@ export type { GateSnapshot } from './account-state.ts';
 
 /**
  * The ledger's part of an account's state, as columns over `buckets` for the account `a.id`
- * at the moment `$2`: the newest allowance (to tell whether this period's is open) and the
- * buckets with value left that have not expired. Read by the gate (below) and by charges
- * (charge-write.ts) alike.
+ * at the moment `$2`: the allowances not expired (this period's is open if it is among them,
+ * whichever period a process whose clock runs ahead opened since) and the buckets with value
+ * left that have not expired. Read by the gate (below) and by charges (charge-write.ts) alike.
  */
-export const LAST_ALLOWANCE_COLUMN =
-  `(SELECT reference FROM buckets WHERE account_id = a.id AND source = 'allowance' ORDER BY created_at DESC, id DESC LIMIT 1) AS last_allowance`;
+export const ALLOWANCES_COLUMN =
+  `ARRAY(SELECT reference FROM buckets WHERE account_id = a.id AND source = 'allowance' AND expires_at > $2) AS allowances`;
 export const BUCKETS_COLUMN = `(SELECT json_agg(json_build_object('id', x.id, 'source', x.source, 'priority', x.priority, 'startsAt', x.starts_at,
      'expiresAt', x.expires_at, 'createdAt', x.created_at, 'remaining', x.remaining_micros))
    FROM buckets x WHERE x.account_id = a.id AND x.remaining_micros > 0 AND (x.expires_at IS NULL OR x.expires_at > $2)) AS buckets`;
@@ -38,7 +38,7 @@ interface StateRow extends TermsRow, WindowRow {
   snapshot_gate_version: number;
   ledger_version: number;
   debt_micros: number;
-  last_allowance: string | null;
+  allowances: string[];
   buckets: BucketRow[] | null;
   holds: { id: string; amount: number; tokens: number; expiresAt: string; model: string; provider: string; userId: string | null; createdAt: string }[] | null;
 }
@@ -46,7 +46,7 @@ interface StateRow extends TermsRow, WindowRow {
 const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
     (SELECT gate_version FROM accounts WHERE id = a.id) AS snapshot_gate_version,
     b.ledger_version, b.debt_micros,
-    ${LAST_ALLOWANCE_COLUMN},
+    ${ALLOWANCES_COLUMN},
     ${BUCKETS_COLUMN},
     (SELECT json_agg(json_build_object('id', h.id, 'amount', h.amount_micros, 'tokens', h.tokens, 'expiresAt', h.expires_at, 'model', h.model,
        'provider', h.provider, 'userId', h.user_id, 'createdAt', h.created_at))
@@ -78,7 +78,7 @@ function stateFromRow(row: StateRow): AccountState {
     termsRow: row,
     versions: { gate: row.gate_version, ledger: row.ledger_version, terms: row.terms_version, catalog: row.catalog_version },
     debtMicros: row.debt_micros,
-    lastAllowance: row.last_allowance,
+    allowances: row.allowances,
     buckets: bucketsFromRow(row.buckets),
     holds: (row.holds ?? []).map((h) => ({
       id: h.id, amountMicros: h.amount as Micros, tokens: h.tokens, expiresAt: new Date(h.expiresAt), model: h.model, provider: h.provider,

@@ -1,16 +1,24 @@
 /**
  * The usage counters a plan's limits weigh: the value and tokens used in the account's day
  * and in its month (its plan period). A window is known by its start, which depends on the
- * account's time zone and plan anchor. Two windows of each kind are kept, the current one and
- * the one before it, so that usage near a boundary counts in its own window even when the
- * processes' clocks disagree a little about which side of midnight they are on.
+ * account's time zone and plan anchor. Two windows of each kind are kept, the current one (the
+ * newest) and the one before it, so that usage near a boundary counts in its own window even
+ * when the processes' clocks disagree a little about which side of midnight they are on.
  *
  * Usage in a kept window adds to it. Usage in a window that starts later moves the windows on.
- * Usage in an earlier window moves them on too if it is at least as new as the newest usage
- * counted: the time zone or plan changed, and days or months now start earlier. Older usage of
- * an earlier window is late (a process whose clock lags): it becomes the previous window if it
- * is later than the one kept there, and is left out if it is older still, a window long past.
+ * A window older than the newest kept never reads or counts as a fresh, empty counter:
+ *   - usage in it counts in the newest window; if it is also the newest usage counted, the
+ *     account's days or months now start earlier (a new time zone, a plan that ended), and the
+ *     newest window takes its start, its count carried over;
+ *   - the gate weighs the newest window for it;
+ *   - the previous window is the exception, for clocks within CLOCK_TOLERANCE_MS of the
+ *     newest usage: it counts, and is weighed, on its own.
+ * Usage, or a read, more than that behind the newest usage counted comes from a clock that went
+ * back: it counts in the newest window, and the gate weighs at least the newest window for it.
+ * Counters saturate at Number.MAX_SAFE_INTEGER: a limit is a brake, not a bill.
  */
+import { CLOCK_TOLERANCE_MS } from './time.ts';
+
 export interface WindowCount {
   startsAt: Date;
   valueMicros: number;
@@ -31,6 +39,11 @@ export interface UsageWindows {
 
 export type WindowKind = 'day' | 'month';
 
+export interface WindowUse {
+  valueMicros: number;
+  tokens: number;
+}
+
 export const NO_USAGE: UsageWindows = { day: { current: null, previous: null }, month: { current: null, previous: null }, usageAt: null };
 
 /** A charge as the counters see it: when it happened, the windows it falls in, what it used. */
@@ -44,29 +57,53 @@ export interface CountedUsage {
 
 const sameStart = (w: WindowCount | null, start: Date): boolean => w !== null && w.startsAt.getTime() === start.getTime();
 
-function countIn(pair: WindowPair, start: Date, usage: CountedUsage, newest: boolean): WindowPair {
-  const added = (w: WindowCount): WindowCount => ({ startsAt: w.startsAt, valueMicros: w.valueMicros + usage.valueMicros, tokens: w.tokens + usage.tokens });
-  if (sameStart(pair.current, start)) return { current: added(pair.current!), previous: pair.previous };
-  if (sameStart(pair.previous, start)) return { current: pair.current, previous: added(pair.previous!) };
-  const fresh: WindowCount = { startsAt: start, valueMicros: usage.valueMicros, tokens: usage.tokens };
-  if (pair.current === null || start > pair.current.startsAt || newest) return { current: fresh, previous: pair.current };
-  if (pair.previous === null || start > pair.previous.startsAt) return { current: pair.current, previous: fresh };
-  return pair;
+/** Saturating addition: a counter never passes Number.MAX_SAFE_INTEGER. */
+const plus = (a: number, b: number): number => Math.min(Number.MAX_SAFE_INTEGER, a + b);
+
+/** Is `at` further behind the newest usage counted than clocks may disagree: a clock gone back? */
+function late(windows: UsageWindows, at: Date): boolean {
+  return windows.usageAt !== null && at.getTime() < windows.usageAt.getTime() - CLOCK_TOLERANCE_MS;
+}
+
+function countIn(pair: WindowPair, start: Date, usage: CountedUsage, newest: boolean, isLate: boolean): WindowPair {
+  const { current, previous } = pair;
+  const added = (w: WindowCount | null, startsAt: Date): WindowCount => ({
+    startsAt, valueMicros: plus(w?.valueMicros ?? 0, usage.valueMicros), tokens: plus(w?.tokens ?? 0, usage.tokens),
+  });
+  if (current === null) return { current: added(null, start), previous: null };
+  if (sameStart(current, start) || isLate) return { current: added(current, current.startsAt), previous };
+  if (sameStart(previous, start)) return { current, previous: added(previous, start) };
+  if (start > current.startsAt) return { current: added(null, start), previous: current };
+  // An older window than the newest kept counts in the newest.
+  return newest ? { current: added(current, start), previous: current } : { current: added(current, current.startsAt), previous };
 }
 
 /** The counters after one more charge. */
 export function countUsage(windows: UsageWindows, usage: CountedUsage): UsageWindows {
   const newest = windows.usageAt === null || usage.at >= windows.usageAt;
+  const isLate = late(windows, usage.at);
   return {
-    day: countIn(windows.day, usage.dayStart, usage, newest),
-    month: countIn(windows.month, usage.monthStart, usage, newest),
+    day: countIn(windows.day, usage.dayStart, usage, newest, isLate),
+    month: countIn(windows.month, usage.monthStart, usage, newest, isLate),
     usageAt: newest ? usage.at : windows.usageAt,
   };
 }
 
-/** What the window of `kind` that starts at `start` has used: nothing if it is not one of those kept. */
-export function usedIn(windows: UsageWindows, kind: WindowKind, start: Date): { valueMicros: number; tokens: number } {
+const use = (w: WindowCount | null): WindowUse => ({ valueMicros: w?.valueMicros ?? 0, tokens: w?.tokens ?? 0 });
+
+/**
+ * What the window of `kind` that starts at `start` has used, as the gate weighs it at `at`:
+ * nothing for a window that starts after every one counted, at least the newest window's
+ * usage for one that starts before it (the previous window, within the clocks' tolerance,
+ * weighs its own).
+ */
+export function usedIn(windows: UsageWindows, kind: WindowKind, start: Date, at: Date): WindowUse {
   const { current, previous } = windows[kind];
-  const window = sameStart(current, start) ? current : sameStart(previous, start) ? previous : null;
-  return window ? { valueMicros: window.valueMicros, tokens: window.tokens } : { valueMicros: 0, tokens: 0 };
+  if (current === null || sameStart(current, start)) return use(current);
+  if (late(windows, at)) {
+    const own = use(sameStart(previous, start) ? previous : null);
+    return { valueMicros: Math.max(own.valueMicros, current.valueMicros), tokens: Math.max(own.tokens, current.tokens) };
+  }
+  if (sameStart(previous, start)) return use(previous);
+  return start > current.startsAt ? use(null) : use(current);
 }
