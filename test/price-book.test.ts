@@ -5,7 +5,7 @@ import { isBillingError } from '../src/core/errors.ts';
 import type { TokenUsage } from '../src/core/usage.ts';
 import { PriceBook } from '../src/billing/price-lookup.ts';
 import type { Sql } from '../src/db/sql.ts';
-import { bundledPrice, costOf, priceEntryFromRates, worstCaseCostOf, type PriceEntry, type PriceEntryInput, type Rate } from '../src/core/price-book.ts';
+import { bundledPrice, costOf, MAX_ADMIN_RATE, priceEntryFromRates, worstCaseCostOf, type PriceEntry, type PriceEntryInput, type Rate } from '../src/core/price-book.ts';
 
 const AT = new Date('2025-09-01T12:00:00Z');
 
@@ -323,6 +323,10 @@ describe('priceEntryFromRates', () => {
     expectInvalid(withRates({ input: null }), /must be a decimal string/);
     expectInvalid(withRates({ cacheRead: '0.0000000000000000001' }), /more than 18 decimals/);
     expectInvalid(withRates({ input: 1e-20 }), /more than 18 decimals/);
+    expectInvalid(withRates({ output: '1000000.000000000000000001' }), /rates\.output: must be at most 1,000,000/);
+    expectInvalid(withRates({ requests: 1e21 }), /rates\.requests: must be at most 1,000,000/);
+    expectInvalid(withRates({ input: { base: '1', tiers: [{ start: 100, price: '2000000' }] } }), /rates\.input\.tiers\.0\.price: must be at most/);
+    expect(withRates({ output: MAX_ADMIN_RATE })().rates.output).toBe('1000000');
     expectInvalid(withRates({ input: { base: '1', tiers: [{ start: 200, price: '2' }, { start: 100, price: '3' }] } }), /rates\.input\.tiers\.1\.start: tier starts must be strictly ascending/);
     expectInvalid(withRates({ input: { base: '1', tiers: [{ start: 100, price: '2' }, { start: 100, price: '3' }] } }), /strictly ascending/);
     expectInvalid(withRates({ input: { base: '1', tiers: [] } }), /at least one tier/);

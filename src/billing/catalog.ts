@@ -120,9 +120,9 @@ export async function updatePack(sql: Sql, slug: string, patch: Partial<Omit<Pac
   const changes = parseInput(patchSchema, patch, 'pack changes');
   const current = await findPack(sql, slug);
   const merged = {
-    slug, name: current.name, status: current.status, priceCents: current.priceCents, valueMicros: current.valueMicrosOverride,
+    name: current.name, status: current.status, priceCents: current.priceCents, valueMicros: current.valueMicrosOverride,
     expiresAfterDays: current.expiresAfterDays, requiresPlan: current.requiresPlan, processorPrices: current.processorPrices,
-    public: current.public, sort: current.sort, ...changes,
+    public: current.public, sort: current.sort, ...changes, slug, // a slug is for good: one in the changes is not a rename
   };
   const pack = parseInput(packInputSchema, merged, 'pack');
   await sql.query(

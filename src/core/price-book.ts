@@ -210,11 +210,23 @@ function toDecimalRate(value: unknown): DecimalRate | { error: string } {
 // ---------------------------------------------------------------------------------------------
 // Admin-supplied rates
 
+/**
+ * The highest rate an admin may set: $1 a token ($1,000 a request for a request rate), far
+ * above any model's, so that what a call costs stays well inside the micro-dollar range.
+ */
+export const MAX_ADMIN_RATE = 1_000_000;
+
 const decimalRateSchema = z.unknown().transform((value, ctx): DecimalRate => {
   const result = toDecimalRate(value);
-  if (typeof result === 'string') return result;
-  ctx.addIssue({ code: 'custom', message: result.error });
-  return z.NEVER;
+  if (typeof result !== 'string') {
+    ctx.addIssue({ code: 'custom', message: result.error });
+    return z.NEVER;
+  }
+  if (decimalToYoctos(result) > BigInt(MAX_ADMIN_RATE) * YOCTOS_PER_DOLLAR_PER_MTOK) {
+    ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_ADMIN_RATE.toLocaleString('en-US')} (dollars per million tokens), got ${result}` });
+    return z.NEVER;
+  }
+  return result;
 });
 
 const tieredRateSchema = z
