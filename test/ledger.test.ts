@@ -119,8 +119,8 @@ for (const engine of ENGINES) {
     it('overage "block" never spills into purchased credit; "credits" does', async () => {
       const billing = await setup(0);
       await billing.admin.createPlan({ slug: 'capped', name: 'Capped', priceCents: 500, overage: 'block' });
+      await billing.purchase('acme', 'credits-10'); // on pay as you go; checkout refuses packs on a blocking plan
       await billing.subscribe('acme', 'capped');
-      await billing.purchase('acme', 'credits-10');
       await mustCall(billing, 'acme', 2_500_000); // the $5 allowance
       const refusal = await mustRefuse(billing, 'acme', 1);
       expect(refusal).toMatchObject({ code: 'insufficient_balance' });

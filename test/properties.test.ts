@@ -39,7 +39,7 @@ const BIG_PACK = { slug: 'credits-10', valueMicros: 10_000_000 };
 type UsageSpec = { kind: 'scaled'; inPct: number; outPct: number } | { kind: 'abs'; inputTokens: number; outputTokens: number };
 
 type Step =
-  | { t: 'bonus'; amount: number; expiresIn: number | null; again: boolean }
+  | { t: 'bonus'; amount: number; expiresIn: number | null; again: boolean; sameFields: boolean }
   | { t: 'purchase'; pack: 'tiny' | 'big' }
   | { t: 'authorize'; inputTokens: number | undefined; maxOutputTokens: number | undefined }
   | { t: 'settle'; pick: number; preferOpen: boolean; usage: UsageSpec; mode: 'fresh' | 'replay' | 'replayDifferent' | 'stealKey' }
@@ -66,6 +66,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
       amount: fc.oneof(fc.integer({ min: 1, max: 50_000 }), fc.integer({ min: 1, max: 3_000_000 })),
       expiresIn: fc.option(fc.integer({ min: HOUR, max: 60 * DAY }), { nil: null }),
       again: fc.integer({ min: 0, max: 6 }).map((n) => n === 0),
+      sameFields: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('purchase' as const), pack: fc.constantFrom('tiny' as const, 'tiny' as const, 'big' as const) }) },
@@ -184,7 +185,7 @@ interface Model {
   expired: number;
   holds: MHold[];
   events: MEvent[];
-  bonusRefs: string[];
+  bonuses: { reference: string; amount: number; expiresAt: number | null }[];
   keys: number;
   refusals: Map<string, number>;
   /** What the run reached, tallied over all runs: proof the sequences hit the interesting cases. */
@@ -397,19 +398,27 @@ async function runStep(run: Run, step: Step): Promise<void> {
       return;
     }
     case 'bonus': {
-      const again = step.again && m.bonusRefs.length > 0;
-      const reference = again ? m.bonusRefs[m.bonusRefs.length - 1]! : `gift-${m.bonusRefs.length + 1}`;
-      const expiresAt = step.expiresIn === null ? null : m.now + step.expiresIn;
-      const result = await billing.credit(account, { source: 'bonus', amountMicros: step.amount, reference, expiresAt: expiresAt === null ? null : new Date(expiresAt) });
-      if (again) {
-        // A grant happens once per reference.
-        expect(result).toMatchObject({ created: false, debtPaidMicros: 0 });
-        see(m, 'bonus reference reused');
+      const first = step.again ? m.bonuses[m.bonuses.length - 1] : undefined;
+      const reference = first?.reference ?? `gift-${m.bonuses.length + 1}`;
+      const retry = first !== undefined && step.sameFields;
+      const amount = retry ? first.amount : step.amount;
+      const expiresAt = retry ? first.expiresAt : step.expiresIn === null ? null : m.now + step.expiresIn;
+      const credit = billing.credit(account, { source: 'bonus', amountMicros: amount, reference, expiresAt: expiresAt === null ? null : new Date(expiresAt) });
+      if (first) {
+        // A grant happens once per reference: a retry gets it back, another credit under its reference is a conflict.
+        if (amount === first.amount && expiresAt === first.expiresAt) {
+          expect(await credit).toMatchObject({ created: false, debtPaidMicros: 0 });
+          see(m, 'bonus retried');
+        } else {
+          await expect(credit).rejects.toMatchObject({ code: 'idempotency_conflict' });
+          see(m, 'bonus reference reused for another credit');
+        }
         return;
       }
-      const { pay } = modelGrant(m, { ref: `bonus:${reference}`, source: 'bonus', amount: step.amount, priority: 10, startsAt: m.now, expiresAt });
+      const result = await credit;
+      const { pay } = modelGrant(m, { ref: `bonus:${reference}`, source: 'bonus', amount, priority: 10, startsAt: m.now, expiresAt });
       expect(result).toMatchObject({ created: true, debtPaidMicros: pay });
-      m.bonusRefs.push(reference);
+      m.bonuses.push({ reference, amount, expiresAt });
       return;
     }
     case 'purchase': {
@@ -774,7 +783,7 @@ for (const engine of ENGINES) {
             t.clock.now = new Date(start);
             const account = `prop-${engine.name}-${runs}`;
             await billing.upsertAccount({ id: account, kind: runs % 2 ? 'team' : 'personal' });
-            const m: Model = { now: start, buckets: new Map(), seq: 0, debt: 0, shortfalls: 0, expired: 0, holds: [], events: [], bonusRefs: [], keys: 0, refusals, seen };
+            const m: Model = { now: start, buckets: new Map(), seq: 0, debt: 0, shortfalls: 0, expired: 0, holds: [], events: [], bonuses: [], keys: 0, refusals, seen };
             skews.forEach((skew, k) => (others[k]!.skew = skew));
             const run: Run = { billing, others, sql, clock: t.clock, account, terms, m };
             let sawDebt = false;

@@ -114,7 +114,8 @@ for (const engine of ENGINES) {
     it('50% margin and a $10 surcharge: a $20 plan includes $10 of value, which buys $5 of provider cost', async () => {
       const { billing } = t;
       await billing.admin.createPlan({ slug: 'basic', name: 'Basic', priceCents: 2000, surchargeCents: 1000, overage: 'block' });
-      await billing.admin.updateSettings({ defaultPlan: 'basic', marginBps: 5000 });
+      await billing.admin.createPlan({ slug: 'free', name: 'Free', priceCents: 0 });
+      await billing.admin.updateSettings({ defaultPlan: 'free', marginBps: 5000 }); // the default plan is free
       await addTestModel(billing);
       await billing.upsertAccount({ id: 'flo', kind: 'personal' });
       await billing.subscribe('flo', 'basic');

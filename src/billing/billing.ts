@@ -18,7 +18,7 @@ import { record, recordBatch, type ChargeOptions, type RecordBatchItem, type Rec
 import { chargeBatch, release, settle, type ChargeInput } from './settle.ts';
 import { Combiner } from './combiner.ts';
 import type { Clock, Context } from './context.ts';
-import { grant } from './grants.ts';
+import { grantCredit } from './grants.ts';
 import { expireCredit } from './expiry.ts';
 import { KnownAccounts } from './known-accounts.ts';
 import { HoldIds } from '../core/hold-id.ts';
@@ -128,7 +128,7 @@ export async function createBilling(options: BillingOptions = {}) {
       return sql.transaction(async (tx) => {
         const now = ctx.clock();
         await lockGate(tx, id, now); // the account must exist
-        return grant(tx, { accountId: id, source: c.source, amountMicros: c.amountMicros as Micros, reference: `${c.source}:${c.reference}`, now, expiresAt: c.expiresAt ?? null });
+        return grantCredit(tx, { accountId: id, source: c.source, amountMicros: c.amountMicros as Micros, reference: c.reference, now, expiresAt: c.expiresAt ?? null });
       });
     }, firstArgument),
     // Admin

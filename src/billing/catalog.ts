@@ -72,6 +72,14 @@ export async function updatePlan(sql: Sql, slug: string, patch: Partial<Omit<Pla
   const changes = parseInput(patchSchema, patch, 'plan changes');
   const current = await findPlan(sql, slug);
   const plan = parseInput(planInputSchema, { ...planToInput(current), ...changes, slug }, 'plan');
+  if (plan.priceCents > 0 && (await getSettings(sql)).defaultPlanId === current.id) {
+    throw new BillingError(
+      'invalid_input',
+      `The plan "${slug}" is the default plan, which new accounts (and those whose paid plan ended) are on without paying: it must stay free. ` +
+        'Make a free plan the default first (settings.defaultPlan), then give this one a price',
+      { field: 'priceCents', slug },
+    );
+  }
   await sql.query(
     `UPDATE plans SET slug = $1, name = $2, status = $3, price_cents = $4, surcharge_cents = $5, included_micros = $6, limits = $7,
        overage = $8, models = $9, processor_prices = $10, public = $11, sort = $12 WHERE id = $13`,
@@ -141,7 +149,16 @@ export async function getSettings(sql: Sql): Promise<Settings> {
 export async function updateSettings(sql: Sql, input: SettingsInput): Promise<Settings> {
   const { pricingMode, ...patch } = parseInput(settingsInputSchema, input, 'settings');
   const current = await getSettings(sql);
-  const defaultPlanId = patch.defaultPlan === undefined ? current.defaultPlanId : (await findPlan(sql, patch.defaultPlan)).id;
+  const defaultPlan = patch.defaultPlan === undefined ? undefined : await findPlan(sql, patch.defaultPlan);
+  if (defaultPlan && defaultPlan.priceCents > 0) {
+    throw new BillingError(
+      'invalid_input',
+      `The plan "${defaultPlan.slug}" has a price, and the default plan is the one new accounts (and those whose paid plan ended) are on without paying: ` +
+        'its allowance would be handed out unpaid. Make a free plan (priceCents 0) the default',
+      { field: 'defaultPlan', slug: defaultPlan.slug },
+    );
+  }
+  const defaultPlanId = defaultPlan?.id ?? current.defaultPlanId;
   let fallbackPrice: PriceEntry | null = current.fallbackPrice;
   if (patch.fallbackRates !== undefined) {
     fallbackPrice = patch.fallbackRates === null ? null : priceEntryFromRates({ provider: '', model: '*', source: 'fallback', rates: patch.fallbackRates as never });

@@ -4,7 +4,8 @@
  * account's debt before anything else.
  */
 import { allowanceReference, DEFAULT_PRIORITY, type BucketSource } from '../core/bucket.ts';
-import type { Micros } from '../core/money.ts';
+import { BillingError } from '../core/errors.ts';
+import { formatUsd, type Micros } from '../core/money.ts';
 import { includedMicros } from '../core/plan.ts';
 import type { Sql } from '../db/sql.ts';
 import type { Terms } from './terms.ts';
@@ -58,6 +59,41 @@ export async function grant(tx: Sql, g: GrantInput): Promise<GrantResult> {
     [g.accountId, inserted.id, g.amountMicros, pay, g.now],
   );
   return { bucketId: inserted.id, created: true, debtPaidMicros: pay };
+}
+
+export interface CreditGrant {
+  accountId: string;
+  source: 'bonus' | 'adjustment';
+  amountMicros: Micros;
+  /** The caller's: one credit per reference, whatever its source. */
+  reference: string;
+  now: Date;
+  expiresAt: Date | null;
+}
+
+/**
+ * A gift or correction, once per reference. A retry (the same source, amount and expiry) gets
+ * the first grant back; the reference reused for a different credit is an
+ * `idempotency_conflict`, as a reused settle or record key is, rather than the first grant
+ * passed off as this one. The caller holds the account's gate mutex, so no other credit of the
+ * account comes in between the look and the grant.
+ */
+export async function grantCredit(tx: Sql, c: CreditGrant): Promise<GrantResult> {
+  const [first] = await tx.query<{ id: number; source: string; amount_micros: number; expires_at: Date | null }>(
+    'SELECT id, source, amount_micros, expires_at FROM buckets WHERE account_id = $1 AND reference = ANY ($2::text[]) ORDER BY id LIMIT 1',
+    [c.accountId, [`bonus:${c.reference}`, `adjustment:${c.reference}`]],
+  );
+  if (!first) return grant(tx, { ...c, reference: `${c.source}:${c.reference}` });
+  const expiry = (at: Date | null) => (at ? `expiring ${at.toISOString()}` : 'never expiring');
+  if (first.source !== c.source || first.amount_micros !== c.amountMicros || expiry(first.expires_at) !== expiry(c.expiresAt)) {
+    throw new BillingError(
+      'idempotency_conflict',
+      `The credit reference "${c.reference}" was used already, for a ${first.source} of ${formatUsd(first.amount_micros)} ${expiry(first.expires_at)}: ` +
+        `a retry must repeat that credit exactly, and a different credit needs a reference of its own`,
+      { reference: c.reference, bucketId: first.id },
+    );
+  }
+  return { bucketId: first.id, created: false, debtPaidMicros: 0 };
 }
 
 /**

@@ -16,9 +16,12 @@ export async function applyPreset(ctx: Context, mode: PricingMode): Promise<Sett
   return ctx.sql.transaction(async (tx) => {
     const plans = new Map((await listPlans(tx)).map((p) => [p.slug, p]));
     const packs = new Map((await listPacks(tx)).map((p) => [p.slug, p]));
-    for (const plan of preset.plans) {
+    // The preset's default plan first, made the default at once: a plan the preset gives a price is then never the default.
+    const isDefault = (plan: { slug: string }) => Number(plan.slug === preset.defaultPlan);
+    for (const plan of [...preset.plans].sort((a, b) => isDefault(b) - isDefault(a))) {
       if (plans.has(plan.slug)) await updatePlan(tx, plan.slug, { ...plan, status: 'active' });
       else await createPlan(tx, plan);
+      if (isDefault(plan)) await tx.query('UPDATE settings SET default_plan_id = (SELECT id FROM plans WHERE slug = $1)', [plan.slug]);
     }
     for (const pack of preset.packs) {
       if (packs.has(pack.slug)) await updatePack(tx, pack.slug, { ...pack, status: 'active' });

@@ -3,6 +3,7 @@ import { BillingError } from '../core/errors.ts';
 import { packValueMicros, type Pack } from '../core/pack.ts';
 import { isFree } from '../core/plan.ts';
 import type { Sql } from '../db/sql.ts';
+import { listPlans } from './catalog.ts';
 import { grant, type GrantResult } from './grants.ts';
 import { lockGate } from './terms.ts';
 
@@ -12,6 +13,16 @@ export async function assertPackPurchasable(tx: Sql, accountId: string, pack: Pa
   const terms = await lockGate(tx, accountId, now);
   if (pack.requiresPlan && (isFree(terms.plan) || terms.planEnded)) {
     throw new BillingError('pack_requires_plan', `The pack "${pack.slug}" is an add-on to a paid plan: subscribe first`, { slug: pack.slug });
+  }
+  // Packs are spent only on plans whose overage is credits: on any other, this one would be paid for and never spent.
+  if (terms.plan.overage !== 'credits') {
+    const plans = (await listPlans(tx, { status: 'active' })).filter((p) => p.public && p.overage === 'credits').map((p) => p.slug);
+    const remedy = plans.length > 0 ? `upgrade to a plan whose usage can draw on credit packs (${plans.join(', ')}) first` : 'no plan on sale lets usage draw on them: contact support';
+    throw new BillingError(
+      'pack_not_usable',
+      `The pack "${pack.slug}" could never be spent on the plan "${terms.plan.slug}": its usage stops at the plan's allowance and limits and never draws on credit packs. To buy it, ${remedy}`,
+      { slug: pack.slug, plan: terms.plan.slug, remedy: plans.length > 0 ? { kind: 'upgrade', plans } : { kind: 'contact_support' } },
+    );
   }
 }
 

@@ -17,7 +17,9 @@ export const ERROR_CODES = [
   'slug_taken',
   'plan_not_available',
   'pack_requires_plan',
+  'pack_not_usable',
   'no_subscription',
+  'database_in_use',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,7 +1,7 @@
 /**
  * Database URLs:
  *   memory://         PGlite in memory (tests, demos)
- *   pglite://PATH     PGlite on disk (the default, ./.tollgate)
+ *   pglite://PATH     PGlite on disk (the default, ./.tollgate), one process at a time
  *   postgres://…      a PostgreSQL server — use this for real money (PGlite never fsyncs)
  */
 import { BillingError } from '../core/errors.ts';
@@ -18,6 +18,11 @@ export async function openDatabase(url: string = DEFAULT_DATABASE_URL, options: 
   else if (url.startsWith('pglite://')) sql = await openPglite(url.slice('pglite://'.length) || './.tollgate');
   else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) sql = connectPostgres(url, { max: options.poolSize });
   else throw new BillingError('invalid_input', `Unsupported database URL "${url}": use memory://, pglite://PATH or postgres://…`);
-  await migrate(sql);
+  try {
+    await migrate(sql);
+  } catch (error) {
+    await sql.close(); // a PGlite directory's lock goes with it
+    throw error;
+  }
   return sql;
 }

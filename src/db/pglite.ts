@@ -8,6 +8,7 @@
  * those two lock helpers are internal to PGlite, hence the pinned version in package.json.
  */
 import { PGlite, parse, protocol, types } from '@electric-sql/pglite';
+import { lockDirectory } from './lock-file.ts';
 import { parseInt8, SESSION_SETTINGS, type Sql } from './sql.ts';
 
 interface PgliteLocks {
@@ -30,9 +31,17 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** PGlite in memory (no directory), or on a directory this process then holds alone until close (lock-file.ts). */
 export async function openPglite(dataDir: string | undefined): Promise<Sql> {
-  const db = await PGlite.create(dataDir, { parsers: { [types.INT8]: parseInt8 } });
-  await db.exec(Object.entries(SESSION_SETTINGS).map(([name, value]) => `SET ${name} = '${value}';`).join('\n'));
+  const unlock = dataDir === undefined ? () => {} : lockDirectory(dataDir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir, { parsers: { [types.INT8]: parseInt8 } });
+    await db.exec(Object.entries(SESSION_SETTINGS).map(([name, value]) => `SET ${name} = '${value}';`).join('\n'));
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const locks = db as unknown as PgliteLocks;
   const { serialize } = protocol;
   const statements = new Map<string, Prepared>();
@@ -103,7 +112,13 @@ export async function openPglite(dataDir: string | undefined): Promise<Sql> {
     get asyncCommit() {
       return sql;
     },
-    close: () => db.close(),
+    close: async () => {
+      try {
+        await db.close();
+      } finally {
+        unlock();
+      }
+    },
   };
   return sql;
 }
