@@ -38,8 +38,6 @@ const HOLD_SELECT = `SELECT h.status AS hold_status, h.model AS hold_model, h.pr
 
 const HOLDS_SELECT = HOLD_SELECT.replace('WHERE h.id = $1', 'WHERE h.id = ANY ($1::text[])').replace('SELECT h.status', 'SELECT h.id AS hold_id, h.status');
 
-// Schemas are built once: building one costs more than parsing with it.
-const holdIdSchema = z.string().min(1, 'must not be empty').max(4000);
 
 function holdNotFound(id: string): BillingError {
   return new BillingError('hold_not_found', `No hold "${id}": authorize first and settle the hold id it returns`, { holdId: id });
@@ -66,9 +64,8 @@ export async function settle(ctx: Context, holdId: string, usageInput: TokenUsag
   return ctx.charges.submit({ kind: 'settle', id, key, held: call, usage, options });
 }
 
-/** A hold id this database's key issued, opened; any other is hold_not_found, whatever it names. */
-function openHoldId(ctx: Context, holdId: string): { id: string; key: string; call: HeldCall } {
-  const id = parseInput(holdIdSchema, holdId, 'hold id');
+/** A hold id (validated by the facade) this database's key issued, opened; any other is hold_not_found, whatever it names. */
+function openHoldId(ctx: Context, id: string): { id: string; key: string; call: HeldCall } {
   const opened = ctx.holdIds.open(id);
   if (!opened) throw holdNotFound(id);
   return { id, ...opened };
