@@ -5,18 +5,33 @@
  * 3.1 document at /v1/openapi.json.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
 import type { Billing } from '../billing/billing.ts';
 import type { Credentials } from '../server/credentials.ts';
 import { HttpError } from './errors.ts';
 import { idempotency } from './idempotency.ts';
 import { registerDocs } from './docs.ts';
 import { registerAccounts } from './routes/accounts.ts';
+import { registerAdminPacks } from './routes/admin-packs.ts';
+import { registerAdminPlans } from './routes/admin-plans.ts';
+import { registerAdminPresets } from './routes/admin-presets.ts';
+import { registerAdminPrices } from './routes/admin-prices.ts';
+import { registerAdminSettings } from './routes/admin-settings.ts';
+import { registerCheckout } from './routes/checkout.ts';
+import { registerCredits } from './routes/credits.ts';
 import { registerHolds } from './routes/holds.ts';
+import { registerPricing } from './routes/pricing.ts';
+import { registerRefunds } from './routes/refunds.ts';
+import { registerUsage } from './routes/usage.ts';
+import { registerUsageRecords } from './routes/usage-records.ts';
 
 export type Api = OpenAPIHono;
 
 /** What needs no key: the pricing table, and the API's own documents. */
 const isPublic = (path: string) => path === '/v1/pricing' || path === '/v1/openapi.json' || path === '/v1/docs' || path.startsWith('/v1/docs/');
+
+/** The largest body a request may send: a batch of 1,000 usages with generous metadata fits. */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Input a route's schema refused: the one error shape, naming each field. */
 function invalidInput(issues: readonly { path: PropertyKey[]; message: string }[]): HttpError {
@@ -44,10 +59,33 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
     }
     return next();
   });
+  api.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new HttpError(413, {
+          type: 'invalid_request_error', code: 'payload_too_large',
+          message: `The body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB: send fewer items per request`,
+        });
+      },
+    }),
+  );
   api.use('*', idempotency(billing.sql));
 
+  registerPricing(api, billing);
   registerAccounts(api, billing);
+  registerUsage(api, billing);
+  registerCredits(api, billing);
+  registerCheckout(api, billing);
   registerHolds(api, billing);
+  registerUsageRecords(api, billing);
+  registerRefunds(api, billing);
+  registerAdminPlans(api, billing);
+  registerAdminPacks(api, billing);
+  registerAdminSettings(api, billing);
+  registerAdminPrices(api, billing);
+  registerAdminPresets(api, billing);
   registerDocs(api);
   return api;
 }

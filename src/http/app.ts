@@ -40,9 +40,19 @@ export function createApp({ billing, credentials, logger }: AppOptions): Hono {
   app.notFound((c) => c.json({ error: { type: 'invalid_request_error', code: 'not_found', message: `No route ${c.req.method} ${c.req.path}: see /v1/docs` } }, 404));
   app.onError((error, c) => {
     if (error instanceof HTTPException && !(error instanceof HttpError)) {
-      // Hono's own: a body that is not JSON, say.
+      // Hono's own: a body that is not JSON, or not sent as JSON.
       const invalidJson = /JSON/i.test(error.message);
-      return c.json({ error: { type: 'invalid_request_error', code: invalidJson ? 'invalid_json' : 'invalid_input', message: invalidJson ? 'The body is not valid JSON' : error.message } }, error.status === 500 ? 400 : error.status);
+      const notJson = error.status === 415;
+      return c.json(
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: invalidJson ? 'invalid_json' : notJson ? 'unsupported_media_type' : 'invalid_input',
+            message: invalidJson ? 'The body is not valid JSON' : notJson ? 'Send the body as JSON, with the header "Content-Type: application/json"' : error.message,
+          },
+        },
+        error.status === 500 ? 400 : error.status,
+      );
     }
     return answerError(error, c, (e) => logger.error({ err: e, requestId: c.get('requestId') }, 'unexpected error'));
   });

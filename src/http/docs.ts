@@ -10,10 +10,12 @@ import type { Api } from './api.ts';
 const SWAGGER_DIR = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 const ASSETS: Record<string, string> = { 'swagger-ui.css': 'text/css', 'swagger-ui-bundle.js': 'text/javascript' };
 
-export const OPENAPI_INFO = {
+export const OPENAPI_INFO: { openapi: '3.1.0'; info: { title: string; version: string; description: string }; servers: { url: string }[] } = {
   openapi: '3.1.0',
   info: { title: 'Tollgate API', version: '1', description: 'Billing for AI apps: authorize each AI call, settle what it used, and manage accounts, plans and packs.' },
-} as const;
+  // The paths below are the API's, under /v1 where this document is served.
+  servers: [{ url: '/v1' }],
+};
 
 export function registerDocs(api: Api) {
   api.doc31('/openapi.json', OPENAPI_INFO);

@@ -10,8 +10,15 @@ import type { Refusal } from '../core/refusal.ts';
 
 export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'idempotency_error' | 'refusal' | 'rate_limit_error' | 'api_error';
 
+/** A refusal's remedy as JSON, or a refused checkout's (the plans that would spend a pack). */
+export interface RemedyBody {
+  kind: 'buy_pack' | 'upgrade' | 'wait_until' | 'contact_support';
+  at?: string;
+  plans?: string[];
+}
+
 export interface ErrorBody {
-  error: { type: ErrorType; code: string; message: string; remedy?: unknown; resetsAt?: string; param?: string; issues?: string[] };
+  error: { type: ErrorType; code: string; message: string; remedy?: RemedyBody; resetsAt?: string; param?: string; issues?: string[] };
 }
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -47,7 +54,7 @@ export class HttpError extends Error {
 export function billingErrorBody(error: BillingError): { status: ContentfulStatusCode; body: ErrorBody } {
   const issues = Array.isArray(error.details?.issues) ? (error.details.issues as string[]) : undefined;
   const param = issues?.[0]?.split(':')[0];
-  const remedy = error.details?.remedy;
+  const remedy = error.details?.remedy as RemedyBody | undefined;
   return {
     status: STATUS[error.code] ?? 400,
     body: {
@@ -65,7 +72,7 @@ export function billingErrorBody(error: BillingError): { status: ContentfulStatu
 
 /** A refusal of the gate, as the 402 that carries it. */
 export function refusalBody(refusal: Refusal): ErrorBody {
-  const remedy = refusal.remedy.kind === 'wait_until' ? { kind: 'wait_until', at: refusal.remedy.at.toISOString() } : refusal.remedy;
+  const remedy: RemedyBody = refusal.remedy.kind === 'wait_until' ? { kind: 'wait_until', at: refusal.remedy.at.toISOString() } : refusal.remedy;
   return {
     error: {
       type: 'refusal', code: refusal.code, message: refusal.message, remedy,
@@ -74,13 +81,28 @@ export function refusalBody(refusal: Refusal): ErrorBody {
   };
 }
 
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * An error body whose strings PostgreSQL can store (the Idempotency-Key keeps it as jsonb): a
+ * message may quote the input, and a NUL or an unpaired surrogate there becomes U+FFFD.
+ */
+export function storable(body: ErrorBody['error']): ErrorBody['error'] {
+  const clean = (text: string) => text.replace(UNSTORABLE, '\uFFFD');
+  return {
+    ...body, message: clean(body.message),
+    ...(body.param === undefined ? {} : { param: clean(body.param) }),
+    ...(body.issues === undefined ? {} : { issues: body.issues.map(clean) }),
+  };
+}
+
 /** The app's onError: every error leaves in the one shape; only a bug is a 500, and says nothing of its insides. */
 export function answerError(error: unknown, c: Context, log: (error: unknown) => void) {
   if (error instanceof BillingError) {
     const { status, body } = billingErrorBody(error);
-    return c.json(body, status);
+    return c.json({ error: storable(body.error) }, status);
   }
-  if (error instanceof HttpError) return c.json({ error: error.body }, error.status);
+  if (error instanceof HttpError) return c.json({ error: storable(error.body) }, error.status);
   log(error);
   return c.json({ error: { type: 'api_error', code: 'internal_error', message: 'Something went wrong on our side; the request may be retried with the same Idempotency-Key.' } }, 500);
 }

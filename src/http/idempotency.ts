@@ -3,8 +3,9 @@
  * kept; a retry with the same key and the same request gets it again (with
  * `Idempotent-Replayed: true`), one with another request is a 409. A key whose first request
  * is still being answered is a 409 too; one whose process died is taken over after a minute.
- * A 500 is not kept, so a retry runs again. Rows live in the database: every process of a
- * deployment honours every key.
+ * Neither a 500 nor input refused before anything ran (a body that is not valid JSON, or a
+ * field that is not) is kept, so a retry runs again: with the input fixed, under the same key.
+ * Rows live in the database: every process of a deployment honours every key.
  */
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
@@ -14,6 +15,9 @@ import type { Sql } from '../db/sql.ts';
 import { HttpError } from './errors.ts';
 
 const ABANDONED_AFTER_SECONDS = 60;
+
+/** Error codes of input refused before the route ran: nothing happened under the key. */
+const NOT_RUN = new Set(['invalid_input', 'invalid_json', 'unsupported_media_type', 'payload_too_large']);
 
 export function idempotency(sql: Sql): MiddlewareHandler {
   return async (c, next) => {
@@ -48,10 +52,17 @@ export function idempotency(sql: Sql): MiddlewareHandler {
       }
     }
     await next();
-    if (c.res.status >= 500) await sql.query('DELETE FROM api_idempotency WHERE key = $1', [key]);
+    const body: unknown = c.res.status >= 500 ? null : await c.res.clone().json().catch(() => null);
+    const code = (body as { error?: { code?: unknown } } | null)?.error?.code;
+    if (c.res.status >= 500 || (typeof code === 'string' && NOT_RUN.has(code))) await sql.query('DELETE FROM api_idempotency WHERE key = $1', [key]);
     else {
-      const body = await c.res.clone().json().catch(() => null);
-      await sql.query('UPDATE api_idempotency SET status = $2, body = $3, updated_at = now() WHERE key = $1', [key, c.res.status, JSON.stringify(body)]);
+      try {
+        await sql.query('UPDATE api_idempotency SET status = $2, body = $3, updated_at = now() WHERE key = $1', [key, c.res.status, JSON.stringify(body)]);
+      } catch {
+        // A body jsonb cannot hold (error bodies are made storable: errors.ts). The answer still
+        // goes out, as the client would retry a 500; the key is freed rather than left in use.
+        await sql.query('DELETE FROM api_idempotency WHERE key = $1', [key]);
+      }
     }
   };
 }

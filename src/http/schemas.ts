@@ -1,45 +1,91 @@
 /**
  * The API's shared schemas: request bodies as JSON carries them, and responses. They produce
  * the OpenAPI document (`/v1/openapi.json`); the facade behind each route then applies the
- * library's own rules (core/input.ts), so a bound lives in one place.
+ * library's own rules (core/input.ts), so a bound lives in one place. Response objects are
+ * strict, so the document says exactly what a response holds; Dates leave as ISO 8601 strings.
  */
 import { z } from '@hono/zod-openapi';
 import { ERROR_CODES } from '../core/errors.ts';
+import { idSchema, slugSchema } from '../core/input.ts';
 import { REFUSAL_CODES } from '../core/refusal.ts';
 
+/** A moment in a response: an ISO 8601 date-time in UTC, as a Date serializes. */
+export const DateTime = z.iso.datetime();
+/** Micro-dollars in a response (1e-6 USD). */
+export const Micros = z.number().int();
+
+export const RemedySchema = z
+  .strictObject({
+    kind: z.enum(['buy_pack', 'upgrade', 'wait_until', 'contact_support']),
+    at: DateTime.optional().openapi({ description: 'For wait_until: when more becomes available.' }),
+    plans: z.array(z.string()).optional().openapi({ description: 'For a pack no plan of the account can spend: the plans that can.' }),
+  })
+  .openapi('Remedy', { description: 'For refusals and refused checkouts: what the account can do.' });
+
 export const ErrorSchema = z
-  .object({
-    error: z.object({
+  .strictObject({
+    error: z.strictObject({
       type: z.enum(['invalid_request_error', 'authentication_error', 'idempotency_error', 'refusal', 'rate_limit_error', 'api_error']),
-      code: z.string().openapi({ description: `One of the library's error codes (${ERROR_CODES.join(', ')}), a refusal code (${REFUSAL_CODES.join(', ')}), or an HTTP-level code (unauthorized, not_found, invalid_json, idempotency_key_reused, idempotency_key_in_use, internal_error).` }),
+      code: z.string().openapi({
+        description:
+          `One of the library's error codes (${ERROR_CODES.join(', ')}), a refusal code (${REFUSAL_CODES.join(', ')}), or an HTTP-level code ` +
+          '(unauthorized, not_found, invalid_json, unsupported_media_type, payload_too_large, idempotency_key_reused, idempotency_key_in_use, internal_error).',
+      }),
       message: z.string().openapi({ description: 'What went wrong and what to do about it, in a sentence a person can read.' }),
-      remedy: z.unknown().optional().openapi({ description: 'For refusals and refused checkouts: what the account can do (buy_pack, upgrade, wait_until, contact_support).' }),
-      resetsAt: z.string().optional().openapi({ description: 'For limit refusals: when the window resets (ISO 8601).' }),
+      remedy: RemedySchema.optional(),
+      resetsAt: DateTime.optional().openapi({ description: 'For limit refusals: when the window resets.' }),
       param: z.string().optional().openapi({ description: 'The field or header at fault.' }),
       issues: z.array(z.string()).optional().openapi({ description: 'Every problem found in the input, field by field.' }),
     }),
   })
   .openapi('Error');
 
-/** The error responses every authenticated route can answer, for its `responses`. */
-export const errorResponses = {
-  400: { description: 'Invalid input: the message says which field and what to fix.', content: { 'application/json': { schema: ErrorSchema } } },
-  401: { description: 'A missing or wrong secret key.', content: { 'application/json': { schema: ErrorSchema } } },
-  404: { description: 'An account, hold, plan, pack or usage event that does not exist.', content: { 'application/json': { schema: ErrorSchema } } },
-  409: { description: 'The request conflicts with what is there (a settled hold, a reused key, a taken slug).', content: { 'application/json': { schema: ErrorSchema } } },
-} as const;
+/**
+ * A named schema or null. (`.nullable()` would carry the name over, and the document would
+ * then call the nullable one by it.)
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+/** What any route may answer besides its own statuses: a body too large (413) or not JSON (415), or a fault on our side (500, 503). */
+const otherErrors = { default: json(ErrorSchema, 'Any other error: a body too large (413) or not sent as JSON (415), or a fault on our side (500, 503).') };
+
+/** The error responses every authenticated route can answer, for its `responses`. */
+export const errorResponses = {
+  400: json(ErrorSchema, 'Invalid input: the message says which field and what to fix.'),
+  401: json(ErrorSchema, 'A missing or wrong secret key.'),
+  404: json(ErrorSchema, 'An account, hold, plan, pack or usage event that does not exist.'),
+  409: json(ErrorSchema, 'The request conflicts with what is there (a settled hold, a reused key, a taken slug).'),
+  ...otherErrors,
+} as const;
+
+/** The error responses of a route that needs no key. */
+export const publicErrorResponses = otherErrors;
 
 /** A JSON request body, required. */
 export const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { 'application/json': { schema } }, required: true } });
 
 export const IdempotencyKeyHeader = z.object({
   'idempotency-key': z.string().min(1).max(255).optional().openapi({
-    description: 'Makes a retry safe: the same key and body get the first response again; the same key with another body is a 409.',
+    description: 'Makes a retry safe: the same key and body get the first response again (with Idempotent-Replayed: true); the same key with another body is a 409.',
+  }),
+});
+
+const CHARGE_KEY_MESSAGE = 'A charge needs an Idempotency-Key header of 1 to 200 characters (your message or request id): a retry with the same key is charged once';
+
+/** The Idempotency-Key of a charge (settle, record): required, and also the charge's own key, so a retry is never charged twice. */
+export const ChargeKeyHeader = z.object({
+  'idempotency-key': z.string({ error: CHARGE_KEY_MESSAGE }).min(1, CHARGE_KEY_MESSAGE).max(200, CHARGE_KEY_MESSAGE).openapi({
+    description: 'Required: the charge is made once per key (your message or request id). A retry with the same key and body gets the first response again.',
+    example: 'msg_991',
   }),
 });
 
 export const AccountIdParam = z.object({
-  accountId: z.string().min(1).max(200).openapi({ param: { name: 'accountId', in: 'path' }, example: 'team_42' }),
+  accountId: idSchema.meta({ param: { name: 'accountId', in: 'path' }, example: 'team_42' }),
+});
+
+export const SlugParam = z.object({
+  slug: slugSchema.meta({ param: { name: 'slug', in: 'path' }, example: 'plus' }),
 });

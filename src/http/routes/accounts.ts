@@ -1,31 +1,74 @@
-/** Accounts: create or update (PUT, idempotent by nature), read, and the balance. */
+/**
+ * Accounts: create or update (PUT, idempotent by nature), read, the balance, and the proof that
+ * its balances equal its ledger.
+ */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../billing/billing.ts';
+import { BUCKET_SOURCES } from '../../core/bucket.ts';
+import { text } from '../../core/input.ts';
 import type { Api } from '../api.ts';
-import { AccountIdParam, body, errorResponses, json } from '../schemas.ts';
+import { AccountIdParam, body, DateTime, errorResponses, json, Micros } from '../schemas.ts';
+import { LimitSchema, PlanSchema } from './admin-plans.ts';
 
 export const AccountSchema = z
-  .object({
+  .strictObject({
     id: z.string(),
     kind: z.enum(['personal', 'team']),
     name: z.string(),
     timeZone: z.string(),
     planId: z.number().int(),
-    planAnchorAt: z.string().nullable(),
-    planEndsAt: z.string().nullable(),
-    processor: z.string(),
-    createdAt: z.string(),
+    planAnchorAt: DateTime.nullable().openapi({ description: 'When the paid plan\'s months are counted from; null on a free plan (calendar months).' }),
+    planEndsAt: DateTime.nullable().openapi({ description: 'When a canceled plan ends.' }),
+    processor: z.string().openapi({ description: 'The payment processor checkout goes through.' }),
+    createdAt: DateTime,
   })
   .openapi('Account');
 
 const AccountUpsertSchema = z
-  .object({
+  .strictObject({
     kind: z.enum(['personal', 'team']),
-    name: z.string().max(200).optional(),
-    timeZone: z.string().max(100).optional().openapi({ description: 'IANA time zone; days are counted in it.', example: 'Europe/Paris' }),
+    name: text(200).optional(),
+    timeZone: text(100).optional().openapi({ description: 'IANA time zone; days are counted in it.', example: 'Europe/Paris' }),
   })
-  .strict()
   .openapi('AccountUpsert');
+
+const BalanceSchema = z
+  .strictObject({
+    accountId: z.string(),
+    plan: PlanSchema,
+    period: z.strictObject({ start: DateTime, end: DateTime }).openapi({ description: 'The current billing period.' }),
+    availableMicros: Micros.openapi({ description: 'Value a new call may still reserve: usable buckets less open holds less debt.' }),
+    heldMicros: Micros.openapi({ description: 'Value reserved by open holds.' }),
+    debtMicros: Micros.openapi({ description: 'Usage that went beyond what was left: refused until a grant pays it.' }),
+    buckets: z.array(
+      z.strictObject({
+        id: z.number().int().nullable().openapi({ description: 'null: this period\'s allowance, which opens on the account\'s next call.' }),
+        source: z.enum(BUCKET_SOURCES),
+        amountMicros: Micros,
+        remainingMicros: Micros,
+        startsAt: DateTime,
+        expiresAt: DateTime.nullable(),
+        usable: z.boolean().openapi({ description: 'Whether the current plan may spend it (purchased credit needs overage = credits).' }),
+      }),
+    ),
+    limits: z.array(
+      z.strictObject({
+        ...LimitSchema.shape,
+        used: z.number().int().openapi({ description: 'Used in the current window, in the limit\'s unit.' }),
+        held: z.number().int().openapi({ description: 'Reserved by open holds, in the limit\'s unit.' }),
+        resetsAt: DateTime,
+      }),
+    ),
+  })
+  .openapi('Balance');
+
+const ReconciliationSchema = z
+  .strictObject({
+    accountId: z.string(),
+    ok: z.boolean().openapi({ description: 'True when every bucket and the debt equal the sums of the ledger.' }),
+    problems: z.array(z.string()),
+  })
+  .openapi('Reconciliation');
 
 export function registerAccounts(api: Api, billing: Billing) {
   api.openapi(
@@ -46,5 +89,25 @@ export function registerAccounts(api: Api, billing: Billing) {
       responses: { 200: json(AccountSchema, 'The account.'), ...errorResponses },
     }),
     async (c) => c.json(await billing.getAccount(c.req.valid('param').accountId), 200),
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/accounts/{accountId}/balance', tags: ['Accounts'], security: [{ SecretKey: [] }],
+      summary: 'What the account has now: available, held, debt, its buckets and each limit\'s use',
+      request: { params: AccountIdParam },
+      responses: { 200: json(BalanceSchema, 'The balance.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.balance(c.req.valid('param').accountId), 200),
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/accounts/{accountId}/reconciliation', tags: ['Accounts'], security: [{ SecretKey: [] }],
+      summary: 'Prove the account\'s balances equal its append-only ledger',
+      request: { params: AccountIdParam },
+      responses: { 200: json(ReconciliationSchema, 'The proof, and any problem found.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.reconcile(c.req.valid('param').accountId), 200),
   );
 }
