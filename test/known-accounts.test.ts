@@ -172,7 +172,8 @@ for (const engine of ENGINES) {
       await other.upsertAccount({ id: 'a', kind: 'team', timeZone: 'Asia/Tokyo' });
       await t.billing.settle(auth.hold.id, { inputTokens: 100_000, outputTokens: 0 }, { idempotencyKey: 'tokyo' });
       const day = (await t.billing.balance('a')).limits.find((l) => l.window === 'day')!;
-      expect(day).toMatchObject({ used: 200_000, resetsAt: new Date('2026-03-10T15:00:00Z') });
+      // The Tokyo day began before the UTC day it replaces, so it carries that day's 4,000 µ$ on: all of it happened in the Tokyo day too.
+      expect(day).toMatchObject({ used: 204_000, resetsAt: new Date('2026-03-10T15:00:00Z') });
     });
 
     it("leaves out of the new day's usage a charge from a process whose clock still says yesterday", async () => {
