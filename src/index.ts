@@ -14,3 +14,5 @@ export type { Settings, PricingMode } from './core/settings.ts';
 export type { PriceEntry } from './core/price-book.ts';
 export type { TokenUsage } from './core/usage.ts';
 export { PRESETS } from './core/presets.ts';
+export { createApp, type AppOptions } from './http/app.ts';
+export { loadCredentials, type Credentials } from './server/credentials.ts';

@@ -7,7 +7,7 @@
 import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import pino from 'pino';
-import { createBilling } from './billing/billing.ts';
+import { createBilling, type Billing } from './billing/billing.ts';
 import { formatUsd } from './core/money.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { loadCredentials } from './server/credentials.ts';
@@ -25,26 +25,21 @@ try {
 }
 const logger = pino({ level: config.logLevel });
 
-/** First start: migrate, price with a preset, and generate what was not configured; then say how to get in. */
-async function prepare(config: Config): Promise<string> {
-  const billing = await createBilling({ database: config.databaseUrl });
-  try {
-    if (!(await billing.admin.getSettings()).pricingMode) await billing.admin.applyPreset('subscription-plus-packs');
-    const { generated } = await loadCredentials(billing.sql, config);
-    const settings = await billing.admin.getSettings();
-    const plans = await billing.admin.listPlans({ status: 'active' });
-    const lines = [
-      `pricing mode: ${settings.pricingMode}, margin ${settings.marginBps / 100}%`,
-      `plans: ${plans.map((p) => `${p.name} (${formatUsd(p.priceCents * 10_000)}/month)`).join(', ')}`,
-    ];
-    if (generated.adminPassword) lines.push(`admin password (shown once, stored hashed): ${generated.adminPassword}`);
-    else if (!config.adminPassword) lines.push('admin password: the one printed on first start (set TOLLGATE_ADMIN_PASSWORD to choose one)');
-    if (generated.apiKey) lines.push(`API secret key (shown once, stored hashed): ${generated.apiKey}`);
-    else if (!config.secretKey) lines.push('API secret key: the one printed on first start (set TOLLGATE_SECRET_KEY to choose one)');
-    return lines.join('\n');
-  } finally {
-    await billing.close();
-  }
+/** Price with a preset on the first start, generate what was not configured, and say how to get in. */
+async function prepare(billing: Billing, config: Config): Promise<string> {
+  if (!(await billing.admin.getSettings()).pricingMode) await billing.admin.applyPreset('subscription-plus-packs');
+  const { generated } = await loadCredentials(billing.sql, config);
+  const settings = await billing.admin.getSettings();
+  const plans = await billing.admin.listPlans({ status: 'active' });
+  const lines = [
+    `pricing mode: ${settings.pricingMode}, margin ${settings.marginBps / 100}%`,
+    `plans: ${plans.map((p) => `${p.name} (${formatUsd(p.priceCents * 10_000)}/month)`).join(', ')}`,
+  ];
+  if (generated.adminPassword) lines.push(`admin password (shown once, stored hashed): ${generated.adminPassword}`);
+  else if (!config.adminPassword) lines.push('admin password: the one printed on first start (set TOLLGATE_ADMIN_PASSWORD to choose one)');
+  if (generated.apiKey) lines.push(`API secret key (shown once, stored hashed): ${generated.apiKey}`);
+  else if (!config.secretKey) lines.push('API secret key: the one printed on first start (set TOLLGATE_SECRET_KEY to choose one)');
+  return lines.join('\n');
 }
 
 function banner(port: number, details: string) {
@@ -59,19 +54,26 @@ health:      ${base}/healthz
 `);
 }
 
+/** Serve in this process until SIGTERM or SIGINT, then finish the requests in flight and close. */
+async function serveUntilStopped(billing: Billing, onListening?: (port: number) => void) {
+  const server = await serveHere(billing, config, logger);
+  onListening?.(server.port);
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'shutting down: finishing requests in flight');
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
 if (cluster.isPrimary) {
-  const details = await prepare(config);
+  const billing = await createBilling({ database: config.databaseUrl });
+  const details = await prepare(billing, config);
   if (config.workers === 1) {
-    const server = await serveHere(config, logger);
-    banner(server.port, details);
-    const stop = async (signal: string) => {
-      logger.info({ signal }, 'shutting down: finishing requests in flight');
-      await server.close();
-      process.exit(0);
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    await serveUntilStopped(billing, (port) => banner(port, details));
   } else {
+    await billing.close();
     for (let i = 0; i < config.workers; i++) cluster.fork();
     let stopping = false;
     cluster.on('exit', (worker, code) => {
@@ -89,11 +91,5 @@ if (cluster.isPrimary) {
     process.once('SIGINT', () => stop('SIGINT'));
   }
 } else {
-  const server = await serveHere(config, logger);
-  const stop = async () => {
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop());
-  process.once('SIGINT', () => void stop());
+  await serveUntilStopped(await createBilling({ database: config.databaseUrl }));
 }

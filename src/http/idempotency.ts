@@ -66,3 +66,9 @@ export function idempotency(sql: Sql): MiddlewareHandler {
     }
   };
 }
+
+/** Keys are kept a day: a retry comes within minutes, and the table must not grow for ever. */
+export async function forgetOldKeys(sql: Sql): Promise<number> {
+  const rows = await sql.query(`DELETE FROM api_idempotency WHERE created_at < now() - interval '24 hours' RETURNING 1`);
+  return rows.length;
+}

@@ -1,17 +1,19 @@
 /**
- * Serving the app in this process: open the database, load the credentials, listen, and on
- * SIGTERM or SIGINT stop taking connections, finish the requests in flight, then close the
- * database.
+ * Serving the app in this process, on a database it opened: load the credentials, listen, and
+ * on close stop taking connections, finish the requests in flight, then close the database.
  */
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { createBilling } from '../billing/billing.ts';
+import type { Billing } from '../billing/billing.ts';
 import { createApp } from '../http/app.ts';
+import { forgetOldKeys } from '../http/idempotency.ts';
 import type { Config } from './config.ts';
 import { loadCredentials } from './credentials.ts';
 
-export async function serveHere(config: Config, logger: Logger): Promise<{ port: number; close(): Promise<void> }> {
-  const billing = await createBilling({ database: config.databaseUrl });
+/** How often a process forgets Idempotency-Keys past their day. */
+const FORGET_EVERY_MS = 10 * 60_000;
+
+export async function serveHere(billing: Billing, config: Config, logger: Logger): Promise<{ port: number; close(): Promise<void> }> {
   const credentials = await loadCredentials(billing.sql, config);
   const app = createApp({ billing, credentials, logger });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
@@ -21,9 +23,12 @@ export async function serveHere(config: Config, logger: Logger): Promise<{ port:
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  const forgetting = setInterval(() => void forgetOldKeys(billing.sql).catch((error) => logger.warn({ err: error }, 'forgetting old idempotency keys failed')), FORGET_EVERY_MS);
+  forgetting.unref();
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      clearInterval(forgetting);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await billing.close();
     })());
