@@ -6,7 +6,7 @@
  * need is derived from it here, the same way whichever of the two it came from.
  */
 import { allowanceReference, usableSources, type BucketSource } from '../core/bucket.ts';
-import type { GateState } from '../core/gate.ts';
+import type { GateState, MemberGate } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
 import { includedMicros } from '../core/plan.ts';
 import { holdKey } from '../core/hold-id.ts';
@@ -14,6 +14,7 @@ import { totalTokens } from '../core/usage.ts';
 import { hasStarted } from '../core/time.ts';
 import { countUsage, usedIn, type CountedUsage, type UsageWindows } from '../core/usage-windows.ts';
 import type { LedgerState, PreparedCharge } from './charge-write.ts';
+import { memberGates, type MemberState } from './members.ts';
 import { termsFromRow, type Terms, type TermsRow } from './terms.ts';
 
 /**
@@ -67,6 +68,8 @@ export interface AccountState {
   holds: readonly StateHold[];
   /** Usage counters of the current and previous day and month windows. */
   windows: UsageWindows;
+  /** The members the account caps, with their usage counters (members.ts); none for most accounts. */
+  members: readonly MemberState[];
 }
 
 export interface GateSnapshot {
@@ -74,7 +77,9 @@ export interface GateSnapshot {
   versions: Versions;
   /** This period's allowance is open (or the plan includes none). */
   allowanceOpen: boolean;
-  state: Omit<GateState, 'modelAllowed' | 'modelPriced'>;
+  state: Omit<GateState, 'modelAllowed' | 'modelPriced' | 'member'>;
+  /** The capped members, by user id: a call for one of them is weighed against their caps too. */
+  members: Map<string, MemberGate>;
 }
 
 /** A bucket opened by a process whose clock runs ahead is usable here too (core/time.ts). */
@@ -94,6 +99,7 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
     terms,
     versions: state.versions,
     allowanceOpen: allowanceOpen(state.allowances, terms),
+    members: memberGates(state.members, open, terms, now),
     state: {
       plan: terms.plan,
       usableMicros: usable.reduce((sum, b) => sum + b.remainingMicros, 0),
@@ -108,8 +114,8 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
 
 /** What a charge draws on at `now`: the buckets this plan may spend, as fresh objects to draw down. */
 export function ledgerOf(state: AccountState, now: Date): LedgerState {
-  const { versions, debtMicros, allowances, buckets, windows } = state;
-  return ledgerFrom(termsFromRow(state.termsRow, now), { version: versions.ledger, debtMicros, allowances, buckets, windows });
+  const { versions, debtMicros, allowances, buckets, windows, members } = state;
+  return ledgerFrom(termsFromRow(state.termsRow, now), { version: versions.ledger, debtMicros, allowances, buckets, windows, members });
 }
 
 /**
@@ -118,7 +124,10 @@ export function ledgerOf(state: AccountState, now: Date): LedgerState {
  */
 export function ledgerFrom(
   terms: Terms,
-  parts: { version: number; debtMicros: number; allowances: readonly string[]; buckets: readonly StateBucket[]; windows: UsageWindows },
+  parts: {
+    version: number; debtMicros: number; allowances: readonly string[]; buckets: readonly StateBucket[]; windows: UsageWindows;
+    members: readonly MemberState[];
+  },
   consistent = true,
 ): LedgerState {
   const sources = new Set(usableSources(terms.plan.overage));
@@ -129,6 +138,7 @@ export function ledgerFrom(
     consistent,
     allowanceOpen: allowanceOpen(parts.allowances, terms),
     windows: parts.windows,
+    members: new Map(parts.members.map((m) => [m.userId, m.windows])),
     buckets: parts.buckets
       .filter((b) => sources.has(b.source) && usableAt(b, terms.now))
       .map((b) => ({ id: b.id, priority: b.priority, expiresAt: b.expiresAt, createdAt: b.createdAt, remainingMicros: b.remainingMicros })),
@@ -163,5 +173,9 @@ export function withCharges(state: AccountState, charges: readonly PreparedCharg
     buckets: state.buckets.map((b) => (drawn.has(b.id) ? { ...b, remainingMicros: (b.remainingMicros - drawn.get(b.id)!) as Micros } : b)),
     holds: state.holds.filter((h) => !settled.has(h.id)),
     windows: charges.reduce((windows, c) => countUsage(windows, countedUsage(c)), state.windows),
+    members: state.members.map((m) => {
+      const mine = charges.filter((c) => c.userId === m.userId);
+      return mine.length === 0 ? m : { ...m, windows: mine.reduce((windows, c) => countUsage(windows, countedUsage(c)), m.windows) };
+    }),
   };
 }

@@ -71,7 +71,10 @@ function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry
     valueMicros: known ? worstCase : Math.max(worstCase, terms.settings.minHoldMicros),
     tokens: (request.inputTokens ?? 0) + (request.maxOutputTokens ?? 0),
   };
-  const state: GateState = { ...snap.state, modelAllowed: modelAllowed(terms.plan, request.model, request.provider), modelPriced: price !== undefined };
+  const member = request.userId === undefined ? undefined : snap.members.get(request.userId);
+  const state: GateState = {
+    ...snap.state, modelAllowed: modelAllowed(terms.plan, request.model, request.provider), modelPriced: price !== undefined, ...(member && { member }),
+  };
   const failure = checkGate(state, estimate);
   if (failure) return { ok: false, failure, state };
   const provider = request.provider ?? price!.provider;
@@ -192,8 +195,11 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
       if (!snap || !snap.allowanceOpen || snap.terms.planEnded) continue;
       const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings), ctx.holdIds);
       if (decision.ok) {
-        snap.state.held.valueMicros += decision.hold.amountMicros;
-        snap.state.held.tokens += decision.hold.tokens;
+        for (const held of [snap.state.held, request.userId === undefined ? undefined : snap.members.get(request.userId)?.held]) {
+          if (!held) continue;
+          held.valueMicros += decision.hold.amountMicros;
+          held.tokens += decision.hold.tokens;
+        }
         decided.push({ index, accountId: request.accountId, result: { ok: true, hold: decision.hold }, userId: request.userId });
       } else if (known.has(request.accountId)) {
         // A refusal writes nothing that a guard could check: it is given on a fresh read.

@@ -4,7 +4,7 @@
  * the fake processor's checkout, and the admin operations.
  */
 import type { PackInput } from '../core/pack.ts';
-import { PLAN_STATUSES, type PlanInput, type PlanStatus } from '../core/plan.ts';
+import { PLAN_STATUSES, type Limit, type PlanInput, type PlanStatus } from '../core/plan.ts';
 import type { PricingMode, SettingsInput } from '../core/settings.ts';
 import type { TokenUsage } from '../core/usage.ts';
 import { databaseClock } from '../db/clock.ts';
@@ -28,6 +28,7 @@ import { balance, usage } from './reads.ts';
 import { reconcile } from './reconcile.ts';
 import { refund } from './refunds.ts';
 import { lockGate } from './terms.ts';
+import { setMemberLimits } from './members.ts';
 import { z } from 'zod';
 import { holdIdSchema, idSchema, instant, micros, parseInput, plain, slugSchema, text } from '../core/input.ts';
 import type { Micros } from '../core/money.ts';
@@ -109,7 +110,7 @@ export async function createBilling(options: BillingOptions = {}) {
     refund: changing((usageEventId: number, input?: { amountMicros?: number }) => refund(ctx, usageEventId, input)),
     // Reads
     balance: async (accountId: string) => balance(ctx, accountIdOf(accountId)),
-    usage: async (accountId: string, query: { from: Date | string; to: Date | string; groupBy?: 'model' | 'day' }) => usage(ctx, accountIdOf(accountId), query),
+    usage: async (accountId: string, query: { from: Date | string; to: Date | string; groupBy?: 'model' | 'day' | 'user' }) => usage(ctx, accountIdOf(accountId), query),
     reconcile: async (accountId: string) => reconcile(ctx, accountIdOf(accountId)),
     /**
      * Write off in the ledger the value left in buckets that have expired, on every account;
@@ -145,6 +146,10 @@ export async function createBilling(options: BillingOptions = {}) {
       updateSettings: changing((input: SettingsInput) => catalog.updateSettings(sql, input)),
       setModelPrice: changing((input: Parameters<typeof catalog.setModelPrice>[1]) => catalog.setModelPrice(ctx, input)),
       applyPreset: changing((mode: PricingMode) => applyPreset(ctx, mode)),
+      /** Cap a team member's usage within the team's pool (day and/or month, value or tokens); [] removes the caps. */
+      setMemberLimits: changing(
+        async (accountId: string, userId: string, limits: readonly Limit[]) => setMemberLimits(ctx, accountIdOf(accountId), userId, limits), firstArgument,
+      ),
     },
     /** Stops the clock's sync, and closes the database if it opened it (a connection passed in stays open). */
     close: async () => {

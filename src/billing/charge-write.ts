@@ -16,6 +16,7 @@ import { openAllowance } from './grants.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, termsFromRow, type Terms, type TermsRow } from './terms.ts';
 import { countedUsage, ledgerFrom, type LedgerGuard } from './account-state.ts';
 import { ALLOWANCES_COLUMN, BUCKETS_COLUMN, bucketsFromRow, type BucketRow } from './snapshot.ts';
+import { MEMBERS_COLUMN, membersFromRow, type MemberRow } from './members.ts';
 
 export interface ChargeRequest {
   terms: Terms;
@@ -39,18 +40,20 @@ export interface PreparedCharge extends ChargeRequest {
 
 /**
  * Each account's ledger as a batch of charges draws it down in memory, before one statement
- * writes them all: its usable buckets, and its usage counters with the charges counted in.
+ * writes them all: its usable buckets, and its usage counters, and its capped members', with
+ * the charges counted in.
  */
-export type LedgerPool = Map<string, { buckets: DrawableBucket[]; windows: UsageWindows }>;
+export type LedgerPool = Map<string, { buckets: DrawableBucket[]; windows: UsageWindows; members: Map<string, UsageWindows> }>;
 
 /**
  * The ledger side of an account, as columns of a query over `accounts a` joined to
- * `account_balances b` (with `$2` the moment): its version, debt, the allowances not expired and
- * the buckets usable now. Read with the terms in one statement, it is one snapshot.
+ * `account_balances b` (with `$2` the moment): its version, debt, usage counters (its own and
+ * its capped members'), the allowances not expired and the buckets usable now. Read with the
+ * terms in one statement, it is one snapshot.
  */
 export const LEDGER_COLUMNS = `b.ledger_version, b.debt_micros,
   (SELECT ledger_version FROM account_balances WHERE account_id = a.id) AS snapshot_ledger_version,
-  ${WINDOW_COLUMNS}, ${ALLOWANCES_COLUMN}, ${BUCKETS_COLUMN}`;
+  ${WINDOW_COLUMNS}, ${ALLOWANCES_COLUMN}, ${BUCKETS_COLUMN}, ${MEMBERS_COLUMN}`;
 
 export interface LedgerRow extends WindowRow {
   ledger_version: number;
@@ -58,6 +61,7 @@ export interface LedgerRow extends WindowRow {
   debt_micros: number;
   allowances: string[];
   buckets: BucketRow[] | null;
+  members: MemberRow[] | null;
 }
 
 export interface LedgerState {
@@ -69,12 +73,14 @@ export interface LedgerState {
   allowanceOpen: boolean;
   buckets: DrawableBucket[];
   windows: UsageWindows;
+  /** The usage counters of the members the account caps, by user id. */
+  members: ReadonlyMap<string, UsageWindows>;
 }
 
 export function ledgerFromRow(terms: Terms, row: LedgerRow): LedgerState {
   const parts = {
     version: row.ledger_version, debtMicros: row.debt_micros, allowances: row.allowances, buckets: bucketsFromRow(row.buckets),
-    windows: windowsFromRow(row),
+    windows: windowsFromRow(row), members: membersFromRow(row.members),
   };
   return ledgerFrom(terms, parts, row.ledger_version === row.snapshot_ledger_version);
 }
@@ -97,7 +103,7 @@ export async function readLedger(sql: Sql, accountIds: readonly string[], now: D
 
 /** The accounts' ledgers, as read, for a batch to draw down. */
 export function ledgerPool(states: Iterable<LedgerState>): LedgerPool {
-  return new Map([...states].map((s) => [s.terms.account.id, { buckets: s.buckets, windows: s.windows }]));
+  return new Map([...states].map((s) => [s.terms.account.id, { buckets: s.buckets, windows: s.windows, members: new Map(s.members) }]));
 }
 
 /**
@@ -125,6 +131,8 @@ export function prepareCharge(pool: LedgerPool, request: ChargeRequest): Prepare
   }
   const charge = { ...request, costMicros: cost.costMicros, valueMicros, allocations, shortfallMicros };
   ledger.windows = countUsage(ledger.windows, countedUsage(charge));
+  const member = request.userId === null ? undefined : ledger.members.get(request.userId);
+  if (member) ledger.members.set(request.userId!, countUsage(member, countedUsage(charge)));
   return charge;
 }
 
@@ -177,6 +185,11 @@ export async function writeCharges(
     priced_at: c.pricedAt.toISOString(),
   }));
   const draws = charges.flatMap((c, ord) => c.allocations.map((a) => ({ ord, bucket_id: a.bucketId, amount: a.amountMicros })));
+  // The counters of the capped members charged, written whole as the account's are.
+  const charged = (accountId: string, userId: string) => charges.some((c) => c.terms.account.id === accountId && c.userId === userId);
+  const members = [...pool].flatMap(([account_id, ledger]) =>
+    [...ledger.members].flatMap(([user_id, usage]) => (charged(account_id, user_id) ? [{ account_id, user_id, usage }] : [])),
+  );
   const rows = await tx.query<{ ord: number; id: number }>(
     `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS i (
@@ -227,9 +240,14 @@ export async function writeCharges(
        WHERE hold_id IS NOT NULL AND hold_id NOT IN (SELECT id FROM settled)
        ORDER BY hold_id -- in key order, as holds are written (authorize.ts): two writers of one hold never wait on each other in a cycle
        ON CONFLICT (id) DO UPDATE SET status = 'settled', resolved_at = EXCLUDED.resolved_at, usage_event_id = EXCLUDED.usage_event_id
+     ), members AS (
+       -- Capped members' counters (members.ts), where the account's guard held: none for most charges.
+       UPDATE member_limits m SET usage = v.usage
+       FROM jsonb_to_recordset($6::jsonb) AS v (account_id text, user_id text, usage jsonb)
+       WHERE m.account_id = v.account_id AND m.user_id = v.user_id AND v.account_id IN (SELECT account_id FROM guard)
      )
      SELECT ord, event_id AS id FROM ev ORDER BY ord`,
-    [JSON.stringify(events), JSON.stringify(draws), JSON.stringify(accounts), accounts.map((a) => a.account_id), holds],
+    [JSON.stringify(events), JSON.stringify(draws), JSON.stringify(accounts), accounts.map((a) => a.account_id), holds, JSON.stringify(members)],
   );
   const written = new Map(rows.map((r) => [r.ord, r.id]));
   return charges.map((_, ord) => written.get(ord));

@@ -1,7 +1,7 @@
 /** Read-only views of an account: what it has now, and what it used. Reads never write. */
 import { z } from 'zod';
 import { usableSources, type BucketSource } from '../core/bucket.ts';
-import { availableMicros } from '../core/gate.ts';
+import { availableMicros, type MemberGate } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
 import type { Period } from '../core/periods.ts';
 import { includedMicros, type Limit, type Plan } from '../core/plan.ts';
@@ -9,7 +9,7 @@ import { hasStarted } from '../core/time.ts';
 import { instant, parseInput, plain } from '../core/input.ts';
 import type { Context } from './context.ts';
 import { readGate } from './snapshot.ts';
-import { accountNotFound } from './terms.ts';
+import { accountNotFound, type Terms } from './terms.ts';
 
 export interface BucketView {
   /** null for this period's allowance that opens on the account's next call. */
@@ -29,6 +29,12 @@ export interface LimitView extends Limit {
   resetsAt: Date;
 }
 
+/** A member the account caps, and each cap's use. */
+export interface MemberView {
+  userId: string;
+  limits: LimitView[];
+}
+
 export interface Balance {
   accountId: string;
   plan: Plan;
@@ -39,11 +45,13 @@ export interface Balance {
   debtMicros: Micros;
   buckets: BucketView[];
   limits: LimitView[];
+  /** The members whose usage the account caps (team accounts), with each cap's use. */
+  members: MemberView[];
 }
 
 export async function balance(ctx: Context, accountId: string): Promise<Balance> {
   const now = ctx.clock();
-  const { terms, state, allowanceOpen } = await readGate(ctx.sql, accountId, now);
+  const { terms, state, allowanceOpen, members } = await readGate(ctx.sql, accountId, now);
   const usable = new Set(usableSources(terms.plan.overage));
   const rows = await ctx.sql.query<{ id: number; source: BucketSource; amount_micros: number; remaining_micros: number; starts_at: Date; expires_at: Date | null }>(
     `SELECT id, source, amount_micros, remaining_micros, starts_at, expires_at FROM buckets
@@ -68,11 +76,16 @@ export async function balance(ctx: Context, accountId: string): Promise<Balance>
     heldMicros: state.held.valueMicros as Micros,
     debtMicros: Math.max(0, state.debtMicros - pending) as Micros,
     buckets,
-    limits: terms.plan.limits.map((limit) => {
-      const key = limit.unit === 'usd' ? 'valueMicros' : 'tokens';
-      return { ...limit, used: state.used[limit.window][key], held: state.held[key], resetsAt: limit.window === 'day' ? terms.day.end : terms.period.end };
-    }),
+    limits: limitViews(terms.plan.limits, state, terms),
+    members: [...members.values()].map((m) => ({ userId: m.userId, limits: limitViews(m.limits, m, terms) })),
   };
+}
+
+function limitViews(limits: readonly Limit[], use: Pick<MemberGate, 'used' | 'held'>, terms: Pick<Terms, 'day' | 'period'>): LimitView[] {
+  return limits.map((limit) => {
+    const key = limit.unit === 'usd' ? 'valueMicros' : 'tokens';
+    return { ...limit, used: use.used[limit.window][key], held: use.held[key], resetsAt: limit.window === 'day' ? terms.day.end : terms.period.end };
+  });
 }
 
 const usageQuerySchema = plain(
@@ -80,14 +93,14 @@ const usageQuerySchema = plain(
     .object({
       from: instant,
       to: instant,
-      groupBy: z.enum(['model', 'day']).default('model'),
+      groupBy: z.enum(['model', 'day', 'user']).default('model'),
     })
     .strict()
     .refine((q) => q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
 );
 
 export interface UsageRow {
-  /** The model id, or the day (YYYY-MM-DD in the account's time zone). */
+  /** The model id, the day (YYYY-MM-DD in the account's time zone), or the user id ('' for usage that named no user). */
   key: string;
   events: number;
   inputTokens: number;
@@ -104,14 +117,14 @@ export interface UsageRow {
 const saturatedSum = (column: string) => `LEAST(COALESCE(sum(${column}), 0), ${Number.MAX_SAFE_INTEGER})::bigint`;
 
 /**
- * Usage by model or by day, and its total (the rollup's row). Each figure is a sum over usage
+ * Usage by model, by day or by user, and its total (the rollup's row). Each figure is a sum over usage
  * events and saturates at 2^53 − 1: beyond that it is not a usable number anyway.
  */
 export async function usage(ctx: Context, accountId: string, query: z.input<typeof usageQuerySchema>): Promise<{ rows: UsageRow[]; total: UsageRow }> {
   const q = parseInput(usageQuerySchema, query, 'usage query');
   const [account] = await ctx.sql.query<{ time_zone: string }>('SELECT time_zone FROM accounts WHERE id = $1', [accountId]);
   if (!account) throw accountNotFound(accountId);
-  const key = q.groupBy === 'model' ? 'model' : `to_char(occurred_at AT TIME ZONE $4, 'YYYY-MM-DD')`;
+  const key = { model: 'model', user: `COALESCE(user_id, '')`, day: `to_char(occurred_at AT TIME ZONE $4, 'YYYY-MM-DD')` }[q.groupBy];
   const rows = await ctx.sql.query<Record<string, number | string | boolean>>(
     `SELECT ${key} AS key, GROUPING(${key}) = 1 AS total, count(*)::bigint AS events,
        ${saturatedSum('input_tokens')} AS input, ${saturatedSum('output_tokens')} AS output,

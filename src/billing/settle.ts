@@ -161,7 +161,7 @@ async function chargeTogether(
     if (input.kind === 'settle') taken.add(input.key);
     keys.add(key);
     if (!pools.has(accountId)) {
-      pools.set(accountId, { buckets: ledger.buckets, windows: ledger.windows });
+      pools.set(accountId, { buckets: ledger.buckets, windows: ledger.windows, members: new Map(ledger.members) });
       guards.set(accountId, guard);
     }
     batch.push({ index, charge: prepareCharge(pools, chargeRequest(hold, input.kind === 'settle' ? input.id : null, input, ledger.terms, price)) });

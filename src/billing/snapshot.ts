@@ -1,6 +1,7 @@
 /**
  * An account's state (account-state.ts) — its terms, versions, buckets with value left, open
- * holds, debt and its usage counters — read in ONE statement, so it is one consistent snapshot.
+ * holds, debt, its usage counters and its capped members' — read in ONE statement, so it is one
+ * consistent snapshot.
  */
 import type { BucketSource } from '../core/bucket.ts';
 import type { Offers } from '../core/gate.ts';
@@ -9,6 +10,7 @@ import type { Sql } from '../db/sql.ts';
 import { gateSnapshot, type AccountState, type GateSnapshot, type StateBucket } from './account-state.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, type Terms, type TermsRow } from './terms.ts';
 import { WINDOW_COLUMNS, windowsFromRow, type WindowRow } from './window-columns.ts';
+import { MEMBERS_COLUMN, membersFromRow, type MemberRow } from './members.ts';
 
 export type { GateSnapshot } from './account-state.ts';
 
@@ -41,6 +43,7 @@ interface StateRow extends TermsRow, WindowRow {
   allowances: string[];
   buckets: BucketRow[] | null;
   holds: { id: string; amount: number; tokens: number; expiresAt: string; model: string; provider: string; userId: string | null; createdAt: string }[] | null;
+  members: MemberRow[] | null;
 }
 
 const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
@@ -51,7 +54,7 @@ const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
     (SELECT json_agg(json_build_object('id', h.id, 'amount', h.amount_micros, 'tokens', h.tokens, 'expiresAt', h.expires_at, 'model', h.model,
        'provider', h.provider, 'userId', h.user_id, 'createdAt', h.created_at))
      FROM holds h WHERE h.account_id = a.id AND h.status = 'open' AND h.expires_at > $2) AS holds,
-    ${WINDOW_COLUMNS}
+    ${WINDOW_COLUMNS}, ${MEMBERS_COLUMN}
   FROM ${TERMS_FROM} JOIN account_balances b ON b.account_id = a.id
   WHERE a.id = $1`;
 
@@ -85,6 +88,7 @@ function stateFromRow(row: StateRow): AccountState {
       userId: h.userId, createdAt: new Date(h.createdAt),
     })),
     windows: windowsFromRow(row),
+    members: membersFromRow(row.members),
   };
 }
 

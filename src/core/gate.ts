@@ -2,8 +2,10 @@
  * The gate's rules, pure: given what an account has, is using and may use, may this call go
  * ahead? Checked in this order, the first failure wins:
  *   model allowed by the plan → model has a price → no unpaid debt → daily limits →
- *   monthly limits → enough value for the hold.
- * Limits count what was used in the window, plus every open hold, plus this call's estimate.
+ *   monthly limits → the member's caps (a team's cap on the calling user) → enough value for
+ *   the hold.
+ * Limits count what was used in the window, plus every open hold, plus this call's estimate;
+ * a member's caps count the member's own usage and holds the same way.
  */
 import { formatUsd, type Micros } from './money.ts';
 import type { Period } from './periods.ts';
@@ -13,6 +15,14 @@ import { refuse, type Refusal, type RefusalCode, type Remedy } from './refusal.t
 export interface Amounts {
   valueMicros: number;
   tokens: number;
+}
+
+/** A team's caps on the calling member, and what the member used and holds in their windows. */
+export interface MemberGate {
+  userId: string;
+  limits: readonly Limit[];
+  used: { day: Amounts; month: Amounts };
+  held: Amounts;
 }
 
 export interface GateState {
@@ -26,6 +36,8 @@ export interface GateState {
   used: { day: Amounts; month: Amounts };
   day: Period;
   period: Period;
+  /** The caller's caps, when the account caps the user the call is for. */
+  member?: MemberGate;
 }
 
 export interface GateFailure {
@@ -43,22 +55,26 @@ export function checkGate(state: GateState, estimate: Amounts): GateFailure | un
   if (!state.modelAllowed) return { code: 'model_not_allowed' };
   if (!state.modelPriced) return { code: 'unknown_model' };
   if (state.debtMicros > 0) return { code: 'debt' };
-  for (const window of ['day', 'month'] as const) {
-    for (const limit of state.plan.limits.filter((l) => l.window === window)) {
-      const key = limit.unit === 'usd' ? 'valueMicros' : 'tokens';
-      const wanted = state.used[window][key] + state.held[key] + estimate[key];
-      if (wanted > limit.amount) {
-        return {
-          code: window === 'day' ? 'daily_limit' : 'monthly_limit',
-          resetsAt: window === 'day' ? state.day.end : state.period.end,
-          limit,
-        };
-      }
-    }
-  }
+  const account = overLimit(state.plan.limits, state, estimate);
+  if (account) return { code: account.window === 'day' ? 'daily_limit' : 'monthly_limit', resetsAt: resetOf(account, state), limit: account };
+  const member = state.member && overLimit(state.member.limits, state.member, estimate);
+  if (member) return { code: 'member_limit', resetsAt: resetOf(member, state), limit: member };
   if (availableMicros(state) < estimate.valueMicros) return { code: 'insufficient_balance' };
   return undefined;
 }
+
+/** The first of `limits` (days first) that what was used, plus what is held, plus the estimate would pass. */
+function overLimit(limits: readonly Limit[], { used, held }: Pick<MemberGate, 'used' | 'held'>, estimate: Amounts): Limit | undefined {
+  for (const window of ['day', 'month'] as const) {
+    for (const limit of limits.filter((l) => l.window === window)) {
+      const key = limit.unit === 'usd' ? 'valueMicros' : 'tokens';
+      if (used[window][key] + held[key] + estimate[key] > limit.amount) return limit;
+    }
+  }
+  return undefined;
+}
+
+const resetOf = (limit: Limit, state: Pick<GateState, 'day' | 'period'>): Date => (limit.window === 'day' ? state.day.end : state.period.end);
 
 /** What the catalog offers this account, for choosing a remedy. */
 export interface Offers {
@@ -77,6 +93,7 @@ export function remedyFor(failure: GateFailure, state: GateState, offers: Offers
     case 'unknown_model':
       return { kind: 'contact_support' };
     case 'daily_limit':
+    case 'member_limit':
       return { kind: 'wait_until', at: failure.resetsAt! };
     case 'monthly_limit':
       return upgrade ?? { kind: 'wait_until', at: failure.resetsAt! };
@@ -87,9 +104,9 @@ export function remedyFor(failure: GateFailure, state: GateState, offers: Offers
   }
 }
 
-function describeLimit(limit: Limit): string {
+function describeLimit(limit: Limit, noun = 'limit'): string {
   const amount = limit.unit === 'usd' ? formatUsd(limit.amount) : `${limit.amount.toLocaleString('en-US')} tokens`;
-  return `${limit.window === 'day' ? 'daily' : 'monthly'} limit of ${amount}`;
+  return `${limit.window === 'day' ? 'daily' : 'monthly'} ${noun} of ${amount}`;
 }
 
 function describeRemedy(remedy: Remedy): string {
@@ -114,6 +131,7 @@ export function refusalFor(failure: GateFailure, state: GateState, offers: Offer
     debt: `This account owes ${formatUsd(state.debtMicros)} from earlier usage.`,
     daily_limit: failure.limit ? `This account has reached its ${describeLimit(failure.limit)}.` : 'Daily limit reached.',
     monthly_limit: failure.limit ? `This account has reached its ${describeLimit(failure.limit)}.` : 'Monthly limit reached.',
+    member_limit: `Member "${state.member?.userId ?? ''}" has reached the ${failure.limit ? describeLimit(failure.limit, 'cap') : 'cap'} this account set for them.`,
     insufficient_balance: `This account has ${formatUsd(availableMicros(state))} of usage left, not enough for this request.`,
   };
   return refuse(failure.code, `${messages[failure.code]} ${then}`, remedy, failure.resetsAt);

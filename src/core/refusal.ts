@@ -2,7 +2,7 @@
  * The gate's "no" is a value, not an exception: a stable code, a sentence a person can read,
  * and what they can do about it.
  */
-export const REFUSAL_CODES = ['insufficient_balance', 'daily_limit', 'monthly_limit', 'model_not_allowed', 'unknown_model', 'debt'] as const;
+export const REFUSAL_CODES = ['insufficient_balance', 'daily_limit', 'monthly_limit', 'member_limit', 'model_not_allowed', 'unknown_model', 'debt'] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
 export type Remedy =
