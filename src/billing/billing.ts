@@ -12,6 +12,7 @@ import { openDatabase, DEFAULT_DATABASE_URL } from '../db/connect.ts';
 import type { Sql } from '../db/sql.ts';
 import { fakeCancel, fakePurchase, fakeSubscribe } from '../processors/fake.ts';
 import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
+import * as adminReads from './admin-reads.ts';
 import { authorize, authorizeBatch, type AuthorizeInput, type AuthorizeRequest } from './authorize.ts';
 import * as catalog from './catalog.ts';
 import { record, recordBatch, type ChargeOptions, type RecordBatchItem, type RecordInput } from './charge.ts';
@@ -24,6 +25,7 @@ import { KnownAccounts } from './known-accounts.ts';
 import { HoldIds } from '../core/hold-id.ts';
 import { applyPreset } from './presets.ts';
 import { PriceBook } from './price-lookup.ts';
+import { priceList, priceOf } from './price-list.ts';
 import { balance, usage } from './reads.ts';
 import { reconcile } from './reconcile.ts';
 import { refund } from './refunds.ts';
@@ -150,6 +152,13 @@ export async function createBilling(options: BillingOptions = {}) {
       setMemberLimits: changing(
         async (accountId: string, userId: string, limits: readonly Limit[]) => setMemberLimits(ctx, accountIdOf(accountId), userId, limits), firstArgument,
       ),
+      // Reads for the admin panel
+      previewPreset: (mode: PricingMode) => adminReads.previewPreset(ctx, mode),
+      listAccounts: (query?: Parameters<typeof adminReads.listAccounts>[1]) => adminReads.listAccounts(ctx, query),
+      accountActivity: async (accountId: string, query?: Parameters<typeof adminReads.accountActivity>[2]) => adminReads.accountActivity(ctx, accountIdOf(accountId), query),
+      analytics: (query: Parameters<typeof adminReads.analytics>[1]) => adminReads.analytics(ctx, query),
+      priceList: (query?: Parameters<typeof priceList>[1]) => priceList(ctx, query),
+      priceOf: (query: Parameters<typeof priceOf>[1]) => priceOf(ctx, query),
     },
     /** Stops the clock's sync, and closes the database if it opened it (a connection passed in stays open). */
     close: async () => {
