@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
+import { createAdmin } from '../admin/app.tsx';
 import type { Billing } from '../billing/billing.ts';
 import type { Credentials } from '../server/credentials.ts';
 import { createApi } from './api.ts';
@@ -36,6 +37,8 @@ export function createApp({ billing, credentials, logger }: AppOptions): Hono {
   });
 
   app.route('/v1', createApi(billing, credentials));
+  app.route('/admin', createAdmin({ billing, credentials, logger }));
+  app.get('/', (c) => c.redirect('/admin', 302));
 
   app.notFound((c) => c.json({ error: { type: 'invalid_request_error', code: 'not_found', message: `No route ${c.req.method} ${c.req.path}: see /v1/docs` } }, 404));
   app.onError((error, c) => {

@@ -1,0 +1,28 @@
+/**
+ * The panel's static files, read once at start: htmx and uPlot from their installed packages
+ * (no CDN), and the panel's own stylesheet and script. Public: they hold nothing of the server's.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AdminApp } from './layout.tsx';
+
+const require = createRequire(import.meta.url);
+const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
+const here = dirname(fileURLToPath(import.meta.url));
+
+const ASSETS: Record<string, { file: string; type: string }> = {
+  'htmx.min.js': { file: join(packageDir('htmx.org'), 'dist/htmx.min.js'), type: 'text/javascript' },
+  'uPlot.min.js': { file: join(packageDir('uplot'), 'dist/uPlot.iife.min.js'), type: 'text/javascript' },
+  'uPlot.min.css': { file: join(packageDir('uplot'), 'dist/uPlot.min.css'), type: 'text/css' },
+  'admin.css': { file: join(here, 'admin.css'), type: 'text/css' },
+  'admin.js': { file: join(here, 'admin.js'), type: 'text/javascript' },
+};
+
+export function registerAssets(admin: AdminApp): void {
+  for (const [name, { file, type }] of Object.entries(ASSETS)) {
+    const content = readFileSync(file);
+    admin.get(`/assets/${name}`, (c) => c.body(content, 200, { 'Content-Type': `${type}; charset=utf-8`, 'Cache-Control': 'public, max-age=3600' }));
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Plans and packs are edited the same way: a list with a form to create one, a page to edit
+ * one, archive and restore, and the form's figures worked out as it changes. This is that
+ * flow once; each page supplies its form, its fields and the library's calls.
+ */
+import type { Child } from 'hono/jsx';
+import { figures, FigureList, type FiguresInput } from './figures.tsx';
+import { readForm, type Form } from './form.ts';
+import { ArchiveForm, attempt, done, render, type AdminApp, type AdminContext } from './layout.tsx';
+import type { Billing } from '../billing/billing.ts';
+
+interface Item {
+  slug: string;
+  name: string;
+  status: string;
+}
+
+export interface CatalogPage<T extends Item, I> {
+  /** "plan" or "pack": its paths are /admin/{noun}s and /admin/derive/{noun}. */
+  noun: 'plan' | 'pack';
+  /** What the figures call the value it gives. */
+  valueLabel: string;
+  /** Under the archive button: what archiving does. */
+  archiveNote: string;
+  find: (slug: string) => Promise<T>;
+  create: (input: I & { slug: string }) => Promise<T>;
+  update: (slug: string, input: I) => Promise<T>;
+  /** Archive it, or put it back on sale. */
+  setStatus: (slug: string, status: 'active' | 'archived') => Promise<T>;
+  /** The form's fields as the library's input (bad text is a BillingError naming the field). */
+  inputOf: (form: Form) => I;
+  /** The form of an item, or of a new one. */
+  valuesOf: (item?: T) => Form;
+  /** The form's value and model, for its figures. */
+  figuresOf: (form: Form) => FiguresInput;
+  /** The list, with the create form (holding `form` and `error`) below it. */
+  list: (c: AdminContext, form: Form, f: Awaited<ReturnType<typeof figures>>, error?: string) => Promise<Response>;
+  /** The form itself, posting to `action`. */
+  Form: (props: { c: AdminContext; form: Form; action: string; item?: T; error?: string; f: Awaited<ReturnType<typeof figures>> }) => Child;
+}
+
+export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billing, page: CatalogPage<T, I>): void {
+  const base = `/admin/${page.noun}s`;
+  const Noun = page.noun === 'plan' ? 'Plan' : 'Pack';
+  const list = async (c: AdminContext, form: Form, error?: string) => page.list(c, form, await figures(billing, page.figuresOf(form)), error);
+  const edit = async (c: AdminContext, item: T, form: Form, error?: string) => {
+    const f = await figures(billing, page.figuresOf(form));
+    return render(c, {
+      title: `${Noun}: ${item.name}`,
+      status: error ? 422 : 200,
+      body: (
+        <>
+          <p>
+            <a href={base}>← All {page.noun}s</a>
+          </p>
+          <page.Form c={c} form={form} action={`${base}/${item.slug}`} item={item} error={error} f={f} />
+          <ArchiveForm action={`${base}/${item.slug}/status`} csrf={c.get('csrf')} archived={item.status === 'archived'} note={page.archiveNote} />
+        </>
+      ),
+    });
+  };
+
+  admin.get(`/${page.noun}s`, (c) => list(c, page.valuesOf()));
+  admin.post(`/${page.noun}s`, async (c) => {
+    const form = await readForm(c);
+    const result = await attempt(async () => page.create({ ...page.inputOf(form), slug: form.slug ?? '' }));
+    return result.ok ? done(c, base, `${Noun} “${result.value.name}” created.`) : list(c, form, result.error);
+  });
+  admin.post(`/derive/${page.noun}`, async (c) => {
+    const form = await readForm(c);
+    return c.html(<FigureList label={page.valueLabel} f={await figures(billing, page.figuresOf(form))} />);
+  });
+  admin.get(`/${page.noun}s/:slug`, async (c) => {
+    const item = await page.find(c.req.param('slug'));
+    return edit(c, item, page.valuesOf(item));
+  });
+  admin.post(`/${page.noun}s/:slug`, async (c) => {
+    const item = await page.find(c.req.param('slug'));
+    const form = await readForm(c);
+    const result = await attempt(async () => page.update(item.slug, page.inputOf(form)));
+    return result.ok ? done(c, `${base}/${item.slug}`, `${Noun} “${result.value.name}” saved.`) : edit(c, item, form, result.error);
+  });
+  admin.post(`/${page.noun}s/:slug/status`, async (c) => {
+    const item = await page.find(c.req.param('slug'));
+    const status = (await readForm(c)).status === 'archived' ? 'archived' : 'active';
+    const result = await attempt(async () => page.setStatus(item.slug, status));
+    return result.ok ? done(c, `${base}/${item.slug}`, `${Noun} “${item.name}” is now ${status}.`) : edit(c, item, page.valuesOf(item), result.error);
+  });
+}

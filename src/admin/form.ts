@@ -1,0 +1,77 @@
+/**
+ * Form fields to the library's units. People type dollars ("20", "$9.99", "1,000"), percentages
+ * and whole numbers; each is read as the decimal it is (never through a float) and a field that
+ * is not one is invalid_input naming the field, as the library names its own.
+ */
+import type { Context } from 'hono';
+import { BillingError } from '../core/errors.ts';
+
+export type Form = Record<string, string>;
+
+/** The posted fields, as strings (a repeated field keeps its last value; files are ignored). */
+export async function readForm(c: Context): Promise<Form> {
+  const body = await c.req.parseBody();
+  const form: Form = {};
+  for (const [key, v] of Object.entries(body)) {
+    const last = Array.isArray(v) ? v.at(-1) : v;
+    if (typeof last === 'string') form[key] = last;
+  }
+  return form;
+}
+
+const DECIMAL = /^\$?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d*))?$/;
+
+function invalid(label: string, raw: string, expected: string): BillingError {
+  return new BillingError('invalid_input', `${label}: "${raw}" is not ${expected}`, { issues: [`${label}: ${expected}`] });
+}
+
+/** A non-negative decimal with at most `decimals` places, scaled to an integer of 10^-decimals units. */
+function scaled(raw: string, decimals: number, label: string, expected: string): number {
+  const text = raw.trim().replace(/\s+/g, '');
+  const match = DECIMAL.exec(text);
+  const fraction = match?.[2] ?? '';
+  if (!match || fraction.length > decimals) throw invalid(label, raw, expected);
+  const value = Number(match[1]!.replaceAll(',', '') + fraction.padEnd(decimals, '0'));
+  if (!Number.isSafeInteger(value)) throw invalid(label, raw, expected);
+  return value;
+}
+
+const blank = (raw: string | undefined) => raw === undefined || raw.trim() === '';
+
+/** Dollars to whole cents ("20", "9.99"); blank is undefined. */
+export function centsField(form: Form, name: string, label: string): number | undefined {
+  const raw = form[name];
+  return blank(raw) ? undefined : scaled(raw!, 2, label, 'an amount of dollars such as 20 or 9.99');
+}
+
+/** Dollars to micro-dollars (up to six decimals: "0.000125"); blank is undefined. */
+export function microsField(form: Form, name: string, label: string): number | undefined {
+  const raw = form[name];
+  return blank(raw) ? undefined : scaled(raw!, 6, label, 'an amount of dollars such as 10 or 0.05 (at most six decimals)');
+}
+
+/** A percentage to basis points ("50" → 5000, "62.5" → 6250); blank is undefined. */
+export function bpsField(form: Form, name: string, label: string): number | undefined {
+  const raw = form[name];
+  return blank(raw) ? undefined : scaled(raw!.replace(/%\s*$/, ''), 2, label, 'a percentage such as 50 or 62.5');
+}
+
+/** A whole number ("1,000"); blank is undefined. */
+export function wholeField(form: Form, name: string, label: string): number | undefined {
+  const raw = form[name];
+  return blank(raw) ? undefined : scaled(raw!, 0, label, 'a whole number');
+}
+
+/** A rate in dollars per million tokens, passed on as the decimal string it is; blank is undefined. */
+export function rateField(form: Form, name: string): string | undefined {
+  const raw = form[name]?.trim().replace(/^\$/, '');
+  return raw ? raw : undefined;
+}
+
+/** A list typed one per line or comma-separated ("gpt-4o-mini, claude-*"). */
+export function listField(form: Form, name: string): string[] {
+  return (form[name] ?? '').split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+}
+
+/** A checkbox: present when ticked. */
+export const checked = (form: Form, name: string) => form[name] !== undefined && form[name] !== 'false';

@@ -1,0 +1,235 @@
+/**
+ * The panel's frame and small parts every page uses: the layout with its left nav, the CSRF
+ * field, notes and errors, labelled fields. A page renders its body and hands it to `render`.
+ */
+import type { Context, Env, Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type { Child } from 'hono/jsx';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Billing } from '../billing/billing.ts';
+import { BillingError } from '../core/errors.ts';
+import type { Session } from './session.ts';
+
+export interface AdminEnv extends Env {
+  Variables: { session: Session; csrf: string };
+}
+export type AdminApp = Hono<AdminEnv>;
+export type AdminContext = Context<AdminEnv>;
+/** Each page adds its routes to the admin app. */
+export type Page = (admin: AdminApp, billing: Billing) => void;
+
+const NAV = [
+  ['/admin/pricing', 'Pricing mode'],
+  ['/admin/settings', 'Settings'],
+  ['/admin/plans', 'Plans'],
+  ['/admin/packs', 'Packs'],
+  ['/admin/prices', 'Model prices'],
+  ['/admin/accounts', 'Accounts'],
+  ['/admin/analytics', 'Analytics'],
+] as const;
+
+const FLASH_COOKIE = 'tollgate_flash';
+
+/** A note for the next page shown (after a redirect): "Plan saved". */
+export function flash(c: Context, message: string): void {
+  setCookie(c, FLASH_COOKIE, encodeURIComponent(message), { path: '/admin', httpOnly: true, sameSite: 'Strict', maxAge: 60 });
+}
+
+function takeFlash(c: Context): string | undefined {
+  const raw = getCookie(c, FLASH_COOKIE);
+  if (raw === undefined) return undefined;
+  deleteCookie(c, FLASH_COOKIE, { path: '/admin' });
+  try {
+    return decodeURIComponent(raw).slice(0, 300);
+  } catch {
+    return undefined;
+  }
+}
+
+export function Head({ title, scripts = [], styles = [] }: { title: string; scripts?: string[]; styles?: string[] }) {
+  return (
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false}' />
+      <title>{title} · Tollgate admin</title>
+      <link rel="icon" href="data:," />
+      {styles.map((href) => (
+        <link rel="stylesheet" href={href} />
+      ))}
+      <link rel="stylesheet" href="/admin/assets/admin.css" />
+      <script src="/admin/assets/htmx.min.js" defer></script>
+      {scripts.map((src) => (
+        <script src={src} defer></script>
+      ))}
+    </head>
+  );
+}
+
+/** Render a page in the layout: the left nav, the title, the flash note, the body. */
+export function render(c: AdminContext, page: { title: string; body: Child; status?: ContentfulStatusCode; scripts?: string[]; styles?: string[] }) {
+  const path = c.req.path;
+  const note = takeFlash(c);
+  return c.html(
+    '<!doctype html>' +
+      (
+        <html lang="en">
+          <Head title={page.title} scripts={page.scripts} styles={page.styles} />
+          <body hx-headers={JSON.stringify({ 'X-CSRF-Token': c.get('csrf') })}>
+            <nav class="side">
+              <div class="nav-inner">
+                <a class="brand" href="/admin">
+                  Tollgate
+                </a>
+                <ul>
+                  {NAV.map(([href, label]) => (
+                    <li>
+                      <a href={href} class={path === href || path.startsWith(`${href}/`) ? 'current' : undefined}>
+                        {label}
+                      </a>
+                    </li>
+                  ))}
+                </ul>
+                <form method="post" action="/admin/logout" class="logout">
+                  <Csrf token={c.get('csrf')} />
+                  <button type="submit" class="link">
+                    Log out
+                  </button>
+                </form>
+              </div>
+            </nav>
+            <main>
+              <h1>{page.title}</h1>
+              {note ? (
+                <p class="note" role="status">
+                  {note}
+                </p>
+              ) : null}
+              {page.body}
+            </main>
+          </body>
+        </html>
+      ).toString(),
+    page.status ?? 200,
+  );
+}
+
+export function Csrf({ token }: { token: string }) {
+  return <input type="hidden" name="_csrf" value={token} />;
+}
+
+/** The library's message for what was wrong with the form, shown beside it. */
+export function ErrorNote({ error }: { error?: string }) {
+  return error ? (
+    <p class="error" role="alert">
+      {error}
+    </p>
+  ) : null;
+}
+
+export function Field(props: { label: string; name: string; value?: string | number | null; hint?: Child; type?: string; placeholder?: string; required?: boolean; step?: string; list?: string; readonly?: boolean; class?: string }) {
+  return (
+    <label class={props.class ? `field ${props.class}` : 'field'}>
+      <span>{props.label}</span>
+      <input
+        type={props.type ?? 'text'}
+        name={props.name}
+        value={props.value ?? ''}
+        placeholder={props.placeholder}
+        required={props.required}
+        step={props.step}
+        list={props.list}
+        readonly={props.readonly}
+        inputmode={props.type === undefined && props.step ? 'decimal' : undefined}
+      />
+      {props.hint ? <small>{props.hint}</small> : null}
+    </label>
+  );
+}
+
+export function Select(props: { label: string; name: string; value?: string; options: readonly (readonly [string, string])[]; hint?: Child }) {
+  return (
+    <label class="field">
+      <span>{props.label}</span>
+      <select name={props.name}>
+        {props.options.map(([value, label]) => (
+          <option value={value} selected={value === props.value}>
+            {label}
+          </option>
+        ))}
+      </select>
+      {props.hint ? <small>{props.hint}</small> : null}
+    </label>
+  );
+}
+
+export function Check(props: { label: string; name: string; checked: boolean; hint?: Child }) {
+  return (
+    <label class="check">
+      <input type="checkbox" name={props.name} value="on" checked={props.checked} />
+      <span>{props.label}</span>
+      {props.hint ? <small>{props.hint}</small> : null}
+    </label>
+  );
+}
+
+/**
+ * Run a form's action; a BillingError (bad input, a slug taken, a refund too large…) comes back
+ * as its message for the page to show beside the form. Anything else is a bug, and is thrown.
+ */
+export async function attempt<T>(action: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+  try {
+    return { ok: true, value: await action() };
+  } catch (error) {
+    if (error instanceof BillingError) return { ok: false, error: error.message };
+    throw error;
+  }
+}
+
+/** Redirect after a form that worked, with a note for the next page. */
+export function done(c: AdminContext, to: string, message: string) {
+  flash(c, message);
+  return c.redirect(to, 303);
+}
+
+/** A list's search box: the list (`target`, by id) follows as the admin types, and the URL with it. */
+export function SearchBox({ path, q, target, placeholder }: { path: string; q: string; target: string; placeholder: string }) {
+  return (
+    <form method="get" action={path} class="search" role="search">
+      <input
+        type="search" name="q" value={q} placeholder={placeholder} aria-label={placeholder} autocomplete="off"
+        hx-get={path} hx-trigger="input changed delay:250ms, search" hx-target={`#${target}`} hx-select={`#${target}`} hx-swap="outerHTML" hx-push-url="true"
+      />
+    </form>
+  );
+}
+
+/** The search and page a list was asked for: `?q=…&offset=…`. */
+export function listQuery(c: Context): { q: string; offset: number } {
+  return { q: c.req.query('q')?.trim() ?? '', offset: Math.max(0, Math.floor(Number(c.req.query('offset')) || 0)) };
+}
+
+/** Previous and next links of a list shown `size` rows at a time. */
+export function Pager({ path, q, offset, shown, total, size }: { path: string; q: string; offset: number; shown: number; total: number; size: number }) {
+  const link = (to: number) => `${path}?${new URLSearchParams({ ...(q ? { q } : {}), ...(to ? { offset: String(to) } : {}) })}`;
+  return (
+    <p class="pager">
+      {offset > 0 ? <a href={link(Math.max(0, offset - size))}>← Previous</a> : null}
+      {offset + shown < total ? <a href={link(offset + size)}>Next →</a> : null}
+    </p>
+  );
+}
+
+/** Archive what is on sale, or put back on sale what is archived. */
+export function ArchiveForm({ action, csrf, archived, note }: { action: string; csrf: string; archived: boolean; note: string }) {
+  return (
+    <form method="post" action={action} class="inline">
+      <Csrf token={csrf} />
+      <input type="hidden" name="status" value={archived ? 'active' : 'archived'} />
+      <button type="submit" class={archived ? 'secondary' : 'danger'}>
+        {archived ? 'Restore (put on sale)' : 'Archive'}
+      </button>
+      <small class="muted">{note}</small>
+    </form>
+  );
+}

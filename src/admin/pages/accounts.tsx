@@ -1,0 +1,321 @@
+/**
+ * Accounts: search and list them with their plan, available value, this month's usage, cost
+ * and debt; one account's page shows its buckets, limits, recent usage events and ledger, and
+ * lets the admin grant a bonus or adjustment, refund a usage event and change the plan (the
+ * fake processor).
+ */
+import type { Billing } from '../../billing/billing.ts';
+import { formatUsd } from '../../core/money.ts';
+import { cents, date, dateTime, tokens, value, type Display } from '../format.ts';
+import { microsField, readForm, type Form } from '../form.ts';
+import { attempt, Csrf, done, ErrorNote, Field, listQuery, Pager, render, SearchBox, Select, type AdminContext, type Page } from '../layout.tsx';
+
+const PAGE_SIZE = 50;
+const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
+
+type FormError = { form: 'credit' | 'plan' | 'refund' | 'cancel'; message: string; eventId?: number; values?: Form };
+
+async function list(c: AdminContext, billing: Billing) {
+  const { q, offset } = listQuery(c);
+  const settings = await billing.admin.getSettings();
+  const { rows, total, month } = await billing.admin.listAccounts({ search: q || undefined, limit: PAGE_SIZE, offset });
+  return render(c, {
+    title: 'Accounts',
+    body: (
+      <>
+        <SearchBox path="/admin/accounts" q={q} target="account-results" placeholder="Search accounts by id or name" />
+        <div id="account-results">
+          <p class="muted">
+            {total.toLocaleString('en-US')} account{total === 1 ? '' : 's'}
+            {q ? ` matching “${q}”` : ''}. This month: {date(month.start)} to {date(new Date(month.end.getTime() - 1))} (UTC).
+          </p>
+          <table class="grid">
+            <thead>
+              <tr>
+                <th>Account</th>
+                <th>Plan</th>
+                <th class="num">Available</th>
+                <th class="num">Usage this month</th>
+                <th class="num">Provider cost</th>
+                <th class="num">Calls</th>
+                <th class="num">Debt</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr data-account={r.id}>
+                  <td>
+                    <a href={accountPath(r.id)}>{r.id}</a>
+                    {r.name ? <small class="muted"> {r.name}</small> : null}
+                  </td>
+                  <td>{r.plan.name}</td>
+                  <td class="num">{value(r.availableMicros, settings)}</td>
+                  <td class="num">{value(r.month.valueMicros, settings)}</td>
+                  <td class="num">{formatUsd(r.month.costMicros)}</td>
+                  <td class="num">{r.month.events.toLocaleString('en-US')}</td>
+                  <td class={r.debtMicros > 0 ? 'num owed' : 'num'}>{r.debtMicros > 0 ? formatUsd(r.debtMicros) : '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <Pager path="/admin/accounts" q={q} offset={offset} shown={rows.length} total={total} size={PAGE_SIZE} />
+        </div>
+      </>
+    ),
+  });
+}
+
+async function detail(c: AdminContext, billing: Billing, id: string, error?: FormError) {
+  const account = await billing.getAccount(id);
+  const balance = await billing.balance(id);
+  const { usageEvents, ledger } = await billing.admin.accountActivity(id, { limit: 50 });
+  const settings = await billing.admin.getSettings();
+  const plans = await billing.admin.listPlans({ status: 'active' });
+  const display: Display = settings;
+  const csrf = c.get('csrf');
+  const errorFor = (form: FormError['form'], eventId?: number) => (error?.form === form && error.eventId === eventId ? error.message : undefined);
+  const creditValues = error?.form === 'credit' ? error.values! : { source: 'bonus', amount: '', reference: `admin-${billing.now().toISOString().slice(0, 19).replace(/[-:T]/g, '')}`, expires: '' };
+  return render(c, {
+    title: account.name ? `${account.name} (${account.id})` : account.id,
+    status: error ? 422 : 200,
+    body: (
+      <>
+        <p>
+          <a href="/admin/accounts">← All accounts</a> · {account.kind} account · time zone {account.timeZone}
+        </p>
+        <div class="tiles">
+          <div class="tile">
+            <span>Plan</span>
+            <strong data-figure="plan">{balance.plan.name}</strong>
+            <small>{balance.plan.priceCents ? `${cents(balance.plan.priceCents)} a month` : 'free'} · period to {date(balance.period.end)}</small>
+          </div>
+          <div class="tile">
+            <span>Available</span>
+            <strong data-figure="available">{value(balance.availableMicros, display)}</strong>
+          </div>
+          <div class="tile">
+            <span>Held</span>
+            <strong>{value(balance.heldMicros, display)}</strong>
+          </div>
+          <div class={balance.debtMicros > 0 ? 'tile owed' : 'tile'}>
+            <span>Debt</span>
+            <strong>{formatUsd(balance.debtMicros)}</strong>
+          </div>
+        </div>
+
+        <div class="columns">
+          <section class="card">
+            <h2>Grant credit</h2>
+            <form method="post" action={`${accountPath(id)}/credit`} class="form" id="credit-form">
+              <Csrf token={csrf} />
+              <div class="row">
+                <Select label="Kind" name="source" value={creditValues.source} options={[['bonus', 'Bonus (a gift)'], ['adjustment', 'Adjustment (a correction)']]} />
+                <Field label="Amount ($)" name="amount" value={creditValues.amount} required step="0.000001" />
+              </div>
+              <div class="row">
+                <Field label="Reference" name="reference" value={creditValues.reference} required hint="Granted once per reference." />
+                <Field label="Expires" name="expires" type="date" value={creditValues.expires} hint="Blank: never." />
+              </div>
+              <ErrorNote error={errorFor('credit')} />
+              <button type="submit">Grant</button>
+            </form>
+          </section>
+          <section class="card">
+            <h2>Plan</h2>
+            <form method="post" action={`${accountPath(id)}/plan`} class="form" id="plan-change">
+              <Csrf token={csrf} />
+              <Select label="Change to" name="plan" value={balance.plan.slug} options={plans.map((p) => [p.slug, `${p.name} (${p.priceCents ? `${cents(p.priceCents)}/month` : 'free'})`] as const)} hint="Through the fake processor: takes effect at once, no payment." />
+              <ErrorNote error={errorFor('plan')} />
+              <button type="submit">Change plan</button>
+            </form>
+            {balance.plan.priceCents > 0 ? (
+              <form method="post" action={`${accountPath(id)}/cancel`} class="inline">
+                <Csrf token={csrf} />
+                <button type="submit" class="secondary">Cancel at period end</button>
+                <ErrorNote error={errorFor('cancel')} />
+              </form>
+            ) : null}
+          </section>
+        </div>
+
+        <h2>Buckets</h2>
+        <table class="grid">
+          <thead>
+            <tr>
+              <th>Source</th>
+              <th class="num">Granted</th>
+              <th class="num">Remaining</th>
+              <th>From</th>
+              <th>Expires</th>
+              <th>Spendable on this plan</th>
+            </tr>
+          </thead>
+          <tbody>
+            {balance.buckets.map((b) => (
+              <tr>
+                <td>
+                  {b.source}
+                  {b.id === null ? <small class="muted"> (opens on the next call)</small> : null}
+                </td>
+                <td class="num">{value(b.amountMicros, display)}</td>
+                <td class="num">{value(b.remainingMicros, display)}</td>
+                <td>{dateTime(b.startsAt)}</td>
+                <td>{b.expiresAt ? dateTime(b.expiresAt) : 'never'}</td>
+                <td>{b.usable ? 'yes' : 'no'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+
+        <h2>Limits</h2>
+        {balance.limits.length === 0 ? (
+          <p class="muted">None on this plan.</p>
+        ) : (
+          <table class="grid">
+            <thead>
+              <tr>
+                <th>Window</th>
+                <th class="num">Limit</th>
+                <th class="num">Used</th>
+                <th class="num">Held</th>
+                <th>Resets</th>
+              </tr>
+            </thead>
+            <tbody>
+              {balance.limits.map((l) => {
+                const show = (n: number) => (l.unit === 'usd' ? value(n, display) : `${tokens(n)} tokens`);
+                return (
+                  <tr>
+                    <td>a {l.window}</td>
+                    <td class="num">{show(l.amount)}</td>
+                    <td class="num">{show(l.used)}</td>
+                    <td class="num">{show(l.held)}</td>
+                    <td>{dateTime(l.resetsAt)}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+
+        <h2>Recent usage</h2>
+        {error?.form === 'refund' && !usageEvents.some((e) => e.id === error.eventId) ? <ErrorNote error={error.message} /> : null}
+        {usageEvents.length === 0 ? (
+          <p class="muted">No usage yet.</p>
+        ) : (
+          <table class="grid">
+            <thead>
+              <tr>
+                <th>When (UTC)</th>
+                <th>Model</th>
+                <th class="num">Tokens in / out</th>
+                <th class="num">Provider cost</th>
+                <th class="num">Charged</th>
+                <th class="num">Refunded</th>
+                <th>Refund</th>
+              </tr>
+            </thead>
+            <tbody>
+              {usageEvents.map((e) => (
+                <tr data-event={e.id}>
+                  <td>{dateTime(e.occurredAt)}</td>
+                  <td>
+                    <code>{e.model}</code>
+                    {e.userId ? <small class="muted"> by {e.userId}</small> : null}
+                  </td>
+                  <td class="num">
+                    {tokens(e.inputTokens)} / {tokens(e.outputTokens)}
+                  </td>
+                  <td class="num">{formatUsd(e.costMicros)}</td>
+                  <td class="num">{value(e.valueMicros, display)}</td>
+                  <td class="num">{e.refundedMicros ? value(e.refundedMicros, display) : '—'}</td>
+                  <td>
+                    {e.refundedMicros < e.valueMicros ? (
+                      <form method="post" action={`${accountPath(id)}/refund`} class="inline compact">
+                        <Csrf token={csrf} />
+                        <input type="hidden" name="event" value={String(e.id)} />
+                        <input type="text" name="amount" placeholder="all" aria-label="Amount to refund ($)" size={6} />
+                        <button type="submit" class="secondary">Refund</button>
+                      </form>
+                    ) : (
+                      <span class="muted">refunded</span>
+                    )}
+                    <ErrorNote error={errorFor('refund', e.id)} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+
+        <h2>Ledger</h2>
+        <table class="grid">
+          <thead>
+            <tr>
+              <th>When (UTC)</th>
+              <th>Entry</th>
+              <th class="num">Amount</th>
+              <th>Bucket</th>
+              <th>Usage event</th>
+            </tr>
+          </thead>
+          <tbody>
+            {ledger.map((l) => (
+              <tr>
+                <td>{dateTime(l.createdAt)}</td>
+                <td>{l.kind.replace('_', ' ')}</td>
+                <td class={l.amountMicros < 0 ? 'num debit' : 'num'}>{formatUsd(l.amountMicros)}</td>
+                <td>{l.bucketId === null ? 'debt' : `${l.bucketSource} #${l.bucketId}`}</td>
+                <td>{l.usageEventId ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </>
+    ),
+  });
+}
+
+export const accountsPage: Page = (admin, billing) => {
+  admin.get('/accounts', (c) => list(c, billing));
+  admin.get('/accounts/:id', (c) => detail(c, billing, c.req.param('id')));
+
+  admin.post('/accounts/:id/credit', async (c) => {
+    const id = c.req.param('id');
+    const form = await readForm(c);
+    const amountMicros = () => microsField(form, 'amount', 'Amount') ?? 0;
+    const result = await attempt(async () =>
+      billing.credit(id, { source: form.source === 'adjustment' ? 'adjustment' : 'bonus', amountMicros: amountMicros(), reference: form.reference ?? '', expiresAt: form.expires || null }),
+    );
+    if (!result.ok) return detail(c, billing, id, { form: 'credit', message: result.error, values: form });
+    const what = form.source === 'adjustment' ? 'Adjustment' : 'Bonus';
+    return done(c, accountPath(id), result.value.created ? `${what} of ${formatUsd(amountMicros())} granted.` : 'That reference was granted already: nothing changed.');
+  });
+
+  admin.post('/accounts/:id/refund', async (c) => {
+    const id = c.req.param('id');
+    const form = await readForm(c);
+    const eventId = Number(form.event);
+    const result = await attempt(async () => {
+      const amountMicros = microsField(form, 'amount', 'Amount to refund');
+      return billing.refund(eventId, amountMicros === undefined ? {} : { amountMicros });
+    });
+    if (!result.ok) return detail(c, billing, id, { form: 'refund', message: result.error, eventId });
+    return done(c, accountPath(id), `Refunded ${formatUsd(result.value.refundedMicros)} of usage event ${eventId}.`);
+  });
+
+  admin.post('/accounts/:id/plan', async (c) => {
+    const id = c.req.param('id');
+    const plan = (await readForm(c)).plan ?? '';
+    const result = await attempt(async () => billing.subscribe(id, plan));
+    if (!result.ok) return detail(c, billing, id, { form: 'plan', message: result.error });
+    return done(c, accountPath(id), `Plan changed to ${plan}.`);
+  });
+
+  admin.post('/accounts/:id/cancel', async (c) => {
+    const id = c.req.param('id');
+    const result = await attempt(async () => billing.cancel(id));
+    if (!result.ok) return detail(c, billing, id, { form: 'cancel', message: result.error });
+    return done(c, accountPath(id), 'The subscription ends with its period.');
+  });
+};

@@ -1,0 +1,197 @@
+/**
+ * Plans: the list with each plan's derived figures, a form to create one and a page to edit
+ * one (price, surcharge, included usage, day and month limits in value or tokens, overage,
+ * model allow-list), its figures live beside the form; archive and restore.
+ */
+import type { Billing } from '../../billing/billing.ts';
+import { BillingError } from '../../core/errors.ts';
+import { formatUsd, type Micros } from '../../core/money.ts';
+import { includedMicros, type Limit, type Plan, type PlanInput } from '../../core/plan.ts';
+import type { Settings } from '../../core/settings.ts';
+import { derive } from '../derive.ts';
+import { catalogRoutes } from '../catalog-routes.tsx';
+import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
+import { cents, limitsText, modelsText, plainDollars, tokens, value } from '../format.ts';
+import { centsField, checked, listField, microsField, wholeField, type Form } from '../form.ts';
+import { Check, Csrf, ErrorNote, Field, render, Select, type AdminContext, type Page } from '../layout.tsx';
+
+const LIMIT_FIELDS = [
+  ['dayUsd', 'day', 'usd', 'Daily limit ($)'],
+  ['dayTokens', 'day', 'tokens', 'Daily limit (tokens)'],
+  ['monthUsd', 'month', 'usd', 'Monthly limit ($)'],
+  ['monthTokens', 'month', 'tokens', 'Monthly limit (tokens)'],
+] as const;
+
+function valuesOf(plan?: Plan): Form {
+  if (!plan) return { status: 'active', overage: 'block', public: 'on', sort: '0', model: DEFAULT_MODEL };
+  const form: Form = {
+    slug: plan.slug, name: plan.name, status: plan.status, price: plainDollars(plan.priceCents * 10_000), surcharge: plainDollars(plan.surchargeCents * 10_000),
+    included: plan.includedMicrosOverride === null ? '' : plainDollars(plan.includedMicrosOverride), overage: plan.overage, models: plan.models.join('\n'),
+    sort: String(plan.sort), model: DEFAULT_MODEL,
+  };
+  if (plan.public) form.public = 'on';
+  for (const [name, window, unit] of LIMIT_FIELDS) {
+    // The tightest limit of each kind is the one that binds.
+    const amounts = plan.limits.filter((l) => l.window === window && l.unit === unit).map((l) => l.amount);
+    if (amounts.length) form[name] = unit === 'usd' ? plainDollars(Math.min(...amounts)) : String(Math.min(...amounts));
+  }
+  return form;
+}
+
+function required<T>(v: T | undefined, label: string): T {
+  if (v === undefined) throw new BillingError('invalid_input', `${label}: must not be empty`);
+  return v;
+}
+
+function inputOf(form: Form): Omit<PlanInput, 'slug'> {
+  const limits: Limit[] = [];
+  for (const [name, window, unit, label] of LIMIT_FIELDS) {
+    const amount = unit === 'usd' ? microsField(form, name, label) : wholeField(form, name, label);
+    if (amount !== undefined) limits.push({ window, unit, amount });
+  }
+  return {
+    name: form.name ?? '',
+    status: (form.status ?? 'active') as Plan['status'],
+    priceCents: required(centsField(form, 'price', 'Price'), 'Price'),
+    surchargeCents: centsField(form, 'surcharge', 'Surcharge') ?? 0,
+    includedMicros: microsField(form, 'included', 'Included usage') ?? null,
+    limits,
+    overage: form.overage === 'credits' ? 'credits' : 'block',
+    models: listField(form, 'models'),
+    public: checked(form, 'public'),
+    sort: wholeField(form, 'sort', 'Order') ?? 0,
+  };
+}
+
+/** What the form's plan includes, or why that cannot be said yet. */
+function includedOf(form: Form): Micros | { problem: string } {
+  try {
+    const priceCents = centsField(form, 'price', 'Price') ?? 0;
+    const surchargeCents = centsField(form, 'surcharge', 'Surcharge') ?? 0;
+    const explicit = microsField(form, 'included', 'Included usage');
+    if (surchargeCents > priceCents) return { problem: 'The surcharge is more than the price.' };
+    return includedMicros({ priceCents, surchargeCents, includedMicrosOverride: (explicit ?? null) as Micros | null });
+  } catch (error) {
+    if (error instanceof BillingError) return { problem: error.message };
+    throw error;
+  }
+}
+
+function PlanForm({ c, form, action, plan, error, f }: { c: AdminContext; form: Form; action: string; plan?: Plan; error?: string; f: Awaited<ReturnType<typeof figures>> }) {
+  return (
+    <form method="post" action={action} class="card form with-figures" id="plan-form">
+      <Csrf token={c.get('csrf')} />
+      <div class="fields">
+        <div class="row">
+          <Field label="Name" name="name" value={form.name} required />
+          {plan ? <Field label="Slug" name="slug" value={plan.slug} readonly hint="The id apps and the API use." /> : <Field label="Slug" name="slug" value={form.slug} required placeholder="pro" hint="Lowercase letters, digits, - and _." />}
+        </div>
+        <div class="row">
+          <Field label="Price ($ a month)" name="price" value={form.price} required step="0.01" hint="0 makes a free plan." />
+          <Field label="Surcharge ($)" name="surcharge" value={form.surcharge} step="0.01" hint="The part of the price that is not usage." />
+          <Field label="Included usage ($)" name="included" value={form.included} step="0.000001" hint="Blank: price − surcharge." />
+        </div>
+        <div class="row">
+          {LIMIT_FIELDS.map(([name, , unit, label]) => (
+            <Field label={label} name={name} value={form[name]} step={unit === 'usd' ? '0.000001' : '1'} hint="Blank: none." />
+          ))}
+        </div>
+        <div class="row">
+          <Select label="Overage" name="overage" value={form.overage} options={[['block', 'Block at the allowance'], ['credits', 'Spend credit packs']]} hint="Whether usage may go on into purchased credit." />
+          <Field label="Order" name="sort" value={form.sort} />
+          {plan ? <Select label="Status" name="status" value={form.status} options={[['active', 'Active'], ['legacy', 'Legacy (kept, off sale)'], ['archived', 'Archived']]} /> : null}
+        </div>
+        <label class="field">
+          <span>Models allowed</span>
+          <textarea name="models" rows={3} placeholder={'gpt-4o-mini\nclaude-*'}>{form.models ?? ''}</textarea>
+          <small>One pattern a line (* matches anything). Blank: every model.</small>
+        </label>
+        <Check label="Public (shown in the pricing table)" name="public" checked={form.public !== undefined} />
+        <ErrorNote error={error} />
+        <button type="submit">{plan ? 'Save plan' : 'Create plan'}</button>
+      </div>
+      <FiguresAside endpoint="/admin/derive/plan" label={VALUE_LABEL} model={form.model} f={f} />
+    </form>
+  );
+}
+
+function PlanTable({ plans, settings, model, price }: { plans: Plan[]; settings: Settings; model: string; price: Awaited<ReturnType<Billing['admin']['priceOf']>> }) {
+  return (
+    <table class="grid">
+      <thead>
+        <tr>
+          <th>Plan</th>
+          <th>Status</th>
+          <th class="num">Price</th>
+          <th class="num">Included</th>
+          <th class="num">Provider cost it buys</th>
+          <th class="num">≈ tokens of {model}</th>
+          <th>Limits</th>
+          <th>Overage</th>
+          <th>Models</th>
+        </tr>
+      </thead>
+      <tbody>
+        {plans.map((p) => {
+          const d = derive(includedMicros(p), settings.marginBps, price);
+          return (
+            <tr data-plan={p.slug} class={p.status === 'active' ? undefined : 'inactive'}>
+              <td>
+                <a href={`/admin/plans/${p.slug}`}>{p.name}</a> <code>{p.slug}</code>
+                {p.id === settings.defaultPlanId ? <span class="badge">default</span> : null}
+              </td>
+              <td>{p.status}</td>
+              <td class="num">{cents(p.priceCents)}</td>
+              <td class="num">{value(d.valueMicros, settings)}</td>
+              <td class="num" data-figure="cost">{formatUsd(d.costMicros)}</td>
+              <td class="num">{d.tokens === undefined ? '—' : tokens(d.tokens, true)}</td>
+              <td class="lines">{limitsText(p.limits, settings, '\n')}</td>
+              <td>{p.overage === 'credits' ? 'spends packs' : 'blocks'}</td>
+              <td class="models" title={modelsText(p.models)}>
+                {modelsText(p.models, 3)}
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+const VALUE_LABEL = 'Included value a month';
+
+export const plansPage: Page = (admin, billing) =>
+  catalogRoutes<Plan, Omit<PlanInput, 'slug'>>(admin, billing, {
+    noun: 'plan',
+    valueLabel: VALUE_LABEL,
+    archiveNote: 'Accounts on an archived plan stay on it; nobody new can take it.',
+    find: (slug) => billing.admin.getPlan(slug),
+    create: (input) => billing.admin.createPlan(input),
+    update: (slug, input) => billing.admin.updatePlan(slug, input),
+    setStatus: (slug, status) => billing.admin.updatePlan(slug, { status }),
+    inputOf,
+    valuesOf,
+    figuresOf: (form) => ({ value: includedOf(form), model: form.model ?? DEFAULT_MODEL }),
+    Form: ({ item, ...props }) => <PlanForm {...props} plan={item} />,
+    list: async (c, form, f, error) => {
+      const settings = await billing.admin.getSettings();
+      const plans = await billing.admin.listPlans();
+      const model = c.req.query('model')?.trim() || DEFAULT_MODEL;
+      const price = await priceOf(billing, model);
+      return render(c, {
+        title: 'Plans',
+        status: error ? 422 : 200,
+        body: (
+          <>
+            <form method="get" action="/admin/plans" class="inline">
+              <Field label="Tokens of model" name="model" value={model} list="sample-models" />
+              <button type="submit" class="secondary">Show</button>
+            </form>
+            <PlanTable plans={plans} settings={settings} model={model} price={price} />
+            <h2>New plan</h2>
+            <PlanForm c={c} form={form} action="/admin/plans" error={error} f={f} />
+          </>
+        ),
+      });
+    },
+  });

@@ -1,0 +1,177 @@
+/**
+ * Model prices: the price book (genai-prices' bundled data and the overrides), searchable as
+ * the admin types, each price saying where it comes from and from when; and a form to set an
+ * override from a date.
+ */
+import type { PriceListRow } from '../../billing/price-list.ts';
+import type { PriceEntry } from '../../core/price-book.ts';
+import { date, rate } from '../format.ts';
+import { rateField, readForm, type Form } from '../form.ts';
+import { attempt, Csrf, done, ErrorNote, Field, listQuery, Pager, render, SearchBox, type AdminContext, type Page } from '../layout.tsx';
+
+const PAGE_SIZE = 50;
+
+function Source({ price, upcoming }: { price: PriceEntry | undefined; upcoming: PriceListRow['upcoming'] }) {
+  return (
+    <>
+      {!price ? (
+        <span class="muted" title="genai-prices prices other ids with this entry, or gives it no token price today">not priced under this id</span>
+      ) : price.source === 'override' ? (
+        <span class="badge override">override{price.effectiveFrom ? ` from ${date(new Date(price.effectiveFrom))}` : ''}</span>
+      ) : (
+        <span class="badge bundled">genai-prices{price.effectiveFrom ? ` from ${date(new Date(price.effectiveFrom))}` : ''}</span>
+      )}
+      {upcoming.map((o) => (
+        <span class="badge upcoming">
+          override from {date(o.effectiveFrom)}: {rate(o.price.rates.input)} / {rate(o.price.rates.output)}
+        </span>
+      ))}
+    </>
+  );
+}
+
+function Results({ q, offset, rows, total }: { q: string; offset: number; rows: PriceListRow[]; total: number }) {
+  return (
+    <div id="price-results">
+      <p class="muted">
+        {total.toLocaleString('en-US')} model{total === 1 ? '' : 's'}
+        {q ? ` matching “${q}”` : ''}
+        {total > rows.length ? `, ${(offset + 1).toLocaleString('en-US')}–${(offset + rows.length).toLocaleString('en-US')} shown` : ''}. Prices in dollars per million tokens.
+      </p>
+      <table class="grid prices">
+        <thead>
+          <tr>
+            <th>Model</th>
+            <th>Provider</th>
+            <th class="num">Input</th>
+            <th class="num">Output</th>
+            <th class="num">Cache read</th>
+            <th class="num">Cache write</th>
+            <th>Source</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr data-model={r.model}>
+              <td>
+                <code>{r.model}</code>
+                {r.name && r.name !== r.model ? <small class="muted"> {r.name}</small> : null}
+                {r.price && r.price.model.toLowerCase() !== r.model.toLowerCase() ? <small class="muted"> (priced as {r.price.model})</small> : null}
+              </td>
+              <td>{r.provider || 'any'}</td>
+              <td class="num">{rate(r.price?.rates.input)}</td>
+              <td class="num">{rate(r.price?.rates.output)}</td>
+              <td class="num">{rate(r.price?.rates.cacheRead)}</td>
+              <td class="num">{rate(r.price?.rates.cacheWrite)}</td>
+              <td>
+                <Source price={r.price} upcoming={r.upcoming} />
+              </td>
+              <td>
+                <a href={`/admin/prices?${new URLSearchParams({ q, model: r.model, provider: r.provider })}#override`}>Override</a>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <Pager path="/admin/prices" q={q} offset={offset} shown={rows.length} total={total} size={PAGE_SIZE} />
+    </div>
+  );
+}
+
+function OverrideForm({ c, form, error }: { c: AdminContext; form: Form; error?: string }) {
+  return (
+    <form method="post" action="/admin/prices" class="card form" id="override">
+      <Csrf token={c.get('csrf')} />
+      <div class="row">
+        <Field label="Model" name="model" value={form.model} required />
+        <Field label="Provider" name="provider" value={form.provider} hint="Blank: the model under any provider." />
+        <Field label="From" name="effectiveFrom" type="date" value={form.effectiveFrom} required hint="Usage before then keeps the price it was charged." />
+      </div>
+      <div class="row">
+        <Field label="Input ($ / 1M tokens)" name="input" value={form.input} required />
+        <Field label="Output ($ / 1M tokens)" name="output" value={form.output} required />
+        <Field label="Cache read" name="cacheRead" value={form.cacheRead} hint="Blank: charged as input." />
+        <Field label="Cache write" name="cacheWrite" value={form.cacheWrite} hint="Blank: charged as input." />
+      </div>
+      <ErrorNote error={error} />
+      <button type="submit">Set override</button>
+    </form>
+  );
+}
+
+export const pricesPage: Page = (admin, billing) => {
+  const show = async (c: AdminContext, form?: Form, error?: string) => {
+    const { q, offset } = listQuery(c);
+    const list = await billing.admin.priceList({ search: q || undefined, offset, limit: PAGE_SIZE });
+    const today = date(billing.now());
+    let values = form;
+    if (!values) {
+      const model = c.req.query('model') ?? '';
+      const picked = model ? (await billing.admin.priceList({ search: model, limit: 200 })).rows.find((r) => r.model === model && r.provider === (c.req.query('provider') ?? '')) : undefined;
+      const text = (r: PriceEntry['rates']['input'] | undefined) => (typeof r === 'string' ? r : '');
+      values = {
+        model, provider: c.req.query('provider') ?? '', effectiveFrom: today,
+        input: text(picked?.price?.rates.input), output: text(picked?.price?.rates.output), cacheRead: text(picked?.price?.rates.cacheRead), cacheWrite: text(picked?.price?.rates.cacheWrite),
+      };
+    }
+    return render(c, {
+      title: 'Model prices',
+      status: error ? 422 : 200,
+      body: (
+        <>
+          <SearchBox path="/admin/prices" q={q} target="price-results" placeholder="Search models: “gpt-4o”, “anthropic sonnet”…" />
+          <Results q={q} offset={offset} rows={list.rows} total={list.total} />
+          <h2>Set an override</h2>
+          <OverrideForm c={c} form={values} error={error} />
+          <h2>Overrides</h2>
+          {list.overrides.length === 0 ? (
+            <p class="muted">None: every price is genai-prices' bundled data.</p>
+          ) : (
+            <table class="grid">
+              <thead>
+                <tr>
+                  <th>Model</th>
+                  <th>Provider</th>
+                  <th>From</th>
+                  <th class="num">Input</th>
+                  <th class="num">Output</th>
+                  <th class="num">Cache read</th>
+                  <th class="num">Cache write</th>
+                  <th>Set on</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.overrides.map((o) => (
+                  <tr>
+                    <td>
+                      <code>{o.model}</code>
+                    </td>
+                    <td>{o.provider || 'any'}</td>
+                    <td>{date(o.effectiveFrom)}</td>
+                    <td class="num">{rate(o.price.rates.input)}</td>
+                    <td class="num">{rate(o.price.rates.output)}</td>
+                    <td class="num">{rate(o.price.rates.cacheRead)}</td>
+                    <td class="num">{rate(o.price.rates.cacheWrite)}</td>
+                    <td>{date(o.createdAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      ),
+    });
+  };
+
+  admin.get('/prices', (c) => show(c));
+  admin.post('/prices', async (c) => {
+    const form = await readForm(c);
+    const rates = Object.fromEntries((['input', 'output', 'cacheRead', 'cacheWrite'] as const).flatMap((k) => (rateField(form, k) === undefined ? [] : [[k, rateField(form, k)]])));
+    const result = await attempt(() =>
+      billing.admin.setModelPrice({ provider: form.provider ?? '', model: form.model ?? '', effectiveFrom: form.effectiveFrom ?? '', rates }),
+    );
+    if (!result.ok) return show(c, form, result.error);
+    return done(c, `/admin/prices?q=${encodeURIComponent(form.model ?? '')}`, `Override set: ${form.model} from ${form.effectiveFrom}.`);
+  });
+};

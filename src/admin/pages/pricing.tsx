@@ -1,0 +1,138 @@
+/**
+ * Pricing mode: the four presets as the owner says them, each with what applying it would
+ * create, change, keep for subscribers, archive or leave alone, and one click to apply it.
+ */
+import type { FieldChange, PresetPreview } from '../../billing/admin-reads.ts';
+import type { Limit } from '../../core/plan.ts';
+import { PRESETS } from '../../core/presets.ts';
+import { PRICING_MODES, type PricingMode } from '../../core/settings.ts';
+import { cents, dollars, limitsText, modelsText, percent, value, type Display } from '../format.ts';
+import { attempt, Csrf, done, ErrorNote, render, type AdminContext, type Page } from '../layout.tsx';
+
+const SUMMARY: Record<PricingMode, string> = {
+  'usage-subscription': 'One paid plan whose price is its usage, blocked at the allowance; a free tier to try.',
+  'credit-packs': 'Pay as you go: people buy packs of credits; new accounts get a small welcome allowance.',
+  'subscription-plus-packs': 'A paid plan with its usage, and packs of extra credits for subscribers who want more.',
+  tiers: 'Three paid plans with rising allowances; a free tier to try.',
+};
+
+/** The mode as the owner says it: "$20/month plus $10 per 1,000 extra credits". */
+export function modeSentence(mode: PricingMode, display: Display): string {
+  const preset = PRESETS[mode];
+  const paid = preset.plans.filter((p) => p.priceCents > 0);
+  const pack = preset.packs[0];
+  const packCredits = pack ? ((pack.valueMicros ?? pack.priceCents * 10_000) / display.creditValueMicros).toLocaleString('en-US', { maximumFractionDigits: 2 }) : '';
+  if (paid.length > 1) return `${paid.map((p) => dollars(p.priceCents)).join(' / ')} tiers`;
+  if (paid[0] && pack) return `${dollars(paid[0].priceCents)}/month plus ${dollars(pack.priceCents)} per ${packCredits} extra credits`;
+  if (paid[0]) return `${dollars(paid[0].priceCents)}/month for usage`;
+  return pack ? `${dollars(pack.priceCents)} for ${packCredits} credits` : mode;
+}
+
+const FIELD_NAMES: Record<string, string> = {
+  name: 'name', status: 'status', priceCents: 'price', surchargeCents: 'surcharge', includedMicros: 'included value', limits: 'limits',
+  overage: 'overage', models: 'models', public: 'public', sort: 'order', valueMicros: 'value', expiresAfterDays: 'expiry', requiresPlan: 'add-on only',
+};
+
+function shown(field: string, v: unknown, display: Display): string {
+  if (v === null || v === undefined) return field === 'includedMicros' ? 'price − surcharge' : field === 'valueMicros' ? 'the price' : field === 'expiresAfterDays' ? 'never' : 'none';
+  if (field === 'priceCents' || field === 'surchargeCents') return cents(v as number);
+  if (field === 'includedMicros' || field === 'valueMicros') return value(v as number, display);
+  if (field === 'limits') return limitsText(v as Limit[], display);
+  if (field === 'models') return modelsText(v as string[]);
+  if (field === 'expiresAfterDays') return `${v as number} days`;
+  return String(v);
+}
+
+const describe = (c: FieldChange, display: Display) => `${FIELD_NAMES[c.field] ?? c.field} ${shown(c.field, c.from, display)} → ${shown(c.field, c.to, display)}`;
+
+function Items({ label, items, kind }: { label: string; items: { key: string; text: string; detail?: string }[]; kind: string }) {
+  if (items.length === 0) return null;
+  return (
+    <div class={`change ${kind}`}>
+      <dt>{label}</dt>
+      {items.map((i) => (
+        <dd>
+          <strong>{i.text}</strong>
+          {i.detail ? <span class="muted"> — {i.detail}</span> : null}
+        </dd>
+      ))}
+    </div>
+  );
+}
+
+function Preview({ preview, display }: { preview: PresetPreview; display: Display }) {
+  const { plans, packs } = preview;
+  const named = (x: { slug: string; name: string }) => ({ key: x.slug, text: x.name });
+  return (
+    <dl class="preview">
+      <Items label="Creates" kind="create" items={[
+        ...plans.create.map((p) => ({ key: p.slug, text: `${p.name} plan`, detail: `${cents(p.priceCents)}/month, ${value(p.includedMicros, display)} included` })),
+        ...packs.create.map((p) => ({ key: p.slug, text: `${p.name} pack`, detail: cents(p.priceCents) })),
+      ]} />
+      <Items label="Changes" kind="update" items={[...plans.update, ...packs.update].map((p) => ({ key: p.slug, text: p.name, detail: p.changes.map((c) => describe(c, display)).join('; ') }))} />
+      <Items label="Keeps as it is" kind="keep" items={[...plans.unchanged, ...packs.unchanged].map(named)} />
+      <Items label="Keeps for subscribers, off sale (legacy)" kind="legacy" items={plans.legacy.map((p) => ({ key: p.slug, text: p.name, detail: p.accounts === 1 ? '1 account stays on it' : `${p.accounts} accounts stay on it` }))} />
+      <Items label="Archives" kind="archive" items={[...plans.archive.map((p) => ({ key: p.slug, text: `${p.name} plan` })), ...packs.archive.map((p) => ({ key: p.slug, text: `${p.name} pack` }))]} />
+      <Items label="Leaves alone" kind="leave" items={[...plans.untouched, ...packs.untouched].map((p) => ({ key: p.slug, text: p.name, detail: p.status }))} />
+      <div class="change">
+        <dt>Then</dt>
+        <dd>
+          new accounts start on <strong>{PRESETS[preview.mode].plans.find((p) => p.slug === preview.defaultPlan)?.name}</strong>; amounts shown in{' '}
+          {preview.displayUnit === 'usd' ? 'dollars' : 'credits'}. Nobody's purchased credit is touched.
+        </dd>
+      </div>
+    </dl>
+  );
+}
+
+export const pricingPage: Page = (admin, billing) => {
+  const show = async (c: AdminContext, error?: { mode: string; message: string }) => {
+    const settings = await billing.admin.getSettings();
+    const previews = await Promise.all(PRICING_MODES.map((mode) => billing.admin.previewPreset(mode)));
+    return render(c, {
+      title: 'Pricing mode',
+      status: error ? 422 : 200,
+      body: (
+        <>
+          <p class="lead">
+            Pick how you sell. Each mode sets up its plans and packs, which you can edit afterwards. Current:{' '}
+            <strong>{settings.pricingMode ? `“${modeSentence(settings.pricingMode, settings)}”` : 'none yet'}</strong>. Margin: {percent(settings.marginBps)}.
+          </p>
+          <div class="modes">
+            {previews.map((preview) => {
+              const sentence = modeSentence(preview.mode, settings);
+              const current = settings.pricingMode === preview.mode;
+              return (
+                <section class={current ? 'card mode current' : 'card mode'} data-mode={preview.mode}>
+                  <header>
+                    <h2>“{sentence}”</h2>
+                    <code>{preview.mode}</code>
+                    {current ? <span class="badge">current</span> : null}
+                  </header>
+                  <p>{SUMMARY[preview.mode]}</p>
+                  <Preview preview={preview} display={settings} />
+                  {error?.mode === preview.mode ? <ErrorNote error={error.message} /> : null}
+                  <form method="post" action="/admin/pricing">
+                    <Csrf token={c.get('csrf')} />
+                    <input type="hidden" name="mode" value={preview.mode} />
+                    <button type="submit" class={current ? 'secondary' : undefined}>
+                      {current ? 'Apply again' : `Apply “${sentence}”`}
+                    </button>
+                  </form>
+                </section>
+              );
+            })}
+          </div>
+        </>
+      ),
+    });
+  };
+
+  admin.get('/pricing', (c) => show(c));
+  admin.post('/pricing', async (c) => {
+    const mode = String((await c.req.parseBody()).mode ?? '');
+    const result = await attempt(() => billing.admin.applyPreset(mode as PricingMode));
+    if (!result.ok) return show(c, { mode, message: result.error });
+    return done(c, '/admin/pricing', `Applied “${modeSentence(mode as PricingMode, result.value)}”.`);
+  });
+};

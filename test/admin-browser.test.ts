@@ -1,0 +1,222 @@
+/**
+ * The admin panel in a real browser (Debian's chromium driven by playwright-core), against the
+ * real server app listening on a port: log in, apply a pricing mode, change the margin and see
+ * the derived figures follow, create a pack, grant an account a bonus, and see analytics drawn
+ * from real usage. Screenshots of each page go to test-artifacts/. Skipped, with a note, when
+ * /usr/bin/chromium is not installed.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBilling, type Billing } from '../src/index.ts';
+import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
+import { DAY, HOUR, TestClock } from './support/harness.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = 'test-artifacts';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`\n[tollgate tests] ${CHROMIUM} is missing: the admin panel's browser tests are SKIPPED (apt-get install chromium).\n`);
+
+/**
+ * Ten days of usage before the clock's: three accounts (one on the paid plan), three cheap
+ * models, more on some days than others, the first days at a 40% margin and the rest at 50%.
+ */
+async function seed(billing: Billing, clock: TestClock) {
+  await billing.admin.applyPreset('usage-subscription');
+  const accounts = [
+    { id: 'acme', name: 'Acme Inc' },
+    { id: 'globex', name: 'Globex' },
+    { id: 'initech', name: 'Initech' },
+  ];
+  const start = clock.now.getTime();
+  clock.set(new Date(start - 10 * DAY).toISOString());
+  for (const a of accounts) {
+    await billing.upsertAccount({ id: a.id, kind: 'team', name: a.name });
+    await billing.credit(a.id, { source: 'bonus', amountMicros: 50_000_000, reference: 'launch' });
+  }
+  await billing.subscribe('acme', 'pro');
+  await billing.admin.updateSettings({ marginBps: 4000 });
+  let n = 0;
+  for (let day = 9; day >= 0; day--) {
+    if (day === 5) await billing.admin.updateSettings({ marginBps: 5000 });
+    clock.set(new Date(start - day * DAY - 2 * HOUR).toISOString());
+    await billing.recordBatch(
+      accounts.flatMap((a, i) => {
+        const scale = 1 + ((day * 7 + i * 3) % 5);
+        return ['gpt-4o-mini', 'claude-haiku-4-5', 'gemini-2.5-flash'].slice(0, 1 + ((day + i) % 3)).map((model) => ({
+          accountId: a.id, model, usage: { inputTokens: 100_000 * scale, outputTokens: 20_000 * scale }, idempotencyKey: `seed-${++n}`,
+        }));
+      }),
+    );
+  }
+  clock.set(new Date(start).toISOString());
+}
+
+describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
+  const clock = new TestClock(new Date('2026-03-10T12:00:00Z'));
+  let billing: Billing;
+  let server: ServerType;
+  let base: string;
+  let browser: Browser;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    billing = await createBilling({ database: 'memory://', clock: clock.read });
+    await seed(billing, clock);
+    const app = await adminApp(billing);
+    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await billing?.close();
+  });
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    const page = await context.newPage();
+    // A CSP violation, a script error or a failed request shows here (a refused login is expected).
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('response', (r) => {
+      const refusedLogin = new URL(r.url()).pathname === '/admin/login' && [401, 429].includes(r.status());
+      if (r.status() >= 400 && !refusedLogin) problems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+    });
+    return page;
+  }
+
+  const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+  const text = (page: Page, selector: string) => page.locator(selector).first().innerText();
+
+  it('logs in, applies a pricing mode, follows the margin, creates a pack, grants a bonus and charts real usage', async () => {
+    const page = await newPage();
+    await page.goto(`${base}/admin/accounts`);
+    expect(new URL(page.url()).pathname).toBe('/admin/login');
+    await page.fill('input[name=password]', 'wrong password');
+    await page.click('button[type=submit]');
+    await page.locator('.error', { hasText: 'Wrong password.' }).waitFor();
+    await shot(page, 'login');
+    await page.fill('input[name=password]', ADMIN_PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/admin/accounts`);
+
+    // Pricing mode: the preview says what applying it does; one click applies it.
+    await page.goto(`${base}/admin/pricing`);
+    const card = page.locator('[data-mode="subscription-plus-packs"]');
+    expect(await card.locator('h2').innerText()).toBe('“$20/month plus $10 per 1,000 extra credits”');
+    expect(await card.locator('.change.create').innerText()).toMatch(/Plus plan.*\$20\.00\/month/s);
+    expect(await card.locator('.change.create').innerText()).toMatch(/1,000 extra credits pack/);
+    expect(await card.locator('.change.legacy').innerText()).toMatch(/Pro — 1 account stays on it/);
+    await card.locator('button').click();
+    await page.locator('.note', { hasText: 'Applied “$20/month plus $10 per 1,000 extra credits”.' }).waitFor();
+    expect(await page.locator('[data-mode="subscription-plus-packs"]').getAttribute('class')).toContain('current');
+    await shot(page, 'pricing');
+
+    // The plans' derived figures at 50%, then the margin set to 60% (its sentence live), then the figures again.
+    await page.goto(`${base}/admin/plans`);
+    expect(await text(page, 'tr[data-plan="plus"] [data-figure="cost"]')).toBe('$10.00');
+    await page.goto(`${base}/admin/settings`);
+    expect(await text(page, '[data-live="margin"]')).toBe('At 50% margin people pay $20.00 for $10.00 of provider cost.');
+    await page.fill('input[name=margin]', '60');
+    await page.locator('[data-live="margin"]', { hasText: 'At 60% margin people pay $25.00 for $10.00 of provider cost.' }).waitFor();
+    await shot(page, 'settings');
+    await page.click('form.settings button[type=submit]');
+    await page.locator('.note', { hasText: 'Settings saved.' }).waitFor();
+    await page.goto(`${base}/admin/plans`);
+    expect(await text(page, 'tr[data-plan="plus"] [data-figure="cost"]')).toBe('$8.00');
+    await shot(page, 'plans');
+    await page.click('tr[data-plan="plus"] a');
+    expect(await text(page, '.figures [data-figure="cost"]')).toBe('$8.00');
+    await page.fill('#plan-form input[name=price]', '30');
+    await page.locator('.figures [data-figure="cost"]', { hasText: '$12.00' }).waitFor();
+    expect(await text(page, '.figures [data-figure="value"]')).toBe('3,000 credits ($30.00)');
+    await page.fill('#plan-form input[name=model]', 'gpt-4.1');
+    await page.locator('.figures [data-figure="tokens"]', { hasText: 'tokens of gpt-4.1' }).waitFor();
+    await shot(page, 'plan');
+
+    // A pack, created through the form.
+    await page.goto(`${base}/admin/packs`);
+    await page.fill('#pack-form input[name=name]', '5,000 credits');
+    await page.fill('#pack-form input[name=slug]', 'credits-50');
+    await page.fill('#pack-form input[name=price]', '45');
+    await page.fill('#pack-form input[name=value]', '50');
+    await page.locator('.figures [data-figure="bonus"]', { hasText: '500 credits ($5.00)' }).waitFor();
+    await page.click('#pack-form button[type=submit]');
+    await page.locator('.note', { hasText: 'Pack “5,000 credits” created.' }).waitFor();
+    expect(await text(page, 'tr[data-pack="credits-50"]')).toMatch(/\$45\.00\s+5,000 credits \(\$50\.00\)\s+500 credits/);
+    await shot(page, 'packs');
+
+    // Accounts: search as you type, open one, grant a bonus.
+    await page.goto(`${base}/admin/accounts`);
+    expect(await page.locator('tr[data-account]').count()).toBe(3);
+    await shot(page, 'accounts');
+    await page.fill('input[name=q]', 'glob');
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-account]').length === 1);
+    await page.click('tr[data-account="globex"] a');
+    await page.waitForURL(`${base}/admin/accounts/globex`);
+    const before = await text(page, '[data-figure="available"]');
+    await page.fill('#credit-form input[name=amount]', '5');
+    await page.fill('#credit-form input[name=reference]', 'support-ticket-42');
+    await page.click('#credit-form button[type=submit]');
+    await page.locator('.note', { hasText: 'Bonus of $5.00 granted.' }).waitFor();
+    expect(await text(page, '[data-figure="available"]')).not.toBe(before);
+    expect(await page.locator('table.grid td', { hasText: 'bonus #' }).count()).toBeGreaterThan(0);
+    await shot(page, 'account');
+
+    // Model prices: thousands, searchable.
+    await page.goto(`${base}/admin/prices`);
+    expect(await text(page, '#price-results p')).toMatch(/^[\d,]{5,} models/);
+    await page.fill('input[name=q]', 'claude sonnet 4');
+    await page.locator('#price-results p', { hasText: 'matching “claude sonnet 4”' }).waitFor();
+    expect(await page.locator('tr[data-model]').count()).toBeGreaterThan(0);
+    await shot(page, 'prices');
+
+    // Analytics: the chart is drawn from the recorded usage.
+    await page.goto(`${base}/admin/analytics`);
+    await page.locator('#daily-chart[data-drawn="true"] canvas').waitFor();
+    const chart = await page.locator('#daily-chart canvas').boundingBox();
+    expect(chart!.width).toBeGreaterThan(600);
+    expect(await text(page, '[data-figure="revenue"]')).toMatch(/^\$\d+\.\d+/);
+    expect(await page.locator('table.grid code', { hasText: 'gemini-2.5-flash' }).count()).toBe(1);
+    await shot(page, 'analytics');
+
+    // A form posted with the session's cookie but not its token is refused.
+    const forged = await page.context().request.post(`${base}/admin/settings`, { form: { margin: '10' } });
+    expect(forged.status()).toBe(403);
+    expect((await billing.admin.getSettings()).marginBps).toBe(6000);
+    await page.context().close();
+    expect(problems).toEqual([]);
+  });
+
+  it('keeps pages behind the login, and rate limits failed logins', async () => {
+    const page = await newPage();
+    for (const path of ['/admin/settings', '/admin/analytics']) {
+      await page.goto(`${base}${path}`);
+      expect(new URL(page.url()).pathname).toBe('/admin/login');
+    }
+    for (let i = 0; i < 5; i++) {
+      await page.fill('input[name=password]', `guess ${i}`);
+      await page.click('button[type=submit]');
+      await page.locator('.error', { hasText: 'Wrong password.' }).waitFor();
+    }
+    await page.fill('input[name=password]', ADMIN_PASSWORD);
+    await page.click('button[type=submit]');
+    await page.locator('.error', { hasText: 'Too many failed attempts' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/admin/login');
+    await page.context().close();
+    expect(problems).toEqual([]);
+  });
+});

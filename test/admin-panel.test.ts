@@ -1,0 +1,273 @@
+/**
+ * The admin panel over HTTP: who gets in (the password, a rate limit on failures, a signed
+ * session cookie), CSRF on every form, every page rendering, and bad input answered with the
+ * library's message beside the form, never a 500.
+ */
+import type { Hono } from 'hono';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ENGINES, useBilling } from './support/harness.ts';
+import { addTestModel } from './support/spend.ts';
+import { AdminClient, adminApp, text } from './support/admin-client.ts';
+import { safeNext } from '../src/admin/pages/login.tsx';
+import { bpsField, centsField, microsField, wholeField } from '../src/admin/form.ts';
+import { derive, marginSentence, tokensFor } from '../src/admin/derive.ts';
+import { BillingError, type Micros } from '../src/index.ts';
+
+const PAGES = ['/admin/pricing', '/admin/settings', '/admin/plans', '/admin/packs', '/admin/prices', '/admin/accounts', '/admin/analytics'];
+
+describe('the admin panel’s arithmetic', () => {
+  it('reads typed amounts as the decimals they are, and names the field when they are not', () => {
+    const read = (f: typeof centsField, raw: string) => f({ x: raw }, 'x', 'Price');
+    expect(read(centsField, '20')).toBe(2000);
+    expect(read(centsField, '$9.99')).toBe(999);
+    expect(read(centsField, ' 1,000.5 ')).toBe(100_050);
+    expect(read(centsField, '')).toBeUndefined();
+    expect(read(microsField, '0.000125')).toBe(125);
+    expect(read(microsField, '0.1')).toBe(100_000);
+    expect(read(bpsField, '62.5%')).toBe(6250);
+    expect(read(wholeField, '2,000,000')).toBe(2_000_000);
+    for (const [f, raw] of [[centsField, '9.999'], [centsField, '-5'], [centsField, '1e3'], [centsField, '1,00'], [microsField, '0.0000001'], [wholeField, '1.5'], [centsField, '9'.repeat(20)]] as const) {
+      expect(() => read(f, raw), raw).toThrow(BillingError);
+    }
+    expect(() => read(centsField, 'ten')).toThrow('Price: "ten" is not an amount of dollars such as 20 or 9.99');
+  });
+
+  it('derives the provider cost a value buys, the tokens that buys, and the margin’s sentence', () => {
+    expect(marginSentence(5000)).toBe('at 50% margin people pay $20.00 for $10.00 of provider cost');
+    expect(marginSentence(6000)).toBe('at 60% margin people pay $25.00 for $10.00 of provider cost');
+    expect(marginSentence(0)).toBe('at 0% margin people pay $10.00 for $10.00 of provider cost');
+    const price = { source: 'override', provider: 'test', model: 'test-model', rates: { input: '1', output: '2' } } as const;
+    // $1 of cost: calls of 3,000 in ($0.003) and 1,000 out ($0.002) cost $0.005 per 4,000 tokens.
+    expect(tokensFor(1_000_000, price)).toBe(800_000);
+    expect(tokensFor(1_000_000, { ...price, rates: { input: '0', output: '0' } })).toBeUndefined();
+    expect(derive(20_000_000 as Micros, 6000, price)).toEqual({ valueMicros: 20_000_000, costMicros: 8_000_000, tokens: 6_400_000 });
+    expect(derive(20_000_000 as Micros, 5000)).toEqual({ valueMicros: 20_000_000, costMicros: 10_000_000 });
+  });
+});
+
+describe('the admin panel', () => {
+  const t = useBilling(ENGINES[0]!);
+  let app: Hono;
+  let admin: AdminClient;
+
+  beforeEach(async () => {
+    await t.billing.admin.applyPreset('subscription-plus-packs');
+    app = await adminApp(t.billing);
+    admin = new AdminClient(app);
+  });
+
+  it('needs a session for every page, and logs in with the password to a signed, HttpOnly, SameSite cookie', async () => {
+    expect((await app.request('/')).headers.get('Location')).toBe('/admin');
+    expect((await app.request('/admin')).headers.get('Location')).toBe('/admin/login?next=%2Fadmin');
+    for (const path of PAGES) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(302);
+      expect(res.headers.get('Location')).toBe(`/admin/login?next=${encodeURIComponent(path)}`);
+    }
+    const htmx = await app.request('/admin/plans', { headers: { 'HX-Request': 'true' } });
+    expect(htmx.status).toBe(401);
+    expect(htmx.headers.get('HX-Redirect')).toBe('/admin/login');
+    expect((await app.request('/admin/plans', { method: 'POST' })).status).toBe(401);
+    // Assets are public.
+    const htmxJs = await app.request('/admin/assets/htmx.min.js');
+    expect(htmxJs.status).toBe(200);
+    expect(htmxJs.headers.get('Content-Type')).toMatch(/javascript/);
+    for (const asset of ['uPlot.min.js', 'uPlot.min.css', 'admin.css', 'admin.js']) expect((await app.request(`/admin/assets/${asset}`)).status, asset).toBe(200);
+
+    const wrong = await admin.login('not the password');
+    expect(wrong.status).toBe(401);
+    expect(text(wrong.html)).toContain('Wrong password.');
+    expect(admin.cookies.has('tollgate_admin')).toBe(false);
+
+    await admin.page('/admin/login?next=%2Fadmin%2Faccounts');
+    const right = await admin.post('/admin/login', { password: 'correct horse battery staple', next: '/admin/accounts' });
+    expect(right.status).toBe(303);
+    expect(right.res.headers.get('Location')).toBe('/admin/accounts');
+    const cookie = right.res.headers.getSetCookie().find((c) => c.startsWith('tollgate_admin='))!;
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).toMatch(/Path=\/admin/);
+    expect(cookie).toMatch(/Max-Age=43200/);
+
+    for (const path of PAGES) {
+      const page = await admin.page(path);
+      expect(page.status, path).toBe(200);
+      expect(page.res.headers.get('Content-Security-Policy')).toContain("script-src 'self'");
+      expect(page.res.headers.get('Cache-Control')).toBe('no-store');
+    }
+
+    // A session cookie not signed with the server's key is no session.
+    const forged = new AdminClient(app);
+    forged.cookies.set('tollgate_admin', `${encodeURIComponent(admin.cookies.get('tollgate_admin')!.replace(/^[^.]+/, 'forged'))}`);
+    expect((await forged.request('/admin/plans')).status).toBe(302);
+
+    const out = await admin.post('/admin/logout', {});
+    expect(out.status).toBe(303);
+    expect(admin.cookies.has('tollgate_admin')).toBe(false);
+    expect((await admin.request('/admin/plans')).status).toBe(302);
+  });
+
+  it('sends a login only to pages of the panel', () => {
+    expect(safeNext('/admin/accounts?q=acme')).toBe('/admin/accounts?q=acme');
+    for (const bad of ['https://evil.example/', '//evil.example', '/admin\\@evil', '/v1/accounts', undefined]) expect(safeNext(bad), String(bad)).toBe('/admin/pricing');
+  });
+
+  it('refuses a login form without its token, and rate limits failed logins by address', async () => {
+    await admin.page('/admin/login');
+    expect((await admin.post('/admin/login', { password: 'correct horse battery staple' }, { csrf: false })).status).toBe(403);
+    for (let i = 0; i < 5; i++) expect((await admin.login('wrong')).status).toBe(401);
+    const limited = await admin.login();
+    expect(limited.status).toBe(429);
+    expect(Number(limited.res.headers.get('Retry-After'))).toBeGreaterThan(800);
+    expect(text(limited.html)).toContain('Too many failed attempts: try again in 15 minutes.');
+    expect(admin.cookies.has('tollgate_admin')).toBe(false);
+  });
+
+  it('refuses every form posted without the session’s CSRF token (403)', async () => {
+    await admin.login();
+    await admin.page('/admin/settings');
+    const before = await t.billing.admin.getSettings();
+    for (const [path, fields] of [
+      ['/admin/settings', { margin: '10' }],
+      ['/admin/pricing', { mode: 'tiers' }],
+      ['/admin/plans', { slug: 'x', name: 'X', price: '1' }],
+      ['/admin/logout', {}],
+    ] as const) {
+      expect((await admin.post(path, fields, { csrf: false })).status, path).toBe(403);
+      expect((await admin.post(path, { ...fields, _csrf: 'forged' }, { csrf: false })).status, path).toBe(403);
+    }
+    expect(await t.billing.admin.getSettings()).toEqual(before);
+    // htmx sends it as a header.
+    const live = await admin.post('/admin/settings/preview', { margin: '60', creditValue: '0.01', displayUnit: 'usd' }, { csrf: false, headers: { 'X-CSRF-Token': admin.csrf } });
+    expect(live.status).toBe(200);
+    expect(text(live.html)).toContain('At 60% margin people pay $25.00 for $10.00 of provider cost.');
+    expect((await admin.post('/admin/settings', { margin: '60', displayUnit: 'usd', creditValue: '0.01', defaultPlan: 'free', unknownModelPolicy: 'refuse', minHold: '0.01', holdTtl: '900' })).status).toBe(303);
+    expect((await t.billing.admin.getSettings()).marginBps).toBe(6000);
+  });
+
+  it('shows bad input’s message beside the form, keeps what was typed, and never answers 500', async () => {
+    await admin.login();
+    await admin.page('/admin/plans');
+    const taken = await admin.post('/admin/plans', { slug: 'plus', name: 'Another', price: '5' });
+    expect(taken.status).toBe(422);
+    expect(text(taken.html)).toContain('A plan "plus" exists already: update it or pick another slug');
+    expect(taken.html).toContain('value="Another"');
+    const surcharge = await admin.post('/admin/plans', { slug: 'odd', name: 'Odd', price: '5', surcharge: '9' });
+    expect(text(surcharge.html)).toContain('surchargeCents must not exceed priceCents');
+    const typo = await admin.post('/admin/plans', { slug: 'odd', name: 'Odd', price: 'ten' });
+    expect(typo.status).toBe(422);
+    expect(text(typo.html)).toContain('Price: "ten" is not an amount of dollars such as 20 or 9.99');
+    const badSlug = await admin.post('/admin/plans', { slug: 'Odd Plan', name: 'Odd', price: '5' });
+    expect(text(badSlug.html)).toContain('slug: must be 1–63 lowercase letters');
+
+    await admin.page('/admin/settings');
+    const margin = await admin.post('/admin/settings', { margin: '100', displayUnit: 'usd', creditValue: '0.01', defaultPlan: 'free', unknownModelPolicy: 'refuse', minHold: '0.01', holdTtl: '900' });
+    expect(margin.status).toBe(422);
+    expect(text(margin.html)).toContain('margin must be below 100%');
+    const paidDefault = await admin.post('/admin/settings', { margin: '50', displayUnit: 'usd', creditValue: '0.01', defaultPlan: 'plus', unknownModelPolicy: 'refuse', minHold: '0.01', holdTtl: '900' });
+    expect(text(paidDefault.html)).toContain('Make a free plan (priceCents 0) the default');
+    const fallback = await admin.post('/admin/settings', { margin: '50', displayUnit: 'usd', creditValue: '0.01', defaultPlan: 'free', unknownModelPolicy: 'fallback', minHold: '0.01', holdTtl: '900' });
+    expect(text(fallback.html)).toContain('unknownModelPolicy "fallback" needs fallbackRates');
+
+    await admin.page('/admin/prices');
+    const rate = await admin.post('/admin/prices', { model: 'gpt-4o-mini', effectiveFrom: '2026-03-01', input: '-1', output: '2' });
+    expect(rate.status).toBe(422);
+    expect(text(rate.html)).toContain('must not be negative');
+    const when = await admin.post('/admin/prices', { model: 'gpt-4o-mini', effectiveFrom: 'soon', input: '1', output: '2' });
+    expect(text(when.html)).toContain('effectiveFrom: must be a valid date');
+
+    await t.billing.upsertAccount({ id: 'acme', kind: 'team' });
+    await admin.page('/admin/accounts/acme');
+    const credit = await admin.post('/admin/accounts/acme/credit', { source: 'bonus', amount: '0', reference: 'x' });
+    expect(credit.status).toBe(422);
+    expect(text(credit.html)).toContain('amountMicros: must be more than zero');
+    const refund = await admin.post('/admin/accounts/acme/refund', { event: '999' });
+    expect(text(refund.html)).toContain('No usage event 999');
+    const archived = await admin.post('/admin/accounts/acme/plan', { plan: 'nope' });
+    expect(text(archived.html)).toContain('No plan "nope"');
+
+    const unknown = await admin.page('/admin/accounts/nobody');
+    expect(unknown.status).toBe(400);
+    expect(text(unknown.html)).toContain('No account "nobody"');
+    expect((await admin.page('/admin/plans/nope')).status).toBe(400);
+    expect((await admin.page('/admin/nothing-here')).status).toBe(404);
+    const range = await admin.page('/admin/analytics?from=2026-03-10&to=2026-03-01');
+    expect(range.status).toBe(422);
+    expect(text(range.html)).toContain('from must be before to');
+  });
+
+  it('creates, edits and archives plans and packs, with their derived figures', async () => {
+    await admin.login();
+    await admin.page('/admin/plans');
+    const figures = await admin.post('/admin/derive/plan', { price: '20', surcharge: '5', model: 'test-model' });
+    expect(text(figures.html)).toMatch(/Included value a month 1,500 credits \(\$15\.00\) Provider cost it buys at 50% margin \$7\.50 .*no price for “test-model”/);
+    await addTestModel(t.billing);
+    // $7.50 of cost, calls of 3,000 in ($0.003) and 1,000 out ($0.002): 1,500 calls of 4,000 tokens.
+    expect(text((await admin.post('/admin/derive/plan', { price: '20', surcharge: '5', model: 'test-model' })).html)).toContain('≈ 6M tokens of test-model');
+    expect(text((await admin.post('/admin/derive/plan', { price: 'x' })).html)).toContain('Price: "x" is not an amount');
+
+    const created = await admin.post('/admin/plans', {
+      slug: 'team', name: 'Team', price: '49', surcharge: '9', dayUsd: '5', monthTokens: '2,000,000', overage: 'credits', models: 'gpt-4o-mini\nclaude-*', public: 'on', sort: '4',
+    });
+    expect(created.status).toBe(303);
+    expect(await t.billing.admin.getPlan('team')).toMatchObject({
+      priceCents: 4900, surchargeCents: 900, includedMicrosOverride: null, overage: 'credits', models: ['gpt-4o-mini', 'claude-*'], public: true, sort: 4,
+      limits: [{ window: 'day', unit: 'usd', amount: 5_000_000 }, { window: 'month', unit: 'tokens', amount: 2_000_000 }],
+    });
+    const list = text((await admin.page('/admin/plans')).html);
+    expect(list).toContain('Plan “Team” created.');
+    expect(list).toMatch(/Team team active \$49\.00 4,000 credits \(\$40\.00\) \$20\.00 76\.19M 500 credits \(\$5\.00\) a day 2M tokens a month spends packs gpt-4o-mini, claude-\*/);
+    const edit = await admin.page('/admin/plans/team');
+    expect(edit.html).toContain('value="49"');
+    expect((await admin.post('/admin/plans/team', { name: 'Team', price: '59', surcharge: '9', included: '45', overage: 'block', status: 'active' })).status).toBe(303);
+    expect(await t.billing.admin.getPlan('team')).toMatchObject({ priceCents: 5900, includedMicrosOverride: 45_000_000, limits: [], models: [], public: false });
+    expect((await admin.post('/admin/plans/team/status', { status: 'archived' })).status).toBe(303);
+    expect((await t.billing.admin.getPlan('team')).status).toBe('archived');
+
+    await admin.page('/admin/packs');
+    const pack = await admin.post('/admin/packs', { slug: 'big', name: 'Big pack', price: '50', value: '60', expires: '365', requiresPlan: 'on', public: 'on' });
+    expect(pack.status).toBe(303);
+    expect(await t.billing.admin.getPack('big')).toMatchObject({ priceCents: 5000, valueMicrosOverride: 60_000_000, expiresAfterDays: 365, requiresPlan: true });
+    expect(text((await admin.post('/admin/derive/pack', { price: '50', value: '60' })).html)).toMatch(/Value it grants 6,000 credits \(\$60\.00\) Bonus value 1,000 credits \(\$10\.00\) \(20% more than paid\)/);
+    expect((await admin.post('/admin/packs/big/status', { status: 'archived' })).status).toBe(303);
+    expect((await t.billing.admin.getPack('big')).status).toBe('archived');
+  });
+
+  it('applies a pricing mode, sets an override, grants credit, refunds and changes a plan, and exports analytics', async () => {
+    const { billing } = t;
+    await admin.login();
+    const pricing = text((await admin.page('/admin/pricing')).html);
+    for (const sentence of ['“$20/month for usage”', '“$10 for 1,000 credits”', '“$20/month plus $10 per 1,000 extra credits”', '“$20 / $100 / $200 tiers”']) expect(pricing).toContain(sentence);
+    expect((await admin.post('/admin/pricing', { mode: 'tiers' })).status).toBe(303);
+    expect((await billing.admin.getSettings()).pricingMode).toBe('tiers');
+    expect(text((await admin.page('/admin/pricing')).html)).toContain('Applied “$20 / $100 / $200 tiers”.');
+
+    expect((await admin.post('/admin/prices', { model: 'house-model', provider: 'acme', effectiveFrom: '2026-01-01', input: '3', output: '9' })).status).toBe(303);
+    const prices = text((await admin.page('/admin/prices?q=house')).html);
+    expect(prices).toContain('1 model matching “house”');
+    expect(prices).toMatch(/house-model acme \$3 \$9 .*override from 2026-01-01/);
+
+    await billing.upsertAccount({ id: 'acme/eu', kind: 'team', name: 'Acme EU' });
+    const path = `/admin/accounts/${encodeURIComponent('acme/eu')}`;
+    await admin.page(path);
+    expect((await admin.post(`${path}/credit`, { source: 'bonus', amount: '12.5', reference: 'welcome' })).status).toBe(303);
+    const event = await billing.record('acme/eu', { model: 'gpt-4o-mini', usage: { inputTokens: 100_000, outputTokens: 20_000 } }, { idempotencyKey: 'k1' });
+    const page = text((await admin.page(path)).html);
+    expect(page).toContain('Bonus of $12.50 granted.');
+    expect(page).toMatch(/Available \$12\.\d+/);
+    expect((await admin.post(`${path}/refund`, { event: String(event.usageEventId), amount: '0.01' })).status).toBe(303);
+    expect((await billing.admin.accountActivity('acme/eu')).usageEvents[0]!.refundedMicros).toBe(10_000);
+    expect((await admin.post(`${path}/plan`, { plan: 'pro' })).status).toBe(303);
+    expect((await billing.balance('acme/eu')).plan.slug).toBe('pro');
+    expect(text((await admin.page('/admin/accounts?q=eu')).html)).toMatch(/acme\/eu Acme EU Pro/);
+
+    const csv = await admin.request('/admin/analytics.csv?from=2026-03-01&to=2026-03-31&by=model');
+    expect(csv.headers.get('Content-Type')).toContain('text/csv');
+    expect(csv.headers.get('Content-Disposition')).toContain('tollgate-model-2026-03-01-to-2026-03-31.csv');
+    const lines = (await csv.text()).trim().split('\n');
+    expect(lines[0]).toBe('model,calls,input_tokens,output_tokens,revenue_usd,refunded_usd,provider_cost_usd,margin_usd');
+    expect(lines[1]).toMatch(/^gpt-4o-mini,1,100000,20000,0\.054,0\.01,0\.027,0\.017$/);
+    const daily = (await (await admin.request('/admin/analytics.csv?from=2026-03-09&to=2026-03-10')).text()).trim().split('\n');
+    expect(daily.slice(1).map((l) => l.split(',')[0])).toEqual(['2026-03-09', '2026-03-10']);
+  });
+});
