@@ -15,7 +15,7 @@ import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
 import * as adminReads from './admin-reads.ts';
 import { authorize, authorizeBatch, type AuthorizeInput, type AuthorizeRequest } from './authorize.ts';
 import * as catalog from './catalog.ts';
-import { record, recordBatch, type ChargeOptions, type RecordBatchItem, type RecordInput } from './charge.ts';
+import { record, recordBatch, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleOptions } from './charge.ts';
 import { chargeBatch, release, settle, type ChargeInput } from './settle.ts';
 import { Combiner } from './combiner.ts';
 import type { Clock, Context } from './context.ts';
@@ -105,7 +105,7 @@ export async function createBilling(options: BillingOptions = {}) {
     getAccount: async (accountId: string) => getAccount(ctx, accountIdOf(accountId)),
     // The gate
     authorize: async (accountId: string, input: AuthorizeInput) => authorize(ctx, accountIdOf(accountId), input),
-    settle: async (holdId: string, usage: TokenUsage, opts: ChargeOptions) => settle(ctx, holdIdOf(holdId), usage, opts),
+    settle: async (holdId: string, usage: TokenUsage, opts: SettleOptions) => settle(ctx, holdIdOf(holdId), usage, opts),
     release: async (holdId: string) => release(ctx, holdIdOf(holdId)),
     record: async (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountIdOf(accountId), input, opts),
     recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),

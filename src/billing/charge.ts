@@ -38,6 +38,15 @@ const chargeOptionsShape = { idempotencyKey: idSchema, metadata: metadataSchema.
 export const chargeOptionsSchema = plain(z.object(chargeOptionsShape).strict());
 export type ChargeOptions = z.input<typeof chargeOptionsSchema>;
 
+/**
+ * A settle's options: a charge's, and the model that really answered when it is not the one
+ * authorized (a provider that served "gpt-4o" as "gpt-4o-2024-08-06"). The usage is recorded
+ * under it and priced at its price as of the hold, if the price book has one of its own; else
+ * under the model authorized.
+ */
+export const settleOptionsSchema = plain(z.object({ ...chargeOptionsShape, model: modelSchema.optional() }).strict());
+export type SettleOptions = z.input<typeof settleOptionsSchema>;
+
 const recordInputShape = { model: modelSchema, provider: providerSchema.optional(), usage: tokenUsageSchema, userId: idSchema.optional() };
 const recordInputSchema = plain(z.object(recordInputShape).strict());
 export type RecordInput = z.input<typeof recordInputSchema>;
@@ -80,12 +89,17 @@ function replay(row: EventRow): Charge {
   };
 }
 
-/** A second call with a used key: the first answer if it asked the same, else a conflict. */
-export async function replayOrConflict(sql: Sql, accountId: string, key: string, holdId: string | null, model: string, usage: TokenUsage): Promise<Charge> {
+/**
+ * A second call with a used key: the first answer if it asked the same, else a conflict. The
+ * first was charged under one of `models` (a settle's: the model authorized, or the one that answered).
+ */
+export async function replayOrConflict(
+  sql: Sql, accountId: string, key: string, holdId: string | null, models: readonly (string | undefined)[], usage: TokenUsage,
+): Promise<Charge> {
   const [row] = await sql.query<EventRow>(`${EVENT_SELECT} WHERE e.account_id = $1 AND e.idempotency_key = $2`, [accountId, key]);
   if (!row) throw new Error(`usage event for idempotency key ${key} vanished`);
   // The database knows a hold by its key; the answer names it as the caller did.
-  if (row.hold_id === (holdId && holdKey(holdId)) && row.model === model && sameUsage(row, usage)) return { ...replay(row), holdId };
+  if (row.hold_id === (holdId && holdKey(holdId)) && models.includes(row.model) && sameUsage(row, usage)) return { ...replay(row), holdId };
   throw new BillingError(
     'idempotency_conflict',
     `Idempotency key "${key}" was already used for a different charge (usage event ${row.id}): use a new key for a new charge`,
@@ -159,6 +173,18 @@ export function callPrice(prices: PriceBook, call: ChargedCall, terms: Terms): P
   return prices.find(call.model, call.provider, call.createdAt, terms.settings);
 }
 
+/**
+ * The call a settle charges: the hold's, under the model that answered when the caller names
+ * another that the price book prices (an override or the bundled data: a fallback price would
+ * pass a model it does not know for one it does).
+ */
+export function answeredCall(prices: PriceBook, held: ChargedCall, answered: string | undefined, terms: Terms): ChargedCall {
+  if (answered === undefined || answered === held.model) return held;
+  const call = { ...held, model: answered };
+  const price = callPrice(prices, call, terms);
+  return price && price.source !== 'fallback' ? call : held;
+}
+
 /** The charge request for a call; without a price, an error that says what to do (never a free call). */
 export function chargeRequest(
   call: ChargedCall, holdId: string | null, input: Pick<RecordCall, 'usage' | 'options'>, terms: Terms, price: PriceEntry | undefined,
@@ -212,7 +238,7 @@ export async function recordAlone(ctx: Context, input: RecordCall): Promise<Char
       return chargeLocked(tx, ledger, await requestFor(tx, ledger.terms));
     });
   } catch (error) {
-    if (isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, null, call.model, usage);
+    if (isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, null, [call.model], usage);
     throw error;
   }
 }

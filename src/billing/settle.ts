@@ -8,8 +8,8 @@ import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
 import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import {
-  callPrice, chargeLocked, chargeOptimistically, chargeOptionsSchema, chargeRequest, chargeResult, isKeyConflict, recordAlone, recordedCall,
-  replayOrConflict, type Charge, type ChargedCall, type ChargeOptions, type RecordCall,
+  answeredCall, callPrice, chargeLocked, chargeOptimistically, chargeRequest, chargeResult, isKeyConflict, recordAlone, recordedCall,
+  replayOrConflict, settleOptionsSchema, type Charge, type ChargedCall, type RecordCall, type SettleOptions,
 } from './charge.ts';
 import {
   LEDGER_COLUMNS, ledgerFromRow, prepareCharge, writeCharges, type LedgerPool, type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
@@ -50,17 +50,17 @@ export interface SettleInput {
   key: string;
   held: HeldCall;
   usage: TokenUsage;
-  options: z.output<typeof chargeOptionsSchema>;
+  options: z.output<typeof settleOptionsSchema>;
 }
 
 /** A usage to charge together with others: a hold's (settle) or one without a hold (record). */
 export type ChargeInput = SettleInput | RecordCall;
 
 /** Settle: validated here, then charged together with the settles and records that arrive meanwhile. */
-export async function settle(ctx: Context, holdId: string, usageInput: TokenUsage, optionsInput: ChargeOptions): Promise<Charge> {
+export async function settle(ctx: Context, holdId: string, usageInput: TokenUsage, optionsInput: SettleOptions): Promise<Charge> {
   const { id, key, call } = openHoldId(ctx, holdId);
   const usage = parseInput(tokenUsageSchema, usageInput, 'usage');
-  const options = parseInput(chargeOptionsSchema, optionsInput, 'settle options');
+  const options = parseInput(settleOptionsSchema, optionsInput, 'settle options');
   return ctx.charges.submit({ kind: 'settle', id, key, held: call, usage, options });
 }
 
@@ -152,7 +152,8 @@ async function chargeTogether(
   for (const [index, input] of inputs.entries()) {
     const chargeable = chargeables[index];
     if (!chargeable || (input.kind === 'settle' && taken.has(input.key))) continue;
-    const { hold, ledger, guard } = chargeable;
+    const { ledger, guard } = chargeable;
+    const hold = input.kind === 'settle' ? answeredCall(prices, chargeable.hold, input.options.model, ledger.terms) : chargeable.hold;
     const accountId = ledger.terms.account.id;
     const key = `${accountId}\u0000${input.options.idempotencyKey}`;
     if (keys.has(key)) continue;
@@ -200,7 +201,8 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
   const requestFor = async (sql: Sql, row: HoldRow): Promise<ChargeRequest> => {
     const terms = termsFromRow(row, now);
     const prices = await ctx.prices.atLeast(terms.catalogVersion, sql);
-    return chargeRequest(heldCall(row), id, input, terms, callPrice(prices, heldCall(row), terms));
+    const call = answeredCall(prices, heldCall(row), options.model, terms);
+    return chargeRequest(call, id, input, terms, callPrice(prices, call, terms));
   };
   let accountId: string | undefined;
   let model = '';
@@ -234,14 +236,16 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
           'SELECT e.idempotency_key FROM holds h JOIN usage_events e ON e.id = h.usage_event_id WHERE h.id = $1',
           [key],
         );
-        if (settledBy?.idempotency_key === options.idempotencyKey) return replayOrConflict(tx, row.id, options.idempotencyKey, id, row.hold_model, usage);
+        if (settledBy?.idempotency_key === options.idempotencyKey) {
+          return replayOrConflict(tx, row.id, options.idempotencyKey, id, [row.hold_model, options.model], usage);
+        }
         throw new BillingError('hold_settled', `Hold "${id}" is already settled (with another idempotency key)`, { holdId: id });
       }
       const request = await requestFor(tx, row);
       return chargeLocked(tx, ledgerFromRow(request.terms, row), request);
     });
   } catch (error) {
-    if (accountId && isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, id, model, usage);
+    if (accountId && isKeyConflict(error)) return replayOrConflict(ctx.sql, accountId, options.idempotencyKey, id, [model, options.model], usage);
     throw error;
   }
 }
