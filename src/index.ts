@@ -1,7 +1,10 @@
 export { createBilling, type Billing, type BillingOptions } from './billing/billing.ts';
 export type { AuthorizeInput, AuthorizeResult, Hold } from './billing/authorize.ts';
 export type { Charge, ChargeOptions, RecordBatchItem, RecordInput } from './billing/charge.ts';
-export type { Balance, BucketView, LimitView, UsageRow } from './billing/reads.ts';
+export type { Balance, BucketView, LimitView, MemberView, UsageRow } from './billing/reads.ts';
+export type { MemberLimits } from './billing/members.ts';
+export type { CanStartInput } from './billing/can-start.ts';
+export type { GuardOptions } from './ai/guard.ts';
 export type { Reconciliation } from './billing/reconcile.ts';
 export type { RefundResult } from './billing/refunds.ts';
 export type { Account } from './billing/rows.ts';
@@ -15,4 +18,5 @@ export type { PriceEntry } from './core/price-book.ts';
 export type { TokenUsage } from './core/usage.ts';
 export { PRESETS } from './core/presets.ts';
 export { createApp, type AppOptions } from './http/app.ts';
+export { refusalBody } from './http/errors.ts';
 export { loadCredentials, type Credentials } from './server/credentials.ts';

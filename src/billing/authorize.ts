@@ -62,8 +62,14 @@ export interface AuthorizeRequest {
 
 type Decision = { ok: true; hold: Hold } | { ok: false; failure: GateFailure; state: GateState };
 
-/** The gate's verdict on a snapshot: pure but for the hold id's random parts. */
-function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined, holdIds: HoldIds): Decision {
+/**
+ * The gate's rules on a snapshot, for a call: what it would hold (its worst case, or the
+ * settings' minimum hold when its tokens are not all known) and the first rule it fails, if
+ * any. Without a model, the rules on models are not asked. Pure.
+ */
+export function weigh(
+  snap: GateSnapshot, request: Omit<AuthorizeRequest, 'accountId' | 'model'> & { model?: string }, price: PriceEntry | undefined,
+): { estimate: Amounts; state: GateState; failure: GateFailure | undefined } {
   const { terms } = snap;
   const known = request.inputTokens !== undefined && request.maxOutputTokens !== undefined;
   const worstCase = price ? valueFromCost(worstCaseCostOf(price, request.inputTokens ?? 0, request.maxOutputTokens ?? 0), terms.settings.marginBps) : 0;
@@ -73,9 +79,18 @@ function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry
   };
   const member = request.userId === undefined ? undefined : snap.members.get(request.userId);
   const state: GateState = {
-    ...snap.state, modelAllowed: modelAllowed(terms.plan, request.model, request.provider), modelPriced: price !== undefined, ...(member && { member }),
+    ...snap.state,
+    modelAllowed: request.model === undefined || modelAllowed(terms.plan, request.model, request.provider),
+    modelPriced: request.model === undefined || price !== undefined,
+    ...(member && { member }),
   };
-  const failure = checkGate(state, estimate);
+  return { estimate, state, failure: checkGate(state, estimate) };
+}
+
+/** The gate's verdict on a snapshot: pure but for the hold id's random parts. */
+function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined, holdIds: HoldIds): Decision {
+  const { terms } = snap;
+  const { estimate, state, failure } = weigh(snap, request, price);
   if (failure) return { ok: false, failure, state };
   const provider = request.provider ?? price!.provider;
   return {

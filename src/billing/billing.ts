@@ -31,6 +31,8 @@ import { reconcile } from './reconcile.ts';
 import { refund } from './refunds.ts';
 import { lockGate } from './terms.ts';
 import { setMemberLimits } from './members.ts';
+import { canStart, type CanStartInput } from './can-start.ts';
+import { routeGuard, type GuardOptions } from '../ai/guard.ts';
 import { z } from 'zod';
 import { holdIdSchema, idSchema, instant, micros, parseInput, plain, slugSchema, text } from '../core/input.ts';
 import type { Micros } from '../core/money.ts';
@@ -95,6 +97,7 @@ export async function createBilling(options: BillingOptions = {}) {
       return result;
     };
   const firstArgument = (_result: unknown, [accountId]: readonly [string, ...unknown[]]) => accountId;
+  const canStartNow = async (accountId: string, input?: CanStartInput) => canStart(ctx, accountIdOf(accountId), input);
 
   return {
     sql,
@@ -109,6 +112,11 @@ export async function createBilling(options: BillingOptions = {}) {
     release: async (holdId: string) => release(ctx, holdIdOf(holdId)),
     record: async (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountIdOf(accountId), input, opts),
     recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
+    // In AI code
+    /** May this account (and member) start AI work now? The gate's rules on a fresh read; a check that places nothing. */
+    canStart: canStartNow,
+    /** A Hono middleware that answers canStart's refusal as a 402 before the route runs. */
+    guard: (options?: GuardOptions) => routeGuard(canStartNow, options),
     refund: changing((usageEventId: number, input?: { amountMicros?: number }) => refund(ctx, usageEventId, input)),
     // Reads
     balance: async (accountId: string) => balance(ctx, accountIdOf(accountId)),
