@@ -1,9 +1,11 @@
 export { createBilling, type Billing, type BillingOptions } from './billing/billing.ts';
 export type { AuthorizeInput, AuthorizeResult, Hold } from './billing/authorize.ts';
-export type { Charge, ChargeOptions, RecordBatchItem, RecordInput } from './billing/charge.ts';
+export type { Charge, ChargeOptions, RecordBatchItem, RecordInput, SettleOptions } from './billing/charge.ts';
 export type { Balance, BucketView, LimitView, MemberView, UsageRow } from './billing/reads.ts';
 export type { MemberLimits } from './billing/members.ts';
 export type { CanStartInput } from './billing/can-start.ts';
+export { BillingRefusedError, refusalOf } from './ai/refused.ts';
+export type { MiddlewareOptions, UnsettledCall } from './ai/middleware.ts';
 export type { GuardOptions } from './ai/guard.ts';
 export type { Reconciliation } from './billing/reconcile.ts';
 export type { RefundResult } from './billing/refunds.ts';

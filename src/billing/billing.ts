@@ -32,6 +32,9 @@ import { refund } from './refunds.ts';
 import { lockGate } from './terms.ts';
 import { setMemberLimits } from './members.ts';
 import { canStart, type CanStartInput } from './can-start.ts';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { wrapLanguageModel } from 'ai';
+import { billingMiddleware, type MiddlewareOptions } from '../ai/middleware.ts';
 import { routeGuard, type GuardOptions } from '../ai/guard.ts';
 import { z } from 'zod';
 import { holdIdSchema, idSchema, instant, micros, parseInput, plain, slugSchema, text } from '../core/input.ts';
@@ -97,6 +100,12 @@ export async function createBilling(options: BillingOptions = {}) {
       return result;
     };
   const firstArgument = (_result: unknown, [accountId]: readonly [string, ...unknown[]]) => accountId;
+  // The gate, as the facade and the AI SDK middleware call it.
+  const meter = {
+    authorize: async (accountId: string, input: AuthorizeInput) => authorize(ctx, accountIdOf(accountId), input),
+    settle: async (holdId: string, usage: TokenUsage, opts: SettleOptions) => settle(ctx, holdIdOf(holdId), usage, opts),
+    release: async (holdId: string) => release(ctx, holdIdOf(holdId)),
+  };
   const canStartNow = async (accountId: string, input?: CanStartInput) => canStart(ctx, accountIdOf(accountId), input);
 
   return {
@@ -107,12 +116,14 @@ export async function createBilling(options: BillingOptions = {}) {
     upsertAccount: changing((input: AccountInput) => upsertAccount(ctx, input), (account) => account.id),
     getAccount: async (accountId: string) => getAccount(ctx, accountIdOf(accountId)),
     // The gate
-    authorize: async (accountId: string, input: AuthorizeInput) => authorize(ctx, accountIdOf(accountId), input),
-    settle: async (holdId: string, usage: TokenUsage, opts: SettleOptions) => settle(ctx, holdIdOf(holdId), usage, opts),
-    release: async (holdId: string) => release(ctx, holdIdOf(holdId)),
+    ...meter,
     record: async (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountIdOf(accountId), input, opts),
     recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
     // In AI code
+    /** AI SDK middleware (wrapLanguageModel) that authorizes each model call before it and settles it after. */
+    middleware: (options: MiddlewareOptions) => billingMiddleware(meter, options),
+    /** The model, wrapped with that middleware. */
+    wrap: (model: LanguageModelV3, options: MiddlewareOptions) => wrapLanguageModel({ model, middleware: billingMiddleware(meter, options) }),
     /** May this account (and member) start AI work now? The gate's rules on a fresh read; a check that places nothing. */
     canStart: canStartNow,
     /** A Hono middleware that answers canStart's refusal as a 402 before the route runs. */

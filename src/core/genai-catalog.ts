@@ -19,6 +19,8 @@ export interface CatalogPrice {
   readonly model: string;
   /** ISO timestamp from which this price applies, when the catalog says so (start_date). */
   readonly effectiveFrom?: string;
+  /** The model's context window in tokens, when the catalog documents it: no call's input and output together exceed it. */
+  readonly contextWindow?: number;
   readonly price: ModelPrice;
 }
 
@@ -96,10 +98,11 @@ function lookup(modelId: string, providerId: string | undefined): Resolved | nul
 }
 
 function optionsOf(provider: string, info: ModelInfo): Resolved {
-  if (!Array.isArray(info.prices)) return [{ found: { provider, model: info.id, price: info.prices } }];
+  const window = info.context_window === undefined ? {} : { contextWindow: info.context_window };
+  if (!Array.isArray(info.prices)) return [{ found: { provider, model: info.id, ...window, price: info.prices } }];
   return info.prices.map((conditional): Option => {
     const constraint = conditional.constraint;
-    const base = { provider, model: info.id, price: conditional.prices };
+    const base = { provider, model: info.id, ...window, price: conditional.prices };
     if (constraint?.type === 'start_date') {
       const startMs = new Date(constraint.start_date).getTime();
       return { found: { ...base, effectiveFrom: new Date(startMs).toISOString() }, constraint, startMs };
@@ -131,6 +134,16 @@ function activeIndex(options: Resolved, time: number): number {
     }
   }
   return 0;
+}
+
+/**
+ * The catalog's id of a provider named as an integration names it ("openai.chat",
+ * "anthropic.messages", "google.generative-ai": the part before the first dot), or undefined
+ * when the catalog does not know it; a model is then matched to whichever provider serves it.
+ */
+export function catalogProvider(name: string): string | undefined {
+  const id = name.split('.')[0]!.trim();
+  return id ? findProvider({ providerId: id })?.id : undefined;
 }
 
 /** "HH:MM:SS[.fff](Z|±HH:MM)" to seconds since UTC midnight, as genai-prices' `A`. */

@@ -1,0 +1,251 @@
+/**
+ * The gate inside AI code: AI SDK middleware (v3 spec) that meters every model call.
+ *
+ *   const model = billing.wrap(openai('gpt-4o'), { accountId, userId });
+ *   streamText({ model, messages });
+ *
+ * Before the provider is called, the call is authorized with a hold sized from the prompt (a
+ * token estimate of its messages, tools and response format: estimate.ts) plus its
+ * maxOutputTokens, or when it sets none, the `maxOutputTokens` given here, else the model's
+ * context window less the prompt (the price data documents windows, not output limits), else
+ * the settings' minimum hold. A refusal throws `BillingRefusedError` before any token is spent.
+ *
+ * After it, the hold is settled from the provider's reported usage (usage.ts), under the model
+ * id the provider answered with when it differs. A stream settles on its finish part, before
+ * passing it on; an aborted stream (the SDK reports no usage then) settles the estimated input
+ * plus the output counted so far from the streamed deltas; a call that fails before any output
+ * releases its hold. Each model call of a multi-step tool loop goes through here once: its own
+ * hold, its own charge. A charge is keyed by the call's hold, or, given the request's own
+ * `idempotencyKey`, by that key and the call's order in the request, so a retried request is
+ * charged once; its calls' holds are then released.
+ */
+import type {
+  LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Content, LanguageModelV3Middleware, LanguageModelV3StreamPart, LanguageModelV3StreamResult,
+} from '@ai-sdk/provider';
+import { z } from 'zod';
+import { BillingError } from '../core/errors.ts';
+import { catalogProvider, findCatalogPrice } from '../core/genai-catalog.ts';
+import { holdKey } from '../core/hold-id.ts';
+import { idSchema, metadataSchema, modelSchema, parseInput, plain, tokenCount } from '../core/input.ts';
+import type { TokenUsage } from '../core/usage.ts';
+import type { AuthorizeInput, AuthorizeResult, Hold } from '../billing/authorize.ts';
+import type { Charge, SettleOptions } from '../billing/charge.ts';
+import { bytesToTokens, promptTokens, utf8Length } from './estimate.ts';
+import { BillingRefusedError } from './refused.ts';
+import { tokenUsageOf } from './usage.ts';
+
+/** What the middleware needs of the facade: its gate. */
+export interface Meter {
+  authorize(accountId: string, input: AuthorizeInput): Promise<AuthorizeResult>;
+  settle(holdId: string, usage: TokenUsage, options: SettleOptions): Promise<Charge>;
+  release(holdId: string): Promise<unknown>;
+}
+
+/** A charge the middleware could not write: enough to write it later (settle takes the hold id for as long as the hold exists). */
+export interface UnsettledCall {
+  holdId: string;
+  usage: TokenUsage | null;
+  idempotencyKey: string;
+}
+
+const optionsSchema = plain(
+  z
+    .object({
+      accountId: idSchema,
+      userId: idSchema.optional(),
+      metadata: metadataSchema.optional(),
+      /** Room is left for the call's order: `${key}:${n}` is a key too. */
+      idempotencyKey: idSchema.max(180, 'must be at most 180 characters').optional(),
+      maxOutputTokens: tokenCount.optional(),
+      onSettleError: z.custom<(error: unknown, call: UnsettledCall) => void>((f) => typeof f === 'function', 'must be a function').optional(),
+    })
+    .strict(),
+);
+
+export type MiddlewareOptions = z.input<typeof optionsSchema>;
+
+/** A model call on its way: its hold, what its prompt was estimated at, and the key its charge is written under. */
+interface MeteredCall {
+  hold: Hold;
+  inputTokens: number;
+  idempotencyKey: string;
+}
+
+/** What a call's answer says of itself, kept with its charge. */
+interface Answer {
+  model?: string;
+  responseId?: string;
+  finishReason?: string;
+  /** Some of the counts are the estimate's: the provider reported none, or the stream was cut. */
+  estimated?: boolean;
+}
+
+export function billingMiddleware(meter: Meter, input: MiddlewareOptions): LanguageModelV3Middleware {
+  const options = parseInput(optionsSchema, input, 'middleware options');
+  let calls = 0;
+  const report = options.onSettleError ?? ((error: unknown, call: UnsettledCall) => {
+    console.error(`[tollgate] a model call's charge was not written (hold ${call.holdId}, key ${call.idempotencyKey}, usage ${JSON.stringify(call.usage)}):`, error);
+  });
+
+  async function open(params: LanguageModelV3CallOptions, model: LanguageModelV3): Promise<MeteredCall> {
+    const order = calls++;
+    const inputTokens = promptTokens(params);
+    const provider = catalogProvider(model.provider);
+    const maxOutputTokens = params.maxOutputTokens ?? options.maxOutputTokens ?? outputRoom(model.modelId, provider, inputTokens);
+    const result = await meter.authorize(options.accountId, {
+      model: model.modelId, inputTokens,
+      ...(provider === undefined ? {} : { provider }),
+      ...(maxOutputTokens === undefined ? {} : { maxOutputTokens }),
+      ...(options.userId === undefined ? {} : { userId: options.userId }),
+    });
+    if (!result.ok) throw new BillingRefusedError(result);
+    const idempotencyKey = options.idempotencyKey === undefined ? `ai:${holdKey(result.hold.id)}` : `${options.idempotencyKey}:${order}`;
+    return { hold: result.hold, inputTokens, idempotencyKey };
+  }
+
+  async function settle(call: MeteredCall, usage: TokenUsage, answer: Answer): Promise<void> {
+    const answered = answer.model !== undefined && answer.model !== call.hold.model && modelSchema.safeParse(answer.model).success ? answer.model : undefined;
+    const about = Object.fromEntries(Object.entries({ ...answer, model: undefined }).filter(([, v]) => v !== undefined));
+    try {
+      await meter.settle(call.hold.id, usage, {
+        idempotencyKey: call.idempotencyKey,
+        metadata: { ...options.metadata, ...(Object.keys(about).length > 0 ? { aiCall: about } : {}) },
+        ...(answered === undefined ? {} : { model: answered }),
+      });
+    } catch (error) {
+      if (error instanceof BillingError && error.code === 'idempotency_conflict' && options.idempotencyKey !== undefined) {
+        // The request was retried and this call of it charged already: its new hold goes.
+        await release(call, usage);
+        return;
+      }
+      report(error, { holdId: call.hold.id, usage, idempotencyKey: call.idempotencyKey });
+    }
+  }
+
+  async function release(call: MeteredCall, usage: TokenUsage | null = null): Promise<void> {
+    await meter.release(call.hold.id).catch((error: unknown) => report(error, { holdId: call.hold.id, usage, idempotencyKey: call.idempotencyKey }));
+  }
+
+  return {
+    specificationVersion: 'v3',
+
+    wrapGenerate: async ({ doGenerate, params, model }) => {
+      const call = await open(params, model);
+      let result;
+      try {
+        result = await doGenerate();
+      } catch (error) {
+        await release(call);
+        throw error;
+      }
+      const { usage, estimated } = tokenUsageOf(result.usage, { inputTokens: call.inputTokens, outputTokens: bytesToTokens(contentBytes(result.content)) });
+      await settle(call, usage, {
+        model: result.response?.modelId, responseId: result.response?.id, finishReason: result.finishReason.unified, ...(estimated && { estimated }),
+      });
+      return result;
+    },
+
+    wrapStream: async ({ doStream, params, model }) => {
+      const call = await open(params, model);
+      let result: LanguageModelV3StreamResult;
+      try {
+        result = await doStream();
+      } catch (error) {
+        await release(call);
+        throw error;
+      }
+      return { ...result, stream: metered(result.stream, call, params.abortSignal) };
+    },
+  };
+
+  /**
+   * The provider's stream, passed on part by part, counting the output it carries; its charge
+   * is written once: on the finish part, or when it ends otherwise (cut, failed or canceled).
+   */
+  function metered(source: ReadableStream<LanguageModelV3StreamPart>, call: MeteredCall, signal: AbortSignal | undefined) {
+    const reader = source.getReader();
+    const answer: Answer = {};
+    let outputBytes = 0;
+    let reasoningBytes = 0;
+    let failed = false;
+    let canceled = false;
+    let closed: Promise<void> | undefined;
+    const close = (finish?: Extract<LanguageModelV3StreamPart, { type: 'finish' }>) => {
+      closed ??= (async () => {
+        const counted = { inputTokens: call.inputTokens, outputTokens: bytesToTokens(outputBytes) };
+        if (finish) {
+          const { usage, estimated } = tokenUsageOf(finish.usage, counted);
+          return settle(call, usage, { ...answer, finishReason: finish.finishReason.unified, ...(estimated && { estimated }) });
+        }
+        // Cut short: a failure before any output frees the hold; an abort, or a failure after
+        // output, is charged the prompt and what was streamed (the provider bills both).
+        const aborted = signal?.aborted === true || canceled;
+        if (failed && outputBytes === 0 && !aborted) return release(call);
+        const usage = { ...counted, ...(reasoningBytes > 0 ? { reasoningTokens: Math.min(bytesToTokens(reasoningBytes), counted.outputTokens) } : {}) };
+        return settle(call, usage, { ...answer, finishReason: aborted ? 'aborted' : failed ? 'error' : 'incomplete', estimated: true });
+      })();
+      return closed;
+    };
+    const count = (part: LanguageModelV3StreamPart) => {
+      switch (part.type) {
+        case 'text-delta':
+        case 'tool-input-delta':
+          outputBytes += utf8Length(part.delta);
+          break;
+        case 'reasoning-delta':
+          outputBytes += utf8Length(part.delta);
+          reasoningBytes += utf8Length(part.delta);
+          break;
+        case 'response-metadata':
+          if (part.modelId !== undefined) answer.model = part.modelId;
+          if (part.id !== undefined) answer.responseId = part.id;
+          break;
+        case 'error':
+          failed = true;
+          break;
+      }
+    };
+    return new ReadableStream<LanguageModelV3StreamPart>({
+      async pull(controller) {
+        let next: ReadableStreamReadResult<LanguageModelV3StreamPart>;
+        try {
+          next = await reader.read();
+        } catch (error) {
+          failed = true;
+          await close();
+          controller.error(error);
+          return;
+        }
+        if (next.done) {
+          await close();
+          controller.close();
+          return;
+        }
+        count(next.value);
+        // The charge is written before the finish part goes on: whoever waits for it sees it.
+        if (next.value.type === 'finish') await close(next.value);
+        controller.enqueue(next.value);
+      },
+      async cancel(reason) {
+        canceled = true;
+        await close();
+        await reader.cancel(reason);
+      },
+    });
+  }
+}
+
+/** The bytes of what a generated answer says: its text, its reasoning and its tool calls' input. */
+function contentBytes(content: readonly LanguageModelV3Content[]): number {
+  return content.reduce((sum, part) => {
+    if (part.type === 'text' || part.type === 'reasoning') return sum + utf8Length(part.text);
+    if (part.type === 'tool-call') return sum + utf8Length(part.input);
+    return sum;
+  }, 0);
+}
+
+/** Output tokens a call without its own maximum may still produce: the model's context window less its prompt, when the price data knows it. */
+function outputRoom(model: string, provider: string | undefined, inputTokens: number): number | undefined {
+  const window = findCatalogPrice(model, provider, new Date())?.contextWindow;
+  return window === undefined ? undefined : Math.max(1, window - inputTokens);
+}
