@@ -28,6 +28,8 @@ interface RouteCase {
   status: number;
   /** For a POST: another request under the same Idempotency-Key, which must be a 409. */
   other?: (ctx: Record<string, string | number>) => Request;
+  /** A charge made once by its own key: a replay is the first charge marked `replayed`, a conflict the library's `idempotency_conflict`. */
+  chargedByKey?: true;
   /** Requests naming what does not exist, with the status and code each gets. */
   unknown?: (ctx: Record<string, string | number>) => [Request, number, string][];
   /** Query parameters the route requires. */
@@ -145,6 +147,7 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'POST /holds/{holdId}/settle',
+    chargedByKey: true,
     setup: async (api) => ({ hold: await openHold(api.billing), other: await openHold(api.billing) }),
     good: (ctx) => ({ method: 'POST', path: `/v1/holds/${ctx.hold}/settle`, body: { usage, metadata: { chat: 'c1', turn: 3 } }, headers: key('settle') }),
     status: 200,
@@ -167,6 +170,7 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'POST /accounts/{accountId}/usage-records',
+    chargedByKey: true,
     good: () => ({ method: 'POST', path: '/v1/accounts/acme/usage-records', body: { ...TEST_MODEL, usage, userId: 'u_7', metadata: { chat: 'c1' } }, headers: key('record') }),
     status: 200,
     lenient: /^metadata\./,
@@ -442,11 +446,13 @@ for (const engine of ENGINES) {
           const before = await api.state();
           const again = await api.call(good.method, good.path, good.body, good.headers);
           expect(again.status).toBe(first.status);
-          expect(again.body).toEqual(first.body);
+          expect(again.body).toEqual(c.chargedByKey ? { ...first.body, replayed: true } : first.body);
           expect(again.headers.get('Idempotent-Replayed')).toBe('true');
           const other = c.other!(ctx);
           const conflict = await api.call(other.method, other.path, other.body, { ...other.headers, 'Idempotency-Key': good.headers!['Idempotency-Key']! });
-          expect({ status: conflict.status, type: conflict.body.error.type, code: conflict.body.error.code }).toEqual({ status: 409, type: 'idempotency_error', code: 'idempotency_key_reused' });
+          expect({ status: conflict.status, type: conflict.body.error.type, code: conflict.body.error.code }).toEqual({
+            status: 409, type: 'idempotency_error', code: c.chargedByKey ? 'idempotency_conflict' : 'idempotency_key_reused',
+          });
           expect(await api.state()).toEqual(before);
         }
       });

@@ -70,17 +70,18 @@ for (const engine of ENGINES) {
 
     it('answers a key whose first request is still being answered with a 409, and takes over one left for over a minute', async () => {
       await apiWorld(api.billing);
-      const body = { ...TEST_MODEL, usage: { inputTokens: 1_000, outputTokens: 0 } };
-      const first = await api.call('POST', '/v1/accounts/acme/usage-records', body, { 'Idempotency-Key': 'probe' });
+      const body = { source: 'bonus', amountMicros: 1_000, reference: 'probe-gift' };
+      const first = await api.call('POST', '/v1/accounts/acme/credits', body, { 'Idempotency-Key': 'probe' });
+      expect(first.status).toBe(201);
       // A process that claimed the key for the same request and has not answered yet.
       await api.sql.query("INSERT INTO api_idempotency (key, request_hash) SELECT 'busy', request_hash FROM api_idempotency WHERE key = 'probe'");
-      const busy = await api.refused(409, 'idempotency_key_in_use', 'POST', '/v1/accounts/acme/usage-records', body, { 'Idempotency-Key': 'busy' });
+      const busy = await api.refused(409, 'idempotency_key_in_use', 'POST', '/v1/accounts/acme/credits', body, { 'Idempotency-Key': 'busy' });
       expect(busy.body.error.type).toBe('idempotency_error');
-      // One that died: after a minute its key is taken over, and the charge (keyed by it too) is made once.
+      // One that died: after a minute its key is taken over, and the grant (once per reference) is made once.
       await api.sql.query("UPDATE api_idempotency SET updated_at = now() - interval '2 minutes' WHERE key = 'busy'");
-      const taken = await api.call('POST', '/v1/accounts/acme/usage-records', body, { 'Idempotency-Key': 'busy' });
+      const taken = await api.call('POST', '/v1/accounts/acme/credits', body, { 'Idempotency-Key': 'busy' });
       expect(taken.status).toBe(200);
-      expect(taken.body.usageEventId).not.toBe(first.body.usageEventId);
+      expect(taken.body).toEqual({ ...first.body, created: false });
       const keyTooLong = await api.refused(400, 'invalid_input', 'POST', '/v1/accounts/acme/authorize', TEST_MODEL, { 'Idempotency-Key': 'k'.repeat(256) });
       expect(keyTooLong.body.error.param).toBe('Idempotency-Key');
     });

@@ -33,6 +33,13 @@ const isPublic = (path: string) => path === '/v1/pricing' || path === '/v1/opena
 /** The largest body a request may send: a batch of 1,000 usages with generous metadata fits. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
+/**
+ * A charge (settle, record) is made once by its own key, the request's Idempotency-Key: a retry
+ * gets the first charge, marked `replayed` (and `Idempotent-Replayed: true`), and another charge
+ * under the key is `idempotency_conflict`.
+ */
+const chargedByKey = (path: string) => /^\/v1\/(holds\/[^/]+\/settle|accounts\/[^/]+\/usage-records)$/.test(path);
+
 /** Input a route's schema refused: the one error shape, naming each field. */
 function invalidInput(issues: readonly { path: PropertyKey[]; message: string }[]): HttpError {
   const problems = issues.map((i) => `${i.path.map(String).join('.') || 'body'}: ${i.message}`);
@@ -71,7 +78,7 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
       },
     }),
   );
-  api.use('*', idempotency(billing.sql));
+  api.use('*', idempotency(billing.sql, { ownKey: chargedByKey }));
 
   registerPricing(api, billing);
   registerAccounts(api, billing);

@@ -19,10 +19,15 @@ const ABANDONED_AFTER_SECONDS = 60;
 /** Error codes of input refused before the route ran: nothing happened under the key. */
 const NOT_RUN = new Set(['invalid_input', 'invalid_json', 'unsupported_media_type', 'payload_too_large']);
 
-export function idempotency(sql: Sql): MiddlewareHandler {
+/**
+ * `ownKey`: the routes whose operation is made once by the key itself (a charge's key is the
+ * Idempotency-Key, checked in the charge's own statement): for them a stored response would
+ * cost two more commits per call and add nothing.
+ */
+export function idempotency(sql: Sql, { ownKey }: { ownKey: (path: string) => boolean }): MiddlewareHandler {
   return async (c, next) => {
     const key = c.req.header('Idempotency-Key');
-    if (c.req.method !== 'POST' || key === undefined) return next();
+    if (c.req.method !== 'POST' || key === undefined || ownKey(c.req.path)) return next();
     if (key.length === 0 || key.length > 255 || textProblem(key)) {
       throw new HttpError(400, { type: 'invalid_request_error', code: 'invalid_input', message: 'The Idempotency-Key header must be 1 to 255 characters', param: 'Idempotency-Key' });
     }

@@ -92,6 +92,7 @@ export function registerHolds(api: Api, billing: Billing) {
     async (c) => {
       const { usage, metadata } = c.req.valid('json');
       const charge = await billing.settle(c.req.valid('param').holdId, usage, { idempotencyKey: c.req.valid('header')['idempotency-key'], metadata });
+      if (charge.replayed) c.header('Idempotent-Replayed', 'true');
       return c.json(charge, 200);
     },
   );

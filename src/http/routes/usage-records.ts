@@ -50,6 +50,7 @@ export function registerUsageRecords(api: Api, billing: Billing) {
     async (c) => {
       const { metadata, ...input } = c.req.valid('json');
       const charge = await billing.record(c.req.valid('param').accountId, input, { idempotencyKey: c.req.valid('header')['idempotency-key'], metadata });
+      if (charge.replayed) c.header('Idempotent-Replayed', 'true');
       return c.json(charge, 200);
     },
   );
