@@ -60,10 +60,22 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'GET /accounts/{accountId}/balance',
-    setup: async (api) => ({ hold: await openHold(api.billing) }),
+    setup: async (api) => {
+      await api.billing.admin.setMemberLimits('acme', 'u_7', [{ window: 'month', unit: 'tokens', amount: 1_000_000 }]);
+      return { hold: await openHold(api.billing) };
+    },
     good: () => ({ method: 'GET', path: '/v1/accounts/acme/balance' }),
     status: 200,
     unknown: () => [[{ method: 'GET', path: '/v1/accounts/ghost/balance' }, 404, 'account_not_found']],
+  },
+  {
+    route: 'PUT /accounts/{accountId}/members/{userId}/limits',
+    good: () => ({ method: 'PUT', path: '/v1/accounts/acme/members/u_7/limits', body: { limits: [{ window: 'day', unit: 'usd', amount: 500_000 }] } }),
+    status: 200,
+    unknown: () => [
+      [{ method: 'PUT', path: '/v1/accounts/ghost/members/u_7/limits', body: { limits: [] } }, 404, 'account_not_found'],
+      [{ method: 'PUT', path: '/v1/accounts/acme/members/u_7/limits', body: { limits: [{ window: 'week', unit: 'usd', amount: 1 }] } }, 400, 'invalid_input'],
+    ],
   },
   {
     route: 'GET /accounts/{accountId}/reconciliation',

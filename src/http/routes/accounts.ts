@@ -32,6 +32,13 @@ const AccountUpsertSchema = z
   })
   .openapi('AccountUpsert');
 
+const LimitViewSchema = z.strictObject({
+  ...LimitSchema.shape,
+  used: z.number().int().openapi({ description: 'Used in the current window, in the limit\'s unit.' }),
+  held: z.number().int().openapi({ description: 'Reserved by open holds, in the limit\'s unit.' }),
+  resetsAt: DateTime,
+});
+
 const BalanceSchema = z
   .strictObject({
     accountId: z.string(),
@@ -51,16 +58,16 @@ const BalanceSchema = z
         usable: z.boolean().openapi({ description: 'Whether the current plan may spend it (purchased credit needs overage = credits).' }),
       }),
     ),
-    limits: z.array(
-      z.strictObject({
-        ...LimitSchema.shape,
-        used: z.number().int().openapi({ description: 'Used in the current window, in the limit\'s unit.' }),
-        held: z.number().int().openapi({ description: 'Reserved by open holds, in the limit\'s unit.' }),
-        resetsAt: DateTime,
-      }),
-    ),
+    limits: z.array(LimitViewSchema),
+    members: z.array(z.strictObject({ userId: z.string(), limits: z.array(LimitViewSchema) })).openapi({ description: 'The members whose usage the account caps, with each cap\'s use.' }),
   })
   .openapi('Balance');
+
+const MemberLimitsSchema = z
+  .strictObject({ limits: z.array(LimitSchema).max(8).openapi({ description: 'The member\'s caps within the team\'s pool; [] removes them.' }) })
+  .openapi('MemberLimits');
+
+const MemberParams = AccountIdParam.extend({ userId: z.string().min(1).max(200).openapi({ param: { name: 'userId', in: 'path' }, example: 'u_7' }) });
 
 const ReconciliationSchema = z
   .strictObject({
@@ -99,6 +106,19 @@ export function registerAccounts(api: Api, billing: Billing) {
       responses: { 200: json(BalanceSchema, 'The balance.'), ...errorResponses },
     }),
     async (c) => c.json(await billing.balance(c.req.valid('param').accountId), 200),
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'put', path: '/accounts/{accountId}/members/{userId}/limits', tags: ['Accounts'], security: [{ SecretKey: [] }],
+      summary: 'Cap a team member\'s usage within the team\'s pool (day and/or month, value or tokens); refused past it with member_limit',
+      request: { params: MemberParams, ...body(MemberLimitsSchema) },
+      responses: { 200: json(z.strictObject({ accountId: z.string(), userId: z.string(), limits: z.array(LimitSchema) }), 'The member\'s caps.'), ...errorResponses },
+    }),
+    async (c) => {
+      const { accountId, userId } = c.req.valid('param');
+      return c.json(await billing.admin.setMemberLimits(accountId, userId, c.req.valid('json').limits), 200);
+    },
   );
 
   api.openapi(
