@@ -210,10 +210,14 @@ const CALLS: Record<string, Call> = {
   ),
   balance: call([accountId], ({ billing }, [id]) => billing.balance(id as never)),
   usage: call(
-    [accountId, object({ from: isoOrDate, to: isoOrDate, groupBy: fc.constantFrom('model', 'day') }, ['from', 'to'])],
+    [accountId, object({ from: isoOrDate, to: isoOrDate, groupBy: fc.constantFrom('model', 'day', 'user') }, ['from', 'to'])],
     ({ billing }, [id, query]) => billing.usage(id as never, query as never),
   ),
   reconcile: call([accountId], ({ billing }, [id]) => billing.reconcile(id as never)),
+  canStart: call(
+    [accountId, fc.option(object({ model, provider: fc.constantFrom('openai', 'anthropic'), userId: fc.string({ minLength: 1, maxLength: 5 }) }, []), { nil: undefined })],
+    ({ billing }, [id, input]) => billing.canStart(id as never, input as never),
+  ),
   expireCredit: call([fc.option(junk)], ({ billing }, [extra]) => (billing.expireCredit as (...args: unknown[]) => Promise<unknown>)(extra)),
   subscribe: call([accountId, planSlug], ({ billing }, [id, slug]) => billing.subscribe(id as never, slug as never)),
   purchase: call([accountId, packSlug], ({ billing }, [id, slug]) => billing.purchase(id as never, slug as never)),
@@ -238,6 +242,10 @@ const CALLS: Record<string, Call> = {
   'admin.setModelPrice': call(
     [object({ provider: fc.constantFrom('', 'openai'), model, effectiveFrom: isoOrDate, rates }, ['model', 'effectiveFrom', 'rates'])],
     ({ billing }, [input]) => billing.admin.setModelPrice(input as never),
+  ),
+  'admin.setMemberLimits': call(
+    [accountId, maybe(fc.string({ minLength: 1, maxLength: 5 })), maybe(fc.array(object({ window: fc.constantFrom('day', 'month'), unit: fc.constantFrom('usd', 'tokens'), amount: money }), { maxLength: 3 }))],
+    ({ billing }, [id, userId, limits]) => billing.admin.setMemberLimits(id as never, userId as never, limits as never),
   ),
   'admin.applyPreset': call(
     [maybe(fc.constantFrom('usage-subscription', 'credit-packs', 'subscription-plus-packs', 'tiers'))],
