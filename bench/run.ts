@@ -7,7 +7,8 @@
  *   BENCH_ACCOUNTS       accounts for the spread-out scenarios (default 1000)
  *   BENCH_PACED_RATE     pairs/s of the paced (below saturation) latency scenario (default 400)
  *   BENCH_PGLITE         disk (default: a temporary pglite:// directory) or memory
- *   BENCH_ONLY           http: only the server's scenario (no library figure to compare it with)
+ *   BENCH_ONLY           http: only the server's scenario (no library figure to compare it with); middleware: only the AI SDK middleware's
+ *   BENCH_AI_CALLS       generateText calls, bare and wrapped each, of the middleware's scenario (default 1000)
  *   PGBENCH              the pgbench binary (default pgbench on the PATH)
  */
 import { writeFile } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import { bracketed, checkpoint, machineCeiling, PGBENCH, type Ceiling } from './
 import { commitFloor, type CommitFloor } from './commit-floor.ts';
 import { evaluateTargets, formatReport, isValid, type ScenarioKind, type ScenarioResult } from './report.ts';
 import { benchHttp, type HttpResult } from './http.ts';
+import { benchMiddleware, formatMiddleware } from './middleware.ts';
 import { BATCH_SIZE, checkLedger, HOT_ACCOUNT, openFunded, pairOn, pgliteDatabase, postgresSchema, randomOf, recordBatchOn, recordOn, type BenchDatabase } from './scenarios.ts';
 
 const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -122,15 +124,16 @@ const probes: MachineProbes = {
 };
 const unreachable = `PostgreSQL unreachable at ${serverUrl}`;
 if (!postgres) log(`${unreachable}: its scenarios and the pgbench ceiling are SKIPPED`);
-const httpOnly = process.env.BENCH_ONLY === 'http';
-const onPostgres: EngineRun = postgres && !httpOnly ? await benchEngine(await postgresSchema(serverUrl), probes) : { results: [] };
+const only = process.env.BENCH_ONLY;
+const oneScenario = only === 'http' || only === 'middleware';
+const onPostgres: EngineRun = postgres && !only ? await benchEngine(await postgresSchema(serverUrl), probes) : { results: [] };
 let http: HttpResult | undefined;
-if (postgres) {
+if (postgres && only !== 'middleware') {
   log(`postgres: the server over loopback, authorize+settle by HTTP, ${config.workers} connections (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
   http = await benchHttp(await postgresSchema(serverUrl), accountIds, { connections: config.workers, seconds: config.seconds, warmupSeconds: config.warmupSeconds });
 }
 // PGlite's scenarios run on the same machine minutes later: their ceiling is measured around them too.
-const onPglite = httpOnly ? { results: [] } : await benchEngine(await pgliteDatabase(config.pglite), postgres ? { ceiling: probes.ceiling } : undefined);
+const onPglite = oneScenario ? { results: [] } : await benchEngine(await pgliteDatabase(config.pglite), postgres ? { ceiling: probes.ceiling } : undefined);
 const skipped: Ceiling = { skipped: unreachable };
 const ceilings = { postgres: onPostgres.ceiling ?? skipped, pglite: onPglite.ceiling ?? skipped };
 const floors: CommitFloor[] = onPostgres.floors ?? [{ skipped: unreachable }];
@@ -155,6 +158,11 @@ const report = {
   date: new Date().toISOString(), machine, config, pgbench: { ...PGBENCH, ceilings }, commitFloors: floors, results: results.map((r) => ({ ...r, valid: isValid(r) })), targets,
   http: http ? { ...http, ratioToLibrary: serverRatio } : null,
 };
+log(`${postgres ? 'postgres' : 'pglite'}: the AI SDK middleware, generateText on the mock model bare and wrapped, one call at a time`);
+const ai = await benchMiddleware(postgres ? await postgresSchema(serverUrl) : await pgliteDatabase('memory'), setting('BENCH_AI_CALLS', 1_000));
+console.log(`${formatMiddleware(ai)}\n`);
+Object.assign(report, { middleware: ai });
+
 const file = new URL('./results/latest.json', import.meta.url);
 await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
 log(`wrote ${file.pathname}`);
