@@ -273,17 +273,22 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
   });
   if (optimistic) return optimistic;
 
-  // Contended, or there is bookkeeping to write first: take the gate mutex.
+  // Contended, or there is bookkeeping to write first: take the gate mutex. Changes to the
+  // catalog (plans, settings, prices) do not take it: the hold is written only if the catalog
+  // is still the one decided on, else decided again.
   return ctx.sql.transaction(async (tx) => {
     let locked = await readGate(tx, accountId, now, true);
     if (locked.terms.planEnded) await applyPlanEnd(tx, locked.terms);
     if (!locked.allowanceOpen) await openAllowance(tx, locked.terms);
-    if (!locked.consistent || locked.terms.planEnded || !locked.allowanceOpen) locked = await readGate(tx, accountId, now);
-    const prices = await ctx.prices.atLeast(locked.terms.catalogVersion, tx);
-    const price = prices.find(request.model, request.provider, now, locked.terms.settings);
-    const decision = decide(locked, request, price, ctx.holdIds);
-    if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(tx, locked.terms), request.model);
-    await placeHolds(tx, [{ hold: decision.hold, userId: request.userId, createdAt: now }]);
-    return { ok: true as const, hold: decision.hold };
+    for (;;) {
+      if (locked.terms.planEnded || !locked.allowanceOpen) locked = await readGate(tx, accountId, now);
+      const prices = await ctx.prices.atLeast(locked.terms.catalogVersion, tx);
+      const price = prices.find(request.model, request.provider, now, locked.terms.settings);
+      const decision = decide(locked, request, price, ctx.holdIds);
+      if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(tx, locked.terms), request.model);
+      const placed = await placeHolds(tx, [{ hold: decision.hold, userId: request.userId, createdAt: now }], new Map([[accountId, { catalog: locked.versions.catalog }]]));
+      if (placed.has(accountId)) return { ok: true as const, hold: decision.hold };
+      locked = await readGate(tx, accountId, now);
+    }
   });
 }

@@ -37,7 +37,6 @@ export function bucketsFromRow(rows: readonly BucketRow[] | null): StateBucket[]
 
 interface StateRow extends TermsRow, WindowRow {
   gate_version: number;
-  snapshot_gate_version: number;
   ledger_version: number;
   debt_micros: number;
   allowances: string[];
@@ -47,7 +46,6 @@ interface StateRow extends TermsRow, WindowRow {
 }
 
 const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
-    (SELECT gate_version FROM accounts WHERE id = a.id) AS snapshot_gate_version,
     b.ledger_version, b.debt_micros,
     ${ALLOWANCES_COLUMN},
     ${BUCKETS_COLUMN},
@@ -60,12 +58,22 @@ const STATE_SELECT = `SELECT ${TERMS_COLUMNS}, a.gate_version,
 
 /**
  * Read an account's gate snapshot. With `lock`, the account row (the gate mutex) is locked
- * too; if the lock had to wait for another writer, `consistent` is false: read again.
+ * first, by its key alone, and the state read after it, in a statement of its own: it sees what
+ * the writer it waited for committed. (Locked in the reading statement itself, a wait for a
+ * plan change re-checked the new account row against the old plan's and lost the row, and the
+ * state's other parts, member caps among them, came from before the wait.)
  */
-export async function readGate(sql: Sql, accountId: string, now: Date, lock = false): Promise<GateSnapshot & { consistent: boolean }> {
-  const [row] = await sql.query<StateRow>(lock ? `${STATE_SELECT} FOR NO KEY UPDATE OF a` : STATE_SELECT, [accountId, now]);
+export async function readGate(sql: Sql, accountId: string, now: Date, lock = false): Promise<GateSnapshot> {
+  if (lock) await lockAccount(sql, accountId);
+  const [row] = await sql.query<StateRow>(STATE_SELECT, [accountId, now]);
   if (!row) throw accountNotFound(accountId);
-  return { ...gateSnapshot(stateFromRow(row), now), consistent: row.gate_version === row.snapshot_gate_version };
+  return gateSnapshot(stateFromRow(row), now);
+}
+
+/** Take the account's gate mutex (its row, by key); the account must exist. */
+export async function lockAccount(sql: Sql, accountId: string): Promise<void> {
+  const [row] = await sql.query('SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE', [accountId]);
+  if (!row) throw accountNotFound(accountId);
 }
 
 const STATES_SELECT = STATE_SELECT.replace('WHERE a.id = $1', 'WHERE a.id = ANY ($1::text[])');

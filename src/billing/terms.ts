@@ -62,9 +62,12 @@ export function accountNotFound(accountId: string): BillingError {
 
 /** Lock the gate mutex and read the terms. */
 export async function lockGate(tx: Sql, accountId: string, now: Date): Promise<Terms> {
-  const [row] = await tx.query<TermsRow>(`SELECT ${TERMS_SELECT} WHERE a.id = $1 FOR NO KEY UPDATE OF a`, [accountId, now]);
-  if (!row) throw accountNotFound(accountId);
-  return termsFromRow(row, now);
+  // The row by its key first, then the terms in a statement of their own, which sees what the
+  // writer it may have waited for committed (see readGate in snapshot.ts).
+  const [locked] = await tx.query('SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE', [accountId]);
+  if (!locked) throw accountNotFound(accountId);
+  const [row] = await tx.query<TermsRow>(`SELECT ${TERMS_SELECT} WHERE a.id = $1`, [accountId, now]);
+  return termsFromRow(row!, now);
 }
 
 /** Write down a plan that ran out: the account moves to the default plan. Gate mutex held. */
