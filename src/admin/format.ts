@@ -2,7 +2,7 @@
  * How the panel shows figures: money with formatUsd or in the display unit, rates per million
  * tokens, token counts, dates (UTC). Display only: nothing here is read back as a number.
  */
-import { formatUsd, MICROS_PER_CENT } from '../core/money.ts';
+import { formatUsd, MICROS_PER_CENT, MICROS_PER_DOLLAR } from '../core/money.ts';
 import type { Rate } from '../core/price-book.ts';
 import type { Limit } from '../core/plan.ts';
 import type { Settings } from '../core/settings.ts';
@@ -24,9 +24,18 @@ export function credits(micros: number, display: Display): string {
   return `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${Math.abs(n) === 1 ? 'credit' : 'credits'}`;
 }
 
+/**
+ * A sum at a glance: to the cent from a dollar up ("$41.30", not "$41.298999"), exact below, where
+ * one call's fractions of a cent are the point. The ledger and usage events show exact amounts.
+ */
+export function usd(micros: number): string {
+  if (Math.abs(micros) < MICROS_PER_DOLLAR) return formatUsd(micros);
+  return formatUsd(Math.sign(micros) * Math.round(Math.abs(micros) / MICROS_PER_CENT) * MICROS_PER_CENT);
+}
+
 /** Usage value as people see it: dollars, or credits with the dollars beside them. */
 export function value(micros: number, display: Display): string {
-  return display.displayUnit === 'credits' ? `${credits(micros, display)} (${formatUsd(micros)})` : formatUsd(micros);
+  return display.displayUnit === 'credits' ? `${credits(micros, display)} (${usd(micros)})` : usd(micros);
 }
 
 /** A rate of dollars per million tokens: "$2.50", or the base and "tiered" for tiered rates. */

@@ -38,7 +38,6 @@ const HOLD_SELECT = `SELECT h.status AS hold_status, h.model AS hold_model, h.pr
 
 const HOLDS_SELECT = HOLD_SELECT.replace('WHERE h.id = $1', 'WHERE h.id = ANY ($1::text[])').replace('SELECT h.status', 'SELECT h.id AS hold_id, h.status');
 
-
 function holdNotFound(id: string): BillingError {
   return new BillingError('hold_not_found', `No hold "${id}": authorize first and settle the hold id it returns`, { holdId: id });
 }

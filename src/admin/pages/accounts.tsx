@@ -6,7 +6,7 @@
  */
 import type { Billing } from '../../billing/billing.ts';
 import { formatUsd } from '../../core/money.ts';
-import { cents, date, dateTime, tokens, value, type Display } from '../format.ts';
+import { cents, date, dateTime, tokens, usd, value, type Display } from '../format.ts';
 import { microsField, readForm, type Form } from '../form.ts';
 import { attempt, Csrf, done, ErrorNote, Field, listQuery, Pager, render, SearchBox, Select, type AdminContext, type Page } from '../layout.tsx';
 
@@ -51,9 +51,9 @@ async function list(c: AdminContext, billing: Billing) {
                   <td>{r.plan.name}</td>
                   <td class="num">{value(r.availableMicros, settings)}</td>
                   <td class="num">{value(r.month.valueMicros, settings)}</td>
-                  <td class="num">{formatUsd(r.month.costMicros)}</td>
+                  <td class="num">{usd(r.month.costMicros)}</td>
                   <td class="num">{r.month.events.toLocaleString('en-US')}</td>
-                  <td class={r.debtMicros > 0 ? 'num owed' : 'num'}>{r.debtMicros > 0 ? formatUsd(r.debtMicros) : '—'}</td>
+                  <td class={r.debtMicros > 0 ? 'num owed' : 'num'}>{r.debtMicros > 0 ? usd(r.debtMicros) : '—'}</td>
                 </tr>
               ))}
             </tbody>
@@ -99,7 +99,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
           </div>
           <div class={balance.debtMicros > 0 ? 'tile owed' : 'tile'}>
             <span>Debt</span>
-            <strong>{formatUsd(balance.debtMicros)}</strong>
+            <strong>{usd(balance.debtMicros)}</strong>
           </div>
         </div>
 

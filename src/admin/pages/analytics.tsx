@@ -4,8 +4,7 @@
  */
 import type { AnalyticsRow } from '../../billing/admin-reads.ts';
 import type { Billing } from '../../billing/billing.ts';
-import { formatUsd } from '../../core/money.ts';
-import { date, percent, plainDollars, tokens } from '../format.ts';
+import { date, percent, plainDollars, tokens, usd } from '../format.ts';
 import { attempt, ErrorNote, Field, render, type AdminContext, type Page } from '../layout.tsx';
 
 const DAY_MS = 86_400_000;
@@ -50,10 +49,10 @@ function Figures({ rows, keyLabel, total }: { rows: AnalyticsRow[]; keyLabel: st
             <td class="num">
               {tokens(r.inputTokens, true)} / {tokens(r.outputTokens, true)}
             </td>
-            <td class="num">{formatUsd(r.valueMicros)}</td>
-            <td class="num">{r.refundedMicros ? formatUsd(r.refundedMicros) : '—'}</td>
-            <td class="num">{formatUsd(r.costMicros)}</td>
-            <td class={r.marginMicros < 0 ? 'num debit' : 'num'}>{formatUsd(r.marginMicros)}</td>
+            <td class="num">{usd(r.valueMicros)}</td>
+            <td class="num">{r.refundedMicros ? usd(r.refundedMicros) : '—'}</td>
+            <td class="num">{usd(r.costMicros)}</td>
+            <td class={r.marginMicros < 0 ? 'num debit' : 'num'}>{usd(r.marginMicros)}</td>
             <td class="num">{marginPercent(r)}</td>
             {keyLabel === 'Model' ? (
               <td>
@@ -105,16 +104,16 @@ export const analyticsPage: Page = (admin, billing) => {
           <div class="tiles">
             <div class="tile">
               <span>Revenue (value charged)</span>
-              <strong data-figure="revenue">{formatUsd(total.valueMicros)}</strong>
-              <small>{total.refundedMicros ? `${formatUsd(total.refundedMicros)} refunded` : 'nothing refunded'}</small>
+              <strong data-figure="revenue">{usd(total.valueMicros)}</strong>
+              <small>{total.refundedMicros ? `${usd(total.refundedMicros)} refunded` : 'nothing refunded'}</small>
             </div>
             <div class="tile">
               <span>Provider cost</span>
-              <strong data-figure="cost">{formatUsd(total.costMicros)}</strong>
+              <strong data-figure="cost">{usd(total.costMicros)}</strong>
             </div>
             <div class="tile">
               <span>Margin</span>
-              <strong data-figure="margin">{formatUsd(total.marginMicros)}</strong>
+              <strong data-figure="margin">{usd(total.marginMicros)}</strong>
               <small>{marginPercent(total)} of revenue after refunds</small>
             </div>
             <div class="tile">
