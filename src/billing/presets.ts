@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { PRESETS } from '../core/presets.ts';
 import { PRICING_MODES, type PricingMode, type Settings } from '../core/settings.ts';
-import { parseInput } from '../core/usage.ts';
+import { parseInput } from '../core/input.ts';
 import { createPack, createPlan, getSettings, listPacks, listPlans, updatePack, updatePlan } from './catalog.ts';
 import type { Context } from './context.ts';
 

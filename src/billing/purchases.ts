@@ -1,4 +1,5 @@
 /** A paid pack becomes a bucket of value, once per payment. */
+import { usableSources } from '../core/bucket.ts';
 import { BillingError } from '../core/errors.ts';
 import { packValueMicros, type Pack } from '../core/pack.ts';
 import { isFree } from '../core/plan.ts';
@@ -15,8 +16,8 @@ export async function assertPackPurchasable(tx: Sql, accountId: string, pack: Pa
     throw new BillingError('pack_requires_plan', `The pack "${pack.slug}" is an add-on to a paid plan: subscribe first`, { slug: pack.slug });
   }
   // Packs are spent only on plans whose overage is credits: on any other, this one would be paid for and never spent.
-  if (terms.plan.overage !== 'credits') {
-    const plans = (await listPlans(tx, { status: 'active' })).filter((p) => p.public && p.overage === 'credits').map((p) => p.slug);
+  if (!usableSources(terms.plan.overage).includes('pack')) {
+    const plans = (await listPlans(tx, { status: 'active' })).filter((p) => p.public && usableSources(p.overage).includes('pack')).map((p) => p.slug);
     const remedy = plans.length > 0 ? `upgrade to a plan whose usage can draw on credit packs (${plans.join(', ')}) first` : 'no plan on sale lets usage draw on them: contact support';
     throw new BillingError(
       'pack_not_usable',

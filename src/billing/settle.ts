@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
-import { parseInput, tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
+import { parseInput } from '../core/input.ts';
+import { tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import {
   answeredCall, callPrice, chargeLocked, chargeOptimistically, chargeRequest, chargeResult, isKeyConflict, recordAlone, recordedCall,
   replayOrConflict, settleOptionsSchema, type Charge, type ChargedCall, type RecordCall, type SettleOptions,

@@ -16,7 +16,8 @@ import { z } from 'zod';
 import type { ModelPrice, TieredPrices } from '@pydantic/genai-prices';
 import { BillingError } from './errors.ts';
 import { ceilDiv, picosToMicrosRounded, roundDiv, type Micros } from './money.ts';
-import { parseInput, type TokenUsage } from './usage.ts';
+import { parseInput } from './input.ts';
+import type { TokenUsage } from './usage.ts';
 import { findCatalogPrice, type CatalogPrice } from './genai-catalog.ts';
 
 export type PriceSource = 'bundled' | 'override' | 'fallback';

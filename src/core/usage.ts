@@ -6,9 +6,6 @@
 import { z } from 'zod';
 import { plain, tokenCount } from './input.ts';
 
-/** Parsing lives with the shared schemas (input.ts); many modules import it from here. */
-export { parseInput } from './input.ts';
-
 export const tokenUsageSchema = plain(
   z
     .object({
