@@ -10,7 +10,7 @@ import pino from 'pino';
 import { createBilling, type Billing } from './billing/billing.ts';
 import { formatUsd } from './core/money.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
-import { loadCredentials } from './server/credentials.ts';
+import { loadCredentials, type Credentials } from './server/credentials.ts';
 import { serveHere } from './server/serve.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
@@ -26,9 +26,10 @@ try {
 const logger = pino({ level: config.logLevel });
 
 /** Price with a preset on the first start, generate what was not configured, and say how to get in. */
-async function prepare(billing: Billing, config: Config): Promise<string> {
+async function prepare(billing: Billing, config: Config): Promise<{ details: string; credentials: Credentials }> {
   if (!(await billing.admin.getSettings()).pricingMode) await billing.admin.applyPreset('subscription-plus-packs');
-  const { generated } = await loadCredentials(billing.sql, config);
+  const credentials = await loadCredentials(billing.sql, config);
+  const { generated } = credentials;
   const settings = await billing.admin.getSettings();
   const plans = await billing.admin.listPlans({ status: 'active' });
   const lines = [
@@ -39,7 +40,7 @@ async function prepare(billing: Billing, config: Config): Promise<string> {
   else if (!config.adminPassword) lines.push('admin password: the one printed on first start (set TOLLGATE_ADMIN_PASSWORD to choose one)');
   if (generated.apiKey) lines.push(`API secret key (shown once, stored hashed): ${generated.apiKey}`);
   else if (!config.secretKey) lines.push('API secret key: the one printed on first start (set TOLLGATE_SECRET_KEY to choose one)');
-  return lines.join('\n');
+  return { details: lines.join('\n'), credentials };
 }
 
 function banner(port: number, details: string) {
@@ -55,8 +56,8 @@ health:      ${base}/healthz
 }
 
 /** Serve in this process until SIGTERM or SIGINT, then finish the requests in flight and close. */
-async function serveUntilStopped(billing: Billing, onListening?: (port: number) => void) {
-  const server = await serveHere(billing, config, logger);
+async function serveUntilStopped(billing: Billing, credentials?: Credentials, onListening?: (port: number) => void) {
+  const server = await serveHere(billing, config, logger, credentials);
   onListening?.(server.port);
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down: finishing requests in flight');
@@ -69,9 +70,9 @@ async function serveUntilStopped(billing: Billing, onListening?: (port: number) 
 
 if (cluster.isPrimary) {
   const billing = await createBilling({ database: config.databaseUrl });
-  const details = await prepare(billing, config);
+  const { details, credentials } = await prepare(billing, config);
   if (config.workers === 1) {
-    await serveUntilStopped(billing, (port) => banner(port, details));
+    await serveUntilStopped(billing, credentials, (port) => banner(port, details));
   } else {
     await billing.close();
     for (let i = 0; i < config.workers; i++) cluster.fork();

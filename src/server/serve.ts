@@ -8,13 +8,16 @@ import type { Billing } from '../billing/billing.ts';
 import { createApp } from '../http/app.ts';
 import { forgetOldKeys } from '../http/idempotency.ts';
 import type { Config } from './config.ts';
-import { loadCredentials } from './credentials.ts';
+import { loadCredentials, type Credentials } from './credentials.ts';
 
 /** How often a process forgets Idempotency-Keys past their day. */
 const FORGET_EVERY_MS = 10 * 60_000;
 
-export async function serveHere(billing: Billing, config: Config, logger: Logger): Promise<{ port: number; close(): Promise<void> }> {
-  const credentials = await loadCredentials(billing.sql, config);
+/** `credentials`: those the caller loaded already (the primary's, when it serves itself); else loaded here. */
+export async function serveHere(
+  billing: Billing, config: Config, logger: Logger, credentials?: Credentials,
+): Promise<{ port: number; close(): Promise<void> }> {
+  credentials ??= await loadCredentials(billing.sql, config);
   const app = createApp({ billing, credentials, logger });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve, reject) => {
