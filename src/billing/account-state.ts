@@ -112,6 +112,20 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
   };
 }
 
+/**
+ * The gate's state as it will be once this period's allowance opens (on the account's next
+ * call, which pays any debt from it first), and that allowance: what a read that writes
+ * nothing (balance, canStart, the admin's list) shows and weighs.
+ */
+export function withPendingAllowance(snap: GateSnapshot): { state: GateSnapshot['state']; pendingMicros: Micros } {
+  const pendingMicros = (snap.allowanceOpen ? 0 : includedMicros(snap.terms.plan)) as Micros;
+  const { usableMicros, debtMicros } = snap.state;
+  return {
+    state: { ...snap.state, usableMicros: usableMicros + Math.max(0, pendingMicros - debtMicros), debtMicros: Math.max(0, debtMicros - pendingMicros) },
+    pendingMicros,
+  };
+}
+
 /** What a charge draws on at `now`: the buckets this plan may spend, as fresh objects to draw down. */
 export function ledgerOf(state: AccountState, now: Date): LedgerState {
   const { versions, debtMicros, allowances, buckets, windows, members } = state;

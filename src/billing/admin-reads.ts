@@ -12,7 +12,7 @@ import { includedMicros, type Plan } from '../core/plan.ts';
 import type { Pack } from '../core/pack.ts';
 import { PRESETS } from '../core/presets.ts';
 import { PRICING_MODES, type PricingMode } from '../core/settings.ts';
-import { gateSnapshot } from './account-state.ts';
+import { gateSnapshot, withPendingAllowance } from './account-state.ts';
 import { listPacks, listPlans } from './catalog.ts';
 import type { Context } from './context.ts';
 import { readStates } from './snapshot.ts';
@@ -79,17 +79,18 @@ export async function listAccounts(
   const rows = ids.flatMap((id): AccountListRow[] => {
     const state = states.get(id);
     if (!state) return []; // created between the two reads' snapshots: on the next page load
-    const { terms, allowanceOpen, state: gate } = gateSnapshot(state, now);
+    const snap = gateSnapshot(state, now);
+    const { terms } = snap;
     // This period's allowance opens on the account's next call; until then it counts as balance() counts it.
-    const pending = allowanceOpen ? 0 : includedMicros(terms.plan);
+    const { state: gate } = withPendingAllowance(snap);
     const u = used.get(id);
     return [{
       id,
       name: terms.account.name,
       kind: terms.account.kind,
       plan: { slug: terms.plan.slug, name: terms.plan.name, priceCents: terms.plan.priceCents },
-      availableMicros: availableMicros({ ...gate, usableMicros: gate.usableMicros + pending }),
-      debtMicros: Math.max(0, gate.debtMicros - pending) as Micros,
+      availableMicros: availableMicros(gate),
+      debtMicros: gate.debtMicros as Micros,
       month: { events: Number(u?.events ?? 0), valueMicros: Number(u?.value ?? 0) as Micros, costMicros: Number(u?.cost ?? 0) as Micros },
     }];
   });

@@ -9,8 +9,8 @@
 import { z } from 'zod';
 import { refusalFor } from '../core/gate.ts';
 import { idSchema, modelSchema, parseInput, plain, providerSchema } from '../core/input.ts';
-import { includedMicros } from '../core/plan.ts';
 import type { Refusal } from '../core/refusal.ts';
+import { withPendingAllowance } from './account-state.ts';
 import { weigh } from './authorize.ts';
 import type { Context } from './context.ts';
 import { readGate, readOffers } from './snapshot.ts';
@@ -25,13 +25,8 @@ export async function canStart(ctx: Context, accountId: string, input?: CanStart
   const query = parseInput(canStartSchema, input, 'canStart options') ?? {};
   const now = ctx.clock();
   const snap = await readGate(ctx.sql, accountId, now);
-  // This period's allowance opens on the next call, paying any debt first: weigh it opened.
-  const pending = snap.allowanceOpen ? 0 : includedMicros(snap.terms.plan);
-  const state = {
-    ...snap.state,
-    usableMicros: snap.state.usableMicros + Math.max(0, pending - snap.state.debtMicros),
-    debtMicros: Math.max(0, snap.state.debtMicros - pending),
-  };
+  // This period's allowance opens on the next call: weigh it opened.
+  const { state } = withPendingAllowance(snap);
   const prices = await ctx.prices.atLeast(snap.terms.catalogVersion);
   const price = query.model === undefined ? undefined : prices.find(query.model, query.provider, now, snap.terms.settings);
   const weighed = weigh({ ...snap, state }, query, price);

@@ -4,10 +4,11 @@ import { usableSources, type BucketSource } from '../core/bucket.ts';
 import { availableMicros, type MemberGate } from '../core/gate.ts';
 import type { Micros } from '../core/money.ts';
 import type { Period } from '../core/periods.ts';
-import { includedMicros, type Limit, type Plan } from '../core/plan.ts';
+import type { Limit, Plan } from '../core/plan.ts';
 import { hasStarted } from '../core/time.ts';
 import { instant, parseInput, plain } from '../core/input.ts';
 import type { Context } from './context.ts';
+import { withPendingAllowance } from './account-state.ts';
 import { readGate } from './snapshot.ts';
 import { accountNotFound, type Terms } from './terms.ts';
 
@@ -51,7 +52,8 @@ export interface Balance {
 
 export async function balance(ctx: Context, accountId: string): Promise<Balance> {
   const now = ctx.clock();
-  const { terms, state, allowanceOpen, members } = await readGate(ctx.sql, accountId, now);
+  const snap = await readGate(ctx.sql, accountId, now);
+  const { terms, state, members } = snap;
   const usable = new Set(usableSources(terms.plan.overage));
   const rows = await ctx.sql.query<{ id: number; source: BucketSource; amount_micros: number; remaining_micros: number; starts_at: Date; expires_at: Date | null }>(
     `SELECT id, source, amount_micros, remaining_micros, starts_at, expires_at FROM buckets
@@ -62,19 +64,18 @@ export async function balance(ctx: Context, accountId: string): Promise<Balance>
     id: b.id, source: b.source, amountMicros: b.amount_micros as Micros, remainingMicros: b.remaining_micros as Micros,
     startsAt: b.starts_at, expiresAt: b.expires_at, usable: usable.has(b.source) && hasStarted(b.starts_at, now),
   }));
-  const pending = (allowanceOpen ? 0 : includedMicros(terms.plan)) as Micros;
+  const { state: opened, pendingMicros: pending } = withPendingAllowance(snap);
   if (pending > 0) {
     // Opening it will pay any debt first, as the next call will.
     buckets.unshift({ id: null, source: 'allowance', amountMicros: pending, remainingMicros: pending, startsAt: terms.period.start, expiresAt: terms.period.end, usable: true });
   }
-  const withPending = { ...state, usableMicros: state.usableMicros + pending };
   return {
     accountId,
     plan: terms.plan,
     period: terms.period,
-    availableMicros: availableMicros(withPending),
+    availableMicros: availableMicros(opened),
     heldMicros: state.held.valueMicros as Micros,
-    debtMicros: Math.max(0, state.debtMicros - pending) as Micros,
+    debtMicros: opened.debtMicros as Micros,
     buckets,
     limits: limitViews(terms.plan.limits, state, terms),
     members: [...members.values()].map((m) => ({ userId: m.userId, limits: limitViews(m.limits, m, terms) })),
