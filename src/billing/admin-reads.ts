@@ -13,6 +13,7 @@ import type { Pack } from '../core/pack.ts';
 import { PRESETS } from '../core/presets.ts';
 import { PRICING_MODES, type PricingMode } from '../core/settings.ts';
 import { gateSnapshot, withPendingAllowance } from './account-state.ts';
+import { saturatedSum } from './reads.ts';
 import { listPacks, listPlans } from './catalog.ts';
 import type { Context } from './context.ts';
 import { readStates } from './snapshot.ts';
@@ -29,8 +30,6 @@ export function containsPattern(search: string): string {
   return `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-/** A sum of a bigint column, 0 when there are no rows, read back as a safe integer. */
-const sum = (column: string) => `COALESCE(sum(${column}), 0)::bigint`;
 
 // ---------------------------------------------------------------------------------------------
 // Accounts
@@ -71,7 +70,7 @@ export async function listAccounts(
   }
   const states = await readStates(ctx.sql, ids, now);
   const usage = await ctx.sql.query<{ account_id: string; events: number; value: number; cost: number }>(
-    `SELECT account_id, count(*)::bigint AS events, ${sum('value_micros')} AS value, ${sum('cost_micros')} AS cost
+    `SELECT account_id, count(*)::bigint AS events, ${saturatedSum('value_micros')} AS value, ${saturatedSum('cost_micros')} AS cost
      FROM usage_events WHERE account_id = ANY ($1::text[]) AND occurred_at >= $2 AND occurred_at < $3 GROUP BY account_id`,
     [ids, month.start, month.end],
   );
@@ -198,8 +197,8 @@ const analyticsSchema = plain(
  */
 export async function analytics(ctx: Context, query: z.input<typeof analyticsSchema>): Promise<{ byDay: AnalyticsRow[]; byModel: AnalyticsRow[]; total: AnalyticsRow }> {
   const { from, to } = parseInput(analyticsSchema, query, 'analytics range');
-  const figures = `count(*)::bigint AS events, ${sum('input_tokens')} AS input, ${sum('output_tokens')} AS output,
-    ${sum('cost_micros')} AS cost, ${sum('value_micros')} AS value, ${sum('refunded_micros')} AS refunded`;
+  const figures = `count(*)::bigint AS events, ${saturatedSum('input_tokens')} AS input, ${saturatedSum('output_tokens')} AS output,
+    ${saturatedSum('cost_micros')} AS cost, ${saturatedSum('value_micros')} AS value, ${saturatedSum('refunded_micros')} AS refunded`;
   type Row = { key: string; events: number; input: number; output: number; cost: number; value: number; refunded: number };
   const toRow = (r: Row): AnalyticsRow => ({
     key: r.key, events: Number(r.events), inputTokens: Number(r.input), outputTokens: Number(r.output), costMicros: Number(r.cost) as Micros,

@@ -115,7 +115,7 @@ export interface UsageRow {
 }
 
 /** A sum of a column, as numeric (no overflow), saturated at 2^53 − 1 so that it reads back as a safe integer. */
-const saturatedSum = (column: string) => `LEAST(COALESCE(sum(${column}), 0), ${Number.MAX_SAFE_INTEGER})::bigint`;
+export const saturatedSum = (column: string) => `LEAST(COALESCE(sum(${column}), 0), ${Number.MAX_SAFE_INTEGER})::bigint`;
 
 /**
  * Usage by model, by day or by user, and its total (the rollup's row). Each figure is a sum over usage
