@@ -124,6 +124,18 @@ describe.skipIf(!POSTGRES_URL)(`several processes on one database${POSTGRES_URL 
     }
   });
 
+  it("a member's cap, set in one process, stops that member's bursts in the others together; other members go on", async () => {
+    await fundedTeam('capped', 2_000_000);
+    await warm('capped', procs.slice(1)); // each process knows the account before the cap
+    await admin.must('admin.setMemberLimits', 'capped', 'u_capped', [{ window: 'day', unit: 'usd', amount: 10_000 }]);
+    const member = (userId: string) => Array.from({ length: 8 }, () => ['capped', ask(1_000, { userId })]);
+    const outcomes = (await Promise.all(procs.slice(1).map((p) => p.burst('authorize', member('u_capped'))))).flat();
+    expect(approved(outcomes).length).toBe(5); // 2,000 µ$ each: five fit in the member's 10,000
+    expect(new Set(refusals(outcomes))).toEqual(new Set(['member_limit']));
+    const others = (await Promise.all(procs.slice(1).map((p) => p.burst('authorize', member('u_free'))))).flat();
+    expect(approved(others).length).toBe(24);
+  });
+
   it("one caller's bad string costs the others in its burst neither their holds nor their charges", async () => {
     await fundedTeam('mixed', 2_000_000);
     await warm('mixed', [procs[1]!]);
