@@ -12,9 +12,10 @@
  *
  * After it, the hold is settled from the provider's reported usage (usage.ts), under the model
  * id the provider answered with when it differs. A stream settles on its finish part, before
- * passing it on; an aborted stream (the SDK reports no usage then) settles the estimated input
- * plus the output counted so far from the streamed deltas; a call that fails before any output
- * releases its hold. Each model call of a multi-step tool loop goes through here once: its own
+ * passing it on; a stream aborted through the call's abortSignal, or canceled by its reader,
+ * settles at once, whether or not the provider's stream fails on it (the SDK reports no usage
+ * then): the estimated input plus the output counted so far from the streamed deltas. A call
+ * that fails before any output releases its hold. Each model call of a multi-step tool loop goes through here once: its own
  * hold, its own charge. A charge is keyed by the call's hold, or, given the request's own
  * `idempotencyKey`, by that key and the call's order in the request, so a retried request is
  * charged once; its calls' holds are then released.
@@ -160,7 +161,11 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
 
   /**
    * The provider's stream, passed on part by part, counting the output it carries; its charge
-   * is written once: on the finish part, or when it ends otherwise (cut, failed or canceled).
+   * is written once: on the finish part, or when it ends otherwise (cut, failed, canceled by its
+   * reader, or aborted through the call's signal), whichever comes first. An abort ends the
+   * call at once, whether or not the provider notices: what was streamed is charged, the
+   * provider's stream is let go, and this one fails with the abort's reason, as a provider's
+   * does; nothing the provider sends after it is passed on or charged.
    */
   function metered(source: ReadableStream<LanguageModelV3StreamPart>, call: MeteredCall, signal: AbortSignal | undefined) {
     const reader = source.getReader();
@@ -169,9 +174,12 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
     let reasoningBytes = 0;
     let failed = false;
     let canceled = false;
+    /** Nothing more goes on: the stream closed, failed, was canceled or aborted. */
+    let ended = false;
     let closed: Promise<void> | undefined;
     const close = (finish?: Extract<LanguageModelV3StreamPart, { type: 'finish' }>) => {
       closed ??= (async () => {
+        signal?.removeEventListener('abort', abort);
         const counted = { inputTokens: call.inputTokens, outputTokens: bytesToTokens(outputBytes) };
         if (finish) {
           const { usage, estimated } = tokenUsageOf(finish.usage, counted);
@@ -205,7 +213,21 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
           break;
       }
     };
-    return new ReadableStream<LanguageModelV3StreamPart>({
+    let output!: ReadableStreamDefaultController<LanguageModelV3StreamPart>;
+    const end = (how: () => void) => {
+      if (ended) return;
+      ended = true;
+      how();
+    };
+    function abort() {
+      void close();
+      end(() => output.error(signal!.reason));
+      reader.cancel(signal!.reason).catch(() => {});
+    }
+    const stream = new ReadableStream<LanguageModelV3StreamPart>({
+      start(controller) {
+        output = controller;
+      },
       async pull(controller) {
         let next: ReadableStreamReadResult<LanguageModelV3StreamPart>;
         try {
@@ -213,25 +235,29 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
         } catch (error) {
           failed = true;
           await close();
-          controller.error(error);
+          end(() => controller.error(error));
           return;
         }
+        if (ended) return; // aborted while the provider was being read: what it sent is not the app's
         if (next.done) {
           await close();
-          controller.close();
+          end(() => controller.close());
           return;
         }
         count(next.value);
         // The charge is written before the finish part goes on: whoever waits for it sees it.
         if (next.value.type === 'finish') await close(next.value);
-        controller.enqueue(next.value);
+        if (!ended) controller.enqueue(next.value);
       },
       async cancel(reason) {
         canceled = true;
-        await close();
-        await reader.cancel(reason);
+        ended = true;
+        await Promise.all([close(), reader.cancel(reason).catch(() => {})]);
       },
     });
+    if (signal?.aborted) abort();
+    else signal?.addEventListener('abort', abort, { once: true });
+    return stream;
   }
 }
 
