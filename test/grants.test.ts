@@ -45,6 +45,7 @@ for (const engine of ENGINES) {
         bucketId: first.bucketId,
         created: false,
         debtPaidMicros: 0,
+        replayed: false,
       });
       for (const other of [
         { source: 'bonus', amountMicros: 50_000_000, reference: 'welcome', expiresAt },

@@ -79,10 +79,10 @@ for (const engine of ENGINES) {
 
       const purchase = await api.call('POST', '/v1/accounts/solo/purchases', { pack: 'extra-10' }, { 'Idempotency-Key': 'buy-1' });
       expect(purchase.status).toBe(201);
-      expect(purchase.body).toEqual({ paymentRef: expect.stringMatching(/^fake_pay_/), bucketId: expect.any(Number), valueMicros: 10_000_000, debtPaidMicros: 0 });
+      expect(purchase.body).toEqual({ paymentRef: expect.stringMatching(/^fake_pay_/), bucketId: expect.any(Number), valueMicros: 10_000_000, debtPaidMicros: 0, replayed: false });
       // The retry of a purchase buys nothing more.
       const retry = await api.call('POST', '/v1/accounts/solo/purchases', { pack: 'extra-10' }, { 'Idempotency-Key': 'buy-1' });
-      expect(retry.body).toEqual(purchase.body);
+      expect(retry.body).toEqual({ ...purchase.body, replayed: true });
       const balance = await api.call('GET', '/v1/accounts/solo/balance');
       expect(balance.body.availableMicros).toBe(30_000_000);
       expect(balance.body.buckets.map((b: { source: string; remainingMicros: number; usable: boolean }) => [b.source, b.remainingMicros, b.usable])).toEqual([
@@ -93,9 +93,9 @@ for (const engine of ENGINES) {
       const cancel = await api.call('POST', '/v1/accounts/solo/subscription/cancel', undefined, { 'Idempotency-Key': 'cancel-1' });
       expect(cancel.status).toBe(200);
       expect(cancel.body).toMatchObject({ plan: { slug: 'plus' }, endsAt: '2026-04-10T12:00:00.000Z' });
-      const now = await api.call('POST', '/v1/accounts/solo/subscription/cancel', { immediately: true });
+      const now = await api.call('POST', '/v1/accounts/solo/subscription/cancel', { immediately: true }, { 'Idempotency-Key': 'cancel-2' });
       expect(now.body.endsAt).toBe('2026-03-10T12:00:00.000Z');
-      const again = await api.call('POST', '/v1/accounts/solo/subscription/cancel', {});
+      const again = await api.call('POST', '/v1/accounts/solo/subscription/cancel', {}, { 'Idempotency-Key': 'cancel-3' });
       expect({ status: again.status, code: again.body.error.code }).toEqual({ status: 409, code: 'no_subscription' });
     });
 
@@ -106,9 +106,9 @@ for (const engine of ENGINES) {
       expect(reply.body.error.remedy).toEqual({ kind: 'upgrade', plans: ['plus'] });
       const archived = await api.call('POST', '/v1/admin/presets/tiers/apply');
       expect(archived.body.pricingMode).toBe('tiers');
-      const gone = await api.refused(404, 'pack_not_found', 'POST', '/v1/accounts/acme/purchases', { pack: 'extra-10' });
+      const gone = await api.refused(404, 'pack_not_found', 'POST', '/v1/accounts/acme/purchases', { pack: 'extra-10' }, { 'Idempotency-Key': 'gone' });
       expect(gone.body.error.message).toMatch(/no longer sold/);
-      const legacy = await api.refused(409, 'plan_not_available', 'POST', '/v1/accounts/solo/subscription', { plan: 'plus' });
+      const legacy = await api.refused(409, 'plan_not_available', 'POST', '/v1/accounts/solo/subscription', { plan: 'plus' }, { 'Idempotency-Key': 'legacy' });
       expect(legacy.body.error.message).toMatch(/legacy/);
     });
 
@@ -130,9 +130,10 @@ for (const engine of ENGINES) {
       const next = await api.call('POST', '/v1/accounts/acme/authorize', { ...TEST_MODEL, inputTokens: 1_000, maxOutputTokens: 0 });
       expect(next.body.hold.amountMicros).toBe(12_500); // $0.01 of cost at a 20% margin
       expect(Date.parse(next.body.hold.expiresAt) - api.clock.now.getTime()).toBe(60_000);
-      const credit = await api.call('POST', '/v1/accounts/acme/credits', { source: 'adjustment', amountMicros: 1_000, reference: 'fix-1' });
+      const credit = await api.call('POST', '/v1/accounts/acme/credits', { source: 'adjustment', amountMicros: 1_000, reference: 'fix-1' }, { 'Idempotency-Key': 'fix-1' });
       expect(credit.status).toBe(201);
-      const repeat = await api.call('POST', '/v1/accounts/acme/credits', { source: 'adjustment', amountMicros: 1_000, reference: 'fix-1' });
+      // The reference makes the credit once, whatever key a second request carries.
+      const repeat = await api.call('POST', '/v1/accounts/acme/credits', { source: 'adjustment', amountMicros: 1_000, reference: 'fix-1' }, { 'Idempotency-Key': 'fix-1-again' });
       expect([repeat.status, repeat.body]).toEqual([200, { ...credit.body, created: false }]);
     });
   });

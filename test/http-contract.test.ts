@@ -28,8 +28,11 @@ interface RouteCase {
   status: number;
   /** For a POST: another request under the same Idempotency-Key, which must be a 409. */
   other?: (ctx: Record<string, string | number>) => Request;
-  /** A charge made once by its own key: a replay is the first charge marked `replayed`, a conflict the library's `idempotency_conflict`. */
-  chargedByKey?: true;
+  /**
+   * Money moved once by the request's own key (a charge, a refund, a credit, a checkout): the key
+   * is required, a replay is the first result marked `replayed`, a conflict the library's `idempotency_conflict`.
+   */
+  effectByKey?: true;
   /** Requests naming what does not exist, with the status and code each gets. */
   unknown?: (ctx: Record<string, string | number>) => [Request, number, string][];
   /** Query parameters the route requires. */
@@ -99,6 +102,7 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'POST /accounts/{accountId}/credits',
+    effectByKey: true,
     good: () => ({ method: 'POST', path: '/v1/accounts/acme/credits', body: { source: 'bonus', amountMicros: 1_000_000, reference: 'gift-1', expiresAt: '2026-06-01T00:00:00Z' }, headers: key('credit') }),
     status: 201,
     other: () => ({ method: 'POST', path: '/v1/accounts/acme/credits', body: { source: 'bonus', amountMicros: 2_000_000, reference: 'gift-1' } }),
@@ -116,6 +120,7 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'POST /accounts/{accountId}/subscription',
+    effectByKey: true,
     good: () => ({ method: 'POST', path: '/v1/accounts/solo/subscription', body: { plan: 'plus' }, headers: key('subscribe') }),
     status: 200,
     other: () => ({ method: 'POST', path: '/v1/accounts/solo/subscription', body: { plan: 'free' } }),
@@ -126,6 +131,7 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'POST /accounts/{accountId}/subscription/cancel',
+    effectByKey: true,
     good: () => ({ method: 'POST', path: '/v1/accounts/acme/subscription/cancel', body: { immediately: false }, headers: key('cancel') }),
     status: 200,
     other: () => ({ method: 'POST', path: '/v1/accounts/acme/subscription/cancel', body: { immediately: true } }),
@@ -136,6 +142,7 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'POST /accounts/{accountId}/purchases',
+    effectByKey: true,
     good: () => ({ method: 'POST', path: '/v1/accounts/acme/purchases', body: { pack: 'extra-10' }, headers: key('purchase') }),
     status: 201,
     other: () => ({ method: 'POST', path: '/v1/accounts/solo/purchases', body: { pack: 'extra-10' } }),
@@ -159,7 +166,7 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'POST /holds/{holdId}/settle',
-    chargedByKey: true,
+    effectByKey: true,
     setup: async (api) => ({ hold: await openHold(api.billing), other: await openHold(api.billing) }),
     good: (ctx) => ({ method: 'POST', path: `/v1/holds/${ctx.hold}/settle`, body: { usage, metadata: { chat: 'c1', turn: 3 } }, headers: key('settle') }),
     status: 200,
@@ -182,7 +189,7 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'POST /accounts/{accountId}/usage-records',
-    chargedByKey: true,
+    effectByKey: true,
     good: () => ({ method: 'POST', path: '/v1/accounts/acme/usage-records', body: { ...TEST_MODEL, usage, userId: 'u_7', metadata: { chat: 'c1' } }, headers: key('record') }),
     status: 200,
     lenient: /^metadata\./,
@@ -210,6 +217,7 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'POST /refunds',
+    effectByKey: true,
     setup: async (api) => ({ event: await chargedEvent(api.billing) }),
     good: (ctx) => ({ method: 'POST', path: '/v1/refunds', body: { usageEventId: ctx.event, amountMicros: 500_000 }, headers: key('refund') }),
     status: 201,
@@ -446,6 +454,10 @@ for (const engine of ENGINES) {
           const reply = await api.refused(status, code, request.method, request.path, request.body, request.headers);
           expect(reply.body.error.message, what).not.toMatch(/\u0000|[\ud800-\udfff]/);
         }
+        if (c.effectByKey) {
+          await api.refused(400, 'invalid_input', good.method, good.path, good.body, { ...good.headers, 'Idempotency-Key': null });
+          await api.refused(400, 'invalid_input', good.method, good.path, good.body, { ...good.headers, 'Idempotency-Key': 'k'.repeat(201) });
+        }
         for (const [request, status, code] of c.unknown?.(ctx) ?? []) {
           await api.refused(status, code, request.method, request.path, request.body, { ...(request.method === 'POST' ? key('unknown') : {}), ...request.headers });
         }
@@ -458,12 +470,12 @@ for (const engine of ENGINES) {
           const before = await api.state();
           const again = await api.call(good.method, good.path, good.body, good.headers);
           expect(again.status).toBe(first.status);
-          expect(again.body).toEqual(c.chargedByKey ? { ...first.body, replayed: true } : first.body);
+          expect(again.body).toEqual(c.effectByKey ? { ...first.body, replayed: true } : first.body);
           expect(again.headers.get('Idempotent-Replayed')).toBe('true');
           const other = c.other!(ctx);
           const conflict = await api.call(other.method, other.path, other.body, { ...other.headers, 'Idempotency-Key': good.headers!['Idempotency-Key']! });
           expect({ status: conflict.status, type: conflict.body.error.type, code: conflict.body.error.code }).toEqual({
-            status: 409, type: 'idempotency_error', code: c.chargedByKey ? 'idempotency_conflict' : 'idempotency_key_reused',
+            status: 409, type: 'idempotency_error', code: c.effectByKey ? 'idempotency_conflict' : 'idempotency_key_reused',
           });
           expect(await api.state()).toEqual(before);
         }

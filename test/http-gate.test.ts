@@ -138,10 +138,10 @@ for (const engine of ENGINES) {
       expect(charge.body).toMatchObject({ costMicros: 1_000_000, valueMicros: 2_000_000 });
       const part = await api.call('POST', '/v1/refunds', { usageEventId: charge.body.usageEventId, amountMicros: 500_000 }, { 'Idempotency-Key': 'refund-1' });
       expect(part.status).toBe(201);
-      expect(part.body).toEqual({ usageEventId: charge.body.usageEventId, refundedMicros: 500_000, toBuckets: [{ bucketId: expect.any(Number), amountMicros: 500_000 }], debtForgivenMicros: 0 });
-      const rest = await api.call('POST', '/v1/refunds', { usageEventId: charge.body.usageEventId });
+      expect(part.body).toEqual({ usageEventId: charge.body.usageEventId, refundedMicros: 500_000, toBuckets: [{ bucketId: expect.any(Number), amountMicros: 500_000 }], debtForgivenMicros: 0, replayed: false });
+      const rest = await api.call('POST', '/v1/refunds', { usageEventId: charge.body.usageEventId }, { 'Idempotency-Key': 'refund-2' });
       expect(rest.body.refundedMicros).toBe(1_500_000);
-      const more = await api.call('POST', '/v1/refunds', { usageEventId: charge.body.usageEventId, amountMicros: 1 });
+      const more = await api.call('POST', '/v1/refunds', { usageEventId: charge.body.usageEventId, amountMicros: 1 }, { 'Idempotency-Key': 'refund-3' });
       expect({ status: more.status, code: more.body.error.code }).toEqual({ status: 400, code: 'refund_exceeds_charge' });
       expect((await api.call('GET', '/v1/accounts/acme/balance')).body.availableMicros).toBe(25_000_000);
       const usage = await api.call('GET', '/v1/accounts/acme/usage?from=2026-03-10&to=2026-03-11&groupBy=day');

@@ -55,35 +55,59 @@ for (const engine of ENGINES) {
     it('keeps no answer for input refused before anything ran: the same key then runs the fixed request', async () => {
       await apiWorld(api.billing);
       const key = { 'Idempotency-Key': 'fix-me' };
-      const bad = await api.call('POST', '/v1/accounts/acme/credits', { source: 'bonus', amountMicros: '5', reference: 'r' }, key);
+      const bad = await api.call('POST', '/v1/accounts/acme/authorize', { ...TEST_MODEL, inputTokens: '5' }, key);
       expect(bad.status).toBe(400);
-      const notJson = await api.call('POST', '/v1/accounts/acme/credits', '{"source": "bonus",', key);
+      const notJson = await api.call('POST', '/v1/accounts/acme/authorize', '{"model": "test-model",', key);
       expect(notJson.body.error.code).toBe('invalid_json');
-      const good = await api.call('POST', '/v1/accounts/acme/credits', { source: 'bonus', amountMicros: 5, reference: 'r' }, key);
+      const good = await api.call('POST', '/v1/accounts/acme/authorize', { ...TEST_MODEL, inputTokens: 5 }, key);
       expect(good.status).toBe(201);
       // What ran is kept, a 404 too: the key answers it again, and another body under it is a 409.
-      const ghost = await api.call('POST', '/v1/accounts/ghost/credits', { source: 'bonus', amountMicros: 5, reference: 'r' }, { 'Idempotency-Key': 'ghost' });
+      const ghost = await api.call('POST', '/v1/accounts/ghost/authorize', TEST_MODEL, { 'Idempotency-Key': 'ghost' });
       expect(ghost.status).toBe(404);
-      const replay = await api.call('POST', '/v1/accounts/ghost/credits', { source: 'bonus', amountMicros: 5, reference: 'r' }, { 'Idempotency-Key': 'ghost' });
+      const replay = await api.call('POST', '/v1/accounts/ghost/authorize', TEST_MODEL, { 'Idempotency-Key': 'ghost' });
       expect([replay.status, replay.headers.get('Idempotent-Replayed')]).toEqual([404, 'true']);
     });
 
     it('answers a key whose first request is still being answered with a 409, and takes over one left for over a minute', async () => {
       await apiWorld(api.billing);
-      const body = { source: 'bonus', amountMicros: 1_000, reference: 'probe-gift' };
-      const first = await api.call('POST', '/v1/accounts/acme/credits', body, { 'Idempotency-Key': 'probe' });
+      const body = { ...TEST_MODEL, inputTokens: 1_000 };
+      const first = await api.call('POST', '/v1/accounts/acme/authorize', body, { 'Idempotency-Key': 'probe' });
       expect(first.status).toBe(201);
       // A process that claimed the key for the same request and has not answered yet.
       await api.sql.query("INSERT INTO api_idempotency (key, request_hash) SELECT 'busy', request_hash FROM api_idempotency WHERE key = 'probe'");
-      const busy = await api.refused(409, 'idempotency_key_in_use', 'POST', '/v1/accounts/acme/credits', body, { 'Idempotency-Key': 'busy' });
+      const busy = await api.refused(409, 'idempotency_key_in_use', 'POST', '/v1/accounts/acme/authorize', body, { 'Idempotency-Key': 'busy' });
       expect(busy.body.error.type).toBe('idempotency_error');
-      // One that died: after a minute its key is taken over, and the grant (once per reference) is made once.
+      // One that died: after a minute its key is taken over, and the request runs.
       await api.sql.query("UPDATE api_idempotency SET updated_at = now() - interval '2 minutes' WHERE key = 'busy'");
-      const taken = await api.call('POST', '/v1/accounts/acme/credits', body, { 'Idempotency-Key': 'busy' });
-      expect(taken.status).toBe(200);
-      expect(taken.body).toEqual({ ...first.body, created: false });
+      const taken = await api.call('POST', '/v1/accounts/acme/authorize', body, { 'Idempotency-Key': 'busy' });
+      expect(taken.status).toBe(201);
+      expect(taken.body.hold.id).not.toBe(first.body.hold.id);
       const keyTooLong = await api.refused(400, 'invalid_input', 'POST', '/v1/accounts/acme/authorize', TEST_MODEL, { 'Idempotency-Key': 'k'.repeat(256) });
       expect(keyTooLong.body.error.param).toBe('Idempotency-Key');
+    });
+
+    it('answers a money-moving request again after a crash lost its stored answer: the effect found by its key, never made twice', async () => {
+      await apiWorld(api.billing);
+      const charge = await api.call('POST', '/v1/accounts/acme/usage-records', { ...TEST_MODEL, usage: { inputTokens: 1_000_000, outputTokens: 0 } }, { 'Idempotency-Key': 'c1' });
+      const requests: [string, unknown][] = [
+        ['/v1/refunds', { usageEventId: charge.body.usageEventId, amountMicros: 1_000 }],
+        ['/v1/accounts/acme/credits', { source: 'bonus', amountMicros: 1_000, reference: 'gift-after-crash' }],
+        ['/v1/accounts/solo/subscription', { plan: 'plus' }],
+        ['/v1/accounts/solo/purchases', { pack: 'extra-10' }],
+        ['/v1/accounts/solo/subscription/cancel', {}],
+      ];
+      for (const [path, body] of requests) {
+        const key = { 'Idempotency-Key': `crash-${path}` };
+        const first = await api.call('POST', path, body, key);
+        expect(first.status, JSON.stringify(first.body)).toBeLessThan(300);
+        // The process died after the effect committed and before any answer was stored or sent.
+        await api.sql.query('DELETE FROM api_idempotency');
+        const before = await api.state();
+        const retry = await api.call('POST', path, body, key);
+        expect([retry.status, retry.headers.get('Idempotent-Replayed')]).toEqual([first.status, 'true']);
+        expect(retry.body).toEqual({ ...first.body, replayed: true });
+        expect(await api.state()).toEqual(before);
+      }
     });
 
     it('never answers a 500 for strings PostgreSQL cannot store, wherever they are', async () => {

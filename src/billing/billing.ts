@@ -29,6 +29,7 @@ import { priceList, priceOf } from './price-list.ts';
 import { balance, usage } from './reads.ts';
 import { reconcile } from './reconcile.ts';
 import { refund } from './refunds.ts';
+import { once, type EffectOptions } from './once.ts';
 import { lockGate } from './terms.ts';
 import { setMemberLimits } from './members.ts';
 import { canStart, type CanStartInput } from './can-start.ts';
@@ -128,7 +129,7 @@ export async function createBilling(options: BillingOptions = {}) {
     canStart: canStartNow,
     /** A Hono middleware that answers canStart's refusal as a 402 before the route runs. */
     guard: (options?: GuardOptions) => routeGuard(canStartNow, options),
-    refund: changing((usageEventId: number, input?: { amountMicros?: number }) => refund(ctx, usageEventId, input)),
+    refund: changing((usageEventId: number, input?: { amountMicros?: number }, options?: EffectOptions) => refund(ctx, usageEventId, input, options)),
     // Reads
     balance: async (accountId: string) => balance(ctx, accountIdOf(accountId)),
     usage: async (accountId: string, query: { from: Date | string; to: Date | string; groupBy?: 'model' | 'day' | 'user' }) => usage(ctx, accountIdOf(accountId), query),
@@ -139,15 +140,28 @@ export async function createBilling(options: BillingOptions = {}) {
      * last one's as it opens.
      */
     expireCredit: changing(() => expireCredit(sql, ctx.clock())),
-    // Checkout through the fake processor (real processors plug in behind the same calls)
-    subscribe: changing((accountId: string, planSlug: string) => fakeSubscribe(ctx, accountIdOf(accountId), slugOf(planSlug, 'plan slug')), firstArgument),
-    purchase: changing((accountId: string, packSlug: string) => fakePurchase(ctx, accountIdOf(accountId), slugOf(packSlug, 'pack slug')), firstArgument),
-    cancel: changing((accountId: string, opts?: { immediately?: boolean }) => fakeCancel(ctx, accountIdOf(accountId), parseInput(cancelOptionsSchema, opts, 'cancel options')), firstArgument),
-    /** A gift or correction of value (bonus or adjustment), once per reference. */
-    credit: changing(async (accountId: string, input: z.input<typeof creditInputSchema>) => {
+    // Checkout through the fake processor (real processors plug in behind the same calls). Each
+    // call that moves money takes an idempotency key: a retry with it gets the first result.
+    subscribe: changing(async (accountId: string, planSlug: string, options?: EffectOptions) => {
+      const id = accountIdOf(accountId);
+      const plan = slugOf(planSlug, 'plan slug');
+      return once(sql, { operation: 'subscribe', request: { accountId: id, plan }, accountId: id }, options, (tx) => fakeSubscribe(tx, id, plan, ctx.clock()));
+    }, firstArgument),
+    purchase: changing(async (accountId: string, packSlug: string, options?: EffectOptions) => {
+      const id = accountIdOf(accountId);
+      const pack = slugOf(packSlug, 'pack slug');
+      return once(sql, { operation: 'purchase', request: { accountId: id, pack }, accountId: id }, options, (tx) => fakePurchase(tx, id, pack, ctx.clock()));
+    }, firstArgument),
+    cancel: changing(async (accountId: string, input?: { immediately?: boolean }, options?: EffectOptions) => {
+      const id = accountIdOf(accountId);
+      const { immediately } = parseInput(cancelOptionsSchema, input, 'cancel options') ?? {};
+      return once(sql, { operation: 'cancel', request: { accountId: id, immediately: immediately ?? false }, accountId: id }, options, (tx) => fakeCancel(tx, id, { immediately }, ctx.clock()));
+    }, firstArgument),
+    /** A gift or correction of value (bonus or adjustment), once per reference (and per idempotency key, when given). */
+    credit: changing(async (accountId: string, input: z.input<typeof creditInputSchema>, options?: EffectOptions) => {
       const id = accountIdOf(accountId);
       const c = parseInput(creditInputSchema, input, 'credit');
-      return sql.transaction(async (tx) => {
+      return once(sql, { operation: 'credit', request: { accountId: id, ...c }, accountId: id }, options, async (tx) => {
         const now = ctx.clock();
         await lockGate(tx, id, now); // the account must exist
         return grantCredit(tx, { accountId: id, source: c.source, amountMicros: c.amountMicros as Micros, reference: c.reference, now, expiresAt: c.expiresAt ?? null });

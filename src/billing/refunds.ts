@@ -10,6 +10,7 @@ import { micros, parseInput, plain, rowId } from '../core/input.ts';
 import type { Context } from './context.ts';
 import { grant } from './grants.ts';
 import { readLedger } from './charge-write.ts';
+import { once, type EffectOptions, type Once } from './once.ts';
 
 const refundInputSchema = plain(z.object({ amountMicros: micros.positive('must be more than zero').optional() }).strict());
 
@@ -27,12 +28,15 @@ interface DrawRow {
   expires_at: Date | null;
 }
 
-export async function refund(ctx: Context, usageEventId: number, input: z.input<typeof refundInputSchema> = {}): Promise<RefundResult> {
+export async function refund(
+  ctx: Context, usageEventId: number, input: z.input<typeof refundInputSchema> = {}, options?: EffectOptions,
+): Promise<Once<RefundResult>> {
   const eventId = parseInput(rowId, usageEventId, 'usage event id');
   const { amountMicros } = parseInput(refundInputSchema, input, 'refund');
   const [owner] = await ctx.sql.query<{ account_id: string }>('SELECT account_id FROM usage_events WHERE id = $1', [eventId]);
   if (!owner) throw new BillingError('usage_event_not_found', `No usage event ${eventId}`, { usageEventId: eventId });
-  return ctx.sql.transaction(async (tx) => {
+  const effect = { operation: 'refund', request: { usageEventId: eventId, amountMicros: amountMicros ?? null }, accountId: owner.account_id };
+  return once(ctx.sql, effect, options, async (tx) => {
     const { terms, debtMicros } = (await readLedger(tx, [owner.account_id], ctx.clock(), true)).get(owner.account_id)!;
     const [event] = await tx.query<{ value_micros: number; refunded_micros: number }>(
       'SELECT value_micros, refunded_micros FROM usage_events WHERE id = $1',

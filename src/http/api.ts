@@ -34,11 +34,14 @@ const isPublic = (path: string) => path === '/v1/pricing' || path === '/v1/opena
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /**
- * A charge (settle, record) is made once by its own key, the request's Idempotency-Key: a retry
- * gets the first charge, marked `replayed` (and `Idempotent-Replayed: true`), and another charge
- * under the key is `idempotency_conflict`.
+ * Routes whose effect is made once by the request's Idempotency-Key itself, claimed in the
+ * effect's own transaction: a charge (settle, record: the key is the charge's), and every other
+ * call that moves money (refund, credit, purchase, plan change, cancel: once.ts). A retry after
+ * any crash gets the first result, marked `Idempotent-Replayed: true`; the key reused for
+ * another request is `idempotency_conflict`. For them a stored response would add nothing.
  */
-const chargedByKey = (path: string) => /^\/v1\/(holds\/[^/]+\/settle|accounts\/[^/]+\/usage-records)$/.test(path);
+const effectByKey = (path: string) =>
+  /^\/v1\/(holds\/[^/]+\/settle|accounts\/[^/]+\/(usage-records|credits|purchases|subscription|subscription\/cancel)|refunds)$/.test(path);
 
 /** Input a route's schema refused: the one error shape, naming each field. */
 function invalidInput(issues: readonly { path: PropertyKey[]; message: string }[]): HttpError {
@@ -78,7 +81,7 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
       },
     }),
   );
-  api.use('*', idempotency(billing.sql, { ownKey: chargedByKey }));
+  api.use('*', idempotency(billing.sql, { ownKey: effectByKey }));
 
   registerPricing(api, billing);
   registerAccounts(api, billing);

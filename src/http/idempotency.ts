@@ -20,9 +20,9 @@ const ABANDONED_AFTER_SECONDS = 60;
 const NOT_RUN = new Set(['invalid_input', 'invalid_json', 'unsupported_media_type', 'payload_too_large']);
 
 /**
- * `ownKey`: the routes whose operation is made once by the key itself (a charge's key is the
- * Idempotency-Key, checked in the charge's own statement): for them a stored response would
- * cost two more commits per call and add nothing.
+ * `ownKey`: the routes whose effect is made once by the key itself, claimed in the effect's own
+ * transaction (charges, and every other call that moves money): a stored response, written after
+ * the effect, could be lost in a crash between the two, and would cost two more commits a call.
  */
 export function idempotency(sql: Sql, { ownKey }: { ownKey: (path: string) => boolean }): MiddlewareHandler {
   return async (c, next) => {

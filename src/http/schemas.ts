@@ -72,15 +72,25 @@ export const IdempotencyKeyHeader = z.object({
   }),
 });
 
-const CHARGE_KEY_MESSAGE = 'A charge needs an Idempotency-Key header of 1 to 200 characters (your message or request id): a retry with the same key is charged once';
+/** A required Idempotency-Key: the effect's own key, so a retry, after any crash, is made once. */
+const requiredKey = (what: string, example: string) => {
+  const message = `${what} needs an Idempotency-Key header of 1 to 200 characters: a retry with the same key is made once`;
+  return z.object({
+    'idempotency-key': z.string({ error: message }).min(1, message).max(200, message).openapi({
+      description: `Required: ${what.toLowerCase()} is made once per key, whatever happens to the first answer. A retry with the same key and body gets the first result again (Idempotent-Replayed: true); the key with another body is a 409.`,
+      example,
+    }),
+  });
+};
 
-/** The Idempotency-Key of a charge (settle, record): required, and also the charge's own key, so a retry is never charged twice. */
-export const ChargeKeyHeader = z.object({
-  'idempotency-key': z.string({ error: CHARGE_KEY_MESSAGE }).min(1, CHARGE_KEY_MESSAGE).max(200, CHARGE_KEY_MESSAGE).openapi({
-    description: 'Required: the charge is made once per key (your message or request id). A retry with the same key and body gets the first response again.',
-    example: 'msg_991',
-  }),
-});
+/** The Idempotency-Key of a charge (settle, record): your message or request id. */
+export const ChargeKeyHeader = requiredKey('A charge', 'msg_991');
+
+/** The Idempotency-Key of anything else that moves money: a refund, a credit, a purchase, a plan change or a cancel. */
+export const MoneyKeyHeader = requiredKey('A call that moves money', 'req_7Hq2');
+
+/** Whether a money-moving response is the first call's, given again to a retry. */
+export const Replayed = z.boolean().openapi({ description: 'True when this is the first call\'s result, given again to a retry under its Idempotency-Key.' });
 
 export const AccountIdParam = z.object({
   accountId: idSchema.meta({ param: { name: 'accountId', in: 'path' }, example: 'team_42' }),

@@ -127,10 +127,10 @@ export function useApi(engine: Engine) {
 
   /**
    * What the requests a test makes must not change when they are refused: every account's
-   * balance and reconciliation, and the rows of every table but the API's idempotency keys.
+   * balance and reconciliation, and the rows of every table but the API's stored responses.
    */
   async function state() {
-    const tables = ['accounts', 'account_balances', 'buckets', 'ledger_entries', 'usage_events', 'holds', 'payments', 'subscriptions', 'plans', 'packs', 'model_prices', 'settings'];
+    const tables = ['accounts', 'account_balances', 'buckets', 'ledger_entries', 'usage_events', 'holds', 'payments', 'subscriptions', 'plans', 'packs', 'model_prices', 'settings', 'effect_keys'];
     const rows: Record<string, unknown> = {};
     for (const table of tables) rows[table] = await t.sql.query(`SELECT * FROM ${table} ORDER BY 1`);
     const accounts = await t.sql.query<{ id: string }>('SELECT id FROM accounts ORDER BY id');

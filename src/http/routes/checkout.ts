@@ -6,7 +6,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../billing/billing.ts';
 import { slugSchema } from '../../core/input.ts';
 import type { Api } from '../api.ts';
-import { AccountIdParam, body, DateTime, errorResponses, IdempotencyKeyHeader, json, Micros } from '../schemas.ts';
+import { answer, keyOf } from '../effects.ts';
+import { AccountIdParam, body, DateTime, errorResponses, json, Micros, MoneyKeyHeader, Replayed } from '../schemas.ts';
 import { PlanSchema } from './admin-plans.ts';
 
 const SubscriptionSchema = z
@@ -16,6 +17,7 @@ const SubscriptionSchema = z
     periodStart: DateTime,
     periodEnd: DateTime,
     endsAt: DateTime.nullable().openapi({ description: 'When a canceled plan ends (then the account is on the default plan); null: it renews.' }),
+    replayed: Replayed,
   })
   .openapi('Subscription');
 
@@ -25,6 +27,7 @@ const PurchaseSchema = z
     bucketId: z.number().int(),
     valueMicros: Micros.openapi({ description: 'Usage value the pack added.' }),
     debtPaidMicros: Micros.openapi({ description: 'The part that went to pay the account\'s debt.' }),
+    replayed: Replayed,
   })
   .openapi('Purchase');
 
@@ -39,29 +42,29 @@ export function registerCheckout(api: Api, billing: Billing) {
     createRoute({
       method: 'post', path: '/accounts/{accountId}/subscription', tags: ['Checkout'], security: [{ SecretKey: [] }],
       summary: 'Put the account on a plan: a new period starts now and its allowance opens',
-      request: { params: AccountIdParam, headers: IdempotencyKeyHeader, ...body(SubscribeRequestSchema) },
+      request: { params: AccountIdParam, headers: MoneyKeyHeader, ...body(SubscribeRequestSchema) },
       responses: { 200: json(SubscriptionSchema, 'The account\'s plan now.'), ...errorResponses },
     }),
-    async (c) => c.json(await billing.subscribe(c.req.valid('param').accountId, c.req.valid('json').plan), 200),
+    async (c) => answer(c, await billing.subscribe(c.req.valid('param').accountId, c.req.valid('json').plan, keyOf(c)), 200),
   );
 
   api.openapi(
     createRoute({
       method: 'post', path: '/accounts/{accountId}/subscription/cancel', tags: ['Checkout'], security: [{ SecretKey: [] }],
       summary: 'Cancel the paid plan, at the end of the paid period or at once',
-      request: { params: AccountIdParam, headers: IdempotencyKeyHeader, body: { content: { 'application/json': { schema: CancelRequestSchema } }, required: false } },
+      request: { params: AccountIdParam, headers: MoneyKeyHeader, body: { content: { 'application/json': { schema: CancelRequestSchema } }, required: false } },
       responses: { 200: json(SubscriptionSchema, 'The plan, with when it ends.'), ...errorResponses },
     }),
-    async (c) => c.json(await billing.cancel(c.req.valid('param').accountId, c.req.valid('json')), 200),
+    async (c) => answer(c, await billing.cancel(c.req.valid('param').accountId, c.req.valid('json'), keyOf(c)), 200),
   );
 
   api.openapi(
     createRoute({
       method: 'post', path: '/accounts/{accountId}/purchases', tags: ['Checkout'], security: [{ SecretKey: [] }],
-      summary: 'Buy a credit pack: its value is added at once. Send an Idempotency-Key: without one, a retry buys again',
-      request: { params: AccountIdParam, headers: IdempotencyKeyHeader, ...body(PurchaseRequestSchema) },
+      summary: 'Buy a credit pack: its value is added at once, once per Idempotency-Key',
+      request: { params: AccountIdParam, headers: MoneyKeyHeader, ...body(PurchaseRequestSchema) },
       responses: { 201: json(PurchaseSchema, 'Bought.'), ...errorResponses },
     }),
-    async (c) => c.json(await billing.purchase(c.req.valid('param').accountId, c.req.valid('json').pack), 201),
+    async (c) => answer(c, await billing.purchase(c.req.valid('param').accountId, c.req.valid('json').pack, keyOf(c)), 201),
   );
 }

@@ -6,7 +6,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../billing/billing.ts';
 import { idSchema, micros } from '../../core/input.ts';
 import type { Api } from '../api.ts';
-import { AccountIdParam, body, errorResponses, IdempotencyKeyHeader, json, Micros } from '../schemas.ts';
+import { answer, keyOf } from '../effects.ts';
+import { AccountIdParam, body, errorResponses, IdempotencyKeyHeader, json, Micros, MoneyKeyHeader, Replayed } from '../schemas.ts';
 
 const CreditRequestSchema = z
   .strictObject({
@@ -22,6 +23,7 @@ const CreditSchema = z
     bucketId: z.number().int(),
     created: z.boolean().openapi({ description: 'False when the reference was credited already: the first credit, unchanged.' }),
     debtPaidMicros: Micros.openapi({ description: 'The part that went to pay the account\'s debt.' }),
+    replayed: Replayed,
   })
   .openapi('Credit');
 
@@ -34,7 +36,7 @@ export function registerCredits(api: Api, billing: Billing) {
     createRoute({
       method: 'post', path: '/accounts/{accountId}/credits', tags: ['Accounts'], security: [{ SecretKey: [] }],
       summary: 'Add value as a gift (bonus) or a correction (adjustment), once per reference',
-      request: { params: AccountIdParam, headers: IdempotencyKeyHeader, ...body(CreditRequestSchema) },
+      request: { params: AccountIdParam, headers: MoneyKeyHeader, ...body(CreditRequestSchema) },
       responses: {
         201: json(CreditSchema, 'Credited.'),
         200: json(CreditSchema, 'The reference was credited already, with the same credit: nothing more was added.'),
@@ -42,8 +44,8 @@ export function registerCredits(api: Api, billing: Billing) {
       },
     }),
     async (c) => {
-      const credit = await billing.credit(c.req.valid('param').accountId, c.req.valid('json'));
-      return credit.created ? c.json(credit, 201) : c.json(credit, 200);
+      const credit = await billing.credit(c.req.valid('param').accountId, c.req.valid('json'), keyOf(c));
+      return credit.created ? answer(c, credit, 201) : answer(c, credit, 200);
     },
   );
 

@@ -1,12 +1,13 @@
 /**
  * Refunds: value a usage event drew, given back to the buckets it came from (or off the debt
- * it left). Send an Idempotency-Key: without one, a retried partial refund refunds again.
+ * it left), once per Idempotency-Key.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../billing/billing.ts';
 import { micros, rowId } from '../../core/input.ts';
 import type { Api } from '../api.ts';
-import { body, errorResponses, IdempotencyKeyHeader, json, Micros } from '../schemas.ts';
+import { answer, keyOf } from '../effects.ts';
+import { body, errorResponses, json, Micros, MoneyKeyHeader, Replayed } from '../schemas.ts';
 
 const RefundRequestSchema = z
   .strictObject({
@@ -21,6 +22,7 @@ const RefundSchema = z
     refundedMicros: Micros,
     toBuckets: z.array(z.strictObject({ bucketId: z.number().int(), amountMicros: Micros })).openapi({ description: 'Value put back, bucket by bucket (a new refund bucket where the original has expired).' }),
     debtForgivenMicros: Micros.openapi({ description: 'The part that was never paid, taken off the debt.' }),
+    replayed: Replayed,
   })
   .openapi('Refund');
 
@@ -29,12 +31,12 @@ export function registerRefunds(api: Api, billing: Billing) {
     createRoute({
       method: 'post', path: '/refunds', tags: ['Gate'], security: [{ SecretKey: [] }],
       summary: 'Give back value a usage event drew, all of it or a part',
-      request: { headers: IdempotencyKeyHeader, ...body(RefundRequestSchema) },
+      request: { headers: MoneyKeyHeader, ...body(RefundRequestSchema) },
       responses: { 201: json(RefundSchema, 'Refunded.'), ...errorResponses },
     }),
     async (c) => {
       const { usageEventId, amountMicros } = c.req.valid('json');
-      return c.json(await billing.refund(usageEventId, amountMicros === undefined ? {} : { amountMicros }), 201);
+      return answer(c, await billing.refund(usageEventId, amountMicros === undefined ? {} : { amountMicros }, keyOf(c)), 201);
     },
   );
 }

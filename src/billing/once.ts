@@ -1,0 +1,88 @@
+/**
+ * A call that moves money happens once per idempotency key. The key is claimed in the effect's
+ * own transaction (effect_keys, migration 0013), so it is committed exactly when the effect is:
+ * a retry after any crash — before the commit, after it, or after the answer was lost on its
+ * way — either runs the effect for the first time or finds it and gets the first result back.
+ * A call that failed left nothing, its key included, so its retry runs again.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { BillingError } from '../core/errors.ts';
+import { parseInput, plain, text } from '../core/input.ts';
+import type { Sql } from '../db/sql.ts';
+
+export interface EffectOptions {
+  /** Makes the call happen once: a retry with the key gets the first call's result, with `replayed: true`. */
+  idempotencyKey?: string;
+}
+
+/** A money-moving call's result, and whether it is the first call's, given again to a retry. */
+export type Once<R> = R & { replayed: boolean };
+
+const optionsSchema = plain(z.object({ idempotencyKey: text(200, 1).optional() }).strict()).optional();
+
+/** What the call does, for its key: the operation and its (parsed) request; the account, where known. */
+export interface Effect {
+  operation: string;
+  request: unknown;
+  accountId?: string;
+}
+
+export async function once<R extends object>(sql: Sql, effect: Effect, options: EffectOptions | undefined, work: (tx: Sql) => Promise<R>): Promise<Once<R>> {
+  const key = parseInput(optionsSchema, options, 'options')?.idempotencyKey;
+  return sql.transaction(async (tx) => {
+    if (key === undefined) return { ...(await work(tx)), replayed: false };
+    const hash = requestHash(effect);
+    // A concurrent call under the key waits here until the first commits (then this one finds
+    // its row) or rolls back (then this one claims the key).
+    const claimed = await tx.query(
+      'INSERT INTO effect_keys (key, operation, request_hash, account_id) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING RETURNING key',
+      [key, effect.operation, hash, effect.accountId ?? null],
+    );
+    if (claimed.length === 0) {
+      const [first] = await tx.query<{ operation: string; request_hash: string; result: string }>(
+        'SELECT operation, request_hash, result::text AS result FROM effect_keys WHERE key = $1',
+        [key],
+      );
+      if (first!.request_hash !== hash) {
+        throw new BillingError(
+          'idempotency_conflict',
+          `The idempotency key "${key}" was used already, for ${first!.operation === effect.operation ? `another ${effect.operation}` : `a ${first!.operation}`}: ` +
+            'a retry must repeat its request exactly, and a new request needs a key of its own',
+          { idempotencyKey: key, operation: first!.operation },
+        );
+      }
+      return { ...(decode(first!.result) as R), replayed: true };
+    }
+    const result = await work(tx);
+    await tx.query('UPDATE effect_keys SET result = $2::jsonb WHERE key = $1', [key, encode(result)]);
+    return { ...result, replayed: false };
+  });
+}
+
+/** The request as a stable string: the same request hashes the same whatever its keys' order. */
+function requestHash({ operation, request }: Effect): string {
+  return createHash('sha256').update(`${operation}\n${JSON.stringify(request, sortedKeys)}`).digest('hex');
+}
+
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+// Results keep their Dates across the round trip through jsonb.
+const DATE = '$date';
+
+function encode(result: object): string {
+  return JSON.stringify(result, function (this: Record<string, unknown>, key, value) {
+    const raw = this[key];
+    return raw instanceof Date ? { [DATE]: raw.toISOString() } : value;
+  });
+}
+
+function decode(stored: string): unknown {
+  return JSON.parse(stored, (_key, value) => {
+    const date = value !== null && typeof value === 'object' && Object.keys(value).length === 1 ? (value as Record<string, unknown>)[DATE] : undefined;
+    return typeof date === 'string' ? new Date(date) : value;
+  });
+}
