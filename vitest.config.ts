@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/setup/pglite-image.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // PGlite boots a WASM PostgreSQL per suite; two cores are all we have.

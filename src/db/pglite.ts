@@ -31,12 +31,20 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** PGlite in memory (no directory), or on a directory this process then holds alone until close (lock-file.ts). */
-export async function openPglite(dataDir: string | undefined): Promise<Sql> {
+/** The embedded database, which can also be copied whole: its data directory as a tar archive. */
+export interface PgliteSql extends Sql {
+  dumpDataDir(): Promise<Blob>;
+}
+
+/**
+ * PGlite in memory (no directory), or on a directory this process then holds alone until close
+ * (lock-file.ts). `loadDataDir`: a data directory to start from, as PGlite's dumpDataDir made it.
+ */
+export async function openPglite(dataDir: string | undefined, { loadDataDir }: { loadDataDir?: Blob } = {}): Promise<PgliteSql> {
   const unlock = dataDir === undefined ? () => {} : lockDirectory(dataDir);
   let db: PGlite;
   try {
-    db = await PGlite.create(dataDir, { parsers: { [types.INT8]: parseInt8 } });
+    db = await PGlite.create(dataDir, { parsers: { [types.INT8]: parseInt8 }, loadDataDir });
     await db.exec(Object.entries(SESSION_SETTINGS).map(([name, value]) => `SET ${name} = '${value}';`).join('\n'));
   } catch (error) {
     unlock();
@@ -84,8 +92,9 @@ export async function openPglite(dataDir: string | undefined): Promise<Sql> {
   };
   const exclusively = <T>(work: () => Promise<T>) => locks._runExclusiveTransaction(() => locks._runExclusiveQuery(work));
 
-  const sql: Sql = {
+  const sql: PgliteSql = {
     engine: 'pglite',
+    dumpDataDir: () => db.dumpDataDir('none'),
     query: (text, params) => exclusively(() => run(text, params)),
     exec: async (text) => {
       await db.exec(text);

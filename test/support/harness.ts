@@ -4,8 +4,9 @@
  * emptied before each test, with a clock the test moves by hand.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { createBilling, type Billing } from '../../src/index.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { openPglite } from '../../src/db/pglite.ts';
@@ -20,10 +21,15 @@ export interface Engine {
   open(options?: { through?: string }): Promise<{ sql: Sql; url?: string; drop(): Promise<void> }>;
 }
 
+/** The migrated data directory the run's setup dumped (setup/pglite-image.ts), read once per worker. */
+let image: Promise<Blob> | undefined;
+const migratedImage = () => (image ??= readFile(inject('pgliteImage')).then((bytes) => new Blob([bytes])));
+
 const pglite: Engine = {
   name: 'pglite',
   async open({ through } = {}) {
-    const sql = await openPglite(undefined);
+    // A database migrated only part way starts empty; every other starts from the migrated image.
+    const sql = await openPglite(undefined, through === undefined ? { loadDataDir: await migratedImage() } : {});
     await migrate(sql, { through });
     return { sql, drop: () => sql.close() };
   },
