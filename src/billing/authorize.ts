@@ -9,17 +9,17 @@
  * (lost-holds.ts).
  */
 import { z } from 'zod';
-import { checkGate, refusalFor, type Amounts, type GateFailure, type GateState } from '../core/gate.ts';
+import { checkGate, checkUncounted, describeLimit, refusalFor, type Amounts, type GateFailure, type GateState } from '../core/gate.ts';
 import { valueFromCost, type Micros } from '../core/money.ts';
 import { modelAllowed } from '../core/plan.ts';
 import { worstCaseCostOf, type PriceEntry } from '../core/price-book.ts';
 import type { Refusal } from '../core/refusal.ts';
 import { fitsHoldId, holdKey, type HoldIds } from '../core/hold-id.ts';
 import { BillingError } from '../core/errors.ts';
-import { idSchema, modelSchema, parseInput, plain, providerSchema, tokenCount } from '../core/input.ts';
+import { idSchema, MAX_CALL_TOKENS, modelSchema, parseInput, plain, providerSchema, tokenCount } from '../core/input.ts';
 import type { Context } from './context.ts';
 import { openAllowance } from './grants.ts';
-import { outcomeOf } from './combiner.ts';
+import { outcomeOf, type BatchAnswer } from './combiner.ts';
 import { readGate, readOffers, readStates, type GateSnapshot } from './snapshot.ts';
 import { gateSnapshot, type AccountState, type Guard, type StateHold, type Versions } from './account-state.ts';
 import { applyPlanEnd } from './terms.ts';
@@ -59,23 +59,27 @@ export interface AuthorizeRequest {
   userId?: string;
 }
 
-type Decision = { ok: true; hold: Hold } | { ok: false; failure: GateFailure; state: GateState };
+type Refused = { ok: false; failure: GateFailure; state: GateState } | { ok: false; error: BillingError };
+type Decision = { ok: true; hold: Hold } | Refused;
 
 /**
- * The gate's rules on a snapshot, for a call: what it would hold (its worst case, or the
- * settings' minimum hold when its tokens are not all known) and the first rule it fails, if
- * any. Without a model, the rules on models are not asked. Pure.
+ * The gate's rules on a snapshot, for a call: what it would hold and the first rule it fails,
+ * if any. It holds its worst case: in value, its price for the tokens given, or the settings'
+ * minimum hold when its tokens are not all known; in tokens, the counts given, and a count not
+ * given at the most one call may report (MAX_CALL_TOKENS), so that a hold bounds the tokens its
+ * call can be charged. A call whose counts are not all known is refused only if its smallest
+ * would be; a token limit that only its worst would pass is `unbounded` (core/gate.ts). Without
+ * a model, the rules on models are not asked; canStart, which knows no counts, reads `failure`
+ * alone. Pure.
  */
 export function weigh(
   snap: GateSnapshot, request: Omit<AuthorizeRequest, 'accountId' | 'model'> & { model?: string }, price: PriceEntry | undefined,
-): { estimate: Amounts; state: GateState; failure: GateFailure | undefined } {
+): { estimate: Amounts; state: GateState; failure: GateFailure | undefined; unbounded?: GateFailure } {
   const { terms } = snap;
   const known = request.inputTokens !== undefined && request.maxOutputTokens !== undefined;
   const worstCase = price ? valueFromCost(worstCaseCostOf(price, request.inputTokens ?? 0, request.maxOutputTokens ?? 0), terms.settings.marginBps) : 0;
-  const estimate: Amounts = {
-    valueMicros: known ? worstCase : Math.max(worstCase, terms.settings.minHoldMicros),
-    tokens: (request.inputTokens ?? 0) + (request.maxOutputTokens ?? 0),
-  };
+  const valueMicros = known ? worstCase : Math.max(worstCase, terms.settings.minHoldMicros);
+  const estimate: Amounts = { valueMicros, tokens: (request.inputTokens ?? MAX_CALL_TOKENS) + (request.maxOutputTokens ?? MAX_CALL_TOKENS) };
   const member = request.userId === undefined ? undefined : snap.members.get(request.userId);
   const state: GateState = {
     ...snap.state,
@@ -83,14 +87,37 @@ export function weigh(
     modelPriced: request.model === undefined || price !== undefined,
     ...(member && { member }),
   };
-  return { estimate, state, failure: checkGate(state, estimate) };
+  if (known) return { estimate, state, failure: checkGate(state, estimate) };
+  const least = { valueMicros, tokens: Math.max(1, (request.inputTokens ?? 0) + (request.maxOutputTokens ?? 0)) };
+  const { failure, unbounded } = checkUncounted(state, least, estimate);
+  return { estimate, state, failure, ...(unbounded && { unbounded }) };
+}
+
+/**
+ * A call without the token counts that a token limit needs to bound it: `invalid_input`, naming
+ * the counts to send and the limit that needs them. Held at the most it may use instead, it
+ * would not fit; held at less, concurrent such calls could pass the limit together.
+ */
+function countsRequired(request: AuthorizeRequest, unbounded: GateFailure, state: GateState): BillingError {
+  const missing = (['inputTokens', 'maxOutputTokens'] as const).filter((field) => request[field] === undefined);
+  const limit = unbounded.code === 'member_limit'
+    ? `the ${describeLimit(unbounded.limit!, 'cap')} this account set for member "${state.member!.userId}"`
+    : `this account's ${describeLimit(unbounded.limit!)}`;
+  const most = missing.map((field) => `${MAX_CALL_TOKENS.toLocaleString('en-US')} ${field === 'inputTokens' ? 'input' : 'output'}`).join(' and ');
+  return new BillingError(
+    'invalid_input',
+    `Invalid authorize request: send ${missing.join(' and ')}, which ${limit} needs to hold the call against it: ` +
+      `without ${missing.length > 1 ? 'them' : 'it'} a call may use up to ${most} tokens, more than the limit leaves`,
+    { issues: missing.map((field) => `${field}: required by ${limit}, which holds each call by its token counts`) },
+  );
 }
 
 /** The gate's verdict on a snapshot: pure but for the hold id's random parts. */
 function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry | undefined, holdIds: HoldIds): Decision {
   const { terms } = snap;
-  const { estimate, state, failure } = weigh(snap, request, price);
+  const { estimate, state, failure, unbounded } = weigh(snap, request, price);
   if (failure) return { ok: false, failure, state };
+  if (unbounded) return { ok: false, error: countsRequired(request, unbounded, state) };
   const provider = request.provider ?? price!.provider;
   return {
     ok: true,
@@ -104,6 +131,11 @@ function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry
       expiresAt: new Date(terms.now.getTime() + terms.settings.holdTtlSeconds * 1000),
     },
   };
+}
+
+/** What a call the gate did not admit is answered: its refusal, or the error that says which token counts to send. */
+async function notAdmitted(sql: Sql, snap: GateSnapshot, request: AuthorizeRequest, decision: Refused): Promise<Refusal | BillingError> {
+  return 'error' in decision ? decision.error : refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
 }
 
 /** A hold to write, and the user it was placed for. */
@@ -176,10 +208,14 @@ export async function authorize(ctx: Context, accountId: string, input: Authoriz
 }
 
 /** A batch of authorizations: together where they can be, each alone where they cannot. */
-export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[]) {
+export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[]): Promise<BatchAnswer<AuthorizeResult>[]> {
   // A batch that fails as a whole wrote nothing: each request then goes alone.
-  const together = await authorizeTogether(ctx, requests).catch(() => new Map<number, AuthorizeResult>());
-  return requests.map((r, i) => (together.has(i) ? { ok: true as const, value: together.get(i)! } : outcomeOf(() => authorizeAlone(ctx, r))));
+  const together = await authorizeTogether(ctx, requests).catch(() => new Map<number, AuthorizeResult | BillingError>());
+  return requests.map((r, i) => {
+    const answer = together.get(i);
+    if (answer === undefined) return outcomeOf(() => authorizeAlone(ctx, r));
+    return answer instanceof BillingError ? { ok: false, error: answer } : { ok: true, value: answer };
+  });
 }
 
 /**
@@ -190,7 +226,7 @@ export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[])
  * charge meanwhile only turns a hold into a debit no larger, docs/design.md). An account whose
  * guard failed, or that has bookkeeping to write first, is left for authorizeAlone.
  */
-async function authorizeTogether(ctx: Context, requests: readonly AuthorizeRequest[]): Promise<Map<number, AuthorizeResult>> {
+async function authorizeTogether(ctx: Context, requests: readonly AuthorizeRequest[]): Promise<Map<number, AuthorizeResult | BillingError>> {
   const now = ctx.clock();
   const accountIds = [...new Set(requests.map((r) => r.accountId))];
   return ctx.sql.asyncCommit.uninterrupted(async (sql) => {
@@ -203,7 +239,7 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
     const states = new Map([...known, ...read]);
     const snaps = new Map([...states].map(([id, state]) => [id, gateSnapshot(state, now)]));
     const prices = await ctx.prices.atLeast(Math.max(...[...states.values()].map((state) => state.versions.catalog)), sql);
-    const decided: { index: number; accountId: string; result: AuthorizeResult; userId?: string }[] = [];
+    const decided: { index: number; accountId: string; result: AuthorizeResult | BillingError; userId?: string }[] = [];
     for (const [index, request] of requests.entries()) {
       const snap = snaps.get(request.accountId);
       if (!snap || !snap.allowanceOpen || snap.terms.planEnded) continue;
@@ -219,11 +255,10 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
         // A refusal writes nothing that a guard could check: it is given on a fresh read.
         ctx.known.forget(request.accountId);
       } else {
-        const refusal = refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
-        decided.push({ index, accountId: request.accountId, result: refusal });
+        decided.push({ index, accountId: request.accountId, result: await notAdmitted(sql, snap, request, decision) });
       }
     }
-    const holds = decided.flatMap((d) => (d.result.ok ? [{ hold: d.result.hold, userId: d.userId, createdAt: now }] : []));
+    const holds = decided.flatMap((d) => (!(d.result instanceof BillingError) && d.result.ok ? [{ hold: d.result.hold, userId: d.userId, createdAt: now }] : []));
     const withHolds = new Set(holds.map((h) => h.hold.accountId));
     const guards = new Map([...withHolds].map((id): [string, Guard] => {
       const { gate, terms, catalog, ledger } = states.get(id)!.versions;
@@ -260,22 +295,24 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
   // Optimistic: one read, then one insert that succeeds only if no other hold, plan or catalog
   // change came in between. No transaction, no lock, two round trips; the hold commits without
   // waiting for the disk (docs/design.md).
-  const optimistic = await ctx.sql.asyncCommit.uninterrupted(async (sql): Promise<AuthorizeResult | undefined> => {
+  const optimistic = await ctx.sql.asyncCommit.uninterrupted(async (sql): Promise<AuthorizeResult | BillingError | undefined> => {
     const snap = await readGate(sql, accountId, now);
     if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
     const prices = await ctx.prices.atLeast(snap.terms.catalogVersion, sql);
     const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings), ctx.holdIds);
-    if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model);
+    if (!decision.ok) return notAdmitted(sql, snap, request, decision);
     const { gate, terms, catalog } = snap.versions;
     const placed = await placeHolds(sql, [{ hold: decision.hold, userId: request.userId, createdAt: now }], new Map([[accountId, { gate, terms, catalog }]]));
     return placed.has(accountId) ? { ok: true, hold: decision.hold } : undefined;
   });
+  if (optimistic instanceof BillingError) throw optimistic;
   if (optimistic) return optimistic;
 
   // Contended, or there is bookkeeping to write first: take the gate mutex. Changes to the
   // catalog (plans, settings, prices) do not take it: the hold is written only if the catalog
-  // is still the one decided on, else decided again.
-  return ctx.sql.transaction(async (tx) => {
+  // is still the one decided on, else decided again. A call that must give its token counts is
+  // answered after the commit, so that the bookkeeping stands.
+  const answer = await ctx.sql.transaction(async (tx): Promise<AuthorizeResult | BillingError> => {
     let locked = await readGate(tx, accountId, now, true);
     if (locked.terms.planEnded) await applyPlanEnd(tx, locked.terms);
     if (!locked.allowanceOpen) await openAllowance(tx, locked.terms);
@@ -284,10 +321,12 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
       const prices = await ctx.prices.atLeast(locked.terms.catalogVersion, tx);
       const price = prices.find(request.model, request.provider, now, locked.terms.settings);
       const decision = decide(locked, request, price, ctx.holdIds);
-      if (!decision.ok) return refusalFor(decision.failure, decision.state, await readOffers(tx, locked.terms), request.model);
+      if (!decision.ok) return notAdmitted(tx, locked, request, decision);
       const placed = await placeHolds(tx, [{ hold: decision.hold, userId: request.userId, createdAt: now }], new Map([[accountId, { catalog: locked.versions.catalog }]]));
       if (placed.has(accountId)) return { ok: true as const, hold: decision.hold };
       locked = await readGate(tx, accountId, now);
     }
   });
+  if (answer instanceof BillingError) throw answer;
+  return answer;
 }

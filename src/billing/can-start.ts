@@ -1,10 +1,11 @@
 /**
  * canStart: may this account (and this member) start AI work now? The gate's rules on a fresh
- * read, for a call whose size is not known yet (it weighs the settings' minimum hold, as an
- * authorize without token counts does), and with a model when one is named. A check, not a
- * hold: it places nothing, so two requests checked together may both start, and the calls they
- * make are still authorized one by one. For apps that gate whole endpoints before any AI work
- * (a route guard, http: ai/guard.ts), beside the middleware that meters each model call.
+ * read, for a call whose size is not known yet (it weighs the smallest such call: the settings'
+ * minimum hold and one token, as authorize does one without token counts before it weighs its
+ * worst), and with a model when one is named. A check, not a hold: it places nothing, so two
+ * requests checked together may both start, and the calls they make are still authorized one
+ * by one. For apps that gate whole endpoints before any AI work (a route guard, http:
+ * ai/guard.ts), beside the middleware that meters each model call.
  */
 import { z } from 'zod';
 import { refusalFor } from '../core/gate.ts';

@@ -5,7 +5,8 @@
  *   monthly limits → the member's caps (a team's cap on the calling user) → enough value for
  *   the hold.
  * Limits count what was used in the window, plus every open hold, plus this call's estimate;
- * a member's caps count the member's own usage and holds the same way.
+ * a member's caps count the member's own usage and holds the same way. A call whose token
+ * counts are not all known is weighed at its smallest and at its worst (checkUncounted).
  */
 import { formatUsd, type Micros } from './money.ts';
 import type { Period } from './periods.ts';
@@ -63,6 +64,20 @@ export function checkGate(state: GateState, estimate: Amounts): GateFailure | un
   return undefined;
 }
 
+/**
+ * The gate's verdict on a call whose token counts are not all known: weighed at its smallest
+ * (`least`: the counts given, at least one token) and at its worst (`worst`: a count not given
+ * at the most one call may report). Refused if even its smallest is. A token limit that only its
+ * worst would pass is `unbounded`: the counts would decide, so the call cannot go ahead without
+ * them (a hold of its smallest would let concurrent calls pass the limit together).
+ */
+export function checkUncounted(state: GateState, least: Amounts, worst: Amounts): { failure?: GateFailure; unbounded?: GateFailure } {
+  const failure = checkGate(state, least);
+  if (failure) return { failure };
+  const unbounded = checkGate(state, worst);
+  return unbounded ? { unbounded } : {};
+}
+
 /** The first of `limits` (days first) that what was used, plus what is held, plus the estimate would pass. */
 function overLimit(limits: readonly Limit[], { used, held }: Pick<MemberGate, 'used' | 'held'>, estimate: Amounts): Limit | undefined {
   for (const window of ['day', 'month'] as const) {
@@ -104,7 +119,7 @@ export function remedyFor(failure: GateFailure, state: GateState, offers: Offers
   }
 }
 
-function describeLimit(limit: Limit, noun = 'limit'): string {
+export function describeLimit(limit: Limit, noun = 'limit'): string {
   const amount = limit.unit === 'usd' ? formatUsd(limit.amount) : `${limit.amount.toLocaleString('en-US')} tokens`;
   return `${limit.window === 'day' ? 'daily' : 'monthly'} ${noun} of ${amount}`;
 }
