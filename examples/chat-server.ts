@@ -38,6 +38,8 @@ app.post('/chat', async (c) => {
     system: 'You are a helpful assistant. Answer in two sentences.',
     prompt: message,
     maxOutputTokens: 300,
+    // A client that goes away aborts the call: what was streamed is charged, the rest of the hold freed.
+    abortSignal: c.req.raw.signal,
     onError: () => {}, // a refusal is answered below
   });
   // The gate answers before the model is called: a refusal is still a 402, not a broken stream.

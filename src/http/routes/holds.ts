@@ -14,8 +14,8 @@ export const AuthorizeRequestSchema = z
   .strictObject({
     model: modelSchema.meta({ example: 'gpt-4o-mini' }),
     provider: providerSchema.optional().openapi({ example: 'openai' }),
-    inputTokens: tokenCount.optional().openapi({ description: 'Tokens of the prompt, if known: the hold covers them.', example: 1200 }),
-    maxOutputTokens: tokenCount.optional().openapi({ description: 'The most the call may write: the hold covers them.', example: 800 }),
+    inputTokens: tokenCount.optional().openapi({ description: 'Tokens of the prompt, if known: the hold covers them. Required on an account or member with a token limit.', example: 1200 }),
+    maxOutputTokens: tokenCount.optional().openapi({ description: 'The most the call may write: the hold covers them. Required on an account or member with a token limit.', example: 800 }),
     userId: idSchema.optional().openapi({ description: 'The member of the account making the call.', example: 'u_7' }),
   })
   .openapi('AuthorizeRequest');
@@ -27,7 +27,7 @@ export const HoldSchema = z
     model: z.string(),
     provider: z.string(),
     amountMicros: Micros.openapi({ description: 'Value reserved, in micro-dollars.' }),
-    tokens: z.number().int(),
+    tokens: z.number().int().openapi({ description: 'Tokens held against token limits: inputTokens + maxOutputTokens, a count not given held at 1,000,000,000.' }),
     expiresAt: DateTime.openapi({ description: 'When the hold lapses if neither settled nor released.' }),
   })
   .openapi('Hold');
