@@ -4,7 +4,7 @@
  * prints where to go and how to get in, and serves: in this process, or in WEB_CONCURRENCY
  * worker processes (node:cluster) on one PostgreSQL database.
  */
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
 import pino from 'pino';
 import { createBilling, type Billing } from './billing/billing.ts';
@@ -55,17 +55,45 @@ health:      ${base}/healthz
 `);
 }
 
-/** Serve in this process until SIGTERM or SIGINT, then finish the requests in flight and close. */
+/** After the stop's bound for connections, what a worker has to close its database before it exits anyway. */
+const DATABASE_CLOSE_MS = 1_000;
+/** After the stop's bound, what the primary gives its workers before it kills what is left of them. */
+const WORKER_GRACE_MS = 2_000;
+
+/** Calls `stop` on the first SIGTERM or SIGINT; later ones find the stop under way (a terminal's Ctrl-C reaches every worker, and the primary forwards it too). */
+function onStopSignal(stop: (signal: NodeJS.Signals) => void) {
+  let stopping = false;
+  const once = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    stop(signal);
+  };
+  process.on('SIGTERM', once);
+  process.on('SIGINT', once);
+}
+
+/**
+ * Serve in this process until SIGTERM or SIGINT, then stop: idle connections close at once,
+ * requests in flight are answered with `Connection: close`, and the process exits within the
+ * stop's bound (server/connections.ts), plus a second for the database.
+ */
 async function serveUntilStopped(billing: Billing, credentials?: Credentials, onListening?: (port: number) => void) {
   const server = await serveHere(billing, config, logger, credentials);
   onListening?.(server.port);
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'shutting down: finishing requests in flight');
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  onStopSignal((signal) => {
+    logger.info({ signal, seconds: config.stopTimeoutSeconds }, 'stopping: finishing requests in flight');
+    setTimeout(() => {
+      logger.error('stop: the database did not close in time');
+      process.exit(1);
+    }, config.stopTimeoutSeconds * 1000 + DATABASE_CLOSE_MS).unref();
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'stop: closing failed');
+        process.exit(1);
+      },
+    );
+  });
 }
 
 if (cluster.isPrimary) {
@@ -75,21 +103,39 @@ if (cluster.isPrimary) {
     await serveUntilStopped(billing, credentials, (port) => banner(port, details));
   } else {
     await billing.close();
-    for (let i = 0; i < config.workers; i++) cluster.fork();
+    // Each worker accepts its own connections from the shared socket. Under node:cluster's
+    // default (the primary accepts and hands each connection to a worker), a connection handed
+    // to a worker as it died was held by the primary, never answered nor closed; now the kernel
+    // keeps what no worker accepted for the living ones, and closes what a dead one had.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     let stopping = false;
-    cluster.on('exit', (worker, code) => {
-      if (stopping) return;
-      logger.error({ pid: worker.process.pid, code }, 'worker died: starting another');
+    let killed = 0;
+    // A worker stays in cluster.workers until its IPC channel closes too, which may come after its exit.
+    const living = () => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
+    const exitWhenAllGone = () => {
+      if (living().length === 0) process.exit(killed ? 1 : 0);
+    };
+    cluster.on('fork', (worker) => logger.info({ pid: worker.process.pid }, 'worker started'));
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return exitWhenAllGone();
+      logger.error({ pid: worker.process.pid, code, signal }, 'worker died: starting another');
       cluster.fork();
     });
+    for (let i = 0; i < config.workers; i++) cluster.fork();
     banner(config.port, `${details}\nworkers: ${config.workers}`);
-    const stop = (signal: NodeJS.Signals) => {
+    onStopSignal((signal) => {
       stopping = true;
-      logger.info({ signal }, 'shutting down workers');
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+      logger.info({ signal, seconds: config.stopTimeoutSeconds }, 'stopping workers');
+      for (const worker of living()) worker.process.kill(signal);
+      exitWhenAllGone();
+      setTimeout(() => {
+        for (const worker of living()) {
+          logger.error({ pid: worker.process.pid }, 'worker did not stop in time: killed');
+          killed++;
+          worker.process.kill('SIGKILL');
+        }
+      }, config.stopTimeoutSeconds * 1000 + WORKER_GRACE_MS).unref();
+    });
   }
 } else {
   await serveUntilStopped(await createBilling({ database: config.databaseUrl }));

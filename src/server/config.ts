@@ -17,6 +17,8 @@ export interface Config {
   /** Server processes (node:cluster); more than one needs PostgreSQL. */
   workers: number;
   logLevel: string;
+  /** How long a stop (SIGTERM, SIGINT) lets requests in flight finish before it closes their connections. */
+  stopTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -51,5 +53,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
-  return { databaseUrl, port: wholeNumber(env, 'PORT', 3000, 0, 65_535), host: env.HOST || '127.0.0.1', secretKey, adminPassword, workers, logLevel };
+  return {
+    databaseUrl, port: wholeNumber(env, 'PORT', 3000, 0, 65_535), host: env.HOST || '127.0.0.1', secretKey, adminPassword, workers, logLevel,
+    stopTimeoutSeconds: wholeNumber(env, 'TOLLGATE_STOP_TIMEOUT_SECONDS', 10, 1, 600),
+  };
 }

@@ -1,13 +1,15 @@
 /**
  * Serving the app in this process, on a database it opened: load the credentials, listen, and
- * on close stop taking connections, finish the requests in flight, then close the database.
+ * on close stop taking connections, finish the requests in flight (within the stop's bound),
+ * then close the database.
  */
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { Billing } from '../billing/billing.ts';
 import { createApp } from '../http/app.ts';
 import { forgetOldKeys } from '../http/idempotency.ts';
 import type { Config } from './config.ts';
+import { createHttpServer } from './connections.ts';
 import { loadCredentials, type Credentials } from './credentials.ts';
 
 /** How often a process forgets Idempotency-Keys past their day. */
@@ -19,10 +21,12 @@ export async function serveHere(
 ): Promise<{ port: number; close(): Promise<void> }> {
   credentials ??= await loadCredentials(billing.sql, config);
   const app = createApp({ billing, credentials, logger });
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
+  // Node drains a body the app did not read; the connection rules decide when that is worth it.
+  const { server, stop } = createHttpServer(getRequestListener(app.fetch, { hostname: config.host, autoCleanupIncoming: false }));
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
+    server.listen(config.port, config.host);
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -32,7 +36,7 @@ export async function serveHere(
   const close = () =>
     (closing ??= (async () => {
       clearInterval(forgetting);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (!(await stop(config.stopTimeoutSeconds * 1000))) logger.warn({ seconds: config.stopTimeoutSeconds }, 'stop: connections still open at the bound were closed');
       await billing.close();
     })());
   return { port, close };
