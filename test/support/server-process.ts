@@ -1,0 +1,110 @@
+/**
+ * `npm start` as a child process, for what only a real server shows: its sockets, its worker
+ * processes (found through /proc, so a test can kill them) and how it stops.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+export const SECRET_KEY = 'tg_sk_connections_0123456789abcdef';
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The pids of `pid`'s child processes (Linux). */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // pid (comm) state ppid …: comm may hold spaces, so read after its closing parenthesis.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return children;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class ServerProcess {
+  readonly exited: Promise<number | null>;
+
+  private constructor(readonly child: ChildProcess, readonly port: number) {
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null) resolve(child.exitCode);
+      else child.once('exit', (code) => resolve(code));
+    });
+  }
+
+  /** Starts the server on a free port with `env` (over the test's own, with SECRET_KEY), once it printed its banner. */
+  static async start(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { ...process.env, LOG_LEVEL: 'warn', TOLLGATE_SECRET_KEY: SECRET_KEY, TOLLGATE_ADMIN_PASSWORD: 'connections-password', PORT: String(port), ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let printed = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        printed += chunk.toString();
+        if (printed.includes('health:')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${printed}`)));
+    });
+    return new ServerProcess(child, port);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  workers(): number[] {
+    return childPids(this.pid);
+  }
+
+  /** Waits until it has `count` workers and answers. */
+  async ready(count: number, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.workers().length < count || !(await fetch(`http://127.0.0.1:${this.port}/healthz`).then((r) => r.ok, () => false))) {
+      if (Date.now() > deadline) throw new Error(`the server did not have ${count} workers answering within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Sends `signal` and waits for the exit: its code, and how long it took. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; ms: number }> {
+    const started = performance.now();
+    this.child.kill(signal);
+    const code = await this.exited;
+    return { code, ms: performance.now() - started };
+  }
+
+  /** Whatever is left of it, for a test's cleanup. */
+  kill(): void {
+    for (const pid of [...this.workers(), this.pid]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+}
