@@ -47,7 +47,8 @@ export function alive(pid: number): boolean {
 export class ServerProcess {
   readonly exited: Promise<number | null>;
 
-  private constructor(readonly child: ChildProcess, readonly port: number) {
+  /** `banner`: what it printed as it started. */
+  private constructor(readonly child: ChildProcess, readonly port: number, readonly banner: string) {
     this.exited = new Promise((resolve) => {
       if (child.exitCode !== null) resolve(child.exitCode);
       else child.once('exit', (code) => resolve(code));
@@ -69,7 +70,7 @@ export class ServerProcess {
       });
       child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${printed}`)));
     });
-    return new ServerProcess(child, port);
+    return new ServerProcess(child, port, printed);
   }
 
   get pid(): number {
