@@ -204,6 +204,39 @@ describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
     expect(problems).toEqual([]);
   });
 
+  it('lists the sessions and ends the others; a copy of a cookie stops working at logout', async () => {
+    const logIn = async (page: Page) => {
+      await page.goto(`${base}/admin/sessions`);
+      await page.fill('input[name=password]', ADMIN_PASSWORD);
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${base}/admin/sessions`);
+    };
+    const [mine, other] = [await newPage(), await newPage()];
+    await logIn(other);
+    await logIn(mine);
+    expect(await mine.locator('tr[data-session]').count()).toBeGreaterThanOrEqual(2);
+    expect(await mine.locator('tr[data-session]', { hasText: 'This session' }).innerText()).toMatch(/from 127\.0\.0\.1/);
+    await shot(mine, 'sessions');
+    await mine.click('form[action="/admin/sessions/end-others"] button');
+    await mine.locator('.note', { hasText: /^Ended \d+ other sessions?\.$/ }).waitFor();
+    expect(await mine.locator('tr[data-session]').count()).toBe(1);
+    await other.goto(`${base}/admin/plans`);
+    expect(new URL(other.url()).pathname).toBe('/admin/login');
+
+    // Log out; the cookie copied before into another browser opens nothing.
+    const cookies = await mine.context().cookies();
+    const copy = await newPage();
+    await copy.context().addCookies(cookies);
+    await copy.goto(`${base}/admin/plans`);
+    expect(new URL(copy.url()).pathname).toBe('/admin/plans');
+    await mine.click('nav form.logout button');
+    await mine.waitForURL(`${base}/admin/login`);
+    await copy.goto(`${base}/admin/plans`);
+    expect(new URL(copy.url()).pathname).toBe('/admin/login');
+    for (const page of [mine, other, copy]) await page.context().close();
+    expect(problems).toEqual([]);
+  });
+
   it('keeps pages behind the login, and rate limits failed logins', async () => {
     const page = await newPage();
     for (const path of ['/admin/settings', '/admin/analytics']) {

@@ -1,6 +1,6 @@
 /**
- * The admin panel over HTTP: who gets in (the password, a rate limit on failures, a signed
- * session cookie), CSRF on every form, every page rendering, and bad input answered with the
+ * The admin panel over HTTP: who gets in (the password, a rate limit on failures, a session
+ * cookie naming a stored session; test/admin-sessions.test.ts has the rest), CSRF on every form, every page rendering, and bad input answered with the
  * library's message beside the form, never a 500.
  */
 import type { Hono } from 'hono';
@@ -51,12 +51,14 @@ describe('the admin panel', () => {
   let admin: AdminClient;
 
   beforeEach(async () => {
+    // Sessions and failed logins live in the database, which outlives a test: each starts without them.
+    await t.sql.exec('DELETE FROM admin_sessions; DELETE FROM admin_login_attempts');
     await t.billing.admin.applyPreset('subscription-plus-packs');
     app = await adminApp(t.billing);
     admin = new AdminClient(app);
   });
 
-  it('needs a session for every page, and logs in with the password to a signed, HttpOnly, SameSite cookie', async () => {
+  it('needs a session for every page, and logs in with the password to an HttpOnly, SameSite cookie naming a stored session', async () => {
     expect((await app.request('/')).headers.get('Location')).toBe('/admin');
     expect((await app.request('/admin')).headers.get('Location')).toBe('/admin/login?next=%2Fadmin');
     for (const path of PAGES) {
@@ -96,20 +98,31 @@ describe('the admin panel', () => {
       expect(page.res.headers.get('Cache-Control')).toBe('no-store');
     }
 
-    // A session cookie not signed with the server's key is no session.
-    const forged = new AdminClient(app);
-    forged.cookies.set('tollgate_admin', `${encodeURIComponent(admin.cookies.get('tollgate_admin')!.replace(/^[^.]+/, 'forged'))}`);
-    expect((await forged.request('/admin/plans')).status).toBe(302);
+    // A cookie naming no stored session is no session, nor is one of another form.
+    const token = admin.cookies.get('tollgate_admin')!;
+    expect(token).toMatch(/^[\w-]{43}$/);
+    for (const value of [`${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`, 'forged', `${token}.${token}`]) {
+      const forged = new AdminClient(app);
+      forged.cookies.set('tollgate_admin', value);
+      expect((await forged.request('/admin/plans')).status, value).toBe(302);
+    }
+    expect(await t.sql.query('SELECT count(*)::int AS n FROM admin_sessions')).toEqual([{ n: 1 }]);
 
     const out = await admin.post('/admin/logout', {});
     expect(out.status).toBe(303);
     expect(admin.cookies.has('tollgate_admin')).toBe(false);
     expect((await admin.request('/admin/plans')).status).toBe(302);
+    expect(await t.sql.query('SELECT count(*)::int AS n FROM admin_sessions')).toEqual([{ n: 0 }]);
   });
 
-  it('sends a login only to pages of the panel', () => {
+  it('sends a login only to pages of the panel, and never with a control character', () => {
     expect(safeNext('/admin/accounts?q=acme')).toBe('/admin/accounts?q=acme');
-    for (const bad of ['https://evil.example/', '//evil.example', '/admin\\@evil', '/v1/accounts', undefined]) expect(safeNext(bad), String(bad)).toBe('/admin/pricing');
+    expect(safeNext('/admin')).toBe('/admin');
+    expect(safeNext('/admin/plans?q=a b')).toBe('/admin/plans?q=a%20b');
+    for (const bad of ['https://evil.example/', '//evil.example', '/\\evil.example', '/admin\\@evil', '/v1/accounts', '/administrator', '/admin/../v1', '/admin/%2e%2e/v1', '/admin/%2E%2E/%2e%2e/v1',
+      '/admin/plans\r\nSet-Cookie: a=b', '/admin/plans\n', '/admin/plans?\u0000', '/admin/plans?\u007f', '/admin/plans?x=€', '/admin/pläns', undefined, '']) {
+      expect(safeNext(bad), JSON.stringify(bad)).toBe('/admin/pricing');
+    }
   });
 
   it('refuses a login form without its token, and rate limits failed logins by address', async () => {

@@ -1,9 +1,11 @@
 /**
  * The admin panel, mounted at /admin: pages rendered on the server (hono/jsx) with htmx for what
  * updates as the admin types, and nothing to build. Every page but the login needs a session;
- * every POST needs the session's CSRF token. One file per page in pages/.
+ * every POST needs the session's CSRF token. No request body may pass 64 KiB. One file per
+ * page in pages/.
  */
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import type { Billing } from '../billing/billing.ts';
 import { BillingError } from '../core/errors.ts';
@@ -17,10 +19,14 @@ import { packsPage } from './pages/packs.tsx';
 import { plansPage } from './pages/plans.tsx';
 import { pricesPage } from './pages/prices.tsx';
 import { pricingPage } from './pages/pricing.tsx';
+import { sessionsPage } from './pages/sessions.tsx';
 import { settingsPage } from './pages/settings.tsx';
 import { LoginLimiter, Sessions } from './session.ts';
 
 const PAGES: Page[] = [pricingPage, settingsPage, plansPage, packsPage, pricesPage, accountsPage, analyticsPage];
+
+/** The largest body any admin route reads: a form is a few KiB. */
+export const MAX_BODY_BYTES = 64 * 1024;
 
 /** Scripts and styles from this server only; no inline script, no framing. */
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
@@ -29,13 +35,13 @@ export interface AdminOptions {
   billing: Billing;
   credentials: Credentials;
   logger: Logger;
-  /** Failed logins per address before it must wait (default 5 in 15 minutes). */
+  /** Failed logins per address before it must wait (default 5 in 15 minutes), and hashes at once in this process (default 1). */
   limiter?: LoginLimiter;
 }
 
-export function createAdmin({ billing, credentials, logger, limiter = new LoginLimiter() }: AdminOptions): Hono<AdminEnv> {
+export function createAdmin({ billing, credentials, logger, limiter = new LoginLimiter(billing.sql) }: AdminOptions): Hono<AdminEnv> {
   const admin = new Hono<AdminEnv>();
-  const sessions = new Sessions(credentials.sessionKey);
+  const sessions = new Sessions(billing.sql, credentials);
 
   admin.use('*', async (c, next) => {
     await next();
@@ -44,6 +50,15 @@ export function createAdmin({ billing, credentials, logger, limiter = new LoginL
     c.header('Referrer-Policy', 'same-origin');
     if (!c.req.path.startsWith('/admin/assets/')) c.header('Cache-Control', 'no-store');
   });
+  // Counted as the body arrives (or from its declared length), before anything reads it; what
+  // becomes of the rest of a body refused is the server's (server/connections.ts).
+  admin.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.text('This request is larger than 64 KiB, the most the admin panel accepts: send a smaller form.', 413),
+    }),
+  );
   registerAssets(admin);
   loginRoutes(admin, { credentials, sessions, limiter });
 
@@ -73,6 +88,7 @@ export function createAdmin({ billing, credentials, logger, limiter = new LoginL
   });
 
   logoutRoute(admin, sessions);
+  sessionsPage(admin, sessions);
   admin.get('/', (c) => c.redirect('/admin/pricing', 302));
   for (const page of PAGES) page(admin, billing);
 

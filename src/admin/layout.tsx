@@ -26,6 +26,7 @@ const NAV = [
   ['/admin/prices', 'Model prices'],
   ['/admin/accounts', 'Accounts'],
   ['/admin/analytics', 'Analytics'],
+  ['/admin/sessions', 'Sessions'],
 ] as const;
 
 const FLASH_COOKIE = 'tollgate_flash';

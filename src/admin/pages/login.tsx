@@ -1,14 +1,25 @@
 /**
- * Logging in and out. The password is checked against its scrypt hash (credentials.ts); the
- * form carries a token bound to a nonce cookie; an address that failed too often waits.
+ * Logging in and out. An attempt is counted for its address before its password is hashed
+ * (LoginLimiter, session.ts), and checked against the stored scrypt hash (credentials.ts); the
+ * form carries a token bound to a nonce cookie. Logging out deletes the session's row.
  */
 import type { Credentials } from '../../server/credentials.ts';
 import { Csrf, Head, type AdminApp, type AdminContext } from '../layout.tsx';
 import { clientAddress, type LoginLimiter, type Sessions } from '../session.ts';
 
-/** Where to go after logging in: a page of the panel, never another site. */
+const HOME = '/admin/pricing';
+const ORIGIN = 'http://panel.invalid';
+
+/**
+ * Where to go after logging in: a page of the panel, never another site or another part of
+ * this one. Printable ASCII only (a CR or LF has no place in a Location header), no backslash
+ * (browsers read it as a slash), and the path, dot segments resolved, under /admin.
+ */
 export function safeNext(next: string | undefined): string {
-  return next && /^\/admin(\/[\w\-/%.]*)?(\?[^\\]*)?$/.test(next) && !next.startsWith('//') ? next : '/admin/pricing';
+  if (!next || !/^\/[\x20-\x7e]*$/.test(next) || next.includes('\\')) return HOME;
+  const url = new URL(next, ORIGIN);
+  if (url.origin !== ORIGIN || !(url.pathname === '/admin' || url.pathname.startsWith('/admin/'))) return HOME;
+  return url.pathname + url.search;
 }
 
 function LoginPage({ token, next, error }: { token: string; next: string; error?: string }) {
@@ -40,7 +51,7 @@ function LoginPage({ token, next, error }: { token: string; next: string; error?
 
 export function loginRoutes(admin: AdminApp, deps: { credentials: Credentials; sessions: Sessions; limiter: LoginLimiter }) {
   const { credentials, sessions, limiter } = deps;
-  const page = (c: AdminContext, next: string, error?: string, status: 200 | 401 | 403 | 429 = 200) =>
+  const page = (c: AdminContext, next: string, error?: string, status: 200 | 401 | 403 | 429 | 503 = 200) =>
     c.html(`<!doctype html>${(<LoginPage token={sessions.loginToken(c)} next={next} error={error} />).toString()}`, status);
 
   admin.get('/login', async (c) => {
@@ -53,25 +64,22 @@ export function loginRoutes(admin: AdminApp, deps: { credentials: Credentials; s
     const field = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : undefined);
     const next = safeNext(field('next'));
     if (!sessions.checkLoginToken(c, field('_csrf'))) return page(c, next, 'This form has expired: log in again.', 403);
-    const who = clientAddress(c);
-    const wait = limiter.retryAfter(who);
-    if (wait > 0) {
+    const attempt = await limiter.attempt(clientAddress(c), () => credentials.verifyAdminPassword(field('password') ?? ''));
+    if (attempt.outcome !== 'checked') {
+      const wait = attempt.retryAfter;
       c.header('Retry-After', String(wait));
+      if (attempt.outcome === 'busy') return page(c, next, 'The server is busy checking other logins: try again in a moment.', 503);
       return page(c, next, `Too many failed attempts: try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.`, 429);
     }
-    if (!(await credentials.checkAdminPassword(field('password') ?? ''))) {
-      limiter.fail(who);
-      return page(c, next, 'Wrong password.', 401);
-    }
-    limiter.succeed(who);
-    await sessions.start(c);
+    if (!attempt.value) return page(c, next, 'Wrong password.', 401);
+    await sessions.start(c, attempt.value);
     return c.redirect(next, 303);
   });
 }
 
 export function logoutRoute(admin: AdminApp, sessions: Sessions) {
-  admin.post('/logout', (c) => {
-    sessions.end(c);
+  admin.post('/logout', async (c) => {
+    await sessions.end(c, c.get('session'));
     return c.redirect('/admin/login', 303);
   });
 }
