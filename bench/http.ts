@@ -23,7 +23,7 @@ export interface HttpResult {
 const SECRET = 'bench-secret-key-0123456789abcdef';
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -31,7 +31,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitHealthy(base: string, child: { exitCode: number | null }): Promise<void> {
+export async function waitHealthy(base: string, child: { exitCode: number | null }): Promise<void> {
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
     const ok = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
