@@ -58,7 +58,6 @@ for (const engine of ENGINES) {
     let app: Hono;
 
     beforeEach(async () => {
-      await t.sql.exec('DELETE FROM admin_sessions; DELETE FROM admin_login_attempts');
       await t.billing.admin.applyPreset('subscription-plus-packs');
       await t.billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme' });
       app = await appWith(t.sql, t.billing);

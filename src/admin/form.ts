@@ -75,3 +75,6 @@ export function listField(form: Form, name: string): string[] {
 
 /** A checkbox: present when ticked. */
 export const checked = (form: Form, name: string) => form[name] !== undefined && form[name] !== 'false';
+
+/** The idempotency key a money-moving form carries (layout.tsx's EffectKey), if it does. */
+export const effectKey = (form: Form) => ({ idempotencyKey: form.idempotencyKey || undefined });

@@ -2,6 +2,7 @@
  * The panel's frame and small parts every page uses: the layout with its left nav, the CSRF
  * field, notes and errors, labelled fields. A page renders its body and hands it to `render`.
  */
+import { randomUUID } from 'node:crypto';
 import type { Context, Env, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Child } from 'hono/jsx';
@@ -117,6 +118,15 @@ export function render(c: AdminContext, page: { title: string; body: Child; stat
 
 export function Csrf({ token }: { token: string }) {
   return <input type="hidden" name="_csrf" value={token} />;
+}
+
+/**
+ * A form that moves money carries an idempotency key of its own, made when the page is drawn:
+ * a second submit of the same form (a double click, a resubmit after a lost answer) gets the
+ * first result and moves nothing more. A form drawn again after a refusal gets a new one.
+ */
+export function EffectKey() {
+  return <input type="hidden" name="idempotencyKey" value={`admin_${randomUUID()}`} />;
 }
 
 /** The library's message for what was wrong with the form, shown beside it. */

@@ -7,8 +7,8 @@
 import type { Billing } from '../../billing/billing.ts';
 import { formatUsd } from '../../core/money.ts';
 import { cents, date, dateTime, tokens, usd, value, type Display } from '../format.ts';
-import { microsField, readForm, type Form } from '../form.ts';
-import { attempt, Csrf, done, ErrorNote, Field, listQuery, Pager, render, SearchBox, Select, type AdminContext, type Page } from '../layout.tsx';
+import { effectKey, microsField, readForm, type Form } from '../form.ts';
+import { attempt, Csrf, done, EffectKey, ErrorNote, Field, listQuery, Pager, render, SearchBox, Select, type AdminContext, type Page } from '../layout.tsx';
 
 const PAGE_SIZE = 50;
 const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
@@ -108,6 +108,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
             <h2>Grant credit</h2>
             <form method="post" action={`${accountPath(id)}/credit`} class="form" id="credit-form">
               <Csrf token={csrf} />
+              <EffectKey />
               <div class="row">
                 <Select label="Kind" name="source" value={creditValues.source} options={[['bonus', 'Bonus (a gift)'], ['adjustment', 'Adjustment (a correction)']]} />
                 <Field label="Amount ($)" name="amount" value={creditValues.amount} required step="0.000001" />
@@ -124,6 +125,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
             <h2>Plan</h2>
             <form method="post" action={`${accountPath(id)}/plan`} class="form" id="plan-change">
               <Csrf token={csrf} />
+              <EffectKey />
               <Select label="Change to" name="plan" value={balance.plan.slug} options={plans.map((p) => [p.slug, `${p.name} (${p.priceCents ? `${cents(p.priceCents)}/month` : 'free'})`] as const)} hint="Through the fake processor: takes effect at once, no payment." />
               <ErrorNote error={errorFor('plan')} />
               <button type="submit">Change plan</button>
@@ -131,6 +133,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
             {balance.plan.priceCents > 0 ? (
               <form method="post" action={`${accountPath(id)}/cancel`} class="inline">
                 <Csrf token={csrf} />
+                <EffectKey />
                 <button type="submit" class="secondary">Cancel at period end</button>
                 <ErrorNote error={errorFor('cancel')} />
               </form>
@@ -233,6 +236,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
                     {e.refundedMicros < e.valueMicros ? (
                       <form method="post" action={`${accountPath(id)}/refund`} class="inline compact">
                         <Csrf token={csrf} />
+                        <EffectKey />
                         <input type="hidden" name="event" value={String(e.id)} />
                         <input type="text" name="amount" placeholder="all" aria-label="Amount to refund ($)" size={6} />
                         <button type="submit" class="secondary">Refund</button>
@@ -285,7 +289,7 @@ export const accountsPage: Page = (admin, billing) => {
     const form = await readForm(c);
     const amountMicros = () => microsField(form, 'amount', 'Amount') ?? 0;
     const result = await attempt(async () =>
-      billing.credit(id, { source: form.source === 'adjustment' ? 'adjustment' : 'bonus', amountMicros: amountMicros(), reference: form.reference ?? '', expiresAt: form.expires || null }),
+      billing.credit(id, { source: form.source === 'adjustment' ? 'adjustment' : 'bonus', amountMicros: amountMicros(), reference: form.reference ?? '', expiresAt: form.expires || null }, effectKey(form)),
     );
     if (!result.ok) return detail(c, billing, id, { form: 'credit', message: result.error, values: form });
     const what = form.source === 'adjustment' ? 'Adjustment' : 'Bonus';
@@ -298,7 +302,7 @@ export const accountsPage: Page = (admin, billing) => {
     const eventId = Number(form.event);
     const result = await attempt(async () => {
       const amountMicros = microsField(form, 'amount', 'Amount to refund');
-      return billing.refund(eventId, amountMicros === undefined ? {} : { amountMicros });
+      return billing.refund(eventId, amountMicros === undefined ? {} : { amountMicros }, effectKey(form));
     });
     if (!result.ok) return detail(c, billing, id, { form: 'refund', message: result.error, eventId });
     return done(c, accountPath(id), `Refunded ${formatUsd(result.value.refundedMicros)} of usage event ${eventId}.`);
@@ -306,15 +310,17 @@ export const accountsPage: Page = (admin, billing) => {
 
   admin.post('/accounts/:id/plan', async (c) => {
     const id = c.req.param('id');
-    const plan = (await readForm(c)).plan ?? '';
-    const result = await attempt(async () => billing.subscribe(id, plan));
+    const form = await readForm(c);
+    const plan = form.plan ?? '';
+    const result = await attempt(async () => billing.subscribe(id, plan, effectKey(form)));
     if (!result.ok) return detail(c, billing, id, { form: 'plan', message: result.error });
     return done(c, accountPath(id), `Plan changed to ${plan}.`);
   });
 
   admin.post('/accounts/:id/cancel', async (c) => {
     const id = c.req.param('id');
-    const result = await attempt(async () => billing.cancel(id));
+    const form = await readForm(c);
+    const result = await attempt(async () => billing.cancel(id, {}, effectKey(form)));
     if (!result.ok) return detail(c, billing, id, { form: 'cancel', message: result.error });
     return done(c, accountPath(id), 'The subscription ends with its period.');
   });
