@@ -7,6 +7,7 @@
 import { generateText } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { createBilling } from '../src/index.ts';
+import { wrap } from '../src/ai/index.ts';
 import { percentiles, type Percentiles } from './load.ts';
 import type { BenchDatabase } from './scenarios.ts';
 
@@ -34,7 +35,7 @@ export async function benchMiddleware(database: BenchDatabase, calls: number): P
         usage: { inputTokens: { total: 30, noCache: 30, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 12, text: 12, reasoning: undefined } },
       }),
     });
-    const wrapped = billing.wrap(model, { accountId: 'bench-ai', userId: 'u_1' });
+    const wrapped = wrap(billing, model, { accountId: 'bench-ai', userId: 'u_1' });
     const time = async (m: typeof model | typeof wrapped) => {
       const start = performance.now();
       await generateText({ model: m, prompt: PROMPT, maxOutputTokens: 200 });

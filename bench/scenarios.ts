@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createBilling, type Billing } from '../src/index.ts';
+import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
 import type { Operation, Step } from './load.ts';
 
 export type EngineName = 'postgres' | 'pglite';
@@ -93,7 +93,7 @@ async function eachConcurrently<T>(items: readonly T[], concurrency: number, wor
  * be read afresh; the second makes this process know it.
  */
 export async function openFunded(database: BenchDatabase, accountIds: readonly string[], poolSize: number): Promise<Billing> {
-  const billing = await createBilling({ database: database.url, poolSize });
+  const billing = await createBilling({ database: database.url, poolSize, processors: [fakeProcessor()] });
   await billing.admin.applyPreset('credit-packs');
   await eachConcurrently(accountIds, 8, async (id) => {
     await billing.upsertAccount({ id, kind: 'team' });

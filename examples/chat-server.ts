@@ -16,7 +16,9 @@ import type { LanguageModelV3, LanguageModelV3StreamPart } from '@ai-sdk/provide
 import { streamText, simulateReadableStream } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { Hono } from 'hono';
-import { createBilling, formatUsd, refusalBody, refusalOf } from '../src/index.ts';
+import { createBilling, formatUsd } from 'tollgate';
+import { refusalOf, wrap } from 'tollgate/ai';
+import { refusalBody } from 'tollgate/hono';
 
 const billing = await createBilling({ database: 'memory://' });
 await billing.admin.applyPreset('credit-packs'); // pay as you go: $0.10 included a month, then credit packs
@@ -34,7 +36,7 @@ app.post('/chat', async (c) => {
   const { message } = await c.req.json<{ message: string }>();
   const result = streamText({
     // One line: every model call is authorized before it and settled after it.
-    model: billing.wrap(model, { accountId, userId: c.req.header('x-user'), metadata: { route: '/chat' } }),
+    model: wrap(billing, model, { accountId, userId: c.req.header('x-user'), metadata: { route: '/chat' } }),
     system: 'You are a helpful assistant. Answer in two sentences.',
     prompt: message,
     maxOutputTokens: 300,

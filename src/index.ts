@@ -1,15 +1,16 @@
-export { createBilling, type Billing, type BillingOptions } from './billing/billing.ts';
-export type { AuthorizeInput, AuthorizeResult, Hold } from './billing/authorize.ts';
-export type { Charge, ChargeOptions, RecordBatchItem, RecordInput, SettleOptions } from './billing/charge.ts';
-export type { Balance, BucketView, LimitView, MemberView, UsageRow } from './billing/reads.ts';
-export type { MemberLimits } from './billing/members.ts';
-export type { CanStartInput } from './billing/can-start.ts';
-export { BillingRefusedError, refusalOf } from './ai/refused.ts';
-export type { MiddlewareOptions, UnsettledCall } from './ai/middleware.ts';
-export type { GuardOptions } from './ai/guard.ts';
-export type { Reconciliation } from './billing/reconcile.ts';
-export type { RefundResult } from './billing/refunds.ts';
-export type { Account } from './billing/rows.ts';
+/**
+ * `tollgate`: the library. The billing engine and its types; it loads no server, AI SDK or
+ * processor SDK (those are `tollgate/ai`, `tollgate/hono`, `tollgate/server`, over it).
+ */
+export { createBilling, type Billing, type BillingOptions } from './engine/billing.ts';
+export type { AuthorizeInput, AuthorizeResult, Hold } from './engine/gate/authorize.ts';
+export type { Charge, ChargeOptions, RecordBatchItem, RecordInput, SettleOptions } from './engine/charge/charge.ts';
+export type { Balance, BucketView, LimitView, MemberView, UsageRow } from './engine/reads/reads.ts';
+export type { MemberLimits } from './engine/gate/members.ts';
+export type { CanStartInput } from './engine/gate/can-start.ts';
+export type { Reconciliation } from './engine/reads/reconcile.ts';
+export type { RefundResult } from './engine/grants/refunds.ts';
+export type { Account } from './engine/rows.ts';
 export { BillingError, ERROR_CODES, isBillingError, type ErrorCode } from './core/errors.ts';
 export { REFUSAL_CODES, type Refusal, type RefusalCode, type Remedy } from './core/refusal.ts';
 export { formatUsd, type Micros } from './core/money.ts';
@@ -19,6 +20,6 @@ export type { Settings, PricingMode } from './core/settings.ts';
 export type { PriceEntry } from './core/price-book.ts';
 export type { TokenUsage } from './core/usage.ts';
 export { PRESETS } from './core/presets.ts';
-export { createApp, type AppOptions } from './http/app.ts';
-export { refusalBody } from './http/errors.ts';
-export { loadCredentials, type Credentials } from './server/credentials.ts';
+export type { Processor, Completed, CheckoutRequest } from './engine/processor.ts';
+export type { EffectOptions, Once } from './engine/once.ts';
+export { fakeProcessor } from './processors/fake/index.ts';

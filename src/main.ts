@@ -7,10 +7,11 @@
 import cluster, { type Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
 import pino from 'pino';
-import { createBilling, type Billing } from './billing/billing.ts';
+import { createBilling, type Billing } from './engine/billing.ts';
+import { fakeProcessor } from './processors/fake/index.ts';
 import { formatUsd } from './core/money.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
-import { loadCredentials, type Credentials } from './server/credentials.ts';
+import { loadCredentials, type Credentials } from './hono/credentials.ts';
 import { serveHere } from './server/serve.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
@@ -24,6 +25,9 @@ try {
   process.exit(1);
 }
 const logger = pino({ level: config.logLevel });
+
+/** The processors accounts may pay through: the fake one, which charges nobody, until real ones are configured. */
+const processors = () => [fakeProcessor()];
 
 /** Price with a preset on the first start, generate what was not configured, and say how to get in. */
 async function prepare(billing: Billing, config: Config): Promise<{ details: string; credentials: Credentials }> {
@@ -97,7 +101,7 @@ async function serveUntilStopped(billing: Billing, credentials?: Credentials, on
 }
 
 if (cluster.isPrimary) {
-  const billing = await createBilling({ database: config.databaseUrl });
+  const billing = await createBilling({ database: config.databaseUrl, processors: processors() });
   const { details, credentials } = await prepare(billing, config);
   if (config.workers === 1) {
     await serveUntilStopped(billing, credentials, (port) => banner(port, details));
@@ -138,5 +142,5 @@ if (cluster.isPrimary) {
     });
   }
 } else {
-  await serveUntilStopped(await createBilling({ database: config.databaseUrl }));
+  await serveUntilStopped(await createBilling({ database: config.databaseUrl, processors: processors() }));
 }

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, type Billing } from '../src/index.ts';
+import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { DAY, HOUR, TestClock } from './support/harness.ts';
 
@@ -64,7 +64,7 @@ describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    billing = await createBilling({ database: 'memory://', clock: clock.read });
+    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor()] });
     await seed(billing, clock);
     const app = await adminApp(billing);
     server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });

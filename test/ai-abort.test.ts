@@ -18,7 +18,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import type { Billing } from '../src/index.ts';
 import { promptTokens } from '../src/ai/estimate.ts';
-import { billingMiddleware, type Meter } from '../src/ai/middleware.ts';
+import { billingMiddleware, wrap, type Meter } from '../src/ai/index.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 
 const used: LanguageModelV3Usage = {
@@ -102,7 +102,7 @@ for (const engine of ENGINES) {
       const deaf = deafStream({ deltas: DELTAS.slice(0, 2), delayMs: 1, hang: true });
       const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o-mini', doStream: async () => ({ stream: deaf.stream }) });
       const controller = new AbortController();
-      const result = streamText({ model: billing.wrap(mock, { accountId: 'team' }), prompt: 'Tell a story', maxOutputTokens: 100, abortSignal: controller.signal, onError: () => {} });
+      const result = streamText({ model: wrap(billing, mock, { accountId: 'team' }), prompt: 'Tell a story', maxOutputTokens: 100, abortSignal: controller.signal, onError: () => {} });
       const reader = result.textStream.getReader();
       let seen = '';
       while (seen !== DELTAS.slice(0, 2).join('')) seen += (await reader.read()).value ?? '';
@@ -120,7 +120,7 @@ for (const engine of ENGINES) {
       const deaf = deafStream({ deltas: DELTAS, delayMs: 150 });
       const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o-mini', doStream: async () => ({ stream: deaf.stream }) });
       const controller = new AbortController();
-      const result = streamText({ model: billing.wrap(mock, { accountId: 'team' }), prompt: 'Tell a story', maxOutputTokens: 100, abortSignal: controller.signal, onError: () => {} });
+      const result = streamText({ model: wrap(billing, mock, { accountId: 'team' }), prompt: 'Tell a story', maxOutputTokens: 100, abortSignal: controller.signal, onError: () => {} });
       let seen = '';
       const reading = (async () => {
         for await (const text of result.textStream) {
@@ -147,7 +147,7 @@ for (const engine of ENGINES) {
       const deaf = deafStream({ deltas: DELTAS.slice(0, 3), delayMs: 1, hang: true });
       const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o-mini', doStream: async () => ({ stream: deaf.stream }) });
       // Read as a framework other than streamText reads a model: the wrapped model's own stream.
-      const { stream } = await billing.wrap(mock, { accountId: 'team' }).doStream({
+      const { stream } = await wrap(billing, mock, { accountId: 'team' }).doStream({
         prompt: [{ role: 'user', content: [{ type: 'text', text: 'Tell a story' }] }], maxOutputTokens: 100,
       });
       const reader = stream.getReader();
@@ -167,7 +167,7 @@ for (const engine of ENGINES) {
       const deaf = deafStream({ deltas: DELTAS.slice(0, 2), delayMs: 1, hang: true });
       const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o-mini', doStream: async () => ({ stream: deaf.stream }) });
       const app = new Hono().post('/chat', (c) =>
-        streamText({ model: billing.wrap(mock, { accountId: 'team' }), prompt: 'Tell a story', maxOutputTokens: 100, abortSignal: c.req.raw.signal, onError: () => {} })
+        streamText({ model: wrap(billing, mock, { accountId: 'team' }), prompt: 'Tell a story', maxOutputTokens: 100, abortSignal: c.req.raw.signal, onError: () => {} })
           .toTextStreamResponse());
       const server = await new Promise<ServerType>((resolve) => {
         const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));

@@ -1,9 +1,10 @@
 /**
  * Gating a whole endpoint: canStart weighs the gate's rules on a fresh read and places nothing;
- * billing.guard() answers its refusal as the server's 402 before the route runs.
+ * guard(billing) answers its refusal as the server's 402 before the route runs.
  */
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
+import { guard } from '../src/hono/index.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 
 type Env = { Variables: { accountId: string; userId: string } };
@@ -30,7 +31,7 @@ for (const engine of ENGINES) {
       await billing.admin.applyPreset('usage-subscription'); // free: $0.50 a month, $0.10 a day
       await billing.upsertAccount({ id: 'acc', kind: 'personal' });
       let ran = 0;
-      const post = app((hono) => hono.post('/chat', billing.guard(), (c) => {
+      const post = app((hono) => hono.post('/chat', guard(billing), (c) => {
         ran++;
         return c.text('answered');
       }));
@@ -57,13 +58,13 @@ for (const engine of ENGINES) {
       await billing.admin.applyPreset('usage-subscription');
       await billing.upsertAccount({ id: 'team', kind: 'team' });
       await billing.admin.setMemberLimits('team', 'u_capped', [{ window: 'month', unit: 'usd', amount: 5_000 }]);
-      const post = app((hono) => hono.post('/chat', billing.guard(), (c) => c.text('answered')));
+      const post = app((hono) => hono.post('/chat', guard(billing), (c) => c.text('answered')));
       expect((await post('team', 'u_other')).status).toBe(200);
       const capped = await post('team', 'u_capped'); // the minimum hold ($0.01) is over a $0.005 cap
       expect(capped.status).toBe(402);
       expect(await capped.json()).toMatchObject({ error: { code: 'member_limit', remedy: { kind: 'wait_until', at: '2026-04-01T00:00:00.000Z' } } });
 
-      const pinned = app((hono) => hono.post('/chat', billing.guard({ model: () => 'gpt-4o' }), (c) => c.text('answered')));
+      const pinned = app((hono) => hono.post('/chat', guard(billing, { model: () => 'gpt-4o' }), (c) => c.text('answered')));
       expect(await (await pinned('team', 'u_other')).json()).toMatchObject({ error: { code: 'model_not_allowed', remedy: { kind: 'upgrade' } } });
     });
 

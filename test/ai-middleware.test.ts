@@ -9,7 +9,8 @@ import { generateText, stepCountIs, streamText, tool } from 'ai';
 import { MockLanguageModelV3, simulateReadableStream } from 'ai/test';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BillingRefusedError, refusalOf, type Billing } from '../src/index.ts';
+import type { Billing } from '../src/index.ts';
+import { BillingRefusedError, refusalOf, wrap } from '../src/ai/index.ts';
 import { promptTokens } from '../src/ai/estimate.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 
@@ -73,7 +74,7 @@ for (const engine of ENGINES) {
       const billing = await funded();
       // The provider answers with a dated version whose price is not the alias's ($5/$15 a million, not $2.50/$10).
       const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o', doGenerate: answer('Paris.', usage(120, 30), 'gpt-4o-2024-05-13') });
-      const model = billing.wrap(mock, { accountId: 'team', userId: 'u_7', metadata: { chat: 'c_1' } });
+      const model = wrap(billing, mock, { accountId: 'team', userId: 'u_7', metadata: { chat: 'c_1' } });
       const result = await generateText({ model, system: 'Be brief.', prompt: 'The capital of France?', maxOutputTokens: 200 });
       expect(result.text).toBe('Paris.');
 
@@ -98,7 +99,7 @@ for (const engine of ENGINES) {
       });
       let heldAtFinish: number | undefined;
       const result = streamText({
-        model: billing.wrap(mock, { accountId: 'team' }), prompt: 'Say hello in French', maxOutputTokens: 500,
+        model: wrap(billing, mock, { accountId: 'team' }), prompt: 'Say hello in French', maxOutputTokens: 500,
         onFinish: async () => {
           heldAtFinish = (await billing.balance('team')).heldMicros;
         },
@@ -123,7 +124,7 @@ for (const engine of ENGINES) {
         provider: 'openai.chat', modelId: 'gpt-4o-mini',
         doStream: async (params) => ({ stream: providerStream(textParts(deltas, usage(50, 25)), { signal: params.abortSignal, delayMs: 5 }) }),
       });
-      const result = streamText({ model: billing.wrap(mock, { accountId: 'team' }), prompt: 'Tell a story', maxOutputTokens: 100, abortSignal: controller.signal });
+      const result = streamText({ model: wrap(billing, mock, { accountId: 'team' }), prompt: 'Tell a story', maxOutputTokens: 100, abortSignal: controller.signal });
       let seen = '';
       for await (const text of result.textStream) {
         seen += text;
@@ -147,7 +148,7 @@ for (const engine of ENGINES) {
         doGenerate: async () => { throw failure(); },
         doStream: async () => { throw failure(); },
       });
-      const model = billing.wrap(failing, { accountId: 'team' });
+      const model = wrap(billing, failing, { accountId: 'team' });
       await expect(generateText({ model, prompt: 'hi', maxOutputTokens: 10 })).rejects.toThrow('overloaded');
       const errors: unknown[] = [];
       await streamText({ model, prompt: 'hi', maxOutputTokens: 10, onError: ({ error }) => void errors.push(error) }).consumeStream();
@@ -156,7 +157,7 @@ for (const engine of ENGINES) {
         provider: 'anthropic.messages', modelId: 'claude-sonnet-4-0',
         doStream: { stream: simulateReadableStream({ chunks: [{ type: 'stream-start', warnings: [] }, { type: 'error', error: failure() }] as LanguageModelV3StreamPart[] }) },
       });
-      await streamText({ model: billing.wrap(erroring, { accountId: 'team' }), prompt: 'hi', maxOutputTokens: 10, onError: ({ error }) => void errors.push(error) }).consumeStream();
+      await streamText({ model: wrap(billing, erroring, { accountId: 'team' }), prompt: 'hi', maxOutputTokens: 10, onError: ({ error }) => void errors.push(error) }).consumeStream();
       expect(errors).toHaveLength(2);
       await waitFor(async () => (await holds()).every((h) => h.status === 'released'));
       expect((await holds()).map((h) => h.status)).toEqual(['released', 'released', 'released']);
@@ -175,7 +176,7 @@ for (const engine of ENGINES) {
         doGenerate: [toolCall('c1', 'Paris'), toolCall('c2', 'Lyon'), answer('Both sunny.', usage(400, 10))],
       });
       const result = await generateText({
-        model: billing.wrap(mock, { accountId: 'team', userId: 'u_1' }), prompt: 'Weather in Paris and Lyon?', maxOutputTokens: 100, stopWhen: stepCountIs(3),
+        model: wrap(billing, mock, { accountId: 'team', userId: 'u_1' }), prompt: 'Weather in Paris and Lyon?', maxOutputTokens: 100, stopWhen: stepCountIs(3),
         tools: { weather: tool({ description: 'The weather in a city', inputSchema: z.object({ city: z.string() }), execute: async ({ city }) => `${city}: sunny` }) },
       });
       expect(result.text).toBe('Both sunny.');
@@ -193,7 +194,7 @@ for (const engine of ENGINES) {
       const billing = await funded();
       const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o-mini', doGenerate: answer('Hello!', usage(10, 5)) });
       for (let attempt = 0; attempt < 2; attempt++) {
-        const model = billing.wrap(mock, { accountId: 'team', idempotencyKey: 'msg_42' });
+        const model = wrap(billing, mock, { accountId: 'team', idempotencyKey: 'msg_42' });
         expect((await generateText({ model, prompt: 'hi', maxOutputTokens: 50 })).text).toBe('Hello!');
       }
       expect((await events()).map((e) => e.idempotency_key)).toEqual(['msg_42:0']);
@@ -207,7 +208,7 @@ for (const engine of ENGINES) {
         provider: 'openai.chat', modelId: 'gpt-4o', doGenerate: answer('never', usage(1, 1)),
         doStream: async () => ({ stream: simulateReadableStream({ chunks: textParts(['fine'], usage(1, 1)) }) }),
       });
-      const model = billing.wrap(mock, { accountId: 'broke' });
+      const model = wrap(billing, mock, { accountId: 'broke' });
       const error = await generateText({ model, prompt: 'hi', maxOutputTokens: 100_000 }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BillingRefusedError);
       expect(error).toMatchObject({ code: 'insufficient_balance', remedy: { kind: 'buy_pack' }, refusal: { ok: false, code: 'insufficient_balance' } });
@@ -217,7 +218,7 @@ for (const engine of ENGINES) {
       expect([mock.doGenerateCalls.length, mock.doStreamCalls.length]).toEqual([0, 0]);
       expect(await holds()).toEqual([]);
 
-      const fine = streamText({ model: billing.wrap(mock, { accountId: 'team' }), prompt: 'hi', maxOutputTokens: 10 });
+      const fine = streamText({ model: wrap(billing, mock, { accountId: 'team' }), prompt: 'hi', maxOutputTokens: 10 });
       expect(await refusalOf(fine)).toBeUndefined();
       expect(await fine.text).toBe('fine'); // refusalOf read a copy: the answer is whole
       expect(mock.doStreamCalls).toHaveLength(1);
@@ -226,11 +227,11 @@ for (const engine of ENGINES) {
     it('without maxOutputTokens the hold reserves the context window left; a settle naming an unpriced model charges the one authorized', async () => {
       const billing = await funded();
       const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o-mini', doGenerate: answer('ok', usage(10, 2), 'gpt-4o-mini-custom-build') });
-      await generateText({ model: billing.wrap(mock, { accountId: 'team' }), prompt: 'hi' });
+      await generateText({ model: wrap(billing, mock, { accountId: 'team' }), prompt: 'hi' });
       expect((await holds())[0]!.tokens).toBe(128_000);
       expect((await events())[0]).toMatchObject({ model: 'gpt-4o-mini', price_model: 'gpt-4o-mini' });
       // An app default replaces the window.
-      await generateText({ model: billing.wrap(mock, { accountId: 'team', maxOutputTokens: 300 }), prompt: 'hi' });
+      await generateText({ model: wrap(billing, mock, { accountId: 'team', maxOutputTokens: 300 }), prompt: 'hi' });
       expect((await holds())[1]!.tokens).toBe(promptTokens(mock.doGenerateCalls[1]!) + 300);
     });
   });

@@ -1,6 +1,6 @@
 /** Natural batching, without a database: who goes in which batch, and how answers come back. */
 import { describe, expect, it, vi } from 'vitest';
-import { Combiner, outcomeOf, type BatchAnswer } from '../src/billing/combiner.ts';
+import { Combiner, outcomeOf, type BatchAnswer } from '../src/engine/combiner.ts';
 
 /** A combiner that doubles its inputs, after a pause that stands for a statement, and records each batch. */
 function doubling() {

@@ -7,7 +7,7 @@ import { migrate, migrationFiles } from '../src/db/migrate.ts';
 import { createBilling } from '../src/index.ts';
 import { ENGINES } from './support/harness.ts';
 import { NO_USAGE } from '../src/core/usage-windows.ts';
-import { WINDOW_COLUMNS, windowsFromRow, type WindowRow } from '../src/billing/window-columns.ts';
+import { WINDOW_COLUMNS, windowsFromRow, type WindowRow } from '../src/engine/window-columns.ts';
 
 describe('database URLs', () => {
   it('keeps data in a pglite:// directory across reopening', async () => {

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { calcPrice, waitForUpdate, type ModelPrice, type TieredPrices } from '@pydantic/genai-prices';
 import { isBillingError } from '../src/core/errors.ts';
 import type { TokenUsage } from '../src/core/usage.ts';
-import { PriceBook } from '../src/billing/price-lookup.ts';
+import { PriceBook } from '../src/engine/catalog/price-book.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { bundledPrice, costOf, MAX_ADMIN_RATE, priceEntryFromRates, worstCaseCostOf, type PriceEntry, type PriceEntryInput, type Rate } from '../src/core/price-book.ts';
 

@@ -18,7 +18,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BillingError, createBilling, REFUSAL_CODES, type Billing, type Charge, type TokenUsage } from '../src/index.ts';
+import { BillingError, createBilling, fakeProcessor, REFUSAL_CODES, type Billing, type Charge, type TokenUsage } from '../src/index.ts';
 import { DAY, ENGINES, HOUR, MINUTE, useBilling, type TestClock } from './support/harness.ts';
 import { CLOCK_TOLERANCE_MS, EXPIRY_GRACE_MS } from '../src/core/time.ts';
 import type { Sql } from '../src/db/sql.ts';
@@ -375,7 +375,7 @@ async function runStep(run: Run, step: Step): Promise<void> {
         Object.assign(hold, { lost: 'lost', amount: 0, expiresAt: hold.createdAt });
         see(m, 'open hold lost in a crash');
       }
-      run.billing = await createBilling({ database: run.sql, clock: run.clock.read });
+      run.billing = await createBilling({ database: run.sql, clock: run.clock.read, processors: [fakeProcessor()] });
       for (const other of run.others) await other.restart();
       return;
     }
@@ -766,7 +766,7 @@ for (const engine of ENGINES) {
             const other = { skew: 0 } as Other;
             const clock = () => new Date(t.clock.now.getTime() + other.skew);
             other.restart = async () => {
-              other.billing = await createBilling({ database: sql, clock });
+              other.billing = await createBilling({ database: sql, clock, processors: [fakeProcessor()] });
             };
             await other.restart();
             return other;

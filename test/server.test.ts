@@ -4,7 +4,7 @@
  * PostgreSQL, and a graceful stop; and the Idempotency-Keys it forgets after a day.
  */
 import { describe, expect, it } from 'vitest';
-import { forgetOldKeys } from '../src/http/idempotency.ts';
+import { forgetOldKeys } from '../src/hono/idempotency.ts';
 import { ConfigError, loadConfig } from '../src/server/config.ts';
 import { ENGINES, POSTGRES_URL, useBilling } from './support/harness.ts';
 import { ServerProcess } from './support/server-process.ts';

@@ -6,7 +6,7 @@
  * every process on one PostgreSQL bills at when no clock is injected.
  */
 import { describe, expect, it } from 'vitest';
-import { createBilling, type Billing } from '../src/index.ts';
+import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
 import { databaseClock } from '../src/db/clock.ts';
 import { DAY, ENGINES, MINUTE, TestClock, useBilling } from './support/harness.ts';
 import { addTestModel, call, fundedAccounts, mustCall } from './support/spend.ts';
@@ -20,7 +20,7 @@ for (const engine of ENGINES) {
 
     /** Another process on the same database, with a clock of its own. */
     async function otherProcess(clock: TestClock, work: (billing: Billing) => Promise<void>): Promise<void> {
-      const billing = await createBilling({ database: t.sql, clock: clock.read });
+      const billing = await createBilling({ database: t.sql, clock: clock.read, processors: [fakeProcessor()] });
       try {
         await work(billing);
       } finally {

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { BillingError, type Billing } from '../src/index.ts';
 import { MAX_CALL_TOKENS } from '../src/core/input.ts';
-import { billingErrorBody } from '../src/http/errors.ts';
+import { billingErrorBody } from '../src/hono/errors.ts';
 import { ENGINES, POSTGRES_URL, useBilling } from './support/harness.ts';
 import type { Outcome } from './support/processes.ts';
 import { useProcesses } from './support/process-world.ts';

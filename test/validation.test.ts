@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BillingError, type Billing } from '../src/index.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 import type { Sql } from '../src/db/sql.ts';
-import { WINDOW_COLUMNS } from '../src/billing/window-columns.ts';
+import { WINDOW_COLUMNS } from '../src/engine/window-columns.ts';
 import { MAX_CALL_TOKENS } from '../src/core/input.ts';
 
 async function rowCounts(sql: Sql) {

@@ -7,9 +7,9 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
-import type { Billing } from '../billing/billing.ts';
+import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
-import type { Credentials } from '../server/credentials.ts';
+import type { Credentials } from '../hono/credentials.ts';
 import { registerAssets } from './assets.ts';
 import { render, type AdminEnv, type Page } from './layout.tsx';
 import { accountsPage } from './pages/accounts.tsx';

@@ -7,7 +7,7 @@ import type { Child } from 'hono/jsx';
 import { figures, FigureList, type FiguresInput } from './figures.tsx';
 import { readForm, type Form } from './form.ts';
 import { ArchiveForm, attempt, done, render, type AdminApp, type AdminContext } from './layout.tsx';
-import type { Billing } from '../billing/billing.ts';
+import type { Billing } from '../engine/billing.ts';
 
 interface Item {
   slug: string;

@@ -3,7 +3,7 @@
  * buys at the current margin, and about how many tokens of a model the admin picks. The panel
  * re-renders itself (htmx) as the form changes.
  */
-import type { Billing } from '../billing/billing.ts';
+import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
 import { formatUsd, type Micros } from '../core/money.ts';
 import type { PriceEntry } from '../core/price-book.ts';

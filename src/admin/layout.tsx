@@ -7,7 +7,7 @@ import type { Context, Env, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Child } from 'hono/jsx';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { Billing } from '../billing/billing.ts';
+import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
 import type { Session } from './session.ts';
 

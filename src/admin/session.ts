@@ -12,7 +12,7 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { CookieOptions } from 'hono/utils/cookie';
 import type { Sql } from '../db/sql.ts';
-import type { Credentials } from '../server/credentials.ts';
+import type { Credentials } from '../hono/credentials.ts';
 
 const SESSION_COOKIE = 'tollgate_admin';
 const LOGIN_COOKIE = 'tollgate_login';

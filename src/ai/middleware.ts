@@ -1,7 +1,7 @@
 /**
  * The gate inside AI code: AI SDK middleware (v3 spec) that meters every model call.
  *
- *   const model = billing.wrap(openai('gpt-4o'), { accountId, userId });
+ *   const model = wrap(billing, openai('gpt-4o'), { accountId, userId });   // tollgate/ai
  *   streamText({ model, messages });
  *
  * Before the provider is called, the call is authorized with a hold sized from the prompt (a
@@ -29,8 +29,8 @@ import { catalogProvider, findCatalogPrice } from '../core/genai-catalog.ts';
 import { holdKey } from '../core/hold-id.ts';
 import { idSchema, metadataSchema, modelSchema, parseInput, plain, tokenCount } from '../core/input.ts';
 import type { TokenUsage } from '../core/usage.ts';
-import type { AuthorizeInput, AuthorizeResult, Hold } from '../billing/authorize.ts';
-import type { Charge, SettleOptions } from '../billing/charge.ts';
+import type { AuthorizeInput, AuthorizeResult, Hold } from '../engine/gate/authorize.ts';
+import type { Charge, SettleOptions } from '../engine/charge/charge.ts';
 import { bytesToTokens, promptTokens, utf8Length } from './estimate.ts';
 import { BillingRefusedError } from './refused.ts';
 import { tokenUsageOf } from './usage.ts';

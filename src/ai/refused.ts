@@ -2,7 +2,7 @@
  * The gate's refusal inside AI code: the middleware throws it before the model is called, so
  * no token is spent. generateText rejects with it; streamText reports it as the stream's first
  * error (and to onError), which `refusalOf` finds before any byte of the answer is sent, so an
- * app can still answer 402 (http/errors.ts, `refusalBody`, gives the server's shape).
+ * app can still answer 402 (tollgate/hono's `refusalBody`, gives the server's shape).
  */
 import type { Refusal, RefusalCode, Remedy } from '../core/refusal.ts';
 

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'pack_requires_plan',
   'pack_not_usable',
   'no_subscription',
+  'processor_not_configured',
   'database_in_use',
 ] as const;
 

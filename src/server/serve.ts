@@ -5,12 +5,12 @@
  */
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
-import type { Billing } from '../billing/billing.ts';
-import { createApp } from '../http/app.ts';
-import { forgetOldKeys } from '../http/idempotency.ts';
+import type { Billing } from '../engine/billing.ts';
+import { createApp } from './app.ts';
+import { forgetOldKeys } from '../hono/idempotency.ts';
 import type { Config } from './config.ts';
 import { createHttpServer } from './connections.ts';
-import { loadCredentials, type Credentials } from './credentials.ts';
+import { loadCredentials, type Credentials } from '../hono/credentials.ts';
 
 /** How often a process forgets Idempotency-Keys past their day. */
 const FORGET_EVERY_MS = 10 * 60_000;

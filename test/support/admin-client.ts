@@ -5,8 +5,8 @@
 import type { Hono } from 'hono';
 import pino from 'pino';
 import type { Billing } from '../../src/index.ts';
-import { createApp } from '../../src/http/app.ts';
-import { loadCredentials } from '../../src/server/credentials.ts';
+import { createApp } from '../../src/server/app.ts';
+import { loadCredentials } from '../../src/hono/credentials.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 

@@ -4,11 +4,12 @@
  * the facade and its arguments) as it arrives, so calls sent together run concurrently, as a
  * server's requests would. See processes.ts for the parent's side.
  */
-import { createBilling } from '../../src/index.ts';
+import { createBilling, fakeProcessor } from '../../src/index.ts';
 
 const offsetMs = Number(process.env.TOLLGATE_TEST_CLOCK_OFFSET_MS ?? 'NaN');
 const billing = await createBilling({
   database: process.env.TOLLGATE_TEST_DATABASE!,
+  processors: [fakeProcessor()],
   ...(Number.isFinite(offsetMs) ? { clock: () => new Date(Date.now() + offsetMs) } : {}),
 });
 

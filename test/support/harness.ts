@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
-import { createBilling, type Billing } from '../../src/index.ts';
+import { createBilling, fakeProcessor, type Billing } from '../../src/index.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { openPglite } from '../../src/db/pglite.ts';
 import { connectPostgres } from '../../src/db/postgres.ts';
@@ -103,7 +103,7 @@ export function useBilling(engine: Engine): { billing: Billing; clock: TestClock
   beforeEach(async () => {
     await db.sql.exec(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE; INSERT INTO settings (id) VALUES (true);`);
     state.clock = new TestClock();
-    state.billing = await createBilling({ database: db.sql, clock: state.clock.read });
+    state.billing = await createBilling({ database: db.sql, clock: state.clock.read, processors: [fakeProcessor()] });
   });
   afterEach(async () => {
     await state.billing?.close(); // the holds it answered ahead are written before the next test empties the tables

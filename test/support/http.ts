@@ -9,8 +9,8 @@ import addFormatsModule from 'ajv-formats';
 import type { Hono } from 'hono';
 import pino from 'pino';
 import { beforeEach, expect } from 'vitest';
-import { createApp } from '../../src/http/app.ts';
-import { loadCredentials, type Credentials } from '../../src/server/credentials.ts';
+import { createApp } from '../../src/server/app.ts';
+import { loadCredentials, type Credentials } from '../../src/hono/credentials.ts';
 import { useBilling, type Engine } from './harness.ts';
 
 export const API_KEY = 'tg_sk_test_0123456789abcdefghijkl';

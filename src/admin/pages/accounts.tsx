@@ -4,7 +4,7 @@
  * lets the admin grant a bonus or adjustment, refund a usage event and change the plan (the
  * fake processor).
  */
-import type { Billing } from '../../billing/billing.ts';
+import type { Billing } from '../../engine/billing.ts';
 import { formatUsd } from '../../core/money.ts';
 import { cents, date, dateTime, tokens, usd, value, type Display } from '../format.ts';
 import { effectKey, microsField, readForm, type Form } from '../form.ts';

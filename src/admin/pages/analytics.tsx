@@ -2,8 +2,8 @@
  * Analytics: revenue (usage value charged), refunds, provider cost and margin over a range of
  * days, by day (a uPlot chart and a table) and by model, and the same as CSV.
  */
-import type { AnalyticsRow } from '../../billing/admin-reads.ts';
-import type { Billing } from '../../billing/billing.ts';
+import type { AnalyticsRow } from '../../engine/reads/admin-reads.ts';
+import type { Billing } from '../../engine/billing.ts';
 import { date, percent, plainDollars, tokens, usd } from '../format.ts';
 import { attempt, ErrorNote, Field, render, type AdminContext, type Page } from '../layout.tsx';
 

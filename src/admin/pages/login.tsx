@@ -3,7 +3,7 @@
  * (LoginLimiter, session.ts), and checked against the stored scrypt hash (credentials.ts); the
  * form carries a token bound to a nonce cookie. Logging out deletes the session's row.
  */
-import type { Credentials } from '../../server/credentials.ts';
+import type { Credentials } from '../../hono/credentials.ts';
 import { Csrf, Head, type AdminApp, type AdminContext } from '../layout.tsx';
 import { clientAddress, type LoginLimiter, type Sessions } from '../session.ts';
 

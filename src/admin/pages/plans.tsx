@@ -3,7 +3,7 @@
  * one (price, surcharge, included usage, day and month limits in value or tokens, overage,
  * model allow-list), its figures live beside the form; archive and restore.
  */
-import type { Billing } from '../../billing/billing.ts';
+import type { Billing } from '../../engine/billing.ts';
 import { BillingError } from '../../core/errors.ts';
 import { formatUsd, type Micros } from '../../core/money.ts';
 import { includedMicros, type Limit, type Plan, type PlanInput } from '../../core/plan.ts';

@@ -3,7 +3,7 @@
  * the admin types, each price saying where it comes from and from when; and a form to set an
  * override from a date.
  */
-import type { PriceListRow } from '../../billing/price-list.ts';
+import type { PriceListRow } from '../../engine/catalog/price-list.ts';
 import type { PriceEntry } from '../../core/price-book.ts';
 import { date, rate } from '../format.ts';
 import { rateField, readForm, type Form } from '../form.ts';

@@ -2,7 +2,7 @@
  * Pricing mode: the four presets as the owner says them, each with what applying it would
  * create, change, keep for subscribers, archive or leave alone, and one click to apply it.
  */
-import type { FieldChange, PresetPreview } from '../../billing/admin-reads.ts';
+import type { FieldChange, PresetPreview } from '../../engine/reads/admin-reads.ts';
 import type { Limit } from '../../core/plan.ts';
 import { PRESETS } from '../../core/presets.ts';
 import { PRICING_MODES, type PricingMode } from '../../core/settings.ts';

@@ -2,7 +2,7 @@
  * Settings: the margin (with what it means, live), the display unit and what a credit is
  * worth, the default plan, what to do with a model the price book does not know, and holds.
  */
-import type { Billing } from '../../billing/billing.ts';
+import type { Billing } from '../../engine/billing.ts';
 import { BillingError } from '../../core/errors.ts';
 import type { Plan } from '../../core/plan.ts';
 import type { Rate } from '../../core/price-book.ts';

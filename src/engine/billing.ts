@@ -1,0 +1,174 @@
+/**
+ * createBilling: the library's front door. Opens the database (migrating it), and returns
+ * the facade every integration calls: the gate (authorize, settle, release, record), reads,
+ * checkout through the processors it is given, and the admin operations. The surfaces over it
+ * (the AI SDK middleware, the Hono guard and API, the server) import it; it imports none.
+ */
+import type { PackInput } from '../core/pack.ts';
+import { PLAN_STATUSES, type Limit, type PlanInput, type PlanStatus } from '../core/plan.ts';
+import type { PricingMode, SettingsInput } from '../core/settings.ts';
+import type { TokenUsage } from '../core/usage.ts';
+import { databaseClock } from '../db/clock.ts';
+import { openDatabase, DEFAULT_DATABASE_URL } from '../db/connect.ts';
+import type { Sql } from '../db/sql.ts';
+import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
+import * as adminReads from './reads/admin-reads.ts';
+import { authorize, authorizeBatch, type AuthorizeInput, type AuthorizeRequest } from './gate/authorize.ts';
+import * as catalog from './catalog/catalog.ts';
+import { record, recordBatch, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleOptions } from './charge/charge.ts';
+import { chargeBatch, release, settle, type ChargeInput } from './charge/settle.ts';
+import { Combiner } from './combiner.ts';
+import type { Clock, Context } from './context.ts';
+import { expireCredit } from './grants/expiry.ts';
+import { KnownAccounts } from './gate/known-accounts.ts';
+import { HoldIds } from '../core/hold-id.ts';
+import { applyPreset } from './catalog/presets.ts';
+import { PriceBook } from './catalog/price-book.ts';
+import { priceList, priceOf } from './catalog/price-list.ts';
+import { balance, usage } from './reads/reads.ts';
+import { reconcile } from './reads/reconcile.ts';
+import { refund } from './grants/refunds.ts';
+import { cancel, purchase, subscribe } from './grants/checkout.ts';
+import { credit, type CreditInput } from './grants/grants.ts';
+import type { EffectOptions } from './once.ts';
+import type { Processor } from './processor.ts';
+import { setMemberLimits } from './gate/members.ts';
+import { canStart, type CanStartInput } from './gate/can-start.ts';
+import { z } from 'zod';
+import { holdIdSchema, idSchema, parseInput, plain, slugSchema } from '../core/input.ts';
+
+export interface BillingOptions {
+  /** memory://, pglite://PATH (default ./.tollgate) or postgres://…; or an open connection, which stays the caller's to close. */
+  database?: string | Sql;
+  /**
+   * Injected time, for tests and replays. Without it, a process bills at the database's time
+   * (PostgreSQL's clock, kept in sync: db/clock.ts), or at its own on PGlite, which runs in it.
+   */
+  clock?: Clock;
+  /** Connections in the PostgreSQL pool. */
+  poolSize?: number;
+  /**
+   * The payment processors accounts may pay through, by name (an account's `processor`, "fake"
+   * unless set): `fakeProcessor()` completes every checkout at once and charges nobody. Without
+   * one, checkout is refused with `processor_not_configured`.
+   */
+  processors?: readonly Processor[];
+}
+
+// The facade's other arguments, checked before anything is read or written (core/input.ts).
+const accountIdOf = (value: unknown) => parseInput(idSchema, value, 'account id');
+const holdIdOf = (value: unknown) => parseInput(holdIdSchema, value, 'hold id');
+const slugOf = (value: unknown, what: 'plan slug' | 'pack slug') => parseInput(slugSchema, value, what);
+const cancelOptionsSchema = plain(z.object({ immediately: z.boolean({ error: 'must be true or false' }).optional() }).strict()).optional();
+const filterSchema = <S extends string>(statuses: readonly [S, ...S[]]) => plain(z.object({ status: z.enum(statuses).optional() }).strict()).optional();
+const planFilterSchema = filterSchema(PLAN_STATUSES);
+const packFilterSchema = filterSchema(['active', 'archived']);
+
+export async function createBilling(options: BillingOptions = {}) {
+  const given = typeof options.database === 'object' ? options.database : undefined;
+  const sql = given ?? (await openDatabase(typeof options.database === 'string' ? options.database : DEFAULT_DATABASE_URL, { poolSize: options.poolSize }));
+  const prices = new PriceBook(sql);
+  await prices.reload();
+  const synced = !options.clock && sql.engine === 'postgres' ? await databaseClock(sql) : undefined;
+  const known = new KnownAccounts();
+  const ctx: Context = {
+    sql,
+    clock: options.clock ?? (synced ? () => synced.now() : () => new Date()),
+    prices,
+    authorizes: new Combiner((requests: AuthorizeRequest[]) => authorizeBatch(ctx, requests)),
+    charges: new Combiner((inputs: ChargeInput[]) => chargeBatch(ctx, inputs)),
+    known,
+    holdIds: new HoldIds(await readHoldIdKey(sql)),
+    processors: new Map((options.processors ?? []).map((p) => [p.name, p])),
+  };
+  // A write beside the gate's own moves versions of what this process knows: forgetting the
+  // account (`accountOf`; none: every account) saves its next call a write whose guard would
+  // fail. Only a saving: every decision on what a process knows is checked by its write.
+  const changing = <A extends unknown[], R>(work: (...args: A) => Promise<R>, accountOf: (result: R, args: NoInfer<A>) => string | undefined = () => undefined) =>
+    async (...args: A): Promise<R> => {
+      const result = await work(...args);
+      const accountId = accountOf(result, args);
+      if (accountId === undefined) known.forgetAll();
+      else known.forget(accountId);
+      return result;
+    };
+  const firstArgument = (_result: unknown, [accountId]: readonly [string, ...unknown[]]) => accountId;
+
+  return {
+    sql,
+    /** The time this facade bills at: the database's on PostgreSQL, unless a clock was given. */
+    now: () => ctx.clock(),
+    // Accounts
+    upsertAccount: changing((input: AccountInput) => upsertAccount(ctx, input), (account) => account.id),
+    getAccount: async (accountId: string) => getAccount(ctx, accountIdOf(accountId)),
+    // The gate
+    authorize: async (accountId: string, input: AuthorizeInput) => authorize(ctx, accountIdOf(accountId), input),
+    settle: async (holdId: string, usage: TokenUsage, opts: SettleOptions) => settle(ctx, holdIdOf(holdId), usage, opts),
+    release: async (holdId: string) => release(ctx, holdIdOf(holdId)),
+    record: async (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountIdOf(accountId), input, opts),
+    recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
+    /** May this account (and member) start AI work now? The gate's rules on a fresh read; a check that places nothing. */
+    canStart: async (accountId: string, input?: CanStartInput) => canStart(ctx, accountIdOf(accountId), input),
+    refund: changing((usageEventId: number, input?: { amountMicros?: number }, options?: EffectOptions) => refund(ctx, usageEventId, input, options)),
+    // Reads
+    balance: async (accountId: string) => balance(ctx, accountIdOf(accountId)),
+    usage: async (accountId: string, query: { from: Date | string; to: Date | string; groupBy?: 'model' | 'day' | 'user' }) => usage(ctx, accountIdOf(accountId), query),
+    reconcile: async (accountId: string) => reconcile(ctx, accountIdOf(accountId)),
+    /**
+     * Write off in the ledger the value left in buckets that have expired, on every account;
+     * run it daily. The gate never spends expired value either way; a new period writes off the
+     * last one's as it opens.
+     */
+    expireCredit: changing(() => expireCredit(sql, ctx.clock())),
+    // Checkout through the account's processor. Each call that moves money takes an idempotency
+    // key: a retry with it gets the first result.
+    subscribe: changing(async (accountId: string, planSlug: string, options?: EffectOptions) =>
+      subscribe(ctx, accountIdOf(accountId), slugOf(planSlug, 'plan slug'), options), firstArgument),
+    purchase: changing(async (accountId: string, packSlug: string, options?: EffectOptions) =>
+      purchase(ctx, accountIdOf(accountId), slugOf(packSlug, 'pack slug'), options), firstArgument),
+    cancel: changing(async (accountId: string, input?: { immediately?: boolean }, options?: EffectOptions) =>
+      cancel(ctx, accountIdOf(accountId), parseInput(cancelOptionsSchema, input, 'cancel options')?.immediately ?? false, options), firstArgument),
+    /** A gift or correction of value (bonus or adjustment), once per reference (and per idempotency key, when given). */
+    credit: changing(async (accountId: string, input: CreditInput, options?: EffectOptions) => credit(ctx, accountIdOf(accountId), input, options), firstArgument),
+    // Admin
+    admin: {
+      listPlans: async (filter?: { status?: PlanStatus }) => catalog.listPlans(sql, parseInput(planFilterSchema, filter, 'plan filter')),
+      getPlan: async (slug: string) => catalog.findPlan(sql, slugOf(slug, 'plan slug')),
+      createPlan: changing((input: PlanInput) => catalog.createPlan(sql, input)),
+      updatePlan: changing((slug: string, patch: Partial<Omit<PlanInput, 'slug'>>) => catalog.updatePlan(sql, slugOf(slug, 'plan slug'), patch)),
+      listPacks: async (filter?: { status?: 'active' | 'archived' }) => catalog.listPacks(sql, parseInput(packFilterSchema, filter, 'pack filter')),
+      getPack: async (slug: string) => catalog.findPack(sql, slugOf(slug, 'pack slug')),
+      createPack: changing((input: PackInput) => catalog.createPack(sql, input)),
+      updatePack: changing((slug: string, patch: Partial<Omit<PackInput, 'slug'>>) => catalog.updatePack(sql, slugOf(slug, 'pack slug'), patch)),
+      getSettings: () => catalog.getSettings(sql),
+      updateSettings: changing((input: SettingsInput) => catalog.updateSettings(sql, input)),
+      setModelPrice: changing((input: Parameters<typeof catalog.setModelPrice>[1]) => catalog.setModelPrice(ctx, input)),
+      applyPreset: changing((mode: PricingMode) => applyPreset(ctx, mode)),
+      /** Cap a team member's usage within the team's pool (day and/or month, value or tokens); [] removes the caps. */
+      setMemberLimits: changing(
+        async (accountId: string, userId: string, limits: readonly Limit[]) => setMemberLimits(ctx, accountIdOf(accountId), userId, limits), firstArgument,
+      ),
+      // Reads for the admin panel
+      previewPreset: (mode: PricingMode) => adminReads.previewPreset(ctx, mode),
+      listAccounts: (query?: Parameters<typeof adminReads.listAccounts>[1]) => adminReads.listAccounts(ctx, query),
+      accountActivity: async (accountId: string, query?: Parameters<typeof adminReads.accountActivity>[2]) => adminReads.accountActivity(ctx, accountIdOf(accountId), query),
+      analytics: (query: Parameters<typeof adminReads.analytics>[1]) => adminReads.analytics(ctx, query),
+      priceList: (query?: Parameters<typeof priceList>[1]) => priceList(ctx, query),
+      priceOf: (query: Parameters<typeof priceOf>[1]) => priceOf(ctx, query),
+    },
+    /** Stops the clock's sync, and closes the database if it opened it (a connection passed in stays open). */
+    close: async () => {
+      await synced?.stop();
+      if (!given) await sql.close();
+    },
+  };
+}
+
+/** The key hold ids are sealed with: one per database (migration 0008), so every process opens every id. */
+async function readHoldIdKey(sql: Sql): Promise<Uint8Array> {
+  const [row] = await sql.query<{ value: Uint8Array }>("SELECT value FROM secrets WHERE name = 'hold_ids'");
+  if (!row) throw new Error('the hold id key is missing: the database was not migrated');
+  return row.value;
+}
+
+export type Billing = Awaited<ReturnType<typeof createBilling>>;

@@ -1,0 +1,206 @@
+/** Admin operations on what is sold: plans, packs, settings and price-book overrides. */
+import { BillingError } from '../../core/errors.ts';
+import { packInputSchema, type Pack, type PackInput } from '../../core/pack.ts';
+import { planInputSchema, type Plan, type PlanInput, type PlanStatus } from '../../core/plan.ts';
+import { priceEntryFromRates, type PriceEntry } from '../../core/price-book.ts';
+import { settingsInputSchema, type Settings, type SettingsInput } from '../../core/settings.ts';
+import { instant, isPlainObject, modelSchema, parseInput, plain, text } from '../../core/input.ts';
+import type { Sql } from '../../db/sql.ts';
+import type { Context } from '../context.ts';
+import { PACK_COLUMNS, PLAN_COLUMNS, SETTINGS_COLUMNS, packFromRow, planFromRow, settingsFromRow, type PackRow, type PlanRow, type SettingsRow } from '../rows.ts';
+import { z } from 'zod';
+
+/** A patch is a plain object: anything else would merge as no change at all. */
+const patchSchema = z.custom<Record<string, unknown>>(isPlainObject, { message: 'must be a plain object of the fields to change' });
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === '23505';
+}
+
+export async function listPlans(sql: Sql, filter: { status?: PlanStatus } = {}): Promise<Plan[]> {
+  const rows = await sql.query<PlanRow>(
+    `SELECT ${PLAN_COLUMNS} FROM plans p WHERE ($1::text IS NULL OR p.status = $1) ORDER BY p.sort, p.price_cents, p.id`,
+    [filter.status ?? null],
+  );
+  return rows.map(planFromRow);
+}
+
+export async function findPlan(sql: Sql, slug: string): Promise<Plan> {
+  const [row] = await sql.query<PlanRow>(`SELECT ${PLAN_COLUMNS} FROM plans p WHERE p.slug = $1`, [slug]);
+  if (!row) throw new BillingError('plan_not_found', `No plan "${slug}": list plans to see the slugs`, { slug });
+  return planFromRow(row);
+}
+
+export async function findPlanById(sql: Sql, id: number): Promise<Plan> {
+  const [row] = await sql.query<PlanRow>(`SELECT ${PLAN_COLUMNS} FROM plans p WHERE p.id = $1`, [id]);
+  if (!row) throw new BillingError('plan_not_found', `No plan with id ${id}`);
+  return planFromRow(row);
+}
+
+function planParams(p: z.output<typeof planInputSchema>): unknown[] {
+  return [
+    p.slug, p.name, p.status, p.priceCents, p.surchargeCents, p.includedMicros ?? null, JSON.stringify(p.limits),
+    p.overage, p.models, JSON.stringify(p.processorPrices), p.public, p.sort,
+  ];
+}
+
+function planToInput(plan: Plan): PlanInput {
+  return {
+    slug: plan.slug, name: plan.name, status: plan.status, priceCents: plan.priceCents, surchargeCents: plan.surchargeCents,
+    includedMicros: plan.includedMicrosOverride, limits: plan.limits, overage: plan.overage, models: plan.models,
+    processorPrices: plan.processorPrices, public: plan.public, sort: plan.sort,
+  };
+}
+
+export async function createPlan(sql: Sql, input: PlanInput): Promise<Plan> {
+  const plan = parseInput(planInputSchema, input, 'plan');
+  try {
+    const [row] = await sql.query<{ id: number }>(
+      `INSERT INTO plans (slug, name, status, price_cents, surcharge_cents, included_micros, limits, overage, models, processor_prices, public, sort)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+      planParams(plan),
+    );
+    return findPlanById(sql, row!.id);
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new BillingError('slug_taken', `A plan "${plan.slug}" exists already: update it or pick another slug`, { slug: plan.slug });
+    throw error;
+  }
+}
+
+/** Change a plan. Accounts on it feel the change from their next call. */
+export async function updatePlan(sql: Sql, slug: string, patch: Partial<Omit<PlanInput, 'slug'>>): Promise<Plan> {
+  const changes = parseInput(patchSchema, patch, 'plan changes');
+  const current = await findPlan(sql, slug);
+  const plan = parseInput(planInputSchema, { ...planToInput(current), ...changes, slug }, 'plan');
+  if (plan.priceCents > 0 && (await getSettings(sql)).defaultPlanId === current.id) {
+    throw new BillingError(
+      'invalid_input',
+      `The plan "${slug}" is the default plan, which new accounts (and those whose paid plan ended) are on without paying: it must stay free. ` +
+        'Make a free plan the default first (settings.defaultPlan), then give this one a price',
+      { field: 'priceCents', slug },
+    );
+  }
+  await sql.query(
+    `UPDATE plans SET slug = $1, name = $2, status = $3, price_cents = $4, surcharge_cents = $5, included_micros = $6, limits = $7,
+       overage = $8, models = $9, processor_prices = $10, public = $11, sort = $12 WHERE id = $13`,
+    [...planParams(plan), current.id],
+  );
+  return findPlanById(sql, current.id);
+}
+
+export async function listPacks(sql: Sql, filter: { status?: 'active' | 'archived' } = {}): Promise<Pack[]> {
+  const rows = await sql.query<PackRow>(
+    `SELECT ${PACK_COLUMNS} FROM packs k WHERE ($1::text IS NULL OR k.status = $1) ORDER BY k.sort, k.price_cents, k.id`,
+    [filter.status ?? null],
+  );
+  return rows.map(packFromRow);
+}
+
+export async function findPack(sql: Sql, slug: string): Promise<Pack> {
+  const [row] = await sql.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.slug = $1`, [slug]);
+  if (!row) throw new BillingError('pack_not_found', `No pack "${slug}": list packs to see the slugs`, { slug });
+  return packFromRow(row);
+}
+
+function packParams(p: z.output<typeof packInputSchema>): unknown[] {
+  return [
+    p.slug, p.name, p.status, p.priceCents, p.valueMicros ?? null, p.expiresAfterDays ?? null, p.requiresPlan,
+    JSON.stringify(p.processorPrices), p.public, p.sort,
+  ];
+}
+
+export async function createPack(sql: Sql, input: PackInput): Promise<Pack> {
+  const pack = parseInput(packInputSchema, input, 'pack');
+  try {
+    await sql.query(
+      `INSERT INTO packs (slug, name, status, price_cents, value_micros, expires_after_days, requires_plan, processor_prices, public, sort)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      packParams(pack),
+    );
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new BillingError('slug_taken', `A pack "${pack.slug}" exists already: update it or pick another slug`, { slug: pack.slug });
+    throw error;
+  }
+  return findPack(sql, pack.slug);
+}
+
+export async function updatePack(sql: Sql, slug: string, patch: Partial<Omit<PackInput, 'slug'>>): Promise<Pack> {
+  const changes = parseInput(patchSchema, patch, 'pack changes');
+  const current = await findPack(sql, slug);
+  const merged = {
+    name: current.name, status: current.status, priceCents: current.priceCents, valueMicros: current.valueMicrosOverride,
+    expiresAfterDays: current.expiresAfterDays, requiresPlan: current.requiresPlan, processorPrices: current.processorPrices,
+    public: current.public, sort: current.sort, ...changes, slug, // a slug is for good: one in the changes is not a rename
+  };
+  const pack = parseInput(packInputSchema, merged, 'pack');
+  await sql.query(
+    `UPDATE packs SET slug = $1, name = $2, status = $3, price_cents = $4, value_micros = $5, expires_after_days = $6, requires_plan = $7,
+       processor_prices = $8, public = $9, sort = $10 WHERE id = $11`,
+    [...packParams(pack), current.id],
+  );
+  return findPack(sql, slug);
+}
+
+export async function getSettings(sql: Sql): Promise<Settings> {
+  const [row] = await sql.query<SettingsRow>(`SELECT ${SETTINGS_COLUMNS} FROM settings s`);
+  return settingsFromRow(row!);
+}
+
+export async function updateSettings(sql: Sql, input: SettingsInput): Promise<Settings> {
+  const { pricingMode, ...patch } = parseInput(settingsInputSchema, input, 'settings');
+  const current = await getSettings(sql);
+  const defaultPlan = patch.defaultPlan === undefined ? undefined : await findPlan(sql, patch.defaultPlan);
+  if (defaultPlan && defaultPlan.priceCents > 0) {
+    throw new BillingError(
+      'invalid_input',
+      `The plan "${defaultPlan.slug}" has a price, and the default plan is the one new accounts (and those whose paid plan ended) are on without paying: ` +
+        'its allowance would be handed out unpaid. Make a free plan (priceCents 0) the default',
+      { field: 'defaultPlan', slug: defaultPlan.slug },
+    );
+  }
+  const defaultPlanId = defaultPlan?.id ?? current.defaultPlanId;
+  let fallbackPrice: PriceEntry | null = current.fallbackPrice;
+  if (patch.fallbackRates !== undefined) {
+    fallbackPrice = patch.fallbackRates === null ? null : priceEntryFromRates({ provider: '', model: '*', source: 'fallback', rates: patch.fallbackRates as never });
+  }
+  const policy = patch.unknownModelPolicy ?? current.unknownModelPolicy;
+  if (policy === 'fallback' && !fallbackPrice) {
+    throw new BillingError('invalid_input', 'unknownModelPolicy "fallback" needs fallbackRates: the price charged for models the price book does not know');
+  }
+  await sql.query(
+    `UPDATE settings SET margin_bps = $1, display_unit = $2, credit_value_micros = $3, default_plan_id = $4, unknown_model_policy = $5,
+       fallback_price = $6, min_hold_micros = $7, hold_ttl_seconds = $8, pricing_mode = $9`,
+    [
+      patch.marginBps ?? current.marginBps, patch.displayUnit ?? current.displayUnit, patch.creditValueMicros ?? current.creditValueMicros,
+      defaultPlanId, policy, fallbackPrice ? JSON.stringify(fallbackPrice) : null, patch.minHoldMicros ?? current.minHoldMicros,
+      patch.holdTtlSeconds ?? current.holdTtlSeconds, pricingMode === undefined ? current.pricingMode : pricingMode,
+    ],
+  );
+  return getSettings(sql);
+}
+
+const modelPriceInputSchema = plain(
+  z
+    .object({
+      provider: text(100).trim().default(''),
+      model: modelSchema,
+      effectiveFrom: instant,
+      rates: z.unknown(),
+    })
+    .strict(),
+);
+
+/** Override the price of a model from a moment on. Earlier usage keeps the price it was charged at. */
+export async function setModelPrice(ctx: Context, input: z.input<typeof modelPriceInputSchema>): Promise<PriceEntry> {
+  const parsed = parseInput(modelPriceInputSchema, input, 'model price');
+  const entry = priceEntryFromRates({
+    provider: parsed.provider, model: parsed.model, effectiveFrom: parsed.effectiveFrom.toISOString(), source: 'override', rates: parsed.rates as never,
+  });
+  await ctx.sql.query(
+    `INSERT INTO model_prices (provider, model, effective_from, price) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (provider, model, effective_from) DO UPDATE SET price = EXCLUDED.price`,
+    [parsed.provider, parsed.model, parsed.effectiveFrom, JSON.stringify(entry)],
+  );
+  await ctx.prices.reload();
+  return entry;
+}

@@ -1,0 +1,80 @@
+/**
+ * Where a model's price comes from, first match wins:
+ *   1. an admin override for (provider, model) effective at that moment;
+ *   2. an admin override for the model without a provider (or, when the caller names no
+ *      provider, under any provider);
+ *   3. the bundled genai-prices data;
+ *   4. the settings' fallback price, when the unknown-model policy says so.
+ * Otherwise the model is unknown and the gate refuses it: never a free call.
+ * Overrides are cached in memory, as of a catalog version: every change to them moves it
+ * (migration 0009), and every decision reads it with the account's terms, so a decision on a
+ * newer catalog than the book's reloads the book first (`atLeast`). An override set anywhere
+ * binds every process's next answer, and no call waits for a reload otherwise.
+ */
+import { bundledPrice, type PriceEntry } from '../../core/price-book.ts';
+import type { Settings } from '../../core/settings.ts';
+import type { Sql } from '../../db/sql.ts';
+
+interface OverrideRow {
+  provider: string;
+  model: string;
+  effective_from: Date;
+  price: PriceEntry;
+}
+
+export class PriceBook {
+  #overrides = new Map<string, OverrideRow[]>();
+  #byModel = new Map<string, OverrideRow[]>();
+  /** The catalog version the overrides are as of (or newer). */
+  #catalog = -1;
+
+  constructor(private readonly sql: Sql) {}
+
+  /** Load the overrides; `sql` is the handle to read them on (one a caller holds, on PGlite). */
+  async reload(sql = this.sql): Promise<void> {
+    // The version first: the rows read after it are at least as new.
+    const [settings] = await sql.query<{ catalog_version: number }>('SELECT catalog_version FROM settings');
+    const rows = await sql.query<OverrideRow>('SELECT provider, model, effective_from, price FROM model_prices ORDER BY effective_from DESC');
+    const catalog = settings?.catalog_version ?? 0;
+    if (catalog < this.#catalog) return; // a reload that read later has landed already
+    const overrides = new Map<string, OverrideRow[]>();
+    const byModel = new Map<string, OverrideRow[]>();
+    for (const row of rows) {
+      const key = keyOf(row.provider, row.model);
+      overrides.set(key, [...(overrides.get(key) ?? []), row]);
+      byModel.set(row.model.toLowerCase(), [...(byModel.get(row.model.toLowerCase()) ?? []), row]);
+    }
+    this.#overrides = overrides;
+    this.#byModel = byModel;
+    this.#catalog = catalog;
+  }
+
+  /** The book, reloaded first if it is older than `catalogVersion`, the version a decision read. */
+  async atLeast(catalogVersion: number, sql = this.sql): Promise<this> {
+    if (this.#catalog < catalogVersion) await this.reload(sql);
+    return this;
+  }
+
+  /** The price of `model` at `at`, or undefined when nothing prices it. */
+  find(model: string, provider: string | undefined, at: Date, settings: Pick<Settings, 'unknownModelPolicy' | 'fallbackPrice'>): PriceEntry | undefined {
+    const override = provider
+      ? (this.#override(provider, model, at) ?? this.#override('', model, at))
+      : (this.#override('', model, at) ?? this.#byModel.get(model.toLowerCase())?.find((row) => row.effective_from <= at)?.price);
+    if (override) return override;
+    const bundled = bundledPrice(model, provider, at);
+    if (bundled) return bundled;
+    if (settings.unknownModelPolicy === 'fallback' && settings.fallbackPrice) {
+      return { ...settings.fallbackPrice, provider: provider ?? '', model };
+    }
+    return undefined;
+  }
+
+  #override(provider: string, model: string, at: Date): PriceEntry | undefined {
+    const rows = this.#overrides.get(keyOf(provider, model));
+    return rows?.find((row) => row.effective_from <= at)?.price;
+  }
+}
+
+function keyOf(provider: string, model: string): string {
+  return `${provider.toLowerCase()}\u0000${model.toLowerCase()}`;
+}

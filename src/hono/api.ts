@@ -1,0 +1,101 @@
+/**
+ * The `/v1` API: JSON, authenticated with the secret key as a Bearer token (the pricing table
+ * and the API's own documents need none), every POST honouring `Idempotency-Key`. One file per
+ * resource in routes/; each declares its routes with zod schemas, which also make the OpenAPI
+ * 3.1 document at /v1/openapi.json.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { Billing } from '../engine/billing.ts';
+import type { Credentials } from './credentials.ts';
+import { HttpError } from './errors.ts';
+import { idempotency } from './idempotency.ts';
+import { registerDocs } from './docs.ts';
+import { registerAccounts } from './routes/accounts.ts';
+import { registerAdminPacks } from './routes/admin-packs.ts';
+import { registerAdminPlans } from './routes/admin-plans.ts';
+import { registerAdminPresets } from './routes/admin-presets.ts';
+import { registerAdminPrices } from './routes/admin-prices.ts';
+import { registerAdminSettings } from './routes/admin-settings.ts';
+import { registerCheckout } from './routes/checkout.ts';
+import { registerCredits } from './routes/credits.ts';
+import { registerHolds } from './routes/holds.ts';
+import { registerPricing } from './routes/pricing.ts';
+import { registerRefunds } from './routes/refunds.ts';
+import { registerUsage } from './routes/usage.ts';
+import { registerUsageRecords } from './routes/usage-records.ts';
+
+export type Api = OpenAPIHono;
+
+/** What needs no key: the pricing table, and the API's own documents. */
+const isPublic = (path: string) => path === '/v1/pricing' || path === '/v1/openapi.json' || path === '/v1/docs' || path.startsWith('/v1/docs/');
+
+/** The largest body a request may send: a batch of 1,000 usages with generous metadata fits. */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Routes whose effect is made once by the request's Idempotency-Key itself, claimed in the
+ * effect's own transaction: a charge (settle, record: the key is the charge's), and every other
+ * call that moves money (refund, credit, purchase, plan change, cancel: once.ts). A retry after
+ * any crash gets the first result, marked `Idempotent-Replayed: true`; the key reused for
+ * another request is `idempotency_conflict`. For them a stored response would add nothing.
+ */
+const effectByKey = (path: string) =>
+  /^\/v1\/(holds\/[^/]+\/settle|accounts\/[^/]+\/(usage-records|credits|purchases|subscription|subscription\/cancel)|refunds)$/.test(path);
+
+/** Input a route's schema refused: the one error shape, naming each field. */
+function invalidInput(issues: readonly { path: PropertyKey[]; message: string }[]): HttpError {
+  const problems = issues.map((i) => `${i.path.map(String).join('.') || 'body'}: ${i.message}`);
+  return new HttpError(400, {
+    type: 'invalid_request_error', code: 'invalid_input', message: `Invalid request: ${problems.join('; ')}`,
+    param: problems[0]?.split(':')[0], issues: problems,
+  });
+}
+
+export function createApi(billing: Billing, credentials: Credentials): Api {
+  const api = new OpenAPIHono({
+    defaultHook: (result) => {
+      if (!result.success) throw invalidInput(result.error.issues);
+    },
+  });
+  api.openAPIRegistry.registerComponent('securitySchemes', 'SecretKey', { type: 'http', scheme: 'bearer', description: 'The server\'s secret key (TOLLGATE_SECRET_KEY).' });
+
+  api.use('*', async (c, next) => {
+    if (isPublic(c.req.path)) return next();
+    const header = c.req.header('Authorization') ?? '';
+    const key = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+    if (!key || !credentials.checkApiKey(key)) {
+      throw new HttpError(401, { type: 'authentication_error', code: 'unauthorized', message: 'Send the secret key as "Authorization: Bearer <key>"' });
+    }
+    return next();
+  });
+  api.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new HttpError(413, {
+          type: 'invalid_request_error', code: 'payload_too_large',
+          message: `The body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB: send fewer items per request`,
+        });
+      },
+    }),
+  );
+  api.use('*', idempotency(billing.sql, { ownKey: effectByKey }));
+
+  registerPricing(api, billing);
+  registerAccounts(api, billing);
+  registerUsage(api, billing);
+  registerCredits(api, billing);
+  registerCheckout(api, billing);
+  registerHolds(api, billing);
+  registerUsageRecords(api, billing);
+  registerRefunds(api, billing);
+  registerAdminPlans(api, billing);
+  registerAdminPacks(api, billing);
+  registerAdminSettings(api, billing);
+  registerAdminPrices(api, billing);
+  registerAdminPresets(api, billing);
+  registerDocs(api);
+  return api;
+}

@@ -1,0 +1,15 @@
+/**
+ * Routes that move money pass the request's Idempotency-Key (required by their schema) to the
+ * library, which claims it in the effect's own transaction; a retry's answer is the first
+ * result, marked `Idempotent-Replayed: true`, with the first status.
+ */
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { EffectOptions } from '../engine/once.ts';
+
+export const keyOf = (c: Context): EffectOptions => ({ idempotencyKey: c.req.header('Idempotency-Key') });
+
+export function answer<R extends { replayed: boolean }, S extends ContentfulStatusCode>(c: Context, result: R, status: S) {
+  if (result.replayed) c.header('Idempotent-Replayed', 'true');
+  return c.json(result, status);
+}

@@ -1,0 +1,109 @@
+/**
+ * One error shape for the whole API, after Stripe's: `{ error: { type, code, message, remedy?,
+ * param? } }`. The domain knows nothing of HTTP: its codes map to statuses here, in one table,
+ * and a refusal of the gate (a value, not an error) is a 402 carrying the refusal.
+ */
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { BillingError, type ErrorCode } from '../core/errors.ts';
+import type { Refusal } from '../core/refusal.ts';
+
+export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'idempotency_error' | 'refusal' | 'rate_limit_error' | 'api_error';
+
+/** A refusal's remedy as JSON, or a refused checkout's (the plans that would spend a pack). */
+export interface RemedyBody {
+  kind: 'buy_pack' | 'upgrade' | 'wait_until' | 'contact_support';
+  at?: string;
+  plans?: string[];
+}
+
+export interface ErrorBody {
+  error: { type: ErrorType; code: string; message: string; remedy?: RemedyBody; resetsAt?: string; param?: string; issues?: string[] };
+}
+
+const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+  invalid_input: 400,
+  unknown_model: 400,
+  refund_exceeds_charge: 400,
+  account_not_found: 404,
+  plan_not_found: 404,
+  pack_not_found: 404,
+  hold_not_found: 404,
+  usage_event_not_found: 404,
+  hold_released: 409,
+  hold_settled: 409,
+  idempotency_conflict: 409,
+  slug_taken: 409,
+  plan_not_available: 409,
+  pack_requires_plan: 409,
+  pack_not_usable: 409,
+  no_subscription: 409,
+  processor_not_configured: 409,
+  database_in_use: 503,
+};
+
+/** An error raised while serving a request, answered in the API's shape. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly body: ErrorBody['error'],
+  ) {
+    super(body.message);
+  }
+}
+
+export function billingErrorBody(error: BillingError): { status: ContentfulStatusCode; body: ErrorBody } {
+  const issues = Array.isArray(error.details?.issues) ? (error.details.issues as string[]) : undefined;
+  const param = issues?.[0]?.split(':')[0];
+  const remedy = error.details?.remedy as RemedyBody | undefined;
+  return {
+    status: STATUS[error.code] ?? 400,
+    body: {
+      error: {
+        type: error.code === 'idempotency_conflict' ? 'idempotency_error' : 'invalid_request_error',
+        code: error.code,
+        message: error.message,
+        ...(remedy === undefined ? {} : { remedy }),
+        ...(param ? { param } : {}),
+        ...(issues ? { issues } : {}),
+      },
+    },
+  };
+}
+
+/** A refusal of the gate, as the 402 that carries it. */
+export function refusalBody(refusal: Refusal): ErrorBody {
+  const remedy: RemedyBody = refusal.remedy.kind === 'wait_until' ? { kind: 'wait_until', at: refusal.remedy.at.toISOString() } : refusal.remedy;
+  return {
+    error: {
+      type: 'refusal', code: refusal.code, message: refusal.message, remedy,
+      ...(refusal.resetsAt ? { resetsAt: refusal.resetsAt.toISOString() } : {}),
+    },
+  };
+}
+
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * An error body whose strings PostgreSQL can store (the Idempotency-Key keeps it as jsonb): a
+ * message may quote the input, and a NUL or an unpaired surrogate there becomes U+FFFD.
+ */
+export function storable(body: ErrorBody['error']): ErrorBody['error'] {
+  const clean = (text: string) => text.replace(UNSTORABLE, '\uFFFD');
+  return {
+    ...body, message: clean(body.message),
+    ...(body.param === undefined ? {} : { param: clean(body.param) }),
+    ...(body.issues === undefined ? {} : { issues: body.issues.map(clean) }),
+  };
+}
+
+/** The app's onError: every error leaves in the one shape; only a bug is a 500, and says nothing of its insides. */
+export function answerError(error: unknown, c: Context, log: (error: unknown) => void) {
+  if (error instanceof BillingError) {
+    const { status, body } = billingErrorBody(error);
+    return c.json({ error: storable(body.error) }, status);
+  }
+  if (error instanceof HttpError) return c.json({ error: storable(error.body) }, error.status);
+  log(error);
+  return c.json({ error: { type: 'api_error', code: 'internal_error', message: 'Something went wrong on our side; the request may be retried with the same Idempotency-Key.' } }, 500);
+}

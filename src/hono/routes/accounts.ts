@@ -1,0 +1,133 @@
+/**
+ * Accounts: create or update (PUT, idempotent by nature), read, the balance, and the proof that
+ * its balances equal its ledger.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Billing } from '../../engine/billing.ts';
+import { BUCKET_SOURCES } from '../../core/bucket.ts';
+import { text } from '../../core/input.ts';
+import type { Api } from '../api.ts';
+import { AccountIdParam, body, DateTime, errorResponses, json, Micros } from '../schemas.ts';
+import { LimitSchema, PlanSchema } from './admin-plans.ts';
+
+export const AccountSchema = z
+  .strictObject({
+    id: z.string(),
+    kind: z.enum(['personal', 'team']),
+    name: z.string(),
+    timeZone: z.string(),
+    planId: z.number().int(),
+    planAnchorAt: DateTime.nullable().openapi({ description: 'When the paid plan\'s months are counted from; null on a free plan (calendar months).' }),
+    planEndsAt: DateTime.nullable().openapi({ description: 'When a canceled plan ends.' }),
+    processor: z.string().openapi({ description: 'The payment processor checkout goes through.' }),
+    createdAt: DateTime,
+  })
+  .openapi('Account');
+
+const AccountUpsertSchema = z
+  .strictObject({
+    kind: z.enum(['personal', 'team']),
+    name: text(200).optional(),
+    timeZone: text(100).optional().openapi({ description: 'IANA time zone; days are counted in it.', example: 'Europe/Paris' }),
+  })
+  .openapi('AccountUpsert');
+
+const LimitViewSchema = z.strictObject({
+  ...LimitSchema.shape,
+  used: z.number().int().openapi({ description: 'Used in the current window, in the limit\'s unit.' }),
+  held: z.number().int().openapi({ description: 'Reserved by open holds, in the limit\'s unit.' }),
+  resetsAt: DateTime,
+});
+
+const BalanceSchema = z
+  .strictObject({
+    accountId: z.string(),
+    plan: PlanSchema,
+    period: z.strictObject({ start: DateTime, end: DateTime }).openapi({ description: 'The current billing period.' }),
+    availableMicros: Micros.openapi({ description: 'Value a new call may still reserve: usable buckets less open holds less debt.' }),
+    heldMicros: Micros.openapi({ description: 'Value reserved by open holds.' }),
+    debtMicros: Micros.openapi({ description: 'Usage that went beyond what was left: refused until a grant pays it.' }),
+    buckets: z.array(
+      z.strictObject({
+        id: z.number().int().nullable().openapi({ description: 'null: this period\'s allowance, which opens on the account\'s next call.' }),
+        source: z.enum(BUCKET_SOURCES),
+        amountMicros: Micros,
+        remainingMicros: Micros,
+        startsAt: DateTime,
+        expiresAt: DateTime.nullable(),
+        usable: z.boolean().openapi({ description: 'Whether the current plan may spend it (purchased credit needs overage = credits).' }),
+      }),
+    ),
+    limits: z.array(LimitViewSchema),
+    members: z.array(z.strictObject({ userId: z.string(), limits: z.array(LimitViewSchema) })).openapi({ description: 'The members whose usage the account caps, with each cap\'s use.' }),
+  })
+  .openapi('Balance');
+
+const MemberLimitsSchema = z
+  .strictObject({ limits: z.array(LimitSchema).max(8).openapi({ description: 'The member\'s caps within the team\'s pool; [] removes them.' }) })
+  .openapi('MemberLimits');
+
+const MemberParams = AccountIdParam.extend({ userId: z.string().min(1).max(200).openapi({ param: { name: 'userId', in: 'path' }, example: 'u_7' }) });
+
+const ReconciliationSchema = z
+  .strictObject({
+    accountId: z.string(),
+    ok: z.boolean().openapi({ description: 'True when every bucket and the debt equal the sums of the ledger.' }),
+    problems: z.array(z.string()),
+  })
+  .openapi('Reconciliation');
+
+export function registerAccounts(api: Api, billing: Billing) {
+  api.openapi(
+    createRoute({
+      method: 'put', path: '/accounts/{accountId}', tags: ['Accounts'], security: [{ SecretKey: [] }],
+      summary: 'Create the account (on the default plan) or update its kind, name and time zone',
+      request: { params: AccountIdParam, ...body(AccountUpsertSchema) },
+      responses: { 200: json(AccountSchema, 'The account.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.upsertAccount({ id: c.req.valid('param').accountId, ...c.req.valid('json') }), 200),
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/accounts/{accountId}', tags: ['Accounts'], security: [{ SecretKey: [] }],
+      summary: 'Read an account',
+      request: { params: AccountIdParam },
+      responses: { 200: json(AccountSchema, 'The account.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.getAccount(c.req.valid('param').accountId), 200),
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/accounts/{accountId}/balance', tags: ['Accounts'], security: [{ SecretKey: [] }],
+      summary: 'What the account has now: available, held, debt, its buckets and each limit\'s use',
+      request: { params: AccountIdParam },
+      responses: { 200: json(BalanceSchema, 'The balance.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.balance(c.req.valid('param').accountId), 200),
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'put', path: '/accounts/{accountId}/members/{userId}/limits', tags: ['Accounts'], security: [{ SecretKey: [] }],
+      summary: 'Cap a team member\'s usage within the team\'s pool (day and/or month, value or tokens); refused past it with member_limit',
+      request: { params: MemberParams, ...body(MemberLimitsSchema) },
+      responses: { 200: json(z.strictObject({ accountId: z.string(), userId: z.string(), limits: z.array(LimitSchema) }), 'The member\'s caps.'), ...errorResponses },
+    }),
+    async (c) => {
+      const { accountId, userId } = c.req.valid('param');
+      return c.json(await billing.admin.setMemberLimits(accountId, userId, c.req.valid('json').limits), 200);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/accounts/{accountId}/reconciliation', tags: ['Accounts'], security: [{ SecretKey: [] }],
+      summary: 'Prove the account\'s balances equal its append-only ledger',
+      request: { params: AccountIdParam },
+      responses: { 200: json(ReconciliationSchema, 'The proof, and any problem found.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.reconcile(c.req.valid('param').accountId), 200),
+  );
+}

@@ -1,0 +1,65 @@
+/**
+ * Model prices, for admins: an override of a model's price from a moment on. Usage charged
+ * before keeps the price it was charged at; every process prices its next call with it.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Billing } from '../../engine/billing.ts';
+import { modelSchema, text } from '../../core/input.ts';
+import type { Api } from '../api.ts';
+import { body, DateTime, errorResponses, IdempotencyKeyHeader, json } from '../schemas.ts';
+
+/** A rate as stored: dollars per million tokens as a decimal string, or tiers by the request's input tokens. */
+const RateSchema = z
+  .union([
+    z.string(),
+    z.strictObject({ base: z.string(), tiers: z.array(z.strictObject({ start: z.number().int(), price: z.string() }).readonly()).readonly() }).readonly(),
+  ])
+  .openapi('Rate', { description: 'Dollars per million tokens ("2.5"), or tiers: each tier\'s price applies to every token when the request\'s input tokens exceed its start.' });
+
+const rateKeys = <T extends z.ZodType>(rate: T) => ({
+  input: rate,
+  output: rate,
+  cacheRead: rate.optional(),
+  cacheWrite: rate.optional(),
+  reasoning: rate.optional(),
+  requests: rate.optional().openapi({ description: 'Dollars per thousand requests: a fee on every call.' }),
+});
+
+export const PriceEntrySchema = z
+  .strictObject({
+    source: z.enum(['bundled', 'override', 'fallback']),
+    provider: z.string(),
+    model: z.string(),
+    effectiveFrom: DateTime.optional(),
+    rates: z.strictObject(rateKeys(RateSchema)),
+  })
+  .openapi('PriceEntry');
+
+const decimal = z.union([z.string(), z.number()]);
+const RateInputSchema = z
+  .union([decimal, z.strictObject({ base: decimal, tiers: z.array(z.strictObject({ start: z.number().int(), price: decimal })) })])
+  .openapi('RateInput', { description: 'Dollars per million tokens as a decimal string or number (0.1 reads as "0.1"), or tiers.' });
+
+/** Rates as an admin writes them. */
+export const RatesInputSchema = z.strictObject(rateKeys(RateInputSchema)).openapi('RatesInput');
+
+const ModelPriceRequestSchema = z
+  .strictObject({
+    provider: text(100).optional().openapi({ description: 'Left out or "": the model under any provider.', example: 'openai' }),
+    model: modelSchema.meta({ example: 'gpt-4o-mini' }),
+    effectiveFrom: z.union([z.iso.date(), z.iso.datetime({ offset: true })]).openapi({ description: 'From when the price applies (ISO 8601).', example: '2026-03-01T00:00:00Z' }),
+    rates: RatesInputSchema,
+  })
+  .openapi('ModelPriceRequest');
+
+export function registerAdminPrices(api: Api, billing: Billing) {
+  api.openapi(
+    createRoute({
+      method: 'post', path: '/admin/model-prices', tags: ['Admin'], security: [{ SecretKey: [] }],
+      summary: 'Set a model\'s price from a moment on (the same model, provider and moment again replaces it)',
+      request: { headers: IdempotencyKeyHeader, ...body(ModelPriceRequestSchema) },
+      responses: { 201: json(PriceEntrySchema, 'The price as it will be charged.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.admin.setModelPrice(c.req.valid('json')), 201),
+  );
+}

@@ -1,0 +1,68 @@
+/**
+ * Usage that had no hold (a call the gate did not see), charged as it is: one record, its
+ * `Idempotency-Key` header the charge's key; or a batch of up to 1,000 across accounts, each
+ * item with its own key, written in one transaction, all or nothing.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Billing } from '../../engine/billing.ts';
+import { idSchema, modelSchema, providerSchema } from '../../core/input.ts';
+import type { Api } from '../api.ts';
+import { AccountIdParam, body, ChargeKeyHeader, errorResponses, IdempotencyKeyHeader, json } from '../schemas.ts';
+import { ChargeSchema, MetadataSchema, UsageSchema } from './holds.ts';
+
+/** The most items one batch request may carry. */
+export const MAX_BATCH_ITEMS = 1_000;
+
+const recordFields = {
+  model: modelSchema.meta({ example: 'gpt-4o-mini' }),
+  provider: providerSchema.optional().openapi({ example: 'openai' }),
+  usage: UsageSchema,
+  userId: idSchema.optional().openapi({ description: 'The member of the account who made the call.' }),
+  metadata: MetadataSchema.optional(),
+};
+
+const RecordRequestSchema = z.strictObject(recordFields).openapi('RecordRequest');
+
+const BatchItemSchema = z
+  .strictObject({
+    accountId: idSchema.meta({ example: 'team_42' }),
+    ...recordFields,
+    idempotencyKey: idSchema.meta({ description: 'The item\'s charge is made once per account and key.', example: 'msg_992' }),
+  })
+  .openapi('RecordBatchItem');
+
+const BatchRequestSchema = z
+  .strictObject({
+    items: z
+      .array(BatchItemSchema)
+      .max(MAX_BATCH_ITEMS, `must hold at most ${MAX_BATCH_ITEMS.toLocaleString('en-US')} items: send more in several batches`),
+  })
+  .openapi('RecordBatchRequest');
+
+export function registerUsageRecords(api: Api, billing: Billing) {
+  api.openapi(
+    createRoute({
+      method: 'post', path: '/accounts/{accountId}/usage-records', tags: ['Gate'], security: [{ SecretKey: [] }],
+      summary: 'Charge usage that had no hold: it happened, so it is never refused (beyond the balance it is debt)',
+      request: { params: AccountIdParam, headers: ChargeKeyHeader, ...body(RecordRequestSchema) },
+      responses: { 200: json(ChargeSchema, 'Charged (or, for a retry, the first charge again).'), ...errorResponses },
+    }),
+    async (c) => {
+      const { metadata, ...input } = c.req.valid('json');
+      const charge = await billing.record(c.req.valid('param').accountId, input, { idempotencyKey: c.req.valid('header')['idempotency-key'], metadata });
+      if (charge.replayed) c.header('Idempotent-Replayed', 'true');
+      return c.json(charge, 200);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post', path: '/usage-records/batch', tags: ['Gate'], security: [{ SecretKey: [] }],
+      summary: `Charge up to ${MAX_BATCH_ITEMS.toLocaleString('en-US')} usages across accounts in one transaction, all or nothing`,
+      description: 'A bad item, an unknown account or model, or a key reused for other usage fails the whole batch (the message names the item), and nothing is written. Items whose key was charged already with the same usage come back as replays.',
+      request: { headers: IdempotencyKeyHeader, ...body(BatchRequestSchema) },
+      responses: { 200: json(z.strictObject({ data: z.array(ChargeSchema) }).openapi('RecordBatchResult'), 'Each item\'s charge, in order.'), ...errorResponses },
+    }),
+    async (c) => c.json({ data: await billing.recordBatch(c.req.valid('json').items) }, 200),
+  );
+}

@@ -1,0 +1,63 @@
+/**
+ * The Tollgate server as one Hono app: the `/v1` API, the admin panel, `/healthz`. A host app
+ * can serve it as it is (main.ts does) or mount it inside its own server through `app.fetch`.
+ */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import type { Logger } from 'pino';
+import { createAdmin } from '../admin/app.tsx';
+import type { Billing } from '../engine/billing.ts';
+import type { Credentials } from '../hono/credentials.ts';
+import { createApi } from '../hono/api.ts';
+import { answerError, HttpError } from '../hono/errors.ts';
+
+export interface AppOptions {
+  billing: Billing;
+  credentials: Credentials;
+  logger: Logger;
+}
+
+export function createApp({ billing, credentials, logger }: AppOptions): Hono {
+  const app = new Hono();
+  app.use('*', requestId());
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    logger.info({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+  });
+
+  app.get('/healthz', async (c) => {
+    try {
+      await billing.sql.query('SELECT 1');
+      return c.json({ ok: true });
+    } catch {
+      return c.json({ ok: false, error: { type: 'api_error', code: 'database_unreachable', message: 'The database does not answer' } }, 503);
+    }
+  });
+
+  app.route('/v1', createApi(billing, credentials));
+  app.route('/admin', createAdmin({ billing, credentials, logger }));
+  app.get('/', (c) => c.redirect('/admin', 302));
+
+  app.notFound((c) => c.json({ error: { type: 'invalid_request_error', code: 'not_found', message: `No route ${c.req.method} ${c.req.path}: see /v1/docs` } }, 404));
+  app.onError((error, c) => {
+    if (error instanceof HTTPException && !(error instanceof HttpError)) {
+      // Hono's own: a body that is not JSON, or not sent as JSON.
+      const invalidJson = /JSON/i.test(error.message);
+      const notJson = error.status === 415;
+      return c.json(
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: invalidJson ? 'invalid_json' : notJson ? 'unsupported_media_type' : 'invalid_input',
+            message: invalidJson ? 'The body is not valid JSON' : notJson ? 'Send the body as JSON, with the header "Content-Type: application/json"' : error.message,
+          },
+        },
+        error.status === 500 ? 400 : error.status,
+      );
+    }
+    return answerError(error, c, (e) => logger.error({ err: e, requestId: c.get('requestId') }, 'unexpected error'));
+  });
+  return app;
+}

@@ -1,0 +1,8 @@
+/**
+ * `tollgate/server`: the runnable server (`npm start` is main.ts over these), for hosting it
+ * inside another Node process: the whole app (the `/v1` API, the admin panel, `/healthz`),
+ * its configuration, and serving it with the stop and connection rules of `npm start`.
+ */
+export { createApp, type AppOptions } from './app.ts';
+export { ConfigError, loadConfig, type Config } from './config.ts';
+export { serveHere } from './serve.ts';
