@@ -147,17 +147,17 @@ export interface HoldToWrite {
 
 /**
  * Insert holds, each only if its account's versions are still the ones its guard names (no
- * guard: the caller holds the gate mutex). Returns the
- * accounts whose holds went in, with the versions the write left them at and the keys of the
- * holds it inserted. A hold that has a row already (a charge or a release wrote it back,
- * charge-write.ts, lost-holds.ts) stays as that left it.
+ * guard: the caller holds the gate mutex). Returns the accounts whose holds went in, with the
+ * versions the write left them at. A hold that has a row already (a charge or a release wrote
+ * it back, charge/write.ts, charge/lost-holds.ts) stays as that left it. The insert runs
+ * whether or not the final SELECT names it, as every data-modifying WITH query does.
  */
 export async function placeHolds(
   sql: Sql, holds: readonly HoldToWrite[], guards?: ReadonlyMap<string, Guard>,
-): Promise<Map<string, Versions & { inserted: string[] }>> {
+): Promise<Map<string, Versions>> {
   // In id order, the order the accounts' rows are locked in: two writes of holds never wait on each other in a cycle.
   const accounts = [...new Set(holds.map((h) => h.hold.accountId))].sort();
-  const rows = await sql.query<{ id: string; gate: number; ledger: number; terms: number; catalog: number; inserted: string[] }>(
+  const rows = await sql.query<{ id: string; gate: number; ledger: number; terms: number; catalog: number }>(
     `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS i (
          id text, account_id text, model text, provider text, user_id text, amount_micros bigint, tokens bigint, expires_at timestamptz,
@@ -178,10 +178,9 @@ export async function placeHolds(
        FROM input i JOIN gate ON gate.id = i.account_id
        ORDER BY i.id -- in key order, as a charge writes back holds (charge-write.ts)
        ON CONFLICT (id) DO NOTHING
-       RETURNING id, account_id
+       RETURNING id
      )
-     SELECT id, gate, ledger, terms, catalog, (SELECT COALESCE(json_agg(placed.id), '[]') FROM placed WHERE placed.account_id = gate.id) AS inserted
-     FROM gate`,
+     SELECT id, gate, ledger, terms, catalog FROM gate`,
     [
       JSON.stringify(
         holds.map(({ hold, userId, createdAt }) => ({
@@ -264,7 +263,7 @@ async function authorizeTogether(ctx: Context, requests: readonly AuthorizeReque
       const { gate, terms, catalog, ledger } = states.get(id)!.versions;
       return [id, known.has(id) ? { gate, terms, catalog, ledger } : { gate, terms, catalog }];
     }));
-    const placed = holds.length ? await placeHolds(sql, holds, guards) : new Map<string, Versions & { inserted: string[] }>();
+    const placed = holds.length ? await placeHolds(sql, holds, guards) : new Map<string, Versions>();
     for (const id of withHolds) {
       if (!placed.has(id)) {
         ctx.known.forget(id);
