@@ -93,7 +93,7 @@ async function eachConcurrently<T>(items: readonly T[], concurrency: number, wor
  * be read afresh; the second makes this process know it.
  */
 export async function openFunded(database: BenchDatabase, accountIds: readonly string[], poolSize: number): Promise<Billing> {
-  const billing = await createBilling({ database: database.url, poolSize, processors: [fakeProcessor()] });
+  const billing = await createBilling({ database: database.url, poolSize, processors: [fakeProcessor()], rememberAccounts: process.env.BENCH_REMEMBER !== 'off' });
   await billing.admin.applyPreset('credit-packs');
   await eachConcurrently(accountIds, 8, async (id) => {
     await billing.upsertAccount({ id, kind: 'team' });

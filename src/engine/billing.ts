@@ -53,6 +53,12 @@ export interface BillingOptions {
    * one, checkout is refused with `processor_not_configured`.
    */
   processors?: readonly Processor[];
+  /**
+   * Whether a process remembers the accounts it served last (gate/known-accounts.ts), so that
+   * their next calls skip a read; every answer is still proven by a version-guarded write.
+   * Default true.
+   */
+  rememberAccounts?: boolean;
 }
 
 // The facade's other arguments, checked before anything is read or written (core/input.ts).
@@ -70,7 +76,7 @@ export async function createBilling(options: BillingOptions = {}) {
   const prices = new PriceBook(sql);
   await prices.reload();
   const synced = !options.clock && sql.engine === 'postgres' ? await databaseClock(sql) : undefined;
-  const known = new KnownAccounts();
+  const known = new KnownAccounts(options.rememberAccounts === false ? 0 : undefined);
   const ctx: Context = {
     sql,
     clock: options.clock ?? (synced ? () => synced.now() : () => new Date()),

@@ -9,9 +9,10 @@
 import { withCharges, withHolds, type AccountState, type StateHold, type Versions } from './account-state.ts';
 import type { PreparedCharge } from '../charge/write.ts';
 
-const ACCOUNTS = 10_000;
-
 export class KnownAccounts {
+  /** `capacity`: how many accounts to remember (the last served); 0 remembers none, and every call reads afresh. */
+  constructor(private readonly capacity = 10_000) {}
+
   /** Most recently used last: the first entry is the one to evict. */
   #known = new Map<string, AccountState>();
   /** Accounts with a charge of this process in flight: their ledger is about to move. */
@@ -35,10 +36,11 @@ export class KnownAccounts {
 
   /** The account's state as read, or as a write left it. */
   remember(state: AccountState): void {
+    if (this.capacity === 0) return;
     const id = state.termsRow.id;
     this.#known.delete(id);
     this.#known.set(id, state);
-    if (this.#known.size > ACCOUNTS) this.forget(this.#known.keys().next().value!);
+    if (this.#known.size > this.capacity) this.forget(this.#known.keys().next().value!);
   }
 
   forget(accountId: string): void {
