@@ -17,7 +17,7 @@ export { formatUsd, type Micros } from './core/money.ts';
 export type { Plan, PlanInput, Limit } from './core/plan.ts';
 export type { Pack, PackInput } from './core/pack.ts';
 export type { Settings, PricingMode } from './core/settings.ts';
-export type { PriceEntry } from './core/price-book.ts';
+export type { PriceEntry } from './core/pricing/price.ts';
 export type { TokenUsage } from './core/usage.ts';
 export { PRESETS } from './core/presets.ts';
 export type { Processor, Completed, CheckoutRequest } from './engine/processor.ts';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { LanguageModelV3Prompt } from '@ai-sdk/provider';
 import { BYTES_PER_TOKEN, IMAGE_TOKENS, MESSAGE_TOKENS, PROMPT_TOKENS, TOOLS_TOKENS, FILE_TOKENS, promptTokens, textTokens, utf8Length } from '../src/ai/estimate.ts';
 import { tokenUsageOf } from '../src/ai/usage.ts';
-import { catalogProvider } from '../src/core/genai-catalog.ts';
+import { catalogProvider } from '../src/core/pricing/genai-catalog.ts';
 
 describe('the token estimate', () => {
   it('counts UTF-8 bytes at two a token, in every script, without encoding', () => {

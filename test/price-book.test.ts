@@ -5,7 +5,10 @@ import { isBillingError } from '../src/core/errors.ts';
 import type { TokenUsage } from '../src/core/usage.ts';
 import { PriceBook } from '../src/engine/catalog/price-book.ts';
 import type { Sql } from '../src/db/sql.ts';
-import { bundledPrice, costOf, MAX_ADMIN_RATE, priceEntryFromRates, worstCaseCostOf, type PriceEntry, type PriceEntryInput, type Rate } from '../src/core/price-book.ts';
+import type { PriceEntry, Rate } from '../src/core/pricing/price.ts';
+import { costOf, worstCaseCostOf } from '../src/core/pricing/cost.ts';
+import { MAX_ADMIN_RATE, priceEntryFromRates, type PriceEntryInput } from '../src/core/pricing/rates.ts';
+import { bundledPrice } from '../src/core/pricing/bundled.ts';
 
 const AT = new Date('2025-09-01T12:00:00Z');
 

@@ -4,7 +4,8 @@
  * said as a sentence. Pure: the pages pass the settings and the model's price in.
  */
 import { costFromValue, formatUsd, PICOS_PER_MICRO, valueFromCost, type Micros } from '../core/money.ts';
-import { costOf, type PriceEntry } from '../core/price-book.ts';
+import type { PriceEntry } from '../core/pricing/price.ts';
+import { costOf } from '../core/pricing/cost.ts';
 import { percent } from './format.ts';
 
 /** The call whose mix of tokens "about N tokens" assumes: 3,000 in, 1,000 out. */

@@ -6,7 +6,7 @@
 import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
 import { formatUsd, type Micros } from '../core/money.ts';
-import type { PriceEntry } from '../core/price-book.ts';
+import type { PriceEntry } from '../core/pricing/price.ts';
 import type { Settings } from '../core/settings.ts';
 import { derive, SAMPLE_CALL } from './derive.ts';
 import { percent, tokens, value } from './format.ts';

@@ -3,7 +3,7 @@
  * tokens, token counts, dates (UTC). Display only: nothing here is read back as a number.
  */
 import { formatUsd, MICROS_PER_CENT, MICROS_PER_DOLLAR } from '../core/money.ts';
-import type { Rate } from '../core/price-book.ts';
+import type { Rate } from '../core/pricing/price.ts';
 import type { Limit } from '../core/plan.ts';
 import type { Settings } from '../core/settings.ts';
 

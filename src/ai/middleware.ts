@@ -25,7 +25,7 @@ import type {
 } from '@ai-sdk/provider';
 import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
-import { catalogProvider, findCatalogPrice } from '../core/genai-catalog.ts';
+import { catalogProvider, findCatalogPrice } from '../core/pricing/genai-catalog.ts';
 import { holdKey } from '../core/hold-id.ts';
 import { idSchema, metadataSchema, modelSchema, parseInput, plain, tokenCount } from '../core/input.ts';
 import type { TokenUsage } from '../core/usage.ts';

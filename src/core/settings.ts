@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { micros, plain, slugSchema } from './input.ts';
 import type { Micros } from './money.ts';
-import type { PriceEntry } from './price-book.ts';
+import type { PriceEntry } from './pricing/price.ts';
 
 export const PRICING_MODES = ['usage-subscription', 'credit-packs', 'subscription-plus-packs', 'tiers'] as const;
 export type PricingMode = (typeof PRICING_MODES)[number];

@@ -3,7 +3,7 @@ import type { Micros } from '../core/money.ts';
 import type { Pack } from '../core/pack.ts';
 import type { Limit, Plan, PlanStatus } from '../core/plan.ts';
 import type { PricingMode, Settings } from '../core/settings.ts';
-import type { PriceEntry } from '../core/price-book.ts';
+import type { PriceEntry } from '../core/pricing/price.ts';
 
 export const PLAN_COLUMNS = `p.id AS plan_id, p.slug AS plan_slug, p.name AS plan_name, p.status AS plan_status, p.price_cents AS plan_price_cents,
   p.surcharge_cents AS plan_surcharge_cents, p.included_micros AS plan_included_micros, p.limits AS plan_limits, p.overage AS plan_overage,

@@ -4,7 +4,7 @@
  * override from a date.
  */
 import type { PriceListRow } from '../../engine/catalog/price-list.ts';
-import type { PriceEntry } from '../../core/price-book.ts';
+import type { PriceEntry } from '../../core/pricing/price.ts';
 import { date, rate } from '../format.ts';
 import { rateField, readForm, type Form } from '../form.ts';
 import { attempt, Csrf, done, ErrorNote, Field, listQuery, Pager, render, SearchBox, type AdminContext, type Page } from '../layout.tsx';

@@ -5,7 +5,7 @@
 import type { Billing } from '../../engine/billing.ts';
 import { BillingError } from '../../core/errors.ts';
 import type { Plan } from '../../core/plan.ts';
-import type { Rate } from '../../core/price-book.ts';
+import type { Rate } from '../../core/pricing/price.ts';
 import type { Settings, SettingsInput } from '../../core/settings.ts';
 import { marginSentence } from '../derive.ts';
 import { credits, plainDollars, type Display } from '../format.ts';

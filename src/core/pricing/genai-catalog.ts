@@ -1,7 +1,7 @@
 /**
  * Adapter over the model catalog bundled with @pydantic/genai-prices: finds which provider and
  * model an id refers to (with the library's own matching rules) and which of the model's prices
- * is active at a given time. It knows nothing of Tollgate's price entries; price-book.ts turns
+ * is active at a given time. It knows nothing of Tollgate's price entries; bundled.ts turns
  * what is found here into one.
  *
  * Hot path: calcPrice costs tens of microseconds (it walks every provider's match rules), so the

@@ -2,7 +2,8 @@
 import { BillingError } from '../../core/errors.ts';
 import { packInputSchema, type Pack, type PackInput } from '../../core/pack.ts';
 import { planInputSchema, type Plan, type PlanInput, type PlanStatus } from '../../core/plan.ts';
-import { priceEntryFromRates, type PriceEntry } from '../../core/price-book.ts';
+import type { PriceEntry } from '../../core/pricing/price.ts';
+import { priceEntryFromRates } from '../../core/pricing/rates.ts';
 import { settingsInputSchema, type Settings, type SettingsInput } from '../../core/settings.ts';
 import { instant, isPlainObject, modelSchema, parseInput, plain, text } from '../../core/input.ts';
 import type { Sql } from '../../db/sql.ts';

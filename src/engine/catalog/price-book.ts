@@ -11,7 +11,8 @@
  * newer catalog than the book's reloads the book first (`atLeast`). An override set anywhere
  * binds every process's next answer, and no call waits for a reload otherwise.
  */
-import { bundledPrice, type PriceEntry } from '../../core/price-book.ts';
+import type { PriceEntry } from '../../core/pricing/price.ts';
+import { bundledPrice } from '../../core/pricing/bundled.ts';
 import type { Settings } from '../../core/settings.ts';
 import type { Sql } from '../../db/sql.ts';
 

@@ -7,7 +7,7 @@
 import { waitForUpdate, type ModelInfo } from '@pydantic/genai-prices';
 import { z } from 'zod';
 import { int4, modelSchema, parseInput, plain, text } from '../../core/input.ts';
-import type { PriceEntry } from '../../core/price-book.ts';
+import type { PriceEntry } from '../../core/pricing/price.ts';
 import { getSettings } from './catalog.ts';
 import type { Context } from '../context.ts';
 

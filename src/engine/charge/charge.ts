@@ -16,7 +16,7 @@ import { ledgerPool, lockedLedgerPool, prepareCharge, readLedger, writeCharges, 
 import type { Context } from '../context.ts';
 import { accountNotFound, type Terms } from '../terms.ts';
 import type { PriceBook } from '../catalog/price-book.ts';
-import type { PriceEntry } from '../../core/price-book.ts';
+import type { PriceEntry } from '../../core/pricing/price.ts';
 import { ledgerOf, withCharges } from '../gate/account-state.ts';
 import { readStates } from '../gate/snapshot.ts';
 import { holdKey } from '../../core/hold-id.ts';

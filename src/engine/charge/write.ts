@@ -6,7 +6,8 @@
  */
 import { allocate, type DrawableBucket, type Allocation } from '../../core/allocate.ts';
 import { valueFromCost, type Micros } from '../../core/money.ts';
-import { costOf, type PriceEntry } from '../../core/price-book.ts';
+import type { PriceEntry } from '../../core/pricing/price.ts';
+import { costOf } from '../../core/pricing/cost.ts';
 import type { TokenUsage } from '../../core/usage.ts';
 import { countUsage, type UsageWindows } from '../../core/usage-windows.ts';
 import { WINDOW_COLUMNS, WINDOW_RECORD, WINDOW_SET, windowFields, windowsFromRow, type WindowRow } from '../window-columns.ts';
