@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { BillingError, PRESETS } from '../src/index.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
-import { addTestModel, mustCall } from './support/spend.ts';
+import { addTestModel, completed, mustCall } from './support/spend.ts';
 
 async function written(sql: Sql) {
   const [row] = await sql.query(
@@ -87,7 +87,7 @@ for (const engine of ENGINES) {
         expect(error.message).toMatch(new RegExp(`could never be spent on the plan "${plan}".*upgrade to a plan whose usage can draw on credit packs \\(flex\\)`));
       }
       await billing.subscribe('ana', 'flex');
-      const bought = await billing.purchase('ana', 'credits-10');
+      const bought = completed(await billing.purchase('ana', 'credits-10'));
       expect(bought.valueMicros).toBe(10_000_000);
       await mustCall(billing, 'ana', 14_000_000); // $28: the $20 allowance, then $8 of the pack
       expect((await billing.balance('ana')).availableMicros).toBe(2_000_000);

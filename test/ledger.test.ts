@@ -1,7 +1,7 @@
 /** Holds, settlement, debt, refunds and expiry, read like a ledger. */
 import { describe, expect, it } from 'vitest';
 import { DAY, ENGINES, MINUTE, useBilling } from './support/harness.ts';
-import { addTestModel, mustCall, mustRefuse } from './support/spend.ts';
+import { addTestModel, completed, mustCall, mustRefuse } from './support/spend.ts';
 
 for (const engine of ENGINES) {
   describe(`ledger on ${engine.name}`, () => {
@@ -91,7 +91,7 @@ for (const engine of ENGINES) {
       const refusal = await mustRefuse(billing, 'acme', 1);
       expect(refusal).toMatchObject({ code: 'debt', remedy: { kind: 'buy_pack' } });
       expect(refusal.message).toContain('$1.00');
-      const paid = await billing.purchase('acme', 'credits-10');
+      const paid = completed(await billing.purchase('acme', 'credits-10'));
       expect(paid.debtPaidMicros).toBe(1_000_000);
       expect(await billing.balance('acme')).toMatchObject({ availableMicros: 9_000_000, debtMicros: 0 });
       await mustCall(billing, 'acme', 1000);

@@ -23,6 +23,7 @@ import { DAY, ENGINES, HOUR, MINUTE, useBilling, type TestClock } from './suppor
 import { CLOCK_TOLERANCE_MS, EXPIRY_GRACE_MS } from '../src/core/time.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { holdKey } from '../src/core/hold-id.ts';
+import { completed } from './support/spend.ts';
 
 const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 40);
 const MODEL = 'prop-model';
@@ -423,7 +424,7 @@ async function runStep(run: Run, step: Step): Promise<void> {
     }
     case 'purchase': {
       const pack = step.pack === 'tiny' ? TINY_PACK : BIG_PACK;
-      const result = await billing.purchase(account, pack.slug);
+      const result = completed(await billing.purchase(account, pack.slug));
       const expiresAt = step.pack === 'tiny' ? m.now + TINY_PACK.expiresAfterDays * DAY : null;
       const { pay } = modelGrant(m, { ref: `payment:fake:${result.paymentRef}`, source: 'pack', amount: pack.valueMicros, priority: 20, startsAt: m.now, expiresAt });
       expect(result).toMatchObject({ valueMicros: pack.valueMicros, debtPaidMicros: pay });

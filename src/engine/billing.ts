@@ -28,7 +28,7 @@ import { priceList, priceOf } from './catalog/price-list.ts';
 import { balance, usage } from './reads/reads.ts';
 import { reconcile } from './reads/reconcile.ts';
 import { refund } from './grants/refunds.ts';
-import { cancel, purchase, subscribe } from './grants/checkout.ts';
+import { cancel, purchase, subscribe, type CheckoutUrls } from './grants/checkout.ts';
 import { credit, type CreditInput } from './grants/grants.ts';
 import type { EffectOptions } from './once.ts';
 import type { Processor } from './processor.ts';
@@ -128,9 +128,9 @@ export async function createBilling(options: BillingOptions = {}) {
     expireCredit: changing(() => expireCredit(sql, ctx.clock())),
     // Checkout through the account's processor. Each call that moves money takes an idempotency
     // key: a retry with it gets the first result.
-    subscribe: changing(async (accountId: string, planSlug: string, options?: EffectOptions) =>
+    subscribe: changing(async (accountId: string, planSlug: string, options?: EffectOptions & CheckoutUrls) =>
       subscribe(ctx, accountIdOf(accountId), slugOf(planSlug, 'plan slug'), options), firstArgument),
-    purchase: changing(async (accountId: string, packSlug: string, options?: EffectOptions) =>
+    purchase: changing(async (accountId: string, packSlug: string, options?: EffectOptions & CheckoutUrls) =>
       purchase(ctx, accountIdOf(accountId), slugOf(packSlug, 'pack slug'), options), firstArgument),
     cancel: changing(async (accountId: string, input?: { immediately?: boolean }, options?: EffectOptions) =>
       cancel(ctx, accountIdOf(accountId), parseInput(cancelOptionsSchema, input, 'cancel options')?.immediately ?? false, options), firstArgument),

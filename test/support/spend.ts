@@ -39,3 +39,9 @@ export async function fundedAccounts(billing: Billing, ids: readonly string[], a
     await billing.credit(id, { source: 'bonus', amountMicros, reference: 'gift' });
   }
 }
+
+/** A checkout the fake processor completed at once (a real one would answer with a page to pay on). */
+export function completed<T extends object>(result: T): Exclude<T, { checkoutUrl: string }> {
+  if ('checkoutUrl' in result) throw new Error(`expected a completed checkout, got a pending one: ${String(result.checkoutUrl)}`);
+  return result as Exclude<T, { checkoutUrl: string }>;
+}

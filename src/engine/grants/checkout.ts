@@ -2,14 +2,19 @@
  * Checkout through the account's processor: subscribe to a plan, buy a pack, cancel the paid
  * plan. Each runs once per idempotency key (once.ts), in one transaction that holds the
  * account's gate mutex: the processor is asked, and what it completed is applied there — the
- * plan's new period and its allowance, the pack's bucket, the plan's end.
+ * plan's new period and its allowance, the pack's bucket, the plan's end. What it left pending
+ * (a checkout page the customer has yet to pay on) moves nothing: the processor's webhook does,
+ * when the money comes in (webhooks.ts). A retry under the key gets the same page.
  */
+import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
+import { parseInput, plain } from '../../core/input.ts';
 import { findPack, findPlan } from '../catalog/catalog.ts';
 import type { Context } from '../context.ts';
 import { once, type EffectOptions } from '../once.ts';
-import type { Processor } from '../processor.ts';
+import type { CheckoutRequest, Pending, Processor } from '../processor.ts';
 import type { Account } from '../rows.ts';
+import type { Sql } from '../../db/sql.ts';
 import { lockGate } from '../terms.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
 import { activatePlan, cancelPlan } from './subscriptions.ts';
@@ -26,8 +31,42 @@ function processorOf(ctx: Context, account: Account): Processor {
   return processor;
 }
 
-export async function subscribe(ctx: Context, accountId: string, planSlug: string, options?: EffectOptions) {
-  return once(ctx.sql, { operation: 'subscribe', request: { accountId, plan: planSlug }, accountId }, options, async (tx) => {
+/** A checkout the customer has yet to pay on: where to send them. */
+export type PendingCheckout = Pending;
+
+/** A page the processor's checkout sends the customer back to. */
+export const returnUrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).max(2_000, 'must be at most 2,000 characters');
+
+const urlsSchema = plain(z.object({ idempotencyKey: z.unknown(), successUrl: returnUrlSchema.optional(), cancelUrl: returnUrlSchema.optional() }).strict()).optional();
+
+/** Where the processor's page sends the customer back: once paid, and when they leave it unpaid. */
+export interface CheckoutUrls {
+  successUrl?: string;
+  cancelUrl?: string;
+}
+
+/** The call's options: its key for once(), and its return pages, checked. */
+function checkoutOptions(options: (EffectOptions & CheckoutUrls) | undefined): [EffectOptions | undefined, CheckoutUrls] {
+  const { successUrl, cancelUrl } = parseInput(urlsSchema, options, 'checkout options') ?? {};
+  return [options && { idempotencyKey: options.idempotencyKey }, { successUrl, cancelUrl }];
+}
+
+/** What a processor needs to know of the account and the call: the customer it made for the account, once. */
+async function checkoutRequest(tx: Sql, processor: Processor, account: Account, options: (EffectOptions & CheckoutUrls) | undefined): Promise<CheckoutRequest> {
+  const [row] = await tx.query<{ processor_customer_id: string | null }>('SELECT processor_customer_id FROM accounts WHERE id = $1', [account.id]);
+  let customerId = row?.processor_customer_id ?? undefined;
+  if (!customerId && processor.ensureCustomer) {
+    // The caller holds the account's gate mutex: two first checkouts make one customer, and the
+    // processor's own key makes a retry after a crash find the one it made.
+    customerId = await processor.ensureCustomer(account, `customer:${account.id}`);
+    await tx.query('UPDATE accounts SET processor_customer_id = $2 WHERE id = $1', [account.id, customerId]);
+  }
+  return { account, customerId, idempotencyKey: options?.idempotencyKey, successUrl: options?.successUrl, cancelUrl: options?.cancelUrl };
+}
+
+export async function subscribe(ctx: Context, accountId: string, planSlug: string, options?: EffectOptions & CheckoutUrls) {
+  const [effect, urls] = checkoutOptions(options);
+  return once(ctx.sql, { operation: 'subscribe', request: { accountId, plan: planSlug, ...urls }, accountId }, effect, async (tx) => {
     const now = ctx.clock();
     const plan = await findPlan(tx, planSlug);
     if (plan.status !== 'active') {
@@ -35,18 +74,21 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     }
     const { account } = await lockGate(tx, accountId, now);
     const processor = processorOf(ctx, account);
-    const paid = await processor.subscribe({ account, plan, idempotencyKey: options?.idempotencyKey });
+    const paid = await processor.subscribe({ ...(await checkoutRequest(tx, processor, account, { ...effect, ...urls })), plan });
+    if (paid.status === 'pending') return paid;
     return activatePlan(tx, accountId, plan, { processor: processor.name, processorRef: paid.reference, now });
   });
 }
 
-export async function purchase(ctx: Context, accountId: string, packSlug: string, options?: EffectOptions) {
-  return once(ctx.sql, { operation: 'purchase', request: { accountId, pack: packSlug }, accountId }, options, async (tx) => {
+export async function purchase(ctx: Context, accountId: string, packSlug: string, options?: EffectOptions & CheckoutUrls) {
+  const [effect, urls] = checkoutOptions(options);
+  return once(ctx.sql, { operation: 'purchase', request: { accountId, pack: packSlug, ...urls }, accountId }, effect, async (tx) => {
     const now = ctx.clock();
     const pack = await findPack(tx, packSlug);
     const { account } = await assertPackPurchasable(tx, accountId, pack, now);
     const processor = processorOf(ctx, account);
-    const paid = await processor.purchase({ account, pack, idempotencyKey: options?.idempotencyKey });
+    const paid = await processor.purchase({ ...(await checkoutRequest(tx, processor, account, { ...effect, ...urls })), pack });
+    if (paid.status === 'pending') return paid;
     const credit = await creditPack(tx, accountId, pack, { processor: processor.name, processorRef: paid.reference, amountCents: pack.priceCents, now });
     return { paymentRef: paid.reference, bucketId: credit.bucketId, valueMicros: credit.valueMicros, debtPaidMicros: credit.debtPaidMicros };
   });
@@ -57,7 +99,12 @@ export async function cancel(ctx: Context, accountId: string, immediately: boole
     const now = ctx.clock();
     const canceled = await cancelPlan(tx, accountId, { now, immediately });
     const { account } = await lockGate(tx, accountId, now);
-    await processorOf(ctx, account).cancel({ account, immediately, idempotencyKey: options?.idempotencyKey });
+    const [subscription] = await tx.query<{ processor_ref: string }>(
+      `SELECT processor_ref FROM subscriptions WHERE account_id = $1 AND status = 'active' ORDER BY started_at DESC LIMIT 1`,
+      [accountId],
+    );
+    const processor = processorOf(ctx, account);
+    await processor.cancel({ ...(await checkoutRequest(tx, processor, account, options)), immediately, subscriptionRef: subscription?.processor_ref ?? '' });
     return canceled;
   });
 }

@@ -3,7 +3,9 @@
  * and succeeds at once): subscribe to a plan, buy a pack, cancel the paid plan.
  */
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { Billing } from '../../engine/billing.ts';
+import { returnUrlSchema, type PendingCheckout } from '../../engine/grants/checkout.ts';
 import { slugSchema } from '../../core/input.ts';
 import type { Api } from '../api.ts';
 import { answer, keyOf } from '../effects.ts';
@@ -31,8 +33,24 @@ const PurchaseSchema = z
   })
   .openapi('Purchase');
 
-const SubscribeRequestSchema = z.strictObject({ plan: slugSchema.meta({ example: 'plus' }) }).openapi('SubscribeRequest');
-const PurchaseRequestSchema = z.strictObject({ pack: slugSchema.meta({ example: 'extra-10' }) }).openapi('PurchaseRequest');
+const urls = {
+  successUrl: returnUrlSchema.optional().openapi({ description: 'Where the processor\'s checkout page sends the customer once paid.' }),
+  cancelUrl: returnUrlSchema.optional().openapi({ description: 'Where it sends a customer who leaves it unpaid.' }),
+};
+const SubscribeRequestSchema = z.strictObject({ plan: slugSchema.meta({ example: 'plus' }), ...urls }).openapi('SubscribeRequest');
+const PurchaseRequestSchema = z.strictObject({ pack: slugSchema.meta({ example: 'extra-10' }), ...urls }).openapi('PurchaseRequest');
+
+const PendingCheckoutSchema = z
+  .strictObject({
+    status: z.literal('pending'),
+    checkoutUrl: z.string().openapi({ description: 'The processor\'s checkout page: send the customer there. Nothing is granted until the processor says the money came in.' }),
+    replayed: Replayed,
+  })
+  .openapi('PendingCheckout');
+
+/** A checkout's answer: completed at once (the fake processor), or a page the customer pays on (202). */
+const checkoutAnswer = <R extends { replayed: boolean }, S extends 200 | 201>(c: Context, result: R | (PendingCheckout & { replayed: boolean }), completed: S) =>
+  'checkoutUrl' in result ? answer(c, result, 202) : answer(c, result as R, completed);
 const CancelRequestSchema = z
   .strictObject({ immediately: z.boolean().optional().openapi({ description: 'End the plan now (its allowance lapses) instead of at the end of the paid period.' }) })
   .openapi('CancelRequest');
@@ -43,9 +61,16 @@ export function registerCheckout(api: Api, billing: Billing) {
       method: 'post', path: '/accounts/{accountId}/subscription', tags: ['Checkout'], security: [{ SecretKey: [] }],
       summary: 'Put the account on a plan: a new period starts now and its allowance opens',
       request: { params: AccountIdParam, headers: MoneyKeyHeader, ...body(SubscribeRequestSchema) },
-      responses: { 200: json(SubscriptionSchema, 'The account\'s plan now.'), ...errorResponses },
+      responses: {
+        200: json(SubscriptionSchema, 'The account\'s plan now (a processor that completes at once, as the fake one does).'),
+        202: json(PendingCheckoutSchema, 'The customer pays on the processor\'s page; the plan starts when the processor says it is paid.'),
+        ...errorResponses,
+      },
     }),
-    async (c) => answer(c, await billing.subscribe(c.req.valid('param').accountId, c.req.valid('json').plan, keyOf(c)), 200),
+    async (c) => {
+      const { plan, successUrl, cancelUrl } = c.req.valid('json');
+      return checkoutAnswer(c, await billing.subscribe(c.req.valid('param').accountId, plan, { ...keyOf(c), successUrl, cancelUrl }), 200);
+    },
   );
 
   api.openapi(
@@ -63,8 +88,15 @@ export function registerCheckout(api: Api, billing: Billing) {
       method: 'post', path: '/accounts/{accountId}/purchases', tags: ['Checkout'], security: [{ SecretKey: [] }],
       summary: 'Buy a credit pack: its value is added at once, once per Idempotency-Key',
       request: { params: AccountIdParam, headers: MoneyKeyHeader, ...body(PurchaseRequestSchema) },
-      responses: { 201: json(PurchaseSchema, 'Bought.'), ...errorResponses },
+      responses: {
+        201: json(PurchaseSchema, 'Bought (a processor that completes at once, as the fake one does).'),
+        202: json(PendingCheckoutSchema, 'The customer pays on the processor\'s page; the pack\'s value is added when the processor says it is paid.'),
+        ...errorResponses,
+      },
     }),
-    async (c) => answer(c, await billing.purchase(c.req.valid('param').accountId, c.req.valid('json').pack, keyOf(c)), 201),
+    async (c) => {
+      const { pack, successUrl, cancelUrl } = c.req.valid('json');
+      return checkoutAnswer(c, await billing.purchase(c.req.valid('param').accountId, pack, { ...keyOf(c), successUrl, cancelUrl }), 201);
+    },
   );
 }
