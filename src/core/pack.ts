@@ -38,6 +38,15 @@ export interface Pack {
   sort: number;
 }
 
+/** The input that makes a pack as it is: what a change is merged over, every field present. */
+export function packToInput(pack: Pack): Required<PackInput> {
+  return {
+    slug: pack.slug, name: pack.name, status: pack.status, priceCents: pack.priceCents, valueMicros: pack.valueMicrosOverride,
+    expiresAfterDays: pack.expiresAfterDays, requiresPlan: pack.requiresPlan, processorPrices: pack.processorPrices,
+    public: pack.public, sort: pack.sort,
+  };
+}
+
 export function packValueMicros(pack: Pick<Pack, 'priceCents' | 'valueMicrosOverride'>): Micros {
   return pack.valueMicrosOverride ?? centsToMicros(pack.priceCents);
 }

@@ -67,6 +67,15 @@ export interface Plan {
   sort: number;
 }
 
+/** The input that makes a plan as it is: what a change is merged over, every field present. */
+export function planToInput(plan: Plan): Required<PlanInput> {
+  return {
+    slug: plan.slug, name: plan.name, status: plan.status, priceCents: plan.priceCents, surchargeCents: plan.surchargeCents,
+    includedMicros: plan.includedMicrosOverride, limits: plan.limits, overage: plan.overage, models: plan.models,
+    processorPrices: plan.processorPrices, public: plan.public, sort: plan.sort,
+  };
+}
+
 /** Usage value a plan grants each period: explicit, or price − surcharge (a $20 plan with a $10 surcharge includes $10). */
 export function includedMicros(plan: Pick<Plan, 'priceCents' | 'surchargeCents' | 'includedMicrosOverride'>): Micros {
   return plan.includedMicrosOverride ?? centsToMicros(plan.priceCents - plan.surchargeCents);

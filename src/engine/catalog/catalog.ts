@@ -1,7 +1,7 @@
 /** Admin operations on what is sold: plans, packs, settings and price-book overrides. */
 import { BillingError } from '../../core/errors.ts';
-import { packInputSchema, type Pack, type PackInput } from '../../core/pack.ts';
-import { planInputSchema, type Plan, type PlanInput, type PlanStatus } from '../../core/plan.ts';
+import { packInputSchema, packToInput, type Pack, type PackInput } from '../../core/pack.ts';
+import { planInputSchema, planToInput, type Plan, type PlanInput, type PlanStatus } from '../../core/plan.ts';
 import type { PriceEntry } from '../../core/pricing/price.ts';
 import { priceEntryFromRates } from '../../core/pricing/rates.ts';
 import { settingsInputSchema, type Settings, type SettingsInput } from '../../core/settings.ts';
@@ -43,14 +43,6 @@ function planParams(p: z.output<typeof planInputSchema>): unknown[] {
     p.slug, p.name, p.status, p.priceCents, p.surchargeCents, p.includedMicros ?? null, JSON.stringify(p.limits),
     p.overage, p.models, JSON.stringify(p.processorPrices), p.public, p.sort,
   ];
-}
-
-function planToInput(plan: Plan): PlanInput {
-  return {
-    slug: plan.slug, name: plan.name, status: plan.status, priceCents: plan.priceCents, surchargeCents: plan.surchargeCents,
-    includedMicros: plan.includedMicrosOverride, limits: plan.limits, overage: plan.overage, models: plan.models,
-    processorPrices: plan.processorPrices, public: plan.public, sort: plan.sort,
-  };
 }
 
 export async function createPlan(sql: Sql, input: PlanInput): Promise<Plan> {
@@ -128,12 +120,8 @@ export async function createPack(sql: Sql, input: PackInput): Promise<Pack> {
 export async function updatePack(sql: Sql, slug: string, patch: Partial<Omit<PackInput, 'slug'>>): Promise<Pack> {
   const changes = parseInput(patchSchema, patch, 'pack changes');
   const current = await findPack(sql, slug);
-  const merged = {
-    name: current.name, status: current.status, priceCents: current.priceCents, valueMicros: current.valueMicrosOverride,
-    expiresAfterDays: current.expiresAfterDays, requiresPlan: current.requiresPlan, processorPrices: current.processorPrices,
-    public: current.public, sort: current.sort, ...changes, slug, // a slug is for good: one in the changes is not a rename
-  };
-  const pack = parseInput(packInputSchema, merged, 'pack');
+  // A slug is for good: one in the changes is not a rename.
+  const pack = parseInput(packInputSchema, { ...packToInput(current), ...changes, slug }, 'pack');
   await sql.query(
     `UPDATE packs SET slug = $1, name = $2, status = $3, price_cents = $4, value_micros = $5, expires_after_days = $6, requires_plan = $7,
        processor_prices = $8, public = $9, sort = $10 WHERE id = $11`,
