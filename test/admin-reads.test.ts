@@ -6,6 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { BillingError, PRESETS, type Billing } from '../src/index.ts';
 import { PRICING_MODES } from '../src/core/settings.ts';
+import { planToInput } from '../src/core/plan.ts';
+import { packToInput } from '../src/core/pack.ts';
+import { patchOf } from '../src/core/presets.ts';
 import { ENGINES, DAY, useBilling } from './support/harness.ts';
 import { addTestModel } from './support/spend.ts';
 
@@ -177,7 +180,12 @@ for (const engine of ENGINES) {
         for (const p of preview.plans.update) {
           expect(p.changes.length).toBeGreaterThan(0);
           for (const c of p.changes) expect(c.from, `${mode}: ${p.slug}.${c.field}`).not.toEqual(c.to);
+          // The change is what the plan then is, and nothing else about it moved.
+          expect(planToInput(plans.get(p.slug)!), `${mode}: ${p.slug}`).toEqual({ ...planToInput(before.get(p.slug)!), ...patchOf(p) });
         }
+        for (const p of preview.packs.update) expect(packToInput(packs.get(p.slug)!), `${mode}: ${p.slug}`).toEqual({ ...packToInput(packsBefore.get(p.slug)!), ...patchOf(p) });
+        for (const p of preview.plans.create) expect(planToInput(plans.get(p.slug)!), `${mode}: ${p.slug}`).toMatchObject(p.input);
+        for (const p of preview.packs.create) expect(packToInput(packs.get(p.slug)!), `${mode}: ${p.slug}`).toMatchObject(p.input);
         for (const p of preview.packs.archive) expect(packs.get(p.slug)?.status).toBe('archived');
         for (const p of [...preview.packs.untouched, ...preview.packs.unchanged]) expect(packs.get(p.slug)).toEqual(packsBefore.get(p.slug));
         for (const p of [...preview.packs.create, ...preview.packs.update, ...preview.packs.unchanged]) expect(packs.get(p.slug)?.status).toBe('active');
@@ -186,6 +194,11 @@ for (const engine of ENGINES) {
         expect(named.sort()).toEqual([...plans.keys()].sort());
         expect(Object.values(preview.packs).flat().map((p) => p.slug).sort()).toEqual([...packs.keys()].sort());
         expect(preview.defaultPlan).toBe(PRESETS[mode].defaultPlan);
+        // Applied, the preset has nothing left to do.
+        expect(await billing.admin.previewPreset(mode), mode).toMatchObject({
+          plans: { create: [], update: [], legacy: [], archive: [] },
+          packs: { create: [], update: [], archive: [] },
+        });
       }
       const renamed = await billing.admin.previewPreset('tiers');
       expect(renamed.plans.unchanged.map((p) => p.slug)).toContain('free');

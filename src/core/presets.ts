@@ -4,8 +4,9 @@
  * in credit-packs it is the pay-as-you-go plan (purchased credit must always be usable),
  * in the subscription modes a Free plan with cheap models only and a daily cap.
  */
-import type { PackInput } from './pack.ts';
-import type { PlanInput } from './plan.ts';
+import type { Micros } from './money.ts';
+import { packToInput, type Pack, type PackInput } from './pack.ts';
+import { includedMicros, planToInput, type Plan, type PlanInput } from './plan.ts';
 import type { PricingMode } from './settings.ts';
 
 export interface Preset {
@@ -73,3 +74,139 @@ export const PRESETS: Record<PricingMode, Preset> = {
     packs: [],
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// What applying a preset does, as a diff against the catalog
+
+export interface FieldChange {
+  field: string;
+  from: unknown;
+  to: unknown;
+}
+
+interface Named {
+  slug: string;
+  name: string;
+}
+
+/** Named by the preset and already there: the fields it sets that differ, the rest kept. */
+export interface ItemUpdate extends Named {
+  changes: FieldChange[];
+}
+
+/**
+ * What applying a preset does to the catalog, computed once from the catalog as it is: the
+ * admin panel shows it, and applyPreset does what it says and nothing else.
+ */
+export interface PresetDiff {
+  mode: PricingMode;
+  defaultPlan: string;
+  displayUnit: 'usd' | 'credits';
+  plans: {
+    /** The preset's own input, and the value it will include. */
+    create: (Named & { priceCents: number; includedMicros: Micros; input: PlanInput })[];
+    update: ItemUpdate[];
+    /** Named by the preset and already as it says. */
+    unchanged: Named[];
+    /** Taken off sale, kept for the accounts on them. */
+    legacy: (Named & { accounts: number })[];
+    /** Taken off sale, with nobody on them. */
+    archive: Named[];
+    /** Neither named by the preset nor on sale: left as they are. */
+    untouched: (Named & { status: string })[];
+  };
+  packs: {
+    create: (Named & { priceCents: number; input: PackInput })[];
+    update: ItemUpdate[];
+    unchanged: Named[];
+    archive: Named[];
+    untouched: (Named & { status: string })[];
+  };
+}
+
+/** The catalog a preset is applied to: every plan and pack, and how many accounts are on each plan (by plan id). */
+export interface CatalogNow {
+  plans: readonly Plan[];
+  packs: readonly Pack[];
+  accountsOnPlan: ReadonlyMap<number, number>;
+}
+
+/**
+ * The preset against the catalog: its plans and packs are created, or updated over what they
+ * are now (fields it does not name are kept) and made active; other plans on sale become
+ * legacy when accounts are on them, else archived; other packs on sale are archived;
+ * everything else is left alone. Nobody's credit is touched.
+ */
+export function presetDiff(preset: Preset, catalog: CatalogNow): PresetDiff {
+  const plans = sortOut(preset.plans, catalog.plans, planToInput);
+  const packs = sortOut(preset.packs, catalog.packs, packToInput);
+  const onSale = plans.others.filter((p) => p.status === 'active');
+  const accounts = (plan: Plan) => catalog.accountsOnPlan.get(plan.id) ?? 0;
+  return {
+    mode: preset.mode,
+    defaultPlan: preset.defaultPlan,
+    displayUnit: preset.displayUnit,
+    plans: {
+      create: plans.create.map((input) => ({
+        slug: input.slug, name: input.name, priceCents: input.priceCents,
+        includedMicros: includedMicros({ priceCents: input.priceCents, surchargeCents: input.surchargeCents ?? 0, includedMicrosOverride: (input.includedMicros ?? null) as Micros | null }),
+        input,
+      })),
+      update: plans.update,
+      unchanged: plans.unchanged,
+      legacy: onSale.filter((p) => accounts(p) > 0).map((p) => ({ ...named(p), accounts: accounts(p) })),
+      archive: onSale.filter((p) => accounts(p) === 0).map(named),
+      untouched: plans.others.filter((p) => p.status !== 'active').map((p) => ({ ...named(p), status: p.status })),
+    },
+    packs: {
+      create: packs.create.map((input) => ({ slug: input.slug, name: input.name, priceCents: input.priceCents, input })),
+      update: packs.update,
+      unchanged: packs.unchanged,
+      archive: packs.others.filter((p) => p.status === 'active').map(named),
+      untouched: packs.others.filter((p) => p.status !== 'active').map((p) => ({ ...named(p), status: p.status })),
+    },
+  };
+}
+
+/** An update's changes as the patch that makes them. */
+export function patchOf<I>(update: ItemUpdate): Partial<I> {
+  return Object.fromEntries(update.changes.map((c) => [c.field, c.to])) as Partial<I>;
+}
+
+const named = ({ slug, name }: Named): Named => ({ slug, name });
+
+/**
+ * The preset's items sorted against the catalog: those to create, those to update over what they
+ * are (with what changes) or already as the preset says, and the catalog's items it does not name.
+ */
+function sortOut<I extends Named, C extends Named>(items: readonly I[], catalog: readonly C[], toInput: (current: C) => Record<string, unknown>) {
+  const bySlug = new Map(catalog.map((c) => [c.slug, c]));
+  const sorted = { create: [] as I[], update: [] as ItemUpdate[], unchanged: [] as Named[] };
+  for (const item of items) {
+    const current = bySlug.get(item.slug);
+    if (!current) {
+      sorted.create.push(item);
+      continue;
+    }
+    const before = toInput(current);
+    const changes = changed(before, { ...before, ...item, status: 'active' });
+    if (changes.length) sorted.update.push({ ...named(item), changes });
+    else sorted.unchanged.push(named(item));
+  }
+  const taken = new Set(items.map((i) => i.slug));
+  return { ...sorted, others: catalog.filter((c) => !taken.has(c.slug)) };
+}
+
+/** What changes when `merged` (the current input with the preset's fields over it) replaces `current`. */
+function changed(current: Record<string, unknown>, merged: Record<string, unknown>): FieldChange[] {
+  return Object.keys(current)
+    .filter((f) => canonical(current[f]) !== canonical(merged[f]))
+    .map((f) => ({ field: f, from: current[f] ?? null, to: merged[f] ?? null }));
+}
+
+/** JSON with object keys sorted, so that jsonb's key order (shortest first) compares equal to a literal's. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value ?? null, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
+}

@@ -2,9 +2,8 @@
  * Pricing mode: the four presets as the owner says them, each with what applying it would
  * create, change, keep for subscribers, archive or leave alone, and one click to apply it.
  */
-import type { FieldChange, PresetPreview } from '../../engine/reads/admin-reads.ts';
+import { PRESETS, type FieldChange, type PresetDiff } from '../../core/presets.ts';
 import type { Limit } from '../../core/plan.ts';
-import { PRESETS } from '../../core/presets.ts';
 import { PRICING_MODES, type PricingMode } from '../../core/settings.ts';
 import { cents, dollars, limitsText, modelsText, percent, value, type Display } from '../format.ts';
 import { attempt, Csrf, done, ErrorNote, render, type AdminContext, type Page } from '../layout.tsx';
@@ -60,7 +59,7 @@ function Items({ label, items, kind }: { label: string; items: { key: string; te
   );
 }
 
-function Preview({ preview, display }: { preview: PresetPreview; display: Display }) {
+function Preview({ preview, display }: { preview: PresetDiff; display: Display }) {
   const { plans, packs } = preview;
   const named = (x: { slug: string; name: string }) => ({ key: x.slug, text: x.name });
   return (

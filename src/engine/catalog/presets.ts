@@ -2,41 +2,63 @@
  * Applying a preset: its plans and packs become the ones on sale and its free tier the
  * default. Plans it does not name are kept as `legacy` for the accounts on them (or
  * archived when nobody is), packs it does not name stop being sold. Nobody's purchased
- * credit is touched.
+ * credit is touched. What it does is the preset's diff against the catalog (core/presets.ts),
+ * the same the admin panel previews: applying writes that diff and nothing else.
  */
 import { z } from 'zod';
-import { PRESETS } from '../../core/presets.ts';
+import { patchOf, presetDiff, PRESETS, type PresetDiff } from '../../core/presets.ts';
 import { PRICING_MODES, type PricingMode, type Settings } from '../../core/settings.ts';
 import { parseInput } from '../../core/input.ts';
+import type { PackInput } from '../../core/pack.ts';
+import type { PlanInput } from '../../core/plan.ts';
+import type { Sql } from '../../db/sql.ts';
 import { createPack, createPlan, getSettings, listPacks, listPlans, updatePack, updatePlan } from './catalog.ts';
 import type { Context } from '../context.ts';
 
-export async function applyPreset(ctx: Context, mode: PricingMode): Promise<Settings> {
+/**
+ * The preset `mode` against the catalog as `sql` reads it. With `lock`, in a transaction, the
+ * plans and packs read stay as read until it ends: a change made meanwhile waits for it.
+ */
+export async function readPresetDiff(sql: Sql, mode: PricingMode, { lock = false } = {}): Promise<PresetDiff> {
   const preset = PRESETS[parseInput(z.enum(PRICING_MODES), mode, 'pricing mode')];
+  if (lock) {
+    await sql.query('SELECT 1 FROM plans ORDER BY id FOR NO KEY UPDATE');
+    await sql.query('SELECT 1 FROM packs ORDER BY id FOR NO KEY UPDATE');
+  }
+  const accounts = await sql.query<{ plan_id: number; accounts: number }>('SELECT plan_id, count(*)::bigint AS accounts FROM accounts GROUP BY plan_id');
+  return presetDiff(preset, {
+    plans: await listPlans(sql),
+    packs: await listPacks(sql),
+    accountsOnPlan: new Map(accounts.map((r) => [r.plan_id, Number(r.accounts)])),
+  });
+}
+
+export async function applyPreset(ctx: Context, mode: PricingMode): Promise<Settings> {
   return ctx.sql.transaction(async (tx) => {
-    const plans = new Map((await listPlans(tx)).map((p) => [p.slug, p]));
-    const packs = new Map((await listPacks(tx)).map((p) => [p.slug, p]));
+    const diff = await readPresetDiff(tx, mode, { lock: true });
+    const { plans, packs } = diff;
     // The preset's default plan first, made the default at once: a plan the preset gives a price is then never the default.
-    const isDefault = (plan: { slug: string }) => Number(plan.slug === preset.defaultPlan);
-    for (const plan of [...preset.plans].sort((a, b) => isDefault(b) - isDefault(a))) {
-      if (plans.has(plan.slug)) await updatePlan(tx, plan.slug, { ...plan, status: 'active' });
-      else await createPlan(tx, plan);
-      if (isDefault(plan)) await tx.query('UPDATE settings SET default_plan_id = (SELECT id FROM plans WHERE slug = $1)', [plan.slug]);
+    const isDefault = (plan: { slug: string }) => plan.slug === diff.defaultPlan;
+    for (const first of [true, false]) {
+      for (const plan of plans.create) if (isDefault(plan) === first) await createPlan(tx, plan.input);
+      for (const plan of plans.update) if (isDefault(plan) === first) await updatePlan(tx, plan.slug, patchOf<PlanInput>(plan));
+      if (first) await tx.query('UPDATE settings SET default_plan_id = (SELECT id FROM plans WHERE slug = $1)', [diff.defaultPlan]);
     }
-    for (const pack of preset.packs) {
-      if (packs.has(pack.slug)) await updatePack(tx, pack.slug, { ...pack, status: 'active' });
-      else await createPack(tx, pack);
+    for (const pack of packs.create) await createPack(tx, pack.input);
+    for (const pack of packs.update) await updatePack(tx, pack.slug, patchOf<PackInput>(pack));
+    // Legacy or archived as the write finds the plan: an account that came onto it since the diff was read keeps it legacy.
+    const offSale = [...plans.legacy, ...plans.archive].map((p) => p.slug);
+    if (offSale.length) {
+      await tx.query(
+        `UPDATE plans p SET status = CASE WHEN EXISTS (SELECT 1 FROM accounts a WHERE a.plan_id = p.id) THEN 'legacy' ELSE 'archived' END
+         WHERE p.slug = ANY ($1::text[])`,
+        [offSale],
+      );
     }
-    const keep = new Set(preset.plans.map((p) => p.slug));
-    await tx.query(
-      `UPDATE plans p SET status = CASE WHEN EXISTS (SELECT 1 FROM accounts a WHERE a.plan_id = p.id) THEN 'legacy' ELSE 'archived' END
-       WHERE p.status = 'active' AND NOT (p.slug = ANY ($1::text[]))`,
-      [[...keep]],
-    );
-    await tx.query(`UPDATE packs SET status = 'archived' WHERE status = 'active' AND NOT (slug = ANY ($1::text[]))`, [preset.packs.map((p) => p.slug)]);
+    if (packs.archive.length) await tx.query(`UPDATE packs SET status = 'archived' WHERE slug = ANY ($1::text[])`, [packs.archive.map((p) => p.slug)]);
     await tx.query(
       `UPDATE settings SET default_plan_id = (SELECT id FROM plans WHERE slug = $1), pricing_mode = $2, display_unit = $3`,
-      [preset.defaultPlan, preset.mode, preset.displayUnit],
+      [diff.defaultPlan, diff.mode, diff.displayUnit],
     );
     return getSettings(tx);
   });

@@ -8,13 +8,12 @@ import { availableMicros } from '../../core/gate.ts';
 import { instant, int4, parseInput, plain, text } from '../../core/input.ts';
 import type { Micros } from '../../core/money.ts';
 import { calendarMonthPeriod, type Period } from '../../core/periods.ts';
-import { includedMicros, type Plan } from '../../core/plan.ts';
-import type { Pack } from '../../core/pack.ts';
-import { PRESETS } from '../../core/presets.ts';
-import { PRICING_MODES, type PricingMode } from '../../core/settings.ts';
+import type { Plan } from '../../core/plan.ts';
+import type { PresetDiff } from '../../core/presets.ts';
+import type { PricingMode } from '../../core/settings.ts';
 import { gateSnapshot, withPendingAllowance } from '../gate/account-state.ts';
 import { saturatedSum } from './reads.ts';
-import { listPacks, listPlans } from '../catalog/catalog.ts';
+import { readPresetDiff } from '../catalog/presets.ts';
 import type { Context } from '../context.ts';
 import { readStates } from '../gate/snapshot.ts';
 import { accountNotFound } from '../terms.ts';
@@ -234,123 +233,7 @@ export async function analytics(ctx: Context, query: z.input<typeof analyticsSch
 // ---------------------------------------------------------------------------------------------
 // Presets
 
-export interface FieldChange {
-  field: string;
-  from: unknown;
-  to: unknown;
-}
-
-export interface PresetPreview {
-  mode: PricingMode;
-  defaultPlan: string;
-  displayUnit: 'usd' | 'credits';
-  plans: {
-    create: { slug: string; name: string; priceCents: number; includedMicros: Micros }[];
-    update: { slug: string; name: string; changes: FieldChange[] }[];
-    /** Named by the preset and already as it says. */
-    unchanged: { slug: string; name: string }[];
-    /** Taken off sale, kept for the accounts on them. */
-    legacy: { slug: string; name: string; accounts: number }[];
-    archive: { slug: string; name: string }[];
-    /** Neither named by the preset nor on sale: left as they are. */
-    untouched: { slug: string; name: string; status: string }[];
-  };
-  packs: {
-    create: { slug: string; name: string; priceCents: number }[];
-    update: { slug: string; name: string; changes: FieldChange[] }[];
-    unchanged: { slug: string; name: string }[];
-    archive: { slug: string; name: string }[];
-    untouched: { slug: string; name: string; status: string }[];
-  };
-}
-
-/** The fields a preset sets on a plan, as they read on a Plan. */
-const PLAN_FIELDS = ['name', 'status', 'priceCents', 'surchargeCents', 'includedMicros', 'limits', 'overage', 'models', 'public', 'sort'] as const;
-const PACK_FIELDS = ['name', 'status', 'priceCents', 'valueMicros', 'expiresAfterDays', 'requiresPlan', 'public', 'sort'] as const;
-
-/** What changes when `merged` (the current fields with the preset's over them) replaces `current`. */
-function changes(current: Record<string, unknown>, merged: Record<string, unknown>, fields: readonly string[]): FieldChange[] {
-  return fields.filter((f) => canonical(current[f]) !== canonical(merged[f])).map((f) => ({ field: f, from: current[f] ?? null, to: merged[f] ?? null }));
-}
-
-/** JSON with object keys sorted, so that jsonb's key order (shortest first) compares equal to a literal's. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value ?? null, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
-  );
-}
-
-const planFields = (p: Plan): Record<string, unknown> => ({
-  name: p.name, status: p.status, priceCents: p.priceCents, surchargeCents: p.surchargeCents, includedMicros: p.includedMicrosOverride,
-  limits: p.limits, overage: p.overage, models: p.models, public: p.public, sort: p.sort,
-});
-const packFields = (p: Pack): Record<string, unknown> => ({
-  name: p.name, status: p.status, priceCents: p.priceCents, valueMicros: p.valueMicrosOverride, expiresAfterDays: p.expiresAfterDays,
-  requiresPlan: p.requiresPlan, public: p.public, sort: p.sort,
-});
-
-/**
- * What applying the preset `mode` would do to the catalog, as applyPreset does it: its plans and
- * packs are created, or updated over what they are now (fields it does not name are kept), and
- * made active; other plans on sale become legacy when accounts are on them, else archived; other
- * packs on sale are archived; everything else is left alone. Nobody's credit is touched.
- */
-export async function previewPreset(ctx: Context, mode: PricingMode): Promise<PresetPreview> {
-  const preset = PRESETS[parseInput(z.enum(PRICING_MODES), mode, 'pricing mode')];
-  const onPlan = new Map(
-    (await ctx.sql.query<{ plan_id: number; accounts: number }>('SELECT plan_id, count(*)::bigint AS accounts FROM accounts GROUP BY plan_id')).map((r) => [r.plan_id, Number(r.accounts)]),
-  );
-  const plans = sortOut(preset.plans, await listPlans(ctx.sql), planFields, PLAN_FIELDS);
-  const packs = sortOut(preset.packs, await listPacks(ctx.sql), packFields, PACK_FIELDS);
-  const named = ({ slug, name }: { slug: string; name: string }) => ({ slug, name });
-  const onSale = plans.others.filter((p) => p.status === 'active');
-  return {
-    mode: preset.mode,
-    defaultPlan: preset.defaultPlan,
-    displayUnit: preset.displayUnit,
-    plans: {
-      create: plans.create.map(({ slug, name, priceCents, surchargeCents = 0, includedMicros: explicit }) => ({
-        slug, name, priceCents, includedMicros: includedMicros({ priceCents, surchargeCents, includedMicrosOverride: (explicit ?? null) as Micros | null }),
-      })),
-      update: plans.update,
-      unchanged: plans.unchanged,
-      legacy: onSale.filter((p) => onPlan.has(p.id)).map((p) => ({ ...named(p), accounts: onPlan.get(p.id)! })),
-      archive: onSale.filter((p) => !onPlan.has(p.id)).map(named),
-      untouched: plans.others.filter((p) => p.status !== 'active').map((p) => ({ ...named(p), status: p.status })),
-    },
-    packs: {
-      create: packs.create.map(({ slug, name, priceCents }) => ({ slug, name, priceCents })),
-      update: packs.update,
-      unchanged: packs.unchanged,
-      archive: packs.others.filter((p) => p.status === 'active').map(named),
-      untouched: packs.others.filter((p) => p.status !== 'active').map((p) => ({ ...named(p), status: p.status })),
-    },
-  };
-}
-
-/**
- * The preset's items sorted against the catalog: those to create, those to update over what they
- * are (with what changes) or already as the preset says, and the catalog's items it does not name.
- */
-function sortOut<I extends { slug: string; name: string }, C extends { slug: string; name: string }>(
-  items: readonly I[],
-  catalog: readonly C[],
-  fieldsOf: (current: C) => Record<string, unknown>,
-  fields: readonly string[],
-) {
-  const bySlug = new Map(catalog.map((c) => [c.slug, c]));
-  const sorted = { create: [] as I[], update: [] as { slug: string; name: string; changes: FieldChange[] }[], unchanged: [] as { slug: string; name: string }[] };
-  for (const item of items) {
-    const current = bySlug.get(item.slug);
-    if (!current) {
-      sorted.create.push(item);
-      continue;
-    }
-    const before = fieldsOf(current);
-    const diff = changes(before, { ...before, ...item, status: 'active' }, fields);
-    if (diff.length) sorted.update.push({ slug: item.slug, name: item.name, changes: diff });
-    else sorted.unchanged.push({ slug: item.slug, name: item.name });
-  }
-  const named = new Set(items.map((i) => i.slug));
-  return { ...sorted, others: catalog.filter((c) => !named.has(c.slug)) };
+/** What applying the preset `mode` would do to the catalog: the diff that applyPreset applies. */
+export function previewPreset(ctx: Context, mode: PricingMode): Promise<PresetDiff> {
+  return readPresetDiff(ctx.sql, mode);
 }
