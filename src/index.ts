@@ -20,6 +20,6 @@ export type { Settings, PricingMode } from './core/settings.ts';
 export type { PriceEntry } from './core/pricing/price.ts';
 export type { TokenUsage } from './core/usage.ts';
 export { PRESETS } from './core/presets.ts';
-export type { Processor, Completed, CheckoutRequest } from './engine/processor.ts';
+export { WebhookSignatureError, type Processor, type ProcessorEvent, type Completed, type Pending, type CheckoutRequest } from './engine/processor.ts';
 export type { EffectOptions, Once } from './engine/once.ts';
 export { fakeProcessor } from './processors/fake/index.ts';

@@ -29,6 +29,7 @@ import { balance, usage } from './reads/reads.ts';
 import { reconcile } from './reads/reconcile.ts';
 import { refund } from './grants/refunds.ts';
 import { cancel, purchase, subscribe, type CheckoutUrls } from './grants/checkout.ts';
+import { receiveWebhook } from './grants/webhooks.ts';
 import { credit, type CreditInput } from './grants/grants.ts';
 import type { EffectOptions } from './once.ts';
 import type { Processor } from './processor.ts';
@@ -134,6 +135,13 @@ export async function createBilling(options: BillingOptions = {}) {
       purchase(ctx, accountIdOf(accountId), slugOf(packSlug, 'pack slug'), options), firstArgument),
     cancel: changing(async (accountId: string, input?: { immediately?: boolean }, options?: EffectOptions) =>
       cancel(ctx, accountIdOf(accountId), parseInput(cancelOptionsSchema, input, 'cancel options')?.immediately ?? false, options), firstArgument),
+    /**
+     * A processor's webhook, as it arrived (the raw body, for its signature): each event stored
+     * once and applied in the same transaction as its effect. A bad signature throws the
+     * processor's WebhookSignatureError with nothing stored; a failure to apply is recorded and
+     * thrown, for the processor to retry.
+     */
+    receiveWebhook: changing(async (processor: string, rawBody: string, headers: Headers) => receiveWebhook(ctx, processor, rawBody, headers)),
     /** A gift or correction of value (bonus or adjustment), once per reference (and per idempotency key, when given). */
     credit: changing(async (accountId: string, input: CreditInput, options?: EffectOptions) => credit(ctx, accountIdOf(accountId), input, options), firstArgument),
     // Admin

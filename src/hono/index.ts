@@ -6,4 +6,5 @@
 export { guard, type GuardOptions } from './guard.ts';
 export { answerError, HttpError, refusalBody } from './errors.ts';
 export { createApi, type Api } from './api.ts';
+export { createWebhooks } from './webhooks.ts';
 export { loadCredentials, type ChosenCredentials, type Credentials } from './credentials.ts';

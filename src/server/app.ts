@@ -11,6 +11,7 @@ import type { Billing } from '../engine/billing.ts';
 import type { Credentials } from '../hono/credentials.ts';
 import { createApi } from '../hono/api.ts';
 import { answerError, HttpError } from '../hono/errors.ts';
+import { createWebhooks } from '../hono/webhooks.ts';
 
 export interface AppOptions {
   billing: Billing;
@@ -38,6 +39,7 @@ export function createApp({ billing, credentials, logger }: AppOptions): Hono {
 
   app.route('/v1', createApi(billing, credentials));
   app.route('/admin', createAdmin({ billing, credentials, logger }));
+  app.route('/webhooks', createWebhooks(billing));
   app.get('/', (c) => c.redirect('/admin', 302));
 
   app.notFound((c) => c.json({ error: { type: 'invalid_request_error', code: 'not_found', message: `No route ${c.req.method} ${c.req.path}: see /v1/docs` } }, 404));

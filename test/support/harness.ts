@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../../src/index.ts';
+import { createBilling, fakeProcessor, type Billing, type BillingOptions } from '../../src/index.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { openPglite } from '../../src/db/pglite.ts';
 import { connectPostgres } from '../../src/db/postgres.ts';
@@ -87,13 +87,13 @@ export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 
-const TABLES = 'ledger_entries, usage_events, holds, buckets, payments, subscriptions, account_balances, accounts, model_prices, packs, plans, settings, api_idempotency, effect_keys, admin_sessions, admin_login_attempts';
+const TABLES = 'ledger_entries, usage_events, holds, buckets, payments, subscriptions, account_balances, accounts, model_prices, packs, plans, settings, api_idempotency, effect_keys, admin_sessions, admin_login_attempts, webhook_events';
 
 /**
  * Registers hooks in the calling describe block; the returned object is filled in before
  * each test with a fresh billing facade on an empty catalog.
  */
-export function useBilling(engine: Engine): { billing: Billing; clock: TestClock; sql: Sql } {
+export function useBilling(engine: Engine, options: Pick<BillingOptions, 'processors'> = {}): { billing: Billing; clock: TestClock; sql: Sql } {
   const state = { clock: new TestClock() } as { billing: Billing; clock: TestClock; sql: Sql };
   let db: Awaited<ReturnType<Engine['open']>>;
   beforeAll(async () => {
@@ -103,7 +103,7 @@ export function useBilling(engine: Engine): { billing: Billing; clock: TestClock
   beforeEach(async () => {
     await db.sql.exec(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE; INSERT INTO settings (id) VALUES (true);`);
     state.clock = new TestClock();
-    state.billing = await createBilling({ database: db.sql, clock: state.clock.read, processors: [fakeProcessor()] });
+    state.billing = await createBilling({ database: db.sql, clock: state.clock.read, processors: options.processors ?? [fakeProcessor()] });
   });
   afterEach(async () => {
     await state.billing?.close(); // the holds it answered ahead are written before the next test empties the tables

@@ -1,0 +1,135 @@
+/**
+ * A processor's webhook, applied exactly once. The processor verifies the signature on the raw
+ * body and says, in the engine's words, what happened (processor.ts); each event is then stored
+ * once (unique per processor and event id, its raw payload kept) in the same transaction as its
+ * effect: a pack paid is credited once per payment, a subscription paid puts the account on its
+ * plan, a subscription ended moves it to the default plan.
+ *
+ * A duplicate, or a concurrent delivery of the same event (which waits on the event's unique
+ * index until the first commits), finds the event applied and does nothing. A failure rolls the
+ * effect back, is recorded with its error, and is thrown, so the processor retries; the retry
+ * applies it, once. Order does not matter where it cannot: each event carries what it needs (the
+ * account, the plan or pack), and an event about a subscription that already ended is ignored.
+ */
+import { BillingError } from '../../core/errors.ts';
+import type { Sql } from '../../db/sql.ts';
+import { findPack, findPlan } from '../catalog/catalog.ts';
+import type { Context } from '../context.ts';
+import type { ProcessorEvent } from '../processor.ts';
+import { lockGate } from '../terms.ts';
+import { creditPack } from './purchases.ts';
+import { activatePlan, cancelPlan } from './subscriptions.ts';
+
+export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored';
+
+export interface WebhookResult {
+  events: { eventId: string; type: string; outcome: WebhookOutcome }[];
+}
+
+/** The processor's id of what an event is about, and its account. */
+function subjectOf(event: ProcessorEvent): { objectRef: string | null; accountId: string | null } {
+  switch (event.type) {
+    case 'payment.succeeded':
+      return { objectRef: event.paymentRef, accountId: event.accountId };
+    case 'subscription.paid':
+    case 'subscription.canceled':
+      return { objectRef: event.subscriptionRef, accountId: event.accountId };
+    case 'ignored':
+      return { objectRef: null, accountId: event.accountId ?? null };
+  }
+}
+
+export async function receiveWebhook(ctx: Context, processorName: string, rawBody: string, headers: Headers): Promise<WebhookResult> {
+  const processor = ctx.processors.get(processorName);
+  if (!processor?.parseWebhook) {
+    throw new BillingError('processor_not_configured', `No processor "${processorName}" takes webhooks here`, { processor: processorName });
+  }
+  const events = await processor.parseWebhook(rawBody, headers); // a bad signature throws: nothing stored
+  const results: WebhookResult['events'] = [];
+  for (const event of events) {
+    results.push({ eventId: event.eventId, type: event.type, outcome: await receiveEvent(ctx, processorName, event, rawBody) });
+  }
+  return { events: results };
+}
+
+async function receiveEvent(ctx: Context, processor: string, event: ProcessorEvent, payload: string): Promise<WebhookOutcome> {
+  const { objectRef, accountId } = subjectOf(event);
+  const type = event.type === 'ignored' ? `ignored:${event.processorType}` : event.type;
+  try {
+    return await ctx.sql.transaction(async (tx) => {
+      const claimed = await tx.query(
+        `INSERT INTO webhook_events (processor, event_id, type, account_id, object_ref, payload, status)
+         VALUES ($1, $2, $3, $4, $5, $6, 'applied') ON CONFLICT (processor, event_id) DO NOTHING RETURNING id`,
+        [processor, event.eventId, type, accountId, objectRef, payload],
+      );
+      if (claimed.length === 0) {
+        // Delivered before: applied (or ignored) then, or failed and to be applied now, with its row held.
+        const [first] = await tx.query<{ status: string }>('SELECT status FROM webhook_events WHERE processor = $1 AND event_id = $2 FOR UPDATE', [processor, event.eventId]);
+        if (first!.status !== 'failed') return 'duplicate';
+      }
+      const outcome = await apply(ctx, tx, processor, event);
+      await tx.query(
+        `UPDATE webhook_events SET status = $3, error = NULL, applied_at = now(), attempts = attempts + $4 WHERE processor = $1 AND event_id = $2`,
+        [processor, event.eventId, outcome, claimed.length === 0 ? 1 : 0],
+      );
+      return outcome;
+    });
+  } catch (error) {
+    // The effect rolled back; the event is kept as failed, with why, for the processor's retry and the admin.
+    const message = error instanceof Error ? error.message : String(error);
+    await ctx.sql.query(
+      `INSERT INTO webhook_events (processor, event_id, type, account_id, object_ref, payload, status, error)
+       VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7)
+       ON CONFLICT (processor, event_id) DO UPDATE SET status = 'failed', error = EXCLUDED.error, attempts = webhook_events.attempts + 1
+       WHERE webhook_events.status = 'failed'`,
+      [processor, event.eventId, type, accountId, objectRef, payload, message.slice(0, 2_000)],
+    );
+    throw error;
+  }
+}
+
+async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorEvent): Promise<'applied' | 'ignored'> {
+  const now = ctx.clock();
+  // An event for no account of ours (another app on the same processor account, a deleted test
+  // account) is acknowledged and recorded, never retried for ever.
+  if (event.type !== 'ignored' && (await tx.query('SELECT 1 FROM accounts WHERE id = $1', [event.accountId])).length === 0) return 'ignored';
+  switch (event.type) {
+    case 'payment.succeeded': {
+      const pack = await findPack(tx, event.packSlug);
+      await lockGate(tx, event.accountId, now);
+      // Credited once per payment (the bucket's reference names it), whoever tells of it first.
+      await creditPack(tx, event.accountId, pack, { processor, processorRef: event.paymentRef, amountCents: event.amountCents, now });
+      return 'applied';
+    }
+    case 'subscription.paid': {
+      const plan = await findPlan(tx, event.planSlug);
+      // The gate mutex first: an end of this subscription told concurrently is then either seen here or waits for this.
+      await lockGate(tx, event.accountId, now);
+      if (await ended(tx, processor, event.subscriptionRef)) return 'ignored';
+      await activatePlan(tx, event.accountId, plan, { processor, processorRef: event.subscriptionRef, now });
+      return 'applied';
+    }
+    case 'subscription.canceled': {
+      const terms = await lockGate(tx, event.accountId, now);
+      const [current] = await tx.query<{ processor_ref: string }>(
+        `SELECT processor_ref FROM subscriptions WHERE account_id = $1 AND status = 'active' ORDER BY started_at DESC LIMIT 1`,
+        [event.accountId],
+      );
+      // Only the subscription the account is on ends its plan; one it left already changes nothing.
+      if (current?.processor_ref !== event.subscriptionRef || terms.planEnded) return 'ignored';
+      await cancelPlan(tx, event.accountId, { now, immediately: true });
+      return 'applied';
+    }
+    case 'ignored':
+      return 'ignored';
+  }
+}
+
+/** Has the processor said this subscription ended (in any order with its other events)? */
+async function ended(tx: Sql, processor: string, subscriptionRef: string): Promise<boolean> {
+  const rows = await tx.query(
+    `SELECT 1 FROM webhook_events WHERE processor = $1 AND object_ref = $2 AND type = 'subscription.canceled' AND status <> 'failed' LIMIT 1`,
+    [processor, subscriptionRef],
+  );
+  return rows.length > 0;
+}

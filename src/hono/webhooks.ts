@@ -1,0 +1,46 @@
+/**
+ * `POST /webhooks/{processor}`: a processor's events, verified on the raw body by the processor
+ * and applied once by the engine (engine/grants/webhooks.ts). No API key: the signature is the
+ * credential. A bad or stale signature is a 400 with nothing stored; an event applied, a
+ * duplicate, or one for nothing of ours is a 200; a failure to apply is recorded and answered
+ * with a 500, so the processor retries.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Billing } from '../engine/billing.ts';
+import { WebhookSignatureError } from '../engine/processor.ts';
+import { isBillingError } from '../core/errors.ts';
+import { HttpError } from './errors.ts';
+
+/** Processors' events are small; a larger body is not one of theirs. */
+const MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+export function createWebhooks(billing: Pick<Billing, 'receiveWebhook'>): Hono {
+  const webhooks = new Hono();
+  webhooks.post(
+    '/:processor',
+    bodyLimit({
+      maxSize: MAX_WEBHOOK_BYTES,
+      onError: () => {
+        throw new HttpError(413, { type: 'invalid_request_error', code: 'payload_too_large', message: 'A webhook body is at most 1 MiB' });
+      },
+    }),
+    async (c) => {
+      const rawBody = await c.req.text();
+      try {
+        return c.json(await billing.receiveWebhook(c.req.param('processor'), rawBody, c.req.raw.headers), 200);
+      } catch (error) {
+        if (error instanceof WebhookSignatureError) {
+          throw new HttpError(400, { type: 'invalid_request_error', code: 'invalid_signature', message: `The webhook's signature does not verify: ${error.message}` });
+        }
+        if (isBillingError(error, 'processor_not_configured')) {
+          throw new HttpError(404, { type: 'invalid_request_error', code: 'not_found', message: `No processor "${c.req.param('processor')}" takes webhooks here` });
+        }
+        // Recorded as failed with its error (the admin sees it); a 5xx makes the processor retry.
+        const message = error instanceof Error ? error.message : 'the event could not be applied';
+        throw new HttpError(500, { type: 'api_error', code: 'webhook_not_applied', message: `The event was recorded but not applied, and will be on a retry: ${message}` });
+      }
+    },
+  );
+  return webhooks;
+}

@@ -1,0 +1,35 @@
+/**
+ * A processor for the engine's side of payments: its checkouts stay pending, and its webhooks
+ * are the engine's own events as JSON, signed with an HMAC of the body. What a real processor
+ * adds (its SDK, its vendor's shapes) is tested with it; what the engine does with the events
+ * is tested here, the same for every processor.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { WebhookSignatureError, type Processor, type ProcessorEvent } from '../../src/index.ts';
+
+export const SIGNED = 'signed';
+const SECRET = 'whsec_test_0123456789';
+
+const sign = (body: string) => createHmac('sha256', SECRET).update(body).digest('hex');
+
+/** A delivery of `events`: its body and the headers that sign it. */
+export function delivery(events: readonly ProcessorEvent[], { forged = false } = {}): { body: string; headers: Headers } {
+  const body = JSON.stringify(events);
+  return { body, headers: new Headers({ 'x-signature': forged ? sign(`${body} `) : sign(body) }) };
+}
+
+export function signedProcessor(): Processor {
+  let checkouts = 0;
+  return {
+    name: SIGNED,
+    subscribe: async ({ plan }) => ({ status: 'pending', checkoutUrl: `https://pay.example/checkout/${++checkouts}?plan=${plan.slug}` }),
+    purchase: async ({ pack }) => ({ status: 'pending', checkoutUrl: `https://pay.example/checkout/${++checkouts}?pack=${pack.slug}` }),
+    cancel: async ({ subscriptionRef }) => ({ status: 'completed', reference: subscriptionRef }),
+    async parseWebhook(rawBody, headers) {
+      const given = Buffer.from(headers.get('x-signature') ?? '');
+      const expected = Buffer.from(sign(rawBody));
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new WebhookSignatureError('no valid x-signature');
+      return JSON.parse(rawBody, (key, value) => (['at', 'periodStart', 'periodEnd'].includes(key) ? new Date(value as string) : value)) as ProcessorEvent[];
+    },
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * A processor's webhooks on the engine's side: a checkout through a real processor is pending
+ * and moves nothing until the processor says the money came in; each event is stored once and
+ * applied once, whether delivered twice, concurrently or out of order; a bad signature stores
+ * nothing; a failure is recorded, answered with a 500 and applied once on the retry.
+ */
+import type { Hono } from 'hono';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { fakeProcessor, type ProcessorEvent } from '../src/index.ts';
+import { loadCredentials } from '../src/hono/credentials.ts';
+import { createApp } from '../src/server/app.ts';
+import type { Sql } from '../src/db/sql.ts';
+import { ENGINES, useBilling } from './support/harness.ts';
+import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
+
+const AT = new Date('2026-03-10T12:00:00Z');
+const MONTH_LATER = new Date('2026-04-10T12:00:00Z');
+
+const packPaid = (eventId: string, accountId: string, paymentRef: string): ProcessorEvent =>
+  ({ type: 'payment.succeeded', eventId, accountId, paymentRef, packSlug: 'extra-10', amountCents: 10_00, at: AT });
+const planPaid = (eventId: string, accountId: string, subscriptionRef: string): ProcessorEvent =>
+  ({ type: 'subscription.paid', eventId, accountId, subscriptionRef, planSlug: 'plus', paymentRef: `in_${eventId}`, amountCents: 20_00, periodStart: AT, periodEnd: MONTH_LATER, at: AT });
+const planEnded = (eventId: string, accountId: string, subscriptionRef: string): ProcessorEvent =>
+  ({ type: 'subscription.canceled', eventId, accountId, subscriptionRef, at: AT });
+
+/**
+ * What an account has, as its owner would compare two: its plan, the value it can spend, its debt,
+ * the payments recorded and the packs they bought. (A period paid and then ended has its
+ * allowance opened and lapsed at once; told in the other order, it opens none: the same value
+ * either way, which is what is compared.)
+ */
+async function standing(sql: Sql, billing: { balance(id: string): Promise<{ plan: { slug: string }; availableMicros: number; debtMicros: number }> }, accountId: string) {
+  const { plan, availableMicros, debtMicros } = await billing.balance(accountId);
+  const [row] = await sql.query<{ payments: number; packs: number }>(
+    `SELECT (SELECT count(*)::int FROM payments WHERE account_id = $1) AS payments,
+            (SELECT coalesce(sum(amount_micros), 0)::bigint FROM buckets WHERE account_id = $1 AND source = 'pack') AS packs`,
+    [accountId],
+  );
+  return { plan: plan.slug, availableMicros, debtMicros, ...row };
+}
+
+for (const engine of ENGINES) {
+  describe(`webhooks on ${engine.name}`, () => {
+    const t = useBilling(engine, { processors: [fakeProcessor(), signedProcessor()] });
+
+    async function customers(...ids: string[]) {
+      await t.billing.admin.applyPreset('subscription-plus-packs');
+      for (const id of ids) {
+        await t.billing.upsertAccount({ id, kind: 'team' });
+        await t.sql.query('UPDATE accounts SET processor = $2 WHERE id = $1', [id, SIGNED]);
+      }
+    }
+    const receive = (events: ProcessorEvent[]) => {
+      const { body, headers } = delivery(events);
+      return t.billing.receiveWebhook(SIGNED, body, headers);
+    };
+
+    it('a checkout through a real processor is a page to pay on, and moves nothing until its webhook', async () => {
+      await customers('acme');
+      const pending = await t.billing.subscribe('acme', 'plus', { idempotencyKey: 'sub-1', successUrl: 'https://app.example/billing' });
+      expect(pending).toEqual({ status: 'pending', checkoutUrl: expect.stringMatching(/^https:\/\/pay\.example\/checkout\/\d+\?plan=plus$/), replayed: false });
+      expect(await t.billing.subscribe('acme', 'plus', { idempotencyKey: 'sub-1', successUrl: 'https://app.example/billing' })).toEqual({ ...pending, replayed: true });
+      await expect(t.billing.subscribe('acme', 'plus', { successUrl: 'javascript:alert(1)' })).rejects.toMatchObject({ code: 'invalid_input' });
+      expect((await t.billing.balance('acme')).plan.slug).toBe('free');
+
+      expect(await receive([planPaid('evt_1', 'acme', 'sub_A')])).toEqual({ events: [{ eventId: 'evt_1', type: 'subscription.paid', outcome: 'applied' }] });
+      expect(await t.billing.balance('acme')).toMatchObject({ plan: { slug: 'plus' }, availableMicros: 20_000_000 });
+      expect(await t.billing.reconcile('acme')).toMatchObject({ ok: true });
+    });
+
+    it('applies each event once: delivered twice, or eight times at once', async () => {
+      await customers('acme');
+      await receive([planPaid('evt_sub', 'acme', 'sub_A')]);
+      expect(await receive([packPaid('evt_1', 'acme', 'pi_1')])).toMatchObject({ events: [{ outcome: 'applied' }] });
+      expect(await receive([packPaid('evt_1', 'acme', 'pi_1')])).toMatchObject({ events: [{ outcome: 'duplicate' }] });
+      const outcomes = (await Promise.all(Array.from({ length: 8 }, () => receive([packPaid('evt_2', 'acme', 'pi_2')])))).map((r) => r.events[0]!.outcome);
+      expect(outcomes.filter((o) => o === 'applied')).toHaveLength(1);
+      // Another event telling of the same payment credits nothing more: a payment is credited once.
+      await receive([packPaid('evt_3', 'acme', 'pi_2')]);
+      expect(await t.billing.balance('acme')).toMatchObject({ availableMicros: 40_000_000 });
+      expect(await t.sql.query('SELECT count(*)::int AS n FROM webhook_events')).toEqual([{ n: 4 }]);
+      expect(await t.billing.reconcile('acme')).toMatchObject({ ok: true });
+    });
+
+    it('ends where in-order delivery ends, whatever the order and however often each event comes', async () => {
+      await customers('in-order', 'shuffled');
+      const scenario = (id: string) => [
+        planPaid(`${id}-1`, id, `sub_${id}`), packPaid(`${id}-2`, id, `pi_${id}_1`), packPaid(`${id}-3`, id, `pi_${id}_2`), planEnded(`${id}-4`, id, `sub_${id}`),
+      ];
+      for (const event of scenario('in-order')) await receive([event]);
+      // Twice each, in a fixed shuffle, half of them concurrently: the end of the subscription before it was paid, too.
+      const shuffled = scenario('shuffled');
+      const order = [3, 1, 0, 2, 3, 0, 2, 1].map((i) => shuffled[i]!);
+      await Promise.all(order.slice(0, 4).map((event) => receive([event])));
+      for (const event of order.slice(4)) await receive([event]);
+      const inOrder = await standing(t.sql, t.billing, 'in-order');
+      expect(inOrder.plan).toBe('free');
+      expect(inOrder.payments).toBe(2);
+      expect(await standing(t.sql, t.billing, 'shuffled')).toEqual(inOrder);
+      for (const id of ['in-order', 'shuffled']) expect(await t.billing.reconcile(id)).toMatchObject({ ok: true });
+    });
+
+    it('refuses a forged signature with nothing stored; records what is for no account of ours, or of no interest', async () => {
+      await customers('acme');
+      const forged = delivery([packPaid('evt_1', 'acme', 'pi_1')], { forged: true });
+      await expect(t.billing.receiveWebhook(SIGNED, forged.body, forged.headers)).rejects.toMatchObject({ name: 'WebhookSignatureError' });
+      expect(await t.sql.query('SELECT 1 FROM webhook_events')).toEqual([]);
+      const result = await receive([packPaid('evt_2', 'stranger', 'pi_2'), { type: 'ignored', eventId: 'evt_3', processorType: 'customer.updated' }]);
+      expect(result.events.map((e) => e.outcome)).toEqual(['ignored', 'ignored']);
+      expect(await t.sql.query('SELECT event_id, type, status FROM webhook_events ORDER BY id')).toEqual([
+        { event_id: 'evt_2', type: 'payment.succeeded', status: 'ignored' },
+        { event_id: 'evt_3', type: 'ignored:customer.updated', status: 'ignored' },
+      ]);
+    });
+
+    it('records a failure with its error and applies the event once when the processor retries', async () => {
+      await customers('acme');
+      await receive([planPaid('evt_sub', 'acme', 'sub_A')]);
+      const ofNoPack = { ...packPaid('evt_1', 'acme', 'pi_1'), packSlug: 'not-yet' } as ProcessorEvent;
+      await expect(receive([ofNoPack])).rejects.toMatchObject({ code: 'pack_not_found' });
+      expect(await t.sql.query(`SELECT status, error, attempts FROM webhook_events WHERE event_id = 'evt_1'`)).toEqual([
+        { status: 'failed', error: expect.stringContaining('not-yet'), attempts: 1 },
+      ]);
+      expect((await t.billing.balance('acme')).availableMicros).toBe(20_000_000);
+      await t.billing.admin.createPack({ slug: 'not-yet', name: 'Late pack', priceCents: 10_00 });
+      expect(await receive([ofNoPack])).toMatchObject({ events: [{ outcome: 'applied' }] });
+      expect(await receive([ofNoPack])).toMatchObject({ events: [{ outcome: 'duplicate' }] });
+      expect(await t.sql.query(`SELECT status, error, attempts FROM webhook_events WHERE event_id = 'evt_1'`)).toEqual([{ status: 'applied', error: null, attempts: 2 }]);
+      expect((await t.billing.balance('acme')).availableMicros).toBe(30_000_000);
+    });
+
+    it('over HTTP: 200 for events taken, 400 for a bad signature, 500 for a failure (for the retry), 404 for no such processor', async () => {
+      await customers('acme');
+      await receive([planPaid('evt_sub', 'acme', 'sub_A')]);
+      const credentials = await loadCredentials(t.sql, { secretKey: 'tg_sk_test_0123456789abcdefghij', adminPassword: 'admin-password-for-tests' });
+      const app: Hono = createApp({ billing: t.billing, credentials, logger: pino({ level: 'silent' }) });
+      const post = (path: string, d: { body: string; headers: Headers }) => app.request(path, { method: 'POST', body: d.body, headers: d.headers });
+      const ok = await post('/webhooks/signed', delivery([packPaid('evt_1', 'acme', 'pi_1')]));
+      expect([ok.status, await ok.json()]).toEqual([200, { events: [{ eventId: 'evt_1', type: 'payment.succeeded', outcome: 'applied' }] }]);
+      const forged = await post('/webhooks/signed', delivery([packPaid('evt_2', 'acme', 'pi_2')], { forged: true }));
+      expect([forged.status, ((await forged.json()) as { error: { code: string } }).error.code]).toEqual([400, 'invalid_signature']);
+      const failing = await post('/webhooks/signed', delivery([{ ...packPaid('evt_3', 'acme', 'pi_3'), packSlug: 'nope' } as ProcessorEvent]));
+      expect([failing.status, ((await failing.json()) as { error: { code: string } }).error.code]).toEqual([500, 'webhook_not_applied']);
+      const nobody = await post('/webhooks/nobody', delivery([]));
+      expect(nobody.status).toBe(404);
+      expect((await t.billing.balance('acme')).availableMicros).toBe(30_000_000);
+    });
+  });
+}
