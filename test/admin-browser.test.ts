@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { createBilling, fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
+import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { DAY, HOUR, TestClock } from './support/harness.ts';
 
@@ -64,7 +65,7 @@ describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor()] });
+    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor(), signedProcessor()] });
     await seed(billing, clock);
     const app = await adminApp(billing);
     server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
@@ -234,6 +235,35 @@ describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
     await copy.goto(`${base}/admin/plans`);
     expect(new URL(copy.url()).pathname).toBe('/admin/login');
     for (const page of [mine, other, copy]) await page.context().close();
+    expect(problems).toEqual([]);
+  });
+
+  it('shows the processors with their webhook URLs, and each webhook event with what became of it', async () => {
+    const paid = (await billing.admin.listPlans({ status: 'active' })).find((p) => p.priceCents > 0)!;
+    const at = clock.now;
+    const send = (events: ProcessorEvent[]) => {
+      const { body, headers } = delivery(events);
+      return billing.receiveWebhook(SIGNED, body, headers);
+    };
+    await billing.upsertAccount({ id: 'hooli', kind: 'team', name: 'Hooli' });
+    await send([{ type: 'subscription.paid', eventId: 'evt_paid', accountId: 'hooli', subscriptionRef: 'sub_1', planSlug: paid.slug, paymentRef: 'in_1', amountCents: paid.priceCents, periodStart: at, periodEnd: at, at }]);
+    await send([{ type: 'subscription.paid', eventId: 'evt_paid', accountId: 'hooli', subscriptionRef: 'sub_1', planSlug: paid.slug, paymentRef: 'in_1', amountCents: paid.priceCents, periodStart: at, periodEnd: at, at }]);
+    await send([{ type: 'ignored', eventId: 'evt_other', processorType: 'customer.updated' }]);
+    await expect(send([{ type: 'payment.succeeded', eventId: 'evt_failed', accountId: 'hooli', paymentRef: 'pi_9', packSlug: 'no-such-pack', amountCents: 500, at }])).rejects.toMatchObject({ code: 'pack_not_found' });
+
+    const page = await newPage();
+    await page.goto(`${base}/admin/payments`);
+    await page.fill('input[name=password]', ADMIN_PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/admin/payments`);
+    expect(await text(page, 'tr[data-processor="signed"]')).toContain(`${base}/webhooks/signed`);
+    expect(await text(page, 'tr[data-processor="fake"]')).toMatch(/Charges nobody/);
+    expect(await page.locator('tr[data-event]').count()).toBe(3); // the duplicate is the same event
+    expect(await text(page, 'tr[data-event="evt_paid"]')).toMatch(/subscription\.paid[\s\S]*hooli[\s\S]*Applied/);
+    expect(await text(page, 'tr[data-event="evt_other"]')).toMatch(/Ignored/);
+    expect(await text(page, 'tr[data-event="evt_failed"]')).toMatch(/Failed[\s\S]*no-such-pack/);
+    await shot(page, 'payments');
+    await page.context().close();
     expect(problems).toEqual([]);
   });
 

@@ -16,6 +16,7 @@ import { accountsPage } from './pages/accounts.tsx';
 import { analyticsPage } from './pages/analytics.tsx';
 import { loginRoutes, logoutRoute } from './pages/login.tsx';
 import { packsPage } from './pages/packs.tsx';
+import { paymentsPage } from './pages/payments.tsx';
 import { plansPage } from './pages/plans.tsx';
 import { pricesPage } from './pages/prices.tsx';
 import { pricingPage } from './pages/pricing.tsx';
@@ -23,7 +24,7 @@ import { sessionsPage } from './pages/sessions.tsx';
 import { settingsPage } from './pages/settings.tsx';
 import { LoginLimiter, Sessions } from './session.ts';
 
-const PAGES: Page[] = [pricingPage, settingsPage, plansPage, packsPage, pricesPage, accountsPage, analyticsPage];
+const PAGES: Page[] = [pricingPage, settingsPage, plansPage, packsPage, pricesPage, accountsPage, analyticsPage, paymentsPage];
 
 /** The largest body any admin route reads: a form is a few KiB. */
 export const MAX_BODY_BYTES = 64 * 1024;

@@ -27,6 +27,7 @@ const NAV = [
   ['/admin/prices', 'Model prices'],
   ['/admin/accounts', 'Accounts'],
   ['/admin/analytics', 'Analytics'],
+  ['/admin/payments', 'Payments'],
   ['/admin/sessions', 'Sessions'],
 ] as const;
 

@@ -13,6 +13,7 @@ import { openDatabase, DEFAULT_DATABASE_URL } from '../db/connect.ts';
 import type { Sql } from '../db/sql.ts';
 import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
 import * as adminReads from './reads/admin-reads.ts';
+import * as payments from './reads/payments.ts';
 import { authorize, authorizeBatch, type AuthorizeInput, type AuthorizeRequest } from './gate/authorize.ts';
 import * as catalog from './catalog/catalog.ts';
 import { record, recordBatch, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleOptions } from './charge/charge.ts';
@@ -169,6 +170,10 @@ export async function createBilling(options: BillingOptions = {}) {
       analytics: (query: Parameters<typeof adminReads.analytics>[1]) => adminReads.analytics(ctx, query),
       priceList: (query?: Parameters<typeof priceList>[1]) => priceList(ctx, query),
       priceOf: (query: Parameters<typeof priceOf>[1]) => priceOf(ctx, query),
+      /** The processors configured here, and which take webhooks. */
+      processors: () => payments.processors(ctx),
+      /** The webhook events processors sent, newest first, with what became of each. */
+      webhookEvents: (query?: Parameters<typeof payments.webhookEvents>[1]) => payments.webhookEvents(ctx, query),
     },
     /** Stops the clock's sync, and closes the database if it opened it (a connection passed in stays open). */
     close: async () => {

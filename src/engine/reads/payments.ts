@@ -1,0 +1,40 @@
+/** What the payments side looks like to the admin: the processors configured, and the webhook events each sent, newest first. */
+import { z } from 'zod';
+import { parseInput, plain } from '../../core/input.ts';
+import type { Context } from '../context.ts';
+
+export interface WebhookEventView {
+  id: number;
+  processor: string;
+  eventId: string;
+  type: string;
+  accountId: string | null;
+  status: 'applied' | 'ignored' | 'failed';
+  error: string | null;
+  attempts: number;
+  receivedAt: Date;
+  appliedAt: Date | null;
+}
+
+const querySchema = plain(z.object({ limit: z.number().int().min(1).max(500).optional(), processor: z.string().max(100).optional() }).strict()).optional();
+
+export async function webhookEvents(ctx: Context, query?: z.input<typeof querySchema>): Promise<WebhookEventView[]> {
+  const { limit = 50, processor } = parseInput(querySchema, query, 'webhook events query') ?? {};
+  const rows = await ctx.sql.query<{
+    id: number; processor: string; event_id: string; type: string; account_id: string | null; status: WebhookEventView['status'];
+    error: string | null; attempts: number; received_at: Date; applied_at: Date | null;
+  }>(
+    `SELECT id, processor, event_id, type, account_id, status, error, attempts, received_at, applied_at FROM webhook_events
+     WHERE $2::text IS NULL OR processor = $2 ORDER BY received_at DESC, id DESC LIMIT $1`,
+    [limit, processor ?? null],
+  );
+  return rows.map((r) => ({
+    id: r.id, processor: r.processor, eventId: r.event_id, type: r.type, accountId: r.account_id, status: r.status, error: r.error,
+    attempts: r.attempts, receivedAt: r.received_at, appliedAt: r.applied_at,
+  }));
+}
+
+/** The processors accounts may pay through here, and which of them take webhooks. */
+export function processors(ctx: Context): { name: string; webhooks: boolean }[] {
+  return [...ctx.processors.values()].map((p) => ({ name: p.name, webhooks: typeof p.parseWebhook === 'function' }));
+}
