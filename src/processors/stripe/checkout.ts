@@ -1,0 +1,72 @@
+/**
+ * Checkout at Stripe: a Checkout Session on Stripe's own page, in subscription mode for a plan and
+ * in payment mode for a pack (saving the card for off-session charges, which auto-recharge makes).
+ * Nothing is paid when it answers: the webhook says when the money came in (webhooks/). Each
+ * session carries the account and what it sells in its metadata, and so do the subscription and
+ * the payment it makes; the call's idempotency key is Stripe's, so a retry gets the same page.
+ */
+import type Stripe from 'stripe';
+import { BillingError } from '../../core/errors.ts';
+import type { Pack } from '../../core/pack.ts';
+import type { Plan } from '../../core/plan.ts';
+import type { CheckoutRequest, Pending } from '../../engine/processor.ts';
+import { keyOf } from './client.ts';
+import { ACCOUNT_KEY, PACK_KEY, PLAN_KEY } from './metadata.ts';
+
+/** Where Checkout sends the customer when a checkout names no page of its own. */
+export interface ReturnPages {
+  successUrl?: string | undefined;
+  cancelUrl?: string | undefined;
+}
+
+export async function subscribeCheckout(stripe: Stripe, request: CheckoutRequest & { plan: Plan }, pages: ReturnPages): Promise<Pending> {
+  const metadata = { [ACCOUNT_KEY]: request.account.id, [PLAN_KEY]: request.plan.slug };
+  // Each invoice of the subscription keeps a copy of these: its invoice.paid names the plan.
+  return checkout(stripe, request, pages, { mode: 'subscription', price: priceOf('plan', request.plan), metadata, subscription_data: { metadata } });
+}
+
+export async function purchaseCheckout(stripe: Stripe, request: CheckoutRequest & { pack: Pack }, pages: ReturnPages): Promise<Pending> {
+  const metadata = { [ACCOUNT_KEY]: request.account.id, [PACK_KEY]: request.pack.slug };
+  return checkout(stripe, request, pages, { mode: 'payment', price: priceOf('pack', request.pack), metadata, payment_intent_data: { setup_future_usage: 'off_session', metadata } });
+}
+
+type ModeParams = Pick<Stripe.Checkout.SessionCreateParams, 'mode' | 'metadata' | 'subscription_data' | 'payment_intent_data'>;
+
+/** A session for one of the price, for the account's customer, with the pages to come back to: the customer's page to pay on. */
+async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnPages, { price, ...params }: ModeParams & { price: string }): Promise<Pending> {
+  if (!request.customerId) throw new Error(`Stripe checkout for account "${request.account.id}" has no customer: the engine makes one first (ensureCustomer)`);
+  const successUrl = request.successUrl ?? pages.successUrl;
+  if (!successUrl) {
+    throw new BillingError(
+      'invalid_input',
+      'Stripe Checkout needs a successUrl, the page it sends the customer to once paid: pass one with the checkout, or configure the processor with a default',
+      { issues: ['successUrl: required by Stripe Checkout'] },
+    );
+  }
+  const cancelUrl = request.cancelUrl ?? pages.cancelUrl;
+  const session = await stripe.checkout.sessions.create(
+    {
+      ...params,
+      line_items: [{ price, quantity: 1 }],
+      customer: request.customerId,
+      client_reference_id: request.account.id,
+      success_url: successUrl,
+      // Without one, Stripe's page shows no way back.
+      ...(cancelUrl ? { cancel_url: cancelUrl } : {}),
+    },
+    keyOf(request),
+  );
+  if (!session.url) throw new Error(`Stripe answered Checkout Session ${session.id} with no url to send the customer to`);
+  return { status: 'pending', checkoutUrl: session.url };
+}
+
+/** The price Stripe sells a plan or pack at, made by the catalog sync. */
+function priceOf(kind: 'plan' | 'pack', item: Plan | Pack): string {
+  const price = item.processorPrices.stripe;
+  if (price) return price;
+  throw new BillingError(
+    'processor_not_configured',
+    `The ${kind} "${item.slug}" has no Stripe price yet: sync the catalog to Stripe (POST /v1/admin/processors/stripe/sync), then check out again`,
+    { processor: 'stripe', [kind]: item.slug },
+  );
+}

@@ -1,0 +1,44 @@
+/**
+ * Stripe behind the engine's Processor interface, through the official SDK only (pinned to one
+ * version, which fixes the API version). One file per concern, as pay does: the client and where
+ * it talks to (client.ts), the account's customer (customer.ts), checkout for a plan or a pack
+ * (checkout.ts), a subscription's end (subscription.ts), and the webhook, one file per event the
+ * engine acts on (webhooks/). Every object made at Stripe carries the account's id in its
+ * metadata (metadata.ts), and every call that makes one passes the call's idempotency key.
+ */
+import type { Processor } from '../../engine/processor.ts';
+import { purchaseCheckout, subscribeCheckout } from './checkout.ts';
+import { stripeClient } from './client.ts';
+import { createCustomer } from './customer.ts';
+import { cancelSubscription } from './subscription.ts';
+import { parseWebhook } from './webhooks/index.ts';
+
+export interface StripeProcessorOptions {
+  /** The secret API key (sk_…), or a restricted key that may write customers, Checkout Sessions and subscriptions. */
+  secretKey: string;
+  /** The webhook endpoint's signing secret (whsec_…). */
+  webhookSecret: string;
+  /** STRIPE_API_BASE: a URL whose protocol, host and port stand in for Stripe's (a local fake). */
+  apiBase?: string | undefined;
+  /**
+   * Where Checkout sends the customer once paid, and when they leave without paying, for a checkout
+   * that names no page of its own. Stripe needs the first: a checkout with neither is invalid_input.
+   */
+  successUrl?: string | undefined;
+  cancelUrl?: string | undefined;
+}
+
+export function stripeProcessor(options: StripeProcessorOptions): Processor {
+  if (!options.secretKey?.trim()) throw new Error('The Stripe processor needs a secret key (STRIPE_SECRET_KEY)');
+  if (!options.webhookSecret?.trim()) throw new Error('The Stripe processor needs its webhook signing secret (STRIPE_WEBHOOK_SECRET)');
+  const stripe = stripeClient(options.secretKey, options.apiBase);
+  const pages = { successUrl: options.successUrl, cancelUrl: options.cancelUrl };
+  return {
+    name: 'stripe',
+    ensureCustomer: (account, idempotencyKey) => createCustomer(stripe, account, idempotencyKey),
+    subscribe: (request) => subscribeCheckout(stripe, request, pages),
+    purchase: (request) => purchaseCheckout(stripe, request, pages),
+    cancel: (request) => cancelSubscription(stripe, request),
+    parseWebhook: async (rawBody, headers) => parseWebhook(stripe, options.webhookSecret, rawBody, headers),
+  };
+}

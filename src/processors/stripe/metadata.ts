@@ -1,0 +1,16 @@
+/**
+ * What Tollgate writes on every object it makes at Stripe, and reads back from its webhooks: the
+ * account an object belongs to, and the plan or pack it sells. A webhook names no Tollgate row
+ * by itself; these keys are how its events find their account.
+ */
+import type Stripe from 'stripe';
+
+export const ACCOUNT_KEY = 'tollgate_account';
+export const PLAN_KEY = 'tollgate_plan';
+export const PACK_KEY = 'tollgate_pack';
+
+/** A metadata value, when it is there and not empty. */
+export function metadataValue(metadata: Stripe.Metadata | null | undefined, key: string): string | undefined {
+  const value = metadata?.[key];
+  return value ? value : undefined;
+}

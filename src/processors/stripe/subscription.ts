@@ -1,0 +1,18 @@
+/**
+ * The end of a subscription at Stripe: at the end of the paid period (Stripe deletes it then, and
+ * says so with customer.subscription.deleted), or now.
+ */
+import type Stripe from 'stripe';
+import { BillingError } from '../../core/errors.ts';
+import type { CheckoutRequest, Completed } from '../../engine/processor.ts';
+import { keyOf } from './client.ts';
+
+export async function cancelSubscription(stripe: Stripe, request: CheckoutRequest & { immediately: boolean; subscriptionRef: string }): Promise<Completed> {
+  const { subscriptionRef, immediately } = request;
+  if (!subscriptionRef) {
+    throw new BillingError('no_subscription', `Account "${request.account.id}" has no Stripe subscription to cancel`, { accountId: request.account.id });
+  }
+  if (immediately) await stripe.subscriptions.cancel(subscriptionRef, {}, keyOf(request));
+  else await stripe.subscriptions.update(subscriptionRef, { cancel_at_period_end: true }, keyOf(request));
+  return { status: 'completed', reference: subscriptionRef };
+}

@@ -1,0 +1,39 @@
+/**
+ * invoice.paid for a subscription: a period is paid (the first one, or a renewal). The period is
+ * its subscription line's, not the invoice's own period_start/period_end (which, on a renewal, is
+ * the period just ended). The account and plan are the subscription's metadata, which the invoice
+ * keeps a copy of (parent.subscription_details.metadata) and its subscription lines reflect.
+ */
+import type Stripe from 'stripe';
+import type { ProcessorEvent } from '../../../engine/processor.ts';
+import { ACCOUNT_KEY, metadataValue, PLAN_KEY } from '../metadata.ts';
+import { dateOf, idOf } from './fields.ts';
+
+export function invoicePaid(event: Stripe.InvoicePaidEvent): ProcessorEvent | undefined {
+  const invoice = event.data.object;
+  const subscription = invoice.parent?.subscription_details;
+  if (!subscription) return undefined;
+  const line = periodLine(invoice);
+  const read = (key: string) => metadataValue(subscription.metadata, key) ?? metadataValue(line?.metadata, key);
+  const accountId = read(ACCOUNT_KEY);
+  const planSlug = read(PLAN_KEY);
+  if (!line || !accountId || !planSlug) return undefined;
+  return {
+    type: 'subscription.paid',
+    eventId: event.id,
+    accountId,
+    subscriptionRef: idOf(subscription.subscription),
+    planSlug,
+    paymentRef: invoice.id,
+    amountCents: invoice.amount_paid,
+    periodStart: dateOf(line.period.start),
+    periodEnd: dateOf(line.period.end),
+    at: dateOf(event.created),
+  };
+}
+
+/** The line that bills the subscription's period: not a proration, when there is one; else the one that ends last. */
+function periodLine(invoice: Stripe.Invoice): Stripe.InvoiceLineItem | undefined {
+  const lines = invoice.lines.data.filter((line) => line.parent?.subscription_item_details);
+  return lines.find((line) => !line.parent!.subscription_item_details!.proration) ?? lines.sort((a, b) => b.period.end - a.period.end)[0];
+}

@@ -1,0 +1,555 @@
+/**
+ * A small local fake of Stripe's HTTP API: the endpoints Tollgate's processor calls, answering as
+ * Stripe does (form-encoded requests with bracketed keys, JSON objects with Stripe's ids and
+ * fields, errors in Stripe's shape, one answer per Idempotency-Key), in memory. The real SDK talks
+ * to it through STRIPE_API_BASE.
+ *
+ * What a customer or Stripe's own clock would do is a test control: complete a Checkout Session
+ * (which makes its subscription and first invoice, or its payment), renew a subscription, cancel
+ * one. Each sends the webhooks Stripe would, POSTed to `webhookUrl` and signed as Stripe signs
+ * them at the moment they are sent: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "t.body")>`.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+
+type Json = Record<string, any>;
+
+/** A webhook as sent: the event, the exact body and signature, and what the endpoint answered. */
+export interface Delivery {
+  event: Json;
+  body: string;
+  signature: string;
+  status: number;
+  answer: string;
+}
+
+class StripeApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: { type: string; message: string; code?: string; param?: string },
+  ) {
+    super(body.message);
+  }
+}
+
+const invalid = (message: string, extra: { code?: string; param?: string } = {}) => new StripeApiError(400, { type: 'invalid_request_error', message, ...extra });
+const missing = (kind: string, id: string, param: string) => new StripeApiError(400, { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${kind}: '${id}'`, param });
+
+const id = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url').replace(/[-_]/g, '').slice(0, 24)}`;
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** One interval later, in Unix seconds (calendar months and years, as Stripe bills). */
+function after(seconds: number, interval: string): number {
+  const date = new Date(seconds * 1000);
+  if (interval === 'year') date.setUTCFullYear(date.getUTCFullYear() + 1);
+  else if (interval === 'month') date.setUTCMonth(date.getUTCMonth() + 1);
+  else if (interval === 'week') date.setUTCDate(date.getUTCDate() + 7);
+  else date.setUTCDate(date.getUTCDate() + 1);
+  return Math.floor(date.getTime() / 1000);
+}
+
+/**
+ * A form body as Stripe reads it: `a[b][0][c]=v` is `{ a: { b: [{ c: 'v' }] } }`. Values stay
+ * strings, as they arrive; each endpoint reads the numbers and booleans it takes.
+ */
+export function parseForm(body: string): Json {
+  const root: Json = {};
+  for (const [key, value] of new URLSearchParams(body)) {
+    const path = key.match(/^[^[\]]+|\[[^[\]]*\]/g)?.map((part) => part.replace(/^\[|\]$/g, '')) ?? [key];
+    if (path.some((part) => part === '__proto__' || part === 'constructor' || part === 'prototype')) continue;
+    let node = root;
+    path.forEach((part, i) => {
+      if (i === path.length - 1) node[part] = value;
+      else node = node[part] ??= {};
+    });
+  }
+  return arrays(root);
+}
+
+/** Objects whose keys are 0, 1, 2… are the arrays the SDK sent as `key[0]`, `key[1]`. */
+function arrays(value: unknown): any {
+  if (typeof value !== 'object' || value === null) return value;
+  const entries = Object.entries(value).map(([k, v]) => [k, arrays(v)] as const);
+  const indexed = entries.length > 0 && entries.every(([k], i) => k === String(i));
+  return indexed ? entries.map(([, v]) => v) : Object.fromEntries(entries);
+}
+
+const list = (data: Json[], url: string) => ({ object: 'list', data, has_more: false, url });
+const snapshot = <T>(value: T): T => structuredClone(value);
+
+export class StripeFake {
+  readonly secretKey = `sk_test_${randomBytes(12).toString('hex')}`;
+  readonly webhookSecret = `whsec_${randomBytes(16).toString('hex')}`;
+  /** Where the webhooks go; none are sent while it is unset (they are still recorded in `events`). */
+  webhookUrl: string | undefined;
+  /** The API's base URL: STRIPE_API_BASE. */
+  url = '';
+
+  readonly prices = new Map<string, Json>();
+  readonly customers = new Map<string, Json>();
+  readonly sessions = new Map<string, Json>();
+  readonly subscriptions = new Map<string, Json>();
+  readonly invoices = new Map<string, Json>();
+  readonly paymentIntents = new Map<string, Json>();
+  /** Every event made, in order. */
+  readonly events: Json[] = [];
+  /** Every API request, as it arrived: for tests to see what the SDK sent. */
+  readonly requests: { method: string; path: string; params: Json; idempotencyKey: string | undefined }[] = [];
+
+  /** The first answer to each Idempotency-Key. */
+  private readonly answered = new Map<string, { request: string; status: number; answer: string }>();
+  /** What a session hands on when completed, which Stripe keeps but does not show on the session. */
+  private readonly sessionInputs = new Map<string, { lines: { price: Json; quantity: number }[]; subscriptionData: Json; paymentIntentData: Json }>();
+  /** Events made and not yet sent. */
+  private unsent: Json[] = [];
+  private server: Server | undefined;
+
+  static async start(options: { webhookUrl?: string } = {}): Promise<StripeFake> {
+    const fake = new StripeFake();
+    fake.webhookUrl = options.webhookUrl;
+    fake.server = createServer((req, res) => {
+      fake.handle(req, res).catch((error: unknown) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { type: 'api_error', message: String(error) } })));
+    });
+    await new Promise<void>((resolve) => fake.server!.listen(0, '127.0.0.1', resolve));
+    fake.url = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
+    return fake;
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** A price, as the catalog sync would make it: recurring with an interval, else one-time. */
+  addPrice({ unitAmount, currency = 'usd', interval }: { unitAmount: number; currency?: string; interval?: 'day' | 'week' | 'month' | 'year' }): string {
+    const price = {
+      id: id('price'),
+      object: 'price',
+      active: true,
+      billing_scheme: 'per_unit',
+      created: nowSeconds(),
+      currency,
+      livemode: false,
+      lookup_key: null,
+      metadata: {},
+      product: id('prod'),
+      recurring: interval ? { interval, interval_count: 1, usage_type: 'licensed', meter: null, trial_period_days: null } : null,
+      type: interval ? 'recurring' : 'one_time',
+      unit_amount: unitAmount,
+      unit_amount_decimal: String(unitAmount),
+    };
+    this.prices.set(price.id, price);
+    return price.id;
+  }
+
+  // ---- The API -------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', this.url);
+    const method = req.method ?? 'GET';
+    const send = (status: number, answer: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'request-id': id('req'), ...headers }).end(answer);
+    };
+
+    if (url.pathname.startsWith('/c/pay/')) return this.payPage(method, url.pathname.slice('/c/pay/'.length), res);
+    if (req.headers.authorization !== `Bearer ${this.secretKey}`) {
+      const error = { type: 'invalid_request_error', message: `Invalid API Key provided: ${(req.headers.authorization ?? '').replace(/^Bearer /, '').slice(0, 8)}****` };
+      return send(401, JSON.stringify({ error }));
+    }
+
+    const key = req.headers['idempotency-key'] as string | undefined;
+    const params = parseForm(method === 'GET' || method === 'DELETE' ? url.search.slice(1) : body);
+    this.requests.push({ method, path: url.pathname, params, idempotencyKey: key });
+    // What the key was first used for: the same method, path, query and body are the same request.
+    const request = `${method} ${url.pathname}${url.search}\n${body}`;
+    const first = key === undefined ? undefined : this.answered.get(key);
+    if (first) {
+      if (first.request !== request) {
+        const message = `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`;
+        return send(400, JSON.stringify({ error: { type: 'idempotency_error', message } }));
+      }
+      return send(first.status, first.answer, { 'idempotency-key': key!, 'idempotent-replayed': 'true' });
+    }
+
+    let status = 200;
+    let answer: string;
+    try {
+      answer = JSON.stringify(await this.route(method, url.pathname, params), null, 2);
+    } catch (error) {
+      if (!(error instanceof StripeApiError)) throw error;
+      status = error.status;
+      answer = JSON.stringify({ error: error.body }, null, 2);
+    }
+    if (key !== undefined) this.answered.set(key, { request, status, answer });
+    send(status, answer, key === undefined ? {} : { 'idempotency-key': key });
+  }
+
+  private async route(method: string, path: string, params: Json): Promise<Json> {
+    const [, version, resource, sub, ref] = path.split('/');
+    if (version === 'v1') {
+      if (method === 'POST' && resource === 'customers' && sub === undefined) return this.createCustomer(params);
+      if (method === 'POST' && resource === 'checkout' && sub === 'sessions' && ref === undefined) return this.createSession(params);
+      if (method === 'POST' && resource === 'subscriptions' && sub !== undefined) return this.updateSubscription(sub, params);
+      if (method === 'DELETE' && resource === 'subscriptions' && sub !== undefined) return this.cancel(sub);
+    }
+    throw new StripeApiError(404, { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.` });
+  }
+
+  private createCustomer(params: Json): Json {
+    const customer = {
+      id: id('cus'),
+      object: 'customer',
+      address: null,
+      balance: 0,
+      created: nowSeconds(),
+      currency: null,
+      default_source: null,
+      delinquent: false,
+      description: params.description ?? null,
+      email: params.email ?? null,
+      invoice_prefix: randomBytes(4).toString('hex').toUpperCase(),
+      invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
+      livemode: false,
+      metadata: params.metadata ?? {},
+      name: params.name ?? null,
+      phone: null,
+      preferred_locales: [],
+      shipping: null,
+      tax_exempt: 'none',
+      test_clock: null,
+    };
+    this.customers.set(customer.id, customer);
+    return customer;
+  }
+
+  private createSession(params: Json): Json {
+    const mode = params.mode;
+    if (mode !== 'payment' && mode !== 'subscription') throw invalid(`Invalid mode: must be one of payment, setup, or subscription`, { param: 'mode' });
+    if (params.customer !== undefined && !this.customers.has(params.customer)) throw missing('customer', params.customer, 'customer');
+    const items: Json[] = Array.isArray(params.line_items) ? params.line_items : [];
+    if (items.length === 0) throw invalid('You must provide at least one line item.', { param: 'line_items' });
+    const lines = items.map((item, i) => {
+      const price = this.prices.get(item.price);
+      if (!price) throw missing('price', String(item.price), `line_items[${i}][price]`);
+      if (mode === 'payment' && price.recurring) {
+        throw invalid('You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.', { param: `line_items[${i}][price]` });
+      }
+      return { price, quantity: Number(item.quantity ?? 1) };
+    });
+    if (mode === 'subscription' && !lines.some((line) => line.price.recurring)) {
+      throw invalid('You must provide at least one recurring price in `subscription` mode when using prices.', { param: 'line_items' });
+    }
+    const amount = lines.reduce((sum, line) => sum + line.price.unit_amount * line.quantity, 0);
+    const created = nowSeconds();
+    const sessionId = id('cs_test');
+    const session = {
+      id: sessionId,
+      object: 'checkout.session',
+      amount_subtotal: amount,
+      amount_total: amount,
+      cancel_url: params.cancel_url ?? null,
+      client_reference_id: params.client_reference_id ?? null,
+      created,
+      currency: lines[0]!.price.currency,
+      customer: params.customer ?? null,
+      expires_at: created + 24 * 3600,
+      invoice: null,
+      livemode: false,
+      metadata: params.metadata ?? {},
+      mode,
+      payment_intent: null,
+      payment_status: 'unpaid',
+      status: 'open',
+      subscription: null,
+      success_url: params.success_url ?? null,
+      ui_mode: 'hosted_page',
+      url: `${this.url}/c/pay/${sessionId}`,
+    };
+    this.sessions.set(session.id, session);
+    this.sessionInputs.set(session.id, { lines, subscriptionData: params.subscription_data ?? {}, paymentIntentData: params.payment_intent_data ?? {} });
+    return session;
+  }
+
+  private updateSubscription(subscriptionId: string, params: Json): Json {
+    const subscription = this.subscriptionOf(subscriptionId);
+    const previous: Json = {};
+    if (params.cancel_at_period_end !== undefined) {
+      const cancelAtPeriodEnd = params.cancel_at_period_end === 'true';
+      previous.cancel_at_period_end = subscription.cancel_at_period_end;
+      previous.cancel_at = subscription.cancel_at;
+      subscription.cancel_at_period_end = cancelAtPeriodEnd;
+      subscription.cancel_at = cancelAtPeriodEnd ? subscription.items.data[0].current_period_end : null;
+    }
+    if (params.metadata !== undefined) {
+      previous.metadata = snapshot(subscription.metadata);
+      subscription.metadata = { ...subscription.metadata, ...params.metadata };
+    }
+    this.event('customer.subscription.updated', subscription, previous);
+    return subscription;
+  }
+
+  private cancel(subscriptionId: string): Json {
+    const subscription = this.subscriptionOf(subscriptionId);
+    if (subscription.status === 'canceled') throw invalid('A canceled subscription can only update its cancellation_details and metadata.');
+    this.end(subscription);
+    return subscription;
+  }
+
+  private subscriptionOf(subscriptionId: string): Json {
+    const subscription = this.subscriptions.get(subscriptionId);
+    if (!subscription) throw missing('subscription', subscriptionId, 'id');
+    return subscription;
+  }
+
+  // ---- What the customer and Stripe's clock do ------------------------------------------------
+
+  /**
+   * The customer pays on the session's page. In subscription mode: the subscription, its first
+   * invoice, paid, and customer.subscription.created, invoice.paid, checkout.session.completed.
+   * In payment mode: the payment intent, succeeded, and payment_intent.succeeded,
+   * checkout.session.completed. Resolves once every webhook was answered.
+   */
+  async completeCheckout(sessionId: string): Promise<Delivery[]> {
+    const session = this.sessions.get(sessionId);
+    const input = this.sessionInputs.get(sessionId);
+    if (!session || !input) throw new Error(`No such checkout session: ${sessionId}`);
+    if (session.status !== 'open') throw new Error(`Checkout session ${sessionId} is ${session.status}`);
+    const now = nowSeconds();
+    if (session.mode === 'subscription') {
+      const subscription = this.createSubscription(session, input.lines, input.subscriptionData, now);
+      const item = subscription.items.data[0];
+      const invoice = this.paidInvoice(subscription, 'subscription_create', item.current_period_start, item.current_period_end, now, now);
+      Object.assign(session, { subscription: subscription.id, invoice: invoice.id });
+      this.event('customer.subscription.created', subscription);
+      this.event('invoice.paid', invoice);
+    } else {
+      const paymentIntent = {
+        id: id('pi'),
+        object: 'payment_intent',
+        amount: session.amount_total,
+        amount_received: session.amount_total,
+        created: now,
+        currency: session.currency,
+        customer: session.customer,
+        latest_charge: id('ch'),
+        livemode: false,
+        metadata: input.paymentIntentData.metadata ?? {},
+        payment_method: id('pm'),
+        setup_future_usage: input.paymentIntentData.setup_future_usage ?? null,
+        status: 'succeeded',
+      };
+      this.paymentIntents.set(paymentIntent.id, paymentIntent);
+      session.payment_intent = paymentIntent.id;
+      this.event('payment_intent.succeeded', paymentIntent);
+    }
+    Object.assign(session, { status: 'complete', payment_status: 'paid' });
+    this.event('checkout.session.completed', session);
+    return this.sendPending();
+  }
+
+  /**
+   * The subscription's period ends: it renews, with a paid invoice for the next period
+   * (invoice.paid; the invoice's own period_start/period_end are the period that ended, as on
+   * Stripe), or, when set to cancel at the period's end, it ends (customer.subscription.deleted).
+   */
+  async renew(subscriptionId: string): Promise<Delivery[]> {
+    const subscription = this.subscriptionOf(subscriptionId);
+    if (subscription.status !== 'active') throw new Error(`Subscription ${subscriptionId} is ${subscription.status}`);
+    const item = subscription.items.data[0];
+    if (subscription.cancel_at_period_end) {
+      this.end(subscription, item.current_period_end);
+      return this.sendPending();
+    }
+    const [ended, start] = [item.current_period_start, item.current_period_end];
+    const end = after(start, item.price.recurring.interval);
+    const previous = { items: snapshot(subscription.items) };
+    for (const each of subscription.items.data) Object.assign(each, { current_period_start: start, current_period_end: end });
+    const invoice = this.paidInvoice(subscription, 'subscription_cycle', start, end, ended, start);
+    this.event('customer.subscription.updated', subscription, previous);
+    this.event('invoice.paid', invoice);
+    return this.sendPending();
+  }
+
+  /** The subscription ends now, as when canceled in Stripe's dashboard: customer.subscription.deleted. */
+  async cancelNow(subscriptionId: string): Promise<Delivery[]> {
+    this.cancel(subscriptionId);
+    return this.sendPending();
+  }
+
+  /**
+   * Sends what the API's calls set off (customer.subscription.updated after an update,
+   * customer.subscription.deleted after a cancel), as Stripe does a moment after answering.
+   */
+  async flush(): Promise<Delivery[]> {
+    return this.sendPending();
+  }
+
+  private createSubscription(session: Json, lines: { price: Json; quantity: number }[], data: Json, now: number): Json {
+    const subscriptionId = id('sub');
+    const recurring = lines.filter((line) => line.price.recurring);
+    const subscription = {
+      id: subscriptionId,
+      object: 'subscription',
+      billing_cycle_anchor: now,
+      cancel_at: null,
+      cancel_at_period_end: false,
+      canceled_at: null,
+      collection_method: 'charge_automatically',
+      created: now,
+      currency: session.currency,
+      customer: session.customer,
+      ended_at: null,
+      items: list(
+        recurring.map((line) => ({
+          id: id('si'),
+          object: 'subscription_item',
+          created: now,
+          current_period_end: after(now, line.price.recurring.interval),
+          current_period_start: now,
+          metadata: {},
+          price: line.price,
+          quantity: line.quantity,
+          subscription: subscriptionId,
+        })),
+        `/v1/subscription_items?subscription=${subscriptionId}`,
+      ),
+      latest_invoice: null as string | null,
+      livemode: false,
+      metadata: data.metadata ?? {},
+      start_date: now,
+      status: 'active',
+    };
+    this.subscriptions.set(subscription.id, subscription);
+    return subscription;
+  }
+
+  /** A subscription's invoice, paid at once: one line per item, for the period [start, end). */
+  private paidInvoice(subscription: Json, reason: string, start: number, end: number, invoicePeriodStart: number, invoicePeriodEnd: number): Json {
+    const invoiceId = id('in');
+    const lines = subscription.items.data.map((item: Json) => ({
+      id: id('il'),
+      object: 'line_item',
+      amount: item.price.unit_amount * item.quantity,
+      currency: item.price.currency,
+      description: `${item.quantity} × (at ${item.price.unit_amount} / ${item.price.recurring.interval})`,
+      invoice: invoiceId,
+      livemode: false,
+      metadata: { ...subscription.metadata },
+      parent: {
+        type: 'subscription_item_details',
+        invoice_item_details: null,
+        subscription_item_details: { invoice_item: null, proration: false, proration_details: { credited_items: null }, subscription: subscription.id, subscription_item: item.id },
+      },
+      period: { start, end },
+      pricing: { type: 'price_details', price_details: { price: item.price.id, product: item.price.product }, unit_amount_decimal: String(item.price.unit_amount) },
+      quantity: item.quantity,
+      subscription: subscription.id,
+    }));
+    const total = lines.reduce((sum: number, line: Json) => sum + line.amount, 0);
+    const now = nowSeconds();
+    const invoice = {
+      id: invoiceId,
+      object: 'invoice',
+      amount_due: total,
+      amount_paid: total,
+      amount_remaining: 0,
+      attempt_count: 1,
+      attempted: true,
+      billing_reason: reason,
+      collection_method: 'charge_automatically',
+      created: now,
+      currency: subscription.currency,
+      customer: subscription.customer,
+      lines: list(lines, `/v1/invoices/${invoiceId}/lines`),
+      livemode: false,
+      metadata: {},
+      parent: { type: 'subscription_details', quote_details: null, subscription_details: { metadata: { ...subscription.metadata }, subscription: subscription.id } },
+      period_end: invoicePeriodEnd,
+      period_start: invoicePeriodStart,
+      status: 'paid',
+      status_transitions: { finalized_at: now, paid_at: now, marked_uncollectible_at: null, voided_at: null },
+      subtotal: total,
+      total,
+    };
+    this.invoices.set(invoice.id, invoice);
+    subscription.latest_invoice = invoice.id;
+    return invoice;
+  }
+
+  private end(subscription: Json, at = nowSeconds()): void {
+    Object.assign(subscription, { status: 'canceled', canceled_at: subscription.canceled_at ?? at, ended_at: at });
+    this.event('customer.subscription.deleted', subscription);
+  }
+
+  /** The checkout page a session's url opens: a button that pays, then back to the success page. */
+  private payPage(method: string, sessionId: string, res: ServerResponse): void {
+    const session = this.sessions.get(sessionId);
+    if (!session) return void res.writeHead(404).end('No such checkout session');
+    if (method === 'POST') {
+      void this.completeCheckout(sessionId).catch(() => {});
+      const back = String(session.success_url ?? '/').replace('{CHECKOUT_SESSION_ID}', sessionId);
+      return void res.writeHead(303, { location: back }).end();
+    }
+    const what = `${session.mode === 'subscription' ? 'Subscribe' : 'Pay'}: ${(session.amount_total / 100).toFixed(2)} ${String(session.currency).toUpperCase()}`;
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>Stripe fake checkout</title><form method="post"><button>${what}</button></form>`);
+  }
+
+  // ---- Webhooks ------------------------------------------------------------------------------
+
+  private event(type: string, object: Json, previousAttributes?: Json): Json {
+    const event = {
+      id: id('evt'),
+      object: 'event',
+      api_version: Stripe.API_VERSION,
+      created: nowSeconds(),
+      data: { object: snapshot(object), ...(previousAttributes ? { previous_attributes: previousAttributes } : {}) },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type,
+    };
+    this.events.push(event);
+    this.unsent.push(event);
+    return event;
+  }
+
+  /** Sends the events not sent yet, in the order they were made; with no webhookUrl, they are only recorded. */
+  private async sendPending(): Promise<Delivery[]> {
+    const events = this.unsent;
+    this.unsent = [];
+    const deliveries: Delivery[] = [];
+    for (const event of events) if (this.webhookUrl) deliveries.push(await this.deliver(event.id));
+    return deliveries;
+  }
+
+  /**
+   * Sends an event (again) to `url`, signed now or at `timestamp` (Unix milliseconds, for a stale
+   * signature), with `secret` (for a forged one).
+   */
+  async deliver(eventId: string, options: { url?: string; timestamp?: number; secret?: string } = {}): Promise<Delivery> {
+    const event = this.events.find((each) => each.id === eventId);
+    const url = options.url ?? this.webhookUrl;
+    if (!event) throw new Error(`No such event: ${eventId}`);
+    if (!url) throw new Error('No webhook URL to deliver to: set webhookUrl');
+    const body = JSON.stringify(event, null, 2);
+    const signature = this.sign(body, options);
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': signature, 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+      body,
+    });
+    return { event, body, signature, status: response.status, answer: await response.text() };
+  }
+
+  /** The Stripe-Signature header for a body, as Stripe computes it. */
+  sign(body: string, { timestamp = Date.now(), secret = this.webhookSecret }: { timestamp?: number; secret?: string } = {}): string {
+    const t = Math.floor(timestamp / 1000);
+    return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`, 'utf8').digest('hex')}`;
+  }
+}
