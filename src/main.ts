@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import pino from 'pino';
 import { createBilling, type Billing } from './engine/billing.ts';
 import { fakeProcessor } from './processors/fake/index.ts';
+import { stripeProcessor } from './processors/stripe/index.ts';
 import { formatUsd } from './core/money.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { loadCredentials, type Credentials } from './hono/credentials.ts';
@@ -26,8 +27,8 @@ try {
 }
 const logger = pino({ level: config.logLevel });
 
-/** The processors accounts may pay through: the fake one, which charges nobody, until real ones are configured. */
-const processors = () => [fakeProcessor()];
+/** The processors accounts may pay through: the fake one, which charges nobody, and those configured. */
+const processors = () => [fakeProcessor(), ...(config.stripe ? [stripeProcessor(config.stripe)] : [])];
 
 /** Price with a preset on the first start, generate what was not configured, and say how to get in. */
 async function prepare(billing: Billing, config: Config): Promise<{ details: string; credentials: Credentials }> {
@@ -101,7 +102,7 @@ async function serveUntilStopped(billing: Billing, credentials?: Credentials, on
 }
 
 if (cluster.isPrimary) {
-  const billing = await createBilling({ database: config.databaseUrl, processors: processors() });
+  const billing = await createBilling({ database: config.databaseUrl, processors: processors(), defaultProcessor: config.processor });
   const { details, credentials } = await prepare(billing, config);
   if (config.workers === 1) {
     await serveUntilStopped(billing, credentials, (port) => banner(port, details));
@@ -142,5 +143,5 @@ if (cluster.isPrimary) {
     });
   }
 } else {
-  await serveUntilStopped(await createBilling({ database: config.databaseUrl, processors: processors() }));
+  await serveUntilStopped(await createBilling({ database: config.databaseUrl, processors: processors(), defaultProcessor: config.processor }));
 }

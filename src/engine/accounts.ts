@@ -19,17 +19,17 @@ export const accountInputSchema = plain(
 );
 export type AccountInput = z.input<typeof accountInputSchema>;
 
-/** Create the account on the default plan, or update its kind, name and time zone. */
+/** Create the account on the default plan and processor, or update its kind, name and time zone. */
 export async function upsertAccount(ctx: Context, input: AccountInput): Promise<Account> {
   const account = parseInput(accountInputSchema, input, 'account');
   if (account.timeZone !== undefined) assertTimeZone(account.timeZone);
   return ctx.sql.transaction(async (tx) => {
     const [row] = await tx.query<AccountRow & { plan_id: number }>(
-      `INSERT INTO accounts AS a (id, kind, name, time_zone, plan_id, created_at)
-       SELECT $1, $2, COALESCE($3, ''), COALESCE($4, 'UTC'), s.default_plan_id, $5 FROM settings s WHERE s.default_plan_id IS NOT NULL
+      `INSERT INTO accounts AS a (id, kind, name, time_zone, plan_id, created_at, processor)
+       SELECT $1, $2, COALESCE($3, ''), COALESCE($4, 'UTC'), s.default_plan_id, $5, $6 FROM settings s WHERE s.default_plan_id IS NOT NULL
        ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, name = COALESCE($3, a.name), time_zone = COALESCE($4, a.time_zone)
        RETURNING ${ACCOUNT_COLUMNS}, a.plan_id`,
-      [account.id, account.kind, account.name ?? null, account.timeZone ?? null, ctx.clock()],
+      [account.id, account.kind, account.name ?? null, account.timeZone ?? null, ctx.clock(), ctx.defaultProcessor],
     );
     if (!row) {
       throw new BillingError('plan_not_found', 'There is no default plan for new accounts: apply a preset or set settings.defaultPlan first');

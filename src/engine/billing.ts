@@ -25,6 +25,7 @@ import { KnownAccounts } from './gate/known-accounts.ts';
 import { HoldIds } from '../core/hold-id.ts';
 import { applyPreset } from './catalog/presets.ts';
 import { PriceBook } from './catalog/price-book.ts';
+import { BillingError } from '../core/errors.ts';
 import { priceList, priceOf } from './catalog/price-list.ts';
 import { balance, usage } from './reads/reads.ts';
 import { reconcile } from './reads/reconcile.ts';
@@ -61,6 +62,8 @@ export interface BillingOptions {
    * Default true.
    */
   rememberAccounts?: boolean;
+  /** The processor new accounts pay through (default "fake"); one of `processors`. */
+  defaultProcessor?: string;
 }
 
 // The facade's other arguments, checked before anything is read or written (core/input.ts).
@@ -88,7 +91,11 @@ export async function createBilling(options: BillingOptions = {}) {
     known,
     holdIds: new HoldIds(await readHoldIdKey(sql)),
     processors: new Map((options.processors ?? []).map((p) => [p.name, p])),
+    defaultProcessor: options.defaultProcessor ?? 'fake',
   };
+  if (options.defaultProcessor !== undefined && !ctx.processors.has(options.defaultProcessor)) {
+    throw new BillingError('processor_not_configured', `The default processor "${options.defaultProcessor}" is not among the processors given`, { processor: options.defaultProcessor });
+  }
   // A write beside the gate's own moves versions of what this process knows: forgetting the
   // account (`accountOf`; none: every account) saves its next call a write whose guard would
   // fail. Only a saving: every decision on what a process knows is checked by its write.

@@ -25,4 +25,6 @@ export interface Context {
   holdIds: HoldIds;
   /** The payment processors accounts may pay through, by name. */
   processors: ReadonlyMap<string, Processor>;
+  /** The processor new accounts pay through. */
+  defaultProcessor: string;
 }

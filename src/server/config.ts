@@ -19,6 +19,10 @@ export interface Config {
   logLevel: string;
   /** How long a stop (SIGTERM, SIGINT) lets requests in flight finish before it closes their connections. */
   stopTimeoutSeconds: number;
+  /** The processor new accounts pay through (TOLLGATE_PROCESSOR): the fake one unless a real one is configured and chosen. */
+  processor: 'fake' | 'stripe';
+  /** Stripe, when its keys are set. */
+  stripe?: { secretKey: string; webhookSecret: string; apiBase?: string };
 }
 
 export class ConfigError extends Error {
@@ -53,8 +57,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
+  const stripe = stripeConfig(env);
+  const processor = env.TOLLGATE_PROCESSOR || 'fake';
+  if (processor !== 'fake' && processor !== 'stripe') throw new ConfigError(`TOLLGATE_PROCESSOR must be fake or stripe, not "${processor}"`);
+  if (processor === 'stripe' && !stripe) throw new ConfigError('TOLLGATE_PROCESSOR=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET');
   return {
     databaseUrl, port: wholeNumber(env, 'PORT', 3000, 0, 65_535), host: env.HOST || '127.0.0.1', secretKey, adminPassword, workers, logLevel,
-    stopTimeoutSeconds: wholeNumber(env, 'TOLLGATE_STOP_TIMEOUT_SECONDS', 10, 1, 600),
+    stopTimeoutSeconds: wholeNumber(env, 'TOLLGATE_STOP_TIMEOUT_SECONDS', 10, 1, 600), processor, stripe,
   };
+}
+
+/** Stripe's keys: both or neither (half a processor stops the start, naming what is missing), and where its API is. */
+function stripeConfig(env: NodeJS.ProcessEnv): Config['stripe'] {
+  const secretKey = env.STRIPE_SECRET_KEY || undefined;
+  const webhookSecret = env.STRIPE_WEBHOOK_SECRET || undefined;
+  const apiBase = env.STRIPE_API_BASE || undefined;
+  if (secretKey === undefined && webhookSecret === undefined) {
+    if (apiBase !== undefined) throw new ConfigError('STRIPE_API_BASE is set but STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not: set all of Stripe, or none of it');
+    return undefined;
+  }
+  if (secretKey === undefined) throw new ConfigError('STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not: set both, or neither');
+  if (webhookSecret === undefined) throw new ConfigError('STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: set both, or neither');
+  if (apiBase !== undefined && !URL.canParse(apiBase)) throw new ConfigError(`STRIPE_API_BASE must be a URL (http://127.0.0.1:12111), not "${apiBase}"`);
+  return { secretKey, webhookSecret, ...(apiBase === undefined ? {} : { apiBase }) };
 }
