@@ -32,6 +32,13 @@ describe('configuration', () => {
     expect(refused({ DATABASE_URL: 'mysql://x' })).toMatch(/^DATABASE_URL must be/);
     expect(refused({ WEB_CONCURRENCY: '4' })).toMatch(/^WEB_CONCURRENCY=4 needs a PostgreSQL DATABASE_URL/);
     expect(refused({ LOG_LEVEL: 'loud' })).toMatch(/^LOG_LEVEL must be one of/);
+    expect(refused({ STRIPE_SECRET_KEY: 'sk_test_x' })).toMatch(/^STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not/);
+    expect(refused({ STRIPE_WEBHOOK_SECRET: 'whsec_x' })).toMatch(/^STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not/);
+    expect(refused({ STRIPE_API_BASE: 'http://127.0.0.1:1' })).toMatch(/^STRIPE_API_BASE is set but/);
+    expect(refused({ STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRET: 'whsec_x', STRIPE_API_BASE: 'not a url' })).toMatch(/^STRIPE_API_BASE must be a URL/);
+    expect(refused({ TOLLGATE_PROCESSOR: 'stripe' })).toMatch(/^TOLLGATE_PROCESSOR=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET/);
+    expect(refused({ TOLLGATE_PROCESSOR: 'paypal' })).toMatch(/^TOLLGATE_PROCESSOR must be fake or stripe/);
+    expect(loadConfig({ STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRET: 'whsec_x' })).toMatchObject({ processor: 'fake', stripe: { secretKey: 'sk_test_x', webhookSecret: 'whsec_x' } });
   });
 });
 
