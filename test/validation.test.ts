@@ -197,8 +197,9 @@ for (const engine of ENGINES) {
       if (!auth.ok) throw new Error(auth.message);
       await invalid(() => billing.settle(auth.hold.id, new Date() as never, { idempotencyKey: 'k' }), /usage/);
       expect(await billing.admin.getSettings()).toEqual(settings);
-      // A slug in a pack's changes is not a rename (onto another pack's slug, it was a raw unique violation).
-      expect(await billing.admin.updatePack('credits-10', { slug: 'credits-50', name: 'Ten dollars' } as never)).toMatchObject({ slug: 'credits-10', name: 'Ten dollars' });
+      // A slug in a pack's changes is not a rename: it is refused, named, and nothing changes (onto another pack's slug, it was a raw unique violation).
+      await invalid(() => billing.admin.updatePack('credits-10', { slug: 'credits-50', name: 'Ten dollars' } as never), /slug/);
+      expect(await billing.admin.updatePack('credits-10', { name: 'Ten dollars' })).toMatchObject({ slug: 'credits-10', name: 'Ten dollars' });
     });
 
     it('a call with more tokens than any model takes is invalid input, and the account keeps working', async () => {

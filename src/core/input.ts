@@ -32,20 +32,25 @@ export function textProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** A string of at most `max` characters that PostgreSQL can store; `min` 1 makes it non-empty. */
-export function text(max: number, min = 0) {
+/**
+ * A string of at most `max` characters that PostgreSQL can store; `min` 1 makes it non-empty.
+ * `message`, when given, says every problem with it in one sentence.
+ */
+export function text(max: number, min = 0, message?: string) {
   const schema = z
-    .string({ error: 'must be a string' })
-    .max(max, `must be at most ${max.toLocaleString('en-US')} characters`)
+    .string({ error: message ?? 'must be a string' })
+    .max(max, message ?? `must be at most ${max.toLocaleString('en-US')} characters`)
     .superRefine((value, ctx) => {
       const problem = textProblem(value);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      if (problem) ctx.addIssue({ code: 'custom', message: message ?? problem });
     });
-  return min > 0 ? schema.min(min, 'must not be empty') : schema;
+  return min > 0 ? schema.min(min, message ?? 'must not be empty') : schema;
 }
 
+/** The longest id or key the host app may choose. */
+export const MAX_ID_CHARS = 200;
 /** Ids and keys the host app chooses: account ids, user ids, idempotency keys, references. */
-export const idSchema = text(200, 1);
+export const idSchema = text(MAX_ID_CHARS, 1);
 /** A hold id, as authorize returned it. */
 export const holdIdSchema = text(4000, 1);
 /** A model or provider name, trimmed. */
@@ -83,7 +88,8 @@ const isoDate = z.iso.date();
 /**
  * A moment: a valid Date, or an ISO 8601 date ("2026-03-01", midnight UTC) or date-time with its
  * offset ("2026-03-01T12:00:00Z"), between MIN_DATE and MAX_DATE. Nothing is coerced: a number
- * or a boolean is not a date.
+ * or a boolean is not a date. As JSON carries it (the metadata, for a document made from it), a
+ * string of either form.
  */
 export const instant = z
   .custom<Date | string>((value) => value instanceof Date || typeof value === 'string', {
@@ -101,6 +107,11 @@ export const instant = z
       return z.NEVER;
     }
     return date;
+  })
+  .meta({
+    type: 'string',
+    anyOf: [{ format: 'date' }, { format: 'date-time' }],
+    description: `An ISO 8601 date ("2026-03-01", midnight UTC) or date-time with its offset, from ${MIN_DATE.toISOString().slice(0, 10)} and before ${MAX_DATE.toISOString().slice(0, 10)}.`,
   });
 
 /** An object literal (or one made with Object.create(null)): not an array, a Date, a class instance. */
@@ -112,10 +123,28 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 
 /**
  * `schema` (an object schema) for plain objects only: zod's objects also take a Date or any class
- * instance, whose fields it does not see, and would read them as an empty object.
+ * instance, whose fields it does not see, and would read them as an empty object. The check runs
+ * first, as a step that passes the value on, so a document made from the schema (the API's
+ * OpenAPI) describes `schema` itself.
  */
 export function plain<T extends z.ZodType>(schema: T) {
-  return z.custom<z.input<T>>(isPlainObject, { message: 'must be a plain object ({ … })' }).pipe(schema as z.ZodType<z.output<T>, z.input<T>>);
+  const plainObject = z.transform<z.input<T>, z.input<T>>((value, ctx) => {
+    if (isPlainObject(value)) return value;
+    ctx.issues.push({ code: 'custom', message: 'must be a plain object ({ … })', input: value });
+    return z.NEVER;
+  });
+  return plainObject.pipe(schema as unknown as z.ZodType<z.output<T>, Awaited<z.input<T>>>);
+}
+
+type WithoutDefault<T> = T extends z.ZodDefault<infer Inner> ? Inner : T;
+
+/**
+ * A change to what `shape` makes: each of its fields, optional and without its default (a field
+ * left out stays as it is), and no other; a plain object, as `plain` reads one.
+ */
+export function patchOf<S extends z.ZodRawShape>(shape: S) {
+  const fields = Object.fromEntries(Object.entries(shape).map(([name, field]) => [name, ((field instanceof z.ZodDefault ? field.unwrap() : field) as z.ZodType).optional()]));
+  return plain(z.object(fields as unknown as { [K in keyof S]: z.ZodOptional<WithoutDefault<S[K]>> }).strict());
 }
 
 /** The first reason `value` is not plain JSON that PostgreSQL's jsonb can store, with where. */
@@ -149,15 +178,26 @@ function jsonProblem(value: unknown, path: (string | number)[], depth: number, b
   return undefined;
 }
 
-/** Metadata kept with a usage event: a plain object of JSON values, strings well-formed and NUL-free, small when serialized. */
-export const metadataSchema = z.custom<Record<string, unknown>>(isPlainObject, { message: 'must be a plain object of JSON values' }).superRefine((value, ctx) => {
-  const problem = jsonProblem(value, [], 0, { nodes: MAX_METADATA_CHARS });
-  if (problem) {
-    ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
-  } else if (JSON.stringify(value).length > MAX_METADATA_CHARS) {
-    ctx.addIssue({ code: 'custom', message: `must serialize to at most ${MAX_METADATA_CHARS.toLocaleString('en-US')} characters` });
-  }
-});
+/**
+ * Metadata kept with a usage event: a plain object of JSON values, strings well-formed and
+ * NUL-free, small when serialized. As JSON carries it (the metadata, for a document made from
+ * it), an object of any values.
+ */
+export const metadataSchema = z
+  .custom<Record<string, unknown>>(isPlainObject, { message: 'must be a plain object of JSON values' })
+  .superRefine((value, ctx) => {
+    const problem = jsonProblem(value, [], 0, { nodes: MAX_METADATA_CHARS });
+    if (problem) {
+      ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    } else if (JSON.stringify(value).length > MAX_METADATA_CHARS) {
+      ctx.addIssue({ code: 'custom', message: `must serialize to at most ${MAX_METADATA_CHARS.toLocaleString('en-US')} characters` });
+    }
+  })
+  .meta({
+    type: 'object',
+    additionalProperties: {},
+    description: `Kept with the usage event (chat, message…): JSON values, at most ${MAX_METADATA_CHARS.toLocaleString('en-US')} characters serialized and ${MAX_METADATA_DEPTH} levels deep.`,
+  });
 
 /**
  * Parse untrusted input with a schema; failures become one invalid_input error naming the

@@ -1,27 +1,32 @@
 /** A credit pack: a one-time purchase that adds a bucket of usage value. */
 import { z } from 'zod';
-import { cents, int4, micros, plain, slugSchema, text } from './input.ts';
+import { cents, int4, micros, patchOf, plain, slugSchema, text } from './input.ts';
 import { centsToMicros, type Micros } from './money.ts';
 import { processorPricesSchema } from './plan.ts';
 
-export const packInputSchema = plain(
-  z
-    .object({
-      slug: slugSchema,
-      name: text(100).trim().min(1, 'must not be empty'),
-      status: z.enum(['active', 'archived']).default('active'),
-      priceCents: cents.positive('must be more than zero'),
-      /** Usage value granted; defaults to the price, more is a bonus. */
-      valueMicros: micros.positive('must be more than zero').nullable().optional(),
-      expiresAfterDays: z.number().int('must be whole days').positive('must be at least one day').max(3650, 'must be at most 3,650 days (ten years)').nullable().optional(),
-      /** Sold only as an add-on to a paid plan. */
-      requiresPlan: z.boolean().default(false),
-      processorPrices: processorPricesSchema.default({}),
-      public: z.boolean().default(true),
-      sort: int4.default(0),
-    })
-    .strict(),
-);
+/** What makes a pack besides its slug, which is for good: each field's default is a new pack's. */
+const packFields = {
+  name: text(100).trim().min(1, 'must not be empty'),
+  status: z.enum(['active', 'archived']).default('active'),
+  priceCents: cents.positive('must be more than zero').meta({ description: 'The price, in cents.', example: 1000 }),
+  valueMicros: micros.positive('must be more than zero').nullable().optional().meta({ description: 'Usage value granted; null or left out: the price (more is a bonus).' }),
+  expiresAfterDays: z
+    .number({ error: 'must be a number of days' })
+    .int('must be whole days')
+    .positive('must be at least one day')
+    .max(3650, 'must be at most 3,650 days (ten years)')
+    .nullable()
+    .optional()
+    .meta({ description: 'Days the value lasts from the purchase; null or left out: it never expires.' }),
+  requiresPlan: z.boolean().default(false).meta({ description: 'Sold only as an add-on to a paid plan.' }),
+  processorPrices: processorPricesSchema.default({}),
+  public: z.boolean().default(true).meta({ description: 'Shown in the pricing table.' }),
+  sort: int4.default(0),
+};
+
+export const packInputSchema = plain(z.object({ slug: slugSchema.meta({ example: 'extra-10' }), ...packFields }).strict());
+/** A change to a pack: the fields to change; the pack it makes is checked as a whole (packInputSchema). */
+export const packPatchSchema = patchOf(packFields);
 export type PackInput = z.input<typeof packInputSchema>;
 
 export interface Pack {

@@ -3,51 +3,51 @@
  * whether usage may spill into prepaid credit (overage) and which models it allows.
  */
 import { z } from 'zod';
-import { cents, int4, micros, modelSchema, plain, slugSchema, text } from './input.ts';
+import { cents, int4, micros, modelSchema, patchOf, plain, slugSchema, text } from './input.ts';
 import { centsToMicros, type Micros } from './money.ts';
 
 export const PLAN_STATUSES = ['active', 'legacy', 'archived'] as const;
 export type PlanStatus = (typeof PLAN_STATUSES)[number];
 
-export const limitSchema = plain(
-  z
-    .object({
-      window: z.enum(['day', 'month']),
-      /** usd: amount is micro-dollars of usage value; tokens: amount is input + output tokens. */
-      unit: z.enum(['usd', 'tokens']),
-      amount: micros,
-    })
-    .strict(),
-);
+/** A limit's fields: its window, its unit and how much of it. */
+export const limitShape = {
+  window: z.enum(['day', 'month']),
+  unit: z.enum(['usd', 'tokens']),
+  amount: micros.meta({ description: 'usd: micro-dollars of usage value; tokens: input + output tokens.' }),
+};
+export const limitSchema = plain(z.object(limitShape).strict()).meta({ id: 'Limit' });
 export type Limit = z.infer<typeof limitSchema>;
 
 /** What a processor calls each plan or pack (its price ids), by processor. */
-export const processorPricesSchema = plain(z.record(text(100).min(1, 'must name a processor'), text(200)).refine((m) => Object.keys(m).length <= 20, 'at most 20 processors'));
+export const processorPricesSchema = plain(z.record(text(100).min(1, 'must name a processor'), text(200)).refine((m) => Object.keys(m).length <= 20, 'at most 20 processors'))
+  .meta({ description: 'What each processor calls it (its price id), by processor: at most 20.' });
+
+/** What makes a plan besides its slug, which is for good: each field's default is a new plan's. */
+const planFields = {
+  name: text(100).trim().min(1, 'must not be empty'),
+  status: z.enum(PLAN_STATUSES).default('active'),
+  priceCents: cents.meta({ description: 'The monthly price, in cents.', example: 2000 }),
+  surchargeCents: cents.default(0).meta({ description: 'The part of the price that is not usage.' }),
+  includedMicros: micros.nullable().optional().meta({ description: 'Usage value included each period; null or left out: price − surcharge.' }),
+  limits: z.array(limitSchema).max(8).default([]),
+  overage: z.enum(['block', 'credits']).default('block').meta({ description: 'credits: usage beyond the allowance draws on credit packs; block: it is refused.' }),
+  models: z.array(modelSchema).max(100).default([]).meta({ description: 'Model patterns allowed ("gpt-4o-mini", "claude-*"); empty allows every model.' }),
+  processorPrices: processorPricesSchema.default({}),
+  public: z.boolean().default(true).meta({ description: 'Shown in the pricing table.' }),
+  sort: int4.default(0),
+};
 
 export const planInputSchema = plain(
   z
-    .object({
-      slug: slugSchema,
-      name: text(100).trim().min(1, 'must not be empty'),
-      status: z.enum(PLAN_STATUSES).default('active'),
-      priceCents: cents,
-      surchargeCents: cents.default(0),
-      /** Usage value included each period; defaults to price − surcharge. */
-      includedMicros: micros.nullable().optional(),
-      limits: z.array(limitSchema).max(8).default([]),
-      overage: z.enum(['block', 'credits']).default('block'),
-      /** Model patterns ("gpt-4o-mini", "claude-*"); empty allows every model. */
-      models: z.array(modelSchema).max(100).default([]),
-      processorPrices: processorPricesSchema.default({}),
-      public: z.boolean().default(true),
-      sort: int4.default(0),
-    })
+    .object({ slug: slugSchema.meta({ example: 'plus' }), ...planFields })
     .strict()
     .refine((p) => p.surchargeCents <= p.priceCents, {
       message: 'surchargeCents must not exceed priceCents (the surcharge is the part of the price that is not usage)',
       path: ['surchargeCents'],
     }),
 );
+/** A change to a plan: the fields to change; the plan it makes is checked as a whole (planInputSchema). */
+export const planPatchSchema = patchOf(planFields);
 export type PlanInput = z.input<typeof planInputSchema>;
 
 export interface Plan {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { micros, plain, slugSchema } from './input.ts';
 import type { Micros } from './money.ts';
 import type { PriceEntry } from './pricing/price.ts';
+import { ratesInputSchema, type RatesInput } from './pricing/rates.ts';
 
 export const PRICING_MODES = ['usage-subscription', 'credit-packs', 'subscription-plus-packs', 'tiers'] as const;
 export type PricingMode = (typeof PRICING_MODES)[number];
@@ -31,18 +32,25 @@ export const settingsInputSchema = plain(
         .number({ error: 'must be a number of basis points' })
         .int('must be whole basis points (5000 = 50%)')
         .min(0, 'margin must not be negative')
-        .max(9999, 'margin must be below 100% (10000 bps): at 100% no price covers the cost'),
-      displayUnit: z.enum(['usd', 'credits']),
-      creditValueMicros: micros.positive('must be more than zero'),
-      defaultPlan: slugSchema,
-      unknownModelPolicy: z.enum(['refuse', 'fallback']),
-      fallbackRates: z.unknown().nullable(),
-      minHoldMicros: micros,
-      holdTtlSeconds: z.number({ error: 'must be a number of seconds' }).int('must be whole seconds').min(10, 'must be at least 10 seconds').max(7 * 24 * 3600, 'must be at most a week'),
+        .max(9999, 'margin must be below 100% (10000 bps): at 100% no price covers the cost')
+        .meta({ description: 'Share of the usage value that is margin, in basis points: 5000 = 50%, so $10 of cost sells as $20.', example: 5000 }),
+      displayUnit: z.enum(['usd', 'credits']).meta({ description: 'How amounts are shown: dollars, or credits.' }),
+      creditValueMicros: micros.positive('must be more than zero').meta({ description: 'What one credit is worth, in micro-dollars.' }),
+      defaultPlan: slugSchema.meta({ description: 'The slug of a free plan: the plan new accounts (and those whose paid plan ended) are on.', example: 'free' }),
+      unknownModelPolicy: z.enum(['refuse', 'fallback']).meta({ description: 'What a model the price book does not know gets: refused, or charged at fallbackRates.' }),
+      fallbackRates: ratesInputSchema.nullable().meta({ description: 'The price charged for a model the price book does not know, when the policy is fallback; null removes it.' }),
+      minHoldMicros: micros.meta({ description: 'The hold placed when a call cannot say how large it will be.' }),
+      holdTtlSeconds: z
+        .number({ error: 'must be a number of seconds' })
+        .int('must be whole seconds')
+        .min(10, 'must be at least 10 seconds')
+        .max(7 * 24 * 3600, 'must be at most a week')
+        .meta({ description: 'A hold left open this long lapses.' }),
       /** The preset the catalog came from, as applyPreset records it. */
       pricingMode: z.enum(PRICING_MODES).nullable(),
     })
     .partial()
     .strict(),
 );
-export type SettingsInput = z.input<typeof settingsInputSchema>;
+/** Settings as a caller gives them: fallbackRates as an admin writes rates, by token type (the parse says what is missing). */
+export type SettingsInput = Omit<z.input<typeof settingsInputSchema>, 'fallbackRates'> & { fallbackRates?: RatesInput | null };

@@ -9,8 +9,8 @@ import { plain, tokenCount } from './input.ts';
 export const tokenUsageSchema = plain(
   z
     .object({
-      inputTokens: tokenCount,
-      outputTokens: tokenCount,
+      inputTokens: tokenCount.meta({ description: 'All input tokens, cache reads and writes included.' }),
+      outputTokens: tokenCount.meta({ description: 'All output tokens, reasoning included.' }),
       cacheReadTokens: tokenCount.optional(),
       cacheWriteTokens: tokenCount.optional(),
       reasoningTokens: tokenCount.optional(),
@@ -24,7 +24,7 @@ export const tokenUsageSchema = plain(
       message: 'reasoningTokens must not exceed outputTokens (outputTokens counts them too)',
       path: ['outputTokens'],
     }),
-);
+).meta({ id: 'TokenUsage' });
 
 export type TokenUsage = z.infer<typeof tokenUsageSchema>;
 

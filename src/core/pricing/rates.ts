@@ -24,6 +24,9 @@ const decimalRateSchema = z.unknown().transform((value, ctx): DecimalRate => {
     return z.NEVER;
   }
   return result;
+}).meta({
+  type: ['string', 'number'],
+  description: `Dollars per million tokens: a decimal string ("2.5") or a number (0.1 reads as "0.1"), from 0 to ${MAX_ADMIN_RATE.toLocaleString('en-US')}.`,
 });
 
 const tieredRateSchema = z
@@ -49,6 +52,12 @@ const tieredRateSchema = z
     }
   });
 
+/** What a schema takes, as JSON Schema: the document of a rate, whose parse dispatches by hand. */
+function inputJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _, ...json } = z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>;
+  return json;
+}
+
 /** One rate: a decimal (string or number) or tiers, into its canonical Rate. */
 // A union would hide both branches' messages behind "Invalid input"; dispatch on the shape instead.
 export const rateInputSchema = z.unknown().transform((value, ctx): Rate => {
@@ -57,6 +66,10 @@ export const rateInputSchema = z.unknown().transform((value, ctx): Rate => {
   if (result.success) return result.data;
   for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
   return z.NEVER;
+}).meta({
+  id: 'RateInput',
+  description: 'A rate: dollars per million tokens, or tiers, each tier\'s price applying to every token when the request\'s input tokens exceed its start.',
+  anyOf: [inputJsonSchema(decimalRateSchema), inputJsonSchema(tieredRateSchema)],
 });
 
 /** A price's rates by token type: input and output required, the rest split out of them when given. */
@@ -67,9 +80,10 @@ export const ratesInputSchema = z
     cacheRead: rateInputSchema.optional(),
     cacheWrite: rateInputSchema.optional(),
     reasoning: rateInputSchema.optional(),
-    requests: rateInputSchema.optional(),
+    requests: rateInputSchema.optional().meta({ description: 'Dollars per thousand requests: a fee on every call.' }),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'RatesInput' });
 
 export const priceEntryInputSchema = z
   .object({
@@ -86,6 +100,8 @@ export const priceEntryInputSchema = z
 
 /** A rate as an admin may write it: numbers are read as the decimal they print as (0.1 → "0.1"). */
 export type RateInput = string | number | { base: string | number; tiers: { start: number; price: string | number }[] };
+/** Rates as a form or a caller gives them, by token type: their parse says which is missing or unknown. */
+export type RatesInput = Partial<Record<string, RateInput>>;
 
 export interface PriceEntryInput {
   source: 'override' | 'fallback';
@@ -97,7 +113,11 @@ export interface PriceEntryInput {
 
 /** Validate admin-supplied rates into a PriceEntry (input is re-checked at run time); bad input throws invalid_input. */
 export function priceEntryFromRates(input: PriceEntryInput): PriceEntry {
-  const parsed = parseInput(priceEntryInputSchema, input, 'price rates');
+  return priceEntryOf(parseInput(priceEntryInputSchema, input, 'price rates'));
+}
+
+/** A price entry from rates its schemas parsed already (ratesInputSchema's output). */
+export function priceEntryOf(parsed: z.output<typeof priceEntryInputSchema>): PriceEntry {
   const rates: { -readonly [K in keyof PriceRates]: PriceRates[K] } = { input: parsed.rates.input, output: parsed.rates.output };
   for (const key of ['cacheRead', 'cacheWrite', 'reasoning'] as const) {
     const rate = parsed.rates[key];

@@ -1,18 +1,21 @@
 /** Admin operations on what is sold: plans, packs, settings and price-book overrides. */
 import { BillingError } from '../../core/errors.ts';
-import { packInputSchema, packToInput, type Pack, type PackInput } from '../../core/pack.ts';
-import { planInputSchema, planToInput, type Plan, type PlanInput, type PlanStatus } from '../../core/plan.ts';
+import { packInputSchema, packPatchSchema, packToInput, type Pack, type PackInput } from '../../core/pack.ts';
+import { planInputSchema, planPatchSchema, planToInput, type Plan, type PlanInput, type PlanStatus } from '../../core/plan.ts';
 import type { PriceEntry } from '../../core/pricing/price.ts';
-import { priceEntryFromRates } from '../../core/pricing/rates.ts';
+import { priceEntryOf, ratesInputSchema, type RatesInput } from '../../core/pricing/rates.ts';
 import { settingsInputSchema, type Settings, type SettingsInput } from '../../core/settings.ts';
-import { instant, isPlainObject, modelSchema, parseInput, plain, text } from '../../core/input.ts';
+import { instant, modelSchema, parseInput, plain, text } from '../../core/input.ts';
 import type { Sql } from '../../db/sql.ts';
 import type { Context } from '../context.ts';
 import { PACK_COLUMNS, PLAN_COLUMNS, SETTINGS_COLUMNS, packFromRow, planFromRow, settingsFromRow, type PackRow, type PlanRow, type SettingsRow } from '../rows.ts';
 import { z } from 'zod';
 
-/** A patch is a plain object: anything else would merge as no change at all. */
-const patchSchema = z.custom<Record<string, unknown>>(isPlainObject, { message: 'must be a plain object of the fields to change' });
+export type ParsedPlan = z.output<typeof planInputSchema>;
+export type PlanChanges = z.input<typeof planPatchSchema>;
+export type ParsedPack = z.output<typeof packInputSchema>;
+export type PackChanges = z.input<typeof packPatchSchema>;
+export type ParsedSettings = z.output<typeof settingsInputSchema>;
 
 function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string }).code === '23505';
@@ -38,7 +41,7 @@ export async function findPlanById(sql: Sql, id: number): Promise<Plan> {
   return planFromRow(row);
 }
 
-function planParams(p: z.output<typeof planInputSchema>): unknown[] {
+function planParams(p: ParsedPlan): unknown[] {
   return [
     p.slug, p.name, p.status, p.priceCents, p.surchargeCents, p.includedMicros ?? null, JSON.stringify(p.limits),
     p.overage, p.models, JSON.stringify(p.processorPrices), p.public, p.sort,
@@ -46,7 +49,11 @@ function planParams(p: z.output<typeof planInputSchema>): unknown[] {
 }
 
 export async function createPlan(sql: Sql, input: PlanInput): Promise<Plan> {
-  const plan = parseInput(planInputSchema, input, 'plan');
+  return createPlanParsed(sql, parseInput(planInputSchema, input, 'plan'));
+}
+
+/** createPlan of a plan its schema parsed already. */
+export async function createPlanParsed(sql: Sql, plan: ParsedPlan): Promise<Plan> {
   try {
     const [row] = await sql.query<{ id: number }>(
       `INSERT INTO plans (slug, name, status, price_cents, surcharge_cents, included_micros, limits, overage, models, processor_prices, public, sort)
@@ -61,8 +68,12 @@ export async function createPlan(sql: Sql, input: PlanInput): Promise<Plan> {
 }
 
 /** Change a plan. Accounts on it feel the change from their next call. */
-export async function updatePlan(sql: Sql, slug: string, patch: Partial<Omit<PlanInput, 'slug'>>): Promise<Plan> {
-  const changes = parseInput(patchSchema, patch, 'plan changes');
+export async function updatePlan(sql: Sql, slug: string, patch: PlanChanges): Promise<Plan> {
+  return updatePlanParsed(sql, slug, parseInput(planPatchSchema, patch, 'plan changes'));
+}
+
+/** updatePlan with changes their schema parsed already; the plan they make is checked as a whole. */
+export async function updatePlanParsed(sql: Sql, slug: string, changes: z.output<typeof planPatchSchema>): Promise<Plan> {
   const current = await findPlan(sql, slug);
   const plan = parseInput(planInputSchema, { ...planToInput(current), ...changes, slug }, 'plan');
   if (plan.priceCents > 0 && (await getSettings(sql)).defaultPlanId === current.id) {
@@ -95,7 +106,7 @@ export async function findPack(sql: Sql, slug: string): Promise<Pack> {
   return packFromRow(row);
 }
 
-function packParams(p: z.output<typeof packInputSchema>): unknown[] {
+function packParams(p: ParsedPack): unknown[] {
   return [
     p.slug, p.name, p.status, p.priceCents, p.valueMicros ?? null, p.expiresAfterDays ?? null, p.requiresPlan,
     JSON.stringify(p.processorPrices), p.public, p.sort,
@@ -103,7 +114,11 @@ function packParams(p: z.output<typeof packInputSchema>): unknown[] {
 }
 
 export async function createPack(sql: Sql, input: PackInput): Promise<Pack> {
-  const pack = parseInput(packInputSchema, input, 'pack');
+  return createPackParsed(sql, parseInput(packInputSchema, input, 'pack'));
+}
+
+/** createPack of a pack its schema parsed already. */
+export async function createPackParsed(sql: Sql, pack: ParsedPack): Promise<Pack> {
   try {
     await sql.query(
       `INSERT INTO packs (slug, name, status, price_cents, value_micros, expires_after_days, requires_plan, processor_prices, public, sort)
@@ -117,10 +132,13 @@ export async function createPack(sql: Sql, input: PackInput): Promise<Pack> {
   return findPack(sql, pack.slug);
 }
 
-export async function updatePack(sql: Sql, slug: string, patch: Partial<Omit<PackInput, 'slug'>>): Promise<Pack> {
-  const changes = parseInput(patchSchema, patch, 'pack changes');
+export async function updatePack(sql: Sql, slug: string, patch: PackChanges): Promise<Pack> {
+  return updatePackParsed(sql, slug, parseInput(packPatchSchema, patch, 'pack changes'));
+}
+
+/** updatePack with changes their schema parsed already; the pack they make is checked as a whole. */
+export async function updatePackParsed(sql: Sql, slug: string, changes: z.output<typeof packPatchSchema>): Promise<Pack> {
   const current = await findPack(sql, slug);
-  // A slug is for good: one in the changes is not a rename.
   const pack = parseInput(packInputSchema, { ...packToInput(current), ...changes, slug }, 'pack');
   await sql.query(
     `UPDATE packs SET slug = $1, name = $2, status = $3, price_cents = $4, value_micros = $5, expires_after_days = $6, requires_plan = $7,
@@ -136,7 +154,11 @@ export async function getSettings(sql: Sql): Promise<Settings> {
 }
 
 export async function updateSettings(sql: Sql, input: SettingsInput): Promise<Settings> {
-  const { pricingMode, ...patch } = parseInput(settingsInputSchema, input, 'settings');
+  return updateSettingsParsed(sql, parseInput(settingsInputSchema, input, 'settings'));
+}
+
+/** updateSettings with settings their schema parsed already. */
+export async function updateSettingsParsed(sql: Sql, { pricingMode, ...patch }: ParsedSettings): Promise<Settings> {
   const current = await getSettings(sql);
   const defaultPlan = patch.defaultPlan === undefined ? undefined : await findPlan(sql, patch.defaultPlan);
   if (defaultPlan && defaultPlan.priceCents > 0) {
@@ -150,7 +172,7 @@ export async function updateSettings(sql: Sql, input: SettingsInput): Promise<Se
   const defaultPlanId = defaultPlan?.id ?? current.defaultPlanId;
   let fallbackPrice: PriceEntry | null = current.fallbackPrice;
   if (patch.fallbackRates !== undefined) {
-    fallbackPrice = patch.fallbackRates === null ? null : priceEntryFromRates({ provider: '', model: '*', source: 'fallback', rates: patch.fallbackRates as never });
+    fallbackPrice = patch.fallbackRates === null ? null : priceEntryOf({ provider: '', model: '*', source: 'fallback', rates: patch.fallbackRates });
   }
   const policy = patch.unknownModelPolicy ?? current.unknownModelPolicy;
   if (policy === 'fallback' && !fallbackPrice) {
@@ -168,22 +190,28 @@ export async function updateSettings(sql: Sql, input: SettingsInput): Promise<Se
   return getSettings(sql);
 }
 
-const modelPriceInputSchema = plain(
+export const modelPriceInputSchema = plain(
   z
     .object({
-      provider: text(100).trim().default(''),
-      model: modelSchema,
-      effectiveFrom: instant,
-      rates: z.unknown(),
+      provider: text(100).trim().default('').meta({ description: 'Left out or "": the model under any provider.', example: 'openai' }),
+      model: modelSchema.meta({ example: 'gpt-4o-mini' }),
+      effectiveFrom: instant.meta({ description: 'From when the price applies.', example: '2026-03-01T00:00:00Z' }),
+      rates: ratesInputSchema,
     })
     .strict(),
 );
+/** A model's price as a caller gives it: rates as an admin writes them. */
+export type ModelPriceInput = Omit<z.input<typeof modelPriceInputSchema>, 'rates'> & { rates: RatesInput };
 
 /** Override the price of a model from a moment on. Earlier usage keeps the price it was charged at. */
-export async function setModelPrice(ctx: Context, input: z.input<typeof modelPriceInputSchema>): Promise<PriceEntry> {
-  const parsed = parseInput(modelPriceInputSchema, input, 'model price');
-  const entry = priceEntryFromRates({
-    provider: parsed.provider, model: parsed.model, effectiveFrom: parsed.effectiveFrom.toISOString(), source: 'override', rates: parsed.rates as never,
+export async function setModelPrice(ctx: Context, input: ModelPriceInput): Promise<PriceEntry> {
+  return setModelPriceParsed(ctx, parseInput(modelPriceInputSchema, input, 'model price'));
+}
+
+/** setModelPrice with a price its schema parsed already. */
+export async function setModelPriceParsed(ctx: Context, parsed: z.output<typeof modelPriceInputSchema>): Promise<PriceEntry> {
+  const entry = priceEntryOf({
+    provider: parsed.provider, model: parsed.model, effectiveFrom: parsed.effectiveFrom.toISOString(), source: 'override', rates: parsed.rates,
   });
   await ctx.sql.query(
     `INSERT INTO model_prices (provider, model, effective_from, price) VALUES ($1, $2, $3, $4)
