@@ -2,7 +2,7 @@
 import type { Sql } from '../db/sql.ts';
 import type { AuthorizeRequest, AuthorizeResult } from './gate/authorize.ts';
 import type { Charge } from './charge/charge.ts';
-import type { ChargeInput } from './charge/settle.ts';
+import type { ChargeInput } from './charge/batch.ts';
 import type { Combiner } from './combiner.ts';
 import type { PriceBook } from './catalog/price-book.ts';
 import type { KnownAccounts } from './gate/known-accounts.ts';

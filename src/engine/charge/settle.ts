@@ -1,30 +1,25 @@
 /**
  * Settling holds: settle (the real usage of an authorized call, charged once per idempotency
- * key) and release (a hold that was not used). Settles that arrive together, and records
- * (usage without a hold, charge.ts), are written together; what a batch cannot charge for
- * certain is charged alone, which answers precisely.
+ * key) and release (a hold that was not used). Settles and records that arrive together are
+ * written together (batch.ts); what a batch cannot charge for certain is settled alone here,
+ * which answers precisely.
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
 import { parseInput } from '../../core/input.ts';
 import { tokenUsageSchema, type TokenUsage } from '../../core/usage.ts';
 import {
-  answeredCall, callPrice, chargeLocked, chargeOptimistically, chargeRequest, chargeResult, isKeyConflict, recordAlone, recordedCall,
-  replayOrConflict, settleOptionsSchema, type Charge, type ChargedCall, type RecordCall, type SettleOptions,
+  answeredCall, callPrice, chargeLocked, chargeOptimistically, chargeRequest, isKeyConflict, replayOrConflict, settleOptionsSchema,
+  type Charge, type ChargedCall, type SettleOptions,
 } from './charge.ts';
-import {
-  LEDGER_COLUMNS, ledgerFromRow, prepareCharge, writeCharges, type LedgerPool, type ChargeRequest, type LedgerRow, type LedgerState, type PreparedCharge,
-} from './write.ts';
-import { ledgerOf, type AccountState, type Guard, type LedgerGuard } from '../gate/account-state.ts';
-import { outcomeOf } from '../combiner.ts';
+import { LEDGER_COLUMNS, ledgerFromRow, type ChargeRequest, type LedgerRow } from './write.ts';
 import { restoreLostHold } from './lost-holds.ts';
 import type { HeldCall } from '../../core/hold-id.ts';
 import type { Context } from '../context.ts';
 import type { Sql } from '../../db/sql.ts';
-import type { PriceBook } from '../catalog/price-book.ts';
 import { TERMS_COLUMNS, TERMS_FROM, termsFromRow, type TermsRow } from '../terms.ts';
 
-interface HoldRow extends TermsRow, LedgerRow {
+export interface HoldRow extends TermsRow, LedgerRow {
   hold_status: 'open' | 'settled' | 'released';
   hold_model: string;
   hold_provider: string;
@@ -37,7 +32,8 @@ const HOLD_SELECT = `SELECT h.status AS hold_status, h.model AS hold_model, h.pr
   FROM ${TERMS_FROM} JOIN holds h ON h.account_id = a.id JOIN account_balances b ON b.account_id = a.id
   WHERE h.id = $1`;
 
-const HOLDS_SELECT = HOLD_SELECT.replace('WHERE h.id = $1', 'WHERE h.id = ANY ($1::text[])').replace('SELECT h.status', 'SELECT h.id AS hold_id, h.status');
+/** The holds of a batch, read in one statement (batch.ts). */
+export const HOLDS_SELECT = HOLD_SELECT.replace('WHERE h.id = $1', 'WHERE h.id = ANY ($1::text[])').replace('SELECT h.status', 'SELECT h.id AS hold_id, h.status');
 
 function holdNotFound(id: string): BillingError {
   return new BillingError('hold_not_found', `No hold "${id}": authorize first and settle the hold id it returns`, { holdId: id });
@@ -53,8 +49,6 @@ export interface SettleInput {
   options: z.output<typeof settleOptionsSchema>;
 }
 
-/** A usage to charge together with others: a hold's (settle) or one without a hold (record). */
-export type ChargeInput = SettleInput | RecordCall;
 
 /** Settle: validated here, then charged together with the settles and records that arrive meanwhile. */
 export async function settle(ctx: Context, holdId: string, usageInput: TokenUsage, optionsInput: SettleOptions): Promise<Charge> {
@@ -71,127 +65,8 @@ function openHoldId(ctx: Context, id: string): { id: string; key: string; call: 
   return { id, ...opened };
 }
 
-function heldCall(row: HoldRow): ChargedCall {
+export function heldCall(row: HoldRow): ChargedCall {
   return { model: row.hold_model, provider: row.hold_provider, userId: row.hold_user_id, createdAt: row.hold_created_at };
-}
-
-/** A call to charge with its account's ledger, and the versions a write on that ledger must find. */
-interface Chargeable {
-  hold: ChargedCall;
-  ledger: LedgerState;
-  guard: LedgerGuard;
-}
-
-/**
- * Charge many settles and records in one version-guarded write: each on what this process
- * knows of its account, or else (settles) on one read of the holds it does not know. Returns
- * the charges it made by input index; anything else (a record on an account it does not know,
- * a hold not open, a second settle of one hold, an account whose ledger moved, an error) is
- * left to be charged alone, which gives each its precise answer.
- */
-export async function chargeTogetherBatch(ctx: Context, inputs: readonly ChargeInput[]): Promise<Map<number, Charge>> {
-  const now = ctx.clock();
-  const ledgers = new Map<string, KnownLedger | undefined>(); // each known account's, derived once per batch
-  const known = inputs.map((input) => knownCall(ctx, input, now, ledgers));
-  const unknownHolds = inputs.flatMap((input, i) => (!known[i] && input.kind === 'settle' ? [input.key] : []));
-  // Nothing known and one hold to read: alone does the same read, and answers precisely.
-  if (!known.some(Boolean) && unknownHolds.length < 2) return new Map();
-  const charge = async (sql: Sql) => {
-    const rows = unknownHolds.length > 0 ? await sql.query<HoldRow & { hold_id: string }>(HOLDS_SELECT, [unknownHolds, now]) : [];
-    const holds = new Map(rows.map((row) => [row.hold_id, row]));
-    const chargeables = inputs.map((input, i): Chargeable | undefined => {
-      if (known[i]) return known[i];
-      const row = input.kind === 'settle' ? holds.get(input.key) : undefined;
-      if (!row || row.hold_status !== 'open') return undefined;
-      const ledger = ledgerFromRow(termsFromRow(row, now), row);
-      return { hold: heldCall(row), ledger, guard: { ledger: ledger.version } };
-    });
-    const knownAccounts = new Set(known.flatMap((k) => (k ? [k.ledger.terms.account.id] : [])));
-    const prices = await ctx.prices.atLeast(Math.max(...chargeables.map((c) => c?.ledger.terms.catalogVersion ?? 0)), sql);
-    return ctx.known.charging(knownAccounts, () => chargeTogether(ctx, inputs, chargeables, prices, sql));
-  };
-  try {
-    return await (unknownHolds.length > 0 ? ctx.sql.uninterrupted(charge) : charge(ctx.sql));
-  } catch {
-    // The statement failed as a whole (a reused key, a deadlock): nothing was written, and each
-    // goes alone, where it gets its own answer and its own retries.
-    return new Map();
-  }
-}
-
-/** A known account as a batch charges it: its state, and the ledger and guard derived from it once. */
-type KnownLedger = Pick<Chargeable, 'ledger' | 'guard'> & { holds: AccountState['holds'] };
-
-/** A call's account ledger and what it needs of its hold, as this process knows them; undefined if it does not. */
-function knownCall(ctx: Context, input: ChargeInput, now: Date, ledgers: Map<string, KnownLedger | undefined>): Chargeable | undefined {
-  const accountId = input.kind === 'settle' ? input.held.accountId : input.accountId; // a hold's id names its account
-  if (!ledgers.has(accountId)) {
-    const state = ctx.known.get(accountId, now);
-    const guard = state && { ledger: state.versions.ledger, terms: state.versions.terms, catalog: state.versions.catalog };
-    ledgers.set(accountId, state && { ledger: ledgerOf(state, now), guard: guard!, holds: state.holds });
-  }
-  const known = ledgers.get(accountId);
-  const hold = input.kind === 'settle' ? known?.holds.find((h) => h.id === input.key) : known && recordedCall(input, now);
-  return hold && { hold, ledger: known!.ledger, guard: known!.guard };
-}
-
-/**
- * Price each call and draw it from its account's ledger (the first one given for the
- * account), then write them all in one statement guarded per account. A call whose account's
- * ledger came from elsewhere (remembered for one call, read for another) under other versions
- * is left to be charged alone: one guard must cover everything an account's charges relied on.
- */
-async function chargeTogether(
-  ctx: Context, inputs: readonly ChargeInput[], chargeables: readonly (Chargeable | undefined)[], prices: PriceBook, sql = ctx.sql,
-): Promise<Map<number, Charge>> {
-  const pools: LedgerPool = new Map();
-  const guards = new Map<string, LedgerGuard>();
-  const batch: { index: number; charge: PreparedCharge }[] = [];
-  const taken = new Set<string>();
-  const keys = new Set<string>(); // a key twice in one batch would fail the statement for all: the second goes alone, to be replayed
-  for (const [index, input] of inputs.entries()) {
-    const chargeable = chargeables[index];
-    if (!chargeable || (input.kind === 'settle' && taken.has(input.key))) continue;
-    const { ledger, guard } = chargeable;
-    const hold = input.kind === 'settle' ? answeredCall(prices, chargeable.hold, input.options.model, ledger.terms) : chargeable.hold;
-    const accountId = ledger.terms.account.id;
-    const key = `${accountId}\u0000${input.options.idempotencyKey}`;
-    if (keys.has(key)) continue;
-    const price = callPrice(prices, hold, ledger.terms);
-    if (!ledger.allowanceOpen || !price || (guards.has(accountId) && !sameGuard(guards.get(accountId)!, guard))) continue;
-    if (input.kind === 'settle') taken.add(input.key);
-    keys.add(key);
-    if (!pools.has(accountId)) {
-      pools.set(accountId, { buckets: ledger.buckets, windows: ledger.windows, members: new Map(ledger.members) });
-      guards.set(accountId, guard);
-    }
-    batch.push({ index, charge: prepareCharge(pools, chargeRequest(hold, input.kind === 'settle' ? input.id : null, input, ledger.terms, price)) });
-  }
-  const done = new Map<number, Charge>();
-  if (batch.length === 0) return done;
-  const ids = await writeCharges(sql, batch.map((b) => b.charge), pools, guards);
-  batch.forEach((b, i) => {
-    if (ids[i] !== undefined) done.set(b.index, chargeResult(b.charge, ids[i]!, false));
-  });
-  // Bring what this process knows forward by the charges written; forget accounts whose guard failed.
-  for (const [accountId, guard] of guards) {
-    const mine = batch.flatMap((b, i) => (b.charge.terms.account.id === accountId ? [{ charge: b.charge, written: ids[i] !== undefined }] : []));
-    if (mine.every((c) => c.written)) ctx.known.chargesWritten(accountId, guard.ledger, mine.map((c) => c.charge));
-    else ctx.known.forget(accountId);
-  }
-  return done;
-}
-
-const sameGuard = (a: Guard, b: Guard) => a.ledger === b.ledger && a.terms === b.terms && a.catalog === b.catalog && a.gate === b.gate;
-
-/** A batch of settles and records: together where they can be, each alone where they cannot. */
-export async function chargeBatch(ctx: Context, inputs: ChargeInput[]) {
-  const together = await chargeTogetherBatch(ctx, inputs);
-  return inputs.map((input, i) =>
-    together.has(i)
-      ? { ok: true as const, value: together.get(i)! }
-      : outcomeOf(() => (input.kind === 'settle' ? settleAlone(ctx, input) : recordAlone(ctx, input))),
-  );
 }
 
 /** One settle: optimistic first, then under the ledger mutex. */
