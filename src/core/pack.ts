@@ -4,10 +4,12 @@ import { cents, int4, micros, patchOf, plain, slugSchema, text } from './input.t
 import { centsToMicros, type Micros } from './money.ts';
 import { processorPricesSchema } from './plan.ts';
 
+export const PACK_STATUSES = ['active', 'archived'] as const;
+
 /** What makes a pack besides its slug, which is for good: each field's default is a new pack's. */
 const packFields = {
   name: text(100).trim().min(1, 'must not be empty'),
-  status: z.enum(['active', 'archived']).default('active'),
+  status: z.enum(PACK_STATUSES).default('active'),
   priceCents: cents.positive('must be more than zero').meta({ description: 'The price, in cents.', example: 1000 }),
   valueMicros: micros.positive('must be more than zero').nullable().optional().meta({ description: 'Usage value granted; null or left out: the price (more is a bonus).' }),
   expiresAfterDays: z

@@ -2,26 +2,24 @@
 import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
 import { assertTimeZone } from '../core/periods.ts';
-import { idSchema, parseInput, plain, text } from '../core/input.ts';
+import { idSchema, plain, text } from '../core/input.ts';
 import type { Context } from './context.ts';
 import { ACCOUNT_COLUMNS, accountFromRow, type Account, type AccountRow } from './rows.ts';
 import { accountNotFound } from './terms.ts';
 
-export const accountInputSchema = plain(
-  z
-    .object({
-      id: idSchema.trim().min(1, 'must not be empty'),
-      kind: z.enum(['personal', 'team']),
-      name: text(200).optional(),
-      timeZone: text(100).optional(),
-    })
-    .strict(),
-);
+/** An account's id as upsertAccount takes it: trimmed. */
+export const accountIdInput = idSchema.trim().min(1, 'must not be empty');
+/** What an account is besides its id. */
+export const accountFieldsShape = {
+  kind: z.enum(['personal', 'team']).meta({ description: 'A person\'s own account, or a team\'s shared one (whose members can be capped).' }),
+  name: text(200).optional(),
+  timeZone: text(100).optional().meta({ description: 'IANA time zone; days are counted in it.', example: 'Europe/Paris' }),
+};
+export const accountInputSchema = plain(z.object({ id: accountIdInput, ...accountFieldsShape }).strict());
 export type AccountInput = z.input<typeof accountInputSchema>;
 
-/** Create the account on the default plan and processor, or update its kind, name and time zone. */
-export async function upsertAccount(ctx: Context, input: AccountInput): Promise<Account> {
-  const account = parseInput(accountInputSchema, input, 'account');
+/** Create the account on the default plan and processor, or update its kind, name and time zone (the facade parsed them). */
+export async function upsertAccount(ctx: Context, account: z.output<typeof accountInputSchema>): Promise<Account> {
   if (account.timeZone !== undefined) assertTimeZone(account.timeZone);
   return ctx.sql.transaction(async (tx) => {
     const [row] = await tx.query<AccountRow & { plan_id: number }>(

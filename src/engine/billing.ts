@@ -4,17 +4,17 @@
  * checkout through the processors it is given, and the admin operations. The surfaces over it
  * (the AI SDK middleware, the Hono guard and API, the server) import it; it imports none.
  */
-import type { PackInput } from '../core/pack.ts';
-import { PLAN_STATUSES, type Limit, type PlanInput, type PlanStatus } from '../core/plan.ts';
-import type { PricingMode, SettingsInput } from '../core/settings.ts';
+import { packInputSchema, packPatchSchema, type PackInput } from '../core/pack.ts';
+import { planInputSchema, planPatchSchema, type Limit, type PlanInput, type PlanStatus } from '../core/plan.ts';
+import { settingsInputSchema, type PricingMode, type SettingsInput } from '../core/settings.ts';
 import type { TokenUsage } from '../core/usage.ts';
 import { databaseClock } from '../db/clock.ts';
 import { openDatabase, DEFAULT_DATABASE_URL } from '../db/connect.ts';
 import type { Sql } from '../db/sql.ts';
-import { getAccount, upsertAccount, type AccountInput } from './accounts.ts';
+import { accountInputSchema, getAccount, upsertAccount, type AccountInput } from './accounts.ts';
 import * as adminReads from './reads/admin-reads.ts';
 import * as payments from './reads/payments.ts';
-import { authorize, authorizeBatch, type AuthorizeInput, type AuthorizeRequest } from './gate/authorize.ts';
+import { authorize, authorizeBatch, authorizeInputSchema, type AuthorizeInput, type AuthorizeRequest, type ParsedAuthorizeInput } from './gate/authorize.ts';
 import * as catalog from './catalog/catalog.ts';
 import { record, recordBatch, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleOptions } from './charge/charge.ts';
 import { chargeBatch, type ChargeInput } from './charge/batch.ts';
@@ -28,18 +28,18 @@ import { applyPreset } from './catalog/presets.ts';
 import { PriceBook } from './catalog/price-book.ts';
 import { BillingError } from '../core/errors.ts';
 import { priceList, priceOf } from './catalog/price-list.ts';
-import { balance, usage } from './reads/reads.ts';
+import { balance, usage, usageQuerySchema } from './reads/reads.ts';
 import { reconcile } from './reads/reconcile.ts';
-import { refund } from './grants/refunds.ts';
-import { cancel, purchase, subscribe, type CheckoutUrls } from './grants/checkout.ts';
+import { refund, refundInputSchema, type RefundInput } from './grants/refunds.ts';
+import { cancel, cancelInputSchema, checkoutOptionsSchema, purchase, subscribe, type CheckoutUrls } from './grants/checkout.ts';
 import { receiveWebhook } from './grants/webhooks.ts';
-import { credit, type CreditInput } from './grants/grants.ts';
-import type { EffectOptions } from './once.ts';
+import { credit, creditInputSchema, type CreditInput } from './grants/grants.ts';
+import { effectOptionsSchema, type EffectOptions } from './once.ts';
 import type { Processor } from './processor.ts';
-import { setMemberLimits } from './gate/members.ts';
+import { memberLimitsSchema, setMemberLimits } from './gate/members.ts';
 import { canStart, type CanStartInput } from './gate/can-start.ts';
-import { z } from 'zod';
-import { holdIdSchema, idSchema, parseInput, plain, slugSchema } from '../core/input.ts';
+import type { z } from 'zod';
+import { holdIdSchema, idSchema, parseInput, rowId, slugSchema } from '../core/input.ts';
 
 export interface BillingOptions {
   /** memory://, pglite://PATH (default ./.tollgate) or postgres://…; or an open connection, which stays the caller's to close. */
@@ -71,10 +71,9 @@ export interface BillingOptions {
 const accountIdOf = (value: unknown) => parseInput(idSchema, value, 'account id');
 const holdIdOf = (value: unknown) => parseInput(holdIdSchema, value, 'hold id');
 const slugOf = (value: unknown, what: 'plan slug' | 'pack slug') => parseInput(slugSchema, value, what);
-const cancelOptionsSchema = plain(z.object({ immediately: z.boolean({ error: 'must be true or false' }).optional() }).strict()).optional();
-const filterSchema = <S extends string>(statuses: readonly [S, ...S[]]) => plain(z.object({ status: z.enum(statuses).optional() }).strict()).optional();
-const planFilterSchema = filterSchema(PLAN_STATUSES);
-const packFilterSchema = filterSchema(['active', 'archived']);
+const effectOptionsOf = (value: unknown) => parseInput(effectOptionsSchema, value, 'options');
+const planFilterOf = catalog.planFilterSchema.optional();
+const packFilterOf = catalog.packFilterSchema.optional();
 
 export async function createBilling(options: BillingOptions = {}) {
   const given = typeof options.database === 'object' ? options.database : undefined;
@@ -110,26 +109,60 @@ export async function createBilling(options: BillingOptions = {}) {
     };
   const firstArgument = (_result: unknown, [accountId]: readonly [string, ...unknown[]]) => accountId;
 
+  // The calls on arguments parsed already (`parsed` below); each call of the facade parses what
+  // its caller gives, then calls its twin here.
+  const parsed = {
+    upsertAccount: changing((account: z.output<typeof accountInputSchema>) => upsertAccount(ctx, account), (account) => account.id),
+    getAccount: (accountId: string) => getAccount(ctx, accountId),
+    authorize: (accountId: string, input: ParsedAuthorizeInput) => authorize(ctx, accountId, input),
+    settle: (holdId: string, usage: TokenUsage, opts: SettleOptions) => settle(ctx, holdId, usage, opts),
+    release: (holdId: string) => release(ctx, holdId),
+    record: (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountId, input, opts),
+    recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
+    refund: changing((usageEventId: number, input: z.output<typeof refundInputSchema>, options?: EffectOptions) => refund(ctx, usageEventId, input, options)),
+    balance: (accountId: string) => balance(ctx, accountId),
+    usage: (accountId: string, query: z.output<typeof usageQuerySchema>) => usage(ctx, accountId, query),
+    reconcile: (accountId: string) => reconcile(ctx, accountId),
+    subscribe: changing((accountId: string, planSlug: string, options?: EffectOptions & CheckoutUrls) => subscribe(ctx, accountId, planSlug, options), firstArgument),
+    purchase: changing((accountId: string, packSlug: string, options?: EffectOptions & CheckoutUrls) => purchase(ctx, accountId, packSlug, options), firstArgument),
+    cancel: changing((accountId: string, immediately: boolean, options?: EffectOptions) => cancel(ctx, accountId, immediately, options), firstArgument),
+    credit: changing((accountId: string, input: z.output<typeof creditInputSchema>, options?: EffectOptions) => credit(ctx, accountId, input, options), firstArgument),
+    admin: {
+      listPlans: (filter: { status?: PlanStatus }) => catalog.listPlans(sql, filter),
+      getPlan: (slug: string) => catalog.findPlan(sql, slug),
+      createPlan: changing((plan: catalog.ParsedPlan) => catalog.createPlanParsed(sql, plan)),
+      updatePlan: changing((slug: string, changes: catalog.ParsedPlanChanges) => catalog.updatePlanParsed(sql, slug, changes)),
+      listPacks: (filter: { status?: 'active' | 'archived' }) => catalog.listPacks(sql, filter),
+      getPack: (slug: string) => catalog.findPack(sql, slug),
+      createPack: changing((pack: catalog.ParsedPack) => catalog.createPackParsed(sql, pack)),
+      updatePack: changing((slug: string, changes: catalog.ParsedPackChanges) => catalog.updatePackParsed(sql, slug, changes)),
+      updateSettings: changing((settings: catalog.ParsedSettings) => catalog.updateSettings(sql, settings)),
+      setModelPrice: changing((price: catalog.ParsedModelPrice) => catalog.setModelPrice(ctx, price)),
+      setMemberLimits: changing((accountId: string, userId: string, limits: Limit[]) => setMemberLimits(ctx, accountId, userId, limits), firstArgument),
+    },
+  };
+
   return {
     sql,
     /** The time this facade bills at: the database's on PostgreSQL, unless a clock was given. */
     now: () => ctx.clock(),
     // Accounts
-    upsertAccount: changing((input: AccountInput) => upsertAccount(ctx, input), (account) => account.id),
-    getAccount: async (accountId: string) => getAccount(ctx, accountIdOf(accountId)),
+    upsertAccount: async (input: AccountInput) => parsed.upsertAccount(parseInput(accountInputSchema, input, 'account')),
+    getAccount: async (accountId: string) => parsed.getAccount(accountIdOf(accountId)),
     // The gate
-    authorize: async (accountId: string, input: AuthorizeInput) => authorize(ctx, accountIdOf(accountId), input),
-    settle: async (holdId: string, usage: TokenUsage, opts: SettleOptions) => settle(ctx, holdIdOf(holdId), usage, opts),
-    release: async (holdId: string) => release(ctx, holdIdOf(holdId)),
-    record: async (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountIdOf(accountId), input, opts),
-    recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
+    authorize: async (accountId: string, input: AuthorizeInput) => parsed.authorize(accountIdOf(accountId), parseInput(authorizeInputSchema, input, 'authorize request')),
+    settle: async (holdId: string, usage: TokenUsage, opts: SettleOptions) => parsed.settle(holdIdOf(holdId), usage, opts),
+    release: async (holdId: string) => parsed.release(holdIdOf(holdId)),
+    record: async (accountId: string, input: RecordInput, opts: ChargeOptions) => parsed.record(accountIdOf(accountId), input, opts),
+    recordBatch: (items: readonly RecordBatchItem[]) => parsed.recordBatch(items),
     /** May this account (and member) start AI work now? The gate's rules on a fresh read; a check that places nothing. */
     canStart: async (accountId: string, input?: CanStartInput) => canStart(ctx, accountIdOf(accountId), input),
-    refund: changing((usageEventId: number, input?: { amountMicros?: number }, options?: EffectOptions) => refund(ctx, usageEventId, input, options)),
+    refund: async (usageEventId: number, input?: RefundInput, options?: EffectOptions) =>
+      parsed.refund(parseInput(rowId, usageEventId, 'usage event id'), parseInput(refundInputSchema, input ?? {}, 'refund'), effectOptionsOf(options)),
     // Reads
-    balance: async (accountId: string) => balance(ctx, accountIdOf(accountId)),
-    usage: async (accountId: string, query: { from: Date | string; to: Date | string; groupBy?: 'model' | 'day' | 'user' }) => usage(ctx, accountIdOf(accountId), query),
-    reconcile: async (accountId: string) => reconcile(ctx, accountIdOf(accountId)),
+    balance: async (accountId: string) => parsed.balance(accountIdOf(accountId)),
+    usage: async (accountId: string, query: z.input<typeof usageQuerySchema>) => parsed.usage(accountIdOf(accountId), parseInput(usageQuerySchema, query, 'usage query')),
+    reconcile: async (accountId: string) => parsed.reconcile(accountIdOf(accountId)),
     /**
      * Write off in the ledger the value left in buckets that have expired, on every account;
      * run it daily. The gate never spends expired value either way; a new period writes off the
@@ -138,12 +171,12 @@ export async function createBilling(options: BillingOptions = {}) {
     expireCredit: changing(() => expireCredit(sql, ctx.clock())),
     // Checkout through the account's processor. Each call that moves money takes an idempotency
     // key: a retry with it gets the first result.
-    subscribe: changing(async (accountId: string, planSlug: string, options?: EffectOptions & CheckoutUrls) =>
-      subscribe(ctx, accountIdOf(accountId), slugOf(planSlug, 'plan slug'), options), firstArgument),
-    purchase: changing(async (accountId: string, packSlug: string, options?: EffectOptions & CheckoutUrls) =>
-      purchase(ctx, accountIdOf(accountId), slugOf(packSlug, 'pack slug'), options), firstArgument),
-    cancel: changing(async (accountId: string, input?: { immediately?: boolean }, options?: EffectOptions) =>
-      cancel(ctx, accountIdOf(accountId), parseInput(cancelOptionsSchema, input, 'cancel options')?.immediately ?? false, options), firstArgument),
+    subscribe: async (accountId: string, planSlug: string, options?: EffectOptions & CheckoutUrls) =>
+      parsed.subscribe(accountIdOf(accountId), slugOf(planSlug, 'plan slug'), parseInput(checkoutOptionsSchema, options, 'checkout options')),
+    purchase: async (accountId: string, packSlug: string, options?: EffectOptions & CheckoutUrls) =>
+      parsed.purchase(accountIdOf(accountId), slugOf(packSlug, 'pack slug'), parseInput(checkoutOptionsSchema, options, 'checkout options')),
+    cancel: async (accountId: string, input?: { immediately?: boolean }, options?: EffectOptions) =>
+      parsed.cancel(accountIdOf(accountId), parseInput(cancelInputSchema.optional(), input, 'cancel options')?.immediately ?? false, effectOptionsOf(options)),
     /**
      * A processor's webhook, as it arrived (the raw body, for its signature): each event stored
      * once and applied in the same transaction as its effect. A bad signature throws the
@@ -152,25 +185,27 @@ export async function createBilling(options: BillingOptions = {}) {
      */
     receiveWebhook: changing(async (processor: string, rawBody: string, headers: Headers) => receiveWebhook(ctx, processor, rawBody, headers)),
     /** A gift or correction of value (bonus or adjustment), once per reference (and per idempotency key, when given). */
-    credit: changing(async (accountId: string, input: CreditInput, options?: EffectOptions) => credit(ctx, accountIdOf(accountId), input, options), firstArgument),
+    credit: async (accountId: string, input: CreditInput, options?: EffectOptions) =>
+      parsed.credit(accountIdOf(accountId), parseInput(creditInputSchema, input, 'credit'), effectOptionsOf(options)),
     // Admin
     admin: {
-      listPlans: async (filter?: { status?: PlanStatus }) => catalog.listPlans(sql, parseInput(planFilterSchema, filter, 'plan filter')),
-      getPlan: async (slug: string) => catalog.findPlan(sql, slugOf(slug, 'plan slug')),
-      createPlan: changing((input: PlanInput) => catalog.createPlan(sql, input)),
-      updatePlan: changing((slug: string, patch: Partial<Omit<PlanInput, 'slug'>>) => catalog.updatePlan(sql, slugOf(slug, 'plan slug'), patch)),
-      listPacks: async (filter?: { status?: 'active' | 'archived' }) => catalog.listPacks(sql, parseInput(packFilterSchema, filter, 'pack filter')),
-      getPack: async (slug: string) => catalog.findPack(sql, slugOf(slug, 'pack slug')),
-      createPack: changing((input: PackInput) => catalog.createPack(sql, input)),
-      updatePack: changing((slug: string, patch: Partial<Omit<PackInput, 'slug'>>) => catalog.updatePack(sql, slugOf(slug, 'pack slug'), patch)),
+      listPlans: async (filter?: { status?: PlanStatus }) => parsed.admin.listPlans(parseInput(planFilterOf, filter, 'plan filter') ?? {}),
+      getPlan: async (slug: string) => parsed.admin.getPlan(slugOf(slug, 'plan slug')),
+      createPlan: async (input: PlanInput) => parsed.admin.createPlan(parseInput(planInputSchema, input, 'plan')),
+      updatePlan: async (slug: string, patch: catalog.PlanChanges) =>
+        parsed.admin.updatePlan(slugOf(slug, 'plan slug'), parseInput(planPatchSchema, patch, 'plan changes')),
+      listPacks: async (filter?: { status?: 'active' | 'archived' }) => parsed.admin.listPacks(parseInput(packFilterOf, filter, 'pack filter') ?? {}),
+      getPack: async (slug: string) => parsed.admin.getPack(slugOf(slug, 'pack slug')),
+      createPack: async (input: PackInput) => parsed.admin.createPack(parseInput(packInputSchema, input, 'pack')),
+      updatePack: async (slug: string, patch: catalog.PackChanges) =>
+        parsed.admin.updatePack(slugOf(slug, 'pack slug'), parseInput(packPatchSchema, patch, 'pack changes')),
       getSettings: () => catalog.getSettings(sql),
-      updateSettings: changing((input: SettingsInput) => catalog.updateSettings(sql, input)),
-      setModelPrice: changing((input: Parameters<typeof catalog.setModelPrice>[1]) => catalog.setModelPrice(ctx, input)),
+      updateSettings: async (input: SettingsInput) => parsed.admin.updateSettings(parseInput(settingsInputSchema, input, 'settings')),
+      setModelPrice: async (input: catalog.ModelPriceInput) => parsed.admin.setModelPrice(parseInput(catalog.modelPriceInputSchema, input, 'model price')),
       applyPreset: changing((mode: PricingMode) => applyPreset(ctx, mode)),
       /** Cap a team member's usage within the team's pool (day and/or month, value or tokens); [] removes the caps. */
-      setMemberLimits: changing(
-        async (accountId: string, userId: string, limits: readonly Limit[]) => setMemberLimits(ctx, accountIdOf(accountId), userId, limits), firstArgument,
-      ),
+      setMemberLimits: async (accountId: string, userId: string, limits: readonly Limit[]) =>
+        parsed.admin.setMemberLimits(accountIdOf(accountId), parseInput(idSchema, userId, 'user id'), parseInput(memberLimitsSchema, limits, 'member limits')),
       // Reads for the admin panel
       previewPreset: (mode: PricingMode) => adminReads.previewPreset(ctx, mode),
       listAccounts: (query?: Parameters<typeof adminReads.listAccounts>[1]) => adminReads.listAccounts(ctx, query),
@@ -183,6 +218,12 @@ export async function createBilling(options: BillingOptions = {}) {
       /** The webhook events processors sent, newest first, with what became of each. */
       webhookEvents: (query?: Parameters<typeof payments.webhookEvents>[1]) => payments.webhookEvents(ctx, query),
     },
+    /**
+     * The calls above, on arguments their schemas parsed already: for a caller that parses with
+     * the same schemas (the /v1 routes), so that its input is parsed once. Nothing is checked
+     * again here: give these only what a parse returned.
+     */
+    parsed,
     /** Stops the clock's sync, and closes the database if it opened it (a connection passed in stays open). */
     close: async () => {
       await synced?.stop();

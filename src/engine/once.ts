@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
-import { parseInput, plain, text } from '../core/input.ts';
+import { idSchema, plain } from '../core/input.ts';
 import type { Sql } from '../db/sql.ts';
 
 export interface EffectOptions {
@@ -19,7 +19,9 @@ export interface EffectOptions {
 /** A money-moving call's result, and whether it is the first call's, given again to a retry. */
 export type Once<R> = R & { replayed: boolean };
 
-const optionsSchema = plain(z.object({ idempotencyKey: text(200, 1).optional() }).strict()).optional();
+/** The options of a call that moves money (checkout's add their own): the facade parses them. */
+export const effectOptionsShape = { idempotencyKey: idSchema.optional() };
+export const effectOptionsSchema = plain(z.object(effectOptionsShape).strict()).optional();
 
 /** What the call does, for its key: the operation and its (parsed) request; the account, where known. */
 export interface Effect {
@@ -28,8 +30,8 @@ export interface Effect {
   accountId?: string;
 }
 
-export async function once<R extends object>(sql: Sql, effect: Effect, options: EffectOptions | undefined, work: (tx: Sql) => Promise<R>): Promise<Once<R>> {
-  const key = parseInput(optionsSchema, options, 'options')?.idempotencyKey;
+/** `work` once per `key` (parsed, as its options' schema parses it); without a key, every time. */
+export async function once<R extends object>(sql: Sql, effect: Effect, key: string | undefined, work: (tx: Sql) => Promise<R>): Promise<Once<R>> {
   return sql.transaction(async (tx) => {
     if (key === undefined) return { ...(await work(tx)), replayed: false };
     const hash = requestHash(effect);

@@ -1,10 +1,10 @@
 /** Admin operations on what is sold: plans, packs, settings and price-book overrides. */
 import { BillingError } from '../../core/errors.ts';
-import { packInputSchema, packPatchSchema, packToInput, type Pack, type PackInput } from '../../core/pack.ts';
-import { planInputSchema, planPatchSchema, planToInput, type Plan, type PlanInput, type PlanStatus } from '../../core/plan.ts';
+import { PACK_STATUSES, packInputSchema, packPatchSchema, packToInput, type Pack, type PackInput } from '../../core/pack.ts';
+import { PLAN_STATUSES, planInputSchema, planPatchSchema, planToInput, type Plan, type PlanInput, type PlanStatus } from '../../core/plan.ts';
 import type { PriceEntry } from '../../core/pricing/price.ts';
 import { priceEntryOf, ratesInputSchema, type RatesInput } from '../../core/pricing/rates.ts';
-import { settingsInputSchema, type Settings, type SettingsInput } from '../../core/settings.ts';
+import type { Settings, settingsInputSchema } from '../../core/settings.ts';
 import { instant, modelSchema, parseInput, plain, text } from '../../core/input.ts';
 import type { Sql } from '../../db/sql.ts';
 import type { Context } from '../context.ts';
@@ -13,9 +13,16 @@ import { z } from 'zod';
 
 export type ParsedPlan = z.output<typeof planInputSchema>;
 export type PlanChanges = z.input<typeof planPatchSchema>;
+export type ParsedPlanChanges = z.output<typeof planPatchSchema>;
 export type ParsedPack = z.output<typeof packInputSchema>;
 export type PackChanges = z.input<typeof packPatchSchema>;
+export type ParsedPackChanges = z.output<typeof packPatchSchema>;
 export type ParsedSettings = z.output<typeof settingsInputSchema>;
+
+/** Which plans or packs a list takes: those of one status, or all. */
+const filterSchema = <S extends string>(statuses: readonly [S, ...S[]]) => plain(z.object({ status: z.enum(statuses).optional() }).strict());
+export const planFilterSchema = filterSchema(PLAN_STATUSES);
+export const packFilterSchema = filterSchema(PACK_STATUSES);
 
 function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string }).code === '23505';
@@ -73,7 +80,7 @@ export async function updatePlan(sql: Sql, slug: string, patch: PlanChanges): Pr
 }
 
 /** updatePlan with changes their schema parsed already; the plan they make is checked as a whole. */
-export async function updatePlanParsed(sql: Sql, slug: string, changes: z.output<typeof planPatchSchema>): Promise<Plan> {
+export async function updatePlanParsed(sql: Sql, slug: string, changes: ParsedPlanChanges): Promise<Plan> {
   const current = await findPlan(sql, slug);
   const plan = parseInput(planInputSchema, { ...planToInput(current), ...changes, slug }, 'plan');
   if (plan.priceCents > 0 && (await getSettings(sql)).defaultPlanId === current.id) {
@@ -137,7 +144,7 @@ export async function updatePack(sql: Sql, slug: string, patch: PackChanges): Pr
 }
 
 /** updatePack with changes their schema parsed already; the pack they make is checked as a whole. */
-export async function updatePackParsed(sql: Sql, slug: string, changes: z.output<typeof packPatchSchema>): Promise<Pack> {
+export async function updatePackParsed(sql: Sql, slug: string, changes: ParsedPackChanges): Promise<Pack> {
   const current = await findPack(sql, slug);
   const pack = parseInput(packInputSchema, { ...packToInput(current), ...changes, slug }, 'pack');
   await sql.query(
@@ -153,12 +160,8 @@ export async function getSettings(sql: Sql): Promise<Settings> {
   return settingsFromRow(row!);
 }
 
-export async function updateSettings(sql: Sql, input: SettingsInput): Promise<Settings> {
-  return updateSettingsParsed(sql, parseInput(settingsInputSchema, input, 'settings'));
-}
-
-/** updateSettings with settings their schema parsed already. */
-export async function updateSettingsParsed(sql: Sql, { pricingMode, ...patch }: ParsedSettings): Promise<Settings> {
+/** Change the settings sent (parsed by the facade: settingsInputSchema), the rest as they are. */
+export async function updateSettings(sql: Sql, { pricingMode, ...patch }: ParsedSettings): Promise<Settings> {
   const current = await getSettings(sql);
   const defaultPlan = patch.defaultPlan === undefined ? undefined : await findPlan(sql, patch.defaultPlan);
   if (defaultPlan && defaultPlan.priceCents > 0) {
@@ -202,14 +205,13 @@ export const modelPriceInputSchema = plain(
 );
 /** A model's price as a caller gives it: rates as an admin writes them. */
 export type ModelPriceInput = Omit<z.input<typeof modelPriceInputSchema>, 'rates'> & { rates: RatesInput };
+export type ParsedModelPrice = z.output<typeof modelPriceInputSchema>;
 
-/** Override the price of a model from a moment on. Earlier usage keeps the price it was charged at. */
-export async function setModelPrice(ctx: Context, input: ModelPriceInput): Promise<PriceEntry> {
-  return setModelPriceParsed(ctx, parseInput(modelPriceInputSchema, input, 'model price'));
-}
-
-/** setModelPrice with a price its schema parsed already. */
-export async function setModelPriceParsed(ctx: Context, parsed: z.output<typeof modelPriceInputSchema>): Promise<PriceEntry> {
+/**
+ * Override the price of a model from a moment on (parsed by the facade: modelPriceInputSchema).
+ * Earlier usage keeps the price it was charged at.
+ */
+export async function setModelPrice(ctx: Context, parsed: ParsedModelPrice): Promise<PriceEntry> {
   const entry = priceEntryOf({
     provider: parsed.provider, model: parsed.model, effectiveFrom: parsed.effectiveFrom.toISOString(), source: 'override', rates: parsed.rates,
   });

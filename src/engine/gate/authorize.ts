@@ -17,7 +17,7 @@ import { worstCaseCostOf } from '../../core/pricing/cost.ts';
 import type { Refusal } from '../../core/refusal.ts';
 import { fitsHoldId, holdKey, type HoldIds } from '../../core/hold-id.ts';
 import { BillingError } from '../../core/errors.ts';
-import { idSchema, MAX_CALL_TOKENS, modelSchema, parseInput, plain, providerSchema, tokenCount } from '../../core/input.ts';
+import { idSchema, MAX_CALL_TOKENS, modelSchema, plain, providerSchema, tokenCount } from '../../core/input.ts';
 import type { Context } from '../context.ts';
 import { openAllowance } from '../grants/grants.ts';
 import { outcomeOf, type BatchAnswer } from '../combiner.ts';
@@ -29,15 +29,16 @@ import type { Sql } from '../../db/sql.ts';
 export const authorizeInputSchema = plain(
   z
     .object({
-      model: modelSchema,
-      provider: providerSchema.optional(),
-      inputTokens: tokenCount.optional(),
-      maxOutputTokens: tokenCount.optional(),
-      userId: idSchema.optional(),
+      model: modelSchema.meta({ example: 'gpt-4o-mini' }),
+      provider: providerSchema.optional().meta({ example: 'openai' }),
+      inputTokens: tokenCount.optional().meta({ description: 'Tokens of the prompt, if known: the hold covers them. Required on an account or member with a token limit.', example: 1200 }),
+      maxOutputTokens: tokenCount.optional().meta({ description: 'The most the call may write: the hold covers them. Required on an account or member with a token limit.', example: 800 }),
+      userId: idSchema.optional().meta({ description: 'The member of the account making the call.', example: 'u_7' }),
     })
     .strict(),
 );
 export type AuthorizeInput = z.input<typeof authorizeInputSchema>;
+export type ParsedAuthorizeInput = z.output<typeof authorizeInputSchema>;
 
 export interface Hold {
   id: string;
@@ -196,9 +197,9 @@ export async function placeHolds(
   return new Map(rows.map(({ id, ...versions }) => [id, versions]));
 }
 
-/** Authorize: validated here, then decided together with the calls that arrive meanwhile. */
-export async function authorize(ctx: Context, accountId: string, input: AuthorizeInput): Promise<AuthorizeResult> {
-  const request = { accountId, ...parseInput(authorizeInputSchema, input, 'authorize request') };
+/** Authorize (its input parsed by the facade): decided together with the calls that arrive meanwhile. */
+export async function authorize(ctx: Context, accountId: string, input: ParsedAuthorizeInput): Promise<AuthorizeResult> {
+  const request = { accountId, ...input };
   if (!fitsHoldId({ ...request, userId: request.userId ?? null })) {
     throw new BillingError('invalid_input', 'The account id, model, provider and user id are too long together to name in a hold id: shorten them', {
       issues: ['account id, model, provider and user id: at most 1,500 bytes together as JSON'],

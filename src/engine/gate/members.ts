@@ -14,7 +14,6 @@
 import { z } from 'zod';
 import type { Amounts, MemberGate } from '../../core/gate.ts';
 import { BillingError } from '../../core/errors.ts';
-import { idSchema, parseInput } from '../../core/input.ts';
 import { limitSchema, type Limit } from '../../core/plan.ts';
 import { NO_USAGE, usedIn, type UsageWindows, type WindowCount } from '../../core/usage-windows.ts';
 import type { Sql } from '../../db/sql.ts';
@@ -63,7 +62,11 @@ export function memberGates(
   }));
 }
 
-const memberLimitsSchema = z.array(limitSchema, { error: 'must be an array of limits ({ window, unit, amount })' }).max(8, 'at most 8 caps per member');
+/** A member's caps: [] removes them. */
+export const memberLimitsSchema = z
+  .array(limitSchema, { error: 'must be an array of limits ({ window, unit, amount })' })
+  .max(8, 'at most 8 caps per member')
+  .meta({ description: 'The member\'s caps within the team\'s pool; [] removes them.' });
 
 export interface MemberLimits {
   accountId: string;
@@ -75,11 +78,10 @@ export interface MemberLimits {
 /**
  * Cap a team member's usage (an empty list removes the caps). A new cap counts the member's
  * usage so far in the account's current day and period, from its usage events; a changed one
- * keeps its counters. Taken under the account's gate and ledger mutexes, in that order.
+ * keeps its counters. Taken under the account's gate and ledger mutexes, in that order. The
+ * user id (idSchema) and the limits (memberLimitsSchema) come parsed from the facade.
  */
-export async function setMemberLimits(ctx: Context, accountId: string, userInput: unknown, limitsInput: unknown): Promise<MemberLimits> {
-  const userId = parseInput(idSchema, userInput, 'user id');
-  const limits = parseInput(memberLimitsSchema, limitsInput, 'member limits');
+export async function setMemberLimits(ctx: Context, accountId: string, userId: string, limits: Limit[]): Promise<MemberLimits> {
   return ctx.sql.transaction(async (tx) => {
     const now = ctx.clock();
     const terms = await lockGate(tx, accountId, now);

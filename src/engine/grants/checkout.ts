@@ -8,10 +8,10 @@
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
-import { parseInput, plain } from '../../core/input.ts';
+import { plain } from '../../core/input.ts';
 import { findPack, findPlan } from '../catalog/catalog.ts';
 import type { Context } from '../context.ts';
-import { once, type EffectOptions } from '../once.ts';
+import { effectOptionsShape, once, type EffectOptions } from '../once.ts';
 import type { CheckoutRequest, Pending, Processor } from '../processor.ts';
 import type { Account } from '../rows.ts';
 import type { Sql } from '../../db/sql.ts';
@@ -37,18 +37,27 @@ export type PendingCheckout = Pending;
 /** A page the processor's checkout sends the customer back to. */
 export const returnUrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).max(2_000, 'must be at most 2,000 characters');
 
-const urlsSchema = plain(z.object({ idempotencyKey: z.unknown(), successUrl: returnUrlSchema.optional(), cancelUrl: returnUrlSchema.optional() }).strict()).optional();
+/** Where the processor's page sends the customer back: once paid, and when they leave it unpaid. */
+export const checkoutUrlsShape = {
+  successUrl: returnUrlSchema.optional().meta({ description: 'Where the processor\'s checkout page sends the customer once paid.' }),
+  cancelUrl: returnUrlSchema.optional().meta({ description: 'Where it sends a customer who leaves it unpaid.' }),
+};
+/** A checkout's options: its idempotency key and its return pages (the facade parses them). */
+export const checkoutOptionsSchema = plain(z.object({ ...effectOptionsShape, ...checkoutUrlsShape }).strict()).optional();
+
+/** How a cancel ends the plan. */
+export const cancelInputSchema = plain(
+  z
+    .object({
+      immediately: z.boolean({ error: 'must be true or false' }).optional().meta({ description: 'End the plan now (its allowance lapses) instead of at the end of the paid period.' }),
+    })
+    .strict(),
+);
 
 /** Where the processor's page sends the customer back: once paid, and when they leave it unpaid. */
 export interface CheckoutUrls {
   successUrl?: string;
   cancelUrl?: string;
-}
-
-/** The call's options: its key for once(), and its return pages, checked. */
-function checkoutOptions(options: (EffectOptions & CheckoutUrls) | undefined): [EffectOptions | undefined, CheckoutUrls] {
-  const { successUrl, cancelUrl } = parseInput(urlsSchema, options, 'checkout options') ?? {};
-  return [options && { idempotencyKey: options.idempotencyKey }, { successUrl, cancelUrl }];
 }
 
 /** What a processor needs to know of the account and the call: the customer it made for the account, once. */
@@ -64,9 +73,8 @@ async function checkoutRequest(tx: Sql, processor: Processor, account: Account, 
   return { account, customerId, idempotencyKey: options?.idempotencyKey, successUrl: options?.successUrl, cancelUrl: options?.cancelUrl };
 }
 
-export async function subscribe(ctx: Context, accountId: string, planSlug: string, options?: EffectOptions & CheckoutUrls) {
-  const [effect, urls] = checkoutOptions(options);
-  return once(ctx.sql, { operation: 'subscribe', request: { accountId, plan: planSlug, ...urls }, accountId }, effect, async (tx) => {
+export async function subscribe(ctx: Context, accountId: string, planSlug: string, { idempotencyKey, ...urls }: EffectOptions & CheckoutUrls = {}) {
+  return once(ctx.sql, { operation: 'subscribe', request: { accountId, plan: planSlug, ...urls }, accountId }, idempotencyKey, async (tx) => {
     const now = ctx.clock();
     const plan = await findPlan(tx, planSlug);
     if (plan.status !== 'active') {
@@ -74,20 +82,19 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     }
     const { account } = await lockGate(tx, accountId, now);
     const processor = processorOf(ctx, account);
-    const paid = await processor.subscribe({ ...(await checkoutRequest(tx, processor, account, { ...effect, ...urls })), plan });
+    const paid = await processor.subscribe({ ...(await checkoutRequest(tx, processor, account, { idempotencyKey, ...urls })), plan });
     if (paid.status === 'pending') return paid;
     return activatePlan(tx, accountId, plan, { processor: processor.name, processorRef: paid.reference, now });
   });
 }
 
-export async function purchase(ctx: Context, accountId: string, packSlug: string, options?: EffectOptions & CheckoutUrls) {
-  const [effect, urls] = checkoutOptions(options);
-  return once(ctx.sql, { operation: 'purchase', request: { accountId, pack: packSlug, ...urls }, accountId }, effect, async (tx) => {
+export async function purchase(ctx: Context, accountId: string, packSlug: string, { idempotencyKey, ...urls }: EffectOptions & CheckoutUrls = {}) {
+  return once(ctx.sql, { operation: 'purchase', request: { accountId, pack: packSlug, ...urls }, accountId }, idempotencyKey, async (tx) => {
     const now = ctx.clock();
     const pack = await findPack(tx, packSlug);
     const { account } = await assertPackPurchasable(tx, accountId, pack, now);
     const processor = processorOf(ctx, account);
-    const paid = await processor.purchase({ ...(await checkoutRequest(tx, processor, account, { ...effect, ...urls })), pack });
+    const paid = await processor.purchase({ ...(await checkoutRequest(tx, processor, account, { idempotencyKey, ...urls })), pack });
     if (paid.status === 'pending') return paid;
     const credit = await creditPack(tx, accountId, pack, { processor: processor.name, processorRef: paid.reference, amountCents: pack.priceCents, now });
     return { paymentRef: paid.reference, bucketId: credit.bucketId, valueMicros: credit.valueMicros, debtPaidMicros: credit.debtPaidMicros };
@@ -95,7 +102,7 @@ export async function purchase(ctx: Context, accountId: string, packSlug: string
 }
 
 export async function cancel(ctx: Context, accountId: string, immediately: boolean, options?: EffectOptions) {
-  return once(ctx.sql, { operation: 'cancel', request: { accountId, immediately }, accountId }, options, async (tx) => {
+  return once(ctx.sql, { operation: 'cancel', request: { accountId, immediately }, accountId }, options?.idempotencyKey, async (tx) => {
     const now = ctx.clock();
     const canceled = await cancelPlan(tx, accountId, { now, immediately });
     const { account } = await lockGate(tx, accountId, now);

@@ -9,7 +9,7 @@ import { formatUsd, type Micros } from '../../core/money.ts';
 import { includedMicros } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
 import { z } from 'zod';
-import { instant, micros, parseInput, plain, text } from '../../core/input.ts';
+import { instant, micros, plain, text } from '../../core/input.ts';
 import type { Context } from '../context.ts';
 import { once, type EffectOptions, type Once } from '../once.ts';
 import { lockGate, type Terms } from '../terms.ts';
@@ -121,22 +121,23 @@ export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult 
   });
 }
 
-const creditInputSchema = plain(
+export const creditInputSchema = plain(
   z
     .object({
-      source: z.enum(['bonus', 'adjustment']),
-      amountMicros: micros.positive('must be more than zero'),
-      reference: text(200).min(1, 'must not be empty: it makes the grant happen once'),
-      expiresAt: instant.nullable().optional(),
+      source: z.enum(['bonus', 'adjustment']).meta({ description: 'bonus: a gift; adjustment: a correction.' }),
+      amountMicros: micros.positive('must be more than zero').meta({ description: 'Value to add, in micro-dollars (more than zero).', example: 5_000_000 }),
+      reference: text(200).min(1, 'must not be empty: it makes the grant happen once').meta({
+        description: 'Makes the credit happen once: a retry repeats it exactly; another credit needs another reference.', example: 'welcome-2026',
+      }),
+      expiresAt: instant.nullable().optional().meta({ description: 'When the value expires; left out or null: never.' }),
     })
     .strict(),
 );
 export type CreditInput = z.input<typeof creditInputSchema>;
 
-/** A gift or correction of value, once per reference (grantCredit) and per idempotency key (once.ts). */
-export async function credit(ctx: Context, accountId: string, input: CreditInput, options?: EffectOptions): Promise<Once<GrantResult>> {
-  const c = parseInput(creditInputSchema, input, 'credit');
-  return once(ctx.sql, { operation: 'credit', request: { accountId, ...c }, accountId }, options, async (tx) => {
+/** A gift or correction of value, once per reference (grantCredit) and per idempotency key (once.ts); its input parsed by the facade. */
+export async function credit(ctx: Context, accountId: string, c: z.output<typeof creditInputSchema>, options?: EffectOptions): Promise<Once<GrantResult>> {
+  return once(ctx.sql, { operation: 'credit', request: { accountId, ...c }, accountId }, options?.idempotencyKey, async (tx) => {
     const now = ctx.clock();
     await lockGate(tx, accountId, now); // the account must exist
     return grantCredit(tx, { accountId, source: c.source, amountMicros: c.amountMicros as Micros, reference: c.reference, now, expiresAt: c.expiresAt ?? null });

@@ -6,13 +6,18 @@
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
 import type { Micros } from '../../core/money.ts';
-import { micros, parseInput, plain, rowId } from '../../core/input.ts';
+import { micros, plain } from '../../core/input.ts';
 import type { Context } from '../context.ts';
 import { grant } from './grants.ts';
 import { readLedger } from '../charge/write.ts';
 import { once, type EffectOptions, type Once } from '../once.ts';
 
-const refundInputSchema = plain(z.object({ amountMicros: micros.positive('must be more than zero').optional() }).strict());
+/** A refund's fields besides its usage event (rowId): how much to give back. */
+export const refundShape = {
+  amountMicros: micros.positive('must be more than zero').optional().meta({ description: 'How much to give back, in micro-dollars; left out: all that is left to refund.' }),
+};
+export const refundInputSchema = plain(z.object(refundShape).strict());
+export type RefundInput = z.input<typeof refundInputSchema>;
 
 export interface RefundResult {
   usageEventId: number;
@@ -28,15 +33,14 @@ interface DrawRow {
   expires_at: Date | null;
 }
 
+/** Refund a usage event (its id and the input parsed by the facade), once per idempotency key. */
 export async function refund(
-  ctx: Context, usageEventId: number, input: z.input<typeof refundInputSchema> = {}, options?: EffectOptions,
+  ctx: Context, eventId: number, { amountMicros }: z.output<typeof refundInputSchema>, options?: EffectOptions,
 ): Promise<Once<RefundResult>> {
-  const eventId = parseInput(rowId, usageEventId, 'usage event id');
-  const { amountMicros } = parseInput(refundInputSchema, input, 'refund');
   const [owner] = await ctx.sql.query<{ account_id: string }>('SELECT account_id FROM usage_events WHERE id = $1', [eventId]);
   if (!owner) throw new BillingError('usage_event_not_found', `No usage event ${eventId}`, { usageEventId: eventId });
   const effect = { operation: 'refund', request: { usageEventId: eventId, amountMicros: amountMicros ?? null }, accountId: owner.account_id };
-  return once(ctx.sql, effect, options, async (tx) => {
+  return once(ctx.sql, effect, options?.idempotencyKey, async (tx) => {
     const { terms, debtMicros } = (await readLedger(tx, [owner.account_id], ctx.clock(), true)).get(owner.account_id)!;
     const [event] = await tx.query<{ value_micros: number; refunded_micros: number }>(
       'SELECT value_micros, refunded_micros FROM usage_events WHERE id = $1',

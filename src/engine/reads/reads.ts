@@ -6,7 +6,7 @@ import type { Micros } from '../../core/money.ts';
 import type { Period } from '../../core/periods.ts';
 import type { Limit, Plan } from '../../core/plan.ts';
 import { hasStarted } from '../../core/time.ts';
-import { instant, parseInput, plain } from '../../core/input.ts';
+import { instant, plain } from '../../core/input.ts';
 import type { Context } from '../context.ts';
 import { withPendingAllowance } from '../gate/account-state.ts';
 import { readGate } from '../gate/snapshot.ts';
@@ -89,12 +89,12 @@ function limitViews(limits: readonly Limit[], use: Pick<MemberGate, 'used' | 'he
   });
 }
 
-const usageQuerySchema = plain(
+export const usageQuerySchema = plain(
   z
     .object({
-      from: instant,
-      to: instant,
-      groupBy: z.enum(['model', 'day', 'user']).default('model'),
+      from: instant.meta({ description: 'The range\'s start, included.', example: '2026-03-01' }),
+      to: instant.meta({ description: 'The range\'s end, excluded.', example: '2026-04-01' }),
+      groupBy: z.enum(['model', 'day', 'user']).default('model').meta({ description: 'By model, by day in the account\'s time zone, or by the member who made the call.' }),
     })
     .strict()
     .refine((q) => q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
@@ -119,10 +119,10 @@ export const saturatedSum = (column: string) => `LEAST(COALESCE(sum(${column}), 
 
 /**
  * Usage by model, by day or by user, and its total (the rollup's row). Each figure is a sum over usage
- * events and saturates at 2^53 − 1: beyond that it is not a usable number anyway.
+ * events and saturates at 2^53 − 1: beyond that it is not a usable number anyway. The query
+ * comes parsed from the facade.
  */
-export async function usage(ctx: Context, accountId: string, query: z.input<typeof usageQuerySchema>): Promise<{ rows: UsageRow[]; total: UsageRow }> {
-  const q = parseInput(usageQuerySchema, query, 'usage query');
+export async function usage(ctx: Context, accountId: string, q: z.output<typeof usageQuerySchema>): Promise<{ rows: UsageRow[]; total: UsageRow }> {
   const [account] = await ctx.sql.query<{ time_zone: string }>('SELECT time_zone FROM accounts WHERE id = $1', [accountId]);
   if (!account) throw accountNotFound(accountId);
   const key = { model: 'model', user: `COALESCE(user_id, '')`, day: `to_char(occurred_at AT TIME ZONE $4, 'YYYY-MM-DD')` }[q.groupBy];
