@@ -19,16 +19,17 @@ const ALLOWED: Record<string, readonly string[]> = {
   processors: ['core', 'db', 'engine'],
   // A processor that loads its vendor's SDK is a surface of its own: the library never loads it.
   'processors/stripe': ['core', 'db', 'engine', 'processors'],
+  'processors/paddle': ['core', 'db', 'engine', 'processors'],
   ai: ['core', 'engine'],
   hono: ['core', 'db', 'engine', 'processors'],
   admin: ['core', 'db', 'engine', 'processors', 'hono'],
-  server: ['core', 'db', 'engine', 'processors', 'processors/stripe', 'ai', 'hono', 'admin'],
+  server: ['core', 'db', 'engine', 'processors', 'processors/stripe', 'processors/paddle', 'ai', 'hono', 'admin'],
 };
 
 /** The entry points, as package.json exports them, and what each may load. */
 const ENTRIES: Record<string, readonly string[]> = {
   'index.ts': ['core', 'db', 'engine', 'processors'],
-  'main.ts': ['core', 'db', 'engine', 'processors', 'processors/stripe', 'ai', 'hono', 'admin', 'server'],
+  'main.ts': ['core', 'db', 'engine', 'processors', 'processors/stripe', 'processors/paddle', 'ai', 'hono', 'admin', 'server'],
 };
 
 /** Packages the library's own parts must never load: they belong to the surfaces above. */
@@ -50,7 +51,7 @@ function importsOf(file: string): string[] {
 }
 
 /** Processors that load their vendor's SDK, each a part of its own. */
-const VENDOR_PROCESSORS = new Set(['stripe']);
+const VENDOR_PROCESSORS = new Set(['stripe', 'paddle']);
 
 /** The part of src/ a file belongs to: its first folder (a vendor's processor: its own), or the entry file's name. */
 const partOf = (file: string) => {

@@ -1,0 +1,603 @@
+/**
+ * A small local fake of Paddle Billing's HTTP API: the endpoints Tollgate's processor calls,
+ * answering as Paddle does (snake_case JSON in a `{ data, meta: { request_id } }` envelope,
+ * Paddle's ids and fields, errors as `{ error: { type, code, detail, documentation_url }, meta }`),
+ * in memory. Every object it answers with is typed with the SDK's own response types, so a field
+ * the SDK reads cannot be missing. The real SDK talks to it through PADDLE_API_BASE (the SDK's
+ * environment option).
+ *
+ * What a customer or Paddle's own clock would do is a test control: complete a transaction (the
+ * customer pays at checkout: for a recurring price, Paddle makes the subscription), renew a
+ * subscription, cancel one now. Each sends the webhooks Paddle would, in Paddle's order, POSTed to
+ * `webhookUrl` and signed as Paddle signs them at the moment they are sent:
+ * `Paddle-Signature: ts=<unix seconds>;h1=<hex HMAC-SHA256(secret, "ts:body")>`.
+ */
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  CurrencyCode,
+  ICustomerResponse,
+  IEventsResponse,
+  IPriceResponse,
+  IProductResponse,
+  ISubscriptionCreatedNotificationResponse,
+  ISubscriptionNotificationResponse,
+  ISubscriptionResponse,
+  ITransactionDetailsResponse,
+  ITransactionNotificationResponse,
+  ITransactionResponse,
+  Interval,
+} from '@paddle/paddle-node-sdk';
+import { ulid } from 'ulid';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A webhook as sent: the event, the exact body and signature, and what the endpoint answered. */
+export interface Delivery {
+  event: IEventsResponse<unknown>;
+  body: string;
+  signature: string;
+  status: number;
+  answer: string;
+}
+
+/** How a delivery is signed: now or at `timestamp` (Unix milliseconds), with the fake's secret or these. */
+export interface Signing {
+  timestamp?: number;
+  secrets?: string[];
+}
+
+class PaddleApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly area: string,
+    readonly code: string,
+    readonly detail: string,
+    readonly errors?: { field: string; message: string }[],
+  ) {
+    super(detail);
+  }
+}
+
+const notFound = (kind: string, id: string) => new PaddleApiError(404, 'shared', 'not_found', `${kind} ${id} not found.`);
+const invalidField = (field: string, message: string) => new PaddleApiError(400, 'shared', 'invalid_field', 'Request does not pass validation.', [{ field, message }]);
+
+/** A Paddle id: its prefix and 26 lowercase letters and digits. */
+const id = (prefix: string) => `${prefix}_${ulid().toLowerCase()}`;
+const now = () => new Date().toISOString();
+
+/** One interval later (calendar months and years, as Paddle bills). */
+function after(iso: string, interval: Interval, frequency: number): string {
+  const date = new Date(iso);
+  if (interval === 'year') date.setUTCFullYear(date.getUTCFullYear() + frequency);
+  else if (interval === 'month') date.setUTCMonth(date.getUTCMonth() + frequency);
+  else if (interval === 'week') date.setUTCDate(date.getUTCDate() + 7 * frequency);
+  else date.setUTCDate(date.getUTCDate() + frequency);
+  return date.toISOString();
+}
+
+const snapshot = <T>(value: T): T => structuredClone(value);
+
+export class PaddleFake {
+  readonly apiKey = `pdl_sdbx_apikey_${ulid().toLowerCase()}_${randomBytes(16).toString('hex')}`;
+  readonly webhookSecret = `pdl_ntfset_${ulid().toLowerCase()}_${randomBytes(16).toString('hex')}`;
+  /** Where the webhooks go; none are sent while it is unset (they are still recorded in `events`). */
+  webhookUrl: string | undefined;
+  /** The API's base URL: PADDLE_API_BASE. */
+  url = '';
+  /** The tax Paddle adds to a price at checkout, as merchant of record (0.2 is 20%). */
+  taxRate = 0;
+
+  readonly products = new Map<string, IProductResponse>();
+  readonly prices = new Map<string, IPriceResponse>();
+  readonly customers = new Map<string, ICustomerResponse>();
+  readonly transactions = new Map<string, ITransactionResponse>();
+  readonly subscriptions = new Map<string, ISubscriptionResponse>();
+  /** Every event made, in order. */
+  readonly events: IEventsResponse<unknown>[] = [];
+  /** Every API request, as it arrived: for tests to see what the SDK sent. */
+  readonly requests: { method: string; path: string; query: Record<string, string>; body: Json | undefined }[] = [];
+
+  /** Events made and not yet sent. */
+  private unsent: IEventsResponse<unknown>[] = [];
+  private invoiceNumber = 0;
+  private server: Server | undefined;
+
+  static async start(options: { webhookUrl?: string } = {}): Promise<PaddleFake> {
+    const fake = new PaddleFake();
+    fake.webhookUrl = options.webhookUrl;
+    fake.server = createServer((req, res) => {
+      fake.handle(req, res).catch((error: unknown) => {
+        const body = { error: { type: 'api_error', code: 'internal_error', detail: String(error), documentation_url: 'https://developer.paddle.com/errors/shared/internal_error' }, meta: { request_id: randomUUID() } };
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      });
+    });
+    await new Promise<void>((resolve) => fake.server!.listen(0, '127.0.0.1', resolve));
+    fake.url = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
+    return fake;
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** The default payment link set in Paddle's dashboard: the fake's own checkout page. */
+  get defaultPaymentLink(): string {
+    return `${this.url}/pay`;
+  }
+
+  /** A product and its price, as the catalog sync would make them: recurring with an interval, else one-time. */
+  addPrice({ unitAmount, currency = 'USD', interval }: { unitAmount: number; currency?: CurrencyCode; interval?: Interval }): string {
+    const created = now();
+    const product: IProductResponse = {
+      id: id('pro'),
+      name: interval ? 'Plan' : 'Credit pack',
+      type: 'standard',
+      description: null,
+      tax_category: 'standard',
+      image_url: null,
+      custom_data: null,
+      status: 'active',
+      created_at: created,
+      updated_at: created,
+      import_meta: null,
+    };
+    const price: IPriceResponse = {
+      id: id('pri'),
+      product_id: product.id,
+      description: interval ? `${unitAmount} per ${interval}` : `${unitAmount} once`,
+      type: 'standard',
+      name: null,
+      billing_cycle: interval ? { interval, frequency: 1 } : null,
+      trial_period: null,
+      tax_mode: 'account_setting',
+      unit_price: { amount: String(unitAmount), currency_code: currency },
+      unit_price_overrides: [],
+      quantity: { minimum: 1, maximum: 100 },
+      status: 'active',
+      custom_data: null,
+      import_meta: null,
+      created_at: created,
+      updated_at: created,
+    };
+    this.products.set(product.id, product);
+    this.prices.set(price.id, price);
+    return price.id;
+  }
+
+  /** The transaction a checkout URL pays for (its `_ptxn`). */
+  transactionAt(checkoutUrl: string): ITransactionResponse {
+    const transactionId = new URL(checkoutUrl).searchParams.get('_ptxn') ?? '';
+    const transaction = this.transactions.get(transactionId);
+    if (!transaction) throw new Error(`No transaction for checkout URL ${checkoutUrl}`);
+    return transaction;
+  }
+
+  // ---- The API -------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', this.url);
+    const method = req.method ?? 'GET';
+    const requestId = randomUUID();
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId }).end(JSON.stringify(body));
+    };
+
+    if (url.pathname === '/pay') return this.payPage(method, url.searchParams.get('_ptxn') ?? '', res);
+    try {
+      const authorization = req.headers.authorization;
+      if (!authorization) throw new PaddleApiError(403, 'shared', 'authentication_missing', 'Authentication header missing.');
+      if (!/^bearer \S+$/i.test(authorization)) throw new PaddleApiError(403, 'shared', 'authentication_malformed', 'Authentication header included, but incorrectly formatted.');
+      if (authorization.slice('bearer '.length) !== this.apiKey) throw new PaddleApiError(403, 'shared', 'invalid_token', 'Invalid or revoked API key.');
+      let body: Json | undefined;
+      if (text) {
+        try {
+          body = JSON.parse(text) as Json;
+        } catch {
+          throw new PaddleApiError(400, 'shared', 'bad_request', 'Invalid request.');
+        }
+      }
+      this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), body });
+      const [status, data, meta] = this.route(method, url, body ?? {});
+      send(status, { data, meta: { request_id: requestId, ...meta } });
+    } catch (error) {
+      if (!(error instanceof PaddleApiError)) throw error;
+      const detail = { type: 'request_error', code: error.code, detail: error.detail, documentation_url: `https://developer.paddle.com/errors/${error.area}/${error.code}`, ...(error.errors ? { errors: error.errors } : {}) };
+      send(error.status, { error: detail, meta: { request_id: requestId } });
+    }
+  }
+
+  private route(method: string, url: URL, body: Json): [number, unknown, Json?] {
+    const [, resource, ref, action] = url.pathname.split('/');
+    if (resource === 'customers' && ref === undefined) {
+      if (method === 'POST') return [201, this.createCustomer(body)];
+      if (method === 'GET') return this.listCustomers(url);
+    }
+    if (resource === 'transactions') {
+      if (method === 'POST' && ref === undefined) return [201, this.createTransaction(body)];
+      if (method === 'GET' && ref !== undefined && action === undefined) return [200, this.transactionOf(ref)];
+    }
+    if (resource === 'subscriptions' && ref !== undefined) {
+      if (method === 'GET' && action === undefined) return [200, this.subscriptionOf(ref)];
+      if (method === 'POST' && action === 'cancel') return [200, this.cancel(ref, body)];
+    }
+    throw new PaddleApiError(404, 'shared', 'not_found', `Route ${method} ${url.pathname} not found.`);
+  }
+
+  private createCustomer(body: Json): ICustomerResponse {
+    const email = body.email;
+    if (typeof email !== 'string' || email === '') throw invalidField('email', 'must be provided as part of the request');
+    if (email.length > 320 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw invalidField('email', 'must be a valid email address');
+    // Paddle keeps one customer per email.
+    const taken = [...this.customers.values()].find((c) => c.email.toLowerCase() === email.toLowerCase());
+    if (taken) throw new PaddleApiError(409, 'customers', 'customer_already_exists', `customer email conflicts with customer of id ${taken.id}`);
+    const created = now();
+    const customer: ICustomerResponse = {
+      id: id('ctm'),
+      name: body.name ?? null,
+      email,
+      marketing_consent: false,
+      status: 'active',
+      custom_data: body.custom_data ?? null,
+      locale: body.locale ?? 'en',
+      created_at: created,
+      updated_at: created,
+      import_meta: null,
+    };
+    this.customers.set(customer.id, customer);
+    return customer;
+  }
+
+  private listCustomers(url: URL): [number, unknown, Json] {
+    const emails = url.searchParams.get('email')?.split(',').map((e) => e.toLowerCase());
+    const data = [...this.customers.values()].filter((c) => !emails || emails.includes(c.email.toLowerCase()));
+    return [200, data, { pagination: { per_page: 50, next: `${this.url}/customers${url.search}`, has_more: false, estimated_total: data.length } }];
+  }
+
+  private createTransaction(body: Json): ITransactionResponse {
+    const items: Json[] = Array.isArray(body.items) ? body.items : [];
+    if (items.length === 0) throw invalidField('items', 'must be provided as part of the request');
+    const priceIds = items.map((item) => String(item.price_id));
+    if (new Set(priceIds).size !== priceIds.length) throw new PaddleApiError(400, 'transactions', 'transaction_duplicate_price_ids', 'Cannot have duplicate Price IDs passed as separate items');
+    const missing = priceIds.filter((priceId) => this.prices.get(priceId)?.status !== 'active');
+    if (missing.length > 0) throw new PaddleApiError(400, 'transactions', 'transaction_price_not_found', `One or more provided price_ids could not be found, provided: ${missing.join(', ')}`);
+    if (body.customer_id != null && !this.customers.has(body.customer_id)) throw notFound('Customer', body.customer_id);
+    const lines = items.map((item) => ({ price: this.prices.get(String(item.price_id))!, quantity: Number(item.quantity ?? 1) }));
+    const transactionId = id('txn');
+    return this.addTransaction(transactionId, lines, {
+      status: 'draft', // until checkout has the customer's address
+      customer_id: body.customer_id ?? null,
+      custom_data: body.custom_data ?? null,
+      origin: 'api',
+      collection_mode: body.collection_mode ?? 'automatic',
+      checkout: { url: this.checkoutUrl(body.checkout?.url ?? this.defaultPaymentLink, transactionId) },
+    });
+  }
+
+  /** A transaction for these lines, made now (transaction.created): what each maker sets, over what none does. */
+  private addTransaction(
+    transactionId: string,
+    lines: { price: IPriceResponse; quantity: number }[],
+    fields: Pick<ITransactionResponse, 'status' | 'customer_id' | 'custom_data' | 'origin' | 'collection_mode' | 'checkout'> & Partial<ITransactionResponse>,
+  ): ITransactionResponse {
+    const created = now();
+    const currency = lines[0]!.price.unit_price.currency_code;
+    const transaction: ITransactionResponse = {
+      id: transactionId,
+      address_id: null,
+      business_id: null,
+      currency_code: currency,
+      subscription_id: null,
+      invoice_id: null,
+      invoice_number: null,
+      discount_id: null,
+      billing_details: null,
+      billing_period: null,
+      items: lines.map(({ price, quantity }) => ({ price_id: price.id, price: snapshot(price), quantity, proration: null })),
+      details: this.details(lines, currency),
+      payments: [],
+      created_at: created,
+      updated_at: created,
+      billed_at: null,
+      revised_at: null,
+      ...fields,
+    };
+    this.transactions.set(transaction.id, transaction);
+    this.event('transaction.created', this.transactionNotification(transaction));
+    return transaction;
+  }
+
+  /** What Paddle appends to the payment link: the transaction, for Paddle.js on that page to open. */
+  private checkoutUrl(base: string, transactionId: string): string {
+    return `${base}${base.includes('?') ? '&' : '?'}_ptxn=${transactionId}`;
+  }
+
+  /** Totals, line by line, with the fake's tax on top of each price (prices exclude tax here). */
+  private details(lines: { price: IPriceResponse; quantity: number }[], currency: CurrencyCode): ITransactionDetailsResponse {
+    const lineItems = lines.map(({ price, quantity }) => {
+      const unit = Number(price.unit_price.amount);
+      const unitTax = Math.round(unit * this.taxRate);
+      const subtotal = unit * quantity;
+      const tax = unitTax * quantity;
+      return {
+        id: id('txnitm'),
+        price_id: price.id,
+        quantity,
+        proration: null,
+        tax_rate: String(this.taxRate),
+        unit_totals: { subtotal: String(unit), discount: '0', tax: String(unitTax), total: String(unit + unitTax) },
+        totals: { subtotal: String(subtotal), discount: '0', tax: String(tax), total: String(subtotal + tax) },
+        product: snapshot(this.products.get(price.product_id)!),
+      };
+    });
+    const sum = (key: 'subtotal' | 'tax' | 'total') => lineItems.reduce((total, line) => total + Number(line.totals[key]), 0);
+    const [subtotal, tax, total] = [sum('subtotal'), sum('tax'), sum('total')];
+    return {
+      tax_rates_used: [{ tax_rate: String(this.taxRate), totals: { subtotal: String(subtotal), discount: '0', tax: String(tax), total: String(total) } }],
+      totals: {
+        subtotal: String(subtotal), discount: '0', tax: String(tax), total: String(total), credit: '0', credit_to_balance: '0',
+        balance: String(total), grand_total: String(total), grand_total_tax: String(tax), fee: null, earnings: null, currency_code: currency,
+      },
+      adjusted_totals: { subtotal: String(subtotal), tax: String(tax), total: String(total), grand_total: String(total), grand_total_tax: String(tax), fee: null, earnings: null, currency_code: currency, retained_fee: '0' },
+      payout_totals: null,
+      adjusted_payout_totals: null,
+      line_items: lineItems,
+    };
+  }
+
+  private cancel(subscriptionId: string, body: Json): ISubscriptionResponse {
+    const subscription = this.subscriptionOf(subscriptionId);
+    if (subscription.status === 'canceled') throw new PaddleApiError(400, 'subscriptions', 'subscription_is_canceled_action_invalid', "action can't be performed on canceled subscription");
+    const effectiveFrom = body.effective_from ?? 'next_billing_period';
+    if (effectiveFrom !== 'next_billing_period' && effectiveFrom !== 'immediately') throw invalidField('effective_from', 'must be one of next_billing_period, immediately');
+    if (effectiveFrom === 'immediately') this.end(subscription, now());
+    else {
+      subscription.scheduled_change = { action: 'cancel', effective_at: subscription.current_billing_period!.ends_at, resume_at: null };
+      subscription.updated_at = now();
+      this.event('subscription.updated', this.subscriptionNotification(subscription));
+    }
+    return subscription;
+  }
+
+  private transactionOf(transactionId: string): ITransactionResponse {
+    const transaction = this.transactions.get(transactionId);
+    if (!transaction) throw notFound('Transaction', transactionId);
+    return transaction;
+  }
+
+  private subscriptionOf(subscriptionId: string): ISubscriptionResponse {
+    const subscription = this.subscriptions.get(subscriptionId);
+    if (!subscription) throw notFound('Subscription', subscriptionId);
+    return subscription;
+  }
+
+  // ---- What the customer and Paddle's clock do -----------------------------------------------
+
+  /**
+   * The customer pays at checkout. The transaction gets their address and the payment
+   * (transaction.updated, transaction.paid); for a recurring price Paddle makes the subscription
+   * (subscription.created, subscription.activated) and puts it and its first billing period on
+   * the transaction (transaction.updated); then it is completed (transaction.updated,
+   * transaction.completed). Resolves once every webhook was answered.
+   */
+  async completeTransaction(transactionId: string): Promise<Delivery[]> {
+    const transaction = this.transactionOf(transactionId);
+    if (transaction.status !== 'draft' && transaction.status !== 'ready') throw new Error(`Transaction ${transactionId} is ${transaction.status}`);
+    const paidAt = now();
+    this.pay(transaction, paidAt, { address_id: id('add') });
+    const recurring = transaction.items.filter((item) => item.price?.billing_cycle);
+    if (recurring.length > 0) {
+      const subscription = this.createSubscription(transaction, paidAt);
+      this.event('subscription.created', { ...this.subscriptionNotification(subscription), transaction_id: transaction.id } satisfies ISubscriptionCreatedNotificationResponse);
+      this.event('subscription.activated', this.subscriptionNotification(subscription));
+      Object.assign(transaction, { subscription_id: subscription.id, billing_period: snapshot(subscription.current_billing_period), updated_at: now() });
+      this.event('transaction.updated', this.transactionNotification(transaction));
+    }
+    this.complete(transaction);
+    return this.sendPending();
+  }
+
+  /**
+   * The subscription's billing period ends. Set to cancel then, it is canceled
+   * (subscription.updated, subscription.canceled); else it renews: the next period
+   * (subscription.updated), and a transaction for it, billed (transaction.created,
+   * transaction.billed), paid with the saved card and completed, carrying the subscription's
+   * custom data and the period it pays for.
+   */
+  async renew(subscriptionId: string): Promise<Delivery[]> {
+    const subscription = this.subscriptionOf(subscriptionId);
+    if (subscription.status !== 'active') throw new Error(`Subscription ${subscriptionId} is ${subscription.status}`);
+    const period = subscription.current_billing_period!;
+    if (subscription.scheduled_change?.action === 'cancel') {
+      this.end(subscription, subscription.scheduled_change.effective_at);
+      return this.sendPending();
+    }
+    const next = { starts_at: period.ends_at, ends_at: after(period.ends_at, subscription.billing_cycle.interval, subscription.billing_cycle.frequency) };
+    Object.assign(subscription, { current_billing_period: next, next_billed_at: next.ends_at, updated_at: now() });
+    for (const item of subscription.items) Object.assign(item, { previously_billed_at: next.starts_at, next_billed_at: next.ends_at, updated_at: now() });
+    this.event('subscription.updated', this.subscriptionNotification(subscription));
+
+    const transaction = this.addTransaction(
+      id('txn'),
+      subscription.items.map((item) => ({ price: item.price, quantity: item.quantity })),
+      {
+        status: 'billed',
+        customer_id: subscription.customer_id,
+        address_id: subscription.address_id,
+        // Paddle copies the subscription's custom data to each of its transactions.
+        custom_data: snapshot(subscription.custom_data ?? null),
+        origin: 'subscription_recurring',
+        subscription_id: subscription.id,
+        collection_mode: 'automatic',
+        billing_period: snapshot(next),
+        checkout: { url: null },
+        billed_at: now(),
+      },
+    );
+    this.event('transaction.billed', this.transactionNotification(transaction));
+    this.pay(transaction, now(), {});
+    this.complete(transaction);
+    return this.sendPending();
+  }
+
+  /** The subscription is canceled now, as from Paddle's dashboard: subscription.updated, subscription.canceled. */
+  async cancelNow(subscriptionId: string): Promise<Delivery[]> {
+    this.cancel(subscriptionId, { effective_from: 'immediately' });
+    return this.sendPending();
+  }
+
+  /** Sends what the API's calls set off (subscription.updated after a cancel, and so on), as Paddle does a moment after answering. */
+  async flush(): Promise<Delivery[]> {
+    return this.sendPending();
+  }
+
+  /** The payment is captured: transaction.updated, transaction.paid. */
+  private pay(transaction: ITransactionResponse, at: string, fields: Partial<ITransactionResponse>): void {
+    const amount = transaction.details!.totals!.grand_total;
+    transaction.payments.unshift({
+      payment_attempt_id: randomUUID(),
+      stored_payment_method_id: randomUUID(),
+      payment_method_id: id('paymtd'),
+      amount,
+      status: 'captured',
+      error_code: null,
+      method_details: { type: 'card', card: { type: 'visa', last4: '4242', expiry_month: 12, expiry_year: new Date().getUTCFullYear() + 3, cardholder_name: 'Test Customer' }, paypal: null, south_korea_local_card: null, underlying_details: null },
+      created_at: at,
+      captured_at: at,
+    });
+    Object.assign(transaction, fields, { status: 'paid', updated_at: at, billed_at: transaction.billed_at ?? at });
+    transaction.details!.totals!.balance = '0';
+    this.event('transaction.updated', this.transactionNotification(transaction));
+    this.event('transaction.paid', this.transactionNotification(transaction));
+  }
+
+  /** Paddle is done with it: an invoice number, completed (transaction.updated, transaction.completed). */
+  private complete(transaction: ITransactionResponse): void {
+    this.invoiceNumber += 1;
+    Object.assign(transaction, { status: 'completed', invoice_id: id('inv'), invoice_number: `325-${String(this.invoiceNumber).padStart(5, '0')}`, updated_at: now() });
+    this.event('transaction.updated', this.transactionNotification(transaction));
+    this.event('transaction.completed', this.transactionNotification(transaction));
+  }
+
+  private createSubscription(transaction: ITransactionResponse, startedAt: string): ISubscriptionResponse {
+    const recurring = transaction.items.filter((item) => item.price?.billing_cycle);
+    const cycle = recurring[0]!.price!.billing_cycle!;
+    const period = { starts_at: startedAt, ends_at: after(startedAt, cycle.interval, cycle.frequency) };
+    const subscriptionId = id('sub');
+    const subscription: ISubscriptionResponse = {
+      id: subscriptionId,
+      status: 'active',
+      customer_id: transaction.customer_id!,
+      address_id: transaction.address_id!,
+      business_id: null,
+      currency_code: transaction.currency_code,
+      created_at: startedAt,
+      updated_at: startedAt,
+      started_at: startedAt,
+      first_billed_at: startedAt,
+      next_billed_at: period.ends_at,
+      paused_at: null,
+      canceled_at: null,
+      discount: null,
+      collection_mode: 'automatic',
+      billing_details: null,
+      current_billing_period: period,
+      billing_cycle: { ...cycle },
+      scheduled_change: null,
+      management_urls: {
+        update_payment_method: `${this.url}/subscriptions/${subscriptionId}/update-payment-method`,
+        cancel: `${this.url}/subscriptions/${subscriptionId}/cancel`,
+      },
+      items: recurring.map((item) => ({
+        status: 'active',
+        quantity: item.quantity,
+        recurring: true,
+        created_at: startedAt,
+        updated_at: startedAt,
+        previously_billed_at: startedAt,
+        next_billed_at: period.ends_at,
+        trial_dates: null,
+        price: snapshot(item.price!),
+        product: snapshot(this.products.get(item.price!.product_id)!),
+      })),
+      // Paddle copies the transaction's custom data to the subscription it makes.
+      custom_data: snapshot(transaction.custom_data ?? null),
+      import_meta: null,
+    };
+    this.subscriptions.set(subscription.id, subscription);
+    return subscription;
+  }
+
+  private end(subscription: ISubscriptionResponse, at: string): void {
+    Object.assign(subscription, { status: 'canceled', canceled_at: at, scheduled_change: null, current_billing_period: null, next_billed_at: null, updated_at: now(), management_urls: null });
+    for (const item of subscription.items) Object.assign(item, { status: 'inactive', next_billed_at: null });
+    this.event('subscription.updated', this.subscriptionNotification(subscription));
+    this.event('subscription.canceled', this.subscriptionNotification(subscription));
+  }
+
+  /** The checkout page a transaction's URL opens, as Paddle.js would on the payment link: a button that pays. */
+  private payPage(method: string, transactionId: string, res: ServerResponse): void {
+    const transaction = this.transactions.get(transactionId);
+    if (!transaction) return void res.writeHead(404).end('No such transaction');
+    if (method === 'POST') {
+      void this.completeTransaction(transactionId).catch(() => {});
+      return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>Paddle fake checkout</title><p>Paid');
+    }
+    const total = Number(transaction.details!.totals!.grand_total) / 100;
+    const what = `${transaction.items.some((item) => item.price?.billing_cycle) ? 'Subscribe' : 'Pay'}: ${total.toFixed(2)} ${transaction.currency_code}`;
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>Paddle fake checkout</title><form method="post"><button>${what}</button></form>`);
+  }
+
+  // ---- Webhooks ------------------------------------------------------------------------------
+
+  /** A transaction as a webhook carries it: the entity without the API's includes. */
+  private transactionNotification(transaction: ITransactionResponse): ITransactionNotificationResponse {
+    const { address: _address, adjustments: _adjustments, adjustments_totals: _totals, business: _business, customer: _customer, discount: _discount, available_payment_methods: _methods, ...notification } = transaction;
+    return snapshot(notification);
+  }
+
+  /** A subscription as a webhook carries it: no management URLs, next transaction or recurring details. */
+  private subscriptionNotification(subscription: ISubscriptionResponse): ISubscriptionNotificationResponse {
+    const { management_urls: _urls, next_transaction: _next, recurring_transaction_details: _details, discount: _discount, ...notification } = subscription;
+    return snapshot({ ...notification, discount: null }); // the fake makes no discounts
+  }
+
+  private event(type: string, data: unknown): void {
+    const event: IEventsResponse<unknown> = { event_id: id('evt'), event_type: type, occurred_at: now(), notification_id: id('ntf'), data };
+    this.events.push(event);
+    this.unsent.push(event);
+  }
+
+  /** Sends the events not sent yet, in the order they were made; with no webhookUrl, they are only recorded. */
+  private async sendPending(): Promise<Delivery[]> {
+    const events = this.unsent;
+    this.unsent = [];
+    const deliveries: Delivery[] = [];
+    for (const event of events) if (this.webhookUrl) deliveries.push(await this.deliver(event.event_id));
+    return deliveries;
+  }
+
+  /** Sends an event (again) to `url`, signed now, or as `signing` says (a stale timestamp, another secret, several). */
+  async deliver(eventId: string, options: Signing & { url?: string } = {}): Promise<Delivery> {
+    const event = this.events.find((each) => each.event_id === eventId);
+    const url = options.url ?? this.webhookUrl;
+    if (!event) throw new Error(`No such event: ${eventId}`);
+    if (!url) throw new Error('No webhook URL to deliver to: set webhookUrl');
+    const body = JSON.stringify(event);
+    const signature = this.sign(body, options);
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'paddle-signature': signature }, body });
+    return { event, body, signature, status: response.status, answer: await response.text() };
+  }
+
+  /** The Paddle-Signature header for a body, as Paddle computes it: one h1 per secret (several while a secret rotates). */
+  sign(body: string, { timestamp = Date.now(), secrets = [this.webhookSecret] }: Signing = {}): string {
+    const ts = Math.floor(timestamp / 1000);
+    return [`ts=${ts}`, ...secrets.map((secret) => `h1=${createHmac('sha256', secret).update(`${ts}:${body}`, 'utf8').digest('hex')}`)].join(';');
+  }
+}
