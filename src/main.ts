@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import pino from 'pino';
 import { createBilling, type Billing } from './engine/billing.ts';
 import { fakeProcessor } from './processors/fake/index.ts';
+import { paddleProcessor } from './processors/paddle/index.ts';
 import { stripeProcessor } from './processors/stripe/index.ts';
 import { formatUsd } from './core/money.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
@@ -28,7 +29,11 @@ try {
 const logger = pino({ level: config.logLevel });
 
 /** The processors accounts may pay through: the fake one, which charges nobody, and those configured. */
-const processors = () => [fakeProcessor(), ...(config.stripe ? [stripeProcessor(config.stripe)] : [])];
+const processors = () => [
+  fakeProcessor(),
+  ...(config.stripe ? [stripeProcessor(config.stripe)] : []),
+  ...(config.paddle ? [paddleProcessor(config.paddle)] : []),
+];
 
 /** Price with a preset on the first start, generate what was not configured, and say how to get in. */
 async function prepare(billing: Billing, config: Config): Promise<{ details: string; credentials: Credentials }> {

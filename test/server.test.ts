@@ -37,7 +37,10 @@ describe('configuration', () => {
     expect(refused({ STRIPE_API_BASE: 'http://127.0.0.1:1' })).toMatch(/^STRIPE_API_BASE is set but/);
     expect(refused({ STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRET: 'whsec_x', STRIPE_API_BASE: 'not a url' })).toMatch(/^STRIPE_API_BASE must be a URL/);
     expect(refused({ TOLLGATE_PROCESSOR: 'stripe' })).toMatch(/^TOLLGATE_PROCESSOR=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET/);
-    expect(refused({ TOLLGATE_PROCESSOR: 'paypal' })).toMatch(/^TOLLGATE_PROCESSOR must be fake or stripe/);
+    expect(refused({ TOLLGATE_PROCESSOR: 'paypal' })).toMatch(/^TOLLGATE_PROCESSOR must be fake, stripe or paddle/);
+    expect(refused({ PADDLE_API_KEY: 'pdl_x' })).toMatch(/^PADDLE_API_KEY is set but PADDLE_WEBHOOK_SECRET is not/);
+    expect(refused({ TOLLGATE_PROCESSOR: 'paddle' })).toMatch(/^TOLLGATE_PROCESSOR=paddle needs PADDLE_API_KEY and PADDLE_WEBHOOK_SECRET/);
+    expect(refused({ PADDLE_ENVIRONMENT: 'staging' })).toMatch(/^PADDLE_ENVIRONMENT must be sandbox or production/);
     expect(loadConfig({ STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRET: 'whsec_x' })).toMatchObject({ processor: 'fake', stripe: { secretKey: 'sk_test_x', webhookSecret: 'whsec_x' } });
   });
 });

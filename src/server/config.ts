@@ -20,9 +20,11 @@ export interface Config {
   /** How long a stop (SIGTERM, SIGINT) lets requests in flight finish before it closes their connections. */
   stopTimeoutSeconds: number;
   /** The processor new accounts pay through (TOLLGATE_PROCESSOR): the fake one unless a real one is configured and chosen. */
-  processor: 'fake' | 'stripe';
+  processor: 'fake' | 'stripe' | 'paddle';
   /** Stripe, when its keys are set. */
   stripe?: { secretKey: string; webhookSecret: string; apiBase?: string };
+  /** Paddle Billing, when its keys are set: its API at apiBase (a local fake), else in `environment`. */
+  paddle?: { apiKey: string; webhookSecret: string; apiBase?: string; environment: 'sandbox' | 'production' };
 }
 
 export class ConfigError extends Error {
@@ -57,27 +59,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
-  const stripe = stripeConfig(env);
+  const stripe = vendorKeys(env, 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_API_BASE');
+  const paddleKeys = vendorKeys(env, 'PADDLE_API_KEY', 'PADDLE_WEBHOOK_SECRET', 'PADDLE_API_BASE');
+  const environment: string = env.PADDLE_ENVIRONMENT || 'production';
+  if (environment !== 'sandbox' && environment !== 'production') throw new ConfigError(`PADDLE_ENVIRONMENT must be sandbox or production, not "${environment}"`);
+  const paddle: Config['paddle'] = paddleKeys && { apiKey: paddleKeys.secretKey, webhookSecret: paddleKeys.webhookSecret, ...(paddleKeys.apiBase ? { apiBase: paddleKeys.apiBase } : {}), environment };
   const processor = env.TOLLGATE_PROCESSOR || 'fake';
-  if (processor !== 'fake' && processor !== 'stripe') throw new ConfigError(`TOLLGATE_PROCESSOR must be fake or stripe, not "${processor}"`);
+  if (processor !== 'fake' && processor !== 'stripe' && processor !== 'paddle') throw new ConfigError(`TOLLGATE_PROCESSOR must be fake, stripe or paddle, not "${processor}"`);
   if (processor === 'stripe' && !stripe) throw new ConfigError('TOLLGATE_PROCESSOR=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET');
+  if (processor === 'paddle' && !paddle) throw new ConfigError('TOLLGATE_PROCESSOR=paddle needs PADDLE_API_KEY and PADDLE_WEBHOOK_SECRET');
   return {
     databaseUrl, port: wholeNumber(env, 'PORT', 3000, 0, 65_535), host: env.HOST || '127.0.0.1', secretKey, adminPassword, workers, logLevel,
-    stopTimeoutSeconds: wholeNumber(env, 'TOLLGATE_STOP_TIMEOUT_SECONDS', 10, 1, 600), processor, stripe,
+    stopTimeoutSeconds: wholeNumber(env, 'TOLLGATE_STOP_TIMEOUT_SECONDS', 10, 1, 600), processor, stripe, paddle,
   };
 }
 
-/** Stripe's keys: both or neither (half a processor stops the start, naming what is missing), and where its API is. */
-function stripeConfig(env: NodeJS.ProcessEnv): Config['stripe'] {
-  const secretKey = env.STRIPE_SECRET_KEY || undefined;
-  const webhookSecret = env.STRIPE_WEBHOOK_SECRET || undefined;
-  const apiBase = env.STRIPE_API_BASE || undefined;
+/** A processor's keys: both or neither (half a processor stops the start, naming what is missing), and where its API is. */
+function vendorKeys(env: NodeJS.ProcessEnv, keyName: string, secretName: string, baseName: string) {
+  const secretKey = env[keyName] || undefined;
+  const webhookSecret = env[secretName] || undefined;
+  const apiBase = env[baseName] || undefined;
   if (secretKey === undefined && webhookSecret === undefined) {
-    if (apiBase !== undefined) throw new ConfigError('STRIPE_API_BASE is set but STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not: set all of Stripe, or none of it');
+    if (apiBase !== undefined) throw new ConfigError(`${baseName} is set but ${keyName} and ${secretName} are not: set all of them, or none`);
     return undefined;
   }
-  if (secretKey === undefined) throw new ConfigError('STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not: set both, or neither');
-  if (webhookSecret === undefined) throw new ConfigError('STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: set both, or neither');
-  if (apiBase !== undefined && !URL.canParse(apiBase)) throw new ConfigError(`STRIPE_API_BASE must be a URL (http://127.0.0.1:12111), not "${apiBase}"`);
+  if (secretKey === undefined) throw new ConfigError(`${secretName} is set but ${keyName} is not: set both, or neither`);
+  if (webhookSecret === undefined) throw new ConfigError(`${keyName} is set but ${secretName} is not: set both, or neither`);
+  if (apiBase !== undefined && !/^https?:\/\/[^/]+\/?$/.test(apiBase)) throw new ConfigError(`${baseName} must be a URL with no path (http://127.0.0.1:12111), not "${apiBase}"`);
   return { secretKey, webhookSecret, ...(apiBase === undefined ? {} : { apiBase }) };
 }
