@@ -200,6 +200,7 @@ const ROUTES: RouteCase[] = [
       [{ method: 'POST', path: '/v1/accounts/acme/usage-records', body: { ...TEST_MODEL, usage }, headers: { 'Idempotency-Key': null } }, 400, 'invalid_input'],
       [{ method: 'POST', path: '/v1/accounts/acme/usage-records', body: { ...TEST_MODEL, usage }, headers: { 'Idempotency-Key': 'k'.repeat(201) } }, 400, 'invalid_input'],
       [{ method: 'POST', path: '/v1/accounts/acme/usage-records', body: { ...TEST_MODEL, usage, metadata: { big: 'x'.repeat(8_001) } }, headers: key('record') }, 400, 'invalid_input'],
+      [{ method: 'POST', path: '/v1/accounts/acme/usage-records', body: { ...TEST_MODEL, usage: { ...usage, cacheReadTokens: usage.inputTokens + 1 } }, headers: key('record') }, 400, 'invalid_input'],
     ],
   },
   {
@@ -285,6 +286,7 @@ const ROUTES: RouteCase[] = [
     unknown: () => [
       [{ method: 'POST', path: '/v1/admin/packs', body: { slug: 'extra-10', name: 'x', priceCents: 1 } }, 409, 'slug_taken'],
       [{ method: 'POST', path: '/v1/admin/packs', body: { slug: 'free-pack', name: 'x', priceCents: 0 } }, 400, 'invalid_input'],
+      [{ method: 'POST', path: '/v1/admin/packs', body: { slug: 'ten-years', name: 'x', priceCents: 1, expiresAfterDays: 3_651 } }, 400, 'invalid_input'],
     ],
   },
   {

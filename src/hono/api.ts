@@ -1,8 +1,9 @@
 /**
  * The `/v1` API: JSON, authenticated with the secret key as a Bearer token (the pricing table
  * and the API's own documents need none), every POST honouring `Idempotency-Key`. One file per
- * resource in routes/; each declares its routes with zod schemas, which also make the OpenAPI
- * 3.1 document at /v1/openapi.json.
+ * resource in routes/; each declares its routes with the library's own input schemas, which
+ * parse the request (once: the route then calls billing.parsed) and make the OpenAPI 3.1
+ * document at /v1/openapi.json.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';

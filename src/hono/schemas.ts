@@ -1,12 +1,14 @@
 /**
- * The API's shared schemas: request bodies as JSON carries them, and responses. They produce
- * the OpenAPI document (`/v1/openapi.json`); the facade behind each route then applies the
- * library's own rules (core/input.ts), so a bound lives in one place. Response objects are
- * strict, so the document says exactly what a response holds; Dates leave as ISO 8601 strings.
+ * The API's shared schemas: the parts of a request that are HTTP's own (path parameters, the
+ * Idempotency-Key header), and responses. A request's input is parsed with the library's own
+ * schemas (core/, and the engine module that owns each call), which the routes name for the
+ * OpenAPI document (`/v1/openapi.json`); the route then calls billing.parsed, so the request is
+ * parsed once. Response objects are strict, so the document says exactly what a response
+ * holds; Dates leave as ISO 8601 strings.
  */
 import { z } from '@hono/zod-openapi';
 import { ERROR_CODES } from '../core/errors.ts';
-import { idSchema, slugSchema } from '../core/input.ts';
+import { holdIdSchema, idSchema, MAX_ID_CHARS, slugSchema, text } from '../core/input.ts';
 import { REFUSAL_CODES } from '../core/refusal.ts';
 
 /** A moment in a response: an ISO 8601 date-time in UTC, as a Date serializes. */
@@ -72,11 +74,11 @@ export const IdempotencyKeyHeader = z.object({
   }),
 });
 
-/** A required Idempotency-Key: the effect's own key, so a retry, after any crash, is made once. */
+/** A required Idempotency-Key: the effect's own key (an id, as the library takes it), so a retry, after any crash, is made once. */
 const requiredKey = (what: string, example: string) => {
-  const message = `${what} needs an Idempotency-Key header of 1 to 200 characters: a retry with the same key is made once`;
+  const message = `${what} needs an Idempotency-Key header of 1 to ${MAX_ID_CHARS} characters: a retry with the same key is made once`;
   return z.object({
-    'idempotency-key': z.string({ error: message }).min(1, message).max(200, message).openapi({
+    'idempotency-key': text(MAX_ID_CHARS, 1, message).openapi({
       description: `Required: ${what.toLowerCase()} is made once per key, whatever happens to the first answer. A retry with the same key and body gets the first result again (Idempotent-Replayed: true); the key with another body is a 409.`,
       example,
     }),
@@ -99,3 +101,5 @@ export const AccountIdParam = z.object({
 export const SlugParam = z.object({
   slug: slugSchema.meta({ param: { name: 'slug', in: 'path' }, example: 'plus' }),
 });
+
+export const HoldIdParam = z.object({ holdId: holdIdSchema.meta({ param: { name: 'holdId', in: 'path' } }) });

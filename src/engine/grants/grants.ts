@@ -129,7 +129,8 @@ export const creditInputSchema = plain(
       reference: text(200).min(1, 'must not be empty: it makes the grant happen once').meta({
         description: 'Makes the credit happen once: a retry repeats it exactly; another credit needs another reference.', example: 'welcome-2026',
       }),
-      expiresAt: instant.nullable().optional().meta({ description: 'When the value expires; left out or null: never.' }),
+      // The type says null too: a document made from the schema reads an instant's type from its metadata alone.
+      expiresAt: instant.nullable().optional().meta({ type: ['string', 'null'], description: 'When the value expires; left out or null: never.' }),
     })
     .strict(),
 );

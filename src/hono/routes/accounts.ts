@@ -4,11 +4,14 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
+import { accountFieldsShape, accountIdInput } from '../../engine/accounts.ts';
+import { memberLimitsSchema } from '../../engine/gate/members.ts';
 import { BUCKET_SOURCES } from '../../core/bucket.ts';
-import { text } from '../../core/input.ts';
+import { idSchema } from '../../core/input.ts';
+import { limitSchema, limitShape } from '../../core/plan.ts';
 import type { Api } from '../api.ts';
 import { AccountIdParam, body, DateTime, errorResponses, json, Micros } from '../schemas.ts';
-import { LimitSchema, PlanSchema } from './admin-plans.ts';
+import { PlanSchema } from './admin-plans.ts';
 
 export const AccountSchema = z
   .strictObject({
@@ -24,16 +27,12 @@ export const AccountSchema = z
   })
   .openapi('Account');
 
-const AccountUpsertSchema = z
-  .strictObject({
-    kind: z.enum(['personal', 'team']),
-    name: text(200).optional(),
-    timeZone: text(100).optional().openapi({ description: 'IANA time zone; days are counted in it.', example: 'Europe/Paris' }),
-  })
-  .openapi('AccountUpsert');
+/** The account as PUT takes it: its id from the path (trimmed, as upsertAccount trims it), the rest from the body. */
+const AccountPutParam = z.object({ accountId: accountIdInput.meta({ param: { name: 'accountId', in: 'path' }, example: 'team_42' }) });
+const AccountUpsertSchema = z.strictObject(accountFieldsShape).openapi('AccountUpsert');
 
 const LimitViewSchema = z.strictObject({
-  ...LimitSchema.shape,
+  ...limitShape,
   used: z.number().int().openapi({ description: 'Used in the current window, in the limit\'s unit.' }),
   held: z.number().int().openapi({ description: 'Reserved by open holds, in the limit\'s unit.' }),
   resetsAt: DateTime,
@@ -63,11 +62,9 @@ const BalanceSchema = z
   })
   .openapi('Balance');
 
-const MemberLimitsSchema = z
-  .strictObject({ limits: z.array(LimitSchema).max(8).openapi({ description: 'The member\'s caps within the team\'s pool; [] removes them.' }) })
-  .openapi('MemberLimits');
+const MemberLimitsSchema = z.strictObject({ limits: memberLimitsSchema }).openapi('MemberLimits');
 
-const MemberParams = AccountIdParam.extend({ userId: z.string().min(1).max(200).openapi({ param: { name: 'userId', in: 'path' }, example: 'u_7' }) });
+const MemberParams = AccountIdParam.extend({ userId: idSchema.meta({ param: { name: 'userId', in: 'path' }, example: 'u_7' }) });
 
 const ReconciliationSchema = z
   .strictObject({
@@ -82,10 +79,10 @@ export function registerAccounts(api: Api, billing: Billing) {
     createRoute({
       method: 'put', path: '/accounts/{accountId}', tags: ['Accounts'], security: [{ SecretKey: [] }],
       summary: 'Create the account (on the default plan) or update its kind, name and time zone',
-      request: { params: AccountIdParam, ...body(AccountUpsertSchema) },
+      request: { params: AccountPutParam, ...body(AccountUpsertSchema) },
       responses: { 200: json(AccountSchema, 'The account.'), ...errorResponses },
     }),
-    async (c) => c.json(await billing.upsertAccount({ id: c.req.valid('param').accountId, ...c.req.valid('json') }), 200),
+    async (c) => c.json(await billing.parsed.upsertAccount({ id: c.req.valid('param').accountId, ...c.req.valid('json') }), 200),
   );
 
   api.openapi(
@@ -95,7 +92,7 @@ export function registerAccounts(api: Api, billing: Billing) {
       request: { params: AccountIdParam },
       responses: { 200: json(AccountSchema, 'The account.'), ...errorResponses },
     }),
-    async (c) => c.json(await billing.getAccount(c.req.valid('param').accountId), 200),
+    async (c) => c.json(await billing.parsed.getAccount(c.req.valid('param').accountId), 200),
   );
 
   api.openapi(
@@ -105,7 +102,7 @@ export function registerAccounts(api: Api, billing: Billing) {
       request: { params: AccountIdParam },
       responses: { 200: json(BalanceSchema, 'The balance.'), ...errorResponses },
     }),
-    async (c) => c.json(await billing.balance(c.req.valid('param').accountId), 200),
+    async (c) => c.json(await billing.parsed.balance(c.req.valid('param').accountId), 200),
   );
 
   api.openapi(
@@ -113,11 +110,11 @@ export function registerAccounts(api: Api, billing: Billing) {
       method: 'put', path: '/accounts/{accountId}/members/{userId}/limits', tags: ['Accounts'], security: [{ SecretKey: [] }],
       summary: 'Cap a team member\'s usage within the team\'s pool (day and/or month, value or tokens); refused past it with member_limit',
       request: { params: MemberParams, ...body(MemberLimitsSchema) },
-      responses: { 200: json(z.strictObject({ accountId: z.string(), userId: z.string(), limits: z.array(LimitSchema) }), 'The member\'s caps.'), ...errorResponses },
+      responses: { 200: json(z.strictObject({ accountId: z.string(), userId: z.string(), limits: z.array(limitSchema) }), 'The member\'s caps.'), ...errorResponses },
     }),
     async (c) => {
       const { accountId, userId } = c.req.valid('param');
-      return c.json(await billing.admin.setMemberLimits(accountId, userId, c.req.valid('json').limits), 200);
+      return c.json(await billing.parsed.admin.setMemberLimits(accountId, userId, c.req.valid('json').limits), 200);
     },
   );
 
@@ -128,6 +125,6 @@ export function registerAccounts(api: Api, billing: Billing) {
       request: { params: AccountIdParam },
       responses: { 200: json(ReconciliationSchema, 'The proof, and any problem found.'), ...errorResponses },
     }),
-    async (c) => c.json(await billing.reconcile(c.req.valid('param').accountId), 200),
+    async (c) => c.json(await billing.parsed.reconcile(c.req.valid('param').accountId), 200),
   );
 }

@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
-import { modelSchema, text } from '../../core/input.ts';
+import { modelPriceInputSchema } from '../../engine/catalog/catalog.ts';
 import type { Api } from '../api.ts';
 import { body, DateTime, errorResponses, IdempotencyKeyHeader, json } from '../schemas.ts';
 
@@ -35,22 +35,7 @@ export const PriceEntrySchema = z
   })
   .openapi('PriceEntry');
 
-const decimal = z.union([z.string(), z.number()]);
-const RateInputSchema = z
-  .union([decimal, z.strictObject({ base: decimal, tiers: z.array(z.strictObject({ start: z.number().int(), price: decimal })) })])
-  .openapi('RateInput', { description: 'Dollars per million tokens as a decimal string or number (0.1 reads as "0.1"), or tiers.' });
-
-/** Rates as an admin writes them. */
-export const RatesInputSchema = z.strictObject(rateKeys(RateInputSchema)).openapi('RatesInput');
-
-const ModelPriceRequestSchema = z
-  .strictObject({
-    provider: text(100).optional().openapi({ description: 'Left out or "": the model under any provider.', example: 'openai' }),
-    model: modelSchema.meta({ example: 'gpt-4o-mini' }),
-    effectiveFrom: z.union([z.iso.date(), z.iso.datetime({ offset: true })]).openapi({ description: 'From when the price applies (ISO 8601).', example: '2026-03-01T00:00:00Z' }),
-    rates: RatesInputSchema,
-  })
-  .openapi('ModelPriceRequest');
+const ModelPriceRequestSchema = modelPriceInputSchema.meta({ id: 'ModelPriceRequest' });
 
 export function registerAdminPrices(api: Api, billing: Billing) {
   api.openapi(
@@ -60,6 +45,6 @@ export function registerAdminPrices(api: Api, billing: Billing) {
       request: { headers: IdempotencyKeyHeader, ...body(ModelPriceRequestSchema) },
       responses: { 201: json(PriceEntrySchema, 'The price as it will be charged.'), ...errorResponses },
     }),
-    async (c) => c.json(await billing.admin.setModelPrice(c.req.valid('json')), 201),
+    async (c) => c.json(await billing.parsed.admin.setModelPrice(c.req.valid('json')), 201),
   );
 }

@@ -1,11 +1,10 @@
 /** Settings, for admins: margin, display unit, default plan, unknown-model policy, minimum hold, hold TTL. */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
-import { micros, slugSchema } from '../../core/input.ts';
-import { PRICING_MODES } from '../../core/settings.ts';
+import { PRICING_MODES, settingsInputSchema } from '../../core/settings.ts';
 import type { Api } from '../api.ts';
 import { body, errorResponses, json, Micros, orNull } from '../schemas.ts';
-import { PriceEntrySchema, RatesInputSchema } from './admin-prices.ts';
+import { PriceEntrySchema } from './admin-prices.ts';
 
 export const SettingsSchema = z
   .strictObject({
@@ -21,20 +20,7 @@ export const SettingsSchema = z
   })
   .openapi('Settings', { description: 'Settings shape pricing for every account. fallbackPrice: what a model the price book does not know is charged, when the policy is fallback.' });
 
-const SettingsPatchSchema = z
-  .strictObject({
-    marginBps: z.number().int().openapi({ description: 'From 0 to 9999 basis points.', example: 5000 }),
-    displayUnit: z.enum(['usd', 'credits']),
-    creditValueMicros: micros,
-    defaultPlan: slugSchema.meta({ description: 'The slug of a free plan.', example: 'free' }),
-    unknownModelPolicy: z.enum(['refuse', 'fallback']),
-    fallbackRates: orNull(RatesInputSchema),
-    minHoldMicros: micros,
-    holdTtlSeconds: z.number().int().openapi({ description: 'From 10 seconds to a week.' }),
-    pricingMode: z.enum(PRICING_MODES).nullable(),
-  })
-  .partial()
-  .openapi('SettingsPatch');
+const SettingsPatchSchema = settingsInputSchema.meta({ id: 'SettingsPatch' });
 
 export function registerAdminSettings(api: Api, billing: Billing) {
   api.openapi(
@@ -53,6 +39,6 @@ export function registerAdminSettings(api: Api, billing: Billing) {
       request: body(SettingsPatchSchema),
       responses: { 200: json(SettingsSchema, 'The settings as changed.'), ...errorResponses },
     }),
-    async (c) => c.json(await billing.admin.updateSettings(c.req.valid('json')), 200),
+    async (c) => c.json(await billing.parsed.admin.updateSettings(c.req.valid('json')), 200),
   );
 }

@@ -6,32 +6,36 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Api } from '../api.ts';
 import { body, errorResponses, json, SlugParam } from '../schemas.ts';
 
-export interface CatalogResource<Item, Status extends string> {
+/**
+ * A resource's schemas, the library's own (the list's filter, a new item, a change), and its
+ * calls on what they parsed (billing.parsed.admin).
+ */
+export interface CatalogResource<Item, Filter, Create, Patch> {
   /** Its collection's path: `/admin/plans`. */
   path: string;
   /** Its name in summaries: `plan`. */
   noun: string;
-  statuses: readonly [Status, ...Status[]];
-  schemas: { item: z.ZodType; list: z.ZodType; create: z.ZodType; patch: z.ZodType };
-  list(filter: { status?: Status }): Promise<Item[]>;
+  /** Each parses what its call below takes. */
+  schemas: { item: z.ZodType; list: z.ZodType; filter: z.ZodPipe; create: z.ZodType; patch: z.ZodType };
+  list(filter: Filter): Promise<Item[]>;
   get(slug: string): Promise<Item>;
-  create(input: never): Promise<Item>;
-  update(slug: string, patch: never): Promise<Item>;
+  create(input: Create): Promise<Item>;
+  update(slug: string, changes: Patch): Promise<Item>;
 }
 
 /** The JSON a route answers with: the facade's value, whose Dates serialize as ISO strings. */
 const answer = (item: unknown) => item as Record<string, never>;
 
-export function registerCatalog<Item, Status extends string>(api: Api, r: CatalogResource<Item, Status>) {
+export function registerCatalog<Item, Filter, Create, Patch>(api: Api, r: CatalogResource<Item, Filter, Create, Patch>) {
   const security = [{ SecretKey: [] }];
   api.openapi(
     createRoute({
       method: 'get', path: r.path, tags: ['Admin'], security,
       summary: `List ${r.noun}s, by sort order`,
-      request: { query: z.strictObject({ status: z.enum(r.statuses).optional() }) },
+      request: { query: r.schemas.filter },
       responses: { 200: json(r.schemas.list, `The ${r.noun}s.`), ...errorResponses },
     }),
-    async (c) => c.json(answer({ data: await r.list(c.req.valid('query') as { status?: Status }) }), 200),
+    async (c) => c.json(answer({ data: await r.list(c.req.valid('query') as Filter) }), 200),
   );
 
   api.openapi(
@@ -41,7 +45,7 @@ export function registerCatalog<Item, Status extends string>(api: Api, r: Catalo
       request: body(r.schemas.create),
       responses: { 201: json(r.schemas.item, `The ${r.noun}.`), ...errorResponses },
     }),
-    async (c) => c.json(answer(await r.create(c.req.valid('json') as never)), 201),
+    async (c) => c.json(answer(await r.create(c.req.valid('json') as Create)), 201),
   );
 
   api.openapi(
@@ -61,6 +65,6 @@ export function registerCatalog<Item, Status extends string>(api: Api, r: Catalo
       request: { params: SlugParam, ...body(r.schemas.patch) },
       responses: { 200: json(r.schemas.item, `The ${r.noun} as changed.`), ...errorResponses },
     }),
-    async (c) => c.json(answer(await r.update(c.req.valid('param').slug, c.req.valid('json') as never)), 200),
+    async (c) => c.json(answer(await r.update(c.req.valid('param').slug, c.req.valid('json') as Patch)), 200),
   );
 }

@@ -5,7 +5,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { Billing } from '../../engine/billing.ts';
-import { returnUrlSchema, type PendingCheckout } from '../../engine/grants/checkout.ts';
+import { cancelInputSchema, checkoutUrlsShape, type PendingCheckout } from '../../engine/grants/checkout.ts';
 import { slugSchema } from '../../core/input.ts';
 import type { Api } from '../api.ts';
 import { answer, keyOf } from '../effects.ts';
@@ -33,12 +33,9 @@ const PurchaseSchema = z
   })
   .openapi('Purchase');
 
-const urls = {
-  successUrl: returnUrlSchema.optional().openapi({ description: 'Where the processor\'s checkout page sends the customer once paid.' }),
-  cancelUrl: returnUrlSchema.optional().openapi({ description: 'Where it sends a customer who leaves it unpaid.' }),
-};
-const SubscribeRequestSchema = z.strictObject({ plan: slugSchema.meta({ example: 'plus' }), ...urls }).openapi('SubscribeRequest');
-const PurchaseRequestSchema = z.strictObject({ pack: slugSchema.meta({ example: 'extra-10' }), ...urls }).openapi('PurchaseRequest');
+/** The plan or pack by its slug; its return pages as the library's checkout options take them (the key is the header). */
+const SubscribeRequestSchema = z.strictObject({ plan: slugSchema.meta({ example: 'plus' }), ...checkoutUrlsShape }).openapi('SubscribeRequest');
+const PurchaseRequestSchema = z.strictObject({ pack: slugSchema.meta({ example: 'extra-10' }), ...checkoutUrlsShape }).openapi('PurchaseRequest');
 
 const PendingCheckoutSchema = z
   .strictObject({
@@ -51,9 +48,7 @@ const PendingCheckoutSchema = z
 /** A checkout's answer: completed at once (the fake processor), or a page the customer pays on (202). */
 const checkoutAnswer = <R extends { replayed: boolean }, S extends 200 | 201>(c: Context, result: R | (PendingCheckout & { replayed: boolean }), completed: S) =>
   'checkoutUrl' in result ? answer(c, result, 202) : answer(c, result as R, completed);
-const CancelRequestSchema = z
-  .strictObject({ immediately: z.boolean().optional().openapi({ description: 'End the plan now (its allowance lapses) instead of at the end of the paid period.' }) })
-  .openapi('CancelRequest');
+const CancelRequestSchema = cancelInputSchema.meta({ id: 'CancelRequest' });
 
 export function registerCheckout(api: Api, billing: Billing) {
   api.openapi(
@@ -68,8 +63,8 @@ export function registerCheckout(api: Api, billing: Billing) {
       },
     }),
     async (c) => {
-      const { plan, successUrl, cancelUrl } = c.req.valid('json');
-      return checkoutAnswer(c, await billing.subscribe(c.req.valid('param').accountId, plan, { ...keyOf(c), successUrl, cancelUrl }), 200);
+      const { plan, ...urls } = c.req.valid('json');
+      return checkoutAnswer(c, await billing.parsed.subscribe(c.req.valid('param').accountId, plan, { ...keyOf(c), ...urls }), 200);
     },
   );
 
@@ -80,7 +75,7 @@ export function registerCheckout(api: Api, billing: Billing) {
       request: { params: AccountIdParam, headers: MoneyKeyHeader, body: { content: { 'application/json': { schema: CancelRequestSchema } }, required: false } },
       responses: { 200: json(SubscriptionSchema, 'The plan, with when it ends.'), ...errorResponses },
     }),
-    async (c) => answer(c, await billing.cancel(c.req.valid('param').accountId, c.req.valid('json'), keyOf(c)), 200),
+    async (c) => answer(c, await billing.parsed.cancel(c.req.valid('param').accountId, c.req.valid('json')?.immediately ?? false, keyOf(c)), 200),
   );
 
   api.openapi(
@@ -95,8 +90,8 @@ export function registerCheckout(api: Api, billing: Billing) {
       },
     }),
     async (c) => {
-      const { pack, successUrl, cancelUrl } = c.req.valid('json');
-      return checkoutAnswer(c, await billing.purchase(c.req.valid('param').accountId, pack, { ...keyOf(c), successUrl, cancelUrl }), 201);
+      const { pack, ...urls } = c.req.valid('json');
+      return checkoutAnswer(c, await billing.parsed.purchase(c.req.valid('param').accountId, pack, { ...keyOf(c), ...urls }), 201);
     },
   );
 }

@@ -4,19 +4,12 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
-import { idSchema, micros } from '../../core/input.ts';
+import { creditInputSchema } from '../../engine/grants/grants.ts';
 import type { Api } from '../api.ts';
 import { answer, keyOf } from '../effects.ts';
 import { AccountIdParam, body, errorResponses, IdempotencyKeyHeader, json, Micros, MoneyKeyHeader, Replayed } from '../schemas.ts';
 
-const CreditRequestSchema = z
-  .strictObject({
-    source: z.enum(['bonus', 'adjustment']),
-    amountMicros: micros.meta({ description: 'Value to add, in micro-dollars (more than zero).', example: 5_000_000 }),
-    reference: idSchema.meta({ description: 'Makes the credit happen once: a retry repeats it exactly; another credit needs another reference.', example: 'welcome-2026' }),
-    expiresAt: z.iso.datetime({ offset: true }).nullable().optional().openapi({ description: 'When the value expires; left out or null: never.' }),
-  })
-  .openapi('CreditRequest');
+const CreditRequestSchema = creditInputSchema.meta({ id: 'CreditRequest' });
 
 const CreditSchema = z
   .strictObject({
@@ -44,7 +37,7 @@ export function registerCredits(api: Api, billing: Billing) {
       },
     }),
     async (c) => {
-      const credit = await billing.credit(c.req.valid('param').accountId, c.req.valid('json'), keyOf(c));
+      const credit = await billing.parsed.credit(c.req.valid('param').accountId, c.req.valid('json'), keyOf(c));
       return credit.created ? answer(c, credit, 201) : answer(c, credit, 200);
     },
   );

@@ -5,20 +5,14 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
-import { holdIdSchema, idSchema, MAX_METADATA_CHARS, modelSchema, providerSchema, tokenCount } from '../../core/input.ts';
+import { authorizeInputSchema } from '../../engine/gate/authorize.ts';
+import { metadataSchema, modelSchema } from '../../core/input.ts';
+import { tokenUsageSchema } from '../../core/usage.ts';
 import type { Api } from '../api.ts';
 import { refusalBody } from '../errors.ts';
-import { AccountIdParam, body, ChargeKeyHeader, DateTime, ErrorSchema, errorResponses, IdempotencyKeyHeader, json, Micros } from '../schemas.ts';
+import { AccountIdParam, body, ChargeKeyHeader, DateTime, ErrorSchema, errorResponses, HoldIdParam, IdempotencyKeyHeader, json, Micros } from '../schemas.ts';
 
-export const AuthorizeRequestSchema = z
-  .strictObject({
-    model: modelSchema.meta({ example: 'gpt-4o-mini' }),
-    provider: providerSchema.optional().openapi({ example: 'openai' }),
-    inputTokens: tokenCount.optional().openapi({ description: 'Tokens of the prompt, if known: the hold covers them. Required on an account or member with a token limit.', example: 1200 }),
-    maxOutputTokens: tokenCount.optional().openapi({ description: 'The most the call may write: the hold covers them. Required on an account or member with a token limit.', example: 800 }),
-    userId: idSchema.optional().openapi({ description: 'The member of the account making the call.', example: 'u_7' }),
-  })
-  .openapi('AuthorizeRequest');
+export const AuthorizeRequestSchema = authorizeInputSchema.meta({ id: 'AuthorizeRequest' });
 
 export const HoldSchema = z
   .strictObject({
@@ -31,20 +25,6 @@ export const HoldSchema = z
     expiresAt: DateTime.openapi({ description: 'When the hold lapses if neither settled nor released.' }),
   })
   .openapi('Hold');
-
-export const UsageSchema = z
-  .strictObject({
-    inputTokens: tokenCount.meta({ description: 'All input tokens, cache reads and writes included.' }),
-    outputTokens: tokenCount.meta({ description: 'All output tokens, reasoning included.' }),
-    cacheReadTokens: tokenCount.optional(),
-    cacheWriteTokens: tokenCount.optional(),
-    reasoningTokens: tokenCount.optional(),
-  })
-  .openapi('TokenUsage');
-
-export const MetadataSchema = z
-  .record(z.string(), z.unknown())
-  .openapi({ description: `Kept with the usage event (chat, message…): JSON values, at most ${MAX_METADATA_CHARS.toLocaleString('en-US')} characters serialized.` });
 
 export const ChargeSchema = z
   .strictObject({
@@ -60,9 +40,16 @@ export const ChargeSchema = z
   })
   .openapi('Charge');
 
-const SettleRequestSchema = z.strictObject({ usage: UsageSchema, metadata: MetadataSchema.optional() }).openapi('SettleRequest');
-
-const HoldIdParam = z.object({ holdId: holdIdSchema.meta({ param: { name: 'holdId', in: 'path' } }) });
+/** The usage, and the library's settle options but the key (the header). */
+const SettleRequestSchema = z
+  .strictObject({
+    usage: tokenUsageSchema,
+    metadata: metadataSchema.optional(),
+    model: modelSchema.optional().meta({
+      description: 'The model that really answered, when it is not the one authorized ("gpt-4o" served as "gpt-4o-2024-08-06"): the usage is recorded under it, at its price as of the hold if the price book has one of its own.',
+    }),
+  })
+  .openapi('SettleRequest');
 
 export function registerHolds(api: Api, billing: Billing) {
   api.openapi(
@@ -77,7 +64,7 @@ export function registerHolds(api: Api, billing: Billing) {
       },
     }),
     async (c) => {
-      const result = await billing.authorize(c.req.valid('param').accountId, c.req.valid('json'));
+      const result = await billing.parsed.authorize(c.req.valid('param').accountId, c.req.valid('json'));
       return result.ok ? c.json({ hold: result.hold }, 201) : c.json(refusalBody(result), 402);
     },
   );
@@ -90,8 +77,8 @@ export function registerHolds(api: Api, billing: Billing) {
       responses: { 200: json(ChargeSchema, 'Charged (or, for a retry, the first charge again).'), ...errorResponses },
     }),
     async (c) => {
-      const { usage, metadata } = c.req.valid('json');
-      const charge = await billing.settle(c.req.valid('param').holdId, usage, { idempotencyKey: c.req.valid('header')['idempotency-key'], metadata });
+      const { usage, ...options } = c.req.valid('json');
+      const charge = await billing.parsed.settle(c.req.valid('param').holdId, usage, { idempotencyKey: c.req.valid('header')['idempotency-key'], ...options });
       if (charge.replayed) c.header('Idempotent-Replayed', 'true');
       return c.json(charge, 200);
     },
@@ -104,6 +91,6 @@ export function registerHolds(api: Api, billing: Billing) {
       request: { params: HoldIdParam, headers: IdempotencyKeyHeader },
       responses: { 200: json(z.strictObject({ holdId: z.string(), status: z.literal('released') }).openapi('Release'), 'Released (a hold released already is released again).'), ...errorResponses },
     }),
-    async (c) => c.json(await billing.release(c.req.valid('param').holdId), 200),
+    async (c) => c.json(await billing.parsed.release(c.req.valid('param').holdId), 200),
   );
 }

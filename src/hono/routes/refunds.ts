@@ -4,16 +4,15 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
-import { micros, rowId } from '../../core/input.ts';
+import { rowId } from '../../core/input.ts';
+import { refundShape } from '../../engine/grants/refunds.ts';
 import type { Api } from '../api.ts';
 import { answer, keyOf } from '../effects.ts';
 import { body, errorResponses, json, Micros, MoneyKeyHeader, Replayed } from '../schemas.ts';
 
+/** The refund's usage event, and the library's refund input (refunds.ts). */
 const RefundRequestSchema = z
-  .strictObject({
-    usageEventId: rowId.meta({ description: 'The usage event to refund: a charge\'s usageEventId.', example: 1 }),
-    amountMicros: micros.optional().openapi({ description: 'How much to give back, in micro-dollars; left out: all that is left to refund.' }),
-  })
+  .strictObject({ usageEventId: rowId.meta({ description: 'The usage event to refund: a charge\'s usageEventId.', example: 1 }), ...refundShape })
   .openapi('RefundRequest');
 
 const RefundSchema = z
@@ -35,8 +34,8 @@ export function registerRefunds(api: Api, billing: Billing) {
       responses: { 201: json(RefundSchema, 'Refunded.'), ...errorResponses },
     }),
     async (c) => {
-      const { usageEventId, amountMicros } = c.req.valid('json');
-      return answer(c, await billing.refund(usageEventId, amountMicros === undefined ? {} : { amountMicros }, keyOf(c)), 201);
+      const { usageEventId, ...refund } = c.req.valid('json');
+      return answer(c, await billing.parsed.refund(usageEventId, refund, keyOf(c)), 201);
     },
   );
 }

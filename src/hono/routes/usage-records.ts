@@ -5,20 +5,22 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
-import { idSchema, modelSchema, providerSchema } from '../../core/input.ts';
+import { idSchema, metadataSchema, modelSchema, providerSchema } from '../../core/input.ts';
+import { tokenUsageSchema } from '../../core/usage.ts';
 import type { Api } from '../api.ts';
 import { AccountIdParam, body, ChargeKeyHeader, errorResponses, IdempotencyKeyHeader, json } from '../schemas.ts';
-import { ChargeSchema, MetadataSchema, UsageSchema } from './holds.ts';
+import { ChargeSchema } from './holds.ts';
 
 /** The most items one batch request may carry. */
 export const MAX_BATCH_ITEMS = 1_000;
 
+/** The library's record input and its options but the key (the header, or each item's). */
 const recordFields = {
   model: modelSchema.meta({ example: 'gpt-4o-mini' }),
-  provider: providerSchema.optional().openapi({ example: 'openai' }),
-  usage: UsageSchema,
-  userId: idSchema.optional().openapi({ description: 'The member of the account who made the call.' }),
-  metadata: MetadataSchema.optional(),
+  provider: providerSchema.optional().meta({ example: 'openai' }),
+  usage: tokenUsageSchema,
+  userId: idSchema.optional().meta({ description: 'The member of the account who made the call.' }),
+  metadata: metadataSchema.optional(),
 };
 
 const RecordRequestSchema = z.strictObject(recordFields).openapi('RecordRequest');
@@ -49,7 +51,7 @@ export function registerUsageRecords(api: Api, billing: Billing) {
     }),
     async (c) => {
       const { metadata, ...input } = c.req.valid('json');
-      const charge = await billing.record(c.req.valid('param').accountId, input, { idempotencyKey: c.req.valid('header')['idempotency-key'], metadata });
+      const charge = await billing.parsed.record(c.req.valid('param').accountId, input, { idempotencyKey: c.req.valid('header')['idempotency-key'], metadata });
       if (charge.replayed) c.header('Idempotent-Replayed', 'true');
       return c.json(charge, 200);
     },
@@ -63,6 +65,6 @@ export function registerUsageRecords(api: Api, billing: Billing) {
       request: { headers: IdempotencyKeyHeader, ...body(BatchRequestSchema) },
       responses: { 200: json(z.strictObject({ data: z.array(ChargeSchema) }).openapi('RecordBatchResult'), 'Each item\'s charge, in order.'), ...errorResponses },
     }),
-    async (c) => c.json({ data: await billing.recordBatch(c.req.valid('json').items) }, 200),
+    async (c) => c.json({ data: await billing.parsed.recordBatch(c.req.valid('json').items) }, 200),
   );
 }
