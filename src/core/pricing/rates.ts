@@ -27,6 +27,7 @@ const decimalRateSchema = z.unknown().transform((value, ctx): DecimalRate => {
 }).meta({
   type: ['string', 'number'],
   description: `Dollars per million tokens: a decimal string ("2.5") or a number (0.1 reads as "0.1"), from 0 to ${MAX_ADMIN_RATE.toLocaleString('en-US')}.`,
+  example: '2.5',
 });
 
 const tieredRateSchema = z

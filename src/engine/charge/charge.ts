@@ -35,7 +35,11 @@ export interface Charge {
   replayed: boolean;
 }
 
-const chargeOptionsShape = { idempotencyKey: idSchema, metadata: metadataSchema.optional() };
+/** A charge's options: its idempotency key, and what to keep with its usage event. */
+export const chargeOptionsShape = {
+  idempotencyKey: idSchema.meta({ description: 'Makes the charge once per account and key: a retry with it gets the first charge.', example: 'msg_992' }),
+  metadata: metadataSchema.optional(),
+};
 export const chargeOptionsSchema = plain(z.object(chargeOptionsShape).strict());
 export type ChargeOptions = z.input<typeof chargeOptionsSchema>;
 
@@ -45,11 +49,23 @@ export type ChargeOptions = z.input<typeof chargeOptionsSchema>;
  * under it and priced at its price as of the hold, if the price book has one of its own; else
  * under the model authorized.
  */
-export const settleOptionsSchema = plain(z.object({ ...chargeOptionsShape, model: modelSchema.optional() }).strict());
+export const settleOptionsShape = {
+  ...chargeOptionsShape,
+  model: modelSchema.optional().meta({
+    description: 'The model that really answered, when it is not the one authorized ("gpt-4o" served as "gpt-4o-2024-08-06"): the usage is recorded under it, at its price as of the hold if the price book has one of its own.',
+  }),
+};
+export const settleOptionsSchema = plain(z.object(settleOptionsShape).strict());
 export type SettleOptions = z.input<typeof settleOptionsSchema>;
 
-const recordInputShape = { model: modelSchema, provider: providerSchema.optional(), usage: tokenUsageSchema, userId: idSchema.optional() };
-const recordInputSchema = plain(z.object(recordInputShape).strict());
+/** Usage that had no hold: the model that answered, its provider, the usage and the member who made the call. */
+export const recordInputShape = {
+  model: modelSchema.meta({ example: 'gpt-4o-mini' }),
+  provider: providerSchema.optional().meta({ example: 'openai' }),
+  usage: tokenUsageSchema,
+  userId: idSchema.optional().meta({ description: 'The member of the account who made the call.' }),
+};
+export const recordInputSchema = plain(z.object(recordInputShape).strict());
 export type RecordInput = z.input<typeof recordInputSchema>;
 
 interface EventRow {
@@ -244,9 +260,9 @@ export async function recordAlone(ctx: Context, input: RecordCall): Promise<Char
   }
 }
 
-const batchItemSchema = plain(z.object({ ...recordInputShape, ...chargeOptionsShape, accountId: idSchema }).strict());
+export const batchItemSchema = plain(z.object({ ...recordInputShape, ...chargeOptionsShape, accountId: idSchema.meta({ example: 'team_42' }) }).strict()).meta({ id: 'RecordBatchItem' });
 export type RecordBatchItem = z.input<typeof batchItemSchema>;
-const batchSchema = z.array(batchItemSchema, { error: 'must be an array of usages' }).max(10_000, 'at most 10,000 items per batch');
+export const batchSchema = z.array(batchItemSchema, { error: 'must be an array of usages' }).max(10_000, 'at most 10,000 items per batch');
 
 /**
  * Record many usages, across accounts, in one transaction and one write. All or nothing: a

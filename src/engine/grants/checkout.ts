@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
-import { plain } from '../../core/input.ts';
+import { plain, textProblem } from '../../core/input.ts';
 import { findPack, findPlan } from '../catalog/catalog.ts';
 import type { Context } from '../context.ts';
 import { effectOptionsShape, once, type EffectOptions } from '../once.ts';
@@ -35,7 +35,13 @@ function processorOf(ctx: Context, account: Account): Processor {
 export type PendingCheckout = Pending;
 
 /** A page the processor's checkout sends the customer back to. */
-export const returnUrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).max(2_000, 'must be at most 2,000 characters');
+export const returnUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+  .max(2_000, 'must be at most 2,000 characters')
+  .superRefine((url, ctx) => {
+    const problem = textProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** Where the processor's page sends the customer back: once paid, and when they leave it unpaid. */
 export const checkoutUrlsShape = {

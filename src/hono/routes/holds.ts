@@ -6,7 +6,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
 import { authorizeInputSchema } from '../../engine/gate/authorize.ts';
-import { metadataSchema, modelSchema } from '../../core/input.ts';
+import { settleOptionsShape } from '../../engine/charge/charge.ts';
 import { tokenUsageSchema } from '../../core/usage.ts';
 import type { Api } from '../api.ts';
 import { refusalBody } from '../errors.ts';
@@ -41,15 +41,8 @@ export const ChargeSchema = z
   .openapi('Charge');
 
 /** The usage, and the library's settle options but the key (the header). */
-const SettleRequestSchema = z
-  .strictObject({
-    usage: tokenUsageSchema,
-    metadata: metadataSchema.optional(),
-    model: modelSchema.optional().meta({
-      description: 'The model that really answered, when it is not the one authorized ("gpt-4o" served as "gpt-4o-2024-08-06"): the usage is recorded under it, at its price as of the hold if the price book has one of its own.',
-    }),
-  })
-  .openapi('SettleRequest');
+const { idempotencyKey: _settleKey, ...settleFields } = settleOptionsShape;
+const SettleRequestSchema = z.strictObject({ usage: tokenUsageSchema, ...settleFields }).openapi('SettleRequest');
 
 export function registerHolds(api: Api, billing: Billing) {
   api.openapi(

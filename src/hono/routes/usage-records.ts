@@ -5,8 +5,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
-import { idSchema, metadataSchema, modelSchema, providerSchema } from '../../core/input.ts';
-import { tokenUsageSchema } from '../../core/usage.ts';
+import { batchSchema, chargeOptionsShape, recordInputShape } from '../../engine/charge/charge.ts';
 import type { Api } from '../api.ts';
 import { AccountIdParam, body, ChargeKeyHeader, errorResponses, IdempotencyKeyHeader, json } from '../schemas.ts';
 import { ChargeSchema } from './holds.ts';
@@ -14,31 +13,13 @@ import { ChargeSchema } from './holds.ts';
 /** The most items one batch request may carry. */
 export const MAX_BATCH_ITEMS = 1_000;
 
-/** The library's record input and its options but the key (the header, or each item's). */
-const recordFields = {
-  model: modelSchema.meta({ example: 'gpt-4o-mini' }),
-  provider: providerSchema.optional().meta({ example: 'openai' }),
-  usage: tokenUsageSchema,
-  userId: idSchema.optional().meta({ description: 'The member of the account who made the call.' }),
-  metadata: metadataSchema.optional(),
-};
+/** The library's record input, and its options but the key (the header). */
+const { idempotencyKey: _recordKey, ...recordOptions } = chargeOptionsShape;
+const RecordRequestSchema = z.strictObject({ ...recordInputShape, ...recordOptions }).openapi('RecordRequest');
 
-const RecordRequestSchema = z.strictObject(recordFields).openapi('RecordRequest');
-
-const BatchItemSchema = z
-  .strictObject({
-    accountId: idSchema.meta({ example: 'team_42' }),
-    ...recordFields,
-    idempotencyKey: idSchema.meta({ description: 'The item\'s charge is made once per account and key.', example: 'msg_992' }),
-  })
-  .openapi('RecordBatchItem');
-
+/** The library's batch, each item with its key; fewer items in one request than the library takes in one call. */
 const BatchRequestSchema = z
-  .strictObject({
-    items: z
-      .array(BatchItemSchema)
-      .max(MAX_BATCH_ITEMS, `must hold at most ${MAX_BATCH_ITEMS.toLocaleString('en-US')} items: send more in several batches`),
-  })
+  .strictObject({ items: batchSchema.max(MAX_BATCH_ITEMS, `must hold at most ${MAX_BATCH_ITEMS.toLocaleString('en-US')} items: send more in several batches`) })
   .openapi('RecordBatchRequest');
 
 export function registerUsageRecords(api: Api, billing: Billing) {
