@@ -11,7 +11,7 @@ import { WebhookSignatureError, type Processor } from '../src/engine/processor.t
 import { placeholderEmail } from '../src/processors/paddle/customer.ts';
 import { paddleProcessor } from '../src/processors/paddle/index.ts';
 import { PaddleFake, type Delivery } from './support/paddle-fake.ts';
-import { accountOn, packAt, planAt, webhookEndpoint, type WebhookEndpoint } from './support/processor-fixtures.ts';
+import { accountOn, customerMaker, packAt, planAt, wireUp, type WebhookEndpoint } from './support/processor-fixtures.ts';
 
 const account = (id: string) => accountOn('paddle', id);
 const plan = (slug: string, price: string | undefined) => planAt('paddle', slug, price);
@@ -23,7 +23,6 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
   let endpoint: WebhookEndpoint;
   let planPrice: string;
   let packPrice: string;
-  let n = 0;
 
   /** What the endpoint made of each delivery, with Paddle's event type. */
   const eventsOf = (deliveries: Delivery[]) =>
@@ -33,10 +32,7 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
     });
 
   /** An account with its customer, as the engine makes it before a first checkout. */
-  async function customerFor(id: string) {
-    const who = account(`${id}_${++n}`);
-    return { account: who, customerId: await processor.ensureCustomer!(who, `customer:${who.id}`) };
-  }
+  const customerFor = customerMaker(() => processor);
 
   const urlOf = (answer: unknown) => (answer as { checkoutUrl: string }).checkoutUrl;
 
@@ -51,10 +47,7 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
   beforeAll(async () => {
     fake = await PaddleFake.start();
     processor = paddleProcessor({ apiKey: fake.apiKey, webhookSecret: fake.webhookSecret, apiBase: fake.url });
-    endpoint = await webhookEndpoint(() => processor, (body) => body.event_id);
-    fake.webhookUrl = endpoint.url;
-    planPrice = fake.addPrice({ unitAmount: 2000, interval: 'month' });
-    packPrice = fake.addPrice({ unitAmount: 1000 });
+    ({ endpoint, planPrice, packPrice } = await wireUp(fake, () => processor, (body) => body.event_id));
   });
 
   afterAll(async () => {

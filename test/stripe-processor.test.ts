@@ -4,88 +4,25 @@
  * words. The webhooks arrive at a small endpoint here that hands the raw body and headers to
  * parseWebhook, as the server's webhook route does.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BillingError } from '../src/core/errors.ts';
-import type { Pack } from '../src/core/pack.ts';
-import type { Plan } from '../src/core/plan.ts';
-import { WebhookSignatureError, type Processor, type ProcessorEvent } from '../src/engine/processor.ts';
-import type { Account } from '../src/engine/rows.ts';
+import { WebhookSignatureError, type Processor } from '../src/engine/processor.ts';
 import { stripeProcessor } from '../src/processors/stripe/index.ts';
 import { StripeFake, type Delivery } from './support/stripe-fake.ts';
+import { accountOn, customerMaker, packAt, planAt, wireUp, type WebhookEndpoint } from './support/processor-fixtures.ts';
 
 const SUCCESS = 'https://app.example/billing/done';
 
-const account = (id: string): Account => ({
-  id,
-  kind: 'team',
-  name: `Team ${id}`,
-  timeZone: 'UTC',
-  planId: 1,
-  planAnchorAt: null,
-  planEndsAt: null,
-  processor: 'stripe',
-  createdAt: new Date(),
-});
-
-const plan = (slug: string, stripePrice: string | undefined): Plan => ({
-  id: 2,
-  slug,
-  name: slug,
-  status: 'active',
-  priceCents: 2000,
-  surchargeCents: 0,
-  includedMicrosOverride: null,
-  limits: [],
-  overage: 'credits',
-  models: [],
-  processorPrices: stripePrice ? { stripe: stripePrice } : {},
-  public: true,
-  sort: 0,
-});
-
-const pack = (slug: string, stripePrice: string | undefined): Pack => ({
-  id: 3,
-  slug,
-  name: slug,
-  status: 'active',
-  priceCents: 1000,
-  valueMicrosOverride: null,
-  expiresAfterDays: null,
-  requiresPlan: false,
-  processorPrices: stripePrice ? { stripe: stripePrice } : {},
-  public: true,
-  sort: 0,
-});
-
-/** A webhook endpoint: parseWebhook on the raw body, 400 when the signature does not verify. */
-async function webhookEndpoint(processor: () => Processor): Promise<{ url: string; server: Server; parsed: Map<string, ProcessorEvent[]> }> {
-  const parsed = new Map<string, ProcessorEvent[]>();
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    const headers = new Headers(Object.entries(req.headers).map(([name, value]) => [name, String(value)]));
-    try {
-      const events = await processor().parseWebhook!(body, headers);
-      parsed.set(JSON.parse(body).id, events);
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(events));
-    } catch (error) {
-      res.writeHead(error instanceof WebhookSignatureError ? 400 : 500).end(String(error));
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/stripe`, server, parsed };
-}
+const account = (id: string) => accountOn('stripe', id);
+const plan = (slug: string, price: string | undefined) => planAt('stripe', slug, price);
+const pack = (slug: string, price: string | undefined) => packAt('stripe', slug, price);
 
 describe('the Stripe processor, with the SDK against a fake of the API', () => {
   let fake: StripeFake;
   let processor: Processor;
-  let endpoint: Awaited<ReturnType<typeof webhookEndpoint>>;
+  let endpoint: WebhookEndpoint;
   let planPrice: string;
   let packPrice: string;
-  let n = 0;
 
   /** What the endpoint made of each delivery, by event type. */
   const eventsOf = (deliveries: Delivery[]) =>
@@ -95,10 +32,7 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
     });
 
   /** An account with its customer, as the engine makes it before a first checkout. */
-  async function customerFor(id: string) {
-    const who = account(`${id}_${++n}`);
-    return { account: who, customerId: await processor.ensureCustomer!(who, `customer:${who.id}`) };
-  }
+  const customerFor = customerMaker(() => processor);
 
   /** The session a checkout URL opens. */
   const sessionAt = (checkoutUrl: string) => fake.sessions.get(checkoutUrl.split('/').pop()!)!;
@@ -114,17 +48,13 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
 
   beforeAll(async () => {
     fake = await StripeFake.start();
-    endpoint = await webhookEndpoint(() => processor);
-    fake.webhookUrl = endpoint.url;
     processor = stripeProcessor({ secretKey: fake.secretKey, webhookSecret: fake.webhookSecret, apiBase: fake.url, successUrl: SUCCESS });
-    planPrice = fake.addPrice({ unitAmount: 2000, interval: 'month' });
-    packPrice = fake.addPrice({ unitAmount: 1000 });
+    ({ endpoint, planPrice, packPrice } = await wireUp(fake, () => processor, (body) => body.id));
   });
 
   afterAll(async () => {
     await fake.close();
-    endpoint.server.closeAllConnections();
-    await new Promise((resolve) => endpoint.server.close(resolve));
+    await endpoint.close();
   });
 
   beforeEach(() => {

@@ -1,8 +1,9 @@
 /**
  * What a processor's tests hand it, whatever the processor: an account, a plan and a pack priced
- * at the processor (or not yet synced there), and a webhook endpoint that gives parseWebhook the
- * raw body and headers as the server's webhook route does, answering 400 when the signature does
- * not verify.
+ * at the processor (or not yet synced there), an account with its customer there, and a webhook
+ * endpoint that gives parseWebhook the raw body and headers as the server's webhook route does,
+ * answering 400 when the signature does not verify; and the processor's fake of the API wired to
+ * that endpoint, with prices for the plan and the pack.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +23,18 @@ export const accountOn = (processor: string, id: string): Account => ({
   processor,
   createdAt: new Date(),
 });
+
+/**
+ * Makes an account with its customer at the processor, as the engine makes them before a first
+ * checkout: a new account each call, its id the one given with a count after it.
+ */
+export function customerMaker(processor: () => Processor): (id: string) => Promise<{ account: Account; customerId: string }> {
+  let n = 0;
+  return async (id) => {
+    const account = accountOn(processor().name, `${id}_${++n}`);
+    return { account, customerId: await processor().ensureCustomer!(account, `customer:${account.id}`) };
+  };
+}
 
 /** A $20 plan whose usage draws on packs, with its price at the processor when it has one. */
 export const planAt = (processor: string, slug: string, price: string | undefined): Plan => ({
@@ -84,4 +97,20 @@ export async function webhookEndpoint(processor: () => Processor, eventIdOf: (bo
     await new Promise((resolve) => server.close(resolve));
   };
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/${processor().name}`, server, parsed, close };
+}
+
+/** What the processor's tests need of its fake of the API. */
+export interface ProcessorFake {
+  webhookUrl: string | undefined;
+  addPrice(price: { unitAmount: number; interval?: 'month' }): string;
+}
+
+/**
+ * Wires a processor's fake of the API for its tests: the fake's webhooks go to a new endpoint, and
+ * the fake has a price for the plan planAt makes ($20 a month) and one for packAt's pack ($10).
+ */
+export async function wireUp(fake: ProcessorFake, processor: () => Processor, eventIdOf: (body: any) => string): Promise<{ endpoint: WebhookEndpoint; planPrice: string; packPrice: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const endpoint = await webhookEndpoint(processor, eventIdOf);
+  fake.webhookUrl = endpoint.url;
+  return { endpoint, planPrice: fake.addPrice({ unitAmount: 2000, interval: 'month' }), packPrice: fake.addPrice({ unitAmount: 1000 }) };
 }
