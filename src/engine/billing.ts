@@ -7,7 +7,7 @@
 import { packInputSchema, packPatchSchema, type PackInput } from '../core/pack.ts';
 import { planInputSchema, planPatchSchema, type Limit, type PlanInput, type PlanStatus } from '../core/plan.ts';
 import { settingsInputSchema, type PricingMode, type SettingsInput } from '../core/settings.ts';
-import type { TokenUsage } from '../core/usage.ts';
+import { tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import { databaseClock } from '../db/clock.ts';
 import { openDatabase, DEFAULT_DATABASE_URL } from '../db/connect.ts';
 import type { Sql } from '../db/sql.ts';
@@ -16,7 +16,7 @@ import * as adminReads from './reads/admin-reads.ts';
 import * as payments from './reads/payments.ts';
 import { authorize, authorizeBatch, authorizeInputSchema, type AuthorizeInput, type AuthorizeRequest, type ParsedAuthorizeInput } from './gate/authorize.ts';
 import * as catalog from './catalog/catalog.ts';
-import { record, recordBatch, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleOptions } from './charge/charge.ts';
+import { record, recordBatch, settleOptionsSchema, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleOptions } from './charge/charge.ts';
 import { chargeBatch, type ChargeInput } from './charge/batch.ts';
 import { release, settle } from './charge/settle.ts';
 import { Combiner } from './combiner.ts';
@@ -115,7 +115,7 @@ export async function createBilling(options: BillingOptions = {}) {
     upsertAccount: changing((account: z.output<typeof accountInputSchema>) => upsertAccount(ctx, account), (account) => account.id),
     getAccount: (accountId: string) => getAccount(ctx, accountId),
     authorize: (accountId: string, input: ParsedAuthorizeInput) => authorize(ctx, accountId, input),
-    settle: (holdId: string, usage: TokenUsage, opts: SettleOptions) => settle(ctx, holdId, usage, opts),
+    settle: (holdId: string, usage: TokenUsage, options: z.output<typeof settleOptionsSchema>) => settle(ctx, holdId, usage, options),
     release: (holdId: string) => release(ctx, holdId),
     record: (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountId, input, opts),
     recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
@@ -151,7 +151,8 @@ export async function createBilling(options: BillingOptions = {}) {
     getAccount: async (accountId: string) => parsed.getAccount(accountIdOf(accountId)),
     // The gate
     authorize: async (accountId: string, input: AuthorizeInput) => parsed.authorize(accountIdOf(accountId), parseInput(authorizeInputSchema, input, 'authorize request')),
-    settle: async (holdId: string, usage: TokenUsage, opts: SettleOptions) => parsed.settle(holdIdOf(holdId), usage, opts),
+    settle: async (holdId: string, usage: TokenUsage, opts: SettleOptions) =>
+      parsed.settle(holdIdOf(holdId), parseInput(tokenUsageSchema, usage, 'usage'), parseInput(settleOptionsSchema, opts, 'settle options')),
     release: async (holdId: string) => parsed.release(holdIdOf(holdId)),
     record: async (accountId: string, input: RecordInput, opts: ChargeOptions) => parsed.record(accountIdOf(accountId), input, opts),
     recordBatch: (items: readonly RecordBatchItem[]) => parsed.recordBatch(items),

@@ -6,11 +6,10 @@
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
-import { parseInput } from '../../core/input.ts';
-import { tokenUsageSchema, type TokenUsage } from '../../core/usage.ts';
+import type { TokenUsage } from '../../core/usage.ts';
 import {
-  answeredCall, callPrice, chargeLocked, chargeOptimistically, chargeRequest, isKeyConflict, replayOrConflict, settleOptionsSchema,
-  type Charge, type ChargedCall, type SettleOptions,
+  answeredCall, callPrice, chargeLocked, chargeOptimistically, chargeRequest, isKeyConflict, replayOrConflict,
+  type Charge, type ChargedCall, type settleOptionsSchema,
 } from './charge.ts';
 import { LEDGER_COLUMNS, ledgerFromRow, type ChargeRequest, type LedgerRow } from './write.ts';
 import { restoreLostHold } from './lost-holds.ts';
@@ -50,11 +49,9 @@ export interface SettleInput {
 }
 
 
-/** Settle: validated here, then charged together with the settles and records that arrive meanwhile. */
-export async function settle(ctx: Context, holdId: string, usageInput: TokenUsage, optionsInput: SettleOptions): Promise<Charge> {
+/** Settle (its usage and options parsed by the facade): charged together with the settles and records that arrive meanwhile. */
+export async function settle(ctx: Context, holdId: string, usage: TokenUsage, options: z.output<typeof settleOptionsSchema>): Promise<Charge> {
   const { id, key, call } = openHoldId(ctx, holdId);
-  const usage = parseInput(tokenUsageSchema, usageInput, 'usage');
-  const options = parseInput(settleOptionsSchema, optionsInput, 'settle options');
   return ctx.charges.submit({ kind: 'settle', id, key, held: call, usage, options });
 }
 
