@@ -16,7 +16,9 @@ import * as adminReads from './reads/admin-reads.ts';
 import * as payments from './reads/payments.ts';
 import { authorize, authorizeBatch, authorizeInputSchema, type AuthorizeInput, type AuthorizeRequest, type ParsedAuthorizeInput } from './gate/authorize.ts';
 import * as catalog from './catalog/catalog.ts';
-import { record, recordBatch, settleOptionsSchema, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleOptions } from './charge/charge.ts';
+import {
+  chargeOptionsSchema, record, recordBatch, recordInputSchema, settleOptionsSchema, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleOptions,
+} from './charge/charge.ts';
 import { chargeBatch, type ChargeInput } from './charge/batch.ts';
 import { release, settle } from './charge/settle.ts';
 import { Combiner } from './combiner.ts';
@@ -117,7 +119,7 @@ export async function createBilling(options: BillingOptions = {}) {
     authorize: (accountId: string, input: ParsedAuthorizeInput) => authorize(ctx, accountId, input),
     settle: (holdId: string, usage: TokenUsage, options: z.output<typeof settleOptionsSchema>) => settle(ctx, holdId, usage, options),
     release: (holdId: string) => release(ctx, holdId),
-    record: (accountId: string, input: RecordInput, opts: ChargeOptions) => record(ctx, accountId, input, opts),
+    record: (accountId: string, input: z.output<typeof recordInputSchema>, options: z.output<typeof chargeOptionsSchema>) => record(ctx, accountId, input, options),
     recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
     refund: changing((usageEventId: number, input: z.output<typeof refundInputSchema>, options?: EffectOptions) => refund(ctx, usageEventId, input, options)),
     balance: (accountId: string) => balance(ctx, accountId),
@@ -154,7 +156,8 @@ export async function createBilling(options: BillingOptions = {}) {
     settle: async (holdId: string, usage: TokenUsage, opts: SettleOptions) =>
       parsed.settle(holdIdOf(holdId), parseInput(tokenUsageSchema, usage, 'usage'), parseInput(settleOptionsSchema, opts, 'settle options')),
     release: async (holdId: string) => parsed.release(holdIdOf(holdId)),
-    record: async (accountId: string, input: RecordInput, opts: ChargeOptions) => parsed.record(accountIdOf(accountId), input, opts),
+    record: async (accountId: string, input: RecordInput, opts: ChargeOptions) =>
+      parsed.record(accountIdOf(accountId), parseInput(recordInputSchema, input, 'record request'), parseInput(chargeOptionsSchema, opts, 'record options')),
     recordBatch: (items: readonly RecordBatchItem[]) => parsed.recordBatch(items),
     /** May this account (and member) start AI work now? The gate's rules on a fresh read; a check that places nothing. */
     canStart: async (accountId: string, input?: CanStartInput) => canStart(ctx, accountIdOf(accountId), input),

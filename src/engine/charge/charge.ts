@@ -219,11 +219,12 @@ export function chargeRequest(
 
 /**
  * Charge usage that had no hold (a call the gate did not see). It is not refused: it happened.
- * Validated here, then charged together with the settles and records that arrive meanwhile.
+ * Its input and options come parsed from the facade; it is charged together with the settles
+ * and records that arrive meanwhile.
  */
-export async function record(ctx: Context, accountId: string, input: RecordInput, optionsInput: ChargeOptions): Promise<Charge> {
-  const { model, provider, userId, usage } = parseInput(recordInputSchema, input, 'record request');
-  const options = parseInput(chargeOptionsSchema, optionsInput, 'record options');
+export async function record(
+  ctx: Context, accountId: string, { model, provider, userId, usage }: z.output<typeof recordInputSchema>, options: z.output<typeof chargeOptionsSchema>,
+): Promise<Charge> {
   return ctx.charges.submit({ kind: 'record', accountId, call: { model, provider, userId }, usage, options });
 }
 
