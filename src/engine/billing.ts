@@ -17,7 +17,7 @@ import * as payments from './reads/payments.ts';
 import { authorize, authorizeBatch, authorizeInputSchema, type AuthorizeInput, type AuthorizeRequest, type ParsedAuthorizeInput } from './gate/authorize.ts';
 import * as catalog from './catalog/catalog.ts';
 import {
-  chargeOptionsSchema, record, recordBatch, recordInputSchema, settleOptionsSchema, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleOptions,
+  batchSchema, chargeOptionsSchema, record, recordBatch, recordInputSchema, settleOptionsSchema, type ChargeOptions, type RecordBatchItem, type RecordInput, type SettleOptions,
 } from './charge/charge.ts';
 import { chargeBatch, type ChargeInput } from './charge/batch.ts';
 import { release, settle } from './charge/settle.ts';
@@ -120,7 +120,7 @@ export async function createBilling(options: BillingOptions = {}) {
     settle: (holdId: string, usage: TokenUsage, options: z.output<typeof settleOptionsSchema>) => settle(ctx, holdId, usage, options),
     release: (holdId: string) => release(ctx, holdId),
     record: (accountId: string, input: z.output<typeof recordInputSchema>, options: z.output<typeof chargeOptionsSchema>) => record(ctx, accountId, input, options),
-    recordBatch: (items: readonly RecordBatchItem[]) => recordBatch(ctx, items),
+    recordBatch: (items: z.output<typeof batchSchema>) => recordBatch(ctx, items),
     refund: changing((usageEventId: number, input: z.output<typeof refundInputSchema>, options?: EffectOptions) => refund(ctx, usageEventId, input, options)),
     balance: (accountId: string) => balance(ctx, accountId),
     usage: (accountId: string, query: z.output<typeof usageQuerySchema>) => usage(ctx, accountId, query),
@@ -158,7 +158,7 @@ export async function createBilling(options: BillingOptions = {}) {
     release: async (holdId: string) => parsed.release(holdIdOf(holdId)),
     record: async (accountId: string, input: RecordInput, opts: ChargeOptions) =>
       parsed.record(accountIdOf(accountId), parseInput(recordInputSchema, input, 'record request'), parseInput(chargeOptionsSchema, opts, 'record options')),
-    recordBatch: (items: readonly RecordBatchItem[]) => parsed.recordBatch(items),
+    recordBatch: async (items: readonly RecordBatchItem[]) => parsed.recordBatch(parseInput(batchSchema, items, 'record batch')),
     /** May this account (and member) start AI work now? The gate's rules on a fresh read; a check that places nothing. */
     canStart: async (accountId: string, input?: CanStartInput) => canStart(ctx, accountIdOf(accountId), input),
     refund: async (usageEventId: number, input?: RefundInput, options?: EffectOptions) =>

@@ -9,7 +9,6 @@ import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
 import type { Micros } from '../../core/money.ts';
 import { idSchema, metadataSchema, modelSchema, plain, providerSchema } from '../../core/input.ts';
-import { parseInput } from '../../core/input.ts';
 import { tokenUsageSchema, type TokenUsage } from '../../core/usage.ts';
 import type { Sql } from '../../db/sql.ts';
 import { ledgerPool, lockedLedgerPool, prepareCharge, readLedger, writeCharges, type ChargeRequest, type LedgerState, type PreparedCharge } from './write.ts';
@@ -271,8 +270,7 @@ export const batchSchema = z.array(batchItemSchema, { error: 'must be an array o
  * batch with the item's index, and nothing is written. Items whose key was already charged
  * with the same usage come back as replays.
  */
-export async function recordBatch(ctx: Context, input: readonly RecordBatchItem[]): Promise<Charge[]> {
-  const items = parseInput(batchSchema, input, 'record batch');
+export async function recordBatch(ctx: Context, items: z.output<typeof batchSchema>): Promise<Charge[]> {
   if (items.length === 0) return [];
   for (const item of items) ctx.known.forget(item.accountId);
   return ctx.sql.transaction(async (tx) => {
