@@ -101,6 +101,17 @@ const ROUTES: RouteCase[] = [
     ],
   },
   {
+    route: 'GET /accounts/{accountId}/payments',
+    setup: async (api) => {
+      await api.billing.subscribe('acme', 'plus', { idempotencyKey: 'pay-plan' });
+      await api.billing.purchase('acme', 'extra-10', { idempotencyKey: 'pay-pack' });
+      return {};
+    },
+    good: () => ({ method: 'GET', path: '/v1/accounts/acme/payments' }),
+    status: 200,
+    unknown: () => [[{ method: 'GET', path: '/v1/accounts/ghost/payments' }, 404, 'account_not_found']],
+  },
+  {
     route: 'POST /accounts/{accountId}/credits',
     effectByKey: true,
     good: () => ({ method: 'POST', path: '/v1/accounts/acme/credits', body: { source: 'bonus', amountMicros: 1_000_000, reference: 'gift-1', expiresAt: '2026-06-01T00:00:00Z' }, headers: key('credit') }),

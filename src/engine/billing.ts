@@ -125,6 +125,7 @@ export async function createBilling(options: BillingOptions = {}) {
     balance: (accountId: string) => balance(ctx, accountId),
     usage: (accountId: string, query: z.output<typeof usageQuerySchema>) => usage(ctx, accountId, query),
     reconcile: (accountId: string) => reconcile(ctx, accountId),
+    payments: (accountId: string) => payments.accountPayments(ctx, accountId),
     subscribe: changing((accountId: string, planSlug: string, options?: EffectOptions & CheckoutUrls) => subscribe(ctx, accountId, planSlug, options), firstArgument),
     purchase: changing((accountId: string, packSlug: string, options?: EffectOptions & CheckoutUrls) => purchase(ctx, accountId, packSlug, options), firstArgument),
     cancel: changing((accountId: string, immediately: boolean, options?: EffectOptions) => cancel(ctx, accountId, immediately, options), firstArgument),
@@ -167,6 +168,8 @@ export async function createBilling(options: BillingOptions = {}) {
     balance: async (accountId: string) => parsed.balance(accountIdOf(accountId)),
     usage: async (accountId: string, query: z.input<typeof usageQuerySchema>) => parsed.usage(accountIdOf(accountId), parseInput(usageQuerySchema, query, 'usage query')),
     reconcile: async (accountId: string) => parsed.reconcile(accountIdOf(accountId)),
+    /** The account's payments through its processors, newest first. */
+    payments: async (accountId: string) => parsed.payments(accountIdOf(accountId)),
     /**
      * Write off in the ledger the value left in buckets that have expired, on every account;
      * run it daily. The gate never spends expired value either way; a new period writes off the

@@ -24,6 +24,7 @@ import { registerHolds } from './routes/holds.ts';
 import { registerPricing } from './routes/pricing.ts';
 import { registerRefunds } from './routes/refunds.ts';
 import { registerUsage } from './routes/usage.ts';
+import { registerPayments } from './routes/payments.ts';
 import { registerUsageRecords } from './routes/usage-records.ts';
 
 export type Api = OpenAPIHono;
@@ -87,6 +88,7 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
   registerPricing(api, billing);
   registerAccounts(api, billing);
   registerUsage(api, billing);
+  registerPayments(api, billing);
   registerCredits(api, billing);
   registerCheckout(api, billing);
   registerHolds(api, billing);

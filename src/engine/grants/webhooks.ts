@@ -105,6 +105,12 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
       const plan = await findPlan(tx, event.planSlug);
       // The gate mutex first: an end of this subscription told concurrently is then either seen here or waits for this.
       await lockGate(tx, event.accountId, now);
+      // The money came in, whatever the period it paid for becomes: the payment is recorded either way.
+      await tx.query(
+        `INSERT INTO payments (account_id, processor, processor_ref, kind, plan_id, amount_cents, status, created_at)
+         VALUES ($1, $2, $3, 'subscription', $4, $5, 'succeeded', $6) ON CONFLICT (processor, processor_ref) DO NOTHING`,
+        [event.accountId, processor, event.paymentRef, plan.id, event.amountCents, event.at],
+      );
       if (await ended(tx, processor, event.subscriptionRef)) return 'ignored';
       await activatePlan(tx, event.accountId, plan, { processor, processorRef: event.subscriptionRef, now });
       return 'applied';

@@ -1,4 +1,4 @@
-/** What the payments side looks like to the admin: the processors configured, and the webhook events each sent, newest first. */
+/** The payments side: an account's payments, the processors configured, and the webhook events each sent, newest first. */
 import { z } from 'zod';
 import { parseInput, plain } from '../../core/input.ts';
 import type { Context } from '../context.ts';
@@ -37,4 +37,31 @@ export async function webhookEvents(ctx: Context, query?: z.input<typeof querySc
 /** The processors accounts may pay through here, and which of them take webhooks. */
 export function processors(ctx: Context): { name: string; webhooks: boolean }[] {
   return [...ctx.processors.values()].map((p) => ({ name: p.name, webhooks: typeof p.parseWebhook === 'function' }));
+}
+
+export interface PaymentView {
+  processor: string;
+  /** The processor's id of the payment (a payment intent, an invoice, a transaction). */
+  reference: string;
+  kind: 'pack' | 'subscription';
+  /** The pack bought, or the plan whose period was paid. */
+  item: string | null;
+  amountCents: number;
+  status: 'succeeded' | 'failed' | 'refunded';
+  createdAt: Date;
+}
+
+/** An account's payments, newest first. */
+export async function accountPayments(ctx: Context, accountId: string): Promise<PaymentView[]> {
+  const rows = await ctx.sql.query<{
+    processor: string; processor_ref: string; kind: PaymentView['kind']; item: string | null; amount_cents: number; status: PaymentView['status']; created_at: Date;
+  }>(
+    `SELECT p.processor, p.processor_ref, p.kind, coalesce(k.slug, pl.slug) AS item, p.amount_cents, p.status, p.created_at
+     FROM payments p LEFT JOIN packs k ON k.id = p.pack_id LEFT JOIN plans pl ON pl.id = p.plan_id
+     WHERE p.account_id = $1 ORDER BY p.created_at DESC, p.id DESC LIMIT 500`,
+    [accountId],
+  );
+  return rows.map((r) => ({
+    processor: r.processor, reference: r.processor_ref, kind: r.kind, item: r.item, amountCents: r.amount_cents, status: r.status, createdAt: r.created_at,
+  }));
 }
