@@ -1,6 +1,7 @@
 /**
  * What plans and packs share as admin resources: list (by status), create, read and change by
- * slug. admin-plans.ts and admin-packs.ts give the schemas and the facade's calls.
+ * slug. admin-plans.ts and admin-packs.ts give the library's schemas and its calls on what
+ * they parsed (billing.parsed.admin).
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Api } from '../api.ts';
