@@ -69,6 +69,16 @@ for (const engine of ENGINES) {
       expect(await t.billing.reconcile('acme')).toMatchObject({ ok: true });
     });
 
+    it('moves an account to another configured processor, and refuses one that is not', async () => {
+      await t.billing.admin.applyPreset('subscription-plus-packs');
+      expect(await t.billing.upsertAccount({ id: 'acme', kind: 'team' })).toMatchObject({ processor: 'fake' });
+      expect(await t.billing.upsertAccount({ id: 'acme', kind: 'team', processor: SIGNED })).toMatchObject({ processor: SIGNED });
+      expect(await t.billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme' })).toMatchObject({ processor: SIGNED, name: 'Acme' });
+      await expect(t.billing.upsertAccount({ id: 'acme', kind: 'team', processor: 'stripe' })).rejects.toMatchObject({ code: 'processor_not_configured' });
+      expect(await t.billing.purchase('acme', 'extra-10').catch((e: { code: string }) => e.code)).toBe('pack_requires_plan');
+      expect(await t.billing.subscribe('acme', 'plus')).toMatchObject({ status: 'pending' });
+    });
+
     it('applies each event once: delivered twice, or eight times at once', async () => {
       await customers('acme');
       await receive([planPaid('evt_sub', 'acme', 'sub_A')]);

@@ -14,20 +14,35 @@ export const accountFieldsShape = {
   kind: z.enum(['personal', 'team']).meta({ description: 'A person\'s own account, or a team\'s shared one (whose members can be capped).' }),
   name: text(200).optional(),
   timeZone: text(100).optional().meta({ description: 'IANA time zone; days are counted in it.', example: 'Europe/Paris' }),
+  processor: text(100).min(1, 'must name a processor').optional().meta({
+    description: 'The processor the account pays through (one configured on the server: fake, stripe or paddle); left out, the default for new accounts, and unchanged for others.',
+    example: 'stripe',
+  }),
 };
 export const accountInputSchema = plain(z.object({ id: accountIdInput, ...accountFieldsShape }).strict());
 export type AccountInput = z.input<typeof accountInputSchema>;
 
-/** Create the account on the default plan and processor, or update its kind, name and time zone (the facade parsed them). */
+/**
+ * Create the account on the default plan and processor, or update its kind, name, time zone and
+ * processor (the facade parsed them). Moving it to another processor forgets its customer at the
+ * one it leaves.
+ */
 export async function upsertAccount(ctx: Context, account: z.output<typeof accountInputSchema>): Promise<Account> {
   if (account.timeZone !== undefined) assertTimeZone(account.timeZone);
+  if (account.processor !== undefined && !ctx.processors.has(account.processor)) {
+    throw new BillingError('processor_not_configured', `No processor "${account.processor}" is configured here: choose one of ${[...ctx.processors.keys()].join(', ') || 'none'}`, {
+      processor: account.processor,
+    });
+  }
   return ctx.sql.transaction(async (tx) => {
     const [row] = await tx.query<AccountRow & { plan_id: number }>(
       `INSERT INTO accounts AS a (id, kind, name, time_zone, plan_id, created_at, processor)
-       SELECT $1, $2, COALESCE($3, ''), COALESCE($4, 'UTC'), s.default_plan_id, $5, $6 FROM settings s WHERE s.default_plan_id IS NOT NULL
-       ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, name = COALESCE($3, a.name), time_zone = COALESCE($4, a.time_zone)
+       SELECT $1, $2, COALESCE($3, ''), COALESCE($4, 'UTC'), s.default_plan_id, $5, COALESCE($7, $6) FROM settings s WHERE s.default_plan_id IS NOT NULL
+       ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, name = COALESCE($3, a.name), time_zone = COALESCE($4, a.time_zone),
+         processor = COALESCE($7, a.processor),
+         processor_customer_id = CASE WHEN COALESCE($7, a.processor) = a.processor THEN a.processor_customer_id END
        RETURNING ${ACCOUNT_COLUMNS}, a.plan_id`,
-      [account.id, account.kind, account.name ?? null, account.timeZone ?? null, ctx.clock(), ctx.defaultProcessor],
+      [account.id, account.kind, account.name ?? null, account.timeZone ?? null, ctx.clock(), ctx.defaultProcessor, account.processor ?? null],
     );
     if (!row) {
       throw new BillingError('plan_not_found', 'There is no default plan for new accounts: apply a preset or set settings.defaultPlan first');
