@@ -1,8 +1,9 @@
 /**
- * The server over loopback: authorize+settle pairs as HTTP requests, sent by autocannon (a
- * real HTTP load generator) with as many connections as the library scenarios have workers,
- * to `npm start`'s own server in a process of its own, on PostgreSQL. The library's figure
- * for the same workload, measured in the same run, is its yardstick.
+ * The server over loopback: authorize+settle pairs, or batches of usage records, as HTTP
+ * requests, sent by autocannon (a real HTTP load generator) with as many connections as the
+ * library scenarios have workers, to `npm start`'s own server in a process of its own, on
+ * PostgreSQL. The library's figure for the same workload, measured in the same run, is its
+ * yardstick.
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -12,6 +13,7 @@ import { createBilling } from '../src/index.ts';
 import { checkLedger, openFunded, randomOf, type BenchDatabase, type LedgerCheck } from './scenarios.ts';
 
 export interface HttpResult {
+  /** Pairs per second, or for batches events per second. */
   pairsPerSecond: number;
   requestsPerSecond: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
@@ -46,7 +48,10 @@ let sequence = 0;
 type Pair = { inputTokens?: number; holdId?: string };
 const between = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
 
-export async function benchHttp(database: BenchDatabase, accountIds: readonly string[], options: { connections: number; seconds: number; warmupSeconds: number }): Promise<HttpResult> {
+/** `npm start`'s server on the database, in a process of its own, for the time `work` takes; then the ledger checked. */
+async function withServer(
+  database: BenchDatabase, accountIds: readonly string[], openHoldsAllowed: number, work: (base: string) => Promise<autocannon.Result>,
+): Promise<{ result: autocannon.Result; ledger: LedgerCheck }> {
   await (await openFunded(database, accountIds, 4)).close();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -56,56 +61,87 @@ export async function benchHttp(database: BenchDatabase, accountIds: readonly st
   });
   try {
     await waitHealthy(base, server);
-    const pick = randomOf(accountIds);
-    const run = (seconds: number) =>
-      autocannon({
-        url: base,
-        connections: options.connections,
-        duration: seconds,
-        headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
-        requests: [
-          {
-            method: 'POST',
-            setupRequest: (request, context: Pair) => {
-              context.inputTokens = between(200, 2_000);
-              return { ...request, path: `/v1/accounts/${pick()}/authorize`, body: JSON.stringify({ model: 'gpt-4o-mini', inputTokens: context.inputTokens, maxOutputTokens: 500 }) };
-            },
-            onResponse: (status, body, context: Pair) => {
-              context.holdId = status === 201 ? (JSON.parse(body) as { hold: { id: string } }).hold.id : undefined;
-            },
-          },
-          {
-            method: 'POST',
-            setupRequest: (request, context: Pair) => {
-              if (!context.holdId) return undefined as never; // refused: start the pair again
-              return {
-                ...request, path: `/v1/holds/${context.holdId}/settle`,
-                headers: { ...request.headers, 'idempotency-key': `bench-http-${++sequence}` },
-                body: JSON.stringify({ usage: { inputTokens: context.inputTokens, outputTokens: between(50, 500) } }),
-              };
-            },
-          },
-        ],
-      });
-    await run(options.warmupSeconds);
-    const result = await run(options.seconds);
+    const result = await work(base);
     const billing = await createBilling({ database: database.url });
     const checked = await checkLedger(billing, accountIds.slice(0, 20)).finally(() => billing.close());
-    // autocannon stops at its deadline: a pair cut between its two requests leaves its hold open, one per connection
-    // at most in each of the two runs (the warm-up's and the measured one).
-    const problems = checked.openHolds <= 2 * options.connections ? checked.problems.filter((p) => !p.includes('holds still open')) : checked.problems;
-    const ledger = { ...checked, ok: problems.length === 0, problems };
-    return {
-      pairsPerSecond: result['2xx'] / 2 / options.seconds,
-      requestsPerSecond: result.requests.average,
-      latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-      non2xx: result.non2xx,
-      errors: result.errors + result.timeouts,
-      ledger,
-    };
+    const problems = checked.openHolds <= openHoldsAllowed ? checked.problems.filter((p) => !p.includes('holds still open')) : checked.problems;
+    return { result, ledger: { ...checked, ok: problems.length === 0, problems } };
   } finally {
     server.kill('SIGTERM');
     await new Promise((resolve) => (server.exitCode !== null ? resolve(undefined) : server.once('exit', resolve)));
     await database.drop();
   }
+}
+
+const summary = (result: autocannon.Result, perSecond: number, ledger: LedgerCheck): HttpResult => ({
+  pairsPerSecond: perSecond,
+  requestsPerSecond: result.requests.average,
+  latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+  non2xx: result.non2xx,
+  errors: result.errors + result.timeouts,
+  ledger,
+});
+
+type RunOptions = { connections: number; seconds: number; warmupSeconds: number };
+
+/** autocannon's requests, in a loop on each connection, for the warm-up and then for the measured seconds. */
+async function warmedUp(base: string, options: RunOptions, requests: autocannon.Request[]): Promise<autocannon.Result> {
+  const run = (seconds: number) =>
+    autocannon({ url: base, connections: options.connections, duration: seconds, headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, requests });
+  await run(options.warmupSeconds);
+  return run(options.seconds);
+}
+
+export async function benchHttp(database: BenchDatabase, accountIds: readonly string[], options: RunOptions): Promise<HttpResult> {
+  const pick = randomOf(accountIds);
+  // autocannon stops at its deadline: a pair cut between its two requests leaves its hold open, one per connection
+  // at most in each of the two runs (the warm-up's and the measured one).
+  const { result, ledger } = await withServer(database, accountIds, 2 * options.connections, (base) =>
+    warmedUp(base, options, [
+      {
+        method: 'POST',
+        setupRequest: (request, context: Pair) => {
+          context.inputTokens = between(200, 2_000);
+          return { ...request, path: `/v1/accounts/${pick()}/authorize`, body: JSON.stringify({ model: 'gpt-4o-mini', inputTokens: context.inputTokens, maxOutputTokens: 500 }) };
+        },
+        onResponse: (status, body, context: Pair) => {
+          context.holdId = status === 201 ? (JSON.parse(body) as { hold: { id: string } }).hold.id : undefined;
+        },
+      },
+      {
+        method: 'POST',
+        setupRequest: (request, context: Pair) => {
+          if (!context.holdId) return undefined as never; // refused: start the pair again
+          return {
+            ...request, path: `/v1/holds/${context.holdId}/settle`,
+            headers: { ...request.headers, 'idempotency-key': `bench-http-${++sequence}` },
+            body: JSON.stringify({ usage: { inputTokens: context.inputTokens, outputTokens: between(50, 500) } }),
+          };
+        },
+      },
+    ]));
+  return summary(result, result['2xx'] / 2 / options.seconds, ledger);
+}
+
+/**
+ * The library's record-batch scenario over HTTP: each request `POST /v1/usage-records/batch` with
+ * `batchSize` usages over random accounts, each item with its own key. Events per second.
+ */
+export async function benchHttpBatch(database: BenchDatabase, accountIds: readonly string[], batchSize: number, options: RunOptions): Promise<HttpResult> {
+  const pick = randomOf(accountIds);
+  const { result, ledger } = await withServer(database, accountIds, 0, (base) =>
+    warmedUp(base, options, [
+      {
+        method: 'POST',
+        path: '/v1/usage-records/batch',
+        setupRequest: (request) => {
+          const items = Array.from({ length: batchSize }, () => ({
+            accountId: pick(), model: 'gpt-4o-mini', usage: { inputTokens: between(200, 2_000), outputTokens: between(50, 500) },
+            idempotencyKey: `bench-http-${++sequence}`,
+          }));
+          return { ...request, body: JSON.stringify({ items }) };
+        },
+      },
+    ]));
+  return summary(result, (result['2xx'] * batchSize) / options.seconds, ledger);
 }

@@ -11,12 +11,16 @@ import type { Micros } from '../../core/money.ts';
 import { idSchema, metadataSchema, modelSchema, plain, providerSchema } from '../../core/input.ts';
 import { tokenUsageSchema, type TokenUsage } from '../../core/usage.ts';
 import type { Sql } from '../../db/sql.ts';
-import { ledgerPool, lockedLedgerPool, prepareCharge, readLedger, writeCharges, type ChargeRequest, type LedgerState, type PreparedCharge } from './write.ts';
+import {
+  batchAccount, ledgerPool, lockedLedgerPool, prepareCharge, readLedger, readLedgerStates, writeBatchCharges, writeCharges,
+  type BatchAccount, type BatchWrite, type ChargeRequest, type LedgerPool, type LedgerState, type PreparedCharge,
+} from './write.ts';
+import { Combiner, outcomeOf, type BatchAnswer } from '../combiner.ts';
 import type { Context } from '../context.ts';
-import { accountNotFound, type Terms } from '../terms.ts';
+import { accountNotFound, termsFromRow, type Terms, type TermsRow } from '../terms.ts';
 import type { PriceBook } from '../catalog/price-book.ts';
 import type { PriceEntry } from '../../core/pricing/price.ts';
-import { ledgerOf, withCharges } from '../gate/account-state.ts';
+import { ledgerFrom, ledgerOf, withCharges, type AccountState } from '../gate/account-state.ts';
 import { readStates } from '../gate/snapshot.ts';
 import { holdKey } from '../../core/hold-id.ts';
 
@@ -263,63 +267,316 @@ export async function recordAlone(ctx: Context, input: RecordCall): Promise<Char
 export const batchItemSchema = plain(z.object({ ...recordInputShape, ...chargeOptionsShape, accountId: idSchema.meta({ example: 'team_42' }) }).strict()).meta({ id: 'RecordBatchItem' });
 export type RecordBatchItem = z.input<typeof batchItemSchema>;
 export const batchSchema = z.array(batchItemSchema, { error: 'must be an array of usages' }).max(10_000, 'at most 10,000 items per batch');
+type BatchItem = z.output<typeof batchItemSchema>;
+
+/** Times the calls of a combined batch are tried in one statement before each is charged alone under the ledger mutexes. */
+const BATCH_ATTEMPTS = 3;
+/** The most usages one statement takes from calls combined (one call alone may bring more: up to 10,000). */
+const COMBINED_ITEMS = 5_000;
 
 /**
- * Record many usages, across accounts, in one transaction and one write. All or nothing: a
- * bad item, an unknown account or model, or a reused key with other usage fails the whole
- * batch with the item's index, and nothing is written. Items whose key was already charged
- * with the same usage come back as replays.
+ * Record many usages, across accounts, all or nothing: a bad item, an unknown account or model,
+ * or a reused key with other usage fails the whole batch with the item's index, and nothing is
+ * written. Items whose key was already charged with the same usage come back as replays.
+ *
+ * A batch is priced on its accounts' ledgers as this process last read them (batch bases,
+ * below), then written in ONE statement that locks those ledgers in account order, checks that
+ * only charges have moved them since, and draws on their buckets as they are then
+ * (writeBatchCharges): no transaction, each lock held only while that statement runs and
+ * commits. Batches that arrive while one is being written go together in the next statement
+ * (combiner.ts), so that one process's batches never queue on each other's locks. If an account
+ * moved otherwise (a grant, a plan change) or a key was taken meanwhile, nothing is written and
+ * the statement is tried again on what it reads afresh. What one statement cannot write (an
+ * allowance to open, a capped member's counters, counters behind the clock) is charged in a
+ * transaction under the ledger mutexes, the call alone.
  */
 export async function recordBatch(ctx: Context, items: z.output<typeof batchSchema>): Promise<Charge[]> {
   if (items.length === 0) return [];
-  for (const item of items) ctx.known.forget(item.accountId);
+  return batchesOf(ctx).submit(items);
+}
+
+const combiners = new WeakMap<Context, Combiner<readonly BatchItem[], Charge[]>>();
+function batchesOf(ctx: Context): Combiner<readonly BatchItem[], Charge[]> {
+  let combiner = combiners.get(ctx);
+  if (!combiner) combiners.set(ctx, (combiner = new Combiner((calls: (readonly BatchItem[])[]) => recordBatches(ctx, calls))));
+  return combiner;
+}
+
+/** The calls combined: together in one statement, each answered with its own charges or its own error. */
+async function recordBatches(ctx: Context, calls: (readonly BatchItem[])[]): Promise<BatchAnswer<Charge[]>[]> {
+  const answers: BatchAnswer<Charge[]>[] = [];
+  // A call that repeats a key of an earlier one goes in the next statement, where that key's charge
+  // is written (and so answers it), as does one past the statement's size.
+  const keys = new Set<string>();
+  let size = 0;
+  let pending: number[] = [];
+  calls.forEach((items, i) => {
+    const mine = items.map((item) => itemKey(item.accountId, item.idempotencyKey));
+    if (pending.length > 0 && (size + items.length > COMBINED_ITEMS || mine.some((key) => keys.has(key)))) {
+      answers[i] = outcomeOf(() => batchesOf(ctx).submit(items));
+      return;
+    }
+    for (const key of mine) keys.add(key);
+    size += items.length;
+    pending.push(i);
+  });
+  for (const i of pending) for (const item of calls[i]!) ctx.known.forget(item.accountId);
+  const bases = batchBases(ctx);
+  let checkKeys = false;
+  const alone = (i: number) => {
+    for (const item of calls[i]!) bases.delete(item.accountId);
+    answers[i] = outcomeOf(() => recordBatchLocked(ctx, calls[i]!));
+  };
+  for (let attempt = 0; attempt < BATCH_ATTEMPTS && pending.length > 0; attempt++) {
+    const round = await ctx.sql.uninterrupted((sql) => recordAtOnce(ctx, sql, pending.map((i) => calls[i]!), bases, checkKeys));
+    pending.forEach((i, j) => {
+      const outcome = round.outcomes[j];
+      if (outcome === 'locked') alone(i);
+      else if (outcome) answers[i] = outcome;
+    });
+    pending = pending.filter((_, j) => round.outcomes[j] === undefined);
+    if (round.again === 'keys') checkKeys = true;
+  }
+  pending.forEach(alone);
+  return answers;
+}
+
+/**
+ * What this process remembers of the accounts it charged batches on: each one's state as read
+ * at some ledger version, its counters brought forward by its own batches. It is never trusted
+ * for value: the batch statement checks that only charges moved the ledger since that version,
+ * and draws on the buckets as they are (writeBatchCharges); an account that fails is read
+ * again. It saves the read of every account of every batch.
+ */
+class BatchBases {
+  /** Most recently used last: the first is the one to evict. */
+  #states = new Map<string, AccountState>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  /** The account's base, if it can still be used at `now` (a plan past its end reads as the default plan: read it again). */
+  get(accountId: string, now: Date): AccountState | undefined {
+    const state = this.#states.get(accountId);
+    if (!state) return undefined;
+    this.#states.delete(accountId);
+    const endsAt = state.termsRow.plan_ends_at;
+    if (endsAt && endsAt <= now) return undefined;
+    this.#states.set(accountId, state);
+    return state;
+  }
+
+  set(accountId: string, state: AccountState): void {
+    this.#states.delete(accountId);
+    this.#states.set(accountId, state);
+    if (this.#states.size > this.capacity) this.#states.delete(this.#states.keys().next().value!);
+  }
+
+  delete(accountId: string): void {
+    this.#states.delete(accountId);
+  }
+}
+
+const basesByContext = new WeakMap<Context, BatchBases>();
+function batchBases(ctx: Context): BatchBases {
+  let bases = basesByContext.get(ctx);
+  if (!bases) basesByContext.set(ctx, (bases = new BatchBases()));
+  return bases;
+}
+
+/** An account's terms as read, at the moments they were last derived for: the same for any moment in that day and period. */
+const termsDerived = new WeakMap<TermsRow, Terms>();
+const within = (at: Date, period: { start: Date; end: Date }) => at >= period.start && at < period.end;
+
+/** A base's ledger at `now` (ledgerOf), its terms derived once a day and period. */
+function ledgerAt(state: AccountState, now: Date): LedgerState {
+  let terms = termsDerived.get(state.termsRow);
+  if (terms && within(now, terms.day) && within(now, terms.period)) terms = { ...terms, now };
+  else termsDerived.set(state.termsRow, (terms = termsFromRow(state.termsRow, now)));
+  const { versions, debtMicros, allowances, buckets, windows, members } = state;
+  return ledgerFrom(terms, { version: versions.ledger, debtMicros, allowances, buckets, windows, members });
+}
+
+/**
+ * Calls in one statement: each one's outcome (its charges, or its own error), or 'locked' for a
+ * call to be charged alone under the mutexes, or nothing for those to try again, because the
+ * statement wrote nothing: `again` says why ('moved', an account moved otherwise and is
+ * forgotten; 'keys', a key was taken meanwhile, so look for the events already under the keys,
+ * which `checkKeys` does).
+ */
+async function recordAtOnce(
+  ctx: Context, sql: Sql, calls: (readonly BatchItem[])[], bases: BatchBases, checkKeys: boolean,
+): Promise<{ outcomes: (Outcome<Charge[]> | 'locked' | undefined)[]; again?: 'moved' | 'keys' }> {
+  const now = ctx.clock();
+  const items = calls.flat();
+  const accountIds = [...new Set(items.map((i) => i.accountId))];
+  const states = new Map(accountIds.flatMap((id) => {
+    const base = bases.get(id, now);
+    return base ? [[id, base] as const] : [];
+  }));
+  const unread = accountIds.filter((id) => !states.has(id));
+  const read = async () => (unread.length > 0 ? readLedgerStates(sql, unread, now) : new Map<string, AccountState>());
+  const keys = async () => (checkKeys ? earlierEvents(sql, items) : new Map<string, EventRow>());
+  // Side by side on a server's pool; PGlite's one connection takes one statement at a time.
+  const [fresh, earlier] = sql.engine === 'postgres' ? await Promise.all([read(), keys()]) : [await read(), await keys()];
+  for (const [id, state] of fresh) states.set(id, state);
+  const ledgers = new Map([...states].map(([id, state]) => [id, ledgerAt(state, now)]));
+  const prices = await pricesFor(ctx, sql, ledgers);
+  const outcomes: (Outcome<Charge[]> | 'locked' | undefined)[] = [];
+  // Each call planned on its own: a bad one fails alone.
+  const plans = calls.map((call, j) => {
+    const missing = call.find((item) => !ledgers.has(item.accountId));
+    const planned = outcomeOfNow(() => {
+      if (missing) throw accountNotFound(missing.accountId);
+      return planBatch(call, ledgers, earlier, prices, now);
+    });
+    if (!planned.ok) outcomes[j] = planned;
+    return planned.ok ? planned.value : undefined;
+  });
+  // What one statement cannot write sends the calls that touch it to be charged alone.
+  let accounts: Map<string, BatchAccount> | undefined;
+  let byAccount = new Map<string, PreparedCharge[]>();
+  while (!accounts) {
+    byAccount = new Map();
+    plans.forEach((plan, j) => {
+      if (!plan || outcomes[j]) return;
+      for (const c of plan.prepared) {
+        const mine = byAccount.get(c.terms.account.id);
+        if (mine) mine.push(c);
+        else byAccount.set(c.terms.account.id, [c]);
+      }
+    });
+    accounts = new Map();
+    for (const [accountId, charges] of byAccount) {
+      const account = batchAccount(ledgers.get(accountId)!, states.get(accountId)!.versions.terms, charges);
+      if (account) {
+        accounts.set(accountId, account);
+        continue;
+      }
+      plans.forEach((plan, j) => {
+        if (plan && !outcomes[j] && plan.prepared.some((c) => c.terms.account.id === accountId)) outcomes[j] = 'locked';
+      });
+      accounts = undefined;
+      break;
+    }
+  }
+  const together = plans.flatMap((plan, j) => (plan && !outcomes[j] ? [{ j, plan }] : []));
+  const charges = together.flatMap(({ plan }) => plan.prepared);
+  if (charges.length > 0) {
+    let written: BatchWrite;
+    try {
+      written = await writeBatchCharges(sql, charges, accounts);
+    } catch {
+      // The statement failed as a whole, for no reason of the accounts': each call goes alone, and gets its own answer.
+      for (const { j } of together) outcomes[j] = 'locked';
+      return { outcomes };
+    }
+    if ('keyTaken' in written) return { outcomes, again: 'keys' };
+    if ('readAgain' in written) {
+      for (const id of written.readAgain === 'all' ? accountIds : written.readAgain) bases.delete(id);
+      return { outcomes, again: 'moved' };
+    }
+    written.written.forEach(({ debtMicros }, i) => (charges[i]!.shortfallMicros = debtMicros as Micros));
+    // A base's counters go forward by the charges, and the buckets they emptied leave it (the
+    // others need not be brought forward: the statement draws on them as they are).
+    for (const [accountId, account] of accounts) {
+      const state = states.get(accountId)!;
+      const buckets = state.buckets.some((b) => written.emptied.has(b.id))
+        ? state.buckets.map((b) => (written.emptied.has(b.id) ? { ...b, remainingMicros: 0 as Micros } : b))
+        : state.buckets;
+      bases.set(accountId, { ...state, buckets, windows: account.counted });
+    }
+    let offset = 0;
+    for (const { j, plan } of together) {
+      outcomes[j] = { ok: true, value: answersOf(plan, written.written.slice(offset, (offset += plan.prepared.length)).map((w) => w.id)) };
+    }
+  } else {
+    for (const { j, plan } of together) outcomes[j] = { ok: true, value: answersOf(plan, []) };
+  }
+  for (const id of unread) if (!byAccount.has(id) && states.has(id)) bases.set(id, states.get(id)!);
+  return { outcomes };
+}
+
+type Outcome<T> = Exclude<BatchAnswer<T>, Promise<unknown>>;
+
+function outcomeOfNow<T>(work: () => T): Outcome<T> {
+  try {
+    return { ok: true, value: work() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** The batch in a transaction, its accounts' ledger mutexes taken in account order. */
+async function recordBatchLocked(ctx: Context, items: readonly BatchItem[]): Promise<Charge[]> {
   return ctx.sql.transaction(async (tx) => {
     const now = ctx.clock();
     const ledgers = await readLedger(tx, items.map((i) => i.accountId), now, true);
-    const earlier = await tx.query<EventRow & { idempotency_key: string }>(
-      `${EVENT_SELECT.replace('SELECT e.id,', 'SELECT e.idempotency_key, e.id,')}
-       WHERE (e.account_id, e.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-      [items.map((i) => i.accountId), items.map((i) => i.idempotencyKey)],
-    );
-    const seen = new Map(earlier.map((e) => [`${e.account_id}\u0000${e.idempotency_key}`, e]));
+    const earlier = await earlierEvents(tx, items);
     const pool = await lockedLedgerPool(tx, [...ledgers.values()]);
-    const prices = await ctx.prices.atLeast(Math.max(...[...ledgers.values()].map((l) => l.terms.catalogVersion)), tx);
-    // Each item is answered by an earlier event (a replay) or by one of the charges written now.
-    const answers: (Charge | { written: number; replayed: boolean })[] = [];
-    const fresh = new Map<string, { written: number; item: (typeof items)[number] }>();
-    const prepared: PreparedCharge[] = [];
-    for (const [index, item] of items.entries()) {
-      const key = `${item.accountId}\u0000${item.idempotencyKey}`;
-      const conflict = () =>
-        new BillingError('idempotency_conflict', `Item ${index}: idempotency key "${item.idempotencyKey}" was already used for a different charge`, { index });
-      const old = seen.get(key);
-      if (old) {
-        if (old.hold_id !== null || old.model !== item.model || !sameUsage(old, item.usage)) throw conflict();
-        answers.push(replay(old));
-        continue;
-      }
-      const twin = fresh.get(key);
-      if (twin) {
-        if (twin.item.model !== item.model || JSON.stringify(twin.item.usage) !== JSON.stringify(item.usage)) throw conflict();
-        answers.push({ written: twin.written, replayed: true });
-        continue;
-      }
-      const accountTerms = ledgers.get(item.accountId)!.terms;
-      const price = prices.find(item.model, item.provider, now, accountTerms.settings);
-      if (!price) throw new BillingError('unknown_model', `Item ${index}: the model "${item.model}" has no price`, { index, model: item.model });
-      fresh.set(key, { written: prepared.length, item });
-      answers.push({ written: prepared.length, replayed: false });
-      prepared.push(
-        prepareCharge(pool, {
-          terms: accountTerms, idempotencyKey: item.idempotencyKey, holdId: null, userId: item.userId ?? null, model: item.model, price,
-          pricedAt: now, usage: item.usage, metadata: item.metadata ?? {},
-        }),
-      );
-    }
-    const ids = await writeCharges(tx, prepared, pool);
-    return answers.map((answer) => {
-      if (!('written' in answer)) return answer;
-      return chargeResult(prepared[answer.written]!, ids[answer.written]!, answer.replayed);
-    });
+    const plan = planBatch(items, ledgers, earlier, await pricesFor(ctx, tx, ledgers), now, pool);
+    return answersOf(plan, await writeCharges(tx, plan.prepared, pool));
   });
+}
+
+const itemKey = (accountId: string, key: string) => `${accountId}\u0000${key}`;
+
+/** The usage events already written under the batch's keys, by account and key. */
+async function earlierEvents(sql: Sql, items: readonly BatchItem[]): Promise<Map<string, EventRow>> {
+  const rows = await sql.query<EventRow & { idempotency_key: string }>(
+    `${EVENT_SELECT.replace('SELECT e.id,', 'SELECT e.idempotency_key, e.id,')}
+     WHERE (e.account_id, e.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [items.map((i) => i.accountId), items.map((i) => i.idempotencyKey)],
+  );
+  return new Map(rows.map((e) => [itemKey(e.account_id, e.idempotency_key), e]));
+}
+
+function pricesFor(ctx: Context, sql: Sql, ledgers: ReadonlyMap<string, LedgerState>): Promise<PriceBook> {
+  return ctx.prices.atLeast(Math.max(...[...ledgers.values()].map((l) => l.terms.catalogVersion)), sql);
+}
+
+/** Each item answered by an earlier event (a replay), or by one of the charges to write (`prepared`, by index). */
+interface BatchPlan {
+  answers: (Charge | { written: number; replayed: boolean })[];
+  prepared: PreparedCharge[];
+}
+
+/** Price the batch's new items and draw them, in order, from `pool` (without one, only price them); a key reused for other usage fails the batch. */
+function planBatch(
+  items: readonly BatchItem[], ledgers: ReadonlyMap<string, LedgerState>, earlier: ReadonlyMap<string, EventRow>, prices: PriceBook, now: Date, pool?: LedgerPool,
+): BatchPlan {
+  const plan: BatchPlan = { answers: [], prepared: [] };
+  const fresh = new Map<string, { written: number; item: BatchItem }>();
+  for (const [index, item] of items.entries()) {
+    const key = itemKey(item.accountId, item.idempotencyKey);
+    const conflict = () =>
+      new BillingError('idempotency_conflict', `Item ${index}: idempotency key "${item.idempotencyKey}" was already used for a different charge`, { index });
+    const old = earlier.get(key);
+    if (old) {
+      if (old.hold_id !== null || old.model !== item.model || !sameUsage(old, item.usage)) throw conflict();
+      plan.answers.push(replay(old));
+      continue;
+    }
+    const twin = fresh.get(key);
+    if (twin) {
+      if (twin.item.model !== item.model || JSON.stringify(twin.item.usage) !== JSON.stringify(item.usage)) throw conflict();
+      plan.answers.push({ written: twin.written, replayed: true });
+      continue;
+    }
+    const terms = ledgers.get(item.accountId)!.terms;
+    const price = prices.find(item.model, item.provider, now, terms.settings);
+    if (!price) throw new BillingError('unknown_model', `Item ${index}: the model "${item.model}" has no price`, { index, model: item.model });
+    fresh.set(key, { written: plan.prepared.length, item });
+    plan.answers.push({ written: plan.prepared.length, replayed: false });
+    plan.prepared.push(
+      prepareCharge(pool, {
+        terms, idempotencyKey: item.idempotencyKey, holdId: null, userId: item.userId ?? null, model: item.model, price,
+        pricedAt: now, usage: item.usage, metadata: item.metadata ?? {},
+      }),
+    );
+  }
+  return plan;
+}
+
+function answersOf(plan: BatchPlan, ids: readonly (number | undefined)[]): Charge[] {
+  return plan.answers.map((answer) => ('written' in answer ? chargeResult(plan.prepared[answer.written]!, ids[answer.written]!, answer.replayed) : answer));
 }
