@@ -16,7 +16,7 @@ const run = promisify(execFile);
 export const PGBENCH = { database: 'tollgate_pgbench', scale: 10, clients: 8, threads: 2, seconds: 10 };
 
 export type Ceiling =
-  | { tps: number; latencyMs: number | null; latencyP50Ms?: number; latencyP99Ms?: number; command: string; runs?: number[] }
+  | { tps: number; latencyMs: number | null; latencyP50Ms?: number; latencyP99Ms?: number; command: string; runs?: number[]; around?: string }
   | { skipped: string };
 
 /** pgbench logs this share of its transactions, enough for a p99 at no cost to its speed. */
@@ -27,7 +27,7 @@ const LOGGED_SHARE = 0.1;
  * to it: their mean. A shared virtual machine's speed drifts by minutes; bracketing the
  * scenario keeps the ratio to what the machine could do at that time.
  */
-export function bracketed(before: Ceiling, after: Ceiling): Ceiling {
+export function bracketed(before: Ceiling, after: Ceiling, around?: string): Ceiling {
   if (!('tps' in before)) return before;
   if (!('tps' in after)) return after;
   const mean = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null ? null : Number(((a + b) / 2).toFixed(3)));
@@ -38,6 +38,7 @@ export function bracketed(before: Ceiling, after: Ceiling): Ceiling {
     latencyP99Ms: mean(before.latencyP99Ms, after.latencyP99Ms) ?? undefined,
     command: before.command,
     runs: [before.tps, after.tps],
+    around,
   };
 }
 

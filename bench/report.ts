@@ -60,7 +60,7 @@ export function formatReport(
   const ceilingLine = (engine: EngineName) => {
     const ceiling = ceilings[engine];
     if (!('tps' in ceiling)) return `Machine ceiling for ${engine}: SKIPPED — ${ceiling.skipped}`;
-    const bracket = ceiling.runs ? `; mean of ${ceiling.runs.map((t) => t.toFixed(0)).join(' just before and ')} just after ${engine}'s across-accounts scenario` : '';
+    const bracket = ceiling.runs ? `; mean of ${ceiling.runs.map((t) => t.toFixed(0)).join(' just before and ')} just after ${ceiling.around ? `"${ceiling.around}" on ${engine}` : `${engine}'s across-accounts scenario`}` : '';
     const tail = ceiling.latencyP99Ms === undefined ? '' : `, p50 / p99 ${ceiling.latencyP50Ms!.toFixed(2)} / ${ceiling.latencyP99Ms.toFixed(2)} ms`;
     return `Machine ceiling for ${engine}: ${ceiling.tps.toFixed(0)} TPS (${ceiling.command}, latency avg ${ceiling.latencyMs ?? '?'} ms${tail}${bracket})`;
   };

@@ -97,7 +97,7 @@ async function benchEngine(database: BenchDatabase, probes?: MachineProbes): Pro
       if (database.engine === 'postgres') await checkpoint(serverUrl);
       log(`${database.engine}: ${s.name} (${config.warmupSeconds}s warm-up + ${config.seconds}s)`);
       const measured = await runLoad(operation, { ...config, ratePerSecond: s.kind === 'pairs-paced' ? config.pacedRate : undefined });
-      if (before) run.ceiling = bracketed(before, await probes!.ceiling());
+      if (before) run.ceiling = bracketed(before, await probes!.ceiling(), s.name);
       // A batch scenario reports events per second; its latencies stay per batch.
       const load = s.kind === 'record-batch' ? { ...measured, opsPerSecond: measured.opsPerSecond * BATCH_SIZE } : measured;
       const sample = s.kind === 'pairs-hot' ? [HOT_ACCOUNT] : [HOT_ACCOUNT, ...accountIds.slice(0, config.reconcileSample)];

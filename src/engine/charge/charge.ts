@@ -15,7 +15,8 @@ import {
   batchAccount, ledgerPool, lockedLedgerPool, prepareCharge, readLedger, readLedgerStates, writeBatchCharges, writeCharges,
   type BatchAccount, type BatchWrite, type ChargeRequest, type LedgerPool, type LedgerState, type PreparedCharge,
 } from './write.ts';
-import { Combiner, outcomeOf, type BatchAnswer } from '../combiner.ts';
+import { setImmediate } from 'node:timers';
+import { outcomeOf, type BatchAnswer } from '../combiner.ts';
 import type { Context } from '../context.ts';
 import { accountNotFound, termsFromRow, type Terms, type TermsRow } from '../terms.ts';
 import type { PriceBook } from '../catalog/price-book.ts';
@@ -269,7 +270,7 @@ export type RecordBatchItem = z.input<typeof batchItemSchema>;
 export const batchSchema = z.array(batchItemSchema, { error: 'must be an array of usages' }).max(10_000, 'at most 10,000 items per batch');
 type BatchItem = z.output<typeof batchItemSchema>;
 
-/** Times the calls of a combined batch are tried in one statement before each is charged alone under the ledger mutexes. */
+/** Times a call is tried in one statement before it is charged alone under the ledger mutexes. */
 const BATCH_ATTEMPTS = 3;
 /** The most usages one statement takes from calls combined (one call alone may bring more: up to 10,000). */
 const COMBINED_ITEMS = 5_000;
@@ -295,50 +296,149 @@ export async function recordBatch(ctx: Context, items: z.output<typeof batchSche
   return batchesOf(ctx).submit(items);
 }
 
-const combiners = new WeakMap<Context, Combiner<readonly BatchItem[], Charge[]>>();
-function batchesOf(ctx: Context): Combiner<readonly BatchItem[], Charge[]> {
-  let combiner = combiners.get(ctx);
-  if (!combiner) combiners.set(ctx, (combiner = new Combiner((calls: (readonly BatchItem[])[]) => recordBatches(ctx, calls))));
-  return combiner;
+const pipelines = new WeakMap<Context, BatchPipeline>();
+function batchesOf(ctx: Context): BatchPipeline {
+  let pipeline = pipelines.get(ctx);
+  if (!pipeline) pipelines.set(ctx, (pipeline = new BatchPipeline(ctx)));
+  return pipeline;
 }
 
-/** The calls combined: together in one statement, each answered with its own charges or its own error. */
-async function recordBatches(ctx: Context, calls: (readonly BatchItem[])[]): Promise<BatchAnswer<Charge[]>[]> {
-  const answers: BatchAnswer<Charge[]>[] = [];
-  // A call that repeats a key of an earlier one goes in the next statement, where that key's charge
-  // is written (and so answers it), as does one past the statement's size.
-  const keys = new Set<string>();
-  let size = 0;
-  let pending: number[] = [];
-  calls.forEach((items, i) => {
-    const mine = items.map((item) => itemKey(item.accountId, item.idempotencyKey));
-    if (pending.length > 0 && (size + items.length > COMBINED_ITEMS || mine.some((key) => keys.has(key)))) {
-      answers[i] = outcomeOf(() => batchesOf(ctx).submit(items));
-      return;
-    }
-    for (const key of mine) keys.add(key);
-    size += items.length;
-    pending.push(i);
-  });
-  for (const i of pending) for (const item of calls[i]!) ctx.known.forget(item.accountId);
-  const bases = batchBases(ctx);
-  let checkKeys = false;
-  const alone = (i: number) => {
-    for (const item of calls[i]!) bases.delete(item.accountId);
-    answers[i] = outcomeOf(() => recordBatchLocked(ctx, calls[i]!));
-  };
-  for (let attempt = 0; attempt < BATCH_ATTEMPTS && pending.length > 0; attempt++) {
-    const round = await ctx.sql.uninterrupted((sql) => recordAtOnce(ctx, sql, pending.map((i) => calls[i]!), bases, checkKeys));
-    pending.forEach((i, j) => {
-      const outcome = round.outcomes[j];
-      if (outcome === 'locked') alone(i);
-      else if (outcome) answers[i] = outcome;
+/** A call waiting for its statement: how many it has had, and whether to look for its keys' events first. */
+interface BatchCall {
+  items: readonly BatchItem[];
+  resolve: (charges: Charge[]) => void;
+  reject: (error: unknown) => void;
+  attempts: number;
+  checkKeys: boolean;
+}
+
+/**
+ * One process's batches, as natural batching (combiner.ts) with one statement in flight at a
+ * time, so that they never wait on each other's locks; but the next statement is planned while
+ * the one before runs, so that this process's work and the database's overlap. When none is in
+ * flight, half the calls waiting go first and the rest are planned meanwhile (on a server):
+ * callers in a loop settle into two groups that take turns. A statement is planned on the bases as they are
+ * before the one ahead of it is written, which is sound as any base is (writeBatchCharges
+ * checks it); a call with a key of the statement ahead waits for it to be written.
+ */
+class BatchPipeline {
+  #waiting: BatchCall[] = [];
+  #running = false;
+  /** The statement being written, and its calls' keys. */
+  #ahead: { keys: ReadonlySet<string>; written: Promise<void> } | undefined;
+
+  constructor(private readonly ctx: Context) {}
+
+  submit(items: readonly BatchItem[]): Promise<Charge[]> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ items, resolve, reject, attempts: 0, checkKeys: false });
+      if (!this.#running) void this.#run();
     });
-    pending = pending.filter((_, j) => round.outcomes[j] === undefined);
-    if (round.again === 'keys') checkKeys = true;
   }
-  pending.forEach(alone);
-  return answers;
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#waiting.length > 0 || this.#ahead) {
+        // One turn of the event loop first, as the combiner takes: callers just answered go in.
+        await new Promise((resolve) => setImmediate(resolve));
+        const calls = this.#take();
+        if (calls.length === 0) {
+          await this.#ahead?.written;
+          continue;
+        }
+        const keys = new Set(calls.flatMap((call) => call.items.map((item) => itemKey(item.accountId, item.idempotencyKey))));
+        const planned = await this.#plan(calls);
+        const before = this.#ahead;
+        const written = (async () => {
+          await before?.written;
+          if (planned) await this.#write(calls, planned);
+        })();
+        this.#ahead = { keys, written };
+        void written.finally(() => {
+          if (this.#ahead?.written === written) this.#ahead = undefined;
+        });
+        // Planned one statement ahead, no further: the next is planned while this one runs.
+        await before?.written;
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** The calls of the next statement: up to its size, none sharing a key with another or with the statement ahead. */
+  #take(): BatchCall[] {
+    // Halves only where the database runs beside this process: PGlite runs on its thread, and
+    // gains nothing from the overlap but smaller statements.
+    const share = this.#ahead || this.ctx.sql.engine !== 'postgres' ? this.#waiting.length : Math.ceil(this.#waiting.length / 2);
+    const taken: BatchCall[] = [];
+    const keys = new Set<string>();
+    let size = 0;
+    this.#waiting = this.#waiting.filter((call) => {
+      if (taken.length >= share || (taken.length > 0 && size + call.items.length > COMBINED_ITEMS)) return true;
+      const mine = call.items.map((item) => itemKey(item.accountId, item.idempotencyKey));
+      if (mine.some((key) => keys.has(key) || this.#ahead?.keys.has(key))) return true;
+      for (const key of mine) keys.add(key);
+      size += call.items.length;
+      taken.push(call);
+      return false;
+    });
+    return taken;
+  }
+
+  /** Plan the calls: those that fail, or need the mutexes, are answered or sent alone here; undefined when none is left. */
+  async #plan(calls: BatchCall[]): Promise<PlannedBatch | undefined> {
+    const { ctx } = this;
+    for (const call of calls) for (const item of call.items) ctx.known.forget(item.accountId);
+    let planned: PlannedBatch;
+    try {
+      planned = await ctx.sql.uninterrupted((sql) => planCalls(ctx, sql, calls.map((c) => c.items), batchBases(ctx), calls.some((c) => c.checkKeys)));
+    } catch {
+      // A read failed as a whole: each call goes alone, and gets its own answer.
+      for (const call of calls) this.#alone(call);
+      return undefined;
+    }
+    calls.forEach((call, j) => {
+      const outcome = planned.outcomes[j];
+      if (outcome === 'locked') this.#alone(call);
+      else if (outcome) settleOutcome(call, outcome);
+    });
+    return planned.together.length > 0 ? planned : undefined;
+  }
+
+  async #write(calls: BatchCall[], planned: PlannedBatch): Promise<void> {
+    let round: Awaited<ReturnType<typeof writePlanned>>;
+    try {
+      round = await this.ctx.sql.uninterrupted((sql) => writePlanned(sql, planned, batchBases(this.ctx)));
+    } catch {
+      round = { outcomes: planned.together.map(() => 'locked') };
+    }
+    planned.together.forEach(({ j }, k) => {
+      const call = calls[j]!;
+      const outcome = round.outcomes[k];
+      if (outcome === 'locked') this.#alone(call);
+      else if (outcome) settleOutcome(call, outcome);
+      else if (++call.attempts >= BATCH_ATTEMPTS) this.#alone(call);
+      else {
+        // Nothing was written: back to the front, to be planned again on what is read afresh.
+        call.checkKeys ||= round.again === 'keys';
+        this.#waiting.unshift(call);
+      }
+    });
+    if (this.#waiting.length > 0 && !this.#running) void this.#run();
+  }
+
+  /** A call charged alone, in a transaction under its accounts' ledger mutexes. */
+  #alone(call: BatchCall): void {
+    const bases = batchBases(this.ctx);
+    for (const item of call.items) bases.delete(item.accountId);
+    void outcomeOf(() => recordBatchLocked(this.ctx, call.items)).then((outcome) => settleOutcome(call, outcome));
+  }
+}
+
+function settleOutcome(call: BatchCall, outcome: Outcome<Charge[]>): void {
+  if (outcome.ok) call.resolve(outcome.value);
+  else call.reject(outcome.error);
 }
 
 /**
@@ -396,16 +496,22 @@ function ledgerAt(state: AccountState, now: Date): LedgerState {
   return ledgerFrom(terms, { version: versions.ledger, debtMicros, allowances, buckets, windows, members });
 }
 
+/** Calls priced together for one statement: each one's own outcome where it has one already, and the others' plans. */
+interface PlannedBatch {
+  /** By call: its error, or 'locked' (for the mutexes), or nothing (it goes in the statement). */
+  outcomes: (Outcome<Charge[]> | 'locked' | undefined)[];
+  /** The calls that go in the statement, by their index in `outcomes`, with their plans. */
+  together: { j: number; plan: BatchPlan }[];
+  accounts: Map<string, BatchAccount>;
+  states: Map<string, AccountState>;
+}
+
 /**
- * Calls in one statement: each one's outcome (its charges, or its own error), or 'locked' for a
- * call to be charged alone under the mutexes, or nothing for those to try again, because the
- * statement wrote nothing: `again` says why ('moved', an account moved otherwise and is
- * forgotten; 'keys', a key was taken meanwhile, so look for the events already under the keys,
- * which `checkKeys` does).
+ * Price calls on their accounts' bases, reading those this process has none of (and, with
+ * `checkKeys`, the events already under the calls' keys), each call on its own: a bad one fails
+ * alone, and one touching what a statement cannot write goes to the mutexes.
  */
-async function recordAtOnce(
-  ctx: Context, sql: Sql, calls: (readonly BatchItem[])[], bases: BatchBases, checkKeys: boolean,
-): Promise<{ outcomes: (Outcome<Charge[]> | 'locked' | undefined)[]; again?: 'moved' | 'keys' }> {
+async function planCalls(ctx: Context, sql: Sql, calls: (readonly BatchItem[])[], bases: BatchBases, checkKeys: boolean): Promise<PlannedBatch> {
   const now = ctx.clock();
   const items = calls.flat();
   const accountIds = [...new Set(items.map((i) => i.accountId))];
@@ -418,11 +524,13 @@ async function recordAtOnce(
   const keys = async () => (checkKeys ? earlierEvents(sql, items) : new Map<string, EventRow>());
   // Side by side on a server's pool; PGlite's one connection takes one statement at a time.
   const [fresh, earlier] = sql.engine === 'postgres' ? await Promise.all([read(), keys()]) : [await read(), await keys()];
-  for (const [id, state] of fresh) states.set(id, state);
+  for (const [id, state] of fresh) {
+    states.set(id, state);
+    bases.set(id, state);
+  }
   const ledgers = new Map([...states].map(([id, state]) => [id, ledgerAt(state, now)]));
   const prices = await pricesFor(ctx, sql, ledgers);
   const outcomes: (Outcome<Charge[]> | 'locked' | undefined)[] = [];
-  // Each call planned on its own: a bad one fails alone.
   const plans = calls.map((call, j) => {
     const missing = call.find((item) => !ledgers.has(item.accountId));
     const planned = outcomeOfNow(() => {
@@ -432,11 +540,9 @@ async function recordAtOnce(
     if (!planned.ok) outcomes[j] = planned;
     return planned.ok ? planned.value : undefined;
   });
-  // What one statement cannot write sends the calls that touch it to be charged alone.
-  let accounts: Map<string, BatchAccount> | undefined;
-  let byAccount = new Map<string, PreparedCharge[]>();
-  while (!accounts) {
-    byAccount = new Map();
+  // An account one statement cannot write sends the calls that touch it to the mutexes.
+  for (;;) {
+    const byAccount = new Map<string, PreparedCharge[]>();
     plans.forEach((plan, j) => {
       if (!plan || outcomes[j]) return;
       for (const c of plan.prepared) {
@@ -445,55 +551,54 @@ async function recordAtOnce(
         else byAccount.set(c.terms.account.id, [c]);
       }
     });
-    accounts = new Map();
-    for (const [accountId, charges] of byAccount) {
+    const accounts = new Map<string, BatchAccount>();
+    const locked = [...byAccount].find(([accountId, charges]) => {
       const account = batchAccount(ledgers.get(accountId)!, states.get(accountId)!.versions.terms, charges);
-      if (account) {
-        accounts.set(accountId, account);
-        continue;
-      }
-      plans.forEach((plan, j) => {
-        if (plan && !outcomes[j] && plan.prepared.some((c) => c.terms.account.id === accountId)) outcomes[j] = 'locked';
-      });
-      accounts = undefined;
-      break;
-    }
+      if (account) accounts.set(accountId, account);
+      return !account;
+    });
+    if (!locked) return { outcomes, together: plans.flatMap((plan, j) => (plan && !outcomes[j] ? [{ j, plan }] : [])), accounts, states };
+    plans.forEach((plan, j) => {
+      if (plan && !outcomes[j] && plan.prepared.some((c) => c.terms.account.id === locked[0])) outcomes[j] = 'locked';
+    });
   }
-  const together = plans.flatMap((plan, j) => (plan && !outcomes[j] ? [{ j, plan }] : []));
+}
+
+/**
+ * A planned batch in one statement: by call in `together`, its charges, or 'locked' (the
+ * statement failed as a whole, for no reason of the accounts': each goes alone), or nothing
+ * when nothing was written, and `again` says why ('moved': accounts moved otherwise, forgotten
+ * here; 'keys': a key was taken meanwhile).
+ */
+async function writePlanned(
+  sql: Sql, planned: PlannedBatch, bases: BatchBases,
+): Promise<{ outcomes: (Outcome<Charge[]> | 'locked' | undefined)[]; again?: 'moved' | 'keys' }> {
+  const { together, accounts, states } = planned;
   const charges = together.flatMap(({ plan }) => plan.prepared);
-  if (charges.length > 0) {
-    let written: BatchWrite;
-    try {
-      written = await writeBatchCharges(sql, charges, accounts);
-    } catch {
-      // The statement failed as a whole, for no reason of the accounts': each call goes alone, and gets its own answer.
-      for (const { j } of together) outcomes[j] = 'locked';
-      return { outcomes };
-    }
-    if ('keyTaken' in written) return { outcomes, again: 'keys' };
-    if ('readAgain' in written) {
-      for (const id of written.readAgain === 'all' ? accountIds : written.readAgain) bases.delete(id);
-      return { outcomes, again: 'moved' };
-    }
-    written.written.forEach(({ debtMicros }, i) => (charges[i]!.shortfallMicros = debtMicros as Micros));
-    // A base's counters go forward by the charges, and the buckets they emptied leave it (the
-    // others need not be brought forward: the statement draws on them as they are).
-    for (const [accountId, account] of accounts) {
-      const state = states.get(accountId)!;
-      const buckets = state.buckets.some((b) => written.emptied.has(b.id))
-        ? state.buckets.map((b) => (written.emptied.has(b.id) ? { ...b, remainingMicros: 0 as Micros } : b))
-        : state.buckets;
-      bases.set(accountId, { ...state, buckets, windows: account.counted });
-    }
-    let offset = 0;
-    for (const { j, plan } of together) {
-      outcomes[j] = { ok: true, value: answersOf(plan, written.written.slice(offset, (offset += plan.prepared.length)).map((w) => w.id)) };
-    }
-  } else {
-    for (const { j, plan } of together) outcomes[j] = { ok: true, value: answersOf(plan, []) };
+  if (charges.length === 0) return { outcomes: together.map(({ plan }) => ({ ok: true, value: answersOf(plan, []) })) };
+  let written: BatchWrite;
+  try {
+    written = await writeBatchCharges(sql, charges, accounts);
+  } catch {
+    return { outcomes: together.map(() => 'locked') };
   }
-  for (const id of unread) if (!byAccount.has(id) && states.has(id)) bases.set(id, states.get(id)!);
-  return { outcomes };
+  if ('keyTaken' in written) return { outcomes: [], again: 'keys' };
+  if ('readAgain' in written) {
+    for (const id of written.readAgain === 'all' ? accounts.keys() : written.readAgain) bases.delete(id);
+    return { outcomes: [], again: 'moved' };
+  }
+  written.written.forEach(({ debtMicros }, i) => (charges[i]!.shortfallMicros = debtMicros as Micros));
+  // A base's counters go forward by the charges, and the buckets they emptied leave it (the
+  // others need not be brought forward: the statement draws on them as they are).
+  for (const [accountId, account] of accounts) {
+    const state = states.get(accountId)!;
+    const buckets = state.buckets.some((b) => written.emptied.has(b.id))
+      ? state.buckets.map((b) => (written.emptied.has(b.id) ? { ...b, remainingMicros: 0 as Micros } : b))
+      : state.buckets;
+    bases.set(accountId, { ...state, buckets, windows: account.counted });
+  }
+  let offset = 0;
+  return { outcomes: together.map(({ plan }) => ({ ok: true, value: answersOf(plan, written.written.slice(offset, (offset += plan.prepared.length)).map((w) => w.id)) })) };
 }
 
 type Outcome<T> = Exclude<BatchAnswer<T>, Promise<unknown>>;

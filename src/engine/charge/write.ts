@@ -229,12 +229,18 @@ export async function writeCharges(
          occurred_at timestamptz, priced_at timestamptz)
      ), draws AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb) AS d (ord int, bucket_id bigint, amount bigint)
+     ), locked AS MATERIALIZED (
+       -- The ledger rows first, in account order, as every writer of value takes them (the sort
+       -- runs under the lock): with a batch of records, or another of these, sharing accounts, it
+       -- queues and never waits in a cycle.
+       SELECT account_id FROM account_balances WHERE account_id = ANY ($4::text[]) ORDER BY account_id FOR NO KEY UPDATE
      ), guard AS (
        -- Moves each account's ledger version, debt and usage counters: only where the versions read
        -- still hold, so the counters written are those counted from what was read (or locked).
        UPDATE account_balances b SET ${CHARGE_RUN_SET}, debt_micros = b.debt_micros + v.shortfall, ${WINDOW_SET}
        FROM jsonb_to_recordset($3::jsonb) AS v (account_id text, ledger bigint, terms bigint, catalog bigint, shortfall bigint, ${WINDOW_RECORD})
        WHERE b.account_id = v.account_id AND b.account_id = ANY ($4::text[]) -- an index scan, not a hash join over every account
+         AND b.account_id IN (SELECT account_id FROM locked)
          AND (v.ledger IS NULL OR b.ledger_version = v.ledger)
          AND (v.terms IS NULL OR v.terms = (SELECT terms_version FROM accounts WHERE id = b.account_id))
          AND (v.catalog IS NULL OR v.catalog = (SELECT catalog_version FROM settings))
