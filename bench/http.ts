@@ -55,7 +55,9 @@ async function withServer(
   await (await openFunded(database, accountIds, 4)).close();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const server = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (where its time goes).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const server = spawn(process.execPath, [...profile, '--import', 'tsx', MAIN], {
     env: { ...process.env, DATABASE_URL: database.url, PORT: String(port), TOLLGATE_SECRET_KEY: SECRET, TOLLGATE_ADMIN_PASSWORD: 'bench-admin-password', WEB_CONCURRENCY: '1' },
     stdio: 'ignore',
   });

@@ -5,7 +5,7 @@
  * page in pages/.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { limitBody } from '../hono/body-limit.ts';
 import type { Logger } from 'pino';
 import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
@@ -55,7 +55,7 @@ export function createAdmin({ billing, credentials, logger, limiter = new LoginL
   // becomes of the rest of a body refused is the server's (server/connections.ts).
   admin.use(
     '*',
-    bodyLimit({
+    limitBody({
       maxSize: MAX_BODY_BYTES,
       onError: (c) => c.text('This request is larger than 64 KiB, the most the admin panel accepts: send a smaller form.', 413),
     }),

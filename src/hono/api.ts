@@ -6,7 +6,7 @@
  * document at /v1/openapi.json.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
+import { limitBody } from './body-limit.ts';
 import type { Billing } from '../engine/billing.ts';
 import type { Credentials } from './credentials.ts';
 import { HttpError } from './errors.ts';
@@ -73,7 +73,7 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
   });
   api.use(
     '*',
-    bodyLimit({
+    limitBody({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
         throw new HttpError(413, {
