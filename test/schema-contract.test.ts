@@ -197,6 +197,10 @@ const ROUTES: RouteCase[] = [
     call: () => ({ path: '/v1/accounts/acme/members/u_7/limits', library: (b, body) => b.admin.setMemberLimits('acme', 'u_7', body.limits as never) }),
   },
   {
+    route: 'PUT /accounts/{accountId}/auto-recharge',
+    call: () => ({ path: '/v1/accounts/acme/auto-recharge', library: (b, body) => b.setAutoRecharge('acme', body as never) }),
+  },
+  {
     route: 'POST /accounts/{accountId}/credits',
     keyed: true,
     call: () => ({ path: '/v1/accounts/acme/credits', library: (b, body, key) => b.credit('acme', body as never, { idempotencyKey: key }) }),

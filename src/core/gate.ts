@@ -1,7 +1,7 @@
 /**
  * The gate's rules, pure: given what an account has, is using and may use, may this call go
  * ahead? Checked in this order, the first failure wins:
- *   model allowed by the plan → model has a price → no unpaid debt → daily limits →
+ *   renewal paid (not past due) → model allowed by the plan → model has a price → no unpaid debt → daily limits →
  *   monthly limits → the member's caps (a team's cap on the calling user) → enough value for
  *   the hold.
  * Limits count what was used in the window, plus every open hold, plus this call's estimate;
@@ -39,6 +39,8 @@ export interface GateState {
   period: Period;
   /** The caller's caps, when the account caps the user the call is for. */
   member?: MemberGate;
+  /** A renewal's payment failed and its grace is over: nothing goes ahead until it is paid. */
+  pastDue?: boolean;
 }
 
 export interface GateFailure {
@@ -53,6 +55,7 @@ export function availableMicros(state: Pick<GateState, 'usableMicros' | 'held' |
 }
 
 export function checkGate(state: GateState, estimate: Amounts): GateFailure | undefined {
+  if (state.pastDue) return { code: 'payment_past_due' };
   if (!state.modelAllowed) return { code: 'model_not_allowed' };
   if (!state.modelPriced) return { code: 'unknown_model' };
   if (state.debtMicros > 0) return { code: 'debt' };
@@ -95,6 +98,8 @@ const resetOf = (limit: Limit, state: Pick<GateState, 'day' | 'period'>): Date =
 export interface Offers {
   packs: boolean;
   upgrade: boolean;
+  /** Auto-recharge turned itself off, and why (a declined card…): the refusal says so. */
+  rechargeOff?: { code: 'card_declined' | 'authentication_required' | 'no_payment_method'; message: string } | undefined;
 }
 
 export function remedyFor(failure: GateFailure, state: GateState, offers: Offers): Remedy {
@@ -107,16 +112,24 @@ export function remedyFor(failure: GateFailure, state: GateState, offers: Offers
       return upgrade ?? { kind: 'contact_support' };
     case 'unknown_model':
       return { kind: 'contact_support' };
+    case 'payment_past_due':
+      return { kind: 'billing_portal' };
     case 'daily_limit':
     case 'member_limit':
       return { kind: 'wait_until', at: failure.resetsAt! };
     case 'monthly_limit':
       return upgrade ?? { kind: 'wait_until', at: failure.resetsAt! };
     case 'debt':
-      return (offers.packs ? { kind: 'buy_pack' } : undefined) ?? nextAllowance ?? upgrade ?? { kind: 'contact_support' };
+      return rechargeRemedy(offers) ?? (offers.packs ? { kind: 'buy_pack' } : undefined) ?? nextAllowance ?? upgrade ?? { kind: 'contact_support' };
     case 'insufficient_balance':
-      return buyPack ?? upgrade ?? nextAllowance ?? { kind: 'contact_support' };
+      return rechargeRemedy(offers) ?? buyPack ?? upgrade ?? nextAllowance ?? { kind: 'contact_support' };
   }
+}
+
+/** A card to update, when auto-recharge stopped on it; with no saved card, buying a pack saves one. */
+function rechargeRemedy(offers: Offers): Remedy | undefined {
+  if (!offers.rechargeOff) return undefined;
+  return offers.rechargeOff.code === 'no_payment_method' ? (offers.packs ? { kind: 'buy_pack' } : undefined) : { kind: 'update_payment_method' };
 }
 
 export function describeLimit(limit: Limit, noun = 'limit'): string {
@@ -134,6 +147,10 @@ function describeRemedy(remedy: Remedy): string {
       return `More becomes available at ${remedy.at.toISOString()}.`;
     case 'contact_support':
       return 'Contact support.';
+    case 'billing_portal':
+      return 'Pay it, or change the payment method, in the billing portal.';
+    case 'update_payment_method':
+      return 'Update the card, then turn auto-recharge on again, or buy a credit pack.';
   }
 }
 
@@ -144,10 +161,13 @@ export function refusalFor(failure: GateFailure, state: GateState, offers: Offer
     model_not_allowed: `The ${state.plan.name} plan does not include the model "${model}".`,
     unknown_model: `The model "${model}" has no price, so it cannot be billed.`,
     debt: `This account owes ${formatUsd(state.debtMicros)} from earlier usage.`,
+    payment_past_due: "The payment for this account's plan renewal failed.",
     daily_limit: failure.limit ? `This account has reached its ${describeLimit(failure.limit)}.` : 'Daily limit reached.',
     monthly_limit: failure.limit ? `This account has reached its ${describeLimit(failure.limit)}.` : 'Monthly limit reached.',
     member_limit: `Member "${state.member?.userId ?? ''}" has reached the ${failure.limit ? describeLimit(failure.limit, 'cap') : 'cap'} this account set for them.`,
     insufficient_balance: `This account has ${formatUsd(availableMicros(state))} of usage left, not enough for this request.`,
   };
-  return refuse(failure.code, `${messages[failure.code]} ${then}`, remedy, failure.resetsAt);
+  // Out of value because auto-recharge stopped: say why, before what to do.
+  const off = offers.rechargeOff && (failure.code === 'insufficient_balance' || failure.code === 'debt') ? ` Auto-recharge is off: ${offers.rechargeOff.message}` : '';
+  return refuse(failure.code, `${messages[failure.code]}${off} ${then}`, remedy, failure.resetsAt);
 }

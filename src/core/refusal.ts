@@ -2,14 +2,18 @@
  * The gate's "no" is a value, not an exception: a stable code, a sentence a person can read,
  * and what they can do about it.
  */
-export const REFUSAL_CODES = ['insufficient_balance', 'daily_limit', 'monthly_limit', 'member_limit', 'model_not_allowed', 'unknown_model', 'debt'] as const;
+export const REFUSAL_CODES = ['insufficient_balance', 'daily_limit', 'monthly_limit', 'member_limit', 'model_not_allowed', 'unknown_model', 'debt', 'payment_past_due'] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
 export type Remedy =
   | { kind: 'buy_pack' }
   | { kind: 'upgrade' }
   | { kind: 'wait_until'; at: Date }
-  | { kind: 'contact_support' };
+  | { kind: 'contact_support' }
+  /** A renewal's payment failed: pay it, or change the payment method, in the processor's billing portal (billing.portal). */
+  | { kind: 'billing_portal' }
+  /** Auto-recharge turned off on a declined card, or one that needs the customer: update the card (or buy a pack). */
+  | { kind: 'update_payment_method' };
 
 export interface Refusal {
   ok: false;

@@ -11,9 +11,10 @@ import { tokenUsageSchema, type TokenUsage } from '../core/usage.ts';
 import { databaseClock } from '../db/clock.ts';
 import { openDatabase, DEFAULT_DATABASE_URL } from '../db/connect.ts';
 import type { Sql } from '../db/sql.ts';
-import { accountInputSchema, getAccount, upsertAccount, type AccountInput } from './accounts.ts';
+import { accountInputSchema, getAccount, processorNameSchema, upsertAccount, type AccountInput } from './accounts.ts';
 import * as adminReads from './reads/admin-reads.ts';
 import * as payments from './reads/payments.ts';
+import { catalogSyncs, syncCatalog } from './catalog/sync.ts';
 import { authorize, authorizeBatch, authorizeInputSchema, type AuthorizeInput, type AuthorizeRequest, type ParsedAuthorizeInput } from './gate/authorize.ts';
 import * as catalog from './catalog/catalog.ts';
 import {
@@ -35,6 +36,10 @@ import { reconcile } from './reads/reconcile.ts';
 import { refund, refundInputSchema, type RefundInput } from './grants/refunds.ts';
 import { cancel, cancelInputSchema, checkoutOptionsSchema, purchase, subscribe, type CheckoutUrls } from './grants/checkout.ts';
 import { receiveWebhook } from './grants/webhooks.ts';
+import { portal, portalInputSchema, type PortalInput } from './grants/portal.ts';
+import { paymentRefundInputSchema, refundPayment, type PaymentRefundInput } from './grants/payment-refunds.ts';
+import { autoRechargeInputSchema, setAutoRecharge, type AutoRechargeInput } from './grants/auto-recharge.ts';
+import { afterCharges, recentRecharges, runRecharges } from './grants/recharges.ts';
 import { credit, creditInputSchema, type CreditInput } from './grants/grants.ts';
 import { effectOptionsSchema, type EffectOptions } from './once.ts';
 import type { Processor } from './processor.ts';
@@ -110,6 +115,13 @@ export async function createBilling(options: BillingOptions = {}) {
       return result;
     };
   const firstArgument = (_result: unknown, [accountId]: readonly [string, ...unknown[]]) => accountId;
+  // After a charge is answered for: an account it left under its auto-recharge threshold gets its
+  // recharge job (grants/recharges.ts). Never the charge's failure: the sweep makes a job missed here.
+  const rechargeAfter = async <C extends { accountId: string } | readonly { accountId: string }[]>(charged: C): Promise<C> => {
+    const ids = Array.isArray(charged) ? charged.map((c: { accountId: string }) => c.accountId) : [(charged as { accountId: string }).accountId];
+    await afterCharges(ctx, ids).catch(() => undefined);
+    return charged;
+  };
 
   // The calls on arguments parsed already (`parsed` below); each call of the facade parses what
   // its caller gives, then calls its twin here.
@@ -117,19 +129,26 @@ export async function createBilling(options: BillingOptions = {}) {
     upsertAccount: changing((account: z.output<typeof accountInputSchema>) => upsertAccount(ctx, account), (account) => account.id),
     getAccount: (accountId: string) => getAccount(ctx, accountId),
     authorize: (accountId: string, input: ParsedAuthorizeInput) => authorize(ctx, accountId, input),
-    settle: (holdId: string, usage: TokenUsage, options: z.output<typeof settleOptionsSchema>) => settle(ctx, holdId, usage, options),
+    settle: async (holdId: string, usage: TokenUsage, options: z.output<typeof settleOptionsSchema>) => rechargeAfter(await settle(ctx, holdId, usage, options)),
     release: (holdId: string) => release(ctx, holdId),
-    record: (accountId: string, input: z.output<typeof recordInputSchema>, options: z.output<typeof chargeOptionsSchema>) => record(ctx, accountId, input, options),
-    recordBatch: (items: z.output<typeof batchSchema>) => recordBatch(ctx, items),
+    record: async (accountId: string, input: z.output<typeof recordInputSchema>, options: z.output<typeof chargeOptionsSchema>) =>
+      rechargeAfter(await record(ctx, accountId, input, options)),
+    recordBatch: async (items: z.output<typeof batchSchema>) => rechargeAfter(await recordBatch(ctx, items)),
     refund: changing((usageEventId: number, input: z.output<typeof refundInputSchema>, options?: EffectOptions) => refund(ctx, usageEventId, input, options)),
     balance: (accountId: string) => balance(ctx, accountId),
     usage: (accountId: string, query: z.output<typeof usageQuerySchema>) => usage(ctx, accountId, query),
     reconcile: (accountId: string) => reconcile(ctx, accountId),
     payments: (accountId: string) => payments.accountPayments(ctx, accountId),
+    refundPayment: changing(
+      (accountId: string, paymentId: number, input: z.output<typeof paymentRefundInputSchema>, options?: EffectOptions) => refundPayment(ctx, accountId, paymentId, input, options),
+      firstArgument,
+    ),
     subscribe: changing((accountId: string, planSlug: string, options?: EffectOptions & CheckoutUrls) => subscribe(ctx, accountId, planSlug, options), firstArgument),
     purchase: changing((accountId: string, packSlug: string, options?: EffectOptions & CheckoutUrls) => purchase(ctx, accountId, packSlug, options), firstArgument),
     cancel: changing((accountId: string, immediately: boolean, options?: EffectOptions) => cancel(ctx, accountId, immediately, options), firstArgument),
+    portal: (accountId: string, input: z.output<typeof portalInputSchema>) => portal(ctx, accountId, input),
     credit: changing((accountId: string, input: z.output<typeof creditInputSchema>, options?: EffectOptions) => credit(ctx, accountId, input, options), firstArgument),
+    setAutoRecharge: changing((accountId: string, input: z.output<typeof autoRechargeInputSchema>) => setAutoRecharge(ctx, accountId, input), firstArgument),
     admin: {
       listPlans: (filter: { status?: PlanStatus }) => catalog.listPlans(sql, filter),
       getPlan: (slug: string) => catalog.findPlan(sql, slug),
@@ -142,6 +161,7 @@ export async function createBilling(options: BillingOptions = {}) {
       updateSettings: changing((settings: catalog.ParsedSettings) => catalog.updateSettings(sql, settings)),
       setModelPrice: changing((price: catalog.ParsedModelPrice) => catalog.setModelPrice(ctx, price)),
       setMemberLimits: changing((accountId: string, userId: string, limits: Limit[]) => setMemberLimits(ctx, accountId, userId, limits), firstArgument),
+      syncCatalog: (processor: string) => syncCatalog(ctx, processor),
     },
   };
 
@@ -171,6 +191,13 @@ export async function createBilling(options: BillingOptions = {}) {
     /** The account's payments through its processors, newest first. */
     payments: async (accountId: string) => parsed.payments(accountIdOf(accountId)),
     /**
+     * Refund a payment (all that is left of it, or amountCents) through the processor it was paid
+     * through, once per idempotency key (required). Its value comes back out of the account when the
+     * processor says it is done: at once when it answers so, else with its webhook.
+     */
+    refundPayment: async (accountId: string, paymentId: number, input: PaymentRefundInput | undefined, options: EffectOptions) =>
+      parsed.refundPayment(accountIdOf(accountId), parseInput(rowId, paymentId, 'payment id'), parseInput(paymentRefundInputSchema, input ?? {}, 'payment refund'), effectOptionsOf(options)),
+    /**
      * Write off in the ledger the value left in buckets that have expired, on every account;
      * run it daily. The gate never spends expired value either way; a new period writes off the
      * last one's as it opens.
@@ -184,6 +211,8 @@ export async function createBilling(options: BillingOptions = {}) {
       parsed.purchase(accountIdOf(accountId), slugOf(packSlug, 'pack slug'), parseInput(checkoutOptionsSchema, options, 'checkout options')),
     cancel: async (accountId: string, input?: { immediately?: boolean }, options?: EffectOptions) =>
       parsed.cancel(accountIdOf(accountId), parseInput(cancelInputSchema.optional(), input, 'cancel options')?.immediately ?? false, effectOptionsOf(options)),
+    /** A page of the account's processor where the customer pays what is due and manages payment methods: `{ url }`. */
+    portal: async (accountId: string, input: PortalInput) => parsed.portal(accountIdOf(accountId), parseInput(portalInputSchema, input, 'portal options')),
     /**
      * A processor's webhook, as it arrived (the raw body, for its signature): each event stored
      * once and applied in the same transaction as its effect. A bad signature throws the
@@ -194,6 +223,19 @@ export async function createBilling(options: BillingOptions = {}) {
     /** A gift or correction of value (bonus or adjustment), once per reference (and per idempotency key, when given). */
     credit: async (accountId: string, input: CreditInput, options?: EffectOptions) =>
       parsed.credit(accountIdOf(accountId), parseInput(creditInputSchema, input, 'credit'), effectOptionsOf(options)),
+    /**
+     * Auto-recharge: buy `pack` through the account's processor, on its saved card, whenever a
+     * charge leaves less than `thresholdMicros` available (within the monthly caps). The balance
+     * shows it, with why it turned itself off if it did; set it again to turn it back on.
+     */
+    setAutoRecharge: async (accountId: string, input: AutoRechargeInput) =>
+      parsed.setAutoRecharge(accountIdOf(accountId), parseInput(autoRechargeInputSchema, input, 'auto recharge setting')),
+    /**
+     * Make the recharges that are due and run those waiting, here: any number of processes may
+     * at once. Run it every second or two (the server does); each recharge is charged and
+     * credited once, whoever runs it and however often.
+     */
+    runRecharges: (options?: { limit?: number }) => runRecharges(ctx, options),
     // Admin
     admin: {
       listPlans: async (filter?: { status?: PlanStatus }) => parsed.admin.listPlans(parseInput(planFilterOf, filter, 'plan filter') ?? {}),
@@ -222,6 +264,15 @@ export async function createBilling(options: BillingOptions = {}) {
       priceOf: (query: Parameters<typeof priceOf>[1]) => priceOf(ctx, query),
       /** The processors configured here, and which take webhooks. */
       processors: () => payments.processors(ctx),
+      /**
+       * Make, at a processor, the prices plans and packs on sale sell at, and keep their ids on
+       * them (processorPrices); run again, it makes nothing. What it did, item by item.
+       */
+      syncCatalog: async (processor: string) => parsed.admin.syncCatalog(parseInput(processorNameSchema, processor, 'processor')),
+      /** Each processor's last catalog sync, and its last failure. */
+      catalogSyncs: () => catalogSyncs(ctx),
+      /** The account's latest recharges, newest first. */
+      recharges: async (accountId: string) => recentRecharges(sql, accountIdOf(accountId)),
       /** The webhook events processors sent, newest first, with what became of each. */
       webhookEvents: (query?: Parameters<typeof payments.webhookEvents>[1]) => payments.webhookEvents(ctx, query),
     },

@@ -32,20 +32,73 @@ export interface CheckoutRequest {
   cancelUrl?: string;
 }
 
+export interface SavedChargeRequest {
+  account: Account;
+  customerId: string | undefined;
+  pack: Pack;
+  /** What to charge, in US cents: the pack's price plus the debt it covers. */
+  amountCents: number;
+  /** The recharge's id, as the processor writes it on the payment (its webhooks name it back). */
+  rechargeId: string;
+  idempotencyKey: string;
+  /** The account's active subscription at the processor, if any (Paddle charges a saved card only through one). */
+  subscriptionRef: string | undefined;
+}
+
+/** Why an off-session charge did not go through. */
+export type DeclineCode = 'card_declined' | 'authentication_required' | 'no_payment_method';
+
+export type SavedCharge =
+  | { status: 'succeeded'; paymentRef: string }
+  /** Accepted, not yet paid: the processor's webhook says when it is. */
+  | { status: 'pending'; paymentRef: string }
+  | { status: 'declined'; code: DeclineCode; message: string };
+
+/** A refund an admin asks of the processor: the payment (its reference, and what it paid for), how much. */
+export interface PaymentRefundRequest {
+  account: Account;
+  paymentRef: string;
+  paymentKind: 'pack' | 'subscription';
+  amountCents: number;
+  idempotencyKey: string;
+}
+
+/** The processor's refund: done (its money went back), or under way until its webhook says so. */
+export interface PaymentRefund {
+  status: 'succeeded' | 'pending';
+  refundRef: string;
+}
+
 /** What a verified webhook says happened, in the engine's words. */
 export type ProcessorEvent =
   /** A pack was paid: credit its value once per payment. */
-  | { type: 'payment.succeeded'; eventId: string; accountId: string; paymentRef: string; packSlug: string; amountCents: number; at: Date }
+  | { type: 'payment.succeeded'; eventId: string; accountId: string; paymentRef: string; packSlug: string; amountCents: number; at: Date; rechargeId?: string }
+  /** An auto-recharge's off-session charge failed (a decline, authentication required): auto-recharge turns off. */
+  | { type: 'recharge.failed'; eventId: string; accountId: string; rechargeId: string; paymentRef: string; code: DeclineCode; message: string; at: Date }
   /** A subscription's period was paid (the first one or a renewal): the plan applies and the period's allowance opens. */
   | { type: 'subscription.paid'; eventId: string; accountId: string; subscriptionRef: string; planSlug: string; paymentRef: string; amountCents: number; periodStart: Date; periodEnd: Date; at: Date }
+  /** A renewal's payment failed (the period it was for ends at periodEnd): the account is past due until it is paid. */
+  | { type: 'subscription.past_due'; eventId: string; accountId: string; subscriptionRef: string; periodEnd: Date; at: Date }
   /** The subscription ended at the processor: the account falls back to the default plan. */
   | { type: 'subscription.canceled'; eventId: string; accountId: string; subscriptionRef: string; at: Date }
+  /**
+   * A payment was refunded, in part or in full (refundRef: the processor's id of the refund): its
+   * value comes back out, once per refund (grants/payment-refunds.ts). The account, when the
+   * processor names it; else the payment's.
+   */
+  | { type: 'payment.refunded'; eventId: string; accountId?: string; paymentRef: string; refundRef: string; amountCents: number; at: Date }
+  /** A payment was disputed (a chargeback): refunded by the amount disputed, and the account flagged. */
+  | { type: 'payment.disputed'; eventId: string; accountId?: string; paymentRef: string; disputeRef: string; amountCents: number; at: Date }
+  /** A dispute closed in the merchant's favour: recorded beside the payment; nothing moves. */
+  | { type: 'payment.dispute_won'; eventId: string; accountId?: string; paymentRef: string; disputeRef: string; amountCents: number; at: Date }
   /** Anything else the processor sent: acknowledged and recorded, nothing applied. */
   | { type: 'ignored'; eventId: string; processorType: string; accountId?: string };
 
 export interface Processor {
   /** The name accounts choose it by ("fake", "stripe", "paddle"). */
   readonly name: string;
+  /** Where it takes payments, for people to read (Stripe's test or live mode, Paddle's sandbox or production); never a key. */
+  readonly mode?: string;
   /** The processor's customer for an account, made once (the engine stores it); the fake needs none. */
   ensureCustomer?(account: Account, idempotencyKey: string): Promise<string>;
   /** Put the account on a paid plan. */
@@ -55,10 +108,57 @@ export interface Processor {
   /** End the account's paid plan: at the end of the paid period, or now. */
   cancel(request: CheckoutRequest & { immediately: boolean; subscriptionRef: string }): Promise<Completed>;
   /**
+   * Move the account's subscription to another plan (or keep its plan and call off a cancel
+   * scheduled for the period's end): the proration billed at once, and the change refused
+   * (BillingError payment_declined, nothing changed) unless that payment goes through. Without it, a new plan is a new checkout.
+   */
+  changePlan?(request: CheckoutRequest & { plan: Plan; subscriptionRef: string }): Promise<Completed>;
+  /** A page of the processor's where the customer pays what is due and manages payment methods, then returns to returnUrl. */
+  portal?(request: { account: Account; customerId?: string | undefined; returnUrl: string; subscriptionRef?: string | undefined }): Promise<{ url: string }>;
+  /**
+   * Charge the customer's saved payment method, off-session, for an auto-recharge: the pack, plus
+   * the debt the account owes. The idempotency key is the recharge's (one per threshold crossing),
+   * so a retry asks for the same payment. Declined, authentication required, or no saved card:
+   * auto-recharge turns off. Without it, the processor cannot recharge.
+   */
+  chargeSaved?(request: SavedChargeRequest): Promise<SavedCharge>;
+  /**
    * A webhook's events, from the raw body and headers as they arrived, after checking its
    * signature; throws WebhookSignatureError (a 400, nothing stored) when it does not verify.
    */
   parseWebhook?(rawBody: string, headers: Headers): Promise<ProcessorEvent[]>;
+  /**
+   * Give back all or part of a payment (an admin's refund). The idempotency key is the call's, so
+   * a retry asks for the same refund. Succeeded: the engine applies it at once, keyed by the
+   * refund's id, which its webhook names again; pending: its webhook applies it when it goes through.
+   */
+  refund?(request: PaymentRefundRequest): Promise<PaymentRefund>;
+  /**
+   * Make the prices these plans and packs sell at, where missing (catalog/sync.ts): for each, the
+   * price to keep, found or made, and the ones it replaces, archived. A price is never edited:
+   * another amount is another price. Run again, it finds what it made and makes nothing.
+   */
+  syncCatalog?(items: readonly CatalogItem[]): Promise<SyncedPrice[]>;
+}
+
+/** A plan or pack as the processor sells it: monthly for a plan, once for a pack, in US cents. */
+export interface CatalogItem {
+  kind: 'plan' | 'pack';
+  slug: string;
+  name: string;
+  priceCents: number;
+  interval: 'month' | null;
+  /** The processor's price stored for it now, if any. */
+  priceId: string | null;
+}
+
+/** What the processor sells an item at now: the price kept, whether it was made just now, and those archived. */
+export interface SyncedPrice {
+  kind: 'plan' | 'pack';
+  slug: string;
+  priceId: string;
+  created: boolean;
+  archived: string[];
 }
 
 /** A webhook whose signature does not verify (bad, missing or stale): refused, nothing stored. */

@@ -76,7 +76,7 @@ export function packFromRow(r: PackRow): Pack {
 }
 
 export const SETTINGS_COLUMNS = `s.margin_bps, s.display_unit, s.credit_value_micros, s.default_plan_id, s.unknown_model_policy, s.fallback_price,
-  s.min_hold_micros, s.hold_ttl_seconds, s.pricing_mode`;
+  s.min_hold_micros, s.hold_ttl_seconds, s.pricing_mode, s.refund_used_value, s.past_due_grace_days`;
 
 export interface SettingsRow {
   margin_bps: number;
@@ -88,6 +88,8 @@ export interface SettingsRow {
   min_hold_micros: number;
   hold_ttl_seconds: number;
   pricing_mode: PricingMode | null;
+  refund_used_value: 'debt' | 'write_off';
+  past_due_grace_days: number;
 }
 
 export function settingsFromRow(r: SettingsRow): Settings {
@@ -101,6 +103,8 @@ export function settingsFromRow(r: SettingsRow): Settings {
     minHoldMicros: r.min_hold_micros as Micros,
     holdTtlSeconds: r.hold_ttl_seconds,
     pricingMode: r.pricing_mode,
+    refundUsedValue: r.refund_used_value,
+    pastDueGraceDays: r.past_due_grace_days,
   };
 }
 
@@ -113,6 +117,13 @@ export interface AccountRow {
   plan_ends_at: Date | null;
   processor: string;
   processor_customer_id: string | null;
+  paid_through: Date | null;
+  past_due_through: Date | null;
+  past_due_at: Date | null;
+  /** When the account first disputed a payment (grants/payment-refunds.ts). */
+  disputed_at: Date | null;
+  /** The auto-recharge threshold while it runs, else null (grants/auto-recharge.ts). */
+  recharge_below_micros: number | null;
   created_at: Date;
 }
 
@@ -124,11 +135,18 @@ export interface Account {
   planId: number;
   planAnchorAt: Date | null;
   planEndsAt: Date | null;
+  /** The end of the last period the processor said is paid; null where the clock runs the periods. */
+  paidThrough: Date | null;
+  /** A renewal whose payment failed: the end of its period, and when it first failed. */
+  pastDue: { through: Date; since: Date } | null;
+  /** When the account first disputed a payment (a chargeback): a flag for the admin; null if never. */
+  disputedAt: Date | null;
   processor: string;
   createdAt: Date;
 }
 
-export const ACCOUNT_COLUMNS = `a.id, a.kind, a.name, a.time_zone, a.plan_anchor_at, a.plan_ends_at, a.processor, a.processor_customer_id, a.created_at`;
+export const ACCOUNT_COLUMNS = `a.id, a.kind, a.name, a.time_zone, a.plan_anchor_at, a.plan_ends_at, a.processor, a.processor_customer_id, a.recharge_below_micros,
+  a.paid_through, a.past_due_through, a.past_due_at, a.disputed_at, a.created_at`;
 
 export function accountFromRow(r: AccountRow & { plan_id: number }): Account {
   return {
@@ -139,6 +157,10 @@ export function accountFromRow(r: AccountRow & { plan_id: number }): Account {
     planId: r.plan_id,
     planAnchorAt: r.plan_anchor_at,
     planEndsAt: r.plan_ends_at,
+    paidThrough: r.paid_through,
+    // Past due while the period whose payment failed is not paid yet.
+    pastDue: r.past_due_through && r.past_due_at && (!r.paid_through || r.paid_through < r.past_due_through) ? { through: r.past_due_through, since: r.past_due_at } : null,
+    disputedAt: r.disputed_at,
     processor: r.processor,
     createdAt: r.created_at,
   };

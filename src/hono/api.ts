@@ -13,12 +13,15 @@ import { HttpError } from './errors.ts';
 import { idempotency } from './idempotency.ts';
 import { registerDocs } from './docs.ts';
 import { registerAccounts } from './routes/accounts.ts';
+import { registerAutoRecharge } from './routes/auto-recharge.ts';
 import { registerAdminPacks } from './routes/admin-packs.ts';
 import { registerAdminPlans } from './routes/admin-plans.ts';
 import { registerAdminPresets } from './routes/admin-presets.ts';
+import { registerAdminProcessors } from './routes/admin-processors.ts';
 import { registerAdminPrices } from './routes/admin-prices.ts';
 import { registerAdminSettings } from './routes/admin-settings.ts';
 import { registerCheckout } from './routes/checkout.ts';
+import { registerPortal } from './routes/portal.ts';
 import { registerCredits } from './routes/credits.ts';
 import { registerHolds } from './routes/holds.ts';
 import { registerPricing } from './routes/pricing.ts';
@@ -87,10 +90,12 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
 
   registerPricing(api, billing);
   registerAccounts(api, billing);
+  registerAutoRecharge(api, billing);
   registerUsage(api, billing);
   registerPayments(api, billing);
   registerCredits(api, billing);
   registerCheckout(api, billing);
+  registerPortal(api, billing);
   registerHolds(api, billing);
   registerUsageRecords(api, billing);
   registerRefunds(api, billing);
@@ -99,6 +104,7 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
   registerAdminSettings(api, billing);
   registerAdminPrices(api, billing);
   registerAdminPresets(api, billing);
+  registerAdminProcessors(api, billing);
   registerDocs(api);
   return api;
 }

@@ -12,7 +12,7 @@ export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'idem
 
 /** A refusal's remedy as JSON, or a refused checkout's (the plans that would spend a pack). */
 export interface RemedyBody {
-  kind: 'buy_pack' | 'upgrade' | 'wait_until' | 'contact_support';
+  kind: 'buy_pack' | 'upgrade' | 'wait_until' | 'contact_support' | 'update_payment_method' | 'billing_portal';
   at?: string;
   plans?: string[];
 }
@@ -25,6 +25,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_input: 400,
   unknown_model: 400,
   refund_exceeds_charge: 400,
+  refund_exceeds_payment: 400,
+  payment_not_found: 404,
   account_not_found: 404,
   plan_not_found: 404,
   pack_not_found: 404,
@@ -39,6 +41,11 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   pack_not_usable: 409,
   no_subscription: 409,
   processor_not_configured: 409,
+  // The processor failed or refused what Tollgate asked of it: a gateway's error, worth a retry.
+  processor_error: 502,
+  subscription_active: 409,
+  payment_declined: 402,
+  payment_past_due: 409,
   database_in_use: 503,
 };
 

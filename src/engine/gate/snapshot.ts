@@ -100,11 +100,15 @@ function stateFromRow(row: StateRow): AccountState {
   };
 }
 
+/** What a refusal may offer, read only when refusing: packs and plans on sale, and an auto-recharge that turned itself off. */
 export async function readOffers(sql: Sql, terms: Terms): Promise<Offers> {
-  const [row] = await sql.query<Offers>(
+  const [row] = await sql.query<Offers & { off_code: NonNullable<Offers['rechargeOff']>['code'] | null; off_message: string | null }>(
     `SELECT EXISTS (SELECT 1 FROM packs WHERE status = 'active' AND public AND (NOT requires_plan OR $1 > 0)) AS packs,
-            EXISTS (SELECT 1 FROM plans WHERE status = 'active' AND public AND price_cents > $1) AS upgrade`,
-    [terms.plan.priceCents],
+            EXISTS (SELECT 1 FROM plans WHERE status = 'active' AND public AND price_cents > $1) AS upgrade,
+            r.off_code, r.off_message
+     FROM (SELECT 1) one LEFT JOIN auto_recharge r ON r.account_id = $2 AND r.enabled AND r.off_code IS NOT NULL`,
+    [terms.plan.priceCents, terms.account.id],
   );
-  return row!;
+  const { packs, upgrade, off_code: code, off_message: message } = row!;
+  return { packs, upgrade, rechargeOff: code ? { code, message: message ?? '' } : undefined };
 }

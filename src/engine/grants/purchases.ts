@@ -1,6 +1,7 @@
 /** A paid pack becomes a bucket of value, once per payment. */
 import { usableSources } from '../../core/bucket.ts';
 import { BillingError } from '../../core/errors.ts';
+import { asMicros } from '../../core/money.ts';
 import { packValueMicros, type Pack } from '../../core/pack.ts';
 import { isFree } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
@@ -28,21 +29,26 @@ export async function assertPackPurchasable(tx: Sql, accountId: string, pack: Pa
   return terms;
 }
 
+/**
+ * A pack paid: its value as a bucket whose reference names the payment, so whoever tells of the
+ * payment first (checkout's answer, a webhook, an auto-recharge's answer) credits it, once. An
+ * auto-recharge's payment also covered the debt (`debtCoveredMicros`), which the bucket pays at once.
+ */
 export async function creditPack(
   tx: Sql,
   accountId: string,
   pack: Pack,
-  payment: { processor: string; processorRef: string; amountCents: number; now: Date },
+  payment: { processor: string; processorRef: string; amountCents: number; now: Date; source?: 'pack' | 'recharge'; debtCoveredMicros?: number },
 ): Promise<GrantResult & { valueMicros: number }> {
   await tx.query(
     `INSERT INTO payments (account_id, processor, processor_ref, kind, pack_id, amount_cents, status, created_at)
      VALUES ($1, $2, $3, 'pack', $4, $5, 'succeeded', $6) ON CONFLICT (processor, processor_ref) DO NOTHING`,
     [accountId, payment.processor, payment.processorRef, pack.id, payment.amountCents, payment.now],
   );
-  const valueMicros = packValueMicros(pack);
+  const valueMicros = asMicros(packValueMicros(pack) + (payment.debtCoveredMicros ?? 0));
   const expiresAt = pack.expiresAfterDays ? new Date(payment.now.getTime() + pack.expiresAfterDays * 86_400_000) : null;
   const result = await grant(tx, {
-    accountId, source: 'pack', amountMicros: valueMicros, reference: `payment:${payment.processor}:${payment.processorRef}`,
+    accountId, source: payment.source ?? 'pack', amountMicros: valueMicros, reference: `payment:${payment.processor}:${payment.processorRef}`,
     now: payment.now, expiresAt, packId: pack.id,
   });
   return { ...result, valueMicros };

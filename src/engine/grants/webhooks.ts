@@ -17,8 +17,10 @@ import { findPack, findPlan } from '../catalog/catalog.ts';
 import type { Context } from '../context.ts';
 import type { ProcessorEvent } from '../processor.ts';
 import { lockGate } from '../terms.ts';
+import { applyParkedRefunds, lockPaymentOf, receiveRefund, refundNoticeOf } from './payment-refunds.ts';
 import { creditPack } from './purchases.ts';
-import { activatePlan, cancelPlan } from './subscriptions.ts';
+import { completeRecharge, declineRecharge } from './recharges.ts';
+import { cancelPlan, periodPaid, renewalFailed } from './subscriptions.ts';
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored';
 
@@ -30,10 +32,16 @@ export interface WebhookResult {
 function subjectOf(event: ProcessorEvent): { objectRef: string | null; accountId: string | null } {
   switch (event.type) {
     case 'payment.succeeded':
+    case 'recharge.failed':
       return { objectRef: event.paymentRef, accountId: event.accountId };
     case 'subscription.paid':
+    case 'subscription.past_due':
     case 'subscription.canceled':
       return { objectRef: event.subscriptionRef, accountId: event.accountId };
+    case 'payment.refunded':
+    case 'payment.disputed':
+    case 'payment.dispute_won':
+      return { objectRef: event.paymentRef, accountId: event.accountId ?? null };
     case 'ignored':
       return { objectRef: null, accountId: event.accountId ?? null };
   }
@@ -67,7 +75,9 @@ async function receiveEvent(ctx: Context, processor: string, event: ProcessorEve
         const [first] = await tx.query<{ status: string }>('SELECT status FROM webhook_events WHERE processor = $1 AND event_id = $2 FOR UPDATE', [processor, event.eventId]);
         if (first!.status !== 'failed') return 'duplicate';
       }
+      await lockPaymentOf(tx, processor, event); // a payment and its refunds, told at once, one after the other
       const outcome = await apply(ctx, tx, processor, event);
+      await applyParkedRefunds(tx, processor, event, ctx.clock()); // refunds told before the payment this recorded
       await tx.query(
         `UPDATE webhook_events SET status = $3, error = NULL, applied_at = now(), attempts = attempts + $4 WHERE processor = $1 AND event_id = $2`,
         [processor, event.eventId, outcome, claimed.length === 0 ? 1 : 0],
@@ -92,15 +102,21 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
   const now = ctx.clock();
   // An event for no account of ours (another app on the same processor account, a deleted test
   // account) is acknowledged and recorded, never retried for ever.
-  if (event.type !== 'ignored' && (await tx.query('SELECT 1 FROM accounts WHERE id = $1', [event.accountId])).length === 0) return 'ignored';
+  if (event.type !== 'ignored' && event.accountId !== undefined && (await tx.query('SELECT 1 FROM accounts WHERE id = $1', [event.accountId])).length === 0) return 'ignored';
   switch (event.type) {
     case 'payment.succeeded': {
       const pack = await findPack(tx, event.packSlug);
       await lockGate(tx, event.accountId, now);
+      // An auto-recharge's payment is credited as its recharge asked (the pack and the debt it
+      // covered), once, whether its answer or this webhook tells of it first.
+      if (event.rechargeId && (await completeRecharge(tx, event.accountId, Number(event.rechargeId), processor, event.paymentRef, now))) return 'applied';
       // Credited once per payment (the bucket's reference names it), whoever tells of it first.
       await creditPack(tx, event.accountId, pack, { processor, processorRef: event.paymentRef, amountCents: event.amountCents, now });
       return 'applied';
     }
+    case 'recharge.failed':
+      await declineRecharge(tx, event.accountId, Number(event.rechargeId), event.code, event.message, now);
+      return 'applied';
     case 'subscription.paid': {
       const plan = await findPlan(tx, event.planSlug);
       // The gate mutex first: an end of this subscription told concurrently is then either seen here or waits for this.
@@ -112,8 +128,13 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
         [event.accountId, processor, event.paymentRef, plan.id, event.amountCents, event.at],
       );
       if (await ended(tx, processor, event.subscriptionRef)) return 'ignored';
-      await activatePlan(tx, event.accountId, plan, { processor, processorRef: event.subscriptionRef, now });
-      return 'applied';
+      // The period it paid for opens, if it is the latest (subscriptions.ts).
+      return periodPaid(tx, event.accountId, plan, { processor, subscriptionRef: event.subscriptionRef, period: { start: event.periodStart, end: event.periodEnd }, now });
+    }
+    case 'subscription.past_due': {
+      await lockGate(tx, event.accountId, now);
+      if (await ended(tx, processor, event.subscriptionRef)) return 'ignored';
+      return renewalFailed(tx, event.accountId, { processor, subscriptionRef: event.subscriptionRef, periodEnd: event.periodEnd, at: event.at, now });
     }
     case 'subscription.canceled': {
       const terms = await lockGate(tx, event.accountId, now);
@@ -126,6 +147,11 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
       await cancelPlan(tx, event.accountId, { now, immediately: true });
       return 'applied';
     }
+    case 'payment.refunded':
+    case 'payment.disputed':
+    case 'payment.dispute_won':
+      // Found by its payment, told before it or after, applied once per refund (payment-refunds.ts).
+      return receiveRefund(tx, processor, refundNoticeOf(event)!, now);
     case 'ignored':
       return 'ignored';
   }

@@ -1,4 +1,5 @@
 /** Read-only views of an account: what it has now, and what it used. Reads never write. */
+import { autoRechargeOf, type AutoRechargeView } from '../grants/auto-recharge.ts';
 import { z } from 'zod';
 import { usableSources, type BucketSource } from '../../core/bucket.ts';
 import { availableMicros, type MemberGate } from '../../core/gate.ts';
@@ -48,6 +49,8 @@ export interface Balance {
   limits: LimitView[];
   /** The members whose usage the account caps (team accounts), with each cap's use. */
   members: MemberView[];
+  /** The account's auto-recharge setting and its state (why it turned itself off, if it did); null if never set. */
+  autoRecharge: AutoRechargeView | null;
 }
 
 export async function balance(ctx: Context, accountId: string): Promise<Balance> {
@@ -79,6 +82,7 @@ export async function balance(ctx: Context, accountId: string): Promise<Balance>
     buckets,
     limits: limitViews(terms.plan.limits, state, terms),
     members: [...members.values()].map((m) => ({ userId: m.userId, limits: limitViews(m.limits, m, terms) })),
+    autoRecharge: await autoRechargeOf(ctx.sql, accountId, now),
   };
 }
 

@@ -12,6 +12,7 @@ import { limitSchema, limitShape } from '../../core/plan.ts';
 import type { Api } from '../api.ts';
 import { AccountIdParam, body, DateTime, errorResponses, json, Micros } from '../schemas.ts';
 import { PlanSchema } from './admin-plans.ts';
+import { AutoRechargeSchema } from './auto-recharge.ts';
 
 export const AccountSchema = z
   .strictObject({
@@ -23,6 +24,7 @@ export const AccountSchema = z
     planAnchorAt: DateTime.nullable().openapi({ description: 'When the paid plan\'s months are counted from; null on a free plan (calendar months).' }),
     planEndsAt: DateTime.nullable().openapi({ description: 'When a canceled plan ends.' }),
     processor: z.string().openapi({ description: 'The payment processor checkout goes through.' }),
+    disputedAt: DateTime.nullable().openapi({ description: 'When the account first disputed a payment (a chargeback); null if never.' }),
     createdAt: DateTime,
   })
   .openapi('Account');
@@ -59,6 +61,7 @@ const BalanceSchema = z
     ),
     limits: z.array(LimitViewSchema),
     members: z.array(z.strictObject({ userId: z.string(), limits: z.array(LimitViewSchema) })).openapi({ description: 'The members whose usage the account caps, with each cap\'s use.' }),
+    autoRecharge: AutoRechargeSchema.nullable().openapi({ description: 'The auto-recharge setting and its state (why it turned itself off, if it did); null if never set.' }),
   })
   .openapi('Balance');
 

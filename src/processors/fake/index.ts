@@ -3,15 +3,56 @@
  * once with a generated reference, and the engine then writes the same rows a real payment
  * would, so the demo and the tests run with no vendor account. Only ever chosen on the server
  * (an account's processor is set by the API's key holder, never by a browser).
+ *
+ * An auto-recharge's charge on the saved card succeeds at once too, one payment per idempotency
+ * key, as a real processor keeps them; `decline` makes it decline instead, for an account or all.
  */
 import { randomUUID } from 'node:crypto';
-import type { Processor } from '../../engine/processor.ts';
+import type { DeclineCode, Processor, SavedChargeRequest } from '../../engine/processor.ts';
 
-export function fakeProcessor(): Processor {
+export interface FakeProcessorOptions {
+  /** Decline an off-session charge (auto-recharge) with this code: tests of a card that stopped working. */
+  decline?: (request: SavedChargeRequest) => DeclineCode | undefined;
+}
+
+/** An off-session charge the fake made: one per idempotency key, however often it was asked. */
+export interface FakeCharge {
+  idempotencyKey: string;
+  accountId: string;
+  paymentRef: string;
+  amountCents: number;
+}
+
+export type FakeProcessor = Processor & { readonly charges: readonly FakeCharge[] };
+
+export function fakeProcessor(options: FakeProcessorOptions = {}): FakeProcessor {
+  const charges: FakeCharge[] = [];
   return {
     name: 'fake',
+    charges,
     subscribe: async () => ({ status: 'completed', reference: `fake_sub_${randomUUID()}` }),
     purchase: async () => ({ status: 'completed', reference: `fake_pay_${randomUUID()}` }),
     cancel: async () => ({ status: 'completed', reference: `fake_cancel_${randomUUID()}` }),
+    // Nothing is ever due at the fake and it keeps no payment methods: its portal is the page to return to.
+    portal: async ({ returnUrl }) => ({ url: returnUrl }),
+    // Its catalog keeps nothing: a price is named after what it sells at, so the same price again
+    // is the same id, another amount another id, and the one it replaces is archived.
+    syncCatalog: async (items) =>
+      items.map((item) => {
+        const priceId = `fake_price_${item.kind}_${item.slug}_${item.priceCents}${item.interval ? `_per_${item.interval}` : ''}`;
+        const archived = item.priceId !== null && item.priceId !== priceId ? [item.priceId] : [];
+        return { kind: item.kind, slug: item.slug, priceId, created: item.priceId !== priceId, archived };
+      }),
+    refund: async () => ({ status: 'succeeded', refundRef: `fake_re_${randomUUID()}` }),
+    chargeSaved: async (request) => {
+      const code = options.decline?.(request);
+      if (code) return { status: 'declined', code, message: code === 'card_declined' ? 'Your card was declined.' : code === 'authentication_required' ? 'This payment requires authentication.' : 'No saved card.' };
+      let charge = charges.find((c) => c.idempotencyKey === request.idempotencyKey);
+      if (!charge) {
+        charge = { idempotencyKey: request.idempotencyKey, accountId: request.account.id, paymentRef: `fake_pay_${randomUUID()}`, amountCents: request.amountCents };
+        charges.push(charge);
+      }
+      return { status: 'succeeded', paymentRef: charge.paymentRef };
+    },
   };
 }

@@ -1,0 +1,268 @@
+/**
+ * Recharges: one durable job row per threshold crossing, run outside the charge that crossed it.
+ *
+ * - **Enqueued cheaply.** After a settle or record, the process looks at the account as it now
+ *   remembers it (no read): if auto-recharge runs and the value available is under its
+ *   threshold, one INSERT makes the job, unless one is in flight (a partial unique index keeps
+ *   one per account). A process that dies between its charge and that INSERT loses nothing: the
+ *   sweep (every run) finds armed accounts under their threshold with no job, and makes it.
+ * - **Run by any process** (`runRecharges`): a job is claimed for a lease; one whose worker died
+ *   is claimed again when the lease runs out. The first attempt fixes the amount (the pack plus
+ *   the debt, within the monthly caps) and every attempt sends the same idempotency key
+ *   (`recharge:<account>:<id>`), so a retry after a crash asks the processor for the same payment.
+ * - **Credited once**, when the payment succeeds: through creditPack, whose bucket reference
+ *   names the payment, so the processor's synchronous answer and its webhook credit it once
+ *   between them. A decline turns auto-recharge off, saying why.
+ */
+import { availableMicros } from '../../core/gate.ts';
+import { billingPeriod } from '../../core/periods.ts';
+import type { Sql } from '../../db/sql.ts';
+import type { Context } from '../context.ts';
+import { gateSnapshot, withPendingAllowance, type GateSnapshot } from '../gate/account-state.ts';
+import { readGate, readStates } from '../gate/snapshot.ts';
+import type { DeclineCode, Processor, SavedCharge } from '../processor.ts';
+import { PACK_COLUMNS, packFromRow, type PackRow } from '../rows.ts';
+import { lockGate } from '../terms.ts';
+import { offMessage, pauseUntil, turnOff } from './auto-recharge.ts';
+import { creditPack } from './purchases.ts';
+
+/** How long a worker holds a claimed recharge before another may presume it died. */
+const LEASE_MS = 60_000;
+const IN_FLIGHT = `('pending', 'charging', 'awaiting_payment')`;
+
+const availableOf = (snap: GateSnapshot) => availableMicros(withPendingAllowance(snap).state);
+
+/** Make the account's recharge job, unless one is in flight. */
+async function enqueue(sql: Sql, accountId: string, now: Date): Promise<void> {
+  await sql.query(`INSERT INTO recharges (account_id, status, run_after, created_at, updated_at) VALUES ($1, 'pending', $2, $2, $2) ON CONFLICT DO NOTHING`, [accountId, now]);
+}
+
+/** Enqueue if the account, read now, is under `thresholdMicros`. */
+export async function enqueueIfDue(sql: Sql, accountId: string, thresholdMicros: number, now: Date): Promise<void> {
+  if (availableOf(await readGate(sql, accountId, now)) < thresholdMicros) await enqueue(sql, accountId, now);
+}
+
+/**
+ * After charges this process wrote: each account it remembers (as its own charge left it) that
+ * auto-recharge watches and that is now under its threshold gets its job. Nothing is read; an
+ * account not remembered is left to the sweep.
+ */
+export async function afterCharges(ctx: Context, accountIds: Iterable<string>): Promise<void> {
+  const now = ctx.clock();
+  for (const accountId of new Set(accountIds)) {
+    const state = ctx.known.get(accountId, now);
+    const below = state?.termsRow.recharge_below_micros;
+    if (state && below != null && availableOf(gateSnapshot(state, now)) < below) await enqueue(ctx.sql, accountId, now);
+  }
+}
+
+/**
+ * Arm again the accounts whose paused month is over, and make the job of every armed account
+ * under its threshold that has none: what a process that died after its charge did not enqueue.
+ */
+async function sweep(ctx: Context, now: Date): Promise<void> {
+  await ctx.sql.query(
+    `WITH resumed AS (
+       UPDATE auto_recharge SET paused_until = NULL WHERE enabled AND off_code IS NULL AND paused_until <= $1 RETURNING account_id, threshold_micros
+     )
+     UPDATE accounts a SET recharge_below_micros = resumed.threshold_micros FROM resumed WHERE a.id = resumed.account_id`,
+    [now],
+  );
+  const armed = await ctx.sql.query<{ id: string; below: number }>(
+    `SELECT a.id, a.recharge_below_micros AS below FROM accounts a
+     WHERE a.recharge_below_micros IS NOT NULL AND NOT EXISTS (SELECT 1 FROM recharges j WHERE j.account_id = a.id AND j.status IN ${IN_FLIGHT})`,
+  );
+  if (armed.length === 0) return;
+  const states = await readStates(ctx.sql, armed.map((a) => a.id), now);
+  for (const { id, below } of armed) {
+    const state = states.get(id);
+    if (state && availableOf(gateSnapshot(state, now)) < below) await enqueue(ctx.sql, id, now);
+  }
+}
+
+export interface RechargeRun {
+  rechargeId: number;
+  accountId: string;
+  outcome: 'succeeded' | 'pending' | 'declined' | 'skipped' | 'retry';
+  paymentRef?: string;
+  reason?: string;
+}
+
+/**
+ * Make the recharges that are due and run those waiting (up to `limit`), here: any process may,
+ * at once, as each claims its own. Run it often (the server does, every second or two).
+ */
+export async function runRecharges(ctx: Context, { limit = 100 }: { limit?: number } = {}): Promise<RechargeRun[]> {
+  await sweep(ctx, ctx.clock());
+  const runs: RechargeRun[] = [];
+  for (let i = 0; i < limit; i++) {
+    const job = await claim(ctx);
+    if (!job) break;
+    runs.push(await run(ctx, job));
+    ctx.known.forget(job.account_id); // its ledger and terms moved here
+  }
+  return runs;
+}
+
+interface JobRow {
+  id: number;
+  account_id: string;
+  attempts: number;
+  amount_cents: number | null;
+  debt_cents: number | null;
+  pack_id: number | null;
+}
+
+/** The next recharge to run, claimed for a lease: one waiting, or one whose worker's lease ran out. */
+async function claim(ctx: Context): Promise<JobRow | undefined> {
+  const now = ctx.clock();
+  const [job] = await ctx.sql.query<JobRow>(
+    `UPDATE recharges SET status = 'charging', attempts = attempts + 1, run_after = $2, updated_at = $1
+     WHERE id = (SELECT id FROM recharges WHERE status IN ('pending', 'charging') AND run_after <= $1 ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING id, account_id, attempts, amount_cents, debt_cents, pack_id`,
+    [now, new Date(now.getTime() + LEASE_MS)],
+  );
+  return job;
+}
+
+/** What a recharge asks its processor for, fixed at its first attempt. */
+interface Charge {
+  processor: Processor;
+  request: Parameters<NonNullable<Processor['chargeSaved']>>[0];
+}
+
+async function run(ctx: Context, job: JobRow): Promise<RechargeRun> {
+  const done = (outcome: RechargeRun['outcome'], more: Partial<RechargeRun> = {}): RechargeRun => ({ rechargeId: job.id, accountId: job.account_id, outcome, ...more });
+  const prepared = await ctx.sql.transaction((tx) => prepare(ctx, tx, job));
+  if ('skipped' in prepared) return done('skipped', { reason: prepared.skipped });
+  const { processor, request } = prepared;
+  let answer: SavedCharge;
+  try {
+    answer = processor.chargeSaved
+      ? await processor.chargeSaved(request)
+      : { status: 'declined', code: 'no_payment_method', message: `${processor.name} cannot charge a saved card` };
+  } catch (error) {
+    // Whether it charged is unknown: run it again later, with the same key and amount.
+    const reason = error instanceof Error ? error.message : String(error);
+    const retryAt = new Date(ctx.clock().getTime() + Math.min(3_600_000, 5_000 * 2 ** job.attempts));
+    await ctx.sql.query(`UPDATE recharges SET status = 'pending', run_after = $2, reason = $3, updated_at = $4 WHERE id = $1 AND status = 'charging'`, [
+      job.id, retryAt, reason.slice(0, 2_000), ctx.clock(),
+    ]);
+    return done('retry', { reason });
+  }
+  const now = ctx.clock();
+  switch (answer.status) {
+    case 'succeeded':
+      await ctx.sql.transaction((tx) => completeRecharge(tx, job.account_id, job.id, processor.name, answer.paymentRef, now));
+      return done('succeeded', { paymentRef: answer.paymentRef });
+    case 'pending':
+      // Its webhook finishes it (and may have already).
+      await ctx.sql.query(`UPDATE recharges SET status = 'awaiting_payment', payment_ref = $2, updated_at = $3 WHERE id = $1 AND status = 'charging'`, [
+        job.id, answer.paymentRef, now,
+      ]);
+      return done('pending', { paymentRef: answer.paymentRef });
+    case 'declined':
+      await ctx.sql.transaction((tx) => declineRecharge(tx, job.account_id, job.id, answer.code, answer.message, now));
+      return done('declined', { reason: answer.message });
+  }
+}
+
+/**
+ * Under the gate mutex: on the first attempt, is the recharge still due and within the caps, and
+ * for how much (the pack, plus the debt in whole cents)? A retry asks for what the first asked.
+ */
+async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { skipped: string }> {
+  const now = ctx.clock();
+  const terms = await lockGate(tx, job.account_id, now);
+  const skip = async (reason: string) => {
+    await tx.query(`UPDATE recharges SET status = 'skipped', reason = $2, updated_at = $3 WHERE id = $1`, [job.id, reason, now]);
+    return { skipped: reason };
+  };
+  const [setting] = await tx.query<{ enabled: boolean; off_code: string | null; paused_until: Date | null; pack_id: number; threshold_micros: number; monthly_max_count: number | null; monthly_max_micros: number | null }>(
+    'SELECT enabled, off_code, paused_until, pack_id, threshold_micros, monthly_max_count, monthly_max_micros FROM auto_recharge WHERE account_id = $1',
+    [job.account_id],
+  );
+  let { amount_cents: amountCents, debt_cents: debtCents, pack_id: packId } = job;
+  if (amountCents === null || debtCents === null || packId === null) {
+    if (!setting?.enabled || setting.off_code || (setting.paused_until && setting.paused_until > now)) return skip('auto-recharge is not on');
+    const snap = await readGate(tx, job.account_id, now);
+    if (availableOf(snap) >= setting.threshold_micros) return skip('no longer under the threshold');
+    const [pack] = await tx.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.id = $1`, [setting.pack_id]);
+    packId = setting.pack_id;
+    debtCents = Math.ceil(withPendingAllowance(snap).state.debtMicros / 10_000);
+    amountCents = packFromRow(pack!).priceCents + debtCents;
+    const month = billingPeriod(null, now, terms.account.timeZone);
+    const [used] = await tx.query<{ count: number; cents: number }>(
+      `SELECT count(*)::int AS count, COALESCE(sum(amount_cents), 0)::bigint AS cents FROM recharges
+       WHERE account_id = $1 AND id <> $2 AND status IN ('charging', 'awaiting_payment', 'succeeded') AND amount_cents IS NOT NULL AND created_at >= $3`,
+      [job.account_id, job.id, month.start],
+    );
+    const overCount = setting.monthly_max_count !== null && used!.count + 1 > setting.monthly_max_count;
+    const overMicros = setting.monthly_max_micros !== null && (used!.cents + amountCents) * 10_000 > setting.monthly_max_micros;
+    if (overCount || overMicros) {
+      await pauseUntil(tx, job.account_id, month.end, now);
+      return skip(overCount ? 'the monthly number of recharges is reached' : 'the monthly amount of recharges would be passed');
+    }
+    await tx.query('UPDATE recharges SET amount_cents = $2, debt_cents = $3, pack_id = $4, processor = $5 WHERE id = $1', [
+      job.id, amountCents, debtCents, packId, terms.account.processor,
+    ]);
+  }
+  const processor = ctx.processors.get(terms.account.processor);
+  if (!processor) return skip(`the processor "${terms.account.processor}" is not configured here`);
+  const [pack] = await tx.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.id = $1`, [packId]);
+  const [customer] = await tx.query<{ processor_customer_id: string | null }>('SELECT processor_customer_id FROM accounts WHERE id = $1', [job.account_id]);
+  const [subscription] = await tx.query<{ processor_ref: string }>(
+    `SELECT processor_ref FROM subscriptions WHERE account_id = $1 AND status = 'active' ORDER BY started_at DESC LIMIT 1`,
+    [job.account_id],
+  );
+  return {
+    processor,
+    request: {
+      account: terms.account,
+      customerId: customer?.processor_customer_id ?? undefined,
+      pack: packFromRow(pack!),
+      amountCents,
+      rechargeId: String(job.id),
+      idempotencyKey: `recharge:${job.account_id}:${job.id}`,
+      subscriptionRef: subscription?.processor_ref,
+    },
+  };
+}
+
+/**
+ * The recharge's payment succeeded (the processor's answer, or its webhook, whichever comes
+ * first): its pack and the debt it covered are credited once, keyed by the payment.
+ */
+export async function completeRecharge(tx: Sql, accountId: string, rechargeId: number, processor: string, paymentRef: string, now: Date): Promise<boolean> {
+  await lockGate(tx, accountId, now);
+  const [job] = await tx.query<JobRow>(
+    'SELECT id, account_id, attempts, amount_cents, debt_cents, pack_id FROM recharges WHERE id = $1 AND account_id = $2 FOR UPDATE',
+    [rechargeId, accountId],
+  );
+  if (!job || job.pack_id === null || job.amount_cents === null) return false;
+  const [pack] = await tx.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.id = $1`, [job.pack_id]);
+  await creditPack(tx, accountId, packFromRow(pack!), {
+    processor, processorRef: paymentRef, amountCents: job.amount_cents, now, source: 'recharge', debtCoveredMicros: (job.debt_cents ?? 0) * 10_000,
+  });
+  await tx.query(`UPDATE recharges SET status = 'succeeded', payment_ref = $2, reason = NULL, updated_at = $3 WHERE id = $1`, [rechargeId, paymentRef, now]);
+  return true;
+}
+
+/** The recharge's payment was declined: the job ends, and auto-recharge turns off, saying why. */
+export async function declineRecharge(tx: Sql, accountId: string, rechargeId: number, code: DeclineCode, message: string, now: Date): Promise<void> {
+  await lockGate(tx, accountId, now);
+  const [job] = await tx.query<{ amount_cents: number | null }>(
+    `UPDATE recharges SET status = 'declined', reason = $3, updated_at = $4 WHERE id = $1 AND account_id = $2 AND status IN ${IN_FLIGHT} RETURNING amount_cents`,
+    [rechargeId, accountId, `${code}: ${message}`.slice(0, 2_000), now],
+  );
+  // A decline told of a recharge that ended already (its webhook after the answer) changes nothing more.
+  if (job) await turnOff(tx, accountId, code, offMessage(code, job.amount_cents ?? 0, message), now);
+}
+
+/** The account's latest recharges, newest first: for the admin panel. */
+export async function recentRecharges(sql: Sql, accountId: string, limit = 10) {
+  return sql.query<{ id: number; status: string; amount_cents: number | null; debt_cents: number | null; payment_ref: string | null; attempts: number; reason: string | null; created_at: Date; updated_at: Date }>(
+    `SELECT id, status, amount_cents, debt_cents, payment_ref, attempts, reason, created_at, updated_at FROM recharges WHERE account_id = $1 ORDER BY id DESC LIMIT $2`,
+    [accountId, limit],
+  );
+}

@@ -1,0 +1,252 @@
+/**
+ * Auto-recharge through the library, on both engines, with the fake processor: a charge that
+ * leaves an account under its threshold makes one recharge job, which charges the saved card
+ * once and credits the pack (and the debt it covered) once, within the monthly caps, across a
+ * crash between the charge and its credit; a decline turns it off, and the balance and the
+ * gate's refusal say why and what to do.
+ */
+import { describe, expect, it } from 'vitest';
+import { createBilling, fakeProcessor, type Billing, type DeclineCode, type Processor, type SavedChargeRequest } from '../src/index.ts';
+import type { Sql } from '../src/db/sql.ts';
+import { ENGINES, MINUTE, useBilling } from './support/harness.ts';
+import { fundedAccounts, mustCall, mustRefuse } from './support/spend.ts';
+
+/** The fake processor, declining while `declining` names a code. */
+function switchableFake() {
+  const state: { declining: DeclineCode | undefined } = { declining: undefined };
+  const fake = fakeProcessor({ decline: () => state.declining });
+  return { fake, state };
+}
+
+async function jobs(sql: Sql, accountId = 'acme') {
+  return sql.query<{ id: number; status: string; amount_cents: number | null; debt_cents: number | null; attempts: number; reason: string | null }>(
+    'SELECT id, status, amount_cents, debt_cents, attempts, reason FROM recharges WHERE account_id = $1 ORDER BY id',
+    [accountId],
+  );
+}
+
+async function rechargeBuckets(sql: Sql, accountId = 'acme') {
+  return sql.query<{ amount_micros: number; reference: string }>(`SELECT amount_micros, reference FROM buckets WHERE account_id = $1 AND source = 'recharge' ORDER BY id`, [accountId]);
+}
+
+/** Spend on test-model until less than `micros` is available (each call at most `step` input tokens). */
+async function spendBelow(billing: Billing, accountId: string, micros: number, step = 200_000) {
+  for (let i = 0; i < 200 && (await billing.balance(accountId)).availableMicros >= micros; i++) await mustCall(billing, accountId, step);
+  expect((await billing.balance(accountId)).availableMicros).toBeLessThan(micros);
+}
+
+const available = async (billing: Billing, accountId = 'acme') => (await billing.balance(accountId)).availableMicros;
+
+for (const engine of ENGINES) {
+  describe(`auto-recharge on ${engine.name}`, () => {
+    const { fake, state } = switchableFake();
+    const t = useBilling(engine, { processors: [fake] });
+    const setUp = async (settings: { monthlyMaxCount?: number; monthlyMaxMicros?: number } = {}) => {
+      state.declining = undefined;
+      (fake.charges as unknown[]).length = 0;
+      await fundedAccounts(t.billing, ['acme'], 3_000_000);
+      return t.billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000, ...settings });
+    };
+
+    it('a charge that crosses the threshold makes one job, and running it charges the card once and credits the pack once', async () => {
+      const { billing, sql } = t;
+      expect(await setUp()).toMatchObject({ enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000, state: 'on', off: null, recharging: false });
+      expect(await jobs(sql)).toEqual([]); // $3.00 available: above the threshold
+      await spendBelow(billing, 'acme', 2_000_000);
+      // More charges under the threshold while it waits: still one job.
+      await mustCall(billing, 'acme', 10_000);
+      await mustCall(billing, 'acme', 10_000);
+      expect(await jobs(sql)).toMatchObject([{ status: 'pending', amount_cents: null }]);
+      expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', recharging: true });
+
+      const before = await available(billing);
+      const runs = await billing.runRecharges();
+      expect(runs).toMatchObject([{ accountId: 'acme', outcome: 'succeeded' }]);
+      expect(fake.charges).toMatchObject([{ accountId: 'acme', amountCents: 10_00, paymentRef: runs[0]!.paymentRef }]);
+      expect(await available(billing)).toBe(before + 10_000_000);
+      expect(await rechargeBuckets(sql)).toEqual([{ amount_micros: 10_000_000, reference: `payment:fake:${runs[0]!.paymentRef}` }]);
+      expect(await jobs(sql)).toMatchObject([{ status: 'succeeded', amount_cents: 10_00, debt_cents: 0, attempts: 1 }]);
+      expect((await billing.payments('acme')).length).toBeGreaterThan(0);
+      // Nothing more to do: above the threshold again.
+      expect(await billing.runRecharges()).toEqual([]);
+      expect(fake.charges).toHaveLength(1);
+      expect((await billing.reconcile('acme')).problems).toEqual([]);
+    });
+
+    it('an account under its threshold when auto-recharge is set is recharged, and one a process forgot to enqueue is found by the sweep', async () => {
+      const { billing, sql, clock } = t;
+      await setUp();
+      await billing.setAutoRecharge('acme', { enabled: false, pack: 'credits-10', thresholdMicros: 2_000_000 });
+      await spendBelow(billing, 'acme', 2_000_000);
+      expect(await jobs(sql)).toEqual([]); // off: nothing enqueued
+      await billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000 });
+      expect(await jobs(sql)).toMatchObject([{ status: 'pending' }]);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded' }]);
+      // Spent under again by a process that remembers nothing (the charge's hook sees nothing): the sweep makes the job.
+      const other = await createBilling({ database: sql, clock: clock.read, processors: [fake], rememberAccounts: false });
+      try {
+        await spendBelow(other, 'acme', 2_000_000, 1_000_000);
+        expect((await jobs(sql)).filter((j) => j.status === 'pending')).toEqual([]);
+        expect(await other.runRecharges()).toMatchObject([{ outcome: 'succeeded' }]);
+      } finally {
+        await other.close();
+      }
+      expect(fake.charges).toHaveLength(2);
+    });
+
+    it('the monthly caps hold: past the count or the amount it pauses until the month ends, then recharges again', async () => {
+      const { billing, sql, clock } = t;
+      clock.set('2026-03-10T12:00:00Z');
+      await setUp({ monthlyMaxCount: 1 });
+      await spendBelow(billing, 'acme', 2_000_000);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded' }]);
+      await spendBelow(billing, 'acme', 2_000_000, 1_000_000);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'skipped', reason: 'the monthly number of recharges is reached' }]);
+      expect(fake.charges).toHaveLength(1);
+      const paused = (await billing.balance('acme')).autoRecharge;
+      expect(paused).toMatchObject({ state: 'paused', pausedUntil: new Date('2026-04-01T00:00:00Z'), recharging: false });
+      // Paused: further charges and runs make no job.
+      await mustCall(billing, 'acme', 10_000);
+      expect(await billing.runRecharges()).toEqual([]);
+      // A new month: armed again, and still under the threshold, so recharged.
+      clock.set('2026-04-01T00:00:01Z');
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded' }]);
+      expect(fake.charges).toHaveLength(2);
+      expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', pausedUntil: null });
+
+      // By amount: $15 a month lets one $10 pack through, not two.
+      await billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000, monthlyMaxMicros: 15_000_000 });
+      clock.set('2026-05-02T00:00:00Z');
+      await spendBelow(billing, 'acme', 2_000_000, 1_000_000);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded' }]);
+      await spendBelow(billing, 'acme', 2_000_000, 1_000_000);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'skipped', reason: 'the monthly amount of recharges would be passed' }]);
+      expect(fake.charges).toHaveLength(3);
+      expect((await jobs(sql)).map((j) => j.status)).toEqual(['succeeded', 'skipped', 'succeeded', 'succeeded', 'skipped']);
+    });
+
+    it('a declined card turns auto-recharge off, and the balance and the gate say so, with the remedy; set again, it runs', async () => {
+      const { billing, sql } = t;
+      await setUp();
+      state.declining = 'card_declined';
+      await spendBelow(billing, 'acme', 2_000_000);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'declined' }]);
+      expect(fake.charges).toEqual([]);
+      const off = (await billing.balance('acme')).autoRecharge;
+      expect(off).toMatchObject({ enabled: true, state: 'off', off: { code: 'card_declined' }, recharging: false });
+      expect(off!.off!.message).toBe('the card on file was declined for the recharge of $10.00 (Your card was declined).');
+      expect(await jobs(sql)).toMatchObject([{ status: 'declined', reason: 'card_declined: Your card was declined.' }]);
+      // Off: spending on makes no job.
+      await mustCall(billing, 'acme', 10_000);
+      expect(await billing.runRecharges()).toEqual([]);
+
+      const refusal = await mustRefuse(billing, 'acme', 5_000_000);
+      expect(refusal).toMatchObject({ code: 'insufficient_balance', remedy: { kind: 'update_payment_method' } });
+      expect(refusal.message).toMatch(/Auto-recharge is off: the card on file was declined for the recharge of \$10\.00 .*Update the card, then turn auto-recharge on again, or buy a credit pack\./);
+      expect(await billing.canStart('acme', { model: 'test-model' })).toMatchObject({ ok: true }); // something is left for a small call
+      // Authentication required says so too.
+      state.declining = undefined;
+      await billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000 });
+      expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', off: null });
+      state.declining = 'authentication_required';
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'declined' }]);
+      expect((await mustRefuse(billing, 'acme', 5_000_000)).message).toMatch(/Auto-recharge is off: the card's bank asked the customer to authenticate/);
+      // Turned on again with a card that works: recharged.
+      state.declining = undefined;
+      await billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000 });
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded' }]);
+      expect((await mustCall(billing, 'acme', 1_000_000)).debtMicros).toBe(0);
+    });
+
+    it('the charge covers the debt plus the pack, and the pack is left whole', async () => {
+      const { billing, sql } = t;
+      await setUp();
+      // A record beyond what is left: debt.
+      const charge = await billing.record('acme', { model: 'test-model', provider: 'test', usage: { inputTokens: 4_123_457, outputTokens: 0 } }, { idempotencyKey: 'big' });
+      expect(charge.debtMicros).toBeGreaterThan(0);
+      const debt = (await billing.balance('acme')).debtMicros;
+      expect(debt).toBe(charge.debtMicros);
+      const debtCents = Math.ceil(debt / 10_000);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded' }]);
+      expect(fake.charges).toMatchObject([{ amountCents: 10_00 + debtCents }]);
+      const after = await billing.balance('acme');
+      expect(after.debtMicros).toBe(0);
+      // The pack's $10, plus what the whole cents paid beyond the debt.
+      expect(after.availableMicros).toBe(10_000_000 + debtCents * 10_000 - debt);
+      expect(await jobs(sql)).toMatchObject([{ status: 'succeeded', amount_cents: 10_00 + debtCents, debt_cents: debtCents }]);
+      expect((await billing.reconcile('acme')).problems).toEqual([]);
+    });
+
+    it('input is checked: a pack the account cannot spend, a bad threshold, an unknown account', async () => {
+      const { billing } = t;
+      await setUp();
+      await expect(billing.setAutoRecharge('acme', { enabled: true, pack: 'nope', thresholdMicros: 1 })).rejects.toMatchObject({ code: 'pack_not_found' });
+      await expect(billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 0 })).rejects.toMatchObject({
+        code: 'invalid_input', message: expect.stringMatching(/thresholdMicros/),
+      });
+      await expect(billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 1, monthlyMaxCount: 0 } as never)).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(billing.setAutoRecharge('ghost', { enabled: true, pack: 'credits-10', thresholdMicros: 1 })).rejects.toMatchObject({ code: 'account_not_found' });
+      await expect(billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 1, extra: 1 } as never)).rejects.toMatchObject({ code: 'invalid_input' });
+    });
+  });
+
+  describe(`a recharge across a crash on ${engine.name}`, () => {
+    const fake = fakeProcessor();
+    /** The fake, except that a call to chargeSaved charges and then does `after` instead of answering. */
+    const crashing = (after: () => Promise<never>): Processor => ({
+      ...fake,
+      chargeSaved: async (request: SavedChargeRequest) => {
+        await fake.chargeSaved!(request);
+        return after();
+      },
+    });
+    const t = useBilling(engine, { processors: [fake] });
+
+    it('a process that charged and failed before crediting: the retry, with the same key, charges once and credits once', async () => {
+      const { billing, sql, clock } = t;
+      (fake.charges as unknown[]).length = 0;
+      await fundedAccounts(billing, ['acme'], 3_000_000);
+      await billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000 });
+      await spendBelow(billing, 'acme', 2_000_000);
+      const failing = await createBilling({ database: sql, clock: clock.read, processors: [crashing(async () => Promise.reject(new Error('connection reset')))] });
+      try {
+        expect(await failing.runRecharges()).toMatchObject([{ outcome: 'retry', reason: 'connection reset' }]);
+      } finally {
+        await failing.close();
+      }
+      expect(fake.charges).toHaveLength(1);
+      expect(await jobs(sql)).toMatchObject([{ status: 'pending', attempts: 1 }]);
+      expect(await billing.runRecharges()).toEqual([]); // not before its retry time
+      clock.advance(MINUTE);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded', paymentRef: fake.charges[0]!.paymentRef }]);
+      expect(fake.charges).toHaveLength(1);
+      expect(await rechargeBuckets(sql)).toHaveLength(1);
+      expect(await jobs(sql)).toMatchObject([{ status: 'succeeded', attempts: 2 }]);
+    });
+
+    it('a process that died holding the recharge: another takes it when its lease runs out, and the two finish with one charge and one credit', async () => {
+      const { billing, sql, clock } = t;
+      (fake.charges as unknown[]).length = 0;
+      await fundedAccounts(billing, ['acme'], 3_000_000);
+      await billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000 });
+      await spendBelow(billing, 'acme', 2_000_000);
+      let wake!: () => void;
+      const woken = new Promise<void>((resolve) => (wake = resolve));
+      // The first process charges, then stops answering (a process frozen, or killed, mid-call).
+      const frozen = await createBilling({ database: sql, clock: clock.read, processors: [crashing(async () => woken.then(() => ({ status: 'succeeded', paymentRef: fake.charges[0]!.paymentRef }) as never))] });
+      const first = frozen.runRecharges();
+      while (fake.charges.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(await jobs(sql)).toMatchObject([{ status: 'charging', attempts: 1 }]);
+      expect(await billing.runRecharges()).toEqual([]); // its lease holds
+      clock.advance(2 * MINUTE);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded', paymentRef: fake.charges[0]!.paymentRef }]);
+      wake();
+      expect(await first).toMatchObject([{ outcome: 'succeeded' }]);
+      await frozen.close();
+      expect(fake.charges).toHaveLength(1);
+      expect(await rechargeBuckets(sql)).toHaveLength(1);
+      expect(await jobs(sql)).toMatchObject([{ status: 'succeeded', attempts: 2 }]);
+      expect((await billing.reconcile('acme')).problems).toEqual([]);
+    });
+  });
+}
