@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   'usage_event_not_found',
   'idempotency_conflict',
   'refund_exceeds_charge',
+  'payment_not_found',
+  'refund_exceeds_payment',
   'unknown_model',
   'slug_taken',
   'plan_not_available',
@@ -20,6 +22,10 @@ export const ERROR_CODES = [
   'pack_not_usable',
   'no_subscription',
   'processor_not_configured',
+  'processor_error',
+  'subscription_active',
+  'payment_declined',
+  'payment_past_due',
   'database_in_use',
 ] as const;
 

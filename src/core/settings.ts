@@ -23,6 +23,10 @@ export interface Settings {
   /** A hold left open this long lapses (its caller is presumed dead). */
   holdTtlSeconds: number;
   pricingMode: PricingMode | null;
+  /** What becomes of value already used of a refunded pack: owed by the account (debt), or written off. */
+  refundUsedValue: 'debt' | 'write_off';
+  /** Days a past-due account keeps the default plan's terms before the gate refuses it (0: refused at once). */
+  pastDueGraceDays: number;
 }
 
 export const settingsInputSchema = plain(
@@ -46,8 +50,17 @@ export const settingsInputSchema = plain(
         .min(10, 'must be at least 10 seconds')
         .max(7 * 24 * 3600, 'must be at most a week')
         .meta({ description: 'A hold left open this long lapses.' }),
+      pastDueGraceDays: z
+        .number({ error: 'must be a number of days' })
+        .int('must be whole days')
+        .min(0, 'must be 0 (refuse at once) or more')
+        .max(90, 'must be at most 90 days')
+        .meta({ description: "Days an account whose renewal's payment failed keeps the default plan's terms before the gate refuses it (payment_past_due); 0 refuses at once.", example: 3 }),
       /** The preset the catalog came from, as applyPreset records it. */
       pricingMode: z.enum(PRICING_MODES).nullable(),
+      refundUsedValue: z.enum(['debt', 'write_off']).meta({
+        description: 'What becomes of value already used of a refunded pack: debt (the account owes it; its next purchase pays it) or write_off (forgiven).',
+      }),
     })
     .partial()
     .strict(),

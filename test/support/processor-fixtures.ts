@@ -20,6 +20,9 @@ export const accountOn = (processor: string, id: string): Account => ({
   planId: 1,
   planAnchorAt: null,
   planEndsAt: null,
+  paidThrough: null,
+  pastDue: null,
+  disputedAt: null,
   processor,
   createdAt: new Date(),
 });

@@ -20,11 +20,13 @@ export function delivery(events: readonly ProcessorEvent[], { forged = false } =
 
 export function signedProcessor(): Processor {
   let checkouts = 0;
+  let refunds = 0;
   return {
     name: SIGNED,
     subscribe: async ({ plan }) => ({ status: 'pending', checkoutUrl: `https://pay.example/checkout/${++checkouts}?plan=${plan.slug}` }),
     purchase: async ({ pack }) => ({ status: 'pending', checkoutUrl: `https://pay.example/checkout/${++checkouts}?pack=${pack.slug}` }),
     cancel: async ({ subscriptionRef }) => ({ status: 'completed', reference: subscriptionRef }),
+    refund: async () => ({ status: 'succeeded', refundRef: `re_signed_${++refunds}` }),
     async parseWebhook(rawBody, headers) {
       const given = Buffer.from(headers.get('x-signature') ?? '');
       const expected = Buffer.from(sign(rawBody));

@@ -183,13 +183,16 @@ export async function updateSettings(sql: Sql, { pricingMode, ...patch }: Parsed
   }
   await sql.query(
     `UPDATE settings SET margin_bps = $1, display_unit = $2, credit_value_micros = $3, default_plan_id = $4, unknown_model_policy = $5,
-       fallback_price = $6, min_hold_micros = $7, hold_ttl_seconds = $8, pricing_mode = $9`,
+       fallback_price = $6, min_hold_micros = $7, hold_ttl_seconds = $8, pricing_mode = $9,
+       past_due_grace_days = $10`,
     [
       patch.marginBps ?? current.marginBps, patch.displayUnit ?? current.displayUnit, patch.creditValueMicros ?? current.creditValueMicros,
       defaultPlanId, policy, fallbackPrice ? JSON.stringify(fallbackPrice) : null, patch.minHoldMicros ?? current.minHoldMicros,
       patch.holdTtlSeconds ?? current.holdTtlSeconds, pricingMode === undefined ? current.pricingMode : pricingMode,
+      patch.pastDueGraceDays ?? current.pastDueGraceDays,
     ],
   );
+  if (patch.refundUsedValue !== undefined) await sql.query('UPDATE settings SET refund_used_value = $1', [patch.refundUsedValue]);
   return getSettings(sql);
 }
 

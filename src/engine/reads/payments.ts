@@ -40,6 +40,8 @@ export function processors(ctx: Context): { name: string; webhooks: boolean }[] 
 }
 
 export interface PaymentView {
+  /** Tollgate's id of the payment: what a refund names. */
+  id: number;
   processor: string;
   /** The processor's id of the payment (a payment intent, an invoice, a transaction). */
   reference: string;
@@ -48,20 +50,56 @@ export interface PaymentView {
   item: string | null;
   amountCents: number;
   status: 'succeeded' | 'failed' | 'refunded';
+  /** What refunds and disputes gave back of it so far, in cents. */
+  refundedCents: number;
+  /** When it was disputed (a chargeback), if it was. */
+  disputedAt: Date | null;
+  /** Its refunds, disputes and disputes won, newest first. */
+  refunds: PaymentRefundView[];
   createdAt: Date;
 }
 
-/** An account's payments, newest first. */
+export interface PaymentRefundView {
+  kind: 'refund' | 'dispute' | 'dispute_won';
+  /** The processor's id of the refund or dispute. */
+  reference: string;
+  /** As the processor told it; applied: at most what was left of the payment. */
+  amountCents: number;
+  appliedCents: number;
+  /** Unused value taken out of the payment's bucket. */
+  removedMicros: number;
+  /** Value already used, owed (debt) or written off, as usedValue says. */
+  usedMicros: number;
+  usedValue: 'debt' | 'write_off' | null;
+  createdAt: Date;
+}
+
+/** An account's payments, newest first, each with its refunds and disputes, newest first. */
 export async function accountPayments(ctx: Context, accountId: string): Promise<PaymentView[]> {
   const rows = await ctx.sql.query<{
-    processor: string; processor_ref: string; kind: PaymentView['kind']; item: string | null; amount_cents: number; status: PaymentView['status']; created_at: Date;
+    id: number; processor: string; processor_ref: string; kind: PaymentView['kind']; item: string | null; amount_cents: number; status: PaymentView['status'];
+    refunded_cents: number; disputed_at: Date | null; created_at: Date;
   }>(
-    `SELECT p.processor, p.processor_ref, p.kind, coalesce(k.slug, pl.slug) AS item, p.amount_cents, p.status, p.created_at
+    `SELECT p.id, p.processor, p.processor_ref, p.kind, coalesce(k.slug, pl.slug) AS item, p.amount_cents, p.status, p.refunded_cents, p.disputed_at, p.created_at
      FROM payments p LEFT JOIN packs k ON k.id = p.pack_id LEFT JOIN plans pl ON pl.id = p.plan_id
      WHERE p.account_id = $1 ORDER BY p.created_at DESC, p.id DESC LIMIT 500`,
     [accountId],
   );
+  const refunds = await ctx.sql.query<{
+    payment_id: number; kind: PaymentRefundView['kind']; reference: string; amount_cents: number; applied_cents: number; removed_micros: number; used_micros: number;
+    used_value: PaymentRefundView['usedValue']; created_at: Date;
+  }>(
+    `SELECT payment_id, kind, reference, amount_cents, applied_cents, removed_micros, used_micros, used_value, created_at FROM payment_refunds
+     WHERE payment_id = ANY ($1::bigint[]) ORDER BY created_at DESC, id DESC`,
+    [rows.map((r) => r.id)],
+  );
   return rows.map((r) => ({
-    processor: r.processor, reference: r.processor_ref, kind: r.kind, item: r.item, amountCents: r.amount_cents, status: r.status, createdAt: r.created_at,
+    id: r.id, processor: r.processor, reference: r.processor_ref, kind: r.kind, item: r.item, amountCents: r.amount_cents, status: r.status,
+    refundedCents: r.refunded_cents, disputedAt: r.disputed_at,
+    refunds: refunds.filter((f) => f.payment_id === r.id).map((f) => ({
+      kind: f.kind, reference: f.reference, amountCents: f.amount_cents, appliedCents: f.applied_cents, removedMicros: f.removed_micros,
+      usedMicros: f.used_micros, usedValue: f.used_value, createdAt: f.created_at,
+    })),
+    createdAt: r.created_at,
   }));
 }

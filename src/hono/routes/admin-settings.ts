@@ -16,7 +16,9 @@ export const SettingsSchema = z
     fallbackPrice: orNull(PriceEntrySchema),
     minHoldMicros: Micros.openapi({ description: 'The hold placed when a call cannot say how large it will be.' }),
     holdTtlSeconds: z.number().int().openapi({ description: 'A hold left open this long lapses.' }),
+    pastDueGraceDays: z.number().int().openapi({ description: "Days an account whose renewal's payment failed keeps the default plan's terms before the gate refuses it; 0 refuses at once." }),
     pricingMode: z.enum(PRICING_MODES).nullable().openapi({ description: 'The preset the catalog came from.' }),
+    refundUsedValue: z.enum(['debt', 'write_off']).openapi({ description: 'What becomes of value already used of a refunded pack: debt, or written off.' }),
   })
   .openapi('Settings', { description: 'Settings shape pricing for every account. fallbackPrice: what a model the price book does not know is charged, when the policy is fallback.' });
 
