@@ -348,6 +348,13 @@ const ROUTES: RouteCase[] = [
     other: () => ({ method: 'POST', path: '/v1/admin/presets/credit-packs/apply' }),
     unknown: () => [[{ method: 'POST', path: '/v1/admin/presets/cheap/apply' }, 400, 'invalid_input']],
   },
+  {
+    route: 'POST /admin/processors/{processor}/sync',
+    good: () => ({ method: 'POST', path: '/v1/admin/processors/fake/sync', headers: key('sync') }),
+    status: 200,
+    other: () => ({ method: 'POST', path: '/v1/admin/processors/paddle/sync' }),
+    unknown: () => [[{ method: 'POST', path: '/v1/admin/processors/stripe/sync' }, 409, 'processor_not_configured']],
+  },
 ];
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

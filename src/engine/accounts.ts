@@ -9,12 +9,14 @@ import { accountNotFound } from './terms.ts';
 
 /** An account's id as upsertAccount takes it: trimmed. */
 export const accountIdInput = idSchema.trim().min(1, 'must not be empty');
+/** A processor's name, as accounts and the catalog sync name it. */
+export const processorNameSchema = text(100).min(1, 'must name a processor');
 /** What an account is besides its id. */
 export const accountFieldsShape = {
   kind: z.enum(['personal', 'team']).meta({ description: 'A person\'s own account, or a team\'s shared one (whose members can be capped).' }),
   name: text(200).optional(),
   timeZone: text(100).optional().meta({ description: 'IANA time zone; days are counted in it.', example: 'Europe/Paris' }),
-  processor: text(100).min(1, 'must name a processor').optional().meta({
+  processor: processorNameSchema.optional().meta({
     description: 'The processor the account pays through (one configured on the server: fake, stripe or paddle); left out, the default for new accounts, and unchanged for others.',
     example: 'stripe',
   }),

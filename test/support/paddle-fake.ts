@@ -61,6 +61,12 @@ class PaddleApiError extends Error {
 }
 
 const notFound = (kind: string, id: string) => new PaddleApiError(404, 'shared', 'not_found', `${kind} ${id} not found.`);
+/** The entity of this id, or Paddle's 404. */
+function found<T>(entities: Map<string, T>, kind: string, entityId: string): T {
+  const entity = entities.get(entityId);
+  if (!entity) throw notFound(kind, entityId);
+  return entity;
+}
 const invalidField = (field: string, message: string) => new PaddleApiError(400, 'shared', 'invalid_field', 'Request does not pass validation.', [{ field, message }]);
 
 /** A Paddle id: its prefix and 26 lowercase letters and digits. */
@@ -78,6 +84,8 @@ function after(iso: string, interval: Interval, frequency: number): string {
 }
 
 const snapshot = <T>(value: T): T => structuredClone(value);
+
+const TAX_CATEGORIES = ['digital-goods', 'ebooks', 'implementation-services', 'professional-services', 'saas', 'software-programming-services', 'standard', 'training-services', 'website-hosting'];
 
 export class PaddleFake {
   readonly apiKey = `pdl_sdbx_apikey_${ulid().toLowerCase()}_${randomBytes(16).toString('hex')}`;
@@ -98,6 +106,11 @@ export class PaddleFake {
   readonly events: IEventsResponse<unknown>[] = [];
   /** Every API request, as it arrived: for tests to see what the SDK sent. */
   readonly requests: { method: string; path: string; query: Record<string, string>; body: Json | undefined }[] = [];
+  /**
+   * Requests whose answer is lost on the way back, as when the caller crashes or the connection
+   * is cut: Paddle does what was asked, and the caller hears nothing. A test control.
+   */
+  loseAnswers: ((method: string, path: string) => boolean) | undefined;
 
   /** Events made and not yet sent. */
   private unsent: IEventsResponse<unknown>[] = [];
@@ -130,41 +143,10 @@ export class PaddleFake {
 
   /** A product and its price, as the catalog sync would make them: recurring with an interval, else one-time. */
   addPrice({ unitAmount, currency = 'USD', interval }: { unitAmount: number; currency?: CurrencyCode; interval?: Interval }): string {
-    const created = now();
-    const product: IProductResponse = {
-      id: id('pro'),
-      name: interval ? 'Plan' : 'Credit pack',
-      type: 'standard',
-      description: null,
-      tax_category: 'standard',
-      image_url: null,
-      custom_data: null,
-      status: 'active',
-      created_at: created,
-      updated_at: created,
-      import_meta: null,
-    };
-    const price: IPriceResponse = {
-      id: id('pri'),
-      product_id: product.id,
-      description: interval ? `${unitAmount} per ${interval}` : `${unitAmount} once`,
-      type: 'standard',
-      name: null,
-      billing_cycle: interval ? { interval, frequency: 1 } : null,
-      trial_period: null,
-      tax_mode: 'account_setting',
-      unit_price: { amount: String(unitAmount), currency_code: currency },
-      unit_price_overrides: [],
-      quantity: { minimum: 1, maximum: 100 },
-      status: 'active',
-      custom_data: null,
-      import_meta: null,
-      created_at: created,
-      updated_at: created,
-    };
-    this.products.set(product.id, product);
-    this.prices.set(price.id, price);
-    return price.id;
+    const product = this.createProduct({ name: interval ? 'Plan' : 'Credit pack', tax_category: 'standard' });
+    const description = interval ? `${unitAmount} per ${interval}` : `${unitAmount} once`;
+    const billingCycle = interval ? { interval, frequency: 1 } : null;
+    return this.createPrice({ product_id: product.id, description, unit_price: { amount: String(unitAmount), currency_code: currency }, billing_cycle: billingCycle }).id;
   }
 
   /** The transaction a checkout URL pays for (its `_ptxn`). */
@@ -204,6 +186,7 @@ export class PaddleFake {
       }
       this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), body });
       const [status, data, meta] = this.route(method, url, body ?? {});
+      if (this.loseAnswers?.(method, url.pathname)) return void res.destroy();
       send(status, { data, meta: { request_id: requestId, ...meta } });
     } catch (error) {
       if (!(error instanceof PaddleApiError)) throw error;
@@ -222,11 +205,115 @@ export class PaddleFake {
       if (method === 'POST' && ref === undefined) return [201, this.createTransaction(body)];
       if (method === 'GET' && ref !== undefined && action === undefined) return [200, this.transactionOf(ref)];
     }
+    if (resource === 'products' && action === undefined) {
+      if (method === 'GET' && ref === undefined) return this.page(url, [...this.products.values()], (p) => url.searchParams.get('status')?.split(',').includes(p.status) ?? true);
+      if (method === 'POST' && ref === undefined) return [201, this.createProduct(body)];
+      if (method === 'GET') return [200, found(this.products, 'Product', ref!)];
+      if (method === 'PATCH') return [200, this.updateProduct(ref!, body)];
+    }
+    if (resource === 'prices' && action === undefined) {
+      if (method === 'GET' && ref === undefined) {
+        const products = url.searchParams.get('product_id')?.split(',');
+        const statuses = url.searchParams.get('status')?.split(',');
+        return this.page(url, [...this.prices.values()], (p) => (products?.includes(p.product_id) ?? true) && (statuses?.includes(p.status) ?? true));
+      }
+      if (method === 'POST' && ref === undefined) return [201, this.createPrice(body)];
+      if (method === 'GET') return [200, found(this.prices, 'Price', ref!)];
+      if (method === 'PATCH') return [200, this.updatePrice(ref!, body)];
+    }
     if (resource === 'subscriptions' && ref !== undefined) {
       if (method === 'GET' && action === undefined) return [200, this.subscriptionOf(ref)];
       if (method === 'POST' && action === 'cancel') return [200, this.cancel(ref, body)];
     }
     throw new PaddleApiError(404, 'shared', 'not_found', `Route ${method} ${url.pathname} not found.`);
+  }
+
+  // ---- The catalog: products, and their prices ------------------------------------------------
+
+  /** A page of a list in id order (Paddle's ids sort by creation), `per_page` (50 by default) after the `after` cursor. */
+  private page<T extends { id: string }>(url: URL, all: T[], keep: (item: T) => boolean): [number, T[], Json] {
+    const matching = all.filter(keep).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 50), 200);
+    const after = url.searchParams.get('after');
+    const from = after === null ? 0 : matching.findIndex((item) => item.id > after);
+    const data = from < 0 ? [] : matching.slice(from, from + perPage);
+    const next = new URL(url.pathname, this.url);
+    for (const [key, value] of url.searchParams) if (key !== 'after') next.searchParams.set(key, value);
+    if (data.length > 0) next.searchParams.set('after', data.at(-1)!.id);
+    const hasMore = from >= 0 && from + perPage < matching.length;
+    return [200, data, { pagination: { per_page: perPage, next: next.toString(), has_more: hasMore, estimated_total: matching.length } }];
+  }
+
+  private createProduct(body: Json): IProductResponse {
+    if (typeof body.name !== 'string' || body.name === '') throw invalidField('name', 'must be provided as part of the request');
+    if (!TAX_CATEGORIES.includes(body.tax_category)) throw invalidField('tax_category', `must be one of ${TAX_CATEGORIES.join(', ')}`);
+    const created = now();
+    const product: IProductResponse = {
+      id: id('pro'),
+      name: body.name,
+      type: body.type ?? 'standard',
+      description: body.description ?? null,
+      tax_category: body.tax_category,
+      image_url: body.image_url ?? null,
+      custom_data: body.custom_data ?? null,
+      status: 'active',
+      created_at: created,
+      updated_at: created,
+      import_meta: null,
+    };
+    this.products.set(product.id, product);
+    return product;
+  }
+
+
+  private updateProduct(productId: string, body: Json): IProductResponse {
+    const product = found(this.products, 'Product', productId);
+    if (body.status !== undefined && body.status !== 'active' && body.status !== 'archived') throw invalidField('status', 'must be one of active, archived');
+    for (const field of ['name', 'description', 'tax_category', 'image_url', 'custom_data', 'status'] as const) if (body[field] !== undefined) Object.assign(product, { [field]: body[field] });
+    product.updated_at = now();
+    return product;
+  }
+
+  private createPrice(body: Json): IPriceResponse {
+    if (typeof body.description !== 'string' || body.description === '') throw invalidField('description', 'must be provided as part of the request');
+    if (typeof body.product_id !== 'string' || !this.products.has(body.product_id)) throw notFound('Product', String(body.product_id));
+    const amount = body.unit_price?.amount;
+    if (typeof amount !== 'string' || !/^\d+$/.test(amount)) throw invalidField('unit_price.amount', 'must be a string of a whole number of the lowest currency unit');
+    const cycle = body.billing_cycle ?? null;
+    if (cycle !== null && (!['day', 'week', 'month', 'year'].includes(cycle.interval) || !Number.isInteger(cycle.frequency) || cycle.frequency < 1)) throw invalidField('billing_cycle', 'must have an interval of day, week, month or year and a frequency of 1 or more');
+    const quantity = body.quantity ?? { minimum: 1, maximum: 100 };
+    if (!(quantity.minimum >= 1 && quantity.maximum >= quantity.minimum)) throw invalidField('quantity', 'minimum must be at least 1 and at most maximum');
+    const created = now();
+    const price: IPriceResponse = {
+      id: id('pri'),
+      product_id: body.product_id,
+      description: body.description,
+      type: body.type ?? 'standard',
+      name: body.name ?? null,
+      billing_cycle: cycle,
+      trial_period: body.trial_period ?? null,
+      tax_mode: body.tax_mode ?? 'account_setting',
+      unit_price: { amount, currency_code: body.unit_price.currency_code },
+      unit_price_overrides: body.unit_price_overrides ?? [],
+      quantity,
+      status: 'active',
+      custom_data: body.custom_data ?? null,
+      import_meta: null,
+      created_at: created,
+      updated_at: created,
+    };
+    this.prices.set(price.id, price);
+    return price;
+  }
+
+
+  private updatePrice(priceId: string, body: Json): IPriceResponse {
+    const price = found(this.prices, 'Price', priceId);
+    if (body.status !== undefined && body.status !== 'active' && body.status !== 'archived') throw invalidField('status', 'must be one of active, archived');
+    const fields = ['description', 'name', 'billing_cycle', 'trial_period', 'tax_mode', 'unit_price', 'unit_price_overrides', 'quantity', 'status', 'custom_data'] as const;
+    for (const field of fields) if (body[field] !== undefined) Object.assign(price, { [field]: body[field] });
+    price.updated_at = now();
+    return price;
   }
 
   private createCustomer(body: Json): ICustomerResponse {

@@ -28,7 +28,7 @@ export interface Delivery {
 class StripeApiError extends Error {
   constructor(
     readonly status: number,
-    readonly body: { type: string; message: string; code?: string; param?: string },
+    readonly body: { type: string; message: string; code?: string; param?: string; [field: string]: unknown },
   ) {
     super(body.message);
   }
@@ -36,6 +36,14 @@ class StripeApiError extends Error {
 
 const invalid = (message: string, extra: { code?: string; param?: string } = {}) => new StripeApiError(400, { type: 'invalid_request_error', message, ...extra });
 const missing = (kind: string, id: string, param: string) => new StripeApiError(400, { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${kind}: '${id}'`, param });
+/** An object read by its id that is not there: a 404, as Stripe answers one. */
+const notFound = (kind: string, id: string) => new StripeApiError(404, { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${kind}: '${id}'`, param: 'id' });
+/** The object of this id, or Stripe's 404. */
+function found(objects: Map<string, Json>, kind: string, objectId: string): Json {
+  const object = objects.get(objectId);
+  if (!object) throw notFound(kind, objectId);
+  return object;
+}
 
 const id = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url').replace(/[-_]/g, '').slice(0, 24)}`;
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -88,15 +96,28 @@ export class StripeFake {
   url = '';
 
   readonly prices = new Map<string, Json>();
+  readonly products = new Map<string, Json>();
   readonly customers = new Map<string, Json>();
   readonly sessions = new Map<string, Json>();
   readonly subscriptions = new Map<string, Json>();
   readonly invoices = new Map<string, Json>();
   readonly paymentIntents = new Map<string, Json>();
+  /** Cards saved to customers (a pack's checkout saves one for off-session use). */
+  readonly paymentMethods = new Map<string, Json>();
+  /** A test control: how the bank answers an off-session charge on a customer's card, when not with the money. */
+  readonly declines = new Map<string, 'card_declined' | 'authentication_required'>();
+  /** A test control: send the webhooks a PaymentIntent sets off before answering its request (else at flush). */
+  webhooksBeforeAnswer = false;
   /** Every event made, in order. */
   readonly events: Json[] = [];
   /** Every API request, as it arrived: for tests to see what the SDK sent. */
   readonly requests: { method: string; path: string; params: Json; idempotencyKey: string | undefined }[] = [];
+  /**
+   * Requests whose answer is lost on the way back, as when the caller crashes or the connection
+   * is cut: Stripe does what was asked (and keeps the answer for its Idempotency-Key), and the
+   * caller hears nothing. A test control.
+   */
+  loseAnswers: ((method: string, path: string) => boolean) | undefined;
 
   /** The first answer to each Idempotency-Key. */
   private readonly answered = new Map<string, { request: string; status: number; answer: string }>();
@@ -124,24 +145,8 @@ export class StripeFake {
 
   /** A price, as the catalog sync would make it: recurring with an interval, else one-time. */
   addPrice({ unitAmount, currency = 'usd', interval }: { unitAmount: number; currency?: string; interval?: 'day' | 'week' | 'month' | 'year' }): string {
-    const price = {
-      id: id('price'),
-      object: 'price',
-      active: true,
-      billing_scheme: 'per_unit',
-      created: nowSeconds(),
-      currency,
-      livemode: false,
-      lookup_key: null,
-      metadata: {},
-      product: id('prod'),
-      recurring: interval ? { interval, interval_count: 1, usage_type: 'licensed', meter: null, trial_period_days: null } : null,
-      type: interval ? 'recurring' : 'one_time',
-      unit_amount: unitAmount,
-      unit_amount_decimal: String(unitAmount),
-    };
-    this.prices.set(price.id, price);
-    return price.id;
+    const product = this.createProduct({ name: interval ? 'Plan' : 'Credit pack' });
+    return this.createPrice({ product: product.id, currency, unit_amount: String(unitAmount), ...(interval ? { recurring: { interval } } : {}) }).id;
   }
 
   // ---- The API -------------------------------------------------------------------------------
@@ -173,6 +178,7 @@ export class StripeFake {
         const message = `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`;
         return send(400, JSON.stringify({ error: { type: 'idempotency_error', message } }));
       }
+      if (this.loseAnswers?.(method, url.pathname)) return void res.destroy();
       return send(first.status, first.answer, { 'idempotency-key': key!, 'idempotent-replayed': 'true' });
     }
 
@@ -186,6 +192,7 @@ export class StripeFake {
       answer = JSON.stringify({ error: error.body }, null, 2);
     }
     if (key !== undefined) this.answered.set(key, { request, status, answer });
+    if (this.loseAnswers?.(method, url.pathname)) return void res.destroy();
     send(status, answer, key === undefined ? {} : { 'idempotency-key': key });
   }
 
@@ -193,11 +200,194 @@ export class StripeFake {
     const [, version, resource, sub, ref] = path.split('/');
     if (version === 'v1') {
       if (method === 'POST' && resource === 'customers' && sub === undefined) return this.createCustomer(params);
+      if (method === 'GET' && resource === 'customers' && sub !== undefined && ref === undefined) return found(this.customers, 'customer', sub);
+      if (method === 'GET' && resource === 'payment_methods' && sub === undefined) return this.listPaymentMethods(params);
+      if (method === 'POST' && resource === 'payment_intents' && sub === undefined) return this.createPaymentIntent(params);
       if (method === 'POST' && resource === 'checkout' && sub === 'sessions' && ref === undefined) return this.createSession(params);
       if (method === 'POST' && resource === 'subscriptions' && sub !== undefined) return this.updateSubscription(sub, params);
       if (method === 'DELETE' && resource === 'subscriptions' && sub !== undefined) return this.cancel(sub);
+      if (resource === 'products' && method === 'POST') return sub === undefined ? this.createProduct(params) : this.updateProduct(sub, params);
+      if (resource === 'products' && method === 'GET' && sub !== undefined) return found(this.products, 'product', sub);
+      if (resource === 'prices' && method === 'POST') return sub === undefined ? this.createPrice(params) : this.updatePrice(sub, params);
+      if (resource === 'prices' && method === 'GET') return sub === undefined ? this.listPrices(params) : found(this.prices, 'price', sub);
     }
     throw new StripeApiError(404, { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.` });
+  }
+
+  // ---- Saved cards, and off-session PaymentIntents on them -------------------------------------
+
+  /** A card the customer paid with: saved to `customer` (for later off-session charges) when given. */
+  private card(customer: string | null): Json {
+    const card = {
+      id: id('pm'),
+      object: 'payment_method',
+      allow_redisplay: 'unspecified',
+      billing_details: { address: null, email: null, name: null, phone: null },
+      card: { brand: 'visa', country: 'US', exp_month: 12, exp_year: 2034, funding: 'credit', last4: '4242' },
+      created: nowSeconds(),
+      customer,
+      livemode: false,
+      metadata: {},
+      type: 'card',
+    };
+    this.paymentMethods.set(card.id, card);
+    return card;
+  }
+
+  /** A customer's saved cards, newest first, as Stripe lists them. */
+  private listPaymentMethods(params: Json): Json {
+    if (params.customer !== undefined && !this.customers.has(params.customer)) throw missing('customer', params.customer, 'customer');
+    const cards = [...this.paymentMethods.values()]
+      .filter((pm) => pm.customer !== null && (params.customer === undefined || pm.customer === params.customer) && (params.type === undefined || pm.type === params.type))
+      .reverse()
+      .slice(0, Number(params.limit ?? 10));
+    return list(cards, '/v1/payment_methods');
+  }
+
+  /**
+   * A PaymentIntent, confirmed at once when asked (off-session on a saved card): succeeded, with
+   * payment_intent.succeeded; or, when the test set the customer's card to decline, a 402 card
+   * error carrying the PaymentIntent (requires_payment_method), with payment_intent.payment_failed.
+   */
+  private async createPaymentIntent(params: Json): Promise<Json> {
+    const amount = Number(params.amount);
+    if (!Number.isSafeInteger(amount) || amount < 50) throw invalid('Amount must be at least $0.50 usd', { code: 'amount_too_small', param: 'amount' });
+    if (!params.currency) throw invalid('Missing required param: currency.', { param: 'currency' });
+    if (params.customer !== undefined && !this.customers.has(params.customer)) throw missing('customer', params.customer, 'customer');
+    const card = params.payment_method === undefined ? undefined : this.paymentMethods.get(params.payment_method);
+    if (params.payment_method !== undefined && !card) throw missing('payment_method', params.payment_method, 'payment_method');
+    if (card && card.customer !== params.customer) {
+      throw invalid(`The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, shared with a connected account without Customer attachment, or was detached from a Customer.`, { param: 'payment_method' });
+    }
+    const confirm = params.confirm === 'true';
+    if (confirm && !card) throw invalid('You cannot confirm this PaymentIntent because it\'s missing a payment method.', { code: 'payment_intent_unexpected_state' });
+    const intent: Json = {
+      id: id('pi'),
+      object: 'payment_intent',
+      amount,
+      amount_received: 0,
+      created: nowSeconds(),
+      currency: params.currency,
+      customer: params.customer ?? null,
+      description: params.description ?? null,
+      last_payment_error: null,
+      latest_charge: null,
+      livemode: false,
+      metadata: params.metadata ?? {},
+      payment_method: card?.id ?? null,
+      status: confirm ? 'succeeded' : 'requires_confirmation',
+    };
+    this.paymentIntents.set(intent.id, intent);
+    const declined = confirm ? this.declines.get(params.customer) : undefined;
+    if (declined) {
+      const message = declined === 'authentication_required' ? 'Your card was declined. This transaction requires authentication.' : 'Your card was declined.';
+      const failure = { type: 'card_error', code: declined, decline_code: declined === 'authentication_required' ? 'authentication_required' : 'generic_decline', message, payment_method: snapshot(card) };
+      Object.assign(intent, { status: 'requires_payment_method', last_payment_error: failure, payment_method: null });
+      this.event('payment_intent.payment_failed', intent);
+      if (this.webhooksBeforeAnswer) await this.sendPending();
+      throw new StripeApiError(402, { ...failure, payment_intent: snapshot(intent), doc_url: `https://docs.stripe.com/error-codes/${declined.replace(/_/g, '-')}` });
+    }
+    if (confirm) {
+      Object.assign(intent, { amount_received: amount, latest_charge: id('ch') });
+      this.event('payment_intent.succeeded', intent);
+      if (this.webhooksBeforeAnswer) await this.sendPending();
+    }
+    return intent;
+  }
+
+  // ---- The catalog: products, and their prices, whose amounts are never edited ---------------
+
+  private createProduct(params: Json): Json {
+    if (!params.name) throw invalid('Missing required param: name.', { param: 'name' });
+    if (params.id !== undefined && this.products.has(params.id)) throw invalid('Product already exists.', { code: 'resource_already_exists', param: 'id' });
+    const created = nowSeconds();
+    const product = {
+      id: params.id ?? id('prod'),
+      object: 'product',
+      active: params.active === undefined ? true : params.active === 'true',
+      created,
+      default_price: null,
+      description: params.description ?? null,
+      images: [],
+      livemode: false,
+      marketing_features: [],
+      metadata: params.metadata ?? {},
+      name: params.name,
+      package_dimensions: null,
+      shippable: null,
+      statement_descriptor: null,
+      tax_code: null,
+      type: 'service',
+      unit_label: null,
+      updated: created,
+      url: null,
+    };
+    this.products.set(product.id, product);
+    return product;
+  }
+
+
+  private updateProduct(productId: string, params: Json): Json {
+    const product = found(this.products, 'product', productId);
+    if (params.name !== undefined) product.name = params.name;
+    if (params.active !== undefined) product.active = params.active === 'true';
+    if (params.metadata !== undefined) product.metadata = { ...product.metadata, ...params.metadata };
+    product.updated = nowSeconds();
+    return product;
+  }
+
+  private createPrice(params: Json): Json {
+    if (!params.currency) throw invalid('Missing required param: currency.', { param: 'currency' });
+    if (!params.product) throw invalid('You must specify either `product` or `product_data` when creating a price.', { param: 'product' });
+    if (!this.products.has(params.product)) throw missing('product', params.product, 'product');
+    const unitAmount = Number(params.unit_amount);
+    if (!Number.isSafeInteger(unitAmount) || unitAmount < 0) throw invalid('Invalid integer: unit_amount', { param: 'unit_amount' });
+    const interval = params.recurring?.interval;
+    if (params.recurring !== undefined && !['day', 'week', 'month', 'year'].includes(interval)) throw invalid('Invalid recurring[interval]', { param: 'recurring[interval]' });
+    const price = {
+      id: id('price'),
+      object: 'price',
+      active: true,
+      billing_scheme: 'per_unit',
+      created: nowSeconds(),
+      currency: String(params.currency).toLowerCase(),
+      livemode: false,
+      lookup_key: params.lookup_key ?? null,
+      metadata: params.metadata ?? {},
+      nickname: params.nickname ?? null,
+      product: params.product,
+      recurring: interval ? { interval, interval_count: Number(params.recurring.interval_count ?? 1), usage_type: 'licensed', meter: null, trial_period_days: null } : null,
+      tax_behavior: 'unspecified',
+      type: interval ? 'recurring' : 'one_time',
+      unit_amount: unitAmount,
+      unit_amount_decimal: String(unitAmount),
+    };
+    this.prices.set(price.id, price);
+    return price;
+  }
+
+
+  /** Only what Stripe lets change on a price: never its amount, currency or interval. */
+  private updatePrice(priceId: string, params: Json): Json {
+    const price = found(this.prices, 'price', priceId);
+    const unknown = Object.keys(params).find((key) => !['active', 'metadata', 'nickname', 'lookup_key', 'tax_behavior', 'expand'].includes(key));
+    if (unknown) throw invalid(`Received unknown parameter: ${unknown}`, { param: unknown });
+    if (params.active !== undefined) price.active = params.active === 'true';
+    if (params.nickname !== undefined) price.nickname = params.nickname;
+    if (params.metadata !== undefined) price.metadata = { ...price.metadata, ...params.metadata };
+    return price;
+  }
+
+  /** Newest first, a page of `limit` (10 by default) after `starting_after`, as Stripe lists. */
+  private listPrices(params: Json): Json {
+    const matching = [...this.prices.values()]
+      .reverse()
+      .filter((p) => (params.active === undefined || p.active === (params.active === 'true')) && (params.product === undefined || p.product === params.product))
+      .filter((p) => params.type === undefined || p.type === params.type);
+    const limit = Math.min(Number(params.limit ?? 10), 100);
+    const from = params.starting_after === undefined ? 0 : matching.findIndex((p) => p.id === params.starting_after) + 1;
+    const page = matching.slice(from, from + limit);
+    return { ...list(page, '/v1/prices'), has_more: from + limit < matching.length };
   }
 
   private createCustomer(params: Json): Json {
@@ -339,7 +529,7 @@ export class StripeFake {
         latest_charge: id('ch'),
         livemode: false,
         metadata: input.paymentIntentData.metadata ?? {},
-        payment_method: id('pm'),
+        payment_method: this.card(input.paymentIntentData.setup_future_usage ? session.customer : null).id,
         setup_future_usage: input.paymentIntentData.setup_future_usage ?? null,
         status: 'succeeded',
       };

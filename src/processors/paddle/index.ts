@@ -2,20 +2,25 @@
  * Paddle Billing behind the engine's Processor interface, through the official SDK
  * (@paddle/paddle-node-sdk, pinned to one version) for every call to Paddle. The same files as
  * Stripe's: the client and where it talks to (client.ts), the account's customer (customer.ts),
- * checkout for a plan or a pack (checkout.ts), a subscription's end (subscription.ts), and the
- * webhook, verified by our own code, one file per event the engine acts on (webhooks/). Every
- * object made at Paddle carries the account's id in its custom data (custom-data.ts).
+ * checkout for a plan or a pack (checkout.ts), a subscription's end (subscription.ts), its plan
+ * change (plan-change.ts), the customer portal (portal.ts), the
+ * products and prices plans and packs sell at (catalog.ts), and the webhook, verified by our own
+ * code, one file per event the engine acts on (webhooks/). Every object made at Paddle carries
+ * the account's id, or the plan's or pack's slug, in its custom data (custom-data.ts).
  */
 import type { Processor } from '../../engine/processor.ts';
+import { syncCatalog } from './catalog.ts';
 import { purchaseCheckout, subscribeCheckout } from './checkout.ts';
 import { paddleClient } from './client.ts';
 import { ensureCustomer, placeholderEmail, type CustomerEmail } from './customer.ts';
 import { cancelSubscription } from './subscription.ts';
+import { changePlan } from './plan-change.ts';
+import { portalSession } from './portal.ts';
 import { parseWebhook } from './webhooks/index.ts';
 import { DEFAULT_TOLERANCE_SECONDS } from './webhooks/signature.ts';
 
 export interface PaddleProcessorOptions {
-  /** PADDLE_API_KEY: an API key that may write customers, transactions and subscriptions. */
+  /** PADDLE_API_KEY: an API key that may write customers, transactions, subscriptions, products and prices. */
   apiKey: string;
   /** PADDLE_WEBHOOK_SECRET: the notification destination's secret key, which signs its webhooks. */
   webhookSecret: string;
@@ -46,10 +51,14 @@ export function paddleProcessor(options: PaddleProcessorOptions): Processor {
   const webhook = { secret: options.webhookSecret, toleranceSeconds };
   return {
     name: 'paddle',
+    mode: options.apiBase !== undefined ? `API at ${options.apiBase}` : options.environment === 'sandbox' ? 'sandbox' : 'production',
     ensureCustomer: async (account) => ensureCustomer(paddle, account, (await options.customerEmail?.(account)) ?? placeholderEmail(account.id, options.placeholderEmailDomain)),
     subscribe: (request) => subscribeCheckout(paddle, request, options.checkoutUrl),
     purchase: (request) => purchaseCheckout(paddle, request, options.checkoutUrl),
     cancel: (request) => cancelSubscription(paddle, request),
+    changePlan: (request) => changePlan(paddle, request),
+    portal: (request) => portalSession(paddle, request),
     parseWebhook: async (rawBody, headers) => parseWebhook(webhook, rawBody, headers),
+    syncCatalog: (items) => syncCatalog(paddle, items),
   };
 }

@@ -2,19 +2,24 @@
  * Stripe behind the engine's Processor interface, through the official SDK only (pinned to one
  * version, which fixes the API version). One file per concern, as pay does: the client and where
  * it talks to (client.ts), the account's customer (customer.ts), checkout for a plan or a pack
- * (checkout.ts), a subscription's end (subscription.ts), and the webhook, one file per event the
- * engine acts on (webhooks/). Every object made at Stripe carries the account's id in its
+ * (checkout.ts), a subscription's end (subscription.ts), its plan change (plan-change.ts), the customer portal (portal.ts), the products and prices plans and packs
+ * sell at (catalog.ts), and the webhook, one file per event the engine acts on (webhooks/).
+ * Every object made at Stripe carries the account's id, or the plan's or pack's slug, in its
  * metadata (metadata.ts), and every call that makes one passes the call's idempotency key.
  */
 import type { Processor } from '../../engine/processor.ts';
+import { syncCatalog } from './catalog.ts';
 import { purchaseCheckout, subscribeCheckout } from './checkout.ts';
 import { stripeClient } from './client.ts';
 import { createCustomer } from './customer.ts';
 import { cancelSubscription } from './subscription.ts';
+import { changePlan } from './plan-change.ts';
+import { portalSession } from './portal.ts';
 import { parseWebhook } from './webhooks/index.ts';
+import { chargeSaved } from './recharge.ts';
 
 export interface StripeProcessorOptions {
-  /** The secret API key (sk_…), or a restricted key that may write customers, Checkout Sessions and subscriptions. */
+  /** The secret API key (sk_…), or a restricted key that may write customers, Checkout Sessions, subscriptions, products and prices. */
   secretKey: string;
   /** The webhook endpoint's signing secret (whsec_…). */
   webhookSecret: string;
@@ -35,10 +40,15 @@ export function stripeProcessor(options: StripeProcessorOptions): Processor {
   const pages = { successUrl: options.successUrl, cancelUrl: options.cancelUrl };
   return {
     name: 'stripe',
+    mode: /^(sk|rk)_live_/.test(options.secretKey) ? 'live mode' : 'test mode',
     ensureCustomer: (account, idempotencyKey) => createCustomer(stripe, account, idempotencyKey),
     subscribe: (request) => subscribeCheckout(stripe, request, pages),
     purchase: (request) => purchaseCheckout(stripe, request, pages),
     cancel: (request) => cancelSubscription(stripe, request),
+    changePlan: (request) => changePlan(stripe, request),
+    portal: (request) => portalSession(stripe, request),
+    chargeSaved: (request) => chargeSaved(stripe, request),
     parseWebhook: async (rawBody, headers) => parseWebhook(stripe, options.webhookSecret, rawBody, headers),
+    syncCatalog: (items) => syncCatalog(stripe, items),
   };
 }
