@@ -22,6 +22,13 @@ export interface Terms {
   settings: Settings;
   /** The canceled plan has run out and the default plan applies. */
   planEnded: boolean;
+  /**
+   * The paid plan's period in force is not paid (its processor's renewal is due, or failed and
+   * within the grace): the default plan's terms apply until it is (grants/subscriptions.ts).
+   */
+  unpaid: boolean;
+  /** A renewal's payment failed and the grace is over: the gate refuses (payment_past_due). */
+  pastDue: boolean;
   day: Period;
   period: Period;
   now: Date;
@@ -31,26 +38,48 @@ export interface Terms {
 
 export type TermsRow = AccountRow &
   PlanRow &
-  SettingsRow & { account_plan_id: number; plan_ended: boolean; terms_version: number; catalog_version: number };
+  SettingsRow & { account_plan_id: number; plan_ended: boolean; unpaid: boolean; terms_until: Date | null; terms_version: number; catalog_version: number };
 
-/** Columns and joins of an account's terms; `$2` is the moment they are read for. */
+/** A paid period that ran out unpaid, or a renewal whose payment failed: the default plan's terms apply. */
+const UNPAID = `(a.paid_through <= $2 OR a.past_due_through > a.paid_through)`;
+const GRACE_ENDS = `a.past_due_at + s.past_due_grace_days * interval '1 day'`;
+
+/**
+ * Columns and joins of an account's terms; `$2` is the moment they are read for. terms_until:
+ * the next moment they change by the clock alone (a plan's end, a paid period's, a grace's).
+ */
 export const TERMS_COLUMNS = `${ACCOUNT_COLUMNS}, a.plan_id AS account_plan_id, ${PLAN_COLUMNS}, ${SETTINGS_COLUMNS},
-  COALESCE(a.plan_ends_at <= $2, false) AS plan_ended, a.terms_version, s.catalog_version`;
+  COALESCE(a.plan_ends_at <= $2, false) AS plan_ended, COALESCE(${UNPAID}, false) AS unpaid,
+  LEAST(CASE WHEN a.plan_ends_at > $2 THEN a.plan_ends_at END, CASE WHEN a.paid_through > $2 THEN a.paid_through END,
+    CASE WHEN ${GRACE_ENDS} > $2 THEN ${GRACE_ENDS} END) AS terms_until,
+  a.terms_version, s.catalog_version`;
 export const TERMS_FROM = `accounts a CROSS JOIN settings s
-  JOIN plans p ON p.id = CASE WHEN a.plan_ends_at <= $2 AND s.default_plan_id IS NOT NULL THEN s.default_plan_id ELSE a.plan_id END`;
+  JOIN plans p ON p.id = CASE WHEN (a.plan_ends_at <= $2 OR ${UNPAID}) AND s.default_plan_id IS NOT NULL THEN s.default_plan_id ELSE a.plan_id END`;
+
+/** Terms read for one moment hold for a later one until terms_until (their period and day aside, which are derived). */
+export function termsHoldAt(row: Pick<TermsRow, 'terms_until'>, now: Date): boolean {
+  return row.terms_until === null || now < row.terms_until;
+}
 export const TERMS_SELECT = `${TERMS_COLUMNS} FROM ${TERMS_FROM}`;
 
 export function termsFromRow(row: TermsRow, now: Date): Terms {
   const account = accountFromRow({ ...row, plan_id: row.account_plan_id });
   const planEnded = row.plan_ended;
-  const anchor = planEnded ? null : account.planAnchorAt;
+  const unpaid = !planEnded && row.unpaid;
+  const settings = settingsFromRow(row);
+  const graceEnds = account.pastDue && account.pastDue.since.getTime() + settings.pastDueGraceDays * 86_400_000;
+  // A processor's paid period as it said; the default plan's months while unpaid; else the clock's.
+  const paid = !planEnded && !unpaid && account.paidThrough && account.planAnchorAt;
+  const anchor = planEnded || unpaid ? null : account.planAnchorAt;
   return {
     account,
     plan: planFromRow(row),
-    settings: settingsFromRow(row),
+    settings,
     planEnded,
+    unpaid,
+    pastDue: !planEnded && graceEnds !== null && now.getTime() >= graceEnds,
     day: dayPeriod(now, account.timeZone),
-    period: billingPeriod(anchor, now, account.timeZone),
+    period: paid ? { start: account.planAnchorAt!, end: account.paidThrough! } : billingPeriod(anchor, now, account.timeZone),
     now,
     catalogVersion: row.catalog_version,
   };
@@ -70,10 +99,13 @@ export async function lockGate(tx: Sql, accountId: string, now: Date): Promise<T
   return termsFromRow(row!, now);
 }
 
+/** What an account on no paid plan has: no anchor, end, paid period or past due. */
+export const NO_PLAN_PERIOD = 'plan_anchor_at = NULL, plan_ends_at = NULL, paid_through = NULL, past_due_through = NULL, past_due_at = NULL';
+
 /** Write down a plan that ran out: the account moves to the default plan. Gate mutex held. */
 export async function applyPlanEnd(tx: Sql, terms: Terms): Promise<void> {
   if (!terms.planEnded) return;
-  await tx.query(`UPDATE accounts SET plan_id = $2, plan_anchor_at = NULL, plan_ends_at = NULL, gate_version = gate_version + 1 WHERE id = $1`, [
+  await tx.query(`UPDATE accounts SET plan_id = $2, ${NO_PLAN_PERIOD}, gate_version = gate_version + 1 WHERE id = $1`, [
     terms.account.id,
     terms.plan.id,
   ]);

@@ -18,7 +18,7 @@ import {
 import { setImmediate } from 'node:timers';
 import { outcomeOf, type BatchAnswer } from '../combiner.ts';
 import type { Context } from '../context.ts';
-import { accountNotFound, termsFromRow, type Terms, type TermsRow } from '../terms.ts';
+import { accountNotFound, termsFromRow, termsHoldAt, type Terms, type TermsRow } from '../terms.ts';
 import type { PriceBook } from '../catalog/price-book.ts';
 import type { PriceEntry } from '../../core/pricing/price.ts';
 import { ledgerFrom, ledgerOf, withCharges, type AccountState } from '../gate/account-state.ts';
@@ -454,13 +454,12 @@ class BatchBases {
 
   constructor(private readonly capacity = 10_000) {}
 
-  /** The account's base, if it can still be used at `now` (a plan past its end reads as the default plan: read it again). */
+  /** The account's base, if it can still be used at `now` (terms the clock changed since, a plan past its end among them: read it again). */
   get(accountId: string, now: Date): AccountState | undefined {
     const state = this.#states.get(accountId);
     if (!state) return undefined;
     this.#states.delete(accountId);
-    const endsAt = state.termsRow.plan_ends_at;
-    if (endsAt && endsAt <= now) return undefined;
+    if (!termsHoldAt(state.termsRow, now)) return undefined;
     this.#states.set(accountId, state);
     return state;
   }

@@ -108,6 +108,7 @@ export function gateSnapshot(state: AccountState, now: Date): GateSnapshot {
       used: { day: usedIn(state.windows, 'day', terms.day.start, now), month: usedIn(state.windows, 'month', terms.period.start, now) },
       day: terms.day,
       period: terms.period,
+      pastDue: terms.pastDue,
     },
   };
 }

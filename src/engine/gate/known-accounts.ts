@@ -8,6 +8,7 @@
  */
 import { withCharges, withHolds, type AccountState, type StateHold, type Versions } from './account-state.ts';
 import type { PreparedCharge } from '../charge/write.ts';
+import { termsHoldAt } from '../terms.ts';
 
 export class KnownAccounts {
   /** `capacity`: how many accounts to remember (the last served); 0 remembers none, and every call reads afresh. */
@@ -18,12 +19,11 @@ export class KnownAccounts {
   /** Accounts with a charge of this process in flight: their ledger is about to move. */
   #charging = new Map<string, number>();
 
-  /** The account's state, if known and still usable at `now` (a plan past its end needs bookkeeping first). */
+  /** The account's state, if known and still usable at `now` (terms the clock changed since, a plan's end or a paid period's, are read again). */
   get(accountId: string, now: Date): AccountState | undefined {
     const state = this.#known.get(accountId);
     if (!state) return undefined;
-    const endsAt = state.termsRow.plan_ends_at;
-    if (endsAt && endsAt <= now) return undefined;
+    if (!termsHoldAt(state.termsRow, now)) return undefined;
     this.#known.delete(accountId);
     this.#known.set(accountId, state);
     return state;

@@ -17,9 +17,9 @@ import type { Account } from '../rows.ts';
 import type { Sql } from '../../db/sql.ts';
 import { lockGate } from '../terms.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
-import { activatePlan, cancelPlan } from './subscriptions.ts';
+import { activatePlan, activeSubscription, cancelPlan, changePlan } from './subscriptions.ts';
 
-function processorOf(ctx: Context, account: Account): Processor {
+export function processorOf(ctx: Context, account: Account): Processor {
   const processor = ctx.processors.get(account.processor);
   if (!processor) {
     throw new BillingError(
@@ -67,7 +67,7 @@ export interface CheckoutUrls {
 }
 
 /** What a processor needs to know of the account and the call: the customer it made for the account, once. */
-async function checkoutRequest(tx: Sql, processor: Processor, account: Account, options: (EffectOptions & CheckoutUrls) | undefined): Promise<CheckoutRequest> {
+export async function checkoutRequest(tx: Sql, processor: Processor, account: Account, options: (EffectOptions & CheckoutUrls) | undefined): Promise<CheckoutRequest> {
   const [row] = await tx.query<{ processor_customer_id: string | null }>('SELECT processor_customer_id FROM accounts WHERE id = $1', [account.id]);
   let customerId = row?.processor_customer_id ?? undefined;
   if (!customerId && processor.ensureCustomer) {
@@ -86,8 +86,21 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     if (plan.status !== 'active') {
       throw new BillingError('plan_not_available', `The plan "${planSlug}" is ${plan.status} and takes no new subscribers`, { slug: planSlug });
     }
-    const { account } = await lockGate(tx, accountId, now);
+    const terms = await lockGate(tx, accountId, now);
+    const { account } = terms;
     const processor = processorOf(ctx, account);
+    const current = await activeSubscription(tx, accountId);
+    if (processor.changePlan && current?.processor === processor.name && !terms.planEnded) {
+      // On a subscription at the processor already: the processor changes its plan (it bills the proration).
+      if (terms.account.pastDue || terms.unpaid) {
+        throw new BillingError('payment_past_due', `Account "${accountId}" has a renewal to pay first: pay it in the billing portal, then change the plan`, { accountId });
+      }
+      if (plan.id === account.planId && account.planEndsAt === null) {
+        throw new BillingError('subscription_active', `Account "${accountId}" is on the plan "${planSlug}" already`, { accountId, plan: planSlug });
+      }
+      await processor.changePlan({ ...(await checkoutRequest(tx, processor, account, { idempotencyKey, ...urls })), plan, subscriptionRef: current.processorRef });
+      return changePlan(tx, terms, plan);
+    }
     const paid = await processor.subscribe({ ...(await checkoutRequest(tx, processor, account, { idempotencyKey, ...urls })), plan });
     if (paid.status === 'pending') return paid;
     return activatePlan(tx, accountId, plan, { processor: processor.name, processorRef: paid.reference, now });

@@ -6,6 +6,7 @@
 import { allowanceReference, DEFAULT_PRIORITY, type BucketSource } from '../../core/bucket.ts';
 import { BillingError } from '../../core/errors.ts';
 import { formatUsd, type Micros } from '../../core/money.ts';
+import { anchoredMonthPeriod, type Period } from '../../core/periods.ts';
 import { includedMicros } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
 import { z } from 'zod';
@@ -104,10 +105,12 @@ export async function grantCredit(tx: Sql, c: CreditGrant): Promise<GrantResult>
  * Open the current period's allowance if the plan includes value and it is not open yet. It
  * starts at the period's start, whenever it is opened. What the last period left is written
  * off later, by expireCredit (expiry.ts): a period opened by a clock that ran ahead writes off
- * nothing.
+ * nothing. A period a processor was paid for that is shorter than a month (a plan changed
+ * within one) opens the plan's allowance in proportion.
  */
 export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult | undefined> {
-  const amount = includedMicros(terms.plan);
+  const paidPeriod = terms.account.paidThrough !== null && !terms.unpaid && !terms.planEnded;
+  const amount = paidPeriod ? proratedMicros(includedMicros(terms.plan), terms.period) : includedMicros(terms.plan);
   if (amount <= 0) return undefined;
   return grant(tx, {
     accountId: terms.account.id,
@@ -119,6 +122,14 @@ export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult 
     expiresAt: terms.period.end,
     planId: terms.plan.id,
   });
+}
+
+/** `micros` for the part of a month `period` covers (all of it for a month or more), rounded down. */
+export function proratedMicros(micros: Micros, period: Period): Micros {
+  const month = anchoredMonthPeriod(period.start, period.start);
+  const covered = BigInt(period.end.getTime() - period.start.getTime());
+  const whole = BigInt(month.end.getTime() - month.start.getTime());
+  return (covered >= whole ? micros : Number((BigInt(micros) * covered) / whole)) as Micros;
 }
 
 export const creditInputSchema = plain(

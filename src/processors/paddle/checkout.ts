@@ -39,7 +39,7 @@ async function checkout(paddle: Paddle, request: CheckoutRequest, checkoutUrl: s
 }
 
 /** The price Paddle sells a plan or pack at, made by the catalog sync. */
-function priceOf(kind: 'plan' | 'pack', item: Plan | Pack): string {
+export function priceOf(kind: 'plan' | 'pack', item: Plan | Pack): string {
   const price = item.processorPrices.paddle;
   if (price) return price;
   throw new BillingError(

@@ -61,7 +61,7 @@ async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnP
 }
 
 /** The price Stripe sells a plan or pack at, made by the catalog sync. */
-function priceOf(kind: 'plan' | 'pack', item: Plan | Pack): string {
+export function priceOf(kind: 'plan' | 'pack', item: Plan | Pack): string {
   const price = item.processorPrices.stripe;
   if (price) return price;
   throw new BillingError(

@@ -5,11 +5,12 @@
  * its custom data names, if any. Paddle sends one event per request; its event_id is the same on
  * every delivery of it, and so names it once.
  */
-import { SubscriptionCanceledEvent, TransactionCompletedEvent, type IEventsResponse } from '@paddle/paddle-node-sdk';
+import { SubscriptionCanceledEvent, SubscriptionPastDueEvent, TransactionCompletedEvent, type IEventsResponse } from '@paddle/paddle-node-sdk';
 import { WebhookSignatureError, type ProcessorEvent } from '../../../engine/processor.ts';
 import { ACCOUNT_KEY, customValue } from '../custom-data.ts';
 import { verifySignature } from './signature.ts';
 import { subscriptionCanceled } from './subscription-canceled.ts';
+import { subscriptionPastDue } from './subscription-past-due.ts';
 import { transactionCompleted } from './transaction-completed.ts';
 
 export interface WebhookOptions {
@@ -44,6 +45,8 @@ function normalize(event: IEventsResponse<unknown>): ProcessorEvent | undefined 
       return transactionCompleted(new TransactionCompletedEvent(event as ConstructorParameters<typeof TransactionCompletedEvent>[0]));
     case 'subscription.canceled':
       return subscriptionCanceled(new SubscriptionCanceledEvent(event as ConstructorParameters<typeof SubscriptionCanceledEvent>[0]));
+    case 'subscription.past_due':
+      return subscriptionPastDue(new SubscriptionPastDueEvent(event as ConstructorParameters<typeof SubscriptionPastDueEvent>[0]));
     default:
       return undefined;
   }

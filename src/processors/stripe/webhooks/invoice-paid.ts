@@ -33,7 +33,7 @@ export function invoicePaid(event: Stripe.InvoicePaidEvent): ProcessorEvent | un
 }
 
 /** The line that bills the subscription's period: not a proration, when there is one; else the one that ends last. */
-function periodLine(invoice: Stripe.Invoice): Stripe.InvoiceLineItem | undefined {
+export function periodLine(invoice: Stripe.Invoice): Stripe.InvoiceLineItem | undefined {
   const lines = invoice.lines.data.filter((line) => line.parent?.subscription_item_details);
   return lines.find((line) => !line.parent!.subscription_item_details!.proration) ?? lines.sort((a, b) => b.period.end - a.period.end)[0];
 }
