@@ -5,7 +5,7 @@
  * is tested here, the same for every processor.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { WebhookSignatureError, type Processor, type ProcessorEvent } from '../../src/index.ts';
+import { BillingError, WebhookSignatureError, type Processor, type ProcessorEvent } from '../../src/index.ts';
 
 export const SIGNED = 'signed';
 const SECRET = 'whsec_test_0123456789';
@@ -18,6 +18,9 @@ export function delivery(events: readonly ProcessorEvent[], { forged = false } =
   return { body, headers: new Headers({ 'x-signature': forged ? sign(`${body} `) : sign(body) }) };
 }
 
+/** What the signed processor's plan changes do: go through, or be declined (nothing changes). */
+export const planChanges = { decline: false, made: [] as { subscriptionRef: string; plan: string }[] };
+
 export function signedProcessor(): Processor {
   let checkouts = 0;
   let refunds = 0;
@@ -26,6 +29,12 @@ export function signedProcessor(): Processor {
     subscribe: async ({ plan }) => ({ status: 'pending', checkoutUrl: `https://pay.example/checkout/${++checkouts}?plan=${plan.slug}` }),
     purchase: async ({ pack }) => ({ status: 'pending', checkoutUrl: `https://pay.example/checkout/${++checkouts}?pack=${pack.slug}` }),
     cancel: async ({ subscriptionRef }) => ({ status: 'completed', reference: subscriptionRef }),
+    async changePlan({ subscriptionRef, plan }) {
+      if (planChanges.decline) throw new BillingError('payment_declined', 'the card was declined');
+      planChanges.made.push({ subscriptionRef, plan: plan.slug });
+      return { status: 'completed', reference: subscriptionRef };
+    },
+    portal: async ({ account, returnUrl }) => ({ url: `https://pay.example/portal/${account.id}?return=${encodeURIComponent(returnUrl)}` }),
     refund: async () => ({ status: 'succeeded', refundRef: `re_signed_${++refunds}` }),
     async parseWebhook(rawBody, headers) {
       const given = Buffer.from(headers.get('x-signature') ?? '');
