@@ -14,6 +14,8 @@ import { loadCredentials, type Credentials } from '../hono/credentials.ts';
 
 /** How often a process forgets Idempotency-Keys past their day. */
 const FORGET_EVERY_MS = 10 * 60_000;
+/** How often a process runs the auto-recharges that are due (any process may: each claims its own). */
+const RECHARGE_EVERY_MS = 1_000;
 
 /** `credentials`: those the caller loaded already (the primary's, when it serves itself); else loaded here. */
 export async function serveHere(
@@ -32,11 +34,22 @@ export async function serveHere(
   const port = typeof address === 'object' && address ? address.port : config.port;
   const forgetting = setInterval(() => void forgetOldKeys(billing.sql).catch((error) => logger.warn({ err: error }, 'forgetting old idempotency keys failed')), FORGET_EVERY_MS);
   forgetting.unref();
+  // One run at a time in this process; a run that fails is logged and the next one tries again.
+  let recharging: Promise<unknown> | undefined;
+  const recharges = setInterval(() => {
+    recharging ??= billing
+      .runRecharges()
+      .catch((error: unknown) => logger.warn({ err: error }, 'running auto-recharges failed'))
+      .finally(() => (recharging = undefined));
+  }, RECHARGE_EVERY_MS);
+  recharges.unref();
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       clearInterval(forgetting);
+      clearInterval(recharges);
       if (!(await stop(config.stopTimeoutSeconds * 1000))) logger.warn({ seconds: config.stopTimeoutSeconds }, 'stop: connections still open at the bound were closed');
+      await recharging; // a recharge under way finishes (else its lease runs out and another process takes it)
       await billing.close();
     })());
   return { port, close };

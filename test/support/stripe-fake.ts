@@ -102,6 +102,10 @@ export class StripeFake {
   readonly subscriptions = new Map<string, Json>();
   readonly invoices = new Map<string, Json>();
   readonly paymentIntents = new Map<string, Json>();
+  readonly refunds = new Map<string, Json>();
+  readonly disputes = new Map<string, Json>();
+  /** A paid invoice's payment: the invoice and the payment intent that paid it, as Stripe's invoice payments list them. */
+  readonly invoicePayments = new Map<string, Json>();
   /** Cards saved to customers (a pack's checkout saves one for off-session use). */
   readonly paymentMethods = new Map<string, Json>();
   /** A test control: how the bank answers an off-session charge on a customer's card, when not with the money. */
@@ -206,6 +210,8 @@ export class StripeFake {
       if (method === 'POST' && resource === 'checkout' && sub === 'sessions' && ref === undefined) return this.createSession(params);
       if (method === 'POST' && resource === 'subscriptions' && sub !== undefined) return this.updateSubscription(sub, params);
       if (method === 'DELETE' && resource === 'subscriptions' && sub !== undefined) return this.cancel(sub);
+      if (method === 'POST' && resource === 'refunds' && sub === undefined) return this.createRefund(params);
+      if (method === 'GET' && resource === 'invoice_payments' && sub === undefined) return this.listInvoicePayments(params);
       if (resource === 'products' && method === 'POST') return sub === undefined ? this.createProduct(params) : this.updateProduct(sub, params);
       if (resource === 'products' && method === 'GET' && sub !== undefined) return found(this.products, 'product', sub);
       if (resource === 'prices' && method === 'POST') return sub === undefined ? this.createPrice(params) : this.updatePrice(sub, params);
@@ -667,6 +673,7 @@ export class StripeFake {
       total,
     };
     this.invoices.set(invoice.id, invoice);
+    this.payInvoice(invoice);
     subscription.latest_invoice = invoice.id;
     return invoice;
   }
@@ -688,6 +695,86 @@ export class StripeFake {
     const what = `${session.mode === 'subscription' ? 'Subscribe' : 'Pay'}: ${(session.amount_total / 100).toFixed(2)} ${String(session.currency).toUpperCase()}`;
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(`<!doctype html><title>Stripe fake checkout</title><form method="post"><button>${what}</button></form>`);
+  }
+
+  // ---- Refunds and disputes -----------------------------------------------------------------
+
+  /** A paid invoice's payment intent, and the invoice payment that ties them. */
+  private payInvoice(invoice: Json): void {
+    const paymentIntent = {
+      id: id('pi'), object: 'payment_intent', amount: invoice.amount_paid, amount_received: invoice.amount_paid, created: invoice.created, currency: invoice.currency,
+      customer: invoice.customer, latest_charge: id('ch'), livemode: false, metadata: {}, payment_method: id('pm'), setup_future_usage: null, status: 'succeeded',
+    };
+    this.paymentIntents.set(paymentIntent.id, paymentIntent);
+    const payment = {
+      id: id('inpay'), object: 'invoice_payment', amount_paid: invoice.amount_paid, amount_requested: invoice.amount_paid, created: invoice.created, currency: invoice.currency,
+      invoice: invoice.id, is_default: true, livemode: false, payment: { type: 'payment_intent', payment_intent: paymentIntent.id },
+      status: 'paid', status_transitions: { canceled_at: null, paid_at: invoice.created },
+    };
+    this.invoicePayments.set(payment.id, payment);
+  }
+
+  /** GET /v1/invoice_payments: by invoice, by payment intent, by status. */
+  private listInvoicePayments(params: Json): Json {
+    const data = [...this.invoicePayments.values()].filter(
+      (p) => (params.invoice === undefined || p.invoice === params.invoice) && (params.status === undefined || p.status === params.status)
+        && (params.payment?.payment_intent === undefined || p.payment.payment_intent === params.payment.payment_intent),
+    );
+    return list(data.slice(0, Number(params.limit ?? 10)), '/v1/invoice_payments');
+  }
+
+  /** POST /v1/refunds: all or part of what is left of a payment intent, succeeded at once (refund.created), as a card refund is. */
+  private createRefund(params: Json): Json {
+    if (!params.payment_intent) throw invalid('One of the following params should be provided for this request: payment_intent or charge.');
+    const paymentIntent = this.paymentIntents.get(params.payment_intent);
+    if (!paymentIntent) throw missing('payment_intent', params.payment_intent, 'payment_intent');
+    if ([...this.disputes.values()].some((d) => d.payment_intent === paymentIntent.id)) {
+      throw invalid(`Charge ${paymentIntent.latest_charge} has been charged back; cannot issue a refund.`, { code: 'charge_disputed' });
+    }
+    const refunded = [...this.refunds.values()].filter((r) => r.payment_intent === paymentIntent.id).reduce((sum, r) => sum + r.amount, 0);
+    const left = paymentIntent.amount_received - refunded;
+    const amount = params.amount === undefined ? left : Number(params.amount);
+    if (!Number.isSafeInteger(amount) || amount <= 0) throw invalid('Invalid positive integer', { param: 'amount' });
+    if (amount > left) {
+      throw invalid(`Refund amount ($${(amount / 100).toFixed(2)}) is greater than unrefunded amount on charge ($${(left / 100).toFixed(2)})`, { param: 'amount', code: 'amount_too_large' });
+    }
+    const refund = {
+      id: id('re'), object: 'refund', amount, balance_transaction: id('txn'), charge: paymentIntent.latest_charge, created: nowSeconds(), currency: paymentIntent.currency,
+      destination_details: { type: 'card', card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' } },
+      metadata: params.metadata ?? {}, payment_intent: paymentIntent.id, reason: params.reason ?? null, receipt_number: null,
+      source_transfer_reversal: null, status: 'succeeded', transfer_reversal: null,
+    };
+    this.refunds.set(refund.id, refund);
+    this.event('refund.created', refund);
+    return refund;
+  }
+
+  /** A refund made in Stripe's dashboard: refund.created. */
+  async refundFromDashboard(paymentIntentId: string, amount?: number): Promise<Delivery[]> {
+    this.createRefund({ payment_intent: paymentIntentId, ...(amount === undefined ? {} : { amount: String(amount) }) });
+    return this.sendPending();
+  }
+
+  /** The customer's bank disputes the payment (a chargeback): charge.dispute.created. Resolves with the dispute's id and its deliveries. */
+  async dispute(paymentIntentId: string, amount?: number): Promise<{ disputeId: string; deliveries: Delivery[] }> {
+    const paymentIntent = this.paymentIntents.get(paymentIntentId);
+    if (!paymentIntent) throw new Error(`No such payment intent: ${paymentIntentId}`);
+    const dispute = {
+      id: id('dp'), object: 'dispute', amount: amount ?? paymentIntent.amount_received, balance_transactions: [], charge: paymentIntent.latest_charge, created: nowSeconds(),
+      currency: paymentIntent.currency, is_charge_refundable: false, livemode: false, metadata: {}, payment_intent: paymentIntent.id, reason: 'fraudulent', status: 'needs_response',
+    };
+    this.disputes.set(dispute.id, dispute);
+    this.event('charge.dispute.created', dispute);
+    return { disputeId: dispute.id, deliveries: await this.sendPending() };
+  }
+
+  /** The bank decides: charge.dispute.closed, won or lost. */
+  async closeDispute(disputeId: string, status: 'won' | 'lost'): Promise<Delivery[]> {
+    const dispute = this.disputes.get(disputeId);
+    if (!dispute) throw new Error(`No such dispute: ${disputeId}`);
+    dispute.status = status;
+    this.event('charge.dispute.closed', dispute);
+    return this.sendPending();
   }
 
   // ---- Webhooks ------------------------------------------------------------------------------

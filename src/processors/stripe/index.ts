@@ -13,6 +13,7 @@ import { purchaseCheckout, subscribeCheckout } from './checkout.ts';
 import { stripeClient } from './client.ts';
 import { createCustomer } from './customer.ts';
 import { cancelSubscription } from './subscription.ts';
+import { refundPayment } from './refund.ts';
 import { changePlan } from './plan-change.ts';
 import { portalSession } from './portal.ts';
 import { parseWebhook } from './webhooks/index.ts';
@@ -45,6 +46,7 @@ export function stripeProcessor(options: StripeProcessorOptions): Processor {
     subscribe: (request) => subscribeCheckout(stripe, request, pages),
     purchase: (request) => purchaseCheckout(stripe, request, pages),
     cancel: (request) => cancelSubscription(stripe, request),
+    refund: (request) => refundPayment(stripe, request),
     changePlan: (request) => changePlan(stripe, request),
     portal: (request) => portalSession(stripe, request),
     chargeSaved: (request) => chargeSaved(stripe, request),

@@ -8,6 +8,8 @@ import type Stripe from 'stripe';
 export const ACCOUNT_KEY = 'tollgate_account';
 export const PLAN_KEY = 'tollgate_plan';
 export const PACK_KEY = 'tollgate_pack';
+/** On an auto-recharge's PaymentIntent: the recharge it pays. */
+export const RECHARGE_KEY = 'tollgate_recharge';
 
 /** A metadata value, when it is there and not empty. */
 export function metadataValue(metadata: Stripe.Metadata | null | undefined, key: string): string | undefined {

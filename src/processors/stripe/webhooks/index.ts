@@ -10,8 +10,12 @@ import { ACCOUNT_KEY, metadataValue } from '../metadata.ts';
 import { checkoutSessionCompleted } from './checkout-session-completed.ts';
 import { customerSubscriptionDeleted } from './customer-subscription-deleted.ts';
 import { invoicePaid } from './invoice-paid.ts';
+import { chargeDispute } from './charge-dispute.ts';
+import { refundSucceeded } from './refund.ts';
+import { paymentIntentFailed, paymentIntentSucceeded } from './payment-intent.ts';
+import { invoicePaymentFailed } from './invoice-payment-failed.ts';
 
-export function parseWebhook(stripe: Stripe, webhookSecret: string, rawBody: string, headers: Headers): ProcessorEvent[] {
+export async function parseWebhook(stripe: Stripe, webhookSecret: string, rawBody: string, headers: Headers): Promise<ProcessorEvent[]> {
   let event: Stripe.Event;
   try {
     event = stripe.webhooks.constructEvent(rawBody, headers.get('stripe-signature') ?? '', webhookSecret);
@@ -19,7 +23,21 @@ export function parseWebhook(stripe: Stripe, webhookSecret: string, rawBody: str
     if (error instanceof Stripe.errors.StripeSignatureVerificationError) throw new WebhookSignatureError(`Stripe webhook not verified: ${error.message}`);
     throw error;
   }
-  return [normalize(event) ?? ignored(event)];
+  return [(await refundOrDispute(stripe, event)) ?? normalize(event) ?? ignored(event)];
+}
+
+/** Refunds and disputes name a payment intent; which payment of Tollgate's that is, Stripe's API says (refund.ts). */
+async function refundOrDispute(stripe: Stripe, event: Stripe.Event): Promise<ProcessorEvent | undefined> {
+  switch (event.type) {
+    case 'refund.created':
+    case 'refund.updated':
+      return refundSucceeded(stripe, event);
+    case 'charge.dispute.created':
+    case 'charge.dispute.closed':
+      return chargeDispute(stripe, event);
+    default:
+      return undefined;
+  }
 }
 
 function normalize(event: Stripe.Event): ProcessorEvent | undefined {
@@ -29,8 +47,14 @@ function normalize(event: Stripe.Event): ProcessorEvent | undefined {
       return checkoutSessionCompleted(event);
     case 'invoice.paid':
       return invoicePaid(event);
+    case 'invoice.payment_failed':
+      return invoicePaymentFailed(event);
     case 'customer.subscription.deleted':
       return customerSubscriptionDeleted(event);
+    case 'payment_intent.succeeded':
+      return paymentIntentSucceeded(event);
+    case 'payment_intent.payment_failed':
+      return paymentIntentFailed(event);
     default:
       return undefined;
   }

@@ -1,0 +1,56 @@
+/**
+ * An auto-recharge at Stripe: a PaymentIntent confirmed off-session on the customer's saved card
+ * (the pack checkout saved it, with setup_future_usage: 'off_session'): the default one if the
+ * customer has one, else the one saved last. It carries the account, the pack and the recharge in
+ * its metadata, so its webhooks (payment_intent.succeeded, payment_intent.payment_failed) name
+ * them back, and the recharge's idempotency key, so a retry is the same PaymentIntent.
+ */
+import Stripe from 'stripe';
+import type { SavedCharge, SavedChargeRequest } from '../../engine/processor.ts';
+import { ACCOUNT_KEY, PACK_KEY, RECHARGE_KEY } from './metadata.ts';
+import { idOf } from './webhooks/fields.ts';
+
+export async function chargeSaved(stripe: Stripe, request: SavedChargeRequest): Promise<SavedCharge> {
+  const paymentMethod = request.customerId ? await savedCard(stripe, request.customerId) : undefined;
+  if (!request.customerId || !paymentMethod) {
+    return { status: 'declined', code: 'no_payment_method', message: 'No card is saved at Stripe: a pack bought at checkout saves one' };
+  }
+  try {
+    const intent = await stripe.paymentIntents.create(
+      {
+        amount: request.amountCents,
+        currency: 'usd',
+        customer: request.customerId,
+        payment_method: paymentMethod,
+        off_session: true,
+        confirm: true,
+        description: `Auto-recharge: ${request.pack.name}`,
+        metadata: { [ACCOUNT_KEY]: request.account.id, [PACK_KEY]: request.pack.slug, [RECHARGE_KEY]: request.rechargeId },
+      },
+      { idempotencyKey: request.idempotencyKey },
+    );
+    switch (intent.status) {
+      case 'succeeded':
+        return { status: 'succeeded', paymentRef: intent.id };
+      case 'processing':
+        return { status: 'pending', paymentRef: intent.id };
+      case 'requires_action':
+        return { status: 'declined', code: 'authentication_required', message: 'The bank asked for the customer to authenticate the payment' };
+      default:
+        return { status: 'declined', code: 'card_declined', message: intent.last_payment_error?.message ?? `The payment is ${intent.status}` };
+    }
+  } catch (error) {
+    // Off-session, a decline or a bank's demand for authentication comes back as a card error.
+    if (!(error instanceof Stripe.errors.StripeCardError)) throw error;
+    return { status: 'declined', code: error.code === 'authentication_required' ? 'authentication_required' : 'card_declined', message: error.message };
+  }
+}
+
+/** The customer's default payment method, else the card saved last (Stripe lists the newest first). */
+async function savedCard(stripe: Stripe, customerId: string): Promise<string | undefined> {
+  const customer = await stripe.customers.retrieve(customerId);
+  const chosen = customer.deleted ? null : customer.invoice_settings.default_payment_method;
+  if (chosen) return idOf(chosen);
+  const { data } = await stripe.paymentMethods.list({ customer: customerId, type: 'card', limit: 1 });
+  return data[0]?.id;
+}
