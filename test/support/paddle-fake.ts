@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type {
   CurrencyCode,
+  IAdjustmentResponse,
   ICustomerResponse,
   IEventsResponse,
   IPriceResponse,
@@ -24,6 +25,7 @@ import type {
   ISubscriptionCreatedNotificationResponse,
   ISubscriptionNotificationResponse,
   ISubscriptionResponse,
+  ICustomerPortalSessionResponse,
   ITransactionDetailsResponse,
   ITransactionNotificationResponse,
   ITransactionResponse,
@@ -71,7 +73,13 @@ const invalidField = (field: string, message: string) => new PaddleApiError(400,
 
 /** A Paddle id: its prefix and 26 lowercase letters and digits. */
 const id = (prefix: string) => `${prefix}_${ulid().toLowerCase()}`;
-const now = () => new Date().toISOString();
+/**
+ * Paddle's clock for the fake's objects (billing periods, an event's occurred_at): this far ahead
+ * of the real clock (advanceClock), as a simulation would run. Webhooks are signed at the real
+ * time, as Paddle signs them. One fake at a time runs it; start() sets it back.
+ */
+let clockAheadMs = 0;
+const now = () => new Date(Date.now() + clockAheadMs).toISOString();
 
 /** One interval later (calendar months and years, as Paddle bills). */
 function after(iso: string, interval: Interval, frequency: number): string {
@@ -102,6 +110,9 @@ export class PaddleFake {
   readonly customers = new Map<string, ICustomerResponse>();
   readonly transactions = new Map<string, ITransactionResponse>();
   readonly subscriptions = new Map<string, ISubscriptionResponse>();
+  readonly adjustments = new Map<string, IAdjustmentResponse>();
+  /** A test control: the customers whose saved card declines a one-time charge. */
+  readonly declines = new Set<string>();
   /** Every event made, in order. */
   readonly events: IEventsResponse<unknown>[] = [];
   /** Every API request, as it arrived: for tests to see what the SDK sent. */
@@ -120,6 +131,7 @@ export class PaddleFake {
   static async start(options: { webhookUrl?: string } = {}): Promise<PaddleFake> {
     const fake = new PaddleFake();
     fake.webhookUrl = options.webhookUrl;
+    clockAheadMs = 0;
     fake.server = createServer((req, res) => {
       fake.handle(req, res).catch((error: unknown) => {
         const body = { error: { type: 'api_error', code: 'internal_error', detail: String(error), documentation_url: 'https://developer.paddle.com/errors/shared/internal_error' }, meta: { request_id: randomUUID() } };
@@ -197,6 +209,14 @@ export class PaddleFake {
 
   private route(method: string, url: URL, body: Json): [number, unknown, Json?] {
     const [, resource, ref, action] = url.pathname.split('/');
+    if (resource === 'adjustments' && ref === undefined) {
+      if (method === 'POST') return [201, this.createAdjustment(body)];
+      if (method === 'GET') {
+        const [transactions, actions] = [url.searchParams.get('transaction_id')?.split(','), url.searchParams.get('action')?.split(',')];
+        return this.page(url, [...this.adjustments.values()], (a) => (transactions?.includes(a.transaction_id) ?? true) && (actions?.includes(a.action) ?? true));
+      }
+    }
+    if (resource === 'customers' && ref !== undefined && action === 'portal-sessions' && method === 'POST') return [201, this.createPortalSession(ref, body)];
     if (resource === 'customers' && ref === undefined) {
       if (method === 'POST') return [201, this.createCustomer(body)];
       if (method === 'GET') return this.listCustomers(url);
@@ -204,6 +224,11 @@ export class PaddleFake {
     if (resource === 'transactions') {
       if (method === 'POST' && ref === undefined) return [201, this.createTransaction(body)];
       if (method === 'GET' && ref !== undefined && action === undefined) return [200, this.transactionOf(ref)];
+      if (method === 'GET' && ref === undefined) {
+        const subscriptions = url.searchParams.get('subscription_id')?.split(',');
+        const origins = url.searchParams.get('origin')?.split(',');
+        return this.page(url, [...this.transactions.values()], (t) => (subscriptions?.includes(t.subscription_id ?? '') ?? true) && (origins?.includes(t.origin) ?? true));
+      }
     }
     if (resource === 'products' && action === undefined) {
       if (method === 'GET' && ref === undefined) return this.page(url, [...this.products.values()], (p) => url.searchParams.get('status')?.split(',').includes(p.status) ?? true);
@@ -224,6 +249,8 @@ export class PaddleFake {
     if (resource === 'subscriptions' && ref !== undefined) {
       if (method === 'GET' && action === undefined) return [200, this.subscriptionOf(ref)];
       if (method === 'POST' && action === 'cancel') return [200, this.cancel(ref, body)];
+      if (method === 'POST' && action === 'charge') return [200, this.charge(ref, body)];
+      if (method === 'PATCH' && action === undefined) return [200, this.updateSubscription(ref, body)];
     }
     throw new PaddleApiError(404, 'shared', 'not_found', `Route ${method} ${url.pathname} not found.`);
   }
@@ -451,6 +478,77 @@ export class PaddleFake {
     return subscription;
   }
 
+  /**
+   * PATCH /subscriptions/{id}: its items (with a proration_billing_mode), its custom data, its
+   * scheduled change (null removes a cancel scheduled for the period's end). With
+   * prorated_immediately, what the rest of the period costs more at the new price is billed at
+   * once, a transaction of origin subscription_update; if the card declines it and
+   * on_payment_failure is prevent_change (the default), subscription_payment_declined and nothing
+   * changes. A downgrade's credit is kept for the next renewal (not modelled: nothing is billed).
+   */
+  private updateSubscription(subscriptionId: string, body: Json): ISubscriptionResponse {
+    const subscription = this.subscriptionOf(subscriptionId);
+    if (subscription.status === 'canceled') throw new PaddleApiError(400, 'subscriptions', 'subscription_is_canceled_action_invalid', "action can't be performed on canceled subscription");
+    const items: Json[] | undefined = body.items;
+    let proration: { price: IPriceResponse; amount: number; rate: number } | undefined;
+    if (items !== undefined) {
+      if (items.length !== 1) throw new Error('the fake changes subscriptions of one item only');
+      const price = found(this.prices, 'Price', String(items[0]!.price_id));
+      const item = subscription.items[0]!;
+      const mode = body.proration_billing_mode;
+      if (!mode) throw invalidField('proration_billing_mode', 'must be provided when items change');
+      if (price.id !== item.price.id && mode === 'prorated_immediately') {
+        const period = subscription.current_billing_period!;
+        const [start, end, at] = [Date.parse(period.starts_at), Date.parse(period.ends_at), Date.parse(now())];
+        const rate = (end - at) / (end - start);
+        const amount = Math.round((Number(price.unit_price.amount) - Number(item.price.unit_price.amount)) * item.quantity * rate);
+        if (amount > 0 && this.declines.has(subscription.customer_id) && (body.on_payment_failure ?? 'prevent_change') === 'prevent_change') {
+          throw new PaddleApiError(400, 'subscriptions', 'subscription_payment_declined', 'payment declined');
+        }
+        if (amount > 0) proration = { price, amount, rate };
+      }
+      Object.assign(item, { price: snapshot(price), product: snapshot(this.products.get(price.product_id)!), updated_at: now() });
+    }
+    if (body.custom_data !== undefined) subscription.custom_data = snapshot(body.custom_data);
+    if (body.scheduled_change !== undefined) subscription.scheduled_change = body.scheduled_change;
+    subscription.updated_at = now();
+    this.event('subscription.updated', this.subscriptionNotification(subscription));
+    if (proration) {
+      const at = now();
+      const prorated = { ...proration.price, unit_price: { ...proration.price.unit_price, amount: String(proration.amount) } };
+      const transaction = this.addTransaction(id('txn'), [{ price: prorated, quantity: 1 }], {
+        status: 'billed', customer_id: subscription.customer_id, address_id: subscription.address_id, custom_data: snapshot(subscription.custom_data ?? null),
+        origin: 'subscription_update', subscription_id: subscription.id, collection_mode: 'automatic', checkout: { url: null }, billed_at: at,
+        billing_period: { starts_at: at, ends_at: subscription.current_billing_period!.ends_at },
+      });
+      transaction.items[0]!.proration = { rate: proration.rate.toFixed(5), billing_period: snapshot(transaction.billing_period!) };
+      this.event('transaction.billed', this.transactionNotification(transaction));
+      this.pay(transaction, at, {});
+      this.complete(transaction);
+    }
+    return subscription;
+  }
+
+  /** POST /customers/{id}/portal-sessions: the customer portal's links, general and for each subscription named. */
+  private createPortalSession(customerId: string, body: Json): ICustomerPortalSessionResponse {
+    found(this.customers, 'Customer', customerId);
+    const sessionId = id('cpls');
+    const base = `${this.url}/portal/${sessionId}`;
+    const subscriptionIds: string[] = Array.isArray(body.subscription_ids) ? body.subscription_ids : [];
+    return {
+      id: sessionId,
+      customer_id: customerId,
+      urls: {
+        general: { overview: `${base}/overview` },
+        subscriptions: subscriptionIds.map((subscriptionId) => {
+          found(this.subscriptions, 'Subscription', subscriptionId);
+          return { id: subscriptionId, cancel_subscription: `${base}/subscriptions/${subscriptionId}/cancel`, update_subscription_payment_method: `${base}/subscriptions/${subscriptionId}/update-payment-method` };
+        }),
+      },
+      created_at: now(),
+    };
+  }
+
   private transactionOf(transactionId: string): ITransactionResponse {
     const transaction = this.transactions.get(transactionId);
     if (!transaction) throw notFound('Transaction', transactionId);
@@ -472,6 +570,43 @@ export class PaddleFake {
    * the transaction (transaction.updated); then it is completed (transaction.updated,
    * transaction.completed). Resolves once every webhook was answered.
    */
+  /**
+   * A one-time charge on a subscription, billed at once on its saved card: items of the catalog
+   * (price_id) or not (a price, with its product or a product_id). Paid, it is a transaction of
+   * origin subscription_charge (the subscription's custom data copied to it), billed, paid and
+   * completed, whose webhooks wait for flush(); the answer is the subscription, as Paddle's.
+   * Declined (a test control), Paddle's subscription_payment_declined, and nothing is made.
+   */
+  private charge(subscriptionId: string, body: Json): ISubscriptionResponse {
+    const subscription = this.subscriptionOf(subscriptionId);
+    if (subscription.status !== 'active') throw new PaddleApiError(400, 'subscriptions', 'subscription_locked_pending_changes', `subscription is ${subscription.status}`);
+    if (body.effective_from !== 'immediately' && body.effective_from !== 'next_billing_period') throw invalidField('effective_from', 'must be one of immediately, next_billing_period');
+    if (body.effective_from !== 'immediately') throw new Error('the fake bills one-time charges immediately only');
+    const items: Json[] = Array.isArray(body.items) ? body.items : [];
+    if (items.length === 0) throw invalidField('items', 'must be provided as part of the request');
+    const lines = items.map((item) => {
+      if (item.price_id !== undefined) return { price: found(this.prices, 'Price', item.price_id), quantity: Number(item.quantity ?? 1) };
+      const product = item.price?.product_id ?? this.createProduct({ ...item.price?.product, type: 'custom' }).id;
+      return { price: this.createPrice({ ...item.price, product_id: product, type: 'custom' }), quantity: Number(item.quantity ?? 1) };
+    });
+    if (this.declines.has(subscription.customer_id)) throw new PaddleApiError(400, 'subscriptions', 'subscription_payment_declined', 'payment declined');
+    const transaction = this.addTransaction(id('txn'), lines, {
+      status: 'billed',
+      customer_id: subscription.customer_id,
+      address_id: subscription.address_id,
+      custom_data: snapshot(subscription.custom_data ?? null),
+      origin: 'subscription_charge',
+      subscription_id: subscription.id,
+      collection_mode: 'automatic',
+      checkout: { url: null },
+      billed_at: now(),
+    });
+    this.event('transaction.billed', this.transactionNotification(transaction));
+    this.pay(transaction, now(), {});
+    this.complete(transaction);
+    return subscription;
+  }
+
   async completeTransaction(transactionId: string): Promise<Delivery[]> {
     const transaction = this.transactionOf(transactionId);
     if (transaction.status !== 'draft' && transaction.status !== 'ready') throw new Error(`Transaction ${transactionId} is ${transaction.status}`);
@@ -639,6 +774,90 @@ export class PaddleFake {
     const what = `${transaction.items.some((item) => item.price?.billing_cycle) ? 'Subscribe' : 'Pay'}: ${total.toFixed(2)} ${transaction.currency_code}`;
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(`<!doctype html><title>Paddle fake checkout</title><form method="post"><button>${what}</button></form>`);
+  }
+
+  // ---- Adjustments: refunds and chargebacks -------------------------------------------------
+
+  /**
+   * POST /adjustments: a refund of a completed transaction, in full or in part on its items (at
+   * most what earlier refunds and chargebacks left of it), made pending_approval, as Paddle
+   * reviews refunds (adjustment.created). approveRefund approves it.
+   */
+  private createAdjustment(body: Json): IAdjustmentResponse {
+    if (!['refund', 'credit', 'chargeback', 'chargeback_reverse', 'chargeback_warning', 'credit_reverse', 'chargeback_warning_reverse'].includes(body.action)) {
+      throw invalidField('action', 'must be one of refund, credit, chargeback, chargeback_reverse, chargeback_warning, credit_reverse');
+    }
+    if (typeof body.reason !== 'string' || body.reason === '') throw invalidField('reason', 'must be provided as part of the request');
+    const transaction = this.transactionOf(String(body.transaction_id));
+    if (transaction.status !== 'completed' && transaction.status !== 'billed') {
+      throw new PaddleApiError(400, 'adjustments', 'adjustment_transaction_invalid_status_for_refund', 'Refunds can only be created for billed or completed transactions.');
+    }
+    const type = body.type ?? 'partial';
+    const items: Json[] = type === 'full' ? [] : Array.isArray(body.items) ? body.items : [];
+    if (type === 'partial' && items.length === 0) throw invalidField('items', 'must be provided for a partial adjustment');
+    const lineItems = transaction.details!.line_items;
+    for (const item of items) if (!lineItems.some((line) => line.id === item.item_id)) throw invalidField('items', `item ${item.item_id} is not on the transaction`);
+    const taken = [...this.adjustments.values()]
+      .filter((a) => a.transaction_id === transaction.id && ['refund', 'chargeback'].includes(a.action) && a.status !== 'rejected')
+      .reduce((sum, a) => sum + Number(a.totals.total), 0);
+    const left = Number(transaction.details!.totals!.grand_total) - taken;
+    const total = type === 'full' ? left : items.reduce((sum, item) => sum + Number(item.amount), 0);
+    if (!(total > 0) || (['refund', 'chargeback'].includes(body.action) && total > left)) {
+      throw new PaddleApiError(400, 'adjustments', 'adjustment_amount_above_remaining_allowed', `the adjustment amount ${total} is more than the ${left} left to adjust on transaction ${transaction.id}`);
+    }
+    const created = now();
+    const amounts = (amount: number) => ({ subtotal: String(amount), tax: '0', total: String(amount) });
+    const adjustment: IAdjustmentResponse = {
+      id: id('adj'),
+      action: body.action,
+      type,
+      transaction_id: transaction.id,
+      subscription_id: transaction.subscription_id,
+      customer_id: transaction.customer_id!,
+      reason: body.reason,
+      credit_applied_to_balance: false,
+      currency_code: transaction.currency_code,
+      status: body.action === 'refund' ? 'pending_approval' : 'approved',
+      items: (type === 'full' ? lineItems.map((line) => ({ item_id: line.id, amount: line.totals?.total ?? '0' })) : items).map((item) => ({
+        id: id('adjitm'), item_id: item.item_id, type, amount: String(item.amount), proration: null,
+        totals: { ...amounts(Number(item.amount)) },
+      })),
+      totals: { ...amounts(total), fee: '0', earnings: '0', currency_code: transaction.currency_code, retained_fee: '0' },
+      payout_totals: null,
+      created_at: created,
+      updated_at: created,
+    };
+    this.adjustments.set(adjustment.id, adjustment);
+    this.event('adjustment.created', snapshot(adjustment));
+    return adjustment;
+  }
+
+  /** Paddle's review approves a refund: adjustment.updated. */
+  async approveRefund(adjustmentId: string): Promise<Delivery[]> {
+    const adjustment = this.adjustments.get(adjustmentId);
+    if (!adjustment) throw new Error(`No such adjustment: ${adjustmentId}`);
+    Object.assign(adjustment, { status: 'approved', updated_at: now() });
+    this.event('adjustment.updated', snapshot(adjustment));
+    return this.sendPending();
+  }
+
+  /** A refund made in Paddle's dashboard, and approved: adjustment.created, adjustment.updated. */
+  async refundFromDashboard(transactionId: string, amount?: number): Promise<Delivery[]> {
+    const { details } = this.transactionOf(transactionId);
+    const item = details!.line_items[0]!;
+    const adjustment = this.createAdjustment({
+      action: 'refund', transaction_id: transactionId, reason: 'Refunded from the dashboard',
+      ...(amount === undefined ? { type: 'full' } : { type: 'partial', items: [{ item_id: item.id, type: 'partial', amount: String(amount) }] }),
+    });
+    return this.approveRefund(adjustment.id);
+  }
+
+  /** The customer's bank takes the money back (adjustment.created, a chargeback), or gives it back (chargeback_reverse). Resolves with its id. */
+  async chargeback(transactionId: string, amount: number, action: 'chargeback' | 'chargeback_reverse' = 'chargeback'): Promise<{ adjustmentId: string; deliveries: Delivery[] }> {
+    const item = this.transactionOf(transactionId).details!.line_items[0]!;
+    const reason = action === 'chargeback' ? 'fraudulent' : 'chargeback won';
+    const adjustment = this.createAdjustment({ action, transaction_id: transactionId, reason, type: 'partial', items: [{ item_id: item.id, type: 'partial', amount: String(amount) }] });
+    return { adjustmentId: adjustment.id, deliveries: await this.sendPending() };
   }
 
   // ---- Webhooks ------------------------------------------------------------------------------

@@ -14,9 +14,11 @@ import { purchaseCheckout, subscribeCheckout } from './checkout.ts';
 import { paddleClient } from './client.ts';
 import { ensureCustomer, placeholderEmail, type CustomerEmail } from './customer.ts';
 import { cancelSubscription } from './subscription.ts';
+import { refundPayment } from './refund.ts';
 import { changePlan } from './plan-change.ts';
 import { portalSession } from './portal.ts';
 import { parseWebhook } from './webhooks/index.ts';
+import { chargeSaved } from './recharge.ts';
 import { DEFAULT_TOLERANCE_SECONDS } from './webhooks/signature.ts';
 
 export interface PaddleProcessorOptions {
@@ -56,8 +58,10 @@ export function paddleProcessor(options: PaddleProcessorOptions): Processor {
     subscribe: (request) => subscribeCheckout(paddle, request, options.checkoutUrl),
     purchase: (request) => purchaseCheckout(paddle, request, options.checkoutUrl),
     cancel: (request) => cancelSubscription(paddle, request),
+    refund: (request) => refundPayment(paddle, request),
     changePlan: (request) => changePlan(paddle, request),
     portal: (request) => portalSession(paddle, request),
+    chargeSaved: (request) => chargeSaved(paddle, request),
     parseWebhook: async (rawBody, headers) => parseWebhook(webhook, rawBody, headers),
     syncCatalog: (items) => syncCatalog(paddle, items),
   };

@@ -6,8 +6,10 @@
  * every delivery of it, and so names it once.
  */
 import { SubscriptionCanceledEvent, SubscriptionPastDueEvent, TransactionCompletedEvent, type IEventsResponse } from '@paddle/paddle-node-sdk';
+import { AdjustmentCreatedEvent, AdjustmentUpdatedEvent } from '@paddle/paddle-node-sdk';
 import { WebhookSignatureError, type ProcessorEvent } from '../../../engine/processor.ts';
 import { ACCOUNT_KEY, customValue } from '../custom-data.ts';
+import { adjustmentApproved } from './adjustment.ts';
 import { verifySignature } from './signature.ts';
 import { subscriptionCanceled } from './subscription-canceled.ts';
 import { subscriptionPastDue } from './subscription-past-due.ts';
@@ -43,6 +45,10 @@ function normalize(event: IEventsResponse<unknown>): ProcessorEvent | undefined 
   switch (event.event_type) {
     case 'transaction.completed':
       return transactionCompleted(new TransactionCompletedEvent(event as ConstructorParameters<typeof TransactionCompletedEvent>[0]));
+    case 'adjustment.created':
+      return adjustmentApproved(new AdjustmentCreatedEvent(event as ConstructorParameters<typeof AdjustmentCreatedEvent>[0]));
+    case 'adjustment.updated':
+      return adjustmentApproved(new AdjustmentUpdatedEvent(event as ConstructorParameters<typeof AdjustmentUpdatedEvent>[0]));
     case 'subscription.canceled':
       return subscriptionCanceled(new SubscriptionCanceledEvent(event as ConstructorParameters<typeof SubscriptionCanceledEvent>[0]));
     case 'subscription.past_due':
