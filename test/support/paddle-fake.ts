@@ -662,9 +662,40 @@ export class PaddleFake {
       },
     );
     this.event('transaction.billed', this.transactionNotification(transaction));
+    if (this.declines.has(subscription.customer_id)) {
+      // The saved card declines: the transaction and the subscription are past due while Paddle retries.
+      Object.assign(transaction, { status: 'past_due', updated_at: now() });
+      this.event('transaction.payment_failed', this.transactionNotification(transaction));
+      this.event('transaction.past_due', this.transactionNotification(transaction));
+      Object.assign(subscription, { status: 'past_due', updated_at: now() });
+      this.event('subscription.updated', this.subscriptionNotification(subscription));
+      this.event('subscription.past_due', this.subscriptionNotification(subscription));
+      return this.sendPending();
+    }
     this.pay(transaction, now(), {});
     this.complete(transaction);
     return this.sendPending();
+  }
+
+  /**
+   * The customer pays a past-due subscription's transaction (in the portal, with a card that
+   * works): paid and completed, and the subscription active again (subscription.updated,
+   * subscription.activated... as Paddle: subscription.updated).
+   */
+  async payPastDue(subscriptionId: string): Promise<Delivery[]> {
+    const subscription = this.subscriptionOf(subscriptionId);
+    const transaction = [...this.transactions.values()].find((each) => each.subscription_id === subscriptionId && each.status === 'past_due');
+    if (subscription.status !== 'past_due' || !transaction) throw new Error(`Subscription ${subscriptionId} has nothing past due`);
+    this.pay(transaction, now(), {});
+    this.complete(transaction);
+    Object.assign(subscription, { status: 'active', updated_at: now() });
+    this.event('subscription.updated', this.subscriptionNotification(subscription));
+    return this.sendPending();
+  }
+
+  /** Moves the fake's clock on: what happens next happens that much later (webhooks are still signed at the real time). */
+  advanceClock(ms: number): void {
+    clockAheadMs += ms;
   }
 
   /** The subscription is canceled now, as from Paddle's dashboard: subscription.updated, subscription.canceled. */

@@ -8,6 +8,8 @@
 export const ACCOUNT_KEY = 'tollgate_account';
 export const PLAN_KEY = 'tollgate_plan';
 export const PACK_KEY = 'tollgate_pack';
+/** On an auto-recharge's one-time charge (its price's custom data): the recharge it pays. */
+export const RECHARGE_KEY = 'tollgate_recharge';
 
 /** A custom data value, when it is there and a non-empty string (custom data is any JSON). */
 export function customValue(customData: unknown, key: string): string | undefined {

@@ -3,15 +3,17 @@
  * pack's transaction (its custom data names the pack) is the pack's payment. A subscription's
  * transaction (the first, paid at checkout, or a renewal) is a period paid: the one its
  * billing_period names, the plan its custom data names, copied by Paddle from the subscription.
- * A transaction for anything else on a subscription (a one-time charge on it, a payment method
- * change, a plan change's proration) opens no period, and is ignored.
+ * An auto-recharge's one-time charge on a subscription (its price's custom data names the
+ * recharge) is the recharge's payment. A transaction for anything else on a subscription (another
+ * one-time charge, a payment method change, a plan change's proration) opens no period, and is
+ * ignored.
  *
  * The amount is the transaction's grand total, what the customer was charged (tax included, as
  * Paddle sells as merchant of record), in the smallest unit of the transaction's currency.
  */
 import type { TransactionCompletedEvent } from '@paddle/paddle-node-sdk';
 import type { ProcessorEvent } from '../../../engine/processor.ts';
-import { ACCOUNT_KEY, customValue, PACK_KEY, PLAN_KEY } from '../custom-data.ts';
+import { ACCOUNT_KEY, customValue, PACK_KEY, PLAN_KEY, RECHARGE_KEY } from '../custom-data.ts';
 import { amountOf, dateOf } from './fields.ts';
 
 /** The origins of a subscription's transactions that pay one of its periods. */
@@ -23,6 +25,10 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
   const amountCents = amountOf(transaction.details?.totals?.grandTotal);
   const at = dateOf(event.occurredAt) ?? new Date();
   if (!accountId || amountCents === undefined) return undefined;
+
+  // An auto-recharge's one-time charge: the price it was billed at names the recharge (recharge.ts).
+  const recharge = transaction.origin === 'subscription_charge' ? rechargeOf(transaction) : undefined;
+  if (recharge) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, ...recharge, amountCents, at };
 
   const packSlug = customValue(transaction.customData, PACK_KEY);
   if (packSlug) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, packSlug, amountCents, at };
@@ -43,4 +49,13 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
     periodEnd,
     at,
   };
+}
+
+function rechargeOf(transaction: TransactionCompletedEvent['data']): { packSlug: string; rechargeId: string } | undefined {
+  for (const item of transaction.items) {
+    const packSlug = customValue(item.price?.customData, PACK_KEY);
+    const rechargeId = customValue(item.price?.customData, RECHARGE_KEY);
+    if (packSlug && rechargeId) return { packSlug, rechargeId };
+  }
+  return undefined;
 }
