@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
 import { assertTimeZone } from '../core/periods.ts';
 import { idSchema, plain, text } from '../core/input.ts';
+import type { Sql } from '../db/sql.ts';
 import type { Context } from './context.ts';
 import { ACCOUNT_COLUMNS, accountFromRow, type Account, type AccountRow } from './rows.ts';
 import { accountNotFound } from './terms.ts';
@@ -27,7 +28,8 @@ export type AccountInput = z.input<typeof accountInputSchema>;
 /**
  * Create the account on the default plan and processor, or update its kind, name, time zone and
  * processor (the facade parsed them). Moving it to another processor forgets its customer at the
- * one it leaves.
+ * one it leaves, and is refused while a subscription there has not ended (it would go on billing
+ * there, and its changes and cancel would go to the new one).
  */
 export async function upsertAccount(ctx: Context, account: z.output<typeof accountInputSchema>): Promise<Account> {
   if (account.timeZone !== undefined) assertTimeZone(account.timeZone);
@@ -37,6 +39,7 @@ export async function upsertAccount(ctx: Context, account: z.output<typeof accou
     });
   }
   return ctx.sql.transaction(async (tx) => {
+    if (account.processor !== undefined) await assertMovable(tx, account.id, account.processor, ctx.clock());
     const [row] = await tx.query<AccountRow & { plan_id: number }>(
       `INSERT INTO accounts AS a (id, kind, name, time_zone, plan_id, created_at, processor)
        SELECT $1, $2, COALESCE($3, ''), COALESCE($4, 'UTC'), s.default_plan_id, $5, COALESCE($7, $6) FROM settings s WHERE s.default_plan_id IS NOT NULL
@@ -52,6 +55,24 @@ export async function upsertAccount(ctx: Context, account: z.output<typeof accou
     await tx.query('INSERT INTO account_balances (account_id) VALUES ($1) ON CONFLICT DO NOTHING', [account.id]);
     return accountFromRow(row);
   });
+}
+
+/** Refuses to move an account whose subscription at another processor has not ended; holds the account's row. */
+async function assertMovable(tx: Sql, accountId: string, processor: string, now: Date): Promise<void> {
+  const [current] = await tx.query<{ processor: string }>('SELECT processor FROM accounts WHERE id = $1 FOR UPDATE', [accountId]);
+  if (!current || current.processor === processor) return;
+  const [live] = await tx.query<{ processor: string; processor_ref: string; cancel_at: Date | null }>(
+    `SELECT processor, processor_ref, cancel_at FROM subscriptions
+     WHERE account_id = $1 AND status = 'active' AND (cancel_at IS NULL OR cancel_at > $2) ORDER BY started_at DESC LIMIT 1`,
+    [accountId, now],
+  );
+  if (!live) return;
+  const until = live.cancel_at ? `, which ends ${live.cancel_at.toISOString()}: move it then, or cancel the subscription now` : ': cancel it first (now, or at the period\'s end and move the account once it has ended)';
+  throw new BillingError(
+    'subscription_active',
+    `Account "${accountId}" has a subscription at ${live.processor} (${live.processor_ref})${until}. Moved to ${processor}, it would go on billing at ${live.processor}`,
+    { accountId, processor: live.processor },
+  );
 }
 
 export async function getAccount(ctx: Context, accountId: string): Promise<Account> {

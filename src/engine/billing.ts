@@ -271,6 +271,8 @@ export async function createBilling(options: BillingOptions = {}) {
       syncCatalog: async (processor: string) => parsed.admin.syncCatalog(parseInput(processorNameSchema, processor, 'processor')),
       /** Each processor's last catalog sync, and its last failure. */
       catalogSyncs: () => catalogSyncs(ctx),
+      /** Who the account pays through (its customer there), and its latest subscription. */
+      accountSubscription: async (accountId: string) => payments.accountSubscription(ctx, accountIdOf(accountId)),
       /** The account's latest recharges, newest first. */
       recharges: async (accountId: string) => recentRecharges(sql, accountIdOf(accountId)),
       /** The webhook events processors sent, newest first, with what became of each. */

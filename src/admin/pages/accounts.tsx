@@ -9,11 +9,12 @@ import { formatUsd } from '../../core/money.ts';
 import { cents, date, dateTime, tokens, usd, value, type Display } from '../format.ts';
 import { effectKey, microsField, readForm, type Form } from '../form.ts';
 import { attempt, Csrf, done, EffectKey, ErrorNote, Field, listQuery, Pager, render, SearchBox, Select, type AdminContext, type Page } from '../layout.tsx';
+import { accountProcessorRoutes, accountProcessorSection } from './account-processor.tsx';
 
 const PAGE_SIZE = 50;
 const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
 
-type FormError = { form: 'credit' | 'plan' | 'refund' | 'cancel'; message: string; eventId?: number; values?: Form };
+type FormError = { form: 'credit' | 'plan' | 'refund' | 'cancel' | 'processor'; message: string; eventId?: number; values?: Form };
 
 async function list(c: AdminContext, billing: Billing) {
   const { q, offset } = listQuery(c);
@@ -140,6 +141,8 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
             ) : null}
           </section>
         </div>
+
+        {await accountProcessorSection(billing, account, balance, { csrf, error: errorFor('processor') })}
 
         <h2>Buckets</h2>
         <table class="grid">
@@ -281,6 +284,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
 }
 
 export const accountsPage: Page = (admin, billing) => {
+  accountProcessorRoutes(admin, billing, (c, id, message) => detail(c, billing, id, { form: 'processor', message }));
   admin.get('/accounts', (c) => list(c, billing));
   admin.get('/accounts/:id', (c) => detail(c, billing, c.req.param('id')));
 

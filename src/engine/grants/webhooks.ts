@@ -72,7 +72,12 @@ async function receiveEvent(ctx: Context, processor: string, event: ProcessorEve
       );
       if (claimed.length === 0) {
         // Delivered before: applied (or ignored) then, or failed and to be applied now, with its row held.
-        const [first] = await tx.query<{ status: string }>('SELECT status FROM webhook_events WHERE processor = $1 AND event_id = $2 FOR UPDATE', [processor, event.eventId]);
+        // A duplicate updates its row to be counted (and so holds it, as a first delivery would).
+        const [first] = await tx.query<{ status: string }>(
+          `UPDATE webhook_events SET duplicates = duplicates + CASE WHEN status = 'failed' THEN 0 ELSE 1 END
+           WHERE processor = $1 AND event_id = $2 RETURNING status`,
+          [processor, event.eventId],
+        );
         if (first!.status !== 'failed') return 'duplicate';
       }
       await lockPaymentOf(tx, processor, event); // a payment and its refunds, told at once, one after the other

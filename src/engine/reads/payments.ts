@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { parseInput, plain } from '../../core/input.ts';
 import type { Context } from '../context.ts';
+import { accountNotFound } from '../terms.ts';
 
 export interface WebhookEventView {
   id: number;
@@ -12,6 +13,8 @@ export interface WebhookEventView {
   status: 'applied' | 'ignored' | 'failed';
   error: string | null;
   attempts: number;
+  /** Deliveries after the one that applied (or ignored) it: acknowledged, nothing applied again. */
+  duplicates: number;
   receivedAt: Date;
   appliedAt: Date | null;
 }
@@ -22,21 +25,35 @@ export async function webhookEvents(ctx: Context, query?: z.input<typeof querySc
   const { limit = 50, processor } = parseInput(querySchema, query, 'webhook events query') ?? {};
   const rows = await ctx.sql.query<{
     id: number; processor: string; event_id: string; type: string; account_id: string | null; status: WebhookEventView['status'];
-    error: string | null; attempts: number; received_at: Date; applied_at: Date | null;
+    error: string | null; attempts: number; duplicates: number; received_at: Date; applied_at: Date | null;
   }>(
-    `SELECT id, processor, event_id, type, account_id, status, error, attempts, received_at, applied_at FROM webhook_events
+    `SELECT id, processor, event_id, type, account_id, status, error, attempts, duplicates, received_at, applied_at FROM webhook_events
      WHERE $2::text IS NULL OR processor = $2 ORDER BY received_at DESC, id DESC LIMIT $1`,
     [limit, processor ?? null],
   );
   return rows.map((r) => ({
     id: r.id, processor: r.processor, eventId: r.event_id, type: r.type, accountId: r.account_id, status: r.status, error: r.error,
-    attempts: r.attempts, receivedAt: r.received_at, appliedAt: r.applied_at,
+    attempts: r.attempts, duplicates: r.duplicates, receivedAt: r.received_at, appliedAt: r.applied_at,
   }));
 }
 
-/** The processors accounts may pay through here, and which of them take webhooks. */
-export function processors(ctx: Context): { name: string; webhooks: boolean }[] {
-  return [...ctx.processors.values()].map((p) => ({ name: p.name, webhooks: typeof p.parseWebhook === 'function' }));
+export interface ProcessorView {
+  name: string;
+  /** Where it takes payments (test or live mode, sandbox or production), when it says. */
+  mode: string | null;
+  /** The one new accounts pay through. */
+  isDefault: boolean;
+  webhooks: boolean;
+  /** Whether it keeps a catalog of prices to sync. */
+  catalog: boolean;
+}
+
+/** The processors accounts may pay through here, and what each takes. */
+export function processors(ctx: Context): ProcessorView[] {
+  return [...ctx.processors.values()].map((p) => ({
+    name: p.name, mode: p.mode ?? null, isDefault: p.name === ctx.defaultProcessor,
+    webhooks: typeof p.parseWebhook === 'function', catalog: typeof p.syncCatalog === 'function',
+  }));
 }
 
 export interface PaymentView {
@@ -102,4 +119,37 @@ export async function accountPayments(ctx: Context, accountId: string): Promise<
     })),
     createdAt: r.created_at,
   }));
+}
+
+export interface AccountSubscriptionView {
+  /** The processor the account pays through, and its customer there once one was made. */
+  processor: string;
+  customerId: string | null;
+  /** Its latest subscription at any processor: the one in force, or the last that ended; null if it never had one. */
+  subscription: {
+    processor: string;
+    /** The processor's id of it. */
+    reference: string;
+    plan: string;
+    status: 'active' | 'canceled';
+    startedAt: Date;
+    /** When it ends (canceled at the period's end) or ended. */
+    cancelAt: Date | null;
+  } | null;
+}
+
+/** Who the account pays through, and its latest subscription. */
+export async function accountSubscription(ctx: Context, accountId: string): Promise<AccountSubscriptionView> {
+  const [account] = await ctx.sql.query<{ processor: string; processor_customer_id: string | null }>('SELECT processor, processor_customer_id FROM accounts WHERE id = $1', [accountId]);
+  if (!account) throw accountNotFound(accountId);
+  const [row] = await ctx.sql.query<{ processor: string; processor_ref: string; plan: string; status: 'active' | 'canceled'; started_at: Date; cancel_at: Date | null }>(
+    `SELECT s.processor, s.processor_ref, p.slug AS plan, s.status, s.started_at, s.cancel_at FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+     WHERE s.account_id = $1 ORDER BY s.status = 'active' DESC, s.started_at DESC, s.id DESC LIMIT 1`,
+    [accountId],
+  );
+  return {
+    processor: account.processor,
+    customerId: account.processor_customer_id,
+    subscription: row ? { processor: row.processor, reference: row.processor_ref, plan: row.plan, status: row.status, startedAt: row.started_at, cancelAt: row.cancel_at } : null,
+  };
 }
