@@ -111,6 +111,8 @@ export class PaddleFake {
   readonly transactions = new Map<string, ITransactionResponse>();
   readonly subscriptions = new Map<string, ISubscriptionResponse>();
   readonly adjustments = new Map<string, IAdjustmentResponse>();
+  /** Customer portal sessions: the customer each is for. */
+  readonly portalSessions = new Map<string, string>();
   /** A test control: the customers whose saved card declines a one-time charge. */
   readonly declines = new Set<string>();
   /** Every event made, in order. */
@@ -183,6 +185,7 @@ export class PaddleFake {
     };
 
     if (url.pathname === '/pay') return this.payPage(method, url.searchParams.get('_ptxn') ?? '', res);
+    if (url.pathname.startsWith('/portal/')) return this.portalPage(url.pathname.split('/')[2] ?? '', res);
     try {
       const authorization = req.headers.authorization;
       if (!authorization) throw new PaddleApiError(403, 'shared', 'authentication_missing', 'Authentication header missing.');
@@ -533,6 +536,7 @@ export class PaddleFake {
   private createPortalSession(customerId: string, body: Json): ICustomerPortalSessionResponse {
     found(this.customers, 'Customer', customerId);
     const sessionId = id('cpls');
+    this.portalSessions.set(sessionId, customerId);
     const base = `${this.url}/portal/${sessionId}`;
     const subscriptionIds: string[] = Array.isArray(body.subscription_ids) ? body.subscription_ids : [];
     return {
@@ -547,6 +551,14 @@ export class PaddleFake {
       },
       created_at: now(),
     };
+  }
+
+  /** The customer portal a session's links open: the customer's transactions past due. */
+  private portalPage(sessionId: string, res: ServerResponse): void {
+    const customerId = this.portalSessions.get(sessionId);
+    if (!customerId) return void res.writeHead(404).end('No such portal session');
+    const due = [...this.transactions.values()].filter((t) => t.customer_id === customerId && t.status === 'past_due').length;
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><title>Paddle fake portal</title><p>${due} payment(s) past due`);
   }
 
   private transactionOf(transactionId: string): ITransactionResponse {
@@ -679,8 +691,7 @@ export class PaddleFake {
 
   /**
    * The customer pays a past-due subscription's transaction (in the portal, with a card that
-   * works): paid and completed, and the subscription active again (subscription.updated,
-   * subscription.activated... as Paddle: subscription.updated).
+   * works): paid and completed, and the subscription active again (subscription.updated).
    */
   async payPastDue(subscriptionId: string): Promise<Delivery[]> {
     const subscription = this.subscriptionOf(subscriptionId);

@@ -46,7 +46,13 @@ function found(objects: Map<string, Json>, kind: string, objectId: string): Json
 }
 
 const id = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url').replace(/[-_]/g, '').slice(0, 24)}`;
-const nowSeconds = () => Math.floor(Date.now() / 1000);
+/**
+ * Stripe's test clock, for the fake's objects (a subscription's periods, an event's created):
+ * they run this far ahead of the real clock (advanceClock). Webhooks are still signed at the
+ * real time, as Stripe signs them. One fake at a time runs it; start() sets it back.
+ */
+let clockAheadMs = 0;
+const nowSeconds = () => Math.floor((Date.now() + clockAheadMs) / 1000);
 
 /** One interval later, in Unix seconds (calendar months and years, as Stripe bills). */
 function after(seconds: number, interval: string): number {
@@ -102,6 +108,7 @@ export class StripeFake {
   readonly subscriptions = new Map<string, Json>();
   readonly invoices = new Map<string, Json>();
   readonly paymentIntents = new Map<string, Json>();
+  readonly portalSessions = new Map<string, Json>();
   readonly refunds = new Map<string, Json>();
   readonly disputes = new Map<string, Json>();
   /** A paid invoice's payment: the invoice and the payment intent that paid it, as Stripe's invoice payments list them. */
@@ -134,6 +141,7 @@ export class StripeFake {
   static async start(options: { webhookUrl?: string } = {}): Promise<StripeFake> {
     const fake = new StripeFake();
     fake.webhookUrl = options.webhookUrl;
+    clockAheadMs = 0;
     fake.server = createServer((req, res) => {
       fake.handle(req, res).catch((error: unknown) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { type: 'api_error', message: String(error) } })));
     });
@@ -166,6 +174,7 @@ export class StripeFake {
     };
 
     if (url.pathname.startsWith('/c/pay/')) return this.payPage(method, url.pathname.slice('/c/pay/'.length), res);
+    if (url.pathname.startsWith('/p/session/')) return this.portalPage(url.pathname.slice('/p/session/'.length), res);
     if (req.headers.authorization !== `Bearer ${this.secretKey}`) {
       const error = { type: 'invalid_request_error', message: `Invalid API Key provided: ${(req.headers.authorization ?? '').replace(/^Bearer /, '').slice(0, 8)}****` };
       return send(401, JSON.stringify({ error }));
@@ -209,6 +218,8 @@ export class StripeFake {
       if (method === 'POST' && resource === 'payment_intents' && sub === undefined) return this.createPaymentIntent(params);
       if (method === 'POST' && resource === 'checkout' && sub === 'sessions' && ref === undefined) return this.createSession(params);
       if (method === 'POST' && resource === 'subscriptions' && sub !== undefined) return this.updateSubscription(sub, params);
+      if (method === 'GET' && resource === 'subscriptions' && sub !== undefined) return this.subscriptionOf(sub);
+      if (method === 'POST' && resource === 'billing_portal' && sub === 'sessions' && ref === undefined) return this.createPortalSession(params);
       if (method === 'DELETE' && resource === 'subscriptions' && sub !== undefined) return this.cancel(sub);
       if (method === 'POST' && resource === 'refunds' && sub === undefined) return this.createRefund(params);
       if (method === 'GET' && resource === 'invoice_payments' && sub === undefined) return this.listInvoicePayments(params);
@@ -474,6 +485,11 @@ export class StripeFake {
   private updateSubscription(subscriptionId: string, params: Json): Json {
     const subscription = this.subscriptionOf(subscriptionId);
     const previous: Json = {};
+    const change = params.items === undefined ? undefined : this.priceChange(subscription, params);
+    if (change) {
+      previous.items = snapshot(subscription.items);
+      change.item.price = change.price;
+    }
     if (params.cancel_at_period_end !== undefined) {
       const cancelAtPeriodEnd = params.cancel_at_period_end === 'true';
       previous.cancel_at_period_end = subscription.cancel_at_period_end;
@@ -486,7 +502,83 @@ export class StripeFake {
       subscription.metadata = { ...subscription.metadata, ...params.metadata };
     }
     this.event('customer.subscription.updated', subscription, previous);
+    if (change && params.proration_behavior === 'always_invoice') this.event('invoice.paid', this.prorationInvoice(subscription, change));
     return subscription;
+  }
+
+  /**
+   * items[0][price] on an update: the item's new price, and what the rest of the period costs
+   * more (or less) at it, in proportion to the time left, as Stripe prorates. Checked before
+   * anything changes: with payment_behavior error_if_incomplete, a card that declines what is
+   * due now is a card_error (402) and the subscription stays as it was.
+   */
+  private priceChange(subscription: Json, params: Json): { item: Json; from: Json; price: Json; at: number; amount: number } | undefined {
+    const [wanted] = params.items as Json[];
+    const item = subscription.items.data.find((each: Json) => each.id === wanted?.id);
+    if (!item) throw missing('subscription_item', String(wanted?.id), 'items[0][id]');
+    const price = this.prices.get(wanted!.price);
+    if (!price) throw missing('price', String(wanted!.price), 'items[0][price]');
+    if (price.id === item.price.id) return undefined;
+    const at = nowSeconds();
+    const left = (item.current_period_end - at) / (item.current_period_end - item.current_period_start);
+    const amount = Math.round((price.unit_amount - item.price.unit_amount) * item.quantity * left);
+    const declined = this.declines.get(subscription.customer);
+    if (declined && amount > 0 && params.proration_behavior === 'always_invoice' && params.payment_behavior === 'error_if_incomplete') {
+      throw new StripeApiError(402, { type: 'card_error', code: 'card_declined', message: 'Your card was declined.' });
+    }
+    return { item, from: item.price, price, at, amount };
+  }
+
+  /** The proration a price change invoices at once: the unused time at the old price back, the time left at the new one; paid (a credit goes to the customer's balance). */
+  private prorationInvoice(subscription: Json, change: { item: Json; from: Json; price: Json; at: number; amount: number }): Json {
+    const invoiceId = id('in');
+    const end = change.item.current_period_end;
+    const line = (price: Json, amount: number, description: string) => ({
+      id: id('il'), object: 'line_item', amount, currency: price.currency, description, invoice: invoiceId, livemode: false, metadata: { ...subscription.metadata },
+      parent: {
+        type: 'subscription_item_details', invoice_item_details: null,
+        subscription_item_details: { invoice_item: id('ii'), proration: true, proration_details: { credited_items: null }, subscription: subscription.id, subscription_item: change.item.id },
+      },
+      period: { start: change.at, end },
+      pricing: { type: 'price_details', price_details: { price: price.id, product: price.product }, unit_amount_decimal: String(price.unit_amount) },
+      quantity: change.item.quantity, subscription: subscription.id,
+    });
+    const credit = Math.round(change.from.unit_amount * change.item.quantity * ((end - change.at) / (end - change.item.current_period_start)));
+    const lines = [line(change.from, -credit, `Unused time on ${change.from.id}`), line(change.price, change.amount + credit, `Remaining time on ${change.price.id}`)];
+    const due = Math.max(0, change.amount);
+    const invoice = {
+      id: invoiceId, object: 'invoice', amount_due: due, amount_paid: due, amount_remaining: 0, attempt_count: 1, attempted: true, billing_reason: 'subscription_update',
+      collection_method: 'charge_automatically', created: change.at, currency: subscription.currency, customer: subscription.customer, lines: list(lines, `/v1/invoices/${invoiceId}/lines`),
+      livemode: false, metadata: {},
+      parent: { type: 'subscription_details', quote_details: null, subscription_details: { metadata: { ...subscription.metadata }, subscription: subscription.id } },
+      period_end: change.at, period_start: change.at, status: 'paid', status_transitions: { finalized_at: change.at, paid_at: change.at, marked_uncollectible_at: null, voided_at: null },
+      subtotal: change.amount, total: change.amount,
+    };
+    this.invoices.set(invoice.id, invoice);
+    subscription.latest_invoice = invoice.id;
+    return invoice;
+  }
+
+  /** POST /v1/billing_portal/sessions: a session of the customer portal, for a customer, back to return_url. */
+  private createPortalSession(params: Json): Json {
+    if (!params.customer) throw invalid('Missing required param: customer.', { param: 'customer' });
+    if (!this.customers.has(params.customer)) throw missing('customer', params.customer, 'customer');
+    const sessionId = id('bps');
+    const session = {
+      id: sessionId, object: 'billing_portal.session', configuration: 'bpc_default', created: nowSeconds(), customer: params.customer, flow: null, livemode: false,
+      locale: null, on_behalf_of: null, return_url: params.return_url ?? null, url: `${this.url}/p/session/${sessionId}`,
+    };
+    this.portalSessions.set(sessionId, session);
+    return session;
+  }
+
+  /** The portal a session's url opens: the customer's open invoices, and the way back. */
+  private portalPage(sessionId: string, res: ServerResponse): void {
+    const session = this.portalSessions.get(sessionId);
+    if (!session) return void res.writeHead(404).end('No such portal session');
+    const open = [...this.invoices.values()].filter((invoice) => invoice.customer === session.customer && invoice.status === 'open').length;
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>Stripe fake portal</title><p>${open} open invoice(s)</p><a href="${session.return_url ?? '/'}">Return</a>`);
   }
 
   private cancel(subscriptionId: string): Json {
@@ -563,12 +655,50 @@ export class StripeFake {
     }
     const [ended, start] = [item.current_period_start, item.current_period_end];
     const end = after(start, item.price.recurring.interval);
-    const previous = { items: snapshot(subscription.items) };
+    const previous: Json = { items: snapshot(subscription.items) };
     for (const each of subscription.items.data) Object.assign(each, { current_period_start: start, current_period_end: end });
-    const invoice = this.paidInvoice(subscription, 'subscription_cycle', start, end, ended, start);
+    // A card that declines (declines) leaves the invoice open and the subscription past_due while Stripe retries.
+    const declined = this.declines.has(subscription.customer);
+    const invoice = this.paidInvoice(subscription, 'subscription_cycle', start, end, ended, start, !declined);
+    if (declined) [previous.status, subscription.status] = [subscription.status, 'past_due'];
     this.event('customer.subscription.updated', subscription, previous);
+    this.event(declined ? 'invoice.payment_failed' : 'invoice.paid', invoice);
+    return this.sendPending();
+  }
+
+  /** Stripe retries an open invoice's payment, and the card declines again: invoice.payment_failed. */
+  async retryFails(invoiceId: string): Promise<Delivery[]> {
+    const invoice = this.openInvoice(invoiceId);
+    invoice.attempt_count += 1;
+    this.event('invoice.payment_failed', invoice);
+    return this.sendPending();
+  }
+
+  /** The customer pays an open invoice (in the portal, or a retry on a card that works now): invoice.paid, and the subscription is active again. */
+  async payOpenInvoice(invoiceId: string): Promise<Delivery[]> {
+    const invoice = this.openInvoice(invoiceId);
+    const at = nowSeconds();
+    Object.assign(invoice, { amount_paid: invoice.amount_due, amount_remaining: 0, attempt_count: invoice.attempt_count + 1, status: 'paid' });
+    invoice.status_transitions.paid_at = at;
+    this.payInvoice(invoice);
+    const subscription = this.subscriptionOf(invoice.parent.subscription_details.subscription);
+    if (subscription.status === 'past_due') {
+      subscription.status = 'active';
+      this.event('customer.subscription.updated', subscription, { status: 'past_due' });
+    }
     this.event('invoice.paid', invoice);
     return this.sendPending();
+  }
+
+  private openInvoice(invoiceId: string): Json {
+    const invoice = this.invoices.get(invoiceId);
+    if (invoice?.status !== 'open') throw new Error(`Invoice ${invoiceId} is not open`);
+    return invoice;
+  }
+
+  /** Moves the test clock on: what happens next happens that much later (webhooks are still signed at the real time). */
+  advanceClock(ms: number): void {
+    clockAheadMs += ms;
   }
 
   /** The subscription ends now, as when canceled in Stripe's dashboard: customer.subscription.deleted. */
@@ -624,8 +754,8 @@ export class StripeFake {
     return subscription;
   }
 
-  /** A subscription's invoice, paid at once: one line per item, for the period [start, end). */
-  private paidInvoice(subscription: Json, reason: string, start: number, end: number, invoicePeriodStart: number, invoicePeriodEnd: number): Json {
+  /** A subscription's invoice, paid at once (or left open, its payment failed): one line per item, for the period [start, end). */
+  private paidInvoice(subscription: Json, reason: string, start: number, end: number, invoicePeriodStart: number, invoicePeriodEnd: number, paid = true): Json {
     const invoiceId = id('in');
     const lines = subscription.items.data.map((item: Json) => ({
       id: id('il'),
@@ -652,8 +782,8 @@ export class StripeFake {
       id: invoiceId,
       object: 'invoice',
       amount_due: total,
-      amount_paid: total,
-      amount_remaining: 0,
+      amount_paid: paid ? total : 0,
+      amount_remaining: paid ? 0 : total,
       attempt_count: 1,
       attempted: true,
       billing_reason: reason,
@@ -667,13 +797,13 @@ export class StripeFake {
       parent: { type: 'subscription_details', quote_details: null, subscription_details: { metadata: { ...subscription.metadata }, subscription: subscription.id } },
       period_end: invoicePeriodEnd,
       period_start: invoicePeriodStart,
-      status: 'paid',
-      status_transitions: { finalized_at: now, paid_at: now, marked_uncollectible_at: null, voided_at: null },
+      status: paid ? 'paid' : 'open',
+      status_transitions: { finalized_at: now, paid_at: paid ? now : null, marked_uncollectible_at: null, voided_at: null },
       subtotal: total,
       total,
     };
     this.invoices.set(invoice.id, invoice);
-    this.payInvoice(invoice);
+    if (paid) this.payInvoice(invoice);
     subscription.latest_invoice = invoice.id;
     return invoice;
   }
