@@ -10,6 +10,8 @@ import { cents, date, dateTime, tokens, usd, value, type Display } from '../form
 import { effectKey, microsField, readForm, type Form } from '../form.ts';
 import { attempt, Csrf, done, EffectKey, ErrorNote, Field, listQuery, Pager, render, SearchBox, Select, type AdminContext, type Page } from '../layout.tsx';
 import { accountProcessorRoutes, accountProcessorSection } from './account-processor.tsx';
+import { autoRechargeSection } from './account-auto-recharge.tsx';
+import { accountPaymentRoutes, accountPaymentsSection } from './account-payments.tsx';
 
 const PAGE_SIZE = 50;
 const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
@@ -143,6 +145,8 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
         </div>
 
         {await accountProcessorSection(billing, account, balance, { csrf, error: errorFor('processor') })}
+        {await autoRechargeSection(billing, id, balance)}
+        {await accountPaymentsSection(billing, account)}
 
         <h2>Buckets</h2>
         <table class="grid">
@@ -285,6 +289,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
 
 export const accountsPage: Page = (admin, billing) => {
   accountProcessorRoutes(admin, billing, (c, id, message) => detail(c, billing, id, { form: 'processor', message }));
+  accountPaymentRoutes(admin, billing);
   admin.get('/accounts', (c) => list(c, billing));
   admin.get('/accounts/:id', (c) => detail(c, billing, c.req.param('id')));
 
