@@ -28,6 +28,7 @@ function valuesOf(settings: Settings, plans: Plan[]): Form {
     fallbackCacheWrite: rateText(fallback?.cacheWrite),
     minHold: plainDollars(settings.minHoldMicros),
     holdTtl: String(settings.holdTtlSeconds),
+    refundUsedValue: settings.refundUsedValue,
   };
 }
 
@@ -43,6 +44,7 @@ function inputOf(form: Form): SettingsInput {
     fallbackRates: anyRate ? Object.fromEntries(Object.entries(rates).filter(([, r]) => r !== undefined)) : null,
     minHoldMicros: microsField(form, 'minHold', 'Minimum hold'),
     holdTtlSeconds: wholeField(form, 'holdTtl', 'Hold lifetime'),
+    ...(form.refundUsedValue ? { refundUsedValue: form.refundUsedValue as 'debt' | 'write_off' } : {}),
   };
 }
 
@@ -110,6 +112,16 @@ function SettingsForm({ c, form, plans, error }: { c: AdminContext; form: Form; 
           <Field label="Minimum hold ($)" name="minHold" value={form.minHold} step="0.000001" hint="Held when a call does not say how large it will be." />
           <Field label="Hold lifetime (seconds)" name="holdTtl" value={form.holdTtl} hint="An open hold lapses after this long (its caller is presumed gone)." />
         </div>
+      </fieldset>
+      <fieldset>
+        <legend>Refunded packs</legend>
+        <Select
+          label="Value already used"
+          name="refundUsedValue"
+          value={form.refundUsedValue}
+          options={[['debt', 'Owed: the account pays it with its next purchase'], ['write_off', 'Written off']]}
+          hint="A refunded pack takes back what is left of it; this is what becomes of the part already spent."
+        />
       </fieldset>
       <ErrorNote error={error} />
       <button type="submit">Save settings</button>

@@ -25,6 +25,7 @@
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
 import { cents, plain } from '../../core/input.ts';
+import { centsToMicros, formatUsd } from '../../core/money.ts';
 import type { Sql } from '../../db/sql.ts';
 import type { Context } from '../context.ts';
 import { once, type EffectOptions, type Once } from '../once.ts';
@@ -284,7 +285,8 @@ export async function refundPayment(
     const left = payment.amount_cents - payment.refunded_cents;
     const amount = amountCents ?? left;
     if (amount <= 0 || amount > left) {
-      throw new BillingError('refund_exceeds_payment', `Payment ${paymentId} has ${left} cents left to refund; asked for ${amount}`, { paymentId, refundableCents: left });
+      const usd = (cents: number) => formatUsd(centsToMicros(cents));
+      throw new BillingError('refund_exceeds_payment', `Payment ${paymentId} has ${usd(left)} left to refund; asked for ${usd(amount)}`, { paymentId, refundableCents: left });
     }
     const processor = ctx.processors.get(payment.processor);
     if (!processor?.refund) {

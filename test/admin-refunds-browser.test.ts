@@ -1,0 +1,92 @@
+/**
+ * Refunding a payment from the admin panel, in a real browser (Debian's chromium driven by
+ * playwright-core) against the server app: the account's payments show a Refund button, which
+ * opens a page saying what the refund will do; confirmed, the fake processor refunds at once and
+ * the payment shows what came back; a dispute told by a processor's webhook flags the account.
+ * Screenshots go to test-artifacts/. Skipped, with a note, when /usr/bin/chromium is missing.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
+import { TestClock } from './support/harness.ts';
+import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
+import { addTestModel, completed, mustCall } from './support/spend.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = 'test-artifacts';
+
+describe.skipIf(!existsSync(CHROMIUM))('refunds in the admin panel, in a browser', () => {
+  const clock = new TestClock(new Date('2026-03-10T12:00:00Z'));
+  let billing: Billing;
+  let server: ServerType;
+  let base: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor(), signedProcessor()] });
+    await billing.admin.applyPreset('credit-packs');
+    await billing.admin.updatePlan('payg', { includedMicros: 0 });
+    await addTestModel(billing);
+    await billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme Inc' });
+    completed(await billing.purchase('acme', 'credits-10', { idempotencyKey: 'buy-1' }));
+    completed(await billing.purchase('acme', 'credits-50', { idempotencyKey: 'buy-2' }));
+    await mustCall(billing, 'acme', 2_500_000); // $5 of the first pack spent
+    const app = await adminApp(billing);
+    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await billing?.close();
+  });
+
+  it('refunds a half-spent pack after a confirm, shows what came back, and flags a dispute', async () => {
+    const page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && problems.push(m.text())); // the 422 of a refused amount is expected
+    await page.goto(`${base}/admin/login`);
+    await page.fill('input[name=password]', ADMIN_PASSWORD);
+    await page.click('button[type=submit]');
+    await page.goto(`${base}/admin/accounts/acme`);
+
+    const [bought] = (await billing.payments('acme')).filter((p) => p.item === 'credits-10');
+    const row = page.locator(`tr[data-payment="${bought!.reference}"]`);
+    await row.locator('a', { hasText: 'Refund…' }).click();
+    expect(await page.locator('h1').innerText()).toBe('Refund pack credits-10');
+    expect(await page.locator('main').innerText()).toContain('owes the rest (its next purchase pays it)');
+    expect(await page.inputValue('input[name=amount]')).toBe('10.00');
+    await page.fill('input[name=amount]', '12');
+    await page.click('#payment-refund button[type=submit]');
+    await page.locator('.error', { hasText: 'has $10.00 left to refund; asked for $12.00' }).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/refund-confirm.png`, fullPage: true });
+    await page.fill('input[name=amount]', '10');
+    await page.click('#payment-refund button[type=submit]');
+    await page.locator('.note', { hasText: 'Refunded $10.00' }).waitFor();
+    expect(await row.locator('[data-refund]').innerText()).toMatch(/Refund \$10\.00.*\$5\.00 unused taken back.*\$5\.00 used, owed/s);
+    expect(await row.innerText()).not.toContain('Refund…');
+    expect(await page.locator('[data-flag="disputed"]').count()).toBe(0);
+
+    // A dispute told by a processor flags the account.
+    await billing.upsertAccount({ id: 'acme', kind: 'team', processor: SIGNED });
+    const [other] = (await billing.payments('acme')).filter((p) => p.item === 'credits-50');
+    await billing.sql.query(`UPDATE payments SET processor = $1 WHERE id = $2`, [SIGNED, other!.id]); // as if paid through it
+    await billing.sql.query(`UPDATE buckets SET reference = $1 WHERE reference = $2`, [`payment:${SIGNED}:${other!.reference}`, `payment:fake:${other!.reference}`]);
+    const { body, headers } = delivery([{ type: 'payment.disputed', eventId: 'evt_dispute', paymentRef: other!.reference, disputeRef: 'dp_1', amountCents: 20_00, at: clock.now }]);
+    await billing.receiveWebhook(SIGNED, body, headers);
+    await page.reload();
+    expect(await page.locator('[data-flag="disputed"]').innerText()).toBe('Disputed a payment on 2026-03-10 12:00 UTC (a chargeback).');
+    expect(await page.locator(`tr[data-payment="${other!.reference}"] [data-refund]`).innerText()).toMatch(/Dispute \$20\.00.*\$22\.00 unused taken back/s);
+    await page.locator('#account-payments').screenshot({ path: `${ARTIFACTS}/refund-payments.png` });
+    expect(problems).toEqual([]);
+  }, 60_000);
+});
