@@ -4,26 +4,22 @@
  * what the customer can do, and the latest recharges. A screenshot goes to test-artifacts/.
  * Skipped, with a note, when /usr/bin/chromium is not installed.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
-import { chromium, type Browser } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, fakeProcessor, type Billing, type DeclineCode } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
+import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
 import { TestClock } from './support/harness.ts';
 import { fundedAccounts, mustCall } from './support/spend.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = 'test-artifacts';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`\n[tollgate tests] ${CHROMIUM} is missing: the auto-recharge admin browser test is SKIPPED (apt-get install chromium).\n`);
+noteMissingChromium('the auto-recharge admin browser test is');
 
 describe.skipIf(!haveChromium)('auto-recharge on the account admin page, in a browser', () => {
   const clock = new TestClock(new Date('2026-03-10T12:00:00Z'));
   const card: { declining?: DeclineCode } = {};
   let billing: Billing;
-  let server: ServerType;
+  let server: Awaited<ReturnType<typeof serveApp>>;
   let base: string;
   let browser: Browser;
 
@@ -39,20 +35,14 @@ describe.skipIf(!haveChromium)('auto-recharge on the account admin page, in a br
     card.declining = 'card_declined';
     while ((await billing.balance('acme')).availableMicros >= 2_000_000) await mustCall(billing, 'acme', 1_000_000);
     await billing.runRecharges();
-    const app = await adminApp(billing);
-    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    });
+    server = await serveApp(await adminApp(billing));
+    base = server.base;
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await server?.close();
     await billing?.close();
   });
 

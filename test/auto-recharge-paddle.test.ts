@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { ENGINES, POSTGRES_URL } from './support/harness.ts';
 import { PaddleFake } from './support/paddle-fake.ts';
-import { SECRET_KEY, ServerProcess } from './support/server-process.ts';
+import { ServerProcess } from './support/server-process.ts';
 
 const skipped = POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)';
 
@@ -20,13 +20,8 @@ describe.skipIf(skipped !== '')(`auto-recharge through the server with Paddle${s
       DATABASE_URL: db.url, WEB_CONCURRENCY: '2', TOLLGATE_PROCESSOR: 'paddle',
       PADDLE_API_KEY: paddle.apiKey, PADDLE_WEBHOOK_SECRET: paddle.webhookSecret, PADDLE_API_BASE: paddle.url,
     });
-    const base = `http://127.0.0.1:${server.port}`;
-    paddle.webhookUrl = `${base}/webhooks/paddle`;
-    const call = async (method: string, path: string, body?: unknown, key?: string) => {
-      const headers = { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) };
-      const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      return { status: response.status, body: (await response.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-    };
+    paddle.webhookUrl = `http://127.0.0.1:${server.port}/webhooks/paddle`;
+    const call = server.call.bind(server);
     const balance = async () => (await call('GET', '/v1/accounts/acme/balance')).body;
     const recharges = () => db.sql.query<{ status: string; payment_ref: string | null }>(`SELECT status, payment_ref FROM recharges WHERE account_id = 'acme' ORDER BY id`);
     const until = async (what: string, done: (rows: { status: string }[]) => boolean) => {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, POSTGRES_URL } from './support/harness.ts';
-import { SECRET_KEY, ServerProcess } from './support/server-process.ts';
+import { ServerProcess } from './support/server-process.ts';
 import { StripeFake } from './support/stripe-fake.ts';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -17,13 +17,8 @@ describe.skipIf(!POSTGRES_URL)(`auto-recharge through the server with Stripe${PO
   let db: { sql: Sql; url?: string; drop(): Promise<void> };
   let stripe: StripeFake;
   let server: ServerProcess;
-  let base: string;
 
-  const call = async (method: string, path: string, body?: unknown, key?: string): Promise<{ status: number; body: Json }> => {
-    const headers = { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) };
-    const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: response.status, body: await response.json() };
-  };
+  const call = (method: string, path: string, body?: unknown, key?: string): Promise<{ status: number; body: Json }> => server.call(method, path, body, key);
   const balance = async (id: string) => (await call('GET', `/v1/accounts/${id}/balance`)).body;
   const lastSession = () => [...stripe.sessions.keys()].at(-1)!;
   const rechargeIntents = () => [...stripe.paymentIntents.values()].filter((pi) => pi.metadata.tollgate_recharge);
@@ -63,8 +58,7 @@ describe.skipIf(!POSTGRES_URL)(`auto-recharge through the server with Stripe${PO
       DATABASE_URL: db.url, WEB_CONCURRENCY: '2', TOLLGATE_PROCESSOR: 'stripe',
       STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_BASE: stripe.url,
     });
-    base = `http://127.0.0.1:${server.port}`;
-    stripe.webhookUrl = `${base}/webhooks/stripe`;
+    stripe.webhookUrl = `http://127.0.0.1:${server.port}/webhooks/stripe`;
     await server.ready(2);
     await call('PATCH', '/v1/admin/plans/plus', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 20_00, interval: 'month' }) } });
     await call('PATCH', '/v1/admin/packs/extra-10', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 10_00 }) } });

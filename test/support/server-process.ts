@@ -98,6 +98,13 @@ export class ServerProcess {
     return { code, ms: performance.now() - started };
   }
 
+  /** A request to its API with the secret key (and an Idempotency-Key, when given): the status and the JSON answer. */
+  async call(method: string, path: string, body?: unknown, key?: string): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const headers = { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) };
+    const response = await fetch(`http://127.0.0.1:${this.port}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: response.status, body: await response.json() };
+  }
+
   /** Whatever is left of it, for a test's cleanup. */
   kill(): void {
     for (const pid of [...this.workers(), this.pid]) {

@@ -1,0 +1,36 @@
+/**
+ * What a browser test of the admin panel needs: Debian's chromium through playwright-core (the
+ * test is skipped, with a note, without it), and the server app listening on a port.
+ */
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const ARTIFACTS = 'test-artifacts';
+export const haveChromium = existsSync(CHROMIUM);
+
+/** Says, once per file, that the file's browser tests are skipped. */
+export function noteMissingChromium(what: string): void {
+  if (!haveChromium) console.warn(`\n[tollgate tests] ${CHROMIUM} is missing: ${what} SKIPPED (apt-get install chromium).\n`);
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+}
+
+/** The app on a free port of 127.0.0.1: its base URL, and how to stop it. */
+export async function serveApp(app: Hono): Promise<{ base: string; close(): Promise<void> }> {
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
