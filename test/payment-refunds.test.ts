@@ -124,6 +124,9 @@ for (const engine of ENGINES) {
       expect(await refundEntries(t.sql, 'acme')).toEqual([{ bucket: `payment:fake:${bought.paymentRef}`, amount: -5_000_000, payment: bought.paymentRef }]);
       expect((await paymentOf('acme', bought.paymentRef)).refunds).toMatchObject([{ removedMicros: 5_000_000, usedMicros: 5_000_000, usedValue: 'write_off' }]);
       await expectReconciled(t.billing, 'acme');
+      // What a refund says it took is checked against the ledger.
+      await t.sql.query(`UPDATE payment_refunds SET removed_micros = removed_micros - 1 WHERE account_id = 'acme'`);
+      expect((await t.billing.reconcile('acme')).problems).toEqual([expect.stringMatching(/^payment \d+: its refunds took 4999999 ≠ ledger 5000000$/)]);
     });
 
     it('a full refund of an unused pack takes all of it; partial refunds add up to exactly the whole, the last one included', async () => {
