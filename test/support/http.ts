@@ -92,12 +92,13 @@ async function checkContract(app: Hono, method: string, path: string, reply: Rep
 export type CallHeaders = Record<string, string | null>;
 
 /**
- * The harness's billing (a fresh database each test) and the app on it. `call(method, path,
- * body?, headers?)` sends the secret key as a Bearer token and a body as JSON (a string is sent
- * as it is), and checks the answer against the OpenAPI document.
+ * The harness's billing (a fresh database each test, paying through the processors `options`
+ * names) and the app on it. `call(method, path, body?, headers?)` sends the secret key as a
+ * Bearer token and a body as JSON (a string is sent as it is), and checks the answer against the
+ * OpenAPI document.
  */
-export function useApi(engine: Engine) {
-  const t = useBilling(engine);
+export function useApi(engine: Engine, options: Parameters<typeof useBilling>[1] = {}) {
+  const t = useBilling(engine, options);
   let credentials: Credentials | undefined;
   let app: Hono;
   beforeEach(async () => {
