@@ -99,7 +99,8 @@ export async function syncCatalog(ctx: Context, processorName: string): Promise<
         if (!answer) throw new Error(`The processor "${processorName}" answered the catalog sync without the ${item.kind} "${item.slug}"`);
         return { kind: item.kind, slug: item.slug, name: item.name, priceCents: item.priceCents, priceId: answer.priceId, previousPriceId: item.priceId, outcome: outcomeOf(item, answer), archived: answer.archived };
       });
-      for (const item of synced) {
+      // Only what changed is written: a plan or pack changed moves the catalog's version, which every process then reads again.
+      for (const item of synced.filter((i) => i.priceId !== i.previousPriceId)) {
         await tx.query(
           `UPDATE ${item.kind === 'plan' ? 'plans' : 'packs'} SET processor_prices = processor_prices || jsonb_build_object($2::text, $3::text)
            WHERE slug = $1 AND price_cents = $4`,

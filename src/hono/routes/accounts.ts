@@ -23,6 +23,13 @@ export const AccountSchema = z
     planId: z.number().int(),
     planAnchorAt: DateTime.nullable().openapi({ description: 'When the paid plan\'s months are counted from; null on a free plan (calendar months).' }),
     planEndsAt: DateTime.nullable().openapi({ description: 'When a canceled plan ends.' }),
+    paidThrough: DateTime.nullable().openapi({
+      description: 'A plan at a real processor: the end of the last period it said is paid (past it, the default plan\'s terms apply until the next is); null where the clock runs the periods.',
+    }),
+    pastDue: z
+      .strictObject({ through: DateTime.openapi({ description: 'The end of the period whose payment failed.' }), since: DateTime.openapi({ description: 'When it first failed: the grace counts from it.' }) })
+      .nullable()
+      .openapi({ description: 'A renewal whose payment failed and is not paid yet; null if none.' }),
     processor: z.string().openapi({ description: 'The payment processor checkout goes through.' }),
     disputedAt: DateTime.nullable().openapi({ description: 'When the account first disputed a payment (a chargeback); null if never.' }),
     createdAt: DateTime,
@@ -81,7 +88,7 @@ export function registerAccounts(api: Api, billing: Billing) {
   api.openapi(
     createRoute({
       method: 'put', path: '/accounts/{accountId}', tags: ['Accounts'], security: [{ SecretKey: [] }],
-      summary: 'Create the account (on the default plan) or update its kind, name and time zone',
+      summary: 'Create the account (on the default plan) or update its kind, name, time zone and processor',
       request: { params: AccountPutParam, ...body(AccountUpsertSchema) },
       responses: { 200: json(AccountSchema, 'The account.'), ...errorResponses },
     }),
