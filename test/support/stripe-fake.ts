@@ -216,6 +216,10 @@ export class StripeFake {
       if (method === 'GET' && resource === 'customers' && sub !== undefined && ref === undefined) return found(this.customers, 'customer', sub);
       if (method === 'GET' && resource === 'payment_methods' && sub === undefined) return this.listPaymentMethods(params);
       if (method === 'POST' && resource === 'payment_intents' && sub === undefined) return this.createPaymentIntent(params);
+      if (method === 'GET' && resource === 'payment_intents' && sub === undefined) {
+        const intents = [...this.paymentIntents.values()].filter((pi) => params.customer === undefined || pi.customer === params.customer);
+        return list(intents.reverse().slice(0, Number(params.limit ?? 10)), '/v1/payment_intents');
+      }
       if (method === 'POST' && resource === 'checkout' && sub === 'sessions' && ref === undefined) return this.createSession(params);
       if (method === 'POST' && resource === 'subscriptions' && sub !== undefined) return this.updateSubscription(sub, params);
       if (method === 'GET' && resource === 'subscriptions' && sub !== undefined) return this.subscriptionOf(sub);
@@ -885,13 +889,16 @@ export class StripeFake {
     return this.sendPending();
   }
 
-  /** The customer's bank disputes the payment (a chargeback): charge.dispute.created. Resolves with the dispute's id and its deliveries. */
-  async dispute(paymentIntentId: string, amount?: number): Promise<{ disputeId: string; deliveries: Delivery[] }> {
+  /**
+   * The customer's bank disputes the payment (a chargeback), or only asks about it (an inquiry: a
+   * warning_ status): charge.dispute.created. Resolves with the dispute's id and its deliveries.
+   */
+  async dispute(paymentIntentId: string, amount?: number, status = 'needs_response'): Promise<{ disputeId: string; deliveries: Delivery[] }> {
     const paymentIntent = this.paymentIntents.get(paymentIntentId);
     if (!paymentIntent) throw new Error(`No such payment intent: ${paymentIntentId}`);
     const dispute = {
       id: id('dp'), object: 'dispute', amount: amount ?? paymentIntent.amount_received, balance_transactions: [], charge: paymentIntent.latest_charge, created: nowSeconds(),
-      currency: paymentIntent.currency, is_charge_refundable: false, livemode: false, metadata: {}, payment_intent: paymentIntent.id, reason: 'fraudulent', status: 'needs_response',
+      currency: paymentIntent.currency, is_charge_refundable: false, livemode: false, metadata: {}, payment_intent: paymentIntent.id, reason: 'fraudulent', status,
     };
     this.disputes.set(dispute.id, dispute);
     this.event('charge.dispute.created', dispute);

@@ -6,7 +6,7 @@
  * comes back out. Paddle takes no idempotency key, so the call's key goes in the adjustment's
  * reason, and a retry finds the adjustment it made before asking again.
  */
-import type { Adjustment, Paddle } from '@paddle/paddle-node-sdk';
+import { ApiError, type Adjustment, type Paddle } from '@paddle/paddle-node-sdk';
 import { BillingError } from '../../core/errors.ts';
 import type { PaymentRefund, PaymentRefundRequest } from '../../engine/processor.ts';
 
@@ -17,14 +17,20 @@ export async function refundPayment(paddle: Paddle, request: PaymentRefundReques
   const transaction = await paddle.transactions.get(request.paymentRef);
   const total = Number(transaction.details?.totals?.grandTotal);
   const item = transaction.details?.lineItems?.[0];
-  const adjustment =
-    request.amountCents >= total || !item
-      ? await paddle.adjustments.create({ action: 'refund', type: 'full', transactionId: request.paymentRef, reason })
-      : await paddle.adjustments.create({
-          action: 'refund', type: 'partial', transactionId: request.paymentRef, reason,
-          items: [{ itemId: item.id, type: 'partial', amount: String(request.amountCents) }],
-        });
-  return refundOf(adjustment);
+  try {
+    const adjustment =
+      request.amountCents >= total || !item
+        ? await paddle.adjustments.create({ action: 'refund', type: 'full', transactionId: request.paymentRef, reason })
+        : await paddle.adjustments.create({
+            action: 'refund', type: 'partial', transactionId: request.paymentRef, reason,
+            items: [{ itemId: item.id, type: 'partial', amount: String(request.amountCents) }],
+          });
+    return refundOf(adjustment);
+  } catch (error) {
+    // Refused (more than is left of the transaction, one not completed): nothing was refunded, and the admin is told why.
+    if (error instanceof ApiError) throw new BillingError('processor_error', `Paddle refused the refund: ${error.detail}`, { code: error.code });
+    throw error;
+  }
 }
 
 /** The refund this call asked for already, if a retry finds one. */

@@ -4,7 +4,7 @@
  * charge). An invoice's payment intent is read from its invoice payments, both ways: to refund
  * an invoice, and to name the invoice a refund or dispute of its payment intent is about.
  */
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import { BillingError } from '../../core/errors.ts';
 import type { PaymentRefund, PaymentRefundRequest } from '../../engine/processor.ts';
 import { ACCOUNT_KEY } from './metadata.ts';
@@ -13,10 +13,17 @@ import { idOf } from './webhooks/fields.ts';
 /** Refund the payment (an amount in cents), under the call's idempotency key: a retry asks for the same refund. */
 export async function refundPayment(stripe: Stripe, request: PaymentRefundRequest): Promise<PaymentRefund> {
   const paymentIntent = request.paymentKind === 'subscription' ? await invoiceIntent(stripe, request.paymentRef) : request.paymentRef;
-  const refund = await stripe.refunds.create(
-    { payment_intent: paymentIntent, amount: request.amountCents, metadata: { [ACCOUNT_KEY]: request.account.id } },
-    { idempotencyKey: request.idempotencyKey },
-  );
+  let refund: Stripe.Refund;
+  try {
+    refund = await stripe.refunds.create(
+      { payment_intent: paymentIntent, amount: request.amountCents, metadata: { [ACCOUNT_KEY]: request.account.id } },
+      { idempotencyKey: request.idempotencyKey },
+    );
+  } catch (error) {
+    // Refused (a charge disputed, more than is left of it): nothing was refunded, and the admin is told why.
+    if (error instanceof Stripe.errors.StripeInvalidRequestError) throw new BillingError('processor_error', `Stripe refused the refund: ${error.message}`, { code: error.code });
+    throw error;
+  }
   if (refund.status === 'failed' || refund.status === 'canceled') {
     throw new BillingError('processor_error', `Stripe ${refund.status === 'failed' ? 'failed' : 'canceled'} refund ${refund.id}${refund.failure_reason ? `: ${refund.failure_reason}` : ''}`, { refund: refund.id });
   }
