@@ -152,6 +152,16 @@ const ROUTES: RouteCase[] = [
     ],
   },
   {
+    route: 'POST /accounts/{accountId}/portal',
+    good: () => ({ method: 'POST', path: '/v1/accounts/acme/portal', body: { returnUrl: 'https://app.example/billing' }, headers: key('portal') }),
+    status: 200,
+    other: () => ({ method: 'POST', path: '/v1/accounts/acme/portal', body: { returnUrl: 'https://app.example/account' } }),
+    unknown: () => [
+      [{ method: 'POST', path: '/v1/accounts/ghost/portal', body: { returnUrl: 'https://app.example/billing' } }, 404, 'account_not_found'],
+      [{ method: 'POST', path: '/v1/accounts/acme/portal', body: { returnUrl: 'javascript:alert(1)' } }, 400, 'invalid_input'],
+    ],
+  },
+  {
     route: 'POST /accounts/{accountId}/purchases',
     effectByKey: true,
     good: () => ({ method: 'POST', path: '/v1/accounts/acme/purchases', body: { pack: 'extra-10' }, headers: key('purchase') }),

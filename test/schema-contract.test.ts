@@ -216,6 +216,10 @@ const ROUTES: RouteCase[] = [
     call: () => ({ path: '/v1/accounts/acme/subscription/cancel', library: (b, body, key) => b.cancel('acme', body as never, { idempotencyKey: key }) }),
   },
   {
+    route: 'POST /accounts/{accountId}/portal',
+    call: () => ({ path: '/v1/accounts/acme/portal', library: (b, body) => b.portal('acme', body as never) }),
+  },
+  {
     route: 'POST /accounts/{accountId}/purchases',
     keyed: true,
     call: () => ({ path: '/v1/accounts/acme/purchases', library: (b, { pack, ...options }, key) => b.purchase('acme', pack as never, { idempotencyKey: key, ...options }) }),
