@@ -231,11 +231,12 @@ export async function createBilling(options: BillingOptions = {}) {
     setAutoRecharge: async (accountId: string, input: AutoRechargeInput) =>
       parsed.setAutoRecharge(accountIdOf(accountId), parseInput(autoRechargeInputSchema, input, 'auto recharge setting')),
     /**
-     * Make the recharges that are due and run those waiting, here: any number of processes may
-     * at once. Run it every second or two (the server does); each recharge is charged and
-     * credited once, whoever runs it and however often.
+     * Run the recharges waiting, here (any number of processes may at once), after a sweep for
+     * those due that no charge enqueued (a process that died, one that did not remember the
+     * account; `sweep: false` skips it). Run it every second or so (the server does, sweeping
+     * every tenth run); each recharge is charged and credited once, whoever runs it and however often.
      */
-    runRecharges: (options?: { limit?: number }) => runRecharges(ctx, options),
+    runRecharges: (options?: { limit?: number; sweep?: boolean }) => runRecharges(ctx, options),
     // Admin
     admin: {
       listPlans: async (filter?: { status?: PlanStatus }) => parsed.admin.listPlans(parseInput(planFilterOf, filter, 'plan filter') ?? {}),

@@ -16,6 +16,8 @@ import { loadCredentials, type Credentials } from '../hono/credentials.ts';
 const FORGET_EVERY_MS = 10 * 60_000;
 /** How often a process runs the auto-recharges that are due (any process may: each claims its own). */
 const RECHARGE_EVERY_MS = 1_000;
+/** And sweeps for those due that no charge enqueued (a process that died after its charge) every so many runs. */
+const SWEEP_EVERY_RUNS = 10;
 
 /** `credentials`: those the caller loaded already (the primary's, when it serves itself); else loaded here. */
 export async function serveHere(
@@ -36,9 +38,10 @@ export async function serveHere(
   forgetting.unref();
   // One run at a time in this process; a run that fails is logged and the next one tries again.
   let recharging: Promise<unknown> | undefined;
+  let runs = 0;
   const recharges = setInterval(() => {
     recharging ??= billing
-      .runRecharges()
+      .runRecharges({ sweep: runs++ % SWEEP_EVERY_RUNS === 0 })
       .catch((error: unknown) => logger.warn({ err: error }, 'running auto-recharges failed'))
       .finally(() => (recharging = undefined));
   }, RECHARGE_EVERY_MS);

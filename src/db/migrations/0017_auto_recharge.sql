@@ -24,6 +24,8 @@ CREATE TABLE auto_recharge (
 -- wrote, whether the account fell under it without reading anything; changing it moves the
 -- terms version, so a process that remembers the old one reads again.
 ALTER TABLE accounts ADD COLUMN recharge_below_micros bigint;
+-- The sweep's accounts: those auto-recharge watches.
+CREATE INDEX accounts_recharge_armed ON accounts (id) WHERE recharge_below_micros IS NOT NULL;
 
 CREATE FUNCTION tollgate_recharge_armed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

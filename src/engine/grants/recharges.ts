@@ -89,11 +89,12 @@ export interface RechargeRun {
 }
 
 /**
- * Make the recharges that are due and run those waiting (up to `limit`), here: any process may,
- * at once, as each claims its own. Run it often (the server does, every second or two).
+ * Run the recharges waiting (up to `limit`), here: any process may, at once, as each claims its
+ * own. First, unless `sweep` is false, make those due that no charge enqueued. Run it often (the
+ * server runs it every second, and sweeps every tenth).
  */
-export async function runRecharges(ctx: Context, { limit = 100 }: { limit?: number } = {}): Promise<RechargeRun[]> {
-  await sweep(ctx, ctx.clock());
+export async function runRecharges(ctx: Context, { limit = 100, sweep: sweeping = true }: { limit?: number; sweep?: boolean } = {}): Promise<RechargeRun[]> {
+  if (sweeping) await sweep(ctx, ctx.clock());
   const runs: RechargeRun[] = [];
   for (let i = 0; i < limit; i++) {
     const job = await claim(ctx);

@@ -7,7 +7,7 @@
  */
 import Stripe from 'stripe';
 import type { SavedCharge, SavedChargeRequest } from '../../engine/processor.ts';
-import { ACCOUNT_KEY, PACK_KEY, RECHARGE_KEY } from './metadata.ts';
+import { ACCOUNT_KEY, metadataValue, PACK_KEY, RECHARGE_KEY } from './metadata.ts';
 import { idOf } from './webhooks/fields.ts';
 
 export async function chargeSaved(stripe: Stripe, request: SavedChargeRequest): Promise<SavedCharge> {
@@ -15,8 +15,9 @@ export async function chargeSaved(stripe: Stripe, request: SavedChargeRequest): 
   if (!request.customerId || !paymentMethod) {
     return { status: 'declined', code: 'no_payment_method', message: 'No card is saved at Stripe: a pack bought at checkout saves one' };
   }
+  let intent: Stripe.PaymentIntent;
   try {
-    const intent = await stripe.paymentIntents.create(
+    intent = await stripe.paymentIntents.create(
       {
         amount: request.amountCents,
         currency: 'usd',
@@ -29,21 +30,42 @@ export async function chargeSaved(stripe: Stripe, request: SavedChargeRequest): 
       },
       { idempotencyKey: request.idempotencyKey },
     );
-    switch (intent.status) {
-      case 'succeeded':
-        return { status: 'succeeded', paymentRef: intent.id };
-      case 'processing':
-        return { status: 'pending', paymentRef: intent.id };
-      case 'requires_action':
-        return { status: 'declined', code: 'authentication_required', message: 'The bank asked for the customer to authenticate the payment' };
-      default:
-        return { status: 'declined', code: 'card_declined', message: intent.last_payment_error?.message ?? `The payment is ${intent.status}` };
-    }
   } catch (error) {
     // Off-session, a decline or a bank's demand for authentication comes back as a card error.
-    if (!(error instanceof Stripe.errors.StripeCardError)) throw error;
-    return { status: 'declined', code: error.code === 'authentication_required' ? 'authentication_required' : 'card_declined', message: error.message };
+    if (error instanceof Stripe.errors.StripeCardError) {
+      // Stripe's own sentence, without the request id the SDK puts before it.
+      const message = (error.raw as { message?: string }).message ?? error.message;
+      return { status: 'declined', code: error.code === 'authentication_required' ? 'authentication_required' : 'card_declined', message };
+    }
+    // The key was used with other parameters: an attempt before a crash, on a card the customer
+    // has since replaced. That attempt's PaymentIntent is this recharge's, whatever became of it.
+    if (!(error instanceof Stripe.errors.StripeIdempotencyError)) throw error;
+    const earlier = await intentOf(stripe, request.customerId, request.rechargeId);
+    if (!earlier) throw error;
+    intent = earlier;
   }
+  return answerOf(intent);
+}
+
+function answerOf(intent: Stripe.PaymentIntent): SavedCharge {
+  switch (intent.status) {
+    case 'succeeded':
+      return { status: 'succeeded', paymentRef: intent.id };
+    case 'processing':
+      return { status: 'pending', paymentRef: intent.id };
+    case 'requires_action':
+      return { status: 'declined', code: 'authentication_required', message: 'The bank asked for the customer to authenticate the payment' };
+    default:
+      return { status: 'declined', code: 'card_declined', message: intent.last_payment_error?.message ?? `The payment is ${intent.status}` };
+  }
+}
+
+/** The customer's PaymentIntent for this recharge (its metadata names it), if Stripe has one. */
+async function intentOf(stripe: Stripe, customerId: string, rechargeId: string): Promise<Stripe.PaymentIntent | undefined> {
+  for await (const intent of stripe.paymentIntents.list({ customer: customerId, limit: 100 })) {
+    if (metadataValue(intent.metadata, RECHARGE_KEY) === rechargeId) return intent;
+  }
+  return undefined;
 }
 
 /** The customer's default payment method, else the card saved last (Stripe lists the newest first). */

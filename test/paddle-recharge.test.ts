@@ -1,0 +1,75 @@
+/**
+ * The Paddle processor's auto-recharge, with the real SDK against the local fake of Paddle's API:
+ * a one-time charge on the account's subscription, for the pack plus the debt, its price naming
+ * the recharge; a retry (Paddle takes no idempotency key) finds the charge made and makes no
+ * other; no subscription, or a declined card, said as such; and transaction.completed for the
+ * charge, in the engine's words, as the recharge's payment.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Processor, SavedChargeRequest } from '../src/engine/processor.ts';
+import { paddleProcessor } from '../src/processors/paddle/index.ts';
+import { PaddleFake } from './support/paddle-fake.ts';
+import { customerMaker, packAt, planAt, wireUp, type WebhookEndpoint } from './support/processor-fixtures.ts';
+
+describe('the Paddle processor charges a subscription once for an auto-recharge', () => {
+  let fake: PaddleFake;
+  let processor: Processor;
+  let endpoint: WebhookEndpoint;
+  let planPrice: string;
+  let packPrice: string;
+  const customerFor = customerMaker(() => processor);
+
+  async function subscribed(id: string) {
+    const { account, customerId } = await customerFor(id);
+    const answer = (await processor.subscribe({ account, customerId, plan: planAt('paddle', 'plus', planPrice) })) as { checkoutUrl: string };
+    const transaction = fake.transactionAt(answer.checkoutUrl);
+    await fake.completeTransaction(transaction.id);
+    return { account, customerId, subscriptionRef: transaction.subscription_id! };
+  }
+  const request = (who: Omit<SavedChargeRequest, 'pack' | 'amountCents' | 'rechargeId' | 'idempotencyKey'>, rechargeId: string): SavedChargeRequest => ({
+    ...who, pack: packAt('paddle', 'extra-10', packPrice), amountCents: 12_34, rechargeId, idempotencyKey: `recharge:${who.account.id}:${rechargeId}`,
+  });
+  const chargesOf = (subscriptionId: string) => [...fake.transactions.values()].filter((t) => t.subscription_id === subscriptionId && t.origin === 'subscription_charge');
+
+  beforeAll(async () => {
+    fake = await PaddleFake.start();
+    processor = paddleProcessor({ apiKey: fake.apiKey, webhookSecret: fake.webhookSecret, apiBase: fake.url });
+    ({ endpoint, planPrice, packPrice } = await wireUp(fake, () => processor, (body) => body.event_id));
+  });
+  afterAll(async () => {
+    await fake.close();
+    await endpoint.close();
+  });
+
+  it('bills a one-time charge for the amount on the subscription, once however often it is asked, and its webhook names the recharge', async () => {
+    const who = await subscribed('team_recharge');
+    await fake.flush();
+    const first = await processor.chargeSaved!(request(who, '21'));
+    const retry = await processor.chargeSaved!(request(who, '21'));
+    const [charge] = chargesOf(who.subscriptionRef);
+    expect(first).toEqual({ status: 'succeeded', paymentRef: charge!.id });
+    expect(retry).toEqual(first);
+    expect(chargesOf(who.subscriptionRef)).toHaveLength(1);
+    expect(charge!.items).toMatchObject([
+      { quantity: 1, price: { unit_price: { amount: '1234', currency_code: 'USD' }, custom_data: { tollgate_account: who.account.id, tollgate_pack: 'extra-10', tollgate_recharge: '21' } } },
+    ]);
+    const completed = (await fake.flush()).find((d) => d.event.event_type === 'transaction.completed')!;
+    expect(endpoint.parsed.get(completed.event.event_id)).toEqual([
+      { type: 'payment.succeeded', eventId: completed.event.event_id, accountId: who.account.id, paymentRef: charge!.id, packSlug: 'extra-10', rechargeId: '21', amountCents: expect.any(Number), at: expect.any(Date) },
+    ]);
+    // Another recharge is another charge.
+    expect(await processor.chargeSaved!(request(who, '22'))).toMatchObject({ status: 'succeeded' });
+    expect(chargesOf(who.subscriptionRef)).toHaveLength(2);
+  });
+
+  it('without a subscription there is no card to charge; a declined card is said as such', async () => {
+    const { account, customerId } = await customerFor('team_no_subscription');
+    expect(await processor.chargeSaved!(request({ account, customerId, subscriptionRef: undefined }, '23'))).toMatchObject({
+      status: 'declined', code: 'no_payment_method', message: expect.stringMatching(/only through a subscription: buy a pack at checkout/),
+    });
+    const who = await subscribed('team_declined');
+    fake.declines.add(who.customerId);
+    expect(await processor.chargeSaved!(request(who, '24'))).toEqual({ status: 'declined', code: 'card_declined', message: 'payment declined' });
+    expect(chargesOf(who.subscriptionRef)).toEqual([]);
+  });
+});
