@@ -185,6 +185,7 @@ function split(body: Record<string, Json>, keys: string[]): [Record<string, Json
 }
 
 let topUps = 0;
+let packsBought = 0;
 
 const ROUTES: RouteCase[] = [
   {
@@ -223,6 +224,19 @@ const ROUTES: RouteCase[] = [
     route: 'POST /accounts/{accountId}/purchases',
     keyed: true,
     call: () => ({ path: '/v1/accounts/acme/purchases', library: (b, { pack, ...options }, key) => b.purchase('acme', pack as never, { idempotencyKey: key, ...options }) }),
+  },
+  {
+    route: 'POST /accounts/{accountId}/payments/{paymentId}/refund',
+    keyed: true,
+    // A pack bought through the fake processor for each draw: its payment, whole, to refund.
+    setup: async (billing) => {
+      const { paymentRef } = (await billing.purchase('acme', 'extra-10', { idempotencyKey: `pack-${++packsBought}` })) as { paymentRef: string };
+      return String((await billing.payments('acme')).find((p) => p.reference === paymentRef)!.id);
+    },
+    call: (payment) => ({
+      path: `/v1/accounts/acme/payments/${payment.http}/refund`,
+      library: (b, body, key) => b.refundPayment('acme', Number(payment.library), body as never, { idempotencyKey: key }),
+    }),
   },
   {
     route: 'POST /accounts/{accountId}/authorize',
