@@ -4,7 +4,8 @@
  * Stripe's: the client and where it talks to (client.ts), the account's customer (customer.ts),
  * checkout for a plan or a pack (checkout.ts), a subscription's end (subscription.ts), its plan
  * change (plan-change.ts), the customer portal (portal.ts), the
- * products and prices plans and packs sell at (catalog.ts), and the webhook, verified by our own
+ * products and prices plans and packs sell at (catalog.ts), an auto-recharge's one-time charge on
+ * the subscription (recharge.ts), and the webhook, verified by our own
  * code, one file per event the engine acts on (webhooks/). Every object made at Paddle carries
  * the account's id, or the plan's or pack's slug, in its custom data (custom-data.ts).
  */

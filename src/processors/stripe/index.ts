@@ -3,7 +3,8 @@
  * version, which fixes the API version). One file per concern, as pay does: the client and where
  * it talks to (client.ts), the account's customer (customer.ts), checkout for a plan or a pack
  * (checkout.ts), a subscription's end (subscription.ts), its plan change (plan-change.ts), the customer portal (portal.ts), the products and prices plans and packs
- * sell at (catalog.ts), and the webhook, one file per event the engine acts on (webhooks/).
+ * sell at (catalog.ts), an auto-recharge's off-session charge (recharge.ts), and the webhook,
+ * one file per event the engine acts on (webhooks/).
  * Every object made at Stripe carries the account's id, or the plan's or pack's slug, in its
  * metadata (metadata.ts), and every call that makes one passes the call's idempotency key.
  */
