@@ -154,6 +154,12 @@ describe('the admin panel', () => {
     expect(text(live.html)).toContain('At 60% margin people pay $25.00 for $10.00 of provider cost.');
     expect((await admin.post('/admin/settings', { margin: '60', displayUnit: 'usd', creditValue: '0.01', defaultPlan: 'free', unknownModelPolicy: 'refuse', minHold: '0.01', holdTtl: '900' })).status).toBe(303);
     expect((await t.billing.admin.getSettings()).marginBps).toBe(6000);
+    // The grace of a failed renewal: shown, and set from the form; more than 90 days is refused with why.
+    expect(text((await admin.page('/admin/settings')).html)).toContain('Failed renewals');
+    const fields = { margin: '60', displayUnit: 'usd', creditValue: '0.01', defaultPlan: 'free', unknownModelPolicy: 'refuse', minHold: '0.01', holdTtl: '900' };
+    expect((await admin.post('/admin/settings', { ...fields, pastDueGrace: '3' })).status).toBe(303);
+    expect((await t.billing.admin.getSettings()).pastDueGraceDays).toBe(3);
+    expect(text((await admin.post('/admin/settings', { ...fields, pastDueGrace: '120' })).html)).toContain('must be at most 90 days');
   });
 
   it('shows bad input’s message beside the form, keeps what was typed, and never answers 500', async () => {

@@ -28,6 +28,7 @@ function valuesOf(settings: Settings, plans: Plan[]): Form {
     fallbackCacheWrite: rateText(fallback?.cacheWrite),
     minHold: plainDollars(settings.minHoldMicros),
     holdTtl: String(settings.holdTtlSeconds),
+    pastDueGrace: String(settings.pastDueGraceDays),
     refundUsedValue: settings.refundUsedValue,
   };
 }
@@ -44,6 +45,7 @@ function inputOf(form: Form): SettingsInput {
     fallbackRates: anyRate ? Object.fromEntries(Object.entries(rates).filter(([, r]) => r !== undefined)) : null,
     minHoldMicros: microsField(form, 'minHold', 'Minimum hold'),
     holdTtlSeconds: wholeField(form, 'holdTtl', 'Hold lifetime'),
+    pastDueGraceDays: wholeField(form, 'pastDueGrace', 'Grace for a failed renewal'),
     ...(form.refundUsedValue ? { refundUsedValue: form.refundUsedValue as 'debt' | 'write_off' } : {}),
   };
 }
@@ -112,6 +114,15 @@ function SettingsForm({ c, form, plans, error }: { c: AdminContext; form: Form; 
           <Field label="Minimum hold ($)" name="minHold" value={form.minHold} step="0.000001" hint="Held when a call does not say how large it will be." />
           <Field label="Hold lifetime (seconds)" name="holdTtl" value={form.holdTtl} hint="An open hold lapses after this long (its caller is presumed gone)." />
         </div>
+      </fieldset>
+      <fieldset>
+        <legend>Failed renewals</legend>
+        <Field
+          label="Grace (days)"
+          name="pastDueGrace"
+          value={form.pastDueGrace}
+          hint="A renewal whose payment failed: for this many days the account is on the default plan's terms, then refused (payment_past_due) until it is paid. 0 refuses at once."
+        />
       </fieldset>
       <fieldset>
         <legend>Refunded packs</legend>
