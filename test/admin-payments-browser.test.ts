@@ -4,7 +4,7 @@
  * local fakes of their APIs: the Payments page shows each processor (never a key), the webhook URL
  * to register, the catalog sync and its last result, and each webhook event with what became of it
  * (applied, duplicate, ignored, failed with its error); an account's page shows its processor,
- * subscription and period, and moves it to another processor, refusing the fake one and
+ * subscription, period and payments, and moves it to another processor, refusing the fake one and
  * a move that would leave a subscription billing elsewhere. Screenshots go to test-artifacts/.
  * Skipped, with a note, when /usr/bin/chromium is not installed.
  */
@@ -145,11 +145,13 @@ describe.skipIf(!haveChromium)('the admin panel\'s payment pages in a browser', 
     expect(problems).toEqual([]);
   });
 
-  it("shows an account's processor, subscription and period, and moves it to another processor but never to the fake one", async () => {
+  it("shows an account's processor, subscription, period and payments, and moves it to another processor but never to the fake one", async () => {
     const page = await loggedIn('/admin/accounts/acme');
     expect(await text(page, '[data-figure="processor"]')).toMatch(/^stripe customer cus_/);
     expect(await text(page, '[data-figure="subscription"]')).toMatch(/^active plus at stripe sub_\w+\s+since \d{4}-\d\d-\d\d/);
     expect(await text(page, '[data-figure="period"]')).toMatch(/^Plus: \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d/);
+    // Its payments, from the section beside this one: the period Stripe's invoice paid.
+    expect(await text(page, 'section.account-payments table.payments tbody tr')).toMatch(/plus[\s\S]*stripe[\s\S]*in_\w+[\s\S]*\$20\.00/);
     const options = await page.locator('#processor-change select[name=processor] option').allInnerTexts();
     expect(options).toEqual(['stripe (test mode)', `paddle (API at ${paddle.url})`, SIGNED]);
 
