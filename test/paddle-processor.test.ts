@@ -329,6 +329,50 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
     await expect(processor.cancel({ account: who, customerId, immediately: true, subscriptionRef: 'sub_01h0000000000000000000000' })).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('changes the plan with the proration billed at once or nothing changed; a renewal that fails is subscription.past_due', async () => {
+    const { account: who, customerId, subscriptionRef } = await subscribed('team_moving');
+    const proPrice = fake.addPrice({ unitAmount: 50_00, interval: 'month' });
+
+    // Declined: Paddle's subscription_payment_declined, the subscription as it was.
+    fake.declines.add(customerId!);
+    await expect(processor.changePlan!({ account: who, customerId, plan: plan('pro', proPrice), subscriptionRef })).rejects.toMatchObject({ code: 'payment_declined' });
+    expect(fake.subscriptions.get(subscriptionRef)!.items[0]!.price.id).toBe(planPrice);
+    fake.declines.delete(customerId!);
+
+    await expect(processor.changePlan!({ account: who, customerId, plan: plan('pro', proPrice), subscriptionRef })).resolves.toEqual({ status: 'completed', reference: subscriptionRef });
+    expect(fake.requests.at(-1)).toEqual({
+      method: 'PATCH', path: `/subscriptions/${subscriptionRef}`, query: {},
+      body: {
+        items: [{ price_id: proPrice, quantity: 1 }], proration_billing_mode: 'prorated_immediately', on_payment_failure: 'prevent_change', scheduled_change: null,
+        custom_data: { tollgate_account: who.id, tollgate_plan: 'pro' },
+      },
+    });
+    const changed = eventsOf(await fake.flush());
+    // The proration's transaction opens no period: the change was applied when Paddle answered.
+    expect(changed.filter((d) => d.paddleType === 'transaction.completed').map((d) => d.events[0]!.type)).toEqual(['ignored']);
+
+    fake.declines.add(customerId!);
+    const failed = eventsOf(await fake.renew(subscriptionRef));
+    const renewed = fake.subscriptions.get(subscriptionRef)!;
+    expect(renewed.status).toBe('past_due');
+    expect(failed.find((d) => d.paddleType === 'subscription.past_due')!.events).toEqual([
+      { type: 'subscription.past_due', eventId: expect.any(String), accountId: who.id, subscriptionRef, periodEnd: new Date(renewed.current_billing_period!.ends_at), at: expect.any(Date) },
+    ]);
+    fake.declines.delete(customerId!);
+    const paid = eventsOf(await fake.payPastDue(subscriptionRef));
+    expect(paid.find((d) => d.paddleType === 'transaction.completed')!.events).toEqual([
+      expect.objectContaining({ type: 'subscription.paid', planSlug: 'pro', periodEnd: new Date(renewed.current_billing_period!.ends_at) }),
+    ]);
+  });
+
+  it("opens the customer portal for the account's customer, on its subscription", async () => {
+    const { account: who, customerId, subscriptionRef } = await subscribed('team_portal');
+    const { url } = await processor.portal!({ account: who, customerId, returnUrl: 'https://app.example/billing', subscriptionRef });
+    expect(fake.requests.at(-1)).toEqual({ method: 'POST', path: `/customers/${customerId}/portal-sessions`, query: {}, body: { subscription_ids: [subscriptionRef] } });
+    expect(url).toMatch(new RegExp(`^${fake.url}/portal/cpls_.*/overview$`));
+    expect((await fetch(url)).status).toBe(200);
+  });
+
   it('takes PADDLE_API_BASE as a URL, PADDLE_ENVIRONMENT as sandbox or production, and refuses half a configuration', async () => {
     const options = { apiKey: 'pdl_sdbx_apikey_x', webhookSecret: 'pdl_ntfset_x' };
     expect(() => paddleProcessor(options)).not.toThrow();

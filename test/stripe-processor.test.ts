@@ -272,6 +272,51 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
     await expect(processor.cancel({ account: who, customerId, immediately: true, subscriptionRef: '' })).rejects.toMatchObject({ code: 'no_subscription' });
   });
 
+  it('changes the plan by swapping the price, the proration invoiced and paid at once or nothing changed; a renewal that fails is subscription.past_due', async () => {
+    const { account: who, customerId, subscriptionRef } = await subscribed('team_moving');
+    const proPrice = fake.addPrice({ unitAmount: 50_00, interval: 'month' });
+    const item = fake.subscriptions.get(subscriptionRef)!.items.data[0];
+
+    // Declined: Stripe's card_error, the subscription as it was.
+    fake.declines.set(customerId!, 'card_declined');
+    await expect(processor.changePlan!({ account: who, customerId, idempotencyKey: `change_${who.id}_1`, plan: plan('pro', proPrice), subscriptionRef }))
+      .rejects.toMatchObject({ code: 'payment_declined' });
+    expect(fake.subscriptions.get(subscriptionRef)!.items.data[0].price.id).toBe(planPrice);
+    fake.declines.delete(customerId!);
+
+    await expect(processor.changePlan!({ account: who, customerId, idempotencyKey: `change_${who.id}_2`, plan: plan('pro', proPrice), subscriptionRef }))
+      .resolves.toEqual({ status: 'completed', reference: subscriptionRef });
+    expect(fake.requests.at(-1)).toMatchObject({
+      method: 'POST', path: `/v1/subscriptions/${subscriptionRef}`, idempotencyKey: `change_${who.id}_2`,
+      params: { items: [{ id: item.id, price: proPrice }], proration_behavior: 'always_invoice', payment_behavior: 'error_if_incomplete', cancel_at_period_end: 'false', metadata: { tollgate_plan: 'pro' } },
+    });
+    const changed = eventsOf(await fake.flush());
+    expect(changed.map((d) => d.stripeType)).toEqual(['customer.subscription.updated', 'invoice.paid']);
+    // The proration's invoice: a period paid, from the change to the period's end, on the new plan.
+    expect(changed[1]!.events).toEqual([expect.objectContaining({ type: 'subscription.paid', planSlug: 'pro', subscriptionRef, periodEnd: new Date(item.current_period_end * 1000) })]);
+
+    fake.declines.set(customerId!, 'card_declined');
+    const failed = eventsOf(await fake.renew(subscriptionRef));
+    expect(failed.map((d) => d.stripeType)).toEqual(['customer.subscription.updated', 'invoice.payment_failed']);
+    const renewed = fake.subscriptions.get(subscriptionRef)!;
+    expect(renewed.status).toBe('past_due');
+    expect(failed[1]!.events).toEqual([
+      { type: 'subscription.past_due', eventId: expect.any(String), accountId: who.id, subscriptionRef, periodEnd: new Date(renewed.items.data[0].current_period_end * 1000), at: expect.any(Date) },
+    ]);
+    fake.declines.delete(customerId!);
+    const paid = eventsOf(await fake.payOpenInvoice(renewed.latest_invoice));
+    expect(paid.map((d) => d.stripeType)).toEqual(['customer.subscription.updated', 'invoice.paid']);
+    expect(paid[1]!.events).toEqual([expect.objectContaining({ type: 'subscription.paid', planSlug: 'pro', periodEnd: new Date(renewed.items.data[0].current_period_end * 1000) })]);
+  });
+
+  it("opens the customer portal for the account's customer, back to the app's page", async () => {
+    const { account: who, customerId } = await customerFor('team_portal');
+    const { url } = await processor.portal!({ account: who, customerId, returnUrl: 'https://app.example/billing' });
+    expect(fake.requests.at(-1)).toMatchObject({ method: 'POST', path: '/v1/billing_portal/sessions', params: { customer: customerId, return_url: 'https://app.example/billing' } });
+    expect(url).toMatch(new RegExp(`^${fake.url}/p/session/bps_`));
+    expect(await (await fetch(url)).text()).toContain('href="https://app.example/billing"');
+  });
+
   it('takes STRIPE_API_BASE as a scheme, host and port only', () => {
     const options = { secretKey: 'sk_test_x', webhookSecret: 'whsec_x' };
     expect(() => stripeProcessor({ ...options, apiBase: 'http://127.0.0.1:12111' })).not.toThrow();
