@@ -177,6 +177,21 @@ for (const engine of ENGINES) {
       expect((await billing.reconcile('acme')).problems).toEqual([]);
     });
 
+    it('a pack no longer for sale turns auto-recharge off before anything is charged, and the refusal says so', async () => {
+      const { billing, sql } = t;
+      await setUp();
+      await billing.admin.updatePack('credits-10', { status: 'archived' });
+      await spendBelow(billing, 'acme', 2_000_000);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'skipped', reason: expect.stringMatching(/not for sale/) }]);
+      expect(fake.charges).toEqual([]);
+      expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'off', off: { code: 'pack_unavailable', message: expect.stringMatching(/^the pack "credits-10" can no longer be bought for this account \(/) } });
+      expect(await jobs(sql)).toMatchObject([{ status: 'skipped', amount_cents: null }]);
+      expect(await billing.runRecharges()).toEqual([]); // off: no job made again
+      const refusal = await mustRefuse(billing, 'acme', 5_000_000);
+      expect(refusal.message).toMatch(/Auto-recharge is off: the pack "credits-10" can no longer be bought/);
+      expect(refusal.remedy.kind).not.toBe('update_payment_method');
+    });
+
     it('input is checked: a pack the account cannot spend, a bad threshold, an unknown account', async () => {
       const { billing } = t;
       await setUp();

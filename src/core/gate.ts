@@ -99,8 +99,11 @@ export interface Offers {
   packs: boolean;
   upgrade: boolean;
   /** Auto-recharge turned itself off, and why (a declined card…): the refusal says so. */
-  rechargeOff?: { code: 'card_declined' | 'authentication_required' | 'no_payment_method'; message: string } | undefined;
+  rechargeOff?: { code: RechargeOffCode; message: string } | undefined;
 }
+
+/** Why auto-recharge turned itself off: the card (declined, or its bank wants the customer), no saved card, or a pack no longer for sale to the account. */
+export type RechargeOffCode = 'card_declined' | 'authentication_required' | 'no_payment_method' | 'pack_unavailable';
 
 export function remedyFor(failure: GateFailure, state: GateState, offers: Offers): Remedy {
   const nextAllowance: Remedy | undefined =
@@ -128,8 +131,15 @@ export function remedyFor(failure: GateFailure, state: GateState, offers: Offers
 
 /** A card to update, when auto-recharge stopped on it; with no saved card, buying a pack saves one. */
 function rechargeRemedy(offers: Offers): Remedy | undefined {
-  if (!offers.rechargeOff) return undefined;
-  return offers.rechargeOff.code === 'no_payment_method' ? (offers.packs ? { kind: 'buy_pack' } : undefined) : { kind: 'update_payment_method' };
+  switch (offers.rechargeOff?.code) {
+    case 'card_declined':
+    case 'authentication_required':
+      return { kind: 'update_payment_method' };
+    case 'no_payment_method':
+      return offers.packs ? { kind: 'buy_pack' } : undefined;
+    default:
+      return undefined;
+  }
 }
 
 export function describeLimit(limit: Limit, noun = 'limit'): string {

@@ -3,7 +3,8 @@
 --
 -- The setting: buy `pack_id` whenever the value available falls under `threshold_micros`,
 -- within the monthly caps. `off_code` and `off_message` say why it turned itself off (a
--- declined card, authentication required, no saved card); `paused_until` is the end of the
+-- declined card, authentication required, no saved card, a pack no longer for sale to the
+-- account); `paused_until` is the end of the
 -- month whose cap was reached.
 CREATE TABLE auto_recharge (
   account_id          text PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
@@ -12,7 +13,7 @@ CREATE TABLE auto_recharge (
   threshold_micros    bigint NOT NULL CHECK (threshold_micros > 0),
   monthly_max_count   integer CHECK (monthly_max_count > 0),
   monthly_max_micros  bigint CHECK (monthly_max_micros > 0),
-  off_code            text CHECK (off_code IN ('card_declined', 'authentication_required', 'no_payment_method')),
+  off_code            text CHECK (off_code IN ('card_declined', 'authentication_required', 'no_payment_method', 'pack_unavailable')),
   off_message         text,
   off_at              timestamptz,
   paused_until        timestamptz,

@@ -15,6 +15,7 @@ import { formatUsd } from '../../core/money.ts';
 import type { Sql } from '../../db/sql.ts';
 import { findPack } from '../catalog/catalog.ts';
 import type { Context } from '../context.ts';
+import type { RechargeOffCode } from '../../core/gate.ts';
 import type { DeclineCode } from '../processor.ts';
 import { lockGate } from '../terms.ts';
 import { assertPackPurchasable } from './purchases.ts';
@@ -56,7 +57,7 @@ export interface AutoRechargeView {
   monthlyMaxMicros: number | null;
   /** on; off: it turned itself off (see `off`); paused: a monthly cap was reached (until `pausedUntil`); disabled: set off. */
   state: AutoRechargeState;
-  off: { code: DeclineCode; message: string; at: Date } | null;
+  off: { code: RechargeOffCode; message: string; at: Date } | null;
   pausedUntil: Date | null;
   /** A recharge is in flight now. */
   recharging: boolean;
@@ -68,7 +69,7 @@ interface SettingRow {
   threshold_micros: number;
   monthly_max_count: number | null;
   monthly_max_micros: number | null;
-  off_code: DeclineCode | null;
+  off_code: RechargeOffCode | null;
   off_message: string | null;
   off_at: Date | null;
   paused_until: Date | null;
@@ -128,8 +129,8 @@ export async function setAutoRecharge(ctx: Context, accountId: string, input: z.
   });
 }
 
-/** A recharge was declined: auto-recharge turns off, saying why, until it is set again. */
-export async function turnOff(tx: Sql, accountId: string, code: DeclineCode, message: string, now: Date): Promise<void> {
+/** A recharge was declined, or its pack is no longer for sale to the account: auto-recharge turns off, saying why, until it is set again. */
+export async function turnOff(tx: Sql, accountId: string, code: RechargeOffCode, message: string, now: Date): Promise<void> {
   await tx.query('UPDATE auto_recharge SET off_code = $2, off_message = $3, off_at = $4, updated_at = $4 WHERE account_id = $1 AND enabled', [accountId, code, message, now]);
   await tx.query('UPDATE accounts SET recharge_below_micros = NULL WHERE id = $1', [accountId]);
 }

@@ -14,6 +14,7 @@
  *   names the payment, so the processor's synchronous answer and its webhook credit it once
  *   between them. A decline turns auto-recharge off, saying why.
  */
+import { BillingError } from '../../core/errors.ts';
 import { availableMicros } from '../../core/gate.ts';
 import { billingPeriod } from '../../core/periods.ts';
 import type { Sql } from '../../db/sql.ts';
@@ -24,7 +25,7 @@ import type { DeclineCode, Processor, SavedCharge } from '../processor.ts';
 import { PACK_COLUMNS, packFromRow, type PackRow } from '../rows.ts';
 import { lockGate } from '../terms.ts';
 import { offMessage, pauseUntil, turnOff } from './auto-recharge.ts';
-import { creditPack } from './purchases.ts';
+import { assertPackPurchasable, creditPack } from './purchases.ts';
 
 /** How long a worker holds a claimed recharge before another may presume it died. */
 const LEASE_MS = 60_000;
@@ -99,7 +100,12 @@ export async function runRecharges(ctx: Context, { limit = 100, sweep: sweeping 
   for (let i = 0; i < limit; i++) {
     const job = await claim(ctx);
     if (!job) break;
-    runs.push(await run(ctx, job));
+    try {
+      runs.push(await run(ctx, job));
+    } catch (error) {
+      // Left claimed: when its lease runs out, it is run again, as if this process had died.
+      runs.push({ rechargeId: job.id, accountId: job.account_id, outcome: 'retry', reason: error instanceof Error ? error.message : String(error) });
+    }
     ctx.known.forget(job.account_id); // its ledger and terms moved here
   }
   return runs;
@@ -188,10 +194,19 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
     if (!setting?.enabled || setting.off_code || (setting.paused_until && setting.paused_until > now)) return skip('auto-recharge is not on');
     const snap = await readGate(tx, job.account_id, now);
     if (availableOf(snap) >= setting.threshold_micros) return skip('no longer under the threshold');
-    const [pack] = await tx.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.id = $1`, [setting.pack_id]);
+    const [row] = await tx.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.id = $1`, [setting.pack_id]);
+    const pack = packFromRow(row!);
+    try {
+      await assertPackPurchasable(tx, job.account_id, pack, now);
+    } catch (error) {
+      // Archived, or the account's plan no longer spends packs: nothing to buy until it is set again.
+      if (!(error instanceof BillingError)) throw error;
+      await turnOff(tx, job.account_id, 'pack_unavailable', `the pack "${pack.slug}" can no longer be bought for this account (${error.message.replace(/\.$/, '')}).`, now);
+      return skip(`the pack is not for sale to the account: ${error.message}`);
+    }
     packId = setting.pack_id;
     debtCents = Math.ceil(withPendingAllowance(snap).state.debtMicros / 10_000);
-    amountCents = packFromRow(pack!).priceCents + debtCents;
+    amountCents = pack.priceCents + debtCents;
     const month = billingPeriod(null, now, terms.account.timeZone);
     const [used] = await tx.query<{ count: number; cents: number }>(
       `SELECT count(*)::int AS count, COALESCE(sum(amount_cents), 0)::bigint AS cents FROM recharges

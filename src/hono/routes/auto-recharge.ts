@@ -19,11 +19,11 @@ export const AutoRechargeSchema = z
     monthlyMaxCount: z.number().int().nullable(),
     monthlyMaxMicros: Micros.nullable(),
     state: z.enum(['on', 'off', 'paused', 'disabled']).openapi({
-      description: 'on; off: it turned itself off (see off: a declined card, authentication required, no saved card) until set again; paused: a monthly cap was reached, until pausedUntil; disabled: set off.',
+      description: 'on; off: it turned itself off (see off: a declined card, authentication required, no saved card, a pack no longer for sale to the account) until set again; paused: a monthly cap was reached, until pausedUntil; disabled: set off.',
     }),
     off: z
       .strictObject({
-        code: z.enum(['card_declined', 'authentication_required', 'no_payment_method']),
+        code: z.enum(['card_declined', 'authentication_required', 'no_payment_method', 'pack_unavailable']),
         message: z.string().openapi({ description: 'Why, in a sentence: the gate\'s refusal says it too.' }),
         at: DateTime,
       })
