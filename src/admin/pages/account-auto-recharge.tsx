@@ -41,7 +41,9 @@ export async function autoRechargeSection(billing: Billing, accountId: string, b
                   <small class="muted">
                     {setting.off.code === 'no_payment_method'
                       ? 'The customer saves a card by buying a pack at checkout; then turn it on again.'
-                      : 'The customer updates the card (or buys a pack); then turn it on again.'}
+                      : setting.off.code === 'pack_unavailable'
+                        ? 'Choose a pack the account can buy; then turn it on again.'
+                        : 'The customer updates the card (or buys a pack); then turn it on again.'}
                   </small>
                 </dd>
               </>
@@ -63,37 +65,37 @@ export async function autoRechargeSection(billing: Billing, accountId: string, b
       )}
       {recharges.length === 0 ? null : (
         <>
-        <h3>Latest recharges</h3>
-        <table class="grid" id="recharges">
-          <thead>
-            <tr>
-              <th>Started</th>
-              <th>Status</th>
-              <th class="num">Charged</th>
-              <th class="num">Of which debt</th>
-              <th>Payment</th>
-              <th class="num">Attempts</th>
-              <th>Note</th>
-            </tr>
-          </thead>
-          <tbody>
-            {recharges.map((r) => (
+          <h3>Latest recharges</h3>
+          <table class="grid" id="recharges">
+            <thead>
               <tr>
-                <td>{dateTime(r.created_at)}</td>
-                <td>{badge(r.status)}</td>
-                <td class="num">{r.amount_cents === null ? '' : cents(r.amount_cents)}</td>
-                <td class="num">{r.debt_cents ? cents(r.debt_cents) : ''}</td>
-                <td>
-                  <small>{r.payment_ref ?? ''}</small>
-                </td>
-                <td class="num">{r.attempts}</td>
-                <td>
-                  <small>{r.reason ?? ''}</small>
-                </td>
+                <th>Started</th>
+                <th>Status</th>
+                <th class="num">Charged</th>
+                <th class="num">Of which debt</th>
+                <th>Payment</th>
+                <th class="num">Attempts</th>
+                <th>Note</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {recharges.map((r) => (
+                <tr>
+                  <td>{dateTime(r.created_at)}</td>
+                  <td>{badge(r.status)}</td>
+                  <td class="num">{r.amount_cents === null ? '' : cents(r.amount_cents)}</td>
+                  <td class="num">{r.debt_cents ? cents(r.debt_cents) : ''}</td>
+                  <td>
+                    <small>{r.payment_ref ?? ''}</small>
+                  </td>
+                  <td class="num">{r.attempts}</td>
+                  <td>
+                    <small>{r.reason ?? ''}</small>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </>
       )}
     </section>
