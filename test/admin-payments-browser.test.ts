@@ -8,29 +8,25 @@
  * a move that would leave a subscription billing elsewhere. Screenshots go to test-artifacts/.
  * Skipped, with a note, when /usr/bin/chromium is not installed.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
 import { paddleProcessor } from '../src/processors/paddle/index.ts';
 import { stripeProcessor } from '../src/processors/stripe/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
+import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
 import { PaddleFake } from './support/paddle-fake.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
 import { StripeFake } from './support/stripe-fake.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = 'test-artifacts';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`\n[tollgate tests] ${CHROMIUM} is missing: the admin payment pages' browser tests are SKIPPED (apt-get install chromium).\n`);
+noteMissingChromium("the admin payment pages' browser tests are");
 
 describe.skipIf(!haveChromium)('the admin panel\'s payment pages in a browser', () => {
   let billing: Billing;
   let stripe: StripeFake;
   let paddle: PaddleFake;
-  let server: ServerType;
+  let server: Awaited<ReturnType<typeof serveApp>>;
   let base: string;
   let browser: Browser;
   /** What went wrong in a page: a script error, a CSP violation, a response of 400 or more not expected. */
@@ -51,21 +47,15 @@ describe.skipIf(!haveChromium)('the admin panel\'s payment pages in a browser', 
     });
     await billing.admin.applyPreset('subscription-plus-packs');
     await billing.admin.createPack({ slug: 'big', name: 'Big pack', priceCents: 50_00 });
-    const app = await adminApp(billing);
-    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveApp(await adminApp(billing));
+    base = server.base;
     stripe.webhookUrl = `${base}/webhooks/stripe`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await server?.close();
     await billing?.close();
     await stripe?.close();
     await paddle?.close();

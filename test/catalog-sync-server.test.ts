@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { ENGINES, POSTGRES_URL } from './support/harness.ts';
 import { PaddleFake } from './support/paddle-fake.ts';
-import { SECRET_KEY, ServerProcess } from './support/server-process.ts';
+import { ServerProcess } from './support/server-process.ts';
 import { StripeFake } from './support/stripe-fake.ts';
 
 const skipped = POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)';
@@ -25,11 +25,7 @@ describe.skipIf(skipped !== '')(`the catalog sync through the server${skipped}`,
     });
     const base = `http://127.0.0.1:${server.port}`;
     paddle.webhookUrl = `${base}/webhooks/paddle`;
-    const call = async (method: string, path: string, body?: unknown, key?: string) => {
-      const headers = { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) };
-      const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      return { status: response.status, body: (await response.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-    };
+    const call = server.call.bind(server);
     const activePaddlePrices = (slug: string) => [...paddle.prices.values()].filter((p) => Object.values(p.custom_data ?? {}).includes(slug) && p.status === 'active');
     try {
       await server.ready(2);
