@@ -93,7 +93,7 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     if (processor.changePlan && current?.processor === processor.name && !terms.planEnded) {
       // On a subscription at the processor already: the processor changes its plan (it bills the proration).
       if (terms.account.pastDue || terms.unpaid) {
-        throw new BillingError('payment_past_due', `Account "${accountId}" has a renewal to pay first: pay it in the billing portal, then change the plan`, { accountId });
+        throw new BillingError('payment_past_due', `Account "${accountId}" has a renewal not paid yet: once it is (in the billing portal, if its payment failed), change the plan`, { accountId });
       }
       if (plan.id === account.planId && account.planEndsAt === null) {
         throw new BillingError('subscription_active', `Account "${accountId}" is on the plan "${planSlug}" already`, { accountId, plan: planSlug });
