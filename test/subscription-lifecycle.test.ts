@@ -119,6 +119,7 @@ for (const engine of ENGINES) {
       expect(await receive(paid('evt_pro', 'acme', 'pro', new Date('2026-03-25T12:00:01Z'), APR_10), paid('evt_1b', 'acme', 'starter', MAR_10, APR_10))).toEqual(['ignored', 'ignored']);
       expect((await t.billing.balance('acme')).availableMicros).toBe(upgraded);
       await expect(t.billing.subscribe('acme', 'pro')).rejects.toMatchObject({ code: 'subscription_active' });
+      await expect(t.billing.subscribe('acme', 'free')).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining('cancel its subscription') });
 
       planChanges.decline = true;
       await expect(t.billing.subscribe('acme', 'starter')).rejects.toMatchObject({ code: 'payment_declined' });

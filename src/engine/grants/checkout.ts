@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
 import { plain, textProblem } from '../../core/input.ts';
+import { isFree } from '../../core/plan.ts';
 import { findPack, findPlan } from '../catalog/catalog.ts';
 import type { Context } from '../context.ts';
 import { effectOptionsShape, once, type EffectOptions } from '../once.ts';
@@ -94,6 +95,9 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
       // On a subscription at the processor already: the processor changes its plan (it bills the proration).
       if (terms.account.pastDue || terms.unpaid) {
         throw new BillingError('payment_past_due', `Account "${accountId}" has a renewal not paid yet: once it is (in the billing portal, if its payment failed), change the plan`, { accountId });
+      }
+      if (isFree(plan)) {
+        throw new BillingError('invalid_input', `The plan "${planSlug}" is free: to move account "${accountId}" to it, cancel its subscription (at the period's end, or now)`, { accountId, plan: planSlug });
       }
       if (plan.id === account.planId && account.planEndsAt === null) {
         throw new BillingError('subscription_active', `Account "${accountId}" is on the plan "${planSlug}" already`, { accountId, plan: planSlug });
