@@ -292,4 +292,26 @@ describe('the admin panel', () => {
     const daily = (await (await admin.request('/admin/analytics.csv?from=2026-03-09&to=2026-03-10')).text()).trim().split('\n');
     expect(daily.slice(1).map((l) => l.split(',')[0])).toEqual(['2026-03-09', '2026-03-10']);
   });
+
+  it('with only the fake processor: the Payments page names what the real ones need, and an account page offers no move', async () => {
+    await admin.login();
+    const payments = text((await admin.page('/admin/payments')).html);
+    expect(payments).toContain('Not configured here: stripe (set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, then restart); paddle (set PADDLE_API_KEY and PADDLE_WEBHOOK_SECRET');
+    expect(payments).toContain('Never synced (its checkout needs no price).');
+    expect((await admin.post('/admin/payments/sync', { processor: 'fake' })).status).toBe(303);
+    expect(text((await admin.page('/admin/payments')).html)).toMatch(/Catalog synced to fake: 2 created[\s\S]*Catalog at fake[\s\S]*fake_price_plan_plus_2000_per_month/);
+    const refused = await admin.post('/admin/payments/sync', { processor: 'stripe' });
+    expect(refused.status).toBe(422);
+    expect(text(refused.html)).toContain('No processor "stripe" is configured here');
+    // Forms without the session's token change nothing.
+    expect((await admin.post('/admin/payments/sync', { processor: 'fake' }, { csrf: false })).status).toBe(403);
+
+    await t.billing.upsertAccount({ id: 'acme', kind: 'team' });
+    expect(text((await admin.page('/admin/accounts/acme')).html)).toContain('No processor but the fake one is configured here');
+    expect((await admin.post('/admin/accounts/acme/processor', { processor: 'stripe' }, { csrf: false })).status).toBe(403);
+    const moved = await admin.post('/admin/accounts/acme/processor', { processor: 'stripe' });
+    expect(moved.status).toBe(422);
+    expect(text(moved.html)).toContain('No processor "stripe" is configured here');
+    expect((await t.billing.getAccount('acme')).processor).toBe('fake');
+  });
 });

@@ -57,7 +57,10 @@ export async function accountProcessorSection(billing: Billing, account: Account
         </div>
         <div class="card">
           {choices.length === 0 ? (
-            <p class="muted">No processor but the fake one is configured here: set Stripe's or Paddle's keys on the server to take real payments, then move accounts to it.</p>
+            <>
+              <p class="muted">No processor but the fake one is configured here: set Stripe's or Paddle's keys on the server to take real payments, then move accounts to it.</p>
+              <ErrorNote error={error} />
+            </>
           ) : (
             <form method="post" action={`${accountPath(account.id)}/processor`} class="form" id="processor-change">
               <Csrf token={csrf} />

@@ -41,6 +41,8 @@ async function page(c: AdminContext, billing: Billing, failed?: { processor: str
       <>
         <p class="lead muted">The processors accounts pay through, and what their webhooks told this server. Each event is applied once, in the same transaction as what it changes.</p>
         <h2>Processors</h2>
+        {/* A sync asked of a processor with no row here (not configured) is refused above the table. */}
+        <ErrorNote error={failed && !processors.some((p) => p.name === failed.processor) ? failed.message : undefined} />
         <table class="grid processors">
           <thead>
             <tr>
