@@ -72,6 +72,20 @@ const ROUTES: RouteCase[] = [
     unknown: () => [[{ method: 'GET', path: '/v1/accounts/ghost/balance' }, 404, 'account_not_found']],
   },
   {
+    route: 'PUT /accounts/{accountId}/auto-recharge',
+    setup: async (api) => {
+      await api.billing.subscribe('acme', 'plus', { idempotencyKey: 'recharge-plan' });
+      return {};
+    },
+    good: () => ({ method: 'PUT', path: '/v1/accounts/acme/auto-recharge', body: { enabled: true, pack: 'extra-10', thresholdMicros: 1_000_000, monthlyMaxCount: 3, monthlyMaxMicros: null } }),
+    status: 200,
+    unknown: () => [
+      [{ method: 'PUT', path: '/v1/accounts/ghost/auto-recharge', body: { enabled: true, pack: 'extra-10', thresholdMicros: 1 } }, 404, 'account_not_found'],
+      [{ method: 'PUT', path: '/v1/accounts/acme/auto-recharge', body: { enabled: true, pack: 'nope', thresholdMicros: 1 } }, 404, 'pack_not_found'],
+      [{ method: 'PUT', path: '/v1/accounts/acme/auto-recharge', body: { enabled: true, pack: 'extra-10', thresholdMicros: 0 } }, 400, 'invalid_input'],
+    ],
+  },
+  {
     route: 'PUT /accounts/{accountId}/members/{userId}/limits',
     good: () => ({ method: 'PUT', path: '/v1/accounts/acme/members/u_7/limits', body: { limits: [{ window: 'day', unit: 'usd', amount: 500_000 }] } }),
     status: 200,
@@ -121,6 +135,24 @@ const ROUTES: RouteCase[] = [
       [{ method: 'POST', path: '/v1/accounts/ghost/credits', body: { source: 'bonus', amountMicros: 1, reference: 'g' } }, 404, 'account_not_found'],
       [{ method: 'POST', path: '/v1/accounts/acme/credits', body: { source: 'bonus', amountMicros: 0, reference: 'g' } }, 400, 'invalid_input'],
       [{ method: 'POST', path: '/v1/accounts/acme/credits', body: { source: 'adjustment', amountMicros: 5_000_000, reference: 'welcome' } }, 409, 'idempotency_conflict'],
+    ],
+  },
+  {
+    route: 'POST /accounts/{accountId}/payments/{paymentId}/refund',
+    effectByKey: true,
+    setup: async (api) => {
+      const { paymentRef } = (await api.billing.purchase('acme', 'extra-10', { idempotencyKey: 'refund-pack' })) as { paymentRef: string };
+      return { payment: (await api.billing.payments('acme')).find((p) => p.reference === paymentRef)!.id };
+    },
+    good: (ctx) => ({ method: 'POST', path: `/v1/accounts/acme/payments/${ctx.payment}/refund`, body: { amountCents: 4_00 }, headers: key('payment-refund') }),
+    status: 201,
+    other: (ctx) => ({ method: 'POST', path: `/v1/accounts/acme/payments/${ctx.payment}/refund`, body: { amountCents: 5_00 } }),
+    unknown: (ctx) => [
+      [{ method: 'POST', path: '/v1/accounts/acme/payments/999999/refund', body: {}, headers: key('refund-ghost') }, 404, 'payment_not_found'],
+      [{ method: 'POST', path: '/v1/accounts/ghost/payments/1/refund', body: {}, headers: key('refund-ghost-account') }, 404, 'account_not_found'],
+      [{ method: 'POST', path: `/v1/accounts/acme/payments/${ctx.payment}/refund`, body: { amountCents: 10_01 }, headers: key('refund-much') }, 400, 'refund_exceeds_payment'],
+      [{ method: 'POST', path: `/v1/accounts/acme/payments/${ctx.payment}/refund`, body: { amountCents: 0 }, headers: key('refund-zero') }, 400, 'invalid_input'],
+      [{ method: 'POST', path: '/v1/accounts/acme/payments/abc/refund', body: {}, headers: key('refund-abc') }, 400, 'invalid_input'],
     ],
   },
   {
