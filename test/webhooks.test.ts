@@ -90,6 +90,9 @@ for (const engine of ENGINES) {
       await receive([packPaid('evt_3', 'acme', 'pi_2')]);
       expect(await t.billing.balance('acme')).toMatchObject({ availableMicros: 40_000_000 });
       expect(await t.sql.query('SELECT count(*)::int AS n FROM webhook_events')).toEqual([{ n: 4 }]);
+      // Each delivery after the first is counted on the event, for the admin: none lost to a race.
+      const duplicates = Object.fromEntries((await t.billing.admin.webhookEvents()).map((e) => [e.eventId, e.duplicates]));
+      expect(duplicates).toEqual({ evt_sub: 0, evt_1: 1, evt_2: 7, evt_3: 0 });
       expect(await t.billing.reconcile('acme')).toMatchObject({ ok: true });
     });
 
