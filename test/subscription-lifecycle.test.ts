@@ -10,6 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessorEvent } from '../src/index.ts';
 import { ENGINES, HOUR, useBilling } from './support/harness.ts';
+import { AdminClient, adminApp, text } from './support/admin-client.ts';
 import { delivery, planChanges, SIGNED, signedProcessor } from './support/signed-processor.ts';
 
 const MAR_10 = new Date('2026-03-10T12:00:00Z');
@@ -53,6 +54,9 @@ for (const engine of ENGINES) {
       // The period ran out and the renewal is not paid yet: the default plan's terms, no new allowance.
       t.clock.set('2026-04-10T13:00:00Z');
       expect(await t.billing.balance('acme')).toMatchObject({ plan: { slug: 'free' }, availableMicros: 500_000 });
+      const admin = new AdminClient(await adminApp(t.billing));
+      await admin.login();
+      expect(text((await admin.page('/admin/accounts/acme')).html)).toContain("Renewal due since 2026-04-10: the default plan's terms until it is paid");
       const auth = await t.billing.authorize('acme', SMALL_CALL);
       expect(auth.ok).toBe(true);
       if (auth.ok) await t.billing.release(auth.hold.id);
@@ -83,6 +87,10 @@ for (const engine of ENGINES) {
       expect(await t.billing.canStart('acme')).toMatchObject({ ok: false, code: 'payment_past_due', remedy: { kind: 'billing_portal' } });
       expect(await t.billing.portal('acme', { returnUrl: 'https://app.example/billing' })).toEqual({ url: 'https://pay.example/portal/acme?return=https%3A%2F%2Fapp.example%2Fbilling' });
       await expect(t.billing.subscribe('acme', 'plus')).rejects.toMatchObject({ code: 'payment_past_due' });
+      // The admin sees it on the account's page.
+      const admin = new AdminClient(await adminApp(t.billing));
+      await admin.login();
+      expect(text((await admin.page('/admin/accounts/acme')).html)).toContain("A renewal's payment failed on 2026-04-10: past due until it is paid");
 
       // Three days of grace, counted from the first failure: the default plan's terms, then refused.
       await t.billing.admin.updateSettings({ pastDueGraceDays: 3 });

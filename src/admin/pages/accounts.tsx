@@ -91,6 +91,11 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
             <span>Plan</span>
             <strong data-figure="plan">{balance.plan.name}</strong>
             <small>{balance.plan.priceCents ? `${cents(balance.plan.priceCents)} a month` : 'free'} · period to {date(balance.period.end)}</small>
+            {account.pastDue ? (
+              <small data-figure="past-due">A renewal's payment failed on {date(account.pastDue.since)}: past due until it is paid</small>
+            ) : account.paidThrough && account.paidThrough <= billing.now() ? (
+              <small data-figure="renewal-due">Renewal due since {date(account.paidThrough)}: the default plan's terms until it is paid</small>
+            ) : null}
           </div>
           <div class="tile">
             <span>Available</span>
@@ -129,7 +134,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
             <form method="post" action={`${accountPath(id)}/plan`} class="form" id="plan-change">
               <Csrf token={csrf} />
               <EffectKey />
-              <Select label="Change to" name="plan" value={balance.plan.slug} options={plans.map((p) => [p.slug, `${p.name} (${p.priceCents ? `${cents(p.priceCents)}/month` : 'free'})`] as const)} hint="Through the fake processor: takes effect at once, no payment." />
+              <Select label="Change to" name="plan" value={balance.plan.slug} options={plans.map((p) => [p.slug, `${p.name} (${p.priceCents ? `${cents(p.priceCents)}/month` : 'free'})`] as const)} hint={account.processor === 'fake' ? 'Through the fake processor: takes effect at once, no payment.' : `Through ${account.processor}: a checkout, or on a subscription a change with its proration charged at once.`} />
               <ErrorNote error={errorFor('plan')} />
               <button type="submit">Change plan</button>
             </form>
