@@ -30,7 +30,7 @@ import type { Sql } from '../../db/sql.ts';
 import type { Context } from '../context.ts';
 import { once, type EffectOptions, type Once } from '../once.ts';
 import type { ProcessorEvent } from '../processor.ts';
-import { lockGate, type Terms } from '../terms.ts';
+import { accountNotFound, lockGate, type Terms } from '../terms.ts';
 import { openAllowance } from './grants.ts';
 
 export type PaymentRefundKind = 'refund' | 'dispute' | 'dispute_won';
@@ -274,8 +274,9 @@ export async function refundPayment(
         'SELECT processor, processor_ref, kind, amount_cents, refunded_cents FROM payments WHERE id = $1 AND account_id = $2',
         [paymentId, accountId],
       );
-      if (!row) throw new BillingError('payment_not_found', `Account "${accountId}" has no payment ${paymentId}`, { accountId, paymentId });
-      return row;
+      if (row) return row;
+      if ((await tx.query('SELECT 1 FROM accounts WHERE id = $1', [accountId])).length === 0) throw accountNotFound(accountId);
+      throw new BillingError('payment_not_found', `Account "${accountId}" has no payment ${paymentId}`, { accountId, paymentId });
     };
     // The payment's lock before the gate mutex, as its webhooks take them: the refund's own webhook waits for this.
     const { processor: processorName, processor_ref: paymentRef } = await paymentOf();
