@@ -3,7 +3,8 @@
  * body and says, in the engine's words, what happened (processor.ts); each event is then stored
  * once (unique per processor and event id, its raw payload kept) in the same transaction as its
  * effect: a pack paid is credited once per payment, a subscription paid puts the account on its
- * plan, a subscription ended moves it to the default plan.
+ * plan, a subscription ended moves it to the default plan, a payment refunded or disputed takes
+ * back its value (payment-refunds.ts, which also applies a refund told before its payment).
  *
  * A duplicate, or a concurrent delivery of the same event (which waits on the event's unique
  * index until the first commits), finds the event applied and does nothing. A failure rolls the
