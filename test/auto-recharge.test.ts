@@ -73,6 +73,25 @@ for (const engine of ENGINES) {
       expect((await billing.reconcile('acme')).problems).toEqual([]);
     });
 
+    it('sixteen concurrent settles that cross the threshold together make one job, and one charge', async () => {
+      const { billing, sql } = t;
+      await setUp();
+      await billing.credit('acme', { source: 'bonus', amountMicros: 10_000_000, reference: 'more' });
+      const before = await available(billing);
+      await mustCall(billing, 'acme', 100_000);
+      const each = before - (await available(billing));
+      // About four calls' worth above the threshold: the sixteen cross it together.
+      await billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: (await available(billing)) - 4 * each + Math.floor(each / 2) });
+      const holds = await Promise.all(Array.from({ length: 16 }, () => billing.authorize('acme', { model: 'test-model', provider: 'test', inputTokens: 100_000, maxOutputTokens: 0 })));
+      expect(holds.every((h) => h.ok)).toBe(true);
+      await Promise.all(holds.map((h, i) => billing.settle(h.ok ? h.hold.id : '', { inputTokens: 100_000, outputTokens: 0 }, { idempotencyKey: `hot-${i}` })));
+      expect(await available(billing)).toBeLessThan((await billing.balance('acme')).autoRecharge!.thresholdMicros);
+      expect(await jobs(sql)).toMatchObject([{ status: 'pending' }]);
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded' }]);
+      expect(fake.charges).toHaveLength(1);
+      expect(await rechargeBuckets(sql)).toHaveLength(1);
+    });
+
     it('an account under its threshold when auto-recharge is set is recharged, and one a process forgot to enqueue is found by the sweep', async () => {
       const { billing, sql, clock } = t;
       await setUp();
