@@ -22,6 +22,8 @@ interface Vendor {
   close(): Promise<void>;
   /** The prices made for a plan or pack (by the slug their metadata names), oldest first. */
   prices(kind: 'plan' | 'pack', slug: string): { id: string; amountCents: number; monthly: boolean; active: boolean }[];
+  /** The name of the product made for a plan or pack. */
+  productName(kind: 'plan' | 'pack', slug: string): string | undefined;
   /** Calls since the last reset that made a product or a price. */
   creates(): string[];
   /** Calls since the last reset that would change a price's amount or interval in place. */
@@ -45,6 +47,7 @@ function stripeVendor(): Vendor {
       [...fake.prices.values()]
         .filter((p) => p.metadata[`tollgate_${kind}`] === slug)
         .map((p) => ({ id: p.id, amountCents: p.unit_amount, monthly: p.recurring?.interval === 'month' && p.recurring.interval_count === 1, active: p.active })),
+    productName: (kind, slug) => [...fake.products.values()].find((p) => p.metadata[`tollgate_${kind}`] === slug)?.name,
     creates: () => fake.requests.filter((r) => r.method === 'POST' && (r.path === '/v1/prices' || r.path === '/v1/products')).map((r) => `${r.method} ${r.path}`),
     priceEdits: () => fake.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/prices/') && ('unit_amount' in r.params || 'recurring' in r.params || 'currency' in r.params)).map((r) => r.path),
     resetRequests: () => void (fake.requests.length = 0),
@@ -67,6 +70,7 @@ function paddleVendor(): Vendor {
       [...fake.prices.values()]
         .filter((p) => p.custom_data?.[`tollgate_${kind}`] === slug)
         .map((p) => ({ id: p.id, amountCents: Number(p.unit_price.amount), monthly: p.billing_cycle?.interval === 'month' && p.billing_cycle.frequency === 1, active: p.status === 'active' })),
+    productName: (kind, slug) => [...fake.products.values()].find((p) => p.custom_data?.[`tollgate_${kind}`] === slug)?.name,
     creates: () => fake.requests.filter((r) => r.method === 'POST' && (r.path === '/prices' || r.path === '/products')).map((r) => `${r.method} ${r.path}`),
     priceEdits: () => fake.requests.filter((r) => r.method === 'PATCH' && r.path.startsWith('/prices/') && (r.body?.unit_price !== undefined || r.body?.billing_cycle !== undefined)).map((r) => r.path),
     resetRequests: () => void (fake.requests.length = 0),
@@ -150,6 +154,7 @@ for (const engine of ENGINES) {
         expect(changed.items.find((i) => i.slug === 'plus')).toMatchObject({ outcome: 'created', priceId: plus[1]!.id, previousPriceId: old, archived: [old] });
         expect(vendor.prices('pack', 'new')).toEqual([{ id: await stored('pack', 'new'), amountCents: 7_00, monthly: false, active: true }]);
         expect(vendor.priceEdits()).toEqual([]);
+        expect(vendor.productName('plan', 'plus')).toBe('Plus+'); // a product is renamed with its plan
 
         // Back to $20: a price of its own again, the $25 one archived; run again, nothing more.
         await t.billing.admin.updatePlan('plus', { priceCents: 20_00 });
