@@ -87,6 +87,16 @@ describe.skipIf(!existsSync(CHROMIUM))('refunds in the admin panel, in a browser
     expect(await page.locator('[data-flag="disputed"]').innerText()).toBe('Disputed a payment on 2026-03-10 12:00 UTC (a chargeback).');
     expect(await page.locator(`tr[data-payment="${other!.reference}"] [data-refund]`).innerText()).toMatch(/Dispute \$20\.00.*\$22\.00 unused taken back/s);
     await page.locator('#account-payments').screenshot({ path: `${ARTIFACTS}/refund-payments.png` });
+
+    // Settings: the used value of a refunded pack written off instead; the next refund's page says so.
+    await page.goto(`${base}/admin/settings`);
+    await page.selectOption('select[name=refundUsedValue]', 'write_off');
+    await page.click('form.settings button[type=submit]');
+    await page.locator('.note', { hasText: 'Settings saved.' }).waitFor();
+    expect((await billing.admin.getSettings()).refundUsedValue).toBe('write_off');
+    await page.goto(`${base}/admin/accounts/acme/payments/${other!.id}/refund`);
+    expect(await page.locator('main').innerText()).toContain('owes nothing (it is written off)');
+    expect(await page.inputValue('input[name=amount]')).toBe('30.00');
     expect(problems).toEqual([]);
   }, 60_000);
 });
