@@ -272,7 +272,7 @@ for (const engine of ENGINES) {
       while (fake.charges.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       expect(await jobs(sql)).toMatchObject([{ status: 'charging', attempts: 1 }]);
       expect(await billing.runRecharges()).toEqual([]); // its lease holds
-      clock.advance(2 * MINUTE);
+      clock.advance(6 * MINUTE);
       expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded', paymentRef: fake.charges[0]!.paymentRef }]);
       wake();
       expect(await first).toMatchObject([{ outcome: 'succeeded' }]);

@@ -27,8 +27,12 @@ import { lockGate } from '../terms.ts';
 import { offMessage, pauseUntil, turnOff } from './auto-recharge.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
 
-/** How long a worker holds a claimed recharge before another may presume it died. */
-const LEASE_MS = 60_000;
+/**
+ * How long a worker holds a claimed recharge before another may presume it died: longer than a
+ * processor's slowest answer (Stripe's SDK waits 80 s a try), since Paddle takes no key and two
+ * workers charging at once would each make a charge.
+ */
+const LEASE_MS = 5 * 60_000;
 const IN_FLIGHT = `('pending', 'charging', 'awaiting_payment')`;
 
 const availableOf = (snap: GateSnapshot) => availableMicros(withPendingAllowance(snap).state);
@@ -142,6 +146,7 @@ async function run(ctx: Context, job: JobRow): Promise<RechargeRun> {
   const done = (outcome: RechargeRun['outcome'], more: Partial<RechargeRun> = {}): RechargeRun => ({ rechargeId: job.id, accountId: job.account_id, outcome, ...more });
   const prepared = await ctx.sql.transaction((tx) => prepare(ctx, tx, job));
   if ('skipped' in prepared) return done('skipped', { reason: prepared.skipped });
+  if ('later' in prepared) return done('retry', { reason: prepared.later });
   const { processor, request } = prepared;
   let answer: SavedCharge;
   try {
@@ -178,7 +183,7 @@ async function run(ctx: Context, job: JobRow): Promise<RechargeRun> {
  * Under the gate mutex: on the first attempt, is the recharge still due and within the caps, and
  * for how much (the pack, plus the debt in whole cents)? A retry asks for what the first asked.
  */
-async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { skipped: string }> {
+async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { skipped: string } | { later: string }> {
   const now = ctx.clock();
   const terms = await lockGate(tx, job.account_id, now);
   const skip = async (reason: string) => {
@@ -224,7 +229,12 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
     ]);
   }
   const processor = ctx.processors.get(terms.account.processor);
-  if (!processor) return skip(`the processor "${terms.account.processor}" is not configured here`);
+  if (!processor) {
+    // Perhaps charged already by a process that has it: left for one that does, never dropped.
+    const reason = `the processor "${terms.account.processor}" is not configured in this process`;
+    await tx.query(`UPDATE recharges SET status = 'pending', run_after = $2, reason = $3 WHERE id = $1`, [job.id, new Date(now.getTime() + LEASE_MS), reason]);
+    return { later: reason };
+  }
   const [pack] = await tx.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.id = $1`, [packId]);
   const [customer] = await tx.query<{ processor_customer_id: string | null }>('SELECT processor_customer_id FROM accounts WHERE id = $1', [job.account_id]);
   const [subscription] = await tx.query<{ processor_ref: string }>(
