@@ -50,6 +50,11 @@ for (const engine of ENGINES) {
       await customers('subscription-plus-packs', 'acme');
       expect(await receive(paid('evt_1', 'acme', 'plus', MAR_10, APR_10))).toEqual(['applied']);
       expect(await t.billing.balance('acme')).toMatchObject({ plan: { slug: 'plus' }, availableMicros: 20_000_000, period: { start: MAR_10, end: APR_10 } });
+      // A call just before the period's end: this process now remembers the account, on Plus.
+      t.clock.set('2026-04-10T11:59:59Z');
+      const before = await t.billing.authorize('acme', SMALL_CALL);
+      expect(before.ok).toBe(true);
+      if (before.ok) await t.billing.release(before.hold.id);
 
       // The period ran out and the renewal is not paid yet: the default plan's terms, no new allowance.
       t.clock.set('2026-04-10T13:00:00Z');
@@ -60,7 +65,9 @@ for (const engine of ENGINES) {
       const auth = await t.billing.authorize('acme', SMALL_CALL);
       expect(auth.ok).toBe(true);
       if (auth.ok) await t.billing.release(auth.hold.id);
+      // What it drew on is the default plan's allowance: Plus opened nothing by the clock.
       expect(await plusAllowances('acme')).toEqual([MAR_10.toISOString()]);
+      expect(await t.sql.query(`SELECT p.slug FROM buckets b JOIN plans p ON p.id = b.plan_id WHERE b.account_id = 'acme' AND b.expires_at > $1`, [t.clock.now])).toEqual([{ slug: 'free' }]);
 
       // Paid: the period the processor names, and its allowance; what the default plan gave meanwhile lapses.
       expect(await receive(paid('evt_2', 'acme', 'plus', APR_10, MAY_10))).toEqual(['applied']);
@@ -72,6 +79,29 @@ for (const engine of ENGINES) {
       expect(await receive(paid('evt_2b', 'acme', 'plus', APR_10, MAY_10), paid('evt_1b', 'acme', 'plus', MAR_10, APR_10))).toEqual(['ignored', 'ignored']);
       expect(await plusAllowances('acme')).toHaveLength(2);
       expect(await t.sql.query(`SELECT count(*)::int AS n FROM payments WHERE account_id = 'acme'`)).toEqual([{ n: 4 }]);
+      expect(await t.billing.reconcile('acme')).toMatchObject({ ok: true });
+    });
+
+    it('a process that remembers the account sees the period run out: the default plan decides, not the plan it remembered', async () => {
+      await customers('subscription-plus-packs', 'acme');
+      await receive(paid('evt_1', 'acme', 'plus', MAR_10, APR_10));
+      await receive({ type: 'payment.succeeded', eventId: 'evt_pack', accountId: 'acme', paymentRef: 'pi_1', packSlug: 'extra-10', amountCents: 10_00, at: MAR_10 });
+      const big = { model: 'gpt-4o-mini', inputTokens: 1000, maxOutputTokens: 800_000 }; // about $1 at most: more than the free plan's $0.50
+      t.clock.set('2026-04-10T11:59:59Z');
+      const remembered = await t.billing.authorize('acme', big);
+      expect(remembered.ok).toBe(true);
+      if (remembered.ok) await t.billing.release(remembered.hold.id);
+      // A second on, Plus (whose overage spends the pack) is no longer the plan in force: the free plan's daily limit refuses it.
+      t.clock.set('2026-04-10T12:00:01Z');
+      expect(await t.billing.authorize('acme', big)).toMatchObject({ ok: false, code: 'daily_limit' });
+      expect(await t.billing.authorize('acme', SMALL_CALL)).toMatchObject({ ok: true });
+      // Charged the same way: on the free plan a pack is not spent, so what the free allowance does not cover is owed.
+      const usage = { model: 'gpt-4o-mini', usage: { inputTokens: 1000, outputTokens: 100_000 } };
+      t.clock.set('2026-04-10T11:59:00Z');
+      await t.billing.record('acme', usage, { idempotencyKey: 'r1' });
+      t.clock.set('2026-04-10T12:00:01Z');
+      await t.billing.record('acme', { ...usage, usage: { inputTokens: 1000, outputTokens: 600_000 } }, { idempotencyKey: 'r2' });
+      expect((await t.billing.balance('acme')).debtMicros).toBeGreaterThan(0);
       expect(await t.billing.reconcile('acme')).toMatchObject({ ok: true });
     });
 
