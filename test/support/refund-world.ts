@@ -4,6 +4,7 @@
  * (pay-as-you-go with no allowance, a test model priced), and an account's standing as two runs
  * of one story are compared: its ledger's movements, balance, payments and dispute flag.
  */
+import { expect } from 'vitest';
 import type { Sql } from '../../src/db/sql.ts';
 import { SECRET_KEY, ServerProcess } from './server-process.ts';
 
@@ -17,6 +18,14 @@ export interface RefundWorld {
   /** The ledger entries of the account's payment refunds: each movement and the payment it names. */
   refundEntries(accountId: string): Promise<{ bucket: string | null; amount: number; payment: string }[]>;
   standing(accountId: string): Promise<unknown>;
+  /** Stops the server. */
+  close(): Promise<void>;
+}
+
+/** What the story below needs of a processor's fake: where its webhooks go, and an event delivered again. */
+export interface WebhookSender {
+  webhookUrl: string | undefined;
+  deliver(eventId: string): Promise<{ status: number }>;
 }
 
 export async function refundWorld(db: { sql: Sql; url?: string }, env: NodeJS.ProcessEnv): Promise<RefundWorld> {
@@ -61,11 +70,39 @@ export async function refundWorld(db: { sql: Sql; url?: string }, env: NodeJS.Pr
     };
   }
 
-  return { base, server, call, refundEntries, standing };
+  const close = async () => {
+    server.kill();
+    await server.exited;
+  };
+  return { base, server, call, refundEntries, standing, close };
+}
+
+/**
+ * One story told to two accounts: to "in-order" as it happens, and to "shuffled" with the
+ * processor's webhooks held back, then each delivered twice, concurrently, in a fixed shuffle
+ * (refunds and disputes before their payments among them). Both end the same, nothing failed and
+ * nothing left parked: the standing they share.
+ */
+export async function toldInAnyOrder(
+  world: RefundWorld, sql: Sql, sender: WebhookSender, eventIds: () => string[], story: (accountId: string) => Promise<void>,
+): Promise<unknown> {
+  await story('in-order');
+  const from = eventIds().length;
+  const url = sender.webhookUrl;
+  sender.webhookUrl = undefined; // made and recorded, not sent
+  await story('shuffled');
+  sender.webhookUrl = url;
+  const answers = await Promise.all(twiceShuffled(eventIds().slice(from)).map((eventId) => sender.deliver(eventId)));
+  expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+  const inOrder = await world.standing('in-order');
+  expect(await world.standing('shuffled')).toEqual(inOrder);
+  expect(await sql.query(`SELECT count(*)::int AS n FROM webhook_events WHERE status = 'failed'`)).toEqual([{ n: 0 }]);
+  expect(await sql.query(`SELECT count(*)::int AS n FROM payment_refunds WHERE status = 'parked'`)).toEqual([{ n: 0 }]);
+  return inOrder;
 }
 
 /** A fixed shuffle of `items`, each twice: the order a test can name and repeat. */
-export function twiceShuffled<T>(items: readonly T[]): T[] {
+function twiceShuffled<T>(items: readonly T[]): T[] {
   const doubled = [...items, ...items];
   let seed = 7;
   for (let i = doubled.length - 1; i > 0; i--) {
