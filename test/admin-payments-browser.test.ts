@@ -150,6 +150,7 @@ describe.skipIf(!haveChromium)('the admin panel\'s payment pages in a browser', 
     await page.selectOption('#processor-change select[name=processor]', 'paddle');
     await page.click('#processor-change button[type=submit]');
     await page.locator('#processor-change .error', { hasText: /has a subscription at stripe \(sub_\w+\): cancel it first/ }).waitFor();
+    expect(await page.locator('#processor-change select[name=processor]').inputValue()).toBe('paddle'); // as chosen
     await shot(page, 'account-processor-refused');
     expect((await billing.getAccount('acme')).processor).toBe('stripe');
 

@@ -15,8 +15,13 @@ import { attempt, Csrf, done, ErrorNote, Select, type AdminApp, type AdminContex
 const FAKE = 'fake';
 const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
 
-/** The section, drawn with what the account page read already. */
-export async function accountProcessorSection(billing: Billing, account: Account, balance: Balance, { csrf, error }: { csrf: string; error?: string | undefined }) {
+/** The section, drawn with what the account page read already; after a refusal, with the processor that was chosen. */
+export async function accountProcessorSection(
+  billing: Billing,
+  account: Account,
+  balance: Balance,
+  { csrf, error, chosen }: { csrf: string; error?: string | undefined; chosen?: string | undefined },
+) {
   const { customerId, subscription } = await billing.admin.accountSubscription(account.id);
   const choices = billing.admin.processors().filter((p) => p.name !== FAKE);
   const ends = subscription?.cancelAt;
@@ -67,7 +72,7 @@ export async function accountProcessorSection(billing: Billing, account: Account
               <Select
                 label="Move to processor"
                 name="processor"
-                value={account.processor}
+                value={chosen ?? account.processor}
                 options={choices.map((p) => [p.name, p.mode ? `${p.name} (${p.mode})` : p.name] as const)}
                 hint="Its next checkout goes through it. Refused while a subscription at another processor has not ended: cancel that first."
               />
@@ -81,16 +86,20 @@ export async function accountProcessorSection(billing: Billing, account: Account
   );
 }
 
-/** POST …/processor: move the account; a refusal comes back beside the form (`refused`). */
-export function accountProcessorRoutes(admin: AdminApp, billing: Billing, refused: (c: AdminContext, accountId: string, message: string) => Promise<Response>) {
+/** POST …/processor: move the account; a refusal comes back beside the form, with the processor chosen (`refused`). */
+export function accountProcessorRoutes(
+  admin: AdminApp,
+  billing: Billing,
+  refused: (c: AdminContext, accountId: string, message: string, processor: string) => Promise<Response>,
+) {
   admin.post('/accounts/:id/processor', async (c) => {
     const id = c.req.param('id');
     const processor = (await readForm(c)).processor ?? '';
     if (processor === FAKE) {
-      return refused(c, id, 'The fake processor charges nobody: it is chosen on the server only (TOLLGATE_PROCESSOR, or the API), never from the admin panel. Pick a real one.');
+      return refused(c, id, 'The fake processor charges nobody: it is chosen on the server only (TOLLGATE_PROCESSOR, or the API), never from the admin panel. Pick a real one.', processor);
     }
     const result = await attempt(async () => billing.upsertAccount({ id, kind: (await billing.getAccount(id)).kind, processor }));
-    if (!result.ok) return refused(c, id, result.error);
+    if (!result.ok) return refused(c, id, result.error, processor);
     return done(c, accountPath(id), `The account now pays through ${processor}: its next checkout goes through it.`);
   });
 }

@@ -149,7 +149,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
           </section>
         </div>
 
-        {await accountProcessorSection(billing, account, balance, { csrf, error: errorFor('processor') })}
+        {await accountProcessorSection(billing, account, balance, { csrf, error: errorFor('processor'), chosen: error?.form === 'processor' ? error.values?.processor : undefined })}
         {await autoRechargeSection(billing, id, balance)}
         {await accountPaymentsSection(billing, account)}
 
@@ -293,7 +293,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
 }
 
 export const accountsPage: Page = (admin, billing) => {
-  accountProcessorRoutes(admin, billing, (c, id, message) => detail(c, billing, id, { form: 'processor', message }));
+  accountProcessorRoutes(admin, billing, (c, id, message, processor) => detail(c, billing, id, { form: 'processor', message, values: { processor } }));
   accountPaymentRoutes(admin, billing);
   admin.get('/accounts', (c) => list(c, billing));
   admin.get('/accounts/:id', (c) => detail(c, billing, c.req.param('id')));
