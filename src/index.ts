@@ -28,4 +28,4 @@ export type { PaymentRefund, PaymentRefundRequest } from './engine/processor.ts'
 export type { PaymentRefundView, PaymentView } from './engine/reads/payments.ts';
 export { fakeProcessor, type FakeCharge, type FakeProcessor, type FakeProcessorOptions } from './processors/fake/index.ts';
 export type { AutoRechargeInput, AutoRechargeView } from './engine/grants/auto-recharge.ts';
-export type { RechargeRun } from './engine/grants/recharges.ts';
+export type { RechargeRun, RechargeView } from './engine/grants/recharges.ts';

@@ -81,12 +81,12 @@ export async function autoRechargeSection(billing: Billing, accountId: string, b
             <tbody>
               {recharges.map((r) => (
                 <tr>
-                  <td>{dateTime(r.created_at)}</td>
+                  <td>{dateTime(r.createdAt)}</td>
                   <td>{badge(r.status)}</td>
-                  <td class="num">{r.amount_cents === null ? '' : cents(r.amount_cents)}</td>
-                  <td class="num">{r.debt_cents ? cents(r.debt_cents) : ''}</td>
+                  <td class="num">{r.amountCents === null ? '' : cents(r.amountCents)}</td>
+                  <td class="num">{r.debtCents ? cents(r.debtCents) : ''}</td>
                   <td>
-                    <small>{r.payment_ref ?? ''}</small>
+                    <small>{r.paymentRef ?? ''}</small>
                   </td>
                   <td class="num">{r.attempts}</td>
                   <td>

@@ -285,10 +285,25 @@ export async function declineRecharge(tx: Sql, accountId: string, rechargeId: nu
   if (job) await turnOff(tx, accountId, code, offMessage(code, job.amount_cents ?? 0, message), now);
 }
 
+export interface RechargeView {
+  id: number;
+  status: 'pending' | 'charging' | 'awaiting_payment' | 'succeeded' | 'declined' | 'skipped';
+  /** What it charges (the pack plus the debt), once its first attempt fixed it. */
+  amountCents: number | null;
+  debtCents: number | null;
+  paymentRef: string | null;
+  attempts: number;
+  /** Why it was skipped or declined, or what the last attempt that failed said. */
+  reason: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
 /** The account's latest recharges, newest first: for the admin panel. */
-export async function recentRecharges(sql: Sql, accountId: string, limit = 10) {
-  return sql.query<{ id: number; status: string; amount_cents: number | null; debt_cents: number | null; payment_ref: string | null; attempts: number; reason: string | null; created_at: Date; updated_at: Date }>(
-    `SELECT id, status, amount_cents, debt_cents, payment_ref, attempts, reason, created_at, updated_at FROM recharges WHERE account_id = $1 ORDER BY id DESC LIMIT $2`,
+export async function recentRecharges(sql: Sql, accountId: string, limit = 10): Promise<RechargeView[]> {
+  return sql.query<RechargeView>(
+    `SELECT id, status, amount_cents AS "amountCents", debt_cents AS "debtCents", payment_ref AS "paymentRef", attempts, reason, created_at AS "createdAt", updated_at AS "updatedAt"
+     FROM recharges WHERE account_id = $1 ORDER BY id DESC LIMIT $2`,
     [accountId, limit],
   );
 }
