@@ -75,6 +75,9 @@ describe.skipIf(!existsSync(CHROMIUM))('refunds in the admin panel, in a browser
     expect(await row.locator('[data-refund]').innerText()).toMatch(/Refund \$10\.00.*\$5\.00 unused taken back.*\$5\.00 used, owed/s);
     expect(await row.innerText()).not.toContain('Refund…');
     expect(await page.locator('[data-flag="disputed"]').count()).toBe(0);
+    // The ledger's entries name the payment: its unused value out of its bucket, its used value owed.
+    const named = page.locator('table.grid tr', { hasText: bought!.reference }).filter({ hasText: 'payment refund' });
+    expect(await named.allInnerTexts()).toEqual([expect.stringMatching(/payment refund\s+-\$5\.00\s+debt/), expect.stringMatching(/payment refund\s+-\$5\.00\s+pack #\d+/)]);
 
     // A dispute told by a processor flags the account.
     await billing.upsertAccount({ id: 'acme', kind: 'team', processor: SIGNED });

@@ -272,7 +272,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
               <th>Entry</th>
               <th class="num">Amount</th>
               <th>Bucket</th>
-              <th>Usage event</th>
+              <th>Usage event or payment</th>
             </tr>
           </thead>
           <tbody>
@@ -282,7 +282,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
                 <td>{l.kind.replace('_', ' ')}</td>
                 <td class={l.amountMicros < 0 ? 'num debit' : 'num'}>{formatUsd(l.amountMicros)}</td>
                 <td>{l.bucketId === null ? 'debt' : `${l.bucketSource} #${l.bucketId}`}</td>
-                <td>{l.usageEventId ?? ''}</td>
+                <td>{l.usageEventId ?? (l.paymentRef ? <code>{l.paymentRef}</code> : '')}</td>
               </tr>
             ))}
           </tbody>

@@ -112,12 +112,14 @@ export interface UsageEventView {
 export interface LedgerEntryView {
   id: number;
   createdAt: Date;
-  kind: 'grant' | 'usage' | 'refund' | 'debt_payment' | 'adjustment' | 'expiry';
+  kind: 'grant' | 'usage' | 'refund' | 'debt_payment' | 'adjustment' | 'expiry' | 'payment_refund';
   amountMicros: Micros;
   bucketId: number | null;
   /** The bucket's source; null for an entry on the debt. */
   bucketSource: string | null;
   usageEventId: number | null;
+  /** The processor's reference of the payment an entry names (a payment's refund or dispute). */
+  paymentRef: string | null;
 }
 
 const activitySchema = plain(z.object({ limit: pageSchema.limit }).strict()).optional();
@@ -141,9 +143,11 @@ export async function accountActivity(
   );
   const entries = await ctx.sql.query<{
     id: number; created_at: Date; kind: LedgerEntryView['kind']; amount_micros: number; bucket_id: number | null; source: string | null; usage_event_id: number | null;
+    payment_ref: string | null;
   }>(
-    `SELECT l.id, l.created_at, l.kind, l.amount_micros, l.bucket_id, b.source, l.usage_event_id
-     FROM ledger_entries l LEFT JOIN buckets b ON b.id = l.bucket_id WHERE l.account_id = $1 ORDER BY l.id DESC LIMIT $2`,
+    `SELECT l.id, l.created_at, l.kind, l.amount_micros, l.bucket_id, b.source, l.usage_event_id, p.processor_ref AS payment_ref
+     FROM ledger_entries l LEFT JOIN buckets b ON b.id = l.bucket_id LEFT JOIN payments p ON p.id = l.payment_id
+     WHERE l.account_id = $1 ORDER BY l.id DESC LIMIT $2`,
     [accountId, limit],
   );
   return {
@@ -154,7 +158,7 @@ export async function accountActivity(
     })),
     ledger: entries.map((l) => ({
       id: l.id, createdAt: l.created_at, kind: l.kind, amountMicros: l.amount_micros as Micros, bucketId: l.bucket_id, bucketSource: l.source,
-      usageEventId: l.usage_event_id,
+      usageEventId: l.usage_event_id, paymentRef: l.payment_ref,
     })),
   };
 }
