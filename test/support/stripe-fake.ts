@@ -880,6 +880,13 @@ export class StripeFake {
     };
     this.refunds.set(refund.id, refund);
     this.event('refund.created', refund);
+    // Stripe tells of the charge too: refunded in part or in full.
+    const amountRefunded = refunded + amount;
+    this.event('charge.refunded', {
+      id: paymentIntent.latest_charge, object: 'charge', amount: paymentIntent.amount_received, amount_captured: paymentIntent.amount_received, amount_refunded: amountRefunded,
+      captured: true, created: paymentIntent.created, currency: paymentIntent.currency, customer: paymentIntent.customer, disputed: false, livemode: false,
+      metadata: paymentIntent.metadata, paid: true, payment_intent: paymentIntent.id, refunded: amountRefunded === paymentIntent.amount_received, status: 'succeeded',
+    });
     return refund;
   }
 
