@@ -285,10 +285,10 @@ describe('the admin panel', () => {
 
     const csv = await admin.request('/admin/analytics.csv?from=2026-03-01&to=2026-03-31&by=model');
     expect(csv.headers.get('Content-Type')).toContain('text/csv');
-    expect(csv.headers.get('Content-Disposition')).toContain('tollgate-model-2026-03-01-to-2026-03-31.csv');
+    expect(csv.headers.get('Content-Disposition')).toContain('tollgate-money-by-model-2026-03-01-to-2026-03-31.csv');
     const lines = (await csv.text()).trim().split('\n');
-    expect(lines[0]).toBe('model,calls,input_tokens,output_tokens,revenue_usd,refunded_usd,provider_cost_usd,margin_usd');
-    expect(lines[1]).toMatch(/^gpt-4o-mini,1,100000,20000,0\.054,0\.01,0\.027,0\.017$/);
+    expect(lines[0]).toBe('model,usage_calls,input_tokens,output_tokens,usage_charged_usd,usage_refunded_usd,usage_value_usd,provider_cost_usd,margin_usd');
+    expect(lines[1]).toBe('gpt-4o-mini,1,100000,20000,0.054000,0.010000,0.044000,0.027000,0.017000');
     const daily = (await (await admin.request('/admin/analytics.csv?from=2026-03-09&to=2026-03-10')).text()).trim().split('\n');
     expect(daily.slice(1).map((l) => l.split(',')[0])).toEqual(['2026-03-09', '2026-03-10']);
   });

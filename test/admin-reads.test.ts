@@ -83,7 +83,7 @@ for (const engine of ENGINES) {
       await expect(billing.admin.accountActivity('nobody')).rejects.toMatchObject({ code: 'account_not_found' });
     });
 
-    it('adds up revenue, refunds, provider cost and margin by day and by model', async () => {
+    it('adds up usage value charged, usage refunds, provider cost and margin by day and by model', async () => {
       const { billing, clock } = t;
       await billing.admin.applyPreset('credit-packs');
       await billing.admin.updatePlan('payg', { includedMicros: 0 });
@@ -102,23 +102,23 @@ for (const engine of ENGINES) {
       await record(billing, 'a', 1_000_000);
 
       const result = await billing.admin.analytics({ from: '2026-03-01', to: '2026-03-05' });
-      expect(result.byDay.map((d) => d.key)).toEqual(['2026-03-01', '2026-03-02', '2026-03-03', '2026-03-04']);
-      expect(result.byDay[0]).toMatchObject({ events: 2, costMicros: 3_000_000, valueMicros: 6_000_000, refundedMicros: 0, marginMicros: 3_000_000 });
-      expect(result.byDay[1]).toMatchObject({ events: 0, costMicros: 0, valueMicros: 0, marginMicros: 0 });
-      const mini = result.byDay[2]!;
-      expect(mini).toMatchObject({ events: 1, inputTokens: 1_000, outputTokens: 1_000 });
-      expect(mini.refundedMicros).toBe(mini.valueMicros);
+      expect(result.days.map((d) => d.day)).toEqual(['2026-03-01', '2026-03-02', '2026-03-03', '2026-03-04']);
+      expect(result.days[0]!.usage).toMatchObject({ events: 2, costMicros: 3_000_000, chargedMicros: 6_000_000, refundedMicros: 0, valueMicros: 6_000_000, marginMicros: 3_000_000 });
+      expect(result.days[1]!.usage).toMatchObject({ events: 0, costMicros: 0, valueMicros: 0, marginMicros: 0 });
+      const mini = result.days[2]!.usage;
+      expect(mini).toMatchObject({ events: 1, inputTokens: 1_000, outputTokens: 1_000, valueMicros: 0 });
+      expect(mini.refundedMicros).toBe(mini.chargedMicros);
       expect(mini.marginMicros).toBe(-mini.costMicros);
-      expect(result.byModel.map((m) => m.key)).toEqual(['test-model', 'gpt-4o-mini']);
-      expect(result.byModel[0]).toMatchObject({ events: 2, costMicros: 3_000_000, valueMicros: 6_000_000 });
-      for (const field of ['events', 'inputTokens', 'outputTokens', 'costMicros', 'valueMicros', 'refundedMicros', 'marginMicros'] as const) {
-        const byDay = result.byDay.reduce((s, d) => s + d[field], 0);
-        expect(result.total[field], field).toBe(byDay);
-        expect(result.byModel.reduce((s, d) => s + d[field], 0), field).toBe(byDay);
+      expect(result.models.map((m) => m.model)).toEqual(['test-model', 'gpt-4o-mini']);
+      expect(result.models[0]).toMatchObject({ events: 2, costMicros: 3_000_000, valueMicros: 6_000_000 });
+      for (const field of ['events', 'inputTokens', 'outputTokens', 'costMicros', 'chargedMicros', 'refundedMicros', 'valueMicros', 'marginMicros'] as const) {
+        const byDay = result.days.reduce((s, d) => s + d.usage[field], 0);
+        expect(result.total.usage[field], field).toBe(byDay);
+        expect(result.models.reduce((s, d) => s + d[field], 0), field).toBe(byDay);
       }
       await expect(billing.admin.analytics({ from: '2026-03-05', to: '2026-03-01' })).rejects.toThrow(/from must be before to/);
       await expect(billing.admin.analytics({ from: '2020-01-01', to: '2026-03-01' })).rejects.toThrow(/at most 1000 days/);
-      expect((await billing.admin.analytics({ from: new Date(clock.now.getTime() - 2 * DAY), to: clock.now })).byDay).toHaveLength(2);
+      expect((await billing.admin.analytics({ from: new Date(clock.now.getTime() - 2 * DAY), to: clock.now })).days).toHaveLength(2);
     });
 
     it('lists the price book: bundled prices, overrides from their date, and searches', async () => {

@@ -26,7 +26,7 @@ const NAV = [
   ['/admin/packs', 'Packs'],
   ['/admin/prices', 'Model prices'],
   ['/admin/accounts', 'Accounts'],
-  ['/admin/analytics', 'Analytics'],
+  ['/admin/analytics', 'Money'],
   ['/admin/payments', 'Payments'],
   ['/admin/sessions', 'Sessions'],
 ] as const;

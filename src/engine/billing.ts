@@ -14,6 +14,7 @@ import type { Sql } from '../db/sql.ts';
 import { accountInputSchema, getAccount, processorNameSchema, upsertAccount, type AccountInput } from './accounts.ts';
 import * as adminReads from './reads/admin-reads.ts';
 import * as payments from './reads/payments.ts';
+import { moneyRangeSchema, moneyView, type MoneyRange } from './reads/money.ts';
 import { catalogSyncs, syncCatalog } from './catalog/sync.ts';
 import { authorize, authorizeBatch, authorizeInputSchema, type AuthorizeInput, type AuthorizeRequest, type ParsedAuthorizeInput } from './gate/authorize.ts';
 import * as catalog from './catalog/catalog.ts';
@@ -162,6 +163,7 @@ export async function createBilling(options: BillingOptions = {}) {
       setModelPrice: changing((price: catalog.ParsedModelPrice) => catalog.setModelPrice(ctx, price)),
       setMemberLimits: changing((accountId: string, userId: string, limits: Limit[]) => setMemberLimits(ctx, accountId, userId, limits), firstArgument),
       syncCatalog: (processor: string) => syncCatalog(ctx, processor),
+      analytics: (range: z.output<typeof moneyRangeSchema>) => moneyView(ctx, range),
     },
   };
 
@@ -260,7 +262,8 @@ export async function createBilling(options: BillingOptions = {}) {
       previewPreset: (mode: PricingMode) => adminReads.previewPreset(ctx, mode),
       listAccounts: (query?: Parameters<typeof adminReads.listAccounts>[1]) => adminReads.listAccounts(ctx, query),
       accountActivity: async (accountId: string, query?: Parameters<typeof adminReads.accountActivity>[2]) => adminReads.accountActivity(ctx, accountIdOf(accountId), query),
-      analytics: (query: Parameters<typeof adminReads.analytics>[1]) => adminReads.analytics(ctx, query),
+      /** The money view over a range of UTC days: money collected, usage value charged, provider cost and margin (reads/money.ts). */
+      analytics: async (range: MoneyRange) => parsed.admin.analytics(parseInput(moneyRangeSchema, range, 'range')),
       priceList: (query?: Parameters<typeof priceList>[1]) => priceList(ctx, query),
       priceOf: (query: Parameters<typeof priceOf>[1]) => priceOf(ctx, query),
       /** The processors configured here, and which take webhooks. */

@@ -1,11 +1,15 @@
 /**
- * Analytics: revenue (usage value charged), refunds, provider cost and margin over a range of
- * days, by day (a uPlot chart and a table) and by model, and the same as CSV.
+ * The money view: money collected through the processors beside what usage charged, its provider
+ * cost and margin, over a range of UTC days — cards, two charts, tables by day, by processor and
+ * kind and by model, and the same as CSV. Every figure comes from one read (billing.admin.analytics),
+ * so the cards, the charts and the CSV cannot disagree.
  */
-import type { AnalyticsRow } from '../../engine/reads/admin-reads.ts';
+import type { MoneyView } from '../../engine/reads/money.ts';
 import type { Billing } from '../../engine/billing.ts';
-import { date, percent, plainDollars, tokens, usd } from '../format.ts';
+import { MICROS_PER_CENT } from '../../core/money.ts';
+import { date, percent, tokens, usd } from '../format.ts';
 import { attempt, ErrorNote, Field, render, type AdminContext, type Page } from '../layout.tsx';
+import { MONEY_CSV_BY, moneyCsv, type MoneyCsvBy } from '../money-csv.ts';
 
 const DAY_MS = 86_400_000;
 const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -20,60 +24,229 @@ function rangeOf(c: AdminContext, billing: Billing) {
   return { from, to, query: { from, to: toExclusive } };
 }
 
-const marginPercent = (r: AnalyticsRow) => {
-  const net = r.valueMicros - r.refundedMicros;
-  return net > 0 ? percent(Math.round((r.marginMicros / net) * 10_000)) : '—';
-};
+type Collected = MoneyView['total']['collected'];
+type Usage = MoneyView['total']['usage'];
 
-function Figures({ rows, keyLabel, total }: { rows: AnalyticsRow[]; keyLabel: string; total: AnalyticsRow }) {
+/** Cents on the panel's one money format. */
+const cents = (value: number) => usd(value * MICROS_PER_CENT);
+const dash = (micros: number, show: (n: number) => string = usd) => (micros ? show(micros) : '—');
+
+/** Margin as a share of the usage value charged. */
+const marginShare = (u: Usage) => (u.valueMicros > 0 ? percent(Math.round((u.marginMicros / u.valueMicros) * 10_000)) : '—');
+
+const KIND_NAMES: Record<MoneyView['sources'][number]['kind'], string> = { subscription: 'Subscriptions', pack: 'Packs', recharge: 'Auto-recharges' };
+
+function CollectedCells({ c }: { c: Collected }) {
   return (
-    <table class="grid">
-      <thead>
-        <tr>
-          <th>{keyLabel}</th>
-          <th class="num">Calls</th>
-          <th class="num">Tokens in / out</th>
-          <th class="num">Revenue</th>
-          <th class="num">Refunded</th>
-          <th class="num">Provider cost</th>
-          <th class="num">Margin</th>
-          <th class="num">Margin %</th>
-          {keyLabel === 'Model' ? <th>Share of revenue</th> : null}
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((r) => (
-          <tr class={r.events === 0 ? 'inactive' : undefined}>
-            <td>{keyLabel === 'Model' ? <code>{r.key}</code> : r.key}</td>
-            <td class="num">{r.events.toLocaleString('en-US')}</td>
-            <td class="num">
-              {tokens(r.inputTokens, true)} / {tokens(r.outputTokens, true)}
-            </td>
-            <td class="num">{usd(r.valueMicros)}</td>
-            <td class="num">{r.refundedMicros ? usd(r.refundedMicros) : '—'}</td>
-            <td class="num">{usd(r.costMicros)}</td>
-            <td class={r.marginMicros < 0 ? 'num debit' : 'num'}>{usd(r.marginMicros)}</td>
-            <td class="num">{marginPercent(r)}</td>
-            {keyLabel === 'Model' ? (
-              <td>
-                <meter min={0} max={Math.max(1, total.valueMicros)} value={r.valueMicros}></meter>
-              </td>
-            ) : null}
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <>
+      <td class="num">{c.payments || '—'}</td>
+      <td class="num">{dash(c.paidCents, cents)}</td>
+      <td class="num">{dash(c.refundedCents, cents)}</td>
+      <td class="num">{dash(c.disputedCents, cents)}</td>
+      <td class={c.netCents < 0 ? 'num debit' : 'num'}>
+        <strong>{cents(c.netCents)}</strong>
+      </td>
+    </>
   );
 }
 
-/** Dollars as a number for the chart (display only). */
-const chartDollars = (micros: number) => Math.round(micros / 100) / 10_000;
+function UsageCells({ u, calls = true }: { u: Usage; calls?: boolean }) {
+  return (
+    <>
+      {calls ? <td class="num">{u.events.toLocaleString('en-US')}</td> : null}
+      <td class="num">{usd(u.valueMicros)}</td>
+      <td class="num">{dash(u.refundedMicros)}</td>
+      <td class="num">{usd(u.costMicros)}</td>
+      <td class={u.marginMicros < 0 ? 'num debit' : 'num'}>{usd(u.marginMicros)}</td>
+      <td class="num">{marginShare(u)}</td>
+    </>
+  );
+}
+
+const COLLECTED_HEADS = ['Payments', 'Paid', 'Refunded', 'Disputed', 'Collected'];
+const USAGE_HEADS = ['Usage value charged', 'of which refunded', 'Provider cost', 'Margin', 'Margin %'];
+
+function Heads({ names }: { names: string[] }) {
+  return (
+    <>
+      {names.map((n) => (
+        <th class="num">{n}</th>
+      ))}
+    </>
+  );
+}
+
+/** A chart's data: UTC days (seconds) and integer micro-dollars per series; admin.js turns them into dollars to draw. */
+function chartOf(view: MoneyView, series: { label: string; color: string; of: (d: MoneyView['days'][number]) => number }[]) {
+  return JSON.stringify({
+    x: view.days.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000),
+    series: series.map((s) => ({ label: s.label, color: s.color, micros: view.days.map(s.of) })),
+  });
+}
+
+/** A chart drawn by admin.js, its title saying the total its days add up to. */
+function Chart({ id, title, summary, data }: { id: string; title: string; summary: string; data: string }) {
+  return (
+    <section class="card">
+      <h2>
+        {title} <small class="muted">— {summary}</small>
+      </h2>
+      <div class="chart" id={id} aria-label={title} data-series={data}></div>
+    </section>
+  );
+}
+
+function MoneyPage({ view }: { view: MoneyView }) {
+  const { collected, usage } = view.total;
+  const refundedAndDisputed = collected.refundedCents + collected.disputedCents;
+  return (
+    <>
+      <div class="tiles money">
+        <div class="tile">
+          <span>Money collected</span>
+          <strong data-figure="collected">{cents(collected.netCents)}</strong>
+          <small>
+            {cents(collected.paidCents)} paid in {collected.payments} {collected.payments === 1 ? 'payment' : 'payments'}
+            {refundedAndDisputed ? `, less ${cents(collected.refundedCents)} refunded and ${cents(collected.disputedCents)} disputed` : ''}
+          </small>
+        </div>
+        <div class="tile">
+          <span>Usage value charged</span>
+          <strong data-figure="usage-value">{usd(usage.valueMicros)}</strong>
+          <small>
+            {usage.events.toLocaleString('en-US')} calls{usage.refundedMicros ? `; ${usd(usage.chargedMicros)} charged, less ${usd(usage.refundedMicros)} refunded` : ''}
+          </small>
+        </div>
+        <div class="tile">
+          <span>Provider cost</span>
+          <strong data-figure="provider-cost">{usd(usage.costMicros)}</strong>
+          <small>
+            {tokens(usage.inputTokens, true)} tokens in, {tokens(usage.outputTokens, true)} out
+          </small>
+        </div>
+        <div class="tile">
+          <span>Margin</span>
+          <strong data-figure="margin" class={usage.marginMicros < 0 ? 'debit' : undefined}>
+            {usd(usage.marginMicros)}
+          </strong>
+          <small>{marginShare(usage)} of the usage value charged</small>
+        </div>
+      </div>
+      <p class="muted note">
+        Money collected is what the processors took, less refunds and disputes, on the day each happened. Usage value charged is what
+        usage drew from accounts’ allowances, packs and credit, less usage refunds, on the day of the usage; margin is that value less
+        the provider’s cost. Days are UTC.
+      </p>
+
+      <Chart
+        id="collected-chart"
+        title="Money collected by day"
+        summary={`${cents(collected.netCents)} in all`}
+        data={chartOf(view, [
+          { label: 'Paid', color: '#2563eb', of: (d) => d.collected.paidCents * MICROS_PER_CENT },
+          { label: 'Refunded and disputed', color: '#dc2626', of: (d) => (d.collected.refundedCents + d.collected.disputedCents) * MICROS_PER_CENT },
+          { label: 'Collected', color: '#16a34a', of: (d) => d.collected.netCents * MICROS_PER_CENT },
+        ])}
+      />
+      <Chart
+        id="usage-chart"
+        title="Usage by day"
+        summary={`${usd(usage.valueMicros)} charged, ${usd(usage.costMicros)} provider cost, ${usd(usage.marginMicros)} margin`}
+        data={chartOf(view, [
+          { label: 'Usage value charged', color: '#7c3aed', of: (d) => d.usage.valueMicros },
+          { label: 'Provider cost', color: '#dc2626', of: (d) => d.usage.costMicros },
+          { label: 'Margin', color: '#16a34a', of: (d) => d.usage.marginMicros },
+        ])}
+      />
+
+      <h2>Money collected by processor and kind</h2>
+      {view.sources.length ? (
+        <table class="grid" id="by-source">
+          <thead>
+            <tr>
+              <th>Processor</th>
+              <th>Kind</th>
+              <Heads names={COLLECTED_HEADS} />
+            </tr>
+          </thead>
+          <tbody>
+            {view.sources.map((s) => (
+              <tr data-source={`${s.processor}:${s.kind}`}>
+                <td>{s.processor}</td>
+                <td>{KIND_NAMES[s.kind]}</td>
+                <CollectedCells c={s} />
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p class="muted">No payments in this range.</p>
+      )}
+
+      <h2>Usage by model</h2>
+      {view.models.length ? (
+        <table class="grid" id="by-model">
+          <thead>
+            <tr>
+              <th>Model</th>
+              <th class="num">Calls</th>
+              <th class="num">Tokens in / out</th>
+              <Heads names={USAGE_HEADS} />
+            </tr>
+          </thead>
+          <tbody>
+            {view.models.map((m) => (
+              <tr data-model={m.model}>
+                <td>
+                  <code>{m.model}</code>
+                </td>
+                <td class="num">{m.events.toLocaleString('en-US')}</td>
+                <td class="num">
+                  {tokens(m.inputTokens, true)} / {tokens(m.outputTokens, true)}
+                </td>
+                <UsageCells u={m} calls={false} />
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p class="muted">No usage in this range.</p>
+      )}
+
+      <h2>By day</h2>
+      <table class="grid" id="by-day">
+        <thead>
+          <tr>
+            <th>Day (UTC)</th>
+            <Heads names={[...COLLECTED_HEADS, 'Calls', ...USAGE_HEADS]} />
+          </tr>
+        </thead>
+        <tbody>
+          {view.days.map((d) => (
+            <tr data-day={d.day} class={d.collected.payments === 0 && d.usage.events === 0 && d.collected.netCents === 0 ? 'inactive' : undefined}>
+              <td>{d.day}</td>
+              <CollectedCells c={d.collected} />
+              <UsageCells u={d.usage} />
+            </tr>
+          ))}
+        </tbody>
+        <tfoot>
+          <tr data-day="total">
+            <th>Total</th>
+            <CollectedCells c={collected} />
+            <UsageCells u={usage} />
+          </tr>
+        </tfoot>
+      </table>
+    </>
+  );
+}
 
 export const analyticsPage: Page = (admin, billing) => {
   admin.get('/analytics', async (c) => {
     const range = rangeOf(c, billing);
     const result = await attempt(() => billing.admin.analytics(range.query));
-    const csv = (by: string) => `/admin/analytics.csv?${new URLSearchParams({ from: range.from, to: range.to, by })}`;
+    const csv = (by: MoneyCsvBy) => `/admin/analytics.csv?${new URLSearchParams({ from: range.from, to: range.to, by })}`;
     const rangeForm = (
       <form method="get" action="/admin/analytics" class="inline range">
         <Field label="From" name="from" type="date" value={range.from} />
@@ -81,59 +254,20 @@ export const analyticsPage: Page = (admin, billing) => {
         <button type="submit">Show</button>
         {result.ok ? (
           <span class="exports">
-            CSV: <a href={csv('day')}>by day</a> · <a href={csv('model')}>by model</a>
+            CSV: <a href={csv('day')}>by day</a> · <a href={csv('source')}>by processor</a> · <a href={csv('model')}>by model</a>
           </span>
         ) : null}
       </form>
     );
-    if (!result.ok) return render(c, { title: 'Analytics', status: 422, body: <>{rangeForm}<ErrorNote error={result.error} /></> });
-    const { byDay, byModel, total } = result.value;
-    const series = {
-      x: byDay.map((d) => Date.parse(`${d.key}T00:00:00Z`) / 1000),
-      revenue: byDay.map((d) => chartDollars(d.valueMicros - d.refundedMicros)),
-      cost: byDay.map((d) => chartDollars(d.costMicros)),
-      margin: byDay.map((d) => chartDollars(d.marginMicros)),
-    };
+    if (!result.ok) return render(c, { title: 'Money', status: 422, body: <>{rangeForm}<ErrorNote error={result.error} /></> });
     return render(c, {
-      title: 'Analytics',
+      title: 'Money',
       scripts: ['/admin/assets/uPlot.min.js', '/admin/assets/admin.js'],
       styles: ['/admin/assets/uPlot.min.css'],
       body: (
         <>
           {rangeForm}
-          <div class="tiles">
-            <div class="tile">
-              <span>Revenue (value charged)</span>
-              <strong data-figure="revenue">{usd(total.valueMicros)}</strong>
-              <small>{total.refundedMicros ? `${usd(total.refundedMicros)} refunded` : 'nothing refunded'}</small>
-            </div>
-            <div class="tile">
-              <span>Provider cost</span>
-              <strong data-figure="cost">{usd(total.costMicros)}</strong>
-            </div>
-            <div class="tile">
-              <span>Margin</span>
-              <strong data-figure="margin">{usd(total.marginMicros)}</strong>
-              <small>{marginPercent(total)} of revenue after refunds</small>
-            </div>
-            <div class="tile">
-              <span>Calls</span>
-              <strong>{total.events.toLocaleString('en-US')}</strong>
-              <small>
-                {tokens(total.inputTokens, true)} tokens in, {tokens(total.outputTokens, true)} out
-              </small>
-            </div>
-          </div>
-          <section class="card">
-            <h2>By day (UTC)</h2>
-            <div class="chart" id="daily-chart" data-series={JSON.stringify(series)} aria-label="Revenue after refunds, provider cost and margin by day"></div>
-          </section>
-          <h2>By model</h2>
-          {byModel.length ? <Figures rows={byModel} keyLabel="Model" total={total} /> : <p class="muted">No usage in this range.</p>}
-          <details>
-            <summary>By day, as a table</summary>
-            <Figures rows={byDay} keyLabel="Day" total={total} />
-          </details>
+          <MoneyPage view={result.value} />
         </>
       ),
     });
@@ -141,20 +275,13 @@ export const analyticsPage: Page = (admin, billing) => {
 
   admin.get('/analytics.csv', async (c) => {
     const range = rangeOf(c, billing);
-    const by = c.req.query('by') === 'model' ? 'model' : 'day';
+    const asked = c.req.query('by') ?? 'day';
+    const by = (MONEY_CSV_BY as readonly string[]).includes(asked) ? (asked as MoneyCsvBy) : 'day';
     const result = await attempt(() => billing.admin.analytics(range.query));
     if (!result.ok) return c.text(result.error, 400);
-    const rows = by === 'model' ? result.value.byModel : result.value.byDay;
-    const quote = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-    const lines = [
-      [by, 'calls', 'input_tokens', 'output_tokens', 'revenue_usd', 'refunded_usd', 'provider_cost_usd', 'margin_usd'].join(','),
-      ...rows.map((r) =>
-        [quote(r.key), r.events, r.inputTokens, r.outputTokens, plainDollars(r.valueMicros), plainDollars(r.refundedMicros), plainDollars(r.costMicros), plainDollars(r.marginMicros)].join(','),
-      ),
-    ];
-    return c.body(`${lines.join('\n')}\n`, 200, {
+    return c.body(moneyCsv(result.value, by), 200, {
       'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="tollgate-${by}-${range.from}-to-${range.to}.csv"`,
+      'Content-Disposition': `attachment; filename="tollgate-money-by-${by}-${range.from}-to-${range.to}.csv"`,
     });
   });
 };

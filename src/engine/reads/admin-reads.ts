@@ -1,11 +1,11 @@
 /**
  * Reads the admin panel needs beyond an account's own balance and usage: the accounts with
- * what each has and used this month, one account's recent events and ledger, revenue and
- * provider cost across all accounts, and what applying a preset would change. Reads never write.
+ * what each has and used this month, one account's recent events and ledger, and what applying
+ * a preset would change (the money view is money.ts). Reads never write.
  */
 import { z } from 'zod';
 import { availableMicros } from '../../core/gate.ts';
-import { instant, int4, parseInput, plain, text } from '../../core/input.ts';
+import { int4, parseInput, plain, text } from '../../core/input.ts';
 import type { Micros } from '../../core/money.ts';
 import { calendarMonthPeriod, type Period } from '../../core/periods.ts';
 import type { Plan } from '../../core/plan.ts';
@@ -161,77 +161,6 @@ export async function accountActivity(
       usageEventId: l.usage_event_id, paymentRef: l.payment_ref,
     })),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Analytics
-
-export interface AnalyticsRow {
-  /** The day (YYYY-MM-DD, UTC) or the model. */
-  key: string;
-  events: number;
-  inputTokens: number;
-  outputTokens: number;
-  /** Provider cost. */
-  costMicros: Micros;
-  /** Usage value charged: the revenue. */
-  valueMicros: Micros;
-  refundedMicros: Micros;
-  /** What is kept: value charged, less refunds, less provider cost. */
-  marginMicros: Micros;
-}
-
-/** At most this many days in one range: a chart of more says nothing a month-by-month view would not. */
-export const MAX_ANALYTICS_DAYS = 1_000;
-const DAY_MS = 86_400_000;
-
-const analyticsSchema = plain(
-  z
-    .object({ from: instant, to: instant })
-    .strict()
-    .refine((q) => q.from < q.to, { message: 'from must be before to', path: ['from'] })
-    .refine((q) => q.to.getTime() - q.from.getTime() <= MAX_ANALYTICS_DAYS * DAY_MS, { message: `the range must be at most ${MAX_ANALYTICS_DAYS} days`, path: ['to'] }),
-);
-
-/**
- * Revenue (usage value charged), refunds, provider cost and margin over every account, for usage
- * from `from` up to `to`: by UTC day (every day of the range, those without usage as zeros), by
- * model (highest revenue first), and in total.
- */
-export async function analytics(ctx: Context, query: z.input<typeof analyticsSchema>): Promise<{ byDay: AnalyticsRow[]; byModel: AnalyticsRow[]; total: AnalyticsRow }> {
-  const { from, to } = parseInput(analyticsSchema, query, 'analytics range');
-  const figures = `count(*)::bigint AS events, ${saturatedSum('input_tokens')} AS input, ${saturatedSum('output_tokens')} AS output,
-    ${saturatedSum('cost_micros')} AS cost, ${saturatedSum('value_micros')} AS value, ${saturatedSum('refunded_micros')} AS refunded`;
-  type Row = { key: string; events: number; input: number; output: number; cost: number; value: number; refunded: number };
-  const toRow = (r: Row): AnalyticsRow => ({
-    key: r.key, events: Number(r.events), inputTokens: Number(r.input), outputTokens: Number(r.output), costMicros: Number(r.cost) as Micros,
-    valueMicros: Number(r.value) as Micros, refundedMicros: Number(r.refunded) as Micros,
-    marginMicros: (Number(r.value) - Number(r.refunded) - Number(r.cost)) as Micros,
-  });
-  const day = `to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`;
-  const days = await ctx.sql.query<Row>(
-    `SELECT ${day} AS key, ${figures} FROM usage_events WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY 1 ORDER BY 1`,
-    [from, to],
-  );
-  const models = await ctx.sql.query<Row>(
-    `SELECT model AS key, ${figures} FROM usage_events WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY 1 ORDER BY value DESC, 1`,
-    [from, to],
-  );
-  const byDate = new Map(days.map((r) => [r.key, toRow(r)]));
-  const byDay: AnalyticsRow[] = [];
-  for (let t = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate()); t < to.getTime(); t += DAY_MS) {
-    const key = new Date(t).toISOString().slice(0, 10);
-    byDay.push(byDate.get(key) ?? toRow({ key, events: 0, input: 0, output: 0, cost: 0, value: 0, refunded: 0 }));
-  }
-  const byModel = models.map(toRow);
-  const total = byModel.reduce(
-    (t, r) => toRow({
-      key: 'total', events: t.events + r.events, input: t.inputTokens + r.inputTokens, output: t.outputTokens + r.outputTokens,
-      cost: t.costMicros + r.costMicros, value: t.valueMicros + r.valueMicros, refunded: t.refundedMicros + r.refundedMicros,
-    }),
-    toRow({ key: 'total', events: 0, input: 0, output: 0, cost: 0, value: 0, refunded: 0 }),
-  );
-  return { byDay, byModel, total };
 }
 
 // ---------------------------------------------------------------------------------------------
