@@ -166,6 +166,8 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
         accountId: who.id,
         subscriptionRef: subscription.id,
         planSlug: 'plus',
+        // A price with no Tollgate custom data (linked by hand): the engine checks it is the plan's.
+        priceRef: planPrice,
         paymentRef: transaction.id,
         amountCents: 2000,
         periodStart: new Date(first.starts_at),
@@ -187,6 +189,7 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
         accountId: who.id,
         subscriptionRef: subscription.id,
         planSlug: 'plus',
+        priceRef: planPrice,
         paymentRef: renewed.id,
         // What the customer was charged: the price and Paddle's tax on it.
         amountCents: 2400,
@@ -207,7 +210,7 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
     expect(delivered.map((d) => d.paddleType)).toEqual(['transaction.created', 'transaction.updated', 'transaction.paid', 'transaction.updated', 'transaction.completed']);
     expect(transaction).toMatchObject({ status: 'completed', subscription_id: null, details: { totals: { subtotal: '1000', tax: '250', grand_total: '1250' } } });
     expect(delivered.at(-1)!.events).toEqual([
-      { type: 'payment.succeeded', eventId: delivered.at(-1)!.events[0]!.eventId, accountId: who.id, paymentRef: transaction.id, packSlug: 'extra-10', amountCents: 1250, at: expect.any(Date) },
+      { type: 'payment.succeeded', eventId: delivered.at(-1)!.events[0]!.eventId, accountId: who.id, paymentRef: transaction.id, packSlug: 'extra-10', priceRef: packPrice, amountCents: 1250, at: expect.any(Date) },
     ]);
   });
 

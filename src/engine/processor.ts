@@ -69,14 +69,18 @@ export interface PaymentRefund {
   refundRef: string;
 }
 
-/** What a verified webhook says happened, in the engine's words. */
+/**
+ * What a verified webhook says happened, in the engine's words. `priceRef`, on a payment: the
+ * processor's price paid, when what it paid for is named only by data the customer could set (a
+ * Paddle checkout's custom data); it is credited only if that price is the pack's or plan's there.
+ */
 export type ProcessorEvent =
   /** A pack was paid: credit its value once per payment. */
-  | { type: 'payment.succeeded'; eventId: string; accountId: string; paymentRef: string; packSlug: string; amountCents: number; at: Date; rechargeId?: string }
+  | { type: 'payment.succeeded'; eventId: string; accountId: string; paymentRef: string; packSlug: string; amountCents: number; at: Date; rechargeId?: string; priceRef?: string }
   /** An auto-recharge's off-session charge failed (a decline, authentication required): auto-recharge turns off. */
   | { type: 'recharge.failed'; eventId: string; accountId: string; rechargeId: string; paymentRef: string; code: DeclineCode; message: string; at: Date }
   /** A subscription's period was paid (the first one or a renewal): the plan applies and the period's allowance opens. */
-  | { type: 'subscription.paid'; eventId: string; accountId: string; subscriptionRef: string; planSlug: string; paymentRef: string; amountCents: number; periodStart: Date; periodEnd: Date; at: Date }
+  | { type: 'subscription.paid'; eventId: string; accountId: string; subscriptionRef: string; planSlug: string; paymentRef: string; amountCents: number; periodStart: Date; periodEnd: Date; at: Date; priceRef?: string }
   /** A renewal's payment failed (the period it was for ends at periodEnd): the account is past due until it is paid. */
   | { type: 'subscription.past_due'; eventId: string; accountId: string; subscriptionRef: string; periodEnd: Date; at: Date }
   /** The subscription ended at the processor: the account falls back to the default plan. */

@@ -112,6 +112,7 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
   switch (event.type) {
     case 'payment.succeeded': {
       const pack = await findPack(tx, event.packSlug);
+      if (event.priceRef !== undefined) pricePaid(processor, event, 'pack', pack.processorPrices[processor]);
       await lockGate(tx, event.accountId, now);
       // An auto-recharge's payment is credited as its recharge asked (the pack and the debt it
       // covered), once, whether its answer or this webhook tells of it first.
@@ -125,6 +126,9 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
       return 'applied';
     case 'subscription.paid': {
       const plan = await findPlan(tx, event.planSlug);
+      // A subscription already on the plan was checked when it began: its renewals keep the price it began at.
+      const known = await tx.query('SELECT 1 FROM subscriptions WHERE processor = $1 AND processor_ref = $2 AND plan_id = $3', [processor, event.subscriptionRef, plan.id]);
+      if (event.priceRef !== undefined && known.length === 0) pricePaid(processor, event, 'plan', plan.processorPrices[processor]);
       // The gate mutex first: an end of this subscription told concurrently is then either seen here or waits for this.
       await lockGate(tx, event.accountId, now);
       // The money came in, whatever the period it paid for becomes: the payment is recorded either way.
@@ -161,6 +165,18 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
     case 'ignored':
       return 'ignored';
   }
+}
+
+/**
+ * A payment whose pack or plan only the customer's data names (priceRef) must have paid that
+ * pack's or plan's price: else it is refused, recorded as failed for an admin to see, never credited.
+ */
+function pricePaid(processor: string, event: { eventId: string; paymentRef: string; priceRef?: string }, kind: 'pack' | 'plan', price: string | undefined): void {
+  if (event.priceRef === price) return;
+  throw new Error(
+    `Payment ${event.paymentRef} at ${processor} paid the price ${event.priceRef}, not the ${kind}'s (${price ?? 'none'}) that its custom data names: ` +
+      'nothing was credited; refund it at the processor, or credit the account by hand',
+  );
 }
 
 /** Has the processor said this subscription ended (in any order with its other events)? */

@@ -8,6 +8,12 @@
  * one-time charge, a payment method change, a plan change's proration) opens no period, and is
  * ignored.
  *
+ * What was paid for is read from the prices paid, never from the transaction's custom data alone:
+ * Paddle.js lets the customer's browser set that (Checkout.open, updateCheckout) along with the
+ * items. A price the catalog sync made names its plan or pack in its own custom data, which only
+ * the API key sets; a price with none (linked by hand) goes to the engine as priceRef, to be the
+ * plan's or pack's price there. The account is still the custom data's.
+ *
  * The amount is the transaction's grand total, what the customer was charged (tax included, as
  * Paddle sells as merchant of record), in the smallest unit of the transaction's currency.
  */
@@ -30,10 +36,11 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
   const recharge = transaction.origin === 'subscription_charge' ? rechargeOf(transaction) : undefined;
   if (recharge) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, ...recharge, amountCents, at };
 
-  const packSlug = customValue(transaction.customData, PACK_KEY);
-  if (packSlug) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, packSlug, amountCents, at };
+  const pack = paidFor(transaction, PACK_KEY);
+  if (pack) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, packSlug: pack.slug, ...(pack.priceRef ? { priceRef: pack.priceRef } : {}), amountCents, at };
 
-  const planSlug = customValue(transaction.customData, PLAN_KEY);
+  const plan = paidFor(transaction, PLAN_KEY);
+  const planSlug = plan?.slug;
   const periodStart = dateOf(transaction.billingPeriod?.startsAt);
   const periodEnd = dateOf(transaction.billingPeriod?.endsAt);
   if (!planSlug || !transaction.subscriptionId || !PERIOD_ORIGINS.has(transaction.origin) || !periodStart || !periodEnd) return undefined;
@@ -43,6 +50,7 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
     accountId,
     subscriptionRef: transaction.subscriptionId,
     planSlug,
+    ...(plan.priceRef ? { priceRef: plan.priceRef } : {}),
     paymentRef: transaction.id,
     amountCents,
     periodStart,
@@ -58,4 +66,17 @@ function rechargeOf(transaction: TransactionCompletedEvent['data']): { packSlug:
     if (packSlug && rechargeId) return { packSlug, rechargeId };
   }
   return undefined;
+}
+
+/**
+ * The plan or pack (by `key`) a transaction paid for: the one a price paid names, or, when no
+ * price paid names one, the transaction's custom data's, with the price paid for the engine to check.
+ */
+function paidFor(transaction: TransactionCompletedEvent['data'], key: string): { slug: string; priceRef?: string } | undefined {
+  const priced = transaction.items.map((item) => customValue(item.price?.customData, key)).find((slug) => slug !== undefined);
+  if (priced) return { slug: priced };
+  if (transaction.items.some((item) => customValue(item.price?.customData, PACK_KEY) ?? customValue(item.price?.customData, PLAN_KEY))) return undefined;
+  const claimed = customValue(transaction.customData, key);
+  const priceRef = transaction.items[0]?.price?.id;
+  return claimed && priceRef ? { slug: claimed, priceRef } : undefined;
 }
