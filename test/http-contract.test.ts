@@ -359,6 +359,18 @@ const ROUTES: RouteCase[] = [
   },
   { route: 'GET /admin/settings', good: () => ({ method: 'GET', path: '/v1/admin/settings' }), status: 200 },
   {
+    route: 'GET /admin/analytics',
+    setup: async (api) => ({ event: await chargedEvent(api.billing) }),
+    good: () => ({ method: 'GET', path: '/v1/admin/analytics?from=2026-03-01&to=2026-04-01T00:00:00Z' }),
+    status: 200,
+    requiredQuery: ['from', 'to'],
+    unknown: () => [
+      [{ method: 'GET', path: '/v1/admin/analytics?from=2026-04-01&to=2026-03-01' }, 400, 'invalid_input'],
+      [{ method: 'GET', path: '/v1/admin/analytics?from=2020-01-01&to=2026-03-01' }, 400, 'invalid_input'],
+      [{ method: 'GET', path: '/v1/admin/analytics?from=yesterday&to=2026-03-01' }, 400, 'invalid_input'],
+    ],
+  },
+  {
     route: 'PATCH /admin/settings',
     good: () => ({
       method: 'PATCH', path: '/v1/admin/settings',

@@ -17,6 +17,7 @@ import { registerAutoRecharge } from './routes/auto-recharge.ts';
 import { registerAdminPacks } from './routes/admin-packs.ts';
 import { registerAdminPlans } from './routes/admin-plans.ts';
 import { registerAdminPresets } from './routes/admin-presets.ts';
+import { registerAdminAnalytics } from './routes/admin-analytics.ts';
 import { registerAdminProcessors } from './routes/admin-processors.ts';
 import { registerAdminPrices } from './routes/admin-prices.ts';
 import { registerAdminSettings } from './routes/admin-settings.ts';
@@ -105,6 +106,7 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
   registerAdminPrices(api, billing);
   registerAdminPresets(api, billing);
   registerAdminProcessors(api, billing);
+  registerAdminAnalytics(api, billing);
   registerDocs(api);
   return api;
 }

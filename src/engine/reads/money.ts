@@ -17,7 +17,7 @@
  */
 import { z } from 'zod';
 import { instant, plain } from '../../core/input.ts';
-import { MICROS_PER_CENT, type Micros } from '../../core/money.ts';
+import type { Micros } from '../../core/money.ts';
 import type { Context } from '../context.ts';
 import { saturatedSum } from './reads.ts';
 
@@ -174,6 +174,3 @@ export async function moneyView(ctx: Context, { from, to }: z.output<typeof mone
     total,
   };
 }
-
-/** Cents as micro-dollars, to set money collected beside usage on one scale. */
-export const collectedMicros = (c: Collected): Micros => (c.netCents * MICROS_PER_CENT) as Micros;
