@@ -156,6 +156,22 @@ const ROUTES: RouteCase[] = [
     ],
   },
   {
+    route: 'POST /accounts/{accountId}/buckets/{bucketId}/take-back',
+    effectByKey: true,
+    setup: async (api) => ({ bonus: (await api.billing.balance('acme')).buckets.find((b) => b.source === 'bonus')!.id!, allowance: (await api.billing.balance('acme')).buckets.find((b) => b.source === 'allowance')!.id ?? 0 }),
+    good: (ctx) => ({ method: 'POST', path: `/v1/accounts/acme/buckets/${ctx.bonus}/take-back`, body: { amountMicros: 500_000 }, headers: key('take-back') }),
+    status: 201,
+    other: (ctx) => ({ method: 'POST', path: `/v1/accounts/acme/buckets/${ctx.bonus}/take-back`, body: { amountMicros: 600_000 } }),
+    unknown: (ctx) => [
+      [{ method: 'POST', path: '/v1/accounts/acme/buckets/999999/take-back', body: {}, headers: key('take-back-ghost') }, 404, 'bucket_not_found'],
+      [{ method: 'POST', path: `/v1/accounts/ghost/buckets/${ctx.bonus}/take-back`, body: {}, headers: key('take-back-ghost-account') }, 404, 'account_not_found'],
+      [{ method: 'POST', path: `/v1/accounts/acme/buckets/${ctx.bonus}/take-back`, body: { amountMicros: 5_000_001 }, headers: key('take-back-much') }, 400, 'take_back_exceeds_remaining'],
+      [{ method: 'POST', path: `/v1/accounts/acme/buckets/${ctx.allowance}/take-back`, body: {}, headers: key('take-back-paid') }, 409, 'take_back_not_allowed'],
+      [{ method: 'POST', path: `/v1/accounts/acme/buckets/${ctx.bonus}/take-back`, body: { amountMicros: 0 }, headers: key('take-back-zero') }, 400, 'invalid_input'],
+      [{ method: 'POST', path: '/v1/accounts/acme/buckets/abc/take-back', body: {}, headers: key('take-back-abc') }, 400, 'invalid_input'],
+    ],
+  },
+  {
     route: 'POST /admin/expire-credit',
     good: () => ({ method: 'POST', path: '/v1/admin/expire-credit', headers: key('expire') }),
     status: 200,
@@ -369,6 +385,15 @@ const ROUTES: RouteCase[] = [
       [{ method: 'GET', path: '/v1/admin/analytics?from=2020-01-01&to=2026-03-01' }, 400, 'invalid_input'],
       [{ method: 'GET', path: '/v1/admin/analytics?from=yesterday&to=2026-03-01' }, 400, 'invalid_input'],
     ],
+  },
+  {
+    route: 'GET /admin/checks',
+    setup: async (api) => {
+      await api.billing.admin.createPack({ slug: 'dear', name: 'Dear', priceCents: 10_00, valueMicros: 1_000_000, public: false });
+      return {};
+    },
+    good: () => ({ method: 'GET', path: '/v1/admin/checks' }),
+    status: 200,
   },
   {
     route: 'PATCH /admin/settings',

@@ -186,6 +186,7 @@ function split(body: Record<string, Json>, keys: string[]): [Record<string, Json
 
 let topUps = 0;
 let packsBought = 0;
+let bonusesGranted = 0;
 
 const ROUTES: RouteCase[] = [
   {
@@ -205,6 +206,16 @@ const ROUTES: RouteCase[] = [
     route: 'POST /accounts/{accountId}/credits',
     keyed: true,
     call: () => ({ path: '/v1/accounts/acme/credits', library: (b, body, key) => b.credit('acme', body as never, { idempotencyKey: key }) }),
+  },
+  {
+    route: 'POST /accounts/{accountId}/buckets/{bucketId}/take-back',
+    keyed: true,
+    // A bonus granted for each draw, taken back in part or whole.
+    setup: async (billing) => String((await billing.credit('acme', { source: 'bonus', amountMicros: 2_000_000, reference: `mistake-${++bonusesGranted}` })).bucketId),
+    call: (bucket) => ({
+      path: `/v1/accounts/acme/buckets/${bucket.http}/take-back`,
+      library: (b, body, key) => b.takeBack('acme', Number(bucket.library), body as never, { idempotencyKey: key }),
+    }),
   },
   {
     route: 'POST /accounts/{accountId}/subscription',

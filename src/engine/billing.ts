@@ -35,6 +35,7 @@ import { priceList, priceOf } from './catalog/price-list.ts';
 import { balance, usage, usageQuerySchema } from './reads/reads.ts';
 import { reconcile } from './reads/reconcile.ts';
 import { refund, refundInputSchema, type RefundInput } from './grants/refunds.ts';
+import { ledgerTotals } from './reads/ledger-totals.ts';
 import { cancel, cancelInputSchema, checkoutOptionsSchema, purchase, subscribe, type CheckoutUrls } from './grants/checkout.ts';
 import { receiveWebhook } from './grants/webhooks.ts';
 import { portal, portalInputSchema, type PortalInput } from './grants/portal.ts';
@@ -43,6 +44,7 @@ import { autoRechargeInputSchema, setAutoRecharge, type AutoRechargeInput } from
 import { afterCharges, recentRecharges, runRecharges } from './grants/recharges.ts';
 import { credit, creditInputSchema, type CreditInput } from './grants/grants.ts';
 import { effectOptionsSchema, type EffectOptions } from './once.ts';
+import { takeBack, takeBackInputSchema, type TakeBackInput } from './grants/take-back.ts';
 import type { Processor } from './processor.ts';
 import { memberLimitsSchema, setMemberLimits } from './gate/members.ts';
 import { canStart, type CanStartInput } from './gate/can-start.ts';
@@ -150,6 +152,10 @@ export async function createBilling(options: BillingOptions = {}) {
     portal: (accountId: string, input: z.output<typeof portalInputSchema>) => portal(ctx, accountId, input),
     credit: changing((accountId: string, input: z.output<typeof creditInputSchema>, options?: EffectOptions) => credit(ctx, accountId, input, options), firstArgument),
     setAutoRecharge: changing((accountId: string, input: z.output<typeof autoRechargeInputSchema>) => setAutoRecharge(ctx, accountId, input), firstArgument),
+    takeBack: changing(
+      (accountId: string, bucketId: number, input: z.output<typeof takeBackInputSchema>, options?: EffectOptions) => takeBack(ctx, accountId, bucketId, input, options),
+      firstArgument,
+    ),
     admin: {
       listPlans: (filter: { status?: PlanStatus }) => catalog.listPlans(sql, filter),
       getPlan: (slug: string) => catalog.findPlan(sql, slug),
@@ -226,6 +232,12 @@ export async function createBilling(options: BillingOptions = {}) {
     credit: async (accountId: string, input: CreditInput, options?: EffectOptions) =>
       parsed.credit(accountIdOf(accountId), parseInput(creditInputSchema, input, 'credit'), effectOptionsOf(options)),
     /**
+    /**
+     * Take back a bonus or adjustment granted by mistake (all it has left unspent, or amountMicros
+     * of it): a negative adjustment in the ledger, never more than the bucket has left; once per idempotency key.
+     */
+    takeBack: async (accountId: string, bucketId: number, input?: TakeBackInput, options?: EffectOptions) =>
+      parsed.takeBack(accountIdOf(accountId), parseInput(rowId, bucketId, 'bucket id'), parseInput(takeBackInputSchema, input ?? {}, 'take back'), effectOptionsOf(options)),
      * Auto-recharge: buy `pack` through the account's processor, on its saved card, whenever a
      * charge leaves less than `thresholdMicros` available (within the monthly caps). The balance
      * shows it, with why it turned itself off if it did; set it again to turn it back on.
@@ -267,6 +279,8 @@ export async function createBilling(options: BillingOptions = {}) {
       priceList: (query?: Parameters<typeof priceList>[1]) => priceList(ctx, query),
       priceOf: (query: Parameters<typeof priceOf>[1]) => priceOf(ctx, query),
       /** The processors configured here, and which take webhooks. */
+      /** What the account's ledger adds up to, and the lines from it to what is available: write-offs pending, value not spendable, holds, the allowance to open. */
+      ledgerTotals: async (accountId: string) => ledgerTotals(ctx, accountIdOf(accountId)),
       processors: () => payments.processors(ctx),
       /**
        * Make, at a processor, the prices plans and packs on sale sell at, and keep their ids on

@@ -47,7 +47,7 @@ export const MAX_BODY_BYTES = 16 * 1024 * 1024;
  * another request is `idempotency_conflict`. For them a stored response would add nothing.
  */
 const effectByKey = (path: string) =>
-  /^\/v1\/(holds\/[^/]+\/settle|accounts\/[^/]+\/(usage-records|credits|purchases|subscription|subscription\/cancel|payments\/[^/]+\/refund)|refunds)$/.test(path);
+  /^\/v1\/(holds\/[^/]+\/settle|accounts\/[^/]+\/(usage-records|credits|purchases|subscription|subscription\/cancel|payments\/[^/]+\/refund|buckets\/[^/]+\/take-back)|refunds)$/.test(path);
 
 /** Input a route's schema refused: the one error shape, naming each field. */
 function invalidInput(issues: readonly { path: PropertyKey[]; message: string }[]): HttpError {

@@ -59,7 +59,7 @@ const otherErrors = { default: json(ErrorSchema, 'Any other error: a body too la
 export const errorResponses = {
   400: json(ErrorSchema, 'Invalid input: the message says which field and what to fix.'),
   401: json(ErrorSchema, 'A missing or wrong secret key.'),
-  404: json(ErrorSchema, 'An account, hold, plan, pack or usage event that does not exist.'),
+  404: json(ErrorSchema, 'An account, hold, plan, pack, bucket, payment or usage event that does not exist.'),
   409: json(ErrorSchema, 'The request conflicts with what is there (a settled hold, a reused key, a taken slug).'),
   ...otherErrors,
 } as const;
