@@ -7,33 +7,18 @@
  * key sets; a price linked by hand must be the one the plan or pack sells at. On both engines,
  * with the real Paddle SDK against the local fake of its API.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fakeProcessor } from '../src/index.ts';
-import type { Processor } from '../src/engine/processor.ts';
-import { paddleProcessor } from '../src/processors/paddle/index.ts';
-import { ENGINES, useBilling } from './support/harness.ts';
-import { PaddleFake } from './support/paddle-fake.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ENGINES } from './support/harness.ts';
+import type { PaddleFake } from './support/paddle-fake.ts';
+import { usePaddleBilling } from './support/paddle-billing.ts';
 
 for (const engine of ENGINES) {
   describe(`a Paddle checkout's custom data on ${engine.name}`, () => {
+    const { t, deliver, fake: paddle } = usePaddleBilling(engine);
     let fake: PaddleFake;
-    const processors: Processor[] = [fakeProcessor()];
-    beforeEach(async () => {
-      fake = await PaddleFake.start();
-      processors[1] = paddleProcessor({ apiKey: fake.apiKey, webhookSecret: fake.webhookSecret, apiBase: fake.url });
+    beforeEach(() => {
+      fake = paddle();
     });
-    afterEach(async () => {
-      await fake.close();
-    });
-    const t = useBilling(engine, { processors });
-
-    /** Every event Paddle made since `from`, delivered to the engine as Paddle signs it. */
-    async function deliver(from: number) {
-      for (const event of fake.events.slice(from)) {
-        const body = JSON.stringify(event);
-        await t.billing.receiveWebhook('paddle', body, new Headers({ 'paddle-signature': fake.sign(body) }));
-      }
-    }
     const available = async () => (await t.billing.balance('acme')).availableMicros;
 
     async function catalog() {

@@ -47,7 +47,7 @@ describe('the Paddle processor charges a subscription once for an auto-recharge'
     const first = await processor.chargeSaved!(request(who, '21'));
     const retry = await processor.chargeSaved!(request(who, '21'));
     const [charge] = chargesOf(who.subscriptionRef);
-    expect(first).toEqual({ status: 'succeeded', paymentRef: charge!.id });
+    expect(first).toEqual({ status: 'succeeded', paymentRef: charge!.id, amountCents: 12_34 }); // what Paddle charged (no tax here)
     expect(retry).toEqual(first);
     expect(chargesOf(who.subscriptionRef)).toHaveLength(1);
     expect(charge!.items).toMatchObject([

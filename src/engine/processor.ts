@@ -49,7 +49,8 @@ export interface SavedChargeRequest {
 export type DeclineCode = 'card_declined' | 'authentication_required' | 'no_payment_method';
 
 export type SavedCharge =
-  | { status: 'succeeded'; paymentRef: string }
+  /** amountCents: what the customer was charged, when the processor adds to the amount asked (Paddle's tax). */
+  | { status: 'succeeded'; paymentRef: string; amountCents?: number }
   /** Accepted, not yet paid: the processor's webhook says when it is. */
   | { status: 'pending'; paymentRef: string }
   | { status: 'declined'; code: DeclineCode; message: string };

@@ -165,7 +165,7 @@ async function run(ctx: Context, job: JobRow): Promise<RechargeRun> {
   const now = ctx.clock();
   switch (answer.status) {
     case 'succeeded':
-      await ctx.sql.transaction((tx) => completeRecharge(tx, job.account_id, job.id, processor.name, answer.paymentRef, now));
+      await ctx.sql.transaction((tx) => completeRecharge(tx, job.account_id, job.id, processor.name, answer.paymentRef, now, answer.amountCents));
       return done('succeeded', { paymentRef: answer.paymentRef });
     case 'pending':
       // Its webhook finishes it (and may have already).
@@ -257,9 +257,11 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
 
 /**
  * The recharge's payment succeeded (the processor's answer, or its webhook, whichever comes
- * first): its pack and the debt it covered are credited once, keyed by the payment.
+ * first): its pack and the debt it covered are credited once, keyed by the payment. The payment
+ * is what the processor says it charged (`chargedCents`, tax included), so that its refunds,
+ * told tax included, take back their share; else what the recharge asked.
  */
-export async function completeRecharge(tx: Sql, accountId: string, rechargeId: number, processor: string, paymentRef: string, now: Date): Promise<boolean> {
+export async function completeRecharge(tx: Sql, accountId: string, rechargeId: number, processor: string, paymentRef: string, now: Date, chargedCents?: number): Promise<boolean> {
   await lockGate(tx, accountId, now);
   const [job] = await tx.query<JobRow>(
     'SELECT id, account_id, attempts, amount_cents, debt_cents, pack_id FROM recharges WHERE id = $1 AND account_id = $2 FOR UPDATE',
@@ -268,7 +270,7 @@ export async function completeRecharge(tx: Sql, accountId: string, rechargeId: n
   if (!job || job.pack_id === null || job.amount_cents === null) return false;
   const [pack] = await tx.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.id = $1`, [job.pack_id]);
   await creditPack(tx, accountId, packFromRow(pack!), {
-    processor, processorRef: paymentRef, amountCents: job.amount_cents, now, source: 'recharge', debtCoveredMicros: (job.debt_cents ?? 0) * 10_000,
+    processor, processorRef: paymentRef, amountCents: chargedCents ?? job.amount_cents, now, source: 'recharge', debtCoveredMicros: (job.debt_cents ?? 0) * 10_000,
   });
   await tx.query(`UPDATE recharges SET status = 'succeeded', payment_ref = $2, reason = NULL, updated_at = $3 WHERE id = $1`, [rechargeId, paymentRef, now]);
   return true;

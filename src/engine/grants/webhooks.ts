@@ -116,7 +116,7 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
       await lockGate(tx, event.accountId, now);
       // An auto-recharge's payment is credited as its recharge asked (the pack and the debt it
       // covered), once, whether its answer or this webhook tells of it first.
-      if (event.rechargeId && (await completeRecharge(tx, event.accountId, Number(event.rechargeId), processor, event.paymentRef, now))) return 'applied';
+      if (event.rechargeId && (await completeRecharge(tx, event.accountId, Number(event.rechargeId), processor, event.paymentRef, now, event.amountCents))) return 'applied';
       // Credited once per payment (the bucket's reference names it), whoever tells of it first.
       await creditPack(tx, event.accountId, pack, { processor, processorRef: event.paymentRef, amountCents: event.amountCents, now });
       return 'applied';

@@ -13,6 +13,7 @@
 import { ApiError, type Paddle, type Transaction } from '@paddle/paddle-node-sdk';
 import type { SavedCharge, SavedChargeRequest } from '../../engine/processor.ts';
 import { ACCOUNT_KEY, customValue, PACK_KEY, RECHARGE_KEY } from './custom-data.ts';
+import { amountOf } from './webhooks/fields.ts';
 
 /** Where the recharge's key is kept on the charge's price. */
 const KEY = 'tollgate_recharge_key';
@@ -64,7 +65,11 @@ async function chargeOf(paddle: Paddle, subscriptionId: string, key: string): Pr
 }
 
 function answerOf(transaction: Transaction): SavedCharge {
-  if (transaction.status === 'completed' || transaction.status === 'paid') return { status: 'succeeded', paymentRef: transaction.id };
+  if (transaction.status === 'completed' || transaction.status === 'paid') {
+    // Paddle adds tax as merchant of record: the payment is what the customer paid, as its webhook says.
+    const charged = amountOf(transaction.details?.totals?.grandTotal);
+    return { status: 'succeeded', paymentRef: transaction.id, ...(charged === undefined ? {} : { amountCents: charged }) };
+  }
   if (transaction.status === 'past_due' || transaction.status === 'canceled') {
     return { status: 'declined', code: 'card_declined', message: `the one-time charge ${transaction.id} is ${transaction.status}` };
   }
