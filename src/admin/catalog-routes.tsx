@@ -1,9 +1,12 @@
 /**
  * Plans and packs are edited the same way: a list with a form to create one, a page to edit
- * one, archive and restore, and the form's figures worked out as it changes. This is that
+ * one, archive and restore, and the form's figures and sanity checks worked out as it changes. This is that
  * flow once; each page supplies its form, its fields and the library's calls.
  */
 import type { Child } from 'hono/jsx';
+import { BillingError } from '../core/errors.ts';
+import type { Catalog, Check } from '../core/sanity.ts';
+import { CheckList } from './checks.tsx';
 import { figures, FigureList, type FiguresInput } from './figures.tsx';
 import { readForm, type Form } from './form.ts';
 import { ArchiveForm, attempt, done, render, type AdminApp, type AdminContext } from './layout.tsx';
@@ -33,18 +36,30 @@ export interface CatalogPage<T extends Item, I> {
   valuesOf: (item?: T) => Form;
   /** The form's value and model, for its figures. */
   figuresOf: (form: Form) => FiguresInput;
-  /** The list, with the create form (holding `form` and `error`) below it. */
-  list: (c: AdminContext, form: Form, f: Awaited<ReturnType<typeof figures>>, error?: string) => Promise<Response>;
-  /** The form itself, posting to `action`. */
-  Form: (props: { c: AdminContext; form: Form; action: string; item?: T; error?: string; f: Awaited<ReturnType<typeof figures>> }) => Child;
+  /** The sanity checks saving the form would leave (core/sanity.ts checksOfChange); throws a BillingError while a field cannot be read. */
+  checksOf: (catalog: Catalog, form: Form) => Check[];
+  /** The list, with the create form (holding `form`, its `checks` and `error`) below it. */
+  list: (c: AdminContext, form: Form, f: Awaited<ReturnType<typeof figures>>, checks: Check[], error?: string) => Promise<Response>;
+  /** The form itself, posting to `action`, with what saving it would leave wrong. */
+  Form: (props: { c: AdminContext; form: Form; action: string; item?: T; error?: string; f: Awaited<ReturnType<typeof figures>>; checks: Check[] }) => Child;
 }
 
 export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billing, page: CatalogPage<T, I>): void {
   const base = `/admin/${page.noun}s`;
   const Noun = page.noun === 'plan' ? 'Plan' : 'Pack';
-  const list = async (c: AdminContext, form: Form, error?: string) => page.list(c, form, await figures(billing, page.figuresOf(form)), error);
+  /** The checks of the form as it stands; none while a field cannot be read (the figures say why). */
+  const checksOf = async (form: Form): Promise<Check[]> => {
+    try {
+      return page.checksOf(await billing.admin.catalog(), form);
+    } catch (error) {
+      if (error instanceof BillingError) return [];
+      throw error;
+    }
+  };
+  const list = async (c: AdminContext, form: Form, error?: string) => page.list(c, form, await figures(billing, page.figuresOf(form)), await checksOf(form), error);
   const edit = async (c: AdminContext, item: T, form: Form, error?: string) => {
     const f = await figures(billing, page.figuresOf(form));
+    const checks = await checksOf(form);
     return render(c, {
       title: `${Noun}: ${item.name}`,
       status: error ? 422 : 200,
@@ -53,7 +68,7 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
           <p>
             <a href={base}>← All {page.noun}s</a>
           </p>
-          <page.Form c={c} form={form} action={`${base}/${item.slug}`} item={item} error={error} f={f} />
+          <page.Form c={c} form={form} action={`${base}/${item.slug}`} item={item} error={error} f={f} checks={checks} />
           <ArchiveForm action={`${base}/${item.slug}/status`} csrf={c.get('csrf')} archived={item.status === 'archived'} note={page.archiveNote} />
         </>
       ),
@@ -70,6 +85,7 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
     const form = await readForm(c);
     return c.html(<FigureList label={page.valueLabel} f={await figures(billing, page.figuresOf(form))} />);
   });
+  admin.post(`/checks/${page.noun}`, async (c) => c.html(<CheckList checks={await checksOf(await readForm(c))} />));
   admin.get(`/${page.noun}s/:slug`, async (c) => {
     const item = await page.find(c.req.param('slug'));
     return edit(c, item, page.valuesOf(item));

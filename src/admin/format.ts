@@ -2,7 +2,7 @@
  * How the panel shows figures: money with formatUsd or in the display unit, rates per million
  * tokens, token counts, dates (UTC). Display only: nothing here is read back as a number.
  */
-import { formatUsd, MICROS_PER_CENT, MICROS_PER_DOLLAR } from '../core/money.ts';
+import { formatBps, formatUsd, MICROS_PER_CENT, MICROS_PER_DOLLAR } from '../core/money.ts';
 import type { Rate } from '../core/pricing/price.ts';
 import type { Limit } from '../core/plan.ts';
 import type { Settings } from '../core/settings.ts';
@@ -58,8 +58,17 @@ export const dateTime = (d: Date) => d.toISOString().slice(0, 16).replace('T', '
 /** "2026-03-10" (UTC). */
 export const date = (d: Date) => d.toISOString().slice(0, 10);
 
+/** "2026-03-11 00:00" in the IANA time zone `timeZone`: an account's own day, as its limits count it. */
+export function zonedDateTime(d: Date, timeZone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      .formatToParts(d).map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+}
+
 /** A margin in basis points as a percentage: 5000 → "50%", 6250 → "62.5%". */
-export const percent = (bps: number) => `${(bps / 100).toLocaleString('en-US', { maximumFractionDigits: 2 })}%`;
+export const percent = formatBps;
 
 /** Micro-dollars as a plain decimal of dollars for a form field or a CSV: 1_500_000 → "1.5". */
 export function plainDollars(micros: number): string {

@@ -71,3 +71,8 @@ export function formatUsd(micros: number): string {
   const finer = rest.slice(2).replace(/0+$/, '');
   return `${sign}$${dollars.toLocaleString('en-US')}.${cents}${finer}`;
 }
+
+/** Basis points as a percentage: 5000 → "50%", 6250 → "62.5%". */
+export function formatBps(bps: number): string {
+  return `${(bps / 100).toLocaleString('en-US', { maximumFractionDigits: 2 })}%`;
+}

@@ -29,13 +29,14 @@ import { expireCredit } from './grants/expiry.ts';
 import { KnownAccounts } from './gate/known-accounts.ts';
 import { HoldIds } from '../core/hold-id.ts';
 import { applyPreset } from './catalog/presets.ts';
+import { catalogChecks, readCatalog } from './catalog/checks.ts';
 import { PriceBook } from './catalog/price-book.ts';
 import { BillingError } from '../core/errors.ts';
 import { priceList, priceOf } from './catalog/price-list.ts';
 import { balance, usage, usageQuerySchema } from './reads/reads.ts';
 import { reconcile } from './reads/reconcile.ts';
-import { refund, refundInputSchema, type RefundInput } from './grants/refunds.ts';
 import { ledgerTotals } from './reads/ledger-totals.ts';
+import { refund, refundInputSchema, type RefundInput } from './grants/refunds.ts';
 import { cancel, cancelInputSchema, checkoutOptionsSchema, purchase, subscribe, type CheckoutUrls } from './grants/checkout.ts';
 import { receiveWebhook } from './grants/webhooks.ts';
 import { portal, portalInputSchema, type PortalInput } from './grants/portal.ts';
@@ -43,8 +44,8 @@ import { paymentRefundInputSchema, refundPayment, type PaymentRefundInput } from
 import { autoRechargeInputSchema, setAutoRecharge, type AutoRechargeInput } from './grants/auto-recharge.ts';
 import { afterCharges, recentRecharges, runRecharges } from './grants/recharges.ts';
 import { credit, creditInputSchema, type CreditInput } from './grants/grants.ts';
-import { effectOptionsSchema, type EffectOptions } from './once.ts';
 import { takeBack, takeBackInputSchema, type TakeBackInput } from './grants/take-back.ts';
+import { effectOptionsSchema, type EffectOptions } from './once.ts';
 import type { Processor } from './processor.ts';
 import { memberLimitsSchema, setMemberLimits } from './gate/members.ts';
 import { canStart, type CanStartInput } from './gate/can-start.ts';
@@ -151,11 +152,11 @@ export async function createBilling(options: BillingOptions = {}) {
     cancel: changing((accountId: string, immediately: boolean, options?: EffectOptions) => cancel(ctx, accountId, immediately, options), firstArgument),
     portal: (accountId: string, input: z.output<typeof portalInputSchema>) => portal(ctx, accountId, input),
     credit: changing((accountId: string, input: z.output<typeof creditInputSchema>, options?: EffectOptions) => credit(ctx, accountId, input, options), firstArgument),
-    setAutoRecharge: changing((accountId: string, input: z.output<typeof autoRechargeInputSchema>) => setAutoRecharge(ctx, accountId, input), firstArgument),
     takeBack: changing(
       (accountId: string, bucketId: number, input: z.output<typeof takeBackInputSchema>, options?: EffectOptions) => takeBack(ctx, accountId, bucketId, input, options),
       firstArgument,
     ),
+    setAutoRecharge: changing((accountId: string, input: z.output<typeof autoRechargeInputSchema>) => setAutoRecharge(ctx, accountId, input), firstArgument),
     admin: {
       listPlans: (filter: { status?: PlanStatus }) => catalog.listPlans(sql, filter),
       getPlan: (slug: string) => catalog.findPlan(sql, slug),
@@ -232,12 +233,12 @@ export async function createBilling(options: BillingOptions = {}) {
     credit: async (accountId: string, input: CreditInput, options?: EffectOptions) =>
       parsed.credit(accountIdOf(accountId), parseInput(creditInputSchema, input, 'credit'), effectOptionsOf(options)),
     /**
-    /**
      * Take back a bonus or adjustment granted by mistake (all it has left unspent, or amountMicros
      * of it): a negative adjustment in the ledger, never more than the bucket has left; once per idempotency key.
      */
     takeBack: async (accountId: string, bucketId: number, input?: TakeBackInput, options?: EffectOptions) =>
       parsed.takeBack(accountIdOf(accountId), parseInput(rowId, bucketId, 'bucket id'), parseInput(takeBackInputSchema, input ?? {}, 'take back'), effectOptionsOf(options)),
+    /**
      * Auto-recharge: buy `pack` through the account's processor, on its saved card, whenever a
      * charge leaves less than `thresholdMicros` available (within the monthly caps). The balance
      * shows it, with why it turned itself off if it did; set it again to turn it back on.
@@ -271,16 +272,20 @@ export async function createBilling(options: BillingOptions = {}) {
       setMemberLimits: async (accountId: string, userId: string, limits: readonly Limit[]) =>
         parsed.admin.setMemberLimits(accountIdOf(accountId), parseInput(idSchema, userId, 'user id'), parseInput(memberLimitsSchema, limits, 'member limits')),
       // Reads for the admin panel
+      /** Every plan, pack and the settings that price them: what the sanity checks read. */
+      catalog: () => readCatalog(sql),
+      /** What is wrong with the catalog as it stands, in the owner's words: plans or packs that lose money, a pack nobody can spend… */
+      checks: () => catalogChecks(sql),
       previewPreset: (mode: PricingMode) => adminReads.previewPreset(ctx, mode),
       listAccounts: (query?: Parameters<typeof adminReads.listAccounts>[1]) => adminReads.listAccounts(ctx, query),
       accountActivity: async (accountId: string, query?: Parameters<typeof adminReads.accountActivity>[2]) => adminReads.accountActivity(ctx, accountIdOf(accountId), query),
+      /** What the account's ledger adds up to, and the lines from it to what is available: write-offs pending, value not spendable, holds, the allowance to open. */
+      ledgerTotals: async (accountId: string) => ledgerTotals(ctx, accountIdOf(accountId)),
       /** The money view over a range of UTC days: money collected, usage value charged, provider cost and margin (reads/money.ts). */
       analytics: async (range: MoneyRange) => parsed.admin.analytics(parseInput(moneyRangeSchema, range, 'range')),
       priceList: (query?: Parameters<typeof priceList>[1]) => priceList(ctx, query),
       priceOf: (query: Parameters<typeof priceOf>[1]) => priceOf(ctx, query),
       /** The processors configured here, and which take webhooks. */
-      /** What the account's ledger adds up to, and the lines from it to what is available: write-offs pending, value not spendable, holds, the allowance to open. */
-      ledgerTotals: async (accountId: string) => ledgerTotals(ctx, accountIdOf(accountId)),
       processors: () => payments.processors(ctx),
       /**
        * Make, at a processor, the prices plans and packs on sale sell at, and keep their ids on

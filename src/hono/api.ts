@@ -14,6 +14,7 @@ import { idempotency } from './idempotency.ts';
 import { registerDocs } from './docs.ts';
 import { registerAccounts } from './routes/accounts.ts';
 import { registerAutoRecharge } from './routes/auto-recharge.ts';
+import { registerAdminChecks } from './routes/admin-checks.ts';
 import { registerAdminPacks } from './routes/admin-packs.ts';
 import { registerAdminPlans } from './routes/admin-plans.ts';
 import { registerAdminPresets } from './routes/admin-presets.ts';
@@ -105,6 +106,7 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
   registerAdminSettings(api, billing);
   registerAdminPrices(api, billing);
   registerAdminPresets(api, billing);
+  registerAdminChecks(api, billing);
   registerAdminProcessors(api, billing);
   registerAdminAnalytics(api, billing);
   registerDocs(api);

@@ -5,9 +5,13 @@
  */
 import { BillingError } from '../../core/errors.ts';
 import { centsToMicros, formatUsd, type Micros } from '../../core/money.ts';
-import { packValueMicros, type Pack, type PackInput } from '../../core/pack.ts';
+import { parseInput, slugSchema } from '../../core/input.ts';
+import { packInputSchema, packValueMicros, type Pack, type PackInput } from '../../core/pack.ts';
+import type { Plan } from '../../core/plan.ts';
+import { checksOfChange, plansOnSale, plansSpending, type Catalog, type Check as SanityCheck } from '../../core/sanity.ts';
 import { derive } from '../derive.ts';
 import { catalogRoutes } from '../catalog-routes.tsx';
+import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
 import { cents, plainDollars, tokens, value } from '../format.ts';
 import { centsField, checked, microsField, wholeField, type Form } from '../form.ts';
@@ -40,6 +44,16 @@ function inputOf(form: Form): Omit<PackInput, 'slug'> {
   };
 }
 
+/** What saving the form would leave wrong: its pack put in the catalog in place of the one of its slug (or added). */
+function checksOf(catalog: Catalog, form: Form): SanityCheck[] {
+  const slug = slugSchema.safeParse(form.slug).success ? form.slug! : 'new';
+  const existing = catalog.packs.find((p) => p.slug === slug);
+  const { valueMicros, expiresAfterDays, ...pack } = parseInput(packInputSchema, { ...inputOf(form), slug }, 'pack');
+  return checksOfChange(catalog, {
+    kind: 'pack', item: { ...pack, id: existing?.id ?? 0, valueMicrosOverride: (valueMicros ?? null) as Micros | null, expiresAfterDays: expiresAfterDays ?? null },
+  });
+}
+
 /** The form's pack value and price, or why they cannot be said yet. */
 function valueOf(form: Form): { value: Micros | { problem: string }; priceMicros?: Micros } {
   try {
@@ -54,7 +68,14 @@ function valueOf(form: Form): { value: Micros | { problem: string }; priceMicros
 
 const LABEL = 'Value it grants';
 
-function PackForm({ c, form, action, pack, error, f }: { c: AdminContext; form: Form; action: string; pack?: Pack; error?: string; f: Awaited<ReturnType<typeof figures>> }) {
+/** Who can buy a pack and spend it: accounts on the plans on sale that spend packs, or nobody. */
+function SoldTo({ pack, onSale }: { pack: Pack; onSale: Plan[] }) {
+  const plans = plansSpending(pack, onSale);
+  if (plans.length === 0) return <td class="warn">nobody: no plan on sale spends it</td>;
+  return <td>{`accounts on ${plans.map((p) => p.name).join(', ')}${pack.requiresPlan ? ' (add-on)' : ''}`}</td>;
+}
+
+function PackForm({ c, form, action, pack, error, f, checks }: { c: AdminContext; form: Form; action: string; pack?: Pack; error?: string; f: Awaited<ReturnType<typeof figures>>; checks: SanityCheck[] }) {
   return (
     <form method="post" action={action} class="card form with-figures" id="pack-form">
       <Csrf token={c.get('csrf')} />
@@ -74,6 +95,7 @@ function PackForm({ c, form, action, pack, error, f }: { c: AdminContext; form: 
         </div>
         <Check label="Add-on only (sold to accounts on a paid plan)" name="requiresPlan" checked={form.requiresPlan !== undefined} />
         <Check label="Public (shown in the pricing table)" name="public" checked={form.public !== undefined} />
+        <FormChecks endpoint="/admin/checks/pack" checks={checks} />
         <ErrorNote error={error} />
         <button type="submit">{pack ? 'Save pack' : 'Create pack'}</button>
       </div>
@@ -94,10 +116,12 @@ export const packsPage: Page = (admin, billing) =>
     inputOf,
     valuesOf,
     figuresOf: (form) => ({ ...valueOf(form), model: form.model ?? DEFAULT_MODEL }),
+    checksOf,
     Form: ({ item, ...props }) => <PackForm {...props} pack={item} />,
-    list: async (c, form, f, error) => {
+    list: async (c, form, f, checks, error) => {
       const settings = await billing.admin.getSettings();
       const packs = await billing.admin.listPacks();
+      const onSale = plansOnSale(await billing.admin.listPlans({ status: 'active' }), settings.defaultPlanId);
       const price = await priceOf(billing, DEFAULT_MODEL);
       return render(c, {
         title: 'Packs',
@@ -137,7 +161,7 @@ export const packsPage: Page = (admin, billing) =>
                         <td class="num" data-figure="cost">{formatUsd(d.costMicros)}</td>
                         <td class="num">{d.tokens === undefined ? '—' : tokens(d.tokens, true)}</td>
                         <td>{p.expiresAfterDays ? `after ${p.expiresAfterDays} days` : 'never'}</td>
-                        <td>{p.requiresPlan ? 'paid plans (add-on)' : 'anyone'}</td>
+                        <SoldTo pack={p} onSale={onSale} />
                       </tr>
                     );
                   })}
@@ -145,7 +169,7 @@ export const packsPage: Page = (admin, billing) =>
               </table>
             )}
             <h2>New pack</h2>
-            <PackForm c={c} form={form} action="/admin/packs" error={error} f={f} />
+            <PackForm c={c} form={form} action="/admin/packs" error={error} f={f} checks={checks} />
           </>
         ),
       });

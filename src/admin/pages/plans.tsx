@@ -6,10 +6,13 @@
 import type { Billing } from '../../engine/billing.ts';
 import { BillingError } from '../../core/errors.ts';
 import { formatUsd, type Micros } from '../../core/money.ts';
-import { includedMicros, type Limit, type Plan, type PlanInput } from '../../core/plan.ts';
+import { parseInput, slugSchema } from '../../core/input.ts';
+import { includedMicros, planInputSchema, type Limit, type Plan, type PlanInput } from '../../core/plan.ts';
+import { checksOfChange, type Catalog, type Check as SanityCheck } from '../../core/sanity.ts';
 import type { Settings } from '../../core/settings.ts';
 import { derive } from '../derive.ts';
 import { catalogRoutes } from '../catalog-routes.tsx';
+import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
 import { cents, limitsText, modelsText, plainDollars, tokens, value } from '../format.ts';
 import { centsField, checked, listField, microsField, wholeField, type Form } from '../form.ts';
@@ -63,6 +66,14 @@ function inputOf(form: Form): Omit<PlanInput, 'slug'> {
   };
 }
 
+/** What saving the form would leave wrong: its plan put in the catalog in place of the one of its slug (or added). */
+function checksOf(catalog: Catalog, form: Form): SanityCheck[] {
+  const slug = slugSchema.safeParse(form.slug).success ? form.slug! : 'new';
+  const existing = catalog.plans.find((p) => p.slug === slug);
+  const { includedMicros: included, ...plan } = parseInput(planInputSchema, { ...inputOf(form), slug }, 'plan');
+  return checksOfChange(catalog, { kind: 'plan', item: { ...plan, id: existing?.id ?? 0, includedMicrosOverride: (included ?? null) as Micros | null } });
+}
+
 /** What the form's plan includes, or why that cannot be said yet. */
 function includedOf(form: Form): Micros | { problem: string } {
   try {
@@ -77,7 +88,7 @@ function includedOf(form: Form): Micros | { problem: string } {
   }
 }
 
-function PlanForm({ c, form, action, plan, error, f }: { c: AdminContext; form: Form; action: string; plan?: Plan; error?: string; f: Awaited<ReturnType<typeof figures>> }) {
+function PlanForm({ c, form, action, plan, error, f, checks }: { c: AdminContext; form: Form; action: string; plan?: Plan; error?: string; f: Awaited<ReturnType<typeof figures>>; checks: SanityCheck[] }) {
   return (
     <form method="post" action={action} class="card form with-figures" id="plan-form">
       <Csrf token={c.get('csrf')} />
@@ -107,6 +118,7 @@ function PlanForm({ c, form, action, plan, error, f }: { c: AdminContext; form: 
           <small>One pattern a line (* matches anything). Blank: every model.</small>
         </label>
         <Check label="Public (shown in the pricing table)" name="public" checked={form.public !== undefined} />
+        <FormChecks endpoint="/admin/checks/plan" checks={checks} />
         <ErrorNote error={error} />
         <button type="submit">{plan ? 'Save plan' : 'Create plan'}</button>
       </div>
@@ -172,8 +184,9 @@ export const plansPage: Page = (admin, billing) =>
     inputOf,
     valuesOf,
     figuresOf: (form) => ({ value: includedOf(form), model: form.model ?? DEFAULT_MODEL }),
+    checksOf,
     Form: ({ item, ...props }) => <PlanForm {...props} plan={item} />,
-    list: async (c, form, f, error) => {
+    list: async (c, form, f, checks, error) => {
       const settings = await billing.admin.getSettings();
       const plans = await billing.admin.listPlans();
       const model = c.req.query('model')?.trim() || DEFAULT_MODEL;
@@ -189,7 +202,7 @@ export const plansPage: Page = (admin, billing) =>
             </form>
             <PlanTable plans={plans} settings={settings} model={model} price={price} />
             <h2>New plan</h2>
-            <PlanForm c={c} form={form} action="/admin/plans" error={error} f={f} />
+            <PlanForm c={c} form={form} action="/admin/plans" error={error} f={f} checks={checks} />
           </>
         ),
       });

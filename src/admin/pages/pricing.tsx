@@ -1,11 +1,13 @@
 /**
- * Pricing mode: the four presets as the owner says them, each with what applying it would
- * create, change, keep for subscribers, archive or leave alone, and one click to apply it.
+ * Pricing mode: what is wrong with the plans and packs as they stand (core/sanity.ts), and the
+ * four presets as the owner says them, each with what applying it would create, change, keep
+ * for subscribers, archive or leave alone, and one click to apply it.
  */
 import { PRESETS, type FieldChange, type PresetDiff } from '../../core/presets.ts';
 import type { Limit } from '../../core/plan.ts';
 import { PRICING_MODES, type PricingMode } from '../../core/settings.ts';
 import { cents, dollars, limitsText, modelsText, percent, value, type Display } from '../format.ts';
+import { CheckList } from '../checks.tsx';
 import { attempt, Csrf, done, ErrorNote, render, type AdminContext, type Page } from '../layout.tsx';
 
 const SUMMARY: Record<PricingMode, string> = {
@@ -88,6 +90,7 @@ export const pricingPage: Page = (admin, billing) => {
   const show = async (c: AdminContext, error?: { mode: string; message: string }) => {
     const settings = await billing.admin.getSettings();
     const previews = await Promise.all(PRICING_MODES.map((mode) => billing.admin.previewPreset(mode)));
+    const checks = await billing.admin.checks();
     return render(c, {
       title: 'Pricing mode',
       status: error ? 422 : 200,
@@ -97,6 +100,14 @@ export const pricingPage: Page = (admin, billing) => {
             Pick how you sell. Each mode sets up its plans and packs, which you can edit afterwards. Current:{' '}
             <strong>{settings.pricingMode ? `“${modeSentence(settings.pricingMode, settings)}”` : 'none yet'}</strong>. Margin: {percent(settings.marginBps)}.
           </p>
+          <section class="card sanity" id="checks">
+            <h2>{checks.length === 0 ? 'Nothing to look at in your plans and packs' : checks.length === 1 ? '1 thing to look at in your plans and packs' : `${checks.length} things to look at in your plans and packs`}</h2>
+            {checks.length === 0 ? (
+              <p class="muted">None loses money at the margin, every pack can be spent, no two plans share a name, and the limits fit what each plan includes.</p>
+            ) : (
+              <CheckList checks={checks} linked />
+            )}
+          </section>
           <div class="modes">
             {previews.map((preview) => {
               const sentence = modeSentence(preview.mode, settings);

@@ -1,14 +1,15 @@
 /**
- * The public pricing table, which needs no key: the active public plans and packs, by their
- * sort order, and what each includes. What is paid is in dollars; usage value (an allowance, a
- * limit, a pack's value) is in the display unit the settings choose, dollars or credits, with
- * what a credit is worth.
+ * The public pricing table, which needs no key: the active public plans and packs (those a plan
+ * on sale can spend), by their sort order, and what each includes. What is paid is in dollars;
+ * usage value (an allowance, a limit, a pack's value) is in the display unit the settings
+ * choose, dollars or credits, with what a credit is worth.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
 import { formatUsd, MICROS_PER_CENT, MICROS_PER_DOLLAR } from '../../core/money.ts';
 import { packValueMicros, type Pack } from '../../core/pack.ts';
 import { includedMicros, isFree, type Limit, type Plan } from '../../core/plan.ts';
+import { plansOnSale, plansSpending } from '../../core/sanity.ts';
 import type { Settings } from '../../core/settings.ts';
 import type { Api } from '../api.ts';
 import { json, Micros, orNull, publicErrorResponses } from '../schemas.ts';
@@ -117,12 +118,14 @@ export function registerPricing(api: Api, billing: Billing) {
     }),
     async (c) => {
       const [settings, plans, packs] = await Promise.all([billing.admin.getSettings(), billing.admin.listPlans({ status: 'active' }), billing.admin.listPacks({ status: 'active' })]);
+      const onSale = plansOnSale(plans, settings.defaultPlanId);
       return c.json(
         {
           unit: settings.displayUnit,
           credit: settings.displayUnit === 'credits' ? { micros: settings.creditValueMicros, display: formatUsd(settings.creditValueMicros) } : null,
           plans: plans.filter((p) => p.public).map((p) => planOf(settings, p)),
-          packs: packs.filter((p) => p.public).map((p) => packOf(settings, p)),
+          // A pack no plan on sale can spend would be paid for and never used: it is not offered.
+          packs: packs.filter((p) => p.public && plansSpending(p, onSale).length > 0).map((p) => packOf(settings, p)),
         },
         200,
       );

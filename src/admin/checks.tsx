@@ -1,0 +1,39 @@
+/**
+ * The catalog's sanity checks (core/sanity.ts) where the owner acts: every one on the pricing
+ * page, and under a plan or pack form those its values would raise, worked out again as the
+ * form changes, before it is saved. Nothing is refused for them: an owner may mean it.
+ */
+import type { Check } from '../core/sanity.ts';
+
+/** The checks as a list; `linked`: each names its plan or pack, with a link to it. */
+export function CheckList({ checks, linked = false }: { checks: readonly Check[]; linked?: boolean }) {
+  if (checks.length === 0) return null;
+  return (
+    <ul class="checks">
+      {checks.map((c) => (
+        <li class={c.severity} data-check={c.code} data-subject={`${c.subject.kind}:${c.subject.slug}`}>
+          {linked ? (
+            <>
+              <a href={`/admin/${c.subject.kind}s/${c.subject.slug}`}>
+                {c.subject.kind} <code>{c.subject.slug}</code>
+              </a>{' '}
+            </>
+          ) : null}
+          {c.message}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** Under a form: what saving it as it stands would leave wrong, asked of `endpoint` as the form changes. */
+export function FormChecks({ endpoint, checks }: { endpoint: string; checks: readonly Check[] }) {
+  return (
+    <div
+      class="form-checks" aria-live="polite" hx-post={endpoint} hx-trigger="input from:closest form delay:250ms, change from:closest form"
+      hx-swap="innerHTML" hx-include="closest form" hx-sync="this:replace"
+    >
+      <CheckList checks={checks} />
+    </div>
+  );
+}

@@ -1,0 +1,157 @@
+/**
+ * Sanity checks of the catalog: what an owner would want to hear before a customer finds it —
+ * a plan or pack that loses money at the margin, a pack nobody can spend, two plans with one
+ * name, a limit at odds with what a plan includes, a default plan with a price. Pure: the panel
+ * shows them beside the forms and on the pricing page, the API lists them, and nothing is refused
+ * for them (an owner may mean it).
+ */
+import { usableSources } from './bucket.ts';
+import { BPS_PER_UNIT, costFromValue, formatBps, formatUsd, MICROS_PER_CENT, type Micros } from './money.ts';
+import { packValueMicros, type Pack } from './pack.ts';
+import { includedMicros, isFree, type Limit, type Plan } from './plan.ts';
+import type { Settings } from './settings.ts';
+
+/** warning: money is lost or a customer cannot get what they pay for; notice: confusing, but costs nothing. */
+export type CheckSeverity = 'warning' | 'notice';
+
+export const CHECK_CODES = [
+  'plan_loses_money',
+  'pack_loses_money',
+  'pack_gives_less_than_price',
+  'pack_not_spendable',
+  'duplicate_plan_name',
+  'limit_below_included',
+  'limit_never_reached',
+  'default_plan_not_free',
+] as const;
+export type CheckCode = (typeof CHECK_CODES)[number];
+
+export interface Check {
+  severity: CheckSeverity;
+  subject: { kind: 'plan' | 'pack'; slug: string };
+  code: CheckCode;
+  /** What is wrong and what it costs, in the owner's words and dollars. */
+  message: string;
+}
+
+export interface Catalog {
+  plans: readonly Plan[];
+  packs: readonly Pack[];
+  settings: Pick<Settings, 'marginBps' | 'defaultPlanId'>;
+}
+
+/** Days a daily limit is counted over to compare it with a month's allowance. */
+const DAYS_IN_MONTH = 30;
+
+/** The plans an account can be on from now: active and public, and the default plan new accounts start on. */
+export function plansOnSale(plans: readonly Plan[], defaultPlanId: number | null): Plan[] {
+  return plans.filter((p) => p.status === 'active' && (p.public || p.id === defaultPlanId));
+}
+
+/**
+ * The plans on sale whose accounts can spend this pack: packs are spent only on plans whose
+ * overage is credits, and an add-on pack is sold only to accounts on a paid plan.
+ */
+export function plansSpending(pack: Pick<Pack, 'requiresPlan'>, onSale: readonly Plan[]): Plan[] {
+  return onSale.filter((p) => usableSources(p.overage).includes('pack') && !(pack.requiresPlan && isFree(p)));
+}
+
+/**
+ * Does `valueMicros` of usage cost more in provider spend than `priceMicros` brings in? The
+ * margin is the share of the usage value that is not provider cost (money.ts: value = cost /
+ * (1 − margin)), so the cost of a value is value × (1 − margin): at 50%, $500 of usage costs
+ * $250. It loses money when value × (10000 − marginBps) > price × 10000, compared exactly in
+ * integers; exactly break-even is not a loss. Processor fees are not counted (they are not known here).
+ */
+export function losesMoney(valueMicros: number, priceMicros: number, marginBps: number): boolean {
+  return BigInt(valueMicros) * BigInt(BPS_PER_UNIT - marginBps) > BigInt(priceMicros) * BigInt(BPS_PER_UNIT);
+}
+
+const cents = (value: number) => formatUsd(value * MICROS_PER_CENT);
+const limitName = (limit: Limit) => (limit.window === 'day' ? 'daily' : 'monthly');
+
+/** Every check that fails for the catalog, plans first, in the catalog's order. */
+export function sanityChecks({ plans, packs, settings }: Catalog): Check[] {
+  const checks: Check[] = [];
+  const onSale = plansOnSale(plans, settings.defaultPlanId);
+  const margin = settings.marginBps;
+  const live = plans.filter((p) => p.status !== 'archived');
+
+  for (const plan of live) {
+    const add = (severity: CheckSeverity, code: CheckCode, message: string) => checks.push({ severity, subject: { kind: 'plan', slug: plan.slug }, code, message });
+    const included = includedMicros(plan);
+    const usdLimits = plan.limits.filter((l) => l.unit === 'usd');
+    const monthCap = Math.min(included, ...usdLimits.filter((l) => l.window === 'month').map((l) => l.amount));
+    const name = `“${plan.name}”`;
+
+    // A free plan gives its usage away by design; a paid one should pay for what it includes.
+    if (!isFree(plan) && losesMoney(monthCap, plan.priceCents * MICROS_PER_CENT, margin)) {
+      const cost = costFromValue(monthCap as Micros, margin);
+      add('warning', 'plan_loses_money',
+        `${name} costs ${cents(plan.priceCents)} a month and lets a subscriber use ${formatUsd(monthCap)} of usage, which costs you ${formatUsd(cost)} ` +
+        `at the ${formatBps(margin)} margin: each subscriber who uses it all loses you ${formatUsd(cost - plan.priceCents * MICROS_PER_CENT)} a month.`);
+    }
+
+    if (plan.status === 'active') {
+      const twins = live.filter((p) => p !== plan && p.status === 'active' && p.name.trim().toLowerCase() === plan.name.trim().toLowerCase());
+      if (twins.length > 0) {
+        add('notice', 'duplicate_plan_name', `${name} is also the name of the active plan${twins.length > 1 ? 's' : ''} ${twins.map((p) => p.slug).join(', ')}: customers cannot tell them apart.`);
+      }
+    }
+
+    for (const limit of usdLimits) {
+      const reach = limit.window === 'day' ? limit.amount * DAYS_IN_MONTH : limit.amount;
+      const what = `${name}'s ${limitName(limit)} limit of ${formatUsd(limit.amount)}`;
+      if (reach < included) {
+        const most = limit.window === 'day' ? ` lets a subscriber use at most ${formatUsd(reach)} in a ${DAYS_IN_MONTH}-day month, which` : '';
+        add('warning', 'limit_below_included',
+          `${what}${most} is below the ${formatUsd(included)} it includes: ${formatUsd(included - reach)} of it can never be used.`);
+      } else if (plan.overage === 'block' && limit.amount > included) {
+        add('notice', 'limit_never_reached',
+          `${what} is above the ${formatUsd(included)} it includes, and its usage stops there (it does not spend credit packs): the limit never applies, though the pricing table shows it.`);
+      }
+    }
+
+    if (plan.id === settings.defaultPlanId && !isFree(plan)) {
+      add('warning', 'default_plan_not_free',
+        `${name} is the default plan, which new accounts are on without paying, yet it costs ${cents(plan.priceCents)} a month: its ${formatUsd(included)} of usage is given away. Make a free plan the default.`);
+    }
+  }
+
+  for (const pack of packs.filter((p) => p.status === 'active')) {
+    const add = (code: CheckCode, message: string) => checks.push({ severity: 'warning', subject: { kind: 'pack', slug: pack.slug }, code, message });
+    const value = packValueMicros(pack);
+    const price = pack.priceCents * MICROS_PER_CENT;
+    const name = `The pack “${pack.name}”`;
+    if (losesMoney(value, price, margin)) {
+      const cost = costFromValue(value, margin);
+      add('pack_loses_money',
+        `${name} sells for ${cents(pack.priceCents)} and gives ${formatUsd(value)} of usage, which costs you ${formatUsd(cost)} at the ${formatBps(margin)} margin: each one used up loses you ${formatUsd(cost - price)}.`);
+    }
+    if (value < price) {
+      add('pack_gives_less_than_price', `${name} sells for ${cents(pack.priceCents)} but gives only ${formatUsd(value)} of usage: a buyer pays ${formatUsd(price - value)} for nothing.`);
+    }
+    if (plansSpending(pack, onSale).length === 0) {
+      const which = pack.requiresPlan ? 'no paid plan on sale spends credit packs, and it is sold only as an add-on to one' : 'no plan on sale spends credit packs';
+      add('pack_not_spendable',
+        `${name} could be paid for and never used: ${which}. It is left out of the pricing table: let a plan on sale spend credit packs (its overage), or archive the pack.`);
+    }
+  }
+  return checks;
+}
+
+/**
+ * What a form's plan or pack would leave for the owner to hear before saving it: the checks of
+ * the catalog with `candidate` in place of the item of its slug (or added), those about it and
+ * those it would raise about others (a plan that stops spending packs leaves a pack unspendable).
+ */
+export function checksOfChange(catalog: Catalog, candidate: { kind: 'plan'; item: Plan } | { kind: 'pack'; item: Pack }): Check[] {
+  const key = (c: Check) => `${c.subject.kind}:${c.subject.slug}:${c.code}`;
+  const before = new Set(sanityChecks(catalog).map(key));
+  const put = <T extends { slug: string }>(list: readonly T[], item: T) =>
+    list.some((x) => x.slug === item.slug) ? list.map((x) => (x.slug === item.slug ? item : x)) : [...list, item];
+  const after = sanityChecks(
+    candidate.kind === 'plan' ? { ...catalog, plans: put(catalog.plans, candidate.item) } : { ...catalog, packs: put(catalog.packs, candidate.item) },
+  );
+  return after.filter((c) => (c.subject.kind === candidate.kind && c.subject.slug === candidate.item.slug) || !before.has(key(c)));
+}

@@ -1,0 +1,13 @@
+/** The catalog's sanity checks (core/sanity.ts) as it stands: every plan and pack, at the current settings. */
+import { sanityChecks, type Catalog, type Check } from '../../core/sanity.ts';
+import type { Sql } from '../../db/sql.ts';
+import { getSettings, listPacks, listPlans } from './catalog.ts';
+
+export async function readCatalog(sql: Sql): Promise<Catalog> {
+  const [plans, packs, settings] = await Promise.all([listPlans(sql), listPacks(sql), getSettings(sql)]);
+  return { plans, packs, settings };
+}
+
+export async function catalogChecks(sql: Sql): Promise<Check[]> {
+  return sanityChecks(await readCatalog(sql));
+}
