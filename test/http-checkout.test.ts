@@ -69,6 +69,26 @@ for (const engine of ENGINES) {
       expect(credits.plans[0].included).toEqual({ micros: 100_000, amount: 4, display: '4 credits' });
     });
 
+    it('leaves out a pack no plan on sale can spend, and offers it again once one can', async () => {
+      await api.billing.admin.applyPreset('subscription-plus-packs');
+      const packs = async () => (await pricing()).packs.map((p: { slug: string }) => p.slug);
+      await api.call('POST', '/v1/admin/packs', { slug: 'any', name: 'For anyone', priceCents: 5_00 });
+      expect(await packs()).toEqual(['any', 'extra-10']); // by sort, then price
+      // Plus blocks at its allowance: no plan on sale spends packs.
+      await api.call('PATCH', '/v1/admin/plans/plus', { overage: 'block' });
+      expect(await packs()).toEqual([]);
+      // Free spends packs: the pack for anyone is back, the add-on (for paid plans only) is not.
+      await api.call('PATCH', '/v1/admin/plans/free', { overage: 'credits' });
+      expect(await packs()).toEqual(['any']);
+      // A plan that spends packs but is hidden, and not the default, sells nothing.
+      await api.call('PATCH', '/v1/admin/plans/plus', { overage: 'credits', public: false });
+      expect(await packs()).toEqual(['any']);
+      await api.call('PATCH', '/v1/admin/plans/plus', { public: true });
+      expect(await packs()).toEqual(['any', 'extra-10']); // by sort, then price
+      const checks = await api.call('GET', '/v1/admin/checks');
+      expect(checks.body).toEqual({ data: [] });
+    });
+
     it('subscribes, buys a pack and cancels through the fake processor, and the balance shows each', async () => {
       await apiWorld(api.billing);
       const subscription = await api.call('POST', '/v1/accounts/solo/subscription', { plan: 'plus' }, { 'Idempotency-Key': 'sub-1' });
