@@ -188,12 +188,12 @@ describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
     expect(await page.locator('tr[data-model]').count()).toBeGreaterThan(0);
     await shot(page, 'prices');
 
-    // Analytics: the chart is drawn from the recorded usage.
+    // The money view: the usage chart is drawn from the recorded usage.
     await page.goto(`${base}/admin/analytics`);
-    await page.locator('#daily-chart[data-drawn="true"] canvas').waitFor();
-    const chart = await page.locator('#daily-chart canvas').boundingBox();
+    await page.locator('#usage-chart[data-drawn="true"] canvas').waitFor();
+    const chart = await page.locator('#usage-chart canvas').boundingBox();
     expect(chart!.width).toBeGreaterThan(600);
-    expect(await text(page, '[data-figure="revenue"]')).toMatch(/^\$\d+\.\d+/);
+    expect(await text(page, '[data-figure="usage-value"]')).toMatch(/^\$\d+\.\d+/);
     expect(await page.locator('table.grid code', { hasText: 'gemini-2.5-flash' }).count()).toBe(1);
     await shot(page, 'analytics');
 

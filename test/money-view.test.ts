@@ -7,34 +7,13 @@
  * micro-dollar.
  */
 import { describe, expect, it } from 'vitest';
-import { fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
+import { fakeProcessor } from '../src/index.ts';
 import { AdminClient, adminApp } from './support/admin-client.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
-import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
-import { addTestModel, completed, mustCall } from './support/spend.ts';
+import { HAND, MINI_COST, moneyStory, RANGE, TEST_MODEL_COST, USAGE_REFUND } from './support/money-story.ts';
+import { SIGNED, signedProcessor } from './support/signed-processor.ts';
 
-const D0 = new Date('2026-02-28T23:59:00Z'); // the day before the range
-const D1 = new Date('2026-03-02T10:00:00Z');
-const D2 = new Date('2026-03-03T09:00:00Z');
-const D3 = new Date('2026-03-04T15:00:00Z');
-const D4 = new Date('2026-03-06T00:00:00Z'); // the day after the range (2026-03-01 to 2026-03-05, days included)
-const RANGE = '?from=2026-03-01&to=2026-03-05';
 const SECRET_KEY = 'tg_sk_test_0123456789abcdefghij';
-
-/** The story's hand sums. Usage at a 50% margin: value is twice the provider's cost. */
-const TEST_MODEL_COST = 1_000_000 + (500_000 + 2 * 100_000); // acme 1M in; globex 500k in, 100k out ($1 and $2 per 1M)
-const MINI_COST = 15_000 + 12_000; // gpt-4o-mini, 100k in and 20k out at $0.15 and $0.60 per 1M tokens
-const USAGE_REFUND = 10_000;
-const HAND = {
-  collected: { payments: 5, paidCents: 20_00 + 10_00 + 10_00 + 10_00 + 10_00, refundedCents: 4_00, disputedCents: 10_00, netCents: 46_00 },
-  usage: {
-    events: 3, chargedMicros: 2 * (TEST_MODEL_COST + MINI_COST), refundedMicros: USAGE_REFUND, valueMicros: 2 * (TEST_MODEL_COST + MINI_COST) - USAGE_REFUND,
-    costMicros: TEST_MODEL_COST + MINI_COST, marginMicros: TEST_MODEL_COST + MINI_COST - USAGE_REFUND,
-  },
-};
-
-const packPaid = (eventId: string, paymentRef: string, at: Date): ProcessorEvent =>
-  ({ type: 'payment.succeeded', eventId, accountId: 'acme', paymentRef, packSlug: 'credits-10', amountCents: 10_00, at });
 
 /** A CSV's rows as objects, by its header. */
 function rowsOf(csv: string): Record<string, string>[] {
@@ -56,54 +35,8 @@ for (const engine of ENGINES) {
     const fake = fakeProcessor();
     const t = useBilling(engine, { processors: [fake, signedProcessor()] });
 
-    async function tell(billing: Billing, events: ProcessorEvent[]) {
-      const { body, headers } = delivery(events);
-      await billing.receiveWebhook(SIGNED, body, headers);
-    }
-
-    async function story() {
-      const { billing, clock, sql } = t;
-      await billing.admin.applyPreset('credit-packs');
-      await billing.admin.updatePlan('payg', { includedMicros: 0 });
-      await billing.admin.createPlan({ slug: 'plus', name: 'Plus', priceCents: 20_00, overage: 'credits' });
-      await billing.admin.updateSettings({ marginBps: 5000 });
-      await addTestModel(billing);
-      await billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme' });
-      await billing.upsertAccount({ id: 'globex', kind: 'team', name: 'Globex' });
-      await sql.query('UPDATE accounts SET processor = $2 WHERE id = $1', ['acme', SIGNED]);
-
-      clock.set(D0.toISOString());
-      completed(await billing.purchase('globex', 'credits-10', { idempotencyKey: 'before' })); // paid before the range
-      clock.set(D1.toISOString());
-      const month = new Date(D1.getTime() + 31 * 86_400_000);
-      await tell(billing, [
-        { type: 'subscription.paid', eventId: 'evt_sub', accountId: 'acme', subscriptionRef: 'sub_acme', planSlug: 'plus', paymentRef: 'in_1', amountCents: 20_00, periodStart: D1, periodEnd: month, at: D1 },
-        packPaid('evt_pack_1', 'pi_1', D1),
-        packPaid('evt_pack_2', 'pi_2', D1),
-      ]);
-      completed(await billing.purchase('globex', 'credits-10', { idempotencyKey: 'pack' }));
-      await billing.setAutoRecharge('globex', { enabled: true, pack: 'credits-10', thresholdMicros: 19_000_000 });
-
-      clock.set(D2.toISOString());
-      await mustCall(billing, 'acme', 1_000_000);
-      const mini = await billing.record('acme', { model: 'gpt-4o-mini', usage: { inputTokens: 100_000, outputTokens: 20_000 } }, { idempotencyKey: 'mini' });
-      await billing.refund(mini.usageEventId, { amountMicros: USAGE_REFUND });
-      await mustCall(billing, 'globex', 500_000, 100_000); // under $19 available: a recharge
-      const runs = await billing.runRecharges();
-      expect(runs).toMatchObject([{ accountId: 'globex', outcome: 'succeeded' }]);
-      expect(fake.charges.map((c) => c.amountCents)).toEqual([10_00]);
-
-      clock.set(D3.toISOString());
-      const pack1 = (await billing.payments('acme')).find((p) => p.reference === 'pi_1')!;
-      expect(await billing.refundPayment('acme', pack1.id, { amountCents: 4_00 }, { idempotencyKey: 'partial' })).toMatchObject({ status: 'refunded', amountCents: 4_00 });
-      await tell(billing, [{ type: 'payment.disputed', eventId: 'evt_dispute', paymentRef: 'pi_2', disputeRef: 'dp_1', amountCents: 10_00, at: D3 }]);
-
-      clock.set(D4.toISOString());
-      completed(await billing.purchase('globex', 'credits-10', { idempotencyKey: 'after' })); // paid after the range
-    }
-
     it('adds the story up once: the total, the days, the sources, the models, the cards, the charts, the CSVs and the API all equal the hand sums', async () => {
-      await story();
+      await moneyStory(t.billing, t.clock, t.sql, fake);
       const { billing } = t;
       const view = await billing.admin.analytics({ from: '2026-03-01', to: '2026-03-06' });
 

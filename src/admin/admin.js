@@ -1,30 +1,35 @@
 // The admin panel's charts: each element with data-series is drawn with uPlot (served by the
 // panel from the installed package). The series come as integer micro-dollars per UTC day; they
-// become dollars here, for drawing only.
+// become dollars here, for drawing only, to the cent as the page shows them. The first series is drawn as bars, the others as lines.
 (function () {
-  const dollars = (v) => (v == null ? '—' : '$' + v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 6 }));
-  const tick = (v) => '$' + v.toLocaleString('en-US', { maximumFractionDigits: 2 });
+  const dollars = (v) => (v == null ? '—' : (v < 0 ? '-$' : '$') + Math.abs(v).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+  const tick = (v) => (v < 0 ? '-$' : '$') + Math.abs(v).toLocaleString('en-US', { maximumFractionDigits: 2 });
+  const DAY = 86400;
+  const day = (t) => new Date(t * 1000).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
   for (const el of document.querySelectorAll('[data-series]')) {
     const s = JSON.parse(el.dataset.series);
     const few = s.x.length < 40;
     const height = 260;
+    const bars = uPlot.paths.bars({ size: [0.5, 48] });
     const chart = new uPlot(
       {
         width: el.clientWidth,
         height,
+        tzDate: (t) => uPlot.tzDate(new Date(t * 1000), 'Etc/UTC'),
         series: [
-          {},
-          ...s.series.map((line, i) => ({
-            label: line.label,
-            stroke: line.color,
-            width: 2,
-            fill: i === 0 ? line.color + '14' : undefined,
-            value: (u, v) => dollars(v),
-            points: { show: few, size: 5 },
-          })),
+          { label: 'Day', value: (u, t) => (t == null ? '—' : day(t)) },
+          ...s.series.map((line, i) =>
+            i === 0
+              ? { label: line.label, stroke: line.color, fill: line.color + '33', width: 1, paths: bars, points: { show: false }, value: (u, v) => dollars(v) }
+              : { label: line.label, stroke: line.color, width: 2, dash: i === 2 ? [6, 4] : undefined, value: (u, v) => dollars(v), points: { show: few, size: 5 } },
+          ),
         ],
-        axes: [{}, { values: (u, values) => values.map(tick), size: 70 }],
-        scales: { x: { time: true } },
+        axes: [
+          { incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY, 91 * DAY, 365 * DAY], values: (u, splits) => splits.map(day) },
+          { values: (u, values) => values.map(tick), size: 70 },
+        ],
+        // Half a day either side, so the first and last days' bars are whole.
+        scales: { x: { time: true, range: (u, min, max) => [min - DAY / 2, max + DAY / 2] } },
       },
       [s.x, ...s.series.map((line) => line.micros.map((m) => m / 1e6))],
       el,

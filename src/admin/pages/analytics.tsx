@@ -6,8 +6,8 @@
  */
 import type { MoneyView } from '../../engine/reads/money.ts';
 import type { Billing } from '../../engine/billing.ts';
-import { MICROS_PER_CENT } from '../../core/money.ts';
-import { date, percent, tokens, usd } from '../format.ts';
+import { formatUsd, MICROS_PER_CENT } from '../../core/money.ts';
+import { date, percent, tokens } from '../format.ts';
 import { attempt, ErrorNote, Field, render, type AdminContext, type Page } from '../layout.tsx';
 import { MONEY_CSV_BY, moneyCsv, type MoneyCsvBy } from '../money-csv.ts';
 
@@ -27,7 +27,15 @@ function rangeOf(c: AdminContext, billing: Billing) {
 type Collected = MoneyView['total']['collected'];
 type Usage = MoneyView['total']['usage'];
 
-/** Cents on the panel's one money format. */
+/**
+ * One format for every sum on this page: to the cent, an amount that is not zero but under half a
+ * cent as "<$0.01". The CSV has them exact.
+ */
+function usd(micros: number): string {
+  const rounded = Math.round(Math.abs(micros) / MICROS_PER_CENT);
+  if (rounded === 0 && micros !== 0) return `${micros < 0 ? '-' : ''}<$0.01`;
+  return formatUsd(Math.sign(micros) * rounded * MICROS_PER_CENT);
+}
 const cents = (value: number) => usd(value * MICROS_PER_CENT);
 const dash = (micros: number, show: (n: number) => string = usd) => (micros ? show(micros) : '—');
 
@@ -84,14 +92,14 @@ function chartOf(view: MoneyView, series: { label: string; color: string; of: (d
   });
 }
 
-/** A chart drawn by admin.js, its title saying the total its days add up to. */
-function Chart({ id, title, summary, data }: { id: string; title: string; summary: string; data: string }) {
+/** A chart drawn by admin.js, its title saying the total its days add up to; `empty` says why there is none. */
+function Chart({ id, title, summary, data, empty }: { id: string; title: string; summary: string; data: string; empty?: string }) {
   return (
     <section class="card">
       <h2>
         {title} <small class="muted">— {summary}</small>
       </h2>
-      <div class="chart" id={id} aria-label={title} data-series={data}></div>
+      {empty ? <p class="muted">{empty}</p> : <div class="chart" id={id} aria-label={title} data-series={data}></div>}
     </section>
   );
 }
@@ -132,16 +140,17 @@ function MoneyPage({ view }: { view: MoneyView }) {
           <small>{marginShare(usage)} of the usage value charged</small>
         </div>
       </div>
-      <p class="muted note">
+      <p class="muted lead money-terms">
         Money collected is what the processors took, less refunds and disputes, on the day each happened. Usage value charged is what
         usage drew from accounts’ allowances, packs and credit, less usage refunds, on the day of the usage; margin is that value less
-        the provider’s cost. Days are UTC.
+        the provider’s cost. Days are UTC; amounts here are to the cent, and exact in the CSV.
       </p>
 
       <Chart
         id="collected-chart"
         title="Money collected by day"
         summary={`${cents(collected.netCents)} in all`}
+        empty={collected.payments === 0 && refundedAndDisputed === 0 ? 'No payments, refunds or disputes in this range.' : undefined}
         data={chartOf(view, [
           { label: 'Paid', color: '#2563eb', of: (d) => d.collected.paidCents * MICROS_PER_CENT },
           { label: 'Refunded and disputed', color: '#dc2626', of: (d) => (d.collected.refundedCents + d.collected.disputedCents) * MICROS_PER_CENT },
@@ -152,6 +161,7 @@ function MoneyPage({ view }: { view: MoneyView }) {
         id="usage-chart"
         title="Usage by day"
         summary={`${usd(usage.valueMicros)} charged, ${usd(usage.costMicros)} provider cost, ${usd(usage.marginMicros)} margin`}
+        empty={usage.events === 0 ? 'No usage in this range.' : undefined}
         data={chartOf(view, [
           { label: 'Usage value charged', color: '#7c3aed', of: (d) => d.usage.valueMicros },
           { label: 'Provider cost', color: '#dc2626', of: (d) => d.usage.costMicros },
@@ -213,31 +223,35 @@ function MoneyPage({ view }: { view: MoneyView }) {
         <p class="muted">No usage in this range.</p>
       )}
 
-      <h2>By day</h2>
-      <table class="grid" id="by-day">
-        <thead>
-          <tr>
-            <th>Day (UTC)</th>
-            <Heads names={[...COLLECTED_HEADS, 'Calls', ...USAGE_HEADS]} />
-          </tr>
-        </thead>
-        <tbody>
-          {view.days.map((d) => (
-            <tr data-day={d.day} class={d.collected.payments === 0 && d.usage.events === 0 && d.collected.netCents === 0 ? 'inactive' : undefined}>
-              <td>{d.day}</td>
-              <CollectedCells c={d.collected} />
-              <UsageCells u={d.usage} />
+      <details class="days">
+        <summary>
+          <h2>By day, as a table</h2>
+        </summary>
+        <table class="grid days" id="by-day">
+          <thead>
+            <tr>
+              <th>Day (UTC)</th>
+              <Heads names={[...COLLECTED_HEADS, 'Calls', ...USAGE_HEADS]} />
             </tr>
-          ))}
-        </tbody>
-        <tfoot>
-          <tr data-day="total">
-            <th>Total</th>
-            <CollectedCells c={collected} />
-            <UsageCells u={usage} />
-          </tr>
-        </tfoot>
-      </table>
+          </thead>
+          <tbody>
+            {view.days.map((d) => (
+              <tr data-day={d.day} class={d.collected.payments === 0 && d.usage.events === 0 && d.collected.netCents === 0 ? 'inactive' : undefined}>
+                <td>{d.day}</td>
+                <CollectedCells c={d.collected} />
+                <UsageCells u={d.usage} />
+              </tr>
+            ))}
+          </tbody>
+          <tfoot>
+            <tr data-day="total">
+              <th>Total</th>
+              <CollectedCells c={collected} />
+              <UsageCells u={usage} />
+            </tr>
+          </tfoot>
+        </table>
+      </details>
     </>
   );
 }
