@@ -1,22 +1,26 @@
 /**
  * Accounts: search and list them with their plan, available value, this month's usage, cost
- * and debt; one account's page shows its buckets, limits, recent usage events and ledger, and
- * lets the admin grant a bonus or adjustment, refund a usage event and change the plan (the
- * fake processor).
+ * and debt; one account's page says whether the gate refuses it now and until when (the gate's
+ * own answer, canStart), shows its buckets, limits, members' caps, recent usage events and
+ * ledger with what the ledger adds up to, and lets the admin grant a bonus or adjustment, take
+ * one back, refund a usage event, change the plan, cancel it and resume it.
  */
 import type { Billing } from '../../engine/billing.ts';
 import { formatUsd } from '../../core/money.ts';
-import { cents, date, dateTime, tokens, usd, value, type Display } from '../format.ts';
+import { cents, date, dateTime, tokens, usd, value, zonedDateTime, type Display } from '../format.ts';
 import { effectKey, microsField, readForm, type Form } from '../form.ts';
 import { attempt, Csrf, done, EffectKey, ErrorNote, Field, listQuery, Pager, render, SearchBox, Select, type AdminContext, type Page } from '../layout.tsx';
 import { accountProcessorRoutes, accountProcessorSection } from './account-processor.tsx';
 import { autoRechargeSection } from './account-auto-recharge.tsx';
 import { accountPaymentRoutes, accountPaymentsSection } from './account-payments.tsx';
+import { accountMemberRoutes, accountMembersSection, type MembersError } from './account-members.tsx';
+import { accountTakeBackRoutes, TakeBackLink } from './account-take-back.tsx';
+import { LedgerTotalsTable } from './account-ledger-totals.tsx';
 
 const PAGE_SIZE = 50;
 const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
 
-type FormError = { form: 'credit' | 'plan' | 'refund' | 'cancel' | 'processor'; message: string; eventId?: number; values?: Form };
+type FormError = { form: 'credit' | 'plan' | 'refund' | 'cancel' | 'resume' | 'processor' | 'members'; message: string; eventId?: number; values?: Form };
 
 async function list(c: AdminContext, billing: Billing) {
   const { q, offset } = listQuery(c);
@@ -72,6 +76,9 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
   const account = await billing.getAccount(id);
   const balance = await billing.balance(id);
   const { usageEvents, ledger } = await billing.admin.accountActivity(id, { limit: 50 });
+  const totals = await billing.admin.ledgerTotals(id);
+  // The gate's own answer for the smallest call, now: its reason and when it lifts, from the code that refuses.
+  const gate = await billing.canStart(id);
   const settings = await billing.admin.getSettings();
   const plans = await billing.admin.listPlans({ status: 'active' });
   const display: Display = settings;
@@ -86,11 +93,25 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
         <p>
           <a href="/admin/accounts">← All accounts</a> · {account.kind} account · time zone {account.timeZone}
         </p>
+        {gate.ok ? null : (
+          <div class="refused" role="status" data-figure="refused" data-code={gate.code}>
+            <strong>Refused now</strong>
+            {gate.resetsAt ? (
+              <>
+                {' '}until <strong data-figure="refused-until">{zonedDateTime(gate.resetsAt, account.timeZone)}</strong> ({account.timeZone}, {dateTime(gate.resetsAt)} UTC)
+              </>
+            ) : null}
+            : {gate.resetsAt ? gate.message.replace(/ More becomes available at \S+$/, '') : gate.message}
+          </div>
+        )}
         <div class="tiles">
           <div class="tile">
             <span>Plan</span>
             <strong data-figure="plan">{balance.plan.name}</strong>
             <small>{balance.plan.priceCents ? `${cents(balance.plan.priceCents)} a month` : 'free'} · period to {date(balance.period.end)}</small>
+            {account.planEndsAt && account.planEndsAt > billing.now() ? (
+              <small data-figure="plan-ends">Canceled: ends {dateTime(account.planEndsAt)} UTC, then the default plan</small>
+            ) : null}
             {account.pastDue ? (
               <small data-figure="past-due">A renewal's payment failed on {date(account.pastDue.since)}: past due until it is paid</small>
             ) : account.paidThrough && account.paidThrough <= billing.now() ? (
@@ -138,7 +159,15 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
               <ErrorNote error={errorFor('plan')} />
               <button type="submit">Change plan</button>
             </form>
-            {balance.plan.priceCents > 0 ? (
+            {account.planEndsAt && account.planEndsAt > billing.now() ? (
+              <form method="post" action={`${accountPath(id)}/resume`} class="inline" id="resume">
+                <Csrf token={csrf} />
+                <EffectKey />
+                <button type="submit">Resume {balance.plan.name}</button>
+                <small class="muted"> The cancel is called off: it renews as before.</small>
+                <ErrorNote error={errorFor('resume')} />
+              </form>
+            ) : balance.plan.priceCents > 0 ? (
               <form method="post" action={`${accountPath(id)}/cancel`} class="inline">
                 <Csrf token={csrf} />
                 <EffectKey />
@@ -152,6 +181,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
         {await accountProcessorSection(billing, account, balance, { csrf, error: errorFor('processor'), chosen: error?.form === 'processor' ? error.values?.processor : undefined })}
         {await autoRechargeSection(billing, id, balance)}
         {await accountPaymentsSection(billing, account)}
+        {accountMembersSection(account, balance, display, { csrf, error: error?.form === 'members' ? { message: error.message, values: error.values ?? {} } : undefined })}
 
         <h2>Buckets</h2>
         <table class="grid">
@@ -163,6 +193,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
               <th>From</th>
               <th>Expires</th>
               <th>Spendable on this plan</th>
+              <th></th>
             </tr>
           </thead>
           <tbody>
@@ -177,6 +208,9 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
                 <td>{dateTime(b.startsAt)}</td>
                 <td>{b.expiresAt ? dateTime(b.expiresAt) : 'never'}</td>
                 <td>{b.usable ? 'yes' : 'no'}</td>
+                <td>
+                  <TakeBackLink accountId={id} bucket={b} />
+                </td>
               </tr>
             ))}
           </tbody>
@@ -193,7 +227,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
                 <th class="num">Limit</th>
                 <th class="num">Used</th>
                 <th class="num">Held</th>
-                <th>Resets</th>
+                <th>Resets ({account.timeZone})</th>
               </tr>
             </thead>
             <tbody>
@@ -205,7 +239,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
                     <td class="num">{show(l.amount)}</td>
                     <td class="num">{show(l.used)}</td>
                     <td class="num">{show(l.held)}</td>
-                    <td>{dateTime(l.resetsAt)}</td>
+                    <td>{zonedDateTime(l.resetsAt, account.timeZone)}</td>
                   </tr>
                 );
               })}
@@ -287,6 +321,8 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
             ))}
           </tbody>
         </table>
+        <h3>What the ledger adds up to</h3>
+        <LedgerTotalsTable totals={totals} entries={ledger.length} />
       </>
     ),
   });
@@ -295,6 +331,8 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
 export const accountsPage: Page = (admin, billing) => {
   accountProcessorRoutes(admin, billing, (c, id, message, processor) => detail(c, billing, id, { form: 'processor', message, values: { processor } }));
   accountPaymentRoutes(admin, billing);
+  accountTakeBackRoutes(admin, billing);
+  accountMemberRoutes(admin, billing, (c, id, e: MembersError) => detail(c, billing, id, { form: 'members', message: e.message, values: e.values }));
   admin.get('/accounts', (c) => list(c, billing));
   admin.get('/accounts/:id', (c) => detail(c, billing, c.req.param('id')));
 
@@ -329,6 +367,16 @@ export const accountsPage: Page = (admin, billing) => {
     const result = await attempt(async () => billing.subscribe(id, plan, effectKey(form)));
     if (!result.ok) return detail(c, billing, id, { form: 'plan', message: result.error });
     return done(c, accountPath(id), `Plan changed to ${plan}.`);
+  });
+
+  // Subscribing again to the plan it is on calls off the cancel scheduled for the period's end.
+  admin.post('/accounts/:id/resume', async (c) => {
+    const id = c.req.param('id');
+    const form = await readForm(c);
+    const plan = (await billing.balance(id)).plan;
+    const result = await attempt(async () => billing.subscribe(id, plan.slug, effectKey(form)));
+    if (!result.ok) return detail(c, billing, id, { form: 'resume', message: result.error });
+    return done(c, accountPath(id), `${plan.name} resumed: it renews as before.`);
   });
 
   admin.post('/accounts/:id/cancel', async (c) => {

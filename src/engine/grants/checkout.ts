@@ -91,6 +91,10 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     const { account } = terms;
     const processor = processorOf(ctx, account);
     const current = await activeSubscription(tx, accountId);
+    if (!processor.changePlan && current?.processor === processor.name && plan.id === account.planId && account.planEndsAt !== null && !terms.planEnded) {
+      // Resumed at a processor that keeps no subscription of its own (the fake): the cancel is called off, the period paid runs on.
+      return changePlan(tx, terms, plan);
+    }
     if (processor.changePlan && current?.processor === processor.name && !terms.planEnded) {
       // On a subscription at the processor already: the processor changes its plan (it bills the proration).
       if (terms.account.pastDue || terms.unpaid) {

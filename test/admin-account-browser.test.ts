@@ -1,0 +1,166 @@
+/**
+ * An account's page in the admin panel, in a real browser (Debian's chromium driven by
+ * playwright-core) against the server app: an account past its daily limit says it is refused
+ * until its next day starts, in its own time zone, as the gate says; its members' caps are set
+ * and lifted from a form; a bonus granted by mistake is taken back after a page that says what
+ * will happen; the ledger adds up to what is available, a write-off pending included; a canceled
+ * subscription shows its end and is resumed. Screenshots go to test-artifacts/.
+ */
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { formatUsd } from '../src/core/money.ts';
+import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
+import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { TestClock } from './support/harness.ts';
+import { addTestModel, completed, mustCall } from './support/spend.ts';
+
+noteMissingChromium("the account page's browser tests are");
+
+describe.skipIf(!haveChromium)("an account's page in the admin panel, in a browser", () => {
+  const clock = new TestClock(new Date('2026-03-10T02:00:00Z'));
+  let billing: Billing;
+  let server: { base: string; close(): Promise<void> };
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+  let mistake: number;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor()] });
+    await billing.admin.applyPreset('credit-packs');
+    await billing.admin.updatePlan('payg', { includedMicros: 0 });
+    await billing.admin.createPlan({ slug: 'pro', name: 'Pro', priceCents: 20_00, overage: 'credits', sort: 1 });
+    await addTestModel(billing);
+    await billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme Inc', timeZone: 'America/New_York' });
+    await billing.credit('acme', { source: 'bonus', amountMicros: 20_000_000, reference: 'launch' });
+    // A free trial that expires at 06:00 UTC: written off a week after; until then, a write-off pending.
+    await billing.credit('acme', { source: 'bonus', amountMicros: 500_000, reference: 'trial', expiresAt: new Date('2026-03-10T06:00:00Z') });
+    mistake = (await billing.credit('acme', { source: 'bonus', amountMicros: 5_000_000, reference: 'typo-500' })).bucketId;
+    clock.set('2026-03-10T12:00:00Z'); // 08:00 in New York
+    const member = await billing.record('acme', { model: 'test-model', provider: 'test', usage: { inputTokens: 100_000, outputTokens: 0 }, userId: 'u_7' }, { idempotencyKey: 'u7-call' });
+    const { valueMicros } = await mustCall(billing, 'acme', 100_000);
+    expect(member.valueMicros).toBe(valueMicros);
+    // The day's use is exactly the limit: the smallest call passes it.
+    await billing.admin.updatePlan('payg', { limits: [{ window: 'day', unit: 'usd', amount: 2 * valueMicros }] });
+    await billing.upsertAccount({ id: 'solo', kind: 'personal', name: 'Solo' });
+    completed(await billing.subscribe('solo', 'pro', { idempotencyKey: 'solo-pro' }));
+    await billing.cancel('solo', {}, { idempotencyKey: 'solo-cancel' });
+
+    server = await serveApp(await adminApp(billing));
+    browser = await launchChromium();
+    page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && problems.push(m.text())); // a refused form's 422 is expected
+    await page.goto(`${server.base}/admin/login`);
+    await page.fill('input[name=password]', ADMIN_PASSWORD);
+    await page.click('button[type=submit]');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await billing?.close();
+  });
+
+  it('says the account is refused until its next day starts in its time zone, with the gate\'s reason', async () => {
+    await page.goto(`${server.base}/admin/accounts/acme`);
+    const banner = page.locator('[data-figure="refused"]');
+    expect(await banner.getAttribute('data-code')).toBe('daily_limit');
+    // Midnight in New York is 04:00 UTC (daylight time since March 8).
+    expect(await banner.innerText()).toMatch(/^Refused now until 2026-03-11 00:00 \(America\/New_York, 2026-03-11 04:00 UTC\): This account has reached its daily limit of \$[\d.]+\.$/);
+    const gate = await billing.canStart('acme');
+    // The gate's own message, less its remedy's sentence that the banner's "until" says in the account's time.
+    expect(gate.ok ? '' : gate.message).toBe(`${(await banner.innerText()).replace(/^Refused now until .*? UTC\): /, '')} More becomes available at 2026-03-11T04:00:00.000Z.`);
+    // Value is left: the tile alone would not say it is refused.
+    expect(await page.locator('[data-figure="available"]').innerText()).not.toBe('$0.00');
+    await page.screenshot({ path: `${ARTIFACTS}/account-refused.png` });
+
+    clock.set('2026-03-11T04:00:00Z');
+    await page.reload();
+    expect(await banner.count()).toBe(0);
+    clock.set('2026-03-10T12:00:00Z');
+  });
+
+  it("sets a member's caps from the form, shows their use, refuses a bad one beside the form, and lifts them", async () => {
+    await page.goto(`${server.base}/admin/accounts/acme#members`);
+    await page.fill('#member-caps input[name=userId]', 'u_7');
+    await page.fill('#member-caps input[name=dayUsd]', '1');
+    await page.fill('#member-caps input[name=monthTokens]', '2,000,000');
+    await page.click('#member-caps button[type=submit]');
+    await page.locator('.note', { hasText: "Member u_7's caps are set." }).waitFor();
+    expect((await billing.balance('acme')).members).toEqual([
+      { userId: 'u_7', limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 1_000_000 }), expect.objectContaining({ window: 'month', unit: 'tokens', amount: 2_000_000, used: 100_000 })] },
+    ]);
+    const rows = page.locator('tr[data-member="u_7"]');
+    expect(await rows.count()).toBe(2);
+    expect(await rows.nth(1).innerText()).toMatch(/2,000,000 tokens a month\s+100,000 tokens\s+0 tokens\s+2026-04-/);
+
+    await page.fill('#member-caps input[name=userId]', 'u_8');
+    await page.fill('#member-caps input[name=dayUsd]', 'lots');
+    await page.click('#member-caps button[type=submit]');
+    await page.locator('#member-caps .error', { hasText: 'A day, $: "lots" is not an amount of dollars' }).waitFor();
+    expect(await page.inputValue('#member-caps input[name=userId]')).toBe('u_8');
+    await page.locator('#members').screenshot({ path: `${ARTIFACTS}/account-members.png` });
+
+    await rows.first().locator('button', { hasText: 'Lift caps' }).click();
+    await page.locator('.note', { hasText: 'Member u_7 is no longer capped.' }).waitFor();
+    expect((await billing.balance('acme')).members).toEqual([]);
+  });
+
+  it('takes back a bonus granted by mistake after a page that says what will happen, never more than is left', async () => {
+    await page.goto(`${server.base}/admin/accounts/acme`);
+    const before = (await billing.balance('acme')).availableMicros;
+    await page.locator(`a[href$="/buckets/${mistake}/take-back"]`).click();
+    expect(await page.locator('h1').innerText()).toBe(`Take back bonus #${mistake}`);
+    const said = await page.locator('#take-back-confirm').innerText();
+    expect(said).toContain('A bonus of $5.00 granted to acme');
+    expect(said).toContain('It has $5.00 left unspent.');
+    expect(said).toContain('what was already spent stays spent');
+    expect(await page.inputValue('input[name=amount]')).toBe('5');
+    await page.fill('input[name=amount]', '6');
+    await page.click('#take-back button[type=submit]');
+    await page.locator('.error', { hasText: 'has $5.00 left unspent: at most $5.00 can be taken back, not $6.00' }).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/account-take-back.png`, fullPage: true });
+    await page.fill('input[name=amount]', '2');
+    await page.click('#take-back button[type=submit]');
+    await page.locator('.note', { hasText: `Took back $2.00 of bucket #${mistake}; it has $3.00 left.` }).waitFor();
+    expect((await billing.balance('acme')).availableMicros).toBe(before - 2_000_000);
+    expect(await page.locator('table.grid tr', { hasText: `bonus #${mistake}` }).filter({ hasText: 'adjustment' }).innerText()).toMatch(/adjustment\s+-\$2\.00/);
+    expect((await billing.reconcile('acme')).problems).toEqual([]);
+  });
+
+  it('adds the ledger up to what is available, the expired trial a write-off pending', async () => {
+    await page.goto(`${server.base}/admin/accounts/acme`);
+    const totals = await billing.admin.ledgerTotals('acme');
+    const table = page.locator('#ledger-totals');
+    expect(await table.locator('tr[data-line^="write-off-"]').innerText()).toMatch(/bonus #\d+ expired 2026-03-10 06:00 UTC: to be written off.*\s+−\$0\.50/);
+    expect(await table.locator('tr[data-line="ledger"] td.num').innerText()).toBe(formatUsd(totals.ledgerMicros));
+    const available = await table.locator('tr[data-line="available"] th.num').innerText();
+    const tile = (await billing.balance('acme')).availableMicros;
+    expect(totals.availableMicros).toBe(tile);
+    expect(totals.ledgerMicros - 500_000).toBe(tile);
+    expect(available).toBe(formatUsd(tile));
+    await table.screenshot({ path: `${ARTIFACTS}/account-ledger-totals.png` });
+  });
+
+  it('shows when a canceled subscription ends, and resumes it', async () => {
+    await page.goto(`${server.base}/admin/accounts/solo`);
+    expect(await page.locator('[data-figure="plan-ends"]').innerText()).toBe('Canceled: ends 2026-04-10 12:00 UTC, then the default plan');
+    await page.screenshot({ path: `${ARTIFACTS}/account-canceled.png` });
+    const before = await billing.balance('solo');
+    const subscribed = (await billing.admin.accountSubscription('solo')).subscription!;
+    await page.click('#resume button[type=submit]');
+    await page.locator('.note', { hasText: 'Pro resumed: it renews as before.' }).waitFor();
+    expect(await page.locator('[data-figure="plan-ends"]').count()).toBe(0);
+    expect((await billing.getAccount('solo')).planEndsAt).toBeNull();
+    // The same subscription runs on, its period and allowance untouched: nothing is subscribed again.
+    const after = await billing.balance('solo');
+    expect(after.period).toEqual(before.period);
+    expect(after.availableMicros).toBe(before.availableMicros);
+    expect((await billing.admin.accountSubscription('solo')).subscription).toEqual({ ...subscribed, cancelAt: null });
+    expect(problems).toEqual([]);
+  });
+});
