@@ -237,9 +237,10 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
   }
   const [pack] = await tx.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.id = $1`, [packId]);
   const [customer] = await tx.query<{ processor_customer_id: string | null }>('SELECT processor_customer_id FROM accounts WHERE id = $1', [job.account_id]);
+  // One that has ended (its cancel's moment passed) charges nothing: Paddle refuses it, and would for ever.
   const [subscription] = await tx.query<{ processor_ref: string }>(
-    `SELECT processor_ref FROM subscriptions WHERE account_id = $1 AND status = 'active' ORDER BY started_at DESC LIMIT 1`,
-    [job.account_id],
+    `SELECT processor_ref FROM subscriptions WHERE account_id = $1 AND status = 'active' AND (cancel_at IS NULL OR cancel_at > $2) ORDER BY started_at DESC LIMIT 1`,
+    [job.account_id, now],
   );
   return {
     processor,
