@@ -1,6 +1,6 @@
 /**
  * The money view against Stripe's own books, end to end: the server with two workers on
- * PostgreSQL, the real SDK against the local fake, webhooks signed as Stripe signs them. Two
+ * PostgreSQL (the refund tests' world), the real SDK against the local fake, webhooks signed as Stripe signs them. Two
  * accounts subscribe (one renews), buy packs, have one refunded in part from Stripe's dashboard
  * and another disputed and lost; some usage is recorded. What GET /v1/admin/analytics says was
  * paid, refunded, disputed and collected, by kind and in total, is what the fake's invoices,
@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ENGINES, POSTGRES_URL } from './support/harness.ts';
-import { SECRET_KEY, ServerProcess } from './support/server-process.ts';
+import { refundWorld, type RefundWorld } from './support/refund-world.ts';
 import { StripeFake } from './support/stripe-fake.ts';
 
 const skipped = POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)';
@@ -20,21 +20,13 @@ describe.skipIf(skipped !== '')(`the money view against Stripe's books${skipped}
   it('says what Stripe says was paid, refunded, disputed and kept, by kind and in total', async () => {
     const db = await ENGINES.find((e) => e.name === 'postgres')!.open();
     const stripe = await StripeFake.start();
-    const server = await ServerProcess.start({
-      DATABASE_URL: db.url, WEB_CONCURRENCY: '2', TOLLGATE_PROCESSOR: 'stripe',
-      STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_BASE: stripe.url,
-    });
-    const base = `http://127.0.0.1:${server.port}`;
-    stripe.webhookUrl = `${base}/webhooks/stripe`;
-    const call = async (method: string, path: string, body?: unknown, key?: string) => {
-      const headers = { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) };
-      const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      return { status: response.status, body: (await response.json()) as Json };
-    };
+    let world: RefundWorld | undefined;
     const lastSession = () => [...stripe.sessions.keys()].at(-1)!;
     try {
-      await server.ready(2);
-      await call('POST', '/v1/admin/presets/subscription-plus-packs/apply', {}, 'preset');
+      world = await refundWorld(db, { TOLLGATE_PROCESSOR: 'stripe', STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_BASE: stripe.url });
+      const { call } = world;
+      stripe.webhookUrl = `${world.base}/webhooks/stripe`;
+      expect((await call('POST', '/v1/admin/presets/subscription-plus-packs/apply', {}, 'plus-preset')).status).toBe(200);
       await call('PATCH', '/v1/admin/plans/plus', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 20_00, interval: 'month' }) } });
       await call('PATCH', '/v1/admin/packs/extra-10', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 10_00 }) } });
 
@@ -86,7 +78,7 @@ describe.skipIf(skipped !== '')(`the money view against Stripe's books${skipped}
       expect(view.total.usage.marginMicros).toBe(view.total.usage.valueMicros - view.total.usage.costMicros);
       expect(view.days.reduce((s: number, d: Json) => s + d.collected.netCents, 0)).toBe(view.total.collected.netCents);
     } finally {
-      await server.stop();
+      await world?.close();
       await stripe.close();
       await db.drop();
     }
