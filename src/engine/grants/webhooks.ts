@@ -21,7 +21,9 @@ import { lockGate } from '../terms.ts';
 import { applyParkedRefunds, lockPaymentOf, receiveRefund, refundNoticeOf } from './payment-refunds.ts';
 import { creditPack } from './purchases.ts';
 import { completeRecharge, declineRecharge } from './recharges.ts';
-import { cancelPlan, periodPaid, renewalFailed } from './subscriptions.ts';
+import { activeSubscription, cancelPlan, periodPaid, renewalFailed } from './subscriptions.ts';
+import { checkoutRequest } from './checkout.ts';
+import type { Account } from '../rows.ts';
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored';
 
@@ -130,7 +132,7 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
       const known = await tx.query('SELECT 1 FROM subscriptions WHERE processor = $1 AND processor_ref = $2 AND plan_id = $3', [processor, event.subscriptionRef, plan.id]);
       if (event.priceRef !== undefined && known.length === 0) pricePaid(processor, event, 'plan', plan.processorPrices[processor]);
       // The gate mutex first: an end of this subscription told concurrently is then either seen here or waits for this.
-      await lockGate(tx, event.accountId, now);
+      const terms = await lockGate(tx, event.accountId, now);
       // The money came in, whatever the period it paid for becomes: the payment is recorded either way.
       await tx.query(
         `INSERT INTO payments (account_id, processor, processor_ref, kind, plan_id, amount_cents, status, created_at)
@@ -138,8 +140,12 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
         [event.accountId, processor, event.paymentRef, plan.id, event.amountCents, event.at],
       );
       if (await ended(tx, processor, event.subscriptionRef)) return 'ignored';
+      const current = await activeSubscription(tx, event.accountId);
+      const live = current?.processor === processor && !terms.planEnded && !(await ended(tx, processor, current.processorRef)) ? current.processorRef : undefined;
       // The period it paid for opens, if it is the latest (subscriptions.ts).
-      return periodPaid(tx, event.accountId, plan, { processor, subscriptionRef: event.subscriptionRef, period: { start: event.periodStart, end: event.periodEnd }, now });
+      const outcome = await periodPaid(tx, event.accountId, plan, { processor, subscriptionRef: event.subscriptionRef, period: { start: event.periodStart, end: event.periodEnd }, now });
+      if (live !== undefined && live !== event.subscriptionRef) await endReplaced(ctx, tx, processor, terms.account, live);
+      return outcome;
     }
     case 'subscription.past_due': {
       await lockGate(tx, event.accountId, now);
@@ -165,6 +171,19 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
     case 'ignored':
       return 'ignored';
   }
+}
+
+/**
+ * A second subscription paid (two checkout pages, both paid) moved the account off one still live
+ * at the processor: it is ended there at once, or the processor would bill the customer for it
+ * every month while its payments open nothing. A failure fails the event, and the retry ends it.
+ */
+async function endReplaced(ctx: Context, tx: Sql, processorName: string, account: Account, subscriptionRef: string): Promise<void> {
+  const [row] = await tx.query<{ status: string }>('SELECT status FROM subscriptions WHERE processor = $1 AND processor_ref = $2', [processorName, subscriptionRef]);
+  if (row?.status !== 'canceled') return; // still the account's: nothing replaced it
+  const processor = ctx.processors.get(processorName)!; // it parsed this webhook
+  const request = await checkoutRequest(tx, processor, account, { idempotencyKey: `replaced:${subscriptionRef}` });
+  await processor.cancel({ ...request, immediately: true, subscriptionRef });
 }
 
 /**
