@@ -30,6 +30,12 @@ describe('the admin panel’s arithmetic', () => {
       expect(() => read(f, raw), raw).toThrow(BillingError);
     }
     expect(() => read(centsField, 'ten')).toThrow('Price: "ten" is not an amount of dollars such as 20 or 9.99');
+    // An amount merely too large says so, and the most it can be.
+    expect(() => read(centsField, '100,000,000.01')).toThrow('Price: $100,000,000.01 is more than $100,000,000.00, the most it can be');
+    expect(() => read(centsField, '9'.repeat(20))).toThrow(`Price: "${'9'.repeat(20)}" is more than $100,000,000.00, the most it can be`);
+    expect(() => read(microsField, '$9007199255')).toThrow('Price: "$9007199255" is more than $9,007,199,254.740991, the most it can be');
+    expect(() => read(bpsField, '150')).toThrow('Price: 150% is more than 100%, the most it can be');
+    expect(read(centsField, '100,000,000')).toBe(100_000_000_00);
   });
 
   it('derives the provider cost a value buys, the tokens that buys, and the margin’s sentence', () => {
@@ -170,34 +176,34 @@ describe('the admin panel', () => {
     expect(text(taken.html)).toContain('A plan "plus" exists already: update it or pick another slug');
     expect(taken.html).toContain('value="Another"');
     const surcharge = await admin.post('/admin/plans', { slug: 'odd', name: 'Odd', price: '5', surcharge: '9' });
-    expect(text(surcharge.html)).toContain('surchargeCents must not exceed priceCents');
+    expect(text(surcharge.html)).toContain('Surcharge: $9.00 is more than the price, $5.00: the surcharge is the part of the price that is not usage, so at most the price.');
     const typo = await admin.post('/admin/plans', { slug: 'odd', name: 'Odd', price: 'ten' });
     expect(typo.status).toBe(422);
     expect(text(typo.html)).toContain('Price: "ten" is not an amount of dollars such as 20 or 9.99');
     const badSlug = await admin.post('/admin/plans', { slug: 'Odd Plan', name: 'Odd', price: '5' });
-    expect(text(badSlug.html)).toContain('slug: must be 1–63 lowercase letters');
+    expect(text(badSlug.html)).toContain('Slug: must be 1–63 lowercase letters');
 
     await admin.page('/admin/settings');
     const margin = await admin.post('/admin/settings', { margin: '100', displayUnit: 'usd', creditValue: '0.01', defaultPlan: 'free', unknownModelPolicy: 'refuse', minHold: '0.01', holdTtl: '900' });
     expect(margin.status).toBe(422);
-    expect(text(margin.html)).toContain('margin must be below 100%');
+    expect(text(margin.html)).toContain('Margin: 100% is too high: a margin must be below 100% (99.99% at most), for at 100% no price covers the cost.');
     const paidDefault = await admin.post('/admin/settings', { margin: '50', displayUnit: 'usd', creditValue: '0.01', defaultPlan: 'plus', unknownModelPolicy: 'refuse', minHold: '0.01', holdTtl: '900' });
-    expect(text(paidDefault.html)).toContain('Make a free plan (priceCents 0) the default');
+    expect(text(paidDefault.html)).toContain('Default plan: "plus" costs $20.00 a month, and accounts are on the default plan without paying: choose a free plan.');
     const fallback = await admin.post('/admin/settings', { margin: '50', displayUnit: 'usd', creditValue: '0.01', defaultPlan: 'free', unknownModelPolicy: 'fallback', minHold: '0.01', holdTtl: '900' });
-    expect(text(fallback.html)).toContain('unknownModelPolicy "fallback" needs fallbackRates');
+    expect(text(fallback.html)).toContain('Fallback price: must be given to charge models the price book does not know the fallback price: at least its input and output rates ($ per 1M tokens).');
 
     await admin.page('/admin/prices');
     const rate = await admin.post('/admin/prices', { model: 'gpt-4o-mini', effectiveFrom: '2026-03-01', input: '-1', output: '2' });
     expect(rate.status).toBe(422);
-    expect(text(rate.html)).toContain('must not be negative');
+    expect(text(rate.html)).toContain('Rate for input ($ per 1M tokens): must not be negative, got "-1".');
     const when = await admin.post('/admin/prices', { model: 'gpt-4o-mini', effectiveFrom: 'soon', input: '1', output: '2' });
-    expect(text(when.html)).toContain('effectiveFrom: must be a valid date');
+    expect(text(when.html)).toContain('From: must be a valid date');
 
     await t.billing.upsertAccount({ id: 'acme', kind: 'team' });
     await admin.page('/admin/accounts/acme');
     const credit = await admin.post('/admin/accounts/acme/credit', { source: 'bonus', amount: '0', reference: 'x' });
     expect(credit.status).toBe(422);
-    expect(text(credit.html)).toContain('amountMicros: must be more than zero');
+    expect(text(credit.html)).toContain('Amount: must be more than $0.00.');
     const refund = await admin.post('/admin/accounts/acme/refund', { event: '999' });
     expect(text(refund.html)).toContain('No usage event 999');
     const archived = await admin.post('/admin/accounts/acme/plan', { plan: 'nope' });

@@ -139,6 +139,8 @@ for (const engine of ENGINES) {
       const part = await api.call('POST', '/v1/refunds', { usageEventId: charge.body.usageEventId, amountMicros: 500_000 }, { 'Idempotency-Key': 'refund-1' });
       expect(part.status).toBe(201);
       expect(part.body).toEqual({ usageEventId: charge.body.usageEventId, refundedMicros: 500_000, toBuckets: [{ bucketId: expect.any(Number), amountMicros: 500_000 }], debtForgivenMicros: 0, replayed: false });
+      const tooMuch = await api.call('POST', '/v1/refunds', { usageEventId: charge.body.usageEventId, amountMicros: 5_000_000 }, { 'Idempotency-Key': 'refund-big' });
+      expect(tooMuch.body.error).toMatchObject({ code: 'refund_exceeds_charge', message: `Usage event ${charge.body.usageEventId} has $1.50 left to refund; asked for $5.00` });
       const rest = await api.call('POST', '/v1/refunds', { usageEventId: charge.body.usageEventId }, { 'Idempotency-Key': 'refund-2' });
       expect(rest.body.refundedMicros).toBe(1_500_000);
       const more = await api.call('POST', '/v1/refunds', { usageEventId: charge.body.usageEventId, amountMicros: 1 }, { 'Idempotency-Key': 'refund-3' });

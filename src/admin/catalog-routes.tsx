@@ -6,7 +6,7 @@
 import type { Child } from 'hono/jsx';
 import { BillingError } from '../core/errors.ts';
 import type { Catalog, Check } from '../core/sanity.ts';
-import { CheckList } from './checks.tsx';
+import { CheckList, FORM_LEAD } from './checks.tsx';
 import { figures, FigureList, type FiguresInput } from './figures.tsx';
 import { readForm, type Form } from './form.ts';
 import { ArchiveForm, attempt, done, render, type AdminApp, type AdminContext } from './layout.tsx';
@@ -85,7 +85,7 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
     const form = await readForm(c);
     return c.html(<FigureList label={page.valueLabel} f={await figures(billing, page.figuresOf(form))} />);
   });
-  admin.post(`/checks/${page.noun}`, async (c) => c.html(<CheckList checks={await checksOf(await readForm(c))} />));
+  admin.post(`/checks/${page.noun}`, async (c) => c.html(<CheckList checks={await checksOf(await readForm(c))} lead={FORM_LEAD} />));
   admin.get(`/${page.noun}s/:slug`, async (c) => {
     const item = await page.find(c.req.param('slug'));
     return edit(c, item, page.valuesOf(item));

@@ -5,26 +5,32 @@
  */
 import type { Check } from '../core/sanity.ts';
 
-/** The checks as a list; `linked`: each names its plan or pack, with a link to it. */
-export function CheckList({ checks, linked = false }: { checks: readonly Check[]; linked?: boolean }) {
+/** The checks as a list, after `lead` when there are any; `linked`: each names its plan or pack, with a link to it. */
+export function CheckList({ checks, linked = false, lead }: { checks: readonly Check[]; linked?: boolean; lead?: string }) {
   if (checks.length === 0) return null;
   return (
-    <ul class="checks">
-      {checks.map((c) => (
-        <li class={c.severity} data-check={c.code} data-subject={`${c.subject.kind}:${c.subject.slug}`}>
-          {linked ? (
-            <>
-              <a href={`/admin/${c.subject.kind}s/${c.subject.slug}`}>
-                {c.subject.kind} <code>{c.subject.slug}</code>
-              </a>{' '}
-            </>
-          ) : null}
-          {c.message}
-        </li>
-      ))}
-    </ul>
+    <>
+      {lead ? <p class="checks-lead">{lead}</p> : null}
+      <ul class="checks">
+        {checks.map((c) => (
+          <li class={c.severity} data-check={c.code} data-subject={`${c.subject.kind}:${c.subject.slug}`}>
+            {linked ? (
+              <>
+                <a href={`/admin/${c.subject.kind}s/${c.subject.slug}`}>
+                  {c.subject.kind} <code>{c.subject.slug}</code>
+                </a>{' '}
+              </>
+            ) : null}
+            {c.message}
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
+
+/** What a form's checks are: warnings to read before saving, which do not stop it. */
+export const FORM_LEAD = 'Before you save (saving is not refused for these):';
 
 /** Under a form: what saving it as it stands would leave wrong, asked of `endpoint` as the form changes. */
 export function FormChecks({ endpoint, checks }: { endpoint: string; checks: readonly Check[] }) {
@@ -33,7 +39,7 @@ export function FormChecks({ endpoint, checks }: { endpoint: string; checks: rea
       class="form-checks" aria-live="polite" hx-post={endpoint} hx-trigger="input from:closest form delay:250ms, change from:closest form"
       hx-swap="innerHTML" hx-include="closest form" hx-sync="this:replace"
     >
-      <CheckList checks={checks} />
+      <CheckList checks={checks} lead={FORM_LEAD} />
     </div>
   );
 }

@@ -5,6 +5,8 @@
  */
 import type { Context } from 'hono';
 import { BillingError } from '../core/errors.ts';
+import { MAX_CENTS } from '../core/input.ts';
+import { formatBps, formatCents, formatUsd } from '../core/money.ts';
 
 export type Form = Record<string, string>;
 
@@ -25,15 +27,31 @@ function invalid(label: string, raw: string, expected: string): BillingError {
   return new BillingError('invalid_input', `${label}: "${raw}" is not ${expected}`, { issues: [`${label}: ${expected}`] });
 }
 
-/** A non-negative decimal with at most `decimals` places, scaled to an integer of 10^-decimals units. */
-function scaled(raw: string, decimals: number, label: string, expected: string): number {
+/** How a field's amounts are said: its most, and a value of it (in its units, as scaled reads them). */
+interface Bound {
+  max: number;
+  say: (value: number) => string;
+}
+
+const DOLLARS_IN_CENTS: Bound = { max: MAX_CENTS, say: formatCents };
+const DOLLARS_IN_MICROS: Bound = { max: Number.MAX_SAFE_INTEGER, say: formatUsd };
+const PERCENT_IN_BPS: Bound = { max: 10_000, say: formatBps };
+const WHOLE: Bound = { max: Number.MAX_SAFE_INTEGER, say: (n) => n.toLocaleString('en-US') };
+
+/**
+ * A non-negative decimal with at most `decimals` places, scaled to an integer of 10^-decimals
+ * units; one merely too large says so, and the most the field takes.
+ */
+function scaled(raw: string, decimals: number, label: string, expected: string, bound: Bound): number {
   const text = raw.trim().replace(/\s+/g, '');
   const match = DECIMAL.exec(text);
   const fraction = match?.[2] ?? '';
   if (!match || fraction.length > decimals) throw invalid(label, raw, expected);
   const value = Number(match[1]!.replaceAll(',', '') + fraction.padEnd(decimals, '0'));
-  if (!Number.isSafeInteger(value)) throw invalid(label, raw, expected);
-  return value;
+  if (Number.isSafeInteger(value) && value <= bound.max) return value;
+  const most = bound.say(bound.max);
+  const shown = Number.isSafeInteger(value) ? bound.say(value) : `"${raw.trim()}"`;
+  throw new BillingError('invalid_input', `${label}: ${shown} is more than ${most}, the most it can be`, { issues: [`${label}: at most ${most}`] });
 }
 
 const blank = (raw: string | undefined) => raw === undefined || raw.trim() === '';
@@ -41,25 +59,25 @@ const blank = (raw: string | undefined) => raw === undefined || raw.trim() === '
 /** Dollars to whole cents ("20", "9.99"); blank is undefined. */
 export function centsField(form: Form, name: string, label: string): number | undefined {
   const raw = form[name];
-  return blank(raw) ? undefined : scaled(raw!, 2, label, 'an amount of dollars such as 20 or 9.99');
+  return blank(raw) ? undefined : scaled(raw!, 2, label, 'an amount of dollars such as 20 or 9.99', DOLLARS_IN_CENTS);
 }
 
 /** Dollars to micro-dollars (up to six decimals: "0.000125"); blank is undefined. */
 export function microsField(form: Form, name: string, label: string): number | undefined {
   const raw = form[name];
-  return blank(raw) ? undefined : scaled(raw!, 6, label, 'an amount of dollars such as 10 or 0.05 (at most six decimals)');
+  return blank(raw) ? undefined : scaled(raw!, 6, label, 'an amount of dollars such as 10 or 0.05 (at most six decimals)', DOLLARS_IN_MICROS);
 }
 
 /** A percentage to basis points ("50" → 5000, "62.5" → 6250); blank is undefined. */
 export function bpsField(form: Form, name: string, label: string): number | undefined {
   const raw = form[name];
-  return blank(raw) ? undefined : scaled(raw!.replace(/%\s*$/, ''), 2, label, 'a percentage such as 50 or 62.5');
+  return blank(raw) ? undefined : scaled(raw!.replace(/%\s*$/, ''), 2, label, 'a percentage such as 50 or 62.5', PERCENT_IN_BPS);
 }
 
 /** A whole number ("1,000"); blank is undefined. */
 export function wholeField(form: Form, name: string, label: string): number | undefined {
   const raw = form[name];
-  return blank(raw) ? undefined : scaled(raw!, 0, label, 'a whole number');
+  return blank(raw) ? undefined : scaled(raw!, 0, label, 'a whole number', WHOLE);
 }
 
 /** A rate in dollars per million tokens, passed on as the decimal string it is; blank is undefined. */

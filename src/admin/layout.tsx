@@ -10,6 +10,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
 import type { Session } from './session.ts';
+import { ownerMessage } from './labels.ts';
 
 export interface AdminEnv extends Env {
   Variables: { session: Session; csrf: string };
@@ -187,13 +188,14 @@ export function Check(props: { label: string; name: string; checked: boolean; hi
 
 /**
  * Run a form's action; a BillingError (bad input, a slug taken, a refund too large…) comes back
- * as its message for the page to show beside the form. Anything else is a bug, and is thrown.
+ * as its message, with the fields it names by their labels (labels.ts), for the page to show
+ * beside the form. Anything else is a bug, and is thrown.
  */
 export async function attempt<T>(action: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
   try {
     return { ok: true, value: await action() };
   } catch (error) {
-    if (error instanceof BillingError) return { ok: false, error: error.message };
+    if (error instanceof BillingError) return { ok: false, error: ownerMessage(error) };
     throw error;
   }
 }

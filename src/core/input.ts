@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { BillingError } from './errors.ts';
+import { formatCents } from './money.ts';
 
 declare global {
   interface String {
@@ -73,8 +74,15 @@ export const micros = z
   .nonnegative('must not be negative')
   .max(Number.MAX_SAFE_INTEGER, 'must be below 2^53 (about $9 billion)');
 
+/** The most a price may be, in cents: $100 million. */
+export const MAX_CENTS = 100_000_000_00;
+
 /** Whole cents of a price, up to $100 million. */
-export const cents = z.number({ error: 'must be a number of cents' }).int('must be whole cents').nonnegative('must not be negative').max(100_000_000_00, 'must be at most $100,000,000');
+export const cents = z
+  .number({ error: 'must be a number of cents' })
+  .int('must be whole cents')
+  .nonnegative('must not be negative')
+  .max(MAX_CENTS, { error: (issue) => `${formatCents(issue.input as number)} is more than ${formatCents(MAX_CENTS)}, the most it can be` });
 
 /** A whole number the database keeps in 32 bits (sort orders). */
 export const int4 = z.number({ error: 'must be a number' }).int('must be a whole number').min(-INT4_MAX - 1, 'must be at least -2,147,483,648').max(INT4_MAX, 'must be at most 2,147,483,647');

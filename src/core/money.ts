@@ -72,6 +72,13 @@ export function formatUsd(micros: number): string {
   return `${sign}$${dollars.toLocaleString('en-US')}.${cents}${finer}`;
 }
 
+/** Whole cents as dollars, exact for any safe integer: 2000 → "$20.00". */
+export function formatCents(cents: number): string {
+  const sign = cents < 0 ? '-' : '';
+  const abs = Math.abs(cents);
+  return `${sign}$${Math.floor(abs / 100).toLocaleString('en-US')}.${String(abs % 100).padStart(2, '0')}`;
+}
+
 /** Basis points as a percentage: 5000 → "50%", 6250 → "62.5%". */
 export function formatBps(bps: number): string {
   return `${(bps / 100).toLocaleString('en-US', { maximumFractionDigits: 2 })}%`;

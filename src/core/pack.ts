@@ -10,8 +10,8 @@ export const PACK_STATUSES = ['active', 'archived'] as const;
 const packFields = {
   name: text(100).trim().min(1, 'must not be empty'),
   status: z.enum(PACK_STATUSES).default('active'),
-  priceCents: cents.positive('must be more than zero').meta({ description: 'The price, in cents.', example: 1000 }),
-  valueMicros: micros.positive('must be more than zero').nullable().optional().meta({ description: 'Usage value granted; null or left out: the price (more is a bonus).' }),
+  priceCents: cents.positive('must be more than $0.00').meta({ description: 'The price, in cents.', example: 1000 }),
+  valueMicros: micros.positive('must be more than $0.00').nullable().optional().meta({ description: 'Usage value granted; null or left out: the price (more is a bonus).' }),
   expiresAfterDays: z
     .number({ error: 'must be a number of days' })
     .int('must be whole days')

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { cents, int4, micros, modelSchema, patchOf, plain, slugSchema, text } from './input.ts';
-import { centsToMicros, type Micros } from './money.ts';
+import { centsToMicros, formatCents, type Micros } from './money.ts';
 
 export const PLAN_STATUSES = ['active', 'legacy', 'archived'] as const;
 export type PlanStatus = (typeof PLAN_STATUSES)[number];
@@ -41,9 +41,12 @@ export const planInputSchema = plain(
   z
     .object({ slug: slugSchema.meta({ example: 'plus' }), ...planFields })
     .strict()
-    .refine((p) => p.surchargeCents <= p.priceCents, {
-      message: 'surchargeCents must not exceed priceCents (the surcharge is the part of the price that is not usage)',
-      path: ['surchargeCents'],
+    .superRefine((p, ctx) => {
+      if (p.surchargeCents <= p.priceCents) return;
+      ctx.addIssue({
+        code: 'custom', path: ['surchargeCents'],
+        message: `${formatCents(p.surchargeCents)} is more than the price, ${formatCents(p.priceCents)}: the surcharge is the part of the price that is not usage, so at most the price`,
+      });
     }),
 );
 /** A change to a plan: the fields to change; the plan it makes is checked as a whole (planInputSchema). */

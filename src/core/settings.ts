@@ -1,7 +1,7 @@
 /** The one row of admin settings that shape pricing for every account. */
 import { z } from 'zod';
 import { micros, plain, slugSchema } from './input.ts';
-import type { Micros } from './money.ts';
+import { formatBps, type Micros } from './money.ts';
 import type { PriceEntry } from './pricing/price.ts';
 import { ratesInputSchema, type RatesInput } from './pricing/rates.ts';
 
@@ -35,11 +35,11 @@ export const settingsInputSchema = plain(
       marginBps: z
         .number({ error: 'must be a number of basis points' })
         .int('must be whole basis points (5000 = 50%)')
-        .min(0, 'margin must not be negative')
-        .max(9999, 'margin must be below 100% (10000 bps): at 100% no price covers the cost')
+        .min(0, 'must not be negative')
+        .max(9999, { error: (issue) => `${formatBps(issue.input as number)} is too high: a margin must be below 100% (99.99% at most), for at 100% no price covers the cost` })
         .meta({ description: 'Share of the usage value that is margin, in basis points: 5000 = 50%, so $10 of cost sells as $20.', example: 5000 }),
       displayUnit: z.enum(['usd', 'credits']).meta({ description: 'How amounts are shown: dollars, or credits.' }),
-      creditValueMicros: micros.positive('must be more than zero').meta({ description: 'What one credit is worth, in micro-dollars.' }),
+      creditValueMicros: micros.positive('must be more than $0.00').meta({ description: 'What one credit is worth, in micro-dollars.' }),
       defaultPlan: slugSchema.meta({ description: 'The slug of a free plan: the plan new accounts (and those whose paid plan ended) are on.', example: 'free' }),
       unknownModelPolicy: z.enum(['refuse', 'fallback']).meta({ description: 'What a model the price book does not know gets: refused, or charged at fallbackRates.' }),
       fallbackRates: ratesInputSchema.nullable().meta({ description: 'The price charged for a model the price book does not know, when the policy is fallback; null removes it.' }),

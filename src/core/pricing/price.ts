@@ -102,6 +102,8 @@ export function toDecimalRate(value: unknown): DecimalRate | { error: string } {
   } else if (typeof value === 'string') {
     if (/^-\d/.test(value.trim())) return { error: `must not be negative, got ${JSON.stringify(value)}` };
     text = value.trim();
+  } else if (value === undefined) {
+    return { error: 'must be given: dollars per million tokens, such as 2.5' };
   } else {
     return { error: `must be a decimal string like "2.5" or a number (dollars per million tokens), got ${value === null ? 'null' : typeof value}` };
   }

@@ -20,7 +20,7 @@ const decimalRateSchema = z.unknown().transform((value, ctx): DecimalRate => {
     return z.NEVER;
   }
   if (decimalToYoctos(result) > BigInt(MAX_ADMIN_RATE) * YOCTOS_PER_DOLLAR_PER_MTOK) {
-    ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_ADMIN_RATE.toLocaleString('en-US')} (dollars per million tokens), got ${result}` });
+    ctx.addIssue({ code: 'custom', message: `$${result} per million tokens is more than $${MAX_ADMIN_RATE.toLocaleString('en-US')}, the most a rate can be` });
     return z.NEVER;
   }
   return result;

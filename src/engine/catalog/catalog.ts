@@ -1,5 +1,6 @@
 /** Admin operations on what is sold: plans, packs, settings and price-book overrides. */
 import { BillingError } from '../../core/errors.ts';
+import { formatCents } from '../../core/money.ts';
 import { PACK_STATUSES, packInputSchema, packPatchSchema, packToInput, type Pack, type PackInput } from '../../core/pack.ts';
 import { PLAN_STATUSES, planInputSchema, planPatchSchema, planToInput, type Plan, type PlanInput, type PlanStatus } from '../../core/plan.ts';
 import type { PriceEntry } from '../../core/pricing/price.ts';
@@ -88,7 +89,7 @@ export async function updatePlanParsed(sql: Sql, slug: string, changes: ParsedPl
       'invalid_input',
       `The plan "${slug}" is the default plan, which new accounts (and those whose paid plan ended) are on without paying: it must stay free. ` +
         'Make a free plan the default first (settings.defaultPlan), then give this one a price',
-      { field: 'priceCents', slug },
+      { field: 'priceCents', slug, issues: [`priceCents: must stay $0.00 while "${slug}" is the default plan, which accounts are on without paying: make a free plan the default first, in the settings`] },
     );
   }
   await sql.query(
@@ -169,7 +170,7 @@ export async function updateSettings(sql: Sql, { pricingMode, ...patch }: Parsed
       'invalid_input',
       `The plan "${defaultPlan.slug}" has a price, and the default plan is the one new accounts (and those whose paid plan ended) are on without paying: ` +
         'its allowance would be handed out unpaid. Make a free plan (priceCents 0) the default',
-      { field: 'defaultPlan', slug: defaultPlan.slug },
+      { field: 'defaultPlan', slug: defaultPlan.slug, issues: [`defaultPlan: "${defaultPlan.slug}" costs ${formatCents(defaultPlan.priceCents)} a month, and accounts are on the default plan without paying: choose a free plan`] },
     );
   }
   const defaultPlanId = defaultPlan?.id ?? current.defaultPlanId;
@@ -179,7 +180,9 @@ export async function updateSettings(sql: Sql, { pricingMode, ...patch }: Parsed
   }
   const policy = patch.unknownModelPolicy ?? current.unknownModelPolicy;
   if (policy === 'fallback' && !fallbackPrice) {
-    throw new BillingError('invalid_input', 'unknownModelPolicy "fallback" needs fallbackRates: the price charged for models the price book does not know');
+    throw new BillingError('invalid_input', 'unknownModelPolicy "fallback" needs fallbackRates: the price charged for models the price book does not know', {
+      issues: ['fallbackRates: must be given to charge models the price book does not know the fallback price: at least its input and output rates ($ per 1M tokens)'],
+    });
   }
   await sql.query(
     `UPDATE settings SET margin_bps = $1, display_unit = $2, credit_value_micros = $3, default_plan_id = $4, unknown_model_policy = $5,
@@ -225,4 +228,36 @@ export async function setModelPrice(ctx: Context, parsed: ParsedModelPrice): Pro
   );
   await ctx.prices.reload();
   return entry;
+}
+
+/** Which override: the model, the provider ("" for any) and the moment it applies from, as it was set. */
+export const modelPriceKeySchema = plain(
+  z
+    .object({
+      provider: text(100).trim().default('').meta({ description: 'As the override was set: "" for the model under any provider.', example: 'openai' }),
+      model: modelSchema.meta({ example: 'gpt-4o-mini' }),
+      effectiveFrom: instant.meta({ description: 'The moment the override applies from, as it was set.', example: '2026-03-01T00:00:00Z' }),
+    })
+    .strict(),
+);
+export type ModelPriceKey = z.input<typeof modelPriceKeySchema>;
+
+/**
+ * Remove an override (parsed by the facade: modelPriceKeySchema): calls from now on are priced as
+ * if it had never been set (an earlier override, or the bundled price). Usage charged keeps the
+ * price it was charged at.
+ */
+export async function removeModelPrice(ctx: Context, key: z.output<typeof modelPriceKeySchema>): Promise<{ removed: PriceEntry }> {
+  const where = 'WHERE provider = $1 AND model = $2 AND effective_from = $3';
+  const params = [key.provider, key.model, key.effectiveFrom];
+  // Looked for first: a delete, even of nothing, moves the catalog's version (its trigger is per statement).
+  const [found] = await ctx.sql.query(`SELECT 1 FROM model_prices ${where}`, params);
+  const [row] = found ? await ctx.sql.query<{ price: PriceEntry }>(`DELETE FROM model_prices ${where} RETURNING price`, params) : [];
+  if (!row) {
+    throw new BillingError('model_price_not_found', `No override of "${key.model}"${key.provider ? ` at ${key.provider}` : ''} from ${key.effectiveFrom.toISOString()}: nothing was removed`, {
+      model: key.model, provider: key.provider,
+    });
+  }
+  await ctx.prices.reload();
+  return { removed: row.price };
 }

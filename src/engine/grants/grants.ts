@@ -136,7 +136,7 @@ export const creditInputSchema = plain(
   z
     .object({
       source: z.enum(['bonus', 'adjustment']).meta({ description: 'bonus: a gift; adjustment: a correction.' }),
-      amountMicros: micros.positive('must be more than zero').meta({ description: 'Value to add, in micro-dollars (more than zero).', example: 5_000_000 }),
+      amountMicros: micros.positive('must be more than $0.00').meta({ description: 'Value to add, in micro-dollars (more than zero).', example: 5_000_000 }),
       reference: text(200).min(1, 'must not be empty: it makes the grant happen once').meta({
         description: 'Makes the credit happen once: a retry repeats it exactly; another credit needs another reference.', example: 'welcome-2026',
       }),

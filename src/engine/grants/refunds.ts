@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
-import type { Micros } from '../../core/money.ts';
+import { formatUsd, type Micros } from '../../core/money.ts';
 import { micros, plain } from '../../core/input.ts';
 import type { Context } from '../context.ts';
 import { grant } from './grants.ts';
@@ -14,7 +14,7 @@ import { once, type EffectOptions, type Once } from '../once.ts';
 
 /** A refund's fields besides its usage event (rowId): how much to give back. */
 export const refundShape = {
-  amountMicros: micros.positive('must be more than zero').optional().meta({ description: 'How much to give back, in micro-dollars; left out: all that is left to refund.' }),
+  amountMicros: micros.positive('must be more than $0.00').optional().meta({ description: 'How much to give back, in micro-dollars; left out: all that is left to refund.' }),
 };
 export const refundInputSchema = plain(z.object(refundShape).strict());
 export type RefundInput = z.input<typeof refundInputSchema>;
@@ -49,7 +49,7 @@ export async function refund(
     const refundable = event!.value_micros - event!.refunded_micros;
     const amount = amountMicros ?? refundable;
     if (amount <= 0 || amount > refundable) {
-      throw new BillingError('refund_exceeds_charge', `Usage event ${eventId} has ${refundable} µ$ left to refund; asked for ${amount}`, {
+      throw new BillingError('refund_exceeds_charge', `Usage event ${eventId} has ${formatUsd(refundable)} left to refund; asked for ${formatUsd(amount)}`, {
         refundableMicros: refundable,
       });
     }

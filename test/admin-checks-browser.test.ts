@@ -1,0 +1,121 @@
+/**
+ * The catalog's sanity checks where the owner acts, in a real browser (Debian's chromium driven
+ * by playwright-core) against the server app: the pricing page lists what is wrong, each linked
+ * to its plan or pack; a plan's form warns, as its values are typed and before they are saved,
+ * that it would lose money and leave a pack nobody can spend, and the warnings go once the values
+ * are sound; the packs page says who can buy each pack; a bad field is named by its label, with
+ * dollars. Screenshots go to test-artifacts/. Skipped, with a note, without /usr/bin/chromium.
+ */
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
+import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+
+noteMissingChromium("the admin sanity checks' browser tests are");
+
+describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser', () => {
+  let billing: Billing;
+  let server: Awaited<ReturnType<typeof serveApp>>;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    billing = await createBilling({ database: 'memory://', processors: [fakeProcessor()] });
+    await billing.admin.applyPreset('subscription-plus-packs');
+    // A $5 plan that includes $500 of usage, and a second plan called "Plus".
+    await billing.admin.createPlan({ slug: 'cheap', name: 'Cheap', priceCents: 5_00, includedMicros: 500_000_000, overage: 'credits' });
+    await billing.admin.createPlan({ slug: 'plus-2', name: 'Plus', priceCents: 30_00, overage: 'credits' });
+    server = await serveApp(await adminApp(billing));
+    browser = await launchChromium();
+    page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && problems.push(m.text())); // a refused form answers 422
+    await page.goto(`${server.base}/admin/login`);
+    await page.fill('input[name=password]', ADMIN_PASSWORD);
+    await page.click('button[type=submit]');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await billing?.close();
+  });
+
+  const checks = (scope: string) => page.locator(`${scope} .checks li`).allInnerTexts();
+
+  it('lists on the pricing page what is wrong with the plans and packs, each linked to it', async () => {
+    await page.goto(`${server.base}/admin/pricing`);
+    expect(await page.locator('#checks h2').innerText()).toBe('3 things to look at in your plans and packs');
+    expect(await checks('#checks')).toEqual([
+      'plan cheap “Cheap” costs $5.00 a month and lets a subscriber use $500.00 of usage, which costs you $250.00 at the 50% margin: each subscriber who uses it all loses you $245.00 a month.',
+      'plan plus-2 “Plus” is also the name of the active plan plus: customers cannot tell them apart.',
+      'plan plus “Plus” is also the name of the active plan plus-2: customers cannot tell them apart.',
+    ]);
+    await page.screenshot({ path: `${ARTIFACTS}/checks-pricing.png`, fullPage: true });
+    await page.locator('#checks a', { hasText: 'cheap' }).click();
+    await page.waitForURL('**/admin/plans/cheap');
+    // The plan's own page says it too, before anything is changed.
+    expect(await checks('#plan-form')).toEqual([expect.stringContaining('loses you $245.00 a month')]);
+  });
+
+  it('warns on a plan form as its values are typed, before saving, and stops once they are sound', async () => {
+    await billing.admin.updatePlan('cheap', { status: 'archived' });
+    await billing.admin.updatePlan('plus-2', { status: 'archived' });
+    await page.goto(`${server.base}/admin/plans/plus`);
+    expect(await checks('#plan-form')).toEqual([]);
+    // $5 a month for $500 of usage, and no more spending of packs: two warnings, nothing saved yet.
+    await page.fill('input[name=price]', '5');
+    await page.fill('input[name=included]', '500');
+    await page.locator('#plan-form .checks li[data-check="plan_loses_money"]').waitFor();
+    await page.selectOption('select[name=overage]', 'block');
+    await page.locator('#plan-form .checks li[data-check="pack_not_spendable"]').waitFor();
+    expect(await checks('#plan-form')).toEqual([
+      '“Plus” costs $5.00 a month and lets a subscriber use $500.00 of usage, which costs you $250.00 at the 50% margin: each subscriber who uses it all loses you $245.00 a month.',
+      expect.stringMatching(/^The pack “1,000 extra credits” could be paid for and never used: no paid plan on sale spends credit packs/),
+    ]);
+    expect((await billing.admin.getPlan('plus')).priceCents).toBe(20_00);
+    await page.screenshot({ path: `${ARTIFACTS}/checks-plan-form.png`, fullPage: true });
+
+    // Back to sound values: the warnings go.
+    await page.fill('input[name=included]', '10');
+    await page.selectOption('select[name=overage]', 'credits');
+    await page.waitForFunction(() => document.querySelectorAll('#plan-form .checks li').length === 0);
+    await page.fill('input[name=price]', '20');
+    await page.fill('input[name=included]', '');
+    await page.click('#plan-form button[type=submit]');
+    await page.locator('.note', { hasText: 'Plan “Plus” saved.' }).waitFor();
+    await page.goto(`${server.base}/admin/pricing`);
+    expect(await page.locator('#checks h2').innerText()).toBe('Nothing to look at in your plans and packs');
+  });
+
+  it('says on the packs page who can buy each pack, and nobody when no plan on sale spends it', async () => {
+    await page.goto(`${server.base}/admin/packs`);
+    expect(await page.locator('tr[data-pack="extra-10"] td').last().innerText()).toBe('accounts on Plus (add-on)');
+    await billing.admin.updatePlan('plus', { overage: 'block' });
+    await page.reload();
+    const soldTo = page.locator('tr[data-pack="extra-10"] td').last();
+    expect(await soldTo.innerText()).toBe('nobody: no plan on sale spends it');
+    expect(await soldTo.getAttribute('class')).toBe('warn');
+    await page.goto(`${server.base}/admin/packs/extra-10`);
+    expect(await checks('#pack-form')).toEqual([expect.stringContaining('could be paid for and never used')]);
+    await page.screenshot({ path: `${ARTIFACTS}/checks-pack-form.png`, fullPage: true });
+    await billing.admin.updatePlan('plus', { overage: 'credits' });
+  });
+
+  it('names a bad field by its label, in dollars', async () => {
+    await page.goto(`${server.base}/admin/plans/plus`);
+    await page.fill('input[name=surcharge]', '25');
+    await page.click('#plan-form button[type=submit]');
+    await page.locator('#plan-form .error', { hasText: 'Surcharge: $25.00 is more than the price, $20.00' }).waitFor();
+    await page.fill('input[name=surcharge]', '0');
+    await page.fill('input[name=price]', '1000000000');
+    await page.click('#plan-form button[type=submit]');
+    await page.locator('#plan-form .error', { hasText: 'Price: $1,000,000,000.00 is more than $100,000,000.00, the most it can be' }).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/checks-plan-error.png`, fullPage: true });
+    expect(problems).toEqual([]);
+  });
+});
