@@ -195,7 +195,7 @@ describe('the admin panel', () => {
     await admin.page('/admin/prices');
     const rate = await admin.post('/admin/prices', { model: 'gpt-4o-mini', effectiveFrom: '2026-03-01', input: '-1', output: '2' });
     expect(rate.status).toBe(422);
-    expect(text(rate.html)).toContain('Rate for input ($ per 1M tokens): must not be negative, got "-1".');
+    expect(text(rate.html)).toContain('Input ($ per 1M tokens): must not be negative, got "-1".');
     const when = await admin.post('/admin/prices', { model: 'gpt-4o-mini', effectiveFrom: 'soon', input: '1', output: '2' });
     expect(text(when.html)).toContain('From: must be a valid date');
 

@@ -1,12 +1,16 @@
 /**
  * The library names a bad field as a developer writes it ("surchargeCents", "fallbackRates.input");
- * the panel says it as its forms label it ("Surcharge", "Fallback rate for input"). An error that
+ * the panel says it as its forms label it ("Surcharge", "Input ($ per 1M tokens)"). An error that
  * names fields (its issues, "field: what is wrong") is told again with the labels; any other is
  * shown as the library says it, in words already meant for a person.
  */
 import type { BillingError } from '../core/errors.ts';
 
-const RATES = { input: 'input', output: 'output', cacheRead: 'cache reads', cacheWrite: 'cache writes', reasoning: 'reasoning', requests: 'requests' } as const;
+/** A rate's field, as the model prices and settings forms label it. */
+const RATES = {
+  input: 'Input ($ per 1M tokens)', output: 'Output ($ per 1M tokens)', cacheRead: 'Cache read ($ per 1M tokens)', cacheWrite: 'Cache write ($ per 1M tokens)',
+  reasoning: 'Reasoning ($ per 1M tokens)', requests: 'Requests ($ per 1K requests)',
+} as const;
 
 /** The panel's label for each field of the library's input, by its path ("rates.input"). */
 const LABELS: Record<string, string> = {
@@ -18,7 +22,7 @@ const LABELS: Record<string, string> = {
   fallbackRates: 'Fallback price', minHoldMicros: 'Minimum hold', holdTtlSeconds: 'Hold lifetime', pastDueGraceDays: 'Grace (days)', refundUsedValue: 'Value already used',
   // Model prices, refunds and grants
   model: 'Model', provider: 'Provider', effectiveFrom: 'From', rates: 'Rates', amountMicros: 'Amount', amountCents: 'Amount', reason: 'Reason',
-  ...Object.fromEntries(Object.entries(RATES).flatMap(([key, words]) => [[`rates.${key}`, `Rate for ${words} ($ per 1M tokens)`], [`fallbackRates.${key}`, `Fallback rate for ${words} ($ per 1M tokens)`]])),
+  ...Object.fromEntries(Object.entries(RATES).flatMap(([key, label]) => [[`rates.${key}`, label], [`fallbackRates.${key}`, label]])),
 };
 
 /** The label of a field's path; a part of a list is labelled as the list ("limits.0.amount": "Limits"). */

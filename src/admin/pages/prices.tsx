@@ -1,7 +1,7 @@
 /**
  * Model prices: the price book (genai-prices' bundled data and the overrides), searchable as
- * the admin types, each price saying where it comes from and from when; and a form to set an
- * override from a date.
+ * the admin types, each price saying where it comes from and from when; a form to set an
+ * override from a date, and a button that removes one.
  */
 import type { PriceListRow } from '../../engine/catalog/price-list.ts';
 import type { PriceEntry } from '../../core/pricing/price.ts';
@@ -89,10 +89,10 @@ function OverrideForm({ c, form, error }: { c: AdminContext; form: Form; error?:
         <Field label="From" name="effectiveFrom" type="date" value={form.effectiveFrom} required hint="Usage before then keeps the price it was charged." />
       </div>
       <div class="row">
-        <Field label="Input ($ / 1M tokens)" name="input" value={form.input} required />
-        <Field label="Output ($ / 1M tokens)" name="output" value={form.output} required />
-        <Field label="Cache read" name="cacheRead" value={form.cacheRead} hint="Blank: charged as input." />
-        <Field label="Cache write" name="cacheWrite" value={form.cacheWrite} hint="Blank: charged as input." />
+        <Field label="Input ($ per 1M tokens)" name="input" value={form.input} required />
+        <Field label="Output ($ per 1M tokens)" name="output" value={form.output} required />
+        <Field label="Cache read ($ per 1M tokens)" name="cacheRead" value={form.cacheRead} hint="Blank: charged as input." />
+        <Field label="Cache write ($ per 1M tokens)" name="cacheWrite" value={form.cacheWrite} hint="Blank: charged as input." />
       </div>
       <ErrorNote error={error} />
       <button type="submit">Set override</button>
@@ -101,7 +101,7 @@ function OverrideForm({ c, form, error }: { c: AdminContext; form: Form; error?:
 }
 
 export const pricesPage: Page = (admin, billing) => {
-  const show = async (c: AdminContext, form?: Form, error?: string) => {
+  const show = async (c: AdminContext, form?: Form, error?: string, removeError?: string) => {
     const { q, offset } = listQuery(c);
     const list = await billing.admin.priceList({ search: q || undefined, offset, limit: PAGE_SIZE });
     const today = date(billing.now());
@@ -117,7 +117,7 @@ export const pricesPage: Page = (admin, billing) => {
     }
     return render(c, {
       title: 'Model prices',
-      status: error ? 422 : 200,
+      status: error || removeError ? 422 : 200,
       body: (
         <>
           <SearchBox path="/admin/prices" q={q} target="price-results" placeholder="Search models: “gpt-4o”, “anthropic sonnet”…" />
@@ -125,6 +125,7 @@ export const pricesPage: Page = (admin, billing) => {
           <h2>Set an override</h2>
           <OverrideForm c={c} form={values} error={error} />
           <h2>Overrides</h2>
+          <ErrorNote error={removeError} />
           {list.overrides.length === 0 ? (
             <p class="muted">None: every price is genai-prices' bundled data.</p>
           ) : (
@@ -139,6 +140,7 @@ export const pricesPage: Page = (admin, billing) => {
                   <th class="num">Cache read</th>
                   <th class="num">Cache write</th>
                   <th>Set on</th>
+                  <th></th>
                 </tr>
               </thead>
               <tbody>
@@ -154,6 +156,15 @@ export const pricesPage: Page = (admin, billing) => {
                     <td class="num">{rate(o.price.rates.cacheRead)}</td>
                     <td class="num">{rate(o.price.rates.cacheWrite)}</td>
                     <td>{date(o.createdAt)}</td>
+                    <td>
+                      <form method="post" action="/admin/prices/remove" class="inline compact">
+                        <Csrf token={c.get('csrf')} />
+                        <input type="hidden" name="model" value={o.model} />
+                        <input type="hidden" name="provider" value={o.provider} />
+                        <input type="hidden" name="effectiveFrom" value={o.effectiveFrom.toISOString()} />
+                        <button type="submit" class="secondary">Remove</button>
+                      </form>
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -173,5 +184,12 @@ export const pricesPage: Page = (admin, billing) => {
     );
     if (!result.ok) return show(c, form, result.error);
     return done(c, `/admin/prices?q=${encodeURIComponent(form.model ?? '')}`, `Override set: ${form.model} from ${form.effectiveFrom}.`);
+  });
+  admin.post('/prices/remove', async (c) => {
+    const form = await readForm(c);
+    const result = await attempt(() => billing.admin.removeModelPrice({ provider: form.provider ?? '', model: form.model ?? '', effectiveFrom: form.effectiveFrom ?? '' }));
+    if (!result.ok) return show(c, undefined, undefined, result.error);
+    const from = form.effectiveFrom ? date(new Date(form.effectiveFrom)) : '';
+    return done(c, `/admin/prices?q=${encodeURIComponent(form.model ?? '')}`, `Override removed: ${form.model}${form.provider ? ` at ${form.provider}` : ''} from ${from}. Calls from now on are priced as if it had never been set; usage charged keeps its price.`);
   });
 };

@@ -12,7 +12,7 @@ import { attempt, Csrf, done, ErrorNote, render, type AdminContext, type Page } 
 
 const SUMMARY: Record<PricingMode, string> = {
   'usage-subscription': 'One paid plan whose price is its usage, blocked at the allowance; a free tier to try.',
-  'credit-packs': 'Pay as you go: people buy packs of credits; new accounts get a small welcome allowance.',
+  'credit-packs': 'Pay as you go: people buy packs of credits; every account gets a small free allowance each month to try it.',
   'subscription-plus-packs': 'A paid plan with its usage, and packs of extra credits for subscribers who want more.',
   tiers: 'Three paid plans with rising allowances; a free tier to try.',
 };

@@ -104,8 +104,8 @@ function SettingsForm({ c, form, plans, error }: { c: AdminContext; form: Form; 
         <div class="row">
           <Field label="Input ($ per 1M tokens)" name="fallbackInput" value={form.fallbackInput} step="any" />
           <Field label="Output ($ per 1M tokens)" name="fallbackOutput" value={form.fallbackOutput} step="any" />
-          <Field label="Cache read" name="fallbackCacheRead" value={form.fallbackCacheRead} step="any" />
-          <Field label="Cache write" name="fallbackCacheWrite" value={form.fallbackCacheWrite} step="any" />
+          <Field label="Cache read ($ per 1M tokens)" name="fallbackCacheRead" value={form.fallbackCacheRead} step="any" />
+          <Field label="Cache write ($ per 1M tokens)" name="fallbackCacheWrite" value={form.fallbackCacheWrite} step="any" />
         </div>
       </fieldset>
       <fieldset>
