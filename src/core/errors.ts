@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'payment_not_found',
   'refund_exceeds_payment',
   'bucket_not_found',
+  'model_price_not_found',
   'take_back_not_allowed',
   'take_back_exceeds_remaining',
   'unknown_model',

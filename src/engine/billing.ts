@@ -168,6 +168,7 @@ export async function createBilling(options: BillingOptions = {}) {
       updatePack: changing((slug: string, changes: catalog.ParsedPackChanges) => catalog.updatePackParsed(sql, slug, changes)),
       updateSettings: changing((settings: catalog.ParsedSettings) => catalog.updateSettings(sql, settings)),
       setModelPrice: changing((price: catalog.ParsedModelPrice) => catalog.setModelPrice(ctx, price)),
+      removeModelPrice: changing((key: z.output<typeof catalog.modelPriceKeySchema>) => catalog.removeModelPrice(ctx, key)),
       setMemberLimits: changing((accountId: string, userId: string, limits: Limit[]) => setMemberLimits(ctx, accountId, userId, limits), firstArgument),
       syncCatalog: (processor: string) => syncCatalog(ctx, processor),
       analytics: (range: z.output<typeof moneyRangeSchema>) => moneyView(ctx, range),
@@ -267,6 +268,8 @@ export async function createBilling(options: BillingOptions = {}) {
       getSettings: () => catalog.getSettings(sql),
       updateSettings: async (input: SettingsInput) => parsed.admin.updateSettings(parseInput(settingsInputSchema, input, 'settings')),
       setModelPrice: async (input: catalog.ModelPriceInput) => parsed.admin.setModelPrice(parseInput(catalog.modelPriceInputSchema, input, 'model price')),
+      /** Remove a price override: calls from now on are priced as if it had never been set. */
+      removeModelPrice: async (key: catalog.ModelPriceKey) => parsed.admin.removeModelPrice(parseInput(catalog.modelPriceKeySchema, key, 'model price override')),
       applyPreset: changing((mode: PricingMode) => applyPreset(ctx, mode)),
       /** Cap a team member's usage within the team's pool (day and/or month, value or tokens); [] removes the caps. */
       setMemberLimits: async (accountId: string, userId: string, limits: readonly Limit[]) =>

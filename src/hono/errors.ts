@@ -30,6 +30,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   take_back_not_allowed: 409,
   payment_not_found: 404,
   bucket_not_found: 404,
+  model_price_not_found: 404,
   account_not_found: 404,
   plan_not_found: 404,
   pack_not_found: 404,
