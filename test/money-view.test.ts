@@ -1,7 +1,7 @@
 /**
  * The money view on a told story, on both engines: two packs and a subscription paid through one
  * processor, a pack and an auto-recharge through another, usage on two models with a usage
- * refund, a partial refund and a dispute, and a payment either side of the range. The read's
+ * refund, a partial refund, a dispute lost and one won, and a payment either side of the range. The read's
  * total, its days, its sources and its models, the panel's cards and charts, its three CSVs and
  * the API all carry the same figures, and those are the story's hand sums, to the cent and the
  * micro-dollar.
@@ -46,7 +46,8 @@ for (const engine of ENGINES) {
 
       // Each payment on its day, each refund and dispute on the day it applied.
       expect(view.days.map((d) => d.day)).toEqual(['2026-03-01', '2026-03-02', '2026-03-03', '2026-03-04', '2026-03-05']);
-      expect(view.days.map((d) => d.collected.netCents)).toEqual([0, 50_00, 10_00, -14_00, 0]);
+      expect(view.days.map((d) => d.collected.netCents)).toEqual([0, 50_00, 10_00, -20_00, 6_00]);
+      expect(view.days.map((d) => d.collected.disputedCents)).toEqual([0, 0, 0, 16_00, -6_00]);
       expect(view.days[2]!.usage).toMatchObject(HAND.usage);
 
       // By processor and kind: a recharge is told apart from a pack bought.
@@ -103,7 +104,8 @@ for (const engine of ENGINES) {
         'usage_charged_usd', 'usage_refunded_usd', 'usage_value_usd', 'provider_cost_usd', 'margin_usd',
       ]);
       expect(days.map((d) => d.day)).toEqual(view.days.map((d) => d.day));
-      expect(days[3]).toMatchObject({ day: '2026-03-04', payments: '0', paid_usd: '0.00', refunded_usd: '4.00', disputed_usd: '10.00', collected_usd: '-14.00' });
+      expect(days[3]).toMatchObject({ day: '2026-03-04', payments: '0', paid_usd: '0.00', refunded_usd: '4.00', disputed_usd: '16.00', collected_usd: '-20.00' });
+      expect(days[4]).toMatchObject({ day: '2026-03-05', disputed_usd: '-6.00', collected_usd: '6.00' });
       const sources = await csv('source');
       const models = await csv('model');
       for (const [rows, name] of [[days, 'day'], [sources, 'source']] as const) {

@@ -1,7 +1,7 @@
 /**
  * The money view's told story: two packs and a subscription paid through the signed processor,
  * a pack and an auto-recharge through the fake one, usage on two models with a usage refund, a
- * partial refund and a dispute, and a payment either side of the range (2026-03-01 to
+ * partial refund, a dispute lost and one won, and a payment either side of the range (2026-03-01 to
  * 2026-03-05, days included) — and its hand sums, in cents and micro-dollars.
  */
 import { expect } from 'vitest';
@@ -15,6 +15,7 @@ const D0 = new Date('2026-02-28T23:59:00Z'); // the day before the range
 const D1 = new Date('2026-03-02T10:00:00Z');
 const D2 = new Date('2026-03-03T09:00:00Z');
 const D3 = new Date('2026-03-04T15:00:00Z');
+const D3_WON = new Date('2026-03-05T08:00:00Z');
 const D4 = new Date('2026-03-06T00:00:00Z'); // the day after the range (2026-03-01 to 2026-03-05, days included)
 export const RANGE = '?from=2026-03-01&to=2026-03-05';
 
@@ -23,7 +24,8 @@ export const TEST_MODEL_COST = 1_000_000 + (500_000 + 2 * 100_000); // acme 1M i
 export const MINI_COST = 15_000 + 12_000; // gpt-4o-mini, 100k in and 20k out at $0.15 and $0.60 per 1M tokens
 export const USAGE_REFUND = 10_000;
 export const HAND = {
-  collected: { payments: 5, paidCents: 20_00 + 10_00 + 10_00 + 10_00 + 10_00, refundedCents: 4_00, disputedCents: 10_00, netCents: 46_00 },
+  // Disputes: $10 of one pack, and the $6 left of the refunded one, won back.
+  collected: { payments: 5, paidCents: 20_00 + 10_00 + 10_00 + 10_00 + 10_00, refundedCents: 4_00, disputedCents: 10_00 + 6_00 - 6_00, netCents: 46_00 },
   usage: {
     events: 3, chargedMicros: 2 * (TEST_MODEL_COST + MINI_COST), refundedMicros: USAGE_REFUND, valueMicros: 2 * (TEST_MODEL_COST + MINI_COST) - USAGE_REFUND,
     costMicros: TEST_MODEL_COST + MINI_COST, marginMicros: TEST_MODEL_COST + MINI_COST - USAGE_REFUND,
@@ -73,7 +75,13 @@ export async function moneyStory(billing: Billing, clock: TestClock, sql: Sql, f
   clock.set(D3.toISOString());
   const pack1 = (await billing.payments('acme')).find((p) => p.reference === 'pi_1')!;
   expect(await billing.refundPayment('acme', pack1.id, { amountCents: 4_00 }, { idempotencyKey: 'partial' })).toMatchObject({ status: 'refunded', amountCents: 4_00 });
-  await tell(billing, [{ type: 'payment.disputed', eventId: 'evt_dispute', paymentRef: 'pi_2', disputeRef: 'dp_1', amountCents: 10_00, at: D3 }]);
+  await tell(billing, [
+    { type: 'payment.disputed', eventId: 'evt_dispute', paymentRef: 'pi_2', disputeRef: 'dp_1', amountCents: 10_00, at: D3 },
+    // The refunded pack disputed too: what is left of it ($6) is taken, and the next day won back.
+    { type: 'payment.disputed', eventId: 'evt_dispute_2', paymentRef: 'pi_1', disputeRef: 'dp_2', amountCents: 10_00, at: D3 },
+  ]);
+  clock.set(D3_WON.toISOString());
+  await tell(billing, [{ type: 'payment.dispute_won', eventId: 'evt_won', paymentRef: 'pi_1', disputeRef: 'dp_2:won', amountCents: 10_00, at: D3_WON }]);
 
   clock.set(D4.toISOString());
   completed(await billing.purchase('globex', 'credits-10', { idempotencyKey: 'after' })); // paid after the range

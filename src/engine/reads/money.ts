@@ -8,8 +8,9 @@
  * Each figure is named once, here:
  *   - money collected = payments received (packs, subscriptions, recharges), less refunds and
  *     disputes, each on the day it happened: a payment on the day it was paid, a refund or a
- *     dispute on the day it applied. In cents, as the processors charge. A dispute won is kept
- *     beside the payment; the money it returns is not counted back here.
+ *     dispute on the day it applied. In cents, as the processors charge. A dispute won gives
+ *     back, on its day, what it says was won, at most what the payment's disputes took (the
+ *     value taken from the account stays taken: that is the ledger's, not the money's).
  *   - usage value charged = what usage events charged, net of the usage refunds given back on
  *     them, on the day of the usage. In micro-dollars.
  *   - provider cost = the provider's cost of that usage, at the price of its day.
@@ -46,6 +47,7 @@ export interface Collected {
   payments: number;
   paidCents: number;
   refundedCents: number;
+  /** What disputes took, less what disputes won gave back. */
   disputedCents: number;
   /** paid − refunded − disputed: what was kept. */
   netCents: number;
@@ -135,9 +137,12 @@ export async function moneyView(ctx: Context, { from, to }: z.output<typeof mone
        FROM payments p WHERE p.status <> 'failed' AND p.created_at >= $1 AND p.created_at < $2
        UNION ALL
        SELECT ${dayOf('r.applied_at')}, p.processor, ${paymentKind}, 0, 0,
-         CASE WHEN r.kind = 'refund' THEN r.applied_cents ELSE 0 END, CASE WHEN r.kind = 'dispute' THEN r.applied_cents ELSE 0 END
+         CASE WHEN r.kind = 'refund' THEN r.applied_cents ELSE 0 END,
+         CASE r.kind WHEN 'dispute' THEN r.applied_cents WHEN 'dispute_won' THEN -LEAST(r.amount_cents, (
+           SELECT COALESCE(sum(d.applied_cents), 0) FROM payment_refunds d WHERE d.payment_id = r.payment_id AND d.kind = 'dispute' AND d.status = 'applied'
+         )) ELSE 0 END
        FROM payment_refunds r JOIN payments p ON p.id = r.payment_id
-       WHERE r.status = 'applied' AND r.kind IN ('refund', 'dispute') AND r.applied_cents > 0 AND r.applied_at >= $1 AND r.applied_at < $2
+       WHERE r.status = 'applied' AND r.applied_at >= $1 AND r.applied_at < $2
      ) m GROUP BY 1, 2, 3`,
     [from, to],
   );

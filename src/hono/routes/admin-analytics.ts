@@ -12,7 +12,7 @@ const CollectedSchema = z
     payments: z.number().int().openapi({ description: 'Payments received.' }),
     paidCents: Cents.openapi({ description: 'What they paid, in cents.' }),
     refundedCents: Cents.openapi({ description: 'Refunds applied in the range, whenever their payment was.' }),
-    disputedCents: Cents.openapi({ description: 'Disputes (chargebacks) applied in the range.' }),
+    disputedCents: Cents.openapi({ description: 'Disputes (chargebacks) applied in the range, less what disputes won in it gave back.' }),
     netCents: Cents.openapi({ description: 'Money collected: paid − refunded − disputed.' }),
   })
   .openapi('MoneyCollected', { description: 'Money through the processors (packs, subscriptions, auto-recharges), each on the day it happened.' });
