@@ -4,7 +4,8 @@
  * until its next day starts, in its own time zone, as the gate says; its members' caps are set
  * and lifted from a form; a bonus granted by mistake is taken back after a page that says what
  * will happen; the ledger adds up to what is available, a write-off pending included; a canceled
- * subscription shows its end and is resumed. Screenshots go to test-artifacts/.
+ * subscription shows its end and is resumed; and a price override is removed on the model prices
+ * page. Screenshots go to test-artifacts/.
  */
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
@@ -161,6 +162,17 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     expect(after.period).toEqual(before.period);
     expect(after.availableMicros).toBe(before.availableMicros);
     expect((await billing.admin.accountSubscription('solo')).subscription).toEqual({ ...subscribed, cancelAt: null });
+  });
+
+  it('removes a price override: the next call is priced as before it', async () => {
+    await billing.admin.setModelPrice({ provider: 'test', model: 'test-model', effectiveFrom: '2026-03-05T00:00:00Z', rates: { input: '9', output: '9' } });
+    await page.goto(`${server.base}/admin/prices?q=test-model`);
+    const row = page.locator('tr', { hasText: '2026-03-05' }).filter({ has: page.locator('button', { hasText: 'Remove' }) });
+    expect(await row.innerText()).toMatch(/test-model\s+test\s+2026-03-05\s+\$9\s+\$9/);
+    await row.locator('button', { hasText: 'Remove' }).click();
+    await page.locator('.note', { hasText: 'Override removed: test-model at test from 2026-03-05. Calls from now on are priced as if it had never been set' }).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/prices-override-removed.png` });
+    expect((await billing.admin.priceOf({ model: 'test-model', provider: 'test' })).rates).toMatchObject({ input: '1', output: '2' });
     expect(problems).toEqual([]);
   });
 });

@@ -421,6 +421,20 @@ const ROUTES: RouteCase[] = [
     ],
   },
   {
+    route: 'POST /admin/model-prices/remove',
+    setup: async (api) => {
+      await api.billing.admin.setModelPrice({ provider: 'openai', model: 'gpt-4o-mini', effectiveFrom: '2026-03-01T00:00:00Z', rates: { input: '0.1', output: '0.4' } });
+      return {};
+    },
+    good: () => ({ method: 'POST', path: '/v1/admin/model-prices/remove', body: { provider: 'openai', model: 'gpt-4o-mini', effectiveFrom: '2026-03-01T00:00:00Z' }, headers: key('price-remove') }),
+    status: 200,
+    other: () => ({ method: 'POST', path: '/v1/admin/model-prices/remove', body: { provider: 'openai', model: 'gpt-4o', effectiveFrom: '2026-03-01T00:00:00Z' } }),
+    unknown: () => [
+      [{ method: 'POST', path: '/v1/admin/model-prices/remove', body: { provider: 'openai', model: 'gpt-4o-mini', effectiveFrom: '2026-02-01T00:00:00Z' } }, 404, 'model_price_not_found'],
+      [{ method: 'POST', path: '/v1/admin/model-prices/remove', body: { model: '', effectiveFrom: '2026-03-01' } }, 400, 'invalid_input'],
+    ],
+  },
+  {
     route: 'POST /admin/presets/{mode}/apply',
     good: () => ({ method: 'POST', path: '/v1/admin/presets/tiers/apply', headers: key('preset') }),
     status: 200,

@@ -296,6 +296,7 @@ const ROUTES: RouteCase[] = [
   { route: 'PATCH /admin/packs/{slug}', call: () => ({ path: '/v1/admin/packs/extra-10', library: (b, body) => b.admin.updatePack('extra-10', body) }) },
   { route: 'PATCH /admin/settings', call: () => ({ path: '/v1/admin/settings', library: (b, body) => b.admin.updateSettings(body as never) }) },
   { route: 'POST /admin/model-prices', call: () => ({ path: '/v1/admin/model-prices', library: (b, body) => b.admin.setModelPrice(body as never) }) },
+  { route: 'POST /admin/model-prices/remove', call: () => ({ path: '/v1/admin/model-prices/remove', library: (b, body) => b.admin.removeModelPrice(body as never) }) },
 ];
 
 /**

@@ -1,10 +1,11 @@
 /**
- * Model prices, for admins: an override of a model's price from a moment on. Usage charged
- * before keeps the price it was charged at; every process prices its next call with it.
+ * Model prices, for admins: an override of a model's price from a moment on, and its removal.
+ * Usage charged before keeps the price it was charged at; every process prices its next call
+ * with what is set.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
-import { modelPriceInputSchema } from '../../engine/catalog/catalog.ts';
+import { modelPriceInputSchema, modelPriceKeySchema } from '../../engine/catalog/catalog.ts';
 import type { Api } from '../api.ts';
 import { body, DateTime, errorResponses, IdempotencyKeyHeader, json } from '../schemas.ts';
 
@@ -36,6 +37,7 @@ export const PriceEntrySchema = z
   .openapi('PriceEntry');
 
 const ModelPriceRequestSchema = modelPriceInputSchema.meta({ id: 'ModelPriceRequest' });
+const ModelPriceKeySchema = modelPriceKeySchema.meta({ id: 'ModelPriceKey' });
 
 export function registerAdminPrices(api: Api, billing: Billing) {
   api.openapi(
@@ -46,5 +48,15 @@ export function registerAdminPrices(api: Api, billing: Billing) {
       responses: { 201: json(PriceEntrySchema, 'The price as it will be charged.'), ...errorResponses },
     }),
     async (c) => c.json(await billing.parsed.admin.setModelPrice(c.req.valid('json')), 201),
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post', path: '/admin/model-prices/remove', tags: ['Admin'], security: [{ SecretKey: [] }],
+      summary: 'Remove a price override: calls from now on are priced as if it had never been set',
+      request: { headers: IdempotencyKeyHeader, ...body(ModelPriceKeySchema) },
+      responses: { 200: json(z.strictObject({ removed: PriceEntrySchema }).openapi('ModelPriceRemoved'), 'The override removed.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.parsed.admin.removeModelPrice(c.req.valid('json')), 200),
   );
 }
