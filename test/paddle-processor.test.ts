@@ -168,6 +168,8 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
         planSlug: 'plus',
         // A price with no Tollgate custom data (linked by hand): the engine checks it is the plan's.
         priceRef: planPrice,
+        // Who paid: the account's customer, whose subscription may replace the account's own.
+        customerRef: customerId,
         paymentRef: transaction.id,
         amountCents: 2000,
         periodStart: new Date(first.starts_at),
@@ -190,6 +192,7 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
         subscriptionRef: subscription.id,
         planSlug: 'plus',
         priceRef: planPrice,
+        customerRef: customerId,
         paymentRef: renewed.id,
         // What the customer was charged: the price and Paddle's tax on it.
         amountCents: 2400,

@@ -2,7 +2,9 @@
  * A second subscription paid for an account already on a live one at the same processor: two
  * checkout pages opened before either was paid, then both paid. The account moves to the one
  * paid last, as the engine always did, and the one it leaves is ended at the processor at once,
- * so it does not go on billing the customer each month for a period that opens nothing. On both
+ * so it does not go on billing the customer each month for a period that opens nothing. A
+ * subscription paid by another customer, whose custom data (the customer's browser can set it)
+ * names the account, replaces nothing: it is refused, and the account's own goes on. On both
  * engines, with the real Paddle SDK against the local fake of its API.
  */
 import { describe, expect, it } from 'vitest';
@@ -41,6 +43,30 @@ for (const engine of ENGINES) {
       await deliver(from);
       expect((await t.billing.balance('acme')).plan.slug).toBe('plus');
       expect(await t.sql.query(`SELECT processor_ref FROM subscriptions WHERE account_id = 'acme' AND status = 'active'`)).toEqual([{ processor_ref: secondSubscription.id }]);
+    });
+
+    it("refuses a subscription another customer paid for the account's name, and the account's own goes on", async () => {
+      await t.billing.admin.applyPreset('subscription-plus-packs');
+      await t.billing.admin.syncCatalog('paddle');
+      await t.billing.upsertAccount({ id: 'acme', kind: 'team', processor: 'paddle' });
+      const own = fake().transactionAt(((await t.billing.subscribe('acme', 'plus', { idempotencyKey: 'sub-1' })) as { checkoutUrl: string }).checkoutUrl);
+      let from = fake().events.length;
+      await fake().completeTransaction(own.id);
+      await deliver(from);
+
+      // Someone else's checkout, from their browser: Paddle.Checkout.open({ items: [Plus], customData: { tollgate_account: 'acme' } }).
+      const api = (path: string, body: unknown) =>
+        fetch(`${fake().url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${fake().apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+          .then(async (response) => ((await response.json()) as { data: { id: string } }).data);
+      const stranger = await api('/customers', { email: 'mallory@example.net' });
+      const plus = (await t.billing.admin.getPlan('plus')).processorPrices.paddle;
+      const theirs = await api('/transactions', { items: [{ price_id: plus, quantity: 1 }], customer_id: stranger.id, custom_data: { tollgate_account: 'acme', tollgate_plan: 'plus' } });
+      from = fake().events.length;
+      await fake().completeTransaction(theirs.id);
+      await expect(deliver(from)).rejects.toThrow(/not the account's customer/);
+
+      expect(fake().subscriptions.get(own.subscription_id!)!.status).toBe('active');
+      expect(await t.sql.query(`SELECT processor_ref FROM subscriptions WHERE account_id = 'acme' AND status = 'active'`)).toEqual([{ processor_ref: own.subscription_id }]);
     });
   });
 }

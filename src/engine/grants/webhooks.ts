@@ -144,7 +144,7 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
       const live = current?.processor === processor && !terms.planEnded && !(await ended(tx, processor, current.processorRef)) ? current.processorRef : undefined;
       // The period it paid for opens, if it is the latest (subscriptions.ts).
       const outcome = await periodPaid(tx, event.accountId, plan, { processor, subscriptionRef: event.subscriptionRef, period: { start: event.periodStart, end: event.periodEnd }, now });
-      if (live !== undefined && live !== event.subscriptionRef) await endReplaced(ctx, tx, processor, terms.account, live);
+      if (live !== undefined && live !== event.subscriptionRef) await endReplaced(ctx, tx, processor, terms.account, live, event);
       return outcome;
     }
     case 'subscription.past_due': {
@@ -178,9 +178,19 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
  * at the processor: it is ended there at once, or the processor would bill the customer for it
  * every month while its payments open nothing. A failure fails the event, and the retry ends it.
  */
-async function endReplaced(ctx: Context, tx: Sql, processorName: string, account: Account, subscriptionRef: string): Promise<void> {
+async function endReplaced(
+  ctx: Context, tx: Sql, processorName: string, account: Account, subscriptionRef: string, paid: { subscriptionRef: string; customerRef?: string },
+): Promise<void> {
   const [row] = await tx.query<{ status: string }>('SELECT status FROM subscriptions WHERE processor = $1 AND processor_ref = $2', [processorName, subscriptionRef]);
   if (row?.status !== 'canceled') return; // still the account's: nothing replaced it
+  // Named by data its payer could set (Paddle's custom data): another customer's subscription ends none of the account's.
+  const [{ customer } = { customer: null }] = await tx.query<{ customer: string | null }>('SELECT processor_customer_id AS customer FROM accounts WHERE id = $1', [account.id]);
+  if (paid.customerRef !== undefined && customer !== null && paid.customerRef !== customer) {
+    throw new Error(
+      `Subscription ${paid.subscriptionRef} at ${processorName} names account "${account.id}" but was paid by customer ${paid.customerRef}, not the account's customer (${customer}), ` +
+        `and would replace its subscription ${subscriptionRef}: nothing was applied; cancel and refund it at the processor if it is not the account's`,
+    );
+  }
   const processor = ctx.processors.get(processorName)!; // it parsed this webhook
   const request = await checkoutRequest(tx, processor, account, { idempotencyKey: `replaced:${subscriptionRef}` });
   await processor.cancel({ ...request, immediately: true, subscriptionRef });

@@ -12,7 +12,8 @@
  * Paddle.js lets the customer's browser set that (Checkout.open, updateCheckout) along with the
  * items. A price the catalog sync made names its plan or pack in its own custom data, which only
  * the API key sets; a price with none (linked by hand) goes to the engine as priceRef, to be the
- * plan's or pack's price there. The account is still the custom data's.
+ * plan's or pack's price there. The account is still the custom data's, so the customer who paid
+ * goes with it (customerRef): another customer's subscription replaces none of the account's.
  *
  * The amount is the transaction's grand total, what the customer was charged (tax included, as
  * Paddle sells as merchant of record), in the smallest unit of the transaction's currency.
@@ -51,6 +52,7 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
     subscriptionRef: transaction.subscriptionId,
     planSlug,
     ...(plan.priceRef ? { priceRef: plan.priceRef } : {}),
+    ...(transaction.customerId ? { customerRef: transaction.customerId } : {}),
     paymentRef: transaction.id,
     amountCents,
     periodStart,
