@@ -122,7 +122,11 @@ export async function receiveRefund(tx: Sql, processor: string, notice: RefundNo
 /** After an event recorded a payment: the refunds told before it, applied now, in the order told. */
 export async function applyParkedRefunds(tx: Sql, processor: string, event: ProcessorEvent, now: Date): Promise<void> {
   const paymentRef = paymentRecordedBy(event);
-  if (paymentRef === undefined) return;
+  if (paymentRef !== undefined) await applyRefundsParkedFor(tx, processor, paymentRef, now);
+}
+
+/** After a payment was recorded (by its webhook, or an auto-recharge's answer), with its lock held: the refunds told before it, in the order told. */
+export async function applyRefundsParkedFor(tx: Sql, processor: string, paymentRef: string, now: Date): Promise<void> {
   const parked = await tx.query<{ id: number }>(
     `SELECT id FROM payment_refunds WHERE processor = $1 AND payment_ref = $2 AND status = 'parked' ORDER BY id`,
     [processor, paymentRef],

@@ -25,6 +25,7 @@ import type { DeclineCode, Processor, SavedCharge } from '../processor.ts';
 import { PACK_COLUMNS, packFromRow, type PackRow } from '../rows.ts';
 import { lockGate } from '../terms.ts';
 import { offMessage, pauseUntil, turnOff } from './auto-recharge.ts';
+import { applyRefundsParkedFor, lockPaymentRef } from './payment-refunds.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
 
 /**
@@ -165,7 +166,12 @@ async function run(ctx: Context, job: JobRow): Promise<RechargeRun> {
   const now = ctx.clock();
   switch (answer.status) {
     case 'succeeded':
-      await ctx.sql.transaction((tx) => completeRecharge(tx, job.account_id, job.id, processor.name, answer.paymentRef, now, answer.amountCents));
+      // As a webhook recording the payment does: its lock first, and the refunds or disputes told before it applied once it is recorded.
+      await ctx.sql.transaction(async (tx) => {
+        await lockPaymentRef(tx, processor.name, answer.paymentRef);
+        await completeRecharge(tx, job.account_id, job.id, processor.name, answer.paymentRef, now, answer.amountCents);
+        await applyRefundsParkedFor(tx, processor.name, answer.paymentRef, now);
+      });
       return done('succeeded', { paymentRef: answer.paymentRef });
     case 'pending':
       // Its webhook finishes it (and may have already).
