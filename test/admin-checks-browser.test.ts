@@ -106,6 +106,24 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
     await billing.admin.updatePlan('plus', { overage: 'credits' });
   });
 
+  it('warns on the settings page, as a margin is typed, of the plans it would make lose money', async () => {
+    await billing.admin.updatePlan('plus', { includedMicros: 30_000_000 }); // $30 of usage costs $15 at 50%
+    await page.goto(`${server.base}/admin/settings`);
+    expect(await checks('form.settings')).toEqual([]);
+    await page.fill('input[name=margin]', '30');
+    await page.locator('form.settings .checks li[data-check="plan_loses_money"]').waitFor();
+    expect(await checks('form.settings')).toEqual([
+      '“Plus” costs $20.00 a month and lets a subscriber use $30.00 of usage, which costs you $21.00 at the 30% margin: each subscriber who uses it all loses you $1.00 a month.',
+    ]);
+    await page.screenshot({ path: `${ARTIFACTS}/checks-settings.png`, fullPage: true });
+    await page.fill('input[name=margin]', '100');
+    await page.click('form.settings button[type=submit]');
+    await page.locator('form.settings .error', { hasText: 'Margin: 100% is too high: a margin must be below 100% (99.99% at most)' }).waitFor();
+    await page.fill('input[name=margin]', '40');
+    await page.waitForFunction(() => document.querySelectorAll('form.settings .checks li').length === 0);
+    await billing.admin.updatePlan('plus', { includedMicros: null });
+  });
+
   it('names a bad field by its label, in dollars', async () => {
     await page.goto(`${server.base}/admin/plans/plus`);
     await page.fill('input[name=surcharge]', '25');

@@ -42,6 +42,7 @@ describe('the admin panel’s arithmetic', () => {
     expect(marginSentence(5000)).toBe('at 50% margin people pay $20.00 for $10.00 of provider cost');
     expect(marginSentence(6000)).toBe('at 60% margin people pay $25.00 for $10.00 of provider cost');
     expect(marginSentence(0)).toBe('at 0% margin people pay $10.00 for $10.00 of provider cost');
+    expect(marginSentence(3000)).toBe('at 30% margin people pay $14.29 for $10.00 of provider cost'); // to the cent from a dollar up
     const price = { source: 'override', provider: 'test', model: 'test-model', rates: { input: '1', output: '2' } } as const;
     // $1 of cost: calls of 3,000 in ($0.003) and 1,000 out ($0.002) cost $0.005 per 4,000 tokens.
     expect(tokensFor(1_000_000, price)).toBe(800_000);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Micros } from '../src/core/money.ts';
 import type { Pack } from '../src/core/pack.ts';
 import type { Limit, Plan } from '../src/core/plan.ts';
-import { checksOfChange, losesMoney, plansOnSale, plansSpending, sanityChecks, type Catalog } from '../src/core/sanity.ts';
+import { checksOfChange, checksRaised, losesMoney, plansOnSale, plansSpending, sanityChecks, type Catalog } from '../src/core/sanity.ts';
 
 let ids = 0;
 function plan(slug: string, fields: Partial<Plan> = {}): Plan {
@@ -143,5 +143,20 @@ describe('the checks of a change', () => {
     // A new item is added to the catalog for the check.
     const cheap = pack('new', { priceCents: 1_00, valueMicrosOverride: 5_000_000 as Micros });
     expect(checksOfChange(base, { kind: 'pack', item: cheap }).map((c) => c.code)).toEqual(['pack_loses_money']);
+  });
+});
+
+describe('the checks a change of settings raises', () => {
+  it('are those the new margin or default plan would bring, not those there already', () => {
+    const cheap = plan('cheap', { priceCents: 10_00, includedMicrosOverride: 15_000_000 as Micros });
+    const base = catalog({ plans: [free, credits, cheap], packs: [pack('bonus', { valueMicrosOverride: 12_000_000 as Micros })] });
+    expect(sanityChecks(base)).toEqual([]);
+    // At 30% margin $15 of usage costs $10.50 and the $12 pack's usage $8.40: only the plan loses money.
+    expect(checksRaised(base, { ...base, settings: { marginBps: 3000, defaultPlanId: free.id } }).map((c) => c.message)).toEqual([
+      '“cheap” costs $10.00 a month and lets a subscriber use $15.00 of usage, which costs you $10.50 at the 30% margin: each subscriber who uses it all loses you $0.50 a month.',
+    ]);
+    expect(checksRaised(base, { ...base, settings: { marginBps: 0, defaultPlanId: credits.id } }).map((c) => `${c.subject.slug}:${c.code}`)).toEqual([
+      'plus:default_plan_not_free', 'cheap:plan_loses_money', 'bonus:pack_loses_money',
+    ]);
   });
 });

@@ -3,10 +3,10 @@
  * provider spend at the margin, about how many tokens of a model that buys, and the margin
  * said as a sentence. Pure: the pages pass the settings and the model's price in.
  */
-import { costFromValue, formatUsd, PICOS_PER_MICRO, valueFromCost, type Micros } from '../core/money.ts';
+import { costFromValue, PICOS_PER_MICRO, valueFromCost, type Micros } from '../core/money.ts';
 import type { PriceEntry } from '../core/pricing/price.ts';
 import { costOf } from '../core/pricing/cost.ts';
-import { percent } from './format.ts';
+import { percent, usd } from './format.ts';
 
 /** The call whose mix of tokens "about N tokens" assumes: 3,000 in, 1,000 out. */
 export const SAMPLE_CALL = { inputTokens: 3_000, outputTokens: 1_000 } as const;
@@ -35,5 +35,5 @@ export function derive(valueMicros: Micros, marginBps: number, price?: PriceEntr
 /** "at 50% margin people pay $20.00 for $10.00 of provider cost". */
 export function marginSentence(marginBps: number, costMicros = 10_000_000): string {
   const paid = valueFromCost(BigInt(costMicros) * PICOS_PER_MICRO, marginBps);
-  return `at ${percent(marginBps)} margin people pay ${formatUsd(paid)} for ${formatUsd(costMicros)} of provider cost`;
+  return `at ${percent(marginBps)} margin people pay ${usd(paid)} for ${usd(costMicros)} of provider cost`;
 }

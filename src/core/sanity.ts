@@ -140,18 +140,22 @@ export function sanityChecks({ plans, packs, settings }: Catalog): Check[] {
   return checks;
 }
 
+/** The checks of `after` that `before` did not have, and every one about `about` (new or not). */
+export function checksRaised(before: Catalog, after: Catalog, about?: Check['subject']): Check[] {
+  const key = (c: Check) => `${c.subject.kind}:${c.subject.slug}:${c.code}`;
+  const had = new Set(sanityChecks(before).map(key));
+  const isAbout = (c: Check) => about !== undefined && c.subject.kind === about.kind && c.subject.slug === about.slug;
+  return sanityChecks(after).filter((c) => isAbout(c) || !had.has(key(c)));
+}
+
 /**
  * What a form's plan or pack would leave for the owner to hear before saving it: the checks of
  * the catalog with `candidate` in place of the item of its slug (or added), those about it and
  * those it would raise about others (a plan that stops spending packs leaves a pack unspendable).
  */
 export function checksOfChange(catalog: Catalog, candidate: { kind: 'plan'; item: Plan } | { kind: 'pack'; item: Pack }): Check[] {
-  const key = (c: Check) => `${c.subject.kind}:${c.subject.slug}:${c.code}`;
-  const before = new Set(sanityChecks(catalog).map(key));
   const put = <T extends { slug: string }>(list: readonly T[], item: T) =>
     list.some((x) => x.slug === item.slug) ? list.map((x) => (x.slug === item.slug ? item : x)) : [...list, item];
-  const after = sanityChecks(
-    candidate.kind === 'plan' ? { ...catalog, plans: put(catalog.plans, candidate.item) } : { ...catalog, packs: put(catalog.packs, candidate.item) },
-  );
-  return after.filter((c) => (c.subject.kind === candidate.kind && c.subject.slug === candidate.item.slug) || !before.has(key(c)));
+  const after = candidate.kind === 'plan' ? { ...catalog, plans: put(catalog.plans, candidate.item) } : { ...catalog, packs: put(catalog.packs, candidate.item) };
+  return checksRaised(catalog, after, { kind: candidate.kind, slug: candidate.item.slug });
 }

@@ -88,7 +88,7 @@ function OverrideForm({ c, form, error }: { c: AdminContext; form: Form; error?:
         <Field label="Provider" name="provider" value={form.provider} hint="Blank: the model under any provider." />
         <Field label="From" name="effectiveFrom" type="date" value={form.effectiveFrom} required hint="Usage before then keeps the price it was charged." />
       </div>
-      <div class="row">
+      <div class="row rates">
         <Field label="Input ($ per 1M tokens)" name="input" value={form.input} required />
         <Field label="Output ($ per 1M tokens)" name="output" value={form.output} required />
         <Field label="Cache read ($ per 1M tokens)" name="cacheRead" value={form.cacheRead} hint="Blank: charged as input." />

@@ -1,12 +1,15 @@
 /**
- * Settings: the margin (with what it means, live), the display unit and what a credit is
- * worth, the default plan, what to do with a model the price book does not know, and holds.
+ * Settings: the margin (with what it means and what it would leave wrong with the plans and
+ * packs, live), the display unit and what a credit is worth, the default plan, what to do with
+ * a model the price book does not know, and holds.
  */
 import type { Billing } from '../../engine/billing.ts';
 import { BillingError } from '../../core/errors.ts';
 import type { Plan } from '../../core/plan.ts';
 import type { Rate } from '../../core/pricing/price.ts';
+import { checksRaised, type Catalog, type Check } from '../../core/sanity.ts';
 import type { Settings, SettingsInput } from '../../core/settings.ts';
+import { CheckList, FORM_LEAD } from '../checks.tsx';
 import { marginSentence } from '../derive.ts';
 import { credits, plainDollars, type Display } from '../format.ts';
 import { bpsField, microsField, rateField, readForm, wholeField, type Form } from '../form.ts';
@@ -50,8 +53,24 @@ function inputOf(form: Form): SettingsInput {
   };
 }
 
-/** What the margin and the credit mean, from the form as it stands. */
-function Live({ form }: { form: Form }) {
+/**
+ * What saving the form's margin and default plan would leave wrong with the plans and packs
+ * (core/sanity.ts), that is not wrong already: none while the margin cannot be read.
+ */
+function checksOf(catalog: Catalog, form: Form): Check[] {
+  try {
+    const marginBps = bpsField(form, 'margin', 'Margin');
+    if (marginBps === undefined || marginBps >= 10_000) return [];
+    const defaultPlanId = catalog.plans.find((p) => p.slug === form.defaultPlan)?.id ?? catalog.settings.defaultPlanId;
+    return checksRaised(catalog, { ...catalog, settings: { marginBps, defaultPlanId } });
+  } catch (error) {
+    if (error instanceof BillingError) return [];
+    throw error;
+  }
+}
+
+/** What the margin and the credit mean, from the form as it stands, and what its margin would leave wrong. */
+function Live({ form, checks }: { form: Form; checks: Check[] }) {
   let margin: string;
   let unit: string;
   try {
@@ -72,12 +91,13 @@ function Live({ form }: { form: Form }) {
   return (
     <>
       <p class="sentence" data-live="margin">{margin}</p>
+      <CheckList checks={checks} lead={FORM_LEAD} />
       <p class="muted" data-live="unit">{unit}</p>
     </>
   );
 }
 
-function SettingsForm({ c, form, plans, error }: { c: AdminContext; form: Form; plans: Plan[]; error?: string }) {
+function SettingsForm({ c, form, plans, error, checks }: { c: AdminContext; form: Form; plans: Plan[]; error?: string; checks: Check[] }) {
   const defaults = plans.filter((p) => p.priceCents === 0 && (p.status === 'active' || p.slug === form.defaultPlan));
   return (
     <form method="post" action="/admin/settings" class="card form settings">
@@ -86,7 +106,7 @@ function SettingsForm({ c, form, plans, error }: { c: AdminContext; form: Form; 
         <legend>Margin</legend>
         <Field label="Margin (%)" name="margin" value={form.margin} step="0.01" hint="The share of what people pay that is not provider cost." />
         <div class="live" hx-post="/admin/settings/preview" hx-trigger="input from:closest form delay:150ms, change from:closest form" hx-swap="innerHTML" hx-include="closest form" hx-sync="this:replace">
-          <Live form={form} />
+          <Live form={form} checks={checks} />
         </div>
       </fieldset>
       <fieldset>
@@ -101,7 +121,7 @@ function SettingsForm({ c, form, plans, error }: { c: AdminContext; form: Form; 
       <fieldset>
         <legend>Models the price book does not know</legend>
         <Select label="Policy" name="unknownModelPolicy" value={form.unknownModelPolicy} options={[['refuse', 'Refuse the call'], ['fallback', 'Charge the fallback price']]} />
-        <div class="row">
+        <div class="row rates">
           <Field label="Input ($ per 1M tokens)" name="fallbackInput" value={form.fallbackInput} step="any" />
           <Field label="Output ($ per 1M tokens)" name="fallbackOutput" value={form.fallbackOutput} step="any" />
           <Field label="Cache read ($ per 1M tokens)" name="fallbackCacheRead" value={form.fallbackCacheRead} step="any" />
@@ -144,16 +164,20 @@ export const settingsPage: Page = (admin, billing: Billing) => {
   admin.get('/settings', async (c) => {
     const plans = await billing.admin.listPlans();
     const form = valuesOf(await billing.admin.getSettings(), plans);
-    return render(c, { title: 'Settings', body: <SettingsForm c={c} form={form} plans={plans} /> });
+    return render(c, { title: 'Settings', body: <SettingsForm c={c} form={form} plans={plans} checks={[]} /> });
   });
 
-  admin.post('/settings/preview', async (c) => c.html(<Live form={await readForm(c)} />));
+  admin.post('/settings/preview', async (c) => {
+    const form = await readForm(c);
+    return c.html(<Live form={form} checks={checksOf(await billing.admin.catalog(), form)} />);
+  });
 
   admin.post('/settings', async (c) => {
     const form = await readForm(c);
     const result = await attempt(async () => billing.admin.updateSettings(inputOf(form)));
     if (result.ok) return done(c, '/admin/settings', 'Settings saved.');
     const plans = await billing.admin.listPlans();
-    return render(c, { title: 'Settings', status: 422, body: <SettingsForm c={c} form={form} plans={plans} error={result.error} /> });
+    const checks = checksOf(await billing.admin.catalog(), form);
+    return render(c, { title: 'Settings', status: 422, body: <SettingsForm c={c} form={form} plans={plans} error={result.error} checks={checks} /> });
   });
 };
