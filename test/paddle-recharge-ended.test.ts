@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ENGINES } from './support/harness.ts';
-import { usePaddleBilling } from './support/paddle-billing.ts';
+import { usePaddleBilling } from './support/processor-billing.ts';
 
 for (const engine of ENGINES) {
   describe(`an auto-recharge at Paddle after the subscription ended, on ${engine.name}`, () => {

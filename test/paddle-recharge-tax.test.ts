@@ -8,7 +8,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ENGINES } from './support/harness.ts';
 import type { PaddleFake } from './support/paddle-fake.ts';
-import { usePaddleBilling } from './support/paddle-billing.ts';
+import { usePaddleBilling } from './support/processor-billing.ts';
 
 for (const engine of ENGINES) {
   describe(`a taxed auto-recharge at Paddle on ${engine.name}`, () => {

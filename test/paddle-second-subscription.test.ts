@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ENGINES } from './support/harness.ts';
-import { usePaddleBilling } from './support/paddle-billing.ts';
+import { usePaddleBilling } from './support/processor-billing.ts';
 
 for (const engine of ENGINES) {
   describe(`a second subscription paid at Paddle, on ${engine.name}`, () => {
