@@ -77,6 +77,10 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     expect(gate.ok ? '' : gate.message).toBe(`${(await banner.innerText()).replace(/^Refused now until .*? UTC\): /, '')} More becomes available at 2026-03-11T04:00:00.000Z.`);
     // Value is left: the tile alone would not say it is refused.
     expect(await page.locator('[data-figure="available"]').innerText()).not.toBe('$0.00');
+    // The limits show what the gate weighs: the day's value used is the limit itself.
+    const [day] = (await billing.balance('acme')).limits;
+    expect(day!.used).toBe(day!.amount);
+    expect(await page.locator('#limits-note').innerText()).toContain('A refund gives back value, not usage');
     await page.screenshot({ path: `${ARTIFACTS}/account-refused.png` });
 
     clock.set('2026-03-11T04:00:00Z');
@@ -172,7 +176,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     await row.locator('button', { hasText: 'Remove' }).click();
     await page.locator('.note', { hasText: 'Override removed: test-model at test from 2026-03-05. Calls from now on are priced as if it had never been set' }).waitFor();
     await page.screenshot({ path: `${ARTIFACTS}/prices-override-removed.png` });
-    expect((await billing.admin.priceOf({ model: 'test-model', provider: 'test' })).rates).toMatchObject({ input: '1', output: '2' });
+    expect((await billing.admin.priceOf({ model: 'test-model', provider: 'test' }))?.rates).toMatchObject({ input: '1', output: '2' });
     expect(problems).toEqual([]);
   });
 });

@@ -217,6 +217,12 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
         </table>
 
         <h2>Limits</h2>
+        {balance.limits.length === 0 ? null : (
+          <p class="muted" id="limits-note">
+            Used and held as the gate weighs them for the next call. A refund gives back value, not usage: a refunded call still counts against the limit, which
+            bounds what the account consumed; raise the limit to give room back.
+          </p>
+        )}
         {balance.limits.length === 0 ? (
           <p class="muted">None on this plan.</p>
         ) : (
