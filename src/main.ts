@@ -11,7 +11,8 @@ import { createBilling, type Billing } from './engine/billing.ts';
 import { fakeProcessor } from './processors/fake/index.ts';
 import { paddleProcessor } from './processors/paddle/index.ts';
 import { stripeProcessor } from './processors/stripe/index.ts';
-import { formatUsd } from './core/money.ts';
+import { formatBps, formatCents } from './core/money.ts';
+import { plansOnSale, plansSpending, sanityChecks } from './core/sanity.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { loadCredentials, type Credentials } from './hono/credentials.ts';
 import { serveHere } from './server/serve.ts';
@@ -40,11 +41,18 @@ async function prepare(billing: Billing, config: Config): Promise<{ details: str
   if (!(await billing.admin.getSettings()).pricingMode) await billing.admin.applyPreset('subscription-plus-packs');
   const credentials = await loadCredentials(billing.sql, config);
   const { generated } = credentials;
-  const settings = await billing.admin.getSettings();
-  const plans = await billing.admin.listPlans({ status: 'active' });
+  const catalog = await billing.admin.catalog();
+  const { settings } = catalog;
+  // What the pricing table (/v1/pricing) shows: the active public plans, and the packs one of them can spend.
+  const plans = catalog.plans.filter((p) => p.status === 'active' && p.public);
+  const onSale = plansOnSale(catalog.plans, settings.defaultPlanId);
+  const packs = catalog.packs.filter((p) => p.status === 'active' && p.public && plansSpending(p, onSale).length > 0);
+  const checks = sanityChecks(catalog);
   const lines = [
-    `pricing mode: ${settings.pricingMode}, margin ${settings.marginBps / 100}%`,
-    `plans: ${plans.map((p) => `${p.name} (${formatUsd(p.priceCents * 10_000)}/month)`).join(', ')}`,
+    `pricing mode: ${settings.pricingMode}, margin ${formatBps(settings.marginBps)}`,
+    `plans on sale: ${plans.map((p) => `${p.name} (${formatCents(p.priceCents)}/month)`).join(', ') || 'none'}`,
+    `packs on sale: ${packs.map((p) => `${p.name} (${formatCents(p.priceCents)}${p.requiresPlan ? ', add-on' : ''})`).join(', ') || 'none'}`,
+    ...(checks.length ? [`${checks.length === 1 ? '1 thing' : `${checks.length} things`} to look at in the plans and packs: see Pricing mode in the admin panel`] : []),
   ];
   if (generated.adminPassword) lines.push(`admin password (shown once, stored hashed): ${generated.adminPassword}`);
   else if (!config.adminPassword) lines.push('admin password: the one printed on first start (set TOLLGATE_ADMIN_PASSWORD to choose one)');

@@ -53,6 +53,8 @@ describe('npm start', () => {
       const key = /API secret key \(shown once, stored hashed\): (\S+)/.exec(banner)?.[1];
       const base = /admin panel: (http:\/\/\S+)\/admin/.exec(banner)?.[1];
       expect(banner).toMatch(/admin password \(shown once, stored hashed\): \S+/);
+      // What is on sale, as the pricing table shows it: the first start's preset.
+      expect(banner).toContain('plans on sale: Free ($0.00/month), Plus ($20.00/month)\npacks on sale: 1,000 extra credits ($10.00, add-on)\n');
       expect(key && base).toBeTruthy();
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
