@@ -12,7 +12,7 @@ import { fakeProcessor } from './processors/fake/index.ts';
 import { paddleProcessor } from './processors/paddle/index.ts';
 import { stripeProcessor } from './processors/stripe/index.ts';
 import { formatBps, formatCents } from './core/money.ts';
-import { plansOnSale, plansSpending, sanityChecks } from './core/sanity.ts';
+import { pricingTable, sanityChecks } from './core/sanity.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { loadCredentials, type Credentials } from './hono/credentials.ts';
 import { serveHere } from './server/serve.ts';
@@ -43,10 +43,7 @@ async function prepare(billing: Billing, config: Config): Promise<{ details: str
   const { generated } = credentials;
   const catalog = await billing.admin.catalog();
   const { settings } = catalog;
-  // What the pricing table (/v1/pricing) shows: the active public plans, and the packs one of them can spend.
-  const plans = catalog.plans.filter((p) => p.status === 'active' && p.public);
-  const onSale = plansOnSale(catalog.plans, settings.defaultPlanId);
-  const packs = catalog.packs.filter((p) => p.status === 'active' && p.public && plansSpending(p, onSale).length > 0);
+  const { plans, packs } = pricingTable(catalog);
   const checks = sanityChecks(catalog);
   const lines = [
     `pricing mode: ${settings.pricingMode}, margin ${formatBps(settings.marginBps)}`,

@@ -56,6 +56,15 @@ export function plansSpending(pack: Pick<Pack, 'requiresPlan'>, onSale: readonly
   return onSale.filter((p) => usableSources(p.overage).includes('pack') && !(pack.requiresPlan && isFree(p)));
 }
 
+/** What the public pricing table offers: the active public plans, and the active public packs a plan on sale can spend. */
+export function pricingTable({ plans, packs, settings }: Catalog): { plans: Plan[]; packs: Pack[] } {
+  const onSale = plansOnSale(plans, settings.defaultPlanId);
+  return {
+    plans: plans.filter((p) => p.status === 'active' && p.public),
+    packs: packs.filter((p) => p.status === 'active' && p.public && plansSpending(p, onSale).length > 0),
+  };
+}
+
 /**
  * Does `valueMicros` of usage cost more in provider spend than `priceMicros` brings in? The
  * margin is the share of the usage value that is not provider cost (money.ts: value = cost /

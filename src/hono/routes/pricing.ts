@@ -9,7 +9,7 @@ import type { Billing } from '../../engine/billing.ts';
 import { formatUsd, MICROS_PER_CENT, MICROS_PER_DOLLAR } from '../../core/money.ts';
 import { packValueMicros, type Pack } from '../../core/pack.ts';
 import { includedMicros, isFree, type Limit, type Plan } from '../../core/plan.ts';
-import { plansOnSale, plansSpending } from '../../core/sanity.ts';
+import { pricingTable } from '../../core/sanity.ts';
 import type { Settings } from '../../core/settings.ts';
 import type { Api } from '../api.ts';
 import { json, Micros, orNull, publicErrorResponses } from '../schemas.ts';
@@ -117,15 +117,16 @@ export function registerPricing(api: Api, billing: Billing) {
       responses: { 200: json(PricingSchema, 'The plans and packs on sale, by their sort order.'), ...publicErrorResponses },
     }),
     async (c) => {
-      const [settings, plans, packs] = await Promise.all([billing.admin.getSettings(), billing.admin.listPlans({ status: 'active' }), billing.admin.listPacks({ status: 'active' })]);
-      const onSale = plansOnSale(plans, settings.defaultPlanId);
+      const catalog = await billing.admin.catalog();
+      const { settings } = catalog;
+      // A pack no plan on sale can spend would be paid for and never used: it is not offered.
+      const { plans, packs } = pricingTable(catalog);
       return c.json(
         {
           unit: settings.displayUnit,
           credit: settings.displayUnit === 'credits' ? { micros: settings.creditValueMicros, display: formatUsd(settings.creditValueMicros) } : null,
-          plans: plans.filter((p) => p.public).map((p) => planOf(settings, p)),
-          // A pack no plan on sale can spend would be paid for and never used: it is not offered.
-          packs: packs.filter((p) => p.public && plansSpending(p, onSale).length > 0).map((p) => packOf(settings, p)),
+          plans: plans.map((p) => planOf(settings, p)),
+          packs: packs.map((p) => packOf(settings, p)),
         },
         200,
       );
