@@ -3,8 +3,10 @@
  * by playwright-core) against the server app: the pricing page lists what is wrong, each linked
  * to its plan or pack; a plan's form warns, as its values are typed and before they are saved,
  * that it would lose money and leave a pack nobody can spend, and the warnings go once the values
- * are sound; the packs page says who can buy each pack; a bad field is named by its label, with
- * dollars. Screenshots go to test-artifacts/. Skipped, with a note, without /usr/bin/chromium.
+ * are sound, and the create form as well (its slug following its name); the packs page says who
+ * can buy each pack; the settings warn of what a margin would make lose money; a bad field is named
+ * by its label, with dollars. Screenshots go to test-artifacts/. Skipped, with a note, without
+ * /usr/bin/chromium.
  */
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
@@ -122,6 +124,23 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
     await page.fill('input[name=margin]', '40');
     await page.waitForFunction(() => document.querySelectorAll('form.settings .checks li').length === 0);
     await billing.admin.updatePlan('plus', { includedMicros: null });
+  });
+
+  it('fills a new plan\'s slug from its name, and warns on the create form before it is created', async () => {
+    await page.goto(`${server.base}/admin/plans`);
+    const form = page.locator('#plan-form');
+    await form.locator('input[name=name]').pressSequentially('Pro Année 2');
+    expect(await form.locator('input[name=slug]').inputValue()).toBe('pro-annee-2');
+    await form.locator('input[name=price]').fill('5');
+    await form.locator('input[name=included]').fill('500');
+    await page.locator('#plan-form .checks li[data-check="plan_loses_money"]', { hasText: '“Pro Année 2” costs $5.00 a month' }).waitFor();
+    // A slug of one's own stays.
+    await form.locator('input[name=slug]').fill('pro2');
+    await form.locator('input[name=name]').fill('Pro Two');
+    expect(await form.locator('input[name=slug]').inputValue()).toBe('pro2');
+    await page.locator('#plan-form .checks li', { hasText: '“Pro Two” costs $5.00 a month' }).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/checks-new-plan.png`, fullPage: true });
+    expect(await billing.admin.listPlans().then((plans) => plans.some((p) => p.slug === 'pro2'))).toBe(false);
   });
 
   it('names a bad field by its label, in dollars', async () => {

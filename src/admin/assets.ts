@@ -1,6 +1,6 @@
 /**
  * The panel's static files, read once at start: htmx and uPlot from their installed packages
- * (no CDN), and the panel's own stylesheet and script. Public: they hold nothing of the server's.
+ * (no CDN), and the panel's own stylesheet and scripts. Public: they hold nothing of the server's.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -18,6 +18,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   'uPlot.min.css': { file: join(packageDir('uplot'), 'dist/uPlot.min.css'), type: 'text/css' },
   'admin.css': { file: join(here, 'admin.css'), type: 'text/css' },
   'admin.js': { file: join(here, 'admin.js'), type: 'text/javascript' },
+  'slug.js': { file: join(here, 'slug.js'), type: 'text/javascript' },
 };
 
 export function registerAssets(admin: AdminApp): void {

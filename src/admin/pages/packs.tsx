@@ -126,6 +126,7 @@ export const packsPage: Page = (admin, billing) =>
       return render(c, {
         title: 'Packs',
         status: error ? 422 : 200,
+        scripts: ['/admin/assets/slug.js'],
         body: (
           <>
             {packs.length === 0 ? (

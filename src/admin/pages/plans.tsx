@@ -194,6 +194,7 @@ export const plansPage: Page = (admin, billing) =>
       return render(c, {
         title: 'Plans',
         status: error ? 422 : 200,
+        scripts: ['/admin/assets/slug.js'],
         body: (
           <>
             <form method="get" action="/admin/plans" class="inline">
