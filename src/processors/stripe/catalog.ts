@@ -19,6 +19,12 @@ export async function syncCatalog(stripe: Stripe, items: readonly CatalogItem[])
 }
 
 const productIdOf = (item: CatalogItem) => `tollgate_${item.kind}_${item.slug}`;
+
+/** The plan or pack a product the sync made sells (its id names it), if it is one of those. */
+export function slugOfProduct(kind: CatalogItem['kind'], productId: string): string | undefined {
+  const prefix = `tollgate_${kind}_`;
+  return productId.startsWith(prefix) && productId.length > prefix.length ? productId.slice(prefix.length) : undefined;
+}
 const metadataOf = (item: CatalogItem) => ({ [item.kind === 'plan' ? PLAN_KEY : PACK_KEY]: item.slug });
 
 async function syncItem(stripe: Stripe, item: CatalogItem): Promise<SyncedPrice> {

@@ -2,11 +2,14 @@
  * invoice.paid for a subscription: a period is paid (the first one, or a renewal). The period is
  * its subscription line's, not the invoice's own period_start/period_end (which, on a renewal, is
  * the period just ended). The account and plan are the subscription's metadata, which the invoice
- * keeps a copy of (parent.subscription_details.metadata) and its subscription lines reflect.
+ * keeps a copy of (parent.subscription_details.metadata) and its subscription lines reflect; but
+ * a price the catalog sync made names its plan by its product (catalog.ts), and that is the plan
+ * paid for, whatever the metadata still says after a plan changed in Stripe's dashboard or portal.
  */
 import type Stripe from 'stripe';
 import type { ProcessorEvent } from '../../../engine/processor.ts';
 import { ACCOUNT_KEY, metadataValue, PLAN_KEY } from '../metadata.ts';
+import { slugOfProduct } from '../catalog.ts';
 import { dateOf, idOf } from './fields.ts';
 
 export function invoicePaid(event: Stripe.InvoicePaidEvent): ProcessorEvent | undefined {
@@ -16,7 +19,9 @@ export function invoicePaid(event: Stripe.InvoicePaidEvent): ProcessorEvent | un
   const line = periodLine(invoice);
   const read = (key: string) => metadataValue(subscription.metadata, key) ?? metadataValue(line?.metadata, key);
   const accountId = read(ACCOUNT_KEY);
-  const planSlug = read(PLAN_KEY);
+  // A proration's lines are the old plan's credit and the new one's charge: there, the metadata (which a change through Tollgate sets) says.
+  const product = line?.parent?.subscription_item_details?.proration ? undefined : line?.pricing?.price_details?.product;
+  const planSlug = (product ? slugOfProduct('plan', product) : undefined) ?? read(PLAN_KEY);
   if (!line || !accountId || !planSlug) return undefined;
   return {
     type: 'subscription.paid',
