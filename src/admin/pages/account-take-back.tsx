@@ -34,7 +34,9 @@ async function confirmPage(c: AdminContext, billing: Billing, accountId: string,
     return render(c, { title: 'Nothing to take back', status: 404, body: <p class="error">Account {accountId} has no bonus or adjustment #{bucketId} with value left. <a href={accountPath(accountId)}>Back to the account</a></p> });
   }
   const display = await billing.admin.getSettings();
-  const after = Math.max(0, balance.availableMicros - bucket.remainingMicros);
+  // What open calls hold stays for their charges: a spendable bucket gives at most what the account has available.
+  const most = bucket.usable ? Math.min(bucket.remainingMicros, balance.availableMicros) : bucket.remainingMicros;
+  const after = Math.max(0, balance.availableMicros - most);
   return render(c, {
     title: `Take back ${bucket.source} #${bucketId}`,
     status: error ? 422 : 200,
@@ -46,13 +48,13 @@ async function confirmPage(c: AdminContext, billing: Billing, accountId: string,
         </p>
         <p>
           Taking it back writes a negative adjustment in the ledger and takes the value out of this bucket: what was already spent stays spent, and nothing
-          moves at a processor. Taken whole, the account has {value(after, display)} available after, instead of {value(balance.availableMicros, display)}. What
+          moves at a processor. Taken back in full, the account has {value(after, display)} available after, instead of {value(balance.availableMicros, display)}. What
           calls in progress hold stays, for their charges.
         </p>
         <form method="post" action={takeBackPath(accountId, bucketId)} class="form" id="take-back">
           <Csrf token={c.get('csrf')} />
           <EffectKey />
-          <Field label="Amount to take back ($)" name="amount" value={error?.amount ?? plainDollars(bucket.remainingMicros)} step="0.000001" required hint={`At most ${formatUsd(bucket.remainingMicros)}.`} />
+          <Field label="Amount to take back ($)" name="amount" value={error?.amount ?? plainDollars(most)} step="0.000001" required hint={most < bucket.remainingMicros ? `At most ${formatUsd(most)} now: calls in progress hold the rest.` : `At most ${formatUsd(most)}.`} />
           <ErrorNote error={error?.message} />
           <button type="submit">Confirm take-back</button> <a href={accountPath(accountId)}>Cancel</a>
         </form>
