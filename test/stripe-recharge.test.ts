@@ -93,6 +93,14 @@ describe('the Stripe processor charges a saved card for an auto-recharge', () =>
     expect(fake.requests.filter((r) => r.path === '/v1/payment_intents')).toEqual([]);
   });
 
+  it('a customer deleted at Stripe has no card to charge: no_payment_method, not an error retried for ever', async () => {
+    const { account, customerId } = await withCard('team_deleted');
+    // Deleted in Stripe's dashboard: Stripe answers its id as deleted, and refuses its cards and payments.
+    fake.customers.set(customerId, { id: customerId, object: 'customer', deleted: true });
+    expect(await processor.chargeSaved!(request({ account, customerId }, '11'))).toMatchObject({ status: 'declined', code: 'no_payment_method' });
+    expect(intentsOf(customerId)).toEqual([]);
+  });
+
   it('a decline and a demand for authentication are said as such, by the answer and by payment_intent.payment_failed', async () => {
     for (const code of ['card_declined', 'authentication_required'] as const) {
       const who = await withCard(`team_${code}`);

@@ -71,7 +71,9 @@ async function intentOf(stripe: Stripe, customerId: string, rechargeId: string):
 /** The customer's default payment method, else the card saved last (Stripe lists the newest first). */
 async function savedCard(stripe: Stripe, customerId: string): Promise<string | undefined> {
   const customer = await stripe.customers.retrieve(customerId);
-  const chosen = customer.deleted ? null : customer.invoice_settings.default_payment_method;
+  // Deleted (in Stripe's dashboard): its cards are gone, and asking for them is an error every retry would repeat.
+  if (customer.deleted) return undefined;
+  const chosen = customer.invoice_settings.default_payment_method;
   if (chosen) return idOf(chosen);
   const { data } = await stripe.paymentMethods.list({ customer: customerId, type: 'card', limit: 1 });
   return data[0]?.id;
