@@ -81,7 +81,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     const [day] = (await billing.balance('acme')).limits;
     expect(day!.used).toBe(day!.amount);
     expect(await page.locator('#limits-note').innerText()).toContain('A refund gives back value, not usage');
-    await page.screenshot({ path: `${ARTIFACTS}/account-refused.png` });
+    await page.screenshot({ path: `${ARTIFACTS}/account-refused.png`, fullPage: true });
 
     clock.set('2026-03-11T04:00:00Z');
     await page.reload();

@@ -327,7 +327,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
             ))}
           </tbody>
         </table>
-        <h3>What the ledger adds up to</h3>
+        <h2>What the ledger adds up to</h2>
         <LedgerTotalsTable totals={totals} entries={ledger.length} />
       </>
     ),
