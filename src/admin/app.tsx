@@ -20,11 +20,12 @@ import { paymentsPage } from './pages/payments.tsx';
 import { plansPage } from './pages/plans.tsx';
 import { pricesPage } from './pages/prices.tsx';
 import { pricingPage } from './pages/pricing.tsx';
+import { pricingTablePage } from './pages/pricing-table.tsx';
 import { sessionsPage } from './pages/sessions.tsx';
 import { settingsPage } from './pages/settings.tsx';
 import { LoginLimiter, Sessions } from './session.ts';
 
-const PAGES: Page[] = [pricingPage, settingsPage, plansPage, packsPage, pricesPage, accountsPage, analyticsPage, paymentsPage];
+const PAGES: Page[] = [pricingPage, pricingTablePage, settingsPage, plansPage, packsPage, pricesPage, accountsPage, analyticsPage, paymentsPage];
 
 /** The largest body any admin route reads: a form is a few KiB. */
 export const MAX_BODY_BYTES = 64 * 1024;

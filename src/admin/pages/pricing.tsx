@@ -98,7 +98,8 @@ export const pricingPage: Page = (admin, billing) => {
         <>
           <p class="lead">
             Pick how you sell. Each mode sets up its plans and packs, which you can edit afterwards. Current:{' '}
-            <strong>{settings.pricingMode ? `“${modeSentence(settings.pricingMode, settings)}”` : 'none yet'}</strong>. Margin: {percent(settings.marginBps)}.
+            <strong>{settings.pricingMode ? `“${modeSentence(settings.pricingMode, settings)}”` : 'none yet'}</strong>. Margin: {percent(settings.marginBps)}.{' '}
+            <a href="/admin/pricing/table">See the pricing table as customers do →</a>
           </p>
           <section class="card sanity" id="checks">
             <h2>{checks.length === 0 ? 'Nothing to look at in your plans and packs' : checks.length === 1 ? '1 thing to look at in your plans and packs' : `${checks.length} things to look at in your plans and packs`}</h2>

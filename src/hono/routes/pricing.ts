@@ -73,6 +73,7 @@ const PricingSchema = z
     packs: z.array(PricingPackSchema),
   })
   .openapi('Pricing');
+export type Pricing = z.infer<typeof PricingSchema>;
 
 /** Usage value in the display unit. */
 function amountIn(settings: Settings, micros: number) {
@@ -109,6 +110,20 @@ function packOf(settings: Settings, pack: Pack) {
   };
 }
 
+/** The pricing table as /v1/pricing answers it, which the admin panel also shows as customers would see it. */
+export async function readPricing(billing: Billing): Promise<Pricing> {
+  const catalog = await billing.admin.catalog();
+  const { settings } = catalog;
+  // A pack no plan on sale can spend would be paid for and never used: it is not offered.
+  const { plans, packs } = pricingTable(catalog);
+  return {
+    unit: settings.displayUnit,
+    credit: settings.displayUnit === 'credits' ? { micros: settings.creditValueMicros, display: formatUsd(settings.creditValueMicros) } : null,
+    plans: plans.map((p) => planOf(settings, p)),
+    packs: packs.map((p) => packOf(settings, p)),
+  };
+}
+
 export function registerPricing(api: Api, billing: Billing) {
   api.openapi(
     createRoute({
@@ -116,20 +131,6 @@ export function registerPricing(api: Api, billing: Billing) {
       summary: 'The pricing table: the plans and packs on sale and what each includes (no key needed)',
       responses: { 200: json(PricingSchema, 'The plans and packs on sale, by their sort order.'), ...publicErrorResponses },
     }),
-    async (c) => {
-      const catalog = await billing.admin.catalog();
-      const { settings } = catalog;
-      // A pack no plan on sale can spend would be paid for and never used: it is not offered.
-      const { plans, packs } = pricingTable(catalog);
-      return c.json(
-        {
-          unit: settings.displayUnit,
-          credit: settings.displayUnit === 'credits' ? { micros: settings.creditValueMicros, display: formatUsd(settings.creditValueMicros) } : null,
-          plans: plans.map((p) => planOf(settings, p)),
-          packs: packs.map((p) => packOf(settings, p)),
-        },
-        200,
-      );
-    },
+    async (c) => c.json(await readPricing(billing), 200),
   );
 }

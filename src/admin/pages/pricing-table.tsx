@@ -1,0 +1,78 @@
+/**
+ * The pricing table as customers would see it: the plans and packs on sale, drawn from what
+ * /v1/pricing answers (the same read), so what the owner checks here is what an app shows.
+ */
+import { readPricing, type Pricing } from '../../hono/routes/pricing.ts';
+import { render, type Page } from '../layout.tsx';
+
+type PlanCard = Pricing['plans'][number];
+type PackCard = Pricing['packs'][number];
+
+function Plan({ plan }: { plan: PlanCard }) {
+  return (
+    <article class="card price-card" data-plan={plan.slug}>
+      <h2>{plan.name}</h2>
+      <p class="price">
+        {plan.free ? 'Free' : plan.price.display}
+        {plan.free ? null : <small> a month</small>}
+      </p>
+      <ul>
+        <li>{plan.included.display} of usage each month</li>
+        {plan.limits.map((l) => (
+          <li>At most {l.display}</li>
+        ))}
+        <li>{plan.overage === 'credits' ? 'Go on past it with credit packs' : 'Usage stops at what is included'}</li>
+        <li>{plan.models.length === 0 ? 'Every model' : `Models: ${plan.models.join(', ')}`}</li>
+      </ul>
+      {plan.default ? <p class="muted">Where every new account starts.</p> : null}
+    </article>
+  );
+}
+
+function Pack({ pack }: { pack: PackCard }) {
+  return (
+    <article class="card price-card" data-pack={pack.slug}>
+      <h2>{pack.name}</h2>
+      <p class="price">{pack.price.display}</p>
+      <ul>
+        <li>
+          {pack.value.display} of usage{pack.bonus.micros > 0 ? `, ${pack.bonus.display} of it a bonus` : ''}
+        </li>
+        <li>{pack.expiresAfterDays === null ? 'Never expires' : `Lasts ${pack.expiresAfterDays} days`}</li>
+        {pack.addOn ? <li>For subscribers to a paid plan</li> : null}
+      </ul>
+    </article>
+  );
+}
+
+export const pricingTablePage: Page = (admin, billing) => {
+  admin.get('/pricing/table', async (c) => {
+    const pricing = await readPricing(billing);
+    return render(c, {
+      title: 'Pricing table',
+      body: (
+        <>
+          <p class="lead">
+            What customers see: the plans and packs on sale, as <code>/v1/pricing</code> gives them to your app
+            {pricing.credit ? `, in credits of ${pricing.credit.display} each` : ', in dollars'}. <a href="/admin/pricing">← Pricing mode</a>
+          </p>
+          {pricing.plans.length === 0 ? <p class="muted">No plan is on sale.</p> : (
+            <div class="price-cards">
+              {pricing.plans.map((p) => (
+                <Plan plan={p} />
+              ))}
+            </div>
+          )}
+          <h2>Credit packs</h2>
+          {pricing.packs.length === 0 ? <p class="muted">No pack is on sale.</p> : (
+            <div class="price-cards">
+              {pricing.packs.map((p) => (
+                <Pack pack={p} />
+              ))}
+            </div>
+          )}
+        </>
+      ),
+    });
+  });
+};
