@@ -10,7 +10,7 @@ import { addTestModel } from './support/spend.ts';
 import { AdminClient, adminApp, text } from './support/admin-client.ts';
 import { safeNext } from '../src/admin/pages/login.tsx';
 import { bpsField, centsField, microsField, wholeField } from '../src/admin/form.ts';
-import { derive, marginSentence, tokensFor } from '../src/admin/derive.ts';
+import { derive, marginSentence, rateAtMargin, tokensFor } from '../src/admin/derive.ts';
 import { BillingError, type Micros } from '../src/index.ts';
 
 const PAGES = ['/admin/pricing', '/admin/settings', '/admin/plans', '/admin/packs', '/admin/prices', '/admin/accounts', '/admin/analytics'];
@@ -43,6 +43,14 @@ describe('the admin panel’s arithmetic', () => {
     expect(marginSentence(6000)).toBe('at 60% margin people pay $25.00 for $10.00 of provider cost');
     expect(marginSentence(0)).toBe('at 0% margin people pay $10.00 for $10.00 of provider cost');
     expect(marginSentence(3000)).toBe('at 30% margin people pay $14.29 for $10.00 of provider cost'); // to the cent from a dollar up
+    // What a customer pays per million tokens: rate ÷ (1 − margin), rounded up to $0.0001, "≈" when it was.
+    expect(rateAtMargin('0.15', 5000)).toBe('$0.30');
+    expect(rateAtMargin('0.075', 5000)).toBe('$0.15');
+    expect(rateAtMargin('1.25', 0)).toBe('$1.25');
+    expect(rateAtMargin('2.5', 3000)).toBe('≈ $3.5715');
+    expect(rateAtMargin('0.00001', 5000)).toBe('≈ $0.0001');
+    expect(rateAtMargin('10', 9999)).toBe('$100,000.00');
+    expect(rateAtMargin({ base: '1', tiers: [{ start: 200_000, price: '2' }] }, 5000)).toBe('$2.00+');
     const price = { source: 'override', provider: 'test', model: 'test-model', rates: { input: '1', output: '2' } } as const;
     // $1 of cost: calls of 3,000 in ($0.003) and 1,000 out ($0.002) cost $0.005 per 4,000 tokens.
     expect(tokensFor(1_000_000, price)).toBe(800_000);
@@ -269,7 +277,8 @@ describe('the admin panel', () => {
     expect((await admin.post('/admin/prices', { model: 'house-model', provider: 'acme', effectiveFrom: '2026-01-01', input: '3', output: '9' })).status).toBe(303);
     const prices = text((await admin.page('/admin/prices?q=house')).html);
     expect(prices).toContain('1 model matching “house”');
-    expect(prices).toMatch(/house-model acme \$3 \$9 .*override from 2026-01-01/);
+    // The provider's rate, and what a customer pays for it at the 50% margin.
+    expect(prices).toMatch(/house-model acme \$3 pays \$6\.00 \$9 pays \$18\.00 .*override from 2026-01-01/);
 
     await billing.upsertAccount({ id: 'acme/eu', kind: 'team', name: 'Acme EU' });
     const path = `/admin/accounts/${encodeURIComponent('acme/eu')}`;

@@ -3,8 +3,8 @@
  * provider spend at the margin, about how many tokens of a model that buys, and the margin
  * said as a sentence. Pure: the pages pass the settings and the model's price in.
  */
-import { costFromValue, PICOS_PER_MICRO, valueFromCost, type Micros } from '../core/money.ts';
-import type { PriceEntry } from '../core/pricing/price.ts';
+import { BPS_PER_UNIT, ceilDiv, costFromValue, PICOS_PER_MICRO, valueFromCost, type Micros } from '../core/money.ts';
+import { decimalToYoctos, YOCTOS_PER_DOLLAR_PER_MTOK, type PriceEntry, type Rate } from '../core/pricing/price.ts';
 import { costOf } from '../core/pricing/cost.ts';
 import { percent, usd } from './format.ts';
 
@@ -36,4 +36,20 @@ export function derive(valueMicros: Micros, marginBps: number, price?: PriceEntr
 export function marginSentence(marginBps: number, costMicros = 10_000_000): string {
   const paid = valueFromCost(BigInt(costMicros) * PICOS_PER_MICRO, marginBps);
   return `at ${percent(marginBps)} margin people pay ${usd(paid)} for ${usd(costMicros)} of provider cost`;
+}
+
+/** A ten-thousandth of a dollar per million tokens: what a customer's rate is shown to. */
+const RATE_STEP = YOCTOS_PER_DOLLAR_PER_MTOK / 10_000n;
+
+/**
+ * What a customer pays per million tokens for a provider's rate at the margin: the rate ÷
+ * (1 − margin), rounded up as values are, to a ten-thousandth of a dollar ("≈" when that
+ * rounded); a tiered rate by its base, with "+".
+ */
+export function rateAtMargin(rate: Rate, marginBps: number): string {
+  const exact = decimalToYoctos(typeof rate === 'string' ? rate : rate.base) * BigInt(BPS_PER_UNIT);
+  const kept = BigInt(BPS_PER_UNIT - marginBps);
+  const steps = ceilDiv(exact, kept * RATE_STEP);
+  const fraction = (steps % 10_000n).toString().padStart(4, '0').replace(/0{1,2}$/, '');
+  return `${steps * kept * RATE_STEP === exact ? '' : '≈ '}$${(steps / 10_000n).toLocaleString('en-US')}.${fraction}${typeof rate === 'string' ? '' : '+'}`;
 }

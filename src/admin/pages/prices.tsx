@@ -4,8 +4,9 @@
  * override from a date, and a button that removes one.
  */
 import type { PriceListRow } from '../../engine/catalog/price-list.ts';
-import type { PriceEntry } from '../../core/pricing/price.ts';
-import { date, rate } from '../format.ts';
+import type { PriceEntry, Rate } from '../../core/pricing/price.ts';
+import { rateAtMargin } from '../derive.ts';
+import { date, percent, rate } from '../format.ts';
 import { rateField, readForm, type Form } from '../form.ts';
 import { attempt, Csrf, done, ErrorNote, Field, listQuery, Pager, render, SearchBox, type AdminContext, type Page } from '../layout.tsx';
 
@@ -30,13 +31,19 @@ function Source({ price, upcoming }: { price: PriceEntry | undefined; upcoming: 
   );
 }
 
-function Results({ q, offset, rows, total }: { q: string; offset: number; rows: PriceListRow[]; total: number }) {
+function Results({ q, offset, rows, total, marginBps }: { q: string; offset: number; rows: PriceListRow[]; total: number; marginBps: number }) {
+  const Rate = ({ r }: { r: Rate | undefined }) => (
+    <td class="num">
+      {rate(r)}
+      {r === undefined ? null : <small class="pays">pays {rateAtMargin(r, marginBps)}</small>}
+    </td>
+  );
   return (
     <div id="price-results">
       <p class="muted">
         {total.toLocaleString('en-US')} model{total === 1 ? '' : 's'}
         {q ? ` matching “${q}”` : ''}
-        {total > rows.length ? `, ${(offset + 1).toLocaleString('en-US')}–${(offset + rows.length).toLocaleString('en-US')} shown` : ''}. Prices in dollars per million tokens.
+        {total > rows.length ? `, ${(offset + 1).toLocaleString('en-US')}–${(offset + rows.length).toLocaleString('en-US')} shown` : ''}. Prices in dollars per million tokens: the provider's, and under it what a customer pays at the {percent(marginBps)} margin.
       </p>
       <table class="grid prices">
         <thead>
@@ -60,10 +67,10 @@ function Results({ q, offset, rows, total }: { q: string; offset: number; rows: 
                 {r.price && r.price.model.toLowerCase() !== r.model.toLowerCase() ? <small class="muted"> (priced as {r.price.model})</small> : null}
               </td>
               <td>{r.provider || 'any'}</td>
-              <td class="num">{rate(r.price?.rates.input)}</td>
-              <td class="num">{rate(r.price?.rates.output)}</td>
-              <td class="num">{rate(r.price?.rates.cacheRead)}</td>
-              <td class="num">{rate(r.price?.rates.cacheWrite)}</td>
+              <Rate r={r.price?.rates.input} />
+              <Rate r={r.price?.rates.output} />
+              <Rate r={r.price?.rates.cacheRead} />
+              <Rate r={r.price?.rates.cacheWrite} />
               <td>
                 <Source price={r.price} upcoming={r.upcoming} />
               </td>
@@ -121,7 +128,7 @@ export const pricesPage: Page = (admin, billing) => {
       body: (
         <>
           <SearchBox path="/admin/prices" q={q} target="price-results" placeholder="Search models: “gpt-4o”, “anthropic sonnet”…" />
-          <Results q={q} offset={offset} rows={list.rows} total={list.total} />
+          <Results q={q} offset={offset} rows={list.rows} total={list.total} marginBps={(await billing.admin.getSettings()).marginBps} />
           <h2>Set an override</h2>
           <OverrideForm c={c} form={values} error={error} />
           <h2>Overrides</h2>
