@@ -71,6 +71,15 @@ describe('the admin panel', () => {
     admin = new AdminClient(app);
   });
 
+  it('shows a plan\'s and a pack\'s provider cost to the cent from a dollar up, and exact below', async () => {
+    await t.billing.admin.createPlan({ slug: 'third', name: 'Third', priceCents: 40_00, includedMicros: 33_333_333 });
+    await t.billing.admin.createPack({ slug: 'dime', name: 'Dime', priceCents: 1_00, valueMicros: 1_234_567 });
+    await admin.login();
+    const cost = (html: string, row: string) => new RegExp(`data-${row}[^]*?data-figure="cost">([^<]+)<`).exec(html)?.[1];
+    expect(cost((await admin.page('/admin/plans')).html, 'plan="third"')).toBe('$16.67'); // $16.6666665 of cost at 50%
+    expect(cost((await admin.page('/admin/packs')).html, 'pack="dime"')).toBe('$0.617283');
+  });
+
   it('needs a session for every page, and logs in with the password to an HttpOnly, SameSite cookie naming a stored session', async () => {
     expect((await app.request('/')).headers.get('Location')).toBe('/admin');
     expect((await app.request('/admin')).headers.get('Location')).toBe('/admin/login?next=%2Fadmin');

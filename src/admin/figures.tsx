@@ -5,11 +5,11 @@
  */
 import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
-import { formatUsd, type Micros } from '../core/money.ts';
+import type { Micros } from '../core/money.ts';
 import type { PriceEntry } from '../core/pricing/price.ts';
 import type { Settings } from '../core/settings.ts';
 import { derive, SAMPLE_CALL } from './derive.ts';
-import { percent, tokens, value } from './format.ts';
+import { percent, tokens, usd, value } from './format.ts';
 
 /** Models offered in the picker; any model the price book knows may be typed. */
 export const SAMPLE_MODELS = ['gpt-4o-mini', 'gpt-4.1-mini', 'gpt-4.1', 'gpt-5-mini', 'gpt-5', 'claude-haiku-4-5', 'claude-sonnet-4-5', 'gemini-2.5-flash', 'gemini-2.5-pro', 'deepseek-chat'];
@@ -76,7 +76,7 @@ export function FigureList({ label, f }: { label: string; f: Awaited<ReturnType<
           </>
         ) : null}
         <dt>Provider cost it buys at {percent(f.settings.marginBps)} margin</dt>
-        <dd data-figure="cost">{d ? formatUsd(d.costMicros) : '—'}</dd>
+        <dd data-figure="cost">{d ? usd(d.costMicros) : '—'}</dd>
         <dt>About</dt>
         <dd data-figure="tokens">{tokenText}</dd>
       </dl>

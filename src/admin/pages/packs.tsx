@@ -4,7 +4,7 @@
  * beside the form; archive and restore.
  */
 import { BillingError } from '../../core/errors.ts';
-import { centsToMicros, formatUsd, type Micros } from '../../core/money.ts';
+import { centsToMicros, type Micros } from '../../core/money.ts';
 import { parseInput, slugSchema } from '../../core/input.ts';
 import { packInputSchema, packValueMicros, type Pack, type PackInput } from '../../core/pack.ts';
 import type { Plan } from '../../core/plan.ts';
@@ -13,7 +13,7 @@ import { derive } from '../derive.ts';
 import { catalogRoutes } from '../catalog-routes.tsx';
 import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
-import { cents, plainDollars, tokens, value } from '../format.ts';
+import { cents, plainDollars, tokens, usd, value } from '../format.ts';
 import { centsField, checked, microsField, wholeField, type Form } from '../form.ts';
 import { Check, Csrf, ErrorNote, Field, render, Select, type AdminContext, type Page } from '../layout.tsx';
 
@@ -159,7 +159,7 @@ export const packsPage: Page = (admin, billing) =>
                         <td class="num">{cents(p.priceCents)}</td>
                         <td class="num">{value(d.valueMicros, settings)}</td>
                         <td class="num">{bonus > 0 ? value(bonus, settings) : '—'}</td>
-                        <td class="num" data-figure="cost">{formatUsd(d.costMicros)}</td>
+                        <td class="num" data-figure="cost">{usd(d.costMicros)}</td>
                         <td class="num">{d.tokens === undefined ? '—' : tokens(d.tokens, true)}</td>
                         <td>{p.expiresAfterDays ? `after ${p.expiresAfterDays} days` : 'never'}</td>
                         <SoldTo pack={p} onSale={onSale} />

@@ -5,7 +5,7 @@
  */
 import type { Billing } from '../../engine/billing.ts';
 import { BillingError } from '../../core/errors.ts';
-import { formatUsd, type Micros } from '../../core/money.ts';
+import type { Micros } from '../../core/money.ts';
 import { parseInput, slugSchema } from '../../core/input.ts';
 import { includedMicros, planInputSchema, type Limit, type Plan, type PlanInput } from '../../core/plan.ts';
 import { checksOfChange, type Catalog, type Check as SanityCheck } from '../../core/sanity.ts';
@@ -14,7 +14,7 @@ import { derive } from '../derive.ts';
 import { catalogRoutes } from '../catalog-routes.tsx';
 import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
-import { cents, limitsText, modelsText, plainDollars, tokens, value } from '../format.ts';
+import { cents, limitsText, modelsText, plainDollars, tokens, usd, value } from '../format.ts';
 import { centsField, checked, listField, microsField, wholeField, type Form } from '../form.ts';
 import { Check, Csrf, ErrorNote, Field, render, Select, type AdminContext, type Page } from '../layout.tsx';
 
@@ -155,7 +155,7 @@ function PlanTable({ plans, settings, model, price }: { plans: Plan[]; settings:
               <td>{p.status}</td>
               <td class="num">{cents(p.priceCents)}</td>
               <td class="num">{value(d.valueMicros, settings)}</td>
-              <td class="num" data-figure="cost">{formatUsd(d.costMicros)}</td>
+              <td class="num" data-figure="cost">{usd(d.costMicros)}</td>
               <td class="num">{d.tokens === undefined ? '—' : tokens(d.tokens, true)}</td>
               <td class="lines">{limitsText(p.limits, settings, '\n')}</td>
               <td>{p.overage === 'credits' ? 'spends packs' : 'blocks'}</td>
