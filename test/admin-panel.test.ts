@@ -11,6 +11,7 @@ import { AdminClient, adminApp, text } from './support/admin-client.ts';
 import { safeNext } from '../src/admin/pages/login.tsx';
 import { bpsField, centsField, microsField, wholeField } from '../src/admin/form.ts';
 import { derive, marginSentence, rateAtMargin, tokensFor } from '../src/admin/derive.ts';
+import { ownerMessage } from '../src/admin/labels.ts';
 import { BillingError, type Micros } from '../src/index.ts';
 
 const PAGES = ['/admin/pricing', '/admin/settings', '/admin/plans', '/admin/packs', '/admin/prices', '/admin/accounts', '/admin/analytics'];
@@ -36,6 +37,17 @@ describe('the admin panel’s arithmetic', () => {
     expect(() => read(microsField, '$9007199255')).toThrow('Price: "$9007199255" is more than $9,007,199,254.740991, the most it can be');
     expect(() => read(bpsField, '150')).toThrow('Price: 150% is more than 100%, the most it can be');
     expect(read(centsField, '100,000,000')).toBe(100_000_000_00);
+  });
+
+  it('tells the library\'s field errors by the forms\' labels, and any other error as the library says it', () => {
+    const error = (message: string, issues?: string[]) => new BillingError('invalid_input', message, issues ? { issues } : undefined);
+    expect(ownerMessage(error('Invalid plan: priceCents: x; limits.0.amount: must not be negative', ['priceCents: x', 'limits.0.amount: must not be negative']))).toBe(
+      'Price: x. Limits: must not be negative.',
+    );
+    expect(ownerMessage(error('Invalid settings: fallbackRates.cacheRead: must be given.', ['fallbackRates.cacheRead: must be given.']))).toBe('Cache read ($ per 1M tokens): must be given.');
+    // A field the panel has no label for: the library's own sentence, whole.
+    expect(ownerMessage(error('Invalid plan: priceCents: x; processorPrices.stripe: y', ['priceCents: x', 'processorPrices.stripe: y']))).toBe('Invalid plan: priceCents: x; processorPrices.stripe: y');
+    expect(ownerMessage(new BillingError('refund_exceeds_charge', 'Usage event 7 has $1.50 left to refund; asked for $5.00'))).toBe('Usage event 7 has $1.50 left to refund; asked for $5.00');
   });
 
   it('derives the provider cost a value buys, the tokens that buys, and the margin’s sentence', () => {
