@@ -86,6 +86,11 @@ for (const engine of ENGINES) {
         expect(error).toMatchObject({ code: 'pack_not_usable', details: { slug: 'credits-10', plan, remedy: { kind: 'upgrade', plans: ['flex'] } } });
         expect(error.message).toMatch(new RegExp(`could never be spent on the plan "${plan}".*upgrade to a plan whose usage can draw on credit packs \\(flex\\)`));
       }
+      // An add-on pack is sold only with a paid plan: a free plan that spends packs is no remedy for it.
+      await billing.admin.createPlan({ slug: 'payg', name: 'Pay as you go', priceCents: 0, overage: 'credits', sort: 3 });
+      await billing.admin.createPack({ slug: 'addon', name: 'Add-on', priceCents: 5_00, requiresPlan: true });
+      expect(await refusal(sql, () => billing.purchase('ana', 'addon'))).toMatchObject({ code: 'pack_not_usable', details: { remedy: { kind: 'upgrade', plans: ['flex'] } } });
+      expect(await refusal(sql, () => billing.purchase('ana', 'credits-10'))).toMatchObject({ details: { remedy: { kind: 'upgrade', plans: ['flex', 'payg'] } } });
       await billing.subscribe('ana', 'flex');
       const bought = completed(await billing.purchase('ana', 'credits-10'));
       expect(bought.valueMicros).toBe(10_000_000);

@@ -5,6 +5,7 @@ import { asMicros } from '../../core/money.ts';
 import { packValueMicros, type Pack } from '../../core/pack.ts';
 import { isFree } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
+import { plansSpending } from '../../core/sanity.ts';
 import { listPlans } from '../catalog/catalog.ts';
 import { grant, type GrantResult } from './grants.ts';
 import { lockGate, type Terms } from '../terms.ts';
@@ -18,7 +19,8 @@ export async function assertPackPurchasable(tx: Sql, accountId: string, pack: Pa
   }
   // Packs are spent only on plans whose overage is credits: on any other, this one would be paid for and never spent.
   if (!usableSources(terms.plan.overage).includes('pack')) {
-    const plans = (await listPlans(tx, { status: 'active' })).filter((p) => p.public && usableSources(p.overage).includes('pack')).map((p) => p.slug);
+    // The plans it could be spent on that an account can move to: on sale, and paid for an add-on.
+    const plans = plansSpending(pack, (await listPlans(tx, { status: 'active' })).filter((p) => p.public)).map((p) => p.slug);
     const remedy = plans.length > 0 ? `upgrade to a plan whose usage can draw on credit packs (${plans.join(', ')}) first` : 'no plan on sale lets usage draw on them: contact support';
     throw new BillingError(
       'pack_not_usable',
