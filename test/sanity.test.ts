@@ -54,7 +54,8 @@ describe('sanity checks', () => {
     expect(codes({ plans: [free, credits, capped] })).toEqual(['capped:limit_below_included']); // $10 of usage costs $5: break-even
     const even = plan('even', { priceCents: 10_00, includedMicrosOverride: 20_000_000 as Micros });
     expect(codes({ plans: [free, credits, even] })).toEqual([]);
-    expect(codes({ plans: [free, credits, { ...even, includedMicrosOverride: 20_000_001 as Micros }] })).toEqual(['even:plan_loses_money']);
+    const [over] = sanityChecks(catalog({ plans: [free, credits, { ...even, includedMicrosOverride: 20_000_001 as Micros }] }));
+    expect(over).toMatchObject({ code: 'plan_loses_money', message: expect.stringContaining('costs you $10.000001 at the 50% margin: each subscriber who uses it all loses you $0.000001 a month') });
   });
 
   it('at a margin of 0 a plan loses money on any usage beyond its price, and a free plan never warns of it', () => {

@@ -6,7 +6,7 @@
  * for them (an owner may mean it).
  */
 import { usableSources } from './bucket.ts';
-import { BPS_PER_UNIT, costFromValue, formatBps, formatUsd, MICROS_PER_CENT, type Micros } from './money.ts';
+import { BPS_PER_UNIT, ceilDiv, formatBps, formatCents, formatUsd, MICROS_PER_CENT } from './money.ts';
 import { packValueMicros, type Pack } from './pack.ts';
 import { includedMicros, isFree, type Limit, type Plan } from './plan.ts';
 import type { Settings } from './settings.ts';
@@ -76,7 +76,9 @@ export function losesMoney(valueMicros: number, priceMicros: number, marginBps: 
   return BigInt(valueMicros) * BigInt(BPS_PER_UNIT - marginBps) > BigInt(priceMicros) * BigInt(BPS_PER_UNIT);
 }
 
-const cents = (value: number) => formatUsd(value * MICROS_PER_CENT);
+/** The provider cost of a value at the margin, rounded up: a loss is never said as $0.00. */
+const costOf = (valueMicros: number, marginBps: number) => Number(ceilDiv(BigInt(valueMicros) * BigInt(BPS_PER_UNIT - marginBps), BigInt(BPS_PER_UNIT)));
+const cents = formatCents;
 const limitName = (limit: Limit) => (limit.window === 'day' ? 'daily' : 'monthly');
 
 /** Every check that fails for the catalog, plans first, in the catalog's order. */
@@ -95,7 +97,7 @@ export function sanityChecks({ plans, packs, settings }: Catalog): Check[] {
 
     // A free plan gives its usage away by design; a paid one should pay for what it includes.
     if (!isFree(plan) && losesMoney(monthCap, plan.priceCents * MICROS_PER_CENT, margin)) {
-      const cost = costFromValue(monthCap as Micros, margin);
+      const cost = costOf(monthCap, margin);
       add('warning', 'plan_loses_money',
         `${name} costs ${cents(plan.priceCents)} a month and lets a subscriber use ${formatUsd(monthCap)} of usage, which costs you ${formatUsd(cost)} ` +
         `at the ${formatBps(margin)} margin: each subscriber who uses it all loses you ${formatUsd(cost - plan.priceCents * MICROS_PER_CENT)} a month.`);
@@ -133,7 +135,7 @@ export function sanityChecks({ plans, packs, settings }: Catalog): Check[] {
     const price = pack.priceCents * MICROS_PER_CENT;
     const name = `The pack “${pack.name}”`;
     if (losesMoney(value, price, margin)) {
-      const cost = costFromValue(value, margin);
+      const cost = costOf(value, margin);
       add('pack_loses_money',
         `${name} sells for ${cents(pack.priceCents)} and gives ${formatUsd(value)} of usage, which costs you ${formatUsd(cost)} at the ${formatBps(margin)} margin: each one used up loses you ${formatUsd(cost - price)}.`);
     }
