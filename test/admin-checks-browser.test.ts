@@ -102,6 +102,7 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
     const soldTo = page.locator('tr[data-pack="extra-10"] td').last();
     expect(await soldTo.innerText()).toBe('nobody: no plan on sale spends it');
     expect(await soldTo.getAttribute('class')).toBe('warn');
+    await page.screenshot({ path: `${ARTIFACTS}/checks-packs.png`, fullPage: true });
     await page.goto(`${server.base}/admin/packs/extra-10`);
     expect(await checks('#pack-form')).toEqual([expect.stringContaining('could be paid for and never used')]);
     await page.screenshot({ path: `${ARTIFACTS}/checks-pack-form.png`, fullPage: true });

@@ -206,7 +206,7 @@ describe('the admin panel', () => {
     expect(text(taken.html)).toContain('A plan "plus" exists already: update it or pick another slug');
     expect(taken.html).toContain('value="Another"');
     const surcharge = await admin.post('/admin/plans', { slug: 'odd', name: 'Odd', price: '5', surcharge: '9' });
-    expect(text(surcharge.html)).toContain('Surcharge: $9.00 is more than the price, $5.00: the surcharge is the part of the price that is not usage, so at most the price.');
+    expect(text(surcharge.html)).toContain('Surcharge: $9.00 is more than the price, $5.00: the surcharge is the part of the price that is not usage, so it must not exceed the price.');
     const typo = await admin.post('/admin/plans', { slug: 'odd', name: 'Odd', price: 'ten' });
     expect(typo.status).toBe(422);
     expect(text(typo.html)).toContain('Price: "ten" is not an amount of dollars such as 20 or 9.99');

@@ -94,7 +94,7 @@ for (const engine of ENGINES) {
       const billing = await setup();
       await refusedWithoutWrites('invalid_input', () => billing.admin.createPlan({ slug: 'neg', name: 'Neg', priceCents: -100 }));
       const surcharge = billing.admin.createPlan({ slug: 'over', name: 'Over', priceCents: 1000, surchargeCents: 1500 });
-      await expect(surcharge).rejects.toThrow('Invalid plan: surchargeCents: $15.00 is more than the price, $10.00: the surcharge is the part of the price that is not usage, so at most the price');
+      await expect(surcharge).rejects.toThrow('Invalid plan: surchargeCents: $15.00 is more than the price, $10.00: the surcharge is the part of the price that is not usage, so it must not exceed the price');
       await refusedWithoutWrites('invalid_input', () => billing.admin.createPlan({ slug: 'Bad Slug', name: 'x', priceCents: 0 }));
       await refusedWithoutWrites('slug_taken', () => billing.admin.createPlan({ slug: 'payg', name: 'again', priceCents: 0 }));
       await refusedWithoutWrites('plan_not_found', () => billing.admin.updatePlan('nope', { name: 'x' }));

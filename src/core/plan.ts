@@ -45,7 +45,7 @@ export const planInputSchema = plain(
       if (p.surchargeCents <= p.priceCents) return;
       ctx.addIssue({
         code: 'custom', path: ['surchargeCents'],
-        message: `${formatCents(p.surchargeCents)} is more than the price, ${formatCents(p.priceCents)}: the surcharge is the part of the price that is not usage, so at most the price`,
+        message: `${formatCents(p.surchargeCents)} is more than the price, ${formatCents(p.priceCents)}: the surcharge is the part of the price that is not usage, so it must not exceed the price`,
       });
     }),
 );

@@ -20,7 +20,7 @@ const decimalRateSchema = z.unknown().transform((value, ctx): DecimalRate => {
     return z.NEVER;
   }
   if (decimalToYoctos(result) > BigInt(MAX_ADMIN_RATE) * YOCTOS_PER_DOLLAR_PER_MTOK) {
-    ctx.addIssue({ code: 'custom', message: `$${result} per million tokens is more than $${MAX_ADMIN_RATE.toLocaleString('en-US')}, the most a rate can be` });
+    ctx.addIssue({ code: 'custom', message: `$${result} is more than $${MAX_ADMIN_RATE.toLocaleString('en-US')}, the most a rate can be (dollars per million tokens)` });
     return z.NEVER;
   }
   return result;
