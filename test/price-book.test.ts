@@ -326,9 +326,9 @@ describe('priceEntryFromRates', () => {
     expectInvalid(withRates({ input: null }), /must be a decimal string/);
     expectInvalid(withRates({ cacheRead: '0.0000000000000000001' }), /more than 18 decimals/);
     expectInvalid(withRates({ input: 1e-20 }), /more than 18 decimals/);
-    expectInvalid(withRates({ output: '1000000.000000000000000001' }), /rates\.output: must be at most 1,000,000/);
-    expectInvalid(withRates({ requests: 1e21 }), /rates\.requests: must be at most 1,000,000/);
-    expectInvalid(withRates({ input: { base: '1', tiers: [{ start: 100, price: '2000000' }] } }), /rates\.input\.tiers\.0\.price: must be at most/);
+    expectInvalid(withRates({ output: '1000000.000000000000000001' }), /rates\.output: \$1000000\.000000000000000001 is more than \$1,000,000, the most a rate can be/);
+    expectInvalid(withRates({ requests: 1e21 }), /rates\.requests: .* is more than \$1,000,000, the most a rate can be/);
+    expectInvalid(withRates({ input: { base: '1', tiers: [{ start: 100, price: '2000000' }] } }), /rates\.input\.tiers\.0\.price: \$2000000 is more than \$1,000,000/);
     expect(withRates({ output: MAX_ADMIN_RATE })().rates.output).toBe('1000000');
     expectInvalid(withRates({ input: { base: '1', tiers: [{ start: 200, price: '2' }, { start: 100, price: '3' }] } }), /rates\.input\.tiers\.1\.start: tier starts must be strictly ascending/);
     expectInvalid(withRates({ input: { base: '1', tiers: [{ start: 100, price: '2' }, { start: 100, price: '3' }] } }), /strictly ascending/);
