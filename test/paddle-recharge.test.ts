@@ -2,8 +2,9 @@
  * The Paddle processor's auto-recharge, with the real SDK against the local fake of Paddle's API:
  * a one-time charge on the account's subscription, for the pack plus the debt, its price naming
  * the recharge; a retry (Paddle takes no idempotency key) finds the charge made and makes no
- * other; no subscription, or a declined card, said as such; and transaction.completed for the
- * charge, in the engine's words, as the recharge's payment.
+ * other; no subscription, or a declined card, said as such; transaction.completed for the
+ * charge, in the engine's words, as the recharge's payment; and a charge answered billed whose
+ * payment then fails, transaction.payment_failed, as the recharge's failure.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Processor, SavedChargeRequest } from '../src/engine/processor.ts';
@@ -71,5 +72,44 @@ describe('the Paddle processor charges a subscription once for an auto-recharge'
     fake.declines.add(who.customerId);
     expect(await processor.chargeSaved!(request(who, '24'))).toEqual({ status: 'declined', code: 'card_declined', message: 'payment declined' });
     expect(chargesOf(who.subscriptionRef)).toEqual([]);
+  });
+
+  /** A recharge's charge Paddle answers billed, its payment still going through: pending. */
+  async function billedCharge(id: string, rechargeId: string) {
+    const who = await subscribed(id);
+    fake.paysLater.add(who.customerId);
+    const pending = await processor.chargeSaved!(request(who, rechargeId));
+    const [charge] = chargesOf(who.subscriptionRef);
+    expect(pending).toEqual({ status: 'pending', paymentRef: charge!.id });
+    expect(charge!.status).toBe('billed');
+    return { who, charge: charge! };
+  }
+
+  it('a charge billed whose payment then fails: transaction.payment_failed is the recharge failed, and a retry finds it declined', async () => {
+    const { who, charge } = await billedCharge('team_fails_later', '25');
+    const failed = (await fake.failPayment(charge.id)).find((d) => d.event.event_type === 'transaction.payment_failed')!;
+    expect(failed.status).toBe(200);
+    expect(endpoint.parsed.get(failed.event.event_id)).toEqual([
+      {
+        type: 'recharge.failed', eventId: failed.event.event_id, accountId: who.account.id, rechargeId: '25', paymentRef: charge.id,
+        code: 'card_declined', message: `the payment of the one-time charge ${charge.id} failed: declined`, at: expect.any(Date),
+      },
+    ]);
+    // Asked again (a crash before its answer was kept), the charge made is found, past due: declined, and no other made.
+    expect(await processor.chargeSaved!(request(who, '25'))).toMatchObject({ status: 'declined', code: 'card_declined' });
+    expect(chargesOf(who.subscriptionRef)).toHaveLength(1);
+  });
+
+  it('a bank asking for authentication is said as such; a renewal\'s failed payment is no recharge\'s', async () => {
+    const { charge } = await billedCharge('team_authenticates', '26');
+    const failed = (await fake.failPayment(charge.id, 'authentication_failed')).find((d) => d.event.event_type === 'transaction.payment_failed')!;
+    expect(endpoint.parsed.get(failed.event.event_id)).toMatchObject([
+      { type: 'recharge.failed', code: 'authentication_required', message: `the payment of the one-time charge ${charge.id} failed: authentication failed` },
+    ]);
+
+    const who = await subscribed('team_renewal_fails');
+    fake.declines.add(who.customerId);
+    const renewal = (await fake.renew(who.subscriptionRef)).find((d) => d.event.event_type === 'transaction.payment_failed')!;
+    expect(endpoint.parsed.get(renewal.event.event_id)).toEqual([{ type: 'ignored', eventId: renewal.event.event_id, processorType: 'transaction.payment_failed', accountId: who.account.id }]);
   });
 });

@@ -115,6 +115,11 @@ export class PaddleFake {
   readonly portalSessions = new Map<string, string>();
   /** A test control: the customers whose saved card declines a one-time charge. */
   readonly declines = new Set<string>();
+  /**
+   * A test control: the customers whose one-time charges Paddle answers while their payment is
+   * still going through: left billed, to be failed (failPayment) or paid (payBilled) later.
+   */
+  readonly paysLater = new Set<string>();
   /** Every event made, in order. */
   readonly events: IEventsResponse<unknown>[] = [];
   /** Every API request, as it arrived: for tests to see what the SDK sent. */
@@ -588,6 +593,7 @@ export class PaddleFake {
    * origin subscription_charge (the subscription's custom data copied to it), billed, paid and
    * completed, whose webhooks wait for flush(); the answer is the subscription, as Paddle's.
    * Declined (a test control), Paddle's subscription_payment_declined, and nothing is made.
+   * Paid later (a test control), it is left billed.
    */
   private charge(subscriptionId: string, body: Json): ISubscriptionResponse {
     const subscription = this.subscriptionOf(subscriptionId);
@@ -614,9 +620,47 @@ export class PaddleFake {
       billed_at: now(),
     });
     this.event('transaction.billed', this.transactionNotification(transaction));
+    if (this.paysLater.has(subscription.customer_id)) return subscription;
     this.pay(transaction, now(), {});
     this.complete(transaction);
     return subscription;
+  }
+
+  /**
+   * The payment of a billed transaction fails (the card declines it, or its bank asks for an
+   * authentication nobody is there to give): the attempt is recorded with Paddle's error code,
+   * and the transaction, collected automatically on a subscription, is past due
+   * (transaction.updated, transaction.payment_failed, transaction.past_due).
+   */
+  async failPayment(transactionId: string, errorCode: 'declined' | 'authentication_failed' = 'declined'): Promise<Delivery[]> {
+    const transaction = this.transactionOf(transactionId);
+    if (transaction.status !== 'billed') throw new Error(`Transaction ${transactionId} is ${transaction.status}`);
+    const at = now();
+    transaction.payments.unshift({
+      payment_attempt_id: randomUUID(),
+      stored_payment_method_id: randomUUID(),
+      payment_method_id: id('paymtd'),
+      amount: transaction.details!.totals!.grand_total,
+      status: 'error',
+      error_code: errorCode,
+      method_details: { type: 'card', card: { type: 'visa', last4: '0002', expiry_month: 12, expiry_year: new Date().getUTCFullYear() + 3, cardholder_name: 'Test Customer' }, paypal: null, south_korea_local_card: null, underlying_details: null },
+      created_at: at,
+      captured_at: null,
+    });
+    Object.assign(transaction, { status: 'past_due', updated_at: at });
+    this.event('transaction.updated', this.transactionNotification(transaction));
+    this.event('transaction.payment_failed', this.transactionNotification(transaction));
+    this.event('transaction.past_due', this.transactionNotification(transaction));
+    return this.sendPending();
+  }
+
+  /** The payment of a billed or past-due transaction goes through after all: paid and completed. */
+  async payBilled(transactionId: string): Promise<Delivery[]> {
+    const transaction = this.transactionOf(transactionId);
+    if (transaction.status !== 'billed' && transaction.status !== 'past_due') throw new Error(`Transaction ${transactionId} is ${transaction.status}`);
+    this.pay(transaction, now(), {});
+    this.complete(transaction);
+    return this.sendPending();
   }
 
   async completeTransaction(transactionId: string): Promise<Delivery[]> {

@@ -17,3 +17,13 @@ export function customValue(customData: unknown, key: string): string | undefine
   const value = (customData as Record<string, unknown>)[key];
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
+
+/** The recharge a transaction's items name (an auto-recharge's one-time charge: recharge.ts puts it on the price). */
+export function rechargeNamed(items: readonly { price?: { customData?: unknown } | null }[]): { packSlug: string; rechargeId: string } | undefined {
+  for (const item of items) {
+    const packSlug = customValue(item.price?.customData, PACK_KEY);
+    const rechargeId = customValue(item.price?.customData, RECHARGE_KEY);
+    if (packSlug && rechargeId) return { packSlug, rechargeId };
+  }
+  return undefined;
+}

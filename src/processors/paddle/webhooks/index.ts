@@ -5,7 +5,7 @@
  * its custom data names, if any. Paddle sends one event per request; its event_id is the same on
  * every delivery of it, and so names it once.
  */
-import { SubscriptionCanceledEvent, SubscriptionPastDueEvent, TransactionCompletedEvent, type IEventsResponse } from '@paddle/paddle-node-sdk';
+import { SubscriptionCanceledEvent, SubscriptionPastDueEvent, TransactionCompletedEvent, TransactionPaymentFailedEvent, type IEventsResponse } from '@paddle/paddle-node-sdk';
 import { AdjustmentCreatedEvent, AdjustmentUpdatedEvent } from '@paddle/paddle-node-sdk';
 import { WebhookSignatureError, type ProcessorEvent } from '../../../engine/processor.ts';
 import { ACCOUNT_KEY, customValue } from '../custom-data.ts';
@@ -14,6 +14,7 @@ import { verifySignature } from './signature.ts';
 import { subscriptionCanceled } from './subscription-canceled.ts';
 import { subscriptionPastDue } from './subscription-past-due.ts';
 import { transactionCompleted } from './transaction-completed.ts';
+import { transactionPaymentFailed } from './transaction-payment-failed.ts';
 
 export interface WebhookOptions {
   secret: string;
@@ -45,6 +46,8 @@ function normalize(event: IEventsResponse<unknown>): ProcessorEvent | undefined 
   switch (event.event_type) {
     case 'transaction.completed':
       return transactionCompleted(new TransactionCompletedEvent(event as ConstructorParameters<typeof TransactionCompletedEvent>[0]));
+    case 'transaction.payment_failed':
+      return transactionPaymentFailed(new TransactionPaymentFailedEvent(event as ConstructorParameters<typeof TransactionPaymentFailedEvent>[0]));
     case 'adjustment.created':
       return adjustmentApproved(new AdjustmentCreatedEvent(event as ConstructorParameters<typeof AdjustmentCreatedEvent>[0]));
     case 'adjustment.updated':

@@ -20,7 +20,7 @@
  */
 import type { TransactionCompletedEvent } from '@paddle/paddle-node-sdk';
 import type { ProcessorEvent } from '../../../engine/processor.ts';
-import { ACCOUNT_KEY, customValue, PACK_KEY, PLAN_KEY, RECHARGE_KEY } from '../custom-data.ts';
+import { ACCOUNT_KEY, customValue, PACK_KEY, PLAN_KEY, rechargeNamed } from '../custom-data.ts';
 import { amountOf, dateOf } from './fields.ts';
 
 /** The origins of a subscription's transactions that pay one of its periods. */
@@ -34,7 +34,7 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
   if (!accountId || amountCents === undefined) return undefined;
 
   // An auto-recharge's one-time charge: the price it was billed at names the recharge (recharge.ts).
-  const recharge = transaction.origin === 'subscription_charge' ? rechargeOf(transaction) : undefined;
+  const recharge = transaction.origin === 'subscription_charge' ? rechargeNamed(transaction.items) : undefined;
   if (recharge) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, ...recharge, amountCents, at };
 
   const pack = paidFor(transaction, PACK_KEY);
@@ -59,15 +59,6 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
     periodEnd,
     at,
   };
-}
-
-function rechargeOf(transaction: TransactionCompletedEvent['data']): { packSlug: string; rechargeId: string } | undefined {
-  for (const item of transaction.items) {
-    const packSlug = customValue(item.price?.customData, PACK_KEY);
-    const rechargeId = customValue(item.price?.customData, RECHARGE_KEY);
-    if (packSlug && rechargeId) return { packSlug, rechargeId };
-  }
-  return undefined;
 }
 
 /**
