@@ -12,18 +12,7 @@ import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
 import { addTestModel, completed, mustCall, mustRefuse } from './support/spend.ts';
-
-const AT = new Date('2026-03-10T12:00:00Z');
-const MONTH_LATER = new Date('2026-04-10T12:00:00Z');
-
-const packPaid = (eventId: string, accountId: string, paymentRef: string, packSlug = 'credits-10', amountCents = 10_00): ProcessorEvent =>
-  ({ type: 'payment.succeeded', eventId, accountId, paymentRef, packSlug, amountCents, at: AT });
-const planPaid = (eventId: string, accountId: string, paymentRef: string): ProcessorEvent =>
-  ({ type: 'subscription.paid', eventId, accountId, subscriptionRef: `sub_${accountId}`, planSlug: 'plus', paymentRef, amountCents: 20_00, periodStart: AT, periodEnd: MONTH_LATER, at: AT });
-const refunded = (eventId: string, paymentRef: string, refundRef: string, amountCents: number): ProcessorEvent =>
-  ({ type: 'payment.refunded', eventId, paymentRef, refundRef, amountCents, at: AT });
-const disputed = (eventId: string, paymentRef: string, disputeRef: string, amountCents: number): ProcessorEvent =>
-  ({ type: 'payment.disputed', eventId, paymentRef, disputeRef, amountCents, at: AT });
+import { AT, MONTH_LATER, disputed, packPaid, planPaid, refunded } from './support/payment-events.ts';
 
 let keys = 0;
 const key = () => ({ idempotencyKey: `refund-${++keys}` });

@@ -94,6 +94,11 @@ export type ProcessorEvent =
    * processor names it; else the payment's.
    */
   | { type: 'payment.refunded'; eventId: string; accountId?: string; paymentRef: string; refundRef: string; amountCents: number; at: Date }
+  /**
+   * A refund failed after it succeeded, or was canceled (the money never reached the customer):
+   * what it took comes back, once per refund (grants/refund-reversals.ts).
+   */
+  | { type: 'payment.refund_failed'; eventId: string; accountId?: string; paymentRef: string; refundRef: string; at: Date }
   /** A payment was disputed (a chargeback): refunded by the amount disputed, and the account flagged. */
   | { type: 'payment.disputed'; eventId: string; accountId?: string; paymentRef: string; disputeRef: string; amountCents: number; at: Date }
   /** A dispute closed in the merchant's favour: recorded beside the payment; nothing moves. */

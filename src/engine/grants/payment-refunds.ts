@@ -112,7 +112,7 @@ export async function receiveRefund(tx: Sql, processor: string, notice: RefundNo
   let refundId = claimed?.id;
   if (refundId === undefined) {
     const [first] = await tx.query<{ id: number; status: string }>('SELECT id, status FROM payment_refunds WHERE processor = $1 AND reference = $2', [processor, notice.reference]);
-    if (first!.status === 'applied') return 'ignored';
+    if (first!.status !== 'parked') return 'ignored'; // applied, or reversed (refund-reversals.ts)
     refundId = first!.id;
   }
   await applyRefund(tx, payment, refundId, now);

@@ -4,7 +4,8 @@
  * once (unique per processor and event id, its raw payload kept) in the same transaction as its
  * effect: a pack paid is credited once per payment, a subscription paid puts the account on its
  * plan, a subscription ended moves it to the default plan, a payment refunded or disputed takes
- * back its value (payment-refunds.ts, which also applies a refund told before its payment).
+ * back its value (payment-refunds.ts, which also applies a refund told before its payment), and a
+ * refund that failed gives it back again (refund-reversals.ts).
  *
  * A duplicate, or a concurrent delivery of the same event (which waits on the event's unique
  * index until the first commits), finds the event applied and does nothing. A failure rolls the
@@ -20,6 +21,7 @@ import type { ProcessorEvent } from '../processor.ts';
 import { lockGate } from '../terms.ts';
 import { applyParkedRefunds, lockPaymentOf, receiveRefund, refundNoticeOf } from './payment-refunds.ts';
 import { creditPack } from './purchases.ts';
+import { reverseRefund } from './refund-reversals.ts';
 import { completeRecharge, declineRecharge } from './recharges.ts';
 import { activeSubscription, cancelPlan, periodPaid, renewalFailed } from './subscriptions.ts';
 import { checkoutRequest } from './checkout.ts';
@@ -44,6 +46,7 @@ function subjectOf(event: ProcessorEvent): { objectRef: string | null; accountId
     case 'payment.refunded':
     case 'payment.disputed':
     case 'payment.dispute_won':
+    case 'payment.refund_failed':
       return { objectRef: event.paymentRef, accountId: event.accountId ?? null };
     case 'ignored':
       return { objectRef: null, accountId: event.accountId ?? null };
@@ -168,6 +171,9 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
     case 'payment.dispute_won':
       // Found by its payment, told before it or after, applied once per refund (payment-refunds.ts).
       return receiveRefund(tx, processor, refundNoticeOf(event)!, now);
+    case 'payment.refund_failed':
+      // What the refund took comes back, once; told before the refund, the refund then does nothing (refund-reversals.ts).
+      return reverseRefund(tx, processor, event, now);
     case 'ignored':
       return 'ignored';
   }

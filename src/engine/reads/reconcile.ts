@@ -51,11 +51,15 @@ export async function reconcile(ctx: Context, accountId: string): Promise<Reconc
       if (e.value_micros !== e.drawn) problems.push(`usage event ${e.id}: value ${e.value_micros} ≠ drawn ${e.drawn}`);
       if (e.refunded_micros !== e.returned) problems.push(`usage event ${e.id}: refunded ${e.refunded_micros} ≠ returned ${e.returned}`);
     }
-    // What each payment's refunds say they took (value off its bucket, and what they made owed) is what the ledger's entries naming it took.
+    // What each payment's refunds say they took (value off its bucket, and what they made owed) is what the ledger's entries naming
+    // it took, less what failed refunds gave back in buckets of their own (refund-reversals.ts; what they gave back otherwise is in those entries).
     const refunded = await tx.query<{ payment_id: number; said: number; ledger: number }>(
-      `SELECT r.payment_id, r.said, COALESCE((SELECT -sum(amount_micros) FROM ledger_entries WHERE account_id = $1 AND payment_id = r.payment_id AND kind = 'payment_refund'), 0)::bigint AS ledger
-       FROM (SELECT payment_id, sum(removed_micros + CASE WHEN used_value = 'debt' THEN used_micros ELSE 0 END)::bigint AS said
-             FROM payment_refunds WHERE account_id = $1 AND status = 'applied' GROUP BY payment_id) r ORDER BY r.payment_id`,
+      `SELECT r.payment_id, r.said,
+         (COALESCE((SELECT -sum(amount_micros) FROM ledger_entries WHERE account_id = $1 AND payment_id = r.payment_id AND kind = 'payment_refund'), 0)
+          - COALESCE((SELECT sum(b.amount_micros) FROM payment_refunds v JOIN buckets b ON b.account_id = $1 AND b.reference = 'refund-reversal:' || v.id
+                      WHERE v.payment_id = r.payment_id), 0))::bigint AS ledger
+       FROM (SELECT payment_id, sum(CASE WHEN status = 'applied' THEN removed_micros + CASE WHEN used_value = 'debt' THEN used_micros ELSE 0 END ELSE 0 END)::bigint AS said
+             FROM payment_refunds WHERE account_id = $1 AND payment_id IS NOT NULL AND status IN ('applied', 'reversed') GROUP BY payment_id) r ORDER BY r.payment_id`,
       [accountId],
     );
     for (const r of refunded) if (r.said !== r.ledger) problems.push(`payment ${r.payment_id}: its refunds took ${r.said} ≠ ledger ${r.ledger}`);
