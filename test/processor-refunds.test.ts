@@ -73,6 +73,20 @@ describe('refunds and disputes at Stripe', () => {
     const inquiry = await fake.dispute(intent, 1_00, 'warning_needs_response');
     expect(parsed(inquiry.deliveries)).toMatchObject([{ type: 'ignored', processorType: 'charge.dispute.created' }]);
   });
+
+  it('tells a refund that failed after it succeeded, by refund.updated and refund.failed alike, as the refund that failed; its amount is refundable again', async () => {
+    const { account, session } = await paid('pack');
+    const intent = session.payment_intent as string;
+    const request = { account, paymentRef: intent, paymentKind: 'pack' as const, amountCents: 6_00, idempotencyKey: 'refund-to-fail' };
+    const refund = await processor.refund!(request);
+    await fake.flush();
+    const deliveries = await fake.failRefund(refund.refundRef);
+    expect(deliveries.map((d) => [d.event.type, (d.event.data.object as { status: string }).status])).toEqual([['refund.updated', 'failed'], ['refund.failed', 'failed']]);
+    const failed = { type: 'payment.refund_failed', accountId: account.id, paymentRef: intent, refundRef: refund.refundRef, at: expect.any(Date) };
+    expect(parsed(deliveries)).toEqual([{ ...failed, eventId: deliveries[0]!.event.id }, { ...failed, eventId: deliveries[1]!.event.id }]);
+    // Its money came back to the merchant: all of the payment is refundable again.
+    expect(await processor.refund!({ ...request, amountCents: 10_00, idempotencyKey: 'refund-all-after-failed' })).toMatchObject({ status: 'succeeded' });
+  });
 });
 
 describe('refunds and disputes at Paddle', () => {
@@ -119,5 +133,19 @@ describe('refunds and disputes at Paddle', () => {
     // A chargeback is the payment's dispute, its reverse the dispute won.
     const { deliveries } = await fake.chargeback(transaction.id, 2_00, 'chargeback_reverse');
     expect(told(deliveries.at(-1)!.event.event_id)).toMatchObject({ type: 'payment.dispute_won', paymentRef: transaction.id, amountCents: 2_00 });
+  });
+
+  it('tells a refund Paddle reversed after approving it as the refund that failed; its amount is refundable again', async () => {
+    const { account, customerId } = await customerFor('acme');
+    const answer = await processor.purchase({ account, customerId, pack: packAt('paddle', 'extra', packPrice) });
+    const transaction = fake.transactionAt((answer as { checkoutUrl: string }).checkoutUrl);
+    await fake.completeTransaction(transaction.id);
+    const request = { account, paymentRef: transaction.id, paymentKind: 'pack' as const, amountCents: 10_00, idempotencyKey: 'refund-reversed' };
+    const refund = await processor.refund!(request);
+    await fake.approveRefund(refund.refundRef);
+    const [reversed] = await fake.reverseRefund(refund.refundRef);
+    expect(reversed!.event).toMatchObject({ event_type: 'adjustment.updated', data: { id: refund.refundRef, action: 'refund', status: 'reversed' } });
+    expect(told(reversed!.event.event_id)).toEqual({ type: 'payment.refund_failed', eventId: reversed!.event.event_id, paymentRef: transaction.id, refundRef: refund.refundRef, at: expect.any(Date) });
+    expect(await processor.refund!({ ...request, idempotencyKey: 'refund-again' })).toMatchObject({ status: 'pending', refundRef: expect.stringMatching(/^adj_/) });
   });
 });

@@ -884,7 +884,7 @@ export class PaddleFake {
     const lineItems = transaction.details!.line_items;
     for (const item of items) if (!lineItems.some((line) => line.id === item.item_id)) throw invalidField('items', `item ${item.item_id} is not on the transaction`);
     const taken = [...this.adjustments.values()]
-      .filter((a) => a.transaction_id === transaction.id && ['refund', 'chargeback'].includes(a.action) && a.status !== 'rejected')
+      .filter((a) => a.transaction_id === transaction.id && ['refund', 'chargeback'].includes(a.action) && a.status !== 'rejected' && a.status !== 'reversed')
       .reduce((sum, a) => sum + Number(a.totals.total), 0);
     const left = Number(transaction.details!.totals!.grand_total) - taken;
     const total = type === 'full' ? left : items.reduce((sum, item) => sum + Number(item.amount), 0);
@@ -923,6 +923,16 @@ export class PaddleFake {
     const adjustment = this.adjustments.get(adjustmentId);
     if (!adjustment) throw new Error(`No such adjustment: ${adjustmentId}`);
     Object.assign(adjustment, { status: 'approved', updated_at: now() });
+    this.event('adjustment.updated', snapshot(adjustment));
+    return this.sendPending();
+  }
+
+  /** A refund approved, reversed afterwards (its money never reached the customer): adjustment.updated. */
+  async reverseRefund(adjustmentId: string): Promise<Delivery[]> {
+    const adjustment = this.adjustments.get(adjustmentId);
+    if (!adjustment) throw new Error(`No such adjustment: ${adjustmentId}`);
+    if (adjustment.action !== 'refund' || adjustment.status !== 'approved') throw new Error(`Adjustment ${adjustmentId} is no approved refund`);
+    Object.assign(adjustment, { status: 'reversed', updated_at: now() });
     this.event('adjustment.updated', snapshot(adjustment));
     return this.sendPending();
   }

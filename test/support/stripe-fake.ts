@@ -865,7 +865,8 @@ export class StripeFake {
     if ([...this.disputes.values()].some((d) => d.payment_intent === paymentIntent.id)) {
       throw invalid(`Charge ${paymentIntent.latest_charge} has been charged back; cannot issue a refund.`, { code: 'charge_disputed' });
     }
-    const refunded = [...this.refunds.values()].filter((r) => r.payment_intent === paymentIntent.id).reduce((sum, r) => sum + r.amount, 0);
+    // A refund that failed or was canceled gave nothing back: its amount is refundable again.
+    const refunded = [...this.refunds.values()].filter((r) => r.payment_intent === paymentIntent.id && r.status !== 'failed' && r.status !== 'canceled').reduce((sum, r) => sum + r.amount, 0);
     const left = paymentIntent.amount_received - refunded;
     const amount = params.amount === undefined ? left : Number(params.amount);
     if (!Number.isSafeInteger(amount) || amount <= 0) throw invalid('Invalid positive integer', { param: 'amount' });
@@ -893,6 +894,21 @@ export class StripeFake {
   /** A refund made in Stripe's dashboard: refund.created. */
   async refundFromDashboard(paymentIntentId: string, amount?: number): Promise<Delivery[]> {
     this.createRefund({ payment_intent: paymentIntentId, ...(amount === undefined ? {} : { amount: String(amount) }) });
+    return this.sendPending();
+  }
+
+  /**
+   * A refund that succeeded fails afterwards (the card was closed, the bank refused it): Stripe
+   * moves it to failed, with why and the balance transaction that returns its funds, and tells
+   * of it twice, refund.updated (the status it had before) and refund.failed.
+   */
+  async failRefund(refundId: string, reason = 'expired_or_canceled_card'): Promise<Delivery[]> {
+    const refund = this.refunds.get(refundId);
+    if (!refund) throw new Error(`No such refund: ${refundId}`);
+    const previous = { status: refund.status, failure_reason: null };
+    Object.assign(refund, { status: 'failed', failure_reason: reason, failure_balance_transaction: id('txn') });
+    this.event('refund.updated', refund, previous);
+    this.event('refund.failed', refund);
     return this.sendPending();
   }
 

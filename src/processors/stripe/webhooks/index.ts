@@ -11,7 +11,7 @@ import { checkoutSessionCompleted } from './checkout-session-completed.ts';
 import { customerSubscriptionDeleted } from './customer-subscription-deleted.ts';
 import { invoicePaid } from './invoice-paid.ts';
 import { chargeDispute } from './charge-dispute.ts';
-import { refundSucceeded } from './refund.ts';
+import { refundChanged } from './refund.ts';
 import { paymentIntentFailed, paymentIntentSucceeded } from './payment-intent.ts';
 import { invoicePaymentFailed } from './invoice-payment-failed.ts';
 
@@ -31,7 +31,8 @@ async function refundOrDispute(stripe: Stripe, event: Stripe.Event): Promise<Pro
   switch (event.type) {
     case 'refund.created':
     case 'refund.updated':
-      return refundSucceeded(stripe, event);
+    case 'refund.failed':
+      return refundChanged(stripe, event);
     case 'charge.dispute.created':
     case 'charge.dispute.closed':
       return chargeDispute(stripe, event);
