@@ -2,7 +2,8 @@
  * Refunding a payment from the admin panel, in a real browser (Debian's chromium driven by
  * playwright-core) against the server app: the account's payments show a Refund button, which
  * opens a page saying what the refund will do; confirmed, the fake processor refunds at once and
- * the payment shows what came back; a dispute told by a processor's webhook flags the account.
+ * the payment shows what came back; a dispute told by a processor's webhook flags the account; a
+ * refund that failed at the processor afterwards shows as given back, the payment refundable again.
  * Screenshots go to test-artifacts/. Skipped, with a note, when /usr/bin/chromium is missing.
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -10,9 +11,10 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { createBilling, fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { TestClock } from './support/harness.ts';
+import { packPaid, refundFailed, refunded } from './support/payment-events.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
 import { addTestModel, completed, mustCall } from './support/spend.ts';
 
@@ -101,5 +103,32 @@ describe.skipIf(!existsSync(CHROMIUM))('refunds in the admin panel, in a browser
     expect(await page.locator('main').innerText()).toContain('owes nothing (it is written off)');
     expect(await page.inputValue('input[name=amount]')).toBe('30.00');
     expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('shows a refund that failed at the processor as given back, and offers the payment for refund again', async () => {
+    const receive = async (event: ProcessorEvent) => {
+      const { body, headers } = delivery([event]);
+      await billing.receiveWebhook(SIGNED, body, headers);
+    };
+    await billing.admin.updateSettings({ refundUsedValue: 'debt' }); // the test above wrote used value off
+    await billing.upsertAccount({ id: 'beta', kind: 'team', name: 'Beta Ltd', processor: SIGNED });
+    await receive(packPaid('evt_beta_1', 'beta', 'pi_beta'));
+    await mustCall(billing, 'beta', 2_500_000); // $5 of the pack spent
+    await receive(refunded('evt_beta_2', 'pi_beta', 're_beta', 10_00));
+    await receive(refundFailed('evt_beta_3', 'pi_beta', 're_beta'));
+
+    const page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+    await page.goto(`${base}/admin/login`);
+    await page.fill('input[name=password]', ADMIN_PASSWORD);
+    await page.click('button[type=submit]');
+    await page.goto(`${base}/admin/accounts/beta`);
+    const row = page.locator('tr[data-payment="pi_beta"]');
+    expect(await row.locator('[data-refund="re_beta"]').innerText()).toMatch(/Refund \$10\.00.*\$5\.00 unused taken back.*\$5\.00 used, owed.*failed at the processor: given back/s);
+    expect(await row.locator('td.num').allInnerTexts()).toEqual(['$10.00', '—']); // paid, nothing given back
+    expect(await row.locator('a', { hasText: 'Refund…' }).count()).toBe(1);
+    // The ledger shows the value taken and given back, each entry naming the payment.
+    const named = page.locator('table.grid tr', { hasText: 'pi_beta' }).filter({ hasText: 'payment refund' });
+    expect((await named.allInnerTexts()).map((text) => text.match(/payment refund\s+(\S+)/)![1]).sort()).toEqual(['$5.00', '$5.00', '-$5.00', '-$5.00']);
+    await page.locator('#account-payments').screenshot({ path: `${ARTIFACTS}/refund-reversed-payments.png` });
   }, 60_000);
 });

@@ -45,7 +45,9 @@ describe.skipIf(skipped !== '')(`a Stripe refund that failed, through the server
       expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(4);
 
       expect(await balance()).toMatchObject({ availableMicros: 5_000_000, debtMicros: 0 });
-      expect(await paymentNow()).toMatchObject({ status: 'succeeded', refundedCents: 0 });
+      expect(await paymentNow()).toMatchObject({
+        status: 'succeeded', refundedCents: 0, refunds: [{ reference: refunded.body.refundRef, appliedCents: 10_00, reversedAt: expect.any(String) }],
+      });
       expect(await world.refundEntries('acme')).toEqual([
         { bucket: `payment:stripe:${intent}`, amount: -5_000_000, payment: intent },
         { bucket: null, amount: -5_000_000, payment: intent },

@@ -66,6 +66,7 @@ export async function accountPaymentsSection(billing: Billing, account: Account)
                       <small class="muted">
                         {r.removedMicros ? ` · ${formatUsd(r.removedMicros)} unused taken back` : ''}
                         {r.usedMicros ? ` · ${formatUsd(r.usedMicros)} used, ${r.usedValue === 'debt' ? 'owed' : 'written off'}` : ''}
+                        {r.reversedAt ? ' · failed at the processor: given back' : ''}
                       </small>
                     </div>
                   ))}

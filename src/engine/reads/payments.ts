@@ -88,6 +88,8 @@ export interface PaymentRefundView {
   /** Value already used, owed (debt) or written off, as usedValue says. */
   usedMicros: number;
   usedValue: 'debt' | 'write_off' | null;
+  /** When the processor said the refund failed after it succeeded: what it took was given back. */
+  reversedAt: Date | null;
   createdAt: Date;
 }
 
@@ -104,9 +106,9 @@ export async function accountPayments(ctx: Context, accountId: string): Promise<
   );
   const refunds = await ctx.sql.query<{
     payment_id: number; kind: PaymentRefundView['kind']; reference: string; amount_cents: number; applied_cents: number; removed_micros: number; used_micros: number;
-    used_value: PaymentRefundView['usedValue']; created_at: Date;
+    used_value: PaymentRefundView['usedValue']; reversed_at: Date | null; created_at: Date;
   }>(
-    `SELECT payment_id, kind, reference, amount_cents, applied_cents, removed_micros, used_micros, used_value, created_at FROM payment_refunds
+    `SELECT payment_id, kind, reference, amount_cents, applied_cents, removed_micros, used_micros, used_value, reversed_at, created_at FROM payment_refunds
      WHERE payment_id = ANY ($1::bigint[]) ORDER BY created_at DESC, id DESC`,
     [rows.map((r) => r.id)],
   );
@@ -115,7 +117,7 @@ export async function accountPayments(ctx: Context, accountId: string): Promise<
     refundedCents: r.refunded_cents, disputedAt: r.disputed_at,
     refunds: refunds.filter((f) => f.payment_id === r.id).map((f) => ({
       kind: f.kind, reference: f.reference, amountCents: f.amount_cents, appliedCents: f.applied_cents, removedMicros: f.removed_micros,
-      usedMicros: f.used_micros, usedValue: f.used_value, createdAt: f.created_at,
+      usedMicros: f.used_micros, usedValue: f.used_value, reversedAt: f.reversed_at, createdAt: f.created_at,
     })),
     createdAt: r.created_at,
   }));

@@ -16,6 +16,7 @@ const PaymentRefundSchema = z
     removedMicros: z.number().int().openapi({ description: 'Unused value taken out of the payment\'s bucket.' }),
     usedMicros: z.number().int().openapi({ description: 'Value already used: owed (debt) or written off, as usedValue says.' }),
     usedValue: z.enum(['debt', 'write_off']).nullable(),
+    reversedAt: DateTime.nullable().openapi({ description: 'When the processor said the refund failed after it succeeded: what it took was given back, and it no longer counts in refundedCents.' }),
     createdAt: DateTime,
   })
   .openapi('PaymentRefund');
