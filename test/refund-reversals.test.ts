@@ -116,6 +116,24 @@ for (const engine of ENGINES) {
       await expectReconciled(t.billing, 'acme');
     });
 
+    it('written off instead: the write-off moved nothing and nothing moves back for it; the unused value returns to its bucket', async () => {
+      await payg('acme');
+      await t.billing.admin.updateSettings({ refundUsedValue: 'write_off' });
+      await receive([packPaid('evt_1', 'acme', 'pi_1')]);
+      await mustCall(t.billing, 'acme', 2_500_000);
+      const before = await buckets(t.sql, 'acme');
+      await receive([refunded('evt_2', 'pi_1', 're_1', 10_00)]);
+      expect(await t.billing.balance('acme')).toMatchObject({ availableMicros: 0, debtMicros: 0 });
+      await receive([refundFailed('evt_3', 'pi_1', 're_1')]);
+      expect(await buckets(t.sql, 'acme')).toEqual(before);
+      expect(await t.billing.balance('acme')).toMatchObject({ availableMicros: 5_000_000, debtMicros: 0 });
+      expect(await paymentEntries(t.sql, 'acme', 'pi_1')).toEqual([
+        { kind: 'payment_refund', bucket: 'payment:signed:pi_1', amount: -5_000_000 },
+        { kind: 'payment_refund', bucket: 'payment:signed:pi_1', amount: 5_000_000 },
+      ]);
+      await expectReconciled(t.billing, 'acme');
+    });
+
     it('a period\'s allowance that ended since: what the refund took comes back in a bucket of its own', async () => {
       await t.billing.admin.applyPreset('subscription-plus-packs');
       await addTestModel(t.billing);
