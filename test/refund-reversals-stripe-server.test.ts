@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { POSTGRES_URL } from './support/harness.ts';
-import { inStripeRefundWorld } from './support/stripe-refund-world.ts';
+import { inStripeRefundWorld } from './support/processor-refund-world.ts';
 
 const skipped = POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)';
 
