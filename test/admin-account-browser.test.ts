@@ -4,7 +4,8 @@
  * until its next day starts, in its own time zone, as the gate says; its members' caps are set
  * and lifted from a form; a bonus granted by mistake is taken back after a page that says what
  * will happen; the ledger adds up to what is available, a write-off pending included; a canceled
- * subscription shows its end and is resumed; and a price override is removed on the model prices
+ * subscription shows its end and is resumed, and is canceled again after a page that says what
+ * will happen; and a price override is removed on the model prices
  * page. Screenshots go to test-artifacts/.
  */
 import { mkdirSync } from 'node:fs';
@@ -151,7 +152,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     await table.screenshot({ path: `${ARTIFACTS}/account-ledger-totals.png` });
   });
 
-  it('shows when a canceled subscription ends, and resumes it', async () => {
+  it('shows when a canceled subscription ends, resumes it, and cancels it again after a page that says what will happen', async () => {
     await page.goto(`${server.base}/admin/accounts/solo`);
     expect(await page.locator('[data-figure="plan-ends"]').innerText()).toBe('Canceled: ends 2026-04-10 12:00 UTC, then the default plan');
     await page.screenshot({ path: `${ARTIFACTS}/account-canceled.png` });
@@ -166,6 +167,19 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     expect(after.period).toEqual(before.period);
     expect(after.availableMicros).toBe(before.availableMicros);
     expect((await billing.admin.accountSubscription('solo')).subscription).toEqual({ ...subscribed, cancelAt: null });
+
+    // Canceling again asks first: the account, its plan, when it ends and what it falls back to.
+    await page.click('#cancel-link');
+    await page.waitForURL(`${server.base}/admin/accounts/solo/cancel`);
+    const confirm = await page.locator('#cancel-confirm').innerText();
+    expect(confirm).toContain('solo is on Pro ($20.00 a month');
+    expect(confirm).toContain('until the period ends, 2026-04-10 12:00 UTC');
+    expect(confirm).toMatch(/falls back to Pay as you go, the default plan \(free/);
+    await page.screenshot({ path: `${ARTIFACTS}/account-cancel-confirm.png` });
+    expect((await billing.getAccount('solo')).planEndsAt).toBeNull();
+    await page.click('#cancel button[type=submit]');
+    await page.locator('.note', { hasText: 'The subscription ends with its period.' }).waitFor();
+    expect((await billing.getAccount('solo')).planEndsAt).toEqual(after.period.end);
   });
 
   it('removes a price override: the next call is priced as before it', async () => {

@@ -117,14 +117,19 @@ describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
     await page.click('button[type=submit]');
     await page.waitForURL(`${base}/admin/accounts`);
 
-    // Pricing mode: the preview says what applying it does; one click applies it.
+    // Pricing mode: the preview says what applying it does; applying it asks first, saying whom it reaches.
     await page.goto(`${base}/admin/pricing`);
     const card = page.locator('[data-mode="subscription-plus-packs"]');
     expect(await card.locator('h2').innerText()).toBe('“$20/month plus $10 per 1,000 extra credits”');
     expect(await card.locator('.change.create').innerText()).toMatch(/Plus plan.*\$20\.00\/month/s);
     expect(await card.locator('.change.create').innerText()).toMatch(/1,000 extra credits pack/);
     expect(await card.locator('.change.legacy').innerText()).toMatch(/Pro — 1 account stays on it/);
-    await card.locator('button').click();
+    await card.locator('a.button').click();
+    await page.waitForURL(`${base}/admin/pricing/subscription-plus-packs/apply`);
+    expect(await page.locator('[data-reach="plan:pro"]').innerText()).toMatch(/off sale \(legacy\).*1 account \(acme\) on it/s);
+    expect((await billing.admin.getSettings()).pricingMode).not.toBe('subscription-plus-packs');
+    await shot(page, 'pricing-confirm');
+    await page.click('#apply button[type=submit]');
     await page.locator('.note', { hasText: 'Applied “$20/month plus $10 per 1,000 extra credits”.' }).waitFor();
     expect(await page.locator('[data-mode="subscription-plus-packs"]').getAttribute('class')).toContain('current');
     await shot(page, 'pricing');

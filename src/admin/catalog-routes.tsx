@@ -1,7 +1,8 @@
 /**
  * Plans and packs are edited the same way: a list with a form to create one, a page to edit
- * one, archive and restore, and the form's figures and sanity checks worked out as it changes. This is that
- * flow once; each page supplies its form, its fields and the library's calls.
+ * one, archive (after a page that says who it reaches, and asks to confirm) and restore, and the
+ * form's figures and sanity checks worked out as it changes. This is that flow once; each page
+ * supplies its form, its fields and the library's calls.
  */
 import type { Child } from 'hono/jsx';
 import { BillingError } from '../core/errors.ts';
@@ -9,7 +10,7 @@ import type { Catalog, Check } from '../core/sanity.ts';
 import { CheckList, FORM_LEAD } from './checks.tsx';
 import { figures, FigureList, type FiguresInput } from './figures.tsx';
 import { readForm, type Form } from './form.ts';
-import { ArchiveForm, attempt, done, render, type AdminApp, type AdminContext } from './layout.tsx';
+import { ArchiveForm, attempt, Csrf, done, render, type AdminApp, type AdminContext } from './layout.tsx';
 import type { Billing } from '../engine/billing.ts';
 
 interface Item {
@@ -25,6 +26,8 @@ export interface CatalogPage<T extends Item, I> {
   valueLabel: string;
   /** Under the archive button: what archiving does. */
   archiveNote: string;
+  /** On the archive confirmation page: who archiving it reaches, and what happens to them. */
+  archiveEffect: (item: T) => Promise<Child>;
   find: (slug: string) => Promise<T>;
   create: (input: I & { slug: string }) => Promise<T>;
   update: (slug: string, input: I) => Promise<T>;
@@ -69,7 +72,16 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
             <a href={base}>← All {page.noun}s</a>
           </p>
           <page.Form c={c} form={form} action={`${base}/${item.slug}`} item={item} error={error} f={f} checks={checks} />
-          <ArchiveForm action={`${base}/${item.slug}/status`} csrf={c.get('csrf')} archived={item.status === 'archived'} note={page.archiveNote} />
+          {item.status === 'archived' ? (
+            <ArchiveForm action={`${base}/${item.slug}/status`} csrf={c.get('csrf')} archived note={page.archiveNote} />
+          ) : (
+            <p class="inline">
+              <a class="button danger" href={`${base}/${item.slug}/archive`}>
+                Archive…
+              </a>{' '}
+              <small class="muted">{page.archiveNote}</small>
+            </p>
+          )}
         </>
       ),
     });
@@ -95,6 +107,26 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
     const form = await readForm(c);
     const result = await attempt(async () => page.update(item.slug, page.inputOf(form)));
     return result.ok ? done(c, `${base}/${item.slug}`, `${Noun} “${result.value.name}” saved.`) : edit(c, item, form, result.error);
+  });
+  admin.get(`/${page.noun}s/:slug/archive`, async (c) => {
+    const item = await page.find(c.req.param('slug'));
+    if (item.status === 'archived') return done(c, `${base}/${item.slug}`, `${Noun} “${item.name}” is archived already.`);
+    return render(c, {
+      title: `Archive ${page.noun} ${item.name}`,
+      body: (
+        <section class="card" id="archive-confirm">
+          {await page.archiveEffect(item)}
+          <form method="post" action={`${base}/${item.slug}/status`} class="inline" id="archive">
+            <Csrf token={c.get('csrf')} />
+            <input type="hidden" name="status" value="archived" />
+            <button type="submit" class="danger">
+              Confirm: archive {item.name}
+            </button>{' '}
+            <a href={`${base}/${item.slug}`}>Cancel</a>
+          </form>
+        </section>
+      ),
+    });
   });
   admin.post(`/${page.noun}s/:slug/status`, async (c) => {
     const item = await page.find(c.req.param('slug'));

@@ -280,6 +280,10 @@ export async function createBilling(options: BillingOptions = {}) {
       /** What is wrong with the catalog as it stands, in the owner's words: plans or packs that lose money, a pack nobody can spend… */
       checks: () => catalogChecks(sql),
       previewPreset: (mode: PricingMode) => adminReads.previewPreset(ctx, mode),
+      /** The accounts on each of these plans: how many, and the first few. */
+      planHolders: async (slugs: readonly string[]) => adminReads.planHolders(ctx, slugs.map((s) => slugOf(s, 'plan slug'))),
+      /** The accounts with value left in buckets this pack granted: how many, the first few, and how much. */
+      packHolders: async (slug: string) => adminReads.packHolders(ctx, slugOf(slug, 'pack slug')),
       listAccounts: (query?: Parameters<typeof adminReads.listAccounts>[1]) => adminReads.listAccounts(ctx, query),
       accountActivity: async (accountId: string, query?: Parameters<typeof adminReads.accountActivity>[2]) => adminReads.accountActivity(ctx, accountIdOf(accountId), query),
       /** What the account's ledger adds up to, and the lines from it to what is available: write-offs pending, value not spendable, holds, the allowance to open. */

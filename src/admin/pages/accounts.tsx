@@ -15,12 +15,13 @@ import { autoRechargeSection } from './account-auto-recharge.tsx';
 import { accountPaymentRoutes, accountPaymentsSection } from './account-payments.tsx';
 import { accountMemberRoutes, accountMembersSection, type MembersError } from './account-members.tsx';
 import { accountTakeBackRoutes, TakeBackLink } from './account-take-back.tsx';
+import { accountCancelRoutes, CancelLink } from './account-cancel.tsx';
 import { LedgerTotalsTable } from './account-ledger-totals.tsx';
 
 const PAGE_SIZE = 50;
 const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
 
-type FormError = { form: 'credit' | 'plan' | 'refund' | 'cancel' | 'resume' | 'processor' | 'members'; message: string; eventId?: number; values?: Form };
+type FormError = { form: 'credit' | 'plan' | 'refund' | 'resume' | 'processor' | 'members'; message: string; eventId?: number; values?: Form };
 
 async function list(c: AdminContext, billing: Billing) {
   const { q, offset } = listQuery(c);
@@ -168,12 +169,9 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
                 <ErrorNote error={errorFor('resume')} />
               </form>
             ) : balance.plan.priceCents > 0 ? (
-              <form method="post" action={`${accountPath(id)}/cancel`} class="inline">
-                <Csrf token={csrf} />
-                <EffectKey />
-                <button type="submit" class="secondary">Cancel at period end</button>
-                <ErrorNote error={errorFor('cancel')} />
-              </form>
+              <p class="inline">
+                <CancelLink accountId={id} />
+              </p>
             ) : null}
           </section>
         </div>
@@ -338,6 +336,7 @@ export const accountsPage: Page = (admin, billing) => {
   accountProcessorRoutes(admin, billing, (c, id, message, processor) => detail(c, billing, id, { form: 'processor', message, values: { processor } }));
   accountPaymentRoutes(admin, billing);
   accountTakeBackRoutes(admin, billing);
+  accountCancelRoutes(admin, billing);
   accountMemberRoutes(admin, billing, (c, id, e: MembersError) => detail(c, billing, id, { form: 'members', message: e.message, values: e.values }));
   admin.get('/accounts', (c) => list(c, billing));
   admin.get('/accounts/:id', (c) => detail(c, billing, c.req.param('id')));
@@ -383,13 +382,5 @@ export const accountsPage: Page = (admin, billing) => {
     const result = await attempt(async () => billing.subscribe(id, plan.slug, effectKey(form)));
     if (!result.ok) return detail(c, billing, id, { form: 'resume', message: result.error });
     return done(c, accountPath(id), `${plan.name} resumed: it renews as before.`);
-  });
-
-  admin.post('/accounts/:id/cancel', async (c) => {
-    const id = c.req.param('id');
-    const form = await readForm(c);
-    const result = await attempt(async () => billing.cancel(id, {}, effectKey(form)));
-    if (!result.ok) return detail(c, billing, id, { form: 'cancel', message: result.error });
-    return done(c, accountPath(id), 'The subscription ends with its period.');
   });
 };

@@ -11,6 +11,7 @@ import type { Plan } from '../../core/plan.ts';
 import { checksOfChange, plansOnSale, plansSpending, type Catalog, type Check as SanityCheck } from '../../core/sanity.ts';
 import { derive } from '../derive.ts';
 import { catalogRoutes } from '../catalog-routes.tsx';
+import { packArchiveEffect } from '../holders.tsx';
 import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
 import { cents, plainDollars, tokens, usd, value } from '../format.ts';
@@ -109,6 +110,7 @@ export const packsPage: Page = (admin, billing) =>
     noun: 'pack',
     valueLabel: LABEL,
     archiveNote: 'Credit already bought stays where it is.',
+    archiveEffect: packArchiveEffect(billing),
     find: (slug) => billing.admin.getPack(slug),
     create: (input) => billing.admin.createPack(input),
     update: (slug, input) => billing.admin.updatePack(slug, input),

@@ -12,6 +12,7 @@ import { checksOfChange, type Catalog, type Check as SanityCheck } from '../../c
 import type { Settings } from '../../core/settings.ts';
 import { derive } from '../derive.ts';
 import { catalogRoutes } from '../catalog-routes.tsx';
+import { planArchiveEffect } from '../holders.tsx';
 import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
 import { cents, limitsText, modelsText, plainDollars, tokens, usd, value } from '../format.ts';
@@ -177,6 +178,7 @@ export const plansPage: Page = (admin, billing) =>
     noun: 'plan',
     valueLabel: VALUE_LABEL,
     archiveNote: 'Accounts on an archived plan stay on it; nobody new can take it.',
+    archiveEffect: planArchiveEffect(billing),
     find: (slug) => billing.admin.getPlan(slug),
     create: (input) => billing.admin.createPlan(input),
     update: (slug, input) => billing.admin.updatePlan(slug, input),

@@ -1,7 +1,8 @@
 /**
  * Pricing mode: what is wrong with the plans and packs as they stand (core/sanity.ts), and the
  * four presets as the owner says them, each with what applying it would create, change, keep
- * for subscribers, archive or leave alone, and one click to apply it.
+ * for subscribers, archive or leave alone; applying one first shows a page with that diff and the
+ * accounts each change reaches, and asks to confirm.
  */
 import { PRESETS, type FieldChange, type PresetDiff } from '../../core/presets.ts';
 import type { Limit } from '../../core/plan.ts';
@@ -9,6 +10,8 @@ import { PRICING_MODES, type PricingMode } from '../../core/settings.ts';
 import { cents, dollars, limitsText, modelsText, percent, value, type Display } from '../format.ts';
 import { CheckList } from '../checks.tsx';
 import { attempt, Csrf, done, ErrorNote, render, type AdminContext, type Page } from '../layout.tsx';
+import { HolderList } from '../holders.tsx';
+import type { Billing } from '../../engine/billing.ts';
 
 const SUMMARY: Record<PricingMode, string> = {
   'usage-subscription': 'One paid plan whose price is its usage, blocked at the allowance; a free tier to try.',
@@ -86,6 +89,77 @@ function Preview({ preview, display }: { preview: PresetDiff; display: Display }
   );
 }
 
+/**
+ * What applying `mode` does, and whom it reaches: the diff, then each plan it changes or takes
+ * off sale with the accounts on it, and each pack it changes or archives with the accounts
+ * holding credit from it; confirmed, it posts the mode.
+ */
+async function confirmPage(c: AdminContext, billing: Billing, mode: PricingMode, error?: string) {
+  const settings = await billing.admin.getSettings();
+  const preview = await billing.admin.previewPreset(mode);
+  const { plans, packs } = preview;
+  const onPlans = await billing.admin.planHolders([...plans.update, ...plans.legacy].map((p) => p.slug));
+  const reachedPacks = [...packs.update.map((p) => ({ ...p, what: p.changes.map((ch) => describe(ch, settings)).join('; ') })), ...packs.archive.map((p) => ({ ...p, what: 'archived: no longer sold; its credit stays spendable' }))];
+  const onPacks = await Promise.all(reachedPacks.map((p) => billing.admin.packHolders(p.slug)));
+  const sentence = modeSentence(mode, settings);
+  return render(c, {
+    title: `Apply “${sentence}”`,
+    status: error ? 422 : 200,
+    body: (
+      <section class="card" id="apply-confirm" data-mode={mode}>
+        <Preview preview={preview} display={settings} />
+        <h2>Who it reaches</h2>
+        <table class="grid reach">
+          <thead>
+            <tr>
+              <th>Plan or pack</th>
+              <th>What changes</th>
+              <th>Accounts</th>
+            </tr>
+          </thead>
+          <tbody>
+            {plans.update.map((p) => (
+              <tr data-reach={`plan:${p.slug}`}>
+                <td>{p.name} plan</td>
+                <td>{p.changes.map((ch) => describe(ch, settings)).join('; ')}</td>
+                <td>
+                  <HolderList holders={onPlans.get(p.slug)} /> on it
+                </td>
+              </tr>
+            ))}
+            {plans.legacy.map((p) => (
+              <tr data-reach={`plan:${p.slug}`}>
+                <td>{p.name} plan</td>
+                <td>off sale (legacy): the accounts on it stay on it, as it is</td>
+                <td>
+                  <HolderList holders={onPlans.get(p.slug)} /> on it
+                </td>
+              </tr>
+            ))}
+            {reachedPacks.map((p, i) => (
+              <tr data-reach={`pack:${p.slug}`}>
+                <td>{p.name} pack</td>
+                <td>{p.what}</td>
+                <td>
+                  <HolderList holders={onPacks[i]} none="no account has credit left from it" />
+                  {onPacks[i]!.accounts ? <> with {value(onPacks[i]!.unspentMicros, settings)} of its credit unspent</> : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {plans.update.length + plans.legacy.length + reachedPacks.length === 0 ? <p class="muted">No plan or pack anyone is on or holds credit from changes.</p> : null}
+        <form method="post" action="/admin/pricing" class="inline" id="apply">
+          <Csrf token={c.get('csrf')} />
+          <input type="hidden" name="mode" value={mode} />
+          <ErrorNote error={error} />
+          <button type="submit">Confirm: apply “{sentence}”</button> <a href="/admin/pricing">Cancel</a>
+        </form>
+      </section>
+    ),
+  });
+}
+
 export const pricingPage: Page = (admin, billing) => {
   const show = async (c: AdminContext, error?: { mode: string; message: string }) => {
     const settings = await billing.admin.getSettings();
@@ -101,6 +175,7 @@ export const pricingPage: Page = (admin, billing) => {
             <strong>{settings.pricingMode ? `“${modeSentence(settings.pricingMode, settings)}”` : 'none yet'}</strong>. Margin: {percent(settings.marginBps)}.{' '}
             <a href="/admin/pricing/table">See the pricing table as customers do →</a>
           </p>
+          <ErrorNote error={error?.message} />
           <section class="card sanity" id="checks">
             <h2>{checks.length === 0 ? 'Nothing to look at in your plans and packs' : checks.length === 1 ? '1 thing to look at in your plans and packs' : `${checks.length} things to look at in your plans and packs`}</h2>
             {checks.length === 0 ? (
@@ -122,14 +197,9 @@ export const pricingPage: Page = (admin, billing) => {
                   </header>
                   <p>{SUMMARY[preview.mode]}</p>
                   <Preview preview={preview} display={settings} />
-                  {error?.mode === preview.mode ? <ErrorNote error={error.message} /> : null}
-                  <form method="post" action="/admin/pricing">
-                    <Csrf token={c.get('csrf')} />
-                    <input type="hidden" name="mode" value={preview.mode} />
-                    <button type="submit" class={current ? 'secondary' : undefined}>
-                      {current ? 'Apply again' : `Apply “${sentence}”`}
-                    </button>
-                  </form>
+                  <a class={current ? 'button' : 'button primary'} href={`/admin/pricing/${preview.mode}/apply`}>
+                    {current ? 'Apply again…' : `Apply “${sentence}”…`}
+                  </a>
                 </section>
               );
             })}
@@ -140,10 +210,14 @@ export const pricingPage: Page = (admin, billing) => {
   };
 
   admin.get('/pricing', (c) => show(c));
+  admin.get('/pricing/:mode/apply', async (c) => {
+    const mode = c.req.param('mode');
+    return PRICING_MODES.includes(mode as PricingMode) ? confirmPage(c, billing, mode as PricingMode) : c.notFound();
+  });
   admin.post('/pricing', async (c) => {
     const mode = String((await c.req.parseBody()).mode ?? '');
     const result = await attempt(() => billing.admin.applyPreset(mode as PricingMode));
-    if (!result.ok) return show(c, { mode, message: result.error });
+    if (!result.ok) return PRICING_MODES.includes(mode as PricingMode) ? confirmPage(c, billing, mode as PricingMode, result.error) : show(c, { mode, message: result.error });
     return done(c, '/admin/pricing', `Applied “${modeSentence(mode as PricingMode, result.value)}”.`);
   });
 };

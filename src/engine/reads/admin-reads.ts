@@ -1,7 +1,8 @@
 /**
  * Reads the admin panel needs beyond an account's own balance and usage: the accounts with
- * what each has and used this month, one account's recent events and ledger, and what applying
- * a preset would change (the money view is money.ts). Reads never write.
+ * what each has and used this month, one account's recent events and ledger, what applying a
+ * preset would change, and which accounts are on a plan or hold a pack's credit (the money view
+ * is money.ts). Reads never write.
  */
 import { z } from 'zod';
 import { availableMicros } from '../../core/gate.ts';
@@ -169,4 +170,37 @@ export async function accountActivity(
 /** What applying the preset `mode` would do to the catalog: the diff that applyPreset applies. */
 export function previewPreset(ctx: Context, mode: PricingMode): Promise<PresetDiff> {
   return readPresetDiff(ctx.sql, mode);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who an action on a plan or pack reaches
+
+/** How many accounts an action reaches, and the first few of them by id. */
+export interface Holders {
+  accounts: number;
+  firstIds: string[];
+}
+
+const FIRST_FEW = 5;
+
+/** The accounts on each of the plans `slugs` names (a plan nobody is on is left out). */
+export async function planHolders(ctx: Context, slugs: readonly string[]): Promise<Map<string, Holders>> {
+  const rows = await ctx.sql.query<{ slug: string; accounts: number; first_ids: string[] }>(
+    `SELECT p.slug, count(*)::bigint AS accounts, (array_agg(a.id ORDER BY a.id))[1:${FIRST_FEW}] AS first_ids
+       FROM accounts a JOIN plans p ON p.id = a.plan_id WHERE p.slug = ANY ($1::text[]) GROUP BY p.slug`,
+    [slugs],
+  );
+  return new Map(rows.map((r) => [r.slug, { accounts: Number(r.accounts), firstIds: r.first_ids }]));
+}
+
+/** The accounts with value left unspent and unexpired in buckets the pack `slug` granted (bought or recharged), and how much. */
+export async function packHolders(ctx: Context, slug: string): Promise<Holders & { unspentMicros: Micros }> {
+  const [row] = await ctx.sql.query<{ accounts: number; first_ids: string[] | null; unspent: string | null }>(
+    `SELECT count(DISTINCT b.account_id)::bigint AS accounts, (array_agg(DISTINCT b.account_id ORDER BY b.account_id))[1:${FIRST_FEW}] AS first_ids,
+            sum(b.remaining_micros)::text AS unspent
+       FROM buckets b JOIN packs k ON k.id = b.pack_id
+      WHERE k.slug = $1 AND b.remaining_micros > 0 AND (b.expires_at IS NULL OR b.expires_at > $2)`,
+    [slug, ctx.clock()],
+  );
+  return { accounts: Number(row?.accounts ?? 0), firstIds: row?.first_ids ?? [], unspentMicros: Number(row?.unspent ?? 0) as Micros };
 }

@@ -1,0 +1,73 @@
+/**
+ * Who an action on a plan or pack reaches, as its confirmation page says it: how many accounts,
+ * the first few of them linked, and what archiving does to them (read from the engine's rules:
+ * checkout.ts takes no new subscriber on a plan off sale, purchases.ts sells no archived pack,
+ * and a bucket is spent by its source and the plan's overage, never by its pack's status).
+ */
+import type { Billing } from '../engine/billing.ts';
+import type { Holders } from '../engine/reads/admin-reads.ts';
+import type { Pack } from '../core/pack.ts';
+import type { Plan } from '../core/plan.ts';
+import { value } from './format.ts';
+
+const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
+const accountsText = (n: number) => (n === 1 ? '1 account' : `${n.toLocaleString('en-US')} accounts`);
+
+/** "3 accounts (acme, beta, corp)", the first few linked, "and N more" for the rest. */
+export function HolderList({ holders, none = 'no account' }: { holders: Holders | undefined; none?: string }) {
+  if (!holders || holders.accounts === 0) return <span data-holders="0">{none}</span>;
+  const more = holders.accounts - holders.firstIds.length;
+  return (
+    <span data-holders={holders.accounts}>
+      <strong>{accountsText(holders.accounts)}</strong> (
+      {holders.firstIds.map((id, i) => (
+        <>
+          {i > 0 ? ', ' : ''}
+          <a href={accountPath(id)} data-account={id}>
+            {id}
+          </a>
+        </>
+      ))}
+      {more > 0 ? ` and ${more.toLocaleString('en-US')} more` : ''})
+    </span>
+  );
+}
+
+/** What archiving a plan does to the accounts on it. */
+export const planArchiveEffect = (billing: Billing) => async (plan: Plan) => {
+  const holders = (await billing.admin.planHolders([plan.slug])).get(plan.slug);
+  return (
+    <>
+      <p>
+        <HolderList holders={holders} /> {(holders?.accounts ?? 0) > 1 ? 'are' : 'is'} on {plan.name} now.
+      </p>
+      <p>
+        Archived, it is off sale: nobody new can take it, and it leaves the pricing table. The accounts on it stay on it, on its price, allowance and
+        limits, and renew as before; nothing moves at a processor and nobody's credit is touched.
+      </p>
+    </>
+  );
+};
+
+/** What archiving a pack does to the accounts holding credit it granted. */
+export const packArchiveEffect = (billing: Billing) => async (pack: Pack) => {
+  const holders = await billing.admin.packHolders(pack.slug);
+  const display = await billing.admin.getSettings();
+  return (
+    <>
+      <p>
+        <HolderList holders={holders} /> {holders.accounts > 1 ? 'have' : 'has'} credit left from {pack.name}
+        {holders.accounts ? (
+          <>
+            : <strong data-figure="unspent">{value(holders.unspentMicros, display)}</strong> unspent and unexpired
+          </>
+        ) : null}
+        .
+      </p>
+      <p>
+        Archived, it is no longer sold: nobody can buy it, and automatic recharges set to buy it stop buying. The credit already bought stays in its buckets
+        and is spent as before, until it runs out or expires; nothing moves at a processor.
+      </p>
+    </>
+  );
+};

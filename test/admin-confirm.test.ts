@@ -1,0 +1,154 @@
+/**
+ * The admin panel's actions that reach many accounts or end a subscription ask first, over HTTP
+ * with a session: applying a pricing mode, archiving a plan or a pack and canceling an account's
+ * plan each answer a page that says whom it reaches (how many accounts, the first few, the
+ * amounts) and change nothing; only the form that page posts, with its CSRF token (and, for a
+ * cancel, its effect key), acts.
+ */
+import type { Hono } from 'hono';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ENGINES, useBilling } from './support/harness.ts';
+import { completed } from './support/spend.ts';
+import { AdminClient, adminApp, text } from './support/admin-client.ts';
+import { dateTime } from '../src/admin/format.ts';
+
+/** The hidden fields of the form `id` on a page, as the browser would post them. */
+function formFields(html: string, id: string): { action: string; fields: Record<string, string> } {
+  const form = new RegExp(`<form[^>]*action="([^"]+)"[^>]*id="${id}"[^>]*>([^]*?)</form>`).exec(html);
+  if (!form) throw new Error(`no form #${id}`);
+  const fields: Record<string, string> = {};
+  for (const [, name, value] of form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) fields[name!] = value!;
+  return { action: form[1]!, fields };
+}
+
+describe('the admin panel asks to confirm what reaches accounts', () => {
+  const t = useBilling(ENGINES[0]!);
+  let app: Hono;
+  let admin: AdminClient;
+  const SUBSCRIBERS = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7'];
+
+  beforeEach(async () => {
+    const { billing } = t;
+    await billing.admin.applyPreset('subscription-plus-packs');
+    for (const id of SUBSCRIBERS) {
+      await billing.upsertAccount({ id, kind: 'personal' });
+      completed(await billing.subscribe(id, 'plus', { idempotencyKey: `${id}-plus` }));
+    }
+    // Two of them hold a pack each ($10.00, 1,000 credits), and a bonus that is no pack's.
+    for (const id of ['a1', 'a2']) {
+      completed(await billing.purchase(id, 'extra-10', { idempotencyKey: `${id}-pack` }));
+      await billing.credit(id, { source: 'bonus', amountMicros: 3_000_000, reference: 'welcome' });
+    }
+    await billing.upsertAccount({ id: 'zed', kind: 'personal' }); // on the free plan
+    app = await adminApp(billing);
+    admin = new AdminClient(app);
+    await admin.login();
+  });
+
+  it('applies a pricing mode only once confirmed, after a page listing each change and the accounts it reaches', async () => {
+    const { billing } = t;
+    // The free plan as the tiers mode will put it back: its included value changed.
+    await billing.admin.updatePlan('free', { includedMicros: 1_000_000 });
+    const pricing = (await admin.page('/admin/pricing')).html;
+    expect(pricing).toContain('href="/admin/pricing/tiers/apply"');
+    expect(pricing).not.toMatch(/<form method="post" action="\/admin\/pricing"/);
+
+    const page = await admin.page('/admin/pricing/tiers/apply');
+    expect(page.status).toBe(200);
+    const shown = text(page.html);
+    expect(shown).toContain('Confirm: apply “$20 / $100 / $200 tiers”');
+    // What it changes, old → new, and who is on each plan it changes or takes off sale.
+    expect(shown).toMatch(/Free plan included value 100 credits \(\$1\.00\) → 50 credits \(\$0\.50\) 1 account \( zed \) on it/);
+    expect(shown).toMatch(/Plus plan off sale \(legacy\): the accounts on it stay on it, as it is 7 accounts \( a1 , a2 , a3 , a4 , a5 and 2 more\) on it/);
+    expect(shown).toMatch(/1,000 extra credits pack archived: no longer sold; its credit stays spendable 2 accounts \( a1 , a2 \) with 2,000 credits \(\$20\.00\) of its credit unspent/);
+    expect(shown).toMatch(/Creates Starter plan — \$20\.00\/month/);
+    expect(page.html).toContain('href="/admin/accounts/a5"');
+    expect(page.html).not.toContain('href="/admin/accounts/a6"');
+    // Reading it changed nothing.
+    expect((await billing.admin.getSettings()).pricingMode).toBe('subscription-plus-packs');
+    expect((await billing.admin.getPlan('plus')).status).toBe('active');
+    expect((await admin.page('/admin/pricing/nothing/apply')).status).toBe(404);
+
+    const { action, fields } = formFields(page.html, 'apply');
+    expect(fields).toEqual({ _csrf: admin.csrf, mode: 'tiers' });
+    expect((await admin.post(action, { mode: 'tiers' }, { csrf: false })).status).toBe(403);
+    expect((await billing.admin.getSettings()).pricingMode).toBe('subscription-plus-packs');
+    expect((await admin.post(action, fields, { csrf: false })).status).toBe(303);
+    expect((await billing.admin.getSettings()).pricingMode).toBe('tiers');
+    expect((await billing.admin.getPlan('plus')).status).toBe('legacy');
+    expect((await billing.admin.getPack('extra-10')).status).toBe('archived');
+    expect((await billing.balance('a1')).plan.slug).toBe('plus');
+  });
+
+  it('archives a plan only once confirmed, after a page saying who is on it and that they stay', async () => {
+    const { billing } = t;
+    const edit = (await admin.page('/admin/plans/plus')).html;
+    expect(edit).toContain('href="/admin/plans/plus/archive"');
+    expect(edit).not.toContain('action="/admin/plans/plus/status"');
+    const page = await admin.page('/admin/plans/plus/archive');
+    expect(page.status).toBe(200);
+    const shown = text(page.html);
+    expect(shown).toMatch(/7 accounts \( a1 , a2 , a3 , a4 , a5 and 2 more\) are on Plus now/);
+    expect(shown).toContain('The accounts on it stay on it, on its price, allowance and limits, and renew as before');
+    expect((await billing.admin.getPlan('plus')).status).toBe('active');
+
+    const { action, fields } = formFields(page.html, 'archive');
+    expect(fields).toEqual({ _csrf: admin.csrf, status: 'archived' });
+    expect((await admin.post(action, { status: 'archived' }, { csrf: false })).status).toBe(403);
+    expect((await admin.post(action, fields, { csrf: false })).status).toBe(303);
+    expect((await billing.admin.getPlan('plus')).status).toBe('archived');
+    // Its subscribers stay on it.
+    expect((await billing.balance('a7')).plan.slug).toBe('plus');
+    expect((await admin.page('/admin/plans/plus')).html).toContain('Restore (put on sale)');
+
+    // A plan nobody is on says so.
+    await billing.admin.createPlan({ slug: 'lonely', name: 'Lonely', priceCents: 5_00 });
+    expect(text((await admin.page('/admin/plans/lonely/archive')).html)).toMatch(/no account is on Lonely now/);
+  });
+
+  it('archives a pack only once confirmed, after a page saying who holds its credit, how much, and that it stays spendable', async () => {
+    const { billing } = t;
+    const page = await admin.page('/admin/packs/extra-10/archive');
+    const shown = text(page.html);
+    expect(shown).toMatch(/2 accounts \( a1 , a2 \) have credit left from 1,000 extra credits: 2,000 credits \(\$20\.00\) unspent and unexpired/);
+    expect(shown).toContain('The credit already bought stays in its buckets and is spent as before');
+    expect((await billing.admin.getPack('extra-10')).status).toBe('active');
+
+    const { action, fields } = formFields(page.html, 'archive');
+    expect((await admin.post(action, fields, { csrf: false })).status).toBe(303);
+    expect((await billing.admin.getPack('extra-10')).status).toBe('archived');
+    // What a1 bought is still there to spend.
+    expect((await billing.balance('a1')).buckets.find((b) => b.source === 'pack')).toMatchObject({ remainingMicros: 10_000_000, usable: true });
+    // Archived already: nothing to confirm.
+    expect((await admin.page('/admin/packs/extra-10/archive')).status).toBe(303);
+  });
+
+  it('cancels a plan at its period end only once confirmed, after a page naming the account, the plan, the end and what follows', async () => {
+    const { billing } = t;
+    const account = (await admin.page('/admin/accounts/a3')).html;
+    expect(account).toContain('href="/admin/accounts/a3/cancel"');
+    expect(account).not.toContain('action="/admin/accounts/a3/cancel"');
+
+    const page = await admin.page('/admin/accounts/a3/cancel');
+    expect(page.status).toBe(200);
+    const { period } = await billing.balance('a3');
+    const shown = text(page.html);
+    expect(shown).toMatch(/a3 is on Plus \(\$20\.00 a month, 2,000 credits \(\$20\.00\) included\), paid through fake/);
+    expect(shown).toContain(`until the period ends, ${dateTime(period.end)} UTC`);
+    expect(shown).toMatch(/Then it falls back to Free , the default plan \(free, 50 credits \(\$0\.50\) included; 10 credits \(\$0\.10\) a day, 50 credits \(\$0\.50\) a month\)/);
+    expect((await billing.getAccount('a3')).planEndsAt).toBeNull();
+
+    const { action, fields } = formFields(page.html, 'cancel');
+    expect(Object.keys(fields).sort()).toEqual(['_csrf', 'idempotencyKey']);
+    expect(fields.idempotencyKey).toMatch(/^admin_/);
+    expect((await admin.post(action, { idempotencyKey: fields.idempotencyKey! }, { csrf: false })).status).toBe(403);
+    expect((await billing.getAccount('a3')).planEndsAt).toBeNull();
+    // Submitted twice with its key (a double click), it cancels once.
+    for (let i = 0; i < 2; i++) expect((await admin.post(action, fields, { csrf: false })).status).toBe(303);
+    expect((await billing.getAccount('a3')).planEndsAt).toEqual(period.end);
+    expect((await billing.getAccount('a4')).planEndsAt).toBeNull();
+    // Canceled already, or on a free plan: nothing to confirm.
+    expect((await admin.page('/admin/accounts/a3/cancel')).status).toBe(409);
+    expect((await admin.page('/admin/accounts/zed/cancel')).status).toBe(409);
+  });
+});
