@@ -3,7 +3,8 @@
  * with a session: applying a pricing mode, archiving a plan or a pack and canceling an account's
  * plan each answer a page that says whom it reaches (how many accounts, the first few, the
  * amounts) and change nothing; only the form that page posts, with its CSRF token (and, for a
- * cancel, its effect key), acts.
+ * cancel, its effect key), acts. A save of the edit form that archives asks the same; a pricing
+ * mode confirmed on a page whose diff changed since is not applied, and the page asks again.
  */
 import type { Hono } from 'hono';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -70,10 +71,19 @@ describe('the admin panel asks to confirm what reaches accounts', () => {
     expect((await admin.page('/admin/pricing/nothing/apply')).status).toBe(404);
 
     const { action, fields } = formFields(page.html, 'apply');
-    expect(fields).toEqual({ _csrf: admin.csrf, mode: 'tiers' });
+    expect(fields).toEqual({ _csrf: admin.csrf, mode: 'tiers', seen: expect.stringMatching(/^[\w-]{16}$/) });
     expect((await admin.post(action, { mode: 'tiers' }, { csrf: false })).status).toBe(403);
     expect((await billing.admin.getSettings()).pricingMode).toBe('subscription-plus-packs');
-    expect((await admin.post(action, fields, { csrf: false })).status).toBe(303);
+    // The catalog changed since the page was read: nothing is applied, and the page says what applying does now.
+    await billing.admin.updatePlan('free', { includedMicros: 2_000_000 });
+    const stale = await admin.post(action, fields, { csrf: false });
+    expect(stale.status).toBe(422);
+    expect(text(stale.html)).toContain('The plans or packs changed since that page: this is what applying it does now. Nothing was applied.');
+    expect(text(stale.html)).toMatch(/Free plan included value 200 credits \(\$2\.00\) → 50 credits \(\$0\.50\) 1 account/);
+    expect((await billing.admin.getSettings()).pricingMode).toBe('subscription-plus-packs');
+    const again = formFields(stale.html, 'apply').fields;
+    expect(again.seen).not.toBe(fields.seen);
+    expect((await admin.post(action, again, { csrf: false })).status).toBe(303);
     expect((await billing.admin.getSettings()).pricingMode).toBe('tiers');
     expect((await billing.admin.getPlan('plus')).status).toBe('legacy');
     expect((await billing.admin.getPack('extra-10')).status).toBe('archived');
@@ -104,6 +114,22 @@ describe('the admin panel asks to confirm what reaches accounts', () => {
     // A plan nobody is on says so.
     await billing.admin.createPlan({ slug: 'lonely', name: 'Lonely', priceCents: 5_00 });
     expect(text((await admin.page('/admin/plans/lonely/archive')).html)).toMatch(/no account is on Lonely now/);
+  });
+
+  it('asks the same before a save of the edit form that archives a plan, and saves it whole once confirmed', async () => {
+    const { billing } = t;
+    await admin.page('/admin/plans/plus');
+    const edited = { name: 'Plus (old)', slug: 'plus', price: '20', surcharge: '0', overage: 'credits', status: 'archived', models: 'gpt-4o-mini\nclaude-*', sort: '1', public: 'on' };
+    const asked = await admin.post('/admin/plans/plus', edited);
+    expect(asked.status).toBe(200);
+    expect(text(asked.html)).toMatch(/Saving the form archives Plus, with its other changes\. 7 accounts .* are on Plus now/);
+    expect(await billing.admin.getPlan('plus')).toMatchObject({ status: 'active', name: 'Plus' });
+
+    const { action, fields } = formFields(asked.html, 'archive');
+    expect(action).toBe('/admin/plans/plus');
+    expect(fields).toEqual({ _csrf: admin.csrf, ...edited, confirmed: 'archive' });
+    expect((await admin.post(action, fields, { csrf: false })).status).toBe(303);
+    expect(await billing.admin.getPlan('plus')).toMatchObject({ status: 'archived', name: 'Plus (old)', models: ['gpt-4o-mini', 'claude-*'] });
   });
 
   it('archives a pack only once confirmed, after a page saying who holds its credit, how much, and that it stays spendable', async () => {

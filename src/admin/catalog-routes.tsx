@@ -87,6 +87,26 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
     });
   };
 
+  /** Asks before archiving `item`: whom it reaches, then a form posting `fields` to `action`. */
+  const confirmArchive = async (c: AdminContext, item: T, action: string, fields: Form, lead?: string) =>
+    render(c, {
+      title: `Archive ${page.noun} ${item.name}`,
+      body: (
+        <section class="card" id="archive-confirm">
+          {lead ? <p>{lead}</p> : null}
+          {await page.archiveEffect(item)}
+          <form method="post" action={action} class="inline" id="archive">
+            <Csrf token={c.get('csrf')} />
+            {Object.entries(fields).map(([name, value]) => (name === '_csrf' ? null : <input type="hidden" name={name} value={value} />))}
+            <button type="submit" class="danger">
+              Confirm: archive {item.name}
+            </button>{' '}
+            <a href={`${base}/${item.slug}`}>Cancel</a>
+          </form>
+        </section>
+      ),
+    });
+
   admin.get(`/${page.noun}s`, (c) => list(c, page.valuesOf()));
   admin.post(`/${page.noun}s`, async (c) => {
     const form = await readForm(c);
@@ -105,28 +125,17 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
   admin.post(`/${page.noun}s/:slug`, async (c) => {
     const item = await page.find(c.req.param('slug'));
     const form = await readForm(c);
+    // A save that archives it asks first, as the Archive button does.
+    if (form.status === 'archived' && item.status !== 'archived' && form.confirmed !== 'archive') {
+      return confirmArchive(c, item, `${base}/${item.slug}`, { ...form, confirmed: 'archive' }, `Saving the form archives ${item.name}, with its other changes.`);
+    }
     const result = await attempt(async () => page.update(item.slug, page.inputOf(form)));
     return result.ok ? done(c, `${base}/${item.slug}`, `${Noun} “${result.value.name}” saved.`) : edit(c, item, form, result.error);
   });
   admin.get(`/${page.noun}s/:slug/archive`, async (c) => {
     const item = await page.find(c.req.param('slug'));
     if (item.status === 'archived') return done(c, `${base}/${item.slug}`, `${Noun} “${item.name}” is archived already.`);
-    return render(c, {
-      title: `Archive ${page.noun} ${item.name}`,
-      body: (
-        <section class="card" id="archive-confirm">
-          {await page.archiveEffect(item)}
-          <form method="post" action={`${base}/${item.slug}/status`} class="inline" id="archive">
-            <Csrf token={c.get('csrf')} />
-            <input type="hidden" name="status" value="archived" />
-            <button type="submit" class="danger">
-              Confirm: archive {item.name}
-            </button>{' '}
-            <a href={`${base}/${item.slug}`}>Cancel</a>
-          </form>
-        </section>
-      ),
-    });
+    return confirmArchive(c, item, `${base}/${item.slug}/status`, { status: 'archived' });
   });
   admin.post(`/${page.noun}s/:slug/status`, async (c) => {
     const item = await page.find(c.req.param('slug'));

@@ -4,11 +4,13 @@
  * for subscribers, archive or leave alone; applying one first shows a page with that diff and the
  * accounts each change reaches, and asks to confirm.
  */
+import { createHash } from 'node:crypto';
 import { PRESETS, type FieldChange, type PresetDiff } from '../../core/presets.ts';
 import type { Limit } from '../../core/plan.ts';
 import { PRICING_MODES, type PricingMode } from '../../core/settings.ts';
 import { cents, dollars, limitsText, modelsText, percent, value, type Display } from '../format.ts';
 import { CheckList } from '../checks.tsx';
+import { readForm } from '../form.ts';
 import { attempt, Csrf, done, ErrorNote, render, type AdminContext, type Page } from '../layout.tsx';
 import { HolderList } from '../holders.tsx';
 import type { Billing } from '../../engine/billing.ts';
@@ -94,6 +96,9 @@ function Preview({ preview, display }: { preview: PresetDiff; display: Display }
  * off sale with the accounts on it, and each pack it changes or archives with the accounts
  * holding credit from it; confirmed, it posts the mode.
  */
+/** The diff a confirmation page showed, in a word: a confirmed apply whose diff is no longer this one asks again. */
+const digestOf = (preview: PresetDiff) => createHash('sha256').update(JSON.stringify(preview)).digest('base64url').slice(0, 16);
+
 async function confirmPage(c: AdminContext, billing: Billing, mode: PricingMode, error?: string) {
   const settings = await billing.admin.getSettings();
   const preview = await billing.admin.previewPreset(mode);
@@ -152,6 +157,7 @@ async function confirmPage(c: AdminContext, billing: Billing, mode: PricingMode,
         <form method="post" action="/admin/pricing" class="inline" id="apply">
           <Csrf token={c.get('csrf')} />
           <input type="hidden" name="mode" value={mode} />
+          <input type="hidden" name="seen" value={digestOf(preview)} />
           <ErrorNote error={error} />
           <button type="submit">Confirm: apply “{sentence}”</button> <a href="/admin/pricing">Cancel</a>
         </form>
@@ -215,7 +221,11 @@ export const pricingPage: Page = (admin, billing) => {
     return PRICING_MODES.includes(mode as PricingMode) ? confirmPage(c, billing, mode as PricingMode) : c.notFound();
   });
   admin.post('/pricing', async (c) => {
-    const mode = String((await c.req.parseBody()).mode ?? '');
+    const form = await readForm(c);
+    const mode = form.mode ?? '';
+    if (form.seen && PRICING_MODES.includes(mode as PricingMode) && form.seen !== digestOf(await billing.admin.previewPreset(mode as PricingMode))) {
+      return confirmPage(c, billing, mode as PricingMode, 'The plans or packs changed since that page: this is what applying it does now. Nothing was applied.');
+    }
     const result = await attempt(() => billing.admin.applyPreset(mode as PricingMode));
     if (!result.ok) return PRICING_MODES.includes(mode as PricingMode) ? confirmPage(c, billing, mode as PricingMode, result.error) : show(c, { mode, message: result.error });
     return done(c, '/admin/pricing', `Applied “${modeSentence(mode as PricingMode, result.value)}”.`);
