@@ -5,7 +5,7 @@
  * and lifted from a form; a bonus granted by mistake is taken back after a page that says what
  * will happen; the ledger adds up to what is available, a write-off pending included; a canceled
  * subscription shows its end and is resumed, and is canceled again after a page that says what
- * will happen; and a price override is removed on the model prices
+ * will happen; its plan is archived after a page naming who is on it; and a price override is removed on the model prices
  * page. Screenshots go to test-artifacts/.
  */
 import { mkdirSync } from 'node:fs';
@@ -180,6 +180,21 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     await page.click('#cancel button[type=submit]');
     await page.locator('.note', { hasText: 'The subscription ends with its period.' }).waitFor();
     expect((await billing.getAccount('solo')).planEndsAt).toEqual(after.period.end);
+  });
+
+  it('archives the plan an account is on after a page naming it, and the account stays on it', async () => {
+    await page.goto(`${server.base}/admin/plans/pro`);
+    await page.click('a.button.danger');
+    await page.waitForURL(`${server.base}/admin/plans/pro/archive`);
+    const confirm = await page.locator('#archive-confirm').innerText();
+    expect(confirm).toContain('1 account (solo) is on Pro now.');
+    expect(confirm).toContain('The accounts on it stay on it');
+    await page.screenshot({ path: `${ARTIFACTS}/plan-archive-confirm.png` });
+    expect((await billing.admin.getPlan('pro')).status).toBe('active');
+    await page.click('#archive button[type=submit]');
+    await page.locator('.note', { hasText: 'Plan “Pro” is now archived.' }).waitFor();
+    expect((await billing.admin.getPlan('pro')).status).toBe('archived');
+    expect((await billing.balance('solo')).plan.slug).toBe('pro');
   });
 
   it('removes a price override: the next call is priced as before it', async () => {
