@@ -45,6 +45,8 @@ export interface CatalogPage<T extends Item, I> {
   list: (c: AdminContext, form: Form, f: Awaited<ReturnType<typeof figures>>, checks: Check[], error?: string) => Promise<Response>;
   /** The form itself, posting to `action`, with what saving it would leave wrong. */
   Form: (props: { c: AdminContext; form: Form; action: string; item?: T; error?: string; f: Awaited<ReturnType<typeof figures>>; checks: Check[] }) => Child;
+  /** What the item's page shows below its form, if anything (a plan: its versions). */
+  below?: (item: T) => Promise<Child>;
 }
 
 export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billing, page: CatalogPage<T, I>): void {
@@ -72,6 +74,7 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
             <a href={base}>← All {page.noun}s</a>
           </p>
           <page.Form c={c} form={form} action={`${base}/${item.slug}`} item={item} error={error} f={f} checks={checks} />
+          {page.below ? await page.below(item) : null}
           {item.status === 'archived' ? (
             <ArchiveForm action={`${base}/${item.slug}/status`} csrf={c.get('csrf')} archived note={page.archiveNote} />
           ) : (

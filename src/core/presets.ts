@@ -132,14 +132,21 @@ export interface CatalogNow {
 }
 
 /**
+ * A preset's plan is its terms whole: a term it does not name is a new plan's (no surcharge, the
+ * allowance price − surcharge, no limits, no models list), never what the plan had, so a Pro made
+ * $100 keeps no $20 limit. Its subscribers keep the version they bought (engine/catalog/plan-versions.ts).
+ */
+const PLAN_TERMS: Partial<PlanInput> = { surchargeCents: 0, includedMicros: null, limits: [], overage: 'block', models: [] };
+
+/**
  * The preset against the catalog: its plans and packs are created, or updated over what they
- * are now (fields it does not name are kept) and made active; other plans on sale become
+ * are now (fields it does not name are kept, a plan's terms aside: PLAN_TERMS) and made active; other plans on sale become
  * legacy when accounts are on them, else archived; other packs on sale are archived;
  * everything else is left alone. Nobody's credit is touched.
  */
 export function presetDiff(preset: Preset, catalog: CatalogNow): PresetDiff {
-  const plans = sortOut(preset.plans, catalog.plans, planToInput);
-  const packs = sortOut(preset.packs, catalog.packs, packToInput);
+  const plans = sortOut(preset.plans, catalog.plans, planToInput, PLAN_TERMS);
+  const packs = sortOut(preset.packs, catalog.packs, packToInput, {});
   const onSale = plans.others.filter((p) => p.status === 'active');
   const accounts = (plan: Plan) => catalog.accountsOnPlan.get(plan.id) ?? 0;
   return {
@@ -179,7 +186,7 @@ const named = ({ slug, name }: Named): Named => ({ slug, name });
  * The preset's items sorted against the catalog: those to create, those to update over what they
  * are (with what changes) or already as the preset says, and the catalog's items it does not name.
  */
-function sortOut<I extends Named, C extends Named>(items: readonly I[], catalog: readonly C[], toInput: (current: C) => Record<string, unknown>) {
+function sortOut<I extends Named, C extends Named>(items: readonly I[], catalog: readonly C[], toInput: (current: C) => Record<string, unknown>, defaults: object) {
   const bySlug = new Map(catalog.map((c) => [c.slug, c]));
   const sorted = { create: [] as I[], update: [] as ItemUpdate[], unchanged: [] as Named[] };
   for (const item of items) {
@@ -189,7 +196,7 @@ function sortOut<I extends Named, C extends Named>(items: readonly I[], catalog:
       continue;
     }
     const before = toInput(current);
-    const changes = changed(before, { ...before, ...item, status: 'active' });
+    const changes = changed(before, { ...before, ...defaults, ...item, status: 'active' });
     if (changes.length) sorted.update.push({ ...named(item), changes });
     else sorted.unchanged.push(named(item));
   }

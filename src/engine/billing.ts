@@ -29,6 +29,7 @@ import { expireCredit } from './grants/expiry.ts';
 import { KnownAccounts } from './gate/known-accounts.ts';
 import { HoldIds } from '../core/hold-id.ts';
 import { applyPreset } from './catalog/presets.ts';
+import { moveToCurrentVersion, planVersions, planVersionMoveSchema } from './catalog/plan-versions.ts';
 import { catalogChecks, readCatalog } from './catalog/checks.ts';
 import { PriceBook } from './catalog/price-book.ts';
 import { BillingError } from '../core/errors.ts';
@@ -162,6 +163,7 @@ export async function createBilling(options: BillingOptions = {}) {
       getPlan: (slug: string) => catalog.findPlan(sql, slug),
       createPlan: changing((plan: catalog.ParsedPlan) => catalog.createPlanParsed(sql, plan)),
       updatePlan: changing((slug: string, changes: catalog.ParsedPlanChanges) => catalog.updatePlanParsed(sql, slug, changes)),
+      moveToCurrentVersion: changing((slug: string, whom: z.output<typeof planVersionMoveSchema>) => moveToCurrentVersion(sql, slug, whom)),
       listPacks: (filter: { status?: 'active' | 'archived' }) => catalog.listPacks(sql, filter),
       getPack: (slug: string) => catalog.findPack(sql, slug),
       createPack: changing((pack: catalog.ParsedPack) => catalog.createPackParsed(sql, pack)),
@@ -260,6 +262,11 @@ export async function createBilling(options: BillingOptions = {}) {
       createPlan: async (input: PlanInput) => parsed.admin.createPlan(parseInput(planInputSchema, input, 'plan')),
       updatePlan: async (slug: string, patch: catalog.PlanChanges) =>
         parsed.admin.updatePlan(slugOf(slug, 'plan slug'), parseInput(planPatchSchema, patch, 'plan changes')),
+      /** The plan's current version, and the accounts on older ones (what they keep until moved). */
+      planVersions: async (slug: string) => planVersions(sql, slugOf(slug, 'plan slug')),
+      /** Move one account (`accountId`), or every account that can be, from an older version of the plan to its current one. */
+      moveToCurrentVersion: async (slug: string, whom?: z.input<typeof planVersionMoveSchema>) =>
+        parsed.admin.moveToCurrentVersion(slugOf(slug, 'plan slug'), parseInput(planVersionMoveSchema, whom ?? {}, 'whom to move')),
       listPacks: async (filter?: { status?: 'active' | 'archived' }) => parsed.admin.listPacks(parseInput(packFilterOf, filter, 'pack filter') ?? {}),
       getPack: async (slug: string) => parsed.admin.getPack(slugOf(slug, 'pack slug')),
       createPack: async (input: PackInput) => parsed.admin.createPack(parseInput(packInputSchema, input, 'pack')),

@@ -5,9 +5,11 @@ import type { Limit, Plan, PlanStatus } from '../core/plan.ts';
 import type { PricingMode, Settings } from '../core/settings.ts';
 import type { PriceEntry } from '../core/pricing/price.ts';
 
-export const PLAN_COLUMNS = `p.id AS plan_id, p.slug AS plan_slug, p.name AS plan_name, p.status AS plan_status, p.price_cents AS plan_price_cents,
-  p.surcharge_cents AS plan_surcharge_cents, p.included_micros AS plan_included_micros, p.limits AS plan_limits, p.overage AS plan_overage,
-  p.models AS plan_models, p.processor_prices AS plan_processor_prices, p.public AS plan_public, p.sort AS plan_sort`;
+/** A plan's columns: its name and place from `p` (plans), its terms from `v` (plans: the current version; plan_versions: another). */
+export const planColumns = (v: string) => `p.id AS plan_id, p.slug AS plan_slug, p.name AS plan_name, p.status AS plan_status, ${v}.price_cents AS plan_price_cents,
+  ${v}.surcharge_cents AS plan_surcharge_cents, ${v}.included_micros AS plan_included_micros, ${v}.limits AS plan_limits, ${v}.overage AS plan_overage,
+  ${v}.models AS plan_models, ${v}.processor_prices AS plan_processor_prices, p.public AS plan_public, p.sort AS plan_sort`;
+export const PLAN_COLUMNS = planColumns('p');
 
 export interface PlanRow {
   plan_id: number;

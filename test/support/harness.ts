@@ -87,7 +87,7 @@ export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 
-const TABLES = 'ledger_entries, usage_events, holds, buckets, payments, subscriptions, account_balances, accounts, model_prices, packs, plans, settings, api_idempotency, effect_keys, admin_sessions, admin_login_attempts, webhook_events, catalog_syncs, auto_recharge, recharges, payment_refunds';
+const TABLES = 'ledger_entries, usage_events, holds, buckets, payments, subscriptions, account_balances, accounts, model_prices, packs, plans, settings, api_idempotency, effect_keys, admin_sessions, admin_login_attempts, webhook_events, catalog_syncs, auto_recharge, recharges, payment_refunds, plan_versions';
 
 /**
  * Registers hooks in the calling describe block; the returned object is filled in before

@@ -13,6 +13,7 @@ import type { Settings } from '../../core/settings.ts';
 import { derive } from '../derive.ts';
 import { catalogRoutes } from '../catalog-routes.tsx';
 import { planArchiveEffect } from '../holders.tsx';
+import { PlanVersionsCard, planVersionRoutes } from './plan-versions.tsx';
 import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
 import { cents, limitsText, modelsText, plainDollars, tokens, usd, value } from '../format.ts';
@@ -173,7 +174,8 @@ function PlanTable({ plans, settings, model, price }: { plans: Plan[]; settings:
 
 const VALUE_LABEL = 'Included value a month';
 
-export const plansPage: Page = (admin, billing) =>
+export const plansPage: Page = (admin, billing) => {
+  planVersionRoutes(admin, billing);
   catalogRoutes<Plan, Omit<PlanInput, 'slug'>>(admin, billing, {
     noun: 'plan',
     valueLabel: VALUE_LABEL,
@@ -188,6 +190,7 @@ export const plansPage: Page = (admin, billing) =>
     figuresOf: (form) => ({ value: includedOf(form), model: form.model ?? DEFAULT_MODEL }),
     checksOf,
     Form: ({ item, ...props }) => <PlanForm {...props} plan={item} />,
+    below: (plan) => PlanVersionsCard({ billing, plan }),
     list: async (c, form, f, checks, error) => {
       const settings = await billing.admin.getSettings();
       const plans = await billing.admin.listPlans();
@@ -211,3 +214,4 @@ export const plansPage: Page = (admin, billing) =>
       });
     },
   });
+};

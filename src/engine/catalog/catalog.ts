@@ -75,7 +75,7 @@ export async function createPlanParsed(sql: Sql, plan: ParsedPlan): Promise<Plan
   }
 }
 
-/** Change a plan. Accounts on it feel the change from their next call. */
+/** Change a plan. A change to its terms is a new version: subscribers keep the one they bought (plan-versions.ts), a free plan's accounts feel it from their next call. */
 export async function updatePlan(sql: Sql, slug: string, patch: PlanChanges): Promise<Plan> {
   return updatePlanParsed(sql, slug, parseInput(planPatchSchema, patch, 'plan changes'));
 }

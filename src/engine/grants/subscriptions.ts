@@ -57,6 +57,12 @@ async function lapseCurrentAllowance(tx: Sql, terms: Terms): Promise<void> {
   ]);
 }
 
+/**
+ * The version of plan `$2` an account buys: its current one, kept until the admin moves the
+ * account (catalog/plan-versions.ts); none on a free plan, which follows its current version.
+ */
+const BOUGHT_VERSION = `(SELECT CASE WHEN price_cents > 0 THEN version END FROM plans WHERE id = $2)`;
+
 const subscriptionOf = (terms: Terms, endsAt: Date | null = null): Subscription => ({
   accountId: terms.account.id, plan: terms.plan, periodStart: terms.period.start, periodEnd: terms.period.end, endsAt,
 });
@@ -73,7 +79,8 @@ export async function activatePlan(
   payment: { processor: string; processorRef: string; now: Date; period?: Period },
 ): Promise<Subscription> {
   const before = await lockGate(tx, accountId, payment.now);
-  const unchanged = before.plan.id === plan.id && !before.planEnded && !before.unpaid && before.account.planEndsAt === null;
+  // The same plan at another price is another version (catalog/plan-versions.ts): buying it moves the account.
+  const unchanged = before.plan.id === plan.id && before.plan.priceCents === plan.priceCents && !before.planEnded && !before.unpaid && before.account.planEndsAt === null;
   if (unchanged && !payment.period) return subscriptionOf(before);
   await lapseCurrentAllowance(tx, before);
   const current = await activeSubscription(tx, accountId);
@@ -90,8 +97,8 @@ export async function activatePlan(
   }
   const paid = !isFree(plan) && payment.period;
   await tx.query(
-    `UPDATE accounts SET plan_id = $2, plan_anchor_at = $3, paid_through = $4, plan_ends_at = NULL, past_due_through = NULL, past_due_at = NULL,
-       gate_version = gate_version + 1 WHERE id = $1`,
+    `UPDATE accounts SET plan_id = $2, plan_version = ${BOUGHT_VERSION}, plan_anchor_at = $3, paid_through = $4, plan_ends_at = NULL,
+       past_due_through = NULL, past_due_at = NULL, gate_version = gate_version + 1 WHERE id = $1`,
     [accountId, plan.id, isFree(plan) ? null : paid ? paid.start : payment.now, paid ? paid.end : null],
   );
   const after = await lockGate(tx, accountId, payment.now);
@@ -181,7 +188,7 @@ export async function changePlan(tx: Sql, before: Terms, plan: Plan): Promise<Su
   }
   await lapseCurrentAllowance(tx, before);
   await tx.query(`UPDATE subscriptions SET plan_id = $2, cancel_at = NULL WHERE account_id = $1 AND status = 'active'`, [before.account.id, plan.id]);
-  await tx.query(`UPDATE accounts SET plan_id = $2, plan_anchor_at = $3, plan_ends_at = NULL, gate_version = gate_version + 1 WHERE id = $1`, [
+  await tx.query(`UPDATE accounts SET plan_id = $2, plan_version = ${BOUGHT_VERSION}, plan_anchor_at = $3, plan_ends_at = NULL, gate_version = gate_version + 1 WHERE id = $1`, [
     before.account.id,
     plan.id,
     before.now,

@@ -1,4 +1,4 @@
-/** Plans, for admins: list, read, create, change. Accounts on a plan feel a change from their next call. */
+/** Plans, for admins: list, read, create, change. A change to a plan's terms is a new version, for new subscribers (engine/catalog/plan-versions.ts). */
 import { z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
 import { planFilterSchema } from '../../engine/catalog/catalog.ts';
