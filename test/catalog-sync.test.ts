@@ -165,6 +165,27 @@ for (const engine of ENGINES) {
         expect(vendor.priceEdits()).toEqual([]);
       });
 
+      it('refuses a checkout at a price changed since the last sync, until the catalog is synced again', async () => {
+        await catalog(t.billing);
+        await t.billing.admin.syncCatalog(vendor.name);
+        await t.billing.upsertAccount({ id: 'acme', kind: 'team', processor: vendor.name });
+        await t.billing.admin.updatePlan('plus', { priceCents: 100_00 });
+        vendor.resetRequests();
+
+        // The stored price still sells at $20 at the vendor: no page is made.
+        await expect(t.billing.subscribe('acme', 'plus', { idempotencyKey: 'sub-stale' })).rejects.toMatchObject({
+          code: 'processor_not_configured',
+          message: expect.stringMatching(/plan "plus" costs \$100\.00 here but sells at \$20\.00 at (Stripe|Paddle): sync the catalog/),
+        });
+        expect(vendor.creates()).toEqual([]);
+
+        // Synced, it sells at its new amount.
+        await t.billing.admin.syncCatalog(vendor.name);
+        const pending = await t.billing.subscribe('acme', 'plus', { idempotencyKey: 'sub-synced' });
+        const price = vendor.checkoutPrice((pending as { checkoutUrl: string }).checkoutUrl);
+        expect(vendor.prices('plan', 'plus').find((p) => p.id === price)).toMatchObject({ amountCents: 100_00, active: true });
+      });
+
       it('stores nothing from a sync that dies midway, and the next finds what it made', async () => {
         await catalog(t.billing);
         // The second price is made at the vendor, and its answer never comes back (nor any after it).

@@ -279,12 +279,12 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
 
     // Declined: Stripe's card_error, the subscription as it was.
     fake.declines.set(customerId!, 'card_declined');
-    await expect(processor.changePlan!({ account: who, customerId, idempotencyKey: `change_${who.id}_1`, plan: plan('pro', proPrice), subscriptionRef }))
+    await expect(processor.changePlan!({ account: who, customerId, idempotencyKey: `change_${who.id}_1`, plan: { ...plan('pro', proPrice), priceCents: 50_00 }, subscriptionRef }))
       .rejects.toMatchObject({ code: 'payment_declined' });
     expect(fake.subscriptions.get(subscriptionRef)!.items.data[0].price.id).toBe(planPrice);
     fake.declines.delete(customerId!);
 
-    await expect(processor.changePlan!({ account: who, customerId, idempotencyKey: `change_${who.id}_2`, plan: plan('pro', proPrice), subscriptionRef }))
+    await expect(processor.changePlan!({ account: who, customerId, idempotencyKey: `change_${who.id}_2`, plan: { ...plan('pro', proPrice), priceCents: 50_00 }, subscriptionRef }))
       .resolves.toEqual({ status: 'completed', reference: subscriptionRef });
     expect(fake.requests.at(-1)).toMatchObject({
       method: 'POST', path: `/v1/subscriptions/${subscriptionRef}`, idempotencyKey: `change_${who.id}_2`,

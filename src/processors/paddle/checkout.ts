@@ -12,17 +12,18 @@
  */
 import type { Paddle } from '@paddle/paddle-node-sdk';
 import { BillingError } from '../../core/errors.ts';
+import { formatCents } from '../../core/money.ts';
 import type { Pack } from '../../core/pack.ts';
 import type { Plan } from '../../core/plan.ts';
 import type { CheckoutRequest, Pending } from '../../engine/processor.ts';
 import { ACCOUNT_KEY, PACK_KEY, PLAN_KEY } from './custom-data.ts';
 
 export async function subscribeCheckout(paddle: Paddle, request: CheckoutRequest & { plan: Plan }, checkoutUrl: string | undefined): Promise<Pending> {
-  return checkout(paddle, request, checkoutUrl, priceOf('plan', request.plan), { [ACCOUNT_KEY]: request.account.id, [PLAN_KEY]: request.plan.slug });
+  return checkout(paddle, request, checkoutUrl, await priceOf(paddle, 'plan', request.plan), { [ACCOUNT_KEY]: request.account.id, [PLAN_KEY]: request.plan.slug });
 }
 
 export async function purchaseCheckout(paddle: Paddle, request: CheckoutRequest & { pack: Pack }, checkoutUrl: string | undefined): Promise<Pending> {
-  return checkout(paddle, request, checkoutUrl, priceOf('pack', request.pack), { [ACCOUNT_KEY]: request.account.id, [PACK_KEY]: request.pack.slug });
+  return checkout(paddle, request, checkoutUrl, await priceOf(paddle, 'pack', request.pack), { [ACCOUNT_KEY]: request.account.id, [PACK_KEY]: request.pack.slug });
 }
 
 async function checkout(paddle: Paddle, request: CheckoutRequest, checkoutUrl: string | undefined, priceId: string, customData: Record<string, string>): Promise<Pending> {
@@ -38,13 +39,22 @@ async function checkout(paddle: Paddle, request: CheckoutRequest, checkoutUrl: s
   return { status: 'pending', checkoutUrl: transaction.checkout.url };
 }
 
-/** The price Paddle sells a plan or pack at, made by the catalog sync. */
-export function priceOf(kind: 'plan' | 'pack', item: Plan | Pack): string {
-  const price = item.processorPrices.paddle;
-  if (price) return price;
+/**
+ * The price Paddle sells a plan or pack at, made by the catalog sync — checked at Paddle to be
+ * active and of the item's amount: a plan or pack whose price changed here sells at its old
+ * price at Paddle until the catalog is synced again, so it is refused until then.
+ */
+export async function priceOf(paddle: Paddle, kind: 'plan' | 'pack', item: Plan | Pack): Promise<string> {
+  const id = item.processorPrices.paddle;
+  const sync = `sync the catalog to Paddle (POST /v1/admin/processors/paddle/sync), then check out again`;
+  if (!id) throw new BillingError('processor_not_configured', `The ${kind} "${item.slug}" has no Paddle price yet: ${sync}`, { processor: 'paddle', [kind]: item.slug });
+  const price = await paddle.prices.get(id);
+  const cents = Number(price.unitPrice.amount);
+  if (price.status === 'active' && cents === item.priceCents) return id;
+  const atPaddle = price.status === 'active' ? `sells at ${formatCents(cents)} at Paddle` : `has no active Paddle price (${id} is archived)`;
   throw new BillingError(
     'processor_not_configured',
-    `The ${kind} "${item.slug}" has no Paddle price yet: sync the catalog to Paddle (POST /v1/admin/processors/paddle/sync), then check out again`,
+    `The ${kind} "${item.slug}" costs ${formatCents(item.priceCents)} here but ${atPaddle}: ${sync}`,
     { processor: 'paddle', [kind]: item.slug },
   );
 }

@@ -15,9 +15,10 @@ import { ACCOUNT_KEY, PLAN_KEY } from './custom-data.ts';
 
 export async function changePlan(paddle: Paddle, request: CheckoutRequest & { plan: Plan; subscriptionRef: string }): Promise<Completed> {
   const { subscriptionRef, plan } = request;
+  const priceId = await priceOf(paddle, 'plan', plan);
   try {
     await paddle.subscriptions.update(subscriptionRef, {
-      items: [{ priceId: priceOf('plan', plan), quantity: 1 }],
+      items: [{ priceId, quantity: 1 }],
       prorationBillingMode: 'prorated_immediately',
       onPaymentFailure: 'prevent_change',
       scheduledChange: null,

@@ -7,6 +7,7 @@
  */
 import type Stripe from 'stripe';
 import { BillingError } from '../../core/errors.ts';
+import { formatCents } from '../../core/money.ts';
 import type { Pack } from '../../core/pack.ts';
 import type { Plan } from '../../core/plan.ts';
 import type { CheckoutRequest, Pending } from '../../engine/processor.ts';
@@ -22,18 +23,18 @@ export interface ReturnPages {
 export async function subscribeCheckout(stripe: Stripe, request: CheckoutRequest & { plan: Plan }, pages: ReturnPages): Promise<Pending> {
   const metadata = { [ACCOUNT_KEY]: request.account.id, [PLAN_KEY]: request.plan.slug };
   // Each invoice of the subscription keeps a copy of these: its invoice.paid names the plan.
-  return checkout(stripe, request, pages, { mode: 'subscription', price: priceOf('plan', request.plan), metadata, subscription_data: { metadata } });
+  return checkout(stripe, request, pages, { mode: 'subscription', price: () => priceOf(stripe, 'plan', request.plan), metadata, subscription_data: { metadata } });
 }
 
 export async function purchaseCheckout(stripe: Stripe, request: CheckoutRequest & { pack: Pack }, pages: ReturnPages): Promise<Pending> {
   const metadata = { [ACCOUNT_KEY]: request.account.id, [PACK_KEY]: request.pack.slug };
-  return checkout(stripe, request, pages, { mode: 'payment', price: priceOf('pack', request.pack), metadata, payment_intent_data: { setup_future_usage: 'off_session', metadata } });
+  return checkout(stripe, request, pages, { mode: 'payment', price: () => priceOf(stripe, 'pack', request.pack), metadata, payment_intent_data: { setup_future_usage: 'off_session', metadata } });
 }
 
 type ModeParams = Pick<Stripe.Checkout.SessionCreateParams, 'mode' | 'metadata' | 'subscription_data' | 'payment_intent_data'>;
 
 /** A session for one of the price, for the account's customer, with the pages to come back to: the customer's page to pay on. */
-async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnPages, { price, ...params }: ModeParams & { price: string }): Promise<Pending> {
+async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnPages, { price, ...params }: ModeParams & { price: () => Promise<string> }): Promise<Pending> {
   if (!request.customerId) throw new Error(`Stripe checkout for account "${request.account.id}" has no customer: the engine makes one first (ensureCustomer)`);
   const successUrl = request.successUrl ?? pages.successUrl;
   if (!successUrl) {
@@ -47,7 +48,7 @@ async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnP
   const session = await stripe.checkout.sessions.create(
     {
       ...params,
-      line_items: [{ price, quantity: 1 }],
+      line_items: [{ price: await price(), quantity: 1 }],
       customer: request.customerId,
       client_reference_id: request.account.id,
       success_url: successUrl,
@@ -60,13 +61,21 @@ async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnP
   return { status: 'pending', checkoutUrl: session.url };
 }
 
-/** The price Stripe sells a plan or pack at, made by the catalog sync. */
-export function priceOf(kind: 'plan' | 'pack', item: Plan | Pack): string {
-  const price = item.processorPrices.stripe;
-  if (price) return price;
+/**
+ * The price Stripe sells a plan or pack at, made by the catalog sync — checked at Stripe to be
+ * active and of the item's amount: a plan or pack whose price changed here sells at its old
+ * price at Stripe until the catalog is synced again, so it is refused until then.
+ */
+export async function priceOf(stripe: Stripe, kind: 'plan' | 'pack', item: Plan | Pack): Promise<string> {
+  const id = item.processorPrices.stripe;
+  const sync = `sync the catalog to Stripe (POST /v1/admin/processors/stripe/sync), then check out again`;
+  if (!id) throw new BillingError('processor_not_configured', `The ${kind} "${item.slug}" has no Stripe price yet: ${sync}`, { processor: 'stripe', [kind]: item.slug });
+  const price = await stripe.prices.retrieve(id);
+  if (price.active && price.unit_amount === item.priceCents) return id;
+  const atStripe = price.active ? `sells at ${formatCents(price.unit_amount ?? 0)} at Stripe` : `has no active Stripe price (${id} is archived)`;
   throw new BillingError(
     'processor_not_configured',
-    `The ${kind} "${item.slug}" has no Stripe price yet: sync the catalog to Stripe (POST /v1/admin/processors/stripe/sync), then check out again`,
+    `The ${kind} "${item.slug}" costs ${formatCents(item.priceCents)} here but ${atStripe}: ${sync}`,
     { processor: 'stripe', [kind]: item.slug },
   );
 }

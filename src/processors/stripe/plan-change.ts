@@ -23,7 +23,7 @@ export async function changePlan(stripe: Stripe, request: CheckoutRequest & { pl
     await stripe.subscriptions.update(
       subscriptionRef,
       {
-        items: [{ id: item.id, price: priceOf('plan', plan) }],
+        items: [{ id: item.id, price: await priceOf(stripe, 'plan', plan) }],
         proration_behavior: 'always_invoice',
         payment_behavior: 'error_if_incomplete',
         cancel_at_period_end: false,
