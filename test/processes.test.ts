@@ -95,18 +95,20 @@ describe.skipIf(!POSTGRES_URL)(`several processes on one database${POSTGRES_URL 
     expect(new Set(refusals(outcomes))).toEqual(new Set(['daily_limit']));
   });
 
-  it("a limit added to the account's current plan, and a model taken off it, bind the others' very next calls", async () => {
+  it("a limit added to the account's current plan, and a model taken off it, bind the others' very next calls once the account is moved to that version", async () => {
     await admin.must('admin.createPlan', { slug: 'open', name: 'Open', priceCents: 500, includedMicros: 0, overage: 'credits' });
     await fundedTeam('changed', 2_000_000);
     await admin.must('subscribe', 'changed', 'open');
     await warm('changed', procs.slice(1, 3)); // 4,000 µ$ of today's usage
     await admin.must('admin.updatePlan', 'open', { limits: [{ window: 'day', unit: 'usd', amount: 10_000 }] });
+    await admin.must('admin.moveToCurrentVersion', 'open'); // a subscriber keeps the version it bought until moved
 
     const limited = (await Promise.all(procs.slice(1, 3).map((p) => p.burst('authorize', Array.from({ length: 8 }, () => ['changed', ask(1_000)]))))).flat();
     expect(approved(limited).length).toBe(3);
     for (const hold of approved(limited)) await procs[1]!.must('release', hold.id);
 
     await admin.must('admin.updatePlan', 'open', { models: ['other-*'] });
+    await admin.must('admin.moveToCurrentVersion', 'open');
     const disallowed = (await Promise.all(procs.slice(1, 3).map((p) => p.burst('authorize', Array.from({ length: 4 }, () => ['changed', ask(1)]))))).flat();
     expect(refusals(disallowed)).toEqual(Array(8).fill('model_not_allowed'));
   });
