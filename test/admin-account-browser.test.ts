@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
 import { formatUsd } from '../src/core/money.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
 import { TestClock } from './support/harness.ts';
 import { addTestModel, completed, mustCall } from './support/spend.ts';
 
@@ -53,12 +53,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
 
     server = await serveApp(await adminApp(billing));
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
-    page.on('pageerror', (e) => problems.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && problems.push(m.text())); // a refused form's 422 is expected
-    await page.goto(`${server.base}/admin/login`);
-    await page.fill('input[name=password]', ADMIN_PASSWORD);
-    await page.click('button[type=submit]');
+    page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems, { refusalsExpected: true });
   });
 
   afterAll(async () => {

@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
 
 noteMissingChromium("the admin sanity checks' browser tests are");
 
@@ -33,12 +33,7 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
     await billing.admin.createPlan({ slug: 'plus-2', name: 'Plus', priceCents: 30_00, overage: 'credits' });
     server = await serveApp(await adminApp(billing));
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
-    page.on('pageerror', (e) => problems.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && problems.push(m.text())); // a refused form answers 422
-    await page.goto(`${server.base}/admin/login`);
-    await page.fill('input[name=password]', ADMIN_PASSWORD);
-    await page.click('button[type=submit]');
+    page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems, { refusalsExpected: true });
   });
 
   afterAll(async () => {

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
 
 noteMissingChromium("the plan versions' browser tests are");
 
@@ -32,12 +32,7 @@ describe.skipIf(!haveChromium)('plan versions in the admin panel, in a browser',
     await billing.admin.applyPreset('tiers');
     server = await serveApp(await adminApp(billing));
     browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
-    page.on('pageerror', (e) => problems.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-    await page.goto(`${server.base}/admin/login`);
-    await page.fill('input[name=password]', ADMIN_PASSWORD);
-    await page.click('button[type=submit]');
+    page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems);
   });
 
   afterAll(async () => {

@@ -13,6 +13,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
+import { adminPage } from './support/browser.ts';
 import { TestClock } from './support/harness.ts';
 import { packPaid, refundFailed, refunded } from './support/payment-events.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
@@ -52,13 +53,8 @@ describe.skipIf(!existsSync(CHROMIUM))('refunds in the admin panel, in a browser
   });
 
   it('refunds a half-spent pack after a confirm, shows what came back, and flags a dispute', async () => {
-    const page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
     const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && problems.push(m.text())); // the 422 of a refused amount is expected
-    await page.goto(`${base}/admin/login`);
-    await page.fill('input[name=password]', ADMIN_PASSWORD);
-    await page.click('button[type=submit]');
+    const page = await adminPage(browser, base, ADMIN_PASSWORD, problems, { refusalsExpected: true });
     await page.goto(`${base}/admin/accounts/acme`);
 
     const [bought] = (await billing.payments('acme')).filter((p) => p.item === 'credits-10');

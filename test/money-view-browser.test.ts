@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
 import { TestClock } from './support/harness.ts';
 import { HAND, moneyStory, RANGE } from './support/money-story.ts';
 import { signedProcessor } from './support/signed-processor.ts';
@@ -46,13 +46,8 @@ describe.skipIf(!haveChromium)('the money view in a browser', () => {
     });
 
   it('shows money collected beside usage value, cost and margin; cards, charts, the total row and the CSV agree with the hand sums', async () => {
-    const page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
     const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-    await page.goto(`${server.base}/admin/login`);
-    await page.fill('input[name=password]', ADMIN_PASSWORD);
-    await page.click('button[type=submit]');
+    const page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems);
     await page.goto(`${server.base}/admin/analytics${RANGE}`);
     await page.locator('#collected-chart[data-drawn="true"] canvas').first().waitFor();
     await page.locator('#usage-chart[data-drawn="true"] canvas').first().waitFor();

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = 'test-artifacts';
@@ -33,4 +33,19 @@ export async function serveApp(app: Hono): Promise<{ base: string; close(): Prom
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * A page of the admin panel at `base`, logged in with `password`, at the width the screenshots
+ * are taken at; its script errors and console errors go to `problems`. With `refusalsExpected`,
+ * a failed load (a refused form's 4xx, which the test wants) is not one.
+ */
+export async function adminPage(browser: Browser, base: string, password: string, problems: string[], { refusalsExpected = false } = {}): Promise<Page> {
+  const page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && !(refusalsExpected && m.text().startsWith('Failed to load resource')) && problems.push(m.text()));
+  await page.goto(`${base}/admin/login`);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  return page;
 }
