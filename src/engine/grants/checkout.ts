@@ -133,12 +133,9 @@ export async function cancel(ctx: Context, accountId: string, immediately: boole
     const now = ctx.clock();
     const canceled = await cancelPlan(tx, accountId, { now, immediately });
     const { account } = await lockGate(tx, accountId, now);
-    const [subscription] = await tx.query<{ processor_ref: string }>(
-      `SELECT processor_ref FROM subscriptions WHERE account_id = $1 AND status = 'active' ORDER BY started_at DESC LIMIT 1`,
-      [accountId],
-    );
+    const subscription = await activeSubscription(tx, accountId);
     const processor = processorOf(ctx, account);
-    await processor.cancel({ ...(await checkoutRequest(tx, processor, account, options)), immediately, subscriptionRef: subscription?.processor_ref ?? '' });
+    await processor.cancel({ ...(await checkoutRequest(tx, processor, account, options)), immediately, subscriptionRef: subscription?.processorRef ?? '' });
     return canceled;
   });
 }

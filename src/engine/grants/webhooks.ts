@@ -157,12 +157,9 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
     }
     case 'subscription.canceled': {
       const terms = await lockGate(tx, event.accountId, now);
-      const [current] = await tx.query<{ processor_ref: string }>(
-        `SELECT processor_ref FROM subscriptions WHERE account_id = $1 AND status = 'active' ORDER BY started_at DESC LIMIT 1`,
-        [event.accountId],
-      );
+      const current = await activeSubscription(tx, event.accountId);
       // Only the subscription the account is on ends its plan; one it left already changes nothing.
-      if (current?.processor_ref !== event.subscriptionRef || terms.planEnded) return 'ignored';
+      if (current?.processorRef !== event.subscriptionRef || terms.planEnded) return 'ignored';
       await cancelPlan(tx, event.accountId, { now, immediately: true });
       return 'applied';
     }
