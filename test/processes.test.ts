@@ -113,6 +113,29 @@ describe.skipIf(!POSTGRES_URL)(`several processes on one database${POSTGRES_URL 
     expect(refusals(disallowed)).toEqual(Array(8).fill('model_not_allowed'));
   });
 
+  it('take-backs from three processes at once, with calls in flight, never take a bucket below what is left nor past what calls hold', async () => {
+    await admin.must('upsertAccount', { id: 'mistake', kind: 'team' });
+    const { bucketId } = await admin.must('credit', 'mistake', { source: 'adjustment', amountMicros: 1_000_000, reference: 'oops' });
+    await warm('mistake', procs.slice(1)); // each process knows the account; 6,000 µ$ spent
+    const [takes, calls] = await Promise.all([
+      Promise.all(procs.slice(1).map((p, i) => p.burst('takeBack', Array.from({ length: 4 }, (_, j) => ['mistake', bucketId, { amountMicros: 150_000 }, { idempotencyKey: `oops-${i}-${j}` }])))),
+      Promise.all(procs.slice(1).map((p) => p.burst('authorize', Array.from({ length: 4 }, () => ['mistake', ask(10_000)])))),
+    ]);
+    const taken = takes.flat().filter((o) => o.ok).length;
+    for (const o of takes.flat()) if (!o.ok) expect(o.error.code).toBe('take_back_exceeds_remaining');
+    const holds = approved(calls.flat());
+    // 994,000 µ$ left before: six take-backs of 150,000 fit, a seventh does not, and the holds come off what can be taken.
+    expect(taken).toBeGreaterThanOrEqual(5);
+    expect(taken).toBeLessThanOrEqual(6);
+    const held = holds.reduce((sum, h) => sum + h.amountMicros, 0);
+    const after = await balance('mistake');
+    expect(after.availableMicros + after.heldMicros).toBe(994_000 - taken * 150_000);
+    expect(after.heldMicros).toBe(held);
+    for (const hold of holds) await procs[1]!.must('settle', hold.id, { inputTokens: 10_000, outputTokens: 0 }, { idempotencyKey: `oops-settle-${hold.id}` });
+    expect((await balance('mistake')).debtMicros).toBe(0);
+    expect(await problems('mistake')).toEqual([]);
+  });
+
   it("a price override set in one process prices the others' very next holds and charges", async () => {
     await admin.must('admin.setModelPrice', { provider: 'test', model: 'dear-model', effectiveFrom: '2020-01-01T00:00:00Z', rates: { input: '1', output: '2' } });
     await fundedTeam('repriced', 2_000_000);
