@@ -258,6 +258,58 @@ for (const engine of ENGINES) {
       expect(await jobs(sql)).toMatchObject([{ status: 'succeeded', attempts: 2 }]);
     });
 
+    it('a recharge the processor never answered is not sent again after a day (its key would be forgotten): it ends, auto-recharge turns off, and its payment, if it was made, is credited once by its webhook', async () => {
+      const { billing, sql, clock } = t;
+      (fake.charges as unknown[]).length = 0;
+      await fundedAccounts(billing, ['acme'], 3_000_000);
+      await billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000 });
+      await spendBelow(billing, 'acme', 2_000_000);
+      const before = await available(billing);
+      let sent = 0;
+      // Charges once (the payment is made), then never answers.
+      const silent: Processor = {
+        ...crashing(async () => Promise.reject(new Error('timed out'))),
+        chargeSaved: async (request) => {
+          sent++;
+          await fake.chargeSaved!(request);
+          throw new Error('timed out');
+        },
+        parseWebhook: async (rawBody) => [JSON.parse(rawBody, (key, value) => (key === 'at' ? new Date(value) : value))],
+      };
+      const unanswered = await createBilling({ database: sql, clock: clock.read, processors: [silent] });
+      try {
+        expect(await unanswered.runRecharges()).toMatchObject([{ outcome: 'retry', reason: 'timed out' }]);
+        // Retried with its key through the day, with backoff.
+        for (let hour = 0; hour < 22; hour++) {
+          clock.advance(60 * MINUTE);
+          await unanswered.runRecharges({ sweep: false });
+        }
+        const sentInTheDay = sent;
+        expect(sentInTheDay).toBeGreaterThan(5);
+        clock.advance(120 * MINUTE);
+        expect(await unanswered.runRecharges()).toMatchObject([{ outcome: 'skipped', reason: expect.stringContaining('did not answer the recharge of $10.00 for a day') }]);
+        expect(sent).toBe(sentInTheDay); // not sent again once its key could be forgotten
+        expect(await jobs(sql)).toMatchObject([{ status: 'unanswered' }]);
+        const setting = (await billing.balance('acme')).autoRecharge;
+        expect(setting).toMatchObject({ state: 'off', off: { code: 'processor_unanswered' } });
+        clock.advance(60 * MINUTE);
+        expect(await unanswered.runRecharges()).toEqual([]); // off: no new recharge either
+        expect(sent).toBe(sentInTheDay);
+        expect(await available(billing)).toBe(before);
+
+        // The payment was made after all: its webhook credits it, once.
+        const [{ id }] = (await sql.query<{ id: number }>("SELECT id FROM recharges WHERE account_id = 'acme'")) as [{ id: number }];
+        const event = { type: 'payment.succeeded', eventId: 'evt_late', accountId: 'acme', paymentRef: fake.charges[0]!.paymentRef, packSlug: 'credits-10', amountCents: 1_000, at: clock.read(), rechargeId: String(id) };
+        for (let i = 0; i < 2; i++) await unanswered.receiveWebhook('fake', JSON.stringify(event), new Headers());
+        expect(await rechargeBuckets(sql)).toHaveLength(1);
+        expect(await available(billing)).toBe(before + 10_000_000);
+        expect(fake.charges).toHaveLength(1);
+        expect((await billing.reconcile('acme')).problems).toEqual([]);
+      } finally {
+        await unanswered.close();
+      }
+    });
+
     it('a process that died holding the recharge: another takes it when its lease runs out, and the two finish with one charge and one credit', async () => {
       const { billing, sql, clock } = t;
       (fake.charges as unknown[]).length = 0;

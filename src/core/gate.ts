@@ -102,8 +102,11 @@ export interface Offers {
   rechargeOff?: { code: RechargeOffCode; message: string } | undefined;
 }
 
-/** Why auto-recharge turned itself off: the card (declined, or its bank wants the customer), no saved card, or a pack no longer for sale to the account. */
-export type RechargeOffCode = 'card_declined' | 'authentication_required' | 'no_payment_method' | 'pack_unavailable';
+/**
+ * Why auto-recharge turned itself off: the card (declined, or its bank wants the customer), no
+ * saved card, a pack no longer for sale to the account, or a recharge the processor never answered.
+ */
+export type RechargeOffCode = 'card_declined' | 'authentication_required' | 'no_payment_method' | 'pack_unavailable' | 'processor_unanswered';
 
 export function remedyFor(failure: GateFailure, state: GateState, offers: Offers): Remedy {
   const nextAllowance: Remedy | undefined =

@@ -9,7 +9,7 @@ import { cents, dateTime, usd } from '../format.ts';
 
 /** How a state or a recharge's status is drawn: the panel's badge colours. */
 const BADGE: Record<string, string> = {
-  on: 'applied', succeeded: 'applied', off: 'failed', declined: 'failed', disabled: 'ignored', skipped: 'ignored', paused: 'duplicate',
+  on: 'applied', succeeded: 'applied', off: 'failed', declined: 'failed', unanswered: 'failed', disabled: 'ignored', skipped: 'ignored', paused: 'duplicate',
   pending: 'duplicate', charging: 'duplicate', awaiting_payment: 'duplicate',
 };
 const badge = (state: string) => <span class={`badge outcome ${BADGE[state] ?? 'ignored'}`}>{state.replace('_', ' ')}</span>;

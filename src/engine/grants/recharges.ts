@@ -16,6 +16,7 @@
  */
 import { BillingError } from '../../core/errors.ts';
 import { availableMicros } from '../../core/gate.ts';
+import { formatUsd } from '../../core/money.ts';
 import { billingPeriod } from '../../core/periods.ts';
 import type { Sql } from '../../db/sql.ts';
 import type { Context } from '../context.ts';
@@ -34,6 +35,11 @@ import { assertPackPurchasable, creditPack } from './purchases.ts';
  * workers charging at once would each make a charge.
  */
 const LEASE_MS = 5 * 60_000;
+/**
+ * How long a recharge's key is sent again: less than the day Stripe keeps an idempotency key.
+ * After it, the same key could charge a second time, so an unanswered recharge ends instead.
+ */
+const KEY_LIFETIME_MS = 23 * 3_600_000;
 const IN_FLIGHT = `('pending', 'charging', 'awaiting_payment')`;
 
 const availableOf = (snap: GateSnapshot) => availableMicros(withPendingAllowance(snap).state);
@@ -123,6 +129,7 @@ interface JobRow {
   amount_cents: number | null;
   debt_cents: number | null;
   pack_id: number | null;
+  first_sent_at: Date | null;
 }
 
 /** The next recharge to run, claimed for a lease: one waiting, or one whose worker's lease ran out. */
@@ -131,7 +138,7 @@ async function claim(ctx: Context): Promise<JobRow | undefined> {
   const [job] = await ctx.sql.query<JobRow>(
     `UPDATE recharges SET status = 'charging', attempts = attempts + 1, run_after = $2, updated_at = $1
      WHERE id = (SELECT id FROM recharges WHERE status IN ('pending', 'charging') AND run_after <= $1 ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-     RETURNING id, account_id, attempts, amount_cents, debt_cents, pack_id`,
+     RETURNING id, account_id, attempts, amount_cents, debt_cents, pack_id, first_sent_at`,
     [now, new Date(now.getTime() + LEASE_MS)],
   );
   return job;
@@ -234,6 +241,13 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
       job.id, amountCents, debtCents, packId, terms.account.processor,
     ]);
   }
+  if (job.first_sent_at && now.getTime() - new Date(job.first_sent_at).getTime() > KEY_LIFETIME_MS) {
+    const amount = formatUsd(amountCents * 10_000);
+    const reason = `the processor did not answer the recharge of ${amount} for a day, and a new attempt could charge twice`;
+    await tx.query(`UPDATE recharges SET status = 'unanswered', reason = $2, updated_at = $3 WHERE id = $1`, [job.id, reason, now]);
+    await turnOff(tx, job.account_id, 'processor_unanswered', `${reason}: check the account's payments at the processor before turning it on again.`, now);
+    return { skipped: reason };
+  }
   const processor = ctx.processors.get(terms.account.processor);
   if (!processor) {
     // Perhaps charged already by a process that has it: left for one that does, never dropped.
@@ -248,6 +262,8 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
     `SELECT processor_ref FROM subscriptions WHERE account_id = $1 AND status = 'active' AND (cancel_at IS NULL OR cancel_at > $2) ORDER BY started_at DESC LIMIT 1`,
     [job.account_id, now],
   );
+  // From now its key is out: a retry sends it again for a day at most (KEY_LIFETIME_MS).
+  if (!job.first_sent_at) await tx.query('UPDATE recharges SET first_sent_at = $2 WHERE id = $1', [job.id, now]);
   return {
     processor,
     request: {
@@ -271,7 +287,7 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
 export async function completeRecharge(tx: Sql, accountId: string, rechargeId: number, processor: string, paymentRef: string, now: Date, chargedCents?: number): Promise<boolean> {
   await lockGate(tx, accountId, now);
   const [job] = await tx.query<JobRow>(
-    'SELECT id, account_id, attempts, amount_cents, debt_cents, pack_id FROM recharges WHERE id = $1 AND account_id = $2 FOR UPDATE',
+    'SELECT id, account_id, attempts, amount_cents, debt_cents, pack_id, first_sent_at FROM recharges WHERE id = $1 AND account_id = $2 FOR UPDATE',
     [rechargeId, accountId],
   );
   if (!job || job.pack_id === null || job.amount_cents === null) return false;
@@ -296,7 +312,7 @@ export async function declineRecharge(tx: Sql, accountId: string, rechargeId: nu
 
 export interface RechargeView {
   id: number;
-  status: 'pending' | 'charging' | 'awaiting_payment' | 'succeeded' | 'declined' | 'skipped';
+  status: 'pending' | 'charging' | 'awaiting_payment' | 'succeeded' | 'declined' | 'skipped' | 'unanswered';
   /** What it charges (the pack plus the debt), once its first attempt fixed it. */
   amountCents: number | null;
   debtCents: number | null;

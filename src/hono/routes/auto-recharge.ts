@@ -23,7 +23,7 @@ export const AutoRechargeSchema = z
     }),
     off: z
       .strictObject({
-        code: z.enum(['card_declined', 'authentication_required', 'no_payment_method', 'pack_unavailable']),
+        code: z.enum(['card_declined', 'authentication_required', 'no_payment_method', 'pack_unavailable', 'processor_unanswered']),
         message: z.string().openapi({ description: 'Why, in a sentence: the gate\'s refusal says it too.' }),
         at: DateTime,
       })
