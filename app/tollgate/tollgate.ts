@@ -1,0 +1,70 @@
+/**
+ * Everything the app asks of Tollgate, behind one small interface, so that the rest of the app
+ * does not care where Tollgate runs: in this process on the app's own database (in-process.ts),
+ * or as a separate server reached over HTTP (over-http.ts). Both answer in the same shapes: those
+ * of Tollgate's HTTP API (dates as ISO strings), except the gate, which answers as the library
+ * does, so that `wrap` from tollgate/ai takes either as its Meter.
+ */
+import type { Balance, Limit } from 'tollgate';
+import type { Meter } from 'tollgate/ai';
+
+/** A value as it comes out of JSON: its dates as ISO strings. */
+export type Wire<T> = T extends Date ? string : T extends readonly (infer U)[] ? Wire<U>[] : T extends object ? { [K in keyof T]: Wire<T[K]> } : T;
+
+/** A person's own account, or a team's shared one. */
+export interface BilledAccount {
+  id: string;
+  kind: 'personal' | 'team';
+  name: string;
+}
+
+/** A member's role in a team; a personal account's user is its owner. */
+export type Role = 'owner' | 'admin' | 'member';
+
+/** An amount as `GET /v1/pricing` gives it: in the display unit, and as a person reads it. */
+export interface PricingAmount {
+  amount: number;
+  display: string;
+}
+
+/** The pricing table as customers see it (`GET /v1/pricing`): the plans and packs on sale. */
+export interface Pricing {
+  unit: 'usd' | 'credits';
+  plans: {
+    slug: string;
+    name: string;
+    price: { cents: number; display: string };
+    free: boolean;
+    default: boolean;
+    included: PricingAmount;
+    limits: { window: 'day' | 'month'; unit: 'usd' | 'tokens'; display: string }[];
+    overage: 'block' | 'credits';
+    models: string[];
+  }[];
+  packs: {
+    slug: string;
+    name: string;
+    price: { cents: number; display: string };
+    value: PricingAmount;
+    addOn: boolean;
+  }[];
+}
+
+export interface Tollgate extends Meter {
+  /** Where Tollgate runs, for the start's banner. */
+  readonly mode: 'in-process' | 'http';
+  /** Creates the account, or renames it; safe to call again. */
+  ensureAccount(account: BilledAccount): Promise<void>;
+  /** What the account has left: its plan, available value, buckets, limits and members' caps. */
+  balance(accountId: string): Promise<Wire<Balance>>;
+  /** The plans and packs on sale. */
+  pricing(): Promise<Pricing>;
+  /** Caps what one member may use of a team's pool (no limits: lifts the cap). */
+  setMemberLimits(teamId: string, userId: string, limits: Limit[]): Promise<void>;
+  /**
+   * A short-lived link to Tollgate's hosted billing page for one account, for one user with a
+   * role there (only an owner or admin may buy); back to `returnUrl` when they are done.
+   */
+  billingLink(accountId: string, who: { userId: string; role: Role; returnUrl: string }): Promise<string>;
+  close(): Promise<void>;
+}
