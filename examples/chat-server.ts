@@ -9,7 +9,8 @@
  * ANTHROPIC_API_KEY (claude-3-5-haiku) is set. The billing database is in memory, and two
  * accounts are made at start: "demo" with $1 of credit, and "broke", whose allowance is spent.
  * At start the server sends itself one request for each and prints what came back; then it
- * serves until stopped (Ctrl-C). PORT sets its port (default 3000).
+ * serves until stopped (Ctrl-C). It takes its own port, 3001, so that it runs beside the
+ * server (`npm start`, on 3000); EXAMPLE_PORT, else PORT, sets another.
  */
 import { serve } from '@hono/node-server';
 import type { LanguageModelV3, LanguageModelV3StreamPart } from '@ai-sdk/provider';
@@ -55,7 +56,7 @@ app.get('/balance/:account', async (c) => {
   return c.json({ available: formatUsd(balance.availableMicros), held: formatUsd(balance.heldMicros), debt: formatUsd(balance.debtMicros) });
 });
 
-const port = Number(process.env.PORT ?? 3000);
+const port = Number(process.env.EXAMPLE_PORT ?? process.env.PORT ?? 3001);
 const server = serve({ fetch: app.fetch, port }, async () => {
   const base = `http://127.0.0.1:${port}`;
   console.log(`Chat server with Tollgate on ${base} (model: ${name})\n`);

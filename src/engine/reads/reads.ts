@@ -93,12 +93,15 @@ function limitViews(limits: readonly Limit[], use: Pick<MemberGate, 'used' | 'he
   });
 }
 
+/** What a usage report may be grouped by: the query and the report (and the API's document) share it. */
+export const usageGroupSchema = z.enum(['model', 'day', 'user']);
+
 export const usageQuerySchema = plain(
   z
     .object({
       from: instant.meta({ description: 'The range\'s start, included.', example: '2026-03-01' }),
       to: instant.meta({ description: 'The range\'s end, excluded.', example: '2026-04-01' }),
-      groupBy: z.enum(['model', 'day', 'user']).default('model').meta({ description: 'By model, by day in the account\'s time zone, or by the member who made the call.' }),
+      groupBy: usageGroupSchema.default('model').meta({ description: 'By model, by day in the account\'s time zone, or by the member who made the call.' }),
     })
     .strict()
     .refine((q) => q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),

@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
-import { usageQuerySchema, type UsageRow } from '../../engine/reads/reads.ts';
+import { usageGroupSchema, usageQuerySchema, type UsageRow } from '../../engine/reads/reads.ts';
 import type { Api } from '../api.ts';
 import { AccountIdParam, DateTime, errorResponses, json, Micros } from '../schemas.ts';
 
@@ -29,7 +29,7 @@ const UsageReportSchema = z
     accountId: z.string(),
     from: DateTime,
     to: DateTime,
-    groupBy: z.enum(['model', 'day', 'user']),
+    groupBy: usageGroupSchema,
     rows: z.array(UsageRowSchema),
     total: UsageRowSchema,
   })
