@@ -15,6 +15,7 @@ export { BillingError, ERROR_CODES, isBillingError, type ErrorCode } from './cor
 export { REFUSAL_CODES, type Refusal, type RefusalCode, type Remedy } from './core/refusal.ts';
 export { formatUsd, type Micros } from './core/money.ts';
 export type { Plan, PlanInput, Limit } from './core/plan.ts';
+export { modelAllowed } from './core/plan.ts';
 export type { Pack, PackInput } from './core/pack.ts';
 export type { Settings, PricingMode } from './core/settings.ts';
 export type { PriceEntry } from './core/pricing/price.ts';

@@ -30,6 +30,8 @@ export interface PricingAmount {
 /** The pricing table as customers see it (`GET /v1/pricing`): the plans and packs on sale. */
 export interface Pricing {
   unit: 'usd' | 'credits';
+  /** What one credit is worth, when the unit is credits. */
+  credit: { micros: number; display: string } | null;
   plans: {
     slug: string;
     name: string;
