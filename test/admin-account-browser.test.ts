@@ -196,7 +196,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     await billing.admin.setModelPrice({ provider: 'test', model: 'test-model', effectiveFrom: '2026-03-05T00:00:00Z', rates: { input: '9', output: '9' } });
     await page.goto(`${server.base}/admin/prices?q=test-model`);
     const row = page.locator('tr', { hasText: '2026-03-05' }).filter({ has: page.locator('button', { hasText: 'Remove' }) });
-    expect(await row.innerText()).toMatch(/test-model\s+test\s+2026-03-05\s+\$9\s+\$9/);
+    expect(await row.innerText()).toMatch(/test-model\s+test\s+2026-03-05\s+\$9\.00\s+\$9\.00/);
     await row.locator('button', { hasText: 'Remove' }).click();
     await page.locator('.note', { hasText: 'Override removed: test-model at test from 2026-03-05. Calls from now on are priced as if it had never been set' }).waitFor();
     await page.screenshot({ path: `${ARTIFACTS}/prices-override-removed.png` });

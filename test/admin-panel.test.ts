@@ -83,13 +83,13 @@ describe('the admin panel', () => {
     admin = new AdminClient(app);
   });
 
-  it('shows a plan\'s and a pack\'s provider cost to the cent from a dollar up, and exact below', async () => {
+  it('shows a plan\'s and a pack\'s provider cost to the cent from a dollar up, and to three significant digits below', async () => {
     await t.billing.admin.createPlan({ slug: 'third', name: 'Third', priceCents: 40_00, includedMicros: 33_333_333 });
     await t.billing.admin.createPack({ slug: 'dime', name: 'Dime', priceCents: 1_00, valueMicros: 1_234_567 });
     await admin.login();
     const cost = (html: string, row: string) => new RegExp(`data-${row}[^]*?data-figure="cost">([^<]+)<`).exec(html)?.[1];
     expect(cost((await admin.page('/admin/plans')).html, 'plan="third"')).toBe('$16.67'); // $16.6666665 of cost at 50%
-    expect(cost((await admin.page('/admin/packs')).html, 'pack="dime"')).toBe('$0.617283');
+    expect(cost((await admin.page('/admin/packs')).html, 'pack="dime"')).toBe('$0.617'); // $0.617283 of cost at 50%
   });
 
   it('needs a session for every page, and logs in with the password to an HttpOnly, SameSite cookie naming a stored session', async () => {
@@ -299,7 +299,7 @@ describe('the admin panel', () => {
     const prices = text((await admin.page('/admin/prices?q=house')).html);
     expect(prices).toContain('1 model matching “house”');
     // The provider's rate, and what a customer pays for it at the 50% margin.
-    expect(prices).toMatch(/house-model acme \$3 pays \$6\.00 \$9 pays \$18\.00 .*override from 2026-01-01/);
+    expect(prices).toMatch(/house-model acme \$3\.00 pays \$6\.00 \$9\.00 pays \$18\.00 .*override from 2026-01-01/);
 
     await billing.upsertAccount({ id: 'acme/eu', kind: 'team', name: 'Acme EU' });
     const path = `/admin/accounts/${encodeURIComponent('acme/eu')}`;

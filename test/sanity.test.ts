@@ -55,7 +55,7 @@ describe('sanity checks', () => {
     const even = plan('even', { priceCents: 10_00, includedMicrosOverride: 20_000_000 as Micros });
     expect(codes({ plans: [free, credits, even] })).toEqual([]);
     const [over] = sanityChecks(catalog({ plans: [free, credits, { ...even, includedMicrosOverride: 20_000_001 as Micros }] }));
-    expect(over).toMatchObject({ code: 'plan_loses_money', message: expect.stringContaining('costs you $10.000001 at the 50% margin: each subscriber who uses it all loses you $0.000001 a month') });
+    expect(over).toMatchObject({ code: 'plan_loses_money', message: expect.stringContaining('costs you just over $10.00 at the 50% margin: each subscriber who uses it all loses you $0.000001 a month') });
   });
 
   it('at a margin of 0 a plan loses money on any usage beyond its price, and a free plan never warns of it', () => {

@@ -1,8 +1,8 @@
 // The admin panel's charts: each element with data-series is drawn with uPlot (served by the
-// panel from the installed package). The series come as integer micro-dollars per UTC day; they
-// become dollars here, for drawing only, to the cent as the page shows them. The first series is drawn as bars, the others as lines.
+// panel from the installed package). The series come as integer micro-dollars per UTC day, drawn
+// as dollars, and each day's amount as the page shows it, for the legend: one money format, the
+// server's. The first series is drawn as bars, the others as lines.
 (function () {
-  const dollars = (v) => (v == null ? '—' : (v < 0 ? '-$' : '$') + Math.abs(v).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
   const tick = (v) => (v < 0 ? '-$' : '$') + Math.abs(v).toLocaleString('en-US', { maximumFractionDigits: 2 });
   const DAY = 86400;
   const day = (t) => new Date(t * 1000).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
@@ -20,8 +20,8 @@
           { label: 'Day', value: (u, t) => (t == null ? '—' : day(t)) },
           ...s.series.map((line, i) =>
             i === 0
-              ? { label: line.label, stroke: line.color, fill: line.color + '33', width: 1, paths: bars, points: { show: false }, value: (u, v) => dollars(v) }
-              : { label: line.label, stroke: line.color, width: 2, dash: i === 2 ? [6, 4] : undefined, value: (u, v) => dollars(v), points: { show: few, size: 5 } },
+              ? { label: line.label, stroke: line.color, fill: line.color + '33', width: 1, paths: bars, points: { show: false }, value: (u, v, series, at) => (at == null ? '—' : line.shown[at]) }
+              : { label: line.label, stroke: line.color, width: 2, dash: i === 2 ? [6, 4] : undefined, value: (u, v, series, at) => (at == null ? '—' : line.shown[at]), points: { show: few, size: 5 } },
           ),
         ],
         axes: [

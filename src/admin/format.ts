@@ -1,16 +1,18 @@
 /**
- * How the panel shows figures: money with formatUsd or in the display unit, rates per million
- * tokens, token counts, dates (UTC). Display only: nothing here is read back as a number.
+ * How the panel shows figures: money by one rule on every page (usd: to the cent from a dollar
+ * up, three significant digits below) or in the display unit, rates per million tokens, token
+ * counts, dates (UTC). Display only: nothing here is read back as a number; a form's field holds
+ * an amount exactly (plainDollars).
  */
-import { formatBps, formatUsd, MICROS_PER_CENT, MICROS_PER_DOLLAR } from '../core/money.ts';
-import type { Rate } from '../core/pricing/price.ts';
+import { formatBps, formatUsdRounded, MICROS_PER_CENT } from '../core/money.ts';
+import { decimalToYoctos, YOCTOS_PER_DOLLAR_PER_MTOK, type Rate } from '../core/pricing/price.ts';
 import type { Limit } from '../core/plan.ts';
 import type { Settings } from '../core/settings.ts';
 
 export type Display = Pick<Settings, 'displayUnit' | 'creditValueMicros'>;
 
 /** A price in cents: "$20.00". */
-export const cents = (value: number) => formatUsd(value * MICROS_PER_CENT);
+export const cents = (value: number) => usd(value * MICROS_PER_CENT);
 
 /** Whole dollars without cents when there are none, for sentences: "$20", "$9.50". */
 export function dollars(centsValue: number): string {
@@ -25,25 +27,37 @@ export function credits(micros: number, display: Display): string {
 }
 
 /**
- * A sum at a glance: to the cent from a dollar up ("$41.30", not "$41.298999"), exact below, where
- * one call's fractions of a cent are the point. The ledger and usage events show exact amounts.
+ * An amount of money, the one way the panel shows it (core/money.ts formatUsdRounded): "$84.39",
+ * "$1,234,567.89"; "$0.85", "$0.855", "$0.0123", "$0.000123" below a dollar. Never "$0.854582"
+ * beside "$84.39": the ledger's exact amounts are in its CSV and the API.
  */
-export function usd(micros: number): string {
-  if (Math.abs(micros) < MICROS_PER_DOLLAR) return formatUsd(micros);
-  return formatUsd(Math.sign(micros) * Math.round(Math.abs(micros) / MICROS_PER_CENT) * MICROS_PER_CENT);
-}
+export const usd = formatUsdRounded;
 
 /** Usage value as people see it: dollars, or credits with the dollars beside them. */
 export function value(micros: number, display: Display): string {
   return display.displayUnit === 'credits' ? `${credits(micros, display)} (${usd(micros)})` : usd(micros);
 }
 
-/** A rate of dollars per million tokens: "$2.50", or the base and "tiered" for tiered rates. */
+/** The finest step a rate is shown to: a ten-thousandth of a dollar per million tokens, as derive.ts shows a customer's. */
+const RATE_STEP = YOCTOS_PER_DOLLAR_PER_MTOK / 10_000n;
+
+/** A decimal rate as money: at least cents ("$0.30", never "$0.3"), at most four decimals ("≈ $0.0833" when finer). */
+function rateAmount(decimal: string): string {
+  const yoctos = decimalToYoctos(decimal);
+  const steps = (yoctos + RATE_STEP / 2n) / RATE_STEP;
+  const fraction = (steps % 10_000n).toString().padStart(4, '0').replace(/0{1,2}$/, '');
+  return `${steps * RATE_STEP === yoctos ? '' : '≈ '}$${(steps / 10_000n).toLocaleString('en-US')}.${fraction}`;
+}
+
+/** A rate of dollars per million tokens, the unit said where it is shown: "$2.50", or the base and "+ (tiered)" for tiered rates. */
 export function rate(r: Rate | undefined): string {
   if (r === undefined) return '—';
-  if (typeof r === 'string') return `$${r}`;
-  return `$${r.base}+ (tiered)`;
+  if (typeof r === 'string') return rateAmount(r);
+  return `${rateAmount(r.base)}+ (tiered)`;
 }
+
+/** The unit of every token rate, said beside it. */
+export const PER_MTOK = '$ per 1M tokens';
 
 /** 1234 → "1,234"; 1_250_000 → "1.25M"; 3_400 → "3.4k" when `short`. */
 export function tokens(n: number, short = false): string {

@@ -72,6 +72,19 @@ export function formatUsd(micros: number): string {
   return `${sign}$${dollars.toLocaleString('en-US')}.${cents}${finer}`;
 }
 
+/**
+ * An amount as a person reads it, one rule wherever amounts stand side by side: to the cent from
+ * a dollar up ("$84.39"); below a dollar, three significant digits and never fewer than cents
+ * ("$0.85", "$0.855", "$0.0123"), which is exact under a tenth of a cent ("$0.000123"), where
+ * one call's fractions of a cent are the point. Rounded half away from zero. formatUsd is exact.
+ */
+export function formatUsdRounded(micros: number): string {
+  const abs = Math.abs(micros);
+  const step = abs >= MICROS_PER_DOLLAR ? MICROS_PER_CENT : 10 ** Math.max(0, String(abs).length - 3);
+  const rounded = Math.floor((abs + step / 2) / step) * step;
+  return formatUsd(micros < 0 && rounded > 0 ? -rounded : rounded);
+}
+
 /** Whole cents as dollars, exact for any safe integer: 2000 → "$20.00". */
 export function formatCents(cents: number): string {
   const sign = cents < 0 ? '-' : '';

@@ -6,7 +6,7 @@
  * for them (an owner may mean it).
  */
 import { usableSources } from './bucket.ts';
-import { BPS_PER_UNIT, ceilDiv, formatBps, formatCents, formatUsd, MICROS_PER_CENT } from './money.ts';
+import { BPS_PER_UNIT, ceilDiv, formatBps, formatCents, formatUsdRounded, MICROS_PER_CENT } from './money.ts';
 import { packValueMicros, type Pack } from './pack.ts';
 import { includedMicros, isFree, type Limit, type Plan } from './plan.ts';
 import type { Settings } from './settings.ts';
@@ -79,7 +79,11 @@ export function losesMoney(valueMicros: number, priceMicros: number, marginBps: 
 /** The provider cost of a value at the margin, rounded up: a loss is never said as $0.00. */
 const costOf = (valueMicros: number, marginBps: number) => Number(ceilDiv(BigInt(valueMicros) * BigInt(BPS_PER_UNIT - marginBps), BigInt(BPS_PER_UNIT)));
 const cents = formatCents;
+/** Amounts as the panel shows them beside these messages: one format (money.ts formatUsdRounded). */
+const usd = formatUsdRounded;
 const limitName = (limit: Limit) => (limit.window === 'day' ? 'daily' : 'monthly');
+/** A cost above a price, said so even where both round to one amount: "just over $10.00". */
+const costAbove = (costMicros: number, priceMicros: number) => (usd(costMicros) === usd(priceMicros) ? `just over ${usd(costMicros)}` : usd(costMicros));
 
 /** Every check that fails for the catalog, plans first, in the catalog's order. */
 export function sanityChecks({ plans, packs, settings }: Catalog): Check[] {
@@ -99,8 +103,8 @@ export function sanityChecks({ plans, packs, settings }: Catalog): Check[] {
     if (!isFree(plan) && losesMoney(monthCap, plan.priceCents * MICROS_PER_CENT, margin)) {
       const cost = costOf(monthCap, margin);
       add('warning', 'plan_loses_money',
-        `${name} costs ${cents(plan.priceCents)} a month and lets a subscriber use ${formatUsd(monthCap)} of usage, which costs you ${formatUsd(cost)} ` +
-        `at the ${formatBps(margin)} margin: each subscriber who uses it all loses you ${formatUsd(cost - plan.priceCents * MICROS_PER_CENT)} a month.`);
+        `${name} costs ${cents(plan.priceCents)} a month and lets a subscriber use ${usd(monthCap)} of usage, which costs you ${costAbove(cost, plan.priceCents * MICROS_PER_CENT)} ` +
+        `at the ${formatBps(margin)} margin: each subscriber who uses it all loses you ${usd(cost - plan.priceCents * MICROS_PER_CENT)} a month.`);
     }
 
     if (plan.status === 'active') {
@@ -112,20 +116,20 @@ export function sanityChecks({ plans, packs, settings }: Catalog): Check[] {
 
     for (const limit of usdLimits) {
       const reach = limit.window === 'day' ? limit.amount * DAYS_IN_MONTH : limit.amount;
-      const what = `${name}'s ${limitName(limit)} limit of ${formatUsd(limit.amount)}`;
+      const what = `${name}'s ${limitName(limit)} limit of ${usd(limit.amount)}`;
       if (reach < included) {
-        const most = limit.window === 'day' ? ` lets a subscriber use at most ${formatUsd(reach)} in a ${DAYS_IN_MONTH}-day month, which` : '';
+        const most = limit.window === 'day' ? ` lets a subscriber use at most ${usd(reach)} in a ${DAYS_IN_MONTH}-day month, which` : '';
         add('warning', 'limit_below_included',
-          `${what}${most} is below the ${formatUsd(included)} it includes: ${formatUsd(included - reach)} of it can never be used.`);
+          `${what}${most} is below the ${usd(included)} it includes: ${usd(included - reach)} of it can never be used.`);
       } else if (plan.overage === 'block' && limit.amount > included) {
         add('notice', 'limit_never_reached',
-          `${what} is above the ${formatUsd(included)} it includes, and its usage stops there (it does not spend credit packs): the limit never applies, though the pricing table shows it.`);
+          `${what} is above the ${usd(included)} it includes, and its usage stops there (it does not spend credit packs): the limit never applies, though the pricing table shows it.`);
       }
     }
 
     if (plan.id === settings.defaultPlanId && !isFree(plan)) {
       add('warning', 'default_plan_not_free',
-        `${name} is the default plan, which new accounts are on without paying, yet it costs ${cents(plan.priceCents)} a month: its ${formatUsd(included)} of usage is given away. Make a free plan the default.`);
+        `${name} is the default plan, which new accounts are on without paying, yet it costs ${cents(plan.priceCents)} a month: its ${usd(included)} of usage is given away. Make a free plan the default.`);
     }
   }
 
@@ -137,10 +141,10 @@ export function sanityChecks({ plans, packs, settings }: Catalog): Check[] {
     if (losesMoney(value, price, margin)) {
       const cost = costOf(value, margin);
       add('pack_loses_money',
-        `${name} sells for ${cents(pack.priceCents)} and gives ${formatUsd(value)} of usage, which costs you ${formatUsd(cost)} at the ${formatBps(margin)} margin: each one used up loses you ${formatUsd(cost - price)}.`);
+        `${name} sells for ${cents(pack.priceCents)} and gives ${usd(value)} of usage, which costs you ${costAbove(cost, price)} at the ${formatBps(margin)} margin: each one used up loses you ${usd(cost - price)}.`);
     }
     if (value < price) {
-      add('pack_gives_less_than_price', `${name} sells for ${cents(pack.priceCents)} but gives only ${formatUsd(value)} of usage: a buyer pays ${formatUsd(price - value)} for nothing.`);
+      add('pack_gives_less_than_price', `${name} sells for ${cents(pack.priceCents)} but gives only ${usd(value)} of usage: a buyer pays ${usd(price - value)} for nothing.`);
     }
     if (plansSpending(pack, onSale).length === 0) {
       const which = pack.requiresPlan ? 'no paid plan on sale spends credit packs, and it is sold only as an add-on to one' : 'no plan on sale spends credit packs';

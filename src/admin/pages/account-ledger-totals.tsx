@@ -5,8 +5,7 @@
  * not spend, what calls in progress hold, and this period's allowance that the next call opens.
  */
 import type { LedgerTotals } from '../../engine/reads/ledger-totals.ts';
-import { formatUsd } from '../../core/money.ts';
-import { dateTime } from '../format.ts';
+import { dateTime, usd } from '../format.ts';
 
 export function LedgerTotalsTable({ totals, entries }: { totals: LedgerTotals; entries: number }) {
   const lines: { label: string; amount: number; key: string }[] = [
@@ -27,20 +26,20 @@ export function LedgerTotalsTable({ totals, entries }: { totals: LedgerTotals; e
           <td>
             Sum of the ledger{entries > 0 ? <small class="muted"> (every entry, not only those listed above)</small> : null}
           </td>
-          <td class="num">{formatUsd(totals.ledgerMicros)}</td>
+          <td class="num">{usd(totals.ledgerMicros)}</td>
         </tr>
         {lines.map((l) => (
           <tr data-line={l.key}>
             <td>{l.label}</td>
             <td class={l.amount < 0 ? 'num debit' : 'num'}>
               {l.amount < 0 ? '−' : '+'}
-              {formatUsd(Math.abs(l.amount))}
+              {usd(Math.abs(l.amount))}
             </td>
           </tr>
         ))}
         <tr data-line="available" class="total">
-          <th>Available{sum < 0 ? <small class="muted"> (the account owes {formatUsd(-sum)}: nothing is available)</small> : null}</th>
-          <th class="num">{formatUsd(totals.availableMicros)}</th>
+          <th>Available{sum < 0 ? <small class="muted"> (the account owes {usd(-sum)}: nothing is available)</small> : null}</th>
+          <th class="num">{usd(totals.availableMicros)}</th>
         </tr>
       </tbody>
     </table>

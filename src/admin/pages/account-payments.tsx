@@ -9,8 +9,7 @@
 import type { Billing } from '../../engine/billing.ts';
 import type { PaymentView } from '../../engine/reads/payments.ts';
 import type { Account } from '../../engine/rows.ts';
-import { formatUsd } from '../../core/money.ts';
-import { cents, dateTime } from '../format.ts';
+import { cents, dateTime, usd } from '../format.ts';
 import { centsField, effectKey, readForm } from '../form.ts';
 import { attempt, Csrf, done, EffectKey, ErrorNote, Field, render, type AdminApp, type AdminContext } from '../layout.tsx';
 
@@ -64,8 +63,8 @@ export async function accountPaymentsSection(billing: Billing, account: Account)
                     <div data-refund={r.reference}>
                       {KIND[r.kind]} {r.kind === 'dispute_won' ? '' : cents(r.appliedCents)}
                       <small class="muted">
-                        {r.removedMicros ? ` · ${formatUsd(r.removedMicros)} unused taken back` : ''}
-                        {r.usedMicros ? ` · ${formatUsd(r.usedMicros)} used, ${r.usedValue === 'debt' ? 'owed' : 'written off'}` : ''}
+                        {r.removedMicros ? ` · ${usd(r.removedMicros)} unused taken back` : ''}
+                        {r.usedMicros ? ` · ${usd(r.usedMicros)} used, ${r.usedValue === 'debt' ? 'owed' : 'written off'}` : ''}
                         {r.reversedAt ? ' · failed at the processor: given back' : ''}
                       </small>
                     </div>

@@ -6,8 +6,7 @@
  */
 import type { Billing } from '../../engine/billing.ts';
 import type { BucketView } from '../../engine/reads/reads.ts';
-import { formatUsd } from '../../core/money.ts';
-import { dateTime, plainDollars, value } from '../format.ts';
+import { dateTime, plainDollars, usd, value } from '../format.ts';
 import { effectKey, microsField, readForm } from '../form.ts';
 import { attempt, Csrf, done, EffectKey, ErrorNote, Field, render, type AdminApp, type AdminContext } from '../layout.tsx';
 
@@ -43,8 +42,8 @@ async function confirmPage(c: AdminContext, billing: Billing, accountId: string,
     body: (
       <section class="card" id="take-back-confirm">
         <p>
-          A {bucket.source} of <strong>{formatUsd(bucket.amountMicros)}</strong> granted to <strong>{accountId}</strong> from {dateTime(bucket.startsAt)} UTC
-          {bucket.expiresAt ? `, expiring ${dateTime(bucket.expiresAt)} UTC` : ', never expiring'}. It has <strong data-figure="unspent">{formatUsd(bucket.remainingMicros)}</strong> left unspent.
+          A {bucket.source} of <strong>{usd(bucket.amountMicros)}</strong> granted to <strong>{accountId}</strong> from {dateTime(bucket.startsAt)} UTC
+          {bucket.expiresAt ? `, expiring ${dateTime(bucket.expiresAt)} UTC` : ', never expiring'}. It has <strong data-figure="unspent">{usd(bucket.remainingMicros)}</strong> left unspent.
         </p>
         <p>
           Taking it back writes a negative adjustment in the ledger and takes the value out of this bucket: what was already spent stays spent, and nothing
@@ -54,7 +53,7 @@ async function confirmPage(c: AdminContext, billing: Billing, accountId: string,
         <form method="post" action={takeBackPath(accountId, bucketId)} class="form" id="take-back">
           <Csrf token={c.get('csrf')} />
           <EffectKey />
-          <Field label="Amount to take back ($)" name="amount" value={error?.amount ?? plainDollars(most)} step="0.000001" required hint={most < bucket.remainingMicros ? `At most ${formatUsd(most)} now: calls in progress hold the rest.` : `At most ${formatUsd(most)}.`} />
+          <Field label="Amount to take back ($)" name="amount" value={error?.amount ?? plainDollars(most)} step="0.000001" required hint={most < bucket.remainingMicros ? 'At most what is filled in, exactly: calls in progress hold the rest.' : 'At most what is filled in, exactly: all it has left.'} />
           <ErrorNote error={error?.message} />
           <button type="submit">Confirm take-back</button> <a href={accountPath(accountId)}>Cancel</a>
         </form>
@@ -74,6 +73,6 @@ export function accountTakeBackRoutes(admin: AdminApp, billing: Billing) {
     const result = await attempt(async () => billing.takeBack(id, bucketId, { amountMicros: microsField(form, 'amount', 'Amount to take back') }, effectKey(form)));
     if (!result.ok) return confirmPage(c, billing, id, bucketId, { message: result.error, amount: form.amount ?? '' });
     const { takenMicros, remainingMicros } = result.value;
-    return done(c, accountPath(id), `Took back ${formatUsd(takenMicros)} of bucket #${bucketId}; it has ${formatUsd(remainingMicros)} left.`);
+    return done(c, accountPath(id), `Took back ${usd(takenMicros)} of bucket #${bucketId}; it has ${usd(remainingMicros)} left.`);
   });
 }

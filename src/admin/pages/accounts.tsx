@@ -6,7 +6,6 @@
  * one back, refund a usage event, change the plan, cancel it and resume it.
  */
 import type { Billing } from '../../engine/billing.ts';
-import { formatUsd } from '../../core/money.ts';
 import { cents, date, dateTime, tokens, usd, value, zonedDateTime, type Display } from '../format.ts';
 import { effectKey, microsField, readForm, type Form } from '../form.ts';
 import { attempt, Csrf, done, EffectKey, ErrorNote, Field, listQuery, Pager, render, SearchBox, Select, type AdminContext, type Page } from '../layout.tsx';
@@ -279,7 +278,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
                   <td class="num">
                     {tokens(e.inputTokens)} / {tokens(e.outputTokens)}
                   </td>
-                  <td class="num">{formatUsd(e.costMicros)}</td>
+                  <td class="num">{usd(e.costMicros)}</td>
                   <td class="num">{value(e.valueMicros, display)}</td>
                   <td class="num">{e.refundedMicros ? value(e.refundedMicros, display) : '—'}</td>
                   <td>
@@ -318,7 +317,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
               <tr>
                 <td>{dateTime(l.createdAt)}</td>
                 <td>{l.kind.replace('_', ' ')}</td>
-                <td class={l.amountMicros < 0 ? 'num debit' : 'num'}>{formatUsd(l.amountMicros)}</td>
+                <td class={l.amountMicros < 0 ? 'num debit' : 'num'}>{usd(l.amountMicros)}</td>
                 <td>{l.bucketId === null ? 'debt' : `${l.bucketSource} #${l.bucketId}`}</td>
                 <td>{l.usageEventId ?? (l.paymentRef ? <code>{l.paymentRef}</code> : '')}</td>
               </tr>
@@ -350,7 +349,7 @@ export const accountsPage: Page = (admin, billing) => {
     );
     if (!result.ok) return detail(c, billing, id, { form: 'credit', message: result.error, values: form });
     const what = form.source === 'adjustment' ? 'Adjustment' : 'Bonus';
-    return done(c, accountPath(id), result.value.created ? `${what} of ${formatUsd(amountMicros())} granted.` : 'That reference was granted already: nothing changed.');
+    return done(c, accountPath(id), result.value.created ? `${what} of ${usd(amountMicros())} granted.` : 'That reference was granted already: nothing changed.');
   });
 
   admin.post('/accounts/:id/refund', async (c) => {
@@ -362,7 +361,7 @@ export const accountsPage: Page = (admin, billing) => {
       return billing.refund(eventId, amountMicros === undefined ? {} : { amountMicros }, effectKey(form));
     });
     if (!result.ok) return detail(c, billing, id, { form: 'refund', message: result.error, eventId });
-    return done(c, accountPath(id), `Refunded ${formatUsd(result.value.refundedMicros)} of usage event ${eventId}.`);
+    return done(c, accountPath(id), `Refunded ${usd(result.value.refundedMicros)} of usage event ${eventId}.`);
   });
 
   admin.post('/accounts/:id/plan', async (c) => {

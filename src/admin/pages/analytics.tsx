@@ -6,8 +6,8 @@
  */
 import type { MoneyView } from '../../engine/reads/money.ts';
 import type { Billing } from '../../engine/billing.ts';
-import { formatUsd, MICROS_PER_CENT } from '../../core/money.ts';
-import { date, percent, tokens } from '../format.ts';
+import { MICROS_PER_CENT } from '../../core/money.ts';
+import { cents, date, percent, tokens, usd } from '../format.ts';
 import { attempt, ErrorNote, Field, render, type AdminContext, type Page } from '../layout.tsx';
 import { MONEY_CSV_BY, moneyCsv, type MoneyCsvBy } from '../money-csv.ts';
 
@@ -27,16 +27,6 @@ function rangeOf(c: AdminContext, billing: Billing) {
 type Collected = MoneyView['total']['collected'];
 type Usage = MoneyView['total']['usage'];
 
-/**
- * One format for every sum on this page: to the cent, an amount that is not zero but under half a
- * cent as "<$0.01". The CSV has them exact.
- */
-function usd(micros: number): string {
-  const rounded = Math.round(Math.abs(micros) / MICROS_PER_CENT);
-  if (rounded === 0 && micros !== 0) return `${micros < 0 ? '-' : ''}<$0.01`;
-  return formatUsd(Math.sign(micros) * rounded * MICROS_PER_CENT);
-}
-const cents = (value: number) => usd(value * MICROS_PER_CENT);
 const dash = (micros: number, show: (n: number) => string = usd) => (micros ? show(micros) : '—');
 
 /** Margin as a share of the usage value charged. */
@@ -84,11 +74,11 @@ function Heads({ names }: { names: string[] }) {
   );
 }
 
-/** A chart's data: UTC days (seconds) and integer micro-dollars per series; admin.js turns them into dollars to draw. */
+/** A chart's data: UTC days (seconds) and integer micro-dollars per series, which admin.js draws, and each day's amount as the page shows it (usd), for its legend. */
 function chartOf(view: MoneyView, series: { label: string; color: string; of: (d: MoneyView['days'][number]) => number }[]) {
   return JSON.stringify({
     x: view.days.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000),
-    series: series.map((s) => ({ label: s.label, color: s.color, micros: view.days.map(s.of) })),
+    series: series.map((s) => ({ label: s.label, color: s.color, micros: view.days.map(s.of), shown: view.days.map((d) => usd(s.of(d))) })),
   });
 }
 

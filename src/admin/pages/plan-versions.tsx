@@ -5,9 +5,8 @@
  */
 import type { Billing } from '../../engine/billing.ts';
 import type { PlanVersions } from '../../engine/catalog/plan-versions.ts';
-import { formatUsd } from '../../core/money.ts';
 import { includedMicros, isFree, type Plan } from '../../core/plan.ts';
-import { cents, limitsText } from '../format.ts';
+import { cents, limitsText, usd } from '../format.ts';
 import { attempt, Csrf, done, ErrorNote, render, type AdminApp, type AdminContext } from '../layout.tsx';
 
 const planPath = (slug: string) => `/admin/plans/${encodeURIComponent(slug)}`;
@@ -52,10 +51,10 @@ async function confirmPage(c: AdminContext, billing: Billing, slug: string, erro
         ) : (
           <>
             <p>
-              Version {version} of {plan.name}: <strong>{cents(plan.priceCents)} a month</strong>, {formatUsd(includedMicros(plan))} of usage included, limits:{' '}
+              Version {version} of {plan.name}: <strong>{cents(plan.priceCents)} a month</strong>, {usd(includedMicros(plan))} of usage included, limits:{' '}
               {limitsText(plan.limits, settings)}. Moving puts {plural(movable.length, 'account')} on it: its limits, models and overage apply at
               once; the allowance of the period each paid for stays as granted, and from its next period each pays {cents(plan.priceCents)} and gets{' '}
-              {formatUsd(includedMicros(plan))}.
+              {usd(includedMicros(plan))}.
             </p>
             <table class="grid" id="move-accounts">
               <thead>
@@ -75,9 +74,9 @@ async function confirmPage(c: AdminContext, billing: Billing, slug: string, erro
                     </td>
                     <td>version {b.version}</td>
                     <td class="num">{cents(b.priceCents)}</td>
-                    <td class="num">{formatUsd(b.includedMicros)}</td>
+                    <td class="num">{usd(b.includedMicros)}</td>
                     <td class="num">
-                      {cents(plan.priceCents)}, {formatUsd(includedMicros(plan))} included
+                      {cents(plan.priceCents)}, {usd(includedMicros(plan))} included
                     </td>
                   </tr>
                 ))}

@@ -6,7 +6,7 @@
 import type { PriceListRow } from '../../engine/catalog/price-list.ts';
 import type { PriceEntry, Rate } from '../../core/pricing/price.ts';
 import { rateAtMargin } from '../derive.ts';
-import { date, percent, rate } from '../format.ts';
+import { date, PER_MTOK, percent, rate } from '../format.ts';
 import { rateField, readForm, type Form } from '../form.ts';
 import { attempt, Csrf, done, ErrorNote, Field, listQuery, Pager, render, SearchBox, type AdminContext, type Page } from '../layout.tsx';
 
@@ -24,18 +24,41 @@ function Source({ price, upcoming }: { price: PriceEntry | undefined; upcoming: 
       )}
       {upcoming.map((o) => (
         <span class="badge upcoming">
-          override from {date(o.effectiveFrom)}: {rate(o.price.rates.input)} / {rate(o.price.rates.output)}
+          override from {date(o.effectiveFrom)}: input <span data-rate>{rate(o.price.rates.input)}</span>, output <span data-rate>{rate(o.price.rates.output)}</span> ({PER_MTOK})
         </span>
       ))}
     </>
   );
 }
 
+/** A kind of token the price book prices apart, and how a price without its own rate charges it. */
+const KINDS = [
+  { key: 'input', label: 'Input' }, { key: 'output', label: 'Output' }, { key: 'cacheRead', label: 'Cache read', otherwise: 'as input' },
+  { key: 'cacheWrite', label: 'Cache write', otherwise: 'as input' }, { key: 'reasoning', label: 'Reasoning', otherwise: 'as output' },
+] as const;
+
+/** A column's head: the kind of token and the unit of its rates. */
+const KindHead = ({ label }: { label: string }) => (
+  <th class="num">
+    {label}
+    <small class="unit">{PER_MTOK}</small>
+  </th>
+);
+
 function Results({ q, offset, rows, total, marginBps }: { q: string; offset: number; rows: PriceListRow[]; total: number; marginBps: number }) {
-  const Rate = ({ r }: { r: Rate | undefined }) => (
+  // The provider's cost, and under it what a customer pays at the margin: both per million tokens, as the column's head says.
+  const RateCell = ({ r, otherwise }: { r: Rate | undefined; otherwise?: string }) => (
     <td class="num">
-      {rate(r)}
-      {r === undefined ? null : <small class="pays">pays {rateAtMargin(r, marginBps)}</small>}
+      {r === undefined ? (
+        <span class="muted">{otherwise ?? '—'}</span>
+      ) : (
+        <>
+          <span data-rate="cost">{rate(r)}</span>
+          <small class="pays">
+            pays <span data-rate="pays">{rateAtMargin(r, marginBps)}</span>
+          </small>
+        </>
+      )}
     </td>
   );
   return (
@@ -43,17 +66,16 @@ function Results({ q, offset, rows, total, marginBps }: { q: string; offset: num
       <p class="muted">
         {total.toLocaleString('en-US')} model{total === 1 ? '' : 's'}
         {q ? ` matching “${q}”` : ''}
-        {total > rows.length ? `, ${(offset + 1).toLocaleString('en-US')}–${(offset + rows.length).toLocaleString('en-US')} shown` : ''}. Prices in dollars per million tokens: the provider's, and under it what a customer pays at the {percent(marginBps)} margin.
+        {total > rows.length ? `, ${(offset + 1).toLocaleString('en-US')}–${(offset + rows.length).toLocaleString('en-US')} shown` : ''}. Each price in dollars per million tokens: the provider's cost, and under it what a customer pays for it at the {percent(marginBps)} margin.
       </p>
       <table class="grid prices">
         <thead>
           <tr>
             <th>Model</th>
             <th>Provider</th>
-            <th class="num">Input</th>
-            <th class="num">Output</th>
-            <th class="num">Cache read</th>
-            <th class="num">Cache write</th>
+            {KINDS.map((k) => (
+              <KindHead label={k.label} />
+            ))}
             <th>Source</th>
             <th></th>
           </tr>
@@ -67,10 +89,9 @@ function Results({ q, offset, rows, total, marginBps }: { q: string; offset: num
                 {r.price && r.price.model.toLowerCase() !== r.model.toLowerCase() ? <small class="muted"> (priced as {r.price.model})</small> : null}
               </td>
               <td>{r.provider || 'any'}</td>
-              <Rate r={r.price?.rates.input} />
-              <Rate r={r.price?.rates.output} />
-              <Rate r={r.price?.rates.cacheRead} />
-              <Rate r={r.price?.rates.cacheWrite} />
+              {KINDS.map((k) => (
+                <RateCell r={r.price?.rates[k.key]} otherwise={r.price && 'otherwise' in k ? k.otherwise : undefined} />
+              ))}
               <td>
                 <Source price={r.price} upcoming={r.upcoming} />
               </td>
@@ -100,6 +121,7 @@ function OverrideForm({ c, form, error }: { c: AdminContext; form: Form; error?:
         <Field label="Output ($ per 1M tokens)" name="output" value={form.output} required />
         <Field label="Cache read ($ per 1M tokens)" name="cacheRead" value={form.cacheRead} hint="Blank: charged as input." />
         <Field label="Cache write ($ per 1M tokens)" name="cacheWrite" value={form.cacheWrite} hint="Blank: charged as input." />
+        <Field label="Reasoning ($ per 1M tokens)" name="reasoning" value={form.reasoning} hint="Blank: charged as output." />
       </div>
       <ErrorNote error={error} />
       <button type="submit">Set override</button>
@@ -119,7 +141,7 @@ export const pricesPage: Page = (admin, billing) => {
       const text = (r: PriceEntry['rates']['input'] | undefined) => (typeof r === 'string' ? r : '');
       values = {
         model, provider: c.req.query('provider') ?? '', effectiveFrom: today,
-        input: text(picked?.price?.rates.input), output: text(picked?.price?.rates.output), cacheRead: text(picked?.price?.rates.cacheRead), cacheWrite: text(picked?.price?.rates.cacheWrite),
+        input: text(picked?.price?.rates.input), output: text(picked?.price?.rates.output), cacheRead: text(picked?.price?.rates.cacheRead), cacheWrite: text(picked?.price?.rates.cacheWrite), reasoning: text(picked?.price?.rates.reasoning),
       };
     }
     return render(c, {
@@ -142,10 +164,9 @@ export const pricesPage: Page = (admin, billing) => {
                   <th>Model</th>
                   <th>Provider</th>
                   <th>From</th>
-                  <th class="num">Input</th>
-                  <th class="num">Output</th>
-                  <th class="num">Cache read</th>
-                  <th class="num">Cache write</th>
+                  {KINDS.map((k) => (
+                    <KindHead label={k.label} />
+                  ))}
                   <th>Set on</th>
                   <th></th>
                 </tr>
@@ -158,10 +179,9 @@ export const pricesPage: Page = (admin, billing) => {
                     </td>
                     <td>{o.provider || 'any'}</td>
                     <td>{date(o.effectiveFrom)}</td>
-                    <td class="num">{rate(o.price.rates.input)}</td>
-                    <td class="num">{rate(o.price.rates.output)}</td>
-                    <td class="num">{rate(o.price.rates.cacheRead)}</td>
-                    <td class="num">{rate(o.price.rates.cacheWrite)}</td>
+                    {KINDS.map((k) => (
+                      <td class="num">{o.price.rates[k.key] === undefined && 'otherwise' in k ? <span class="muted">{k.otherwise}</span> : <span data-rate>{rate(o.price.rates[k.key])}</span>}</td>
+                    ))}
                     <td>{date(o.createdAt)}</td>
                     <td>
                       <form method="post" action="/admin/prices/remove" class="inline compact">
@@ -185,7 +205,7 @@ export const pricesPage: Page = (admin, billing) => {
   admin.get('/prices', (c) => show(c));
   admin.post('/prices', async (c) => {
     const form = await readForm(c);
-    const rates = Object.fromEntries((['input', 'output', 'cacheRead', 'cacheWrite'] as const).flatMap((k) => (rateField(form, k) === undefined ? [] : [[k, rateField(form, k)]])));
+    const rates = Object.fromEntries((['input', 'output', 'cacheRead', 'cacheWrite', 'reasoning'] as const).flatMap((k) => (rateField(form, k) === undefined ? [] : [[k, rateField(form, k)]])));
     const result = await attempt(() =>
       billing.admin.setModelPrice({ provider: form.provider ?? '', model: form.model ?? '', effectiveFrom: form.effectiveFrom ?? '', rates }),
     );

@@ -6,7 +6,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
-import { formatUsd, MICROS_PER_CENT, MICROS_PER_DOLLAR } from '../../core/money.ts';
+import { formatUsdRounded, MICROS_PER_CENT, MICROS_PER_DOLLAR } from '../../core/money.ts';
 import { packValueMicros, type Pack } from '../../core/pack.ts';
 import { includedMicros, isFree, type Limit, type Plan } from '../../core/plan.ts';
 import { pricingTable } from '../../core/sanity.ts';
@@ -77,13 +77,13 @@ export type Pricing = z.infer<typeof PricingSchema>;
 
 /** Usage value in the display unit. */
 function amountIn(settings: Settings, micros: number) {
-  if (settings.displayUnit === 'usd') return { micros, amount: micros / MICROS_PER_DOLLAR, display: formatUsd(micros) };
+  if (settings.displayUnit === 'usd') return { micros, amount: micros / MICROS_PER_DOLLAR, display: formatUsdRounded(micros) };
   const credits = micros / settings.creditValueMicros;
   const shown = credits.toLocaleString('en-US', { maximumFractionDigits: 2 });
   return { micros, amount: credits, display: `${shown} ${shown === '1' ? 'credit' : 'credits'}` };
 }
 
-const priceOf = (cents: number) => ({ cents, display: formatUsd(cents * MICROS_PER_CENT) });
+const priceOf = (cents: number) => ({ cents, display: formatUsdRounded(cents * MICROS_PER_CENT) });
 
 function limitOf(settings: Settings, limit: Limit) {
   const per = limit.window === 'day' ? 'a day' : 'a month';
@@ -118,7 +118,7 @@ export async function readPricing(billing: Billing): Promise<Pricing> {
   const { plans, packs } = pricingTable(catalog);
   return {
     unit: settings.displayUnit,
-    credit: settings.displayUnit === 'credits' ? { micros: settings.creditValueMicros, display: formatUsd(settings.creditValueMicros) } : null,
+    credit: settings.displayUnit === 'credits' ? { micros: settings.creditValueMicros, display: formatUsdRounded(settings.creditValueMicros) } : null,
     plans: plans.map((p) => planOf(settings, p)),
     packs: packs.map((p) => packOf(settings, p)),
   };

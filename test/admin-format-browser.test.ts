@@ -1,0 +1,129 @@
+/**
+ * One money format on every page of the admin panel, in a real browser (Debian's chromium driven
+ * by playwright-core) against the server app: on the money view's told story (payments, refunds,
+ * disputes, a recharge, usage and a usage refund), with odd amounts added (a 30% margin, a pack
+ * worth $12.345678, a plan including $0.854582 with a $0.123456 daily limit, a bonus of $84.39,
+ * calls of a fraction of a cent), every amount each page shows is in the panel's one format
+ * (support/amounts.ts), and every rate has cents and at most four decimals. The model prices page
+ * shows, per kind of token, the provider's cost and what a customer pays at the margin, with the
+ * unit. Screenshots go to test-artifacts/. Skipped, with a note, without /usr/bin/chromium.
+ */
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
+import { AMOUNTS, offRule, rateInRule } from './support/amounts.ts';
+import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { TestClock } from './support/harness.ts';
+import { moneyStory, RANGE } from './support/money-story.ts';
+import { signedProcessor } from './support/signed-processor.ts';
+import { mustCall } from './support/spend.ts';
+
+noteMissingChromium("the admin money format's browser tests are");
+
+describe.skipIf(!haveChromium)('one money format on every admin page, in a browser', () => {
+  const clock = new TestClock(new Date('2026-03-01T00:00:00Z'));
+  let billing: Billing;
+  let server: Awaited<ReturnType<typeof serveApp>>;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+  let bonusBucket: number;
+  let paymentId: number;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const fake = fakeProcessor();
+    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fake, signedProcessor()] });
+    await moneyStory(billing, clock, billing.sql, fake);
+    // Odd amounts, where an exact figure would show six decimals.
+    await billing.admin.updateSettings({ marginBps: 3000 });
+    await billing.admin.createPack({ slug: 'odd-pack', name: 'Odd pack', priceCents: 12_00, valueMicros: 12_345_678 });
+    await billing.admin.createPlan({
+      slug: 'odd', name: 'Odd', priceCents: 0, includedMicros: 854_582, overage: 'credits', limits: [{ window: 'day', unit: 'usd', amount: 123_456 }],
+    });
+    bonusBucket = (await billing.credit('globex', { source: 'bonus', amountMicros: 84_390_000, reference: 'odd-bonus' })).bucketId;
+    await mustCall(billing, 'globex', 427_291); // $0.427291 of cost, $0.610416 of value at 30%
+    await mustCall(billing, 'globex', 291); // a fraction of a cent
+    paymentId = (await billing.payments('globex'))[0]!.id;
+    server = await serveApp(await adminApp(billing));
+    browser = await launchChromium();
+    page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await billing?.close();
+  });
+
+  /** The page's text without its rates, each element's text apart (cells do not run together), and its rates ([data-rate]) apart. */
+  const amountsOn = (p: Page) =>
+    p.evaluate(() => {
+      const rates = [...document.querySelectorAll('[data-rate]')].map((e) => e.textContent ?? '');
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+        acceptNode: (n) => (n.parentElement?.closest('[data-rate], script, style') ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+      });
+      let text = '';
+      let parent: Node | null = null;
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        text += (n.parentNode === parent ? '' : ' ') + (n.textContent ?? '');
+        parent = n.parentNode;
+      }
+      return { text, rates };
+    });
+
+  const PAGES = [
+    ['/admin/pricing', 'pricing'],
+    ['/admin/pricing/credit-packs/apply', 'pricing-apply'],
+    ['/admin/pricing/table', 'pricing-table'],
+    ['/admin/settings', 'settings'],
+    ['/admin/plans', 'plans'],
+    ['/admin/plans/odd', 'plan-odd'],
+    ['/admin/packs', 'packs'],
+    ['/admin/packs/odd-pack', 'pack-odd'],
+    ['/admin/prices?q=gpt-4o', 'prices'],
+    ['/admin/accounts', 'accounts'],
+    ['/admin/accounts/acme', 'account-acme'],
+    ['/admin/accounts/globex', 'account-globex'],
+    ['/admin/accounts/globex/buckets/BONUS/take-back', 'take-back'],
+    ['/admin/accounts/globex/payments/PAYMENT/refund', 'payment-refund'],
+    [`/admin/analytics${RANGE}`, 'analytics'],
+  ] as const;
+
+  it.each(PAGES)('%s shows every amount in one format', async (path, name) => {
+    await page.goto(`${server.base}${path.replace('BONUS', String(bonusBucket)).replace('PAYMENT', String(paymentId))}`);
+    const { text, rates } = await amountsOn(page);
+    expect((text.match(AMOUNTS)?.length ?? 0) + rates.length, 'a page with no amounts proves nothing').toBeGreaterThan(0);
+    expect(offRule(text), `an amount off the format on ${path}`).toBeUndefined();
+    expect(rates.filter((r) => !rateInRule(r)), `rates off the format on ${path}`).toEqual([]);
+    await page.screenshot({ path: `${ARTIFACTS}/format-${name}.png`, fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('says the odd amounts rounded where they stand beside others', async () => {
+    await page.goto(`${server.base}/admin/accounts/globex`);
+    const { text } = await amountsOn(page);
+    expect(text).toContain('$84.39');
+    expect(text).not.toContain('0.610416');
+    expect(text).toContain('$0.61'); // the call's value at 30%: $0.427291 ÷ 0.7 = $0.610416, rounded
+    expect(text).toContain('$0.000416'); // the small call's value, exact: 291 µ$ ÷ 0.7, rounded up
+    await page.goto(`${server.base}/admin/plans`);
+    expect((await amountsOn(page)).text).toContain('$0.855');
+  });
+
+  it('shows, per kind of token, the provider cost and what a customer pays at the margin, with the unit', async () => {
+    await page.goto(`${server.base}/admin/prices?q=gpt-4o-mini`);
+    const heads = await page.locator('table.prices thead th').allInnerTexts();
+    for (const kind of ['Input', 'Output', 'Cache read', 'Cache write', 'Reasoning']) expect(heads).toContain(`${kind}\n$ per 1M tokens`);
+    const row = page.locator('tr[data-model="gpt-4o-mini"]').first();
+    const cells = await row.locator('td.num').allInnerTexts();
+    // gpt-4o-mini: $0.15 in, $0.60 out, $0.075 cache read; at 30% a customer pays ÷ 0.7.
+    expect(cells[0]).toBe('$0.15\npays ≈ $0.2143');
+    expect(cells[1]).toBe('$0.60\npays ≈ $0.8572');
+    expect(cells[2]).toBe('$0.075\npays ≈ $0.1072');
+    expect(cells[4]).toBe('as output');
+    await page.screenshot({ path: `${ARTIFACTS}/format-prices-mini.png`, fullPage: false });
+  });
+});
