@@ -23,13 +23,14 @@ const ALLOWED: Record<string, readonly string[]> = {
   ai: ['core', 'engine'],
   hono: ['core', 'db', 'engine', 'processors'],
   admin: ['core', 'db', 'engine', 'processors', 'hono'],
-  server: ['core', 'db', 'engine', 'processors', 'processors/stripe', 'processors/paddle', 'ai', 'hono', 'admin'],
+  'billing-page': ['core', 'db', 'engine', 'processors', 'hono', 'admin'],
+  server: ['core', 'db', 'engine', 'processors', 'processors/stripe', 'processors/paddle', 'ai', 'hono', 'admin', 'billing-page'],
 };
 
 /** The entry points, as package.json exports them, and what each may load. */
 const ENTRIES: Record<string, readonly string[]> = {
   'index.ts': ['core', 'db', 'engine', 'processors'],
-  'main.ts': ['core', 'db', 'engine', 'processors', 'processors/stripe', 'processors/paddle', 'ai', 'hono', 'admin', 'server'],
+  'main.ts': ['core', 'db', 'engine', 'processors', 'processors/stripe', 'processors/paddle', 'ai', 'hono', 'admin', 'billing-page', 'server'],
 };
 
 /** Packages the library's own parts must never load: they belong to the surfaces above. */

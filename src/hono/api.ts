@@ -24,6 +24,7 @@ import { registerAdminPrices } from './routes/admin-prices.ts';
 import { registerAdminSettings } from './routes/admin-settings.ts';
 import { registerCheckout } from './routes/checkout.ts';
 import { registerPortal } from './routes/portal.ts';
+import { registerBillingSessions } from './routes/billing-sessions.ts';
 import { registerCredits } from './routes/credits.ts';
 import { registerHolds } from './routes/holds.ts';
 import { registerPricing } from './routes/pricing.ts';
@@ -98,6 +99,7 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
   registerCredits(api, billing);
   registerCheckout(api, billing);
   registerPortal(api, billing);
+  registerBillingSessions(api, billing);
   registerHolds(api, billing);
   registerUsageRecords(api, billing);
   registerRefunds(api, billing);

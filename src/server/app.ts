@@ -7,6 +7,7 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import { createAdmin } from '../admin/app.tsx';
+import { createBillingPage } from '../billing-page/app.tsx';
 import type { Billing } from '../engine/billing.ts';
 import type { Credentials } from '../hono/credentials.ts';
 import { createApi } from '../hono/api.ts';
@@ -39,6 +40,7 @@ export function createApp({ billing, credentials, logger }: AppOptions): Hono {
 
   app.route('/v1', createApi(billing, credentials));
   app.route('/admin', createAdmin({ billing, credentials, logger }));
+  app.route('/billing', createBillingPage({ billing, credentials, logger }));
   app.route('/webhooks', createWebhooks(billing));
   app.get('/', (c) => c.redirect('/admin', 302));
 

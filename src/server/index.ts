@@ -6,3 +6,5 @@
 export { createApp, type AppOptions } from './app.ts';
 export { ConfigError, loadConfig, type Config } from './config.ts';
 export { serveHere } from './serve.ts';
+export { createBillingSession, type BillingLink, type BillingSessionInput } from '../hono/routes/billing-sessions.ts';
+export { createBillingPage } from '../billing-page/app.tsx';

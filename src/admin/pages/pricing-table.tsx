@@ -3,12 +3,14 @@
  * /v1/pricing answers (the same read), so what the owner checks here is what an app shows.
  */
 import { readPricing, type Pricing } from '../../hono/routes/pricing.ts';
+import type { Child } from 'hono/jsx';
 import { render, type Page } from '../layout.tsx';
 
 type PlanCard = Pricing['plans'][number];
 type PackCard = Pricing['packs'][number];
 
-function Plan({ plan }: { plan: PlanCard }) {
+/** A plan as the pricing table shows it; `children` below it (the billing page's button). */
+export function Plan({ plan, children }: { plan: PlanCard; children?: Child }) {
   return (
     <article class="card price-card" data-plan={plan.slug}>
       <h2>{plan.name}</h2>
@@ -25,11 +27,12 @@ function Plan({ plan }: { plan: PlanCard }) {
         <li>{plan.models.length === 0 ? 'Every model' : `Models: ${plan.models.join(', ')}`}</li>
       </ul>
       {plan.default ? <p class="muted">Where every new account starts.</p> : null}
+      {children}
     </article>
   );
 }
 
-function Pack({ pack }: { pack: PackCard }) {
+export function Pack({ pack, children }: { pack: PackCard; children?: Child }) {
   return (
     <article class="card price-card" data-pack={pack.slug}>
       <h2>{pack.name}</h2>
@@ -41,6 +44,7 @@ function Pack({ pack }: { pack: PackCard }) {
         <li>{pack.expiresAfterDays === null ? 'Never expires' : `Lasts ${pack.expiresAfterDays} days`}</li>
         {pack.addOn ? <li>For subscribers to a paid plan</li> : null}
       </ul>
+      {children}
     </article>
   );
 }

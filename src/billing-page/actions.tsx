@@ -1,0 +1,134 @@
+/**
+ * What an owner or admin does on the page, each through the account's processor by the library's
+ * facade: change the plan (subscribe, upgrade, downgrade), cancel it after a page that says when
+ * it ends, resume it, buy a pack, open the processor's portal, set auto-recharge. A processor
+ * that takes payment on its own page (Stripe, Paddle) gets the customer sent there; the fake one
+ * completes at once, and the page says what changed. Every form carries its own effect key.
+ */
+import { BillingError } from '../core/errors.ts';
+import { checked, readForm, wholeField, microsField, type Form } from '../admin/form.ts';
+import { ownerMessage } from '../admin/labels.ts';
+import { originOf } from '../hono/routes/billing-sessions.ts';
+import { ActionForm, flash, render, type PageContext, type Part } from './layout.tsx';
+import { amount, amountField, when } from './money.ts';
+import { overview } from './overview.tsx';
+
+/** The auto-recharge form's labels, by the library's field names. */
+const LABELS = { thresholdMicros: 'When less than this is left', monthlyMaxCount: 'At most, recharges a month', monthlyMaxMicros: 'At most, charged a month', pack: 'Buy' } as const;
+
+/** A refusal that names the library's fields ("thresholdMicros: …") said with the form's labels; any other as the library says it. */
+function plainly(error: BillingError): string {
+  const issues = Array.isArray(error.details?.issues) ? (error.details.issues as string[]) : [];
+  const labelled = issues.map((issue) => {
+    const [field, ...rest] = issue.split(': ');
+    const label = LABELS[field as keyof typeof LABELS];
+    return label ? `${label}: ${rest.join(': ')}` : undefined;
+  });
+  return labelled.length > 0 && labelled.every(Boolean) ? `${labelled.join('. ')}.` : ownerMessage(error);
+}
+
+const key = (form: Form) => ({ idempotencyKey: form.idempotencyKey || undefined });
+const origin = (c: PageContext) => originOf(c.req.url, c.req.header('X-Forwarded-Proto'));
+/** Where a processor's page sends the customer back to. */
+const returns = (c: PageContext) => ({ successUrl: `${origin(c)}/billing?checkout=paid`, cancelUrl: `${origin(c)}/billing?checkout=left` });
+
+/** Back to the page at `section`, with a note; or the library's refusal, in its words. */
+async function act(c: PageContext, section: string, action: () => Promise<{ redirect: string } | { note: string }>) {
+  try {
+    const result = await action();
+    if ('redirect' in result) return c.redirect(result.redirect, 303);
+    flash(c, 'note', result.note);
+  } catch (error) {
+    if (!(error instanceof BillingError)) throw error;
+    flash(c, 'error', ownerMessage(error));
+  }
+  return c.redirect(`/billing#${section}`, 303);
+}
+
+export const actions: Part = (page, billing) => {
+  const accountOf = (c: PageContext) => c.get('session').accountId;
+
+  page.post('/plan', async (c) => {
+    const form = await readForm(c);
+    return act(c, 'plans', async () => {
+      const result = await billing.subscribe(accountOf(c), form.plan ?? '', { ...key(form), ...returns(c) });
+      return 'checkoutUrl' in result ? { redirect: result.checkoutUrl } : { note: `You are on ${result.plan.name} now.` };
+    });
+  });
+
+  // Subscribing again to the plan it is on calls off the cancel scheduled for the period's end.
+  page.post('/resume', async (c) => {
+    const form = await readForm(c);
+    return act(c, 'plans', async () => {
+      const plan = (await billing.balance(accountOf(c))).plan;
+      const result = await billing.subscribe(accountOf(c), plan.slug, { ...key(form), ...returns(c) });
+      return 'checkoutUrl' in result ? { redirect: result.checkoutUrl } : { note: `${plan.name} resumed: it renews as before.` };
+    });
+  });
+
+  page.get('/cancel', async (c) => {
+    const id = accountOf(c);
+    const [balance, account, settings, plans] = await Promise.all([billing.balance(id), billing.getAccount(id), billing.admin.getSettings(), billing.admin.listPlans()]);
+    const fallback = plans.find((p) => p.id === settings.defaultPlanId);
+    return render(c, {
+      title: `Cancel ${balance.plan.name}?`,
+      accountName: account.name || account.id,
+      body: (
+        <section class="card narrow" id="cancel-confirm">
+          <p>
+            {balance.plan.name} stays until the end of the period paid, <strong>{when(balance.period.end, account.timeZone)}</strong>; it is not renewed after it.
+            {fallback ? ` Then the account is on ${fallback.name}.` : ''} Credit packs you bought stay yours, and you can resume the plan until it ends.
+          </p>
+          <div class="buttons">
+            <ActionForm action="/billing/cancel" csrf={c.get('csrf')} label={`Cancel ${balance.plan.name}`} kind="danger" />
+            <a class="button secondary" href="/billing">
+              Keep it
+            </a>
+          </div>
+        </section>
+      ),
+    });
+  });
+
+  page.post('/cancel', async (c) => {
+    const form = await readForm(c);
+    return act(c, 'plans', async () => {
+      const id = accountOf(c);
+      const canceled = await billing.cancel(id, { immediately: false }, key(form));
+      const account = await billing.getAccount(id);
+      return { note: `${canceled.plan.name} is canceled: it ends ${canceled.endsAt ? when(canceled.endsAt, account.timeZone) : 'now'}.` };
+    });
+  });
+
+  page.post('/purchase', async (c) => {
+    const form = await readForm(c);
+    return act(c, 'packs', async () => {
+      const id = accountOf(c);
+      const result = await billing.purchase(id, form.pack ?? '', { ...key(form), ...returns(c) });
+      if ('checkoutUrl' in result) return { redirect: result.checkoutUrl };
+      const display = await billing.admin.getSettings();
+      return { note: `Bought: ${amount(result.valueMicros, display)} added${result.debtPaidMicros > 0 ? `, ${amount(result.debtPaidMicros, display)} of it paying what was owed` : ''}.` };
+    });
+  });
+
+  page.post('/portal', async (c) => act(c, 'plans', async () => ({ redirect: (await billing.portal(accountOf(c), { returnUrl: `${origin(c)}/billing` })).url })));
+
+  page.post('/auto-recharge', async (c) => {
+    const form = await readForm(c);
+    const display = await billing.admin.getSettings();
+    try {
+      const setting = await billing.setAutoRecharge(accountOf(c), {
+        enabled: checked(form, 'enabled'),
+        pack: form.pack ?? '',
+        thresholdMicros: amountField(form, 'threshold', LABELS.thresholdMicros, display) ?? 0,
+        monthlyMaxCount: wholeField(form, 'maxCount', LABELS.monthlyMaxCount) ?? null,
+        monthlyMaxMicros: microsField(form, 'maxDollars', LABELS.monthlyMaxMicros) ?? null,
+      });
+      flash(c, 'note', setting.enabled ? `Auto-recharge is on: it buys ${setting.pack} when less than ${amount(setting.thresholdMicros, display)} is left.` : 'Auto-recharge is off.');
+      return c.redirect('/billing#auto-recharge', 303);
+    } catch (error) {
+      if (!(error instanceof BillingError)) throw error;
+      return overview(c, billing, { autoRecharge: { form, error: plainly(error) } }, 400);
+    }
+  });
+};

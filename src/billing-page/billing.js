@@ -1,0 +1,36 @@
+// The billing page's chart: usage by day, drawn with uPlot (served from the installed package).
+// The data come as integer micro-dollars per day; they become credits or dollars here, for
+// drawing only, as the page shows them.
+(function () {
+  const DAY = 86400;
+  const day = (t) => new Date(t * 1000).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+  for (const el of document.querySelectorAll('[data-series]')) {
+    const s = JSON.parse(el.dataset.series);
+    const credits = s.unit === 'credits';
+    const shown = (v) => (v == null ? '—' : credits ? `${v.toLocaleString('en-US', { maximumFractionDigits: 2 })} credits` : `$${v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
+    const tick = (v) => (credits ? v.toLocaleString('en-US', { maximumFractionDigits: 2 }) : `$${v.toLocaleString('en-US', { maximumFractionDigits: 2 })}`);
+    const height = 220;
+    const chart = new uPlot(
+      {
+        width: el.clientWidth,
+        height,
+        legend: { show: false },
+        cursor: { y: false },
+        tzDate: (t) => uPlot.tzDate(new Date(t * 1000), 'Etc/UTC'),
+        series: [
+          { label: 'Day', value: (u, t) => (t == null ? '—' : day(t)) },
+          { label: 'Usage', stroke: '#2563eb', fill: '#2563eb55', width: 1, paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false }, value: (u, v) => shown(v) },
+        ],
+        axes: [
+          { incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY], values: (u, splits) => splits.map(day), space: 60 },
+          { values: (u, values) => values.map(tick), size: 56 },
+        ],
+        scales: { x: { time: true, range: (u, min, max) => [min - DAY / 2, max + DAY / 2] }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      },
+      [s.x, s.micros.map((m) => (credits ? m / s.creditMicros : m / 1e6))],
+      el,
+    );
+    new ResizeObserver(() => chart.setSize({ width: el.clientWidth, height })).observe(el);
+    el.dataset.drawn = 'true';
+  }
+})();

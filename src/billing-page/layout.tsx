@@ -1,0 +1,146 @@
+/**
+ * The billing page's frame: a light layout of its own (the host app's "Back to app" link, the
+ * account's name), the note a form left for the next page, and the plain page that says why
+ * there is nothing to show (an expired link, a member's form).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context, Env, Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type { Child } from 'hono/jsx';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Billing } from '../engine/billing.ts';
+import { Csrf } from '../admin/layout.tsx';
+import type { BillingSession } from './session.ts';
+
+export interface PageEnv extends Env {
+  Variables: { session: BillingSession; csrf: string };
+}
+export type PageApp = Hono<PageEnv>;
+export type PageContext = Context<PageEnv>;
+/** Each part of the page adds its routes. */
+export type Part = (page: PageApp, billing: Billing) => void;
+
+const FLASH_COOKIE = 'tollgate_billing_note';
+
+/** What the last form did, for the page it redirects to: a note, or an error saying what to do. */
+export function flash(c: Context, kind: 'note' | 'error', text: string): void {
+  setCookie(c, FLASH_COOKIE, encodeURIComponent(JSON.stringify({ kind, text: text.slice(0, 400) })), { path: '/billing', httpOnly: true, sameSite: 'Lax', maxAge: 120 });
+}
+
+function takeFlash(c: Context): { kind: 'note' | 'error'; text: string } | undefined {
+  const raw = getCookie(c, FLASH_COOKIE);
+  if (raw === undefined) return undefined;
+  deleteCookie(c, FLASH_COOKIE, { path: '/billing' });
+  try {
+    const { kind, text } = JSON.parse(decodeURIComponent(raw)) as { kind: unknown; text: unknown };
+    return (kind === 'note' || kind === 'error') && typeof text === 'string' ? { kind, text } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function Head({ title, scripts = [] }: { title: string; scripts?: string[] }) {
+  return (
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false}' />
+      <meta name="robots" content="noindex" />
+      <title>{title}</title>
+      <link rel="icon" href="data:," />
+      <link rel="stylesheet" href="/billing/assets/uPlot.min.css" />
+      <link rel="stylesheet" href="/billing/assets/billing.css" />
+      <script src="/billing/assets/htmx.min.js" defer></script>
+      {scripts.map((src) => (
+        <script src={src} defer></script>
+      ))}
+    </head>
+  );
+}
+
+/** A page for the session's account: its name, the way back to the app, the note, the body. */
+export function render(c: PageContext, page: { title: string; accountName: string; body: Child; status?: ContentfulStatusCode; scripts?: string[] }) {
+  const session = c.get('session');
+  const note = takeFlash(c);
+  return c.html(
+    '<!doctype html>' +
+      (
+        <html lang="en">
+          <Head title={`${page.title} · ${page.accountName}`} scripts={page.scripts} />
+          <body hx-headers={JSON.stringify({ 'X-CSRF-Token': c.get('csrf') })}>
+            <header class="top">
+              <div class="wrap">
+                <a class="back" href={session.returnUrl} id="back-to-app">
+                  ← Back to app
+                </a>
+                <span class="who">
+                  {page.accountName}
+                  <span class="role">{session.role}</span>
+                </span>
+              </div>
+            </header>
+            <main class="wrap">
+              <h1>{page.title}</h1>
+              {note ? (
+                <p class={note.kind} role={note.kind === 'error' ? 'alert' : 'status'} id="note">
+                  {note.text}
+                </p>
+              ) : null}
+              {page.body}
+            </main>
+          </body>
+        </html>
+      ).toString(),
+    page.status ?? 200,
+  );
+}
+
+/** A page with nothing of an account on it: why, and what to do. */
+export function messagePage(c: Context, status: ContentfulStatusCode, title: string, text: Child, back?: string) {
+  return c.html(
+    '<!doctype html>' +
+      (
+        <html lang="en">
+          <Head title={title} />
+          <body>
+            <main class="wrap message">
+              <h1>{title}</h1>
+              <p>{text}</p>
+              {back ? (
+                <p>
+                  <a class="button" href={back}>
+                    Back to app
+                  </a>
+                </p>
+              ) : null}
+            </main>
+          </body>
+        </html>
+      ).toString(),
+    status,
+  );
+}
+
+/**
+ * A form that moves money carries a key of its own, made when the page is drawn: a double click
+ * or a resubmit gets the first result and moves nothing more.
+ */
+export function EffectKey() {
+  return <input type="hidden" name="idempotencyKey" value={`billing_${randomUUID()}`} />;
+}
+
+/** A form that acts: a button, its CSRF token and its key, and any fields. */
+export function ActionForm({ action, csrf, label, fields = {}, kind = 'primary', id }: { action: string; csrf: string; label: string; fields?: Record<string, string>; kind?: 'primary' | 'secondary' | 'danger'; id?: string }) {
+  return (
+    <form method="post" action={action} class="action" id={id}>
+      <Csrf token={csrf} />
+      <EffectKey />
+      {Object.entries(fields).map(([name, value]) => (
+        <input type="hidden" name={name} value={value} />
+      ))}
+      <button type="submit" class={kind}>
+        {label}
+      </button>
+    </form>
+  );
+}

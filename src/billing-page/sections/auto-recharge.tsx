@@ -1,0 +1,85 @@
+/**
+ * Auto-recharge: its state (on, paused until the month ends, or off and why: a declined card, say)
+ * and the form that sets it. Setting it again turns it back on after it turned itself off.
+ */
+import { plainDollars } from '../../admin/format.ts';
+import type { Form } from '../../admin/form.ts';
+import { Csrf } from '../../admin/layout.tsx';
+import { amount, amountValue, unitLabel, when } from '../money.ts';
+import type { View } from '../view.ts';
+
+const STATE = { on: 'On', off: 'Turned off', paused: 'Paused', disabled: 'Off' } as const;
+
+function State({ view }: { view: View }) {
+  const setting = view.balance.autoRecharge;
+  if (!setting) return <p class="muted">Off: buy a pack automatically when the balance runs low.</p>;
+  return (
+    <p class={setting.state === 'off' ? 'error' : 'muted'} data-figure="auto-recharge-state">
+      <strong>{STATE[setting.state]}</strong>
+      {setting.state === 'on' || setting.state === 'paused'
+        ? `: buys ${setting.pack} when less than ${amount(setting.thresholdMicros, view.display)} is left`
+        : ''}
+      {setting.pausedUntil ? `, paused until ${when(setting.pausedUntil, view.account.timeZone)} (a monthly cap was reached)` : ''}
+      {setting.off ? `: ${setting.off.message} Check the payment method, then turn it on again.` : ''}
+      {setting.recharging ? ' A recharge is under way.' : ''}
+    </p>
+  );
+}
+
+export function AutoRechargeSection({ view, form, error }: { view: View; form?: Form; error?: string }) {
+  if (!view.canAct || view.pricing.packs.length === 0) return null;
+  const setting = view.balance.autoRecharge;
+  const { display } = view;
+  const values = form ?? {
+    enabled: setting === null || setting.enabled ? 'on' : '',
+    pack: setting?.pack ?? view.pricing.packs[0]!.slug,
+    threshold: setting ? amountValue(setting.thresholdMicros, display) : '',
+    maxCount: setting?.monthlyMaxCount?.toString() ?? '',
+    maxDollars: setting?.monthlyMaxMicros ? plainDollars(setting.monthlyMaxMicros) : '',
+  };
+  return (
+    <section id="auto-recharge" class="card">
+      <h2>Auto-recharge</h2>
+      <State view={view} />
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <form method="post" action="/billing/auto-recharge" class="form" id="auto-recharge-form">
+        <Csrf token={view.csrf} />
+        <label class="check">
+          <input type="checkbox" name="enabled" value="on" checked={values.enabled === 'on'} />
+          <span>Recharge automatically on the saved card</span>
+        </label>
+        <div class="row">
+          <label class="field">
+            <span>Buy</span>
+            <select name="pack">
+              {view.pricing.packs.map((p) => (
+                <option value={p.slug} selected={p.slug === values.pack}>
+                  {p.name} ({p.price.display})
+                </option>
+              ))}
+            </select>
+          </label>
+          <label class="field">
+            <span>When less than ({unitLabel(display)}) is left</span>
+            <input type="text" inputmode="decimal" name="threshold" value={values.threshold} required placeholder={display.displayUnit === 'credits' ? '200' : '2'} />
+          </label>
+        </div>
+        <div class="row">
+          <label class="field">
+            <span>At most, recharges a month</span>
+            <input type="text" inputmode="numeric" name="maxCount" value={values.maxCount} placeholder="no cap" />
+          </label>
+          <label class="field">
+            <span>At most, charged a month ($)</span>
+            <input type="text" inputmode="decimal" name="maxDollars" value={values.maxDollars} placeholder="no cap" />
+          </label>
+        </div>
+        <button type="submit">Save auto-recharge</button>
+      </form>
+    </section>
+  );
+}

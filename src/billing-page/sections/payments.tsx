@@ -1,0 +1,47 @@
+/** What was paid, newest first, and what refunds and disputes gave back of each payment. */
+import { cents } from '../../admin/format.ts';
+import { when } from '../money.ts';
+import type { View } from '../view.ts';
+
+export function PaymentsSection({ view }: { view: View }) {
+  if (!view.canAct) return null;
+  const { payments, account } = view;
+  return (
+    <section id="payments" class="card">
+      <h2>Payments</h2>
+      {payments.length === 0 ? (
+        <p class="muted">No payment yet.</p>
+      ) : (
+        <table class="list">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>For</th>
+              <th class="num">Paid</th>
+            </tr>
+          </thead>
+          <tbody>
+            {payments.map((p) => (
+              <tr data-payment={p.reference}>
+                <td>{when(p.createdAt, account.timeZone)}</td>
+                <td>
+                  {p.kind === 'pack' ? `Pack ${p.item ?? ''}` : `Plan ${p.item ?? ''}, a month`}
+                  {p.refunds.map((r) => (
+                    <div class="refund" data-refund={r.reference}>
+                      {r.kind === 'dispute_won' ? 'Dispute won' : `${r.kind === 'dispute' ? 'Disputed' : 'Refunded'} ${cents(r.appliedCents)}`}, {when(r.createdAt, account.timeZone)}
+                      {r.reversedAt ? ' (failed at the processor: taken back)' : ''}
+                    </div>
+                  ))}
+                </td>
+                <td class="num">
+                  {cents(p.amountCents)}
+                  {p.refundedCents > 0 ? <small class="muted"> ({cents(p.refundedCents)} back)</small> : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,89 @@
+/**
+ * What was used: by day over the last 30 days (a uPlot chart billing.js draws), by model (bars
+ * of each one's share), and the last calls with what each cost.
+ */
+import { tokens } from '../../admin/format.ts';
+import { amount, when } from '../money.ts';
+import { USAGE_DAYS, type View } from '../view.ts';
+
+/** The chart's data: each day (seconds at its midnight, UTC-labelled) and its value in micro-dollars; the unit to draw it in. */
+function chartData({ byDay, display }: View): string {
+  return JSON.stringify({
+    x: byDay.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000),
+    micros: byDay.map((d) => d.valueMicros),
+    unit: display.displayUnit,
+    creditMicros: display.creditValueMicros,
+  });
+}
+
+export function UsageSection({ view }: { view: View }) {
+  const { byModel, calls, display, account, session } = view;
+  const total = byModel.reduce((sum, r) => sum + r.valueMicros - r.refundedMicros, 0);
+  const most = Math.max(1, ...byModel.map((r) => r.valueMicros - r.refundedMicros));
+  return (
+    <section id="usage" class="card">
+      <h2>Usage, last {USAGE_DAYS} days</h2>
+      <p class="muted">
+        {amount(total, display)} in all{session.role === 'member' ? ', by the whole team' : ''}.
+      </p>
+      {total === 0 ? (
+        <p class="muted">No usage yet.</p>
+      ) : (
+        <>
+          <h3>By day</h3>
+          <div class="chart" id="usage-chart" aria-label="Usage by day" data-series={chartData(view)}></div>
+          <h3>By model</h3>
+          <table class="list bars" id="by-model">
+            <tbody>
+              {byModel.map((r) => (
+                <tr>
+                  <td>
+                    {r.key}
+                    <small class="muted">
+                      {' '}
+                      · {r.events.toLocaleString('en-US')} {r.events === 1 ? 'call' : 'calls'}, {tokens(r.inputTokens + r.outputTokens, true)} tokens
+                    </small>
+                    <progress max={most} value={r.valueMicros - r.refundedMicros}></progress>
+                  </td>
+                  <td class="num">{amount(r.valueMicros - r.refundedMicros, display)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+      {calls.length === 0 ? null : (
+        <>
+          <h3>{session.role === 'member' ? 'Your last calls' : 'Last calls'}</h3>
+          <table class="list" id="last-calls">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Model</th>
+                {session.role === 'member' ? null : <th class="wide">Who</th>}
+                <th class="num wide">Tokens in / out</th>
+                <th class="num">Cost</th>
+              </tr>
+            </thead>
+            <tbody>
+              {calls.map((call) => (
+                <tr>
+                  <td>{when(call.occurredAt, account.timeZone)}</td>
+                  <td>{call.model}</td>
+                  {session.role === 'member' ? null : <td class="wide">{call.userId ?? '—'}</td>}
+                  <td class="num wide">
+                    {tokens(call.inputTokens)} / {tokens(call.outputTokens)}
+                  </td>
+                  <td class="num">
+                    {amount(call.valueMicros - call.refundedMicros, display)}
+                    {call.refundedMicros > 0 ? <small class="muted"> (refunded {amount(call.refundedMicros, display)})</small> : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}

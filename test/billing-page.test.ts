@@ -1,0 +1,202 @@
+/**
+ * The hosted billing page over HTTP, on PGlite and PostgreSQL: a link made for one account opens
+ * once and before it expires, becomes a session on that account only, which ends; an owner buys
+ * and changes the plan through the fake processor (once per form), a member sees and is refused;
+ * a form without its CSRF token is refused; bad input to the link's route is a plain 400.
+ */
+import { describe, expect, it } from 'vitest';
+import { BillingError } from '../src/index.ts';
+import { createBillingSession } from '../src/server/index.ts';
+import { AdminClient } from './support/admin-client.ts';
+import { apiWorld, TEST_MODEL } from './support/api-world.ts';
+import { ENGINES, HOUR, MINUTE } from './support/harness.ts';
+import { useApi, type Api } from './support/http.ts';
+
+/** A link for `account` made through the API: its path on this server. */
+async function link(api: Api, account: string, body: Record<string, unknown> = { returnUrl: 'https://app.example/settings', role: 'owner' }) {
+  const reply = await api.call('POST', `/v1/accounts/${account}/billing-sessions`, body);
+  expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+  const url = new URL(reply.body.url);
+  expect(url.origin).toBe('http://localhost');
+  expect(url.pathname).toMatch(/^\/billing\/open\/[\w-]{43}$/);
+  return { path: url.pathname, expiresAt: reply.body.expiresAt as string };
+}
+
+/** A browser of its own (a cookie jar) that opened `path`. */
+async function opened(api: Api, path: string) {
+  const browser = new AdminClient(api.app);
+  const open = await browser.page(path);
+  return { browser, open };
+}
+
+for (const engine of ENGINES) {
+  describe(`the billing page over HTTP on ${engine.name}`, () => {
+    const api = useApi(engine);
+
+    it('opens a link once, into a session on its account; the same link again says to open billing from the app', async () => {
+      await apiWorld(api.billing);
+      const { path, expiresAt } = await link(api, 'acme');
+      expect(expiresAt).toBe('2026-03-10T12:10:00.000Z');
+      const { browser, open } = await opened(api, path);
+      expect(open.status).toBe(303);
+      expect(open.res.headers.get('location')).toBe('/billing');
+      const cookie = open.res.headers.getSetCookie().find((c) => c.startsWith('tollgate_billing='))!;
+      expect(cookie).toMatch(/HttpOnly/);
+      expect(cookie).toMatch(/SameSite=Lax/);
+      expect(cookie).toMatch(/Path=\/billing/);
+      const page = await browser.page('/billing');
+      expect(page.status).toBe(200);
+      expect(page.html).toContain('Acme');
+      expect(page.html).toContain('href="https://app.example/settings"');
+      expect(page.res.headers.get('referrer-policy')).toBe('no-referrer');
+      // Only hashes are stored: neither the link's token nor the cookie's is in the table.
+      const rows = await api.sql.query<{ link_sha256: Buffer; cookie_sha256: Buffer }>('SELECT link_sha256, cookie_sha256 FROM billing_sessions');
+      expect(rows).toHaveLength(1);
+      expect(JSON.stringify(rows)).not.toContain(path.split('/').at(-1));
+
+      const again = await opened(api, path);
+      expect(again.open.status).toBe(410);
+      expect(again.open.html).toContain('Go back to the app and open billing from there again');
+      expect((await again.browser.page('/billing')).status).toBe(401);
+      // The browser that opened it, coming back to the link (the back button), keeps its session.
+      expect((await browser.page(path)).status).toBe(303);
+    });
+
+    it('opens a link at most once when two browsers open it at the same moment', async () => {
+      await apiWorld(api.billing);
+      const { path } = await link(api, 'acme');
+      const tries = await Promise.all(Array.from({ length: 6 }, () => opened(api, path)));
+      expect(tries.map((t) => t.open.status).sort()).toEqual([303, 410, 410, 410, 410, 410]);
+    });
+
+    it('refuses a link opened after ten minutes, and ends the session after an hour', async () => {
+      await apiWorld(api.billing);
+      const late = await link(api, 'acme');
+      const { path } = await link(api, 'acme');
+      const { browser } = await opened(api, path);
+      api.clock.advance(10 * MINUTE);
+      expect((await opened(api, late.path)).open.status).toBe(410);
+      expect((await browser.page('/billing')).status).toBe(200);
+      api.clock.advance(HOUR - 10 * MINUTE - 1_000);
+      expect((await browser.page('/billing')).status).toBe(200);
+      api.clock.advance(1_000);
+      const ended = await browser.page('/billing');
+      expect(ended.status).toBe(401);
+      expect(ended.html).toContain('Your billing session has ended');
+      expect(ended.html).not.toContain('Acme');
+    });
+
+    it('keeps a session to its own account: no request reads or acts on another', async () => {
+      await apiWorld(api.billing);
+      await api.billing.upsertAccount({ id: 'rival', kind: 'team', name: 'Rival Corp' });
+      await api.billing.subscribe('rival', 'plus');
+      const { browser } = await opened(api, (await link(api, 'acme')).path);
+      for (const path of ['/billing?account=rival', '/billing/?accountId=rival', '/billing/accounts/rival']) {
+        const page = await browser.page(path);
+        expect(page.html, path).not.toContain('Rival Corp');
+      }
+      const rivalBefore = await api.billing.balance('rival');
+      const acmeBefore = await api.billing.balance('acme');
+      await browser.page('/billing');
+      const bought = await browser.post('/billing/purchase?account=rival', { pack: 'extra-10', idempotencyKey: 'k1', accountId: 'rival' });
+      expect(bought.status).toBe(303);
+      expect(await api.billing.balance('rival')).toEqual(rivalBefore);
+      expect((await api.billing.balance('acme')).availableMicros).toBe(acmeBefore.availableMicros + 10_000_000);
+    });
+
+    it('lets an owner buy a pack once per form, change the plan, cancel and resume it, and set auto-recharge', async () => {
+      await apiWorld(api.billing);
+      const { browser } = await opened(api, (await link(api, 'acme')).path);
+      const before = (await api.billing.balance('acme')).availableMicros;
+      await browser.page('/billing');
+      for (let i = 0; i < 2; i++) expect((await browser.post('/billing/purchase', { pack: 'extra-10', idempotencyKey: 'buy-1' })).status).toBe(303);
+      expect((await api.billing.balance('acme')).availableMicros).toBe(before + 10_000_000);
+      const page = await browser.page('/billing');
+      expect(page.html).toContain('Bought: 1,000 credits added.');
+      expect((await api.billing.payments('acme')).filter((p) => p.kind === 'pack')).toHaveLength(1);
+
+      expect((await browser.post('/billing/cancel', { idempotencyKey: 'cancel-1' })).status).toBe(303);
+      expect((await api.billing.getAccount('acme')).planEndsAt).not.toBeNull();
+      expect((await browser.page('/billing')).html).toMatch(/Plus is canceled: it ends Apr 10, 2026, 12:00 UTC/);
+      expect((await browser.post('/billing/resume', { idempotencyKey: 'resume-1' })).status).toBe(303);
+      expect((await api.billing.getAccount('acme')).planEndsAt).toBeNull();
+
+      await api.billing.admin.createPlan({ slug: 'max', name: 'Max', priceCents: 100_00, overage: 'credits' });
+      await browser.page('/billing');
+      expect((await browser.post('/billing/plan', { plan: 'max', idempotencyKey: 'plan-1' })).status).toBe(303);
+      expect((await api.billing.balance('acme')).plan.slug).toBe('max');
+      expect((await browser.page('/billing')).html).toContain('You are on Max now.');
+
+      const set = await browser.post('/billing/auto-recharge', { enabled: 'on', pack: 'extra-10', threshold: '250', maxCount: '3', maxDollars: '' });
+      expect(set.status).toBe(303);
+      expect((await api.billing.balance('acme')).autoRecharge).toMatchObject({ enabled: true, pack: 'extra-10', thresholdMicros: 2_500_000, monthlyMaxCount: 3, monthlyMaxMicros: null, state: 'on' });
+      const refused = await browser.post('/billing/auto-recharge', { enabled: 'on', pack: 'extra-10', threshold: '', maxCount: 'many' });
+      expect(refused.status).toBe(400);
+      expect(refused.html).toContain('At most, recharges a month: &quot;many&quot; is not a whole number');
+      expect((await api.billing.balance('acme')).autoRecharge).toMatchObject({ thresholdMicros: 2_500_000, monthlyMaxCount: 3 });
+    });
+
+    it('shows a member the pool and their own cap, no controls, and refuses their forms', async () => {
+      await apiWorld(api.billing);
+      await api.billing.admin.setMemberLimits('acme', 'user_7', [{ window: 'day', unit: 'usd', amount: 1_000_000 }]);
+      await api.billing.admin.setMemberLimits('acme', 'user_8', [{ window: 'day', unit: 'usd', amount: 3_000_000 }]);
+      await api.billing.record('acme', { ...TEST_MODEL, userId: 'user_7', usage: { inputTokens: 100_000, outputTokens: 0 } }, { idempotencyKey: 'u7' });
+      await api.billing.record('acme', { ...TEST_MODEL, userId: 'user_8', usage: { inputTokens: 200_000, outputTokens: 0 } }, { idempotencyKey: 'u8' });
+      const { browser } = await opened(api, (await link(api, 'acme', { returnUrl: 'https://app.example/', userId: 'user_7' })).path);
+      const page = await browser.page('/billing');
+      expect(page.html).toContain('Today (your cap)');
+      expect(page.html).not.toContain('user_8');
+      expect(page.html).not.toMatch(/action="\/billing\/(purchase|plan|cancel|resume|auto-recharge|portal)"/);
+      expect(page.html).not.toContain('id="payments"');
+      // The page's own token (htmx sends it as a header): what refuses is the role, not a missing token.
+      browser.csrf = JSON.parse(/hx-headers="([^"]+)"/.exec(page.html)![1]!.replaceAll('&quot;', '"'))['X-CSRF-Token'];
+      expect(browser.csrf).toMatch(/^[\w-]{43}$/);
+      const state = await api.state();
+      for (const [path, fields] of [['/billing/purchase', { pack: 'extra-10' }], ['/billing/plan', { plan: 'free' }], ['/billing/cancel', {}], ['/billing/auto-recharge', { enabled: 'on', pack: 'extra-10', threshold: '100' }]] as const) {
+        const refused = await browser.post(path, { ...fields, idempotencyKey: `m-${path}` });
+        expect(refused.status, path).toBe(403);
+        expect(refused.html).toContain('Only the account&#39;s owner or an admin can do this');
+      }
+      expect((await browser.page('/billing/cancel')).status).toBe(403);
+      expect(await api.state()).toEqual(state);
+    });
+
+    it('refuses a form without its CSRF token, or with another session\'s', async () => {
+      await apiWorld(api.billing);
+      const a = (await opened(api, (await link(api, 'acme')).path)).browser;
+      const b = (await opened(api, (await link(api, 'acme')).path)).browser;
+      await a.page('/billing');
+      await b.page('/billing');
+      const state = await api.state();
+      expect((await a.post('/billing/purchase', { pack: 'extra-10' }, { csrf: false })).status).toBe(403);
+      a.csrf = b.csrf;
+      const crossed = await a.post('/billing/purchase', { pack: 'extra-10' });
+      expect(crossed.status).toBe(403);
+      expect(crossed.html).toContain('This form has expired');
+      expect(await api.state()).toEqual(state);
+    });
+
+    it('refuses a bad link request with a plain 400 and writes nothing', async () => {
+      await apiWorld(api.billing);
+      const bad = await api.refused(400, 'invalid_input', 'POST', '/v1/accounts/acme/billing-sessions', { returnUrl: 'javascript:alert(1)' });
+      expect(bad.body.error.message).toBe('Invalid request: returnUrl: must be an http or https URL');
+      await api.refused(400, 'invalid_input', 'POST', '/v1/accounts/acme/billing-sessions', { returnUrl: 'https://app.example/', role: 'root' });
+      await api.refused(400, 'invalid_input', 'POST', '/v1/accounts/acme/billing-sessions', {});
+      await api.refused(404, 'account_not_found', 'POST', '/v1/accounts/nobody/billing-sessions', { returnUrl: 'https://app.example/' });
+      await api.refused(401, 'unauthorized', 'POST', '/v1/accounts/acme/billing-sessions', { returnUrl: 'https://app.example/' }, { Authorization: null });
+      expect(await api.sql.query('SELECT 1 FROM billing_sessions')).toEqual([]);
+    });
+
+    it('makes the same link in-process, with the library\'s typed error for bad input', async () => {
+      await apiWorld(api.billing);
+      const made = await createBillingSession(api.billing, 'acme', { returnUrl: 'https://app.example/', role: 'admin' }, { baseUrl: 'https://billing.example/' });
+      expect(made.url).toMatch(/^https:\/\/billing\.example\/billing\/open\/[\w-]{43}$/);
+      const { browser, open } = await opened(api, new URL(made.url).pathname);
+      expect(open.status).toBe(303);
+      expect((await browser.page('/billing')).html).toContain('>admin<');
+      await expect(createBillingSession(api.billing, 'acme', { returnUrl: 'ftp://x' }, { baseUrl: 'https://billing.example' })).rejects.toSatisfy(
+        (e) => e instanceof BillingError && e.code === 'invalid_input' && /http or https/.test(e.message),
+      );
+    });
+  });
+}
