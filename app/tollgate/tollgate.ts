@@ -9,7 +9,7 @@ import type { Balance, Limit } from 'tollgate';
 import type { Meter } from 'tollgate/ai';
 
 /** A value as it comes out of JSON: its dates as ISO strings. */
-export type Wire<T> = T extends Date ? string : T extends readonly (infer U)[] ? Wire<U>[] : T extends object ? { [K in keyof T]: Wire<T[K]> } : T;
+export type Wire<T> = T extends Date ? string : T extends string | number | boolean | null | undefined ? T : T extends readonly (infer U)[] ? Wire<U>[] : T extends object ? { [K in keyof T]: Wire<T[K]> } : T;
 
 /** A person's own account, or a team's shared one. */
 export interface BilledAccount {

@@ -1,0 +1,76 @@
+/**
+ * The app's routes: sign-up and log-in, the account's page, teams and invitations, the Billing
+ * link, and (in-process) Tollgate's own server app behind /v1, /admin, /billing and /webhooks.
+ * Every page but sign-in, invitations and Tollgate's own needs a logged-in user.
+ */
+import { readFileSync } from 'node:fs';
+import { Hono } from 'hono';
+import { csrf } from 'hono/csrf';
+import type { Auth } from './auth/auth.ts';
+import { loadViewer, switchAccount, type AppEnv } from './auth/viewer.ts';
+import { homePage } from './pages/home.tsx';
+import { Problem, render } from './pages/layout.tsx';
+import { signInPages } from './pages/sign-in.tsx';
+import { invitePages, teamPages } from './pages/teams.tsx';
+import type { Tollgate } from './tollgate/tollgate.ts';
+
+export interface AppDeps {
+  auth: Auth;
+  tollgate: Tollgate;
+  /** Tollgate's server app, when Tollgate runs in this process: served under its own paths. */
+  tollgateServer?: { fetch: (request: Request) => Response | Promise<Response> };
+}
+
+/** The paths Tollgate's server answers (in-process): its API, admin panel, billing page and webhooks. */
+const TOLLGATE_PATHS = ['/v1', '/admin', '/billing', '/webhooks'];
+const PUBLIC = /^\/(login|signup|invite\/[^/]+|app\.css)$/;
+
+const css = readFileSync(new URL('./app.css', import.meta.url), 'utf8');
+
+export function createKitApp({ auth, tollgate, tollgateServer }: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  if (tollgateServer) {
+    for (const path of TOLLGATE_PATHS) app.all(`${path}/*`, (c) => tollgateServer.fetch(c.req.raw));
+    app.all('/billing', (c) => tollgateServer.fetch(c.req.raw));
+  }
+
+  app.get('/app.css', (c) => c.body(css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300' }));
+  // A form posted from another site is refused (Origin checked), before it reaches a page.
+  app.use('*', csrf());
+  app.use('*', loadViewer(auth));
+  app.use('*', async (c, next) => {
+    if (c.get('viewer') || PUBLIC.test(c.req.path)) return next();
+    return c.redirect(`/login?next=${encodeURIComponent(c.req.path)}`, 303);
+  });
+
+  signInPages(app, { auth, tollgate });
+  homePage(app, { tollgate });
+  teamPages(app, { auth, tollgate });
+  invitePages(app, { auth, tollgate });
+
+  app.post('/switch', async (c) => {
+    const viewer = c.get('viewer')!;
+    const chosen = String((await c.req.parseBody()).account ?? '');
+    // Only an account the viewer belongs to; anything else leaves the choice as it was.
+    if (viewer.accounts.some((a) => a.id === chosen)) switchAccount(c, chosen);
+    return c.redirect('/', 303);
+  });
+
+  // The account menu's Billing: a short-lived link to Tollgate's billing page for this account,
+  // with the viewer's role there (a member sees the pool; an owner or admin may also buy).
+  app.get('/billing-link', async (c) => {
+    const { current, user } = c.get('viewer')!;
+    const back = c.req.query('back');
+    const returnUrl = new URL(back && /^\/(?!\/)/.test(back) ? back : '/', c.req.url).href;
+    return c.redirect(await tollgate.billingLink(current.id, { userId: user.id, role: current.role, returnUrl }), 303);
+  });
+
+  app.notFound((c) => render(c, 'Not found', c.get('viewer'), <Problem message={`There is no page at ${c.req.path}.`} />, 404));
+  app.onError((error, c) => {
+    console.error(error);
+    const message = error instanceof Error && error.message ? error.message : 'Something went wrong';
+    return render(c, 'Something went wrong', c.get('viewer'), <Problem message={`${message}. Go back and try again.`} />, 400);
+  });
+  return app;
+}

@@ -1,0 +1,33 @@
+/**
+ * `npm run app`: Tollchat, a small AI app billed by Tollgate. Starts it (start.ts), makes the
+ * demo people on a fresh database (seed.ts), and prints where to go and how to log in.
+ */
+import { existsSync } from 'node:fs';
+import { DEMO, seedDemo } from './seed.ts';
+import { startApp } from './start.ts';
+
+if (existsSync('.env')) process.loadEnvFile('.env');
+process.env.APP_PORT ??= '3100';
+
+const app = await startApp(process.env);
+const seeded = await seedDemo(app.auth, app.tollgate);
+const { url, generated } = app;
+const lines = [
+  `Tollchat — an AI app billed by Tollgate (${app.tollgate.mode === 'in-process' ? 'in this process' : `at ${process.env.TOLLGATE_URL}`})`,
+  '',
+  `app:          ${url}`,
+  `  log in as   ${DEMO.owner.email} / ${DEMO.owner.password}   (owner of "${DEMO.team.name}")`,
+  `           or ${DEMO.member.email} / ${DEMO.member.password}   (member, capped at $0.05 a day)${seeded ? '' : ' — made on an earlier start'}`,
+  `           or sign up as someone new`,
+];
+if (app.tollgate.mode === 'in-process') {
+  lines.push(
+    `admin panel:  ${url}/admin   (password: ${generated.adminPassword ?? 'the one printed on the first start, or TOLLGATE_ADMIN_PASSWORD'})`,
+    `API:          ${url}/v1      (key: ${generated.apiKey ?? 'the one printed on the first start, or TOLLGATE_SECRET_KEY'})`,
+  );
+}
+console.log(`${lines.join('\n')}\n`);
+
+const stop = () => void app.close().then(() => process.exit(0));
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

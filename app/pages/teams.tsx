@@ -1,0 +1,199 @@
+/**
+ * Teams: make one (it becomes a Tollgate team account, whose members share one pool), see its
+ * members and their roles, invite someone by a link shown here (no mail is sent: pass it on),
+ * and, as its owner or an admin, cap what each member may use of the pool.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Context, Hono } from 'hono';
+import type { Auth } from '../auth/auth.ts';
+import { switchAccount, teamAccountId, type AppEnv, type Viewer } from '../auth/viewer.ts';
+import { displayAmount, dollarsToMicros } from '../tollgate/display.ts';
+import type { Tollgate } from '../tollgate/tollgate.ts';
+import { Problem, render } from './layout.tsx';
+
+interface Deps {
+  auth: Auth;
+  tollgate: Tollgate;
+}
+
+const canManage = (viewer: Viewer) => viewer.current.kind === 'team' && viewer.current.role !== 'member';
+const slugOf = (name: string) => `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'team'}-${randomBytes(3).toString('hex')}`;
+const inviteLink = (c: Context, invitationId: string) => `${new URL(c.req.url).origin}/invite/${invitationId}`;
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+function NewTeam({ problem }: { problem?: string | undefined }) {
+  return (
+    <section class="card narrow">
+      <h1>New team</h1>
+      <p class="muted">A team has its own account: its members' chats draw on one shared pool, which its owner and admins pay for.</p>
+      <form method="post" action="/teams">
+        <label>Team name <input name="name" required maxlength={60} /></label>
+        <button type="submit">Create the team</button>
+      </form>
+      <Problem message={problem} />
+    </section>
+  );
+}
+
+export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
+  app.get('/teams/new', (c) => render(c, 'New team', c.get('viewer'), <NewTeam />));
+
+  app.post('/teams', async (c) => {
+    const viewer = c.get('viewer')!;
+    const name = String((await c.req.parseBody()).name ?? '').trim();
+    if (!name) return render(c, 'New team', viewer, <NewTeam problem="Give the team a name." />, 400);
+    const team = await auth.api.createOrganization({ body: { name, slug: slugOf(name) }, headers: viewer.headers });
+    if (!team) return render(c, 'New team', viewer, <NewTeam problem="The team could not be made: try again." />, 400);
+    await tollgate.ensureAccount({ id: teamAccountId(team.id), kind: 'team', name });
+    switchAccount(c, teamAccountId(team.id));
+    return c.redirect('/team', 303);
+  });
+
+  /** The current team's page; `notice` and `problem` say what the last form did. */
+  async function teamPage(c: Context<AppEnv>, { notice, problem }: { notice?: unknown; problem?: string } = {}) {
+    const viewer = c.get('viewer')!;
+    const { current } = viewer;
+    if (current.kind !== 'team') return c.redirect('/', 303);
+    const [team, balance, pricing] = await Promise.all([
+      auth.api.getFullOrganization({ query: { organizationId: current.teamId! }, headers: viewer.headers }),
+      tollgate.balance(current.id),
+      tollgate.pricing(),
+    ]);
+    const manage = canManage(viewer);
+    const pending = (team?.invitations ?? []).filter((i) => i.status === 'pending');
+    return render(
+      c, current.name, viewer,
+      <>
+        <h1>{current.name}</h1>
+        <p class="muted">The team's pool has {displayAmount(balance.availableMicros, pricing)} available. You are its {current.role}.</p>
+        {notice}
+        <Problem message={problem} />
+        <h2>Members</h2>
+        <table class="members">
+          <thead><tr><th>Name</th><th>Role</th><th>Cap on the pool</th></tr></thead>
+          <tbody>
+            {(team?.members ?? []).map((member) => {
+              const cap = balance.members.find((m) => m.userId === member.userId)?.limits.find((l) => l.window === 'day' && l.unit === 'usd');
+              return (
+                <tr data-member={member.user.email}>
+                  <td>{member.user.name} <small class="muted">{member.user.email}</small></td>
+                  <td>{member.role}</td>
+                  <td>
+                    {cap ? `${displayAmount(cap.used, pricing)} of ${displayAmount(cap.amount, pricing)} used today` : <span class="muted">none</span>}
+                    {manage && member.role === 'member' && (
+                      <form method="post" action={`/team/members/${member.userId}/cap`} class="inline cap">
+                        <label>
+                          <span class="sr">Dollars a day for {member.user.name}</span>
+                          <input name="dollars" inputmode="decimal" placeholder="$ a day" size={7} aria-label={`Dollars a day for ${member.user.email}`} />
+                        </label>
+                        <button type="submit">Set cap</button>
+                      </form>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {manage && (
+          <>
+            <h2>Invite someone</h2>
+            <form method="post" action="/team/invitations" class="row">
+              <label>Their email <input name="email" type="email" required /></label>
+              <label>
+                Role
+                <select name="role">
+                  <option value="member">member: chats on the pool</option>
+                  <option value="admin">admin: also pays and invites</option>
+                </select>
+              </label>
+              <button type="submit">Make an invitation link</button>
+            </form>
+            {pending.length > 0 && (
+              <>
+                <h3>Waiting to join</h3>
+                <ul class="invitations">
+                  {pending.map((i) => (
+                    <li>{i.email} as {i.role}: <code class="invite-link">{inviteLink(c, i.id)}</code></li>
+                  ))}
+                </ul>
+              </>
+            )}
+          </>
+        )}
+      </>,
+      problem ? 400 : 200,
+    );
+  }
+
+  app.get('/team', (c) => teamPage(c));
+
+  app.post('/team/invitations', async (c) => {
+    const viewer = c.get('viewer')!;
+    if (!canManage(viewer)) return c.text('Only the team\'s owner or an admin may invite', 403);
+    const form = await c.req.parseBody();
+    const role = form.role === 'admin' ? 'admin' : 'member';
+    try {
+      const invitation = await auth.api.createInvitation({ body: { email: String(form.email), role, organizationId: viewer.current.teamId! }, headers: viewer.headers });
+      const link = inviteLink(c, invitation.id);
+      return teamPage(c, {
+        notice: <p class="note">Send this link to {invitation.email}; they join as {role} once they log in or sign up with that email: <code class="invite-link">{link}</code></p>,
+      });
+    } catch (error) {
+      return teamPage(c, { problem: `The invitation was not made: ${message(error)}` });
+    }
+  });
+
+  app.post('/team/members/:userId/cap', async (c) => {
+    const viewer = c.get('viewer')!;
+    if (!canManage(viewer)) return c.text('Only the team\'s owner or an admin may cap a member', 403);
+    const text = String((await c.req.parseBody()).dollars ?? '').trim();
+    const micros = text === '' ? 0 : dollarsToMicros(text);
+    if (micros === undefined) return teamPage(c, { problem: `"${text}" is not an amount of dollars: write it like 0.50 (empty lifts the cap).` });
+    // An empty amount lifts the cap; any other caps the member's use of the pool per day.
+    await tollgate.setMemberLimits(viewer.current.id, c.req.param('userId'), micros === 0 ? [] : [{ window: 'day', unit: 'usd', amount: micros }]);
+    return teamPage(c, { notice: <p class="note">Cap saved.</p> });
+  });
+}
+
+export function invitePages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
+  app.get('/invite/:id', async (c) => {
+    const viewer = c.get('viewer');
+    const id = c.req.param('id');
+    if (!viewer) {
+      return render(
+        c, 'Join a team', undefined,
+        <>
+          <p class="note">You are invited to join a team. Log in, or sign up, with the email address the invitation was made for.</p>
+          <p><a class="button" href={`/login?next=/invite/${id}`}>Log in or sign up</a></p>
+        </>,
+      );
+    }
+    try {
+      const invitation = await auth.api.getInvitation({ query: { id }, headers: viewer.headers });
+      return render(
+        c, 'Join a team', viewer,
+        <section class="card narrow">
+          <h1>Join {invitation.organizationName}</h1>
+          <p>{invitation.inviterEmail} invited you as {invitation.role}: your chats in this team draw on its shared pool.</p>
+          <form method="post" action={`/invite/${id}/accept`}>
+            <button type="submit">Join {invitation.organizationName}</button>
+          </form>
+        </section>,
+      );
+    } catch (error) {
+      const problem = /recipient/i.test(message(error))
+        ? `This invitation is for another email address than ${viewer.user.email}: log out, then log in or sign up as the person invited.`
+        : 'This invitation is not valid any more: it was used, withdrawn, or it expired. Ask for a new link.';
+      return render(c, 'Join a team', viewer, <Problem message={problem} />, 400);
+    }
+  });
+
+  app.post('/invite/:id/accept', async (c) => {
+    const viewer = c.get('viewer')!;
+    const accepted = await auth.api.acceptInvitation({ body: { invitationId: c.req.param('id') }, headers: viewer.headers });
+    const teamId = accepted!.invitation.organizationId;
+    switchAccount(c, teamAccountId(teamId));
+    return c.redirect('/', 303);
+  });
+}

@@ -1,0 +1,117 @@
+/**
+ * Starting the app from its environment (main.ts, and the tests, which start it the same way):
+ *
+ *   - Tollgate in this process (the default): its library on the app's database (DATABASE_URL,
+ *     else the embedded PGlite in ./.tollchat), better-auth's tables beside its own, and its
+ *     server app (API, admin panel, billing page, webhooks) served on the app's port;
+ *   - or Tollgate elsewhere: TOLLGATE_URL and TOLLGATE_API_KEY, and the app's own database.
+ *
+ * APP_PORT (default 3100; 0 picks a free one), APP_URL (where browsers reach it; default
+ * http://127.0.0.1:APP_PORT), APP_AUTH_SECRET (signs log-in cookies; else one is made and kept
+ * in the database, so every process of the app shares it). Stripe and Paddle keys work as for
+ * `npm start` (see .env.example).
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import pino from 'pino';
+import { createBilling, fakeProcessor, type Billing } from 'tollgate';
+import { loadCredentials } from 'tollgate/hono';
+import { paddleProcessor } from 'tollgate/paddle';
+import { createApp, createBillingSession, loadConfig } from 'tollgate/server';
+import { stripeProcessor } from 'tollgate/stripe';
+import { openAppDatabase } from './auth/app-database.ts';
+import { createAuth, migrateAuth, type Auth } from './auth/auth.ts';
+import type { Sql } from './auth/database.ts';
+import { createKitApp } from './app.tsx';
+import { inProcessTollgate } from './tollgate/in-process.ts';
+import { httpTollgate } from './tollgate/over-http.ts';
+import type { Tollgate } from './tollgate/tollgate.ts';
+
+export const DEFAULT_APP_DATABASE = 'pglite://./.tollchat';
+
+export interface RunningApp {
+  url: string;
+  auth: Auth;
+  tollgate: Tollgate;
+  /** Tollgate's facade, when it runs in this process. */
+  billing?: Billing;
+  /** What was generated on this start (the admin password, the API key), to print once. */
+  generated: { apiKey?: string; adminPassword?: string };
+  close(): Promise<void>;
+}
+
+/** The auth secret: the one configured, else the one kept in the database (made by the first process to start). */
+async function authSecret(sql: Sql, configured: string | undefined): Promise<string> {
+  if (configured) return configured;
+  await sql.query('CREATE TABLE IF NOT EXISTS app_secrets (name text PRIMARY KEY, value text NOT NULL)');
+  await sql.query(`INSERT INTO app_secrets (name, value) VALUES ('auth_secret', $1) ON CONFLICT (name) DO NOTHING`, [randomBytes(32).toString('base64url')]);
+  const [row] = await sql.query<{ value: string }>(`SELECT value FROM app_secrets WHERE name = 'auth_secret'`);
+  return row!.value;
+}
+
+export async function startApp(env: NodeJS.ProcessEnv = process.env): Promise<RunningApp> {
+  const port = Number(env.APP_PORT ?? 3100);
+  const logger = pino({ level: env.LOG_LEVEL || 'warn' });
+  // Listen first, so that the URL is known (APP_PORT=0 picks a port) before the cookies and links
+  // that name it are set up; until the app is ready, a request is answered 503.
+  let handle: (request: Request) => Response | Promise<Response> = () => new Response('Starting, try again in a moment', { status: 503 });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: (request) => handle(request), port, hostname: env.APP_HOST || '127.0.0.1' }, () => resolve(s));
+  });
+  const url = env.APP_URL || `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  let tollgate: Tollgate;
+  let sql: Sql;
+  let billing: Billing | undefined;
+  let tollgateServer: { fetch: (request: Request) => Response | Promise<Response> } | undefined;
+  let generated: RunningApp['generated'] = {};
+  let closeDatabase: () => Promise<void>;
+
+  if (env.TOLLGATE_URL) {
+    if (!env.TOLLGATE_API_KEY) throw new Error('TOLLGATE_URL is set but TOLLGATE_API_KEY is not: set the key the Tollgate server printed on its first start');
+    tollgate = httpTollgate({ url: env.TOLLGATE_URL, apiKey: env.TOLLGATE_API_KEY });
+    const database = await openAppDatabase(env.DATABASE_URL || DEFAULT_APP_DATABASE);
+    sql = database;
+    closeDatabase = () => database.close();
+  } else {
+    const config = loadConfig({ ...env, DATABASE_URL: env.DATABASE_URL || DEFAULT_APP_DATABASE });
+    billing = await createBilling({
+      database: config.databaseUrl,
+      processors: [
+        fakeProcessor(),
+        ...(config.stripe ? [stripeProcessor({ ...config.stripe, successUrl: `${url}/` })] : []),
+        ...(config.paddle ? [paddleProcessor(config.paddle)] : []),
+      ],
+      defaultProcessor: config.processor,
+    });
+    // A fresh database gets a pricing mode to start from; the admin panel changes it.
+    if (!(await billing.admin.getSettings()).pricingMode) await billing.admin.applyPreset('subscription-plus-packs');
+    const credentials = await loadCredentials(billing.sql, config);
+    generated = credentials.generated;
+    const server = createApp({ billing, credentials, logger });
+    tollgateServer = server;
+    const facade = billing;
+    tollgate = inProcessTollgate({
+      billing, server,
+      billingLink: async (accountId, { userId, role, returnUrl }) => (await createBillingSession(facade, accountId, { userId, role, returnUrl }, { baseUrl: url })).url,
+    });
+    sql = billing.sql;
+    closeDatabase = async () => {};
+  }
+
+  const authOptions = { sql, baseURL: url, secret: await authSecret(sql, env.APP_AUTH_SECRET) };
+  await migrateAuth(authOptions);
+  const auth = createAuth(authOptions);
+  const app = createKitApp({ auth, tollgate, ...(tollgateServer ? { tollgateServer } : {}) });
+  handle = app.fetch;
+
+  return {
+    url, auth, tollgate, generated, ...(billing ? { billing } : {}),
+    close: async () => {
+      await new Promise((resolve) => server.close(resolve));
+      await tollgate.close();
+      await closeDatabase();
+    },
+  };
+}
