@@ -1,0 +1,254 @@
+/**
+ * The app's chat, end to end with the real AI SDK: the answer is streamed as the AI SDK's UI
+ * message stream (read here by its own chat transport, as useChat reads it), through Tollgate's
+ * middleware, on the demo model. Each answer carries its tokens and the charge, which is the
+ * price book's price of its usage to the micro-dollar; a refusal arrives as a message with its
+ * remedy; the picker offers the plan's models only; a stream stopped half way is charged what
+ * was streamed and frees the rest. With Tollgate in this process and over HTTP.
+ */
+import { DefaultChatTransport, readUIMessageStream, type UIMessageChunk } from 'ai';
+import { Hono } from 'hono';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chatRoutes } from '../app/chat/routes.tsx';
+import type { ChatMessage } from '../app/chat/answer.ts';
+import { shown } from '../app/chat/display.ts';
+import { demoAnswer } from '../app/models/demo-text.ts';
+import { chatModels, type ChatModel } from '../app/models/models.ts';
+import { inProcessTollgate } from '../app/tollgate/in-process.ts';
+import { httpTollgate } from '../app/tollgate/over-http.ts';
+import type { Tollgate } from '../app/tollgate/tollgate.ts';
+import type { Billing } from '../src/index.ts';
+import { serveApp } from './support/browser.ts';
+import { ENGINES } from './support/harness.ts';
+import { API_KEY, useApi, type Api } from './support/http.ts';
+
+/** Provider prices per token, in picodollars, from the bundled price data ($ per million tokens × 10⁶). */
+const RATES: Record<string, { input: bigint; output: bigint }> = {
+  'gpt-4o-mini': { input: 150_000n, output: 600_000n }, // $0.15 and $0.60 per million
+  'claude-haiku-4-5': { input: 1_000_000n, output: 5_000_000n }, // $1 and $5 per million
+};
+
+/** What a usage is charged: its provider cost at the margin, value = cost / (1 − margin), rounded up to the micro-dollar. */
+function priceOf(model: string, usage: { inputTokens: number; outputTokens: number }, marginBps: number): number {
+  const rates = RATES[model]!;
+  const picos = BigInt(usage.inputTokens) * rates.input + BigInt(usage.outputTokens) * rates.output;
+  const divisor = BigInt(10_000 - marginBps) * 1_000_000n;
+  return Number((picos * 10_000n + divisor - 1n) / divisor);
+}
+
+/** Free ($0.10 a day, cheap models) for ann and bea, whose day is spent; Pro for cy. */
+async function chatWorld(billing: Billing) {
+  await billing.admin.applyPreset('usage-subscription');
+  await billing.upsertAccount({ id: 'ann', kind: 'personal', name: 'Ann' });
+  await billing.upsertAccount({ id: 'bea', kind: 'personal', name: 'Bea' });
+  await billing.record('bea', { model: 'gpt-4o-mini', usage: { inputTokens: 333_333, outputTokens: 0 } }, { idempotencyKey: 'earlier' }); // $0.10 of value
+  await billing.upsertAccount({ id: 'cy', kind: 'personal', name: 'Cy' });
+  await billing.subscribe('cy', 'pro');
+  return (await billing.admin.catalog()).settings.marginBps;
+}
+
+const NAMES: Record<string, string> = { ann: 'Ann', bea: 'Bea', cy: 'Cy' };
+
+function chatApp(tollgate: Tollgate, models: ChatModel[], api: Api) {
+  return new Hono().route('/chat', chatRoutes({
+    tollgate, models, billingHref: '/billing', now: () => api.clock.read(),
+    // The app's session says who is chatting; here, two headers do.
+    currentAccount: (c) => {
+      const id = c.req.header('x-account');
+      return id ? { account: { id, kind: 'personal', name: NAMES[id] ?? id }, userId: c.req.header('x-user') ?? `u_${id}` } : undefined;
+    },
+  }));
+}
+
+/** One question, as the AI SDK's chat transport sends it and reads the answer: the final message and every chunk. */
+async function ask(app: Hono, account: string, question: string, model = 'gpt-4o-mini') {
+  const transport = new DefaultChatTransport<ChatMessage>({
+    api: 'http://app.test/chat/answers', headers: { 'x-account': account }, body: { model },
+    fetch: (url, init) => Promise.resolve(app.request(String(url), init)),
+  });
+  const messages: ChatMessage[] = [{ id: 'q1', role: 'user', parts: [{ type: 'text', text: question }] }];
+  const stream = await transport.sendMessages({ chatId: 'c1', messages, trigger: 'submit-message', messageId: undefined, abortSignal: undefined });
+  const chunks: UIMessageChunk[] = [];
+  const tapped = stream.pipeThrough(new TransformStream<UIMessageChunk, UIMessageChunk>({ transform: (chunk, c) => (chunks.push(chunk), c.enqueue(chunk)) }));
+  let message: ChatMessage | undefined;
+  for await (const snapshot of readUIMessageStream<ChatMessage>({ stream: tapped as ReadableStream<never> })) message = snapshot;
+  return { message: message!, chunks };
+}
+
+const textOf = (message: ChatMessage) => message.parts.filter((p) => p.type === 'text').map((p) => p.text).join('');
+
+async function usageEvents(api: Api) {
+  return api.sql.query<{ account_id: string; user_id: string; model: string; input_tokens: number; output_tokens: number; value_micros: number; metadata: { aiCall?: { finishReason?: string } } }>(
+    'SELECT account_id, user_id, model, input_tokens::int, output_tokens::int, value_micros::int, metadata FROM usage_events WHERE account_id <> $1 ORDER BY id', ['bea'],
+  );
+}
+
+for (const engine of ENGINES) {
+  describe(`the app's chat on ${engine.name}`, () => {
+    const api = useApi(engine);
+    let closers: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const close of closers) await close();
+      closers = [];
+    });
+
+    const inProcess = () => inProcessTollgate({ billing: api.billing, server: api.app, billingLink: async () => 'http://billing.test/' });
+    const overHttp = async () => {
+      const server = await serveApp(api.app);
+      closers.push(server.close);
+      return httpTollgate({ url: server.base, apiKey: API_KEY });
+    };
+
+    for (const [way, tollgateOf] of [['in this process', async () => inProcess()], ['over HTTP', overHttp]] as const) {
+      it(`streams an answer with its tokens and a charge that is the price book's price of its usage, to the micro-dollar (Tollgate ${way})`, async () => {
+        const marginBps = await chatWorld(api.billing);
+        const app = chatApp(await tollgateOf(), await chatModels({ env: {}, wordDelayMs: 1 }), api);
+        const before = await api.billing.balance('ann');
+        const question = 'What does a toll gate do?';
+
+        const { message, chunks } = await ask(app, 'ann', question);
+        expect(chunks.filter((c) => c.type === 'text-delta').length).toBeGreaterThan(20); // word by word
+        expect(chunks.some((c) => c.type === 'error')).toBe(false);
+        expect(textOf(message)).toBe(demoAnswer([{ role: 'user', content: [{ type: 'text', text: question }] }]));
+        const { usage, cost, model } = message.metadata!;
+        expect(model).toBe('gpt-4o-mini');
+        expect(usage!.outputTokens).toBe(Math.ceil(Buffer.byteLength(textOf(message)) / 4));
+        expect(usage!.inputTokens).toBeGreaterThan(10);
+
+        const [event] = await usageEvents(api);
+        expect(event).toMatchObject({ account_id: 'ann', user_id: 'u_ann', model: 'gpt-4o-mini', input_tokens: usage!.inputTokens, output_tokens: usage!.outputTokens });
+        const price = priceOf('gpt-4o-mini', usage!, marginBps);
+        expect(price).toBeGreaterThan(0);
+        expect(event!.value_micros).toBe(price);
+        expect(cost).toEqual({ micros: price, shown: shown(price, { unit: 'usd', credit: null }) });
+        const after = await api.billing.balance('ann');
+        expect(after.heldMicros).toBe(0);
+        expect(before.availableMicros - after.availableMicros).toBe(price);
+      });
+
+      it(`answers a refused account with the refusal as a message, its reason and remedy, and charges nothing (Tollgate ${way})`, async () => {
+        await chatWorld(api.billing);
+        const app = chatApp(await tollgateOf(), await chatModels({ env: {}, wordDelayMs: 1 }), api);
+        const before = await api.billing.balance('bea');
+        const { message, chunks } = await ask(app, 'bea', 'Still there?');
+        // A whole stream: started, the refusal, finished; no error part.
+        expect(chunks.map((c) => c.type)).toEqual(['start', 'data-refusal', 'finish']);
+        expect(textOf(message)).toBe('');
+        const refusal = message.parts.find((p) => p.type === 'data-refusal')!.data;
+        expect(refusal).toMatchObject({ code: 'daily_limit', resets: '00:00 UTC on Mar 11', billingHref: '/billing', remedy: { label: 'Try again after the reset at 00:00 UTC on Mar 11' } });
+        expect(refusal.message).toMatch(/daily limit of \$0\.10/);
+        expect(await api.billing.balance('bea')).toEqual(before);
+        expect(await usageEvents(api)).toEqual([]);
+      });
+    }
+
+    it('offers only the plan\'s models, and answers a model outside the plan with the gate\'s refusal to upgrade', async () => {
+      await chatWorld(api.billing);
+      const app = chatApp(inProcess(), await chatModels({ env: {}, wordDelayMs: 1 }), api);
+      const options = async (account: string) => {
+        const html = await (await app.request('/chat', { headers: { 'x-account': account } })).text();
+        return [...html.matchAll(/<option value="([^"]+)"/g)].map((m) => m[1]);
+      };
+      expect(await options('ann')).toEqual(['gpt-4o-mini', 'claude-haiku-4-5']); // Free: cheap models
+      expect(await options('cy')).toEqual(['gpt-4o-mini', 'gpt-4o', 'claude-haiku-4-5', 'claude-sonnet-4-5']); // Pro: all
+      const page = await (await app.request('/chat', { headers: { 'x-account': 'ann' } })).text();
+      expect(page).toContain('Not on your plan: GPT-4o (demo), Claude Sonnet 4.5 (demo)');
+
+      const { message, chunks } = await ask(app, 'ann', 'Use the big one', 'gpt-4o');
+      expect(chunks.some((c) => c.type === 'text-delta' || c.type === 'error')).toBe(false);
+      expect(message.parts.find((p) => p.type === 'data-refusal')!.data).toMatchObject({
+        code: 'model_not_allowed', remedy: { label: 'Upgrade your plan', href: '/billing' },
+      });
+      expect(await usageEvents(api)).toEqual([]);
+      // On Pro the same model answers, at its own price.
+      const pro = await ask(app, 'cy', 'Use the big one', 'claude-haiku-4-5');
+      expect(pro.message.metadata!.cost!.micros).toBe(priceOf('claude-haiku-4-5', pro.message.metadata!.usage!, (await api.billing.admin.catalog()).settings.marginBps));
+    });
+
+    it('charges a stream stopped half way for what was streamed, and frees the rest of its hold', async () => {
+      const marginBps = await chatWorld(api.billing);
+      const app = chatApp(inProcess(), await chatModels({ env: {}, wordDelayMs: 30 }), api);
+      const server = await serveApp(app);
+      closers.push(server.close);
+      const before = await api.billing.balance('ann');
+      const question = 'Tell me everything about holds';
+      const whole = demoAnswer([{ role: 'user', content: [{ type: 'text', text: question }] }]);
+
+      // A real connection, cut by the reader after a few words, as the page's Stop button does.
+      const controller = new AbortController();
+      const response = await fetch(`${server.base}/chat/answers`, {
+        method: 'POST', signal: controller.signal, headers: { 'content-type': 'application/json', 'x-account': 'ann' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ id: 'q1', role: 'user', parts: [{ type: 'text', text: question }] }] }),
+      });
+      expect(response.status).toBe(200);
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let received = '';
+      let buffer = '';
+      while ((received.match(/ /g) ?? []).length < 5) {
+        buffer += (await reader.read()).value ?? '';
+        for (const [, json] of buffer.matchAll(/data: (\{.*\})\n\n/g)) {
+          const part = JSON.parse(json!) as { type: string; delta?: string };
+          if (part.type === 'text-delta') received += part.delta;
+        }
+        buffer = buffer.slice(buffer.lastIndexOf('\n\n') + 2);
+      }
+      controller.abort();
+
+      // The server notices the cut connection, and the middleware settles what was streamed.
+      let events = await usageEvents(api);
+      for (let i = 0; i < 100 && events.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        events = await usageEvents(api);
+      }
+      expect(events).toHaveLength(1);
+      const [event] = events;
+      expect(event!.metadata.aiCall?.finishReason).toBe('aborted');
+      // Output counted from the deltas streamed, at the gate's two bytes a token: at least what
+      // the reader got, well short of the whole answer.
+      expect(event!.output_tokens).toBeGreaterThanOrEqual(Math.ceil(Buffer.byteLength(received) / 2));
+      expect(event!.output_tokens).toBeLessThan(Math.ceil(Buffer.byteLength(whole) / 2) / 2);
+      expect(event!.value_micros).toBe(priceOf('gpt-4o-mini', { inputTokens: event!.input_tokens, outputTokens: event!.output_tokens }, marginBps));
+      const after = await api.billing.balance('ann');
+      expect(after.heldMicros).toBe(0);
+      expect(before.availableMicros - after.availableMicros).toBe(event!.value_micros);
+      expect((await api.billing.reconcile('ann')).ok).toBe(true);
+    });
+
+    it('says what to fix when a request is wrong, before anything reaches the gate', async () => {
+      await chatWorld(api.billing);
+      const app = chatApp(inProcess(), await chatModels({ env: {}, wordDelayMs: 1 }), api);
+      const post = (body: unknown, headers: Record<string, string> = { 'x-account': 'ann' }) =>
+        app.request('/chat/answers', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+      const question = [{ id: 'q', role: 'user', parts: [{ type: 'text', text: 'hi' }] }];
+      const cases: [unknown, number, string, RegExp][] = [
+        [{ model: 'gpt-4o-mini', messages: question }, 401, 'not_logged_in', /Log in/],
+        [{ model: 'gpt-5-ultra', messages: question }, 400, 'unknown_model', /no model "gpt-5-ultra": pick one of GPT-4o mini \(demo\)/],
+        [{ model: 'gpt-4o-mini', messages: [] }, 400, 'invalid_request', /messages/],
+        ['not json', 400, 'invalid_request', /Send a model/],
+        [{ model: 'gpt-4o-mini', messages: [{ id: 'q', role: 'wizard', parts: [] }] }, 400, 'invalid_messages', /reload the page/],
+        [{ model: 'gpt-4o-mini', messages: [{ id: 'a', role: 'assistant', parts: [{ type: 'text', text: 'hello' }] }] }, 400, 'no_question', /end with your message/],
+        [{ model: 'gpt-4o-mini', messages: [{ id: 'q', role: 'user', parts: [{ type: 'text', text: 'x'.repeat(600_000) }] }] }, 413, 'conversation_too_long', /start a new chat/],
+      ];
+      for (const [i, [body, status, code, message]] of cases.entries()) {
+        const response = await post(body, i === 0 ? {} : undefined);
+        const json = (await response.json()) as { error: { code: string; message: string } };
+        expect({ status: response.status, code: json.error.code }, JSON.stringify(json)).toEqual({ status, code });
+        expect(json.error.message).toMatch(message);
+      }
+      expect(await usageEvents(api)).toEqual([]);
+      expect((await api.billing.balance('ann')).heldMicros).toBe(0);
+    });
+  });
+}
+
+describe('amounts in the display unit', () => {
+  it('are exact in dollars, and in credits to two places, three digits below one credit', () => {
+    expect(shown(291, { unit: 'usd', credit: null })).toBe('$0.000291');
+    expect(shown(1_234_567, { unit: 'usd', credit: null })).toBe('$1.234567');
+    const credits = { unit: 'credits' as const, credit: { micros: 10_000, display: '$0.01' } };
+    expect(shown(291, credits)).toBe('0.0291 credits');
+    expect(shown(10_000, credits)).toBe('1 credit');
+    expect(shown(1_234_567, credits)).toBe('123.46 credits');
+    expect(shown(0, credits)).toBe('0 credits');
+  });
+});
