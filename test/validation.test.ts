@@ -104,7 +104,7 @@ for (const engine of ENGINES) {
       await expect(billing.admin.updateSettings({ marginBps: 10_000 })).rejects.toThrow('marginBps: 100% is too high: a margin must be below 100% (99.99% at most)');
       await expect(billing.admin.updateSettings({ marginBps: -1 })).rejects.toMatchObject({ code: 'invalid_input' });
       await expect(billing.admin.updateSettings({ defaultPlan: 'nope' })).rejects.toMatchObject({ code: 'plan_not_found' });
-      await expect(billing.admin.updateSettings({ unknownModelPolicy: 'fallback' })).rejects.toThrow(/needs fallbackRates/);
+      await expect(billing.admin.updateSettings({ unknownModelPolicy: 'fallback' })).rejects.toThrow(/at a fallback price needs that price: give its input and output rates/);
       await expect(billing.admin.applyPreset('everything-free' as never)).rejects.toMatchObject({ code: 'invalid_input' });
       await expect(billing.upsertAccount({ id: 'tz', kind: 'team', timeZone: 'Mars/Olympus' })).rejects.toThrow(/Unknown time zone/);
       await expect(billing.upsertAccount({ id: 'k', kind: 'robot' as never })).rejects.toMatchObject({ code: 'invalid_input' });

@@ -67,12 +67,15 @@ export const tokenCount = z
   .nonnegative('must not be negative')
   .max(MAX_CALL_TOKENS, `must be at most ${MAX_CALL_TOKENS.toLocaleString('en-US')} tokens in one call`);
 
-/** Micro-dollars, from zero up to 2^53 − 1 (about $9 billion). */
+/** The most micro-dollars an amount may be (2^53 − 1), said in dollars. */
+const MOST_DOLLARS = 'must be at most $9,007,199,254.74 (about $9 billion)';
+
+/** Micro-dollars, from zero up to 2^53 − 1 (about $9 billion); an amount merely too large or negative is told so, not that it is not whole. */
 export const micros = z
   .number({ error: 'must be a number of micro-dollars' })
-  .int('must be whole micro-dollars')
+  .int({ error: (issue) => (!Number.isInteger(issue.input) ? 'must be whole micro-dollars' : (issue.input as number) < 0 ? 'must not be negative' : MOST_DOLLARS), abort: true })
   .nonnegative('must not be negative')
-  .max(Number.MAX_SAFE_INTEGER, 'must be below 2^53 (about $9 billion)');
+  .max(Number.MAX_SAFE_INTEGER, MOST_DOLLARS);
 
 /** The most a price may be, in cents: $100 million. */
 export const MAX_CENTS = 100_000_000_00;

@@ -88,7 +88,7 @@ export async function updatePlanParsed(sql: Sql, slug: string, changes: ParsedPl
     throw new BillingError(
       'invalid_input',
       `The plan "${slug}" is the default plan, which new accounts (and those whose paid plan ended) are on without paying: it must stay free. ` +
-        'Make a free plan the default first (settings.defaultPlan), then give this one a price',
+        'Make a free plan the default first, in the settings, then give this one a price',
       { field: 'priceCents', slug, issues: [`priceCents: must stay $0.00 while "${slug}" is the default plan, which accounts are on without paying: make a free plan the default first, in the settings`] },
     );
   }
@@ -169,7 +169,7 @@ export async function updateSettings(sql: Sql, { pricingMode, ...patch }: Parsed
     throw new BillingError(
       'invalid_input',
       `The plan "${defaultPlan.slug}" has a price, and the default plan is the one new accounts (and those whose paid plan ended) are on without paying: ` +
-        'its allowance would be handed out unpaid. Make a free plan (priceCents 0) the default',
+        'its allowance would be handed out unpaid. Make a free plan (a price of $0.00) the default',
       { field: 'defaultPlan', slug: defaultPlan.slug, issues: [`defaultPlan: "${defaultPlan.slug}" costs ${formatCents(defaultPlan.priceCents)} a month, and accounts are on the default plan without paying: choose a free plan`] },
     );
   }
@@ -180,7 +180,7 @@ export async function updateSettings(sql: Sql, { pricingMode, ...patch }: Parsed
   }
   const policy = patch.unknownModelPolicy ?? current.unknownModelPolicy;
   if (policy === 'fallback' && !fallbackPrice) {
-    throw new BillingError('invalid_input', 'unknownModelPolicy "fallback" needs fallbackRates: the price charged for models the price book does not know', {
+    throw new BillingError('invalid_input', 'Charging models the price book does not know at a fallback price needs that price: give its input and output rates ($ per 1M tokens)', {
       issues: ['fallbackRates: must be given to charge models the price book does not know the fallback price: at least its input and output rates ($ per 1M tokens)'],
     });
   }
