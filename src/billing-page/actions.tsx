@@ -124,7 +124,8 @@ export const actions: Part = (page, billing) => {
         monthlyMaxCount: wholeField(form, 'maxCount', LABELS.monthlyMaxCount) ?? null,
         monthlyMaxMicros: microsField(form, 'maxDollars', LABELS.monthlyMaxMicros) ?? null,
       });
-      flash(c, 'note', setting.enabled ? `Auto-recharge is on: it buys ${setting.pack} when less than ${amount(setting.thresholdMicros, display)} is left.` : 'Auto-recharge is off.');
+      const pack = await billing.admin.getPack(setting.pack);
+      flash(c, 'note', setting.enabled ? `Auto-recharge is on: it buys ${pack.name} when less than ${amount(setting.thresholdMicros, display)} is left.` : 'Auto-recharge is off.');
       return c.redirect('/billing#auto-recharge', 303);
     } catch (error) {
       if (!(error instanceof BillingError)) throw error;

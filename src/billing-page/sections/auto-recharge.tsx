@@ -17,7 +17,7 @@ function State({ view }: { view: View }) {
     <p class={setting.state === 'off' ? 'error' : 'muted'} data-figure="auto-recharge-state">
       <strong>{STATE[setting.state]}</strong>
       {setting.state === 'on' || setting.state === 'paused'
-        ? `: buys ${setting.pack} when less than ${amount(setting.thresholdMicros, view.display)} is left`
+        ? `: buys ${view.pricing.packs.find((p) => p.slug === setting.pack)?.name ?? setting.pack} when less than ${amount(setting.thresholdMicros, view.display)} is left`
         : ''}
       {setting.pausedUntil ? `, paused until ${when(setting.pausedUntil, view.account.timeZone)} (a monthly cap was reached)` : ''}
       {setting.off ? `: ${setting.off.message} Check the payment method, then turn it on again.` : ''}

@@ -1,0 +1,138 @@
+/**
+ * The hosted billing page in a real browser (Debian's chromium driven by playwright-core)
+ * against the server app: an owner opens a link, buys a pack through the fake processor and
+ * sees the balance grow, changes the plan, sets auto-recharge; a member sees the pool and their
+ * own cap but no button; the link opened again is refused in words. Screenshots at desktop and
+ * phone width go to test-artifacts/. Skipped, with a note, when /usr/bin/chromium is missing.
+ */
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { createBillingSession } from '../src/server/index.ts';
+import { adminApp } from './support/admin-client.ts';
+import { TEST_MODEL } from './support/api-world.ts';
+import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { DAY, TestClock } from './support/harness.ts';
+
+noteMissingChromium('the billing page browser test is');
+
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 900 };
+
+describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
+  const clock = new TestClock(new Date('2026-03-01T09:00:00Z'));
+  let billing: Billing;
+  let server: Awaited<ReturnType<typeof serveApp>>;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor()] });
+    await billing.admin.applyPreset('subscription-plus-packs');
+    await billing.admin.createPlan({ slug: 'max', name: 'Max', priceCents: 100_00, overage: 'credits', sort: 10 });
+    await billing.admin.setModelPrice({ ...TEST_MODEL, effectiveFrom: '2020-01-01T00:00:00Z', rates: { input: '1', output: '2' } });
+    await billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme Robotics' });
+    await billing.subscribe('acme', 'plus');
+    await billing.admin.setMemberLimits('acme', 'user_7', [{ window: 'day', unit: 'usd', amount: 1_000_000 }]);
+    // Nine days of calls by two members, more on some days than others.
+    for (let day = 0; day < 9; day++) {
+      for (const [user, tokens] of [['user_7', 40_000 * (1 + (day % 3))], ['user_8', 90_000 + 30_000 * (day % 4)]] as const) {
+        await billing.record('acme', { ...TEST_MODEL, userId: user, usage: { inputTokens: tokens, outputTokens: tokens / 4 } }, { idempotencyKey: `d${day}-${user}` });
+      }
+      await billing.record('acme', { model: 'gpt-4o-mini', provider: 'openai', userId: 'user_8', usage: { inputTokens: 300_000, outputTokens: 20_000 } }, { idempotencyKey: `mini-${day}` });
+      clock.advance(DAY);
+    }
+    server = await serveApp(await adminApp(billing));
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await billing?.close();
+  });
+
+  /** A page at `viewport` that opened a new link for `input`; its script and console errors go to `problems`. */
+  async function open(input: Parameters<typeof createBillingSession>[2], viewport: { width: number; height: number }, problems: string[]): Promise<{ page: Page; url: string }> {
+    const { url } = await createBillingSession(billing, 'acme', input, { baseUrl: server.base });
+    const page = await (await browser.newContext({ viewport })).newPage();
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    await page.goto(url);
+    expect(new URL(page.url()).pathname).toBe('/billing');
+    return { page, url };
+  }
+
+  const available = async (page: Page) => page.locator('[data-figure=available]').innerText();
+  const credits = (text: string) => Number(text.replace(/[^\d.]/g, ''));
+
+  it('lets an owner buy a pack and see the balance grow, change the plan and set auto-recharge', async () => {
+    const problems: string[] = [];
+    const { page, url } = await open({ returnUrl: 'https://app.example/settings', role: 'owner' }, DESKTOP, problems);
+    expect(await page.locator('#back-to-app').getAttribute('href')).toBe('https://app.example/settings');
+    await page.waitForSelector('#usage-chart[data-drawn=true]');
+    expect(await page.locator('#by-model tr').count()).toBe(2);
+    expect(await page.locator('#last-calls tbody tr').count()).toBe(10);
+    await page.screenshot({ path: `${ARTIFACTS}/billing-page-owner.png`, fullPage: true });
+
+    const before = credits(await available(page));
+    await page.click('[data-pack=extra-10] button');
+    await page.waitForSelector('#note');
+    expect(await page.locator('#note').innerText()).toBe('Bought: 1,000 credits added.');
+    expect(credits(await available(page))).toBe(before + 1_000);
+    expect(await page.locator('#payments tbody tr').first().innerText()).toMatch(/Pack extra-10\s+\$10\.00/);
+
+    await page.click('[data-plan=max] button');
+    await page.waitForSelector('#note');
+    expect(await page.locator('#note').innerText()).toBe('You are on Max now.');
+    expect(await page.locator('[data-current] h2').innerText()).toBe('Max');
+    expect(await page.locator('[data-plan=plus] button').innerText()).toBe('Downgrade to Plus');
+
+    await page.fill('#auto-recharge-form input[name=threshold]', '250');
+    await page.fill('#auto-recharge-form input[name=maxCount]', '3');
+    await page.click('#auto-recharge-form button');
+    await page.waitForSelector('#note');
+    expect(await page.locator('#note').innerText()).toBe('Auto-recharge is on: it buys 1,000 extra credits when less than 250 credits is left.');
+    expect(await page.locator('[data-figure=auto-recharge-state]').innerText()).toBe('On: buys 1,000 extra credits when less than 250 credits is left');
+    expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', thresholdMicros: 2_500_000, monthlyMaxCount: 3 });
+
+    await page.click('#cancel');
+    expect(await page.locator('h1').innerText()).toBe('Cancel Max?');
+    await page.click('#cancel-confirm button');
+    expect(await page.locator('[data-figure=plan-ends]').innerText()).toMatch(/^Canceled: it ends Apr 10, 2026, 09:00 UTC, then Free\.$/);
+    await page.screenshot({ path: `${ARTIFACTS}/billing-page-owner-after.png`, fullPage: true });
+
+    // The link again, in this browser or another: refused in words, nothing shown.
+    const other = await (await browser.newContext({ viewport: PHONE })).newPage();
+    await other.goto(url);
+    expect(await other.locator('h1').innerText()).toBe('This billing link has expired');
+    expect(await other.content()).not.toContain('Acme');
+    await other.screenshot({ path: `${ARTIFACTS}/billing-page-expired-phone.png` });
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  it('shows a member the pool and their own cap, with no button to buy or change, at phone width', async () => {
+    const problems: string[] = [];
+    const { page } = await open({ returnUrl: 'https://app.example/', userId: 'user_7', role: 'member' }, PHONE, problems);
+    await page.waitForSelector('#usage-chart[data-drawn=true]');
+    expect(await page.locator('[data-figure=available]').isVisible()).toBe(true);
+    expect(await page.locator('[data-limit="Today (your cap)"]').innerText()).toMatch(/of 100 credits/);
+    expect(await page.locator('main button, main form').count()).toBe(0);
+    expect(await page.locator('#payments, #auto-recharge').count()).toBe(0);
+    expect(await page.locator('#last-calls').innerText()).not.toContain('gpt-4o-mini');
+    await page.screenshot({ path: `${ARTIFACTS}/billing-page-member-phone.png`, fullPage: true });
+    // Nothing wider than the phone: no sideways scrolling.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('fits an owner\'s page to a phone', async () => {
+    const problems: string[] = [];
+    const { page } = await open({ returnUrl: 'https://app.example/', role: 'admin' }, PHONE, problems);
+    await page.waitForSelector('#usage-chart[data-drawn=true]');
+    await page.screenshot({ path: `${ARTIFACTS}/billing-page-owner-phone.png`, fullPage: true });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    expect(problems).toEqual([]);
+  }, 60_000);
+});
