@@ -9,56 +9,16 @@
 import { DefaultChatTransport, readUIMessageStream, type UIMessageChunk } from 'ai';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
-import { chatRoutes } from '../app/chat/routes.tsx';
 import type { ChatMessage } from '../app/chat/answer.ts';
 import { shown } from '../app/chat/display.ts';
 import { demoAnswer } from '../app/models/demo-text.ts';
-import { chatModels, type ChatModel } from '../app/models/models.ts';
+import { chatModels } from '../app/models/models.ts';
 import { inProcessTollgate } from '../app/tollgate/in-process.ts';
 import { httpTollgate } from '../app/tollgate/over-http.ts';
-import type { Tollgate } from '../app/tollgate/tollgate.ts';
-import type { Billing } from '../src/index.ts';
 import { serveApp } from './support/browser.ts';
 import { ENGINES } from './support/harness.ts';
+import { chatApp, chatWorld, priceOf } from './support/chat-world.ts';
 import { API_KEY, useApi, type Api } from './support/http.ts';
-
-/** Provider prices per token, in picodollars, from the bundled price data ($ per million tokens × 10⁶). */
-const RATES: Record<string, { input: bigint; output: bigint }> = {
-  'gpt-4o-mini': { input: 150_000n, output: 600_000n }, // $0.15 and $0.60 per million
-  'claude-haiku-4-5': { input: 1_000_000n, output: 5_000_000n }, // $1 and $5 per million
-};
-
-/** What a usage is charged: its provider cost at the margin, value = cost / (1 − margin), rounded up to the micro-dollar. */
-function priceOf(model: string, usage: { inputTokens: number; outputTokens: number }, marginBps: number): number {
-  const rates = RATES[model]!;
-  const picos = BigInt(usage.inputTokens) * rates.input + BigInt(usage.outputTokens) * rates.output;
-  const divisor = BigInt(10_000 - marginBps) * 1_000_000n;
-  return Number((picos * 10_000n + divisor - 1n) / divisor);
-}
-
-/** Free ($0.10 a day, cheap models) for ann and bea, whose day is spent; Pro for cy. */
-async function chatWorld(billing: Billing) {
-  await billing.admin.applyPreset('usage-subscription');
-  await billing.upsertAccount({ id: 'ann', kind: 'personal', name: 'Ann' });
-  await billing.upsertAccount({ id: 'bea', kind: 'personal', name: 'Bea' });
-  await billing.record('bea', { model: 'gpt-4o-mini', usage: { inputTokens: 333_333, outputTokens: 0 } }, { idempotencyKey: 'earlier' }); // $0.10 of value
-  await billing.upsertAccount({ id: 'cy', kind: 'personal', name: 'Cy' });
-  await billing.subscribe('cy', 'pro');
-  return (await billing.admin.catalog()).settings.marginBps;
-}
-
-const NAMES: Record<string, string> = { ann: 'Ann', bea: 'Bea', cy: 'Cy' };
-
-function chatApp(tollgate: Tollgate, models: ChatModel[], api: Api) {
-  return new Hono().route('/chat', chatRoutes({
-    tollgate, models, billingHref: '/billing', now: () => api.clock.read(),
-    // The app's session says who is chatting; here, two headers do.
-    currentAccount: (c) => {
-      const id = c.req.header('x-account');
-      return id ? { account: { id, kind: 'personal', name: NAMES[id] ?? id }, userId: c.req.header('x-user') ?? `u_${id}` } : undefined;
-    },
-  }));
-}
 
 /** One question, as the AI SDK's chat transport sends it and reads the answer: the final message and every chunk. */
 async function ask(app: Hono, account: string, question: string, model = 'gpt-4o-mini') {
@@ -102,7 +62,7 @@ for (const engine of ENGINES) {
     for (const [way, tollgateOf] of [['in this process', async () => inProcess()], ['over HTTP', overHttp]] as const) {
       it(`streams an answer with its tokens and a charge that is the price book's price of its usage, to the micro-dollar (Tollgate ${way})`, async () => {
         const marginBps = await chatWorld(api.billing);
-        const app = chatApp(await tollgateOf(), await chatModels({ env: {}, wordDelayMs: 1 }), api);
+        const app = chatApp(await tollgateOf(), await chatModels({ env: {}, wordDelayMs: 1 }), api.clock);
         const before = await api.billing.balance('ann');
         const question = 'What does a toll gate do?';
 
@@ -128,14 +88,14 @@ for (const engine of ENGINES) {
 
       it(`answers a refused account with the refusal as a message, its reason and remedy, and charges nothing (Tollgate ${way})`, async () => {
         await chatWorld(api.billing);
-        const app = chatApp(await tollgateOf(), await chatModels({ env: {}, wordDelayMs: 1 }), api);
+        const app = chatApp(await tollgateOf(), await chatModels({ env: {}, wordDelayMs: 1 }), api.clock);
         const before = await api.billing.balance('bea');
         const { message, chunks } = await ask(app, 'bea', 'Still there?');
         // A whole stream: started, the refusal, finished; no error part.
         expect(chunks.map((c) => c.type)).toEqual(['start', 'data-refusal', 'finish']);
         expect(textOf(message)).toBe('');
         const refusal = message.parts.find((p) => p.type === 'data-refusal')!.data;
-        expect(refusal).toMatchObject({ code: 'daily_limit', resets: '00:00 UTC on Mar 11', billingHref: '/billing', remedy: { label: 'Try again after the reset at 00:00 UTC on Mar 11' } });
+        expect(refusal).toMatchObject({ code: 'daily_limit', resets: '00:00 UTC on Mar 11', billingHref: '/billing', remedy: { label: 'Try again after 00:00 UTC on Mar 11' } });
         expect(refusal.message).toMatch(/daily limit of \$0\.10/);
         expect(await api.billing.balance('bea')).toEqual(before);
         expect(await usageEvents(api)).toEqual([]);
@@ -144,7 +104,7 @@ for (const engine of ENGINES) {
 
     it('offers only the plan\'s models, and answers a model outside the plan with the gate\'s refusal to upgrade', async () => {
       await chatWorld(api.billing);
-      const app = chatApp(inProcess(), await chatModels({ env: {}, wordDelayMs: 1 }), api);
+      const app = chatApp(inProcess(), await chatModels({ env: {}, wordDelayMs: 1 }), api.clock);
       const options = async (account: string) => {
         const html = await (await app.request('/chat', { headers: { 'x-account': account } })).text();
         return [...html.matchAll(/<option value="([^"]+)"/g)].map((m) => m[1]);
@@ -167,7 +127,7 @@ for (const engine of ENGINES) {
 
     it('charges a stream stopped half way for what was streamed, and frees the rest of its hold', async () => {
       const marginBps = await chatWorld(api.billing);
-      const app = chatApp(inProcess(), await chatModels({ env: {}, wordDelayMs: 30 }), api);
+      const app = chatApp(inProcess(), await chatModels({ env: {}, wordDelayMs: 30 }), api.clock);
       const server = await serveApp(app);
       closers.push(server.close);
       const before = await api.billing.balance('ann');
@@ -216,7 +176,7 @@ for (const engine of ENGINES) {
 
     it('says what to fix when a request is wrong, before anything reaches the gate', async () => {
       await chatWorld(api.billing);
-      const app = chatApp(inProcess(), await chatModels({ env: {}, wordDelayMs: 1 }), api);
+      const app = chatApp(inProcess(), await chatModels({ env: {}, wordDelayMs: 1 }), api.clock);
       const post = (body: unknown, headers: Record<string, string> = { 'x-account': 'ann' }) =>
         app.request('/chat/answers', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
       const question = [{ id: 'q', role: 'user', parts: [{ type: 'text', text: 'hi' }] }];

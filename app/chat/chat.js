@@ -35,7 +35,8 @@ const tokens = (n) => `${n.toLocaleString('en-US')} ${n === 1 ? 'token' : 'token
 function showRefusal(view, { item, text, meta }) {
   item.classList.add('refusal');
   text.append(el('strong', null, 'Not answered. '), document.createTextNode(view.message));
-  if (view.resets) text.append(el('div', 'chat-resets', `Resets at ${view.resets}.`));
+  // A limit's reset is said once: as the remedy when waiting is the remedy, else on its own line.
+  if (view.resets && view.remedy.href) text.append(el('div', 'chat-resets', `The limit resets at ${view.resets}.`));
   const actions = el('div', 'chat-remedy');
   if (view.remedy.href) {
     const link = el('a', 'button', view.remedy.label);

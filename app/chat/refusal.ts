@@ -33,7 +33,7 @@ function remedyOf({ remedy }: Refusal, billingHref: string, resets: string | und
     case 'update_payment_method':
       return { label: 'Update your card', href: billingHref };
     case 'wait_until':
-      return { label: `Try again after the reset at ${resets}` };
+      return { label: `Try again after ${resets}` };
     case 'contact_support':
       return { label: 'Contact support' };
   }
