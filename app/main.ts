@@ -17,7 +17,7 @@ const lines = [
   '',
   `app:          ${url}`,
   `  log in as   ${DEMO.owner.email} / ${DEMO.owner.password}   (owner of "${DEMO.team.name}")`,
-  `           or ${DEMO.member.email} / ${DEMO.member.password}   (member, capped at $0.05 a day)${seeded ? '' : ' — made on an earlier start'}`,
+  `           or ${DEMO.member.email} / ${DEMO.member.password}   (member, capped at 5 cents a day)${seeded ? '' : ' — made on an earlier start'}`,
   `           or sign up as someone new`,
 ];
 if (app.tollgate.mode === 'in-process') {

@@ -10,7 +10,7 @@ export const DEMO = {
   owner: { name: 'Olivia Owner', email: 'owner@example.com', password: 'tollchat-demo' },
   member: { name: 'Max Member', email: 'member@example.com', password: 'tollchat-demo' },
   team: { name: 'Demo team', slug: 'demo-team' },
-  /** The member's cap on the team's pool: 5 cents a day. */
+  /** The member's cap on the team's pool: 5 cents a day (5 credits, at the preset's cent a credit). */
   memberCapMicros: 50_000,
 } as const;
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import type { Auth } from '../auth/auth.ts';
 import { switchAccount, teamAccountId, type AppEnv, type Viewer } from '../auth/viewer.ts';
-import { displayAmount, dollarsToMicros } from '../tollgate/display.ts';
+import { displayAmount, displayToMicros, unitName } from '../tollgate/display.ts';
 import type { Tollgate } from '../tollgate/tollgate.ts';
 import { Problem, render } from './layout.tsx';
 
@@ -83,8 +83,8 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
                     {manage && member.role === 'member' && (
                       <form method="post" action={`/team/members/${member.userId}/cap`} class="inline cap">
                         <label>
-                          <span class="sr">Dollars a day for {member.user.name}</span>
-                          <input name="dollars" inputmode="decimal" placeholder="$ a day" size={7} aria-label={`Dollars a day for ${member.user.email}`} />
+                          <span class="sr">{unitName(pricing)} a day for {member.user.name}</span>
+                          <input name="amount" inputmode="decimal" placeholder={`${unitName(pricing)} a day`} size={10} aria-label={`${unitName(pricing)} a day for ${member.user.email}`} />
                         </label>
                         <button type="submit">Set cap</button>
                       </form>
@@ -147,9 +147,11 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
   app.post('/team/members/:userId/cap', async (c) => {
     const viewer = c.get('viewer')!;
     if (!canManage(viewer)) return c.text('Only the team\'s owner or an admin may cap a member', 403);
-    const text = String((await c.req.parseBody()).dollars ?? '').trim();
-    const micros = text === '' ? 0 : dollarsToMicros(text);
-    if (micros === undefined) return teamPage(c, { problem: `"${text}" is not an amount of dollars: write it like 0.50 (empty lifts the cap).` });
+    const text = String((await c.req.parseBody()).amount ?? '').trim();
+    // The owner types the cap in the unit the app shows: dollars, or credits.
+    const pricing = await tollgate.pricing();
+    const micros = text === '' ? 0 : displayToMicros(text, pricing);
+    if (micros === undefined) return teamPage(c, { problem: `"${text}" is not an amount of ${unitName(pricing)}: write it like ${unitName(pricing) === 'dollars' ? '0.50' : '25'} (empty lifts the cap).` });
     // An empty amount lifts the cap; any other caps the member's use of the pool per day.
     await tollgate.setMemberLimits(viewer.current.id, c.req.param('userId'), micros === 0 ? [] : [{ window: 'day', unit: 'usd', amount: micros }]);
     return teamPage(c, { notice: <p class="note">Cap saved.</p> });

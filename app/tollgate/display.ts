@@ -11,9 +11,16 @@ export function displayAmount(micros: number, pricing: Pick<Pricing, 'unit' | 'c
   return `${credits} ${credits === '1' ? 'credit' : 'credits'}`;
 }
 
-/** Dollars typed by a person ("0.5", "$2.25") as micro-dollars, exactly; undefined if it is not an amount. */
-export function dollarsToMicros(text: string): number | undefined {
+/** The display unit's name, for a form's label: "dollars" or "credits". */
+export const unitName = (pricing: Pick<Pricing, 'unit' | 'credit'>) => (pricing.unit === 'usd' || pricing.credit === null ? 'dollars' : 'credits');
+
+/**
+ * An amount a person typed in the display unit ("0.5", "$2.25", or "150" credits) as
+ * micro-dollars, exactly (a credit is a whole number of micro-dollars); undefined if it is not one.
+ */
+export function displayToMicros(text: string, pricing: Pick<Pricing, 'unit' | 'credit'>): number | undefined {
   const match = /^\s*\$?\s*(\d{1,7})(?:\.(\d{1,6}))?\s*$/.exec(text);
   if (!match) return undefined;
-  return Number(match[1]) * 1_000_000 + Number((match[2] ?? '').padEnd(6, '0'));
+  const millionths = Number(match[1]) * 1_000_000 + Number((match[2] ?? '').padEnd(6, '0'));
+  return unitName(pricing) === 'dollars' ? millionths : Math.round((millionths * pricing.credit!.micros) / 1_000_000);
 }

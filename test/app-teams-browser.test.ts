@@ -1,0 +1,156 @@
+/**
+ * The app kit in a real browser (Debian's chromium through playwright-core), with Tollgate in the
+ * app's process on one embedded database: a new user signs up and gets a Tollgate account of
+ * their own; makes a team (a Tollgate team account); invites someone by a link shown on screen;
+ * the invited person signs up through the link and joins; the owner caps the member; the member
+ * opens Billing and sees the team's pool but cannot buy, while the owner can; the account
+ * switcher moves between the personal and the team account. Screenshots go to
+ * test-artifacts/app/. Skipped, with a note, without /usr/bin/chromium.
+ */
+import { mkdirSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type RunningApp } from '../app/start.ts';
+import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium } from './support/browser.ts';
+
+noteMissingChromium("the app kit's browser tests are");
+const SHOTS = `${ARTIFACTS}/app`;
+
+describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, billing', () => {
+  let app: RunningApp;
+  let browser: Browser;
+  const problems: string[] = [];
+  const contexts: BrowserContext[] = [];
+
+  async function newPage(width = 1280, height = 860): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width, height } });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('pageerror', (e) => problems.push(e.message));
+    return page;
+  }
+
+  async function signUp(page: Page, name: string, email: string) {
+    await page.fill('form[action="/signup"] input[name=name]', name);
+    await page.fill('form[action="/signup"] input[name=email]', email);
+    await page.fill('form[action="/signup"] input[name=password]', 'correct horse');
+    await page.click('form[action="/signup"] button');
+  }
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent' });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close();
+    await browser?.close();
+    await app?.close();
+  });
+
+  it('walks a new user through their account, a team, an invitation, a cap and the billing page', async () => {
+    const billing = app.billing!;
+    // 1. Anyone not logged in is sent to log in; a new user signs up and lands on their account.
+    const ann = await newPage();
+    await ann.goto(`${app.url}/team`);
+    expect(new URL(ann.url()).pathname).toBe('/login');
+    await ann.goto(`${app.url}/login`);
+    await signUp(ann, 'Ann Archer', 'ann@example.com');
+    await ann.waitForURL(`${app.url}/`);
+    await expect(ann.locator('h1').textContent()).resolves.toBe('Ann Archer');
+    await expect(ann.locator('[data-plan]').textContent()).resolves.toBe('Free');
+    await ann.screenshot({ path: `${SHOTS}/1-new-user.png`, fullPage: true });
+    // Their own Tollgate account, on the default plan.
+    const annId = (await app.auth.api.signInEmail({ body: { email: 'ann@example.com', password: 'correct horse' } })).user.id;
+    const personal = await billing.getAccount(`user_${annId}`);
+    expect(personal).toMatchObject({ kind: 'personal', name: 'Ann Archer' });
+
+    // Signing up twice with one email says what to do.
+    const again = await newPage();
+    await again.goto(`${app.url}/login`);
+    await signUp(again, 'Ann Again', 'ann@example.com');
+    await expect(again.locator('.error').textContent()).resolves.toContain('log in instead');
+
+    // 2. A team: its own Tollgate account, and the switcher now offers it.
+    await ann.click('text=New team');
+    await ann.fill('input[name=name]', "Ann's lab");
+    await ann.click('text=Create the team');
+    await ann.waitForURL(`${app.url}/team`);
+    const teamAccount = (await ann.locator('select[name=account] option[selected]').getAttribute('value'))!;
+    expect(teamAccount).toMatch(/^team_/);
+    expect(await billing.getAccount(teamAccount)).toMatchObject({ kind: 'team', name: "Ann's lab" });
+
+    // 3. An invitation is a link on screen.
+    await ann.fill('input[name=email]', 'bob@example.com');
+    await ann.click('text=Make an invitation link');
+    const link = (await ann.locator('.note code.invite-link').textContent())!;
+    expect(link).toMatch(new RegExp(`^${app.url}/invite/`));
+    await ann.screenshot({ path: `${SHOTS}/2-team-invitation.png`, fullPage: true });
+
+    // 4. Bob opens it logged out, signs up through it, and joins.
+    const bob = await newPage(390, 800);
+    await bob.goto(link);
+    await bob.click('text=Log in or sign up');
+    await signUp(bob, 'Bob Baker', 'bob@example.com');
+    await bob.waitForURL(link);
+    await expect(bob.locator('h1').textContent()).resolves.toBe("Join Ann's lab");
+    await bob.screenshot({ path: `${SHOTS}/3-join-phone.png`, fullPage: true });
+    await bob.click('form[action$="/accept"] button');
+    await bob.waitForURL(`${app.url}/`);
+    await expect(bob.locator('h1').textContent()).resolves.toBe("Ann's lab");
+    await expect(bob.locator('main').textContent()).resolves.toContain('You are its member');
+    // A link used once opens nothing more.
+    await bob.goto(link);
+    await expect(bob.locator('.error').textContent()).resolves.toContain('not valid any more');
+
+    // 5. The owner caps Bob at 5 credits (5 cents) a day, typed in the app's display unit; a
+    // wrong amount is said plainly and saves nothing.
+    await ann.goto(`${app.url}/team`);
+    const bobRow = ann.locator('tr[data-member="bob@example.com"]');
+    await bobRow.locator('input[name=amount]').fill('five');
+    await bobRow.locator('button').click();
+    await expect(ann.locator('.error').textContent()).resolves.toContain('"five" is not an amount of credits');
+    await ann.locator('tr[data-member="bob@example.com"] input[name=amount]').fill('5');
+    await ann.locator('tr[data-member="bob@example.com"] button').click();
+    await expect(ann.locator('tr[data-member="bob@example.com"]').textContent()).resolves.toContain('0 credits of 5 credits used today');
+    const bobId = (await app.auth.api.signInEmail({ body: { email: 'bob@example.com', password: 'correct horse' } })).user.id;
+    const pool = await billing.balance(teamAccount);
+    expect(pool.members).toEqual([expect.objectContaining({ userId: bobId, limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 50_000 })] })]);
+    await ann.screenshot({ path: `${SHOTS}/4-team-cap.png`, fullPage: true });
+    await ann.setViewportSize({ width: 390, height: 800 });
+    await ann.screenshot({ path: `${SHOTS}/4-team-cap-phone.png`, fullPage: true });
+    await ann.setViewportSize({ width: 1280, height: 860 });
+
+    // A member may not invite or cap.
+    const refused = await bob.request.post(`${app.url}/team/invitations`, { form: { email: 'eve@example.com', role: 'admin' }, headers: { origin: app.url } });
+    expect(refused.status()).toBe(403);
+
+    // 6. Billing: the member sees the team's pool and their cap, and no button that buys.
+    await bob.goto(`${app.url}/`);
+    await bob.click('nav.menu >> text=Billing');
+    await bob.waitForURL(/\/billing/);
+    const bobBilling = await bob.locator('body').textContent();
+    expect(bobBilling).toContain("Ann's lab");
+    expect(bobBilling).toContain('your cap');
+    expect(await bob.locator('form[action="/billing/purchase"], form[action="/billing/plan"]').count()).toBe(0);
+    await bob.screenshot({ path: `${SHOTS}/5-member-billing-phone.png`, fullPage: true });
+    // The owner's billing page offers the plans.
+    await ann.click('nav.menu >> text=Billing');
+    await ann.waitForURL(/\/billing/);
+    expect(await ann.locator('form[action="/billing/plan"]').count()).toBeGreaterThan(0);
+    await ann.screenshot({ path: `${SHOTS}/6-owner-billing.png`, fullPage: true });
+
+    // 7. The switcher: back to Bob's own account.
+    await bob.goto(`${app.url}/`);
+    await bob.selectOption('select[name=account]', { label: 'Bob Baker (personal)' });
+    await bob.waitForURL(`${app.url}/`);
+    await expect(bob.locator('h1').textContent()).resolves.toBe('Bob Baker');
+    // An account the viewer does not belong to cannot be switched to.
+    await bob.request.post(`${app.url}/switch`, { form: { account: `user_${annId}` }, headers: { origin: app.url } });
+    await bob.goto(`${app.url}/`);
+    await expect(bob.locator('h1').textContent()).resolves.toBe('Bob Baker');
+
+    expect(problems).toEqual([]);
+  });
+});
