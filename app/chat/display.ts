@@ -1,19 +1,14 @@
 /**
- * Amounts as the account's people read them: in the display unit the admin chose (dollars, or
- * credits at what a credit is worth), exact in dollars (a chat answer often costs a fraction of
- * a cent) and to three significant digits in credits below one.
+ * Amounts in the chat: as the app shows them everywhere (the display unit: dollars exactly, or
+ * credits to two places), except a fraction of a credit, which a single answer often costs:
+ * that is told to three significant digits ("0.0291 credits"), not rounded to nothing.
  */
-import { formatUsd } from 'tollgate';
+import { displayAmount } from '../tollgate/display.ts';
 import type { Pricing } from '../tollgate/tollgate.ts';
 
 export type DisplayUnit = Pick<Pricing, 'unit' | 'credit'>;
 
-export function shown(micros: number, { unit, credit }: DisplayUnit): string {
-  if (unit === 'usd' || credit === null) return formatUsd(micros);
-  const credits = micros / credit.micros;
-  const digits = Math.abs(credits) >= 1 ? { maximumFractionDigits: 2 } : { maximumSignificantDigits: 3 };
-  const text = credits.toLocaleString('en-US', digits);
-  return `${text} ${text === '1' ? 'credit' : 'credits'}`;
+export function shown(micros: number, unit: DisplayUnit): string {
+  if (unit.unit === 'usd' || unit.credit === null || micros === 0 || Math.abs(micros) >= unit.credit.micros) return displayAmount(micros, unit);
+  return `${(micros / unit.credit.micros).toLocaleString('en-US', { maximumSignificantDigits: 3 })} credits`;
 }
-
-export const tokens = (n: number): string => `${n.toLocaleString('en-US')} ${n === 1 ? 'token' : 'tokens'}`;
