@@ -435,6 +435,36 @@ const ROUTES: RouteCase[] = [
     ],
   },
   {
+    route: 'GET /admin/plans/{slug}/versions',
+    setup: async (api) => (await api.billing.admin.updatePlan('plus', { priceCents: 30_00 }), {}),
+    good: () => ({ method: 'GET', path: '/v1/admin/plans/plus/versions' }),
+    status: 200,
+    unknown: () => [[{ method: 'GET', path: '/v1/admin/plans/nope/versions' }, 404, 'plan_not_found']],
+  },
+  {
+    route: 'POST /admin/plans/{slug}/versions/move',
+    setup: async (api) => (await api.billing.admin.updatePlan('plus', { priceCents: 30_00 }), {}),
+    good: () => ({ method: 'POST', path: '/v1/admin/plans/plus/versions/move', body: { accountId: 'acme', when: 'renewal' }, headers: key('move') }),
+    status: 200,
+    other: () => ({ method: 'POST', path: '/v1/admin/plans/plus/versions/move', body: { when: 'now' } }),
+    unknown: () => [
+      [{ method: 'POST', path: '/v1/admin/plans/nope/versions/move', body: { when: 'now' } }, 404, 'plan_not_found'],
+      [{ method: 'POST', path: '/v1/admin/plans/plus/versions/move', body: { accountId: 'solo', when: 'now' } }, 400, 'invalid_input'],
+    ],
+  },
+  {
+    route: 'POST /admin/plans/{slug}/versions/move/call-off',
+    setup: async (api) => {
+      await api.billing.admin.updatePlan('plus', { priceCents: 30_00 });
+      await api.billing.admin.moveToCurrentVersion('plus', { accountId: 'acme', when: 'renewal' });
+      return {};
+    },
+    good: () => ({ method: 'POST', path: '/v1/admin/plans/plus/versions/move/call-off', body: { accountId: 'acme' }, headers: key('call-off') }),
+    status: 200,
+    other: () => ({ method: 'POST', path: '/v1/admin/plans/plus/versions/move/call-off', body: { accountId: 'solo' } }),
+    unknown: () => [[{ method: 'POST', path: '/v1/admin/plans/plus/versions/move/call-off', body: { accountId: 'solo' } }, 400, 'invalid_input']],
+  },
+  {
     route: 'POST /admin/presets/{mode}/apply',
     good: () => ({ method: 'POST', path: '/v1/admin/presets/tiers/apply', headers: key('preset') }),
     status: 200,

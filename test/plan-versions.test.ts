@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createBilling, type Billing } from '../src/index.ts';
 import { DAY, ENGINES, useBilling } from './support/harness.ts';
 import { addTestModel, completed, mustCall, mustRefuse } from './support/spend.ts';
+import { proBecomesHundred as proBecomesHundredOn } from './support/plan-versions.ts';
 import { AdminClient, adminApp, text } from './support/admin-client.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
 import type { ProcessorEvent } from '../src/index.ts';
@@ -28,17 +29,7 @@ for (const engine of ENGINES) {
   describe(`plan versions on ${engine.name}`, () => {
     const t = useBilling(engine);
 
-    /** Pro at $20 with a $20 monthly limit, `ids` subscribed to it, then the tiers mode: Pro at $100, no limit. */
-    async function proBecomesHundred(...ids: string[]) {
-      await t.billing.admin.applyPreset('usage-subscription');
-      await addTestModel(t.billing);
-      for (const id of ids) {
-        await t.billing.upsertAccount({ id, kind: 'personal' });
-        completed(await t.billing.subscribe(id, 'pro'));
-        await mustCall(t.billing, id, 1_000); // this process now knows the account
-      }
-      await t.billing.admin.applyPreset('tiers');
-    }
+    const proBecomesHundred = (...ids: string[]) => proBecomesHundredOn(t.billing, ...ids);
     const terms = async (billing: Billing, id: string) => {
       const { plan } = await billing.balance(id);
       return { slug: plan.slug, priceCents: plan.priceCents, limits: plan.limits };
@@ -61,7 +52,7 @@ for (const engine of ENGINES) {
       expect(await terms(t.billing, 'bo')).toEqual({ slug: 'pro', priceCents: 100_00, limits: [] });
       expect((await t.billing.balance('bo')).availableMicros).toBe(100_000_000);
       expect(await t.billing.admin.planVersions('pro')).toEqual({
-        version: 2, behind: [{ accountId: 'ana', version: 1, priceCents: 20_00, includedMicros: 20_000_000, processor: 'fake' }],
+        version: 2, behind: [{ accountId: 'ana', version: 1, priceCents: 20_00, includedMicros: 20_000_000, processor: 'fake', waiting: null }],
       });
       for (const id of ['ana', 'bo']) expect((await t.billing.reconcile(id)).problems).toEqual([]);
     });
@@ -69,14 +60,14 @@ for (const engine of ENGINES) {
     it('moves one account, then all, to the current version; a free plan’s accounts follow it at once', async () => {
       await proBecomesHundred('ana', 'bo', 'cy');
       await expect(t.billing.admin.moveToCurrentVersion('pro', { accountId: 'nobody' })).rejects.toMatchObject({ code: 'invalid_input' });
-      expect(await t.billing.admin.moveToCurrentVersion('pro', { accountId: 'bo' })).toEqual({ version: 2, moved: ['bo'], kept: [] });
+      expect(await t.billing.admin.moveToCurrentVersion('pro', { accountId: 'bo' })).toEqual({ version: 2, when: 'now', moved: ['bo'], waiting: [], kept: [] });
       // Its limit and price at once; the allowance of the period it paid for stays, the next is $100.
       expect(await terms(t.billing, 'bo')).toEqual({ slug: 'pro', priceCents: 100_00, limits: [] });
       expect(await terms(t.billing, 'ana')).toMatchObject({ priceCents: 20_00 });
       expect((await t.billing.admin.planVersions('pro')).behind.map((b) => b.accountId)).toEqual(['ana', 'cy']);
       await expect(t.billing.admin.moveToCurrentVersion('pro', { accountId: 'bo' })).rejects.toMatchObject({ code: 'invalid_input' });
 
-      expect(await t.billing.admin.moveToCurrentVersion('pro')).toEqual({ version: 2, moved: ['ana', 'cy'], kept: [] });
+      expect(await t.billing.admin.moveToCurrentVersion('pro')).toEqual({ version: 2, when: 'now', moved: ['ana', 'cy'], waiting: [], kept: [] });
       expect((await t.billing.admin.planVersions('pro')).behind).toEqual([]);
       t.clock.advance(31 * DAY);
       for (const id of ['ana', 'bo', 'cy']) {
@@ -185,7 +176,7 @@ for (const engine of ENGINES) {
       expect(await t.billing.balance('ana')).toMatchObject({ plan: { slug: 'pro', priceCents: 20_00, limits: PRO_20_LIMIT }, availableMicros: 20_000_000 });
 
       await expect(t.billing.admin.moveToCurrentVersion('pro', { accountId: 'ana' })).rejects.toMatchObject({ code: 'subscription_active', details: { processor: SIGNED } });
-      expect(await t.billing.admin.moveToCurrentVersion('pro')).toEqual({ version: 2, moved: [], kept: [{ accountId: 'ana', processor: SIGNED }] });
+      expect(await t.billing.admin.moveToCurrentVersion('pro')).toMatchObject({ version: 2, moved: [], kept: [{ accountId: 'ana', processor: SIGNED, reason: expect.stringMatching(/move it at its renewal/) }] });
       const admin = new AdminClient(await adminApp(t.billing));
       await admin.login();
       expect(text((await admin.page('/admin/plans/pro/move')).html)).toMatch(/Nobody can be moved here\. Not moved: ana \(version 1, \$20\.00 through signed\)/);

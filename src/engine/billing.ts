@@ -28,8 +28,8 @@ import type { Clock, Context } from './context.ts';
 import { expireCredit } from './grants/expiry.ts';
 import { KnownAccounts } from './gate/known-accounts.ts';
 import { HoldIds } from '../core/hold-id.ts';
-import { applyPreset } from './catalog/presets.ts';
-import { moveToCurrentVersion, planVersions, planVersionMoveSchema } from './catalog/plan-versions.ts';
+import { applyPreset, PRESET_SUBSCRIBERS, type PresetSubscribers } from './catalog/presets.ts';
+import { callOffVersionMove, moveToCurrentVersion, planVersions, planVersionMoveSchema } from './catalog/plan-versions.ts';
 import { catalogChecks, readCatalog } from './catalog/checks.ts';
 import { PriceBook } from './catalog/price-book.ts';
 import { BillingError } from '../core/errors.ts';
@@ -50,7 +50,7 @@ import { effectOptionsSchema, type EffectOptions } from './once.ts';
 import type { Processor } from './processor.ts';
 import { memberLimitsSchema, setMemberLimits } from './gate/members.ts';
 import { canStart, type CanStartInput } from './gate/can-start.ts';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { holdIdSchema, idSchema, parseInput, rowId, slugSchema } from '../core/input.ts';
 
 export interface BillingOptions {
@@ -163,7 +163,8 @@ export async function createBilling(options: BillingOptions = {}) {
       getPlan: (slug: string) => catalog.findPlan(sql, slug),
       createPlan: changing((plan: catalog.ParsedPlan) => catalog.createPlanParsed(sql, plan)),
       updatePlan: changing((slug: string, changes: catalog.ParsedPlanChanges) => catalog.updatePlanParsed(sql, slug, changes)),
-      moveToCurrentVersion: changing((slug: string, whom: z.output<typeof planVersionMoveSchema>) => moveToCurrentVersion(sql, slug, whom)),
+      moveToCurrentVersion: changing((slug: string, whom: z.output<typeof planVersionMoveSchema>) => moveToCurrentVersion(ctx, slug, whom)),
+      callOffVersionMove: changing((slug: string, accountId: string) => callOffVersionMove(ctx, slug, accountId), (_result, [, accountId]) => accountId),
       listPacks: (filter: { status?: 'active' | 'archived' }) => catalog.listPacks(sql, filter),
       getPack: (slug: string) => catalog.findPack(sql, slug),
       createPack: changing((pack: catalog.ParsedPack) => catalog.createPackParsed(sql, pack)),
@@ -263,10 +264,12 @@ export async function createBilling(options: BillingOptions = {}) {
       updatePlan: async (slug: string, patch: catalog.PlanChanges) =>
         parsed.admin.updatePlan(slugOf(slug, 'plan slug'), parseInput(planPatchSchema, patch, 'plan changes')),
       /** The plan's current version, and the accounts on older ones (what they keep until moved). */
-      planVersions: async (slug: string) => planVersions(sql, slugOf(slug, 'plan slug')),
-      /** Move one account (`accountId`), or every account that can be, from an older version of the plan to its current one. */
+      planVersions: async (slug: string) => planVersions(ctx, slugOf(slug, 'plan slug')),
+      /** Move one account (`accountId`), or every account that can be, from an older version of the plan to its current one: `when` now, or at each one's renewal. */
       moveToCurrentVersion: async (slug: string, whom?: z.input<typeof planVersionMoveSchema>) =>
         parsed.admin.moveToCurrentVersion(slugOf(slug, 'plan slug'), parseInput(planVersionMoveSchema, whom ?? {}, 'whom to move')),
+      /** Call off the account's move to the plan's current version waiting for its renewal (its price at the processor goes back too). */
+      callOffVersionMove: async (slug: string, accountId: string) => parsed.admin.callOffVersionMove(slugOf(slug, 'plan slug'), accountIdOf(accountId)),
       listPacks: async (filter?: { status?: 'active' | 'archived' }) => parsed.admin.listPacks(parseInput(packFilterOf, filter, 'pack filter') ?? {}),
       getPack: async (slug: string) => parsed.admin.getPack(slugOf(slug, 'pack slug')),
       createPack: async (input: PackInput) => parsed.admin.createPack(parseInput(packInputSchema, input, 'pack')),
@@ -277,15 +280,17 @@ export async function createBilling(options: BillingOptions = {}) {
       setModelPrice: async (input: catalog.ModelPriceInput) => parsed.admin.setModelPrice(parseInput(catalog.modelPriceInputSchema, input, 'model price')),
       /** Remove a price override: calls from now on are priced as if it had never been set. */
       removeModelPrice: async (key: catalog.ModelPriceKey) => parsed.admin.removeModelPrice(parseInput(catalog.modelPriceKeySchema, key, 'model price override')),
-      applyPreset: changing((mode: PricingMode) => applyPreset(ctx, mode)),
+      /** Apply a pricing mode; the subscribers of a plan it gives new terms keep their version (the default), or move to the new one at their renewal. */
+      applyPreset: changing(async (mode: PricingMode, options?: { subscribers?: PresetSubscribers }) =>
+        applyPreset(ctx, mode, { subscribers: parseInput(z.enum(PRESET_SUBSCRIBERS).optional(), options?.subscribers, 'subscribers') })),
       /** Cap a team member's usage within the team's pool (day and/or month, value or tokens); [] removes the caps. */
       setMemberLimits: async (accountId: string, userId: string, limits: readonly Limit[]) =>
         parsed.admin.setMemberLimits(accountIdOf(accountId), parseInput(idSchema, userId, 'user id'), parseInput(memberLimitsSchema, limits, 'member limits')),
       // Reads for the admin panel
       /** Every plan, pack and the settings that price them: what the sanity checks read. */
-      catalog: () => readCatalog(sql),
+      catalog: () => readCatalog(ctx),
       /** What is wrong with the catalog as it stands, in the owner's words: plans or packs that lose money, a pack nobody can spend… */
-      checks: () => catalogChecks(sql),
+      checks: () => catalogChecks(ctx),
       previewPreset: (mode: PricingMode) => adminReads.previewPreset(ctx, mode),
       /** The accounts on each of these plans: how many, and the first few. */
       planHolders: async (slugs: readonly string[]) => adminReads.planHolders(ctx, slugs.map((s) => slugOf(s, 'plan slug'))),

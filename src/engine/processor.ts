@@ -123,8 +123,10 @@ export interface Processor {
    * Move the account's subscription to another plan (or keep its plan and call off a cancel
    * scheduled for the period's end): the proration billed at once, and the change refused
    * (BillingError payment_declined, nothing changed) unless that payment goes through. Without it, a new plan is a new checkout.
+   * At `renewal`: the subscription's price becomes the plan's with nothing billed now, and the
+   * customer pays it from the next invoice (a move to a plan's newer version, or its call-off).
    */
-  changePlan?(request: CheckoutRequest & { plan: Plan; subscriptionRef: string }): Promise<Completed>;
+  changePlan?(request: CheckoutRequest & { plan: Plan; subscriptionRef: string; at?: 'now' | 'renewal' }): Promise<Completed>;
   /** A page of the processor's where the customer pays what is due and manages payment methods, then returns to returnUrl. */
   portal?(request: { account: Account; customerId?: string | undefined; returnUrl: string; subscriptionRef?: string | undefined }): Promise<{ url: string }>;
   /**

@@ -45,17 +45,25 @@ const UNPAID = `(a.paid_through <= $2 OR a.past_due_through > a.paid_through)`;
 const GRACE_ENDS = `a.past_due_at + s.past_due_grace_days * interval '1 day'`;
 
 /**
+ * The version of its plan account `a` (joined with its plan `p`) is on at `at`: the one a move
+ * waiting for its renewal names once that renewal comes (migration 0024), else the one it bought;
+ * none bought (a free plan), the current one.
+ */
+export const versionAt = (at: string) =>
+  `CASE WHEN a.plan_version_renews_at <= ${at} THEN a.plan_version_at_renewal ELSE COALESCE(a.plan_version, p.version) END`;
+
+/**
  * Columns and joins of an account's terms; `$2` is the moment they are read for. terms_until:
  * the next moment they change by the clock alone (a plan's end, a paid period's, a grace's).
  */
 export const TERMS_COLUMNS = `${ACCOUNT_COLUMNS}, a.plan_id AS account_plan_id, ${planColumns('pv')}, ${SETTINGS_COLUMNS},
   COALESCE(a.plan_ends_at <= $2, false) AS plan_ended, COALESCE(${UNPAID}, false) AS unpaid,
   LEAST(CASE WHEN a.plan_ends_at > $2 THEN a.plan_ends_at END, CASE WHEN a.paid_through > $2 THEN a.paid_through END,
-    CASE WHEN ${GRACE_ENDS} > $2 THEN ${GRACE_ENDS} END) AS terms_until,
+    CASE WHEN ${GRACE_ENDS} > $2 THEN ${GRACE_ENDS} END, CASE WHEN a.plan_version_renews_at > $2 THEN a.plan_version_renews_at END) AS terms_until,
   a.terms_version, s.catalog_version`;
 export const TERMS_FROM = `accounts a CROSS JOIN settings s
   JOIN plans p ON p.id = CASE WHEN (a.plan_ends_at <= $2 OR ${UNPAID}) AND s.default_plan_id IS NOT NULL THEN s.default_plan_id ELSE a.plan_id END
-  JOIN plan_versions pv ON pv.plan_id = p.id AND pv.version = CASE WHEN p.id = a.plan_id THEN COALESCE(a.plan_version, p.version) ELSE p.version END`;
+  JOIN plan_versions pv ON pv.plan_id = p.id AND pv.version = CASE WHEN p.id = a.plan_id THEN ${versionAt('$2')} ELSE p.version END`;
 
 /** Terms read for one moment hold for a later one until terms_until (their period and day aside, which are derived). */
 export function termsHoldAt(row: Pick<TermsRow, 'terms_until'>, now: Date): boolean {
@@ -103,10 +111,13 @@ export async function lockGate(tx: Sql, accountId: string, now: Date): Promise<T
 /** What an account on no paid plan has: no anchor, end, paid period or past due. */
 export const NO_PLAN_PERIOD = 'plan_anchor_at = NULL, plan_ends_at = NULL, paid_through = NULL, past_due_through = NULL, past_due_at = NULL';
 
+/** No move to a newer version waiting: set with any other write of the version an account is on. */
+export const NO_VERSION_MOVE = 'plan_version_at_renewal = NULL, plan_version_renews_at = NULL';
+
 /** Write down a plan that ran out: the account moves to the default plan. Gate mutex held. */
 export async function applyPlanEnd(tx: Sql, terms: Terms): Promise<void> {
   if (!terms.planEnded) return;
-  await tx.query(`UPDATE accounts SET plan_id = $2, plan_version = NULL, ${NO_PLAN_PERIOD}, gate_version = gate_version + 1 WHERE id = $1`, [
+  await tx.query(`UPDATE accounts SET plan_id = $2, plan_version = NULL, ${NO_VERSION_MOVE}, ${NO_PLAN_PERIOD}, gate_version = gate_version + 1 WHERE id = $1`, [
     terms.account.id,
     terms.plan.id,
   ]);

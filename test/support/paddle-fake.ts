@@ -503,6 +503,9 @@ export class PaddleFake {
       if (items.length !== 1) throw new Error('the fake changes subscriptions of one item only');
       const price = found(this.prices, 'Price', String(items[0]!.price_id));
       const item = subscription.items[0]!;
+      if (price.status === 'archived' && price.id !== item.price.id) {
+        throw new PaddleApiError(400, 'subscriptions', 'subscription_price_not_found', 'One or more prices sent in the items array could not be found.');
+      }
       const mode = body.proration_billing_mode;
       if (!mode) throw invalidField('proration_billing_mode', 'must be provided when items change');
       if (price.id !== item.price.id && mode === 'prorated_immediately') {

@@ -4,7 +4,7 @@
  * signs them (no server in between).
  */
 import { afterEach, beforeEach } from 'vitest';
-import { fakeProcessor } from '../../src/index.ts';
+import { createBilling, fakeProcessor, type Billing } from '../../src/index.ts';
 import type { Processor } from '../../src/engine/processor.ts';
 import { paddleProcessor } from '../../src/processors/paddle/index.ts';
 import { stripeProcessor } from '../../src/processors/stripe/index.ts';
@@ -39,13 +39,15 @@ function useVendorBilling<F extends VendorFake>(engine: Engine, vendor: Vendor<F
   return {
     t,
     fake: () => world.fake,
-    /** Every event the vendor made since `from` (an index into its events), delivered in order. */
-    async deliver(from: number) {
+    /** Every event the vendor made since `from` (an index into its events), delivered in order (to `billing`: another process's facade). */
+    async deliver(from: number, billing: Pick<Billing, 'receiveWebhook'> = t.billing) {
       for (const event of world.fake.events.slice(from)) {
         const body = JSON.stringify(event);
-        await t.billing.receiveWebhook(vendor.name, body, new Headers({ [vendor.signatureHeader]: world.fake.sign(body) }));
+        await billing.receiveWebhook(vendor.name, body, new Headers({ [vendor.signatureHeader]: world.fake.sign(body) }));
       }
     },
+    /** A second facade on the same database and processors, as another process has: the caller closes it. */
+    twin: () => createBilling({ database: t.sql, clock: t.clock.read, processors }),
   };
 }
 

@@ -523,6 +523,7 @@ export class StripeFake {
     const price = this.prices.get(wanted!.price);
     if (!price) throw missing('price', String(wanted!.price), 'items[0][price]');
     if (price.id === item.price.id) return undefined;
+    if (!price.active) throw invalid('The price specified is inactive. This field only accepts active prices.', { param: 'items[0][price]' });
     const at = nowSeconds();
     const left = (item.current_period_end - at) / (item.current_period_end - item.current_period_start);
     const amount = Math.round((price.unit_amount - item.price.unit_amount) * item.quantity * left);

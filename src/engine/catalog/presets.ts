@@ -3,7 +3,8 @@
  * default. Plans it does not name are kept as `legacy` for the accounts on them (or
  * archived when nobody is), packs it does not name stop being sold. Nobody's purchased
  * credit is touched. What it does is the preset's diff against the catalog (core/presets.ts),
- * the same the admin panel previews: applying writes that diff and nothing else.
+ * the same the admin panel previews: applying writes that diff and nothing else. A plan it gives
+ * new terms is a new version: its subscribers keep theirs, or move to it at their renewal.
  */
 import { z } from 'zod';
 import { patchOf, presetDiff, PRESETS, type PresetDiff } from '../../core/presets.ts';
@@ -14,6 +15,7 @@ import type { PlanInput } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
 import { createPack, createPlan, getSettings, listPacks, listPlans, updatePack, updatePlan } from './catalog.ts';
 import type { Context } from '../context.ts';
+import { moveToCurrentVersion } from './plan-versions.ts';
 
 /**
  * The preset `mode` against the catalog as `sql` reads it. With `lock`, in a transaction, the
@@ -33,7 +35,18 @@ export async function readPresetDiff(sql: Sql, mode: PricingMode, { lock = false
   });
 }
 
-export async function applyPreset(ctx: Context, mode: PricingMode): Promise<Settings> {
+/** What becomes of the subscribers of a plan a preset gives new terms: they keep the version they bought, or move to the new one at their renewal. */
+export const PRESET_SUBSCRIBERS = ['keep', 'renewal'] as const;
+export type PresetSubscribers = (typeof PRESET_SUBSCRIBERS)[number];
+
+export async function applyPreset(ctx: Context, mode: PricingMode, { subscribers = 'keep' }: { subscribers?: PresetSubscribers } = {}): Promise<Settings> {
+  const applied = await writePreset(ctx, mode);
+  // Each subscriber's move in a transaction of its own, after: at a processor it changes the price there (plan-versions.ts).
+  if (subscribers === 'renewal') for (const slug of applied.changed) await moveToCurrentVersion(ctx, slug, { when: 'renewal' });
+  return applied.settings;
+}
+
+async function writePreset(ctx: Context, mode: PricingMode): Promise<{ settings: Settings; changed: string[] }> {
   return ctx.sql.transaction(async (tx) => {
     const diff = await readPresetDiff(tx, mode, { lock: true });
     const { plans, packs } = diff;
@@ -60,6 +73,6 @@ export async function applyPreset(ctx: Context, mode: PricingMode): Promise<Sett
       `UPDATE settings SET default_plan_id = (SELECT id FROM plans WHERE slug = $1), pricing_mode = $2, display_unit = $3`,
       [diff.defaultPlan, diff.mode, diff.displayUnit],
     );
-    return getSettings(tx);
+    return { settings: await getSettings(tx), changed: plans.update.map((p) => p.slug) };
   });
 }

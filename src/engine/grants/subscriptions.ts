@@ -20,7 +20,7 @@ import type { Period } from '../../core/periods.ts';
 import { isFree, type Plan } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
 import { openAllowance } from './grants.ts';
-import { lockGate, type Terms } from '../terms.ts';
+import { lockGate, NO_VERSION_MOVE, type Terms } from '../terms.ts';
 
 export interface Subscription {
   accountId: string;
@@ -97,7 +97,7 @@ export async function activatePlan(
   }
   const paid = !isFree(plan) && payment.period;
   await tx.query(
-    `UPDATE accounts SET plan_id = $2, plan_version = ${BOUGHT_VERSION}, plan_anchor_at = $3, paid_through = $4, plan_ends_at = NULL,
+    `UPDATE accounts SET plan_id = $2, plan_version = ${BOUGHT_VERSION}, ${NO_VERSION_MOVE}, plan_anchor_at = $3, paid_through = $4, plan_ends_at = NULL,
        past_due_through = NULL, past_due_at = NULL, gate_version = gate_version + 1 WHERE id = $1`,
     [accountId, plan.id, isFree(plan) ? null : paid ? paid.start : payment.now, paid ? paid.end : null],
   );
@@ -188,7 +188,7 @@ export async function changePlan(tx: Sql, before: Terms, plan: Plan): Promise<Su
   }
   await lapseCurrentAllowance(tx, before);
   await tx.query(`UPDATE subscriptions SET plan_id = $2, cancel_at = NULL WHERE account_id = $1 AND status = 'active'`, [before.account.id, plan.id]);
-  await tx.query(`UPDATE accounts SET plan_id = $2, plan_version = ${BOUGHT_VERSION}, plan_anchor_at = $3, plan_ends_at = NULL, gate_version = gate_version + 1 WHERE id = $1`, [
+  await tx.query(`UPDATE accounts SET plan_id = $2, plan_version = ${BOUGHT_VERSION}, ${NO_VERSION_MOVE}, plan_anchor_at = $3, plan_ends_at = NULL, gate_version = gate_version + 1 WHERE id = $1`, [
     before.account.id,
     plan.id,
     before.now,

@@ -1,10 +1,16 @@
-/** Plans, for admins: list, read, create, change. A change to a plan's terms is a new version, for new subscribers (engine/catalog/plan-versions.ts). */
-import { z } from '@hono/zod-openapi';
+/**
+ * Plans, for admins: list, read, create, change. A change to a plan's terms is a new version, for
+ * new subscribers; its subscribers on older versions are listed, moved now or at their renewal,
+ * and a move waiting is called off (engine/catalog/plan-versions.ts).
+ */
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
 import { planFilterSchema } from '../../engine/catalog/catalog.ts';
+import { MOVE_TIMES, planVersionMoveSchema } from '../../engine/catalog/plan-versions.ts';
+import { idSchema, plain } from '../../core/input.ts';
 import { limitSchema, PLAN_STATUSES, planInputSchema, planPatchSchema } from '../../core/plan.ts';
 import type { Api } from '../api.ts';
-import { Micros } from '../schemas.ts';
+import { body, DateTime, errorResponses, json, Micros, SlugParam } from '../schemas.ts';
 import { registerCatalog } from './catalog.ts';
 
 export const PlanSchema = z
@@ -26,6 +32,7 @@ export const PlanSchema = z
   .openapi('Plan');
 
 export function registerAdminPlans(api: Api, billing: Billing) {
+  registerPlanVersions(api, billing);
   registerCatalog(api, {
     path: '/admin/plans', noun: 'plan',
     schemas: {
@@ -34,4 +41,70 @@ export function registerAdminPlans(api: Api, billing: Billing) {
     },
     list: billing.parsed.admin.listPlans, get: billing.parsed.admin.getPlan, create: billing.parsed.admin.createPlan, update: billing.parsed.admin.updatePlan,
   });
+}
+
+const WaitingSchema = z
+  .strictObject({ version: z.number().int(), at: DateTime.openapi({ description: 'When it happens: the end of the period the account paid for.' }) })
+  .openapi('VersionMoveWaiting', { description: 'A move to a newer version waiting for the account\'s renewal.' });
+
+const PlanVersionsSchema = z
+  .strictObject({
+    version: z.number().int().openapi({ description: 'The plan\'s current version.' }),
+    behind: z.array(
+      z.strictObject({
+        accountId: z.string(),
+        version: z.number().int().openapi({ description: 'The version it is on, kept until moved.' }),
+        priceCents: z.number().int(),
+        includedMicros: Micros,
+        processor: z.string().nullable().openapi({ description: 'The processor of its subscription; null: none.' }),
+        waiting: WaitingSchema.nullable(),
+      }),
+    ),
+  })
+  .openapi('PlanVersions');
+
+const MoveResultSchema = z
+  .strictObject({
+    version: z.number().int().openapi({ description: 'The version moved to.' }),
+    when: z.enum(MOVE_TIMES),
+    moved: z.array(z.string()).openapi({ description: 'Accounts on it now.' }),
+    waiting: z.array(z.strictObject({ accountId: z.string(), at: DateTime })).openapi({ description: 'Accounts on it from their renewal.' }),
+    kept: z.array(z.strictObject({ accountId: z.string(), processor: z.string().nullable(), reason: z.string() })).openapi({ description: 'Accounts left on their version, and why.' }),
+  })
+  .openapi('PlanVersionMove');
+
+const CallOffSchema = plain(z.object({ accountId: idSchema.meta({ description: 'The account whose move waiting is called off.' }) }).strict()).meta({ id: 'PlanVersionCallOff' });
+
+export function registerPlanVersions(api: Api, billing: Billing) {
+  const security = [{ SecretKey: [] }];
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/admin/plans/{slug}/versions', tags: ['Admin'], security,
+      summary: 'A plan\'s current version, and the accounts on older ones (what they keep until moved, and a move waiting)',
+      request: { params: SlugParam },
+      responses: { 200: json(PlanVersionsSchema, 'The plan\'s versions.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.admin.planVersions(c.req.valid('param').slug), 200),
+  );
+  api.openapi(
+    createRoute({
+      method: 'post', path: '/admin/plans/{slug}/versions/move', tags: ['Admin'], security,
+      summary: 'Move one account, or every account on an older version, to the plan\'s current version: now, or at each one\'s renewal',
+      description:
+        'now: the current version\'s terms apply at once; an account paying through Stripe or Paddle is left on its version (kept), or refused when named. ' +
+        'renewal: the account keeps its version to the end of the period it paid for; at Stripe or Paddle its subscription\'s price changes now, with nothing billed, and it pays the new price from its next invoice.',
+      request: { params: SlugParam, ...body(planVersionMoveSchema.meta({ id: 'PlanVersionMoveRequest' })) },
+      responses: { 200: json(MoveResultSchema, 'Who moved, who waits for the renewal, and who was left as they were.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.parsed.admin.moveToCurrentVersion(c.req.valid('param').slug, c.req.valid('json')), 200),
+  );
+  api.openapi(
+    createRoute({
+      method: 'post', path: '/admin/plans/{slug}/versions/move/call-off', tags: ['Admin'], security,
+      summary: 'Call off an account\'s move waiting for its renewal: it stays on its version (at Stripe or Paddle, its price goes back, with nothing billed)',
+      request: { params: SlugParam, ...body(CallOffSchema) },
+      responses: { 200: json(z.strictObject({ version: z.number().int().openapi({ description: 'The version it stays on.' }) }).openapi('PlanVersionCalledOff'), 'Called off.'), ...errorResponses },
+    }),
+    async (c) => c.json(await billing.parsed.admin.callOffVersionMove(c.req.valid('param').slug, c.req.valid('json').accountId), 200),
+  );
 }
