@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Micros } from '../src/core/money.ts';
 import type { Pack } from '../src/core/pack.ts';
 import type { Limit, Plan } from '../src/core/plan.ts';
-import { checksOfChange, checksRaised, losesMoney, plansOnSale, plansSpending, sanityChecks, type Catalog } from '../src/core/sanity.ts';
+import { presetDiff, PRESETS } from '../src/core/presets.ts';
+import { checksOfChange, checksOfPreset, checksRaised, losesMoney, plansOnSale, plansSpending, sanityChecks, type Catalog } from '../src/core/sanity.ts';
 
 let ids = 0;
 function plan(slug: string, fields: Partial<Plan> = {}): Plan {
@@ -108,7 +109,7 @@ describe('sanity checks', () => {
     expect(run(pro([usd('day', 3_333_334)]))).toEqual([]); // $100.00002 over 30 days
     expect(run(pro([usd('month', 100_000_001)])).map((c) => c.code)).toEqual(['limit_never_reached']);
     expect(run(pro([usd('month', 200_000_000)], 'credits'))).toEqual([]); // credits take it past the allowance
-    expect(run(pro([{ window: 'month', unit: 'tokens', amount: 1 }]))).toEqual([]); // tokens have no dollar value to compare
+    expect(run(pro([{ window: 'month', unit: 'tokens', amount: 1_000_000 }]))).toEqual([]); // tokens have no dollar value to compare without a priced call
   });
 
   it('warns of a default plan with a price', () => {
@@ -159,5 +160,66 @@ describe('the checks a change of settings raises', () => {
     expect(checksRaised(base, { ...base, settings: { marginBps: 0, defaultPlanId: credits.id } }).map((c) => `${c.subject.slug}:${c.code}`)).toEqual([
       'plus:default_plan_not_free', 'cheap:plan_loses_money', 'bonus:pack_loses_money',
     ]);
+  });
+});
+
+describe('token limits', () => {
+  const tokens = (window: Limit['window'], amount: number): Limit => ({ window, unit: 'tokens', amount });
+  const limited = (limits: Limit[]) => plan('free', { name: 'Free', includedMicrosOverride: 500_000 as Micros, limits });
+
+  it('warns of a token limit below one call of 3,000 input and 1,000 output tokens: every such call is refused', () => {
+    const tight = limited([tokens('day', 3_999)]);
+    expect(sanityChecks(catalog({ plans: [tight, credits], settings: { marginBps: 5000, defaultPlanId: tight.id } }))).toEqual([{
+      severity: 'warning', subject: { kind: 'plan', slug: 'free' }, code: 'token_limit_below_call',
+      message: '“Free”\'s daily limit of 3,999 tokens is less than one call of 3,000 input and 1,000 output tokens: every such call is refused, whatever the plan includes.',
+    }]);
+    // One call fits exactly: the gate lets used + this call reach the limit.
+    const fits = limited([tokens('month', 4_000)]);
+    expect(sanityChecks(catalog({ plans: [fits, credits], settings: { marginBps: 5000, defaultPlanId: fits.id } }))).toEqual([]);
+  });
+
+  it('says, in dollars of a model, what a token limit leaves of the included usage, when the call is priced', () => {
+    // gpt-4o-mini at 50%: a call of 3,000 in and 1,000 out costs $0.00105 and is worth $0.0021.
+    const callValues = new Map([['free', { model: 'gpt-4o-mini', valueMicros: 2_100 }]]);
+    const day = limited([tokens('day', 20_000)]); // 5 calls a day, 150 in 30 days: $0.315 of the $0.50
+    const at = (p: Plan) => catalog({ plans: [p, credits], settings: { marginBps: 5000, defaultPlanId: p.id }, callValues });
+    expect(sanityChecks(at(day))).toEqual([{
+      severity: 'notice', subject: { kind: 'plan', slug: 'free' }, code: 'token_limit_below_included',
+      message: '“Free”\'s daily limit of 20,000 tokens lets a subscriber make 150 calls of 3,000 input and 1,000 output tokens of gpt-4o-mini in a 30-day month, worth $0.315: ' +
+        '$0.185 of the $0.50 it includes can never be used in such calls.',
+    }]);
+    // 239 calls a month are worth $0.5019: enough. 238 are worth $0.4998: not quite.
+    expect(sanityChecks(at(limited([tokens('month', 239 * 4_000)])))).toEqual([]);
+    expect(sanityChecks(at(limited([tokens('month', 238 * 4_000 + 3_999)]))).map((c) => c.code)).toEqual(['token_limit_below_included']);
+    // Without a priced call, a token limit is not said in dollars.
+    expect(sanityChecks({ ...at(day), callValues: undefined })).toEqual([]);
+  });
+});
+
+describe('the checks of a preset, before it is applied', () => {
+  const now = (c: Catalog) => ({ plans: c.plans, packs: c.packs, accountsOnPlan: new Map<number, number>() });
+
+  it('are those the catalog it leaves has and the catalog has not now: a pack it puts back on sale that loses money', () => {
+    // An archived pack of the preset's slug, worth $30 for $10: the preset sells it again, keeping its value.
+    const old = pack('extra-10', { status: 'archived', valueMicrosOverride: 30_000_000 as Micros });
+    const base = catalog({ packs: [old] });
+    expect(sanityChecks(base)).toEqual([]);
+    const raised = checksOfPreset(base, presetDiff(PRESETS['subscription-plus-packs'], now(base)));
+    expect(raised.map((c) => `${c.subject.slug}:${c.code}`)).toEqual(['extra-10:pack_loses_money']);
+    expect(raised[0]!.message).toContain('sells for $10.00 and gives $30.00 of usage, which costs you $15.00 at the 50% margin');
+  });
+
+  it('count the plans it creates, changes and takes off sale, and its default plan', () => {
+    // Applied to a catalog with a loss-making plan it takes off sale, it raises nothing: that plan is legacy, still checked, as now.
+    const lossy = plan('lossy', { priceCents: 5_00, includedMicrosOverride: 50_000_000 as Micros });
+    const base = catalog({ plans: [free, credits, lossy], settings: { marginBps: 0, defaultPlanId: free.id } });
+    expect(sanityChecks(base).map((c) => c.code)).toEqual(['plan_loses_money']);
+    expect(checksOfPreset(base, presetDiff(PRESETS.tiers, now(base)))).toEqual([]);
+    // At no margin at all, tiers' plans include their whole price: break-even, no loss; the free plan's $0.50 is given by design.
+    expect(checksOfPreset(catalog({ plans: [], settings: { marginBps: 0, defaultPlanId: null } }), presetDiff(PRESETS.tiers, { plans: [], packs: [], accountsOnPlan: new Map() }))).toEqual([]);
+    // A plan the preset changes is checked as it leaves it, its terms whole: Pro's old $20 limit goes with its new $100 price, and raises nothing.
+    const pro = plan('pro', { name: 'Pro', priceCents: 20_00, limits: [usd('month', 20_000_000)] });
+    const tiers = checksOfPreset(catalog({ plans: [free, pro] }), presetDiff(PRESETS.tiers, now(catalog({ plans: [free, pro] }))));
+    expect(tiers).toEqual([]);
   });
 });

@@ -43,3 +43,16 @@ export function FormChecks({ endpoint, checks }: { endpoint: string; checks: rea
     </div>
   );
 }
+
+/** Under a preset's preview: what applying it would leave to look at, before it is applied. */
+export function PresetChecks({ checks }: { checks: readonly Check[] }) {
+  return (
+    <div class="preset-checks" data-preset-checks={checks.length}>
+      {checks.length === 0 ? (
+        <p class="muted">Applying it leaves nothing new to look at in the plans and packs.</p>
+      ) : (
+        <CheckList checks={checks} lead="Applying it would leave these to look at (applying is not refused for them):" />
+      )}
+    </div>
+  );
+}

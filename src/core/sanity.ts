@@ -6,9 +6,10 @@
  * for them (an owner may mean it).
  */
 import { usableSources } from './bucket.ts';
-import { BPS_PER_UNIT, ceilDiv, formatBps, formatCents, formatUsdRounded, MICROS_PER_CENT } from './money.ts';
-import { packValueMicros, type Pack } from './pack.ts';
-import { includedMicros, isFree, type Limit, type Plan } from './plan.ts';
+import { BPS_PER_UNIT, ceilDiv, formatBps, formatCents, formatUsdRounded, MICROS_PER_CENT, type Micros } from './money.ts';
+import { packInputSchema, packToInput, packValueMicros, type Pack, type PackInput } from './pack.ts';
+import { includedMicros, isFree, planInputSchema, planToInput, type Limit, type Plan, type PlanInput } from './plan.ts';
+import { patchOf, type PresetDiff } from './presets.ts';
 import type { Settings } from './settings.ts';
 
 /** warning: money is lost or a customer cannot get what they pay for; notice: confusing, but costs nothing. */
@@ -22,6 +23,8 @@ export const CHECK_CODES = [
   'duplicate_plan_name',
   'limit_below_included',
   'limit_never_reached',
+  'token_limit_below_call',
+  'token_limit_below_included',
   'default_plan_not_free',
 ] as const;
 export type CheckCode = (typeof CHECK_CODES)[number];
@@ -38,6 +41,18 @@ export interface Catalog {
   plans: readonly Plan[];
   packs: readonly Pack[];
   settings: Pick<Settings, 'marginBps' | 'defaultPlanId'>;
+  /** By plan slug, what one TYPICAL_CALL on the plan is worth at the margin: how far its token limits go in dollars (engine/catalog/checks.ts). */
+  callValues?: ReadonlyMap<string, CallValue>;
+}
+
+/** The call a token limit is weighed against, as the panel's figures assume one: 3,000 input and 1,000 output tokens. */
+export const TYPICAL_CALL = { inputTokens: 3_000, outputTokens: 1_000 } as const;
+const TYPICAL_CALL_TOKENS = TYPICAL_CALL.inputTokens + TYPICAL_CALL.outputTokens;
+
+/** What one TYPICAL_CALL of `model` is worth at the margin. */
+export interface CallValue {
+  model: string;
+  valueMicros: number;
 }
 
 /** Days a daily limit is counted over to compare it with a month's allowance. */
@@ -86,7 +101,7 @@ const limitName = (limit: Limit) => (limit.window === 'day' ? 'daily' : 'monthly
 const costAbove = (costMicros: number, priceMicros: number) => (usd(costMicros) === usd(priceMicros) ? `just over ${usd(costMicros)}` : usd(costMicros));
 
 /** Every check that fails for the catalog, plans first, in the catalog's order. */
-export function sanityChecks({ plans, packs, settings }: Catalog): Check[] {
+export function sanityChecks({ plans, packs, settings, callValues }: Catalog): Check[] {
   const checks: Check[] = [];
   const onSale = plansOnSale(plans, settings.defaultPlanId);
   const margin = settings.marginBps;
@@ -124,6 +139,26 @@ export function sanityChecks({ plans, packs, settings }: Catalog): Check[] {
       } else if (plan.overage === 'block' && limit.amount > included) {
         add('notice', 'limit_never_reached',
           `${what} is above the ${usd(included)} it includes, and its usage stops there (it does not spend credit packs): the limit never applies, though the pricing table shows it.`);
+      }
+    }
+
+    // A token limit counts input and output tokens, and the gate weighs a call at its input and its most output before it starts.
+    const call = callValues?.get(plan.slug);
+    for (const limit of plan.limits.filter((l) => l.unit === 'tokens')) {
+      const what = `${name}'s ${limitName(limit)} limit of ${limit.amount.toLocaleString('en-US')} tokens`;
+      const typical = `${TYPICAL_CALL.inputTokens.toLocaleString('en-US')} input and ${TYPICAL_CALL.outputTokens.toLocaleString('en-US')} output tokens`;
+      if (limit.amount < TYPICAL_CALL_TOKENS) {
+        add('warning', 'token_limit_below_call', `${what} is less than one call of ${typical}: every such call is refused, whatever the plan includes.`);
+        continue;
+      }
+      if (!call) continue;
+      const calls = Math.floor((limit.window === 'day' ? limit.amount * DAYS_IN_MONTH : limit.amount) / TYPICAL_CALL_TOKENS);
+      const reach = calls * call.valueMicros;
+      if (reach < included) {
+        const month = limit.window === 'day' ? ` in a ${DAYS_IN_MONTH}-day month` : ' a month';
+        add('notice', 'token_limit_below_included',
+          `${what} lets a subscriber make ${calls.toLocaleString('en-US')} calls of ${typical} of ${call.model}${month}, worth ${usd(reach)}: ` +
+            `${usd(included - reach)} of the ${usd(included)} it includes can never be used in such calls.`);
       }
     }
 
@@ -173,4 +208,49 @@ export function checksOfChange(catalog: Catalog, candidate: { kind: 'plan'; item
     list.some((x) => x.slug === item.slug) ? list.map((x) => (x.slug === item.slug ? item : x)) : [...list, item];
   const after = candidate.kind === 'plan' ? { ...catalog, plans: put(catalog.plans, candidate.item) } : { ...catalog, packs: put(catalog.packs, candidate.item) };
   return checksRaised(catalog, after, { kind: candidate.kind, slug: candidate.item.slug });
+}
+
+/** A plan as its input makes it, under the id `id`. */
+function planOf(input: PlanInput, id: number): Plan {
+  const { includedMicros: included, ...plan } = planInputSchema.parse(input);
+  return { ...plan, id, includedMicrosOverride: (included ?? null) as Micros | null };
+}
+
+/** A pack as its input makes it, under the id `id`. */
+function packOf(input: PackInput, id: number): Pack {
+  const { valueMicros, ...pack } = packInputSchema.parse(input);
+  return { ...pack, id, valueMicrosOverride: (valueMicros ?? null) as Micros | null, expiresAfterDays: pack.expiresAfterDays ?? null };
+}
+
+/**
+ * What applying a preset would leave for the owner to hear, before it is applied: the checks of
+ * the catalog as its diff (core/presets.ts) leaves it — plans and packs created or given new
+ * terms, taken off sale, its default plan — that the catalog has not now.
+ */
+export function checksOfPreset(catalog: Catalog, diff: PresetDiff): Check[] {
+  const planUpdates = new Map(diff.plans.update.map((u) => [u.slug, u]));
+  const packUpdates = new Map(diff.packs.update.map((u) => [u.slug, u]));
+  const offSale = new Map<string, Plan['status']>([...diff.plans.legacy.map((p) => [p.slug, 'legacy'] as const), ...diff.plans.archive.map((p) => [p.slug, 'archived'] as const)]);
+  const archived = new Set(diff.packs.archive.map((p) => p.slug));
+  // Items it creates have no id yet: negative ones cannot meet a stored one.
+  let created = 0;
+  const plans = [
+    ...catalog.plans.map((p) => {
+      const update = planUpdates.get(p.slug);
+      if (update) return planOf({ ...planToInput(p), ...patchOf<PlanInput>(update) }, p.id);
+      const status = offSale.get(p.slug);
+      return status ? { ...p, status } : p;
+    }),
+    ...diff.plans.create.map((c) => planOf(c.input, --created)),
+  ];
+  const packs = [
+    ...catalog.packs.map((p) => {
+      const update = packUpdates.get(p.slug);
+      if (update) return packOf({ ...packToInput(p), ...patchOf<PackInput>(update) }, p.id);
+      return archived.has(p.slug) ? { ...p, status: 'archived' as const } : p;
+    }),
+    ...diff.packs.create.map((c) => packOf(c.input, --created)),
+  ];
+  const defaultPlanId = plans.find((p) => p.slug === diff.defaultPlan)?.id ?? catalog.settings.defaultPlanId;
+  return checksRaised(catalog, { ...catalog, plans, packs, settings: { ...catalog.settings, defaultPlanId } });
 }

@@ -30,7 +30,7 @@ import { KnownAccounts } from './gate/known-accounts.ts';
 import { HoldIds } from '../core/hold-id.ts';
 import { applyPreset, PRESET_SUBSCRIBERS, type PresetSubscribers } from './catalog/presets.ts';
 import { callOffVersionMove, moveToCurrentVersion, planVersions, planVersionMoveSchema } from './catalog/plan-versions.ts';
-import { catalogChecks, readCatalog } from './catalog/checks.ts';
+import { catalogChecks, presetChecks, readCatalog } from './catalog/checks.ts';
 import { PriceBook } from './catalog/price-book.ts';
 import { BillingError } from '../core/errors.ts';
 import { priceList, priceOf } from './catalog/price-list.ts';
@@ -292,6 +292,8 @@ export async function createBilling(options: BillingOptions = {}) {
       /** What is wrong with the catalog as it stands, in the owner's words: plans or packs that lose money, a pack nobody can spend… */
       checks: () => catalogChecks(ctx),
       previewPreset: (mode: PricingMode) => adminReads.previewPreset(ctx, mode),
+      /** What applying the preset `mode` would leave wrong with the plans and packs (the checks it would raise), before it is applied. */
+      presetChecks: (mode: PricingMode) => presetChecks(ctx, mode),
       /** The accounts on each of these plans: how many, and the first few. */
       planHolders: async (slugs: readonly string[]) => adminReads.planHolders(ctx, slugs.map((s) => slugOf(s, 'plan slug'))),
       /** The accounts with value left in buckets this pack granted: how many, the first few, and how much. */

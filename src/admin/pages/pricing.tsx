@@ -9,7 +9,7 @@ import { PRESETS, type FieldChange, type PresetDiff } from '../../core/presets.t
 import type { Limit } from '../../core/plan.ts';
 import { PRICING_MODES, type PricingMode } from '../../core/settings.ts';
 import { cents, dollars, limitsText, modelsText, percent, value, type Display } from '../format.ts';
-import { CheckList } from '../checks.tsx';
+import { CheckList, PresetChecks } from '../checks.tsx';
 import { readForm } from '../form.ts';
 import { attempt, Csrf, done, ErrorNote, render, type AdminContext, type Page } from '../layout.tsx';
 import { HolderList } from '../holders.tsx';
@@ -113,6 +113,7 @@ async function confirmPage(c: AdminContext, billing: Billing, mode: PricingMode,
     body: (
       <section class="card" id="apply-confirm" data-mode={mode}>
         <Preview preview={preview} display={settings} />
+        <PresetChecks checks={await billing.admin.presetChecks(mode)} />
         <h2>Who it reaches</h2>
         <table class="grid reach">
           <thead>
@@ -171,6 +172,7 @@ export const pricingPage: Page = (admin, billing) => {
     const settings = await billing.admin.getSettings();
     const previews = await Promise.all(PRICING_MODES.map((mode) => billing.admin.previewPreset(mode)));
     const checks = await billing.admin.checks();
+    const raised = await Promise.all(PRICING_MODES.map((mode) => billing.admin.presetChecks(mode)));
     return render(c, {
       title: 'Pricing mode',
       status: error ? 422 : 200,
@@ -191,7 +193,7 @@ export const pricingPage: Page = (admin, billing) => {
             )}
           </section>
           <div class="modes">
-            {previews.map((preview) => {
+            {previews.map((preview, i) => {
               const sentence = modeSentence(preview.mode, settings);
               const current = settings.pricingMode === preview.mode;
               return (
@@ -203,6 +205,7 @@ export const pricingPage: Page = (admin, billing) => {
                   </header>
                   <p>{SUMMARY[preview.mode]}</p>
                   <Preview preview={preview} display={settings} />
+                  <PresetChecks checks={raised[i]!} />
                   <a class={current ? 'button' : 'button primary'} href={`/admin/pricing/${preview.mode}/apply`}>
                     {current ? 'Apply again…' : `Apply “${sentence}”…`}
                   </a>

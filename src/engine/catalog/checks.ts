@@ -1,15 +1,52 @@
-/** The catalog's sanity checks (core/sanity.ts) as it stands: every plan and pack, at the current settings. */
-import { sanityChecks, type Catalog, type Check } from '../../core/sanity.ts';
-import type { Settings } from '../../core/settings.ts';
-import type { Sql } from '../../db/sql.ts';
+/**
+ * The catalog's sanity checks (core/sanity.ts) as it stands: every plan and pack at the current
+ * settings, and for a plan with a token limit what a typical call on it is worth at the margin,
+ * priced by the price book as the gate prices it, so that a limit's tokens can be said in dollars.
+ */
+import { valueFromCost } from '../../core/money.ts';
+import { modelAllowed, type Plan } from '../../core/plan.ts';
+import { costOf } from '../../core/pricing/cost.ts';
+import { checksOfPreset, sanityChecks, TYPICAL_CALL, type CallValue, type Catalog, type Check } from '../../core/sanity.ts';
+import type { PricingMode, Settings } from '../../core/settings.ts';
+import type { Context } from '../context.ts';
 import { getSettings, listPacks, listPlans } from './catalog.ts';
+import { readPresetDiff } from './presets.ts';
+
+/** The model a token limit is said in when the plan's allow-list names none outright: the panel's sample model. */
+const REFERENCE_MODEL = 'gpt-4o-mini';
 
 /** Every plan and pack, and the settings (all of them: a Catalog and more). */
-export async function readCatalog(sql: Sql): Promise<Catalog & { settings: Settings }> {
-  const [plans, packs, settings] = await Promise.all([listPlans(sql), listPacks(sql), getSettings(sql)]);
-  return { plans, packs, settings };
+export async function readCatalog(ctx: Context): Promise<Catalog & { settings: Settings }> {
+  const [plans, packs, settings] = await Promise.all([listPlans(ctx.sql), listPacks(ctx.sql), getSettings(ctx.sql)]);
+  return { plans, packs, settings, callValues: await callValues(ctx, plans, settings) };
 }
 
-export async function catalogChecks(sql: Sql): Promise<Check[]> {
-  return sanityChecks(await readCatalog(sql));
+export async function catalogChecks(ctx: Context): Promise<Check[]> {
+  return sanityChecks(await readCatalog(ctx));
+}
+
+/** The checks applying the preset `mode` would raise (core/sanity.ts checksOfPreset), on the diff applying it would make now. */
+export async function presetChecks(ctx: Context, mode: PricingMode): Promise<Check[]> {
+  const [catalog, diff] = await Promise.all([readCatalog(ctx), readPresetDiff(ctx.sql, mode)]);
+  return checksOfPreset(catalog, diff);
+}
+
+/**
+ * By plan slug, what one TYPICAL_CALL is worth at the margin on each plan that has a token limit:
+ * of the first model its allow-list names outright, else of REFERENCE_MODEL when the plan allows
+ * it; a plan with neither, or whose model has no price, is left out (its limit is not said in dollars).
+ */
+async function callValues(ctx: Context, plans: readonly Plan[], settings: Settings): Promise<Map<string, CallValue> | undefined> {
+  const limited = plans.filter((p) => p.status !== 'archived' && p.limits.some((l) => l.unit === 'tokens'));
+  if (limited.length === 0) return undefined;
+  const [row] = await ctx.sql.query<{ catalog_version: number }>('SELECT catalog_version FROM settings');
+  const book = await ctx.prices.atLeast(row?.catalog_version ?? 0);
+  const now = ctx.clock();
+  const values = new Map<string, CallValue>();
+  for (const plan of limited) {
+    const model = plan.models.find((m) => !m.includes('*')) ?? (modelAllowed(plan, REFERENCE_MODEL) ? REFERENCE_MODEL : undefined);
+    const price = model === undefined ? undefined : book.find(model, undefined, now, settings);
+    if (model && price) values.set(plan.slug, { model, valueMicros: valueFromCost(costOf(price, TYPICAL_CALL).costPicos, settings.marginBps) });
+  }
+  return values;
 }
