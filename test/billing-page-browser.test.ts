@@ -76,6 +76,18 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     expect(await page.locator('#last-calls tbody tr').count()).toBe(10);
     await page.screenshot({ path: `${ARTIFACTS}/billing-page-owner.png`, fullPage: true });
 
+    // Another range: htmx swaps the usage section alone, and its chart is drawn again.
+    const total30 = await page.locator('[data-figure=usage-total]').innerText();
+    await page.click('#usage .ranges a:text("7 days")');
+    await page.waitForSelector('#usage h2:text("Usage, last 7 days")');
+    await page.waitForSelector('#usage-chart[data-drawn=true]');
+    expect(new URL(page.url()).search).toBe('?days=7');
+    // The total is the chart's seven days (Mar 4 to 10), not a week back to the minute.
+    expect(total30).toBe('669.6 credits in all.');
+    expect(await page.locator('[data-figure=usage-total]').innerText()).toBe('455.4 credits in all.');
+    expect(await page.locator('#usage .ranges a.current').innerText()).toBe('7 days');
+    await page.locator('#usage').screenshot({ path: `${ARTIFACTS}/billing-page-usage-7-days.png` });
+
     const before = credits(await available(page));
     await page.click('[data-pack=extra-10] button');
     await page.waitForSelector('#note');

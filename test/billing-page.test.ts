@@ -148,6 +148,12 @@ for (const engine of ENGINES) {
       expect(page.html).not.toContain('user_8');
       expect(page.html).not.toMatch(/action="\/billing\/(purchase|plan|cancel|resume|auto-recharge|portal)"/);
       expect(page.html).not.toContain('id="payments"');
+      const week = await browser.page('/billing/usage?days=7');
+      expect(week.status).toBe(200);
+      expect(week.html).toMatch(/^<section id="usage" class="card"><div class="section-head"><h2>Usage, last 7 days<\/h2>/);
+      expect(week.html).toContain('60 credits in all, by the whole team.');
+      expect(week.html).toContain('Your last calls');
+      expect(week.html.match(/<tr><td>Mar 10, 2026, 12:00 UTC<\/td>/g)).toHaveLength(1);
       // The page's own token (htmx sends it as a header): what refuses is the role, not a missing token.
       browser.csrf = JSON.parse(/hx-headers="([^"]+)"/.exec(page.html)![1]!.replaceAll('&quot;', '"'))['X-CSRF-Token'];
       expect(browser.csrf).toMatch(/^[\w-]{43}$/);

@@ -14,7 +14,7 @@ import { limitBody } from '../hono/body-limit.ts';
 import { actions } from './actions.tsx';
 import { registerAssets } from './assets.ts';
 import { messagePage, type PageEnv } from './layout.tsx';
-import { overview } from './overview.tsx';
+import { overview, usagePart } from './overview.tsx';
 import { BillingSessions, canAct } from './session.ts';
 
 /** A form here is a few hundred bytes. */
@@ -75,6 +75,7 @@ export function createBillingPage({ billing, credentials, logger }: BillingPageO
   });
 
   page.get('/', (c) => overview(c, billing));
+  page.get('/usage', (c) => usagePart(c, billing));
   actions(page, billing);
 
   page.all('*', (c) => messagePage(c, 404, 'Not found', 'There is no such billing page.', c.get('session').returnUrl));

@@ -1,10 +1,10 @@
-// The billing page's chart: usage by day, drawn with uPlot (served from the installed package).
-// The data come as integer micro-dollars per day; they become credits or dollars here, for
-// drawing only, as the page shows them.
-(function () {
+// The billing page's chart: usage by day, drawn with uPlot (served from the installed package),
+// on the page and in each usage section htmx swaps in. The data come as integer micro-dollars
+// per day; they become credits or dollars here, for drawing only, as the page shows them.
+htmx.onLoad(function (root) {
   const DAY = 86400;
   const day = (t) => new Date(t * 1000).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
-  for (const el of document.querySelectorAll('[data-series]')) {
+  for (const el of root.querySelectorAll('[data-series]')) {
     const s = JSON.parse(el.dataset.series);
     const credits = s.unit === 'credits';
     const shown = (v) => (v == null ? '—' : credits ? `${v.toLocaleString('en-US', { maximumFractionDigits: 2 })} credits` : `$${v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
@@ -33,4 +33,4 @@
     new ResizeObserver(() => chart.setSize({ width: el.clientWidth, height })).observe(el);
     el.dataset.drawn = 'true';
   }
-})();
+});

@@ -9,6 +9,8 @@ import { microsField, wholeField, type Form } from '../admin/form.ts';
 
 export type Display = Pick<Settings, 'displayUnit' | 'creditValueMicros'>;
 
+export const displayOf = ({ displayUnit, creditValueMicros }: Display): Display => ({ displayUnit, creditValueMicros });
+
 /** "1,250 credits" or "$12.50". */
 export const amount = (micros: number, display: Display) => (display.displayUnit === 'credits' ? credits(micros, display) : usd(micros));
 

@@ -3,6 +3,7 @@ import type { Form } from '../admin/form.ts';
 import type { Billing } from '../engine/billing.ts';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { render, type PageContext } from './layout.tsx';
+import { displayOf } from './money.ts';
 import { AutoRechargeSection } from './sections/auto-recharge.tsx';
 import { BalanceSection } from './sections/balance.tsx';
 import { LimitsSection } from './sections/limits.tsx';
@@ -10,7 +11,7 @@ import { PacksSection } from './sections/packs.tsx';
 import { PaymentsSection } from './sections/payments.tsx';
 import { PlansSection } from './sections/plans.tsx';
 import { UsageSection } from './sections/usage.tsx';
-import { readView } from './view.ts';
+import { readUsage, readView, usageRange } from './view.ts';
 
 /** Where a processor's checkout page sends the customer back, and what the page then says. */
 export const CHECKOUT_RETURNS = {
@@ -20,7 +21,7 @@ export const CHECKOUT_RETURNS = {
 
 /** The page; drawn again with a form's values and what was wrong with them, when one was refused. */
 export async function overview(c: PageContext, billing: Billing, refused?: { autoRecharge: { form: Form; error: string } }, status: ContentfulStatusCode = 200) {
-  const view = await readView(billing, c.get('session'), c.get('csrf'));
+  const view = await readView(billing, c.get('session'), c.get('csrf'), usageRange(c.req.query('days')));
   const returned = CHECKOUT_RETURNS[c.req.query('checkout') as keyof typeof CHECKOUT_RETURNS];
   return render(c, {
     title: 'Billing',
@@ -41,9 +42,17 @@ export async function overview(c: PageContext, billing: Billing, refused?: { aut
         <PlansSection view={view} />
         <PacksSection view={view} />
         <AutoRechargeSection view={view} form={refused?.autoRecharge.form} error={refused?.autoRecharge.error} />
-        <UsageSection view={view} />
+        <UsageSection usage={view.usage} />
         <PaymentsSection view={view} />
       </>
     ),
   });
+}
+
+/** The usage section alone, over another range: what htmx swaps in. */
+export async function usagePart(c: PageContext, billing: Billing) {
+  const session = c.get('session');
+  const [account, settings] = await Promise.all([billing.getAccount(session.accountId), billing.admin.getSettings()]);
+  const usage = await readUsage(billing, session, account, displayOf(settings), usageRange(c.req.query('days')));
+  return c.html((<UsageSection usage={usage} />).toString());
 }

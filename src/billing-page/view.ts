@@ -8,13 +8,28 @@ import type { Plan } from '../core/plan.ts';
 import type { Account } from '../engine/rows.ts';
 import type { Balance, UsageRow } from '../engine/reads/reads.ts';
 import type { PaymentView } from '../engine/reads/payments.ts';
-import type { Display } from './money.ts';
+import { displayOf, type Display } from './money.ts';
 import { recentCalls, type RecentCall } from './recent-calls.ts';
 import { canAct, type BillingSession } from './session.ts';
 import { zonedDateTime } from '../admin/format.ts';
+import { dayPeriod } from '../core/periods.ts';
 
-/** Days the usage charts cover, today included. */
-export const USAGE_DAYS = 30;
+/** The ranges the usage section offers, in days up to today; 30 unless the page asks for another. */
+export const USAGE_RANGES = [7, 30, 90] as const;
+export type UsageRange = (typeof USAGE_RANGES)[number];
+export const usageRange = (asked: string | undefined): UsageRange => USAGE_RANGES.find((days) => String(days) === asked) ?? 30;
+
+export interface UsageView {
+  days: UsageRange;
+  /** Whose it is: a member sees the team's use, and their own calls. */
+  member: boolean;
+  timeZone: string;
+  display: Display;
+  byModel: UsageRow[];
+  /** One row per day of the range, oldest first (days without usage at zero), in the account's time zone. */
+  byDay: { day: string; valueMicros: number }[];
+  calls: RecentCall[];
+}
 
 export interface View {
   session: BillingSession;
@@ -28,35 +43,43 @@ export interface View {
   pricing: Pricing;
   /** The plan new accounts get, and a canceled plan falls back to. */
   defaultPlan: Plan | undefined;
-  byModel: UsageRow[];
-  /** One row per day of the range, oldest first (days without usage at zero), in the account's time zone. */
-  byDay: { day: string; valueMicros: number }[];
-  calls: RecentCall[];
+  usage: UsageView;
   payments: PaymentView[];
 }
 
-export async function readView(billing: Billing, session: BillingSession, csrf: string): Promise<View> {
+export async function readView(billing: Billing, session: BillingSession, csrf: string, days: UsageRange): Promise<View> {
   const id = session.accountId;
-  const now = billing.now();
   const [account, settings, balance, pricing, plans] = await Promise.all([
     billing.getAccount(id), billing.admin.getSettings(), billing.balance(id), readPricing(billing), billing.admin.listPlans(),
   ]);
-  const from = new Date(now.getTime() - USAGE_DAYS * 86_400_000);
-  const [byModel, byDayRows] = await Promise.all([billing.usage(id, { from, to: now, groupBy: 'model' }), billing.usage(id, { from, to: now, groupBy: 'day' })]);
+  const display = displayOf(settings);
+  return {
+    session, csrf, canAct: canAct(session), now: billing.now(), account, balance, pricing, display,
+    defaultPlan: plans.find((p) => p.id === settings.defaultPlanId),
+    usage: await readUsage(billing, session, account, display, days),
+    payments: canAct(session) ? await billing.payments(id) : [],
+  };
+}
+
+/** The usage section's figures over the last `days` days. */
+export async function readUsage(billing: Billing, session: BillingSession, account: Account, display: Display, days: UsageRange): Promise<UsageView> {
+  const now = billing.now();
+  // From the start of the first day shown, in the account's time zone, so that the total is the chart's days.
+  const from = dayPeriod(new Date(now.getTime() - (days - 1) * 86_400_000), account.timeZone).start;
+  // The range's end is excluded: a minute past now takes in a call made this instant, or by a process whose clock is a little ahead.
+  const to = new Date(now.getTime() + 60_000);
+  const [byModel, byDayRows] = await Promise.all([billing.usage(account.id, { from, to, groupBy: 'model' }), billing.usage(account.id, { from, to, groupBy: 'day' })]);
   const dayValues = new Map(byDayRows.rows.map((r) => [r.key, r.valueMicros - r.refundedMicros]));
-  const byDay = Array.from({ length: USAGE_DAYS }, (_, i) => {
-    const day = zonedDateTime(new Date(now.getTime() - (USAGE_DAYS - 1 - i) * 86_400_000), account.timeZone).slice(0, 10);
+  const byDay = Array.from({ length: days }, (_, i) => {
+    const day = zonedDateTime(new Date(now.getTime() - (days - 1 - i) * 86_400_000), account.timeZone).slice(0, 10);
     return { day, valueMicros: dayValues.get(day) ?? 0 };
   });
   const member = session.role === 'member';
   return {
-    session, csrf, canAct: canAct(session), now, account, balance, pricing,
-    display: { displayUnit: settings.displayUnit, creditValueMicros: settings.creditValueMicros },
-    defaultPlan: plans.find((p) => p.id === settings.defaultPlanId),
+    days, member, timeZone: account.timeZone, display,
     byModel: byModel.rows.sort((a, b) => b.valueMicros - a.valueMicros),
     byDay,
     // A member sees their own calls; one the app did not name sees none.
-    calls: member && !session.userId ? [] : await recentCalls(billing, id, member ? session.userId : null),
-    payments: member ? [] : await billing.payments(id),
+    calls: member && !session.userId ? [] : await recentCalls(billing, account.id, member ? session.userId : null),
   };
 }

@@ -1,13 +1,14 @@
 /**
- * What was used: by day over the last 30 days (a uPlot chart billing.js draws), by model (bars
- * of each one's share), and the last calls with what each cost.
+ * What was used: by day over the last 7, 30 or 90 days (a uPlot chart billing.js draws; htmx
+ * swaps the section for another range, a plain link without it), by model (bars of each one's
+ * share), and the last calls with what each cost.
  */
 import { tokens } from '../../admin/format.ts';
 import { amount, when } from '../money.ts';
-import { USAGE_DAYS, type View } from '../view.ts';
+import { USAGE_RANGES, type UsageView } from '../view.ts';
 
 /** The chart's data: each day (seconds at its midnight, UTC-labelled) and its value in micro-dollars; the unit to draw it in. */
-function chartData({ byDay, display }: View): string {
+function chartData({ byDay, display }: UsageView): string {
   return JSON.stringify({
     x: byDay.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000),
     micros: byDay.map((d) => d.valueMicros),
@@ -16,22 +17,41 @@ function chartData({ byDay, display }: View): string {
   });
 }
 
-export function UsageSection({ view }: { view: View }) {
-  const { byModel, calls, display, account, session } = view;
+/** The ranges to switch to: each a link to the page at it, which htmx turns into a swap of this section. */
+function Ranges({ days }: { days: number }) {
+  return (
+    <nav class="ranges" aria-label="Range">
+      {USAGE_RANGES.map((d) => (
+        <a
+          href={`/billing?days=${d}#usage`} class={d === days ? 'current' : undefined} aria-current={d === days ? 'true' : undefined}
+          hx-get={`/billing/usage?days=${d}`} hx-target="#usage" hx-swap="outerHTML" hx-push-url={`/billing?days=${d}`}
+        >
+          {d} days
+        </a>
+      ))}
+    </nav>
+  );
+}
+
+export function UsageSection({ usage }: { usage: UsageView }) {
+  const { byModel, calls, display, timeZone, member, days } = usage;
   const total = byModel.reduce((sum, r) => sum + r.valueMicros - r.refundedMicros, 0);
   const most = Math.max(1, ...byModel.map((r) => r.valueMicros - r.refundedMicros));
   return (
     <section id="usage" class="card">
-      <h2>Usage, last {USAGE_DAYS} days</h2>
-      <p class="muted">
-        {amount(total, display)} in all{session.role === 'member' ? ', by the whole team' : ''}.
+      <div class="section-head">
+        <h2>Usage, last {days} days</h2>
+        <Ranges days={days} />
+      </div>
+      <p class="muted" data-figure="usage-total">
+        {amount(total, display)} in all{member ? ', by the whole team' : ''}.
       </p>
       {total === 0 ? (
         <p class="muted">No usage yet.</p>
       ) : (
         <>
           <h3>By day</h3>
-          <div class="chart" id="usage-chart" aria-label="Usage by day" data-series={chartData(view)}></div>
+          <div class="chart" id="usage-chart" aria-label="Usage by day" data-series={chartData(usage)}></div>
           <h3>By model</h3>
           <table class="list bars" id="by-model">
             <tbody>
@@ -54,13 +74,13 @@ export function UsageSection({ view }: { view: View }) {
       )}
       {calls.length === 0 ? null : (
         <>
-          <h3>{session.role === 'member' ? 'Your last calls' : 'Last calls'}</h3>
+          <h3>{member ? 'Your last calls' : 'Last calls'}</h3>
           <table class="list" id="last-calls">
             <thead>
               <tr>
                 <th>When</th>
                 <th>Model</th>
-                {session.role === 'member' ? null : <th class="wide">Who</th>}
+                {member ? null : <th class="wide">Who</th>}
                 <th class="num wide">Tokens in / out</th>
                 <th class="num">Cost</th>
               </tr>
@@ -68,9 +88,9 @@ export function UsageSection({ view }: { view: View }) {
             <tbody>
               {calls.map((call) => (
                 <tr>
-                  <td>{when(call.occurredAt, account.timeZone)}</td>
+                  <td>{when(call.occurredAt, timeZone)}</td>
                   <td>{call.model}</td>
-                  {session.role === 'member' ? null : <td class="wide">{call.userId ?? '—'}</td>}
+                  {member ? null : <td class="wide">{call.userId ?? '—'}</td>}
                   <td class="num wide">
                     {tokens(call.inputTokens)} / {tokens(call.outputTokens)}
                   </td>
