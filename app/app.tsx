@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import { csrf } from 'hono/csrf';
 import type { Auth } from './auth/auth.ts';
-import { loadViewer, switchAccount, type AppEnv } from './auth/viewer.ts';
+import { loadViewer, switchAccount, viewerOf, type AppEnv } from './auth/viewer.ts';
+import { chatRoutes } from './chat/routes.tsx';
+import type { ChatModel } from './models/models.ts';
 import { homePage } from './pages/home.tsx';
 import { Problem, render } from './pages/layout.tsx';
 import { signInPages } from './pages/sign-in.tsx';
@@ -17,6 +19,8 @@ import type { Tollgate } from './tollgate/tollgate.ts';
 export interface AppDeps {
   auth: Auth;
   tollgate: Tollgate;
+  /** The models the chat offers (models/models.ts). */
+  models: ChatModel[];
   /** Tollgate's server app, when Tollgate runs in this process: served under its own paths. */
   tollgateServer?: { fetch: (request: Request) => Response | Promise<Response> };
 }
@@ -27,7 +31,7 @@ const PUBLIC = /^\/(login|signup|invite\/[^/]+|app\.css)$/;
 
 const css = readFileSync(new URL('./app.css', import.meta.url), 'utf8');
 
-export function createKitApp({ auth, tollgate, tollgateServer }: AppDeps): Hono<AppEnv> {
+export function createKitApp({ auth, tollgate, models, tollgateServer }: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   if (tollgateServer) {
@@ -48,6 +52,19 @@ export function createKitApp({ auth, tollgate, tollgateServer }: AppDeps): Hono<
   homePage(app, { tollgate });
   teamPages(app, { auth, tollgate });
   invitePages(app, { auth, tollgate });
+  // The chat charges the account the viewer works in, as this user (a team's member caps apply).
+  app.route(
+    '/chat',
+    chatRoutes({
+      tollgate, models,
+      currentAccount: (c) => {
+        const viewer = viewerOf(c);
+        return viewer && { account: viewer.current, userId: viewer.user.id };
+      },
+      billingHref: '/billing-link?back=/chat',
+      render: (c, { title, body }) => render(c, title, viewerOf(c), body),
+    }),
+  );
 
   app.post('/switch', async (c) => {
     const viewer = c.get('viewer')!;

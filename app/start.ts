@@ -24,6 +24,7 @@ import { openAppDatabase } from './auth/app-database.ts';
 import { createAuth, migrateAuth, type Auth } from './auth/auth.ts';
 import type { Sql } from './auth/database.ts';
 import { createKitApp } from './app.tsx';
+import { chatModels } from './models/models.ts';
 import { inProcessTollgate } from './tollgate/in-process.ts';
 import { httpTollgate } from './tollgate/over-http.ts';
 import type { Tollgate } from './tollgate/tollgate.ts';
@@ -103,7 +104,8 @@ export async function startApp(env: NodeJS.ProcessEnv = process.env): Promise<Ru
   const authOptions = { sql, baseURL: url, secret: await authSecret(sql, env.APP_AUTH_SECRET) };
   await migrateAuth(authOptions);
   const auth = createAuth(authOptions);
-  const app = createKitApp({ auth, tollgate, ...(tollgateServer ? { tollgateServer } : {}) });
+  const models = await chatModels({ env, ...(env.APP_DEMO_WORD_DELAY_MS ? { wordDelayMs: Number(env.APP_DEMO_WORD_DELAY_MS) } : {}) });
+  const app = createKitApp({ auth, tollgate, models, ...(tollgateServer ? { tollgateServer } : {}) });
   handle = app.fetch;
 
   return {

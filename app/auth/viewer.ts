@@ -36,6 +36,9 @@ export const teamAccountId = (teamId: string) => `team_${teamId}`;
 
 const ACCOUNT_COOKIE = 'app_account';
 
+/** The viewer, from a context typed by routes that know nothing of the app's (the chat's). */
+export const viewerOf = (c: Context): Viewer | undefined => c.get('viewer');
+
 /** Remembers the account the viewer switched to. */
 export function switchAccount(c: Context, accountId: string): void {
   setCookie(c, ACCOUNT_COOKIE, accountId, { path: '/', httpOnly: true, sameSite: 'Lax', maxAge: 365 * 24 * 3600 });

@@ -44,7 +44,8 @@ function Menu({ viewer }: { viewer: Viewer }) {
         </label>
         <noscript><button type="submit">Switch</button></noscript>
       </form>
-      <a href="/">Chat</a>
+      <a href="/">Account</a>
+      <a href="/chat">Chat</a>
       {current.kind === 'team' && <a href="/team">Team</a>}
       <a href="/teams/new">New team</a>
       <a href="/billing-link">Billing</a>
