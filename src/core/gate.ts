@@ -81,12 +81,22 @@ export function checkUncounted(state: GateState, least: Amounts, worst: Amounts)
   return unbounded ? { unbounded } : {};
 }
 
+/**
+ * What a limit weighs before a call, in its unit: what was used in its window, as charged (a
+ * refund gives value back, not usage), and what open holds reserve. The gate and the account's
+ * page (balance's limits) both read it here.
+ */
+export function limitUse(limit: Limit, { used, held }: Pick<MemberGate, 'used' | 'held'>): { used: number; held: number } {
+  const key = limit.unit === 'usd' ? 'valueMicros' : 'tokens';
+  return { used: used[limit.window][key], held: held[key] };
+}
+
 /** The first of `limits` (days first) that what was used, plus what is held, plus the estimate would pass. */
-function overLimit(limits: readonly Limit[], { used, held }: Pick<MemberGate, 'used' | 'held'>, estimate: Amounts): Limit | undefined {
+function overLimit(limits: readonly Limit[], use: Pick<MemberGate, 'used' | 'held'>, estimate: Amounts): Limit | undefined {
   for (const window of ['day', 'month'] as const) {
     for (const limit of limits.filter((l) => l.window === window)) {
-      const key = limit.unit === 'usd' ? 'valueMicros' : 'tokens';
-      if (used[window][key] + held[key] + estimate[key] > limit.amount) return limit;
+      const { used, held } = limitUse(limit, use);
+      if (used + held + (limit.unit === 'usd' ? estimate.valueMicros : estimate.tokens) > limit.amount) return limit;
     }
   }
   return undefined;

@@ -2,7 +2,7 @@
 import { autoRechargeOf, type AutoRechargeView } from '../grants/auto-recharge.ts';
 import { z } from 'zod';
 import { usableSources, type BucketSource } from '../../core/bucket.ts';
-import { availableMicros, type MemberGate } from '../../core/gate.ts';
+import { availableMicros, limitUse, type MemberGate } from '../../core/gate.ts';
 import type { Micros } from '../../core/money.ts';
 import type { Period } from '../../core/periods.ts';
 import type { Limit, Plan } from '../../core/plan.ts';
@@ -87,10 +87,7 @@ export async function balance(ctx: Context, accountId: string): Promise<Balance>
 }
 
 function limitViews(limits: readonly Limit[], use: Pick<MemberGate, 'used' | 'held'>, terms: Pick<Terms, 'day' | 'period'>): LimitView[] {
-  return limits.map((limit) => {
-    const key = limit.unit === 'usd' ? 'valueMicros' : 'tokens';
-    return { ...limit, used: use.used[limit.window][key], held: use.held[key], resetsAt: limit.window === 'day' ? terms.day.end : terms.period.end };
-  });
+  return limits.map((limit) => ({ ...limit, ...limitUse(limit, use), resetsAt: limit.window === 'day' ? terms.day.end : terms.period.end }));
 }
 
 /** What a usage report may be grouped by: the query and the report (and the API's document) share it. */
