@@ -10,35 +10,18 @@
  * Earlier usage stands in for most of a day's chatting (recorded as the app's own calls would
  * be), so that the last few answers, chatted here, are the ones that meet the limit.
  */
-import { mkdirSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../app/start.ts';
-import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium } from './support/browser.ts';
+import type { RunningApp } from '../app/start.ts';
+import { APP_SHOTS as SHOTS, openAppBrowser, signUp, userIdOf, type AppBrowser } from './support/app-browser.ts';
+import { haveChromium, noteMissingChromium } from './support/browser.ts';
 
 noteMissingChromium("the app kit's end-to-end browser test is");
-const SHOTS = `${ARTIFACTS}/app`;
 
 describe.skipIf(!haveChromium)('the app kit, end to end: free tier, refusal, purchase, team pool, member cap', () => {
+  let world: AppBrowser;
   let app: RunningApp;
-  let browser: Browser;
-  const problems: string[] = [];
-  const contexts: BrowserContext[] = [];
-
-  async function newPage(width = 1280, height = 860): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width, height } });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('pageerror', (e) => problems.push(e.message));
-    return page;
-  }
-
-  async function signUp(page: Page, name: string, email: string) {
-    await page.fill('form[action="/signup"] input[name=name]', name);
-    await page.fill('form[action="/signup"] input[name=email]', email);
-    await page.fill('form[action="/signup"] input[name=password]', 'correct horse');
-    await page.click('form[action="/signup"] button');
-  }
+  const newPage = (width?: number, height?: number) => world.newPage(width, height);
 
   /** Asks in the chat; resolves with the answer's element once it is done, or the refusal's. */
   async function ask(page: Page, question: string) {
@@ -59,19 +42,12 @@ describe.skipIf(!haveChromium)('the app kit, end to end: free tier, refusal, pur
     throw new Error(`not refused after ${most} answers`);
   }
 
-  const userIdOf = async (email: string) => (await app.auth.api.signInEmail({ body: { email, password: 'correct horse' } })).user.id;
-
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', APP_DEMO_WORD_DELAY_MS: '1' });
-    browser = await launchChromium();
+    world = await openAppBrowser({ APP_DEMO_WORD_DELAY_MS: '1' });
+    app = world.app;
   });
 
-  afterAll(async () => {
-    for (const context of contexts) await context.close();
-    await browser?.close();
-    await app?.close();
-  });
+  afterAll(() => world?.close());
 
   it('a new user meets the daily limit, buys, chats on; a member chats on the team pool until their cap', async () => {
     const billing = app.billing!;
@@ -79,7 +55,7 @@ describe.skipIf(!haveChromium)('the app kit, end to end: free tier, refusal, pur
     await ann.goto(`${app.url}/login`);
     await signUp(ann, 'Ann Archer', 'ann@example.com');
     await ann.waitForURL(`${app.url}/`);
-    const annAccount = `user_${await userIdOf('ann@example.com')}`;
+    const annAccount = `user_${await userIdOf(app, 'ann@example.com')}`;
 
     // Most of the Free plan's day (10 credits, $0.10) spent already: 9.8 credits.
     await billing.record(annAccount, { model: 'gpt-4o-mini', usage: { inputTokens: 326_667, outputTokens: 0 } }, { idempotencyKey: 'earlier-today' });
@@ -139,7 +115,7 @@ describe.skipIf(!haveChromium)('the app kit, end to end: free tier, refusal, pur
     await bob.waitForURL(link);
     await bob.click('form[action$="/accept"] button');
     await bob.waitForURL(`${app.url}/`);
-    const bobId = await userIdOf('bob@example.com');
+    const bobId = await userIdOf(app, 'bob@example.com');
     await ann.goto(`${app.url}/team`);
     await ann.locator('tr[data-member="bob@example.com"] input[name=amount]').fill('5');
     await ann.locator('tr[data-member="bob@example.com"] button').click();
@@ -171,6 +147,6 @@ describe.skipIf(!haveChromium)('the app kit, end to end: free tier, refusal, pur
     expect(await bob.locator('form[action="/billing/purchase"], form[action="/billing/plan"]').count()).toBe(0);
     await bob.screenshot({ path: `${SHOTS}/e2e-5-member-billing-phone.png`, fullPage: true });
 
-    expect(problems).toEqual([]);
+    expect(world.problems).toEqual([]);
   }, 240_000);
 });

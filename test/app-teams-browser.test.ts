@@ -7,47 +7,24 @@
  * switcher moves between the personal and the team account. Screenshots go to
  * test-artifacts/app/. Skipped, with a note, without /usr/bin/chromium.
  */
-import { mkdirSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../app/start.ts';
-import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium } from './support/browser.ts';
+import type { RunningApp } from '../app/start.ts';
+import { APP_SHOTS as SHOTS, openAppBrowser, signUp, userIdOf, type AppBrowser } from './support/app-browser.ts';
+import { haveChromium, noteMissingChromium } from './support/browser.ts';
 
 noteMissingChromium("the app kit's browser tests are");
-const SHOTS = `${ARTIFACTS}/app`;
 
 describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, billing', () => {
+  let world: AppBrowser;
   let app: RunningApp;
-  let browser: Browser;
-  const problems: string[] = [];
-  const contexts: BrowserContext[] = [];
-
-  async function newPage(width = 1280, height = 860): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width, height } });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('pageerror', (e) => problems.push(e.message));
-    return page;
-  }
-
-  async function signUp(page: Page, name: string, email: string) {
-    await page.fill('form[action="/signup"] input[name=name]', name);
-    await page.fill('form[action="/signup"] input[name=email]', email);
-    await page.fill('form[action="/signup"] input[name=password]', 'correct horse');
-    await page.click('form[action="/signup"] button');
-  }
+  const newPage = (width?: number, height?: number) => world.newPage(width, height);
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent' });
-    browser = await launchChromium();
+    world = await openAppBrowser();
+    app = world.app;
   });
 
-  afterAll(async () => {
-    for (const context of contexts) await context.close();
-    await browser?.close();
-    await app?.close();
-  });
+  afterAll(() => world?.close());
 
   it('walks a new user through their account, a team, an invitation, a cap and the billing page', async () => {
     const billing = app.billing!;
@@ -62,7 +39,7 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     await expect(ann.locator('[data-plan]').textContent()).resolves.toBe('Free');
     await ann.screenshot({ path: `${SHOTS}/1-new-user.png`, fullPage: true });
     // Their own Tollgate account, on the default plan.
-    const annId = (await app.auth.api.signInEmail({ body: { email: 'ann@example.com', password: 'correct horse' } })).user.id;
+    const annId = await userIdOf(app, 'ann@example.com');
     const personal = await billing.getAccount(`user_${annId}`);
     expect(personal).toMatchObject({ kind: 'personal', name: 'Ann Archer' });
 
@@ -114,7 +91,7 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     await ann.locator('tr[data-member="bob@example.com"] input[name=amount]').fill('5');
     await ann.locator('tr[data-member="bob@example.com"] button').click();
     await expect(ann.locator('tr[data-member="bob@example.com"]').textContent()).resolves.toContain('0 credits of 5 credits used today');
-    const bobId = (await app.auth.api.signInEmail({ body: { email: 'bob@example.com', password: 'correct horse' } })).user.id;
+    const bobId = await userIdOf(app, 'bob@example.com');
     const pool = await billing.balance(teamAccount);
     expect(pool.members).toEqual([expect.objectContaining({ userId: bobId, limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 50_000 })] })]);
     await ann.screenshot({ path: `${SHOTS}/4-team-cap.png`, fullPage: true });
@@ -151,6 +128,6 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     await bob.goto(`${app.url}/`);
     await expect(bob.locator('h1').textContent()).resolves.toBe('Bob Baker');
 
-    expect(problems).toEqual([]);
+    expect(world.problems).toEqual([]);
   });
 });
