@@ -89,3 +89,21 @@ describe('dependencies', () => {
     expect(SURFACE_PACKAGES.test('hono/cookie') && SURFACE_PACKAGES.test('@ai-sdk/provider') && !SURFACE_PACKAGES.test('zod')).toBe(true);
   });
 });
+
+describe('the app kit (app/)', () => {
+  const APP = fileURLToPath(new URL('../app/', import.meta.url));
+  /** What a host app may load of Tollgate: its published entry points, never its source. */
+  const ENTRY_POINTS = new Set(['tollgate', 'tollgate/ai', 'tollgate/hono', 'tollgate/server', 'tollgate/stripe', 'tollgate/paddle']);
+
+  it('builds on the package entry points only, as a team outside the project would', () => {
+    const wrong: string[] = [];
+    for (const file of sources(APP)) {
+      for (const specifier of importsOf(file)) {
+        const outside = specifier.startsWith('.') && relative(APP, resolve(dirname(file), specifier)).startsWith('..');
+        const internal = specifier.startsWith('tollgate/') && !ENTRY_POINTS.has(specifier);
+        if (outside || internal) wrong.push(`${relative(APP, file)} imports ${specifier}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+});
