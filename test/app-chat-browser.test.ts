@@ -52,7 +52,7 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
       const availableBefore = await page.locator('[data-available]').innerText();
 
       await page.fill('textarea[name=message]', 'What does a toll gate do?');
-      await page.click('button[type=submit]');
+      await page.click('#chat-composer button[type=submit]');
       const answer = page.locator('.chat-message.assistant').first();
       // Seen while it streams: part of the text, the Stop button, no cost yet.
       await expect.poll(() => answer.locator('.chat-text').innerText()).toMatch(/\S+ \S+ \S+/);
@@ -72,7 +72,7 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
 
       // Stop half way: the answer keeps what came, says what was charged, and the hold is freed.
       await page.fill('textarea[name=message]', 'Tell me everything about holds and packs');
-      await page.click('button[type=submit]');
+      await page.click('#chat-composer button[type=submit]');
       const second = page.locator('.chat-message.assistant').nth(1);
       await expect.poll(() => second.locator('.chat-text').innerText()).toMatch(/(\S+ ){4}/);
       await page.click('[data-stop]');
@@ -85,20 +85,20 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
       // Refused: bea's day is spent.
       const refused = await open(server.base, 'bea', problems);
       await refused.fill('textarea[name=message]', 'One more question?');
-      await refused.click('button[type=submit]');
+      await refused.click('#chat-composer button[type=submit]');
       const refusal = refused.locator('.chat-message.refusal');
       await expect.poll(() => refusal.count()).toBe(1);
       const said = await refusal.innerText();
       expect(said).toMatch(/Not answered\. .*daily limit of \$0\.10/s);
       expect(said).toContain('Try again after 00:00 UTC on Mar 11');
       expect(await refusal.locator('a', { hasText: 'Open billing' }).getAttribute('href')).toBe('/billing');
-      expect(await refused.locator('button[type=submit]').isDisabled()).toBe(false);
+      expect(await refused.locator('#chat-composer button[type=submit]').isDisabled()).toBe(false);
       await refused.screenshot({ path: `${ARTIFACTS}/app-chat-refusal.png`, fullPage: true });
 
       // At phone width: one column, nothing wider than the screen.
       const phone = await open(server.base, 'bea', problems, 390);
       await phone.fill('textarea[name=message]', 'And now?');
-      await phone.click('button[type=submit]');
+      await phone.click('#chat-composer button[type=submit]');
       await expect.poll(() => phone.locator('.chat-message.refusal').count()).toBe(1);
       expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       await phone.screenshot({ path: `${ARTIFACTS}/app-chat-phone.png`, fullPage: true });
