@@ -132,6 +132,56 @@ describe('the admin panel asks to confirm what reaches accounts', () => {
     expect(await billing.admin.getPlan('plus')).toMatchObject({ status: 'archived', name: 'Plus (old)', models: ['gpt-4o-mini', 'claude-*'] });
   });
 
+  it('asks before a save that makes a new version, naming the subscribers who keep theirs, and saves it whole once confirmed', async () => {
+    const { billing } = t;
+    await admin.page('/admin/plans/plus');
+    const plus = { name: 'Plus', slug: 'plus', price: '20', surcharge: '0', overage: 'credits', status: 'active', sort: '1', public: 'on' };
+    // A change of name or order alone makes no version: saved at once.
+    expect((await admin.post('/admin/plans/plus', { ...plus, name: 'Plus+' })).status).toBe(303);
+    const asked = await admin.post('/admin/plans/plus', { ...plus, name: 'Plus+', price: '25', dayUsd: '2' });
+    expect(asked.status).toBe(200);
+    expect(text(asked.html)).toMatch(
+      /Saving makes version 2 of Plus\+, for new subscribers: price \$20\.00 → \$25\.00; limits none → 200 credits \(\$2\.00\) a day\. 7 accounts \( a1 , a2 , a3 , a4 , a5 and 2 more\) on it keep the versions they are on, as bought, until you move them/,
+    );
+    expect(await billing.admin.getPlan('plus')).toMatchObject({ priceCents: 20_00, limits: [] }); // asking saves nothing
+    const { action, fields } = formFields(asked.html, 'save');
+    expect(fields).toMatchObject({ price: '25', dayUsd: '2', confirmed: 'save' });
+    expect((await admin.post(action, fields, { csrf: false })).status).toBe(303);
+    expect(await billing.admin.getPlan('plus')).toMatchObject({ priceCents: 25_00, limits: [{ window: 'day', unit: 'usd', amount: 2_000_000 }] });
+    expect((await billing.balance('a1')).plan).toMatchObject({ priceCents: 20_00, limits: [] }); // a subscriber keeps the version it bought
+  });
+
+  it('asks before putting a plan off sale as legacy, saying its subscribers stay on it', async () => {
+    const { billing } = t;
+    await admin.page('/admin/plans/plus');
+    const asked = await admin.post('/admin/plans/plus', { name: 'Plus', slug: 'plus', price: '20', surcharge: '0', overage: 'credits', status: 'legacy', sort: '1', public: 'on' });
+    expect(text(asked.html)).toMatch(/As legacy, Plus is off sale: nobody new can take it, and it leaves the pricing table\. 7 accounts .* on it stay on it/);
+    expect(text(asked.html)).not.toMatch(/Saving makes version/);
+    expect((await billing.admin.getPlan('plus')).status).toBe('active');
+    const { action, fields } = formFields(asked.html, 'save');
+    expect((await admin.post(action, fields, { csrf: false })).status).toBe(303);
+    expect((await billing.admin.getPlan('plus')).status).toBe('legacy');
+  });
+
+  it('a mode switch offers to keep subscribers on their versions (the default) or move them at renewal, naming them with what they pay before and after', async () => {
+    const { billing } = t;
+    await billing.admin.applyPreset('usage-subscription');
+    for (const id of ['ana', 'bo']) {
+      await billing.upsertAccount({ id, kind: 'personal' });
+      completed(await billing.subscribe(id, 'pro', { idempotencyKey: `${id}-pro` }));
+    }
+    const page = await admin.page('/admin/pricing/tiers/apply');
+    expect(text(page.html)).toMatch(/Keep them on their versions \(recommended\): 2 accounts \( ana , bo \) go on paying \$20\.00 a month for Pro, as bought; new subscribers pay \$100\.00/);
+    expect(text(page.html)).toMatch(/Move them at renewal : 2 accounts \( ana , bo \) pay \$20\.00 → \$100\.00 a month for Pro from their next period/);
+    expect(page.html).toMatch(/<input type="radio" name="subscribers" value="keep" checked/);
+    const { action, fields } = formFields(page.html, 'apply');
+    const applied = await admin.post(action, { ...fields, subscribers: 'renewal' }, { csrf: false });
+    expect(applied.status).toBe(303);
+    expect(text((await admin.page('/admin/pricing')).html)).toMatch(/2 subscribers move to the new version at their renewal\./);
+    expect((await billing.admin.planVersions('pro')).behind.map((b) => [b.accountId, b.waiting?.version])).toEqual([['ana', 2], ['bo', 2]]);
+    expect((await billing.balance('ana')).plan.priceCents).toBe(20_00); // until the renewal
+  });
+
   it('archives a pack only once confirmed, after a page saying who holds its credit, how much, and that it stays spendable', async () => {
     const { billing } = t;
     const page = await admin.page('/admin/packs/extra-10/archive');

@@ -47,15 +47,15 @@ describe.skipIf(!haveChromium)('plan versions in the admin panel, in a browser',
     await page.screenshot({ path: `${ARTIFACTS}/plan-versions-plan.png`, fullPage: true });
 
     await page.click('#plan-versions a.button');
-    expect(await page.locator('#move-confirm p').first().innerText()).toMatch(/Version 2 of Pro: \$100\.00 a month, \$100\.00 of usage included, limits: none\. Moving puts 2 accounts on it/);
+    expect(await page.locator('#move-confirm p').first().innerText()).toMatch(/Version 2 of Pro: \$100\.00 a month, \$100\.00 of usage included, limits: none\. 2 accounts are on an older version\./);
     expect(await page.locator('#move-accounts tbody tr').allInnerTexts()).toEqual([
-      'ana\tversion 1\t$20.00\t$20.00\t$100.00, $100.00 included',
-      'bo\tversion 1\t$20.00\t$20.00\t$100.00, $100.00 included',
+      'ana\tversion 1\t$20.00\t$20.00\t$100.00 a month, $100.00 included\t\nAt its renewal\nNow',
+      'bo\tversion 1\t$20.00\t$20.00\t$100.00 a month, $100.00 included\t\nAt its renewal\nNow',
     ]);
     await page.screenshot({ path: `${ARTIFACTS}/plan-versions-confirm.png`, fullPage: true });
     expect((await billing.balance('ana')).plan.priceCents).toBe(20_00); // nothing moved by looking
 
-    await page.click('#move button[type=submit]');
+    await page.click('#move button[value=now]');
     await page.waitForURL(/\/admin\/plans\/pro$/);
     expect(await page.locator('body').innerText()).toMatch(/Moved 2 accounts to version 2\./);
     expect(await page.locator('#plan-versions').innerText()).toMatch(/Every subscriber is on this version/);

@@ -1,6 +1,7 @@
 /**
  * Plans and packs are edited the same way: a list with a form to create one, a page to edit
- * one, archive (after a page that says who it reaches, and asks to confirm) and restore, and the
+ * one, archive (after a page that says who it reaches, and asks to confirm) and restore, a save
+ * that reaches accounts asked the same way (a plan's new version), and the
  * form's figures and sanity checks worked out as it changes. This is that flow once; each page
  * supplies its form, its fields and the library's calls.
  */
@@ -45,8 +46,10 @@ export interface CatalogPage<T extends Item, I> {
   list: (c: AdminContext, form: Form, f: Awaited<ReturnType<typeof figures>>, checks: Check[], error?: string) => Promise<Response>;
   /** The form itself, posting to `action`, with what saving it would leave wrong. */
   Form: (props: { c: AdminContext; form: Form; action: string; item?: T; error?: string; f: Awaited<ReturnType<typeof figures>>; checks: Check[] }) => Child;
+  /** Before a save that reaches accounts otherwise than archiving (a plan's new version, taking it off sale): a page saying whom; none, saved at once. */
+  saveEffect?: (item: T, form: Form) => Promise<{ title: string; effect: Child } | undefined>;
   /** What the item's page shows below its form, if anything (a plan: its versions). */
-  below?: (item: T) => Promise<Child>;
+  below?: (item: T, c: AdminContext) => Promise<Child>;
 }
 
 export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billing, page: CatalogPage<T, I>): void {
@@ -74,7 +77,7 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
             <a href={base}>← All {page.noun}s</a>
           </p>
           <page.Form c={c} form={form} action={`${base}/${item.slug}`} item={item} error={error} f={f} checks={checks} />
-          {page.below ? await page.below(item) : null}
+          {page.below ? await page.below(item, c) : null}
           {item.status === 'archived' ? (
             <ArchiveForm action={`${base}/${item.slug}/status`} csrf={c.get('csrf')} archived note={page.archiveNote} />
           ) : (
@@ -90,25 +93,28 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
     });
   };
 
-  /** Asks before archiving `item`: whom it reaches, then a form posting `fields` to `action`. */
-  const confirmArchive = async (c: AdminContext, item: T, action: string, fields: Form, lead?: string) =>
+  /** Asks before an action on `item` that reaches accounts: whom (`effect`), then a form posting `fields` to `action`. */
+  const confirm = (c: AdminContext, item: T, ask: { id: string; title: string; effect: Child; button: string; danger?: boolean }, action: string, fields: Form, lead?: string) =>
     render(c, {
-      title: `Archive ${page.noun} ${item.name}`,
+      title: ask.title,
       body: (
-        <section class="card" id="archive-confirm">
+        <section class="card" id={`${ask.id}-confirm`}>
           {lead ? <p>{lead}</p> : null}
-          {await page.archiveEffect(item)}
-          <form method="post" action={action} class="inline" id="archive">
+          {ask.effect}
+          <form method="post" action={action} class="inline" id={ask.id}>
             <Csrf token={c.get('csrf')} />
             {Object.entries(fields).map(([name, value]) => (name === '_csrf' ? null : <input type="hidden" name={name} value={value} />))}
-            <button type="submit" class="danger">
-              Confirm: archive {item.name}
+            <button type="submit" class={ask.danger ? 'danger' : undefined}>
+              {ask.button}
             </button>{' '}
             <a href={`${base}/${item.slug}`}>Cancel</a>
           </form>
         </section>
       ),
     });
+  /** Asks before archiving `item`. */
+  const confirmArchive = async (c: AdminContext, item: T, action: string, fields: Form, lead?: string) =>
+    confirm(c, item, { id: 'archive', title: `Archive ${page.noun} ${item.name}`, effect: await page.archiveEffect(item), button: `Confirm: archive ${item.name}`, danger: true }, action, fields, lead);
 
   admin.get(`/${page.noun}s`, (c) => list(c, page.valuesOf()));
   admin.post(`/${page.noun}s`, async (c) => {
@@ -132,6 +138,8 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
     if (form.status === 'archived' && item.status !== 'archived' && form.confirmed !== 'archive') {
       return confirmArchive(c, item, `${base}/${item.slug}`, { ...form, confirmed: 'archive' }, `Saving the form archives ${item.name}, with its other changes.`);
     }
+    const ask = form.confirmed ? undefined : await page.saveEffect?.(item, form);
+    if (ask) return confirm(c, item, { id: 'save', ...ask, button: `Confirm: save ${item.name}` }, `${base}/${item.slug}`, { ...form, confirmed: 'save' });
     const result = await attempt(async () => page.update(item.slug, page.inputOf(form)));
     return result.ok ? done(c, `${base}/${item.slug}`, `${Noun} “${result.value.name}” saved.`) : edit(c, item, form, result.error);
   });

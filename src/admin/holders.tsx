@@ -8,6 +8,7 @@ import type { Billing } from '../engine/billing.ts';
 import type { Holders } from '../engine/reads/admin-reads.ts';
 import type { Pack } from '../core/pack.ts';
 import type { Plan } from '../core/plan.ts';
+import type { FieldChange } from '../core/presets.ts';
 import { value } from './format.ts';
 
 const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
@@ -45,6 +46,37 @@ export const planArchiveEffect = (billing: Billing) => async (plan: Plan) => {
         Archived, it is off sale: nobody new can take it, and it leaves the pricing table. The accounts on it stay on it, on its price, allowance and
         limits, and renew as before; nothing moves at a processor and nobody's credit is touched.
       </p>
+    </>
+  );
+};
+
+/** What a plan's save does to the accounts on it: a new version they do not get (they keep theirs), and off sale as legacy. */
+export const planSaveEffect = (billing: Billing) => async (plan: Plan, save: { changes: FieldChange[]; version: number; legacy: boolean; free: boolean; describe: (c: FieldChange) => string }) => {
+  const holders = (await billing.admin.planHolders([plan.slug])).get(plan.slug);
+  const many = (holders?.accounts ?? 0) > 1;
+  return (
+    <>
+      {save.changes.length ? (
+        <p id="new-version">
+          Saving makes <strong>version {save.version + 1}</strong> of {plan.name}, for new subscribers: {save.changes.map(save.describe).join('; ')}.{' '}
+          {save.free ? (
+            <>
+              Nobody paid for a free plan: <HolderList holders={holders} /> on it {many ? 'are' : 'is'} on the new version at once.
+            </>
+          ) : (
+            <>
+              <HolderList holders={holders} /> on it {many ? 'keep the versions they are' : 'keeps the version it is'} on, as bought, until you move {many ? 'them' : 'it'} from the
+              plan's page (now, or at {many ? 'their' : 'its'} renewal).
+            </>
+          )}
+        </p>
+      ) : null}
+      {save.legacy ? (
+        <p id="legacy">
+          As legacy, {plan.name} is off sale: nobody new can take it, and it leaves the pricing table. <HolderList holders={holders} /> on it {many ? 'stay' : 'stays'} on it, on its price,
+          allowance and limits, and {many ? 'renew' : 'renews'} as before; nothing moves at a processor and nobody's credit is touched.
+        </p>
+      ) : null}
     </>
   );
 };

@@ -16,6 +16,7 @@ import { accountMemberRoutes, accountMembersSection, type MembersError } from '.
 import { accountTakeBackRoutes, TakeBackLink } from './account-take-back.tsx';
 import { accountCancelRoutes, CancelLink } from './account-cancel.tsx';
 import { LedgerTotalsTable } from './account-ledger-totals.tsx';
+import { VersionMoveNote } from './plan-versions.tsx';
 
 const PAGE_SIZE = 50;
 const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
@@ -152,6 +153,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
           </section>
           <section class="card">
             <h2>Plan</h2>
+            {await VersionMoveNote({ billing, accountId: id, planSlug: balance.plan.slug, csrf })}
             <form method="post" action={`${accountPath(id)}/plan`} class="form" id="plan-change">
               <Csrf token={csrf} />
               <EffectKey />

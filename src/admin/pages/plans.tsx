@@ -12,7 +12,10 @@ import { checksOfChange, type Catalog, type Check as SanityCheck } from '../../c
 import type { Settings } from '../../core/settings.ts';
 import { derive } from '../derive.ts';
 import { catalogRoutes } from '../catalog-routes.tsx';
-import { planArchiveEffect } from '../holders.tsx';
+import { planArchiveEffect, planSaveEffect } from '../holders.tsx';
+import type { FieldChange } from '../../core/presets.ts';
+import { TERM_FIELDS } from '../../engine/catalog/plan-versions.ts';
+import { describe } from './pricing.tsx';
 import { PlanVersionsCard, planVersionRoutes } from './plan-versions.tsx';
 import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
@@ -174,6 +177,31 @@ function PlanTable({ plans, settings, model, price }: { plans: Plan[]; settings:
 
 const VALUE_LABEL = 'Included value a month';
 
+/** The plan's terms the form changes, as the database compares them (a change to any is a new version). */
+function termChanges(plan: Plan, input: Omit<PlanInput, 'slug'>): FieldChange[] {
+  const before: Record<string, unknown> = { ...plan, includedMicros: plan.includedMicrosOverride };
+  const after = input as Record<string, unknown>;
+  return TERM_FIELDS.filter((field) => JSON.stringify(before[field] ?? null) !== JSON.stringify(after[field] ?? null)).map((field) => ({ field, from: before[field], to: after[field] }));
+}
+
+/** Before a save that makes a new version or puts the plan off sale as legacy: whom it reaches. None while the form cannot be read: its save says why. */
+const saveEffect = (billing: Billing) => async (plan: Plan, form: Form) => {
+  let input: Omit<PlanInput, 'slug'>;
+  try {
+    input = inputOf(form);
+  } catch (error) {
+    if (error instanceof BillingError) return undefined;
+    throw error;
+  }
+  const changes = termChanges(plan, input);
+  const legacy = input.status === 'legacy' && plan.status !== 'legacy';
+  if (changes.length === 0 && !legacy) return undefined;
+  const [{ version }, display] = await Promise.all([billing.admin.planVersions(plan.slug), billing.admin.getSettings()]);
+  const title = changes.length ? `Save ${plan.name} as version ${version + 1}` : `Put ${plan.name} off sale as legacy`;
+  const effect = await planSaveEffect(billing)(plan, { changes, version, legacy, free: plan.priceCents === 0 && input.priceCents === 0, describe: (c) => describe(c, display) });
+  return { title, effect };
+};
+
 export const plansPage: Page = (admin, billing) => {
   planVersionRoutes(admin, billing);
   catalogRoutes<Plan, Omit<PlanInput, 'slug'>>(admin, billing, {
@@ -181,6 +209,7 @@ export const plansPage: Page = (admin, billing) => {
     valueLabel: VALUE_LABEL,
     archiveNote: 'Accounts on an archived plan stay on it; nobody new can take it.',
     archiveEffect: planArchiveEffect(billing),
+    saveEffect: saveEffect(billing),
     find: (slug) => billing.admin.getPlan(slug),
     create: (input) => billing.admin.createPlan(input),
     update: (slug, input) => billing.admin.updatePlan(slug, input),
@@ -190,7 +219,7 @@ export const plansPage: Page = (admin, billing) => {
     figuresOf: (form) => ({ value: includedOf(form), model: form.model ?? DEFAULT_MODEL }),
     checksOf,
     Form: ({ item, ...props }) => <PlanForm {...props} plan={item} />,
-    below: (plan) => PlanVersionsCard({ billing, plan }),
+    below: (plan, c) => PlanVersionsCard({ billing, plan, csrf: c.get('csrf') }),
     list: async (c, form, f, checks, error) => {
       const settings = await billing.admin.getSettings();
       const plans = await billing.admin.listPlans();

@@ -14,6 +14,9 @@ import { readForm } from '../form.ts';
 import { attempt, Csrf, done, ErrorNote, render, type AdminContext, type Page } from '../layout.tsx';
 import { HolderList } from '../holders.tsx';
 import type { Billing } from '../../engine/billing.ts';
+import type { Holders } from '../../engine/reads/admin-reads.ts';
+import { changesTerms } from '../../engine/catalog/plan-versions.ts';
+import type { PresetSubscribers } from '../../engine/catalog/presets.ts';
 
 const SUMMARY: Record<PricingMode, string> = {
   'usage-subscription': 'One paid plan whose price is its usage, blocked at the allowance; a free tier to try.',
@@ -49,7 +52,8 @@ function shown(field: string, v: unknown, display: Display): string {
   return String(v);
 }
 
-const describe = (c: FieldChange, display: Display) => `${FIELD_NAMES[c.field] ?? c.field} ${shown(c.field, c.from, display)} → ${shown(c.field, c.to, display)}`;
+/** A change to a field, in the owner's words: "price $20.00 → $100.00". */
+export const describe = (c: FieldChange, display: Display) => `${FIELD_NAMES[c.field] ?? c.field} ${shown(c.field, c.from, display)} → ${shown(c.field, c.to, display)}`;
 
 function Items({ label, items, kind }: { label: string; items: { key: string; text: string; detail?: string }[]; kind: string }) {
   if (items.length === 0) return null;
@@ -92,9 +96,53 @@ function Preview({ preview, display }: { preview: PresetDiff; display: Display }
 }
 
 /**
+ * The subscribers of the plans the mode gives new terms (a new version each), named, and the
+ * choice of what becomes of them: they keep the version they bought (the default), or move to the
+ * new one at their renewal; each with what they pay before and after.
+ */
+function SubscriberChoice({ plans, holders, display }: { plans: PresetDiff['plans']['update']; holders: Map<string, Holders>; display: Display }) {
+  const reached = plans.filter((p) => changesTerms(p.changes) && (holders.get(p.slug)?.accounts ?? 0) > 0);
+  if (reached.length === 0) return null;
+  const price = (p: (typeof reached)[number]) => p.changes.find((ch) => ch.field === 'priceCents') as { from: number; to: number } | undefined;
+  const terms = (p: (typeof reached)[number]) => p.changes.filter((ch) => ch.field !== 'name').map((ch) => describe(ch, display)).join('; ');
+  return (
+    <fieldset id="subscribers">
+      <legend>Subscribers of the plans it changes</legend>
+      <label class="check">
+        <input type="radio" name="subscribers" value="keep" checked />
+        <span>
+          <strong>Keep them on their versions</strong> (recommended):{' '}
+          {reached.map((p, i) => (
+            <span data-keep={p.slug}>
+              {i > 0 ? '; ' : ''}
+              <HolderList holders={holders.get(p.slug)} /> {price(p) ? <>go on paying {cents(price(p)!.from)} a month for {p.name}, as bought; new subscribers pay {cents(price(p)!.to)}</> : <>keep {p.name} as bought</>}
+            </span>
+          ))}
+          . They move only when you move them, from the plan's page.
+        </span>
+      </label>
+      <label class="check">
+        <input type="radio" name="subscribers" value="renewal" />
+        <span>
+          <strong>Move them at renewal</strong>:{' '}
+          {reached.map((p, i) => (
+            <span data-renewal={p.slug}>
+              {i > 0 ? '; ' : ''}
+              <HolderList holders={holders.get(p.slug)} /> {price(p) ? <>pay {cents(price(p)!.from)} → {cents(price(p)!.to)} a month for {p.name}</> : <>move to {p.name}'s new terms</>} from their next period ({terms(p)})
+            </span>
+          ))}
+          . Each keeps what it paid for until then; at Stripe or Paddle its price there changes now, with nothing billed, and the next invoice is at the new price. A move can be called off until it happens.
+        </span>
+      </label>
+    </fieldset>
+  );
+}
+
+/**
  * What applying `mode` does, and whom it reaches: the diff, then each plan it changes or takes
  * off sale with the accounts on it, and each pack it changes or archives with the accounts
- * holding credit from it; confirmed, it posts the mode.
+ * holding credit from it, and what becomes of the subscribers of a plan it gives new terms;
+ * confirmed, it posts the mode and that choice.
  */
 /** The diff a confirmation page showed, in a word: a confirmed apply whose diff is no longer this one asks again. */
 const digestOf = (preview: PresetDiff) => createHash('sha256').update(JSON.stringify(preview)).digest('base64url').slice(0, 16);
@@ -159,12 +207,23 @@ async function confirmPage(c: AdminContext, billing: Billing, mode: PricingMode,
           <Csrf token={c.get('csrf')} />
           <input type="hidden" name="mode" value={mode} />
           <input type="hidden" name="seen" value={digestOf(preview)} />
+          <SubscriberChoice plans={plans.update} holders={onPlans} display={settings} />
           <ErrorNote error={error} />
           <button type="submit">Confirm: apply “{sentence}”</button> <a href="/admin/pricing">Cancel</a>
         </form>
       </section>
     ),
   });
+}
+
+/** What became of the subscribers of the plans a mode gave new terms: how many keep their version, and how many move at their renewal. */
+async function subscribersAfter(billing: Billing, slugs: readonly string[]): Promise<string> {
+  const behind = (await Promise.all(slugs.map((slug) => billing.admin.planVersions(slug)))).flatMap((v) => v.behind.map((b) => ({ ...b, current: v.version })));
+  if (behind.length === 0) return '';
+  const moving = behind.filter((b) => b.waiting?.version === b.current).length;
+  const keeping = behind.length - moving;
+  const n = (count: number) => (count === 1 ? '1 subscriber' : `${count} subscribers`);
+  return [moving ? ` ${n(moving)} ${moving === 1 ? 'moves' : 'move'} to the new version at ${moving === 1 ? 'its' : 'their'} renewal.` : '', keeping ? ` ${n(keeping)} ${keeping === 1 ? 'keeps its' : 'keep their'} version.` : ''].join('');
 }
 
 export const pricingPage: Page = (admin, billing) => {
@@ -229,8 +288,10 @@ export const pricingPage: Page = (admin, billing) => {
     if (form.seen && PRICING_MODES.includes(mode as PricingMode) && form.seen !== digestOf(await billing.admin.previewPreset(mode as PricingMode))) {
       return confirmPage(c, billing, mode as PricingMode, 'The plans or packs changed since that page: this is what applying it does now. Nothing was applied.');
     }
-    const result = await attempt(() => billing.admin.applyPreset(mode as PricingMode));
+    const subscribers: PresetSubscribers = form.subscribers === 'renewal' ? 'renewal' : 'keep';
+    const changed = PRICING_MODES.includes(mode as PricingMode) ? (await billing.admin.previewPreset(mode as PricingMode)).plans.update.filter((p) => changesTerms(p.changes)) : [];
+    const result = await attempt(() => billing.admin.applyPreset(mode as PricingMode, { subscribers }));
     if (!result.ok) return PRICING_MODES.includes(mode as PricingMode) ? confirmPage(c, billing, mode as PricingMode, result.error) : show(c, { mode, message: result.error });
-    return done(c, '/admin/pricing', `Applied “${modeSentence(mode as PricingMode, result.value)}”.`);
+    return done(c, '/admin/pricing', `Applied “${modeSentence(mode as PricingMode, result.value)}”.${await subscribersAfter(billing, changed.map((p) => p.slug))}`);
   });
 };

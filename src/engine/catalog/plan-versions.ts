@@ -29,6 +29,10 @@ import { planColumns, planFromRow, type PlanRow } from '../rows.ts';
 import { lockGate, NO_VERSION_MOVE, versionAt } from '../terms.ts';
 import { findPlan } from './catalog.ts';
 
+/** A plan's fields that are its terms: a change to any makes a new version (migration 0022's trigger). */
+export const TERM_FIELDS = ['priceCents', 'surchargeCents', 'includedMicros', 'limits', 'overage', 'models'] as const;
+export const changesTerms = (changes: readonly { field: string }[]) => changes.some((c) => (TERM_FIELDS as readonly string[]).includes(c.field));
+
 export const MOVE_TIMES = ['now', 'renewal'] as const;
 export type MoveTime = (typeof MOVE_TIMES)[number];
 

@@ -15,7 +15,7 @@ import type { PlanInput } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
 import { createPack, createPlan, getSettings, listPacks, listPlans, updatePack, updatePlan } from './catalog.ts';
 import type { Context } from '../context.ts';
-import { moveToCurrentVersion } from './plan-versions.ts';
+import { changesTerms, moveToCurrentVersion } from './plan-versions.ts';
 
 /**
  * The preset `mode` against the catalog as `sql` reads it. With `lock`, in a transaction, the
@@ -73,6 +73,6 @@ async function writePreset(ctx: Context, mode: PricingMode): Promise<{ settings:
       `UPDATE settings SET default_plan_id = (SELECT id FROM plans WHERE slug = $1), pricing_mode = $2, display_unit = $3`,
       [diff.defaultPlan, diff.mode, diff.displayUnit],
     );
-    return { settings: await getSettings(tx), changed: plans.update.map((p) => p.slug) };
+    return { settings: await getSettings(tx), changed: plans.update.filter((p) => changesTerms(p.changes)).map((p) => p.slug) };
   });
 }
