@@ -96,7 +96,7 @@ for (const engine of ENGINES) {
         expect(textOf(message)).toBe('');
         const refusal = message.parts.find((p) => p.type === 'data-refusal')!.data;
         expect(refusal).toMatchObject({ code: 'daily_limit', resets: '00:00 UTC on Mar 11', billingHref: '/billing', remedy: { label: 'Try again after 00:00 UTC on Mar 11' } });
-        expect(refusal.message).toMatch(/daily limit of \$0\.10/);
+        expect(refusal.message).toBe('This account has reached its daily limit of $0.10.'); // its reset told in words above, not as a timestamp
         expect(await api.billing.balance('bea')).toEqual(before);
         expect(await usageEvents(api)).toEqual([]);
       });

@@ -19,7 +19,9 @@ export interface RefusalView {
 export function refusalView(refusal: Refusal, billingHref: string, now: Date): RefusalView {
   const resetsAt = refusal.resetsAt ?? (refusal.remedy.kind === 'wait_until' ? refusal.remedy.at : undefined);
   const resets = resetsAt === undefined ? undefined : utcTime(resetsAt, now);
-  return { code: refusal.code, message: refusal.message, remedy: remedyOf(refusal, billingHref, resets), ...(resets && { resets }), billingHref };
+  // The gate's sentence ends with the reset as a timestamp; the chat tells it in words instead.
+  const message = resets === undefined ? refusal.message : refusal.message.replace(/ More becomes available at \S+$/, '');
+  return { code: refusal.code, message, remedy: remedyOf(refusal, billingHref, resets), ...(resets && { resets }), billingHref };
 }
 
 function remedyOf({ remedy }: Refusal, billingHref: string, resets: string | undefined): RefusalView['remedy'] {
