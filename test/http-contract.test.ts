@@ -210,6 +210,16 @@ const ROUTES: RouteCase[] = [
     ],
   },
   {
+    route: 'POST /accounts/{accountId}/billing-sessions',
+    good: () => ({ method: 'POST', path: '/v1/accounts/acme/billing-sessions', body: { returnUrl: 'https://app.example/', userId: 'u_7', role: 'owner' }, headers: key('billing-session') }),
+    status: 201,
+    other: () => ({ method: 'POST', path: '/v1/accounts/acme/billing-sessions', body: { returnUrl: 'https://app.example/', role: 'member' } }),
+    unknown: () => [
+      [{ method: 'POST', path: '/v1/accounts/ghost/billing-sessions', body: { returnUrl: 'https://app.example/' } }, 404, 'account_not_found'],
+      [{ method: 'POST', path: '/v1/accounts/acme/billing-sessions', body: { returnUrl: 'javascript:alert(1)' } }, 400, 'invalid_input'],
+    ],
+  },
+  {
     route: 'POST /accounts/{accountId}/purchases',
     effectByKey: true,
     good: () => ({ method: 'POST', path: '/v1/accounts/acme/purchases', body: { pack: 'extra-10' }, headers: key('purchase') }),

@@ -19,6 +19,7 @@ import addFormatsModule from 'ajv-formats';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BillingError, type Billing } from '../src/index.ts';
+import { createBillingSession } from '../src/server/index.ts';
 import { apiWorld, chargedEvent, openHold } from './support/api-world.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 import { useApi, type OpenApiDocument } from './support/http.ts';
@@ -230,6 +231,10 @@ const ROUTES: RouteCase[] = [
   {
     route: 'POST /accounts/{accountId}/portal',
     call: () => ({ path: '/v1/accounts/acme/portal', library: (b, body) => b.portal('acme', body as never) }),
+  },
+  {
+    route: 'POST /accounts/{accountId}/billing-sessions',
+    call: () => ({ path: '/v1/accounts/acme/billing-sessions', library: (b, body) => createBillingSession(b, 'acme', body as never, { baseUrl: 'http://localhost' }) }),
   },
   {
     route: 'POST /accounts/{accountId}/purchases',
