@@ -6,7 +6,9 @@
  * remedy; the picker offers the plan's models only; a stream stopped half way is charged what
  * was streamed and frees the rest. With Tollgate in this process and over HTTP.
  */
-import { DefaultChatTransport, readUIMessageStream, type UIMessageChunk } from 'ai';
+import type { LanguageModelV3StreamPart } from '@ai-sdk/provider';
+import { DefaultChatTransport, readUIMessageStream, simulateReadableStream, type UIMessageChunk } from 'ai';
+import { MockLanguageModelV3 } from 'ai/test';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../app/chat/answer.ts';
@@ -172,6 +174,33 @@ for (const engine of ENGINES) {
       expect(after.heldMicros).toBe(0);
       expect(before.availableMicros - after.availableMicros).toBe(event!.value_micros);
       expect((await api.billing.reconcile('ann')).ok).toBe(true);
+    });
+
+    it('tells a model that fails half way in the chat, and charges what it streamed before it failed', async () => {
+      const marginBps = await chatWorld(api.billing);
+      const failing = new MockLanguageModelV3({
+        provider: 'openai.chat', modelId: 'gpt-4o-mini',
+        doStream: async () => ({
+          stream: simulateReadableStream<LanguageModelV3StreamPart>({
+            chunks: [
+              { type: 'stream-start', warnings: [] },
+              { type: 'text-start', id: 't' },
+              { type: 'text-delta', id: 't', delta: 'Half an' },
+              { type: 'text-delta', id: 't', delta: ' answer' },
+              { type: 'error', error: new Error('the provider is overloaded') },
+            ],
+          }),
+        }),
+      });
+      const app = chatApp(inProcess(), [{ id: 'gpt-4o-mini', label: 'GPT-4o mini', demo: false, model: failing }], api.clock);
+      const { message, chunks } = await ask(app, 'ann', 'Are you there?');
+      expect(textOf(message)).toBe('Half an answer');
+      expect(chunks.find((c) => c.type === 'error')).toEqual({ type: 'error', errorText: 'The model could not answer: the provider is overloaded' });
+      const [event] = await usageEvents(api);
+      expect(event!.metadata.aiCall?.finishReason).toBe('error');
+      expect(event!.output_tokens).toBe(Math.ceil(Buffer.byteLength('Half an answer') / 2));
+      expect(event!.value_micros).toBe(priceOf('gpt-4o-mini', { inputTokens: event!.input_tokens, outputTokens: event!.output_tokens }, marginBps));
+      expect((await api.billing.balance('ann')).heldMicros).toBe(0);
     });
 
     it('says what to fix when a request is wrong, before anything reaches the gate', async () => {
