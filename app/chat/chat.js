@@ -99,10 +99,12 @@ async function send(question, model) {
       method: 'POST', headers: { 'content-type': 'application/json' }, signal: running.signal,
       body: JSON.stringify({ model, messages }),
     });
-    if (!response.ok) {
-      const { error } = await response.json().catch(() => ({ error: { message: `The chat answered ${response.status}.` } }));
+    if (!response.ok || !response.headers.get('content-type')?.startsWith('text/event-stream')) {
+      // An error says what to fix; a page instead of a stream is a log-in page: the session ended.
+      const { error } = await response.json().catch(() => ({ error: { message: response.redirected ? 'You were logged out: log in again to chat.' : `The chat answered ${response.status}.` } }));
       view.item.classList.add('failed');
       view.text.textContent = error.message;
+      messages.pop();
       return;
     }
     for await (const part of parts(response.body)) {
@@ -126,9 +128,10 @@ async function send(question, model) {
     if (refused) messages.pop();
     else messages.push({ ...reply, id: reply.id || crypto.randomUUID() });
   } catch (error) {
-    if (error.name !== 'AbortError') throw error;
-    view.item.classList.add('stopped');
-    view.meta.textContent = 'Stopped: charged for what was streamed, the rest freed.';
+    // Stopped, or the connection lost: either way the server charges what was streamed.
+    const stopped = error.name === 'AbortError';
+    view.item.classList.add(stopped ? 'stopped' : 'failed');
+    view.meta.textContent = stopped ? 'Stopped: charged for what was streamed, the rest freed.' : 'The connection was lost before the answer ended: charged for what was streamed.';
     if (reply.parts[0].text) messages.push({ ...reply, id: reply.id || crypto.randomUUID() });
     else messages.pop();
   } finally {
