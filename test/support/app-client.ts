@@ -3,9 +3,15 @@
  * origin, cookies kept, redirects not followed (the test reads where they go).
  */
 export class AppClient {
-  private readonly cookies = new Map<string, string>();
+  constructor(
+    readonly base: string,
+    private readonly cookies = new Map<string, string>(),
+  ) {}
 
-  constructor(readonly base: string) {}
+  /** The same browser, its cookies shared, at another process of the app. */
+  at(base: string): AppClient {
+    return new AppClient(base, this.cookies);
+  }
 
   async request(path: string, init: { method?: string; form?: Record<string, string>; json?: unknown } = {}): Promise<Response> {
     const headers: Record<string, string> = { origin: this.base };

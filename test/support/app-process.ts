@@ -1,0 +1,38 @@
+/**
+ * `npm run app` as a child process: the app as a newcomer starts it, seeding and all, so that a
+ * test can run two of them on one database.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './server-process.ts';
+
+const MAIN = fileURLToPath(new URL('../../app/main.ts', import.meta.url));
+
+export class AppProcess {
+  private constructor(readonly child: ChildProcess, readonly url: string, readonly banner: string) {}
+
+  /** Starts it on a free port with `env` over the test's own, once it printed where it is. */
+  static async start(env: NodeJS.ProcessEnv): Promise<AppProcess> {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { ...process.env, LOG_LEVEL: 'warn', APP_PORT: String(port), ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let printed = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        printed += chunk.toString();
+        if (/or sign up as someone new/.test(printed)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`npm run app exited with ${code}:\n${printed}`)));
+    });
+    return new AppProcess(child, `http://127.0.0.1:${port}`, printed);
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    const exited = new Promise<number | null>((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    return exited;
+  }
+}
