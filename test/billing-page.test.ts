@@ -5,11 +5,12 @@
  * a form without its CSRF token is refused; bad input to the link's route is a plain 400.
  */
 import { describe, expect, it } from 'vitest';
-import { BillingError } from '../src/index.ts';
+import { BillingError, fakeProcessor, type DeclineCode } from '../src/index.ts';
 import { createBillingSession } from '../src/server/index.ts';
 import { AdminClient } from './support/admin-client.ts';
 import { apiWorld, TEST_MODEL } from './support/api-world.ts';
 import { ENGINES, HOUR, MINUTE } from './support/harness.ts';
+import { completed } from './support/spend.ts';
 import { useApi, type Api } from './support/http.ts';
 
 /** A link for `account` made through the API: its path on this server. */
@@ -203,6 +204,32 @@ for (const engine of ENGINES) {
       await expect(createBillingSession(api.billing, 'acme', { returnUrl: 'ftp://x' }, { baseUrl: 'https://billing.example' })).rejects.toSatisfy(
         (e) => e instanceof BillingError && e.code === 'invalid_input' && /http or https/.test(e.message),
       );
+    });
+  });
+
+  describe(`the billing page's auto-recharge and payments on ${engine.name}`, () => {
+    const card: { declining?: DeclineCode } = {};
+    const api = useApi(engine, { processors: [fakeProcessor({ decline: () => card.declining })] });
+
+    it('says auto-recharge turned off on a declined card, and shows a payment refunded in part', async () => {
+      await apiWorld(api.billing);
+      card.declining = undefined;
+      const bought = completed(await api.billing.purchase('acme', 'extra-10', { idempotencyKey: 'pack-1' }));
+      const payment = (await api.billing.payments('acme')).find((p) => p.reference === bought.paymentRef)!;
+      await api.billing.refundPayment('acme', payment.id, { amountCents: 4_00 }, { idempotencyKey: 'refund-1' });
+      const { browser } = await opened(api, (await link(api, 'acme')).path);
+      await browser.page('/billing');
+      // $31 is available: under a threshold of 4,000 credits ($40), a recharge is due at once.
+      expect((await browser.post('/billing/auto-recharge', { enabled: 'on', pack: 'extra-10', threshold: '4000' })).status).toBe(303);
+      card.declining = 'card_declined';
+      expect(await api.billing.runRecharges()).toMatchObject([{ outcome: 'declined' }]);
+
+      const page = (await browser.page('/billing')).html;
+      expect(page).toContain('<strong>Turned off</strong>: the card on file was declined for the recharge of $10.00 (Your card was declined). Check the payment method, then turn it on again.');
+      expect(page).toMatch(/<tr data-payment="fake_pay_[^"]+"><td>Mar 10, 2026, 12:00 UTC<\/td><td>Pack extra-10<div class="refund" data-refund="fake_re_[^"]+">Refunded \$4\.00, Mar 10, 2026, 12:00 UTC<\/div><\/td><td class="num">\$10\.00<small class="muted"> \(\$4\.00 back\)<\/small><\/td><\/tr>/);
+      // Set again, it is on again.
+      expect((await browser.post('/billing/auto-recharge', { enabled: 'on', pack: 'extra-10', threshold: '4000' })).status).toBe(303);
+      expect((await api.billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', off: null });
     });
   });
 }
