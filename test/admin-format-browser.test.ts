@@ -12,12 +12,14 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { stripeProcessor } from '../src/processors/stripe/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { AMOUNTS, offRule, rateInRule } from './support/amounts.ts';
 import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
 import { TestClock } from './support/harness.ts';
 import { moneyStory, RANGE } from './support/money-story.ts';
 import { signedProcessor } from './support/signed-processor.ts';
+import { StripeFake } from './support/stripe-fake.ts';
 import { mustCall } from './support/spend.ts';
 
 noteMissingChromium("the admin money format's browser tests are");
@@ -26,6 +28,7 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
   const clock = new TestClock(new Date('2026-03-01T00:00:00Z'));
   let billing: Billing;
   let server: Awaited<ReturnType<typeof serveApp>>;
+  let stripe: StripeFake;
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
@@ -35,7 +38,9 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const fake = fakeProcessor();
-    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fake, signedProcessor()] });
+    stripe = await StripeFake.start();
+    const atStripe = stripeProcessor({ secretKey: stripe.secretKey, webhookSecret: stripe.webhookSecret, apiBase: stripe.url, successUrl: 'https://app.example/done' });
+    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fake, signedProcessor(), atStripe] });
     await moneyStory(billing, clock, billing.sql, fake);
     // Odd amounts, where an exact figure would show six decimals.
     await billing.admin.updateSettings({ marginBps: 3000 });
@@ -47,6 +52,7 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
     await mustCall(billing, 'globex', 427_291); // $0.427291 of cost, $0.610416 of value at 30%
     await mustCall(billing, 'globex', 291); // a fraction of a cent
     paymentId = (await billing.payments('globex'))[0]!.id;
+    await billing.admin.syncCatalog('stripe'); // the payments page lists each price at Stripe
     server = await serveApp(await adminApp(billing));
     browser = await launchChromium();
     page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems);
@@ -56,6 +62,7 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
     await browser?.close();
     await server?.close();
     await billing?.close();
+    await stripe?.close();
   });
 
   /** The page's text without its rates, each element's text apart (cells do not run together), and its rates ([data-rate]) apart. */
@@ -90,6 +97,7 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
     ['/admin/accounts/globex/buckets/BONUS/take-back', 'take-back'],
     ['/admin/accounts/globex/payments/PAYMENT/refund', 'payment-refund'],
     [`/admin/analytics${RANGE}`, 'analytics'],
+    ['/admin/payments', 'payments'],
   ] as const;
 
   it.each(PAGES)('%s shows every amount in one format', async (path, name) => {
@@ -125,5 +133,10 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
     expect(cells[2]).toBe('$0.075\npays ≈ $0.1072');
     expect(cells[4]).toBe('as output');
     await page.screenshot({ path: `${ARTIFACTS}/format-prices-mini.png`, fullPage: false });
+    // At a phone's width the table scrolls within its page; the page itself does not.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: `${ARTIFACTS}/format-prices-phone.png`, fullPage: false });
+    await page.setViewportSize({ width: 1360, height: 900 });
   });
 });

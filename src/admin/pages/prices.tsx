@@ -68,40 +68,42 @@ function Results({ q, offset, rows, total, marginBps }: { q: string; offset: num
         {q ? ` matching “${q}”` : ''}
         {total > rows.length ? `, ${(offset + 1).toLocaleString('en-US')}–${(offset + rows.length).toLocaleString('en-US')} shown` : ''}. Each price in dollars per million tokens: the provider's cost, and under it what a customer pays for it at the {percent(marginBps)} margin.
       </p>
-      <table class="grid prices">
-        <thead>
-          <tr>
-            <th>Model</th>
-            <th>Provider</th>
-            {KINDS.map((k) => (
-              <KindHead label={k.label} />
-            ))}
-            <th>Source</th>
-            <th></th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr data-model={r.model}>
-              <td>
-                <code>{r.model}</code>
-                {r.name && r.name !== r.model ? <small class="muted"> {r.name}</small> : null}
-                {r.price && r.price.model.toLowerCase() !== r.model.toLowerCase() ? <small class="muted"> (priced as {r.price.model})</small> : null}
-              </td>
-              <td>{r.provider || 'any'}</td>
+      <div class="scroll-x">
+        <table class="grid prices">
+          <thead>
+            <tr>
+              <th>Model</th>
+              <th>Provider</th>
               {KINDS.map((k) => (
-                <RateCell r={r.price?.rates[k.key]} otherwise={r.price && 'otherwise' in k ? k.otherwise : undefined} />
+                <KindHead label={k.label} />
               ))}
-              <td>
-                <Source price={r.price} upcoming={r.upcoming} />
-              </td>
-              <td>
-                <a href={`/admin/prices?${new URLSearchParams({ q, model: r.model, provider: r.provider })}#override`}>Override</a>
-              </td>
+              <th>Source</th>
+              <th></th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr data-model={r.model}>
+                <td>
+                  <code>{r.model}</code>
+                  {r.name && r.name !== r.model ? <small class="muted"> {r.name}</small> : null}
+                  {r.price && r.price.model.toLowerCase() !== r.model.toLowerCase() ? <small class="muted"> (priced as {r.price.model})</small> : null}
+                </td>
+                <td>{r.provider || 'any'}</td>
+                {KINDS.map((k) => (
+                  <RateCell r={r.price?.rates[k.key]} otherwise={r.price && 'otherwise' in k ? k.otherwise : undefined} />
+                ))}
+                <td>
+                  <Source price={r.price} upcoming={r.upcoming} />
+                </td>
+                <td>
+                  <a href={`/admin/prices?${new URLSearchParams({ q, model: r.model, provider: r.provider })}#override`}>Override</a>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <Pager path="/admin/prices" q={q} offset={offset} shown={rows.length} total={total} size={PAGE_SIZE} />
     </div>
   );
@@ -158,44 +160,46 @@ export const pricesPage: Page = (admin, billing) => {
           {list.overrides.length === 0 ? (
             <p class="muted">None: every price is genai-prices' bundled data.</p>
           ) : (
-            <table class="grid">
-              <thead>
-                <tr>
-                  <th>Model</th>
-                  <th>Provider</th>
-                  <th>From</th>
-                  {KINDS.map((k) => (
-                    <KindHead label={k.label} />
-                  ))}
-                  <th>Set on</th>
-                  <th></th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.overrides.map((o) => (
+            <div class="scroll-x">
+              <table class="grid">
+                <thead>
                   <tr>
-                    <td>
-                      <code>{o.model}</code>
-                    </td>
-                    <td>{o.provider || 'any'}</td>
-                    <td>{date(o.effectiveFrom)}</td>
+                    <th>Model</th>
+                    <th>Provider</th>
+                    <th>From</th>
                     {KINDS.map((k) => (
-                      <td class="num">{o.price.rates[k.key] === undefined && 'otherwise' in k ? <span class="muted">{k.otherwise}</span> : <span data-rate>{rate(o.price.rates[k.key])}</span>}</td>
+                      <KindHead label={k.label} />
                     ))}
-                    <td>{date(o.createdAt)}</td>
-                    <td>
-                      <form method="post" action="/admin/prices/remove" class="inline compact">
-                        <Csrf token={c.get('csrf')} />
-                        <input type="hidden" name="model" value={o.model} />
-                        <input type="hidden" name="provider" value={o.provider} />
-                        <input type="hidden" name="effectiveFrom" value={o.effectiveFrom.toISOString()} />
-                        <button type="submit" class="secondary">Remove</button>
-                      </form>
-                    </td>
+                    <th>Set on</th>
+                    <th></th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {list.overrides.map((o) => (
+                    <tr>
+                      <td>
+                        <code>{o.model}</code>
+                      </td>
+                      <td>{o.provider || 'any'}</td>
+                      <td>{date(o.effectiveFrom)}</td>
+                      {KINDS.map((k) => (
+                        <td class="num">{o.price.rates[k.key] === undefined && 'otherwise' in k ? <span class="muted">{k.otherwise}</span> : <span data-rate>{rate(o.price.rates[k.key])}</span>}</td>
+                      ))}
+                      <td>{date(o.createdAt)}</td>
+                      <td>
+                        <form method="post" action="/admin/prices/remove" class="inline compact">
+                          <Csrf token={c.get('csrf')} />
+                          <input type="hidden" name="model" value={o.model} />
+                          <input type="hidden" name="provider" value={o.provider} />
+                          <input type="hidden" name="effectiveFrom" value={o.effectiveFrom.toISOString()} />
+                          <button type="submit" class="secondary">Remove</button>
+                        </form>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )}
         </>
       ),
