@@ -102,6 +102,23 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
       await expect.poll(() => phone.locator('.chat-message.refusal').count()).toBe(1);
       expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       await phone.screenshot({ path: `${ARTIFACTS}/app-chat-phone.png`, fullPage: true });
+
+      // A long conversation at phone width: the words streaming in stay in sight, above the composer.
+      const reader = await open(server.base, 'ann', problems, 390);
+      for (const question of ['First question', 'Second question', 'Third question']) {
+        await reader.fill('textarea[name=message]', question);
+        await reader.click('#chat-composer button[type=submit]');
+        await expect.poll(() => reader.locator('.chat-message.streaming').count()).toBe(1);
+        if (question !== 'Third question') await expect.poll(() => reader.locator('.chat-message.streaming').count(), { timeout: 15_000 }).toBe(0);
+      }
+      const streaming = reader.locator('.chat-message.streaming');
+      await expect.poll(() => streaming.locator('.chat-text').innerText()).toMatch(/(\S+ ){12}/);
+      const [message, composer] = [await streaming.boundingBox(), await reader.locator('#chat-composer').boundingBox()];
+      expect(message!.y + message!.height).toBeLessThanOrEqual(composer!.y + 1);
+      expect(composer!.y + composer!.height).toBeLessThanOrEqual(844);
+      const stop = await reader.locator('[data-stop]').boundingBox();
+      expect(stop!.x + stop!.width).toBeLessThanOrEqual(composer!.x + composer!.width);
+      await reader.screenshot({ path: `${ARTIFACTS}/app-chat-phone-streaming.png` });
       expect(problems).toEqual([]);
     } finally {
       await server.close();

@@ -26,8 +26,14 @@ function add(role) {
   const meta = el('div', 'chat-meta');
   item.append(text, meta);
   list.append(item);
-  item.scrollIntoView({ block: 'end' });
+  follow(true);
   return { item, text, meta };
+}
+
+/** Keeps the newest words in sight above the composer, unless the reader scrolled up to read. */
+function follow(always = false) {
+  const page = document.documentElement;
+  if (always || window.innerHeight + window.scrollY >= page.scrollHeight - 120) window.scrollTo(0, page.scrollHeight);
 }
 
 const tokens = (n) => `${n.toLocaleString('en-US')} ${n === 1 ? 'token' : 'tokens'}`;
@@ -112,6 +118,7 @@ async function send(question, model) {
       else if (part.type === 'text-delta') {
         reply.parts[0].text += part.delta;
         view.text.textContent = reply.parts[0].text;
+        follow();
       } else if (part.type === 'data-refusal') {
         refused = true;
         showRefusal(part.data, view);
