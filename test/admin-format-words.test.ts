@@ -88,5 +88,12 @@ describe('plain words in the admin panel', () => {
     const event = await billing.record('acme', { model: 'test-model', provider: 'test', usage: { inputTokens: 78_000, outputTokens: 0 } }, { idempotencyKey: 'k' });
     const refund = await failure(() => billing.refund(event.usageEventId, { amountMicros: 5_000_000 }));
     expect(ownerMessage(refund)).toBe(`Usage event ${event.usageEventId} has $0.156 left to refund; asked for $5.00`);
+
+    // A price so large a call's cost passes what an amount can be is told in dollars, not in powers of two of micro-dollars.
+    // The dearest rate ($1,000,000 per 1M tokens), the most tokens of a call, at a 99.99% margin: $10 trillion of value.
+    await billing.admin.setModelPrice({ provider: 'test', model: 'dear-model', effectiveFrom: '2020-01-01T00:00:00Z', rates: { input: '1000000', output: '1' } });
+    await billing.admin.updateSettings({ marginBps: 9999 });
+    const dear = await failure(() => billing.record('acme', { model: 'dear-model', provider: 'test', usage: { inputTokens: 1_000_000_000, outputTokens: 0 } }, { idempotencyKey: 'dear' }));
+    expect(dear.message).toBe('The amount is more than $9,007,199,254.74 (about $9 billion), the most an amount can be');
   });
 });

@@ -42,7 +42,7 @@ export function picosToMicrosRounded(picos: bigint): Micros {
 
 export function bigintToMicros(value: bigint): Micros {
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
-    throw new BillingError('invalid_input', 'amount exceeds 2^53 micro-dollars (about $9 billion)');
+    throw new BillingError('invalid_input', 'The amount is more than $9,007,199,254.74 (about $9 billion), the most an amount can be');
   }
   return Number(value) as Micros;
 }
