@@ -4,9 +4,9 @@
  * said as a sentence. Pure: the pages pass the settings and the model's price in.
  */
 import { BPS_PER_UNIT, ceilDiv, costFromValue, PICOS_PER_MICRO, valueFromCost, type Micros } from '../core/money.ts';
-import { decimalToYoctos, YOCTOS_PER_DOLLAR_PER_MTOK, type PriceEntry, type Rate } from '../core/pricing/price.ts';
+import { decimalToYoctos, type PriceEntry, type Rate } from '../core/pricing/price.ts';
 import { costOf } from '../core/pricing/cost.ts';
-import { percent, usd } from './format.ts';
+import { percent, RATE_STEP, rateSteps, usd } from './format.ts';
 
 /** The call whose mix of tokens "about N tokens" assumes: 3,000 in, 1,000 out. */
 export const SAMPLE_CALL = { inputTokens: 3_000, outputTokens: 1_000 } as const;
@@ -38,9 +38,6 @@ export function marginSentence(marginBps: number, costMicros = 10_000_000): stri
   return `at ${percent(marginBps)} margin people pay ${usd(paid)} for ${usd(costMicros)} of provider cost`;
 }
 
-/** A ten-thousandth of a dollar per million tokens: what a customer's rate is shown to. */
-const RATE_STEP = YOCTOS_PER_DOLLAR_PER_MTOK / 10_000n;
-
 /**
  * What a customer pays per million tokens for a provider's rate at the margin: the rate ÷
  * (1 − margin), rounded up as values are, to a ten-thousandth of a dollar ("≈" when that
@@ -50,6 +47,5 @@ export function rateAtMargin(rate: Rate, marginBps: number): string {
   const exact = decimalToYoctos(typeof rate === 'string' ? rate : rate.base) * BigInt(BPS_PER_UNIT);
   const kept = BigInt(BPS_PER_UNIT - marginBps);
   const steps = ceilDiv(exact, kept * RATE_STEP);
-  const fraction = (steps % 10_000n).toString().padStart(4, '0').replace(/0{1,2}$/, '');
-  return `${steps * kept * RATE_STEP === exact ? '' : '≈ '}$${(steps / 10_000n).toLocaleString('en-US')}.${fraction}${typeof rate === 'string' ? '' : '+'}`;
+  return `${rateSteps(steps, steps * kept * RATE_STEP === exact)}${typeof rate === 'string' ? '' : '+'}`;
 }

@@ -38,15 +38,20 @@ export function value(micros: number, display: Display): string {
   return display.displayUnit === 'credits' ? `${credits(micros, display)} (${usd(micros)})` : usd(micros);
 }
 
-/** The finest step a rate is shown to: a ten-thousandth of a dollar per million tokens, as derive.ts shows a customer's. */
-const RATE_STEP = YOCTOS_PER_DOLLAR_PER_MTOK / 10_000n;
+/** The finest step a rate is shown to: a ten-thousandth of a dollar per million tokens. */
+export const RATE_STEP = YOCTOS_PER_DOLLAR_PER_MTOK / 10_000n;
 
-/** A decimal rate as money: at least cents ("$0.30", never "$0.3"), at most four decimals ("≈ $0.0833" when finer). */
+/** A rate counted in RATE_STEPs, as money: at least cents ("$0.30", never "$0.3"), at most four decimals, "≈" when it is not `exact`. */
+export function rateSteps(steps: bigint, exact: boolean): string {
+  const fraction = (steps % 10_000n).toString().padStart(4, '0').replace(/0{1,2}$/, '');
+  return `${exact ? '' : '≈ '}$${(steps / 10_000n).toLocaleString('en-US')}.${fraction}`;
+}
+
+/** A decimal rate to the nearest RATE_STEP. */
 function rateAmount(decimal: string): string {
   const yoctos = decimalToYoctos(decimal);
   const steps = (yoctos + RATE_STEP / 2n) / RATE_STEP;
-  const fraction = (steps % 10_000n).toString().padStart(4, '0').replace(/0{1,2}$/, '');
-  return `${steps * RATE_STEP === yoctos ? '' : '≈ '}$${(steps / 10_000n).toLocaleString('en-US')}.${fraction}`;
+  return rateSteps(steps, steps * RATE_STEP === yoctos);
 }
 
 /** A rate of dollars per million tokens, the unit said where it is shown: "$2.50", or the base and "+ (tiered)" for tiered rates. */
