@@ -1,0 +1,86 @@
+/**
+ * The app kit's purchase through Stripe, in a browser: the app (Tollgate in its process) pays
+ * through the real Stripe SDK talking to the local fake of Stripe's API. From the billing page a
+ * user subscribes and buys a pack; each is a redirect to the checkout page, the plan and the
+ * credit arrive only with Stripe's signed webhook to the app's /webhooks/stripe, once each, and
+ * the chat answers on. Skipped, with a note, without /usr/bin/chromium.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APP_SHOTS as SHOTS, openAppBrowser, signUp, userIdOf, type AppBrowser } from './support/app-browser.ts';
+import { haveChromium, noteMissingChromium } from './support/browser.ts';
+import { StripeFake } from './support/stripe-fake.ts';
+
+noteMissingChromium("the app kit's Stripe browser test is");
+
+describe.skipIf(!haveChromium)('the app kit paying through Stripe (its local fake)', () => {
+  let stripe: StripeFake;
+  let world: AppBrowser;
+
+  beforeAll(async () => {
+    stripe = await StripeFake.start();
+    world = await openAppBrowser({
+      TOLLGATE_PROCESSOR: 'stripe', STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_BASE: stripe.url, APP_DEMO_WORD_DELAY_MS: '1',
+    });
+    stripe.webhookUrl = `${world.app.url}/webhooks/stripe`;
+    const billing = world.app.billing!;
+    await billing.admin.updatePlan('plus', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 20_00, interval: 'month' }) } });
+    await billing.admin.updatePack('extra-10', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 10_00 }) } });
+  });
+
+  afterAll(async () => {
+    await world?.close();
+    await stripe?.close();
+  });
+
+  it('subscribes and buys a pack through Checkout; the webhook credits each once, and the chat answers on', async () => {
+    const { app } = world;
+    const billing = app.billing!;
+    const ann = await world.newPage();
+    await ann.goto(`${app.url}/login`);
+    await signUp(ann, 'Ann Archer', 'ann@example.com');
+    await ann.waitForURL(`${app.url}/`);
+    const account = `user_${await userIdOf(app, 'ann@example.com')}`;
+    expect((await billing.getAccount(account)).processor).toBe('stripe');
+
+    // Subscribe: the billing page sends the browser to Stripe's checkout; nothing changes until it is paid.
+    await ann.click('nav.menu >> text=Billing');
+    await ann.waitForURL(/\/billing/);
+    await ann.locator('form[action="/billing/plan"]:has(input[value=plus]) button').click();
+    await ann.waitForURL((url) => url.href.startsWith(stripe.url));
+    await ann.screenshot({ path: `${SHOTS}/stripe-1-checkout.png` });
+    expect((await billing.balance(account)).plan.slug).toBe('free');
+    await ann.click('button');
+    await ann.waitForURL(/\/billing\?checkout=paid/);
+    await expect.poll(async () => (await billing.balance(account)).plan.slug, { timeout: 10_000 }).toBe('plus');
+
+    // A pack, the same way: credited once its payment's webhook arrives.
+    const before = (await billing.balance(account)).availableMicros;
+    await ann.goto(`${app.url}/billing-link`);
+    await ann.locator('form[action="/billing/purchase"] button').first().click();
+    await ann.waitForURL((url) => url.href.startsWith(stripe.url));
+    expect((await billing.balance(account)).availableMicros).toBe(before);
+    await ann.click('button');
+    await ann.waitForURL(/\/billing\?checkout=paid/);
+    await expect.poll(async () => (await billing.balance(account)).availableMicros, { timeout: 10_000 }).toBe(before + 10_000_000);
+    await ann.reload();
+    await ann.screenshot({ path: `${SHOTS}/stripe-2-paid.png`, fullPage: true });
+
+    // Every webhook was stored once; delivering them all again, signed, changes nothing, and a
+    // forged one is refused.
+    const stored = async () => (await billing.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM webhook_events WHERE processor = 'stripe'`))[0]!.n;
+    expect(await stored()).toBe(stripe.events.length);
+    for (const event of [...stripe.events]) expect((await stripe.deliver(event.id)).status).toBe(200);
+    expect(await stored()).toBe(stripe.events.length);
+    expect((await stripe.deliver(stripe.events[0]!.id, { secret: 'whsec_forged' })).status).toBe(400);
+    expect((await billing.balance(account)).availableMicros).toBe(before + 10_000_000);
+    expect((await billing.payments(account)).map((p) => p.kind).sort()).toEqual(['pack', 'subscription']);
+
+    // And the chat answers, drawing on it.
+    await ann.goto(`${app.url}/chat`);
+    await ann.fill('textarea[name=message]', 'Paid, now answer me');
+    await ann.click('#chat-composer button[type=submit]');
+    await expect.poll(() => ann.locator('.chat-message.assistant .chat-meta').first().innerText().catch(() => ''), { timeout: 20_000 }).toMatch(/cost/);
+    expect((await billing.reconcile(account)).ok).toBe(true);
+    expect(world.problems).toEqual([]);
+  }, 180_000);
+});
