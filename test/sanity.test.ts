@@ -4,7 +4,7 @@ import type { Micros } from '../src/core/money.ts';
 import type { Pack } from '../src/core/pack.ts';
 import type { Limit, Plan } from '../src/core/plan.ts';
 import { presetDiff, PRESETS } from '../src/core/presets.ts';
-import { checksOfChange, checksOfPreset, checksRaised, losesMoney, plansOnSale, plansSpending, sanityChecks, type Catalog } from '../src/core/sanity.ts';
+import { checksOfChange, checksOfPreset, checksRaised, eachProblemOnce, losesMoney, plansOnSale, plansSpending, sanityChecks, type Catalog } from '../src/core/sanity.ts';
 
 let ids = 0;
 function plan(slug: string, fields: Partial<Plan> = {}): Plan {
@@ -96,6 +96,18 @@ describe('sanity checks', () => {
     expect(codes({ plans: [free, credits, a, b] })).toEqual(['pro:duplicate_plan_name', 'pro-2:duplicate_plan_name']);
     expect(sanityChecks(catalog({ plans: [free, credits, a, b] }))[0]!.message).toBe('“Pro” is also the name of the active plan pro-2: customers cannot tell them apart.');
     expect(codes({ plans: [free, credits, a, { ...b, status: 'legacy' }] })).toEqual([]);
+  });
+
+  it('lists plans sharing a name as one problem, on the first of them, naming the others; each plan\'s form still says it of itself', () => {
+    const plans = [free, credits, plan('pro', { name: 'Pro', priceCents: 20_00 }), plan('pro-2', { name: ' pro ', priceCents: 20_00 }), plan('pro-3', { name: 'PRO', priceCents: 20_00 }), plan('max', { name: 'Max', priceCents: 20_00 }), plan('max-2', { name: 'Max', priceCents: 20_00 })];
+    const all = sanityChecks(catalog({ plans }));
+    expect(all.filter((c) => c.code === 'duplicate_plan_name').map((c) => c.subject.slug)).toEqual(['pro', 'pro-2', 'pro-3', 'max', 'max-2']);
+    const listed = eachProblemOnce(all, plans).filter((c) => c.code === 'duplicate_plan_name');
+    expect(listed.map((c) => c.message)).toEqual([
+      '“Pro” is also the name of the active plans pro-2, pro-3: customers cannot tell them apart.',
+      '“Max” is also the name of the active plan max-2: customers cannot tell them apart.',
+    ]);
+    expect(eachProblemOnce(all, plans).filter((c) => c.code !== 'duplicate_plan_name')).toEqual(all.filter((c) => c.code !== 'duplicate_plan_name'));
   });
 
   it('finds a limit below what a plan includes, a daily one over a month, and one a blocking plan never reaches', () => {

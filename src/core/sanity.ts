@@ -190,6 +190,22 @@ export function sanityChecks({ plans, packs, settings, callValues }: Catalog): C
   return checks;
 }
 
+/**
+ * The checks as a list shows them, each problem once: plans sharing a name are one problem, said
+ * on the first of them (its message names the others), where each plan's form says it of itself.
+ */
+export function eachProblemOnce(checks: readonly Check[], plans: readonly Pick<Plan, 'slug' | 'name'>[]): Check[] {
+  const nameOf = new Map(plans.map((p) => [p.slug, p.name.trim().toLowerCase()]));
+  const named = new Set<string>();
+  return checks.filter((c) => {
+    if (c.code !== 'duplicate_plan_name') return true;
+    const name = nameOf.get(c.subject.slug) ?? `slug:${c.subject.slug}`; // a plan not listed (a preset's new one) is its own
+    if (named.has(name)) return false;
+    named.add(name);
+    return true;
+  });
+}
+
 /** The checks of `after` that `before` did not have, and every one about `about` (new or not). */
 export function checksRaised(before: Catalog, after: Catalog, about?: Check['subject']): Check[] {
   const key = (c: Check) => `${c.subject.kind}:${c.subject.slug}:${c.code}`;

@@ -189,12 +189,15 @@ const saveEffect = (billing: Billing) => async (plan: Plan, form: Form) => {
   let input: Omit<PlanInput, 'slug'>;
   try {
     input = inputOf(form);
+    parseInput(planInputSchema, { ...input, slug: plan.slug }, 'plan'); // what the library would refuse is said by the save, not asked about
   } catch (error) {
     if (error instanceof BillingError) return undefined;
     throw error;
   }
-  const changes = termChanges(plan, input);
   const legacy = input.status === 'legacy' && plan.status !== 'legacy';
+  // A new version nobody is on reaches nobody: saved at once.
+  const onIt = (await billing.admin.planHolders([plan.slug])).get(plan.slug)?.accounts ?? 0;
+  const changes = onIt > 0 ? termChanges(plan, input) : [];
   if (changes.length === 0 && !legacy) return undefined;
   const [{ version }, display] = await Promise.all([billing.admin.planVersions(plan.slug), billing.admin.getSettings()]);
   const title = changes.length ? `Save ${plan.name} as version ${version + 1}` : `Put ${plan.name} off sale as legacy`;

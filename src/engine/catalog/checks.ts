@@ -6,7 +6,7 @@
 import { valueFromCost } from '../../core/money.ts';
 import { modelAllowed, type Plan } from '../../core/plan.ts';
 import { costOf } from '../../core/pricing/cost.ts';
-import { checksOfPreset, sanityChecks, TYPICAL_CALL, type CallValue, type Catalog, type Check } from '../../core/sanity.ts';
+import { checksOfPreset, eachProblemOnce, sanityChecks, TYPICAL_CALL, type CallValue, type Catalog, type Check } from '../../core/sanity.ts';
 import type { PricingMode, Settings } from '../../core/settings.ts';
 import type { Context } from '../context.ts';
 import { getSettings, listPacks, listPlans } from './catalog.ts';
@@ -21,14 +21,16 @@ export async function readCatalog(ctx: Context): Promise<Catalog & { settings: S
   return { plans, packs, settings, callValues: await callValues(ctx, plans, settings) };
 }
 
+/** What is wrong with the catalog, as the pricing page and the API list it: each problem once. */
 export async function catalogChecks(ctx: Context): Promise<Check[]> {
-  return sanityChecks(await readCatalog(ctx));
+  const catalog = await readCatalog(ctx);
+  return eachProblemOnce(sanityChecks(catalog), catalog.plans);
 }
 
 /** The checks applying the preset `mode` would raise (core/sanity.ts checksOfPreset), on the diff applying it would make now. */
 export async function presetChecks(ctx: Context, mode: PricingMode): Promise<Check[]> {
   const [catalog, diff] = await Promise.all([readCatalog(ctx), readPresetDiff(ctx.sql, mode)]);
-  return checksOfPreset(catalog, diff);
+  return eachProblemOnce(checksOfPreset(catalog, diff), catalog.plans);
 }
 
 /**
