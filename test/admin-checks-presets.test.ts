@@ -64,4 +64,15 @@ describe('checks before a pricing mode is applied, and of token limits', () => {
     const pricing = text((await admin.page('/admin/pricing')).html);
     expect(pricing).toContain('“Pay as you go”\'s daily limit of 2,000 tokens is less than one call of 3,000 input and 1,000 output tokens: every such call is refused');
   });
+
+  it('warns on a plan form, as a token limit is typed and before it is saved, in dollars of the plan\'s model', async () => {
+    // Plus ($20 a month, $20 included, all models): 100,000 tokens a day are 25 calls of gpt-4o-mini, 750 in 30 days, worth $1.575 at 50%.
+    await billing.admin.createPlan({ slug: 'plus', name: 'Plus', priceCents: 20_00, overage: 'credits' });
+    await admin.page('/admin/plans/plus');
+    const { html } = await admin.post('/admin/checks/plan', { slug: 'plus', name: 'Plus', status: 'active', price: '20', surcharge: '0', overage: 'credits', sort: '0', dayTokens: '100,000' });
+    expect(text(html).replace(/\s+/g, ' ')).toContain(
+      '“Plus”\'s daily limit of 100,000 tokens lets a subscriber make 750 calls of 3,000 input and 1,000 output tokens of gpt-4o-mini in a 30-day month, worth $1.58: $18.43 of the $20.00 it includes can never be used in such calls.',
+    );
+    expect((await billing.admin.getPlan('plus')).limits).toEqual([]); // nothing saved
+  });
 });

@@ -34,13 +34,13 @@ export async function presetChecks(ctx: Context, mode: PricingMode): Promise<Che
 }
 
 /**
- * By plan slug, what one TYPICAL_CALL is worth at the margin on each plan that has a token limit:
- * of the first model its allow-list names outright, else of REFERENCE_MODEL when the plan allows
- * it; a plan with neither, or whose model has no price, is left out (its limit is not said in dollars).
+ * By plan slug, what one TYPICAL_CALL is worth at the margin on each plan not archived (a form
+ * may give any of them a token limit): of the first model its allow-list names outright, else of
+ * REFERENCE_MODEL when the plan allows it; a plan with neither, or whose model has no price, is
+ * left out (a token limit of it is not said in dollars).
  */
-async function callValues(ctx: Context, plans: readonly Plan[], settings: Settings): Promise<Map<string, CallValue> | undefined> {
-  const limited = plans.filter((p) => p.status !== 'archived' && p.limits.some((l) => l.unit === 'tokens'));
-  if (limited.length === 0) return undefined;
+async function callValues(ctx: Context, plans: readonly Plan[], settings: Settings): Promise<Map<string, CallValue>> {
+  const limited = plans.filter((p) => p.status !== 'archived');
   const [row] = await ctx.sql.query<{ catalog_version: number }>('SELECT catalog_version FROM settings');
   const book = await ctx.prices.atLeast(row?.catalog_version ?? 0);
   const now = ctx.clock();
