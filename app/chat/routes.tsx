@@ -50,11 +50,25 @@ const requestSchema = z.object({
   messages: z.array(z.unknown()).min(1).max(200),
 });
 
+/** The page on its own, for an app without a frame of its own. */
+function barePage(c: Context, { title, body }: { title: string; body: Child }) {
+  return c.html(
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{title}</title>
+      </head>
+      <body>{body}</body>
+    </html>,
+  );
+}
+
 const problem = (c: Context, status: 400 | 401 | 413, code: string, message: string) => c.json({ error: { code, message } }, status);
 
 export function chatRoutes(options: ChatOptions): Hono {
   const { tollgate, models, billingHref = '/billing', maxOutputTokens = 600, now = () => new Date() } = options;
-  const render = options.render ?? ((c, { title, body }) => c.html(<html lang="en"><head><meta charset="utf-8" /><meta name="viewport" content="width=device-width, initial-scale=1" /><title>{title}</title></head><body>{body}</body></html>));
+  const render = options.render ?? barePage;
   const chat = new Hono();
 
   async function summaryOf(user: ChatUser): Promise<{ summary: Summary; plan: { models: string[] } }> {
