@@ -110,6 +110,15 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
     expect(problems).toEqual([]);
   });
 
+  it.each([['/admin/accounts/globex', 'account-globex'], ['/admin/analytics' + RANGE, 'analytics'], ['/admin/pricing/table', 'pricing-table']])('%s at a phone\'s width', async (path, name) => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${server.base}${path}`);
+    await page.screenshot({ path: `${ARTIFACTS}/format-${name}-phone.png`, fullPage: true });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    await page.setViewportSize({ width: 1360, height: 900 });
+    expect(wide, 'the page scrolls sideways at a phone\'s width').toBeLessThanOrEqual(390);
+  });
+
   it('says the odd amounts rounded where they stand beside others', async () => {
     await page.goto(`${server.base}/admin/accounts/globex`);
     const { text } = await amountsOn(page);
