@@ -93,11 +93,11 @@ export async function VersionMoveNote({ billing, accountId, planSlug, csrf }: { 
   if (!mine?.waiting) return null;
   const plan = await billing.admin.getPlan(planSlug);
   return (
-    <p class="note" id="version-move">
+    <div class="note" id="version-move">
       On version {mine.version} of {plan.name} ({terms(mine)}): <strong>moves to version {mine.waiting.version} ({terms(current(plan))}) on {date(mine.waiting.at)}</strong>, when its
       next period opens{mine.processor && !movableNow(mine.processor) ? `; ${mine.processor} bills the new price from that invoice` : ''}.{' '}
       <CallOff csrf={csrf} slug={planSlug} accountId={accountId} back={accountPath(accountId)} />
-    </p>
+    </div>
   );
 }
 
@@ -183,7 +183,7 @@ async function confirmPage(c: AdminContext, billing: Billing, slug: string, erro
             </table>
           </>
         )}
-        <form method="post" action={movePath(slug)} class="form" id="move">
+        <form method="post" action={movePath(slug)} class="inline" id="move">
           <Csrf token={csrf} />
           <ErrorNote error={error} />
           {atRenewal.length > 0 ? (
