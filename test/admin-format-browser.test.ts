@@ -119,6 +119,19 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
     expect(wide, 'the page scrolls sideways at a phone\'s width').toBeLessThanOrEqual(390);
   });
 
+  it("says a chart's amounts in its legend as the page does", async () => {
+    await page.goto(`${server.base}/admin/analytics${RANGE}`);
+    const chart = page.locator('#usage-chart[data-drawn="true"]');
+    await chart.locator('canvas').first().waitFor();
+    const box = (await chart.locator('.u-over').boundingBox())!;
+    // 2026-03-03, the day of the most usage, is the third of five days.
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    const values = await chart.locator('.u-legend .u-value').allInnerTexts();
+    const shown = JSON.parse((await chart.getAttribute('data-series'))!) as { series: { shown: string[] }[] };
+    expect(values.slice(1)).toEqual(shown.series.map((s) => s.shown[2]));
+    expect(values.slice(1).filter((v) => offRule(v) !== undefined || !/^-?\$/.test(v))).toEqual([]);
+  });
+
   it('says the odd amounts rounded where they stand beside others', async () => {
     await page.goto(`${server.base}/admin/accounts/globex`);
     const { text } = await amountsOn(page);
