@@ -104,7 +104,7 @@ for (const engine of ENGINES) {
       });
     }
 
-    it('offers only the plan\'s models, and answers a model outside the plan with the gate\'s refusal to upgrade', async () => {
+    it('offers only the plan\'s models, says each limit\'s use, and answers a model outside the plan with the gate\'s refusal to upgrade', async () => {
       await chatWorld(api.billing);
       const app = chatApp(inProcess(), await chatModels({ env: {}, wordDelayMs: 1 }), api.clock);
       const options = async (account: string) => {
@@ -115,6 +115,11 @@ for (const engine of ENGINES) {
       expect(await options('cy')).toEqual(['gpt-4o-mini', 'gpt-4o', 'claude-haiku-4-5', 'claude-sonnet-4-5']); // Pro: all
       const page = await (await app.request('/chat', { headers: { 'x-account': 'ann' } })).text();
       expect(page).toContain('Not on your plan: GPT-4o (demo), Claude Sonnet 4.5 (demo)');
+      // Above the chat, each limit's use, and the member's own cap where the account sets one.
+      const summary = async (account: string) => (await (await app.request('/chat/summary', { headers: { 'x-account': account } })).text()).replace(/<[^>]+>/g, ' ');
+      expect(await summary('bea')).toContain('Today: $0.10 of $0.10 · This month: $0.10 of $0.50');
+      await api.billing.admin.setMemberLimits('cy', 'u_cy', [{ window: 'day', unit: 'usd', amount: 50_000 }]);
+      expect(await summary('cy')).toContain('This month: $0.00 of $20.00 · Your cap today: $0.00 of $0.05');
 
       const { message, chunks } = await ask(app, 'ann', 'Use the big one', 'gpt-4o');
       expect(chunks.some((c) => c.type === 'text-delta' || c.type === 'error')).toBe(false);

@@ -11,16 +11,19 @@ export interface Summary {
   accountName: string;
   planName: string;
   available: string;
+  /** The account's limits and the user's own caps, as "Today: 4.2 of 10 credits". */
+  limits: string[];
   billingHref: string;
 }
 
 /** The line above the chat: refreshed after each answer (GET {base}/summary). */
-export function SummaryLine({ accountName, planName, available, billingHref }: Summary) {
+export function SummaryLine({ accountName, planName, available, limits, billingHref }: Summary) {
   return (
     <div class="chat-summary" id="chat-summary">
       <span><strong>{accountName}</strong> · {planName} plan</span>
       <span class="chat-available">Available: <strong data-available>{available}</strong></span>
       <a href={billingHref}>Billing</a>
+      {limits.length > 0 && <span class="chat-limits">{limits.join(' · ')}</span>}
     </div>
   );
 }

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import type { ChatModel } from '../models/models.ts';
 import type { BilledAccount, Tollgate } from '../tollgate/tollgate.ts';
 import { answer } from './answer.ts';
-import { shown } from './display.ts';
+import { limitLines, shown } from './display.ts';
 import { ChatPage, SummaryLine, type Summary } from './page.tsx';
 import { picker } from './picker.ts';
 
@@ -73,7 +73,9 @@ export function chatRoutes(options: ChatOptions): Hono {
 
   async function summaryOf(user: ChatUser): Promise<{ summary: Summary; plan: { models: string[] } }> {
     const [balance, pricing] = await Promise.all([tollgate.balance(user.account.id), tollgate.pricing()]);
-    const summary = { accountName: user.account.name, planName: balance.plan.name, available: shown(balance.availableMicros, pricing), billingHref };
+    const caps = balance.members.find((m) => m.userId === user.userId)?.limits ?? [];
+    const limits = [...limitLines(balance.limits, pricing, ''), ...limitLines(caps, pricing, 'your cap ')];
+    const summary = { accountName: user.account.name, planName: balance.plan.name, available: shown(balance.availableMicros, pricing), limits, billingHref };
     return { summary, plan: balance.plan };
   }
 

@@ -24,13 +24,13 @@ export function priceOf(model: string, usage: { inputTokens: number; outputToken
   return Number((picos * 10_000n + divisor - 1n) / divisor);
 }
 
-/** Free ($0.10 a day, cheap models) for ann and bea, whose day is spent; Pro for cy. */
+/** Free ($0.10 a day, cheap models) for ann and bea, whose day is spent; Pro for the team cy. */
 export async function chatWorld(billing: Billing) {
   await billing.admin.applyPreset('usage-subscription');
   await billing.upsertAccount({ id: 'ann', kind: 'personal', name: 'Ann' });
   await billing.upsertAccount({ id: 'bea', kind: 'personal', name: 'Bea' });
   await billing.record('bea', { model: 'gpt-4o-mini', usage: { inputTokens: 333_333, outputTokens: 0 } }, { idempotencyKey: 'earlier' }); // $0.10 of value
-  await billing.upsertAccount({ id: 'cy', kind: 'personal', name: 'Cy' });
+  await billing.upsertAccount({ id: 'cy', kind: 'team', name: 'Cy' });
   await billing.subscribe('cy', 'pro');
   return (await billing.admin.catalog()).settings.marginBps;
 }
