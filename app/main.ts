@@ -3,15 +3,14 @@
  * demo people on a fresh database (seed.ts), and prints where to go and how to log in.
  */
 import { existsSync } from 'node:fs';
-import { DEMO, seedDemo } from './seed.ts';
+import { DEMO } from './seed.ts';
 import { startApp } from './start.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 process.env.APP_PORT ??= '3100';
 
-const app = await startApp(process.env);
-const seeded = await seedDemo(app.auth, app.tollgate);
-const { url, generated } = app;
+const app = await startApp(process.env, { seed: true });
+const { url, generated, seeded } = app;
 const lines = [
   `Tollchat — an AI app billed by Tollgate (${app.tollgate.mode === 'in-process' ? 'in this process' : `at ${process.env.TOLLGATE_URL}`})`,
   '',

@@ -25,6 +25,7 @@ import { createAuth, migrateAuth, type Auth } from './auth/auth.ts';
 import type { Sql } from './auth/database.ts';
 import { createKitApp } from './app.tsx';
 import { chatModels } from './models/models.ts';
+import { seedDemo } from './seed.ts';
 import { inProcessTollgate } from './tollgate/in-process.ts';
 import { httpTollgate } from './tollgate/over-http.ts';
 import type { Tollgate } from './tollgate/tollgate.ts';
@@ -39,6 +40,8 @@ export interface RunningApp {
   billing?: Billing;
   /** What was generated on this start (the admin password, the API key), to print once. */
   generated: { apiKey?: string; adminPassword?: string };
+  /** Whether this start made the demo people (`seed`), or found them made. */
+  seeded: boolean;
   close(): Promise<void>;
 }
 
@@ -51,7 +54,22 @@ async function authSecret(sql: Sql, configured: string | undefined): Promise<str
   return row!.value;
 }
 
-export async function startApp(env: NodeJS.ProcessEnv = process.env): Promise<RunningApp> {
+/**
+ * Runs `work` while no other process of the app on this PostgreSQL database runs its own: the
+ * first to start makes the tables, the secrets and the demo, and those after it find them. A
+ * transaction holds the lock while the work runs on the pool's other connections. On PGlite one
+ * process holds the database, so there is nobody to wait for.
+ */
+async function oneAtATime<T>(sql: Sql, work: () => Promise<T>): Promise<T> {
+  if (sql.engine !== 'postgres') return work();
+  return sql.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('tollchat:prepare'))`);
+    return work();
+  });
+}
+
+/** `seed`: make the demo people on a database that has none (`npm run app` does). */
+export async function startApp(env: NodeJS.ProcessEnv = process.env, { seed = false }: { seed?: boolean } = {}): Promise<RunningApp> {
   const port = Number(env.APP_PORT ?? 3100);
   const logger = pino({ level: env.LOG_LEVEL || 'warn' });
   // Listen first, so that the URL is known (APP_PORT=0 picks a port) before the cookies and links
@@ -68,6 +86,8 @@ export async function startApp(env: NodeJS.ProcessEnv = process.env): Promise<Ru
   let tollgateServer: { fetch: (request: Request) => Response | Promise<Response> } | undefined;
   let generated: RunningApp['generated'] = {};
   let closeDatabase: () => Promise<void>;
+  /** What a fresh database needs before the app serves: a pricing mode, the credentials. */
+  let prepareTollgate = async () => {};
 
   if (env.TOLLGATE_URL) {
     if (!env.TOLLGATE_API_KEY) throw new Error('TOLLGATE_URL is set but TOLLGATE_API_KEY is not: set the key the Tollgate server printed on its first start');
@@ -86,30 +106,38 @@ export async function startApp(env: NodeJS.ProcessEnv = process.env): Promise<Ru
       ],
       defaultProcessor: config.processor,
     });
-    // A fresh database gets a pricing mode to start from; the admin panel changes it.
-    if (!(await billing.admin.getSettings()).pricingMode) await billing.admin.applyPreset('subscription-plus-packs');
-    const credentials = await loadCredentials(billing.sql, config);
-    generated = credentials.generated;
-    const server = createApp({ billing, credentials, logger });
-    tollgateServer = server;
     const facade = billing;
+    let server: ReturnType<typeof createApp> | undefined;
+    prepareTollgate = async () => {
+      // A fresh database gets a pricing mode to start from; the admin panel changes it.
+      if (!(await facade.admin.getSettings()).pricingMode) await facade.admin.applyPreset('subscription-plus-packs');
+      const credentials = await loadCredentials(facade.sql, config);
+      generated = credentials.generated;
+      server = createApp({ billing: facade, credentials, logger });
+    };
+    // Tollgate's server app answers once prepared; the app serves nothing before.
+    tollgateServer = { fetch: (request) => server!.fetch(request) };
     tollgate = inProcessTollgate({
-      billing, server,
+      billing, server: tollgateServer,
       billingLink: async (accountId, { userId, role, returnUrl }) => (await createBillingSession(facade, accountId, { userId, role, returnUrl }, { baseUrl: url })).url,
     });
     sql = billing.sql;
     closeDatabase = async () => {};
   }
 
-  const authOptions = { sql, baseURL: url, secret: await authSecret(sql, env.APP_AUTH_SECRET) };
-  await migrateAuth(authOptions);
-  const auth = createAuth(authOptions);
+  const { auth, seeded } = await oneAtATime(sql, async () => {
+    await prepareTollgate();
+    const authOptions = { sql, baseURL: url, secret: await authSecret(sql, env.APP_AUTH_SECRET) };
+    await migrateAuth(authOptions);
+    const auth = createAuth(authOptions);
+    return { auth, seeded: seed && (await seedDemo(auth, tollgate)) };
+  });
   const models = await chatModels({ env, ...(env.APP_DEMO_WORD_DELAY_MS ? { wordDelayMs: Number(env.APP_DEMO_WORD_DELAY_MS) } : {}) });
   const app = createKitApp({ auth, tollgate, models, ...(tollgateServer ? { tollgateServer } : {}) });
   handle = app.fetch;
 
   return {
-    url, auth, tollgate, generated, ...(billing ? { billing } : {}),
+    url, auth, tollgate, generated, seeded, ...(billing ? { billing } : {}),
     close: async () => {
       await new Promise((resolve) => server.close(resolve));
       await tollgate.close();

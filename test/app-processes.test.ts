@@ -1,6 +1,7 @@
 /**
- * Two processes of `npm run app` on one PostgreSQL database, as the app scales out: the second
- * finds the demo seeded by the first and the auth secret it made; a log-in at one process is a
+ * Two processes of `npm run app` started at once on one fresh PostgreSQL database, as the app
+ * scales out: one makes the tables, the auth secret and the demo while the other waits, then
+ * finds them; a log-in at one process is a
  * session at the other; and a team member chatting through both at once, near their cap, is
  * answered until the cap and refused after it, every answer charged once, nothing left held,
  * the ledger reconciled. Skipped, with a note, without TEST_DATABASE_URL.
@@ -8,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, type Billing } from '../src/index.ts';
 import { DEMO } from '../app/seed.ts';
+import { startApp } from '../app/start.ts';
 import { AppClient } from './support/app-client.ts';
 import { AppProcess } from './support/app-process.ts';
 import { ENGINES } from './support/harness.ts';
@@ -25,9 +27,7 @@ describe.skipIf(!postgres)('the app on two processes and one PostgreSQL database
   beforeAll(async () => {
     database = await postgres!.open();
     const env = { DATABASE_URL: database.url!, TOLLGATE_SECRET_KEY: 'tg_sk_app_processes_0123456789', TOLLGATE_ADMIN_PASSWORD: 'app-processes-password', APP_DEMO_WORD_DELAY_MS: '0' };
-    // One after the other: the first makes the schema, the secret and the demo; the second finds them.
-    processes.push(await AppProcess.start(env));
-    processes.push(await AppProcess.start(env));
+    processes.push(...(await Promise.all([AppProcess.start(env), AppProcess.start(env)])));
     billing = await createBilling({ database: database.url! });
   }, 120_000);
 
@@ -39,8 +39,9 @@ describe.skipIf(!postgres)('the app on two processes and one PostgreSQL database
 
   it('shares the demo, the sessions and the member cap across both', async () => {
     const [a, b] = processes as [AppProcess, AppProcess];
-    expect(a.banner).not.toContain('made on an earlier start');
-    expect(b.banner).toContain('made on an earlier start');
+    // Exactly one of them made the demo.
+    expect(processes.filter((p) => p.banner.includes('made on an earlier start'))).toHaveLength(1);
+    expect(await database.sql.query(`SELECT email FROM auth_users ORDER BY email`)).toEqual([{ email: DEMO.member.email }, { email: DEMO.owner.email }]);
     const [team] = await database.sql.query<{ id: string }>(`SELECT id FROM accounts WHERE kind = 'team'`);
     expect(team).toBeDefined();
 
@@ -77,5 +78,24 @@ describe.skipIf(!postgres)('the app on two processes and one PostgreSQL database
     const cap = pool.members.find((m) => m.userId === member!.id)!.limits[0]!;
     expect(cap.used).toBeLessThanOrEqual(cap.amount);
     expect((await billing.reconcile(team!.id)).ok).toBe(true);
+  }, 120_000);
+});
+
+describe.skipIf(!postgres)('two starts of the app at once on a fresh PostgreSQL database', () => {
+  it('take turns at preparing it: one applies the pricing mode and makes the demo, the other finds them, and both serve', async () => {
+    const database = await postgres!.open();
+    const env = { APP_PORT: '0', DATABASE_URL: database.url!, LOG_LEVEL: 'silent', TOLLGATE_SECRET_KEY: 'tg_sk_app_race_0123456789abcdef', TOLLGATE_ADMIN_PASSWORD: 'app-race-password' };
+    // Started in one process, the two reach the same first statements together (without the
+    // turn, the second applied the same pricing mode and failed on its plans, every time).
+    const apps = await Promise.all([startApp(env, { seed: true }), startApp(env, { seed: true })]);
+    try {
+      expect(apps.map((a) => a.seeded).sort()).toEqual([false, true]);
+      for (const app of apps) expect((await fetch(`${app.url}/login`)).status).toBe(200);
+      const [teams] = await database.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM accounts WHERE kind = 'team'`);
+      expect(teams!.n).toBe(1);
+    } finally {
+      for (const app of apps) await app.close();
+      await database.drop();
+    }
   }, 120_000);
 });

@@ -42,9 +42,9 @@ function poolSql(pool: pg.Pool | pg.PoolClient): Sql {
 export async function openAppDatabase(url: string): Promise<AppDatabase> {
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({ connectionString: url });
-    return { ...poolSql(pool), close: () => pool.end() };
+    return { ...poolSql(pool), engine: 'postgres', close: () => pool.end() };
   }
   const dir = url === 'memory://' ? undefined : url.replace(/^pglite:\/\//, '');
   const db = await PGlite.create(dir);
-  return { ...pgliteSql(db), close: () => db.close() };
+  return { ...pgliteSql(db), engine: 'pglite', close: () => db.close() };
 }

@@ -13,6 +13,8 @@ import {
 
 /** What the dialect needs of a connection: Tollgate's (`billing.sql`) is one. */
 export interface Sql {
+  /** PostgreSQL, where several processes may share the database; else one process holds it. */
+  readonly engine?: 'pglite' | 'postgres';
   query<Row>(text: string, params?: readonly unknown[]): Promise<Row[]>;
   transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
 }

@@ -4,7 +4,6 @@
  * app's pages. The default: one process, one database, nothing else to run.
  */
 import type { Billing } from 'tollgate';
-import type { Hono } from 'hono';
 import type { Tollgate, Wire } from './tollgate.ts';
 
 /** A value as Tollgate's HTTP API would send it, so that both ways answer alike. */
@@ -13,7 +12,7 @@ const wire = <T>(value: T): Wire<T> => JSON.parse(JSON.stringify(value)) as Wire
 export interface InProcessOptions {
   billing: Billing;
   /** Tollgate's server app, served by the app in this process (tollgate/server createApp). */
-  server: Hono;
+  server: { fetch(request: Request): Response | Promise<Response> };
   /** Makes a billing-page link in this process (tollgate/server). */
   billingLink: Tollgate['billingLink'];
 }
@@ -31,7 +30,7 @@ export function inProcessTollgate({ billing, server, billingLink }: InProcessOpt
     },
     balance: async (accountId) => wire(await billing.balance(accountId)),
     // The pricing table is the public route's answer, asked of the server app without a network.
-    pricing: async () => (await server.request('/v1/pricing')).json(),
+    pricing: async () => (await server.fetch(new Request('http://in-process/v1/pricing'))).json(),
     setMemberLimits: async (teamId, userId, limits) => {
       await billing.admin.setMemberLimits(teamId, userId, limits);
     },
