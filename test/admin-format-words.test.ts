@@ -38,9 +38,9 @@ describe('plain words in the admin panel', () => {
   });
 
   /** The error note a form shows after posting `fields` to `path`. */
-  async function note(path: string, fields: Record<string, string>): Promise<string> {
+  async function note(path: string, fields: Record<string, string>, action = path): Promise<string> {
     await admin.page(path);
-    const { status, html } = await admin.post(path, fields);
+    const { status, html } = await admin.post(action, fields);
     expect(status).toBe(422);
     const shown = /class="error"[^>]*>([^]*?)<\/p>/.exec(html)?.[1];
     expect(shown, `no error note on ${path}`).toBeDefined();
@@ -60,7 +60,13 @@ describe('plain words in the admin panel', () => {
     expect(surcharge).toContain('Surcharge: $5.00 is more than the price, $1.00');
     const rate = await note('/admin/prices', { model: 'house', provider: '', effectiveFrom: '2026-01-01', input: '0.3.3', output: '1' });
     expect(rate).toMatch(/^Input \(\$ per 1M tokens\): must be a decimal like "2\.5"/);
-    for (const shown of [margin, credit, fallback, surcharge, rate]) expect(shown).not.toMatch(CODE_WORDS);
+    await billing.upsertAccount({ id: 'acme', kind: 'team' });
+    await billing.upsertAccount({ id: 'solo', kind: 'personal' });
+    const member = await note('/admin/accounts/acme', { userId: '', dayUsd: '1' }, '/admin/accounts/acme/members');
+    expect(member).toBe('Member (user id): must not be empty.');
+    const personal = await note('/admin/accounts/solo', { userId: 'u_1', dayUsd: '1' }, '/admin/accounts/solo/members');
+    expect(personal).toBe('Account "solo" is a personal account: members are capped on team accounts only');
+    for (const shown of [margin, credit, fallback, surcharge, rate, member]) expect(shown).not.toMatch(CODE_WORDS);
   });
 
   it('says the library errors behind the panel and the /v1 admin routes in dollars, not micro-dollars, and a too-large amount as too large', async () => {

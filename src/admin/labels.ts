@@ -22,7 +22,7 @@ const LABELS: Record<string, string> = {
   fallbackRates: 'Fallback price', minHoldMicros: 'Minimum hold', holdTtlSeconds: 'Hold lifetime', pastDueGraceDays: 'Grace (days)', refundUsedValue: 'Value already used',
   // Model prices, refunds and grants
   model: 'Model', provider: 'Provider', effectiveFrom: 'From', rates: 'Rates', amountMicros: 'Amount', amountCents: 'Amount', reason: 'Reason',
-  source: 'Kind', reference: 'Reference', expiresAt: 'Expires', userId: 'Member (user id)',
+  source: 'Kind', reference: 'Reference', expiresAt: 'Expires', userId: 'Member (user id)', 'user id': 'Member (user id)',
   ...Object.fromEntries(Object.entries(RATES).flatMap(([key, label]) => [[`rates.${key}`, label], [`fallbackRates.${key}`, label]])),
 };
 

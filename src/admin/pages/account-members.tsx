@@ -28,7 +28,15 @@ export interface MembersError {
 }
 
 export function accountMembersSection(account: Account, balance: Balance, display: Display, { csrf, error }: { csrf: string; error?: MembersError | undefined }) {
-  if (account.kind !== 'team') return null;
+  if (account.kind !== 'team') {
+    // A personal account has no members' form; a refused post to it still says why.
+    return error ? (
+      <section class="account-members" id="members">
+        <h2>Members' caps</h2>
+        <ErrorNote error={error.message} />
+      </section>
+    ) : null;
+  }
   const values = error?.values ?? {};
   const show = (l: Limit, n: number) => (l.unit === 'usd' ? value(n, display) : `${tokens(n)} tokens`);
   return (
