@@ -29,7 +29,7 @@ export function credits(micros: number, display: Display): string {
 /**
  * An amount of money, the one way the panel shows it (core/money.ts formatUsdRounded): "$84.39",
  * "$1,234,567.89"; "$0.85", "$0.855", "$0.0123", "$0.000123" below a dollar. Never "$0.854582"
- * beside "$84.39": the ledger's exact amounts are in its CSV and the API.
+ * beside "$84.39": exact amounts are in the money view's CSV and the API.
  */
 export const usd = formatUsdRounded;
 
