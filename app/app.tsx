@@ -4,8 +4,11 @@
  * Every page but sign-in, invitations and Tollgate's own needs a logged-in user.
  */
 import { readFileSync } from 'node:fs';
+import { APIError } from 'better-auth/api';
 import { Hono } from 'hono';
 import { csrf } from 'hono/csrf';
+import { HTTPException } from 'hono/http-exception';
+import { isBillingError } from 'tollgate';
 import type { Auth } from './auth/auth.ts';
 import { loadViewer, switchAccount, viewerOf, type AppEnv } from './auth/viewer.ts';
 import { chatRoutes } from './chat/routes.tsx';
@@ -85,9 +88,16 @@ export function createKitApp({ auth, tollgate, models, tollgateServer }: AppDeps
 
   app.notFound((c) => render(c, 'Not found', c.get('viewer'), <Problem message={`There is no page at ${c.req.path}.`} />, 404));
   app.onError((error, c) => {
-    console.error(error);
-    const message = error instanceof Error && error.message ? error.message : 'Something went wrong';
-    return render(c, 'Something went wrong', c.get('viewer'), <Problem message={`${message}. Go back and try again.`} />, 400);
+    // The one HTTPException thrown here: csrf's, for a form from another site.
+    if (error instanceof HTTPException) {
+      return render(c, 'Not sent', c.get('viewer'), <Problem message="This form was sent from another site, so nothing was done: open the page here and send it again." />, 403);
+    }
+    // Tollgate's errors and better-auth's say what went wrong in plain words; anything else is
+    // ours to fix, logged here and never shown raw.
+    const plain = isBillingError(error) || error instanceof APIError;
+    if (!plain) console.error(error);
+    const message = plain && error.message ? `${error.message.replace(/\.$/, '')}.` : 'Something went wrong on our side, and it is logged.';
+    return render(c, 'Something went wrong', c.get('viewer'), <Problem message={`${message} Go back and try again.`} />, plain ? 400 : 500);
   });
   return app;
 }

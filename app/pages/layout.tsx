@@ -57,7 +57,7 @@ function Menu({ viewer }: { viewer: Viewer }) {
 }
 
 /** A page's answer with its frame. */
-export const render = (c: Context, title: string, viewer: Viewer | undefined, body: Child, status: 200 | 400 | 403 | 404 = 200) =>
+export const render = (c: Context, title: string, viewer: Viewer | undefined, body: Child, status: 200 | 400 | 403 | 404 | 500 = 200) =>
   c.html(<Page title={title} viewer={viewer}>{body}</Page>, status);
 
 /** A form's error, said in plain words beside it. */

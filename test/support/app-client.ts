@@ -13,8 +13,9 @@ export class AppClient {
     return new AppClient(base, this.cookies);
   }
 
-  async request(path: string, init: { method?: string; form?: Record<string, string>; json?: unknown } = {}): Promise<Response> {
-    const headers: Record<string, string> = { origin: this.base };
+  /** `origin`: the site the request says it comes from (the app's own by default). */
+  async request(path: string, init: { method?: string; form?: Record<string, string>; json?: unknown; origin?: string } = {}): Promise<Response> {
+    const headers: Record<string, string> = { origin: init.origin ?? this.base };
     if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
     let body: string | undefined;
     if (init.form) {

@@ -1,0 +1,86 @@
+/**
+ * The app kit's answers to what goes wrong, over HTTP: a bad sign-up or log-in is said in plain
+ * words beside the form; a redirect stays on the app's own site; a form posted from another site
+ * is refused; a member may not invite or cap; an invitation that is not there, or not theirs, is
+ * said plainly, never a raw error.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type RunningApp } from '../app/start.ts';
+import { AppClient } from './support/app-client.ts';
+import { PASSWORD } from './support/app-browser.ts';
+
+describe('the app kit when something is wrong', () => {
+  let app: RunningApp;
+  let ann: AppClient;
+
+  beforeAll(async () => {
+    app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent' });
+    ann = new AppClient(app.url);
+    await ann.post('/signup', { name: 'Ann', email: 'ann@example.com', password: PASSWORD, next: '/' });
+  });
+  afterAll(() => app?.close());
+
+  it('says what to fix in a sign-up or a log-in', async () => {
+    const someone = new AppClient(app.url);
+    const short = await someone.post('/signup', { name: 'Cy', email: 'cy@example.com', password: 'short', next: '/' });
+    expect(short.status).toBe(400);
+    expect(short.text).toContain('Choose a password of at least 8 characters.');
+    const wrong = await someone.post('/login', { email: 'ann@example.com', password: 'not the password', next: '/' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.text).toContain('That email and password do not match');
+    // Nobody was logged in by either.
+    expect((await someone.request('/')).headers.get('location')).toBe('/login?next=%2F');
+  });
+
+  it('keeps its redirects on its own site', async () => {
+    const other = new AppClient(app.url);
+    expect((await other.post('/login', { email: 'ann@example.com', password: PASSWORD, next: '//evil.example/x' })).location).toBe('/');
+    const link = new URL((await other.request('/billing-link?back=//evil.example/x')).headers.get('location')!);
+    const [session] = await app.billing!.sql.query<{ return_url: string }>('SELECT return_url FROM billing_sessions ORDER BY created_at DESC LIMIT 1');
+    expect(link.pathname).toMatch(/^\/billing\/open\//);
+    expect(session!.return_url).toBe(`${app.url}/`);
+  });
+
+  it('refuses a form posted from another site', async () => {
+    // Ann's own cookies, sent along by a page of another site.
+    const response = await ann.request('/teams', { form: { name: 'Stolen' }, origin: 'https://evil.example' });
+    expect(response.status).toBe(403);
+    expect(await response.text()).toContain('This form was sent from another site');
+    expect(await app.billing!.sql.query(`SELECT id FROM accounts WHERE kind = 'team'`)).toEqual([]);
+  });
+
+  it('lets only a team\'s owner or admin invite and cap, and says plainly when an invitation is not there', async () => {
+    await ann.post('/teams', { name: 'Lab' });
+    const invited = await ann.post('/team/invitations', { email: 'bob@example.com', role: 'member' });
+    const invitation = new URL(/<code class="invite-link">([^<]+)<\/code>/.exec(invited.text)![1]!).pathname;
+
+    // Someone else opens Bob's link: it is not theirs.
+    const eve = new AppClient(app.url);
+    await eve.post('/signup', { name: 'Eve', email: 'eve@example.com', password: PASSWORD, next: '/' });
+    const notTheirs = await eve.request(invitation);
+    expect(notTheirs.status).toBe(400);
+    expect(await notTheirs.text()).toContain('This invitation is for another email address than eve@example.com');
+    const forced = await eve.post(`${invitation}/accept`, {});
+    expect(forced.status).toBe(400);
+    expect(forced.text).toMatch(/not the recipient/i);
+    expect(forced.text).not.toMatch(/at \w+ \(|stack|SELECT/);
+
+    // Bob joins; as a member he may not invite or cap.
+    const bob = new AppClient(app.url);
+    await bob.post('/signup', { name: 'Bob', email: 'bob@example.com', password: PASSWORD, next: invitation });
+    await bob.post(`${invitation}/accept`, {});
+    expect((await bob.post('/team/invitations', { email: 'mallory@example.com', role: 'admin' })).status).toBe(403);
+    expect((await bob.post('/team/members/anyone/cap', { amount: '100' })).status).toBe(403);
+
+    // An invitation that is not there.
+    const gone = await bob.post('/invite/no-such-invitation/accept', {});
+    expect(gone.status).toBe(400);
+    expect(gone.text).toContain('Go back and try again');
+  });
+
+  it('answers a page that is not there with a page that says so', async () => {
+    const response = await ann.request('/nowhere');
+    expect(response.status).toBe(404);
+    expect(await response.text()).toContain('There is no page at /nowhere.');
+  });
+});
