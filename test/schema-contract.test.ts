@@ -297,6 +297,12 @@ const ROUTES: RouteCase[] = [
   },
   { route: 'POST /admin/plans', call: () => ({ path: '/v1/admin/plans', library: (b, body) => b.admin.createPlan(body as never) }) },
   { route: 'PATCH /admin/plans/{slug}', call: () => ({ path: '/v1/admin/plans/plus', library: (b, body) => b.admin.updatePlan('plus', body) }) },
+  { route: 'POST /admin/plans/{slug}/versions/move', call: () => ({ path: '/v1/admin/plans/plus/versions/move', library: (b, body) => b.admin.moveToCurrentVersion('plus', body as never) }) },
+  {
+    route: 'POST /admin/plans/{slug}/versions/move/call-off',
+    fields: ['accountId'],
+    call: () => ({ path: '/v1/admin/plans/plus/versions/move/call-off', library: (b, body) => b.admin.callOffVersionMove('plus', body.accountId as never) }),
+  },
   { route: 'POST /admin/packs', call: () => ({ path: '/v1/admin/packs', library: (b, body) => b.admin.createPack(body as never) }) },
   { route: 'PATCH /admin/packs/{slug}', call: () => ({ path: '/v1/admin/packs/extra-10', library: (b, body) => b.admin.updatePack('extra-10', body) }) },
   { route: 'PATCH /admin/settings', call: () => ({ path: '/v1/admin/settings', library: (b, body) => b.admin.updateSettings(body as never) }) },
