@@ -10,7 +10,8 @@
  *
  * At renewal (migration 0024): the account stays on its version to the end of the period it paid
  * for, and is on the current one from then (terms.ts reads it so, in every process at once). At a
- * real processor the subscription's price is changed now, with nothing billed, so the customer
+ * real processor the subscription's price is changed now to the current version's (the catalog
+ * synced first, which makes that price if it is missing), with nothing billed, so the customer
  * pays the new price from the next invoice; the period at it opens when the processor says it is
  * paid. A move waiting can be called off until then, at the processor too.
  */
@@ -28,6 +29,7 @@ import type { Processor } from '../processor.ts';
 import { planColumns, planFromRow, type PlanRow } from '../rows.ts';
 import { lockGate, NO_VERSION_MOVE, versionAt } from '../terms.ts';
 import { findPlan } from './catalog.ts';
+import { syncCatalog } from './sync.ts';
 
 /** A plan's fields that are its terms: a change to any makes a new version (migration 0022's trigger). */
 export const TERM_FIELDS = ['priceCents', 'surchargeCents', 'includedMicros', 'limits', 'overage', 'models'] as const;
@@ -174,6 +176,10 @@ async function moveAtRenewal(ctx: Context, slug: string, accountId: string | und
       throw new BillingError('invalid_input', `Account "${accountId}" moves to version ${version} of "${slug}" at its renewal already`, { accountId, slug });
     }
     throw nobodyToMove(slug, accountId);
+  }
+  // The current version's price at each real processor first, made if missing (a sync makes nothing when it is there).
+  for (const name of new Set(candidates.flatMap((c) => (c.processor && !movableNow(c.processor) ? [c.processor] : [])))) {
+    if (ctx.processors.get(name)?.syncCatalog) await syncCatalog(ctx, name);
   }
   const result: MoveResult = { version, when: 'renewal', moved: [], waiting: [], kept: [] };
   for (const candidate of candidates) {
