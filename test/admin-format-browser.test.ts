@@ -123,6 +123,7 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
     await page.goto(`${server.base}/admin/analytics${RANGE}`);
     const chart = page.locator('#usage-chart[data-drawn="true"]');
     await chart.locator('canvas').first().waitFor();
+    await chart.screenshot({ path: `${ARTIFACTS}/format-usage-chart.png` });
     const box = (await chart.locator('.u-over').boundingBox())!;
     // 2026-03-03, the day of the most usage, is the third of five days.
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);

@@ -3,7 +3,8 @@
 // as dollars, and each day's amount as the page shows it, for the legend: one money format, the
 // server's. The first series is drawn as bars, the others as lines.
 (function () {
-  const tick = (v) => (v < 0 ? '-$' : '$') + Math.abs(v).toLocaleString('en-US', { maximumFractionDigits: 2 });
+  // An axis tick: whole dollars as "$2", a fraction with cents at least ("$0.50", "$0.0005"), never "$0.5".
+  const tick = (v) => (v < 0 ? '-$' : '$') + Math.abs(v).toLocaleString('en-US', Number.isInteger(v) ? {} : { minimumFractionDigits: 2, maximumFractionDigits: 6 });
   const DAY = 86400;
   const day = (t) => new Date(t * 1000).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
   for (const el of document.querySelectorAll('[data-series]')) {
