@@ -9,14 +9,20 @@ import { startApp } from './start.ts';
 if (existsSync('.env')) process.loadEnvFile('.env');
 process.env.APP_PORT ??= '3100';
 
-const app = await startApp(process.env, { seed: true });
+let app: Awaited<ReturnType<typeof startApp>>;
+try {
+  app = await startApp(process.env, { seed: true });
+} catch (error) {
+  console.error(`Tollchat cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
 const { url, generated, seeded } = app;
 const lines = [
   `Tollchat — an AI app billed by Tollgate (${app.tollgate.mode === 'in-process' ? 'in this process' : `at ${process.env.TOLLGATE_URL}`})`,
   '',
   `app:          ${url}`,
-  `  log in as   ${DEMO.owner.email} / ${DEMO.owner.password}   (owner of "${DEMO.team.name}")`,
-  `           or ${DEMO.member.email} / ${DEMO.member.password}   (member, capped at 5 cents a day)${seeded ? '' : ' — made on an earlier start'}`,
+  `  log in as   ${DEMO.owner.email} / ${DEMO.owner.password}   (owner of "${DEMO.team.name}")${seeded ? '' : ', made on an earlier start'}`,
+  `           or ${DEMO.member.email} / ${DEMO.member.password}   (member, capped at 5 cents a day)`,
   `           or sign up as someone new`,
 ];
 if (app.tollgate.mode === 'in-process') {

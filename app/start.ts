@@ -75,8 +75,10 @@ export async function startApp(env: NodeJS.ProcessEnv = process.env, { seed = fa
   // Listen first, so that the URL is known (APP_PORT=0 picks a port) before the cookies and links
   // that name it are set up; until the app is ready, a request is answered 503.
   let handle: (request: Request) => Response | Promise<Response> = () => new Response('Starting, try again in a moment', { status: 503 });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: (request) => handle(request), port, hostname: env.APP_HOST || '127.0.0.1' }, () => resolve(s));
+    s.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`Port ${port} is in use (by another app, or an earlier start): set APP_PORT to another`) : error));
   });
   const url = env.APP_URL || `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
