@@ -83,6 +83,17 @@ describe.skipIf(!haveChromium)('plan versions at a renewal in the admin panel, i
     await page.goto(`${server.base}/admin/plans/pro`);
     expect(await page.locator('#plan-versions').innerText()).toMatch(/2 subscribers on older versions keep what they bought until moved\./);
     await page.screenshot({ path: `${ARTIFACTS}/plan-versions-kept.png`, fullPage: true });
+
+    // A new price on the form asks first, naming who keeps the version they are on; Cancel saves nothing.
+    await page.fill('input[name=price]', '120');
+    await page.click('#plan-form button[type=submit]');
+    expect(await page.locator('#save-confirm').innerText()).toMatch(
+      /Saving makes version 3 of Pro, for new subscribers: price \$100\.00 → \$120\.00\. 2 accounts \(acme, ana\) on it keep the versions they are on, as bought/,
+    );
+    await page.screenshot({ path: `${ARTIFACTS}/plan-versions-save-confirm.png`, fullPage: true });
+    await page.click('#save-confirm a:text("Cancel")');
+    await page.waitForURL(/\/admin\/plans\/pro$/);
+    expect((await billing.admin.getPlan('pro')).priceCents).toBe(100_00);
   });
 
   it("moves a Stripe subscriber at its renewal: Stripe's price changes with nothing billed, and the $100 version opens with the next invoice.paid", async () => {
