@@ -203,6 +203,7 @@ async function scheduleMove(ctx: Context, tx: Sql, planId: number, accountId: st
   const terms = await lockGate(tx, accountId, now);
   const [on] = await tx.query<BehindRow>(`${BEHIND} AND a.id = $3`, [planId, now, accountId]);
   if (!on) return undefined; // moved meanwhile
+  if (on.waiting_version === row!.version) return new Date(on.waiting_at!); // asked meanwhile: nothing more to ask of the processor
   if (terms.account.planEndsAt !== null) {
     throw new BillingError('invalid_input', `Account "${accountId}"'s plan ends at the end of its period (it was canceled): it has no renewal to move at`, { accountId });
   }
