@@ -200,6 +200,26 @@ function atProcessor(vendor: 'stripe' | 'paddle') {
         expect((await t.billing.reconcile('acme')).problems).toEqual([]);
       });
 
+      if (vendor === 'stripe') {
+        it('the same move asked by two processes at once changes the price there once, and waits once', async () => {
+          await subscribedThenHundred();
+          await t.billing.admin.syncCatalog(vendor);
+          const ref = (await subscription()).reference;
+          const updates = () => stripe().requests.filter((r) => r.method === 'POST' && r.path === `/v1/subscriptions/${ref}`).length;
+          const before = updates();
+          const twin = await world.twin();
+          try {
+            const results = await Promise.all([t.billing, twin].map((b) => b.admin.moveToCurrentVersion('pro', { accountId: 'acme', when: 'renewal' })));
+            expect(results.map((r) => r.waiting.map((w) => w.accountId))).toEqual([['acme'], ['acme']]);
+          } finally {
+            await twin.close();
+          }
+          expect(updates() - before).toBe(1);
+          expect(stripe().invoices.size).toBe(1); // the first period's only
+          expect((await t.billing.admin.planVersions('pro')).behind).toMatchObject([{ accountId: 'acme', waiting: { version: 2 } }]);
+        });
+      }
+
       it('a move called off puts the price back there (on sale again only for that), with nothing billed, and the renewal stays at $20', async () => {
         await subscribedThenHundred();
         const oldPrice = await priceAtVendor();
