@@ -282,7 +282,7 @@ export async function createBilling(options: BillingOptions = {}) {
       removeModelPrice: async (key: catalog.ModelPriceKey) => parsed.admin.removeModelPrice(parseInput(catalog.modelPriceKeySchema, key, 'model price override')),
       /** Apply a pricing mode; the subscribers of a plan it gives new terms keep their version (the default), or move to the new one at their renewal. */
       applyPreset: changing(async (mode: PricingMode, options?: { subscribers?: PresetSubscribers }) =>
-        applyPreset(ctx, mode, { subscribers: parseInput(z.enum(PRESET_SUBSCRIBERS).optional(), options?.subscribers, 'subscribers') })),
+        applyPreset(ctx, mode, { subscribers: parseInput(z.enum(PRESET_SUBSCRIBERS, { error: 'must be "keep" or "renewal"' }).optional(), options?.subscribers, 'subscribers') })),
       /** Cap a team member's usage within the team's pool (day and/or month, value or tokens); [] removes the caps. */
       setMemberLimits: async (accountId: string, userId: string, limits: readonly Limit[]) =>
         parsed.admin.setMemberLimits(accountIdOf(accountId), parseInput(idSchema, userId, 'user id'), parseInput(memberLimitsSchema, limits, 'member limits')),
