@@ -34,6 +34,7 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     await billing.admin.setModelPrice({ ...TEST_MODEL, effectiveFrom: '2020-01-01T00:00:00Z', rates: { input: '1', output: '2' } });
     await billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme Robotics' });
     await billing.subscribe('acme', 'plus');
+    await billing.upsertAccount({ id: 'sam', kind: 'personal', name: 'Sam Personal' });
     await billing.admin.setMemberLimits('acme', 'user_7', [{ window: 'day', unit: 'usd', amount: 1_000_000 }]);
     // Nine days of calls by two members, more on some days than others.
     for (let day = 0; day < 9; day++) {
@@ -81,7 +82,7 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     await page.click('#usage .ranges a:text("7 days")');
     await page.waitForSelector('#usage h2:text("Usage, last 7 days")');
     await page.waitForSelector('#usage-chart[data-drawn=true]');
-    expect(new URL(page.url()).search).toBe('?days=7');
+    expect(new URL(page.url()).searchParams.get('days')).toBe('7');
     // The total is the chart's seven days (Mar 4 to 10), not a week back to the minute.
     expect(total30).toBe('669.6 credits in all.');
     expect(await page.locator('[data-figure=usage-total]').innerText()).toBe('455.4 credits in all.');
@@ -136,6 +137,36 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     await page.screenshot({ path: `${ARTIFACTS}/billing-page-member-phone.png`, fullPage: true });
     // Nothing wider than the phone: no sideways scrolling.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('keeps each tab on its account when billing for a second account is opened in the same browser', async () => {
+    const problems: string[] = [];
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const tab = async (account: string, input: Parameters<typeof createBillingSession>[2]) => {
+      const page = await context.newPage();
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto((await createBillingSession(billing, account, input, { baseUrl: server.base })).url);
+      return page;
+    };
+    const team = await tab('acme', { returnUrl: 'https://app.example/team', role: 'owner' });
+    const own = await tab('sam', { returnUrl: 'https://app.example/me', role: 'owner' });
+    expect(await own.locator('header .who').innerText()).toMatch(/^Sam Personal/);
+    // Back to the team's tab: reloaded, it is still the team's, and its Buy buys for the team.
+    await team.reload();
+    expect(await team.locator('header .who').innerText()).toMatch(/^Acme Robotics/);
+    const teamBefore = (await billing.balance('acme')).availableMicros;
+    const ownBefore = (await billing.balance('sam')).availableMicros;
+    await team.click('[data-pack=extra-10] button');
+    await team.waitForSelector('#note');
+    expect(await team.locator('#note').innerText()).toBe('Bought: 1,000 credits added.');
+    expect((await billing.balance('acme')).availableMicros).toBe(teamBefore + 10_000_000);
+    expect((await billing.balance('sam')).availableMicros).toBe(ownBefore);
+    // The note was the team tab's: the other tab, reloaded, is its own account's, with no note.
+    await own.reload();
+    expect(await own.locator('header .who').innerText()).toMatch(/^Sam Personal/);
+    expect(await own.locator('#note').count()).toBe(0);
+    await team.screenshot({ path: `${ARTIFACTS}/billing-page-two-tabs-team.png` });
     expect(problems).toEqual([]);
   }, 60_000);
 

@@ -4,13 +4,17 @@
  * which the two processes share, opens once; the session it opens is known to both. Through
  * the page an owner subscribes and buys a pack at Stripe: each form is a redirect to Stripe's
  * checkout page, and what was paid shows once Stripe's webhook says so; the portal button goes
- * to Stripe's portal. Skipped, with a note, without TEST_DATABASE_URL.
+ * to Stripe's portal. The server has a public address (PUBLIC_URL, as behind a proxy): links and
+ * Stripe's returns are on it, and the cookie is Secure. Skipped, with a note, without TEST_DATABASE_URL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, POSTGRES_URL } from './support/harness.ts';
 import { ServerProcess } from './support/server-process.ts';
 import { StripeFake } from './support/stripe-fake.ts';
+
+/** Where browsers reach the server: what links and a processor's returns are made on. */
+const PUBLIC_URL = 'https://billing.example.com';
 
 describe.skipIf(!POSTGRES_URL)(`the billing page on two server processes with Stripe${POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)'}`, () => {
   let db: { sql: Sql; url?: string; drop(): Promise<void> };
@@ -23,14 +27,15 @@ describe.skipIf(!POSTGRES_URL)(`the billing page on two server processes with St
   async function post(path: string, cookie: string, fields: Record<string, string>) {
     return fetch(`${base}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie, connection: 'close', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
   }
-  const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith('tollgate_billing='))!.split(';')[0]!;
+  const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith('tollgate_billing_'))!.split(';')[0]!;
   const lastSession = () => [...stripe.sessions.keys()].at(-1)!;
   const balance = async () => (await server.call('GET', '/v1/accounts/acme/balance')).body;
 
   async function link(role = 'owner'): Promise<string> {
     const made = await server.call('POST', '/v1/accounts/acme/billing-sessions', { returnUrl: 'https://app.example/', role });
     expect(made.status, JSON.stringify(made.body)).toBe(201);
-    expect(made.body.url.startsWith(`${base}/billing/open/`)).toBe(true);
+    // On the public address (a proxy in front, say), though the API was called on the processes' own.
+    expect(made.body.url.startsWith(`${PUBLIC_URL}/billing/open/`)).toBe(true);
     return new URL(made.body.url).pathname;
   }
 
@@ -38,7 +43,7 @@ describe.skipIf(!POSTGRES_URL)(`the billing page on two server processes with St
     db = await ENGINES.find((e) => e.name === 'postgres')!.open();
     stripe = await StripeFake.start();
     server = await ServerProcess.start({
-      DATABASE_URL: db.url, WEB_CONCURRENCY: '2', TOLLGATE_PROCESSOR: 'stripe',
+      DATABASE_URL: db.url, WEB_CONCURRENCY: '2', PUBLIC_URL, TOLLGATE_PROCESSOR: 'stripe',
       STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_BASE: stripe.url,
     });
     base = `http://127.0.0.1:${server.port}`;
@@ -71,17 +76,20 @@ describe.skipIf(!POSTGRES_URL)(`the billing page on two server processes with St
   it('sends an owner to Stripe to subscribe and to buy a pack, and shows what was paid once Stripe says so', async () => {
     const opened = await get(await link());
     const cookie = cookieOf(opened);
-    const page = await (await get('/billing', cookie)).text();
+    expect(opened.headers.getSetCookie().find((c) => c.startsWith('tollgate_billing_'))).toMatch(/; Secure/);
+    const at = opened.headers.get('location')!;
+    expect(at).toMatch(/^\/billing\?s=[\w-]{16}$/);
+    const page = await (await get(at, cookie)).text();
     const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
 
     const subscribe = await post('/billing/plan', cookie, { _csrf: csrf, plan: 'plus', idempotencyKey: 'page-sub-1' });
     expect(subscribe.status).toBe(303);
     expect(subscribe.headers.get('location')).toBe(`${stripe.url}/c/pay/${lastSession()}`);
-    expect(stripe.sessions.get(lastSession())).toMatchObject({ success_url: `${base}/billing?checkout=paid`, cancel_url: `${base}/billing?checkout=left` });
+    expect(stripe.sessions.get(lastSession())).toMatchObject({ success_url: `${PUBLIC_URL}${at}&checkout=paid`, cancel_url: `${PUBLIC_URL}${at}&checkout=left` });
     expect((await balance()).plan.slug).toBe('free');
     await stripe.completeCheckout(lastSession());
     expect((await balance()).plan.slug).toBe('plus');
-    const back = await (await get('/billing?checkout=paid', cookie)).text();
+    const back = await (await get(`${at}&checkout=paid`, cookie)).text();
     expect(back).toContain('Back from checkout');
     expect(back).toMatch(/<span class="tag">Your plan<\/span><article class="card price-card" data-plan="plus">/);
 

@@ -40,8 +40,10 @@ for (const engine of ENGINES) {
       expect(expiresAt).toBe('2026-03-10T12:10:00.000Z');
       const { browser, open } = await opened(api, path);
       expect(open.status).toBe(303);
-      expect(open.res.headers.get('location')).toBe('/billing');
-      const cookie = open.res.headers.getSetCookie().find((c) => c.startsWith('tollgate_billing='))!;
+      expect(open.res.headers.get('location')).toMatch(/^\/billing\?s=[\w-]{16}$/);
+      const cookie = open.res.headers.getSetCookie().find((c) => c.startsWith('tollgate_billing_'))!;
+      // The cookie is named by the session the page's address names.
+      expect(cookie.startsWith(`tollgate_billing_${open.res.headers.get('location')!.slice('/billing?s='.length)}=`)).toBe(true);
       expect(cookie).toMatch(/HttpOnly/);
       expect(cookie).toMatch(/SameSite=Lax/);
       expect(cookie).toMatch(/Path=\/billing/);

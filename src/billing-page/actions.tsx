@@ -8,10 +8,10 @@
 import { BillingError } from '../core/errors.ts';
 import { checked, readForm, wholeField, microsField, type Form } from '../admin/form.ts';
 import { ownerMessage } from '../admin/labels.ts';
-import { originOf } from '../hono/routes/billing-sessions.ts';
 import { ActionForm, flash, render, type PageContext, type Part } from './layout.tsx';
 import { amount, amountField, when } from './money.ts';
 import { overview } from './overview.tsx';
+import { pageUrl } from './session.ts';
 
 /** The auto-recharge form's labels, by the library's field names. */
 const LABELS = { thresholdMicros: 'When less than this is left', monthlyMaxCount: 'At most, recharges a month', monthlyMaxMicros: 'At most, charged a month', pack: 'Buy' } as const;
@@ -27,10 +27,26 @@ function plainly(error: BillingError): string {
   return labelled.length > 0 && labelled.every(Boolean) ? `${labelled.join('. ')}.` : ownerMessage(error);
 }
 
+/**
+ * A refusal of a button's form as the customer reads it. Its fields are the page's own (a plan, a
+ * pack, a key), so one the library does not know was taken off sale since the page was drawn, or
+ * was not sent by the page: either way, reloading shows what there is. Any other in its words.
+ */
+function customerMessage(error: BillingError): string {
+  if (error.code === 'plan_not_found') return 'That plan is not on sale any more: reload the page to see the plans on sale.';
+  if (error.code === 'pack_not_found') return 'That pack is not on sale any more: reload the page to see the packs on sale.';
+  if (error.code === 'idempotency_conflict' || error.code === 'invalid_input') return 'This form is not one the page can take any more: reload the page and try again.';
+  return ownerMessage(error);
+}
+
 const key = (form: Form) => ({ idempotencyKey: form.idempotencyKey || undefined });
-const origin = (c: PageContext) => originOf(c.req.url, c.req.header('X-Forwarded-Proto'));
+/** This session's page, at `section`. */
+const back = (c: PageContext, section: string) => `${pageUrl(c.get('session'))}#${section}`;
 /** Where a processor's page sends the customer back to. */
-const returns = (c: PageContext) => ({ successUrl: `${origin(c)}/billing?checkout=paid`, cancelUrl: `${origin(c)}/billing?checkout=left` });
+const returns = (c: PageContext) => ({
+  successUrl: c.get('origin') + pageUrl(c.get('session'), '', { checkout: 'paid' }),
+  cancelUrl: c.get('origin') + pageUrl(c.get('session'), '', { checkout: 'left' }),
+});
 
 /** Back to the page at `section`, with a note; or the library's refusal, in its words. */
 async function act(c: PageContext, section: string, action: () => Promise<{ redirect: string } | { note: string }>) {
@@ -40,9 +56,9 @@ async function act(c: PageContext, section: string, action: () => Promise<{ redi
     flash(c, 'note', result.note);
   } catch (error) {
     if (!(error instanceof BillingError)) throw error;
-    flash(c, 'error', ownerMessage(error));
+    flash(c, 'error', customerMessage(error));
   }
-  return c.redirect(`/billing#${section}`, 303);
+  return c.redirect(back(c, section), 303);
 }
 
 export const actions: Part = (page, billing) => {
@@ -81,7 +97,7 @@ export const actions: Part = (page, billing) => {
           </p>
           <div class="buttons">
             <ActionForm action="/billing/cancel" csrf={c.get('csrf')} label={`Cancel ${balance.plan.name}`} kind="danger" />
-            <a class="button secondary" href="/billing">
+            <a class="button secondary" href={pageUrl(c.get('session'))}>
               Keep it
             </a>
           </div>
@@ -111,7 +127,7 @@ export const actions: Part = (page, billing) => {
     });
   });
 
-  page.post('/portal', async (c) => act(c, 'plans', async () => ({ redirect: (await billing.portal(accountOf(c), { returnUrl: `${origin(c)}/billing` })).url })));
+  page.post('/portal', async (c) => act(c, 'plans', async () => ({ redirect: (await billing.portal(accountOf(c), { returnUrl: c.get('origin') + pageUrl(c.get('session')) })).url })));
 
   page.post('/auto-recharge', async (c) => {
     const form = await readForm(c);
@@ -126,7 +142,7 @@ export const actions: Part = (page, billing) => {
       });
       const pack = await billing.admin.getPack(setting.pack);
       flash(c, 'note', setting.enabled ? `Auto-recharge is on: it buys ${pack.name} when less than ${amount(setting.thresholdMicros, display)} is left.` : 'Auto-recharge is off.');
-      return c.redirect('/billing#auto-recharge', 303);
+      return c.redirect(back(c, 'auto-recharge'), 303);
     } catch (error) {
       if (!(error instanceof BillingError)) throw error;
       return overview(c, billing, { autoRecharge: { form, error: plainly(error) } }, 400);

@@ -11,11 +11,12 @@ import type { Logger } from 'pino';
 import type { Billing } from '../engine/billing.ts';
 import type { Credentials } from '../hono/credentials.ts';
 import { limitBody } from '../hono/body-limit.ts';
+import { originOf } from '../hono/routes/billing-sessions.ts';
 import { actions } from './actions.tsx';
 import { registerAssets } from './assets.ts';
 import { messagePage, type PageEnv } from './layout.tsx';
 import { overview, usagePart } from './overview.tsx';
-import { BillingSessions, canAct } from './session.ts';
+import { BillingSessions, canAct, pageUrl, type BillingSession } from './session.ts';
 
 /** A form here is a few hundred bytes. */
 const MAX_BODY_BYTES = 16 * 1024;
@@ -33,11 +34,13 @@ export interface BillingPageOptions {
   billing: Billing;
   credentials: Pick<Credentials, 'sessionKey'>;
   logger: Logger;
+  /** Where browsers reach this server (https://billing.example), when not the address a request came to: behind a proxy. */
+  publicUrl?: string;
 }
 
-export function createBillingPage({ billing, credentials, logger }: BillingPageOptions): Hono<PageEnv> {
+export function createBillingPage({ billing, credentials, logger, publicUrl }: BillingPageOptions): Hono<PageEnv> {
   const page = new Hono<PageEnv>();
-  const sessions = new BillingSessions(billing, credentials);
+  const sessions = new BillingSessions(billing, credentials, publicUrl);
 
   page.use('*', async (c, next) => {
     await next();
@@ -53,24 +56,33 @@ export function createBillingPage({ billing, credentials, logger }: BillingPageO
   page.get('/open/:token', async (c) => {
     const session = await sessions.open(c, c.req.param('token'));
     if (!session) return messagePage(c, 410, 'This billing link has expired', OPEN_AGAIN);
-    return c.redirect('/billing', 303);
+    return c.redirect(pageUrl(session), 303);
   });
 
-  // Everything below needs a session; a POST its CSRF token and a role that may act.
+  // Everything below needs a session: the one the page's address names (else the browser's
+  // newest), or for a POST the one whose CSRF token it carries, and a role that may act.
   page.use('*', async (c, next) => {
-    const session = await sessions.read(c);
-    if (!session) return messagePage(c, 401, 'Your billing session has ended', OPEN_AGAIN);
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+    const posted = c.req.method !== 'GET' && c.req.method !== 'HEAD';
+    let session: BillingSession | undefined;
+    if (posted) {
       const type = c.req.header('Content-Type') ?? '';
       const form = /^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(type) ? await c.req.parseBody() : {};
       const token = c.req.header('X-CSRF-Token') ?? (typeof form._csrf === 'string' ? form._csrf : undefined);
-      if (!sessions.checkCsrf(session, token)) return messagePage(c, 403, 'This form has expired', 'Reload the billing page and try again.', session.returnUrl);
+      session = token === undefined ? undefined : await sessions.read(c, { csrf: token });
+      if (!session) {
+        const any = await sessions.read(c);
+        if (any) return messagePage(c, 403, 'This form has expired', 'Reload the billing page and try again.', any.returnUrl);
+      }
+    } else {
+      session = await sessions.read(c, { name: c.req.query('s') });
     }
-    if (!canAct(session) && (c.req.method !== 'GET' || c.req.path === '/billing/cancel')) {
+    if (!session) return messagePage(c, 401, 'Your billing session has ended', OPEN_AGAIN);
+    if (!canAct(session) && (posted || c.req.path === '/billing/cancel')) {
       return messagePage(c, 403, 'Only the account\'s owner or an admin can do this', 'Ask them to change the plan, buy credit or set auto-recharge.', session.returnUrl);
     }
     c.set('session', session);
     c.set('csrf', sessions.csrfToken(session));
+    c.set('origin', publicUrl ?? originOf(c.req.url, c.req.header('X-Forwarded-Proto')));
     return next();
   });
 

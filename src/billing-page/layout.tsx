@@ -13,24 +13,25 @@ import { Csrf } from '../admin/layout.tsx';
 import type { BillingSession } from './session.ts';
 
 export interface PageEnv extends Env {
-  Variables: { session: BillingSession; csrf: string };
+  Variables: { session: BillingSession; csrf: string; /** Where browsers reach this server: a processor's page sends the customer back there. */ origin: string };
 }
 export type PageApp = Hono<PageEnv>;
 export type PageContext = Context<PageEnv>;
 /** Each part of the page adds its routes. */
 export type Part = (page: PageApp, billing: Billing) => void;
 
-const FLASH_COOKIE = 'tollgate_billing_note';
+/** A session's note: its own, so that a form in one tab leaves nothing on another session's page. */
+const flashCookie = (c: PageContext) => `tollgate_billing_note_${c.get('session').name}`;
 
 /** What the last form did, for the page it redirects to: a note, or an error saying what to do. */
-export function flash(c: Context, kind: 'note' | 'error', text: string): void {
-  setCookie(c, FLASH_COOKIE, encodeURIComponent(JSON.stringify({ kind, text: text.slice(0, 400) })), { path: '/billing', httpOnly: true, sameSite: 'Lax', maxAge: 120 });
+export function flash(c: PageContext, kind: 'note' | 'error', text: string): void {
+  setCookie(c, flashCookie(c), encodeURIComponent(JSON.stringify({ kind, text: text.slice(0, 400) })), { path: '/billing', httpOnly: true, sameSite: 'Lax', maxAge: 120 });
 }
 
-function takeFlash(c: Context): { kind: 'note' | 'error'; text: string } | undefined {
-  const raw = getCookie(c, FLASH_COOKIE);
+function takeFlash(c: PageContext): { kind: 'note' | 'error'; text: string } | undefined {
+  const raw = getCookie(c, flashCookie(c));
   if (raw === undefined) return undefined;
-  deleteCookie(c, FLASH_COOKIE, { path: '/billing' });
+  deleteCookie(c, flashCookie(c), { path: '/billing' });
   try {
     const { kind, text } = JSON.parse(decodeURIComponent(raw)) as { kind: unknown; text: unknown };
     return (kind === 'note' || kind === 'error') && typeof text === 'string' ? { kind, text } : undefined;

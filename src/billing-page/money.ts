@@ -3,6 +3,7 @@
  * sells), else in dollars; what is paid is always dollars. Display only; a form's amount is read
  * back exactly, as the unit shown (never through a float).
  */
+import { BillingError } from '../core/errors.ts';
 import type { Settings } from '../core/settings.ts';
 import { credits, plainDollars, usd, zonedDateTime } from '../admin/format.ts';
 import { microsField, wholeField, type Form } from '../admin/form.ts';
@@ -21,7 +22,11 @@ export const unitLabel = (display: Display) => (display.displayUnit === 'credits
 export function amountField(form: Form, name: string, label: string, display: Display): number | undefined {
   if (display.displayUnit === 'usd') return microsField(form, name, label);
   const whole = wholeField(form, name, label);
-  return whole === undefined ? undefined : whole * display.creditValueMicros;
+  if (whole === undefined) return undefined;
+  // Said in credits, as typed: not as the dollars the library would name past an amount's most.
+  const most = Math.floor(Number.MAX_SAFE_INTEGER / display.creditValueMicros);
+  if (whole > most) throw new BillingError('invalid_input', `${label}: ${whole.toLocaleString('en-US')} credits is more than ${most.toLocaleString('en-US')}, the most it can be`, { issues: [`${label}: at most ${most.toLocaleString('en-US')} credits`] });
+  return whole * display.creditValueMicros;
 }
 
 /** The same amount as the form shows it back: "500" credits, "5" or "2.5" dollars. */

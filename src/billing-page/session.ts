@@ -5,6 +5,12 @@
  * link's one account, user and role; only the token's SHA-256 is stored. SameSite=Lax, not
  * Strict: the link arrives from the host app's site, and a Strict cookie would not come back
  * on the redirect that follows. Every POST carries the session's CSRF token instead.
+ *
+ * One browser may hold several sessions (billing for a person's own account in one tab, their
+ * team's in another): each has a cookie of its own, named by the session's name (part of its
+ * token's digest, which names it without opening it). A page's address carries that name
+ * (`?s=`), and a form its CSRF token, so every tab stays on its own account whatever was opened
+ * after it.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
@@ -13,13 +19,18 @@ import type { Billing } from '../engine/billing.ts';
 import type { Credentials } from '../hono/credentials.ts';
 import { sha256, type BillingRole } from '../hono/routes/billing-sessions.ts';
 
-const COOKIE = 'tollgate_billing';
+const COOKIE_PREFIX = 'tollgate_billing_';
+const SESSION_COOKIE = /^tollgate_billing_([\w-]{16})$/;
 /** A session lasts an hour; then the customer opens billing from the app again. */
 export const SESSION_SECONDS = 3600;
 const TOKEN = /^[\w-]{43}$/;
+/** More billing cookies than this in one request are not all looked at (each lives an hour). */
+const MOST_COOKIES = 20;
 
 export interface BillingSession {
   id: string;
+  /** What the page's addresses and its cookie call it; not a secret. */
+  name: string;
   accountId: string;
   userId: string | null;
   role: BillingRole;
@@ -31,7 +42,13 @@ export interface BillingSession {
 /** Who may buy, change the plan and set auto-recharge: not a member. */
 export const canAct = (session: BillingSession) => session.role !== 'member';
 
-const isHttps = (c: Context) => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+/** A session's name: the first 96 bits of its token's digest. */
+const nameOf = (tokenHash: Buffer) => tokenHash.toString('base64url').slice(0, 16);
+
+/** The billing page's address `path` (after /billing) for this session, with `params`. */
+export function pageUrl(session: Pick<BillingSession, 'name'>, path = '', params: Record<string, string> = {}): string {
+  return `/billing${path}?${new URLSearchParams({ s: session.name, ...params }).toString()}`;
+}
 
 interface Row {
   id: string;
@@ -40,18 +57,28 @@ interface Row {
   role: BillingRole;
   return_url: string;
   expires_at: Date;
+  cookie_sha256: Buffer;
 }
-const COLUMNS = 'id::text, account_id, user_id, role, return_url, expires_at';
+const COLUMNS = 'id::text, account_id, user_id, role, return_url, expires_at, cookie_sha256';
+
+/** Which of the browser's sessions a request is for: the one the page names, the one whose CSRF token a form carries, else the newest. */
+export interface Which {
+  name?: string;
+  csrf?: string;
+}
 
 export class BillingSessions {
   constructor(
     private readonly billing: Billing,
     private readonly credentials: Pick<Credentials, 'sessionKey'>,
+    /** The public address's scheme, when set: https makes the cookie Secure whatever the request says. */
+    private readonly publicUrl?: string,
   ) {}
 
   /**
-   * Open a link: claimed once and before it expires, it becomes this browser's session. When it
-   * cannot be, a browser already holding the session this link opened (the back button) keeps it.
+   * Open a link: claimed once and before it expires, it becomes a session of this browser, beside
+   * any it has. When it cannot be, a browser already holding the session this link opened (the
+   * back button) keeps it.
    */
   async open(c: Context, linkToken: string): Promise<BillingSession | undefined> {
     if (!TOKEN.test(linkToken)) return undefined;
@@ -64,36 +91,57 @@ export class BillingSessions {
       [sha256(linkToken), sha256(cookieToken), now, SESSION_SECONDS],
     );
     if (!row) {
-      const current = await this.read(c);
-      const [same] = current ? await this.billing.sql.query('SELECT 1 FROM billing_sessions WHERE id = $1 AND link_sha256 = $2', [current.id, sha256(linkToken)]) : [];
-      return same ? current : undefined;
+      const [opened] = await this.billing.sql.query<{ cookie_sha256: Buffer }>('SELECT cookie_sha256 FROM billing_sessions WHERE link_sha256 = $1 AND cookie_sha256 IS NOT NULL', [sha256(linkToken)]);
+      if (!opened) return undefined;
+      const current = await this.read(c, { name: nameOf(Buffer.from(opened.cookie_sha256)) });
+      return current?.tokenHash.equals(Buffer.from(opened.cookie_sha256)) ? current : undefined;
     }
-    setCookie(c, COOKIE, cookieToken, { path: '/billing', httpOnly: true, sameSite: 'Lax', secure: isHttps(c), maxAge: SESSION_SECONDS });
-    return toSession(row, sha256(cookieToken));
+    const session = toSession(row);
+    setCookie(c, COOKIE_PREFIX + session.name, cookieToken, { path: '/billing', httpOnly: true, sameSite: 'Lax', secure: this.#https(c), maxAge: SESSION_SECONDS });
+    return session;
   }
 
-  /** The request's session, when its cookie names one that has not expired. */
-  async read(c: Context): Promise<BillingSession | undefined> {
-    const token = getCookie(c, COOKIE);
-    if (!token || !TOKEN.test(token)) return undefined;
-    const tokenHash = sha256(token);
-    const [row] = await this.billing.sql.query<Row>(`SELECT ${COLUMNS} FROM billing_sessions WHERE cookie_sha256 = $1 AND expires_at > $2`, [tokenHash, this.billing.now()]);
-    return row ? toSession(row, tokenHash) : undefined;
+  /** The request's session (`which` of the browser's), when its cookie names one that has not expired. */
+  async read(c: Context, which: Which = {}): Promise<BillingSession | undefined> {
+    const hashes: Buffer[] = [];
+    for (const [cookie, token] of Object.entries(getCookie(c))) {
+      const name = SESSION_COOKIE.exec(cookie)?.[1];
+      if (!name || !TOKEN.test(token) || (which.name !== undefined && name !== which.name)) continue;
+      const hash = sha256(token);
+      // A cookie is where its name says, and a form's token is its session's.
+      if (nameOf(hash) !== name || (which.csrf !== undefined && !this.#matches(hash, which.csrf))) continue;
+      hashes.push(hash);
+      if (hashes.length === MOST_COOKIES) break;
+    }
+    if (hashes.length === 0) return undefined;
+    const [row] = await this.billing.sql.query<Row>(
+      `SELECT ${COLUMNS} FROM billing_sessions WHERE cookie_sha256 IN (${hashes.map((_, i) => `$${i + 2}`).join(', ')}) AND expires_at > $1
+       ORDER BY opened_at DESC, id DESC LIMIT 1`,
+      [this.billing.now(), ...hashes],
+    );
+    return row ? toSession(row) : undefined;
   }
 
   /** The token this session's forms carry. */
-  csrfToken(session: BillingSession): string {
+  csrfToken(session: Pick<BillingSession, 'tokenHash'>): string {
     return createHmac('sha256', this.credentials.sessionKey).update(`billing-csrf\u0000${session.tokenHash.toString('base64url')}`).digest('base64url');
   }
 
-  checkCsrf(session: BillingSession, token: string | undefined): boolean {
-    if (token === undefined) return false;
+  #matches(tokenHash: Buffer, token: string): boolean {
     const given = Buffer.from(token);
-    const expected = Buffer.from(this.csrfToken(session));
+    const expected = Buffer.from(this.csrfToken({ tokenHash }));
     return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  #https(c: Context): boolean {
+    return this.publicUrl?.startsWith('https:') || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
   }
 }
 
-function toSession(row: Row, tokenHash: Buffer): BillingSession {
-  return { id: row.id, accountId: row.account_id, userId: row.user_id, role: row.role, returnUrl: row.return_url, expiresAt: new Date(row.expires_at), tokenHash };
+function toSession(row: Row): BillingSession {
+  const tokenHash = Buffer.from(row.cookie_sha256);
+  return {
+    id: row.id, name: nameOf(tokenHash), accountId: row.account_id, userId: row.user_id, role: row.role, returnUrl: row.return_url,
+    expiresAt: new Date(row.expires_at), tokenHash,
+  };
 }

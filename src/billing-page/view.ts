@@ -20,6 +20,8 @@ export type UsageRange = (typeof USAGE_RANGES)[number];
 export const usageRange = (asked: string | undefined): UsageRange => USAGE_RANGES.find((days) => String(days) === asked) ?? 30;
 
 export interface UsageView {
+  /** Whose page it is: its links name the session. */
+  session: BillingSession;
   days: UsageRange;
   /** Whose it is: a member sees the team's use, and their own calls. */
   member: boolean;
@@ -76,7 +78,7 @@ export async function readUsage(billing: Billing, session: BillingSession, accou
   });
   const member = session.role === 'member';
   return {
-    days, member, timeZone: account.timeZone, display,
+    session, days, member, timeZone: account.timeZone, display,
     byModel: byModel.rows.sort((a, b) => b.valueMicros - a.valueMicros),
     byDay,
     // A member sees their own calls; one the app did not name sees none.

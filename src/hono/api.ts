@@ -60,7 +60,7 @@ function invalidInput(issues: readonly { path: PropertyKey[]; message: string }[
   });
 }
 
-export function createApi(billing: Billing, credentials: Credentials): Api {
+export function createApi(billing: Billing, credentials: Credentials, { publicUrl }: { publicUrl?: string } = {}): Api {
   const api = new OpenAPIHono({
     defaultHook: (result) => {
       if (!result.success) throw invalidInput(result.error.issues);
@@ -99,7 +99,7 @@ export function createApi(billing: Billing, credentials: Credentials): Api {
   registerCredits(api, billing);
   registerCheckout(api, billing);
   registerPortal(api, billing);
-  registerBillingSessions(api, billing);
+  registerBillingSessions(api, billing, publicUrl);
   registerHolds(api, billing);
   registerUsageRecords(api, billing);
   registerRefunds(api, billing);

@@ -18,9 +18,11 @@ export interface AppOptions {
   billing: Billing;
   credentials: Credentials;
   logger: Logger;
+  /** Where browsers reach this server, when not the address requests come to (behind a proxy): billing page links and returns are made on it. */
+  publicUrl?: string;
 }
 
-export function createApp({ billing, credentials, logger }: AppOptions): Hono {
+export function createApp({ billing, credentials, logger, publicUrl }: AppOptions): Hono {
   const app = new Hono();
   app.use('*', requestId());
   app.use('*', async (c, next) => {
@@ -38,9 +40,9 @@ export function createApp({ billing, credentials, logger }: AppOptions): Hono {
     }
   });
 
-  app.route('/v1', createApi(billing, credentials));
+  app.route('/v1', createApi(billing, credentials, { publicUrl }));
   app.route('/admin', createAdmin({ billing, credentials, logger }));
-  app.route('/billing', createBillingPage({ billing, credentials, logger }));
+  app.route('/billing', createBillingPage({ billing, credentials, logger, publicUrl }));
   app.route('/webhooks', createWebhooks(billing));
   app.get('/', (c) => c.redirect('/admin', 302));
 

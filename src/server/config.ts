@@ -17,6 +17,8 @@ export interface Config {
   /** Server processes (node:cluster); more than one needs PostgreSQL. */
   workers: number;
   logLevel: string;
+  /** Where browsers reach this server (PUBLIC_URL), when not the address the API is called at: billing page links are made on it. */
+  publicUrl?: string;
   /** How long a stop (SIGTERM, SIGINT) lets requests in flight finish before it closes their connections. */
   stopTimeoutSeconds: number;
   /** The processor new accounts pay through (TOLLGATE_PROCESSOR): the fake one unless a real one is configured and chosen. */
@@ -59,6 +61,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
+  const publicUrl = env.PUBLIC_URL || undefined;
+  if (publicUrl !== undefined && !/^https?:\/\/[^/?#\s]+\/?$/.test(publicUrl)) throw new ConfigError(`PUBLIC_URL must be the http or https address browsers reach this server at, with no path (https://billing.example.com), not "${publicUrl}"`);
   const stripe = vendorKeys(env, 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_API_BASE');
   const paddleKeys = vendorKeys(env, 'PADDLE_API_KEY', 'PADDLE_WEBHOOK_SECRET', 'PADDLE_API_BASE');
   const environment: string = env.PADDLE_ENVIRONMENT || 'production';
@@ -71,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl, port: wholeNumber(env, 'PORT', 3000, 0, 65_535), host: env.HOST || '127.0.0.1', secretKey, adminPassword, workers, logLevel,
     stopTimeoutSeconds: wholeNumber(env, 'TOLLGATE_STOP_TIMEOUT_SECONDS', 10, 1, 600), processor, stripe, paddle,
+    ...(publicUrl === undefined ? {} : { publicUrl: publicUrl.replace(/\/$/, '') }),
   };
 }
 

@@ -24,7 +24,7 @@ export async function serveHere(
   billing: Billing, config: Config, logger: Logger, credentials?: Credentials,
 ): Promise<{ port: number; close(): Promise<void> }> {
   credentials ??= await loadCredentials(billing.sql, config);
-  const app = createApp({ billing, credentials, logger });
+  const app = createApp({ billing, credentials, logger, publicUrl: config.publicUrl });
   // Node drains a body the app did not read; the connection rules decide when that is worth it.
   const { server, stop } = createHttpServer(getRequestListener(app.fetch, { hostname: config.host, autoCleanupIncoming: false }));
   await new Promise<void>((resolve, reject) => {

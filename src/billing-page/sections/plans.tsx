@@ -9,6 +9,7 @@ import { includedMicros, isFree, type Plan } from '../../core/plan.ts';
 import type { Pricing } from '../../hono/routes/pricing.ts';
 import { ActionForm } from '../layout.tsx';
 import { amount, when } from '../money.ts';
+import { pageUrl } from '../session.ts';
 import type { View } from '../view.ts';
 
 type Offer = Pricing['plans'][number];
@@ -42,7 +43,7 @@ function Current({ view }: { view: View }) {
       ) : ending ? (
         <ActionForm action="/billing/resume" csrf={view.csrf} label={`Resume ${plan.name}`} id="resume" />
       ) : !isFree(plan) ? (
-        <a class="button secondary" href="/billing/cancel" id="cancel">
+        <a class="button secondary" href={pageUrl(view.session, '/cancel')} id="cancel">
           Cancel plan…
         </a>
       ) : null}
@@ -76,7 +77,7 @@ function Move({ view, offer }: { view: View; offer: Offer }) {
   if (offer.free) {
     const cancels = !isFree(current) && !view.account.planEndsAt && offer.slug === view.defaultPlan?.slug;
     return cancels ? (
-      <a class="button secondary" href="/billing/cancel">
+      <a class="button secondary" href={pageUrl(view.session, '/cancel')}>
         Downgrade to {offer.name}…
       </a>
     ) : null;

@@ -5,6 +5,7 @@
  */
 import { tokens } from '../../admin/format.ts';
 import { amount, when } from '../money.ts';
+import { pageUrl, type BillingSession } from '../session.ts';
 import { USAGE_RANGES, type UsageView } from '../view.ts';
 
 /** The chart's data: each day (seconds at its midnight, UTC-labelled) and its value in micro-dollars; the unit to draw it in. */
@@ -18,13 +19,13 @@ function chartData({ byDay, display }: UsageView): string {
 }
 
 /** The ranges to switch to: each a link to the page at it, which htmx turns into a swap of this section. */
-function Ranges({ days }: { days: number }) {
+function Ranges({ days, session }: { days: number; session: BillingSession }) {
   return (
     <nav class="ranges" aria-label="Range">
       {USAGE_RANGES.map((d) => (
         <a
-          href={`/billing?days=${d}#usage`} class={d === days ? 'current' : undefined} aria-current={d === days ? 'true' : undefined}
-          hx-get={`/billing/usage?days=${d}`} hx-target="#usage" hx-swap="outerHTML" hx-push-url={`/billing?days=${d}`}
+          href={`${pageUrl(session, '', { days: String(d) })}#usage`} class={d === days ? 'current' : undefined} aria-current={d === days ? 'true' : undefined}
+          hx-get={pageUrl(session, '/usage', { days: String(d) })} hx-target="#usage" hx-swap="outerHTML" hx-push-url={pageUrl(session, '', { days: String(d) })}
         >
           {d} days
         </a>
@@ -41,7 +42,7 @@ export function UsageSection({ usage }: { usage: UsageView }) {
     <section id="usage" class="card">
       <div class="section-head">
         <h2>Usage, last {days} days</h2>
-        <Ranges days={days} />
+        <Ranges days={days} session={usage.session} />
       </div>
       <p class="muted" data-figure="usage-total">
         {amount(total, display)} in all{member ? ', by the whole team' : ''}.

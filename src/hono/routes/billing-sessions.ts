@@ -67,24 +67,25 @@ const BillingSessionSchema = z
   })
   .openapi('BillingSession');
 
-/** Where the browser reaches this server: the address the API was called at (https when a proxy says so). */
+/** Where the browser reaches this server, when no public address is set: the address the API was called at (https when a proxy says so). */
 export function originOf(url: string, forwardedProto: string | undefined): string {
   const origin = new URL(url);
   if (forwardedProto === 'https') origin.protocol = 'https:';
   return origin.origin;
 }
 
-export function registerBillingSessions(api: Api, billing: Billing) {
+/** `publicUrl`: where browsers reach this server (PUBLIC_URL), when it is not the address the API is called at. */
+export function registerBillingSessions(api: Api, billing: Billing, publicUrl?: string) {
   api.openapi(
     createRoute({
       method: 'post', path: '/accounts/{accountId}/billing-sessions', tags: ['Accounts'], security: [{ SecretKey: [] }],
       summary: 'A link to the hosted billing page for the account: balance, usage, plan, packs, auto-recharge and payments',
-      description: 'The link is on the address this API was called at: call it at the address browsers reach. No key reaches the browser.',
+      description: 'The link is on the server\'s public address (PUBLIC_URL) when it is set, else on the address this API was called at. No key reaches the browser.',
       request: { params: AccountIdParam, ...body(BillingSessionRequestSchema) },
       responses: { 201: json(BillingSessionSchema, 'The link.'), ...errorResponses },
     }),
     async (c) => {
-      const link = await createParsed(billing, c.req.valid('param').accountId, c.req.valid('json'), originOf(c.req.url, c.req.header('X-Forwarded-Proto')));
+      const link = await createParsed(billing, c.req.valid('param').accountId, c.req.valid('json'), publicUrl ?? originOf(c.req.url, c.req.header('X-Forwarded-Proto')));
       return c.json({ url: link.url, expiresAt: link.expiresAt.toISOString() }, 201);
     },
   );
