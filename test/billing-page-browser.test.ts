@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
 import { createBillingSession } from '../src/server/index.ts';
+import { amount } from '../src/billing-page/money.ts';
 import { adminApp } from './support/admin-client.ts';
 import { TEST_MODEL } from './support/api-world.ts';
 import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
@@ -73,7 +74,15 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     const { page, url } = await open({ returnUrl: 'https://app.example/settings', role: 'owner' }, DESKTOP, problems);
     expect(await page.locator('#back-to-app').getAttribute('href')).toBe('https://app.example/settings');
     await page.waitForSelector('#usage-chart[data-drawn=true]');
+    // Pointing at Mar 9's bar (the 29th of 30 days), the legend says its amount as the page does.
+    await page.locator('#usage-chart').scrollIntoViewIfNeeded();
+    const over = (await page.locator('#usage-chart .u-over').boundingBox())!;
+    await page.mouse.move(over.x + (over.width * 28.5) / 30, over.y + over.height - 5);
+    const mar9 = (await billing.usage('acme', { from: new Date('2026-03-09T00:00:00Z'), to: new Date('2026-03-10T00:00:00Z'), groupBy: 'day' })).rows[0]!;
+    expect(mar9.valueMicros).toBeGreaterThan(0);
+    expect(await page.locator('#usage-chart .u-legend .u-value').allInnerTexts()).toEqual(['Mar 9', amount(mar9.valueMicros - mar9.refundedMicros, await billing.admin.getSettings())]);
     expect(await page.locator('#by-model tr').count()).toBe(2);
+    expect(await page.locator('#by-model tr').first().innerText()).toMatch(/^test-model · 8\d%, 18 calls/);
     expect(await page.locator('#last-calls tbody tr').count()).toBe(10);
     await page.screenshot({ path: `${ARTIFACTS}/billing-page-owner.png`, fullPage: true });
 

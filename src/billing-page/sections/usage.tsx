@@ -8,14 +8,24 @@ import { amount, when } from '../money.ts';
 import { pageUrl, type BillingSession } from '../session.ts';
 import { USAGE_RANGES, type UsageView } from '../view.ts';
 
-/** The chart's data: each day (seconds at its midnight, UTC-labelled) and its value in micro-dollars; the unit to draw it in. */
+/**
+ * The chart's data: each day (seconds at its midnight, UTC-labelled) and its value in micro-dollars;
+ * the unit to draw it in; and each day's amount as the page says it, for the legend under the chart.
+ */
 function chartData({ byDay, display }: UsageView): string {
   return JSON.stringify({
     x: byDay.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000),
     micros: byDay.map((d) => d.valueMicros),
+    shown: byDay.map((d) => amount(d.valueMicros, display)),
     unit: display.displayUnit,
     creditMicros: display.creditValueMicros,
   });
+}
+
+/** A model's part of the range's usage: "85%", or "<1%" for a sliver. */
+function share(part: number, total: number): string {
+  const percent = Math.round((part / total) * 100);
+  return percent === 0 && part > 0 ? '<1%' : `${percent}%`;
 }
 
 /** The ranges to switch to: each a link to the page at it, which htmx turns into a swap of this section. */
@@ -62,7 +72,7 @@ export function UsageSection({ usage }: { usage: UsageView }) {
                     {r.key}
                     <small class="muted">
                       {' '}
-                      · {r.events.toLocaleString('en-US')} {r.events === 1 ? 'call' : 'calls'}, {tokens(r.inputTokens + r.outputTokens, true)} tokens
+                      · {share(r.valueMicros - r.refundedMicros, total)}, {r.events.toLocaleString('en-US')} {r.events === 1 ? 'call' : 'calls'}, {tokens(r.inputTokens + r.outputTokens, true)} tokens
                     </small>
                     <progress max={most} value={r.valueMicros - r.refundedMicros}></progress>
                   </td>
