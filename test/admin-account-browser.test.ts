@@ -67,10 +67,11 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     const banner = page.locator('[data-figure="refused"]');
     expect(await banner.getAttribute('data-code')).toBe('daily_limit');
     // Midnight in New York is 04:00 UTC (daylight time since March 8).
-    expect(await banner.innerText()).toMatch(/^Refused now until 2026-03-11 00:00 \(America\/New_York, 2026-03-11 04:00 UTC\): This account has reached its daily limit of \$[\d.]+\.$/);
+    expect(await banner.innerText()).toMatch(/^Refused now until 2026-03-11 00:00 \(America\/New_York, 2026-03-11 04:00 UTC\): This account has reached its daily limit of [\d.,]+ credits\.$/);
     const gate = await billing.canStart('acme');
-    // The gate's own message, less its remedy's sentence that the banner's "until" says in the account's time.
-    expect(gate.ok ? '' : gate.message).toBe(`${(await banner.innerText()).replace(/^Refused now until .*? UTC\): /, '')} More becomes available at 2026-03-11T04:00:00.000Z.`);
+    // The gate's reason; its remedy's sentence is what the banner's "until" says in the account's time.
+    const reason = (await banner.innerText()).replace(/^Refused now until .*? UTC\): /, '');
+    expect(gate.ok ? {} : { reason: gate.reason, message: gate.message }).toEqual({ reason, message: `${reason} More becomes available at 04:00 UTC on Mar 11, 2026.` });
     // Value is left: the tile alone would not say it is refused.
     expect(await page.locator('[data-figure="available"]').innerText()).not.toBe('$0.00');
     // The limits show what the gate weighs: the day's value used is the limit itself.

@@ -46,7 +46,8 @@ for (const engine of ENGINES) {
       expect(refused.status).toBe(402);
       expect(await refused.json()).toEqual({
         error: {
-          type: 'refusal', code: 'daily_limit', message: 'This account has reached its daily limit of $0.10. More becomes available at 2026-03-11T00:00:00.000Z.',
+          type: 'refusal', code: 'daily_limit', message: 'This account has reached its daily limit of $0.10. More becomes available at 00:00 UTC on Mar 11, 2026.',
+          reason: 'This account has reached its daily limit of $0.10.',
           remedy: { kind: 'wait_until', at: '2026-03-11T00:00:00.000Z' }, resetsAt: '2026-03-11T00:00:00.000Z',
         },
       });

@@ -7,7 +7,7 @@ import type { Refusal } from 'tollgate';
 
 export interface RefusalView {
   code: Refusal['code'];
-  /** The gate's own sentence: what refused and why. */
+  /** The gate's reason: what refused and why (the remedy is offered below it). */
   message: string;
   /** What to do, as a button's words; with a link when it is done on the billing page. */
   remedy: { label: string; href?: string };
@@ -19,9 +19,7 @@ export interface RefusalView {
 export function refusalView(refusal: Refusal, billingHref: string, now: Date): RefusalView {
   const resetsAt = refusal.resetsAt ?? (refusal.remedy.kind === 'wait_until' ? refusal.remedy.at : undefined);
   const resets = resetsAt === undefined ? undefined : utcTime(resetsAt, now);
-  // The gate's sentence ends with the reset as a timestamp; the chat tells it in words instead.
-  const message = resets === undefined ? refusal.message : refusal.message.replace(/ More becomes available at \S+$/, '');
-  return { code: refusal.code, message, remedy: remedyOf(refusal, billingHref, resets), ...(resets && { resets }), billingHref };
+  return { code: refusal.code, message: refusal.reason, remedy: remedyOf(refusal, billingHref, resets), ...(resets && { resets }), billingHref };
 }
 
 function remedyOf({ remedy }: Refusal, billingHref: string, resets: string | undefined): RefusalView['remedy'] {

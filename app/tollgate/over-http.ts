@@ -9,7 +9,7 @@ import type { Tollgate } from './tollgate.ts';
 
 /** Tollgate's error body: `{ error: { type, code, message, … } }`. */
 interface ErrorBody {
-  error: { type: string; code: string; message: string; remedy?: { kind: string; at?: string }; resetsAt?: string };
+  error: { type: string; code: string; message: string; reason?: string; remedy?: { kind: string; at?: string }; resetsAt?: string };
 }
 
 export function httpTollgate({ url, apiKey }: { url: string; apiKey: string }): Tollgate {
@@ -54,7 +54,7 @@ export function httpTollgate({ url, apiKey }: { url: string; apiKey: string }): 
       // A refusal is a value, as the library returns it: its dates revived.
       const remedy = error.remedy?.at === undefined ? error.remedy : { ...error.remedy, at: new Date(error.remedy.at) };
       return {
-        ok: false, code: error.code, message: error.message, remedy,
+        ok: false, code: error.code, message: error.message, reason: error.reason ?? error.message, remedy,
         ...(error.resetsAt === undefined ? {} : { resetsAt: new Date(error.resetsAt) }),
       } as Refusal;
     },

@@ -4,7 +4,7 @@
  * counts, dates (UTC). Display only: nothing here is read back as a number; a form's field holds
  * an amount exactly (plainDollars).
  */
-import { formatBps, formatUsdRounded, MICROS_PER_CENT } from '../core/money.ts';
+import { formatBps, formatCredits, formatUsdRounded, MICROS_PER_CENT } from '../core/money.ts';
 import { decimalToYoctos, YOCTOS_PER_DOLLAR_PER_MTOK, type Rate } from '../core/pricing/price.ts';
 import type { Limit } from '../core/plan.ts';
 import type { Settings } from '../core/settings.ts';
@@ -21,10 +21,7 @@ export function dollars(centsValue: number): string {
 }
 
 /** A number of display credits: up to two decimals, with thousands separators. */
-export function credits(micros: number, display: Display): string {
-  const n = micros / display.creditValueMicros;
-  return `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${Math.abs(n) === 1 ? 'credit' : 'credits'}`;
-}
+export const credits = (micros: number, display: Display): string => formatCredits(micros, display.creditValueMicros);
 
 /**
  * An amount of money, the one way the panel shows it (core/money.ts formatUsdRounded): "$84.39",

@@ -8,7 +8,7 @@
  * a member's caps count the member's own usage and holds the same way. A call whose token
  * counts are not all known is weighed at its smallest and at its worst (checkUncounted).
  */
-import { formatUsd, type Micros } from './money.ts';
+import { formatValue, type Display, type Micros } from './money.ts';
 import type { Period } from './periods.ts';
 import type { Limit, Plan } from './plan.ts';
 import { refuse, type Refusal, type RefusalCode, type Remedy } from './refusal.ts';
@@ -155,8 +155,8 @@ function rechargeRemedy(offers: Offers): Remedy | undefined {
   }
 }
 
-export function describeLimit(limit: Limit, noun = 'limit'): string {
-  const amount = limit.unit === 'usd' ? formatUsd(limit.amount) : `${limit.amount.toLocaleString('en-US')} tokens`;
+export function describeLimit(limit: Limit, noun = 'limit', display?: Display): string {
+  const amount = limit.unit === 'usd' ? formatValue(limit.amount, display) : `${limit.amount.toLocaleString('en-US')} tokens`;
   return `${limit.window === 'day' ? 'daily' : 'monthly'} ${noun} of ${amount}`;
 }
 
@@ -167,7 +167,7 @@ function describeRemedy(remedy: Remedy): string {
     case 'upgrade':
       return 'Upgrade the plan to continue.';
     case 'wait_until':
-      return `More becomes available at ${remedy.at.toISOString()}.`;
+      return `More becomes available at ${when(remedy.at)}.`;
     case 'contact_support':
       return 'Contact support.';
     case 'billing_portal':
@@ -177,20 +177,27 @@ function describeRemedy(remedy: Remedy): string {
   }
 }
 
-export function refusalFor(failure: GateFailure, state: GateState, offers: Offers, model: string): Refusal {
+/** A moment as people read it, in UTC: "00:00 UTC on Mar 11, 2026". */
+function when(at: Date): string {
+  const day = at.toLocaleDateString('en-US', { month: 'short', day: 'numeric', year: 'numeric', timeZone: 'UTC' });
+  return `${at.toISOString().slice(11, 16)} UTC on ${day}`;
+}
+
+/** The refusal, its amounts in the display unit the account's people see (dollars when left out). */
+export function refusalFor(failure: GateFailure, state: GateState, offers: Offers, model: string, display?: Display): Refusal {
   const remedy = remedyFor(failure, state, offers);
-  const then = describeRemedy(remedy);
-  const messages: Record<RefusalCode, string> = {
+  const limit = (noun?: string) => describeLimit(failure.limit!, noun, display);
+  const reasons: Record<RefusalCode, string> = {
     model_not_allowed: `The ${state.plan.name} plan does not include the model "${model}".`,
     unknown_model: `The model "${model}" has no price, so it cannot be billed.`,
-    debt: `This account owes ${formatUsd(state.debtMicros)} from earlier usage.`,
+    debt: `This account owes ${formatValue(state.debtMicros, display)} from earlier usage.`,
     payment_past_due: "The payment for this account's plan renewal failed.",
-    daily_limit: failure.limit ? `This account has reached its ${describeLimit(failure.limit)}.` : 'Daily limit reached.',
-    monthly_limit: failure.limit ? `This account has reached its ${describeLimit(failure.limit)}.` : 'Monthly limit reached.',
-    member_limit: `Member "${state.member?.userId ?? ''}" has reached the ${failure.limit ? describeLimit(failure.limit, 'cap') : 'cap'} this account set for them.`,
-    insufficient_balance: `This account has ${formatUsd(availableMicros(state))} of usage left, not enough for this request.`,
+    daily_limit: failure.limit ? `This account has reached its ${limit()}.` : 'Daily limit reached.',
+    monthly_limit: failure.limit ? `This account has reached its ${limit()}.` : 'Monthly limit reached.',
+    member_limit: `Member "${state.member?.userId ?? ''}" has reached the ${failure.limit ? limit('cap') : 'cap'} this account set for them.`,
+    insufficient_balance: `This account has ${formatValue(availableMicros(state), display)} of usage left, not enough for this request.`,
   };
   // Out of value because auto-recharge stopped: say why, before what to do.
   const off = offers.rechargeOff && (failure.code === 'insufficient_balance' || failure.code === 'debt') ? ` Auto-recharge is off: ${offers.rechargeOff.message}` : '';
-  return refuse(failure.code, `${messages[failure.code]}${off} ${then}`, remedy, failure.resetsAt);
+  return refuse(failure.code, `${reasons[failure.code]}${off}`, describeRemedy(remedy), remedy, failure.resetsAt);
 }

@@ -85,6 +85,23 @@ export function formatUsdRounded(micros: number): string {
   return formatUsd(micros < 0 && rounded > 0 ? -rounded : rounded);
 }
 
+/** How amounts are shown to an account's people (the settings' display unit): dollars, or credits of a value. */
+export interface Display {
+  displayUnit: 'usd' | 'credits';
+  creditValueMicros: number;
+}
+
+/** A number of credits: up to two decimals, with thousands separators ("1,000 credits", "0.5 credits", "1 credit"). */
+export function formatCredits(micros: number, creditValueMicros: number): string {
+  const n = micros / creditValueMicros;
+  return `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${Math.abs(n) === 1 ? 'credit' : 'credits'}`;
+}
+
+/** An amount in the display unit: exact dollars (formatUsd), or credits. */
+export function formatValue(micros: number, display: Display | undefined): string {
+  return display?.displayUnit === 'credits' ? formatCredits(micros, display.creditValueMicros) : formatUsd(micros);
+}
+
 /** Whole cents as dollars, exact for any safe integer: 2000 → "$20.00". */
 export function formatCents(cents: number): string {
   const sign = cents < 0 ? '-' : '';

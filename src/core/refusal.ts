@@ -18,12 +18,17 @@ export type Remedy =
 export interface Refusal {
   ok: false;
   code: RefusalCode;
+  /** What refused and why, then what to do: the reason and the remedy in words. */
   message: string;
+  /** What refused and why, alone: for an app that offers the remedy its own way (a button, a link). */
+  reason: string;
   remedy: Remedy;
   /** When the refusing window resets (limits), or when new allowance arrives. */
   resetsAt?: Date;
 }
 
-export function refuse(code: RefusalCode, message: string, remedy: Remedy, resetsAt?: Date): Refusal {
-  return resetsAt ? { ok: false, code, message, remedy, resetsAt } : { ok: false, code, message, remedy };
+/** A refusal, its message the reason followed by what to do (`then`). */
+export function refuse(code: RefusalCode, reason: string, then: string, remedy: Remedy, resetsAt?: Date): Refusal {
+  const refusal: Refusal = { ok: false, code, message: then ? `${reason} ${then}` : reason, reason, remedy };
+  return resetsAt ? { ...refusal, resetsAt } : refusal;
 }

@@ -18,7 +18,7 @@ export interface RemedyBody {
 }
 
 export interface ErrorBody {
-  error: { type: ErrorType; code: string; message: string; remedy?: RemedyBody; resetsAt?: string; param?: string; issues?: string[] };
+  error: { type: ErrorType; code: string; message: string; reason?: string; remedy?: RemedyBody; resetsAt?: string; param?: string; issues?: string[] };
 }
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -87,7 +87,7 @@ export function refusalBody(refusal: Refusal): ErrorBody {
   const remedy: RemedyBody = refusal.remedy.kind === 'wait_until' ? { kind: 'wait_until', at: refusal.remedy.at.toISOString() } : refusal.remedy;
   return {
     error: {
-      type: 'refusal', code: refusal.code, message: refusal.message, remedy,
+      type: 'refusal', code: refusal.code, message: refusal.message, reason: refusal.reason, remedy,
       ...(refusal.resetsAt ? { resetsAt: refusal.resetsAt.toISOString() } : {}),
     },
   };

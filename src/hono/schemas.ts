@@ -36,6 +36,7 @@ export const ErrorSchema = z
           '(unauthorized, not_found, invalid_json, unsupported_media_type, payload_too_large, idempotency_key_reused, idempotency_key_in_use, internal_error).',
       }),
       message: z.string().openapi({ description: 'What went wrong and what to do about it, in a sentence a person can read.' }),
+      reason: z.string().optional().openapi({ description: 'For refusals: what refused and why, without what to do (the message says both), for an app that offers the remedy its own way.' }),
       remedy: RemedySchema.optional(),
       resetsAt: DateTime.optional().openapi({ description: 'For limit refusals: when the window resets.' }),
       param: z.string().optional().openapi({ description: 'The field or header at fault.' }),

@@ -102,7 +102,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
                 {' '}until <strong data-figure="refused-until">{zonedDateTime(gate.resetsAt, account.timeZone)}</strong> ({account.timeZone}, {dateTime(gate.resetsAt)} UTC)
               </>
             ) : null}
-            : {gate.resetsAt ? gate.message.replace(/ More becomes available at \S+$/, '') : gate.message}
+            : {gate.resetsAt ? gate.reason : gate.message}
           </div>
         )}
         <div class="tiles">
