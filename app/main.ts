@@ -7,7 +7,6 @@ import { DEMO } from './seed.ts';
 import { startApp } from './start.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
-process.env.APP_PORT ??= '3100';
 
 let app: Awaited<ReturnType<typeof startApp>>;
 try {

@@ -70,7 +70,11 @@ async function oneAtATime<T>(sql: Sql, work: () => Promise<T>): Promise<T> {
 
 /** `seed`: make the demo people on a database that has none (`npm run app` does). */
 export async function startApp(env: NodeJS.ProcessEnv = process.env, { seed = false }: { seed?: boolean } = {}): Promise<RunningApp> {
-  const port = Number(env.APP_PORT ?? 3100);
+  const port = Number(env.APP_PORT || 3100);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`APP_PORT must be a port number (0 to 65535), not "${env.APP_PORT}"`);
+  if (env.TOLLGATE_URL && !env.TOLLGATE_API_KEY) throw new Error('TOLLGATE_URL is set but TOLLGATE_API_KEY is not: set the key the Tollgate server printed on its first start');
+  if (env.APP_AUTH_SECRET && env.APP_AUTH_SECRET.length < 32) throw new Error('APP_AUTH_SECRET must be at least 32 characters (a random string; unset it to have one made)');
+  const remote = env.TOLLGATE_URL && env.TOLLGATE_API_KEY ? { url: env.TOLLGATE_URL, apiKey: env.TOLLGATE_API_KEY } : undefined;
   const logger = pino({ level: env.LOG_LEVEL || 'warn' });
   // Listen first, so that the URL is known (APP_PORT=0 picks a port) before the cookies and links
   // that name it are set up; until the app is ready, a request is answered 503.
@@ -82,68 +86,77 @@ export async function startApp(env: NodeJS.ProcessEnv = process.env, { seed = fa
   });
   const url = env.APP_URL || `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  let tollgate: Tollgate;
-  let sql: Sql;
-  let billing: Billing | undefined;
-  let tollgateServer: { fetch: (request: Request) => Response | Promise<Response> } | undefined;
-  let generated: RunningApp['generated'] = {};
-  let closeDatabase: () => Promise<void>;
-  /** What a fresh database needs before the app serves: a pricing mode, the credentials. */
-  let prepareTollgate = async () => {};
-
-  if (env.TOLLGATE_URL) {
-    if (!env.TOLLGATE_API_KEY) throw new Error('TOLLGATE_URL is set but TOLLGATE_API_KEY is not: set the key the Tollgate server printed on its first start');
-    tollgate = httpTollgate({ url: env.TOLLGATE_URL, apiKey: env.TOLLGATE_API_KEY });
-    const database = await openAppDatabase(env.DATABASE_URL || DEFAULT_APP_DATABASE);
-    sql = database;
-    closeDatabase = () => database.close();
-  } else {
-    const config = loadConfig({ ...env, DATABASE_URL: env.DATABASE_URL || DEFAULT_APP_DATABASE });
-    billing = await createBilling({
-      database: config.databaseUrl,
-      processors: [
-        fakeProcessor(),
-        ...(config.stripe ? [stripeProcessor({ ...config.stripe, successUrl: `${url}/` })] : []),
-        ...(config.paddle ? [paddleProcessor(config.paddle)] : []),
-      ],
-      defaultProcessor: config.processor,
-    });
-    const facade = billing;
-    let server: ReturnType<typeof createApp> | undefined;
-    prepareTollgate = async () => {
-      // A fresh database gets a pricing mode to start from; the admin panel changes it.
-      if (!(await facade.admin.getSettings()).pricingMode) await facade.admin.applyPreset('subscription-plus-packs');
-      const credentials = await loadCredentials(facade.sql, config);
-      generated = credentials.generated;
-      server = createApp({ billing: facade, credentials, logger });
-    };
-    // Tollgate's server app answers once prepared; the app serves nothing before.
-    tollgateServer = { fetch: (request) => server!.fetch(request) };
-    tollgate = inProcessTollgate({
-      billing, server: tollgateServer,
-      billingLink: async (accountId, { userId, role, returnUrl }) => (await createBillingSession(facade, accountId, { userId, role, returnUrl }, { baseUrl: url })).url,
-    });
-    sql = billing.sql;
-    closeDatabase = async () => {};
+  try {
+    return await prepare();
+  } catch (error) {
+    // Nothing is served from a start that failed; its port is let go.
+    await new Promise((resolve) => server.close(resolve));
+    throw error;
   }
 
-  const { auth, seeded } = await oneAtATime(sql, async () => {
-    await prepareTollgate();
-    const authOptions = { sql, baseURL: url, secret: await authSecret(sql, env.APP_AUTH_SECRET) };
-    await migrateAuth(authOptions);
-    const auth = createAuth(authOptions);
-    return { auth, seeded: seed && (await seedDemo(auth, tollgate)) };
-  });
-  const models = await chatModels({ env, ...(env.APP_DEMO_WORD_DELAY_MS ? { wordDelayMs: Number(env.APP_DEMO_WORD_DELAY_MS) } : {}) });
-  const app = createKitApp({ auth, tollgate, models, ...(tollgateServer ? { tollgateServer } : {}) });
-  handle = app.fetch;
+  async function prepare(): Promise<RunningApp> {
+    let tollgate: Tollgate;
+    let sql: Sql;
+    let billing: Billing | undefined;
+    let tollgateServer: { fetch: (request: Request) => Response | Promise<Response> } | undefined;
+    let generated: RunningApp['generated'] = {};
+    let closeDatabase: () => Promise<void>;
+    /** What a fresh database needs before the app serves: a pricing mode, the credentials. */
+    let prepareTollgate = async () => {};
 
-  return {
-    url, auth, tollgate, generated, seeded, ...(billing ? { billing } : {}),
-    close: async () => {
-      await new Promise((resolve) => server.close(resolve));
-      await tollgate.close();
-      await closeDatabase();
-    },
-  };
+    if (remote) {
+      tollgate = httpTollgate(remote);
+      const database = await openAppDatabase(env.DATABASE_URL || DEFAULT_APP_DATABASE);
+      sql = database;
+      closeDatabase = () => database.close();
+    } else {
+      const config = loadConfig({ ...env, DATABASE_URL: env.DATABASE_URL || DEFAULT_APP_DATABASE });
+      billing = await createBilling({
+        database: config.databaseUrl,
+        processors: [
+          fakeProcessor(),
+          ...(config.stripe ? [stripeProcessor({ ...config.stripe, successUrl: `${url}/` })] : []),
+          ...(config.paddle ? [paddleProcessor(config.paddle)] : []),
+        ],
+        defaultProcessor: config.processor,
+      });
+      const facade = billing;
+      let server: ReturnType<typeof createApp> | undefined;
+      prepareTollgate = async () => {
+        // A fresh database gets a pricing mode to start from; the admin panel changes it.
+        if (!(await facade.admin.getSettings()).pricingMode) await facade.admin.applyPreset('subscription-plus-packs');
+        const credentials = await loadCredentials(facade.sql, config);
+        generated = credentials.generated;
+        server = createApp({ billing: facade, credentials, logger });
+      };
+      // Tollgate's server app answers once prepared; the app serves nothing before.
+      tollgateServer = { fetch: (request) => server!.fetch(request) };
+      tollgate = inProcessTollgate({
+        billing, server: tollgateServer,
+        billingLink: async (accountId, { userId, role, returnUrl }) => (await createBillingSession(facade, accountId, { userId, role, returnUrl }, { baseUrl: url })).url,
+      });
+      sql = billing.sql;
+      closeDatabase = async () => {};
+    }
+
+    const { auth, seeded } = await oneAtATime(sql, async () => {
+      await prepareTollgate();
+      const authOptions = { sql, baseURL: url, secret: await authSecret(sql, env.APP_AUTH_SECRET) };
+      await migrateAuth(authOptions);
+      const auth = createAuth(authOptions);
+      return { auth, seeded: seed && (await seedDemo(auth, tollgate)) };
+    });
+    const models = await chatModels({ env, ...(env.APP_DEMO_WORD_DELAY_MS ? { wordDelayMs: Number(env.APP_DEMO_WORD_DELAY_MS) } : {}) });
+    const app = createKitApp({ auth, tollgate, models, ...(tollgateServer ? { tollgateServer } : {}) });
+    handle = app.fetch;
+
+    return {
+      url, auth, tollgate, generated, seeded, ...(billing ? { billing } : {}),
+      close: async () => {
+        await new Promise((resolve) => server.close(resolve));
+        await tollgate.close();
+        await closeDatabase();
+      },
+    };
+  }
 }

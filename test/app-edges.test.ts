@@ -78,6 +78,12 @@ describe('the app kit when something is wrong', () => {
     expect(gone.text).toContain('Go back and try again');
   });
 
+  it('refuses to start on settings that cannot work, saying which', async () => {
+    await expect(startApp({ APP_PORT: 'eighty' })).rejects.toThrow('APP_PORT must be a port number (0 to 65535), not "eighty"');
+    await expect(startApp({ APP_PORT: '0', APP_AUTH_SECRET: 'short' })).rejects.toThrow('APP_AUTH_SECRET must be at least 32 characters');
+    await expect(startApp({ APP_PORT: '0', TOLLGATE_URL: 'http://127.0.0.1:9' })).rejects.toThrow('TOLLGATE_URL is set but TOLLGATE_API_KEY is not');
+  });
+
   it('answers a page that is not there with a page that says so', async () => {
     const response = await ann.request('/nowhere');
     expect(response.status).toBe(404);
