@@ -16,7 +16,8 @@ import type { ChatModel } from './models/models.ts';
 import { homePage } from './pages/home.tsx';
 import { Problem, render } from './pages/layout.tsx';
 import { signInPages } from './pages/sign-in.tsx';
-import { invitePages, teamPages } from './pages/teams.tsx';
+import { invitePages } from './pages/invite.tsx';
+import { teamPages } from './pages/teams.tsx';
 import type { Tollgate } from './tollgate/tollgate.ts';
 
 export interface AppDeps {
@@ -54,7 +55,7 @@ export function createKitApp({ auth, tollgate, models, tollgateServer }: AppDeps
   signInPages(app, { auth, tollgate });
   homePage(app, { tollgate });
   teamPages(app, { auth, tollgate });
-  invitePages(app, { auth, tollgate });
+  invitePages(app, { auth });
   // The chat charges the account the viewer works in, as this user (a team's member caps apply).
   app.route(
     '/chat',
