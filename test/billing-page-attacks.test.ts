@@ -13,7 +13,7 @@ import { loadConfig, ConfigError } from '../src/server/config.ts';
 import { loadCredentials } from '../src/hono/credentials.ts';
 import { AdminClient, text } from './support/admin-client.ts';
 import { apiWorld } from './support/api-world.ts';
-import { ENGINES } from './support/harness.ts';
+import { ENGINES, HOUR } from './support/harness.ts';
 import { API_KEY, useApi, type Api } from './support/http.ts';
 
 const OWNER = { returnUrl: 'https://app.example/settings', role: 'owner' };
@@ -81,6 +81,21 @@ for (const engine of ENGINES) {
       // A page whose address names no session of this browser says the session ended; without a name, the newest is shown.
       expect((await browser.page('/billing?s=AAAAAAAAAAAAAAAA')).status).toBe(401);
       expect(text((await browser.page('/billing')).html)).toContain('Sam Solo member');
+    });
+
+    it('keeps a browser\'s twenty newest sessions: opening more forgets the oldest, and those that ended', async () => {
+      await apiWorld(api.billing);
+      const browser = new AdminClient(api.app);
+      const opened: string[] = [];
+      for (let i = 0; i < 22; i++) opened.push(await open(browser, await link(api, i % 2 ? 'acme' : 'solo')));
+      const sessions = () => [...browser.cookies.keys()].filter((name) => /^tollgate_billing_[\w-]{16}$/.test(name));
+      expect(sessions()).toHaveLength(20);
+      for (const at of opened.slice(0, 2)) expect((await browser.page(at)).status).toBe(401);
+      for (const at of opened.slice(2)) expect((await browser.page(at)).status).toBe(200);
+      // An hour on, every session has ended: the next link opened leaves the browser that one alone.
+      api.clock.advance(HOUR);
+      const last = await open(browser, await link(api, 'acme'));
+      expect(sessions()).toEqual([`tollgate_billing_${new URL(last, 'http://x').searchParams.get('s')}`]);
     });
 
     it('refuses a member\'s crafted forms however sent: a header token, JSON, another account named', async () => {

@@ -206,6 +206,14 @@ for (const engine of ENGINES) {
       await expect(createBillingSession(api.billing, 'acme', { returnUrl: 'ftp://x' }, { baseUrl: 'https://billing.example' })).rejects.toSatisfy(
         (e) => e instanceof BillingError && e.code === 'invalid_input' && /http or https/.test(e.message),
       );
+      // A base that is not a web address is said so, and nothing is written.
+      const rows = await api.sql.query('SELECT id FROM billing_sessions');
+      for (const baseUrl of ['billing.example', 'javascript:alert(1)', '']) {
+        await expect(createBillingSession(api.billing, 'acme', { returnUrl: 'https://app.example/' }, { baseUrl })).rejects.toSatisfy(
+          (e) => e instanceof BillingError && e.code === 'invalid_input' && e.message === 'Invalid baseUrl: must be an http or https URL, where browsers reach the server (https://billing.example.com)',
+        );
+      }
+      expect(await api.sql.query('SELECT id FROM billing_sessions')).toEqual(rows);
     });
   });
 

@@ -10,7 +10,7 @@ import type { Child } from 'hono/jsx';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Billing } from '../engine/billing.ts';
 import { Csrf } from '../admin/layout.tsx';
-import type { BillingSession } from './session.ts';
+import { NOTE_PREFIX, type BillingSession } from './session.ts';
 
 export interface PageEnv extends Env {
   Variables: { session: BillingSession; csrf: string; /** Where browsers reach this server: a processor's page sends the customer back there. */ origin: string };
@@ -21,7 +21,7 @@ export type PageContext = Context<PageEnv>;
 export type Part = (page: PageApp, billing: Billing) => void;
 
 /** A session's note: its own, so that a form in one tab leaves nothing on another session's page. */
-const flashCookie = (c: PageContext) => `tollgate_billing_note_${c.get('session').name}`;
+const flashCookie = (c: PageContext) => NOTE_PREFIX + c.get('session').name;
 
 /** What the last form did, for the page it redirects to: a note, or an error saying what to do. */
 export function flash(c: PageContext, kind: 'note' | 'error', text: string): void {

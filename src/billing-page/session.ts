@@ -14,18 +14,20 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
-import { getCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Billing } from '../engine/billing.ts';
 import type { Credentials } from '../hono/credentials.ts';
 import { sha256, type BillingRole } from '../hono/routes/billing-sessions.ts';
 
 const COOKIE_PREFIX = 'tollgate_billing_';
+/** A session's note for the next page it shows (layout.tsx flash). */
+export const NOTE_PREFIX = 'tollgate_billing_note_';
 const SESSION_COOKIE = /^tollgate_billing_([\w-]{16})$/;
 /** A session lasts an hour; then the customer opens billing from the app again. */
 export const SESSION_SECONDS = 3600;
 const TOKEN = /^[\w-]{43}$/;
-/** More billing cookies than this in one request are not all looked at (each lives an hour). */
-const MOST_COOKIES = 20;
+/** A browser keeps at most this many sessions (each lives an hour): opening one more forgets the oldest, so cookies never pile up past what a request header may carry. */
+const MOST_SESSIONS = 20;
 
 export interface BillingSession {
   id: string;
@@ -97,29 +99,51 @@ export class BillingSessions {
       return current?.tokenHash.equals(Buffer.from(opened.cookie_sha256)) ? current : undefined;
     }
     const session = toSession(row);
+    await this.#forgetOld(c);
     setCookie(c, COOKIE_PREFIX + session.name, cookieToken, { path: '/billing', httpOnly: true, sameSite: 'Lax', secure: this.#https(c), maxAge: SESSION_SECONDS });
     return session;
   }
 
   /** The request's session (`which` of the browser's), when its cookie names one that has not expired. */
   async read(c: Context, which: Which = {}): Promise<BillingSession | undefined> {
-    const hashes: Buffer[] = [];
+    const held = this.#held(c).filter(({ name, hash }) => (which.name === undefined || name === which.name) && (which.csrf === undefined || this.#matches(hash, which.csrf)));
+    const [row] = await this.#live(held.map((h) => h.hash), 1);
+    return row ? toSession(row) : undefined;
+  }
+
+  /** The sessions this browser's cookies name: each cookie where its name says (a token's digest begins with its name). */
+  #held(c: Context): { name: string; hash: Buffer }[] {
+    const held = [];
     for (const [cookie, token] of Object.entries(getCookie(c))) {
       const name = SESSION_COOKIE.exec(cookie)?.[1];
-      if (!name || !TOKEN.test(token) || (which.name !== undefined && name !== which.name)) continue;
+      if (!name || !TOKEN.test(token)) continue;
       const hash = sha256(token);
-      // A cookie is where its name says, and a form's token is its session's.
-      if (nameOf(hash) !== name || (which.csrf !== undefined && !this.#matches(hash, which.csrf))) continue;
-      hashes.push(hash);
-      if (hashes.length === MOST_COOKIES) break;
+      if (nameOf(hash) === name) held.push({ name, hash });
+      if (held.length === MOST_SESSIONS) break;
     }
-    if (hashes.length === 0) return undefined;
-    const [row] = await this.billing.sql.query<Row>(
-      `SELECT ${COLUMNS} FROM billing_sessions WHERE cookie_sha256 IN (${hashes.map((_, i) => `$${i + 2}`).join(', ')}) AND expires_at > $1
-       ORDER BY opened_at DESC, id DESC LIMIT 1`,
-      [this.billing.now(), ...hashes],
+    return held;
+  }
+
+  /** Of these token digests, the sessions not expired, newest first. */
+  async #live(hashes: Buffer[], limit: number): Promise<Row[]> {
+    if (hashes.length === 0) return [];
+    return this.billing.sql.query<Row>(
+      `SELECT ${COLUMNS} FROM billing_sessions WHERE cookie_sha256 IN (${hashes.map((_, i) => `$${i + 3}`).join(', ')}) AND expires_at > $1
+       ORDER BY opened_at DESC, billing_sessions.id DESC LIMIT $2`,
+      [this.billing.now(), limit, ...hashes],
     );
-    return row ? toSession(row) : undefined;
+  }
+
+  /** Before a session is added: the browser forgets the cookies of its sessions that ended, and of its oldest past what it keeps. */
+  async #forgetOld(c: Context): Promise<void> {
+    const held = this.#held(c);
+    const kept = new Set((await this.#live(held.map((h) => h.hash), MOST_SESSIONS - 1)).map((row) => nameOf(Buffer.from(row.cookie_sha256))));
+    for (const { name } of held) {
+      if (!kept.has(name)) {
+        deleteCookie(c, COOKIE_PREFIX + name, { path: '/billing' });
+        if (getCookie(c, NOTE_PREFIX + name) !== undefined) deleteCookie(c, NOTE_PREFIX + name, { path: '/billing' });
+      }
+    }
   }
 
   /** The token this session's forms carry. */

@@ -51,12 +51,17 @@ async function createParsed(billing: Billing, accountId: string, input: z.output
   return { url: `${baseUrl.replace(/\/+$/, '')}/billing/open/${token}`, expiresAt };
 }
 
+/** Where browsers reach the server that serves /billing: a web address, or a link would lead nowhere. */
+const baseUrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http or https URL, where browsers reach the server (https://billing.example.com)' });
+
 /**
  * A billing page link for an account, for an app that runs Tollgate in its own process: the
  * same link the API makes. `baseUrl` is where browsers reach the server that serves /billing.
  */
 export async function createBillingSession(billing: Billing, accountId: string, input: BillingSessionInput, { baseUrl }: { baseUrl: string }): Promise<BillingLink> {
-  return createParsed(billing, parseInput(idSchema, accountId, 'account id'), parseInput(billingSessionInputSchema, input, 'billing session'), baseUrl);
+  return createParsed(
+    billing, parseInput(idSchema, accountId, 'account id'), parseInput(billingSessionInputSchema, input, 'billing session'), parseInput(baseUrlSchema, baseUrl, 'baseUrl'),
+  );
 }
 
 const BillingSessionRequestSchema = billingSessionInputSchema.meta({ id: 'BillingSessionRequest' });
