@@ -80,11 +80,9 @@ describe.skipIf(!haveChromium)('the app kit, end to end: free tier, refusal, pur
     await refusal.locator('a', { hasText: /billing/i }).first().click();
     await ann.waitForURL(/\/billing/);
     await ann.locator('form[action="/billing/plan"]:has(input[value=plus]) button').click();
-    await ann.waitForURL(/\/billing/);
-    expect((await billing.balance(annAccount)).plan.slug).toBe('plus');
+    await expect.poll(async () => (await billing.balance(annAccount)).plan.slug).toBe('plus');
     await ann.locator('form[action="/billing/purchase"] button').first().click();
-    await ann.waitForURL(/\/billing/);
-    expect(await ann.locator('body').innerText()).toContain('Bought');
+    await expect.poll(() => ann.locator('body').innerText()).toContain('Bought');
     const afterPurchase = await billing.balance(annAccount);
     expect(afterPurchase.buckets.some((b) => b.source === 'pack')).toBe(true);
     await ann.screenshot({ path: `${SHOTS}/e2e-2-bought.png`, fullPage: true });

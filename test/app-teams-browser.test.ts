@@ -35,8 +35,8 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     await ann.goto(`${app.url}/login`);
     await signUp(ann, 'Ann Archer', 'ann@example.com');
     await ann.waitForURL(`${app.url}/`);
-    await expect(ann.locator('h1').textContent()).resolves.toBe('Ann Archer');
-    await expect(ann.locator('[data-plan]').textContent()).resolves.toBe('Free');
+    await expect.poll(() => ann.locator('h1').textContent()).toBe('Ann Archer');
+    await expect.poll(() => ann.locator('[data-plan]').textContent()).toBe('Free');
     await ann.screenshot({ path: `${SHOTS}/1-new-user.png`, fullPage: true });
     // Their own Tollgate account, on the default plan.
     const annId = await userIdOf(app, 'ann@example.com');
@@ -47,7 +47,7 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     const again = await newPage();
     await again.goto(`${app.url}/login`);
     await signUp(again, 'Ann Again', 'ann@example.com');
-    await expect(again.locator('.error').textContent()).resolves.toContain('log in instead');
+    await expect.poll(() => again.locator('.error').textContent()).toContain('log in instead');
 
     // 2. A team: its own Tollgate account, and the switcher now offers it.
     await ann.click('text=New team');
@@ -71,15 +71,15 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     await bob.click('text=Log in or sign up');
     await signUp(bob, 'Bob Baker', 'bob@example.com');
     await bob.waitForURL(link);
-    await expect(bob.locator('h1').textContent()).resolves.toBe("Join Ann's lab");
+    await expect.poll(() => bob.locator('h1').textContent()).toBe("Join Ann's lab");
     await bob.screenshot({ path: `${SHOTS}/3-join-phone.png`, fullPage: true });
     await bob.click('form[action$="/accept"] button');
     await bob.waitForURL(`${app.url}/`);
-    await expect(bob.locator('h1').textContent()).resolves.toBe("Ann's lab");
-    await expect(bob.locator('main').textContent()).resolves.toContain('You are its member');
+    await expect.poll(() => bob.locator('h1').textContent()).toBe("Ann's lab");
+    await expect.poll(() => bob.locator('main').textContent()).toContain('You are its member');
     // A link used once opens nothing more.
     await bob.goto(link);
-    await expect(bob.locator('.error').textContent()).resolves.toContain('not valid any more');
+    await expect.poll(() => bob.locator('.error').textContent()).toContain('not valid any more');
 
     // 5. The owner caps Bob at 5 credits (5 cents) a day, typed in the app's display unit; a
     // wrong amount is said plainly and saves nothing.
@@ -87,10 +87,10 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     const bobRow = ann.locator('tr[data-member="bob@example.com"]');
     await bobRow.locator('input[name=amount]').fill('five');
     await bobRow.locator('button').click();
-    await expect(ann.locator('.error').textContent()).resolves.toContain('"five" is not an amount of credits');
+    await expect.poll(() => ann.locator('.error').textContent()).toContain('"five" is not an amount of credits');
     await ann.locator('tr[data-member="bob@example.com"] input[name=amount]').fill('5');
     await ann.locator('tr[data-member="bob@example.com"] button').click();
-    await expect(ann.locator('tr[data-member="bob@example.com"]').textContent()).resolves.toContain('0 credits of 5 credits used today');
+    await expect.poll(() => ann.locator('tr[data-member="bob@example.com"]').textContent()).toContain('0 credits of 5 credits used today');
     const bobId = await userIdOf(app, 'bob@example.com');
     const pool = await billing.balance(teamAccount);
     expect(pool.members).toEqual([expect.objectContaining({ userId: bobId, limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 50_000 })] })]);
@@ -122,11 +122,11 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     await bob.goto(`${app.url}/`);
     await bob.selectOption('select[name=account]', { label: 'Bob Baker (personal)' });
     await bob.waitForURL(`${app.url}/`);
-    await expect(bob.locator('h1').textContent()).resolves.toBe('Bob Baker');
+    await expect.poll(() => bob.locator('h1').textContent()).toBe('Bob Baker');
     // An account the viewer does not belong to cannot be switched to.
     await bob.request.post(`${app.url}/switch`, { form: { account: `user_${annId}` }, headers: { origin: app.url } });
     await bob.goto(`${app.url}/`);
-    await expect(bob.locator('h1').textContent()).resolves.toBe('Bob Baker');
+    await expect.poll(() => bob.locator('h1').textContent()).toBe('Bob Baker');
 
     expect(world.problems).toEqual([]);
   });
