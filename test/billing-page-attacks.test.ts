@@ -1,8 +1,8 @@
 /**
  * The billing page as an attacker and as a paying customer use it, on PGlite and PostgreSQL:
- * two accounts' billing open in one browser, each tab on its own; a member's crafted forms; a
- * buy form sent twice at once; names and a return address made of markup; bad form values said
- * in words, never a 500; every redirect after an action to the page itself; the cookie and the
+ * two accounts' billing open in one browser, each tab on its own; a link checked (HEAD) or
+ * prefetched before the click; a member's crafted forms; a buy form sent twice at once; names
+ * and a return address made of markup; bad form values said in words, never a 500; every redirect after an action to the page itself; the cookie and the
  * links on the server's public address (PUBLIC_URL) behind a proxy (billing-page-processes.test.ts
  * has a processor's checkout sending the customer back there).
  */
@@ -81,6 +81,20 @@ for (const engine of ENGINES) {
       // A page whose address names no session of this browser says the session ended; without a name, the newest is shown.
       expect((await browser.page('/billing?s=AAAAAAAAAAAAAAAA')).status).toBe(401);
       expect(text((await browser.page('/billing')).html)).toContain('Sam Solo member');
+    });
+
+    it('leaves a link unopened by a HEAD or a browser\'s prefetch of it, for the click that follows', async () => {
+      await apiWorld(api.billing);
+      const path = await link(api, 'acme');
+      expect((await api.app.request(path, { method: 'HEAD' })).status).toBe(200);
+      for (const headers of <Record<string, string>[]>[{ 'Sec-Purpose': 'prefetch' }, { 'Sec-Purpose': 'prefetch;prerender' }, { Purpose: 'prefetch' }]) {
+        const fetched = await api.app.request(path, { headers });
+        expect(fetched.status).toBe(503);
+        expect(fetched.headers.getSetCookie()).toEqual([]);
+      }
+      expect(await api.sql.query('SELECT 1 FROM billing_sessions WHERE opened_at IS NOT NULL')).toEqual([]);
+      const browser = new AdminClient(api.app);
+      expect(text((await browser.page(await open(browser, path))).html)).toContain('Acme owner');
     });
 
     it('keeps a browser\'s twenty newest sessions: opening more forgets the oldest, and those that ended', async () => {

@@ -54,6 +54,10 @@ export function createBillingPage({ billing, credentials, logger, publicUrl }: B
   registerAssets(page);
 
   page.get('/open/:token', async (c) => {
+    // A HEAD (a link checker) or a prefetch (a browser guessing the next page) is not the customer
+    // opening the link, and must not use it up; a prefetch is declined, so the click fetches it.
+    if (c.req.method === 'HEAD') return c.body(null, 200);
+    if (/prefetch|prerender/i.test(`${c.req.header('Sec-Purpose') ?? ''} ${c.req.header('Purpose') ?? ''}`)) return c.body(null, 503);
     const session = await sessions.open(c, c.req.param('token'));
     if (!session) return messagePage(c, 410, 'This billing link has expired', OPEN_AGAIN);
     return c.redirect(pageUrl(session), 303);
