@@ -168,6 +168,8 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
         planSlug: 'plus',
         // A price with no Tollgate custom data (linked by hand): the engine checks it is the plan's.
         priceRef: planPrice,
+        // The price paid, whatever names the plan: a renewal opens on the plan's version sold at it.
+        pricePaid: planPrice,
         // Who paid: the account's customer, whose subscription may replace the account's own.
         customerRef: customerId,
         paymentRef: transaction.id,
@@ -192,6 +194,7 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
         subscriptionRef: subscription.id,
         planSlug: 'plus',
         priceRef: planPrice,
+        pricePaid: planPrice,
         customerRef: customerId,
         paymentRef: renewed.id,
         // What the customer was charged: the price and Paddle's tax on it.

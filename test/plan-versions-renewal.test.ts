@@ -147,6 +147,32 @@ function atProcessor(vendor: 'stripe' | 'paddle') {
         return vendor === 'stripe' ? stripe().renew(ref) : paddle().renew(ref);
       };
       const payments = async () => (await t.billing.payments('acme')).map((p) => p.amountCents);
+      /** `action` dies right after the processor answered: the account's row refuses the write `when` says (as a process killed there writes nothing). */
+      async function diesWriting(when: string, action: () => Promise<unknown>) {
+        await t.sql.query(`CREATE FUNCTION test_dies() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the process died'; END $$`);
+        await t.sql.query(`CREATE TRIGGER test_dies BEFORE UPDATE ON accounts FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION test_dies()`);
+        try {
+          await expect(action()).rejects.toThrow(/the process died/);
+        } finally {
+          await t.sql.query('DROP TRIGGER test_dies ON accounts');
+          await t.sql.query('DROP FUNCTION test_dies()');
+        }
+      }
+      /** The renewal at the vendor, told to two facades at once (two processes), then again, with the first period's payment told again late. */
+      async function renewedAndToldTwice() {
+        const { paidThrough } = (await t.billing.getAccount('acme')) as { paidThrough: Date };
+        const from = fake().events.length;
+        await renew();
+        t.clock.set(new Date(paidThrough.getTime() + HOUR).toISOString());
+        const twin = await world.twin();
+        try {
+          await Promise.all([world.deliver(from), world.deliver(from, twin)]);
+        } finally {
+          await twin.close();
+        }
+        await world.deliver(from);
+        await world.deliver(0);
+      }
 
       it('changes the price there with nothing billed; the next paid invoice opens the period on the new version, once, whatever the order or copies', async () => {
         await subscribedThenHundred();
@@ -219,6 +245,38 @@ function atProcessor(vendor: 'stripe' | 'paddle') {
           expect((await t.billing.admin.planVersions('pro')).behind).toMatchObject([{ accountId: 'acme', waiting: { version: 2 } }]);
         });
       }
+
+      it('a move whose write was lost after the price there changed (the process died between): the renewal paid at the new price opens on the new version, once', async () => {
+        await subscribedThenHundred();
+        await diesWriting('NEW.plan_version_at_renewal IS NOT NULL', () => t.billing.admin.moveToCurrentVersion('pro', { accountId: 'acme', when: 'renewal' }));
+        // The customer pays $100 from the next invoice, and no move was written.
+        expect(await priceAtVendor()).toBe((await t.billing.admin.getPlan('pro')).processorPrices[vendor]);
+        expect((await t.billing.admin.planVersions('pro')).behind).toMatchObject([{ accountId: 'acme', version: 1, waiting: null }]);
+        expect(await termsOf(t.billing, 'acme')).toEqual({ priceCents: 20_00, limits: PRO_20_LIMIT });
+
+        await renewedAndToldTwice();
+        expect(await payments()).toEqual([100_00, 20_00]);
+        expect(await t.billing.balance('acme')).toMatchObject({ plan: { priceCents: 100_00, limits: [] }, availableMicros: 100_000_000 });
+        expect((await allowances(t.billing, 'acme')).map((b) => Number(b.amount))).toEqual([20_000_000, 100_000_000]);
+        expect((await t.billing.admin.planVersions('pro')).behind).toEqual([]);
+        expect((await t.billing.reconcile('acme')).problems).toEqual([]);
+      });
+
+      it('a call-off whose write was lost after the price there went back: the renewal paid at $20 opens on the $20 version, and the move is gone', async () => {
+        await subscribedThenHundred();
+        const oldPrice = await priceAtVendor();
+        await t.billing.admin.moveToCurrentVersion('pro', { accountId: 'acme', when: 'renewal' });
+        await diesWriting('OLD.plan_version_at_renewal IS NOT NULL AND NEW.plan_version_at_renewal IS NULL', () => t.billing.admin.callOffVersionMove('pro', 'acme'));
+        expect(await priceAtVendor()).toBe(oldPrice);
+        expect((await t.billing.admin.planVersions('pro')).behind).toMatchObject([{ accountId: 'acme', version: 1, waiting: { version: 2 } }]);
+
+        await renewedAndToldTwice();
+        expect(await payments()).toEqual([20_00, 20_00]);
+        expect(await t.billing.balance('acme')).toMatchObject({ plan: { priceCents: 20_00, limits: PRO_20_LIMIT }, availableMicros: 20_000_000 });
+        expect((await allowances(t.billing, 'acme')).map((b) => Number(b.amount))).toEqual([20_000_000, 20_000_000]);
+        expect((await t.billing.admin.planVersions('pro')).behind).toMatchObject([{ accountId: 'acme', version: 1, waiting: null }]);
+        expect((await t.billing.reconcile('acme')).problems).toEqual([]);
+      });
 
       it('a move called off puts the price back there (on sale again only for that), with nothing billed, and the renewal stays at $20', async () => {
         await subscribedThenHundred();

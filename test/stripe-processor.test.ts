@@ -161,6 +161,8 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
         periodStart: new Date(item.current_period_start * 1000),
         periodEnd: new Date(item.current_period_end * 1000),
         at: expect.any(Date),
+        // The price the line billed: a renewal opens on the plan's version sold at it.
+        pricePaid: item.price.id,
       },
     ]);
     // The subscription's checkout moves no money by itself: its invoice did.
@@ -173,7 +175,7 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
     const secondInvoice = fake.invoices.get(subscription.latest_invoice)!;
     // Stripe's invoice names the period that ended; the line, the period paid for.
     expect(secondInvoice.period_end).toBe(firstEnd);
-    expect(paid).toMatchObject({ type: 'subscription.paid', paymentRef: secondInvoice.id, planSlug: 'plus', periodStart: new Date(firstEnd * 1000) });
+    expect(paid).toMatchObject({ type: 'subscription.paid', paymentRef: secondInvoice.id, planSlug: 'plus', periodStart: new Date(firstEnd * 1000), pricePaid: item.price.id });
     expect((paid as { periodEnd: Date }).periodEnd.getTime()).toBe(subscription.items.data[0].current_period_end * 1000);
     expect((paid as { periodEnd: Date }).periodEnd.getTime()).toBeGreaterThan(firstEnd * 1000);
   });

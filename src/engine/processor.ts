@@ -76,6 +76,8 @@ export interface PaymentRefund {
  * Paddle checkout's custom data); it is credited only if that price is the pack's or plan's there.
  * `customerRef`, on a period paid whose account only such data names: the processor's customer
  * who paid, which must be the account's for the subscription to replace a live one of its own.
+ * `pricePaid`, on a period paid: the processor's price it was billed at, whatever names the plan;
+ * a renewal opens on the version of the plan sold at that price (grants/subscriptions.ts).
  */
 export type ProcessorEvent =
   /** A pack was paid: credit its value once per payment. */
@@ -83,7 +85,7 @@ export type ProcessorEvent =
   /** An auto-recharge's off-session charge failed (a decline, authentication required): auto-recharge turns off. */
   | { type: 'recharge.failed'; eventId: string; accountId: string; rechargeId: string; paymentRef: string; code: DeclineCode; message: string; at: Date }
   /** A subscription's period was paid (the first one or a renewal): the plan applies and the period's allowance opens. */
-  | { type: 'subscription.paid'; eventId: string; accountId: string; subscriptionRef: string; planSlug: string; paymentRef: string; amountCents: number; periodStart: Date; periodEnd: Date; at: Date; priceRef?: string; customerRef?: string }
+  | { type: 'subscription.paid'; eventId: string; accountId: string; subscriptionRef: string; planSlug: string; paymentRef: string; amountCents: number; periodStart: Date; periodEnd: Date; at: Date; priceRef?: string; customerRef?: string; pricePaid?: string }
   /** A renewal's payment failed (the period it was for ends at periodEnd): the account is past due until it is paid. */
   | { type: 'subscription.past_due'; eventId: string; accountId: string; subscriptionRef: string; periodEnd: Date; at: Date }
   /** The subscription ended at the processor: the account falls back to the default plan. */

@@ -117,7 +117,7 @@ export async function periodPaid(
   tx: Sql,
   accountId: string,
   plan: Plan,
-  paid: { processor: string; subscriptionRef: string; period: Period; now: Date },
+  paid: { processor: string; subscriptionRef: string; period: Period; now: Date; pricePaid?: string },
 ): Promise<'applied' | 'ignored'> {
   const before = await lockGate(tx, accountId, paid.now);
   const [left] = await tx.query(`SELECT 1 FROM subscriptions WHERE processor = $1 AND processor_ref = $2 AND status = 'canceled'`, [paid.processor, paid.subscriptionRef]);
@@ -146,8 +146,35 @@ export async function periodPaid(
      WHERE id = $1`,
     [accountId, paid.period.start, paid.period.end],
   );
-  await openAllowance(tx, await lockGate(tx, accountId, paid.now));
+  await openAllowance(tx, await onVersionPaid(tx, accountId, paid));
   return 'applied';
+}
+
+/**
+ * The version of plan `$2` sold at processor `$3`'s price `$4`, for account `$1`: the one it is
+ * on if that was, else the newest. A version made before a sync keeps the price of the one
+ * before it until the sync: the versions sold at a price are those of the first one's amount.
+ */
+const VERSION_SOLD_AT = `WITH sold AS (SELECT version, price_cents FROM plan_versions WHERE plan_id = $2 AND processor_prices ->> $3 = $4)
+  SELECT s.version FROM sold s JOIN accounts a ON a.id = $1
+  WHERE s.price_cents = (SELECT price_cents FROM sold ORDER BY version LIMIT 1)
+  ORDER BY s.version IS NOT DISTINCT FROM a.plan_version DESC, s.version DESC LIMIT 1`;
+
+/**
+ * A renewal's terms, on the version of the plan its price paid for. A move at renewal changes the
+ * price at the processor before it is written here, so a crash between the two (or a move called
+ * off likewise) leaves the customer paying one version's price while the account names another:
+ * the price paid decides, and the period opens on the version sold at it. A price no version was
+ * sold at (or none told) leaves the version as written.
+ */
+async function onVersionPaid(tx: Sql, accountId: string, paid: { processor: string; now: Date; pricePaid?: string }): Promise<Terms> {
+  const terms = await lockGate(tx, accountId, paid.now);
+  const { pricePaid, processor } = paid;
+  if (pricePaid === undefined || terms.unpaid || terms.plan.processorPrices[processor] === pricePaid) return terms;
+  const [sold] = await tx.query<{ version: number }>(VERSION_SOLD_AT, [accountId, terms.plan.id, processor, pricePaid]);
+  if (!sold) return terms;
+  await tx.query(`UPDATE accounts SET plan_version = $2, ${NO_VERSION_MOVE}, gate_version = gate_version + 1 WHERE id = $1`, [accountId, sold.version]);
+  return lockGate(tx, accountId, paid.now);
 }
 
 /**

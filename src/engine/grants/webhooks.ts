@@ -146,7 +146,8 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
       const current = await activeSubscription(tx, event.accountId);
       const live = current?.processor === processor && !terms.planEnded && !(await ended(tx, processor, current.processorRef)) ? current.processorRef : undefined;
       // The period it paid for opens, if it is the latest (subscriptions.ts).
-      const outcome = await periodPaid(tx, event.accountId, plan, { processor, subscriptionRef: event.subscriptionRef, period: { start: event.periodStart, end: event.periodEnd }, now });
+      const period = { start: event.periodStart, end: event.periodEnd };
+      const outcome = await periodPaid(tx, event.accountId, plan, { processor, subscriptionRef: event.subscriptionRef, period, now, pricePaid: event.pricePaid });
       if (live !== undefined && live !== event.subscriptionRef) await endReplaced(ctx, tx, processor, terms.account, live, event);
       return outcome;
     }

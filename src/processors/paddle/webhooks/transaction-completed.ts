@@ -14,6 +14,7 @@
  * the API key sets; a price with none (linked by hand) goes to the engine as priceRef, to be the
  * plan's or pack's price there. The account is still the custom data's, so the customer who paid
  * goes with it (customerRef): another customer's subscription replaces none of the account's.
+ * A period paid carries its price (pricePaid): a renewal opens on the version of the plan sold at it.
  *
  * The amount is the transaction's grand total, what the customer was charged (tax included, as
  * Paddle sells as merchant of record), in the smallest unit of the transaction's currency.
@@ -53,6 +54,7 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
     planSlug,
     ...(plan.priceRef ? { priceRef: plan.priceRef } : {}),
     ...(transaction.customerId ? { customerRef: transaction.customerId } : {}),
+    pricePaid: plan.pricePaid,
     paymentRef: transaction.id,
     amountCents,
     periodStart,
@@ -62,14 +64,15 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
 }
 
 /**
- * The plan or pack (by `key`) a transaction paid for: the one a price paid names, or, when no
- * price paid names one, the transaction's custom data's, with the price paid for the engine to check.
+ * The plan or pack (by `key`) a transaction paid for, and the price it was paid at: the one a
+ * price paid names, or, when no price paid names one, the transaction's custom data's, with the
+ * price paid for the engine to check (priceRef).
  */
-function paidFor(transaction: TransactionCompletedEvent['data'], key: string): { slug: string; priceRef?: string } | undefined {
-  const priced = transaction.items.map((item) => customValue(item.price?.customData, key)).find((slug) => slug !== undefined);
-  if (priced) return { slug: priced };
+function paidFor(transaction: TransactionCompletedEvent['data'], key: string): { slug: string; pricePaid: string; priceRef?: string } | undefined {
+  const priced = transaction.items.find((item) => customValue(item.price?.customData, key) !== undefined)?.price;
+  if (priced) return { slug: customValue(priced.customData, key)!, pricePaid: priced.id };
   if (transaction.items.some((item) => customValue(item.price?.customData, PACK_KEY) ?? customValue(item.price?.customData, PLAN_KEY))) return undefined;
   const claimed = customValue(transaction.customData, key);
   const priceRef = transaction.items[0]?.price?.id;
-  return claimed && priceRef ? { slug: claimed, priceRef } : undefined;
+  return claimed && priceRef ? { slug: claimed, pricePaid: priceRef, priceRef } : undefined;
 }

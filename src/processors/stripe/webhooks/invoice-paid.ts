@@ -5,6 +5,7 @@
  * keeps a copy of (parent.subscription_details.metadata) and its subscription lines reflect; but
  * a price the catalog sync made names its plan by its product (catalog.ts), and that is the plan
  * paid for, whatever the metadata still says after a plan changed in Stripe's dashboard or portal.
+ * The line's price is the price paid, which decides the version of the plan a renewal opens on.
  */
 import type Stripe from 'stripe';
 import type { ProcessorEvent } from '../../../engine/processor.ts';
@@ -20,7 +21,8 @@ export function invoicePaid(event: Stripe.InvoicePaidEvent): ProcessorEvent | un
   const read = (key: string) => metadataValue(subscription.metadata, key) ?? metadataValue(line?.metadata, key);
   const accountId = read(ACCOUNT_KEY);
   // A proration's lines are the old plan's credit and the new one's charge: there, the metadata (which a change through Tollgate sets) says.
-  const product = line?.parent?.subscription_item_details?.proration ? undefined : line?.pricing?.price_details?.product;
+  const price = line?.parent?.subscription_item_details?.proration ? undefined : line?.pricing?.price_details;
+  const product = price?.product;
   const planSlug = (product ? slugOfProduct('plan', product) : undefined) ?? read(PLAN_KEY);
   if (!line || !accountId || !planSlug) return undefined;
   return {
@@ -34,6 +36,7 @@ export function invoicePaid(event: Stripe.InvoicePaidEvent): ProcessorEvent | un
     periodStart: dateOf(line.period.start),
     periodEnd: dateOf(line.period.end),
     at: dateOf(event.created),
+    ...(price ? { pricePaid: idOf(price.price) } : {}),
   };
 }
 
