@@ -184,5 +184,33 @@ for (const engine of ENGINES) {
       expect((await t.billing.balance('ana')).plan).toMatchObject({ priceCents: 20_00, limits: PRO_20_LIMIT });
       expect((await t.billing.reconcile('ana')).problems).toEqual([]);
     });
+
+    it('a renewal opens on the version sold at the price it paid, not a newer one still showing that price until a sync; a price no version was sold at leaves the move written', async () => {
+      const paidAt = (id: string, eventId: string, start: Date, end: Date, pricePaid: string): ProcessorEvent => ({
+        ...paid(eventId, start, end), accountId: id, subscriptionRef: `sub_${id}`, pricePaid,
+      });
+      await t.billing.admin.applyPreset('usage-subscription');
+      await t.billing.admin.updatePlan('pro', { processorPrices: { [SIGNED]: 'price_20' } });
+      t.clock.set(MAR_10.toISOString());
+      for (const id of ['ana', 'bo']) {
+        await t.billing.upsertAccount({ id, kind: 'personal', processor: SIGNED });
+        expect(await receive(paidAt(id, `evt_${id}_1`, MAR_10, APR_10, 'price_20'))).toEqual(['applied']);
+      }
+      await t.billing.admin.applyPreset('tiers'); // version 2, at $100
+      await t.billing.admin.updatePlan('pro', { processorPrices: { [SIGNED]: 'price_100' } }); // its price at the processor, as a sync stores it
+      await t.billing.admin.updatePlan('pro', { priceCents: 150_00 }); // version 3, at $150: still showing price_100 until a sync
+      expect((await t.billing.admin.moveToCurrentVersion('pro', { accountId: 'bo', when: 'renewal' })).waiting).toEqual([{ accountId: 'bo', at: APR_10 }]);
+
+      t.clock.set(new Date(APR_10.getTime() + 3_600_000).toISOString());
+      // ana's processor bills $100 (a move whose write was lost); bo's a price no version was sold at.
+      expect(await receive(paidAt('ana', 'evt_ana_2', APR_10, MAY_10, 'price_100'), paidAt('bo', 'evt_bo_2', APR_10, MAY_10, 'price_other'))).toEqual(['applied', 'applied']);
+      expect(await t.billing.balance('ana')).toMatchObject({ plan: { priceCents: 100_00, limits: [] }, availableMicros: 100_000_000 });
+      expect(await t.billing.balance('bo')).toMatchObject({ plan: { priceCents: 150_00, limits: [] }, availableMicros: 150_000_000 });
+      // A copy of ana's renewal, and its first period's payment, told again: nothing more.
+      expect(await receive(paidAt('ana', 'evt_ana_2b', APR_10, MAY_10, 'price_20'), paidAt('ana', 'evt_ana_1b', MAR_10, APR_10, 'price_20'))).toEqual(['ignored', 'ignored']);
+      expect(await t.billing.balance('ana')).toMatchObject({ plan: { priceCents: 100_00 }, availableMicros: 100_000_000 });
+      expect((await t.billing.admin.planVersions('pro')).behind.map((b) => [b.accountId, b.version])).toEqual([['ana', 2]]);
+      for (const id of ['ana', 'bo']) expect((await t.billing.reconcile(id)).problems).toEqual([]);
+    });
   });
 }
