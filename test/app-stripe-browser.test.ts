@@ -50,7 +50,7 @@ describe.skipIf(!haveChromium)('the app kit paying through Stripe (its local fak
     await ann.screenshot({ path: `${SHOTS}/stripe-1-checkout.png` });
     expect((await billing.balance(account)).plan.slug).toBe('free');
     await ann.click('button');
-    await ann.waitForURL(/\/billing\?checkout=paid/);
+    await ann.waitForURL((url) => url.pathname === '/billing' && url.searchParams.get('checkout') === 'paid');
     await expect.poll(async () => (await billing.balance(account)).plan.slug, { timeout: 10_000 }).toBe('plus');
 
     // A pack, the same way: credited once its payment's webhook arrives.
@@ -60,7 +60,7 @@ describe.skipIf(!haveChromium)('the app kit paying through Stripe (its local fak
     await ann.waitForURL((url) => url.href.startsWith(stripe.url));
     expect((await billing.balance(account)).availableMicros).toBe(before);
     await ann.click('button');
-    await ann.waitForURL(/\/billing\?checkout=paid/);
+    await ann.waitForURL((url) => url.pathname === '/billing' && url.searchParams.get('checkout') === 'paid');
     await expect.poll(async () => (await billing.balance(account)).availableMicros, { timeout: 10_000 }).toBe(before + 10_000_000);
     await ann.reload();
     await ann.screenshot({ path: `${SHOTS}/stripe-2-paid.png`, fullPage: true });
