@@ -103,13 +103,15 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     await page.waitForSelector('#note');
     expect(await page.locator('#note').innerText()).toBe('Bought: 1,000 credits added.');
     expect(credits(await available(page))).toBe(before + 1_000);
-    expect(await page.locator('#payments tbody tr').first().innerText()).toMatch(/Pack extra-10\s+\$10\.00/);
+    expect(await page.locator('#payments tbody tr').first().innerText()).toMatch(/1,000 extra credits\s+\$10\.00/);
 
     await page.click('[data-plan=max] button');
     await page.waitForSelector('#note');
     expect(await page.locator('#note').innerText()).toBe('You are on Max now.');
     expect(await page.locator('[data-current] h2').innerText()).toBe('Max');
     expect(await page.locator('[data-plan=plus] button').innerText()).toBe('Downgrade to Plus');
+    // A payment named as it was bought: the pack's name, not its slug (the fake processor's plan change is no payment).
+    expect(await page.locator('#payments tbody tr td:nth-child(2)').allInnerTexts()).toEqual(['1,000 extra credits']);
 
     await page.fill('#auto-recharge-form input[name=threshold]', '250');
     await page.fill('#auto-recharge-form input[name=maxCount]', '3');

@@ -92,6 +92,8 @@ describe.skipIf(!POSTGRES_URL)(`the billing page on two server processes with St
     const back = await (await get(`${at}&checkout=paid`, cookie)).text();
     expect(back).toContain('Back from checkout');
     expect(back).toMatch(/<span class="tag">Your plan<\/span><article class="card price-card" data-plan="plus">/);
+    // The payment is named as bought: the plan's name, not its slug.
+    expect(back).toMatch(/data-payment="[^"]+"><td>[^<]+<\/td><td>Plus plan, a month<\/td>/);
 
     const before = (await balance()).availableMicros as number;
     const buy = await post('/billing/purchase', cookie, { _csrf: csrf, pack: 'extra-10', idempotencyKey: 'page-pack-1' });
@@ -100,7 +102,7 @@ describe.skipIf(!POSTGRES_URL)(`the billing page on two server processes with St
     expect((await balance()).availableMicros).toBe(before);
     await stripe.completeCheckout(lastSession());
     expect((await balance()).availableMicros).toBe(before + 10_000_000);
-    expect(await (await get('/billing', cookie)).text()).toMatch(/data-payment="pi_[^"]+"><td>[^<]+<\/td><td>Pack extra-10/);
+    expect(await (await get('/billing', cookie)).text()).toMatch(/data-payment="pi_[^"]+"><td>[^<]+<\/td><td>1,000 extra credits/);
 
     const portal = await post('/billing/portal', cookie, { _csrf: csrf });
     expect(portal.status).toBe(303);

@@ -236,7 +236,7 @@ for (const engine of ENGINES) {
 
       const page = (await browser.page('/billing')).html;
       expect(page).toContain('<strong>Turned off</strong>: the card on file was declined for the recharge of $10.00 (Your card was declined). Check the payment method, then turn it on again.');
-      expect(page).toMatch(/<tr data-payment="fake_pay_[^"]+"><td>Mar 10, 2026, 12:00 UTC<\/td><td>Pack extra-10<div class="refund" data-refund="fake_re_[^"]+">Refunded \$4\.00, Mar 10, 2026, 12:00 UTC<\/div><\/td><td class="num">\$10\.00<small class="muted"> \(\$4\.00 back\)<\/small><\/td><\/tr>/);
+      expect(page).toMatch(/<tr data-payment="fake_pay_[^"]+"><td>Mar 10, 2026, 12:00 UTC<\/td><td>1,000 extra credits<div class="refund" data-refund="fake_re_[^"]+">Refunded \$4\.00, Mar 10, 2026, 12:00 UTC<\/div><\/td><td class="num">\$10\.00<small class="muted"> \(\$4\.00 back\)<\/small><\/td><\/tr>/);
       // Set again, it is on again.
       expect((await browser.post('/billing/auto-recharge', { enabled: 'on', pack: 'extra-10', threshold: '4000' })).status).toBe(303);
       expect((await api.billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', off: null });

@@ -47,12 +47,14 @@ export interface View {
   defaultPlan: Plan | undefined;
   usage: UsageView;
   payments: PaymentView[];
+  /** What a payment was for, by its plan's or pack's slug: the name the customer bought it under, on sale still or not. */
+  names: { plan: Map<string, string>; pack: Map<string, string> };
 }
 
 export async function readView(billing: Billing, session: BillingSession, csrf: string, days: UsageRange): Promise<View> {
   const id = session.accountId;
-  const [account, settings, balance, pricing, plans] = await Promise.all([
-    billing.getAccount(id), billing.admin.getSettings(), billing.balance(id), readPricing(billing), billing.admin.listPlans(),
+  const [account, settings, balance, pricing, plans, packs] = await Promise.all([
+    billing.getAccount(id), billing.admin.getSettings(), billing.balance(id), readPricing(billing), billing.admin.listPlans(), billing.admin.listPacks(),
   ]);
   const display = displayOf(settings);
   return {
@@ -60,6 +62,7 @@ export async function readView(billing: Billing, session: BillingSession, csrf: 
     defaultPlan: plans.find((p) => p.id === settings.defaultPlanId),
     usage: await readUsage(billing, session, account, display, days),
     payments: canAct(session) ? await billing.payments(id) : [],
+    names: { plan: new Map(plans.map((p) => [p.slug, p.name])), pack: new Map(packs.map((p) => [p.slug, p.name])) },
   };
 }
 

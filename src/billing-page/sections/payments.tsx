@@ -5,7 +5,8 @@ import type { View } from '../view.ts';
 
 export function PaymentsSection({ view }: { view: View }) {
   if (!view.canAct) return null;
-  const { payments, account } = view;
+  const { payments, account, names } = view;
+  const item = (p: (typeof payments)[number]) => (p.item === null ? '' : (names[p.kind === 'pack' ? 'pack' : 'plan'].get(p.item) ?? p.item));
   return (
     <section id="payments" class="card">
       <h2>Payments</h2>
@@ -25,7 +26,7 @@ export function PaymentsSection({ view }: { view: View }) {
               <tr data-payment={p.reference}>
                 <td>{when(p.createdAt, account.timeZone)}</td>
                 <td>
-                  {p.kind === 'pack' ? `Pack ${p.item ?? ''}` : `Plan ${p.item ?? ''}, a month`}
+                  {p.kind === 'pack' ? item(p) : `${item(p)} plan, a month`}
                   {p.refunds.map((r) => (
                     <div class="refund" data-refund={r.reference}>
                       {r.kind === 'dispute_won' ? 'Dispute won' : `${r.kind === 'dispute' ? 'Disputed' : 'Refunded'} ${cents(r.appliedCents)}`}, {when(r.createdAt, account.timeZone)}
