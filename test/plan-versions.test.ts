@@ -20,7 +20,7 @@ const PRO_20_LIMIT = [{ window: 'month', unit: 'usd', amount: 20_000_000 }];
 const MAR_10 = new Date('2026-03-10T12:00:00Z');
 const APR_10 = new Date('2026-04-10T12:00:00Z');
 const MAY_10 = new Date('2026-05-10T12:00:00Z');
-const paid = (eventId: string, start: Date, end: Date): ProcessorEvent => ({
+const paid = (eventId: string, start: Date, end: Date): Extract<ProcessorEvent, { type: 'subscription.paid' }> => ({
   type: 'subscription.paid', eventId, accountId: 'ana', subscriptionRef: 'sub_ana', planSlug: 'pro', paymentRef: `in_${eventId}`, amountCents: 20_00,
   periodStart: start, periodEnd: end, at: start,
 });
