@@ -21,7 +21,7 @@ const lines = [
   '',
   `app:          ${url}`,
   `  log in as   ${DEMO.owner.email} / ${DEMO.owner.password}   (owner of "${DEMO.team.name}")${seeded ? '' : ', made on an earlier start'}`,
-  `           or ${DEMO.member.email} / ${DEMO.member.password}   (member, capped at 5 cents a day)`,
+  `           or ${DEMO.member.email} / ${DEMO.member.password}   (member, capped at $0.002 a day: about ten answers)`,
   `           or sign up as someone new`,
 ];
 if (app.tollgate.mode === 'in-process') {

@@ -10,8 +10,12 @@ export const DEMO = {
   owner: { name: 'Olivia Owner', email: 'owner@example.com', password: 'tollchat-demo' },
   member: { name: 'Max Member', email: 'member@example.com', password: 'tollchat-demo' },
   team: { name: 'Demo team', slug: 'demo-team' },
-  /** The member's cap on the team's pool: 5 cents a day (5 credits, at the preset's cent a credit). */
-  memberCapMicros: 50_000,
+  /**
+   * The member's cap on the team's pool: a fifth of a cent a day (0.2 credits, at the preset's
+   * cent a credit), which the demo model's answers meet after about ten: the quickest
+   * way to see a refusal. The team's owner raises it on the team's page.
+   */
+  memberCapMicros: 2_000,
 } as const;
 
 /** Makes the demo people unless the owner exists already; says whether it made them. */
