@@ -224,6 +224,10 @@ for (const engine of ENGINES) {
         expect(/<p class="error" role="alert">([^<]+)<\/p>/.exec(refused.html)?.[1], JSON.stringify(fields)).toBe(says);
       }
       expect((await browser.request('/billing/purchase', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'x='.padEnd(40_000, 'x') })).status).toBe(413);
+      // A body that is no form at all, as a form: a page that says so.
+      const garbled = await browser.request('/billing/purchase', { method: 'POST', headers: { 'Content-Type': 'multipart/form-data; boundary=zzz' }, body: 'not a multipart body' });
+      expect(garbled.status).toBe(400);
+      expect(text(await garbled.text())).toContain('This form could not be read Reload the billing page and try again.');
       expect(await api.state()).toEqual(state);
     });
   });

@@ -70,7 +70,9 @@ export function createBillingPage({ billing, credentials, logger, publicUrl }: B
     let session: BillingSession | undefined;
     if (posted) {
       const type = c.req.header('Content-Type') ?? '';
-      const form = /^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(type) ? await c.req.parseBody() : {};
+      const form = /^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(type) ? await c.req.parseBody().catch(() => undefined) : {};
+      // A body sent as a form that is none (a broken multipart body, say) is no page's form.
+      if (!form) return messagePage(c, 400, 'This form could not be read', 'Reload the billing page and try again.');
       const token = c.req.header('X-CSRF-Token') ?? (typeof form._csrf === 'string' ? form._csrf : undefined);
       session = token === undefined ? undefined : await sessions.read(c, { csrf: token });
       if (!session) {
