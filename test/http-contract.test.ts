@@ -476,7 +476,7 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'POST /admin/presets/{mode}/apply',
-    good: () => ({ method: 'POST', path: '/v1/admin/presets/tiers/apply', headers: key('preset') }),
+    good: () => ({ method: 'POST', path: '/v1/admin/presets/tiers/apply', body: { subscribers: 'renewal' }, headers: key('preset') }),
     status: 200,
     other: () => ({ method: 'POST', path: '/v1/admin/presets/credit-packs/apply' }),
     unknown: () => [[{ method: 'POST', path: '/v1/admin/presets/cheap/apply' }, 400, 'invalid_input']],

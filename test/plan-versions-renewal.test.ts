@@ -12,6 +12,7 @@ import { DAY, ENGINES, HOUR, useBilling } from './support/harness.ts';
 import { addTestModel, completed, mustCall, mustRefuse } from './support/spend.ts';
 import { proBecomesHundred as proBecomesHundredOn } from './support/plan-versions.ts';
 import { usePaddleBilling, useStripeBilling } from './support/processor-billing.ts';
+import { useApi } from './support/http.ts';
 
 /** test-model at the default 50% margin: each input token is 2 µ$ of value. */
 const tokensFor = (micros: number) => micros / 2;
@@ -107,6 +108,32 @@ for (const engine of ENGINES) {
       } finally {
         await other.close();
       }
+    });
+  });
+}
+
+for (const engine of ENGINES) {
+  describe(`a pricing mode's subscribers over HTTP, on ${engine.name}`, () => {
+    const api = useApi(engine);
+
+    it('takes "renewal" (each moves at its renewal) or "keep" (also with no body), and refuses another value saying the two it takes', async () => {
+      await api.billing.admin.applyPreset('usage-subscription');
+      for (const id of ['ana', 'bo']) {
+        await api.billing.upsertAccount({ id, kind: 'personal' });
+        completed(await api.billing.subscribe(id, 'pro'));
+      }
+      const all = await api.refused(400, 'invalid_input', 'POST', '/v1/admin/presets/tiers/apply', { subscribers: 'all' });
+      expect(all.body.error.message).toMatch(/subscribers: must be "keep" or "renewal"/);
+      expect((await api.call('POST', '/v1/admin/presets/tiers/apply', { subscribers: 'renewal' })).body.pricingMode).toBe('tiers');
+      expect((await api.billing.admin.planVersions('pro')).behind).toMatchObject([
+        { accountId: 'ana', version: 1, waiting: { version: 2, at: APR_10 } }, { accountId: 'bo', version: 1, waiting: { version: 2, at: APR_10 } },
+      ]);
+      // Back to one $20 Pro, kept (no body): both stay on version 1, the moves asked before still waiting for version 2.
+      for (const request of [undefined, { subscribers: 'keep' }]) {
+        expect((await api.call('POST', '/v1/admin/presets/usage-subscription/apply', request)).status).toBe(200);
+      }
+      expect((await api.billing.admin.planVersions('pro')).version).toBe(3);
+      expect((await api.billing.admin.planVersions('pro')).behind.map((b) => [b.accountId, b.version, b.waiting?.version])).toEqual([['ana', 1, 2], ['bo', 1, 2]]);
     });
   });
 }

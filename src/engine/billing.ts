@@ -28,7 +28,7 @@ import type { Clock, Context } from './context.ts';
 import { expireCredit } from './grants/expiry.ts';
 import { KnownAccounts } from './gate/known-accounts.ts';
 import { HoldIds } from '../core/hold-id.ts';
-import { applyPreset, PRESET_SUBSCRIBERS, type PresetSubscribers } from './catalog/presets.ts';
+import { applyPreset, presetOptionsSchema } from './catalog/presets.ts';
 import { callOffVersionMove, moveToCurrentVersion, planVersions, planVersionMoveSchema } from './catalog/plan-versions.ts';
 import { catalogChecks, presetChecks, readCatalog } from './catalog/checks.ts';
 import { PriceBook } from './catalog/price-book.ts';
@@ -281,8 +281,8 @@ export async function createBilling(options: BillingOptions = {}) {
       /** Remove a price override: calls from now on are priced as if it had never been set. */
       removeModelPrice: async (key: catalog.ModelPriceKey) => parsed.admin.removeModelPrice(parseInput(catalog.modelPriceKeySchema, key, 'model price override')),
       /** Apply a pricing mode; the subscribers of a plan it gives new terms keep their version (the default), or move to the new one at their renewal. */
-      applyPreset: changing(async (mode: PricingMode, options?: { subscribers?: PresetSubscribers }) =>
-        applyPreset(ctx, mode, { subscribers: parseInput(z.enum(PRESET_SUBSCRIBERS, { error: 'must be "keep" or "renewal"' }).optional(), options?.subscribers, 'subscribers') })),
+      applyPreset: changing(async (mode: PricingMode, options?: z.input<typeof presetOptionsSchema>) =>
+        applyPreset(ctx, mode, parseInput(presetOptionsSchema, options ?? {}, 'preset options'))),
       /** Cap a team member's usage within the team's pool (day and/or month, value or tokens); [] removes the caps. */
       setMemberLimits: async (accountId: string, userId: string, limits: readonly Limit[]) =>
         parsed.admin.setMemberLimits(accountIdOf(accountId), parseInput(idSchema, userId, 'user id'), parseInput(memberLimitsSchema, limits, 'member limits')),

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { patchOf, presetDiff, PRESETS, type PresetDiff } from '../../core/presets.ts';
 import { PRICING_MODES, type PricingMode, type Settings } from '../../core/settings.ts';
-import { parseInput } from '../../core/input.ts';
+import { parseInput, plain } from '../../core/input.ts';
 import type { PackInput } from '../../core/pack.ts';
 import type { PlanInput } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
@@ -38,6 +38,17 @@ export async function readPresetDiff(sql: Sql, mode: PricingMode, { lock = false
 /** What becomes of the subscribers of a plan a preset gives new terms: they keep the version they bought, or move to the new one at their renewal. */
 export const PRESET_SUBSCRIBERS = ['keep', 'renewal'] as const;
 export type PresetSubscribers = (typeof PRESET_SUBSCRIBERS)[number];
+
+/** How a pricing mode is applied, as the library, the API and the admin panel take it. */
+export const presetOptionsSchema = plain(
+  z
+    .object({
+      subscribers: z.enum(PRESET_SUBSCRIBERS, { error: 'must be "keep" or "renewal"' }).default('keep').meta({
+        description: 'keep: the subscribers of a plan the mode gives new terms keep the version they bought; renewal: each moves to the new version at its renewal (at Stripe or Paddle its price there changes now, with nothing billed).',
+      }),
+    })
+    .strict(),
+);
 
 export async function applyPreset(ctx: Context, mode: PricingMode, { subscribers = 'keep' }: { subscribers?: PresetSubscribers } = {}): Promise<Settings> {
   const applied = await writePreset(ctx, mode);
