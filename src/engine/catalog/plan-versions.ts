@@ -13,7 +13,9 @@
  * real processor the subscription's price is changed now to the current version's (the catalog
  * synced first, which makes that price if it is missing), with nothing billed, so the customer
  * pays the new price from the next invoice; the period at it opens when the processor says it is
- * paid. A move waiting can be called off until then, at the processor too.
+ * paid. A move waiting can be called off until then, at the processor too. The processor is asked
+ * before the move (or its call-off) is written: a crash between the two is repaired by the
+ * renewal, which opens on the version sold at the price it paid (grants/subscriptions.ts).
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';

@@ -10,6 +10,10 @@
  * then to the end of the period paid, its allowance in proportion. A cancel runs to the end of
  * the paid period (or ends now), then the account falls back to the default plan.
  *
+ * A renewal opens on the plan version sold at the price it paid, whatever a move at renewal wrote
+ * (catalog/plan-versions.ts), so a crash between the processor's price change and its write is
+ * repaired by the next payment.
+ *
  * Events about one subscription may come in any order and more than once: each is applied by
  * what it says against what the account has, so the end state is the order's of the periods,
  * not of the deliveries. A period no later than the one paid through opens nothing.
