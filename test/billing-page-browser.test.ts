@@ -67,6 +67,11 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
   }
 
   const available = async (page: Page) => page.locator('[data-figure=available]').innerText();
+  /** Whether the note a form left is on screen where the page opened, not scrolled past. */
+  const noteInView = async (page: Page) => page.evaluate(() => {
+    const box = document.querySelector('#note')!.getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= window.innerHeight;
+  });
   const credits = (text: string) => Number(text.replace(/[^\d.]/g, ''));
 
   it('lets an owner buy a pack and see the balance grow, change the plan and set auto-recharge', async () => {
@@ -102,6 +107,7 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     await page.click('[data-pack=extra-10] button');
     await page.waitForSelector('#note');
     expect(await page.locator('#note').innerText()).toBe('Bought: 1,000 credits added.');
+    expect(await noteInView(page)).toBe(true);
     expect(credits(await available(page))).toBe(before + 1_000);
     expect(await page.locator('#payments tbody tr').first().innerText()).toMatch(/1,000 extra credits\s+\$10\.00/);
 
@@ -113,10 +119,19 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     // A payment named as it was bought: the pack's name, not its slug (the fake processor's plan change is no payment).
     expect(await page.locator('#payments tbody tr td:nth-child(2)').allInnerTexts()).toEqual(['1,000 extra credits']);
 
+    // Refused, the form's error is beside its fields and at the top, where the page opens.
     await page.fill('#auto-recharge-form input[name=threshold]', '250');
-    await page.fill('#auto-recharge-form input[name=maxCount]', '3');
+    await page.fill('#auto-recharge-form input[name=maxCount]', 'three');
     await page.click('#auto-recharge-form button');
     await page.waitForSelector('#note');
+    expect(await page.locator('#note').innerText()).toBe('Auto-recharge was not saved: At most, recharges a month: "three" is not a whole number.');
+    expect(await noteInView(page)).toBe(true);
+    expect(await page.locator('#auto-recharge [role=alert]').innerText()).toBe('At most, recharges a month: "three" is not a whole number');
+    // The one message the console has: that the refused form's page is a 400.
+    expect(problems.splice(0)).toEqual(['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+    await page.fill('#auto-recharge-form input[name=maxCount]', '3');
+    await page.click('#auto-recharge-form button');
+    await page.waitForSelector('#note:text("Auto-recharge is on")');
     expect(await page.locator('#note').innerText()).toBe('Auto-recharge is on: it buys 1,000 extra credits when less than 250 credits is left.');
     expect(await page.locator('[data-figure=auto-recharge-state]').innerText()).toBe('On: buys 1,000 extra credits when less than 250 credits is left');
     expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', thresholdMicros: 2_500_000, monthlyMaxCount: 3 });

@@ -40,16 +40,16 @@ function customerMessage(error: BillingError): string {
 }
 
 const key = (form: Form) => ({ idempotencyKey: form.idempotencyKey || undefined });
-/** This session's page, at `section`. */
-const back = (c: PageContext, section: string) => `${pageUrl(c.get('session'))}#${section}`;
+/** This session's page, scrolled to what the last form did (its note is at the top, above the balance it changed). */
+const back = (c: PageContext) => `${pageUrl(c.get('session'))}#note`;
 /** Where a processor's page sends the customer back to. */
 const returns = (c: PageContext) => ({
   successUrl: c.get('origin') + pageUrl(c.get('session'), '', { checkout: 'paid' }),
   cancelUrl: c.get('origin') + pageUrl(c.get('session'), '', { checkout: 'left' }),
 });
 
-/** Back to the page at `section`, with a note; or the library's refusal, in its words. */
-async function act(c: PageContext, section: string, action: () => Promise<{ redirect: string } | { note: string }>) {
+/** Back to the page with a note; or the library's refusal, said for the customer. */
+async function act(c: PageContext, action: () => Promise<{ redirect: string } | { note: string }>) {
   try {
     const result = await action();
     if ('redirect' in result) return c.redirect(result.redirect, 303);
@@ -58,7 +58,7 @@ async function act(c: PageContext, section: string, action: () => Promise<{ redi
     if (!(error instanceof BillingError)) throw error;
     flash(c, 'error', customerMessage(error));
   }
-  return c.redirect(back(c, section), 303);
+  return c.redirect(back(c), 303);
 }
 
 export const actions: Part = (page, billing) => {
@@ -66,7 +66,7 @@ export const actions: Part = (page, billing) => {
 
   page.post('/plan', async (c) => {
     const form = await readForm(c);
-    return act(c, 'plans', async () => {
+    return act(c, async () => {
       const result = await billing.subscribe(accountOf(c), form.plan ?? '', { ...key(form), ...returns(c) });
       return 'checkoutUrl' in result ? { redirect: result.checkoutUrl } : { note: `You are on ${result.plan.name} now.` };
     });
@@ -75,7 +75,7 @@ export const actions: Part = (page, billing) => {
   // Subscribing again to the plan it is on calls off the cancel scheduled for the period's end.
   page.post('/resume', async (c) => {
     const form = await readForm(c);
-    return act(c, 'plans', async () => {
+    return act(c, async () => {
       const plan = (await billing.balance(accountOf(c))).plan;
       const result = await billing.subscribe(accountOf(c), plan.slug, { ...key(form), ...returns(c) });
       return 'checkoutUrl' in result ? { redirect: result.checkoutUrl } : { note: `${plan.name} resumed: it renews as before.` };
@@ -108,7 +108,7 @@ export const actions: Part = (page, billing) => {
 
   page.post('/cancel', async (c) => {
     const form = await readForm(c);
-    return act(c, 'plans', async () => {
+    return act(c, async () => {
       const id = accountOf(c);
       const canceled = await billing.cancel(id, { immediately: false }, key(form));
       const account = await billing.getAccount(id);
@@ -118,7 +118,7 @@ export const actions: Part = (page, billing) => {
 
   page.post('/purchase', async (c) => {
     const form = await readForm(c);
-    return act(c, 'packs', async () => {
+    return act(c, async () => {
       const id = accountOf(c);
       const result = await billing.purchase(id, form.pack ?? '', { ...key(form), ...returns(c) });
       if ('checkoutUrl' in result) return { redirect: result.checkoutUrl };
@@ -127,7 +127,7 @@ export const actions: Part = (page, billing) => {
     });
   });
 
-  page.post('/portal', async (c) => act(c, 'plans', async () => ({ redirect: (await billing.portal(accountOf(c), { returnUrl: c.get('origin') + pageUrl(c.get('session')) })).url })));
+  page.post('/portal', async (c) => act(c, async () => ({ redirect: (await billing.portal(accountOf(c), { returnUrl: c.get('origin') + pageUrl(c.get('session')) })).url })));
 
   page.post('/auto-recharge', async (c) => {
     const form = await readForm(c);
@@ -142,7 +142,7 @@ export const actions: Part = (page, billing) => {
       });
       const pack = await billing.admin.getPack(setting.pack);
       flash(c, 'note', setting.enabled ? `Auto-recharge is on: it buys ${pack.name} when less than ${amount(setting.thresholdMicros, display)} is left.` : 'Auto-recharge is off.');
-      return c.redirect(back(c, 'auto-recharge'), 303);
+      return c.redirect(back(c), 303);
     } catch (error) {
       if (!(error instanceof BillingError)) throw error;
       return overview(c, billing, { autoRecharge: { form, error: plainly(error) } }, 400);

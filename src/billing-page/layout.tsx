@@ -28,7 +28,13 @@ export function flash(c: PageContext, kind: 'note' | 'error', text: string): voi
   setCookie(c, flashCookie(c), encodeURIComponent(JSON.stringify({ kind, text: text.slice(0, 400) })), { path: '/billing', httpOnly: true, sameSite: 'Lax', maxAge: 120 });
 }
 
-function takeFlash(c: PageContext): { kind: 'note' | 'error'; text: string } | undefined {
+/** What the last form did, said at the top of the page it leads to. */
+export interface Note {
+  kind: 'note' | 'error';
+  text: string;
+}
+
+function takeFlash(c: PageContext): Note | undefined {
   const raw = getCookie(c, flashCookie(c));
   if (raw === undefined) return undefined;
   deleteCookie(c, flashCookie(c), { path: '/billing' });
@@ -60,9 +66,9 @@ function Head({ title, scripts = [] }: { title: string; scripts?: string[] }) {
 }
 
 /** A page for the session's account: its name, the way back to the app, the note, the body. */
-export function render(c: PageContext, page: { title: string; accountName: string; body: Child; status?: ContentfulStatusCode; scripts?: string[] }) {
+export function render(c: PageContext, page: { title: string; accountName: string; body: Child; status?: ContentfulStatusCode; scripts?: string[]; note?: Note }) {
   const session = c.get('session');
-  const note = takeFlash(c);
+  const note = page.note ?? takeFlash(c);
   return c.html(
     '<!doctype html>' +
       (

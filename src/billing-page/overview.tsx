@@ -27,6 +27,8 @@ export async function overview(c: PageContext, billing: Billing, refused?: { aut
     title: 'Billing',
     accountName: view.account.name || view.account.id,
     status,
+    // The form's own error is beside its fields, below; said at the top too, where the page opens.
+    note: refused ? { kind: 'error', text: `Auto-recharge was not saved: ${refused.autoRecharge.error.replace(/\.?$/, '.')}` } : undefined,
     scripts: ['/billing/assets/uPlot.min.js', '/billing/assets/billing.js'],
     body: (
       <>
