@@ -119,7 +119,7 @@ for (const engine of ENGINES) {
       const before = await billing.admin.getSettings();
       const paidDefault = billing.admin.updateSettings({ defaultPlan: 'pro' });
       await expect(paidDefault).rejects.toMatchObject({ code: 'invalid_input', details: { field: 'defaultPlan', slug: 'pro' } });
-      await expect(paidDefault).rejects.toThrow(/"pro" has a price.*Make a free plan \(priceCents 0\) the default/);
+      await expect(paidDefault).rejects.toThrow(/"pro" has a price.*Make a free plan \(a price of \$0\.00\) the default/);
       expect(await billing.admin.getSettings()).toEqual(before);
 
       const pricedDefault = billing.admin.updatePlan('free', { priceCents: 5_00 });
