@@ -168,7 +168,7 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
         planSlug: 'plus',
         // A price with no Tollgate custom data (linked by hand): the engine checks it is the plan's.
         priceRef: planPrice,
-        // The price paid, whatever names the plan: a renewal opens on the plan's version sold at it.
+        // The price paid, whatever names the plan: the period opens on the plan's version sold at it.
         pricePaid: planPrice,
         // Who paid: the account's customer, whose subscription may replace the account's own.
         customerRef: customerId,

@@ -185,6 +185,24 @@ for (const engine of ENGINES) {
       expect((await t.billing.reconcile('ana')).problems).toEqual([]);
     });
 
+    it('a first payment at an older version\'s price (a checkout opened before the change) is on that version; at the current price, or none told, on the current one', async () => {
+      await t.billing.admin.applyPreset('usage-subscription');
+      await t.billing.admin.updatePlan('pro', { processorPrices: { [SIGNED]: 'price_20' } });
+      await t.billing.admin.applyPreset('tiers'); // version 2, at $100
+      await t.billing.admin.updatePlan('pro', { processorPrices: { [SIGNED]: 'price_100' } });
+      t.clock.set(MAR_10.toISOString());
+      const firstPaid = (id: string, pricePaid?: string): ProcessorEvent => ({
+        ...paid(`evt_${id}`, MAR_10, APR_10), accountId: id, subscriptionRef: `sub_${id}`, ...(pricePaid ? { pricePaid } : {}),
+      });
+      for (const [id, price] of [['cy', 'price_20'], ['dee', 'price_100'], ['eve', undefined]] as const) {
+        await t.billing.upsertAccount({ id, kind: 'personal', processor: SIGNED });
+        expect(await receive(firstPaid(id, price))).toEqual(['applied']);
+      }
+      expect(await t.billing.balance('cy')).toMatchObject({ plan: { priceCents: 20_00, limits: PRO_20_LIMIT }, availableMicros: 20_000_000 });
+      for (const id of ['dee', 'eve']) expect(await t.billing.balance(id)).toMatchObject({ plan: { priceCents: 100_00, limits: [] }, availableMicros: 100_000_000 });
+      expect((await t.billing.admin.planVersions('pro')).behind.map((b) => [b.accountId, b.version])).toEqual([['cy', 1]]);
+    });
+
     it('a renewal opens on the version sold at the price it paid, not a newer one still showing that price until a sync; a price no version was sold at leaves the move written', async () => {
       const paidAt = (id: string, eventId: string, start: Date, end: Date, pricePaid: string): ProcessorEvent => ({
         ...paid(eventId, start, end), accountId: id, subscriptionRef: `sub_${id}`, pricePaid,

@@ -161,7 +161,7 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
         periodStart: new Date(item.current_period_start * 1000),
         periodEnd: new Date(item.current_period_end * 1000),
         at: expect.any(Date),
-        // The price the line billed: a renewal opens on the plan's version sold at it.
+        // The price the line billed: the period opens on the plan's version sold at it.
         pricePaid: item.price.id,
       },
     ]);

@@ -77,7 +77,7 @@ export interface PaymentRefund {
  * `customerRef`, on a period paid whose account only such data names: the processor's customer
  * who paid, which must be the account's for the subscription to replace a live one of its own.
  * `pricePaid`, on a period paid: the processor's price it was billed at, whatever names the plan;
- * a renewal opens on the version of the plan sold at that price (grants/subscriptions.ts).
+ * the period opens on the version of the plan sold at that price (grants/subscriptions.ts).
  */
 export type ProcessorEvent =
   /** A pack was paid: credit its value once per payment. */

@@ -74,13 +74,13 @@ const subscriptionOf = (terms: Terms, endsAt: Date | null = null): Subscription 
 /**
  * Put the account on `plan`, leaving the one it was on. With `period` (a real processor's first
  * payment, or a plan changed at the processor), the plan runs on that paid period; without, on
- * the clock from now.
+ * the clock from now. The version is the plan's current one, or `version`: the one its price paid for.
  */
 export async function activatePlan(
   tx: Sql,
   accountId: string,
   plan: Plan,
-  payment: { processor: string; processorRef: string; now: Date; period?: Period },
+  payment: { processor: string; processorRef: string; now: Date; period?: Period; version?: number },
 ): Promise<Subscription> {
   const before = await lockGate(tx, accountId, payment.now);
   // The same plan at another price is another version (catalog/plan-versions.ts): buying it moves the account.
@@ -101,9 +101,9 @@ export async function activatePlan(
   }
   const paid = !isFree(plan) && payment.period;
   await tx.query(
-    `UPDATE accounts SET plan_id = $2, plan_version = ${BOUGHT_VERSION}, ${NO_VERSION_MOVE}, plan_anchor_at = $3, paid_through = $4, plan_ends_at = NULL,
+    `UPDATE accounts SET plan_id = $2, plan_version = COALESCE($5, ${BOUGHT_VERSION}), ${NO_VERSION_MOVE}, plan_anchor_at = $3, paid_through = $4, plan_ends_at = NULL,
        past_due_through = NULL, past_due_at = NULL, gate_version = gate_version + 1 WHERE id = $1`,
-    [accountId, plan.id, isFree(plan) ? null : paid ? paid.start : payment.now, paid ? paid.end : null],
+    [accountId, plan.id, isFree(plan) ? null : paid ? paid.start : payment.now, paid ? paid.end : null, isFree(plan) ? null : (payment.version ?? null)],
   );
   const after = await lockGate(tx, accountId, payment.now);
   await openAllowance(tx, after);
@@ -115,7 +115,9 @@ export async function activatePlan(
  * change's proration). The subscription the account is on, on the same plan, moves on to the
  * period if it is later than the one paid through, and its allowance opens; another
  * subscription, or another plan on a period that starts within the current one or later, is
- * activated for it. Anything older opens nothing: its payment is recorded by the caller.
+ * activated for it. Either way the period is on the version of the plan sold at the price paid
+ * (none told, or none sold at it: the version written, or the plan's current one for a plan
+ * activated). Anything older opens nothing: its payment is recorded by the caller.
  */
 export async function periodPaid(
   tx: Sql,
@@ -129,16 +131,17 @@ export async function periodPaid(
   const current = await activeSubscription(tx, accountId);
   const onIt = current?.processor === paid.processor && current.processorRef === paid.subscriptionRef && !before.planEnded;
   const { paidThrough, planAnchorAt } = before.account;
-  if (!onIt || !paidThrough) {
-    await activatePlan(tx, accountId, plan, { processor: paid.processor, processorRef: paid.subscriptionRef, now: paid.now, period: paid.period });
-    return 'applied';
-  }
+  const activate = async () => {
+    const version = await versionSoldAt(tx, accountId, plan.id, paid);
+    await activatePlan(tx, accountId, plan, { processor: paid.processor, processorRef: paid.subscriptionRef, now: paid.now, period: paid.period, ...(version === undefined ? {} : { version }) });
+    return 'applied' as const;
+  };
+  if (!onIt || !paidThrough) return activate();
   if (current!.planId !== plan.id) {
     // A plan changed at the processor (its proration's period starts within the current one or
     // later), or an older period of a plan left since: only the first moves the account.
     if (planAnchorAt && paid.period.start < planAnchorAt) return 'ignored';
-    await activatePlan(tx, accountId, plan, { processor: paid.processor, processorRef: paid.subscriptionRef, now: paid.now, period: paid.period });
-    return 'applied';
+    return activate();
   }
   if (paid.period.end <= paidThrough) return 'ignored';
   // A renewal: what the default plan gave while it was due lapses, and the paid period opens.
@@ -162,7 +165,14 @@ export async function periodPaid(
 const VERSION_SOLD_AT = `WITH sold AS (SELECT version, price_cents FROM plan_versions WHERE plan_id = $2 AND processor_prices ->> $3 = $4)
   SELECT s.version FROM sold s JOIN accounts a ON a.id = $1
   WHERE s.price_cents = (SELECT price_cents FROM sold ORDER BY version LIMIT 1)
-  ORDER BY s.version IS NOT DISTINCT FROM a.plan_version DESC, s.version DESC LIMIT 1`;
+  ORDER BY COALESCE(a.plan_id = $2 AND s.version = a.plan_version, false) DESC, s.version DESC LIMIT 1`;
+
+/** The version of the plan sold at the price paid; undefined: none told, or none sold at it. */
+async function versionSoldAt(tx: Sql, accountId: string, planId: number, paid: { processor: string; pricePaid?: string }): Promise<number | undefined> {
+  if (paid.pricePaid === undefined) return undefined;
+  const [sold] = await tx.query<{ version: number }>(VERSION_SOLD_AT, [accountId, planId, paid.processor, paid.pricePaid]);
+  return sold?.version;
+}
 
 /**
  * A renewal's terms, on the version of the plan its price paid for. A move at renewal changes the
@@ -173,11 +183,10 @@ const VERSION_SOLD_AT = `WITH sold AS (SELECT version, price_cents FROM plan_ver
  */
 async function onVersionPaid(tx: Sql, accountId: string, paid: { processor: string; now: Date; pricePaid?: string }): Promise<Terms> {
   const terms = await lockGate(tx, accountId, paid.now);
-  const { pricePaid, processor } = paid;
-  if (pricePaid === undefined || terms.unpaid || terms.plan.processorPrices[processor] === pricePaid) return terms;
-  const [sold] = await tx.query<{ version: number }>(VERSION_SOLD_AT, [accountId, terms.plan.id, processor, pricePaid]);
-  if (!sold) return terms;
-  await tx.query(`UPDATE accounts SET plan_version = $2, ${NO_VERSION_MOVE}, gate_version = gate_version + 1 WHERE id = $1`, [accountId, sold.version]);
+  if (terms.unpaid || terms.plan.processorPrices[paid.processor] === paid.pricePaid) return terms;
+  const version = await versionSoldAt(tx, accountId, terms.plan.id, paid);
+  if (version === undefined) return terms;
+  await tx.query(`UPDATE accounts SET plan_version = $2, ${NO_VERSION_MOVE}, gate_version = gate_version + 1 WHERE id = $1`, [accountId, version]);
   return lockGate(tx, accountId, paid.now);
 }
 

@@ -14,7 +14,7 @@
  * the API key sets; a price with none (linked by hand) goes to the engine as priceRef, to be the
  * plan's or pack's price there. The account is still the custom data's, so the customer who paid
  * goes with it (customerRef): another customer's subscription replaces none of the account's.
- * A period paid carries its price (pricePaid): a renewal opens on the version of the plan sold at it.
+ * A period paid carries its price (pricePaid): it opens on the version of the plan sold at it.
  *
  * The amount is the transaction's grand total, what the customer was charged (tax included, as
  * Paddle sells as merchant of record), in the smallest unit of the transaction's currency.

@@ -5,7 +5,7 @@
  * keeps a copy of (parent.subscription_details.metadata) and its subscription lines reflect; but
  * a price the catalog sync made names its plan by its product (catalog.ts), and that is the plan
  * paid for, whatever the metadata still says after a plan changed in Stripe's dashboard or portal.
- * The line's price is the price paid, which decides the version of the plan a renewal opens on.
+ * The line's price is the price paid, which decides the version of the plan the period opens on.
  */
 import type Stripe from 'stripe';
 import type { ProcessorEvent } from '../../../engine/processor.ts';
