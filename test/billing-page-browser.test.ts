@@ -76,7 +76,7 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
 
   it('lets an owner buy a pack and see the balance grow, change the plan and set auto-recharge', async () => {
     const problems: string[] = [];
-    const { page, url } = await open({ returnUrl: 'https://app.example/settings', role: 'owner' }, DESKTOP, problems);
+    const { page, url } = await open({ returnUrl: 'https://app.example/settings', userId: 'user_8', role: 'owner' }, DESKTOP, problems);
     expect(await page.locator('#back-to-app').getAttribute('href')).toBe('https://app.example/settings');
     await page.waitForSelector('#usage-chart[data-drawn=true]');
     // Pointing at Mar 9's bar (the 29th of 30 days), the legend says its amount as the page does.
@@ -89,6 +89,8 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     expect(await page.locator('#by-model tr').count()).toBe(2);
     expect(await page.locator('#by-model tr').first().innerText()).toMatch(/^test-model · 8\d%, 18 calls/);
     expect(await page.locator('#last-calls tbody tr').count()).toBe(10);
+    // The viewer's own calls are theirs; the others' by the host app's user id.
+    expect(new Set(await page.locator('#last-calls tbody tr td:nth-child(3)').allInnerTexts())).toEqual(new Set(['You', 'user_7']));
     await page.screenshot({ path: `${ARTIFACTS}/billing-page-owner.png`, fullPage: true });
 
     // Another range: htmx swaps the usage section alone, and its chart is drawn again.

@@ -45,7 +45,9 @@ function Ranges({ days, session }: { days: number; session: BillingSession }) {
 }
 
 export function UsageSection({ usage }: { usage: UsageView }) {
-  const { byModel, calls, display, timeZone, member, days } = usage;
+  const { byModel, calls, display, timeZone, member, days, session } = usage;
+  // The page knows the host app's user ids, not their names: the viewer's own calls are theirs.
+  const who = (userId: string | null) => (userId === null ? '—' : userId === session.userId ? 'You' : userId);
   const total = byModel.reduce((sum, r) => sum + r.valueMicros - r.refundedMicros, 0);
   const most = Math.max(1, ...byModel.map((r) => r.valueMicros - r.refundedMicros));
   return (
@@ -101,7 +103,7 @@ export function UsageSection({ usage }: { usage: UsageView }) {
                 <tr>
                   <td>{when(call.occurredAt, timeZone)}</td>
                   <td>{call.model}</td>
-                  {member ? null : <td class="wide">{call.userId ?? '—'}</td>}
+                  {member ? null : <td class="wide">{who(call.userId)}</td>}
                   <td class="num wide">
                     {tokens(call.inputTokens)} / {tokens(call.outputTokens)}
                   </td>
