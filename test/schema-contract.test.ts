@@ -303,6 +303,7 @@ const ROUTES: RouteCase[] = [
     fields: ['accountId'],
     call: () => ({ path: '/v1/admin/plans/plus/versions/move/call-off', library: (b, body) => b.admin.callOffVersionMove('plus', body.accountId as never) }),
   },
+  { route: 'POST /admin/presets/{mode}/apply', call: () => ({ path: '/v1/admin/presets/credit-packs/apply', library: (b, body) => b.admin.applyPreset('credit-packs', body as never) }) },
   { route: 'POST /admin/packs', call: () => ({ path: '/v1/admin/packs', library: (b, body) => b.admin.createPack(body as never) }) },
   { route: 'PATCH /admin/packs/{slug}', call: () => ({ path: '/v1/admin/packs/extra-10', library: (b, body) => b.admin.updatePack('extra-10', body) }) },
   { route: 'PATCH /admin/settings', call: () => ({ path: '/v1/admin/settings', library: (b, body) => b.admin.updateSettings(body as never) }) },
