@@ -34,7 +34,7 @@ for (const engine of ENGINES) {
       expect(passed).toHaveLength(5);
       for (const r of results.filter((r) => !r.ok)) {
         expect(r).toMatchObject({ ok: false, code: 'member_limit', remedy: { kind: 'wait_until', at: new Date('2026-03-11T00:00:00Z') }, resetsAt: new Date('2026-03-11T00:00:00Z') });
-        if (!r.ok) expect(r.message).toBe('Member "u_capped" has reached the daily cap of 3 credits this account set for them. More becomes available at 00:00 UTC on Mar 11, 2026.');
+        if (!r.ok) expect(r.message).toBe('This member has reached the daily cap of 3 credits this account set for them. More becomes available at 00:00 UTC on Mar 11, 2026.');
       }
       // Other members, and calls that name no user, are not capped.
       const others = await Promise.all(Array.from({ length: 16 }, (_, i) => billing.authorize('team', { ...CALL, ...(i % 4 === 0 ? {} : { userId: `u_${i}` }) })));

@@ -194,7 +194,8 @@ export function refusalFor(failure: GateFailure, state: GateState, offers: Offer
     payment_past_due: "The payment for this account's plan renewal failed.",
     daily_limit: failure.limit ? `This account has reached its ${limit()}.` : 'Daily limit reached.',
     monthly_limit: failure.limit ? `This account has reached its ${limit()}.` : 'Monthly limit reached.',
-    member_limit: `Member "${state.member?.userId ?? ''}" has reached the ${failure.limit ? limit('cap') : 'cap'} this account set for them.`,
+    // Said to the member, who knows who they are: the host app's id for them is no name.
+    member_limit: `This member has reached the ${failure.limit ? limit('cap') : 'cap'} this account set for them.`,
     insufficient_balance: `This account has ${formatValue(availableMicros(state), display)} of usage left, not enough for this request.`,
   };
   // Out of value because auto-recharge stopped: say why, before what to do.
