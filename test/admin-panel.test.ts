@@ -199,7 +199,18 @@ describe('the admin panel', () => {
   });
 
   it('shows bad input’s message beside the form, keeps what was typed, and never answers 500', async () => {
+    // A body sent as a form that is none: said so, with nothing changed; before a login too.
+    const garbled = { method: 'POST', body: 'not a multipart body', headers: { 'Content-Type': 'multipart/form-data; boundary=zzz' } };
+    const login = await admin.request('/admin/login', garbled);
+    expect(login.status).toBe(400);
+    expect(text(await login.text())).toContain('This form could not be read: reload the page and try again.');
     await admin.login();
+    await admin.page('/admin/settings');
+    const settingsBefore = await t.billing.admin.getSettings();
+    const settings = await admin.request('/admin/settings', { ...garbled, headers: { ...garbled.headers, 'X-CSRF-Token': admin.csrf } });
+    expect(settings.status).toBe(400);
+    expect(await settings.text()).toBe('This form could not be read: reload the page and try again.');
+    expect(await t.billing.admin.getSettings()).toEqual(settingsBefore);
     await admin.page('/admin/plans');
     const taken = await admin.post('/admin/plans', { slug: 'plus', name: 'Another', price: '5' });
     expect(taken.status).toBe(422);

@@ -80,7 +80,9 @@ export function createAdmin({ billing, credentials, logger, limiter = new LoginL
     }
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       const type = c.req.header('Content-Type') ?? '';
-      const form = /^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(type) ? await c.req.parseBody() : {};
+      const form = /^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(type) ? await c.req.parseBody().catch(() => undefined) : {};
+      // A body sent as a form that is none (a broken multipart upload): said so, never a 500.
+      if (form === undefined) return c.text('This form could not be read: reload the page and try again.', 400);
       const token = c.req.header('X-CSRF-Token') ?? (typeof form._csrf === 'string' ? form._csrf : undefined);
       if (!sessions.checkCsrf(session, token)) return c.text('This form is missing its security token or has an old one: reload the page and try again.', 403);
     }

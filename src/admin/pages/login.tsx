@@ -51,7 +51,7 @@ function LoginPage({ token, next, error }: { token: string; next: string; error?
 
 export function loginRoutes(admin: AdminApp, deps: { credentials: Credentials; sessions: Sessions; limiter: LoginLimiter }) {
   const { credentials, sessions, limiter } = deps;
-  const page = (c: AdminContext, next: string, error?: string, status: 200 | 401 | 403 | 429 | 503 = 200) =>
+  const page = (c: AdminContext, next: string, error?: string, status: 200 | 400 | 401 | 403 | 429 | 503 = 200) =>
     c.html(`<!doctype html>${(<LoginPage token={sessions.loginToken(c)} next={next} error={error} />).toString()}`, status);
 
   admin.get('/login', async (c) => {
@@ -60,7 +60,8 @@ export function loginRoutes(admin: AdminApp, deps: { credentials: Credentials; s
   });
 
   admin.post('/login', async (c) => {
-    const body = await c.req.parseBody();
+    const body = await c.req.parseBody().catch(() => undefined);
+    if (body === undefined) return page(c, '/admin', 'This form could not be read: reload the page and try again.', 400);
     const field = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : undefined);
     const next = safeNext(field('next'));
     if (!sessions.checkLoginToken(c, field('_csrf'))) return page(c, next, 'This form has expired: log in again.', 403);
