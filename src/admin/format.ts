@@ -4,12 +4,11 @@
  * counts, dates (UTC). Display only: nothing here is read back as a number; a form's field holds
  * an amount exactly (plainDollars).
  */
-import { formatBps, formatCredits, formatUsdRounded, MICROS_PER_CENT } from '../core/money.ts';
+import { formatBps, formatCredits, formatUsdRounded, MICROS_PER_CENT, type Display } from '../core/money.ts';
 import { decimalToYoctos, YOCTOS_PER_DOLLAR_PER_MTOK, type Rate } from '../core/pricing/price.ts';
 import type { Limit } from '../core/plan.ts';
-import type { Settings } from '../core/settings.ts';
 
-export type Display = Pick<Settings, 'displayUnit' | 'creditValueMicros'>;
+export type { Display };
 
 /** A price in cents: "$20.00". */
 export const cents = (value: number) => usd(value * MICROS_PER_CENT);

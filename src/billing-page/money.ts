@@ -4,16 +4,16 @@
  * back exactly, as the unit shown (never through a float).
  */
 import { BillingError } from '../core/errors.ts';
-import type { Settings } from '../core/settings.ts';
-import { credits, plainDollars, usd, zonedDateTime } from '../admin/format.ts';
+import { formatValue, type Display } from '../core/money.ts';
+import { plainDollars, zonedDateTime } from '../admin/format.ts';
 import { microsField, wholeField, type Form } from '../admin/form.ts';
 
-export type Display = Pick<Settings, 'displayUnit' | 'creditValueMicros'>;
+export type { Display };
 
 export const displayOf = ({ displayUnit, creditValueMicros }: Display): Display => ({ displayUnit, creditValueMicros });
 
-/** "1,250 credits" or "$12.50". */
-export const amount = (micros: number, display: Display) => (display.displayUnit === 'credits' ? credits(micros, display) : usd(micros));
+/** "1,250 credits" or "$12.50": as the panel and a refusal say it (core/money.ts). */
+export const amount = (micros: number, display: Display) => formatValue(micros, display);
 
 /** The unit's name for a form's label. */
 export const unitLabel = (display: Display) => (display.displayUnit === 'credits' ? 'credits' : '$');

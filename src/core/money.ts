@@ -97,9 +97,12 @@ export function formatCredits(micros: number, creditValueMicros: number): string
   return `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${Math.abs(n) === 1 ? 'credit' : 'credits'}`;
 }
 
-/** An amount in the display unit: exact dollars (formatUsd), or credits. */
+/**
+ * An amount in the display unit, as people read it: dollars by the one rule (formatUsdRounded), or
+ * credits. A refusal and the billing page say a balance the same way.
+ */
 export function formatValue(micros: number, display: Display | undefined): string {
-  return display?.displayUnit === 'credits' ? formatCredits(micros, display.creditValueMicros) : formatUsd(micros);
+  return display?.displayUnit === 'credits' ? formatCredits(micros, display.creditValueMicros) : formatUsdRounded(micros);
 }
 
 /** Whole cents as dollars, exact for any safe integer: 2000 → "$20.00". */
