@@ -5,12 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BillingError, type AuthorizeResult, type Charge, type ErrorCode, type Refusal } from 'tollgate';
+import type { ErrorBody } from 'tollgate/hono';
 import type { Tollgate } from './tollgate.ts';
-
-/** Tollgate's error body: `{ error: { type, code, message, … } }`. */
-interface ErrorBody {
-  error: { type: string; code: string; message: string; reason?: string; remedy?: { kind: string; at?: string }; resetsAt?: string };
-}
 
 export function httpTollgate({ url, apiKey }: { url: string; apiKey: string }): Tollgate {
   const base = url.replace(/\/+$/, '');

@@ -6,20 +6,15 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { BillingError, type ErrorCode } from '../core/errors.ts';
+import type { z } from '@hono/zod-openapi';
 import type { Refusal } from '../core/refusal.ts';
-
-export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'idempotency_error' | 'refusal' | 'rate_limit_error' | 'api_error';
+import type { ErrorSchema, RemedySchema } from './schemas.ts';
 
 /** A refusal's remedy as JSON, or a refused checkout's (the plans that would spend a pack). */
-export interface RemedyBody {
-  kind: 'buy_pack' | 'upgrade' | 'wait_until' | 'contact_support' | 'update_payment_method' | 'billing_portal';
-  at?: string;
-  plans?: string[];
-}
+type RemedyBody = z.infer<typeof RemedySchema>;
 
-export interface ErrorBody {
-  error: { type: ErrorType; code: string; message: string; reason?: string; remedy?: RemedyBody; resetsAt?: string; param?: string; issues?: string[] };
-}
+/** The API's error body, as its OpenAPI document declares it (schemas.ts ErrorSchema). */
+export type ErrorBody = z.infer<typeof ErrorSchema>;
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_input: 400,

@@ -4,7 +4,7 @@
  * to mount in a host app (`app.route('/billing/v1', createApi(billing, credentials))`).
  */
 export { guard, type GuardOptions } from './guard.ts';
-export { answerError, HttpError, refusalBody } from './errors.ts';
+export { answerError, HttpError, refusalBody, type ErrorBody } from './errors.ts';
 export { createApi, type Api } from './api.ts';
 export { createWebhooks } from './webhooks.ts';
 export { loadCredentials, type ChosenCredentials, type Credentials } from './credentials.ts';
