@@ -4,13 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Env, Hono } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Child } from 'hono/jsx';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
 import type { Session } from './session.ts';
 import { ownerMessage } from './labels.ts';
+import { Head, leaveNote, takeNote, type NoteCookie } from './page-head.tsx';
 
 export interface AdminEnv extends Env {
   Variables: { session: Session; csrf: string };
@@ -32,53 +32,27 @@ const NAV = [
   ['/admin/sessions', 'Sessions'],
 ] as const;
 
-const FLASH_COOKIE = 'tollgate_flash';
+const FLASH: NoteCookie = { name: 'tollgate_flash', path: '/admin', sameSite: 'Strict', maxAge: 60 };
 
 /** A note for the next page shown (after a redirect): "Plan saved". */
 export function flash(c: Context, message: string): void {
-  setCookie(c, FLASH_COOKIE, encodeURIComponent(message), { path: '/admin', httpOnly: true, sameSite: 'Strict', maxAge: 60 });
+  leaveNote(c, FLASH, message);
 }
 
-function takeFlash(c: Context): string | undefined {
-  const raw = getCookie(c, FLASH_COOKIE);
-  if (raw === undefined) return undefined;
-  deleteCookie(c, FLASH_COOKIE, { path: '/admin' });
-  try {
-    return decodeURIComponent(raw).slice(0, 300);
-  } catch {
-    return undefined;
-  }
-}
-
-export function Head({ title, scripts = [], styles = [] }: { title: string; scripts?: string[]; styles?: string[] }) {
-  return (
-    <head>
-      <meta charset="utf-8" />
-      <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false}' />
-      <title>{title} · Tollgate admin</title>
-      <link rel="icon" href="data:," />
-      {styles.map((href) => (
-        <link rel="stylesheet" href={href} />
-      ))}
-      <link rel="stylesheet" href="/admin/assets/admin.css" />
-      <script src="/admin/assets/htmx.min.js" defer></script>
-      {scripts.map((src) => (
-        <script src={src} defer></script>
-      ))}
-    </head>
-  );
+/** The panel's head: its title, its stylesheet after a page's own. */
+export function AdminHead({ title, scripts = [], styles = [] }: { title: string; scripts?: string[]; styles?: string[] }) {
+  return <Head title={`${title} · Tollgate admin`} assets="/admin/assets" styles={[...styles, '/admin/assets/admin.css']} scripts={scripts} />;
 }
 
 /** Render a page in the layout: the left nav, the title, the flash note, the body. */
 export function render(c: AdminContext, page: { title: string; body: Child; status?: ContentfulStatusCode; scripts?: string[]; styles?: string[] }) {
   const path = c.req.path;
-  const note = takeFlash(c);
+  const note = takeNote(c, FLASH)?.slice(0, 300);
   return c.html(
     '<!doctype html>' +
       (
         <html lang="en">
-          <Head title={page.title} scripts={page.scripts} styles={page.styles} />
+          <AdminHead title={page.title} scripts={page.scripts} styles={page.styles} />
           <body hx-headers={JSON.stringify({ 'X-CSRF-Token': c.get('csrf') })}>
             <nav class="side">
               <div class="nav-inner">

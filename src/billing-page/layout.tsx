@@ -5,11 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Env, Hono } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Child } from 'hono/jsx';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Billing } from '../engine/billing.ts';
 import { Csrf } from '../admin/layout.tsx';
+import { Head, leaveNote, takeNote, type NoteCookie } from '../admin/page-head.tsx';
 import { NOTE_PREFIX, type BillingSession } from './session.ts';
 
 export interface PageEnv extends Env {
@@ -21,11 +21,11 @@ export type PageContext = Context<PageEnv>;
 export type Part = (page: PageApp, billing: Billing) => void;
 
 /** A session's note: its own, so that a form in one tab leaves nothing on another session's page. */
-const flashCookie = (c: PageContext) => NOTE_PREFIX + c.get('session').name;
+const flashCookie = (c: PageContext): NoteCookie => ({ name: NOTE_PREFIX + c.get('session').name, path: '/billing', sameSite: 'Lax', maxAge: 120 });
 
 /** What the last form did, for the page it redirects to: a note, or an error saying what to do. */
 export function flash(c: PageContext, kind: 'note' | 'error', text: string): void {
-  setCookie(c, flashCookie(c), encodeURIComponent(JSON.stringify({ kind, text: text.slice(0, 400) })), { path: '/billing', httpOnly: true, sameSite: 'Lax', maxAge: 120 });
+  leaveNote(c, flashCookie(c), JSON.stringify({ kind, text: text.slice(0, 400) }));
 }
 
 /** What the last form did, said at the top of the page it leads to. */
@@ -35,33 +35,22 @@ export interface Note {
 }
 
 function takeFlash(c: PageContext): Note | undefined {
-  const raw = getCookie(c, flashCookie(c));
+  const raw = takeNote(c, flashCookie(c));
   if (raw === undefined) return undefined;
-  deleteCookie(c, flashCookie(c), { path: '/billing' });
   try {
-    const { kind, text } = JSON.parse(decodeURIComponent(raw)) as { kind: unknown; text: unknown };
+    const { kind, text } = JSON.parse(raw) as { kind: unknown; text: unknown };
     return (kind === 'note' || kind === 'error') && typeof text === 'string' ? { kind, text } : undefined;
   } catch {
     return undefined;
   }
 }
 
-function Head({ title, scripts = [] }: { title: string; scripts?: string[] }) {
+/** The billing page's head: a customer's page, kept out of search engines. */
+function BillingHead({ title, scripts }: { title: string; scripts?: string[] }) {
   return (
-    <head>
-      <meta charset="utf-8" />
-      <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false}' />
+    <Head title={title} assets="/billing/assets" styles={['/billing/assets/uPlot.min.css', '/billing/assets/billing.css']} scripts={scripts}>
       <meta name="robots" content="noindex" />
-      <title>{title}</title>
-      <link rel="icon" href="data:," />
-      <link rel="stylesheet" href="/billing/assets/uPlot.min.css" />
-      <link rel="stylesheet" href="/billing/assets/billing.css" />
-      <script src="/billing/assets/htmx.min.js" defer></script>
-      {scripts.map((src) => (
-        <script src={src} defer></script>
-      ))}
-    </head>
+    </Head>
   );
 }
 
@@ -73,7 +62,7 @@ export function render(c: PageContext, page: { title: string; accountName: strin
     '<!doctype html>' +
       (
         <html lang="en">
-          <Head title={`${page.title} · ${page.accountName}`} scripts={page.scripts} />
+          <BillingHead title={`${page.title} · ${page.accountName}`} scripts={page.scripts} />
           <body hx-headers={JSON.stringify({ 'X-CSRF-Token': c.get('csrf') })}>
             <header class="top">
               <div class="wrap">
@@ -108,7 +97,7 @@ export function messagePage(c: Context, status: ContentfulStatusCode, title: str
     '<!doctype html>' +
       (
         <html lang="en">
-          <Head title={title} />
+          <BillingHead title={title} />
           <body>
             <main class="wrap message">
               <h1>{title}</h1>

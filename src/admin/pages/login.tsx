@@ -4,7 +4,7 @@
  * form carries a token bound to a nonce cookie. Logging out deletes the session's row.
  */
 import type { Credentials } from '../../hono/credentials.ts';
-import { Csrf, Head, type AdminApp, type AdminContext } from '../layout.tsx';
+import { AdminHead, Csrf, type AdminApp, type AdminContext } from '../layout.tsx';
 import { clientAddress, type LoginLimiter, type Sessions } from '../session.ts';
 
 const HOME = '/admin/pricing';
@@ -25,7 +25,7 @@ export function safeNext(next: string | undefined): string {
 function LoginPage({ token, next, error }: { token: string; next: string; error?: string }) {
   return (
     <html lang="en">
-      <Head title="Log in" />
+      <AdminHead title="Log in" />
       <body class="login">
         <main>
           <form method="post" action="/admin/login" class="card">
