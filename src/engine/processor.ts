@@ -78,6 +78,9 @@ export interface PaymentRefund {
  * who paid, which must be the account's for the subscription to replace a live one of its own.
  * `pricePaid`, on a period paid: the processor's price it was billed at, whatever names the plan;
  * the period opens on the version of the plan sold at that price (grants/subscriptions.ts).
+ * Two fields, as they say two things: where both are told they are the same price, but priceRef's
+ * presence asks for the check. One field checked always would refuse a period a trusted name paid
+ * at a price off the catalog (one set in Stripe's dashboard): money taken, nothing opened.
  */
 export type ProcessorEvent =
   /** A pack was paid: credit its value once per payment. */
