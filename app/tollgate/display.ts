@@ -2,13 +2,11 @@
  * Amounts as the customer reads them: in the display unit the admin chose (dollars, or credits
  * worth a set amount each), as Tollgate's own pages show them.
  */
-import { formatUsd } from 'tollgate';
+import { formatCredits, formatUsd } from 'tollgate';
 import type { Pricing } from './tollgate.ts';
 
 export function displayAmount(micros: number, pricing: Pick<Pricing, 'unit' | 'credit'>): string {
-  if (pricing.unit === 'usd' || pricing.credit === null) return formatUsd(micros);
-  const credits = (micros / pricing.credit.micros).toLocaleString('en-US', { maximumFractionDigits: 2 });
-  return `${credits} ${credits === '1' ? 'credit' : 'credits'}`;
+  return pricing.unit === 'usd' || pricing.credit === null ? formatUsd(micros) : formatCredits(micros, pricing.credit.micros);
 }
 
 /** The display unit's name, for a form's label: "dollars" or "credits". */

@@ -91,10 +91,10 @@ export interface Display {
   creditValueMicros: number;
 }
 
-/** A number of credits: up to two decimals, with thousands separators ("1,000 credits", "0.5 credits", "1 credit"). */
+/** A number of credits: up to two decimals, with thousands separators ("1,000 credits", "0.5 credits", "1 credit"), singular as shown. */
 export function formatCredits(micros: number, creditValueMicros: number): string {
-  const n = micros / creditValueMicros;
-  return `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${Math.abs(n) === 1 ? 'credit' : 'credits'}`;
+  const n = (micros / creditValueMicros).toLocaleString('en-US', { maximumFractionDigits: 2 });
+  return `${n} ${n.replace('-', '') === '1' ? 'credit' : 'credits'}`;
 }
 
 /**
