@@ -4,12 +4,13 @@
  * this one, is now refused until the first closes or its process is gone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from 'vitest';
 import { openDatabase } from '../src/db/connect.ts';
 import { LOCK_FILE, lockDirectory } from '../src/db/lock-file.ts';
+import { openPglite } from '../src/db/pglite.ts';
 import { createBilling } from '../src/index.ts';
 
 /** Each test boots PGlite (and a child process) more than once: slow on a busy machine. */
@@ -21,6 +22,25 @@ const children: ChildProcess[] = [];
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-lock-'));
   dirs.push(dir);
+  return dir;
+}
+
+/**
+ * The tests are about the lock, not about creating a database: each directory is a copy of one
+ * laid out once from the run's migrated image, so no process here runs initdb in WASM.
+ */
+let migrated: string;
+beforeAll(async () => {
+  migrated = mkdtempSync(join(tmpdir(), 'tollgate-lock-migrated-'));
+  const sql = await openPglite(migrated, { loadDataDir: new Blob([readFileSync(inject('pgliteImage'))]) });
+  await sql.close();
+}, SLOW);
+afterAll(() => rmSync(migrated, { recursive: true, force: true }));
+
+/** A directory holding a migrated database that no process has open. */
+function databaseDir(): string {
+  const dir = tempDir();
+  cpSync(migrated, dir, { recursive: true });
   return dir;
 }
 
@@ -52,7 +72,7 @@ afterEach(async () => {
 
 describe('one writer per pglite:// directory', () => {
   it('refuses a second process while the first has it open, and takes the lock over once that process is killed', async () => {
-    const dir = tempDir();
+    const dir = databaseDir();
     const { child, said } = await otherProcess(dir);
     expect(said).toBe('open');
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: child.pid });
@@ -78,7 +98,7 @@ describe('one writer per pglite:// directory', () => {
   }, SLOW);
 
   it('refuses the other process while this one has it open', async () => {
-    const dir = tempDir();
+    const dir = databaseDir();
     const billing = await createBilling({ database: `pglite://${dir}` });
     expect((await otherProcess(dir)).said).toBe('database_in_use');
     await billing.close();
@@ -86,7 +106,7 @@ describe('one writer per pglite:// directory', () => {
   }, SLOW);
 
   it('refuses a second open in the same process until the first is closed', async () => {
-    const dir = tempDir();
+    const dir = databaseDir();
     const first = await openDatabase(`pglite://${dir}`);
     await expect(openDatabase(`pglite://${dir}/.`)).rejects.toMatchObject({ code: 'database_in_use', message: expect.stringMatching(/this process/) });
     await first.query('SELECT 1');
