@@ -9,8 +9,6 @@ import { existsSync } from 'node:fs';
 import pino from 'pino';
 import { createBilling, type Billing } from './engine/billing.ts';
 import { fakeProcessor } from './processors/fake/index.ts';
-import { paddleProcessor } from './processors/paddle/index.ts';
-import { stripeProcessor } from './processors/stripe/index.ts';
 import { formatBps, formatCents } from './core/money.ts';
 import { pricingTable, sanityChecks } from './core/sanity.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
@@ -29,11 +27,14 @@ try {
 }
 const logger = pino({ level: config.logLevel });
 
-/** The processors accounts may pay through: the fake one, which charges nobody, and those configured. */
-const processors = () => [
+/**
+ * The processors accounts may pay through: the fake one, which charges nobody, and those
+ * configured. A vendor's SDK takes a while to load, so only a configured one is loaded.
+ */
+const processors = async () => [
   fakeProcessor(),
-  ...(config.stripe ? [stripeProcessor(config.stripe)] : []),
-  ...(config.paddle ? [paddleProcessor(config.paddle)] : []),
+  ...(config.stripe ? [(await import('./processors/stripe/index.ts')).stripeProcessor(config.stripe)] : []),
+  ...(config.paddle ? [(await import('./processors/paddle/index.ts')).paddleProcessor(config.paddle)] : []),
 ];
 
 /** Price with a preset on the first start, generate what was not configured, and say how to get in. */
@@ -112,7 +113,7 @@ async function serveUntilStopped(billing: Billing, credentials?: Credentials, on
 }
 
 if (cluster.isPrimary) {
-  const billing = await createBilling({ database: config.databaseUrl, processors: processors(), defaultProcessor: config.processor });
+  const billing = await createBilling({ database: config.databaseUrl, processors: await processors(), defaultProcessor: config.processor });
   const { details, credentials } = await prepare(billing, config);
   if (config.workers === 1) {
     await serveUntilStopped(billing, credentials, (port) => banner(port, details));
@@ -153,5 +154,5 @@ if (cluster.isPrimary) {
     });
   }
 } else {
-  await serveUntilStopped(await createBilling({ database: config.databaseUrl, processors: processors(), defaultProcessor: config.processor }));
+  await serveUntilStopped(await createBilling({ database: config.databaseUrl, processors: await processors(), defaultProcessor: config.processor }));
 }
