@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { killNow, killOnExit } from './kill-on-exit.ts';
 import { freePort } from './server-process.ts';
 
 const MAIN = fileURLToPath(new URL('../../app/main.ts', import.meta.url));
@@ -18,6 +19,7 @@ export class AppProcess {
       env: { ...process.env, LOG_LEVEL: 'warn', APP_PORT: String(port), ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    child.once('exit', killOnExit(() => killNow([child.pid!])));
     let printed = '';
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (chunk: Buffer) => {

@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { killNow, killOnExit } from './kill-on-exit.ts';
 
 const SCRIPT = fileURLToPath(new URL('./billing-process.ts', import.meta.url));
 
@@ -30,6 +31,8 @@ export class BillingProcess {
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    // Its pool holds it open after the test's process is gone: a test that timed out must not leave it running.
+    child.once('exit', killOnExit(() => killNow([child.pid!])));
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`billing process exited with ${code} before it was ready`)));

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { killNow, killOnExit } from './kill-on-exit.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
@@ -55,13 +56,17 @@ export class ServerProcess {
     });
   }
 
+  /** Spawns `npm start`, killed with its workers if the test's process exits first (a test that timed out). */
+  private static spawn(env: NodeJS.ProcessEnv): ChildProcess {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    child.once('exit', killOnExit(() => killNow([...childPids(child.pid!), child.pid!])));
+    return child;
+  }
+
   /** Starts the server on a free port with `env` (over the test's own, with SECRET_KEY), once it printed its banner. */
   static async start(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-      env: { ...process.env, LOG_LEVEL: 'warn', TOLLGATE_SECRET_KEY: SECRET_KEY, TOLLGATE_ADMIN_PASSWORD: 'connections-password', PORT: String(port), ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = ServerProcess.spawn({ ...process.env, LOG_LEVEL: 'warn', TOLLGATE_SECRET_KEY: SECRET_KEY, TOLLGATE_ADMIN_PASSWORD: 'connections-password', PORT: String(port), ...env });
     let printed = '';
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (chunk: Buffer) => {
@@ -107,12 +112,6 @@ export class ServerProcess {
 
   /** Whatever is left of it, for a test's cleanup. */
   kill(): void {
-    for (const pid of [...this.workers(), this.pid]) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Gone already.
-      }
-    }
+    killNow([...this.workers(), this.pid]);
   }
 }
