@@ -6,7 +6,7 @@
  * gate's refusal say why and what to do.
  */
 import { describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing, type DeclineCode, type Processor, type SavedChargeRequest } from '../src/index.ts';
+import { createBilling, fakeProcessor, type Billing, type DeclineCode, type Processor, type SavedCharge, type SavedChargeRequest } from '../src/index.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, MINUTE, useBilling } from './support/harness.ts';
 import { fundedAccounts, mustCall, mustRefuse } from './support/spend.ts';
@@ -234,6 +234,26 @@ for (const engine of ENGINES) {
         return after();
       },
     });
+    /** The fake, except that its charges answer pending with no webhook, and `chargeStatus` says what became of them; it parses a webhook as JSON. */
+    const answeringPending = (chargeStatus: (paymentRef: string) => Promise<SavedCharge>): Processor => ({
+      ...fake,
+      chargeSaved: async (request) => ({ status: 'pending', paymentRef: ((await fake.chargeSaved!(request)) as { paymentRef: string }).paymentRef }),
+      chargeStatus,
+      parseWebhook: async (rawBody) => [JSON.parse(rawBody, (key, value) => (key === 'at' ? new Date(value) : value))],
+    });
+    /** The recharge's payment succeeded, as its webhook (late) says, `times` times at once through each of `through`. */
+    const lateWebhook = async (through: Billing[], eventId: string, times = 1) => {
+      const event = { type: 'payment.succeeded', eventId, accountId: 'acme', paymentRef: fake.charges[0]!.paymentRef, packSlug: 'credits-10', amountCents: 1_000, at: t.clock.read(), rechargeId: String((await jobs(t.sql))[0]!.id) };
+      await Promise.all(through.flatMap((b) => Array.from({ length: times }, () => b.receiveWebhook('fake', JSON.stringify(event), new Headers()))));
+    };
+    /** acme, with auto-recharge on, just under its threshold; what it has available. */
+    const underThreshold = async () => {
+      (fake.charges as unknown[]).length = 0;
+      await fundedAccounts(t.billing, ['acme'], 3_000_000);
+      await t.billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000 });
+      await spendBelow(t.billing, 'acme', 2_000_000);
+      return available(t.billing);
+    };
     const t = useBilling(engine, { processors: [fake] });
 
     it('a process that charged and failed before crediting: the retry, with the same key, charges once and credits once', async () => {
@@ -305,6 +325,85 @@ for (const engine of ENGINES) {
         expect(await available(billing)).toBe(before + 10_000_000);
         expect(fake.charges).toHaveLength(1);
         expect((await billing.reconcile('acme')).problems).toEqual([]);
+      } finally {
+        await unanswered.close();
+      }
+    });
+
+    it('a charge answered pending whose webhook never comes: the processor is asked, it is credited once (its late webhook too), and the next crossing recharges again', async () => {
+      const { billing, sql, clock } = t;
+      const before = await underThreshold();
+      let asked = 0;
+      // Asked later, the fake says it succeeded.
+      const late = answeringPending(async (paymentRef) => {
+        asked++;
+        return fake.chargeStatus!(paymentRef);
+      });
+      const processes = await Promise.all([0, 1].map(() => createBilling({ database: sql, clock: clock.read, processors: [late] })));
+      try {
+        expect(await processes[0]!.runRecharges()).toMatchObject([{ outcome: 'pending' }]);
+        expect(await processes[1]!.runRecharges()).toEqual([]); // its webhook has the time to come
+        expect(asked).toBe(0);
+        clock.advance(11 * MINUTE);
+        const runs = (await Promise.all(processes.map((p) => p.runRecharges()))).flat();
+        expect(runs).toMatchObject([{ outcome: 'succeeded', paymentRef: fake.charges[0]!.paymentRef }]);
+        expect(asked).toBe(1);
+        expect(await jobs(sql)).toMatchObject([{ status: 'succeeded' }]);
+        expect(await available(billing)).toBe(before + 10_000_000);
+        expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', recharging: false });
+
+        // Its webhook, late: nothing more.
+        await lateWebhook(processes, 'evt_late_pending');
+        expect(await rechargeBuckets(sql)).toHaveLength(1);
+        expect(await available(billing)).toBe(before + 10_000_000);
+
+        // Auto-recharge runs on: the next crossing is a new recharge, and a new payment.
+        await spendBelow(billing, 'acme', 2_000_000);
+        expect((await Promise.all(processes.map((p) => p.runRecharges()))).flat()).toMatchObject([{ outcome: 'pending' }]);
+        expect(fake.charges).toHaveLength(2);
+        expect((await jobs(sql)).map((j) => j.status)).toEqual(['succeeded', 'awaiting_payment']);
+        expect((await billing.reconcile('acme')).problems).toEqual([]);
+      } finally {
+        await Promise.all(processes.map((p) => p.close()));
+      }
+    });
+
+    it('a charge answered pending that its processor cannot tell of: asked again less and less often, then after a day it ends, auto-recharge turns off, and its late webhook credits it once', async () => {
+      const { billing, sql, clock } = t;
+      const before = await underThreshold();
+      let asked = 0;
+      const silent = answeringPending(async () => {
+        asked++;
+        throw new Error('service unavailable');
+      });
+      const unanswered = await createBilling({ database: sql, clock: clock.read, processors: [silent] });
+      try {
+        expect(await unanswered.runRecharges()).toMatchObject([{ outcome: 'pending' }]);
+        for (let i = 0; i < 24 * 6 - 1; i++) {
+          clock.advance(10 * MINUTE);
+          for (const run of await unanswered.runRecharges({ sweep: false })) expect(run).toMatchObject({ outcome: 'pending', reason: 'service unavailable' });
+        }
+        // Asked after 10 minutes, then as long again as it had waited: 10, 20, 40, 80 minutes, … up to 6 hours.
+        expect(asked).toBeGreaterThanOrEqual(6);
+        expect(asked).toBeLessThanOrEqual(10);
+        expect(await jobs(sql)).toMatchObject([{ status: 'awaiting_payment' }]);
+        clock.advance(7 * 60 * MINUTE);
+        expect(await unanswered.runRecharges()).toMatchObject([{ outcome: 'skipped', reason: expect.stringContaining('has not said for a day whether the recharge of $10.00') }]);
+        expect(await jobs(sql)).toMatchObject([{ status: 'unanswered' }]);
+        expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'off', recharging: false, off: { code: 'processor_unanswered' } });
+        clock.advance(7 * 60 * MINUTE);
+        expect(await unanswered.runRecharges()).toEqual([]); // off: no new recharge, no more asking
+        expect(fake.charges).toHaveLength(1);
+
+        await lateWebhook([unanswered], 'evt_late_unknown', 2);
+        expect(await rechargeBuckets(sql)).toHaveLength(1);
+        expect(await available(billing)).toBe(before + 10_000_000);
+        expect((await billing.reconcile('acme')).problems).toEqual([]);
+
+        // Set again, it recharges again.
+        await billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 20_000_000 });
+        expect(await unanswered.runRecharges()).toMatchObject([{ outcome: 'pending' }]);
+        expect(fake.charges).toHaveLength(2);
       } finally {
         await unanswered.close();
       }

@@ -74,6 +74,19 @@ describe('the Stripe processor charges a saved card for an auto-recharge', () =>
     expect(endpoint.parsed.get((await fake.deliver(checkoutIntent.id)).event.id)).toMatchObject([{ type: 'ignored', processorType: 'payment_intent.succeeded' }]);
   });
 
+  it('says what became of a PaymentIntent whose webhook is late: succeeded, still processing, or failed', async () => {
+    const who = await withCard('team_late_webhook');
+    const charged = await processor.chargeSaved!(request(who, '12'));
+    const paymentRef = charged.status === 'succeeded' ? charged.paymentRef : '';
+    expect(await processor.chargeStatus!(paymentRef)).toEqual({ status: 'succeeded', paymentRef });
+    const intent = fake.paymentIntents.get(paymentRef)!;
+    intent.status = 'processing';
+    expect(await processor.chargeStatus!(paymentRef)).toEqual({ status: 'pending', paymentRef });
+    Object.assign(intent, { status: 'requires_payment_method', last_payment_error: { message: 'Your card was declined.' } });
+    expect(await processor.chargeStatus!(paymentRef)).toEqual({ status: 'declined', code: 'card_declined', message: 'Your card was declined.' });
+    await expect(processor.chargeStatus!('pi_unknown')).rejects.toThrow(/No such payment_intent/);
+  });
+
   it('a retry after the customer replaced the card finds the PaymentIntent its first attempt made', async () => {
     const who = await withCard('team_new_card');
     const first = await processor.chargeSaved!(request(who, '8'));

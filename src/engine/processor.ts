@@ -142,6 +142,12 @@ export interface Processor {
    */
   chargeSaved?(request: SavedChargeRequest): Promise<SavedCharge>;
   /**
+   * What became of an off-session charge chargeSaved answered pending (its paymentRef), as the
+   * processor says now: asked when its webhook is late. Without it, such a charge waits for its
+   * webhook for a day, then its recharge ends unanswered.
+   */
+  chargeStatus?(paymentRef: string): Promise<SavedCharge>;
+  /**
    * A webhook's events, from the raw body and headers as they arrived, after checking its
    * signature; throws WebhookSignatureError (a 400, nothing stored) when it does not verify.
    */

@@ -220,6 +220,7 @@ export class StripeFake {
         const intents = [...this.paymentIntents.values()].filter((pi) => params.customer === undefined || pi.customer === params.customer);
         return list(intents.reverse().slice(0, Number(params.limit ?? 10)), '/v1/payment_intents');
       }
+      if (method === 'GET' && resource === 'payment_intents' && sub !== undefined && ref === undefined) return found(this.paymentIntents, 'payment_intent', sub);
       if (method === 'POST' && resource === 'checkout' && sub === 'sessions' && ref === undefined) return this.createSession(params);
       if (method === 'POST' && resource === 'subscriptions' && sub !== undefined) return this.updateSubscription(sub, params);
       if (method === 'GET' && resource === 'subscriptions' && sub !== undefined) return this.subscriptionOf(sub);

@@ -13,6 +13,11 @@
  * - **Credited once**, when the payment succeeds: through creditPack, whose bucket reference
  *   names the payment, so the processor's synchronous answer and its webhook credit it once
  *   between them. A decline turns auto-recharge off, saying why.
+ * - **Never stuck.** A charge the processor answered pending waits for its webhook; when that is
+ *   late, any process asks the processor what became of it (`chargeStatus`), less and less often,
+ *   and credits or declines it as its webhook would. One not settled in a day (a week while the
+ *   processor says it is processing) ends unanswered and auto-recharge turns off, as a recharge
+ *   never answered does: the next one would be another payment for the same crossing.
  */
 import { BillingError } from '../../core/errors.ts';
 import { availableMicros } from '../../core/gate.ts';
@@ -40,6 +45,12 @@ const LEASE_MS = 5 * 60_000;
  * After it, the same key could charge a second time, so an unanswered recharge ends instead.
  */
 const KEY_LIFETIME_MS = 23 * 3_600_000;
+/** When a charge answered pending is first checked at its processor if its webhook has not come: then as long again as it has waited, up to every 6 hours. */
+const CHECK_AFTER_MS = 10 * 60_000;
+const CHECK_EVERY_MAX_MS = 6 * 3_600_000;
+/** How long a charge answered pending may stay unsettled: a day if its processor cannot say, a week while it says the payment is processing (a bank's). */
+const UNKNOWN_LIMIT_MS = 24 * 3_600_000;
+const PROCESSING_LIMIT_MS = 7 * 24 * 3_600_000;
 const IN_FLIGHT = `('pending', 'charging', 'awaiting_payment')`;
 
 const availableOf = (snap: GateSnapshot) => availableMicros(withPendingAllowance(snap).state);
@@ -110,14 +121,16 @@ export async function runRecharges(ctx: Context, { limit = 100, sweep: sweeping 
   const runs: RechargeRun[] = [];
   for (let i = 0; i < limit; i++) {
     const job = await claim(ctx);
-    if (!job) break;
+    const awaiting = job ? undefined : await claimAwaiting(ctx);
+    const claimed = job ?? awaiting;
+    if (!claimed) break;
     try {
-      runs.push(await run(ctx, job));
+      runs.push(await (job ? run(ctx, job) : check(ctx, awaiting!)));
     } catch (error) {
       // Left claimed: when its lease runs out, it is run again, as if this process had died.
-      runs.push({ rechargeId: job.id, accountId: job.account_id, outcome: 'retry', reason: error instanceof Error ? error.message : String(error) });
+      runs.push({ rechargeId: claimed.id, accountId: claimed.account_id, outcome: 'retry', reason: error instanceof Error ? error.message : String(error) });
     }
-    ctx.known.forget(job.account_id); // its ledger and terms moved here
+    ctx.known.forget(claimed.account_id); // its ledger and terms moved here
   }
   return runs;
 }
@@ -142,6 +155,96 @@ async function claim(ctx: Context): Promise<JobRow | undefined> {
     [now, new Date(now.getTime() + LEASE_MS)],
   );
   return job;
+}
+
+interface AwaitingRow {
+  id: number;
+  account_id: string;
+  processor: string | null;
+  payment_ref: string;
+  amount_cents: number;
+  /** When its key was first sent (before 0025: when it was made). */
+  sent_at: Date;
+}
+
+/**
+ * The next recharge awaiting its payment whose webhook is late, claimed for a lease: it stays
+ * awaiting, so its webhook may still finish it meanwhile, and no other process checks it.
+ */
+async function claimAwaiting(ctx: Context): Promise<AwaitingRow | undefined> {
+  const now = ctx.clock();
+  const [job] = await ctx.sql.query<AwaitingRow>(
+    `UPDATE recharges SET run_after = $2
+     WHERE id = (SELECT id FROM recharges WHERE status = 'awaiting_payment' AND run_after <= $1 ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING id, account_id, processor, payment_ref, amount_cents, COALESCE(first_sent_at, created_at) AS sent_at`,
+    [now, new Date(now.getTime() + LEASE_MS)],
+  );
+  return job;
+}
+
+/**
+ * A charge answered pending whose webhook has not come: its processor says what became of it, and
+ * it is credited or declined as its webhook would (which, late, then finds it done). Still
+ * pending, or not known, it is asked again later, until the time a payment may take is over.
+ */
+async function check(ctx: Context, job: AwaitingRow): Promise<RechargeRun> {
+  const done = (outcome: RechargeRun['outcome'], more: Partial<RechargeRun> = {}): RechargeRun => ({ rechargeId: job.id, accountId: job.account_id, outcome, paymentRef: job.payment_ref, ...more });
+  const processor = job.processor === null ? undefined : ctx.processors.get(job.processor);
+  let answer: SavedCharge | undefined;
+  let unknown = processor?.chargeStatus ? '' : `the processor "${job.processor}" cannot be asked about the payment here`;
+  if (processor?.chargeStatus) {
+    try {
+      answer = await processor.chargeStatus(job.payment_ref);
+    } catch (error) {
+      unknown = error instanceof Error ? error.message : String(error);
+    }
+  }
+  const now = ctx.clock();
+  if (answer?.status === 'succeeded') {
+    await recordPaid(ctx, job.account_id, job.id, processor!.name, answer, now);
+    return done('succeeded', { paymentRef: answer.paymentRef });
+  }
+  if (answer?.status === 'declined') {
+    await ctx.sql.transaction((tx) => declineRecharge(tx, job.account_id, job.id, answer.code, answer.message, now));
+    return done('declined', { reason: answer.message });
+  }
+  const waited = now.getTime() - new Date(job.sent_at).getTime();
+  const amount = formatUsd(job.amount_cents * 10_000);
+  if (answer ? waited > PROCESSING_LIMIT_MS : waited > UNKNOWN_LIMIT_MS) {
+    const reason = answer
+      ? `the processor still says the recharge of ${amount} (${job.payment_ref}) is processing after a week`
+      : `the processor has not said for a day whether the recharge of ${amount} (${job.payment_ref}) was paid`;
+    await ctx.sql.transaction(async (tx) => {
+      await lockGate(tx, job.account_id, now);
+      await endUnanswered(tx, job.account_id, job.id, reason, now);
+    });
+    return done('skipped', { reason });
+  }
+  const next = new Date(now.getTime() + Math.min(CHECK_EVERY_MAX_MS, Math.max(CHECK_AFTER_MS, waited)));
+  const reason = answer ? 'the processor says the payment is processing' : unknown;
+  await ctx.sql.query(`UPDATE recharges SET run_after = $2, reason = $3 WHERE id = $1 AND status = 'awaiting_payment'`, [job.id, next, reason.slice(0, 2_000)]);
+  return done('pending', { reason });
+}
+
+/**
+ * A recharge never settled ends, if still in flight, and auto-recharge turns off until someone
+ * checks the processor: a new recharge could be a second payment for the same crossing. Its
+ * payment, if it was made, is still credited once by its webhook. Under the gate mutex.
+ */
+async function endUnanswered(tx: Sql, accountId: string, rechargeId: number, reason: string, now: Date): Promise<void> {
+  const ended = await tx.query(`UPDATE recharges SET status = 'unanswered', reason = $3, updated_at = $4 WHERE id = $1 AND account_id = $2 AND status IN ${IN_FLIGHT} RETURNING id`, [
+    rechargeId, accountId, reason, now,
+  ]);
+  if (ended.length > 0) await turnOff(tx, accountId, 'processor_unanswered', `${reason}: check the account's payments at the processor before turning it on again.`, now);
+}
+
+/** The processor says the recharge's payment succeeded: credited as a webhook recording it is, its lock first, and the refunds or disputes told before it applied once it is recorded. */
+async function recordPaid(ctx: Context, accountId: string, rechargeId: number, processor: string, paid: { paymentRef: string; amountCents?: number }, now: Date): Promise<void> {
+  await ctx.sql.transaction(async (tx) => {
+    await lockPaymentRef(tx, processor, paid.paymentRef);
+    await completeRecharge(tx, accountId, rechargeId, processor, paid.paymentRef, now, paid.amountCents);
+    await applyRefundsParkedFor(tx, processor, paid.paymentRef, now);
+  });
 }
 
 /** What a recharge asks its processor for, fixed at its first attempt. */
@@ -173,17 +276,12 @@ async function run(ctx: Context, job: JobRow): Promise<RechargeRun> {
   const now = ctx.clock();
   switch (answer.status) {
     case 'succeeded':
-      // As a webhook recording the payment does: its lock first, and the refunds or disputes told before it applied once it is recorded.
-      await ctx.sql.transaction(async (tx) => {
-        await lockPaymentRef(tx, processor.name, answer.paymentRef);
-        await completeRecharge(tx, job.account_id, job.id, processor.name, answer.paymentRef, now, answer.amountCents);
-        await applyRefundsParkedFor(tx, processor.name, answer.paymentRef, now);
-      });
+      await recordPaid(ctx, job.account_id, job.id, processor.name, answer, now);
       return done('succeeded', { paymentRef: answer.paymentRef });
     case 'pending':
-      // Its webhook finishes it (and may have already).
-      await ctx.sql.query(`UPDATE recharges SET status = 'awaiting_payment', payment_ref = $2, updated_at = $3 WHERE id = $1 AND status = 'charging'`, [
-        job.id, answer.paymentRef, now,
+      // Its webhook finishes it (and may have already); if it is late, the processor is asked (check).
+      await ctx.sql.query(`UPDATE recharges SET status = 'awaiting_payment', payment_ref = $2, run_after = $4, updated_at = $3 WHERE id = $1 AND status = 'charging'`, [
+        job.id, answer.paymentRef, now, new Date(now.getTime() + CHECK_AFTER_MS),
       ]);
       return done('pending', { paymentRef: answer.paymentRef });
     case 'declined':
@@ -244,8 +342,7 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
   if (job.first_sent_at && now.getTime() - new Date(job.first_sent_at).getTime() > KEY_LIFETIME_MS) {
     const amount = formatUsd(amountCents * 10_000);
     const reason = `the processor did not answer the recharge of ${amount} for a day, and a new attempt could charge twice`;
-    await tx.query(`UPDATE recharges SET status = 'unanswered', reason = $2, updated_at = $3 WHERE id = $1`, [job.id, reason, now]);
-    await turnOff(tx, job.account_id, 'processor_unanswered', `${reason}: check the account's payments at the processor before turning it on again.`, now);
+    await endUnanswered(tx, job.account_id, job.id, reason, now);
     return { skipped: reason };
   }
   const processor = ctx.processors.get(terms.account.processor);

@@ -54,5 +54,10 @@ export function fakeProcessor(options: FakeProcessorOptions = {}): FakeProcessor
       }
       return { status: 'succeeded', paymentRef: charge.paymentRef };
     },
+    // Its charges succeed when made: one it did not make here (another process's) it cannot say.
+    chargeStatus: async (paymentRef) => {
+      if (!charges.some((c) => c.paymentRef === paymentRef)) throw new Error(`The fake processor made no charge ${paymentRef} in this process`);
+      return { status: 'succeeded', paymentRef };
+    },
   };
 }

@@ -19,7 +19,7 @@ import { refundPayment } from './refund.ts';
 import { changePlan } from './plan-change.ts';
 import { portalSession } from './portal.ts';
 import { parseWebhook } from './webhooks/index.ts';
-import { chargeSaved } from './recharge.ts';
+import { chargeSaved, chargeStatus } from './recharge.ts';
 import { DEFAULT_TOLERANCE_SECONDS } from './webhooks/signature.ts';
 
 export interface PaddleProcessorOptions {
@@ -63,6 +63,7 @@ export function paddleProcessor(options: PaddleProcessorOptions): Processor {
     changePlan: (request) => changePlan(paddle, request),
     portal: (request) => portalSession(paddle, request),
     chargeSaved: (request) => chargeSaved(paddle, request),
+    chargeStatus: (paymentRef) => chargeStatus(paddle, paymentRef),
     parseWebhook: async (rawBody, headers) => parseWebhook(webhook, rawBody, headers),
     syncCatalog: (items) => syncCatalog(paddle, items),
   };

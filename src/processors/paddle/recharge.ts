@@ -64,6 +64,11 @@ async function chargeOf(paddle: Paddle, subscriptionId: string, key: string): Pr
   }
 }
 
+/** What became of the recharge's one-time charge, when its webhook is late. */
+export async function chargeStatus(paddle: Paddle, paymentRef: string): Promise<SavedCharge> {
+  return answerOf(await paddle.transactions.get(paymentRef));
+}
+
 function answerOf(transaction: Transaction): SavedCharge {
   if (transaction.status === 'completed' || transaction.status === 'paid') {
     // Paddle adds tax as merchant of record: the payment is what the customer paid, as its webhook says.

@@ -18,7 +18,7 @@ import { refundPayment } from './refund.ts';
 import { changePlan } from './plan-change.ts';
 import { portalSession } from './portal.ts';
 import { parseWebhook } from './webhooks/index.ts';
-import { chargeSaved } from './recharge.ts';
+import { chargeSaved, chargeStatus } from './recharge.ts';
 
 export interface StripeProcessorOptions {
   /** The secret API key (sk_…), or a restricted key that may write customers, Checkout Sessions, subscriptions, products and prices. */
@@ -51,6 +51,7 @@ export function stripeProcessor(options: StripeProcessorOptions): Processor {
     changePlan: (request) => changePlan(stripe, request),
     portal: (request) => portalSession(stripe, request),
     chargeSaved: (request) => chargeSaved(stripe, request),
+    chargeStatus: (paymentRef) => chargeStatus(stripe, paymentRef),
     parseWebhook: async (rawBody, headers) => parseWebhook(stripe, options.webhookSecret, rawBody, headers),
     syncCatalog: (items) => syncCatalog(stripe, items),
   };

@@ -47,6 +47,11 @@ export async function chargeSaved(stripe: Stripe, request: SavedChargeRequest): 
   return answerOf(intent);
 }
 
+/** What became of the recharge's PaymentIntent, when its webhook is late. */
+export async function chargeStatus(stripe: Stripe, paymentRef: string): Promise<SavedCharge> {
+  return answerOf(await stripe.paymentIntents.retrieve(paymentRef));
+}
+
 function answerOf(intent: Stripe.PaymentIntent): SavedCharge {
   switch (intent.status) {
     case 'succeeded':
