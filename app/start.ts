@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
-import { createBilling, fakeProcessor, type Billing } from 'tollgate';
+import { createBilling, fakeProcessor, type Billing, type BillingOptions } from 'tollgate';
 import { loadCredentials } from 'tollgate/hono';
 import { paddleProcessor } from 'tollgate/paddle';
 import { createApp, createBillingSession, loadConfig } from 'tollgate/server';
@@ -68,8 +68,12 @@ async function oneAtATime<T>(sql: Sql, work: () => Promise<T>): Promise<T> {
   });
 }
 
-/** `seed`: make the demo people on a database that has none (`npm run app` does). */
-export async function startApp(env: NodeJS.ProcessEnv = process.env, { seed = false }: { seed?: boolean } = {}): Promise<RunningApp> {
+/**
+ * `seed`: make the demo people on a database that has none (`npm run app` does). `database`: an
+ * open connection for Tollgate in this process, instead of DATABASE_URL's; it stays the caller's
+ * to close (the tests hand one over already migrated, which saves migrating it here).
+ */
+export async function startApp(env: NodeJS.ProcessEnv = process.env, { seed = false, database }: { seed?: boolean; database?: BillingOptions['database'] } = {}): Promise<RunningApp> {
   const port = Number(env.APP_PORT || 3100);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`APP_PORT must be a port number (0 to 65535), not "${env.APP_PORT}"`);
   if (env.TOLLGATE_URL && !env.TOLLGATE_API_KEY) throw new Error('TOLLGATE_URL is set but TOLLGATE_API_KEY is not: set the key the Tollgate server printed on its first start');
@@ -112,7 +116,7 @@ export async function startApp(env: NodeJS.ProcessEnv = process.env, { seed = fa
     } else {
       const config = loadConfig({ ...env, DATABASE_URL: env.DATABASE_URL || DEFAULT_APP_DATABASE });
       billing = await createBilling({
-        database: config.databaseUrl,
+        database: database ?? config.databaseUrl,
         processors: [
           fakeProcessor(),
           ...(config.stripe ? [stripeProcessor({ ...config.stripe, successUrl: `${url}/` })] : []),

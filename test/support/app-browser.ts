@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startApp, type RunningApp } from '../../app/start.ts';
 import { ARTIFACTS, launchChromium } from './browser.ts';
+import { ENGINES } from './harness.ts';
 
 export const APP_SHOTS = `${ARTIFACTS}/app`;
 export const PASSWORD = 'correct horse';
@@ -21,7 +22,9 @@ export interface AppBrowser {
 
 export async function openAppBrowser(env: NodeJS.ProcessEnv = {}): Promise<AppBrowser> {
   mkdirSync(APP_SHOTS, { recursive: true });
-  const app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', ...env });
+  // An embedded database from the run's migrated image: as memory:// would be, without migrating it here.
+  const database = await ENGINES[0]!.open();
+  const app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', ...env }, { database: database.sql });
   const browser: Browser = await launchChromium();
   const problems: string[] = [];
   const contexts: BrowserContext[] = [];
@@ -38,6 +41,7 @@ export async function openAppBrowser(env: NodeJS.ProcessEnv = {}): Promise<AppBr
       for (const context of contexts) await context.close();
       await browser.close();
       await app.close();
+      await database.drop();
     },
   };
 }
