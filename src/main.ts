@@ -37,6 +37,9 @@ const processors = async () => [
   ...(config.paddle ? [(await import('./processors/paddle/index.ts')).paddleProcessor(config.paddle)] : []),
 ];
 
+const openBilling = async () =>
+  createBilling({ database: config.databaseUrl, processors: await processors(), defaultProcessor: config.processor, clockResyncMs: config.clockResyncSeconds * 1000 });
+
 /** Price with a preset on the first start, generate what was not configured, and say how to get in. */
 async function prepare(billing: Billing, config: Config): Promise<{ details: string; credentials: Credentials }> {
   if (!(await billing.admin.getSettings()).pricingMode) await billing.admin.applyPreset('subscription-plus-packs');
@@ -113,7 +116,7 @@ async function serveUntilStopped(billing: Billing, credentials?: Credentials, on
 }
 
 if (cluster.isPrimary) {
-  const billing = await createBilling({ database: config.databaseUrl, processors: await processors(), defaultProcessor: config.processor });
+  const billing = await openBilling();
   const { details, credentials } = await prepare(billing, config);
   if (config.workers === 1) {
     await serveUntilStopped(billing, credentials, (port) => banner(port, details));
@@ -154,5 +157,5 @@ if (cluster.isPrimary) {
     });
   }
 } else {
-  await serveUntilStopped(await createBilling({ database: config.databaseUrl, processors: await processors(), defaultProcessor: config.processor }));
+  await serveUntilStopped(await openBilling());
 }

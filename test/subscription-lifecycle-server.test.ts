@@ -2,7 +2,7 @@
  * A subscription's life through the server, on Stripe and on Paddle: two workers on PostgreSQL,
  * the real SDKs talking to the local fakes, webhooks signed as the real services sign them. The
  * months pass: the fake's clock and the database's (which the server bills at) move on together,
- * and the server is started again to read it. Subscribe → renew twice (each renewal's allowance
+ * and the running server's workers, measuring the database's clock every second, follow. Subscribe → renew twice (each renewal's allowance
  * opens only when the processor says it is paid) → upgrade → cancel at the period's end → back
  * on the default plan; and a renewal that fails → past due (refused with payment_past_due and
  * the billing portal; on the default plan's terms for a grace of days) → paid → active. Every
@@ -104,18 +104,16 @@ describe.skipIf(skipped !== '')(`a subscription's life through the server${skipp
       let server: ServerProcess | undefined;
       let base = '';
       const start = async () => {
-        server = await ServerProcess.start({ DATABASE_URL: clock.url, WEB_CONCURRENCY: '2', ...world.env });
+        server = await ServerProcess.start({ DATABASE_URL: clock.url, WEB_CONCURRENCY: '2', TOLLGATE_CLOCK_RESYNC_SECONDS: '1', ...world.env });
         await server.ready(2);
         base = `http://127.0.0.1:${server.port}`;
         world.webhookUrl = `${base}/webhooks/${world.name}`;
       };
-      /** A while later: the processor's clock and the database's move on, and the server starts again to read it. */
+      /** A while later: the processor's clock and the database's move on, and both workers have measured the database's. */
       const later = async (ms: number) => {
         world.advanceClock(ms);
         await clock.advance(ms);
-        server!.kill();
-        await server!.exited;
-        await start();
+        await clock.measuredBy(server!.workers());
       };
       let keys = 0;
       const call = async (method: string, path: string, body?: unknown) => {

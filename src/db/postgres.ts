@@ -46,8 +46,10 @@ function tuned(url: string, extra: Record<string, string> = {}): string {
  */
 export function connectPostgres(url: string, options: { max?: number } = {}): Sql {
   const max = options.max ?? 10;
-  const durable = new pg.Pool({ connectionString: tuned(url), max, types: types() });
-  const asynchronous = new pg.Pool({ connectionString: tuned(url, { synchronous_commit: 'off' }), max: Math.max(2, Math.ceil(max / 2)), types: types() });
+  // Which process holds a connection, in pg_stat_activity (an application_name in the URL wins).
+  const application_name = `tollgate ${process.pid}`;
+  const durable = new pg.Pool({ connectionString: tuned(url), max, types: types(), application_name });
+  const asynchronous = new pg.Pool({ connectionString: tuned(url, { synchronous_commit: 'off' }), max: Math.max(2, Math.ceil(max / 2)), types: types(), application_name });
   const close = async () => {
     await Promise.all([durable.end(), asynchronous.end()]);
   };

@@ -61,6 +61,8 @@ export interface BillingOptions {
    * (PostgreSQL's clock, kept in sync: db/clock.ts), or at its own on PGlite, which runs in it.
    */
   clock?: Clock;
+  /** How often a process measures PostgreSQL's clock again, in milliseconds (default a minute): a step of the server's clock is followed within it. */
+  clockResyncMs?: number;
   /** Connections in the PostgreSQL pool. */
   poolSize?: number;
   /**
@@ -92,7 +94,7 @@ export async function createBilling(options: BillingOptions = {}) {
   const sql = given ?? (await openDatabase(typeof options.database === 'string' ? options.database : DEFAULT_DATABASE_URL, { poolSize: options.poolSize }));
   const prices = new PriceBook(sql);
   await prices.reload();
-  const synced = !options.clock && sql.engine === 'postgres' ? await databaseClock(sql) : undefined;
+  const synced = !options.clock && sql.engine === 'postgres' ? await databaseClock(sql, { resyncMs: options.clockResyncMs }) : undefined;
   const known = new KnownAccounts(options.rememberAccounts === false ? 0 : undefined);
   const ctx: Context = {
     sql,

@@ -19,6 +19,8 @@ export interface Config {
   logLevel: string;
   /** Where browsers reach this server (PUBLIC_URL), when not the address the API is called at: billing page links are made on it. */
   publicUrl?: string;
+  /** How often each process measures the database's clock again (TOLLGATE_CLOCK_RESYNC_SECONDS, a minute unless set): it bills at that clock, and follows a step of it within this. */
+  clockResyncSeconds: number;
   /** How long a stop (SIGTERM, SIGINT) lets requests in flight finish before it closes their connections. */
   stopTimeoutSeconds: number;
   /** The processor new accounts pay through (TOLLGATE_PROCESSOR): the fake one unless a real one is configured and chosen. */
@@ -74,7 +76,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (processor === 'paddle' && !paddle) throw new ConfigError('TOLLGATE_PROCESSOR=paddle needs PADDLE_API_KEY and PADDLE_WEBHOOK_SECRET');
   return {
     databaseUrl, port: wholeNumber(env, 'PORT', 3000, 0, 65_535), host: env.HOST || '127.0.0.1', secretKey, adminPassword, workers, logLevel,
-    stopTimeoutSeconds: wholeNumber(env, 'TOLLGATE_STOP_TIMEOUT_SECONDS', 10, 1, 600), processor, stripe, paddle,
+    stopTimeoutSeconds: wholeNumber(env, 'TOLLGATE_STOP_TIMEOUT_SECONDS', 10, 1, 600),
+    clockResyncSeconds: wholeNumber(env, 'TOLLGATE_CLOCK_RESYNC_SECONDS', 60, 1, 3_600), processor, stripe, paddle,
     ...(publicUrl === undefined ? {} : { publicUrl: publicUrl.replace(/\/$/, '') }),
   };
 }

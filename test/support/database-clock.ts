@@ -1,9 +1,11 @@
 /**
  * A PostgreSQL test database whose clock the test moves on. A server bills at its database's
- * time (src/db/clock.ts reads clock_timestamp(), at start and then every minute), so a test
- * moves the server's clock by moving this one and starting the server again. The schema has a
- * clock_timestamp() of its own, ahead of pg_catalog's by what the test set, and the URL puts the
- * schema before pg_catalog on the search path, so that it is the one the server reads.
+ * time (src/db/clock.ts reads clock_timestamp(), at start and then every
+ * TOLLGATE_CLOCK_RESYNC_SECONDS), so a test moves a running server's clock by moving this one and
+ * waiting until the server's processes measured it again. The schema has a clock_timestamp() of
+ * its own, ahead of pg_catalog's by what the test set, and the URL puts the schema before
+ * pg_catalog on the search path, so that it is the one the server reads. It counts its reads by
+ * each process (its connections' application_name names the process's pid), at what it was ahead.
  */
 import type { Sql } from '../../src/db/sql.ts';
 import { postgresSchemaUrl } from './harness.ts';
@@ -15,7 +17,12 @@ export interface DatabaseClock {
   aheadMs: number;
   /** Moves it on by `ms`. */
   advance(ms: number): Promise<void>;
+  /** Waits until each of the processes `pids` has measured the clock as it is now (a whole measure, begun after the last move). */
+  measuredBy(pids: readonly number[], timeoutMs?: number): Promise<void>;
 }
+
+/** Round trips in one measure of the clock (src/db/clock.ts): a process that read it once more began its next measure, so the one before was whole. */
+const READS_PER_MEASURE = 5;
 
 export async function movableClock(db: { sql: Sql; url: string }): Promise<DatabaseClock> {
   const schema = /search_path=([a-z0-9_]+)/.exec(new URL(db.url).searchParams.get('options') ?? '')?.[1];
@@ -23,14 +30,36 @@ export async function movableClock(db: { sql: Sql; url: string }): Promise<Datab
   await db.sql.exec(`
     CREATE TABLE ${schema}.test_clock (ahead_ms bigint NOT NULL);
     INSERT INTO ${schema}.test_clock VALUES (0);
-    CREATE FUNCTION ${schema}.clock_timestamp() RETURNS timestamptz LANGUAGE sql VOLATILE
-      AS $$ SELECT pg_catalog.clock_timestamp() + (SELECT ahead_ms FROM ${schema}.test_clock) * interval '1 millisecond' $$;`);
+    CREATE TABLE ${schema}.test_clock_reads (reader text PRIMARY KEY, ahead_ms bigint NOT NULL, reads int NOT NULL);
+    CREATE FUNCTION ${schema}.clock_timestamp() RETURNS timestamptz LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE ahead bigint := (SELECT ahead_ms FROM ${schema}.test_clock);
+    BEGIN
+      INSERT INTO ${schema}.test_clock_reads AS r VALUES (current_setting('application_name'), ahead, 1)
+        ON CONFLICT (reader) DO UPDATE SET reads = CASE WHEN r.ahead_ms = EXCLUDED.ahead_ms THEN r.reads + 1 ELSE 1 END, ahead_ms = EXCLUDED.ahead_ms;
+      RETURN pg_catalog.clock_timestamp() + ahead * interval '1 millisecond';
+    END $$;`);
   const clock: DatabaseClock = {
     url: postgresSchemaUrl(db.url, `${schema},pg_catalog`),
     aheadMs: 0,
     async advance(ms) {
       clock.aheadMs += ms;
       await db.sql.query(`UPDATE ${schema}.test_clock SET ahead_ms = $1`, [clock.aheadMs]);
+    },
+    async measuredBy(pids, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      const readers = pids.map((pid) => `tollgate ${pid}`);
+      for (;;) {
+        const [{ n }] = (await db.sql.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${schema}.test_clock_reads WHERE reader = ANY($1) AND ahead_ms = $2 AND reads > $3`,
+          [readers, clock.aheadMs, READS_PER_MEASURE],
+        )) as [{ n: number }];
+        if (n === readers.length) return;
+        if (Date.now() > deadline) {
+          const reads = await db.sql.query(`SELECT * FROM ${schema}.test_clock_reads ORDER BY reader`);
+          throw new Error(`processes ${pids.join(', ')} did not measure the clock moved ${clock.aheadMs} ms ahead within ${timeoutMs} ms; its reads: ${JSON.stringify(reads)}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     },
   };
   return clock;

@@ -82,8 +82,15 @@ export class ServerProcess {
     return this.child.pid!;
   }
 
+  /** Its worker processes: its children that run node (tsx may start an esbuild service of its own). */
   workers(): number[] {
-    return childPids(this.pid);
+    return childPids(this.pid).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[0] === process.execPath;
+      } catch {
+        return false; // Ended while we looked.
+      }
+    });
   }
 
   /** Waits until it has `count` workers and answers. */
