@@ -75,20 +75,21 @@ interface Load {
 
 /**
  * `connections` keep-alive connections, each sending PUT /v1/accounts/{prefix}_{c}_{n} one
- * after another until the server closes it. Resolves when every connection has ended.
+ * after another until the server closes it. `busy` resolves once each connection has had an
+ * answer, and so sends request after request; `done` when every connection has ended.
  */
-function load(port: number, prefix: string, connections: number): { done: Promise<Load>; started: Promise<void> } {
+function load(port: number, prefix: string, connections: number): { done: Promise<Load>; busy: Promise<void> } {
   const result: Load = { acknowledged: [], unanswered: [], closing: 0, hung: 0, endedAt: [] };
-  let opened = 0;
-  let markStarted: () => void;
-  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  let answered = 0;
+  let markBusy: () => void;
+  const busy = new Promise<void>((resolve) => (markBusy = resolve));
   const one = async (c: number) => {
     const conn = await RawConnection.open(port);
-    if (++opened === connections) markStarted();
     for (let n = 0; ; n++) {
       const id = `${prefix}_${c}_${n}`;
       conn.write(request('PUT', `/v1/accounts/${id}`, { ...AUTH, 'Content-Type': 'application/json' }, '{"kind":"personal"}'));
       const answer = await conn.next(15_000);
+      if (n === 0 && ++answered === connections) markBusy();
       if (!isResponse(answer)) {
         result.unanswered.push(id);
         if ('timeout' in answer) result.hung++;
@@ -105,7 +106,7 @@ function load(port: number, prefix: string, connections: number): { done: Promis
     result.endedAt.push(performance.now());
   };
   const done = Promise.all(Array.from({ length: connections }, (_, c) => one(c))).then(() => result);
-  return { done, started };
+  return { done, busy };
 }
 
 describe('the stop\'s bound', () => {
@@ -282,8 +283,7 @@ describe.skipIf(!POSTGRES_URL)(`several workers on PostgreSQL${POSTGRES_URL ? ''
     stalled.write(request('PUT', '/v1/accounts/stalled', { ...AUTH, 'Content-Type': 'application/json', 'Content-Length': '100' }));
     stalled.write('{"kind":');
     const traffic = load(server.port, 'many', 40);
-    await traffic.started;
-    await sleep(1_000);
+    await traffic.busy;
     const signalled = performance.now();
     const { code, ms } = await server.stop('SIGTERM');
     const result = await traffic.done;
