@@ -11,11 +11,11 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { fakeProcessor, type Billing } from '../src/index.ts';
 import { formatUsd } from '../src/core/money.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
-import { TestClock } from './support/harness.ts';
+import { billingInMemory, TestClock } from './support/harness.ts';
 import { addTestModel, completed, mustCall } from './support/spend.ts';
 
 noteMissingChromium("the account page's browser tests are");
@@ -31,7 +31,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor()] });
+    billing = await billingInMemory({ clock: clock.read, processors: [fakeProcessor()] });
     await billing.admin.applyPreset('credit-packs');
     await billing.admin.updatePlan('payg', { includedMicros: 0 });
     await billing.admin.createPlan({ slug: 'pro', name: 'Pro', priceCents: 20_00, overage: 'credits', sort: 1 });

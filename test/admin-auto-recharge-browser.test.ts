@@ -7,10 +7,10 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing, type DeclineCode } from '../src/index.ts';
+import { fakeProcessor, type Billing, type DeclineCode } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
-import { TestClock } from './support/harness.ts';
+import { billingInMemory, TestClock } from './support/harness.ts';
 import { fundedAccounts, mustCall } from './support/spend.ts';
 
 noteMissingChromium('the auto-recharge admin browser test is');
@@ -25,7 +25,7 @@ describe.skipIf(!haveChromium)('auto-recharge on the account admin page, in a br
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor({ decline: () => card.declining })] });
+    billing = await billingInMemory({ clock: clock.read, processors: [fakeProcessor({ decline: () => card.declining })] });
     // One recharge that went through, then a card that declines the next.
     await fundedAccounts(billing, ['acme'], 3_000_000);
     await billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 2_000_000, monthlyMaxCount: 4 });

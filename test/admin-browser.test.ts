@@ -5,20 +5,16 @@
  * from real usage. Screenshots of each page go to test-artifacts/. Skipped, with a note, when
  * /usr/bin/chromium is not installed.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
+import { fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { DAY, HOUR, TestClock } from './support/harness.ts';
+import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { billingInMemory, DAY, HOUR, TestClock } from './support/harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = 'test-artifacts';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`\n[tollgate tests] ${CHROMIUM} is missing: the admin panel's browser tests are SKIPPED (apt-get install chromium).\n`);
+noteMissingChromium("the admin panel's browser tests are");
 
 /**
  * Ten days of usage before the clock's: three accounts (one on the paid plan), three cheap
@@ -58,29 +54,24 @@ async function seed(billing: Billing, clock: TestClock) {
 describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
   const clock = new TestClock(new Date('2026-03-10T12:00:00Z'));
   let billing: Billing;
-  let server: ServerType;
+  let server: Awaited<ReturnType<typeof serveApp>>;
   let base: string;
   let browser: Browser;
   const problems: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor(), signedProcessor()] });
+    billing = await billingInMemory({ clock: clock.read, processors: [fakeProcessor(), signedProcessor()] });
     await seed(billing, clock);
     const app = await adminApp(billing);
-    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    });
+    server = await serveApp(app);
+    base = server.base;
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await server?.close();
     await billing?.close();
   });
 

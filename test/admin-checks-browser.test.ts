@@ -11,9 +11,10 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { fakeProcessor, type Billing } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { billingInMemory } from './support/harness.ts';
 
 noteMissingChromium("the admin sanity checks' browser tests are");
 
@@ -26,7 +27,7 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    billing = await createBilling({ database: 'memory://', processors: [fakeProcessor()] });
+    billing = await billingInMemory({ processors: [fakeProcessor()] });
     await billing.admin.applyPreset('subscription-plus-packs');
     // A $5 plan that includes $500 of usage, and a second plan called "Plus".
     await billing.admin.createPlan({ slug: 'cheap', name: 'Cheap', priceCents: 5_00, includedMicros: 500_000_000, overage: 'credits' });

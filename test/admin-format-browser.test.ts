@@ -11,12 +11,12 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { fakeProcessor, type Billing } from '../src/index.ts';
 import { stripeProcessor } from '../src/processors/stripe/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { AMOUNTS, offRule, rateInRule } from './support/amounts.ts';
 import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
-import { TestClock } from './support/harness.ts';
+import { billingInMemory, TestClock } from './support/harness.ts';
 import { moneyStory, RANGE } from './support/money-story.ts';
 import { signedProcessor } from './support/signed-processor.ts';
 import { StripeFake } from './support/stripe-fake.ts';
@@ -40,7 +40,7 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
     const fake = fakeProcessor();
     stripe = await StripeFake.start();
     const atStripe = stripeProcessor({ secretKey: stripe.secretKey, webhookSecret: stripe.webhookSecret, apiBase: stripe.url, successUrl: 'https://app.example/done' });
-    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fake, signedProcessor(), atStripe] });
+    billing = await billingInMemory({ clock: clock.read, processors: [fake, signedProcessor(), atStripe] });
     await moneyStory(billing, clock, billing.sql, fake);
     // Odd amounts, where an exact figure would show six decimals.
     await billing.admin.updateSettings({ marginBps: 3000 });

@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { fakeProcessor, type Billing } from '../src/index.ts';
 import { paddleProcessor } from '../src/processors/paddle/index.ts';
 import { stripeProcessor } from '../src/processors/stripe/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
@@ -19,6 +19,7 @@ import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp 
 import { PaddleFake } from './support/paddle-fake.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
 import { StripeFake } from './support/stripe-fake.ts';
+import { billingInMemory } from './support/harness.ts';
 
 noteMissingChromium("the admin payment pages' browser tests are");
 
@@ -36,8 +37,7 @@ describe.skipIf(!haveChromium)('the admin panel\'s payment pages in a browser', 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     [stripe, paddle] = await Promise.all([StripeFake.start(), PaddleFake.start()]);
-    billing = await createBilling({
-      database: 'memory://',
+    billing = await billingInMemory({
       processors: [
         fakeProcessor(),
         stripeProcessor({ secretKey: stripe.secretKey, webhookSecret: stripe.webhookSecret, apiBase: stripe.url, successUrl: 'https://app.example/done' }),

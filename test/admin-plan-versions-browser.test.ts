@@ -8,9 +8,10 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { fakeProcessor, type Billing } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { billingInMemory } from './support/harness.ts';
 
 noteMissingChromium("the plan versions' browser tests are");
 
@@ -23,7 +24,7 @@ describe.skipIf(!haveChromium)('plan versions in the admin panel, in a browser',
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    billing = await createBilling({ database: 'memory://', processors: [fakeProcessor()] });
+    billing = await billingInMemory({ processors: [fakeProcessor()] });
     await billing.admin.applyPreset('usage-subscription');
     for (const id of ['ana', 'bo']) {
       await billing.upsertAccount({ id, kind: 'personal' });

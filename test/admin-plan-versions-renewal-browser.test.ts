@@ -10,11 +10,12 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { fakeProcessor, type Billing } from '../src/index.ts';
 import { stripeProcessor } from '../src/processors/stripe/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
 import { StripeFake } from './support/stripe-fake.ts';
+import { billingInMemory } from './support/harness.ts';
 
 noteMissingChromium("the plan versions' renewal browser tests are");
 
@@ -39,8 +40,7 @@ describe.skipIf(!haveChromium)('plan versions at a renewal in the admin panel, i
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     stripe = await StripeFake.start();
-    billing = await createBilling({
-      database: 'memory://',
+    billing = await billingInMemory({
       clock: () => new Date(Date.now() + aheadMs),
       processors: [fakeProcessor(), stripeProcessor({ secretKey: stripe.secretKey, webhookSecret: stripe.webhookSecret, apiBase: stripe.url, successUrl: 'https://app.example/done' })],
     });

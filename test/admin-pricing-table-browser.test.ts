@@ -7,9 +7,10 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { fakeProcessor, type Billing } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { billingInMemory } from './support/harness.ts';
 
 noteMissingChromium("the admin pricing table's browser test is");
 
@@ -20,7 +21,7 @@ describe.skipIf(!haveChromium)('the pricing table in the admin panel, in a brows
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    billing = await createBilling({ database: 'memory://', processors: [fakeProcessor()] });
+    billing = await billingInMemory({ processors: [fakeProcessor()] });
     await billing.admin.applyPreset('subscription-plus-packs');
     await billing.admin.createPack({ slug: 'big', name: '6,000 extra credits', priceCents: 50_00, valueMicros: 60_000_000, expiresAfterDays: 365, requiresPlan: true });
     await billing.admin.createPlan({ slug: 'team', name: 'Team', priceCents: 99_00, public: false });

@@ -6,32 +6,29 @@
  * refund that failed at the processor afterwards shows as given back, the payment refundable again.
  * Screenshots go to test-artifacts/. Skipped, with a note, when /usr/bin/chromium is missing.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
-import { chromium, type Browser } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
+import { fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { adminPage } from './support/browser.ts';
-import { TestClock } from './support/harness.ts';
+import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { billingInMemory, TestClock } from './support/harness.ts';
 import { packPaid, refundFailed, refunded } from './support/payment-events.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
 import { addTestModel, completed, mustCall } from './support/spend.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = 'test-artifacts';
+noteMissingChromium('the refunds browser test is');
 
-describe.skipIf(!existsSync(CHROMIUM))('refunds in the admin panel, in a browser', () => {
+describe.skipIf(!haveChromium)('refunds in the admin panel, in a browser', () => {
   const clock = new TestClock(new Date('2026-03-10T12:00:00Z'));
   let billing: Billing;
-  let server: ServerType;
+  let server: Awaited<ReturnType<typeof serveApp>>;
   let base: string;
   let browser: Browser;
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor(), signedProcessor()] });
+    billing = await billingInMemory({ clock: clock.read, processors: [fakeProcessor(), signedProcessor()] });
     await billing.admin.applyPreset('credit-packs');
     await billing.admin.updatePlan('payg', { includedMicros: 0 });
     await addTestModel(billing);
@@ -40,15 +37,14 @@ describe.skipIf(!existsSync(CHROMIUM))('refunds in the admin panel, in a browser
     completed(await billing.purchase('acme', 'credits-50', { idempotencyKey: 'buy-2' }));
     await mustCall(billing, 'acme', 2_500_000); // $5 of the first pack spent
     const app = await adminApp(billing);
-    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    server = await serveApp(app);
+    base = server.base;
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await server?.close();
     await billing?.close();
   });
 

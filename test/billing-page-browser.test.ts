@@ -8,13 +8,13 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { fakeProcessor, type Billing } from '../src/index.ts';
 import { createBillingSession } from '../src/server/index.ts';
 import { amount } from '../src/billing-page/money.ts';
 import { adminApp } from './support/admin-client.ts';
 import { TEST_MODEL } from './support/api-world.ts';
 import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
-import { DAY, TestClock } from './support/harness.ts';
+import { billingInMemory, DAY, TestClock } from './support/harness.ts';
 
 noteMissingChromium('the billing page browser test is');
 
@@ -29,7 +29,7 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fakeProcessor()] });
+    billing = await billingInMemory({ clock: clock.read, processors: [fakeProcessor()] });
     await billing.admin.applyPreset('subscription-plus-packs');
     await billing.admin.createPlan({ slug: 'max', name: 'Max', priceCents: 100_00, overage: 'credits', sort: 10 });
     await billing.admin.setModelPrice({ ...TEST_MODEL, effectiveFrom: '2020-01-01T00:00:00Z', rates: { input: '1', output: '2' } });

@@ -8,10 +8,10 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor, type Billing } from '../src/index.ts';
+import { fakeProcessor, type Billing } from '../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
-import { TestClock } from './support/harness.ts';
+import { billingInMemory, TestClock } from './support/harness.ts';
 import { HAND, moneyStory, RANGE } from './support/money-story.ts';
 import { signedProcessor } from './support/signed-processor.ts';
 
@@ -26,7 +26,7 @@ describe.skipIf(!haveChromium)('the money view in a browser', () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const fake = fakeProcessor();
-    billing = await createBilling({ database: 'memory://', clock: clock.read, processors: [fake, signedProcessor()] });
+    billing = await billingInMemory({ clock: clock.read, processors: [fake, signedProcessor()] });
     await moneyStory(billing, clock, billing.sql, fake);
     server = await serveApp(await adminApp(billing));
     browser = await launchChromium();
