@@ -9,12 +9,11 @@
  * page. Screenshots go to test-artifacts/.
  */
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing } from '../src/index.ts';
 import { formatUsd } from '../src/core/money.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ARTIFACTS, haveChromium, noteMissingChromium, openAdminPanel, type AdminPanel } from './support/browser.ts';
 import { billingInMemory, TestClock } from './support/harness.ts';
 import { addTestModel, completed, mustCall } from './support/spend.ts';
 
@@ -23,8 +22,7 @@ noteMissingChromium("the account page's browser tests are");
 describe.skipIf(!haveChromium)("an account's page in the admin panel, in a browser", () => {
   const clock = new TestClock(new Date('2026-03-10T02:00:00Z'));
   let billing: Billing;
-  let server: { base: string; close(): Promise<void> };
-  let browser: Browser;
+  let panel: AdminPanel;
   let page: Page;
   const problems: string[] = [];
   let mistake: number;
@@ -51,19 +49,17 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     completed(await billing.subscribe('solo', 'pro', { idempotencyKey: 'solo-pro' }));
     await billing.cancel('solo', {}, { idempotencyKey: 'solo-cancel' });
 
-    server = await serveApp(await adminApp(billing));
-    browser = await launchChromium();
-    page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems, { refusalsExpected: true });
+    panel = await openAdminPanel(billing, problems, { refusalsExpected: true });
+    page = panel.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await panel?.close();
     await billing?.close();
   });
 
   it('says the account is refused until its next day starts in its time zone, with the gate\'s reason', async () => {
-    await page.goto(`${server.base}/admin/accounts/acme`);
+    await page.goto(`${panel.base}/admin/accounts/acme`);
     const banner = page.locator('[data-figure="refused"]');
     expect(await banner.getAttribute('data-code')).toBe('daily_limit');
     // Midnight in New York is 04:00 UTC (daylight time since March 8).
@@ -87,7 +83,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
   });
 
   it("sets a member's caps from the form, shows their use, refuses a bad one beside the form, and lifts them", async () => {
-    await page.goto(`${server.base}/admin/accounts/acme#members`);
+    await page.goto(`${panel.base}/admin/accounts/acme#members`);
     await page.fill('#member-caps input[name=userId]', 'u_7');
     await page.fill('#member-caps input[name=dayUsd]', '1');
     await page.fill('#member-caps input[name=monthTokens]', '2,000,000');
@@ -113,7 +109,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
   });
 
   it('takes back a bonus granted by mistake after a page that says what will happen, never more than is left', async () => {
-    await page.goto(`${server.base}/admin/accounts/acme`);
+    await page.goto(`${panel.base}/admin/accounts/acme`);
     const before = (await billing.balance('acme')).availableMicros;
     await page.locator(`a[href$="/buckets/${mistake}/take-back"]`).click();
     expect(await page.locator('h1').innerText()).toBe(`Take back bonus #${mistake}`);
@@ -135,7 +131,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
   });
 
   it('adds the ledger up to what is available, the expired trial a write-off pending', async () => {
-    await page.goto(`${server.base}/admin/accounts/acme`);
+    await page.goto(`${panel.base}/admin/accounts/acme`);
     const totals = await billing.admin.ledgerTotals('acme');
     const table = page.locator('#ledger-totals');
     expect(await table.locator('tr[data-line^="write-off-"]').innerText()).toMatch(/bonus #\d+ expired 2026-03-10 06:00 UTC: to be written off.*\s+−\$0\.50/);
@@ -149,7 +145,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
   });
 
   it('shows when a canceled subscription ends, resumes it, and cancels it again after a page that says what will happen', async () => {
-    await page.goto(`${server.base}/admin/accounts/solo`);
+    await page.goto(`${panel.base}/admin/accounts/solo`);
     expect(await page.locator('[data-figure="plan-ends"]').innerText()).toBe('Canceled: ends 2026-04-10 12:00 UTC, then the default plan');
     await page.screenshot({ path: `${ARTIFACTS}/account-canceled.png` });
     const before = await billing.balance('solo');
@@ -166,7 +162,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
 
     // Canceling again asks first: the account, its plan, when it ends and what it falls back to.
     await page.click('#cancel-link');
-    await page.waitForURL(`${server.base}/admin/accounts/solo/cancel`);
+    await page.waitForURL(`${panel.base}/admin/accounts/solo/cancel`);
     const confirm = await page.locator('#cancel-confirm').innerText();
     expect(confirm).toContain('solo is on Pro ($20.00 a month');
     expect(confirm).toContain('until the period ends, 2026-04-10 12:00 UTC');
@@ -179,9 +175,9 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
   });
 
   it('archives the plan an account is on after a page naming it, and the account stays on it', async () => {
-    await page.goto(`${server.base}/admin/plans/pro`);
+    await page.goto(`${panel.base}/admin/plans/pro`);
     await page.click('a.button.danger');
-    await page.waitForURL(`${server.base}/admin/plans/pro/archive`);
+    await page.waitForURL(`${panel.base}/admin/plans/pro/archive`);
     const confirm = await page.locator('#archive-confirm').innerText();
     expect(confirm).toContain('1 account (solo) is on Pro now.');
     expect(confirm).toContain('The accounts on it stay on it');
@@ -195,7 +191,7 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
 
   it('removes a price override: the next call is priced as before it', async () => {
     await billing.admin.setModelPrice({ provider: 'test', model: 'test-model', effectiveFrom: '2026-03-05T00:00:00Z', rates: { input: '9', output: '9' } });
-    await page.goto(`${server.base}/admin/prices?q=test-model`);
+    await page.goto(`${panel.base}/admin/prices?q=test-model`);
     const row = page.locator('tr', { hasText: '2026-03-05' }).filter({ has: page.locator('button', { hasText: 'Remove' }) });
     expect(await row.innerText()).toMatch(/test-model\s+test\s+2026-03-05\s+\$9\.00\s+\$9\.00/);
     await row.locator('button', { hasText: 'Remove' }).click();

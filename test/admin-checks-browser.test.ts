@@ -9,19 +9,17 @@
  * /usr/bin/chromium.
  */
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing } from '../src/index.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ARTIFACTS, haveChromium, noteMissingChromium, openAdminPanel, type AdminPanel } from './support/browser.ts';
 import { billingInMemory } from './support/harness.ts';
 
 noteMissingChromium("the admin sanity checks' browser tests are");
 
 describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser', () => {
   let billing: Billing;
-  let server: Awaited<ReturnType<typeof serveApp>>;
-  let browser: Browser;
+  let panel: AdminPanel;
   let page: Page;
   const problems: string[] = [];
 
@@ -32,21 +30,19 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
     // A $5 plan that includes $500 of usage, and a second plan called "Plus".
     await billing.admin.createPlan({ slug: 'cheap', name: 'Cheap', priceCents: 5_00, includedMicros: 500_000_000, overage: 'credits' });
     await billing.admin.createPlan({ slug: 'plus-2', name: 'Plus', priceCents: 30_00, overage: 'credits' });
-    server = await serveApp(await adminApp(billing));
-    browser = await launchChromium();
-    page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems, { refusalsExpected: true });
+    panel = await openAdminPanel(billing, problems, { refusalsExpected: true });
+    page = panel.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await panel?.close();
     await billing?.close();
   });
 
   const checks = (scope: string) => page.locator(`${scope} .checks li`).allInnerTexts();
 
   it('lists on the pricing page what is wrong with the plans and packs, each linked to it', async () => {
-    await page.goto(`${server.base}/admin/pricing`);
+    await page.goto(`${panel.base}/admin/pricing`);
     expect(await page.locator('#checks h2').innerText()).toBe('2 things to look at in your plans and packs');
     expect(await checks('#checks')).toEqual([
       'plan cheap “Cheap” costs $5.00 a month and lets a subscriber use $500.00 of usage, which costs you $250.00 at the 50% margin: each subscriber who uses it all loses you $245.00 a month.',
@@ -62,7 +58,7 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
   it('warns on a plan form as its values are typed, before saving, and stops once they are sound', async () => {
     await billing.admin.updatePlan('cheap', { status: 'archived' });
     await billing.admin.updatePlan('plus-2', { status: 'archived' });
-    await page.goto(`${server.base}/admin/plans/plus`);
+    await page.goto(`${panel.base}/admin/plans/plus`);
     expect(await checks('#plan-form')).toEqual([]);
     // $5 a month for $500 of usage, and no more spending of packs: two warnings, nothing saved yet.
     await page.fill('input[name=price]', '5');
@@ -85,12 +81,12 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
     await page.fill('input[name=included]', '');
     await page.click('#plan-form button[type=submit]');
     await page.locator('.note', { hasText: 'Plan “Plus” saved.' }).waitFor();
-    await page.goto(`${server.base}/admin/pricing`);
+    await page.goto(`${panel.base}/admin/pricing`);
     expect(await page.locator('#checks h2').innerText()).toBe('Nothing to look at in your plans and packs');
   });
 
   it('says on the packs page who can buy each pack, and nobody when no plan on sale spends it', async () => {
-    await page.goto(`${server.base}/admin/packs`);
+    await page.goto(`${panel.base}/admin/packs`);
     expect(await page.locator('tr[data-pack="extra-10"] td').last().innerText()).toBe('accounts on Plus (add-on)');
     await billing.admin.updatePlan('plus', { overage: 'block' });
     await page.reload();
@@ -98,7 +94,7 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
     expect(await soldTo.innerText()).toBe('nobody: no plan on sale spends it');
     expect(await soldTo.getAttribute('class')).toBe('warn');
     await page.screenshot({ path: `${ARTIFACTS}/checks-packs.png`, fullPage: true });
-    await page.goto(`${server.base}/admin/packs/extra-10`);
+    await page.goto(`${panel.base}/admin/packs/extra-10`);
     expect(await checks('#pack-form')).toEqual([expect.stringContaining('could be paid for and never used')]);
     await page.screenshot({ path: `${ARTIFACTS}/checks-pack-form.png`, fullPage: true });
     await billing.admin.updatePlan('plus', { overage: 'credits' });
@@ -106,7 +102,7 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
 
   it('warns on the settings page, as a margin is typed, of the plans it would make lose money', async () => {
     await billing.admin.updatePlan('plus', { includedMicros: 30_000_000 }); // $30 of usage costs $15 at 50%
-    await page.goto(`${server.base}/admin/settings`);
+    await page.goto(`${panel.base}/admin/settings`);
     expect(await checks('form.settings')).toEqual([]);
     await page.fill('input[name=margin]', '30');
     await page.locator('form.settings .checks li[data-check="plan_loses_money"]').waitFor();
@@ -123,7 +119,7 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
   });
 
   it('fills a new plan\'s slug from its name, and warns on the create form before it is created', async () => {
-    await page.goto(`${server.base}/admin/plans`);
+    await page.goto(`${panel.base}/admin/plans`);
     const form = page.locator('#plan-form');
     await form.locator('input[name=name]').pressSequentially('Pro Année 2');
     expect(await form.locator('input[name=slug]').inputValue()).toBe('pro-annee-2');
@@ -151,7 +147,7 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
   }
 
   it('names a bad field by its label, in dollars', async () => {
-    await page.goto(`${server.base}/admin/plans/plus`);
+    await page.goto(`${panel.base}/admin/plans/plus`);
     await page.fill('input[name=surcharge]', '25');
     await submitPlanForm('surcharge');
     await page.locator('#plan-form .error', { hasText: 'Surcharge: $25.00 is more than the price, $20.00' }).waitFor();

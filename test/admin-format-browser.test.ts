@@ -9,13 +9,12 @@
  * unit. Screenshots go to test-artifacts/. Skipped, with a note, without /usr/bin/chromium.
  */
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing } from '../src/index.ts';
 import { stripeProcessor } from '../src/processors/stripe/index.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
 import { AMOUNTS, offRule, rateInRule } from './support/amounts.ts';
-import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ARTIFACTS, haveChromium, noteMissingChromium, openAdminPanel, type AdminPanel } from './support/browser.ts';
 import { billingInMemory, TestClock } from './support/harness.ts';
 import { moneyStory, RANGE } from './support/money-story.ts';
 import { signedProcessor } from './support/signed-processor.ts';
@@ -27,9 +26,8 @@ noteMissingChromium("the admin money format's browser tests are");
 describe.skipIf(!haveChromium)('one money format on every admin page, in a browser', () => {
   const clock = new TestClock(new Date('2026-03-01T00:00:00Z'));
   let billing: Billing;
-  let server: Awaited<ReturnType<typeof serveApp>>;
+  let panel: AdminPanel;
   let stripe: StripeFake;
-  let browser: Browser;
   let page: Page;
   const problems: string[] = [];
   let bonusBucket: number;
@@ -53,14 +51,12 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
     await mustCall(billing, 'globex', 291); // a fraction of a cent
     paymentId = (await billing.payments('globex'))[0]!.id;
     await billing.admin.syncCatalog('stripe'); // the payments page lists each price at Stripe
-    server = await serveApp(await adminApp(billing));
-    browser = await launchChromium();
-    page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems);
+    panel = await openAdminPanel(billing, problems);
+    page = panel.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await panel?.close();
     await billing?.close();
     await stripe?.close();
   });
@@ -101,7 +97,7 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
   ] as const;
 
   it.each(PAGES)('%s shows every amount in one format', async (path, name) => {
-    await page.goto(`${server.base}${path.replace('BONUS', String(bonusBucket)).replace('PAYMENT', String(paymentId))}`);
+    await page.goto(`${panel.base}${path.replace('BONUS', String(bonusBucket)).replace('PAYMENT', String(paymentId))}`);
     const { text, rates } = await amountsOn(page);
     expect((text.match(AMOUNTS)?.length ?? 0) + rates.length, 'a page with no amounts proves nothing').toBeGreaterThan(0);
     expect(offRule(text), `an amount off the format on ${path}`).toBeUndefined();
@@ -112,7 +108,7 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
 
   it.each([['/admin/accounts/globex', 'account-globex'], ['/admin/analytics' + RANGE, 'analytics'], ['/admin/pricing/table', 'pricing-table']])('%s at a phone\'s width', async (path, name) => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${server.base}${path}`);
+    await page.goto(`${panel.base}${path}`);
     await page.screenshot({ path: `${ARTIFACTS}/format-${name}-phone.png`, fullPage: true });
     const wide = await page.evaluate(() => document.documentElement.scrollWidth);
     await page.setViewportSize({ width: 1360, height: 900 });
@@ -120,7 +116,7 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
   });
 
   it("says a chart's amounts in its legend as the page does", async () => {
-    await page.goto(`${server.base}/admin/analytics${RANGE}`);
+    await page.goto(`${panel.base}/admin/analytics${RANGE}`);
     const chart = page.locator('#usage-chart[data-drawn="true"]');
     await chart.locator('canvas').first().waitFor();
     await chart.screenshot({ path: `${ARTIFACTS}/format-usage-chart.png` });
@@ -134,18 +130,18 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
   });
 
   it('says the odd amounts rounded where they stand beside others', async () => {
-    await page.goto(`${server.base}/admin/accounts/globex`);
+    await page.goto(`${panel.base}/admin/accounts/globex`);
     const { text } = await amountsOn(page);
     expect(text).toContain('$84.39');
     expect(text).not.toContain('0.610416');
     expect(text).toContain('$0.61'); // the call's value at 30%: $0.427291 ÷ 0.7 = $0.610416, rounded
     expect(text).toContain('$0.000416'); // the small call's value, exact: 291 µ$ ÷ 0.7, rounded up
-    await page.goto(`${server.base}/admin/plans`);
+    await page.goto(`${panel.base}/admin/plans`);
     expect((await amountsOn(page)).text).toContain('$0.855');
   });
 
   it('shows, per kind of token, the provider cost and what a customer pays at the margin, with the unit', async () => {
-    await page.goto(`${server.base}/admin/prices?q=gpt-4o-mini`);
+    await page.goto(`${panel.base}/admin/prices?q=gpt-4o-mini`);
     const heads = await page.locator('table.prices thead th').allInnerTexts();
     for (const kind of ['Input', 'Output', 'Cache read', 'Cache write', 'Reasoning']) expect(heads).toContain(`${kind}\n$ per 1M tokens`);
     const row = page.locator('tr[data-model="gpt-4o-mini"]').first();

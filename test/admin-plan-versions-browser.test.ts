@@ -6,19 +6,17 @@
  * /usr/bin/chromium.
  */
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing } from '../src/index.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ARTIFACTS, haveChromium, noteMissingChromium, openAdminPanel, type AdminPanel } from './support/browser.ts';
 import { billingInMemory } from './support/harness.ts';
 
 noteMissingChromium("the plan versions' browser tests are");
 
 describe.skipIf(!haveChromium)('plan versions in the admin panel, in a browser', () => {
   let billing: Billing;
-  let server: Awaited<ReturnType<typeof serveApp>>;
-  let browser: Browser;
+  let panel: AdminPanel;
   let page: Page;
   const problems: string[] = [];
 
@@ -31,19 +29,17 @@ describe.skipIf(!haveChromium)('plan versions in the admin panel, in a browser',
       await billing.subscribe(id, 'pro');
     }
     await billing.admin.applyPreset('tiers');
-    server = await serveApp(await adminApp(billing));
-    browser = await launchChromium();
-    page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems);
+    panel = await openAdminPanel(billing, problems);
+    page = panel.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await panel?.close();
     await billing?.close();
   });
 
   it('counts the subscribers on older versions, names them before moving them, and moves them only when confirmed', async () => {
-    await page.goto(`${server.base}/admin/plans/pro`);
+    await page.goto(`${panel.base}/admin/plans/pro`);
     expect(await page.locator('#plan-versions').innerText()).toMatch(/2 subscribers on older versions keep what they bought until moved/);
     await page.screenshot({ path: `${ARTIFACTS}/plan-versions-plan.png`, fullPage: true });
 

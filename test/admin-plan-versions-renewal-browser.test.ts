@@ -8,12 +8,11 @@
  * with a note, without /usr/bin/chromium.
  */
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing } from '../src/index.ts';
 import { stripeProcessor } from '../src/processors/stripe/index.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ARTIFACTS, haveChromium, noteMissingChromium, openAdminPanel, type AdminPanel } from './support/browser.ts';
 import { StripeFake } from './support/stripe-fake.ts';
 import { billingInMemory } from './support/harness.ts';
 
@@ -22,8 +21,7 @@ noteMissingChromium("the plan versions' renewal browser tests are");
 describe.skipIf(!haveChromium)('plan versions at a renewal in the admin panel, in a browser', () => {
   let billing: Billing;
   let stripe: StripeFake;
-  let server: Awaited<ReturnType<typeof serveApp>>;
-  let browser: Browser;
+  let panel: AdminPanel;
   let page: Page;
   const problems: string[] = [];
   /** The billing's clock: the real one, moved on past a renewal when the test says. */
@@ -53,20 +51,18 @@ describe.skipIf(!haveChromium)('plan versions at a renewal in the admin panel, i
     const from = stripe.events.length;
     await stripe.completeCheckout(checkoutUrl.split('/').pop()!);
     await deliver(from);
-    server = await serveApp(await adminApp(billing));
-    browser = await launchChromium();
-    page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems);
+    panel = await openAdminPanel(billing, problems);
+    page = panel.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await panel?.close();
     await billing?.close();
     await stripe?.close();
   });
 
   it('applies a mode that keeps subscribers on the version they bought, after a confirmation that names them with what they pay', async () => {
-    await page.goto(`${server.base}/admin/pricing/tiers/apply`);
+    await page.goto(`${panel.base}/admin/pricing/tiers/apply`);
     const choice = page.locator('#subscribers');
     expect(await choice.locator('input[value=keep]').isChecked()).toBe(true);
     expect(await choice.locator('label').first().innerText()).toMatch(/Keep them on their versions \(recommended\): 2 accounts \(acme, ana\) go on paying \$20\.00 a month for Pro, as bought; new subscribers pay \$100\.00/);
@@ -80,7 +76,7 @@ describe.skipIf(!haveChromium)('plan versions at a renewal in the admin panel, i
     expect((await billing.balance('ana')).plan).toMatchObject({ slug: 'pro', priceCents: 20_00 });
     expect((await billing.admin.getPlan('pro')).priceCents).toBe(100_00);
 
-    await page.goto(`${server.base}/admin/plans/pro`);
+    await page.goto(`${panel.base}/admin/plans/pro`);
     expect(await page.locator('#plan-versions').innerText()).toMatch(/2 subscribers on older versions keep what they bought until moved\./);
     await page.screenshot({ path: `${ARTIFACTS}/plan-versions-kept.png`, fullPage: true });
 
@@ -100,7 +96,7 @@ describe.skipIf(!haveChromium)('plan versions at a renewal in the admin panel, i
     await billing.admin.syncCatalog('stripe'); // Pro's $100 price at Stripe
     const subscriptionRef = (await billing.admin.accountSubscription('acme')).subscription!.reference;
     const invoicesBefore = stripe.invoices.size;
-    await page.goto(`${server.base}/admin/plans/pro/move`);
+    await page.goto(`${panel.base}/admin/plans/pro/move`);
     const row = page.locator('#move-accounts tr[data-account=acme]');
     expect(await row.innerText()).toMatch(/acme\s*stripe\s*version 1\s*\$20\.00\s*\$20\.00\s*\$100\.00 a month, \$100\.00 included/);
     expect(await row.locator('button[value=now]').count()).toBe(0); // at Stripe, only at its renewal
@@ -114,16 +110,16 @@ describe.skipIf(!haveChromium)('plan versions at a renewal in the admin panel, i
     await deliver(from);
 
     // The plan's page lists the move waiting, with its date and a way to call it off; at a phone's width too.
-    await page.goto(`${server.base}/admin/plans/pro`);
+    await page.goto(`${panel.base}/admin/plans/pro`);
     expect(await page.locator('#moves-waiting tbody tr').allInnerTexts()).toEqual([expect.stringMatching(/^acme\t\d{4}-\d\d-\d\d\t\$20\.00\t\$100\.00\t\n?Call off$/)]);
     await page.screenshot({ path: `${ARTIFACTS}/plan-versions-waiting.png`, fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: `${ARTIFACTS}/plan-versions-waiting-phone.png`, fullPage: true });
-    await page.goto(`${server.base}/admin/plans/pro/move`);
+    await page.goto(`${panel.base}/admin/plans/pro/move`);
     await page.screenshot({ path: `${ARTIFACTS}/plan-versions-move-phone.png`, fullPage: true });
     await page.setViewportSize({ width: 1360, height: 900 });
 
-    await page.goto(`${server.base}/admin/accounts/acme`);
+    await page.goto(`${panel.base}/admin/accounts/acme`);
     const { paidThrough } = await billing.getAccount('acme');
     expect(await page.locator('#version-move').innerText()).toMatch(
       new RegExp(`On version 1 of Pro \\(\\$20\\.00 a month, \\$20\\.00 included\\): moves to version 2 \\(\\$100\\.00 a month, \\$100\\.00 included\\) on ${paidThrough!.toISOString().slice(0, 10)}, when its next period opens; stripe bills the new price from that invoice\\.`),

@@ -8,6 +8,8 @@ import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { inject } from 'vitest';
+import type { Billing } from '../../src/index.ts';
+import { ADMIN_PASSWORD, adminApp } from './admin-client.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = 'test-artifacts';
@@ -56,4 +58,26 @@ export async function adminPage(browser: Browser, base: string, password: string
   await page.fill('input[name=password]', password);
   await page.click('button[type=submit]');
   return page;
+}
+
+export interface AdminPanel {
+  base: string;
+  /** Logged in, as adminPage leaves it. */
+  page: Page;
+  /** Closes the browser's pages and stops the server (the library stays the caller's). */
+  close(): Promise<void>;
+}
+
+/** `billing`'s admin panel served on a port, and a page of it logged in with the test password (see adminPage). */
+export async function openAdminPanel(billing: Billing, problems: string[], options: { refusalsExpected?: boolean } = {}): Promise<AdminPanel> {
+  const server = await serveApp(await adminApp(billing));
+  const browser = await launchChromium();
+  const page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems, options);
+  return {
+    base: server.base, page,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
 }
