@@ -5,19 +5,17 @@
  * test-artifacts/. Skipped, with a note, without /usr/bin/chromium.
  */
 import { mkdirSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing } from '../src/index.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ADMIN_PASSWORD } from './support/admin-client.ts';
+import { ARTIFACTS, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
 import { billingInMemory } from './support/harness.ts';
 
 noteMissingChromium("the admin pricing table's browser test is");
 
 describe.skipIf(!haveChromium)('the pricing table in the admin panel, in a browser', () => {
   let billing: Billing;
-  let server: Awaited<ReturnType<typeof serveApp>>;
-  let browser: Browser;
+  let served: ServedBrowser;
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -25,24 +23,22 @@ describe.skipIf(!haveChromium)('the pricing table in the admin panel, in a brows
     await billing.admin.applyPreset('subscription-plus-packs');
     await billing.admin.createPack({ slug: 'big', name: '6,000 extra credits', priceCents: 50_00, valueMicros: 60_000_000, expiresAfterDays: 365, requiresPlan: true });
     await billing.admin.createPlan({ slug: 'team', name: 'Team', priceCents: 99_00, public: false });
-    server = await serveApp(await adminApp(billing));
-    browser = await launchChromium();
+    served = await serveToBrowser(billing);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await served?.close();
     await billing?.close();
   });
 
   it('shows the plans and packs on sale as customers would see them, and what /v1/pricing says', async () => {
-    const page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+    const page = await (await served.browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(e.message));
-    await page.goto(`${server.base}/admin/login`);
+    await page.goto(`${served.base}/admin/login`);
     await page.fill('input[name=password]', ADMIN_PASSWORD);
     await page.click('button[type=submit]');
-    await page.goto(`${server.base}/admin/pricing`);
+    await page.goto(`${served.base}/admin/pricing`);
     await page.click('text=See the pricing table as customers do');
     await page.waitForURL('**/admin/pricing/table');
     const card = async (what: string) => (await page.locator(`[data-${what}]`).allInnerTexts()).map((t) => t.replace(/\n+/g, '\n').trim()); // a paragraph is set off by blank lines
@@ -56,7 +52,7 @@ describe.skipIf(!haveChromium)('the pricing table in the admin panel, in a brows
     ]);
     await page.screenshot({ path: `${ARTIFACTS}/pricing-table.png`, fullPage: true });
     // The same read as the API's: the packs go when no paid plan on sale spends them.
-    const api = (await (await fetch(`${server.base}/v1/pricing`)).json()) as { plans: { slug: string }[]; packs: { slug: string }[] };
+    const api = (await (await fetch(`${served.base}/v1/pricing`)).json()) as { plans: { slug: string }[]; packs: { slug: string }[] };
     expect(api.plans.map((p) => p.slug)).toEqual(['free', 'plus']);
     expect(api.packs.map((p) => p.slug)).toEqual(['extra-10', 'big']);
     await billing.admin.updatePlan('plus', { overage: 'block' });

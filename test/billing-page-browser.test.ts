@@ -6,14 +6,13 @@
  * phone width go to test-artifacts/. Skipped, with a note, when /usr/bin/chromium is missing.
  */
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing } from '../src/index.ts';
 import { createBillingSession } from '../src/server/index.ts';
 import { amount } from '../src/billing-page/money.ts';
-import { adminApp } from './support/admin-client.ts';
 import { TEST_MODEL } from './support/api-world.ts';
-import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ARTIFACTS, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
 import { billingInMemory, DAY, TestClock } from './support/harness.ts';
 
 noteMissingChromium('the billing page browser test is');
@@ -24,8 +23,7 @@ const DESKTOP = { width: 1280, height: 900 };
 describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
   const clock = new TestClock(new Date('2026-03-01T09:00:00Z'));
   let billing: Billing;
-  let server: Awaited<ReturnType<typeof serveApp>>;
-  let browser: Browser;
+  let served: ServedBrowser;
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -45,20 +43,18 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
       await billing.record('acme', { model: 'gpt-4o-mini', provider: 'openai', userId: 'user_8', usage: { inputTokens: 300_000, outputTokens: 20_000 } }, { idempotencyKey: `mini-${day}` });
       clock.advance(DAY);
     }
-    server = await serveApp(await adminApp(billing));
-    browser = await launchChromium();
+    served = await serveToBrowser(billing);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await served?.close();
     await billing?.close();
   });
 
   /** A page at `viewport` that opened a new link for `input`; its script and console errors go to `problems`. */
   async function open(input: Parameters<typeof createBillingSession>[2], viewport: { width: number; height: number }, problems: string[]): Promise<{ page: Page; url: string }> {
-    const { url } = await createBillingSession(billing, 'acme', input, { baseUrl: server.base });
-    const page = await (await browser.newContext({ viewport })).newPage();
+    const { url } = await createBillingSession(billing, 'acme', input, { baseUrl: served.base });
+    const page = await (await served.browser.newContext({ viewport })).newPage();
     page.on('pageerror', (e) => problems.push(e.message));
     page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
     await page.goto(url);
@@ -145,7 +141,7 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     await page.screenshot({ path: `${ARTIFACTS}/billing-page-owner-after.png`, fullPage: true });
 
     // The link again, in this browser or another: refused in words, nothing shown.
-    const other = await (await browser.newContext({ viewport: PHONE })).newPage();
+    const other = await (await served.browser.newContext({ viewport: PHONE })).newPage();
     await other.goto(url);
     expect(await other.locator('h1').innerText()).toBe('This billing link has expired');
     expect(await other.content()).not.toContain('Acme');
@@ -170,11 +166,11 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
 
   it('keeps each tab on its account when billing for a second account is opened in the same browser', async () => {
     const problems: string[] = [];
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await served.browser.newContext({ viewport: DESKTOP });
     const tab = async (account: string, input: Parameters<typeof createBillingSession>[2]) => {
       const page = await context.newPage();
       page.on('pageerror', (e) => problems.push(e.message));
-      await page.goto((await createBillingSession(billing, account, input, { baseUrl: server.base })).url);
+      await page.goto((await createBillingSession(billing, account, input, { baseUrl: served.base })).url);
       return page;
     };
     const team = await tab('acme', { returnUrl: 'https://app.example/team', role: 'owner' });

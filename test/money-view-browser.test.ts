@@ -6,11 +6,11 @@
  * to test-artifacts/. Skipped, with a note, when /usr/bin/chromium is missing.
  */
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing } from '../src/index.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ADMIN_PASSWORD } from './support/admin-client.ts';
+import { adminPage, ARTIFACTS, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
 import { billingInMemory, TestClock } from './support/harness.ts';
 import { HAND, moneyStory, RANGE } from './support/money-story.ts';
 import { signedProcessor } from './support/signed-processor.ts';
@@ -20,21 +20,18 @@ noteMissingChromium('the money view\'s browser tests are');
 describe.skipIf(!haveChromium)('the money view in a browser', () => {
   const clock = new TestClock(new Date('2026-03-01T00:00:00Z'));
   let billing: Billing;
-  let server: Awaited<ReturnType<typeof serveApp>>;
-  let browser: Browser;
+  let served: ServedBrowser;
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const fake = fakeProcessor();
     billing = await billingInMemory({ clock: clock.read, processors: [fake, signedProcessor()] });
     await moneyStory(billing, clock, billing.sql, fake);
-    server = await serveApp(await adminApp(billing));
-    browser = await launchChromium();
+    served = await serveToBrowser(billing);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await served?.close();
     await billing?.close();
   });
 
@@ -47,8 +44,8 @@ describe.skipIf(!haveChromium)('the money view in a browser', () => {
 
   it('shows money collected beside usage value, cost and margin; cards, charts, the total row and the CSV agree with the hand sums', async () => {
     const problems: string[] = [];
-    const page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems);
-    await page.goto(`${server.base}/admin/analytics${RANGE}`);
+    const page = await adminPage(served.browser, served.base, ADMIN_PASSWORD, problems);
+    await page.goto(`${served.base}/admin/analytics${RANGE}`);
     await page.locator('#collected-chart[data-drawn="true"] canvas').first().waitFor();
     await page.locator('#usage-chart[data-drawn="true"] canvas').first().waitFor();
 
@@ -83,7 +80,7 @@ describe.skipIf(!haveChromium)('the money view in a browser', () => {
 
     // The CSV the page links to, with the session's cookie: its days add up to the cards.
     const href = await page.locator('.range .exports a', { hasText: 'by day' }).getAttribute('href');
-    const csv = await page.context().request.get(`${server.base}${href}`);
+    const csv = await page.context().request.get(`${served.base}${href}`);
     expect(csv.status()).toBe(200);
     const [head, ...rows] = (await csv.text()).trim().split('\n').map((line) => line.split(','));
     const column = (name: string) => rows.map((r) => r[head!.indexOf(name)]!);
@@ -94,8 +91,8 @@ describe.skipIf(!haveChromium)('the money view in a browser', () => {
     expect(micros(column('usage_value_usd'))).toBe(HAND.usage.valueMicros);
     expect(micros(column('margin_usd'))).toBe(HAND.usage.marginMicros);
     // Without the session, no CSV.
-    const anonymous = await browser.newContext();
-    const refused = await anonymous.request.get(`${server.base}${href}`, { maxRedirects: 0 });
+    const anonymous = await served.browser.newContext();
+    const refused = await anonymous.request.get(`${served.base}${href}`, { maxRedirects: 0 });
     expect(refused.status()).not.toBe(200);
     await anonymous.close();
     await page.context().close();

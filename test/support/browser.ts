@@ -60,24 +60,33 @@ export async function adminPage(browser: Browser, base: string, password: string
   return page;
 }
 
-export interface AdminPanel {
+export interface ServedBrowser {
   base: string;
-  /** Logged in, as adminPage leaves it. */
-  page: Page;
+  browser: Browser;
   /** Closes the browser's pages and stops the server (the library stays the caller's). */
   close(): Promise<void>;
 }
 
-/** `billing`'s admin panel served on a port, and a page of it logged in with the test password (see adminPage). */
-export async function openAdminPanel(billing: Billing, problems: string[], options: { refusalsExpected?: boolean } = {}): Promise<AdminPanel> {
+/** `billing`'s server app (admin panel, billing page, API) on a port, and the run's Chromium. */
+export async function serveToBrowser(billing: Billing): Promise<ServedBrowser> {
   const server = await serveApp(await adminApp(billing));
   const browser = await launchChromium();
-  const page = await adminPage(browser, server.base, ADMIN_PASSWORD, problems, options);
   return {
-    base: server.base, page,
+    base: server.base, browser,
     async close() {
       await browser.close();
       await server.close();
     },
   };
+}
+
+export interface AdminPanel extends ServedBrowser {
+  /** Logged in, as adminPage leaves it. */
+  page: Page;
+}
+
+/** `billing`'s admin panel served on a port, and a page of it logged in with the test password (see adminPage). */
+export async function openAdminPanel(billing: Billing, problems: string[], options: { refusalsExpected?: boolean } = {}): Promise<AdminPanel> {
+  const served = await serveToBrowser(billing);
+  return { ...served, page: await adminPage(served.browser, served.base, ADMIN_PASSWORD, problems, options) };
 }
