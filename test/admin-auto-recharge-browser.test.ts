@@ -8,8 +8,8 @@ import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing, type DeclineCode } from '../src/index.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ADMIN_PASSWORD } from './support/admin-client.ts';
+import { ARTIFACTS, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
 import { billingInMemory, TestClock } from './support/harness.ts';
 import { fundedAccounts, mustCall } from './support/spend.ts';
 
@@ -19,7 +19,7 @@ describe.skipIf(!haveChromium)('auto-recharge on the account admin page, in a br
   const clock = new TestClock(new Date('2026-03-10T12:00:00Z'));
   const card: { declining?: DeclineCode } = {};
   let billing: Billing;
-  let server: Awaited<ReturnType<typeof serveApp>>;
+  let served: ServedBrowser;
   let base: string;
   let browser: Browser;
 
@@ -35,14 +35,12 @@ describe.skipIf(!haveChromium)('auto-recharge on the account admin page, in a br
     card.declining = 'card_declined';
     while ((await billing.balance('acme')).availableMicros >= 2_000_000) await mustCall(billing, 'acme', 1_000_000);
     await billing.runRecharges();
-    server = await serveApp(await adminApp(billing));
-    base = server.base;
-    browser = await launchChromium();
+    served = await serveToBrowser(billing);
+    ({ base, browser } = served);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await served?.close();
     await billing?.close();
   });
 

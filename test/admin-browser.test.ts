@@ -10,8 +10,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ADMIN_PASSWORD } from './support/admin-client.ts';
+import { ARTIFACTS, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
 import { billingInMemory, DAY, HOUR, TestClock } from './support/harness.ts';
 
 noteMissingChromium("the admin panel's browser tests are");
@@ -54,7 +54,7 @@ async function seed(billing: Billing, clock: TestClock) {
 describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
   const clock = new TestClock(new Date('2026-03-10T12:00:00Z'));
   let billing: Billing;
-  let server: Awaited<ReturnType<typeof serveApp>>;
+  let served: ServedBrowser;
   let base: string;
   let browser: Browser;
   const problems: string[] = [];
@@ -63,15 +63,12 @@ describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     billing = await billingInMemory({ clock: clock.read, processors: [fakeProcessor(), signedProcessor()] });
     await seed(billing, clock);
-    const app = await adminApp(billing);
-    server = await serveApp(app);
-    base = server.base;
-    browser = await launchChromium();
+    served = await serveToBrowser(billing);
+    ({ base, browser } = served);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await served?.close();
     await billing?.close();
   });
 

@@ -10,8 +10,8 @@ import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
-import { adminPage, ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
+import { ADMIN_PASSWORD } from './support/admin-client.ts';
+import { adminPage, ARTIFACTS, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
 import { billingInMemory, TestClock } from './support/harness.ts';
 import { packPaid, refundFailed, refunded } from './support/payment-events.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
@@ -22,7 +22,7 @@ noteMissingChromium('the refunds browser test is');
 describe.skipIf(!haveChromium)('refunds in the admin panel, in a browser', () => {
   const clock = new TestClock(new Date('2026-03-10T12:00:00Z'));
   let billing: Billing;
-  let server: Awaited<ReturnType<typeof serveApp>>;
+  let served: ServedBrowser;
   let base: string;
   let browser: Browser;
 
@@ -36,15 +36,12 @@ describe.skipIf(!haveChromium)('refunds in the admin panel, in a browser', () =>
     completed(await billing.purchase('acme', 'credits-10', { idempotencyKey: 'buy-1' }));
     completed(await billing.purchase('acme', 'credits-50', { idempotencyKey: 'buy-2' }));
     await mustCall(billing, 'acme', 2_500_000); // $5 of the first pack spent
-    const app = await adminApp(billing);
-    server = await serveApp(app);
-    base = server.base;
-    browser = await launchChromium();
+    served = await serveToBrowser(billing);
+    ({ base, browser } = served);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await served?.close();
     await billing?.close();
   });
 
