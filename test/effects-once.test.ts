@@ -84,7 +84,7 @@ for (const engine of ENGINES) {
       await billing.subscribe('acme', 'plus');
       const bought = await billing.purchase('acme', 'extra-10', { idempotencyKey: 'buy' });
       expect(bought).toMatchObject({ valueMicros: 10_000_000, replayed: false });
-      expect((await movements(sql, 'acme')).payments).toBe(1);
+      expect((await movements(sql, 'acme')).payments).toBe(2); // the plan's and the pack's
     });
 
     it('concurrent calls under one key make one effect, and all get its result', async () => {
@@ -94,7 +94,7 @@ for (const engine of ENGINES) {
       const results = await Promise.all(Array.from({ length: 12 }, () => billing.purchase('acme', 'extra-10', { idempotencyKey: 'same' })));
       expect(results.filter((r) => !r.replayed)).toHaveLength(1);
       expect(new Set(results.map((r) => completed(r).paymentRef)).size).toBe(1);
-      expect((await movements(sql, 'acme')).payments).toBe(1);
+      expect((await movements(sql, 'acme')).payments).toBe(2); // the plan's and the pack's
     });
 
     it('a key is 1 to 200 characters of text', async () => {

@@ -17,6 +17,7 @@ import type { CheckoutRequest, Pending, Processor } from '../processor.ts';
 import type { Account } from '../rows.ts';
 import type { Sql } from '../../db/sql.ts';
 import { lockGate } from '../terms.ts';
+import { recordClockPeriodPayment } from './clock-payments.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
 import { activatePlan, activeSubscription, cancelPlan, changePlan } from './subscriptions.ts';
 
@@ -111,7 +112,10 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     }
     const paid = await processor.subscribe({ ...(await checkoutRequest(tx, processor, account, { idempotencyKey, ...urls })), plan });
     if (paid.status === 'pending') return paid;
-    return activatePlan(tx, accountId, plan, { processor: processor.name, processorRef: paid.reference, now });
+    const subscription = await activatePlan(tx, accountId, plan, { processor: processor.name, processorRef: paid.reference, now });
+    // Its first period is paid now (a plan with no allowance has none to record it with).
+    await recordClockPeriodPayment(tx, await lockGate(tx, accountId, now));
+    return subscription;
   });
 }
 

@@ -14,6 +14,7 @@ import { instant, micros, plain, text } from '../../core/input.ts';
 import type { Context } from '../context.ts';
 import { once, type EffectOptions, type Once } from '../once.ts';
 import { lockGate, type Terms } from '../terms.ts';
+import { recordClockPeriodPayment } from './clock-payments.ts';
 
 export interface GrantInput {
   accountId: string;
@@ -112,7 +113,7 @@ export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult 
   const paidPeriod = terms.account.paidThrough !== null && !terms.unpaid && !terms.planEnded;
   const amount = paidPeriod ? proratedMicros(includedMicros(terms.plan), terms.period) : includedMicros(terms.plan);
   if (amount <= 0) return undefined;
-  return grant(tx, {
+  const opened = await grant(tx, {
     accountId: terms.account.id,
     source: 'allowance',
     amountMicros: amount,
@@ -122,6 +123,9 @@ export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult 
     expiresAt: terms.period.end,
     planId: terms.plan.id,
   });
+  // A period the clock runs is paid as it opens: its payment is recorded with its allowance.
+  if (opened.created) await recordClockPeriodPayment(tx, terms);
+  return opened;
 }
 
 /** `micros` for the part of a month `period` covers (all of it for a month or more), rounded down. */

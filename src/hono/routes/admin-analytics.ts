@@ -7,14 +7,15 @@ import { DateTime, errorResponses, json, Micros } from '../schemas.ts';
 
 const Cents = z.number().int();
 
+const collectedShape = {
+  payments: z.number().int().openapi({ description: 'Payments received.' }),
+  paidCents: Cents.openapi({ description: 'What they paid, in cents.' }),
+  refundedCents: Cents.openapi({ description: 'Refunds applied in the range, whenever their payment was.' }),
+  disputedCents: Cents.openapi({ description: 'Disputes (chargebacks) applied in the range, less what disputes won in it gave back.' }),
+  netCents: Cents.openapi({ description: 'Money collected: paid − refunded − disputed.' }),
+};
 const CollectedSchema = z
-  .strictObject({
-    payments: z.number().int().openapi({ description: 'Payments received.' }),
-    paidCents: Cents.openapi({ description: 'What they paid, in cents.' }),
-    refundedCents: Cents.openapi({ description: 'Refunds applied in the range, whenever their payment was.' }),
-    disputedCents: Cents.openapi({ description: 'Disputes (chargebacks) applied in the range, less what disputes won in it gave back.' }),
-    netCents: Cents.openapi({ description: 'Money collected: paid − refunded − disputed.' }),
-  })
+  .strictObject(collectedShape)
   .openapi('MoneyCollected', { description: 'Money through the processors (packs, subscriptions, auto-recharges), each on the day it happened.' });
 
 const usageShape = {
@@ -36,7 +37,8 @@ const MoneyViewSchema = z
     days: z.array(z.strictObject({ day: z.string().openapi({ description: 'YYYY-MM-DD, UTC.' }), collected: CollectedSchema, usage: UsageSchema })).openapi({
       description: 'Every UTC day of the range, oldest first; days without anything as zeros.',
     }),
-    sources: z.array(CollectedSchema.extend({ processor: z.string(), kind: z.enum(['pack', 'subscription', 'recharge']) })).openapi({
+    // One object of its own, as a model's row is: the component extended is an allOf of two closed objects, which no source matches.
+    sources: z.array(z.strictObject({ processor: z.string(), kind: z.enum(['pack', 'subscription', 'recharge']), ...collectedShape })).openapi({
       description: 'Money collected by processor and kind (recharge: a pack auto-recharge bought), most kept first.',
     }),
     models: z.array(z.strictObject({ model: z.string(), ...usageShape })).openapi({ description: 'Usage by model, most value first.' }),
