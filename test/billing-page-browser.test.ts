@@ -114,8 +114,9 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     expect(await page.locator('#note').innerText()).toBe('You are on Max now.');
     expect(await page.locator('[data-current] h2').innerText()).toBe('Max');
     expect(await page.locator('[data-plan=plus] button').innerText()).toBe('Downgrade to Plus');
-    // A payment named as it was bought: the pack's name, not its slug (the fake processor's plan change is no payment).
-    expect(await page.locator('#payments tbody tr td:nth-child(2)').allInnerTexts()).toEqual(['1,000 extra credits']);
+    // Payments named as they were bought: the pack's name, not its slug; each period the fake processor opens is paid as it opens, Plus's first, Max's at the change.
+    expect(await page.locator('#payments tbody tr td:nth-child(2)').allInnerTexts()).toEqual(['Max plan, a month', '1,000 extra credits', 'Plus plan, a month']);
+    expect(await page.locator('#payments tbody tr').first().innerText()).toMatch(/Max plan, a month\s+\$100\.00/);
 
     // Refused, the form's error is beside its fields and at the top, where the page opens.
     await page.fill('#auto-recharge-form input[name=threshold]', '250');
