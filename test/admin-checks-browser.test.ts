@@ -32,6 +32,11 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
     await billing.admin.createPlan({ slug: 'plus-2', name: 'Plus', priceCents: 30_00, overage: 'credits' });
     panel = await openAdminPanel(billing, problems, { refusalsExpected: true });
     page = panel.page;
+    // When each page last had input, for submitPlanForm.
+    await page.addInitScript(() => {
+      (window as unknown as { lastInput: number }).lastInput = 0;
+      document.addEventListener('input', () => ((window as unknown as { lastInput: number }).lastInput = performance.now()), true);
+    });
   });
 
   afterAll(async () => {
@@ -141,8 +146,13 @@ describe.skipIf(!haveChromium)('sanity checks in the admin panel, in a browser',
    */
   async function submitPlanForm(lastField: string) {
     await page.locator(`#plan-form input[name=${lastField}]`).blur();
-    await page.waitForTimeout(300); // past the previews' 250 ms typing delay
-    await page.waitForFunction(() => document.querySelector('.htmx-request') === null);
+    // Checked by a timer in the page: one due past the previews' 250 ms typing delay runs after it,
+    // however busy the machine, and by then the delayed preview has started (or answered).
+    await page.waitForFunction(
+      () => performance.now() - (window as unknown as { lastInput: number }).lastInput > 300 && document.querySelector('.htmx-request') === null,
+      null,
+      { polling: 50 },
+    );
     await page.click('#plan-form button[type=submit]');
   }
 
