@@ -37,7 +37,7 @@ export function FormChecks({ endpoint, checks }: { endpoint: string; checks: rea
   return (
     <div
       class="form-checks" aria-live="polite" hx-post={endpoint} hx-trigger="input from:closest form delay:250ms, change from:closest form"
-      hx-swap="innerHTML" hx-include="closest form" hx-sync="this:replace"
+      hx-swap="innerHTML" hx-include="closest form" hx-sync="this:queue last"
     >
       <CheckList checks={checks} lead={FORM_LEAD} />
     </div>

@@ -91,7 +91,7 @@ export function FigureList({ label, f }: { label: string; f: Awaited<ReturnType<
 export function Figures({ endpoint, label, f }: { endpoint: string; label: string; f: Awaited<ReturnType<typeof figures>> }) {
   return (
     <div class="figures">
-      <div hx-post={endpoint} hx-trigger="input from:closest form delay:200ms, change from:closest form" hx-swap="innerHTML" hx-include="closest form" hx-sync="this:replace">
+      <div hx-post={endpoint} hx-trigger="input from:closest form delay:200ms, change from:closest form" hx-swap="innerHTML" hx-include="closest form" hx-sync="this:queue last">
         <FigureList label={label} f={f} />
       </div>
       <small class="muted">

@@ -105,7 +105,7 @@ function SettingsForm({ c, form, plans, error, checks }: { c: AdminContext; form
       <fieldset>
         <legend>Margin</legend>
         <Field label="Margin (%)" name="margin" value={form.margin} step="0.01" hint="The share of what people pay that is not provider cost." />
-        <div class="live" hx-post="/admin/settings/preview" hx-trigger="input from:closest form delay:150ms, change from:closest form" hx-swap="innerHTML" hx-include="closest form" hx-sync="this:replace">
+        <div class="live" hx-post="/admin/settings/preview" hx-trigger="input from:closest form delay:150ms, change from:closest form" hx-swap="innerHTML" hx-include="closest form" hx-sync="this:queue last">
           <Live form={form} checks={checks} />
         </div>
       </fieldset>
