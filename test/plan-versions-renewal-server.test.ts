@@ -10,7 +10,7 @@ import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { ENGINES, POSTGRES_URL } from './support/harness.ts';
 import { movableClock } from './support/database-clock.ts';
-import { SECRET_KEY, ServerProcess } from './support/server-process.ts';
+import { ServerProcess } from './support/server-process.ts';
 import { StripeFake } from './support/stripe-fake.ts';
 
 const MONTH = 31 * 86_400_000; // past the end of any month-long period begun now
@@ -22,27 +22,20 @@ describe.skipIf(skipped !== '')(`a lost move at renewal through the server${skip
     const clock = await movableClock(db as { sql: typeof db.sql; url: string });
     const fake = await StripeFake.start();
     let server: ServerProcess | undefined;
-    let base = '';
-    const start = async () => {
+    let webhookUrl = '';
+    let keys = 0;
+    /** A call to its API, each with an Idempotency-Key of its own. */
+    const call = (method: string, path: string, body?: unknown) => server!.call(method, path, body, `key-${++keys}`);
+    const balance = async () => (await call('GET', '/v1/accounts/acme/balance')).body as { plan: { slug: string; priceCents: number }; availableMicros: number };
+    const allowances = async () =>
+      (await db.sql.query<{ amount_micros: string }>(`SELECT amount_micros FROM buckets WHERE account_id = 'acme' AND source = 'allowance' AND plan_id = (SELECT id FROM plans WHERE slug = 'plus') ORDER BY starts_at`)).map((b) => Number(b.amount_micros));
+    try {
       server = await ServerProcess.start({
         DATABASE_URL: clock.url, WEB_CONCURRENCY: '2', TOLLGATE_CLOCK_RESYNC_SECONDS: '1', TOLLGATE_PROCESSOR: 'stripe',
         STRIPE_SECRET_KEY: fake.secretKey, STRIPE_WEBHOOK_SECRET: fake.webhookSecret, STRIPE_API_BASE: fake.url,
       });
       await server.ready(2);
-      base = `http://127.0.0.1:${server.port}`;
-      fake.webhookUrl = `${base}/webhooks/stripe`;
-    };
-    let keys = 0;
-    const call = async (method: string, path: string, body?: unknown) => {
-      const headers = { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/json', 'idempotency-key': `key-${++keys}` };
-      const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      return { status: response.status, body: (await response.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-    };
-    const balance = async () => (await call('GET', '/v1/accounts/acme/balance')).body as { plan: { slug: string; priceCents: number }; availableMicros: number };
-    const allowances = async () =>
-      (await db.sql.query<{ amount_micros: string }>(`SELECT amount_micros FROM buckets WHERE account_id = 'acme' AND source = 'allowance' AND plan_id = (SELECT id FROM plans WHERE slug = 'plus') ORDER BY starts_at`)).map((b) => Number(b.amount_micros));
-    try {
-      await start();
+      fake.webhookUrl = webhookUrl = `http://127.0.0.1:${server.port}/webhooks/stripe`;
       await call('PATCH', '/v1/admin/plans/plus', { processorPrices: { stripe: fake.addPrice({ unitAmount: 20_00, interval: 'month' }) } });
       await call('PUT', '/v1/accounts/acme', { kind: 'team' });
       const pending = await call('POST', '/v1/accounts/acme/subscription', { plan: 'plus', successUrl: 'https://app.example/ok' });
@@ -68,7 +61,7 @@ describe.skipIf(skipped !== '')(`a lost move at renewal through the server${skip
       fake.webhookUrl = undefined;
       const from = fake.events.length;
       await fake.renew(subscriptionId);
-      fake.webhookUrl = `${base}/webhooks/stripe`;
+      fake.webhookUrl = webhookUrl;
       const renewal = fake.events.slice(from).map((e) => e.id as string);
       const told = await Promise.all(renewal.flatMap((id) => [1, 2, 3, 4].map(() => fake.deliver(id))));
       expect(told.map((d) => d.status)).toEqual(told.map(() => 200));

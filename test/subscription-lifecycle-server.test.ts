@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { ENGINES, POSTGRES_URL } from './support/harness.ts';
 import { movableClock } from './support/database-clock.ts';
 import { PaddleFake } from './support/paddle-fake.ts';
-import { SECRET_KEY, ServerProcess } from './support/server-process.ts';
+import { ServerProcess } from './support/server-process.ts';
 import { StripeFake } from './support/stripe-fake.ts';
 
 const DAY = 86_400_000;
@@ -102,25 +102,15 @@ describe.skipIf(skipped !== '')(`a subscription's life through the server${skipp
       const clock = await movableClock(db as { sql: typeof db.sql; url: string });
       const world = await makeWorld();
       let server: ServerProcess | undefined;
-      let base = '';
-      const start = async () => {
-        server = await ServerProcess.start({ DATABASE_URL: clock.url, WEB_CONCURRENCY: '2', TOLLGATE_CLOCK_RESYNC_SECONDS: '1', ...world.env });
-        await server.ready(2);
-        base = `http://127.0.0.1:${server.port}`;
-        world.webhookUrl = `${base}/webhooks/${world.name}`;
-      };
       /** A while later: the processor's clock and the database's move on, and both workers have measured the database's. */
       const later = async (ms: number) => {
         world.advanceClock(ms);
         await clock.advance(ms);
         await clock.measuredBy(server!.workers());
       };
-      let keys = 0;
-      const call = async (method: string, path: string, body?: unknown) => {
-        const headers = { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/json', 'idempotency-key': `key-${++keys}` };
-        const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-        return { status: response.status, body: (await response.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-      };
+        let keys = 0;
+      /** A call to its API, each with an Idempotency-Key of its own. */
+      const call = (method: string, path: string, body?: unknown) => server!.call(method, path, body, `key-${++keys}`);
       const balance = async (id: string) => (await call('GET', `/v1/accounts/${id}/balance`)).body as { plan: { slug: string }; availableMicros: number; period: { end: string } };
       const authorize = (id: string) => call('POST', `/v1/accounts/${id}/authorize`, { model: 'gpt-4o-mini', inputTokens: 1000, maxOutputTokens: 500 });
       const allowed = async (id: string) => {
@@ -130,7 +120,9 @@ describe.skipIf(skipped !== '')(`a subscription's life through the server${skipp
       };
       const ok = (statuses: number[]) => expect(statuses).toEqual(statuses.map(() => 200));
       try {
-        await start();
+        server = await ServerProcess.start({ DATABASE_URL: clock.url, WEB_CONCURRENCY: '2', TOLLGATE_CLOCK_RESYNC_SECONDS: '1', ...world.env });
+        await server.ready(2);
+        world.webhookUrl = `http://127.0.0.1:${server.port}/webhooks/${world.name}`;
         await call('PATCH', '/v1/admin/plans/plus', { processorPrices: { [world.name]: world.monthlyPrice(20_00) } });
         expect((await call('POST', '/v1/admin/plans', { slug: 'pro', name: 'Pro', priceCents: 50_00, overage: 'credits', processorPrices: { [world.name]: world.monthlyPrice(50_00) } })).status).toBe(201);
         for (const id of ['acme', 'beta']) {
