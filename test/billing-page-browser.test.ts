@@ -88,6 +88,12 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     // The viewer's own calls are theirs; the others' by the host app's user id.
     expect(new Set(await page.locator('#last-calls tbody tr td:nth-child(3)').allInnerTexts())).toEqual(new Set(['You', 'user_7']));
     await page.screenshot({ path: `${ARTIFACTS}/billing-page-owner.png`, fullPage: true });
+    // Another member's cap: under "Members' caps", titled by its window, the host app's id for them a caption.
+    expect(await page.locator('#limits h3').innerText()).toBe("Members' caps");
+    expect(await page.locator('[data-member=user_7] > small').innerText()).toBe('Member user_7');
+    expect(await page.locator('[data-member=user_7] .limit-head strong').allInnerTexts()).toEqual(['Today']);
+    expect(await page.locator('#limits').innerText()).not.toContain('cap of');
+    await page.locator('#limits').screenshot({ path: `${ARTIFACTS}/billing-page-limits-owner.png` });
 
     // Another range: htmx swaps the usage section alone, and its chart is drawn again.
     const total30 = await page.locator('[data-figure=usage-total]').innerText();

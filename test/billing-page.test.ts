@@ -149,6 +149,7 @@ for (const engine of ENGINES) {
       const page = await browser.page('/billing');
       expect(page.html).toContain('Today (your cap)');
       expect(page.html).not.toContain('user_8');
+      expect(page.html).not.toContain('Members&#39; caps');
       expect(page.html).not.toMatch(/action="\/billing\/(purchase|plan|cancel|resume|auto-recharge|portal)"/);
       expect(page.html).not.toContain('id="payments"');
       const week = await browser.page('/billing/usage?days=7');
@@ -168,6 +169,20 @@ for (const engine of ENGINES) {
       }
       expect((await browser.page('/billing/cancel')).status).toBe(403);
       expect(await api.state()).toEqual(state);
+    });
+
+    it('shows an owner their own cap as theirs, and the other members\' caps under a heading, their app ids small beside them', async () => {
+      await apiWorld(api.billing);
+      await api.billing.admin.setMemberLimits('acme', 'user_7', [{ window: 'day', unit: 'usd', amount: 1_000_000 }, { window: 'month', unit: 'usd', amount: 5_000_000 }]);
+      await api.billing.admin.setMemberLimits('acme', 'user_8', [{ window: 'day', unit: 'usd', amount: 3_000_000 }]);
+      const { browser } = await opened(api, (await link(api, 'acme', { returnUrl: 'https://app.example/', userId: 'user_8', role: 'owner' })).path);
+      const limits = /<section id="limits"[^]*?<\/section>/.exec((await browser.page('/billing')).html)![0];
+      expect(limits).toContain('<strong>Today (your cap)</strong>');
+      expect(limits).not.toContain('(cap of');
+      expect(limits).toMatch(/<h3>Members&#39; caps<\/h3><div class="member-caps" data-member="user_7"><small class="muted">Member <code>user_7<\/code><\/small>/);
+      // Each of the member's bars is titled by its window alone; the id is the caption's, and the bar's label for a screen reader.
+      expect([...limits.matchAll(/<strong>([^<]*)<\/strong>/g)].map((m) => m[1])).toEqual(['Today (your cap)', 'Today', 'This month']);
+      expect(limits).toContain('aria-label="This month, cap of member user_7: 0 credits of 500 credits"');
     });
 
     it('refuses a form without its CSRF token, or with another session\'s', async () => {

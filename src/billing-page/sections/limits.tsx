@@ -1,25 +1,27 @@
 /**
  * Each limit as a bar of what is used (and held by calls in progress) of it, and when it resets:
- * the plan's day and month limits, and member caps (a member sees only their own).
+ * the plan's day and month limits, the viewer's own cap, and under "Members' caps" the others'
+ * (a member sees only their own). Tollgate knows a member only by the id the host app gave it, so
+ * that id is shown small beside the cap, never as its title.
  */
 import type { LimitView } from '../../engine/reads/reads.ts';
 import { tokens } from '../../admin/format.ts';
 import { amount, when, type Display } from '../money.ts';
 import type { View } from '../view.ts';
 
-function LimitBar({ limit, label, display, timeZone }: { limit: LimitView; label: string; display: Display; timeZone: string }) {
+function LimitBar({ limit, label, whose = label, display, timeZone }: { limit: LimitView; label: string; whose?: string; display: Display; timeZone: string }) {
   const used = limit.used + limit.held;
   const figure = (n: number) => (limit.unit === 'usd' ? amount(n, display) : `${tokens(n, true)} tokens`);
   const full = used >= limit.amount;
   return (
-    <div class={full ? 'limit full' : 'limit'} data-limit={`${label}`}>
+    <div class={full ? 'limit full' : 'limit'} data-limit={whose}>
       <div class="limit-head">
         <strong>{label}</strong>
         <span>
           {figure(used)} of {figure(limit.amount)}
         </span>
       </div>
-      <progress max={limit.amount} value={Math.min(used, limit.amount)} aria-label={`${label}: ${figure(used)} of ${figure(limit.amount)}`}></progress>
+      <progress max={limit.amount} value={Math.min(used, limit.amount)} aria-label={`${whose}: ${figure(used)} of ${figure(limit.amount)}`}></progress>
       <small class="muted">
         {full ? 'Reached: ' : ''}resets {when(limit.resetsAt, timeZone)}
       </small>
@@ -31,19 +33,29 @@ const windowLabel = (l: LimitView) => (l.window === 'day' ? 'Today' : 'This mont
 
 export function LimitsSection({ view }: { view: View }) {
   const { balance, session, display, account } = view;
-  const members = session.role === 'member' ? balance.members.filter((m) => m.userId === session.userId) : balance.members;
-  if (balance.limits.length === 0 && members.every((m) => m.limits.length === 0)) return null;
+  const capped = balance.members.filter((m) => m.limits.length > 0);
+  const own = capped.find((m) => session.userId !== null && m.userId === session.userId);
+  const others = session.role === 'member' ? [] : capped.filter((m) => m !== own);
+  if (balance.limits.length === 0 && !own && others.length === 0) return null;
+  const bar = (l: LimitView, label: string, whose?: string) => <LimitBar limit={l} label={label} whose={whose} display={display} timeZone={account.timeZone} />;
   return (
     <section id="limits" class="card">
       <h2>Limits</h2>
-      {balance.limits.map((l) => (
-        <LimitBar limit={l} label={`${windowLabel(l)} (${balance.plan.name})`} display={display} timeZone={account.timeZone} />
-      ))}
-      {members.map((m) =>
-        m.limits.map((l) => (
-          <LimitBar limit={l} label={`${windowLabel(l)} (${m.userId === session.userId ? 'your cap' : `cap of ${m.userId}`})`} display={display} timeZone={account.timeZone} />
-        )),
-      )}
+      {balance.limits.map((l) => bar(l, `${windowLabel(l)} (${balance.plan.name})`))}
+      {own?.limits.map((l) => bar(l, `${windowLabel(l)} (your cap)`))}
+      {others.length > 0 ? (
+        <>
+          <h3>Members' caps</h3>
+          {others.map((m) => (
+            <div class="member-caps" data-member={m.userId}>
+              <small class="muted">
+                Member <code>{m.userId}</code>
+              </small>
+              {m.limits.map((l) => bar(l, windowLabel(l), `${windowLabel(l)}, cap of member ${m.userId}`))}
+            </div>
+          ))}
+        </>
+      ) : null}
     </section>
   );
 }
