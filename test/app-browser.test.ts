@@ -29,7 +29,8 @@ describe.skipIf(!haveChromium)('the app kit, end to end: free tier, refusal, pur
     await page.fill('textarea[name=message]', question);
     await page.click('#chat-composer button[type=submit]');
     const reply = page.locator('.chat-message.assistant, .chat-message.refusal').nth(before);
-    await expect.poll(async () => ((await reply.getAttribute('class')) ?? '').includes('refusal') || /cost/.test(await reply.locator('.chat-meta').innerText().catch(() => '')), { timeout: 20_000 }).toBe(true);
+    // One read in the page: a refusal replaces the meta line, so a second read could wait for a line that is gone.
+    await expect.poll(() => reply.evaluate((node) => node.classList.contains('refusal') || /cost/.test(node.querySelector('.chat-meta')?.textContent ?? '')), { timeout: 20_000 }).toBe(true);
     return reply;
   }
 
