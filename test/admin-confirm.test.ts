@@ -174,12 +174,25 @@ describe('the admin panel asks to confirm what reaches accounts', () => {
     expect(text(page.html)).toMatch(/Keep them on their versions \(recommended\): 2 accounts \( ana , bo \) go on paying \$20\.00 a month for Pro, as bought; new subscribers pay \$100\.00/);
     expect(text(page.html)).toMatch(/Move them at renewal : 2 accounts \( ana , bo \) pay \$20\.00 → \$100\.00 a month for Pro from their next period/);
     expect(page.html).toMatch(/<input type="radio" name="subscribers" value="keep" checked/);
+    // Pro's sort key goes from 1 to 2 (Starter comes before it): a key, not a place in the table, so not told as a change.
+    expect((await billing.admin.previewPreset('tiers')).plans.update.find((p) => p.slug === 'pro')?.changes).toContainEqual({ field: 'sort', from: 1, to: 2 });
+    expect(text(page.html)).toContain('Changes Pro — price $20.00 → $100.00; limits $20.00 a month → none Keeps as it is');
+    expect(text(page.html)).not.toMatch(/order \d/);
     const { action, fields } = formFields(page.html, 'apply');
     const applied = await admin.post(action, { ...fields, subscribers: 'renewal' }, { csrf: false });
     expect(applied.status).toBe(303);
     expect(text((await admin.page('/admin/pricing')).html)).toMatch(/2 subscribers move to the new version at their renewal\./);
     expect((await billing.admin.planVersions('pro')).behind.map((b) => [b.accountId, b.waiting?.version])).toEqual([['ana', 2], ['bo', 2]]);
     expect((await billing.balance('ana')).plan.priceCents).toBe(20_00); // until the renewal
+  });
+
+  it('a mode switch that moves a plan only in the table\'s order says so, not its sort key', async () => {
+    const { billing } = t;
+    await billing.admin.updatePlan('plus', { sort: 7 });
+    const shown = text((await admin.page('/admin/pricing/subscription-plus-packs/apply')).html);
+    expect(shown).toContain('Changes Plus — only its place in the pricing table Keeps as it is');
+    expect(shown).toMatch(/Plus plan only its place in the pricing table 7 accounts/);
+    expect(shown).not.toMatch(/order \d/);
   });
 
   it('archives a pack only once confirmed, after a page saying who holds its credit, how much, and that it stays spendable', async () => {

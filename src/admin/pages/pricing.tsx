@@ -39,7 +39,7 @@ export function modeSentence(mode: PricingMode, display: Display): string {
 
 const FIELD_NAMES: Record<string, string> = {
   name: 'name', status: 'status', priceCents: 'price', surchargeCents: 'surcharge', includedMicros: 'included value', limits: 'limits',
-  overage: 'overage', models: 'models', public: 'public', sort: 'order', valueMicros: 'value', expiresAfterDays: 'expiry', requiresPlan: 'add-on only',
+  overage: 'overage', models: 'models', public: 'public', valueMicros: 'value', expiresAfterDays: 'expiry', requiresPlan: 'add-on only',
 };
 
 function shown(field: string, v: unknown, display: Display): string {
@@ -54,6 +54,16 @@ function shown(field: string, v: unknown, display: Display): string {
 
 /** A change to a field, in the owner's words: "price $20.00 → $100.00". */
 export const describe = (c: FieldChange, display: Display) => `${FIELD_NAMES[c.field] ?? c.field} ${shown(c.field, c.from, display)} → ${shown(c.field, c.to, display)}`;
+
+/**
+ * An item's changes in a line, leaving out its sort key: a mode sets the order of the whole table
+ * it puts on sale, and one item's key ("order 1 → 2") is not where the table lists it. An item
+ * whose key is all that changes says so.
+ */
+export function changesText(changes: readonly FieldChange[], display: Display): string {
+  const told = changes.filter((c) => c.field !== 'sort');
+  return told.length ? told.map((c) => describe(c, display)).join('; ') : 'only its place in the pricing table';
+}
 
 function Items({ label, items, kind }: { label: string; items: { key: string; text: string; detail?: string }[]; kind: string }) {
   if (items.length === 0) return null;
@@ -79,7 +89,7 @@ function Preview({ preview, display }: { preview: PresetDiff; display: Display }
         ...plans.create.map((p) => ({ key: p.slug, text: `${p.name} plan`, detail: `${cents(p.priceCents)}/month, ${value(p.includedMicros, display)} included` })),
         ...packs.create.map((p) => ({ key: p.slug, text: `${p.name} pack`, detail: cents(p.priceCents) })),
       ]} />
-      <Items label="Changes" kind="update" items={[...plans.update, ...packs.update].map((p) => ({ key: p.slug, text: p.name, detail: p.changes.map((c) => describe(c, display)).join('; ') }))} />
+      <Items label="Changes" kind="update" items={[...plans.update, ...packs.update].map((p) => ({ key: p.slug, text: p.name, detail: changesText(p.changes, display) }))} />
       <Items label="Keeps as it is" kind="keep" items={[...plans.unchanged, ...packs.unchanged].map(named)} />
       <Items label="Keeps for subscribers, off sale (legacy)" kind="legacy" items={plans.legacy.map((p) => ({ key: p.slug, text: p.name, detail: p.accounts === 1 ? '1 account stays on it' : `${p.accounts} accounts stay on it` }))} />
       <Items label="Archives" kind="archive" items={[...plans.archive.map((p) => ({ key: p.slug, text: `${p.name} plan` })), ...packs.archive.map((p) => ({ key: p.slug, text: `${p.name} pack` }))]} />
@@ -104,7 +114,7 @@ function SubscriberChoice({ plans, holders, display }: { plans: PresetDiff['plan
   const reached = plans.filter((p) => changesTerms(p.changes) && (holders.get(p.slug)?.accounts ?? 0) > 0);
   if (reached.length === 0) return null;
   const price = (p: (typeof reached)[number]) => p.changes.find((ch) => ch.field === 'priceCents') as { from: number; to: number } | undefined;
-  const terms = (p: (typeof reached)[number]) => p.changes.filter((ch) => ch.field !== 'name').map((ch) => describe(ch, display)).join('; ');
+  const terms = (p: (typeof reached)[number]) => changesText(p.changes.filter((ch) => ch.field !== 'name'), display);
   return (
     <fieldset id="subscribers">
       <legend>Subscribers of the plans it changes</legend>
@@ -152,7 +162,7 @@ async function confirmPage(c: AdminContext, billing: Billing, mode: PricingMode,
   const preview = await billing.admin.previewPreset(mode);
   const { plans, packs } = preview;
   const onPlans = await billing.admin.planHolders([...plans.update, ...plans.legacy].map((p) => p.slug));
-  const reachedPacks = [...packs.update.map((p) => ({ ...p, what: p.changes.map((ch) => describe(ch, settings)).join('; ') })), ...packs.archive.map((p) => ({ ...p, what: 'archived: no longer sold; its credit stays spendable' }))];
+  const reachedPacks = [...packs.update.map((p) => ({ ...p, what: changesText(p.changes, settings) })), ...packs.archive.map((p) => ({ ...p, what: 'archived: no longer sold; its credit stays spendable' }))];
   const onPacks = await Promise.all(reachedPacks.map((p) => billing.admin.packHolders(p.slug)));
   const sentence = modeSentence(mode, settings);
   return render(c, {
@@ -175,7 +185,7 @@ async function confirmPage(c: AdminContext, billing: Billing, mode: PricingMode,
             {plans.update.map((p) => (
               <tr data-reach={`plan:${p.slug}`}>
                 <td>{p.name} plan</td>
-                <td>{p.changes.map((ch) => describe(ch, settings)).join('; ')}</td>
+                <td>{changesText(p.changes, settings)}</td>
                 <td>
                   <HolderList holders={onPlans.get(p.slug)} /> on it
                 </td>
