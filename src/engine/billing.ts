@@ -44,6 +44,7 @@ import { portal, portalInputSchema, type PortalInput } from './grants/portal.ts'
 import { paymentRefundInputSchema, refundPayment, type PaymentRefundInput } from './grants/payment-refunds.ts';
 import { autoRechargeInputSchema, setAutoRecharge, type AutoRechargeInput } from './grants/auto-recharge.ts';
 import { afterCharges, recentRecharges, runRecharges } from './grants/recharges.ts';
+import { runClockRenewals } from './grants/clock-payments.ts';
 import { credit, creditInputSchema, type CreditInput } from './grants/grants.ts';
 import { takeBack, takeBackInputSchema, type TakeBackInput } from './grants/take-back.ts';
 import { effectOptionsSchema, type EffectOptions } from './once.ts';
@@ -258,6 +259,12 @@ export async function createBilling(options: BillingOptions = {}) {
      * every tenth run); each recharge is charged and credited once, whoever runs it and however often.
      */
     runRecharges: (options?: { limit?: number; sweep?: boolean }) => runRecharges(ctx, options),
+    /**
+     * Record the renewals due of the subscriptions the clock runs (the fake processor's): each
+     * period's payment as it begins, whether or not the account calls. Any number of processes
+     * may run it at once (each renewal is recorded once); run it every second or so (the server does).
+     */
+    runClockRenewals: (options?: { limit?: number }) => runClockRenewals(ctx, options),
     // Admin
     admin: {
       listPlans: async (filter?: { status?: PlanStatus }) => parsed.admin.listPlans(parseInput(planFilterOf, filter, 'plan filter') ?? {}),

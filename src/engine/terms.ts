@@ -121,5 +121,5 @@ export async function applyPlanEnd(tx: Sql, terms: Terms): Promise<void> {
     terms.account.id,
     terms.plan.id,
   ]);
-  await tx.query(`UPDATE subscriptions SET status = 'canceled' WHERE account_id = $1 AND status = 'active'`, [terms.account.id]);
+  await tx.query(`UPDATE subscriptions SET status = 'canceled', renews_at = NULL WHERE account_id = $1 AND status = 'active'`, [terms.account.id]);
 }

@@ -17,7 +17,7 @@ import type { CheckoutRequest, Pending, Processor } from '../processor.ts';
 import type { Account } from '../rows.ts';
 import type { Sql } from '../../db/sql.ts';
 import { lockGate } from '../terms.ts';
-import { recordClockPeriodPayment } from './clock-payments.ts';
+import { recordRenewals } from './clock-payments.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
 import { activatePlan, activeSubscription, cancelPlan, changePlan } from './subscriptions.ts';
 
@@ -113,8 +113,8 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     const paid = await processor.subscribe({ ...(await checkoutRequest(tx, processor, account, { idempotencyKey, ...urls })), plan });
     if (paid.status === 'pending') return paid;
     const subscription = await activatePlan(tx, accountId, plan, { processor: processor.name, processorRef: paid.reference, now });
-    // Its first period is paid now (a plan with no allowance has none to record it with).
-    await recordClockPeriodPayment(tx, await lockGate(tx, accountId, now));
+    // On the clock, its first period is paid now, as each renewal is when it begins.
+    await recordRenewals(tx, accountId, now);
     return subscription;
   });
 }

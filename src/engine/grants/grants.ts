@@ -123,7 +123,7 @@ export async function openAllowance(tx: Sql, terms: Terms): Promise<GrantResult 
     expiresAt: terms.period.end,
     planId: terms.plan.id,
   });
-  // A period the clock runs is paid as it opens: its payment is recorded with its allowance.
+  // A period the clock runs is paid as it begins: its payment, if the renewal job has not recorded it yet, is recorded with its allowance.
   if (opened.created) await recordClockPeriodPayment(tx, terms);
   return opened;
 }

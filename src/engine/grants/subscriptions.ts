@@ -91,11 +91,12 @@ export async function activatePlan(
   if (current?.processor === payment.processor && current.processorRef === payment.processorRef) {
     await tx.query(`UPDATE subscriptions SET plan_id = $3, cancel_at = NULL WHERE processor = $1 AND processor_ref = $2`, [payment.processor, payment.processorRef, plan.id]);
   } else {
-    await tx.query(`UPDATE subscriptions SET status = 'canceled', cancel_at = $2 WHERE account_id = $1 AND status = 'active'`, [accountId, payment.now]);
+    await tx.query(`UPDATE subscriptions SET status = 'canceled', cancel_at = $2, renews_at = NULL WHERE account_id = $1 AND status = 'active'`, [accountId, payment.now]);
     if (!isFree(plan)) {
+      // One the clock runs is paid from now, period by period (clock-payments.ts); a processor's renews by its webhooks.
       await tx.query(
-        `INSERT INTO subscriptions (account_id, plan_id, processor, processor_ref, status, started_at) VALUES ($1, $2, $3, $4, 'active', $5)`,
-        [accountId, plan.id, payment.processor, payment.processorRef, payment.now],
+        `INSERT INTO subscriptions (account_id, plan_id, processor, processor_ref, status, started_at, renews_at) VALUES ($1, $2, $3, $4, 'active', $5, $6)`,
+        [accountId, plan.id, payment.processor, payment.processorRef, payment.now, payment.period ? null : payment.now],
       );
     }
   }
