@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/pglite-image.ts', 'test/setup/chromium-server.ts'],
+    globalSetup: ['test/setup/pglite-image.ts', 'test/setup/chromium-server.ts', 'test/setup/compiled.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // PGlite boots a WASM PostgreSQL per suite; two cores are all we have.

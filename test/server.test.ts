@@ -47,7 +47,7 @@ describe('configuration', () => {
 
 describe('npm start', () => {
   it('serves on embedded defaults with the key and password it prints, and stops gracefully', async () => {
-    const server = await ServerProcess.start({ DATABASE_URL: 'memory://', PORT: '0', TOLLGATE_SECRET_KEY: '', TOLLGATE_ADMIN_PASSWORD: '', WEB_CONCURRENCY: '' });
+    const server = await ServerProcess.start({ DATABASE_URL: 'memory://', PORT: '0', TOLLGATE_SECRET_KEY: '', TOLLGATE_ADMIN_PASSWORD: '', WEB_CONCURRENCY: '' }, { fromSource: true });
     const { banner } = server;
     try {
       const key = /API secret key \(shown once, stored hashed\): (\S+)/.exec(banner)?.[1];
@@ -70,7 +70,7 @@ describe('npm start', () => {
   it.skipIf(!POSTGRES_URL)(`runs WEB_CONCURRENCY workers on one PostgreSQL database${POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)'}`, async () => {
     const db = await ENGINES.find((e) => e.name === 'postgres')!.open();
     const secret = 'tg_sk_workers_0123456789abcdefgh';
-    const server = await ServerProcess.start({ DATABASE_URL: db.url, WEB_CONCURRENCY: '2', TOLLGATE_SECRET_KEY: secret, TOLLGATE_ADMIN_PASSWORD: 'workers-password' });
+    const server = await ServerProcess.start({ DATABASE_URL: db.url, WEB_CONCURRENCY: '2', TOLLGATE_SECRET_KEY: secret, TOLLGATE_ADMIN_PASSWORD: 'workers-password' }, { fromSource: true });
     try {
       expect(server.banner).toMatch(/workers: 2/);
       const base = `http://127.0.0.1:${server.port}`;

@@ -3,11 +3,9 @@
  * test can run two of them on one database.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { compiled } from './compiled.ts';
 import { killNow, killOnExit } from './kill-on-exit.ts';
 import { freePort } from './server-process.ts';
-
-const MAIN = fileURLToPath(new URL('../../app/main.ts', import.meta.url));
 
 export class AppProcess {
   private constructor(readonly child: ChildProcess, readonly url: string, readonly banner: string) {}
@@ -15,7 +13,7 @@ export class AppProcess {
   /** Starts it on a free port with `env` over the test's own, once it printed where it is. */
   static async start(env: NodeJS.ProcessEnv): Promise<AppProcess> {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    const child = spawn(process.execPath, [compiled('app')], {
       env: { ...process.env, LOG_LEVEL: 'warn', APP_PORT: String(port), ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -4,10 +4,8 @@
  * batches, driven by the test over IPC.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { compiled } from './compiled.ts';
 import { killNow, killOnExit } from './kill-on-exit.ts';
-
-const SCRIPT = fileURLToPath(new URL('./billing-process.ts', import.meta.url));
 
 export type Outcome = { ok: true; value: any } | { ok: false; error: { name?: string; code?: string; message?: string } };
 
@@ -23,8 +21,8 @@ export class BillingProcess {
   }
 
   static async start(databaseUrl: string, options: { clockOffsetMs?: number } = {}): Promise<BillingProcess> {
-    const child = fork(SCRIPT, [], {
-      execArgv: ['--import', 'tsx'],
+    const child = fork(compiled('billing-process'), [], {
+      execArgv: [],
       env: {
         ...process.env, TOLLGATE_TEST_DATABASE: databaseUrl,
         ...(options.clockOffsetMs === undefined ? {} : { TOLLGATE_TEST_CLOCK_OFFSET_MS: String(options.clockOffsetMs) }),

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { compiled } from './compiled.ts';
 import { killNow, killOnExit } from './kill-on-exit.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -56,17 +57,20 @@ export class ServerProcess {
     });
   }
 
-  /** Spawns `npm start`, killed with its workers if the test's process exits first (a test that timed out). */
-  private static spawn(env: NodeJS.ProcessEnv): ChildProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  /**
+   * Spawns the server, compiled for the run, or `fromSource` through tsx as `npm start` runs it;
+   * killed with its workers if the test's process exits first (a test that timed out).
+   */
+  private static spawn(env: NodeJS.ProcessEnv, fromSource: boolean): ChildProcess {
+    const child = spawn(process.execPath, fromSource ? ['--import', 'tsx', MAIN] : [compiled('server')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     child.once('exit', killOnExit(() => killNow([...childPids(child.pid!), child.pid!])));
     return child;
   }
 
   /** Starts the server on a free port with `env` (over the test's own, with SECRET_KEY), once it printed its banner. */
-  static async start(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  static async start(env: NodeJS.ProcessEnv, { fromSource = false } = {}): Promise<ServerProcess> {
     const port = await freePort();
-    const child = ServerProcess.spawn({ ...process.env, LOG_LEVEL: 'warn', TOLLGATE_SECRET_KEY: SECRET_KEY, TOLLGATE_ADMIN_PASSWORD: 'connections-password', PORT: String(port), ...env });
+    const child = ServerProcess.spawn({ ...process.env, LOG_LEVEL: 'warn', TOLLGATE_SECRET_KEY: SECRET_KEY, TOLLGATE_ADMIN_PASSWORD: 'connections-password', PORT: String(port), ...env }, fromSource);
     let printed = '';
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (chunk: Buffer) => {
@@ -82,7 +86,7 @@ export class ServerProcess {
     return this.child.pid!;
   }
 
-  /** Its worker processes: its children that run node (tsx may start an esbuild service of its own). */
+  /** Its worker processes: its children that run node (not the esbuild service tsx may start). */
   workers(): number[] {
     return childPids(this.pid).filter((pid) => {
       try {
