@@ -1,13 +1,15 @@
 /**
  * A subscription through the fake processor, which charges nobody and sends no webhook, has its
- * payments as one through Stripe or Paddle has: its checkout's, then one per period as the clock
- * opens it, each recorded once (a retried checkout, two processes opening the same period), so
- * the account's payments and the money view show it beside its packs.
+ * payments as one through Stripe or Paddle has: its checkout's, then one per period as it begins,
+ * each recorded once (a retried checkout, two processes opening the same period, the renewal job
+ * and a call), so the account's payments and the money view show it beside its packs. The
+ * renewal job records a period whether or not the account calls and whether or not its plan
+ * includes usage, and none after the subscription ended or was left for another plan.
  */
 import { describe, expect, it } from 'vitest';
 import { createBilling } from '../src/index.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
-import { addTestModel, mustCall } from './support/spend.ts';
+import { addTestModel, mustCall, mustRefuse } from './support/spend.ts';
 
 for (const engine of ENGINES) {
   describe(`a subscription's payments through the fake processor on ${engine.name}`, () => {
@@ -34,6 +36,7 @@ for (const engine of ENGINES) {
         await other.close();
       }
       await mustCall(billing, 'acme', 1_000); // the same period again: nothing more
+      expect(await billing.runClockRenewals()).toEqual([{ accountId: 'acme', payments: 0 }]); // the job finds the renewal the calls recorded
       const paid = await subscriptionPayments();
       expect(paid).toMatchObject([
         { amountCents: 20_00, createdAt: new Date('2026-04-05T12:00:00Z') },
@@ -45,6 +48,104 @@ for (const engine of ENGINES) {
       expect(money.sources).toContainEqual(expect.objectContaining({ processor: 'fake', kind: 'subscription', payments: 2, paidCents: 40_00 }));
       expect(money.sources).toContainEqual(expect.objectContaining({ processor: 'fake', kind: 'pack', payments: 1, paidCents: 10_00 }));
       expect((await billing.reconcile('acme')).problems).toEqual([]);
+    });
+
+    /** The account's subscription payments, oldest first: when each was made and for how much. */
+    const paid = async (accountId: string) =>
+      (await t.billing.payments(accountId)).filter((p) => p.kind === 'subscription').reverse().map((p) => ({ at: p.createdAt.toISOString(), cents: p.amountCents }));
+    const at = (iso: string) => `${iso.slice(0, 19)}.000Z`;
+
+    it('three months with no call: each renewal is a payment at its start, recorded once, whether the job runs each month or once after', async () => {
+      const { billing, clock } = t;
+      await billing.admin.applyPreset('subscription-plus-packs');
+      await billing.upsertAccount({ id: 'monthly', kind: 'team' });
+      clock.set('2026-01-31T10:00:00Z');
+      await billing.subscribe('monthly', 'plus');
+      const renewals = ['2026-02-28T10:00:00Z', '2026-03-31T10:00:00Z', '2026-04-30T10:00:00Z'];
+      for (const renewal of renewals) {
+        clock.set(renewal);
+        clock.advance(-1);
+        expect(await billing.runClockRenewals()).toEqual([]); // not due a millisecond before
+        clock.advance(1);
+        expect(await billing.runClockRenewals()).toEqual([{ accountId: 'monthly', payments: 1 }]);
+        expect(await billing.runClockRenewals()).toEqual([]);
+      }
+      expect(await paid('monthly')).toEqual(['2026-01-31T10:00:00Z', ...renewals].map((iso) => ({ at: at(iso), cents: 20_00 })));
+
+      // A job that did not run for three months records each of them, dated at its start.
+      await billing.upsertAccount({ id: 'caught_up', kind: 'team' });
+      clock.set('2026-01-31T10:00:00Z');
+      await billing.subscribe('caught_up', 'plus');
+      clock.set('2026-05-15T00:00:00Z');
+      expect(await billing.runClockRenewals()).toEqual([{ accountId: 'caught_up', payments: 3 }]);
+      expect(await billing.runClockRenewals()).toEqual([]);
+      expect(await paid('caught_up')).toEqual(await paid('monthly'));
+      expect((await billing.reconcile('caught_up')).problems).toEqual([]);
+    });
+
+    it('a paid plan that includes no usage renews with a payment each month, and opens no allowance', async () => {
+      const { billing, clock, sql } = t;
+      await billing.admin.applyPreset('subscription-plus-packs');
+      await billing.admin.createPlan({ slug: 'seat', name: 'Seat', priceCents: 9_00, includedMicros: 0, overage: 'credits' });
+      await billing.upsertAccount({ id: 'seated', kind: 'team' });
+      clock.set('2026-03-05T12:00:00Z');
+      await billing.subscribe('seated', 'seat');
+      for (const month of ['04', '05', '06']) {
+        clock.set(`2026-${month}-05T12:00:01Z`);
+        expect(await billing.runClockRenewals()).toEqual([{ accountId: 'seated', payments: 1 }]);
+      }
+      expect(await paid('seated')).toEqual(['03', '04', '05', '06'].map((month) => ({ at: `2026-${month}-05T12:00:00.000Z`, cents: 9_00 })));
+      expect(await sql.query(`SELECT 1 FROM buckets WHERE account_id = 'seated' AND source = 'allowance'`)).toEqual([]);
+      const money = await billing.admin.analytics({ from: '2026-03-01', to: '2026-07-01' });
+      expect(money.sources).toContainEqual(expect.objectContaining({ processor: 'fake', kind: 'subscription', payments: 4, paidCents: 36_00 }));
+    });
+
+    it('canceled at the period\'s end: no payment after it; a cancel called off renews on', async () => {
+      const { billing, clock } = t;
+      await billing.admin.applyPreset('subscription-plus-packs');
+      await addTestModel(billing);
+      for (const id of ['leaving', 'staying']) {
+        await billing.upsertAccount({ id, kind: 'team' });
+        clock.set('2026-03-05T12:00:00Z');
+        await billing.subscribe(id, 'plus');
+        clock.set('2026-03-20T00:00:00Z');
+        await billing.cancel(id);
+      }
+      await billing.subscribe('staying', 'plus'); // before the end: the cancel is called off
+
+      clock.set('2026-04-05T12:00:00Z'); // the end of the period paid, and the renewal
+      expect(await billing.runClockRenewals()).toEqual([{ accountId: 'leaving', payments: 0 }, { accountId: 'staying', payments: 1 }]);
+      await mustRefuse(billing, 'leaving', 10_000_000); // on the default plan now, which a call writes down
+      clock.set('2026-07-01T00:00:00Z');
+      expect(await billing.runClockRenewals()).toEqual([{ accountId: 'staying', payments: 2 }]);
+      expect(await paid('leaving')).toEqual([{ at: '2026-03-05T12:00:00.000Z', cents: 20_00 }]);
+      expect(await paid('staying')).toEqual(['03', '04', '05', '06'].map((month) => ({ at: `2026-${month}-05T12:00:00.000Z`, cents: 20_00 })));
+
+      // Canceled now, mid-period: nothing more either.
+      await billing.cancel('staying', { immediately: true });
+      clock.set('2026-09-01T00:00:00Z');
+      expect(await billing.runClockRenewals()).toEqual([{ accountId: 'staying', payments: 0 }]);
+      expect(await paid('staying')).toHaveLength(4);
+    });
+
+    it('a plan changed: the plan left is paid no more, and the new one renews from its own start', async () => {
+      const { billing, clock } = t;
+      await billing.admin.applyPreset('subscription-plus-packs');
+      await billing.admin.createPlan({ slug: 'seat', name: 'Seat', priceCents: 9_00, includedMicros: 0, overage: 'credits' });
+      await billing.upsertAccount({ id: 'mover', kind: 'team' });
+      clock.set('2026-03-05T12:00:00Z');
+      await billing.subscribe('mover', 'plus');
+      clock.set('2026-03-20T08:00:00Z');
+      await billing.subscribe('mover', 'seat');
+      clock.set('2026-04-10T00:00:00Z'); // past plus's renewal (Apr 5), before seat's (Apr 20)
+      expect(await billing.runClockRenewals()).toEqual([]);
+      clock.set('2026-04-20T08:00:00Z');
+      expect(await billing.runClockRenewals()).toEqual([{ accountId: 'mover', payments: 1 }]);
+      expect(await paid('mover')).toEqual([
+        { at: '2026-03-05T12:00:00.000Z', cents: 20_00 },
+        { at: '2026-03-20T08:00:00.000Z', cents: 9_00 },
+        { at: '2026-04-20T08:00:00.000Z', cents: 9_00 },
+      ]);
     });
   });
 }
