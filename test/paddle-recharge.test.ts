@@ -4,7 +4,8 @@
  * the recharge; a retry (Paddle takes no idempotency key) finds the charge made and makes no
  * other; no subscription, or a declined card, said as such; transaction.completed for the
  * charge, in the engine's words, as the recharge's payment; and a charge answered billed whose
- * payment then fails, transaction.payment_failed, as the recharge's failure.
+ * payment then fails, transaction.payment_failed, as the recharge's failure; and what became of a
+ * charge whose webhook is late (chargeStatus), said as its webhook would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Processor, SavedChargeRequest } from '../src/engine/processor.ts';
@@ -97,6 +98,29 @@ describe('the Paddle processor charges a subscription once for an auto-recharge'
     ]);
     // Asked again (a crash before its answer was kept), the charge made is found, past due: declined, and no other made.
     expect(await processor.chargeSaved!(request(who, '25'))).toMatchObject({ status: 'declined', code: 'card_declined' });
+    expect(chargesOf(who.subscriptionRef)).toHaveLength(1);
+  });
+
+  it('says what became of a charge whose webhook is late, as its webhook would: billed, paid, completed, past due, or canceled', async () => {
+    const { who, charge } = await billedCharge('team_late_webhook', '27');
+    expect(await processor.chargeStatus!(charge.id)).toEqual({ status: 'pending', paymentRef: charge.id });
+    expect(fake.requests.filter((r) => r.method === 'GET' && r.path === `/transactions/${charge.id}`)).toHaveLength(1);
+    await fake.payBilled(charge.id);
+    expect(await processor.chargeStatus!(charge.id)).toEqual({ status: 'succeeded', paymentRef: charge.id, amountCents: 12_34 });
+    charge.status = 'paid'; // as Paddle shows it between transaction.paid and transaction.completed
+    expect(await processor.chargeStatus!(charge.id)).toEqual({ status: 'succeeded', paymentRef: charge.id, amountCents: 12_34 });
+
+    // Its payment failed: the code and message transaction.payment_failed gives, whichever the engine hears first.
+    const { charge: failing } = await billedCharge('team_late_failure', '28');
+    const failed = (await fake.failPayment(failing.id, 'authentication_failed')).find((d) => d.event.event_type === 'transaction.payment_failed')!;
+    const told = { code: 'authentication_required', message: `the payment of the one-time charge ${failing.id} failed: authentication failed` };
+    expect(endpoint.parsed.get(failed.event.event_id)).toMatchObject([{ type: 'recharge.failed', ...told }]);
+    expect(await processor.chargeStatus!(failing.id)).toEqual({ status: 'declined', ...told });
+    // The subscription ends while it is past due: Paddle cancels it.
+    await fake.cancelNow(failing.subscription_id!);
+    expect(await processor.chargeStatus!(failing.id)).toEqual({ status: 'declined', code: 'card_declined', message: `the one-time charge ${failing.id} was canceled` });
+
+    await expect(processor.chargeStatus!('txn_01unknown00000000000000000')).rejects.toThrow(/Transaction txn_01unknown00000000000000000 not found/);
     expect(chargesOf(who.subscriptionRef)).toHaveLength(1);
   });
 

@@ -756,7 +756,7 @@ export class PaddleFake {
     clockAheadMs += ms;
   }
 
-  /** The subscription is canceled now, as from Paddle's dashboard: subscription.updated, subscription.canceled. */
+  /** The subscription is canceled now, as from Paddle's dashboard: subscription.updated, subscription.canceled; its past-due transactions too (transaction.updated, transaction.canceled). */
   async cancelNow(subscriptionId: string): Promise<Delivery[]> {
     this.cancel(subscriptionId, { effective_from: 'immediately' });
     return this.sendPending();
@@ -849,6 +849,13 @@ export class PaddleFake {
     for (const item of subscription.items) Object.assign(item, { status: 'inactive', next_billed_at: null });
     this.event('subscription.updated', this.subscriptionNotification(subscription));
     this.event('subscription.canceled', this.subscriptionNotification(subscription));
+    // Nothing is collected for an ended subscription: Paddle cancels what it left past due.
+    for (const transaction of this.transactions.values()) {
+      if (transaction.subscription_id !== subscription.id || transaction.status !== 'past_due') continue;
+      Object.assign(transaction, { status: 'canceled', updated_at: now() });
+      this.event('transaction.updated', this.transactionNotification(transaction));
+      this.event('transaction.canceled', this.transactionNotification(transaction));
+    }
   }
 
   /** The checkout page a transaction's URL opens, as Paddle.js would on the payment link: a button that pays. */

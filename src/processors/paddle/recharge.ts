@@ -12,6 +12,7 @@
  */
 import { ApiError, type Paddle, type Transaction } from '@paddle/paddle-node-sdk';
 import type { SavedCharge, SavedChargeRequest } from '../../engine/processor.ts';
+import { paymentFailure } from './charge-failure.ts';
 import { ACCOUNT_KEY, customValue, PACK_KEY, RECHARGE_KEY } from './custom-data.ts';
 import { amountOf } from './webhooks/fields.ts';
 
@@ -75,8 +76,9 @@ function answerOf(transaction: Transaction): SavedCharge {
     const charged = amountOf(transaction.details?.totals?.grandTotal);
     return { status: 'succeeded', paymentRef: transaction.id, ...(charged === undefined ? {} : { amountCents: charged }) };
   }
-  if (transaction.status === 'past_due' || transaction.status === 'canceled') {
-    return { status: 'declined', code: 'card_declined', message: `the one-time charge ${transaction.id} is ${transaction.status}` };
-  }
+  // Its payment failed (Paddle's retries may still collect it: its transaction.completed then credits it).
+  if (transaction.status === 'past_due') return { status: 'declined', ...paymentFailure(transaction) };
+  if (transaction.status === 'canceled') return { status: 'declined', code: 'card_declined', message: `the one-time charge ${transaction.id} was canceled` };
+  // Billed, its payment going through (draft and ready are never a one-time charge's).
   return { status: 'pending', paymentRef: transaction.id };
 }

@@ -9,6 +9,7 @@
  */
 import type { TransactionPaymentFailedEvent } from '@paddle/paddle-node-sdk';
 import type { ProcessorEvent } from '../../../engine/processor.ts';
+import { paymentFailure } from '../charge-failure.ts';
 import { ACCOUNT_KEY, customValue, rechargeNamed } from '../custom-data.ts';
 import { dateOf } from './fields.ts';
 
@@ -17,16 +18,13 @@ export function transactionPaymentFailed(event: TransactionPaymentFailedEvent): 
   const accountId = customValue(transaction.customData, ACCOUNT_KEY);
   const recharge = transaction.origin === 'subscription_charge' ? rechargeNamed(transaction.items) : undefined;
   if (!accountId || !recharge) return undefined;
-  // The attempt that failed is the newest: Paddle lists them newest first.
-  const errorCode = transaction.payments.find((payment) => payment.errorCode)?.errorCode ?? 'unknown';
   return {
     type: 'recharge.failed',
     eventId: event.eventId,
     accountId,
     rechargeId: recharge.rechargeId,
     paymentRef: transaction.id,
-    code: errorCode === 'authentication_failed' ? 'authentication_required' : 'card_declined',
-    message: `the payment of the one-time charge ${transaction.id} failed: ${errorCode.replaceAll('_', ' ')}`,
+    ...paymentFailure(transaction),
     at: dateOf(event.occurredAt) ?? new Date(),
   };
 }
