@@ -13,7 +13,7 @@ export type { RefundResult } from './engine/grants/refunds.ts';
 export type { Account } from './engine/rows.ts';
 export { BillingError, ERROR_CODES, isBillingError, type ErrorCode } from './core/errors.ts';
 export { REFUSAL_CODES, type Refusal, type RefusalCode, type Remedy } from './core/refusal.ts';
-export { formatCredits, formatUsd, type Micros } from './core/money.ts';
+export { formatCredits, formatUsd, formatValue, type Display, type Micros } from './core/money.ts';
 export type { Plan, PlanInput, Limit } from './core/plan.ts';
 export { modelAllowed } from './core/plan.ts';
 export type { Pack, PackInput } from './core/pack.ts';

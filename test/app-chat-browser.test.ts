@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatModels } from '../app/models/models.ts';
 import { inProcessTollgate } from '../app/tollgate/in-process.ts';
+import { amount } from '../src/billing-page/money.ts';
 import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
 import { chatApp, chatWorld, priceOf } from './support/chat-world.ts';
 import { ENGINES } from './support/harness.ts';
@@ -49,7 +50,7 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
       await expect.poll(() => page.locator('#chat-summary').innerText()).toContain('Free plan');
       expect(await page.locator('select[name=model] option').allInnerTexts()).toEqual(['GPT-4o mini (demo)', 'Claude Haiku 4.5 (demo)']);
       expect(await page.locator('#chat-other-models').innerText()).toContain('Not on your plan: GPT-4o (demo), Claude Sonnet 4.5 (demo)');
-      const availableBefore = await page.locator('[data-available]').innerText();
+      expect(await page.locator('#chat-summary').innerText()).toContain('Today: $0.00 of $0.10');
 
       await page.fill('textarea[name=message]', 'What does a toll gate do?');
       await page.click('#chat-composer button[type=submit]');
@@ -64,10 +65,14 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
       expect(full.length).toBeGreaterThan(partial.length);
       expect(full).toContain('You asked: “What does a toll gate do?”.');
       const meta = await answer.locator('.chat-meta').innerText();
-      const [, input, output, cost] = /^([\d,]+) tokens in · ([\d,]+) tokens out · cost \$(0\.\d+)$/.exec(meta)!;
-      expect(Math.round(Number(cost) * 1_000_000)).toBe(priceOf('gpt-4o-mini', { inputTokens: Number(input!.replace(/,/g, '')), outputTokens: Number(output!.replace(/,/g, '')) }, marginBps));
-      // The line above the chat follows the charge.
-      await expect.poll(() => page.locator('[data-available]').innerText()).not.toBe(availableBefore);
+      const [, input, output, cost] = /^([\d,]+) tokens in · ([\d,]+) tokens out · cost (\$0\.\d+)$/.exec(meta)!;
+      // The charge, said as the billing page says it.
+      const price = priceOf('gpt-4o-mini', { inputTokens: Number(input!.replace(/,/g, '')), outputTokens: Number(output!.replace(/,/g, '')) }, marginBps);
+      const settings = await api.billing.admin.getSettings();
+      expect(cost).toBe(amount(price, settings));
+      // The line above the chat follows the charge: the day's use is the answer's; what is left, said to three digits, may read as before.
+      await expect.poll(() => page.locator('#chat-summary').innerText()).toContain(`Today: ${amount(price, settings)} of $0.10`);
+      expect(await page.locator('[data-available]').innerText()).toBe(amount((await api.billing.balance('ann')).availableMicros, settings));
       await page.screenshot({ path: `${ARTIFACTS}/app-chat-answer.png`, fullPage: true });
 
       // Stop half way: the answer keeps what came, says what was charged, and the hold is freed.

@@ -12,11 +12,12 @@ import { MockLanguageModelV3 } from 'ai/test';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../app/chat/answer.ts';
-import { shown } from '../app/chat/display.ts';
 import { demoAnswer } from '../app/models/demo-text.ts';
 import { chatModels } from '../app/models/models.ts';
 import { inProcessTollgate } from '../app/tollgate/in-process.ts';
 import { httpTollgate } from '../app/tollgate/over-http.ts';
+import { displayAmount } from '../app/tollgate/display.ts';
+import { amount } from '../src/billing-page/money.ts';
 import { serveApp } from './support/browser.ts';
 import { ENGINES } from './support/harness.ts';
 import { chatApp, chatWorld, priceOf } from './support/chat-world.ts';
@@ -82,7 +83,8 @@ for (const engine of ENGINES) {
         const price = priceOf('gpt-4o-mini', usage!, marginBps);
         expect(price).toBeGreaterThan(0);
         expect(event!.value_micros).toBe(price);
-        expect(cost).toEqual({ micros: price, shown: shown(price, { unit: 'usd', credit: null }) });
+        // Said as the billing page says it: three digits below a dollar, exact under a tenth of a cent.
+        expect(cost).toEqual({ micros: price, shown: amount(price, await api.billing.admin.getSettings()) });
         const after = await api.billing.balance('ann');
         expect(after.heldMicros).toBe(0);
         expect(before.availableMicros - after.availableMicros).toBe(price);
@@ -130,6 +132,14 @@ for (const engine of ENGINES) {
       // On Pro the same model answers, at its own price.
       const pro = await ask(app, 'cy', 'Use the big one', 'claude-haiku-4-5');
       expect(pro.message.metadata!.cost!.micros).toBe(priceOf('claude-haiku-4-5', pro.message.metadata!.usage!, (await api.billing.admin.catalog()).settings.marginBps));
+      // In credits, when the settings say credits: as the billing page lists the same call.
+      const settings = await api.billing.admin.updateSettings({ displayUnit: 'credits', creditValueMicros: 10_000 });
+      const inCredits = (await ask(app, 'cy', 'Once more, in credits', 'claude-haiku-4-5')).message.metadata!.cost!;
+      // A fraction of a credit, finer than two places: the page rounds it to two.
+      expect(inCredits.micros).toBeLessThan(10_000);
+      expect(inCredits.micros % 100).not.toBe(0);
+      expect(inCredits.shown).toBe(amount(inCredits.micros, settings));
+      expect(inCredits.shown).toMatch(/^\d+\.\d{1,2} credits$/);
     });
 
     it('charges a stream stopped half way for what was streamed, and frees the rest of its hold', async () => {
@@ -236,13 +246,19 @@ for (const engine of ENGINES) {
 }
 
 describe('amounts in the display unit', () => {
-  it('are exact in dollars, and in credits to two places, three digits below one credit', () => {
-    expect(shown(291, { unit: 'usd', credit: null })).toBe('$0.000291');
-    expect(shown(1_234_567, { unit: 'usd', credit: null })).toBe('$1.234567');
+  it('are as the billing page says them: dollars to the cent, three digits below a dollar; credits to two places', () => {
+    const usd = { unit: 'usd' as const, credit: null };
+    expect(displayAmount(291, usd)).toBe('$0.000291');
+    expect(displayAmount(12_345, usd)).toBe('$0.0123');
+    expect(displayAmount(1_234_567, usd)).toBe('$1.23');
     const credits = { unit: 'credits' as const, credit: { micros: 10_000, display: '$0.01' } };
-    expect(shown(291, credits)).toBe('0.0291 credits');
-    expect(shown(10_000, credits)).toBe('1 credit');
-    expect(shown(1_234_567, credits)).toBe('123.46 credits');
-    expect(shown(0, credits)).toBe('0 credits');
+    expect(displayAmount(2_910, credits)).toBe('0.29 credits');
+    expect(displayAmount(10_000, credits)).toBe('1 credit');
+    expect(displayAmount(1_234_567, credits)).toBe('123.46 credits');
+    expect(displayAmount(0, credits)).toBe('0 credits');
+    for (const micros of [291, 12_345, 1_234_567]) {
+      expect(displayAmount(micros, usd)).toBe(amount(micros, { displayUnit: 'usd', creditValueMicros: 10_000 }));
+      expect(displayAmount(micros, credits)).toBe(amount(micros, { displayUnit: 'credits', creditValueMicros: 10_000 }));
+    }
   });
 });

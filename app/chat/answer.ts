@@ -10,7 +10,8 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { convertToModelMessages, createUIMessageStream, createUIMessageStreamResponse, streamText, type UIMessage } from 'ai';
 import type { Charge } from 'tollgate';
 import { refusalOf, wrap, type Meter } from 'tollgate/ai';
-import { shown, type DisplayUnit } from './display.ts';
+import { displayAmount } from '../tollgate/display.ts';
+import type { DisplayUnit } from './display.ts';
 import { refusalView, type RefusalView } from './refusal.ts';
 
 /** What the chat says of each answer, beside its text. */
@@ -83,7 +84,7 @@ export async function answer(input: AnswerInput): Promise<Response> {
       return {
         model: input.model.id,
         usage: { inputTokens: part.totalUsage.inputTokens ?? 0, outputTokens: part.totalUsage.outputTokens ?? 0 },
-        ...(charges.length > 0 && { cost: { micros, shown: shown(micros, input.display) } }),
+        ...(charges.length > 0 && { cost: { micros, shown: displayAmount(micros, input.display) } }),
       };
     },
     onError: (error) => `The model could not answer: ${error instanceof Error ? error.message : String(error)}`,

@@ -18,7 +18,8 @@ import { z } from 'zod';
 import type { ChatModel } from '../models/models.ts';
 import type { BilledAccount, Tollgate } from '../tollgate/tollgate.ts';
 import { answer } from './answer.ts';
-import { limitLines, shown } from './display.ts';
+import { displayAmount } from '../tollgate/display.ts';
+import { limitLines } from './display.ts';
 import { ChatPage, SummaryLine, type Summary } from './page.tsx';
 import { picker } from './picker.ts';
 
@@ -75,7 +76,7 @@ export function chatRoutes(options: ChatOptions): Hono {
     const [balance, pricing] = await Promise.all([tollgate.balance(user.account.id), tollgate.pricing()]);
     const caps = balance.members.find((m) => m.userId === user.userId)?.limits ?? [];
     const limits = [...limitLines(balance.limits, pricing, ''), ...limitLines(caps, pricing, 'your cap ')];
-    const summary = { accountName: user.account.name, planName: balance.plan.name, available: shown(balance.availableMicros, pricing), limits, billingHref };
+    const summary = { accountName: user.account.name, planName: balance.plan.name, available: displayAmount(balance.availableMicros, pricing), limits, billingHref };
     return { summary, plan: balance.plan };
   }
 

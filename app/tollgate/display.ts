@@ -1,12 +1,13 @@
 /**
  * Amounts as the customer reads them: in the display unit the admin chose (dollars, or credits
- * worth a set amount each), as Tollgate's own pages show them.
+ * worth a set amount each), by Tollgate's own rule (formatValue), so the app and its billing page
+ * say one amount the same way.
  */
-import { formatCredits, formatUsd } from 'tollgate';
+import { formatValue } from 'tollgate';
 import type { Pricing } from './tollgate.ts';
 
 export function displayAmount(micros: number, pricing: Pick<Pricing, 'unit' | 'credit'>): string {
-  return pricing.unit === 'usd' || pricing.credit === null ? formatUsd(micros) : formatCredits(micros, pricing.credit.micros);
+  return formatValue(micros, pricing.unit === 'usd' || pricing.credit === null ? undefined : { displayUnit: 'credits', creditValueMicros: pricing.credit.micros });
 }
 
 /** The display unit's name, for a form's label: "dollars" or "credits". */
