@@ -2,6 +2,8 @@
  * Once per test run: a PGlite data directory with every migration applied, dumped to a file
  * that each suite loads instead of creating and migrating a database of its own (loading takes
  * about a fifth of the time). Kept between runs while the migrations and PGlite stay the same.
+ * Beside it, the same directory before any migration, for the tests of a migration on older
+ * data: they migrate it part way instead of running initdb in WASM.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { openPglite } from '../../src/db/pglite.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     pgliteImage: string;
+    pgliteUnmigratedImage: string;
   }
 }
 
@@ -24,15 +27,20 @@ const CACHE = fileURLToPath(new URL('../../node_modules/.cache/tollgate-tests/',
 export default async function setup(project: TestProject) {
   const hash = createHash('sha256').update(readFileSync(PGLITE_PACKAGE));
   for (const file of readdirSync(MIGRATIONS).sort()) hash.update(file).update(readFileSync(join(MIGRATIONS, file)));
-  const path = join(CACHE, `pglite-${hash.digest('hex').slice(0, 16)}.tar`);
-  if (!existsSync(path)) {
+  const name = join(CACHE, `pglite-${hash.digest('hex').slice(0, 16)}`);
+  const [path, unmigrated] = [`${name}.tar`, `${name}-unmigrated.tar`];
+  if (!existsSync(path) || !existsSync(unmigrated)) {
     const sql = await openPglite(undefined);
+    const before = await sql.dumpDataDir();
     await migrate(sql);
     const image = await sql.dumpDataDir();
     await sql.close();
     mkdirSync(CACHE, { recursive: true });
-    writeFileSync(`${path}.part`, new Uint8Array(await image.arrayBuffer()));
-    renameSync(`${path}.part`, path);
+    for (const [file, blob] of [[unmigrated, before], [path, image]] as const) {
+      writeFileSync(`${file}.part`, new Uint8Array(await blob.arrayBuffer()));
+      renameSync(`${file}.part`, file);
+    }
   }
   project.provide('pgliteImage', path);
+  project.provide('pgliteUnmigratedImage', unmigrated);
 }

@@ -21,15 +21,18 @@ export interface Engine {
   open(options?: { through?: string }): Promise<{ sql: Sql; url?: string; drop(): Promise<void> }>;
 }
 
-/** The migrated data directory the run's setup dumped (setup/pglite-image.ts), read once per worker. */
-let image: Promise<Blob> | undefined;
-const migratedImage = () => (image ??= readFile(inject('pgliteImage')).then((bytes) => new Blob([bytes])));
+/** The data directories the run's setup dumped (setup/pglite-image.ts), migrated and not, each read once per worker. */
+const images = new Map<'pgliteImage' | 'pgliteUnmigratedImage', Promise<Blob>>();
+const imageOf = (key: 'pgliteImage' | 'pgliteUnmigratedImage') => {
+  if (!images.has(key)) images.set(key, readFile(inject(key)).then((bytes) => new Blob([bytes])));
+  return images.get(key)!;
+};
 
 const pglite: Engine = {
   name: 'pglite',
   async open({ through } = {}) {
-    // A database migrated only part way starts empty; every other starts from the migrated image.
-    const sql = await openPglite(undefined, through === undefined ? { loadDataDir: await migratedImage() } : {});
+    // A database migrated only part way starts from the image before any migration; every other from the migrated image.
+    const sql = await openPglite(undefined, { loadDataDir: await imageOf(through === undefined ? 'pgliteImage' : 'pgliteUnmigratedImage') });
     await migrate(sql, { through });
     return { sql, drop: () => sql.close() };
   },
