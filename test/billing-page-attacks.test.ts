@@ -214,8 +214,8 @@ for (const engine of ENGINES) {
       // In credits, as the settings say (a credit is a cent here): an amount too large is said in credits too.
       for (const [fields, says] of [
         [{ threshold: '9007199254740991' }, 'When less than this is left: 9,007,199,254,740,991 credits is more than 900,719,925,474, the most it can be'],
-        [{ threshold: '99999999999999999999' }, 'When less than this is left: &quot;99999999999999999999&quot; is more than 9,007,199,254,740,991, the most it can be'],
-        [{ threshold: '-5' }, 'When less than this is left: &quot;-5&quot; is not a whole number'],
+        [{ threshold: '99999999999999999999' }, 'When less than this is left: 99,999,999,999,999,999,999 credits is more than 900,719,925,474, the most it can be'],
+        [{ threshold: '-5' }, 'When less than this is left: &quot;-5&quot; is not an amount of credits such as 200 or 12.5'],
         [{ threshold: '1', maxDollars: '1e9' }, 'At most, charged a month: &quot;1e9&quot; is not an amount of dollars such as 10 or 0.05 (at most six decimals)'],
         [{ threshold: '1', pack: '<b>' }, 'Buy: must be 1–63 lowercase letters, digits, &quot;-&quot; or &quot;_&quot;.'],
       ] as const) {

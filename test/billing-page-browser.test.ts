@@ -140,6 +140,15 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     expect(await page.locator('#note').innerText()).toBe('Auto-recharge is on: it buys 1,000 extra credits when less than 250 credits is left.');
     expect(await page.locator('[data-figure=auto-recharge-state]').innerText()).toBe('On: buys 1,000 extra credits when less than 250 credits is left');
     expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', thresholdMicros: 2_500_000, monthlyMaxCount: 3 });
+    // A threshold of a fraction of credits is shown back as it is, and saved again unchanged, stays so.
+    await page.fill('#auto-recharge-form input[name=threshold]', '250.75');
+    await page.click('#auto-recharge-form button');
+    await page.waitForSelector('#note:text("250.75 credits")');
+    expect(await page.locator('#auto-recharge-form input[name=threshold]').inputValue()).toBe('250.75');
+    await page.click('#auto-recharge-form button');
+    await page.waitForSelector('#note:text("Auto-recharge is on")');
+    expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', thresholdMicros: 2_507_500, monthlyMaxCount: 3 });
+    await page.locator('#auto-recharge').screenshot({ path: `${ARTIFACTS}/billing-page-auto-recharge.png` });
 
     await page.click('#cancel');
     expect(await page.locator('h1').innerText()).toBe('Cancel Max?');

@@ -139,6 +139,24 @@ for (const engine of ENGINES) {
       expect((await api.billing.balance('acme')).autoRecharge).toMatchObject({ thresholdMicros: 2_500_000, monthlyMaxCount: 3 });
     });
 
+    it('shows an auto-recharge threshold in the form as it is stored, so the form saved unchanged keeps it', async () => {
+      await apiWorld(api.billing);
+      // Set through the API: 250.5001 credits (a credit is a cent here), not a whole number of them.
+      await api.billing.setAutoRecharge('acme', { enabled: true, pack: 'extra-10', thresholdMicros: 2_505_001, monthlyMaxCount: 2, monthlyMaxMicros: 25_000_000 });
+      const before = (await api.billing.balance('acme')).autoRecharge;
+      const { browser } = await opened(api, (await link(api, 'acme')).path);
+      const form = /<form[^>]*id="auto-recharge-form">([^]*?)<\/form>/.exec((await browser.page('/billing')).html)![1]!;
+      const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(form)?.[1];
+      expect(field('threshold')).toBe('250.5001');
+      const fields = { enabled: 'on', pack: /<option value="([^"]+)" selected/.exec(form)![1]!, threshold: field('threshold')!, maxCount: field('maxCount')!, maxDollars: field('maxDollars')! };
+      expect(fields).toEqual({ enabled: 'on', pack: 'extra-10', threshold: '250.5001', maxCount: '2', maxDollars: '25' });
+      expect((await browser.post('/billing/auto-recharge', fields)).status).toBe(303);
+      expect((await api.billing.balance('acme')).autoRecharge).toEqual(before);
+      // Typed with decimals, a threshold is read as the credits typed.
+      expect((await browser.post('/billing/auto-recharge', { ...fields, threshold: '1,200.25' })).status).toBe(303);
+      expect((await api.billing.balance('acme')).autoRecharge?.thresholdMicros).toBe(12_002_500);
+    });
+
     it('shows a member the pool and their own cap, no controls, and refuses their forms', async () => {
       await apiWorld(api.billing);
       await api.billing.admin.setMemberLimits('acme', 'user_7', [{ window: 'day', unit: 'usd', amount: 1_000_000 }]);
