@@ -7,11 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from 'vitest';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
+import { afterAll, afterEach, beforeAll, describe, expect, it, inject, vi } from 'vitest';
 import { openDatabase } from '../src/db/connect.ts';
 import { LOCK_FILE, lockDirectory } from '../src/db/lock-file.ts';
 import { openPglite } from '../src/db/pglite.ts';
 import { createBilling } from '../src/index.ts';
+import { compiled } from './support/compiled.ts';
 
 /** Each test boots PGlite (and a child process) more than once: slow on a busy machine. */
 const SLOW = 240_000;
@@ -29,10 +31,12 @@ function tempDir(): string {
  * The tests are about the lock, not about creating a database: each directory is a copy of one
  * laid out once from the run's migrated image, so no process here runs initdb in WASM.
  */
+let image: Blob;
 let migrated: string;
 beforeAll(async () => {
+  image = new Blob([readFileSync(inject('pgliteImage'))]);
   migrated = mkdtempSync(join(tmpdir(), 'tollgate-lock-migrated-'));
-  const sql = await openPglite(migrated, { loadDataDir: new Blob([readFileSync(inject('pgliteImage'))]) });
+  const sql = await openPglite(migrated, { loadDataDir: image });
   await sql.close();
 }, SLOW);
 afterAll(() => rmSync(migrated, { recursive: true, force: true }));
@@ -46,7 +50,7 @@ function databaseDir(): string {
 
 /** Another process holding the directory open; resolves with it once it says what happened. */
 function otherProcess(dir: string): Promise<{ child: ChildProcess; said: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'support/hold-pglite.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [compiled('hold-pglite'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -133,7 +137,16 @@ describe('one writer per pglite:// directory', () => {
   });
 
   it('leaves memory:// alone', async () => {
-    const [a, b] = [await openDatabase('memory://'), await openDatabase('memory://')];
-    await Promise.all([a.close(), b.close()]);
+    // PGlite starts each from the run's migrated image instead of running initdb: the lock is the
+    // claim here; memory:// from nothing is the server's (server.test.ts, connections.test.ts).
+    const create = PGlite.create.bind(PGlite) as (dataDir?: string, options?: PGliteOptions) => Promise<PGlite>;
+    const created = vi.spyOn(PGlite, 'create').mockImplementation(((dataDir?: string, options?: PGliteOptions) => create(dataDir, { ...options, loadDataDir: image })) as never);
+    try {
+      const [a, b] = [await openDatabase('memory://'), await openDatabase('memory://')];
+      expect(created.mock.calls.map(([dataDir]) => dataDir)).toEqual([undefined, undefined]); // no directory, so none to lock
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      created.mockRestore();
+    }
   }, SLOW);
 });

@@ -22,7 +22,9 @@ declare module 'vitest' {
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Each program by the name of its compiled file (support/compiled.ts). */
-export const PROGRAMS = { server: 'src/main.ts', app: 'app/main.ts', 'billing-process': 'test/support/billing-process.ts' } as const;
+export const PROGRAMS = {
+  server: 'src/main.ts', app: 'app/main.ts', 'billing-process': 'test/support/billing-process.ts', 'hold-pglite': 'test/support/hold-pglite.ts',
+} as const;
 
 /** A module's own address where it reads files beside it (migrations, styles), as in the source tree. */
 const ownAddresses: Plugin = {
