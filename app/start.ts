@@ -18,7 +18,7 @@ import pino from 'pino';
 import { createBilling, fakeProcessor, type Billing, type BillingOptions } from 'tollgate';
 import { loadCredentials } from 'tollgate/hono';
 import { paddleProcessor } from 'tollgate/paddle';
-import { createApp, createBillingSession, loadConfig } from 'tollgate/server';
+import { createApp, createBillingSession, loadConfig, runJobs } from 'tollgate/server';
 import { stripeProcessor } from 'tollgate/stripe';
 import { openAppDatabase } from './auth/app-database.ts';
 import { createAuth, migrateAuth, type Auth } from './auth/auth.ts';
@@ -150,6 +150,8 @@ export async function startApp(env: NodeJS.ProcessEnv = process.env, { seed = fa
       const auth = createAuth(authOptions);
       return { auth, seeded: seed && (await seedDemo(auth, tollgate)) };
     });
+    // Tollgate in this process does its background work here too: auto-recharges, the fake processor's renewals.
+    const jobs = billing && runJobs(billing, logger);
     const models = await chatModels({ env, ...(env.APP_DEMO_WORD_DELAY_MS ? { wordDelayMs: Number(env.APP_DEMO_WORD_DELAY_MS) } : {}) });
     const app = createKitApp({ auth, tollgate, models, ...(tollgateServer ? { tollgateServer } : {}) });
     handle = app.fetch;
@@ -158,6 +160,7 @@ export async function startApp(env: NodeJS.ProcessEnv = process.env, { seed = fa
       url, auth, tollgate, generated, seeded, ...(billing ? { billing } : {}),
       close: async () => {
         await new Promise((resolve) => server.close(resolve));
+        await jobs?.stop();
         await tollgate.close();
         await closeDatabase();
       },
