@@ -7,18 +7,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../app/start.ts';
 import { AppClient } from './support/app-client.ts';
+import { ENGINES, type Engine } from './support/harness.ts';
 import { PASSWORD } from './support/app-browser.ts';
 
 describe('the app kit when something is wrong', () => {
+  let database: Awaited<ReturnType<Engine['open']>>;
   let app: RunningApp;
   let ann: AppClient;
 
   beforeAll(async () => {
-    app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent' });
+    // An embedded database from the run's migrated image: as memory:// would be, without migrating it here.
+    database = await ENGINES[0]!.open();
+    app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent' }, { database: database.sql });
     ann = new AppClient(app.url);
     await ann.post('/signup', { name: 'Ann', email: 'ann@example.com', password: PASSWORD, next: '/' });
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    await app?.close();
+    await database?.drop();
+  });
 
   it('says what to fix in a sign-up or a log-in', async () => {
     const someone = new AppClient(app.url);
