@@ -6,20 +6,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../app/start.ts';
 import { AppClient } from './support/app-client.ts';
+import { ENGINES, type Engine } from './support/harness.ts';
 import { userIdOf, PASSWORD } from './support/app-browser.ts';
 
 const question = (text: string) => [{ id: 'q1', role: 'user', parts: [{ type: 'text', text }] }];
 
 describe('the pricing modes, as the app shows them', () => {
+  let database: Awaited<ReturnType<Engine['open']>>;
   let app: RunningApp;
   let ann: AppClient;
 
   beforeAll(async () => {
-    app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', APP_DEMO_WORD_DELAY_MS: '0' });
+    // An embedded database from the run's migrated image: as memory:// would be, without migrating it here.
+    database = await ENGINES[0]!.open();
+    app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', APP_DEMO_WORD_DELAY_MS: '0' }, { database: database.sql });
     ann = new AppClient(app.url);
     await ann.post('/signup', { name: 'Ann Archer', email: 'ann@example.com', password: PASSWORD, next: '/' });
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    await app?.close();
+    await database?.drop();
+  });
 
   const plansShown = (html: string) => [...html.matchAll(/<div class="card plan[^"]*"><h3>([^<]+)/g)].map((m) => m[1]!.trim());
 
