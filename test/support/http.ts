@@ -129,19 +129,37 @@ export function useApi(engine: Engine, options: Parameters<typeof useBilling>[1]
   /**
    * What the requests a test makes must not change when they are refused: every account's
    * balance and reconciliation, and the rows of every table but the API's stored responses.
+   * The rows are read in one statement, each as its text (every column, exactly), sorted.
    */
   async function state() {
     const tables = ['accounts', 'account_balances', 'buckets', 'ledger_entries', 'usage_events', 'holds', 'payments', 'subscriptions', 'plans', 'packs', 'model_prices', 'settings', 'effect_keys'];
-    const rows: Record<string, unknown> = {};
-    for (const table of tables) rows[table] = await t.sql.query(`SELECT * FROM ${table} ORDER BY 1`);
-    const accounts = await t.sql.query<{ id: string }>('SELECT id FROM accounts ORDER BY id');
-    const balances: Record<string, unknown> = {};
-    for (const { id } of accounts) {
-      const reconciliation = await t.billing.reconcile(id);
+    const [read] = await t.sql.query<Record<string, string[] | null>>(
+      `SELECT ${tables.map((table) => `(SELECT array_agg(r::text ORDER BY r::text) FROM ${table} r) AS ${table}`).join(', ')}, (SELECT array_agg(id ORDER BY id) FROM accounts) AS account_ids`,
+    );
+    const { account_ids: accounts, ...rows } = read!;
+    const balances = await Promise.all((accounts ?? []).map(async (id) => {
+      const [reconciliation, balance] = await Promise.all([t.billing.reconcile(id), t.billing.balance(id)]);
       expect(reconciliation.problems, `account ${id} reconciles`).toEqual([]);
-      balances[id] = await t.billing.balance(id);
-    }
-    return { rows, balances };
+      return [id, balance] as const;
+    }));
+    return { rows, balances: Object.fromEntries(balances) as Record<string, unknown> };
+  }
+
+  /**
+   * `refused` for requests sent one after another with nothing else between them: the state read
+   * after one refusal is the state before the next, so each is read once.
+   */
+  async function refusals() {
+    let before = await state();
+    return async (status: number, code: string, method: string, path: string, body?: unknown, headers?: CallHeaders): Promise<Reply> => {
+      const reply = await call(method, path, body, headers);
+      expect({ status: reply.status, code: reply.body?.error?.code }, `${method} ${path} ${typeof body === 'string' ? body : JSON.stringify(body)}: ${reply.body?.error?.message}`).toEqual({ status, code });
+      expect(reply.body.error.message.length).toBeGreaterThan(10);
+      const after = await state();
+      expect(after).toEqual(before);
+      before = after;
+      return reply;
+    };
   }
 
   return {
@@ -161,13 +179,9 @@ export function useApi(engine: Engine, options: Parameters<typeof useBilling>[1]
     state,
     /** Send a request that must be refused with `status` and `code`, and check that it changed nothing. */
     async refused(status: number, code: string, method: string, path: string, body?: unknown, headers?: CallHeaders): Promise<Reply> {
-      const before = await state();
-      const reply = await call(method, path, body, headers);
-      expect({ status: reply.status, code: reply.body?.error?.code }, `${method} ${path} ${typeof body === 'string' ? body : JSON.stringify(body)}: ${reply.body?.error?.message}`).toEqual({ status, code });
-      expect(reply.body.error.message.length).toBeGreaterThan(10);
-      expect(await state()).toEqual(before);
-      return reply;
+      return (await refusals())(status, code, method, path, body, headers);
     },
+    refusals,
   };
 }
 
