@@ -4,6 +4,8 @@
  * PostgreSQL, and a graceful stop; and the Idempotency-Keys it forgets after a day.
  */
 import { describe, expect, it } from 'vitest';
+import { createBilling } from '../src/index.ts';
+import type { Sql } from '../src/db/sql.ts';
 import { forgetOldKeys } from '../src/hono/idempotency.ts';
 import { ConfigError, loadConfig } from '../src/server/config.ts';
 import { ENGINES, POSTGRES_URL, useBilling } from './support/harness.ts';
@@ -83,6 +85,39 @@ describe('npm start', () => {
       await db.drop();
     }
   }, 120_000);
+});
+
+describe.skipIf(!POSTGRES_URL)(`a first start on a fresh PostgreSQL database${POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)'}`, () => {
+  const planSlugs = async (sql: Sql) => (await sql.query<{ slug: string }>('SELECT slug FROM plans ORDER BY slug')).map((p) => p.slug);
+
+  it('by two servers at once: both serve, and the pricing mode is applied once', async () => {
+    const db = await ENGINES.find((e) => e.name === 'postgres')!.open();
+    const servers = await Promise.allSettled([1, 2].map(() => ServerProcess.start({ DATABASE_URL: db.url })));
+    try {
+      expect(servers.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled']);
+      for (const s of servers) if (s.status === 'fulfilled') expect(s.value.banner).toContain('plans on sale: Free ($0.00/month), Plus ($20.00/month)');
+      expect(await planSlugs(db.sql)).toEqual(['free', 'plus']);
+    } finally {
+      for (const s of servers) if (s.status === 'fulfilled') await s.value.stop();
+      await db.drop();
+    }
+  }, 120_000);
+
+  it('by two facades applying a pricing mode at once, ten times: each finds what the other made', async () => {
+    const db = await ENGINES.find((e) => e.name === 'postgres')!.open();
+    const [one, two] = await Promise.all([createBilling({ database: db.url! }), createBilling({ database: db.url! })]);
+    try {
+      for (let i = 0; i < 10; i++) {
+        await db.sql.exec('DELETE FROM packs; UPDATE settings SET default_plan_id = NULL, pricing_mode = NULL; DELETE FROM plans');
+        const applied = await Promise.allSettled([one!.admin.applyPreset('subscription-plus-packs'), two!.admin.applyPreset('subscription-plus-packs')]);
+        expect(applied.map((a) => a.status)).toEqual(['fulfilled', 'fulfilled']);
+        expect(await planSlugs(db.sql)).toEqual(['free', 'plus']);
+      }
+    } finally {
+      await Promise.all([one?.close(), two?.close()]);
+      await db.drop();
+    }
+  }, 60_000);
 });
 
 for (const engine of ENGINES) {

@@ -24,6 +24,10 @@ import { changesTerms, moveToCurrentVersion } from './plan-versions.ts';
 export async function readPresetDiff(sql: Sql, mode: PricingMode, { lock = false } = {}): Promise<PresetDiff> {
   const preset = PRESETS[parseInput(z.enum(PRICING_MODES), mode, 'pricing mode')];
   if (lock) {
+    // One preset at a time: on a catalog with no plans yet there is no row to lock, and two presets
+    // applied at once (two servers' first start) would both create the same plans. (Not the
+    // settings row: a plan's write updates it after the plan's row, and this locks plans next.)
+    if (sql.engine === 'postgres') await sql.query(`SELECT pg_advisory_xact_lock(hashtext('tollgate:preset'))`);
     await sql.query('SELECT 1 FROM plans ORDER BY id FOR NO KEY UPDATE');
     await sql.query('SELECT 1 FROM packs ORDER BY id FOR NO KEY UPDATE');
   }
