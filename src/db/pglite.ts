@@ -9,6 +9,7 @@
  */
 import { PGlite, parse, protocol, types } from '@electric-sql/pglite';
 import { lockDirectory } from './lock-file.ts';
+import { autoAnalyze } from './pglite-analyze.ts';
 import { parseInt8, SESSION_SETTINGS, type Sql } from './sql.ts';
 
 interface PgliteLocks {
@@ -57,6 +58,7 @@ export async function openPglite(dataDir: string | undefined, { loadDataDir }: {
 
   /** Run one statement; the caller holds PGlite's locks. */
   async function run(text: string, params: readonly unknown[] = []): Promise<never[]> {
+    analysis.noteStatement();
     let statement = statements.get(text);
     if (!statement) {
       const name = `tollgate_${statements.size}`;
@@ -123,11 +125,14 @@ export async function openPglite(dataDir: string | undefined, { loadDataDir }: {
     },
     close: async () => {
       try {
+        await analysis.stop();
         await db.close();
       } finally {
         unlock();
       }
     },
   };
+  // No autovacuum in PGlite: without this, its tables would never be analyzed.
+  const analysis = autoAnalyze(sql);
   return sql;
 }
