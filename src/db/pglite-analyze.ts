@@ -8,9 +8,10 @@
  * so they are made again. A table is analyzed, as autovacuum would, once its rows changed since
  * its last analyze by more than 50 + 10% of its rows.
  *
- * PGlite never hands its table counters over to the shared statistics (pg_stat_user_tables stays
- * at zero), so its changes pile up, for as long as it is open, in pg_stat_xact_user_tables: the
- * changes since an analyze are that count less its value then.
+ * PGlite hands its table counters over to the shared statistics (pg_stat_user_tables) only now
+ * and then: until it does, its changes pile up in pg_stat_xact_user_tables, across transactions
+ * and analyzes. The changes since an analyze are the shared count, which the analyze resets,
+ * plus the held one less its value at the analyze.
  *
  * A look costs a catalog read of a few milliseconds on the one connection, so it happens once
  * every NAPTIME_MS (autovacuum's naptime), and only if statements ran since the last: never per
@@ -22,11 +23,15 @@ export const NAPTIME_MS = 2_000;
 const THRESHOLD = 50;
 const SCALE_FACTOR = 0.1;
 
-/** Tables with changes this process made, their count of changes and their rows as of their last analyze. */
+/**
+ * Tables with changes, their rows as of their last analyze, and two counts of changes: those
+ * PGlite handed to the shared statistics since the last analyze, and those it still holds.
+ */
 const CHANGED_TABLES = `
-  SELECT format('%I.%I', x.schemaname, x.relname) AS name, x.n_tup_ins + x.n_tup_upd + x.n_tup_del AS changes, c.reltuples AS rows
-  FROM pg_stat_xact_user_tables x JOIN pg_class c ON c.oid = x.relid
-  WHERE x.n_tup_ins + x.n_tup_upd + x.n_tup_del > 0`;
+  SELECT format('%I.%I', s.schemaname, s.relname) AS name, c.reltuples AS rows,
+         s.n_mod_since_analyze AS shared, x.n_tup_ins + x.n_tup_upd + x.n_tup_del AS held
+  FROM pg_stat_user_tables s JOIN pg_stat_xact_user_tables x USING (relid) JOIN pg_class c ON c.oid = s.relid
+  WHERE s.n_mod_since_analyze + x.n_tup_ins + x.n_tup_upd + x.n_tup_del > 0`;
 
 export interface AutoAnalyze {
   /** A statement ran: worth a look at the next interval. Costs a flag. */
@@ -36,7 +41,7 @@ export interface AutoAnalyze {
 }
 
 export function autoAnalyze(sql: Sql): AutoAnalyze {
-  const changesAtAnalyze = new Map<string, number>();
+  const heldAtAnalyze = new Map<string, number>();
   let statementsRan = false;
   let looking: Promise<void> | undefined;
   let stopped = false;
@@ -44,13 +49,14 @@ export function autoAnalyze(sql: Sql): AutoAnalyze {
   /** One look and its ANALYZEs with nothing in between: a statement waiting for the connection meanwhile gets the new plans. */
   const look = () =>
     sql.uninterrupted(async (held) => {
-      const tables = await held.query<{ name: string; changes: number; rows: number }>(CHANGED_TABLES);
+      const tables = await held.query<{ name: string; rows: number; shared: number; held: number }>(CHANGED_TABLES);
       for (const table of tables) {
-        const before = changesAtAnalyze.get(table.name) ?? 0;
-        const since = table.changes >= before ? table.changes - before : table.changes; // counters reset: all are new
+        // Held counts outlive an analyze; once handed over they start again from zero (and may count a few twice).
+        const before = heldAtAnalyze.get(table.name) ?? 0;
+        const since = table.shared + (table.held >= before ? table.held - before : table.held);
         if (stopped || since <= THRESHOLD + SCALE_FACTOR * Math.max(table.rows, 0)) continue; // rows: -1 until a first analyze
         await held.query(`ANALYZE ${table.name}`);
-        changesAtAnalyze.set(table.name, table.changes);
+        heldAtAnalyze.set(table.name, table.held);
       }
       statementsRan = false; // those of this look included
     });
