@@ -58,8 +58,7 @@ export function autoAnalyze(sql: Sql): AutoAnalyze {
         const since = table.shared + (table.held >= before ? table.held - before : table.held);
         return since > THRESHOLD + SCALE_FACTOR * Math.max(table.rows, 0); // rows: -1 until a first analyze
       });
-      statementsRan = false; // those of this look included
-      if (due.length === 0 || stopped) return;
+      if (due.length === 0 || stopped) return void (statementsRan = false); // this look's own read included
       // A sample of 3,000 rows instead of 30,000: enough to choose an index, and the one connection
       // waits a tenth as long (a growing table's analyze held a batch of records up 200 ms).
       await held.query(`SET default_statistics_target = ${STATISTICS_TARGET}`);
@@ -70,6 +69,7 @@ export function autoAnalyze(sql: Sql): AutoAnalyze {
         }
       } finally {
         await held.query('RESET default_statistics_target');
+        statementsRan = false; // the look's own statements, the ANALYZEs too: none asks for another look
       }
     });
 
