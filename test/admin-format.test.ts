@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cents, rate, usd } from '../src/admin/format.ts';
-import { formatUsd } from '../src/core/money.ts';
+import { formatCredits, formatUsd } from '../src/core/money.ts';
 import { inRule, offRule, rateInRule } from './support/amounts.ts';
 
 describe('usd: one format for amounts', () => {
@@ -90,5 +90,27 @@ describe('the scan of a page for amounts off the rule', () => {
     expect(offRule('$20/month plus $10 per 1,000 extra credits; $0.50 included; $0.000123 a call; -$1,234,567.89.')).toBeUndefined();
     expect(rateInRule('$0.3')).toBe(false);
     expect(rateInRule('≈ $0.2143')).toBe(true);
+  });
+});
+
+describe('credits: the same rule in credits', () => {
+  it.each([
+    [0, '0 credits'],
+    [29, '0.0029 credits'],
+    [2_910, '0.291 credits'],
+    [2_915, '0.292 credits'],
+    [5_000, '0.5 credits'],
+    [9_999, '1 credit'],
+    [10_000, '1 credit'],
+    [12_345, '1.23 credits'],
+    [1_234_567, '123.46 credits'],
+    [10_000_000_000, '1,000,000 credits'],
+    [-40, '-0.004 credits'],
+  ])('%d µ$ at a cent a credit → %s', (micros, shown) => {
+    expect(formatCredits(micros, 10_000)).toBe(shown);
+  });
+
+  it('never shows a call that cost something as nothing', () => {
+    for (const micros of [1, 7, 49, 99, 499]) expect(formatCredits(micros, 10_000)).not.toMatch(/^-?0 credits$/);
   });
 });

@@ -135,11 +135,11 @@ for (const engine of ENGINES) {
       // In credits, when the settings say credits: as the billing page lists the same call.
       const settings = await api.billing.admin.updateSettings({ displayUnit: 'credits', creditValueMicros: 10_000 });
       const inCredits = (await ask(app, 'cy', 'Once more, in credits', 'claude-haiku-4-5')).message.metadata!.cost!;
-      // A fraction of a credit, finer than two places: the page rounds it to two.
+      // A fraction of a credit, finer than two places: three significant digits, as the page says it.
       expect(inCredits.micros).toBeLessThan(10_000);
       expect(inCredits.micros % 100).not.toBe(0);
       expect(inCredits.shown).toBe(amount(inCredits.micros, settings));
-      expect(inCredits.shown).toMatch(/^\d+\.\d{1,2} credits$/);
+      expect(inCredits.shown).toMatch(/^0\.0*[1-9]\d{0,2} credits$/);
     });
 
     it('charges a stream stopped half way for what was streamed, and frees the rest of its hold', async () => {
@@ -246,13 +246,13 @@ for (const engine of ENGINES) {
 }
 
 describe('amounts in the display unit', () => {
-  it('are as the billing page says them: dollars to the cent, three digits below a dollar; credits to two places', () => {
+  it('are as the billing page says them: dollars to the cent, three digits below a dollar; credits by the same rule', () => {
     const usd = { unit: 'usd' as const, credit: null };
     expect(displayAmount(291, usd)).toBe('$0.000291');
     expect(displayAmount(12_345, usd)).toBe('$0.0123');
     expect(displayAmount(1_234_567, usd)).toBe('$1.23');
     const credits = { unit: 'credits' as const, credit: { micros: 10_000, display: '$0.01' } };
-    expect(displayAmount(2_910, credits)).toBe('0.29 credits');
+    expect(displayAmount(2_910, credits)).toBe('0.291 credits');
     expect(displayAmount(10_000, credits)).toBe('1 credit');
     expect(displayAmount(1_234_567, credits)).toBe('123.46 credits');
     expect(displayAmount(0, credits)).toBe('0 credits');

@@ -91,9 +91,15 @@ export interface Display {
   creditValueMicros: number;
 }
 
-/** A number of credits: up to two decimals, with thousands separators ("1,000 credits", "0.5 credits", "1 credit"), singular as shown. */
+/**
+ * A number of credits by the dollars' rule: up to two decimals from one credit up, three
+ * significant digits below it, so one call's fraction of a credit never reads as none ("1,000
+ * credits", "0.5 credits", "0.00291 credits", "1 credit"), singular as shown.
+ */
 export function formatCredits(micros: number, creditValueMicros: number): string {
-  const n = (micros / creditValueMicros).toLocaleString('en-US', { maximumFractionDigits: 2 });
+  const credits = micros / creditValueMicros;
+  const digits = Math.abs(credits) < 1 ? { maximumSignificantDigits: 3 } : { maximumFractionDigits: 2 };
+  const n = credits.toLocaleString('en-US', digits);
   return `${n} ${n.replace('-', '') === '1' ? 'credit' : 'credits'}`;
 }
 
