@@ -3,6 +3,7 @@
  * test is skipped, with a note, without it), and the server app listening on a port.
  */
 import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -41,7 +42,12 @@ export async function serveApp(app: Hono): Promise<{ base: string; close(): Prom
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // The browser keeps its connections open; closing only the idle ones left a stream still
+    // running (or a connection idle after the close began) to wait out the 5 s keep-alive.
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      (server as Server).closeAllConnections();
+    }),
   };
 }
 
