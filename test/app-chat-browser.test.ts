@@ -17,6 +17,9 @@ import { useApi } from './support/http.ts';
 
 noteMissingChromium('the chat\'s browser tests are');
 
+/** The pause before each word while a stream is watched, and while only its end is awaited. */
+const [WATCHED, AWAITED] = [40, 1];
+
 describe.skipIf(!haveChromium)('the chat in a browser', () => {
   const api = useApi(ENGINES[0]!);
   let browser: Browser;
@@ -43,7 +46,10 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
   it('streams an answer word by word with its tokens and cost, stops one half way, and shows a refusal with its remedy', async () => {
     const marginBps = await chatWorld(api.billing);
     const tollgate = inProcessTollgate({ billing: api.billing, server: api.app, billingLink: async () => 'http://billing.test/' });
-    const server = await serveApp(chatApp(tollgate, await chatModels({ env: {}, wordDelayMs: 40 }), api.clock));
+    // Words come slowly while the test watches a stream (a check of one mid-stream must not find
+    // it ended) and quickly while it only waits for one to end.
+    let wordDelayMs = WATCHED;
+    const server = await serveApp(chatApp(tollgate, await chatModels({ env: {}, wordDelayMs: () => wordDelayMs }), api.clock));
     const problems: string[] = [];
     try {
       const page = await open(server.base, 'ann', problems);
@@ -60,6 +66,7 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
       expect(await answer.getAttribute('class')).toContain('streaming');
       expect(await page.locator('[data-stop]').isVisible()).toBe(true);
       const partial = await answer.locator('.chat-text').innerText();
+      wordDelayMs = AWAITED;
       await expect.poll(() => answer.locator('.chat-meta').innerText(), { timeout: 15_000 }).toMatch(/cost \$0\.\d+/);
       const full = await answer.locator('.chat-text').innerText();
       expect(full.length).toBeGreaterThan(partial.length);
@@ -76,6 +83,7 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
       await page.screenshot({ path: `${ARTIFACTS}/app-chat-answer.png`, fullPage: true });
 
       // Stop half way: the answer keeps what came, says what was charged, and the hold is freed.
+      wordDelayMs = WATCHED;
       await page.fill('textarea[name=message]', 'Tell me everything about holds and packs');
       await page.click('#chat-composer button[type=submit]');
       const second = page.locator('.chat-message.assistant').nth(1);
@@ -114,7 +122,10 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
         await reader.fill('textarea[name=message]', question);
         await reader.click('#chat-composer button[type=submit]');
         await expect.poll(() => reader.locator('.chat-message.streaming').count()).toBe(1);
-        if (question !== 'Third question') await expect.poll(() => reader.locator('.chat-message.streaming').count(), { timeout: 15_000 }).toBe(0);
+        if (question === 'Third question') break;
+        wordDelayMs = AWAITED;
+        await expect.poll(() => reader.locator('.chat-message.streaming').count(), { timeout: 15_000 }).toBe(0);
+        wordDelayMs = WATCHED;
       }
       const streaming = reader.locator('.chat-message.streaming');
       await expect.poll(() => streaming.locator('.chat-text').innerText()).toMatch(/(\S+ ){12}/);
@@ -124,6 +135,9 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
       const stop = await reader.locator('[data-stop]').boundingBox();
       expect(stop!.x + stop!.width).toBeLessThanOrEqual(composer!.x + composer!.width);
       await reader.screenshot({ path: `${ARTIFACTS}/app-chat-phone-streaming.png` });
+      // Stopped, so that no answer is still being charged when the server and database close.
+      await reader.click('[data-stop]');
+      await expect.poll(async () => (await api.billing.balance('ann')).heldMicros).toBe(0);
       expect(problems).toEqual([]);
     } finally {
       await server.close();

@@ -13,8 +13,8 @@ export interface DemoModelOptions {
   modelId: string;
   /** The provider's name as the AI SDK's providers give it ("openai.chat", "anthropic.messages"): the price book reads its first part. */
   provider: string;
-  /** The pause before each word. */
-  wordDelayMs?: number;
+  /** The pause before each word; a function is asked before each word (a test slows a stream only while it watches it). */
+  wordDelayMs?: number | (() => number);
 }
 
 export function demoModel({ modelId, provider, wordDelayMs = 25 }: DemoModelOptions): LanguageModelV3 {
@@ -60,7 +60,7 @@ export function demoModel({ modelId, provider, wordDelayMs = 25 }: DemoModelOpti
       let next = 0;
       let streamed = '';
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const pause = () => new Promise<void>((resolve) => { timer = setTimeout(resolve, wordDelayMs); });
+      const pause = () => new Promise<void>((resolve) => { timer = setTimeout(resolve, typeof wordDelayMs === 'number' ? wordDelayMs : wordDelayMs()); });
       const stream = new ReadableStream<LanguageModelV3StreamPart>({
         start(controller) {
           controller.enqueue({ type: 'stream-start', warnings: [] });

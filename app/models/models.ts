@@ -28,8 +28,8 @@ type Provider = (typeof OFFERED)[number]['provider'];
 
 export interface ChatModelOptions {
   env?: Record<string, string | undefined>;
-  /** The demo's pause before each word (tests make it short or long). */
-  wordDelayMs?: number;
+  /** The demo's pause before each word (tests make it short or long, or change it as a stream goes). */
+  wordDelayMs?: number | (() => number);
 }
 
 export async function chatModels({ env = process.env, wordDelayMs }: ChatModelOptions = {}): Promise<ChatModel[]> {
