@@ -5,7 +5,9 @@
  * waiting until the server's processes measured it again. The schema has a clock_timestamp() of
  * its own, ahead of pg_catalog's by what the test set, and the URL puts the schema before
  * pg_catalog on the search path, so that it is the one the server reads. It counts its reads by
- * each process (its connections' application_name names the process's pid), at what it was ahead.
+ * each process (its connections' application_name names the process's pid): all of them, and
+ * those in a row at what it is ahead now. A process reads it only to measure it, five reads a
+ * measure one after another, so its count of all reads says where its measures begin.
  */
 import type { Sql } from '../../src/db/sql.ts';
 import { postgresSchemaUrl } from './harness.ts';
@@ -21,7 +23,7 @@ export interface DatabaseClock {
   measuredBy(pids: readonly number[], timeoutMs?: number): Promise<void>;
 }
 
-/** Round trips in one measure of the clock (src/db/clock.ts): a process that read it once more began its next measure, so the one before was whole. */
+/** Round trips in one measure of the clock (src/db/clock.ts). */
 const READS_PER_MEASURE = 5;
 
 export async function movableClock(db: { sql: Sql; url: string }): Promise<DatabaseClock> {
@@ -30,12 +32,12 @@ export async function movableClock(db: { sql: Sql; url: string }): Promise<Datab
   await db.sql.exec(`
     CREATE TABLE ${schema}.test_clock (ahead_ms bigint NOT NULL);
     INSERT INTO ${schema}.test_clock VALUES (0);
-    CREATE TABLE ${schema}.test_clock_reads (reader text PRIMARY KEY, ahead_ms bigint NOT NULL, reads int NOT NULL);
+    CREATE TABLE ${schema}.test_clock_reads (reader text PRIMARY KEY, ahead_ms bigint NOT NULL, reads int NOT NULL, total int NOT NULL);
     CREATE FUNCTION ${schema}.clock_timestamp() RETURNS timestamptz LANGUAGE plpgsql VOLATILE AS $$
     DECLARE ahead bigint := (SELECT ahead_ms FROM ${schema}.test_clock);
     BEGIN
-      INSERT INTO ${schema}.test_clock_reads AS r VALUES (current_setting('application_name'), ahead, 1)
-        ON CONFLICT (reader) DO UPDATE SET reads = CASE WHEN r.ahead_ms = EXCLUDED.ahead_ms THEN r.reads + 1 ELSE 1 END, ahead_ms = EXCLUDED.ahead_ms;
+      INSERT INTO ${schema}.test_clock_reads AS r VALUES (current_setting('application_name'), ahead, 1, 1)
+        ON CONFLICT (reader) DO UPDATE SET reads = CASE WHEN r.ahead_ms = EXCLUDED.ahead_ms THEN r.reads + 1 ELSE 1 END, ahead_ms = EXCLUDED.ahead_ms, total = r.total + 1;
       RETURN pg_catalog.clock_timestamp() + ahead * interval '1 millisecond';
     END $$;`);
   const clock: DatabaseClock = {
@@ -49,8 +51,11 @@ export async function movableClock(db: { sql: Sql; url: string }): Promise<Datab
       const deadline = Date.now() + timeoutMs;
       const readers = pids.map((pid) => `tollgate ${pid}`);
       for (;;) {
+        // The reads of the measure under way (total % 5) and, before them, five in a row at what
+        // the clock is ahead now: a whole measure of it, which the process kept as its last read
+        // came back, before a request sent after this query sees that read can reach it.
         const [{ n }] = (await db.sql.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM ${schema}.test_clock_reads WHERE reader = ANY($1) AND ahead_ms = $2 AND reads > $3`,
+          `SELECT count(*)::int AS n FROM ${schema}.test_clock_reads WHERE reader = ANY($1) AND ahead_ms = $2 AND reads >= $3 + total % $3`,
           [readers, clock.aheadMs, READS_PER_MEASURE],
         )) as [{ n: number }];
         if (n === readers.length) return;
