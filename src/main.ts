@@ -6,7 +6,6 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
-import pino from 'pino';
 import { createBilling, type Billing } from './engine/billing.ts';
 import { fakeProcessor } from './processors/fake/index.ts';
 import { formatBps, formatCents } from './core/money.ts';
@@ -14,6 +13,7 @@ import { pricingTable, sanityChecks } from './core/sanity.ts';
 import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { loadCredentials, type Credentials } from './hono/credentials.ts';
 import { serveHere } from './server/serve.ts';
+import { serverLogger } from './server/log.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -25,7 +25,7 @@ try {
   console.error(`Tollgate cannot start: ${error.message}`);
   process.exit(1);
 }
-const logger = pino({ level: config.logLevel });
+const logger = serverLogger(config.logLevel);
 
 /**
  * The processors accounts may pay through: the fake one, which charges nobody, and those

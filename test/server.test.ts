@@ -3,6 +3,7 @@
  * server it starts on embedded defaults with the key it prints, several worker processes on
  * PostgreSQL, and a graceful stop; and the Idempotency-Keys it forgets after a day.
  */
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { createBilling } from '../src/index.ts';
 import type { Sql } from '../src/db/sql.ts';
@@ -67,6 +68,26 @@ describe('npm start', () => {
     } finally {
       expect((await server.stop()).code).toBe(0);
     }
+  }, 120_000);
+
+  it('logs a line for every request: while it serves, and those still held back when it stops', async () => {
+    const server = await ServerProcess.start({ DATABASE_URL: 'memory://', LOG_LEVEL: 'info' });
+    let printed = '';
+    server.child.stdout!.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    const lines = (path: string) => printed.split('\n').filter((line) => line.includes('"msg":"request"') && line.includes(`"path":"${path}"`));
+    const base = `http://127.0.0.1:${server.port}`;
+    try {
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      // Held back a moment at most, not until the buffer fills or the process ends.
+      while (lines('/healthz').length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      const answers = await Promise.all(Array.from({ length: 5 }, () => fetch(`${base}/v1/pricing`)));
+      expect(answers.map((r) => r.status)).toEqual(Array(5).fill(200));
+    } finally {
+      expect((await server.stop()).code).toBe(0);
+    }
+    if (!server.child.stdout!.readableEnded) await once(server.child.stdout!, 'end'); // the pipe may still hold its last lines
+    expect(lines('/v1/pricing')).toHaveLength(5);
+    expect(JSON.parse(lines('/healthz')[0]!)).toMatchObject({ method: 'GET', status: 200, requestId: expect.any(String) });
   }, 120_000);
 
   it.skipIf(!POSTGRES_URL)(`runs WEB_CONCURRENCY workers on one PostgreSQL database${POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)'}`, async () => {
