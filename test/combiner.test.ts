@@ -32,6 +32,30 @@ describe('natural batching', () => {
     expect(batches.map((b) => b.length)).toEqual([4, 4, 4]);
   });
 
+  it('callers who come back a few turns after their answers, as over a network, still go together', async () => {
+    const batches: number[] = [];
+    // Bounds no run reaches: what goes together is decided by who calls, not by how fast the machine is.
+    const combiner = new Combiner<number, number>(async (inputs) => {
+      batches.push(inputs.length);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return inputs.map((n) => ({ ok: true, value: n }));
+    }, 100, { ms: 60_000, busyWithinMs: 60_000 });
+    const turns = (n: number) => Array.from({ length: n }).reduce<Promise<unknown>>((p) => p.then(() => new Promise((resolve) => setImmediate(resolve))), Promise.resolve());
+    const worker = async (id: number) => {
+      for (let round = 0; round < 4; round++) {
+        await combiner.submit(id * 10 + round);
+        await turns(id); // each caller back after its own number of event loop turns
+      }
+    };
+    await Promise.all([1, 2, 3, 4].map(worker));
+    expect(batches).toEqual([4, 4, 4, 4]);
+  });
+
+  it('a lone caller never waits to be joined', async () => {
+    const combiner = new Combiner<number, number>(async (inputs) => inputs.map((n) => ({ ok: true, value: n })), 100, { ms: 60_000, busyWithinMs: 60_000 });
+    for (let round = 0; round < 5; round++) expect(await combiner.submit(round)).toBe(round); // a wait would outlast the test's timeout
+  });
+
   it('calls that arrive while a batch is written wait for the next one', async () => {
     const { combiner, batches } = doubling();
     const first = combiner.submit(1);
