@@ -17,8 +17,8 @@ import { useApi } from './support/http.ts';
 
 noteMissingChromium('the chat\'s browser tests are');
 
-/** The pause before each word while a stream is watched, and while only its end is awaited. */
-const [WATCHED, AWAITED] = [40, 1];
+/** The pause before each word while a stream is watched, while only its end is awaited, and while it is held open to be stopped. */
+const [WATCHED, AWAITED, HELD] = [40, 1, 250];
 
 describe.skipIf(!haveChromium)('the chat in a browser', () => {
   const api = useApi(ENGINES[0]!);
@@ -129,6 +129,7 @@ describe.skipIf(!haveChromium)('the chat in a browser', () => {
       }
       const streaming = reader.locator('.chat-message.streaming');
       await expect.poll(() => streaming.locator('.chat-text').innerText()).toMatch(/(\S+ ){12}/);
+      wordDelayMs = HELD; // still streaming, however slow the checks below, until it is stopped
       const [message, composer] = [await streaming.boundingBox(), await reader.locator('#chat-composer').boundingBox()];
       expect(message!.y + message!.height).toBeLessThanOrEqual(composer!.y + 1);
       expect(composer!.y + composer!.height).toBeLessThanOrEqual(844);
