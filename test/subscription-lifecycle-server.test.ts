@@ -96,8 +96,10 @@ async function paddleWorld(): Promise<ProcessorWorld> {
 const skipped = POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)';
 
 describe.skipIf(skipped !== '')(`a subscription's life through the server${skipped}`, () => {
+  // The two stories run at once: each has a database, a server and a fake of its own, and most of
+  // their time is waiting for the workers to measure a moved clock.
   for (const makeWorld of [stripeWorld, paddleWorld]) {
-    it(`on ${makeWorld.name.replace('World', '')}: renewals open when paid, an upgrade, a cancel at the period's end; a failed renewal past due, then paid`, async () => {
+    it.concurrent(`on ${makeWorld.name.replace('World', '')}: renewals open when paid, an upgrade, a cancel at the period's end; a failed renewal past due, then paid`, async () => {
       const db = await ENGINES.find((e) => e.name === 'postgres')!.open();
       const clock = await movableClock(db as { sql: typeof db.sql; url: string });
       const world = await makeWorld();
