@@ -1,0 +1,11 @@
+-- The money view (engine/reads/money.ts) reads usage over a range of days across every account.
+-- Without an index that starts with occurred_at its generic plan walked the whole
+-- (account_id, occurred_at) index and fetched the rows in account order: linear in all events
+-- ever recorded, whatever the range. Events are appended in about time order, so a BRIN index
+-- (a min and max per 128 pages) finds a range's pages in a few kilobytes, and an insert into the
+-- last range only looks its range up or widens it: half of what a B-tree on the column costs
+-- the ingestion statement (docs/performance.md, "The money view's usage read").
+-- autosummarize: autovacuum summarizes each range once it is full, so only the newest one is
+-- read whole. PGlite has no autovacuum: the ranges added after the index was built are read
+-- whole, as a sequential scan would read them.
+CREATE INDEX usage_events_time ON usage_events USING brin (occurred_at) WITH (autosummarize = on);
