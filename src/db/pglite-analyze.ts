@@ -13,6 +13,10 @@
  * and analyzes. The changes since an analyze are the shared count, which the analyze resets,
  * plus the held one less its value at the analyze.
  *
+ * With its analyze, a table's BRIN indexes get their new block ranges summarized, which
+ * autovacuum does on a server (autosummarize): without it, a range filled after the index was
+ * built would be read whole by every look through the index.
+ *
  * A look costs a catalog read of a few milliseconds on the one connection, so it happens once
  * every NAPTIME_MS (autovacuum's naptime), and only if statements ran since the last: never per
  * statement, never while idle. Nothing of this runs on a server, which has autovacuum.
@@ -34,6 +38,12 @@ const CHANGED_TABLES = `
          s.n_mod_since_analyze AS shared, x.n_tup_ins + x.n_tup_upd + x.n_tup_del AS held
   FROM pg_stat_user_tables s JOIN pg_stat_xact_user_tables x USING (relid) JOIN pg_class c ON c.oid = s.relid
   WHERE s.n_mod_since_analyze + x.n_tup_ins + x.n_tup_upd + x.n_tup_del > 0`;
+
+/** Summarize the block ranges a table's BRIN indexes have not yet: what autosummarize asks of autovacuum. */
+const BRIN_SUMMARIZE = `
+  SELECT brin_summarize_new_values(i.indexrelid)
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+  WHERE i.indrelid = $1::regclass AND a.amname = 'brin'`;
 
 export interface AutoAnalyze {
   /** A statement ran: worth a look at the next interval. Costs a flag. */
@@ -65,6 +75,7 @@ export function autoAnalyze(sql: Sql): AutoAnalyze {
       try {
         for (const table of due) {
           await held.query(`ANALYZE ${table.name}`);
+          await held.query(BRIN_SUMMARIZE, [table.name]);
           heldAtAnalyze.set(table.name, table.held);
         }
       } finally {
