@@ -36,6 +36,6 @@ export async function seedDemo(auth: Auth, tollgate: Tollgate): Promise<boolean>
   await auth.api.addMember({ body: { userId: memberUser.id, role: 'member', organizationId: created!.id } });
   const teamId = teamAccountId(created!.id);
   await tollgate.ensureAccount({ id: teamId, kind: 'team', name: team.name });
-  await tollgate.setMemberLimits(teamId, memberUser.id, [{ window: 'day', unit: 'usd', amount: DEMO.memberCapMicros }]);
+  await tollgate.setMemberLimits(teamId, memberUser.id, [{ window: 'day', unit: 'usd', amount: DEMO.memberCapMicros }], memberUser.name);
   return true;
 }

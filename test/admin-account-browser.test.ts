@@ -85,22 +85,35 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
   it("sets a member's caps from the form, shows their use, refuses a bad one beside the form, and lifts them", async () => {
     await page.goto(`${panel.base}/admin/accounts/acme#members`);
     await page.fill('#member-caps input[name=userId]', 'u_7');
+    await page.fill('#member-caps input[name=name]', '  Grace Hopper ');
     await page.fill('#member-caps input[name=dayUsd]', '1');
     await page.fill('#member-caps input[name=monthTokens]', '2,000,000');
     await page.click('#member-caps button[type=submit]');
     await page.locator('.note', { hasText: "Member u_7's caps are set." }).waitFor();
     expect((await billing.balance('acme')).members).toEqual([
-      { userId: 'u_7', limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 1_000_000 }), expect.objectContaining({ window: 'month', unit: 'tokens', amount: 2_000_000, used: 100_000 })] },
+      {
+        userId: 'u_7', name: 'Grace Hopper',
+        limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 1_000_000 }), expect.objectContaining({ window: 'month', unit: 'tokens', amount: 2_000_000, used: 100_000 })],
+      },
     ]);
     const rows = page.locator('tr[data-member="u_7"]');
     expect(await rows.count()).toBe(2);
+    // The member by name, the user id small beside it.
+    expect(await rows.first().locator('td').first().innerText()).toBe('Grace Hopper u_7');
+    expect(await rows.first().locator('td small code').innerText()).toBe('u_7');
     expect(await rows.nth(1).innerText()).toMatch(/2,000,000 tokens a month\s+100,000 tokens\s+0 tokens\s+2026-04-/);
 
     await page.fill('#member-caps input[name=userId]', 'u_8');
+    await page.fill('#member-caps input[name=name]', 'x'.repeat(101));
+    await page.fill('#member-caps input[name=dayUsd]', '1');
+    await page.click('#member-caps button[type=submit]');
+    await page.locator('#member-caps .error', { hasText: 'name: must be at most 100 characters' }).waitFor();
+    await page.fill('#member-caps input[name=name]', '');
     await page.fill('#member-caps input[name=dayUsd]', 'lots');
     await page.click('#member-caps button[type=submit]');
     await page.locator('#member-caps .error', { hasText: 'A day, $: "lots" is not an amount of dollars' }).waitFor();
     expect(await page.inputValue('#member-caps input[name=userId]')).toBe('u_8');
+    expect((await billing.balance('acme')).members.map((m) => m.userId)).toEqual(['u_7']);
     await page.locator('#members').screenshot({ path: `${ARTIFACTS}/account-members.png` });
 
     await rows.first().locator('button', { hasText: 'Lift caps' }).click();

@@ -10,6 +10,7 @@ import type { LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import { DefaultChatTransport, readUIMessageStream, simulateReadableStream, type UIMessageChunk } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { Hono } from 'hono';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../app/chat/answer.ts';
 import { demoAnswer } from '../app/models/demo-text.ts';
@@ -17,6 +18,8 @@ import { chatModels } from '../app/models/models.ts';
 import { inProcessTollgate } from '../app/tollgate/in-process.ts';
 import { httpTollgate } from '../app/tollgate/over-http.ts';
 import { displayAmount } from '../app/tollgate/display.ts';
+import { memberName } from '../app/tollgate/tollgate.ts';
+import { memberNameSchema } from '../src/engine/gate/members.ts';
 import { amount } from '../src/billing-page/money.ts';
 import { serveApp } from './support/browser.ts';
 import { ENGINES } from './support/harness.ts';
@@ -260,5 +263,21 @@ describe('amounts in the display unit', () => {
       expect(displayAmount(micros, usd)).toBe(amount(micros, { displayUnit: 'usd', creditValueMicros: 10_000 }));
       expect(displayAmount(micros, credits)).toBe(amount(micros, { displayUnit: 'credits', creditValueMicros: 10_000 }));
     }
+  });
+});
+
+describe('a member\'s name as the app gives it to Tollgate', () => {
+  it('is one Tollgate takes, whatever the sign-up name, or none when nothing of it is left', () => {
+    expect(memberName('  Bob Baker ')).toBe('Bob Baker');
+    expect(memberName('Bob\nBaker\t')).toBe('Bob Baker');
+    expect(memberName(' \u0000 ')).toBeUndefined();
+    expect(memberName(`${'x'.repeat(99)}🙂`)).toBe('x'.repeat(99));
+    fc.assert(
+      fc.property(fc.string({ unit: fc.oneof(fc.constantFrom(' ', '\n', '\u0000', '\ud83d', '\ude42', '\u0085'), fc.string({ unit: 'grapheme', maxLength: 1 })), maxLength: 140 }), (name) => {
+        const fitted = memberName(name);
+        if (fitted !== undefined) expect(memberNameSchema.safeParse(fitted)).toEqual({ success: true, data: fitted });
+        else expect(name.replace(/[\s\u0000-\u001f\u007f-\u009f\ud800-\udbff]/g, '')).toBe(''); // at most a cut half of an emoji besides blanks
+      }),
+    );
   });
 });

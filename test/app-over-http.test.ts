@@ -59,8 +59,11 @@ for (const engine of ENGINES) {
       const bobId = (await app.auth.api.signInEmail({ body: { email: 'bob@example.com', password: 'correct horse' } })).user.id;
       await ann.post(`/team/members/${bobId}/cap`, { amount: '5' });
       expect((await api.billing.balance(team)).members).toEqual([
-        expect.objectContaining({ userId: bobId, limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 50_000 })] }),
+        expect.objectContaining({ userId: bobId, name: 'Bob Baker', limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 50_000 })] }),
       ]);
+      // Only a member of the team is capped.
+      expect(await ann.post('/team/members/someone-else/cap', { amount: '5' }).then((r) => r.text)).toContain('not a member of this team');
+      expect((await api.billing.balance(team)).members.map((m) => m.userId)).toEqual([bobId]);
 
       // Bob's chat: authorized and charged at the server, to the team, as Bob.
       const answer = await bob.request('/chat/answers', { json: { model: 'gpt-4o-mini', messages: question('What does a toll gate do?') } });

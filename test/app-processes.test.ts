@@ -74,7 +74,9 @@ describe.skipIf(!postgres)('the app on two processes and one PostgreSQL database
     expect(events[0]!.n).toBe(answered);
     const pool = await billing.balance(team!.id);
     expect(pool.heldMicros).toBe(0);
-    const cap = pool.members.find((m) => m.userId === member!.id)!.limits[0]!;
+    const capped = pool.members.find((m) => m.userId === member!.id)!;
+    expect(capped.name).toBe(DEMO.member.name); // the demo set the cap with the member's name
+    const cap = capped.limits[0]!;
     expect(cap.used).toBeLessThanOrEqual(cap.amount);
     expect((await billing.reconcile(team!.id)).ok).toBe(true);
   }, 120_000);

@@ -93,7 +93,7 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     await expect.poll(() => ann.locator('tr[data-member="bob@example.com"]').textContent()).toContain('0 credits of 5 credits used today');
     const bobId = await userIdOf(app, 'bob@example.com');
     const pool = await billing.balance(teamAccount);
-    expect(pool.members).toEqual([expect.objectContaining({ userId: bobId, limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 50_000 })] })]);
+    expect(pool.members).toEqual([expect.objectContaining({ userId: bobId, name: 'Bob Baker', limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 50_000 })] })]);
     await ann.screenshot({ path: `${SHOTS}/4-team-cap.png`, fullPage: true });
     await ann.setViewportSize({ width: 390, height: 800 });
     await ann.screenshot({ path: `${SHOTS}/4-team-cap-phone.png`, fullPage: true });

@@ -34,7 +34,7 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     await billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme Robotics' });
     await billing.subscribe('acme', 'plus');
     await billing.upsertAccount({ id: 'sam', kind: 'personal', name: 'Sam Personal' });
-    await billing.admin.setMemberLimits('acme', 'user_7', [{ window: 'day', unit: 'usd', amount: 1_000_000 }]);
+    await billing.admin.setMemberLimits('acme', 'user_7', [{ window: 'day', unit: 'usd', amount: 1_000_000 }], { name: 'Ada Lovelace' });
     // Nine days of calls by two members, more on some days than others.
     for (let day = 0; day < 9; day++) {
       for (const [user, tokens] of [['user_7', 40_000 * (1 + (day % 3))], ['user_8', 90_000 + 30_000 * (day % 4)]] as const) {
@@ -88,9 +88,10 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     // The viewer's own calls are theirs; the others' by the host app's user id.
     expect(new Set(await page.locator('#last-calls tbody tr td:nth-child(3)').allInnerTexts())).toEqual(new Set(['You', 'user_7']));
     await page.screenshot({ path: `${ARTIFACTS}/billing-page-owner.png`, fullPage: true });
-    // Another member's cap: under "Members' caps", titled by its window, the host app's id for them a caption.
+    // Another member's cap: under "Members' caps", titled by its window, the member's name a caption (not the host app's id).
     expect(await page.locator('#limits h3').innerText()).toBe("Members' caps");
-    expect(await page.locator('[data-member=user_7] > small').innerText()).toBe('Member user_7');
+    expect(await page.locator('[data-member=user_7] > small').innerText()).toBe('Ada Lovelace');
+    expect(await page.locator('#limits').innerText()).not.toContain('user_7');
     expect(await page.locator('[data-member=user_7] .limit-head strong').allInnerTexts()).toEqual(['Today']);
     expect(await page.locator('#limits').innerText()).not.toContain('cap of');
     await page.locator('#limits').screenshot({ path: `${ARTIFACTS}/billing-page-limits-owner.png` });

@@ -189,18 +189,24 @@ for (const engine of ENGINES) {
       expect(await api.state()).toEqual(state);
     });
 
-    it('shows an owner their own cap as theirs, and the other members\' caps under a heading, their app ids small beside them', async () => {
+    it('shows an owner their own cap as theirs, and the other members\' caps under a heading, each member\'s name (or app id) small beside them', async () => {
       await apiWorld(api.billing);
       await api.billing.admin.setMemberLimits('acme', 'user_7', [{ window: 'day', unit: 'usd', amount: 1_000_000 }, { window: 'month', unit: 'usd', amount: 5_000_000 }]);
       await api.billing.admin.setMemberLimits('acme', 'user_8', [{ window: 'day', unit: 'usd', amount: 3_000_000 }]);
+      await api.billing.admin.setMemberLimits('acme', 'user_9', [{ window: 'month', unit: 'tokens', amount: 2_000_000 }], { name: 'Zoë <b>Ops</b> & Co' });
       const { browser } = await opened(api, (await link(api, 'acme', { returnUrl: 'https://app.example/', userId: 'user_8', role: 'owner' })).path);
       const limits = /<section id="limits"[^]*?<\/section>/.exec((await browser.page('/billing')).html)![0];
       expect(limits).toContain('<strong>Today (your cap)</strong>');
       expect(limits).not.toContain('(cap of');
-      expect(limits).toMatch(/<h3>Members&#39; caps<\/h3><div class="member-caps" data-member="user_7"><small class="muted">Member <code>user_7<\/code><\/small>/);
-      // Each of the member's bars is titled by its window alone; the id is the caption's, and the bar's label for a screen reader.
-      expect([...limits.matchAll(/<strong>([^<]*)<\/strong>/g)].map((m) => m[1])).toEqual(['Today (your cap)', 'Today', 'This month']);
+      expect(limits).toMatch(/<h3>Members&#39; caps<\/h3><div class="member-caps" data-member="user_[79]">/);
+      // A member capped without a name goes by the host app's id; one with a name by it alone, escaped.
+      expect(limits).toContain('<div class="member-caps" data-member="user_7"><small class="muted">Member <code>user_7</code></small>');
+      expect(limits).toContain('<div class="member-caps" data-member="user_9"><small class="muted">Zoë &lt;b&gt;Ops&lt;/b&gt; &amp; Co</small>');
+      expect(limits).not.toContain('<b>Ops</b>');
+      // Each of the member's bars is titled by its window alone; who is the caption's, and the bar's label for a screen reader.
+      expect([...limits.matchAll(/<strong>([^<]*)<\/strong>/g)].map((m) => m[1]).sort()).toEqual(['This month', 'This month', 'Today', 'Today (your cap)']);
       expect(limits).toContain('aria-label="This month, cap of member user_7: 0 credits of 500 credits"');
+      expect(limits).toContain('aria-label="This month, cap of Zoë &lt;b&gt;Ops&lt;/b&gt; &amp; Co: 0 tokens of 2M tokens"');
     });
 
     it('refuses a form without its CSRF token, or with another session\'s', async () => {

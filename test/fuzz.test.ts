@@ -244,8 +244,11 @@ const CALLS: Record<string, Call> = {
     ({ billing }, [input]) => billing.admin.setModelPrice(input as never),
   ),
   'admin.setMemberLimits': call(
-    [accountId, maybe(fc.string({ minLength: 1, maxLength: 5 })), maybe(fc.array(object({ window: fc.constantFrom('day', 'month'), unit: fc.constantFrom('usd', 'tokens'), amount: money }), { maxLength: 3 }))],
-    ({ billing }, [id, userId, limits]) => billing.admin.setMemberLimits(id as never, userId as never, limits as never),
+    [
+      accountId, maybe(fc.string({ minLength: 1, maxLength: 5 })), maybe(fc.array(object({ window: fc.constantFrom('day', 'month'), unit: fc.constantFrom('usd', 'tokens'), amount: money }), { maxLength: 3 })),
+      fc.option(maybe(object({ name: fc.string({ maxLength: 12 }) }, [])), { nil: undefined }),
+    ],
+    ({ billing }, [id, userId, limits, options]) => billing.admin.setMemberLimits(id as never, userId as never, limits as never, options as never),
   ),
   'admin.applyPreset': call(
     [maybe(fc.constantFrom('usage-subscription', 'credit-packs', 'subscription-plus-packs', 'tiers'))],

@@ -87,11 +87,14 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'PUT /accounts/{accountId}/members/{userId}/limits',
-    good: () => ({ method: 'PUT', path: '/v1/accounts/acme/members/u_7/limits', body: { limits: [{ window: 'day', unit: 'usd', amount: 500_000 }] } }),
+    good: () => ({ method: 'PUT', path: '/v1/accounts/acme/members/u_7/limits', body: { limits: [{ window: 'day', unit: 'usd', amount: 500_000 }], name: 'Ada Lovelace' } }),
     status: 200,
     unknown: () => [
       [{ method: 'PUT', path: '/v1/accounts/ghost/members/u_7/limits', body: { limits: [] } }, 404, 'account_not_found'],
       [{ method: 'PUT', path: '/v1/accounts/acme/members/u_7/limits', body: { limits: [{ window: 'week', unit: 'usd', amount: 1 }] } }, 400, 'invalid_input'],
+      ...['', ' ', 'x'.repeat(101), 'Ada\tLovelace', null].map((name): [Request, number, string] => [
+        { method: 'PUT', path: '/v1/accounts/acme/members/u_7/limits', body: { limits: [], name } }, 400, 'invalid_input',
+      ]),
     ],
   },
   {
@@ -638,6 +641,20 @@ for (const engine of ENGINES) {
         }
       });
     }
+
+    it('refuses a member\'s bad name with a 400 that says what is wrong with it, and keeps the name stored', async () => {
+      await apiWorld(api.billing);
+      const path = '/v1/accounts/acme/members/u_7/limits';
+      const limits = [{ window: 'day', unit: 'usd', amount: 500_000 }];
+      expect((await api.call('PUT', path, { limits, name: ' Ada Lovelace ' })).body).toMatchObject({ userId: 'u_7', name: 'Ada Lovelace' });
+      for (const [name, said] of [['   ', 'name: must not be empty'], ['x'.repeat(101), 'name: must be at most 100 characters'], ['Ada\nLovelace', 'name: must not contain control characters']] as const) {
+        const reply = await api.call('PUT', path, { limits, name });
+        expect(reply.status, name).toBe(400);
+        expect(reply.body.error, name).toMatchObject({ code: 'invalid_input', message: expect.stringContaining(said) });
+      }
+      expect((await api.call('PUT', path, { limits })).body).toMatchObject({ name: 'Ada Lovelace' });
+      expect((await api.call('GET', '/v1/accounts/acme/balance')).body.members).toEqual([expect.objectContaining({ userId: 'u_7', name: 'Ada Lovelace' })]);
+    });
 
     it('serves a valid OpenAPI 3.1 document whose every $ref resolves, and whose every route has been exercised', async () => {
       const reply = await api.call('GET', '/v1/openapi.json', undefined, { Authorization: null });

@@ -2,7 +2,8 @@
  * A team's caps on one member: weighed in the same decision as the team's balance and limits,
  * so concurrent calls of one member stop at the cap, in one process or several; other members
  * go on. The counters follow charges, reset with the account's day and period, count usage
- * from before the cap was set, and `balance` and `usage` show them.
+ * from before the cap was set, and `balance` and `usage` show them, each member with the name
+ * the caps were last set with.
  */
 import { describe, expect, it } from 'vitest';
 import { BillingError, createBilling, type Billing } from '../src/index.ts';
@@ -42,7 +43,7 @@ for (const engine of ENGINES) {
 
       const balance = await billing.balance('team');
       expect(balance.members).toEqual([
-        { userId: 'u_capped', limits: [{ window: 'day', unit: 'usd', amount: 30_000, used: 0, held: 5 * HOLD_MICROS, resetsAt: new Date('2026-03-11T00:00:00Z') }] },
+        { userId: 'u_capped', name: null, limits: [{ window: 'day', unit: 'usd', amount: 30_000, used: 0, held: 5 * HOLD_MICROS, resetsAt: new Date('2026-03-11T00:00:00Z') }] },
       ]);
       expect(balance.heldMicros).toBe(21 * HOLD_MICROS);
     });
@@ -119,6 +120,39 @@ for (const engine of ENGINES) {
       await billing.admin.setMemberLimits('team', 'u_1', []);
       expect((await billing.balance('team')).members).toEqual([]);
       expect((await billing.authorize('team', { ...CALL, userId: 'u_1' })).ok).toBe(true);
+    });
+
+    it('keeps a member\'s name with their caps: stored trimmed, kept when left out, replaced when given, refused when bad', async () => {
+      const billing = await team();
+      const day = [{ window: 'day', unit: 'usd', amount: 1_000_000 }] as const;
+      const names = async () => (await billing.balance('team')).members.map((m) => [m.userId, m.name]);
+      expect(await billing.admin.setMemberLimits('team', 'u_1', [...day], { name: '  Ada Lovelace ' })).toEqual({ accountId: 'team', userId: 'u_1', name: 'Ada Lovelace', limits: [...day] });
+      await billing.admin.setMemberLimits('team', 'u_2', [...day]);
+      expect((await names()).sort()).toEqual([['u_1', 'Ada Lovelace'], ['u_2', null]]);
+      // Left out, the name stays; given, it replaces the one stored.
+      expect(await billing.admin.setMemberLimits('team', 'u_1', [{ window: 'month', unit: 'tokens', amount: 5_000 }])).toMatchObject({ name: 'Ada Lovelace' });
+      await billing.admin.setMemberLimits('team', 'u_2', [...day], { name: 'Zoë 🙂' });
+      await billing.admin.setMemberLimits('team', 'u_1', [...day], { name: 'Ada King' });
+      expect((await names()).sort()).toEqual([['u_1', 'Ada King'], ['u_2', 'Zoë 🙂']]);
+
+      for (const [name, said] of [
+        ['   ', 'name: must not be empty'],
+        ['x'.repeat(101), 'name: must be at most 100 characters'],
+        ['Ada\nLovelace', 'name: must not contain control characters'],
+        ['Ada\u0000', 'name: must not contain control characters'],
+        ['Ada\ud83d', 'name: must be well-formed Unicode'],
+        [42, 'name: must be a string'],
+      ] as const) {
+        const refused = billing.admin.setMemberLimits('team', 'u_1', [...day], { name } as never);
+        await expect(refused, String(name)).rejects.toBeInstanceOf(BillingError);
+        await expect(refused, String(name)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining(`Invalid member options: ${said}`) });
+      }
+      await expect(billing.admin.setMemberLimits('team', 'u_1', [...day], { nickname: 'Ada' } as never)).rejects.toMatchObject({ code: 'invalid_input' });
+      expect((await names()).sort()).toEqual([['u_1', 'Ada King'], ['u_2', 'Zoë 🙂']]);
+      // Removing the caps removes the name with them: capped again without one, the member has none.
+      expect(await billing.admin.setMemberLimits('team', 'u_1', [])).toMatchObject({ name: null });
+      await billing.admin.setMemberLimits('team', 'u_1', [...day]);
+      expect((await names()).sort()).toEqual([['u_1', null], ['u_2', 'Zoë 🙂']]);
     });
 
     it('personal accounts have no members; bad caps are refused; usage groups by user', async () => {

@@ -134,7 +134,7 @@ for (const engine of ENGINES) {
         { accountId: 'b', model: 'test-model', usage: usage(100), idempotencyKey: 'm3' },
       ]);
       expect((await billing.balance('a')).members).toEqual([
-        { userId: 'u_capped', limits: [expect.objectContaining({ amount: 1_000_000, used: 600_000 })] },
+        { userId: 'u_capped', name: null, limits: [expect.objectContaining({ amount: 1_000_000, used: 600_000 })] },
       ]);
       const refused = await billing.authorize('a', { model: 'test-model', inputTokens: 250_000, maxOutputTokens: 0, userId: 'u_capped' });
       expect(refused).toMatchObject({ ok: false, code: 'member_limit' });

@@ -196,8 +196,11 @@ const ROUTES: RouteCase[] = [
   },
   {
     route: 'PUT /accounts/{accountId}/members/{userId}/limits',
-    fields: ['limits'],
-    call: () => ({ path: '/v1/accounts/acme/members/u_7/limits', library: (b, body) => b.admin.setMemberLimits('acme', 'u_7', body.limits as never) }),
+    fields: ['limits', 'name'],
+    call: () => ({
+      path: '/v1/accounts/acme/members/u_7/limits',
+      library: (b, body) => b.admin.setMemberLimits('acme', 'u_7', body.limits as never, has(body, 'name') ? ({ name: body.name } as never) : undefined),
+    }),
   },
   {
     route: 'PUT /accounts/{accountId}/auto-recharge',

@@ -152,8 +152,12 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
     const pricing = await tollgate.pricing();
     const micros = text === '' ? 0 : displayToMicros(text, pricing);
     if (micros === undefined) return teamPage(c, { problem: `"${text}" is not an amount of ${unitName(pricing)}: write it like ${unitName(pricing) === 'dollars' ? '0.50' : '25'} (empty lifts the cap).` });
+    // The member by their name in Tollgate's pages, not their user id alone.
+    const team = await auth.api.getFullOrganization({ query: { organizationId: viewer.current.teamId! }, headers: viewer.headers });
+    const member = team?.members.find((m) => m.userId === c.req.param('userId'));
+    if (!member) return teamPage(c, { problem: 'That person is not a member of this team.' });
     // An empty amount lifts the cap; any other caps the member's use of the pool per day.
-    await tollgate.setMemberLimits(viewer.current.id, c.req.param('userId'), micros === 0 ? [] : [{ window: 'day', unit: 'usd', amount: micros }]);
+    await tollgate.setMemberLimits(viewer.current.id, member.userId, micros === 0 ? [] : [{ window: 'day', unit: 'usd', amount: micros }], member.user.name);
     return teamPage(c, { notice: <p class="note">Cap saved.</p> });
   });
 }

@@ -4,7 +4,7 @@
  * app's pages. The default: one process, one database, nothing else to run.
  */
 import type { Billing } from 'tollgate';
-import type { Tollgate, Wire } from './tollgate.ts';
+import { memberName, type Tollgate, type Wire } from './tollgate.ts';
 
 /** A value as Tollgate's HTTP API would send it, so that both ways answer alike. */
 const wire = <T>(value: T): Wire<T> => JSON.parse(JSON.stringify(value)) as Wire<T>;
@@ -31,8 +31,8 @@ export function inProcessTollgate({ billing, server, billingLink }: InProcessOpt
     balance: async (accountId) => wire(await billing.balance(accountId)),
     // The pricing table is the public route's answer, asked of the server app without a network.
     pricing: async () => (await server.fetch(new Request('http://in-process/v1/pricing'))).json(),
-    setMemberLimits: async (teamId, userId, limits) => {
-      await billing.admin.setMemberLimits(teamId, userId, limits);
+    setMemberLimits: async (teamId, userId, limits, name) => {
+      await billing.admin.setMemberLimits(teamId, userId, limits, { name: memberName(name) });
     },
     billingLink,
     close: () => billing.close(),

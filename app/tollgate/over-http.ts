@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { BillingError, type AuthorizeResult, type Charge, type ErrorCode, type Refusal } from 'tollgate';
 import type { ErrorBody } from 'tollgate/hono';
-import type { Tollgate } from './tollgate.ts';
+import { memberName, type Tollgate } from './tollgate.ts';
 
 export function httpTollgate({ url, apiKey }: { url: string; apiKey: string }): Tollgate {
   const base = url.replace(/\/+$/, '');
@@ -63,8 +63,8 @@ export function httpTollgate({ url, apiKey }: { url: string; apiKey: string }): 
     },
     balance: (accountId) => ok('GET', `${account(accountId)}/balance`),
     pricing: () => ok('GET', '/pricing'),
-    setMemberLimits: async (teamId, userId, limits) => {
-      await ok('PUT', `${account(teamId)}/members/${encodeURIComponent(userId)}/limits`, { limits });
+    setMemberLimits: async (teamId, userId, limits, name) => {
+      await ok('PUT', `${account(teamId)}/members/${encodeURIComponent(userId)}/limits`, { limits, name: memberName(name) });
     },
     billingLink: async (accountId, { userId, role, returnUrl }) =>
       (await ok<{ url: string }>('POST', `${account(accountId)}/billing-sessions`, { returnUrl, userId, role })).url,

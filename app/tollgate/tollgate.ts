@@ -61,12 +61,25 @@ export interface Tollgate extends Meter {
   balance(accountId: string): Promise<Wire<Balance>>;
   /** The plans and packs on sale. */
   pricing(): Promise<Pricing>;
-  /** Caps what one member may use of a team's pool (no limits: lifts the cap). */
-  setMemberLimits(teamId: string, userId: string, limits: Limit[]): Promise<void>;
+  /**
+   * Caps what one member may use of a team's pool (no limits: lifts the cap); `name`, the
+   * member's display name, is what Tollgate's pages show for them instead of their user id.
+   */
+  setMemberLimits(teamId: string, userId: string, limits: Limit[], name?: string): Promise<void>;
   /**
    * A short-lived link to Tollgate's hosted billing page for one account, for one user with a
    * role there (only an owner or admin may buy); back to `returnUrl` when they are done.
    */
   billingLink(accountId: string, who: { userId: string; role: Role; returnUrl: string }): Promise<string>;
   close(): Promise<void>;
+}
+
+/**
+ * A person's display name as Tollgate takes a member's (trimmed, 1–100 characters, no control
+ * characters): sign-up lets a name be longer or hold a line break; none when nothing is left.
+ */
+export function memberName(name: string | null | undefined): string | undefined {
+  const fitted = (name ?? '').replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim().slice(0, 100).replace(/[\ud800-\udbff]$/, '')
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd').trim();
+  return fitted === '' ? undefined : fitted;
 }

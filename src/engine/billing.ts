@@ -49,7 +49,7 @@ import { credit, creditInputSchema, type CreditInput } from './grants/grants.ts'
 import { takeBack, takeBackInputSchema, type TakeBackInput } from './grants/take-back.ts';
 import { effectOptionsSchema, type EffectOptions } from './once.ts';
 import type { Processor } from './processor.ts';
-import { memberLimitsSchema, setMemberLimits } from './gate/members.ts';
+import { memberLimitsSchema, memberOptionsSchema, setMemberLimits } from './gate/members.ts';
 import { canStart, type CanStartInput } from './gate/can-start.ts';
 import { z } from 'zod';
 import { holdIdSchema, idSchema, parseInput, rowId, slugSchema } from '../core/input.ts';
@@ -175,7 +175,8 @@ export async function createBilling(options: BillingOptions = {}) {
       updateSettings: changing((settings: catalog.ParsedSettings) => catalog.updateSettings(sql, settings)),
       setModelPrice: changing((price: catalog.ParsedModelPrice) => catalog.setModelPrice(ctx, price)),
       removeModelPrice: changing((key: z.output<typeof catalog.modelPriceKeySchema>) => catalog.removeModelPrice(ctx, key)),
-      setMemberLimits: changing((accountId: string, userId: string, limits: Limit[]) => setMemberLimits(ctx, accountId, userId, limits), firstArgument),
+      setMemberLimits: changing((accountId: string, userId: string, limits: Limit[], options: z.output<typeof memberOptionsSchema> = {}) =>
+        setMemberLimits(ctx, accountId, userId, limits, options.name), firstArgument),
       syncCatalog: (processor: string) => syncCatalog(ctx, processor),
       analytics: (range: z.output<typeof moneyRangeSchema>) => moneyView(ctx, range),
     },
@@ -292,9 +293,12 @@ export async function createBilling(options: BillingOptions = {}) {
       /** Apply a pricing mode; the subscribers of a plan it gives new terms keep their version (the default), or move to the new one at their renewal. */
       applyPreset: changing(async (mode: PricingMode, options?: z.input<typeof presetOptionsSchema>) =>
         applyPreset(ctx, mode, parseInput(presetOptionsSchema, options ?? {}, 'preset options'))),
-      /** Cap a team member's usage within the team's pool (day and/or month, value or tokens); [] removes the caps. */
-      setMemberLimits: async (accountId: string, userId: string, limits: readonly Limit[]) =>
-        parsed.admin.setMemberLimits(accountIdOf(accountId), parseInput(idSchema, userId, 'user id'), parseInput(memberLimitsSchema, limits, 'member limits')),
+      /** Cap a team member's usage within the team's pool (day and/or month, value or tokens); [] removes the caps. `name`, when given, replaces the member's name shown beside them. */
+      setMemberLimits: async (accountId: string, userId: string, limits: readonly Limit[], options?: z.input<typeof memberOptionsSchema>) =>
+        parsed.admin.setMemberLimits(
+          accountIdOf(accountId), parseInput(idSchema, userId, 'user id'), parseInput(memberLimitsSchema, limits, 'member limits'),
+          parseInput(memberOptionsSchema, options ?? {}, 'member options'),
+        ),
       // Reads for the admin panel
       /** Every plan, pack and the settings that price them: what the sanity checks read. */
       catalog: () => readCatalog(ctx),

@@ -2,7 +2,9 @@
  * A team's members and their caps, on its account page: each capped member with each cap's use
  * and holds, as the gate weighs them (balance().members), a button that lifts a member's caps,
  * and a form that sets them (a day's and a month's, in dollars or tokens; blank: no such cap).
- * The caps the form sets replace the member's; all blank lifts them (setMemberLimits).
+ * The caps the form sets replace the member's; all blank lifts them (setMemberLimits). A member
+ * shows by the name their caps were set with, their user id small beside it, which the admin
+ * may need; by the id alone when they have none. A blank name keeps the one stored.
  */
 import type { Billing } from '../../engine/billing.ts';
 import type { Limit } from '../../core/plan.ts';
@@ -60,7 +62,7 @@ export function accountMembersSection(account: Account, balance: Balance, displa
             {balance.members.flatMap((m) =>
               m.limits.map((l, i) => (
                 <tr data-member={m.userId}>
-                  <td>{i === 0 ? <code>{m.userId}</code> : null}</td>
+                  <td>{i === 0 ? <MemberName name={m.name} userId={m.userId} /> : null}</td>
                   <td>
                     {show(l, l.amount)} a {l.window}
                   </td>
@@ -87,6 +89,7 @@ export function accountMembersSection(account: Account, balance: Balance, displa
         <Csrf token={csrf} />
         <div class="row">
           <Field label="Member (user id)" name="userId" value={values.userId ?? ''} required hint="The userId the app sends with the member's calls." />
+          <Field label="Name" name="name" value={values.name ?? ''} hint="Shown beside the caps; blank keeps the one they have." />
         </div>
         <div class="row">
           {CAPS.map((cap) => (
@@ -101,6 +104,15 @@ export function accountMembersSection(account: Account, balance: Balance, displa
   );
 }
 
+function MemberName({ name, userId }: { name: string | null; userId: string }) {
+  if (name === null) return <code>{userId}</code>;
+  return (
+    <>
+      {name} <small class="muted"><code>{userId}</code></small>
+    </>
+  );
+}
+
 /** POST …/members (set a member's caps) and …/members/lift; a refusal comes back beside the form (`refused`). */
 export function accountMemberRoutes(admin: AdminApp, billing: Billing, refused: (c: AdminContext, accountId: string, error: MembersError) => Promise<Response>) {
   admin.post('/accounts/:id/members', async (c) => {
@@ -111,7 +123,8 @@ export function accountMemberRoutes(admin: AdminApp, billing: Billing, refused: 
         const amount = cap.unit === 'usd' ? microsField(form, cap.name, cap.label) : wholeField(form, cap.name, cap.label);
         return amount === undefined ? [] : [{ window: cap.window, unit: cap.unit, amount }];
       });
-      return billing.admin.setMemberLimits(id, form.userId ?? '', limits);
+      const name = form.name?.trim() ? form.name : undefined;
+      return billing.admin.setMemberLimits(id, form.userId ?? '', limits, { name });
     });
     if (!result.ok) return refused(c, id, { message: result.error, values: form });
     const { userId, limits } = result.value;

@@ -1,8 +1,8 @@
 /**
  * Each limit as a bar of what is used (and held by calls in progress) of it, and when it resets:
  * the plan's day and month limits, the viewer's own cap, and under "Members' caps" the others'
- * (a member sees only their own). Tollgate knows a member only by the id the host app gave it, so
- * that id is shown small beside the cap, never as its title.
+ * (a member sees only their own), each named by the name the host app set the cap with, or by
+ * its id for the member when it gave none, small above the member's caps, never as their title.
  */
 import type { LimitView } from '../../engine/reads/reads.ts';
 import { tokens } from '../../admin/format.ts';
@@ -48,10 +48,8 @@ export function LimitsSection({ view }: { view: View }) {
           <h3>Members' caps</h3>
           {others.map((m) => (
             <div class="member-caps" data-member={m.userId}>
-              <small class="muted">
-                Member <code>{m.userId}</code>
-              </small>
-              {m.limits.map((l) => bar(l, windowLabel(l), `${windowLabel(l)}, cap of member ${m.userId}`))}
+              <small class="muted">{m.name ?? <>Member <code>{m.userId}</code></>}</small>
+              {m.limits.map((l) => bar(l, windowLabel(l), `${windowLabel(l)}, cap of ${m.name ?? `member ${m.userId}`}`))}
             </div>
           ))}
         </>

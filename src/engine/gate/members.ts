@@ -10,10 +10,13 @@
  * Setting, changing or removing a cap moves the account's terms version (a trigger) and its
  * ledger version (here), so neither a decision nor a charge made on state read before it is
  * written. An account without caps has no rows: its reads find none and its charges write none.
+ * A cap may carry the member's name (migration 0029), for the pages that list caps; the gate
+ * has no use for it and never reads it.
  */
 import { z } from 'zod';
 import type { Amounts, MemberGate } from '../../core/gate.ts';
 import { BillingError } from '../../core/errors.ts';
+import { textProblem } from '../../core/input.ts';
 import { limitSchema, type Limit } from '../../core/plan.ts';
 import { NO_USAGE, usedIn, type UsageWindows, type WindowCount } from '../../core/usage-windows.ts';
 import type { Sql } from '../../db/sql.ts';
@@ -68,9 +71,30 @@ export const memberLimitsSchema = z
   .max(8, 'at most 8 caps per member')
   .meta({ description: 'The member\'s caps within the team\'s pool; [] removes them.' });
 
+/**
+ * A member's name as the host app shows it, so that the pages that list caps say who is capped,
+ * not the host app's user id alone. The pattern (no control characters) is in the document too.
+ */
+export const memberNameSchema = z
+  .string({ error: 'must be a string' })
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'must not contain control characters (line breaks, tabs, NUL…)')
+  .superRefine((value, ctx) => {
+    const problem = textProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({ description: 'The member\'s name, shown beside their caps (trimmed, 1–100 characters, no control characters); left out, the name stored stays.', example: 'Ada Lovelace' });
+
+/** What else setMemberLimits takes: the member's name, kept as stored when left out. */
+export const memberOptionsSchema = z.strictObject({ name: memberNameSchema.optional() });
+
 export interface MemberLimits {
   accountId: string;
   userId: string;
+  /** The member's name as last given; null if never given (or the caps were removed). */
+  name: string | null;
   /** Empty: the member is no longer capped. */
   limits: Limit[];
 }
@@ -79,9 +103,10 @@ export interface MemberLimits {
  * Cap a team member's usage (an empty list removes the caps). A new cap counts the member's
  * usage so far in the account's current day and period, from its usage events; a changed one
  * keeps its counters. Taken under the account's gate and ledger mutexes, in that order. The
- * user id (idSchema) and the limits (memberLimitsSchema) come parsed from the facade.
+ * user id (idSchema), the limits (memberLimitsSchema) and the name (memberNameSchema) come parsed
+ * from the facade; a name left out keeps the one stored.
  */
-export async function setMemberLimits(ctx: Context, accountId: string, userId: string, limits: Limit[]): Promise<MemberLimits> {
+export async function setMemberLimits(ctx: Context, accountId: string, userId: string, limits: Limit[], name?: string): Promise<MemberLimits> {
   return ctx.sql.transaction(async (tx) => {
     const now = ctx.clock();
     const terms = await lockGate(tx, accountId, now);
@@ -94,17 +119,18 @@ export async function setMemberLimits(ctx: Context, accountId: string, userId: s
     await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1', [accountId]);
     if (limits.length === 0) {
       await tx.query('DELETE FROM member_limits WHERE account_id = $1 AND user_id = $2', [accountId, userId]);
-      return { accountId, userId, limits };
+      return { accountId, userId, name: null, limits };
     }
-    const [kept] = await tx.query('UPDATE member_limits SET limits = $3, updated_at = $4 WHERE account_id = $1 AND user_id = $2 RETURNING user_id', [
-      accountId, userId, JSON.stringify(limits), now,
-    ]);
+    const [kept] = await tx.query<{ name: string | null }>(
+      'UPDATE member_limits SET limits = $3, updated_at = $4, name = COALESCE($5, name) WHERE account_id = $1 AND user_id = $2 RETURNING name',
+      [accountId, userId, JSON.stringify(limits), now, name ?? null],
+    );
     if (!kept) {
-      await tx.query('INSERT INTO member_limits (account_id, user_id, limits, usage, updated_at) VALUES ($1, $2, $3, $4, $5)', [
-        accountId, userId, JSON.stringify(limits), JSON.stringify(await usageSoFar(tx, terms, userId)), now,
+      await tx.query('INSERT INTO member_limits (account_id, user_id, limits, usage, updated_at, name) VALUES ($1, $2, $3, $4, $5, $6)', [
+        accountId, userId, JSON.stringify(limits), JSON.stringify(await usageSoFar(tx, terms, userId)), now, name ?? null,
       ]);
     }
-    return { accountId, userId, limits };
+    return { accountId, userId, name: kept ? kept.name : (name ?? null), limits };
   });
 }
 

@@ -34,6 +34,8 @@ export interface LimitView extends Limit {
 /** A member the account caps, and each cap's use. */
 export interface MemberView {
   userId: string;
+  /** The name the caps were last set with (setMemberLimits); null if never given. */
+  name: string | null;
   limits: LimitView[];
 }
 
@@ -81,9 +83,17 @@ export async function balance(ctx: Context, accountId: string): Promise<Balance>
     debtMicros: opened.debtMicros as Micros,
     buckets,
     limits: limitViews(terms.plan.limits, state, terms),
-    members: [...members.values()].map((m) => ({ userId: m.userId, limits: limitViews(m.limits, m, terms) })),
+    members: await memberViews(ctx, accountId, members, terms),
     autoRecharge: await autoRechargeOf(ctx.sql, accountId, now),
   };
+}
+
+/** The capped members with their names, read apart from the gate's state, which has no use for them: none for most accounts. */
+async function memberViews(ctx: Context, accountId: string, members: ReadonlyMap<string, MemberGate>, terms: Pick<Terms, 'day' | 'period'>): Promise<MemberView[]> {
+  if (members.size === 0) return [];
+  const rows = await ctx.sql.query<{ user_id: string; name: string | null }>('SELECT user_id, name FROM member_limits WHERE account_id = $1', [accountId]);
+  const names = new Map(rows.map((r) => [r.user_id, r.name]));
+  return [...members.values()].map((m) => ({ userId: m.userId, name: names.get(m.userId) ?? null, limits: limitViews(m.limits, m, terms) }));
 }
 
 function limitViews(limits: readonly Limit[], use: Pick<MemberGate, 'used' | 'held'>, terms: Pick<Terms, 'day' | 'period'>): LimitView[] {

@@ -5,7 +5,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
 import { accountFieldsShape, accountIdInput } from '../../engine/accounts.ts';
-import { memberLimitsSchema } from '../../engine/gate/members.ts';
+import { memberLimitsSchema, memberNameSchema } from '../../engine/gate/members.ts';
 import { BUCKET_SOURCES } from '../../core/bucket.ts';
 import { idSchema } from '../../core/input.ts';
 import { limitSchema, limitShape } from '../../core/plan.ts';
@@ -47,6 +47,8 @@ const LimitViewSchema = z.strictObject({
   resetsAt: DateTime,
 });
 
+const MemberNameRead = z.string().nullable().openapi({ description: 'The name the caps were last set with; null if never given.' });
+
 const BalanceSchema = z
   .strictObject({
     accountId: z.string(),
@@ -67,12 +69,12 @@ const BalanceSchema = z
       }),
     ),
     limits: z.array(LimitViewSchema),
-    members: z.array(z.strictObject({ userId: z.string(), limits: z.array(LimitViewSchema) })).openapi({ description: 'The members whose usage the account caps, with each cap\'s use.' }),
+    members: z.array(z.strictObject({ userId: z.string(), name: MemberNameRead, limits: z.array(LimitViewSchema) })).openapi({ description: 'The members whose usage the account caps, with each cap\'s use.' }),
     autoRecharge: AutoRechargeSchema.nullable().openapi({ description: 'The auto-recharge setting and its state (why it turned itself off, if it did); null if never set.' }),
   })
   .openapi('Balance');
 
-const MemberLimitsSchema = z.strictObject({ limits: memberLimitsSchema }).openapi('MemberLimits');
+const MemberLimitsSchema = z.strictObject({ limits: memberLimitsSchema, name: memberNameSchema.optional() }).openapi('MemberLimits');
 
 const MemberParams = AccountIdParam.extend({ userId: idSchema.meta({ param: { name: 'userId', in: 'path' }, example: 'u_7' }) });
 
@@ -120,11 +122,12 @@ export function registerAccounts(api: Api, billing: Billing) {
       method: 'put', path: '/accounts/{accountId}/members/{userId}/limits', tags: ['Accounts'], security: [{ SecretKey: [] }],
       summary: 'Cap a team member\'s usage within the team\'s pool (day and/or month, value or tokens); refused past it with member_limit',
       request: { params: MemberParams, ...body(MemberLimitsSchema) },
-      responses: { 200: json(z.strictObject({ accountId: z.string(), userId: z.string(), limits: z.array(limitSchema) }), 'The member\'s caps.'), ...errorResponses },
+      responses: { 200: json(z.strictObject({ accountId: z.string(), userId: z.string(), name: MemberNameRead, limits: z.array(limitSchema) }), 'The member\'s caps.'), ...errorResponses },
     }),
     async (c) => {
       const { accountId, userId } = c.req.valid('param');
-      return c.json(await billing.parsed.admin.setMemberLimits(accountId, userId, c.req.valid('json').limits), 200);
+      const { limits, name } = c.req.valid('json');
+      return c.json(await billing.parsed.admin.setMemberLimits(accountId, userId, limits, { name }), 200);
     },
   );
 
