@@ -139,7 +139,7 @@ for (const engine of ENGINES) {
         ['   ', 'name: must not be empty'],
         ['x'.repeat(101), 'name: must be at most 100 characters'],
         ['Ada\nLovelace', 'name: must not contain control characters'],
-        ['Ada\u0000', 'name: must not contain control characters'],
+        ['Ada\u0000', 'name: must not contain the NUL character'],
         ['Ada\ud83d', 'name: must be well-formed Unicode'],
         [42, 'name: must be a string'],
       ] as const) {

@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import type { Amounts, MemberGate } from '../../core/gate.ts';
 import { BillingError } from '../../core/errors.ts';
-import { textProblem } from '../../core/input.ts';
+import { text } from '../../core/input.ts';
 import { limitSchema, type Limit } from '../../core/plan.ts';
 import { NO_USAGE, usedIn, type UsageWindows, type WindowCount } from '../../core/usage-windows.ts';
 import type { Sql } from '../../db/sql.ts';
@@ -75,16 +75,10 @@ export const memberLimitsSchema = z
  * A member's name as the host app shows it, so that the pages that list caps say who is capped,
  * not the host app's user id alone. The pattern (no control characters) is in the document too.
  */
-export const memberNameSchema = z
-  .string({ error: 'must be a string' })
+export const memberNameSchema = text(100)
   .trim()
   .min(1, 'must not be empty')
-  .max(100, 'must be at most 100 characters')
   .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'must not contain control characters (line breaks, tabs, NUL…)')
-  .superRefine((value, ctx) => {
-    const problem = textProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  })
   .meta({ description: 'The member\'s name, shown beside their caps (trimmed, 1–100 characters, no control characters); left out, the name stored stays.', example: 'Ada Lovelace' });
 
 /** What else setMemberLimits takes: the member's name, kept as stored when left out. */
