@@ -79,7 +79,7 @@ export interface Tollgate extends Meter {
  * characters): sign-up lets a name be longer or hold a line break; none when nothing is left.
  */
 export function memberName(name: string | null | undefined): string | undefined {
-  const fitted = (name ?? '').replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim().slice(0, 100).replace(/[\ud800-\udbff]$/, '')
-    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd').trim();
+  // Cut at 100 UTF-16 units, as the library counts, without leaving half of a pair behind.
+  const fitted = (name ?? '').toWellFormed().replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim().slice(0, 100).replace(/[\ud800-\udbff]$/, '').trim();
   return fitted === '' ? undefined : fitted;
 }

@@ -13,6 +13,8 @@ declare global {
   interface String {
     /** ES2024: false when the string holds an unpaired surrogate (Node 20 has it). */
     isWellFormed(): boolean;
+    /** ES2024: each unpaired surrogate replaced by U+FFFD (Node 20 has it). */
+    toWellFormed(): string;
   }
 }
 
