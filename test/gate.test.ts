@@ -21,5 +21,16 @@ for (const engine of ENGINES) {
       expect(b.availableMicros).toBe(20_000_000 - 540);
       expect((await billing.reconcile('team-1')).problems).toEqual([]);
     });
+
+    it('refuses a model with no price as unknown_model, even on a plan that lists its models: no upgrade could bill it', async () => {
+      const { billing } = t;
+      await billing.admin.applyPreset('subscription-plus-packs'); // Free lists cheap models; Plus allows any
+      await billing.upsertAccount({ id: 'solo', kind: 'personal' });
+      const refusal = await billing.authorize('solo', { model: 'my-own-model', inputTokens: 10, maxOutputTokens: 10 });
+      expect(refusal).toMatchObject({ ok: false, code: 'unknown_model', remedy: { kind: 'contact_support' } });
+      expect(await billing.canStart('solo', { model: 'my-own-model' })).toMatchObject({ ok: false, code: 'unknown_model' });
+      // A priced model the plan leaves out is still the plan's refusal.
+      expect(await billing.authorize('solo', { model: 'gpt-4o', inputTokens: 10, maxOutputTokens: 10 })).toMatchObject({ ok: false, code: 'model_not_allowed', remedy: { kind: 'upgrade' } });
+    });
   });
 }

@@ -1,7 +1,7 @@
 /**
  * The gate's rules, pure: given what an account has, is using and may use, may this call go
  * ahead? Checked in this order, the first failure wins:
- *   renewal paid (not past due) → model allowed by the plan → model has a price → no unpaid debt → daily limits →
+ *   renewal paid (not past due) → model has a price → model allowed by the plan → no unpaid debt → daily limits →
  *   monthly limits → the member's caps (a team's cap on the calling user) → enough value for
  *   the hold.
  * Limits count what was used in the window, plus every open hold, plus this call's estimate;
@@ -56,8 +56,9 @@ export function availableMicros(state: Pick<GateState, 'usableMicros' | 'held' |
 
 export function checkGate(state: GateState, estimate: Amounts): GateFailure | undefined {
   if (state.pastDue) return { code: 'payment_past_due' };
-  if (!state.modelAllowed) return { code: 'model_not_allowed' };
+  // Unpriced before not allowed: no plan could bill the model, so "upgrade" would sell nothing.
   if (!state.modelPriced) return { code: 'unknown_model' };
+  if (!state.modelAllowed) return { code: 'model_not_allowed' };
   if (state.debtMicros > 0) return { code: 'debt' };
   const account = overLimit(state.plan.limits, state, estimate);
   if (account) return { code: account.window === 'day' ? 'daily_limit' : 'monthly_limit', resetsAt: resetOf(account, state), limit: account };
