@@ -32,5 +32,34 @@ for (const engine of ENGINES) {
       // A priced model the plan leaves out is still the plan's refusal.
       expect(await billing.authorize('solo', { model: 'gpt-4o', inputTokens: 10, maxOutputTokens: 10 })).toMatchObject({ ok: false, code: 'model_not_allowed', remedy: { kind: 'upgrade' } });
     });
+
+    it('says a call larger than a whole limit is, and offers what would let it through instead of a reset that would not', async () => {
+      const { billing } = t;
+      await billing.admin.applyPreset('subscription-plus-packs'); // Free: $0.10 a day, $0.50 a month; Plus above it
+      await billing.upsertAccount({ id: 'solo', kind: 'personal' });
+      // Nothing used: 200,000 output tokens of gpt-4o-mini are $0.24 of value, more than the day allows.
+      const alone = await billing.authorize('solo', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 200_000 });
+      expect(alone).toEqual({
+        ok: false, code: 'daily_limit', remedy: { kind: 'upgrade' },
+        reason: "This request could use more than this account's whole daily limit of 10 credits.",
+        message: "This request could use more than this account's whole daily limit of 10 credits. Upgrade the plan to continue.",
+      });
+      // The day used up: a small call is refused until the day ends, as before.
+      await billing.record('solo', { model: 'gpt-4o-mini', usage: { inputTokens: 666_667, outputTokens: 0 } }, { idempotencyKey: 'day' });
+      const reached = await billing.authorize('solo', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 10 });
+      expect(reached).toMatchObject({ ok: false, code: 'daily_limit', reason: "This account has reached its daily limit of 10 credits.", remedy: { kind: 'wait_until' } });
+      expect(reached.ok ? undefined : reached.resetsAt).toBeInstanceOf(Date);
+
+      // A member's cap one call is larger than: the same, with no reset to wait for.
+      await billing.upsertAccount({ id: 'team', kind: 'team' });
+      await billing.subscribe('team', 'plus');
+      await billing.admin.setMemberLimits('team', 'u_7', [{ window: 'day', unit: 'usd', amount: 10_000 }]);
+      const capped = await billing.authorize('team', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 200_000, userId: 'u_7' });
+      expect(capped).toMatchObject({
+        ok: false, code: 'member_limit', remedy: { kind: 'contact_support' },
+        reason: 'This request could use more than the whole daily cap of 1 credit this account set for this member.',
+      });
+      expect(capped.ok ? undefined : capped.resetsAt).toBeUndefined();
+    });
   });
 }

@@ -51,13 +51,14 @@ for (const engine of ENGINES) {
       expect(notAllowed.status).toBe(402);
       expect(notAllowed.body).toEqual({ error: { type: 'refusal', code: 'model_not_allowed', message: 'The Free plan does not include the model "test-model". Upgrade the plan to continue.', reason: 'The Free plan does not include the model "test-model".', remedy: { kind: 'upgrade' } } });
 
-      // Free's daily limit is $0.10: a call that could cost $0.12 of value is refused until tomorrow (UTC).
+      // Free's daily limit is $0.10: a call that could cost $0.12 of value is more than any day allows, so no reset is offered.
       const limited = await api.call('POST', '/v1/accounts/solo/authorize', { model: 'gpt-4o-mini', maxOutputTokens: 30_000 }, { 'Idempotency-Key': 'limited' });
       expect(limited.status).toBe(402);
-      expect(limited.body.error).toMatchObject({
-        type: 'refusal', code: 'daily_limit', resetsAt: '2026-03-11T00:00:00.000Z', remedy: { kind: 'wait_until', at: '2026-03-11T00:00:00.000Z' },
+      expect(limited.body.error).toEqual({
+        type: 'refusal', code: 'daily_limit', remedy: { kind: 'upgrade' },
+        reason: "This request could use more than this account's whole daily limit of 10 credits.", // $0.10, in the display unit
+        message: "This request could use more than this account's whole daily limit of 10 credits. Upgrade the plan to continue.",
       });
-      expect(limited.body.error.message).toMatch(/daily limit of 10 credits\./); // $0.10, in the display unit
       // Nothing held or charged. (The first call of a period opens its allowance, which the balance counted already.)
       const after = await api.state();
       const amounts = (state: typeof before) => Object.values(state.balances).map((b) => { const { availableMicros, heldMicros, debtMicros } = b as Record<string, number>; return { availableMicros, heldMicros, debtMicros }; });

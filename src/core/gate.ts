@@ -47,6 +47,8 @@ export interface GateFailure {
   code: RefusalCode;
   resetsAt?: Date;
   limit?: Limit;
+  /** The call alone is more than the whole limit: no reset of its window lets it through. */
+  beyondLimit?: boolean;
 }
 
 /** Value left for new holds: usable buckets less open holds less debt. Never below zero. */
@@ -61,9 +63,9 @@ export function checkGate(state: GateState, estimate: Amounts): GateFailure | un
   if (!state.modelAllowed) return { code: 'model_not_allowed' };
   if (state.debtMicros > 0) return { code: 'debt' };
   const account = overLimit(state.plan.limits, state, estimate);
-  if (account) return { code: account.window === 'day' ? 'daily_limit' : 'monthly_limit', resetsAt: resetOf(account, state), limit: account };
+  if (account) return limitFailure(account.window === 'day' ? 'daily_limit' : 'monthly_limit', account, state, estimate);
   const member = state.member && overLimit(state.member.limits, state.member, estimate);
-  if (member) return { code: 'member_limit', resetsAt: resetOf(member, state), limit: member };
+  if (member) return limitFailure('member_limit', member, state, estimate);
   if (availableMicros(state) < estimate.valueMicros) return { code: 'insufficient_balance' };
   return undefined;
 }
@@ -105,6 +107,12 @@ function overLimit(limits: readonly Limit[], use: Pick<MemberGate, 'used' | 'hel
 
 const resetOf = (limit: Limit, state: Pick<GateState, 'day' | 'period'>): Date => (limit.window === 'day' ? state.day.end : state.period.end);
 
+/** A limit's refusal: until its window resets, unless the call alone is more than the whole limit, which no reset helps. */
+function limitFailure(code: RefusalCode, limit: Limit, state: GateState, estimate: Amounts): GateFailure {
+  if ((limit.unit === 'usd' ? estimate.valueMicros : estimate.tokens) > limit.amount) return { code, limit, beyondLimit: true };
+  return { code, resetsAt: resetOf(limit, state), limit };
+}
+
 /** What the catalog offers this account, for choosing a remedy. */
 export interface Offers {
   packs: boolean;
@@ -132,10 +140,12 @@ export function remedyFor(failure: GateFailure, state: GateState, offers: Offers
     case 'payment_past_due':
       return { kind: 'billing_portal' };
     case 'daily_limit':
-    case 'member_limit':
-      return { kind: 'wait_until', at: failure.resetsAt! };
     case 'monthly_limit':
-      return upgrade ?? { kind: 'wait_until', at: failure.resetsAt! };
+      if (failure.beyondLimit) return upgrade ?? { kind: 'contact_support' };
+      return failure.code === 'monthly_limit' ? upgrade ?? { kind: 'wait_until', at: failure.resetsAt! } : { kind: 'wait_until', at: failure.resetsAt! };
+    case 'member_limit':
+      // The team's cap, not the plan's: only whoever set it can raise it.
+      return failure.beyondLimit ? { kind: 'contact_support' } : { kind: 'wait_until', at: failure.resetsAt! };
     case 'debt':
       return rechargeRemedy(offers) ?? (offers.packs ? { kind: 'buy_pack' } : undefined) ?? nextAllowance ?? upgrade ?? { kind: 'contact_support' };
     case 'insufficient_balance':
@@ -188,15 +198,18 @@ function when(at: Date): string {
 export function refusalFor(failure: GateFailure, state: GateState, offers: Offers, model: string, display?: Display): Refusal {
   const remedy = remedyFor(failure, state, offers);
   const limit = (noun?: string) => describeLimit(failure.limit!, noun, display);
+  const accountLimit = () => (failure.beyondLimit ? `This request could use more than this account's whole ${limit()}.` : `This account has reached its ${limit()}.`);
   const reasons: Record<RefusalCode, string> = {
     model_not_allowed: `The ${state.plan.name} plan does not include the model "${model}".`,
     unknown_model: `The model "${model}" has no price, so it cannot be billed.`,
     debt: `This account owes ${formatValue(state.debtMicros, display)} from earlier usage.`,
     payment_past_due: "The payment for this account's plan renewal failed.",
-    daily_limit: failure.limit ? `This account has reached its ${limit()}.` : 'Daily limit reached.',
-    monthly_limit: failure.limit ? `This account has reached its ${limit()}.` : 'Monthly limit reached.',
+    daily_limit: failure.limit ? accountLimit() : 'Daily limit reached.',
+    monthly_limit: failure.limit ? accountLimit() : 'Monthly limit reached.',
     // Said to the member, who knows who they are: the host app's id for them is no name.
-    member_limit: `This member has reached the ${failure.limit ? limit('cap') : 'cap'} this account set for them.`,
+    member_limit: failure.beyondLimit
+      ? `This request could use more than the whole ${limit('cap')} this account set for this member.`
+      : `This member has reached the ${failure.limit ? limit('cap') : 'cap'} this account set for them.`,
     insufficient_balance: `This account has ${formatValue(availableMicros(state), display)} of usage left, not enough for this request.`,
   };
   // Out of value because auto-recharge stopped: say why, before what to do.
