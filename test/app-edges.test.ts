@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../app/start.ts';
 import { AppClient } from './support/app-client.ts';
 import { ENGINES, type Engine } from './support/harness.ts';
-import { PASSWORD } from './support/app-browser.ts';
+import { PASSWORD, userIdOf } from './support/app-browser.ts';
 
 describe('the app kit when something is wrong', () => {
   let database: Awaited<ReturnType<Engine['open']>>;
@@ -83,6 +83,27 @@ describe('the app kit when something is wrong', () => {
     const gone = await bob.post('/invite/no-such-invitation/accept', {});
     expect(gone.status).toBe(400);
     expect(gone.text).toContain('Go back and try again');
+  });
+
+  it('caps a member at nothing when the owner types 0, and keeps what a refused form held', async () => {
+    // Ann is on Lab, which Bob joined above.
+    const bob = await userIdOf(app, 'bob@example.com');
+    const [lab] = await app.billing!.sql.query<{ id: string }>(`SELECT id FROM accounts WHERE kind = 'team' AND name = 'Lab'`);
+    const capOf = async () => (await app.tollgate.balance(lab!.id)).members.find((m) => m.userId === bob)?.limits;
+
+    expect((await ann.post(`/team/members/${bob}/cap`, { amount: '0' })).status).toBe(200);
+    expect(await capOf()).toMatchObject([{ window: 'day', unit: 'usd', amount: 0 }]);
+    // Empty is what lifts it.
+    await ann.post(`/team/members/${bob}/cap`, { amount: '' });
+    expect(await capOf()).toBeUndefined();
+
+    const refused = await ann.post(`/team/members/${bob}/cap`, { amount: 'ten' });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('&quot;ten&quot; is not an amount of credits');
+    expect(refused.text).toMatch(/<input name="amount"[^>]* value="ten"/);
+    const badEmail = await ann.post('/team/invitations', { email: 'not-an-email', role: 'member' });
+    expect(badEmail.status).toBe(400);
+    expect(badEmail.text).toMatch(/<input name="email"[^>]* value="not-an-email"/);
   });
 
   it('refuses to start on settings that cannot work, saying which', async () => {

@@ -49,8 +49,11 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
     return c.redirect('/team', 303);
   });
 
-  /** The current team's page; `notice` and `problem` say what the last form did. */
-  async function teamPage(c: Context<AppEnv>, { notice, problem }: { notice?: unknown; problem?: string } = {}) {
+  /**
+   * The current team's page; `notice` and `problem` say what the last form did, and `typed` is what
+   * a refused form held (a member's cap, by their user id, or an invitation's email), shown again.
+   */
+  async function teamPage(c: Context<AppEnv>, { notice, problem, typed = {} }: { notice?: unknown; problem?: string; typed?: { cap?: { userId: string; amount: string }; email?: string } } = {}) {
     const viewer = c.get('viewer')!;
     const { current } = viewer;
     if (current.kind !== 'team') return c.redirect('/', 303);
@@ -84,7 +87,7 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
                       <form method="post" action={`/team/members/${member.userId}/cap`} class="inline cap">
                         <label>
                           <span class="sr">{unitName(pricing)} a day for {member.user.name}</span>
-                          <input name="amount" inputmode="decimal" placeholder={`${unitName(pricing)} a day`} size={10} aria-label={`${unitName(pricing)} a day for ${member.user.email}`} />
+                          <input name="amount" inputmode="decimal" value={typed.cap?.userId === member.userId ? typed.cap.amount : undefined} placeholder={`${unitName(pricing)} a day`} size={10} aria-label={`${unitName(pricing)} a day for ${member.user.email}`} />
                         </label>
                         <button type="submit">Set cap</button>
                       </form>
@@ -99,7 +102,7 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
           <>
             <h2>Invite someone</h2>
             <form method="post" action="/team/invitations" class="row">
-              <label>Their email <input name="email" type="email" required /></label>
+              <label>Their email <input name="email" type="email" required value={typed.email} /></label>
               <label>
                 Role
                 <select name="role">
@@ -140,7 +143,7 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
         notice: <p class="note">Send this link to {invitation.email}; they join as {role} once they log in or sign up with that email: <code class="invite-link">{link}</code></p>,
       });
     } catch (error) {
-      return teamPage(c, { problem: `The invitation was not made: ${message(error)}` });
+      return teamPage(c, { problem: `The invitation was not made: ${message(error)}`, typed: { email: String(form.email ?? '') } });
     }
   });
 
@@ -150,14 +153,17 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
     const text = String((await c.req.parseBody()).amount ?? '').trim();
     // The owner types the cap in the unit the app shows: dollars, or credits.
     const pricing = await tollgate.pricing();
-    const micros = text === '' ? 0 : displayToMicros(text, pricing);
-    if (micros === undefined) return teamPage(c, { problem: `"${text}" is not an amount of ${unitName(pricing)}: write it like ${unitName(pricing) === 'dollars' ? '0.50' : '25'} (empty lifts the cap).` });
+    const micros = text === '' ? null : displayToMicros(text, pricing);
+    if (micros === undefined) {
+      return teamPage(c, { problem: `"${text}" is not an amount of ${unitName(pricing)}: write it like ${unitName(pricing) === 'dollars' ? '0.50' : '25'} (empty lifts the cap).`, typed: { cap: { userId: c.req.param('userId'), amount: text } } });
+    }
     // The member by their name in Tollgate's pages, not their user id alone.
     const team = await auth.api.getFullOrganization({ query: { organizationId: viewer.current.teamId! }, headers: viewer.headers });
     const member = team?.members.find((m) => m.userId === c.req.param('userId'));
     if (!member) return teamPage(c, { problem: 'That person is not a member of this team.' });
-    // An empty amount lifts the cap; any other caps the member's use of the pool per day.
-    await tollgate.setMemberLimits(viewer.current.id, member.userId, micros === 0 ? [] : [{ window: 'day', unit: 'usd', amount: micros }], member.user.name);
+    // An empty amount lifts the cap; any other caps the member's use of the pool per day, 0 as
+    // well: an owner who types 0 means the member may use none of it, not all of it.
+    await tollgate.setMemberLimits(viewer.current.id, member.userId, micros === null ? [] : [{ window: 'day', unit: 'usd', amount: micros }], member.user.name);
     return teamPage(c, { notice: <p class="note">Cap saved.</p> });
   });
 }
