@@ -139,6 +139,16 @@ for (const engine of ENGINES) {
       expect((await api.billing.balance('acme')).autoRecharge).toMatchObject({ thresholdMicros: 2_500_000, monthlyMaxCount: 3 });
     });
 
+    it('offers no auto-recharge on a free plan that cannot buy the add-on pack, and offers it once subscribed', async () => {
+      await apiWorld(api.billing);
+      const { browser } = await opened(api, (await link(api, 'solo')).path);
+      const free = await browser.page('/billing');
+      expect(free.html).toContain('Subscribe to a paid plan first.');
+      expect(free.html).not.toContain('id="auto-recharge"');
+      await api.billing.subscribe('solo', 'plus');
+      expect((await browser.page('/billing')).html).toContain('id="auto-recharge-form"');
+    });
+
     it('shows an auto-recharge threshold in the form as it is stored, so the form saved unchanged keeps it', async () => {
       await apiWorld(api.billing);
       // Set through the API: 250.5001 credits (a credit is a cent here), not a whole number of them.

@@ -7,6 +7,7 @@ import type { Form } from '../../admin/form.ts';
 import { Csrf } from '../../admin/layout.tsx';
 import { amount, amountValue, unitLabel, when } from '../money.ts';
 import type { View } from '../view.ts';
+import { canBuy } from './packs.tsx';
 
 const STATE = { on: 'On', off: 'Turned off', paused: 'Paused', disabled: 'Off' } as const;
 
@@ -27,12 +28,16 @@ function State({ view }: { view: View }) {
 }
 
 export function AutoRechargeSection({ view, form, error }: { view: View; form?: Form; error?: string }) {
-  if (!view.canAct || view.pricing.packs.length === 0) return null;
   const setting = view.balance.autoRecharge;
+  // Only packs the plan can buy are offered: one it cannot would be refused at saving. A setting
+  // left from a plan that could stays shown, with every pack, so that it can be turned off.
+  const buyable = view.pricing.packs.filter((p) => canBuy(view, p));
+  const offered = buyable.length > 0 || !setting ? buyable : view.pricing.packs;
+  if (!view.canAct || offered.length === 0) return null;
   const { display } = view;
   const values = form ?? {
     enabled: setting === null || setting.enabled ? 'on' : '',
-    pack: setting?.pack ?? view.pricing.packs[0]!.slug,
+    pack: setting?.pack ?? offered[0]!.slug,
     threshold: setting ? amountValue(setting.thresholdMicros, display) : '',
     maxCount: setting?.monthlyMaxCount?.toString() ?? '',
     maxDollars: setting?.monthlyMaxMicros ? plainDollars(setting.monthlyMaxMicros) : '',
@@ -56,7 +61,7 @@ export function AutoRechargeSection({ view, form, error }: { view: View; form?: 
           <label class="field">
             <span>Buy</span>
             <select name="pack">
-              {view.pricing.packs.map((p) => (
+              {offered.map((p) => (
                 <option value={p.slug} selected={p.slug === values.pack}>
                   {p.name} ({p.price.display})
                 </option>
