@@ -29,6 +29,11 @@ for (const engine of ENGINES) {
       const refusal = await billing.authorize('solo', { model: 'my-own-model', inputTokens: 10, maxOutputTokens: 10 });
       expect(refusal).toMatchObject({ ok: false, code: 'unknown_model', remedy: { kind: 'contact_support' } });
       expect(await billing.canStart('solo', { model: 'my-own-model' })).toMatchObject({ ok: false, code: 'unknown_model' });
+      // A model priced at another provider than the one asked: the reason names the provider, which is what to fix.
+      expect(await billing.authorize('solo', { model: 'gpt-4o-mini', provider: 'anthropic', inputTokens: 10, maxOutputTokens: 10 })).toMatchObject({
+        ok: false, code: 'unknown_model', reason: 'The model "gpt-4o-mini" at the provider "anthropic" has no price, so it cannot be billed.',
+      });
+      expect(await billing.canStart('solo', { model: 'gpt-4o-mini', provider: 'anthropic' })).toMatchObject({ ok: false, code: 'unknown_model', reason: expect.stringContaining('"anthropic"') });
       // A priced model the plan leaves out is still the plan's refusal.
       expect(await billing.authorize('solo', { model: 'gpt-4o', inputTokens: 10, maxOutputTokens: 10 })).toMatchObject({ ok: false, code: 'model_not_allowed', remedy: { kind: 'upgrade' } });
     });

@@ -195,13 +195,16 @@ function when(at: Date): string {
 }
 
 /** The refusal, its amounts in the display unit the account's people see (dollars when left out). */
-export function refusalFor(failure: GateFailure, state: GateState, offers: Offers, model: string, display?: Display): Refusal {
+export function refusalFor(
+  failure: GateFailure, state: GateState, offers: Offers, { model, provider }: { model: string; provider?: string | undefined }, display?: Display,
+): Refusal {
   const remedy = remedyFor(failure, state, offers);
   const limit = (noun?: string) => describeLimit(failure.limit!, noun, display);
   const accountLimit = () => (failure.beyondLimit ? `This request could use more than this account's whole ${limit()}.` : `This account has reached its ${limit()}.`);
   const reasons: Record<RefusalCode, string> = {
     model_not_allowed: `The ${state.plan.name} plan does not include the model "${model}".`,
-    unknown_model: `The model "${model}" has no price, so it cannot be billed.`,
+    // The provider asked for, when one was: a model priced at another one is a provider to fix.
+    unknown_model: `The model "${model}"${provider === undefined ? '' : ` at the provider "${provider}"`} has no price, so it cannot be billed.`,
     debt: `This account owes ${formatValue(state.debtMicros, display)} from earlier usage.`,
     payment_past_due: "The payment for this account's plan renewal failed.",
     daily_limit: failure.limit ? accountLimit() : 'Daily limit reached.',

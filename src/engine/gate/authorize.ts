@@ -137,7 +137,7 @@ function decide(snap: GateSnapshot, request: AuthorizeRequest, price: PriceEntry
 
 /** What a call the gate did not admit is answered: its refusal, or the error that says which token counts to send. */
 async function notAdmitted(sql: Sql, snap: GateSnapshot, request: AuthorizeRequest, decision: Refused): Promise<Refusal | BillingError> {
-  return 'error' in decision ? decision.error : refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request.model, snap.terms.settings);
+  return 'error' in decision ? decision.error : refusalFor(decision.failure, decision.state, await readOffers(sql, snap.terms), request, snap.terms.settings);
 }
 
 /** A hold to write, and the user it was placed for. */

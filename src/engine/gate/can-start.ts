@@ -32,5 +32,5 @@ export async function canStart(ctx: Context, accountId: string, input?: CanStart
   const price = query.model === undefined ? undefined : prices.find(query.model, query.provider, now, snap.terms.settings);
   const weighed = weigh({ ...snap, state }, query, price);
   if (!weighed.failure) return { ok: true };
-  return refusalFor(weighed.failure, weighed.state, await readOffers(ctx.sql, snap.terms), query.model ?? '', snap.terms.settings);
+  return refusalFor(weighed.failure, weighed.state, await readOffers(ctx.sql, snap.terms), { model: query.model ?? '', provider: query.provider }, snap.terms.settings);
 }
