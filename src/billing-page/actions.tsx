@@ -12,6 +12,8 @@ import { ActionForm, flash, render, type PageContext, type Part } from './layout
 import { amount, amountField, when } from './money.ts';
 import { overview } from './overview.tsx';
 import { pageUrl } from './session.ts';
+import { whatItCharges } from './sections/auto-recharge.tsx';
+import { readPricing } from '../hono/routes/pricing.ts';
 
 /** The auto-recharge form's labels, by the library's field names. */
 const LABELS = { thresholdMicros: 'When less than this is left', monthlyMaxCount: 'At most, recharges a month', monthlyMaxMicros: 'At most, charged a month', pack: 'Buy' } as const;
@@ -140,8 +142,7 @@ export const actions: Part = (page, billing) => {
         monthlyMaxCount: wholeField(form, 'maxCount', LABELS.monthlyMaxCount) ?? null,
         monthlyMaxMicros: microsField(form, 'maxDollars', LABELS.monthlyMaxMicros) ?? null,
       });
-      const pack = await billing.admin.getPack(setting.pack);
-      flash(c, 'note', setting.enabled ? `Auto-recharge is on: it buys ${pack.name} when less than ${amount(setting.thresholdMicros, display)} is left.` : 'Auto-recharge is off.');
+      flash(c, 'note', setting.enabled ? `Auto-recharge is on: it ${whatItCharges(setting, (await readPricing(billing)).packs, display)}.` : 'Auto-recharge is off.');
       return c.redirect(back(c), 303);
     } catch (error) {
       if (!(error instanceof BillingError)) throw error;

@@ -2,7 +2,7 @@
  * Auto-recharge: its state (on, paused until the month ends, or off and why: a declined card, say)
  * and the form that sets it. Setting it again turns it back on after it turned itself off.
  */
-import { plainDollars } from '../../admin/format.ts';
+import { plainDollars, usd } from '../../admin/format.ts';
 import type { Form } from '../../admin/form.ts';
 import { Csrf } from '../../admin/layout.tsx';
 import { amount, amountValue, unitLabel, when } from '../money.ts';
@@ -11,15 +11,29 @@ import { canBuy } from './packs.tsx';
 
 const STATE = { on: 'On', off: 'Turned off', paused: 'Paused', disabled: 'Off' } as const;
 
+type Setting = NonNullable<View['balance']['autoRecharge']>;
+
+/**
+ * What an auto-recharge charges, to what, when and how often, in the customer's words: "buys 1,000
+ * extra credits for $10.00 on the saved card when less than 200 credits is left, at most 3 times
+ * and $30 a month" (or "with no monthly cap"). The note after saving says the same.
+ */
+export function whatItCharges(setting: Pick<Setting, 'pack' | 'thresholdMicros' | 'monthlyMaxCount' | 'monthlyMaxMicros'>, packs: View['pricing']['packs'], display: View['display']): string {
+  const pack = packs.find((p) => p.slug === setting.pack);
+  const caps = [setting.monthlyMaxCount === null ? '' : `${setting.monthlyMaxCount} ${setting.monthlyMaxCount === 1 ? 'time' : 'times'}`, setting.monthlyMaxMicros === null ? '' : usd(setting.monthlyMaxMicros)].filter(Boolean);
+  return (
+    `buys ${pack?.name ?? setting.pack}${pack ? ` for ${pack.price.display}` : ''} on the saved card when less than ${amount(setting.thresholdMicros, display)} is left, ` +
+    (caps.length > 0 ? `at most ${caps.join(' and ')} a month` : 'with no monthly cap')
+  );
+}
+
 function State({ view }: { view: View }) {
   const setting = view.balance.autoRecharge;
   if (!setting) return <p class="muted">Off: buy a pack automatically when the balance runs low.</p>;
   return (
     <p class={setting.state === 'off' ? 'error' : 'muted'} data-figure="auto-recharge-state">
       <strong>{STATE[setting.state]}</strong>
-      {setting.state === 'on' || setting.state === 'paused'
-        ? `: buys ${view.pricing.packs.find((p) => p.slug === setting.pack)?.name ?? setting.pack} when less than ${amount(setting.thresholdMicros, view.display)} is left`
-        : ''}
+      {setting.state === 'on' || setting.state === 'paused' ? `: ${whatItCharges(setting, view.pricing.packs, view.display)}` : ''}
       {setting.pausedUntil ? `, paused until ${when(setting.pausedUntil, view.account.timeZone)} (a monthly cap was reached)` : ''}
       {setting.off ? `: ${setting.off.message} Check the payment method, then turn it on again.` : ''}
       {setting.recharging ? ' A recharge is under way.' : ''}
