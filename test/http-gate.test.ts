@@ -107,6 +107,12 @@ for (const engine of ENGINES) {
       expect({ status: settle.status, code: settle.body.error.code }).toEqual({ status: 409, code: 'hold_released' });
     });
 
+    it('answers a call on an account not made yet with a 404 that says how to make it over HTTP', async () => {
+      const auth = await api.call('POST', '/v1/accounts/ghost/authorize', { ...TEST_MODEL, inputTokens: 1, maxOutputTokens: 1 });
+      expect(auth.status).toBe(404);
+      expect(auth.body.error).toMatchObject({ code: 'account_not_found', message: expect.stringContaining('PUT /v1/accounts/{id}') });
+    });
+
     it('records a batch of 1,000 usages across accounts in one go; a batch item reused with other usage fails the whole batch', async () => {
       await apiWorld(api.billing);
       const items = Array.from({ length: 1_000 }, (_, i) => ({

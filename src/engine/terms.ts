@@ -95,7 +95,7 @@ export function termsFromRow(row: TermsRow, now: Date): Terms {
 }
 
 export function accountNotFound(accountId: string): BillingError {
-  return new BillingError('account_not_found', `No account "${accountId}": create it with upsertAccount first`, { accountId });
+  return new BillingError('account_not_found', `No account "${accountId}": create it first (upsertAccount, or PUT /v1/accounts/{id} over HTTP)`, { accountId });
 }
 
 /** Lock the gate mutex and read the terms. */
