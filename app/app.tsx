@@ -53,7 +53,7 @@ export function createKitApp({ auth, tollgate, models, tollgateServer }: AppDeps
   });
 
   signInPages(app, { auth, tollgate });
-  homePage(app, { tollgate });
+  homePage(app, { tollgate, models });
   teamPages(app, { auth, tollgate });
   invitePages(app, { auth });
   // The chat charges the account the viewer works in, as this user (a team's member caps apply).

@@ -31,7 +31,11 @@ describe('the pricing modes, as the app shows them', () => {
   const plansShown = (html: string) => [...html.matchAll(/<div class="card plan[^"]*"><h3>([^<]+)/g)].map((m) => m[1]!.trim());
 
   it('shows each mode\'s plans and packs once it is applied', async () => {
-    expect(plansShown(await ann.page('/'))).toEqual(['Free', 'Plus', '1,000 extra credits']);
+    const first = await ann.page('/');
+    expect(plansShown(first)).toEqual(['Free', 'Plus', '1,000 extra credits']);
+    // A plan's models by the chat's names for them, not the plan's patterns ("claude-haiku-*").
+    const models = [...first.matchAll(/<p class="muted">((?:Models: |Every model|None of)[^<]*)<\/p>/g)].map((m) => m[1]);
+    expect(models).toEqual(['Models: GPT-4o mini (demo), Claude Haiku 4.5 (demo)', 'Every model']);
     const expected = {
       'usage-subscription': ['Free', 'Pro'],
       tiers: ['Free', 'Starter', 'Pro', 'Max'],

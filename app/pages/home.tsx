@@ -8,6 +8,8 @@ import type { Balance, Limit } from 'tollgate';
 import type { AppEnv, Viewer } from '../auth/viewer.ts';
 import { displayAmount } from '../tollgate/display.ts';
 import type { Pricing, Tollgate, Wire } from '../tollgate/tollgate.ts';
+import { picker } from '../chat/picker.ts';
+import type { ChatModel } from '../models/models.ts';
 import { render } from './layout.tsx';
 
 type LimitView = Wire<Balance>['limits'][number];
@@ -37,7 +39,18 @@ function Limits({ title, limits, pricing }: { title: string; limits: LimitView[]
   );
 }
 
-function Overview({ viewer, balance, pricing }: { viewer: Viewer; balance: Wire<Balance>; pricing: Pricing }) {
+/**
+ * The models a plan allows, as the chat's picker names them ("GPT-4o mini"), not the plan's own
+ * patterns ("claude-haiku-*"), which a customer is not asked to read.
+ */
+function modelsLine(plan: { models: string[] }, models: readonly ChatModel[]): string {
+  if (plan.models.length === 0) return 'Every model';
+  const { offered, others } = picker(models, plan);
+  if (others.length === 0) return 'Every model';
+  return offered.length === 0 ? 'None of the chat\'s models' : `Models: ${offered.map((m) => m.label).join(', ')}`;
+}
+
+function Overview({ viewer, balance, pricing, models }: { viewer: Viewer; balance: Wire<Balance>; pricing: Pricing; models: readonly ChatModel[] }) {
   const { current } = viewer;
   const mine = balance.members.find((m) => m.userId === viewer.user.id);
   return (
@@ -64,7 +77,7 @@ function Overview({ viewer, balance, pricing }: { viewer: Viewer; balance: Wire<
             <p class="price">{plan.free ? 'Free' : `${plan.price.display} a month`}</p>
             <p>{plan.included.display} of usage included</p>
             {plan.limits.map((l) => <p class="muted">{l.display}</p>)}
-            <p class="muted">{plan.models.length === 0 ? 'Every model' : `Models: ${plan.models.join(', ')}`}</p>
+            <p class="muted">{modelsLine(plan, models)}</p>
             {plan.overage === 'credits' && <p class="muted">Beyond it, credit packs pay</p>}
           </div>
         ))}
@@ -88,10 +101,10 @@ function Overview({ viewer, balance, pricing }: { viewer: Viewer; balance: Wire<
   );
 }
 
-export function homePage(app: Hono<AppEnv>, { tollgate }: { tollgate: Tollgate }) {
+export function homePage(app: Hono<AppEnv>, { tollgate, models }: { tollgate: Tollgate; models: readonly ChatModel[] }) {
   app.get('/', async (c) => {
     const viewer = c.get('viewer')!;
     const [balance, pricing] = await Promise.all([tollgate.balance(viewer.current.id), tollgate.pricing()]);
-    return render(c, viewer.current.name, viewer, <Overview viewer={viewer} balance={balance} pricing={pricing} />);
+    return render(c, viewer.current.name, viewer, <Overview viewer={viewer} balance={balance} pricing={pricing} models={models} />);
   });
 }
