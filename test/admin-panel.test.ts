@@ -260,6 +260,30 @@ describe('the admin panel', () => {
     expect(text(range.html)).toContain('from must be before to');
   });
 
+  it('refuses a credit, an allowance or a pack’s value above $100 million, so that the account’s page still adds up what it holds', async () => {
+    await t.billing.upsertAccount({ id: 'acme', kind: 'personal' });
+    await admin.login();
+    // Two credits of $5 billion each: their sum is past 2^53 micro-dollars, which no read parses.
+    for (const reference of ['a', 'b']) {
+      await admin.page('/admin/accounts/acme');
+      const credit = await admin.post('/admin/accounts/acme/credit', { source: 'bonus', amount: '5,000,000,000', reference });
+      expect(credit.status).toBe(422);
+      expect(text(credit.html)).toContain('Amount: $5,000,000,000.00 is more than $100,000,000.00, the most it can be');
+    }
+    expect((await admin.page('/admin/accounts/acme')).status).toBe(200);
+    const most = await admin.post('/admin/accounts/acme/credit', { source: 'bonus', amount: '100,000,000', reference: 'c' });
+    expect(most.status).toBe(303);
+
+    await admin.page('/admin/plans');
+    const plan = await admin.post('/admin/plans', { slug: 'huge', name: 'Huge', price: '10', included: '9007199254.740991' });
+    expect(plan.status).toBe(422);
+    expect(text(plan.html)).toContain('Included usage: $9,007,199,254.740991 is more than $100,000,000.00, the most it can be');
+    await admin.page('/admin/packs');
+    const pack = await admin.post('/admin/packs', { slug: 'huge', name: 'Huge', price: '10', value: '5000000000' });
+    expect(pack.status).toBe(422);
+    expect(text(pack.html)).toContain('Value: $5,000,000,000.00 is more than $100,000,000.00, the most it can be');
+  });
+
   it('creates, edits and archives plans and packs, with their derived figures', async () => {
     await admin.login();
     await admin.page('/admin/plans');

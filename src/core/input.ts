@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { BillingError } from './errors.ts';
-import { formatCents } from './money.ts';
+import { formatCents, formatUsd, MICROS_PER_CENT } from './money.ts';
 
 declare global {
   interface String {
@@ -81,6 +81,18 @@ export const micros = z
 
 /** The most a price may be, in cents: $100 million. */
 export const MAX_CENTS = 100_000_000_00;
+
+/**
+ * The most one grant of value may be (a plan's allowance, a pack's value, a credit): $100
+ * million, as a price. Each is a bucket an account's reads add up, and two of $5 billion made
+ * its sums leave the safe integers, so that no read of the account parsed again.
+ */
+export const MAX_GRANT_MICROS = MAX_CENTS * MICROS_PER_CENT;
+
+/** Micro-dollars of one grant, up to $100 million. */
+export const grantMicros = micros.max(MAX_GRANT_MICROS, {
+  error: (issue) => `${formatUsd(issue.input as number)} is more than ${formatUsd(MAX_GRANT_MICROS)}, the most it can be`,
+});
 
 /** Whole cents of a price, up to $100 million. */
 export const cents = z

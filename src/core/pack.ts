@@ -1,6 +1,6 @@
 /** A credit pack: a one-time purchase that adds a bucket of usage value. */
 import { z } from 'zod';
-import { cents, int4, micros, patchOf, plain, slugSchema, text } from './input.ts';
+import { cents, grantMicros, int4, patchOf, plain, slugSchema, text } from './input.ts';
 import { centsToMicros, type Micros } from './money.ts';
 import { processorPricesSchema } from './plan.ts';
 
@@ -11,7 +11,7 @@ const packFields = {
   name: text(100).trim().min(1, 'must not be empty'),
   status: z.enum(PACK_STATUSES).default('active'),
   priceCents: cents.positive('must be more than $0.00').meta({ description: 'The price, in cents.', example: 1000 }),
-  valueMicros: micros.positive('must be more than $0.00').nullable().optional().meta({ description: 'Usage value granted; null or left out: the price (more is a bonus).' }),
+  valueMicros: grantMicros.positive('must be more than $0.00').nullable().optional().meta({ description: 'Usage value granted; null or left out: the price (more is a bonus).' }),
   expiresAfterDays: z
     .number({ error: 'must be a number of days' })
     .int('must be whole days')

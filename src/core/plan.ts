@@ -3,7 +3,7 @@
  * whether usage may spill into prepaid credit (overage) and which models it allows.
  */
 import { z } from 'zod';
-import { cents, int4, micros, modelSchema, patchOf, plain, slugSchema, text } from './input.ts';
+import { cents, grantMicros, int4, micros, modelSchema, patchOf, plain, slugSchema, text } from './input.ts';
 import { centsToMicros, formatCents, type Micros } from './money.ts';
 
 export const PLAN_STATUSES = ['active', 'legacy', 'archived'] as const;
@@ -28,7 +28,7 @@ const planFields = {
   status: z.enum(PLAN_STATUSES).default('active'),
   priceCents: cents.meta({ description: 'The monthly price, in cents.', example: 2000 }),
   surchargeCents: cents.default(0).meta({ description: 'The part of the price that is not usage.' }),
-  includedMicros: micros.nullable().optional().meta({ description: 'Usage value included each period; null or left out: price − surcharge.' }),
+  includedMicros: grantMicros.nullable().optional().meta({ description: 'Usage value included each period; null or left out: price − surcharge.' }),
   limits: z.array(limitSchema).max(8).default([]),
   overage: z.enum(['block', 'credits']).default('block').meta({ description: 'credits: usage beyond the allowance draws on credit packs; block: it is refused.' }),
   models: z.array(modelSchema).max(100).default([]).meta({ description: 'Model patterns allowed ("gpt-4o-mini", "claude-*"); empty allows every model.' }),

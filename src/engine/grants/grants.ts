@@ -10,7 +10,7 @@ import { anchoredMonthPeriod, type Period } from '../../core/periods.ts';
 import { includedMicros } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
 import { z } from 'zod';
-import { instant, micros, plain, text } from '../../core/input.ts';
+import { grantMicros, instant, plain, text } from '../../core/input.ts';
 import type { Context } from '../context.ts';
 import { once, type EffectOptions, type Once } from '../once.ts';
 import { lockGate, type Terms } from '../terms.ts';
@@ -140,7 +140,7 @@ export const creditInputSchema = plain(
   z
     .object({
       source: z.enum(['bonus', 'adjustment']).meta({ description: 'bonus: a gift; adjustment: a correction.' }),
-      amountMicros: micros.positive('must be more than $0.00').meta({ description: 'Value to add, in micro-dollars (more than zero).', example: 5_000_000 }),
+      amountMicros: grantMicros.positive('must be more than $0.00').meta({ description: 'Value to add, in micro-dollars (more than zero).', example: 5_000_000 }),
       reference: text(200).min(1, 'must not be empty: it makes the grant happen once').meta({
         description: 'Makes the credit happen once: a retry repeats it exactly; another credit needs another reference.', example: 'welcome-2026',
       }),
