@@ -284,6 +284,19 @@ describe('the admin panel', () => {
     expect(text(pack.html)).toContain('Value: $5,000,000,000.00 is more than $100,000,000.00, the most it can be');
   });
 
+  it('caps the member a typed user id names, without the spaces around it, and refuses one of spaces only', async () => {
+    await t.billing.upsertAccount({ id: 'acme', kind: 'team' });
+    await admin.login();
+    await admin.page('/admin/accounts/acme');
+    expect((await admin.post('/admin/accounts/acme/members', { userId: ' u_7 ', name: 'Ann', dayUsd: '1' })).status).toBe(303);
+    expect((await t.billing.balance('acme')).members.map((m) => m.userId)).toEqual(['u_7']);
+    await admin.page('/admin/accounts/acme');
+    const blank = await admin.post('/admin/accounts/acme/members', { userId: '   ', dayUsd: '1' });
+    expect(blank.status).toBe(422);
+    expect(text(blank.html)).toContain('Member (user id): must not be empty.');
+    expect((await t.billing.balance('acme')).members.map((m) => m.userId)).toEqual(['u_7']);
+  });
+
   it('creates, edits and archives plans and packs, with their derived figures', async () => {
     await admin.login();
     await admin.page('/admin/plans');

@@ -124,7 +124,8 @@ export function accountMemberRoutes(admin: AdminApp, billing: Billing, refused: 
         return amount === undefined ? [] : [{ window: cap.window, unit: cap.unit, amount }];
       });
       const name = form.name?.trim() ? form.name : undefined;
-      return billing.admin.setMemberLimits(id, form.userId ?? '', limits, { name });
+      // A typed or pasted id's spaces are not the app's: " u_7" capped a member no call is made by.
+      return billing.admin.setMemberLimits(id, form.userId?.trim() ?? '', limits, { name });
     });
     if (!result.ok) return refused(c, id, { message: result.error, values: form });
     const { userId, limits } = result.value;
