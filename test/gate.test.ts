@@ -38,6 +38,19 @@ for (const engine of ENGINES) {
       expect(await billing.authorize('solo', { model: 'gpt-4o', inputTokens: 10, maxOutputTokens: 10 })).toMatchObject({ ok: false, code: 'model_not_allowed', remedy: { kind: 'upgrade' } });
     });
 
+    it('says a limit not used up has less left than a call could use, instead of that it was reached', async () => {
+      const { billing } = t;
+      await billing.admin.applyPreset('subscription-plus-packs'); // Free: 10 credits ($0.10) a day
+      await billing.upsertAccount({ id: 'solo', kind: 'personal' });
+      // 6 credits used: 200,000 input tokens of gpt-4o-mini are $0.03 of cost, $0.06 of value.
+      await billing.record('solo', { model: 'gpt-4o-mini', usage: { inputTokens: 200_000, outputTokens: 0 } }, { idempotencyKey: 'six' });
+      // 40,000 output tokens could use about 4.8 credits: more than the 4 left, less than the whole day.
+      const refused = await billing.authorize('solo', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 40_000 });
+      expect(refused).toMatchObject({ ok: false, code: 'daily_limit', reason: "This request could use more than the 4 credits left of this account's daily limit of 10 credits.", remedy: { kind: 'wait_until' } });
+      // A smaller call fits what is left.
+      expect((await billing.authorize('solo', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 10 })).ok).toBe(true);
+    });
+
     it('says a call larger than a whole limit is, and offers what would let it through instead of a reset that would not', async () => {
       const { billing } = t;
       await billing.admin.applyPreset('subscription-plus-packs'); // Free: $0.10 a day, $0.50 a month; Plus above it

@@ -49,6 +49,8 @@ export interface GateFailure {
   limit?: Limit;
   /** The call alone is more than the whole limit: no reset of its window lets it through. */
   beyondLimit?: boolean;
+  /** What the limit has left (in its unit) when it is not used up but the call could use more. */
+  left?: number;
 }
 
 /** Value left for new holds: usable buckets less open holds less debt. Never below zero. */
@@ -63,9 +65,9 @@ export function checkGate(state: GateState, estimate: Amounts): GateFailure | un
   if (!state.modelAllowed) return { code: 'model_not_allowed' };
   if (state.debtMicros > 0) return { code: 'debt' };
   const account = overLimit(state.plan.limits, state, estimate);
-  if (account) return limitFailure(account.window === 'day' ? 'daily_limit' : 'monthly_limit', account, state, estimate);
+  if (account) return limitFailure(account.window === 'day' ? 'daily_limit' : 'monthly_limit', account, state, state, estimate);
   const member = state.member && overLimit(state.member.limits, state.member, estimate);
-  if (member) return limitFailure('member_limit', member, state, estimate);
+  if (member) return limitFailure('member_limit', member, state.member!, state, estimate);
   if (availableMicros(state) < estimate.valueMicros) return { code: 'insufficient_balance' };
   return undefined;
 }
@@ -108,9 +110,12 @@ function overLimit(limits: readonly Limit[], use: Pick<MemberGate, 'used' | 'hel
 const resetOf = (limit: Limit, state: Pick<GateState, 'day' | 'period'>): Date => (limit.window === 'day' ? state.day.end : state.period.end);
 
 /** A limit's refusal: until its window resets, unless the call alone is more than the whole limit, which no reset helps. */
-function limitFailure(code: RefusalCode, limit: Limit, state: GateState, estimate: Amounts): GateFailure {
+function limitFailure(code: RefusalCode, limit: Limit, use: Pick<MemberGate, 'used' | 'held'>, state: GateState, estimate: Amounts): GateFailure {
   if ((limit.unit === 'usd' ? estimate.valueMicros : estimate.tokens) > limit.amount) return { code, limit, beyondLimit: true };
-  return { code, resetsAt: resetOf(limit, state), limit };
+  // Not used up, but less left than this call could use: said so, since the next, smaller call may pass.
+  const { used, held } = limitUse(limit, use);
+  const left = limit.amount - used - held;
+  return { code, resetsAt: resetOf(limit, state), limit, ...(left > 0 && { left }) };
 }
 
 /** What the catalog offers this account, for choosing a remedy. */
@@ -200,7 +205,11 @@ export function refusalFor(
 ): Refusal {
   const remedy = remedyFor(failure, state, offers);
   const limit = (noun?: string) => describeLimit(failure.limit!, noun, display);
-  const accountLimit = () => (failure.beyondLimit ? `This request could use more than this account's whole ${limit()}.` : `This account has reached its ${limit()}.`);
+  const left = () => (failure.limit!.unit === 'usd' ? formatValue(failure.left!, display) : `${failure.left!.toLocaleString('en-US')} tokens`);
+  const accountLimit = () =>
+    failure.beyondLimit ? `This request could use more than this account's whole ${limit()}.`
+    : failure.left ? `This request could use more than the ${left()} left of this account's ${limit()}.`
+    : `This account has reached its ${limit()}.`;
   const reasons: Record<RefusalCode, string> = {
     model_not_allowed: `The ${state.plan.name} plan does not include the model "${model}".`,
     // The provider asked for, when one was: a model priced at another one is a provider to fix.
@@ -212,6 +221,7 @@ export function refusalFor(
     // Said to the member, who knows who they are: the host app's id for them is no name.
     member_limit: failure.beyondLimit
       ? `This request could use more than the whole ${limit('cap')} this account set for this member.`
+      : failure.left ? `This request could use more than the ${left()} left of the ${limit('cap')} this account set for this member.`
       : `This member has reached the ${failure.limit ? limit('cap') : 'cap'} this account set for them.`,
     insufficient_balance: `This account has ${formatValue(availableMicros(state), display)} of usage left, not enough for this request.`,
   };
