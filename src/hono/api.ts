@@ -6,10 +6,12 @@
  * document at /v1/openapi.json.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { basePath } from 'hono/route';
 import { limitBody } from './body-limit.ts';
 import type { Billing } from '../engine/billing.ts';
 import type { Credentials } from './credentials.ts';
-import { HttpError } from './errors.ts';
+import { answerKnownError, HttpError } from './errors.ts';
 import { idempotency } from './idempotency.ts';
 import { registerDocs } from './docs.ts';
 import { registerAccounts } from './routes/accounts.ts';
@@ -35,8 +37,14 @@ import { registerUsageRecords } from './routes/usage-records.ts';
 
 export type Api = OpenAPIHono;
 
+/** The request's path within the API, wherever the host mounted it (the server: at /v1). */
+export function apiPath(c: Context): string {
+  const base = basePath(c);
+  return base === '/' ? c.req.path : c.req.path.slice(base.length) || '/';
+}
+
 /** What needs no key: the pricing table, and the API's own documents. */
-const isPublic = (path: string) => path === '/v1/pricing' || path === '/v1/openapi.json' || path === '/v1/docs' || path.startsWith('/v1/docs/');
+const isPublic = (path: string) => path === '/pricing' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 
 /** The largest body a request may send: a batch of 1,000 usages with generous metadata fits. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -49,7 +57,7 @@ export const MAX_BODY_BYTES = 16 * 1024 * 1024;
  * another request is `idempotency_conflict`. For them a stored response would add nothing.
  */
 const effectByKey = (path: string) =>
-  /^\/v1\/(holds\/[^/]+\/settle|accounts\/[^/]+\/(usage-records|credits|purchases|subscription|subscription\/cancel|payments\/[^/]+\/refund|buckets\/[^/]+\/take-back)|refunds)$/.test(path);
+  /^\/(holds\/[^/]+\/settle|accounts\/[^/]+\/(usage-records|credits|purchases|subscription|subscription\/cancel|payments\/[^/]+\/refund|buckets\/[^/]+\/take-back)|refunds)$/.test(path);
 
 /** Input a route's schema refused: the one error shape, naming each field. */
 function invalidInput(issues: readonly { path: PropertyKey[]; message: string }[]): HttpError {
@@ -66,10 +74,17 @@ export function createApi(billing: Billing, credentials: Credentials, { publicUr
       if (!result.success) throw invalidInput(result.error.issues);
     },
   });
+  // Its own errors answered here, so that a host that mounts it gets them in its shape; a bug
+  // goes on to the host's handler (the server's logs it, and answers a 500 in the same shape).
+  api.onError((error, c) => {
+    const known = answerKnownError(error, c);
+    if (known) return known;
+    throw error;
+  });
   api.openAPIRegistry.registerComponent('securitySchemes', 'SecretKey', { type: 'http', scheme: 'bearer', description: 'The server\'s secret key (TOLLGATE_SECRET_KEY).' });
 
   api.use('*', async (c, next) => {
-    if (isPublic(c.req.path)) return next();
+    if (isPublic(apiPath(c))) return next();
     const header = c.req.header('Authorization') ?? '';
     const key = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
     if (!key || !credentials.checkApiKey(key)) {
@@ -89,7 +104,7 @@ export function createApi(billing: Billing, credentials: Credentials, { publicUr
       },
     }),
   );
-  api.use('*', idempotency(billing.sql, { ownKey: effectByKey }));
+  api.use('*', idempotency(billing.sql, { ownKey: (c) => effectByKey(apiPath(c)) }));
 
   registerPricing(api, billing);
   registerAccounts(api, billing);

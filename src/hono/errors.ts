@@ -4,6 +4,7 @@
  * and a refusal of the gate (a value, not an error) is a 402 carrying the refusal.
  */
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { BillingError, type ErrorCode } from '../core/errors.ts';
 import type { z } from '@hono/zod-openapi';
@@ -103,13 +104,35 @@ export function storable(body: ErrorBody['error']): ErrorBody['error'] {
   };
 }
 
-/** The app's onError: every error leaves in the one shape; only a bug is a 500, and says nothing of its insides. */
-export function answerError(error: unknown, c: Context, log: (error: unknown) => void) {
+/** An error that is no bug, in the one shape: the library's, the API's own, and Hono's on a body; else undefined. */
+export function answerKnownError(error: unknown, c: Context): Response | undefined {
   if (error instanceof BillingError) {
     const { status, body } = billingErrorBody(error);
     return c.json({ error: storable(body.error) }, status);
   }
   if (error instanceof HttpError) return c.json({ error: storable(error.body) }, error.status);
+  if (error instanceof HTTPException) {
+    // Hono's own: a body that is not JSON, or not sent as JSON.
+    const invalidJson = /JSON/i.test(error.message);
+    const notJson = error.status === 415;
+    return c.json(
+      {
+        error: {
+          type: 'invalid_request_error',
+          code: invalidJson ? 'invalid_json' : notJson ? 'unsupported_media_type' : 'invalid_input',
+          message: invalidJson ? 'The body is not valid JSON' : notJson ? 'Send the body as JSON, with the header "Content-Type: application/json"' : error.message,
+        },
+      },
+      error.status === 500 ? 400 : error.status,
+    );
+  }
+  return undefined;
+}
+
+/** The app's onError: every error leaves in the one shape; only a bug is a 500, and says nothing of its insides. */
+export function answerError(error: unknown, c: Context, log: (error: unknown) => void) {
+  const known = answerKnownError(error, c);
+  if (known) return known;
   log(error);
   return c.json({ error: { type: 'api_error', code: 'internal_error', message: 'Something went wrong on our side; the request may be retried with the same Idempotency-Key.' } }, 500);
 }

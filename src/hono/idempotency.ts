@@ -8,7 +8,7 @@
  * Rows live in the database: every process of a deployment honours every key.
  */
 import { createHash } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { textProblem } from '../core/input.ts';
 import type { Sql } from '../db/sql.ts';
@@ -24,10 +24,10 @@ const NOT_RUN = new Set(['invalid_input', 'invalid_json', 'unsupported_media_typ
  * transaction (charges, and every other call that moves money): a stored response, written after
  * the effect, could be lost in a crash between the two, and would cost two more commits a call.
  */
-export function idempotency(sql: Sql, { ownKey }: { ownKey: (path: string) => boolean }): MiddlewareHandler {
+export function idempotency(sql: Sql, { ownKey }: { ownKey: (c: Context) => boolean }): MiddlewareHandler {
   return async (c, next) => {
     const key = c.req.header('Idempotency-Key');
-    if (c.req.method !== 'POST' || key === undefined || ownKey(c.req.path)) return next();
+    if (c.req.method !== 'POST' || key === undefined || ownKey(c)) return next();
     if (key.length === 0 || key.length > 255 || textProblem(key)) {
       throw new HttpError(400, { type: 'invalid_request_error', code: 'invalid_input', message: 'The Idempotency-Key header must be 1 to 255 characters', param: 'Idempotency-Key' });
     }

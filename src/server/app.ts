@@ -3,7 +3,6 @@
  * can serve it as it is (main.ts does) or mount it inside its own server through `app.fetch`.
  */
 import { Hono } from 'hono';
-import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import { createAdmin } from '../admin/app.tsx';
@@ -11,7 +10,7 @@ import { createBillingPage } from '../billing-page/app.tsx';
 import type { Billing } from '../engine/billing.ts';
 import type { Credentials } from '../hono/credentials.ts';
 import { createApi } from '../hono/api.ts';
-import { answerError, HttpError } from '../hono/errors.ts';
+import { answerError } from '../hono/errors.ts';
 import { createWebhooks } from '../hono/webhooks.ts';
 
 export interface AppOptions {
@@ -47,23 +46,6 @@ export function createApp({ billing, credentials, logger, publicUrl }: AppOption
   app.get('/', (c) => c.redirect('/admin', 302));
 
   app.notFound((c) => c.json({ error: { type: 'invalid_request_error', code: 'not_found', message: `No route ${c.req.method} ${c.req.path}: see /v1/docs` } }, 404));
-  app.onError((error, c) => {
-    if (error instanceof HTTPException && !(error instanceof HttpError)) {
-      // Hono's own: a body that is not JSON, or not sent as JSON.
-      const invalidJson = /JSON/i.test(error.message);
-      const notJson = error.status === 415;
-      return c.json(
-        {
-          error: {
-            type: 'invalid_request_error',
-            code: invalidJson ? 'invalid_json' : notJson ? 'unsupported_media_type' : 'invalid_input',
-            message: invalidJson ? 'The body is not valid JSON' : notJson ? 'Send the body as JSON, with the header "Content-Type: application/json"' : error.message,
-          },
-        },
-        error.status === 500 ? 400 : error.status,
-      );
-    }
-    return answerError(error, c, (e) => logger.error({ err: e, requestId: c.get('requestId') }, 'unexpected error'));
-  });
+  app.onError((error, c) => answerError(error, c, (e) => logger.error({ err: e, requestId: c.get('requestId') }, 'unexpected error')));
   return app;
 }
