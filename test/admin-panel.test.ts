@@ -297,6 +297,27 @@ describe('the admin panel', () => {
     expect((await t.billing.balance('acme')).members.map((m) => m.userId)).toEqual(['u_7']);
   });
 
+  it('saves a subscribed plan’s new name at once, its limits being the ones it had', async () => {
+    await t.billing.admin.createPlan({
+      slug: 'capped', name: 'Capped', priceCents: 10_00, limits: [{ window: 'day', unit: 'usd', amount: 1_500_000 }, { window: 'month', unit: 'tokens', amount: 2_000_000 }],
+    });
+    await t.billing.upsertAccount({ id: 'acme', kind: 'personal' });
+    await t.billing.subscribe('acme', 'capped');
+    await admin.login();
+    await admin.page('/admin/plans/capped');
+    const fields = { name: 'Capped plan', price: '10', dayUsd: '1.5', monthTokens: '2,000,000', overage: 'block', status: 'active', sort: '0', public: 'on' };
+    const saved = await admin.post('/admin/plans/capped', fields);
+    // Not a page asking to confirm a new version whose limits are "$1.50 a day, … → $1.50 a day, …".
+    expect(text(saved.html)).not.toContain('→');
+    expect(saved.status).toBe(303);
+    expect((await t.billing.admin.getPlan('capped'))?.name).toBe('Capped plan');
+    // A limit changed is a change.
+    await admin.page('/admin/plans/capped');
+    const changed = await admin.post('/admin/plans/capped', { ...fields, dayUsd: '2' });
+    expect(changed.status).toBe(200);
+    expect(text(changed.html)).toContain('limits 150 credits ($1.50) a day, 2M tokens a month → 200 credits ($2.00) a day, 2M tokens a month');
+  });
+
   it('creates, edits and archives plans and packs, with their derived figures', async () => {
     await admin.login();
     await admin.page('/admin/plans');

@@ -177,11 +177,18 @@ function PlanTable({ plans, settings, model, price }: { plans: Plan[]; settings:
 
 const VALUE_LABEL = 'Included value a month';
 
-/** The plan's terms the form changes, as the database compares them (a change to any is a new version). */
+/** A value as jsonb compares it: an object's keys in any order, an array's items in theirs. */
+const asJsonb = (v: unknown) => JSON.stringify(v ?? null, (_key, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+
+/**
+ * The plan's terms the form changes, as the database compares them (a change to any is a new
+ * version). A stored limit's keys come back in jsonb's order, not the form's: compared as text,
+ * every plan with limits asked to confirm a version of "the same limits → the same limits".
+ */
 function termChanges(plan: Plan, input: Omit<PlanInput, 'slug'>): FieldChange[] {
   const before: Record<string, unknown> = { ...plan, includedMicros: plan.includedMicrosOverride };
   const after = input as Record<string, unknown>;
-  return TERM_FIELDS.filter((field) => JSON.stringify(before[field] ?? null) !== JSON.stringify(after[field] ?? null)).map((field) => ({ field, from: before[field], to: after[field] }));
+  return TERM_FIELDS.filter((field) => asJsonb(before[field]) !== asJsonb(after[field])).map((field) => ({ field, from: before[field], to: after[field] }));
 }
 
 /** Before a save that makes a new version or puts the plan off sale as legacy: whom it reaches. None while the form cannot be read: its save says why. */
