@@ -153,6 +153,20 @@ for (const engine of ENGINES) {
       expect((await browser.page('/billing')).html).toContain('id="auto-recharge-form"');
     });
 
+    it('says auto-recharge turned off when the plan ended and its pack is no longer sold to it, by the pack\'s name, and offers no form', async () => {
+      await apiWorld(api.billing);
+      // $35 is available: under a threshold of 4,000 credits ($40), a recharge is due.
+      await api.billing.setAutoRecharge('acme', { enabled: true, pack: 'extra-10', thresholdMicros: 40_000_000, monthlyMaxCount: null, monthlyMaxMicros: null });
+      await api.billing.cancel('acme', { immediately: true });
+      await api.billing.runRecharges();
+      expect((await api.billing.balance('acme')).autoRecharge).toMatchObject({ state: 'off', off: { code: 'pack_unavailable' } });
+      const { browser } = await opened(api, (await link(api, 'acme')).path);
+      const page = (await browser.page('/billing')).html;
+      expect(page).toContain('<strong>Turned off</strong>: 1,000 extra credits can no longer be bought on your plan. Subscribe to a plan that packs are sold to, then turn it on again.');
+      expect(page).not.toContain('extra-10&quot;');
+      expect(page).not.toContain('id="auto-recharge-form"');
+    });
+
     it('shows an auto-recharge threshold in the form as it is stored, so the form saved unchanged keeps it', async () => {
       await apiWorld(api.billing);
       // Set through the API: 250.5001 credits (a credit is a cent here), not a whole number of them.

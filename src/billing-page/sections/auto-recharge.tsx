@@ -27,6 +27,25 @@ export function whatItCharges(setting: Pick<Setting, 'pack' | 'thresholdMicros' 
   );
 }
 
+/**
+ * Why it turned itself off, and what to do, for the customer: the card's trouble as the library
+ * says it, then to check the payment method; a pack no longer for sale to the account by its
+ * name (the library's own words name its slug), then to choose another or subscribe.
+ */
+function offReason(off: NonNullable<Setting['off']>, view: View): string {
+  switch (off.code) {
+    case 'pack_unavailable': {
+      const pack = view.pricing.packs.find((p) => p.slug === view.balance.autoRecharge?.pack);
+      const next = view.pricing.packs.some((p) => canBuy(view, p)) ? 'Choose a pack on sale to your plan, then turn it on again.' : 'Subscribe to a plan that packs are sold to, then turn it on again.';
+      return `${pack ? pack.name : 'the pack it bought'} can no longer be bought on your plan. ${next}`;
+    }
+    case 'processor_unanswered':
+      return off.message;
+    default:
+      return `${off.message} Check the payment method, then turn it on again.`;
+  }
+}
+
 function State({ view }: { view: View }) {
   const setting = view.balance.autoRecharge;
   if (!setting) return <p class="muted">Off: buy a pack automatically when the balance runs low.</p>;
@@ -35,7 +54,7 @@ function State({ view }: { view: View }) {
       <strong>{STATE[setting.state]}</strong>
       {setting.state === 'on' || setting.state === 'paused' ? `: ${whatItCharges(setting, view.pricing.packs, view.display)}` : ''}
       {setting.pausedUntil ? `, paused until ${when(setting.pausedUntil, view.account.timeZone)} (a monthly cap was reached)` : ''}
-      {setting.off ? `: ${setting.off.message} Check the payment method, then turn it on again.` : ''}
+      {setting.off ? `: ${offReason(setting.off, view)}` : ''}
       {setting.recharging ? ' A recharge is under way.' : ''}
     </p>
   );
@@ -44,14 +63,16 @@ function State({ view }: { view: View }) {
 export function AutoRechargeSection({ view, form, error }: { view: View; form?: Form; error?: string }) {
   const setting = view.balance.autoRecharge;
   // Only packs the plan can buy are offered: one it cannot would be refused at saving. A setting
-  // left from a plan that could stays shown, with every pack, so that it can be turned off.
+  // still on from a plan that could is shown with every pack, so that it can be turned off; one
+  // that turned itself off shows only why.
   const buyable = view.pricing.packs.filter((p) => canBuy(view, p));
-  const offered = buyable.length > 0 || !setting ? buyable : view.pricing.packs;
-  if (!view.canAct || offered.length === 0) return null;
+  const on = setting?.state === 'on' || setting?.state === 'paused';
+  const offered = buyable.length > 0 || !on ? buyable : view.pricing.packs;
+  if (!view.canAct || (offered.length === 0 && !setting)) return null;
   const { display } = view;
   const values = form ?? {
     enabled: setting === null || setting.enabled ? 'on' : '',
-    pack: setting?.pack ?? offered[0]!.slug,
+    pack: setting?.pack ?? offered[0]?.slug ?? '',
     threshold: setting ? amountValue(setting.thresholdMicros, display) : '',
     maxCount: setting?.monthlyMaxCount?.toString() ?? '',
     maxDollars: setting?.monthlyMaxMicros ? plainDollars(setting.monthlyMaxMicros) : '',
@@ -65,40 +86,42 @@ export function AutoRechargeSection({ view, form, error }: { view: View; form?: 
           {error}
         </p>
       ) : null}
-      <form method="post" action="/billing/auto-recharge" class="form" id="auto-recharge-form">
-        <Csrf token={view.csrf} />
-        <label class="check">
-          <input type="checkbox" name="enabled" value="on" checked={values.enabled === 'on'} />
-          <span>Recharge automatically on the saved card</span>
-        </label>
-        <div class="row">
-          <label class="field">
-            <span>Buy</span>
-            <select name="pack">
-              {offered.map((p) => (
-                <option value={p.slug} selected={p.slug === values.pack}>
-                  {p.name} ({p.price.display})
-                </option>
-              ))}
-            </select>
+      {offered.length === 0 ? null : (
+        <form method="post" action="/billing/auto-recharge" class="form" id="auto-recharge-form">
+          <Csrf token={view.csrf} />
+          <label class="check">
+            <input type="checkbox" name="enabled" value="on" checked={values.enabled === 'on'} />
+            <span>Recharge automatically on the saved card</span>
           </label>
-          <label class="field">
-            <span>When less than ({unitLabel(display)}) is left</span>
-            <input type="text" inputmode="decimal" name="threshold" value={values.threshold} required placeholder={display.displayUnit === 'credits' ? '200' : '2'} />
-          </label>
-        </div>
-        <div class="row">
-          <label class="field">
-            <span>At most, recharges a month</span>
-            <input type="text" inputmode="numeric" name="maxCount" value={values.maxCount} placeholder="no cap" />
-          </label>
-          <label class="field">
-            <span>At most, charged a month ($)</span>
-            <input type="text" inputmode="decimal" name="maxDollars" value={values.maxDollars} placeholder="no cap" />
-          </label>
-        </div>
-        <button type="submit">Save auto-recharge</button>
-      </form>
+          <div class="row">
+            <label class="field">
+              <span>Buy</span>
+              <select name="pack">
+                {offered.map((p) => (
+                  <option value={p.slug} selected={p.slug === values.pack}>
+                    {p.name} ({p.price.display})
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label class="field">
+              <span>When less than ({unitLabel(display)}) is left</span>
+              <input type="text" inputmode="decimal" name="threshold" value={values.threshold} required placeholder={display.displayUnit === 'credits' ? '200' : '2'} />
+            </label>
+          </div>
+          <div class="row">
+            <label class="field">
+              <span>At most, recharges a month</span>
+              <input type="text" inputmode="numeric" name="maxCount" value={values.maxCount} placeholder="no cap" />
+            </label>
+            <label class="field">
+              <span>At most, charged a month ($)</span>
+              <input type="text" inputmode="decimal" name="maxDollars" value={values.maxDollars} placeholder="no cap" />
+            </label>
+          </div>
+          <button type="submit">Save auto-recharge</button>
+        </form>
+      )}
     </section>
   );
 }
