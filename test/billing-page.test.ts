@@ -149,6 +149,8 @@ for (const engine of ENGINES) {
       const free = await browser.page('/billing');
       expect(free.html).toContain('Subscribe to a paid plan first.');
       expect(free.html).not.toContain('id="auto-recharge"');
+      // Free's models in words, not as the patterns the plan lists them by.
+      expect(free.html).toContain('<li>Models: gpt-4o-mini, gpt-4.1-mini, gpt-4.1-nano, gpt-5-mini, gpt-5-nano, and any model named claude-3-5-haiku…, claude-haiku-… or gemini-…flash…</li>');
       await api.billing.subscribe('solo', 'plus');
       expect((await browser.page('/billing')).html).toContain('id="auto-recharge-form"');
     });

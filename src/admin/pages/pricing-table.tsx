@@ -9,6 +9,18 @@ import { render, type Page } from '../layout.tsx';
 type PlanCard = Pricing['plans'][number];
 type PackCard = Pricing['packs'][number];
 
+/**
+ * A plan's models as a customer reads them: the names, then the patterns in words, a "*" as "…"
+ * ("and any model named claude-haiku-… or gemini-…flash…"), not "claude-haiku-*".
+ */
+function modelsLine(models: readonly string[]): string {
+  if (models.length === 0) return 'Every model';
+  const names = models.filter((m) => !m.includes('*'));
+  const patterns = models.filter((m) => m.includes('*')).map((m) => m.replaceAll('*', '…'));
+  const named = patterns.length === 0 ? '' : `${names.length > 0 ? ', and ' : ''}any model named ${patterns.length > 1 ? `${patterns.slice(0, -1).join(', ')} or ${patterns.at(-1)}` : patterns[0]}`;
+  return `Models: ${names.join(', ')}${named}`;
+}
+
 /** A plan as the pricing table shows it; `children` below it (the billing page's button). */
 export function Plan({ plan, children }: { plan: PlanCard; children?: Child }) {
   return (
@@ -24,7 +36,7 @@ export function Plan({ plan, children }: { plan: PlanCard; children?: Child }) {
           <li>At most {l.display}</li>
         ))}
         <li>{plan.overage === 'credits' ? 'Go on past it with credit packs' : 'Usage stops at what is included'}</li>
-        <li>{plan.models.length === 0 ? 'Every model' : `Models: ${plan.models.join(', ')}`}</li>
+        <li>{modelsLine(plan.models)}</li>
       </ul>
       {plan.default ? <p class="muted">Where every new account starts.</p> : null}
       {children}
