@@ -5,7 +5,17 @@
 export { createBilling, type Billing, type BillingOptions } from './engine/billing.ts';
 export type { AuthorizeInput, AuthorizeResult, Hold } from './engine/gate/authorize.ts';
 export type { Charge, ChargeOptions, RecordBatchItem, RecordInput, SettleOptions } from './engine/charge/charge.ts';
-export type { Balance, BucketView, LimitView, MemberView, UsageRow } from './engine/reads/reads.ts';
+export type { Balance, BucketView, LimitView, MemberView, UsageQuery, UsageRow } from './engine/reads/reads.ts';
+// What the facade's calls take, for code that builds them apart from the call.
+export type { AccountInput } from './engine/accounts.ts';
+export type { CreditInput } from './engine/grants/grants.ts';
+export type { RefundInput } from './engine/grants/refunds.ts';
+export type { TakeBackInput } from './engine/grants/take-back.ts';
+export type { CheckoutUrls } from './engine/grants/checkout.ts';
+export type { PortalInput } from './engine/grants/portal.ts';
+export type { MoneyRange } from './engine/reads/money.ts';
+export type { ModelPriceInput } from './engine/catalog/catalog.ts';
+export type { SettingsInput } from './core/settings.ts';
 export type { MemberLimits } from './engine/gate/members.ts';
 export type { CanStartInput } from './engine/gate/can-start.ts';
 export type { Reconciliation } from './engine/reads/reconcile.ts';

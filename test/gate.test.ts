@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { AccountInput, CreditInput, UsageQuery } from '../src/index.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 
 for (const engine of ENGINES) {
@@ -20,6 +21,17 @@ for (const engine of ENGINES) {
       const b = await billing.balance('team-1');
       expect(b.availableMicros).toBe(20_000_000 - 540);
       expect((await billing.reconcile('team-1')).problems).toEqual([]);
+    });
+
+    it("takes calls built apart from the facade, typed by the library's own input types", async () => {
+      const { billing } = t;
+      await billing.admin.applyPreset('credit-packs');
+      const account: AccountInput = { id: 'built', kind: 'team', name: 'Built' };
+      const gift: CreditInput = { source: 'bonus', amountMicros: 1_000, reference: 'built' };
+      const range: UsageQuery = { from: '2026-01-01', to: '2100-01-01', groupBy: 'day' };
+      await billing.upsertAccount(account);
+      expect(await billing.credit('built', gift)).toMatchObject({ created: true });
+      expect((await billing.usage('built', range)).rows).toEqual([]);
     });
 
     it('refuses a model with no price as unknown_model, even on a plan that lists its models: no upgrade could bill it', async () => {

@@ -34,7 +34,7 @@ import { catalogChecks, presetChecks, readCatalog } from './catalog/checks.ts';
 import { PriceBook } from './catalog/price-book.ts';
 import { BillingError } from '../core/errors.ts';
 import { priceList, priceOf } from './catalog/price-list.ts';
-import { balance, usage, usageQuerySchema } from './reads/reads.ts';
+import { balance, usage, usageQuerySchema, type UsageQuery } from './reads/reads.ts';
 import { reconcile } from './reads/reconcile.ts';
 import { ledgerTotals } from './reads/ledger-totals.ts';
 import { refund, refundInputSchema, type RefundInput } from './grants/refunds.ts';
@@ -203,7 +203,7 @@ export async function createBilling(options: BillingOptions = {}) {
       parsed.refund(parseInput(rowId, usageEventId, 'usage event id'), parseInput(refundInputSchema, input ?? {}, 'refund'), effectOptionsOf(options)),
     // Reads
     balance: async (accountId: string) => parsed.balance(accountIdOf(accountId)),
-    usage: async (accountId: string, query: z.input<typeof usageQuerySchema>) => parsed.usage(accountIdOf(accountId), parseInput(usageQuerySchema, query, 'usage query')),
+    usage: async (accountId: string, query: UsageQuery) => parsed.usage(accountIdOf(accountId), parseInput(usageQuerySchema, query, 'usage query')),
     reconcile: async (accountId: string) => parsed.reconcile(accountIdOf(accountId)),
     /** The account's payments through its processors, newest first. */
     payments: async (accountId: string) => parsed.payments(accountIdOf(accountId)),

@@ -113,6 +113,7 @@ export const usageQuerySchema = plain(
     .strict()
     .refine((q) => q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
 );
+export type UsageQuery = z.input<typeof usageQuerySchema>;
 
 export interface UsageRow {
   /** The model id, the day (YYYY-MM-DD in the account's time zone), or the user id ('' for usage that named no user). */
