@@ -135,6 +135,12 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     expect(await page.locator('#auto-recharge [role=alert]').innerText()).toBe('At most, recharges a month: "three" is not a whole number');
     // The one message the console has: that the refused form's page is a 400.
     expect(problems.splice(0)).toEqual(['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+    // A long value refused wraps in its messages instead of widening the page past the screen.
+    await page.fill('#auto-recharge-form input[name=maxCount]', 'x'.repeat(300));
+    await Promise.all([page.waitForNavigation(), page.click('#auto-recharge-form button')]);
+    expect(await page.locator('#auto-recharge [role=alert]').innerText()).toContain('x'.repeat(300));
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(page.viewportSize()!.width);
+    problems.splice(0);
     await page.fill('#auto-recharge-form input[name=maxCount]', '3');
     await page.click('#auto-recharge-form button');
     await page.waitForSelector('#note:text("Auto-recharge is on")');
