@@ -106,13 +106,25 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
     expect(problems).toEqual([]);
   });
 
-  it.each([['/admin/accounts/globex', 'account-globex'], ['/admin/analytics' + RANGE, 'analytics'], ['/admin/pricing/table', 'pricing-table']])('%s at a phone\'s width', async (path, name) => {
+  it.each([
+    ['/admin/accounts/globex', 'account-globex'], ['/admin/analytics' + RANGE, 'analytics'], ['/admin/pricing/table', 'pricing-table'],
+    ['/admin/pricing', 'pricing'], ['/admin/settings', 'settings'],
+  ])('%s at a phone\'s width', async (path, name) => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${panel.base}${path}`);
     await page.screenshot({ path: `${ARTIFACTS}/format-${name}-phone.png`, fullPage: true });
     const wide = await page.evaluate(() => document.documentElement.scrollWidth);
     await page.setViewportSize({ width: 1360, height: 900 });
     expect(wide, 'the page scrolls sideways at a phone\'s width').toBeLessThanOrEqual(390);
+  });
+
+  it.each([['/admin/plans', 'plans'], ['/admin/packs', 'packs']])('%s at a laptop\'s width', async (path, name) => {
+    await page.setViewportSize({ width: 1024, height: 768 });
+    await page.goto(`${panel.base}${path}`);
+    await page.screenshot({ path: `${ARTIFACTS}/format-${name}-laptop.png`, fullPage: true });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    await page.setViewportSize({ width: 1360, height: 900 });
+    expect(wide, 'the page scrolls sideways at a laptop\'s width').toBeLessThanOrEqual(1024);
   });
 
   it("says a chart's amounts in its legend as the page does", async () => {

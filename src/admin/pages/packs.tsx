@@ -134,7 +134,7 @@ export const packsPage: Page = (admin, billing) =>
             {packs.length === 0 ? (
               <p class="muted">No packs yet.</p>
             ) : (
-              <table class="grid">
+              <table class="grid catalog">
                 <thead>
                   <tr>
                     <th>Pack</th>

@@ -134,7 +134,7 @@ function PlanForm({ c, form, action, plan, error, f, checks }: { c: AdminContext
 
 function PlanTable({ plans, settings, model, price }: { plans: Plan[]; settings: Settings; model: string; price: Awaited<ReturnType<Billing['admin']['priceOf']>> }) {
   return (
-    <table class="grid">
+    <table class="grid catalog">
       <thead>
         <tr>
           <th>Plan</th>
