@@ -88,6 +88,11 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     await bobRow.locator('input[name=amount]').fill('five');
     await bobRow.locator('button').click();
     await expect.poll(() => ann.locator('.error').textContent()).toContain('"five" is not an amount of credits');
+    // A long one is quoted whole, wrapped instead of widening the page.
+    await ann.locator('tr[data-member="bob@example.com"] input[name=amount]').fill('x'.repeat(300));
+    await ann.locator('tr[data-member="bob@example.com"] button').click();
+    await expect.poll(() => ann.locator('.error').textContent()).toContain('x'.repeat(300));
+    expect(await ann.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
     await ann.locator('tr[data-member="bob@example.com"] input[name=amount]').fill('5');
     await ann.locator('tr[data-member="bob@example.com"] button').click();
     await expect.poll(() => ann.locator('tr[data-member="bob@example.com"]').textContent()).toContain('0 credits of 5 credits used today');
