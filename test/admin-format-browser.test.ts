@@ -107,24 +107,16 @@ describe.skipIf(!haveChromium)('one money format on every admin page, in a brows
   });
 
   it.each([
-    ['/admin/accounts/globex', 'account-globex'], ['/admin/analytics' + RANGE, 'analytics'], ['/admin/pricing/table', 'pricing-table'],
-    ['/admin/pricing', 'pricing'], ['/admin/settings', 'settings'],
-  ])('%s at a phone\'s width', async (path, name) => {
-    await page.setViewportSize({ width: 390, height: 844 });
+    ['/admin/accounts/globex', 'phone', 'account-globex'], ['/admin/analytics' + RANGE, 'phone', 'analytics'], ['/admin/pricing/table', 'phone', 'pricing-table'],
+    ['/admin/pricing', 'phone', 'pricing'], ['/admin/settings', 'phone', 'settings'], ['/admin/plans', 'laptop', 'plans'], ['/admin/packs', 'laptop', 'packs'],
+  ] as const)('%s at a %s\'s width', async (path, device, name) => {
+    const width = device === 'phone' ? 390 : 1024;
+    await page.setViewportSize({ width, height: 844 });
     await page.goto(`${panel.base}${path}`);
-    await page.screenshot({ path: `${ARTIFACTS}/format-${name}-phone.png`, fullPage: true });
+    await page.screenshot({ path: `${ARTIFACTS}/format-${name}-${device}.png`, fullPage: true });
     const wide = await page.evaluate(() => document.documentElement.scrollWidth);
     await page.setViewportSize({ width: 1360, height: 900 });
-    expect(wide, 'the page scrolls sideways at a phone\'s width').toBeLessThanOrEqual(390);
-  });
-
-  it.each([['/admin/plans', 'plans'], ['/admin/packs', 'packs']])('%s at a laptop\'s width', async (path, name) => {
-    await page.setViewportSize({ width: 1024, height: 768 });
-    await page.goto(`${panel.base}${path}`);
-    await page.screenshot({ path: `${ARTIFACTS}/format-${name}-laptop.png`, fullPage: true });
-    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
-    await page.setViewportSize({ width: 1360, height: 900 });
-    expect(wide, 'the page scrolls sideways at a laptop\'s width').toBeLessThanOrEqual(1024);
+    expect(wide, `the page scrolls sideways at a ${device}'s width`).toBeLessThanOrEqual(width);
   });
 
   it("says a chart's amounts in its legend as the page does", async () => {
