@@ -22,7 +22,11 @@ export function refusalView(refusal: Refusal, billingHref: string, now: Date): R
   return { code: refusal.code, message: refusal.reason, remedy: remedyOf(refusal, billingHref, resets), ...(resets && { resets }), billingHref };
 }
 
-function remedyOf({ remedy }: Refusal, billingHref: string, resets: string | undefined): RefusalView['remedy'] {
+function remedyOf({ code, remedy }: Refusal, billingHref: string, resets: string | undefined): RefusalView['remedy'] {
+  // A member's cap is the team's owner's to raise: nothing on the billing page is the member's to do.
+  if (code === 'member_limit') {
+    return { label: remedy.kind === 'wait_until' ? `Try again after ${resets}, or ask the team's owner to raise your cap` : "Ask the team's owner to raise your cap" };
+  }
   switch (remedy.kind) {
     case 'buy_pack':
       return { label: 'Buy a credit pack', href: billingHref };
