@@ -53,7 +53,7 @@ describe('plain words in the admin panel', () => {
     const margin = await note('/admin/settings', { margin: '100', displayUnit: 'usd', creditValue: '0.01', unknownModelPolicy: 'refuse', minHold: '0.01', holdTtl: '600' });
     expect(margin).toBe('Margin: 100% is too high: a margin must be below 100% (99.99% at most), for at 100% no price covers the cost.');
     const credit = await note('/admin/settings', { margin: '50', displayUnit: 'credits', creditValue: '99999999999999', unknownModelPolicy: 'refuse', minHold: '0.01', holdTtl: '600' });
-    expect(credit).toBe('A credit is worth: "99999999999999" is more than $9,007,199,254.740991, the most it can be');
+    expect(credit).toBe('A credit is worth: "99999999999999" is more than $9,007,199,254.74 (about $9 billion), the most it can be');
     const fallback = await note('/admin/settings', { margin: '50', displayUnit: 'usd', creditValue: '0.01', unknownModelPolicy: 'fallback', minHold: '0.01', holdTtl: '600' });
     expect(fallback).toMatch(/^Fallback price: must be given/);
     const surcharge = await note('/admin/plans/plus', { name: 'Plus', status: 'active', price: '1', surcharge: '5', overage: 'credits', sort: '1' });

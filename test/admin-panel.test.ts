@@ -9,7 +9,7 @@ import { ENGINES, useBilling } from './support/harness.ts';
 import { addTestModel } from './support/spend.ts';
 import { AdminClient, adminApp, text } from './support/admin-client.ts';
 import { safeNext } from '../src/admin/pages/login.tsx';
-import { bpsField, centsField, microsField, wholeField } from '../src/admin/form.ts';
+import { bpsField, centsField, grantField, microsField, wholeField } from '../src/admin/form.ts';
 import { derive, marginSentence, rateAtMargin, tokensFor } from '../src/admin/derive.ts';
 import { ownerMessage } from '../src/admin/labels.ts';
 import { BillingError, type Micros } from '../src/index.ts';
@@ -34,7 +34,11 @@ describe('the admin panel’s arithmetic', () => {
     // An amount merely too large says so, and the most it can be.
     expect(() => read(centsField, '100,000,000.01')).toThrow('Price: $100,000,000.01 is more than $100,000,000.00, the most it can be');
     expect(() => read(centsField, '9'.repeat(20))).toThrow(`Price: "${'9'.repeat(20)}" is more than $100,000,000.00, the most it can be`);
-    expect(() => read(microsField, '$9007199255')).toThrow('Price: "$9007199255" is more than $9,007,199,254.740991, the most it can be');
+    expect(() => read(microsField, '$9007199255')).toThrow('Price: "$9007199255" is more than $9,007,199,254.74 (about $9 billion), the most it can be');
+    // A grant's most is the library's, however large the amount typed.
+    expect(() => read(grantField, '9'.repeat(20))).toThrow(`Price: "${'9'.repeat(20)}" is more than $100,000,000.00, the most it can be`);
+    expect(() => read(grantField, '100,000,000.000001')).toThrow('Price: $100,000,000.000001 is more than $100,000,000.00, the most it can be');
+    expect(read(grantField, '100,000,000')).toBe(100_000_000_000_000);
     expect(() => read(bpsField, '150')).toThrow('Price: 150% is more than 100%, the most it can be');
     expect(read(centsField, '100,000,000')).toBe(100_000_000_00);
   });

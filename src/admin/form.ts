@@ -5,8 +5,8 @@
  */
 import type { Context } from 'hono';
 import { BillingError } from '../core/errors.ts';
-import { MAX_CENTS } from '../core/input.ts';
-import { formatBps, formatCents, formatUsd } from '../core/money.ts';
+import { MAX_CENTS, MAX_GRANT_MICROS } from '../core/input.ts';
+import { formatBps, formatCents, formatUsd, formatUsdRounded } from '../core/money.ts';
 
 export type Form = Record<string, string>;
 
@@ -31,10 +31,14 @@ function invalid(label: string, raw: string, expected: string): BillingError {
 interface Bound {
   max: number;
   say: (value: number) => string;
+  /** The most, said as the library says it, when that is not say(max). */
+  most?: string;
 }
 
 const DOLLARS_IN_CENTS: Bound = { max: MAX_CENTS, say: formatCents };
-const DOLLARS_IN_MICROS: Bound = { max: Number.MAX_SAFE_INTEGER, say: formatUsd };
+// 2^53 − 1 micro-dollars is no figure to read to the micro-dollar: said to the cent, as the library does.
+const DOLLARS_IN_MICROS: Bound = { max: Number.MAX_SAFE_INTEGER, say: formatUsd, most: `${formatUsdRounded(Number.MAX_SAFE_INTEGER)} (about $9 billion)` };
+const DOLLARS_GRANTED: Bound = { max: MAX_GRANT_MICROS, say: formatUsd };
 const PERCENT_IN_BPS: Bound = { max: 10_000, say: formatBps };
 const WHOLE: Bound = { max: Number.MAX_SAFE_INTEGER, say: (n) => n.toLocaleString('en-US') };
 
@@ -49,7 +53,7 @@ function scaled(raw: string, decimals: number, label: string, expected: string, 
   if (!match || fraction.length > decimals) throw invalid(label, raw, expected);
   const value = Number(match[1]!.replaceAll(',', '') + fraction.padEnd(decimals, '0'));
   if (Number.isSafeInteger(value) && value <= bound.max) return value;
-  const most = bound.say(bound.max);
+  const most = bound.most ?? bound.say(bound.max);
   const shown = Number.isSafeInteger(value) ? bound.say(value) : `"${raw.trim()}"`;
   throw new BillingError('invalid_input', `${label}: ${shown} is more than ${most}, the most it can be`, { issues: [`${label}: at most ${most}`] });
 }
@@ -66,6 +70,12 @@ export function centsField(form: Form, name: string, label: string): number | un
 export function microsField(form: Form, name: string, label: string): number | undefined {
   const raw = form[name];
   return blank(raw) ? undefined : scaled(raw!, 6, label, 'an amount of dollars such as 10 or 0.05 (at most six decimals)', DOLLARS_IN_MICROS);
+}
+
+/** Dollars of one grant (a credit, a plan's allowance, a pack's value) to micro-dollars, up to the most the library grants at once; blank is undefined. */
+export function grantField(form: Form, name: string, label: string): number | undefined {
+  const raw = form[name];
+  return blank(raw) ? undefined : scaled(raw!, 6, label, 'an amount of dollars such as 10 or 0.05 (at most six decimals)', DOLLARS_GRANTED);
 }
 
 /** A percentage to basis points ("50" → 5000, "62.5" → 6250); blank is undefined. */

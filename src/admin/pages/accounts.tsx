@@ -7,7 +7,7 @@
  */
 import type { Billing } from '../../engine/billing.ts';
 import { cents, date, dateTime, tokens, usd, value, zonedDateTime, type Display } from '../format.ts';
-import { effectKey, microsField, readForm, type Form } from '../form.ts';
+import { effectKey, grantField, microsField, readForm, type Form } from '../form.ts';
 import { attempt, Csrf, done, EffectKey, ErrorNote, Field, listQuery, Pager, render, SearchBox, Select, type AdminContext, type Page } from '../layout.tsx';
 import { accountProcessorRoutes, accountProcessorSection } from './account-processor.tsx';
 import { autoRechargeSection } from './account-auto-recharge.tsx';
@@ -345,7 +345,7 @@ export const accountsPage: Page = (admin, billing) => {
   admin.post('/accounts/:id/credit', async (c) => {
     const id = c.req.param('id');
     const form = await readForm(c);
-    const amountMicros = () => microsField(form, 'amount', 'Amount') ?? 0;
+    const amountMicros = () => grantField(form, 'amount', 'Amount') ?? 0;
     const result = await attempt(async () =>
       billing.credit(id, { source: form.source === 'adjustment' ? 'adjustment' : 'bonus', amountMicros: amountMicros(), reference: form.reference ?? '', expiresAt: form.expires || null }, effectKey(form)),
     );

@@ -15,7 +15,7 @@ import { packArchiveEffect } from '../holders.tsx';
 import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
 import { cents, plainDollars, tokens, usd, value } from '../format.ts';
-import { centsField, checked, microsField, wholeField, type Form } from '../form.ts';
+import { centsField, checked, grantField, wholeField, type Form } from '../form.ts';
 import { Check, Csrf, ErrorNote, Field, render, Select, type AdminContext, type Page } from '../layout.tsx';
 
 function valuesOf(pack?: Pack): Form {
@@ -37,7 +37,7 @@ function inputOf(form: Form): Omit<PackInput, 'slug'> {
     name: form.name ?? '',
     status: form.status === 'archived' ? 'archived' : 'active',
     priceCents,
-    valueMicros: microsField(form, 'value', 'Value') ?? null,
+    valueMicros: grantField(form, 'value', 'Value') ?? null,
     expiresAfterDays: wholeField(form, 'expires', 'Expires after') ?? null,
     requiresPlan: checked(form, 'requiresPlan'),
     public: checked(form, 'public'),
@@ -59,7 +59,7 @@ function checksOf(catalog: Catalog, form: Form): SanityCheck[] {
 function valueOf(form: Form): { value: Micros | { problem: string }; priceMicros?: Micros } {
   try {
     const priceCents = centsField(form, 'price', 'Price') ?? 0;
-    const explicit = microsField(form, 'value', 'Value');
+    const explicit = grantField(form, 'value', 'Value');
     return { value: packValueMicros({ priceCents, valueMicrosOverride: (explicit ?? null) as Micros | null }), priceMicros: centsToMicros(priceCents) };
   } catch (error) {
     if (error instanceof BillingError) return { value: { problem: error.message } };

@@ -20,7 +20,7 @@ import { PlanVersionsCard, planVersionRoutes } from './plan-versions.tsx';
 import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
 import { cents, limitsText, modelsText, plainDollars, tokens, usd, value } from '../format.ts';
-import { centsField, checked, listField, microsField, wholeField, type Form } from '../form.ts';
+import { centsField, checked, grantField, listField, microsField, wholeField, type Form } from '../form.ts';
 import { Check, Csrf, ErrorNote, Field, render, Select, type AdminContext, type Page } from '../layout.tsx';
 
 const LIMIT_FIELDS = [
@@ -62,7 +62,7 @@ function inputOf(form: Form): Omit<PlanInput, 'slug'> {
     status: (form.status ?? 'active') as Plan['status'],
     priceCents: required(centsField(form, 'price', 'Price'), 'Price'),
     surchargeCents: centsField(form, 'surcharge', 'Surcharge') ?? 0,
-    includedMicros: microsField(form, 'included', 'Included usage') ?? null,
+    includedMicros: grantField(form, 'included', 'Included usage') ?? null,
     limits,
     overage: form.overage === 'credits' ? 'credits' : 'block',
     models: listField(form, 'models'),
@@ -84,7 +84,7 @@ function includedOf(form: Form): Micros | { problem: string } {
   try {
     const priceCents = centsField(form, 'price', 'Price') ?? 0;
     const surchargeCents = centsField(form, 'surcharge', 'Surcharge') ?? 0;
-    const explicit = microsField(form, 'included', 'Included usage');
+    const explicit = grantField(form, 'included', 'Included usage');
     if (surchargeCents > priceCents) return { problem: 'The surcharge is more than the price.' };
     return includedMicros({ priceCents, surchargeCents, includedMicrosOverride: (explicit ?? null) as Micros | null });
   } catch (error) {
