@@ -118,6 +118,10 @@ for (const engine of ENGINES) {
       expect(page.html).toContain('Bought: 1,000 credits added.');
       expect((await api.billing.payments('acme')).filter((p) => p.kind === 'pack')).toHaveLength(1);
 
+      // Before it, the page that asks says what becomes of the pack just bought: Free does not spend packs.
+      expect((await browser.page('/billing/cancel')).html).toContain(
+        'Credit packs you bought stay yours, though Free does not spend them: they are spent again on a plan that does, and you can resume the plan until it ends.',
+      );
       expect((await browser.post('/billing/cancel', { idempotencyKey: 'cancel-1' })).status).toBe(303);
       expect((await api.billing.getAccount('acme')).planEndsAt).not.toBeNull();
       expect((await browser.page('/billing')).html).toMatch(/Plus is canceled: it ends Apr 10, 2026, 12:00 UTC/);

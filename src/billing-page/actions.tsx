@@ -5,6 +5,7 @@
  * that takes payment on its own page (Stripe, Paddle) gets the customer sent there; the fake one
  * completes at once, and the page says what changed. Every form carries its own effect key.
  */
+import { usableSources } from '../core/bucket.ts';
 import { BillingError } from '../core/errors.ts';
 import { checked, readForm, wholeField, microsField, type Form } from '../admin/form.ts';
 import { ownerMessage } from '../admin/labels.ts';
@@ -95,7 +96,9 @@ export const actions: Part = (page, billing) => {
         <section class="card narrow" id="cancel-confirm">
           <p>
             {balance.plan.name} stays until the end of the period paid, <strong>{when(balance.period.end, account.timeZone)}</strong>; it is not renewed after it.
-            {fallback ? ` Then the account is on ${fallback.name}.` : ''} Credit packs you bought stay yours, and you can resume the plan until it ends.
+            {fallback ? ` Then the account is on ${fallback.name}.` : ''} Credit packs you bought stay yours
+            {fallback && !usableSources(fallback.overage).includes('pack') ? `, though ${fallback.name} does not spend them: they are spent again on a plan that does` : ''}, and you can resume the
+            plan until it ends.
           </p>
           <div class="buttons">
             <ActionForm action="/billing/cancel" csrf={c.get('csrf')} label={`Cancel ${balance.plan.name}`} kind="danger" />
