@@ -202,12 +202,18 @@ describe.skipIf(!haveChromium)("an account's page in the admin panel, in a brows
     expect((await billing.balance('solo')).plan.slug).toBe('pro');
   });
 
-  it('removes a price override: the next call is priced as before it', async () => {
+  it('removes a price override after a page saying what that does: the next call is priced as before it', async () => {
     await billing.admin.setModelPrice({ provider: 'test', model: 'test-model', effectiveFrom: '2026-03-05T00:00:00Z', rates: { input: '9', output: '9' } });
     await page.goto(`${panel.base}/admin/prices?q=test-model`);
-    const row = page.locator('tr', { hasText: '2026-03-05' }).filter({ has: page.locator('button', { hasText: 'Remove' }) });
+    const row = page.locator('tr', { hasText: '2026-03-05' }).filter({ has: page.locator('a', { hasText: 'Remove…' }) });
     expect(await row.innerText()).toMatch(/test-model\s+test\s+2026-03-05\s+\$9\.00\s+\$9\.00/);
-    await row.locator('button', { hasText: 'Remove' }).click();
+    await row.locator('a', { hasText: 'Remove…' }).click();
+    // Nothing is removed until confirmed.
+    const asked = await page.locator('#remove-confirm').innerText();
+    expect(asked).toContain('test-model at test, from 2026-03-05: input $9.00, output $9.00 ($ per 1M tokens).');
+    expect(asked).toContain('when neither knows the model, refused or charged the fallback price');
+    expect((await billing.admin.priceOf({ model: 'test-model', provider: 'test' }))?.rates).toMatchObject({ input: '9', output: '9' });
+    await page.locator('button', { hasText: 'Confirm: remove the override' }).click();
     await page.locator('.note', { hasText: 'Override removed: test-model at test from 2026-03-05. Calls from now on are priced as if it had never been set' }).waitFor();
     await page.screenshot({ path: `${ARTIFACTS}/prices-override-removed.png` });
     expect((await billing.admin.priceOf({ model: 'test-model', provider: 'test' }))?.rates).toMatchObject({ input: '1', output: '2' });

@@ -1,7 +1,7 @@
 /**
  * Model prices: the price book (genai-prices' bundled data and the overrides), searchable as
  * the admin types, each price saying where it comes from and from when; a form to set an
- * override from a date, and a button that removes one.
+ * override from a date, and a button that removes one, after a page saying what that does.
  */
 import type { PriceListRow } from '../../engine/catalog/price-list.ts';
 import type { PriceEntry, Rate } from '../../core/pricing/price.ts';
@@ -187,13 +187,9 @@ export const pricesPage: Page = (admin, billing) => {
                       ))}
                       <td>{date(o.createdAt)}</td>
                       <td>
-                        <form method="post" action="/admin/prices/remove" class="inline compact">
-                          <Csrf token={c.get('csrf')} />
-                          <input type="hidden" name="model" value={o.model} />
-                          <input type="hidden" name="provider" value={o.provider} />
-                          <input type="hidden" name="effectiveFrom" value={o.effectiveFrom.toISOString()} />
-                          <button type="submit" class="secondary">Remove</button>
-                        </form>
+                        <a class="button danger" href={`/admin/prices/remove?${new URLSearchParams({ model: o.model, provider: o.provider, effectiveFrom: o.effectiveFrom.toISOString() })}`}>
+                          Remove…
+                        </a>
                       </td>
                     </tr>
                   ))}
@@ -207,6 +203,36 @@ export const pricesPage: Page = (admin, billing) => {
   };
 
   admin.get('/prices', (c) => show(c));
+  // Removing an override reprices the model's next call at once, or has it refused when nothing else prices it: asked first.
+  admin.get('/prices/remove', async (c) => {
+    const key = { model: c.req.query('model') ?? '', provider: c.req.query('provider') ?? '', effectiveFrom: c.req.query('effectiveFrom') ?? '' };
+    const { overrides } = await billing.admin.priceList({ limit: 1 });
+    const o = overrides.find((x) => x.model === key.model && x.provider === key.provider && x.effectiveFrom.toISOString() === key.effectiveFrom);
+    if (!o) return show(c, undefined, undefined, `No override of ${key.model || 'that model'}${key.provider ? ` at ${key.provider}` : ''} from that date: it may have been removed already.`);
+    const back = `/admin/prices?${new URLSearchParams({ q: o.model })}`;
+    return render(c, {
+      title: `Remove the override of ${o.model}`,
+      body: (
+        <section class="card" id="remove-confirm">
+          <p>
+            <code>{o.model}</code> {o.provider ? <>at {o.provider}</> : 'under any provider'}, from {date(o.effectiveFrom)}: input <span data-rate>{rate(o.price.rates.input)}</span>, output{' '}
+            <span data-rate>{rate(o.price.rates.output)}</span> ({PER_MTOK}).
+          </p>
+          <p>
+            Removed, its calls from now on are priced as if it had never been set: by an earlier override or the price book, and when neither knows the model, refused or
+            charged the fallback price, as the settings say. Usage charged keeps its price.
+          </p>
+          <form method="post" action="/admin/prices/remove" class="form">
+            <Csrf token={c.get('csrf')} />
+            <input type="hidden" name="model" value={o.model} />
+            <input type="hidden" name="provider" value={o.provider} />
+            <input type="hidden" name="effectiveFrom" value={o.effectiveFrom.toISOString()} />
+            <button type="submit" class="danger">Confirm: remove the override</button> <a href={back}>Cancel</a>
+          </form>
+        </section>
+      ),
+    });
+  });
   admin.post('/prices', async (c) => {
     const form = await readForm(c);
     const rates = Object.fromEntries((['input', 'output', 'cacheRead', 'cacheWrite', 'reasoning'] as const).flatMap((k) => (rateField(form, k) === undefined ? [] : [[k, rateField(form, k)]])));
