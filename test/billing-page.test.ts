@@ -145,6 +145,12 @@ for (const engine of ENGINES) {
       expect(refused.status).toBe(400);
       expect(refused.html).toContain('At most, recharges a month: &quot;many&quot; is not a whole number');
       expect((await api.billing.balance('acme')).autoRecharge).toMatchObject({ thresholdMicros: 2_500_000, monthlyMaxCount: 3 });
+      // A monthly cap below the pack's $10 would let no recharge through: refused, not saved as on.
+      const under = await browser.post('/billing/auto-recharge', { enabled: 'on', pack: 'extra-10', threshold: '250', maxCount: '', maxDollars: '5' });
+      expect(under.status).toBe(400);
+      expect(under.html).toContain('At most, charged a month: $5.00 is less than $10.00, the pack&#39;s price, so no recharge could be made: raise it or leave it empty.');
+      expect((await api.billing.balance('acme')).autoRecharge).toMatchObject({ monthlyMaxCount: 3, monthlyMaxMicros: null });
+      await expect(api.billing.setAutoRecharge('acme', { enabled: true, pack: 'extra-10', thresholdMicros: 1_000_000, monthlyMaxMicros: 9_990_000 })).rejects.toMatchObject({ code: 'invalid_input' });
     });
 
     it('offers no auto-recharge on a free plan that cannot buy the add-on pack, and offers it once subscribed', async () => {

@@ -106,6 +106,13 @@ export async function setAutoRecharge(ctx: Context, accountId: string, input: z.
     const { account } = await lockGate(tx, accountId, now);
     const pack = await findPack(tx, input.pack);
     if (input.enabled) {
+      // A monthly cap below the pack's price would let no recharge through, while the setting says it is on.
+      if (input.monthlyMaxMicros != null && input.monthlyMaxMicros < pack.priceCents * 10_000) {
+        const price = formatUsd(pack.priceCents * 10_000);
+        throw new BillingError('invalid_input', `The monthly cap of ${formatUsd(input.monthlyMaxMicros)} is less than ${price}, the price of the pack "${pack.slug}": no recharge could be made`, {
+          issues: [`monthlyMaxMicros: ${formatUsd(input.monthlyMaxMicros)} is less than ${price}, the pack's price, so no recharge could be made: raise it or leave it empty`],
+        });
+      }
       await assertPackPurchasable(tx, accountId, pack, now);
       if (!ctx.processors.get(account.processor)?.chargeSaved) {
         throw new BillingError(
