@@ -322,6 +322,12 @@ describe('the admin panel', () => {
     expect(text(changed.html)).toContain('limits 150 credits ($1.50) a day, 2M tokens a month → 200 credits ($2.00) a day, 2M tokens a month');
   });
 
+  it('says how the money view rounds: to the cent from a dollar up, to three significant digits below', async () => {
+    await admin.login();
+    const money = text((await admin.page('/admin/analytics')).html);
+    expect(money).toContain('amounts here are to the cent from a dollar up and to three significant digits below ($0.0315), and exact in the CSV.');
+  });
+
   it('creates, edits and archives plans and packs, with their derived figures', async () => {
     await admin.login();
     await admin.page('/admin/plans');

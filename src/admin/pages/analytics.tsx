@@ -133,7 +133,7 @@ function MoneyPage({ view }: { view: MoneyView }) {
       <p class="muted lead money-terms">
         Money collected is what the processors took, less refunds and disputes (a dispute won gives back what it took), on the day each happened. Usage value charged is what
         usage drew from accounts’ allowances, packs and credit, less usage refunds, on the day of the usage; margin is that value less
-        the provider’s cost. Days are UTC; amounts here are to the cent, and exact in the CSV.
+        the provider’s cost. Days are UTC; amounts here are to the cent from a dollar up and to three significant digits below ($0.0315), and exact in the CSV.
       </p>
 
       <Chart
