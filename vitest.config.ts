@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // The app kit imports `tollgate` by its package name: its sources here, not a build (package.json's exports).
+  ssr: { resolve: { conditions: ['tollgate-source', 'module', 'node', 'development|production'] } },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/pglite-image.ts', 'test/setup/chromium-server.ts', 'test/setup/compiled.ts'],

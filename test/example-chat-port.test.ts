@@ -15,7 +15,7 @@ it('serves on EXAMPLE_PORT while another server holds PORT, and answers there', 
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
   const held = (busy.address() as { port: number }).port;
   const own = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', EXAMPLE], { env: { ...process.env, PORT: String(held), EXAMPLE_PORT: String(own) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=tollgate-source', '--import', 'tsx', EXAMPLE], { env: { ...process.env, PORT: String(held), EXAMPLE_PORT: String(own) }, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let printed = '';
     await new Promise<void>((resolve, reject) => {

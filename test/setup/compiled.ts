@@ -43,8 +43,8 @@ const ownAddresses: Plugin = {
 const ownPackage: Plugin = {
   name: 'own-package',
   setup(b) {
-    const { exports } = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { exports: Record<string, string> };
-    b.onResolve({ filter: /^tollgate(\/|$)/ }, ({ path }) => ({ path: join(ROOT, exports[`.${path.slice('tollgate'.length)}`]!) }));
+    const { exports } = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { exports: Record<string, { 'tollgate-source': string }> };
+    b.onResolve({ filter: /^tollgate(\/|$)/ }, ({ path }) => ({ path: join(ROOT, exports[`.${path.slice('tollgate'.length)}`]!['tollgate-source']) }));
   },
 };
 
