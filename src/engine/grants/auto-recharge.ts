@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
 import { micros, plain, slugSchema } from '../../core/input.ts';
-import { formatUsd } from '../../core/money.ts';
+import { centsToMicros, formatUsd } from '../../core/money.ts';
 import type { Sql } from '../../db/sql.ts';
 import { findPack } from '../catalog/catalog.ts';
 import type { Context } from '../context.ts';
@@ -107,8 +107,8 @@ export async function setAutoRecharge(ctx: Context, accountId: string, input: z.
     const pack = await findPack(tx, input.pack);
     if (input.enabled) {
       // A monthly cap below the pack's price would let no recharge through, while the setting says it is on.
-      if (input.monthlyMaxMicros != null && input.monthlyMaxMicros < pack.priceCents * 10_000) {
-        const price = formatUsd(pack.priceCents * 10_000);
+      if (input.monthlyMaxMicros != null && input.monthlyMaxMicros < centsToMicros(pack.priceCents)) {
+        const price = formatUsd(centsToMicros(pack.priceCents));
         throw new BillingError('invalid_input', `The monthly cap of ${formatUsd(input.monthlyMaxMicros)} is less than ${price}, the price of the pack "${pack.slug}": no recharge could be made`, {
           issues: [`monthlyMaxMicros: ${formatUsd(input.monthlyMaxMicros)} is less than ${price}, the pack's price, so no recharge could be made: raise it or leave it empty`],
         });
