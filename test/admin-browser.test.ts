@@ -258,6 +258,38 @@ describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
     expect(problems).toEqual([]);
   });
 
+  it('marks the fields a refused form names, the first focused, keeping what was typed', async () => {
+    // Its own page: the refusals' 422s are what it wants, not problems.
+    const page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/admin/login`);
+    await page.fill('input[name=password]', ADMIN_PASSWORD);
+    await page.click('button[type=submit]');
+    await page.goto(`${base}/admin/plans`);
+    const form = page.locator('#plan-form');
+    await form.locator('[name=name]').fill('Team');
+    await form.locator('[name=price]').fill('30');
+    await form.locator('[name=dayUsd]').fill('abc');
+    await form.locator('button', { hasText: 'Create plan' }).click();
+    await page.locator('.error', { hasText: 'Daily limit ($): "abc" is not an amount of dollars' }).waitFor();
+    const marked = () => page.evaluate(() => [...document.querySelectorAll('[aria-invalid=true]')].map((e) => (e as HTMLInputElement).name));
+    expect(await marked()).toEqual(['dayUsd']);
+    expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).name)).toBe('dayUsd');
+    expect(await page.inputValue('#plan-form [name=dayUsd]')).toBe('abc');
+    await page.locator('#plan-form').screenshot({ path: `${ARTIFACTS}/plan-form-refused.png` });
+    // A label said without its unit ("Value" for "Value ($)"), on another page.
+    await page.goto(`${base}/admin/packs`);
+    await page.fill('[name=name]', 'Pack');
+    await page.fill('[name=price]', '10');
+    await page.fill('[name=value]', '-1');
+    await page.locator('button', { hasText: 'Create pack' }).click();
+    await page.locator('.error', { hasText: 'Value: "-1"' }).waitFor();
+    expect(await marked()).toEqual(['value']);
+    await page.context().close();
+    expect(errors).toEqual([]);
+  });
+
   it('keeps pages behind the login, and rate limits failed logins', async () => {
     const page = await newPage();
     for (const path of ['/admin/settings', '/admin/analytics']) {

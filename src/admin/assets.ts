@@ -27,6 +27,7 @@ const ASSETS: Assets = {
   'admin.css': { file: join(here, 'admin.css'), type: 'text/css' },
   'admin.js': { file: join(here, 'admin.js'), type: 'text/javascript' },
   'slug.js': { file: join(here, 'slug.js'), type: 'text/javascript' },
+  'fields.js': { file: join(here, 'fields.js'), type: 'text/javascript' },
 };
 
 /** Serve each of `assets` at /assets/NAME of `app`, read once now. */

@@ -39,9 +39,9 @@ export function flash(c: Context, message: string): void {
   leaveNote(c, FLASH, message);
 }
 
-/** The panel's head: its title, its stylesheet after a page's own. */
+/** The panel's head: its title, its stylesheet after a page's own, and on every page the marking of the fields a refused form names (fields.js). */
 export function AdminHead({ title, scripts = [], styles = [] }: { title: string; scripts?: string[]; styles?: string[] }) {
-  return <Head title={`${title} · Tollgate admin`} assets="/admin/assets" styles={[...styles, '/admin/assets/admin.css']} scripts={scripts} />;
+  return <Head title={`${title} · Tollgate admin`} assets="/admin/assets" styles={[...styles, '/admin/assets/admin.css']} scripts={[...scripts, '/admin/assets/fields.js']} />;
 }
 
 /** Render a page in the layout: the left nav, the title, the flash note, the body. */
