@@ -45,6 +45,16 @@ for (const engine of ENGINES) {
   describe(`taking back a credit on ${engine.name}`, () => {
     const t = useBilling(engine);
 
+    it('adds up a ledger past 2^53 micro-dollars (91 grants of the most one may be) without failing: its sums saturate', async () => {
+      const { billing } = t;
+      await fundedAccounts(billing, [], 0);
+      await billing.upsertAccount({ id: 'whale', kind: 'team' });
+      for (let i = 0; i < 91; i++) await billing.credit('whale', { source: 'bonus', amountMicros: 100_000_000_000_000, reference: `big-${i}` });
+      const totals = await billing.admin.ledgerTotals('whale');
+      expect(totals.ledgerMicros).toBe(Number.MAX_SAFE_INTEGER);
+      expect(totals.availableMicros).toBe((await billing.balance('whale')).availableMicros);
+    });
+
     it('takes back a part, then the rest; asked for more than is left unspent, it refuses and writes nothing', async () => {
       const { billing, sql } = t;
       await fundedAccounts(billing, [], 0);

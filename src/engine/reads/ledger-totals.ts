@@ -36,10 +36,11 @@ export interface LedgerTotals {
 export async function ledgerTotals(ctx: Context, accountId: string): Promise<LedgerTotals> {
   const now = ctx.clock();
   const [sum] = await ctx.sql.query<{ ledger: number; expired: { id: number; source: BucketSource; expiresAt: string; remaining: number }[] | null }>(
-    `SELECT COALESCE((SELECT sum(amount_micros) FROM ledger_entries WHERE account_id = $1), 0)::bigint AS ledger,
+    // Saturated both ways at 2^53 − 1, as balance's sums are: past that it is no usable number, and it must not make the page fail.
+    `SELECT GREATEST(LEAST(COALESCE((SELECT sum(amount_micros) FROM ledger_entries WHERE account_id = $1), 0), $3), -$3::bigint)::bigint AS ledger,
        (SELECT json_agg(json_build_object('id', id, 'source', source, 'expiresAt', expires_at, 'remaining', remaining_micros) ORDER BY expires_at, id)
         FROM buckets WHERE account_id = $1 AND remaining_micros > 0 AND expires_at <= $2) AS expired`,
-    [accountId, now],
+    [accountId, now, Number.MAX_SAFE_INTEGER],
   );
   const view = await balance(ctx, accountId); // the account must exist
   return {
