@@ -91,5 +91,24 @@ for (const engine of ENGINES) {
       });
       expect(capped.ok ? undefined : capped.resetsAt).toBeUndefined();
     });
+
+    it("names the limit a call is larger than, even when another limit is reached first: waiting for that one's reset would not let it through", async () => {
+      const { billing } = t;
+      await billing.admin.applyPreset('subscription-plus-packs'); // Free: 10 credits ($0.10) a day
+      await billing.upsertAccount({ id: 'team', kind: 'team' });
+      await billing.record('team', { model: 'gpt-4o-mini', usage: { inputTokens: 200_000, outputTokens: 0 } }, { idempotencyKey: 'six' }); // 6 of 10 credits
+      await billing.admin.setMemberLimits('team', 'u_7', [{ window: 'day', unit: 'usd', amount: 10_000 }]); // 1 credit a day
+      // About 4.8 credits: more than the account's 4 left today, and more than the member's whole cap.
+      const refused = await billing.authorize('team', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 40_000, userId: 'u_7' });
+      expect(refused).toMatchObject({
+        ok: false, code: 'member_limit', remedy: { kind: 'contact_support' },
+        reason: 'This request could use more than the whole daily cap of 1 credit this account set for this member.',
+      });
+      expect(refused.ok ? undefined : refused.resetsAt).toBeUndefined();
+      // Another member, with no cap, is told of what is left of the account's day.
+      expect(await billing.authorize('team', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 40_000, userId: 'u_8' })).toMatchObject({
+        ok: false, code: 'daily_limit', remedy: { kind: 'wait_until' }, reason: "This request could use more than the 4 credits left of this account's daily limit of 10 credits.",
+      });
+    });
   });
 }

@@ -65,9 +65,15 @@ export function checkGate(state: GateState, estimate: Amounts): GateFailure | un
   if (!state.modelAllowed) return { code: 'model_not_allowed' };
   if (state.debtMicros > 0) return { code: 'debt' };
   const account = overLimit(state.plan.limits, state, estimate);
-  if (account) return limitFailure(account.window === 'day' ? 'daily_limit' : 'monthly_limit', account, state, state, estimate);
   const member = state.member && overLimit(state.member.limits, state.member, estimate);
-  if (member) return limitFailure('member_limit', member, state.member!, state, estimate);
+  if (account || member) {
+    // A limit the call alone is more than decides the refusal, whichever was reached first: no reset lets the call through.
+    const beyond = state.plan.limits.find((l) => aloneOver(l, estimate));
+    if (beyond) return { code: windowCode(beyond), limit: beyond, beyondLimit: true };
+    const beyondCap = state.member?.limits.find((l) => aloneOver(l, estimate));
+    if (beyondCap) return { code: 'member_limit', limit: beyondCap, beyondLimit: true };
+    return account ? limitFailure(windowCode(account), account, state, state) : limitFailure('member_limit', member!, state.member!, state);
+  }
   if (availableMicros(state) < estimate.valueMicros) return { code: 'insufficient_balance' };
   return undefined;
 }
@@ -109,9 +115,13 @@ function overLimit(limits: readonly Limit[], use: Pick<MemberGate, 'used' | 'hel
 
 const resetOf = (limit: Limit, state: Pick<GateState, 'day' | 'period'>): Date => (limit.window === 'day' ? state.day.end : state.period.end);
 
-/** A limit's refusal: until its window resets, unless the call alone is more than the whole limit, which no reset helps. */
-function limitFailure(code: RefusalCode, limit: Limit, use: Pick<MemberGate, 'used' | 'held'>, state: GateState, estimate: Amounts): GateFailure {
-  if ((limit.unit === 'usd' ? estimate.valueMicros : estimate.tokens) > limit.amount) return { code, limit, beyondLimit: true };
+const windowCode = (limit: Limit): RefusalCode => (limit.window === 'day' ? 'daily_limit' : 'monthly_limit');
+
+/** The call alone is more than the whole limit. */
+const aloneOver = (limit: Limit, estimate: Amounts) => (limit.unit === 'usd' ? estimate.valueMicros : estimate.tokens) > limit.amount;
+
+/** A limit's refusal, until its window resets. */
+function limitFailure(code: RefusalCode, limit: Limit, use: Pick<MemberGate, 'used' | 'held'>, state: GateState): GateFailure {
   // Not used up, but less left than this call could use: said so, since the next, smaller call may pass.
   const { used, held } = limitUse(limit, use);
   const left = limit.amount - used - held;

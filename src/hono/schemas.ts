@@ -38,7 +38,7 @@ export const ErrorSchema = z
       message: z.string().openapi({ description: 'What went wrong and what to do about it, in a sentence a person can read.' }),
       reason: z.string().optional().openapi({ description: 'For refusals: what refused and why, without what to do (the message says both), for an app that offers the remedy its own way.' }),
       remedy: RemedySchema.optional(),
-      resetsAt: DateTime.optional().openapi({ description: 'For limit refusals: when the window resets.' }),
+      resetsAt: DateTime.optional().openapi({ description: 'For a limit the account or member reached: when its window resets. Absent when the call alone is more than the whole limit, which no reset lets through.' }),
       param: z.string().optional().openapi({ description: 'The field or header at fault.' }),
       issues: z.array(z.string()).optional().openapi({ description: 'Every problem found in the input, field by field.' }),
     }),
