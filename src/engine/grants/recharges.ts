@@ -21,7 +21,7 @@
  */
 import { BillingError } from '../../core/errors.ts';
 import { availableMicros } from '../../core/gate.ts';
-import { formatUsd } from '../../core/money.ts';
+import { centsToMicros, formatUsd, MICROS_PER_CENT } from '../../core/money.ts';
 import { billingPeriod } from '../../core/periods.ts';
 import type { Sql } from '../../db/sql.ts';
 import type { Context } from '../context.ts';
@@ -209,7 +209,7 @@ async function check(ctx: Context, job: AwaitingRow): Promise<RechargeRun> {
     return done('declined', { reason: answer.message });
   }
   const waited = now.getTime() - new Date(job.sent_at).getTime();
-  const amount = formatUsd(job.amount_cents * 10_000);
+  const amount = formatUsd(centsToMicros(job.amount_cents));
   if (answer ? waited > PROCESSING_LIMIT_MS : waited > UNKNOWN_LIMIT_MS) {
     const reason = answer
       ? `the processor still says the recharge of ${amount} (${job.payment_ref}) is processing after a week`
@@ -321,7 +321,7 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
       return skip(`the pack is not for sale to the account: ${error.message}`);
     }
     packId = setting.pack_id;
-    debtCents = Math.ceil(withPendingAllowance(snap).state.debtMicros / 10_000);
+    debtCents = Math.ceil(withPendingAllowance(snap).state.debtMicros / MICROS_PER_CENT);
     amountCents = pack.priceCents + debtCents;
     const month = billingPeriod(null, now, terms.account.timeZone);
     const [used] = await tx.query<{ count: number; cents: number }>(
@@ -330,7 +330,7 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
       [job.account_id, job.id, month.start],
     );
     const overCount = setting.monthly_max_count !== null && used!.count + 1 > setting.monthly_max_count;
-    const overMicros = setting.monthly_max_micros !== null && (used!.cents + amountCents) * 10_000 > setting.monthly_max_micros;
+    const overMicros = setting.monthly_max_micros !== null && centsToMicros(used!.cents + amountCents) > setting.monthly_max_micros;
     if (overCount || overMicros) {
       await pauseUntil(tx, job.account_id, month.end, now);
       return skip(overCount ? 'the monthly number of recharges is reached' : 'the monthly amount of recharges would be passed');
@@ -340,7 +340,7 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
     ]);
   }
   if (job.first_sent_at && now.getTime() - new Date(job.first_sent_at).getTime() > KEY_LIFETIME_MS) {
-    const amount = formatUsd(amountCents * 10_000);
+    const amount = formatUsd(centsToMicros(amountCents));
     const reason = `the processor did not answer the recharge of ${amount} for a day, and a new attempt could charge twice`;
     await endUnanswered(tx, job.account_id, job.id, reason, now);
     return { skipped: reason };
@@ -390,7 +390,7 @@ export async function completeRecharge(tx: Sql, accountId: string, rechargeId: n
   if (!job || job.pack_id === null || job.amount_cents === null) return false;
   const [pack] = await tx.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.id = $1`, [job.pack_id]);
   await creditPack(tx, accountId, packFromRow(pack!), {
-    processor, processorRef: paymentRef, amountCents: chargedCents ?? job.amount_cents, now, source: 'recharge', debtCoveredMicros: (job.debt_cents ?? 0) * 10_000,
+    processor, processorRef: paymentRef, amountCents: chargedCents ?? job.amount_cents, now, source: 'recharge', debtCoveredMicros: centsToMicros(job.debt_cents ?? 0),
   });
   await tx.query(`UPDATE recharges SET status = 'succeeded', payment_ref = $2, reason = NULL, updated_at = $3 WHERE id = $1`, [rechargeId, paymentRef, now]);
   return true;
