@@ -31,7 +31,8 @@ for (const engine of ENGINES) {
       clock.set('2026-02-20T12:00:00Z'); // last month: not this month's usage
       await record(billing, 'acme', 1_000_000);
       clock.set('2026-03-10T12:00:00Z');
-      await record(billing, 'acme', 2_000_000, 500_000);
+      const march = await record(billing, 'acme', 2_000_000, 500_000);
+      await billing.refund(march.usageEventId, { amountMicros: 1_000_000 });
       const hold = await billing.authorize('globex', { model: 'gpt-4o-mini', inputTokens: 100_000 }); // Free allows cheap models only
       expect(hold.ok).toBe(true);
       await record(billing, 'initech_1', 10_000_000); // beyond the free allowance: debt
@@ -48,8 +49,11 @@ for (const engine of ENGINES) {
       }
       const acme = list.rows[0]!;
       expect(acme.plan).toEqual({ slug: 'plus', name: 'Plus', priceCents: 2000 });
-      // 2M input at $1/M and 0.5M output at $2/M: $3 of cost, $6 of value at 50%.
-      expect(acme.month).toEqual({ events: 1, valueMicros: 6_000_000, costMicros: 3_000_000 });
+      // 2M input at $1/M and 0.5M output at $2/M: $3 of cost, $6 of value at 50%, less the $1
+      // refunded, as the money view and the billing page count a month's usage.
+      expect(acme.month).toEqual({ events: 1, valueMicros: 5_000_000, costMicros: 3_000_000 });
+      const usage = (await billing.usage('acme', { from: list.month.start, to: list.month.end })).total;
+      expect(acme.month.valueMicros).toBe(usage.valueMicros - usage.refundedMicros);
       expect(list.rows[3]!.debtMicros).toBeGreaterThan(0);
 
       // Search by id or name, a LIKE's wildcards taken literally, and pages.

@@ -43,7 +43,7 @@ export interface AccountListRow {
   /** As balance() counts it: usable buckets and this period's pending allowance, less holds and debt. */
   availableMicros: Micros;
   debtMicros: Micros;
-  /** Usage this calendar month (UTC): events, value charged, provider cost. */
+  /** Usage this calendar month (UTC): events, value charged less usage refunds (as the money view and billing page count it), provider cost. */
   month: { events: number; valueMicros: Micros; costMicros: Micros };
 }
 
@@ -70,7 +70,7 @@ export async function listAccounts(
   }
   const states = await readStates(ctx.sql, ids, now);
   const usage = await ctx.sql.query<{ account_id: string; events: number; value: number; cost: number }>(
-    `SELECT account_id, count(*)::bigint AS events, ${saturatedSum('value_micros')} AS value, ${saturatedSum('cost_micros')} AS cost
+    `SELECT account_id, count(*)::bigint AS events, ${saturatedSum('value_micros - refunded_micros')} AS value, ${saturatedSum('cost_micros')} AS cost
      FROM usage_events WHERE account_id = ANY ($1::text[]) AND occurred_at >= $2 AND occurred_at < $3 GROUP BY account_id`,
     [ids, month.start, month.end],
   );
