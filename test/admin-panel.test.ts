@@ -6,12 +6,13 @@
 import type { Hono } from 'hono';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ENGINES, useBilling } from './support/harness.ts';
-import { addTestModel } from './support/spend.ts';
+import { addTestModel, fundedAccounts } from './support/spend.ts';
 import { AdminClient, adminApp, text } from './support/admin-client.ts';
 import { safeNext } from '../src/admin/pages/login.tsx';
 import { bpsField, centsField, grantField, microsField, wholeField } from '../src/admin/form.ts';
 import { derive, marginSentence, rateAtMargin, tokensFor } from '../src/admin/derive.ts';
 import { ownerMessage } from '../src/admin/labels.ts';
+import { usd } from '../src/admin/format.ts';
 import { BillingError, type Micros } from '../src/index.ts';
 
 const PAGES = ['/admin/pricing', '/admin/settings', '/admin/plans', '/admin/packs', '/admin/prices', '/admin/accounts', '/admin/analytics'];
@@ -286,6 +287,20 @@ describe('the admin panel', () => {
     const pack = await admin.post('/admin/packs', { slug: 'huge', name: 'Huge', price: '10', value: '5000000000' });
     expect(pack.status).toBe(422);
     expect(text(pack.html)).toContain('Value: $5,000,000,000.00 is more than $100,000,000.00, the most it can be');
+  });
+
+  it('says an account in debt owes its debt, as its tile and the billing page say, not its debt and what calls in progress hold', async () => {
+    await fundedAccounts(t.billing, ['acme'], 1_000_000);
+    const auth = await t.billing.authorize('acme', { model: 'test-model', provider: 'test', inputTokens: 100_000, maxOutputTokens: 0 });
+    expect(auth.ok).toBe(true);
+    await t.billing.record('acme', { model: 'test-model', provider: 'test', usage: { inputTokens: 1_000_000, outputTokens: 0 } }, { idempotencyKey: 'big' });
+    const { debtMicros, heldMicros } = await t.billing.balance('acme');
+    expect(debtMicros).toBeGreaterThan(0);
+    expect(heldMicros).toBeGreaterThan(0);
+    await admin.login();
+    const page = text((await admin.page('/admin/accounts/acme')).html);
+    expect(page).toContain(`(the account owes ${usd(debtMicros)}: nothing is available)`);
+    expect(page).not.toContain(`owes ${usd(debtMicros + heldMicros)}`);
   });
 
   it('caps the member a typed user id names, without the spaces around it, and refuses one of spaces only', async () => {

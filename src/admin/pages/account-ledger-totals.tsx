@@ -38,7 +38,13 @@ export function LedgerTotalsTable({ totals, entries }: { totals: LedgerTotals; e
           </tr>
         ))}
         <tr data-line="available" class="total">
-          <th>Available{sum < 0 ? <small class="muted"> (the account owes {usd(-sum)}: nothing is available)</small> : null}</th>
+          <th>
+            Available
+            {sum < 0 ? (
+              // The sum below zero is the debt and what calls in progress hold: only the debt is owed.
+              <small class="muted"> ({totals.debtMicros > 0 ? `the account owes ${usd(totals.debtMicros)}` : 'calls in progress hold more than is left'}: nothing is available)</small>
+            ) : null}
+          </th>
           <th class="num">{usd(totals.availableMicros)}</th>
         </tr>
       </tbody>

@@ -27,6 +27,8 @@ export interface LedgerTotals {
   /** Value in buckets this plan may not spend (packs on a plan whose usage never draws on them) or that start later. */
   unspendableMicros: Micros;
   heldMicros: Micros;
+  /** What the account owes, as balance() says: what is held is not owed. */
+  debtMicros: Micros;
   /** This period's allowance, opened by the account's next call. */
   pendingAllowanceMicros: Micros;
   /** What a new call may reserve: the ledger's sum, less and plus the lines above (never below zero). */
@@ -48,6 +50,7 @@ export async function ledgerTotals(ctx: Context, accountId: string): Promise<Led
     pendingWriteOffs: (sum!.expired ?? []).map((b) => ({ bucketId: b.id, source: b.source, expiresAt: new Date(b.expiresAt), amountMicros: b.remaining as Micros })),
     unspendableMicros: view.buckets.filter((b) => b.id !== null && !b.usable).reduce((total, b) => total + b.remainingMicros, 0) as Micros,
     heldMicros: view.heldMicros,
+    debtMicros: view.debtMicros,
     pendingAllowanceMicros: view.buckets.filter((b) => b.id === null).reduce((total, b) => total + b.amountMicros, 0) as Micros,
     availableMicros: view.availableMicros,
   };
