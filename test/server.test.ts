@@ -46,6 +46,29 @@ describe('configuration', () => {
     expect(refused({ PADDLE_ENVIRONMENT: 'staging' })).toMatch(/^PADDLE_ENVIRONMENT must be sandbox or production/);
     expect(loadConfig({ STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRET: 'whsec_x' })).toMatchObject({ processor: 'fake', stripe: { secretKey: 'sk_test_x', webhookSecret: 'whsec_x' } });
   });
+
+  it("refuses a processor's key that is the wrong kind, or for the wrong Paddle environment, saying what to set", () => {
+    const stripe = (key: string, secret: string) => refused({ TOLLGATE_PROCESSOR: 'stripe', STRIPE_SECRET_KEY: key, STRIPE_WEBHOOK_SECRET: secret });
+    expect(stripe('pk_test_51Abc', 'whsec_x')).toMatch(/^STRIPE_SECRET_KEY is a publishable key.*: set the secret key \(sk_test_… or sk_live_…\) or a restricted key \(rk_…\)/);
+    expect(stripe('whsec_x', 'sk_test_x')).toMatch(/^STRIPE_SECRET_KEY is a webhook signing secret/);
+    expect(stripe('sk_test_x', 'sk_test_x')).toMatch(/^STRIPE_WEBHOOK_SECRET is an API key: set the signing secret \(whsec_…\)/);
+    expect(stripe('sk_test_x', 'not-a-secret')).toMatch(/^STRIPE_WEBHOOK_SECRET is not a webhook signing secret \(not-a-se…\)/);
+    // Blank is unset: named as missing, not taken and failed on the first webhook.
+    expect(stripe('sk_test_x', '   ')).toMatch(/^STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not/);
+    expect(loadConfig({ STRIPE_SECRET_KEY: ' rk_live_x\n', STRIPE_WEBHOOK_SECRET: 'whsec_x ' }).stripe).toEqual({ secretKey: 'rk_live_x', webhookSecret: 'whsec_x' });
+
+    const sandboxKey = 'pdl_sdbx_apikey_01gtgztp8f4kek3yd4g1wrksa3_q6TGTJyvoIz7LDtXT65bX7_AQO';
+    const liveKey = 'pdl_live_apikey_01gtgztp8f4kek3yd4g1wrksa3_q6TGTJyvoIz7LDtXT65bX7_AQO';
+    const paddle = (env: NodeJS.ProcessEnv) => refused({ TOLLGATE_PROCESSOR: 'paddle', PADDLE_WEBHOOK_SECRET: 'pdl_ntfset_01x_y', ...env });
+    expect(paddle({ PADDLE_API_KEY: sandboxKey })).toMatch(/^PADDLE_API_KEY is a sandbox key \(pdl_sdbx…\) but PADDLE_ENVIRONMENT is production \(the default\): set PADDLE_ENVIRONMENT=sandbox/);
+    expect(paddle({ PADDLE_API_KEY: liveKey, PADDLE_ENVIRONMENT: 'sandbox' })).toMatch(/^PADDLE_API_KEY is a production key .* but PADDLE_ENVIRONMENT is sandbox: set PADDLE_ENVIRONMENT=production/);
+    expect(paddle({ PADDLE_API_KEY: 'pdl_ntfset_01x_y', PADDLE_WEBHOOK_SECRET: sandboxKey, PADDLE_ENVIRONMENT: 'sandbox' })).toMatch(/^PADDLE_API_KEY is a notification destination's secret key/);
+    expect(paddle({ PADDLE_API_KEY: sandboxKey, PADDLE_WEBHOOK_SECRET: sandboxKey, PADDLE_ENVIRONMENT: 'sandbox' })).toMatch(/^PADDLE_WEBHOOK_SECRET is an API key/);
+    expect(loadConfig({ PADDLE_API_KEY: sandboxKey, PADDLE_WEBHOOK_SECRET: 'pdl_ntfset_01x_y', PADDLE_ENVIRONMENT: 'sandbox' }).paddle).toMatchObject({ environment: 'sandbox' });
+    // A key from before Paddle's key format says no environment; a local API takes any key.
+    expect(loadConfig({ PADDLE_API_KEY: 'a'.repeat(50), PADDLE_WEBHOOK_SECRET: 'pdl_ntfset_01x_y' }).paddle).toMatchObject({ environment: 'production' });
+    expect(loadConfig({ PADDLE_API_KEY: sandboxKey, PADDLE_WEBHOOK_SECRET: 'pdl_ntfset_01x_y', PADDLE_API_BASE: 'http://127.0.0.1:1' }).paddle).toMatchObject({ apiBase: 'http://127.0.0.1:1' });
+  });
 });
 
 describe('npm start', () => {

@@ -66,9 +66,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const publicUrl = env.PUBLIC_URL || undefined;
   if (publicUrl !== undefined && !/^https?:\/\/[^/?#\s]+\/?$/.test(publicUrl)) throw new ConfigError(`PUBLIC_URL must be the http or https address browsers reach this server at, with no path (https://billing.example.com), not "${publicUrl}"`);
   const stripe = vendorKeys(env, 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_API_BASE');
+  if (stripe) stripeKeysShape(stripe);
   const paddleKeys = vendorKeys(env, 'PADDLE_API_KEY', 'PADDLE_WEBHOOK_SECRET', 'PADDLE_API_BASE');
   const environment: string = env.PADDLE_ENVIRONMENT || 'production';
   if (environment !== 'sandbox' && environment !== 'production') throw new ConfigError(`PADDLE_ENVIRONMENT must be sandbox or production, not "${environment}"`);
+  if (paddleKeys) paddleKeysShape(paddleKeys, environment, env.PADDLE_ENVIRONMENT ? '' : ' (the default)');
   const paddle: Config['paddle'] = paddleKeys && { apiKey: paddleKeys.secretKey, webhookSecret: paddleKeys.webhookSecret, ...(paddleKeys.apiBase ? { apiBase: paddleKeys.apiBase } : {}), environment };
   const processor = env.TOLLGATE_PROCESSOR || 'fake';
   if (processor !== 'fake' && processor !== 'stripe' && processor !== 'paddle') throw new ConfigError(`TOLLGATE_PROCESSOR must be fake, stripe or paddle, not "${processor}"`);
@@ -84,8 +86,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** A processor's keys: both or neither (half a processor stops the start, naming what is missing), and where its API is. */
 function vendorKeys(env: NodeJS.ProcessEnv, keyName: string, secretName: string, baseName: string) {
-  const secretKey = env[keyName] || undefined;
-  const webhookSecret = env[secretName] || undefined;
+  // Spaces around a key pasted are not part of it; a key of spaces only is unset, as an empty one is.
+  const secretKey = env[keyName]?.trim() || undefined;
+  const webhookSecret = env[secretName]?.trim() || undefined;
   const apiBase = env[baseName] || undefined;
   if (secretKey === undefined && webhookSecret === undefined) {
     if (apiBase !== undefined) throw new ConfigError(`${baseName} is set but ${keyName} and ${secretName} are not: set all of them, or none`);
@@ -95,4 +98,40 @@ function vendorKeys(env: NodeJS.ProcessEnv, keyName: string, secretName: string,
   if (webhookSecret === undefined) throw new ConfigError(`${keyName} is set but ${secretName} is not: set both, or neither`);
   if (apiBase !== undefined && !/^https?:\/\/[^/]+\/?$/.test(apiBase)) throw new ConfigError(`${baseName} must be a URL with no path (http://127.0.0.1:12111), not "${apiBase}"`);
   return { secretKey, webhookSecret, ...(apiBase === undefined ? {} : { apiBase }) };
+}
+
+/** The first characters of a key, enough to tell its kind without printing the secret. */
+const prefixOf = (key: string) => `${key.slice(0, 8)}…`;
+
+/**
+ * Stripe's keys say what they are: the API takes a secret (sk_) or restricted (rk_) key, and a
+ * webhook endpoint signs with a whsec_ secret. A publishable key (pk_), or the two swapped, would
+ * start a server whose first checkout, or every webhook, fails.
+ */
+function stripeKeysShape({ secretKey, webhookSecret }: { secretKey: string; webhookSecret: string }): void {
+  if (!/^(sk|rk)_(test|live)_/.test(secretKey)) {
+    const what = secretKey.startsWith('pk_') ? 'a publishable key, which the browser uses' : secretKey.startsWith('whsec_') ? 'a webhook signing secret' : `not a Stripe API key (${prefixOf(secretKey)})`;
+    throw new ConfigError(`STRIPE_SECRET_KEY is ${what}: set the secret key (sk_test_… or sk_live_…) or a restricted key (rk_…), from Stripe's dashboard, Developers → API keys`);
+  }
+  if (!webhookSecret.startsWith('whsec_')) {
+    const what = /^(sk|rk|pk)_/.test(webhookSecret) ? 'an API key' : `not a webhook signing secret (${prefixOf(webhookSecret)})`;
+    throw new ConfigError(`STRIPE_WEBHOOK_SECRET is ${what}: set the signing secret (whsec_…) of the webhook endpoint for /webhooks/stripe, shown on that endpoint in Stripe's dashboard (or printed by stripe listen)`);
+  }
+}
+
+/**
+ * Paddle's API keys made since May 2025 say their environment (pdl_live_apikey_…,
+ * pdl_sdbx_apikey_…; older ones say nothing), and each works only there: a sandbox key against
+ * production would start a server whose every call Paddle refuses. A local API (PADDLE_API_BASE)
+ * takes any key.
+ */
+function paddleKeysShape({ secretKey, webhookSecret, apiBase }: { secretKey: string; webhookSecret: string; apiBase?: string }, environment: string, defaulted: string): void {
+  if (/^pdl_ntfset_/.test(secretKey)) throw new ConfigError("PADDLE_API_KEY is a notification destination's secret key: set an API key (Developer tools → Authentication), and that secret as PADDLE_WEBHOOK_SECRET");
+  if (/^pdl_(live|sdbx)_apikey_/.test(webhookSecret)) throw new ConfigError("PADDLE_WEBHOOK_SECRET is an API key: set the secret key of the notification destination for /webhooks/paddle (Developer tools → Notifications)");
+  const keyEnvironment = /^pdl_sdbx_/.test(secretKey) ? 'sandbox' : /^pdl_live_/.test(secretKey) ? 'production' : undefined;
+  if (apiBase === undefined && keyEnvironment !== undefined && keyEnvironment !== environment) {
+    throw new ConfigError(
+      `PADDLE_API_KEY is a ${keyEnvironment} key (${prefixOf(secretKey)}) but PADDLE_ENVIRONMENT is ${environment}${defaulted}: set PADDLE_ENVIRONMENT=${keyEnvironment}, or use a key made in Paddle's ${environment} dashboard`,
+    );
+  }
 }
