@@ -159,5 +159,28 @@ for (const engine of ENGINES) {
       expect(nobody.status).toBe(404);
       expect((await t.billing.balance('acme')).availableMicros).toBe(30_000_000);
     });
+
+    it('over HTTP, logs what became of each delivery and why: refused, applied, delivered again, ignored, failed', async () => {
+      await customers('acme');
+      const credentials = await loadCredentials(t.sql, { secretKey: 'tg_sk_test_0123456789abcdefghij', adminPassword: 'admin-password-for-tests' });
+      const lines: { level: number; msg: string; eventId?: string }[] = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+      const app: Hono = createApp({ billing: t.billing, credentials, logger });
+      const post = async (path: string, d: { body: string; headers: Headers }) => {
+        lines.length = 0;
+        const status = (await app.request(path, { method: 'POST', body: d.body, headers: d.headers })).status;
+        return { status, said: lines.filter((line) => line.msg !== 'request').map((line) => [line.level, line.msg]) };
+      };
+      expect(await post('/webhooks/signed', delivery([packPaid('evt_1', 'acme', 'pi_1')], { forged: true }))).toEqual({ status: 400, said: [[40, 'webhook refused (400): no valid x-signature']] });
+      expect(await post('/webhooks/signed', delivery([packPaid('evt_1', 'acme', 'pi_1')]))).toEqual({ status: 200, said: [[30, 'webhook applied']] });
+      expect(await post('/webhooks/signed', delivery([packPaid('evt_1', 'acme', 'pi_1')]))).toEqual({ status: 200, said: [[30, 'webhook delivered before: nothing applied again']] });
+      const other = { type: 'ignored', eventId: 'evt_2', processorType: 'customer.created' } as ProcessorEvent;
+      expect(await post('/webhooks/signed', delivery([other]))).toEqual({ status: 200, said: [[30, 'webhook ignored: not an event type Tollgate acts on']] });
+      expect(await post('/webhooks/signed', delivery([other]))).toEqual({ status: 200, said: [[30, 'webhook delivered before: nothing applied again']] });
+      expect(await post('/webhooks/signed', delivery([packPaid('evt_3', 'not-ours', 'pi_3')]))).toEqual({ status: 200, said: [[30, 'webhook ignored: nothing of ours for it to change']] });
+      const failing = await post('/webhooks/signed', delivery([{ ...packPaid('evt_4', 'acme', 'pi_4'), packSlug: 'nope' } as ProcessorEvent]));
+      expect(failing).toEqual({ status: 500, said: [[50, expect.stringMatching(/^webhook not applied \(500, to be retried\): .*nope/)]] });
+      expect(await post('/webhooks/nobody', delivery([]))).toEqual({ status: 404, said: [[40, 'webhook refused (404): no processor "nobody" is configured here']] });
+    });
   });
 }

@@ -42,7 +42,7 @@ export function createApp({ billing, credentials, logger, publicUrl }: AppOption
   app.route('/v1', createApi(billing, credentials, { publicUrl }));
   app.route('/admin', createAdmin({ billing, credentials, logger }));
   app.route('/billing', createBillingPage({ billing, credentials, logger, publicUrl }));
-  app.route('/webhooks', createWebhooks(billing));
+  app.route('/webhooks', createWebhooks(billing, logger));
   app.get('/', (c) => c.redirect('/admin', 302));
 
   app.notFound((c) => c.json({ error: { type: 'invalid_request_error', code: 'not_found', message: `No route ${c.req.method} ${c.req.path}: see /v1/docs` } }, 404));
