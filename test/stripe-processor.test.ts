@@ -138,6 +138,16 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
     expect(fake.requests).toEqual([]);
   });
 
+  it('refuses a price Stripe does not have (made with other keys: test mode before live) as a catalog to sync, not an internal error', async () => {
+    const { account: who, customerId } = await customerFor('team_other_keys');
+    const answer = processor.subscribe({ account: who, customerId, plan: plan('plus', 'price_made_in_test_mode') });
+    await expect(answer).rejects.toThrow(BillingError);
+    await expect(answer).rejects.toMatchObject({
+      code: 'processor_not_configured',
+      message: expect.stringMatching(/^The plan "plus" has Stripe price price_made_in_test_mode, which this Stripe account does not have .*: sync the catalog to Stripe/),
+    });
+  });
+
   it("a subscription's first payment and each renewal arrive as subscription.paid for the period they pay", async () => {
     const { account: who, customerId } = await customerFor('team_paid');
     const answer = await processor.subscribe({ account: who, customerId, idempotencyKey: `order_${who.id}`, plan: plan('plus', planPrice) });

@@ -5,7 +5,7 @@
  * session carries the account and what it sells in its metadata, and so do the subscription and
  * the payment it makes; the call's idempotency key is Stripe's, so a retry gets the same page.
  */
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import { BillingError } from '../../core/errors.ts';
 import { formatCents } from '../../core/money.ts';
 import type { Pack } from '../../core/pack.ts';
@@ -70,7 +70,18 @@ export async function priceOf(stripe: Stripe, kind: 'plan' | 'pack', item: Plan 
   const id = item.processorPrices.stripe;
   const sync = `sync the catalog to Stripe (POST /v1/admin/processors/stripe/sync), then check out again`;
   if (!id) throw new BillingError('processor_not_configured', `The ${kind} "${item.slug}" has no Stripe price yet: ${sync}`, { processor: 'stripe', [kind]: item.slug });
-  const price = await stripe.prices.retrieve(id);
+  let price: Stripe.Price;
+  try {
+    price = await stripe.prices.retrieve(id);
+  } catch (error) {
+    // A price synced with other keys (test mode's, before the live ones) is not at this account.
+    if (!(error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'resource_missing')) throw error;
+    throw new BillingError(
+      'processor_not_configured',
+      `The ${kind} "${item.slug}" has Stripe price ${id}, which this Stripe account does not have (synced with other keys, in test mode?): ${sync}`,
+      { processor: 'stripe', [kind]: item.slug },
+    );
+  }
   if (price.active && price.unit_amount === item.priceCents) return id;
   const atStripe = price.active ? `sells at ${formatCents(price.unit_amount ?? 0)} at Stripe` : `has no active Stripe price (${id} is archived)`;
   throw new BillingError(
