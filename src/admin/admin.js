@@ -29,8 +29,15 @@
           { incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY, 91 * DAY, 365 * DAY], values: (u, splits) => splits.map(day) },
           { values: (u, values) => values.map(tick), size: 70 },
         ],
-        // Half a day either side, so the first and last days' bars are whole.
-        scales: { x: { time: true, range: (u, min, max) => [min - DAY / 2, max + DAY / 2] } },
+        // Half a day either side of the first and last days, so that their bars are whole: from the
+        // data, as uPlot widens a single day to a thousand before calling a range. Bars stand on zero,
+        // so that their heights compare (a day's $42 is twice its $21, not a bar from $20).
+        scales: {
+          x: { time: true, range: () => [s.x[0] - DAY / 2, s.x[s.x.length - 1] + DAY / 2] },
+          y: { range: (u, min, max) => (min === max && min === 0 ? [0, 1] : [Math.min(0, min * 1.1), Math.max(0, max * 1.1)]) },
+        },
+        // What each draw spans, on the element: a test (or a curious owner) can read it.
+        hooks: { draw: [(u) => (el.dataset.scales = JSON.stringify({ x: [u.scales.x.min, u.scales.x.max], y: [u.scales.y.min, u.scales.y.max] }))] },
       },
       [s.x, ...s.series.map((line) => line.micros.map((m) => m / 1e6))],
       el,
