@@ -141,8 +141,11 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
     await expect(processor.purchase({ account: who, customerId, pack: pack('big', undefined) })).rejects.toMatchObject({ code: 'processor_not_configured', details: { processor: 'paddle', pack: 'big' } });
     expect(fake.requests).toEqual([]);
 
-    // A price Paddle does not know (archived, or from the other environment): Paddle's own error.
-    await expect(processor.purchase({ account: who, customerId, pack: pack('big', 'pri_01h0000000000000000000000') })).rejects.toMatchObject({ code: 'not_found' });
+    // A price Paddle does not know (synced in the other environment): a catalog to sync, not Paddle's 404 (an internal error over HTTP).
+    await expect(processor.purchase({ account: who, customerId, pack: pack('big', 'pri_01h0000000000000000000000') })).rejects.toMatchObject({
+      code: 'processor_not_configured',
+      message: expect.stringMatching(/^The pack "big" has Paddle price pri_01h0000000000000000000000, which this Paddle account does not have .*: sync the catalog to Paddle/),
+    });
   });
 
   it("a subscription's first payment and each renewal arrive as subscription.paid for the billing period they pay", async () => {

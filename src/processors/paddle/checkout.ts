@@ -10,7 +10,7 @@
  * customer goes once paid. Nor does it take an idempotency key: a call retried after a crash
  * makes a second transaction, whose page was never handed to anyone, so it is never paid.
  */
-import type { Paddle } from '@paddle/paddle-node-sdk';
+import { ApiError, type Paddle, type Price } from '@paddle/paddle-node-sdk';
 import { BillingError } from '../../core/errors.ts';
 import { formatCents } from '../../core/money.ts';
 import type { Pack } from '../../core/pack.ts';
@@ -48,7 +48,18 @@ export async function priceOf(paddle: Paddle, kind: 'plan' | 'pack', item: Plan 
   const id = item.processorPrices.paddle;
   const sync = `sync the catalog to Paddle (POST /v1/admin/processors/paddle/sync), then check out again`;
   if (!id) throw new BillingError('processor_not_configured', `The ${kind} "${item.slug}" has no Paddle price yet: ${sync}`, { processor: 'paddle', [kind]: item.slug });
-  const price = await paddle.prices.get(id);
+  let price: Price;
+  try {
+    price = await paddle.prices.get(id);
+  } catch (error) {
+    // A price synced with other keys (the sandbox's, before production's) is not in this environment.
+    if (!(error instanceof ApiError && error.code === 'not_found')) throw error;
+    throw new BillingError(
+      'processor_not_configured',
+      `The ${kind} "${item.slug}" has Paddle price ${id}, which this Paddle account does not have (synced in the other environment?): ${sync}`,
+      { processor: 'paddle', [kind]: item.slug },
+    );
+  }
   const cents = Number(price.unitPrice.amount);
   if (price.status === 'active' && cents === item.priceCents) return id;
   const atPaddle = price.status === 'active' ? `sells at ${formatCents(cents)} at Paddle` : `has no active Paddle price (${id} is archived)`;
