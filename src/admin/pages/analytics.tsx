@@ -62,7 +62,8 @@ function UsageCells({ u, calls = true }: { u: Usage; calls?: boolean }) {
 }
 
 const COLLECTED_HEADS = ['Payments', 'Paid', 'Refunded', 'Disputed', 'Collected'];
-const USAGE_HEADS = ['Usage value charged', 'of which refunded', 'Provider cost', 'Margin', 'Margin %'];
+// The value is net of usage refunds (as on the card): the refunds beside it were taken off it, not part of it.
+const USAGE_HEADS = ['Usage value charged', 'Refunds taken off', 'Provider cost', 'Margin', 'Margin %'];
 
 function Heads({ names }: { names: string[] }) {
   return (
