@@ -55,11 +55,37 @@ async function prepare(billing: Billing, config: Config): Promise<{ details: str
     `packs on sale: ${packs.map((p) => `${p.name} (${formatCents(p.priceCents)}${p.requiresPlan ? ', add-on' : ''})`).join(', ') || 'none'}`,
     ...(checks.length ? [`${checks.length === 1 ? '1 thing' : `${checks.length} things`} to look at in the plans and packs: see Pricing mode in the admin panel`] : []),
   ];
+  lines.push(...(await paymentLines(billing, config)));
   if (generated.adminPassword) lines.push(`admin password (shown once, stored hashed): ${generated.adminPassword}`);
   else if (!config.adminPassword) lines.push('admin password: the one printed on first start (set TOLLGATE_ADMIN_PASSWORD to choose one)');
   if (generated.apiKey) lines.push(`API secret key (shown once, stored hashed): ${generated.apiKey}`);
   else if (!config.secretKey) lines.push('API secret key: the one printed on first start (set TOLLGATE_SECRET_KEY to choose one)');
   return { details: lines.join('\n'), credentials };
+}
+
+/**
+ * Where new accounts pay, and what a switch from the fake processor leaves behind: accounts made
+ * before stay on it, whose checkouts still charge nobody, until each is moved.
+ */
+async function paymentLines(billing: Billing, config: Config): Promise<string[]> {
+  const chosen = billing.admin.processors().find((p) => p.isDefault);
+  const lines = [`new accounts pay through: ${config.processor === 'fake' ? 'the fake processor (charges nobody)' : `${config.processor}${chosen?.mode ? ` (${chosen.mode})` : ''}`}`];
+  if (config.processor === 'fake') return lines;
+  const [{ count } = { count: 0 }] = await billing.sql.query<{ count: number }>(`SELECT count(*)::int AS count FROM accounts WHERE processor = 'fake'`);
+  if (count > 0) {
+    lines.push(
+      `${count === 1 ? '1 account still pays' : `${count} accounts still pay`} through the fake processor, which charges nobody: move each to ${config.processor} ` +
+        `(PUT /v1/accounts/{id} with "processor": "${config.processor}", or its admin page)`,
+    );
+  }
+  return lines;
+}
+
+/** The webhook URL to register with each real processor configured: on PUBLIC_URL when set, as the processor reaches this server there. */
+function webhookLines(base: string): string {
+  const origin = config.publicUrl ?? base;
+  const names = [...(config.stripe ? ['stripe'] : []), ...(config.paddle ? ['paddle'] : [])];
+  return names.map((name) => `${name} webhook: ${origin}/webhooks/${name}  (register it at ${name === 'stripe' ? 'Stripe' : 'Paddle'})\n`).join('');
 }
 
 function banner(port: number, details: string) {
@@ -71,7 +97,7 @@ ${details}
 admin panel: ${base}/admin
 API:         ${base}/v1  (docs: ${base}/v1/docs, OpenAPI: ${base}/v1/openapi.json)
 health:      ${base}/healthz
-`);
+${webhookLines(base)}`);
 }
 
 /** After the stop's bound for connections, what a worker has to close its database before it exits anyway. */

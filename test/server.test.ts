@@ -4,6 +4,9 @@
  * PostgreSQL, and a graceful stop; and the Idempotency-Keys it forgets after a day.
  */
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBilling } from '../src/index.ts';
 import type { Sql } from '../src/db/sql.ts';
@@ -11,6 +14,7 @@ import { forgetOldKeys } from '../src/hono/idempotency.ts';
 import { ConfigError, loadConfig } from '../src/server/config.ts';
 import { ENGINES, POSTGRES_URL, useBilling } from './support/harness.ts';
 import { ServerProcess } from './support/server-process.ts';
+import { StripeFake } from './support/stripe-fake.ts';
 
 describe('configuration', () => {
   const refused = (env: NodeJS.ProcessEnv) => {
@@ -90,6 +94,33 @@ describe('npm start', () => {
       expect(pricing.plans.length).toBeGreaterThan(0); // the preset applied on first start is what it serves
     } finally {
       expect((await server.stop()).code).toBe(0);
+    }
+  }, 120_000);
+
+  it('says where new accounts pay, the webhook URL to register (on PUBLIC_URL), and the accounts a switch from the fake processor left on it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-switch-'));
+    const stripe = await StripeFake.start();
+    try {
+      const before = await ServerProcess.start({ DATABASE_URL: `pglite://${dir}` });
+      try {
+        expect(before.banner).toContain('new accounts pay through: the fake processor (charges nobody)\n');
+        expect(before.banner).not.toContain('webhook:');
+        for (const id of ['early', 'earlier']) expect((await before.call('PUT', `/v1/accounts/${id}`, { kind: 'team' })).body.processor).toBe('fake');
+      } finally {
+        expect((await before.stop()).code).toBe(0);
+      }
+      const keys = { TOLLGATE_PROCESSOR: 'stripe', STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_BASE: stripe.url };
+      const after = await ServerProcess.start({ DATABASE_URL: `pglite://${dir}`, ...keys, PUBLIC_URL: 'https://billing.example.com' });
+      try {
+        expect(after.banner).toContain('new accounts pay through: stripe (test mode)\n');
+        expect(after.banner).toContain('2 accounts still pay through the fake processor, which charges nobody: move each to stripe (PUT /v1/accounts/{id} with "processor": "stripe", or its admin page)\n');
+        expect(after.banner).toContain('stripe webhook: https://billing.example.com/webhooks/stripe  (register it at Stripe)\n');
+      } finally {
+        expect((await after.stop()).code).toBe(0);
+      }
+    } finally {
+      await stripe.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
 
