@@ -21,7 +21,7 @@ import { parseWebhook } from './webhooks/index.ts';
 import { chargeSaved, chargeStatus } from './recharge.ts';
 
 export interface StripeProcessorOptions {
-  /** The secret API key (sk_…), or a restricted key that may write customers, Checkout Sessions, subscriptions, products and prices. */
+  /** The secret API key (sk_…), or a restricted key (rk_…) that may write customers, Checkout Sessions, subscriptions, products, prices, PaymentIntents, refunds and customer portal sessions and read invoices and payment methods. */
   secretKey: string;
   /** The webhook endpoint's signing secret (whsec_…). */
   webhookSecret: string;
