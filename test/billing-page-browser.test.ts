@@ -85,8 +85,8 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     expect(await page.locator('#by-model tr').count()).toBe(2);
     expect(await page.locator('#by-model tr').first().innerText()).toMatch(/^test-model · 8\d%, 18 calls/);
     expect(await page.locator('#last-calls tbody tr').count()).toBe(10);
-    // The viewer's own calls are theirs; the others' by the host app's user id.
-    expect(new Set(await page.locator('#last-calls tbody tr td:nth-child(3)').allInnerTexts())).toEqual(new Set(['You', 'user_7']));
+    // The viewer's own calls are theirs; a capped member's by the name the account capped them under.
+    expect(new Set(await page.locator('#last-calls tbody tr td:nth-child(3)').allInnerTexts())).toEqual(new Set(['You', 'Ada Lovelace']));
     await page.screenshot({ path: `${ARTIFACTS}/billing-page-owner.png`, fullPage: true });
     // Another member's cap: under "Members' caps", titled by its window, the member's name a caption (not the host app's id).
     expect(await page.locator('#limits h3').innerText()).toBe("Members' caps");

@@ -247,6 +247,13 @@ for (const engine of ENGINES) {
       expect([...limits.matchAll(/<strong>([^<]*)<\/strong>/g)].map((m) => m[1]).sort()).toEqual(['This month', 'This month', 'Today', 'Today (your cap)']);
       expect(limits).toContain('aria-label="This month, cap of member user_7: 0 credits of 500 credits"');
       expect(limits).toContain('aria-label="This month, cap of Zoë &lt;b&gt;Ops&lt;/b&gt; &amp; Co: 0 tokens of 2M tokens"');
+
+      // The last calls name who made each the same way: the viewer as "You", a named member by name, escaped, another by id.
+      for (const user of ['user_7', 'user_8', 'user_9']) {
+        await api.billing.record('acme', { ...TEST_MODEL, userId: user, usage: { inputTokens: 1_000, outputTokens: 0 } }, { idempotencyKey: `who-${user}` });
+      }
+      const usage = /<section id="usage"[^]*?<\/section>/.exec((await browser.page('/billing')).html)![0];
+      expect([...usage.matchAll(/<td class="wide">([^<]*)<\/td>/g)].map((m) => m[1]).sort()).toEqual(['You', 'Zoë &lt;b&gt;Ops&lt;/b&gt; &amp; Co', 'user_7']);
     });
 
     it('refuses a form without its CSRF token, or with another session\'s', async () => {

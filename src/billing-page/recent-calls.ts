@@ -9,6 +9,8 @@ export interface RecentCall {
   occurredAt: Date;
   model: string;
   userId: string | null;
+  /** The member's name, where the account caps them under one (setMemberLimits). */
+  userName: string | null;
   inputTokens: number;
   outputTokens: number;
   valueMicros: number;
@@ -17,14 +19,15 @@ export interface RecentCall {
 
 export async function recentCalls(billing: Billing, accountId: string, onlyUser: string | null, limit = 10): Promise<RecentCall[]> {
   const rows = await billing.sql.query<{
-    occurred_at: Date; model: string; user_id: string | null; input_tokens: number; output_tokens: number; value_micros: number; refunded_micros: number;
+    occurred_at: Date; model: string; user_id: string | null; user_name: string | null; input_tokens: number; output_tokens: number; value_micros: number; refunded_micros: number;
   }>(
-    `SELECT occurred_at, model, user_id, input_tokens, output_tokens, value_micros, refunded_micros FROM usage_events
-     WHERE account_id = $1 AND ($2::text IS NULL OR user_id = $2) ORDER BY occurred_at DESC, id DESC LIMIT $3`,
+    `SELECT e.occurred_at, e.model, e.user_id, m.name AS user_name, e.input_tokens, e.output_tokens, e.value_micros, e.refunded_micros
+     FROM usage_events e LEFT JOIN member_limits m ON m.account_id = e.account_id AND m.user_id = e.user_id
+     WHERE e.account_id = $1 AND ($2::text IS NULL OR e.user_id = $2) ORDER BY e.occurred_at DESC, e.id DESC LIMIT $3`,
     [accountId, onlyUser, limit],
   );
   return rows.map((r) => ({
-    occurredAt: new Date(r.occurred_at), model: r.model, userId: r.user_id, inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens),
+    occurredAt: new Date(r.occurred_at), model: r.model, userId: r.user_id, userName: r.user_name, inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens),
     valueMicros: Number(r.value_micros), refundedMicros: Number(r.refunded_micros),
   }));
 }

@@ -7,6 +7,7 @@ import { tokens } from '../../admin/format.ts';
 import { amount, when } from '../money.ts';
 import { pageUrl, type BillingSession } from '../session.ts';
 import { USAGE_RANGES, type UsageView } from '../view.ts';
+import type { RecentCall } from '../recent-calls.ts';
 
 /**
  * The chart's data: each day (seconds at its midnight, UTC-labelled) and its value in micro-dollars;
@@ -46,8 +47,8 @@ function Ranges({ days, session }: { days: number; session: BillingSession }) {
 
 export function UsageSection({ usage }: { usage: UsageView }) {
   const { byModel, calls, display, timeZone, member, days, session } = usage;
-  // The page knows the host app's user ids, not their names: the viewer's own calls are theirs.
-  const who = (userId: string | null) => (userId === null ? '—' : userId === session.userId ? 'You' : userId);
+  // The viewer's own calls are theirs; a member is named as the account capped them, else by the host app's id for them.
+  const who = (call: RecentCall) => (call.userId === null ? '—' : call.userId === session.userId ? 'You' : call.userName ?? call.userId);
   const total = byModel.reduce((sum, r) => sum + r.valueMicros - r.refundedMicros, 0);
   const most = Math.max(1, ...byModel.map((r) => r.valueMicros - r.refundedMicros));
   return (
@@ -103,7 +104,7 @@ export function UsageSection({ usage }: { usage: UsageView }) {
                 <tr>
                   <td>{when(call.occurredAt, timeZone)}</td>
                   <td>{call.model}</td>
-                  {member ? null : <td class="wide">{who(call.userId)}</td>}
+                  {member ? null : <td class="wide">{who(call)}</td>}
                   <td class="num wide">
                     {tokens(call.inputTokens)} / {tokens(call.outputTokens)}
                   </td>
