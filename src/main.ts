@@ -37,6 +37,25 @@ const processors = async () => [
   ...(config.paddle ? [(await import('./processors/paddle/index.ts')).paddleProcessor(config.paddle)] : []),
 ];
 
+/**
+ * A processor key its processor refuses stops the start, as a malformed one does: a server that
+ * started would fail on its first checkout. Once, in the primary; a processor that cannot be
+ * reached now is said and the start goes on (the gate needs no processor).
+ */
+async function checkProcessorKeys(): Promise<void> {
+  const answers = [
+    ...(config.stripe ? [(await import('./processors/stripe/client.ts')).refusedKey(config.stripe.secretKey, config.stripe.apiBase).then((a) => ({ name: 'Stripe', ...a }))] : []),
+    ...(config.paddle ? [(await import('./processors/paddle/client.ts')).refusedKey(config.paddle.apiKey, config.paddle).then((a) => ({ name: 'Paddle', ...a }))] : []),
+  ];
+  for (const { name, refused, unreachable } of await Promise.all(answers)) {
+    if (refused) {
+      console.error(`Tollgate cannot start: ${refused}`);
+      process.exit(1);
+    }
+    if (unreachable) logger.warn(`${name} could not be asked whether it takes the key (${unreachable}): starting anyway`);
+  }
+}
+
 const openBilling = async () =>
   createBilling({ database: config.databaseUrl, processors: await processors(), defaultProcessor: config.processor, clockResyncMs: config.clockResyncSeconds * 1000 });
 
@@ -142,6 +161,7 @@ async function serveUntilStopped(billing: Billing, credentials?: Credentials, on
 }
 
 if (cluster.isPrimary) {
+  await checkProcessorKeys();
   const billing = await openBilling();
   const { details, credentials } = await prepare(billing, config);
   if (config.workers === 1) {

@@ -3,10 +3,12 @@
  * server it starts on embedded defaults with the key it prints, several worker processes on
  * PostgreSQL, and a graceful stop; and the Idempotency-Keys it forgets after a day.
  */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createBilling } from '../src/index.ts';
 import type { Sql } from '../src/db/sql.ts';
@@ -14,6 +16,7 @@ import { forgetOldKeys } from '../src/hono/idempotency.ts';
 import { ConfigError, loadConfig } from '../src/server/config.ts';
 import { ENGINES, POSTGRES_URL, useBilling } from './support/harness.ts';
 import { ServerProcess } from './support/server-process.ts';
+import { PaddleFake } from './support/paddle-fake.ts';
 import { StripeFake } from './support/stripe-fake.ts';
 
 describe('configuration', () => {
@@ -121,6 +124,32 @@ describe('npm start', () => {
     } finally {
       await stripe.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it("stops at start, saying what to set, on a key the processor refuses: not on the first checkout", async () => {
+    const [stripe, paddle] = await Promise.all([StripeFake.start(), PaddleFake.start()]);
+    const start = async (env: NodeJS.ProcessEnv) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../src/main.ts', import.meta.url))], {
+        env: { ...process.env, DATABASE_URL: 'memory://', PORT: '0', TOLLGATE_SECRET_KEY: '', TOLLGATE_ADMIN_PASSWORD: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let printed = '';
+      child.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+      // A server that started after all is stopped, and fails the test.
+      const started = setInterval(() => printed.includes('health:') && child.kill('SIGKILL'), 100);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      clearInterval(started);
+      return { code, printed };
+    };
+    try {
+      const stripeRefused = await start({ TOLLGATE_PROCESSOR: 'stripe', STRIPE_SECRET_KEY: 'sk_live_revoked', STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_BASE: stripe.url });
+      expect(stripeRefused).toEqual({ code: 1, printed: expect.stringMatching(/^Tollgate cannot start: Stripe refused STRIPE_SECRET_KEY \(.*Invalid API Key provided: sk_live_\*+\): set a key/) });
+      const paddleRefused = await start({ TOLLGATE_PROCESSOR: 'paddle', PADDLE_API_KEY: 'pdl_sdbx_apikey_revoked', PADDLE_WEBHOOK_SECRET: paddle.webhookSecret, PADDLE_API_BASE: paddle.url });
+      expect(paddleRefused).toEqual({ code: 1, printed: expect.stringMatching(/^Tollgate cannot start: Paddle refused PADDLE_API_KEY at http:.*\(Invalid or revoked API key\.\): set an API key/) });
+      expect(stripeRefused.printed + paddleRefused.printed).not.toMatch(/\n\s+at /); // no stack trace
+    } finally {
+      await Promise.all([stripe.close(), paddle.close()]);
     }
   }, 120_000);
 

@@ -4,7 +4,7 @@
  * environment option takes a URL as well as "sandbox" or "production"), so a local fake of the
  * API can stand in; otherwise PADDLE_ENVIRONMENT picks sandbox or production.
  */
-import { Environment, LogLevel, Paddle } from '@paddle/paddle-node-sdk';
+import { ApiError, Environment, LogLevel, Paddle } from '@paddle/paddle-node-sdk';
 
 export type PaddleEnvironment = 'sandbox' | 'production';
 
@@ -28,4 +28,32 @@ function environmentOf({ apiBase, environment }: { apiBase?: string | undefined;
   if (url.search || url.hash || url.username || url.password) throw new Error(`PADDLE_API_BASE must be a URL with no query, fragment or credentials, not "${apiBase}"`);
   // The SDK appends each path ("/customers") to it as text: no trailing slash.
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}` as Environment;
+}
+
+/** How long the start waits for Paddle to say whether it takes the key. */
+const KEY_CHECK_MS = 10_000;
+
+/**
+ * Whether Paddle takes the key, asked once at start: a key revoked, expired (Paddle's expire
+ * after 90 days unless told otherwise) or for the other environment would otherwise start a
+ * server whose first checkout fails. Reading a customer that does not exist asks nothing of the
+ * account. The reason Paddle refused it, or what kept it from answering (the start goes on).
+ */
+export async function refusedKey(apiKey: string, place: { apiBase?: string | undefined; environment?: string | undefined }): Promise<{ refused?: string; unreachable?: string }> {
+  const paddle = paddleClient(apiKey, place);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), KEY_CHECK_MS)));
+  try {
+    if ((await Promise.race([paddle.customers.get('ctm_01tollgatekeycheck0000000000'), late])) === 'late') return { unreachable: `no answer in ${KEY_CHECK_MS / 1000} s` };
+    return {};
+  } catch (error) {
+    if (error instanceof ApiError && (error.code === 'invalid_token' || error.code === 'authentication_malformed')) {
+      const where = place.apiBase ?? `Paddle's ${place.environment ?? 'production'} environment (PADDLE_ENVIRONMENT)`;
+      return { refused: `Paddle refused PADDLE_API_KEY at ${where} (${error.detail}): set an API key made in that environment's dashboard, Developer tools → Authentication, and not expired` };
+    }
+    if (error instanceof ApiError) return {}; // No such customer, or a key that may not read one: the key itself is Paddle's.
+    return { unreachable: error instanceof Error ? error.message : String(error) };
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -31,3 +31,21 @@ function addressOf(apiBase: string | undefined): { host?: string; port?: string 
   const protocol = url.protocol === 'http:' ? 'http' : 'https';
   return { host: url.hostname, port: url.port || (protocol === 'http' ? 80 : 443), protocol };
 }
+
+/**
+ * Whether Stripe takes the key, asked once at start: a key revoked, rolled or mistyped would
+ * otherwise start a server whose first checkout fails. Reading a customer that does not exist
+ * asks nothing of the account, and a restricted key may read customers. The reason Stripe
+ * refused it, or undefined when it took it or could not be reached (the start goes on).
+ */
+export async function refusedKey(secretKey: string, apiBase?: string): Promise<{ refused?: string; unreachable?: string }> {
+  const stripe = new Stripe(secretKey, { ...addressOf(apiBase), maxNetworkRetries: 0, timeout: 10_000 });
+  try {
+    await stripe.customers.retrieve('cus_tollgate_key_check');
+    return {};
+  } catch (error) {
+    if (error instanceof Stripe.errors.StripeAuthenticationError) return { refused: `Stripe refused STRIPE_SECRET_KEY (${error.message}): set a key Stripe's dashboard lists under Developers → API keys` };
+    if (error instanceof Stripe.errors.StripeConnectionError) return { unreachable: error.message };
+    return {}; // No such customer, or a restricted key that may not read one: the key itself is Stripe's.
+  }
+}
