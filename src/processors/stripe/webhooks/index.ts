@@ -21,6 +21,8 @@ export async function parseWebhook(stripe: Stripe, webhookSecret: string, rawBod
     event = stripe.webhooks.constructEvent(rawBody, headers.get('stripe-signature') ?? '', webhookSecret);
   } catch (error) {
     if (error instanceof Stripe.errors.StripeSignatureVerificationError) throw new WebhookSignatureError(`Stripe webhook not verified: ${error.message}`);
+    // Verified, then parsed: a body that is no JSON will not parse on any retry either.
+    if (error instanceof SyntaxError) throw new WebhookSignatureError('Stripe webhook verified but its body is not JSON');
     throw error;
   }
   return [(await refundOrDispute(stripe, event)) ?? normalize(event) ?? ignored(event)];
