@@ -118,7 +118,8 @@ export async function startApp(env: NodeJS.ProcessEnv = process.env, { seed = fa
       billing = await createBilling({
         database: database ?? config.databaseUrl,
         processors: [
-          fakeProcessor(),
+          // As npm start: once a real processor takes payments, the fake one only lets the accounts made on it leave.
+          fakeProcessor(config.processor === 'fake' ? {} : { replacedBy: config.processor }),
           ...(config.stripe ? [stripeProcessor({ ...config.stripe, successUrl: `${url}/` })] : []),
           ...(config.paddle ? [paddleProcessor(config.paddle)] : []),
         ],

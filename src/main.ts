@@ -32,7 +32,8 @@ const logger = serverLogger(config.logLevel);
  * configured. A vendor's SDK takes a while to load, so only a configured one is loaded.
  */
 const processors = async () => [
-  fakeProcessor(),
+  // Once a real processor takes payments, the fake one only lets the accounts made on it leave.
+  fakeProcessor(config.processor === 'fake' ? {} : { replacedBy: config.processor }),
   ...(config.stripe ? [(await import('./processors/stripe/index.ts')).stripeProcessor(config.stripe)] : []),
   ...(config.paddle ? [(await import('./processors/paddle/index.ts')).paddleProcessor(config.paddle)] : []),
 ];
@@ -93,7 +94,7 @@ async function paymentLines(billing: Billing, config: Config): Promise<string[]>
   const [{ count } = { count: 0 }] = await billing.sql.query<{ count: number }>(`SELECT count(*)::int AS count FROM accounts WHERE processor = 'fake'`);
   if (count > 0) {
     lines.push(
-      `${count === 1 ? '1 account still pays' : `${count} accounts still pay`} through the fake processor, which charges nobody: move each to ${config.processor} ` +
+      `${count === 1 ? '1 account is' : `${count} accounts are`} still on the fake processor, which sells nothing now (their checkouts are refused): move each to ${config.processor} ` +
         `(PUT /v1/accounts/{id} with "processor": "${config.processor}", or its admin page)`,
     );
   }

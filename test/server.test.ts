@@ -116,7 +116,17 @@ describe('npm start', () => {
       const after = await ServerProcess.start({ DATABASE_URL: `pglite://${dir}`, ...keys, PUBLIC_URL: 'https://billing.example.com' });
       try {
         expect(after.banner).toContain('new accounts pay through: stripe (test mode)\n');
-        expect(after.banner).toContain('2 accounts still pay through the fake processor, which charges nobody: move each to stripe (PUT /v1/accounts/{id} with "processor": "stripe", or its admin page)\n');
+        expect(after.banner).toContain('2 accounts are still on the fake processor, which sells nothing now (their checkouts are refused): move each to stripe (PUT /v1/accounts/{id} with "processor": "stripe", or its admin page)\n');
+        // Nothing for nothing: an account left on the fake is refused a plan, saying how to move it; moved, it pays at Stripe.
+        const refused = await after.call('POST', '/v1/accounts/early/subscription', { plan: 'plus' }, 'early-plus');
+        expect(refused.status).toBe(409);
+        expect(refused.body.error).toMatchObject({ code: 'processor_not_configured', message: expect.stringContaining('move it to stripe first') });
+        expect((await after.call('GET', '/v1/accounts/early/balance')).body.plan).toMatchObject({ slug: 'free' });
+        expect((await after.call('PUT', '/v1/accounts/early', { kind: 'team', processor: 'stripe' })).body.processor).toBe('stripe');
+        expect((await after.call('POST', '/v1/admin/processors/stripe/sync', {}, 'sync-1')).status).toBe(200);
+        const moved = await after.call('POST', '/v1/accounts/early/subscription', { plan: 'plus', successUrl: 'https://app.example/ok', cancelUrl: 'https://app.example/no' }, 'early-plus-2');
+        expect(moved.status).toBe(202);
+        expect(moved.body.checkoutUrl).toMatch(/^http/);
         expect(after.banner).toContain('stripe webhook: https://billing.example.com/webhooks/stripe  (register it at Stripe)\n');
       } finally {
         expect((await after.stop()).code).toBe(0);

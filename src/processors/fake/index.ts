@@ -8,11 +8,19 @@
  * key, as a real processor keeps them; `decline` makes it decline instead, for an account or all.
  */
 import { randomUUID } from 'node:crypto';
+import { BillingError } from '../../core/errors.ts';
 import type { DeclineCode, Processor, SavedChargeRequest } from '../../engine/processor.ts';
 
 export interface FakeProcessorOptions {
   /** Decline an off-session charge (auto-recharge) with this code: tests of a card that stopped working. */
   decline?: (request: SavedChargeRequest) => DeclineCode | undefined;
+  /**
+   * The real processor that takes payments instead, once one does: the fake then sells nothing
+   * (a checkout is refused, naming it; a saved charge is declined), so that the accounts made on
+   * it before the switch do not go on getting plans and packs for nothing. They can still leave
+   * it: a cancel, a refund and the portal work as before.
+   */
+  replacedBy?: string;
 }
 
 /** An off-session charge the fake made: one per idempotency key, however often it was asked. */
@@ -27,11 +35,21 @@ export type FakeProcessor = Processor & { readonly charges: readonly FakeCharge[
 
 export function fakeProcessor(options: FakeProcessorOptions = {}): FakeProcessor {
   const charges: FakeCharge[] = [];
+  const sellsTo = (accountId: string) => {
+    const real = options.replacedBy;
+    if (!real) return;
+    throw new BillingError(
+      'processor_not_configured',
+      `Account "${accountId}" pays through the fake processor, which takes no payments now that ${real} does: move it to ${real} first ` +
+        `(PUT /v1/accounts/{id} with "processor": "${real}", or its admin page)`,
+      { accountId, processor: 'fake' },
+    );
+  };
   return {
     name: 'fake',
     charges,
-    subscribe: async () => ({ status: 'completed', reference: `fake_sub_${randomUUID()}` }),
-    purchase: async () => ({ status: 'completed', reference: `fake_pay_${randomUUID()}` }),
+    subscribe: async ({ account }) => (sellsTo(account.id), { status: 'completed', reference: `fake_sub_${randomUUID()}` }),
+    purchase: async ({ account }) => (sellsTo(account.id), { status: 'completed', reference: `fake_pay_${randomUUID()}` }),
     cancel: async () => ({ status: 'completed', reference: `fake_cancel_${randomUUID()}` }),
     // Nothing is ever due at the fake and it keeps no payment methods: its portal is the page to return to.
     portal: async ({ returnUrl }) => ({ url: returnUrl }),
@@ -45,7 +63,7 @@ export function fakeProcessor(options: FakeProcessorOptions = {}): FakeProcessor
       }),
     refund: async () => ({ status: 'succeeded', refundRef: `fake_re_${randomUUID()}` }),
     chargeSaved: async (request) => {
-      const code = options.decline?.(request);
+      const code = options.replacedBy ? 'no_payment_method' : options.decline?.(request);
       if (code) return { status: 'declined', code, message: code === 'card_declined' ? 'Your card was declined.' : code === 'authentication_required' ? 'This payment requires authentication.' : 'No saved card.' };
       let charge = charges.find((c) => c.idempotencyKey === request.idempotencyKey);
       if (!charge) {
