@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing } from '../src/index.ts';
 import { paddleProcessor } from '../src/processors/paddle/index.ts';
 import { stripeProcessor } from '../src/processors/stripe/index.ts';
-import { ADMIN_PASSWORD, adminApp } from './support/admin-client.ts';
+import { ADMIN_PASSWORD, AdminClient, adminApp, text as textOf } from './support/admin-client.ts';
 import { ARTIFACTS, haveChromium, launchChromium, noteMissingChromium, serveApp } from './support/browser.ts';
 import { PaddleFake } from './support/paddle-fake.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
@@ -83,6 +83,15 @@ describe.skipIf(!haveChromium)('the admin panel\'s payment pages in a browser', 
 
   const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
   const text = (page: Page, selector: string) => page.locator(selector).first().innerText();
+
+  it('shows the webhook URLs on PUBLIC_URL when it is set, where the processors reach the server, not on the address the panel was opened at', async () => {
+    const admin = new AdminClient(await adminApp(billing, { publicUrl: 'https://billing.example.com/' }));
+    await admin.login();
+    const payments = textOf((await admin.page('/admin/payments')).html);
+    expect(payments).toContain('https://billing.example.com/webhooks/stripe');
+    expect(payments).toContain('https://billing.example.com/webhooks/paddle');
+    expect(payments).not.toContain('http://localhost/webhooks/');
+  });
 
   it('shows each processor and its webhook URL, syncs the catalog with a button, and lists each event with what became of it', async () => {
     const page = await loggedIn('/admin/payments');

@@ -39,9 +39,11 @@ export interface AdminOptions {
   logger: Logger;
   /** Failed logins per address before it must wait (default 5 in 15 minutes), and hashes at once in this process (default 1). */
   limiter?: LoginLimiter;
+  /** Where processors reach this server (PUBLIC_URL): the webhook URLs to register are on it, not on the address the panel was opened at. */
+  publicUrl?: string | undefined;
 }
 
-export function createAdmin({ billing, credentials, logger, limiter = new LoginLimiter(billing.sql) }: AdminOptions): Hono<AdminEnv> {
+export function createAdmin({ billing, credentials, logger, limiter = new LoginLimiter(billing.sql), publicUrl }: AdminOptions): Hono<AdminEnv> {
   const admin = new Hono<AdminEnv>();
   const sessions = new Sessions(billing.sql, credentials);
 
@@ -87,6 +89,7 @@ export function createAdmin({ billing, credentials, logger, limiter = new LoginL
       if (!sessions.checkCsrf(session, token)) return c.text('This form is missing its security token or has an old one: reload the page and try again.', 403);
     }
     c.set('session', session);
+    c.set('publicUrl', publicUrl);
     c.set('csrf', sessions.csrfToken(session));
     return next();
   });

@@ -13,7 +13,8 @@ import { ownerMessage } from './labels.ts';
 import { Head, leaveNote, takeNote, type NoteCookie } from './page-head.tsx';
 
 export interface AdminEnv extends Env {
-  Variables: { session: Session; csrf: string };
+  /** publicUrl: where browsers and processors reach this server (PUBLIC_URL), when it is set. */
+  Variables: { session: Session; csrf: string; publicUrl: string | undefined };
 }
 export type AdminApp = Hono<AdminEnv>;
 export type AdminContext = Context<AdminEnv>;

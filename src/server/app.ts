@@ -40,7 +40,7 @@ export function createApp({ billing, credentials, logger, publicUrl }: AppOption
   });
 
   app.route('/v1', createApi(billing, credentials, { publicUrl }));
-  app.route('/admin', createAdmin({ billing, credentials, logger }));
+  app.route('/admin', createAdmin({ billing, credentials, logger, publicUrl }));
   app.route('/billing', createBillingPage({ billing, credentials, logger, publicUrl }));
   app.route('/webhooks', createWebhooks(billing, logger));
   app.get('/', (c) => c.redirect('/admin', 302));

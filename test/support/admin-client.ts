@@ -11,9 +11,9 @@ import { loadCredentials } from '../../src/hono/credentials.ts';
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
 /** The whole server app (API and panel) over `billing`, with a known admin password. */
-export async function adminApp(billing: Billing): Promise<Hono> {
+export async function adminApp(billing: Billing, { publicUrl }: { publicUrl?: string } = {}): Promise<Hono> {
   const credentials = await loadCredentials(billing.sql, { adminPassword: ADMIN_PASSWORD, secretKey: 'tg_sk_test_0123456789abcdefghij' });
-  return createApp({ billing, credentials, logger: pino({ level: 'silent' }) });
+  return createApp({ billing, credentials, logger: pino({ level: 'silent' }), publicUrl });
 }
 
 export class AdminClient {

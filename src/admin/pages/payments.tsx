@@ -24,7 +24,8 @@ const summary = (s: { created: number; linked: number; unchanged: number; archiv
   `${s.created} created, ${s.linked} found and stored, ${s.unchanged} unchanged, ${s.archived} archived`;
 
 async function page(c: AdminContext, billing: Billing, failed?: { processor: string; message: string }) {
-  const origin = new URL(c.req.url).origin;
+  // The processor must reach the webhook where browsers reach this server: PUBLIC_URL when set (behind a proxy), else the address the panel was opened at.
+  const origin = new URL(c.get('publicUrl') ?? c.req.url).origin;
   const processors = billing.admin.processors();
   const syncs = new Map<string, CatalogSyncState>((await billing.admin.catalogSyncs()).map((s) => [s.processor, s]));
   const missing = Object.keys(SETUP).filter((name) => !processors.some((p) => p.name === name));
