@@ -154,10 +154,11 @@ export function remedyFor(failure: GateFailure, state: GateState, offers: Offers
       return { kind: 'contact_support' };
     case 'payment_past_due':
       return { kind: 'billing_portal' };
+    // A call larger than the whole limit: no reset lets it through.
     case 'daily_limit':
+      return failure.beyondLimit ? upgrade ?? { kind: 'contact_support' } : { kind: 'wait_until', at: failure.resetsAt! };
     case 'monthly_limit':
-      if (failure.beyondLimit) return upgrade ?? { kind: 'contact_support' };
-      return failure.code === 'monthly_limit' ? upgrade ?? { kind: 'wait_until', at: failure.resetsAt! } : { kind: 'wait_until', at: failure.resetsAt! };
+      return upgrade ?? (failure.beyondLimit ? { kind: 'contact_support' } : { kind: 'wait_until', at: failure.resetsAt! });
     case 'member_limit':
       // The team's cap, not the plan's: only whoever set it can raise it.
       return failure.beyondLimit ? { kind: 'contact_support' } : { kind: 'wait_until', at: failure.resetsAt! };

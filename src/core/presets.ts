@@ -212,7 +212,7 @@ function changed(current: Record<string, unknown>, merged: Record<string, unknow
 }
 
 /** JSON with object keys sorted, so that jsonb's key order (shortest first) compares equal to a literal's. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   return JSON.stringify(value ?? null, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
   );

@@ -13,7 +13,7 @@ import type { Settings } from '../../core/settings.ts';
 import { derive } from '../derive.ts';
 import { catalogRoutes } from '../catalog-routes.tsx';
 import { planArchiveEffect, planSaveEffect } from '../holders.tsx';
-import type { FieldChange } from '../../core/presets.ts';
+import { canonical, type FieldChange } from '../../core/presets.ts';
 import { TERM_FIELDS } from '../../engine/catalog/plan-versions.ts';
 import { describe } from './pricing.tsx';
 import { PlanVersionsCard, planVersionRoutes } from './plan-versions.tsx';
@@ -177,9 +177,6 @@ function PlanTable({ plans, settings, model, price }: { plans: Plan[]; settings:
 
 const VALUE_LABEL = 'Included value a month';
 
-/** A value as jsonb compares it: an object's keys in any order, an array's items in theirs. */
-const asJsonb = (v: unknown) => JSON.stringify(v ?? null, (_key, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
-
 /**
  * The plan's terms the form changes, as the database compares them (a change to any is a new
  * version). A stored limit's keys come back in jsonb's order, not the form's: compared as text,
@@ -188,7 +185,7 @@ const asJsonb = (v: unknown) => JSON.stringify(v ?? null, (_key, x: unknown) => 
 function termChanges(plan: Plan, input: Omit<PlanInput, 'slug'>): FieldChange[] {
   const before: Record<string, unknown> = { ...plan, includedMicros: plan.includedMicrosOverride };
   const after = input as Record<string, unknown>;
-  return TERM_FIELDS.filter((field) => asJsonb(before[field]) !== asJsonb(after[field])).map((field) => ({ field, from: before[field], to: after[field] }));
+  return TERM_FIELDS.filter((field) => canonical(before[field]) !== canonical(after[field])).map((field) => ({ field, from: before[field], to: after[field] }));
 }
 
 /** Before a save that makes a new version or puts the plan off sale as legacy: whom it reaches. None while the form cannot be read: its save says why. */

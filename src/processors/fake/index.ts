@@ -35,7 +35,8 @@ export type FakeProcessor = Processor & { readonly charges: readonly FakeCharge[
 
 export function fakeProcessor(options: FakeProcessorOptions = {}): FakeProcessor {
   const charges: FakeCharge[] = [];
-  const sellsTo = (accountId: string) => {
+  /** Refused once a real processor took over: the fake sells to no one then. */
+  const refuseIfReplaced = (accountId: string) => {
     const real = options.replacedBy;
     if (!real) return;
     throw new BillingError(
@@ -48,8 +49,14 @@ export function fakeProcessor(options: FakeProcessorOptions = {}): FakeProcessor
   return {
     name: 'fake',
     charges,
-    subscribe: async ({ account }) => (sellsTo(account.id), { status: 'completed', reference: `fake_sub_${randomUUID()}` }),
-    purchase: async ({ account }) => (sellsTo(account.id), { status: 'completed', reference: `fake_pay_${randomUUID()}` }),
+    subscribe: async ({ account }) => {
+      refuseIfReplaced(account.id);
+      return { status: 'completed', reference: `fake_sub_${randomUUID()}` };
+    },
+    purchase: async ({ account }) => {
+      refuseIfReplaced(account.id);
+      return { status: 'completed', reference: `fake_pay_${randomUUID()}` };
+    },
     cancel: async () => ({ status: 'completed', reference: `fake_cancel_${randomUUID()}` }),
     // Nothing is ever due at the fake and it keeps no payment methods: its portal is the page to return to.
     portal: async ({ returnUrl }) => ({ url: returnUrl }),

@@ -39,9 +39,9 @@ function addressOf(apiBase: string | undefined): { host?: string; port?: string 
  * refused it, or undefined when it took it or could not be reached (the start goes on).
  */
 export async function refusedKey(secretKey: string, apiBase?: string): Promise<{ refused?: string; unreachable?: string }> {
-  const stripe = new Stripe(secretKey, { ...addressOf(apiBase), maxNetworkRetries: 0, timeout: 10_000 });
   try {
-    await stripe.customers.retrieve('cus_tollgate_key_check');
+    // Asked once, promptly: no retries, and no more than ten seconds.
+    await stripeClient(secretKey, apiBase).customers.retrieve('cus_tollgate_key_check', {}, { maxNetworkRetries: 0, timeout: 10_000 });
     return {};
   } catch (error) {
     if (error instanceof Stripe.errors.StripeAuthenticationError) return { refused: `Stripe refused STRIPE_SECRET_KEY (${error.message}): set a key Stripe's dashboard lists under Developers → API keys` };
