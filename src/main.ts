@@ -94,7 +94,7 @@ async function paymentLines(billing: Billing, config: Config): Promise<string[]>
   const [{ count } = { count: 0 }] = await billing.sql.query<{ count: number }>(`SELECT count(*)::int AS count FROM accounts WHERE processor = 'fake'`);
   if (count > 0) {
     lines.push(
-      `${count === 1 ? '1 account is' : `${count} accounts are`} still on the fake processor, which sells nothing now (their checkouts are refused): move each to ${config.processor} ` +
+      `${count === 1 ? '1 account is' : `${count} accounts are`} still on the fake processor, which sells nothing now (their checkouts are refused, their plans end at their period's end): move each to ${config.processor} ` +
         `(PUT /v1/accounts/{id} with "processor": "${config.processor}", or its admin page)`,
     );
   }

@@ -4,10 +4,12 @@
  * each recorded once (a retried checkout, two processes opening the same period, the renewal job
  * and a call), so the account's payments and the money view show it beside its packs. The
  * renewal job records a period whether or not the account calls and whether or not its plan
- * includes usage, and none after the subscription ended or was left for another plan.
+ * includes usage, and none after the subscription ended or was left for another plan. Once a real
+ * processor replaced the fake, its subscriptions end at their period's end instead of renewing
+ * with nobody paying, and that end cannot be called off.
  */
 import { describe, expect, it } from 'vitest';
-import { createBilling } from '../src/index.ts';
+import { createBilling, fakeProcessor } from '../src/index.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 import { addTestModel, mustCall, mustRefuse } from './support/spend.ts';
 
@@ -126,6 +128,52 @@ for (const engine of ENGINES) {
       clock.set('2026-09-01T00:00:00Z');
       expect(await billing.runClockRenewals()).toEqual([{ accountId: 'staying', payments: 0 }]);
       expect(await paid('staying')).toHaveLength(4);
+    });
+
+    it('once a real processor replaced the fake, its subscriptions end at their period\'s end, once each, and cannot be resumed', async () => {
+      const { billing, clock, sql } = t;
+      await billing.admin.applyPreset('subscription-plus-packs');
+      await addTestModel(billing);
+      const teams = ['team_a', 'team_b', 'team_c'];
+      for (const [i, id] of teams.entries()) {
+        await billing.upsertAccount({ id, kind: 'team' });
+        clock.set(`2026-03-0${i + 1}T12:00:00Z`);
+        await billing.subscribe(id, 'plus');
+      }
+      await billing.upsertAccount({ id: 'leaving', kind: 'team' });
+      await billing.subscribe('leaving', 'plus');
+      const leavingEnds = (await billing.cancel('leaving')).endsAt;
+
+      // The switch: two processes with the fake replaced run the job at the same moment.
+      clock.set('2026-03-10T00:00:00Z');
+      const switched = await Promise.all([0, 1].map(() => createBilling({ database: sql, clock: clock.read, processors: [fakeProcessor({ replacedBy: 'stripe' })] })));
+      try {
+        const runs = (await Promise.all(switched.map((b) => b.runClockRenewals()))).flat();
+        expect(runs.sort((a, b) => a.accountId.localeCompare(b.accountId))).toEqual(
+          teams.map((accountId, i) => ({ accountId, payments: 0, endsAt: new Date(`2026-04-0${i + 1}T12:00:00Z`) })),
+        );
+        expect(await switched[0]!.runClockRenewals()).toEqual([]); // each ended once
+        expect((await switched[1]!.getAccount('leaving')).planEndsAt).toEqual(leavingEnds); // its own cancel, as it was
+
+        // Until then the plan holds; its end cannot be called off.
+        await mustCall(switched[0]!, 'team_a', 1_000);
+        const plus = (await billing.admin.getPlan('plus')).id;
+        await expect(switched[1]!.subscribe('team_a', 'plus')).rejects.toMatchObject({ code: 'processor_not_configured', message: expect.stringContaining('its plan ends as scheduled') });
+        await expect(switched[1]!.purchase('team_a', 'extra-10')).rejects.toMatchObject({ code: 'processor_not_configured' });
+
+        // A month on: no renewal is paid or opened, and the accounts are on the default plan.
+        clock.set('2026-04-05T00:00:00Z');
+        expect((await switched[0]!.runClockRenewals()).every((r) => r.payments === 0)).toBe(true);
+        for (const id of teams) {
+          expect(await paid(id)).toHaveLength(1);
+          expect((await switched[0]!.balance(id)).plan.slug).toBe('free');
+          expect((await switched[0]!.reconcile(id)).problems).toEqual([]);
+        }
+        const allowances = await sql.query<{ reference: string }>(`SELECT reference FROM buckets WHERE source = 'allowance' AND account_id = ANY ($1)`, [teams]);
+        expect(allowances.filter((b) => b.reference.includes(`:${plus}:`)).map((b) => b.reference.slice(-24, -14)).sort()).toEqual(['2026-03-01', '2026-03-02', '2026-03-03']);
+      } finally {
+        await Promise.all(switched.map((b) => b.close()));
+      }
     });
 
     it('a plan changed: the plan left is paid no more, and the new one renews from its own start', async () => {

@@ -109,6 +109,9 @@ describe('npm start', () => {
         expect(before.banner).toContain('new accounts pay through: the fake processor (charges nobody)\n');
         expect(before.banner).not.toContain('webhook:');
         for (const id of ['early', 'earlier']) expect((await before.call('PUT', `/v1/accounts/${id}`, { kind: 'team' })).body.processor).toBe('fake');
+        const subscribed = await before.call('POST', '/v1/accounts/earlier/subscription', { plan: 'plus' }, 'earlier-plus');
+        expect(subscribed.status, JSON.stringify(subscribed.body)).toBeLessThan(300);
+        expect(subscribed.body.endsAt).toBeNull(); // it renews, by the clock
       } finally {
         expect((await before.stop()).code).toBe(0);
       }
@@ -116,7 +119,7 @@ describe('npm start', () => {
       const after = await ServerProcess.start({ DATABASE_URL: `pglite://${dir}`, ...keys, PUBLIC_URL: 'https://billing.example.com' });
       try {
         expect(after.banner).toContain('new accounts pay through: stripe (test mode)\n');
-        expect(after.banner).toContain('2 accounts are still on the fake processor, which sells nothing now (their checkouts are refused): move each to stripe (PUT /v1/accounts/{id} with "processor": "stripe", or its admin page)\n');
+        expect(after.banner).toContain('2 accounts are still on the fake processor, which sells nothing now (their checkouts are refused, their plans end at their period\'s end): move each to stripe (PUT /v1/accounts/{id} with "processor": "stripe", or its admin page)\n');
         // Nothing for nothing: an account left on the fake is refused a plan, saying how to move it; moved, it pays at Stripe.
         const refused = await after.call('POST', '/v1/accounts/early/subscription', { plan: 'plus' }, 'early-plus');
         expect(refused.status).toBe(409);
@@ -128,6 +131,20 @@ describe('npm start', () => {
         expect(moved.status).toBe(202);
         expect(moved.body.checkoutUrl).toMatch(/^http/);
         expect(after.banner).toContain('stripe webhook: https://billing.example.com/webhooks/stripe  (register it at Stripe)\n');
+
+        // A plan through the fake renews no more: the workers end it at its period's end, and it cannot be resumed.
+        const deadline = Date.now() + 15_000;
+        let earlier = (await after.call('GET', '/v1/accounts/earlier')).body;
+        while (earlier.planEndsAt === null && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          earlier = (await after.call('GET', '/v1/accounts/earlier')).body;
+        }
+        expect(Date.parse(earlier.planEndsAt) - Date.now()).toBeGreaterThan(27 * 86_400_000); // a month after its checkout
+        expect((await after.call('GET', '/v1/accounts/earlier/balance')).body.plan).toMatchObject({ slug: 'plus' }); // kept until then
+        const resumed = await after.call('POST', '/v1/accounts/earlier/subscription', { plan: 'plus' }, 'earlier-resume');
+        expect(resumed.status).toBe(409);
+        expect(resumed.body.error).toMatchObject({ code: 'processor_not_configured', message: expect.stringContaining('its plan ends as scheduled') });
+        expect((await after.call('GET', '/v1/accounts/earlier')).body.planEndsAt).toBe(earlier.planEndsAt);
       } finally {
         expect((await after.stop()).code).toBe(0);
       }

@@ -264,6 +264,8 @@ export async function createBilling(options: BillingOptions = {}) {
      * Record the renewals due of the subscriptions the clock runs (the fake processor's): each
      * period's payment as it begins, whether or not the account calls. Any number of processes
      * may run it at once (each renewal is recorded once); run it every second or so (the server does).
+     * A subscription the clock runs on a processor another replaced (`replacedBy`) renews no more:
+     * it is ended at its period's end, as its customer's cancel would be (`endsAt`).
      */
     runClockRenewals: (options?: { limit?: number }) => runClockRenewals(ctx, options),
     // Admin

@@ -116,6 +116,13 @@ export interface Processor {
   readonly name: string;
   /** Where it takes payments, for people to read (Stripe's test or live mode, Paddle's sandbox or production); never a key. */
   readonly mode?: string;
+  /**
+   * The processor that takes payments instead of this one, once one does (the fake, after a switch
+   * to Stripe or Paddle). This one then sells nothing: it refuses checkouts itself, a cancel
+   * scheduled on it is not called off, and a subscription whose periods the clock runs on it ends
+   * at its period's end (grants/clock-payments.ts) instead of renewing for nothing.
+   */
+  readonly replacedBy?: string;
   /** The processor's customer for an account, made once (the engine stores it); the fake needs none. */
   ensureCustomer?(account: Account, idempotencyKey: string): Promise<string>;
   /** Put the account on a paid plan. */

@@ -1,6 +1,7 @@
 /**
  * What a Tollgate process does besides answering requests: run the auto-recharges that are due,
- * record the renewals of subscriptions the clock runs (the fake processor's), and forget
+ * record the renewals of subscriptions the clock runs (the fake processor's; ended at their period's end once
+ * a real processor replaced it), and forget
  * Idempotency-Keys past their day. Any number of processes may run them at once, as each claims
  * its own piece of work. `npm start` runs them in every worker; a host that serves the app in
  * its own process (the app kit) runs them beside it.
@@ -39,13 +40,20 @@ function repeat(everyMs: number, job: () => Promise<unknown>, logger: Logger, fa
   };
 }
 
+/** Record the renewals due, and say which subscriptions end because their processor was replaced. */
+async function runRenewals(billing: Billing, logger: Logger): Promise<void> {
+  for (const { accountId, endsAt } of await billing.runClockRenewals()) {
+    if (endsAt) logger.info({ accountId, endsAt }, 'subscription on the replaced fake processor ends at its period end');
+  }
+}
+
 /** Starts the jobs; `stop` ends them, once the runs under way are done (before the database closes). */
 export function runJobs(billing: Billing, logger: Logger): { stop(): Promise<void> } {
   let runs = 0;
   const jobs = [
     repeat(FORGET_EVERY_MS, () => forgetOldKeys(billing.sql), logger, 'forgetting old idempotency keys failed'),
     repeat(RECHARGE_EVERY_MS, () => billing.runRecharges({ sweep: runs++ % SWEEP_EVERY_RUNS === 0 }), logger, 'running auto-recharges failed'),
-    repeat(RENEW_EVERY_MS, () => billing.runClockRenewals(), logger, 'recording renewals failed'),
+    repeat(RENEW_EVERY_MS, () => runRenewals(billing, logger), logger, 'recording renewals failed'),
   ];
   return {
     stop: async () => {

@@ -94,6 +94,15 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     const current = await activeSubscription(tx, accountId);
     if (!processor.changePlan && current?.processor === processor.name && plan.id === account.planId && account.planEndsAt !== null && !terms.planEnded) {
       // Resumed at a processor that keeps no subscription of its own (the fake): the cancel is called off, the period paid runs on.
+      if (processor.replacedBy) {
+        // Its renewals would be paid by nobody: the plan ends as scheduled.
+        throw new BillingError(
+          'processor_not_configured',
+          `Account "${accountId}" pays through the ${processor.name} processor, which takes no payments now that ${processor.replacedBy} does: its plan ends as scheduled. ` +
+            `Move it to ${processor.replacedBy} (PUT /v1/accounts/{id} with "processor": "${processor.replacedBy}", or its admin page), then subscribe again`,
+          { accountId, processor: processor.name },
+        );
+      }
       return changePlan(tx, terms, plan);
     }
     if (processor.changePlan && current?.processor === processor.name && !terms.planEnded) {

@@ -18,6 +18,7 @@ import type { Sql } from '../../db/sql.ts';
 import { isFree } from '../../core/plan.ts';
 import type { Context } from '../context.ts';
 import { lockGate, type Terms } from '../terms.ts';
+import { endReplacedSubscriptions } from './replaced-processor.ts';
 
 /** A paid plan in force whose periods the clock runs: a period a processor paid for has its payment from the processor's webhook. */
 const clockRuns = (terms: Terms) => !isFree(terms.plan) && terms.account.paidThrough === null && !terms.planEnded && !terms.unpaid;
@@ -66,16 +67,20 @@ export interface ClockRenewal {
   accountId: string;
   /** Payments recorded: more than one for periods begun while no process ran the job. */
   payments: number;
+  /** Its processor was replaced by another: the subscription ends then, at its period's end, instead of renewing (replaced-processor.ts). */
+  endsAt?: Date;
 }
 
 /**
- * Record the renewals due of the subscriptions the clock runs, up to `limit` accounts, here: any
+ * End at its period's end each subscription the clock runs on a processor another replaced,
+ * then record the renewals due of the others, up to `limit` accounts each, here: any
  * number of processes may at once, as each claims an account by its gate mutex and skips those
  * claimed. Run it often (the server's workers do, every second).
  */
 export async function runClockRenewals(ctx: Context, { limit = 100 }: { limit?: number } = {}): Promise<ClockRenewal[]> {
+  const ended = await endReplacedSubscriptions(ctx, { limit });
   const now = ctx.clock();
-  const renewals: ClockRenewal[] = [];
+  const renewals: ClockRenewal[] = ended.map(({ accountId, endsAt }) => ({ accountId, payments: 0, endsAt }));
   for (let i = 0; i < limit; i++) {
     const claimed = await ctx.sql.transaction(async (tx) => {
       const [account] = await tx.query<{ id: string }>(

@@ -48,6 +48,7 @@ export function fakeProcessor(options: FakeProcessorOptions = {}): FakeProcessor
   };
   return {
     name: 'fake',
+    ...(options.replacedBy !== undefined && { replacedBy: options.replacedBy }),
     charges,
     subscribe: async ({ account }) => {
       refuseIfReplaced(account.id);
