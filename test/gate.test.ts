@@ -92,6 +92,23 @@ for (const engine of ENGINES) {
       expect(capped.ok ? undefined : capped.resetsAt).toBeUndefined();
     });
 
+    it('offers an upgrade only when a plan on sale would let the call through', async () => {
+      const { billing } = t;
+      await billing.admin.applyPreset('subscription-plus-packs'); // Free: 10 credits a day, cheap models; Plus: no limits, any model
+      await billing.upsertAccount({ id: 'solo', kind: 'personal' });
+      const free = await billing.admin.getPlan('free');
+      // Plus with the same daily limit and models as Free: moving to it would change nothing for these calls.
+      await billing.admin.updatePlan('plus', { limits: free.limits, models: free.models });
+      const big = { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 200_000 }; // more than the whole day
+      expect(await billing.authorize('solo', big)).toMatchObject({ ok: false, code: 'daily_limit', remedy: { kind: 'contact_support' } });
+      expect(await billing.authorize('solo', { model: 'gpt-4o', inputTokens: 10, maxOutputTokens: 10 })).toMatchObject({ ok: false, code: 'model_not_allowed', remedy: { kind: 'contact_support' } });
+
+      // A larger daily limit, and the model: upgrading lets each through.
+      await billing.admin.updatePlan('plus', { limits: [{ window: 'day', unit: 'usd', amount: 1_000_000 }], models: [...free.models, 'gpt-4o'] });
+      expect(await billing.authorize('solo', big)).toMatchObject({ ok: false, code: 'daily_limit', remedy: { kind: 'upgrade' } });
+      expect(await billing.authorize('solo', { model: 'gpt-4o', inputTokens: 10, maxOutputTokens: 10 })).toMatchObject({ ok: false, code: 'model_not_allowed', remedy: { kind: 'upgrade' } });
+    });
+
     it("names the limit a call is larger than, even when another limit is reached first: waiting for that one's reset would not let it through", async () => {
       const { billing } = t;
       await billing.admin.applyPreset('subscription-plus-packs'); // Free: 10 credits ($0.10) a day

@@ -10,7 +10,7 @@
  */
 import { formatValue, type Display, type Micros } from './money.ts';
 import type { Period } from './periods.ts';
-import type { Limit, Plan } from './plan.ts';
+import { modelAllowed, type Limit, type Plan } from './plan.ts';
 import { refuse, type Refusal, type RefusalCode, type Remedy } from './refusal.ts';
 
 export interface Amounts {
@@ -131,7 +131,8 @@ function limitFailure(code: RefusalCode, limit: Limit, use: Pick<MemberGate, 'us
 /** What the catalog offers this account, for choosing a remedy. */
 export interface Offers {
   packs: boolean;
-  upgrade: boolean;
+  /** The terms of the plans on sale that cost more than the account's. */
+  dearerPlans: readonly Pick<Plan, 'limits' | 'models'>[];
   /** Auto-recharge turned itself off, and why (a declined card…): the refusal says so. */
   rechargeOff?: { code: RechargeOffCode; message: string } | undefined;
 }
@@ -142,11 +143,21 @@ export interface Offers {
  */
 export type RechargeOffCode = 'card_declined' | 'authentication_required' | 'no_payment_method' | 'pack_unavailable' | 'processor_unanswered';
 
-export function remedyFor(failure: GateFailure, state: GateState, offers: Offers): Remedy {
+/**
+ * Would moving to `plan` get past this failure? Its models must include the call's, and a limit
+ * that refused must be larger there (or absent): a dearer plan with the same daily cap is no remedy.
+ */
+export function relieves(plan: Pick<Plan, 'limits' | 'models'>, failure: GateFailure, call: { model: string; provider?: string | undefined }): boolean {
+  if (failure.code === 'model_not_allowed') return modelAllowed(plan, call.model, call.provider);
+  const refusing = failure.code === 'daily_limit' || failure.code === 'monthly_limit' ? failure.limit : undefined;
+  return !refusing || !plan.limits.some((l) => l.window === refusing.window && l.unit === refusing.unit && l.amount <= refusing.amount);
+}
+
+export function remedyFor(failure: GateFailure, state: GateState, offers: Offers, call: { model: string; provider?: string | undefined }): Remedy {
   const nextAllowance: Remedy | undefined =
     state.plan.priceCents - state.plan.surchargeCents > 0 || state.plan.includedMicrosOverride ? { kind: 'wait_until', at: state.period.end } : undefined;
   const buyPack: Remedy | undefined = offers.packs && state.plan.overage === 'credits' ? { kind: 'buy_pack' } : undefined;
-  const upgrade: Remedy | undefined = offers.upgrade ? { kind: 'upgrade' } : undefined;
+  const upgrade: Remedy | undefined = offers.dearerPlans.some((plan) => relieves(plan, failure, call)) ? { kind: 'upgrade' } : undefined;
   switch (failure.code) {
     case 'model_not_allowed':
       return upgrade ?? { kind: 'contact_support' };
@@ -214,7 +225,7 @@ function when(at: Date): string {
 export function refusalFor(
   failure: GateFailure, state: GateState, offers: Offers, { model, provider }: { model: string; provider?: string | undefined }, display?: Display,
 ): Refusal {
-  const remedy = remedyFor(failure, state, offers);
+  const remedy = remedyFor(failure, state, offers, { model, provider });
   const limit = (noun?: string) => describeLimit(failure.limit!, noun, display);
   const left = () => (failure.limit!.unit === 'usd' ? formatValue(failure.left!, display) : `${failure.left!.toLocaleString('en-US')} tokens`);
   const accountLimit = () =>

@@ -19,7 +19,9 @@ export const Micros = z.number().int();
 export const RemedySchema = z
   .strictObject({
     kind: z.enum(['buy_pack', 'upgrade', 'wait_until', 'contact_support', 'update_payment_method', 'billing_portal']).openapi({
-      description: 'billing_portal: a renewal\'s payment failed; POST /v1/accounts/{id}/portal gives the page where the customer pays it or changes the payment method.',
+      description:
+        'upgrade: a public plan that costs more would let the call through (it allows the model; the limit that refused is larger there or absent). ' +
+        'billing_portal: a renewal\'s payment failed; POST /v1/accounts/{id}/portal gives the page where the customer pays it or changes the payment method.',
     }),
     at: DateTime.optional().openapi({ description: 'For wait_until: when more becomes available.' }),
     plans: z.array(z.string()).optional().openapi({ description: 'For a pack no plan of the account can spend: the plans that can.' }),

@@ -6,6 +6,7 @@
 import type { BucketSource } from '../../core/bucket.ts';
 import type { Offers } from '../../core/gate.ts';
 import type { Micros } from '../../core/money.ts';
+import type { Plan } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
 import { gateSnapshot, type AccountState, type GateSnapshot, type StateBucket } from './account-state.ts';
 import { TERMS_COLUMNS, TERMS_FROM, accountNotFound, type Terms, type TermsRow } from '../terms.ts';
@@ -100,15 +101,18 @@ function stateFromRow(row: StateRow): AccountState {
   };
 }
 
-/** What a refusal may offer, read only when refusing: packs and plans on sale, and an auto-recharge that turned itself off. */
+/** What a refusal may offer, read only when refusing: packs and dearer plans on sale, and an auto-recharge that turned itself off. */
 export async function readOffers(sql: Sql, terms: Terms): Promise<Offers> {
-  const [row] = await sql.query<Offers & { off_code: NonNullable<Offers['rechargeOff']>['code'] | null; off_message: string | null }>(
+  const [row] = await sql.query<{
+    packs: boolean; dearer_plans: Pick<Plan, 'limits' | 'models'>[]; off_code: NonNullable<Offers['rechargeOff']>['code'] | null; off_message: string | null;
+  }>(
     `SELECT EXISTS (SELECT 1 FROM packs WHERE status = 'active' AND public AND (NOT requires_plan OR $1 > 0)) AS packs,
-            EXISTS (SELECT 1 FROM plans WHERE status = 'active' AND public AND price_cents > $1) AS upgrade,
+            (SELECT COALESCE(jsonb_agg(jsonb_build_object('limits', limits, 'models', models)), '[]') FROM plans
+             WHERE status = 'active' AND public AND price_cents > $1) AS dearer_plans,
             r.off_code, r.off_message
      FROM (SELECT 1) one LEFT JOIN auto_recharge r ON r.account_id = $2 AND r.enabled AND r.off_code IS NOT NULL`,
     [terms.plan.priceCents, terms.account.id],
   );
-  const { packs, upgrade, off_code: code, off_message: message } = row!;
-  return { packs, upgrade, rechargeOff: code ? { code, message: message ?? '' } : undefined };
+  const { packs, dearer_plans: dearerPlans, off_code: code, off_message: message } = row!;
+  return { packs, dearerPlans, rechargeOff: code ? { code, message: message ?? '' } : undefined };
 }
