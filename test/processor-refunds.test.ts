@@ -63,15 +63,19 @@ describe('refunds and disputes at Stripe', () => {
     });
   });
 
-  it('tells a dispute of a pack as its payment intent\'s, ignores an inquiry, records a win and ignores a loss', async () => {
+  it('tells a dispute of a pack as its payment intent\'s, ignores an inquiry, records a win, and tells a loss as the dispute', async () => {
     const { session } = await paid('pack');
     const intent = session.payment_intent as string;
     const { disputeId, deliveries } = await fake.dispute(intent, 4_00);
     expect(parsed(deliveries)).toEqual([{ type: 'payment.disputed', eventId: expect.any(String), paymentRef: intent, disputeRef: disputeId, amountCents: 4_00, at: expect.any(Date) }]);
     expect(parsed(await fake.closeDispute(disputeId, 'won'))).toMatchObject([{ type: 'payment.dispute_won', paymentRef: intent, disputeRef: `${disputeId}:won`, amountCents: 4_00 }]);
-    expect(parsed(await fake.closeDispute(disputeId, 'lost'))).toMatchObject([{ type: 'ignored', processorType: 'charge.dispute.closed' }]);
+    // Lost: the dispute again, by its own id (the engine applies it once).
+    expect(parsed(await fake.closeDispute(disputeId, 'lost'))).toEqual([{ type: 'payment.disputed', eventId: expect.any(String), paymentRef: intent, disputeRef: disputeId, amountCents: 4_00, at: expect.any(Date) }]);
     const inquiry = await fake.dispute(intent, 1_00, 'warning_needs_response');
     expect(parsed(inquiry.deliveries)).toMatchObject([{ type: 'ignored', processorType: 'charge.dispute.created' }]);
+    // Escalated, it is told by no created; lost, it is the dispute.
+    expect(parsed(await fake.escalate(inquiry.disputeId)).map((e) => e.type)).toEqual(['ignored', 'ignored']);
+    expect(parsed(await fake.closeDispute(inquiry.disputeId, 'lost'))).toMatchObject([{ type: 'payment.disputed', paymentRef: intent, disputeRef: inquiry.disputeId, amountCents: 1_00 }]);
   });
 
   it('tells a refund that failed after it succeeded, by refund.updated and refund.failed alike, as the refund that failed; its amount is refundable again', async () => {

@@ -930,6 +930,21 @@ export class StripeFake {
     return { disputeId: dispute.id, deliveries: await this.sendPending() };
   }
 
+  /**
+   * The bank escalates an inquiry into a chargeback: the same dispute, its status no longer a
+   * warning_ one, told by charge.dispute.updated and charge.dispute.funds_withdrawn (never by a
+   * second charge.dispute.created).
+   */
+  async escalate(disputeId: string): Promise<Delivery[]> {
+    const dispute = this.disputes.get(disputeId);
+    if (!dispute) throw new Error(`No such dispute: ${disputeId}`);
+    const previous = { status: dispute.status };
+    dispute.status = 'needs_response';
+    this.event('charge.dispute.updated', dispute, previous);
+    this.event('charge.dispute.funds_withdrawn', dispute);
+    return this.sendPending();
+  }
+
   /** The bank decides: charge.dispute.closed, won or lost. */
   async closeDispute(disputeId: string, status: 'won' | 'lost'): Promise<Delivery[]> {
     const dispute = this.disputes.get(disputeId);
