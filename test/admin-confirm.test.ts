@@ -141,7 +141,7 @@ describe('the admin panel asks to confirm what reaches accounts', () => {
     const asked = await admin.post('/admin/plans/plus', { ...plus, name: 'Plus+', price: '25', dayUsd: '2' });
     expect(asked.status).toBe(200);
     expect(text(asked.html)).toMatch(
-      /Saving makes version 2 of Plus\+, for new subscribers: price \$20\.00 → \$25\.00; limits none → 200 credits \(\$2\.00\) a day\. 7 accounts \( a1 , a2 , a3 , a4 , a5 and 2 more\) on it keep the versions they are on, as bought, until you move them/,
+      /Saving makes version 2 of Plus\+, for new subscribers: price \$20\.00 → \$25\.00; included value 2,000 credits \(\$20\.00\) → 2,500 credits \(\$25\.00\); limits none → 200 credits \(\$2\.00\) a day\. 7 accounts \( a1 , a2 , a3 , a4 , a5 and 2 more\) on it keep the versions they are on, as bought, until you move them/,
     );
     expect(await billing.admin.getPlan('plus')).toMatchObject({ priceCents: 20_00, limits: [] }); // asking saves nothing
     const { action, fields } = formFields(asked.html, 'save');
@@ -149,6 +149,15 @@ describe('the admin panel asks to confirm what reaches accounts', () => {
     expect((await admin.post(action, fields, { csrf: false })).status).toBe(303);
     expect(await billing.admin.getPlan('plus')).toMatchObject({ priceCents: 25_00, limits: [{ window: 'day', unit: 'usd', amount: 2_000_000 }] });
     expect((await billing.balance('a1')).plan).toMatchObject({ priceCents: 20_00, limits: [] }); // a subscriber keeps the version it bought
+  });
+
+  it("names the included value a surcharge takes from subscribers, when included usage is left to follow the price", async () => {
+    await admin.page('/admin/plans/plus');
+    const asked = await admin.post('/admin/plans/plus', { name: 'Plus', slug: 'plus', price: '20', surcharge: '5', overage: 'credits', status: 'active', sort: '1', public: 'on' });
+    expect(text(asked.html)).toMatch(/for new subscribers: surcharge \$0\.00 → \$5\.00; included value 2,000 credits \(\$20\.00\) → 1,500 credits \(\$15\.00\)\. 7 accounts/);
+    // Set explicitly, the included usage stays as typed: nothing more to say than the surcharge.
+    const kept = await admin.post('/admin/plans/plus', { name: 'Plus', slug: 'plus', price: '20', surcharge: '5', included: '20', overage: 'credits', status: 'active', sort: '1', public: 'on' });
+    expect(text(kept.html)).toMatch(/for new subscribers: surcharge \$0\.00 → \$5\.00; included value price − surcharge → 2,000 credits \(\$20\.00\)\. 7 accounts/);
   });
 
   it('asks before putting a plan off sale as legacy, saying its subscribers stay on it', async () => {

@@ -185,7 +185,14 @@ const VALUE_LABEL = 'Included value a month';
 function termChanges(plan: Plan, input: Omit<PlanInput, 'slug'>): FieldChange[] {
   const before: Record<string, unknown> = { ...plan, includedMicros: plan.includedMicrosOverride };
   const after = input as Record<string, unknown>;
-  return TERM_FIELDS.filter((field) => canonical(before[field]) !== canonical(after[field])).map((field) => ({ field, from: before[field], to: after[field] }));
+  const changes = TERM_FIELDS.filter((field) => canonical(before[field]) !== canonical(after[field])).map((field) => ({ field, from: before[field], to: after[field] }));
+  // A blank included usage follows the price and surcharge: a new surcharge takes it from what
+  // subscribers get, and the page said only "surcharge $0.00 → $5.00".
+  const included = { from: includedMicros(plan), to: includedMicros({ priceCents: input.priceCents, surchargeCents: input.surchargeCents ?? 0, includedMicrosOverride: (input.includedMicros ?? null) as Micros | null }) };
+  if (included.from === included.to || changes.some((c) => c.field === 'includedMicros')) return changes;
+  // Where TERM_FIELDS puts it: after the price and surcharge, which come first.
+  const at = changes.filter((c) => c.field === 'priceCents' || c.field === 'surchargeCents').length;
+  return [...changes.slice(0, at), { field: 'includedMicros', ...included }, ...changes.slice(at)];
 }
 
 /** Before a save that makes a new version or puts the plan off sale as legacy: whom it reaches. None while the form cannot be read: its save says why. */
