@@ -33,6 +33,10 @@ for (const engine of ENGINES) {
       expect(await call('POST', '/accounts/ghost/authorize', '{"model": ')).toMatchObject({ status: 400, body: { error: { code: 'invalid_json' } } });
       expect(await call('POST', '/accounts/ghost/authorize', '{}', { 'Content-Type': 'text/plain' })).toMatchObject({ status: 415, body: { error: { code: 'unsupported_media_type' } } });
       expect(await call('GET', '/accounts/ghost', undefined, { Authorization: 'Bearer wrong' })).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+      // A path no route serves: the API's not_found, not the host's own page.
+      expect(await call('DELETE', '/accounts/ghost')).toEqual({
+        status: 404, body: { error: { type: 'invalid_request_error', code: 'not_found', message: 'No route DELETE /billing/v1/accounts/ghost: see /billing/v1/docs' } },
+      });
     });
 
     it('serves the pricing table and its own documents without a key, the documents naming where it is mounted', async () => {

@@ -127,5 +127,10 @@ export function createApi(billing: Billing, credentials: Credentials, { publicUr
   registerAdminProcessors(api, billing);
   registerAdminAnalytics(api, billing);
   registerDocs(api);
+  // A path under the API that no route serves: answered here, in the API's shape, for a host's
+  // notFound is its own (a sub-app's is never called).
+  api.all('*', (c) => {
+    throw new HttpError(404, { type: 'invalid_request_error', code: 'not_found', message: `No route ${c.req.method} ${c.req.path}: see ${basePath(c).replace(/\/$/, '')}/docs` });
+  });
   return api;
 }
