@@ -6,6 +6,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createBilling, type Billing } from './engine/billing.ts';
 import { fakeProcessor } from './processors/fake/index.ts';
 import { formatBps, formatCents } from './core/money.ts';
@@ -54,6 +55,31 @@ async function checkProcessorKeys(): Promise<void> {
       process.exit(1);
     }
     if (unreachable) logger.warn(`${name} could not be asked whether it takes the key (${unreachable}): starting anyway`);
+  }
+}
+
+/** Why the server cannot listen where it was told to, and what to set instead. */
+function listenProblem(error: NodeJS.ErrnoException): string {
+  const where = `${config.host}:${config.port}`;
+  if (error.code === 'EADDRINUSE') return `${where} is in use by another program: set PORT to a free port (PORT=3001 npm start)`;
+  if (error.code === 'EACCES') return `listening on ${where} needs privileges this process does not have: set PORT above 1023`;
+  if (error.code === 'EADDRNOTAVAIL') return `${config.host} is not an address of this machine: set HOST to one that is (127.0.0.1, or 0.0.0.0 for every interface)`;
+  return `cannot listen on ${where} (${error.message})`;
+}
+
+/**
+ * The port is free, or the start stops saying so: before the first start generates the admin
+ * password and API key, which it shows only once it serves (a start that died listening lost them).
+ */
+async function assertCanListen(): Promise<void> {
+  const probe = createServer();
+  const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    probe.once('error', resolve);
+    probe.listen(config.port, config.host, () => probe.close(() => resolve(undefined)));
+  });
+  if (error) {
+    console.error(`Tollgate cannot start: ${listenProblem(error)}`);
+    process.exit(1);
   }
 }
 
@@ -162,6 +188,7 @@ async function serveUntilStopped(billing: Billing, credentials?: Credentials, on
 }
 
 if (cluster.isPrimary) {
+  await assertCanListen();
   await checkProcessorKeys();
   const billing = await openBilling();
   const { details, credentials } = await prepare(billing, config);

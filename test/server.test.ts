@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +20,23 @@ import { ServerProcess } from './support/server-process.ts';
 import { PaddleFake } from './support/paddle-fake.ts';
 import { StripeFake } from './support/stripe-fake.ts';
 
+
+/**
+ * Runs `npm start` (from source, on memory:// and any free port unless `env` says otherwise) until
+ * it exits, or until it has printed its banner, when it is killed: its exit code and all it printed.
+ */
+async function startOnce(env: NodeJS.ProcessEnv): Promise<{ code: number | null; printed: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../src/main.ts', import.meta.url))], {
+    env: { ...process.env, DATABASE_URL: 'memory://', PORT: '0', TOLLGATE_SECRET_KEY: '', TOLLGATE_ADMIN_PASSWORD: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let printed = '';
+  child.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  const started = setInterval(() => printed.includes('health:') && child.kill('SIGKILL'), 100);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearInterval(started);
+  return { code, printed };
+}
 describe('configuration', () => {
   const refused = (env: NodeJS.ProcessEnv) => {
     try {
@@ -154,25 +172,31 @@ describe('npm start', () => {
     }
   }, 120_000);
 
+  it('stops at start, saying what to set, on a port another program holds: before generating the password it could not have shown', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-port-'));
+    const holder = createNetServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const env = { DATABASE_URL: `pglite://${dir}` };
+      const taken = await startOnce({ ...env, PORT: String(port) });
+      expect(taken).toEqual({ code: 1, printed: `Tollgate cannot start: 127.0.0.1:${port} is in use by another program: set PORT to a free port (PORT=3001 npm start)\n` });
+      // Started on a free port, it is still the first start: the password and key are generated, and shown.
+      const first = await startOnce(env);
+      expect(first.printed).toMatch(/admin password \(shown once, stored hashed\): \S+\n/);
+      expect(first.printed).toMatch(/API secret key \(shown once, stored hashed\): \S+\n/);
+    } finally {
+      holder.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it("stops at start, saying what to set, on a key the processor refuses: not on the first checkout", async () => {
     const [stripe, paddle] = await Promise.all([StripeFake.start(), PaddleFake.start()]);
-    const start = async (env: NodeJS.ProcessEnv) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../src/main.ts', import.meta.url))], {
-        env: { ...process.env, DATABASE_URL: 'memory://', PORT: '0', TOLLGATE_SECRET_KEY: '', TOLLGATE_ADMIN_PASSWORD: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let printed = '';
-      child.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-      // A server that started after all is stopped, and fails the test.
-      const started = setInterval(() => printed.includes('health:') && child.kill('SIGKILL'), 100);
-      const [code] = (await once(child, 'exit')) as [number | null];
-      clearInterval(started);
-      return { code, printed };
-    };
     try {
-      const stripeRefused = await start({ TOLLGATE_PROCESSOR: 'stripe', STRIPE_SECRET_KEY: 'sk_live_revoked', STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_BASE: stripe.url });
+      const stripeRefused = await startOnce({ TOLLGATE_PROCESSOR: 'stripe', STRIPE_SECRET_KEY: 'sk_live_revoked', STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_BASE: stripe.url });
       expect(stripeRefused).toEqual({ code: 1, printed: expect.stringMatching(/^Tollgate cannot start: Stripe refused STRIPE_SECRET_KEY \(.*Invalid API Key provided: sk_live_\*+\): set a key/) });
-      const paddleRefused = await start({ TOLLGATE_PROCESSOR: 'paddle', PADDLE_API_KEY: 'pdl_sdbx_apikey_revoked', PADDLE_WEBHOOK_SECRET: paddle.webhookSecret, PADDLE_API_BASE: paddle.url });
+      const paddleRefused = await startOnce({ TOLLGATE_PROCESSOR: 'paddle', PADDLE_API_KEY: 'pdl_sdbx_apikey_revoked', PADDLE_WEBHOOK_SECRET: paddle.webhookSecret, PADDLE_API_BASE: paddle.url });
       expect(paddleRefused).toEqual({ code: 1, printed: expect.stringMatching(/^Tollgate cannot start: Paddle refused PADDLE_API_KEY at http:.*\(Invalid or revoked API key\.\): set an API key/) });
       expect(stripeRefused.printed + paddleRefused.printed).not.toMatch(/\n\s+at /); // no stack trace
     } finally {
