@@ -18,11 +18,11 @@ type Setting = NonNullable<View['balance']['autoRecharge']>;
  * extra credits for $10.00 on the saved card when less than 200 credits is left, at most 3 times
  * and $30 a month" (or "with no monthly cap"). The note after saving says the same.
  */
-export function whatItCharges(setting: Pick<Setting, 'pack' | 'thresholdMicros' | 'monthlyMaxCount' | 'monthlyMaxMicros'>, packs: View['pricing']['packs'], display: View['display']): string {
+export function whatItCharges(setting: Pick<Setting, 'pack' | 'thresholdMicros' | 'monthlyMaxCount' | 'monthlyMaxMicros'>, packs: View['pricing']['packs'], display: View['display'], names?: View['names']['pack']): string {
   const pack = packs.find((p) => p.slug === setting.pack);
   const caps = [setting.monthlyMaxCount === null ? '' : `${setting.monthlyMaxCount} ${setting.monthlyMaxCount === 1 ? 'time' : 'times'}`, setting.monthlyMaxMicros === null ? '' : usd(setting.monthlyMaxMicros)].filter(Boolean);
   return (
-    `buys ${pack?.name ?? setting.pack}${pack ? ` for ${pack.price.display}` : ''} on the saved card when less than ${amount(setting.thresholdMicros, display)} is left, ` +
+    `buys ${pack?.name ?? names?.get(setting.pack) ?? setting.pack}${pack ? ` for ${pack.price.display}` : ''} on the saved card when less than ${amount(setting.thresholdMicros, display)} is left, ` +
     (caps.length > 0 ? `at most ${caps.join(' and ')} a month` : 'with no monthly cap')
   );
 }
@@ -35,9 +35,8 @@ export function whatItCharges(setting: Pick<Setting, 'pack' | 'thresholdMicros' 
 function offReason(off: NonNullable<Setting['off']>, view: View): string {
   switch (off.code) {
     case 'pack_unavailable': {
-      const pack = view.pricing.packs.find((p) => p.slug === view.balance.autoRecharge?.pack);
       const next = view.pricing.packs.some((p) => canBuy(view, p)) ? 'Choose a pack on sale to your plan, then turn it on again.' : 'Subscribe to a plan that packs are sold to, then turn it on again.';
-      return `${pack ? pack.name : 'the pack it bought'} can no longer be bought on your plan. ${next}`;
+      return `${packName(view)} can no longer be bought on your plan. ${next}`;
     }
     case 'processor_unanswered':
       return off.message;
@@ -46,14 +45,26 @@ function offReason(off: NonNullable<Setting['off']>, view: View): string {
   }
 }
 
+/** The setting's pack by the name it was sold under, on sale still or not (archived since, say). */
+const packName = (view: View) => {
+  const slug = view.balance.autoRecharge?.pack ?? '';
+  return view.names.pack.get(slug) ?? 'the pack it bought';
+};
+
+/** On, with a pack the plan can no longer buy (taken off sale, or the plan changed): it would turn itself off at the next recharge, charging nothing. */
+const cannotBuyItsPack = (view: View, setting: Setting) =>
+  (setting.state === 'on' || setting.state === 'paused') && !view.pricing.packs.some((p) => p.slug === setting.pack && canBuy(view, p));
+
 function State({ view }: { view: View }) {
   const setting = view.balance.autoRecharge;
   if (!setting) return <p class="muted">Off: buy a pack automatically when the balance runs low.</p>;
+  const stuck = cannotBuyItsPack(view, setting);
   return (
-    <p class={setting.state === 'off' ? 'error' : 'muted'} data-figure="auto-recharge-state">
+    <p class={setting.state === 'off' || stuck ? 'error' : 'muted'} data-figure="auto-recharge-state">
       <strong>{STATE[setting.state]}</strong>
-      {setting.state === 'on' || setting.state === 'paused' ? `: ${whatItCharges(setting, view.pricing.packs, view.display)}` : ''}
+      {setting.state === 'on' || setting.state === 'paused' ? `: ${whatItCharges(setting, view.pricing.packs, view.display, view.names.pack)}` : ''}
       {setting.pausedUntil ? `, paused until ${when(setting.pausedUntil, view.account.timeZone)} (a monthly cap was reached)` : ''}
+      {stuck ? `. But ${packName(view)} can no longer be bought on your plan, so nothing will be charged: it turns itself off when the balance runs low. ${view.pricing.packs.some((p) => canBuy(view, p)) ? 'Choose a pack on sale to your plan, or turn it off.' : 'Turn it off, or subscribe to a plan that packs are sold to.'}` : ''}
       {setting.off ? `: ${offReason(setting.off, view)}` : ''}
       {setting.recharging ? ' A recharge is under way.' : ''}
     </p>
@@ -63,8 +74,8 @@ function State({ view }: { view: View }) {
 export function AutoRechargeSection({ view, form, error }: { view: View; form?: Form; error?: string }) {
   const setting = view.balance.autoRecharge;
   // Only packs the plan can buy are offered: one it cannot would be refused at saving. A setting
-  // still on from a plan that could is shown with every pack, so that it can be turned off; one
-  // that turned itself off shows only why.
+  // still on from a plan that could is shown with every pack, so that it can be turned off (with
+  // no pack on sale at all, a button turns it off); one that turned itself off shows only why.
   const buyable = view.pricing.packs.filter((p) => canBuy(view, p));
   const on = setting?.state === 'on' || setting?.state === 'paused';
   const offered = buyable.length > 0 || !on ? buyable : view.pricing.packs;
@@ -86,7 +97,20 @@ export function AutoRechargeSection({ view, form, error }: { view: View; form?: 
           {error}
         </p>
       ) : null}
-      {offered.length === 0 ? null : (
+      {offered.length === 0 ? (
+        on ? (
+          // No pack on sale to choose: it can still be turned off, as it is.
+          <form method="post" action="/billing/auto-recharge" class="action" id="auto-recharge-off">
+            <Csrf token={view.csrf} />
+            {Object.entries({ pack: values.pack, threshold: values.threshold, maxCount: values.maxCount, maxDollars: values.maxDollars }).map(([name, value]) => (
+              <input type="hidden" name={name} value={value} />
+            ))}
+            <button type="submit" class="secondary">
+              Turn auto-recharge off
+            </button>
+          </form>
+        ) : null
+      ) : (
         <form method="post" action="/billing/auto-recharge" class="form" id="auto-recharge-form">
           <Csrf token={view.csrf} />
           <label class="check">

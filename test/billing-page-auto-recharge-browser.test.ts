@@ -1,0 +1,62 @@
+/**
+ * Auto-recharge on the billing page, in a real browser, once its pack can no longer be bought:
+ * the pricing changed under it (a preset with no packs). The page names the pack as it was sold,
+ * says that nothing will be charged and why, and still lets the owner turn it off. Skipped, with
+ * a note, without /usr/bin/chromium.
+ */
+import { mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeProcessor, type Billing } from '../src/index.ts';
+import { createBillingSession } from '../src/server/index.ts';
+import { ARTIFACTS, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
+import { billingInMemory } from './support/harness.ts';
+
+noteMissingChromium("the billing page's auto-recharge browser test is");
+
+describe.skipIf(!haveChromium)("the billing page's auto-recharge whose pack is no longer sold, in a browser", () => {
+  let billing: Billing;
+  let served: ServedBrowser;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    billing = await billingInMemory({ processors: [fakeProcessor()] });
+    await billing.admin.applyPreset('subscription-plus-packs');
+    await billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme Robotics' });
+    await billing.subscribe('acme', 'plus');
+    await billing.setAutoRecharge('acme', { enabled: true, pack: 'extra-10', thresholdMicros: 2_000_000, monthlyMaxCount: 3, monthlyMaxMicros: null });
+    // The tiers sell no pack: extra-10 is archived, and Plus is kept as a legacy plan.
+    await billing.admin.applyPreset('tiers');
+    served = await serveToBrowser(billing);
+  });
+
+  afterAll(async () => {
+    await served?.close();
+    await billing?.close();
+  });
+
+  it('names the pack, says nothing will be charged, and turns it off', async () => {
+    const problems: string[] = [];
+    const { url } = await createBillingSession(billing, 'acme', { returnUrl: 'https://app.example/', role: 'owner' }, { baseUrl: served.base });
+    const page = await (await served.browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(url);
+    expect((await billing.balance('acme')).autoRecharge?.state).toBe('on');
+    const state = page.locator('[data-figure=auto-recharge-state]');
+    expect(await state.innerText()).toBe(
+      'On: buys 1,000 extra credits on the saved card when less than $2.00 is left, at most 3 times a month. ' +
+        'But 1,000 extra credits can no longer be bought on your plan, so nothing will be charged: it turns itself off when the balance runs low. ' +
+        'Turn it off, or subscribe to a plan that packs are sold to.',
+    );
+    await page.locator('#auto-recharge').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${ARTIFACTS}/billing-page-auto-recharge-unsold-phone.png`, fullPage: true });
+
+    await page.click('#auto-recharge-off button');
+    await page.waitForSelector('#note');
+    expect(await page.locator('#note').innerText()).toBe('Auto-recharge is off.');
+    expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'disabled', pack: 'extra-10', thresholdMicros: 2_000_000, monthlyMaxCount: 3 });
+    expect(await state.innerText()).toBe('Off');
+    expect(await page.locator('#auto-recharge-off').count()).toBe(0);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(problems).toEqual([]);
+  }, 60_000);
+});
