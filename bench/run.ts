@@ -144,9 +144,10 @@ if (postgres && runs('http-batch')) {
 }
 // PGlite's scenarios run on the same machine minutes later: their ceiling is measured around them too.
 const onPglite = chosen.length === 0 ? { results: [] } : await benchEngine(await pgliteDatabase(config.pglite), postgres ? { ceiling: probes.ceiling } : undefined);
-const skipped: Ceiling = { skipped: unreachable };
+// Measured around the engines' scenarios: with none chosen (BENCH_ONLY=http), not run.
+const skipped: Ceiling = { skipped: postgres ? 'not run' : unreachable };
 const ceilings = { postgres: onPostgres.ceiling ?? skipped, pglite: onPglite.ceiling ?? skipped };
-const floors: CommitFloor[] = onPostgres.floors ?? [{ skipped: runs('pairs-paced') ? unreachable : 'not run' }];
+const floors: CommitFloor[] = onPostgres.floors ?? [{ skipped: runs('pairs-paced') && !postgres ? unreachable : 'not run' }];
 const results: ScenarioResult[] = [...onPostgres.results, ...onPglite.results].map((r) => {
   const ceiling = ceilings[r.engine];
   return { ...r, ratioToPgbench: 'tps' in ceiling ? r.opsPerSecond / ceiling.tps : null };
