@@ -9,7 +9,7 @@
  * neither the middleware nor the provider. A server passes the request's signal as abortSignal.)
  */
 import type { LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
-import { streamText, wrapLanguageModel } from 'ai';
+import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -221,6 +221,41 @@ for (const engine of ENGINES) {
       await sleep(100);
       expect(settles).toHaveLength(1);
       await expectSettled(billing, mock, { atLeast: seen, atMost: seen }, 'aborted');
+    });
+
+    it('an abort while the provider is still answering charges the estimated input, in generate and in stream; an abort before the call frees the hold', async () => {
+      const billing = await funded();
+      // A provider that has the prompt and has not answered yet: its request fails on the abort.
+      const answering = (options: { abortSignal?: AbortSignal }) =>
+        new Promise<never>((_, reject) => {
+          if (options.abortSignal?.aborted) reject(options.abortSignal.reason);
+          options.abortSignal?.addEventListener('abort', () => reject(options.abortSignal!.reason));
+        });
+      // The user goes away while the provider works.
+      let user = new AbortController();
+      const leaves = (options: { abortSignal?: AbortSignal }) => (setTimeout(() => user.abort(), 10), answering(options));
+      const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o-mini', doGenerate: leaves, doStream: leaves });
+      const model = wrap(billing, mock, { accountId: 'team' });
+      const prompt = 'A long document to summarize. '.repeat(200);
+
+      await expect(generateText({ model, prompt, maxOutputTokens: 100, abortSignal: user.signal })).rejects.toThrow();
+      user = new AbortController();
+      await streamText({ model, prompt, maxOutputTokens: 100, abortSignal: user.signal, onError: () => {} }).consumeStream({ onError: () => {} });
+      await waitFor(async () => (await holds()).length === 2 && (await holds()).every((h) => h.status === 'settled'));
+      const charged = await events();
+      expect(charged.map((e) => [e.input_tokens, e.output_tokens, e.metadata.aiCall])).toEqual([
+        [promptTokens(mock.doGenerateCalls[0]!), 0, { finishReason: 'aborted', estimated: true }],
+        [promptTokens(mock.doStreamCalls[0]!), 0, { finishReason: 'aborted', estimated: true }],
+      ]);
+
+      // Aborted before the provider was called: nothing reached it, nothing is charged.
+      const middleware = billingMiddleware(billing, { accountId: 'team' });
+      const call = { prompt: [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'hi' }] }], maxOutputTokens: 10, abortSignal: AbortSignal.abort() };
+      await expect(middleware.wrapGenerate!({ doGenerate: () => answering(call), doStream: () => answering(call), params: call, model: mock })).rejects.toThrow();
+      expect((await holds()).map((h) => h.status)).toEqual(['settled', 'settled', 'released']);
+      expect(await events()).toHaveLength(2);
+      expect(await billing.balance('team')).toMatchObject({ heldMicros: 0, debtMicros: 0 });
+      expect((await billing.reconcile('team')).problems).toEqual([]);
     });
   });
 }

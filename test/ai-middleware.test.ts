@@ -190,6 +190,31 @@ for (const engine of ENGINES) {
       expect(sizes[2]!).toBeGreaterThan(sizes[0]!);
     });
 
+    it('a stream without reported usage is charged the tool calls it streamed, whole or in deltas, once each', async () => {
+      const billing = await funded();
+      const unreported: LanguageModelV3Usage = {
+        inputTokens: { total: undefined, noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
+        outputTokens: { total: undefined, text: undefined, reasoning: undefined },
+      };
+      const input = JSON.stringify({ query: 'tolls '.repeat(300) });
+      const mock = new MockLanguageModelV3({
+        provider: 'openai.chat', modelId: 'gpt-4o-mini',
+        doStream: { stream: simulateReadableStream({ chunks: [
+          { type: 'stream-start', warnings: [] },
+          // One call's input in deltas, then the call; another's whole, in its call alone.
+          { type: 'tool-input-start', id: 'c1', toolName: 'search' },
+          { type: 'tool-input-delta', id: 'c1', delta: input },
+          { type: 'tool-input-end', id: 'c1' },
+          { type: 'tool-call', toolCallId: 'c1', toolName: 'search', input },
+          { type: 'tool-call', toolCallId: 'c2', toolName: 'search', input },
+          { type: 'finish', finishReason: { unified: 'tool-calls', raw: 'tool_use' }, usage: unreported },
+        ] as LanguageModelV3StreamPart[] }) },
+      });
+      await streamText({ model: wrap(billing, mock, { accountId: 'team' }), prompt: 'Search twice', maxOutputTokens: 2_000 }).consumeStream();
+      const [event] = await events();
+      expect(event).toMatchObject({ output_tokens: 2 * Math.ceil(Buffer.byteLength(input) / 2), metadata: { aiCall: { estimated: true } } });
+    });
+
     it('a request retried with its own idempotency key is charged once', async () => {
       const billing = await funded();
       const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o-mini', doGenerate: answer('Hello!', usage(10, 5)) });

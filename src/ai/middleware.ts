@@ -14,9 +14,10 @@
  * id the provider answered with when it differs. A stream settles on its finish part, before
  * passing it on; a stream aborted through the call's abortSignal, or canceled by its reader,
  * settles at once, whether or not the provider's stream fails on it (the SDK reports no usage
- * then): the estimated input plus the output counted so far from the streamed deltas. A call
- * that fails before any output releases its hold. Each model call of a multi-step tool loop goes through here once: its own
- * hold, its own charge. A charge is keyed by the call's hold, or, given the request's own
+ * then): the estimated input plus the output counted so far from the streamed deltas and tool
+ * calls. A call aborted while the provider is answering, before any output, is charged its
+ * estimated input; one that fails otherwise before any output releases its hold. Each model
+ * call of a multi-step tool loop goes through here once: its own hold, its own charge. A charge is keyed by the call's hold, or, given the request's own
  * `idempotencyKey`, by that key and the call's order in the request, so a retried request is
  * charged once; its calls' holds are then released.
  */
@@ -127,16 +128,27 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
     await meter.release(call.hold.id).catch((error: unknown) => report(error, { holdId: call.hold.id, usage, idempotencyKey: call.idempotencyKey }));
   }
 
+  /**
+   * The provider's call failed before answering. Aborted after it was made, the provider has
+   * the prompt and bills it, as for an aborted stream: the estimated input is charged. Any
+   * other failure (or an abort before the call) frees the hold.
+   */
+  async function unanswered(call: MeteredCall, signal: AbortSignal | undefined, abortedBefore: boolean): Promise<void> {
+    if (signal?.aborted !== true || abortedBefore) return release(call);
+    return settle(call, { inputTokens: call.inputTokens, outputTokens: 0 }, { finishReason: 'aborted', estimated: true });
+  }
+
   return {
     specificationVersion: 'v3',
 
     wrapGenerate: async ({ doGenerate, params, model }) => {
       const call = await open(params, model);
+      const abortedBefore = params.abortSignal?.aborted === true;
       let result;
       try {
         result = await doGenerate();
       } catch (error) {
-        await release(call);
+        await unanswered(call, params.abortSignal, abortedBefore);
         throw error;
       }
       const { usage, estimated } = tokenUsageOf(result.usage, { inputTokens: call.inputTokens, outputTokens: bytesToTokens(contentBytes(result.content)) });
@@ -148,11 +160,12 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
 
     wrapStream: async ({ doStream, params, model }) => {
       const call = await open(params, model);
+      const abortedBefore = params.abortSignal?.aborted === true;
       let result: LanguageModelV3StreamResult;
       try {
         result = await doStream();
       } catch (error) {
-        await release(call);
+        await unanswered(call, params.abortSignal, abortedBefore);
         throw error;
       }
       return { ...result, stream: metered(result.stream, call, params.abortSignal) };
@@ -172,6 +185,8 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
     const answer: Answer = {};
     let outputBytes = 0;
     let reasoningBytes = 0;
+    /** Tool calls whose input came as deltas, counted already: one streamed whole is counted at its tool-call part. */
+    const streamedInputs = new Set<string>();
     let failed = false;
     let canceled = false;
     /** Nothing more goes on: the stream closed, failed, was canceled or aborted. */
@@ -197,8 +212,14 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
     const count = (part: LanguageModelV3StreamPart) => {
       switch (part.type) {
         case 'text-delta':
+          outputBytes += utf8Length(part.delta);
+          break;
         case 'tool-input-delta':
           outputBytes += utf8Length(part.delta);
+          streamedInputs.add(part.id);
+          break;
+        case 'tool-call':
+          if (!streamedInputs.has(part.toolCallId)) outputBytes += utf8Length(part.input);
           break;
         case 'reasoning-delta':
           outputBytes += utf8Length(part.delta);
