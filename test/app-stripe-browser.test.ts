@@ -25,6 +25,7 @@ describe.skipIf(!haveChromium)('the app kit paying through Stripe (its local fak
     const billing = world.app.billing!;
     await billing.admin.updatePlan('plus', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 20_00, interval: 'month' }) } });
     await billing.admin.updatePack('extra-10', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 10_00 }) } });
+    await billing.admin.createPlan({ slug: 'pro', name: 'Pro', priceCents: 50_00, overage: 'credits', sort: 2, processorPrices: { stripe: stripe.addPrice({ unitAmount: 50_00, interval: 'month' }) } });
   });
 
   afterAll(async () => {
@@ -83,4 +84,38 @@ describe.skipIf(!haveChromium)('the app kit paying through Stripe (its local fak
     expect((await billing.reconcile(account)).ok).toBe(true);
     expect(world.problems).toEqual([]);
   }, 180_000);
+
+  it('says before an upgrade that the saved card is charged the difference at once, and when it renews', async () => {
+    const { app } = world;
+    const billing = app.billing!;
+    const bea = await world.newPage(390, 844);
+    await bea.goto(`${app.url}/login`);
+    await signUp(bea, 'Bea Baker', 'bea@example.com');
+    await bea.waitForURL(`${app.url}/`);
+    const account = `user_${await userIdOf(app, 'bea@example.com')}`;
+    await bea.click('nav.menu >> text=Billing');
+    await bea.locator('form[action="/billing/plan"]:has(input[value=plus]) button').click();
+    await bea.waitForURL((url) => url.href.startsWith(stripe.url));
+    await bea.click('button');
+    await bea.waitForURL((url) => url.pathname === '/billing');
+    await expect.poll(async () => (await billing.balance(account)).plan.slug, { timeout: 10_000 }).toBe('plus');
+    const renews = (await billing.balance(account)).period.end;
+
+    // On a subscription, the change is made at Stripe at once, on the saved card: the page asks first, and says so.
+    await bea.goto(`${app.url}/billing-link`);
+    await bea.click('[data-plan=pro] a.button');
+    await bea.waitForSelector('#change-confirm');
+    const date = renews.toLocaleDateString('en-US', { month: 'short', day: 'numeric', year: 'numeric', timeZone: 'UTC' });
+    expect(await bea.locator('#change-confirm p').first().innerText()).toBe(
+      `Pro replaces Plus now, and renews ${date}, ${renews.toISOString().slice(11, 16)} UTC at $50.00 a month. Your saved card is charged now for the difference over the rest of this period. What is left of Plus's allowance ends now, and Pro's starts.`,
+    );
+    await bea.screenshot({ path: `${SHOTS}/stripe-3-upgrade-confirm-phone.png`, fullPage: true });
+    expect((await billing.balance(account)).plan.slug).toBe('plus');
+    await bea.click('#change-confirm button');
+    await bea.waitForSelector('#note');
+    expect(await bea.locator('#note').innerText()).toBe('You are on Pro now.');
+    expect((await billing.balance(account)).plan.slug).toBe('pro');
+    expect((await billing.balance(account)).period.end).toEqual(renews);
+    expect(world.problems).toEqual([]);
+  }, 120_000);
 });

@@ -116,11 +116,20 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     expect(credits(await available(page))).toBe(before + 1_000);
     expect(await page.locator('#payments tbody tr').first().innerText()).toMatch(/1,000 extra credits\s+\$10\.00/);
 
-    await page.click('[data-plan=max] button');
+    // From a paid plan, a change is at once: a page says what it pays and what becomes of the allowance, before anything moves.
+    await page.click('[data-plan=max] a.button');
+    await page.waitForSelector('#change-confirm');
+    expect(await page.locator('h1').innerText()).toBe('Upgrade to Max?');
+    expect(await page.locator('#change-confirm p').first().innerText()).toBe(
+      "Max replaces Plus now: $100.00 is paid now for a month from today, then each month. What is left of Plus's allowance ends now.",
+    );
+    expect((await billing.balance('acme')).plan.slug).toBe('plus');
+    await page.screenshot({ path: `${ARTIFACTS}/billing-page-change-confirm.png` });
+    await page.click('#change-confirm button');
     await page.waitForSelector('#note');
     expect(await page.locator('#note').innerText()).toBe('You are on Max now.');
     expect(await page.locator('[data-current] h2').innerText()).toBe('Max');
-    expect(await page.locator('[data-plan=plus] button').innerText()).toBe('Downgrade to Plus');
+    expect(await page.locator('[data-plan=plus] a.button').innerText()).toBe('Downgrade to Plus…');
     // Payments named as they were bought: the pack's name, not its slug; each period the fake processor opens is paid as it opens, Plus's first, Max's at the change.
     expect(await page.locator('#payments tbody tr td:nth-child(2)').allInnerTexts()).toEqual(['Max plan, a month', '1,000 extra credits', 'Plus plan, a month']);
     expect(await page.locator('#payments tbody tr').first().innerText()).toMatch(/Max plan, a month\s+\$100\.00/);

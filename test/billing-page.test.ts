@@ -226,6 +226,7 @@ for (const engine of ENGINES) {
         expect(refused.html).toContain('Only the account&#39;s owner or an admin can do this');
       }
       expect((await browser.page('/billing/cancel')).status).toBe(403);
+      expect((await browser.page('/billing/change?plan=plus')).status).toBe(403);
       expect(await api.state()).toEqual(state);
     });
 

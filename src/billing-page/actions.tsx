@@ -6,6 +6,8 @@
  * completes at once, and the page says what changed. Every form carries its own effect key.
  */
 import { usableSources } from '../core/bucket.ts';
+import { isFree } from '../core/plan.ts';
+import { cents } from '../admin/format.ts';
 import { BillingError } from '../core/errors.ts';
 import { checked, readForm, wholeField, microsField, type Form } from '../admin/form.ts';
 import { ownerMessage } from '../admin/labels.ts';
@@ -14,6 +16,7 @@ import { amount, amountField, when } from './money.ts';
 import { overview } from './overview.tsx';
 import { pageUrl } from './session.ts';
 import { whatItCharges } from './sections/auto-recharge.tsx';
+import { planMove } from './sections/plans.tsx';
 import { readPricing } from '../hono/routes/pricing.ts';
 
 /** The auto-recharge form's labels, by the library's field names. */
@@ -82,6 +85,49 @@ export const actions: Part = (page, billing) => {
       const plan = (await billing.balance(accountOf(c))).plan;
       const result = await billing.subscribe(accountOf(c), plan.slug, { ...key(form), ...returns(c) });
       return 'checkoutUrl' in result ? { redirect: result.checkoutUrl } : { note: `${plan.name} resumed: it renews as before.` };
+    });
+  });
+
+  // A change of a paid plan takes effect at once, charged or credited on the saved card: the page that asks says so first.
+  page.get('/change', async (c) => {
+    const id = accountOf(c);
+    const [balance, account, plans] = await Promise.all([billing.balance(id), billing.getAccount(id), billing.admin.listPlans()]);
+    const from = balance.plan;
+    const to = plans.find((p) => p.slug === c.req.query('plan') && p.status === 'active' && p.public && !isFree(p));
+    if (!to || to.id === from.id || isFree(from)) return c.redirect(pageUrl(c.get('session')), 303);
+    const verb = planMove(from, to);
+    const price = `${cents(to.priceCents)} a month`;
+    const tz = account.timeZone;
+    const strandsPacks = !usableSources(to.overage).includes('pack') && balance.buckets.some((b) => (b.source === 'pack' || b.source === 'recharge') && b.remainingMicros > 0);
+    return render(c, {
+      title: `${verb} to ${to.name}?`,
+      accountName: account.name || account.id,
+      body: (
+        <section class="card narrow" id="change-confirm">
+          {account.processor === 'fake' ? (
+            <p>
+              {to.name} replaces {from.name} now: {cents(to.priceCents)} is paid now for a month from today, then each month. What is left of {from.name}'s allowance ends now.
+            </p>
+          ) : (
+            <p>
+              {to.name} replaces {from.name} now, and renews {when(balance.period.end, tz)} at {price}.{' '}
+              {to.priceCents > from.priceCents
+                ? 'Your saved card is charged now for the difference over the rest of this period.'
+                : to.priceCents < from.priceCents
+                  ? `What you paid for ${from.name} over the rest of this period is credited toward your next payment.`
+                  : ''}{' '}
+              What is left of {from.name}'s allowance ends now, and {to.name}'s starts.
+            </p>
+          )}
+          {strandsPacks ? <p>Credit packs you bought stay yours, though {to.name} does not spend them: they are spent again on a plan that does.</p> : null}
+          <div class="buttons">
+            <ActionForm action="/billing/plan" csrf={c.get('csrf')} label={`${verb} to ${to.name}`} fields={{ plan: to.slug }} />
+            <a class="button secondary" href={pageUrl(c.get('session'))}>
+              Keep {from.name}
+            </a>
+          </div>
+        </section>
+      ),
     });
   });
 

@@ -83,7 +83,7 @@ export function createBillingPage({ billing, credentials, logger, publicUrl }: B
       session = await sessions.read(c, { name: c.req.query('s') });
     }
     if (!session) return messagePage(c, 401, 'Your billing session has ended', OPEN_AGAIN);
-    if (!canAct(session) && (posted || c.req.path === '/billing/cancel')) {
+    if (!canAct(session) && (posted || c.req.path === '/billing/cancel' || c.req.path === '/billing/change')) {
       return messagePage(c, 403, 'Only the account\'s owner or an admin can do this', 'Ask them to change the plan, buy credit or set auto-recharge.', session.returnUrl);
     }
     c.set('session', session);

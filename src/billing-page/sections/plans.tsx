@@ -83,9 +83,18 @@ function Move({ view, offer }: { view: View; offer: Offer }) {
     ) : null;
   }
   const up = offer.price.cents > current.priceCents;
-  const label = isFree(current) ? `Subscribe to ${offer.name}` : `${up ? 'Upgrade' : 'Downgrade'} to ${offer.name}`;
-  return <ActionForm action="/billing/plan" csrf={view.csrf} label={label} fields={{ plan: offer.slug }} kind={up ? 'primary' : 'secondary'} />;
+  if (isFree(current)) return <ActionForm action="/billing/plan" csrf={view.csrf} label={`Subscribe to ${offer.name}`} fields={{ plan: offer.slug }} kind={up ? 'primary' : 'secondary'} />;
+  // From a paid plan the change is at once, on the saved card: a page says what it charges first.
+  return (
+    <a class={`button${up ? '' : ' secondary'}`} href={pageUrl(view.session, '/change', { plan: offer.slug })}>
+      {planMove(current, { priceCents: offer.price.cents })} to {offer.name}…
+    </a>
+  );
 }
+
+/** What moving from one paid plan to another is called: by price, a switch when they cost the same. */
+export const planMove = (from: Pick<Plan, 'priceCents'>, to: Pick<Plan, 'priceCents'>) =>
+  to.priceCents > from.priceCents ? 'Upgrade' : to.priceCents < from.priceCents ? 'Downgrade' : 'Switch';
 
 export function PlansSection({ view }: { view: View }) {
   const others = view.pricing.plans.filter((p) => p.slug !== view.balance.plan.slug);
