@@ -226,6 +226,26 @@ for (const engine of ENGINES) {
       expect((await holds()).map((h) => h.status)).toEqual(['settled', 'released']);
     });
 
+    it('a request whose call the SDK retried, itself retried, is charged once: a failed call takes no number', async () => {
+      const billing = await funded();
+      let calls = 0;
+      const mock = new MockLanguageModelV3({
+        provider: 'anthropic.messages', modelId: 'claude-sonnet-4-0',
+        doGenerate: async () => {
+          // Overloaded once, on the request's first attempt: the SDK retries the call.
+          if (calls++ === 0) throw new APICallError({ message: 'overloaded', url: 'https://api.example/v1', requestBodyValues: {}, statusCode: 529, isRetryable: true });
+          return answer('Hello!', usage(10, 5));
+        },
+      });
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const model = wrap(billing, mock, { accountId: 'team', idempotencyKey: 'msg_43' });
+        expect((await generateText({ model, prompt: 'hi', maxOutputTokens: 50 })).text).toBe('Hello!');
+      }
+      expect(mock.doGenerateCalls).toHaveLength(3);
+      expect((await events()).map((e) => e.idempotency_key)).toEqual(['msg_43:0']);
+      expect((await holds()).map((h) => h.status)).toEqual(['settled', 'released', 'released']);
+    });
+
     it('a refusal throws BillingRefusedError before the provider is called; streamText tells it before any output', async () => {
       const billing = await funded();
       await billing.upsertAccount({ id: 'broke', kind: 'personal' });

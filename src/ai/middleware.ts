@@ -17,9 +17,10 @@
  * then): the estimated input plus the output counted so far from the streamed deltas and tool
  * calls. A call aborted while the provider is answering, before any output, is charged its
  * estimated input; one that fails otherwise before any output releases its hold. Each model
- * call of a multi-step tool loop goes through here once: its own hold, its own charge. A charge is keyed by the call's hold, or, given the request's own
- * `idempotencyKey`, by that key and the call's order in the request, so a retried request is
- * charged once; its calls' holds are then released.
+ * call of a multi-step tool loop goes through here once: its own hold, its own charge. A charge
+ * is keyed by the call's hold, or, given the request's own `idempotencyKey`, by that key and the
+ * call's order among the request's charges (a call that failed and was retried takes none), so
+ * a retried request is charged once; its calls' holds are then released.
  */
 import type {
   LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Content, LanguageModelV3Middleware, LanguageModelV3StreamPart, LanguageModelV3StreamResult,
@@ -66,11 +67,11 @@ const optionsSchema = plain(
 
 export type MiddlewareOptions = z.input<typeof optionsSchema>;
 
-/** A model call on its way: its hold, what its prompt was estimated at, and the key its charge is written under. */
+/** A model call on its way: its hold, what its prompt was estimated at, and the key its charge is written under, once it has one. */
 interface MeteredCall {
   hold: Hold;
   inputTokens: number;
-  idempotencyKey: string;
+  idempotencyKey?: string;
 }
 
 /** What a call's answer says of itself, kept with its charge. */
@@ -84,13 +85,20 @@ interface Answer {
 
 export function billingMiddleware(meter: Meter, input: MiddlewareOptions): LanguageModelV3Middleware {
   const options = parseInput(optionsSchema, input, 'middleware options');
-  let calls = 0;
+  /**
+   * Calls charged under the request's key, numbered as they are charged: a call that failed and
+   * was retried (the SDK retries an overloaded provider) takes no number, so a retried request
+   * numbers its charges alike.
+   */
+  let charged = 0;
+  const chargeKey = (call: MeteredCall) =>
+    (call.idempotencyKey ??= options.idempotencyKey === undefined ? holdChargeKey(call) : `${options.idempotencyKey}:${charged++}`);
+  const holdChargeKey = (call: MeteredCall) => `ai:${holdKey(call.hold.id)}`;
   const report = options.onSettleError ?? ((error: unknown, call: UnsettledCall) => {
     console.error(`[tollgate] a model call's charge was not written (hold ${call.holdId}, key ${call.idempotencyKey}, usage ${JSON.stringify(call.usage)}):`, error);
   });
 
   async function open(params: LanguageModelV3CallOptions, model: LanguageModelV3): Promise<MeteredCall> {
-    const order = calls++;
     const inputTokens = promptTokens(params);
     const provider = catalogProvider(model.provider);
     const maxOutputTokens = params.maxOutputTokens ?? options.maxOutputTokens ?? outputRoom(model.modelId, provider, inputTokens);
@@ -101,16 +109,16 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
       ...(options.userId === undefined ? {} : { userId: options.userId }),
     });
     if (!result.ok) throw new BillingRefusedError(result);
-    const idempotencyKey = options.idempotencyKey === undefined ? `ai:${holdKey(result.hold.id)}` : `${options.idempotencyKey}:${order}`;
-    return { hold: result.hold, inputTokens, idempotencyKey };
+    return { hold: result.hold, inputTokens };
   }
 
   async function settle(call: MeteredCall, usage: TokenUsage, answer: Answer): Promise<void> {
     const answered = answer.model !== undefined && answer.model !== call.hold.model && modelSchema.safeParse(answer.model).success ? answer.model : undefined;
     const about = Object.fromEntries(Object.entries({ ...answer, model: undefined }).filter(([, v]) => v !== undefined));
+    const idempotencyKey = chargeKey(call);
     try {
       await meter.settle(call.hold.id, usage, {
-        idempotencyKey: call.idempotencyKey,
+        idempotencyKey,
         metadata: { ...options.metadata, ...(Object.keys(about).length > 0 ? { aiCall: about } : {}) },
         ...(answered === undefined ? {} : { model: answered }),
       });
@@ -120,12 +128,12 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
         await release(call, usage);
         return;
       }
-      report(error, { holdId: call.hold.id, usage, idempotencyKey: call.idempotencyKey });
+      report(error, { holdId: call.hold.id, usage, idempotencyKey });
     }
   }
 
   async function release(call: MeteredCall, usage: TokenUsage | null = null): Promise<void> {
-    await meter.release(call.hold.id).catch((error: unknown) => report(error, { holdId: call.hold.id, usage, idempotencyKey: call.idempotencyKey }));
+    await meter.release(call.hold.id).catch((error: unknown) => report(error, { holdId: call.hold.id, usage, idempotencyKey: call.idempotencyKey ?? holdChargeKey(call) }));
   }
 
   /**
