@@ -15,6 +15,7 @@ import { accountPaymentRoutes, accountPaymentsSection } from './account-payments
 import { accountMemberRoutes, accountMembersSection, type MembersError } from './account-members.tsx';
 import { accountTakeBackRoutes, TakeBackLink } from './account-take-back.tsx';
 import { accountCancelRoutes, CancelLink } from './account-cancel.tsx';
+import { accountPlanRoutes, PlanChangeForm } from './account-plan.tsx';
 import { LedgerTotalsTable } from './account-ledger-totals.tsx';
 import { VersionMoveNote } from './plan-versions.tsx';
 
@@ -154,13 +155,7 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
           <section class="card">
             <h2>Plan</h2>
             {await VersionMoveNote({ billing, accountId: id, planSlug: balance.plan.slug, csrf })}
-            <form method="post" action={`${accountPath(id)}/plan`} class="form" id="plan-change">
-              <Csrf token={csrf} />
-              <EffectKey />
-              <Select label="Change to" name="plan" value={balance.plan.slug} options={plans.map((p) => [p.slug, `${p.name} (${p.priceCents ? `${cents(p.priceCents)}/month` : 'free'})`] as const)} hint={account.processor === 'fake' ? 'Through the fake processor: takes effect at once, no payment.' : `Through ${account.processor}: a checkout, or on a subscription a change with its proration charged at once.`} />
-              <ErrorNote error={errorFor('plan')} />
-              <button type="submit">Change plan</button>
-            </form>
+            <PlanChangeForm accountId={id} current={balance.plan} plans={plans} processor={account.processor} error={errorFor('plan')} />
             {account.planEndsAt && account.planEndsAt > billing.now() ? (
               <form method="post" action={`${accountPath(id)}/resume`} class="inline" id="resume">
                 <Csrf token={csrf} />
@@ -338,6 +333,7 @@ export const accountsPage: Page = (admin, billing) => {
   accountPaymentRoutes(admin, billing);
   accountTakeBackRoutes(admin, billing);
   accountCancelRoutes(admin, billing);
+  accountPlanRoutes(admin, billing, (c, id, message) => detail(c, billing, id, { form: 'plan', message }));
   accountMemberRoutes(admin, billing, (c, id, e: MembersError) => detail(c, billing, id, { form: 'members', message: e.message, values: e.values }));
   admin.get('/accounts', (c) => list(c, billing));
   admin.get('/accounts/:id', (c) => detail(c, billing, c.req.param('id')));
@@ -364,15 +360,6 @@ export const accountsPage: Page = (admin, billing) => {
     });
     if (!result.ok) return detail(c, billing, id, { form: 'refund', message: result.error, eventId });
     return done(c, accountPath(id), `Refunded ${usd(result.value.refundedMicros)} of usage event ${eventId}.`);
-  });
-
-  admin.post('/accounts/:id/plan', async (c) => {
-    const id = c.req.param('id');
-    const form = await readForm(c);
-    const plan = form.plan ?? '';
-    const result = await attempt(async () => billing.subscribe(id, plan, effectKey(form)));
-    if (!result.ok) return detail(c, billing, id, { form: 'plan', message: result.error });
-    return done(c, accountPath(id), `Plan changed to ${plan}.`);
   });
 
   // Subscribing again to the plan it is on calls off the cancel scheduled for the period's end.
