@@ -201,14 +201,16 @@ async function endReplaced(
 }
 
 /**
- * A payment whose pack or plan only the customer's data names (priceRef) must have paid that
- * pack's or plan's price: else it is refused, recorded as failed for an admin to see, never credited.
+ * A payment that names the price it paid (priceRef: a pack's, or one whose pack or plan only the
+ * customer's data names) must have paid the pack's or plan's price: else (a price linked by hand
+ * that is not its own, or one it sold at before its price changed) it is refused, recorded as
+ * failed for an admin to see, never credited as the pack or plan is now.
  */
 function pricePaid(processor: string, event: { eventId: string; paymentRef: string; priceRef?: string }, kind: 'pack' | 'plan', price: string | undefined): void {
   if (event.priceRef === price) return;
   throw new Error(
-    `Payment ${event.paymentRef} at ${processor} paid the price ${event.priceRef}, not the ${kind}'s (${price ?? 'none'}) that its custom data names: ` +
-      'nothing was credited; refund it at the processor, or credit the account by hand',
+    `Payment ${event.paymentRef} at ${processor} paid the price ${event.priceRef}, not the ${kind}'s price (${price ?? 'none'}), that of the ${kind} it names ` +
+      `(one it sold at before its price changed, or not its own): nothing was credited; refund it at the processor, or credit the account by hand`,
   );
 }
 

@@ -12,7 +12,7 @@ import type { Pack } from '../../core/pack.ts';
 import type { Plan } from '../../core/plan.ts';
 import type { CheckoutRequest, Pending } from '../../engine/processor.ts';
 import { keyOf } from './client.ts';
-import { ACCOUNT_KEY, PACK_KEY, PLAN_KEY } from './metadata.ts';
+import { ACCOUNT_KEY, PACK_KEY, PLAN_KEY, PRICE_KEY } from './metadata.ts';
 
 /** Where Checkout sends the customer when a checkout names no page of its own. */
 export interface ReturnPages {
@@ -45,10 +45,13 @@ async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnP
     );
   }
   const cancelUrl = request.cancelUrl ?? pages.cancelUrl;
+  const priceId = await price();
   const session = await stripe.checkout.sessions.create(
     {
       ...params,
-      line_items: [{ price: await price(), quantity: 1 }],
+      // A pack's payment names the price it was paid at: paid after the pack's price changed, it is refused, not credited as the pack is now.
+      ...(params.mode === 'payment' ? { metadata: { ...params.metadata, [PRICE_KEY]: priceId } } : {}),
+      line_items: [{ price: priceId, quantity: 1 }],
       customer: request.customerId,
       client_reference_id: request.account.id,
       success_url: successUrl,

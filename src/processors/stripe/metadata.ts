@@ -8,6 +8,8 @@ import type Stripe from 'stripe';
 export const ACCOUNT_KEY = 'tollgate_account';
 export const PLAN_KEY = 'tollgate_plan';
 export const PACK_KEY = 'tollgate_pack';
+/** On a pack's Checkout Session: the price it sells at, which its payment bought the pack at. */
+export const PRICE_KEY = 'tollgate_price';
 /** On an auto-recharge's PaymentIntent: the recharge it pays. */
 export const RECHARGE_KEY = 'tollgate_recharge';
 
