@@ -286,6 +286,12 @@ describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
     await page.locator('button', { hasText: 'Create pack' }).click();
     await page.locator('.error', { hasText: 'Value: "-1"' }).waitFor();
     expect(await marked()).toEqual(['value']);
+    // A whole number refused on the settings page, by the label it has there.
+    await page.goto(`${base}/admin/settings`);
+    await page.fill('[name=pastDueGrace]', 'abc');
+    await page.locator('button', { hasText: 'Save settings' }).click();
+    await page.locator('.error', { hasText: 'Grace (days): "abc" is not a whole number' }).waitFor();
+    expect(await marked()).toEqual(['pastDueGrace']);
     await page.context().close();
     expect(errors).toEqual([]);
   });

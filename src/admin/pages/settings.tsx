@@ -48,7 +48,7 @@ function inputOf(form: Form): SettingsInput {
     fallbackRates: anyRate ? Object.fromEntries(Object.entries(rates).filter(([, r]) => r !== undefined)) : null,
     minHoldMicros: microsField(form, 'minHold', 'Minimum hold'),
     holdTtlSeconds: wholeField(form, 'holdTtl', 'Hold lifetime'),
-    pastDueGraceDays: wholeField(form, 'pastDueGrace', 'Grace for a failed renewal'),
+    pastDueGraceDays: wholeField(form, 'pastDueGrace', 'Grace (days)'),
     ...(form.refundUsedValue ? { refundUsedValue: form.refundUsedValue as 'debt' | 'write_off' } : {}),
   };
 }
