@@ -153,8 +153,8 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     await page.fill('#auto-recharge-form input[name=maxCount]', '3');
     await page.click('#auto-recharge-form button');
     await page.waitForSelector('#note:text("Auto-recharge is on")');
-    expect(await page.locator('#note').innerText()).toBe('Auto-recharge is on: it buys 1,000 extra credits for $10.00 on the saved card when less than 250 credits is left, at most 3 times a month.');
-    expect(await page.locator('[data-figure=auto-recharge-state]').innerText()).toBe('On: buys 1,000 extra credits for $10.00 on the saved card when less than 250 credits is left, at most 3 times a month');
+    expect(await page.locator('#note').innerText()).toBe('Auto-recharge is on: it buys 1,000 extra credits for $10.00, plus anything owed, on the saved card when less than 250 credits is left, at most 3 times a month.');
+    expect(await page.locator('[data-figure=auto-recharge-state]').innerText()).toBe('On: buys 1,000 extra credits for $10.00, plus anything owed, on the saved card when less than 250 credits is left, at most 3 times a month');
     expect((await billing.balance('acme')).autoRecharge).toMatchObject({ state: 'on', thresholdMicros: 2_500_000, monthlyMaxCount: 3 });
     // A threshold of a fraction of credits is shown back as it is, and saved again unchanged, stays so.
     await page.fill('#auto-recharge-form input[name=threshold]', '250.75');

@@ -139,8 +139,8 @@ for (const engine of ENGINES) {
       expect((await api.billing.balance('acme')).autoRecharge).toMatchObject({ enabled: true, pack: 'extra-10', thresholdMicros: 2_500_000, monthlyMaxCount: 3, monthlyMaxMicros: null, state: 'on' });
       // What it will charge, on what, when and how often, both in the note and in its state.
       const on = (await browser.page('/billing')).html;
-      expect(on).toContain('Auto-recharge is on: it buys 1,000 extra credits for $10.00 on the saved card when less than 250 credits is left, at most 3 times a month.');
-      expect(on).toMatch(/data-figure="auto-recharge-state"><strong>On<\/strong>: buys 1,000 extra credits for \$10.00 on the saved card when less than 250 credits is left, at most 3 times a month</);
+      expect(on).toContain('Auto-recharge is on: it buys 1,000 extra credits for $10.00, plus anything owed, on the saved card when less than 250 credits is left, at most 3 times a month.');
+      expect(on).toMatch(/data-figure="auto-recharge-state"><strong>On<\/strong>: buys 1,000 extra credits for \$10.00, plus anything owed, on the saved card when less than 250 credits is left, at most 3 times a month</);
       const refused = await browser.post('/billing/auto-recharge', { enabled: 'on', pack: 'extra-10', threshold: '', maxCount: 'many' });
       expect(refused.status).toBe(400);
       expect(refused.html).toContain('At most, recharges a month: &quot;many&quot; is not a whole number');

@@ -15,14 +15,15 @@ type Setting = NonNullable<View['balance']['autoRecharge']>;
 
 /**
  * What an auto-recharge charges, to what, when and how often, in the customer's words: "buys 1,000
- * extra credits for $10.00 on the saved card when less than 200 credits is left, at most 3 times
- * and $30 a month" (or "with no monthly cap"). The note after saving says the same.
+ * extra credits for $10.00, plus anything owed, on the saved card when less than 200 credits is
+ * left, at most 3 times and $30 a month" (or "with no monthly cap"). The note after saving says the same.
  */
 export function whatItCharges(setting: Pick<Setting, 'pack' | 'thresholdMicros' | 'monthlyMaxCount' | 'monthlyMaxMicros'>, packs: View['pricing']['packs'], display: View['display'], names?: View['names']['pack']): string {
   const pack = packs.find((p) => p.slug === setting.pack);
   const caps = [setting.monthlyMaxCount === null ? '' : `${setting.monthlyMaxCount} ${setting.monthlyMaxCount === 1 ? 'time' : 'times'}`, setting.monthlyMaxMicros === null ? '' : usd(setting.monthlyMaxMicros)].filter(Boolean);
   return (
-    `buys ${pack?.name ?? names?.get(setting.pack) ?? setting.pack}${pack ? ` for ${pack.price.display}` : ''} on the saved card when less than ${amount(setting.thresholdMicros, display)} is left, ` +
+    // What is owed then is paid with the pack, in the same charge (and counts toward the monthly cap).
+    `buys ${pack?.name ?? names?.get(setting.pack) ?? setting.pack}${pack ? ` for ${pack.price.display}` : ''}, plus anything owed, on the saved card when less than ${amount(setting.thresholdMicros, display)} is left, ` +
     (caps.length > 0 ? `at most ${caps.join(' and ')} a month` : 'with no monthly cap')
   );
 }
@@ -63,7 +64,7 @@ function State({ view }: { view: View }) {
     <p class={setting.state === 'off' || stuck ? 'error' : 'muted'} data-figure="auto-recharge-state">
       <strong>{STATE[setting.state]}</strong>
       {setting.state === 'on' || setting.state === 'paused' ? `: ${whatItCharges(setting, view.pricing.packs, view.display, view.names.pack)}` : ''}
-      {setting.pausedUntil ? `, paused until ${when(setting.pausedUntil, view.account.timeZone)} (a monthly cap was reached)` : ''}
+      {setting.pausedUntil ? `, paused until ${when(setting.pausedUntil, view.account.timeZone)} (the next recharge would go past a monthly cap)` : ''}
       {stuck ? `. But ${packName(view)} can no longer be bought on your plan, so nothing will be charged: it turns itself off when the balance runs low. ${view.pricing.packs.some((p) => canBuy(view, p)) ? 'Choose a pack on sale to your plan, or turn it off.' : 'Turn it off, or subscribe to a plan that packs are sold to.'}` : ''}
       {setting.off ? `: ${offReason(setting.off, view)}` : ''}
       {setting.recharging ? ' A recharge is under way.' : ''}
