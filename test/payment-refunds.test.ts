@@ -181,6 +181,27 @@ for (const engine of ENGINES) {
       await expectReconciled(t.billing, 'acme');
     });
 
+    it('a renewal paid late and refunded once the next period opened takes its own period\'s allowance, not the next one\'s', async () => {
+      await subscriber('acme', 'in_1');
+      const period = (start: string, end: string, at: string) => ({ periodStart: new Date(start), periodEnd: new Date(end), at: new Date(at) });
+      // April's renewal collected on April 30th, after the processor's retries; May's on time.
+      t.clock.set('2026-04-30T12:00:00Z');
+      await receive([{ ...planPaid('evt_2', 'acme', 'in_2'), ...period('2026-04-10T12:00:00Z', '2026-05-10T12:00:00Z', '2026-04-30T12:00:00Z') } as ProcessorEvent]);
+      t.clock.set('2026-05-10T12:00:05Z');
+      await receive([{ ...planPaid('evt_3', 'acme', 'in_3'), ...period('2026-05-10T12:00:00Z', '2026-06-10T12:00:00Z', '2026-05-10T12:00:00Z') } as ProcessorEvent]);
+      expect((await t.billing.balance('acme')).availableMicros).toBe(20_000_000);
+
+      t.clock.set('2026-05-15T12:00:00Z');
+      await receive([refunded('evt_4', 'in_2', 're_1', 20_00)]);
+      expect((await buckets(t.sql, 'acme')).map((b) => [b.reference, b.remaining])).toEqual([
+        [expect.stringMatching(/^allowance:\d+:2026-03-10T12:00:00/), 20_000_000],
+        [expect.stringMatching(/^allowance:\d+:2026-04-10T12:00:00/), 0], // April's, which in_2 paid (expired by now)
+        [expect.stringMatching(/^allowance:\d+:2026-05-10T12:00:00/), 20_000_000], // May's, paid by in_3, untouched
+      ]);
+      expect((await t.billing.balance('acme')).availableMicros).toBe(20_000_000);
+      await expectReconciled(t.billing, 'acme');
+    });
+
     it('a dispute refunds the amount disputed and flags the account; a dispute won is recorded, and moves nothing', async () => {
       await payg('acme');
       await onSigned('acme');

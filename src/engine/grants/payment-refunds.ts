@@ -158,10 +158,14 @@ async function bucketOf(tx: Sql, processor: string, paymentRef: string, payment:
   // The period paid now may not have opened its allowance yet (it opens on the first call): open
   // it, so that what the refund takes is not handed out afterwards.
   if (terms.plan.id === payment.plan_id && !terms.planEnded) await openAllowance(tx, terms);
-  // The plan's allowance that began nearest the payment: periods are months, payments a moment.
+  // The plan's allowance of the period the payment was made in (one collected late, after the
+  // processor's retries, paid the period it fell in, not the next one, which began nearer), an
+  // hour's grace for a renewal told a moment before its period's start; else the one that began
+  // nearest the payment: periods are months, payments a moment.
   const [bucket] = await tx.query<BucketRow>(
     `SELECT ${columns} FROM buckets b WHERE b.account_id = $1 AND b.source = 'allowance' AND b.plan_id = $2
-     ORDER BY abs(extract(epoch FROM b.starts_at - $3::timestamptz)), b.id DESC LIMIT 1 FOR UPDATE`,
+     ORDER BY (b.starts_at <= $3::timestamptz + interval '1 hour' AND (b.expires_at IS NULL OR b.expires_at > $3::timestamptz)) DESC,
+       abs(extract(epoch FROM b.starts_at - $3::timestamptz)), b.id DESC LIMIT 1 FOR UPDATE`,
     [payment.account_id, payment.plan_id, payment.created_at],
   );
   return bucket;
