@@ -120,4 +120,20 @@ describe.skipIf(!haveChromium)('refunds in the admin panel, in a browser', () =>
     expect((await named.allInnerTexts()).map((text) => text.match(/payment refund\s+(\S+)/)![1]).sort()).toEqual(['$5.00', '$5.00', '-$5.00', '-$5.00']);
     await page.locator('#account-payments').screenshot({ path: `${ARTIFACTS}/refund-reversed-payments.png` });
   }, 60_000);
+
+  it("says a period's refund leaves the subscription renewing, and it does", async () => {
+    await billing.admin.createPlan({ slug: 'team', name: 'Team', priceCents: 30_00 });
+    await billing.upsertAccount({ id: 'gamma', kind: 'team' });
+    completed(await billing.subscribe('gamma', 'team', { idempotencyKey: 'gamma-team' }));
+    const problems: string[] = [];
+    const page = await adminPage(browser, base, ADMIN_PASSWORD, problems);
+    const [period] = await billing.payments('gamma');
+    await page.goto(`${base}/admin/accounts/gamma/payments/${period!.id}/refund`);
+    expect(await page.locator('main').innerText()).toContain('The subscription goes on and renews as before: to end it, cancel it from the account\'s page.');
+    await page.click('#payment-refund button[type=submit]');
+    await page.locator('.note', { hasText: 'Refunded $30.00' }).waitFor();
+    const account = await billing.getAccount('gamma');
+    expect([(await billing.balance('gamma')).plan.slug, account.planEndsAt]).toEqual(['team', null]);
+    expect(problems).toEqual([]);
+  });
 });

@@ -92,7 +92,7 @@ async function confirmPage(c: AdminContext, billing: Billing, accountId: string,
   const effect =
     payment.kind === 'pack'
       ? `The pack's own bucket gives back its unused value, up to the refund's share of it; of the share already spent, the account ${refundUsedValue === 'debt' ? 'owes the rest (its next purchase pays it)' : 'owes nothing (it is written off)'}.`
-      : 'The allowance of the period it paid gives back its unused value, up to the refund\'s share of it.';
+      : 'The allowance of the period it paid gives back its unused value, up to the refund\'s share of it. The subscription goes on and renews as before: to end it, cancel it from the account\'s page.';
   return render(c, {
     title: `Refund ${what(payment).toLowerCase()}`,
     status: error ? 422 : 200,
