@@ -73,7 +73,9 @@ export interface PaymentRefund {
 /**
  * What a verified webhook says happened, in the engine's words. `priceRef`, on a payment: the
  * processor's price paid, when what it paid for is named only by data the customer could set (a
- * Paddle checkout's custom data); it is credited only if that price is the pack's or plan's there.
+ * Paddle checkout's custom data), and on every pack's payment (a checkout opened before the pack's
+ * price changed and paid after buys nothing); it is credited only if that price is the pack's or
+ * plan's there, else recorded as failed for an admin.
  * `customerRef`, on a period paid whose account only such data names: the processor's customer
  * who paid, which must be the account's for the subscription to replace a live one of its own.
  * `pricePaid`, on a period paid: the processor's price it was billed at, whatever names the plan;
