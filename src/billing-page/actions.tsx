@@ -39,10 +39,28 @@ function plainly(error: BillingError): string {
  * was not sent by the page: either way, reloading shows what there is. Any other in its words.
  */
 function customerMessage(error: BillingError): string {
-  if (error.code === 'plan_not_found') return 'That plan is not on sale any more: reload the page to see the plans on sale.';
-  if (error.code === 'pack_not_found') return 'That pack is not on sale any more: reload the page to see the packs on sale.';
-  if (error.code === 'idempotency_conflict' || error.code === 'invalid_input') return 'This form is not one the page can take any more: reload the page and try again.';
-  return ownerMessage(error);
+  switch (error.code) {
+    case 'plan_not_found':
+    case 'plan_not_available':
+      return 'That plan is not on sale any more: reload the page to see the plans on sale.';
+    case 'pack_not_found':
+      return 'That pack is not on sale any more: reload the page to see the packs on sale.';
+    case 'pack_requires_plan':
+    case 'pack_not_usable':
+      return 'That pack cannot be bought on your plan: reload the page to see what can.';
+    case 'idempotency_conflict':
+    case 'invalid_input':
+      return 'This form is not one the page can take any more: reload the page and try again.';
+    // The library's words for these name the account's id, slugs and the API: the app's operator's to read, not the customer's.
+    case 'payment_declined':
+      return 'The payment was declined, so nothing changed: update the card under "Payment method and invoices", then try again.';
+    case 'payment_past_due':
+      return 'A renewal of your plan is not paid yet: pay it under "Payment method and invoices", then change the plan.';
+    case 'processor_not_configured':
+      return 'Payments for this account cannot be taken here right now, so nothing was charged: please contact support.';
+    default:
+      return ownerMessage(error);
+  }
 }
 
 const key = (form: Form) => ({ idempotencyKey: form.idempotencyKey || undefined });
