@@ -4,6 +4,7 @@
  * provider reported (or, for a stream cut short, what was streamed); a refusal stops the call
  * before any token; a failure before any output releases the hold.
  */
+import { createAnthropic } from '@ai-sdk/anthropic';
 import { APICallError, type LanguageModelV3StreamPart, type LanguageModelV3Usage } from '@ai-sdk/provider';
 import { generateText, stepCountIs, streamText, tool } from 'ai';
 import { MockLanguageModelV3, simulateReadableStream } from 'ai/test';
@@ -213,6 +214,31 @@ for (const engine of ENGINES) {
       await streamText({ model: wrap(billing, mock, { accountId: 'team' }), prompt: 'Search twice', maxOutputTokens: 2_000 }).consumeStream();
       const [event] = await events();
       expect(event).toMatchObject({ output_tokens: 2 * Math.ceil(Buffer.byteLength(input) / 2), metadata: { aiCall: { estimated: true } } });
+    });
+
+    it("holds an Anthropic call's thinking budget, which its provider asks for on top of maxOutputTokens", async () => {
+      const billing = await funded();
+      // The real provider, answering from here: what it asks Anthropic for is what the hold must cover.
+      const asked: number[] = [];
+      const anthropic = createAnthropic({
+        apiKey: 'test',
+        fetch: async (_url, init) => {
+          asked.push(JSON.parse(String(init!.body)).max_tokens);
+          return Response.json({
+            id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-0', content: [{ type: 'text', text: 'ok' }],
+            stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 10, output_tokens: 5 },
+          });
+        },
+      });
+      const model = wrap(billing, anthropic('claude-sonnet-4-0'), { accountId: 'team' });
+      const thinking = (budgetTokens?: number) => ({ anthropic: { thinking: { type: 'enabled' as const, ...(budgetTokens === undefined ? {} : { budgetTokens }) } } });
+      await generateText({ model, prompt: 'Think', maxOutputTokens: 1_000, providerOptions: thinking(4_000) });
+      await generateText({ model, prompt: 'Think', maxOutputTokens: 1_000, providerOptions: thinking() }); // the provider's default budget
+      await generateText({ model, prompt: 'Think', maxOutputTokens: 1_000 });
+      const held = await t.sql.query<{ tokens: number }>('SELECT tokens FROM holds');
+      const prompt = promptTokens({ prompt: [{ role: 'user', content: [{ type: 'text', text: 'Think' }] }] });
+      expect(asked).toEqual([5_000, 2_024, 1_000]);
+      expect(held.map((h) => h.tokens - prompt).sort((a, b) => a - b)).toEqual([1_000, 2_024, 5_000]);
     });
 
     it('a request retried with its own idempotency key is charged once', async () => {

@@ -6,9 +6,9 @@
  *
  * Before the provider is called, the call is authorized with a hold sized from the prompt (a
  * token estimate of its messages, tools and response format: estimate.ts) plus its
- * maxOutputTokens, or when it sets none, the `maxOutputTokens` given here, else the model's
- * context window less the prompt (the price data documents windows, not output limits), else
- * the settings' minimum hold. A refusal throws `BillingRefusedError` before any token is spent.
+ * maxOutputTokens (and an Anthropic thinking budget, asked for on top of them), or when it sets
+ * none, the `maxOutputTokens` given here, else the model's context window less the prompt (the
+ * price data documents windows, not output limits), else the settings' minimum hold. A refusal throws `BillingRefusedError` before any token is spent.
  *
  * After it, the hold is settled from the provider's reported usage (usage.ts), under the model
  * id the provider answered with when it differs. A stream settles on its finish part, before
@@ -101,7 +101,8 @@ export function billingMiddleware(meter: Meter, input: MiddlewareOptions): Langu
   async function open(params: LanguageModelV3CallOptions, model: LanguageModelV3): Promise<MeteredCall> {
     const inputTokens = promptTokens(params);
     const provider = catalogProvider(model.provider);
-    const maxOutputTokens = params.maxOutputTokens ?? options.maxOutputTokens ?? outputRoom(model.modelId, provider, inputTokens);
+    const asked = params.maxOutputTokens ?? options.maxOutputTokens;
+    const maxOutputTokens = asked === undefined ? outputRoom(model.modelId, provider, inputTokens) : asked + thinkingBudget(params, model);
     const result = await meter.authorize(options.accountId, {
       model: model.modelId, inputTokens,
       ...(provider === undefined ? {} : { provider }),
@@ -297,6 +298,22 @@ function contentBytes(content: readonly LanguageModelV3Content[]): number {
     if (part.type === 'tool-call') return sum + utf8Length(part.input);
     return sum;
   }, 0);
+}
+
+/** Anthropic's default thinking budget, which its provider sends when thinking is enabled without one. */
+const ANTHROPIC_THINKING_BUDGET = 1_024;
+
+/**
+ * Output a call may write beyond its maxOutputTokens: Anthropic's provider asks for the thinking
+ * budget on top of them (`providerOptions.anthropic.thinking`, or under the provider's own name).
+ */
+function thinkingBudget(params: LanguageModelV3CallOptions, model: LanguageModelV3): number {
+  if (!model.provider.includes('anthropic')) return 0;
+  // The options under the provider's own name, when given, override Anthropic's.
+  const named = params.providerOptions?.[model.provider.split('.')[0]!]?.thinking ?? params.providerOptions?.anthropic?.thinking;
+  const thinking = named as { type?: unknown; budgetTokens?: unknown } | null | undefined;
+  if (thinking?.type !== 'enabled') return 0;
+  return typeof thinking.budgetTokens === 'number' ? thinking.budgetTokens : ANTHROPIC_THINKING_BUDGET;
 }
 
 /** Output tokens a call without its own maximum may still produce: the model's context window less its prompt, when the price data knows it. */
