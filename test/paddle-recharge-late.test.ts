@@ -6,7 +6,8 @@
  * paid, credited once, the late webhooks (signed as Paddle signs them) adding nothing; past due
  * or canceled, declined, with what the webhook would have said; still billed, asked less and less
  * often until the week a payment may take is over, then ended unanswered with auto-recharge off,
- * and its payment still credited once if Paddle collects it after all. On both engines.
+ * and its payment still credited once if Paddle collects it after all; a pack repriced meanwhile,
+ * credited at the value its charge was for. On both engines.
  */
 import { describe, expect, it } from 'vitest';
 import { DAY, ENGINES, MINUTE } from './support/harness.ts';
@@ -83,6 +84,17 @@ for (const engine of ENGINES) {
       expect(await credits()).toEqual([{ amount: 10_000_000, reference: `payment:paddle:${charge.id}` }]);
       expect(await available()).toBe(before + 10_000_000);
       expect(await recharges()).toEqual([{ status: 'succeeded', payment_ref: charge.id, reason: null }]);
+      expect((await t.billing.reconcile('acme')).problems).toEqual([]);
+    });
+
+    it('the pack repriced while its charge awaited payment: the recharge credits what it charged for, not the pack as it is then', async () => {
+      const { before, charge, webhooksFrom } = await awaitingPayment();
+      await t.billing.admin.updatePack('extra-10', { priceCents: 20_00 }); // now $20 for 2,000 credits
+      await fake().payBilled(charge.id);
+      await deliver(webhooksFrom);
+      expect(await recharges()).toEqual([{ status: 'succeeded', payment_ref: charge.id, reason: null }]);
+      expect(await credits()).toEqual([{ amount: 10_000_000, reference: `payment:paddle:${charge.id}` }]);
+      expect(await available()).toBe(before + 10_000_000);
       expect((await t.billing.reconcile('acme')).problems).toEqual([]);
     });
 

@@ -40,14 +40,18 @@ export async function creditPack(
   tx: Sql,
   accountId: string,
   pack: Pack,
-  payment: { processor: string; processorRef: string; amountCents: number; now: Date; source?: 'pack' | 'recharge'; debtCoveredMicros?: number },
+  payment: {
+    processor: string; processorRef: string; amountCents: number; now: Date; source?: 'pack' | 'recharge'; debtCoveredMicros?: number;
+    /** The pack's value when it was sold, if it may have changed since (a recharge's, fixed at its first attempt). */
+    packValueMicros?: number;
+  },
 ): Promise<GrantResult & { valueMicros: number }> {
   await tx.query(
     `INSERT INTO payments (account_id, processor, processor_ref, kind, pack_id, amount_cents, status, created_at)
      VALUES ($1, $2, $3, 'pack', $4, $5, 'succeeded', $6) ON CONFLICT (processor, processor_ref) DO NOTHING`,
     [accountId, payment.processor, payment.processorRef, pack.id, payment.amountCents, payment.now],
   );
-  const valueMicros = asMicros(packValueMicros(pack) + (payment.debtCoveredMicros ?? 0));
+  const valueMicros = asMicros((payment.packValueMicros ?? packValueMicros(pack)) + (payment.debtCoveredMicros ?? 0));
   const expiresAt = pack.expiresAfterDays ? new Date(payment.now.getTime() + pack.expiresAfterDays * 86_400_000) : null;
   const result = await grant(tx, {
     accountId, source: payment.source ?? 'pack', amountMicros: valueMicros, reference: `payment:${payment.processor}:${payment.processorRef}`,

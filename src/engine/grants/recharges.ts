@@ -22,6 +22,7 @@
 import { BillingError } from '../../core/errors.ts';
 import { availableMicros } from '../../core/gate.ts';
 import { centsToMicros, formatUsd, MICROS_PER_CENT } from '../../core/money.ts';
+import { packValueMicros } from '../../core/pack.ts';
 import { billingPeriod } from '../../core/periods.ts';
 import type { Sql } from '../../db/sql.ts';
 import type { Context } from '../context.ts';
@@ -335,8 +336,8 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
       await pauseUntil(tx, job.account_id, month.end, now);
       return skip(overCount ? 'the monthly number of recharges is reached' : 'the monthly amount of recharges would be passed');
     }
-    await tx.query('UPDATE recharges SET amount_cents = $2, debt_cents = $3, pack_id = $4, processor = $5 WHERE id = $1', [
-      job.id, amountCents, debtCents, packId, terms.account.processor,
+    await tx.query('UPDATE recharges SET amount_cents = $2, debt_cents = $3, pack_id = $4, processor = $5, value_micros = $6 WHERE id = $1', [
+      job.id, amountCents, debtCents, packId, terms.account.processor, packValueMicros(pack),
     ]);
   }
   if (job.first_sent_at && now.getTime() - new Date(job.first_sent_at).getTime() > KEY_LIFETIME_MS) {
@@ -383,14 +384,16 @@ async function prepare(ctx: Context, tx: Sql, job: JobRow): Promise<Charge | { s
  */
 export async function completeRecharge(tx: Sql, accountId: string, rechargeId: number, processor: string, paymentRef: string, now: Date, chargedCents?: number): Promise<boolean> {
   await lockGate(tx, accountId, now);
-  const [job] = await tx.query<JobRow>(
-    'SELECT id, account_id, attempts, amount_cents, debt_cents, pack_id, first_sent_at FROM recharges WHERE id = $1 AND account_id = $2 FOR UPDATE',
+  const [job] = await tx.query<JobRow & { value_micros: number | null }>(
+    'SELECT id, account_id, attempts, amount_cents, debt_cents, pack_id, first_sent_at, value_micros FROM recharges WHERE id = $1 AND account_id = $2 FOR UPDATE',
     [rechargeId, accountId],
   );
   if (!job || job.pack_id === null || job.amount_cents === null) return false;
   const [pack] = await tx.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.id = $1`, [job.pack_id]);
   await creditPack(tx, accountId, packFromRow(pack!), {
     processor, processorRef: paymentRef, amountCents: chargedCents ?? job.amount_cents, now, source: 'recharge', debtCoveredMicros: centsToMicros(job.debt_cents ?? 0),
+    // What its first attempt charged for, though the pack was repriced since.
+    ...(job.value_micros !== null && { packValueMicros: job.value_micros }),
   });
   await tx.query(`UPDATE recharges SET status = 'succeeded', payment_ref = $2, reason = NULL, updated_at = $3 WHERE id = $1`, [rechargeId, paymentRef, now]);
   return true;
