@@ -6,6 +6,8 @@
  * one back, refund a usage event, change the plan, cancel it and resume it.
  */
 import type { Billing } from '../../engine/billing.ts';
+import type { UsageRow } from '../../engine/reads/reads.ts';
+import { calendarMonthPeriod } from '../../core/periods.ts';
 import { cents, date, dateTime, tokens, usd, value, zonedDateTime, type Display } from '../format.ts';
 import { effectKey, grantField, microsField, readForm, type Form } from '../form.ts';
 import { attempt, Csrf, done, EffectKey, ErrorNote, Field, listQuery, Pager, render, SearchBox, Select, type AdminContext, type Page } from '../layout.tsx';
@@ -72,6 +74,65 @@ async function list(c: AdminContext, billing: Billing) {
       </>
     ),
   });
+}
+
+/**
+ * This month's usage by model (UTC, as the accounts list counts it): its total is that list's
+ * usage this month, the value charged less usage refunds; the recent usage below it stops at 50 calls.
+ */
+async function UsageByModel({ billing, accountId, display }: { billing: Billing; accountId: string; display: Display }) {
+  const month = calendarMonthPeriod(billing.now(), 'UTC');
+  const { rows, total } = await billing.usage(accountId, { from: month.start, to: month.end, groupBy: 'model' });
+  const cells = (u: UsageRow) => (
+    <>
+      <td class="num">{u.events.toLocaleString('en-US')}</td>
+      <td class="num">
+        {tokens(u.inputTokens)} / {tokens(u.outputTokens)}
+      </td>
+      <td class="num">{value(u.valueMicros - u.refundedMicros, display)}</td>
+      <td class="num">{u.refundedMicros ? value(u.refundedMicros, display) : '—'}</td>
+      <td class="num">{usd(u.costMicros)}</td>
+    </>
+  );
+  return (
+    <>
+      <h2>
+        Usage this month by model <small class="muted">{date(month.start)} to {date(new Date(month.end.getTime() - 1))} (UTC)</small>
+      </h2>
+      {rows.length === 0 ? (
+        <p class="muted">No usage this month.</p>
+      ) : (
+        <table class="grid" id="usage-by-model">
+          <thead>
+            <tr>
+              <th>Model</th>
+              <th class="num">Calls</th>
+              <th class="num">Tokens in / out</th>
+              <th class="num">Usage value charged</th>
+              <th class="num">Refunds taken off</th>
+              <th class="num">Provider cost</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((u) => (
+              <tr data-model={u.key}>
+                <td>
+                  <code>{u.key}</code>
+                </td>
+                {cells(u)}
+              </tr>
+            ))}
+          </tbody>
+          <tfoot>
+            <tr data-model="total">
+              <th>Total</th>
+              {cells(total)}
+            </tr>
+          </tfoot>
+        </table>
+      )}
+    </>
+  );
 }
 
 async function detail(c: AdminContext, billing: Billing, id: string, error?: FormError) {
@@ -246,6 +307,8 @@ async function detail(c: AdminContext, billing: Billing, id: string, error?: For
             </tbody>
           </table>
         )}
+
+        {await UsageByModel({ billing, accountId: id, display })}
 
         <h2>Recent usage</h2>
         {error?.form === 'refund' && !usageEvents.some((e) => e.id === error.eventId) ? <ErrorNote error={error.message} /> : null}
