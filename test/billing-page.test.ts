@@ -129,6 +129,14 @@ for (const engine of ENGINES) {
       expect((await api.billing.getAccount('acme')).planEndsAt).toBeNull();
 
       await api.billing.admin.createPlan({ slug: 'max', name: 'Max', priceCents: 100_00, overage: 'credits' });
+      await api.billing.admin.createPlan({ slug: 'flat', name: 'Flat', priceCents: 50_00, overage: 'block' });
+      // The page that asks before a change: a plan that spends no packs says the pack bought stays, unspent.
+      const flat = await browser.page('/billing/change?plan=flat');
+      expect(flat.html).toContain('<title>Upgrade to Flat? · ');
+      expect(flat.html).toContain('Credit packs you bought stay yours, though Flat does not spend them: they are spent again on a plan that does.');
+      expect((await browser.page('/billing/change?plan=max')).html).not.toContain('Credit packs you bought stay yours');
+      // No such plan, a free one, or the one it is on: back to the page.
+      for (const plan of ['nope', 'free', 'plus']) expect((await browser.page(`/billing/change?plan=${plan}`)).status, plan).toBe(303);
       await browser.page('/billing');
       expect((await browser.post('/billing/plan', { plan: 'max', idempotencyKey: 'plan-1' })).status).toBe(303);
       expect((await api.billing.balance('acme')).plan.slug).toBe('max');
