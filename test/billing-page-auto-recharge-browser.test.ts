@@ -49,6 +49,8 @@ describe.skipIf(!haveChromium)("the billing page's auto-recharge whose pack is n
         'But 1,000 extra credits can no longer be bought on your plan, so nothing will be charged: it turns itself off when the balance runs low. ' +
         'Turn it off, or subscribe to a plan that packs are sold to.',
     );
+    // Plus, no longer on sale, at its price as the plans on sale say theirs.
+    expect(await page.locator('[data-current] .price').innerText()).toBe('$20.00 a month');
     // Plus (kept, at $20) to Starter ($20) is neither a step up nor down.
     expect(await page.locator('[data-plan=starter] a.button').innerText()).toBe('Switch to Starter…');
     await page.locator('#auto-recharge').scrollIntoViewIfNeeded();

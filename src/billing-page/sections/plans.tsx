@@ -3,7 +3,7 @@
  * pricing table shows it, with what moving to it means: subscribe, upgrade, downgrade, cancel,
  * resume. Only an owner or admin sees the buttons; each goes through the account's processor.
  */
-import { dollars } from '../../admin/format.ts';
+import { cents } from '../../admin/format.ts';
 import { Plan as PlanCard } from '../../admin/pages/pricing-table.tsx';
 import { includedMicros, isFree, type Plan } from '../../core/plan.ts';
 import type { Pricing } from '../../hono/routes/pricing.ts';
@@ -59,7 +59,10 @@ function Current({ view }: { view: View }) {
       ) : (
         <article class="card price-card" data-plan={plan.slug}>
           <h2>{plan.name}</h2>
-          <p class="price">{isFree(plan) ? 'Free' : `${dollars(plan.priceCents)} a month`}</p>
+          <p class="price">
+            {isFree(plan) ? 'Free' : cents(plan.priceCents)}
+            {isFree(plan) ? null : <small> a month</small>}
+          </p>
           <ul>
             <li>{amount(includedMicros(plan), display)} of usage each month</li>
           </ul>
