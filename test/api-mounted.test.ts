@@ -39,6 +39,15 @@ for (const engine of ENGINES) {
       });
     });
 
+    it('keeps no Idempotency-Key for a path no route serves: the request sent again to the right path runs under it', async () => {
+      const call = await host();
+      await t.billing.admin.applyPreset('credit-packs');
+      await t.billing.upsertAccount({ id: 'acme', kind: 'team' });
+      const request = JSON.stringify({ model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 10 });
+      expect(await call('POST', '/accounts/acme/authorise', request, { 'Idempotency-Key': 'auth-1' })).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+      expect(await call('POST', '/accounts/acme/authorize', request, { 'Idempotency-Key': 'auth-1' })).toMatchObject({ status: 201, body: { hold: { accountId: 'acme' } } });
+    });
+
     it('serves the pricing table and its own documents without a key, the documents naming where it is mounted', async () => {
       await t.billing.admin.applyPreset('credit-packs');
       const app = new Hono();

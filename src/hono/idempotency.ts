@@ -3,8 +3,9 @@
  * kept; a retry with the same key and the same request gets it again (with
  * `Idempotent-Replayed: true`), one with another request is a 409. A key whose first request
  * is still being answered is a 409 too; one whose process died is taken over after a minute.
- * Neither a 500 nor input refused before anything ran (a body that is not valid JSON, or a
- * field that is not) is kept, so a retry runs again: with the input fixed, under the same key.
+ * Neither a 500 nor input refused before anything ran (a body that is not valid JSON, a field
+ * that is not, a path no route serves) is kept, so a retry runs again: with the input fixed,
+ * under the same key.
  * Rows live in the database: every process of a deployment honours every key.
  */
 import { createHash } from 'node:crypto';
@@ -16,8 +17,8 @@ import { HttpError } from './errors.ts';
 
 const ABANDONED_AFTER_SECONDS = 60;
 
-/** Error codes of input refused before the route ran: nothing happened under the key. */
-const NOT_RUN = new Set(['invalid_input', 'invalid_json', 'unsupported_media_type', 'payload_too_large']);
+/** Error codes of input refused before the route ran, or of a path no route serves: nothing happened under the key. */
+const NOT_RUN = new Set(['invalid_input', 'invalid_json', 'unsupported_media_type', 'payload_too_large', 'not_found']);
 
 /**
  * `ownKey`: the routes whose effect is made once by the key itself, claimed in the effect's own
