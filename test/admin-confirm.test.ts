@@ -114,6 +114,21 @@ describe('the admin panel asks to confirm what reaches accounts', () => {
     // A plan nobody is on says so.
     await billing.admin.createPlan({ slug: 'lonely', name: 'Lonely', priceCents: 5_00 });
     expect(text((await admin.page('/admin/plans/lonely/archive')).html)).toMatch(/no account is on Lonely now/);
+    expect((await admin.page('/admin/plans/lonely/archive')).html).not.toContain('the default plan');
+  });
+
+  it('says, before the default plan goes off sale, that new accounts still start on it', async () => {
+    const { billing } = t;
+    const note = /Free is the default plan: every new account still starts on it, off sale or not\. To start them on another, choose it as the default plan in Settings first\./;
+    expect(text((await admin.page('/admin/plans/free/archive')).html)).toMatch(note);
+    await admin.page('/admin/plans/free');
+    const legacy = await admin.post('/admin/plans/free', { name: 'Free', slug: 'free', price: '0', included: '0.5', overage: 'block', status: 'legacy', sort: '0', public: 'on', models: 'gpt-4o-mini\nclaude-*' });
+    expect(text(legacy.html)).toMatch(note);
+    // As it says: archived, it is still where a new account starts.
+    const { action, fields } = formFields((await admin.page('/admin/plans/free/archive')).html, 'archive');
+    expect((await admin.post(action, fields, { csrf: false })).status).toBe(303);
+    await billing.upsertAccount({ id: 'newcomer', kind: 'personal' });
+    expect((await billing.balance('newcomer')).plan).toMatchObject({ slug: 'free', status: 'archived' });
   });
 
   it('asks the same before a save of the edit form that archives a plan, and saves it whole once confirmed', async () => {

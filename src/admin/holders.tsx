@@ -34,6 +34,17 @@ export function HolderList({ holders, none = 'no account' }: { holders: Holders 
   );
 }
 
+/** Off sale, the default plan is still where every new account starts (the settings name it, not its status): said before it is taken off sale. */
+async function DefaultPlanNote({ billing, plan }: { billing: Billing; plan: Plan }) {
+  if ((await billing.admin.getSettings()).defaultPlanId !== plan.id) return null;
+  return (
+    <p class="warn" data-figure="default-plan">
+      {plan.name} is the default plan: every new account still starts on it, off sale or not. To start them on another, choose it as the default plan in{' '}
+      <a href="/admin/settings">Settings</a> first.
+    </p>
+  );
+}
+
 /** What archiving a plan does to the accounts on it. */
 export const planArchiveEffect = (billing: Billing) => async (plan: Plan) => {
   const holders = (await billing.admin.planHolders([plan.slug])).get(plan.slug);
@@ -46,6 +57,7 @@ export const planArchiveEffect = (billing: Billing) => async (plan: Plan) => {
         Archived, it is off sale: nobody new can take it, and it leaves the pricing table. The accounts on it stay on it, on its price, allowance and
         limits, and renew as before; nothing moves at a processor and nobody's credit is touched.
       </p>
+      {await DefaultPlanNote({ billing, plan })}
     </>
   );
 };
@@ -77,6 +89,7 @@ export const planSaveEffect = (billing: Billing) => async (plan: Plan, save: { c
           allowance and limits, and {many ? 'renew' : 'renews'} as before; nothing moves at a processor and nobody's credit is touched.
         </p>
       ) : null}
+      {save.legacy ? await DefaultPlanNote({ billing, plan }) : null}
     </>
   );
 };
