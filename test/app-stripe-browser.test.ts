@@ -111,11 +111,32 @@ describe.skipIf(!haveChromium)('the app kit paying through Stripe (its local fak
     );
     await bea.screenshot({ path: `${SHOTS}/stripe-3-upgrade-confirm-phone.png`, fullPage: true });
     expect((await billing.balance(account)).plan.slug).toBe('plus');
+
+    // A card that declines the difference changes nothing, and the note says what to do in the customer's words.
+    const [{ customer }] = (await billing.sql.query<{ customer: string }>('SELECT processor_customer_id AS customer FROM accounts WHERE id = $1', [account])) as [{ customer: string }];
+    stripe.declines.set(customer, 'card_declined');
+    await bea.click('#change-confirm button');
+    await bea.waitForSelector('#note');
+    expect(await bea.locator('#note').innerText()).toBe('The payment was declined, so nothing changed: update the card under "Payment method and invoices", then try again.');
+    expect((await billing.balance(account)).plan.slug).toBe('plus');
+    stripe.declines.delete(customer);
+
+    await bea.click('[data-plan=pro] a.button');
     await bea.click('#change-confirm button');
     await bea.waitForSelector('#note');
     expect(await bea.locator('#note').innerText()).toBe('You are on Pro now.');
     expect((await billing.balance(account)).plan.slug).toBe('pro');
     expect((await billing.balance(account)).period.end).toEqual(renews);
+    // The difference is a payment of its own, not a month of Pro; so is the downgrade's, which its credit covered.
+    await stripe.flush();
+    await bea.click('[data-plan=plus] a.button');
+    expect(await bea.locator('#change-confirm p').first().innerText()).toContain('What you paid for Pro over the rest of this period is credited toward your next payment.');
+    await bea.click('#change-confirm button');
+    await bea.waitForSelector('#note');
+    await stripe.flush();
+    await bea.reload();
+    const rows = await bea.locator('#payments tbody tr').allInnerTexts();
+    expect(rows.map((row) => row.split('\t').slice(1).join(' '))).toEqual(['Plus plan $0.00', 'Pro plan $30.00', 'Plus plan, a month $20.00']);
     expect(world.problems).toEqual([]);
   }, 120_000);
 });

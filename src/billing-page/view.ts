@@ -49,6 +49,8 @@ export interface View {
   payments: PaymentView[];
   /** What a payment was for, by its plan's or pack's slug: the name the customer bought it under, on sale still or not. */
   names: { plan: Map<string, string>; pack: Map<string, string> };
+  /** A plan's monthly price in cents, by its slug: a payment of it is a month of the plan. */
+  planPrices: Map<string, number>;
 }
 
 export async function readView(billing: Billing, session: BillingSession, csrf: string, days: UsageRange): Promise<View> {
@@ -63,6 +65,7 @@ export async function readView(billing: Billing, session: BillingSession, csrf: 
     usage: await readUsage(billing, session, account, display, days),
     payments: canAct(session) ? await billing.payments(id) : [],
     names: { plan: new Map(plans.map((p) => [p.slug, p.name])), pack: new Map(packs.map((p) => [p.slug, p.name])) },
+    planPrices: new Map(plans.map((p) => [p.slug, p.priceCents])),
   };
 }
 

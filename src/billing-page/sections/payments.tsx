@@ -5,8 +5,11 @@ import type { View } from '../view.ts';
 
 export function PaymentsSection({ view }: { view: View }) {
   if (!view.canAct) return null;
-  const { payments, account, names } = view;
+  const { payments, account, names, planPrices } = view;
   const item = (p: (typeof payments)[number]) => (p.item === null ? '' : (names[p.kind === 'pack' ? 'pack' : 'plan'].get(p.item) ?? p.item));
+  // A month of the plan at its price; any other amount paid for it (the difference a change of plan
+  // charged, or nothing when a downgrade's credit covered it) is no month's price.
+  const forPlan = (p: (typeof payments)[number]) => `${item(p)} plan${p.item !== null && planPrices.get(p.item) === p.amountCents ? ', a month' : ''}`;
   return (
     <section id="payments" class="card">
       <h2>Payments</h2>
@@ -26,7 +29,7 @@ export function PaymentsSection({ view }: { view: View }) {
               <tr data-payment={p.reference}>
                 <td>{when(p.createdAt, account.timeZone)}</td>
                 <td>
-                  {p.kind === 'pack' ? item(p) : `${item(p)} plan, a month`}
+                  {p.kind === 'pack' ? item(p) : forPlan(p)}
                   {p.refunds.map((r) => (
                     <div class="refund" data-refund={r.reference}>
                       {r.kind === 'dispute_won' ? 'Dispute won' : `${r.kind === 'dispute' ? 'Disputed' : 'Refunded'} ${cents(r.appliedCents)}`}, {when(r.createdAt, account.timeZone)}
