@@ -260,6 +260,11 @@ describe('the admin panel', () => {
     expect(text(unknown.html)).toContain('No account "nobody"');
     expect((await admin.page('/admin/plans/nope')).status).toBe(400);
     expect((await admin.page('/admin/nothing-here')).status).toBe(404);
+    // A route of the panel with nothing at it (a stale link) is the panel's page too, not the API's JSON.
+    for (const stale of ['/admin/accounts/acme/payments/999/refund', '/admin/pricing/bogus/apply']) {
+      const gone = await admin.page(stale);
+      expect([gone.status, text(gone.html)]).toEqual([404, expect.stringContaining(`There is no page at ${stale}.`)]);
+    }
     const range = await admin.page('/admin/analytics?from=2026-03-10&to=2026-03-01');
     expect(range.status).toBe(422);
     expect(text(range.html)).toContain('from must be before to');

@@ -11,7 +11,7 @@ import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
 import type { Credentials } from '../hono/credentials.ts';
 import { registerAssets } from './assets.ts';
-import { render, type AdminEnv, type Page } from './layout.tsx';
+import { notFoundPage, render, type AdminEnv, type Page } from './layout.tsx';
 import { accountsPage } from './pages/accounts.tsx';
 import { analyticsPage } from './pages/analytics.tsx';
 import { loginRoutes, logoutRoute } from './pages/login.tsx';
@@ -99,7 +99,7 @@ export function createAdmin({ billing, credentials, logger, limiter = new LoginL
   admin.get('/', (c) => c.redirect('/admin/pricing', 302));
   for (const page of PAGES) page(admin, billing);
 
-  admin.all('*', (c) => render(c, { title: 'Not found', status: 404, body: <p>There is no page at {c.req.path}.</p> }));
+  admin.all('*', (c) => notFoundPage(c));
   admin.onError((error, c) => {
     // Pages show a form's BillingError beside the form; one that reaches here came from a link (an unknown account, say).
     if (error instanceof BillingError) return render(c, { title: 'Not possible', status: 400, body: <p class="error">{error.message}</p> });

@@ -93,6 +93,12 @@ export function render(c: AdminContext, page: { title: string; body: Child; stat
   );
 }
 
+/**
+ * The panel's own "not found" page. A page's c.notFound() is the server's, the API's JSON ("No
+ * route GET …: see /v1/docs"), for a route the panel has: a stale link to a payment gone.
+ */
+export const notFoundPage = (c: AdminContext) => render(c, { title: 'Not found', status: 404, body: <p>There is no page at {c.req.path}.</p> });
+
 export function Csrf({ token }: { token: string }) {
   return <input type="hidden" name="_csrf" value={token} />;
 }

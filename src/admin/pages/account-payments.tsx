@@ -11,7 +11,7 @@ import type { PaymentView } from '../../engine/reads/payments.ts';
 import type { Account } from '../../engine/rows.ts';
 import { cents, dateTime, usd } from '../format.ts';
 import { centsField, effectKey, readForm } from '../form.ts';
-import { attempt, Csrf, done, EffectKey, ErrorNote, Field, render, type AdminApp, type AdminContext } from '../layout.tsx';
+import { attempt, Csrf, done, EffectKey, ErrorNote, Field, notFoundPage, render, type AdminApp, type AdminContext } from '../layout.tsx';
 
 const accountPath = (id: string) => `/admin/accounts/${encodeURIComponent(id)}`;
 const refundPath = (accountId: string, paymentId: number) => `${accountPath(accountId)}/payments/${paymentId}/refund`;
@@ -86,7 +86,7 @@ export async function accountPaymentsSection(billing: Billing, account: Account)
 
 async function confirmPage(c: AdminContext, billing: Billing, accountId: string, paymentId: number, error?: { message: string; amount: string }) {
   const payment = (await billing.payments(accountId)).find((p) => p.id === paymentId);
-  if (!payment) return c.notFound();
+  if (!payment) return notFoundPage(c);
   const left = payment.amountCents - payment.refundedCents;
   const { refundUsedValue } = await billing.admin.getSettings();
   const effect =

@@ -11,7 +11,7 @@ import { PRICING_MODES, type PricingMode } from '../../core/settings.ts';
 import { cents, dollars, limitsText, modelsText, percent, value, type Display } from '../format.ts';
 import { CheckList, PresetChecks } from '../checks.tsx';
 import { readForm } from '../form.ts';
-import { attempt, Csrf, done, ErrorNote, render, type AdminContext, type Page } from '../layout.tsx';
+import { attempt, Csrf, done, ErrorNote, notFoundPage, render, type AdminContext, type Page } from '../layout.tsx';
 import { HolderList } from '../holders.tsx';
 import type { Billing } from '../../engine/billing.ts';
 import type { Holders } from '../../engine/reads/admin-reads.ts';
@@ -290,7 +290,7 @@ export const pricingPage: Page = (admin, billing) => {
   admin.get('/pricing', (c) => show(c));
   admin.get('/pricing/:mode/apply', async (c) => {
     const mode = c.req.param('mode');
-    return PRICING_MODES.includes(mode as PricingMode) ? confirmPage(c, billing, mode as PricingMode) : c.notFound();
+    return PRICING_MODES.includes(mode as PricingMode) ? confirmPage(c, billing, mode as PricingMode) : notFoundPage(c);
   });
   admin.post('/pricing', async (c) => {
     const form = await readForm(c);
