@@ -45,6 +45,19 @@ for (const engine of ENGINES) {
       expect((await api.call('DELETE', '/v1/accounts/acme')).status).toBe(404);
     });
 
+    it('trims an account id wherever it is given, as the account was stored: a PUT of " x " makes "x", which " x " then finds', async () => {
+      await apiWorld(api.billing);
+      const made = await api.call('PUT', '/v1/accounts/%20spaced%20', { kind: 'team' });
+      expect(made.body).toMatchObject({ id: 'spaced' });
+      for (const path of ['/v1/accounts/%20spaced%20', '/v1/accounts/spaced%20/balance', '/v1/accounts/%20spaced/payments']) {
+        expect((await api.call('GET', path)).status, path).toBe(200);
+      }
+      expect(await api.billing.getAccount(' spaced ')).toMatchObject({ id: 'spaced' });
+      const batch = await api.billing.recordBatch([{ accountId: 'spaced ', model: 'test-model', usage: { inputTokens: 0, outputTokens: 0 }, idempotencyKey: 'b1' }]);
+      expect(batch).toHaveLength(1);
+      await expect(api.billing.getAccount('   ')).rejects.toMatchObject({ code: 'invalid_input' });
+    });
+
     it('refuses a body larger than 16 MiB with a 413, before reading it', async () => {
       await apiWorld(api.billing);
       const huge = JSON.stringify({ items: [{ accountId: 'acme', model: 'test-model', usage: { inputTokens: 1, outputTokens: 0 }, idempotencyKey: 'x', metadata: { pad: 'x'.repeat(17 * 1024 * 1024) } }] });

@@ -29,7 +29,7 @@ import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
 import { catalogProvider, findCatalogPrice } from '../core/pricing/genai-catalog.ts';
 import { holdKey } from '../core/hold-id.ts';
-import { idSchema, metadataSchema, modelSchema, parseInput, plain, tokenCount } from '../core/input.ts';
+import { accountIdSchema, idSchema, metadataSchema, modelSchema, parseInput, plain, tokenCount } from '../core/input.ts';
 import type { TokenUsage } from '../core/usage.ts';
 import type { AuthorizeInput, AuthorizeResult, Hold } from '../engine/gate/authorize.ts';
 import type { Charge, SettleOptions } from '../engine/charge/charge.ts';
@@ -54,7 +54,7 @@ export interface UnsettledCall {
 const optionsSchema = plain(
   z
     .object({
-      accountId: idSchema,
+      accountId: accountIdSchema,
       userId: idSchema.optional(),
       metadata: metadataSchema.optional(),
       /** Room is left for the call's order: `${key}:${n}` is a key too. */

@@ -54,6 +54,8 @@ export function text(max: number, min = 0, message?: string) {
 export const MAX_ID_CHARS = 200;
 /** Ids and keys the host app chooses: account ids, user ids, idempotency keys, references. */
 export const idSchema = text(MAX_ID_CHARS, 1);
+/** An account's id: trimmed, as upsertAccount stores it, so that every call finds the account it made. */
+export const accountIdSchema = idSchema.trim().min(1, 'must not be empty');
 /** A hold id, as authorize returned it. */
 export const holdIdSchema = text(4000, 1);
 /** A model or provider name, trimmed. */

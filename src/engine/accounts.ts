@@ -2,14 +2,14 @@
 import { z } from 'zod';
 import { BillingError } from '../core/errors.ts';
 import { assertTimeZone } from '../core/periods.ts';
-import { idSchema, plain, text } from '../core/input.ts';
+import { accountIdSchema, plain, text } from '../core/input.ts';
 import type { Sql } from '../db/sql.ts';
 import type { Context } from './context.ts';
 import { ACCOUNT_COLUMNS, accountFromRow, type Account, type AccountRow } from './rows.ts';
 import { accountNotFound } from './terms.ts';
 
 /** An account's id as upsertAccount takes it: trimmed. */
-export const accountIdInput = idSchema.trim().min(1, 'must not be empty');
+export const accountIdInput = accountIdSchema;
 /** A processor's name, as accounts and the catalog sync name it. */
 export const processorNameSchema = text(100).min(1, 'must name a processor');
 /** What an account is besides its id. */

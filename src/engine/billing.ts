@@ -52,7 +52,7 @@ import type { Processor } from './processor.ts';
 import { memberLimitsSchema, memberOptionsSchema, setMemberLimits } from './gate/members.ts';
 import { canStart, type CanStartInput } from './gate/can-start.ts';
 import { z } from 'zod';
-import { holdIdSchema, idSchema, parseInput, rowId, slugSchema } from '../core/input.ts';
+import { accountIdSchema, holdIdSchema, idSchema, parseInput, rowId, slugSchema } from '../core/input.ts';
 
 export interface BillingOptions {
   /** memory://, pglite://PATH (default ./.tollgate) or postgres://…; or an open connection, which stays the caller's to close. */
@@ -83,7 +83,7 @@ export interface BillingOptions {
 }
 
 // The facade's other arguments, checked before anything is read or written (core/input.ts).
-const accountIdOf = (value: unknown) => parseInput(idSchema, value, 'account id');
+const accountIdOf = (value: unknown) => parseInput(accountIdSchema, value, 'account id');
 const holdIdOf = (value: unknown) => parseInput(holdIdSchema, value, 'hold id');
 const slugOf = (value: unknown, what: 'plan slug' | 'pack slug') => parseInput(slugSchema, value, what);
 const effectOptionsOf = (value: unknown) => parseInput(effectOptionsSchema, value, 'options');

@@ -8,7 +8,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { ERROR_CODES } from '../core/errors.ts';
-import { holdIdSchema, idSchema, MAX_ID_CHARS, slugSchema, text } from '../core/input.ts';
+import { accountIdSchema, holdIdSchema, MAX_ID_CHARS, slugSchema, text } from '../core/input.ts';
 import { REFUSAL_CODES } from '../core/refusal.ts';
 
 /** A moment in a response: an ISO 8601 date-time in UTC, as a Date serializes. */
@@ -100,7 +100,7 @@ export const MoneyKeyHeader = requiredKey('A call that moves money', 'req_7Hq2')
 export const Replayed = z.boolean().openapi({ description: 'True when this is the first call\'s result, given again to a retry under its Idempotency-Key.' });
 
 export const AccountIdParam = z.object({
-  accountId: idSchema.meta({ param: { name: 'accountId', in: 'path' }, example: 'team_42' }),
+  accountId: accountIdSchema.meta({ param: { name: 'accountId', in: 'path' }, example: 'team_42' }),
 });
 
 export const SlugParam = z.object({

@@ -20,7 +20,7 @@
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
 import { formatCents } from '../../core/money.ts';
-import { idSchema, plain } from '../../core/input.ts';
+import { accountIdSchema, plain } from '../../core/input.ts';
 import type { Micros } from '../../core/money.ts';
 import { includedMicros, type Plan } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
@@ -44,7 +44,7 @@ export type MoveTime = (typeof MOVE_TIMES)[number];
 export const planVersionMoveSchema = plain(
   z
     .object({
-      accountId: idSchema.optional().meta({ description: 'The account to move; left out, every account on an older version of the plan.' }),
+      accountId: accountIdSchema.optional().meta({ description: 'The account to move; left out, every account on an older version of the plan.' }),
       when: z
         .enum(MOVE_TIMES, { error: 'must be "now" or "renewal"' })
         .default('now')

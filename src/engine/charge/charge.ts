@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
 import type { Micros } from '../../core/money.ts';
-import { idSchema, metadataSchema, modelSchema, plain, providerSchema } from '../../core/input.ts';
+import { accountIdSchema, idSchema, metadataSchema, modelSchema, plain, providerSchema } from '../../core/input.ts';
 import { tokenUsageSchema, type TokenUsage } from '../../core/usage.ts';
 import type { Sql } from '../../db/sql.ts';
 import {
@@ -265,7 +265,7 @@ export async function recordAlone(ctx: Context, input: RecordCall): Promise<Char
   }
 }
 
-export const batchItemSchema = plain(z.object({ ...recordInputShape, ...chargeOptionsShape, accountId: idSchema.meta({ example: 'team_42' }) }).strict()).meta({ id: 'RecordBatchItem' });
+export const batchItemSchema = plain(z.object({ ...recordInputShape, ...chargeOptionsShape, accountId: accountIdSchema.meta({ example: 'team_42' }) }).strict()).meta({ id: 'RecordBatchItem' });
 export type RecordBatchItem = z.input<typeof batchItemSchema>;
 export const batchSchema = z.array(batchItemSchema, { error: 'must be an array of usages' }).max(10_000, 'at most 10,000 items per batch');
 type BatchItem = z.output<typeof batchItemSchema>;

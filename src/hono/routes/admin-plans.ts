@@ -7,7 +7,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
 import { planFilterSchema } from '../../engine/catalog/catalog.ts';
 import { MOVE_TIMES, planVersionMoveSchema } from '../../engine/catalog/plan-versions.ts';
-import { idSchema, plain } from '../../core/input.ts';
+import { accountIdSchema, plain } from '../../core/input.ts';
 import { limitSchema, PLAN_STATUSES, planInputSchema, planPatchSchema } from '../../core/plan.ts';
 import type { Api } from '../api.ts';
 import { body, DateTime, errorResponses, json, Micros, SlugParam } from '../schemas.ts';
@@ -73,7 +73,7 @@ const MoveResultSchema = z
   })
   .openapi('PlanVersionMove');
 
-const CallOffSchema = plain(z.object({ accountId: idSchema.meta({ description: 'The account whose move waiting is called off.' }) }).strict()).meta({ id: 'PlanVersionCallOff' });
+const CallOffSchema = plain(z.object({ accountId: accountIdSchema.meta({ description: 'The account whose move waiting is called off.' }) }).strict()).meta({ id: 'PlanVersionCallOff' });
 
 export function registerPlanVersions(api: Api, billing: Billing) {
   const security = [{ SecretKey: [] }];

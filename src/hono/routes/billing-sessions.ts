@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { idSchema, parseInput, plain } from '../../core/input.ts';
+import { accountIdSchema, idSchema, parseInput, plain } from '../../core/input.ts';
 import type { Billing } from '../../engine/billing.ts';
 import { returnUrlSchema } from '../../engine/grants/checkout.ts';
 import type { Api } from '../api.ts';
@@ -60,7 +60,7 @@ const baseUrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http or h
  */
 export async function createBillingSession(billing: Billing, accountId: string, input: BillingSessionInput, { baseUrl }: { baseUrl: string }): Promise<BillingLink> {
   return createParsed(
-    billing, parseInput(idSchema, accountId, 'account id'), parseInput(billingSessionInputSchema, input, 'billing session'), parseInput(baseUrlSchema, baseUrl, 'baseUrl'),
+    billing, parseInput(accountIdSchema, accountId, 'account id'), parseInput(billingSessionInputSchema, input, 'billing session'), parseInput(baseUrlSchema, baseUrl, 'baseUrl'),
   );
 }
 

@@ -7,7 +7,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
 import { creditInputSchema } from '../../engine/grants/grants.ts';
 import { takeBackInputSchema } from '../../engine/grants/take-back.ts';
-import { idSchema } from '../../core/input.ts';
+import { accountIdSchema } from '../../core/input.ts';
 import type { Api } from '../api.ts';
 import { answer, keyOf } from '../effects.ts';
 import { AccountIdParam, body, errorResponses, IdempotencyKeyHeader, json, Micros, MoneyKeyHeader, Replayed } from '../schemas.ts';
@@ -24,7 +24,7 @@ const CreditSchema = z
   .openapi('Credit');
 
 const BucketIdParam = z.object({
-  accountId: idSchema.meta({ param: { name: 'accountId', in: 'path' }, example: 'team_42' }),
+  accountId: accountIdSchema.meta({ param: { name: 'accountId', in: 'path' }, example: 'team_42' }),
   bucketId: z.coerce.number({ error: 'must be a bucket id' }).int('must be a bucket id').positive('must be a bucket id').meta({ param: { name: 'bucketId', in: 'path' }, example: 12 }),
 });
 

@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Billing } from '../../engine/billing.ts';
 import type { Api } from '../api.ts';
 import { paymentRefundInputSchema } from '../../engine/grants/payment-refunds.ts';
-import { idSchema } from '../../core/input.ts';
+import { accountIdSchema } from '../../core/input.ts';
 import { answer, keyOf } from '../effects.ts';
 import { AccountIdParam, body, DateTime, errorResponses, json, MoneyKeyHeader, Replayed } from '../schemas.ts';
 
@@ -38,7 +38,7 @@ const PaymentSchema = z
   .openapi('Payment');
 
 const PaymentIdParam = z.object({
-  accountId: idSchema.meta({ param: { name: 'accountId', in: 'path' }, example: 'team_42' }),
+  accountId: accountIdSchema.meta({ param: { name: 'accountId', in: 'path' }, example: 'team_42' }),
   paymentId: z.coerce.number({ error: 'must be a payment id' }).int('must be a payment id').positive('must be a payment id').meta({ param: { name: 'paymentId', in: 'path' }, example: 7 }),
 });
 
