@@ -59,6 +59,9 @@ describe('hold ids', () => {
       id.replace('.', '-'),
       `${key}.%%%`,
       `${key}.`,
+      `${id}A`, // a character more, whose bits make no byte: the same bytes, but not the id issued
+      `${id}=`,
+      `${key}.${sealed.slice(0, 20)}!${sealed.slice(20)}`, // a character the alphabet does not have, which a decoder skips
     ]) {
       expect(ids.open(bad), bad).toBeUndefined();
     }

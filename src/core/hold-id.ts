@@ -84,7 +84,8 @@ export class HoldIds {
     if (dot !== PREFIX.length + KEY_LENGTH || !id.startsWith(PREFIX)) return undefined;
     const key = id.slice(0, dot);
     const sealed = Buffer.from(id.slice(dot + 1), 'base64url');
-    if (sealed.length <= NONCE_BYTES + TAG_BYTES) return undefined;
+    // The decoder skips what is not base64url and bits that make no byte: only the form issued opens.
+    if (sealed.length <= NONCE_BYTES + TAG_BYTES || sealed.toString('base64url') !== id.slice(dot + 1)) return undefined;
     let fields: unknown;
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.#key, sealed.subarray(0, NONCE_BYTES)).setAAD(Buffer.from(key));
