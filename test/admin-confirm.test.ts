@@ -200,7 +200,9 @@ describe('the admin panel asks to confirm what reaches accounts', () => {
     expect(page.html).toMatch(/<input type="radio" name="subscribers" value="keep" checked/);
     // Pro's sort key goes from 1 to 2 (Starter comes before it): a key, not a place in the table, so not told as a change.
     expect((await billing.admin.previewPreset('tiers')).plans.update.find((p) => p.slug === 'pro')?.changes).toContainEqual({ field: 'sort', from: 1, to: 2 });
-    expect(text(page.html)).toContain('Changes Pro — price $20.00 → $100.00; limits $20.00 a month → none Keeps as it is');
+    // What subscribers moved get for the new price is said beside it: the allowance follows the price.
+    expect(text(page.html)).toContain('Changes Pro — price $20.00 → $100.00; included value $20.00 → $100.00; limits $20.00 a month → none Keeps as it is');
+    expect(text(page.html)).toMatch(/pay \$20\.00 → \$100\.00 a month for Pro from their next period \(price \$20\.00 → \$100\.00; included value \$20\.00 → \$100\.00; limits/);
     expect(text(page.html)).not.toMatch(/order \d/);
     const { action, fields } = formFields(page.html, 'apply');
     const applied = await admin.post(action, { ...fields, subscribers: 'renewal' }, { csrf: false });

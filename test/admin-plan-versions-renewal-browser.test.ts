@@ -84,7 +84,7 @@ describe.skipIf(!haveChromium)('plan versions at a renewal in the admin panel, i
     await page.fill('input[name=price]', '120');
     await page.click('#plan-form button[type=submit]');
     expect(await page.locator('#save-confirm').innerText()).toMatch(
-      /Saving makes version 3 of Pro, for new subscribers: price \$100\.00 → \$120\.00\. 2 accounts \(acme, ana\) on it keep the versions they are on, as bought/,
+      /Saving makes version 3 of Pro, for new subscribers: price \$100\.00 → \$120\.00; included value \$100\.00 → \$120\.00\. 2 accounts \(acme, ana\) on it keep the versions they are on, as bought/,
     );
     await page.screenshot({ path: `${ARTIFACTS}/plan-versions-save-confirm.png`, fullPage: true });
     await page.click('#save-confirm a:text("Cancel")');

@@ -15,7 +15,7 @@ import { catalogRoutes } from '../catalog-routes.tsx';
 import { planArchiveEffect, planSaveEffect } from '../holders.tsx';
 import { canonical, type FieldChange } from '../../core/presets.ts';
 import { TERM_FIELDS } from '../../engine/catalog/plan-versions.ts';
-import { describe } from './pricing.tsx';
+import { describe, withIncluded } from './pricing.tsx';
 import { PlanVersionsCard, planVersionRoutes } from './plan-versions.tsx';
 import { FormChecks } from '../checks.tsx';
 import { DEFAULT_MODEL, figures, FiguresAside, priceOf } from '../figures.tsx';
@@ -188,11 +188,7 @@ function termChanges(plan: Plan, input: Omit<PlanInput, 'slug'>): FieldChange[] 
   const changes = TERM_FIELDS.filter((field) => canonical(before[field]) !== canonical(after[field])).map((field) => ({ field, from: before[field], to: after[field] }));
   // A blank included usage follows the price and surcharge: a new surcharge takes it from what
   // subscribers get, and the page said only "surcharge $0.00 → $5.00".
-  const included = { from: includedMicros(plan), to: includedMicros({ priceCents: input.priceCents, surchargeCents: input.surchargeCents ?? 0, includedMicrosOverride: (input.includedMicros ?? null) as Micros | null }) };
-  if (included.from === included.to || changes.some((c) => c.field === 'includedMicros')) return changes;
-  // Where TERM_FIELDS puts it: after the price and surcharge, which come first.
-  const at = changes.filter((c) => c.field === 'priceCents' || c.field === 'surchargeCents').length;
-  return [...changes.slice(0, at), { field: 'includedMicros', ...included }, ...changes.slice(at)];
+  return withIncluded(plan, changes);
 }
 
 /** Before a save that makes a new version or puts the plan off sale as legacy: whom it reaches. None while the form cannot be read: its save says why. */

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { PRESETS, type FieldChange, type PresetDiff } from '../../core/presets.ts';
-import type { Limit } from '../../core/plan.ts';
+import { includedMicros, type Limit, type Plan } from '../../core/plan.ts';
 import { PRICING_MODES, type PricingMode } from '../../core/settings.ts';
 import { cents, dollars, limitsText, modelsText, percent, value, type Display } from '../format.ts';
 import { CheckList, PresetChecks } from '../checks.tsx';
@@ -54,6 +54,28 @@ function shown(field: string, v: unknown, display: Display): string {
 
 /** A change to a field, in the owner's words: "price $20.00 → $100.00". */
 export const describe = (c: FieldChange, display: Display) => `${FIELD_NAMES[c.field] ?? c.field} ${shown(c.field, c.from, display)} → ${shown(c.field, c.to, display)}`;
+
+/**
+ * A plan's changes with the value it includes, when a new price or surcharge changes it (its
+ * included usage blank, following them): "price $20.00 → $100.00" said nothing of the $20.00 of
+ * usage becoming $100.00.
+ */
+export function withIncluded(plan: Plan, changes: FieldChange[]): FieldChange[] {
+  if (changes.some((c) => c.field === 'includedMicros')) return changes;
+  const after = (field: 'priceCents' | 'surchargeCents') => (changes.find((c) => c.field === field)?.to as number | undefined) ?? plan[field];
+  const included = { from: includedMicros(plan), to: includedMicros({ priceCents: after('priceCents'), surchargeCents: after('surchargeCents'), includedMicrosOverride: plan.includedMicrosOverride }) };
+  if (included.from === included.to) return changes;
+  // Said after the price and surcharge that changed it.
+  const at = Math.max(...changes.map((c, i) => (c.field === 'priceCents' || c.field === 'surchargeCents' ? i + 1 : 0)));
+  return [...changes.slice(0, at), { field: 'includedMicros', ...included }, ...changes.slice(at)];
+}
+
+/** The diff as the pages say it: each plan it changes with the value it then includes (withIncluded). */
+async function told(billing: Billing, preview: PresetDiff): Promise<PresetDiff> {
+  const plans = new Map((await billing.admin.listPlans()).map((p) => [p.slug, p]));
+  const update = preview.plans.update.map((u) => ({ ...u, changes: plans.has(u.slug) ? withIncluded(plans.get(u.slug)!, u.changes) : u.changes }));
+  return { ...preview, plans: { ...preview.plans, update } };
+}
 
 /**
  * An item's changes in a line, leaving out its sort key: a mode sets the order of the whole table
@@ -159,7 +181,8 @@ const digestOf = (preview: PresetDiff) => createHash('sha256').update(JSON.strin
 
 async function confirmPage(c: AdminContext, billing: Billing, mode: PricingMode, error?: string) {
   const settings = await billing.admin.getSettings();
-  const preview = await billing.admin.previewPreset(mode);
+  const seen = await billing.admin.previewPreset(mode);
+  const preview = await told(billing, seen);
   const { plans, packs } = preview;
   const onPlans = await billing.admin.planHolders([...plans.update, ...plans.legacy].map((p) => p.slug));
   const reachedPacks = [...packs.update.map((p) => ({ ...p, what: changesText(p.changes, settings) })), ...packs.archive.map((p) => ({ ...p, what: 'archived: no longer sold; its credit stays spendable' }))];
@@ -216,7 +239,7 @@ async function confirmPage(c: AdminContext, billing: Billing, mode: PricingMode,
         <form method="post" action="/admin/pricing" class="inline" id="apply">
           <Csrf token={c.get('csrf')} />
           <input type="hidden" name="mode" value={mode} />
-          <input type="hidden" name="seen" value={digestOf(preview)} />
+          <input type="hidden" name="seen" value={digestOf(seen)} />
           <SubscriberChoice plans={plans.update} holders={onPlans} display={settings} />
           <ErrorNote error={error} />
           <button type="submit">Confirm: apply “{sentence}”</button> <a href="/admin/pricing">Cancel</a>
@@ -239,7 +262,7 @@ async function subscribersAfter(billing: Billing, slugs: readonly string[]): Pro
 export const pricingPage: Page = (admin, billing) => {
   const show = async (c: AdminContext, error?: { mode: string; message: string }) => {
     const settings = await billing.admin.getSettings();
-    const previews = await Promise.all(PRICING_MODES.map((mode) => billing.admin.previewPreset(mode)));
+    const previews = await Promise.all(PRICING_MODES.map(async (mode) => told(billing, await billing.admin.previewPreset(mode))));
     const checks = await billing.admin.checks();
     const raised = await Promise.all(PRICING_MODES.map((mode) => billing.admin.presetChecks(mode)));
     return render(c, {
