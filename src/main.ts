@@ -15,6 +15,7 @@ import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { loadCredentials, type Credentials } from './hono/credentials.ts';
 import { serveHere } from './server/serve.ts';
 import { serverLogger } from './server/log.ts';
+import { databaseUnreachable, shownUrl, startProblem } from './server/database-errors.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -86,6 +87,31 @@ async function assertCanListen(): Promise<void> {
 const openBilling = async () =>
   createBilling({ database: config.databaseUrl, processors: await processors(), defaultProcessor: config.processor, clockResyncMs: config.clockResyncSeconds * 1000 });
 
+/** A start that cannot use its database (down, a wrong password, no such database) stops, saying what to set. */
+function stopOnDatabaseProblem(error: unknown): never {
+  const problem = startProblem(error, config.databaseUrl);
+  if (problem === undefined) throw error;
+  console.error(`Tollgate cannot start: ${problem}`);
+  process.exit(1);
+}
+
+/**
+ * A worker starts after the primary used the database: one out of reach then is an outage,
+ * waited out. A worker that died of it would be replaced by one that dies the same way, again
+ * and again, each with its stack trace.
+ */
+async function untilReachable<T>(work: () => Promise<T>): Promise<T> {
+  for (let said = false; ; said = true) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!databaseUnreachable(error)) throw error;
+      if (!said) logger.warn({ error: (error as Error).message }, 'worker start: the database does not answer, retrying');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+}
+
 /** Price with a preset on the first start, generate what was not configured, and say how to get in. */
 async function prepare(billing: Billing, config: Config): Promise<{ details: string; credentials: Credentials }> {
   if (!(await billing.admin.getSettings()).pricingMode) await billing.admin.applyPreset('subscription-plus-packs');
@@ -137,7 +163,7 @@ function webhookLines(base: string): string {
 function banner(port: number, details: string) {
   const base = `http://${config.host}:${port}`;
   console.log(`Tollgate — billing for AI apps
-database: ${config.databaseUrl}
+database: ${shownUrl(config.databaseUrl)}
 ${details}
 
 admin panel: ${base}/admin
@@ -190,8 +216,8 @@ async function serveUntilStopped(billing: Billing, credentials?: Credentials, on
 if (cluster.isPrimary) {
   await assertCanListen();
   await checkProcessorKeys();
-  const billing = await openBilling();
-  const { details, credentials } = await prepare(billing, config);
+  const billing = await openBilling().catch(stopOnDatabaseProblem);
+  const { details, credentials } = await prepare(billing, config).catch(stopOnDatabaseProblem);
   if (config.workers === 1) {
     await serveUntilStopped(billing, credentials, (port) => banner(port, details));
   } else {
@@ -231,5 +257,6 @@ if (cluster.isPrimary) {
     });
   }
 } else {
-  await serveUntilStopped(await openBilling());
+  const billing = await untilReachable(openBilling);
+  await serveUntilStopped(billing, await untilReachable(() => loadCredentials(billing.sql, config)));
 }

@@ -26,6 +26,8 @@ function prepared(text: string, params: readonly unknown[] | undefined): pg.Quer
   return { name, text, values: params as unknown[] };
 }
 
+const ignore = () => {};
+
 /** Retried once more: a deadlock or serialization failure is safe to run again from the top. */
 const RETRYABLE = new Set(['40001', '40P01']);
 
@@ -50,6 +52,9 @@ export function connectPostgres(url: string, options: { max?: number } = {}): Sq
   const application_name = `tollgate ${process.pid}`;
   const durable = new pg.Pool({ connectionString: tuned(url), max, types: types(), application_name });
   const asynchronous = new pg.Pool({ connectionString: tuned(url, { synchronous_commit: 'off' }), max: Math.max(2, Math.ceil(max / 2)), types: types(), application_name });
+  // A connection the server ends while it waits in a pool (a restart, a failover) leaves the
+  // pool, and the next statement opens another. Unheard, that 'error' would end the process.
+  for (const pool of [durable, asynchronous]) pool.on('error', ignore);
   const close = async () => {
     await Promise.all([durable.end(), asynchronous.end()]);
   };
@@ -77,6 +82,9 @@ function poolSql(pool: pg.Pool, close: () => Promise<void>, handles: { asyncComm
       if (handles.transactions) return handles.transactions().transaction(work);
       for (let attempt = 1; ; attempt++) {
         const client = await pool.connect();
+        // Ended between two of the transaction's statements, the connection fails the next one;
+        // its 'error' event, unheard while the pool lends it out, would end the process.
+        client.on('error', ignore);
         try {
           await client.query('BEGIN');
           const tx: Sql = {
@@ -104,6 +112,7 @@ function poolSql(pool: pg.Pool, close: () => Promise<void>, handles: { asyncComm
           if (attempt < 3 && code && RETRYABLE.has(code)) continue;
           throw error;
         } finally {
+          client.removeListener('error', ignore);
           client.release();
         }
       }

@@ -12,6 +12,7 @@ import type { Credentials } from '../hono/credentials.ts';
 import { createApi } from '../hono/api.ts';
 import { answerError } from '../hono/errors.ts';
 import { createWebhooks } from '../hono/webhooks.ts';
+import { databaseUnreachable, UNREACHABLE_BODY } from './database-errors.ts';
 
 export interface AppOptions {
   billing: Billing;
@@ -35,7 +36,7 @@ export function createApp({ billing, credentials, logger, publicUrl }: AppOption
       await billing.sql.query('SELECT 1');
       return c.json({ ok: true });
     } catch {
-      return c.json({ ok: false, error: { type: 'api_error', code: 'database_unreachable', message: 'The database does not answer' } }, 503);
+      return c.json({ ok: false, ...UNREACHABLE_BODY }, 503);
     }
   });
 
@@ -46,6 +47,12 @@ export function createApp({ billing, credentials, logger, publicUrl }: AppOption
   app.get('/', (c) => c.redirect('/admin', 302));
 
   app.notFound((c) => c.json({ error: { type: 'invalid_request_error', code: 'not_found', message: `No route ${c.req.method} ${c.req.path}: see /v1/docs` } }, 404));
-  app.onError((error, c) => answerError(error, c, (e) => logger.error({ err: e, requestId: c.get('requestId') }, 'unexpected error')));
+  app.onError((error, c) => {
+    if (databaseUnreachable(error)) {
+      logger.warn({ requestId: c.get('requestId'), error: (error as Error).message }, 'database unreachable');
+      return c.json(UNREACHABLE_BODY, 503);
+    }
+    return answerError(error, c, (e) => logger.error({ err: e, requestId: c.get('requestId') }, 'unexpected error'));
+  });
   return app;
 }

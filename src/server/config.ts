@@ -5,6 +5,7 @@
  * variable to fix.
  */
 import { DEFAULT_DATABASE_URL } from '../db/connect.ts';
+import { shownUrl } from './database-errors.ts';
 
 export interface Config {
   databaseUrl: string;
@@ -48,7 +49,7 @@ function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
   if (!/^(memory:\/\/|pglite:\/\/|postgres(ql)?:\/\/)/.test(databaseUrl)) {
-    throw new ConfigError(`DATABASE_URL must be postgres://…, pglite://PATH or memory://, not "${databaseUrl}"`);
+    throw new ConfigError(`DATABASE_URL must be postgres://…, pglite://PATH or memory://, not "${shownUrl(databaseUrl)}"`);
   }
   const secretKey = env.TOLLGATE_SECRET_KEY || undefined;
   const adminPassword = env.TOLLGATE_ADMIN_PASSWORD || undefined;

@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { Billing } from '../engine/billing.ts';
 import { forgetOldKeys } from '../hono/idempotency.ts';
+import { databaseUnreachable } from './database-errors.ts';
 
 /** How often a process forgets Idempotency-Keys past their day. */
 const FORGET_EVERY_MS = 10 * 60_000;
@@ -26,9 +27,18 @@ const RENEW_EVERY_MS = 1_000;
  */
 function repeat(everyMs: number, job: () => Promise<unknown>, logger: Logger, failed: string): { stop(): Promise<unknown> } {
   let running: Promise<unknown> | undefined;
+  // The database out of reach fails every run until it is back: said once, in a line, not each second with a stack.
+  let unreachable = false;
   const timer = setInterval(() => {
     running ??= job()
-      .catch((error: unknown) => logger.warn({ err: error }, failed))
+      .then(() => {
+        if (unreachable) logger.info(`${failed}: the database answers again`);
+        unreachable = false;
+      }, (error: unknown) => {
+        if (!databaseUnreachable(error)) return logger.warn({ err: error }, failed);
+        if (!unreachable) logger.warn({ error: (error as Error).message }, `${failed}: the database does not answer, retrying`);
+        unreachable = true;
+      })
       .finally(() => (running = undefined));
   }, everyMs);
   timer.unref();

@@ -1,0 +1,55 @@
+/**
+ * Whether an error says the database cannot be reached now (down, restarting, failing over, out
+ * of connections), rather than that a statement is wrong: a passing state, answered 503 and
+ * logged in a line, not a bug's 500 and stack trace.
+ */
+
+/** Node's errors for a connection that could not be made or was lost. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+/** PostgreSQL's: a connection exception (08…), the server shutting down or starting (57P01–57P03), too many connections (53300). */
+const POSTGRES_CODES = /^(08...|57P0[123]|53300)$/;
+/** pg's own, which carry no code. */
+const LOST = /^Connection terminated|^Client was closed|^Client has encountered a connection error/;
+
+export function databaseUnreachable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (NETWORK_CODES.has(code) || POSTGRES_CODES.test(code))) return true;
+  // A connection refused on every address of a host comes as one AggregateError.
+  if (error instanceof AggregateError) return error.errors.some(databaseUnreachable);
+  return LOST.test(error.message);
+}
+
+/** The answer while it lasts: worth a retry, as a 503 says. */
+export const UNREACHABLE_BODY = { error: { type: 'api_error', code: 'database_unreachable', message: 'The database does not answer; retry in a moment' } } as const;
+
+/** `url` as it may be shown: its password replaced by stars. */
+export function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.password) return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+  }
+}
+
+/**
+ * Why a start could not open the database at `url`, saying what to set; undefined for an error
+ * that is no matter of where the database is or who may use it.
+ */
+export function startProblem(error: unknown, url: string): string | undefined {
+  if (!url.startsWith('postgres')) return undefined;
+  const { host, username, pathname } = new URL(url);
+  const where = `PostgreSQL at ${host || 'localhost'}`;
+  const message = (error as Error).message;
+  const code = (error as { code?: unknown }).code;
+  if (code === '28P01' || code === '28000') return `${where} refused user "${decodeURIComponent(username)}" (${message}): set DATABASE_URL's user and password to a role that may connect`;
+  if (code === '3D000') {
+    const name = decodeURIComponent(pathname.slice(1));
+    return `${where} has no database "${name}": create it (createdb ${name}), or set DATABASE_URL to one that exists`;
+  }
+  if (databaseUnreachable(error)) return `${where} does not answer (${message}): start it, or set DATABASE_URL to where it runs`;
+  return undefined;
+}

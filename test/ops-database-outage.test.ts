@@ -1,0 +1,147 @@
+/**
+ * `npm start` while its PostgreSQL goes away and comes back (a restart, a failover): reached
+ * through a proxy the test cuts and restores. The processes live through it, say what is wrong
+ * while it lasts, and serve again once the database is back.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { compiled } from './support/compiled.ts';
+import { ENGINES, POSTGRES_URL } from './support/harness.ts';
+import { freePort, ServerProcess } from './support/server-process.ts';
+
+/** `npm start` (compiled) with `env` until it exits: its code and all it printed. */
+async function startFailing(env: NodeJS.ProcessEnv): Promise<{ code: number | null; printed: string }> {
+  const child = spawn(process.execPath, [compiled('server')], { env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let printed = '';
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, printed };
+}
+
+/** A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused) and restored. */
+class DatabaseProxy {
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(readonly port: number, private readonly target: URL) {}
+
+  static async start(target: string): Promise<DatabaseProxy> {
+    const proxy = new DatabaseProxy(await freePort(), new URL(target));
+    await proxy.restore();
+    return proxy;
+  }
+
+  /** `url` with its host and port moved to the proxy. */
+  through(url: string): string {
+    const moved = new URL(url);
+    moved.hostname = '127.0.0.1';
+    moved.port = String(this.port);
+    return moved.toString();
+  }
+
+  async restore(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect(Number(this.target.port || 5432), this.target.hostname);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+        socket.on('error', () => {});
+      }
+      client.pipe(upstream).pipe(client);
+      client.once('close', () => upstream.destroy());
+      upstream.once('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+  }
+
+  async cut(): Promise<void> {
+    const closed = new Promise((resolve) => this.server!.close(resolve));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+}
+
+describe.skipIf(!POSTGRES_URL)(`a start on a database it cannot use${POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)'}`, () => {
+  it('stops saying what is wrong and what to set, with no stack trace and no password', async () => {
+    const at = (change: (url: URL) => void) => {
+      const url = new URL(POSTGRES_URL!);
+      url.password = 'pw-not-to-show';
+      change(url);
+      return url.toString();
+    };
+    const down = await freePort();
+    const cases = [
+      { url: at((u) => (u.port = String(down))), says: `PostgreSQL at 127.0.0.1:${down} does not answer (connect ECONNREFUSED 127.0.0.1:${down}): start it, or set DATABASE_URL to where it runs` },
+      { url: at((u) => (u.pathname = '/tollgate_no_such_database')), says: 'has no database "tollgate_no_such_database": create it (createdb tollgate_no_such_database), or set DATABASE_URL to one that exists' },
+      { url: at((u) => (u.username = 'tollgate_no_such_role')), says: 'refused user "tollgate_no_such_role" (role "tollgate_no_such_role" does not exist): set DATABASE_URL\'s user and password to a role that may connect' },
+    ];
+    for (const { url, says } of cases) {
+      const { code, printed } = await startFailing({ DATABASE_URL: url });
+      expect(code).toBe(1);
+      expect(printed).toContain(`Tollgate cannot start: `);
+      expect(printed).toContain(says);
+      expect(printed).not.toMatch(/\n\s+at /);
+      expect(printed).not.toContain('pw-not-to-show');
+    }
+  }, 60_000);
+
+  it('a malformed DATABASE_URL is refused without showing its password', async () => {
+    const { code, printed } = await startFailing({ DATABASE_URL: 'postgress://tollgate:pw-not-to-show@127.0.0.1/tollgate' });
+    expect(code).toBe(1);
+    expect(printed).toContain('Tollgate cannot start: DATABASE_URL must be postgres://…, pglite://PATH or memory://, not "postgress://tollgate:***@127.0.0.1/tollgate"');
+  }, 30_000);
+});
+
+describe.skipIf(!POSTGRES_URL)(`the database going away and coming back${POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)'}`, () => {
+  it('no process dies of it: /healthz and the API say the database is unreachable (503), and both answer again once it is back', async () => {
+    const db = await ENGINES.find((e) => e.name === 'postgres')!.open();
+    const proxy = await DatabaseProxy.start(db.url!);
+    // Trust authentication takes any password: this one must show nowhere.
+    const url = new URL(proxy.through(db.url!));
+    url.password = 'pw-not-to-show';
+    const server = await ServerProcess.start({ DATABASE_URL: url.toString(), WEB_CONCURRENCY: '2' });
+    expect(server.banner).toContain(`database: postgres://${url.username}:***@127.0.0.1:${proxy.port}/`);
+    let printed = '';
+    server.child.stdout!.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    try {
+      await server.ready(2);
+      // Every worker's pool holds connections: a few calls each.
+      for (let i = 0; i < 20; i++) expect((await server.call('GET', '/v1/admin/settings')).status).toBe(200);
+
+      await proxy.cut();
+      // A worker that starts now, in place of one killed, waits for the database.
+      process.kill(server.workers()[0]!, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 2_500)); // the jobs' runs fail too, each second
+      const health = await fetch(`http://127.0.0.1:${server.port}/healthz`);
+      expect(health.status).toBe(503);
+      expect((await health.json()).error.code).toBe('database_unreachable');
+      const call = await server.call('GET', '/v1/admin/settings');
+      expect(call.status).toBe(503);
+      expect(call.body.error.code).toBe('database_unreachable');
+
+      await proxy.restore();
+      for (let i = 0; i < 20; i++) expect((await server.call('GET', '/v1/admin/settings')).status).toBe(200);
+      await server.ready(2);
+
+      // The outage in the log: a line per failed request and one per job and worker, no stack.
+      await new Promise((r) => setTimeout(r, 500)); // the log's flush
+      const lines = printed.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; pid: number; err?: unknown });
+      expect(lines.filter((l) => l.msg.startsWith('worker died'))).toHaveLength(1); // the one killed
+      expect(lines.filter((l) => l.msg === 'worker start: the database does not answer, retrying').length).toBeGreaterThanOrEqual(1);
+      expect(lines.filter((l) => l.msg === 'database unreachable')).toHaveLength(1);
+      const jobLines = lines.filter((l) => / failed: the database does not answer, retrying$/.test(l.msg)).map((l) => `${l.pid} ${l.msg}`);
+      expect(jobLines.length).toBeGreaterThanOrEqual(2); // each job of the worker not killed
+      expect(new Set(jobLines).size).toBe(jobLines.length); // once per process and job, not each second
+      expect(lines.filter((l) => 'err' in l)).toEqual([]);
+      expect(printed).not.toContain('pw-not-to-show');
+    } finally {
+      server.kill();
+      await proxy.cut().catch(() => {});
+      await db.drop();
+    }
+  }, 60_000);
+});
