@@ -221,6 +221,25 @@ for (const engine of ENGINES) {
       await expect(billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 1, monthlyMaxCount: 0 } as never)).rejects.toMatchObject({ code: 'invalid_input' });
       await expect(billing.setAutoRecharge('ghost', { enabled: true, pack: 'credits-10', thresholdMicros: 1 })).rejects.toMatchObject({ code: 'account_not_found' });
       await expect(billing.setAutoRecharge('acme', { enabled: true, pack: 'credits-10', thresholdMicros: 1, extra: 1 } as never)).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(billing.setAutoRecharge('acme', { enabled: true })).rejects.toMatchObject({
+        code: 'invalid_input', message: expect.stringMatching(/pack: is required to turn auto-recharge on.*thresholdMicros: is required/),
+      });
+    });
+
+    it('turned off with nothing but enabled: false, keeping what was set; turned on again from it; never set, there is nothing to turn off', async () => {
+      const { billing } = t;
+      await setUp({ monthlyMaxCount: 3 });
+      const off = await billing.setAutoRecharge('acme', { enabled: false });
+      expect(off).toMatchObject({ enabled: false, state: 'disabled', pack: 'credits-10', thresholdMicros: 2_000_000, monthlyMaxCount: 3 });
+      await spendBelow(billing, 'acme', 1_000_000);
+      expect(await billing.runRecharges()).toEqual([]); // off: below the threshold, nothing is charged
+      expect(await jobs(t.sql)).toEqual([]);
+      const { pack, thresholdMicros, monthlyMaxCount } = off;
+      expect(await billing.setAutoRecharge('acme', { enabled: true, pack, thresholdMicros, monthlyMaxCount })).toMatchObject({ state: 'on' });
+      expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded' }]);
+
+      await billing.upsertAccount({ id: 'never', kind: 'team' });
+      await expect(billing.setAutoRecharge('never', { enabled: false })).rejects.toMatchObject({ code: 'invalid_input', message: 'Account "never" has no auto-recharge set to turn off' });
     });
   });
 

@@ -24,10 +24,12 @@ import { enqueueIfDue } from './recharges.ts';
 export const autoRechargeInputSchema = plain(
   z
     .object({
-      enabled: z.boolean({ error: 'must be true or false' }).meta({ description: 'Recharge automatically; false turns it off and keeps the rest.' }),
-      pack: slugSchema.meta({ description: 'The pack each recharge buys (its price, plus any debt, is charged).', example: 'extra-10' }),
-      thresholdMicros: micros.positive('must be more than zero').meta({
-        description: 'Recharge when a charge leaves less than this available, in micro-dollars.', example: 2_000_000,
+      enabled: z.boolean({ error: 'must be true or false' }).meta({
+        description: 'Recharge automatically; false turns it off (with pack and thresholdMicros left out, keeping the rest as it was set).',
+      }),
+      pack: slugSchema.optional().meta({ description: 'The pack each recharge buys (its price, plus any debt, is charged). Required to turn it on.', example: 'extra-10' }),
+      thresholdMicros: micros.positive('must be more than zero').optional().meta({
+        description: 'Recharge when a charge leaves less than this available, in micro-dollars. Required to turn it on.', example: 2_000_000,
       }),
       monthlyMaxCount: z
         .number({ error: 'must be a number of recharges' })
@@ -43,7 +45,12 @@ export const autoRechargeInputSchema = plain(
         .optional()
         .meta({ description: 'At most this much charged by recharges in a calendar month, in micro-dollars; null or left out: no cap.' }),
     })
-    .strict(),
+    .strict()
+    .superRefine((input, ctx) => {
+      if (!input.enabled) return;
+      if (input.pack === undefined) ctx.addIssue({ code: 'custom', path: ['pack'], message: 'is required to turn auto-recharge on' });
+      if (input.thresholdMicros === undefined) ctx.addIssue({ code: 'custom', path: ['thresholdMicros'], message: 'is required to turn auto-recharge on' });
+    }),
 );
 export type AutoRechargeInput = z.input<typeof autoRechargeInputSchema>;
 
@@ -104,6 +111,7 @@ export async function setAutoRecharge(ctx: Context, accountId: string, input: z.
   return ctx.sql.transaction(async (tx) => {
     const now = ctx.clock();
     const { account } = await lockGate(tx, accountId, now);
+    if (input.pack === undefined || input.thresholdMicros === undefined) return turnedOff(tx, accountId, now);
     const pack = await findPack(tx, input.pack);
     if (input.enabled) {
       // A monthly cap below the pack's price would let no recharge through, while the setting says it is on.
@@ -134,6 +142,21 @@ export async function setAutoRecharge(ctx: Context, accountId: string, input: z.
     if (input.enabled) await enqueueIfDue(tx, accountId, input.thresholdMicros, now);
     return (await autoRechargeOf(tx, accountId, now))!;
   });
+}
+
+/** Turned off as the account set it, the rest kept for turning it on again; refused if it never was set. Gate mutex held. */
+async function turnedOff(tx: Sql, accountId: string, now: Date): Promise<AutoRechargeView> {
+  const set = await tx.query(
+    'UPDATE auto_recharge SET enabled = false, off_code = NULL, off_message = NULL, off_at = NULL, paused_until = NULL, updated_at = $2 WHERE account_id = $1 RETURNING 1',
+    [accountId, now],
+  );
+  if (set.length === 0) {
+    throw new BillingError('invalid_input', `Account "${accountId}" has no auto-recharge set to turn off`, {
+      issues: ['pack: required, with thresholdMicros, when auto-recharge was never set'],
+    });
+  }
+  await tx.query('UPDATE accounts SET recharge_below_micros = NULL WHERE id = $1', [accountId]);
+  return (await autoRechargeOf(tx, accountId, now))!;
 }
 
 /** A recharge was declined, or its pack is no longer for sale to the account: auto-recharge turns off, saying why, until it is set again. */
