@@ -80,7 +80,7 @@ for (const engine of ENGINES) {
     it('is all or nothing', async () => {
       const billing = await setup();
       const ok = { accountId: 'a', model: 'test-model', usage: usage(10), idempotencyKey: 'fine' };
-      await expect(billing.recordBatch([ok, { ...ok, accountId: 'ghost', idempotencyKey: 'g' }])).rejects.toMatchObject({ code: 'account_not_found' });
+      await expect(billing.recordBatch([ok, { ...ok, accountId: 'ghost', idempotencyKey: 'g' }])).rejects.toMatchObject({ code: 'account_not_found', message: expect.stringMatching(/^Item 1: No account "ghost"/), details: { accountId: 'ghost', index: 1 } });
       await expect(billing.recordBatch([ok, { ...ok, model: 'mystery', idempotencyKey: 'm' }])).rejects.toMatchObject({ code: 'unknown_model' });
       await expect(billing.recordBatch([ok, { ...ok, usage: usage(11) }])).rejects.toMatchObject({ code: 'idempotency_conflict' });
       await expect(billing.recordBatch([ok, { ...ok, usage: { inputTokens: -1, outputTokens: 0 } }])).rejects.toMatchObject({ code: 'invalid_input' });

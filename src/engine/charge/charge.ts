@@ -531,9 +531,13 @@ async function planCalls(ctx: Context, sql: Sql, calls: (readonly BatchItem[])[]
   const prices = await pricesFor(ctx, sql, ledgers);
   const outcomes: (Outcome<Charge[]> | 'locked' | undefined)[] = [];
   const plans = calls.map((call, j) => {
-    const missing = call.find((item) => !ledgers.has(item.accountId));
+    const missing = call.findIndex((item) => !ledgers.has(item.accountId));
     const planned = outcomeOfNow(() => {
-      if (missing) throw accountNotFound(missing.accountId);
+      if (missing !== -1) {
+        // Named by its place in the batch, as its other refusals are.
+        const unknown = accountNotFound(call[missing]!.accountId);
+        throw new BillingError(unknown.code, `Item ${missing}: ${unknown.message}`, { ...unknown.details, index: missing });
+      }
       return planBatch(call, ledgers, earlier, prices, now);
     });
     if (!planned.ok) outcomes[j] = planned;
