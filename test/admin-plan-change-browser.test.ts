@@ -87,4 +87,13 @@ describe.skipIf(!haveChromium)("an account's plan changed from the admin panel, 
     expect((await billing.balance('cy')).plan.slug).toBe('free');
     expect(problems).toEqual([]);
   });
+
+  it('says nothing of never coming back to the default plan off sale: a cancel falls back to it', async () => {
+    await billing.upsertAccount({ id: 'dee', kind: 'personal' });
+    await billing.admin.updatePlan('free', { status: 'archived' });
+    await page.goto(`${panel.base}/admin/accounts/dee/plan?plan=starter`);
+    expect(await page.locator('#plan-confirm').innerText()).toMatch(/dee is on Free \(free, [^)]*\)\. It moves now to Starter/);
+    expect(await page.locator('[data-figure=off-sale]').count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
 });

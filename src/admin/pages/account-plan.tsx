@@ -61,7 +61,8 @@ async function confirmPage(c: AdminContext, billing: Billing, accountId: string,
           {account.processor === 'fake' ? `What is left of ${current.name}'s allowance (${value(allowanceLeft, display)}) ends now, and ${next.name}'s takes its place. ` : ''}
           Credit it bought or was granted stays in its buckets.
         </p>
-        {current.status === 'active' ? null : (
+        {/* The default plan is where a cancel falls back to, on sale or not. */}
+        {current.status === 'active' || current.id === display.defaultPlanId ? null : (
           <p class="warn" data-figure="off-sale">
             {current.name} is {current.status === 'legacy' ? 'off sale (legacy)' : 'archived'}: once moved off it, the account cannot take it again.
           </p>
