@@ -77,6 +77,7 @@ describe.skipIf(!POSTGRES_URL)(`a start on a database it cannot use${POSTGRES_UR
     const cases = [
       { url: at((u) => (u.port = String(down))), says: `PostgreSQL at 127.0.0.1:${down} does not answer (connect ECONNREFUSED 127.0.0.1:${down}): start it, or set DATABASE_URL to where it runs` },
       { url: at((u) => (u.pathname = '/tollgate_no_such_database')), says: 'has no database "tollgate_no_such_database": create it (createdb tollgate_no_such_database), or set DATABASE_URL to one that exists' },
+      { url: at((u) => u.searchParams.set('sslmode', 'require')), says: 'does not take SSL connections: remove sslmode from DATABASE_URL, or set sslmode=disable' },
       { url: at((u) => (u.username = 'tollgate_no_such_role')), says: 'refused user "tollgate_no_such_role" (role "tollgate_no_such_role" does not exist): set DATABASE_URL\'s user and password to a role that may connect' },
     ];
     for (const { url, says } of cases) {
@@ -89,10 +90,19 @@ describe.skipIf(!POSTGRES_URL)(`a start on a database it cannot use${POSTGRES_UR
     }
   }, 60_000);
 
-  it('a malformed DATABASE_URL is refused without showing its password', async () => {
-    const { code, printed } = await startFailing({ DATABASE_URL: 'postgress://tollgate:pw-not-to-show@127.0.0.1/tollgate' });
-    expect(code).toBe(1);
-    expect(printed).toContain('Tollgate cannot start: DATABASE_URL must be postgres://…, pglite://PATH or memory://, not "postgress://tollgate:***@127.0.0.1/tollgate"');
+  it('a malformed DATABASE_URL is refused, saying what to fix, without showing its password', async () => {
+    const refusals = {
+      'postgress://tollgate:pw-not-to-show@127.0.0.1/tollgate': 'DATABASE_URL must be postgres://…, pglite://PATH or memory://, not "postgress://tollgate:***@127.0.0.1/tollgate"',
+      // A password with an unencoded # or @ would dial a host named after a part of it.
+      'postgres://tollgate:pw-not@to#show@127.0.0.1/tollgate': 'DATABASE_URL is not a valid URL ("postgres://tollgate:***@127.0.0.1/tollgate"): check its port, and percent-encode @ # / : in the user or password (%40 %23 %2F %3A)',
+      'postgres://tollgate@127.0.0.1:99999/tollgate': 'DATABASE_URL is not a valid URL ("postgres://tollgate@127.0.0.1:99999/tollgate")',
+    };
+    for (const [url, says] of Object.entries(refusals)) {
+      const { code, printed } = await startFailing({ DATABASE_URL: url });
+      expect(code).toBe(1);
+      expect(printed).toContain(`Tollgate cannot start: ${says}`);
+      expect(printed).not.toMatch(/pw-not|to-show|\n\s+at /);
+    }
   }, 30_000);
 });
 

@@ -51,6 +51,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!/^(memory:\/\/|pglite:\/\/|postgres(ql)?:\/\/)/.test(databaseUrl)) {
     throw new ConfigError(`DATABASE_URL must be postgres://…, pglite://PATH or memory://, not "${shownUrl(databaseUrl)}"`);
   }
+  // A password with @, # or / in it, unencoded, reads as part of the host or a fragment: the start would dial a host that is not there.
+  if (/^postgres/.test(databaseUrl) && (!URL.canParse(databaseUrl) || new URL(databaseUrl).hash)) {
+    throw new ConfigError(`DATABASE_URL is not a valid URL ("${shownUrl(databaseUrl)}"): check its port, and percent-encode @ # / : in the user or password (%40 %23 %2F %3A)`);
+  }
   const secretKey = env.TOLLGATE_SECRET_KEY || undefined;
   const adminPassword = env.TOLLGATE_ADMIN_PASSWORD || undefined;
   if (secretKey !== undefined && secretKey.length < 24) throw new ConfigError('TOLLGATE_SECRET_KEY must be at least 24 characters (a random string; unset it to have one generated)');

@@ -23,16 +23,12 @@ export function databaseUnreachable(error: unknown): boolean {
 /** The answer while it lasts: worth a retry, as a 503 says. */
 export const UNREACHABLE_BODY = { error: { type: 'api_error', code: 'database_unreachable', message: 'The database does not answer; retry in a moment' } } as const;
 
-/** `url` as it may be shown: its password replaced by stars. */
+/**
+ * `url` as it may be shown: all between the user name and the last @ starred, so that a password
+ * holding an unencoded @ or # (which the URL parser would cut short) shows none of it either.
+ */
 export function shownUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (!parsed.password) return url;
-    parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
-  }
+  return url.replace(/^([^:]+:\/\/[^:/@]*):.*@/, '$1:***@');
 }
 
 /**
@@ -50,6 +46,7 @@ export function startProblem(error: unknown, url: string): string | undefined {
     const name = decodeURIComponent(pathname.slice(1));
     return `${where} has no database "${name}": create it (createdb ${name}), or set DATABASE_URL to one that exists`;
   }
+  if (/does not support SSL/.test(message)) return `${where} does not take SSL connections: remove sslmode from DATABASE_URL, or set sslmode=disable`;
   if (databaseUnreachable(error)) return `${where} does not answer (${message}): start it, or set DATABASE_URL to where it runs`;
   return undefined;
 }
