@@ -194,6 +194,12 @@ for (const engine of ENGINES) {
       expect(after.availableMicros).toBe(10_000_000 + debtCents * 10_000 - debt);
       expect(await jobs(sql)).toMatchObject([{ status: 'succeeded', amount_cents: 10_00 + debtCents, debt_cents: debtCents }]);
       expect((await billing.reconcile('acme')).problems).toEqual([]);
+      // Its payment says it was a recharge, and what of it paid the debt; a pack bought by hand is none.
+      await billing.purchase('acme', 'credits-10');
+      expect((await billing.payments('acme')).map((p) => [p.item, p.amountCents, p.recharge])).toEqual([
+        ['credits-10', 10_00, null],
+        ['credits-10', 10_00 + debtCents, { debtCents }],
+      ]);
     });
 
     it('a pack no longer for sale turns auto-recharge off before anything is charged, and the refusal says so', async () => {

@@ -3,7 +3,7 @@
  * (the pricing changed under it: a preset with no packs), the page names the pack as it was sold,
  * says that nothing will be charged and why, and still lets the owner turn it off; and a recharge
  * that would pay what is owed with the pack says so, as does its pause when that would pass the
- * monthly cap. Skipped, with a note, without /usr/bin/chromium.
+ * monthly cap, and its payment, once made. Skipped, with a note, without /usr/bin/chromium.
  */
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +112,18 @@ describe.skipIf(!haveChromium)("the billing page's auto-recharge with something 
         'paused until Apr 1, 2026, 00:00 UTC (the next recharge would go past a monthly cap)',
     );
     await page.locator('#auto-recharge').screenshot({ path: `${ARTIFACTS}/billing-page-auto-recharge-owed.png` });
+
+    // With no cap, the recharge pays the pack and what is owed: its payment says both.
+    await billing.setAutoRecharge('bolt', { enabled: true, pack: 'extra-10', thresholdMicros: 2_000_000 });
+    expect(await billing.runRecharges()).toMatchObject([{ outcome: 'succeeded' }]);
+    const [paid] = await billing.payments('bolt');
+    const owed = paid!.recharge!.debtCents;
+    expect(owed).toBeGreaterThan(0);
+    await page.reload();
+    const row = page.locator(`[data-payment="${paid!.reference}"]`);
+    expect(await row.locator('[data-recharge]').innerText()).toBe(`Auto-recharge, with $${(owed / 100).toFixed(2)} you owed`);
+    expect(await row.locator('td.num').innerText()).toBe(`$${((1_000 + owed) / 100).toFixed(2)}`);
+    await page.locator('#payments').screenshot({ path: `${ARTIFACTS}/billing-page-payments-recharge.png` });
     expect(problems).toEqual([]);
   }, 60_000);
 });

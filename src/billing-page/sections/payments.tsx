@@ -30,6 +30,11 @@ export function PaymentsSection({ view }: { view: View }) {
                 <td>{when(p.createdAt, account.timeZone)}</td>
                 <td>
                   {p.kind === 'pack' ? item(p) : forPlan(p)}
+                  {p.recharge ? (
+                    <div class="muted" data-recharge>
+                      Auto-recharge{p.recharge.debtCents > 0 ? `, with ${cents(p.recharge.debtCents)} you owed` : ''}
+                    </div>
+                  ) : null}
                   {p.refunds.map((r) => (
                     <div class="refund" data-refund={r.reference}>
                       {r.kind === 'dispute_won' ? 'Dispute won' : `${r.kind === 'dispute' ? 'Disputed' : 'Refunded'} ${cents(r.appliedCents)}`}, {when(r.createdAt, account.timeZone)}

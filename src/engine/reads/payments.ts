@@ -71,6 +71,8 @@ export interface PaymentView {
   refundedCents: number;
   /** When it was disputed (a chargeback), if it was. */
   disputedAt: Date | null;
+  /** An auto-recharge's payment: of its amount, what paid what the account owed (the rest bought the pack). */
+  recharge: { debtCents: number } | null;
   /** Its refunds, disputes and disputes won, newest first. */
   refunds: PaymentRefundView[];
   createdAt: Date;
@@ -97,10 +99,12 @@ export interface PaymentRefundView {
 export async function accountPayments(ctx: Context, accountId: string): Promise<PaymentView[]> {
   const rows = await ctx.sql.query<{
     id: number; processor: string; processor_ref: string; kind: PaymentView['kind']; item: string | null; amount_cents: number; status: PaymentView['status'];
-    refunded_cents: number; disputed_at: Date | null; created_at: Date;
+    refunded_cents: number; disputed_at: Date | null; created_at: Date; recharge_debt_cents: number | null;
   }>(
-    `SELECT p.id, p.processor, p.processor_ref, p.kind, coalesce(k.slug, pl.slug) AS item, p.amount_cents, p.status, p.refunded_cents, p.disputed_at, p.created_at
+    `SELECT p.id, p.processor, p.processor_ref, p.kind, coalesce(k.slug, pl.slug) AS item, p.amount_cents, p.status, p.refunded_cents, p.disputed_at, p.created_at,
+       r.debt_cents AS recharge_debt_cents
      FROM payments p LEFT JOIN packs k ON k.id = p.pack_id LEFT JOIN plans pl ON pl.id = p.plan_id
+       LEFT JOIN recharges r ON r.account_id = p.account_id AND r.payment_ref = p.processor_ref AND r.processor = p.processor AND r.status = 'succeeded'
      WHERE p.account_id = $1 ORDER BY p.created_at DESC, p.id DESC LIMIT 500`,
     [accountId],
   );
@@ -114,7 +118,7 @@ export async function accountPayments(ctx: Context, accountId: string): Promise<
   );
   return rows.map((r) => ({
     id: r.id, processor: r.processor, reference: r.processor_ref, kind: r.kind, item: r.item, amountCents: r.amount_cents, status: r.status,
-    refundedCents: r.refunded_cents, disputedAt: r.disputed_at,
+    refundedCents: r.refunded_cents, disputedAt: r.disputed_at, recharge: r.recharge_debt_cents === null ? null : { debtCents: r.recharge_debt_cents },
     refunds: refunds.filter((f) => f.payment_id === r.id).map((f) => ({
       kind: f.kind, reference: f.reference, amountCents: f.amount_cents, appliedCents: f.applied_cents, removedMicros: f.removed_micros,
       usedMicros: f.used_micros, usedValue: f.used_value, reversedAt: f.reversed_at, createdAt: f.created_at,

@@ -32,6 +32,10 @@ const PaymentSchema = z
     status: z.enum(['succeeded', 'failed', 'refunded']),
     refundedCents: z.number().int().openapi({ description: 'What refunds and disputes gave back of it so far.' }),
     disputedAt: DateTime.nullable(),
+    recharge: z
+      .strictObject({ debtCents: z.number().int().openapi({ description: 'Of its amount, what paid what the account owed; the rest bought the pack.' }) })
+      .nullable()
+      .openapi({ description: 'An auto-recharge\'s payment, or null.' }),
     refunds: z.array(PaymentRefundSchema).openapi({ description: 'Its refunds and disputes, newest first.' }),
     createdAt: DateTime,
   })
