@@ -22,13 +22,19 @@ export interface AppOptions {
   publicUrl?: string;
 }
 
+/**
+ * A path as the log shows it: a billing link's token left out. A HEAD or a prefetch of the link
+ * does not use it up, and whoever read it in the log could open the customer's billing page.
+ */
+const loggedPath = (path: string) => path.replace(/^\/billing\/open\/[^/]+/, '/billing/open/…');
+
 export function createApp({ billing, credentials, logger, publicUrl }: AppOptions): Hono {
   const app = new Hono();
   app.use('*', requestId());
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
-    logger.info({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+    logger.info({ requestId: c.get('requestId'), method: c.req.method, path: loggedPath(c.req.path), status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
   });
 
   app.get('/healthz', async (c) => {
