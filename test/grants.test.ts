@@ -66,6 +66,13 @@ for (const engine of ENGINES) {
       expect(await billing.credit('other', { source: 'bonus', amountMicros: 1, reference: 'welcome' })).toMatchObject({ created: true });
       expect((await billing.balance('acme')).availableMicros).toBe(6_000_000);
       expect((await billing.reconcile('acme')).problems).toEqual([]);
+
+      // Expired as it is made, a credit could never be spent: refused, and nothing written.
+      const expired = await refusal(sql, () => billing.credit('acme', { source: 'bonus', amountMicros: 1_000_000, reference: 'late', expiresAt: t.clock.now }));
+      expect(expired).toMatchObject({ code: 'invalid_input', message: expect.stringContaining('is not in the future, so the credit could never be spent') });
+      // The grant made earlier, retried once its expiry passed, is still that grant.
+      t.clock.set('2026-06-02T00:00:00Z');
+      expect(await billing.credit('acme', { source: 'bonus', amountMicros: 5_000_000, reference: 'welcome', expiresAt })).toMatchObject({ bucketId: first.bucketId, created: false });
     });
   });
 

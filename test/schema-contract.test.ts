@@ -329,6 +329,7 @@ const IN_WORDS = [
   /metadata|serialize|nested too deep|JSON values|finite number/,
   /at most 20 processors/,
   /is required to turn auto-recharge on/,
+  /is not in the future/,
 ];
 
 // ---------------------------------------------------------------------------------------------

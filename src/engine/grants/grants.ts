@@ -89,7 +89,15 @@ export async function grantCredit(tx: Sql, c: CreditGrant): Promise<GrantResult>
     'SELECT id, source, amount_micros, expires_at FROM buckets WHERE account_id = $1 AND reference = ANY ($2::text[]) ORDER BY id LIMIT 1',
     [c.accountId, [`bonus:${c.reference}`, `adjustment:${c.reference}`]],
   );
-  if (!first) return grant(tx, { ...c, reference: `${c.source}:${c.reference}` });
+  if (!first) {
+    // Expired as it is made, it could never be spent: refused, where its retry (above) is the credit made.
+    if (c.expiresAt !== null && c.expiresAt <= c.now) {
+      throw new BillingError('invalid_input', `Invalid credit: expiresAt: ${c.expiresAt.toISOString()} is not in the future, so the credit could never be spent`, {
+        issues: [`expiresAt: ${c.expiresAt.toISOString()} is not in the future, so the credit could never be spent: leave it out for a credit that never expires`],
+      });
+    }
+    return grant(tx, { ...c, reference: `${c.source}:${c.reference}` });
+  }
   const expiry = (at: Date | null) => (at ? `expiring ${at.toISOString()}` : 'never expiring');
   if (first.source !== c.source || first.amount_micros !== c.amountMicros || expiry(first.expires_at) !== expiry(c.expiresAt)) {
     throw new BillingError(
@@ -145,7 +153,7 @@ export const creditInputSchema = plain(
         description: 'Makes the credit happen once: a retry repeats it exactly; another credit needs another reference.', example: 'welcome-2026',
       }),
       // The type says null too: a document made from the schema reads an instant's type from its metadata alone.
-      expiresAt: instant.nullable().optional().meta({ type: ['string', 'null'], description: 'When the value expires; left out or null: never.' }),
+      expiresAt: instant.nullable().optional().meta({ type: ['string', 'null'], description: 'When the value expires, which must be in the future; left out or null: never.' }),
     })
     .strict(),
 );
