@@ -26,6 +26,7 @@ async function startFailing(env: NodeJS.ProcessEnv): Promise<{ code: number | nu
 class DatabaseProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private stalled = false;
 
   private constructor(readonly port: number, private readonly target: URL) {}
 
@@ -44,7 +45,12 @@ class DatabaseProxy {
   }
 
   async restore(): Promise<void> {
+    this.stalled = false;
     this.server = createServer((client) => {
+      if (this.stalled) {
+        this.sockets.add(client.pause());
+        return;
+      }
       const upstream = connect(Number(this.target.port || 5432), this.target.hostname);
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
@@ -56,6 +62,12 @@ class DatabaseProxy {
       upstream.once('close', () => client.destroy());
     });
     await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+  }
+
+  /** Connections stay open, and new ones are taken, but nothing goes through: a database host gone silent. */
+  stall(): void {
+    this.stalled = true;
+    for (const socket of this.sockets) socket.pause();
   }
 
   async cut(): Promise<void> {
@@ -148,6 +160,25 @@ describe.skipIf(!POSTGRES_URL)(`the database going away and coming back${POSTGRE
       expect(new Set(jobLines).size).toBe(jobLines.length); // once per process and job, not each second
       expect(lines.filter((l) => 'err' in l)).toEqual([]);
       expect(printed).not.toContain('pw-not-to-show');
+    } finally {
+      server.kill();
+      await proxy.cut().catch(() => {});
+      await db.drop();
+    }
+  }, 60_000);
+
+  it('/healthz says the database is unreachable when it takes connections but answers nothing, within seconds', async () => {
+    const db = await ENGINES.find((e) => e.name === 'postgres')!.open();
+    const proxy = await DatabaseProxy.start(db.url!);
+    const server = await ServerProcess.start({ DATABASE_URL: proxy.through(db.url!) });
+    try {
+      expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
+      proxy.stall();
+      const started = performance.now();
+      const health = await fetch(`http://127.0.0.1:${server.port}/healthz`, { signal: AbortSignal.timeout(10_000) });
+      expect(health.status).toBe(503);
+      expect((await health.json()).error.code).toBe('database_unreachable');
+      expect(performance.now() - started).toBeLessThan(5_000);
     } finally {
       server.kill();
       await proxy.cut().catch(() => {});

@@ -22,6 +22,9 @@ export interface AppOptions {
   publicUrl?: string;
 }
 
+/** How long /healthz waits for the database to answer before it says it does not. */
+const HEALTH_TIMEOUT_MS = 3_000;
+
 /**
  * A path as the log shows it: a billing link's token left out. A HEAD or a prefetch of the link
  * does not use it up, and whoever read it in the log could open the customer's billing page.
@@ -38,11 +41,17 @@ export function createApp({ billing, credentials, logger, publicUrl }: AppOption
   });
 
   app.get('/healthz', async (c) => {
+    let timer: NodeJS.Timeout | undefined;
+    // A database that takes connections but does not answer (a host gone without a word, a
+    // network cut) would hold the check until TCP gives up, minutes later: it is unhealthy now.
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('late')), HEALTH_TIMEOUT_MS)));
     try {
-      await billing.sql.query('SELECT 1');
+      await Promise.race([billing.sql.query('SELECT 1'), late]);
       return c.json({ ok: true });
     } catch {
       return c.json({ ok: false, ...UNREACHABLE_BODY }, 503);
+    } finally {
+      clearTimeout(timer);
     }
   });
 
