@@ -135,6 +135,17 @@ describe('sanity checks', () => {
     ]);
   });
 
+  it('warns of a default plan taken off sale: new accounts and canceled plans still land on it', () => {
+    for (const status of ['archived', 'legacy'] as const) {
+      const off = { ...free, status };
+      const checks = sanityChecks(catalog({ plans: [off, credits], settings: { marginBps: 5000, defaultPlanId: off.id } }));
+      expect(checks.filter((c) => c.code === 'default_plan_off_sale')).toEqual([
+        expect.objectContaining({ severity: 'warning', subject: { kind: 'plan', slug: 'free' }, message: expect.stringContaining(`yet it is ${status}`) }),
+      ]);
+    }
+    expect(sanityChecks(catalog({ plans: [free, credits], settings: { marginBps: 5000, defaultPlanId: free.id } })).map((c) => c.code)).not.toContain('default_plan_off_sale');
+  });
+
   it('knows the plans on sale and which can spend a pack', () => {
     const hidden = plan('hidden', { public: false, overage: 'credits' });
     expect(plansOnSale([free, hidden, { ...credits, status: 'legacy' }], free.id).map((p) => p.slug)).toEqual(['free']);

@@ -26,6 +26,7 @@ export const CHECK_CODES = [
   'token_limit_below_call',
   'token_limit_below_included',
   'default_plan_not_free',
+  'default_plan_off_sale',
 ] as const;
 export type CheckCode = (typeof CHECK_CODES)[number];
 
@@ -166,6 +167,16 @@ export function sanityChecks({ plans, packs, settings, callValues }: Catalog): C
       add('warning', 'default_plan_not_free',
         `${name} is the default plan, which new accounts are on without paying, yet it costs ${cents(plan.priceCents)} a month: its ${usd(included)} of usage is given away. Make a free plan the default.`);
     }
+  }
+
+  // The plan every new account starts on, and a canceled plan falls back to, should be one on sale.
+  const fallback = plans.find((p) => p.id === settings.defaultPlanId);
+  if (fallback && fallback.status !== 'active') {
+    checks.push({
+      severity: 'warning', subject: { kind: 'plan', slug: fallback.slug }, code: 'default_plan_off_sale',
+      message: `“${fallback.name}” is the default plan, which every new account starts on and every canceled plan falls back to, yet it is ` +
+        `${fallback.status === 'archived' ? 'archived' : 'legacy (kept for its subscribers, off sale)'}: make a plan on sale the default in Settings.`,
+    });
   }
 
   for (const pack of packs.filter((p) => p.status === 'active')) {
