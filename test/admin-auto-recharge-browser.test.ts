@@ -35,6 +35,7 @@ describe.skipIf(!haveChromium)('auto-recharge on the account admin page, in a br
     card.declining = 'card_declined';
     while ((await billing.balance('acme')).availableMicros >= 2_000_000) await mustCall(billing, 'acme', 1_000_000);
     await billing.runRecharges();
+    await billing.purchase('acme', 'credits-10'); // and a pack bought by hand
     served = await serveToBrowser(billing);
     ({ base, browser } = served);
   });
@@ -69,6 +70,12 @@ describe.skipIf(!haveChromium)('auto-recharge on the account admin page, in a br
     expect(await rows.count()).toBe(2);
     expect(await rows.nth(0).innerText()).toMatch(/declined\s+\$10\.00.*card_declined: Your card was declined\./s);
     expect(await rows.nth(1).innerText()).toMatch(/succeeded\s+\$10\.00.*fake_pay_/s);
+    // The payment it made says it was an auto-recharge, beside the pack bought by hand.
+    const packs = (await billing.payments('acme')).filter((p) => p.kind === 'pack');
+    const recharged = packs.find((p) => p.recharge !== null);
+    const bought = packs.find((p) => p.recharge === null);
+    expect(await page.locator(`table.payments tr[data-payment="${recharged!.reference}"] td`).nth(1).innerText()).toBe('Auto-recharge of pack credits-10');
+    expect(await page.locator(`table.payments tr[data-payment="${bought!.reference}"] td`).nth(1).innerText()).toBe('Pack credits-10');
     await section.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${ARTIFACTS}/account-auto-recharge.png`, fullPage: true });
     await section.screenshot({ path: `${ARTIFACTS}/account-auto-recharge-section.png` });

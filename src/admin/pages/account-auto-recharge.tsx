@@ -30,7 +30,7 @@ export async function autoRechargeSection(billing: Billing, accountId: string, b
             <dd data-figure="auto-recharge-state">
               {badge(setting.state)}
               {setting.recharging ? <small class="muted"> a recharge is in flight</small> : null}
-              {setting.pausedUntil ? <small> until {dateTime(setting.pausedUntil)} (a monthly cap was reached)</small> : null}
+              {setting.pausedUntil ? <small> until {dateTime(setting.pausedUntil)} (the next recharge would go past a monthly cap)</small> : null}
             </dd>
             {setting.off ? (
               <>

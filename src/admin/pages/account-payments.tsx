@@ -19,7 +19,9 @@ const refundPath = (accountId: string, paymentId: number) => `${accountPath(acco
 const KIND: Record<PaymentView['refunds'][number]['kind'], string> = { refund: 'Refund', dispute: 'Dispute', dispute_won: 'Dispute won' };
 
 /** What a payment was for, in words. */
-const what = (p: PaymentView) => `${p.kind === 'pack' ? 'Pack' : 'Period of'} ${p.item ?? '(removed)'}`;
+/** What it paid for; an auto-recharge says so, and what of it paid what the account owed. */
+const what = (p: PaymentView) =>
+  `${p.kind === 'pack' ? (p.recharge ? 'Auto-recharge of pack' : 'Pack') : 'Period of'} ${p.item ?? '(removed)'}${p.recharge?.debtCents ? `, with ${cents(p.recharge.debtCents)} owed` : ''}`;
 
 /** The account's payments, newest first: what each was for, what refunds and disputes gave back of it, and a Refund button while something is left. */
 export async function accountPaymentsSection(billing: Billing, account: Account) {
