@@ -91,6 +91,7 @@ describe.skipIf(!POSTGRES_URL)(`the billing page on two server processes with St
     expect((await balance()).plan.slug).toBe('plus');
     const back = await (await get(`${at}&checkout=paid`, cookie)).text();
     expect(back).toContain('Back from checkout');
+    expect(back).toContain(`<a href="${at}">Reload</a> to see it.`); // the page, without the note
     expect(back).toMatch(/<span class="tag">Your plan<\/span><article class="card price-card" data-plan="plus">/);
     // The payment is named as bought: the plan's name, not its slug.
     expect(back).toMatch(/data-payment="[^"]+"><td>[^<]+<\/td><td>Plus plan, a month<\/td>/);

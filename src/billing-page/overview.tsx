@@ -15,7 +15,7 @@ import { readUsage, readView, usageRange } from './view.ts';
 
 /** Where a processor's checkout page sends the customer back, and what the page then says. */
 export const CHECKOUT_RETURNS = {
-  paid: 'Back from checkout: what you paid for shows here as soon as the payment processor confirms it, usually within seconds. Reload to see it.',
+  paid: 'Back from checkout: what you paid for shows here as soon as the payment processor confirms it, usually within seconds.',
   left: 'Checkout was left before paying: nothing was charged.',
 } as const;
 
@@ -23,6 +23,9 @@ export const CHECKOUT_RETURNS = {
 export async function overview(c: PageContext, billing: Billing, refused?: { autoRecharge: { form: Form; error: string } }, status: ContentfulStatusCode = 200) {
   const view = await readView(billing, c.get('session'), c.get('csrf'), usageRange(c.req.query('days')));
   const returned = CHECKOUT_RETURNS[c.req.query('checkout') as keyof typeof CHECKOUT_RETURNS];
+  // The page again without the note: a reload of this address would say it again.
+  const again = new URL(c.req.url);
+  again.searchParams.delete('checkout');
   return render(c, {
     title: 'Billing',
     accountName: view.account.name || view.account.id,
@@ -35,6 +38,12 @@ export async function overview(c: PageContext, billing: Billing, refused?: { aut
         {returned ? (
           <p class="note" role="status">
             {returned}
+            {returned === CHECKOUT_RETURNS.paid ? (
+              <>
+                {' '}
+                <a href={`${again.pathname}${again.search}`}>Reload</a> to see it.
+              </>
+            ) : null}
           </p>
         ) : null}
         <div class="grid">
