@@ -5,6 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { compiled } from './support/compiled.ts';
@@ -186,3 +189,20 @@ describe.skipIf(!POSTGRES_URL)(`the database going away and coming back${POSTGRE
     }
   }, 60_000);
 });
+
+it('a start on a PGlite directory another process holds stops saying which process, with no stack trace', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-held-'));
+  const holder = spawn(process.execPath, [compiled('hold-pglite'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [first] = (await once(holder.stdout, 'data')) as [Buffer];
+    expect(first.toString()).toBe('open\n');
+    const { code, printed } = await startFailing({ DATABASE_URL: `pglite://${dir}` });
+    expect(code).toBe(1);
+    expect(printed).toContain(`Tollgate cannot start: The PGlite database in ${dir} is already open in process ${holder.pid}`);
+    expect(printed).not.toMatch(/\n\s+at /);
+  } finally {
+    holder.kill('SIGKILL');
+    await once(holder, 'exit').catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);

@@ -1,8 +1,10 @@
 /**
- * Whether an error says the database cannot be reached now (down, restarting, failing over, out
- * of connections), rather than that a statement is wrong: a passing state, answered 503 and
- * logged in a line, not a bug's 500 and stack trace.
+ * The server's words for its database's troubles: an error that says the database cannot be
+ * reached now (down, restarting, failing over, out of connections), rather than that a statement
+ * is wrong, is a passing state, answered 503 and logged in a line, not a bug's 500 and stack
+ * trace; a start that cannot open it says what to set; its URL shows no password.
  */
+import { BillingError } from '../core/errors.ts';
 
 /** Node's errors for a connection that could not be made or was lost. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
@@ -11,6 +13,7 @@ const POSTGRES_CODES = /^(08...|57P0[123]|53300)$/;
 /** pg's own, which carry no code. */
 const LOST = /^Connection terminated|^Client was closed|^Client has encountered a connection error/;
 
+/** Whether `error` says the database cannot be reached now. */
 export function databaseUnreachable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
@@ -36,6 +39,8 @@ export function shownUrl(url: string): string {
  * that is no matter of where the database is or who may use it.
  */
 export function startProblem(error: unknown, url: string): string | undefined {
+  // A PGlite directory another process holds: its message names that process and what to do.
+  if (error instanceof BillingError && error.code === 'database_in_use') return error.message;
   if (!url.startsWith('postgres')) return undefined;
   const { host, username, pathname } = new URL(url);
   const where = `PostgreSQL at ${host || 'localhost'}`;
