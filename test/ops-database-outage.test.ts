@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { compiled } from './support/compiled.ts';
-import { ENGINES, POSTGRES_URL } from './support/harness.ts';
+import pg from 'pg';
+import { ENGINES, POSTGRES_URL, postgresSchemaUrl } from './support/harness.ts';
 import { freePort, ServerProcess } from './support/server-process.ts';
 
 /** `npm start` (compiled) with `env` until it exits: its code and all it printed. */
@@ -105,6 +106,24 @@ describe.skipIf(!POSTGRES_URL)(`a start on a database it cannot use${POSTGRES_UR
     }
   }, 60_000);
 
+  it("on a database holding another app's tables, says which migration failed, that none was applied, and to give it a database of its own", async () => {
+    const schema = `tollgate_test_taken_${process.pid}`;
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.accounts (id serial PRIMARY KEY, email text)`);
+      const { code, printed } = await startFailing({ DATABASE_URL: postgresSchemaUrl(POSTGRES_URL!, schema) });
+      expect(code).toBe(1);
+      expect(printed).toContain('Tollgate cannot start: migration 0001_core.sql failed: relation "accounts" already exists (no migration was applied): the database holds another app\'s tables; give Tollgate a database of its own (createdb tollgate) and set DATABASE_URL to it');
+      expect(printed).not.toMatch(/\n\s+at /);
+      const [{ count }] = (await admin.query(`SELECT count(*)::int AS count FROM pg_tables WHERE schemaname = '${schema}'`)).rows;
+      expect(count).toBe(1); // the app's own table, nothing of Tollgate's
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
+  }, 30_000);
+
   it('a malformed DATABASE_URL is refused, saying what to fix, without showing its password', async () => {
     const refusals = {
       'postgress://tollgate:pw-not-to-show@127.0.0.1/tollgate': 'DATABASE_URL must be postgres://…, pglite://PATH or memory://, not "postgress://tollgate:***@127.0.0.1/tollgate"',
@@ -163,6 +182,12 @@ describe.skipIf(!POSTGRES_URL)(`the database going away and coming back${POSTGRE
       expect(new Set(jobLines).size).toBe(jobLines.length); // once per process and job, not each second
       expect(lines.filter((l) => 'err' in l)).toEqual([]);
       expect(printed).not.toContain('pw-not-to-show');
+
+      // A stop while the database is away again ends every process, in time.
+      await proxy.cut();
+      const { code, ms } = await server.stop();
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(10_000);
     } finally {
       server.kill();
       await proxy.cut().catch(() => {});

@@ -22,7 +22,13 @@ export async function migrate(sql: Sql, options: { through?: string } = {}): Pro
     const applied: string[] = [];
     for (const file of migrationFiles().filter((f) => options.through === undefined || f <= options.through)) {
       if (done.has(file)) continue;
-      await tx.exec(readFileSync(DIRECTORY + file, 'utf8'));
+      try {
+        await tx.exec(readFileSync(DIRECTORY + file, 'utf8'));
+      } catch (error) {
+        // Which file failed comes first (the error keeps its code); none of them was applied.
+        if (error instanceof Error) throw Object.assign(error, { message: `migration ${file} failed: ${error.message}`, migration: file });
+        throw error;
+      }
       await tx.query('INSERT INTO tollgate_migrations (name) VALUES ($1)', [file]);
       applied.push(file);
     }

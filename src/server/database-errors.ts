@@ -41,6 +41,12 @@ export function shownUrl(url: string): string {
 export function startProblem(error: unknown, url: string): string | undefined {
   // A PGlite directory another process holds: its message names that process and what to do.
   if (error instanceof BillingError && error.code === 'database_in_use') return error.message;
+  const migration = (error as { migration?: unknown }).migration;
+  if (typeof migration === 'string') {
+    // 42P07, 42710: a table or another object of that name is there already, another app's.
+    const taken = ['42P07', '42710'].includes((error as { code?: string }).code ?? '');
+    return `${(error as Error).message} (no migration was applied)${taken ? ": the database holds another app's tables; give Tollgate a database of its own (createdb tollgate) and set DATABASE_URL to it" : ''}`;
+  }
   if (!url.startsWith('postgres')) return undefined;
   const { host, username, pathname } = new URL(url);
   const where = `PostgreSQL at ${host || 'localhost'}`;
