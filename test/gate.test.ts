@@ -107,6 +107,10 @@ for (const engine of ENGINES) {
       await billing.admin.updatePlan('plus', { limits: [{ window: 'day', unit: 'usd', amount: 1_000_000 }], models: [...free.models, 'gpt-4o'] });
       expect(await billing.authorize('solo', big)).toMatchObject({ ok: false, code: 'daily_limit', remedy: { kind: 'upgrade' } });
       expect(await billing.authorize('solo', { model: 'gpt-4o', inputTokens: 10, maxOutputTokens: 10 })).toMatchObject({ ok: false, code: 'model_not_allowed', remedy: { kind: 'upgrade' } });
+
+      // A larger daily limit on a plan that does not allow the model: no remedy either.
+      await billing.admin.updatePlan('plus', { limits: [{ window: 'day', unit: 'usd', amount: 1_000_000 }], models: ['gpt-4o'] });
+      expect(await billing.authorize('solo', big)).toMatchObject({ ok: false, code: 'daily_limit', remedy: { kind: 'contact_support' } });
     });
 
     it("names the limit a call is larger than, even when another limit is reached first: waiting for that one's reset would not let it through", async () => {

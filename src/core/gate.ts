@@ -144,11 +144,12 @@ export interface Offers {
 export type RechargeOffCode = 'card_declined' | 'authentication_required' | 'no_payment_method' | 'pack_unavailable' | 'processor_unanswered';
 
 /**
- * Would moving to `plan` get past this failure? Its models must include the call's, and a limit
+ * Would moving to `plan` get past this failure? Its models must include the call's, whatever
+ * refused it (a larger cap on a plan that refuses the model lets nothing through), and a limit
  * that refused must be larger there (or absent): a dearer plan with the same daily cap is no remedy.
  */
 export function relieves(plan: Pick<Plan, 'limits' | 'models'>, failure: GateFailure, call: { model: string; provider?: string | undefined }): boolean {
-  if (failure.code === 'model_not_allowed') return modelAllowed(plan, call.model, call.provider);
+  if (!modelAllowed(plan, call.model, call.provider)) return false;
   const refusing = failure.code === 'daily_limit' || failure.code === 'monthly_limit' ? failure.limit : undefined;
   return !refusing || !plan.limits.some((l) => l.window === refusing.window && l.unit === refusing.unit && l.amount <= refusing.amount);
 }
