@@ -1,7 +1,8 @@
 /**
- * `npm start` while its PostgreSQL goes away and comes back (a restart, a failover): reached
- * through a proxy the test cuts and restores. The processes live through it, say what is wrong
- * while it lasts, and serve again once the database is back.
+ * `npm start` and its database. A start on one it cannot use (down, refused, taken, malformed)
+ * stops saying what to set. A PostgreSQL that goes away and comes back (a restart, a failover),
+ * reached through a proxy the test cuts, stalls and restores: the processes live through it, say
+ * what is wrong while it lasts, and serve again once the database is back.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { compiled } from './support/compiled.ts';
 import pg from 'pg';
+import { compiled } from './support/compiled.ts';
 import { ENGINES, POSTGRES_URL, postgresSchemaUrl } from './support/harness.ts';
 import { freePort, ServerProcess } from './support/server-process.ts';
 
