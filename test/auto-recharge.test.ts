@@ -235,6 +235,11 @@ for (const engine of ENGINES) {
     it('turned off with nothing but enabled: false, keeping what was set; turned on again from it; never set, there is nothing to turn off', async () => {
       const { billing } = t;
       await setUp({ monthlyMaxCount: 3 });
+      // Off with part of a setting: refused, not turned off with the part given dropped unsaid.
+      for (const part of [{ monthlyMaxCount: 1 }, { pack: 'credits-10' }, { thresholdMicros: 5_000_000 }]) {
+        await expect(billing.setAutoRecharge('acme', { enabled: false, ...part })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining('is required with the rest of the setting') });
+      }
+      expect(await billing.balance('acme')).toMatchObject({ autoRecharge: { enabled: true, monthlyMaxCount: 3, thresholdMicros: 2_000_000 } });
       const off = await billing.setAutoRecharge('acme', { enabled: false });
       expect(off).toMatchObject({ enabled: false, state: 'disabled', pack: 'credits-10', thresholdMicros: 2_000_000, monthlyMaxCount: 3 });
       await spendBelow(billing, 'acme', 1_000_000);

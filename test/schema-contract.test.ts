@@ -328,7 +328,7 @@ const IN_WORDS = [
   /http or https URL/,
   /metadata|serialize|nested too deep|JSON values|finite number/,
   /at most 20 processors/,
-  /is required to turn auto-recharge on/,
+  /is required to turn auto-recharge on|is required with the rest of the setting/,
   /is not in the future/,
 ];
 

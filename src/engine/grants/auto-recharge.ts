@@ -27,9 +27,9 @@ export const autoRechargeInputSchema = plain(
       enabled: z.boolean({ error: 'must be true or false' }).meta({
         description: 'Recharge automatically; false turns it off (with pack and thresholdMicros left out, keeping the rest as it was set).',
       }),
-      pack: slugSchema.optional().meta({ description: 'The pack each recharge buys (its price, plus any debt, is charged). Required to turn it on.', example: 'extra-10' }),
+      pack: slugSchema.optional().meta({ description: 'The pack each recharge buys (its price, plus any debt, is charged). Required to turn it on, or with any other field.', example: 'extra-10' }),
       thresholdMicros: micros.positive('must be more than zero').optional().meta({
-        description: 'Recharge when a charge leaves less than this available, in micro-dollars. Required to turn it on.', example: 2_000_000,
+        description: 'Recharge when a charge leaves less than this available, in micro-dollars. Required to turn it on, or with any other field.', example: 2_000_000,
       }),
       monthlyMaxCount: z
         .number({ error: 'must be a number of recharges' })
@@ -47,9 +47,12 @@ export const autoRechargeInputSchema = plain(
     })
     .strict()
     .superRefine((input, ctx) => {
-      if (!input.enabled) return;
-      if (input.pack === undefined) ctx.addIssue({ code: 'custom', path: ['pack'], message: 'is required to turn auto-recharge on' });
-      if (input.thresholdMicros === undefined) ctx.addIssue({ code: 'custom', path: ['thresholdMicros'], message: 'is required to turn auto-recharge on' });
+      // Off alone keeps what was set; any other field sets the whole setting, which a part would leave unsaid.
+      const partOfSetting = [input.pack, input.thresholdMicros, input.monthlyMaxCount, input.monthlyMaxMicros].some((v) => v !== undefined);
+      if (!input.enabled && !partOfSetting) return;
+      const message = input.enabled ? 'is required to turn auto-recharge on' : 'is required with the rest of the setting (or send { "enabled": false } alone to turn it off as it is)';
+      if (input.pack === undefined) ctx.addIssue({ code: 'custom', path: ['pack'], message });
+      if (input.thresholdMicros === undefined) ctx.addIssue({ code: 'custom', path: ['thresholdMicros'], message });
     }),
 );
 export type AutoRechargeInput = z.input<typeof autoRechargeInputSchema>;
