@@ -15,7 +15,8 @@ import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { loadCredentials, type Credentials } from './hono/credentials.ts';
 import { serveHere } from './server/serve.ts';
 import { serverLogger } from './server/log.ts';
-import { databaseUnreachable, shownUrl, startProblem } from './server/database-errors.ts';
+import { databaseUnreachable } from './db/unreachable.ts';
+import { shownUrl, startProblem } from './server/database-errors.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 

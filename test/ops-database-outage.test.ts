@@ -12,9 +12,13 @@ import { join } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { Hono } from 'hono';
+import { answerError } from '../src/hono/errors.ts';
+import { createWebhooks } from '../src/hono/webhooks.ts';
 import { compiled } from './support/compiled.ts';
 import { ENGINES, POSTGRES_URL, postgresSchemaUrl } from './support/harness.ts';
-import { freePort, ServerProcess } from './support/server-process.ts';
+import { AdminClient } from './support/admin-client.ts';
+import { freePort, SERVER_ADMIN_PASSWORD, ServerProcess } from './support/server-process.ts';
 
 /** `npm start` (compiled) with `env` until it exits: its code and all it printed. */
 async function startFailing(env: NodeJS.ProcessEnv): Promise<{ code: number | null; printed: string }> {
@@ -156,6 +160,12 @@ describe.skipIf(!POSTGRES_URL)(`the database going away and coming back${POSTGRE
       await server.ready(2);
       // Every worker's pool holds connections: a few calls each.
       for (let i = 0; i < 20; i++) expect((await server.call('GET', '/v1/admin/settings')).status).toBe(200);
+      // An owner logged in to the panel, and a customer's billing link.
+      const admin = new AdminClient({ request: (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${server.port}${path}`, { ...init, redirect: 'manual' }) } as unknown as Hono);
+      expect((await admin.login(SERVER_ADMIN_PASSWORD)).status).toBe(303);
+      expect((await server.call('PUT', '/v1/accounts/acme', { kind: 'team' })).status).toBe(200);
+      const link = await server.call('POST', '/v1/accounts/acme/billing-sessions', { returnUrl: 'https://app.example/' });
+      const billingLink = new URL(link.body.url as string);
 
       await proxy.cut();
       // A worker that starts now, in place of one killed, waits for the database.
@@ -167,6 +177,11 @@ describe.skipIf(!POSTGRES_URL)(`the database going away and coming back${POSTGRE
       const call = await server.call('GET', '/v1/admin/settings');
       expect(call.status).toBe(503);
       expect(call.body.error.code).toBe('database_unreachable');
+      // The panel and the billing page say so too, in a page of their own.
+      const panel = await admin.page('/admin/accounts');
+      expect([panel.status, panel.html]).toEqual([503, expect.stringContaining('The database does not answer just now; try again in a moment.')]);
+      const billingPage = await fetch(`http://127.0.0.1:${server.port}${billingLink.pathname}`, { redirect: 'manual' });
+      expect([billingPage.status, await billingPage.text()]).toEqual([503, expect.stringContaining('Billing cannot be reached just now; nothing was changed.')]);
 
       await proxy.restore();
       for (let i = 0; i < 20; i++) expect((await server.call('GET', '/v1/admin/settings')).status).toBe(200);
@@ -177,7 +192,7 @@ describe.skipIf(!POSTGRES_URL)(`the database going away and coming back${POSTGRE
       const lines = printed.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; pid: number; err?: unknown });
       expect(lines.filter((l) => l.msg.startsWith('worker died'))).toHaveLength(1); // the one killed
       expect(lines.filter((l) => l.msg === 'worker start: the database does not answer, retrying').length).toBeGreaterThanOrEqual(1);
-      expect(lines.filter((l) => l.msg === 'database unreachable')).toHaveLength(1);
+      expect(lines.filter((l) => l.msg === 'database unreachable')).toHaveLength(3); // the API's, the panel's and the billing page's
       const jobLines = lines.filter((l) => / failed: the database does not answer, retrying$/.test(l.msg)).map((l) => `${l.pid} ${l.msg}`);
       expect(jobLines.length).toBeGreaterThanOrEqual(2); // each job of the worker not killed
       expect(new Set(jobLines).size).toBe(jobLines.length); // once per process and job, not each second
@@ -232,3 +247,16 @@ it('a start on a PGlite directory another process holds stops saying which proce
     rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
+
+it('a webhook that comes while the database does not answer is a 503 for the processor to retry, not an event said to be recorded', async () => {
+  const lost = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  const logged: string[] = [];
+  const logger = { info: () => {}, warn: (_: unknown, msg: string) => void logged.push(msg), error: (_: unknown, msg: string) => void logged.push(`error: ${msg}`) };
+  const app = new Hono();
+  app.route('/webhooks', createWebhooks({ receiveWebhook: () => Promise.reject(lost) }, logger as never));
+  app.onError((error, c) => answerError(error, c, () => {}));
+  const reply = await app.request('/webhooks/stripe', { method: 'POST', body: '{}' });
+  expect(reply.status).toBe(503);
+  expect(await reply.json()).toEqual({ error: { type: 'api_error', code: 'database_unreachable', message: 'The database does not answer; the event will be applied on a retry' } });
+  expect(logged).toEqual(['webhook not applied (503, to be retried): the database does not answer']);
+});

@@ -24,6 +24,7 @@ import { pricingTablePage } from './pages/pricing-table.tsx';
 import { sessionsPage } from './pages/sessions.tsx';
 import { settingsPage } from './pages/settings.tsx';
 import { LoginLimiter, Sessions } from './session.ts';
+import { databaseUnreachable } from '../db/unreachable.ts';
 
 const PAGES: Page[] = [pricingPage, pricingTablePage, settingsPage, plansPage, packsPage, pricesPage, accountsPage, analyticsPage, paymentsPage];
 
@@ -103,6 +104,10 @@ export function createAdmin({ billing, credentials, logger, limiter = new LoginL
   admin.onError((error, c) => {
     // Pages show a form's BillingError beside the form; one that reaches here came from a link (an unknown account, say).
     if (error instanceof BillingError) return render(c, { title: 'Not possible', status: 400, body: <p class="error">{error.message}</p> });
+    if (databaseUnreachable(error)) {
+      logger.warn({ path: c.req.path, error: (error as Error).message }, 'database unreachable');
+      return render(c, { title: 'The database does not answer', status: 503, body: <p class="error">The database does not answer just now; try again in a moment.</p> });
+    }
     logger.error({ err: error, path: c.req.path }, 'admin panel error');
     return render(c, { title: 'Something went wrong', status: 500, body: <p class="error">Something went wrong on our side; the server's log has the details.</p> });
   });

@@ -17,6 +17,7 @@ import { registerAssets } from './assets.ts';
 import { messagePage, type PageEnv } from './layout.tsx';
 import { overview, usagePart } from './overview.tsx';
 import { BillingSessions, canAct, pageUrl, type BillingSession } from './session.ts';
+import { databaseUnreachable } from '../db/unreachable.ts';
 
 /** A form here is a few hundred bytes. */
 const MAX_BODY_BYTES = 16 * 1024;
@@ -98,6 +99,10 @@ export function createBillingPage({ billing, credentials, logger, publicUrl }: B
 
   page.all('*', (c) => messagePage(c, 404, 'Not found', 'There is no such billing page.', c.get('session').returnUrl));
   page.onError((error, c) => {
+    if (databaseUnreachable(error)) {
+      logger.warn({ path: c.req.path, error: (error as Error).message }, 'database unreachable');
+      return messagePage(c, 503, 'Billing is unavailable', 'Billing cannot be reached just now; nothing was changed. Try again in a moment.');
+    }
     logger.error({ err: error, path: c.req.path }, 'billing page error');
     return messagePage(c, 500, 'Something went wrong', 'Something went wrong on our side; try again in a moment.');
   });

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Billing } from '../engine/billing.ts';
 import { WebhookSignatureError } from '../engine/processor.ts';
 import { isBillingError } from '../core/errors.ts';
+import { databaseUnreachable } from '../db/unreachable.ts';
 import { HttpError } from './errors.ts';
 
 /** Processors' events are small; a larger body is not one of theirs. */
@@ -52,6 +53,11 @@ export function createWebhooks(billing: Pick<Billing, 'receiveWebhook'>, logger?
         if (isBillingError(error, 'processor_not_configured')) {
           logger?.warn({ processor }, `webhook refused (404): no processor "${processor}" is configured here`);
           throw new HttpError(404, { type: 'invalid_request_error', code: 'not_found', message: `No processor "${processor}" takes webhooks here` });
+        }
+        if (databaseUnreachable(error)) {
+          // Nothing was recorded: the processor's retry, once the database answers, applies it.
+          logger?.warn({ processor, error: (error as Error).message }, 'webhook not applied (503, to be retried): the database does not answer');
+          throw new HttpError(503, { type: 'api_error', code: 'database_unreachable', message: 'The database does not answer; the event will be applied on a retry' });
         }
         // Recorded as failed with its error (the admin sees it); a 5xx makes the processor retry.
         const message = error instanceof Error ? error.message : 'the event could not be applied';

@@ -12,7 +12,8 @@ import type { Credentials } from '../hono/credentials.ts';
 import { createApi } from '../hono/api.ts';
 import { answerError } from '../hono/errors.ts';
 import { createWebhooks } from '../hono/webhooks.ts';
-import { databaseUnreachable, UNREACHABLE_BODY } from './database-errors.ts';
+import { databaseUnreachable } from '../db/unreachable.ts';
+import { UNREACHABLE_BODY } from './database-errors.ts';
 
 export interface AppOptions {
   billing: Billing;

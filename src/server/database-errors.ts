@@ -5,23 +5,7 @@
  * trace; a start that cannot open it says what to set; its URL shows no password.
  */
 import { BillingError } from '../core/errors.ts';
-
-/** Node's errors for a connection that could not be made or was lost. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
-/** PostgreSQL's: a connection exception (08…), the server shutting down or starting (57P01–57P03), too many connections (53300). */
-const POSTGRES_CODES = /^(08...|57P0[123]|53300)$/;
-/** pg's own, which carry no code. */
-const LOST = /^Connection terminated|^Client was closed|^Client has encountered a connection error/;
-
-/** Whether `error` says the database cannot be reached now. */
-export function databaseUnreachable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || POSTGRES_CODES.test(code))) return true;
-  // A connection refused on every address of a host comes as one AggregateError.
-  if (error instanceof AggregateError) return error.errors.some(databaseUnreachable);
-  return LOST.test(error.message);
-}
+import { databaseUnreachable } from '../db/unreachable.ts';
 
 /** The answer while it lasts: worth a retry, as a 503 says. */
 export const UNREACHABLE_BODY = { error: { type: 'api_error', code: 'database_unreachable', message: 'The database does not answer; retry in a moment' } } as const;

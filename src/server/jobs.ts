@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Billing } from '../engine/billing.ts';
 import { forgetOldKeys } from '../hono/idempotency.ts';
-import { databaseUnreachable } from './database-errors.ts';
+import { databaseUnreachable } from '../db/unreachable.ts';
 
 /** How often a process forgets Idempotency-Keys past their day. */
 const FORGET_EVERY_MS = 10 * 60_000;

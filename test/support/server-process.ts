@@ -46,6 +46,9 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** The admin panel's password of every server started here. */
+export const SERVER_ADMIN_PASSWORD = 'connections-password';
+
 export class ServerProcess {
   readonly exited: Promise<number | null>;
 
@@ -70,7 +73,7 @@ export class ServerProcess {
   /** Starts the server on a free port with `env` (over the test's own, with SECRET_KEY), once it printed its banner. */
   static async start(env: NodeJS.ProcessEnv, { fromSource = false } = {}): Promise<ServerProcess> {
     const port = await freePort();
-    const child = ServerProcess.spawn({ ...process.env, LOG_LEVEL: 'warn', TOLLGATE_SECRET_KEY: SECRET_KEY, TOLLGATE_ADMIN_PASSWORD: 'connections-password', PORT: String(port), ...env }, fromSource);
+    const child = ServerProcess.spawn({ ...process.env, LOG_LEVEL: 'warn', TOLLGATE_SECRET_KEY: SECRET_KEY, TOLLGATE_ADMIN_PASSWORD: SERVER_ADMIN_PASSWORD, PORT: String(port), ...env }, fromSource);
     let printed = '';
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (chunk: Buffer) => {
