@@ -4,7 +4,8 @@
  * raised the price and synced the catalog, and then the customer paid the old page. What a
  * payment bought is the price paid, and the pack no longer sells at it: the payment is refused,
  * kept as a failed event for an admin, and nothing is credited — never the pack as it is now,
- * twice the value for the old price. On both engines, with each processor's real SDK against
+ * twice the value for the old price; so too before the catalog is synced, while the pack still
+ * names its old price at the processor. On both engines, with each processor's real SDK against
  * the local fake of its API.
  */
 import { describe, expect, it } from 'vitest';
@@ -31,15 +32,18 @@ for (const engine of ENGINES) {
         await deliver(from);
       };
       const available = async () => (await t.billing.balance('acme')).availableMicros;
-
-      it('refuses the payment at the price the pack no longer sells at, and credits one at its price', async () => {
+      /** acme on Plus, and a checkout of the $10 pack opened: what acme had, and the checkout. */
+      const oldCheckout = async () => {
         await t.billing.admin.applyPreset('subscription-plus-packs');
         await t.billing.admin.syncCatalog(vendor.name);
         await t.billing.upsertAccount({ id: 'acme', kind: 'team', processor: vendor.name });
         await paid(await t.billing.subscribe('acme', 'plus', { idempotencyKey: 'sub-plus' }));
         const before = await available();
+        return { before, old: await t.billing.purchase('acme', 'extra-10', { idempotencyKey: 'buy-old' }) };
+      };
 
-        const old = await t.billing.purchase('acme', 'extra-10', { idempotencyKey: 'buy-old' });
+      it('refuses the payment at the price the pack no longer sells at, and credits one at its price', async () => {
+        const { before, old } = await oldCheckout();
         await t.billing.admin.updatePack('extra-10', { priceCents: 20_00 });
         await t.billing.admin.syncCatalog(vendor.name);
         await expect(paid(old)).rejects.toThrow(/paid the price .* not the pack's price .* nothing was credited/);
@@ -49,6 +53,14 @@ for (const engine of ENGINES) {
         // A checkout at the new price buys the pack as it is now.
         await paid(await t.billing.purchase('acme', 'extra-10', { idempotencyKey: 'buy-new' }));
         expect(await available()).toBe(before + 20_000_000);
+      });
+
+      it('refuses it too before the catalog is synced, while the pack still names its old price there', async () => {
+        const { before, old } = await oldCheckout();
+        await t.billing.admin.updatePack('extra-10', { priceCents: 20_00 }); // $20 for 2,000 credits, not synced yet
+        await expect(paid(old)).rejects.toThrow(/bought the pack "extra-10" at \$10\.00, and it sells at \$20\.00 now: nothing was credited/);
+        expect(await t.sql.query(`SELECT status FROM webhook_events WHERE type = 'payment.succeeded'`)).toEqual([{ status: 'failed' }]);
+        expect(await available()).toBe(before);
       });
     });
   }

@@ -219,7 +219,7 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
     expect(delivered.map((d) => d.paddleType)).toEqual(['transaction.created', 'transaction.updated', 'transaction.paid', 'transaction.updated', 'transaction.completed']);
     expect(transaction).toMatchObject({ status: 'completed', subscription_id: null, details: { totals: { subtotal: '1000', tax: '250', grand_total: '1250' } } });
     expect(delivered.at(-1)!.events).toEqual([
-      { type: 'payment.succeeded', eventId: delivered.at(-1)!.events[0]!.eventId, accountId: who.id, paymentRef: transaction.id, packSlug: 'extra-10', priceRef: packPrice, amountCents: 1250, at: expect.any(Date) },
+      { type: 'payment.succeeded', eventId: delivered.at(-1)!.events[0]!.eventId, accountId: who.id, paymentRef: transaction.id, packSlug: 'extra-10', priceRef: packPrice, priceCents: 1000, amountCents: 1250, at: expect.any(Date) },
     ]);
   });
 

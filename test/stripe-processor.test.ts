@@ -116,8 +116,8 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
     expect(answer.status).toBe('pending');
     const session = sessionAt((answer as { checkoutUrl: string }).checkoutUrl);
     expect(session).toMatchObject({ mode: 'payment', customer: customerId, client_reference_id: who.id, success_url: 'https://app.example/thanks', cancel_url: null, amount_total: 1000 });
-    // The session names the price it sells at (its payment is refused if the pack no longer does); the payment intent does not.
-    expect(session.metadata).toEqual({ tollgate_account: who.id, tollgate_pack: 'extra-10', tollgate_price: packPrice });
+    // The session names the price it sells at and its amount (its payment is refused if the pack no longer sells at them); the payment intent does not.
+    expect(session.metadata).toEqual({ tollgate_account: who.id, tollgate_pack: 'extra-10', tollgate_price: packPrice, tollgate_price_cents: '1000' });
     const request = fake.requests.find((r) => r.path === '/v1/checkout/sessions')!;
     expect(request.idempotencyKey).toBe('order_pack_1');
     expect(request.params).toMatchObject({
@@ -202,7 +202,7 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
     expect(paymentIntent).toMatchObject({ setup_future_usage: 'off_session', customer: customerId, metadata: { tollgate_account: who.id, tollgate_pack: 'extra-10' } });
     expect(delivered[0]!.events).toEqual([{ type: 'ignored', eventId: expect.any(String), processorType: 'payment_intent.succeeded', accountId: who.id }]);
     expect(delivered[1]!.events).toEqual([
-      { type: 'payment.succeeded', eventId: delivered[1]!.events[0]!.eventId, accountId: who.id, paymentRef: paymentIntent.id, packSlug: 'extra-10', priceRef: packPrice, amountCents: 1000, at: expect.any(Date) },
+      { type: 'payment.succeeded', eventId: delivered[1]!.events[0]!.eventId, accountId: who.id, paymentRef: paymentIntent.id, packSlug: 'extra-10', priceRef: packPrice, priceCents: 1000, amountCents: 1000, at: expect.any(Date) },
     ]);
   });
 

@@ -75,7 +75,9 @@ export interface PaymentRefund {
  * processor's price paid, when what it paid for is named only by data the customer could set (a
  * Paddle checkout's custom data), and on every pack's payment (a checkout opened before the pack's
  * price changed and paid after buys nothing); it is credited only if that price is the pack's or
- * plan's there, else recorded as failed for an admin.
+ * plan's there, else recorded as failed for an admin. `priceCents`, on a pack's payment: the amount
+ * that price sells at, which must be the pack's still (its price changed, the catalog not synced
+ * yet, the pack still names the old price).
  * `customerRef`, on a period paid whose account only such data names: the processor's customer
  * who paid, which must be the account's for the subscription to replace a live one of its own.
  * `pricePaid`, on a period paid: the processor's price it was billed at, whatever names the plan;
@@ -86,7 +88,7 @@ export interface PaymentRefund {
  */
 export type ProcessorEvent =
   /** A pack was paid: credit its value once per payment. */
-  | { type: 'payment.succeeded'; eventId: string; accountId: string; paymentRef: string; packSlug: string; amountCents: number; at: Date; rechargeId?: string; priceRef?: string }
+  | { type: 'payment.succeeded'; eventId: string; accountId: string; paymentRef: string; packSlug: string; amountCents: number; at: Date; rechargeId?: string; priceRef?: string; priceCents?: number }
   /** An auto-recharge's off-session charge failed (a decline, authentication required): auto-recharge turns off. */
   | { type: 'recharge.failed'; eventId: string; accountId: string; rechargeId: string; paymentRef: string; code: DeclineCode; message: string; at: Date }
   /** A subscription's period was paid (the first one or a renewal): the plan applies and the period's allowance opens. */

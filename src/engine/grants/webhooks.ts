@@ -14,6 +14,7 @@
  * account, the plan or pack), and an event about a subscription that already ended is ignored.
  */
 import { BillingError } from '../../core/errors.ts';
+import { formatCents } from '../../core/money.ts';
 import type { Sql } from '../../db/sql.ts';
 import { findPack, findPlan } from '../catalog/catalog.ts';
 import type { Context } from '../context.ts';
@@ -118,6 +119,13 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
     case 'payment.succeeded': {
       const pack = await findPack(tx, event.packSlug);
       if (event.priceRef !== undefined) pricePaid(processor, event, 'pack', pack.processorPrices[processor]);
+      // The price it names may be the pack's still, until the catalog is synced after a price change: what it sold at decides.
+      if (event.priceCents !== undefined && event.priceCents !== pack.priceCents) {
+        throw new Error(
+          `Payment ${event.paymentRef} at ${processor} bought the pack "${pack.slug}" at ${formatCents(event.priceCents)}, and it sells at ${formatCents(pack.priceCents)} now: ` +
+            'nothing was credited; refund it at the processor, or credit the account by hand',
+        );
+      }
       await lockGate(tx, event.accountId, now);
       // An auto-recharge's payment is credited as its recharge asked (the pack and the debt it
       // covered), once, whether its answer or this webhook tells of it first.

@@ -12,7 +12,7 @@ import type { Pack } from '../../core/pack.ts';
 import type { Plan } from '../../core/plan.ts';
 import type { CheckoutRequest, Pending } from '../../engine/processor.ts';
 import { keyOf } from './client.ts';
-import { ACCOUNT_KEY, PACK_KEY, PLAN_KEY, PRICE_KEY } from './metadata.ts';
+import { ACCOUNT_KEY, PACK_KEY, PLAN_KEY, PRICE_CENTS_KEY, PRICE_KEY } from './metadata.ts';
 
 /** Where Checkout sends the customer when a checkout names no page of its own. */
 export interface ReturnPages {
@@ -28,7 +28,11 @@ export async function subscribeCheckout(stripe: Stripe, request: CheckoutRequest
 
 export async function purchaseCheckout(stripe: Stripe, request: CheckoutRequest & { pack: Pack }, pages: ReturnPages): Promise<Pending> {
   const metadata = { [ACCOUNT_KEY]: request.account.id, [PACK_KEY]: request.pack.slug };
-  return checkout(stripe, request, pages, { mode: 'payment', price: () => priceOf(stripe, 'pack', request.pack), metadata, payment_intent_data: { setup_future_usage: 'off_session', metadata } });
+  // The session names the amount its price sells at (priceOf checked it is the pack's): paid after a price change not synced yet, its price is still the pack's.
+  return checkout(stripe, request, pages, {
+    mode: 'payment', price: () => priceOf(stripe, 'pack', request.pack), metadata: { ...metadata, [PRICE_CENTS_KEY]: String(request.pack.priceCents) },
+    payment_intent_data: { setup_future_usage: 'off_session', metadata },
+  });
 }
 
 type ModeParams = Pick<Stripe.Checkout.SessionCreateParams, 'mode' | 'metadata' | 'subscription_data' | 'payment_intent_data'>;

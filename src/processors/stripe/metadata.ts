@@ -10,6 +10,8 @@ export const PLAN_KEY = 'tollgate_plan';
 export const PACK_KEY = 'tollgate_pack';
 /** On a pack's Checkout Session: the price it sells at, which its payment bought the pack at. */
 export const PRICE_KEY = 'tollgate_price';
+/** On a pack's Checkout Session: the amount, in cents, that price sells at (the pack's when the session opened). */
+export const PRICE_CENTS_KEY = 'tollgate_price_cents';
 /** On an auto-recharge's PaymentIntent: the recharge it pays. */
 export const RECHARGE_KEY = 'tollgate_recharge';
 

@@ -12,8 +12,8 @@
  * Paddle.js lets the customer's browser set that (Checkout.open, updateCheckout) along with the
  * items. A price the catalog sync made names its plan or pack in its own custom data, which only
  * the API key sets; a price with none (linked by hand) goes to the engine as priceRef, to be the
- * plan's or pack's price there. A pack's price paid always goes as priceRef: a transaction opened
- * before the pack's price changed buys nothing, rather than the pack as it is now. The account is still the custom data's, so the customer who paid
+ * plan's or pack's price there. A pack's price paid always goes as priceRef, with its amount: a
+ * transaction opened before the pack's price changed buys nothing, rather than the pack as it is now. The account is still the custom data's, so the customer who paid
  * goes with it (customerRef): another customer's subscription replaces none of the account's.
  * A period paid carries its price (pricePaid): it opens on the version of the plan sold at it.
  *
@@ -41,7 +41,7 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
 
   // A pack is bought at its price: one it sold at before (a transaction opened before its price changed) buys nothing here.
   const pack = paidFor(transaction, PACK_KEY);
-  if (pack) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, packSlug: pack.slug, priceRef: pack.pricePaid, amountCents, at };
+  if (pack) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, packSlug: pack.slug, priceRef: pack.pricePaid, ...(pack.priceCents === undefined ? {} : { priceCents: pack.priceCents }), amountCents, at };
 
   const plan = paidFor(transaction, PLAN_KEY);
   const planSlug = plan?.slug;
@@ -70,11 +70,17 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
  * price paid names, or, when no price paid names one, the transaction's custom data's, with the
  * price paid for the engine to check (priceRef).
  */
-function paidFor(transaction: TransactionCompletedEvent['data'], key: string): { slug: string; pricePaid: string; priceRef?: string } | undefined {
+function paidFor(transaction: TransactionCompletedEvent['data'], key: string): { slug: string; pricePaid: string; priceRef?: string; priceCents?: number } | undefined {
   const priced = transaction.items.find((item) => customValue(item.price?.customData, key) !== undefined)?.price;
-  if (priced) return { slug: customValue(priced.customData, key)!, pricePaid: priced.id };
+  if (priced) return { slug: customValue(priced.customData, key)!, pricePaid: priced.id, ...centsOf(priced) };
   if (transaction.items.some((item) => customValue(item.price?.customData, PACK_KEY) ?? customValue(item.price?.customData, PLAN_KEY))) return undefined;
   const claimed = customValue(transaction.customData, key);
-  const priceRef = transaction.items[0]?.price?.id;
-  return claimed && priceRef ? { slug: claimed, pricePaid: priceRef, priceRef } : undefined;
+  const price = transaction.items[0]?.price;
+  return claimed && price?.id ? { slug: claimed, pricePaid: price.id, priceRef: price.id, ...centsOf(price) } : undefined;
+}
+
+/** The amount a price sells at, when the event tells it. */
+function centsOf(price: { unitPrice?: { amount?: string | null } | null }): { priceCents?: number } {
+  const cents = amountOf(price.unitPrice?.amount);
+  return cents === undefined ? {} : { priceCents: cents };
 }

@@ -2,11 +2,11 @@
  * checkout.session.completed, and checkout.session.async_payment_succeeded for a payment method
  * that settles later: a pack's session in payment mode, once paid, is the pack's payment. A
  * subscription's session is not: its invoice.paid opens the period. The price the session sold
- * at (its metadata, set by the API key alone) goes with it, to be the pack's price still.
+ * at and its amount (its metadata, set by the API key alone) go with it, to be the pack's still.
  */
 import type Stripe from 'stripe';
 import type { ProcessorEvent } from '../../../engine/processor.ts';
-import { ACCOUNT_KEY, metadataValue, PACK_KEY, PRICE_KEY } from '../metadata.ts';
+import { ACCOUNT_KEY, metadataValue, PACK_KEY, PRICE_CENTS_KEY, PRICE_KEY } from '../metadata.ts';
 import { dateOf, idOf } from './fields.ts';
 
 export function checkoutSessionCompleted(event: Stripe.CheckoutSessionCompletedEvent | Stripe.CheckoutSessionAsyncPaymentSucceededEvent): ProcessorEvent | undefined {
@@ -14,6 +14,7 @@ export function checkoutSessionCompleted(event: Stripe.CheckoutSessionCompletedE
   const accountId = metadataValue(session.metadata, ACCOUNT_KEY);
   const packSlug = metadataValue(session.metadata, PACK_KEY);
   const priceRef = metadataValue(session.metadata, PRICE_KEY);
+  const priceCents = Number(metadataValue(session.metadata, PRICE_CENTS_KEY) ?? NaN);
   if (session.mode !== 'payment' || session.payment_status !== 'paid') return undefined;
   if (!accountId || !packSlug || !session.payment_intent || session.amount_total === null) return undefined;
   return {
@@ -23,6 +24,7 @@ export function checkoutSessionCompleted(event: Stripe.CheckoutSessionCompletedE
     paymentRef: idOf(session.payment_intent),
     packSlug,
     ...(priceRef ? { priceRef } : {}),
+    ...(Number.isSafeInteger(priceCents) ? { priceCents } : {}),
     amountCents: session.amount_total,
     at: dateOf(event.created),
   };
