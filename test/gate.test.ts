@@ -111,6 +111,11 @@ for (const engine of ENGINES) {
       // A larger daily limit on a plan that does not allow the model: no remedy either.
       await billing.admin.updatePlan('plus', { limits: [{ window: 'day', unit: 'usd', amount: 1_000_000 }], models: ['gpt-4o'] });
       expect(await billing.authorize('solo', big)).toMatchObject({ ok: false, code: 'daily_limit', remedy: { kind: 'contact_support' } });
+
+      // A larger daily limit still short of the call: the call alone would be more than it there too.
+      const justLarger = free.limits.map((l) => (l.window === 'day' ? { ...l, amount: l.amount + 1 } : l));
+      await billing.admin.updatePlan('plus', { limits: justLarger, models: free.models });
+      expect(await billing.authorize('solo', big)).toMatchObject({ ok: false, code: 'daily_limit', remedy: { kind: 'contact_support' } });
     });
 
     it("names the limit a call is larger than, even when another limit is reached first: waiting for that one's reset would not let it through", async () => {

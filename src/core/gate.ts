@@ -49,6 +49,8 @@ export interface GateFailure {
   limit?: Limit;
   /** The call alone is more than the whole limit: no reset of its window lets it through. */
   beyondLimit?: boolean;
+  /** With beyondLimit: what the call alone weighs in the limit's unit, which a limit elsewhere must hold. */
+  needs?: number;
   /** What the limit has left (in its unit) when it is not used up but the call could use more. */
   left?: number;
 }
@@ -69,7 +71,7 @@ export function checkGate(state: GateState, estimate: Amounts): GateFailure | un
   if (account || member) {
     // A limit the call alone is more than decides the refusal, whichever was reached first: no reset lets the call through.
     const beyond = state.plan.limits.find((l) => aloneOver(l, estimate));
-    if (beyond) return { code: windowCode(beyond), limit: beyond, beyondLimit: true };
+    if (beyond) return { code: windowCode(beyond), limit: beyond, beyondLimit: true, needs: weight(beyond, estimate) };
     const beyondCap = state.member?.limits.find((l) => aloneOver(l, estimate));
     if (beyondCap) return { code: 'member_limit', limit: beyondCap, beyondLimit: true };
     return account ? limitFailure(windowCode(account), account, state, state) : limitFailure('member_limit', member!, state.member!, state);
@@ -117,8 +119,11 @@ const resetOf = (limit: Limit, state: Pick<GateState, 'day' | 'period'>): Date =
 
 const windowCode = (limit: Limit): RefusalCode => (limit.window === 'day' ? 'daily_limit' : 'monthly_limit');
 
+/** What the call weighs in a limit's unit. */
+const weight = (limit: Limit, estimate: Amounts) => (limit.unit === 'usd' ? estimate.valueMicros : estimate.tokens);
+
 /** The call alone is more than the whole limit. */
-const aloneOver = (limit: Limit, estimate: Amounts) => (limit.unit === 'usd' ? estimate.valueMicros : estimate.tokens) > limit.amount;
+const aloneOver = (limit: Limit, estimate: Amounts) => weight(limit, estimate) > limit.amount;
 
 /** A limit's refusal, until its window resets. */
 function limitFailure(code: RefusalCode, limit: Limit, use: Pick<MemberGate, 'used' | 'held'>, state: GateState): GateFailure {
@@ -146,12 +151,16 @@ export type RechargeOffCode = 'card_declined' | 'authentication_required' | 'no_
 /**
  * Would moving to `plan` get past this failure? Its models must include the call's, whatever
  * refused it (a larger cap on a plan that refuses the model lets nothing through), and a limit
- * that refused must be larger there (or absent): a dearer plan with the same daily cap is no remedy.
+ * that refused must be larger there (or absent): a dearer plan with the same daily cap is no
+ * remedy, nor, for a call alone more than the limit, one whose cap the call is more than too.
  */
 export function relieves(plan: Pick<Plan, 'limits' | 'models'>, failure: GateFailure, call: { model: string; provider?: string | undefined }): boolean {
   if (!modelAllowed(plan, call.model, call.provider)) return false;
   const refusing = failure.code === 'daily_limit' || failure.code === 'monthly_limit' ? failure.limit : undefined;
-  return !refusing || !plan.limits.some((l) => l.window === refusing.window && l.unit === refusing.unit && l.amount <= refusing.amount);
+  if (!refusing) return true;
+  // The least cap that lets it through: more than the one that refused, and for a call alone more than that one, the call.
+  const least = failure.needs ?? refusing.amount + 1;
+  return !plan.limits.some((l) => l.window === refusing.window && l.unit === refusing.unit && l.amount < least);
 }
 
 export function remedyFor(failure: GateFailure, state: GateState, offers: Offers, call: { model: string; provider?: string | undefined }): Remedy {
