@@ -30,10 +30,10 @@ export async function endReplacedSubscriptions(ctx: Context, { limit = 100 }: { 
   let after = 0;
   for (let i = 0; i < limit; i++) {
     const claimed = await ctx.sql.transaction(async (tx) => {
-      // Renewing by the clock (renews_at set) with no end scheduled yet.
+      // Renewing by the clock (renews_at set) with no end scheduled yet, on the subscription or the account.
       const [row] = await tx.query<{ id: number; account_id: string }>(
         `SELECT s.id, s.account_id FROM subscriptions s JOIN accounts a ON a.id = s.account_id
-         WHERE s.renews_at IS NOT NULL AND s.status = 'active' AND s.cancel_at IS NULL AND s.processor = ANY($1) AND s.id > $2
+         WHERE s.renews_at IS NOT NULL AND s.status = 'active' AND s.cancel_at IS NULL AND a.plan_ends_at IS NULL AND s.processor = ANY($1) AND s.id > $2
          ORDER BY s.id LIMIT 1 FOR NO KEY UPDATE OF a SKIP LOCKED`,
         [replaced, after],
       );
