@@ -95,10 +95,28 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     expect(await ann.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
     await ann.locator('tr[data-member="bob@example.com"] input[name=amount]').fill('5');
     await ann.locator('tr[data-member="bob@example.com"] button').click();
-    await expect.poll(() => ann.locator('tr[data-member="bob@example.com"]').textContent()).toContain('0 credits of 5 credits used today');
+    await expect.poll(() => ann.locator('tr[data-member="bob@example.com"]').textContent()).toContain('Today: 0 of 5 credits');
     const bobId = await userIdOf(app, 'bob@example.com');
     const pool = await billing.balance(teamAccount);
     expect(pool.members).toEqual([expect.objectContaining({ userId: bobId, name: 'Bob Baker', limits: [expect.objectContaining({ window: 'day', unit: 'usd', amount: 50_000 })] })]);
+    // A month's cap in tokens, set in the admin panel, shows here too, and the day's cap changed here keeps it.
+    await billing.admin.setMemberLimits(teamAccount, bobId, [{ window: 'day', unit: 'usd', amount: 50_000 }, { window: 'month', unit: 'tokens', amount: 200_000 }]);
+    await ann.goto(`${app.url}/team`);
+    await expect.poll(() => ann.locator('tr[data-member="bob@example.com"]').textContent()).toContain('This month: 0 of 200,000 tokens');
+    await ann.locator('tr[data-member="bob@example.com"] input[name=amount]').fill('6');
+    await ann.locator('tr[data-member="bob@example.com"] button').click();
+    await expect.poll(() => ann.locator('tr[data-member="bob@example.com"]').textContent()).toContain('Today: 0 of 6 credits');
+    expect((await billing.balance(teamAccount)).members[0]!.limits.map(({ window, unit, amount }) => ({ window, unit, amount }))).toEqual([
+      { window: 'day', unit: 'usd', amount: 60_000 }, { window: 'month', unit: 'tokens', amount: 200_000 },
+    ]);
+    await expect.poll(() => ann.locator('tr[data-member="bob@example.com"]').textContent()).toContain('This month: 0 of 200,000 tokens');
+    // Emptied, it lifts the day's cap only.
+    await ann.locator('tr[data-member="bob@example.com"] input[name=amount]').fill('');
+    await ann.locator('tr[data-member="bob@example.com"] button').click();
+    await expect.poll(async () => (await billing.balance(teamAccount)).members[0]?.limits.map((l) => l.window)).toEqual(['month']);
+    await ann.locator('tr[data-member="bob@example.com"] input[name=amount]').fill('5');
+    await ann.locator('tr[data-member="bob@example.com"] button').click();
+    await expect.poll(() => ann.locator('tr[data-member="bob@example.com"]').textContent()).toContain('Today: 0 of 5 credits');
     await ann.screenshot({ path: `${SHOTS}/4-team-cap.png`, fullPage: true });
     await ann.setViewportSize({ width: 390, height: 800 });
     await ann.screenshot({ path: `${SHOTS}/4-team-cap-phone.png`, fullPage: true });

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import type { Auth } from '../auth/auth.ts';
 import { switchAccount, teamAccountId, type AppEnv, type Viewer } from '../auth/viewer.ts';
+import { limitLines } from '../chat/display.ts';
 import { displayAmount, displayToMicros, unitName } from '../tollgate/display.ts';
 import type { Tollgate } from '../tollgate/tollgate.ts';
 import { Problem, render } from './layout.tsx';
@@ -76,13 +77,14 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
           <thead><tr><th>Name</th><th>Role</th><th>Cap on the pool</th></tr></thead>
           <tbody>
             {(team?.members ?? []).map((member) => {
-              const cap = balance.members.find((m) => m.userId === member.userId)?.limits.find((l) => l.window === 'day' && l.unit === 'usd');
+              // Every cap the member has, wherever it was set (the admin panel sets month and token caps too).
+              const caps = limitLines(balance.members.find((m) => m.userId === member.userId)?.limits ?? [], pricing, '');
               return (
                 <tr data-member={member.user.email}>
                   <td>{member.user.name} <small class="muted">{member.user.email}</small></td>
                   <td>{member.role}</td>
                   <td>
-                    {cap ? `${displayAmount(cap.used, pricing)} of ${displayAmount(cap.amount, pricing)} used today` : <span class="muted">none</span>}
+                    {caps.length > 0 ? caps.map((line) => <div class="cap-line">{line}</div>) : <span class="muted">none</span>}
                     {manage && member.role === 'member' && (
                       <form method="post" action={`/team/members/${member.userId}/cap`} class="inline cap">
                         <label>
@@ -163,7 +165,12 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
     if (!member) return teamPage(c, { problem: 'That person is not a member of this team.' });
     // An empty amount lifts the cap; any other caps the member's use of the pool per day, 0 as
     // well: an owner who types 0 means the member may use none of it, not all of it.
-    await tollgate.setMemberLimits(viewer.current.id, member.userId, micros === null ? [] : [{ window: 'day', unit: 'usd', amount: micros }], member.user.name);
+    // The form sets the day's cap in money only: the member's other caps (a month's, or in tokens,
+    // set in the admin panel) stay, as setMemberLimits would otherwise replace them all.
+    const others = (await tollgate.balance(viewer.current.id)).members.find((m) => m.userId === member.userId)?.limits
+      .filter((l) => !(l.window === 'day' && l.unit === 'usd'))
+      .map(({ window, unit, amount }) => ({ window, unit, amount })) ?? [];
+    await tollgate.setMemberLimits(viewer.current.id, member.userId, [...(micros === null ? [] : [{ window: 'day' as const, unit: 'usd' as const, amount: micros }]), ...others], member.user.name);
     return teamPage(c, { notice: <p class="note">Cap saved.</p> });
   });
 }
