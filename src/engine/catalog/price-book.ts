@@ -3,8 +3,9 @@
  *   1. an admin override for (provider, model) effective at that moment;
  *   2. an admin override for the model without a provider (or, when the caller names no
  *      provider, under any provider);
- *   3. the bundled genai-prices data;
- *   4. the settings' fallback price, when the unknown-model policy says so.
+ *   3. the same for the id the bundled catalog reads the model as (a dated or prefixed id);
+ *   4. the bundled genai-prices data;
+ *   5. the settings' fallback price, when the unknown-model policy says so.
  * Otherwise the model is unknown and the gate refuses it: never a free call.
  * Overrides are cached in memory, as of a catalog version: every change to them moves it
  * (migration 0009), and every decision reads it with the account's terms, so a decision on a
@@ -13,6 +14,7 @@
  */
 import type { PriceEntry } from '../../core/pricing/price.ts';
 import { bundledPrice } from '../../core/pricing/bundled.ts';
+import { findCatalogPrice } from '../../core/pricing/genai-catalog.ts';
 import type { Settings } from '../../core/settings.ts';
 import type { Sql } from '../../db/sql.ts';
 
@@ -62,6 +64,11 @@ export class PriceBook {
       ? (this.#override(provider, model, at) ?? this.#override('', model, at))
       : (this.#override('', model, at) ?? this.#byModel.get(model.toLowerCase())?.find((row) => row.effective_from <= at)?.price);
     if (override) return override;
+    // An override set on the catalog's id (as the price list names it: "claude-sonnet-4-0")
+    // binds the ids the catalog reads as that model ("claude-sonnet-4-20250514", "anthropic/…").
+    const known = this.#overrides.size > 0 ? findCatalogPrice(model, provider, at) : undefined;
+    const aliased = known && (this.#override(known.provider, known.model, at) ?? this.#override('', known.model, at));
+    if (aliased) return aliased;
     const bundled = bundledPrice(model, provider, at);
     if (bundled) return bundled;
     if (settings.unknownModelPolicy === 'fallback' && settings.fallbackPrice) {
