@@ -21,12 +21,18 @@ function toDate(z: Temporal.ZonedDateTime): Date {
 }
 
 export function assertTimeZone(timeZone: string): string {
+  let id: string;
   try {
-    Temporal.Now.instant().toZonedDateTimeISO(timeZone);
-    return timeZone;
+    id = Temporal.Now.instant().toZonedDateTimeISO(timeZone).timeZoneId;
   } catch {
     throw new BillingError('invalid_input', `Unknown time zone "${timeZone}": use an IANA name such as "UTC" or "Europe/Paris"`);
   }
+  // An offset such as "+05:45" is a zone to Temporal only: PostgreSQL reads it with the sign
+  // reversed (POSIX), so usage by day would fall on other days than the limits count.
+  if (/^[+-]/.test(id)) {
+    throw new BillingError('invalid_input', `Time zone "${timeZone}" is an offset, not a named zone: use an IANA name such as "Asia/Kathmandu" or "America/St_Johns"`);
+  }
+  return timeZone;
 }
 
 /**

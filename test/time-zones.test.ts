@@ -1,0 +1,49 @@
+/**
+ * An account's days in its own time zone, far from UTC and off the hour: the limit counts a
+ * call in the zone's day, refuses until that day's end, and usage by day names the same day.
+ */
+import { describe, expect, it } from 'vitest';
+import { ENGINES, useBilling } from './support/harness.ts';
+import { fundedAccounts, mustCall, mustRefuse } from './support/spend.ts';
+
+const CENT = 10_000; // µ$
+const CENT_OF_INPUT = 5_000; // input tokens of test-model worth one cent of usage value
+
+for (const engine of ENGINES) {
+  describe(`an account's time zone on ${engine.name}`, () => {
+    const t = useBilling(engine);
+
+    it('refuses an offset for a time zone: the database would read it with the sign reversed', async () => {
+      const { billing } = t;
+      await fundedAccounts(billing, ['acme'], 100 * CENT);
+      for (const offset of ['+05:45', '-03:30', '+14:00']) {
+        await expect(billing.upsertAccount({ id: 'acme', kind: 'team', timeZone: offset })).rejects.toMatchObject({
+          code: 'invalid_input', message: expect.stringMatching(/is an offset, not a named zone/),
+        });
+      }
+      expect((await billing.getAccount('acme')).timeZone).toBe('UTC');
+    });
+
+    for (const [timeZone, callAt, day, resetsAt] of [
+      ['Asia/Kathmandu', '2026-03-10T18:20:00Z', '2026-03-11', '2026-03-11T18:15:00.000Z'], // +05:45: already tomorrow
+      ['Pacific/Kiritimati', '2026-03-10T12:30:00Z', '2026-03-11', '2026-03-11T10:00:00.000Z'], // +14
+      ['America/St_Johns', '2026-03-11T02:00:00Z', '2026-03-10', '2026-03-11T02:30:00.000Z'], // -02:30 (daylight time from Mar 8)
+    ] as const) {
+      it(`counts a call in ${timeZone}'s day, refuses until its end, and shows it on that day`, async () => {
+        const { billing, clock } = t;
+        await fundedAccounts(billing, ['acme'], 100 * CENT);
+        await billing.upsertAccount({ id: 'acme', kind: 'team', timeZone });
+        await billing.admin.updatePlan('payg', { limits: [{ window: 'day', unit: 'usd', amount: 10 * CENT }] });
+        clock.set(callAt);
+        await mustCall(billing, 'acme', 10 * CENT_OF_INPUT);
+        const refusal = await mustRefuse(billing, 'acme', CENT_OF_INPUT);
+        expect(refusal).toMatchObject({ code: 'daily_limit' });
+        expect(refusal.resetsAt?.toISOString()).toBe(resetsAt);
+        const byDay = await billing.usage('acme', { from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-04-01T00:00:00Z'), groupBy: 'day' });
+        expect(byDay.rows.map((r) => [r.key, r.valueMicros])).toEqual([[day, 10 * CENT]]);
+        clock.set(resetsAt);
+        await mustCall(billing, 'acme', CENT_OF_INPUT);
+      });
+    }
+  });
+}
