@@ -13,6 +13,8 @@ function LimitBar({ limit, label, whose = label, display, timeZone }: { limit: L
   const used = limit.used + limit.held;
   const figure = (n: number) => (limit.unit === 'usd' ? amount(n, display) : `${tokens(n, true)} tokens`);
   const full = used >= limit.amount;
+  // A progress whose max is 0 is drawn empty: a cap of 0, reached from the start, is drawn full.
+  const max = Math.max(limit.amount, 1);
   return (
     <div class={full ? 'limit full' : 'limit'} data-limit={whose}>
       <div class="limit-head">
@@ -21,7 +23,7 @@ function LimitBar({ limit, label, whose = label, display, timeZone }: { limit: L
           {figure(used)} of {figure(limit.amount)}
         </span>
       </div>
-      <progress max={limit.amount} value={Math.min(used, limit.amount)} aria-label={`${whose}: ${figure(used)} of ${figure(limit.amount)}`}></progress>
+      <progress max={max} value={full ? max : used} aria-label={`${whose}: ${figure(used)} of ${figure(limit.amount)}`}></progress>
       <small class="muted">
         {full ? 'Reached: ' : ''}resets {when(limit.resetsAt, timeZone)}
       </small>
