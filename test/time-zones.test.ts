@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ENGINES, useBilling } from './support/harness.ts';
-import { fundedAccounts, mustCall, mustRefuse } from './support/spend.ts';
+import { call, fundedAccounts, mustCall, mustRefuse } from './support/spend.ts';
 
 const CENT = 10_000; // µ$
 const CENT_OF_INPUT = 5_000; // input tokens of test-model worth one cent of usage value
@@ -45,5 +45,34 @@ for (const engine of ENGINES) {
         await mustCall(billing, 'acme', CENT_OF_INPUT);
       });
     }
+  });
+}
+
+for (const engine of ENGINES) {
+  describe(`a change of time zone on ${engine.name}`, () => {
+    const t = useBilling(engine);
+
+    it('moving west, where today began later, does not give the account a fresh day', async () => {
+      const { billing, clock } = t;
+      await fundedAccounts(billing, ['acme'], 100 * CENT);
+      await billing.admin.updatePlan('payg', { limits: [{ window: 'day', unit: 'usd', amount: 10 * CENT }] });
+      clock.set('2026-03-10T12:00:00Z');
+      let spent = 0;
+      // Each zone's day began later than the last one's, and before this morning's calls.
+      for (const timeZone of ['UTC', 'America/St_Johns', 'America/New_York', 'Pacific/Honolulu']) {
+        await billing.upsertAccount({ id: 'acme', kind: 'team', timeZone });
+        for (let i = 0; i < 20; i++) {
+          const { auth } = await call(billing, 'acme', CENT_OF_INPUT);
+          if (!auth.ok) {
+            expect(auth.code).toBe('daily_limit');
+            break;
+          }
+          spent += CENT;
+          clock.advance(1000);
+        }
+      }
+      expect(spent).toBe(10 * CENT);
+      expect((await billing.balance('acme')).limits[0]).toMatchObject({ window: 'day', used: 10 * CENT });
+    });
   });
 }

@@ -5,7 +5,8 @@
  * newest) and the one before it, so that usage near a boundary counts in its own window even
  * when the processes' clocks disagree a little about which side of midnight they are on.
  *
- * Usage in a kept window adds to it. Usage in a window that starts later moves the windows on.
+ * Usage in a kept window adds to it. Usage in a window that starts later moves the windows on
+ * (a day that began before the newest usage counted, in a new time zone, with its count).
  * A window older than the newest kept never reads or counts as a fresh, empty counter:
  *   - usage in it counts in the newest window; if it is also the newest usage counted, the
  *     account's days or months now start earlier (a new time zone, a plan that ended), and the
@@ -65,7 +66,17 @@ function late(windows: UsageWindows, at: Date): boolean {
   return windows.usageAt !== null && at.getTime() < windows.usageAt.getTime() - CLOCK_TOLERANCE_MS;
 }
 
-function countIn(pair: WindowPair, start: Date, usage: CountedUsage, newest: boolean, isLate: boolean): WindowPair {
+/**
+ * A day that starts later than the newest kept, but no later than the newest usage counted:
+ * days of a new time zone further west. That usage happened in it too, so it is no fresh,
+ * empty day. (Not months: a later month is a new period, as a plan bought or renewed opens.)
+ */
+function laterDayAlreadyUsed(windows: UsageWindows, kind: WindowKind, start: Date): boolean {
+  const current = windows[kind].current;
+  return kind === 'day' && current !== null && start > current.startsAt && windows.usageAt !== null && start <= windows.usageAt;
+}
+
+function countIn(pair: WindowPair, start: Date, usage: CountedUsage, newest: boolean, isLate: boolean, carried: boolean): WindowPair {
   const { current, previous } = pair;
   const added = (w: WindowCount | null, startsAt: Date): WindowCount => ({
     startsAt, valueMicros: plus(w?.valueMicros ?? 0, usage.valueMicros), tokens: plus(w?.tokens ?? 0, usage.tokens),
@@ -73,7 +84,7 @@ function countIn(pair: WindowPair, start: Date, usage: CountedUsage, newest: boo
   if (current === null) return { current: added(null, start), previous: null };
   if (sameStart(current, start) || isLate) return { current: added(current, current.startsAt), previous };
   if (sameStart(previous, start)) return { current, previous: added(previous, start) };
-  if (start > current.startsAt) return { current: added(null, start), previous: current };
+  if (start > current.startsAt) return { current: added(carried ? current : null, start), previous: current };
   // An older window than the newest kept counts in the newest.
   return newest ? { current: added(current, start), previous: current } : { current: added(current, current.startsAt), previous };
 }
@@ -83,8 +94,8 @@ export function countUsage(windows: UsageWindows, usage: CountedUsage): UsageWin
   const newest = windows.usageAt === null || usage.at >= windows.usageAt;
   const isLate = late(windows, usage.at);
   return {
-    day: countIn(windows.day, usage.dayStart, usage, newest, isLate),
-    month: countIn(windows.month, usage.monthStart, usage, newest, isLate),
+    day: countIn(windows.day, usage.dayStart, usage, newest, isLate, laterDayAlreadyUsed(windows, 'day', usage.dayStart)),
+    month: countIn(windows.month, usage.monthStart, usage, newest, isLate, false),
     usageAt: newest ? usage.at : windows.usageAt,
   };
 }
@@ -105,5 +116,5 @@ export function usedIn(windows: UsageWindows, kind: WindowKind, start: Date, at:
     return { valueMicros: Math.max(own.valueMicros, current.valueMicros), tokens: Math.max(own.tokens, current.tokens) };
   }
   if (sameStart(previous, start)) return use(previous);
-  return start > current.startsAt ? use(null) : use(current);
+  return start > current.startsAt && !laterDayAlreadyUsed(windows, kind, start) ? use(null) : use(current);
 }
