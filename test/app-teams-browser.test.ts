@@ -122,6 +122,15 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     await ann.screenshot({ path: `${SHOTS}/4-team-cap-phone.png`, fullPage: true });
     await ann.setViewportSize({ width: 1280, height: 860 });
 
+    // A member sees their own cap on the team's page, not what a colleague used of theirs (as on the billing page).
+    await billing.admin.setMemberLimits(teamAccount, annId, [{ window: 'month', unit: 'usd', amount: 1_000_000 }]);
+    await ann.goto(`${app.url}/team`);
+    await expect.poll(() => ann.locator('tr[data-member="ann@example.com"]').textContent()).toContain('This month: 0 of 100 credits');
+    await bob.goto(`${app.url}/team`);
+    await expect.poll(() => bob.locator('tr[data-member="bob@example.com"]').textContent()).toContain('Today: 0 of 5 credits');
+    expect(await bob.locator('tr[data-member="ann@example.com"]').textContent()).not.toMatch(/credits|none/);
+    await billing.admin.setMemberLimits(teamAccount, annId, []);
+
     // A member may not invite or cap.
     const refused = await bob.request.post(`${app.url}/team/invitations`, { form: { email: 'eve@example.com', role: 'admin' }, headers: { origin: app.url } });
     expect(refused.status()).toBe(403);

@@ -78,13 +78,15 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
           <tbody>
             {(team?.members ?? []).map((member) => {
               // Every cap the member has, wherever it was set (the admin panel sets month and token caps too).
+              // A member sees only their own, as on the billing page: not what each colleague used.
+              const shown = manage || member.userId === viewer.user.id;
               const caps = limitLines(balance.members.find((m) => m.userId === member.userId)?.limits ?? [], pricing, '');
               return (
                 <tr data-member={member.user.email}>
                   <td>{member.user.name} <small class="muted">{member.user.email}</small></td>
                   <td>{member.role}</td>
                   <td>
-                    {caps.length > 0 ? caps.map((line) => <div class="cap-line">{line}</div>) : <span class="muted">none</span>}
+                    {!shown ? null : caps.length > 0 ? caps.map((line) => <div class="cap-line">{line}</div>) : <span class="muted">none</span>}
                     {manage && member.role === 'member' && (
                       <form method="post" action={`/team/members/${member.userId}/cap`} class="inline cap">
                         <label>
