@@ -156,8 +156,8 @@ describe('costOf arithmetic', () => {
 
   it('is exact for rates finer than a pico-dollar per token, rounding once', () => {
     const entry = priceEntryFromRates({ source: 'override', provider: 'x', model: 'y', rates: { input: '0', output: '0', cacheWrite: '0.08333333333333334' } });
-    // 3 × 0.08333333333333334 µ$ = 0.25000000000000002 µ$
-    expect(costOf(entry, { inputTokens: 3, outputTokens: 0, cacheWriteTokens: 3 })).toEqual({ costPicos: 250_000n, costMicros: 0 });
+    // 3 × 0.08333333333333334 µ$ = 0.25000000000000002 µ$: up to the pico, half-up to the micro.
+    expect(costOf(entry, { inputTokens: 3, outputTokens: 0, cacheWriteTokens: 3 })).toEqual({ costPicos: 250_001n, costMicros: 0 });
     expect(costOf(entry, { inputTokens: 6, outputTokens: 0, cacheWriteTokens: 6 }).costMicros).toBe(1);
   });
 

@@ -36,10 +36,6 @@ export function roundDiv(numerator: bigint, denominator: bigint): bigint {
   return (numerator * 2n + denominator) / (denominator * 2n);
 }
 
-export function picosToMicrosRounded(picos: bigint): Micros {
-  return bigintToMicros(roundDiv(picos, PICOS_PER_MICRO));
-}
-
 export function bigintToMicros(value: bigint): Micros {
   if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
     throw new BillingError('invalid_input', 'The amount is more than $9,007,199,254.74 (about $9 billion), the most an amount can be');

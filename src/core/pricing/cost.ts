@@ -1,24 +1,25 @@
 /**
  * What one call costs at a price, exactly: rates are read as yocto-dollars per token (price.ts)
- * and the cost is rounded once, to pico-dollars, at the end.
+ * and the cost is rounded once, up to the pico-dollar, at the end.
  *
  * Semantics mirror genai-prices (dist/index.js: `ne` for the leaves, `de`/`_e` for tiers): input
  * tokens include cache reads and writes and output tokens include reasoning; a part is split out
  * of its total only when it has its own rate, otherwise it is charged at the total's rate.
  */
 import { BillingError } from '../errors.ts';
-import { ceilDiv, picosToMicrosRounded, roundDiv, type Micros } from '../money.ts';
+import { bigintToMicros, ceilDiv, roundDiv, type Micros } from '../money.ts';
 import type { TokenUsage } from '../usage.ts';
 import { decimalToYoctos, type PriceEntry, type Rate } from './price.ts';
 
 export interface Cost {
-  /** Exact provider cost in pico-dollars (rounded half-up only for rates finer than 6 decimals). */
+  /** Exact provider cost in pico-dollars (rounded up only for rates finer than 6 decimals). */
   readonly costPicos: bigint;
-  /** costPicos rounded half-up to the micro-dollar. */
+  /** The exact cost rounded half-up to the micro-dollar. */
   readonly costMicros: Micros;
 }
 
 const YOCTOS_PER_PICO = 10n ** 12n;
+const YOCTOS_PER_MICRO = 10n ** 18n;
 /** A request rate is $ per thousand requests: one request costs a thousand times what a token at that $/Mtok does. */
 const YOCTOS_PER_REQUEST_RATE = 1000n;
 
@@ -41,8 +42,9 @@ export function costOf(entry: PriceEntry, usage: TokenUsage): Cost {
   if (rates.reasoning !== undefined) yoctos += BigInt(reasoning) * rateYoctos(rates.reasoning, input);
   if (rates.requests !== undefined) yoctos += rateYoctos(rates.requests, input) * YOCTOS_PER_REQUEST_RATE;
 
-  const costPicos = roundDiv(yoctos, YOCTOS_PER_PICO);
-  return { costPicos, costMicros: picosToMicrosRounded(costPicos) };
+  // Up to the pico: the value priced from it is then the exact cost's rounded up once, so no
+  // call sells below its cost and none is free, however fine its rates.
+  return { costPicos: ceilDiv(yoctos, YOCTOS_PER_PICO), costMicros: bigintToMicros(roundDiv(yoctos, YOCTOS_PER_MICRO)) };
 }
 
 /**
