@@ -131,6 +131,27 @@ describe.skipIf(!haveChromium)('the app kit: sign-up, teams, invitations, caps, 
     expect(await bob.locator('tr[data-member="ann@example.com"]').textContent()).not.toMatch(/credits|none/);
     await billing.admin.setMemberLimits(teamAccount, annId, []);
 
+    // An admin caps members, not the owner nor another admin: the page offers no such form, and a post is refused.
+    await ann.goto(`${app.url}/team`);
+    await ann.fill('input[name=email]', 'cat@example.com');
+    await ann.selectOption('select[name=role]', 'admin');
+    await ann.click('text=Make an invitation link');
+    const catLink = (await ann.locator('.note code.invite-link').textContent())!;
+    const cat = await newPage();
+    await cat.goto(catLink);
+    await cat.click('text=Log in or sign up');
+    await signUp(cat, 'Cat Cole', 'cat@example.com');
+    await cat.waitForURL(catLink);
+    await cat.click('form[action$="/accept"] button');
+    await cat.waitForURL(`${app.url}/`);
+    await cat.goto(`${app.url}/team`);
+    expect(await cat.locator('tr[data-member="ann@example.com"] form.cap').count()).toBe(0);
+    expect(await cat.locator('tr[data-member="bob@example.com"] form.cap').count()).toBe(1);
+    const capOwner = await cat.request.post(`${app.url}/team/members/${annId}/cap`, { form: { amount: '0' }, headers: { origin: app.url } });
+    expect(capOwner.status()).toBe(400);
+    expect(await capOwner.text()).toContain('Ann Archer is the team&#39;s owner: only a member&#39;s use of the pool is capped.');
+    expect((await billing.balance(teamAccount)).members.map((m) => m.userId)).toEqual([bobId]);
+
     // A member may not invite or cap.
     const refused = await bob.request.post(`${app.url}/team/invitations`, { form: { email: 'eve@example.com', role: 'admin' }, headers: { origin: app.url } });
     expect(refused.status()).toBe(403);

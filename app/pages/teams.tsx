@@ -165,6 +165,8 @@ export function teamPages(app: Hono<AppEnv>, { auth, tollgate }: Deps) {
     const team = await auth.api.getFullOrganization({ query: { organizationId: viewer.current.teamId! }, headers: viewer.headers });
     const member = team?.members.find((m) => m.userId === c.req.param('userId'));
     if (!member) return teamPage(c, { problem: 'That person is not a member of this team.' });
+    // As the page offers: an admin may not cap the owner, nor another admin.
+    if (member.role !== 'member') return teamPage(c, { problem: `${member.user.name} is the team's ${member.role}: only a member's use of the pool is capped.` });
     // An empty amount lifts the cap; any other caps the member's use of the pool per day, 0 as
     // well: an owner who types 0 means the member may use none of it, not all of it.
     // The form sets the day's cap in money only: the member's other caps (a month's, or in tokens,
