@@ -1,10 +1,11 @@
 /**
  * An account's days in its own time zone, far from UTC and off the hour: the limit counts a
- * call in the zone's day, refuses until that day's end, and usage by day names the same day.
+ * call in the zone's day, refuses until that day's end, and usage by day names the same day; a
+ * change of zone gives neither a fresh day nor a second allowance for the month.
  */
 import { describe, expect, it } from 'vitest';
 import { ENGINES, useBilling } from './support/harness.ts';
-import { call, fundedAccounts, mustCall, mustRefuse } from './support/spend.ts';
+import { addTestModel, call, fundedAccounts, mustCall, mustRefuse } from './support/spend.ts';
 
 const CENT = 10_000; // µ$
 const CENT_OF_INPUT = 5_000; // input tokens of test-model worth one cent of usage value
@@ -73,6 +74,28 @@ for (const engine of ENGINES) {
       }
       expect(spent).toBe(10 * CENT);
       expect((await billing.balance('acme')).limits[0]).toMatchObject({ window: 'day', used: 10 * CENT });
+    });
+
+    it("a change of zone keeps the month's allowance: it opens once a month, not once for each zone", async () => {
+      const { billing, clock, sql } = t;
+      await billing.admin.applyPreset('credit-packs'); // Pay as you go includes $0.10 a month
+      await addTestModel(billing);
+      await billing.upsertAccount({ id: 'roamer', kind: 'personal' });
+      clock.set('2026-03-10T12:00:00Z');
+      let spent: number = (await mustCall(billing, 'roamer', CENT_OF_INPUT)).valueMicros; // opens March's allowance
+      for (const timeZone of ['Europe/Paris', 'America/Los_Angeles', 'Asia/Tokyo', 'Pacific/Kiritimati']) {
+        await billing.upsertAccount({ id: 'roamer', kind: 'personal', timeZone });
+        spent += (await mustCall(billing, 'roamer', CENT_OF_INPUT)).valueMicros;
+      }
+      const allowances = () => sql.query<{ amount: number; expires: Date }>(`SELECT amount_micros::int AS amount, expires_at AS expires FROM buckets WHERE account_id = 'roamer' AND source = 'allowance' ORDER BY id`);
+      // One, ending with March in Kiritimati (+14).
+      expect(await allowances()).toEqual([{ amount: 100_000, expires: new Date('2026-03-31T10:00:00Z') }]);
+      expect((await billing.balance('roamer')).availableMicros).toBe(100_000 - spent);
+      // April there: its own allowance, once.
+      clock.set('2026-03-31T11:00:00Z');
+      await mustCall(billing, 'roamer', CENT_OF_INPUT);
+      expect((await allowances()).map((b) => b.expires)).toEqual([new Date('2026-03-31T10:00:00Z'), new Date('2026-04-30T10:00:00Z')]);
+      expect((await billing.reconcile('roamer')).problems).toEqual([]);
     });
   });
 }

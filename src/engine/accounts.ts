@@ -1,12 +1,13 @@
 /** Accounts are the billed entity: a person's own, or a team's shared. Keyed by the host app's id. */
 import { z } from 'zod';
+import { allowanceReference } from '../core/bucket.ts';
 import { BillingError } from '../core/errors.ts';
 import { assertTimeZone } from '../core/periods.ts';
 import { accountIdSchema, plain, text } from '../core/input.ts';
 import type { Sql } from '../db/sql.ts';
 import type { Context } from './context.ts';
 import { ACCOUNT_COLUMNS, accountFromRow, type Account, type AccountRow } from './rows.ts';
-import { accountNotFound } from './terms.ts';
+import { accountNotFound, lockGate, type Terms } from './terms.ts';
 
 /** An account's id as upsertAccount takes it: trimmed. */
 export const accountIdInput = accountIdSchema;
@@ -40,6 +41,10 @@ export async function upsertAccount(ctx: Context, account: z.output<typeof accou
   }
   return ctx.sql.transaction(async (tx) => {
     if (account.processor !== undefined) await assertMovable(tx, account.id, account.processor, ctx.clock());
+    const now = ctx.clock();
+    // An existing account's terms before its zone may move its period.
+    const before = account.timeZone !== undefined && (await tx.query('SELECT 1 FROM accounts WHERE id = $1', [account.id])).length > 0
+      ? await lockGate(tx, account.id, now) : undefined;
     const [row] = await tx.query<AccountRow & { plan_id: number }>(
       `INSERT INTO accounts AS a (id, kind, name, time_zone, plan_id, created_at, processor)
        SELECT $1, $2, COALESCE($3, ''), COALESCE($4, 'UTC'), s.default_plan_id, $5, COALESCE($7, $6) FROM settings s WHERE s.default_plan_id IS NOT NULL
@@ -53,8 +58,27 @@ export async function upsertAccount(ctx: Context, account: z.output<typeof accou
       throw new BillingError('plan_not_found', 'There is no default plan for new accounts: apply a preset or set settings.defaultPlan first');
     }
     await tx.query('INSERT INTO account_balances (account_id) VALUES ($1) ON CONFLICT DO NOTHING', [account.id]);
+    if (before && before.account.timeZone !== row.time_zone) await keepAllowance(tx, before, now);
     return accountFromRow(row);
   });
+}
+
+/**
+ * A new time zone moves the calendar month an account's period is (its start is midnight there),
+ * and an allowance is opened once per period start: the period's allowance opened under the old
+ * zone becomes the one of the period it is in now, so that no second one opens (a change of zone
+ * a month would otherwise open as many allowances as zones). Gate mutex held.
+ */
+async function keepAllowance(tx: Sql, before: Terms, now: Date): Promise<void> {
+  const after = await lockGate(tx, before.account.id, now);
+  if (after.plan.id !== before.plan.id || after.period.start.getTime() === before.period.start.getTime()) return;
+  await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [before.account.id]);
+  const moved = await tx.query(
+    `UPDATE buckets SET reference = $3, starts_at = $4, expires_at = $5 WHERE account_id = $1 AND source = 'allowance' AND reference = $2
+       AND NOT EXISTS (SELECT 1 FROM buckets WHERE account_id = $1 AND reference = $3) RETURNING 1`,
+    [before.account.id, allowanceReference(before.plan.id, before.period.start), allowanceReference(after.plan.id, after.period.start), after.period.start, after.period.end],
+  );
+  if (moved.length > 0) await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1', [before.account.id]);
 }
 
 /** Refuses to move an account whose subscription at another processor has not ended; holds the account's row. */
