@@ -4,7 +4,8 @@
  * and a form that sets them (a day's and a month's, in dollars or tokens; blank: no such cap).
  * The caps the form sets replace the member's; all blank lifts them (setMemberLimits). A member
  * shows by the name their caps were set with, their user id small beside it, which the admin
- * may need; by the id alone when they have none. A blank name keeps the one stored.
+ * may need; by the id alone when they have none. A blank name keeps the one stored. A personal
+ * account that was a team lists the caps it still has, to be lifted; none is set on it.
  */
 import type { Billing } from '../../engine/billing.ts';
 import type { Limit } from '../../core/plan.ts';
@@ -30,7 +31,8 @@ export interface MembersError {
 }
 
 export function accountMembersSection(account: Account, balance: Balance, display: Display, { csrf, error }: { csrf: string; error?: MembersError | undefined }) {
-  if (account.kind !== 'team') {
+  const team = account.kind === 'team';
+  if (!team && balance.members.length === 0) {
     // A personal account has no members' form; a refused post to it still says why.
     return error ? (
       <section class="account-members" id="members">
@@ -44,6 +46,7 @@ export function accountMembersSection(account: Account, balance: Balance, displa
   return (
     <section class="account-members" id="members">
       <h2>Members' caps</h2>
+      {team ? null : <p class="muted">Set while this account was a team, these caps still hold: lift them, or make it a team again to change them.</p>}
       {balance.members.length === 0 ? (
         <p class="muted">No member is capped: every member may use the whole team's pool, within its limits.</p>
       ) : (
@@ -84,22 +87,26 @@ export function accountMembersSection(account: Account, balance: Balance, displa
           </tbody>
         </table>
       )}
-      <form method="post" action={`${accountPath(account.id)}/members`} class="form card" id="member-caps">
-        <h3>Set a member's caps</h3>
-        <Csrf token={csrf} />
-        <div class="row">
-          <Field label="Member (user id)" name="userId" value={values.userId ?? ''} required hint="The userId the app sends with the member's calls." />
-          <Field label="Name" name="name" value={values.name ?? ''} hint="Shown beside the caps; blank keeps the one they have." />
-        </div>
-        <div class="row">
-          {CAPS.map((cap) => (
-            <Field label={cap.label} name={cap.name} value={values[cap.name] ?? ''} step={cap.unit === 'usd' ? '0.000001' : '1'} />
-          ))}
-        </div>
-        <p class="muted">These caps replace the member's own; blank: no such cap; all blank lifts them. Usage so far this day and month counts at once.</p>
+      {team ? (
+        <form method="post" action={`${accountPath(account.id)}/members`} class="form card" id="member-caps">
+          <h3>Set a member's caps</h3>
+          <Csrf token={csrf} />
+          <div class="row">
+            <Field label="Member (user id)" name="userId" value={values.userId ?? ''} required hint="The userId the app sends with the member's calls." />
+            <Field label="Name" name="name" value={values.name ?? ''} hint="Shown beside the caps; blank keeps the one they have." />
+          </div>
+          <div class="row">
+            {CAPS.map((cap) => (
+              <Field label={cap.label} name={cap.name} value={values[cap.name] ?? ''} step={cap.unit === 'usd' ? '0.000001' : '1'} />
+            ))}
+          </div>
+          <p class="muted">These caps replace the member's own; blank: no such cap; all blank lifts them. Usage so far this day and month counts at once.</p>
+          <ErrorNote error={error?.message} />
+          <button type="submit">Set caps</button>
+        </form>
+      ) : (
         <ErrorNote error={error?.message} />
-        <button type="submit">Set caps</button>
-      </form>
+      )}
     </section>
   );
 }

@@ -94,7 +94,7 @@ export interface MemberLimits {
 }
 
 /**
- * Cap a team member's usage (an empty list removes the caps). A new cap counts the member's
+ * Cap a team member's usage (an empty list removes the caps, on any account). A new cap counts the member's
  * usage so far in the account's current day and period, from its usage events; a changed one
  * keeps its counters. Taken under the account's gate and ledger mutexes, in that order. The
  * user id (idSchema), the limits (memberLimitsSchema) and the name (memberNameSchema) come parsed
@@ -104,7 +104,8 @@ export async function setMemberLimits(ctx: Context, accountId: string, userId: s
   return ctx.sql.transaction(async (tx) => {
     const now = ctx.clock();
     const terms = await lockGate(tx, accountId, now);
-    if (terms.account.kind !== 'team') {
+    // Lifting is refused nowhere: caps set while the account was a team still hold once it is personal.
+    if (terms.account.kind !== 'team' && limits.length > 0) {
       throw new BillingError('invalid_input', `Account "${accountId}" is a personal account: members are capped on team accounts only`, {
         issues: ['account: must be a team account'],
       });
