@@ -91,6 +91,11 @@ for (const engine of ENGINES) {
       // One, ending with March in Kiritimati (+14).
       expect(await allowances()).toEqual([{ amount: 100_000, expires: new Date('2026-03-31T10:00:00Z') }]);
       expect((await billing.balance('roamer')).availableMicros).toBe(100_000 - spent);
+      // The month's usage counts on toward its limit in the new zone.
+      await billing.admin.updatePlan('payg', { limits: [{ window: 'month', unit: 'usd', amount: 50 * CENT }] });
+      await billing.upsertAccount({ id: 'roamer', kind: 'personal', timeZone: 'Pacific/Honolulu' }); // -10: March began 24 hours later there
+      expect((await billing.balance('roamer')).limits).toMatchObject([{ window: 'month', used: spent }]);
+      await billing.upsertAccount({ id: 'roamer', kind: 'personal', timeZone: 'Pacific/Kiritimati' });
       // April there: its own allowance, once.
       clock.set('2026-03-31T11:00:00Z');
       await mustCall(billing, 'roamer', CENT_OF_INPUT);

@@ -58,27 +58,30 @@ export async function upsertAccount(ctx: Context, account: z.output<typeof accou
       throw new BillingError('plan_not_found', 'There is no default plan for new accounts: apply a preset or set settings.defaultPlan first');
     }
     await tx.query('INSERT INTO account_balances (account_id) VALUES ($1) ON CONFLICT DO NOTHING', [account.id]);
-    if (before && before.account.timeZone !== row.time_zone) await keepAllowance(tx, before, now);
+    if (before && before.account.timeZone !== row.time_zone) await keepPeriod(tx, before, now);
     return accountFromRow(row);
   });
 }
 
 /**
- * A new time zone moves the calendar month an account's period is (its start is midnight there),
- * and an allowance is opened once per period start: the period's allowance opened under the old
- * zone becomes the one of the period it is in now, so that no second one opens (a change of zone
- * a month would otherwise open as many allowances as zones). Gate mutex held.
+ * A new time zone moves the calendar month an account's period is (its start is midnight there).
+ * The period it was in goes on as the one it is in now: its allowance, opened once per period
+ * start, becomes the new period's, so that no second one opens (a change of zone a month would
+ * otherwise open as many allowances as zones), and the month's usage counts toward the new
+ * month's limits, which would otherwise start again from nothing. Gate mutex held.
  */
-async function keepAllowance(tx: Sql, before: Terms, now: Date): Promise<void> {
+async function keepPeriod(tx: Sql, before: Terms, now: Date): Promise<void> {
   const after = await lockGate(tx, before.account.id, now);
   if (after.plan.id !== before.plan.id || after.period.start.getTime() === before.period.start.getTime()) return;
-  await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [before.account.id]);
-  const moved = await tx.query(
+  const id = before.account.id;
+  await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [id]);
+  const allowance = await tx.query(
     `UPDATE buckets SET reference = $3, starts_at = $4, expires_at = $5 WHERE account_id = $1 AND source = 'allowance' AND reference = $2
        AND NOT EXISTS (SELECT 1 FROM buckets WHERE account_id = $1 AND reference = $3) RETURNING 1`,
-    [before.account.id, allowanceReference(before.plan.id, before.period.start), allowanceReference(after.plan.id, after.period.start), after.period.start, after.period.end],
+    [id, allowanceReference(before.plan.id, before.period.start), allowanceReference(after.plan.id, after.period.start), after.period.start, after.period.end],
   );
-  if (moved.length > 0) await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1', [before.account.id]);
+  const month = await tx.query('UPDATE account_balances SET month_starts_at = $3 WHERE account_id = $1 AND month_starts_at = $2 RETURNING 1', [id, before.period.start, after.period.start]);
+  if (allowance.length + month.length > 0) await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1', [id]);
 }
 
 /** Refuses to move an account whose subscription at another processor has not ended; holds the account's row. */
