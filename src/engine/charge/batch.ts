@@ -100,7 +100,7 @@ async function chargeTogether(
     const accountId = ledger.terms.account.id;
     const key = `${accountId}\u0000${input.options.idempotencyKey}`;
     if (keys.has(key)) continue;
-    const price = callPrice(prices, hold, ledger.terms);
+    const price = callPrice(prices, hold, ledger.terms, { held: input.kind === 'settle' });
     if (!ledger.allowanceOpen || !price || (guards.has(accountId) && !sameGuard(guards.get(accountId)!, guard))) continue;
     if (input.kind === 'settle') taken.add(input.key);
     keys.add(key);

@@ -190,8 +190,14 @@ export function recordedCall(record: RecordCall, now: Date): ChargedCall {
   return { model: record.call.model, provider: record.call.provider, userId: record.call.userId ?? null, createdAt: now };
 }
 
-export function callPrice(prices: PriceBook, call: ChargedCall, terms: Terms): PriceEntry | undefined {
-  return prices.find(call.model, call.provider, call.createdAt, terms.settings);
+/**
+ * The price of a call as of when it was made. A held call was admitted when it was priced: if its
+ * model is priced by no book now (the unknown-model policy switched to refuse since, or its price
+ * removed), it is charged the fallback price while one is set, rather than left unpriced: never free usage.
+ */
+export function callPrice(prices: PriceBook, call: ChargedCall, terms: Terms, { held = false } = {}): PriceEntry | undefined {
+  const settings = held && terms.settings.fallbackPrice ? { ...terms.settings, unknownModelPolicy: 'fallback' as const } : terms.settings;
+  return prices.find(call.model, call.provider, call.createdAt, settings);
 }
 
 /**

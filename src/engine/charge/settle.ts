@@ -74,7 +74,7 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
     const terms = termsFromRow(row, now);
     const prices = await ctx.prices.atLeast(terms.catalogVersion, sql);
     const call = answeredCall(prices, heldCall(row), options.model, terms);
-    return chargeRequest(call, id, input, terms, callPrice(prices, call, terms));
+    return chargeRequest(call, id, input, terms, callPrice(prices, call, terms, { held: true }));
   };
   let accountId: string | undefined;
   let model = '';
