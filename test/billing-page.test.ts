@@ -265,6 +265,25 @@ for (const engine of ENGINES) {
       expect([...usage.matchAll(/<td class="wide">([^<]*)<\/td>/g)].map((m) => m[1]).sort()).toEqual(['You', 'Zoë &lt;b&gt;Ops&lt;/b&gt; &amp; Co', 'user_7']);
     });
 
+    it('charts calendar days in the account\'s zone across a change of clocks: none skipped, none twice', async () => {
+      await apiWorld(api.billing);
+      await api.billing.upsertAccount({ id: 'acme', kind: 'team', timeZone: 'Europe/Paris' });
+      for (const [now, first, last] of [
+        ['2026-03-29T22:30:00Z', '2026-03-24', '2026-03-30'], // 00:30 on Mar 30 in Paris, the day after clocks went forward
+        ['2026-10-26T22:30:00Z', '2026-10-20', '2026-10-26'], // 23:30 on Oct 26, the day after they went back
+      ] as const) {
+        api.clock.set(now);
+        await api.billing.record('acme', { ...TEST_MODEL, usage: { inputTokens: 1_000, outputTokens: 0 } }, { idempotencyKey: `chart-${now}` }); // a chart is drawn for usage
+        const { browser } = await opened(api, (await link(api, 'acme')).path);
+        const week = await browser.page('/billing/usage?days=7');
+        const series = JSON.parse(/data-series="([^"]+)"/.exec(week.html)![1]!.replaceAll('&quot;', '"')) as { x: number[] };
+        const days = series.x.map((x) => new Date(x * 1000).toISOString().slice(0, 10));
+        const expected = Array.from({ length: 7 }, (_, i) => new Date(Date.parse(`${first}T00:00:00Z`) + i * 86_400_000).toISOString().slice(0, 10));
+        expect(days).toEqual(expected);
+        expect(days.at(-1)).toBe(last);
+      }
+    });
+
     it('refuses a form without its CSRF token, or with another session\'s', async () => {
       await apiWorld(api.billing);
       const a = (await opened(api, (await link(api, 'acme')).path)).browser;

@@ -72,14 +72,18 @@ export async function readView(billing: Billing, session: BillingSession, csrf: 
 /** The usage section's figures over the last `days` days. */
 export async function readUsage(billing: Billing, session: BillingSession, account: Account, display: Display, days: UsageRange): Promise<UsageView> {
   const now = billing.now();
-  // From the start of the first day shown, in the account's time zone, so that the total is the chart's days.
-  const from = dayPeriod(new Date(now.getTime() - (days - 1) * 86_400_000), account.timeZone).start;
+  // The days shown, oldest first: calendar days in the account's time zone, stepped back from
+  // today's start (a day around a change of clocks is 23 or 25 hours, not 24).
+  const shown = [dayPeriod(now, account.timeZone)];
+  while (shown.length < days) shown.unshift(dayPeriod(new Date(shown[0]!.start.getTime() - 1), account.timeZone));
+  // From the start of the first day shown, so that the total is the chart's days.
+  const from = shown[0]!.start;
   // The range's end is excluded: a minute past now takes in a call made this instant, or by a process whose clock is a little ahead.
   const to = new Date(now.getTime() + 60_000);
   const [byModel, byDayRows] = await Promise.all([billing.usage(account.id, { from, to, groupBy: 'model' }), billing.usage(account.id, { from, to, groupBy: 'day' })]);
   const dayValues = new Map(byDayRows.rows.map((r) => [r.key, r.valueMicros - r.refundedMicros]));
-  const byDay = Array.from({ length: days }, (_, i) => {
-    const day = zonedDateTime(new Date(now.getTime() - (days - 1 - i) * 86_400_000), account.timeZone).slice(0, 10);
+  const byDay = shown.map((period) => {
+    const day = zonedDateTime(period.start, account.timeZone).slice(0, 10);
     return { day, valueMicros: dayValues.get(day) ?? 0 };
   });
   const member = session.role === 'member';
