@@ -88,6 +88,7 @@ for (const engine of ENGINES) {
       expect(capped).toMatchObject({
         ok: false, code: 'member_limit', remedy: { kind: 'contact_support' },
         reason: 'This request could use more than the whole daily cap of 1 credit this account set for this member.',
+        message: expect.stringMatching(/this member\. Ask whoever manages this account to raise the cap\.$/),
       });
       expect(capped.ok ? undefined : capped.resetsAt).toBeUndefined();
     });

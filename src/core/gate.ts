@@ -259,5 +259,7 @@ export function refusalFor(
   };
   // Out of value because auto-recharge stopped: say why, before what to do.
   const off = offers.rechargeOff && (failure.code === 'insufficient_balance' || failure.code === 'debt') ? ` Auto-recharge is off: ${offers.rechargeOff.message}` : '';
-  return refuse(failure.code, `${reasons[failure.code]}${off}`, describeRemedy(remedy), remedy, failure.resetsAt);
+  // A member's cap is the account's to raise, not support's.
+  const todo = failure.code === 'member_limit' && remedy.kind === 'contact_support' ? 'Ask whoever manages this account to raise the cap.' : describeRemedy(remedy);
+  return refuse(failure.code, `${reasons[failure.code]}${off}`, todo, remedy, failure.resetsAt);
 }
