@@ -3,7 +3,7 @@
  * so concurrent calls of one member stop at the cap, in one process or several; other members
  * go on. The counters follow charges, reset with the account's day and period, count usage
  * from before the cap was set, and `balance` and `usage` show them, each member with the name
- * the caps were last set with.
+ * the caps were last set with. A team that caps members cannot be made personal until they are lifted.
  */
 import { describe, expect, it } from 'vitest';
 import { BillingError, createBilling, type Billing } from '../src/index.ts';
@@ -161,6 +161,13 @@ for (const engine of ENGINES) {
       await expect(billing.admin.setMemberLimits('solo', 'u_1', [{ window: 'day', unit: 'usd', amount: 1 }])).rejects.toMatchObject({ code: 'invalid_input' });
       await expect(billing.admin.setMemberLimits('team', 'u_1', [{ window: 'week', unit: 'usd', amount: 1 }] as never)).rejects.toBeInstanceOf(BillingError);
       await expect(billing.admin.setMemberLimits('nobody', 'u_1', [])).rejects.toMatchObject({ code: 'account_not_found' });
+      // A team that caps members stays a team until the caps are lifted: they would go on refusing on a personal account.
+      await billing.admin.setMemberLimits('team', 'u_2', [{ window: 'day', unit: 'usd', amount: 0 }]);
+      await expect(billing.upsertAccount({ id: 'team', kind: 'personal' })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/^Account "team" caps a member: lift the caps first/) });
+      expect((await billing.getAccount('team')).kind).toBe('team');
+      await billing.admin.setMemberLimits('team', 'u_2', []);
+      expect((await billing.upsertAccount({ id: 'team', kind: 'personal' })).kind).toBe('personal');
+      await billing.upsertAccount({ id: 'team', kind: 'team' });
 
       await billing.record('team', { model: MODEL, usage: { inputTokens: 100, outputTokens: 10 }, userId: 'u_1' }, { idempotencyKey: 'a' });
       await billing.record('team', { model: MODEL, usage: { inputTokens: 200, outputTokens: 20 }, userId: 'u_1' }, { idempotencyKey: 'b' });

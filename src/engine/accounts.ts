@@ -45,6 +45,7 @@ export async function upsertAccount(ctx: Context, account: z.output<typeof accou
     // An existing account's terms before its zone may move its period.
     const before = account.timeZone !== undefined && (await tx.query('SELECT 1 FROM accounts WHERE id = $1', [account.id])).length > 0
       ? await lockGate(tx, account.id, now) : undefined;
+    if (account.kind !== 'team') await assertNoCaps(tx, account.id);
     const [row] = await tx.query<AccountRow & { plan_id: number }>(
       `INSERT INTO accounts AS a (id, kind, name, time_zone, plan_id, created_at, processor)
        SELECT $1, $2, COALESCE($3, ''), COALESCE($4, 'UTC'), s.default_plan_id, $5, COALESCE($7, $6) FROM settings s WHERE s.default_plan_id IS NOT NULL
@@ -82,6 +83,23 @@ async function keepPeriod(tx: Sql, before: Terms, now: Date): Promise<void> {
   );
   const month = await tx.query('UPDATE account_balances SET month_starts_at = $3 WHERE account_id = $1 AND month_starts_at = $2 RETURNING 1', [id, before.period.start, after.period.start]);
   if (allowance.length + month.length > 0) await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1', [id]);
+}
+
+/**
+ * Refuses to make a team personal while it caps members: the caps would go on refusing them on
+ * an account whose panel and page no longer show members. Holds the account's row.
+ */
+async function assertNoCaps(tx: Sql, accountId: string): Promise<void> {
+  const [team] = await tx.query<{ capped: number }>(
+    `SELECT (SELECT count(*)::int FROM member_limits m WHERE m.account_id = a.id) AS capped FROM accounts a WHERE a.id = $1 AND a.kind = 'team' FOR NO KEY UPDATE`,
+    [accountId],
+  );
+  if (!team || team.capped === 0) return;
+  throw new BillingError(
+    'invalid_input',
+    `Account "${accountId}" caps ${team.capped === 1 ? 'a member' : `${team.capped} members`}: lift the caps first (admin.setMemberLimits with [], or PUT /v1/accounts/{id}/members/{userId}/limits with { "limits": [] }), then make it personal`,
+    { issues: ['kind: a team with capped members stays a team until their caps are lifted'] },
+  );
 }
 
 /** Refuses to move an account whose subscription at another processor has not ended; holds the account's row. */
