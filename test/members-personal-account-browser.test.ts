@@ -1,8 +1,9 @@
 /**
  * A team made a personal account while it capped members (before that was refused) keeps the
- * caps, and the gate still weighs them: the admin panel lists them on the account's page, and each is lifted there (or by
- * setMemberLimits with none), though no cap may be set on a personal account. In a real browser
- * (Debian's chromium driven by playwright-core); skipped, with a note, without /usr/bin/chromium.
+ * caps, and the gate still weighs them: the admin panel lists them on the account's page, and
+ * each is lifted there (or by setMemberLimits with none), though no cap may be set on a personal
+ * account. In a real browser (Debian's chromium driven by playwright-core); skipped, with a
+ * note, without /usr/bin/chromium.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Billing } from '../src/index.ts';
