@@ -39,7 +39,6 @@ export interface SessionRow {
   expiresAt: Date;
 }
 
-const isHttps = (c: Context) => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 /** The address the request came from (the socket's: a forwarded header could be anyone's). */
@@ -70,7 +69,13 @@ export class Sessions {
   constructor(
     private readonly sql: Sql,
     private readonly credentials: Pick<Credentials, 'sessionKey' | 'adminPasswordSecret'>,
+    /** The public address (PUBLIC_URL), when set: https makes the cookies Secure, though a proxy before it may speak plain http to this server and say nothing. */
+    private readonly publicUrl?: string,
   ) {}
+
+  #https(c: Context): boolean {
+    return this.publicUrl?.startsWith('https:') || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+  }
 
   #mac(purpose: string, value: string): string {
     return createHmac('sha256', this.credentials.sessionKey).update(`${purpose}\u0000${value}`).digest('base64url');
@@ -83,7 +88,7 @@ export class Sessions {
   }
 
   #options(c: Context, maxAge?: number): CookieOptions {
-    return { path: '/admin', httpOnly: true, sameSite: 'Strict', secure: isHttps(c), ...(maxAge === undefined ? {} : { maxAge }) };
+    return { path: '/admin', httpOnly: true, sameSite: 'Strict', secure: this.#https(c), ...(maxAge === undefined ? {} : { maxAge }) };
   }
 
   /**
