@@ -1,4 +1,9 @@
-/** Accounts are the billed entity: a person's own, or a team's shared. Keyed by the host app's id. */
+/**
+ * Accounts are the billed entity: a person's own, or a team's shared. Keyed by the host app's id,
+ * trimmed. A change of time zone carries the period the account is in, its allowance and the
+ * month's usage, into the new zone's month; a team that caps members stays a team until the
+ * caps are lifted.
+ */
 import { z } from 'zod';
 import { allowanceReference } from '../core/bucket.ts';
 import { BillingError } from '../core/errors.ts';

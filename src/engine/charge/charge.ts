@@ -3,7 +3,7 @@
  * the first answer), the optimistic and the locked way to charge one usage, and record /
  * recordBatch for usage without a hold (settle.ts charges against one). Every way prices the
  * usage, draws its value from the usable buckets in burn order and writes it all in one
- * statement (charge-write.ts); what the buckets cannot cover becomes debt, never a free call.
+ * statement (write.ts); what the buckets cannot cover becomes debt, never a free call.
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';

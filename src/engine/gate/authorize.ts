@@ -178,7 +178,7 @@ export async function placeHolds(
        INSERT INTO holds (id, account_id, model, provider, user_id, amount_micros, tokens, expires_at, created_at)
        SELECT i.id, i.account_id, i.model, i.provider, i.user_id, i.amount_micros, i.tokens, i.expires_at, i.created_at
        FROM input i JOIN gate ON gate.id = i.account_id
-       ORDER BY i.id -- in key order, as a charge writes back holds (charge-write.ts)
+       ORDER BY i.id -- in key order, as a charge writes back holds (charge/write.ts)
        ON CONFLICT (id) DO NOTHING
        RETURNING id
      )

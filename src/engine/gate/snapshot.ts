@@ -19,7 +19,7 @@ export type { GateSnapshot } from './account-state.ts';
  * The ledger's part of an account's state, as columns over `buckets` for the account `a.id`
  * at the moment `$2`: the allowances not expired (this period's is open if it is among them,
  * whichever period a process whose clock runs ahead opened since) and the buckets with value
- * left that have not expired. Read by the gate (below) and by charges (charge-write.ts) alike.
+ * left that have not expired. Read by the gate (below) and by charges (charge/write.ts) alike.
  */
 export const ALLOWANCES_COLUMN =
   `ARRAY(SELECT reference FROM buckets WHERE account_id = a.id AND source = 'allowance' AND expires_at > $2) AS allowances`;

@@ -4,7 +4,9 @@
  * account's gate mutex: the processor is asked, and what it completed is applied there — the
  * plan's new period and its allowance, the pack's bucket, the plan's end. What it left pending
  * (a checkout page the customer has yet to pay on) moves nothing: the processor's webhook does,
- * when the money comes in (webhooks.ts). A retry under the key gets the same page.
+ * when the money comes in (webhooks.ts). A retry under the key gets the same page. A processor
+ * another replaced (the fake, after a switch) sells nothing, and its subscriptions' ends cannot
+ * be called off (replaced-processor.ts).
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';

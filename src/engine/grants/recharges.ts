@@ -8,7 +8,8 @@
  *   sweep (every run) finds armed accounts under their threshold with no job, and makes it.
  * - **Run by any process** (`runRecharges`): a job is claimed for a lease; one whose worker died
  *   is claimed again when the lease runs out. The first attempt fixes the amount (the pack plus
- *   the debt, within the monthly caps) and every attempt sends the same idempotency key
+ *   the debt, within the monthly caps) and the value it buys, which a pack repriced before the
+ *   payment completes does not change, and every attempt sends the same idempotency key
  *   (`recharge:<account>:<id>`), so a retry after a crash asks the processor for the same payment.
  * - **Credited once**, when the payment succeeds: through creditPack, whose bucket reference
  *   names the payment, so the processor's synchronous answer and its webhook credit it once

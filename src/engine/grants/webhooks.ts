@@ -2,7 +2,8 @@
  * A processor's webhook, applied exactly once. The processor verifies the signature on the raw
  * body and says, in the engine's words, what happened (processor.ts); each event is then stored
  * once (unique per processor and event id, its raw payload kept) in the same transaction as its
- * effect: a pack paid is credited once per payment, a subscription paid puts the account on its
+ * effect: a pack paid is credited once per payment, at a price and amount the pack still sells
+ * at (else refused, and kept as failed for an admin), a subscription paid puts the account on its
  * plan, a subscription ended moves it to the default plan, a payment refunded or disputed takes
  * back its value (payment-refunds.ts, which also applies a refund told before its payment), and a
  * refund that failed gives it back again (refund-reversals.ts).

@@ -1,4 +1,7 @@
-/** The payments side: an account's payments, the processors configured, and the webhook events each sent, newest first. */
+/**
+ * The payments side: an account's payments (an auto-recharge's with what of it paid the account's
+ * debt), the processors configured, and the webhook events each sent, newest first.
+ */
 import { z } from 'zod';
 import { parseInput, plain } from '../../core/input.ts';
 import type { Context } from '../context.ts';
