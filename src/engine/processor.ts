@@ -2,8 +2,9 @@
  * A payment processor, as the engine sees it: the processor talks to the vendor (who pays, for
  * what, through which page), the engine moves the money (a plan's period, a pack's bucket) in its
  * own transactions. Processors are passed to createBilling; an account names the one it pays
- * through (accounts.processor). The fake (processors/fake) completes every checkout at once; a
- * real one answers with a checkout page, and the money moves when its webhook says it came in.
+ * through (accounts.processor). The fake (processors/fake) completes every checkout at once, and
+ * sells nothing once a real one replaces it (`replacedBy`); a real one answers with a checkout
+ * page, and the money moves when its webhook says it came in.
  */
 import type { Pack } from '../core/pack.ts';
 import type { Plan } from '../core/plan.ts';

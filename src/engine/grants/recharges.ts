@@ -5,7 +5,8 @@
  *   remembers it (no read): if auto-recharge runs and the value available is under its
  *   threshold, one INSERT makes the job, unless one is in flight (a partial unique index keeps
  *   one per account). A process that dies between its charge and that INSERT loses nothing: the
- *   sweep (every run) finds armed accounts under their threshold with no job, and makes it.
+ *   sweep (each run by default; every tenth in the server) finds armed accounts under their
+ *   threshold with no job, and makes it.
  * - **Run by any process** (`runRecharges`): a job is claimed for a lease; one whose worker died
  *   is claimed again when the lease runs out. The first attempt fixes the amount (the pack plus
  *   the debt, within the monthly caps) and the value it buys, which a pack repriced before the
