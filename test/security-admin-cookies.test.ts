@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { Sessions } from '../src/admin/session.ts';
 import { loadCredentials } from '../src/hono/credentials.ts';
+import { adminApp } from './support/admin-client.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 
 for (const engine of ENGINES) {
@@ -34,6 +35,14 @@ for (const engine of ENGINES) {
       for (const cookie of secure) expect(cookie).toMatch(/; Secure/);
       // On an http public address, or none, over http: not Secure, or the browser would drop them.
       for (const cookie of [...(await cookies('http://billing.example')), ...(await cookies())]) expect(cookie).not.toMatch(/Secure/);
+    });
+
+    it('is so in the server, which gives the panel its PUBLIC_URL', async () => {
+      const secure = await adminApp(t.billing, { publicUrl: 'https://billing.example' });
+      const form = await secure.request('http://billing.internal/admin/login');
+      expect(form.headers.getSetCookie().some((c) => /; Secure/.test(c))).toBe(true);
+      const plain = await adminApp(t.billing);
+      expect((await plain.request('http://billing.internal/admin/login')).headers.getSetCookie().some((c) => /Secure/.test(c))).toBe(false);
     });
   });
 }

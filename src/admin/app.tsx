@@ -46,7 +46,7 @@ export interface AdminOptions {
 
 export function createAdmin({ billing, credentials, logger, limiter = new LoginLimiter(billing.sql), publicUrl }: AdminOptions): Hono<AdminEnv> {
   const admin = new Hono<AdminEnv>();
-  const sessions = new Sessions(billing.sql, credentials);
+  const sessions = new Sessions(billing.sql, credentials, publicUrl);
 
   admin.use('*', async (c, next) => {
     await next();
