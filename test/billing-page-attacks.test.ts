@@ -153,6 +153,19 @@ for (const engine of ENGINES) {
       expect((await api.billing.balance('acme')).availableMicros).toBe(before + 10_000_000);
     });
 
+    it('keeps a form\'s idempotency key to its own account: a customer cannot take a key the host app will use for another', async () => {
+      await apiWorld(api.billing);
+      await api.billing.upsertAccount({ id: 'other', kind: 'team' });
+      const browser = new AdminClient(api.app);
+      const at = await open(browser, await link(api, 'acme'));
+      await browser.page(at);
+      expect((await browser.post('/billing/purchase', { pack: 'extra-10', idempotencyKey: 'welcome-other' })).status).toBe(303);
+      expect((await api.billing.payments('acme')).filter((p) => p.kind === 'pack')).toHaveLength(1);
+      const credit = await api.call('POST', '/v1/accounts/other/credits', { source: 'bonus', amountMicros: 1_000_000, reference: 'welcome' }, { 'Idempotency-Key': 'welcome-other' });
+      expect(credit.status, JSON.stringify(credit.body)).toBe(201);
+      expect((await api.billing.balance('other')).buckets).toContainEqual(expect.objectContaining({ source: 'bonus', remainingMicros: 1_000_000 }));
+    });
+
     it('shows names and a return address made of markup as text, never as markup', async () => {
       await apiWorld(api.billing);
       await api.billing.upsertAccount({ id: 'acme', kind: 'team', name: '<script>alert("acct")</script>' });

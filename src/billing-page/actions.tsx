@@ -5,6 +5,7 @@
  * that takes payment on its own page (Stripe, Paddle) gets the customer sent there; the fake one
  * completes at once, and the page says what changed. Every form carries its own effect key.
  */
+import { createHash } from 'node:crypto';
 import { usableSources } from '../core/bucket.ts';
 import { isFree } from '../core/plan.ts';
 import { cents } from '../admin/format.ts';
@@ -63,7 +64,13 @@ function customerMessage(error: BillingError): string {
   }
 }
 
-const key = (form: Form) => ({ idempotencyKey: form.idempotencyKey || undefined });
+/**
+ * The form's idempotency key, in the account's own space: keys are one namespace for every account,
+ * and a customer must not take a key the host app will use (for another account's credit, say).
+ */
+const key = (c: PageContext, form: Form) => ({
+  idempotencyKey: form.idempotencyKey ? `billing-page:${createHash('sha256').update(c.get('session').accountId).digest('base64url').slice(0, 22)}:${form.idempotencyKey}` : undefined,
+});
 /** This session's page, scrolled to what the last form did (its note is at the top, above the balance it changed). */
 const back = (c: PageContext) => `${pageUrl(c.get('session'))}#note`;
 /** Where a processor's page sends the customer back to. */
@@ -91,7 +98,7 @@ export const actions: Part = (page, billing) => {
   page.post('/plan', async (c) => {
     const form = await readForm(c);
     return act(c, async () => {
-      const result = await billing.subscribe(accountOf(c), form.plan ?? '', { ...key(form), ...returns(c) });
+      const result = await billing.subscribe(accountOf(c), form.plan ?? '', { ...key(c, form), ...returns(c) });
       return 'checkoutUrl' in result ? { redirect: result.checkoutUrl } : { note: `You are on ${result.plan.name} now.` };
     });
   });
@@ -101,7 +108,7 @@ export const actions: Part = (page, billing) => {
     const form = await readForm(c);
     return act(c, async () => {
       const plan = (await billing.balance(accountOf(c))).plan;
-      const result = await billing.subscribe(accountOf(c), plan.slug, { ...key(form), ...returns(c) });
+      const result = await billing.subscribe(accountOf(c), plan.slug, { ...key(c, form), ...returns(c) });
       return 'checkoutUrl' in result ? { redirect: result.checkoutUrl } : { note: `${plan.name} resumed: it renews as before.` };
     });
   });
@@ -179,7 +186,7 @@ export const actions: Part = (page, billing) => {
     const form = await readForm(c);
     return act(c, async () => {
       const id = accountOf(c);
-      const canceled = await billing.cancel(id, { immediately: false }, key(form));
+      const canceled = await billing.cancel(id, { immediately: false }, key(c, form));
       const account = await billing.getAccount(id);
       return { note: `${canceled.plan.name} is canceled: it ends ${canceled.endsAt ? when(canceled.endsAt, account.timeZone) : 'now'}.` };
     });
@@ -189,7 +196,7 @@ export const actions: Part = (page, billing) => {
     const form = await readForm(c);
     return act(c, async () => {
       const id = accountOf(c);
-      const result = await billing.purchase(id, form.pack ?? '', { ...key(form), ...returns(c) });
+      const result = await billing.purchase(id, form.pack ?? '', { ...key(c, form), ...returns(c) });
       if ('checkoutUrl' in result) return { redirect: result.checkoutUrl };
       const display = await billing.admin.getSettings();
       return { note: `Bought: ${amount(result.valueMicros, display)} added${result.debtPaidMicros > 0 ? `, ${amount(result.debtPaidMicros, display)} of it paying what was owed` : ''}.` };
