@@ -15,6 +15,7 @@ import { chatRoutes } from './chat/routes.tsx';
 import type { ChatModel } from './models/models.ts';
 import { homePage } from './pages/home.tsx';
 import { Problem, render } from './pages/layout.tsx';
+import { localPath } from './pages/local-path.ts';
 import { signInPages } from './pages/sign-in.tsx';
 import { invitePages } from './pages/invite.tsx';
 import { teamPages } from './pages/teams.tsx';
@@ -83,7 +84,7 @@ export function createKitApp({ auth, tollgate, models, tollgateServer }: AppDeps
   app.get('/billing-link', async (c) => {
     const { current, user } = c.get('viewer')!;
     const back = c.req.query('back');
-    const returnUrl = new URL(back && /^\/(?!\/)/.test(back) ? back : '/', c.req.url).href;
+    const returnUrl = new URL(localPath(back), c.req.url).href;
     return c.redirect(await tollgate.billingLink(current.id, { userId: user.id, role: current.role, returnUrl }), 303);
   });
 

@@ -41,11 +41,17 @@ describe('the app kit when something is wrong', () => {
 
   it('keeps its redirects on its own site', async () => {
     const other = new AppClient(app.url);
-    expect((await other.post('/login', { email: 'ann@example.com', password: PASSWORD, next: '//evil.example/x' })).location).toBe('/');
-    const link = new URL((await other.request('/billing-link?back=//evil.example/x')).headers.get('location')!);
-    const [session] = await app.billing!.sql.query<{ return_url: string }>('SELECT return_url FROM billing_sessions ORDER BY created_at DESC LIMIT 1');
-    expect(link.pathname).toMatch(/^\/billing\/open\//);
-    expect(session!.return_url).toBe(`${app.url}/`);
+    // A browser reads a backslash as a slash, and drops a tab: each of these is another site.
+    for (const next of ['//evil.example/x', '/\\evil.example/x', '/\t/evil.example/x']) {
+      expect((await other.post('/login', { email: 'ann@example.com', password: PASSWORD, next })).location, next).toBe('/');
+    }
+    expect((await other.post('/login', { email: 'ann@example.com', password: PASSWORD, next: '/teams?x=1' })).location).toBe('/teams?x=1');
+    for (const back of ['//evil.example/x', '/%5Cevil.example/x']) {
+      const link = new URL((await other.request(`/billing-link?back=${back}`)).headers.get('location')!);
+      const [session] = await app.billing!.sql.query<{ return_url: string }>('SELECT return_url FROM billing_sessions ORDER BY created_at DESC LIMIT 1');
+      expect(link.pathname).toMatch(/^\/billing\/open\//);
+      expect(session!.return_url, back).toBe(`${app.url}/`);
+    }
   });
 
   it('refuses a form posted from another site', async () => {

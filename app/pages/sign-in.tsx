@@ -8,9 +8,7 @@ import type { Auth } from '../auth/auth.ts';
 import { personalAccountId, type AppEnv } from '../auth/viewer.ts';
 import type { Tollgate } from '../tollgate/tollgate.ts';
 import { Problem, render } from './layout.tsx';
-
-/** Only a path of this app: never a redirect elsewhere. */
-const safeNext = (next: unknown) => (typeof next === 'string' && /^\/(?!\/)/.test(next) ? next : '/');
+import { localPath } from './local-path.ts';
 
 /** better-auth's error, as the person reads it. */
 function plainly(error: unknown): string {
@@ -52,11 +50,11 @@ function SignInForms({ next, problem, email }: { next: string; problem?: string 
 export function signInPages(app: Hono<AppEnv>, { auth, tollgate }: { auth: Auth; tollgate: Tollgate }) {
   const show = (next: string, problem?: string, email?: string) => <SignInForms next={next} problem={problem} email={email} />;
 
-  app.get('/login', (c) => render(c, 'Log in', undefined, show(safeNext(c.req.query('next')))));
+  app.get('/login', (c) => render(c, 'Log in', undefined, show(localPath(c.req.query('next')))));
 
   app.post('/login', async (c) => {
     const form = await c.req.parseBody();
-    const next = safeNext(form.next);
+    const next = localPath(form.next);
     try {
       const { headers } = await auth.api.signInEmail({ body: { email: String(form.email), password: String(form.password) }, returnHeaders: true });
       for (const cookie of headers.getSetCookie()) c.header('set-cookie', cookie, { append: true });
@@ -68,7 +66,7 @@ export function signInPages(app: Hono<AppEnv>, { auth, tollgate }: { auth: Auth;
 
   app.post('/signup', async (c) => {
     const form = await c.req.parseBody();
-    const next = safeNext(form.next);
+    const next = localPath(form.next);
     try {
       const { headers, response } = await auth.api.signUpEmail({
         body: { name: String(form.name), email: String(form.email), password: String(form.password) }, returnHeaders: true,
