@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { APIError } from 'better-auth/api';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { isBillingError } from 'tollgate';
@@ -45,6 +46,10 @@ export function createKitApp({ auth, tollgate, models, tollgateServer }: AppDeps
   }
 
   app.get('/app.css', (c) => c.body(css, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300' }));
+  // A page's form is small: a larger body is refused before it is read (the chat, whose
+  // conversations run longer, has a limit of its own).
+  const formLimit = bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.text('This form is too large to send.', 413) });
+  app.use('*', (c, next) => (c.req.path === '/chat' || c.req.path.startsWith('/chat/') ? next() : formLimit(c, next)));
   // A form posted from another site is refused (Origin checked), before it reaches a page.
   app.use('*', csrf());
   app.use('*', loadViewer(auth));

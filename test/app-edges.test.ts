@@ -4,6 +4,7 @@
  * is refused; a member may not invite or cap; an invitation that is not there, or not theirs, is
  * said plainly, never a raw error.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../app/start.ts';
 import { AppClient } from './support/app-client.ts';
@@ -52,6 +53,22 @@ describe('the app kit when something is wrong', () => {
       expect(link.pathname).toMatch(/^\/billing\/open\//);
       expect(session!.return_url, back).toBe(`${app.url}/`);
     }
+  });
+
+  it('refuses a form larger than a page sends, before reading it', async () => {
+    const huge = new URLSearchParams({ email: 'ann@example.com', password: 'x'.repeat(100 * 1024), next: '/' }).toString();
+    // On a connection of its own: the server answers before the body is read, and closes it.
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const sent = request(`${app.url}/login`, { method: 'POST', agent: false, headers: { Origin: app.url, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(huge) } }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
+      sent.on('error', reject);
+      sent.end(huge);
+    });
+    expect(status).toBe(413);
+    expect(body).toBe('This form is too large to send.');
   });
 
   it('refuses a form posted from another site', async () => {
