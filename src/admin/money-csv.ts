@@ -34,7 +34,15 @@ const usage = (u: UsageFigures) => [
   microsDecimal(u.marginMicros),
 ];
 
-const quote = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+/**
+ * A text cell as a spreadsheet reads it: quoted where it holds a comma, a quote or a line break,
+ * and a formula's first character (= + - @, a tab or a return) made text with a leading ', so that
+ * a model id an app sent (say "=HYPERLINK(…)") is never run when the owner opens the file.
+ */
+const quote = (s: string) => {
+  const text = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
 
 export function moneyCsv(view: MoneyView, by: MoneyCsvBy): string {
   const table: (string | number)[][] =
