@@ -35,7 +35,8 @@ export const ErrorSchema = z
       code: z.string().openapi({
         description:
           `One of the library's error codes (${ERROR_CODES.join(', ')}), a refusal code (${REFUSAL_CODES.join(', ')}), or an HTTP-level code ` +
-          '(unauthorized, not_found, invalid_json, unsupported_media_type, payload_too_large, idempotency_key_reused, idempotency_key_in_use, internal_error).',
+          '(unauthorized, not_found, invalid_json, unsupported_media_type, payload_too_large, idempotency_key_reused, idempotency_key_in_use, internal_error, ' +
+          'database_unreachable; for webhooks, invalid_signature and webhook_not_applied).',
       }),
       message: z.string().openapi({ description: 'What went wrong and what to do about it, in a sentence a person can read.' }),
       reason: z.string().optional().openapi({ description: 'For refusals: what refused and why, without what to do (the message says both), for an app that offers the remedy its own way.' }),
