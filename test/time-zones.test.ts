@@ -95,6 +95,12 @@ for (const engine of ENGINES) {
       await billing.admin.updatePlan('payg', { limits: [{ window: 'month', unit: 'usd', amount: 50 * CENT }] });
       await billing.upsertAccount({ id: 'roamer', kind: 'personal', timeZone: 'Pacific/Honolulu' }); // -10: March began 24 hours later there
       expect((await billing.balance('roamer')).limits).toMatchObject([{ window: 'month', used: spent }]);
+      // And a capped member's month, on a team.
+      await billing.upsertAccount({ id: 'crew', kind: 'team' });
+      await billing.admin.setMemberLimits('crew', 'u_1', [{ window: 'month', unit: 'usd', amount: 3 * CENT }]);
+      const { valueMicros: used } = await billing.record('crew', { model: 'test-model', provider: 'test', usage: { inputTokens: CENT_OF_INPUT, outputTokens: 0 }, userId: 'u_1' }, { idempotencyKey: 'crew-1' });
+      await billing.upsertAccount({ id: 'crew', kind: 'team', timeZone: 'Pacific/Honolulu' });
+      expect((await billing.balance('crew')).members).toMatchObject([{ userId: 'u_1', limits: [{ window: 'month', used }] }]);
       await billing.upsertAccount({ id: 'roamer', kind: 'personal', timeZone: 'Pacific/Kiritimati' });
       // April there: its own allowance, once.
       clock.set('2026-03-31T11:00:00Z');

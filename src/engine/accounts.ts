@@ -73,8 +73,9 @@ export async function upsertAccount(ctx: Context, account: z.output<typeof accou
  * A new time zone moves the calendar month an account's period is (its start is midnight there).
  * The period it was in goes on as the one it is in now: its allowance, opened once per period
  * start, becomes the new period's, so that no second one opens (a change of zone a month would
- * otherwise open as many allowances as zones), and the month's usage counts toward the new
- * month's limits, which would otherwise start again from nothing. Gate mutex held.
+ * otherwise open as many allowances as zones), and the month's usage (the account's and each
+ * capped member's) counts toward the new month's limits and caps, which would otherwise start
+ * again from nothing. Gate mutex held.
  */
 async function keepPeriod(tx: Sql, before: Terms, now: Date): Promise<void> {
   const after = await lockGate(tx, before.account.id, now);
@@ -87,7 +88,13 @@ async function keepPeriod(tx: Sql, before: Terms, now: Date): Promise<void> {
     [id, allowanceReference(before.plan.id, before.period.start), allowanceReference(after.plan.id, after.period.start), after.period.start, after.period.end],
   );
   const month = await tx.query('UPDATE account_balances SET month_starts_at = $3 WHERE account_id = $1 AND month_starts_at = $2 RETURNING 1', [id, before.period.start, after.period.start]);
-  if (allowance.length + month.length > 0) await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1', [id]);
+  // Its capped members' months too, counted as the account's are.
+  const members = await tx.query(
+    `UPDATE member_limits SET usage = jsonb_set(usage, '{month,current,startsAt}', to_jsonb($3::text))
+     WHERE account_id = $1 AND (usage #>> '{month,current,startsAt}')::timestamptz = $2 RETURNING 1`,
+    [id, before.period.start, after.period.start.toISOString()],
+  );
+  if (allowance.length + month.length + members.length > 0) await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1', [id]);
 }
 
 /**
