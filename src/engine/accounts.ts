@@ -47,10 +47,14 @@ export async function upsertAccount(ctx: Context, account: z.output<typeof accou
   return ctx.sql.transaction(async (tx) => {
     if (account.processor !== undefined) await assertMovable(tx, account.id, account.processor, ctx.clock());
     const now = ctx.clock();
-    // An existing account's terms before its zone may move its period.
-    const before = account.timeZone !== undefined && (await tx.query('SELECT 1 FROM accounts WHERE id = $1', [account.id])).length > 0
-      ? await lockGate(tx, account.id, now) : undefined;
-    if (account.kind !== 'team') await assertNoCaps(tx, account.id);
+    // The account as it is, if it is: one locked read for what the change may not do, or must carry.
+    const [existing] = await tx.query<{ kind: string; time_zone: string; capped: number }>(
+      `SELECT a.kind, a.time_zone, (SELECT count(*)::int FROM member_limits m WHERE m.account_id = a.id) AS capped FROM accounts a WHERE a.id = $1 FOR NO KEY UPDATE`,
+      [account.id],
+    );
+    if (existing?.kind === 'team' && existing.capped > 0 && account.kind !== 'team') throw capsHeld(account.id, existing.capped);
+    // Its terms before a new zone moves its period.
+    const before = existing && account.timeZone !== undefined && account.timeZone !== existing.time_zone ? await lockGate(tx, account.id, now) : undefined;
     const [row] = await tx.query<AccountRow & { plan_id: number }>(
       `INSERT INTO accounts AS a (id, kind, name, time_zone, plan_id, created_at, processor)
        SELECT $1, $2, COALESCE($3, ''), COALESCE($4, 'UTC'), s.default_plan_id, $5, COALESCE($7, $6) FROM settings s WHERE s.default_plan_id IS NOT NULL
@@ -64,7 +68,7 @@ export async function upsertAccount(ctx: Context, account: z.output<typeof accou
       throw new BillingError('plan_not_found', 'There is no default plan for new accounts: apply a preset or set settings.defaultPlan first');
     }
     await tx.query('INSERT INTO account_balances (account_id) VALUES ($1) ON CONFLICT DO NOTHING', [account.id]);
-    if (before && before.account.timeZone !== row.time_zone) await keepPeriod(tx, before, now);
+    if (before) await keepPeriod(tx, before, now);
     return accountFromRow(row);
   });
 }
@@ -98,18 +102,13 @@ async function keepPeriod(tx: Sql, before: Terms, now: Date): Promise<void> {
 }
 
 /**
- * Refuses to make a team personal while it caps members: the caps would go on refusing them on
- * an account whose panel and page no longer show members. Holds the account's row.
+ * A team is not made personal while it caps members: the caps would go on refusing them on an
+ * account whose panel and page no longer show members.
  */
-async function assertNoCaps(tx: Sql, accountId: string): Promise<void> {
-  const [team] = await tx.query<{ capped: number }>(
-    `SELECT (SELECT count(*)::int FROM member_limits m WHERE m.account_id = a.id) AS capped FROM accounts a WHERE a.id = $1 AND a.kind = 'team' FOR NO KEY UPDATE`,
-    [accountId],
-  );
-  if (!team || team.capped === 0) return;
-  throw new BillingError(
+function capsHeld(accountId: string, capped: number): BillingError {
+  return new BillingError(
     'invalid_input',
-    `Account "${accountId}" caps ${team.capped === 1 ? 'a member' : `${team.capped} members`}: lift the caps first (admin.setMemberLimits with [], or PUT /v1/accounts/{id}/members/{userId}/limits with { "limits": [] }), then make it personal`,
+    `Account "${accountId}" caps ${capped === 1 ? 'a member' : `${capped} members`}: lift the caps first (admin.setMemberLimits with [], or PUT /v1/accounts/{id}/members/{userId}/limits with { "limits": [] }), then make it personal`,
     { issues: ['kind: a team with capped members stays a team until their caps are lifted'] },
   );
 }
