@@ -196,8 +196,9 @@ export function recordedCall(record: RecordCall, now: Date): ChargedCall {
  * removed), it is charged the fallback price while one is set, rather than left unpriced: never free usage.
  */
 export function callPrice(prices: PriceBook, call: ChargedCall, terms: Terms, { held = false } = {}): PriceEntry | undefined {
-  const settings = held && terms.settings.fallbackPrice ? { ...terms.settings, unknownModelPolicy: 'fallback' as const } : terms.settings;
-  return prices.find(call.model, call.provider, call.createdAt, settings);
+  const price = prices.find(call.model, call.provider, call.createdAt, terms.settings);
+  if (price || !held || !terms.settings.fallbackPrice) return price;
+  return prices.find(call.model, call.provider, call.createdAt, { ...terms.settings, unknownModelPolicy: 'fallback' });
 }
 
 /**
