@@ -93,6 +93,7 @@ describe.skipIf(!haveChromium)("an account's plan changed from the admin panel, 
     await billing.admin.updatePlan('free', { status: 'archived' });
     await page.goto(`${panel.base}/admin/accounts/dee/plan?plan=starter`);
     expect(await page.locator('#plan-confirm').innerText()).toMatch(/dee is on Free \(free, [^)]*\)\. It moves now to Starter/);
+    expect(await page.locator('h1').innerText()).toBe('Change the plan of dee'); // no name: its id
     expect(await page.locator('[data-figure=off-sale]').count()).toBe(0);
     expect(problems).toEqual([]);
   });

@@ -49,7 +49,8 @@ async function confirmPage(c: AdminContext, billing: Billing, accountId: string,
   const [{ plan: current, buckets }, next, display] = await Promise.all([billing.balance(accountId), billing.admin.getPlan(slug), billing.admin.getSettings()]);
   const allowanceLeft = buckets.filter((b) => b.source === 'allowance').reduce((sum, b) => sum + b.remainingMicros, 0);
   return render(c, {
-    title: `Change the plan of ${account.name ?? accountId}`,
+    // An account made without a name has an empty one.
+    title: `Change the plan of ${account.name || accountId}`,
     body: (
       <section class="card" id="plan-confirm">
         <p>
