@@ -85,20 +85,23 @@ async function keepPeriod(tx: Sql, before: Terms, now: Date): Promise<void> {
   const after = await lockGate(tx, before.account.id, now);
   if (after.plan.id !== before.plan.id || after.period.start.getTime() === before.period.start.getTime()) return;
   const id = before.account.id;
-  await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [id]);
-  const allowance = await tx.query(
+  // The ledger mutex, and a new ledger version: the period moved under whoever holds the ledger
+  // next, so its read from before is stale, as after a charge. The month's counter moves with it.
+  await tx.query(
+    'UPDATE account_balances SET ledger_version = ledger_version + 1, month_starts_at = CASE WHEN month_starts_at = $2 THEN $3 ELSE month_starts_at END WHERE account_id = $1',
+    [id, before.period.start, after.period.start],
+  );
+  await tx.query(
     `UPDATE buckets SET reference = $3, starts_at = $4, expires_at = $5 WHERE account_id = $1 AND source = 'allowance' AND reference = $2
-       AND NOT EXISTS (SELECT 1 FROM buckets WHERE account_id = $1 AND reference = $3) RETURNING 1`,
+       AND NOT EXISTS (SELECT 1 FROM buckets WHERE account_id = $1 AND reference = $3)`,
     [id, allowanceReference(before.plan.id, before.period.start), allowanceReference(after.plan.id, after.period.start), after.period.start, after.period.end],
   );
-  const month = await tx.query('UPDATE account_balances SET month_starts_at = $3 WHERE account_id = $1 AND month_starts_at = $2 RETURNING 1', [id, before.period.start, after.period.start]);
   // Its capped members' months too, counted as the account's are.
-  const members = await tx.query(
+  await tx.query(
     `UPDATE member_limits SET usage = jsonb_set(usage, '{month,current,startsAt}', to_jsonb($3::text))
-     WHERE account_id = $1 AND (usage #>> '{month,current,startsAt}')::timestamptz = $2 RETURNING 1`,
+     WHERE account_id = $1 AND (usage #>> '{month,current,startsAt}')::timestamptz = $2`,
     [id, before.period.start, after.period.start.toISOString()],
   );
-  if (allowance.length + month.length + members.length > 0) await tx.query('UPDATE account_balances SET ledger_version = ledger_version + 1 WHERE account_id = $1', [id]);
 }
 
 /**
