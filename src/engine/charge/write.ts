@@ -101,6 +101,11 @@ const LEDGER_SELECT = `SELECT ${LEDGER_COLUMNS}, ${TERMS_COLUMNS} FROM ${TERMS_F
 export async function readLedger(sql: Sql, accountIds: readonly string[], now: Date, lock = false): Promise<Map<string, LedgerState>> {
   const rows = await sql.query<TermsRow & LedgerRow>(lock ? `${LEDGER_SELECT} FOR NO KEY UPDATE OF b` : LEDGER_SELECT, [[...new Set(accountIds)].sort(), now]);
   const states = new Map(rows.map((row) => [row.id, ledgerFromRow(termsFromRow(row, now), row)]));
+  // A lock that waited for another writer read the rest as it was before that writer (its terms
+  // too: a change of zone moves the period): read again, now that the locks are held, before any
+  // charge is priced or counted on it.
+  const stale = lock ? [...states.values()].filter((s) => !s.consistent).map((s) => s.terms.account.id) : [];
+  if (stale.length > 0) for (const [id, state] of await readLedger(sql, stale, now)) states.set(id, state);
   const missing = lock ? accountIds.find((id) => !states.has(id)) : undefined;
   if (missing) throw accountNotFound(missing);
   return states;
@@ -127,10 +132,11 @@ export function ledgerPool(states: Iterable<LedgerState>): LedgerPool {
 
 /**
  * With the ledger mutexes held: open any missing allowance of the accounts' current periods,
- * and return their ledgers as a pool (read again where the lock found them stale).
+ * and return their ledgers as a pool (read again where the lock found them stale, or an
+ * allowance was opened).
  */
 export async function lockedLedgerPool(tx: Sql, states: LedgerState[]): Promise<LedgerPool> {
-  let stale = states.filter((s) => !s.consistent);
+  const stale = states.filter((s) => !s.consistent);
   for (const state of states.filter((s) => !s.allowanceOpen)) {
     if ((await openAllowance(tx, state.terms))?.created) stale.push(state);
   }
