@@ -95,7 +95,9 @@ export async function settleAlone(ctx: Context, input: SettleInput): Promise<Cha
     });
     if (charged) return charged;
     return await ctx.sql.transaction(async (tx) => {
-      // The ledger mutex first, then the hold: every writer takes them in this order.
+      // The ledger mutex first, then the hold: every writer takes them in this order. Taken in a
+      // statement of its own, so that the read after it sees what a writer it waited for wrote
+      // (a lock taken by the read itself would leave the read's terms as of before that writer).
       await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR NO KEY UPDATE', [accountId]);
       const [row] = await tx.query<HoldRow>(`${HOLD_SELECT} FOR NO KEY UPDATE OF h`, [key, now]);
       if (!row) throw holdNotFound(id);
