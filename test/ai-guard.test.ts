@@ -64,7 +64,7 @@ for (const engine of ENGINES) {
       const capped = await post('team', 'u_capped'); // the minimum hold ($0.01) is over a $0.005 cap: no new month lets a call through
       expect(capped.status).toBe(402);
       const { error } = await capped.json();
-      expect(error).toMatchObject({ code: 'member_limit', reason: 'This request could use more than the whole monthly cap of $0.005 this account set for this member.', remedy: { kind: 'contact_support' } });
+      expect(error).toMatchObject({ code: 'member_limit', reason: 'This request could use more than the whole monthly cap of $0.005 this account set for this member.', remedy: { kind: 'ask_account_admin' } });
       expect(error.resetsAt).toBeUndefined();
 
       const pinned = app((hono) => hono.post('/chat', guard(billing, { model: () => 'gpt-4o' }), (c) => c.text('answered')));

@@ -16,7 +16,11 @@ describe('the chat\'s refusal', () => {
     expect(refusalView(refusal('member_limit', { kind: 'wait_until', at }), '/billing-link', now).remedy).toEqual({
       label: 'Try again after 00:00 UTC on Mar 11, or ask the team\'s owner to raise your cap',
     });
-    expect(refusalView(refusal('member_limit', { kind: 'contact_support' }), '/billing-link', now).remedy).toEqual({ label: 'Ask the team\'s owner to raise your cap' });
+    expect(refusalView(refusal('member_limit', { kind: 'ask_account_admin' }), '/billing-link', now).remedy).toEqual({ label: 'Ask the team\'s owner to raise your cap' });
+  });
+
+  it('offers support only where support is the remedy', () => {
+    expect(refusalView(refusal('unknown_model', { kind: 'contact_support' }), '/billing-link', now).remedy).toEqual({ label: 'Contact support' });
   });
 
   it('keeps the account\'s own limits as they were: wait for the reset, or upgrade on the billing page', () => {

@@ -86,7 +86,7 @@ for (const engine of ENGINES) {
       await billing.admin.setMemberLimits('team', 'u_7', [{ window: 'day', unit: 'usd', amount: 10_000 }]);
       const capped = await billing.authorize('team', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 200_000, userId: 'u_7' });
       expect(capped).toMatchObject({
-        ok: false, code: 'member_limit', remedy: { kind: 'contact_support' },
+        ok: false, code: 'member_limit', remedy: { kind: 'ask_account_admin' },
         reason: 'This request could use more than the whole daily cap of 1 credit this account set for this member.',
         message: expect.stringMatching(/this member\. Ask whoever manages this account to raise the cap\.$/),
       });
@@ -128,7 +128,7 @@ for (const engine of ENGINES) {
       // About 4.8 credits: more than the account's 4 left today, and more than the member's whole cap.
       const refused = await billing.authorize('team', { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 40_000, userId: 'u_7' });
       expect(refused).toMatchObject({
-        ok: false, code: 'member_limit', remedy: { kind: 'contact_support' },
+        ok: false, code: 'member_limit', remedy: { kind: 'ask_account_admin' },
         reason: 'This request could use more than the whole daily cap of 1 credit this account set for this member.',
       });
       expect(refused.ok ? undefined : refused.resetsAt).toBeUndefined();

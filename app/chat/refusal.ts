@@ -23,10 +23,6 @@ export function refusalView(refusal: Refusal, billingHref: string, now: Date): R
 }
 
 function remedyOf({ code, remedy }: Refusal, billingHref: string, resets: string | undefined): RefusalView['remedy'] {
-  // A member's cap is the team's owner's to raise: nothing on the billing page is the member's to do.
-  if (code === 'member_limit') {
-    return { label: remedy.kind === 'wait_until' ? `Try again after ${resets}, or ask the team's owner to raise your cap` : "Ask the team's owner to raise your cap" };
-  }
   switch (remedy.kind) {
     case 'buy_pack':
       return { label: 'Buy a credit pack', href: billingHref };
@@ -37,7 +33,10 @@ function remedyOf({ code, remedy }: Refusal, billingHref: string, resets: string
     case 'update_payment_method':
       return { label: 'Update your card', href: billingHref };
     case 'wait_until':
-      return { label: `Try again after ${resets}` };
+      // A member's cap is the team's owner's to raise: nothing on the billing page is the member's to do.
+      return { label: code === 'member_limit' ? `Try again after ${resets}, or ask the team's owner to raise your cap` : `Try again after ${resets}` };
+    case 'ask_account_admin':
+      return { label: "Ask the team's owner to raise your cap" };
     case 'contact_support':
       return { label: 'Contact support' };
   }

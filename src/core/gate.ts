@@ -182,7 +182,7 @@ export function remedyFor(failure: GateFailure, state: GateState, offers: Offers
       return upgrade ?? (failure.beyondLimit ? { kind: 'contact_support' } : { kind: 'wait_until', at: failure.resetsAt! });
     case 'member_limit':
       // The team's cap, not the plan's: only whoever set it can raise it.
-      return failure.beyondLimit ? { kind: 'contact_support' } : { kind: 'wait_until', at: failure.resetsAt! };
+      return failure.beyondLimit ? { kind: 'ask_account_admin' } : { kind: 'wait_until', at: failure.resetsAt! };
     case 'debt':
       return rechargeRemedy(offers) ?? (offers.packs ? { kind: 'buy_pack' } : undefined) ?? nextAllowance ?? upgrade ?? { kind: 'contact_support' };
     case 'insufficient_balance':
@@ -218,6 +218,8 @@ function describeRemedy(remedy: Remedy): string {
       return `More becomes available at ${when(remedy.at)}.`;
     case 'contact_support':
       return 'Contact support.';
+    case 'ask_account_admin':
+      return 'Ask whoever manages this account to raise the cap.';
     case 'billing_portal':
       return 'Pay it, or change the payment method, in the billing portal.';
     case 'update_payment_method':
@@ -259,7 +261,5 @@ export function refusalFor(
   };
   // Out of value because auto-recharge stopped: say why, before what to do.
   const off = offers.rechargeOff && (failure.code === 'insufficient_balance' || failure.code === 'debt') ? ` Auto-recharge is off: ${offers.rechargeOff.message}` : '';
-  // A member's cap is the account's to raise, not support's.
-  const todo = failure.code === 'member_limit' && remedy.kind === 'contact_support' ? 'Ask whoever manages this account to raise the cap.' : describeRemedy(remedy);
-  return refuse(failure.code, `${reasons[failure.code]}${off}`, todo, remedy, failure.resetsAt);
+  return refuse(failure.code, `${reasons[failure.code]}${off}`, describeRemedy(remedy), remedy, failure.resetsAt);
 }

@@ -10,6 +10,8 @@ export type Remedy =
   | { kind: 'upgrade' }
   | { kind: 'wait_until'; at: Date }
   | { kind: 'contact_support' }
+  /** A team member's own cap, which whoever manages the account can raise (not support, not a purchase). */
+  | { kind: 'ask_account_admin' }
   /** A renewal's payment failed: pay it, or change the payment method, in the processor's billing portal (billing.portal). */
   | { kind: 'billing_portal' }
   /** Auto-recharge turned off on a declined card, or one that needs the customer: update the card (or buy a pack). */

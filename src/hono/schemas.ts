@@ -18,9 +18,10 @@ export const Micros = z.number().int();
 
 export const RemedySchema = z
   .strictObject({
-    kind: z.enum(['buy_pack', 'upgrade', 'wait_until', 'contact_support', 'update_payment_method', 'billing_portal']).openapi({
+    kind: z.enum(['buy_pack', 'upgrade', 'wait_until', 'contact_support', 'ask_account_admin', 'update_payment_method', 'billing_portal']).openapi({
       description:
         'upgrade: a public plan that costs more would let the call through (it allows the model; the limit that refused is larger there or absent). ' +
+        'ask_account_admin: a team member\'s own cap (member_limit) that the call alone is larger than; whoever manages the account can raise it. ' +
         'billing_portal: a renewal\'s payment failed; POST /v1/accounts/{id}/portal gives the page where the customer pays it or changes the payment method.',
     }),
     at: DateTime.optional().openapi({ description: 'For wait_until: when more becomes available.' }),
