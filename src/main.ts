@@ -15,6 +15,7 @@ import { ConfigError, loadConfig, type Config } from './server/config.ts';
 import { loadCredentials, type Credentials } from './hono/credentials.ts';
 import { serveHere } from './server/serve.ts';
 import { serverLogger } from './server/log.ts';
+import { afterDeath } from './server/restarts.ts';
 import { databaseUnreachable } from './db/unreachable.ts';
 import { shownUrl, startProblem } from './server/database-errors.ts';
 
@@ -235,13 +236,26 @@ if (cluster.isPrimary) {
     const exitWhenAllGone = () => {
       if (living().length === 0) process.exit(killed ? 1 : 0);
     };
+    // When each worker started, and how many died young in a row in its place before it (server/restarts.ts).
+    const starts = new Map<Worker, { at: number; youngDeaths: number }>();
+    const fork = (youngDeaths: number) => starts.set(cluster.fork(), { at: Date.now(), youngDeaths });
     cluster.on('fork', (worker) => logger.info({ pid: worker.process.pid }, 'worker started'));
     cluster.on('exit', (worker, code, signal) => {
+      const start = starts.get(worker)!;
+      starts.delete(worker);
       if (stopping) return exitWhenAllGone();
-      logger.error({ pid: worker.process.pid, code, signal }, 'worker died: starting another');
-      cluster.fork();
+      const lived = Date.now() - start.at;
+      const { youngDeaths, waitMs } = afterDeath(lived, start.youngDeaths);
+      const upSeconds = Math.round(lived / 100) / 10;
+      logger.error(
+        { pid: worker.process.pid, code, signal, upSeconds, restartInSeconds: waitMs / 1000 },
+        `worker died (${signal ?? `exit code ${code}`}) ${upSeconds} s after it started: starting another ${waitMs ? `in ${waitMs / 1000} s` : 'now'}`,
+      );
+      setTimeout(() => {
+        if (!stopping) fork(youngDeaths);
+      }, waitMs);
     });
-    for (let i = 0; i < config.workers; i++) cluster.fork();
+    for (let i = 0; i < config.workers; i++) fork(0);
     banner(config.port, `${details}\nworkers: ${config.workers}`);
     onStopSignal((signal) => {
       stopping = true;
