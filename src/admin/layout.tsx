@@ -8,7 +8,7 @@ import type { Child } from 'hono/jsx';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
-import type { Session } from './session.ts';
+import { secureCookies, type Session } from './session.ts';
 import { ownerMessage } from './labels.ts';
 import { Head, leaveNote, takeNote, type NoteCookie } from './page-head.tsx';
 
@@ -33,11 +33,12 @@ const NAV = [
   ['/admin/sessions', 'Sessions'],
 ] as const;
 
-const FLASH: NoteCookie = { name: 'tollgate_flash', path: '/admin', sameSite: 'Strict', maxAge: 60 };
+/** The note's cookie: Secure as the session's is. */
+const flashCookie = (c: AdminContext): NoteCookie => ({ name: 'tollgate_flash', path: '/admin', sameSite: 'Strict', maxAge: 60, secure: secureCookies(c, c.get('publicUrl')) });
 
 /** A note for the next page shown (after a redirect): "Plan saved". */
-export function flash(c: Context, message: string): void {
-  leaveNote(c, FLASH, message);
+export function flash(c: AdminContext, message: string): void {
+  leaveNote(c, flashCookie(c), message);
 }
 
 /** The panel's head: its title, its stylesheet after a page's own, and on every page the marking of the fields a refused form names (fields.js). */
@@ -48,7 +49,7 @@ export function AdminHead({ title, scripts = [], styles = [] }: { title: string;
 /** Render a page in the layout: the left nav, the title, the flash note, the body. */
 export function render(c: AdminContext, page: { title: string; body: Child; status?: ContentfulStatusCode; scripts?: string[]; styles?: string[] }) {
   const path = c.req.path;
-  const note = takeNote(c, FLASH)?.slice(0, 300);
+  const note = takeNote(c, flashCookie(c))?.slice(0, 300);
   return c.html(
     '<!doctype html>' +
       (

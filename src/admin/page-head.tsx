@@ -28,24 +28,25 @@ export function Head({ title, assets, styles, scripts = [], children }: { title:
   );
 }
 
-/** Where a note lives until the next page: its cookie, under the pages' path, for `maxAge` seconds. */
+/** Where a note lives until the next page: its cookie, under the pages' path, for `maxAge` seconds; Secure as the pages' other cookies are. */
 export interface NoteCookie {
   name: string;
   path: string;
   sameSite: 'Strict' | 'Lax';
   maxAge: number;
+  secure?: boolean;
 }
 
 /** Leave `text` for the next page shown (after a redirect). */
 export function leaveNote(c: Context, cookie: NoteCookie, text: string): void {
-  setCookie(c, cookie.name, encodeURIComponent(text), { path: cookie.path, httpOnly: true, sameSite: cookie.sameSite, maxAge: cookie.maxAge });
+  setCookie(c, cookie.name, encodeURIComponent(text), { path: cookie.path, httpOnly: true, sameSite: cookie.sameSite, secure: cookie.secure, maxAge: cookie.maxAge });
 }
 
 /** The note left for this page, once: it is gone from the browser after. */
 export function takeNote(c: Context, cookie: NoteCookie): string | undefined {
   const raw = getCookie(c, cookie.name);
   if (raw === undefined) return undefined;
-  deleteCookie(c, cookie.name, { path: cookie.path });
+  deleteCookie(c, cookie.name, { path: cookie.path, secure: cookie.secure });
   try {
     return decodeURIComponent(raw);
   } catch {

@@ -65,17 +65,22 @@ export function attemptKey(address: string): string {
 /** The SQL condition a session still counts by: not expired, and opened under the admin password's stored hash. */
 const VALID = (secretParam: string) => `expires_at > now() AND password_fingerprint = (SELECT sha256(value) FROM secrets WHERE name = ${secretParam})`;
 
+/**
+ * Whether the panel's cookies are Secure: the browser reached it over https, as the public
+ * address says (PUBLIC_URL: a proxy before this server may speak plain http to it and say
+ * nothing), or the request does.
+ */
+export function secureCookies(c: Context, publicUrl: string | undefined): boolean {
+  return publicUrl?.startsWith('https:') || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+}
+
 export class Sessions {
   constructor(
     private readonly sql: Sql,
     private readonly credentials: Pick<Credentials, 'sessionKey' | 'adminPasswordSecret'>,
-    /** The public address (PUBLIC_URL), when set: https makes the cookies Secure, though a proxy before it may speak plain http to this server and say nothing. */
+    /** The public address (PUBLIC_URL), when set: https makes the cookies Secure (`secureCookies`). */
     private readonly publicUrl?: string,
   ) {}
-
-  #https(c: Context): boolean {
-    return this.publicUrl?.startsWith('https:') || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
-  }
 
   #mac(purpose: string, value: string): string {
     return createHmac('sha256', this.credentials.sessionKey).update(`${purpose}\u0000${value}`).digest('base64url');
@@ -88,7 +93,7 @@ export class Sessions {
   }
 
   #options(c: Context, maxAge?: number): CookieOptions {
-    return { path: '/admin', httpOnly: true, sameSite: 'Strict', secure: this.#https(c), ...(maxAge === undefined ? {} : { maxAge }) };
+    return { path: '/admin', httpOnly: true, sameSite: 'Strict', secure: secureCookies(c, this.publicUrl), ...(maxAge === undefined ? {} : { maxAge }) };
   }
 
   /**
