@@ -3,11 +3,11 @@
  * value of its own bucket and no other's, its used value owed or written off by the setting; a
  * refunded period takes that period's unused allowance; partial refunds add up to the whole; a
  * dispute is a refund that flags the account; a refund told before its payment ends where
- * in-order delivery ends; every refund applies once, however often and by whomever it is told;
- * and the ledger reconciles after each.
+ * in-order delivery ends; every refund applies once, however often and by whomever it is told,
+ * a refund call retried after its webhook applied it included; and the ledger reconciles after each.
  */
 import { describe, expect, it } from 'vitest';
-import { fakeProcessor, type Billing, type ProcessorEvent } from '../src/index.ts';
+import { BillingError, fakeProcessor, type Billing, type PaymentRefund, type Processor, type ProcessorEvent } from '../src/index.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, useBilling } from './support/harness.ts';
 import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
@@ -35,13 +35,35 @@ async function refundEntries(sql: Sql, accountId: string) {
   );
 }
 
+/**
+ * The signed processor, its refunds made once per idempotency key as a real processor's are (the
+ * key asked again for the same refund answers the one made; for another, it is refused), and the
+ * answer to one lost on its way back when `loseNext` is set, as when the caller crashes.
+ */
+function keyedRefunds() {
+  const made = new Map<string, { amountCents: number; refund: PaymentRefund }>();
+  const control = { loseNext: false, made: 0, processor: signedProcessor() as Processor };
+  control.processor.refund = async ({ amountCents, idempotencyKey }) => {
+    let first = made.get(idempotencyKey);
+    if (first && first.amountCents !== amountCents) throw new BillingError('processor_error', `the key ${idempotencyKey} asked for another refund`);
+    if (!first) made.set(idempotencyKey, (first = { amountCents, refund: { status: 'succeeded', refundRef: `re_signed_${++control.made}` } }));
+    if (control.loseNext) {
+      control.loseNext = false;
+      throw new Error('the connection was cut before the answer came');
+    }
+    return first.refund;
+  };
+  return control;
+}
+
 async function expectReconciled(billing: Billing, ...accountIds: string[]) {
   for (const id of accountIds) expect(await billing.reconcile(id), id).toMatchObject({ ok: true, problems: [] });
 }
 
 for (const engine of ENGINES) {
   describe(`payment refunds on ${engine.name}`, () => {
-    const t = useBilling(engine, { processors: [fakeProcessor(), signedProcessor()] });
+    const refunds = keyedRefunds();
+    const t = useBilling(engine, { processors: [fakeProcessor(), refunds.processor] });
 
     /** Pay-as-you-go with no allowance (packs spendable at once), test-model priced, the accounts made. */
     async function payg(...ids: string[]) {
@@ -270,6 +292,39 @@ for (const engine of ENGINES) {
       expect(await receive([refunded('evt_4', 'pi_1', result.refundRef, 5_00)])).toMatchObject({ events: [{ outcome: 'ignored' }] });
       expect((await t.billing.balance('acme')).availableMicros).toBe(3_000_000);
       expect(await paymentOf('acme', 'pi_1')).toMatchObject({ refundedCents: 7_00, refunds: [{ reference: result.refundRef }, { reference: 're_1' }] });
+      await expectReconciled(t.billing, 'acme');
+    });
+
+    it('a refund retried after its answer was lost, its webhook having applied it first, answers the refund as applied and moves nothing more', async () => {
+      await payg('acme');
+      await onSigned('acme');
+      await receive([packPaid('evt_1', 'acme', 'pi_1'), packPaid('evt_2', 'acme', 'pi_2')]);
+      await receive([refunded('evt_3', 'pi_2', 're_1', 4_00)]);
+      const [one, two] = [(await paymentOf('acme', 'pi_1')).id, (await paymentOf('acme', 'pi_2')).id];
+      expect((await t.billing.balance('acme')).availableMicros).toBe(16_000_000);
+
+      // A refund of an amount, and one of all that is left ($6 of pi_2): each made, its answer lost.
+      for (const [id, paymentRef, input, options, cents] of [[one, 'pi_1', { amountCents: 10_00 }, key(), 10_00], [two, 'pi_2', {}, key(), 6_00]] as const) {
+        refunds.loseNext = true;
+        await expect(t.billing.refundPayment('acme', id, input, options)).rejects.toThrow(/connection was cut/);
+        const refundRef = `re_signed_${refunds.made}`;
+        expect((await paymentOf('acme', paymentRef)).refunds.map((r) => r.reference)).not.toContain(refundRef);
+        // Its webhook comes first, and applies it.
+        expect(await receive([refunded(`evt_${refundRef}`, paymentRef, refundRef, cents)])).toMatchObject({ events: [{ outcome: 'applied' }] });
+        const applied = { balance: await t.billing.balance('acme'), payment: await paymentOf('acme', paymentRef) };
+        expect(applied.payment).toMatchObject({ status: 'refunded', refundedCents: 10_00 });
+
+        // The retry asks for the same refund under the same key, and answers it as applied.
+        const retried = await t.billing.refundPayment('acme', id, input, options);
+        expect(retried).toEqual({ paymentId: id, refundRef, amountCents: cents, status: 'refunded', replayed: false });
+        expect(await t.billing.refundPayment('acme', id, input, options)).toEqual({ ...retried, replayed: true });
+        await expect(t.billing.refundPayment('acme', id, { amountCents: 1 }, options)).rejects.toMatchObject({ code: 'idempotency_conflict', details: { idempotencyKey: options.idempotencyKey } });
+        expect(refunds.made).toBe(Number(refundRef.slice('re_signed_'.length)));
+        expect({ balance: await t.billing.balance('acme'), payment: await paymentOf('acme', paymentRef) }).toEqual(applied);
+      }
+      expect(await t.billing.balance('acme')).toMatchObject({ availableMicros: 0, debtMicros: 0 });
+      // A new key finds nothing left to refund.
+      await expect(t.billing.refundPayment('acme', one, { amountCents: 1 }, key())).rejects.toMatchObject({ code: 'refund_exceeds_payment', details: { refundableCents: 0 } });
       await expectReconciled(t.billing, 'acme');
     });
   });

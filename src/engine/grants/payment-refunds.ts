@@ -264,6 +264,11 @@ export interface PaymentRefundResult {
  * Refund a payment of the account through the processor it was paid through, once per
  * idempotency key (which is the processor's own key for the refund). When the processor answers
  * that it is done, the refund applies at once, keyed by its id: its webhook then finds it applied.
+ *
+ * What is asked of the processor is fixed by the first attempt and kept before the processor is
+ * asked (under a key of its own, in its own transaction). A retry after a crash or a lost answer
+ * asks for that refund again, and the processor answers the one it made, even when its webhook
+ * applied it in between and nothing is left to refund: the retry answers the refund as applied.
  */
 export async function refundPayment(
   ctx: Context, accountId: string, paymentId: number, { amountCents }: z.output<typeof paymentRefundInputSchema>, options?: EffectOptions,
@@ -274,29 +279,20 @@ export async function refundPayment(
       issues: ['idempotencyKey: required'],
     });
   }
-  const effect = { operation: 'refund_payment', request: { accountId, paymentId, amountCents: amountCents ?? null }, accountId };
-  return once(ctx.sql, effect, idempotencyKey, async (tx) => {
+  const request = { accountId, paymentId, amountCents: amountCents ?? null };
+  const asked = await once(ctx.sql, { operation: 'refund_payment_asked', request, accountId }, `refund_payment_asked:${idempotencyKey}`, async (tx) => {
+    const { amount } = await refundable(tx, ctx.clock(), accountId, paymentId, amountCents, true);
+    return { amountCents: amount };
+  }).catch((error: unknown) => {
+    // The refund's own key answers these: its first result (a refund made before what it asks was
+    // kept), idempotency_conflict naming it, or the same refusal.
+    if (error instanceof BillingError && (error.code === 'refund_exceeds_payment' || error.code === 'idempotency_conflict')) return undefined;
+    throw error;
+  });
+  return once(ctx.sql, { operation: 'refund_payment', request, accountId }, idempotencyKey, async (tx) => {
     const now = ctx.clock();
-    const paymentOf = async () => {
-      const [row] = await tx.query<{ processor: string; processor_ref: string; kind: 'pack' | 'subscription'; amount_cents: number; refunded_cents: number }>(
-        'SELECT processor, processor_ref, kind, amount_cents, refunded_cents FROM payments WHERE id = $1 AND account_id = $2',
-        [paymentId, accountId],
-      );
-      if (row) return row;
-      if ((await tx.query('SELECT 1 FROM accounts WHERE id = $1', [accountId])).length === 0) throw accountNotFound(accountId);
-      throw new BillingError('payment_not_found', `Account "${accountId}" has no payment ${paymentId}`, { accountId, paymentId });
-    };
-    // The payment's lock before the gate mutex, as its webhooks take them: the refund's own webhook waits for this.
-    const { processor: processorName, processor_ref: paymentRef } = await paymentOf();
-    await lockPaymentRef(tx, processorName, paymentRef);
-    const { account } = await lockGate(tx, accountId, now);
-    const payment = await paymentOf();
-    const left = payment.amount_cents - payment.refunded_cents;
-    const amount = amountCents ?? left;
-    if (amount <= 0 || amount > left) {
-      const usd = (cents: number) => formatUsd(centsToMicros(cents));
-      throw new BillingError('refund_exceeds_payment', `Payment ${paymentId} has ${usd(left)} left to refund; asked for ${usd(amount)}`, { paymentId, refundableCents: left });
-    }
+    // Asked by an earlier attempt, it is not checked again: the processor may have made it, and its webhook applied it, leaving nothing to refund.
+    const { account, payment, amount } = await refundable(tx, now, accountId, paymentId, asked?.amountCents ?? amountCents, !asked?.replayed);
     const processor = ctx.processors.get(payment.processor);
     if (!processor?.refund) {
       throw new BillingError('processor_not_configured', `Payment ${paymentId} was paid through "${payment.processor}", which cannot refund here`, { processor: payment.processor });
@@ -307,4 +303,32 @@ export async function refundPayment(
     }
     return { paymentId, refundRef: refund.refundRef, amountCents: amount, status: refund.status === 'succeeded' ? 'refunded' : 'pending' };
   });
+}
+
+/**
+ * The payment to refund and how much (`amountCents`, else all that is left), with its lock and
+ * the account's gate mutex held; `checked`: refused when more than is left.
+ */
+async function refundable(tx: Sql, now: Date, accountId: string, paymentId: number, amountCents: number | undefined, checked: boolean) {
+  const paymentOf = async () => {
+    const [row] = await tx.query<{ processor: string; processor_ref: string; kind: 'pack' | 'subscription'; amount_cents: number; refunded_cents: number }>(
+      'SELECT processor, processor_ref, kind, amount_cents, refunded_cents FROM payments WHERE id = $1 AND account_id = $2',
+      [paymentId, accountId],
+    );
+    if (row) return row;
+    if ((await tx.query('SELECT 1 FROM accounts WHERE id = $1', [accountId])).length === 0) throw accountNotFound(accountId);
+    throw new BillingError('payment_not_found', `Account "${accountId}" has no payment ${paymentId}`, { accountId, paymentId });
+  };
+  // The payment's lock before the gate mutex, as its webhooks take them: the refund's own webhook waits for this.
+  const { processor, processor_ref: paymentRef } = await paymentOf();
+  await lockPaymentRef(tx, processor, paymentRef);
+  const { account } = await lockGate(tx, accountId, now);
+  const payment = await paymentOf();
+  const left = payment.amount_cents - payment.refunded_cents;
+  const amount = amountCents ?? left;
+  if (checked && (amount <= 0 || amount > left)) {
+    const usd = (cents: number) => formatUsd(centsToMicros(cents));
+    throw new BillingError('refund_exceeds_payment', `Payment ${paymentId} has ${usd(left)} left to refund; asked for ${usd(amount)}`, { paymentId, refundableCents: left });
+  }
+  return { account, payment, amount };
 }
