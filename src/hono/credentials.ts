@@ -3,7 +3,9 @@
  * the admin panel's tokens. Each set in the environment is used as given; each unset is
  * generated on the first start, stored hashed in the database's `secrets` (the session key as
  * it is), and returned once so that the start can print it. Every process of one database
- * shares them.
+ * shares them. A generated key or password is forgotten at the first start that sets its own:
+ * it is no longer the one, and if the variable is unset later a new one is generated and
+ * printed, rather than the old, long out of mind, counting again unsaid.
  *
  * The admin password's hash is always read from `secrets` when a login is checked, so every
  * process checks against the same one: a configured password is stored there too, replaced
@@ -20,6 +22,8 @@ const SALT_BYTES = 16;
 /** Where the admin password's salt and scrypt hash live: a generated one, or the one TOLLGATE_ADMIN_PASSWORD sets. */
 const GENERATED_PASSWORD = 'admin_password_scrypt';
 const CONFIGURED_PASSWORD = 'admin_password_configured_scrypt';
+/** Where a generated API key's SHA-256 lives (a configured one is never stored). */
+const GENERATED_API_KEY = 'api_key_sha256';
 
 export interface Credentials {
   /** Whether `key` is the API's secret key: compared as SHA-256 digests, in constant time. */
@@ -70,6 +74,11 @@ async function storeOnce(sql: Sql, name: string, value: Buffer): Promise<{ value
   return { value: (await readSecret(sql, name))!, stored: false };
 }
 
+/** A generated credential the deployment has since chosen its own for: no longer the one. */
+async function forget(sql: Sql, name: string): Promise<void> {
+  await sql.query('DELETE FROM secrets WHERE name = $1', [name]);
+}
+
 /**
  * Store the configured password's hash, unless the one stored is already of this password.
  * Replaced only if it is still the one read (compare and set), so that two processes starting
@@ -97,17 +106,21 @@ export async function loadCredentials(sql: Sql, config: ChosenCredentials): Prom
   const generated: Credentials['generated'] = {};
 
   let apiKeyDigest: Buffer;
-  if (config.secretKey) apiKeyDigest = sha256(config.secretKey);
-  else {
+  if (config.secretKey) {
+    apiKeyDigest = sha256(config.secretKey);
+    await forget(sql, GENERATED_API_KEY);
+  } else {
     const candidate = `tg_sk_${randomBytes(24).toString('base64url')}`;
-    const { value, stored } = await storeOnce(sql, 'api_key_sha256', sha256(candidate));
+    const { value, stored } = await storeOnce(sql, GENERATED_API_KEY, sha256(candidate));
     apiKeyDigest = value;
     if (stored) generated.apiKey = candidate;
   }
 
   const adminPasswordSecret = config.adminPassword ? CONFIGURED_PASSWORD : GENERATED_PASSWORD;
-  if (config.adminPassword) await storeConfigured(sql, config.adminPassword);
-  else if (!(await readSecret(sql, GENERATED_PASSWORD))) {
+  if (config.adminPassword) {
+    await storeConfigured(sql, config.adminPassword);
+    await forget(sql, GENERATED_PASSWORD);
+  } else if (!(await readSecret(sql, GENERATED_PASSWORD))) {
     const candidate = randomBytes(12).toString('base64url');
     if ((await storeOnce(sql, GENERATED_PASSWORD, await saltedHash(candidate))).stored) generated.adminPassword = candidate;
   }
