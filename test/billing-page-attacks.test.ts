@@ -266,6 +266,23 @@ for (const engine of ENGINES) {
       expect(cookie).toMatch(/; Secure/);
       expect(cookie).toMatch(/; HttpOnly/);
       expect(cookie).toMatch(/; Path=\/billing;/);
+      // So is the note a form leaves for the next page, and its removal once shown.
+      const browser = new AdminClient(app);
+      const another = (await (await app.request('http://10.0.0.7:3000/v1/accounts/acme/billing-sessions', {
+        method: 'POST', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify(OWNER),
+      })).json()) as { url: string };
+      const page = `http://10.0.0.7:3000${await open(browser, `http://10.0.0.7:3000${new URL(another.url).pathname}`)}`;
+      const { csrf } = await tab(browser, page);
+      const notes = (res: Response) => res.headers.getSetCookie().filter((c) => c.startsWith('tollgate_billing_note_'));
+      const bought = await browser.request('http://10.0.0.7:3000/billing/purchase', {
+        method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, pack: 'extra-10', idempotencyKey: 'behind-proxy' }).toString(),
+      });
+      expect(bought.status).toBe(303);
+      const taken = notes(await browser.request(page));
+      expect(notes(bought)).toHaveLength(1);
+      expect(taken).toHaveLength(1);
+      for (const note of [...notes(bought), ...taken]) expect(note).toMatch(/; Secure/);
       // Without it, a link is on the address called, and its cookie is Secure only over https.
       const plain = await api.call('POST', '/v1/accounts/acme/billing-sessions', OWNER);
       expect(plain.body.url).toMatch(/^http:\/\/localhost\/billing\/open\//);

@@ -20,8 +20,13 @@ export type PageContext = Context<PageEnv>;
 /** Each part of the page adds its routes. */
 export type Part = (page: PageApp, billing: Billing) => void;
 
-/** A session's note: its own, so that a form in one tab leaves nothing on another session's page. */
-const flashCookie = (c: PageContext): NoteCookie => ({ name: NOTE_PREFIX + c.get('session').name, path: '/billing', sameSite: 'Lax', maxAge: 120 });
+/**
+ * A session's note: its own, so that a form in one tab leaves nothing on another session's page.
+ * Secure as the session's cookie is, where browsers reach the page over https (its origin).
+ */
+const flashCookie = (c: PageContext): NoteCookie => ({
+  name: NOTE_PREFIX + c.get('session').name, path: '/billing', sameSite: 'Lax', maxAge: 120, secure: c.get('origin').startsWith('https:'),
+});
 
 /** What the last form did, for the page it redirects to: a note, or an error saying what to do. */
 export function flash(c: PageContext, kind: 'note' | 'error', text: string): void {
