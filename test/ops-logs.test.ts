@@ -2,11 +2,14 @@
  * What `npm start` writes in its log about a billing link: the request, never the link's token,
  * which opens the customer's billing page for as long as it has not been used.
  */
+import { rmSync } from 'node:fs';
 import { expect, it } from 'vitest';
+import { migratedDirectory } from './support/harness.ts';
 import { ServerProcess } from './support/server-process.ts';
 
 it("logs a billing link's requests without its token: a HEAD or a prefetch leaves the link unused", async () => {
-  const server = await ServerProcess.start({ DATABASE_URL: 'memory://', LOG_LEVEL: 'info' });
+  const dir = migratedDirectory();
+  const server = await ServerProcess.start({ DATABASE_URL: `pglite://${dir}`, LOG_LEVEL: 'info' });
   let printed = '';
   server.child.stdout!.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   try {
@@ -25,5 +28,6 @@ it("logs a billing link's requests without its token: a HEAD or a prefetch leave
     expect(printed).not.toContain(token);
   } finally {
     server.kill();
+    rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);

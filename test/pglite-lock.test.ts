@@ -138,7 +138,7 @@ describe('one writer per pglite:// directory', () => {
 
   it('leaves memory:// alone', async () => {
     // PGlite starts each from the run's migrated image instead of running initdb: the lock is the
-    // claim here; memory:// from nothing is the server's (server.test.ts, connections.test.ts).
+    // claim here; memory:// from nothing is the server's (server.test.ts).
     const create = PGlite.create.bind(PGlite) as (dataDir?: string, options?: PGliteOptions) => Promise<PGlite>;
     const created = vi.spyOn(PGlite, 'create').mockImplementation(((dataDir?: string, options?: PGliteOptions) => create(dataDir, { ...options, loadDataDir: image })) as never);
     try {

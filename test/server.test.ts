@@ -5,36 +5,36 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createBilling } from '../src/index.ts';
 import type { Sql } from '../src/db/sql.ts';
 import { forgetOldKeys } from '../src/hono/idempotency.ts';
 import { ConfigError, loadConfig } from '../src/server/config.ts';
-import { ENGINES, POSTGRES_URL, useBilling } from './support/harness.ts';
+import { compiled } from './support/compiled.ts';
+import { ENGINES, migratedDirectory, POSTGRES_URL, useBilling } from './support/harness.ts';
 import { ServerProcess } from './support/server-process.ts';
 import { PaddleFake } from './support/paddle-fake.ts';
 import { StripeFake } from './support/stripe-fake.ts';
 
 
 /**
- * Runs `npm start` (from source, on memory:// and any free port unless `env` says otherwise) until
+ * Runs `npm start` (compiled, on memory:// and any free port unless `env` says otherwise) until
  * it exits, or until it has printed its banner, when it is killed: its exit code and all it printed.
  */
 async function startOnce(env: NodeJS.ProcessEnv): Promise<{ code: number | null; printed: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../src/main.ts', import.meta.url))], {
+  const child = spawn(process.execPath, [compiled('server')], {
     env: { ...process.env, DATABASE_URL: 'memory://', PORT: '0', TOLLGATE_SECRET_KEY: '', TOLLGATE_ADMIN_PASSWORD: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let printed = '';
-  child.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-  const started = setInterval(() => printed.includes('health:') && child.kill('SIGKILL'), 100);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearInterval(started);
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+      if (printed.includes('health:')) child.kill('SIGKILL');
+    });
+  }
+  const [code] = (await once(child, 'close')) as [number | null]; // after the last of what it printed
   return { code, printed };
 }
 describe('configuration', () => {
@@ -119,7 +119,7 @@ describe('npm start', () => {
   }, 120_000);
 
   it('says where new accounts pay, the webhook URL to register (on PUBLIC_URL), and the accounts a switch from the fake processor left on it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-switch-'));
+    const dir = migratedDirectory();
     const stripe = await StripeFake.start();
     try {
       const before = await ServerProcess.start({ DATABASE_URL: `pglite://${dir}` });
@@ -173,7 +173,7 @@ describe('npm start', () => {
   }, 120_000);
 
   it('stops at start, saying what to set, on a port another program holds: before generating the password it could not have shown', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-port-'));
+    const dir = migratedDirectory();
     const holder = createNetServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const { port } = holder.address() as AddressInfo;
@@ -205,7 +205,8 @@ describe('npm start', () => {
   }, 120_000);
 
   it('logs a line for every request: while it serves, and those still held back when it stops', async () => {
-    const server = await ServerProcess.start({ DATABASE_URL: 'memory://', LOG_LEVEL: 'info' });
+    const dir = migratedDirectory();
+    const server = await ServerProcess.start({ DATABASE_URL: `pglite://${dir}`, LOG_LEVEL: 'info' });
     let printed = '';
     server.child.stdout!.on('data', (chunk: Buffer) => (printed += chunk.toString()));
     const lines = (path: string) => printed.split('\n').filter((line) => line.includes('"msg":"request"') && line.includes(`"path":"${path}"`));
@@ -218,6 +219,7 @@ describe('npm start', () => {
       expect(answers.map((r) => r.status)).toEqual(Array(5).fill(200));
     } finally {
       expect((await server.stop()).code).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
     }
     if (!server.child.stdout!.readableEnded) await once(server.child.stdout!, 'end'); // the pipe may still hold its last lines
     expect(lines('/v1/pricing')).toHaveLength(5);

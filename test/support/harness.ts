@@ -3,8 +3,12 @@
  * set (each suite in a schema of its own, dropped afterwards). One database per suite,
  * emptied before each test, with a clock the test moves by hand.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { createBilling, fakeProcessor, type Billing, type BillingOptions } from '../../src/index.ts';
@@ -27,6 +31,17 @@ const imageOf = (key: 'pgliteImage' | 'pgliteUnmigratedImage') => {
   if (!images.has(key)) images.set(key, readFile(inject(key)).then((bytes) => new Blob([bytes])));
   return images.get(key)!;
 };
+
+/**
+ * A new directory holding the run's migrated image, for a process started on pglite:// (a
+ * server, another holder of the directory): a first start as on an empty directory, without
+ * initdb and the migrations in WASM (database.test.ts starts from an empty one). The caller removes it.
+ */
+export function migratedDirectory(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-db-'));
+  execFileSync('tar', ['-xf', inject('pgliteImage'), '-C', dir], { stdio: 'ignore' });
+  return dir;
+}
 
 const pglite: Engine = {
   name: 'pglite',
