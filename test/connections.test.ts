@@ -4,9 +4,10 @@
  * hanging; a stop under load closes idle connections, answers what is in flight with
  * `Connection: close` and ends within its bound, and every request it acknowledged is done.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/server/config.ts';
-import { ENGINES, POSTGRES_URL } from './support/harness.ts';
+import { ENGINES, migratedDirectory, POSTGRES_URL } from './support/harness.ts';
 import { RawConnection, request, type Next, type RawResponse } from './support/raw-http.ts';
 import { alive, SECRET_KEY, ServerProcess } from './support/server-process.ts';
 
@@ -120,11 +121,16 @@ describe('the stop\'s bound', () => {
 });
 
 describe('a body the server does not read', () => {
+  let dir: string;
   let server: ServerProcess;
   beforeAll(async () => {
-    server = await ServerProcess.start({ DATABASE_URL: 'memory://', WEB_CONCURRENCY: '1' });
+    dir = migratedDirectory();
+    server = await ServerProcess.start({ DATABASE_URL: `pglite://${dir}`, WEB_CONCURRENCY: '1' });
   }, 60_000);
-  afterAll(() => server?.kill());
+  afterAll(() => {
+    server?.kill();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   for (const refusal of REFUSALS) {
     for (const pipelined of [false, true]) {
@@ -266,7 +272,7 @@ describe.skipIf(!POSTGRES_URL)(`several workers on PostgreSQL${POSTGRES_URL ? ''
   }
 
   it('SIGTERM under load stops every process within the bound, and each acknowledged request is done', async () => {
-    const bound = 3;
+    const bound = 2;
     const server = await ServerProcess.start({ DATABASE_URL: db.url, WEB_CONCURRENCY: '2', TOLLGATE_STOP_TIMEOUT_SECONDS: String(bound) });
     try {
       await stoppingUnderLoad(server, bound);
