@@ -6,9 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
@@ -16,7 +14,7 @@ import { Hono } from 'hono';
 import { answerError } from '../src/hono/errors.ts';
 import { createWebhooks } from '../src/hono/webhooks.ts';
 import { compiled } from './support/compiled.ts';
-import { ENGINES, POSTGRES_URL, postgresSchemaUrl } from './support/harness.ts';
+import { ENGINES, migratedDirectory, POSTGRES_URL, postgresSchemaUrl } from './support/harness.ts';
 import { AdminClient } from './support/admin-client.ts';
 import { freePort, SERVER_ADMIN_PASSWORD, ServerProcess } from './support/server-process.ts';
 
@@ -101,8 +99,9 @@ describe.skipIf(!POSTGRES_URL)(`a start on a database it cannot use${POSTGRES_UR
       { url: at((u) => u.searchParams.set('sslmode', 'require')), says: 'does not take SSL connections: remove sslmode from DATABASE_URL, or set sslmode=disable' },
       { url: at((u) => (u.username = 'tollgate_no_such_role')), says: 'refused user "tollgate_no_such_role" (role "tollgate_no_such_role" does not exist): set DATABASE_URL\'s user and password to a role that may connect' },
     ];
-    for (const { url, says } of cases) {
-      const { code, printed } = await startFailing({ DATABASE_URL: url });
+    // The starts run at once.
+    const starts = await Promise.all(cases.map(async ({ url, says }) => ({ says, ...(await startFailing({ DATABASE_URL: url })) })));
+    for (const { says, code, printed } of starts) {
       expect(code).toBe(1);
       expect(printed).toContain(`Tollgate cannot start: `);
       expect(printed).toContain(says);
@@ -136,8 +135,8 @@ describe.skipIf(!POSTGRES_URL)(`a start on a database it cannot use${POSTGRES_UR
       'postgres://tollgate:pw-not@to#show@127.0.0.1/tollgate': 'DATABASE_URL is not a valid URL ("postgres://tollgate:***@127.0.0.1/tollgate"): check its port, and percent-encode @ # / : in the user or password (%40 %23 %2F %3A)',
       'postgres://tollgate@127.0.0.1:99999/tollgate': 'DATABASE_URL is not a valid URL ("postgres://tollgate@127.0.0.1:99999/tollgate")',
     };
-    for (const [url, says] of Object.entries(refusals)) {
-      const { code, printed } = await startFailing({ DATABASE_URL: url });
+    const starts = await Promise.all(Object.entries(refusals).map(async ([url, says]) => ({ says, ...(await startFailing({ DATABASE_URL: url })) })));
+    for (const { says, code, printed } of starts) {
       expect(code).toBe(1);
       expect(printed).toContain(`Tollgate cannot start: ${says}`);
       expect(printed).not.toMatch(/pw-not|to-show|\n\s+at /);
@@ -232,7 +231,7 @@ describe.skipIf(!POSTGRES_URL)(`the database going away and coming back${POSTGRE
 });
 
 it('a start on a PGlite directory another process holds stops saying which process, with no stack trace', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-held-'));
+  const dir = migratedDirectory();
   const holder = spawn(process.execPath, [compiled('hold-pglite'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const [first] = (await once(holder.stdout, 'data')) as [Buffer];
