@@ -116,7 +116,7 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
     expect(answer.status).toBe('pending');
     const session = sessionAt((answer as { checkoutUrl: string }).checkoutUrl);
     expect(session).toMatchObject({ mode: 'payment', customer: customerId, client_reference_id: who.id, success_url: 'https://app.example/thanks', cancel_url: null, amount_total: 1000 });
-    // The session names the price it sells at and its amount (its payment is refused if the pack no longer sells at them); the payment intent does not.
+    // The session names the price it sells at and its amount (its payment is credited as the pack sold at them); the payment intent does not.
     expect(session.metadata).toEqual({ tollgate_account: who.id, tollgate_pack: 'extra-10', tollgate_price: packPrice, tollgate_price_cents: '1000' });
     const request = fake.requests.find((r) => r.path === '/v1/checkout/sessions')!;
     expect(request.idempotencyKey).toBe('order_pack_1');

@@ -74,11 +74,12 @@ export interface PaymentRefund {
 /**
  * What a verified webhook says happened, in the engine's words. `priceRef`, on a payment: the
  * processor's price paid, when what it paid for is named only by data the customer could set (a
- * Paddle checkout's custom data), and on every pack's payment (a checkout opened before the pack's
- * price changed and paid after buys nothing); it is credited only if that price is the pack's or
- * plan's there, else recorded as failed for an admin. `priceCents`, on a pack's payment: the amount
- * that price sells at, which must be the pack's still (its price changed, the catalog not synced
- * yet, the pack still names the old price).
+ * Paddle checkout's custom data), and on every pack's payment (a checkout opened before the pack
+ * changed and paid after buys it as it was then); it is credited only if that price is the plan's
+ * there, or one a version of the pack was sold at (catalog/pack-versions.ts), else recorded as
+ * failed for an admin. `priceCents`, on a pack's payment: the amount that price sells at, which
+ * picks the version sold at it (its price changed, the catalog not synced yet, the pack still
+ * names the old price).
  * `customerRef`, on a period paid whose account only such data names: the processor's customer
  * who paid, which must be the account's for the subscription to replace a live one of its own.
  * `pricePaid`, on a period paid: the processor's price it was billed at, whatever names the plan;

@@ -10,7 +10,8 @@
  * midway stores nothing, and the processor finds what it made on the next run (by the ids and
  * metadata it gives everything it makes), so nothing is made twice. A price stored is only
  * replaced when the plan or pack still costs what was synced: a price changed during a sync is
- * taken up by the next one.
+ * taken up by the next one. A price replaced stays on the versions sold at it (plan_versions,
+ * pack_versions): a payment at it, late, is still known.
  */
 import { BillingError } from '../../core/errors.ts';
 import type { Sql } from '../../db/sql.ts';

@@ -2,11 +2,12 @@
  * A processor's webhook, applied exactly once. The processor verifies the signature on the raw
  * body and says, in the engine's words, what happened (processor.ts); each event is then stored
  * once (unique per processor and event id, its raw payload kept) in the same transaction as its
- * effect: a pack paid is credited once per payment, at a price and amount the pack still sells
- * at (else refused, and kept as failed for an admin), a subscription paid puts the account on its
- * plan, a subscription ended moves it to the default plan, a payment refunded or disputed takes
- * back its value (payment-refunds.ts, which also applies a refund told before its payment), and a
- * refund that failed gives it back again (refund-reversals.ts).
+ * effect: a pack paid is credited once per payment, as the version of the pack sold at the price
+ * it paid (catalog/pack-versions.ts; a price no version sold at is refused, and kept as failed
+ * for an admin), a subscription paid puts the account on its plan, a subscription ended moves it
+ * to the default plan, a payment refunded or disputed takes back its value (payment-refunds.ts,
+ * which also applies a refund told before its payment), and a refund that failed gives it back
+ * again (refund-reversals.ts).
  *
  * A duplicate, or a concurrent delivery of the same event (which waits on the event's unique
  * index until the first commits), finds the event applied and does nothing. A failure rolls the
@@ -15,9 +16,9 @@
  * account, the plan or pack), and an event about a subscription that already ended is ignored.
  */
 import { BillingError } from '../../core/errors.ts';
-import { formatCents } from '../../core/money.ts';
 import type { Sql } from '../../db/sql.ts';
 import { findPack, findPlan } from '../catalog/catalog.ts';
+import { packSoldAt } from '../catalog/pack-versions.ts';
 import type { Context } from '../context.ts';
 import type { ProcessorEvent } from '../processor.ts';
 import { lockGate } from '../terms.ts';
@@ -118,15 +119,8 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
   if (event.type !== 'ignored' && event.accountId !== undefined && (await tx.query('SELECT 1 FROM accounts WHERE id = $1', [event.accountId])).length === 0) return 'ignored';
   switch (event.type) {
     case 'payment.succeeded': {
-      const pack = await findPack(tx, event.packSlug);
-      if (event.priceRef !== undefined) pricePaid(processor, event, 'pack', pack.processorPrices[processor]);
-      // The price it names may be the pack's still, until the catalog is synced after a price change: what it sold at decides.
-      if (event.priceCents !== undefined && event.priceCents !== pack.priceCents) {
-        throw new Error(
-          `Payment ${event.paymentRef} at ${processor} bought the pack "${pack.slug}" at ${formatCents(event.priceCents)}, and it sells at ${formatCents(pack.priceCents)} now: ` +
-            'nothing was credited; refund it at the processor, or credit the account by hand',
-        );
-      }
+      // The pack as the price it paid sold it: a page opened before a change of price or value, and paid after, buys it as it was.
+      const pack = await packSoldAt(tx, processor, await findPack(tx, event.packSlug), event);
       await lockGate(tx, event.accountId, now);
       // An auto-recharge's payment is credited as its recharge asked (the pack and the debt it
       // covered), once, whether its answer or this webhook tells of it first.
@@ -142,7 +136,7 @@ async function apply(ctx: Context, tx: Sql, processor: string, event: ProcessorE
       const plan = await findPlan(tx, event.planSlug);
       // A subscription already on the plan was checked when it began: its renewals keep the price it began at.
       const known = await tx.query('SELECT 1 FROM subscriptions WHERE processor = $1 AND processor_ref = $2 AND plan_id = $3', [processor, event.subscriptionRef, plan.id]);
-      if (event.priceRef !== undefined && known.length === 0) pricePaid(processor, event, 'plan', plan.processorPrices[processor]);
+      if (event.priceRef !== undefined && known.length === 0) pricePaid(processor, event, plan.processorPrices[processor]);
       // The gate mutex first: an end of this subscription told concurrently is then either seen here or waits for this.
       const terms = await lockGate(tx, event.accountId, now);
       // The money came in, whatever the period it paid for becomes: the payment is recorded either way.
@@ -210,15 +204,15 @@ async function endReplaced(
 }
 
 /**
- * A payment that names the price it paid (priceRef: a pack's, or one whose pack or plan only the
- * customer's data names) must have paid the pack's or plan's price: else (a price linked by hand
- * that is not its own, or one it sold at before its price changed) it is refused, recorded as
- * failed for an admin to see, never credited as the pack or plan is now.
+ * A subscription's first payment that names the price it paid (priceRef: one whose plan only the
+ * customer's data names) must have paid the plan's price: else (a price linked by hand that is
+ * not its own, or one it sold at before its price changed) it is refused, recorded as failed for
+ * an admin to see, never opened as the plan is now.
  */
-function pricePaid(processor: string, event: { eventId: string; paymentRef: string; priceRef?: string }, kind: 'pack' | 'plan', price: string | undefined): void {
+function pricePaid(processor: string, event: { eventId: string; paymentRef: string; priceRef?: string }, price: string | undefined): void {
   if (event.priceRef === price) return;
   throw new Error(
-    `Payment ${event.paymentRef} at ${processor} paid the price ${event.priceRef}, not the ${kind}'s price (${price ?? 'none'}), that of the ${kind} it names ` +
+    `Payment ${event.paymentRef} at ${processor} paid the price ${event.priceRef}, not the plan's price (${price ?? 'none'}), that of the plan it names ` +
       `(one it sold at before its price changed, or not its own): nothing was credited; refund it at the processor, or credit the account by hand`,
   );
 }

@@ -28,7 +28,7 @@ export async function subscribeCheckout(stripe: Stripe, request: CheckoutRequest
 
 export async function purchaseCheckout(stripe: Stripe, request: CheckoutRequest & { pack: Pack }, pages: ReturnPages): Promise<Pending> {
   const metadata = { [ACCOUNT_KEY]: request.account.id, [PACK_KEY]: request.pack.slug };
-  // The session names the amount its price sells at (priceOf checked it is the pack's): paid after a price change not synced yet, its price is still the pack's.
+  // The session names the amount its price sells at (priceOf checked it is the pack's): paid after a price change not synced yet, the amount tells the version it bought.
   return checkout(stripe, request, pages, {
     mode: 'payment', price: () => priceOf(stripe, 'pack', request.pack), metadata: { ...metadata, [PRICE_CENTS_KEY]: String(request.pack.priceCents) },
     payment_intent_data: { setup_future_usage: 'off_session', metadata },
@@ -53,7 +53,7 @@ async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnP
   const session = await stripe.checkout.sessions.create(
     {
       ...params,
-      // A pack's payment names the price it was paid at: paid after the pack's price changed, it is refused, not credited as the pack is now.
+      // A pack's payment names the price it was paid at: paid after the pack changed, it is credited as the pack sold at it, not as the pack is now.
       ...(params.mode === 'payment' ? { metadata: { ...params.metadata, [PRICE_KEY]: priceId } } : {}),
       line_items: [{ price: priceId, quantity: 1 }],
       customer: request.customerId,

@@ -13,7 +13,8 @@
  * items. A price the catalog sync made names its plan or pack in its own custom data, which only
  * the API key sets; a price with none (linked by hand) goes to the engine as priceRef, to be the
  * plan's or pack's price there. A pack's price paid always goes as priceRef, with its amount: a
- * transaction opened before the pack's price changed buys nothing, rather than the pack as it is now. The account is still the custom data's, so the customer who paid
+ * transaction opened before the pack changed buys the pack as it was sold at that price, not as
+ * it is now. The account is still the custom data's, so the customer who paid
  * goes with it (customerRef): another customer's subscription replaces none of the account's.
  * A period paid carries its price (pricePaid): it opens on the version of the plan sold at it.
  *
@@ -39,7 +40,7 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
   const recharge = transaction.origin === 'subscription_charge' ? rechargeNamed(transaction.items) : undefined;
   if (recharge) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, ...recharge, amountCents, at };
 
-  // A pack is bought at its price: one it sold at before (a transaction opened before its price changed) buys nothing here.
+  // A pack is bought at its price: one it sold at before (a transaction opened before it changed) buys it as it was then.
   const pack = paidFor(transaction, PACK_KEY);
   if (pack) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, packSlug: pack.slug, priceRef: pack.pricePaid, ...(pack.priceCents === undefined ? {} : { priceCents: pack.priceCents }), amountCents, at };
 

@@ -2,7 +2,8 @@
  * checkout.session.completed, and checkout.session.async_payment_succeeded for a payment method
  * that settles later: a pack's session in payment mode, once paid, is the pack's payment. A
  * subscription's session is not: its invoice.paid opens the period. The price the session sold
- * at and its amount (its metadata, set by the API key alone) go with it, to be the pack's still.
+ * at and its amount (its metadata, set by the API key alone) go with it: the pack is credited as
+ * it was sold at them.
  */
 import type Stripe from 'stripe';
 import type { ProcessorEvent } from '../../../engine/processor.ts';
