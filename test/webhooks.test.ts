@@ -114,6 +114,29 @@ for (const engine of ENGINES) {
       for (const id of ['in-order', 'shuffled']) expect(await t.billing.reconcile(id)).toMatchObject({ ok: true });
     });
 
+    it("credits a pack's payment as the version of the pack sold at the price or the amount it names, when it names only one", async () => {
+      await customers('acme');
+      await receive([planPaid('evt_plan', 'acme', 'sub_A')]);
+      await t.billing.admin.updatePack('extra-10', { processorPrices: { [SIGNED]: 'price_10' } });
+      await t.billing.admin.updatePack('extra-10', { priceCents: 20_00 }); // still named price_10 until the catalog is synced
+      const bought = (eventId: string, sold: { priceRef?: string; priceCents?: number }) => receive([{ ...packPaid(eventId, 'acme', `pi_${eventId}`), ...sold }]);
+      const available = async () => (await t.billing.balance('acme')).availableMicros;
+
+      // The old price alone: the version it was first sold at ($10), not the $20 one that names it until the sync.
+      await bought('evt_1', { priceRef: 'price_10' });
+      expect(await available()).toBe(30_000_000);
+      await t.billing.admin.updatePack('extra-10', { processorPrices: { [SIGNED]: 'price_20' } }); // synced
+      // The amount alone: the version sold at it; the current price, the pack as it is.
+      await bought('evt_2', { priceCents: 10_00 });
+      await bought('evt_3', { priceRef: 'price_20' });
+      expect(await available()).toBe(60_000_000);
+      // An amount no version sold at, or a price at another amount than it sold at, credits nothing.
+      await expect(bought('evt_4', { priceCents: 15_00 })).rejects.toThrow(/paid \$15\.00, not the pack's price \(price_20 at \$20\.00\) nor one a version of the pack "extra-10" was sold at/);
+      await expect(bought('evt_5', { priceRef: 'price_10', priceCents: 20_00 })).rejects.toThrow(/paid the price price_10 at \$20\.00, not the pack's price .* nothing was credited/);
+      expect(await available()).toBe(60_000_000);
+      expect(await t.billing.reconcile('acme')).toMatchObject({ ok: true });
+    });
+
     it('refuses a forged signature with nothing stored; records what is for no account of ours, or of no interest', async () => {
       await customers('acme');
       const forged = delivery([packPaid('evt_1', 'acme', 'pi_1')], { forged: true });
