@@ -6,12 +6,26 @@
  * browser to the server's billing page, where the link opens a session once. On PGlite, and on
  * PostgreSQL when TEST_DATABASE_URL is set.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startApp, type RunningApp } from '../app/start.ts';
 import { ENGINES } from './support/harness.ts';
 import { API_KEY, useApi } from './support/http.ts';
 import { AppClient } from './support/app-client.ts';
 import { serveApp } from './support/browser.ts';
+
+/**
+ * A directory for the app's own embedded database, holding the run's image of one that initdb
+ * just made (setup/pglite-image.ts): as memory:// starts, without running initdb in WASM (2-5 s).
+ */
+function initializedDirectory(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-app-db-'));
+  execFileSync('tar', ['-xf', inject('pgliteUnmigratedImage'), '-C', dir], { stdio: 'ignore' });
+  return dir;
+}
 
 const question = (text: string) => [{ id: 'q1', role: 'user', parts: [{ type: 'text', text }] }];
 
@@ -27,7 +41,9 @@ for (const engine of ENGINES) {
       await api.billing.admin.applyPreset('subscription-plus-packs');
       const tollgate = await serveApp(api.app);
       closers.push(tollgate.close);
-      const app = await startApp({ APP_PORT: '0', DATABASE_URL: 'memory://', TOLLGATE_URL: tollgate.base, TOLLGATE_API_KEY: API_KEY, APP_DEMO_WORD_DELAY_MS: '0', LOG_LEVEL: 'silent' });
+      const dir = initializedDirectory();
+      closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+      const app = await startApp({ APP_PORT: '0', DATABASE_URL: `pglite://${dir}`, TOLLGATE_URL: tollgate.base, TOLLGATE_API_KEY: API_KEY, APP_DEMO_WORD_DELAY_MS: '0', LOG_LEVEL: 'silent' });
       closers.push(app.close);
       return { app, server: tollgate.base };
     }
