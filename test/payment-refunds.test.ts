@@ -327,5 +327,32 @@ for (const engine of ENGINES) {
       await expect(t.billing.refundPayment('acme', one, { amountCents: 1 }, key())).rejects.toMatchObject({ code: 'refund_exceeds_payment', details: { refundableCents: 0 } });
       await expectReconciled(t.billing, 'acme');
     });
+
+    // Two refunds at once: the first checks what is left, another refund takes it, then the first goes on (its key was held).
+    it.runIf(engine.name === 'postgres')('a refund refused because another took what was left while it went on is refused again when retried: it never asked the processor', async () => {
+      await payg('acme');
+      await onSigned('acme');
+      await receive([packPaid('evt_1', 'acme', 'pi_1')]);
+      const id = (await paymentOf('acme', 'pi_1')).id;
+      const options = key();
+      let attempt!: Promise<unknown>;
+      await t.sql
+        .transaction(async (tx) => {
+          await tx.query(`INSERT INTO effect_keys (key, operation, request_hash) VALUES ($1, 'held', '')`, [options.idempotencyKey]);
+          const [{ pid }] = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')) as [{ pid: number }];
+          attempt = t.billing.refundPayment('acme', id, {}, options).catch((error: unknown) => error);
+          while ((await t.sql.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid])).length === 0) await new Promise((r) => setTimeout(r, 10));
+          expect(await t.billing.refundPayment('acme', id, {}, key())).toMatchObject({ amountCents: 10_00, status: 'refunded' });
+          throw new Error('the key let go');
+        })
+        .catch((error: unknown) => expect(error).toMatchObject({ message: 'the key let go' }));
+      expect(await attempt).toMatchObject({ code: 'refund_exceeds_payment', details: { refundableCents: 0 } });
+      const made = refunds.made;
+
+      await expect(t.billing.refundPayment('acme', id, {}, options)).rejects.toMatchObject({ code: 'refund_exceeds_payment', details: { refundableCents: 0 } });
+      expect(refunds.made).toBe(made);
+      expect(await paymentOf('acme', 'pi_1')).toMatchObject({ refundedCents: 10_00, refunds: [{ reference: `re_signed_${made}` }] });
+      await expectReconciled(t.billing, 'acme');
+    });
   });
 }

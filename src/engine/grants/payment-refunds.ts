@@ -280,7 +280,8 @@ export async function refundPayment(
     });
   }
   const request = { accountId, paymentId, amountCents: amountCents ?? null };
-  const asked = await once(ctx.sql, { operation: 'refund_payment_asked', request, accountId }, `refund_payment_asked:${idempotencyKey}`, async (tx) => {
+  const askedKey = `refund_payment_asked:${idempotencyKey}`;
+  const asked = await once(ctx.sql, { operation: 'refund_payment_asked', request, accountId }, askedKey, async (tx) => {
     const { amount } = await refundable(tx, ctx.clock(), accountId, paymentId, amountCents, true);
     return { amountCents: amount };
   }).catch((error: unknown) => {
@@ -302,6 +303,11 @@ export async function refundPayment(
       await receiveRefund(tx, payment.processor, { kind: 'refund', reference: refund.refundRef, paymentRef: payment.processor_ref, amountCents: amount }, now);
     }
     return { paymentId, refundRef: refund.refundRef, amountCents: amount, status: refund.status === 'succeeded' ? 'refunded' : 'pending' };
+  }).catch(async (error: unknown) => {
+    // Refused here (another refund took what was left since it was kept): the processor was not
+    // asked, so what was kept is forgotten, and a retry is checked again.
+    if (asked && !asked.replayed && error instanceof BillingError && error.code === 'refund_exceeds_payment') await ctx.sql.query('DELETE FROM effect_keys WHERE key = $1', [askedKey]);
+    throw error;
   });
 }
 
