@@ -328,6 +328,24 @@ for (const engine of ENGINES) {
       await expectReconciled(t.billing, 'acme');
     });
 
+    it('a refund whose answer was lost, retried under its key for another amount, is refused as a conflict naming its key', async () => {
+      await payg('acme');
+      await onSigned('acme');
+      await receive([packPaid('evt_1', 'acme', 'pi_1')]);
+      const id = (await paymentOf('acme', 'pi_1')).id;
+      const options = key();
+      refunds.loseNext = true;
+      await expect(t.billing.refundPayment('acme', id, { amountCents: 4_00 }, options)).rejects.toThrow(/connection was cut/);
+      const made = refunds.made;
+
+      await expect(t.billing.refundPayment('acme', id, { amountCents: 6_00 }, options)).rejects.toMatchObject({ code: 'idempotency_conflict', details: { idempotencyKey: options.idempotencyKey } });
+      await expect(t.billing.refundPayment('acme', id, {}, options)).rejects.toMatchObject({ code: 'idempotency_conflict', details: { idempotencyKey: options.idempotencyKey } });
+      expect(refunds.made).toBe(made);
+      // The same request again is the retry it is.
+      expect(await t.billing.refundPayment('acme', id, { amountCents: 4_00 }, options)).toMatchObject({ refundRef: `re_signed_${made}`, amountCents: 4_00, status: 'refunded', replayed: false });
+      await expectReconciled(t.billing, 'acme');
+    });
+
     // Two refunds at once: the first checks what is left, another refund takes it, then the first goes on (its key was held).
     it.runIf(engine.name === 'postgres')('a refund refused because another took what was left while it went on is refused again when retried: it never asked the processor', async () => {
       await payg('acme');

@@ -46,20 +46,23 @@ export async function once<R extends object>(sql: Sql, effect: Effect, key: stri
         'SELECT operation, request_hash, result::text AS result FROM effect_keys WHERE key = $1',
         [key],
       );
-      if (first!.request_hash !== hash) {
-        throw new BillingError(
-          'idempotency_conflict',
-          `The idempotency key "${key}" was used already, for ${first!.operation === effect.operation ? `another ${effect.operation}` : `a ${first!.operation}`}: ` +
-            'a retry must repeat its request exactly, and a new request needs a key of its own',
-          { idempotencyKey: key, operation: first!.operation },
-        );
-      }
+      if (first!.request_hash !== hash) throw idempotencyConflict(key, effect.operation, first!.operation);
       return { ...(decode(first!.result) as R), replayed: true };
     }
     const result = await work(tx);
     await tx.query('UPDATE effect_keys SET result = $2::jsonb WHERE key = $1', [key, encode(result)]);
     return { ...result, replayed: false };
   });
+}
+
+/** The refusal of `key`, used already for another request (of `firstOperation`). */
+export function idempotencyConflict(key: string, operation: string, firstOperation: string): BillingError {
+  return new BillingError(
+    'idempotency_conflict',
+    `The idempotency key "${key}" was used already, for ${firstOperation === operation ? `another ${operation}` : `a ${firstOperation}`}: ` +
+      'a retry must repeat its request exactly, and a new request needs a key of its own',
+    { idempotencyKey: key, operation: firstOperation },
+  );
 }
 
 /** The request as a stable string: the same request hashes the same whatever its keys' order. */

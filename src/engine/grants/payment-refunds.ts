@@ -23,12 +23,12 @@
  * other when they come at once.
  */
 import { z } from 'zod';
-import { BillingError } from '../../core/errors.ts';
+import { BillingError, isBillingError } from '../../core/errors.ts';
 import { cents, plain } from '../../core/input.ts';
 import { centsToMicros, formatUsd } from '../../core/money.ts';
 import type { Sql } from '../../db/sql.ts';
 import type { Context } from '../context.ts';
-import { once, type EffectOptions, type Once } from '../once.ts';
+import { idempotencyConflict, once, type EffectOptions, type Once } from '../once.ts';
 import type { ProcessorEvent } from '../processor.ts';
 import { accountNotFound, lockGate, type Terms } from '../terms.ts';
 import { openAllowance } from './grants.ts';
@@ -285,12 +285,14 @@ export async function refundPayment(
     const { amount } = await refundable(tx, ctx.clock(), accountId, paymentId, amountCents, true);
     return { amountCents: amount };
   }).catch((error: unknown) => {
+    // Kept for another refund under this key: the processor may have made that one, so this is no retry of it.
+    if (isBillingError(error, 'idempotency_conflict') && error.details?.operation === 'refund_payment_asked') throw idempotencyConflict(idempotencyKey, 'refund_payment', 'refund_payment');
     // The refund's own key answers these: its first result (a refund made before what it asks was
-    // kept), idempotency_conflict naming it, or the same refusal.
+    // kept), idempotency_conflict naming it (the caller's own key of another call), or the same refusal.
     if (error instanceof BillingError && (error.code === 'refund_exceeds_payment' || error.code === 'idempotency_conflict')) return undefined;
     throw error;
   });
-  return once(ctx.sql, { operation: 'refund_payment', request, accountId }, idempotencyKey, async (tx) => {
+  return once<PaymentRefundResult>(ctx.sql, { operation: 'refund_payment', request, accountId }, idempotencyKey, async (tx) => {
     const now = ctx.clock();
     // Asked by an earlier attempt, it is not checked again: the processor may have made it, and its webhook applied it, leaving nothing to refund.
     const { account, payment, amount } = await refundable(tx, now, accountId, paymentId, asked?.amountCents ?? amountCents, !asked?.replayed);
