@@ -236,23 +236,26 @@ if (cluster.isPrimary) {
     const exitWhenAllGone = () => {
       if (living().length === 0) process.exit(killed ? 1 : 0);
     };
-    // When each worker started, and how many died young in a row in its place before it (server/restarts.ts).
-    const starts = new Map<Worker, { at: number; youngDeaths: number }>();
-    const fork = (youngDeaths: number) => starts.set(cluster.fork(), { at: Date.now(), youngDeaths });
+    // When each worker started, whether it served, and how many failed starts in a row in its place came before it (server/restarts.ts).
+    const starts = new Map<Worker, { at: number; served: boolean; failedStarts: number }>();
+    const fork = (failedStarts: number) => starts.set(cluster.fork(), { at: Date.now(), served: false, failedStarts });
     cluster.on('fork', (worker) => logger.info({ pid: worker.process.pid }, 'worker started'));
+    cluster.on('listening', (worker) => {
+      const start = starts.get(worker);
+      if (start) start.served = true;
+    });
     cluster.on('exit', (worker, code, signal) => {
       const start = starts.get(worker)!;
       starts.delete(worker);
       if (stopping) return exitWhenAllGone();
-      const lived = Date.now() - start.at;
-      const { youngDeaths, waitMs } = afterDeath(lived, start.youngDeaths);
-      const upSeconds = Math.round(lived / 100) / 10;
+      const { failedStarts, waitMs } = afterDeath(start.served, start.failedStarts);
+      const upSeconds = Math.round((Date.now() - start.at) / 100) / 10;
       logger.error(
-        { pid: worker.process.pid, code, signal, upSeconds, restartInSeconds: waitMs / 1000 },
-        `worker died (${signal ?? `exit code ${code}`}) ${upSeconds} s after it started: starting another ${waitMs ? `in ${waitMs / 1000} s` : 'now'}`,
+        { pid: worker.process.pid, code, signal, upSeconds, served: start.served, restartInSeconds: waitMs / 1000 },
+        `worker died (${signal ?? `exit code ${code}`}) ${upSeconds} s after it started${start.served ? '' : ', before it served'}: starting another ${waitMs ? `in ${waitMs / 1000} s` : 'now'}`,
       );
       setTimeout(() => {
-        if (!stopping) fork(youngDeaths);
+        if (!stopping) fork(failedStarts);
       }, waitMs);
     });
     for (let i = 0; i < config.workers; i++) fork(0);

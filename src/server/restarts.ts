@@ -1,19 +1,19 @@
 /**
- * When the primary starts a worker in place of one that died. The first to die in its place is
- * replaced at once. One that dies young again (it fails at its start, say) is replaced after a
- * wait, doubled at each young death in a row there, from a second up to 30: a worker that cannot
- * start is not restarted in a loop that takes the CPU and floods the log. A worker that had
- * stayed up a while started well: its place starts again from nothing.
+ * When the primary starts a worker in place of one that died. A worker that served (it was
+ * listening) started well: whatever ended it (a crash, the OOM killer, kill -9), its place
+ * starts another at once. One that died before it served failed at its start: the first such in
+ * its place is replaced at once too (the failure may pass), then after a wait, doubled at each
+ * failed start in a row there, from a second up to 30: a worker that cannot start is not
+ * restarted in a loop that takes the CPU and floods the log.
  */
-export const STAYED_UP_MS = 30_000;
 const FIRST_WAIT_MS = 1_000;
 const LONGEST_WAIT_MS = 30_000;
 
 /**
- * A place's worker died after `livedMs`, and `youngDeaths` died young in a row there before it:
- * how many have now, and the wait before the next start there.
+ * A place's worker died, having `served` or not, after `failedStarts` failed starts in a row
+ * there: how many there are now, and the wait before the next start there.
  */
-export function afterDeath(livedMs: number, youngDeaths: number): { youngDeaths: number; waitMs: number } {
-  const now = livedMs < STAYED_UP_MS ? youngDeaths + 1 : 0;
-  return { youngDeaths: now, waitMs: now <= 1 ? 0 : Math.min(FIRST_WAIT_MS * 2 ** (now - 2), LONGEST_WAIT_MS) };
+export function afterDeath(served: boolean, failedStarts: number): { failedStarts: number; waitMs: number } {
+  const now = served ? 0 : failedStarts + 1;
+  return { failedStarts: now, waitMs: now <= 1 ? 0 : Math.min(FIRST_WAIT_MS * 2 ** (now - 2), LONGEST_WAIT_MS) };
 }
