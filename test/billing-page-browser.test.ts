@@ -82,6 +82,11 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     const mar9 = (await billing.usage('acme', { from: new Date('2026-03-09T00:00:00Z'), to: new Date('2026-03-10T00:00:00Z'), groupBy: 'day' })).rows[0]!;
     expect(mar9.valueMicros).toBeGreaterThan(0);
     expect(await page.locator('#usage-chart .u-legend .u-value').allInnerTexts()).toEqual(['Mar 9', amount(mar9.valueMicros - mar9.refundedMicros, await billing.admin.getSettings())]);
+    // A screen reader, which the canvas and its pointer-driven legend tell nothing, reads the days in a table instead.
+    expect(await page.locator('#usage').ariaSnapshot()).not.toContain('Day :');
+    const days = page.getByRole('table', { name: 'Usage on each day with any' });
+    expect(await days.getByRole('row').count()).toBe(1 + 9);
+    expect(await days.getByRole('row', { name: /^Mar 9 / }).innerText()).toBe(`Mar 9\t${amount(mar9.valueMicros - mar9.refundedMicros, await billing.admin.getSettings())}`);
     expect(await page.locator('#by-model tr').count()).toBe(2);
     expect(await page.locator('#by-model tr').first().innerText()).toMatch(/^test-model · 8\d%, 18 calls/);
     expect(await page.locator('#last-calls tbody tr').count()).toBe(10);

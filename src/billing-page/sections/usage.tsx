@@ -45,6 +45,34 @@ function Ranges({ days, session }: { days: number; session: BillingSession }) {
   );
 }
 
+/** "Mar 9", for a day's 'YYYY-MM-DD', as the chart labels it. */
+const dayLabel = (day: string) => new Date(`${day}T00:00:00Z`).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+
+/** The chart in words, for a screen reader (a canvas says nothing): each day with usage and its amount. */
+function DayTable({ usage }: { usage: UsageView }) {
+  return (
+    <table class="sr-only" id="usage-by-day">
+      <caption>Usage on each day with any</caption>
+      <thead>
+        <tr>
+          <th>Day</th>
+          <th>Usage</th>
+        </tr>
+      </thead>
+      <tbody>
+        {usage.byDay
+          .filter((d) => d.valueMicros !== 0)
+          .map((d) => (
+            <tr>
+              <td>{dayLabel(d.day)}</td>
+              <td>{amount(d.valueMicros, usage.display)}</td>
+            </tr>
+          ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function UsageSection({ usage }: { usage: UsageView }) {
   const { byModel, calls, display, timeZone, member, days, session } = usage;
   // The viewer's own calls are theirs; a member is named as the account capped them, else by the host app's id for them.
@@ -65,7 +93,8 @@ export function UsageSection({ usage }: { usage: UsageView }) {
       ) : (
         <>
           <h3>By day</h3>
-          <div class="chart" id="usage-chart" aria-label="Usage by day" data-series={chartData(usage)}></div>
+          <div class="chart" id="usage-chart" aria-hidden="true" data-series={chartData(usage)}></div>
+          <DayTable usage={usage} />
           <h3>By model</h3>
           <table class="list bars" id="by-model">
             <tbody>
