@@ -276,6 +276,9 @@ describe.skipIf(!haveChromium)('the admin panel in a browser', () => {
     const marked = () => page.evaluate(() => [...document.querySelectorAll('[aria-invalid=true]')].map((e) => (e as HTMLInputElement).name));
     expect(await marked()).toEqual(['dayUsd']);
     expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).name)).toBe('dayUsd');
+    // Landing there, a screen reader says what is wrong with it: the note describes the field.
+    const description = () => page.evaluate(() => (document.activeElement!.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent?.trim()).join(' '));
+    expect(await description()).toContain('Daily limit ($): "abc" is not an amount of dollars');
     expect(await page.inputValue('#plan-form [name=dayUsd]')).toBe('abc');
     await page.locator('#plan-form').screenshot({ path: `${ARTIFACTS}/plan-form-refused.png` });
     // A label said without its unit ("Value" for "Value ($)"), on another page.
