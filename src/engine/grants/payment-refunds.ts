@@ -161,11 +161,12 @@ async function bucketOf(tx: Sql, processor: string, paymentRef: string, payment:
   // The plan's allowance of the period the payment was made in (one collected late, after the
   // processor's retries, paid the period it fell in, not the next one, which began nearer), an
   // hour's grace for a renewal told a moment before its period's start; else the one that began
-  // nearest the payment: periods are months, payments a moment.
+  // nearest before the payment: periods are months, payments a moment. Never one begun after it:
+  // that is a later payment's, and a payment told only after its period ended opened none.
   const [bucket] = await tx.query<BucketRow>(
     `SELECT ${columns} FROM buckets b WHERE b.account_id = $1 AND b.source = 'allowance' AND b.plan_id = $2
-     ORDER BY (b.starts_at <= $3::timestamptz + interval '1 hour' AND (b.expires_at IS NULL OR b.expires_at > $3::timestamptz)) DESC,
-       abs(extract(epoch FROM b.starts_at - $3::timestamptz)), b.id DESC LIMIT 1 FOR UPDATE`,
+       AND b.starts_at <= $3::timestamptz + interval '1 hour'
+     ORDER BY (b.expires_at IS NULL OR b.expires_at > $3::timestamptz) DESC, b.starts_at DESC, b.id DESC LIMIT 1 FOR UPDATE`,
     [payment.account_id, payment.plan_id, payment.created_at],
   );
   return bucket;
