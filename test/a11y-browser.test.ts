@@ -1,0 +1,86 @@
+/**
+ * The admin panel and the billing page as people who do not see well meet them: text legible
+ * against its background (WCAG AA, 4.5:1). Skipped, with a note, when /usr/bin/chromium is missing.
+ */
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeProcessor, type Billing } from '../src/index.ts';
+import { TEST_MODEL } from './support/api-world.ts';
+import { ADMIN_PASSWORD } from './support/admin-client.ts';
+import { adminPage, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
+import { billingInMemory, DAY, TestClock } from './support/harness.ts';
+
+noteMissingChromium('the accessibility browser tests are');
+
+/**
+ * Each visible text on the page whose colour against the background behind it is under WCAG AA's
+ * ratio (4.5:1; 3:1 for large text), as "ratio tag "text"".
+ */
+const illegibleText = (page: Page) => page.evaluate(() => {
+  const rgba = (css: string) => {
+    const [r, g, b, a = 1] = css.match(/[\d.]+/g)!.map(Number);
+    return [r!, g!, b!, a];
+  };
+  const luminance = (rgb: number[]) => {
+    const [r, g, b] = rgb.map((v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  };
+  const background = (e: Element | null): number[] => {
+    for (; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3]! > 0.5) return c;
+    }
+    return [255, 255, 255, 1];
+  };
+  const found: string[] = [];
+  for (const e of document.querySelectorAll('body *')) {
+    const box = e.getBoundingClientRect();
+    const style = getComputedStyle(e);
+    if (box.width <= 1 || box.height <= 1 || style.visibility === 'hidden') continue;
+    if (![...e.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim())) continue;
+    const back = background(e);
+    const fore = rgba(style.color);
+    const seen = fore.slice(0, 3).map((v, i) => v * fore[3]! + back[i]! * (1 - fore[3]!));
+    const [light, dark] = [luminance(seen), luminance(back)].sort((a, b) => b - a);
+    const ratio = (light! + 0.05) / (dark! + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) found.push(`${ratio.toFixed(2)} ${e.tagName} "${e.textContent!.trim().slice(0, 30)}"`);
+  }
+  return found;
+});
+
+describe.skipIf(!haveChromium)('accessibility, in a browser', () => {
+  const clock = new TestClock(new Date('2026-03-01T09:00:00Z'));
+  let billing: Billing;
+  let served: ServedBrowser;
+
+  beforeAll(async () => {
+    billing = await billingInMemory({ clock: clock.read, processors: [fakeProcessor()] });
+    await billing.admin.applyPreset('subscription-plus-packs');
+    await billing.admin.setModelPrice({ ...TEST_MODEL, effectiveFrom: '2020-01-01T00:00:00Z', rates: { input: '1', output: '2' } });
+    await billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme Robotics' });
+    await billing.subscribe('acme', 'plus');
+    for (let day = 0; day < 5; day++) {
+      await billing.record('acme', { ...TEST_MODEL, userId: 'user_8', usage: { inputTokens: 40_000 * (1 + day), outputTokens: 10_000 } }, { idempotencyKey: `d${day}` });
+      clock.advance(DAY);
+    }
+    served = await serveToBrowser(billing);
+  });
+
+  afterAll(async () => {
+    await served?.close();
+    await billing?.close();
+  });
+
+  it("keeps the admin panel's text, the tables' headings and muted notes too, legible against its background", async () => {
+    const problems: string[] = [];
+    const page = await adminPage(served.browser, served.base, ADMIN_PASSWORD, problems);
+    for (const path of ['/admin/accounts', '/admin/accounts/acme', '/admin/plans', '/admin/packs', '/admin/settings']) {
+      await page.goto(served.base + path);
+      expect({ path, illegible: await illegibleText(page) }).toEqual({ path, illegible: [] });
+    }
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+});
