@@ -1,6 +1,7 @@
 /**
- * The admin panel and the billing page as people who do not see well meet them: text legible
- * against its background (WCAG AA, 4.5:1). Skipped, with a note, when /usr/bin/chromium is missing.
+ * The admin panel and the billing page as people who do not use a mouse, or do not see well, meet
+ * them: text legible against its background (WCAG AA, 4.5:1), and a keyboard's way past the
+ * panel's nav. Skipped, with a note, when /usr/bin/chromium is missing.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +81,23 @@ describe.skipIf(!haveChromium)('accessibility, in a browser', () => {
       await page.goto(served.base + path);
       expect({ path, illegible: await illegibleText(page) }).toEqual({ path, illegible: [] });
     }
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it("lets the keyboard skip the admin panel's nav: the first Tab shows a link to the page's content", async () => {
+    const problems: string[] = [];
+    const page = await adminPage(served.browser, served.base, ADMIN_PASSWORD, problems);
+    await page.goto(`${served.base}/admin/plans`);
+    await page.keyboard.press('Tab');
+    const skip = page.locator(':focus');
+    expect(await skip.innerText()).toBe('Skip to content');
+    const box = (await skip.boundingBox())!;
+    expect(box.y).toBeGreaterThanOrEqual(0);
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    // The next Tab is in the page's own content (its model search), not the nav's first link.
+    expect(await page.evaluate(() => [document.activeElement!.closest('main') !== null, document.activeElement!.getAttribute('name')])).toEqual([true, 'model']);
     expect(problems).toEqual([]);
     await page.context().close();
   });

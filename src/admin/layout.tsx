@@ -56,6 +56,9 @@ export function render(c: AdminContext, page: { title: string; body: Child; stat
         <html lang="en">
           <AdminHead title={page.title} scripts={page.scripts} styles={page.styles} />
           <body hx-headers={JSON.stringify({ 'X-CSRF-Token': c.get('csrf') })}>
+            <a class="skip" href="#content">
+              Skip to content
+            </a>
             <nav class="side">
               <div class="nav-inner">
                 <a class="brand" href="/admin">
@@ -78,7 +81,7 @@ export function render(c: AdminContext, page: { title: string; body: Child; stat
                 </form>
               </div>
             </nav>
-            <main>
+            <main id="content" tabindex={-1}>
               <h1>{page.title}</h1>
               {note ? (
                 <p class="note" role="status">
