@@ -1,11 +1,13 @@
 /**
- * The admin panel and the billing page as people who do not use a mouse, or do not see well, meet
- * them: text legible against its background (WCAG AA, 4.5:1), and a keyboard's way past the
- * panel's nav. Skipped, with a note, when /usr/bin/chromium is missing.
+ * The admin panel and the billing page as people who do not use a mouse, or do not see well, or
+ * hold a phone meet them: text legible against its background (WCAG AA, 4.5:1), a keyboard's way
+ * past the panel's nav, and a customer's page at phone width that does not scroll sideways, with
+ * what is tapped a finger high. Skipped, with a note, when /usr/bin/chromium is missing.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeProcessor, type Billing } from '../src/index.ts';
+import { createBillingSession } from '../src/server/index.ts';
 import { TEST_MODEL } from './support/api-world.ts';
 import { ADMIN_PASSWORD } from './support/admin-client.ts';
 import { adminPage, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
@@ -99,6 +101,22 @@ describe.skipIf(!haveChromium)('accessibility, in a browser', () => {
     // The next Tab is in the page's own content (its model search), not the nav's first link.
     expect(await page.evaluate(() => [document.activeElement!.closest('main') !== null, document.activeElement!.getAttribute('name')])).toEqual([true, 'model']);
     expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it("fits a customer's billing page to a 375 px phone, with no sideways scroll and what is tapped at least 44 px high", async () => {
+    const { url } = await createBillingSession(billing, 'acme', { returnUrl: 'https://app.example/settings', userId: 'user_8', role: 'owner' }, { baseUrl: served.base });
+    const page = await (await served.browser.newContext({ viewport: { width: 375, height: 800 }, hasTouch: true, isMobile: true })).newPage();
+    await page.goto(url);
+    await page.waitForSelector('#usage-chart[data-drawn=true]');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    const short = await page.evaluate(() =>
+      [...document.querySelectorAll('#back-to-app, main a[href], main button, main label.check, main input[type=text], main select')]
+        .filter((e) => !e.closest('p, td, li'))
+        .map((e) => `${Math.round(e.getBoundingClientRect().height)} ${e.tagName} ${(e.textContent ?? '').trim().slice(0, 30)}`)
+        .filter((row) => Number(row.split(' ')[0]) < 44),
+    );
+    expect(short).toEqual([]);
     await page.context().close();
   });
 });
