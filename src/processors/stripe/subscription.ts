@@ -2,7 +2,7 @@
  * The end of a subscription at Stripe: at the end of the paid period (Stripe deletes it then, and
  * says so with customer.subscription.deleted), or now.
  */
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import { BillingError } from '../../core/errors.ts';
 import type { CheckoutRequest, Completed } from '../../engine/processor.ts';
 import { keyOf } from './client.ts';
@@ -12,7 +12,17 @@ export async function cancelSubscription(stripe: Stripe, request: CheckoutReques
   if (!subscriptionRef) {
     throw new BillingError('no_subscription', `Account "${request.account.id}" has no Stripe subscription to cancel`, { accountId: request.account.id });
   }
-  if (immediately) await stripe.subscriptions.cancel(subscriptionRef, {}, keyOf(request));
-  else await stripe.subscriptions.update(subscriptionRef, { cancel_at_period_end: true }, keyOf(request));
+  try {
+    if (immediately) await stripe.subscriptions.cancel(subscriptionRef, {}, keyOf(request));
+    else await stripe.subscriptions.update(subscriptionRef, { cancel_at_period_end: true }, keyOf(request));
+  } catch (error) {
+    // Ended at Stripe already (in its dashboard or portal, its webhook not yet here), which is what was asked.
+    if (!(error instanceof Stripe.errors.StripeInvalidRequestError && (await ended(stripe, subscriptionRef)))) throw error;
+  }
   return { status: 'completed', reference: subscriptionRef };
+}
+
+async function ended(stripe: Stripe, subscriptionRef: string): Promise<boolean> {
+  const { status } = await stripe.subscriptions.retrieve(subscriptionRef);
+  return status === 'canceled' || status === 'incomplete_expired';
 }
