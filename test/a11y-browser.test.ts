@@ -15,6 +15,18 @@ import { billingInMemory, DAY, TestClock } from './support/harness.ts';
 
 noteMissingChromium('the accessibility browser tests are');
 
+/** The page's headings as "level name", for a screen reader's list of them. */
+const headings = (page: Page) => page.evaluate(() => [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].map((h) => `${h.tagName[1]} ${h.textContent!.trim()}`));
+
+/** Where a page's outline goes wrong: not one h1, or a heading more than one level under the one before it. */
+function outlineFaults(outline: string[]): string[] {
+  const levels = outline.map((h) => Number(h[0]));
+  return [
+    ...(levels.filter((l) => l === 1).length === 1 ? [] : ['not one h1']),
+    ...outline.filter((h, i) => i > 0 && levels[i]! > levels[i - 1]! + 1).map((h) => `skips to ${h}`),
+  ];
+}
+
 /**
  * Each visible text on the page whose colour against the background behind it is under WCAG AA's
  * ratio (4.5:1; 3:1 for large text), as "ratio tag "text"".
@@ -85,6 +97,29 @@ describe.skipIf(!haveChromium)('accessibility, in a browser', () => {
     }
     expect(problems).toEqual([]);
     await page.context().close();
+  });
+
+  it('gives each page one h1 and an outline without gaps, a plan or pack card under its section', async () => {
+    const problems: string[] = [];
+    const page = await adminPage(served.browser, served.base, ADMIN_PASSWORD, problems);
+    for (const path of ['/admin/pricing/table', '/admin/plans', '/admin/plans/plus', '/admin/packs/extra-10', '/admin/accounts/acme']) {
+      expect((await page.goto(served.base + path))!.status()).toBe(200);
+      expect({ path, faults: outlineFaults(await headings(page)) }).toEqual({ path, faults: [] });
+    }
+    await page.goto(`${served.base}/admin/pricing/table`);
+    expect((await headings(page)).slice(0, 3)).toEqual(['1 Pricing table', '2 Plans', '3 Free']);
+    expect(problems).toEqual([]);
+    await page.context().close();
+
+    const { url } = await createBillingSession(billing, 'acme', { returnUrl: 'https://app.example/settings', userId: 'user_8', role: 'owner' }, { baseUrl: served.base });
+    const customer = await (await served.browser.newContext()).newPage();
+    await customer.goto(url);
+    const outline = await headings(customer);
+    expect(outlineFaults(outline)).toEqual([]);
+    // A plan's card is under "Plan", not beside it: a screen reader's list of headings says so.
+    expect(outline.slice(outline.indexOf('2 Plan'), outline.indexOf('2 Plan') + 3)).toEqual(['2 Plan', '3 Plus', '3 Free']);
+    expect(outline[outline.indexOf('2 Credit packs') + 1]).toMatch(/^3 /);
+    await customer.context().close();
   });
 
   it("lets the keyboard skip the admin panel's nav: the first Tab shows a link to the page's content", async () => {

@@ -133,7 +133,7 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     await page.click('#change-confirm button');
     await page.waitForSelector('#note');
     expect(await page.locator('#note').innerText()).toBe('You are on Max now.');
-    expect(await page.locator('[data-current] h2').innerText()).toBe('Max');
+    expect(await page.locator('[data-current] h3').innerText()).toBe('Max');
     expect(await page.locator('[data-plan=plus] a.button').innerText()).toBe('Downgrade to Plus…');
     // Payments named as they were bought: the pack's name, not its slug; each period the fake processor opens is paid as it opens, Plus's first, Max's at the change.
     expect(await page.locator('#payments tbody tr td:nth-child(2)').allInnerTexts()).toEqual(['Max plan, a month', '1,000 extra credits', 'Plus plan, a month']);

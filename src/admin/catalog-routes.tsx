@@ -76,6 +76,7 @@ export function catalogRoutes<T extends Item, I>(admin: AdminApp, billing: Billi
           <p>
             <a href={base}>← All {page.noun}s</a>
           </p>
+          <h2>Edit {page.noun}</h2>
           <page.Form c={c} form={form} action={`${base}/${item.slug}`} item={item} error={error} f={f} checks={checks} />
           {page.below ? await page.below(item, c) : null}
           {item.status === 'archived' ? (

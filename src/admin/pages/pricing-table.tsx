@@ -25,7 +25,7 @@ function modelsLine(models: readonly string[]): string {
 export function Plan({ plan, children }: { plan: PlanCard; children?: Child }) {
   return (
     <article class="card price-card" data-plan={plan.slug}>
-      <h2>{plan.name}</h2>
+      <h3>{plan.name}</h3>
       <p class="price">
         {plan.free ? 'Free' : plan.price.display}
         {plan.free ? null : <small> a month</small>}
@@ -47,7 +47,7 @@ export function Plan({ plan, children }: { plan: PlanCard; children?: Child }) {
 export function Pack({ pack, children }: { pack: PackCard; children?: Child }) {
   return (
     <article class="card price-card" data-pack={pack.slug}>
-      <h2>{pack.name}</h2>
+      <h3>{pack.name}</h3>
       <p class="price">{pack.price.display}</p>
       <ul>
         <li>
@@ -72,6 +72,7 @@ export const pricingTablePage: Page = (admin, billing) => {
             What customers see: the plans and packs on sale, as <code>/v1/pricing</code> gives them to your app
             {pricing.credit ? `, in credits of ${pricing.credit.display} each` : ', in dollars'}. <a href="/admin/pricing">← Pricing mode</a>
           </p>
+          <h2>Plans</h2>
           {pricing.plans.length === 0 ? <p class="muted">No plan is on sale.</p> : (
             <div class="price-cards">
               {pricing.plans.map((p) => (

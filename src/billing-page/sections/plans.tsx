@@ -58,7 +58,7 @@ function Current({ view }: { view: View }) {
         <PlanCard plan={offer}>{actions}</PlanCard>
       ) : (
         <article class="card price-card" data-plan={plan.slug}>
-          <h2>{plan.name}</h2>
+          <h3>{plan.name}</h3>
           <p class="price">
             {isFree(plan) ? 'Free' : cents(plan.priceCents)}
             {isFree(plan) ? null : <small> a month</small>}
