@@ -89,6 +89,8 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     expect(await days.getByRole('row', { name: /^Mar 9 / }).innerText()).toBe(`Mar 9\t${amount(mar9.valueMicros - mar9.refundedMicros, await billing.admin.getSettings())}`);
     expect(await page.locator('#by-model tr').count()).toBe(2);
     expect(await page.locator('#by-model tr').first().innerText()).toMatch(/^test-model · 8\d%, 18 calls/);
+    // Its bar is a picture of the share the row says in words, not an unnamed progress bar to a screen reader.
+    expect(await page.locator('#by-model').ariaSnapshot()).not.toContain('progressbar');
     expect(await page.locator('#last-calls tbody tr').count()).toBe(10);
     // The viewer's own calls are theirs; a capped member's by the name the account capped them under.
     expect(new Set(await page.locator('#last-calls tbody tr td:nth-child(3)').allInnerTexts())).toEqual(new Set(['You', 'Ada Lovelace']));

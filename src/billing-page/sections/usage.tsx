@@ -106,7 +106,8 @@ export function UsageSection({ usage }: { usage: UsageView }) {
                       {' '}
                       · {share(r.valueMicros - r.refundedMicros, total)}, {r.events.toLocaleString('en-US')} {r.events === 1 ? 'call' : 'calls'}, {tokens(r.inputTokens + r.outputTokens, true)} tokens
                     </small>
-                    <progress max={most} value={r.valueMicros - r.refundedMicros}></progress>
+                    {/* A picture of the share the words before it say: a screen reader would read it as an unnamed bar of micro-dollars. */}
+                    <progress max={most} value={r.valueMicros - r.refundedMicros} aria-hidden="true"></progress>
                   </td>
                   <td class="num">{amount(r.valueMicros - r.refundedMicros, display)}</td>
                 </tr>
