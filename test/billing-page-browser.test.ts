@@ -149,6 +149,11 @@ describe.skipIf(!haveChromium)('the billing page, in a browser', () => {
     expect(await page.locator('#note').innerText()).toBe('Auto-recharge was not saved: At most, recharges a month: "three" is not a whole number.');
     expect(await noteInView(page)).toBe(true);
     expect(await page.locator('#auto-recharge [role=alert]').innerText()).toBe('At most, recharges a month: "three" is not a whole number');
+    // The field it names is marked, and described by it for a screen reader on the field; the others are not.
+    const marked = page.locator('#auto-recharge-form [aria-invalid=true]');
+    expect(await marked.evaluateAll((fields) => fields.map((f) => [f.getAttribute('name'), document.getElementById(f.getAttribute('aria-describedby') ?? '')?.textContent?.trim()]))).toEqual([
+      ['maxCount', 'At most, recharges a month: "three" is not a whole number'],
+    ]);
     // The one message the console has: that the refused form's page is a 400.
     expect(problems.splice(0)).toEqual(['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
     // A long value refused wraps in its messages instead of widening the page past the screen.

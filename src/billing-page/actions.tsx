@@ -16,12 +16,10 @@ import { ActionForm, flash, render, type PageContext, type Part } from './layout
 import { amount, amountField, when } from './money.ts';
 import { overview } from './overview.tsx';
 import { pageUrl } from './session.ts';
-import { whatItCharges } from './sections/auto-recharge.tsx';
+import { LABELS, whatItCharges } from './sections/auto-recharge.tsx';
 import { planMove } from './sections/plans.tsx';
 import { readPricing } from '../hono/routes/pricing.ts';
 
-/** The auto-recharge form's labels, by the library's field names. */
-const LABELS = { thresholdMicros: 'When less than this is left', monthlyMaxCount: 'At most, recharges a month', monthlyMaxMicros: 'At most, charged a month', pack: 'Buy' } as const;
 
 /** A refusal that names the library's fields ("thresholdMicros: …") said with the form's labels; any other as the library says it. */
 function plainly(error: BillingError): string {

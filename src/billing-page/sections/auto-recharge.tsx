@@ -13,6 +13,14 @@ const STATE = { on: 'On', off: 'Turned off', paused: 'Paused', disabled: 'Off' }
 
 type Setting = NonNullable<View['balance']['autoRecharge']>;
 
+/** The form's labels as its refusals name them ("At most, recharges a month: …"), by the library's field names. */
+export const LABELS = { thresholdMicros: 'When less than this is left', monthlyMaxCount: 'At most, recharges a month', monthlyMaxMicros: 'At most, charged a month', pack: 'Buy' } as const;
+const FIELDS = { threshold: LABELS.thresholdMicros, maxCount: LABELS.monthlyMaxCount, maxDollars: LABELS.monthlyMaxMicros, pack: LABELS.pack } as const;
+
+/** A field the refusal names is marked invalid and described by it, so that a screen reader on the field says what is wrong. */
+const refused = (error: string | undefined, field: keyof typeof FIELDS) =>
+  error?.includes(`${FIELDS[field]}:`) ? { 'aria-invalid': 'true', 'aria-describedby': 'auto-recharge-error' } : {};
+
 /**
  * What an auto-recharge charges, to what, when and how often, in the customer's words: "buys 1,000
  * extra credits for $10.00, plus anything owed, on the saved card when less than 200 credits is
@@ -94,7 +102,7 @@ export function AutoRechargeSection({ view, form, error }: { view: View; form?: 
       <h2>Auto-recharge</h2>
       <State view={view} />
       {error ? (
-        <p class="error" role="alert">
+        <p class="error" role="alert" id="auto-recharge-error">
           {error}
         </p>
       ) : null}
@@ -121,7 +129,7 @@ export function AutoRechargeSection({ view, form, error }: { view: View; form?: 
           <div class="row">
             <label class="field">
               <span>Buy</span>
-              <select name="pack">
+              <select name="pack" {...refused(error, 'pack')}>
                 {offered.map((p) => (
                   <option value={p.slug} selected={p.slug === values.pack}>
                     {p.name} ({p.price.display})
@@ -131,17 +139,17 @@ export function AutoRechargeSection({ view, form, error }: { view: View; form?: 
             </label>
             <label class="field">
               <span>When less than ({unitLabel(display)}) is left</span>
-              <input type="text" inputmode="decimal" name="threshold" value={values.threshold} required placeholder={display.displayUnit === 'credits' ? '200' : '2'} />
+              <input type="text" inputmode="decimal" name="threshold" value={values.threshold} required {...refused(error, 'threshold')} placeholder={display.displayUnit === 'credits' ? '200' : '2'} />
             </label>
           </div>
           <div class="row">
             <label class="field">
               <span>At most, recharges a month</span>
-              <input type="text" inputmode="numeric" name="maxCount" value={values.maxCount} placeholder="no cap" />
+              <input type="text" inputmode="numeric" name="maxCount" value={values.maxCount} placeholder="no cap" {...refused(error, 'maxCount')} />
             </label>
             <label class="field">
               <span>At most, charged a month ($)</span>
-              <input type="text" inputmode="decimal" name="maxDollars" value={values.maxDollars} placeholder="no cap" />
+              <input type="text" inputmode="decimal" name="maxDollars" value={values.maxDollars} placeholder="no cap" {...refused(error, 'maxDollars')} />
             </label>
           </div>
           <button type="submit">Save auto-recharge</button>
