@@ -59,10 +59,12 @@ export function createWebhooks(billing: Pick<Billing, 'receiveWebhook'>, logger?
           logger?.warn({ processor, error: (error as Error).message }, 'webhook not applied (503, to be retried): the database does not answer');
           throw new HttpError(503, { type: 'api_error', code: 'database_unreachable', message: 'The database does not answer; the event will be applied on a retry' });
         }
-        // Recorded as failed with its error (the admin sees it); a 5xx makes the processor retry.
+        // An event that failed in its effect is recorded as failed, with why (the admin sees it);
+        // one that failed before (the processor's API did not answer a read) is not. Either way a
+        // 5xx makes the processor retry.
         const message = error instanceof Error ? error.message : 'the event could not be applied';
         logger?.error({ processor, err: error }, `webhook not applied (500, to be retried): ${message}`);
-        throw new HttpError(500, { type: 'api_error', code: 'webhook_not_applied', message: `The event was recorded but not applied, and will be on a retry: ${message}` });
+        throw new HttpError(500, { type: 'api_error', code: 'webhook_not_applied', message: `The event was not applied, and will be on the processor's retry: ${message}` });
       }
     },
   );
