@@ -251,7 +251,7 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
     // Signed more than five minutes ago: a replay.
     await expect(parse(body, fake.sign(body, { timestamp: Date.now() - 6 * 60_000 }))).rejects.toThrow(/Timestamp outside the tolerance zone/);
     await expect(parse(body, fake.sign(body, { timestamp: Date.now() - 4 * 60_000 }))).resolves.toHaveLength(1);
-    // Signed but not JSON: refused as Paddle's is (400, never retried into a 500 for ever), not "recorded but not applied".
+    // Signed but not JSON: refused as Paddle's is (400, never retried into a 500 for ever), not a 500 "not applied".
     await expect(parse('not json', fake.sign('not json'))).rejects.toThrow(new WebhookSignatureError('Stripe webhook verified but its body is not JSON'));
 
     // Over the wire, the endpoint answers 400 to each.
