@@ -1,8 +1,9 @@
 /**
  * The admin panel and the billing page as people who do not use a mouse, or do not see well, or
- * hold a phone meet them: text legible against its background (WCAG AA, 4.5:1), a keyboard's way
- * past the panel's nav, and a customer's page at phone width that does not scroll sideways, with
- * what is tapped a finger high. Skipped, with a note, when /usr/bin/chromium is missing.
+ * hold a phone meet them: text legible against its background (WCAG AA, 4.5:1), an outline of
+ * headings a screen reader can list, fields named by their labels, a keyboard's way past the
+ * panel's nav, and a customer's page at phone width that does not scroll sideways, with what is
+ * tapped a finger high. Skipped, with a note, when /usr/bin/chromium is missing.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +121,22 @@ describe.skipIf(!haveChromium)('accessibility, in a browser', () => {
     expect(outline.slice(outline.indexOf('2 Plan'), outline.indexOf('2 Plan') + 3)).toEqual(['2 Plan', '3 Plus', '3 Free']);
     expect(outline[outline.indexOf('2 Credit packs') + 1]).toMatch(/^3 /);
     await customer.context().close();
+  });
+
+  it("names each admin field by its label alone, its hint describing it, as a screen reader reads them", async () => {
+    const problems: string[] = [];
+    const page = await adminPage(served.browser, served.base, ADMIN_PASSWORD, problems);
+    await page.goto(`${served.base}/admin/plans`);
+    const form = page.locator('#plan-form');
+    const described = (name: string) => form.locator(`[name=${name}]`).evaluate((e) => (e.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent?.trim()).join(' '));
+    expect(await form.getByRole('textbox', { name: 'Slug', exact: true }).count()).toBe(1);
+    expect(await described('slug')).toBe('Lowercase letters, digits, - and _.');
+    expect(await form.getByRole('combobox', { name: 'Overage', exact: true }).count()).toBe(1);
+    expect(await described('overage')).toBe('Whether usage may go on into purchased credit.');
+    // A field without a hint is named by its label as before, and described by nothing.
+    expect(await form.getByRole('textbox', { name: 'Name', exact: true }).getAttribute('aria-describedby')).toBeNull();
+    expect(problems).toEqual([]);
+    await page.context().close();
   });
 
   it("lets the keyboard skip the admin panel's nav: the first Tab shows a link to the page's content", async () => {

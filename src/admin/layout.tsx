@@ -125,11 +125,24 @@ export function ErrorNote({ error }: { error?: string }) {
   ) : null;
 }
 
+/**
+ * Ids for a field with a hint: its name is its label alone, and the hint describes it, instead of
+ * both read as its name (a label wrapping the hint makes the hint part of the name).
+ */
+function hinted(hint: Child | undefined) {
+  if (!hint) return {};
+  const id = `field-${randomUUID().slice(0, 8)}`;
+  return { label: `${id}-label`, hint: `${id}-hint` };
+}
+
 export function Field(props: { label: string; name: string; value?: string | number | null; hint?: Child; type?: string; placeholder?: string; required?: boolean; step?: string; list?: string; readonly?: boolean; class?: string }) {
+  const ids = hinted(props.hint);
   return (
     <label class={props.class ? `field ${props.class}` : 'field'}>
-      <span>{props.label}</span>
+      <span id={ids.label}>{props.label}</span>
       <input
+        aria-labelledby={ids.label}
+        aria-describedby={ids.hint}
         type={props.type ?? 'text'}
         name={props.name}
         value={props.value ?? ''}
@@ -140,33 +153,35 @@ export function Field(props: { label: string; name: string; value?: string | num
         readonly={props.readonly}
         inputmode={props.type === undefined && props.step ? 'decimal' : undefined}
       />
-      {props.hint ? <small>{props.hint}</small> : null}
+      {props.hint ? <small id={ids.hint}>{props.hint}</small> : null}
     </label>
   );
 }
 
 export function Select(props: { label: string; name: string; value?: string; options: readonly (readonly [string, string])[]; hint?: Child }) {
+  const ids = hinted(props.hint);
   return (
     <label class="field">
-      <span>{props.label}</span>
-      <select name={props.name}>
+      <span id={ids.label}>{props.label}</span>
+      <select name={props.name} aria-labelledby={ids.label} aria-describedby={ids.hint}>
         {props.options.map(([value, label]) => (
           <option value={value} selected={value === props.value}>
             {label}
           </option>
         ))}
       </select>
-      {props.hint ? <small>{props.hint}</small> : null}
+      {props.hint ? <small id={ids.hint}>{props.hint}</small> : null}
     </label>
   );
 }
 
 export function Check(props: { label: string; name: string; checked: boolean; hint?: Child }) {
+  const ids = hinted(props.hint);
   return (
     <label class="check">
-      <input type="checkbox" name={props.name} value="on" checked={props.checked} />
-      <span>{props.label}</span>
-      {props.hint ? <small>{props.hint}</small> : null}
+      <input type="checkbox" name={props.name} value="on" checked={props.checked} aria-labelledby={ids.label} aria-describedby={ids.hint} />
+      <span id={ids.label}>{props.label}</span>
+      {props.hint ? <small id={ids.hint}>{props.hint}</small> : null}
     </label>
   );
 }
