@@ -156,6 +156,21 @@ describe.skipIf(!haveChromium)('accessibility, in a browser', () => {
     await page.context().close();
   });
 
+  it("keeps the keyboard's place on the usage range it chose, when the billing page swaps the section in", async () => {
+    const { url } = await createBillingSession(billing, 'acme', { returnUrl: 'https://app.example/settings', userId: 'user_8', role: 'owner' }, { baseUrl: served.base });
+    const page = await (await served.browser.newContext()).newPage();
+    await page.goto(url);
+    await page.waitForSelector('#usage-chart[data-drawn=true]');
+    await page.locator('#usage .ranges a', { hasText: '7 days' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#usage h2:text("Usage, last 7 days")');
+    // Not back at the top of the page: the next Tab goes on from the range, to the next one.
+    expect(await page.evaluate(() => document.activeElement!.textContent!.trim())).toBe('7 days');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement!.textContent!.trim())).toBe('30 days');
+    await page.context().close();
+  });
+
   it("fits a customer's billing page to a 375 px phone, with no sideways scroll and what is tapped at least 44 px high", async () => {
     const { url } = await createBillingSession(billing, 'acme', { returnUrl: 'https://app.example/settings', userId: 'user_8', role: 'owner' }, { baseUrl: served.base });
     const page = await (await served.browser.newContext({ viewport: { width: 375, height: 800 }, hasTouch: true, isMobile: true })).newPage();

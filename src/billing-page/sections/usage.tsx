@@ -29,13 +29,16 @@ function share(part: number, total: number): string {
   return percent === 0 && part > 0 ? '<1%' : `${percent}%`;
 }
 
-/** The ranges to switch to: each a link to the page at it, which htmx turns into a swap of this section. */
+/**
+ * The ranges to switch to: each a link to the page at it, which htmx turns into a swap of this
+ * section. Each has an id, by which htmx puts the focus back on the one chosen in the new section.
+ */
 function Ranges({ days, session }: { days: number; session: BillingSession }) {
   return (
     <nav class="ranges" aria-label="Range">
       {USAGE_RANGES.map((d) => (
         <a
-          href={`${pageUrl(session, '', { days: String(d) })}#usage`} class={d === days ? 'current' : undefined} aria-current={d === days ? 'true' : undefined}
+          id={`range-${d}`} href={`${pageUrl(session, '', { days: String(d) })}#usage`} class={d === days ? 'current' : undefined} aria-current={d === days ? 'true' : undefined}
           hx-get={pageUrl(session, '/usage', { days: String(d) })} hx-target="#usage" hx-swap="outerHTML" hx-push-url={pageUrl(session, '', { days: String(d) })}
         >
           {d} days
