@@ -139,10 +139,12 @@ describe.skipIf(!haveChromium)('accessibility, in a browser', () => {
     await page.context().close();
   });
 
-  it("lets the keyboard skip the admin panel's nav: the first Tab shows a link to the page's content", async () => {
+  it("names the admin panel's page in its nav, and lets the keyboard skip the nav: the first Tab shows a link to the page's content", async () => {
     const problems: string[] = [];
     const page = await adminPage(served.browser, served.base, ADMIN_PASSWORD, problems);
     await page.goto(`${served.base}/admin/plans`);
+    // The nav says which of its pages this is, as it shows it.
+    expect(await page.locator('nav [aria-current=page]').allInnerTexts()).toEqual(['Plans']);
     await page.keyboard.press('Tab');
     const skip = page.locator(':focus');
     expect(await skip.innerText()).toBe('Skip to content');

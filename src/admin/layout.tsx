@@ -65,13 +65,16 @@ export function render(c: AdminContext, page: { title: string; body: Child; stat
                   Tollgate
                 </a>
                 <ul>
-                  {NAV.map(([href, label]) => (
-                    <li>
-                      <a href={href} class={path === href || path.startsWith(`${href}/`) ? 'current' : undefined}>
-                        {label}
-                      </a>
-                    </li>
-                  ))}
+                  {NAV.map(([href, label]) => {
+                    const here = path === href || path.startsWith(`${href}/`);
+                    return (
+                      <li>
+                        <a href={href} class={here ? 'current' : undefined} aria-current={here ? 'page' : undefined}>
+                          {label}
+                        </a>
+                      </li>
+                    );
+                  })}
                 </ul>
                 <form method="post" action="/admin/logout" class="logout">
                   <Csrf token={c.get('csrf')} />
