@@ -234,7 +234,7 @@ for (const engine of ENGINES) {
       ] as const) {
         const refused = await browser.post('/billing/auto-recharge', { enabled: 'on', pack: 'extra-10', ...fields });
         expect(refused.status, JSON.stringify(fields)).toBe(400);
-        expect(/<p class="error" role="alert">([^<]+)<\/p>/.exec(refused.html)?.[1], JSON.stringify(fields)).toBe(says);
+        expect(/<p class="error" role="alert" id="auto-recharge-error">([^<]+)<\/p>/.exec(refused.html)?.[1], JSON.stringify(fields)).toBe(says);
       }
       expect((await browser.request('/billing/purchase', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'x='.padEnd(40_000, 'x') })).status).toBe(413);
       // A body that is no form at all, as a form: a page that says so.
