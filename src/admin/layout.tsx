@@ -8,7 +8,8 @@ import type { Child } from 'hono/jsx';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Billing } from '../engine/billing.ts';
 import { BillingError } from '../core/errors.ts';
-import { secureCookies, type Session } from './session.ts';
+import { secureCookies } from '../hono/secure-cookies.ts';
+import type { Session } from './session.ts';
 import { ownerMessage } from './labels.ts';
 import { Head, leaveNote, takeNote, type NoteCookie } from './page-head.tsx';
 

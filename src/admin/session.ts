@@ -13,6 +13,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { CookieOptions } from 'hono/utils/cookie';
 import type { Sql } from '../db/sql.ts';
 import type { Credentials } from '../hono/credentials.ts';
+import { secureCookies } from '../hono/secure-cookies.ts';
 
 const SESSION_COOKIE = 'tollgate_admin';
 const LOGIN_COOKIE = 'tollgate_login';
@@ -64,15 +65,6 @@ export function attemptKey(address: string): string {
 
 /** The SQL condition a session still counts by: not expired, and opened under the admin password's stored hash. */
 const VALID = (secretParam: string) => `expires_at > now() AND password_fingerprint = (SELECT sha256(value) FROM secrets WHERE name = ${secretParam})`;
-
-/**
- * Whether the panel's cookies are Secure: the browser reached it over https, as the public
- * address says (PUBLIC_URL: a proxy before this server may speak plain http to it and say
- * nothing), or the request does.
- */
-export function secureCookies(c: Context, publicUrl: string | undefined): boolean {
-  return publicUrl?.startsWith('https:') || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
-}
 
 export class Sessions {
   constructor(

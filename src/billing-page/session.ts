@@ -17,6 +17,7 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Billing } from '../engine/billing.ts';
 import type { Credentials } from '../hono/credentials.ts';
+import { secureCookies } from '../hono/secure-cookies.ts';
 import { sha256, type BillingRole } from '../hono/routes/billing-sessions.ts';
 
 const COOKIE_PREFIX = 'tollgate_billing_';
@@ -100,7 +101,7 @@ export class BillingSessions {
     }
     const session = toSession(row);
     await this.#forgetOld(c);
-    setCookie(c, COOKIE_PREFIX + session.name, cookieToken, { path: '/billing', httpOnly: true, sameSite: 'Lax', secure: this.#https(c), maxAge: SESSION_SECONDS });
+    setCookie(c, COOKIE_PREFIX + session.name, cookieToken, { path: '/billing', httpOnly: true, sameSite: 'Lax', secure: secureCookies(c, this.publicUrl), maxAge: SESSION_SECONDS });
     return session;
   }
 
@@ -155,10 +156,6 @@ export class BillingSessions {
     const given = Buffer.from(token);
     const expected = Buffer.from(this.csrfToken({ tokenHash }));
     return given.length === expected.length && timingSafeEqual(given, expected);
-  }
-
-  #https(c: Context): boolean {
-    return this.publicUrl?.startsWith('https:') || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
   }
 }
 
