@@ -11,7 +11,7 @@ import { fakeProcessor, type Billing } from '../src/index.ts';
 import { createBillingSession } from '../src/server/index.ts';
 import { TEST_MODEL } from './support/api-world.ts';
 import { ADMIN_PASSWORD } from './support/admin-client.ts';
-import { adminPage, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
+import { adminPage, ARTIFACTS, haveChromium, noteMissingChromium, serveToBrowser, type ServedBrowser } from './support/browser.ts';
 import { billingInMemory, DAY, TestClock } from './support/harness.ts';
 
 noteMissingChromium('the accessibility browser tests are');
@@ -65,6 +65,19 @@ const illegibleText = (page: Page) => page.evaluate(() => {
   }
   return found;
 });
+
+/** A phone in the hand: its width, and a finger for a pointer. */
+const PHONE = { viewport: { width: 375, height: 800 }, hasTouch: true, isMobile: true };
+
+/**
+ * What the page offers to tap (`selector`) that is under 44 px high, a finger's width, as
+ * "height tag text": links within a sentence or a table's cell are text, not targets (WCAG 2.5.8).
+ */
+const shortTargets = (page: Page, selector: string) => page.evaluate((selector) =>
+  [...document.querySelectorAll(selector)]
+    .filter((e) => !e.closest('p, td, li:not(nav li)') && e.getBoundingClientRect().height > 0)
+    .map((e) => `${Math.round(e.getBoundingClientRect().height)} ${e.tagName} ${((e as HTMLInputElement).name || e.textContent || '').trim().slice(0, 30)}`)
+    .filter((row) => Number(row.split(' ')[0]) < 44), selector);
 
 describe.skipIf(!haveChromium)('accessibility, in a browser', () => {
   const clock = new TestClock(new Date('2026-03-01T09:00:00Z'));
@@ -175,17 +188,25 @@ describe.skipIf(!haveChromium)('accessibility, in a browser', () => {
 
   it("fits a customer's billing page to a 375 px phone, with no sideways scroll and what is tapped at least 44 px high", async () => {
     const { url } = await createBillingSession(billing, 'acme', { returnUrl: 'https://app.example/settings', userId: 'user_8', role: 'owner' }, { baseUrl: served.base });
-    const page = await (await served.browser.newContext({ viewport: { width: 375, height: 800 }, hasTouch: true, isMobile: true })).newPage();
+    const page = await (await served.browser.newContext(PHONE)).newPage();
     await page.goto(url);
     await page.waitForSelector('#usage-chart[data-drawn=true]');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
-    const short = await page.evaluate(() =>
-      [...document.querySelectorAll('#back-to-app, main a[href], main button, main label.check, main input[type=text], main select')]
-        .filter((e) => !e.closest('p, td, li'))
-        .map((e) => `${Math.round(e.getBoundingClientRect().height)} ${e.tagName} ${(e.textContent ?? '').trim().slice(0, 30)}`)
-        .filter((row) => Number(row.split(' ')[0]) < 44),
-    );
-    expect(short).toEqual([]);
+    expect(await shortTargets(page, '#back-to-app, main a[href], main button, main label.check, main input[type=text], main select')).toEqual([]);
+    await page.context().close();
+  });
+
+  it("gives the admin panel's nav, buttons and fields a finger's height at a phone's width, with no sideways scroll", async () => {
+    const problems: string[] = [];
+    const page = await adminPage(served.browser, served.base, ADMIN_PASSWORD, problems, { device: PHONE });
+    for (const path of ['/admin/accounts', '/admin/accounts/acme', '/admin/plans', '/admin/packs', '/admin/settings', '/admin/pricing']) {
+      expect((await page.goto(served.base + path))!.status()).toBe(200);
+      expect({ path, wide: await page.evaluate(() => document.documentElement.scrollWidth) }).toEqual({ path, wide: 375 });
+      const targets = 'nav a[href], main a.button, main button, main input:not([type=hidden]):not([type=checkbox]):not([type=radio]), main select, main label:has(> input[type=checkbox])';
+      expect({ path, short: await shortTargets(page, targets) }).toEqual({ path, short: [] });
+    }
+    await page.screenshot({ path: `${ARTIFACTS}/a11y-admin-pricing-phone.png`, fullPage: true });
+    expect(problems).toEqual([]);
     await page.context().close();
   });
 });

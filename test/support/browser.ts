@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { inject } from 'vitest';
 import type { Billing } from '../../src/index.ts';
 import { ADMIN_PASSWORD, adminApp } from './admin-client.ts';
@@ -56,8 +56,10 @@ export async function serveApp(app: Hono): Promise<{ base: string; close(): Prom
  * are taken at; its script errors and console errors go to `problems`. With `refusalsExpected`,
  * a failed load (a refused form's 4xx, which the test wants) is not one.
  */
-export async function adminPage(browser: Browser, base: string, password: string, problems: string[], { refusalsExpected = false } = {}): Promise<Page> {
-  const page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+export async function adminPage(
+  browser: Browser, base: string, password: string, problems: string[], { refusalsExpected = false, device = {} as BrowserContextOptions } = {},
+): Promise<Page> {
+  const page = await (await browser.newContext({ viewport: { width: 1360, height: 900 }, ...device })).newPage();
   page.on('pageerror', (e) => problems.push(e.message));
   page.on('console', (m) => m.type() === 'error' && !(refusalsExpected && m.text().startsWith('Failed to load resource')) && problems.push(m.text()));
   await page.goto(`${base}/admin/login`);
