@@ -256,6 +256,15 @@ for (const engine of ENGINES) {
       expect([...limits.matchAll(/<strong>([^<]*)<\/strong>/g)].map((m) => m[1]).sort()).toEqual(['This month', 'This month', 'Today', 'Today (your cap)']);
       expect(limits).toContain('aria-label="This month, cap of member user_7: 0 credits of 500 credits"');
       expect(limits).toContain('aria-label="This month, cap of Zoë &lt;b&gt;Ops&lt;/b&gt; &amp; Co: 0 tokens of 2M tokens"');
+      expect(limits).not.toContain('held for calls in progress');
+
+      // A call in progress counts against the cap, as the gate counts it, and the bar says how much of it is held, not spent.
+      const held = await api.billing.authorize('acme', { ...TEST_MODEL, inputTokens: 50_000, maxOutputTokens: 0, userId: 'user_8' });
+      expect(held.ok).toBe(true);
+      const mine = /<div class="limit" data-limit="Today \(your cap\)">[^]*?<\/small>/.exec((await browser.page('/billing')).html)![0];
+      expect(mine).toMatch(/<span>10 credits of 300 credits<\/span>/);
+      expect(mine).toMatch(/ · 10 credits of it held for calls in progress<\/small>$/);
+      if (held.ok) await api.billing.release(held.hold.id);
 
       // The last calls name who made each the same way: the viewer as "You", a named member by name, escaped, another by id.
       for (const user of ['user_7', 'user_8', 'user_9']) {

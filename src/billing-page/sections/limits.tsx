@@ -1,5 +1,5 @@
 /**
- * Each limit as a bar of what is used (and held by calls in progress) of it, and when it resets:
+ * Each limit as a bar of what is used (and held by calls in progress, said apart) of it, and when it resets:
  * the plan's day and month limits, the viewer's own cap, and under "Members' caps" the others'
  * (a member sees only their own), each named by the name the host app set the cap with, or by
  * its id for the member when it gave none, small above the member's caps, never as their title.
@@ -26,6 +26,8 @@ function LimitBar({ limit, label, whose = label, display, timeZone }: { limit: L
       <progress max={max} value={full ? max : used} aria-label={`${whose}: ${figure(used)} of ${figure(limit.amount)}`}></progress>
       <small class="muted">
         {full ? 'Reached: ' : ''}resets {when(limit.resetsAt, timeZone)}
+        {/* A limit counts what calls in progress hold, as the gate does: said, so that it is not read as spent. */}
+        {limit.held > 0 ? ` · ${figure(limit.held)} of it held for calls in progress` : ''}
       </small>
     </div>
   );
