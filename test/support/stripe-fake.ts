@@ -129,6 +129,8 @@ export class StripeFake {
    * caller hears nothing. A test control.
    */
   loseAnswers: ((method: string, path: string) => boolean) | undefined;
+  /** Requests an outage failed (failNext): they never reached the API, and are not in `requests`. */
+  readonly failed: { method: string; path: string; idempotencyKey: string | undefined }[] = [];
 
   /** The first answer to each Idempotency-Key. */
   private readonly answered = new Map<string, { request: string; status: number; answer: string }>();
@@ -137,6 +139,18 @@ export class StripeFake {
   /** Events made and not yet sent. */
   private unsent: Json[] = [];
   private server: Server | undefined;
+  /** How many more requests to each path an outage fails, and how. */
+  private readonly outages = new Map<string, { count: number; how: number | 'reset' }>();
+
+  /**
+   * A test control: the next `count` requests to `path` (such as /v1/checkout/sessions) fail as in
+   * an outage, before Stripe does anything (nothing made, no answer kept for their key): answered
+   * with `how`, a status in Stripe's shape (500, 503; 429 is its rate limit), or their connection
+   * reset. The SDK retries some of them itself: count those too.
+   */
+  failNext(path: string, count: number, how: number | 'reset' = 503): void {
+    this.outages.set(path, { count, how });
+  }
 
   static async start(options: { webhookUrl?: string } = {}): Promise<StripeFake> {
     const fake = new StripeFake();
@@ -181,6 +195,16 @@ export class StripeFake {
     }
 
     const key = req.headers['idempotency-key'] as string | undefined;
+    const outage = this.outages.get(url.pathname);
+    if (outage && outage.count > 0) {
+      outage.count--;
+      this.failed.push({ method, path: url.pathname, idempotencyKey: key });
+      if (outage.how === 'reset') return void res.destroy();
+      const error = outage.how === 429
+        ? { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.' }
+        : { type: 'api_error', message: 'An unknown error occurred' };
+      return send(outage.how, JSON.stringify({ error }));
+    }
     const params = parseForm(method === 'GET' || method === 'DELETE' ? url.search.slice(1) : body);
     this.requests.push({ method, path: url.pathname, params, idempotencyKey: key });
     // What the key was first used for: the same method, path, query and body are the same request.

@@ -5,11 +5,23 @@
  */
 import Stripe from 'stripe';
 import type { CheckoutRequest } from '../../engine/processor.ts';
+import type { Outage } from '../outage.ts';
 
 export function stripeClient(secretKey: string, apiBase?: string): Stripe {
   // Every call that makes something carries an idempotency key, so the SDK's retries are safe.
   return new Stripe(secretKey, { ...addressOf(apiBase), maxNetworkRetries: 2, appInfo: { name: 'Tollgate' } });
 }
+
+/**
+ * What kept Stripe from answering, once the SDK's own retries are spent: unreachable, failing
+ * (a 5xx), or limiting the rate of requests (a 429). Its refusals and declines are answers.
+ */
+export const stripeOutage: Outage = (error) => {
+  if (error instanceof Stripe.errors.StripeConnectionError) return 'unreachable';
+  if (error instanceof Stripe.errors.StripeRateLimitError) return 'too many requests';
+  if (error instanceof Stripe.errors.StripeError && (error.statusCode ?? 0) >= 500) return `error ${error.statusCode}`;
+  return undefined;
+};
 
 /** The call's idempotency key as Stripe's own: a retry of the call is the same request at Stripe. */
 export function keyOf(request: CheckoutRequest): Stripe.RequestOptions | undefined {

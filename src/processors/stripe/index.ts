@@ -11,7 +11,8 @@
 import type { Processor } from '../../engine/processor.ts';
 import { syncCatalog } from './catalog.ts';
 import { purchaseCheckout, subscribeCheckout } from './checkout.ts';
-import { stripeClient } from './client.ts';
+import { stripeClient, stripeOutage } from './client.ts';
+import { reached } from '../outage.ts';
 import { createCustomer } from './customer.ts';
 import { cancelSubscription } from './subscription.ts';
 import { refundPayment } from './refund.ts';
@@ -40,18 +41,19 @@ export function stripeProcessor(options: StripeProcessorOptions): Processor {
   if (!options.webhookSecret?.trim()) throw new Error('The Stripe processor needs its webhook signing secret (STRIPE_WEBHOOK_SECRET)');
   const stripe = stripeClient(options.secretKey, options.apiBase);
   const pages = { successUrl: options.successUrl, cancelUrl: options.cancelUrl };
+  const ask = <T>(call: Promise<T>) => reached('Stripe', stripeOutage, call);
   return {
     name: 'stripe',
     mode: /^(sk|rk)_live_/.test(options.secretKey) ? 'live mode' : 'test mode',
-    ensureCustomer: (account, idempotencyKey) => createCustomer(stripe, account, idempotencyKey),
-    subscribe: (request) => subscribeCheckout(stripe, request, pages),
-    purchase: (request) => purchaseCheckout(stripe, request, pages),
-    cancel: (request) => cancelSubscription(stripe, request),
-    refund: (request) => refundPayment(stripe, request),
-    changePlan: (request) => changePlan(stripe, request),
-    portal: (request) => portalSession(stripe, request),
-    chargeSaved: (request) => chargeSaved(stripe, request),
-    chargeStatus: (paymentRef) => chargeStatus(stripe, paymentRef),
+    ensureCustomer: (account, idempotencyKey) => ask(createCustomer(stripe, account, idempotencyKey)),
+    subscribe: (request) => ask(subscribeCheckout(stripe, request, pages)),
+    purchase: (request) => ask(purchaseCheckout(stripe, request, pages)),
+    cancel: (request) => ask(cancelSubscription(stripe, request)),
+    refund: (request) => ask(refundPayment(stripe, request)),
+    changePlan: (request) => ask(changePlan(stripe, request)),
+    portal: (request) => ask(portalSession(stripe, request)),
+    chargeSaved: (request) => ask(chargeSaved(stripe, request)),
+    chargeStatus: (paymentRef) => ask(chargeStatus(stripe, paymentRef)),
     parseWebhook: async (rawBody, headers) => parseWebhook(stripe, options.webhookSecret, rawBody, headers),
     syncCatalog: (items) => syncCatalog(stripe, items),
   };
