@@ -129,11 +129,24 @@ export class PaddleFake {
    * is cut: Paddle does what was asked, and the caller hears nothing. A test control.
    */
   loseAnswers: ((method: string, path: string) => boolean) | undefined;
+  /** Requests an outage failed (failNext): they never reached the API, and are not in `requests`. */
+  readonly failed: { method: string; path: string }[] = [];
 
   /** Events made and not yet sent. */
   private unsent: IEventsResponse<unknown>[] = [];
   private invoiceNumber = 0;
   private server: Server | undefined;
+  /** How many more requests to each path an outage fails, and how. */
+  private readonly outages = new Map<string, { count: number; how: number | 'reset' }>();
+
+  /**
+   * A test control: the next `count` requests to `path` (such as /transactions, or POST
+   * /transactions for that method's alone) fail as in an outage, before Paddle does anything: answered with `how`, a status (500 in Paddle's shape, 429
+   * its rate limit, 502 or 503 a gateway's HTML page), or their connection reset.
+   */
+  failNext(path: string, count: number, how: number | 'reset' = 503): void {
+    this.outages.set(path, { count, how });
+  }
 
   static async start(options: { webhookUrl?: string } = {}): Promise<PaddleFake> {
     const fake = new PaddleFake();
@@ -191,6 +204,19 @@ export class PaddleFake {
 
     if (url.pathname === '/pay') return this.payPage(method, url.searchParams.get('_ptxn') ?? '', res);
     if (url.pathname.startsWith('/portal/')) return this.portalPage(url.pathname.split('/')[2] ?? '', res);
+    const outage = [this.outages.get(`${method} ${url.pathname}`), this.outages.get(url.pathname)].find((o) => o && o.count > 0);
+    if (outage) {
+      outage.count--;
+      this.failed.push({ method, path: url.pathname });
+      if (outage.how === 'reset') return void res.destroy();
+      if (outage.how === 429) {
+        const error = { type: 'request_error', code: 'too_many_requests', detail: 'Too many requests.', documentation_url: 'https://developer.paddle.com/errors/shared/too_many_requests' };
+        return void res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '60' }).end(JSON.stringify({ error, meta: { request_id: requestId } }));
+      }
+      if (outage.how !== 500) return void res.writeHead(outage.how, { 'content-type': 'text/html' }).end(`<html><body><h1>${outage.how} Service Unavailable</h1></body></html>`);
+      const error = { type: 'api_error', code: 'internal_error', detail: 'An internal error has occurred, please try again.', documentation_url: 'https://developer.paddle.com/errors/shared/internal_error' };
+      return send(500, { error, meta: { request_id: requestId } });
+    }
     try {
       const authorization = req.headers.authorization;
       if (!authorization) throw new PaddleApiError(403, 'shared', 'authentication_missing', 'Authentication header missing.');

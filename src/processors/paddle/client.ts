@@ -5,6 +5,7 @@
  * API can stand in; otherwise PADDLE_ENVIRONMENT picks sandbox or production.
  */
 import { ApiError, Environment, LogLevel, Paddle } from '@paddle/paddle-node-sdk';
+import type { Outage } from '../outage.ts';
 
 export type PaddleEnvironment = 'sandbox' | 'production';
 
@@ -12,6 +13,18 @@ export function paddleClient(apiKey: string, place: { apiBase?: string | undefin
   // Errors come back as ApiError, thrown to the caller; the SDK need not print them too.
   return new Paddle(apiKey, { environment: environmentOf(place), logLevel: LogLevel.none });
 }
+
+/**
+ * What kept Paddle from answering: unreachable (fetch's own TypeError), failing (its api_error, a
+ * 5xx), limiting the rate of requests (a 429), or answering with a page that is not its JSON (a
+ * gateway's 502 or 503, which the SDK fails to parse). Its refusals and declines are answers.
+ */
+export const paddleOutage: Outage = (error) => {
+  if (error instanceof ApiError) return error.type === 'api_error' ? error.code : error.code === 'too_many_requests' ? 'too many requests' : undefined;
+  if (error instanceof TypeError && error.message === 'fetch failed') return 'unreachable';
+  if (error instanceof SyntaxError) return 'an answer that is not its API\'s';
+  return undefined;
+};
 
 function environmentOf({ apiBase, environment }: { apiBase?: string | undefined; environment?: string | undefined }): Environment {
   if (environment !== undefined && environment !== 'sandbox' && environment !== 'production') {

@@ -12,7 +12,8 @@
 import type { Processor } from '../../engine/processor.ts';
 import { syncCatalog } from './catalog.ts';
 import { purchaseCheckout, subscribeCheckout } from './checkout.ts';
-import { paddleClient } from './client.ts';
+import { paddleClient, paddleOutage } from './client.ts';
+import { reached } from '../outage.ts';
 import { ensureCustomer, placeholderEmail, type CustomerEmail } from './customer.ts';
 import { cancelSubscription } from './subscription.ts';
 import { refundPayment } from './refund.ts';
@@ -52,18 +53,19 @@ export function paddleProcessor(options: PaddleProcessorOptions): Processor {
   if (options.checkoutUrl !== undefined && !/^https?:\/\/\S+$/.test(options.checkoutUrl)) throw new Error(`The Paddle checkout URL must be an http or https URL, not "${options.checkoutUrl}"`);
   const paddle = paddleClient(options.apiKey, { apiBase: options.apiBase, environment: options.environment });
   const webhook = { secret: options.webhookSecret, toleranceSeconds };
+  const ask = <T>(call: Promise<T>) => reached('Paddle', paddleOutage, call);
   return {
     name: 'paddle',
     mode: options.apiBase !== undefined ? `API at ${options.apiBase}` : options.environment === 'sandbox' ? 'sandbox' : 'production',
-    ensureCustomer: async (account) => ensureCustomer(paddle, account, (await options.customerEmail?.(account)) ?? placeholderEmail(account.id, options.placeholderEmailDomain)),
-    subscribe: (request) => subscribeCheckout(paddle, request, options.checkoutUrl),
-    purchase: (request) => purchaseCheckout(paddle, request, options.checkoutUrl),
-    cancel: (request) => cancelSubscription(paddle, request),
-    refund: (request) => refundPayment(paddle, request),
-    changePlan: (request) => changePlan(paddle, request),
-    portal: (request) => portalSession(paddle, request),
-    chargeSaved: (request) => chargeSaved(paddle, request),
-    chargeStatus: (paymentRef) => chargeStatus(paddle, paymentRef),
+    ensureCustomer: async (account) => ask(ensureCustomer(paddle, account, (await options.customerEmail?.(account)) ?? placeholderEmail(account.id, options.placeholderEmailDomain))),
+    subscribe: (request) => ask(subscribeCheckout(paddle, request, options.checkoutUrl)),
+    purchase: (request) => ask(purchaseCheckout(paddle, request, options.checkoutUrl)),
+    cancel: (request) => ask(cancelSubscription(paddle, request)),
+    refund: (request) => ask(refundPayment(paddle, request)),
+    changePlan: (request) => ask(changePlan(paddle, request)),
+    portal: (request) => ask(portalSession(paddle, request)),
+    chargeSaved: (request) => ask(chargeSaved(paddle, request)),
+    chargeStatus: (paymentRef) => ask(chargeStatus(paddle, paymentRef)),
     parseWebhook: async (rawBody, headers) => parseWebhook(webhook, rawBody, headers),
     syncCatalog: (items) => syncCatalog(paddle, items),
   };

@@ -9,6 +9,7 @@
 import { ApiError, type Adjustment, type Paddle } from '@paddle/paddle-node-sdk';
 import { BillingError } from '../../core/errors.ts';
 import type { PaymentRefund, PaymentRefundRequest } from '../../engine/processor.ts';
+import { paddleOutage } from './client.ts';
 
 export async function refundPayment(paddle: Paddle, request: PaymentRefundRequest): Promise<PaymentRefund> {
   const reason = `Refund from Tollgate (${request.idempotencyKey})`;
@@ -28,7 +29,7 @@ export async function refundPayment(paddle: Paddle, request: PaymentRefundReques
     return refundOf(adjustment);
   } catch (error) {
     // Refused (more than is left of the transaction, one not completed): nothing was refunded, and the admin is told why.
-    if (error instanceof ApiError) throw new BillingError('processor_error', `Paddle refused the refund: ${error.detail}`, { code: error.code });
+    if (error instanceof ApiError && !paddleOutage(error)) throw new BillingError('processor_error', `Paddle refused the refund: ${error.detail}`, { code: error.code });
     throw error;
   }
 }
