@@ -86,7 +86,7 @@ export async function accountPaymentsSection(billing: Billing, account: Account)
   );
 }
 
-async function confirmPage(c: AdminContext, billing: Billing, accountId: string, paymentId: number, error?: { message: string; amount: string }) {
+async function confirmPage(c: AdminContext, billing: Billing, accountId: string, paymentId: number, error?: { message: string; amount: string; key?: string | undefined }) {
   const payment = (await billing.payments(accountId)).find((p) => p.id === paymentId);
   if (!payment) return notFoundPage(c);
   const left = payment.amountCents - payment.refundedCents;
@@ -107,7 +107,7 @@ async function confirmPage(c: AdminContext, billing: Billing, accountId: string,
         <p>{effect} The money goes back to the customer through {payment.processor}; its value comes out of the account when {payment.processor} says the refund is done.</p>
         <form method="post" action={refundPath(accountId, paymentId)} class="form" id="payment-refund">
           <Csrf token={c.get('csrf')} />
-          <EffectKey />
+          <EffectKey value={error?.key} />
           <Field label="Amount ($)" name="amount" value={error?.amount ?? (left / 100).toFixed(2)} step="0.01" required hint={`At most ${cents(left)}.`} />
           <ErrorNote error={error?.message} />
           <button type="submit">Confirm refund</button> <a href={accountPath(accountId)}>Cancel</a>
@@ -126,7 +126,10 @@ export function accountPaymentRoutes(admin: AdminApp, billing: Billing) {
     const paymentId = Number(c.req.param('paymentId'));
     const form = await readForm(c);
     const result = await attempt(async () => billing.refundPayment(id, paymentId, { amountCents: centsField(form, 'amount', 'Amount') }, effectKey(form)));
-    if (!result.ok) return confirmPage(c, billing, id, paymentId, { message: result.error, amount: form.amount ?? '' });
+    if (!result.ok) {
+      const key = result.code === 'processor_error' ? form.idempotencyKey : undefined;
+      return confirmPage(c, billing, id, paymentId, { message: result.error, amount: form.amount ?? '', key });
+    }
     const { amountCents, status, refundRef } = result.value;
     return done(c, accountPath(id), status === 'refunded' ? `Refunded ${cents(amountCents)} (${refundRef}).` : `Refund of ${cents(amountCents)} asked (${refundRef}): its value comes out when the processor confirms it.`);
   });

@@ -1,0 +1,87 @@
+/**
+ * Stripe failing to answer, with the real SDK against the local fake of its API, under the hosted
+ * billing page's and the admin panel's forms: the page says so, readably, and nothing changed. The
+ * admin's refund form drawn again keeps its key, so sending it again asks Stripe for the same
+ * refund: one refund at Stripe, whatever the first attempt did there.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fakeProcessor } from '../src/index.ts';
+import type { Processor } from '../src/engine/processor.ts';
+import { stripeProcessor } from '../src/processors/stripe/index.ts';
+import { AdminClient, text } from './support/admin-client.ts';
+import { ENGINES } from './support/harness.ts';
+import { useApi } from './support/http.ts';
+import { StripeFake } from './support/stripe-fake.ts';
+
+/** More failures in a row than the SDK retries (maxNetworkRetries: 2). */
+const PAST_RETRIES = 3;
+
+describe('Stripe failing under the billing page and the admin panel', () => {
+  let stripe: StripeFake;
+  const processors: Processor[] = [fakeProcessor()];
+  beforeEach(async () => {
+    stripe = await StripeFake.start();
+    processors[1] = stripeProcessor({ secretKey: stripe.secretKey, webhookSecret: stripe.webhookSecret, apiBase: stripe.url, successUrl: 'https://app.example/ok' });
+  });
+  afterEach(async () => {
+    await stripe.close();
+  });
+  const api = useApi(ENGINES[0]!, { processors });
+
+  /** The checkout a pending answer opens, paid, and Stripe's webhooks applied. */
+  async function pay(pending: unknown) {
+    const from = stripe.events.length;
+    await stripe.completeCheckout((pending as { checkoutUrl: string }).checkoutUrl.split('/').pop()!);
+    for (const event of stripe.events.slice(from)) {
+      const body = JSON.stringify(event);
+      await api.billing.receiveWebhook('stripe', body, new Headers({ 'stripe-signature': stripe.sign(body) }));
+    }
+  }
+
+  beforeEach(async () => {
+    await api.billing.admin.applyPreset('subscription-plus-packs');
+    await api.billing.admin.updatePlan('plus', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 20_00, interval: 'month' }) } });
+    await api.billing.admin.updatePack('extra-10', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 10_00 }) } });
+    await api.billing.upsertAccount({ id: 'acme', kind: 'team', name: 'Acme', processor: 'stripe' });
+  });
+
+  it("the billing page says the processor did not answer and nothing changed, in the customer's words", async () => {
+    const reply = await api.call('POST', '/v1/accounts/acme/billing-sessions', { returnUrl: 'https://app.example/settings', role: 'owner' });
+    const browser = new AdminClient(api.app);
+    await browser.page(new URL(reply.body.url).pathname);
+    await browser.page('/billing');
+    const before = await api.state();
+
+    stripe.failNext('/v1/checkout/sessions', PAST_RETRIES, 503);
+    expect((await browser.post('/billing/plan', { plan: 'plus', idempotencyKey: 'plan-1' })).status).toBe(303);
+    const page = await browser.page('/billing');
+    expect(page.status).toBe(200);
+    expect(text(page.html)).toContain('The payment processor did not answer just now, so nothing changed: try again in a moment.');
+    expect(await api.state()).toEqual(before);
+    expect(stripe.sessions.size).toBe(0);
+  });
+
+  it("the admin's refund form says Stripe failed, drawn again with the same key: sent again, Stripe refunds once", async () => {
+    await pay(await api.billing.subscribe('acme', 'plus'));
+    await pay(await api.billing.purchase('acme', 'extra-10'));
+    const pack = (await api.billing.payments('acme')).find((p) => p.kind === 'pack')!;
+    const admin = new AdminClient(api.app);
+    await admin.login('admin-password-for-tests');
+    const path = `/admin/accounts/acme/payments/${pack.id}/refund`;
+    const keyOf = (html: string) => /name="idempotencyKey" value="([^"]+)"/.exec(html)![1]!;
+    const key = keyOf((await admin.page(path)).html);
+
+    // Stripe made the refund each time, but its answer never came back.
+    stripe.loseAnswers = (method, at) => method === 'POST' && at === '/v1/refunds';
+    const failed = await admin.post(path, { amount: '4.00', idempotencyKey: key });
+    expect(failed.status).toBe(422);
+    expect(text(failed.html)).toMatch(/Stripe failed to answer \(unreachable\): nothing was changed here; retry the request in a moment/);
+    expect(keyOf(failed.html)).toBe(key);
+    expect((await api.billing.payments('acme')).find((p) => p.id === pack.id)!.refundedCents).toBe(0);
+
+    stripe.loseAnswers = undefined;
+    expect((await admin.post(path, { amount: '4.00', idempotencyKey: keyOf(failed.html) })).status).toBe(303);
+    expect(stripe.refunds.size).toBe(1);
+    expect((await api.billing.payments('acme')).find((p) => p.id === pack.id)!.refundedCents).toBe(4_00);
+  });
+});
