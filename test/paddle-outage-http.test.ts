@@ -59,7 +59,7 @@ for (const engine of ENGINES) {
       const refused = await api.refusals();
       paddle.failNext('/customers', 1, 500);
       const down = await refused(502, 'processor_error', 'POST', '/v1/accounts/acme/subscription', { plan: 'plus' }, { 'Idempotency-Key': 'sub-1' });
-      expect(down.body.error.message).toMatch(retryable('internal_error'));
+      expect(down.body.error).toMatchObject({ type: 'api_error', message: expect.stringMatching(retryable('internal_error')) });
       expect(paddle.customers.size).toBe(0);
 
       paddle.failNext('/transactions', 1, 502);

@@ -62,7 +62,7 @@ for (const engine of ENGINES) {
       // The customer's creation: Stripe answers 503 to every try the SDK makes.
       stripe.failNext('/v1/customers', PAST_RETRIES, 503);
       const down = await refused(502, 'processor_error', 'POST', '/v1/accounts/acme/subscription', { plan: 'plus' }, { 'Idempotency-Key': 'sub-1' });
-      expect(down.body.error.message).toMatch(retryable('error 503'));
+      expect(down.body.error).toMatchObject({ type: 'api_error', message: expect.stringMatching(retryable('error 503')) });
       expect(stripe.customers.size).toBe(0);
 
       // The session's: the connection is cut each time. The customer Stripe made is found again by its key.

@@ -63,11 +63,13 @@ export function billingErrorBody(error: BillingError): { status: ContentfulStatu
   const issues = Array.isArray(error.details?.issues) ? (error.details.issues as string[]) : undefined;
   const param = issues?.[0]?.split(':')[0];
   const remedy = error.details?.remedy as RemedyBody | undefined;
+  const status = STATUS[error.code] ?? 400;
   return {
-    status: STATUS[error.code] ?? 400,
+    status,
     body: {
       error: {
-        type: error.code === 'idempotency_conflict' ? 'idempotency_error' : 'invalid_request_error',
+        // A 5xx is no fault of the request (a processor or the database failed): Stripe's api_error, worth a retry.
+        type: error.code === 'idempotency_conflict' ? 'idempotency_error' : status >= 500 ? 'api_error' : 'invalid_request_error',
         code: error.code,
         message: error.message,
         ...(remedy === undefined ? {} : { remedy }),
