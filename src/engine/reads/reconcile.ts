@@ -17,6 +17,39 @@ export interface Reconciliation {
   problems: string[];
 }
 
+/**
+ * The account's usage events whose value is not what their entries drew, or whose refunded
+ * value is not what their refund entries and refund buckets gave back. Each event's entries and
+ * buckets are summed once, grouped by event, never looked up once per event: an account of a
+ * million events is one pass over each table, not a million lookups.
+ */
+export const EVENTS_AGAINST_LEDGER = `SELECT e.id, e.value_micros, e.refunded_micros, COALESCE(l.drawn, 0)::bigint AS drawn, (COALESCE(l.refunded, 0) + COALESCE(r.returned, 0))::bigint AS returned
+   FROM usage_events e
+   LEFT JOIN (SELECT usage_event_id, -sum(amount_micros) FILTER (WHERE kind = 'usage') AS drawn, sum(amount_micros) FILTER (WHERE kind = 'refund') AS refunded
+              FROM ledger_entries WHERE account_id = $1 AND usage_event_id IS NOT NULL GROUP BY usage_event_id) l ON l.usage_event_id = e.id
+   LEFT JOIN (SELECT split_part(reference, ':', 2) AS event_id, sum(amount_micros) AS returned
+              FROM buckets WHERE account_id = $1 AND reference LIKE 'refund:%:%' GROUP BY 1) r ON r.event_id = e.id::text
+   WHERE e.account_id = $1
+     AND (e.value_micros <> COALESCE(l.drawn, 0) OR e.refunded_micros <> COALESCE(l.refunded, 0) + COALESCE(r.returned, 0))
+   ORDER BY e.id`;
+
+/**
+ * What each of the account's payments' refunds say they took (value off its bucket, and what they
+ * made owed), against what the ledger's entries naming it took, less what failed refunds gave
+ * back in buckets of their own (refund-reversals.ts; what they gave back otherwise is in those
+ * entries). The account's entries are summed by payment in one pass, not read again for each payment.
+ */
+export const PAYMENT_REFUNDS_AGAINST_LEDGER = `WITH r AS (
+     SELECT payment_id, sum(CASE WHEN status = 'applied' THEN removed_micros + CASE WHEN used_value = 'debt' THEN used_micros ELSE 0 END ELSE 0 END)::bigint AS said
+     FROM payment_refunds WHERE account_id = $1 AND payment_id IS NOT NULL AND status IN ('applied', 'reversed') GROUP BY payment_id)
+   SELECT r.payment_id, r.said, (COALESCE(l.took, 0) - COALESCE(g.gave, 0))::bigint AS ledger
+   FROM r
+   LEFT JOIN (SELECT payment_id, -sum(amount_micros) AS took FROM ledger_entries
+              WHERE account_id = $1 AND payment_id IS NOT NULL AND kind = 'payment_refund' GROUP BY payment_id) l ON l.payment_id = r.payment_id
+   LEFT JOIN (SELECT v.payment_id, sum(b.amount_micros) AS gave FROM payment_refunds v JOIN buckets b ON b.account_id = $1 AND b.reference = 'refund-reversal:' || v.id
+              WHERE v.payment_id IN (SELECT payment_id FROM r) GROUP BY v.payment_id) g ON g.payment_id = r.payment_id
+   ORDER BY r.payment_id`;
+
 export async function reconcile(ctx: Context, accountId: string): Promise<Reconciliation> {
   return ctx.sql.transaction(async (tx) => {
     const [exists] = await tx.query('SELECT 1 FROM accounts WHERE id = $1', [accountId]);
@@ -40,26 +73,15 @@ export async function reconcile(ctx: Context, accountId: string): Promise<Reconc
     );
     if (debt && debt.debt_micros !== debt.ledger) problems.push(`debt ${debt.debt_micros} ≠ ledger sum ${debt.ledger}`);
     const events = await tx.query<{ id: number; value_micros: number; drawn: number; refunded_micros: number; returned: number }>(
-      `SELECT e.id, e.value_micros, e.refunded_micros,
-         COALESCE((SELECT -sum(amount_micros) FROM ledger_entries WHERE account_id = e.account_id AND usage_event_id = e.id AND kind = 'usage'), 0)::bigint AS drawn,
-         (COALESCE((SELECT sum(amount_micros) FROM ledger_entries WHERE account_id = e.account_id AND usage_event_id = e.id AND kind = 'refund'), 0)
-          + COALESCE((SELECT sum(amount_micros) FROM buckets WHERE account_id = e.account_id AND reference LIKE 'refund:' || e.id || ':%'), 0))::bigint AS returned
-       FROM usage_events e WHERE e.account_id = $1`,
+      EVENTS_AGAINST_LEDGER,
       [accountId],
     );
     for (const e of events) {
       if (e.value_micros !== e.drawn) problems.push(`usage event ${e.id}: value ${e.value_micros} ≠ drawn ${e.drawn}`);
       if (e.refunded_micros !== e.returned) problems.push(`usage event ${e.id}: refunded ${e.refunded_micros} ≠ returned ${e.returned}`);
     }
-    // What each payment's refunds say they took (value off its bucket, and what they made owed) is what the ledger's entries naming
-    // it took, less what failed refunds gave back in buckets of their own (refund-reversals.ts; what they gave back otherwise is in those entries).
     const refunded = await tx.query<{ payment_id: number; said: number; ledger: number }>(
-      `SELECT r.payment_id, r.said,
-         (COALESCE((SELECT -sum(amount_micros) FROM ledger_entries WHERE account_id = $1 AND payment_id = r.payment_id AND kind = 'payment_refund'), 0)
-          - COALESCE((SELECT sum(b.amount_micros) FROM payment_refunds v JOIN buckets b ON b.account_id = $1 AND b.reference = 'refund-reversal:' || v.id
-                      WHERE v.payment_id = r.payment_id), 0))::bigint AS ledger
-       FROM (SELECT payment_id, sum(CASE WHEN status = 'applied' THEN removed_micros + CASE WHEN used_value = 'debt' THEN used_micros ELSE 0 END ELSE 0 END)::bigint AS said
-             FROM payment_refunds WHERE account_id = $1 AND payment_id IS NOT NULL AND status IN ('applied', 'reversed') GROUP BY payment_id) r ORDER BY r.payment_id`,
+      PAYMENT_REFUNDS_AGAINST_LEDGER,
       [accountId],
     );
     for (const r of refunded) if (r.said !== r.ledger) problems.push(`payment ${r.payment_id}: its refunds took ${r.said} ≠ ledger ${r.ledger}`);

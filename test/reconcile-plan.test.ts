@@ -1,0 +1,69 @@
+/**
+ * Reconcile on both engines reads an account's history in a pass over each table, never once
+ * per usage event or per payment: no statement it sends has a subquery run for each row (a
+ * SubPlan), which on an account of a million events read the ledger a million times (and once
+ * more in full for each refunded payment). It still finds an event whose value its entries did
+ * not draw, and a refund the ledger does not show.
+ */
+import { describe, expect, it } from 'vitest';
+import { createBilling, fakeProcessor } from '../src/index.ts';
+import type { Sql } from '../src/db/sql.ts';
+import { ENGINES, TestClock } from './support/harness.ts';
+import { addTestModel, completed, mustCall } from './support/spend.ts';
+
+/** `sql`, with every statement it and its transactions are sent written down in `seen`. */
+function recording(sql: Sql, seen: string[]): Sql {
+  return new Proxy(sql, {
+    get(target, prop) {
+      if (prop === 'query') return (text: string, params?: readonly unknown[]) => (seen.push(text), target.query(text, params));
+      if (prop === 'transaction') return <T,>(work: (tx: Sql) => Promise<T>) => target.transaction((tx) => work(recording(tx, seen)));
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+for (const engine of ENGINES) {
+  describe(`reconcile's statements on ${engine.name}`, () => {
+    it('run no subquery once per row, and still find what disagrees', async () => {
+      const db = await engine.open();
+      const seen: string[] = [];
+      const clock = new TestClock();
+      const billing = await createBilling({ database: recording(db.sql, seen), clock: clock.read, processors: [fakeProcessor()] });
+      try {
+        await billing.admin.applyPreset('credit-packs');
+        await billing.admin.updatePlan('payg', { includedMicros: 0 });
+        await addTestModel(billing);
+        await billing.upsertAccount({ id: 'acme', kind: 'team' });
+        const bought = completed(await billing.purchase('acme', 'credits-10', { idempotencyKey: 'buy' }));
+        const charges = [];
+        for (let i = 0; i < 3; i++) charges.push(await mustCall(billing, 'acme', 1_000));
+        await billing.refund(charges[0]!.usageEventId, { amountMicros: 500 });
+        const [payment] = await billing.payments('acme');
+        await billing.refundPayment('acme', payment!.id, { amountCents: 100 }, { idempotencyKey: 'refund' });
+        expect(await billing.reconcile('acme')).toMatchObject({ ok: true, problems: [] });
+        expect(bought.paymentRef).toBe(payment!.reference);
+        await billing.sql.query(`UPDATE usage_events SET value_micros = value_micros + 1 WHERE id = $1`, [charges[2]!.usageEventId]);
+
+        seen.length = 0;
+        const { problems } = await billing.reconcile('acme');
+        expect(problems).toEqual([`usage event ${charges[2]!.usageEventId}: value ${charges[2]!.valueMicros + 1} ≠ drawn ${charges[2]!.valueMicros}`]);
+
+        const statements = seen.filter((text) => text.includes('$1'));
+        expect(statements.length).toBeGreaterThanOrEqual(5);
+        for (const [i, text] of statements.entries()) {
+          const plan = await db.sql.transaction(async (tx) => {
+            await tx.exec(`PREPARE reconcile_${i} AS ${text}`);
+            const rows = await tx.query(`EXPLAIN (FORMAT JSON) EXECUTE reconcile_${i}('acme')`);
+            await tx.exec(`DEALLOCATE reconcile_${i}`);
+            return JSON.stringify(rows);
+          });
+          expect(plan, text).not.toMatch(/"Parent Relationship":\s*"SubPlan"/);
+        }
+      } finally {
+        await billing.close();
+        await db.drop();
+      }
+    });
+  });
+}
