@@ -131,6 +131,25 @@ export const USAGE_BY_DAY_AND_MODEL = `SELECT ${dayOf('occurred_at')} AS day, mo
        ${saturatedSum('value_micros')} AS charged, ${saturatedSum('refunded_micros')} AS refunded, ${saturatedSum('cost_micros')} AS cost
      FROM usage_events WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY 1, 2`;
 
+/**
+ * Money collected over [$1, $2) by UTC day, processor and kind: payments on the day paid, refunds
+ * and disputes on the day they applied. Each range is on a bare column with an index of its own
+ * (migration 0032), so a month's view reads that month's payments, not every payment ever made.
+ */
+export const MONEY_BY_DAY_AND_SOURCE = `SELECT day, processor, kind, sum(payments)::bigint AS payments, sum(paid)::bigint AS paid, sum(refunded)::bigint AS refunded, sum(disputed)::bigint AS disputed
+   FROM (
+     SELECT ${dayOf('p.created_at')} AS day, p.processor, ${paymentKind} AS kind, 1 AS payments, p.amount_cents AS paid, 0 AS refunded, 0 AS disputed
+     FROM payments p WHERE p.status <> 'failed' AND p.created_at >= $1 AND p.created_at < $2
+     UNION ALL
+     SELECT ${dayOf('r.applied_at')}, p.processor, ${paymentKind}, 0, 0,
+       CASE WHEN r.kind = 'refund' THEN r.applied_cents ELSE 0 END,
+       CASE r.kind WHEN 'dispute' THEN r.applied_cents WHEN 'dispute_won' THEN -LEAST(r.amount_cents, (
+         SELECT COALESCE(sum(d.applied_cents), 0) FROM payment_refunds d WHERE d.payment_id = r.payment_id AND d.kind = 'dispute' AND d.status = 'applied'
+       )) ELSE 0 END
+     FROM payment_refunds r JOIN payments p ON p.id = r.payment_id
+     WHERE r.status = 'applied' AND r.applied_at >= $1 AND r.applied_at < $2
+   ) m GROUP BY 1, 2, 3`;
+
 /** Money collected and usage charged over [from, to), by UTC day, by source and by model, and in total. The range comes parsed. */
 export async function moneyView(ctx: Context, { from, to }: z.output<typeof moneyRangeSchema>): Promise<MoneyView> {
   const usage = await ctx.sql.query<{ day: string; model: string; events: number; input: number; output: number; charged: number; refunded: number; cost: number }>(
@@ -138,19 +157,7 @@ export async function moneyView(ctx: Context, { from, to }: z.output<typeof mone
     [from, to],
   );
   const money = await ctx.sql.query<{ day: string; processor: string; kind: PaymentKind; payments: number; paid: number; refunded: number; disputed: number }>(
-    `SELECT day, processor, kind, sum(payments)::bigint AS payments, sum(paid)::bigint AS paid, sum(refunded)::bigint AS refunded, sum(disputed)::bigint AS disputed
-     FROM (
-       SELECT ${dayOf('p.created_at')} AS day, p.processor, ${paymentKind} AS kind, 1 AS payments, p.amount_cents AS paid, 0 AS refunded, 0 AS disputed
-       FROM payments p WHERE p.status <> 'failed' AND p.created_at >= $1 AND p.created_at < $2
-       UNION ALL
-       SELECT ${dayOf('r.applied_at')}, p.processor, ${paymentKind}, 0, 0,
-         CASE WHEN r.kind = 'refund' THEN r.applied_cents ELSE 0 END,
-         CASE r.kind WHEN 'dispute' THEN r.applied_cents WHEN 'dispute_won' THEN -LEAST(r.amount_cents, (
-           SELECT COALESCE(sum(d.applied_cents), 0) FROM payment_refunds d WHERE d.payment_id = r.payment_id AND d.kind = 'dispute' AND d.status = 'applied'
-         )) ELSE 0 END
-       FROM payment_refunds r JOIN payments p ON p.id = r.payment_id
-       WHERE r.status = 'applied' AND r.applied_at >= $1 AND r.applied_at < $2
-     ) m GROUP BY 1, 2, 3`,
+    MONEY_BY_DAY_AND_SOURCE,
     [from, to],
   );
 
