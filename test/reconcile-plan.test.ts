@@ -7,21 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createBilling, fakeProcessor } from '../src/index.ts';
-import type { Sql } from '../src/db/sql.ts';
 import { ENGINES, TestClock } from './support/harness.ts';
+import { recording } from './support/recording-sql.ts';
 import { addTestModel, completed, mustCall } from './support/spend.ts';
-
-/** `sql`, with every statement it and its transactions are sent written down in `seen`. */
-function recording(sql: Sql, seen: string[]): Sql {
-  return new Proxy(sql, {
-    get(target, prop) {
-      if (prop === 'query') return (text: string, params?: readonly unknown[]) => (seen.push(text), target.query(text, params));
-      if (prop === 'transaction') return <T,>(work: (tx: Sql) => Promise<T>) => target.transaction((tx) => work(recording(tx, seen)));
-      const value = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
 
 for (const engine of ENGINES) {
   describe(`reconcile's statements on ${engine.name}`, () => {
@@ -44,10 +32,14 @@ for (const engine of ENGINES) {
         expect(await billing.reconcile('acme')).toMatchObject({ ok: true, problems: [] });
         expect(bought.paymentRef).toBe(payment!.reference);
         await billing.sql.query(`UPDATE usage_events SET value_micros = value_micros + 1 WHERE id = $1`, [charges[2]!.usageEventId]);
+        await billing.sql.query(`UPDATE payment_refunds SET removed_micros = removed_micros + 1 WHERE account_id = 'acme'`);
 
         seen.length = 0;
         const { problems } = await billing.reconcile('acme');
-        expect(problems).toEqual([`usage event ${charges[2]!.usageEventId}: value ${charges[2]!.valueMicros + 1} ≠ drawn ${charges[2]!.valueMicros}`]);
+        expect(problems).toEqual([
+          `usage event ${charges[2]!.usageEventId}: value ${charges[2]!.valueMicros + 1} ≠ drawn ${charges[2]!.valueMicros}`,
+          expect.stringMatching(new RegExp(`^payment ${payment!.id}: its refunds took \\d+ ≠ ledger \\d+$`)),
+        ]);
 
         const statements = seen.filter((text) => text.includes('$1'));
         expect(statements.length).toBeGreaterThanOrEqual(5);

@@ -91,7 +91,7 @@ export async function readUsage(billing: Billing, session: BillingSession, accou
     session, days, member, timeZone: account.timeZone, display,
     byModel: byModel.rows.sort((a, b) => b.valueMicros - a.valueMicros),
     byDay,
-    // A member sees their own calls; one the app did not name sees none.
-    calls: member && !session.userId ? [] : await recentCalls(billing, account.id, member ? session.userId : null),
+    // A member sees their own calls, of the range shown; one the app did not name sees none.
+    calls: member && !session.userId ? [] : await recentCalls(billing, account.id, member ? session.userId : null, from),
   };
 }

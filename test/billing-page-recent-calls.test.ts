@@ -1,0 +1,48 @@
+/**
+ * The billing page's last calls, on both engines, are those of the range it shows: a member with
+ * no call of their own in it reads the account's events of that range through its index on the
+ * time, not every event the account ever recorded (on PostgreSQL, with many events, the planner
+ * judged a member's rare calls cheaper to find by reading every account's events).
+ */
+import { describe, expect, it } from 'vitest';
+import { createBilling } from '../src/index.ts';
+import { recentCalls } from '../src/billing-page/recent-calls.ts';
+import { ENGINES, TestClock } from './support/harness.ts';
+import { recording } from './support/recording-sql.ts';
+
+for (const engine of ENGINES) {
+  describe(`the billing page's last calls on ${engine.name}`, () => {
+    it('are those since the range shown began, found by the time on the account', async () => {
+      const db = await engine.open();
+      const seen: string[] = [];
+      const billing = await createBilling({ database: recording(db.sql, seen), clock: new TestClock().read });
+      try {
+        // Ann called once, 40 days ago; Bob every hour of the last week.
+        await db.sql.exec(`
+          INSERT INTO usage_events (account_id, idempotency_key, user_id, model, provider, input_tokens, output_tokens, cost_micros, value_micros, margin_bps, price, occurred_at)
+          SELECT 'acme', 'k' || g, CASE WHEN g = 0 THEN 'ann' ELSE 'bob' END, 'm', 'p', 10, 5, 1, 3, 5000, '{}',
+            CASE WHEN g = 0 THEN timestamptz '2026-03-10T12:00:00Z' - interval '40 days' ELSE timestamptz '2026-03-10T12:00:00Z' - g * interval '1 hour' END
+          FROM generate_series(0, 168) g;
+          ANALYZE usage_events;`);
+        const since = new Date('2026-02-08T00:00:00Z');
+
+        seen.length = 0;
+        expect(await recentCalls(billing, 'acme', 'ann', since)).toEqual([]);
+        const bob = await recentCalls(billing, 'acme', 'bob', since);
+        expect(bob.map((c) => c.occurredAt.toISOString())).toEqual(Array.from({ length: 10 }, (_, i) => new Date(Date.parse('2026-03-10T11:00:00Z') - i * 3_600_000).toISOString()));
+
+        const [read] = seen;
+        const plan = await db.sql.transaction(async (tx) => {
+          await tx.exec(`SET LOCAL enable_seqscan = off; PREPARE last_calls AS ${read}`);
+          const rows = await tx.query(`EXPLAIN (FORMAT JSON) EXECUTE last_calls('acme', 'ann', 10, '${since.toISOString()}')`);
+          await tx.exec('DEALLOCATE last_calls');
+          return JSON.stringify(rows);
+        });
+        expect(plan).toMatch(/"Index Name":"usage_events_account_time"[^{}]*"Index Cond":"\(\(account_id = \$1\) AND \(occurred_at >= \$4\)\)"/);
+      } finally {
+        await billing.close();
+        await db.drop();
+      }
+    });
+  });
+}
