@@ -65,6 +65,8 @@ export async function listAccounts(
   );
   const ids = page.map((r) => r.id);
   if (ids.length === 0) {
+    // Nothing from the first row on is nothing at all: a search that matches no account reads the accounts once, not twice.
+    if (q.offset === 0) return { rows: [], total: 0, month };
     const [count] = await ctx.sql.query<{ total: number }>('SELECT count(*)::bigint AS total FROM accounts WHERE $1::text IS NULL OR id ILIKE $1 OR name ILIKE $1', [pattern]);
     return { rows: [], total: Number(count?.total ?? 0), month };
   }
