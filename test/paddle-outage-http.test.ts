@@ -62,11 +62,15 @@ for (const engine of ENGINES) {
       expect(down.body.error).toMatchObject({ type: 'api_error', message: expect.stringMatching(retryable('internal_error')) });
       expect(paddle.customers.size).toBe(0);
 
+      // The customer Paddle made is stored before the transaction is asked for, and kept: nothing else changes.
       paddle.failNext('/transactions', 1, 502);
-      const gateway = await refused(502, 'processor_error', 'POST', '/v1/accounts/acme/subscription', { plan: 'plus' }, { 'Idempotency-Key': 'sub-1' });
+      const gateway = await api.call('POST', '/v1/accounts/acme/subscription', { plan: 'plus' }, { 'Idempotency-Key': 'sub-1' });
+      expect({ status: gateway.status, code: gateway.body.error.code }).toEqual({ status: 502, code: 'processor_error' });
       expect(gateway.body.error.message).toMatch(retryable("an answer that is not its API's"));
+      expect(paddle.customers.size).toBe(1);
+      const refusedAgain = await api.refusals();
       paddle.failNext('/transactions', 1, 'reset');
-      expect((await refused(502, 'processor_error', 'POST', '/v1/accounts/acme/subscription', { plan: 'plus' }, { 'Idempotency-Key': 'sub-1' })).body.error.message).toMatch(retryable('unreachable'));
+      expect((await refusedAgain(502, 'processor_error', 'POST', '/v1/accounts/acme/subscription', { plan: 'plus' }, { 'Idempotency-Key': 'sub-1' })).body.error.message).toMatch(retryable('unreachable'));
       paddle.failNext('/transactions', 1, 429);
       const limited = await api.billing.subscribe('acme', 'plus', { idempotencyKey: 'sub-1' }).catch((error: unknown) => error);
       expect(limited).toBeInstanceOf(BillingError);

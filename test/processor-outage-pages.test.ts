@@ -50,6 +50,8 @@ describe('Stripe failing under the billing page and the admin panel', () => {
     const browser = new AdminClient(api.app);
     await browser.page(new URL(reply.body.url).pathname);
     await browser.page('/billing');
+    // Its customer at Stripe made first (by the portal): a checkout whose session fails keeps the customer it made.
+    await api.billing.portal('acme', { returnUrl: 'https://app.example/settings' });
     const before = await api.state();
 
     stripe.failNext('/v1/checkout/sessions', PAST_RETRIES, 503);

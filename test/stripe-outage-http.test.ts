@@ -65,9 +65,15 @@ for (const engine of ENGINES) {
       expect(down.body.error).toMatchObject({ type: 'api_error', message: expect.stringMatching(retryable('error 503')) });
       expect(stripe.customers.size).toBe(0);
 
-      // The session's: the connection is cut each time. The customer Stripe made is found again by its key.
+      // The session's: the connection is cut each time. The customer Stripe made is stored before the
+      // session is asked for, and kept: a retry finds the same one by its key. Nothing else changes.
       stripe.failNext('/v1/checkout/sessions', PAST_RETRIES, 'reset');
-      const cut = await refused(502, 'processor_error', 'POST', '/v1/accounts/acme/subscription', { plan: 'plus' }, { 'Idempotency-Key': 'sub-1' });
+      const customerKept = await subscribe();
+      expect({ status: customerKept.status, code: customerKept.body.error.code }).toEqual({ status: 502, code: 'processor_error' });
+      expect(stripe.customers.size).toBe(1);
+      const refusedAgain = await api.refusals();
+      stripe.failNext('/v1/checkout/sessions', PAST_RETRIES, 'reset');
+      const cut = await refusedAgain(502, 'processor_error', 'POST', '/v1/accounts/acme/subscription', { plan: 'plus' }, { 'Idempotency-Key': 'sub-1' });
       expect(cut.body.error.message).toMatch(retryable('unreachable'));
       expect(stripe.sessions.size).toBe(0);
 

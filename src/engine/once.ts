@@ -41,18 +41,27 @@ export async function once<R extends object>(sql: Sql, effect: Effect, key: stri
       'INSERT INTO effect_keys (key, operation, request_hash, account_id) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING RETURNING key',
       [key, effect.operation, hash, effect.accountId ?? null],
     );
-    if (claimed.length === 0) {
-      const [first] = await tx.query<{ operation: string; request_hash: string; result: string }>(
-        'SELECT operation, request_hash, result::text AS result FROM effect_keys WHERE key = $1',
-        [key],
-      );
-      if (first!.request_hash !== hash) throw idempotencyConflict(key, effect.operation, first!.operation);
-      return { ...(decode(first!.result) as R), replayed: true };
-    }
+    if (claimed.length === 0) return (await storedResult<R>(tx, effect, key))!;
     const result = await work(tx);
     await tx.query('UPDATE effect_keys SET result = $2::jsonb WHERE key = $1', [key, encode(result)]);
     return { ...result, replayed: false };
   });
+}
+
+/**
+ * The result a call under `key` committed, as once() gives it to a retry; undefined if none did.
+ * It only reads: a call that asks a processor outside its transaction looks here first, so that a
+ * retry of one done asks nothing again.
+ */
+export async function storedResult<R extends object>(sql: Sql, effect: Effect, key: string | undefined): Promise<Once<R> | undefined> {
+  if (key === undefined) return undefined;
+  const [first] = await sql.query<{ operation: string; request_hash: string; result: string }>(
+    'SELECT operation, request_hash, result::text AS result FROM effect_keys WHERE key = $1',
+    [key],
+  );
+  if (!first) return undefined;
+  if (first.request_hash !== requestHash(effect)) throw idempotencyConflict(key, effect.operation, first.operation);
+  return { ...(decode(first.result) as R), replayed: true };
 }
 
 /** The refusal of `key`, used already for another request (of `firstOperation`). */

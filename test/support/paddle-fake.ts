@@ -32,6 +32,7 @@ import type {
   Interval,
 } from '@paddle/paddle-node-sdk';
 import { ulid } from 'ulid';
+import { HeldRequests, type HeldRequest } from './held-requests.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -138,6 +139,7 @@ export class PaddleFake {
   private server: Server | undefined;
   /** How many more requests to each path an outage fails, and how. */
   private readonly outages = new Map<string, { count: number; how: number | 'reset' }>();
+  private readonly held = new HeldRequests();
 
   /**
    * A test control: the next `count` requests to `path` (such as /transactions, or POST
@@ -146,6 +148,11 @@ export class PaddleFake {
    */
   failNext(path: string, count: number, how: number | 'reset' = 503): void {
     this.outages.set(path, { count, how });
+  }
+
+  /** A test control: the next request to `path` (named as failNext names it) waits until the test releases it. */
+  holdNext(path: string): HeldRequest {
+    return this.held.next(path);
   }
 
   static async start(options: { webhookUrl?: string } = {}): Promise<PaddleFake> {
@@ -204,6 +211,7 @@ export class PaddleFake {
 
     if (url.pathname === '/pay') return this.payPage(method, url.searchParams.get('_ptxn') ?? '', res);
     if (url.pathname.startsWith('/portal/')) return this.portalPage(url.pathname.split('/')[2] ?? '', res);
+    await this.held.pass(`${method} ${url.pathname}`, url.pathname);
     const outage = [this.outages.get(`${method} ${url.pathname}`), this.outages.get(url.pathname)].find((o) => o && o.count > 0);
     if (outage) {
       outage.count--;

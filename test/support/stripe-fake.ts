@@ -13,6 +13,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
+import { HeldRequests, type HeldRequest } from './held-requests.ts';
 
 type Json = Record<string, any>;
 
@@ -141,6 +142,7 @@ export class StripeFake {
   private server: Server | undefined;
   /** How many more requests to each path an outage fails, and how. */
   private readonly outages = new Map<string, { count: number; how: number | 'reset' }>();
+  private readonly held = new HeldRequests();
 
   /**
    * A test control: the next `count` requests to `path` (such as /v1/checkout/sessions) fail as in
@@ -150,6 +152,11 @@ export class StripeFake {
    */
   failNext(path: string, count: number, how: number | 'reset' = 503): void {
     this.outages.set(path, { count, how });
+  }
+
+  /** A test control: the next request to `path` (named as failNext names it) waits until the test releases it. */
+  holdNext(path: string): HeldRequest {
+    return this.held.next(path);
   }
 
   static async start(options: { webhookUrl?: string } = {}): Promise<StripeFake> {
@@ -195,6 +202,7 @@ export class StripeFake {
     }
 
     const key = req.headers['idempotency-key'] as string | undefined;
+    await this.held.pass(url.pathname);
     const outage = this.outages.get(url.pathname);
     if (outage && outage.count > 0) {
       outage.count--;

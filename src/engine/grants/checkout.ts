@@ -1,27 +1,29 @@
 /**
  * Checkout through the account's processor: subscribe to a plan, buy a pack, cancel the paid
- * plan. Each runs once per idempotency key (once.ts), in one transaction that holds the
- * account's gate mutex: the processor is asked, and what it completed is applied there — the
- * plan's new period and its allowance, the pack's bucket, the plan's end. What it left pending
- * (a checkout page the customer has yet to pay on) moves nothing: the processor's webhook does,
- * when the money comes in (webhooks.ts). A retry under the key gets the same page. A processor
- * another replaced (the fake, after a switch) sells nothing, and its subscriptions' ends cannot
- * be called off (replaced-processor.ts).
+ * plan. Each runs once per idempotency key (once.ts). A checkout is checked under the account's
+ * gate mutex, asked of the processor outside any transaction (an outage may keep it minutes),
+ * then checked again and applied in once's transaction, under the mutex: the plan's new period
+ * and its allowance, the pack's bucket. A plan changed at the processor and a cancel still ask it
+ * inside that transaction (docs/design.md says why). What the processor left pending (a checkout
+ * page the customer has yet to pay on) moves nothing: the processor's webhook does, when the
+ * money comes in (webhooks.ts). A retry under the key gets the same page. A processor another
+ * replaced (the fake, after a switch) sells nothing, and its subscriptions' ends cannot be called
+ * off (replaced-processor.ts).
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
 import { plain, textProblem } from '../../core/input.ts';
-import { isFree } from '../../core/plan.ts';
+import { isFree, type Plan } from '../../core/plan.ts';
 import { findPack, findPlan } from '../catalog/catalog.ts';
 import type { Context } from '../context.ts';
-import { effectOptionsShape, once, type EffectOptions } from '../once.ts';
+import { effectOptionsShape, once, storedResult, type EffectOptions, type Once } from '../once.ts';
 import type { CheckoutRequest, Pending, Processor } from '../processor.ts';
 import type { Account } from '../rows.ts';
 import type { Sql } from '../../db/sql.ts';
-import { lockGate } from '../terms.ts';
+import { lockGate, type Terms } from '../terms.ts';
 import { recordRenewals } from './clock-payments.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
-import { activatePlan, activeSubscription, cancelPlan, changePlan } from './subscriptions.ts';
+import { activatePlan, activeSubscription, cancelPlan, changePlan, type Subscription } from './subscriptions.ts';
 
 export function processorOf(ctx: Context, account: Account): Processor {
   const processor = ctx.processors.get(account.processor);
@@ -70,59 +72,120 @@ export interface CheckoutUrls {
   cancelUrl?: string;
 }
 
-/** What a processor needs to know of the account and the call: the customer it made for the account, once. */
-export async function checkoutRequest(tx: Sql, processor: Processor, account: Account, options: (EffectOptions & CheckoutUrls) | undefined): Promise<CheckoutRequest> {
-  const [row] = await tx.query<{ processor_customer_id: string | null }>('SELECT processor_customer_id FROM accounts WHERE id = $1', [account.id]);
+/**
+ * What a processor needs to know of the account and the call: the customer it made for the
+ * account, once. `sql` is the database outside any transaction (a checkout, the portal) or a
+ * transaction holding the gate mutex (a plan change, a cancel).
+ */
+export async function checkoutRequest(sql: Sql, processor: Processor, account: Account, options: (EffectOptions & CheckoutUrls) | undefined): Promise<CheckoutRequest> {
+  const [row] = await sql.query<{ processor_customer_id: string | null }>('SELECT processor_customer_id FROM accounts WHERE id = $1', [account.id]);
   let customerId = row?.processor_customer_id ?? undefined;
   if (!customerId && processor.ensureCustomer) {
-    // The caller holds the account's gate mutex: two first checkouts make one customer, and the
-    // processor's own key makes a retry after a crash find the one it made.
-    customerId = await processor.ensureCustomer(account, `customer:${account.id}`);
-    await tx.query('UPDATE accounts SET processor_customer_id = $2 WHERE id = $1', [account.id, customerId]);
+    // The processor's own key makes two first calls, and a retry after a crash, find the one customer it made.
+    const made = await processor.ensureCustomer(account, `customer:${account.id}`);
+    // One stored meanwhile by a concurrent call is kept; none is stored on an account that moved to another processor.
+    const [stored] = await sql.query<{ processor_customer_id: string }>(
+      'UPDATE accounts SET processor_customer_id = COALESCE(processor_customer_id, $2) WHERE id = $1 AND processor = $3 RETURNING processor_customer_id',
+      [account.id, made, processor.name],
+    );
+    if (!stored) throw processorMoved(account.id, processor);
+    customerId = stored.processor_customer_id;
   }
   return { account, customerId, idempotencyKey: options?.idempotencyKey, successUrl: options?.successUrl, cancelUrl: options?.cancelUrl };
 }
 
-export async function subscribe(ctx: Context, accountId: string, planSlug: string, { idempotencyKey, ...urls }: EffectOptions & CheckoutUrls = {}) {
-  return once(ctx.sql, { operation: 'subscribe', request: { accountId, plan: planSlug, ...urls }, accountId }, idempotencyKey, async (tx) => {
-    const now = ctx.clock();
-    const plan = await findPlan(tx, planSlug);
-    if (plan.status !== 'active') {
-      throw new BillingError('plan_not_available', `The plan "${planSlug}" is ${plan.status} and takes no new subscribers`, { slug: planSlug });
+/** The refusal of a call whose account moved to another processor while `processor` answered it. */
+function processorMoved(accountId: string, processor: Processor): BillingError {
+  return new BillingError(
+    'processor_not_configured',
+    `Account "${accountId}" moved to another processor while ${processor.name} answered: nothing was bought; check out again, at the processor it pays through now`,
+    { accountId, processor: processor.name },
+  );
+}
+
+/** The processor asked for a checkout is still the account's, on the second look. */
+function assertSameProcessor(accountId: string, asked: Processor, now: Processor): void {
+  if (now !== asked) throw processorMoved(accountId, asked);
+}
+
+/**
+ * How subscribe moves the account to the plan, checked under the gate mutex: a cancel called off
+ * at a processor that keeps no subscription of its own (`resume`), a plan changed at the processor
+ * (`change`), or a new checkout.
+ */
+type SubscribeRoute = { route: 'resume' | 'change' | 'checkout'; terms: Terms; plan: Plan; processor: Processor; subscriptionRef?: string };
+
+async function subscribeRoute(ctx: Context, tx: Sql, accountId: string, planSlug: string): Promise<SubscribeRoute> {
+  const now = ctx.clock();
+  const plan = await findPlan(tx, planSlug);
+  if (plan.status !== 'active') {
+    throw new BillingError('plan_not_available', `The plan "${planSlug}" is ${plan.status} and takes no new subscribers`, { slug: planSlug });
+  }
+  const terms = await lockGate(tx, accountId, now);
+  const { account } = terms;
+  const processor = processorOf(ctx, account);
+  const current = await activeSubscription(tx, accountId);
+  if (!processor.changePlan && current?.processor === processor.name && plan.id === account.planId && account.planEndsAt !== null && !terms.planEnded) {
+    // Resumed at a processor that keeps no subscription of its own (the fake): the cancel is called off, the period paid runs on.
+    if (processor.replacedBy) {
+      // Its renewals would be paid by nobody: the plan ends as scheduled.
+      throw new BillingError(
+        'processor_not_configured',
+        `Account "${accountId}" pays through the ${processor.name} processor, which takes no payments now that ${processor.replacedBy} does: its plan ends as scheduled. ` +
+          `Move it to ${processor.replacedBy} (PUT /v1/accounts/{id} with "processor": "${processor.replacedBy}", or its admin page), then subscribe again`,
+        { accountId, processor: processor.name },
+      );
     }
-    const terms = await lockGate(tx, accountId, now);
-    const { account } = terms;
-    const processor = processorOf(ctx, account);
-    const current = await activeSubscription(tx, accountId);
-    if (!processor.changePlan && current?.processor === processor.name && plan.id === account.planId && account.planEndsAt !== null && !terms.planEnded) {
-      // Resumed at a processor that keeps no subscription of its own (the fake): the cancel is called off, the period paid runs on.
-      if (processor.replacedBy) {
-        // Its renewals would be paid by nobody: the plan ends as scheduled.
-        throw new BillingError(
-          'processor_not_configured',
-          `Account "${accountId}" pays through the ${processor.name} processor, which takes no payments now that ${processor.replacedBy} does: its plan ends as scheduled. ` +
-            `Move it to ${processor.replacedBy} (PUT /v1/accounts/{id} with "processor": "${processor.replacedBy}", or its admin page), then subscribe again`,
-          { accountId, processor: processor.name },
-        );
-      }
+    return { route: 'resume', terms, plan, processor };
+  }
+  if (processor.changePlan && current?.processor === processor.name && !terms.planEnded) {
+    // On a subscription at the processor already: the processor changes its plan (it bills the proration).
+    if (terms.account.pastDue || terms.unpaid) {
+      throw new BillingError('payment_past_due', `Account "${accountId}" has a renewal not paid yet: once it is (in the billing portal, if its payment failed), change the plan`, { accountId });
+    }
+    if (isFree(plan)) {
+      throw new BillingError('invalid_input', `The plan "${planSlug}" is free: to move account "${accountId}" to it, cancel its subscription (at the period's end, or now)`, { accountId, plan: planSlug });
+    }
+    if (plan.id === account.planId && account.planEndsAt === null) {
+      throw new BillingError('subscription_active', `Account "${accountId}" is on the plan "${planSlug}" already`, { accountId, plan: planSlug });
+    }
+    return { route: 'change', terms, plan, processor, subscriptionRef: current.processorRef };
+  }
+  return { route: 'checkout', terms, plan, processor };
+}
+
+/** The refusal of a subscribe whose route changed between its two looks (a webhook put the account on a subscription, or ended it). */
+function routeChanged(accountId: string, planSlug: string): BillingError {
+  return new BillingError(
+    'subscription_active',
+    `Account "${accountId}" had its subscription started or ended while this move to the plan "${planSlug}" was asked for: nothing changed; subscribe again`,
+    { accountId, plan: planSlug },
+  );
+}
+
+export async function subscribe(ctx: Context, accountId: string, planSlug: string, { idempotencyKey, ...urls }: EffectOptions & CheckoutUrls = {}): Promise<Once<Subscription | PendingCheckout>> {
+  const effect = { operation: 'subscribe', request: { accountId, plan: planSlug, ...urls }, accountId };
+  const stored = await storedResult<Subscription | PendingCheckout>(ctx.sql, effect, idempotencyKey);
+  if (stored) return stored;
+  const first = await ctx.sql.transaction((tx) => subscribeRoute(ctx, tx, accountId, planSlug));
+  if (first.route !== 'checkout') {
+    // A plan change asks the processor under the mutex, as a cancel does (docs/design.md).
+    return once(ctx.sql, effect, idempotencyKey, async (tx) => {
+      const { route, terms, plan, processor, subscriptionRef } = await subscribeRoute(ctx, tx, accountId, planSlug);
+      if (route !== first.route) throw routeChanged(accountId, planSlug);
+      if (route === 'change') await processor.changePlan!({ ...(await checkoutRequest(tx, processor, terms.account, { idempotencyKey, ...urls })), plan, subscriptionRef: subscriptionRef! });
       return changePlan(tx, terms, plan);
-    }
-    if (processor.changePlan && current?.processor === processor.name && !terms.planEnded) {
-      // On a subscription at the processor already: the processor changes its plan (it bills the proration).
-      if (terms.account.pastDue || terms.unpaid) {
-        throw new BillingError('payment_past_due', `Account "${accountId}" has a renewal not paid yet: once it is (in the billing portal, if its payment failed), change the plan`, { accountId });
-      }
-      if (isFree(plan)) {
-        throw new BillingError('invalid_input', `The plan "${planSlug}" is free: to move account "${accountId}" to it, cancel its subscription (at the period's end, or now)`, { accountId, plan: planSlug });
-      }
-      if (plan.id === account.planId && account.planEndsAt === null) {
-        throw new BillingError('subscription_active', `Account "${accountId}" is on the plan "${planSlug}" already`, { accountId, plan: planSlug });
-      }
-      await processor.changePlan({ ...(await checkoutRequest(tx, processor, account, { idempotencyKey, ...urls })), plan, subscriptionRef: current.processorRef });
-      return changePlan(tx, terms, plan);
-    }
-    const paid = await processor.subscribe({ ...(await checkoutRequest(tx, processor, account, { idempotencyKey, ...urls })), plan });
+    });
+  }
+  // The checkout as checked, asked of the processor outside any transaction: the gate goes on answering meanwhile.
+  const { processor, plan, terms } = first;
+  const paid = await processor.subscribe({ ...(await checkoutRequest(ctx.sql, processor, terms.account, { idempotencyKey, ...urls })), plan });
+  return once(ctx.sql, effect, idempotencyKey, async (tx) => {
+    const again = await subscribeRoute(ctx, tx, accountId, planSlug);
+    if (again.route !== 'checkout') throw routeChanged(accountId, planSlug);
+    assertSameProcessor(accountId, processor, again.processor);
     if (paid.status === 'pending') return paid;
+    const now = again.terms.now;
     const subscription = await activatePlan(tx, accountId, plan, { processor: processor.name, processorRef: paid.reference, now });
     // On the clock, its first period is paid now, as each renewal is when it begins.
     await recordRenewals(tx, accountId, now);
@@ -130,15 +193,27 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
   });
 }
 
+/** A pack the account may buy, checked under the gate mutex, and the processor that sells it. */
+async function packSale(ctx: Context, tx: Sql, accountId: string, packSlug: string) {
+  const pack = await findPack(tx, packSlug);
+  const terms = await assertPackPurchasable(tx, accountId, pack, ctx.clock());
+  return { pack, terms, processor: processorOf(ctx, terms.account) };
+}
+
 export async function purchase(ctx: Context, accountId: string, packSlug: string, { idempotencyKey, ...urls }: EffectOptions & CheckoutUrls = {}) {
-  return once(ctx.sql, { operation: 'purchase', request: { accountId, pack: packSlug, ...urls }, accountId }, idempotencyKey, async (tx) => {
-    const now = ctx.clock();
-    const pack = await findPack(tx, packSlug);
-    const { account } = await assertPackPurchasable(tx, accountId, pack, now);
-    const processor = processorOf(ctx, account);
-    const paid = await processor.purchase({ ...(await checkoutRequest(tx, processor, account, { idempotencyKey, ...urls })), pack });
+  const effect = { operation: 'purchase', request: { accountId, pack: packSlug, ...urls }, accountId };
+  type Bought = PendingCheckout | { paymentRef: string; bucketId: number; valueMicros: number; debtPaidMicros: number };
+  const stored = await storedResult<Bought>(ctx.sql, effect, idempotencyKey);
+  if (stored) return stored;
+  // Checked, asked of the processor outside any transaction, checked again and applied once.
+  const { pack, terms, processor } = await ctx.sql.transaction((tx) => packSale(ctx, tx, accountId, packSlug));
+  const paid = await processor.purchase({ ...(await checkoutRequest(ctx.sql, processor, terms.account, { idempotencyKey, ...urls })), pack });
+  return once<Bought>(ctx.sql, effect, idempotencyKey, async (tx) => {
+    const again = await packSale(ctx, tx, accountId, packSlug);
+    assertSameProcessor(accountId, processor, again.processor);
     if (paid.status === 'pending') return paid;
-    const credit = await creditPack(tx, accountId, pack, { processor: processor.name, processorRef: paid.reference, amountCents: pack.priceCents, now });
+    // The pack as the processor sold it.
+    const credit = await creditPack(tx, accountId, pack, { processor: processor.name, processorRef: paid.reference, amountCents: pack.priceCents, now: again.terms.now });
     return { paymentRef: paid.reference, bucketId: credit.bucketId, valueMicros: credit.valueMicros, debtPaidMicros: credit.debtPaidMicros };
   });
 }

@@ -18,15 +18,16 @@ export const portalInputSchema = plain(
 export type PortalInput = z.input<typeof portalInputSchema>;
 
 export async function portal(ctx: Context, accountId: string, input: z.output<typeof portalInputSchema>): Promise<{ url: string }> {
-  return ctx.sql.transaction(async (tx) => {
+  // Checked under the gate mutex; the processor is asked outside any transaction, the gate answering meanwhile.
+  const { account, processor, subscriptionRef } = await ctx.sql.transaction(async (tx) => {
     const { account } = await lockGate(tx, accountId, ctx.clock());
     const processor = processorOf(ctx, account);
     if (!processor.portal) {
       throw new BillingError('processor_not_configured', `Account "${accountId}" pays through "${processor.name}", which has no billing portal`, { accountId, processor: processor.name });
     }
-    // The gate mutex is held: a first portal and a first checkout at once make one customer.
-    const { customerId } = await checkoutRequest(tx, processor, account, undefined);
     const subscription = await activeSubscription(tx, accountId);
-    return processor.portal({ account, customerId, returnUrl: input.returnUrl, subscriptionRef: subscription?.processor === processor.name ? subscription.processorRef : undefined });
+    return { account, processor, subscriptionRef: subscription?.processor === processor.name ? subscription.processorRef : undefined };
   });
+  const { customerId } = await checkoutRequest(ctx.sql, processor, account, undefined);
+  return processor.portal!({ account, customerId, returnUrl: input.returnUrl, subscriptionRef });
 }
