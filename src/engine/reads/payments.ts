@@ -102,15 +102,21 @@ export interface PaymentRefundView {
 export async function accountPayments(ctx: Context, accountId: string): Promise<PaymentView[]> {
   const rows = await ctx.sql.query<{
     id: number; processor: string; processor_ref: string; kind: PaymentView['kind']; item: string | null; amount_cents: number; status: PaymentView['status'];
-    refunded_cents: number; disputed_at: Date | null; created_at: Date; recharge_debt_cents: number | null;
+    refunded_cents: number; disputed_at: Date | null; created_at: Date;
   }>(
-    `SELECT p.id, p.processor, p.processor_ref, p.kind, coalesce(k.slug, pl.slug) AS item, p.amount_cents, p.status, p.refunded_cents, p.disputed_at, p.created_at,
-       r.debt_cents AS recharge_debt_cents
+    `SELECT p.id, p.processor, p.processor_ref, p.kind, coalesce(k.slug, pl.slug) AS item, p.amount_cents, p.status, p.refunded_cents, p.disputed_at, p.created_at
      FROM payments p LEFT JOIN packs k ON k.id = p.pack_id LEFT JOIN plans pl ON pl.id = p.plan_id
-       LEFT JOIN recharges r ON r.account_id = p.account_id AND r.payment_ref = p.processor_ref AND r.processor = p.processor AND r.status = 'succeeded'
      WHERE p.account_id = $1 ORDER BY p.created_at DESC, p.id DESC LIMIT 500`,
     [accountId],
   );
+  // The recharges that paid them, read apart: joined in, the account's recharges were read again
+  // for each payment (the plan, made once for any account, expects an account to have one or two).
+  const recharges = await ctx.sql.query<{ processor: string; payment_ref: string; debt_cents: number | null }>(
+    `SELECT processor, payment_ref, debt_cents FROM recharges WHERE account_id = $1 AND status = 'succeeded' AND payment_ref = ANY ($2::text[])`,
+    [accountId, rows.map((r) => r.processor_ref)],
+  );
+  const paidBy = (processor: string, reference: string) => `${processor}\u0000${reference}`;
+  const rechargeDebt = new Map(recharges.flatMap((r) => (r.debt_cents === null ? [] : [[paidBy(r.processor, r.payment_ref), r.debt_cents] as const])));
   const refunds = await ctx.sql.query<{
     payment_id: number; kind: PaymentRefundView['kind']; reference: string; amount_cents: number; applied_cents: number; removed_micros: number; used_micros: number;
     used_value: PaymentRefundView['usedValue']; reversed_at: Date | null; created_at: Date;
@@ -121,7 +127,8 @@ export async function accountPayments(ctx: Context, accountId: string): Promise<
   );
   return rows.map((r) => ({
     id: r.id, processor: r.processor, reference: r.processor_ref, kind: r.kind, item: r.item, amountCents: r.amount_cents, status: r.status,
-    refundedCents: r.refunded_cents, disputedAt: r.disputed_at, recharge: r.recharge_debt_cents === null ? null : { debtCents: r.recharge_debt_cents },
+    refundedCents: r.refunded_cents, disputedAt: r.disputed_at,
+    recharge: rechargeDebt.has(paidBy(r.processor, r.processor_ref)) ? { debtCents: rechargeDebt.get(paidBy(r.processor, r.processor_ref))! } : null,
     refunds: refunds.filter((f) => f.payment_id === r.id).map((f) => ({
       kind: f.kind, reference: f.reference, amountCents: f.amount_cents, appliedCents: f.applied_cents, removedMicros: f.removed_micros,
       usedMicros: f.used_micros, usedValue: f.used_value, reversedAt: f.reversed_at, createdAt: f.created_at,
