@@ -5,9 +5,8 @@
  * for each of an account's hundreds of payments.
  */
 import { describe, expect, it } from 'vitest';
-import { createBilling } from '../src/index.ts';
-import { ENGINES, TestClock } from './support/harness.ts';
-import { recording } from './support/recording-sql.ts';
+import { ENGINES } from './support/harness.ts';
+import { planOf, withRecordedBilling } from './support/recording-sql.ts';
 
 /** Every count of rows a join's filter threw away, in a plan as EXPLAIN (ANALYZE, FORMAT JSON) gives it. */
 const removedByJoinFilters = (plan: string) => [...plan.matchAll(/"Rows Removed by Join Filter":(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
@@ -15,12 +14,9 @@ const removedByJoinFilters = (plan: string) => [...plan.matchAll(/"Rows Removed 
 for (const engine of ENGINES) {
   describe(`an account's payments on ${engine.name}`, () => {
     it('read its recharges once, and say what each recharge paid of the debt', async () => {
-      const db = await engine.open();
-      const seen: string[] = [];
-      const billing = await createBilling({ database: recording(db.sql, seen), clock: new TestClock().read });
-      try {
+      await withRecordedBilling(engine, async ({ billing, sql, seen }) => {
         // 1,000 accounts with a recharge each; 'busy' with 300, each paid for by a recharge that paid 1 cent of debt.
-        await db.sql.exec(`
+        await sql.exec(`
           INSERT INTO plans (id, slug, name, price_cents) VALUES (1, 'free', 'Free', 0);
           INSERT INTO packs (id, slug, name, price_cents, value_micros) VALUES (1, 'credits-10', 'Credits', 1000, 10000000);
           INSERT INTO accounts (id, kind, plan_id) SELECT 'a' || g, 'team', 1 FROM generate_series(1, 1000) g;
@@ -41,22 +37,13 @@ for (const engine of ENGINES) {
         expect(payments.slice(1).every((p) => p.recharge?.debtCents === 1)).toBe(true);
 
         let removed = 0;
-        for (const [i, text] of seen.filter((t) => t.includes('$1')).entries()) {
+        for (const text of seen.filter((t) => t.includes('$1'))) {
           const args = text.includes('$2') ? `'busy', '{${payments.map((p) => p.reference).join(',')}}'` : text.includes('FROM payment_refunds') ? `'{}'` : `'busy'`;
-          const plan = await db.sql.transaction(async (tx) => {
-            await tx.exec(`PREPARE payments_${i} AS ${text}`);
-            const rows = await tx.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE payments_${i}(${args})`);
-            await tx.exec(`DEALLOCATE payments_${i}`);
-            return JSON.stringify(rows);
-          });
-          removed += removedByJoinFilters(plan);
+          removed += removedByJoinFilters(await planOf(sql, text, args, { analyze: true }));
         }
         // Each payment matched against each recharge would be 300 × 300 rows thrown away.
         expect(removed).toBeLessThan(1_000);
-      } finally {
-        await billing.close();
-        await db.drop();
-      }
+      });
     });
   });
 }

@@ -4,17 +4,13 @@
  * the last still says how many match.
  */
 import { describe, expect, it } from 'vitest';
-import { createBilling } from '../src/index.ts';
-import { ENGINES, TestClock } from './support/harness.ts';
-import { recording } from './support/recording-sql.ts';
+import { ENGINES } from './support/harness.ts';
+import { withRecordedBilling } from './support/recording-sql.ts';
 
 for (const engine of ENGINES) {
   describe(`the admin's account search on ${engine.name}`, () => {
     it('reads the accounts once for a search that matches none', async () => {
-      const db = await engine.open();
-      const seen: string[] = [];
-      const billing = await createBilling({ database: recording(db.sql, seen), clock: new TestClock().read });
-      try {
+      await withRecordedBilling(engine, async ({ billing, seen }) => {
         await billing.admin.applyPreset('credit-packs');
         for (const id of ['acme', 'globex', 'initech']) await billing.upsertAccount({ id, kind: 'team' });
 
@@ -23,10 +19,7 @@ for (const engine of ENGINES) {
         expect(seen.filter((text) => /FROM accounts\b/.test(text))).toHaveLength(1);
 
         expect(await billing.admin.listAccounts({ search: 'e', offset: 50 })).toMatchObject({ rows: [], total: 3 });
-      } finally {
-        await billing.close();
-        await db.drop();
-      }
+      });
     });
   });
 }

@@ -5,20 +5,16 @@
  * read stops at the tenth, where one statement for both sorted every event of the account.
  */
 import { describe, expect, it } from 'vitest';
-import { createBilling } from '../src/index.ts';
 import { recentCalls } from '../src/billing-page/recent-calls.ts';
-import { ENGINES, TestClock } from './support/harness.ts';
-import { recording } from './support/recording-sql.ts';
+import { ENGINES } from './support/harness.ts';
+import { planOf, withRecordedBilling } from './support/recording-sql.ts';
 
 for (const engine of ENGINES) {
   describe(`the billing page's last calls on ${engine.name}`, () => {
     it('are those since the range shown began, found by the time on the account', async () => {
-      const db = await engine.open();
-      const seen: string[] = [];
-      const billing = await createBilling({ database: recording(db.sql, seen), clock: new TestClock().read });
-      try {
+      await withRecordedBilling(engine, async ({ billing, sql, seen }) => {
         // Ann called once, 40 days ago; Bob every hour of the last week.
-        await db.sql.exec(`
+        await sql.exec(`
           INSERT INTO usage_events (account_id, idempotency_key, user_id, model, provider, input_tokens, output_tokens, cost_micros, value_micros, margin_bps, price, occurred_at)
           SELECT 'acme', 'k' || g, CASE WHEN g = 0 THEN 'ann' ELSE 'bob' END, 'm', 'p', 10, 5, 1, 3, 5000, '{}',
             CASE WHEN g = 0 THEN timestamptz '2026-03-10T12:00:00Z' - interval '40 days' ELSE timestamptz '2026-03-10T12:00:00Z' - g * interval '1 hour' END
@@ -38,21 +34,13 @@ for (const engine of ENGINES) {
         // range on the account's time index; the account's reads it newest first and stops at
         // the tenth, with no sort of the whole range (an incremental sort of ties at the most).
         const [member, , account] = seen;
-        const planOf = (read: string, args: string) => db.sql.transaction(async (tx) => {
-          await tx.exec(`SET LOCAL enable_seqscan = off; PREPARE last_calls AS ${read}`);
-          const rows = await tx.query(`EXPLAIN (FORMAT JSON) EXECUTE last_calls(${args})`);
-          await tx.exec('DEALLOCATE last_calls');
-          return JSON.stringify(rows);
-        });
-        expect(await planOf(member!, `'acme', '${since.toISOString()}', 10, 'ann'`))
+        const before = 'SET LOCAL enable_seqscan = off;';
+        expect(await planOf(sql, member!, `'acme', '${since.toISOString()}', 10, 'ann'`, { before }))
           .toMatch(/"Index Name":"usage_events_account_time"[^{}]*"Index Cond":"\(\(account_id = \$1\) AND \(occurred_at >= \$2\)\)"/);
-        const accountPlan = await planOf(account!, `'acme', '${since.toISOString()}', 10`);
+        const accountPlan = await planOf(sql, account!, `'acme', '${since.toISOString()}', 10`, { before });
         expect(accountPlan).toContain('"Scan Direction":"Backward","Index Name":"usage_events_account_time"');
         expect(accountPlan).not.toContain('"Node Type":"Sort"');
-      } finally {
-        await billing.close();
-        await db.drop();
-      }
+      });
     });
   });
 }

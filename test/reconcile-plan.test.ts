@@ -6,19 +6,15 @@
  * not draw, and a refund the ledger does not show.
  */
 import { describe, expect, it } from 'vitest';
-import { createBilling, fakeProcessor } from '../src/index.ts';
-import { ENGINES, TestClock } from './support/harness.ts';
-import { recording } from './support/recording-sql.ts';
+import { fakeProcessor } from '../src/index.ts';
+import { ENGINES } from './support/harness.ts';
+import { planOf, withRecordedBilling } from './support/recording-sql.ts';
 import { addTestModel, completed, mustCall } from './support/spend.ts';
 
 for (const engine of ENGINES) {
   describe(`reconcile's statements on ${engine.name}`, () => {
     it('run no subquery once per row, and still find what disagrees', async () => {
-      const db = await engine.open();
-      const seen: string[] = [];
-      const clock = new TestClock();
-      const billing = await createBilling({ database: recording(db.sql, seen), clock: clock.read, processors: [fakeProcessor()] });
-      try {
+      await withRecordedBilling(engine, async ({ billing, sql, seen }) => {
         await billing.admin.applyPreset('credit-packs');
         await billing.admin.updatePlan('payg', { includedMicros: 0 });
         await addTestModel(billing);
@@ -43,19 +39,8 @@ for (const engine of ENGINES) {
 
         const statements = seen.filter((text) => text.includes('$1'));
         expect(statements.length).toBeGreaterThanOrEqual(5);
-        for (const [i, text] of statements.entries()) {
-          const plan = await db.sql.transaction(async (tx) => {
-            await tx.exec(`PREPARE reconcile_${i} AS ${text}`);
-            const rows = await tx.query(`EXPLAIN (FORMAT JSON) EXECUTE reconcile_${i}('acme')`);
-            await tx.exec(`DEALLOCATE reconcile_${i}`);
-            return JSON.stringify(rows);
-          });
-          expect(plan, text).not.toMatch(/"Parent Relationship":\s*"SubPlan"/);
-        }
-      } finally {
-        await billing.close();
-        await db.drop();
-      }
+        for (const text of statements) expect(await planOf(sql, text, `'acme'`), text).not.toMatch(/"Parent Relationship":\s*"SubPlan"/);
+      }, { processors: [fakeProcessor()] });
     });
   });
 }
