@@ -7,17 +7,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ENGINES } from './support/harness.ts';
+import type { PaddleFake } from './support/paddle-fake.ts';
 import { usePaddleBilling, useStripeBilling } from './support/processor-billing.ts';
+import type { StripeFake } from './support/stripe-fake.ts';
 
+/** Each vendor's paths its fake holds, and its way to pay the page a checkout answered. */
 const VENDORS = [
-  { name: 'stripe', use: useStripeBilling, paths: { checkout: '/v1/checkout/sessions', customer: '/v1/customers', portal: () => '/v1/billing_portal/sessions' } },
-  { name: 'paddle', use: usePaddleBilling, paths: { checkout: 'POST /transactions', customer: 'POST /customers', portal: (customer: string) => `POST /customers/${customer}/portal-sessions` } },
+  { name: 'stripe', use: useStripeBilling, pay: (fake: StripeFake, url: string) => fake.completeCheckout(url.split('/').pop()!), paths: { checkout: '/v1/checkout/sessions', customer: '/v1/customers', portal: () => '/v1/billing_portal/sessions' } },
+  { name: 'paddle', use: usePaddleBilling, pay: (fake: PaddleFake, url: string) => fake.completeTransaction(fake.transactionAt(url).id), paths: { checkout: 'POST /transactions', customer: 'POST /customers', portal: (customer: string) => `POST /customers/${customer}/portal-sessions` } },
 ] as const;
 
 for (const engine of ENGINES) {
   for (const vendor of VENDORS) {
     describe(`checkout at ${vendor.name} outside the gate, on ${engine.name}`, () => {
-      const { t, fake } = vendor.use(engine);
+      const { t, fake, deliver } = (vendor.use as typeof useStripeBilling)(engine);
+      const pay = vendor.pay as (fake: unknown, url: string) => Promise<unknown>;
 
       const setUp = async () => {
         await t.billing.admin.applyPreset('subscription-plus-packs');
@@ -74,6 +78,30 @@ for (const engine of ENGINES) {
         expect(await t.sql.query(`SELECT key FROM effect_keys WHERE key = 'sub-plus'`)).toEqual([]);
         expect((await t.billing.balance('acme')).plan.slug).not.toBe('plus');
       });
+
+      it("answers authorizations while a pack's checkout waits at the processor; the pack archived meanwhile refuses it, storing nothing", async () => {
+        await setUp();
+        await subscribed('acme');
+        await t.billing.credit('acme', { source: 'bonus', amountMicros: 1_000_000, reference: 'gift' }); // its plan's usage draws on credits only
+        const held = fake().holdNext(vendor.paths.checkout);
+        const checkout = t.billing.purchase('acme', 'extra-10', { idempotencyKey: 'buy-1' });
+        await held.reached;
+        expect(await authorize('globex')).toMatchObject({ ok: true });
+        expect(await authorize('acme')).toMatchObject({ ok: true });
+        await t.billing.admin.updatePack('extra-10', { status: 'archived' });
+        held.release();
+        await expect(checkout).rejects.toMatchObject({ code: 'pack_not_found' });
+        expect(await t.sql.query(`SELECT key FROM effect_keys WHERE key = 'buy-1'`)).toEqual([]);
+      });
+
+      /** The account on the plan, its checkout paid and the processor's events handed to the engine. */
+      async function subscribed(accountId: string): Promise<void> {
+        const { checkoutUrl } = (await t.billing.subscribe(accountId, 'plus')) as { checkoutUrl: string };
+        const from = fake().events.length;
+        await pay(fake(), checkoutUrl);
+        await deliver(from);
+        expect((await t.billing.balance(accountId)).plan.slug).toBe('plus');
+      }
 
       /** The account's customer at the processor, made by a first checkout. */
       async function customerOf(accountId: string): Promise<string> {
