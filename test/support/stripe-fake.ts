@@ -140,18 +140,21 @@ export class StripeFake {
   /** Events made and not yet sent. */
   private unsent: Json[] = [];
   private server: Server | undefined;
-  /** How many more requests to each path an outage fails, and how. */
-  private readonly outages = new Map<string, { count: number; how: number | 'reset' }>();
+  /** How many more requests to each path an outage fails, and how; `kept`: as Stripe's answer to their keys. */
+  private readonly outages = new Map<string, { count: number; how: number | 'reset'; kept: boolean }>();
   private readonly held = new HeldRequests();
 
   /**
    * A test control: the next `count` requests to `path` (such as /v1/checkout/sessions) fail as in
    * an outage, before Stripe does anything (nothing made, no answer kept for their key): answered
    * with `how`, a status in Stripe's shape (500, 503; 429 is its rate limit), or their connection
-   * reset. The SDK retries some of them itself: count those too.
+   * reset. The SDK retries some of them itself: count those too. With `kept`, a 5xx that came
+   * from inside the API: Stripe keeps it as the answer to the request's Idempotency-Key for a day,
+   * and gives it again (Idempotent-Replayed) to every request under the key; requests without a
+   * key (reads) pass.
    */
-  failNext(path: string, count: number, how: number | 'reset' = 503): void {
-    this.outages.set(path, { count, how });
+  failNext(path: string, count: number, how: number | 'reset' = 503, { kept = false } = {}): void {
+    this.outages.set(path, { count, how, kept });
   }
 
   /** A test control: the next request to `path` (named as failNext names it) waits until the test releases it. */
@@ -202,21 +205,23 @@ export class StripeFake {
     }
 
     const key = req.headers['idempotency-key'] as string | undefined;
+    // What the key was first used for: the same method, path, query and body are the same request.
+    const request = `${method} ${url.pathname}${url.search}\n${body}`;
     await this.held.pass(url.pathname);
     const outage = this.outages.get(url.pathname);
-    if (outage && outage.count > 0) {
+    // A failure kept for a key is one of a request that has a key: the reads before it pass.
+    if (outage && outage.count > 0 && !(outage.kept && key === undefined)) {
       outage.count--;
       this.failed.push({ method, path: url.pathname, idempotencyKey: key });
       if (outage.how === 'reset') return void res.destroy();
       const error = outage.how === 429
         ? { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.' }
         : { type: 'api_error', message: 'An unknown error occurred' };
+      if (outage.kept && key !== undefined) this.answered.set(key, { request, status: outage.how, answer: JSON.stringify({ error }) });
       return send(outage.how, JSON.stringify({ error }));
     }
     const params = parseForm(method === 'GET' || method === 'DELETE' ? url.search.slice(1) : body);
     this.requests.push({ method, path: url.pathname, params, idempotencyKey: key });
-    // What the key was first used for: the same method, path, query and body are the same request.
-    const request = `${method} ${url.pathname}${url.search}\n${body}`;
     const first = key === undefined ? undefined : this.answered.get(key);
     if (first) {
       if (first.request !== request) {

@@ -10,6 +10,7 @@
  */
 import Stripe from 'stripe';
 import type { CatalogItem, SyncedPrice } from '../../engine/processor.ts';
+import { retriedAfresh } from './client.ts';
 import { PACK_KEY, PLAN_KEY } from './metadata.ts';
 
 export async function syncCatalog(stripe: Stripe, items: readonly CatalogItem[]): Promise<SyncedPrice[]> {
@@ -35,7 +36,7 @@ async function syncItem(stripe: Stripe, item: CatalogItem): Promise<SyncedPrice>
   const kept = candidates.find((p) => p.id === item.priceId && sellsAt(p, item)) ?? candidates.find((p) => sellsAt(p, item));
   const price =
     kept ??
-    (await stripe.prices.create(
+    (await retriedAfresh(`tollgate-price:${item.kind}:${item.slug}:${item.priceCents}:${item.interval ?? 'once'}:after:${item.priceId ?? 'none'}`, (options) => stripe.prices.create(
       {
         product,
         currency: 'usd',
@@ -44,8 +45,8 @@ async function syncItem(stripe: Stripe, item: CatalogItem): Promise<SyncedPrice>
         nickname: item.name,
         metadata: metadataOf(item),
       },
-      { idempotencyKey: `tollgate-price:${item.kind}:${item.slug}:${item.priceCents}:${item.interval ?? 'once'}:after:${item.priceId ?? 'none'}` },
-    ));
+      options,
+    )));
   const archived: string[] = [];
   for (const old of candidates) {
     if (old.id === price.id) continue;

@@ -11,7 +11,7 @@ import { formatCents } from '../../core/money.ts';
 import type { Pack } from '../../core/pack.ts';
 import type { Plan } from '../../core/plan.ts';
 import type { CheckoutRequest, Pending } from '../../engine/processor.ts';
-import { keyOf } from './client.ts';
+import { retriedAfresh } from './client.ts';
 import { ACCOUNT_KEY, PACK_KEY, PLAN_KEY, PRICE_CENTS_KEY, PRICE_KEY } from './metadata.ts';
 
 /** Where Checkout sends the customer when a checkout names no page of its own. */
@@ -50,7 +50,8 @@ async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnP
   }
   const cancelUrl = request.cancelUrl ?? pages.cancelUrl;
   const priceId = await price();
-  const session = await stripe.checkout.sessions.create(
+  // A page paid for nothing until the customer pays on it: after a failure Stripe keeps for the key, another is made.
+  const session = await retriedAfresh(request.idempotencyKey, (options) => stripe.checkout.sessions.create(
     {
       ...params,
       // A pack's payment names the price it was paid at: paid after the pack changed, it is credited as the pack sold at it, not as the pack is now.
@@ -62,8 +63,8 @@ async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnP
       // Without one, Stripe's page shows no way back.
       ...(cancelUrl ? { cancel_url: cancelUrl } : {}),
     },
-    keyOf(request),
-  );
+    options,
+  ));
   if (!session.url) throw new Error(`Stripe answered Checkout Session ${session.id} with no url to send the customer to`);
   return { status: 'pending', checkoutUrl: session.url };
 }

@@ -3,7 +3,9 @@
  * talks to instead of Stripe's own (the SDK takes no path: every request goes to /v1/… there), so
  * a local fake of the API can stand in.
  */
+import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
+import { BillingError } from '../../core/errors.ts';
 import type { CheckoutRequest } from '../../engine/processor.ts';
 import type { Outage } from '../outage.ts';
 
@@ -26,6 +28,48 @@ export const stripeOutage: Outage = (error) => {
 /** The call's idempotency key as Stripe's own: a retry of the call is the same request at Stripe. */
 export function keyOf(request: CheckoutRequest): Stripe.RequestOptions | undefined {
   return request.idempotencyKey === undefined ? undefined : { idempotencyKey: request.idempotencyKey };
+}
+
+/**
+ * A failure Stripe gave from what it keeps for the request's idempotency key: Stripe keeps the
+ * first answer to a key for a day, a 500 too, and gives it again to every request under the key
+ * (the SDK's own retries among them).
+ */
+export function keptFailure(error: unknown): boolean {
+  return error instanceof Stripe.errors.StripeError && (error.statusCode ?? 0) >= 500 && error.headers?.['idempotent-replayed'] === 'true';
+}
+
+/**
+ * A call whose repeat does no harm (a customer, a checkout page, a price, a cancel), under `key`;
+ * given a failure Stripe keeps for the key, asked once more under a key of this attempt's own, so
+ * that one failure at Stripe does not refuse it for a day.
+ */
+export async function retriedAfresh<T>(key: string | undefined, call: (options?: Stripe.RequestOptions) => Promise<T>): Promise<T> {
+  try {
+    return await call(key === undefined ? undefined : { idempotencyKey: key });
+  } catch (error) {
+    if (key === undefined || !keptFailure(error)) throw error;
+    return call({ idempotencyKey: `${key}:${randomUUID()}` });
+  }
+}
+
+/**
+ * A call that moves money (`what`: "the refund"), whose failure Stripe keeps for its key: what
+ * Stripe did is not known, so it is said as it is, with what to do, and never asked again under
+ * another key here (that could move the money twice).
+ */
+export async function keptFailureSaid<T>(what: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    if (!keptFailure(error)) throw error;
+    throw new BillingError(
+      'processor_error',
+      `Stripe failed ${what} and gives that answer to its idempotency key for a day: nothing was changed here; ` +
+        `see in Stripe's dashboard whether it was done before asking again, under another idempotency key`,
+      { processor: 'stripe' },
+    );
+  }
 }
 
 function addressOf(apiBase: string | undefined): { host?: string; port?: string | number; protocol?: 'http' | 'https' } {

@@ -14,7 +14,7 @@ import { BillingError } from '../../core/errors.ts';
 import type { Plan } from '../../core/plan.ts';
 import type { CheckoutRequest, Completed } from '../../engine/processor.ts';
 import { priceOf } from './checkout.ts';
-import { keyOf } from './client.ts';
+import { keptFailureSaid, keyOf } from './client.ts';
 import { PLAN_KEY } from './metadata.ts';
 
 export async function changePlan(stripe: Stripe, request: CheckoutRequest & { plan: Plan; subscriptionRef: string; at?: 'now' | 'renewal' }): Promise<Completed> {
@@ -22,8 +22,9 @@ export async function changePlan(stripe: Stripe, request: CheckoutRequest & { pl
   const subscription = await stripe.subscriptions.retrieve(subscriptionRef);
   const item = subscription.items.data[0];
   if (!item) throw new Error(`Stripe subscription ${subscriptionRef} has no item to change the price of`);
+  // It bills the proration: a failure Stripe keeps for the key is said, never asked again under another.
   const swap = (price: string) =>
-    stripe.subscriptions.update(
+    keptFailureSaid('the plan change', stripe.subscriptions.update(
       subscriptionRef,
       {
         items: [{ id: item.id, price }],
@@ -33,7 +34,7 @@ export async function changePlan(stripe: Stripe, request: CheckoutRequest & { pl
         metadata: { [PLAN_KEY]: plan.slug },
       },
       keyOf(request),
-    );
+    ));
   try {
     const archived = request.at === 'renewal' ? await archivedPriceOf(stripe, plan) : undefined;
     if (archived) await onSaleWhile(stripe, archived, () => swap(archived));

@@ -7,6 +7,7 @@
  */
 import Stripe from 'stripe';
 import type { SavedCharge, SavedChargeRequest } from '../../engine/processor.ts';
+import { keptFailureSaid } from './client.ts';
 import { ACCOUNT_KEY, metadataValue, PACK_KEY, RECHARGE_KEY } from './metadata.ts';
 import { idOf } from './webhooks/fields.ts';
 
@@ -17,7 +18,7 @@ export async function chargeSaved(stripe: Stripe, request: SavedChargeRequest): 
   }
   let intent: Stripe.PaymentIntent;
   try {
-    intent = await stripe.paymentIntents.create(
+    intent = await keptFailureSaid("the auto-recharge's charge", stripe.paymentIntents.create(
       {
         amount: request.amountCents,
         currency: 'usd',
@@ -29,7 +30,7 @@ export async function chargeSaved(stripe: Stripe, request: SavedChargeRequest): 
         metadata: { [ACCOUNT_KEY]: request.account.id, [PACK_KEY]: request.pack.slug, [RECHARGE_KEY]: request.rechargeId },
       },
       { idempotencyKey: request.idempotencyKey },
-    );
+    ));
   } catch (error) {
     // Off-session, a decline or a bank's demand for authentication comes back as a card error.
     if (error instanceof Stripe.errors.StripeCardError) {

@@ -7,6 +7,7 @@
 import Stripe from 'stripe';
 import { BillingError } from '../../core/errors.ts';
 import type { PaymentRefund, PaymentRefundRequest } from '../../engine/processor.ts';
+import { keptFailureSaid } from './client.ts';
 import { ACCOUNT_KEY } from './metadata.ts';
 import { idOf } from './webhooks/fields.ts';
 
@@ -15,10 +16,10 @@ export async function refundPayment(stripe: Stripe, request: PaymentRefundReques
   const paymentIntent = request.paymentKind === 'subscription' ? await invoiceIntent(stripe, request.paymentRef) : request.paymentRef;
   let refund: Stripe.Refund;
   try {
-    refund = await stripe.refunds.create(
+    refund = await keptFailureSaid('the refund', stripe.refunds.create(
       { payment_intent: paymentIntent, amount: request.amountCents, metadata: { [ACCOUNT_KEY]: request.account.id } },
       { idempotencyKey: request.idempotencyKey },
-    );
+    ));
   } catch (error) {
     // Refused (a charge disputed, more than is left of it): nothing was refunded, and the admin is told why.
     if (error instanceof Stripe.errors.StripeInvalidRequestError) throw new BillingError('processor_error', `Stripe refused the refund: ${error.message}`, { code: error.code });
