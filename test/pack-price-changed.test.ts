@@ -5,9 +5,11 @@
  * page. The sale is honoured as it was made: the payment is credited as the version of the pack
  * sold at the price paid, its value and its expiry, never the pack as it is now, and once however
  * often the processor tells of it; so too before the catalog is synced, while the pack still names
- * its old price at the processor. A price no version of the pack was sold at (one linked by hand
- * that is not its own) is still refused, and kept as a failed event for an admin. On both
- * engines, with each processor's real SDK against the local fake of its API.
+ * its old price at the processor, and when the pack changed at the same price, which the price
+ * paid cannot tell apart: the page is credited as the version it was opened at. A price no
+ * version of the pack was sold at (one linked by hand that is not its own) is still refused, and
+ * kept as a failed event for an admin. On both engines, with each processor's real SDK against
+ * the local fake of its API.
  */
 import { describe, expect, it } from 'vitest';
 import { migrate } from '../src/db/migrate.ts';
@@ -80,6 +82,16 @@ for (const engine of ENGINES) {
       /** The value and expiry of each pack bought, in order. */
       const packBuckets = () => t.sql.query<{ amount_micros: number; expires_at: Date | null }>(`SELECT amount_micros, expires_at FROM buckets WHERE source = 'pack' ORDER BY id`);
       const inDays = (days: number) => new Date(t.clock.now.getTime() + days * DAY);
+      /** Pays the old page: credited as `bucket`, once however often the processor tells of it. */
+      const paidOnce = async (old: unknown, before: number, bucket: { amount_micros: number; expires_at: Date | null }) => {
+        const from = await paid(old);
+        expect(await available()).toBe(before + bucket.amount_micros);
+        expect(await packBuckets()).toEqual([bucket]);
+        // The processor tells of it again: nothing more is credited.
+        await deliver(from);
+        expect(await available()).toBe(before + bucket.amount_micros);
+        expect(await t.sql.query(`SELECT status, duplicates FROM webhook_events WHERE type = 'payment.succeeded'`)).toEqual([{ status: 'applied', duplicates: 1 }]);
+      };
       /** acme on Plus, and a checkout of the $10 pack (as `changes` make it) opened: what acme had, and the checkout. */
       const oldCheckout = async (changes: PackChanges = {}) => {
         await t.billing.admin.applyPreset('subscription-plus-packs');
@@ -95,20 +107,27 @@ for (const engine of ENGINES) {
         const { before, old } = await oldCheckout({ expiresAfterDays: 90 });
         await t.billing.admin.updatePack('extra-10', { priceCents: 20_00, valueMicros: 30_000_000, expiresAfterDays: 30 });
         await t.billing.admin.syncCatalog(vendor.name);
-        const from = await paid(old);
-        expect(await available()).toBe(before + 10_000_000);
-        expect(await packBuckets()).toEqual([{ amount_micros: 10_000_000, expires_at: inDays(90) }]);
-
-        // The processor tells of it again: nothing more is credited.
-        await deliver(from);
-        expect(await available()).toBe(before + 10_000_000);
-        expect(await t.sql.query(`SELECT status, duplicates FROM webhook_events WHERE type = 'payment.succeeded'`)).toEqual([{ status: 'applied', duplicates: 1 }]);
+        await paidOnce(old, before, { amount_micros: 10_000_000, expires_at: inDays(90) });
         expect(await t.sql.query(`SELECT amount_cents FROM payments WHERE kind = 'pack'`)).toEqual([{ amount_cents: 10_00 }]);
 
         // A checkout at the new price buys the pack as it is now.
         await paid(await t.billing.purchase('acme', 'extra-10', { idempotencyKey: 'buy-new' }));
         expect(await available()).toBe(before + 40_000_000);
         expect((await packBuckets())[1]).toEqual({ amount_micros: 30_000_000, expires_at: inDays(30) });
+        expect((await t.billing.reconcile('acme')).problems).toEqual([]);
+      });
+
+      it('credits the old page as it was opened when the pack changed at the same price, once, and a new page as the pack is now', async () => {
+        const { before, old } = await oldCheckout({ expiresAfterDays: 90 });
+        // $10 for 1,000 credits becomes $10 for 800, for 30 days: the price paid cannot tell the two apart.
+        await t.billing.admin.updatePack('extra-10', { valueMicros: 8_000_000, expiresAfterDays: 30 });
+        await t.billing.admin.syncCatalog(vendor.name);
+        await paidOnce(old, before, { amount_micros: 10_000_000, expires_at: inDays(90) });
+
+        // A page opened now sells the pack as it is.
+        await paid(await t.billing.purchase('acme', 'extra-10', { idempotencyKey: 'buy-new' }));
+        expect(await available()).toBe(before + 18_000_000);
+        expect((await packBuckets())[1]).toEqual({ amount_micros: 8_000_000, expires_at: inDays(30) });
         expect((await t.billing.reconcile('acme')).problems).toEqual([]);
       });
 

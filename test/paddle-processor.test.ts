@@ -102,8 +102,10 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
   it("subscribes through a transaction for the plan's price, pending on its checkout URL", async () => {
     const { account: who, customerId } = await customerFor('team_sub');
     const answer = await processor.subscribe({ account: who, customerId, idempotencyKey: 'order_sub_1', plan: plan('plus', planPrice), successUrl: 'https://app.example/ok' });
-    expect(answer).toEqual({ status: 'pending', checkoutUrl: expect.stringMatching(new RegExp(`^${fake.url}/pay\\?_ptxn=txn_[a-z\\d]{26}$`)) });
+    expect(answer).toEqual({ status: 'pending', checkoutUrl: expect.stringMatching(new RegExp(`^${fake.url}/pay\\?_ptxn=txn_[a-z\\d]{26}$`)), reference: expect.any(String) });
     const transaction = fake.transactionAt(urlOf(answer));
+    // The checkout's reference is the transaction's id: its transaction.completed names it back.
+    expect(answer).toMatchObject({ reference: transaction.id });
     expect(transaction).toMatchObject({
       status: 'draft',
       origin: 'api',
@@ -219,7 +221,7 @@ describe('the Paddle processor, with the SDK against a fake of the API', () => {
     expect(delivered.map((d) => d.paddleType)).toEqual(['transaction.created', 'transaction.updated', 'transaction.paid', 'transaction.updated', 'transaction.completed']);
     expect(transaction).toMatchObject({ status: 'completed', subscription_id: null, details: { totals: { subtotal: '1000', tax: '250', grand_total: '1250' } } });
     expect(delivered.at(-1)!.events).toEqual([
-      { type: 'payment.succeeded', eventId: delivered.at(-1)!.events[0]!.eventId, accountId: who.id, paymentRef: transaction.id, packSlug: 'extra-10', priceRef: packPrice, priceCents: 1000, amountCents: 1250, at: expect.any(Date) },
+      { type: 'payment.succeeded', eventId: delivered.at(-1)!.events[0]!.eventId, accountId: who.id, paymentRef: transaction.id, packSlug: 'extra-10', checkoutRef: transaction.id, priceRef: packPrice, priceCents: 1000, amountCents: 1250, at: expect.any(Date) },
     ]);
   });
 

@@ -81,8 +81,10 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
   it('subscribes through a Checkout Session in subscription mode, pending on its page', async () => {
     const { account: who, customerId } = await customerFor('team_sub');
     const answer = await processor.subscribe({ account: who, customerId, idempotencyKey: 'order_sub_1', plan: plan('plus', planPrice), cancelUrl: 'https://app.example/pricing' });
-    expect(answer).toEqual({ status: 'pending', checkoutUrl: expect.stringMatching(/\/c\/pay\/cs_test_/) });
+    expect(answer).toEqual({ status: 'pending', checkoutUrl: expect.stringMatching(/\/c\/pay\/cs_test_/), reference: expect.any(String) });
     const session = sessionAt((answer as { checkoutUrl: string }).checkoutUrl);
+    // The checkout's reference is the session's id: its checkout.session.completed names it back.
+    expect(answer).toMatchObject({ reference: session.id });
     expect(session).toMatchObject({
       object: 'checkout.session',
       mode: 'subscription',
@@ -202,7 +204,7 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
     expect(paymentIntent).toMatchObject({ setup_future_usage: 'off_session', customer: customerId, metadata: { tollgate_account: who.id, tollgate_pack: 'extra-10' } });
     expect(delivered[0]!.events).toEqual([{ type: 'ignored', eventId: expect.any(String), processorType: 'payment_intent.succeeded', accountId: who.id }]);
     expect(delivered[1]!.events).toEqual([
-      { type: 'payment.succeeded', eventId: delivered[1]!.events[0]!.eventId, accountId: who.id, paymentRef: paymentIntent.id, packSlug: 'extra-10', priceRef: packPrice, priceCents: 1000, amountCents: 1000, at: expect.any(Date) },
+      { type: 'payment.succeeded', eventId: delivered[1]!.events[0]!.eventId, accountId: who.id, paymentRef: paymentIntent.id, packSlug: 'extra-10', checkoutRef: session.id, priceRef: packPrice, priceCents: 1000, amountCents: 1000, at: expect.any(Date) },
     ]);
   });
 

@@ -20,6 +20,8 @@ export interface Completed {
 export interface Pending {
   status: 'pending';
   checkoutUrl: string;
+  /** The processor's own reference for the page (a Stripe Checkout Session, a Paddle transaction): a pack's payment names it back. */
+  reference?: string;
 }
 
 export interface CheckoutRequest {
@@ -79,7 +81,9 @@ export interface PaymentRefund {
  * there, or one a version of the pack was sold at (catalog/pack-versions.ts), else recorded as
  * failed for an admin. `priceCents`, on a pack's payment: the amount that price sells at, which
  * picks the version sold at it (its price changed, the catalog not synced yet, the pack still
- * names the old price).
+ * names the old price). `checkoutRef`, on a pack's payment: the processor's reference for the
+ * checkout page paid (Pending's), which picks, among the versions sold at that price, the one the
+ * page was opened at (its value changed at the same price since).
  * `customerRef`, on a period paid whose account only such data names: the processor's customer
  * who paid, which must be the account's for the subscription to replace a live one of its own.
  * `pricePaid`, on a period paid: the processor's price it was billed at, whatever names the plan;
@@ -90,7 +94,7 @@ export interface PaymentRefund {
  */
 export type ProcessorEvent =
   /** A pack was paid: credit its value once per payment. */
-  | { type: 'payment.succeeded'; eventId: string; accountId: string; paymentRef: string; packSlug: string; amountCents: number; at: Date; rechargeId?: string; priceRef?: string; priceCents?: number }
+  | { type: 'payment.succeeded'; eventId: string; accountId: string; paymentRef: string; packSlug: string; amountCents: number; at: Date; rechargeId?: string; priceRef?: string; priceCents?: number; checkoutRef?: string }
   /** An auto-recharge's off-session charge failed (a decline, authentication required): auto-recharge turns off. */
   | { type: 'recharge.failed'; eventId: string; accountId: string; rechargeId: string; paymentRef: string; code: DeclineCode; message: string; at: Date }
   /** A subscription's period was paid (the first one or a renewal): the plan applies and the period's allowance opens. */

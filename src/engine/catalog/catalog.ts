@@ -109,9 +109,14 @@ export async function listPacks(sql: Sql, filter: { status?: 'active' | 'archive
 }
 
 export async function findPack(sql: Sql, slug: string): Promise<Pack> {
-  const [row] = await sql.query<PackRow>(`SELECT ${PACK_COLUMNS} FROM packs k WHERE k.slug = $1`, [slug]);
+  return (await findPackVersion(sql, slug)).pack;
+}
+
+/** A pack and its current version (pack-versions.ts), read together: what a checkout opened now sells. */
+export async function findPackVersion(sql: Sql, slug: string): Promise<{ pack: Pack; version: number }> {
+  const [row] = await sql.query<PackRow & { version: number }>(`SELECT ${PACK_COLUMNS}, k.version FROM packs k WHERE k.slug = $1`, [slug]);
   if (!row) throw new BillingError('pack_not_found', `No pack "${slug}": list packs to see the slugs`, { slug });
-  return packFromRow(row);
+  return { pack: packFromRow(row), version: row.version };
 }
 
 function packParams(p: ParsedPack): unknown[] {

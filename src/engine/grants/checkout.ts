@@ -7,15 +7,17 @@
  * way, their second look of the subscription they moved (stillOn; docs/design.md says why a plan
  * change is applied as the processor made it). What the processor left pending (a checkout
  * page the customer has yet to pay on) moves nothing: the processor's webhook does, when the
- * money comes in (webhooks.ts). A retry under the key gets the same page. A processor another
- * replaced (the fake, after a switch) sells nothing, and its subscriptions' ends cannot be called
- * off (replaced-processor.ts).
+ * money comes in (webhooks.ts); a pack's page records, in once's transaction, the version of the
+ * pack it was opened at, which its payment is credited as (catalog/pack-versions.ts). A retry
+ * under the key gets the same page. A processor another replaced (the fake, after a switch)
+ * sells nothing, and its subscriptions' ends cannot be called off (replaced-processor.ts).
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
 import { plain, textProblem } from '../../core/input.ts';
 import { isFree, type Plan } from '../../core/plan.ts';
-import { findPack, findPlan } from '../catalog/catalog.ts';
+import { findPackVersion, findPlan } from '../catalog/catalog.ts';
+import { recordPackCheckout } from '../catalog/pack-versions.ts';
 import type { Context } from '../context.ts';
 import { effectOptionsShape, once, storedResult, type EffectOptions, type Once } from '../once.ts';
 import type { CheckoutRequest, Pending, Processor } from '../processor.ts';
@@ -39,7 +41,12 @@ export function processorOf(ctx: Context, account: Account): Processor {
 }
 
 /** A checkout the customer has yet to pay on: where to send them. */
-export type PendingCheckout = Pending;
+export type PendingCheckout = Omit<Pending, 'reference'>;
+
+/** The page to send the customer to; the processor's reference for it stays here. */
+function pageOf({ status, checkoutUrl }: Pending): PendingCheckout {
+  return { status, checkoutUrl };
+}
 
 /** A page the processor's checkout sends the customer back to. */
 export const returnUrlSchema = z
@@ -194,7 +201,7 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     const again = await subscribeRoute(ctx, tx, accountId, planSlug);
     if (again.route !== 'checkout') throw routeChanged(accountId, planSlug);
     assertSameProcessor(accountId, processor, again.processor);
-    if (paid.status === 'pending') return paid;
+    if (paid.status === 'pending') return pageOf(paid);
     const now = again.terms.now;
     const subscription = await activatePlan(tx, accountId, plan, { processor: processor.name, processorRef: paid.reference, now });
     // On the clock, its first period is paid now, as each renewal is when it begins.
@@ -205,9 +212,9 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
 
 /** A pack the account may buy, checked under the gate mutex, and the processor that sells it. */
 async function packSale(ctx: Context, tx: Sql, accountId: string, packSlug: string) {
-  const pack = await findPack(tx, packSlug);
+  const { pack, version } = await findPackVersion(tx, packSlug);
   const terms = await assertPackPurchasable(tx, accountId, pack, ctx.clock());
-  return { pack, terms, processor: processorOf(ctx, terms.account) };
+  return { pack, version, terms, processor: processorOf(ctx, terms.account) };
 }
 
 export async function purchase(ctx: Context, accountId: string, packSlug: string, { idempotencyKey, ...urls }: EffectOptions & CheckoutUrls = {}) {
@@ -216,12 +223,16 @@ export async function purchase(ctx: Context, accountId: string, packSlug: string
   const stored = await storedResult<Bought>(ctx.sql, effect, idempotencyKey);
   if (stored) return stored;
   // Checked, asked of the processor outside any transaction, checked again and applied once.
-  const { pack, terms, processor } = await ctx.sql.transaction((tx) => packSale(ctx, tx, accountId, packSlug));
+  const { pack, version, terms, processor } = await ctx.sql.transaction((tx) => packSale(ctx, tx, accountId, packSlug));
   const paid = await processor.purchase({ ...(await checkoutRequest(ctx.sql, processor, terms.account, { idempotencyKey, ...urls })), pack });
   return once<Bought>(ctx.sql, effect, idempotencyKey, async (tx) => {
     const again = await packSale(ctx, tx, accountId, packSlug);
     assertSameProcessor(accountId, processor, again.processor);
-    if (paid.status === 'pending') return paid;
+    if (paid.status === 'pending') {
+      // The version the page sells, as the processor was asked: paid after a change at the same price, it is still the one credited.
+      if (paid.reference !== undefined) await recordPackCheckout(tx, processor.name, paid.reference, { id: pack.id, version });
+      return pageOf(paid);
+    }
     // The pack as the processor sold it.
     const credit = await creditPack(tx, accountId, pack, { processor: processor.name, processorRef: paid.reference, amountCents: pack.priceCents, now: again.terms.now });
     return { paymentRef: paid.reference, bucketId: credit.bucketId, valueMicros: credit.valueMicros, debtPaidMicros: credit.debtPaidMicros };

@@ -3,7 +3,8 @@
  * customer, whose checkout URL is the page the customer pays on. Nothing is paid when it answers:
  * transaction.completed says when the money came in (webhooks/). Each transaction carries the
  * account and what it sells in its custom data; for a plan, Paddle copies it to the subscription
- * the payment makes, and from there to every renewal.
+ * the payment makes, and from there to every renewal. The transaction's id is the checkout's
+ * reference: its transaction.completed names it back.
  *
  * Paddle takes no return pages on a transaction: the page its checkout URL opens (the processor's
  * checkoutUrl, or the default payment link set in Paddle) runs Paddle.js, which decides where the
@@ -36,7 +37,7 @@ async function checkout(paddle: Paddle, request: CheckoutRequest, checkoutUrl: s
     ...(checkoutUrl ? { checkout: { url: checkoutUrl } } : {}),
   });
   if (!transaction.checkout?.url) throw new Error(`Paddle answered transaction ${transaction.id} with no checkout URL to send the customer to`);
-  return { status: 'pending', checkoutUrl: transaction.checkout.url };
+  return { status: 'pending', checkoutUrl: transaction.checkout.url, reference: transaction.id };
 }
 
 /**

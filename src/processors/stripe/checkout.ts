@@ -4,6 +4,7 @@
  * Nothing is paid when it answers: the webhook says when the money came in (webhooks/). Each
  * session carries the account and what it sells in its metadata, and so do the subscription and
  * the payment it makes; the call's idempotency key is Stripe's, so a retry gets the same page.
+ * The session's id is the checkout's reference: its payment names it back.
  */
 import Stripe from 'stripe';
 import { BillingError } from '../../core/errors.ts';
@@ -66,7 +67,7 @@ async function checkout(stripe: Stripe, request: CheckoutRequest, pages: ReturnP
     options,
   ));
   if (!session.url) throw new Error(`Stripe answered Checkout Session ${session.id} with no url to send the customer to`);
-  return { status: 'pending', checkoutUrl: session.url };
+  return { status: 'pending', checkoutUrl: session.url, reference: session.id };
 }
 
 /**

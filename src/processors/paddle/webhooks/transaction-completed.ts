@@ -14,8 +14,9 @@
  * the API key sets; a price with none (linked by hand) goes to the engine as priceRef, to be the
  * plan's or pack's price there. A pack's price paid always goes as priceRef, with its amount: a
  * transaction opened before the pack changed buys the pack as it was sold at that price, not as
- * it is now. The account is still the custom data's, so the customer who paid
- * goes with it (customerRef): another customer's subscription replaces none of the account's.
+ * it is now; its id names the checkout it paid, whose version was recorded when it was made (not
+ * custom data the browser could set). The account is still the custom data's, so the customer who
+ * paid goes with it (customerRef): another customer's subscription replaces none of the account's.
  * A period paid carries its price (pricePaid): it opens on the version of the plan sold at it.
  *
  * The amount is the transaction's grand total, what the customer was charged (tax included, as
@@ -42,7 +43,7 @@ export function transactionCompleted(event: TransactionCompletedEvent): Processo
 
   // A pack is bought at its price: one it sold at before (a transaction opened before it changed) buys it as it was then.
   const pack = paidFor(transaction, PACK_KEY);
-  if (pack) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, packSlug: pack.slug, priceRef: pack.pricePaid, ...(pack.priceCents === undefined ? {} : { priceCents: pack.priceCents }), amountCents, at };
+  if (pack) return { type: 'payment.succeeded', eventId: event.eventId, accountId, paymentRef: transaction.id, packSlug: pack.slug, checkoutRef: transaction.id, priceRef: pack.pricePaid, ...(pack.priceCents === undefined ? {} : { priceCents: pack.priceCents }), amountCents, at };
 
   const plan = paidFor(transaction, PLAN_KEY);
   const planSlug = plan?.slug;

@@ -3,7 +3,8 @@
  * that settles later: a pack's session in payment mode, once paid, is the pack's payment. A
  * subscription's session is not: its invoice.paid opens the period. The price the session sold
  * at and its amount (its metadata, set by the API key alone) go with it: the pack is credited as
- * it was sold at them.
+ * it was sold at them, and the session's id names the checkout it paid (the version it was opened
+ * at).
  */
 import type Stripe from 'stripe';
 import type { ProcessorEvent } from '../../../engine/processor.ts';
@@ -26,6 +27,7 @@ export function checkoutSessionCompleted(event: Stripe.CheckoutSessionCompletedE
     packSlug,
     ...(priceRef ? { priceRef } : {}),
     ...(Number.isSafeInteger(priceCents) ? { priceCents } : {}),
+    checkoutRef: session.id,
     amountCents: session.amount_total,
     at: dateOf(event.created),
   };
