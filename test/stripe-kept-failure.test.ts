@@ -3,9 +3,9 @@
  * every request under that key. A call whose repeat does no harm (the account's customer, a
  * checkout page, a catalog price, a cancel) is then asked once more under a key of its own, and
  * goes through at once instead of failing for a day. A call that moves money (a refund) is never
- * asked again under another key: the failure is said as Stripe keeps it, with what to do. With the
- * real SDK against the local fake of Stripe's API; the engine is the same on both databases, so on
- * the embedded one.
+ * asked again under another key: the failure is said as Stripe keeps it, with what to do. A key
+ * Stripe keeps for another request is the engine's idempotency_conflict. With the real SDK against
+ * the local fake of Stripe's API; the engine is the same on both databases, so on the embedded one.
  */
 import { describe, expect, it } from 'vitest';
 import { BillingError } from '../src/index.ts';
@@ -89,5 +89,26 @@ describe('failures Stripe keeps for an idempotency key', () => {
     expect(fake().refunds.size).toBe(0);
     expect(askedUnder('/v1/refunds')).toEqual(fake().failed.map((f) => f.idempotencyKey));
     expect((await t.billing.payments('acme'))[0]).toMatchObject({ refundedCents: 0 });
+  });
+
+  it("says a key Stripe keeps for another request as the engine's idempotency_conflict: a subscribe refused at its second look, asked again under its key as a plan change", async () => {
+    await acmeOnStripe();
+    await t.billing.admin.createPlan({ slug: 'max', name: 'Max', priceCents: 200_00, overage: 'credits', sort: 2 });
+    await t.billing.admin.syncCatalog('stripe');
+    const plusPage = await t.billing.subscribe('acme', 'plus');
+    // Max's checkout page is made at Stripe under its key while acme pays for Plus: its second look finds acme subscribed.
+    const held = fake().holdNext('/v1/checkout/sessions');
+    const toMax = t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' });
+    await held.reached;
+    await paid(Promise.resolve(plusPage));
+    held.release();
+    await expect(toMax).rejects.toMatchObject({ code: 'subscription_active' });
+    // Asked again under the key, it is now a change of acme's subscription, which Stripe refuses under a key it keeps for the page.
+    const again = await t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' }).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(BillingError);
+    expect(again).toMatchObject({ code: 'idempotency_conflict', message: expect.stringMatching(/^Stripe keeps this call's idempotency key for another request .*: nothing was changed here; a new request needs a key of its own$/) });
+    // Under a key of its own, the change goes through.
+    expect(await t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max-2' })).toMatchObject({ replayed: false });
+    expect((await t.billing.balance('acme')).plan).toMatchObject({ slug: 'max' });
   });
 });

@@ -108,8 +108,10 @@ describe('the Stripe processor, with the SDK against a fake of the API', () => {
     const retried = await processor.subscribe({ account: who, customerId, idempotencyKey: 'order_sub_1', plan: plan('plus', planPrice), cancelUrl: 'https://app.example/pricing' });
     expect(retried).toEqual(answer);
     expect(fake.sessions.size).toBe(sessions);
-    // And, as at Stripe, the key reused for another request is refused.
-    await expect(processor.subscribe({ account: who, customerId, idempotencyKey: 'order_sub_1', plan: plan('plus', planPrice) })).rejects.toThrow(/Keys for idempotent requests/);
+    // And, as at Stripe, the key reused for another request is refused, as the engine's idempotency_conflict.
+    await expect(processor.subscribe({ account: who, customerId, idempotencyKey: 'order_sub_1', plan: plan('plus', planPrice) })).rejects.toMatchObject({
+      code: 'idempotency_conflict', message: expect.stringMatching(/^Stripe keeps this call's idempotency key for another request/),
+    });
   });
 
   it('sells a pack through a Checkout Session in payment mode that saves the card for off-session charges', async () => {

@@ -40,6 +40,24 @@ export function keptFailure(error: unknown): boolean {
 }
 
 /**
+ * Stripe refusing a call's key as one it keeps for another request (the key sent before for
+ * something else, or a request under it still being answered): the engine's idempotency_conflict,
+ * which says what to do, not the SDK's error.
+ */
+export async function keyConflictSaid<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    if (!(error instanceof Stripe.errors.StripeIdempotencyError)) throw error;
+    throw new BillingError(
+      'idempotency_conflict',
+      `Stripe keeps this call's idempotency key for another request (asked under it before, or still being answered): nothing was changed here; a new request needs a key of its own`,
+      { processor: 'stripe' },
+    );
+  }
+}
+
+/**
  * A call whose repeat does no harm (a customer, a checkout page, a price, a cancel), under `key`;
  * given a failure Stripe keeps for the key, asked once more under a key of this attempt's own, so
  * that one failure at Stripe does not refuse it for a day.

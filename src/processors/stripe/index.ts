@@ -11,7 +11,7 @@
 import type { Processor } from '../../engine/processor.ts';
 import { syncCatalog } from './catalog.ts';
 import { purchaseCheckout, subscribeCheckout } from './checkout.ts';
-import { stripeClient, stripeOutage } from './client.ts';
+import { keyConflictSaid, stripeClient, stripeOutage } from './client.ts';
 import { reached } from '../outage.ts';
 import { createCustomer } from './customer.ts';
 import { cancelSubscription } from './subscription.ts';
@@ -41,7 +41,7 @@ export function stripeProcessor(options: StripeProcessorOptions): Processor {
   if (!options.webhookSecret?.trim()) throw new Error('The Stripe processor needs its webhook signing secret (STRIPE_WEBHOOK_SECRET)');
   const stripe = stripeClient(options.secretKey, options.apiBase);
   const pages = { successUrl: options.successUrl, cancelUrl: options.cancelUrl };
-  const ask = <T>(call: Promise<T>) => reached('Stripe', stripeOutage, call);
+  const ask = <T>(call: Promise<T>) => reached('Stripe', stripeOutage, keyConflictSaid(call));
   return {
     name: 'stripe',
     mode: /^(sk|rk)_live_/.test(options.secretKey) ? 'live mode' : 'test mode',
