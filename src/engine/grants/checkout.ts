@@ -88,7 +88,8 @@ export async function checkoutRequest(sql: Sql, processor: Processor, account: A
   const [row] = await sql.query<{ processor_customer_id: string | null }>('SELECT processor_customer_id FROM accounts WHERE id = $1', [account.id]);
   let customerId = row?.processor_customer_id ?? undefined;
   if (!customerId && processor.ensureCustomer) {
-    // The processor's own key makes two first calls, and a retry after a crash, find the one customer it made.
+    // The processor's own key makes two first calls, and a retry after a crash, find the one customer it made
+    // (a failure Stripe keeps for the key aside: each then asks under a key of its own, and the first stored is kept).
     const made = await processor.ensureCustomer(account, `customer:${account.id}`);
     // One stored meanwhile by a concurrent call is kept; none is stored on an account that moved to another processor.
     const [stored] = await sql.query<{ processor_customer_id: string }>(
