@@ -86,4 +86,28 @@ describe('Stripe failing under the billing page and the admin panel', () => {
     expect(stripe.refunds.size).toBe(1);
     expect((await api.billing.payments('acme')).find((p) => p.id === pack.id)!.refundedCents).toBe(4_00);
   });
+
+  it("the admin's refund form Stripe refused is drawn again with a new key: the amount corrected, it is refunded", async () => {
+    await pay(await api.billing.subscribe('acme', 'plus'));
+    await pay(await api.billing.purchase('acme', 'extra-10'));
+    const pack = (await api.billing.payments('acme')).find((p) => p.kind === 'pack')!;
+    // $8 of the $10 refunded in Stripe's dashboard, its webhooks not here yet: Stripe has $2 left to refund.
+    const dashboard = await fetch(`${stripe.url}/v1/refunds`, {
+      method: 'POST', headers: { authorization: `Bearer ${stripe.secretKey}`, 'content-type': 'application/x-www-form-urlencoded' }, body: `payment_intent=${pack.reference}&amount=800`,
+    });
+    expect(dashboard.status).toBe(200);
+    const admin = new AdminClient(api.app);
+    await admin.login('admin-password-for-tests');
+    const path = `/admin/accounts/acme/payments/${pack.id}/refund`;
+    const keyOf = (html: string) => /name="idempotencyKey" value="([^"]+)"/.exec(html)![1]!;
+    const key = keyOf((await admin.page(path)).html);
+
+    const refused = await admin.post(path, { amount: '4.00', idempotencyKey: key });
+    expect(refused.status).toBe(422);
+    expect(text(refused.html)).toMatch(/Stripe refused the refund: Refund amount \(\$4\.00\) is greater than unrefunded amount on charge \(\$2\.00\)/);
+    // Refused is an answer: nothing was refunded under that key, and the next amount is another request, with a key of its own.
+    expect(keyOf(refused.html)).not.toBe(key);
+    expect((await admin.post(path, { amount: '2.00', idempotencyKey: keyOf(refused.html) })).status).toBe(303);
+    expect([...stripe.refunds.values()].map((r) => r.amount)).toEqual([800, 200]);
+  });
 });

@@ -114,9 +114,9 @@ export function Csrf({ token }: { token: string }) {
 /**
  * A form that moves money carries an idempotency key of its own, made when the page is drawn:
  * a second submit of the same form (a double click, a resubmit after a lost answer) gets the
- * first result and moves nothing more. A form drawn again after a refusal gets a new one; after
- * the processor failed to answer, the one sent (`value`): the processor may have done it, and
- * sent again it asks for the same thing, not another.
+ * first result and moves nothing more. A form drawn again after a refusal (the processor's
+ * among them) gets a new one; after the processor failed to answer, the one sent (`value`): the
+ * processor may have done it, and sent again it asks for the same thing, not another.
  */
 export function EffectKey({ value }: { value?: string | undefined } = {}) {
   return <input type="hidden" name="idempotencyKey" value={value ?? `admin_${randomUUID()}`} />;
@@ -197,11 +197,11 @@ export function Check(props: { label: string; name: string; checked: boolean; hi
  * as its message, with the fields it names by their labels (labels.ts), for the page to show
  * beside the form. Anything else is a bug, and is thrown.
  */
-export async function attempt<T>(action: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string; code: BillingError['code'] }> {
+export async function attempt<T>(action: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string; code: BillingError['code']; details?: Record<string, unknown> }> {
   try {
     return { ok: true, value: await action() };
   } catch (error) {
-    if (error instanceof BillingError) return { ok: false, error: ownerMessage(error), code: error.code };
+    if (error instanceof BillingError) return { ok: false, error: ownerMessage(error), code: error.code, ...(error.details && { details: error.details }) };
     throw error;
   }
 }

@@ -16,6 +16,7 @@ export async function reached<T>(processor: string, outage: Outage, call: Promis
   } catch (error) {
     const why = outage(error);
     if (why === undefined) throw error;
-    throw new BillingError('processor_error', `${processor} failed to answer (${why}): nothing was changed here; retry the request in a moment, with the same idempotency key`, { processor });
+    // `unanswered`: what it did is not known, as against a refusal, which is an answer.
+    throw new BillingError('processor_error', `${processor} failed to answer (${why}): nothing was changed here; retry the request in a moment, with the same idempotency key`, { processor, unanswered: true });
   }
 }

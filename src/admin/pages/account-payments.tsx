@@ -127,7 +127,8 @@ export function accountPaymentRoutes(admin: AdminApp, billing: Billing) {
     const form = await readForm(c);
     const result = await attempt(async () => billing.refundPayment(id, paymentId, { amountCents: centsField(form, 'amount', 'Amount') }, effectKey(form)));
     if (!result.ok) {
-      const key = result.code === 'processor_error' ? form.idempotencyKey : undefined;
+      // Unanswered, the refund may have been made: sent again, it asks for the same one. Refused, it was not: a new key, for another amount.
+      const key = result.code === 'processor_error' && result.details?.unanswered === true ? form.idempotencyKey : undefined;
       return confirmPage(c, billing, id, paymentId, { message: result.error, amount: form.amount ?? '', key });
     }
     const { amountCents, status, refundRef } = result.value;

@@ -22,7 +22,10 @@ export async function refundPayment(stripe: Stripe, request: PaymentRefundReques
     ));
   } catch (error) {
     // Refused (a charge disputed, more than is left of it): nothing was refunded, and the admin is told why.
-    if (error instanceof Stripe.errors.StripeInvalidRequestError) throw new BillingError('processor_error', `Stripe refused the refund: ${error.message}`, { code: error.code });
+    // Stripe's own sentence, without the request id the SDK puts before it.
+    if (error instanceof Stripe.errors.StripeInvalidRequestError) {
+      throw new BillingError('processor_error', `Stripe refused the refund: ${(error.raw as { message?: string }).message ?? error.message}`, { code: error.code });
+    }
     throw error;
   }
   if (refund.status === 'failed' || refund.status === 'canceled') {
