@@ -33,7 +33,7 @@ const DELTAS = ['Once upon a time, ', 'there was a gate ', 'that said no, ', 'po
  * finish once that promise resolves. It ignores any abort.
  * `pulled` counts the deltas it handed out; `canceled` says whether its reader let it go.
  */
-function deafStream(options: { deltas: string[]; delayMs: number; hang?: boolean; finishWhen?: Promise<unknown> }) {
+function deafStream(options: { deltas: string[]; delayMs: number; hang?: boolean; finishWhen?: Promise<unknown>; laterDeltas?: { after: number; when: Promise<unknown> } }) {
   const parts: LanguageModelV3StreamPart[] = [
     { type: 'stream-start', warnings: [] },
     { type: 'response-metadata', id: 'resp-deaf' },
@@ -53,6 +53,8 @@ function deafStream(options: { deltas: string[]; delayMs: number; hang?: boolean
       const part = parts[next++]!;
       if (part.type === 'text-end') await options.finishWhen;
       if (part.type === 'text-delta') {
+        // The deltas past `after` wait for `when`: what the provider says once the test lets it.
+        if (options.laterDeltas && probe.pulled >= options.laterDeltas.after) await options.laterDeltas.when;
         await new Promise((resolve) => setTimeout(resolve, options.delayMs));
         probe.pulled += 1;
       }
@@ -117,7 +119,8 @@ for (const engine of ENGINES) {
 
     it('an abort through abortSignal settles at once, though the provider goes on slowly; what it sends after is neither passed on nor charged', async () => {
       const billing = await funded();
-      const deaf = deafStream({ deltas: DELTAS, delayMs: 150 });
+      let goOn!: () => void;
+      const deaf = deafStream({ deltas: DELTAS, delayMs: 150, laterDeltas: { after: 2, when: new Promise<void>((resolve) => (goOn = resolve)) } });
       const mock = new MockLanguageModelV3({ provider: 'openai.chat', modelId: 'gpt-4o-mini', doStream: async () => ({ stream: deaf.stream }) });
       const controller = new AbortController();
       const result = streamText({ model: wrap(billing, mock, { accountId: 'team' }), prompt: 'Tell a story', maxOutputTokens: 100, abortSignal: controller.signal, onError: () => {} });
@@ -129,10 +132,11 @@ for (const engine of ENGINES) {
         }
       })();
       await waitFor(async () => controller.signal.aborted);
-      const abortedAt = Date.now();
+      // Settled while the provider's next delta waits on the test: the settle did not wait for the provider.
       await waitFor(async () => (await holds())[0]?.status === 'settled', 2_000);
-      // Before the provider's next delta: the settle did not wait for the provider.
-      expect(Date.now() - abortedAt).toBeLessThan(150);
+      expect(deaf.probe.pulled).toBe(2);
+      // Then the provider goes on slowly.
+      goOn();
       await reading;
       expect(seen).toBe(DELTAS.slice(0, 2).join(''));
       // The provider keeps nothing going that would be charged again or passed on.
