@@ -116,7 +116,7 @@ export async function accountPayments(ctx: Context, accountId: string): Promise<
     [accountId, rows.map((r) => r.processor_ref)],
   );
   const paidBy = (processor: string, reference: string) => `${processor}\u0000${reference}`;
-  const rechargeDebt = new Map(recharges.flatMap((r) => (r.debt_cents === null ? [] : [[paidBy(r.processor, r.payment_ref), r.debt_cents] as const])));
+  const rechargeOf = new Map(recharges.flatMap((r) => (r.debt_cents === null ? [] : [[paidBy(r.processor, r.payment_ref), { debtCents: r.debt_cents }] as const])));
   const refunds = await ctx.sql.query<{
     payment_id: number; kind: PaymentRefundView['kind']; reference: string; amount_cents: number; applied_cents: number; removed_micros: number; used_micros: number;
     used_value: PaymentRefundView['usedValue']; reversed_at: Date | null; created_at: Date;
@@ -128,7 +128,7 @@ export async function accountPayments(ctx: Context, accountId: string): Promise<
   return rows.map((r) => ({
     id: r.id, processor: r.processor, reference: r.processor_ref, kind: r.kind, item: r.item, amountCents: r.amount_cents, status: r.status,
     refundedCents: r.refunded_cents, disputedAt: r.disputed_at,
-    recharge: rechargeDebt.has(paidBy(r.processor, r.processor_ref)) ? { debtCents: rechargeDebt.get(paidBy(r.processor, r.processor_ref))! } : null,
+    recharge: rechargeOf.get(paidBy(r.processor, r.processor_ref)) ?? null,
     refunds: refunds.filter((f) => f.payment_id === r.id).map((f) => ({
       kind: f.kind, reference: f.reference, amountCents: f.amount_cents, appliedCents: f.applied_cents, removedMicros: f.removed_micros,
       usedMicros: f.used_micros, usedValue: f.used_value, reversedAt: f.reversed_at, createdAt: f.created_at,
