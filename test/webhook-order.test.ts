@@ -5,9 +5,9 @@
  * period's payment takes that period's allowance, never a later one's.
  */
 import { describe, expect, it } from 'vitest';
-import { fakeProcessor, type ProcessorEvent } from '../src/index.ts';
-import { ENGINES, useBilling } from './support/harness.ts';
-import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
+import type { ProcessorEvent } from '../src/index.ts';
+import { ENGINES } from './support/harness.ts';
+import { useSignedBilling } from './support/signed-processor.ts';
 import { refunded } from './support/payment-events.ts';
 
 const MARCH = new Date('2026-03-10T12:00:00Z');
@@ -21,19 +21,7 @@ const periodPaid = (eventId: string, accountId: string, paymentRef: string, star
 
 for (const engine of ENGINES) {
   describe(`webhooks out of order on ${engine.name}`, () => {
-    const t = useBilling(engine, { processors: [fakeProcessor(), signedProcessor()] });
-
-    async function subscribers(...ids: string[]) {
-      await t.billing.admin.applyPreset('subscription-plus-packs');
-      for (const id of ids) {
-        await t.billing.upsertAccount({ id, kind: 'team' });
-        await t.sql.query('UPDATE accounts SET processor = $2 WHERE id = $1', [id, SIGNED]);
-      }
-    }
-    const receive = (events: ProcessorEvent[]) => {
-      const { body, headers } = delivery(events);
-      return t.billing.receiveWebhook(SIGNED, body, headers);
-    };
+    const { t, customers, receive } = useSignedBilling(engine);
     /** Each event of the scenario, for each account, in the order given by index. */
     async function tell(scenario: (id: string) => ProcessorEvent[], runs: Record<string, number[]>) {
       for (const [id, order] of Object.entries(runs)) {
@@ -57,7 +45,7 @@ for (const engine of ENGINES) {
     }
 
     it('the first period told only after it ended (the renewal before it, or after), then refunded: it takes nothing of the renewal\'s allowance', async () => {
-      await subscribers('a', 'b');
+      await customers('a', 'b');
       // The first period's payment told an hour into the second (retried since, or sent again from the dashboard).
       t.clock.set('2026-04-10T13:00:00Z');
       const scenario = (id: string) => [

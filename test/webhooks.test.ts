@@ -7,12 +7,12 @@
 import type { Hono } from 'hono';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { fakeProcessor, type ProcessorEvent } from '../src/index.ts';
+import type { ProcessorEvent } from '../src/index.ts';
 import { loadCredentials } from '../src/hono/credentials.ts';
 import { createApp } from '../src/server/app.ts';
 import type { Sql } from '../src/db/sql.ts';
-import { ENGINES, useBilling } from './support/harness.ts';
-import { delivery, SIGNED, signedProcessor } from './support/signed-processor.ts';
+import { ENGINES } from './support/harness.ts';
+import { delivery, SIGNED, useSignedBilling } from './support/signed-processor.ts';
 
 const AT = new Date('2026-03-10T12:00:00Z');
 const MONTH_LATER = new Date('2026-04-10T12:00:00Z');
@@ -42,19 +42,7 @@ async function standing(sql: Sql, billing: { balance(id: string): Promise<{ plan
 
 for (const engine of ENGINES) {
   describe(`webhooks on ${engine.name}`, () => {
-    const t = useBilling(engine, { processors: [fakeProcessor(), signedProcessor()] });
-
-    async function customers(...ids: string[]) {
-      await t.billing.admin.applyPreset('subscription-plus-packs');
-      for (const id of ids) {
-        await t.billing.upsertAccount({ id, kind: 'team' });
-        await t.sql.query('UPDATE accounts SET processor = $2 WHERE id = $1', [id, SIGNED]);
-      }
-    }
-    const receive = (events: ProcessorEvent[]) => {
-      const { body, headers } = delivery(events);
-      return t.billing.receiveWebhook(SIGNED, body, headers);
-    };
+    const { t, customers, receive } = useSignedBilling(engine);
 
     it('a checkout through a real processor is a page to pay on, and moves nothing until its webhook', async () => {
       await customers('acme');

@@ -5,7 +5,8 @@
  * is tested here, the same for every processor.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { BillingError, WebhookSignatureError, type Processor, type ProcessorEvent } from '../../src/index.ts';
+import { BillingError, fakeProcessor, WebhookSignatureError, type Processor, type ProcessorEvent } from '../../src/index.ts';
+import { useBilling, type Engine } from './harness.ts';
 
 export const SIGNED = 'signed';
 const SECRET = 'whsec_test_0123456789';
@@ -41,6 +42,28 @@ export function signedProcessor(): Processor {
       const expected = Buffer.from(sign(rawBody));
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new WebhookSignatureError('no valid x-signature');
       return JSON.parse(rawBody, (key, value) => (['at', 'periodStart', 'periodEnd'].includes(key) ? new Date(value as string) : value)) as ProcessorEvent[];
+    },
+  };
+}
+
+/**
+ * The engine on a harness database with the signed processor beside the fake: `customers` puts
+ * accounts on the subscription preset paying through it, `receive` hands it events as it signs them.
+ */
+export function useSignedBilling(engine: Engine) {
+  const t = useBilling(engine, { processors: [fakeProcessor(), signedProcessor()] });
+  return {
+    t,
+    async customers(...ids: string[]) {
+      await t.billing.admin.applyPreset('subscription-plus-packs');
+      for (const id of ids) {
+        await t.billing.upsertAccount({ id, kind: 'team' });
+        await t.sql.query('UPDATE accounts SET processor = $2 WHERE id = $1', [id, SIGNED]);
+      }
+    },
+    receive(events: ProcessorEvent[]) {
+      const { body, headers } = delivery(events);
+      return t.billing.receiveWebhook(SIGNED, body, headers);
     },
   };
 }
