@@ -242,6 +242,7 @@ if (cluster.isPrimary) {
     cluster.on('fork', (worker) => logger.info({ pid: worker.process.pid }, 'worker started'));
     cluster.on('listening', (worker) => {
       const start = starts.get(worker);
+      if (start && !start.served) logger.info({ pid: worker.process.pid }, 'worker serving');
       if (start) start.served = true;
     });
     cluster.on('exit', (worker, code, signal) => {

@@ -27,13 +27,15 @@ describe('the wait before a worker is replaced', () => {
 describe.skipIf(!POSTGRES_URL)(`npm start with workers${POSTGRES_URL ? '' : ' (SKIPPED: TEST_DATABASE_URL is not set)'}`, () => {
   it('replaces a worker that served at once, and one that keeps dying before it serves at once, then after 1, 2 and 4 s, saying so; a stop while one waits ends at once', async () => {
     const db = await ENGINES.find((e) => e.name === 'postgres')!.open();
-    const server = await ServerProcess.start({ DATABASE_URL: db.url, WEB_CONCURRENCY: '2' });
+    const server = await ServerProcess.start({ DATABASE_URL: db.url, WEB_CONCURRENCY: '2', LOG_LEVEL: 'info' });
     let printed = '';
     server.child.stdout!.on('data', (chunk: Buffer) => (printed += chunk.toString()));
     try {
       await server.ready(2);
-      // One place's worker, serving, is killed; then each worker started in its place as soon as it appears, before it serves.
+      // One place's worker, serving (the primary said so: answering /healthz may be the other one), is killed; then each worker started in its place as soon as it appears, before it serves.
       let victim = server.workers()[0]!;
+      const serving = (pid: number) => printed.split('\n').some((line) => line.includes('"worker serving"') && line.includes(`"pid":${pid}`));
+      while (!serving(victim)) await sleep(10);
       const gaps: number[] = [];
       for (let i = 0; i < 5; i++) {
         const others = new Set(server.workers().filter((pid) => pid !== victim));
