@@ -1,6 +1,7 @@
 /**
  * Stripe failing to answer, with the real SDK against the local fake of its API, under the hosted
- * billing page's and the admin panel's forms: the page says so, readably, and nothing changed. The
+ * billing page's and the admin panel's forms: the page says so, readably, and nothing changed; so
+ * does a plan change asked while a cancel waits at Stripe. The
  * admin's refund form drawn again keeps its key, so sending it again asks Stripe for the same
  * refund: one refund at Stripe, whatever the first attempt did there.
  */
@@ -61,6 +62,28 @@ describe('Stripe failing under the billing page and the admin panel', () => {
     expect(text(page.html)).toContain('The payment processor did not answer just now, so nothing changed: try again in a moment.');
     expect(await api.state()).toEqual(before);
     expect(stripe.sessions.size).toBe(0);
+  });
+
+  it("the billing page says another change is under way while a cancel waits at Stripe, and nothing changed", async () => {
+    await api.billing.admin.createPlan({ slug: 'max', name: 'Max', priceCents: 200_00, overage: 'credits' });
+    await api.billing.admin.updatePlan('max', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 200_00, interval: 'month' }) } });
+    await pay(await api.billing.subscribe('acme', 'plus'));
+    const reply = await api.call('POST', '/v1/accounts/acme/billing-sessions', { returnUrl: 'https://app.example/settings', role: 'owner' });
+    const browser = new AdminClient(api.app);
+    await browser.page(new URL(reply.body.url).pathname);
+    await browser.page('/billing');
+    const ref = (await api.billing.sql.query<{ processor_ref: string }>(`SELECT processor_ref FROM subscriptions WHERE account_id = 'acme'`))[0]!.processor_ref;
+    const held = stripe.holdNext(`/v1/subscriptions/${ref}`);
+    const cancel = api.billing.cancel('acme');
+    await held.reached;
+    const before = await api.state();
+
+    expect((await browser.post('/billing/plan', { plan: 'max', idempotencyKey: 'plan-1' })).status).toBe(303);
+    const page = await browser.page('/billing');
+    expect(text(page.html)).toContain('Another change to your plan is being made right now, so this one changed nothing: reload the page in a moment to see it.');
+    expect(await api.state()).toEqual(before);
+    held.release();
+    expect(await cancel).toMatchObject({ plan: { slug: 'plus' }, endsAt: expect.any(Date) });
   });
 
   it("the admin's refund form says Stripe failed, drawn again with the same key: sent again, Stripe refunds once", async () => {

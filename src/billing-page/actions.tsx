@@ -57,6 +57,8 @@ function customerMessage(error: BillingError): string {
       return 'A renewal of your plan is not paid yet: pay it under "Payment method and invoices", then change the plan.';
     case 'processor_not_configured':
       return 'Payments for this account cannot be taken here right now, so nothing was charged: please contact support.';
+    case 'change_in_progress':
+      return 'Another change to your plan is being made right now, so this one changed nothing: reload the page in a moment to see it.';
     case 'processor_error':
       return 'The payment processor did not answer just now, so nothing changed: try again in a moment.';
     default:

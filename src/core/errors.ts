@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'processor_not_configured',
   'processor_error',
   'subscription_active',
+  'change_in_progress',
   'payment_declined',
   'payment_past_due',
   'database_in_use',

@@ -44,6 +44,8 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   // The processor failed or refused what Tollgate asked of it: a gateway's error, worth a retry.
   processor_error: 502,
   subscription_active: 409,
+  // Another cancel or plan change of the subscription is at the processor: worth asking again once it is answered.
+  change_in_progress: 409,
   payment_declined: 402,
   payment_past_due: 409,
   database_in_use: 503,

@@ -5,11 +5,14 @@
  * server's requests would. See processes.ts for the parent's side.
  */
 import { createBilling, fakeProcessor } from '../../src/index.ts';
+import { stripeProcessor } from '../../src/processors/stripe/index.ts';
 
 const offsetMs = Number(process.env.TOLLGATE_TEST_CLOCK_OFFSET_MS ?? 'NaN');
+// Stripe too, at the local fake of its API the test names (its key, webhook secret and address).
+const stripe = process.env.TOLLGATE_TEST_STRIPE ? stripeProcessor(JSON.parse(process.env.TOLLGATE_TEST_STRIPE)) : undefined;
 const billing = await createBilling({
   database: process.env.TOLLGATE_TEST_DATABASE!,
-  processors: [fakeProcessor()],
+  processors: [fakeProcessor(), ...(stripe ? [stripe] : [])],
   ...(Number.isFinite(offsetMs) ? { clock: () => new Date(Date.now() + offsetMs) } : {}),
 });
 

@@ -10,21 +10,35 @@ export interface HeldRequest {
   release(): void;
 }
 
+const ANSWERED = 'answered:';
+
 export class HeldRequests {
   private readonly waiting = new Map<string, { arrived(): void; released: Promise<void> }>();
 
-  /** Hold the next request to `path` (a fake names its paths as its failNext does). */
-  next(path: string): HeldRequest {
+  /**
+   * Hold the next request to `path` (a fake names its paths as its failNext does); `answered`:
+   * hold its answer instead, after the vendor did what it asks (and sent its events).
+   */
+  next(path: string, { answered = false } = {}): HeldRequest {
     let arrived!: () => void;
     let release!: () => void;
     const reached = new Promise<void>((resolve) => (arrived = resolve));
     const released = new Promise<void>((resolve) => (release = resolve));
-    this.waiting.set(path, { arrived, released });
+    this.waiting.set(answered ? ANSWERED + path : path, { arrived, released });
     return { reached, release };
   }
 
   /** Waits, if the first of `paths` held has a request held: that request is let through after. */
   async pass(...paths: string[]): Promise<void> {
+    await this.wait(paths);
+  }
+
+  /** Waits, if the first of `paths` held has its answer held: that answer is sent after. */
+  async passAnswer(...paths: string[]): Promise<void> {
+    await this.wait(paths.map((p) => ANSWERED + p));
+  }
+
+  private async wait(paths: string[]): Promise<void> {
     const path = paths.find((p) => this.waiting.has(p));
     if (path === undefined) return;
     const held = this.waiting.get(path)!;

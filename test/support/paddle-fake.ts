@@ -151,8 +151,8 @@ export class PaddleFake {
   }
 
   /** A test control: the next request to `path` (named as failNext names it) waits until the test releases it. */
-  holdNext(path: string): HeldRequest {
-    return this.held.next(path);
+  holdNext(path: string, options?: { answered?: boolean }): HeldRequest {
+    return this.held.next(path, options);
   }
 
   static async start(options: { webhookUrl?: string } = {}): Promise<PaddleFake> {
@@ -240,6 +240,7 @@ export class PaddleFake {
       }
       this.requests.push({ method, path: url.pathname, query: Object.fromEntries(url.searchParams), body });
       const [status, data, meta] = this.route(method, url, body ?? {});
+      await this.held.passAnswer(`${method} ${url.pathname}`, url.pathname);
       if (this.loseAnswers?.(method, url.pathname)) return void res.destroy();
       send(status, { data, meta: { request_id: requestId, ...meta } });
     } catch (error) {

@@ -20,12 +20,14 @@ export class BillingProcess {
     });
   }
 
-  static async start(databaseUrl: string, options: { clockOffsetMs?: number } = {}): Promise<BillingProcess> {
+  /** `stripe`: Stripe's processor too, at the local fake of its API these options name. */
+  static async start(databaseUrl: string, options: { clockOffsetMs?: number; stripe?: { secretKey: string; webhookSecret: string; apiBase: string } } = {}): Promise<BillingProcess> {
     const child = fork(compiled('billing-process'), [], {
       execArgv: [],
       env: {
         ...process.env, TOLLGATE_TEST_DATABASE: databaseUrl,
         ...(options.clockOffsetMs === undefined ? {} : { TOLLGATE_TEST_CLOCK_OFFSET_MS: String(options.clockOffsetMs) }),
+        ...(options.stripe === undefined ? {} : { TOLLGATE_TEST_STRIPE: JSON.stringify(options.stripe) }),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -158,8 +158,8 @@ export class StripeFake {
   }
 
   /** A test control: the next request to `path` (named as failNext names it) waits until the test releases it. */
-  holdNext(path: string): HeldRequest {
-    return this.held.next(path);
+  holdNext(path: string, options?: { answered?: boolean }): HeldRequest {
+    return this.held.next(path, options);
   }
 
   static async start(options: { webhookUrl?: string } = {}): Promise<StripeFake> {
@@ -207,7 +207,7 @@ export class StripeFake {
     const key = req.headers['idempotency-key'] as string | undefined;
     // What the key was first used for: the same method, path, query and body are the same request.
     const request = `${method} ${url.pathname}${url.search}\n${body}`;
-    await this.held.pass(url.pathname);
+    await this.held.pass(`${method} ${url.pathname}`, url.pathname);
     const outage = this.outages.get(url.pathname);
     // A failure kept for a key is one of a request that has a key: the reads before it pass.
     if (outage && outage.count > 0 && !(outage.kept && key === undefined)) {
@@ -242,6 +242,7 @@ export class StripeFake {
       answer = JSON.stringify({ error: error.body }, null, 2);
     }
     if (key !== undefined) this.answered.set(key, { request, status, answer });
+    await this.held.passAnswer(`${method} ${url.pathname}`, url.pathname);
     if (this.loseAnswers?.(method, url.pathname)) return void res.destroy();
     send(status, answer, key === undefined ? {} : { 'idempotency-key': key });
   }

@@ -3,13 +3,16 @@
  * plan. Each runs once per idempotency key (once.ts). A checkout is checked under the account's
  * gate mutex, asked of the processor outside any transaction (an outage may keep it minutes),
  * then checked again and applied in once's transaction, under the mutex: the plan's new period
- * and its allowance, the pack's bucket. A plan changed at the processor and a cancel still ask it
- * inside that transaction (docs/design.md says why). What the processor left pending (a checkout
- * page the customer has yet to pay on) moves nothing: the processor's webhook does, when the
- * money comes in (webhooks.ts); a pack's page records, in once's transaction, the version of the
- * pack it was opened at, which its payment is credited as (catalog/pack-versions.ts). A retry
- * under the key gets the same page. A processor another replaced (the fake, after a switch)
- * sells nothing, and its subscriptions' ends cannot be called off (replaced-processor.ts).
+ * and its allowance, the pack's bucket. A cancel and a plan changed at the processor go the same
+ * way under a claim on the account's subscription, which keeps a second one from reaching the
+ * processor in between (subscription-claims.ts), their second look of the subscription they
+ * moved (stillOn; docs/design.md says why a plan change is applied as the processor made it).
+ * What the processor left pending (a checkout page the customer has yet to pay on) moves
+ * nothing: the processor's webhook does, when the money comes in (webhooks.ts); a pack's page
+ * records, in once's transaction, the version of the pack it was opened at, which its payment is
+ * credited as (catalog/pack-versions.ts). A retry under the key gets the same page. A processor
+ * another replaced (the fake, after a switch) sells nothing, and its subscriptions' ends cannot
+ * be called off (replaced-processor.ts).
  */
 import { z } from 'zod';
 import { BillingError } from '../../core/errors.ts';
@@ -25,7 +28,8 @@ import type { Sql } from '../../db/sql.ts';
 import { lockGate, type Terms } from '../terms.ts';
 import { recordRenewals } from './clock-payments.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
-import { activatePlan, activeSubscription, cancelPlan, changePlan, type Subscription } from './subscriptions.ts';
+import { claimSubscription, releaseClaim, type Claim } from './subscription-claims.ts';
+import { activatePlan, activeSubscription, assertCancelable, cancelPlan, changePlan, endedMeanwhile, planGone, type ActiveSubscription, type Subscription } from './subscriptions.ts';
 
 export function processorOf(ctx: Context, account: Account): Processor {
   const processor = ctx.processors.get(account.processor);
@@ -81,8 +85,8 @@ export interface CheckoutUrls {
 
 /**
  * What a processor needs to know of the account and the call: the customer it made for the
- * account, once. `sql` is the database outside any transaction (a checkout, the portal) or a
- * transaction holding the gate mutex (a plan change, a cancel).
+ * account, once. `sql` is the database outside any transaction (a checkout, a plan change, a
+ * cancel, the portal) or a transaction holding the gate mutex (a webhook ending a replaced subscription).
  */
 export async function checkoutRequest(sql: Sql, processor: Processor, account: Account, options: (EffectOptions & CheckoutUrls) | undefined): Promise<CheckoutRequest> {
   const [row] = await sql.query<{ processor_customer_id: string | null }>('SELECT processor_customer_id FROM accounts WHERE id = $1', [account.id]);
@@ -121,7 +125,7 @@ function assertSameProcessor(accountId: string, asked: Processor, now: Processor
  * at a processor that keeps no subscription of its own (`resume`), a plan changed at the processor
  * (`change`), or a new checkout.
  */
-type SubscribeRoute = { route: 'resume' | 'change' | 'checkout'; terms: Terms; plan: Plan; processor: Processor; subscriptionRef?: string };
+type SubscribeRoute = { route: 'resume' | 'change' | 'checkout'; terms: Terms; plan: Plan; processor: Processor; subscription?: ActiveSubscription; claim?: Claim };
 
 async function subscribeRoute(ctx: Context, tx: Sql, accountId: string, planSlug: string): Promise<SubscribeRoute> {
   const now = ctx.clock();
@@ -157,7 +161,7 @@ async function subscribeRoute(ctx: Context, tx: Sql, accountId: string, planSlug
     if (plan.id === account.planId && account.planEndsAt === null) {
       throw new BillingError('subscription_active', `Account "${accountId}" is on the plan "${planSlug}" already`, { accountId, plan: planSlug });
     }
-    return { route: 'change', terms, plan, processor, subscriptionRef: current.processorRef };
+    return { route: 'change', terms, plan, processor, subscription: current };
   }
   return { route: 'checkout', terms, plan, processor };
 }
@@ -175,19 +179,38 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
   const effect = { operation: 'subscribe', request: { accountId, plan: planSlug, ...urls }, accountId };
   const stored = await storedResult<Subscription | PendingCheckout>(ctx.sql, effect, idempotencyKey);
   if (stored) return stored;
-  const first = await ctx.sql.transaction((tx) => subscribeRoute(ctx, tx, accountId, planSlug));
-  if (first.route !== 'checkout') {
-    // A plan change asks the processor under the mutex, as a cancel does (docs/design.md).
+  const first = await ctx.sql.transaction(async (tx): Promise<SubscribeRoute> => {
+    const route = await subscribeRoute(ctx, tx, accountId, planSlug);
+    return route.route === 'change' ? { ...route, claim: await claimSubscription(tx, accountId, 'plan change', idempotencyKey, route.terms.now) } : route;
+  });
+  if (first.route === 'resume') {
     return once(ctx.sql, effect, idempotencyKey, async (tx) => {
-      const { route, terms, plan, processor, subscriptionRef } = await subscribeRoute(ctx, tx, accountId, planSlug);
-      if (route !== first.route) throw routeChanged(accountId, planSlug);
-      if (route === 'change') await processor.changePlan!({ ...(await checkoutRequest(tx, processor, terms.account, { idempotencyKey, ...urls })), plan, subscriptionRef: subscriptionRef! });
+      const { route, terms, plan } = await subscribeRoute(ctx, tx, accountId, planSlug);
+      if (route !== 'resume') throw routeChanged(accountId, planSlug);
       return changePlan(tx, terms, plan);
     });
   }
-  // The checkout as checked, asked of the processor outside any transaction: the gate goes on answering meanwhile.
   const { processor, plan, terms } = first;
-  const paid = await processor.subscribe({ ...(await checkoutRequest(ctx.sql, processor, terms.account, { idempotencyKey, ...urls })), plan });
+  const request = () => checkoutRequest(ctx.sql, processor, terms.account, { idempotencyKey, ...urls });
+  if (first.route === 'change') {
+    // Changed at the processor outside any transaction, under the claim taken in the first look,
+    // then applied as the processor made it: it billed the proration, so only a subscription no
+    // longer the account's refuses it (docs/design.md). Its webhook told first, it is on the plan
+    // already, and changePlan moves nothing more.
+    const asked = first.subscription!;
+    return whileClaimed(ctx, first.claim!, async () => {
+      await processor.changePlan!({ ...(await request()), plan, subscriptionRef: asked.processorRef });
+      return once(ctx.sql, effect, idempotencyKey, async (tx) => {
+        const what = `its change to the plan "${planSlug}" was made at ${processor.name}`;
+        const outcome = 'the change is not applied here; refund its proration at the processor if the customer should not pay it';
+        const again = await stillOn(ctx, tx, accountId, asked, what, outcome);
+        if (again.gone) throw new BillingError('no_subscription', `Account "${accountId}" had its paid plan end (${subscriptionName(asked)}) while ${what}: ${outcome}`, { accountId });
+        return changePlan(tx, again.terms, plan);
+      });
+    });
+  }
+  // The checkout as checked, asked of the processor outside any transaction: the gate goes on answering meanwhile.
+  const paid = await processor.subscribe({ ...(await request()), plan });
   return once(ctx.sql, effect, idempotencyKey, async (tx) => {
     const again = await subscribeRoute(ctx, tx, accountId, planSlug);
     if (again.route !== 'checkout') throw routeChanged(accountId, planSlug);
@@ -230,14 +253,59 @@ export async function purchase(ctx: Context, accountId: string, packSlug: string
   });
 }
 
-export async function cancel(ctx: Context, accountId: string, immediately: boolean, options?: EffectOptions) {
-  return once(ctx.sql, { operation: 'cancel', request: { accountId, immediately }, accountId }, options?.idempotencyKey, async (tx) => {
-    const now = ctx.clock();
-    const canceled = await cancelPlan(tx, accountId, { now, immediately });
-    const { account } = await lockGate(tx, accountId, now);
-    const subscription = await activeSubscription(tx, accountId);
-    const processor = processorOf(ctx, account);
-    await processor.cancel({ ...(await checkoutRequest(tx, processor, account, options)), immediately, subscriptionRef: subscription?.processorRef ?? '' });
-    return canceled;
+/** The paid plan a cancel ends, checked under the gate mutex: the account's terms, its subscription, and the processor that ends it. */
+async function cancelable(ctx: Context, tx: Sql, accountId: string) {
+  const terms = await lockGate(tx, accountId, ctx.clock());
+  assertCancelable(terms);
+  return { terms, subscription: await activeSubscription(tx, accountId), processor: processorOf(ctx, terms.account) };
+}
+
+export async function cancel(ctx: Context, accountId: string, immediately: boolean, options?: EffectOptions): Promise<Once<Subscription>> {
+  const effect = { operation: 'cancel', request: { accountId, immediately }, accountId };
+  const stored = await storedResult<Subscription>(ctx.sql, effect, options?.idempotencyKey);
+  if (stored) return stored;
+  // Asked of the processor outside any transaction, under the claim taken in the first look, then
+  // applied to the subscription it ended, if that is still the account's.
+  const { terms, subscription, processor, claim } = await ctx.sql.transaction(async (tx) => {
+    const found = await cancelable(ctx, tx, accountId);
+    return { ...found, claim: await claimSubscription(tx, accountId, 'cancel', options?.idempotencyKey, found.terms.now) };
+  });
+  return whileClaimed(ctx, claim, async () => {
+    await processor.cancel({ ...(await checkoutRequest(ctx.sql, processor, terms.account, options)), immediately, subscriptionRef: subscription?.processorRef ?? '' });
+    return once(ctx.sql, effect, options?.idempotencyKey, async (tx) => {
+      const again = await stillOn(ctx, tx, accountId, subscription, `this cancel was asked of ${processor.name}`, 'nothing more was canceled');
+      // Ended meanwhile: the processor told of the end first (its webhook of this cancel, or one made in its dashboard), and it stands.
+      if (again.gone) return endedMeanwhile(terms, again.terms);
+      return cancelPlan(tx, accountId, { now: again.terms.now, immediately });
+    });
   });
 }
+
+/** `work` under the account's claim on its subscription, given up whatever its outcome. */
+async function whileClaimed<R>(ctx: Context, claim: Claim, work: () => Promise<R>): Promise<R> {
+  try {
+    return await work();
+  } finally {
+    // Unreachable now, the claim lapses by itself (subscription-claims.ts): the outcome is work's.
+    await releaseClaim(ctx.sql, claim).catch(() => undefined);
+  }
+}
+
+/**
+ * The second look of a call that changed the account's subscription at the processor: under the
+ * gate mutex, the account must still be on the subscription it asked of (`asked`). One replaced
+ * by another meanwhile is said as it is, and nothing is applied to it; one that ended (its paid
+ * plan gone) is `gone`, for the caller to say.
+ */
+async function stillOn(ctx: Context, tx: Sql, accountId: string, asked: ActiveSubscription | undefined, what: string, outcome: string): Promise<{ terms: Terms; gone: boolean }> {
+  const terms = await lockGate(tx, accountId, ctx.clock());
+  const current = await activeSubscription(tx, accountId);
+  if (current && (current.processor !== asked?.processor || current.processorRef !== asked.processorRef)) {
+    throw new BillingError('subscription_active', `Account "${accountId}" moved from ${subscriptionName(asked)} to ${subscriptionName(current)} while ${what}: ${outcome}; the one it is on now is unchanged`, {
+      accountId, asked: asked?.processorRef ?? null, current: current.processorRef,
+    });
+  }
+  return { terms, gone: (asked !== undefined && !current) || planGone(terms) };
+}
+
+const subscriptionName = (s: ActiveSubscription | undefined) => (s ? `${s.processor} subscription ${s.processorRef || '(none)'}` : 'no subscription');

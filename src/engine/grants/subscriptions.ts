@@ -242,13 +242,26 @@ export async function changePlan(tx: Sql, before: Terms, plan: Plan): Promise<Su
 /** Cancel the paid plan: at the end of the paid period, or at once. */
 export async function cancelPlan(tx: Sql, accountId: string, options: { now: Date; immediately?: boolean }): Promise<Subscription> {
   const terms = await lockGate(tx, accountId, options.now);
-  if ((isFree(terms.plan) && !terms.unpaid) || terms.planEnded) {
-    throw new BillingError('no_subscription', `Account "${accountId}" has no paid plan to cancel`, { accountId });
-  }
+  assertCancelable(terms);
   // Unpaid, there is no paid period to run to: it ends now, and the default plan's allowance stays.
   const endsAt = options.immediately || terms.unpaid ? options.now : terms.period.end;
   if (options.immediately && !terms.unpaid) await lapseCurrentAllowance(tx, terms);
   await tx.query(`UPDATE accounts SET plan_ends_at = $2, gate_version = gate_version + 1 WHERE id = $1`, [accountId, endsAt]);
   await tx.query(`UPDATE subscriptions SET cancel_at = $2 WHERE account_id = $1 AND status = 'active'`, [accountId, endsAt]);
   return subscriptionOf(terms, endsAt);
+}
+
+/** The account is on no paid plan: a free one, or one that ended. */
+export function planGone(terms: Terms): boolean {
+  return (isFree(terms.plan) && !terms.unpaid) || terms.planEnded;
+}
+
+/** A cancel's check: there is a paid plan to end. */
+export function assertCancelable(terms: Terms): void {
+  if (planGone(terms)) throw new BillingError('no_subscription', `Account "${terms.account.id}" has no paid plan to cancel`, { accountId: terms.account.id });
+}
+
+/** A cancel's answer for a plan that ended while it was asked: the plan as it was (`before`), ended when `after` says. */
+export function endedMeanwhile(before: Terms, after: Terms): Subscription {
+  return subscriptionOf(before, after.account.planEndsAt ?? after.now);
 }
