@@ -5,8 +5,9 @@
  * is refused, never sent between the first's question and its application. The processor's answer
  * is applied under the gate mutex after a second look: a cancel to the subscription it ended only
  * if that is still the account's (one whose end the processor told first answers as done), a plan
- * change as the processor made it (the proration is billed). Each processor call, or its answer, is
- * held at the fake until the test lets it through. On both engines, with the real SDKs against the
+ * change as the processor made it (the proration is billed). An admin's refund of a payment waits
+ * for the processor holding that payment's lock, not the gate mutex. Each processor call, or its
+ * answer, is held at the fake until the test lets it through. On both engines, with the real SDKs against the
  * local fakes of their APIs.
  */
 import { describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ const VENDORS = [
   {
     name: 'stripe', use: useStripeBilling,
     pay: (fake: StripeFake, url: string) => fake.completeCheckout(url.split('/').pop()!),
-    paths: { cancel: (ref: string) => `/v1/subscriptions/${ref}`, change: (ref: string) => `POST /v1/subscriptions/${ref}` },
+    paths: { cancel: (ref: string) => `/v1/subscriptions/${ref}`, change: (ref: string) => `POST /v1/subscriptions/${ref}`, refund: 'POST /v1/refunds' },
     ending: (fake: StripeFake, ref: string) => {
       const { status, cancel_at_period_end } = fake.subscriptions.get(ref) as { status: string; cancel_at_period_end: boolean };
       return status !== 'active' || cancel_at_period_end;
@@ -30,7 +31,7 @@ const VENDORS = [
   {
     name: 'paddle', use: usePaddleBilling,
     pay: (fake: PaddleFake, url: string) => fake.completeTransaction(fake.transactionAt(url).id),
-    paths: { cancel: (ref: string) => `POST /subscriptions/${ref}/cancel`, change: (ref: string) => `PATCH /subscriptions/${ref}` },
+    paths: { cancel: (ref: string) => `POST /subscriptions/${ref}/cancel`, change: (ref: string) => `PATCH /subscriptions/${ref}`, refund: 'POST /adjustments' },
     ending: (fake: PaddleFake, ref: string) => {
       const { status, scheduled_change } = fake.subscriptions.get(ref)! as unknown as { status: string; scheduled_change: { action: string } | null };
       return status !== 'active' || scheduled_change?.action === 'cancel';
@@ -186,6 +187,21 @@ for (const engine of ENGINES) {
         const asked = requests();
         expect(await t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).toEqual({ ...done, replayed: true });
         expect(requests()).toBe(asked);
+      });
+
+      // On PGlite a transaction holds the one connection: a refund's, open while the processor answers, holds the database.
+      it.skipIf(engine.name !== 'postgres')("answers the account's authorizations while an admin's refund of its payment waits at the processor", async () => {
+        await setUp();
+        await subscribed(await checkout('acme'));
+        await t.billing.credit('acme', { source: 'bonus', amountMicros: 1_000_000, reference: 'gift' }); // its plan's usage draws on credits only
+        const [payment] = await t.billing.payments('acme');
+        const held = fake().holdNext(vendor.paths.refund);
+        const refund = t.billing.refundPayment('acme', payment!.id, { amountCents: 5_00 }, { idempotencyKey: 'refund-1' });
+        await held.reached;
+        expect(await authorize('acme')).toMatchObject({ ok: true });
+        expect(await authorize('globex')).toMatchObject({ ok: true });
+        held.release();
+        expect(await refund).toMatchObject({ paymentId: payment!.id, amountCents: 5_00, replayed: false });
       });
 
       /** A checkout page opened for the account's plan. */

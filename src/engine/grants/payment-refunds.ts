@@ -31,6 +31,7 @@ import type { Context } from '../context.ts';
 import { idempotencyConflict, once, type EffectOptions, type Once } from '../once.ts';
 import type { ProcessorEvent } from '../processor.ts';
 import { accountNotFound, lockGate, type Terms } from '../terms.ts';
+import { ACCOUNT_COLUMNS, accountFromRow, type Account, type AccountRow } from '../rows.ts';
 import { openAllowance } from './grants.ts';
 
 export type PaymentRefundKind = 'refund' | 'dispute' | 'dispute_won';
@@ -296,7 +297,8 @@ export async function refundPayment(
   return once<PaymentRefundResult>(ctx.sql, { operation: 'refund_payment', request, accountId }, idempotencyKey, async (tx) => {
     const now = ctx.clock();
     // Asked by an earlier attempt, it is not checked again: the processor may have made it, and its webhook applied it, leaving nothing to refund.
-    const { account, payment, amount } = await refundable(tx, now, accountId, paymentId, asked?.amountCents ?? amountCents, !asked?.replayed);
+    // The payment's lock is held while the processor answers, not the gate mutex: the account's calls go on (applyRefund takes it after).
+    const { account, payment, amount } = await refundable(tx, now, accountId, paymentId, asked?.amountCents ?? amountCents, !asked?.replayed, { gate: false });
     const processor = ctx.processors.get(payment.processor);
     if (!processor?.refund) {
       throw new BillingError('processor_not_configured', `Payment ${paymentId} was paid through "${payment.processor}", which cannot refund here`, { processor: payment.processor });
@@ -315,10 +317,11 @@ export async function refundPayment(
 }
 
 /**
- * The payment to refund and how much (`amountCents`, else all that is left), with its lock and
- * the account's gate mutex held; `checked`: refused when more than is left.
+ * The payment to refund and how much (`amountCents`, else all that is left), with its lock held,
+ * and the account's gate mutex unless `gate` is false; `checked`: refused when more than is left.
+ * What is left is the payment lock's to keep: every writer of a payment's refunds takes it first.
  */
-async function refundable(tx: Sql, now: Date, accountId: string, paymentId: number, amountCents: number | undefined, checked: boolean) {
+async function refundable(tx: Sql, now: Date, accountId: string, paymentId: number, amountCents: number | undefined, checked: boolean, { gate = true } = {}) {
   const paymentOf = async () => {
     const [row] = await tx.query<{ processor: string; processor_ref: string; kind: 'pack' | 'subscription'; amount_cents: number; refunded_cents: number }>(
       'SELECT processor, processor_ref, kind, amount_cents, refunded_cents FROM payments WHERE id = $1 AND account_id = $2',
@@ -331,7 +334,7 @@ async function refundable(tx: Sql, now: Date, accountId: string, paymentId: numb
   // The payment's lock before the gate mutex, as its webhooks take them: the refund's own webhook waits for this.
   const { processor, processor_ref: paymentRef } = await paymentOf();
   await lockPaymentRef(tx, processor, paymentRef);
-  const { account } = await lockGate(tx, accountId, now);
+  const account = gate ? (await lockGate(tx, accountId, now)).account : await readAccount(tx, accountId);
   const payment = await paymentOf();
   const left = payment.amount_cents - payment.refunded_cents;
   const amount = amountCents ?? left;
@@ -340,4 +343,9 @@ async function refundable(tx: Sql, now: Date, accountId: string, paymentId: numb
     throw new BillingError('refund_exceeds_payment', `Payment ${paymentId} has ${usd(left)} left to refund; asked for ${usd(amount)}`, { paymentId, refundableCents: left });
   }
   return { account, payment, amount };
+}
+
+async function readAccount(tx: Sql, accountId: string): Promise<Account> {
+  const [row] = await tx.query<AccountRow & { plan_id: number }>(`SELECT ${ACCOUNT_COLUMNS}, a.plan_id FROM accounts a WHERE a.id = $1`, [accountId]);
+  return accountFromRow(row!); // the payment names it: it exists
 }
