@@ -75,7 +75,7 @@ export function idempotencyConflict(key: string, operation: string, firstOperati
 }
 
 /** The request as a stable string: the same request hashes the same whatever its keys' order. */
-function requestHash({ operation, request }: Effect): string {
+export function requestHash({ operation, request }: Effect): string {
   return createHash('sha256').update(`${operation}\n${JSON.stringify(request, sortedKeys)}`).digest('hex');
 }
 

@@ -15,7 +15,7 @@
  * be called off (replaced-processor.ts).
  */
 import { z } from 'zod';
-import { BillingError } from '../../core/errors.ts';
+import { BillingError, isBillingError } from '../../core/errors.ts';
 import { plain, textProblem } from '../../core/input.ts';
 import { isFree, type Plan } from '../../core/plan.ts';
 import { findPackVersion, findPlan } from '../catalog/catalog.ts';
@@ -28,7 +28,7 @@ import type { Sql } from '../../db/sql.ts';
 import { lockGate, type Terms } from '../terms.ts';
 import { recordRenewals } from './clock-payments.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
-import { claimSubscription, releaseClaim, type Claim } from './subscription-claims.ts';
+import { claimSubscription, keepClaim, releaseClaim, type Claim } from './subscription-claims.ts';
 import { activatePlan, activeSubscription, assertCancelable, cancelPlan, changePlan, endedMeanwhile, planGone, type ActiveSubscription, type Subscription } from './subscriptions.ts';
 
 export function processorOf(ctx: Context, account: Account): Processor {
@@ -181,7 +181,7 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
   if (stored) return stored;
   const first = await ctx.sql.transaction(async (tx): Promise<SubscribeRoute> => {
     const route = await subscribeRoute(ctx, tx, accountId, planSlug);
-    return route.route === 'change' ? { ...route, claim: await claimSubscription(tx, accountId, 'plan change', idempotencyKey, route.terms.now) } : route;
+    return route.route === 'change' ? { ...route, claim: await claimSubscription(tx, accountId, effect, 'plan change', idempotencyKey) } : route;
   });
   if (first.route === 'resume') {
     return once(ctx.sql, effect, idempotencyKey, async (tx) => {
@@ -198,16 +198,17 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     // longer the account's refuses it (docs/design.md). Its webhook told first, it is on the plan
     // already, and changePlan moves nothing more.
     const asked = first.subscription!;
-    return whileClaimed(ctx, first.claim!, async () => {
-      await processor.changePlan!({ ...(await request()), plan, subscriptionRef: asked.processorRef });
-      return once(ctx.sql, effect, idempotencyKey, async (tx) => {
+    return whileClaimed(
+      ctx, first.claim!,
+      async () => processor.changePlan!({ ...(await request()), plan, subscriptionRef: asked.processorRef }),
+      () => once(ctx.sql, effect, idempotencyKey, async (tx) => {
         const what = `its change to the plan "${planSlug}" was made at ${processor.name}`;
         const outcome = 'the change is not applied here; refund its proration at the processor if the customer should not pay it';
         const again = await stillOn(ctx, tx, accountId, asked, what, outcome);
         if (again.gone) throw new BillingError('no_subscription', `Account "${accountId}" had its paid plan end (${subscriptionName(asked)}) while ${what}: ${outcome}`, { accountId });
         return changePlan(tx, again.terms, plan);
-      });
-    });
+      }),
+    );
   }
   // The checkout as checked, asked of the processor outside any transaction: the gate goes on answering meanwhile.
   const paid = await processor.subscribe({ ...(await request()), plan });
@@ -268,26 +269,43 @@ export async function cancel(ctx: Context, accountId: string, immediately: boole
   // applied to the subscription it ended, if that is still the account's.
   const { terms, subscription, processor, claim } = await ctx.sql.transaction(async (tx) => {
     const found = await cancelable(ctx, tx, accountId);
-    return { ...found, claim: await claimSubscription(tx, accountId, 'cancel', options?.idempotencyKey, found.terms.now) };
+    return { ...found, claim: await claimSubscription(tx, accountId, effect, 'cancel', options?.idempotencyKey) };
   });
-  return whileClaimed(ctx, claim, async () => {
-    await processor.cancel({ ...(await checkoutRequest(ctx.sql, processor, terms.account, options)), immediately, subscriptionRef: subscription?.processorRef ?? '' });
-    return once(ctx.sql, effect, options?.idempotencyKey, async (tx) => {
+  return whileClaimed(
+    ctx, claim,
+    async () => processor.cancel({ ...(await checkoutRequest(ctx.sql, processor, terms.account, options)), immediately, subscriptionRef: subscription?.processorRef ?? '' }),
+    () => once(ctx.sql, effect, options?.idempotencyKey, async (tx) => {
       const again = await stillOn(ctx, tx, accountId, subscription, `this cancel was asked of ${processor.name}`, 'nothing more was canceled');
       // Ended meanwhile: the processor told of the end first (its webhook of this cancel, or one made in its dashboard), and it stands.
-      if (again.gone) return endedMeanwhile(terms, again.terms);
+      if (again.gone) return endedMeanwhile(tx, terms, subscription, again.terms.now);
       return cancelPlan(tx, accountId, { now: again.terms.now, immediately });
-    });
-  });
+    }),
+  );
 }
 
-/** `work` under the account's claim on its subscription, given up whatever its outcome. */
-async function whileClaimed<R>(ctx: Context, claim: Claim, work: () => Promise<R>): Promise<R> {
+/**
+ * Ask the processor (`ask`), then apply its answer (`apply`), under the account's claim on its
+ * subscription. The claim is given up once the answer is applied, or when nothing was changed
+ * at the processor or the second look refused it (said to the caller); it is kept for a retry
+ * under the call's key when what the processor did is not known: it did not answer, or its
+ * answer was not applied (the database failed).
+ */
+async function whileClaimed<R>(ctx: Context, claim: Claim, ask: () => Promise<unknown>, apply: () => Promise<R>): Promise<R> {
+  // Unreachable now, the claim lapses by itself (subscription-claims.ts): the outcome is the call's.
+  const settle = (keep: boolean) => (keep ? keepClaim : releaseClaim)(ctx.sql, claim).catch(() => undefined);
   try {
-    return await work();
-  } finally {
-    // Unreachable now, the claim lapses by itself (subscription-claims.ts): the outcome is work's.
-    await releaseClaim(ctx.sql, claim).catch(() => undefined);
+    await ask();
+  } catch (error) {
+    await settle(isBillingError(error, 'processor_error') && error.details?.unanswered === true);
+    throw error;
+  }
+  try {
+    const result = await apply();
+    await settle(false);
+    return result;
+  } catch (error) {
+    await settle(!(error instanceof BillingError));
+    throw error;
   }
 }
 

@@ -261,7 +261,14 @@ export function assertCancelable(terms: Terms): void {
   if (planGone(terms)) throw new BillingError('no_subscription', `Account "${terms.account.id}" has no paid plan to cancel`, { accountId: terms.account.id });
 }
 
-/** A cancel's answer for a plan that ended while it was asked: the plan as it was (`before`), ended when `after` says. */
-export function endedMeanwhile(before: Terms, after: Terms): Subscription {
-  return subscriptionOf(before, after.account.planEndsAt ?? after.now);
+/**
+ * A cancel's answer for a plan that ended while it was asked: the plan as it was (`before`),
+ * ended when the processor said its subscription did (the end it wrote, kept after the plan's end
+ * is applied), or `now` if it never said.
+ */
+export async function endedMeanwhile(tx: Sql, before: Terms, subscription: ActiveSubscription | undefined, now: Date): Promise<Subscription> {
+  const [row] = subscription
+    ? await tx.query<{ cancel_at: Date | null }>('SELECT cancel_at FROM subscriptions WHERE processor = $1 AND processor_ref = $2', [subscription.processor, subscription.processorRef])
+    : [];
+  return subscriptionOf(before, row?.cancel_at ?? now);
 }
