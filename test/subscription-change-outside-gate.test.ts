@@ -26,6 +26,7 @@ const VENDORS = [
       const { status, cancel_at_period_end } = fake.subscriptions.get(ref) as { status: string; cancel_at_period_end: boolean };
       return status !== 'active' || cancel_at_period_end;
     },
+    change: (ref: string) => ['POST', `/v1/subscriptions/${ref}`] as const,
     outage: (ref: string) => `/v1/subscriptions/${ref}`, tries: 3, // its SDK's retries (maxNetworkRetries: 2) spent
     priceOf: (fake: StripeFake, ref: string) => (fake.subscriptions.get(ref) as { items: { data: { price: { id: string } }[] } }).items.data[0]!.price.id,
   },
@@ -37,6 +38,7 @@ const VENDORS = [
       const { status, scheduled_change } = fake.subscriptions.get(ref)! as unknown as { status: string; scheduled_change: { action: string } | null };
       return status !== 'active' || scheduled_change?.action === 'cancel';
     },
+    change: (ref: string) => ['PATCH', `/subscriptions/${ref}`] as const,
     outage: (ref: string) => `PATCH /subscriptions/${ref}`, tries: 1, // its SDK does not retry
     priceOf: (fake: PaddleFake, ref: string) => (fake.subscriptions.get(ref)! as unknown as { items: { price: { id: string } }[] }).items[0]!.price.id,
   },
@@ -129,6 +131,26 @@ for (const engine of ENGINES) {
         expect(await t.billing.subscribe('acme', 'pro', { idempotencyKey: 'to-pro' })).toMatchObject({ replayed: false, plan: { slug: 'pro' } });
         expect(priceAt(ref)).toBe(await processorPrice('pro'));
         expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+      });
+
+      it('answers the retry of a plan change the processor made but whose answer was lost, its proration told first, as made, and opens its allowance once', async () => {
+        await setUp();
+        const ref = await subscribed(await checkout('acme'));
+        const before = await grantsOf('acme');
+        const from = fake().events.length;
+        const [method, path] = vendor.change(ref);
+        fake().loseAnswers = (m: string, p: string) => m === method && p === path;
+        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({ code: 'processor_error', details: { unanswered: true } });
+        fake().loseAnswers = undefined;
+        await deliver(from); // the change and its proration, told before the retry (Stripe's puts the account on the plan)
+        expect(await t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).toMatchObject({ replayed: false, plan: { slug: 'max' } });
+        const after = await grantsOf('acme');
+        expect(after.slice(0, before.length)).toEqual(before);
+        expect(after.slice(before.length)).toEqual([{ reference: expect.stringMatching(new RegExp(`^allowance:${await planId('max')}:`)), amount_micros: expect.any(Number) }]);
+        expect(priceAt(ref)).toBe(await processorPrice('max'));
+        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+        // Without a first attempt of its own, a change to the plan it is on is refused.
+        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max-again' })).rejects.toMatchObject({ code: 'subscription_active', message: expect.stringContaining('is on the plan "max" already') });
       });
 
       it('applies two plan changes asked at once in the order the processor made them: the second is refused while the first is there', async () => {

@@ -28,7 +28,7 @@ import type { Sql } from '../../db/sql.ts';
 import { lockGate, type Terms } from '../terms.ts';
 import { recordRenewals } from './clock-payments.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
-import { claimSubscription, keepClaim, releaseClaim, type Claim } from './subscription-claims.ts';
+import { claimKeptFor, claimSubscription, keepClaim, releaseClaim, type Claim } from './subscription-claims.ts';
 import { activatePlan, activeSubscription, assertCancelable, cancelPlan, changePlan, endedMeanwhile, planGone, type ActiveSubscription, type Subscription } from './subscriptions.ts';
 
 export function processorOf(ctx: Context, account: Account): Processor {
@@ -127,7 +127,7 @@ function assertSameProcessor(accountId: string, asked: Processor, now: Processor
  */
 type SubscribeRoute = { route: 'resume' | 'change' | 'checkout'; terms: Terms; plan: Plan; processor: Processor; subscription?: ActiveSubscription; claim?: Claim };
 
-async function subscribeRoute(ctx: Context, tx: Sql, accountId: string, planSlug: string): Promise<SubscribeRoute> {
+async function subscribeRoute(ctx: Context, tx: Sql, accountId: string, planSlug: string, madeByFirstAttempt?: () => Promise<boolean>): Promise<SubscribeRoute> {
   const now = ctx.clock();
   const plan = await findPlan(tx, planSlug);
   if (plan.status !== 'active') {
@@ -158,7 +158,8 @@ async function subscribeRoute(ctx: Context, tx: Sql, accountId: string, planSlug
     if (isFree(plan)) {
       throw new BillingError('invalid_input', `The plan "${planSlug}" is free: to move account "${accountId}" to it, cancel its subscription (at the period's end, or now)`, { accountId, plan: planSlug });
     }
-    if (plan.id === account.planId && account.planEndsAt === null) {
+    // On it already: unless by this call's first attempt, left unanswered (its claim kept for this retry), whose proration the processor told first.
+    if (plan.id === account.planId && account.planEndsAt === null && !(await madeByFirstAttempt?.())) {
       throw new BillingError('subscription_active', `Account "${accountId}" is on the plan "${planSlug}" already`, { accountId, plan: planSlug });
     }
     return { route: 'change', terms, plan, processor, subscription: current };
@@ -180,7 +181,7 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
   const stored = await storedResult<Subscription | PendingCheckout>(ctx.sql, effect, idempotencyKey);
   if (stored) return stored;
   const first = await ctx.sql.transaction(async (tx): Promise<SubscribeRoute> => {
-    const route = await subscribeRoute(ctx, tx, accountId, planSlug);
+    const route = await subscribeRoute(ctx, tx, accountId, planSlug, () => claimKeptFor(tx, accountId, effect, idempotencyKey));
     return route.route === 'change' ? { ...route, claim: await claimSubscription(tx, accountId, effect, 'plan change', idempotencyKey) } : route;
   });
   if (first.route === 'resume') {

@@ -54,6 +54,16 @@ export async function claimSubscription(tx: Sql, accountId: string, effect: Effe
   return { accountId, token, idempotencyKey };
 }
 
+/** Is a claim kept for this call's retry: the same request under the same key, whose first attempt the processor left unanswered? */
+export async function claimKeptFor(tx: Sql, accountId: string, effect: Effect, idempotencyKey: string | undefined): Promise<boolean> {
+  if (idempotencyKey === undefined) return false;
+  const kept = await tx.query(
+    'SELECT 1 FROM subscription_claims WHERE account_id = $1 AND kept AND idempotency_key = $2 AND request_hash = $3 AND held_until > clock_timestamp()',
+    [accountId, idempotencyKey, requestHash(effect)],
+  );
+  return kept.length > 0;
+}
+
 /** Refuse a change to the account's subscription at the processor while a claim is held on it (gate mutex held). */
 export async function assertUnclaimed(tx: Sql, accountId: string, operation: string): Promise<void> {
   const [held] = await tx.query('SELECT 1 FROM subscription_claims WHERE account_id = $1 AND held_until > clock_timestamp()', [accountId]);
