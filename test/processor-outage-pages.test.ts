@@ -1,7 +1,7 @@
 /**
  * Stripe failing to answer, with the real SDK against the local fake of its API, under the hosted
  * billing page's and the admin panel's forms: the page says so, readably, and nothing changed; so
- * does a plan change asked while a cancel waits at Stripe. The
+ * does a plan change asked while a cancel waits at Stripe, and one sent twice. The
  * admin's refund form drawn again keeps its key, so sending it again asks Stripe for the same
  * refund: one refund at Stripe, whatever the first attempt did there.
  */
@@ -64,7 +64,7 @@ describe('Stripe failing under the billing page and the admin panel', () => {
     expect(stripe.sessions.size).toBe(0);
   });
 
-  it("the billing page says another change is under way while a cancel waits at Stripe, and nothing changed", async () => {
+  it("the billing page says another change is under way while a cancel waits at Stripe, and nothing changed; a change sent twice, that it is being made", async () => {
     await api.billing.admin.createPlan({ slug: 'max', name: 'Max', priceCents: 200_00, overage: 'credits' });
     await api.billing.admin.updatePlan('max', { processorPrices: { stripe: stripe.addPrice({ unitAmount: 200_00, interval: 'month' }) } });
     await pay(await api.billing.subscribe('acme', 'plus'));
@@ -84,6 +84,16 @@ describe('Stripe failing under the billing page and the admin panel', () => {
     expect(await api.state()).toEqual(before);
     held.release();
     expect(await cancel).toMatchObject({ plan: { slug: 'plus' }, endsAt: expect.any(Date) });
+
+    // The plan's form sent twice (a double click): the second says the first is being made.
+    const change = stripe.holdNext(`POST /v1/subscriptions/${ref}`);
+    const first = browser.post('/billing/plan', { plan: 'max', idempotencyKey: 'plan-2' });
+    await change.reached;
+    expect((await browser.post('/billing/plan', { plan: 'max', idempotencyKey: 'plan-2' })).status).toBe(303);
+    expect(text((await browser.page('/billing')).html)).toContain('That change is being made right now: reload the page in a moment to see it.');
+    change.release();
+    expect((await first).status).toBe(303);
+    expect((await api.billing.balance('acme')).plan.slug).toBe('max');
   });
 
   it("the admin's refund form says Stripe failed, drawn again with the same key: sent again, Stripe refunds once", async () => {

@@ -111,7 +111,10 @@ for (const engine of ENGINES) {
         const held = fake().holdNext(vendor.paths.change(ref));
         const first = t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' });
         await held.reached;
-        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({ code: 'change_in_progress' });
+        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({
+          code: 'change_in_progress', details: { sameRequest: true },
+          message: expect.stringContaining('has this plan change under way at its processor already, under idempotency key "to-max": ask again once it is answered, and its result is given back'),
+        });
         held.release();
         const done = await first;
         expect(done).toMatchObject({ replayed: false, plan: { slug: 'max' } });

@@ -58,7 +58,9 @@ function customerMessage(error: BillingError): string {
     case 'processor_not_configured':
       return 'Payments for this account cannot be taken here right now, so nothing was charged: please contact support.';
     case 'change_in_progress':
-      return 'Another change to your plan is being made right now, so this one changed nothing: reload the page in a moment to see it.';
+      return error.details?.sameRequest === true
+        ? 'That change is being made right now: reload the page in a moment to see it.'
+        : 'Another change to your plan is being made right now, so this one changed nothing: reload the page in a moment to see it.';
     case 'processor_error':
       return 'The payment processor did not answer just now, so nothing changed: try again in a moment.';
     default:

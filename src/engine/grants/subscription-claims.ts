@@ -50,7 +50,7 @@ export async function claimSubscription(tx: Sql, accountId: string, effect: Effe
      RETURNING 1`,
     [accountId, token, operation, idempotencyKey ?? null, hash],
   );
-  if (!taken) throw await claimed(tx, accountId, operation);
+  if (!taken) throw await claimed(tx, accountId, operation, { idempotencyKey, hash });
   return { accountId, token, idempotencyKey };
 }
 
@@ -84,12 +84,19 @@ export async function keepClaim(sql: Sql, claim: Claim): Promise<void> {
   await sql.query(`UPDATE subscription_claims SET kept = true, held_until = clock_timestamp() + ${KEPT} WHERE account_id = $1 AND token = $2`, [claim.accountId, claim.token]);
 }
 
-async function claimed(tx: Sql, accountId: string, operation: string): Promise<BillingError> {
-  const [other] = await tx.query<{ operation: string; kept: boolean; held_until: Date }>('SELECT operation, kept, held_until FROM subscription_claims WHERE account_id = $1', [accountId]);
+async function claimed(tx: Sql, accountId: string, operation: string, caller?: { idempotencyKey: string | undefined; hash: string | null }): Promise<BillingError> {
+  const [other] = await tx.query<{ operation: string; kept: boolean; held_until: Date; idempotency_key: string | null; request_hash: string | null }>(
+    'SELECT operation, kept, held_until, idempotency_key, request_hash FROM subscription_claims WHERE account_id = $1',
+    [accountId],
+  );
   const what = other?.operation ?? 'change';
   const until = other ? ` (at the latest after ${other.held_until.toISOString()})` : '';
-  const message = other?.kept
-    ? `Account "${accountId}" has a ${what} of its subscription that its processor has not answered: this ${operation} changed nothing; retry that ${what} under its idempotency key first, or ask again later${until}`
-    : `Account "${accountId}" has a ${what} of its subscription under way at its processor: this ${operation} changed nothing; ask again once that one is answered${until}`;
-  return new BillingError('change_in_progress', message, { accountId, operation: other?.operation ?? null, awaitingRetry: other?.kept ?? false });
+  // The same request under the same key, sent again while the first is at the processor (a double submit).
+  const sameRequest = caller?.idempotencyKey !== undefined && other?.idempotency_key === caller.idempotencyKey && other.request_hash === caller.hash;
+  const message = sameRequest
+    ? `Account "${accountId}" has this ${operation} under way at its processor already, under idempotency key "${caller!.idempotencyKey}": ask again once it is answered, and its result is given back${until}`
+    : other?.kept
+      ? `Account "${accountId}" has a ${what} of its subscription that its processor has not answered: this ${operation} changed nothing; retry that ${what} under its idempotency key first, or ask again later${until}`
+      : `Account "${accountId}" has a ${what} of its subscription under way at its processor: this ${operation} changed nothing; ask again once that one is answered${until}`;
+  return new BillingError('change_in_progress', message, { accountId, operation: other?.operation ?? null, awaitingRetry: other?.kept ?? false, sameRequest });
 }
