@@ -27,6 +27,7 @@ const VENDORS = [
       return status !== 'active' || cancel_at_period_end;
     },
     change: (ref: string) => ['POST', `/v1/subscriptions/${ref}`] as const,
+    cancelNow: (ref: string) => ['DELETE', `/v1/subscriptions/${ref}`] as const,
     outage: (ref: string) => `/v1/subscriptions/${ref}`, tries: 3, // its SDK's retries (maxNetworkRetries: 2) spent
     priceOf: (fake: StripeFake, ref: string) => (fake.subscriptions.get(ref) as { items: { data: { price: { id: string } }[] } }).items.data[0]!.price.id,
   },
@@ -39,6 +40,7 @@ const VENDORS = [
       return status !== 'active' || scheduled_change?.action === 'cancel';
     },
     change: (ref: string) => ['PATCH', `/subscriptions/${ref}`] as const,
+    cancelNow: (ref: string) => ['POST', `/subscriptions/${ref}/cancel`] as const,
     outage: (ref: string) => `PATCH /subscriptions/${ref}`, tries: 1, // its SDK does not retry
     priceOf: (fake: PaddleFake, ref: string) => (fake.subscriptions.get(ref)! as unknown as { items: { price: { id: string } }[] }).items[0]!.price.id,
   },
@@ -141,8 +143,7 @@ for (const engine of ENGINES) {
         const ref = await subscribed(await checkout('acme'));
         const before = await grantsOf('acme');
         const from = fake().events.length;
-        const [method, path] = vendor.change(ref);
-        fake().loseAnswers = (m: string, p: string) => m === method && p === path;
+        lose(vendor.change(ref));
         await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({ code: 'processor_error', details: { unanswered: true } });
         fake().loseAnswers = undefined;
         await deliver(from); // the change and its proration, told before the retry (Stripe's puts the account on the plan)
@@ -154,6 +155,66 @@ for (const engine of ENGINES) {
         expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
         // Without a first attempt of its own, a change to the plan it is on is refused.
         await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max-again' })).rejects.toMatchObject({ code: 'subscription_active', message: expect.stringContaining('is on the plan "max" already') });
+      });
+
+      it('never lets the retry of a cancel left unanswered cancel a subscription bought after the one it ended: its key is given up', async () => {
+        await setUp();
+        const [first, second] = [await checkout('acme'), await checkout('acme')];
+        const ref = await subscribed(first);
+        const from = fake().events.length;
+        lose(vendor.cancelNow(ref));
+        await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject({ code: 'processor_error', details: { unanswered: true } });
+        fake().loseAnswers = undefined;
+        await deliver(from); // it did end the subscription
+        const bought = await subscribed(second);
+        const givenUp = { code: 'idempotency_conflict', details: { givenUp: true }, message: expect.stringContaining(`under idempotency key "cancel-now" was for subscription ${ref}, which the account has left since: it is given up`) };
+        await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject(givenUp);
+        await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject(givenUp);
+        expect(ending(bought)).toBe(false);
+        expect((await t.billing.balance('acme')).plan.slug).toBe('plus');
+        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+        expect(await t.billing.cancel('acme', {}, { idempotencyKey: 'cancel-2' })).toMatchObject({ replayed: false });
+        expect(ending(bought)).toBe(true);
+      });
+
+      it('refuses the retry of a cancel left unanswered once its subscription ended, and holds nothing up after it', async () => {
+        await setUp();
+        const ref = await subscribed(await checkout('acme'));
+        const from = fake().events.length;
+        lose(vendor.cancelNow(ref));
+        await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject({ code: 'processor_error' });
+        fake().loseAnswers = undefined;
+        await deliver(from);
+        await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject({ code: 'no_subscription' });
+        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+      });
+
+      it('gives up the key of a plan change left unanswered once its claim lapsed and another change was made: its retry never applies the stale answer', async () => {
+        await setUp();
+        const ref = await subscribed(await checkout('acme'));
+        lose(vendor.change(ref));
+        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({ code: 'processor_error' });
+        fake().loseAnswers = undefined;
+        await t.sql.query(`UPDATE subscription_claims SET held_until = now() - interval '1 second'`); // its ten minutes gone, no retry came
+        expect(await t.billing.subscribe('acme', 'pro', { idempotencyKey: 'to-pro' })).toMatchObject({ replayed: false, plan: { slug: 'pro' } });
+        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({
+          code: 'idempotency_conflict', details: { givenUp: true }, message: expect.stringContaining('was left unanswered, and another change was asked since: it is given up'),
+        });
+        expect((await t.billing.balance('acme')).plan.slug).toBe('pro');
+        expect(priceAt(ref)).toBe(await processorPrice('pro'));
+      });
+
+      it('makes the retry of a plan change left unanswered though its plan was archived meanwhile: the first may have been made', async () => {
+        await setUp();
+        const ref = await subscribed(await checkout('acme'));
+        lose(vendor.change(ref));
+        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({ code: 'processor_error' });
+        fake().loseAnswers = undefined;
+        await t.billing.admin.updatePlan('max', { status: 'archived' });
+        await expect(t.billing.subscribe('acme', 'pro', { idempotencyKey: 'another' })).rejects.toMatchObject({ code: 'change_in_progress' });
+        expect(await t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).toMatchObject({ replayed: false, plan: { slug: 'max' } });
+        expect(priceAt(ref)).toBe(await processorPrice('max'));
+        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
       });
 
       it('applies two plan changes asked at once in the order the processor made them: the second is refused while the first is there', async () => {
@@ -274,6 +335,11 @@ for (const engine of ENGINES) {
         expect((await t.billing.balance('acme')).plan.slug).toBe('plus');
         return (await activeRef('acme'))!;
       }
+
+      /** The vendor's answers to `method` on `path` lost on their way back, after it did what they ask. */
+      const lose = ([method, path]: readonly [string, string]) => {
+        (fake() as { loseAnswers: unknown }).loseAnswers = (m: string, p: string) => m === method && p === path;
+      };
 
       /** The grants on the account's ledger, each its bucket's reference and amount. */
       async function grantsOf(accountId: string) {

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { BillingError } from '../core/errors.ts';
+import { BillingError, type ErrorCode } from '../core/errors.ts';
 import { idSchema, plain } from '../core/input.ts';
 import type { Sql } from '../db/sql.ts';
 
@@ -61,8 +61,23 @@ export async function storedResult<R extends object>(sql: Sql, effect: Effect, k
   );
   if (!first) return undefined;
   if (first.request_hash !== requestHash(effect)) throw idempotencyConflict(key, effect.operation, first.operation);
-  return { ...(decode(first.result) as R), replayed: true };
+  const result = decode(first.result) as R & { [REFUSED]?: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
+  const refused = result[REFUSED];
+  if (refused) throw new BillingError(refused.code, refused.message, refused.details);
+  return { ...result, replayed: true };
 }
+
+/**
+ * Store `error` as the answer of every call under `key`, whose request is known only by its hash:
+ * a key given up for good (grants/subscription-claims.ts). A result stored under it first stays.
+ */
+export async function refuseForGood(sql: Sql, stored: { key: string; operation: string; requestHash: string; accountId: string }, error: BillingError): Promise<void> {
+  await sql.query('INSERT INTO effect_keys (key, operation, request_hash, account_id, result) VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (key) DO NOTHING', [
+    stored.key, stored.operation, stored.requestHash, stored.accountId, JSON.stringify({ [REFUSED]: { code: error.code, message: error.message, details: error.details } }),
+  ]);
+}
+
+const REFUSED = '$refused';
 
 /** The refusal of `key`, used already for another request (of `firstOperation`). */
 export function idempotencyConflict(key: string, operation: string, firstOperation: string): BillingError {

@@ -222,7 +222,7 @@ async function scheduleMove(ctx: Context, tx: Sql, planId: number, accountId: st
     }
     at = terms.account.paidThrough;
     // A cancel or plan change at the processor under way: the move would reach it between that one's question and its application.
-    await assertUnclaimed(tx, accountId, 'move to a newer version');
+    await assertUnclaimed(tx, accountId, 'move to a newer version', subscription.processorRef);
     await processor.changePlan({ ...(await checkoutRequest(tx, processor, terms.account, undefined)), plan, subscriptionRef: subscription.processorRef, at: 'renewal' });
   }
   await tx.query(`UPDATE accounts SET plan_version_at_renewal = $2, plan_version_renews_at = $3, gate_version = gate_version + 1 WHERE id = $1`, [accountId, row!.version, at]);
@@ -246,7 +246,7 @@ export async function callOffVersionMove(ctx: Context, slug: string, accountId: 
     if (subscription && !movableNow(subscription.processor)) {
       const processor = ctx.processors.get(subscription.processor);
       const kept = await versionPlan(tx, plan.id, on.version);
-      await assertUnclaimed(tx, accountId, 'call-off of a move');
+      await assertUnclaimed(tx, accountId, 'call-off of a move', subscription.processorRef);
       await priceBack(processor, accountId, kept, () => checkoutRequest(tx, processor!, terms.account, undefined), subscription.processorRef);
     }
     await tx.query(`UPDATE accounts SET ${NO_VERSION_MOVE}, gate_version = gate_version + 1 WHERE id = $1`, [accountId]);

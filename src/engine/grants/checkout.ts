@@ -21,14 +21,14 @@ import { isFree, type Plan } from '../../core/plan.ts';
 import { findPackVersion, findPlan } from '../catalog/catalog.ts';
 import { recordPackCheckout } from '../catalog/pack-versions.ts';
 import type { Context } from '../context.ts';
-import { effectOptionsShape, once, storedResult, type EffectOptions, type Once } from '../once.ts';
+import { effectOptionsShape, once, refuseForGood, requestHash, storedResult, type Effect, type EffectOptions, type Once } from '../once.ts';
 import type { CheckoutRequest, Pending, Processor } from '../processor.ts';
 import type { Account } from '../rows.ts';
 import type { Sql } from '../../db/sql.ts';
 import { lockGate, type Terms } from '../terms.ts';
 import { recordRenewals } from './clock-payments.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
-import { claimKeptFor, claimSubscription, keepClaim, releaseClaim, type Claim } from './subscription-claims.ts';
+import { claimKeptFor, claimSubscription, keepClaim, releaseClaim, releaseKeptFor, type Claim } from './subscription-claims.ts';
 import { activatePlan, activeSubscription, assertCancelable, cancelPlan, changePlan, endedMeanwhile, planGone, type ActiveSubscription, type Subscription } from './subscriptions.ts';
 
 export function processorOf(ctx: Context, account: Account): Processor {
@@ -127,16 +127,22 @@ function assertSameProcessor(accountId: string, asked: Processor, now: Processor
  */
 type SubscribeRoute = { route: 'resume' | 'change' | 'checkout'; terms: Terms; plan: Plan; processor: Processor; subscription?: ActiveSubscription; claim?: Claim };
 
-async function subscribeRoute(ctx: Context, tx: Sql, accountId: string, planSlug: string, madeByFirstAttempt?: () => Promise<boolean>): Promise<SubscribeRoute> {
+async function subscribeRoute(ctx: Context, tx: Sql, accountId: string, planSlug: string, isRetry?: (subscriptionRef: string) => Promise<boolean>): Promise<SubscribeRoute> {
   const now = ctx.clock();
   const plan = await findPlan(tx, planSlug);
-  if (plan.status !== 'active') {
-    throw new BillingError('plan_not_available', `The plan "${planSlug}" is ${plan.status} and takes no new subscribers`, { slug: planSlug });
-  }
   const terms = await lockGate(tx, accountId, now);
   const { account } = terms;
   const processor = processorOf(ctx, account);
   const current = await activeSubscription(tx, accountId);
+  const changing = processor.changePlan && current?.processor === processor.name && !terms.planEnded;
+  // The retry of a plan change its processor left unanswered (its claim kept for it) asks again
+  // whatever changed since: the first attempt's change may be made, and the processor answers
+  // the retry as it would have answered it (the plan archived, a renewal unpaid, its proration
+  // told first and the account on the plan already).
+  if (changing && (await isRetry?.(current.processorRef))) return { route: 'change', terms, plan, processor, subscription: current };
+  if (plan.status !== 'active') {
+    throw new BillingError('plan_not_available', `The plan "${planSlug}" is ${plan.status} and takes no new subscribers`, { slug: planSlug });
+  }
   if (!processor.changePlan && current?.processor === processor.name && plan.id === account.planId && account.planEndsAt !== null && !terms.planEnded) {
     // Resumed at a processor that keeps no subscription of its own (the fake): the cancel is called off, the period paid runs on.
     if (processor.replacedBy) {
@@ -150,7 +156,7 @@ async function subscribeRoute(ctx: Context, tx: Sql, accountId: string, planSlug
     }
     return { route: 'resume', terms, plan, processor };
   }
-  if (processor.changePlan && current?.processor === processor.name && !terms.planEnded) {
+  if (changing) {
     // On a subscription at the processor already: the processor changes its plan (it bills the proration).
     if (terms.account.pastDue || terms.unpaid) {
       throw new BillingError('payment_past_due', `Account "${accountId}" has a renewal not paid yet: once it is (in the billing portal, if its payment failed), change the plan`, { accountId });
@@ -158,11 +164,10 @@ async function subscribeRoute(ctx: Context, tx: Sql, accountId: string, planSlug
     if (isFree(plan)) {
       throw new BillingError('invalid_input', `The plan "${planSlug}" is free: to move account "${accountId}" to it, cancel its subscription (at the period's end, or now)`, { accountId, plan: planSlug });
     }
-    // On it already: unless by this call's first attempt, left unanswered (its claim kept for this retry), whose proration the processor told first.
-    if (plan.id === account.planId && account.planEndsAt === null && !(await madeByFirstAttempt?.())) {
+    if (plan.id === account.planId && account.planEndsAt === null) {
       throw new BillingError('subscription_active', `Account "${accountId}" is on the plan "${planSlug}" already`, { accountId, plan: planSlug });
     }
-    return { route: 'change', terms, plan, processor, subscription: current };
+    return { route: 'change', terms, plan, processor, subscription: current! };
   }
   return { route: 'checkout', terms, plan, processor };
 }
@@ -179,10 +184,11 @@ function routeChanged(accountId: string, planSlug: string): BillingError {
 export async function subscribe(ctx: Context, accountId: string, planSlug: string, { idempotencyKey, ...urls }: EffectOptions & CheckoutUrls = {}): Promise<Once<Subscription | PendingCheckout>> {
   const effect = { operation: 'subscribe', request: { accountId, plan: planSlug, ...urls }, accountId };
   const stored = await storedResult<Subscription | PendingCheckout>(ctx.sql, effect, idempotencyKey);
-  if (stored) return stored;
-  const first = await ctx.sql.transaction(async (tx): Promise<SubscribeRoute> => {
-    const route = await subscribeRoute(ctx, tx, accountId, planSlug, () => claimKeptFor(tx, accountId, effect, idempotencyKey));
-    return route.route === 'change' ? { ...route, claim: await claimSubscription(tx, accountId, effect, 'plan change', idempotencyKey) } : route;
+  if (stored) return answeredAgain(ctx, effect, idempotencyKey, stored);
+  const first = await firstLook(ctx, effect, idempotencyKey, async (tx): Promise<SubscribeRoute> => {
+    const route = await subscribeRoute(ctx, tx, accountId, planSlug, (ref) => claimKeptFor(tx, accountId, effect, idempotencyKey, ref));
+    if (route.route !== 'change') return route;
+    return { ...route, claim: await claimSubscription(tx, accountId, effect, 'plan change', idempotencyKey, route.subscription!.processorRef) };
   });
   if (first.route === 'resume') {
     return once(ctx.sql, effect, idempotencyKey, async (tx) => {
@@ -265,12 +271,12 @@ async function cancelable(ctx: Context, tx: Sql, accountId: string) {
 export async function cancel(ctx: Context, accountId: string, immediately: boolean, options?: EffectOptions): Promise<Once<Subscription>> {
   const effect = { operation: 'cancel', request: { accountId, immediately }, accountId };
   const stored = await storedResult<Subscription>(ctx.sql, effect, options?.idempotencyKey);
-  if (stored) return stored;
+  if (stored) return answeredAgain(ctx, effect, options?.idempotencyKey, stored);
   // Asked of the processor outside any transaction, under the claim taken in the first look, then
   // applied to the subscription it ended, if that is still the account's.
-  const { terms, subscription, processor, claim } = await ctx.sql.transaction(async (tx) => {
+  const { terms, subscription, processor, claim } = await firstLook(ctx, effect, options?.idempotencyKey, async (tx) => {
     const found = await cancelable(ctx, tx, accountId);
-    return { ...found, claim: await claimSubscription(tx, accountId, effect, 'cancel', options?.idempotencyKey) };
+    return { ...found, claim: await claimSubscription(tx, accountId, effect, 'cancel', options?.idempotencyKey, found.subscription?.processorRef ?? null) };
   });
   return whileClaimed(
     ctx, claim,
@@ -282,6 +288,29 @@ export async function cancel(ctx: Context, accountId: string, immediately: boole
       return cancelPlan(tx, accountId, { now: again.terms.now, immediately });
     }),
   );
+}
+
+/**
+ * A cancel's or plan change's first look, under the gate mutex. Refused, a claim kept for this
+ * call's retry is given up: the subscription its first attempt changed is gone, or it changed
+ * nothing (a refusal the retry shares).
+ */
+async function firstLook<R>(ctx: Context, effect: Effect, idempotencyKey: string | undefined, look: (tx: Sql) => Promise<R>): Promise<R> {
+  try {
+    return await ctx.sql.transaction(look);
+  } catch (error) {
+    if (error instanceof BillingError && error.details?.givenUp === true && idempotencyKey !== undefined) {
+      await refuseForGood(ctx.sql, { key: idempotencyKey, operation: effect.operation, requestHash: requestHash(effect), accountId: effect.accountId! }, error);
+    }
+    if (error instanceof BillingError && !isBillingError(error, 'change_in_progress')) await releaseKeptFor(ctx.sql, effect.accountId!, effect, idempotencyKey);
+    throw error;
+  }
+}
+
+/** A result stored under the key, given again: a claim its call kept (its answer was lost after it was stored) is given up. */
+async function answeredAgain<R>(ctx: Context, effect: Effect, idempotencyKey: string | undefined, stored: R): Promise<R> {
+  await releaseKeptFor(ctx.sql, effect.accountId!, effect, idempotencyKey);
+  return stored;
 }
 
 /**
