@@ -143,9 +143,7 @@ for (const engine of ENGINES) {
         const ref = await subscribed(await checkout('acme'));
         const before = await grantsOf('acme');
         const from = fake().events.length;
-        lose(vendor.change(ref));
-        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({ code: 'processor_error', details: { unanswered: true } });
-        fake().loseAnswers = undefined;
+        await madeUnanswered(ref);
         await deliver(from); // the change and its proration, told before the retry (Stripe's puts the account on the plan)
         expect(await t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).toMatchObject({ replayed: false, plan: { slug: 'max' } });
         const after = await grantsOf('acme');
@@ -177,9 +175,10 @@ for (const engine of ENGINES) {
         expect(ending(bought)).toBe(true);
       });
 
-      it('refuses the retry of a cancel left unanswered once its subscription ended, and holds nothing up after it', async () => {
+      it('refuses the retry of a cancel left unanswered once its subscription ended, for good, and holds nothing up after it', async () => {
         await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const [first, second] = [await checkout('acme'), await checkout('acme')];
+        const ref = await subscribed(first);
         const from = fake().events.length;
         lose(vendor.cancelNow(ref));
         await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject({ code: 'processor_error' });
@@ -187,15 +186,31 @@ for (const engine of ENGINES) {
         await deliver(from);
         await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject({ code: 'no_subscription' });
         expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+        // Sent again once a new subscription is bought, it is still that refusal: it never cancels the new one.
+        const bought = await subscribed(second);
+        await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject({ code: 'no_subscription' });
+        expect(ending(bought)).toBe(false);
+      });
+
+      it("gives up the key of a plan change left unanswered longer than its claim held: an admin's move changed the subscription meanwhile, unclaimed", async () => {
+        await setUp();
+        const ref = await subscribed(await checkout('acme'));
+        await madeUnanswered(ref, { lapsed: true }); // its ten minutes gone, no retry came
+        await t.billing.admin.updatePlan('plus', { priceCents: 30_00 });
+        await t.billing.admin.moveToCurrentVersion('plus', { accountId: 'acme', when: 'renewal' });
+        const moved = priceAt(ref);
+        const givenUp = { code: 'idempotency_conflict', details: { givenUp: true }, message: expect.stringContaining('was left unanswered longer than its claim held: it is given up') };
+        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject(givenUp);
+        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject(givenUp);
+        expect((await t.billing.balance('acme')).plan.slug).toBe('plus');
+        expect(priceAt(ref)).toBe(moved);
+        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
       });
 
       it('gives up the key of a plan change left unanswered once its claim lapsed and another change was made: its retry never applies the stale answer', async () => {
         await setUp();
         const ref = await subscribed(await checkout('acme'));
-        lose(vendor.change(ref));
-        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({ code: 'processor_error' });
-        fake().loseAnswers = undefined;
-        await t.sql.query(`UPDATE subscription_claims SET held_until = now() - interval '1 second'`); // its ten minutes gone, no retry came
+        await madeUnanswered(ref, { lapsed: true }); // its ten minutes gone, no retry came
         expect(await t.billing.subscribe('acme', 'pro', { idempotencyKey: 'to-pro' })).toMatchObject({ replayed: false, plan: { slug: 'pro' } });
         await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({
           code: 'idempotency_conflict', details: { givenUp: true }, message: expect.stringContaining('was left unanswered, and another change was asked since: it is given up'),
@@ -207,9 +222,7 @@ for (const engine of ENGINES) {
       it('makes the retry of a plan change left unanswered though its plan was archived meanwhile: the first may have been made', async () => {
         await setUp();
         const ref = await subscribed(await checkout('acme'));
-        lose(vendor.change(ref));
-        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({ code: 'processor_error' });
-        fake().loseAnswers = undefined;
+        await madeUnanswered(ref);
         await t.billing.admin.updatePlan('max', { status: 'archived' });
         await expect(t.billing.subscribe('acme', 'pro', { idempotencyKey: 'another' })).rejects.toMatchObject({ code: 'change_in_progress' });
         expect(await t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).toMatchObject({ replayed: false, plan: { slug: 'max' } });
@@ -340,6 +353,14 @@ for (const engine of ENGINES) {
       const lose = ([method, path]: readonly [string, string]) => {
         (fake() as { loseAnswers: unknown }).loseAnswers = (m: string, p: string) => m === method && p === path;
       };
+
+      /** A change to max under the key "to-max" that the processor made, its answer lost; `lapsed`: its claim held no longer. */
+      async function madeUnanswered(ref: string, { lapsed = false } = {}) {
+        lose(vendor.change(ref));
+        await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({ code: 'processor_error', details: { unanswered: true } });
+        fake().loseAnswers = undefined;
+        if (lapsed) await t.sql.query(`UPDATE subscription_claims SET held_until = now() - interval '1 second'`);
+      }
 
       /** The grants on the account's ledger, each its bucket's reference and amount. */
       async function grantsOf(accountId: string) {

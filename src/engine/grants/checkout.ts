@@ -291,18 +291,21 @@ export async function cancel(ctx: Context, accountId: string, immediately: boole
 }
 
 /**
- * A cancel's or plan change's first look, under the gate mutex. Refused, a claim kept for this
- * call's retry is given up: the subscription its first attempt changed is gone, or it changed
- * nothing (a refusal the retry shares).
+ * A cancel's or plan change's first look, under the gate mutex. The retry of a call left
+ * unanswered, refused (its claim lapsed, or the subscription its first attempt changed is gone),
+ * gives its key up for good: the refusal is stored under it, and its claim freed, as a later
+ * retry would get the processor's stale answer.
  */
 async function firstLook<R>(ctx: Context, effect: Effect, idempotencyKey: string | undefined, look: (tx: Sql) => Promise<R>): Promise<R> {
   try {
     return await ctx.sql.transaction(look);
   } catch (error) {
-    if (error instanceof BillingError && error.details?.givenUp === true && idempotencyKey !== undefined) {
-      await refuseForGood(ctx.sql, { key: idempotencyKey, operation: effect.operation, requestHash: requestHash(effect), accountId: effect.accountId! }, error);
+    if (error instanceof BillingError && idempotencyKey !== undefined && error.code !== 'change_in_progress') {
+      const kept = await releaseKeptFor(ctx.sql, effect.accountId!, effect, idempotencyKey);
+      if (kept || error.details?.givenUp === true) {
+        await refuseForGood(ctx.sql, { key: idempotencyKey, operation: effect.operation, requestHash: requestHash(effect), accountId: effect.accountId! }, error);
+      }
     }
-    if (error instanceof BillingError && !isBillingError(error, 'change_in_progress')) await releaseKeptFor(ctx.sql, effect.accountId!, effect, idempotencyKey);
     throw error;
   }
 }

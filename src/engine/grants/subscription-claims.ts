@@ -66,19 +66,27 @@ export async function claimSubscription(
   );
   if (old) {
     const mine = idempotencyKey !== undefined && old.idempotency_key === idempotencyKey && old.request_hash === hash;
-    const sameSubscription = old.subscription_ref === subscriptionRef;
-    if (mine && old.kept && !sameSubscription) {
-      // Its first attempt changed a subscription the account has left: asked again, it would change this one.
+    const live = !old.lapsed && old.subscription_ref === subscriptionRef;
+    if (mine) {
+      // Its retry, while the claim kept for it holds: taken over.
+      if (old.kept && live) return takeClaim(tx, accountId, operation, idempotencyKey, hash, subscriptionRef);
+      // Sent again while the first is at the processor (a double submit).
+      if (live) throw claimed(accountId, operation, old, true);
+      // Its claim lapsed, or the account left that subscription: the processor would answer it as the first, whatever moved since.
       // The caller stores the refusal under its key, once this transaction has rolled back (checkout.ts).
-      throw givenUp(accountId, old, `was for subscription ${old.subscription_ref ?? '(none)'}, which the account has left since`);
+      throw givenUp(accountId, old, old.subscription_ref === subscriptionRef ? 'was left unanswered longer than its claim held' : `was for subscription ${old.subscription_ref ?? '(none)'}, which the account has left since`);
     }
-    if (!(mine && old.kept) && !old.lapsed && sameSubscription) throw claimed(accountId, operation, old, mine);
-    if (!mine && old.idempotency_key !== null) {
+    if (live) throw claimed(accountId, operation, old, false);
+    if (old.idempotency_key !== null) {
       // Left behind by a call that never finished, now taken over by another: that call's key is given up.
       const error = givenUp(accountId, old, 'was left unanswered, and another change was asked since');
       await refuseForGood(tx, { key: old.idempotency_key, operation: OPERATIONS[old.operation], requestHash: old.request_hash!, accountId }, error);
     }
   }
+  return takeClaim(tx, accountId, operation, idempotencyKey, hash, subscriptionRef);
+}
+
+async function takeClaim(tx: Sql, accountId: string, operation: ClaimedFor, idempotencyKey: string | undefined, hash: string | null, subscriptionRef: string | null): Promise<Claim> {
   const token = randomUUID();
   await tx.query(
     `INSERT INTO subscription_claims (account_id, token, operation, idempotency_key, request_hash, subscription_ref, kept, held_until)
@@ -90,11 +98,11 @@ export async function claimSubscription(
   return { accountId, token, idempotencyKey };
 }
 
-/** Is a claim kept for this call's retry on `subscriptionRef`: the same request under the same key, whose first attempt the processor left unanswered? */
+/** Is a claim kept for this call's retry on `subscriptionRef`, and holding: the same request under the same key, whose first attempt the processor left unanswered? */
 export async function claimKeptFor(tx: Sql, accountId: string, effect: Effect, idempotencyKey: string | undefined, subscriptionRef: string): Promise<boolean> {
   if (idempotencyKey === undefined) return false;
   const kept = await tx.query(
-    'SELECT 1 FROM subscription_claims WHERE account_id = $1 AND kept AND idempotency_key = $2 AND request_hash = $3 AND subscription_ref = $4',
+    'SELECT 1 FROM subscription_claims WHERE account_id = $1 AND kept AND idempotency_key = $2 AND request_hash = $3 AND subscription_ref = $4 AND held_until > clock_timestamp()',
     [accountId, idempotencyKey, requestHash(effect), subscriptionRef],
   );
   return kept.length > 0;
@@ -116,14 +124,15 @@ export async function releaseClaim(sql: Sql, claim: Claim): Promise<void> {
 }
 
 /**
- * Give up a claim kept for this call's key and request: its retry was answered (its result was
- * stored, or it was refused, the subscription it changed being gone).
+ * Give up a claim kept for this call's key and request; true if there was one. Its retry was
+ * answered: from its stored result, or refused at its first look.
  */
-export async function releaseKeptFor(sql: Sql, accountId: string, effect: Effect, idempotencyKey: string | undefined): Promise<void> {
-  if (idempotencyKey === undefined) return;
-  await sql.query('DELETE FROM subscription_claims WHERE account_id = $1 AND kept AND idempotency_key = $2 AND request_hash = $3', [
+export async function releaseKeptFor(sql: Sql, accountId: string, effect: Effect, idempotencyKey: string | undefined): Promise<boolean> {
+  if (idempotencyKey === undefined) return false;
+  const released = await sql.query('DELETE FROM subscription_claims WHERE account_id = $1 AND kept AND idempotency_key = $2 AND request_hash = $3 RETURNING 1', [
     accountId, idempotencyKey, requestHash(effect),
   ]);
+  return released.length > 0;
 }
 
 /**
