@@ -16,11 +16,12 @@
  * (Stripe: three tries of 80 s for each of its requests; Paddle: 300 s); one kept for a retry,
  * after ten minutes. Lapses run on the database's clock.
  *
- * A claim left behind (kept, or its process gone) that another call takes over, or whose
- * subscription is no longer the account's, gives its key up for good: the processor would answer
- * a retry under it as it answered the first, whatever changed since, and the engine would apply
- * that stale answer. So a retry under that key is refused, stored under the key as once.ts stores
- * results.
+ * A claim left behind (kept, or its process gone) gives its key up for good once another call
+ * takes it over, once its subscription is no longer the account's, or when its retry comes after
+ * it lapsed: the processor would answer a retry under it as it answered the first, whatever
+ * changed since (an admin's move to a newer version takes no claim), and the engine would apply
+ * that stale answer. So a retry under that key is refused, the refusal stored under the key as
+ * once.ts stores results.
  */
 import { randomUUID } from 'node:crypto';
 import { BillingError } from '../../core/errors.ts';
