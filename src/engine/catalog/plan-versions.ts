@@ -14,12 +14,11 @@
  * synced first, which makes that price if it is missing), with nothing billed, so the customer
  * pays the new price from the next invoice; the period at it opens when the processor says it is
  * paid. A move waiting can be called off until then, at the processor too. The processor is asked
- * outside any transaction, under a claim on the subscription (grants/subscription-claims.ts),
  * before the move (or its call-off) is written: a crash between the two is repaired by the
  * renewal, which opens on the version sold at the price it paid (grants/subscriptions.ts).
  */
 import { z } from 'zod';
-import { BillingError, isBillingError } from '../../core/errors.ts';
+import { BillingError } from '../../core/errors.ts';
 import { formatCents } from '../../core/money.ts';
 import { accountIdSchema, plain } from '../../core/input.ts';
 import type { Micros } from '../../core/money.ts';
@@ -27,8 +26,8 @@ import { includedMicros, type Plan } from '../../core/plan.ts';
 import type { Sql } from '../../db/sql.ts';
 import type { Context } from '../context.ts';
 import { checkoutRequest } from '../grants/checkout.ts';
-import { activeSubscription, type ActiveSubscription } from '../grants/subscriptions.ts';
-import { claimSubscription, whileClaimed } from '../grants/subscription-claims.ts';
+import { activeSubscription } from '../grants/subscriptions.ts';
+import { assertUnclaimed } from '../grants/subscription-claims.ts';
 import type { Processor } from '../processor.ts';
 import { planColumns, planFromRow, type PlanRow } from '../rows.ts';
 import { lockGate, NO_VERSION_MOVE, versionAt } from '../terms.ts';
@@ -188,7 +187,7 @@ async function moveAtRenewal(ctx: Context, slug: string, accountId: string | und
   const result: MoveResult = { version, when: 'renewal', moved: [], waiting: [], kept: [] };
   for (const candidate of candidates) {
     try {
-      const at = await afterSameMove(() => scheduleMove(ctx, plan.id, candidate.accountId));
+      const at = await ctx.sql.transaction((tx) => scheduleMove(ctx, tx, plan.id, candidate.accountId));
       if (at) result.waiting.push({ accountId: candidate.accountId, at });
     } catch (error) {
       if (!(error instanceof BillingError) || accountId !== undefined) throw error;
@@ -198,30 +197,22 @@ async function moveAtRenewal(ctx: Context, slug: string, accountId: string | und
   return result;
 }
 
-/**
- * The account moves to the plan's current version at its renewal: when that is, or undefined if
- * it is on it already. Checked under the gate mutex; a real processor asked outside any
- * transaction, under a claim on the subscription (grants/subscription-claims.ts), and the move
- * written once it answered, if the account is still on that subscription.
- */
-async function scheduleMove(ctx: Context, planId: number, accountId: string): Promise<Date | undefined> {
-  const first = await ctx.sql.transaction(async (tx) => {
-    // The version read here is the one whose price the processor is asked for, and the one written.
-    const [row] = await tx.query<PlanRow & { version: number }>(`SELECT ${planColumns('p')}, p.version FROM plans p WHERE p.id = $1 FOR SHARE`, [planId]);
-    const plan = planFromRow(row!);
-    const now = ctx.clock();
-    const terms = await lockGate(tx, accountId, now);
-    const [on] = await tx.query<BehindRow>(`${BEHIND} AND a.id = $3`, [planId, now, accountId]);
-    if (!on) return { done: undefined }; // moved meanwhile
-    if (on.waiting_version === row!.version) return { done: new Date(on.waiting_at!) }; // asked meanwhile: nothing more to ask of the processor
-    if (terms.account.planEndsAt !== null) {
-      throw new BillingError('invalid_input', `Account "${accountId}"'s plan ends at the end of its period (it was canceled): it has no renewal to move at`, { accountId });
-    }
-    const subscription = await activeSubscription(tx, accountId);
-    if (!subscription || movableNow(subscription.processor)) {
-      await writeMove(tx, accountId, row!.version, terms.period.end);
-      return { done: terms.period.end };
-    }
+/** The account moves to the plan's current version at its renewal: when that is, or undefined if it is on it already. */
+async function scheduleMove(ctx: Context, tx: Sql, planId: number, accountId: string): Promise<Date | undefined> {
+  // The plan as it is while the processor is asked: a change to it waits for this.
+  const [row] = await tx.query<PlanRow & { version: number }>(`SELECT ${planColumns('p')}, p.version FROM plans p WHERE p.id = $1 FOR SHARE`, [planId]);
+  const plan = planFromRow(row!);
+  const now = ctx.clock();
+  const terms = await lockGate(tx, accountId, now);
+  const [on] = await tx.query<BehindRow>(`${BEHIND} AND a.id = $3`, [planId, now, accountId]);
+  if (!on) return undefined; // moved meanwhile
+  if (on.waiting_version === row!.version) return new Date(on.waiting_at!); // asked meanwhile: nothing more to ask of the processor
+  if (terms.account.planEndsAt !== null) {
+    throw new BillingError('invalid_input', `Account "${accountId}"'s plan ends at the end of its period (it was canceled): it has no renewal to move at`, { accountId });
+  }
+  const subscription = await activeSubscription(tx, accountId);
+  let at = terms.period.end;
+  if (subscription && !movableNow(subscription.processor)) {
     const processor = ctx.processors.get(subscription.processor);
     if (!processor?.changePlan) {
       throw new BillingError('processor_not_configured', `Account "${accountId}" pays through ${subscription.processor}, which cannot change its price here`, { accountId, processor: subscription.processor });
@@ -229,60 +220,21 @@ async function scheduleMove(ctx: Context, planId: number, accountId: string): Pr
     if (terms.unpaid || terms.pastDue || !terms.account.paidThrough) {
       throw new BillingError('payment_past_due', `Account "${accountId}" has a renewal not paid yet: once it is, move it`, { accountId });
     }
-    const effect = { operation: 'moveToCurrentVersion', request: { planId, accountId }, accountId };
-    const claim = await claimSubscription(tx, accountId, effect, 'move to a newer version', undefined, subscription.processorRef);
-    return { ask: { processor, plan, version: row!.version, at: terms.account.paidThrough, subscription, account: terms.account, claim } };
-  });
-  if (!first.ask) return first.done;
-  const { processor, plan, version, at, subscription, account, claim } = first.ask;
-  return whileClaimed(
-    ctx.sql, claim,
-    async () => processor.changePlan!({ ...(await checkoutRequest(ctx.sql, processor, account, undefined)), plan, subscriptionRef: subscription.processorRef, at: 'renewal' }),
-    () => ctx.sql.transaction(async (tx) => {
-      await stillOnSubscription(ctx, tx, accountId, subscription, `${processor.name} changed its price for the renewal: the move is not written here`);
-      await writeMove(tx, accountId, version, at);
-      return at;
-    }),
-  );
-}
-
-/**
- * The same move asked meanwhile (by another process, or an admin's second click) holds the
- * subscription's claim while its processor answers: once it is answered, this one finds it asked.
- * Waited for at most a minute, then refused as it is.
- */
-async function afterSameMove<R>(move: () => Promise<R>): Promise<R> {
-  for (let waited = 0; ; waited += SAME_MOVE_POLL_MS) {
-    try {
-      return await move();
-    } catch (error) {
-      if (!isBillingError(error, 'change_in_progress') || error.details?.operation !== 'move to a newer version' || waited >= 60_000) throw error;
-      await new Promise((resolve) => setTimeout(resolve, SAME_MOVE_POLL_MS));
-    }
+    at = terms.account.paidThrough;
+    // A cancel or plan change at the processor under way: the move would reach it between that one's question and its application.
+    await assertUnclaimed(tx, accountId, 'move to a newer version', subscription.processorRef);
+    await processor.changePlan({ ...(await checkoutRequest(tx, processor, terms.account, undefined)), plan, subscriptionRef: subscription.processorRef, at: 'renewal' });
   }
-}
-const SAME_MOVE_POLL_MS = 50;
-
-async function writeMove(tx: Sql, accountId: string, version: number, at: Date): Promise<void> {
-  await tx.query(`UPDATE accounts SET plan_version_at_renewal = $2, plan_version_renews_at = $3, gate_version = gate_version + 1 WHERE id = $1`, [accountId, version, at]);
-}
-
-/** The second look of a move or its call-off, under the gate mutex: the account is still on the subscription whose price was changed. */
-async function stillOnSubscription(ctx: Context, tx: Sql, accountId: string, asked: ActiveSubscription, outcome: string): Promise<void> {
-  await lockGate(tx, accountId, ctx.clock());
-  const current = await activeSubscription(tx, accountId);
-  if (current?.processor !== asked.processor || current.processorRef !== asked.processorRef) {
-    throw new BillingError('subscription_active', `Account "${accountId}" left its ${asked.processor} subscription ${asked.processorRef} while ${outcome}`, { accountId });
-  }
+  await tx.query(`UPDATE accounts SET plan_version_at_renewal = $2, plan_version_renews_at = $3, gate_version = gate_version + 1 WHERE id = $1`, [accountId, row!.version, at]);
+  return at;
 }
 
 /**
  * Call off the move waiting for the account's renewal: it stays on the version it is on. At a
- * real processor the subscription's price goes back to that version's, with nothing billed,
- * asked as a move is (scheduleMove).
+ * real processor the subscription's price goes back to that version's, with nothing billed.
  */
 export async function callOffVersionMove(ctx: Context, slug: string, accountId: string): Promise<{ version: number }> {
-  const first = await ctx.sql.transaction(async (tx) => {
+  return ctx.sql.transaction(async (tx) => {
     const plan = await findPlan(tx, slug);
     const now = ctx.clock();
     const terms = await lockGate(tx, accountId, now);
@@ -291,30 +243,15 @@ export async function callOffVersionMove(ctx: Context, slug: string, accountId: 
       throw new BillingError('invalid_input', `Account "${accountId}" has no move to a newer version of "${slug}" waiting: there is nothing to call off`, { accountId, slug });
     }
     const subscription = await activeSubscription(tx, accountId);
-    if (!subscription || movableNow(subscription.processor)) {
-      await tx.query(`UPDATE accounts SET ${NO_VERSION_MOVE}, gate_version = gate_version + 1 WHERE id = $1`, [accountId]);
-      return { done: { version: on.version } };
+    if (subscription && !movableNow(subscription.processor)) {
+      const processor = ctx.processors.get(subscription.processor);
+      const kept = await versionPlan(tx, plan.id, on.version);
+      await assertUnclaimed(tx, accountId, 'call-off of a move', subscription.processorRef);
+      await priceBack(processor, accountId, kept, () => checkoutRequest(tx, processor!, terms.account, undefined), subscription.processorRef);
     }
-    const processor = ctx.processors.get(subscription.processor);
-    if (!processor?.changePlan) {
-      throw new BillingError('processor_not_configured', `Account "${accountId}"'s processor is not configured here: its price cannot be put back`, { accountId });
-    }
-    const kept = await versionPlan(tx, plan.id, on.version);
-    const effect = { operation: 'callOffVersionMove', request: { slug, accountId }, accountId };
-    const claim = await claimSubscription(tx, accountId, effect, 'call-off of a move', undefined, subscription.processorRef);
-    return { ask: { processor, kept, version: on.version, subscription, account: terms.account, claim } };
+    await tx.query(`UPDATE accounts SET ${NO_VERSION_MOVE}, gate_version = gate_version + 1 WHERE id = $1`, [accountId]);
+    return { version: on.version };
   });
-  if (!first.ask) return first.done!;
-  const { processor, kept, version, subscription, account, claim } = first.ask;
-  return whileClaimed(
-    ctx.sql, claim,
-    () => priceBack(processor, accountId, kept, () => checkoutRequest(ctx.sql, processor, account, undefined), subscription.processorRef),
-    () => ctx.sql.transaction(async (tx) => {
-      await stillOnSubscription(ctx, tx, accountId, subscription, `${processor.name} put its price back: the move's call-off is not written here`);
-      await tx.query(`UPDATE accounts SET ${NO_VERSION_MOVE}, gate_version = gate_version + 1 WHERE id = $1`, [accountId]);
-      return { version };
-    }),
-  );
 }
 
 /** The plan as version `version` sold it: its terms and the processor prices it was sold at. */
@@ -324,9 +261,12 @@ async function versionPlan(tx: Sql, planId: number, version: number): Promise<Pl
 }
 
 /** The subscription's price back to the version's, nothing billed; a price no longer on sale there is said plainly. */
-async function priceBack(processor: Processor, accountId: string, plan: Plan, request: () => ReturnType<typeof checkoutRequest>, subscriptionRef: string) {
+async function priceBack(processor: Processor | undefined, accountId: string, plan: Plan, request: () => ReturnType<typeof checkoutRequest>, subscriptionRef: string) {
+  if (!processor?.changePlan) {
+    throw new BillingError('processor_not_configured', `Account "${accountId}"'s processor is not configured here: its price cannot be put back`, { accountId });
+  }
   try {
-    await processor.changePlan!({ ...(await request()), plan, subscriptionRef, at: 'renewal' });
+    await processor.changePlan({ ...(await request()), plan, subscriptionRef, at: 'renewal' });
   } catch (error) {
     if (error instanceof BillingError && error.code === 'processor_not_configured') {
       throw new BillingError(

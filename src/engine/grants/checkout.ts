@@ -15,7 +15,7 @@
  * be called off (replaced-processor.ts).
  */
 import { z } from 'zod';
-import { BillingError } from '../../core/errors.ts';
+import { BillingError, isBillingError } from '../../core/errors.ts';
 import { plain, textProblem } from '../../core/input.ts';
 import { isFree, type Plan } from '../../core/plan.ts';
 import { findPackVersion, findPlan } from '../catalog/catalog.ts';
@@ -28,7 +28,7 @@ import type { Sql } from '../../db/sql.ts';
 import { lockGate, type Terms } from '../terms.ts';
 import { recordRenewals } from './clock-payments.ts';
 import { assertPackPurchasable, creditPack } from './purchases.ts';
-import { claimKeptFor, claimSubscription, releaseKeptFor, whileClaimed, type Claim } from './subscription-claims.ts';
+import { claimKeptFor, claimSubscription, keepClaim, releaseClaim, releaseKeptFor, type Claim } from './subscription-claims.ts';
 import { activatePlan, activeSubscription, assertCancelable, cancelPlan, changePlan, endedMeanwhile, planGone, type ActiveSubscription, type Subscription } from './subscriptions.ts';
 
 export function processorOf(ctx: Context, account: Account): Processor {
@@ -206,7 +206,7 @@ export async function subscribe(ctx: Context, accountId: string, planSlug: strin
     // already, and changePlan moves nothing more.
     const asked = first.subscription!;
     return whileClaimed(
-      ctx.sql, first.claim!,
+      ctx, first.claim!,
       async () => processor.changePlan!({ ...(await request()), plan, subscriptionRef: asked.processorRef }),
       () => once(ctx.sql, effect, idempotencyKey, async (tx) => {
         const what = `its change to the plan "${planSlug}" was made at ${processor.name}`;
@@ -279,7 +279,7 @@ export async function cancel(ctx: Context, accountId: string, immediately: boole
     return { ...found, claim: await claimSubscription(tx, accountId, effect, 'cancel', options?.idempotencyKey, found.subscription?.processorRef ?? null) };
   });
   return whileClaimed(
-    ctx.sql, claim,
+    ctx, claim,
     async () => processor.cancel({ ...(await checkoutRequest(ctx.sql, processor, terms.account, options)), immediately, subscriptionRef: subscription?.processorRef ?? '' }),
     () => once(ctx.sql, effect, options?.idempotencyKey, async (tx) => {
       const again = await stillOn(ctx, tx, accountId, subscription, `this cancel was asked of ${processor.name}`, 'nothing more was canceled');
@@ -314,6 +314,32 @@ async function firstLook<R>(ctx: Context, effect: Effect, idempotencyKey: string
 async function answeredAgain<R>(ctx: Context, effect: Effect, idempotencyKey: string | undefined, stored: R): Promise<R> {
   await releaseKeptFor(ctx.sql, effect.accountId!, effect, idempotencyKey);
   return stored;
+}
+
+/**
+ * Ask the processor (`ask`), then apply its answer (`apply`), under the account's claim on its
+ * subscription. The claim is given up once the answer is applied, or when nothing was changed
+ * at the processor or the second look refused it (said to the caller); it is kept for a retry
+ * under the call's key when what the processor did is not known: it did not answer, or its
+ * answer was not applied (the database failed).
+ */
+async function whileClaimed<R>(ctx: Context, claim: Claim, ask: () => Promise<unknown>, apply: () => Promise<R>): Promise<R> {
+  // Unreachable now, the claim lapses by itself (subscription-claims.ts): the outcome is the call's.
+  const settle = (keep: boolean) => (keep ? keepClaim : releaseClaim)(ctx.sql, claim).catch(() => undefined);
+  try {
+    await ask();
+  } catch (error) {
+    await settle(isBillingError(error, 'processor_error') && error.details?.unanswered === true);
+    throw error;
+  }
+  try {
+    const result = await apply();
+    await settle(false);
+    return result;
+  } catch (error) {
+    await settle(!(error instanceof BillingError));
+    throw error;
+  }
 }
 
 /**

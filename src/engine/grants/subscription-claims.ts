@@ -1,7 +1,6 @@
 /**
- * A claim on an account's subscription at its processor. A cancel, a plan change and an admin's
- * move to a newer plan version ask the processor outside any transaction (checkout.ts,
- * catalog/plan-versions.ts), so the gate mutex no longer keeps two of them
+ * A claim on an account's subscription at its processor. A cancel and a plan change ask the
+ * processor outside any transaction (checkout.ts), so the gate mutex no longer keeps two of them
  * in one order at the processor and here: the claim does. It is taken under the mutex, in the
  * call's first look, for the subscription the call changes, and given up once the processor's
  * answer is applied, so a second change of that subscription meanwhile is refused, never sent to
@@ -20,12 +19,12 @@
  * A claim left behind (kept, or its process gone) gives its key up for good once another call
  * takes it over, once its subscription is no longer the account's, or when its retry comes after
  * it lapsed: the processor would answer a retry under it as it answered the first, whatever
- * changed since (in the processor's dashboard, say), and the engine would apply
+ * changed since (an admin's move to a newer version takes no claim), and the engine would apply
  * that stale answer. So a retry under that key is refused, the refusal stored under the key as
  * once.ts stores results.
  */
 import { randomUUID } from 'node:crypto';
-import { BillingError, isBillingError } from '../../core/errors.ts';
+import { BillingError } from '../../core/errors.ts';
 import type { Sql } from '../../db/sql.ts';
 import { refuseForGood, requestHash, type Effect } from '../once.ts';
 
@@ -33,10 +32,8 @@ const HELD = `interval '30 minutes'`;
 const KEPT = `interval '10 minutes'`;
 
 /** What a claim is for, as a refused call says it; and the effect's operation (once.ts) for each. */
-export type ClaimedFor = 'cancel' | 'plan change' | 'move to a newer version' | 'call-off of a move';
-const OPERATIONS: Record<ClaimedFor, string> = {
-  cancel: 'cancel', 'plan change': 'subscribe', 'move to a newer version': 'moveToCurrentVersion', 'call-off of a move': 'callOffVersionMove',
-};
+export type ClaimedFor = 'cancel' | 'plan change';
+const OPERATIONS: Record<ClaimedFor, string> = { cancel: 'cancel', 'plan change': 'subscribe' };
 
 export interface Claim {
   accountId: string;
@@ -146,32 +143,6 @@ export async function releaseKeptFor(sql: Sql, accountId: string, effect: Effect
 export async function keepClaim(sql: Sql, claim: Claim): Promise<void> {
   if (claim.idempotencyKey === undefined) return releaseClaim(sql, claim);
   await sql.query(`UPDATE subscription_claims SET kept = true, held_until = clock_timestamp() + ${KEPT} WHERE account_id = $1 AND token = $2`, [claim.accountId, claim.token]);
-}
-
-/**
- * Ask the processor (`ask`), then apply its answer (`apply`), under the account's claim on its
- * subscription. The claim is given up once the answer is applied, or when nothing was changed
- * at the processor or the second look refused it (said to the caller); it is kept for a retry
- * under the call's key when what the processor did is not known: it did not answer, or its
- * answer was not applied (the database failed).
- */
-export async function whileClaimed<R>(sql: Sql, claim: Claim, ask: () => Promise<unknown>, apply: () => Promise<R>): Promise<R> {
-  // Unreachable now, the claim lapses by itself (subscription-claims.ts): the outcome is the call's.
-  const settle = (keep: boolean) => (keep ? keepClaim : releaseClaim)(sql, claim).catch(() => undefined);
-  try {
-    await ask();
-  } catch (error) {
-    await settle(isBillingError(error, 'processor_error') && error.details?.unanswered === true);
-    throw error;
-  }
-  try {
-    const result = await apply();
-    await settle(false);
-    return result;
-  } catch (error) {
-    await settle(!(error instanceof BillingError));
-    throw error;
-  }
 }
 
 /** The refusal of every call under the key of a claim left behind, given up for good. */
