@@ -237,12 +237,13 @@ if (cluster.isPrimary) {
       if (living().length === 0) process.exit(killed ? 1 : 0);
     };
     // When each worker started, whether it served, and how many failed starts in a row in its place came before it (server/restarts.ts).
+    // A worker is named by `worker` in the primary's lines: `pid` is the primary's own, on every line it writes.
     const starts = new Map<Worker, { at: number; served: boolean; failedStarts: number }>();
     const fork = (failedStarts: number) => starts.set(cluster.fork(), { at: Date.now(), served: false, failedStarts });
-    cluster.on('fork', (worker) => logger.info({ pid: worker.process.pid }, 'worker started'));
+    cluster.on('fork', (worker) => logger.info({ worker: worker.process.pid }, 'worker started'));
     cluster.on('listening', (worker) => {
       const start = starts.get(worker);
-      if (start && !start.served) logger.info({ pid: worker.process.pid }, 'worker serving');
+      if (start && !start.served) logger.info({ worker: worker.process.pid }, 'worker serving');
       if (start) start.served = true;
     });
     cluster.on('exit', (worker, code, signal) => {
@@ -252,7 +253,7 @@ if (cluster.isPrimary) {
       const { failedStarts, waitMs } = afterDeath(start.served, start.failedStarts);
       const upSeconds = Math.round((Date.now() - start.at) / 100) / 10;
       logger.error(
-        { pid: worker.process.pid, code, signal, upSeconds, served: start.served, restartInSeconds: waitMs / 1000 },
+        { worker: worker.process.pid, code, signal, upSeconds, served: start.served, restartInSeconds: waitMs / 1000 },
         `worker died (${signal ?? `exit code ${code}`}) ${upSeconds} s after it started${start.served ? '' : ', before it served'}: starting another ${waitMs ? `in ${waitMs / 1000} s` : 'now'}`,
       );
       setTimeout(() => {
@@ -268,7 +269,7 @@ if (cluster.isPrimary) {
       exitWhenAllGone();
       setTimeout(() => {
         for (const worker of living()) {
-          logger.error({ pid: worker.process.pid }, 'worker did not stop in time: killed');
+          logger.error({ worker: worker.process.pid }, 'worker did not stop in time: killed');
           killed++;
           worker.process.kill('SIGKILL');
         }

@@ -34,9 +34,10 @@ describe.skipIf(!POSTGRES_URL)(`npm start with workers${POSTGRES_URL ? '' : ' (S
       await server.ready(2);
       // One place's worker, serving (the primary said so: answering /healthz may be the other one), is killed; then each worker started in its place as soon as it appears, before it serves.
       let victim = server.workers()[0]!;
-      const serving = (pid: number) => printed.split('\n').some((line) => line.includes('"worker serving"') && line.includes(`"pid":${pid}`));
+      const serving = (pid: number) => printed.split('\n').some((line) => line.includes('"worker serving"') && line.includes(`"worker":${pid}`));
       while (!serving(victim)) await sleep(10);
       const gaps: number[] = [];
+      const victims = [victim];
       for (let i = 0; i < 5; i++) {
         const others = new Set(server.workers().filter((pid) => pid !== victim));
         process.kill(victim, 'SIGKILL');
@@ -45,6 +46,7 @@ describe.skipIf(!POSTGRES_URL)(`npm start with workers${POSTGRES_URL ? '' : ' (S
         while ((next = server.workers().find((pid) => pid !== victim && !others.has(pid))) === undefined) await sleep(10);
         gaps.push(performance.now() - killedAt);
         victim = next;
+        victims.push(victim);
       }
       // The waits are kept (a timer is never early); that the first two were none, the log says below (a start's own time is the machine's).
       expect(gaps[2]).toBeGreaterThan(900);
@@ -60,9 +62,12 @@ describe.skipIf(!POSTGRES_URL)(`npm start with workers${POSTGRES_URL ? '' : ' (S
       expect(code).toBe(0);
       expect(ms).toBeLessThan(5_000);
 
-      const died = printed.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; signal?: string; restartInSeconds?: number })
+      const died = printed.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; pid: number; worker?: number; signal?: string; restartInSeconds?: number })
         .filter((line) => line.msg.startsWith('worker died'));
       expect(died.map((line) => line.restartInSeconds)).toEqual([0, 0, 1, 2, 4, 8]);
+      // Each names the worker that died; `pid` is the primary's, as on every line it writes.
+      expect(died.map((line) => line.worker)).toEqual(victims);
+      expect(new Set(died.map((line) => line.pid))).toEqual(new Set([server.pid]));
       expect(died[0]!.msg).toMatch(/^worker died \(SIGKILL\) [\d.]+ s after it started: starting another now$/);
       expect(died[1]!.msg).toMatch(/^worker died \(SIGKILL\) [\d.]+ s after it started, before it served: starting another now$/);
       expect(died[2]!.msg).toMatch(/^worker died \(SIGKILL\) [\d.]+ s after it started, before it served: starting another in 1 s$/);
