@@ -65,8 +65,7 @@ for (const engine of ENGINES) {
       const stored = (key: string) => t.sql.query(`SELECT key FROM effect_keys WHERE key = $1`, [key]);
 
       it('answers authorizations, of the account and of another, while a cancel waits at the processor; a retry gets it stored, asking nothing', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         await t.billing.credit('acme', { source: 'bonus', amountMicros: 1_000_000, reference: 'gift' }); // its plan's usage draws on credits only
         const held = fake().holdNext(vendor.paths.cancel(ref));
         const cancel = t.billing.cancel('acme', {}, { idempotencyKey: 'cancel-1' });
@@ -83,8 +82,7 @@ for (const engine of ENGINES) {
       });
 
       it('refuses a second cancel, plan change or move to a newer version while a cancel is at the processor, asking it nothing; takes them once it is answered', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         const held = fake().holdNext(vendor.paths.cancel(ref));
         const atEnd = t.billing.cancel('acme', {}, { idempotencyKey: 'cancel-at-end' });
         await held.reached;
@@ -108,8 +106,7 @@ for (const engine of ENGINES) {
       });
 
       it('refuses the same plan change sent twice at once (a double submit) while the first is at the processor; sent again after, it gets the first', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         const held = fake().holdNext(vendor.paths.change(ref));
         const first = t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' });
         await held.reached;
@@ -124,8 +121,7 @@ for (const engine of ENGINES) {
       });
 
       it('keeps the claim of a plan change the processor did not answer for its retry: another change waits for it, the retry is made, then the other', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         fake().failNext(vendor.outage(ref), vendor.tries, 500);
         await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({ code: 'processor_error', details: { unanswered: true } });
         const waiting = { code: 'change_in_progress', message: expect.stringContaining('has a plan change of its subscription that its processor has not answered'), details: { awaitingRetry: true } };
@@ -135,12 +131,11 @@ for (const engine of ENGINES) {
         expect(await t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).toMatchObject({ replayed: false, plan: { slug: 'max' } });
         expect(await t.billing.subscribe('acme', 'pro', { idempotencyKey: 'to-pro' })).toMatchObject({ replayed: false, plan: { slug: 'pro' } });
         expect(priceAt(ref)).toBe(await processorPrice('pro'));
-        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+        expect(await claimsLeft()).toEqual([]);
       });
 
       it('answers the retry of a plan change the processor made but whose answer was lost, its proration told first, as made, and opens its allowance once', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         const before = await grantsOf('acme');
         const from = fake().events.length;
         await madeUnanswered(ref);
@@ -150,7 +145,7 @@ for (const engine of ENGINES) {
         expect(after.slice(0, before.length)).toEqual(before);
         expect(after.slice(before.length)).toEqual([{ reference: expect.stringMatching(new RegExp(`^allowance:${await planId('max')}:`)), amount_micros: expect.any(Number) }]);
         expect(priceAt(ref)).toBe(await processorPrice('max'));
-        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+        expect(await claimsLeft()).toEqual([]);
         // Without a first attempt of its own, a change to the plan it is on is refused.
         await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max-again' })).rejects.toMatchObject({ code: 'subscription_active', message: expect.stringContaining('is on the plan "max" already') });
       });
@@ -170,7 +165,7 @@ for (const engine of ENGINES) {
         await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject(givenUp);
         expect(ending(bought)).toBe(false);
         expect((await t.billing.balance('acme')).plan.slug).toBe('plus');
-        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+        expect(await claimsLeft()).toEqual([]);
         expect(await t.billing.cancel('acme', {}, { idempotencyKey: 'cancel-2' })).toMatchObject({ replayed: false });
         expect(ending(bought)).toBe(true);
       });
@@ -185,7 +180,7 @@ for (const engine of ENGINES) {
         fake().loseAnswers = undefined;
         await deliver(from);
         await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject({ code: 'no_subscription' });
-        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+        expect(await claimsLeft()).toEqual([]);
         // Sent again once a new subscription is bought, it is still that refusal: it never cancels the new one.
         const bought = await subscribed(second);
         await expect(t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' })).rejects.toMatchObject({ code: 'no_subscription' });
@@ -193,8 +188,7 @@ for (const engine of ENGINES) {
       });
 
       it("gives up the key of a plan change left unanswered longer than its claim held: an admin's move changed the subscription meanwhile, unclaimed", async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         await madeUnanswered(ref, { lapsed: true }); // its ten minutes gone, no retry came
         await t.billing.admin.updatePlan('plus', { priceCents: 30_00 });
         await t.billing.admin.moveToCurrentVersion('plus', { accountId: 'acme', when: 'renewal' });
@@ -204,12 +198,11 @@ for (const engine of ENGINES) {
         await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject(givenUp);
         expect((await t.billing.balance('acme')).plan.slug).toBe('plus');
         expect(priceAt(ref)).toBe(moved);
-        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+        expect(await claimsLeft()).toEqual([]);
       });
 
       it('gives up the key of a plan change left unanswered once its claim lapsed and another change was made: its retry never applies the stale answer', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         await madeUnanswered(ref, { lapsed: true }); // its ten minutes gone, no retry came
         expect(await t.billing.subscribe('acme', 'pro', { idempotencyKey: 'to-pro' })).toMatchObject({ replayed: false, plan: { slug: 'pro' } });
         await expect(t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).rejects.toMatchObject({
@@ -220,19 +213,17 @@ for (const engine of ENGINES) {
       });
 
       it('makes the retry of a plan change left unanswered though its plan was archived meanwhile: the first may have been made', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         await madeUnanswered(ref);
         await t.billing.admin.updatePlan('max', { status: 'archived' });
         await expect(t.billing.subscribe('acme', 'pro', { idempotencyKey: 'another' })).rejects.toMatchObject({ code: 'change_in_progress' });
         expect(await t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' })).toMatchObject({ replayed: false, plan: { slug: 'max' } });
         expect(priceAt(ref)).toBe(await processorPrice('max'));
-        expect(await t.sql.query('SELECT account_id FROM subscription_claims')).toEqual([]);
+        expect(await claimsLeft()).toEqual([]);
       });
 
       it('applies two plan changes asked at once in the order the processor made them: the second is refused while the first is there', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         const held = fake().holdNext(vendor.paths.change(ref));
         const toMax = t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' });
         await held.reached;
@@ -247,8 +238,7 @@ for (const engine of ENGINES) {
       });
 
       it('answers a cancel now whose end the processor told first as done, and ends the plan once', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         const held = fake().holdNext(vendor.paths.cancel(ref), { answered: true });
         const from = fake().events.length;
         const cancel = t.billing.cancel('acme', { immediately: true }, { idempotencyKey: 'cancel-now' });
@@ -266,8 +256,7 @@ for (const engine of ENGINES) {
       });
 
       it('applies a plan change whose events the processor sent before its answer once, whichever opens its allowance', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         const held = fake().holdNext(vendor.paths.change(ref), { answered: true });
         const from = fake().events.length;
         const change = t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' });
@@ -302,8 +291,7 @@ for (const engine of ENGINES) {
       });
 
       it('answers authorizations while a plan change waits at the processor, applies it as the processor made it though the plan was archived meanwhile, and a retry asks nothing', async () => {
-        await setUp();
-        const ref = await subscribed(await checkout('acme'));
+        const ref = await acmeSubscribed();
         await t.billing.credit('acme', { source: 'bonus', amountMicros: 1_000_000, reference: 'gift' }); // its plan's usage draws on credits only
         const held = fake().holdNext(vendor.paths.change(ref));
         const change = t.billing.subscribe('acme', 'max', { idempotencyKey: 'to-max' });
@@ -334,6 +322,15 @@ for (const engine of ENGINES) {
         held.release();
         expect(await refund).toMatchObject({ paymentId: payment!.id, amountCents: 5_00, replayed: false });
       });
+
+      /** The catalog set up, and acme on plus at the processor: its subscription. */
+      async function acmeSubscribed(): Promise<string> {
+        await setUp();
+        return subscribed(await checkout('acme'));
+      }
+
+      /** The accounts whose subscription is still claimed. */
+      const claimsLeft = () => t.sql.query('SELECT account_id FROM subscription_claims');
 
       /** A checkout page opened for the account's plan. */
       async function checkout(accountId: string): Promise<string> {

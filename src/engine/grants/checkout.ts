@@ -86,7 +86,8 @@ export interface CheckoutUrls {
 /**
  * What a processor needs to know of the account and the call: the customer it made for the
  * account, once. `sql` is the database outside any transaction (a checkout, a plan change, a
- * cancel, the portal) or a transaction holding the gate mutex (a webhook ending a replaced subscription).
+ * cancel, the portal) or a transaction holding the gate mutex (a webhook ending a replaced
+ * subscription, an admin's move to a newer plan version).
  */
 export async function checkoutRequest(sql: Sql, processor: Processor, account: Account, options: (EffectOptions & CheckoutUrls) | undefined): Promise<CheckoutRequest> {
   const [row] = await sql.query<{ processor_customer_id: string | null }>('SELECT processor_customer_id FROM accounts WHERE id = $1', [account.id]);
