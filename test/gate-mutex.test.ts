@@ -61,4 +61,53 @@ describe.skipIf(!postgres)(`the gate mutex on postgres${postgres ? '' : ' (SKIPP
     await change.done;
     expect(await waiting).toMatchObject({ ok: false, code: 'member_limit' });
   });
+
+  /** Of this process's connections, those waiting on a lock. */
+  async function waitingOnLocks(): Promise<number> {
+    const [row] = await t.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [`tollgate ${process.pid}`]);
+    return row!.n;
+  }
+  const settledYet = (promise: Promise<unknown>) => {
+    const state = { settled: false };
+    void promise.then(() => (state.settled = true), () => (state.settled = true));
+    return state;
+  };
+
+  it("a row held long (a processor's answer awaited under the mutex) stalls only its own account's calls, which wait one at a time", async () => {
+    const others = ['o1', 'o2', 'o3', 'o4'];
+    await fundedAccounts(t.billing, ['held', ...others], 5_000_000);
+    const before = await t.billing.authorize('held', ask);
+    if (!before.ok) throw new Error('expected a hold');
+    const round = () => Promise.all(others.flatMap((id) => [t.billing.authorize(id, ask), t.billing.authorize(id, ask)]));
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<'stalled'>((resolve) => (timer = setTimeout(() => resolve('stalled'), 20_000)));
+    const heldCalls: Promise<unknown>[] = [];
+    const holder = await holding('held', 'SELECT 1');
+    try {
+      // The held account's calls go in the same ticks as the others', so they meet its row in the same batches.
+      heldCalls.push(...Array.from({ length: 4 }, () => t.billing.authorize('held', ask)));
+      const first = await Promise.race([round(), stalled]);
+      expect(first).not.toBe('stalled');
+      expect(first).toEqual(Array(8).fill(expect.objectContaining({ ok: true })));
+      // The account's own charges do not wait on its gate: a settle takes the ledger's side.
+      expect(await Promise.race([t.billing.settle(before.hold.id, { inputTokens: 10, outputTokens: 0 }, { idempotencyKey: 'settled-while-held' }), stalled])).toMatchObject({ holdId: before.hold.id });
+      const heldAnswered = heldCalls.map(settledYet);
+      // Later calls of the held account queue in this process instead of meeting the row in every batch.
+      heldCalls.push(t.billing.authorize('held', ask), t.billing.authorize('held', ask));
+      expect(await Promise.race([round(), stalled])).toEqual(Array(8).fill(expect.objectContaining({ ok: true })));
+      await expect.poll(waitingOnLocks, { timeout: 10_000 }).toBe(1); // one call waits on the row; the rest wait in this process
+      expect(heldAnswered.some((state) => state.settled)).toBe(false);
+    } finally {
+      clearTimeout(timer);
+      holder.release();
+      await holder.done;
+    }
+    expect(await Promise.all(heldCalls)).toEqual(Array(6).fill(expect.objectContaining({ ok: true })));
+    const [open] = await t.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM holds WHERE account_id = 'held' AND status = 'open'`);
+    expect(open!.n).toBe(6);
+    // The row is free again: the account's calls go in batches with the others'.
+    expect(await Promise.all([t.billing.authorize('held', ask), ...others.map((id) => t.billing.authorize(id, ask))])).toEqual(Array(5).fill(expect.objectContaining({ ok: true })));
+    expect(await waitingOnLocks()).toBe(0);
+  });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { parseInt8, SESSION_SETTINGS, type Sql } from './sql.ts';
+import { LOCK_WAIT_MS, parseInt8, SESSION_SETTINGS, type Sql } from './sql.ts';
 
 const INT8_OID = 20;
 
@@ -44,14 +44,15 @@ function tuned(url: string, extra: Record<string, string> = {}): string {
 
 /**
  * Two pools on one server: the durable one, and a smaller one whose sessions commit
- * asynchronously (Sql.asyncCommit). Their connections open on first use.
+ * asynchronously and wait for a row lock at most LOCK_WAIT_MS (Sql.asyncCommit). Their
+ * connections open on first use.
  */
 export function connectPostgres(url: string, options: { max?: number } = {}): Sql {
   const max = options.max ?? 10;
   // Which process holds a connection, in pg_stat_activity (an application_name in the URL wins).
   const application_name = `tollgate ${process.pid}`;
   const durable = new pg.Pool({ connectionString: tuned(url), max, types: types(), application_name });
-  const asynchronous = new pg.Pool({ connectionString: tuned(url, { synchronous_commit: 'off' }), max: Math.max(2, Math.ceil(max / 2)), types: types(), application_name });
+  const asynchronous = new pg.Pool({ connectionString: tuned(url, { synchronous_commit: 'off', lock_timeout: `${LOCK_WAIT_MS}ms` }), max: Math.max(2, Math.ceil(max / 2)), types: types(), application_name });
   // A connection the server ends while it waits in a pool (a restart, a failover) leaves the
   // pool, and the next statement opens another. Unheard, that 'error' would end the process.
   for (const pool of [durable, asynchronous]) pool.on('error', ignore);

@@ -24,6 +24,7 @@ import {
 import { chargeBatch, type ChargeInput } from './charge/batch.ts';
 import { release, settle } from './charge/settle.ts';
 import { Combiner } from './combiner.ts';
+import { HeldGates } from './gate/held-gates.ts';
 import type { Clock, Context } from './context.ts';
 import { expireCredit } from './grants/expiry.ts';
 import { KnownAccounts } from './gate/known-accounts.ts';
@@ -104,6 +105,7 @@ export async function createBilling(options: BillingOptions = {}) {
     authorizes: new Combiner((requests: AuthorizeRequest[]) => authorizeBatch(ctx, requests)),
     charges: new Combiner((inputs: ChargeInput[]) => chargeBatch(ctx, inputs)),
     known,
+    heldGates: new HeldGates(),
     holdIds: new HoldIds(await readHoldIdKey(sql)),
     processors: new Map((options.processors ?? []).map((p) => [p.name, p])),
     defaultProcessor: options.defaultProcessor ?? 'fake',

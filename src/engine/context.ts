@@ -6,6 +6,7 @@ import type { ChargeInput } from './charge/batch.ts';
 import type { Combiner } from './combiner.ts';
 import type { PriceBook } from './catalog/price-book.ts';
 import type { KnownAccounts } from './gate/known-accounts.ts';
+import type { HeldGates } from './gate/held-gates.ts';
 import type { HoldIds } from '../core/hold-id.ts';
 import type { Processor } from './processor.ts';
 
@@ -21,6 +22,8 @@ export interface Context {
   charges: Combiner<ChargeInput, Charge>;
   /** The accounts this process served last, as it left them. */
   known: KnownAccounts;
+  /** Accounts whose gate mutex is held long, and their calls waiting for it. */
+  heldGates: HeldGates;
   /** Issues and opens hold ids with the database's key. */
   holdIds: HoldIds;
   /** The payment processors accounts may pay through, by name. */

@@ -22,6 +22,7 @@ import type { Context } from '../context.ts';
 import { openAllowance } from '../grants/grants.ts';
 import { outcomeOf, type BatchAnswer } from '../combiner.ts';
 import { readGate, readOffers, readStates, type GateSnapshot } from './snapshot.ts';
+import { lockWaitedOut } from './held-gates.ts';
 import { gateSnapshot, type AccountState, type Guard, type StateHold, type Versions } from './account-state.ts';
 import { applyPlanEnd } from '../terms.ts';
 import type { Sql } from '../../db/sql.ts';
@@ -229,7 +230,8 @@ export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[])
  */
 async function authorizeTogether(ctx: Context, requests: readonly AuthorizeRequest[]): Promise<Map<number, AuthorizeResult | BillingError>> {
   const now = ctx.clock();
-  const accountIds = [...new Set(requests.map((r) => r.accountId))];
+  // An account whose gate mutex is held long is not in the batch: its calls wait for it alone.
+  const accountIds = [...new Set(requests.map((r) => r.accountId))].filter((id) => !ctx.heldGates.has(id));
   return ctx.sql.asyncCommit.uninterrupted(async (sql) => {
     const known = new Map(accountIds.flatMap((id) => {
       const state = ctx.known.getSteady(id, now);
@@ -287,16 +289,33 @@ function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold
   };
 }
 
-/** One authorization: optimistic first, then under the gate mutex. */
+/**
+ * One authorization: optimistic first, then under the gate mutex. An account whose mutex
+ * another transaction holds long (held-gates.ts) waits for it, one call at a time.
+ */
 export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const { accountId } = request;
   ctx.known.forget(accountId);
+  if (ctx.heldGates.has(accountId)) return ctx.heldGates.behind(accountId, () => authorizeLocked(ctx, request));
   const now = ctx.clock();
 
   // Optimistic: one read, then one insert that succeeds only if no other hold, plan or catalog
   // change came in between. No transaction, no lock, two round trips; the hold commits without
   // waiting for the disk (docs/design.md).
-  const optimistic = await ctx.sql.asyncCommit.uninterrupted(async (sql): Promise<AuthorizeResult | BillingError | undefined> => {
+  const optimistic = await optimisticAuthorize(ctx, request, now).catch((error: unknown) => {
+    if (lockWaitedOut(error)) return 'held' as const;
+    throw error;
+  });
+  if (optimistic === 'held') return ctx.heldGates.behind(accountId, () => authorizeLocked(ctx, request));
+  if (optimistic instanceof BillingError) throw optimistic;
+  if (optimistic) return optimistic;
+  return authorizeLocked(ctx, request);
+}
+
+/** The optimistic attempt: a hold placed on what one read saw, or undefined if that moved meanwhile. */
+function optimisticAuthorize(ctx: Context, request: AuthorizeRequest, now: Date): Promise<AuthorizeResult | BillingError | undefined> {
+  const { accountId } = request;
+  return ctx.sql.asyncCommit.uninterrupted(async (sql): Promise<AuthorizeResult | BillingError | undefined> => {
     const snap = await readGate(sql, accountId, now);
     if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
     const prices = await ctx.prices.atLeast(snap.terms.catalogVersion, sql);
@@ -306,9 +325,15 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
     const placed = await placeHolds(sql, [{ hold: decision.hold, userId: request.userId, createdAt: now }], new Map([[accountId, { gate, terms, catalog }]]));
     return placed.has(accountId) ? { ok: true, hold: decision.hold } : undefined;
   });
-  if (optimistic instanceof BillingError) throw optimistic;
-  if (optimistic) return optimistic;
+}
 
+/**
+ * One authorization under the gate mutex: for a contended account, or one with bookkeeping to
+ * write first.
+ */
+async function authorizeLocked(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
+  const { accountId } = request;
+  const now = ctx.clock();
   // Contended, or there is bookkeeping to write first: take the gate mutex. Changes to the
   // catalog (plans, settings, prices) do not take it: the hold is written only if the catalog
   // is still the one decided on, else decided again. A call that must give its token counts is
