@@ -110,4 +110,26 @@ describe.skipIf(!postgres)(`the gate mutex on postgres${postgres ? '' : ' (SKIPP
     expect(await Promise.all([t.billing.authorize('held', ask), ...others.map((id) => t.billing.authorize(id, ask))])).toEqual(Array(5).fill(expect.objectContaining({ ok: true })));
     expect(await waitingOnLocks()).toBe(0);
   });
+
+  it("a burst of a held account's calls waits on its row one call at a time, not a connection each", async () => {
+    await fundedAccounts(t.billing, ['busy', 'calm'], 50_000_000);
+    await Promise.all([t.billing.authorize('busy', ask), t.billing.authorize('calm', ask)]);
+    const busyCalls: Promise<unknown>[] = [];
+    let most = 0;
+    const holder = await holding('busy', 'SELECT 1');
+    try {
+      busyCalls.push(...Array.from({ length: 40 }, () => t.billing.authorize('busy', ask)));
+      // Each call that tried the row itself would hold a connection while it waits, and the rest of the process's calls would queue for one.
+      for (let sample = 0; sample < 40; sample++) {
+        most = Math.max(most, await waitingOnLocks());
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(await t.billing.authorize('calm', ask)).toMatchObject({ ok: true });
+    } finally {
+      holder.release();
+      await holder.done;
+    }
+    expect(most).toBe(1);
+    expect(await Promise.all(busyCalls)).toEqual(Array(40).fill(expect.objectContaining({ ok: true })));
+  });
 });

@@ -44,7 +44,7 @@ function tuned(url: string, extra: Record<string, string> = {}): string {
 
 /**
  * Two pools on one server: the durable one, and a smaller one whose sessions commit
- * asynchronously and wait for a row lock at most LOCK_WAIT_MS (Sql.asyncCommit). Their
+ * asynchronously and wait for a lock at most LOCK_WAIT_MS (Sql.asyncCommit). Their
  * connections open on first use.
  */
 export function connectPostgres(url: string, options: { max?: number } = {}): Sql {

@@ -20,9 +20,9 @@ export interface Sql {
    * The same database, where a commit returns before it reaches the disk (PostgreSQL's
    * asynchronous commit): for writes whose loss in a crash costs no money. A later durable
    * commit flushes them too. Only its single statements commit asynchronously: a transaction
-   * begun on it is a durable one. Its statements wait for a row lock at most LOCK_WAIT_MS, then
-   * fail with lock_not_available: they are the gate's, which go on another way rather than stall
-   * behind a row held long. On PGlite it is the same handle (one connection: nothing waits on a
+   * begun on it is a durable one. Its statements wait for a lock (an account's row, mostly) at
+   * most LOCK_WAIT_MS, then fail with lock_not_available: they are the gate's, which go on
+   * another way rather than stall behind a row held long. On PGlite it is the same handle (one connection: nothing waits on a
    * row).
    */
   readonly asyncCommit: Sql;
@@ -30,7 +30,7 @@ export interface Sql {
 }
 
 /**
- * How long a statement on `asyncCommit` waits for a row lock. The gate mutex is held for
+ * How long a statement on `asyncCommit` waits for a lock. The gate mutex is held for
  * milliseconds by the gate's own writes and by grants and admin changes; past this, it is held
  * by work that waits on something else (a processor's answer), and the gate stops waiting with it.
  */

@@ -198,6 +198,19 @@ export async function placeHolds(
   return new Map(rows.map(({ id, ...versions }) => [id, versions]));
 }
 
+/**
+ * Of these accounts, those whose row another transaction holds, or that have none: the rows
+ * that cannot be locked to share at once. It waits for no row, and a wait for anything else
+ * finds none.
+ */
+async function heldRows(sql: Sql, accountIds: readonly string[]): Promise<string[]> {
+  const ids = [...new Set(accountIds)];
+  const free = await sql.query<{ id: string }>('SELECT id FROM accounts WHERE id = ANY ($1::text[]) FOR SHARE SKIP LOCKED', [ids]).catch(() => undefined);
+  if (!free) return [];
+  const freeIds = new Set(free.map((row) => row.id));
+  return ids.filter((id) => !freeIds.has(id));
+}
+
 /** Authorize (its input parsed by the facade): decided together with the calls that arrive meanwhile. */
 export async function authorize(ctx: Context, accountId: string, input: ParsedAuthorizeInput): Promise<AuthorizeResult> {
   const request = { accountId, ...input };
@@ -211,8 +224,12 @@ export async function authorize(ctx: Context, accountId: string, input: ParsedAu
 
 /** A batch of authorizations: together where they can be, each alone where they cannot. */
 export async function authorizeBatch(ctx: Context, requests: AuthorizeRequest[]): Promise<BatchAnswer<AuthorizeResult>[]> {
-  // A batch that fails as a whole wrote nothing: each request then goes alone.
-  const together = await authorizeTogether(ctx, requests).catch(() => new Map<number, AuthorizeResult | BillingError>());
+  // A batch that fails as a whole wrote nothing: each request then goes alone. One that met a row
+  // held long finds which: that account's calls then wait for it in turn, the others go at once.
+  const together = await authorizeTogether(ctx, requests).catch(async (error: unknown) => {
+    if (lockWaitedOut(error)) for (const id of await heldRows(ctx.sql.asyncCommit, requests.map((r) => r.accountId))) ctx.heldGates.hold(id);
+    return new Map<number, AuthorizeResult | BillingError>();
+  });
   return requests.map((r, i) => {
     const answer = together.get(i);
     if (answer === undefined) return outcomeOf(() => authorizeAlone(ctx, r));
