@@ -3,7 +3,8 @@
  * changes the account's plan, or caps a member, decides on what that writer committed. Skipped,
  * with a note, without TEST_DATABASE_URL (PGlite runs one transaction at a time).
  */
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, POSTGRES_URL, useBilling } from './support/harness.ts';
 import { fundedAccounts } from './support/spend.ts';
 
@@ -62,9 +63,17 @@ describe.skipIf(!postgres)(`the gate mutex on postgres${postgres ? '' : ' (SKIPP
     expect(await waiting).toMatchObject({ ok: false, code: 'member_limit' });
   });
 
+  // On a connection of its own: the billing's pools may have none to lend.
+  let monitor: pg.Client;
+  beforeAll(async () => {
+    monitor = new pg.Client({ connectionString: POSTGRES_URL });
+    await monitor.connect();
+  });
+  afterAll(() => monitor?.end());
+
   /** Of this process's connections, those waiting on a lock. */
   async function waitingOnLocks(): Promise<number> {
-    const [row] = await t.sql.query<{ n: number }>(
+    const { rows: [row] } = await monitor.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [`tollgate ${process.pid}`]);
     return row!.n;
   }
@@ -131,5 +140,33 @@ describe.skipIf(!postgres)(`the gate mutex on postgres${postgres ? '' : ' (SKIPP
     }
     expect(most).toBe(1);
     expect(await Promise.all(busyCalls)).toEqual(Array(40).fill(expect.objectContaining({ ok: true })));
+  });
+
+  it('calls with bookkeeping to write first (an allowance to open), which meet the row only under the mutex, wait for it one at a time too', async () => {
+    await unopened('fresh');
+    await fundedAccounts(t.billing, ['calm'], 50_000_000);
+    const calm = await t.billing.authorize('calm', ask);
+    if (!calm.ok) throw new Error('expected a hold');
+    const calls: Promise<unknown>[] = [];
+    let most = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const holder = await holding('fresh', 'SELECT 1');
+    try {
+      calls.push(...Array.from({ length: 30 }, () => t.billing.authorize('fresh', ask)));
+      for (let sample = 0; sample < 20; sample++) {
+        most = Math.max(most, await waitingOnLocks());
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      // A connection each would take the durable pool, and every settle with it.
+      const stalled = new Promise<'stalled'>((resolve) => (timer = setTimeout(() => resolve('stalled'), 20_000)));
+      expect(await Promise.race([t.billing.settle(calm.hold.id, { inputTokens: 10, outputTokens: 0 }, { idempotencyKey: 'calm-settle' }), stalled]))
+        .toMatchObject({ holdId: calm.hold.id });
+    } finally {
+      clearTimeout(timer);
+      holder.release();
+      await holder.done;
+    }
+    expect(most).toBe(1);
+    expect(await Promise.all(calls)).toEqual(Array(30).fill(expect.objectContaining({ ok: true })));
   });
 });

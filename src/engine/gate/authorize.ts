@@ -200,12 +200,12 @@ export async function placeHolds(
 
 /**
  * Of these accounts, those whose row another transaction holds, or that have none: the rows
- * that cannot be locked to share at once. It waits for no row, and a wait for anything else
+ * the gate's write could not lock at once. It waits for no row, and a wait for anything else
  * finds none.
  */
 async function heldRows(sql: Sql, accountIds: readonly string[]): Promise<string[]> {
   const ids = [...new Set(accountIds)];
-  const free = await sql.query<{ id: string }>('SELECT id FROM accounts WHERE id = ANY ($1::text[]) FOR SHARE SKIP LOCKED', [ids]).catch(() => undefined);
+  const free = await sql.query<{ id: string }>('SELECT id FROM accounts WHERE id = ANY ($1::text[]) FOR NO KEY UPDATE SKIP LOCKED', [ids]).catch(() => undefined);
   if (!free) return [];
   const freeIds = new Set(free.map((row) => row.id));
   return ids.filter((id) => !freeIds.has(id));
@@ -307,13 +307,15 @@ function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold
 }
 
 /**
- * One authorization: optimistic first, then under the gate mutex. An account whose mutex
- * another transaction holds long (held-gates.ts) waits for it, one call at a time.
+ * One authorization: optimistic first, then under the gate mutex, behind this process's other
+ * calls of the account that wait for it (held-gates.ts). An account whose row another
+ * transaction holds long goes straight there.
  */
 export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const { accountId } = request;
   ctx.known.forget(accountId);
-  if (ctx.heldGates.has(accountId)) return ctx.heldGates.behind(accountId, () => authorizeLocked(ctx, request));
+  const locked = () => ctx.heldGates.behind(accountId, () => authorizeLocked(ctx, request));
+  if (ctx.heldGates.has(accountId)) return locked();
   const now = ctx.clock();
 
   // Optimistic: one read, then one insert that succeeds only if no other hold, plan or catalog
@@ -323,10 +325,10 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
     if (lockWaitedOut(error)) return 'held' as const;
     throw error;
   });
-  if (optimistic === 'held') return ctx.heldGates.behind(accountId, () => authorizeLocked(ctx, request));
+  if (optimistic === 'held') ctx.heldGates.hold(accountId);
+  if (optimistic === 'held' || optimistic === undefined) return locked();
   if (optimistic instanceof BillingError) throw optimistic;
-  if (optimistic) return optimistic;
-  return authorizeLocked(ctx, request);
+  return optimistic;
 }
 
 /** The optimistic attempt: a hold placed on what one read saw, or undefined if that moved meanwhile. */

@@ -1,39 +1,41 @@
 /**
- * Accounts whose gate mutex (their row) another transaction holds long: a processor's answer
- * awaited under it, an operator's transaction left open. The gate's statements wait for a lock
- * at most LOCK_WAIT_MS (db/sql.ts), so a batch that meets such a row fails before it stalls
- * every account's calls in it, and its calls go alone. The held account's calls then wait here,
- * one at a time on the mutex, instead of joining (and stalling) every batch, and instead of
- * taking a connection each while they wait.
+ * The gate mutex (an account's row) as this process waits for it. A call under the mutex waits
+ * here behind the account's other such calls, so that one of them at a time waits on the row
+ * and holds a connection: a row held long (a processor's answer awaited under it, an operator's
+ * transaction left open) cannot take the whole pool. An account found so held is marked: the
+ * gate's statements wait for a lock at most LOCK_WAIT_MS (db/sql.ts), and its calls wait here
+ * instead of meeting the row, and failing, in every batch and optimistic attempt.
  */
 import { BillingError } from '../../core/errors.ts';
 
 export class HeldGates {
-  #queues = new Map<string, Promise<unknown>>();
+  /** Accounts whose row was found held long, until one of their calls has it. */
+  #held = new Set<string>();
+  /** Each account's last call under the mutex, for the next to wait behind. */
+  #tails = new Map<string, Promise<unknown>>();
 
-  /** Whether calls of this account wait for its row here. */
+  /** Whether this account's row was found held long: its calls go straight to the mutex, in turn. */
   has(accountId: string): boolean {
-    return this.#queues.has(accountId);
+    return this.#held.has(accountId);
   }
 
-  /** The account's row was found held: its calls wait here from now on. */
   hold(accountId: string): void {
-    if (!this.#queues.has(accountId)) this.#queues.set(accountId, Promise.resolve());
+    this.#held.add(accountId);
   }
 
   /**
-   * `work` (which waits for the mutex), once the calls of this account queued before it are
-   * done. The first of them to get an answer had the row, so it is held long no more: the
-   * account's later calls go the usual way again, and those already queued go on one after
-   * another. One that failed otherwise (its connection lost) says nothing of the row.
+   * `work` (which takes the mutex), once the account's calls under it before this one are done.
+   * One that gets an answer had the row, so it is held long no more. One that failed otherwise
+   * (its connection lost) says nothing of the row.
    */
   behind<T>(accountId: string, work: () => Promise<T>): Promise<T> {
-    const mine = (this.#queues.get(accountId) ?? Promise.resolve()).then(work);
+    const mine = (this.#tails.get(accountId) ?? Promise.resolve()).then(work);
     const hadRow = mine.then(() => true, (error: unknown) => error instanceof BillingError);
     const done = hadRow.then(() => undefined);
-    this.#queues.set(accountId, done);
+    this.#tails.set(accountId, done);
     void hadRow.then((had) => {
-      if (had || this.#queues.get(accountId) === done) this.#queues.delete(accountId);
+      if (had) this.#held.delete(accountId);
+      if (this.#tails.get(accountId) === done) this.#tails.delete(accountId);
     });
     return mine;
   }
