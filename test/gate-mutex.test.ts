@@ -77,6 +77,12 @@ describe.skipIf(!postgres)(`the gate mutex on postgres${postgres ? '' : ' (SKIPP
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [`tollgate ${process.pid}`]);
     return row!.n;
   }
+  /** The most of this process's connections seen waiting on a lock, sampled for about `ms`. */
+  async function mostWaitingOnLocks(ms: number): Promise<number> {
+    let most = 0;
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 20))) most = Math.max(most, await waitingOnLocks());
+    return most;
+  }
   const settledYet = (promise: Promise<unknown>) => {
     const state = { settled: false };
     void promise.then(() => (state.settled = true), () => (state.settled = true));
@@ -124,15 +130,12 @@ describe.skipIf(!postgres)(`the gate mutex on postgres${postgres ? '' : ' (SKIPP
     await fundedAccounts(t.billing, ['busy', 'calm'], 50_000_000);
     await Promise.all([t.billing.authorize('busy', ask), t.billing.authorize('calm', ask)]);
     const busyCalls: Promise<unknown>[] = [];
-    let most = 0;
+    let most: number;
     const holder = await holding('busy', 'SELECT 1');
     try {
       busyCalls.push(...Array.from({ length: 40 }, () => t.billing.authorize('busy', ask)));
       // Each call that tried the row itself would hold a connection while it waits, and the rest of the process's calls would queue for one.
-      for (let sample = 0; sample < 40; sample++) {
-        most = Math.max(most, await waitingOnLocks());
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      most = await mostWaitingOnLocks(1_000);
       expect(await t.billing.authorize('calm', ask)).toMatchObject({ ok: true });
     } finally {
       holder.release();
@@ -148,15 +151,12 @@ describe.skipIf(!postgres)(`the gate mutex on postgres${postgres ? '' : ' (SKIPP
     const calm = await t.billing.authorize('calm', ask);
     if (!calm.ok) throw new Error('expected a hold');
     const calls: Promise<unknown>[] = [];
-    let most = 0;
+    let most: number;
     let timer: NodeJS.Timeout | undefined;
     const holder = await holding('fresh', 'SELECT 1');
     try {
       calls.push(...Array.from({ length: 30 }, () => t.billing.authorize('fresh', ask)));
-      for (let sample = 0; sample < 20; sample++) {
-        most = Math.max(most, await waitingOnLocks());
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      most = await mostWaitingOnLocks(600);
       // A connection each would take the durable pool, and every settle with it.
       const stalled = new Promise<'stalled'>((resolve) => (timer = setTimeout(() => resolve('stalled'), 20_000)));
       expect(await Promise.race([t.billing.settle(calm.hold.id, { inputTokens: 10, outputTokens: 0 }, { idempotencyKey: 'calm-settle' }), stalled]))
