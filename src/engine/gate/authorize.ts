@@ -307,15 +307,16 @@ function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold
 }
 
 /**
- * One authorization: optimistic first, then under the gate mutex, behind this process's other
- * calls of the account that wait for it (held-gates.ts). An account whose row another
- * transaction holds long goes straight there.
+ * One authorization: optimistic first, then under the gate mutex. A call with bookkeeping to
+ * write first, and every call of an account whose row another transaction holds long, waits for
+ * the mutex behind this process's other such calls of the account (held-gates.ts): neither has
+ * met the gate's bounded wait for the row, so each would hold a connection while it waits.
  */
 export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const { accountId } = request;
   ctx.known.forget(accountId);
-  const locked = () => ctx.heldGates.behind(accountId, () => authorizeLocked(ctx, request));
-  if (ctx.heldGates.has(accountId)) return locked();
+  const inTurn = () => ctx.heldGates.behind(accountId, () => authorizeLocked(ctx, request));
+  if (ctx.heldGates.has(accountId)) return inTurn();
   const now = ctx.clock();
 
   // Optimistic: one read, then one insert that succeeds only if no other hold, plan or catalog
@@ -326,17 +327,21 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
     throw error;
   });
   if (optimistic === 'held') ctx.heldGates.hold(accountId);
-  if (optimistic === 'held' || optimistic === undefined) return locked();
+  if (optimistic === 'held' || optimistic === 'bookkeeping') return inTurn();
   if (optimistic instanceof BillingError) throw optimistic;
-  return optimistic;
+  // Contended (a version moved between the read and the write): the row was free a moment ago.
+  return optimistic ?? authorizeLocked(ctx, request);
 }
 
-/** The optimistic attempt: a hold placed on what one read saw, or undefined if that moved meanwhile. */
-function optimisticAuthorize(ctx: Context, request: AuthorizeRequest, now: Date): Promise<AuthorizeResult | BillingError | undefined> {
+/**
+ * The optimistic attempt: a hold placed on what one read saw; undefined if that moved meanwhile;
+ * 'bookkeeping' if there is some to write first, under the mutex.
+ */
+function optimisticAuthorize(ctx: Context, request: AuthorizeRequest, now: Date): Promise<AuthorizeResult | BillingError | 'bookkeeping' | undefined> {
   const { accountId } = request;
-  return ctx.sql.asyncCommit.uninterrupted(async (sql): Promise<AuthorizeResult | BillingError | undefined> => {
+  return ctx.sql.asyncCommit.uninterrupted(async (sql): Promise<AuthorizeResult | BillingError | 'bookkeeping' | undefined> => {
     const snap = await readGate(sql, accountId, now);
-    if (!snap.allowanceOpen || snap.terms.planEnded) return undefined;
+    if (!snap.allowanceOpen || snap.terms.planEnded) return 'bookkeeping';
     const prices = await ctx.prices.atLeast(snap.terms.catalogVersion, sql);
     const decision = decide(snap, request, prices.find(request.model, request.provider, now, snap.terms.settings), ctx.holdIds);
     if (!decision.ok) return notAdmitted(sql, snap, request, decision);
@@ -346,10 +351,7 @@ function optimisticAuthorize(ctx: Context, request: AuthorizeRequest, now: Date)
   });
 }
 
-/**
- * One authorization under the gate mutex: for a contended account, or one with bookkeeping to
- * write first.
- */
+/** One authorization under the gate mutex: for a contended account, or one with bookkeeping to write first. */
 async function authorizeLocked(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const { accountId } = request;
   const now = ctx.clock();

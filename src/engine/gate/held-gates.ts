@@ -1,10 +1,11 @@
 /**
- * The gate mutex (an account's row) as this process waits for it. A call under the mutex waits
- * here behind the account's other such calls, so that one of them at a time waits on the row
- * and holds a connection: a row held long (a processor's answer awaited under it, an operator's
- * transaction left open) cannot take the whole pool. An account found so held is marked: the
- * gate's statements wait for a lock at most LOCK_WAIT_MS (db/sql.ts), and its calls wait here
- * instead of meeting the row, and failing, in every batch and optimistic attempt.
+ * Calls that wait for the gate mutex (an account's row) in this process, one at a time per
+ * account, so that one of them at a time waits on the row and holds a connection: a row held
+ * long (a processor's answer awaited under it, an operator's transaction left open) cannot take
+ * the whole pool. The gate's statements wait for a lock at most LOCK_WAIT_MS (db/sql.ts); an
+ * account found so held is marked, and its calls wait here instead of meeting the row, and
+ * failing, in every batch and optimistic attempt. Calls with bookkeeping to write first (an
+ * allowance to open) meet the row only under the mutex, so they always wait here.
  */
 import { BillingError } from '../../core/errors.ts';
 
@@ -14,11 +15,12 @@ export class HeldGates {
   /** Each account's last call under the mutex, for the next to wait behind. */
   #tails = new Map<string, Promise<unknown>>();
 
-  /** Whether this account's row was found held long: its calls go straight to the mutex, in turn. */
+  /** Whether this account's row was found held long. */
   has(accountId: string): boolean {
     return this.#held.has(accountId);
   }
 
+  /** This account's row was found held long: its calls wait here until one of them has it. */
   hold(accountId: string): void {
     this.#held.add(accountId);
   }
