@@ -307,10 +307,10 @@ function stateHold(hold: Hold, userId: string | undefined, now: Date): StateHold
 }
 
 /**
- * One authorization: optimistic first, then under the gate mutex. A call with bookkeeping to
- * write first, and every call of an account whose row another transaction holds long, waits for
- * the mutex behind this process's other such calls of the account (held-gates.ts): neither has
- * met the gate's bounded wait for the row, so each would hold a connection while it waits.
+ * One authorization: optimistic first, then under the gate mutex. The calls of an account whose
+ * row another transaction holds long, and calls with bookkeeping to write first (which meet the
+ * row only under the mutex), wait for it behind this process's other such calls of the account
+ * (held-gates.ts), so that one connection waits on the row, not one a call.
  */
 export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): Promise<AuthorizeResult> {
   const { accountId } = request;
@@ -329,7 +329,7 @@ export async function authorizeAlone(ctx: Context, request: AuthorizeRequest): P
   if (optimistic === 'held') ctx.heldGates.hold(accountId);
   if (optimistic === 'held' || optimistic === 'bookkeeping') return inTurn();
   if (optimistic instanceof BillingError) throw optimistic;
-  // Contended (a version moved between the read and the write): the row was free a moment ago.
+  // Contended: a version moved between the read and the write, which met no row held long.
   return optimistic ?? authorizeLocked(ctx, request);
 }
 
