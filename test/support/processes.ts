@@ -20,6 +20,11 @@ export class BillingProcess {
     });
   }
 
+  /** Its process id, which its connections name in pg_stat_activity (`tollgate <pid>`). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /** `stripe`: Stripe's processor too, at the local fake of its API these options name. */
   static async start(databaseUrl: string, options: { clockOffsetMs?: number; stripe?: { secretKey: string; webhookSecret: string; apiBase: string } } = {}): Promise<BillingProcess> {
     const child = fork(compiled('billing-process'), [], {
