@@ -22,8 +22,8 @@ export interface Sql {
    * commit flushes them too. Only its single statements commit asynchronously: a transaction
    * begun on it is a durable one. Its statements wait for a lock (an account's row, mostly) at
    * most LOCK_WAIT_MS, then fail with lock_not_available: they are the gate's, which go on
-   * another way rather than stall behind a row held long. On PGlite it is the same handle (one connection: nothing waits on a
-   * row).
+   * another way rather than stall behind a row held long. On PGlite it is the same handle (one
+   * connection: nothing waits on a row).
    */
   readonly asyncCommit: Sql;
   close(): Promise<void>;
@@ -35,6 +35,11 @@ export interface Sql {
  * by work that waits on something else (a processor's answer), and the gate stops waiting with it.
  */
 export const LOCK_WAIT_MS = 250;
+
+/** PostgreSQL's lock_not_available: a statement on `asyncCommit` waited its LOCK_WAIT_MS for a lock and gave up. */
+export function lockWaitedOut(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === '55P03';
+}
 
 /** int8 arrives as text; Tollgate's amounts are safe integers, and anything else is a bug worth a loud stop. */
 export function parseInt8(text: string): number {

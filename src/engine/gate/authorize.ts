@@ -22,10 +22,9 @@ import type { Context } from '../context.ts';
 import { openAllowance } from '../grants/grants.ts';
 import { outcomeOf, type BatchAnswer } from '../combiner.ts';
 import { readGate, readOffers, readStates, type GateSnapshot } from './snapshot.ts';
-import { lockWaitedOut } from './held-gates.ts';
 import { gateSnapshot, type AccountState, type Guard, type StateHold, type Versions } from './account-state.ts';
 import { applyPlanEnd } from '../terms.ts';
-import type { Sql } from '../../db/sql.ts';
+import { lockWaitedOut, type Sql } from '../../db/sql.ts';
 
 export const authorizeInputSchema = plain(
   z

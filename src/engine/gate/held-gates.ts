@@ -42,8 +42,3 @@ export class HeldGates {
     return mine;
   }
 }
-
-/** PostgreSQL's lock_not_available: a statement waited its LOCK_WAIT_MS for a lock and gave up. */
-export function lockWaitedOut(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === '55P03';
-}
