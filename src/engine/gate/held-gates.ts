@@ -32,12 +32,12 @@ export class HeldGates {
    */
   behind<T>(accountId: string, work: () => Promise<T>): Promise<T> {
     const mine = (this.#tails.get(accountId) ?? Promise.resolve()).then(work);
+    // Never rejects, so the next call waits behind it whatever this one's outcome.
     const hadRow = mine.then(() => true, (error: unknown) => error instanceof BillingError);
-    const done = hadRow.then(() => undefined);
-    this.#tails.set(accountId, done);
+    this.#tails.set(accountId, hadRow);
     void hadRow.then((had) => {
       if (had) this.#held.delete(accountId);
-      if (this.#tails.get(accountId) === done) this.#tails.delete(accountId);
+      if (this.#tails.get(accountId) === hadRow) this.#tails.delete(accountId);
     });
     return mine;
   }
